@@ -1,0 +1,69 @@
+/* SipHash-1-3 (Aumasson and Bernstein), seeded once per process. */
+#include "hash.h"
+
+#include <string.h>
+#include <sys/random.h>
+
+static uint64_t k0 = 0x736f6d6570736575ull, k1 = 0x646f72616e646f6dull;
+
+void ts_hash_seed_random(void)
+{
+    uint64_t k[2];
+    if (getrandom(k, sizeof k, 0) == (ssize_t)sizeof k) {
+        k0 = k[0];
+        k1 = k[1];
+    }
+}
+
+void ts_hash_seed_fixed(uint64_t a, uint64_t b)
+{
+    k0 = a;
+    k1 = b;
+}
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                             \
+    do {                                                                     \
+        v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);            \
+        v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                               \
+        v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                               \
+        v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);            \
+    } while (0)
+
+static uint64_t siphash13(uint64_t a, uint64_t b, const uint8_t *in, size_t len)
+{
+    uint64_t v0 = 0x736f6d6570736575ull ^ a;
+    uint64_t v1 = 0x646f72616e646f6dull ^ b;
+    uint64_t v2 = 0x6c7967656e657261ull ^ a;
+    uint64_t v3 = 0x7465646279746573ull ^ b;
+    uint64_t m;
+    size_t left = len & 7;
+    size_t blocks = len - left;
+    for (size_t i = 0; i < blocks; i += 8) {
+        memcpy(&m, in + i, 8); /* little-endian hosts only (x86_64, arm64) */
+        v3 ^= m;
+        SIPROUND;
+        v0 ^= m;
+    }
+    uint64_t t = (uint64_t)len << 56;
+    for (size_t i = 0; i < left; i++)
+        t |= (uint64_t)in[blocks + i] << (8 * i);
+    v3 ^= t;
+    SIPROUND;
+    v0 ^= t;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+uint64_t ts_hash(const void *data, size_t len)
+{
+    return siphash13(k0, k1, data, len);
+}
+
+uint64_t ts_hash_mix(uint64_t h, const void *data, size_t len)
+{
+    return siphash13(k0 ^ h, k1 + h, data, len);
+}

@@ -1,0 +1,19 @@
+/* Seeded keyed hash (SipHash-1-3) for every table keyed by wire data:
+ * Call-IDs, ports and SSRCs are chosen by strangers, so the seed is random
+ * per process and collisions cannot be planned. */
+#ifndef TS_HASH_H
+#define TS_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Seed from getrandom(); tests may fix it for reproducibility. */
+void ts_hash_seed_random(void);
+void ts_hash_seed_fixed(uint64_t k0, uint64_t k1);
+
+/* SipHash-1-3 of len bytes with the process seed. */
+uint64_t ts_hash(const void *data, size_t len);
+/* Fold another value into a running hash (for composite keys). */
+uint64_t ts_hash_mix(uint64_t h, const void *data, size_t len);
+
+#endif

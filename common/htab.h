@@ -1,0 +1,48 @@
+/* Bounded intrusive hash table with an LRU list, for every table that traffic
+ * fills (fragments, TCP connections, dialogs, streams). The owner embeds a
+ * struct ht_node in its entry, hashes its key with ts_hash(), and evicts
+ * htab_oldest() when htab_full(): the table never allocates per entry. */
+#ifndef TS_HTAB_H
+#define TS_HTAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ts_container_of(ptr, type, member) \
+    ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+struct ht_node {
+    struct ht_node *hnext;          /* bucket chain */
+    struct ht_node *lprev, *lnext;  /* LRU list: sentinel.lnext is oldest */
+    uint64_t hash;
+};
+
+struct htab {
+    struct ht_node **buckets;
+    size_t mask;
+    size_t count;
+    size_t max;
+    struct ht_node lru; /* sentinel */
+};
+
+/* Bucket array sized for max entries; returns 0, or -1 on allocation failure. */
+int htab_init(struct htab *t, size_t max_entries);
+/* Frees the buckets only: entries belong to the caller. */
+void htab_cleanup(struct htab *t);
+
+static inline bool htab_full(const struct htab *t) { return t->count >= t->max; }
+
+/* First node with this hash whose key eq() accepts, or NULL. */
+struct ht_node *htab_find(const struct htab *t, uint64_t hash,
+                          bool (*eq)(const struct ht_node *n, const void *key),
+                          const void *key);
+/* Insert as newest. The caller evicts first when htab_full(). */
+void htab_insert(struct htab *t, struct ht_node *n, uint64_t hash);
+void htab_remove(struct htab *t, struct ht_node *n);
+/* Mark as most recently used. */
+void htab_touch(struct htab *t, struct ht_node *n);
+/* Least recently used node, or NULL when empty. */
+struct ht_node *htab_oldest(const struct htab *t);
+
+#endif

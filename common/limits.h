@@ -1,0 +1,65 @@
+/* Every hard limit of trunkscope in one place, each with its reason.
+ * Tables driven by traffic are bounded by these; tests probe N-1, N, N+1. */
+#ifndef TS_LIMITS_H
+#define TS_LIMITS_H
+
+/* ---- capture ---- */
+/* Snap length for live capture: jumbo frames carry whole SIP messages. */
+#define TS_SNAPLEN 65535
+/* Input files in one analyze run: merge heap is tiny, a shell glob is not. */
+#define TS_MAX_INPUT_FILES 1024
+/* Nested encapsulations (VLAN, tunnels) before we stop peeling: a loop guard. */
+#define TS_MAX_ENCAP_DEPTH 8
+/* IPv6 extension headers walked per packet: RFC 8200 allows few in practice. */
+#define TS_MAX_IPV6_EXT_HDRS 8
+
+/* ---- IP fragment reassembly ---- */
+/* Fragments per datagram: a 64 KiB datagram in 8-byte pieces would be 8192;
+ * real traffic uses < 50, attackers use more. */
+#define TS_FRAG_MAX_PER_DGRAM 64
+/* Datagrams being reassembled at once (LRU eviction beyond). */
+#define TS_FRAG_MAX_DGRAMS 4096
+/* Bytes held by all pending fragments together. */
+#define TS_FRAG_MAX_BYTES (16u * 1024 * 1024)
+/* A datagram incomplete this long is dropped (RFC 791 suggests 15 s; Linux 30 s). */
+#define TS_FRAG_TIMEOUT_NS (30ull * 1000000000ull)
+/* Largest reassembled IP datagram (IPv4 total length limit). */
+#define TS_FRAG_MAX_DGRAM_SIZE 65535
+
+/* ---- SPAN duplicate detection ---- */
+/* Mirror copies (ingress+egress) arrive within microseconds; genuine network
+ * retransmissions are hundreds of ms apart (SIP T1 = 500 ms). */
+#define TS_DEDUP_WINDOW_NS (2ull * 1000000ull)
+/* Recent packet fingerprints remembered (ring). */
+#define TS_DEDUP_RING 4096
+
+/* ---- TCP reassembly ---- */
+/* Connections tracked at once (LRU eviction beyond). */
+#define TS_TCP_MAX_CONNS 65536
+/* Out-of-order bytes buffered per direction before we declare a gap. */
+#define TS_TCP_MAX_OOO_BYTES (256u * 1024)
+/* Out-of-order segments buffered per direction. */
+#define TS_TCP_MAX_OOO_SEGS 256
+/* Bytes buffered by all connections together. */
+#define TS_TCP_MAX_TOTAL_BYTES (64u * 1024 * 1024)
+/* Idle connection lifetime. */
+#define TS_TCP_IDLE_NS (300ull * 1000000000ull)
+
+/* ---- SIP ---- */
+/* Largest SIP message we frame over TCP (body included). suricata-verify's
+ * sip-body-large is 65793 bytes; allow headroom. */
+#define TS_SIP_MAX_MSG (128u * 1024)
+/* Header fields per message: zeek's long-path sample has ~150 Via lines. */
+#define TS_SIP_MAX_HEADERS 256
+/* Bytes of garbage the TCP framer skips before it gives up on a stream. */
+#define TS_SIP_MAX_RESYNC (64u * 1024)
+/* Distinct Call-IDs remembered for the distinct count (analyze). */
+#define TS_MAX_CALLID_SET (4u * 1024 * 1024)
+
+/* ---- SDP ---- */
+/* m= sections per SDP body. */
+#define TS_SDP_MAX_MEDIA 16
+/* rtpmap/fmtp entries per m= section. */
+#define TS_SDP_MAX_FORMATS 32
+
+#endif

@@ -1,0 +1,116 @@
+/* Counters of the packet path. Each layer has three verdicts (truncated,
+ * malformed, unsupported) plus its own events; the CLI and the API print every
+ * non-zero one by its dotted name ("ipv4.truncated" -> {"ipv4":{"truncated"}}).
+ * Add a counter by adding one X() line in its module's section. */
+#ifndef TS_STATS_H
+#define TS_STATS_H
+
+#include <stdint.h>
+
+#define TS_STATS(X)                                                          \
+    /* input */                                                              \
+    X(PACKETS, "packets")                                                    \
+    X(BYTES, "bytes")                                                        \
+    X(FILES, "files")                                                        \
+    X(FILE_ERRORS, "file_errors")                                            \
+    X(DECODED, "decoded")                                                    \
+    /* link layer */                                                         \
+    X(LINK_TRUNCATED, "link.truncated")                                      \
+    X(LINK_MALFORMED, "link.malformed")                                      \
+    X(LINK_UNSUPPORTED, "link.unsupported")                                  \
+    X(LINK_NON_IP, "link.non_ip")                                            \
+    X(VLAN_TAGGED, "vlan.tagged")                                            \
+    X(VLAN_QINQ, "vlan.qinq")                                                \
+    /* tunnels */                                                            \
+    X(TUN_GRE, "tunnel.gre")                                                 \
+    X(TUN_ERSPAN2, "tunnel.erspan2")                                         \
+    X(TUN_ERSPAN3, "tunnel.erspan3")                                         \
+    X(TUN_IPIP, "tunnel.ipip")                                               \
+    X(TUN_IP6IN4, "tunnel.ip6in4")                                           \
+    X(TUN_VXLAN, "tunnel.vxlan")                                             \
+    X(TUN_PPPOE, "tunnel.pppoe")                                             \
+    X(TUN_TRUNCATED, "tunnel.truncated")                                     \
+    X(TUN_MALFORMED, "tunnel.malformed")                                     \
+    X(TUN_UNSUPPORTED, "tunnel.unsupported")                                 \
+    X(TUN_TOO_DEEP, "tunnel.too_deep")                                       \
+    /* IP */                                                                 \
+    X(IPV4, "ipv4.packets")                                                  \
+    X(IPV4_TRUNCATED, "ipv4.truncated")                                      \
+    X(IPV4_MALFORMED, "ipv4.malformed")                                      \
+    X(IPV4_UNSUPPORTED, "ipv4.unsupported")                                  \
+    X(IPV6, "ipv6.packets")                                                  \
+    X(IPV6_TRUNCATED, "ipv6.truncated")                                      \
+    X(IPV6_MALFORMED, "ipv6.malformed")                                      \
+    X(IPV6_UNSUPPORTED, "ipv6.unsupported")                                  \
+    X(IP_OTHER_PROTO, "ip.other_protocol")                                   \
+    /* fragments */                                                          \
+    X(FRAG_FRAGMENTS, "frag.fragments")                                      \
+    X(FRAG_REASSEMBLED, "frag.reassembled")                                  \
+    X(FRAG_DUPLICATE, "frag.duplicate")                                      \
+    X(FRAG_OVERLAP, "frag.overlap")                                          \
+    X(FRAG_TIMEOUT, "frag.timeout")                                          \
+    X(FRAG_EVICTED, "frag.evicted")                                          \
+    X(FRAG_TOO_MANY, "frag.too_many")                                        \
+    X(FRAG_TOO_BIG, "frag.too_big")                                          \
+    X(FRAG_MALFORMED, "frag.malformed")                                      \
+    /* SPAN duplicates */                                                    \
+    X(DUPLICATES, "duplicates")                                              \
+    /* UDP */                                                                \
+    X(UDP, "udp.packets")                                                    \
+    X(UDP_TRUNCATED, "udp.truncated")                                        \
+    X(UDP_MALFORMED, "udp.malformed")                                        \
+    /* SCTP */                                                               \
+    X(SCTP, "sctp.packets")                                                  \
+    X(SCTP_TRUNCATED, "sctp.truncated")                                      \
+    X(SCTP_MALFORMED, "sctp.malformed")                                      \
+    /* TCP */                                                                \
+    X(TCP, "tcp.segments")                                                   \
+    X(TCP_TRUNCATED, "tcp.truncated")                                        \
+    X(TCP_MALFORMED, "tcp.malformed")                                        \
+    X(TCP_STREAMS, "tcp.streams")                                            \
+    X(TCP_MIDSTREAM, "tcp.midstream")                                        \
+    X(TCP_OUT_OF_ORDER, "tcp.out_of_order")                                  \
+    X(TCP_RETRANS, "tcp.retransmissions")                                    \
+    X(TCP_OVERLAP, "tcp.overlaps")                                           \
+    X(TCP_GAPS, "tcp.gaps")                                                  \
+    X(TCP_GAP_BYTES, "tcp.gap_bytes")                                        \
+    X(TCP_OOO_DROPPED, "tcp.ooo_dropped")                                    \
+    X(TCP_EVICTED, "tcp.evicted")                                            \
+    X(TCP_CLOSED, "tcp.closed")                                              \
+    /* SIP */                                                                \
+    X(SIP_MESSAGES, "sip.messages")                                          \
+    X(SIP_REQUESTS, "sip.requests")                                          \
+    X(SIP_RESPONSES, "sip.responses")                                        \
+    X(SIP_CALL_IDS, "sip.call_ids")                                          \
+    X(SIP_TRUNCATED, "sip.truncated")                                        \
+    X(SIP_MALFORMED, "sip.malformed")                                        \
+    X(SIP_UNSUPPORTED, "sip.unsupported")                                    \
+    X(SIP_FLAGGED, "sip.flagged")                                            \
+    X(SIP_TCP_RESYNC, "sip.tcp_resync_bytes")                                \
+    X(SIP_TCP_OVERSIZE, "sip.tcp_oversize")                                  \
+    X(SIP_KEEPALIVES, "sip.keepalives")                                      \
+    X(SIP_TLS_FLOWS, "sip.tls_flows")                                        \
+    X(SIP_TLS_RECORDS, "sip.tls_records")                                    \
+    X(SIP_WEBSOCKET, "sip.websocket_frames")                                 \
+    X(SIP_CALLID_SET_FULL, "sip.call_id_set_full")                           \
+    X(SDP_BODIES, "sdp.bodies")                                              \
+    X(SDP_MALFORMED, "sdp.malformed")
+
+enum ts_stat {
+#define TS_STAT_ENUM(id, name) TS_##id,
+    TS_STATS(TS_STAT_ENUM)
+#undef TS_STAT_ENUM
+    TS_STAT_MAX
+};
+
+struct ts_stats {
+    uint64_t v[TS_STAT_MAX];
+};
+
+#define TS_INC(st, id) ((st)->v[TS_##id]++)
+#define TS_ADD(st, id, n) ((st)->v[TS_##id] += (uint64_t)(n))
+
+/* Dotted name of a counter ("ipv4.truncated"). */
+const char *ts_stat_name(enum ts_stat s);
+
+#endif

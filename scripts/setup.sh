@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# trunkscope set-up: installs what is missing (Debian 12, as root,
+# non-interactive; safe to run twice), builds, and runs one job:
+#   scripts/setup.sh demo   build release, generate the demo capture, analyse it
+#   scripts/setup.sh test   build the sanitizer flavour and run every test
+#   scripts/setup.sh deps   only install packages
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+PKGS=(build-essential cmake pkg-config git
+      libpcap-dev libndpi-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev
+      libcmocka-dev zlib1g-dev python3 clang libclang-rt-14-dev tshark)
+
+install_deps() {
+    local missing=()
+    for p in "${PKGS[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "setup: installing ${missing[*]}"
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        export DEBIAN_FRONTEND=noninteractive
+        echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections || true
+        $sudo apt-get update -qq
+        $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+build() { # build DIR [cmake args...]
+    local dir=$1; shift
+    cmake -S "$ROOT" -B "$dir" "$@" >/dev/null
+    cmake --build "$dir" -j "$JOBS"
+}
+
+case "${1:-}" in
+deps)
+    install_deps
+    ;;
+demo)
+    install_deps
+    build build -DCMAKE_BUILD_TYPE=Release -DTS_TESTS=OFF
+    mkdir -p demo
+    ./build/trunkscope gen -o demo/demo.pcap --calls 30 --seed 1
+    ./build/trunkscope analyze demo/demo.pcap
+    ;;
+test)
+    install_deps
+    build build-test -DCMAKE_BUILD_TYPE=Debug -DTS_SANITIZE=ON
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    (cd build-test && ctest -j "$JOBS" --output-on-failure)
+    if [ -f tests/fuzz/CMakeLists.txt ]; then
+        CC=clang build build-fuzz -DCMAKE_BUILD_TYPE=Debug -DTS_FUZZ=ON -DTS_TESTS=OFF
+        tests/fuzz/smoke.sh build-fuzz 30
+    fi
+    ;;
+*)
+    echo "usage: scripts/setup.sh demo|test|deps" >&2
+    exit 2
+    ;;
+esac

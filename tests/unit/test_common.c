@@ -1,0 +1,140 @@
+/* Unit tests for the byte view, the seeded hash and the bounded table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "../../common/bv.h"
+#include "../../common/hash.h"
+#include "../../common/htab.h"
+
+static void test_bv_readers(void **state)
+{
+    (void)state;
+    const uint8_t buf[] = { 0x12, 0x34, 0x56, 0x78, 0x9a };
+    struct bv b = bv_make(buf, sizeof buf);
+    uint16_t s;
+    uint32_t w;
+    assert_true(bv_be16(&b, &s));
+    assert_int_equal(s, 0x1234);
+    assert_true(bv_be16(&b, &s));
+    assert_int_equal(s, 0x5678);
+    /* one byte left: a 16-bit read must fail and leave the view intact */
+    assert_false(bv_be16(&b, &s));
+    assert_int_equal(b.len, 1);
+    assert_false(bv_be32(&b, &w));
+    uint8_t c;
+    assert_true(bv_u8(&b, &c));
+    assert_int_equal(c, 0x9a);
+    assert_false(bv_u8(&b, &c));
+    assert_false(bv_skip(&b, 1));
+    assert_true(bv_skip(&b, 0));
+}
+
+static void test_bv_peek_bounds(void **state)
+{
+    (void)state;
+    const uint8_t buf[4] = { 1, 2, 3, 4 };
+    struct bv b = bv_make(buf, 4);
+    uint32_t w;
+    uint16_t s;
+    assert_true(bv_peek_be32(b, 0, &w));
+    assert_false(bv_peek_be32(b, 1, &w));
+    assert_true(bv_peek_be16(b, 2, &s));
+    assert_false(bv_peek_be16(b, 3, &s));
+    assert_false(bv_peek_be16(b, SIZE_MAX, &s));
+    assert_int_equal(bv_at(b, 3), 4);
+    assert_int_equal(bv_at(b, 4), -1);
+    struct bv sub;
+    assert_false(bv_sub(b, 2, 3, &sub));
+    assert_true(bv_sub(b, 2, 2, &sub));
+    assert_int_equal(bv_from(b, 9).len, 0);
+}
+
+static void test_bv_text(void **state)
+{
+    (void)state;
+    struct bv b = bv_cstr("INVITE sip:a@b SIP/2.0\r\nVia: x\r\n\r\n");
+    struct bv line, tok;
+    assert_true(bv_line(&b, &line));
+    assert_true(bv_eq_cstr(line, "INVITE sip:a@b SIP/2.0"));
+    assert_true(bv_until(&line, ' ', &tok));
+    assert_true(bv_eq_ci(tok, "invite"));
+    assert_int_equal(bv_find(b, "x\r\n", 3), 5);
+    assert_int_equal(bv_find(b, "zz", 2), -1);
+    assert_true(bv_eq_cstr(bv_trim(bv_cstr(" \t a b \r\n")), "a b"));
+    uint32_t v;
+    assert_true(bv_u32dec(bv_cstr("4294967295"), &v));
+    assert_int_equal(v, 4294967295u);
+    assert_false(bv_u32dec(bv_cstr("4294967296"), &v));
+    assert_false(bv_u32dec(bv_cstr("-1"), &v));
+    assert_false(bv_u32dec(bv_cstr(""), &v));
+    uint64_t big;
+    assert_false(bv_u64dec(bv_cstr("18446744073709551616"), &big));
+    char out[4];
+    assert_int_equal(bv_to_cstr(bv_cstr("abcdef"), out, sizeof out), 3);
+    assert_string_equal(out, "abc");
+}
+
+static void test_hash_seeded(void **state)
+{
+    (void)state;
+    ts_hash_seed_fixed(1, 2);
+    uint64_t a = ts_hash("call-id-1", 9);
+    assert_int_equal(a, ts_hash("call-id-1", 9));
+    assert_int_not_equal(a, ts_hash("call-id-2", 9));
+    ts_hash_seed_fixed(3, 4);
+    assert_int_not_equal(a, ts_hash("call-id-1", 9));
+}
+
+struct ent {
+    struct ht_node n;
+    int key;
+};
+
+static bool ent_eq(const struct ht_node *n, const void *key)
+{
+    return ts_container_of(n, struct ent, n)->key == *(const int *)key;
+}
+
+static void test_htab_bounded_lru(void **state)
+{
+    (void)state;
+    struct htab t;
+    enum { MAX = 8 };
+    struct ent e[MAX + 1];
+    assert_int_equal(htab_init(&t, MAX), 0);
+    for (int i = 0; i < MAX; i++) {
+        e[i].key = i;
+        assert_false(htab_full(&t));
+        htab_insert(&t, &e[i].n, ts_hash(&i, sizeof i));
+    }
+    /* N entries: full; the N+1th must evict the oldest first */
+    assert_true(htab_full(&t));
+    int k0 = 0;
+    htab_touch(&t, htab_find(&t, ts_hash(&k0, sizeof k0), ent_eq, &k0));
+    struct ht_node *old = htab_oldest(&t);
+    assert_int_equal(ts_container_of(old, struct ent, n)->key, 1);
+    htab_remove(&t, old);
+    assert_int_equal(t.count, MAX - 1);
+    e[MAX].key = MAX;
+    int km = MAX;
+    htab_insert(&t, &e[MAX].n, ts_hash(&km, sizeof km));
+    assert_non_null(htab_find(&t, ts_hash(&km, sizeof km), ent_eq, &km));
+    int k1 = 1;
+    assert_null(htab_find(&t, ts_hash(&k1, sizeof k1), ent_eq, &k1));
+    htab_cleanup(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bv_readers),
+        cmocka_unit_test(test_bv_peek_bounds),
+        cmocka_unit_test(test_bv_text),
+        cmocka_unit_test(test_hash_seeded),
+        cmocka_unit_test(test_htab_bounded_lru),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
