@@ -2,12 +2,32 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: trunkscope COMMAND [options]\n"
+            "  analyze FILE...   analyse pcap/pcapng files ('-' = stdin)\n"
+            "  gen -o FILE.pcap  generate SIP trunk traffic with a truth file\n"
+            "run 'trunkscope COMMAND --help' for the options of a command\n");
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-        fprintf(stderr, "usage: trunkscope analyze|gen ...\n");
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
     }
-    fprintf(stderr, "trunkscope: unknown command '%s'\n", argv[1]);
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "analyze") == 0)
+        return cmd_analyze(argc - 1, argv + 1);
+    if (strcmp(cmd, "gen") == 0)
+        return cmd_gen(argc - 1, argv + 1);
+    fprintf(stderr, "trunkscope: unknown command '%s' (try --help)\n", cmd);
     return 2;
 }

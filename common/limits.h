@@ -44,6 +44,9 @@
 #define TS_TCP_MAX_TOTAL_BYTES (64u * 1024 * 1024)
 /* Idle connection lifetime. */
 #define TS_TCP_IDLE_NS (300ull * 1000000000ull)
+/* An ACK further ahead of the data seen than the largest window (RFC 7323:
+ * 2^30) is bogus, not evidence of missing data. */
+#define TS_TCP_MAX_WINDOW (1u << 30)
 
 /* ---- SIP ---- */
 /* Largest SIP message we frame over TCP (body included). suricata-verify's
@@ -56,10 +59,57 @@
 /* Distinct Call-IDs remembered for the distinct count (analyze). */
 #define TS_MAX_CALLID_SET (4u * 1024 * 1024)
 
+/* Largest WebSocket message (SIP over WebSocket, RFC 7118) we reassemble. */
+#define TS_WS_MAX_MSG TS_SIP_MAX_MSG
+
 /* ---- SDP ---- */
 /* m= sections per SDP body. */
 #define TS_SDP_MAX_MEDIA 16
 /* rtpmap/fmtp entries per m= section. */
 #define TS_SDP_MAX_FORMATS 32
+
+/* ---- RTP / RTCP ---- */
+/* RTCP packets kept per compound datagram (RFC 3550 6.1: SR/RR, SDES, BYE,
+ * XR, FB...; real compounds carry 2-4). Further ones are walked, not stored. */
+#define TS_RTCP_MAX_PACKETS 16
+
+/* ---- calls (dialogs, legs, correlation, trunks) ---- */
+/* INVITE dialogs (legs) held at once, open or waiting to be emitted; LRU
+ * eviction beyond (each is ~2 KiB: 64 Ki dialogs cap the table near 128 MiB). */
+#define TS_MAX_DIALOGS 65536
+/* Finished calls kept for the report (~1 KiB per leg); later ones only reach
+ * the sink and the aggregates, and are counted as calls.report_dropped. */
+#define TS_MAX_REPORT_CALLS 50000
+/* Legs in one correlated call: A->SBC->PBX->ITSP chains with a few forks. */
+#define TS_CALLS_MAX_LEGS 16
+/* Transactions remembered per dialog for retransmission detection (ring). */
+#define TS_CALLS_MAX_TXN 8
+/* Message fingerprints per transaction (hop copies, forks, retransmissions). */
+#define TS_CALLS_MAX_FP 12
+/* Early dialogs (To-tags) tracked per leg when an INVITE forks. */
+#define TS_CALLS_MAX_FORKS 8
+/* Hops (src,dst pairs) one Call-ID is seen on when a proxy relays it unchanged. */
+#define TS_CALLS_MAX_HOPS 4
+/* SDP media endpoints per leg indexed for shared-media correlation. */
+#define TS_CALLS_MAX_MEDIA 4
+/* Trunks (peer pairs): a site has tens; spoofed sources must not grow it. */
+#define TS_CALLS_MAX_TRUNKS 1024
+/* Time buckets per trunk (24 h at the default 60 s); oldest dropped beyond. */
+#define TS_CALLS_MAX_BUCKETS 1440
+/* REGISTER/OPTIONS peers (client, server, method) tracked. */
+#define TS_CALLS_MAX_PEERS 4096
+/* REGISTER/OPTIONS transactions awaiting a final response (LRU eviction). */
+#define TS_CALLS_MAX_PENDING 16384
+/* Config file entries: internal networks, correlation headers, trunk names. */
+#define TS_CALLS_MAX_NETS 64
+#define TS_CALLS_MAX_CORR_HDRS 8
+#define TS_CALLS_MAX_TRUNK_NAMES 256
+
+/* ---- store ---- */
+/* Records waiting for the SQLite writer: ~1 s of a busy trunk; beyond this
+ * the record is dropped and counted so analysis never waits on disk. */
+#define TS_STORE_QUEUE_MAX 65536
+/* Bytes held by queued records (raw SIP text dominates). */
+#define TS_STORE_QUEUE_BYTES (128u * 1024 * 1024)
 
 #endif

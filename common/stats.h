@@ -77,6 +77,9 @@
     X(TCP_OOO_DROPPED, "tcp.ooo_dropped")                                    \
     X(TCP_EVICTED, "tcp.evicted")                                            \
     X(TCP_CLOSED, "tcp.closed")                                              \
+    X(TCP_IDLE, "tcp.idle_closed")                                           \
+    X(TCP_REUSED, "tcp.reused")                                              \
+    X(TCP_OOO_FULL, "tcp.ooo_full")                                          \
     /* SIP */                                                                \
     X(SIP_MESSAGES, "sip.messages")                                          \
     X(SIP_REQUESTS, "sip.requests")                                          \
@@ -89,12 +92,35 @@
     X(SIP_TCP_RESYNC, "sip.tcp_resync_bytes")                                \
     X(SIP_TCP_OVERSIZE, "sip.tcp_oversize")                                  \
     X(SIP_KEEPALIVES, "sip.keepalives")                                      \
+    X(SIP_JUNK, "sip.junk_on_sip_port")                                      \
     X(SIP_TLS_FLOWS, "sip.tls_flows")                                        \
     X(SIP_TLS_RECORDS, "sip.tls_records")                                    \
     X(SIP_WEBSOCKET, "sip.websocket_frames")                                 \
     X(SIP_CALLID_SET_FULL, "sip.call_id_set_full")                           \
+    X(HEP_PACKETS, "hep.packets")                                            \
+    X(HEP_TRUNCATED, "hep.truncated")                                        \
+    X(HEP_MALFORMED, "hep.malformed")                                        \
+    X(HEP_UNSUPPORTED, "hep.unsupported")                                    \
+    X(HEP_OTHER, "hep.non_sip")                                              \
     X(SDP_BODIES, "sdp.bodies")                                              \
-    X(SDP_MALFORMED, "sdp.malformed")
+    X(SDP_MALFORMED, "sdp.malformed")                                        \
+    /* calls */                                                              \
+    X(CALLS_LEGS, "calls.legs")                                              \
+    X(CALLS_CALLS, "calls.calls")                                            \
+    X(CALLS_LINKS, "calls.links")                                            \
+    X(CALLS_AMBIGUOUS, "calls.ambiguous")                                    \
+    X(CALLS_LINK_REFUSED, "calls.link_refused")                              \
+    X(CALLS_RETRANS, "calls.retransmissions")                                \
+    X(CALLS_HOP_COPIES, "calls.hop_copies")                                  \
+    X(CALLS_ORPHANS, "calls.orphan_messages")                                \
+    X(CALLS_TIMEOUTS, "calls.timeouts")                                      \
+    X(CALLS_EVICTED, "calls.evicted")                                        \
+    X(CALLS_REPORT_DROPPED, "calls.report_dropped")                          \
+    X(CALLS_TRUNKS_FULL, "calls.trunks_full")                                \
+    X(CALLS_BUCKETS_DROPPED, "calls.buckets_dropped")                        \
+    X(CALLS_REG_TXN, "calls.reg_transactions")                               \
+    X(CALLS_REG_EVICTED, "calls.reg_evicted")                                \
+    X(CALLS_PEERS_FULL, "calls.peers_full")
 
 enum ts_stat {
 #define TS_STAT_ENUM(id, name) TS_##id,

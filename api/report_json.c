@@ -1,0 +1,96 @@
+/* Builds the analyze report with jansson: every non-zero counter by its
+ * dotted name as nested objects, SIP per method and class, link types, and
+ * the calls/trunks/registrations of the call tracker. */
+#include "report.h"
+
+#include <string.h>
+
+#include "../capture/pcapin.h"
+#include "../engine/engine.h"
+#include "json_int.h"
+
+/* Set obj["a"]["b"]["c"] = v for the dotted path "a.b.c". */
+static void set_path(json_t *obj, const char *path, json_t *v)
+{
+    char key[64];
+    const char *dot;
+    while ((dot = strchr(path, '.')) != NULL) {
+        size_t n = (size_t)(dot - path);
+        if (n >= sizeof key)
+            n = sizeof key - 1;
+        memcpy(key, path, n);
+        key[n] = '\0';
+        json_t *child = json_object_get(obj, key);
+        if (!json_is_object(child)) {
+            child = json_object();
+            json_object_set_new(obj, key, child);
+        }
+        obj = child;
+        path = dot + 1;
+    }
+    json_object_set_new(obj, path, v);
+}
+
+static json_t *build(const struct report_input *in)
+{
+    const struct engine *e = in->engine;
+    const struct ts_stats *st = engine_stats(e);
+    json_t *root = json_object();
+    /* the documented keys are always present, zero or not */
+    set_path(root, "packets", json_integer((json_int_t)st->v[TS_PACKETS]));
+    set_path(root, "sip.messages", json_integer((json_int_t)st->v[TS_SIP_MESSAGES]));
+    set_path(root, "sip.call_ids", json_integer((json_int_t)st->v[TS_SIP_CALL_IDS]));
+    for (int i = 0; i < TS_STAT_MAX; i++)
+        if (st->v[i])
+            set_path(root, ts_stat_name((enum ts_stat)i), json_integer((json_int_t)st->v[i]));
+
+    json_t *methods = json_object();
+    for (int m = 1; m < SIP_M_COUNT; m++) {
+        uint64_t n = engine_method_count(e, (enum sip_method)m);
+        if (n)
+            json_object_set_new(methods, sip_method_name((enum sip_method)m), json_integer((json_int_t)n));
+    }
+    if (engine_method_count(e, SIP_M_UNKNOWN))
+        json_object_set_new(methods, "other",
+                            json_integer((json_int_t)engine_method_count(e, SIP_M_UNKNOWN)));
+    set_path(root, "sip.methods", methods);
+    json_t *classes = json_object();
+    for (int c = 1; c <= 6; c++) {
+        char k[4] = { (char)('0' + c), 'x', 'x', 0 };
+        json_object_set_new(classes, k, json_integer((json_int_t)engine_status_class_count(e, c)));
+    }
+    set_path(root, "sip.responses_by_class", classes);
+
+    int types[32];
+    uint64_t counts[32];
+    size_t n = engine_linktypes(e, types, counts, 32);
+    json_t *lt = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(lt, pcapin_linktype_name(types[i]), json_integer((json_int_t)counts[i]));
+    json_object_set_new(root, "link_types", lt);
+
+    json_t *errs = json_array();
+    for (size_t i = 0; i < in->n_input_errors; i++)
+        json_array_append_new(errs, json_string(in->input_errors[i]));
+    json_object_set_new(root, "input_errors", errs);
+    json_object_set_new(root, "elapsed_s", json_real(in->elapsed_s));
+
+    const struct calls *c = engine_calls(e);
+    if (c) {
+        json_object_set_new(root, "calls", calls_json_calls(c));
+        json_object_set_new(root, "trunks", calls_json_trunks(c));
+        json_object_set_new(root, "registrations", calls_json_registrations(c));
+    }
+    return root;
+}
+
+int api_report_json(FILE *f, const struct report_input *in)
+{
+    json_t *root = build(in);
+    if (!root)
+        return -1;
+    int rc = json_dumpf(root, f, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+    fputc('\n', f);
+    json_decref(root);
+    return rc == 0 && !ferror(f) ? 0 : -1;
+}

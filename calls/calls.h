@@ -1,0 +1,252 @@
+/* Call tracker: INVITE transactions and dialogs (RFC 3261 sections 12-17),
+ * legs correlated into calls across B2BUAs (RFC 7989 Session-ID, headers,
+ * media, timing), trunk KPIs (RFC 6076) and REGISTER/OPTIONS peers. */
+#ifndef TS_CALLS_H
+#define TS_CALLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../capture/packet.h"
+#include "../common/limits.h"
+#include "../common/stats.h"
+#include "../dissect/sip.h"
+
+enum calls_err { CALLS_OK = 0, CALLS_ERR_IO, CALLS_ERR_SYNTAX, CALLS_ERR_FULL };
+
+/* Bounded copies of wire strings (printable ASCII, others replaced by '?'). */
+#define CALLS_USER_LEN 64
+#define CALLS_TEXT_LEN 128
+#define CALLS_DIGITS_LEN 32
+
+struct calls_net {
+    struct ts_addr addr;
+    uint8_t plen;
+};
+
+struct calls_trunk_name {
+    struct ts_addr addr;
+    char name[CALLS_USER_LEN];
+};
+
+struct calls_config {
+    struct calls_net nets[TS_CALLS_MAX_NETS];      /* internal networks */
+    size_t nnets;
+    char corr_hdrs[TS_CALLS_MAX_CORR_HDRS][CALLS_USER_LEN];
+    size_t ncorr_hdrs;
+    uint32_t corr_window_ms;    /* timing correlation window (default 2000) */
+    uint32_t linger_ms;         /* a finished call waits this long for late legs (4000) */
+    uint32_t auth_linger_s;     /* ... and this long after a 401/407 for the retry with
+                                 * credentials in the same Call-ID (90: people type) */
+    char country_code[8];       /* e.g. "49"; empty: none */
+    char national_prefix[8];    /* trunk prefix, default "0" */
+    char intl_prefix[8];        /* default "00" ("011" also when country_code is "1") */
+    uint32_t no_final_timeout_s; /* INVITE without final response (180) */
+    uint32_t no_bye_timeout_s;   /* answered dialog silent this long ends (14400) */
+    uint32_t bucket_s;           /* KPI time bucket (60) */
+    uint32_t max_dialogs;        /* <= TS_MAX_DIALOGS (tests use small values) */
+    struct calls_trunk_name trunk_names[TS_CALLS_MAX_TRUNK_NAMES];
+    size_t ntrunk_names;
+};
+
+/* Defaults: RFC 1918 + fc00::/7 (+ loopback) internal, X-CID/X-Call-ID/X-Original-Call-ID/
+ * X-Orig-Call-ID, 2 s window, national prefix 0, 180 s / 4 h timeouts. */
+void calls_config_default(struct calls_config *cfg);
+/* Read "key = value" lines into cfg (call calls_config_default first).
+ * Keys: internal_net (CIDR, repeatable; the first one replaces the defaults),
+ * corr_header (repeatable; the first replaces the defaults), corr_window_ms,
+ * linger_ms, auth_linger_s, country_code, national_prefix, intl_prefix, no_final_timeout_s,
+ * no_bye_timeout_s, bucket_s, max_dialogs, trunk = <ip> <name>.
+ * '#' starts a comment. Returns CALLS_OK or an error with a message in err. */
+int calls_config_load(struct calls_config *cfg, const char *path, char *err, size_t errlen);
+/* Address inside one of the configured internal networks. */
+bool calls_config_internal(const struct calls_config *cfg, const struct ts_addr *a);
+
+/* ---- number normalisation (number.c) ---- */
+
+/* Significant digits of a user part / tel number: visual separators removed,
+ * '+', international prefix + country code or national prefix stripped.
+ * Non-numeric users ("alice") give "". Returns the digit count. */
+size_t calls_number_norm(const struct calls_config *cfg, const char *raw, char *out, size_t cap);
+/* 2: equal digits, 1: one is a suffix of the other with >= 7 digits,
+ * 0: no match. Non-numeric users match (2) when equal ignoring case. */
+int calls_number_match(const char *raw_a, const char *dig_a, const char *raw_b, const char *dig_b);
+
+/* ---- finished records ---- */
+
+enum calls_outcome {
+    CALLS_ANSWERED = 0, CALLS_BUSY, CALLS_REJECTED, CALLS_CANCELLED,
+    CALLS_FAILED, CALLS_TIMEOUT, CALLS_OUTCOME_N
+};
+enum calls_party { CALLS_PARTY_NONE = 0, CALLS_PARTY_CALLER, CALLS_PARTY_CALLEE,
+                   CALLS_PARTY_TIMEOUT, CALLS_PARTY_ACTIVE };
+enum calls_evidence { CALLS_EV_NONE = 0, CALLS_EV_SESSION_ID, CALLS_EV_HEADER,
+                      CALLS_EV_MEDIA, CALLS_EV_TIMING };
+enum calls_side { CALLS_SIDE_NONE = 0, CALLS_SIDE_ENTERPRISE, CALLS_SIDE_SBC, CALLS_SIDE_ITSP };
+enum calls_dir { CALLS_DIR_INBOUND = 0, CALLS_DIR_OUTBOUND, CALLS_DIR_INTERNAL,
+                 CALLS_DIR_TRANSIT };
+enum calls_media_dir { CALLS_MD_NONE = 0, CALLS_MD_SENDRECV, CALLS_MD_SENDONLY,
+                       CALLS_MD_RECVONLY, CALLS_MD_INACTIVE };
+enum calls_codec { CALLS_CODEC_G711 = 0, CALLS_CODEC_G729, CALLS_CODEC_G722,
+                   CALLS_CODEC_OPUS, CALLS_CODEC_OTHER, CALLS_CODEC_N };
+
+struct calls_sdp {
+    bool present;
+    struct ts_addr addr;          /* c= address (family 0 when absent) */
+    uint16_t port;                /* first audio m= port */
+    uint8_t dir;                  /* enum calls_media_dir */
+    char codecs[48];              /* "PCMU,PCMA,telephone-event" */
+};
+
+struct calls_leg {
+    char call_id[CALLS_TEXT_LEN];
+    char from[CALLS_USER_LEN], to[CALLS_USER_LEN], ruri[CALLS_USER_LEN], pai[CALLS_USER_LEN];
+    char caller_digits[CALLS_DIGITS_LEN], callee_digits[CALLS_DIGITS_LEN];
+    uint64_t invite_ns, prov_ns, ring_ns, answer_ns, end_ns; /* 0 = never */
+    uint64_t bye_ns, bye_ok_ns;   /* BYE and its 2xx (SDD) */
+    uint16_t final_status;        /* 0 = no final response */
+    char reason[CALLS_USER_LEN];  /* reason phrase of the final response */
+    char reason_hdr[CALLS_USER_LEN]; /* Reason header protocol;cause;text */
+    uint32_t q850_cause;          /* 0 = none */
+    char ms_diag[CALLS_TEXT_LEN];
+    uint8_t hangup_by;            /* enum calls_party */
+    struct calls_sdp caller_sdp, callee_sdp;
+    char transport[8];
+    struct ts_addr src, dst;      /* first INVITE seen */
+    uint16_t sport, dport;
+    uint8_t nhops;                /* distinct (src,dst) the INVITE was seen on */
+    struct ts_addr hop_src[TS_CALLS_MAX_HOPS], hop_dst[TS_CALLS_MAX_HOPS];
+    uint8_t forks;                /* distinct To-tags in responses to the INVITE */
+    bool cancelled, transfer, hold, session_timer, auth_challenged;
+    uint32_t reinvites, retrans;
+    uint16_t err_status;          /* earliest final error response (>= 300) */
+    uint64_t err_ns;
+    struct ts_addr err_src;
+    uint8_t outcome;              /* enum calls_outcome */
+    uint8_t ev_type;              /* enum calls_evidence (NONE for the first leg) */
+    float ev_conf;
+    int8_t ev_linked_to;          /* index of the leg it links to, -1 */
+};
+
+struct calls_call {
+    uint64_t id;
+    uint64_t start_ns;            /* first INVITE */
+    char caller[CALLS_USER_LEN], callee[CALLS_USER_LEN];
+    uint8_t direction;            /* enum calls_dir */
+    uint8_t outcome;              /* enum calls_outcome */
+    uint8_t failure_side;         /* enum calls_side */
+    char failure_detail[256];
+    int64_t pdd_ms;               /* -1 = none */
+    double duration_s;
+    uint8_t nlegs;
+    struct calls_leg *legs;       /* nlegs, ordered by INVITE time */
+};
+
+/* ---- trunks ---- */
+
+/* RFC 6076 / E.425 style counters for one trunk, direction or bucket. */
+struct calls_kpi {
+    uint64_t attempts, answered, busy, rejected, cancelled, failed, timeouts;
+    uint64_t redirects;   /* final 3xx: excluded from SER/SEER denominators */
+    uint64_t ner_ok;      /* answered + 486 480 487 600 603 404 484 (user side) */
+    uint64_t seer_ok;     /* answered + 480 486 600 603 (RFC 6076 4.7) */
+    uint64_t isa;         /* final 408 500 503 504 (RFC 6076 4.8) */
+    uint64_t completed;   /* answered and ended by BYE (RFC 6076 4.9) */
+    double dur_sum_s; uint64_t dur_n;       /* answered: answer -> end (ACD, SDT) */
+    double srd_sum_ms; uint64_t srd_n;      /* INVITE -> first 180/183 (SRD, PDD) */
+    double ans_sum_ms; uint64_t ans_n;      /* INVITE -> 2xx */
+    double sdd_sum_ms; uint64_t sdd_n;      /* BYE -> 2xx (SDD) */
+};
+
+#define CALLS_HIST_N 281
+struct calls_hist { uint32_t n[CALLS_HIST_N]; uint64_t total; };
+
+struct calls_bucket {
+    uint64_t start_ns;
+    struct calls_kpi k;
+    uint32_t peak_concurrent;
+};
+
+struct calls_trunk {
+    uint32_t id;
+    char name[CALLS_USER_LEN];
+    struct ts_addr local, peer;   /* local = enterprise side */
+    bool itsp;                    /* peer external: ITSP trunk; else direct */
+    struct calls_kpi all, dir[2]; /* dir[CALLS_DIR_INBOUND / OUTBOUND] */
+    struct calls_hist srd_hist, ans_hist;
+    uint32_t codes[600];          /* final status 100..699 */
+    uint32_t concurrent, peak_concurrent;
+    uint64_t peak_ns;
+    uint32_t conc_codec[CALLS_CODEC_N], peak_codec[CALLS_CODEC_N];
+    size_t nbuckets, buckets_cap;
+    struct calls_bucket *buckets; /* ascending start_ns */
+};
+
+double calls_kpi_asr(const struct calls_kpi *k);   /* answered / attempts, -1 if none */
+double calls_kpi_ner(const struct calls_kpi *k);
+double calls_kpi_ser(const struct calls_kpi *k);
+double calls_kpi_seer(const struct calls_kpi *k);
+double calls_kpi_isa(const struct calls_kpi *k);
+double calls_kpi_scr(const struct calls_kpi *k);
+double calls_kpi_acd_s(const struct calls_kpi *k); /* -1 if none */
+double calls_kpi_mean(double sum, uint64_t n);    /* -1 if n == 0 */
+/* Upper bound of the bin holding the 95th percentile (ms), -1 if empty. */
+int64_t calls_hist_p95(const struct calls_hist *h);
+/* Per-direction kbit/s (Ethernet L2 incl.) the peak concurrency implies. */
+double calls_trunk_peak_kbps(const struct calls_trunk *t);
+double calls_codec_kbps(enum calls_codec k);
+
+/* ---- REGISTER / OPTIONS peers ---- */
+
+struct calls_reg {
+    struct ts_addr client, server;
+    uint8_t method;               /* SIP_M_REGISTER or SIP_M_OPTIONS */
+    char aor[CALLS_USER_LEN];     /* To user of the last request */
+    uint64_t attempts, successes, challenges, failures, timeouts;
+    double rt_sum_ms; uint64_t rt_n; uint32_t rt_max_ms;
+    uint16_t last_status;
+    uint64_t first_ns, last_ns, last_ok_ns;
+};
+
+/* ---- the tracker ---- */
+
+struct calls;
+typedef void (*calls_sink_fn)(void *ctx, const struct calls_call *call);
+
+/* cfg is copied (NULL = defaults); st receives the calls.* counters and may be
+ * NULL (an internal set is used). Returns NULL on allocation failure. */
+struct calls *calls_new(const struct calls_config *cfg, struct ts_stats *st);
+void calls_free(struct calls *c);
+/* One parsed SIP message; views in msg are only read during the call. */
+void calls_sip(struct calls *c, const struct pkt_meta *m, const struct sip_msg *msg);
+/* Capture time advanced: timeouts, emission of finished calls. */
+void calls_tick(struct calls *c, uint64_t now_ns);
+/* End of input: every open leg ends (timeout / still active) and is emitted. */
+void calls_finish(struct calls *c);
+/* fn(ctx, call) for each emitted call; the record is valid during the call. */
+void calls_set_sink(struct calls *c, calls_sink_fn fn, void *ctx);
+
+const struct calls_config *calls_config_of(const struct calls *c);
+size_t calls_count(const struct calls *c);            /* kept for the report */
+const struct calls_call *calls_get(const struct calls *c, size_t i);
+uint64_t calls_emitted(const struct calls *c);        /* all emitted, kept or not */
+size_t calls_trunk_count(const struct calls *c);
+const struct calls_trunk *calls_trunk_get(const struct calls *c, size_t i);
+size_t calls_reg_count(const struct calls *c);
+const struct calls_reg *calls_reg_get(const struct calls *c, size_t i);
+size_t calls_dialogs_held(const struct calls *c);     /* legs in memory */
+size_t calls_pending_held(const struct calls *c);     /* REGISTER/OPTIONS txns */
+uint64_t calls_stat(const struct calls *c, enum ts_stat s);
+
+const char *calls_outcome_name(enum calls_outcome o);
+const char *calls_party_name(enum calls_party p);
+const char *calls_evidence_name(enum calls_evidence e);
+const char *calls_side_name(enum calls_side s);
+const char *calls_dir_name(enum calls_dir d);
+const char *calls_media_dir_name(enum calls_media_dir d);
+const char *calls_codec_name(enum calls_codec k);
+/* ISO-8601 UTC with milliseconds ("2024-01-02T03:04:05.678Z"); buf >= 32. */
+const char *calls_iso_time(uint64_t ns, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,572 @@
+/* Legs into calls: evidence in order RFC 7989 Session-ID, configured
+ * correlation headers, shared SDP media, then timing + numbers; union-find
+ * groups; call outcome, direction and failure attribution at emission. */
+#include "calls_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/hash.h"
+
+#define MAX_CANDS 32
+
+/* Confidence of each evidence (what a wrong link would need to happen). */
+#define CONF_SESSION_ID 0.99f  /* same uuid: only a broken UA repeats one */
+#define CONF_HEADER 0.95f      /* the node wrote the other Call-ID on purpose */
+#define CONF_MEDIA 0.80f       /* same addr:port at once: shared media path */
+#define CONF_TIMING 0.60f      /* +0.05 per exact number match */
+
+void corr_init_dlg(struct dlg *d)
+{
+    d->uf_parent = d;
+    d->grp_next = d;
+    d->grp_size = 1;
+    d->ev_to = NULL;
+    for (int i = 0; i < IX_N; i++) {
+        d->ix[i].d = d;
+        d->ix[i].on = false;
+    }
+}
+
+uint64_t corr_key_str(int kind, const char *s)
+{
+    uint8_t k = (uint8_t)kind;
+    return ts_hash_mix(ts_hash(&k, 1), s, strlen(s));
+}
+
+uint64_t corr_key_addr(int kind, const struct ts_addr *a, uint16_t port)
+{
+    uint8_t k = (uint8_t)kind;
+    uint64_t h = ts_hash(&k, 1);
+    h = ts_hash_mix(h, &a->family, 1);
+    h = ts_hash_mix(h, a->a, sizeof a->a);
+    return ts_hash_mix(h, &port, sizeof port);
+}
+
+void corr_index_dlg(struct calls *c, struct dlg *d, int slot, uint64_t key)
+{
+    struct ix_ent *e = &d->ix[slot];
+    if (e->on)
+        htab_remove(&c->ix, &e->n);
+    htab_insert(&c->ix, &e->n, key);
+    e->on = true;
+}
+
+static void unindex_slot(struct calls *c, struct dlg *d, int slot)
+{
+    if (d->ix[slot].on) {
+        htab_remove(&c->ix, &d->ix[slot].n);
+        d->ix[slot].on = false;
+    }
+}
+
+void corr_unindex_dlg(struct calls *c, struct dlg *d)
+{
+    for (int i = 0; i < IX_N; i++)
+        unindex_slot(c, d, i);
+}
+
+struct dlg *corr_root(struct dlg *d)
+{
+    struct dlg *r = d;
+    while (r->uf_parent != r)
+        r = r->uf_parent;
+    while (d->uf_parent != r) {   /* path compression */
+        struct dlg *next = d->uf_parent;
+        d->uf_parent = r;
+        d = next;
+    }
+    return r;
+}
+
+static bool older(const struct dlg *x, const struct dlg *y)
+{
+    return x->rec.invite_ns < y->rec.invite_ns ||
+           (x->rec.invite_ns == y->rec.invite_ns && x->seq < y->seq);
+}
+
+/* newer gets the evidence; false when the groups are already one or too big. */
+static bool link(struct calls *c, struct dlg *newer, struct dlg *old, uint8_t ev, float conf)
+{
+    struct dlg *a = corr_root(newer), *b = corr_root(old);
+    if (a == b || newer->ev_to)
+        return false;
+    if (a->grp_size + b->grp_size > TS_CALLS_MAX_LEGS) {
+        TS_INC(c->st, CALLS_LINK_REFUSED);
+        return false;
+    }
+    newer->ev_to = old;
+    newer->rec.ev_type = ev;
+    newer->rec.ev_conf = conf;
+    if (a->grp_size < b->grp_size) {
+        struct dlg *t = a;
+        a = b;
+        b = t;
+    }
+    b->uf_parent = a;
+    a->grp_size = (uint8_t)(a->grp_size + b->grp_size);
+    struct dlg *t = a->grp_next;   /* splice the two circular lists */
+    a->grp_next = b->grp_next;
+    b->grp_next = t;
+    TS_INC(c->st, CALLS_LINKS);
+    return true;
+}
+
+/* Legs whose index slot in [lo, hi] has this key, other than d. */
+static unsigned lookup(struct calls *c, uint64_t key, int lo, int hi, const struct dlg *d,
+                       struct dlg **out, int *slots)
+{
+    unsigned n = 0;
+    for (struct ht_node *hn = c->ix.buckets[key & c->ix.mask]; hn && n < MAX_CANDS;
+         hn = hn->hnext) {
+        if (hn->hash != key)
+            continue;
+        struct ix_ent *e = ts_container_of(hn, struct ix_ent, n);
+        int slot = (int)(e - e->d->ix);
+        if (slot < lo || slot > hi || e->d == d)
+            continue;
+        slots[n] = slot;
+        out[n++] = e->d;
+    }
+    return n;
+}
+
+/* Levels 1 and 2: exact keys. Prefer the closest predecessor (its INVITE
+ * went to the node this leg's INVITE came from, else the latest one);
+ * newer unlinked legs holding the same key are linked to d. */
+static bool link_exact(struct calls *c, struct dlg *d, struct dlg **cand, unsigned n, uint8_t ev,
+                       float conf)
+{
+    struct dlg *best = NULL;
+    int best_score = 0;
+    bool linked = false;
+    for (unsigned i = 0; i < n; i++) {
+        struct dlg *x = cand[i];
+        if (corr_root(x) == corr_root(d) || !x->rec.invite_ns)
+            continue;
+        if (older(x, d)) {
+            if (d->ev_to)
+                continue;
+            int score = ts_addr_eq(&x->rec.dst, &d->rec.src) ? 2 : 1;
+            if (score > best_score || (score == best_score && older(best, x))) {
+                best = x;
+                best_score = score;
+            }
+        } else if (!x->ev_to) {
+            linked |= link(c, x, d, ev, conf);
+        }
+    }
+    if (best)
+        linked |= link(c, d, best, ev, conf);
+    return linked;
+}
+
+static int num_best(const struct calls_config *cfg, const char *a0, const char *a1,
+                    const char *b0, const char *b1)
+{
+    const char *ra[2] = { a0, a1 }, *rb[2] = { b0, b1 };
+    int best = 0;
+    for (int i = 0; i < 2; i++) {
+        if (!ra[i][0])
+            continue;
+        char da[CALLS_DIGITS_LEN];
+        calls_number_norm(cfg, ra[i], da, sizeof da);
+        for (int j = 0; j < 2; j++) {
+            if (!rb[j][0])
+                continue;
+            char db[CALLS_DIGITS_LEN];
+            calls_number_norm(cfg, rb[j], db, sizeof db);
+            int m = calls_number_match(ra[i], da, rb[j], db);
+            if (m > best)
+                best = m;
+        }
+    }
+    return best;
+}
+
+static void ambiguous(struct calls *c, struct dlg *d)
+{
+    if (!d->ambig) {
+        d->ambig = true;   /* counted once per leg */
+        TS_INC(c->st, CALLS_AMBIGUOUS);
+    }
+}
+
+/* Levels 3 and 4: link to the single best group; 1 linked, 0 nothing,
+ * -1 two groups equally good (not guessed). */
+static int link_fuzzy(struct calls *c, struct dlg *d, struct dlg **cand, const int *score,
+                      unsigned n, uint8_t ev, float conf_base)
+{
+    int best = 0;
+    for (unsigned i = 0; i < n; i++)
+        if (score[i] > best)
+            best = score[i];
+    if (best <= 0)
+        return 0;
+    struct dlg *pick = NULL, *root = NULL;
+    bool several = false;
+    for (unsigned i = 0; i < n; i++) {
+        if (score[i] != best)
+            continue;
+        struct dlg *r = corr_root(cand[i]);
+        if (root && r != root)
+            several = true;
+        root = r;
+        if (!pick || (ts_addr_eq(&cand[i]->rec.dst, &d->rec.src) &&
+                      !ts_addr_eq(&pick->rec.dst, &d->rec.src)))
+            pick = cand[i];
+    }
+    if (several) {
+        ambiguous(c, d);
+        return -1;
+    }
+    float conf = conf_base + (ev == CALLS_EV_TIMING ? 0.05f * (float)(best - 2) : 0.0f);
+    return link(c, d, pick, ev, conf) ? 1 : 0;
+}
+
+/* Both INVITEs on the same socket pair: a relay sends the new leg
+ * elsewhere, so this is just the next call between the same two hosts. */
+static bool same_path(const struct dlg *x, const struct dlg *d)
+{
+    return ts_addr_eq(&x->rec.src, &d->rec.src) && ts_addr_eq(&x->rec.dst, &d->rec.dst) &&
+           x->rec.sport == d->rec.sport && x->rec.dport == d->rec.dport;
+}
+
+void corr_try(struct calls *c, struct dlg *d)
+{
+    struct dlg *cand[MAX_CANDS];
+    int slots[MAX_CANDS], score[MAX_CANDS];
+    unsigned n;
+    if (!d->rec.invite_ns)
+        return;
+    /* 1: RFC 7989 Session-ID, either uuid, order-free */
+    for (int k = 0; k < 2; k++) {
+        if (!d->sid[k][0])
+            continue;
+        n = lookup(c, corr_key_str(IX_SID0, d->sid[k]), IX_SID0, IX_SID1, d, cand, slots);
+        unsigned m = 0;
+        for (unsigned i = 0; i < n; i++)
+            if (!strcmp(cand[i]->sid[slots[i] - IX_SID0], d->sid[k]))
+                cand[m++] = cand[i];
+        if (link_exact(c, d, cand, m, CALLS_EV_SESSION_ID, CONF_SESSION_ID))
+            return;
+    }
+    /* 2: a correlation header names the other leg's Call-ID, or both legs
+     * carry the same value */
+    for (int k = 0; k < CALLS_HDR_VALUES; k++) {
+        if (!d->hv[k][0])
+            continue;
+        unsigned m = 0;
+        struct dlg *x = calls_dlg_find(c, d->hv[k]);
+        if (x && x != d)
+            cand[m++] = x;
+        struct dlg *tmp[MAX_CANDS];
+        n = lookup(c, corr_key_str(IX_HDR0, d->hv[k]), IX_HDR0, IX_HDR0 + 1, d, tmp, slots);
+        for (unsigned i = 0; i < n && m < MAX_CANDS; i++)
+            if (!strcmp(tmp[i]->hv[slots[i] - IX_HDR0], d->hv[k]))
+                cand[m++] = tmp[i];
+        if (link_exact(c, d, cand, m, CALLS_EV_HEADER, CONF_HEADER))
+            return;
+    }
+    n = lookup(c, corr_key_str(IX_HDR0, d->rec.call_id), IX_HDR0, IX_HDR0 + 1, d, cand, slots);
+    if (n && link_exact(c, d, cand, n, CALLS_EV_HEADER, CONF_HEADER))
+        return;
+    if (d->ev_to)
+        return;
+    /* 3: shared media address:port, legs alive at the same time */
+    {
+        unsigned m = 0;
+        for (unsigned k = 0; k < d->nmedia && m < MAX_CANDS; k++) {
+            struct dlg *tmp[MAX_CANDS];
+            n = lookup(c, corr_key_addr(IX_MEDIA0, &d->media[k].addr, d->media[k].port),
+                       IX_MEDIA0, IX_MEDIA0 + TS_CALLS_MAX_MEDIA - 1, d, tmp, slots);
+            for (unsigned i = 0; i < n && m < MAX_CANDS; i++) {
+                struct dlg *x = tmp[i];
+                const struct media_ep *ep = &x->media[slots[i] - IX_MEDIA0];
+                if (ep->port != d->media[k].port || !ts_addr_eq(&ep->addr, &d->media[k].addr))
+                    continue;
+                if (!older(x, d) || corr_root(x) == corr_root(d))
+                    continue;
+                if (x->ended && x->rec.end_ns < d->rec.invite_ns)
+                    continue;   /* an earlier call that reused the port */
+                if (same_path(x, d))
+                    continue;
+                cand[m] = x;
+                score[m++] = 1;
+            }
+        }
+        if (m && link_fuzzy(c, d, cand, score, m, CALLS_EV_MEDIA, CONF_MEDIA) != 0)
+            return;   /* linked, or ambiguous at level 3: do not guess lower */
+    }
+    /* 4: the INVITE leaves the node an INVITE reached just before, and the
+     * calling and called numbers agree */
+    {
+        uint64_t win = (uint64_t)c->cfg.corr_window_ms * NS_PER_MS;
+        uint64_t key = corr_key_addr(IX_NODE, &d->rec.src, 0);
+        struct dlg *tmp[MAX_CANDS];
+        n = lookup(c, key, IX_NODE, IX_NODE, d, tmp, slots);
+        unsigned m = 0;
+        for (unsigned i = 0; i < n; i++) {
+            struct dlg *x = tmp[i];
+            if (!ts_addr_eq(&x->rec.dst, &d->rec.src) || !older(x, d))
+                continue;
+            if (x->rec.invite_ns + win < d->rec.invite_ns) {
+                unindex_slot(c, x, IX_NODE);   /* too old for any later leg too */
+                continue;
+            }
+            if (corr_root(x) == corr_root(d))
+                continue;
+            /* a relay sends the new INVITE before its own leg is answered */
+            if (same_path(x, d))
+                continue;
+            if (x->rec.answer_ns && x->rec.answer_ns < d->rec.invite_ns)
+                continue;
+            int cs = num_best(&c->cfg, x->rec.from, x->rec.pai, d->rec.from, d->rec.pai);
+            int ce = num_best(&c->cfg, x->rec.ruri, x->rec.to, d->rec.ruri, d->rec.to);
+            if (!cs || !ce)
+                continue;
+            cand[m] = x;
+            score[m++] = cs + ce;
+        }
+        if (m)
+            (void)link_fuzzy(c, d, cand, score, m, CALLS_EV_TIMING, CONF_TIMING);
+    }
+}
+
+void corr_media_added(struct calls *c, struct dlg *d, const struct media_ep *ep)
+{
+    struct dlg *cand[MAX_CANDS];
+    int slots[MAX_CANDS];
+    unsigned n = lookup(c, corr_key_addr(IX_MEDIA0, &ep->addr, ep->port), IX_MEDIA0,
+                        IX_MEDIA0 + TS_CALLS_MAX_MEDIA - 1, d, cand, slots);
+    for (unsigned i = 0; i < n; i++) {
+        struct dlg *x = cand[i];
+        if (older(d, x) && !x->ev_to && corr_root(x) != corr_root(d))
+            corr_try(c, x);
+    }
+}
+
+static uint64_t wait_ns(const struct calls *c)
+{
+    uint32_t w = c->cfg.corr_window_ms > c->cfg.linger_ms ? c->cfg.corr_window_ms
+                                                          : c->cfg.linger_ms;
+    return (uint64_t)w * NS_PER_MS;
+}
+
+bool corr_group_done(const struct calls *c, struct dlg *d, uint64_t now)
+{
+    uint64_t last = 0, wait = wait_ns(c);
+    struct dlg *x = d;
+    unsigned guard = 0;
+    do {
+        if (!x->ended)
+            return false;
+        if (x->last_ns > last)
+            last = x->last_ns;
+        /* challenged: the retry with credentials reuses the Call-ID */
+        if (!x->answered && !x->timed_out &&
+            (x->rec.final_status == 401 || x->rec.final_status == 407) &&
+            (uint64_t)c->cfg.auth_linger_s * NS_PER_S > wait)
+            wait = (uint64_t)c->cfg.auth_linger_s * NS_PER_S;
+        x = x->grp_next;
+    } while (x != d && ++guard <= TS_CALLS_MAX_LEGS);
+    return last + wait <= now;
+}
+
+/* Outcome rules (final response of the initial INVITE):
+ *   2xx                                   answered
+ *   486, 600                              busy
+ *   487, or the caller sent CANCEL        cancelled
+ *   408, 480, 5xx                         failed (not delivered: timeout,
+ *                                         unreachable, server/network error)
+ *   3xx, other 4xx (401/407 left final), 603, 604, 606
+ *                                         rejected (refused by a party)
+ *   no final response                     timeout */
+static uint8_t leg_outcome(const struct dlg *d)
+{
+    unsigned s = d->rec.final_status;
+    if (d->answered)
+        return CALLS_ANSWERED;
+    if (s == 0)
+        return d->rec.cancelled ? CALLS_CANCELLED : CALLS_TIMEOUT;
+    if (s == 486 || s == 600)
+        return CALLS_BUSY;
+    if (s == 487 || d->rec.cancelled)
+        return CALLS_CANCELLED;
+    if (s == 408 || s == 480 || (s >= 500 && s < 600))
+        return CALLS_FAILED;
+    return CALLS_REJECTED;
+}
+
+static bool is_internal(const struct calls *c, const struct ts_addr *a)
+{
+    return calls_config_internal(&c->cfg, a);
+}
+
+/* sbc: UAS of one leg and UAC of another; else by address. */
+static uint8_t node_side(const struct calls *c, const struct calls_leg *legs, unsigned n,
+                         const struct ts_addr *a)
+{
+    int uas = -1, uac = -1;
+    for (unsigned i = 0; i < n; i++) {
+        if (ts_addr_eq(&legs[i].dst, a) && uas < 0)
+            uas = (int)i;
+        if (ts_addr_eq(&legs[i].src, a) && (uac < 0 || uac == uas))
+            uac = (int)i;
+    }
+    if (uas >= 0 && uac >= 0 && uas != uac)
+        return CALLS_SIDE_SBC;
+    return is_internal(c, a) ? CALLS_SIDE_ENTERPRISE : CALLS_SIDE_ITSP;
+}
+
+static const char *side_label(uint8_t s)
+{
+    return s == CALLS_SIDE_SBC ? "SBC" : s == CALLS_SIDE_ITSP ? "ITSP" : "enterprise";
+}
+
+/* Failure side: the earliest final error response of the call and the node
+ * that sent it; the detail also says what the caller finally got. */
+static void attribute(const struct calls *c, struct calls_call *call)
+{
+    const struct calls_leg *legs = call->legs;
+    unsigned n = call->nlegs;
+    int f = -1;
+    for (unsigned i = 0; i < n; i++)
+        if (legs[i].err_status && (f < 0 || legs[i].err_ns < legs[f].err_ns))
+            f = (int)i;
+    struct ts_addr node;
+    unsigned status;
+    const char *reason;
+    if (f >= 0) {
+        node = legs[f].err_src;
+        status = legs[f].err_status;
+        reason = legs[f].err_status == legs[f].final_status ? legs[f].reason : "";
+    } else if (legs[0].final_status >= 300) {
+        f = 0;
+        node = legs[0].dst;
+        status = legs[0].final_status;
+        reason = legs[0].reason;
+    } else {
+        return;
+    }
+    char a[64], b[64];
+    uint8_t side = node_side(c, legs, n, &node);
+    call->failure_side = side;
+    int len = snprintf(call->failure_detail, sizeof call->failure_detail,
+                       "%s %s answered %u%s%s", side_label(side), ts_addr_str(&node, a, sizeof a),
+                       status, reason[0] ? " " : "", reason);
+    const struct calls_leg *l0 = &legs[0];
+    if (len > 0 && (size_t)len < sizeof call->failure_detail && l0->final_status >= 300 &&
+        (f != 0 || !ts_addr_eq(&node, &l0->dst))) {
+        uint8_t s0 = node_side(c, legs, n, &l0->dst), s1 = node_side(c, legs, n, &l0->src);
+        snprintf(call->failure_detail + len, sizeof call->failure_detail - (size_t)len,
+                 "; %s %s sent %u%s%s to the %s", side_label(s0),
+                 ts_addr_str(&l0->dst, b, sizeof b), l0->final_status, l0->reason[0] ? " " : "",
+                 l0->reason, side_label(s1));
+    }
+}
+
+static int cmp_dlg(const void *a, const void *b)
+{
+    const struct dlg *x = *(const struct dlg *const *)a, *y = *(const struct dlg *const *)b;
+    return older(x, y) ? -1 : (older(y, x) ? 1 : 0);
+}
+
+void corr_emit_group(struct calls *c, struct dlg *d, uint8_t open_party)
+{
+    struct dlg *mem[TS_CALLS_MAX_LEGS];
+    unsigned n = 0;
+    struct dlg *x = d;
+    do {
+        mem[n++] = x;
+        x = x->grp_next;
+    } while (x != d && n < TS_CALLS_MAX_LEGS);
+    for (unsigned i = 0; i < n; i++) {
+        struct dlg *m = mem[i];
+        if (!m->ended) {
+            m->timed_out = true;
+            dlg_end(c, m, m->last_ns, m->answered ? open_party : CALLS_PARTY_NONE);
+        }
+    }
+    qsort(mem, n, sizeof mem[0], cmp_dlg);
+
+    struct calls_leg *legs = c->scratch;   /* too big for the stack */
+    struct calls_call call;
+    memset(&call, 0, sizeof call);
+    call.id = ++c->next_id;
+    call.nlegs = (uint8_t)n;
+    call.legs = legs;
+    bool answered = false;
+    for (unsigned i = 0; i < n; i++) {
+        legs[i] = mem[i]->rec;
+        legs[i].outcome = leg_outcome(mem[i]);
+        legs[i].ev_linked_to = -1;
+        for (unsigned j = 0; j < n && mem[i]->ev_to; j++)
+            if (mem[j] == mem[i]->ev_to)
+                legs[i].ev_linked_to = (int8_t)j;
+        if (legs[i].ev_linked_to < 0) {
+            legs[i].ev_type = CALLS_EV_NONE;
+            legs[i].ev_conf = 0;
+        }
+        answered |= mem[i]->answered;
+    }
+    const struct calls_leg *l0 = &legs[0];
+    call.start_ns = l0->invite_ns;
+    calls_cp(call.caller, sizeof call.caller, bv_cstr(l0->pai[0] ? l0->pai : l0->from));
+    calls_cp(call.callee, sizeof call.callee, bv_cstr(l0->ruri[0] ? l0->ruri : l0->to));
+    call.outcome = answered ? CALLS_ANSWERED : l0->outcome;
+    bool any_ext = false, all_ext = true;
+    for (unsigned i = 0; i < n; i++) {
+        bool si = is_internal(c, &legs[i].src), di = is_internal(c, &legs[i].dst);
+        any_ext |= !si || !di;
+        all_ext &= !si && !di;
+    }
+    if (is_internal(c, &l0->src))
+        call.direction = any_ext ? CALLS_DIR_OUTBOUND : CALLS_DIR_INTERNAL;
+    else
+        call.direction = all_ext ? CALLS_DIR_TRANSIT : CALLS_DIR_INBOUND;
+    call.pdd_ms = (l0->ring_ns && l0->ring_ns >= l0->invite_ns)
+                      ? (int64_t)((l0->ring_ns - l0->invite_ns) / NS_PER_MS)
+                      : -1;
+    for (unsigned i = 0; i < n; i++) {
+        if (legs[i].answer_ns && legs[i].end_ns >= legs[i].answer_ns) {
+            call.duration_s = (double)(legs[i].end_ns - legs[i].answer_ns) / 1e9;
+            break;
+        }
+    }
+    if (call.outcome == CALLS_FAILED || call.outcome == CALLS_REJECTED)
+        attribute(c, &call);
+
+    for (unsigned i = 0; i < n; i++)
+        trunk_account(c, mem[i], &legs[i]);
+    TS_INC(c->st, CALLS_CALLS);
+    c->emitted++;
+    if (c->sink)
+        c->sink(c->sink_ctx, &call);
+    if (c->ndone < TS_MAX_REPORT_CALLS) {
+        if (c->ndone == c->done_cap) {
+            size_t cap = c->done_cap ? c->done_cap * 2 : 64;
+            if (cap > TS_MAX_REPORT_CALLS)
+                cap = TS_MAX_REPORT_CALLS;
+            struct calls_call *nd = realloc(c->done, cap * sizeof *nd);
+            if (nd) {
+                c->done = nd;
+                c->done_cap = cap;
+            }
+        }
+        struct calls_leg *copy = malloc(n * sizeof *copy);
+        if (c->ndone < c->done_cap && copy) {
+            memcpy(copy, legs, n * sizeof *copy);
+            call.legs = copy;
+            c->done[c->ndone++] = call;
+        } else {
+            free(copy);
+            TS_INC(c->st, CALLS_REPORT_DROPPED);
+        }
+    } else {
+        TS_INC(c->st, CALLS_REPORT_DROPPED);
+    }
+    for (unsigned i = 0; i < n; i++)
+        dlg_release(c, mem[i]);
+}

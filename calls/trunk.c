@@ -1,0 +1,339 @@
+/* Trunks (peer pairs at the enterprise edge) and their KPIs: ASR, NER
+ * (ITU-T E.425 / GSMA IR.42 style), RFC 6076 SRD, SDD, SDT, SER, SEER, ISA,
+ * SCR, PDD percentiles, final code distribution, concurrency and the
+ * bandwidth the peak implies, over the capture and per time bucket. */
+#include "calls_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/hash.h"
+
+static uint64_t pair_hash(const struct ts_addr *x, const struct ts_addr *y)
+{
+    /* order-free: hash the smaller address first */
+    if (memcmp(x, y, sizeof *x) > 0) {
+        const struct ts_addr *t = x;
+        x = y;
+        y = t;
+    }
+    uint64_t h = ts_hash(x, sizeof *x);
+    return ts_hash_mix(h, y, sizeof *y);
+}
+
+static const char *configured_name(const struct calls *c, const struct ts_addr *a)
+{
+    for (size_t i = 0; i < c->cfg.ntrunk_names; i++)
+        if (ts_addr_eq(&c->cfg.trunk_names[i].addr, a))
+            return c->cfg.trunk_names[i].name;
+    return NULL;
+}
+
+/* Trunk of one hop (src -> dst of an INVITE), created on first use; *dir
+ * is inbound when the INVITE came from the peer. -1 when the table is full. */
+int32_t trunk_lookup(struct calls *c, const struct ts_addr *src, const struct ts_addr *dst,
+                     uint8_t *dir)
+{
+    uint64_t h = pair_hash(src, dst);
+    for (struct ht_node *n = c->trunk_ix.buckets[h & c->trunk_ix.mask]; n; n = n->hnext) {
+        if (n->hash != h)
+            continue;
+        struct tnode *tn = ts_container_of(n, struct tnode, n);
+        struct calls_trunk *t = &c->trunks[tn->idx];
+        if ((ts_addr_eq(&t->local, src) && ts_addr_eq(&t->peer, dst)) ||
+            (ts_addr_eq(&t->local, dst) && ts_addr_eq(&t->peer, src))) {
+            *dir = ts_addr_eq(&t->peer, src) ? CALLS_DIR_INBOUND : CALLS_DIR_OUTBOUND;
+            return (int32_t)tn->idx;
+        }
+    }
+    if (c->ntrunks >= TS_CALLS_MAX_TRUNKS) {
+        TS_INC(c->st, CALLS_TRUNKS_FULL);
+        return -1;
+    }
+    if (c->ntrunks == c->trunks_cap) {
+        size_t cap = c->trunks_cap ? c->trunks_cap * 2 : 8;
+        if (cap > TS_CALLS_MAX_TRUNKS)
+            cap = TS_CALLS_MAX_TRUNKS;
+        struct calls_trunk *nt = realloc(c->trunks, cap * sizeof *nt);
+        if (!nt)
+            return -1;
+        c->trunks = nt;
+        c->trunks_cap = cap;
+    }
+    struct calls_trunk *t = &c->trunks[c->ntrunks];
+    memset(t, 0, sizeof *t);
+    t->id = (uint32_t)c->ntrunks + 1;
+    bool si = calls_config_internal(&c->cfg, src), di = calls_config_internal(&c->cfg, dst);
+    const struct ts_addr *local = src, *peer = dst;
+    if (si != di) {
+        local = si ? src : dst;   /* ITSP trunk: local is the enterprise side */
+        peer = si ? dst : src;
+    } else if (configured_name(c, src) && !configured_name(c, dst)) {
+        local = dst;
+        peer = src;
+    }
+    t->local = *local;
+    t->peer = *peer;
+    t->itsp = !calls_config_internal(&c->cfg, peer);
+    const char *nm = configured_name(c, peer);
+    char a[64];
+    calls_cp(t->name, sizeof t->name, bv_cstr(nm ? nm : ts_addr_str(peer, a, sizeof a)));
+    struct tnode *tn = &c->tnodes[c->ntrunks];
+    tn->idx = (uint32_t)c->ntrunks;
+    htab_insert(&c->trunk_ix, &tn->n, h);
+    c->ntrunks++;
+    *dir = ts_addr_eq(&t->peer, src) ? CALLS_DIR_INBOUND : CALLS_DIR_OUTBOUND;
+    return (int32_t)tn->idx;
+}
+
+void trunk_free_all(struct calls *c)
+{
+    for (size_t i = 0; i < c->ntrunks; i++)
+        free(c->trunks[i].buckets);
+    free(c->trunks);
+    c->trunks = NULL;
+    c->ntrunks = c->trunks_cap = 0;
+}
+
+/* Bucket holding ts (created in order); NULL when older than the kept window. */
+static struct calls_bucket *bucket_at(struct calls *c, struct calls_trunk *t, uint64_t ts)
+{
+    uint64_t bns = (uint64_t)c->cfg.bucket_s * NS_PER_S;
+    uint64_t start = ts - ts % bns;
+    size_t i = t->nbuckets;
+    while (i > 0 && t->buckets[i - 1].start_ns > start)
+        i--;
+    if (i > 0 && t->buckets[i - 1].start_ns == start)
+        return &t->buckets[i - 1];
+    if (t->nbuckets >= TS_CALLS_MAX_BUCKETS) {
+        if (i == 0) {
+            TS_INC(c->st, CALLS_BUCKETS_DROPPED);
+            return NULL;
+        }
+        memmove(&t->buckets[0], &t->buckets[1], (i - 1) * sizeof t->buckets[0]);
+        t->nbuckets--;
+        i--;
+        TS_INC(c->st, CALLS_BUCKETS_DROPPED);
+    } else if (t->nbuckets == t->buckets_cap) {
+        size_t cap = t->buckets_cap ? t->buckets_cap * 2 : 4;
+        if (cap > TS_CALLS_MAX_BUCKETS)
+            cap = TS_CALLS_MAX_BUCKETS;
+        struct calls_bucket *nb = realloc(t->buckets, cap * sizeof *nb);
+        if (!nb)
+            return NULL;
+        t->buckets = nb;
+        t->buckets_cap = cap;
+    }
+    memmove(&t->buckets[i + 1], &t->buckets[i], (t->nbuckets - i) * sizeof t->buckets[0]);
+    t->nbuckets++;
+    struct calls_bucket *b = &t->buckets[i];
+    memset(b, 0, sizeof *b);
+    b->start_ns = start;
+    b->peak_concurrent = t->concurrent;
+    return b;
+}
+
+/* Answered legs in progress per trunk; peaks overall, per codec, per bucket. */
+void trunk_conc(struct calls *c, struct dlg *d, int delta, uint64_t ts)
+{
+    if (delta > 0 && d->conc_counted)
+        return;
+    if (delta < 0 && !d->conc_counted)
+        return;
+    d->conc_counted = delta > 0;
+    for (unsigned h = 0; h < d->rec.nhops && h < TS_CALLS_MAX_HOPS; h++) {
+        if (d->hop_trunk[h] < 0)
+            continue;
+        struct calls_trunk *t = &c->trunks[d->hop_trunk[h]];
+        unsigned k = d->codec < CALLS_CODEC_N ? d->codec : CALLS_CODEC_OTHER;
+        if (delta > 0) {
+            t->concurrent++;
+            t->conc_codec[k]++;
+            if (t->concurrent > t->peak_concurrent) {
+                t->peak_concurrent = t->concurrent;
+                t->peak_ns = ts;
+            }
+            if (t->conc_codec[k] > t->peak_codec[k])
+                t->peak_codec[k] = t->conc_codec[k];
+            struct calls_bucket *b = bucket_at(c, t, ts);
+            if (b && t->concurrent > b->peak_concurrent)
+                b->peak_concurrent = t->concurrent;
+        } else {
+            if (t->concurrent)
+                t->concurrent--;
+            if (t->conc_codec[k])
+                t->conc_codec[k]--;
+        }
+    }
+}
+
+static unsigned hist_bin(uint64_t ms)
+{
+    if (ms < 1000)
+        return (unsigned)(ms / 10);               /* 10 ms steps */
+    if (ms < 10000)
+        return 100 + (unsigned)((ms - 1000) / 100);  /* 100 ms steps */
+    if (ms < 100000)
+        return 190 + (unsigned)((ms - 10000) / 1000); /* 1 s steps */
+    return CALLS_HIST_N - 1;
+}
+
+static int64_t hist_upper(unsigned bin)
+{
+    if (bin < 100)
+        return (int64_t)(bin + 1) * 10;
+    if (bin < 190)
+        return 1000 + (int64_t)(bin - 99) * 100;
+    if (bin < CALLS_HIST_N - 1)
+        return 10000 + (int64_t)(bin - 189) * 1000;
+    return 100000;
+}
+
+int64_t calls_hist_p95(const struct calls_hist *h)
+{
+    if (!h->total)
+        return -1;
+    uint64_t need = (h->total * 95 + 99) / 100, acc = 0;
+    for (unsigned i = 0; i < CALLS_HIST_N; i++) {
+        acc += h->n[i];
+        if (acc >= need)
+            return hist_upper(i);
+    }
+    return hist_upper(CALLS_HIST_N - 1);
+}
+
+static bool in_list(unsigned s, const unsigned *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (l[i] == s)
+            return true;
+    return false;
+}
+
+static void kpi_add(struct calls_kpi *k, const struct calls_leg *r)
+{
+    static const unsigned ner_codes[] = { 486, 480, 487, 600, 603, 404, 484 };
+    static const unsigned seer_codes[] = { 480, 486, 600, 603 };
+    static const unsigned isa_codes[] = { 408, 500, 503, 504 };
+    unsigned s = r->final_status;
+    bool ans = r->outcome == CALLS_ANSWERED;
+    k->attempts++;
+    switch (r->outcome) {
+    case CALLS_ANSWERED: k->answered++; break;
+    case CALLS_BUSY: k->busy++; break;
+    case CALLS_REJECTED: k->rejected++; break;
+    case CALLS_CANCELLED: k->cancelled++; break;
+    case CALLS_FAILED: k->failed++; break;
+    default: k->timeouts++; break;
+    }
+    if (s >= 300 && s < 400)
+        k->redirects++;
+    if (ans || in_list(s, ner_codes, 7) || r->outcome == CALLS_CANCELLED)
+        k->ner_ok++;
+    if (ans || in_list(s, seer_codes, 4))
+        k->seer_ok++;
+    if (!ans && in_list(s, isa_codes, 4))
+        k->isa++;
+    if (ans && r->bye_ns)
+        k->completed++;
+    if (ans && r->end_ns >= r->answer_ns) {
+        k->dur_sum_s += (double)(r->end_ns - r->answer_ns) / 1e9;
+        k->dur_n++;
+    }
+    uint64_t srd_end = r->ring_ns ? r->ring_ns : (ans ? r->answer_ns : 0);
+    if (srd_end >= r->invite_ns && srd_end) {
+        k->srd_sum_ms += (double)(srd_end - r->invite_ns) / 1e6;
+        k->srd_n++;
+    }
+    if (ans && r->answer_ns >= r->invite_ns) {
+        k->ans_sum_ms += (double)(r->answer_ns - r->invite_ns) / 1e6;
+        k->ans_n++;
+    }
+    if (r->bye_ns && r->bye_ok_ns >= r->bye_ns) {
+        k->sdd_sum_ms += (double)(r->bye_ok_ns - r->bye_ns) / 1e6;
+        k->sdd_n++;
+    }
+}
+
+/* A finished leg counts on the trunk of every hop it was seen on. */
+void trunk_account(struct calls *c, const struct dlg *d, const struct calls_leg *rec)
+{
+    const struct calls_leg r = *rec;
+    for (unsigned h = 0; h < d->rec.nhops && h < TS_CALLS_MAX_HOPS; h++) {
+        if (d->hop_trunk[h] < 0)
+            continue;
+        struct calls_trunk *t = &c->trunks[d->hop_trunk[h]];
+        unsigned dir = d->hop_dir[h] == CALLS_DIR_INBOUND ? 0 : 1;
+        kpi_add(&t->all, &r);
+        kpi_add(&t->dir[dir], &r);
+        struct calls_bucket *b = bucket_at(c, t, r.invite_ns);
+        if (b)
+            kpi_add(&b->k, &r);
+        if (r.final_status >= 100 && r.final_status < 700)
+            t->codes[r.final_status - 100]++;
+        uint64_t srd_end = r.ring_ns ? r.ring_ns : r.answer_ns;
+        if (srd_end && srd_end >= r.invite_ns) {
+            t->srd_hist.n[hist_bin((srd_end - r.invite_ns) / NS_PER_MS)]++;
+            t->srd_hist.total++;
+        }
+        if (r.answer_ns && r.answer_ns >= r.invite_ns) {
+            t->ans_hist.n[hist_bin((r.answer_ns - r.invite_ns) / NS_PER_MS)]++;
+            t->ans_hist.total++;
+        }
+    }
+}
+
+static double ratio(uint64_t num, uint64_t den)
+{
+    return den ? (double)num / (double)den : -1.0;
+}
+
+/* Ratios are 0..1; -1 when the denominator is 0.
+ * ASR  = answered / attempts.
+ * NER  = (answered + user-side endings 486 480 487 600 603 404 484 or a
+ *        caller CANCEL) / attempts: the network delivered the call.
+ * SER  = answered / (attempts - 3xx)                      (RFC 6076 4.6)
+ * SEER = (answered + 480 486 600 603) / (attempts - 3xx)  (RFC 6076 4.7)
+ * ISA  = finals 408 500 503 504 / attempts                (RFC 6076 4.8)
+ * SCR  = answered and ended by BYE / attempts             (RFC 6076 4.9)
+ * ACD / SDT = mean answer-to-end duration (RFC 6076 4.3).
+ * SRD / PDD = mean INVITE to first 180/183, or to the 2xx without one (4.1).
+ * SDD = mean BYE to its 2xx (4.2). */
+double calls_kpi_asr(const struct calls_kpi *k) { return ratio(k->answered, k->attempts); }
+double calls_kpi_ner(const struct calls_kpi *k) { return ratio(k->ner_ok, k->attempts); }
+double calls_kpi_ser(const struct calls_kpi *k)
+{
+    return ratio(k->answered, k->attempts - k->redirects);
+}
+double calls_kpi_seer(const struct calls_kpi *k)
+{
+    return ratio(k->seer_ok, k->attempts - k->redirects);
+}
+double calls_kpi_isa(const struct calls_kpi *k) { return ratio(k->isa, k->attempts); }
+double calls_kpi_scr(const struct calls_kpi *k) { return ratio(k->completed, k->attempts); }
+double calls_kpi_mean(double sum, uint64_t n) { return n ? sum / (double)n : -1.0; }
+double calls_kpi_acd_s(const struct calls_kpi *k) { return calls_kpi_mean(k->dur_sum_s, k->dur_n); }
+
+/* Per direction, Ethernet frame bytes (14 B header + 4 B FCS; add 20 B of
+ * preamble and inter-frame gap for wire occupancy, e.g. G.711 95.2 kbit/s),
+ * 20 ms packetisation, IPv4 + UDP + RTP = 40 B:
+ *   G.711 / G.722: 160 B payload -> 218 B x 50 pps = 87.2 kbit/s
+ *   G.729: 20 B -> 78 B x 50 = 31.2 kbit/s
+ *   Opus (assumed 32 kbit/s): 80 B -> 138 B x 50 = 55.2 kbit/s
+ *   other codecs are counted as G.711. */
+double calls_codec_kbps(enum calls_codec k)
+{
+    switch (k) {
+    case CALLS_CODEC_G729: return 31.2;
+    case CALLS_CODEC_OPUS: return 55.2;
+    default: return 87.2;
+    }
+}
+
+double calls_trunk_peak_kbps(const struct calls_trunk *t)
+{
+    double s = 0;
+    for (unsigned k = 0; k < CALLS_CODEC_N; k++)
+        s += t->peak_codec[k] * calls_codec_kbps((enum calls_codec)k);
+    return s;
+}

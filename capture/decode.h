@@ -1,0 +1,45 @@
+/* Frame decoder: link layers, VLAN/QinQ, tunnels (GRE, ERSPAN II/III,
+ * IP-in-IP, IPv6-in-IPv4, VXLAN, PPPoE), IPv4/IPv6 with fragment reassembly,
+ * SPAN duplicate removal, then UDP, TCP and SCTP to the callbacks. */
+#ifndef TS_DECODE_H
+#define TS_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/bv.h"
+#include "../common/stats.h"
+#include "packet.h"
+
+struct decode_cb {
+    void *ctx;
+    /* A UDP payload, or one SCTP DATA chunk's user data (m->l4 says which). */
+    void (*udp)(void *ctx, const struct pkt_meta *m, struct bv payload);
+    /* One TCP segment (header fields and payload). */
+    void (*tcp)(void *ctx, const struct pkt_meta *m, const struct tcp_seg *seg);
+};
+
+struct decoder;
+
+struct decoder *decoder_new(struct ts_stats *st, const struct decode_cb *cb);
+void decoder_free(struct decoder *d); /* NULL is fine */
+
+/* Decode one frame; every outcome is counted in st, nothing is fatal.
+ * DECODED counts frames that delivered at least one UDP/TCP/SCTP unit. */
+void decoder_frame(struct decoder *d, const struct ts_frame *f);
+
+/* SPAN duplicate removal (on by default): off for captures known to hold
+ * each packet once, where a genuine copy within the window must count. */
+void decoder_set_dedup(struct decoder *d, bool on);
+
+/* Expire fragment state older than its timeout at now_ns. */
+void decoder_expire(struct decoder *d, uint64_t now_ns);
+
+/* Packets seen per link type, for the report. */
+struct linktype_count {
+    int linktype;
+    uint64_t packets;
+};
+size_t decoder_linktypes(const struct decoder *d, struct linktype_count *out, size_t max);
+
+#endif

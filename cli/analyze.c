@@ -1,0 +1,208 @@
+/* `trunkscope analyze FILE...`: offline analysis of capture files, printed
+ * as text tables or one JSON object (--json). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../api/report.h"
+#include "../calls/calls.h"
+#include "../capture/pcapin.h"
+#include "../common/hash.h"
+#include "../engine/engine.h"
+#include "calls_print.h"
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: trunkscope analyze [--json] [--no-dedup] [--no-calls] [--config FILE]\n"
+               "                          [--calls-csv FILE] FILE...\n"
+               "  FILE may be '-' for standard input (pcap or pcapng)\n");
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void print_text(const struct engine *e, double elapsed)
+{
+    const struct ts_stats *st = engine_stats(e);
+    const uint64_t *v = st->v;
+    printf("packets read          %llu  (%.3f s)\n", (unsigned long long)v[TS_PACKETS], elapsed);
+    int types[32];
+    uint64_t counts[32];
+    size_t n = engine_linktypes(e, types, counts, 32);
+    for (size_t i = 0; i < n; i++)
+        printf("  link %-16s %llu\n", pcapin_linktype_name(types[i]), (unsigned long long)counts[i]);
+    printf("decoded               %llu\n", (unsigned long long)v[TS_DECODED]);
+    printf("duplicates dropped    %llu\n", (unsigned long long)v[TS_DUPLICATES]);
+    printf("fragments reassembled %llu datagrams from %llu fragments\n",
+           (unsigned long long)v[TS_FRAG_REASSEMBLED], (unsigned long long)v[TS_FRAG_FRAGMENTS]);
+    printf("tcp streams           %llu\n", (unsigned long long)v[TS_TCP_STREAMS]);
+    printf("sip messages          %llu  (%llu requests, %llu responses)\n",
+           (unsigned long long)v[TS_SIP_MESSAGES], (unsigned long long)v[TS_SIP_REQUESTS],
+           (unsigned long long)v[TS_SIP_RESPONSES]);
+    for (int m = 1; m < SIP_M_COUNT; m++) {
+        uint64_t c = engine_method_count(e, (enum sip_method)m);
+        if (c)
+            printf("  %-19s %llu\n", sip_method_name((enum sip_method)m), (unsigned long long)c);
+    }
+    if (engine_method_count(e, SIP_M_UNKNOWN))
+        printf("  %-19s %llu\n", "other",
+               (unsigned long long)engine_method_count(e, SIP_M_UNKNOWN));
+    for (int c = 1; c <= 6; c++) {
+        uint64_t k = engine_status_class_count(e, c);
+        if (k)
+            printf("  %dxx                 %llu\n", c, (unsigned long long)k);
+    }
+    printf("distinct call-ids     %llu\n", (unsigned long long)v[TS_SIP_CALL_IDS]);
+    printf("encrypted sip flows   %llu\n", (unsigned long long)v[TS_SIP_TLS_FLOWS]);
+    int header = 0;
+    for (int i = 0; i < TS_STAT_MAX; i++) {
+        const char *name = ts_stat_name((enum ts_stat)i);
+        bool err = strstr(name, "truncated") || strstr(name, "malformed") ||
+                   strstr(name, "unsupported") || strstr(name, "evicted") ||
+                   strstr(name, "too_") || strstr(name, "junk") || strstr(name, "full") ||
+                   strstr(name, "oversize") || strstr(name, "errors") || strstr(name, "gaps");
+        if (!err || !v[i])
+            continue;
+        if (!header++)
+            printf("errors and anomalies:\n");
+        printf("  %-22s %llu\n", name, (unsigned long long)v[i]);
+    }
+}
+
+int cmd_analyze(int argc, char **argv)
+{
+    bool json = false;
+    struct engine_config cfg = { .dedup = true, .track_calls = true };
+    const char *config_path = NULL, *csv_path = NULL;
+    const char **files = calloc((size_t)argc + 1, sizeof *files);
+    size_t nfiles = 0;
+    int rc = 0;
+    if (!files)
+        return 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--json") == 0) {
+            json = true;
+        } else if (strcmp(a, "--no-dedup") == 0) {
+            cfg.dedup = false;
+        } else if (strcmp(a, "--no-calls") == 0) {
+            cfg.track_calls = false;
+        } else if (strcmp(a, "--config") == 0 || strcmp(a, "--calls-csv") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "trunkscope analyze: %s needs a value\n", a);
+                free(files);
+                return 2;
+            }
+            if (a[2] == 'c' && a[3] == 'o')
+                config_path = argv[++i];
+            else
+                csv_path = argv[++i];
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            free(files);
+            return 0;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            fprintf(stderr, "trunkscope analyze: unknown option '%s'\n", a);
+            free(files);
+            return 2;
+        } else {
+            files[nfiles++] = a;
+        }
+    }
+    if (nfiles == 0) {
+        usage(stderr);
+        free(files);
+        return 2;
+    }
+    if (nfiles > TS_MAX_INPUT_FILES) {
+        fprintf(stderr, "trunkscope analyze: at most %d input files\n", TS_MAX_INPUT_FILES);
+        free(files);
+        return 2;
+    }
+
+    struct calls_config ccfg;
+    calls_config_default(&ccfg);
+    if (config_path) {
+        char err[256];
+        if (calls_config_load(&ccfg, config_path, err, sizeof err) != 0) {
+            fprintf(stderr, "trunkscope analyze: %s\n", err);
+            free(files);
+            return 2;
+        }
+    }
+    cfg.calls_cfg = &ccfg;
+
+    ts_hash_seed_random();
+    struct engine *e = engine_new(&cfg);
+    struct pcapin *in = pcapin_new();
+    char **errors = calloc(nfiles + 64, sizeof *errors);
+    size_t nerr = 0;
+    if (!e || !in || !errors) {
+        fprintf(stderr, "trunkscope analyze: out of memory\n");
+        rc = 2;
+        goto out;
+    }
+    for (size_t i = 0; i < nfiles; i++) {
+        char err[512];
+        if (pcapin_add(in, files[i], err, sizeof err) != 0) {
+            errors[nerr++] = strdup(err);
+            rc = 2;
+        }
+    }
+    double t0 = now_s();
+    for (;;) {
+        struct ts_frame f;
+        char err[512];
+        int r = pcapin_next(in, &f, err, sizeof err);
+        if (r == 0)
+            break;
+        if (r < 0) {
+            if (nerr < nfiles + 64)
+                errors[nerr++] = strdup(err);
+            rc = 2;
+            continue;
+        }
+        engine_frame(e, &f);
+    }
+    engine_finish(e);
+    double elapsed = now_s() - t0;
+
+    if (csv_path) {
+        FILE *cf = fopen(csv_path, "w");
+        if (!cf || calls_write_csv(cf, engine_calls(e)) != 0) {
+            fprintf(stderr, "trunkscope analyze: cannot write %s\n", csv_path);
+            rc = 2;
+        }
+        if (cf)
+            fclose(cf);
+    }
+    if (json) {
+        struct report_input ri = { e, (const char *const *)errors, nerr, elapsed };
+        if (api_report_json(stdout, &ri) != 0) {
+            fprintf(stderr, "trunkscope analyze: cannot write the report\n");
+            rc = 2;
+        }
+    } else {
+        print_text(e, elapsed);
+        if (engine_calls(e))
+            calls_print(stdout, engine_calls(e));
+    }
+    /* Errors last, one line each, after everything else was analysed. */
+    for (size_t i = 0; i < nerr; i++)
+        fprintf(stderr, "trunkscope analyze: %s\n", errors[i] ? errors[i] : "error");
+out:
+    if (errors)
+        for (size_t i = 0; i < nerr; i++)
+            free(errors[i]);
+    free(errors);
+    pcapin_free(in);
+    engine_free(e);
+    free(files);
+    return rc;
+}

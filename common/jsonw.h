@@ -1,0 +1,59 @@
+/* Streaming JSON writer (RFC 8259): no document tree in memory; strings are
+ * UTF-8 checked (RFC 3629) and invalid bytes become U+FFFD. */
+#ifndef TS_JSONW_H
+#define TS_JSONW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Nesting depth: our documents are shallow; deeper is a programming error. */
+#define JSONW_MAX_DEPTH 32
+
+enum jsonw_err {
+    JSONW_OK = 0,
+    JSONW_EDEPTH, /* nesting beyond JSONW_MAX_DEPTH */
+    JSONW_ESTATE, /* key where a value belongs, or the reverse */
+    JSONW_EIO,    /* the FILE reported an error */
+};
+
+struct jsonw {
+    FILE *f;
+    int depth;
+    bool pretty;
+    bool after_key;
+    bool has_items[JSONW_MAX_DEPTH + 1];
+    bool is_obj[JSONW_MAX_DEPTH + 1];
+    enum jsonw_err err; /* first error; later calls become no-ops */
+};
+
+/* Start a document on f (not owned). pretty: newline and indent per item. */
+void jsonw_init(struct jsonw *w, FILE *f, bool pretty);
+void jsonw_obj_begin(struct jsonw *w);
+void jsonw_obj_end(struct jsonw *w);
+void jsonw_arr_begin(struct jsonw *w);
+void jsonw_arr_end(struct jsonw *w);
+/* Object key (NUL-terminated, escaped like a string). */
+void jsonw_key(struct jsonw *w, const char *k);
+/* String value of n bytes (need not be NUL-terminated; may hold NULs). */
+void jsonw_strn(struct jsonw *w, const char *s, size_t n);
+/* NUL-terminated string value; NULL writes null. */
+void jsonw_str(struct jsonw *w, const char *s);
+void jsonw_int(struct jsonw *w, int64_t v);
+void jsonw_uint(struct jsonw *w, uint64_t v);
+/* Fixed-point with `decimals` digits (0..9); NaN and infinities become null. */
+void jsonw_double(struct jsonw *w, double v, int decimals);
+void jsonw_bool(struct jsonw *w, bool v);
+void jsonw_null(struct jsonw *w);
+/* Key + value shorthands. */
+void jsonw_kstr(struct jsonw *w, const char *k, const char *v);
+void jsonw_kint(struct jsonw *w, const char *k, int64_t v);
+void jsonw_kuint(struct jsonw *w, const char *k, uint64_t v);
+void jsonw_kdouble(struct jsonw *w, const char *k, double v, int decimals);
+void jsonw_kbool(struct jsonw *w, const char *k, bool v);
+void jsonw_knull(struct jsonw *w, const char *k);
+/* Ends the document (newline, flush). JSONW_ESTATE if containers are open. */
+enum jsonw_err jsonw_finish(struct jsonw *w);
+
+#endif

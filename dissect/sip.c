@@ -1,0 +1,1240 @@
+/* Zero-copy SIP message parser: RFC 3261 sections 7 (message format), 20
+ * (header fields, compact forms), 25 (ABNF); RFC 3326 Reason, RFC 7989 Session-ID. */
+#include "sip.h"
+
+#include <string.h>
+
+_Static_assert(SIP_H_COUNT <= 64, "seen-mask in sip_parse is 64 bits");
+_Static_assert(sizeof(size_t) >= 8, "sip_hdr_next packs index and offset in size_t");
+_Static_assert(TS_SIP_MAX_HEADERS <= INT16_MAX, "first[] is int16_t");
+
+/* RFC 3261 token characters: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" */
+static const uint8_t tok_tab[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+    ['-'] = 1, ['.'] = 1, ['!'] = 1, ['%'] = 1, ['*'] = 1, ['_'] = 1, ['+'] = 1, ['`'] = 1,
+    ['\''] = 1, ['~'] = 1,
+};
+
+static inline bool is_token(int c) { return c >= 0 && tok_tab[c]; }
+static inline bool is_digit(int c) { return c >= '0' && c <= '9'; }
+static inline bool is_alpha(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static inline bool is_sp(int c) { return c == ' ' || c == '\t'; }
+static inline bool is_lws(int c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+static inline bool is_hex(int c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+static inline int lc(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+
+static inline size_t skip_lws(struct bv b, size_t i)
+{
+    while (is_lws(bv_at(b, i)))
+        i++;
+    return i;
+}
+
+static inline size_t skip_token(struct bv b, size_t i)
+{
+    while (is_token(bv_at(b, i)))
+        i++;
+    return i;
+}
+
+/* [a, b) of v; empty view when out of range. */
+static inline struct bv span(struct bv v, size_t a, size_t b)
+{
+    struct bv out = BV_NULL;
+    if (b >= a && bv_sub(v, a, b - a, &out))
+        return out;
+    return bv_make(v.p, 0);
+}
+
+/* Case-insensitive compare with a literal of known length. */
+static inline bool eq_ci(struct bv b, const char *s, size_t n)
+{
+    if (b.len != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (lc(bv_at(b, i)) != lc((unsigned char)s[i]))
+            return false;
+    return true;
+}
+#define EQ(b, lit) eq_ci((b), (lit), sizeof(lit) - 1)
+
+static bool all_token(struct bv b)
+{
+    if (!b.len)
+        return false;
+    return skip_token(b, 0) == b.len;
+}
+
+/* ---- methods ---- */
+
+static const char *const method_names[SIP_M_COUNT] = {
+    [SIP_M_UNKNOWN] = "UNKNOWN", [SIP_M_INVITE] = "INVITE", [SIP_M_ACK] = "ACK",
+    [SIP_M_BYE] = "BYE", [SIP_M_CANCEL] = "CANCEL", [SIP_M_REGISTER] = "REGISTER",
+    [SIP_M_OPTIONS] = "OPTIONS", [SIP_M_PRACK] = "PRACK", [SIP_M_UPDATE] = "UPDATE",
+    [SIP_M_INFO] = "INFO", [SIP_M_SUBSCRIBE] = "SUBSCRIBE", [SIP_M_NOTIFY] = "NOTIFY",
+    [SIP_M_REFER] = "REFER", [SIP_M_MESSAGE] = "MESSAGE", [SIP_M_PUBLISH] = "PUBLISH",
+};
+
+enum sip_method sip_method_from(struct bv t)
+{
+#define M(lit, id) if (bv_eq(t, BV_LIT(lit))) return id
+    switch (t.len) {
+    case 3:
+        M("ACK", SIP_M_ACK);
+        M("BYE", SIP_M_BYE);
+        break;
+    case 4:
+        M("INFO", SIP_M_INFO);
+        break;
+    case 5:
+        M("PRACK", SIP_M_PRACK);
+        M("REFER", SIP_M_REFER);
+        break;
+    case 6:
+        switch (bv_at(t, 0)) {
+        case 'I': M("INVITE", SIP_M_INVITE); break;
+        case 'C': M("CANCEL", SIP_M_CANCEL); break;
+        case 'U': M("UPDATE", SIP_M_UPDATE); break;
+        case 'N': M("NOTIFY", SIP_M_NOTIFY); break;
+        }
+        break;
+    case 7:
+        switch (bv_at(t, 0)) {
+        case 'O': M("OPTIONS", SIP_M_OPTIONS); break;
+        case 'M': M("MESSAGE", SIP_M_MESSAGE); break;
+        case 'P': M("PUBLISH", SIP_M_PUBLISH); break;
+        }
+        break;
+    case 8:
+        M("REGISTER", SIP_M_REGISTER);
+        break;
+    case 9:
+        M("SUBSCRIBE", SIP_M_SUBSCRIBE);
+        break;
+    }
+#undef M
+    return SIP_M_UNKNOWN;
+}
+
+const char *sip_method_name(enum sip_method m)
+{
+    if ((unsigned)m >= SIP_M_COUNT)
+        return "UNKNOWN";
+    return method_names[m];
+}
+
+/* ---- header names: switch on length, then first letter ---- */
+
+enum sip_hdr_id sip_hdr_lookup(struct bv n)
+{
+#define H(lit, id) if (EQ(n, lit)) return id
+    int c = lc(bv_at(n, 0));
+    switch (n.len) {
+    case 1:
+        switch (c) {
+        case 'i': return SIP_H_CALL_ID;
+        case 'm': return SIP_H_CONTACT;
+        case 'e': return SIP_H_CONTENT_ENCODING;
+        case 'l': return SIP_H_CONTENT_LENGTH;
+        case 'c': return SIP_H_CONTENT_TYPE;
+        case 'f': return SIP_H_FROM;
+        case 's': return SIP_H_SUBJECT;
+        case 'k': return SIP_H_SUPPORTED;
+        case 't': return SIP_H_TO;
+        case 'v': return SIP_H_VIA;
+        case 'o': return SIP_H_EVENT;
+        case 'r': return SIP_H_REFER_TO;
+        case 'b': return SIP_H_REFERRED_BY;
+        case 'x': return SIP_H_SESSION_EXPIRES;
+        case 'u': return SIP_H_ALLOW_EVENTS;
+        case 'a': return SIP_H_ACCEPT_CONTACT;
+        case 'j': return SIP_H_REJECT_CONTACT;
+        case 'd': return SIP_H_REQUEST_DISPOSITION;
+        case 'y': return SIP_H_IDENTITY;
+        case 'n': return SIP_H_IDENTITY_INFO;
+        }
+        break;
+    case 2: H("to", SIP_H_TO); break;
+    case 3: H("via", SIP_H_VIA); break;
+    case 4:
+        switch (c) {
+        case 'f': H("from", SIP_H_FROM); break;
+        case 'c': H("cseq", SIP_H_CSEQ); break;
+        case 'd': H("date", SIP_H_DATE); break;
+        case 'r': H("rack", SIP_H_RACK); H("rseq", SIP_H_RSEQ); break;
+        case 'p': H("path", SIP_H_PATH); break;
+        }
+        break;
+    case 5:
+        switch (c) {
+        case 'r': H("route", SIP_H_ROUTE); break;
+        case 'a': H("allow", SIP_H_ALLOW); break;
+        case 'e': H("event", SIP_H_EVENT); break;
+        }
+        break;
+    case 6:
+        switch (c) {
+        case 'r': H("reason", SIP_H_REASON); break;
+        case 's': H("server", SIP_H_SERVER); break;
+        case 'a': H("accept", SIP_H_ACCEPT); break;
+        case 'm': H("min-se", SIP_H_MIN_SE); break;
+        }
+        break;
+    case 7:
+        switch (c) {
+        case 'c': H("call-id", SIP_H_CALL_ID); H("contact", SIP_H_CONTACT); break;
+        case 'r': H("require", SIP_H_REQUIRE); break;
+        case 'e': H("expires", SIP_H_EXPIRES); break;
+        case 's': H("subject", SIP_H_SUBJECT); break;
+        case 'p': H("privacy", SIP_H_PRIVACY); break;
+        case 'w': H("warning", SIP_H_WARNING); break;
+        }
+        break;
+    case 8:
+        switch (c) {
+        case 'r': H("refer-to", SIP_H_REFER_TO); H("replaces", SIP_H_REPLACES); break;
+        case 'i': H("identity", SIP_H_IDENTITY); break;
+        }
+        break;
+    case 9:
+        switch (c) {
+        case 'd': H("diversion", SIP_H_DIVERSION); break;
+        case 's': H("supported", SIP_H_SUPPORTED); break;
+        case 't': H("timestamp", SIP_H_TIMESTAMP); break;
+        }
+        break;
+    case 10:
+        switch (c) {
+        case 's': H("session-id", SIP_H_SESSION_ID); break;
+        case 'u': H("user-agent", SIP_H_USER_AGENT); break;
+        }
+        break;
+    case 11:
+        switch (c) {
+        case 'r': H("referred-by", SIP_H_REFERRED_BY); H("retry-after", SIP_H_RETRY_AFTER); break;
+        case 'u': H("unsupported", SIP_H_UNSUPPORTED); break;
+        }
+        break;
+    case 12:
+        switch (c) {
+        case 'm': H("max-forwards", SIP_H_MAX_FORWARDS); break;
+        case 'r': H("record-route", SIP_H_RECORD_ROUTE); break;
+        case 'c': H("content-type", SIP_H_CONTENT_TYPE); break;
+        case 'h': H("history-info", SIP_H_HISTORY_INFO); break;
+        case 'a': H("allow-events", SIP_H_ALLOW_EVENTS); break;
+        case 'o': H("organization", SIP_H_ORGANIZATION); break;
+        }
+        break;
+    case 13:
+        switch (c) {
+        case 'a': H("authorization", SIP_H_AUTHORIZATION); break;
+        case 'i': H("identity-info", SIP_H_IDENTITY_INFO); break;
+        case 'p': H("proxy-require", SIP_H_PROXY_REQUIRE); break;
+        }
+        break;
+    case 14:
+        switch (c) {
+        case 'c': H("content-length", SIP_H_CONTENT_LENGTH); break;
+        case 'm': H("ms-diagnostics", SIP_H_MS_DIAGNOSTICS); break;
+        case 'a': H("accept-contact", SIP_H_ACCEPT_CONTACT); break;
+        case 'r': H("reject-contact", SIP_H_REJECT_CONTACT); break;
+        }
+        break;
+    case 15:
+        switch (c) {
+        case 's': H("session-expires", SIP_H_SESSION_EXPIRES); break;
+        case 'r': H("remote-party-id", SIP_H_REMOTE_PARTY_ID); break;
+        }
+        break;
+    case 16:
+        switch (c) {
+        case 'w': H("www-authenticate", SIP_H_WWW_AUTHENTICATE); break;
+        case 'c': H("content-encoding", SIP_H_CONTENT_ENCODING); break;
+        }
+        break;
+    case 18: H("proxy-authenticate", SIP_H_PROXY_AUTHENTICATE); break;
+    case 19:
+        switch (c) {
+        case 'p': H("p-asserted-identity", SIP_H_P_ASSERTED_IDENTITY);
+                  H("proxy-authorization", SIP_H_PROXY_AUTHORIZATION); break;
+        case 'r': H("request-disposition", SIP_H_REQUEST_DISPOSITION); break;
+        case 'c': H("content-disposition", SIP_H_CONTENT_DISPOSITION); break;
+        }
+        break;
+    case 20: H("p-preferred-identity", SIP_H_P_PREFERRED_IDENTITY); break;
+    }
+#undef H
+    return SIP_H_OTHER;
+}
+
+bool sip_hdr_is_list(enum sip_hdr_id id)
+{
+    switch (id) {
+    case SIP_H_VIA: case SIP_H_CONTACT: case SIP_H_RECORD_ROUTE: case SIP_H_ROUTE:
+    case SIP_H_SUPPORTED: case SIP_H_REQUIRE: case SIP_H_PROXY_REQUIRE: case SIP_H_ALLOW:
+    case SIP_H_ACCEPT: case SIP_H_ALLOW_EVENTS: case SIP_H_HISTORY_INFO: case SIP_H_DIVERSION:
+    case SIP_H_P_ASSERTED_IDENTITY: case SIP_H_P_PREFERRED_IDENTITY: case SIP_H_REASON:
+    case SIP_H_ACCEPT_CONTACT: case SIP_H_REJECT_CONTACT: case SIP_H_REQUEST_DISPOSITION:
+    case SIP_H_CONTENT_ENCODING: case SIP_H_PATH: case SIP_H_UNSUPPORTED: case SIP_H_WARNING:
+    case SIP_H_REMOTE_PARTY_ID:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* ---- lists, quoted strings, parameters ---- */
+
+/* Next non-empty element of a comma list starting at *off; commas inside
+ * quoted strings and <> do not split. */
+static bool list_next(struct bv v, size_t *off, struct bv *elem)
+{
+    size_t i = *off;
+    for (;;) {
+        while (i < v.len && (is_lws(bv_at(v, i)) || bv_at(v, i) == ','))
+            i++;
+        if (i >= v.len) {
+            *off = i;
+            return false;
+        }
+        size_t start = i;
+        bool inq = false, inang = false;
+        while (i < v.len) {
+            int c = bv_at(v, i);
+            if (inq) {
+                if (c == '\\')
+                    i++;
+                else if (c == '"')
+                    inq = false;
+            } else if (c == '"') {
+                inq = true;
+            } else if (c == '<') {
+                inang = true;
+            } else if (c == '>') {
+                inang = false;
+            } else if (c == ',' && !inang) {
+                break;
+            }
+            i++;
+        }
+        if (i > v.len)
+            i = v.len;
+        *elem = bv_trim(span(v, start, i));
+        *off = i;
+        if (elem->len)
+            return true;
+    }
+}
+
+/* Index just past the closing quote of a quoted string starting at i (which
+ * holds '"'); 0 when unterminated. */
+static size_t quoted_end(struct bv v, size_t i)
+{
+    for (i++; i < v.len; i++) {
+        int c = bv_at(v, i);
+        if (c == '\\')
+            i++;
+        else if (c == '"')
+            return i + 1;
+    }
+    return 0;
+}
+
+/* Next ';'-separated segment of a parameter list (quotes respected). */
+static bool param_seg(struct bv p, size_t *off, struct bv *seg)
+{
+    size_t i = *off;
+    if (i > p.len)
+        return false;
+    size_t start = i;
+    while (i < p.len) {
+        int c = bv_at(p, i);
+        if (c == ';')
+            break;
+        if (c == '"') {
+            size_t e = quoted_end(p, i);
+            i = e ? e : p.len;
+            continue;
+        }
+        i++;
+    }
+    *seg = span(p, start, i);
+    *off = i + 1;
+    return true;
+}
+
+static void param_split(struct bv seg, struct bv *name, struct bv *val, bool *has_eq)
+{
+    long eq = bv_index(seg, '=');
+    *has_eq = eq >= 0;
+    if (eq < 0) {
+        *name = bv_trim(seg);
+        *val = bv_make(seg.p, 0);
+        return;
+    }
+    *name = bv_trim(span(seg, 0, (size_t)eq));
+    *val = bv_trim(bv_from(seg, (size_t)eq + 1));
+}
+
+bool sip_param_get(struct bv params, const char *name, struct bv *value)
+{
+    struct bv want = bv_cstr(name), seg;
+    size_t off = 0;
+    while (param_seg(params, &off, &seg)) {
+        struct bv n, v;
+        bool has_eq;
+        param_split(seg, &n, &v, &has_eq);
+        if (n.len != want.len || !eq_ci(n, name, want.len))
+            continue;
+        if (v.len >= 2 && bv_at(v, 0) == '"' && bv_at(v, v.len - 1) == '"')
+            v = span(v, 1, v.len - 1);
+        if (value)
+            *value = v;
+        return true;
+    }
+    return false;
+}
+
+/* Parameter list ";name[=value]..." (leading text before the first ';' must
+ * be blank): names are tokens, values tokens, hosts or quoted strings. One
+ * pass: also picks the values of up to 3 wanted names (found bit i, quotes
+ * stripped). */
+static bool params_walk(struct bv p, const char *const *want, int nwant, struct bv *vals,
+                        unsigned *found)
+{
+    struct bv seg;
+    size_t off = 0;
+    bool first = true;
+    *found = 0;
+    while (param_seg(p, &off, &seg)) {
+        if (first) {
+            first = false;
+            if (bv_trim(seg).len)
+                return false;
+            continue;
+        }
+        struct bv n, v;
+        bool has_eq;
+        param_split(seg, &n, &v, &has_eq);
+        if (!all_token(n))
+            return false;
+        if (has_eq) {
+            if (!v.len)
+                return false;
+            if (bv_at(v, 0) == '"') {
+                if (quoted_end(v, 0) != v.len)
+                    return false;
+            } else {
+                for (size_t i = 0; i < v.len; i++) {
+                    int c = bv_at(v, i);
+                    if (!is_token(c) && c != ':' && c != '[' && c != ']')
+                        return false;
+                }
+            }
+        }
+        for (int k = 0; k < nwant; k++) {
+            if (!(*found & (1u << k)) && eq_ci(n, want[k], strlen(want[k]))) {
+                *found |= 1u << k;
+                if (v.len >= 2 && bv_at(v, 0) == '"')
+                    v = span(v, 1, v.len - 1);
+                vals[k] = v;
+            }
+        }
+    }
+    return true;
+}
+
+/* ---- URIs ---- */
+
+static bool host_valid(struct bv h, bool bracketed)
+{
+    if (!h.len)
+        return false;
+    for (size_t i = 0; i < h.len; i++) {
+        int c = bv_at(h, i);
+        if (bracketed) {
+            if (!is_hex(c) && c != ':' && c != '.')
+                return false;
+        } else if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '.' && c != '_') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* host[:port] at the start of v; *end gets the index after it. */
+static bool hostport(struct bv v, struct bv *host, uint16_t *port, size_t *end)
+{
+    size_t i = 0;
+    *port = 0;
+    if (bv_at(v, 0) == '[') {
+        long rb = bv_index(v, ']');
+        if (rb < 0)
+            return false;
+        *host = span(v, 1, (size_t)rb);
+        if (!host_valid(*host, true))
+            return false;
+        i = (size_t)rb + 1;
+    } else {
+        while (i < v.len) {
+            int c = bv_at(v, i);
+            if (c == ':' || c == ';' || c == '?' || c == '/' || is_lws(c))
+                break;
+            i++;
+        }
+        *host = span(v, 0, i);
+        if (!host_valid(*host, false))
+            return false;
+    }
+    if (bv_at(v, i) == ':') {
+        size_t s = ++i;
+        while (is_digit(bv_at(v, i)))
+            i++;
+        uint32_t p;
+        if (!bv_u32dec(span(v, s, i), &p) || p == 0 || p > 65535)
+            return false;
+        *port = (uint16_t)p;
+    }
+    *end = i;
+    return true;
+}
+
+bool sip_uri_parse(struct bv s, struct sip_uri *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!s.len)
+        return false;
+    for (size_t i = 0; i < s.len; i++) {
+        int c = bv_at(s, i);
+        if (c <= 0x20 || c == 0x7f)
+            return false;
+    }
+    long colon = bv_index(s, ':');
+    if (colon < 1)
+        return false;
+    struct bv scheme = span(s, 0, (size_t)colon);
+    if (!is_alpha(bv_at(scheme, 0)))
+        return false;
+    for (size_t i = 1; i < scheme.len; i++) {
+        int c = bv_at(scheme, i);
+        if (!is_alpha(c) && !is_digit(c) && c != '+' && c != '-' && c != '.')
+            return false;
+    }
+    struct bv rest = bv_from(s, (size_t)colon + 1);
+    out->scheme = scheme;
+    out->opaque = rest;
+    if (!rest.len)
+        return false;
+
+    bool sip = EQ(scheme, "sip") || EQ(scheme, "sips");
+    if (EQ(scheme, "tel")) {
+        long semi = bv_index(rest, ';');
+        out->user = semi < 0 ? rest : span(rest, 0, (size_t)semi);
+        if (semi >= 0)
+            out->params = bv_from(rest, (size_t)semi);
+        return out->user.len > 0;
+    }
+    if (!sip) {
+        /* Other schemes: only "scheme://[userinfo@]host[:port]" is taken apart. */
+        if (rest.len > 2 && bv_at(rest, 0) == '/' && bv_at(rest, 1) == '/') {
+            struct bv auth = bv_from(rest, 2);
+            size_t e = 0;
+            while (e < auth.len && bv_at(auth, e) != '/' && bv_at(auth, e) != '?' &&
+                   bv_at(auth, e) != ';')
+                e++;
+            auth = span(auth, 0, e);
+            long at = bv_index(auth, '@');
+            if (at >= 0) {
+                out->user = span(auth, 0, (size_t)at);
+                auth = bv_from(auth, (size_t)at + 1);
+            }
+            size_t hend;
+            struct bv h;
+            uint16_t port;
+            if (hostport(auth, &h, &port, &hend) && hend == auth.len) {
+                out->host = h;
+                out->port = port;
+            }
+        }
+        return true;
+    }
+
+    /* sip/sips: user cannot hold an unescaped '@', so the first one ends userinfo. */
+    long at = bv_index(rest, '@');
+    struct bv hp = rest;
+    if (at >= 0) {
+        struct bv ui = span(rest, 0, (size_t)at);
+        long pc = bv_index(ui, ':');
+        if (pc >= 0) {
+            out->user = span(ui, 0, (size_t)pc);
+            out->password = bv_from(ui, (size_t)pc + 1);
+        } else {
+            out->user = ui;
+        }
+        if (!out->user.len)
+            return false;
+        hp = bv_from(rest, (size_t)at + 1);
+    }
+    size_t e;
+    if (!hostport(hp, &out->host, &out->port, &e))
+        return false;
+    int c = bv_at(hp, e);
+    if (c != -1 && c != ';' && c != '?')
+        return false;
+    struct bv tail = bv_from(hp, e);
+    long q = bv_index(tail, '?');
+    if (q >= 0) {
+        out->params = span(tail, 0, (size_t)q);
+        out->headers = bv_from(tail, (size_t)q + 1);
+    } else {
+        out->params = tail;
+    }
+    return true;
+}
+
+/* ---- name-addr ---- */
+
+bool sip_nameaddr_parse(struct bv v, struct sip_nameaddr *out)
+{
+    memset(out, 0, sizeof(*out));
+    v = bv_trim(v);
+    if (!v.len)
+        return false;
+    size_t i = 0;
+    long lt = -1;
+    if (bv_at(v, 0) == '"') {
+        size_t e = quoted_end(v, 0);
+        if (!e)
+            return false;
+        out->display = span(v, 1, e - 1);
+        i = skip_lws(v, e);
+        if (bv_at(v, i) != '<')
+            return false;
+        lt = (long)i;
+    } else {
+        /* '<' before any ';' marks the name-addr form with a token display name. */
+        long semi = bv_index(v, ';');
+        lt = bv_index(v, '<');
+        if (lt >= 0 && semi >= 0 && semi < lt)
+            lt = -1;
+        if (lt >= 0) {
+            struct bv d = bv_trim(span(v, 0, (size_t)lt));
+            for (size_t k = 0; k < d.len; k++) {
+                int c = bv_at(d, k);
+                if (!is_token(c) && !is_lws(c))
+                    return false;
+            }
+            out->display = d;
+        }
+    }
+    if (lt >= 0) {
+        struct bv after = bv_from(v, (size_t)lt + 1);
+        long gt = bv_index(after, '>');
+        if (gt < 0)
+            return false;
+        out->uri = span(after, 0, (size_t)gt);
+        struct bv rest = bv_trim(bv_from(after, (size_t)gt + 1));
+        if (rest.len && bv_at(rest, 0) != ';')
+            return false;
+        out->params = rest;
+    } else {
+        /* addr-spec: parameters after the URI belong to the header (RFC 3261 20.10),
+         * and the URI itself may not hold ',', ';' or '?'. */
+        long semi = bv_index(v, ';');
+        out->uri = bv_trim(semi < 0 ? v : span(v, 0, (size_t)semi));
+        out->params = semi < 0 ? bv_make(v.p, 0) : bv_from(v, (size_t)semi);
+        if (bv_index(out->uri, '?') >= 0 || bv_index(out->uri, ',') >= 0)
+            return false;
+    }
+    if (!sip_uri_parse(out->uri, &out->u))
+        return false;
+    static const char *const want[] = { "tag" };
+    struct bv vals[1];
+    unsigned found;
+    if (!params_walk(out->params, want, 1, vals, &found))
+        return false;
+    if (found & 1)
+        out->tag = vals[0];
+    return true;
+}
+
+/* ---- Via ---- */
+
+bool sip_via_parse(struct bv v, struct sip_via *out)
+{
+    memset(out, 0, sizeof(*out));
+    v = bv_trim(v);
+    /* sent-protocol = protocol-name SLASH protocol-version SLASH transport, LWS allowed around '/' */
+    size_t i = 0, s;
+    struct bv part[3];
+    for (int k = 0; k < 3; k++) {
+        i = skip_lws(v, i);
+        s = i;
+        i = skip_token(v, i);
+        part[k] = span(v, s, i);
+        if (!part[k].len)
+            return false;
+        i = skip_lws(v, i);
+        if (k < 2) {
+            if (bv_at(v, i) != '/')
+                return false;
+            i++;
+        }
+    }
+    out->transport = part[2];
+    if (!EQ(part[0], "SIP"))
+        return false;
+    struct bv rest = bv_from(v, i);
+    size_t e;
+    if (!rest.len || !hostport(rest, &out->host, &out->port, &e))
+        return false;
+    /* RFC 3261 COLON = SWS ":" SWS; hostport() takes the tight form, allow LWS here. */
+    size_t j = skip_lws(rest, e);
+    if (!out->port && bv_at(rest, j) == ':') {
+        j = skip_lws(rest, j + 1);
+        size_t ds = j;
+        while (is_digit(bv_at(rest, j)))
+            j++;
+        uint32_t p;
+        if (!bv_u32dec(span(rest, ds, j), &p) || p == 0 || p > 65535)
+            return false;
+        out->port = (uint16_t)p;
+        j = skip_lws(rest, j);
+    }
+    struct bv params = bv_from(rest, j);
+    if (params.len && bv_at(params, 0) != ';')
+        return false;
+    static const char *const want[] = { "branch", "received", "rport" };
+    struct bv vals[3];
+    unsigned found;
+    if (!params_walk(params, want, 3, vals, &found))
+        return false;
+    if (found & 1)
+        out->branch = vals[0];
+    if (found & 2)
+        out->received = vals[1];
+    if (found & 4) {
+        out->has_rport = true;
+        out->rport = vals[2];
+    }
+    return true;
+}
+
+/* ---- Reason, Session-ID, CSeq ---- */
+
+bool sip_reason_parse(struct bv v, struct sip_reason *out)
+{
+    memset(out, 0, sizeof(*out));
+    v = bv_trim(v);
+    size_t i = skip_token(v, 0);
+    out->protocol = span(v, 0, i);
+    if (!out->protocol.len)
+        return false;
+    struct bv params = bv_from(v, skip_lws(v, i));
+    if (params.len && bv_at(params, 0) != ';')
+        return false;
+    struct bv pv;
+    if (sip_param_get(params, "cause", &pv) && !bv_u32dec(pv, &out->cause))
+        return false;
+    if (sip_param_get(params, "text", &pv))
+        out->text = pv;
+    return true;
+}
+
+static bool uuid32(struct bv b)
+{
+    if (b.len != 32)
+        return false;
+    for (size_t i = 0; i < 32; i++)
+        if (!is_hex(bv_at(b, i)))
+            return false;
+    return true;
+}
+
+bool sip_session_id_parse(struct bv v, struct bv *local, struct bv *remote)
+{
+    v = bv_trim(v);
+    size_t i = 0;
+    while (i < v.len && bv_at(v, i) != ';' && !is_lws(bv_at(v, i)))
+        i++;
+    struct bv l = span(v, 0, i), r = bv_make(v.p, 0), pv;
+    if (!uuid32(l))
+        return false;
+    struct bv params = bv_from(v, skip_lws(v, i));
+    if (params.len && bv_at(params, 0) != ';')
+        return false;
+    if (sip_param_get(params, "remote", &pv)) {
+        if (!uuid32(pv))
+            return false;
+        r = pv;
+    }
+    *local = l;
+    *remote = r;
+    return true;
+}
+
+bool sip_cseq_parse(struct bv v, uint32_t *seq, struct bv *method)
+{
+    v = bv_trim(v);
+    size_t i = 0;
+    while (is_digit(bv_at(v, i)))
+        i++;
+    uint32_t n;
+    if (!bv_u32dec(span(v, 0, i), &n))
+        return false;
+    size_t j = skip_lws(v, i);
+    if (j == i)
+        return false;
+    size_t k = skip_token(v, j);
+    if (k == j || k != v.len)
+        return false;
+    *seq = n;
+    *method = span(v, j, k);
+    return true;
+}
+
+/* ---- start line plausibility ---- */
+
+/* "SIP/" 1*3DIGIT "." 1*3DIGIT at i; returns the index after it, 0 on mismatch,
+ * or SIZE_MAX when the view ends first (could still match). */
+static size_t match_version(struct bv l, size_t i)
+{
+    static const char sip[] = "SIP/";
+    for (size_t k = 0; k < 4; k++, i++) {
+        int c = bv_at(l, i);
+        if (c < 0)
+            return SIZE_MAX;
+        if (lc(c) != lc(sip[k]))
+            return 0;
+    }
+    for (int part = 0; part < 2; part++) {
+        size_t s = i;
+        while (is_digit(bv_at(l, i)) && i - s < 3)
+            i++;
+        if (bv_at(l, i) < 0 && (part == 0 || i == s))
+            return SIZE_MAX;
+        if (i == s)
+            return 0;
+        if (part == 0) {
+            if (bv_at(l, i) != '.')
+                return 0;
+            i++;
+        }
+    }
+    return i;
+}
+
+enum sip_start sip_start_line(struct bv buf, bool eol_at_end)
+{
+    long nl = bv_index(buf, '\n');
+    bool complete = nl >= 0 || eol_at_end;
+    struct bv l = nl >= 0 ? span(buf, 0, (size_t)nl) : buf;
+    if (l.len && bv_at(l, l.len - 1) == '\r')
+        l.len--; /* also when the LF has not arrived yet */
+    if (!l.len)
+        return complete ? SIP_START_NO : SIP_START_MAYBE;
+
+    if (bv_prefix_ci(l, "SIP/") || (l.len < 4 && eq_ci(l, "SIP/", l.len))) {
+        size_t i = match_version(l, 0);
+        if (i == 0)
+            return SIP_START_NO;
+        if (i == SIZE_MAX)
+            return complete ? SIP_START_NO : SIP_START_MAYBE;
+        static const int pat[4] = { ' ', 'd', 'd', 'd' };
+        for (int k = 0; k < 4; k++, i++) {
+            int c = bv_at(l, i);
+            if (c < 0)
+                return complete ? SIP_START_NO : SIP_START_MAYBE;
+            if (pat[k] == 'd' ? !is_digit(c) : c != ' ')
+                return SIP_START_NO;
+        }
+        int c = bv_at(l, i);
+        if (c >= 0 && c != ' ')
+            return SIP_START_NO;
+        if (c < 0 && !complete)
+            return SIP_START_MAYBE;
+        return SIP_START_YES;
+    }
+
+    size_t m = skip_token(l, 0);
+    if (m == 0 || m > 64) /* RFC 4475 intmeth has a 43-octet method */
+        return SIP_START_NO;
+    if (m == l.len)
+        return complete ? SIP_START_NO : SIP_START_MAYBE;
+    if (bv_at(l, m) != ' ')
+        return SIP_START_NO;
+    if (!complete) {
+        for (size_t i = m; i < l.len; i++) {
+            int c = bv_at(l, i);
+            if (c < 0x20 || c == 0x7f)
+                return SIP_START_NO;
+        }
+        return SIP_START_MAYBE;
+    }
+    /* the version is the last word; the Request-URI sits between */
+    size_t sp = l.len;
+    while (sp > m && bv_at(l, sp - 1) != ' ')
+        sp--;
+    if (sp <= m + 1)
+        return SIP_START_NO;
+    size_t e = match_version(l, sp);
+    if (e == 0 || e == SIZE_MAX || e != l.len)
+        return SIP_START_NO;
+    return SIP_START_YES;
+}
+
+bool sip_looks_like(struct bv payload)
+{
+    return sip_start_line(payload, true) == SIP_START_YES;
+}
+
+/* ---- the message ---- */
+
+/* SIP-Version at v: 1 = SIP/2.0, 0 = other well-formed version, -1 = malformed. */
+static int version_check(struct bv v)
+{
+    size_t e = match_version(v, 0);
+    if (e == 0 || e == SIZE_MAX || e != v.len)
+        return -1;
+    return EQ(v, "SIP/2.0") ? 1 : 0;
+}
+
+static enum sip_result parse_start(struct bv line, struct sip_msg *out)
+{
+    if (bv_prefix_ci(line, "SIP/")) {
+        long sp = bv_index(line, ' ');
+        if (sp < 0)
+            return SIP_MALFORMED;
+        out->version = span(line, 0, (size_t)sp);
+        int vc = version_check(out->version);
+        if (vc < 0)
+            return SIP_MALFORMED;
+        size_t i = (size_t)sp + 1, s = i;
+        while (is_digit(bv_at(line, i)) && i - s < 4)
+            i++;
+        uint32_t code;
+        if (i - s != 3 || !bv_u32dec(span(line, s, i), &code) || code < 100 || code > 699)
+            return SIP_MALFORMED;
+        int c = bv_at(line, i);
+        if (c >= 0 && c != ' ')
+            return SIP_MALFORMED;
+        out->status = (uint16_t)code;
+        out->reason_phrase = bv_from(line, i + 1);
+        if (c < 0)
+            out->reason_phrase = bv_make(line.p, 0);
+        out->is_request = false;
+        return vc ? SIP_OK : SIP_UNSUPPORTED;
+    }
+    long sp1 = bv_index(line, ' ');
+    if (sp1 <= 0)
+        return SIP_MALFORMED;
+    out->method_str = span(line, 0, (size_t)sp1);
+    if (!all_token(out->method_str))
+        return SIP_MALFORMED;
+    struct bv rest = bv_from(line, (size_t)sp1 + 1);
+    long sp2 = bv_index(rest, ' ');
+    if (sp2 <= 0)
+        return SIP_MALFORMED;
+    out->ruri = span(rest, 0, (size_t)sp2);
+    for (size_t i = 0; i < out->ruri.len; i++) {
+        int c = bv_at(out->ruri, i);
+        if (c < 0x21 || c == 0x7f)
+            return SIP_MALFORMED;
+    }
+    out->version = bv_from(rest, (size_t)sp2 + 1);
+    int vc = version_check(out->version);
+    if (vc < 0)
+        return SIP_MALFORMED;
+    out->is_request = true;
+    out->method = sip_method_from(out->method_str);
+    return vc ? SIP_OK : SIP_UNSUPPORTED;
+}
+
+struct pstate {
+    uint64_t seen;
+    bool cl_seen, cl_bad;
+    uint64_t cl;
+};
+
+static bool date_valid(struct bv v)
+{
+    /* RFC 3261 20.17: rfc1123-date, always "GMT" */
+    return v.len > 4 && EQ(span(v, v.len - 4, v.len), " GMT");
+}
+
+/* Pre-parse one complete header field: essentials, duplicates, validation. */
+static enum sip_result header_done(struct sip_msg *out, struct pstate *ps, struct sip_hdr *h)
+{
+    uint64_t bit = 1ull << h->id;
+    bool dup = h->id != SIP_H_OTHER && (ps->seen & bit);
+    ps->seen |= bit;
+    switch (h->id) {
+    case SIP_H_CALL_ID:
+        if (dup) {
+            out->flags |= SIP_F_DUP_SINGLE;
+        } else {
+            out->call_id = h->value;
+            if (!h->value.len)
+                out->flags |= SIP_F_BAD_HEADER;
+        }
+        break;
+    case SIP_H_CSEQ:
+        if (dup) {
+            out->flags |= SIP_F_DUP_SINGLE;
+        } else {
+            if (!sip_cseq_parse(h->value, &out->cseq, &out->cseq_method_str))
+                return SIP_MALFORMED;
+            out->cseq_method = sip_method_from(out->cseq_method_str);
+        }
+        break;
+    case SIP_H_FROM:
+    case SIP_H_TO: {
+        struct sip_nameaddr na;
+        if (dup)
+            out->flags |= SIP_F_DUP_SINGLE;
+        else if (!sip_nameaddr_parse(h->value, &na))
+            out->flags |= SIP_F_BAD_HEADER;
+        break;
+    }
+    case SIP_H_MAX_FORWARDS: {
+        uint32_t mf;
+        if (dup)
+            out->flags |= SIP_F_DUP_SINGLE;
+        else if (!bv_u32dec(h->value, &mf) || mf > 255)
+            out->flags |= SIP_F_BAD_HEADER;
+        break;
+    }
+    case SIP_H_CONTENT_TYPE:
+        if (dup)
+            out->flags |= SIP_F_DUP_SINGLE;
+        break;
+    case SIP_H_CONTENT_LENGTH: {
+        uint64_t n;
+        if (!bv_u64dec(h->value, &n) || n > UINT32_MAX)
+            ps->cl_bad = true;
+        else if (ps->cl_seen && n != ps->cl)
+            ps->cl_bad = true;
+        else if (ps->cl_seen)
+            out->flags |= SIP_F_DUP_SINGLE;
+        ps->cl_seen = true;
+        ps->cl = n;
+        break;
+    }
+    case SIP_H_VIA: {
+        /* only the topmost Via: it is the one transactions match on, and
+         * long proxy chains stay cheap */
+        size_t off = 0;
+        struct bv e;
+        struct sip_via via;
+        if (!dup && list_next(h->value, &off, &e) && !sip_via_parse(e, &via))
+            out->flags |= SIP_F_BAD_HEADER;
+        break;
+    }
+    case SIP_H_CONTACT: {
+        size_t off = 0;
+        struct bv e;
+        struct sip_nameaddr na;
+        while (list_next(h->value, &off, &e))
+            if (!(e.len == 1 && bv_at(e, 0) == '*') && !sip_nameaddr_parse(e, &na)) {
+                out->flags |= SIP_F_BAD_HEADER;
+                break;
+            }
+        break;
+    }
+    case SIP_H_DATE:
+        if (!date_valid(h->value))
+            out->flags |= SIP_F_BAD_HEADER;
+        break;
+    default:
+        break;
+    }
+    return SIP_OK;
+}
+
+static void msg_reset(struct sip_msg *out)
+{
+    out->is_request = false;
+    out->method = SIP_M_UNKNOWN;
+    out->method_str = out->ruri = out->reason_phrase = out->version = BV_NULL;
+    out->status = 0;
+    out->nhdrs = 0;
+    for (int i = 0; i < SIP_H_COUNT; i++)
+        out->first[i] = -1;
+    out->call_id = out->cseq_method_str = out->body = BV_NULL;
+    out->cseq = 0;
+    out->cseq_method = SIP_M_UNKNOWN;
+    out->content_length = -1;
+    out->msg_len = 0;
+    out->flags = 0;
+}
+
+enum sip_result sip_parse(const uint8_t *buf, size_t len, bool stream, struct sip_msg *out)
+{
+    struct bv in = bv_make(buf, len);
+    msg_reset(out);
+
+    long nl = bv_index(in, '\n');
+    if (nl < 0)
+        return sip_start_line(in, false) == SIP_START_NO ? SIP_MALFORMED : SIP_TRUNCATED;
+    bool lf_only = !(nl > 0 && bv_at(in, (size_t)nl - 1) == '\r');
+    struct bv line = span(in, 0, lf_only ? (size_t)nl : (size_t)nl - 1);
+    enum sip_result r = parse_start(line, out);
+    if (r != SIP_OK)
+        return r;
+
+    /* One pass over the header block: a field is finished when the next line
+     * does not start with SP/HTAB (folding, RFC 3261 7.3.1). */
+    struct pstate ps = { 0, false, false, 0 };
+    struct sip_hdr cur = { BV_NULL, BV_NULL, 0 };
+    size_t val_off = 0, val_end = 0, pos = (size_t)nl + 1, hend;
+    bool active = false;
+    for (;;) {
+        long k = bv_index(bv_from(in, pos), '\n');
+        if (k < 0)
+            return SIP_TRUNCATED;
+        size_t lend = pos + (size_t)k, cend = lend;
+        if (cend > pos && bv_at(in, cend - 1) == '\r')
+            cend--;
+        else
+            lf_only = true;
+        int c0 = bv_at(in, pos);
+        bool blank = cend == pos;
+        if (!blank && (c0 == ' ' || c0 == '\t')) {
+            if (!active)
+                return SIP_MALFORMED;
+            val_end = cend;
+            pos = lend + 1;
+            continue;
+        }
+        if (active) {
+            cur.value = bv_trim(span(in, val_off, val_end));
+            if (header_done(out, &ps, &cur) != SIP_OK)
+                return SIP_MALFORMED;
+            if (out->nhdrs < TS_SIP_MAX_HEADERS) {
+                if (out->first[cur.id] < 0)
+                    out->first[cur.id] = (int16_t)out->nhdrs;
+                out->hdrs[out->nhdrs++] = cur;
+            } else {
+                out->flags |= SIP_F_TOO_MANY_HDRS;
+            }
+            active = false;
+        }
+        if (blank) {
+            hend = lend + 1;
+            break;
+        }
+        size_t i = skip_token(in, pos);
+        if (i == pos)
+            return SIP_MALFORMED;
+        cur.name = span(in, pos, i);
+        while (is_sp(bv_at(in, i)))
+            i++;
+        if (i >= cend || bv_at(in, i) != ':')
+            return SIP_MALFORMED;
+        cur.id = (uint8_t)sip_hdr_lookup(cur.name);
+        val_off = i + 1;
+        val_end = cend;
+        active = true;
+        pos = lend + 1;
+    }
+
+    const uint64_t need = (1ull << SIP_H_CALL_ID) | (1ull << SIP_H_FROM) | (1ull << SIP_H_TO) |
+                          (1ull << SIP_H_CSEQ) | (1ull << SIP_H_VIA);
+    if ((ps.seen & need) != need)
+        out->flags |= SIP_F_MISSING_HDR;
+    if (out->is_request) {
+        struct sip_uri u;
+        if ((ps.seen & (1ull << SIP_H_CSEQ)) && !bv_eq(out->method_str, out->cseq_method_str))
+            out->flags |= SIP_F_CSEQ_MISMATCH;
+        /* RFC 3261 19.1.1: headers are not allowed in a Request-URI */
+        if (!sip_uri_parse(out->ruri, &u) || u.headers.len)
+            out->flags |= SIP_F_BAD_URI;
+    }
+    if (lf_only)
+        out->flags |= SIP_F_LF_ONLY;
+
+    size_t avail = len - hend, blen;
+    if (ps.cl_bad) {
+        out->flags |= SIP_F_CL_INVALID;
+        blen = stream ? 0 : avail;
+    } else if (ps.cl_seen) {
+        out->content_length = (int64_t)ps.cl;
+        if (ps.cl > avail) {
+            if (!stream)
+                out->flags |= SIP_F_CL_MISMATCH;
+            out->body = bv_from(in, hend);
+            out->msg_len = len;
+            return SIP_TRUNCATED;
+        }
+        blen = (size_t)ps.cl;
+    } else {
+        out->flags |= SIP_F_NO_CL;
+        blen = stream ? 0 : avail;
+    }
+    out->body = span(in, hend, hend + blen);
+    out->msg_len = hend + blen;
+    return SIP_OK;
+}
+
+/* ---- readers over a parsed message ---- */
+
+bool sip_hdr_next(const struct sip_msg *m, enum sip_hdr_id id, size_t *it, struct bv *value)
+{
+    if ((unsigned)id >= SIP_H_COUNT)
+        return false;
+    size_t h, off;
+    if (*it == 0) {
+        if (m->first[id] < 0)
+            return false;
+        h = (size_t)m->first[id];
+        off = 0;
+    } else {
+        h = (*it >> 32) - 1;
+        off = *it & 0xffffffffu;
+    }
+    bool list = sip_hdr_is_list(id);
+    while (h < m->nhdrs) {
+        const struct sip_hdr *hd = &m->hdrs[h];
+        if (hd->id == id) {
+            if (list) {
+                if (list_next(hd->value, &off, value)) {
+                    *it = ((h + 1) << 32) | (off & 0xffffffffu);
+                    return true;
+                }
+            } else if (off == 0) {
+                *value = hd->value;
+                *it = ((h + 1) << 32) | 0xffffffffu;
+                return true;
+            }
+        }
+        h++;
+        off = 0;
+    }
+    *it = ((m->nhdrs + (size_t)1) << 32) | 0xffffffffu;
+    return false;
+}
+
+struct bv sip_hdr_get(const struct sip_msg *m, const char *name)
+{
+    struct bv n = bv_cstr(name), v;
+    enum sip_hdr_id id = sip_hdr_lookup(n);
+    if (id != SIP_H_OTHER) {
+        size_t it = 0;
+        if (sip_hdr_next(m, id, &it, &v))
+            return v;
+        return BV_NULL;
+    }
+    for (size_t i = 0; i < m->nhdrs; i++)
+        if (m->hdrs[i].id == SIP_H_OTHER && eq_ci(m->hdrs[i].name, name, n.len))
+            return m->hdrs[i].value;
+    return BV_NULL;
+}

@@ -1,0 +1,441 @@
+/* Analysis engine: decoded payloads -> SIP detection on any port (RFC 3261
+ * section 18), TLS recognition on SIP-TLS ports, TCP stream framing, SIP
+ * message counting and hand-off to the call tracker. */
+#include "engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../capture/decode.h"
+#include "../capture/tcp_reasm.h"
+#include "../common/hash.h"
+#include "../common/limits.h"
+#include "../dissect/sipframe.h"
+#include "../dissect/hep.h"
+#include "../dissect/ws.h"
+#include "../calls/calls.h"
+
+/* Distinct Call-IDs: an open-addressing set of 64-bit seeded hashes. */
+struct idset {
+    uint64_t *slots;
+    size_t cap, count;
+};
+
+struct engine {
+    struct engine_config cfg;
+    struct ts_stats st;
+    struct decoder *dec;
+    struct tcp_reasm *tcp;
+    struct calls *calls;
+    struct idset callids;
+    uint64_t methods[SIP_M_COUNT];
+    uint64_t classes[7];
+    uint64_t last_tick_ns;
+    struct sip_msg msg; /* scratch: large, so not on the stack */
+    uint8_t hep_buf[TS_SIP_MAX_MSG]; /* inflated HEP payloads */
+};
+
+/* Per TCP connection state (one slot of tcp_reasm). */
+enum conn_kind { CONN_UNKNOWN, CONN_SIP, CONN_TLS, CONN_WS_HTTP, CONN_WS, CONN_OTHER };
+
+struct conn {
+    uint8_t kind;
+    uint32_t probed[2];          /* bytes looked at while undecided */
+    struct sip_stream sip[2];
+    struct ws_stream ws[2];
+};
+
+/* How many bytes of an unknown TCP direction we inspect for SIP. */
+#define PROBE_BYTES 8192
+#define TICK_NS 1000000000ull
+
+static bool is_sip_port(uint16_t p)
+{
+    return p == 5060 || p == 5067 || p == 5068 || p == 5070 || p == 5080;
+}
+
+static bool is_tls_sip_port(uint16_t p)
+{
+    return p == 5061 || p == 5067;
+}
+
+/* ---- Call-ID set ---- */
+
+static void idset_add(struct engine *e, struct bv id)
+{
+    struct idset *s = &e->callids;
+    if (s->count * 2 >= s->cap) {
+        size_t ncap = s->cap ? s->cap * 2 : 1024;
+        if (ncap / 2 > TS_MAX_CALLID_SET) {
+            TS_INC(&e->st, SIP_CALLID_SET_FULL);
+            return;
+        }
+        uint64_t *ns = calloc(ncap, sizeof *ns);
+        if (!ns) {
+            TS_INC(&e->st, SIP_CALLID_SET_FULL);
+            return;
+        }
+        for (size_t i = 0; i < s->cap; i++) {
+            uint64_t h = s->slots[i];
+            if (!h)
+                continue;
+            size_t j = h & (ncap - 1);
+            while (ns[j])
+                j = (j + 1) & (ncap - 1);
+            ns[j] = h;
+        }
+        free(s->slots);
+        s->slots = ns;
+        s->cap = ncap;
+    }
+    uint64_t h = ts_hash(id.p, id.len) | 1; /* 0 marks an empty slot */
+    size_t j = h & (s->cap - 1);
+    while (s->slots[j]) {
+        if (s->slots[j] == h)
+            return;
+        j = (j + 1) & (s->cap - 1);
+    }
+    s->slots[j] = h;
+    s->count++;
+    e->st.v[TS_SIP_CALL_IDS] = s->count;
+}
+
+/* ---- SIP messages ---- */
+
+static void sip_message(struct engine *e, const struct pkt_meta *m, struct bv raw, bool stream)
+{
+    struct sip_msg *msg = &e->msg;
+    enum sip_result r = sip_parse(raw.p, raw.len, stream, msg);
+    TS_INC(&e->st, SIP_MESSAGES);
+    switch (r) {
+    case SIP_OK:
+        break;
+    case SIP_TRUNCATED:
+        TS_INC(&e->st, SIP_TRUNCATED);
+        break;
+    case SIP_UNSUPPORTED:
+        TS_INC(&e->st, SIP_UNSUPPORTED);
+        break;
+    default:
+        TS_INC(&e->st, SIP_MALFORMED);
+        break;
+    }
+    /* A truncated message (Content-Length beyond the datagram) still has
+     * complete headers worth counting; malformed ones do not. */
+    if (r != SIP_OK && r != SIP_TRUNCATED)
+        return;
+    if (msg->flags)
+        TS_INC(&e->st, SIP_FLAGGED);
+    if (msg->is_request) {
+        TS_INC(&e->st, SIP_REQUESTS);
+        e->methods[msg->method]++;
+    } else {
+        TS_INC(&e->st, SIP_RESPONSES);
+        e->classes[msg->status / 100 <= 6 ? msg->status / 100 : 0]++;
+    }
+    if (msg->call_id.len)
+        idset_add(e, msg->call_id);
+    if (e->calls && r == SIP_OK)
+        calls_sip(e->calls, m, msg);
+}
+
+static void sip_datagram(struct engine *e, const struct pkt_meta *m, struct bv payload)
+{
+    struct bv msgs[8];
+    size_t n = sip_datagram_split(payload, msgs, 8);
+    for (size_t i = 0; i < n; i++)
+        sip_message(e, m, msgs[i], false);
+}
+
+/* Keep-alive datagrams on SIP ports: CRLF pings (RFC 5626) or a few bytes of
+ * vendor junk ("hello"). Counted, not SIP. */
+static bool only_crlf(struct bv b)
+{
+    for (size_t i = 0; i < b.len; i++) {
+        int c = bv_at(b, i);
+        if (c != '\r' && c != '\n' && c != 0)
+            return false;
+    }
+    return true;
+}
+
+/* HEP inside a capture (port 9060, or HEP3 magic on any port): the carried
+ * SIP is analysed with the sender's addresses and timestamps. */
+static bool hep_packet(struct engine *e, const struct pkt_meta *m, struct bv payload)
+{
+    bool port = m->sport == 9060 || m->dport == 9060;
+    if (!bv_starts_with(payload, "HEP3") && !(port && hep_looks_like(payload)))
+        return false;
+    struct hep_msg h;
+    TS_INC(&e->st, HEP_PACKETS);
+    switch (hep_parse(payload, &h, e->hep_buf, sizeof e->hep_buf)) {
+    case HEP_OK:
+        break;
+    case HEP_TRUNCATED:
+        TS_INC(&e->st, HEP_TRUNCATED);
+        return true;
+    case HEP_UNSUPPORTED:
+        TS_INC(&e->st, HEP_UNSUPPORTED);
+        return true;
+    default:
+        TS_INC(&e->st, HEP_MALFORMED);
+        return true;
+    }
+    if (h.proto_type != HEP_PROTO_SIP) {
+        TS_INC(&e->st, HEP_OTHER);
+        return true;
+    }
+    struct pkt_meta hm = *m;
+    hm.src = h.src;
+    hm.dst = h.dst;
+    hm.sport = h.sport;
+    hm.dport = h.dport;
+    hm.ipver = h.family;
+    hm.l4 = h.ip_proto == TS_L4_TCP ? TS_L4_TCP : TS_L4_UDP;
+    if (h.ts_ns)
+        hm.ts_ns = h.ts_ns;
+    sip_datagram(e, &hm, h.payload);
+    return true;
+}
+
+static void on_udp(void *ctx, const struct pkt_meta *m, struct bv payload)
+{
+    struct engine *e = ctx;
+    if (hep_packet(e, m, payload))
+        return;
+    if (sip_looks_like(payload)) {
+        sip_datagram(e, m, payload);
+        return;
+    }
+    if (is_sip_port(m->sport) || is_sip_port(m->dport) || m->l4 == TS_L4_SCTP) {
+        if (only_crlf(payload))
+            TS_INC(&e->st, SIP_KEEPALIVES);
+        else
+            TS_INC(&e->st, SIP_JUNK);
+    }
+}
+
+/* ---- TCP ---- */
+
+static bool looks_like_tls(struct bv d)
+{
+    uint8_t type, major, minor;
+    return bv_peek_u8(d, 0, &type) && bv_peek_u8(d, 1, &major) && bv_peek_u8(d, 2, &minor) &&
+           type >= 20 && type <= 23 && major == 3 && minor <= 4;
+}
+
+/* Count TLS records in a chunk of a TLS connection (best effort: records are
+ * only counted where a chunk starts with one). */
+static void tls_count(struct engine *e, struct bv d)
+{
+    while (looks_like_tls(d)) {
+        uint16_t len;
+        if (!bv_peek_be16(d, 3, &len))
+            break;
+        TS_INC(&e->st, SIP_TLS_RECORDS);
+        if (!bv_skip(&d, 5u + len))
+            break;
+    }
+}
+
+struct emit_ctx {
+    struct engine *e;
+    const struct pkt_meta *m;
+};
+
+static void emit_stream_msg(void *ctx, struct bv msg)
+{
+    struct emit_ctx *c = ctx;
+    sip_message(c->e, c->m, msg, true);
+}
+
+static void emit_ws_payload(void *ctx, struct bv payload)
+{
+    struct emit_ctx *c = ctx;
+    if (sip_looks_like(payload))
+        sip_message(c->e, c->m, payload, true);
+}
+
+static struct conn *conn_get(void **user)
+{
+    if (!*user)
+        *user = calloc(1, sizeof(struct conn));
+    return *user;
+}
+
+static void classify(struct engine *e, struct conn *c, const struct pkt_meta *m, int dir,
+                     struct bv data)
+{
+    uint16_t sp = m->sport, dp = m->dport;
+    if ((is_tls_sip_port(sp) || is_tls_sip_port(dp)) && looks_like_tls(data)) {
+        c->kind = CONN_TLS;
+        TS_INC(&e->st, SIP_TLS_FLOWS);
+        return;
+    }
+    if (bv_prefix_ci(data, "GET ") && bv_find(data, "Upgrade", 7) >= 0 &&
+        bv_find(data, "websocket", 9) >= 0) {
+        c->kind = CONN_WS_HTTP;
+        return;
+    }
+    if (is_sip_port(sp) || is_sip_port(dp) || bv_find(data, "SIP/2.0", 7) >= 0) {
+        c->kind = CONN_SIP;
+        return;
+    }
+    c->probed[dir] += (uint32_t)(data.len < PROBE_BYTES ? data.len : PROBE_BYTES);
+    if (c->probed[0] + c->probed[1] >= 2 * PROBE_BYTES)
+        c->kind = CONN_OTHER;
+}
+
+static void tcp_data(void *ctx, void **user, int dir, const struct pkt_meta *m, struct bv data)
+{
+    struct engine *e = ctx;
+    struct conn *c = conn_get(user);
+    if (!c)
+        return;
+    if (c->kind == CONN_UNKNOWN)
+        classify(e, c, m, dir, data);
+    struct emit_ctx ec = { e, m };
+    switch (c->kind) {
+    case CONN_SIP:
+        sip_stream_feed(&c->sip[dir], data, emit_stream_msg, &ec, &e->st);
+        break;
+    case CONN_TLS:
+        tls_count(e, data);
+        break;
+    case CONN_WS_HTTP:
+        /* The HTTP upgrade exchange ends with an empty line in each
+         * direction; frames follow. */
+        if (bv_find(data, "\r\n\r\n", 4) >= 0 && dir == 1)
+            c->kind = CONN_WS;
+        break;
+    case CONN_WS:
+        ws_stream_feed(&c->ws[dir], data, emit_ws_payload, &ec, &e->st);
+        break;
+    default:
+        break;
+    }
+}
+
+static void tcp_gap(void *ctx, void **user, int dir, uint64_t nbytes)
+{
+    struct engine *e = ctx;
+    struct conn *c = *user;
+    (void)nbytes;
+    if (!c)
+        return;
+    if (c->kind == CONN_SIP)
+        sip_stream_gap(&c->sip[dir], &e->st);
+    else if (c->kind == CONN_WS)
+        ws_stream_gap(&c->ws[dir]);
+}
+
+static void tcp_close(void *ctx, void **user)
+{
+    (void)ctx;
+    struct conn *c = *user;
+    if (!c)
+        return;
+    for (int i = 0; i < 2; i++) {
+        sip_stream_cleanup(&c->sip[i]);
+        ws_stream_cleanup(&c->ws[i]);
+    }
+    free(c);
+    *user = NULL;
+}
+
+static void on_tcp(void *ctx, const struct pkt_meta *m, const struct tcp_seg *seg)
+{
+    struct engine *e = ctx;
+    tcp_reasm_segment(e->tcp, m, seg);
+}
+
+/* ---- engine ---- */
+
+struct engine *engine_new(const struct engine_config *cfg)
+{
+    struct engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    if (cfg)
+        e->cfg = *cfg;
+    struct decode_cb dcb = { .ctx = e, .udp = on_udp, .tcp = on_tcp };
+    struct tcp_reasm_cb tcb = { .ctx = e, .data = tcp_data, .gap = tcp_gap, .close = tcp_close };
+    e->dec = decoder_new(&e->st, &dcb);
+    e->tcp = tcp_reasm_new(&e->st, &tcb);
+    if (!e->dec || !e->tcp) {
+        engine_free(e);
+        return NULL;
+    }
+    decoder_set_dedup(e->dec, e->cfg.dedup);
+    if (e->cfg.track_calls) {
+        e->calls = calls_new(e->cfg.calls_cfg, &e->st);
+        if (!e->calls) {
+            engine_free(e);
+            return NULL;
+        }
+    }
+    return e;
+}
+
+void engine_free(struct engine *e)
+{
+    if (!e)
+        return;
+    tcp_reasm_free(e->tcp);
+    decoder_free(e->dec);
+    calls_free(e->calls);
+    free(e->callids.slots);
+    free(e);
+}
+
+static void tick(struct engine *e, uint64_t now)
+{
+    decoder_expire(e->dec, now);
+    tcp_reasm_expire(e->tcp, now);
+    if (e->calls)
+        calls_tick(e->calls, now);
+}
+
+void engine_frame(struct engine *e, const struct ts_frame *f)
+{
+    TS_INC(&e->st, PACKETS);
+    TS_ADD(&e->st, BYTES, f->wirelen);
+    decoder_frame(e->dec, f);
+    if (f->ts_ns >= e->last_tick_ns + TICK_NS) {
+        if (e->last_tick_ns)
+            tick(e, f->ts_ns);
+        e->last_tick_ns = f->ts_ns;
+    }
+}
+
+void engine_finish(struct engine *e)
+{
+    tcp_reasm_flush(e->tcp);
+    if (e->calls)
+        calls_finish(e->calls);
+}
+
+const struct ts_stats *engine_stats(const struct engine *e) { return &e->st; }
+
+uint64_t engine_method_count(const struct engine *e, enum sip_method m)
+{
+    return (unsigned)m < SIP_M_COUNT ? e->methods[m] : 0;
+}
+
+uint64_t engine_status_class_count(const struct engine *e, int cls)
+{
+    return cls >= 1 && cls <= 6 ? e->classes[cls] : 0;
+}
+
+size_t engine_linktypes(const struct engine *e, int *types, uint64_t *counts, size_t max)
+{
+    struct linktype_count lc[32];
+    size_t n = decoder_linktypes(e->dec, lc, max < 32 ? max : 32);
+    for (size_t i = 0; i < n; i++) {
+        types[i] = lc[i].linktype;
+        counts[i] = lc[i].packets;
+    }
+    return n;
+}
+
+const struct calls *engine_calls(const struct engine *e) { return e->calls; }

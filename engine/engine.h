@@ -1,0 +1,43 @@
+/* The analysis engine: frames in, decoded transport payloads dispatched to
+ * SIP (any port), TLS detection, TCP stream framing; SIP messages counted and
+ * handed to the call tracker. One engine per analysis thread. */
+#ifndef TS_ENGINE_H
+#define TS_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../capture/packet.h"
+#include "../common/stats.h"
+#include "../dissect/sip.h"
+
+struct calls;
+struct calls_config;
+
+struct engine_config {
+    bool dedup;           /* drop SPAN duplicates (default on) */
+    bool track_calls;     /* build dialogs, legs and calls */
+    const struct calls_config *calls_cfg; /* NULL: defaults */
+};
+
+struct engine;
+
+struct engine *engine_new(const struct engine_config *cfg);
+void engine_free(struct engine *e);
+
+/* One captured frame (counted in packets/bytes, then decoded). */
+void engine_frame(struct engine *e, const struct ts_frame *f);
+/* End of input: flush TCP streams, close dialogs. */
+void engine_finish(struct engine *e);
+
+const struct ts_stats *engine_stats(const struct engine *e);
+/* SIP requests per method (SIP_M_UNKNOWN: other methods), responses per class (1..6). */
+uint64_t engine_method_count(const struct engine *e, enum sip_method m);
+uint64_t engine_status_class_count(const struct engine *e, int cls);
+/* Per link type packet counts. */
+size_t engine_linktypes(const struct engine *e, int *types, uint64_t *counts, size_t max);
+/* The call tracker (NULL when track_calls is off). */
+const struct calls *engine_calls(const struct engine *e);
+
+#endif

@@ -1,0 +1,146 @@
+/* SQLite store: versioned schema with forward migrations, one writer thread
+ * fed by a bounded queue of owned records (analysis never waits on disk),
+ * retention, idempotent re-analysis and per-call pcap export. */
+#ifndef TS_STORE_H
+#define TS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../capture/packet.h"
+#include "../common/bv.h"
+
+struct calls;
+struct calls_call;
+struct sip_msg;
+
+enum st_err {
+    ST_OK = 0,
+    ST_ERR_OPEN,       /* cannot open or create the database */
+    ST_ERR_NEWER,      /* schema newer than this build understands */
+    ST_ERR_SQL,        /* SQLite reported an error */
+    ST_ERR_NOMEM,
+    ST_ERR_IO,         /* capture or output file */
+    ST_ERR_NOT_FOUND,  /* no such call */
+    ST_ERR_CHANGED,    /* capture file differs from the analysed one */
+};
+
+/* Schema version written into PRAGMA user_version. */
+#define ST_SCHEMA_VERSION 2
+
+struct st_options {
+    uint32_t queue_limit;     /* records queued at most; 0 = TS_STORE_QUEUE_MAX */
+    uint32_t batch_records;   /* commit after this many records; 0 = 2000 */
+    uint32_t flush_ms;        /* and at least this often; 0 = 1000 */
+    uint32_t retention_days;  /* keep calls this many days before the newest; 0 = all */
+    uint32_t retention_mb;    /* keep the used database size below this; 0 = no cap */
+    uint32_t retention_batch; /* rows deleted per transaction; 0 = 500 */
+    const char *sensor;       /* sensor/site name stored with captures; NULL = "" */
+};
+
+struct st_stats {
+    uint64_t queued;          /* records accepted into the queue */
+    uint64_t written;         /* records committed */
+    uint64_t dropped_full;    /* records refused because the queue was full */
+    uint64_t batches;         /* transactions committed */
+    uint64_t errors;          /* records or batches SQLite refused */
+    uint64_t retention_deleted; /* calls deleted by retention */
+    uint64_t replaced;        /* calls deleted because a capture was re-analysed */
+};
+
+/* The few fields of a SIP message the store indexes; views valid during the
+ * call only (the writer copies them). */
+struct st_sip_brief {
+    struct bv call_id;
+    struct bv method;         /* request method token; empty for responses */
+    uint16_t status;          /* responses: 100..699; 0 for requests */
+    uint32_t cseq;
+    struct bv cseq_method;
+};
+
+/* Brief of a parsed message (msg NULL: all empty, for unparsable messages). */
+void st_sip_brief_of(const struct sip_msg *msg, struct st_sip_brief *out);
+
+/* ---- the writer ---- */
+
+struct st_writer;
+
+/* Open (create, or migrate forward) the database at path (":memory:" ok) and
+ * start the writer thread. opt may be NULL (defaults). NULL on error with a
+ * one-line reason in err, e.g. a schema newer than ST_SCHEMA_VERSION. */
+struct st_writer *st_writer_open(const char *path, const struct st_options *opt, char *err,
+                                 size_t errlen);
+/* Drain the queue, commit, run pending retention, stop the thread, close.
+ * NULL is fine. */
+void st_writer_close(struct st_writer *w);
+
+/* Register an input file; call right after each successful pcapin_add, in
+ * the same order (file_idx k of the frames is the k-th capture begun). A
+ * capture already stored with the same (path, size, mtime, hash of the first
+ * 64 KiB) is re-analysed: its calls, legs, messages and streams are deleted
+ * in the same transaction that re-opens it, so nothing is duplicated.
+ * Blocks until the writer has done it. Returns the capture id, 0 on error. */
+uint64_t st_capture_begin(struct st_writer *w, const char *path);
+/* End of input: stamps every capture of this session as finished. */
+void st_capture_end(struct st_writer *w);
+
+/* Each frame, before it is decoded: remembers its per-file frame number and
+ * file offset so that SIP messages can be found again for export. */
+void st_writer_frame(struct st_writer *w, const struct ts_frame *f);
+/* One SIP message (every one the engine sees, malformed ones with an empty
+ * brief). Copied; dropped and counted when the queue is full. */
+void st_writer_sip(struct st_writer *w, const struct pkt_meta *m, struct bv raw,
+                   const struct st_sip_brief *b);
+/* One finished call with its legs (deep-copied). */
+void st_writer_call(struct st_writer *w, const struct calls_call *c);
+/* calls_sink_fn adapter: ctx is the st_writer. */
+void st_calls_sink(void *ctx, const struct calls_call *c);
+/* End of analysis: trunks, per-minute KPI buckets, peers, registrations and
+ * keepalives. Blocks until written (c is read on the writer thread). */
+void st_writer_trunks(struct st_writer *w, const struct calls *c);
+/* Counters so far (thread-safe). */
+void st_writer_stats(struct st_writer *w, struct st_stats *out);
+/* "store: 12 queued, 12 written, 0 dropped (queue full), 1 batches, 0 errors" */
+void st_stats_print(FILE *f, const struct st_stats *s);
+
+/* Live capture spool (later work item): rotating pcap files become capture
+ * rows (captures.kind = 'spool'), so export finds their frames the same way. */
+
+/* ---- reading ---- */
+
+struct st_db;
+
+/* Open for reading/maintenance (migrates forward like the writer unless
+ * readonly). NULL on error with a reason in err. */
+struct st_db *st_db_open(const char *path, bool readonly, char *err, size_t errlen);
+void st_db_close(struct st_db *db);
+/* Open without pragmas or migration (tests, tools inspecting old files). */
+struct st_db *st_db_open_raw(const char *path, char *err, size_t errlen);
+/* SQL that creates (version 1) or upgrades to (version > 1) schema version
+ * version from the one before; NULL when unknown. */
+const char *st_schema_step(int version);
+/* Run SQL statements (no results). ST_OK or ST_ERR_SQL with err filled. */
+int st_db_exec(struct st_db *db, const char *sql, char *err, size_t errlen);
+/* First column of the first row as an integer; dflt if no row or error. */
+int64_t st_db_scalar(struct st_db *db, const char *sql, int64_t dflt);
+/* First column of the first row as text into buf ("" if none); ST_OK or error. */
+int st_db_text(struct st_db *db, const char *sql, char *buf, size_t cap);
+
+/* ---- export ---- */
+
+struct st_export_stats {
+    uint64_t sip_frames;      /* frames holding SIP messages of the call */
+    uint64_t media_frames;    /* RTP/RTCP frames of the call's media */
+    uint64_t skipped_linktype; /* frames of another link type than the first */
+    uint32_t legs;
+};
+
+/* Write every frame with a SIP message of any leg of call_id and the frames
+ * of its RTP/RTCP (SDP endpoints, within the call's time range) to out_path,
+ * in time order, re-read from the original capture files. */
+int st_export_call(const char *db_path, int64_t call_id, const char *out_path,
+                   struct st_export_stats *st, char *err, size_t errlen);
+
+#endif

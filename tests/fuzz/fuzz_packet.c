@@ -1,0 +1,41 @@
+/* libFuzzer target: the whole packet path from link-layer frames through IP
+ * fragments, TCP reassembly, SIP framing and the call tracker. Input: a
+ * sequence of records [u8 linktype selector][u16 length][frame bytes]. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../common/hash.h"
+#include "../../engine/engine.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const int linktypes[] = { 1, 113, 276, 101, 12, 14, 228, 229, 0, 108 };
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    ts_hash_seed_fixed(1, 2);
+    struct engine_config cfg = { .dedup = true, .track_calls = true };
+    struct engine *e = engine_new(&cfg);
+    if (!e)
+        return 0;
+    struct bv in = bv_make(data, size);
+    uint64_t ts = 1700000000ull * 1000000000ull;
+    uint64_t n = 0;
+    uint8_t sel;
+    uint16_t len;
+    while (bv_u8(&in, &sel) && bv_be16(&in, &len)) {
+        struct bv frame;
+        if (!bv_take(&in, len, &frame))
+            frame = in, in = bv_from(in, in.len);
+        struct ts_frame f = {
+            .ts_ns = ts, .frame_no = ++n, .linktype = linktypes[sel % 10],
+            .caplen = (uint32_t)frame.len, .wirelen = (uint32_t)frame.len, .data = frame.p,
+        };
+        /* a selector's high bits move time forward, to reach the timeouts */
+        ts += (uint64_t)(sel >> 4) * 400000000ull;
+        engine_frame(e, &f);
+    }
+    engine_finish(e);
+    engine_free(e);
+    return 0;
+}

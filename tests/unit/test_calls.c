@@ -1,0 +1,893 @@
+/* Unit tests of the call tracker: dialogs, outcomes, retransmissions,
+ * timeouts, correlation evidence, failure attribution, trunk KPIs, limits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../api/json_int.h"
+#include "../../calls/calls.h"
+#include "../../common/hash.h"
+
+#define BASE_NS 1700000000000000000ull
+#define MS 1000000ull
+
+static struct sip_msg M;
+static char BUF[8192];
+
+/* One message, written as text and parsed by the real parser. */
+struct m {
+    const char *method;   /* request method, NULL for a response */
+    unsigned status;
+    const char *reason;
+    const char *ruri;     /* request-URI user */
+    const char *cid;
+    unsigned cseq;
+    const char *cmeth;    /* CSeq method (default: method) */
+    const char *from, *ftag, *to, *ttag;
+    const char *branch;
+    const char *extra;    /* extra header lines, CRLF terminated */
+    const char *sdp;
+};
+
+static void addr_port(const char *s, struct ts_addr *a, uint16_t *port)
+{
+    char buf[80];
+    snprintf(buf, sizeof buf, "%s", s);
+    char *colon = strrchr(buf, ':');
+    *port = 5060;
+    if (colon && strchr(buf, '.')) {
+        *colon = '\0';
+        *port = (uint16_t)strtoul(colon + 1, NULL, 10);
+    }
+    memset(a, 0, sizeof *a);
+    if (inet_pton(AF_INET, buf, a->a) == 1)
+        a->family = 4;
+    else if (inet_pton(AF_INET6, buf, a->a) == 1)
+        a->family = 6;
+    else
+        fail_msg("bad address %s", s);
+}
+
+static void tx_send(struct calls *c, uint64_t t_ms, const char *src, const char *dst,
+                 const struct m *x)
+{
+    const char *body = x->sdp ? x->sdp : "";
+    int n;
+    const char *cm = x->cmeth ? x->cmeth : x->method;
+    if (x->method)
+        n = snprintf(BUF, sizeof BUF, "%s sip:%s@example.net SIP/2.0\r\n", x->method,
+                     x->ruri ? x->ruri : (x->to ? x->to : "x"));
+    else
+        n = snprintf(BUF, sizeof BUF, "SIP/2.0 %u %s\r\n", x->status,
+                     x->reason ? x->reason : "Reason");
+    n += snprintf(BUF + n, sizeof BUF - (size_t)n,
+                  "Via: SIP/2.0/UDP host.example.net;branch=%s\r\n"
+                  "From: <sip:%s@example.net>;tag=%s\r\n"
+                  "To: <sip:%s@example.net>%s%s\r\n"
+                  "Call-ID: %s\r\n"
+                  "CSeq: %u %s\r\n"
+                  "Max-Forwards: 70\r\n"
+                  "%s%s"
+                  "Content-Length: %zu\r\n\r\n%s",
+                  x->branch ? x->branch : "z9hG4bK1", x->from ? x->from : "alice",
+                  x->ftag ? x->ftag : "ft", x->to ? x->to : "bob", x->ttag ? ";tag=" : "",
+                  x->ttag ? x->ttag : "", x->cid, x->cseq ? x->cseq : 1, cm ? cm : "INVITE",
+                  x->extra ? x->extra : "",
+                  x->sdp ? "Content-Type: application/sdp\r\n" : "", strlen(body), body);
+    assert_true(n > 0 && (size_t)n < sizeof BUF);
+    assert_int_equal(sip_parse((const uint8_t *)BUF, (size_t)n, false, &M), SIP_OK);
+    struct pkt_meta pm;
+    memset(&pm, 0, sizeof pm);
+    pm.ts_ns = BASE_NS + t_ms * MS;
+    pm.l4 = TS_L4_UDP;
+    pm.ipver = 4;
+    addr_port(src, &pm.src, &pm.sport);
+    addr_port(dst, &pm.dst, &pm.dport);
+    calls_sip(c, &pm, &M);
+}
+
+#define TX(c, t, s, d, ...) tx_send((c), (t), (s), (d), &(struct m){ __VA_ARGS__ })
+
+static const char *sdp(char *buf, size_t cap, const char *ip, unsigned port, const char *dir)
+{
+    snprintf(buf, cap,
+             "v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"
+             "m=audio %u RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=%s\r\n",
+             ip, ip, port, dir);
+    return buf;
+}
+
+/* INVITE, 100, 180 (ring_ms, 0: none), 200 (ans_ms), ACK. */
+static void setup_call(struct calls *c, uint64_t t, const char *cid, const char *a, const char *b,
+                       const char *from, const char *to, uint64_t ring_ms, uint64_t ans_ms,
+                       const char *extra)
+{
+    TX(c, t, a, b, .method = "INVITE", .cid = cid, .from = from, .to = to, .ruri = to,
+       .extra = extra);
+    TX(c, t + 5, b, a, .status = 100, .cid = cid, .from = from, .to = to, .cmeth = "INVITE");
+    if (ring_ms)
+        TX(c, t + ring_ms, b, a, .status = 180, .cid = cid, .from = from, .to = to,
+           .ttag = "tt", .cmeth = "INVITE");
+    TX(c, t + ans_ms, b, a, .status = 200, .reason = "OK", .cid = cid, .from = from, .to = to,
+       .ttag = "tt", .cmeth = "INVITE");
+    TX(c, t + ans_ms + 10, a, b, .method = "ACK", .cid = cid, .from = from, .to = to,
+       .ttag = "tt", .branch = "z9hG4bKack");
+}
+
+/* BYE by the caller at t and its 200 20 ms later. */
+static void bye_call(struct calls *c, uint64_t t, const char *cid, const char *a, const char *b,
+                     const char *from, const char *to)
+{
+    TX(c, t, a, b, .method = "BYE", .cid = cid, .cseq = 2, .from = from, .to = to, .ttag = "tt",
+       .branch = "z9hG4bKbye");
+    TX(c, t + 20, b, a, .status = 200, .cid = cid, .cseq = 2, .cmeth = "BYE", .from = from,
+       .to = to, .ttag = "tt", .branch = "z9hG4bKbye");
+}
+
+/* A whole answered call on one leg; BYE by the caller after dur_ms. */
+static void answered_call(struct calls *c, uint64_t t, const char *cid, const char *a,
+                          const char *b, const char *from, const char *to, uint64_t ring_ms,
+                          uint64_t ans_ms, uint64_t dur_ms, const char *extra)
+{
+    setup_call(c, t, cid, a, b, from, to, ring_ms, ans_ms, extra);
+    bye_call(c, t + ans_ms + dur_ms, cid, a, b, from, to);
+}
+
+static struct calls *mk(void)
+{
+    struct calls *c = calls_new(NULL, NULL);
+    assert_non_null(c);
+    return c;
+}
+
+static const struct calls_call *only_call(const struct calls *c)
+{
+    assert_int_equal(calls_count(c), 1);
+    return calls_get(c, 0);
+}
+
+static void test_answered_bye_by_callee(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    const char *A = "10.0.0.1", *B = "10.0.0.2";
+    TX(c, 0, A, B, .method = "INVITE", .cid = "c1", .to = "2000", .from = "1000");
+    TX(c, 10, B, A, .status = 100, .cid = "c1", .to = "2000", .from = "1000");
+    TX(c, 250, B, A, .status = 180, .cid = "c1", .to = "2000", .from = "1000", .ttag = "b1");
+    TX(c, 3000, B, A, .status = 200, .reason = "OK", .cid = "c1", .to = "2000", .from = "1000",
+       .ttag = "b1");
+    TX(c, 3010, A, B, .method = "ACK", .cid = "c1", .to = "2000", .from = "1000", .ttag = "b1",
+       .branch = "z9hG4bKa");
+    /* callee hangs up: its From carries its own tag */
+    TX(c, 63000, B, A, .method = "BYE", .cid = "c1", .from = "2000", .ftag = "b1", .to = "1000",
+       .ttag = "ft", .branch = "z9hG4bKb");
+    TX(c, 63020, A, B, .status = 200, .cid = "c1", .cmeth = "BYE", .from = "2000", .ftag = "b1",
+       .to = "1000", .ttag = "ft", .branch = "z9hG4bKb");
+    assert_int_equal(calls_count(c), 0);   /* not emitted before the linger */
+    calls_tick(c, BASE_NS + 64000 * MS);
+    assert_int_equal(calls_count(c), 0);
+    calls_tick(c, BASE_NS + 68000 * MS);
+    const struct calls_call *k = only_call(c);
+    assert_int_equal(k->outcome, CALLS_ANSWERED);
+    assert_int_equal(k->nlegs, 1);
+    assert_int_equal(k->legs[0].hangup_by, CALLS_PARTY_CALLEE);
+    assert_int_equal(k->legs[0].final_status, 200);
+    assert_int_equal(k->pdd_ms, 250);
+    assert_true(k->duration_s > 59.99 && k->duration_s < 60.01);
+    assert_int_equal(k->legs[0].bye_ok_ns - k->legs[0].bye_ns, 20 * MS);
+    assert_string_equal(k->caller, "1000");
+    assert_string_equal(k->callee, "2000");
+    assert_int_equal(k->direction, CALLS_DIR_INTERNAL);
+    assert_int_equal(calls_dialogs_held(c), 0);
+    calls_free(c);
+}
+
+static void test_busy_and_rejected(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    TX(c, 0, "10.0.0.1", "10.0.0.2", .method = "INVITE", .cid = "busy");
+    TX(c, 100, "10.0.0.2", "10.0.0.1", .status = 486, .reason = "Busy Here", .cid = "busy",
+       .ttag = "x");
+    TX(c, 110, "10.0.0.1", "10.0.0.2", .method = "ACK", .cid = "busy", .ttag = "x");
+    TX(c, 0, "10.0.0.1", "10.0.0.2", .method = "INVITE", .cid = "rej");
+    TX(c, 100, "10.0.0.2", "10.0.0.1", .status = 404, .reason = "Not Found", .cid = "rej",
+       .ttag = "x");
+    TX(c, 0, "10.0.0.1", "10.0.0.2", .method = "INVITE", .cid = "fail");
+    TX(c, 100, "10.0.0.2", "10.0.0.1", .status = 480, .cid = "fail", .ttag = "x");
+    calls_finish(c);
+    assert_int_equal(calls_count(c), 3);
+    unsigned seen = 0;
+    for (size_t i = 0; i < 3; i++) {
+        const struct calls_call *k = calls_get(c, i);
+        if (!strcmp(k->legs[0].call_id, "busy")) {
+            assert_int_equal(k->outcome, CALLS_BUSY);
+            assert_string_equal(k->legs[0].reason, "Busy Here");
+            seen |= 1;
+        } else if (!strcmp(k->legs[0].call_id, "rej")) {
+            assert_int_equal(k->outcome, CALLS_REJECTED);
+            seen |= 2;
+        } else {
+            assert_int_equal(k->outcome, CALLS_FAILED);
+            seen |= 4;
+        }
+    }
+    assert_int_equal(seen, 7);
+    calls_free(c);
+}
+
+static void test_cancel_487(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    TX(c, 0, "10.0.0.1", "10.0.0.2", .method = "INVITE", .cid = "cx");
+    TX(c, 100, "10.0.0.2", "10.0.0.1", .status = 180, .cid = "cx", .ttag = "t");
+    TX(c, 5000, "10.0.0.1", "10.0.0.2", .method = "CANCEL", .cid = "cx",
+       .extra = "Reason: Q.850;cause=16;text=\"Normal call clearing\"\r\n");
+    TX(c, 5010, "10.0.0.2", "10.0.0.1", .status = 200, .cid = "cx", .cmeth = "CANCEL",
+       .ttag = "t");
+    TX(c, 5020, "10.0.0.2", "10.0.0.1", .status = 487, .reason = "Request Terminated",
+       .cid = "cx", .ttag = "t");
+    TX(c, 5030, "10.0.0.1", "10.0.0.2", .method = "ACK", .cid = "cx", .ttag = "t");
+    calls_finish(c);
+    const struct calls_call *k = only_call(c);
+    assert_int_equal(k->outcome, CALLS_CANCELLED);
+    assert_true(k->legs[0].cancelled);
+    assert_int_equal(k->legs[0].final_status, 487);
+    assert_int_equal(k->legs[0].q850_cause, 16);
+    assert_int_equal(k->failure_side, CALLS_SIDE_NONE);
+    calls_free(c);
+}
+
+static void test_forking(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    TX(c, 0, "10.0.0.1", "10.0.0.2", .method = "INVITE", .cid = "fk");
+    TX(c, 100, "10.0.0.2", "10.0.0.1", .status = 180, .cid = "fk", .ttag = "one");
+    TX(c, 120, "10.0.0.2", "10.0.0.1", .status = 180, .cid = "fk", .ttag = "two");
+    TX(c, 2000, "10.0.0.2", "10.0.0.1", .status = 200, .cid = "fk", .ttag = "two");
+    TX(c, 2010, "10.0.0.1", "10.0.0.2", .method = "ACK", .cid = "fk", .ttag = "two",
+       .branch = "z9hG4bKa");
+    TX(c, 9000, "10.0.0.1", "10.0.0.2", .method = "BYE", .cseq = 2, .cid = "fk", .ttag = "two",
+       .branch = "z9hG4bKb");
+    calls_finish(c);
+    const struct calls_call *k = only_call(c);
+    assert_int_equal(k->outcome, CALLS_ANSWERED);
+    assert_int_equal(k->legs[0].forks, 2);
+    assert_int_equal(k->legs[0].hangup_by, CALLS_PARTY_CALLER);
+    assert_int_equal(k->legs[0].retrans, 0);
+    calls_free(c);
+}
+
+static void test_retransmissions(void **state)
+{
+    (void)state;
+    struct ts_stats st;
+    memset(&st, 0, sizeof st);
+    struct calls *c = calls_new(NULL, &st);
+    const char *A = "10.0.0.1", *B = "198.51.100.7";
+    for (int i = 0; i < 3; i++)   /* Timer A: 0, 500, 1500 ms */
+        TX(c, (uint64_t)(i ? 500 * (1 << (i - 1)) + (i > 1 ? 500 : 0) : 0), A, B,
+           .method = "INVITE", .cid = "rt");
+    TX(c, 1600, B, A, .status = 180, .cid = "rt", .ttag = "t");
+    TX(c, 1700, B, A, .status = 180, .cid = "rt", .ttag = "t");
+    TX(c, 3000, B, A, .status = 200, .cid = "rt", .ttag = "t");
+    TX(c, 3500, B, A, .status = 200, .cid = "rt", .ttag = "t");
+    TX(c, 3510, A, B, .method = "ACK", .cid = "rt", .ttag = "t", .branch = "z9hG4bKa");
+    TX(c, 3520, A, B, .method = "ACK", .cid = "rt", .ttag = "t", .branch = "z9hG4bKa");
+    TX(c, 9000, A, B, .method = "BYE", .cseq = 2, .cid = "rt", .ttag = "t", .branch = "z9hG4bKb");
+    TX(c, 9500, A, B, .method = "BYE", .cseq = 2, .cid = "rt", .ttag = "t", .branch = "z9hG4bKb");
+    calls_finish(c);
+    const struct calls_call *k = only_call(c);
+    assert_int_equal(k->legs[0].retrans, 6);   /* INVITE 2, 180, 200, ACK, BYE */
+    assert_int_equal(st.v[TS_CALLS_RETRANS], 6);
+    assert_int_equal(k->legs[0].ring_ns - k->legs[0].invite_ns, 1600 * MS);
+    assert_int_equal(k->legs[0].answer_ns - k->legs[0].invite_ns, 3000 * MS);
+    assert_int_equal(calls_trunk_count(c), 1);
+    const struct calls_trunk *t = calls_trunk_get(c, 0);
+    assert_int_equal(t->all.attempts, 1);
+    assert_int_equal(t->all.answered, 1);
+    assert_int_equal(t->codes[200 - 100], 1);
+    calls_free(c);
+}
+
+/* A proxy relays the same Call-ID: one leg seen on two hops, no double count. */
+static void test_same_callid_two_hops(void **state)
+{
+    (void)state;
+    struct ts_stats st;
+    memset(&st, 0, sizeof st);
+    struct calls *c = calls_new(NULL, &st);
+    const char *A = "10.0.0.1", *P = "10.0.0.5", *B = "10.0.0.9";
+    TX(c, 0, A, P, .method = "INVITE", .cid = "hop", .branch = "z9hG4bKa1");
+    TX(c, 2, P, B, .method = "INVITE", .cid = "hop", .branch = "z9hG4bKp1");
+    TX(c, 100, B, P, .status = 180, .cid = "hop", .ttag = "t", .branch = "z9hG4bKp1");
+    TX(c, 102, P, A, .status = 180, .cid = "hop", .ttag = "t", .branch = "z9hG4bKa1");
+    TX(c, 900, B, P, .status = 200, .cid = "hop", .ttag = "t", .branch = "z9hG4bKp1");
+    TX(c, 902, P, A, .status = 200, .cid = "hop", .ttag = "t", .branch = "z9hG4bKa1");
+    TX(c, 5000, A, P, .method = "BYE", .cseq = 2, .cid = "hop", .ttag = "t", .branch = "z9hG4bKa2");
+    TX(c, 5002, P, B, .method = "BYE", .cseq = 2, .cid = "hop", .ttag = "t", .branch = "z9hG4bKp2");
+    calls_finish(c);
+    const struct calls_call *k = only_call(c);
+    assert_int_equal(k->nlegs, 1);
+    assert_int_equal(k->legs[0].nhops, 2);
+    assert_int_equal(k->legs[0].retrans, 0);
+    assert_int_equal(st.v[TS_CALLS_HOP_COPIES], 4);
+    assert_int_equal(k->legs[0].ring_ns - k->legs[0].invite_ns, 100 * MS);
+    assert_int_equal(calls_trunk_count(c), 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(calls_trunk_get(c, i)->all.attempts, 1);
+        assert_int_equal(calls_trunk_get(c, i)->all.answered, 1);
+    }
+    calls_free(c);
+}
+
+static void test_timeouts_free_state(void **state)
+{
+    (void)state;
+    struct calls_config cfg;
+    calls_config_default(&cfg);
+    cfg.no_bye_timeout_s = 600;
+    struct calls *c = calls_new(&cfg, NULL);
+    TX(c, 0, "10.0.0.1", "10.0.0.2", .method = "INVITE", .cid = "nofinal");
+    TX(c, 100, "10.0.0.2", "10.0.0.1", .status = 180, .cid = "nofinal", .ttag = "t");
+    TX(c, 0, "10.0.0.1", "10.0.0.2", .method = "INVITE", .cid = "nobye");
+    TX(c, 100, "10.0.0.2", "10.0.0.1", .status = 200, .cid = "nobye", .ttag = "t");
+    assert_int_equal(calls_dialogs_held(c), 2);
+    calls_tick(c, BASE_NS + 179000 * MS);
+    assert_int_equal(calls_dialogs_held(c), 2);
+    calls_tick(c, BASE_NS + 180000 * MS);   /* silent for longer than the linger: out */
+    assert_int_equal(calls_dialogs_held(c), 1);
+    const struct calls_call *k = only_call(c);
+    assert_int_equal(k->outcome, CALLS_TIMEOUT);
+    assert_int_equal(k->legs[0].final_status, 0);
+    calls_tick(c, BASE_NS + 599000 * MS);
+    assert_int_equal(calls_dialogs_held(c), 1);
+    calls_tick(c, BASE_NS + 610000 * MS);
+    assert_int_equal(calls_dialogs_held(c), 0);
+    assert_int_equal(calls_count(c), 2);
+    k = calls_get(c, 1);
+    assert_int_equal(k->outcome, CALLS_ANSWERED);
+    assert_int_equal(k->legs[0].hangup_by, CALLS_PARTY_TIMEOUT);
+    assert_int_equal(calls_stat(c, TS_CALLS_TIMEOUTS), 2);
+    calls_free(c);
+}
+
+static void test_reinvite_hold_resume(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    char s1[512], s2[512], s3[512];
+    const char *A = "10.0.0.1", *B = "10.0.0.2";
+    TX(c, 0, A, B, .method = "INVITE", .cid = "h", .sdp = sdp(s1, sizeof s1, A, 4000, "sendrecv"));
+    TX(c, 500, B, A, .status = 200, .cid = "h", .ttag = "t",
+       .sdp = sdp(s2, sizeof s2, B, 5000, "sendrecv"));
+    TX(c, 510, A, B, .method = "ACK", .cid = "h", .ttag = "t", .branch = "z9hG4bKa");
+    const struct calls_call *k;
+    TX(c, 10000, A, B, .method = "INVITE", .cseq = 2, .cid = "h", .ttag = "t",
+       .branch = "z9hG4bKr1", .sdp = sdp(s3, sizeof s3, A, 4000, "sendonly"));
+    TX(c, 10100, B, A, .status = 200, .cseq = 2, .cid = "h", .ttag = "t", .branch = "z9hG4bKr1",
+       .sdp = sdp(s2, sizeof s2, B, 5000, "recvonly"));
+    TX(c, 20000, A, B, .method = "INVITE", .cseq = 3, .cid = "h", .ttag = "t",
+       .branch = "z9hG4bKr2", .sdp = sdp(s3, sizeof s3, A, 4000, "sendrecv"));
+    TX(c, 20100, B, A, .status = 200, .cseq = 3, .cid = "h", .ttag = "t", .branch = "z9hG4bKr2",
+       .sdp = sdp(s2, sizeof s2, B, 5000, "sendrecv"));
+    TX(c, 30000, A, B, .method = "BYE", .cseq = 4, .cid = "h", .ttag = "t", .branch = "z9hG4bKb");
+    calls_finish(c);
+    k = only_call(c);
+    assert_true(k->legs[0].hold);
+    assert_int_equal(k->legs[0].reinvites, 2);
+    assert_int_equal(k->legs[0].answer_ns - k->legs[0].invite_ns, 500 * MS);
+    assert_true(k->legs[0].caller_sdp.present);
+    assert_int_equal(k->legs[0].caller_sdp.port, 4000);
+    assert_int_equal(k->legs[0].callee_sdp.port, 5000);
+    assert_int_equal(k->legs[0].caller_sdp.dir, CALLS_MD_SENDRECV);
+    assert_string_equal(k->legs[0].caller_sdp.codecs, "PCMU,PCMA,telephone-event");
+    calls_free(c);
+}
+
+static const struct calls_call *call_with_legs(const struct calls *c, unsigned n)
+{
+    for (size_t i = 0; i < calls_count(c); i++)
+        if (calls_get(c, i)->nlegs == n)
+            return calls_get(c, i);
+    fail_msg("no call with %u legs", n);
+    return NULL;
+}
+
+static void test_corr_session_id(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    const char *sid = "Session-ID: ab30317f1a784dc48ff824d0d3715d86;remote=00000000000000000000000000000000\r\n";
+    answered_call(c, 0, "legA", "10.0.0.1", "10.0.0.2", "100", "200", 100, 900, 5000, sid);
+    answered_call(c, 30, "legB", "10.0.0.2", "203.0.113.5", "999", "888", 50, 850, 5000, sid);
+    calls_finish(c);
+    const struct calls_call *k = only_call(c);
+    assert_int_equal(k->nlegs, 2);
+    assert_string_equal(k->legs[0].call_id, "legA");
+    assert_int_equal(k->legs[0].ev_type, CALLS_EV_NONE);
+    assert_int_equal(k->legs[1].ev_type, CALLS_EV_SESSION_ID);
+    assert_int_equal(k->legs[1].ev_linked_to, 0);
+    assert_true(k->legs[1].ev_conf > 0.9f);
+    assert_int_equal(k->direction, CALLS_DIR_OUTBOUND);
+    calls_free(c);
+}
+
+static void test_corr_x_cid(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    answered_call(c, 0, "orig-callid-1", "10.0.0.1", "10.0.0.2", "100", "200", 100, 900, 5000,
+                  NULL);
+    answered_call(c, 3000, "other", "10.0.0.2", "203.0.113.5", "1", "2", 50, 850, 5000,
+                  "X-CID: orig-callid-1\r\n");
+    /* same header value on both legs also links */
+    answered_call(c, 100000, "p1", "10.0.0.1", "10.0.0.2", "100", "200", 100, 900, 5000,
+                  "X-Orig-Call-ID: shared-77\r\n");
+    answered_call(c, 100100, "p2", "10.0.0.2", "203.0.113.5", "1", "2", 50, 850, 5000,
+                  "X-Orig-Call-ID: shared-77\r\n");
+    calls_finish(c);
+    assert_int_equal(calls_count(c), 2);
+    for (size_t i = 0; i < 2; i++) {
+        const struct calls_call *k = calls_get(c, i);
+        assert_int_equal(k->nlegs, 2);
+        assert_int_equal(k->legs[1].ev_type, CALLS_EV_HEADER);
+    }
+    calls_free(c);
+}
+
+static void test_corr_timing_numbers(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    /* the SBC rewrites national to E.164 */
+    answered_call(c, 0, "in1", "10.0.0.1", "10.0.0.2", "0891234567", "030123456", 100, 900,
+                  5000, NULL);
+    answered_call(c, 40, "out1", "10.0.0.2", "203.0.113.5", "+49891234567", "+4930123456", 50,
+                  850, 5000, NULL);
+    /* numbers that do not match stay apart */
+    answered_call(c, 50000, "in2", "10.0.0.1", "10.0.0.2", "0891234567", "030123456", 100, 900,
+                  5000, NULL);
+    answered_call(c, 50040, "out2", "10.0.0.2", "203.0.113.5", "+49891234567", "+4940999999",
+                  50, 850, 5000, NULL);
+    /* too late for the window */
+    answered_call(c, 90000, "in3", "10.0.0.1", "10.0.0.2", "0891234567", "030123456", 100, 900,
+                  5000, NULL);
+    answered_call(c, 92500, "out3", "10.0.0.2", "203.0.113.5", "+49891234567", "+4930123456",
+                  50, 850, 5000, NULL);
+    calls_finish(c);
+    assert_int_equal(calls_count(c), 5);
+    const struct calls_call *k = call_with_legs(c, 2);
+    assert_string_equal(k->legs[0].call_id, "in1");
+    assert_string_equal(k->legs[1].call_id, "out1");
+    assert_int_equal(k->legs[1].ev_type, CALLS_EV_TIMING);
+    assert_true(k->legs[1].ev_conf >= 0.59f && k->legs[1].ev_conf < 0.66f);
+    calls_free(c);
+
+    /* with the country code configured the numbers are equal: more confidence */
+    struct calls_config cfg;
+    calls_config_default(&cfg);
+    strcpy(cfg.country_code, "49");
+    c = calls_new(&cfg, NULL);
+    answered_call(c, 0, "in1", "10.0.0.1", "10.0.0.2", "0891234567", "030123456", 100, 900,
+                  5000, NULL);
+    answered_call(c, 40, "out1", "10.0.0.2", "203.0.113.5", "+49891234567", "+4930123456", 50,
+                  850, 5000, NULL);
+    calls_finish(c);
+    k = only_call(c);
+    assert_int_equal(k->nlegs, 2);
+    assert_true(k->legs[1].ev_conf > 0.69f);
+    calls_free(c);
+}
+
+static void test_corr_ambiguous(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    answered_call(c, 0, "a1", "10.0.0.1", "10.0.0.2", "0891234567", "030123456", 100, 900, 5000,
+                  NULL);
+    answered_call(c, 10, "a2", "10.0.0.3", "10.0.0.2", "0891234567", "030123456", 100, 900, 5000,
+                  NULL);
+    answered_call(c, 40, "b", "10.0.0.2", "203.0.113.5", "+49891234567", "+4930123456", 50, 850,
+                  5000, NULL);
+    calls_finish(c);
+    assert_int_equal(calls_count(c), 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(calls_get(c, i)->nlegs, 1);
+    assert_int_equal(calls_stat(c, TS_CALLS_AMBIGUOUS), 1);
+    calls_free(c);
+}
+
+static void test_corr_three_leg_chain(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    const char *sid = "Session-ID: 0123456789abcdef0123456789abcdef\r\n";
+    answered_call(c, 0, "l1", "10.0.0.1", "10.0.0.2", "100", "200", 100, 900, 5000, NULL);
+    answered_call(c, 20, "l2", "10.0.0.2", "10.0.0.3", "x", "y", 80, 880, 5000,
+                  "X-CID: l1\r\nSession-ID: 0123456789ABCDEF0123456789ABCDEF\r\n");
+    answered_call(c, 40, "l3", "10.0.0.3", "203.0.113.9", "p", "q", 60, 860, 5000, sid);
+    calls_finish(c);
+    const struct calls_call *k = only_call(c);
+    assert_int_equal(k->nlegs, 3);
+    assert_int_equal(k->legs[1].ev_type, CALLS_EV_HEADER);
+    assert_int_equal(k->legs[1].ev_linked_to, 0);
+    assert_int_equal(k->legs[2].ev_type, CALLS_EV_SESSION_ID);
+    assert_int_equal(k->legs[2].ev_linked_to, 1);
+    calls_free(c);
+}
+
+/* B2BUA with direct media: the second leg's re-INVITE offers the caller's media. */
+static void test_corr_shared_media(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    char s1[512], s2[512];
+    const char *A = "172.16.98.1", *S = "172.16.98.101", *B = "172.16.98.145";
+    TX(c, 0, A, S, .method = "INVITE", .cid = "ma", .from = "telephone1", .to = "2302",
+       .sdp = sdp(s1, sizeof s1, A, 8000, "sendrecv"));
+    TX(c, 3, S, B, .method = "INVITE", .cid = "mb", .from = "telephone1", .to = "telephone2",
+       .sdp = sdp(s2, sizeof s2, S, 18010, "sendrecv"));
+    TX(c, 7000, B, S, .status = 200, .cid = "mb", .ttag = "t", .from = "telephone1",
+       .to = "telephone2", .sdp = sdp(s2, sizeof s2, B, 8000, "sendrecv"));
+    TX(c, 7005, S, A, .status = 200, .cid = "ma", .ttag = "t", .from = "telephone1", .to = "2302",
+       .sdp = sdp(s2, sizeof s2, S, 13060, "sendrecv"));
+    TX(c, 7010, S, B, .method = "INVITE", .cseq = 2, .cid = "mb", .ttag = "t", .branch = "z9hG4bKr",
+       .from = "telephone1", .to = "telephone2", .sdp = sdp(s1, sizeof s1, A, 8000, "sendrecv"));
+    TX(c, 20000, A, S, .method = "BYE", .cseq = 2, .cid = "ma", .ttag = "t", .branch = "z9hG4bKb");
+    TX(c, 20005, S, B, .method = "BYE", .cseq = 3, .cid = "mb", .ttag = "t", .branch = "z9hG4bKc");
+    calls_finish(c);
+    const struct calls_call *k = only_call(c);
+    assert_int_equal(k->nlegs, 2);
+    assert_int_equal(k->legs[1].ev_type, CALLS_EV_MEDIA);
+    assert_string_equal(k->legs[0].to, "2302");
+    assert_string_equal(k->legs[1].to, "telephone2");
+    calls_free(c);
+}
+
+static void test_failure_attribution(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    const char *E = "10.0.0.1", *S = "10.0.0.2", *I = "203.0.113.5";
+    const char *sid = "Session-ID: 11112222333344445555666677778888\r\n";
+    TX(c, 0, E, S, .method = "INVITE", .cid = "ent", .extra = sid);
+    TX(c, 5, S, E, .status = 100, .cid = "ent");
+    TX(c, 20, S, I, .method = "INVITE", .cid = "itsp", .extra = sid);
+    TX(c, 120, I, S, .status = 503, .reason = "Service Unavailable", .cid = "itsp", .ttag = "i",
+       .extra = "Reason: Q.850;cause=41\r\n");
+    TX(c, 125, S, I, .method = "ACK", .cid = "itsp", .ttag = "i");
+    TX(c, 130, S, E, .status = 500, .reason = "Server Internal Error", .cid = "ent", .ttag = "s");
+    TX(c, 135, E, S, .method = "ACK", .cid = "ent", .ttag = "s");
+    calls_finish(c);
+    const struct calls_call *k = only_call(c);
+    assert_int_equal(k->outcome, CALLS_FAILED);
+    assert_int_equal(k->failure_side, CALLS_SIDE_ITSP);
+    assert_non_null(strstr(k->failure_detail, "ITSP 203.0.113.5 answered 503"));
+    assert_non_null(strstr(k->failure_detail, "SBC 10.0.0.2 sent 500"));
+    assert_non_null(strstr(k->failure_detail, "to the enterprise"));
+    assert_int_equal(k->legs[1].q850_cause, 41);
+    calls_free(c);
+}
+
+static void test_trunk_kpis(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    const char *E = "10.0.0.1", *I = "203.0.113.5";
+    setup_call(c, 0, "k1", E, I, "1", "2", 100, 1000, NULL);
+    setup_call(c, 10000, "k2", E, I, "1", "2", 300, 2000, NULL);
+    TX(c, 20000, E, I, .method = "INVITE", .cid = "k3");
+    TX(c, 20100, I, E, .status = 486, .cid = "k3", .ttag = "t");
+    TX(c, 30000, E, I, .method = "INVITE", .cid = "k4");
+    TX(c, 30100, I, E, .status = 503, .cid = "k4", .ttag = "t");
+    /* inbound on the same trunk */
+    TX(c, 40000, I, E, .method = "INVITE", .cid = "k5");
+    TX(c, 40100, E, I, .status = 603, .cid = "k5", .ttag = "t");
+    bye_call(c, 61000, "k1", E, I, "1", "2");
+    bye_call(c, 132000, "k2", E, I, "1", "2");
+    calls_finish(c);
+    assert_int_equal(calls_trunk_count(c), 1);
+    const struct calls_trunk *t = calls_trunk_get(c, 0);
+    assert_true(t->itsp);
+    char a[64];
+    assert_string_equal(ts_addr_str(&t->peer, a, sizeof a), "203.0.113.5");
+    assert_string_equal(t->name, "203.0.113.5");
+    const struct calls_kpi *o = &t->dir[CALLS_DIR_OUTBOUND];
+    assert_int_equal(o->attempts, 4);
+    assert_int_equal(o->answered, 2);
+    assert_true(calls_kpi_asr(o) == 0.5);
+    assert_true(calls_kpi_ner(o) == 0.75);      /* 2 answered + 486 */
+    assert_true(calls_kpi_acd_s(o) == 90.0);
+    assert_true(calls_kpi_mean(o->srd_sum_ms, o->srd_n) == 200.0);
+    assert_true(calls_kpi_mean(o->ans_sum_ms, o->ans_n) == 1500.0);
+    assert_true(calls_kpi_isa(o) == 0.25);       /* 503 */
+    assert_true(calls_kpi_scr(o) == 0.5);
+    assert_true(calls_kpi_seer(o) == 0.75);
+    assert_true(calls_kpi_mean(o->sdd_sum_ms, o->sdd_n) == 20.0);
+    assert_int_equal(t->dir[CALLS_DIR_INBOUND].attempts, 1);
+    assert_int_equal(t->all.attempts, 5);
+    assert_true(calls_kpi_ner(&t->all) == 0.8);  /* + 603 */
+    assert_int_equal(t->codes[200 - 100], 2);
+    assert_int_equal(t->codes[486 - 100], 1);
+    assert_int_equal(t->codes[503 - 100], 1);
+    assert_int_equal(t->codes[603 - 100], 1);
+    assert_int_equal(t->peak_concurrent, 2);
+    assert_true(calls_trunk_peak_kbps(t) > 174.39 && calls_trunk_peak_kbps(t) < 174.41);
+    assert_int_equal(calls_hist_p95(&t->srd_hist), 310);
+    /* 60 s buckets aligned to the epoch: BASE is 20 s into a minute, so the
+     * INVITEs at 0..30 s fall in the first, 40 s in the second; the peak of
+     * 2 answered calls is in the first */
+    assert_int_equal(t->nbuckets, 2);
+    assert_int_equal(t->buckets[0].k.attempts, 4);
+    assert_int_equal(t->buckets[1].k.attempts, 1);
+    assert_int_equal(t->buckets[0].peak_concurrent, 2);
+    assert_int_equal(t->buckets[1].start_ns - t->buckets[0].start_ns, 60000 * MS);
+    calls_free(c);
+}
+
+static void test_dialog_limit(void **state)
+{
+    (void)state;
+    struct calls_config cfg;
+    calls_config_default(&cfg);
+    cfg.max_dialogs = 8;
+    struct calls *c = calls_new(&cfg, NULL);
+    char cid[32];
+    for (unsigned i = 0; i < 7; i++) {
+        snprintf(cid, sizeof cid, "lim%u", i);
+        TX(c, i, "10.0.0.1", "10.0.0.2", .method = "INVITE", .cid = cid);
+    }
+    assert_int_equal(calls_dialogs_held(c), 7);     /* N-1 */
+    TX(c, 7, "10.0.0.1", "10.0.0.2", .method = "INVITE", .cid = "lim7");
+    assert_int_equal(calls_dialogs_held(c), 8);     /* N */
+    assert_int_equal(calls_stat(c, TS_CALLS_EVICTED), 0);
+    TX(c, 8, "10.0.0.1", "10.0.0.2", .method = "INVITE", .cid = "lim8");
+    assert_int_equal(calls_dialogs_held(c), 8);     /* N+1: the oldest goes */
+    assert_int_equal(calls_stat(c, TS_CALLS_EVICTED), 1);
+    assert_int_equal(calls_count(c), 1);
+    assert_string_equal(calls_get(c, 0)->legs[0].call_id, "lim0");
+    assert_int_equal(calls_get(c, 0)->outcome, CALLS_TIMEOUT);
+    calls_finish(c);
+    assert_int_equal(calls_dialogs_held(c), 0);
+    assert_int_equal(calls_count(c), 9);
+    calls_free(c);
+}
+
+static unsigned sink_calls;
+static void sink(void *ctx, const struct calls_call *k)
+{
+    (void)ctx;
+    if (k->outcome == CALLS_ANSWERED && k->nlegs == 1)
+        sink_calls++;
+}
+
+static void test_many_sequential_calls(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    calls_set_sink(c, sink, NULL);
+    sink_calls = 0;
+    char cid[32];
+    size_t peak = 0;
+    const unsigned N = 100000;
+    for (unsigned i = 0; i < N; i++) {
+        uint64_t t = (uint64_t)i * 10;
+        snprintf(cid, sizeof cid, "seq-%u", i);
+        TX(c, t, "10.0.0.1", "10.0.0.2", .method = "INVITE", .cid = cid);
+        TX(c, t + 1, "10.0.0.2", "10.0.0.1", .status = 200, .cid = cid, .ttag = "t");
+        TX(c, t + 2, "10.0.0.1", "10.0.0.2", .method = "ACK", .cid = cid, .ttag = "t",
+           .branch = "z9hG4bKa");
+        TX(c, t + 8, "10.0.0.1", "10.0.0.2", .method = "BYE", .cseq = 2, .cid = cid, .ttag = "t",
+           .branch = "z9hG4bKb");
+        TX(c, t + 9, "10.0.0.2", "10.0.0.1", .status = 200, .cseq = 2, .cmeth = "BYE", .cid = cid,
+           .ttag = "t", .branch = "z9hG4bKb");
+        if (i % 100 == 99)
+            calls_tick(c, BASE_NS + (t + 10) * MS);
+        if (calls_dialogs_held(c) > peak)
+            peak = calls_dialogs_held(c);
+    }
+    assert_true(peak < 1000);   /* 4 s linger at 100 calls/s */
+    calls_finish(c);
+    assert_int_equal(calls_dialogs_held(c), 0);
+    assert_int_equal(calls_emitted(c), N);
+    assert_int_equal(sink_calls, N);
+    assert_int_equal(calls_count(c), TS_MAX_REPORT_CALLS < N ? TS_MAX_REPORT_CALLS : N);
+    assert_int_equal(calls_stat(c, TS_CALLS_REPORT_DROPPED),
+                     N > TS_MAX_REPORT_CALLS ? N - TS_MAX_REPORT_CALLS : 0);
+    assert_int_equal(calls_trunk_get(c, 0)->all.answered, N);
+    assert_int_equal(calls_trunk_get(c, 0)->peak_concurrent, 1);
+    calls_free(c);
+}
+
+static void test_register_options(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    const char *U = "10.0.0.50", *R = "203.0.113.1";
+    TX(c, 0, U, R, .method = "REGISTER", .cid = "reg1", .cseq = 1, .to = "alice");
+    TX(c, 40, R, U, .status = 401, .cid = "reg1", .cseq = 1, .cmeth = "REGISTER", .ttag = "r");
+    TX(c, 100, U, R, .method = "REGISTER", .cid = "reg1", .cseq = 2, .to = "alice");
+    TX(c, 600, U, R, .method = "REGISTER", .cid = "reg1", .cseq = 2, .to = "alice"); /* retrans */
+    TX(c, 660, R, U, .status = 200, .cid = "reg1", .cseq = 2, .cmeth = "REGISTER", .ttag = "r");
+    TX(c, 700, U, R, .method = "REGISTER", .cid = "reg1", .cseq = 3, .to = "alice");
+    TX(c, 720, R, U, .status = 403, .cid = "reg1", .cseq = 3, .cmeth = "REGISTER", .ttag = "r");
+    TX(c, 800, U, R, .method = "REGISTER", .cid = "reg1", .cseq = 4, .to = "alice");
+    TX(c, 1000, R, U, .method = "OPTIONS", .cid = "opt1");
+    TX(c, 1030, U, R, .status = 200, .cid = "opt1", .cmeth = "OPTIONS", .ttag = "o");
+    calls_tick(c, BASE_NS + 40000 * MS);   /* cseq 4 never answered: timeout */
+    assert_int_equal(calls_reg_count(c), 2);
+    assert_int_equal(calls_pending_held(c), 0);
+    const struct calls_reg *r = calls_reg_get(c, 0);
+    assert_int_equal(r->method, SIP_M_REGISTER);
+    assert_int_equal(r->attempts, 4);
+    assert_int_equal(r->challenges, 1);
+    assert_int_equal(r->successes, 1);
+    assert_int_equal(r->failures, 1);
+    assert_int_equal(r->timeouts, 1);
+    assert_int_equal(r->rt_max_ms, 560);
+    assert_string_equal(r->aor, "alice");
+    const struct calls_reg *o = calls_reg_get(c, 1);
+    assert_int_equal(o->method, SIP_M_OPTIONS);
+    assert_int_equal(o->successes, 1);
+    assert_true(o->rt_sum_ms == 30.0);
+    assert_int_equal(calls_count(c), 0);   /* no leg from REGISTER/OPTIONS */
+    calls_free(c);
+}
+
+static void test_orphans_and_hostile(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    TX(c, 0, "10.0.0.1", "10.0.0.2", .method = "BYE", .cid = "never-seen");
+    TX(c, 0, "10.0.0.2", "10.0.0.1", .status = 200, .cid = "never-seen-2");
+    assert_int_equal(calls_stat(c, TS_CALLS_ORPHANS), 2);
+    /* a parsed message with few headers and odd values must not crash */
+    const char *raw[] = {
+        "INVITE sip:x@y SIP/2.0\r\nCall-ID: z\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+        "SIP/2.0 200 OK\r\nCall-ID: z\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\n"
+        "Content-Length: 40\r\n\r\nv=0\r\nm=audio 99999 RTP/AVP x\r\nc=IN IP4 \r\n",
+        "INVITE tel:+1-555-0100 SIP/2.0\r\nCall-ID: t\r\nFrom: <tel:+1-555-0100>;tag=a\r\n"
+        "To: \"\" <>\r\nSession-ID: ;remote=\r\nCSeq: 9 INVITE\r\nContent-Length: 0\r\n\r\n",
+    };
+    struct pkt_meta pm;
+    memset(&pm, 0, sizeof pm);
+    pm.ts_ns = BASE_NS;
+    for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++) {
+        if (sip_parse((const uint8_t *)raw[i], strlen(raw[i]), false, &M) == SIP_OK)
+            calls_sip(c, &pm, &M);
+    }
+    calls_sip(NULL, &pm, &M);
+    calls_tick(NULL, 0);
+    calls_finish(c);
+    assert_int_equal(calls_dialogs_held(c), 0);
+    calls_free(c);
+    calls_free(NULL);
+}
+
+static void test_config_load(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ts_calls_cfgXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "# test\ninternal_net = 100.64.0.0/10\ncorr_header = X-Foo\n"
+               "corr_window_ms = 1500\ncountry_code = 49\ntrunk = 203.0.113.5 Carrier A\n"
+               "max_dialogs = 99\n");
+    fclose(f);
+    struct calls_config cfg;
+    calls_config_default(&cfg);
+    char err[256] = "";
+    assert_int_equal(calls_config_load(&cfg, path, err, sizeof err), CALLS_OK);
+    assert_int_equal(cfg.nnets, 1);
+    assert_int_equal(cfg.ncorr_hdrs, 1);
+    assert_string_equal(cfg.corr_hdrs[0], "X-Foo");
+    assert_int_equal(cfg.corr_window_ms, 1500);
+    assert_string_equal(cfg.country_code, "49");
+    assert_int_equal(cfg.ntrunk_names, 1);
+    assert_string_equal(cfg.trunk_names[0].name, "Carrier A");
+    assert_int_equal(cfg.max_dialogs, 99);
+    struct ts_addr a = { 4, { 100, 100, 1, 1 } }, b = { 4, { 10, 0, 0, 1 } };
+    assert_true(calls_config_internal(&cfg, &a));
+    assert_false(calls_config_internal(&cfg, &b));
+    f = fopen(path, "w");
+    fprintf(f, "internal_net = 300.1.1.1/8\n");
+    fclose(f);
+    assert_int_equal(calls_config_load(&cfg, path, err, sizeof err), CALLS_ERR_SYNTAX);
+    assert_non_null(strstr(err, ":1:"));
+    f = fopen(path, "w");
+    fprintf(f, "no equals sign\n");
+    fclose(f);
+    assert_int_equal(calls_config_load(&cfg, path, err, sizeof err), CALLS_ERR_SYNTAX);
+    unlink(path);
+    assert_int_equal(calls_config_load(&cfg, path, err, sizeof err), CALLS_ERR_IO);
+    /* defaults: RFC 1918 and ULA are internal */
+    calls_config_default(&cfg);
+    struct ts_addr u = { 6, { 0xfd, 0x17 } }, p = { 4, { 172, 32, 0, 1 } };
+    assert_true(calls_config_internal(&cfg, &u));
+    assert_false(calls_config_internal(&cfg, &p));
+}
+
+static void test_json(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    const char *sid = "Session-ID: ab30317f1a784dc48ff824d0d3715d86\r\n";
+    answered_call(c, 0, "legA", "10.0.0.1", "10.0.0.2", "100", "200", 100, 900, 5000, sid);
+    answered_call(c, 30, "legB", "10.0.0.2", "203.0.113.5", "9", "8", 50, 850, 5000, sid);
+    TX(c, 100, "10.0.0.50", "203.0.113.1", .method = "OPTIONS", .cid = "o");
+    calls_finish(c);
+    json_t *calls = calls_json_calls(c), *trunks = calls_json_trunks(c),
+           *regs = calls_json_registrations(c);
+    assert_int_equal(json_array_size(calls), 1);
+    json_t *k = json_array_get(calls, 0);
+    assert_string_equal(json_string_value(json_object_get(k, "outcome")), "answered");
+    assert_true(json_is_null(json_object_get(k, "failure_side")));
+    assert_int_equal(json_integer_value(json_object_get(k, "pdd_ms")), 100);
+    const char *start = json_string_value(json_object_get(k, "start"));
+    assert_non_null(start);
+    assert_int_equal(strlen(start), 24);
+    json_t *legs = json_object_get(k, "legs");
+    assert_int_equal(json_array_size(legs), 2);
+    assert_true(json_is_null(json_object_get(json_array_get(legs, 0), "evidence")));
+    json_t *ev = json_object_get(json_array_get(legs, 1), "evidence");
+    assert_string_equal(json_string_value(json_object_get(ev, "type")), "session_id");
+    assert_int_equal(json_integer_value(json_object_get(ev, "linked_to")), 0);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(legs, 0), "src")),
+                        "10.0.0.1:5060");
+    assert_int_equal(json_array_size(trunks), 2);
+    json_t *t = json_array_get(trunks, 1);
+    assert_string_equal(json_string_value(json_object_get(t, "type")), "itsp");
+    assert_true(json_real_value(json_object_get(t, "asr")) == 1.0);
+    assert_non_null(json_object_get(json_object_get(t, "codes"), "200"));
+    assert_int_equal(json_array_size(json_object_get(t, "buckets")), 1);
+    assert_int_equal(json_array_size(regs), 1);
+    char *dump = json_dumps(calls, 0);
+    assert_non_null(dump);
+    free(dump);
+    json_decref(calls);
+    json_decref(trunks);
+    json_decref(regs);
+    calls_free(c);
+}
+
+int main(void)
+{
+    ts_hash_seed_fixed(1, 2);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_answered_bye_by_callee),
+        cmocka_unit_test(test_busy_and_rejected),
+        cmocka_unit_test(test_cancel_487),
+        cmocka_unit_test(test_forking),
+        cmocka_unit_test(test_retransmissions),
+        cmocka_unit_test(test_same_callid_two_hops),
+        cmocka_unit_test(test_timeouts_free_state),
+        cmocka_unit_test(test_reinvite_hold_resume),
+        cmocka_unit_test(test_corr_session_id),
+        cmocka_unit_test(test_corr_x_cid),
+        cmocka_unit_test(test_corr_timing_numbers),
+        cmocka_unit_test(test_corr_ambiguous),
+        cmocka_unit_test(test_corr_three_leg_chain),
+        cmocka_unit_test(test_corr_shared_media),
+        cmocka_unit_test(test_failure_attribution),
+        cmocka_unit_test(test_trunk_kpis),
+        cmocka_unit_test(test_dialog_limit),
+        cmocka_unit_test(test_register_options),
+        cmocka_unit_test(test_orphans_and_hostile),
+        cmocka_unit_test(test_config_load),
+        cmocka_unit_test(test_json),
+        cmocka_unit_test(test_many_sequential_calls),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
