@@ -73,6 +73,7 @@ static json_t *jleg(const struct calls_leg *l)
                         l->hangup_by ? jstr(calls_party_name((enum calls_party)l->hangup_by))
                                      : json_null());
     json_object_set_new(o, "invite_ts", jtime(l->invite_ns));
+    json_object_set_new(o, "attempt_ts", jtime(l->attempt_ns));
     json_object_set_new(o, "ring_ts", jtime(l->ring_ns));
     json_object_set_new(o, "answer_ts", jtime(l->answer_ns));
     json_object_set_new(o, "end_ts", jtime(l->end_ns));
@@ -86,6 +87,8 @@ static json_t *jleg(const struct calls_leg *l)
     json_object_set_new(o, "reinvites", json_integer(l->reinvites));
     json_object_set_new(o, "retransmissions", json_integer(l->retrans));
     json_object_set_new(o, "hold", json_boolean(l->hold));
+    json_object_set_new(o, "holds", json_integer(l->holds));
+    json_object_set_new(o, "on_hold_at_end", json_boolean(l->on_hold));
     json_object_set_new(o, "transfer", json_boolean(l->transfer));
     json_object_set_new(o, "session_timer", json_boolean(l->session_timer));
     json_object_set_new(o, "auth_challenged", json_boolean(l->auth_challenged));

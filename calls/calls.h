@@ -104,6 +104,8 @@ struct calls_leg {
     char from[CALLS_USER_LEN], to[CALLS_USER_LEN], ruri[CALLS_USER_LEN], pai[CALLS_USER_LEN];
     char caller_digits[CALLS_DIGITS_LEN], callee_digits[CALLS_DIGITS_LEN];
     uint64_t invite_ns, prov_ns, ring_ns, answer_ns, end_ns; /* 0 = never */
+    uint64_t attempt_ns;          /* INVITE of the last attempt (the retry after a
+                                   * 401/407); delays (PDD, SRD) start here */
     uint64_t bye_ns, bye_ok_ns;   /* BYE and its 2xx (SDD) */
     uint16_t final_status;        /* 0 = no final response */
     char reason[CALLS_USER_LEN];  /* reason phrase of the final response */
@@ -118,7 +120,10 @@ struct calls_leg {
     uint8_t nhops;                /* distinct (src,dst) the INVITE was seen on */
     struct ts_addr hop_src[TS_CALLS_MAX_HOPS], hop_dst[TS_CALLS_MAX_HOPS];
     uint8_t forks;                /* distinct To-tags in responses to the INVITE */
-    bool cancelled, transfer, hold, session_timer, auth_challenged;
+    bool cancelled, transfer, session_timer, auth_challenged;
+    bool hold;                    /* put on hold at least once (re-INVITE/UPDATE offer) */
+    bool on_hold;                 /* still on hold at the end (no resume seen) */
+    uint16_t holds;               /* hold transitions */
     uint32_t reinvites, retrans;
     uint16_t err_status;          /* earliest final error response (>= 300) */
     uint64_t err_ns;

@@ -526,8 +526,8 @@ void corr_emit_group(struct calls *c, struct dlg *d, uint8_t open_party)
         call.direction = any_ext ? CALLS_DIR_OUTBOUND : CALLS_DIR_INTERNAL;
     else
         call.direction = all_ext ? CALLS_DIR_TRANSIT : CALLS_DIR_INBOUND;
-    call.pdd_ms = (l0->ring_ns && l0->ring_ns >= l0->invite_ns)
-                      ? (int64_t)((l0->ring_ns - l0->invite_ns) / NS_PER_MS)
+    call.pdd_ms = (l0->ring_ns && l0->ring_ns >= l0->attempt_ns)
+                      ? (int64_t)((l0->ring_ns - l0->attempt_ns) / NS_PER_MS)
                       : -1;
     for (unsigned i = 0; i < n; i++) {
         if (legs[i].answer_ns && legs[i].end_ns >= legs[i].answer_ns) {

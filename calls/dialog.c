@@ -231,8 +231,12 @@ static void take_sdp(struct calls *c, struct dlg *d, const struct sip_msg *msg,
     if (offer_in_dialog) {
         static const uint8_t zero[16];
         bool zero_addr = s.addr.family && memcmp(s.addr.a, zero, 16) == 0;
-        if (s.dir == CALLS_MD_SENDONLY || s.dir == CALLS_MD_INACTIVE || zero_addr)
+        bool held = s.dir == CALLS_MD_SENDONLY || s.dir == CALLS_MD_INACTIVE || zero_addr;
+        if (held && !d->rec.on_hold) {
             d->rec.hold = true;
+            d->rec.holds++;
+        }
+        d->rec.on_hold = held;
     }
     add_media(c, d, &s);
 }
@@ -282,6 +286,7 @@ static void leg_start(struct calls *c, struct dlg *d, const struct pkt_meta *m,
 {
     struct calls_leg *r = &d->rec;
     r->invite_ns = m->ts_ns;
+    r->attempt_ns = m->ts_ns;
     r->src = m->src;
     r->dst = m->dst;
     r->sport = m->sport;
@@ -380,6 +385,8 @@ static void on_request(struct calls *c, struct dlg *d, const struct pkt_meta *m,
             if (r->final_status == 401 || r->final_status == 407)
                 r->auth_challenged = true;
             d->init_cseq = msg->cseq;
+            r->attempt_ns = m->ts_ns;
+            r->prov_ns = r->ring_ns = 0;
             r->final_status = 0;
             r->reason[0] = '\0';
             if (d->ended) {
@@ -564,7 +571,12 @@ void calls_sip(struct calls *c, const struct pkt_meta *m, const struct sip_msg *
         /* Any INVITE opens a leg (also a re-INVITE of a call that started
          * before the capture); everything else needs one. */
         if (!msg->is_request || meth != SIP_M_INVITE) {
-            TS_INC(c->st, CALLS_ORPHANS);
+            /* an INVITE dialog we never saw start (or already emitted);
+             * SUBSCRIBE/NOTIFY/MESSAGE/PUBLISH outside calls are not ours */
+            if (meth == SIP_M_INVITE || meth == SIP_M_ACK || meth == SIP_M_BYE ||
+                meth == SIP_M_CANCEL || meth == SIP_M_PRACK || meth == SIP_M_UPDATE ||
+                meth == SIP_M_INFO || meth == SIP_M_REFER)
+                TS_INC(c->st, CALLS_ORPHANS);
             return;
         }
         d = dlg_create(c, cid);

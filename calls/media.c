@@ -18,6 +18,20 @@ static uint8_t map_dir(enum sdp_dir d)
     }
 }
 
+static bool has_name(const char *list, const char *nm, size_t l)
+{
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == l && strncasecmp(p, nm, l) == 0)
+            return true;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return false;
+}
+
 bool calls_sdp_parse(struct bv body, struct calls_sdp *out)
 {
     struct sdp s;
@@ -45,6 +59,8 @@ bool calls_sdp_parse(struct bv body, struct calls_sdp *out)
             continue;
         calls_cp(nm, sizeof nm, name);
         size_t l = strlen(nm);
+        if (has_name(out->codecs, nm, l))
+            continue;   /* AMR-WB twice (octet-aligned and not): list it once */
         if (n + l + 2 > sizeof out->codecs)
             break;
         if (n)

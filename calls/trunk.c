@@ -241,12 +241,12 @@ static void kpi_add(struct calls_kpi *k, const struct calls_leg *r)
         k->dur_n++;
     }
     uint64_t srd_end = r->ring_ns ? r->ring_ns : (ans ? r->answer_ns : 0);
-    if (srd_end >= r->invite_ns && srd_end) {
-        k->srd_sum_ms += (double)(srd_end - r->invite_ns) / 1e6;
+    if (srd_end >= r->attempt_ns && srd_end) {
+        k->srd_sum_ms += (double)(srd_end - r->attempt_ns) / 1e6;
         k->srd_n++;
     }
-    if (ans && r->answer_ns >= r->invite_ns) {
-        k->ans_sum_ms += (double)(r->answer_ns - r->invite_ns) / 1e6;
+    if (ans && r->answer_ns >= r->attempt_ns) {
+        k->ans_sum_ms += (double)(r->answer_ns - r->attempt_ns) / 1e6;
         k->ans_n++;
     }
     if (r->bye_ns && r->bye_ok_ns >= r->bye_ns) {
@@ -272,12 +272,12 @@ void trunk_account(struct calls *c, const struct dlg *d, const struct calls_leg 
         if (r.final_status >= 100 && r.final_status < 700)
             t->codes[r.final_status - 100]++;
         uint64_t srd_end = r.ring_ns ? r.ring_ns : r.answer_ns;
-        if (srd_end && srd_end >= r.invite_ns) {
-            t->srd_hist.n[hist_bin((srd_end - r.invite_ns) / NS_PER_MS)]++;
+        if (srd_end && srd_end >= r.attempt_ns) {
+            t->srd_hist.n[hist_bin((srd_end - r.attempt_ns) / NS_PER_MS)]++;
             t->srd_hist.total++;
         }
-        if (r.answer_ns && r.answer_ns >= r.invite_ns) {
-            t->ans_hist.n[hist_bin((r.answer_ns - r.invite_ns) / NS_PER_MS)]++;
+        if (r.answer_ns && r.answer_ns >= r.attempt_ns) {
+            t->ans_hist.n[hist_bin((r.answer_ns - r.attempt_ns) / NS_PER_MS)]++;
             t->ans_hist.total++;
         }
     }
@@ -297,7 +297,8 @@ static double ratio(uint64_t num, uint64_t den)
  * ISA  = finals 408 500 503 504 / attempts                (RFC 6076 4.8)
  * SCR  = answered and ended by BYE / attempts             (RFC 6076 4.9)
  * ACD / SDT = mean answer-to-end duration (RFC 6076 4.3).
- * SRD / PDD = mean INVITE to first 180/183, or to the 2xx without one (4.1).
+ * SRD / PDD = mean INVITE to first 180/183, or to the 2xx without one (4.1);
+ *   after a 401/407 challenge from the retried INVITE (not the user's typing).
  * SDD = mean BYE to its 2xx (4.2). */
 double calls_kpi_asr(const struct calls_kpi *k) { return ratio(k->answered, k->attempts); }
 double calls_kpi_ner(const struct calls_kpi *k) { return ratio(k->ner_ok, k->attempts); }

@@ -30,7 +30,7 @@ static void print_calls(FILE *f, const struct calls *c)
     fprintf(f, "\nCalls: %llu finished", (unsigned long long)calls_emitted(c));
     if (n < calls_emitted(c))
         fprintf(f, " (%zu kept)", n);
-    fprintf(f, "\n%-6s %-23s %-18s %-18s %-8s %-9s %4s %6s %8s %-4s %s\n", "id", "start",
+    fprintf(f, "\n%-6s %-24s %-18s %-18s %-8s %-9s %4s %6s %8s %-4s %s\n", "id", "start",
             "caller", "callee", "dir", "outcome", "legs", "pdd_ms", "dur_s", "code",
             "failure");
     for (size_t i = 0; i < n && i < PRINT_MAX_CALLS; i++) {
@@ -42,7 +42,7 @@ static void print_calls(FILE *f, const struct calls *c)
         else
             snprintf(pdd, sizeof pdd, "-");
         unsigned code = k->nlegs ? k->legs[0].final_status : 0;
-        fprintf(f, "%-6llu %-23s %-18.18s %-18.18s %-8s %-9s %4u %6s %8.1f %-4u %s%s%s\n",
+        fprintf(f, "%-6llu %-24s %-18.18s %-18.18s %-8s %-9s %4u %6s %8.1f %-4u %s%s%s\n",
                 (unsigned long long)k->id, t, k->caller, k->callee,
                 calls_dir_name((enum calls_dir)k->direction),
                 calls_outcome_name((enum calls_outcome)k->outcome), k->nlegs, pdd, k->duration_s,

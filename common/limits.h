@@ -75,7 +75,8 @@
 
 /* ---- calls (dialogs, legs, correlation, trunks) ---- */
 /* INVITE dialogs (legs) held at once, open or waiting to be emitted; LRU
- * eviction beyond (each is ~2 KiB: 64 Ki dialogs cap the table near 128 MiB). */
+ * eviction beyond emits the oldest leg's call early (each is ~4 KiB with its
+ * transaction ring: 64 Ki dialogs cap the table near 256 MiB). */
 #define TS_MAX_DIALOGS 65536
 /* Finished calls kept for the report (~1 KiB per leg); later ones only reach
  * the sink and the aggregates, and are counted as calls.report_dropped. */

@@ -120,8 +120,8 @@ static void sip_message(struct engine *e, const struct pkt_meta *m, struct bv ra
         TS_INC(&e->st, SIP_MALFORMED);
         break;
     }
-    /* A truncated message (Content-Length beyond the datagram) still has
-     * complete headers worth counting; malformed ones do not. */
+    /* A truncated message (cut by the snap length, or short of its
+     * Content-Length) still has a start line and headers worth counting. */
     if (r != SIP_OK && r != SIP_TRUNCATED)
         return;
     if (msg->flags)
@@ -135,7 +135,9 @@ static void sip_message(struct engine *e, const struct pkt_meta *m, struct bv ra
     }
     if (msg->call_id.len)
         idset_add(e, msg->call_id);
-    if (e->calls && r == SIP_OK)
+    /* Dialogs need the whole header block: only a datagram cut short of its
+     * Content-Length qualifies among the truncated ones. */
+    if (e->calls && (r == SIP_OK || (msg->flags & SIP_F_CL_MISMATCH)))
         calls_sip(e->calls, m, msg);
 }
 

@@ -263,6 +263,20 @@ enum gen_err gen_parse_args(struct gen_opts *o, int argc, char **argv, char *err
                 o->pretty = true;
             continue;
         }
+        static const char *const valued[] = {
+            "-o", "--out", "--truth", "--calls", "--cps", "--concurrency", "--duration-mean",
+            "--max-packets", "--seed", "--start", "--mix", "--transport", "--vlan", "--dup-rate",
+            "--itsps", "--inbound", "--retrans", "--impair", "--impairments", "--loss",
+            "--jitter-ms", "--srtp", "--bypass", "--twin-rate", "--corr", "--corr-header",
+            "--map-503", "--options-interval",
+        };
+        if (find_name(valued, (int)(sizeof valued / sizeof valued[0]), name, strlen(name)) < 0) {
+            if (name[0] == '-')
+                snprintf(err, errlen, "gen: unknown option '%s'", name);
+            else
+                snprintf(err, errlen, "gen: unexpected argument '%s'", name);
+            return GEN_EUSAGE;
+        }
         if (!val) {
             if (i + 1 >= argc) {
                 if (name[0] == '-')

@@ -247,6 +247,42 @@ static void test_cancel_487(void **state)
     calls_free(c);
 }
 
+/* Digest challenge, then the retry with credentials in the same Call-ID
+ * half a minute later (a person typing): one leg, PDD from the retry. */
+static void test_auth_retry(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    const char *A = "10.0.0.1", *P = "203.0.113.1";
+    TX(c, 0, A, P, .method = "INVITE", .cid = "au");
+    TX(c, 50, P, A, .status = 407, .cid = "au", .ttag = "p1");
+    TX(c, 60, A, P, .method = "ACK", .cid = "au", .ttag = "p1");
+    calls_tick(c, BASE_NS + 30000 * MS);   /* past the linger, not past auth_linger_s */
+    assert_int_equal(calls_count(c), 0);
+    TX(c, 30000, A, P, .method = "INVITE", .cseq = 2, .cid = "au", .branch = "z9hG4bK2",
+       .extra = "Proxy-Authorization: Digest username=\"a\"\r\n");
+    TX(c, 30200, P, A, .status = 180, .cseq = 2, .cid = "au", .ttag = "p2", .branch = "z9hG4bK2");
+    TX(c, 31000, P, A, .status = 200, .cseq = 2, .cid = "au", .ttag = "p2", .branch = "z9hG4bK2");
+    TX(c, 40000, A, P, .method = "BYE", .cseq = 3, .cid = "au", .ttag = "p2", .branch = "z9hG4bK3");
+    /* a challenge nobody answers goes after auth_linger_s */
+    TX(c, 50000, A, P, .method = "INVITE", .cid = "au2");
+    TX(c, 50050, P, A, .status = 401, .cid = "au2", .ttag = "x");
+    calls_tick(c, BASE_NS + 60000 * MS);
+    assert_int_equal(calls_count(c), 1);
+    const struct calls_call *k = calls_get(c, 0);
+    assert_int_equal(k->outcome, CALLS_ANSWERED);
+    assert_true(k->legs[0].auth_challenged);
+    assert_int_equal(k->pdd_ms, 200);
+    assert_int_equal(k->legs[0].invite_ns, BASE_NS);
+    assert_int_equal(calls_dialogs_held(c), 1);
+    calls_tick(c, BASE_NS + 139000 * MS);
+    assert_int_equal(calls_dialogs_held(c), 1);
+    calls_tick(c, BASE_NS + 141000 * MS);
+    assert_int_equal(calls_dialogs_held(c), 0);
+    assert_int_equal(calls_get(c, 1)->outcome, CALLS_REJECTED);
+    calls_free(c);
+}
+
 static void test_forking(void **state)
 {
     (void)state;
@@ -385,6 +421,8 @@ static void test_reinvite_hold_resume(void **state)
     calls_finish(c);
     k = only_call(c);
     assert_true(k->legs[0].hold);
+    assert_int_equal(k->legs[0].holds, 1);
+    assert_false(k->legs[0].on_hold);   /* resumed */
     assert_int_equal(k->legs[0].reinvites, 2);
     assert_int_equal(k->legs[0].answer_ns - k->legs[0].invite_ns, 500 * MS);
     assert_true(k->legs[0].caller_sdp.present);
@@ -775,6 +813,56 @@ static void test_orphans_and_hostile(void **state)
     calls_free(NULL);
 }
 
+/* Mutated messages, few Call-IDs, tiny table: no crash, bounds hold. */
+static void test_random_mutations(void **state)
+{
+    (void)state;
+    struct calls_config cfg;
+    calls_config_default(&cfg);
+    cfg.max_dialogs = 16;
+    struct calls *c = calls_new(&cfg, NULL);
+    char s1[512];
+    static const char *const methods[] = { "INVITE", "ACK", "BYE", "CANCEL", "UPDATE", "PRACK",
+                                           "REFER", "NOTIFY", "REGISTER", "OPTIONS" };
+    static const unsigned codes[] = { 100, 180, 183, 200, 401, 407, 486, 487, 503, 603 };
+    uint64_t x = 88172645463325252ull;
+    char cid[16], tag[8];
+    for (unsigned i = 0; i < 20000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        snprintf(cid, sizeof cid, "r%u", (unsigned)(x % 40));
+        snprintf(tag, sizeof tag, "t%u", (unsigned)((x >> 8) % 3));
+        const char *src = (x >> 12) & 1 ? "10.0.0.1" : "203.0.113.7";
+        const char *dst = (x >> 12) & 1 ? "203.0.113.7" : "10.0.0.1";
+        const char *sid = (x >> 20) % 4 == 0 ? "Session-ID: 0123456789abcdef0123456789abcdef\r\n"
+                          : (x >> 20) % 4 == 1 ? "X-CID: r3\r\n" : NULL;
+        const char *body = (x >> 24) % 3 == 0
+                               ? sdp(s1, sizeof s1, src, (unsigned)(4000 + (x >> 30) % 4),
+                                     (x >> 26) & 1 ? "sendonly" : "sendrecv")
+                               : NULL;
+        if ((x >> 16) & 1)
+            TX(c, i * 50, src, dst, .method = methods[(x >> 32) % 10], .cid = cid,
+               .cseq = (unsigned)((x >> 40) % 4 + 1), .ttag = (x >> 44) & 1 ? tag : NULL,
+               .ftag = (x >> 45) & 1 ? "ft" : "other", .extra = sid, .sdp = body);
+        else
+            TX(c, i * 50, src, dst, .status = codes[(x >> 32) % 10], .cid = cid,
+               .cseq = (unsigned)((x >> 40) % 4 + 1), .ttag = tag,
+               .cmeth = methods[(x >> 48) % 10], .extra = sid, .sdp = body);
+        assert_true(calls_dialogs_held(c) <= 16);
+        if (i % 97 == 0)
+            calls_tick(c, BASE_NS + (uint64_t)i * 50 * MS);
+    }
+    calls_finish(c);
+    assert_int_equal(calls_dialogs_held(c), 0);
+    assert_true(calls_emitted(c) > 0);
+    json_t *j = calls_json_calls(c);
+    json_decref(j);
+    j = calls_json_trunks(c);
+    json_decref(j);
+    calls_free(c);
+}
+
 static void test_config_load(void **state)
 {
     (void)state;
@@ -869,6 +957,7 @@ int main(void)
         cmocka_unit_test(test_answered_bye_by_callee),
         cmocka_unit_test(test_busy_and_rejected),
         cmocka_unit_test(test_cancel_487),
+        cmocka_unit_test(test_auth_retry),
         cmocka_unit_test(test_forking),
         cmocka_unit_test(test_retransmissions),
         cmocka_unit_test(test_same_callid_two_hops),
@@ -885,6 +974,7 @@ int main(void)
         cmocka_unit_test(test_dialog_limit),
         cmocka_unit_test(test_register_options),
         cmocka_unit_test(test_orphans_and_hostile),
+        cmocka_unit_test(test_random_mutations),
         cmocka_unit_test(test_config_load),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_many_sequential_calls),

@@ -374,6 +374,7 @@ static void test_options(void **state)
     BAD("-o", "x.pcap", "--jitter-ms", "19");
     BAD("--calls", "3");
     BAD("-o", "x.pcap", "--bogus");
+    assert_non_null(strstr(err, "unknown option"));
     BAD("-o", "x.pcap", "--calls", "12x");
     BAD("-o", "x.pcap", "--calls", "-1");
     BAD("-o", "x.pcap", "--calls");

@@ -1,0 +1,334 @@
+/* Store schema: versioned by PRAGMA user_version, created and upgraded by
+ * forward migration steps (a new database runs every step, so the upgrade
+ * path is the tested path); plus the small reader/maintenance API. */
+#include "store_int.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Version 1: the first released layout. Times are ns since the epoch,
+ * addresses text, enums their names (stable across builds, readable). */
+static const char SCHEMA_V1[] =
+    "CREATE TABLE captures("
+    " id INTEGER PRIMARY KEY, path TEXT NOT NULL, size INTEGER, mtime INTEGER,"
+    " head_hash TEXT, sensor TEXT, started INTEGER, finished INTEGER,"
+    " first_ts INTEGER, last_ts INTEGER);"
+    "CREATE INDEX captures_ident ON captures(path, size, mtime, head_hash);"
+    "CREATE TABLE trunks("
+    " id INTEGER PRIMARY KEY, name TEXT, local_addr TEXT NOT NULL, peer_addr TEXT NOT NULL,"
+    " itsp INTEGER, attempts INTEGER, answered INTEGER, busy INTEGER, rejected INTEGER,"
+    " cancelled INTEGER, failed INTEGER, timeouts INTEGER, asr REAL, ner REAL,"
+    " acd_s REAL, pdd_mean_ms REAL, pdd_p95_ms INTEGER, peak_concurrent INTEGER,"
+    " peak_ts INTEGER, updated INTEGER, UNIQUE(local_addr, peer_addr));"
+    "CREATE TABLE peers("
+    " id INTEGER PRIMARY KEY, addr TEXT NOT NULL UNIQUE, name TEXT, kind TEXT,"
+    " first_ts INTEGER, last_ts INTEGER);"
+    "CREATE TABLE calls("
+    " id INTEGER PRIMARY KEY, capture_id INTEGER REFERENCES captures(id),"
+    " tracker_id INTEGER, start INTEGER NOT NULL, end INTEGER, caller TEXT, callee TEXT,"
+    " direction TEXT, outcome TEXT, failure_side TEXT, failure_detail TEXT,"
+    " pdd_ms INTEGER, duration_s REAL, mos REAL, legs INTEGER);"
+    "CREATE INDEX calls_start ON calls(start);"
+    "CREATE INDEX calls_outcome ON calls(outcome, start);"
+    "CREATE INDEX calls_failure_side ON calls(failure_side, start);"
+    "CREATE INDEX calls_mos ON calls(mos);"
+    "CREATE INDEX calls_capture ON calls(capture_id);"
+    "CREATE TABLE legs("
+    " id INTEGER PRIMARY KEY, call_ref INTEGER NOT NULL REFERENCES calls(id), idx INTEGER,"
+    " call_id TEXT NOT NULL, from_user TEXT, to_user TEXT, ruri TEXT, pai TEXT,"
+    " caller_digits TEXT, callee_digits TEXT, invite_ts INTEGER, prov_ts INTEGER,"
+    " ring_ts INTEGER, answer_ts INTEGER, end_ts INTEGER, bye_ts INTEGER,"
+    " final_status INTEGER, reason TEXT, reason_hdr TEXT, q850 INTEGER, ms_diag TEXT,"
+    " hangup_by TEXT, transport TEXT, src TEXT, sport INTEGER, dst TEXT, dport INTEGER,"
+    " outcome TEXT, ev_type TEXT, ev_conf REAL, linked_to INTEGER,"
+    " caller_codecs TEXT, callee_codecs TEXT);"
+    "CREATE INDEX legs_call ON legs(call_ref);"
+    "CREATE INDEX legs_caller ON legs(caller_digits);"
+    "CREATE INDEX legs_callee ON legs(callee_digits);"
+    "CREATE INDEX legs_call_id ON legs(call_id);"
+    "CREATE TABLE sip_messages("
+    " id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, src TEXT, sport INTEGER, dst TEXT,"
+    " dport INTEGER, transport TEXT, call_id TEXT, leg_id INTEGER REFERENCES legs(id),"
+    " method TEXT, status INTEGER, cseq INTEGER, cseq_method TEXT, raw BLOB,"
+    " capture_id INTEGER REFERENCES captures(id), frame INTEGER, file_off INTEGER);"
+    "CREATE INDEX sip_messages_call_id ON sip_messages(call_id, ts);"
+    "CREATE INDEX sip_messages_leg ON sip_messages(leg_id);"
+    "CREATE INDEX sip_messages_ts ON sip_messages(ts);"
+    "CREATE INDEX sip_messages_capture ON sip_messages(capture_id);"
+    "CREATE TABLE rtp_streams("
+    " id INTEGER PRIMARY KEY, call_ref INTEGER REFERENCES calls(id),"
+    " leg_id INTEGER REFERENCES legs(id), capture_id INTEGER, src TEXT, sport INTEGER,"
+    " dst TEXT, dport INTEGER, ssrc INTEGER, payload_type INTEGER, codec TEXT,"
+    " first_ts INTEGER, last_ts INTEGER, packets INTEGER, lost INTEGER,"
+    " jitter_mean_ms REAL, jitter_max_ms REAL, max_delta_ms REAL, mos REAL, flags INTEGER);"
+    "CREATE INDEX rtp_streams_call ON rtp_streams(call_ref);"
+    "CREATE TABLE rtp_intervals("
+    " stream_id INTEGER NOT NULL REFERENCES rtp_streams(id), ts INTEGER NOT NULL,"
+    " packets INTEGER, lost INTEGER, jitter_mean_ms REAL, jitter_max_ms REAL,"
+    " max_delta_ms REAL, mos REAL, flags INTEGER, PRIMARY KEY(stream_id, ts));"
+    "CREATE TABLE rtcp_reports("
+    " id INTEGER PRIMARY KEY, call_ref INTEGER REFERENCES calls(id),"
+    " stream_id INTEGER REFERENCES rtp_streams(id), capture_id INTEGER, ts INTEGER,"
+    " src TEXT, sport INTEGER, dst TEXT, dport INTEGER, ssrc INTEGER, type TEXT,"
+    " fraction_lost REAL, cum_lost INTEGER, jitter_ms REAL, rtt_ms REAL, mos REAL,"
+    " flags INTEGER);"
+    "CREATE INDEX rtcp_reports_call ON rtcp_reports(call_ref);"
+    "CREATE TABLE registrations("
+    " id INTEGER PRIMARY KEY, capture_id INTEGER, client TEXT, server TEXT, aor TEXT,"
+    " attempts INTEGER, successes INTEGER, challenges INTEGER, failures INTEGER,"
+    " timeouts INTEGER, rt_mean_ms REAL, rt_max_ms INTEGER, last_status INTEGER,"
+    " first_ts INTEGER, last_ts INTEGER, last_ok_ts INTEGER);"
+    "CREATE TABLE keepalives("
+    " id INTEGER PRIMARY KEY, capture_id INTEGER, client TEXT, server TEXT,"
+    " attempts INTEGER, successes INTEGER, failures INTEGER, timeouts INTEGER,"
+    " rt_mean_ms REAL, rt_max_ms INTEGER, last_status INTEGER,"
+    " first_ts INTEGER, last_ts INTEGER, last_ok_ts INTEGER);"
+    "CREATE TABLE kpi_minute("
+    " trunk_id INTEGER NOT NULL REFERENCES trunks(id), direction TEXT NOT NULL,"
+    " minute INTEGER NOT NULL, attempts INTEGER, answered INTEGER, busy INTEGER,"
+    " rejected INTEGER, cancelled INTEGER, failed INTEGER, timeouts INTEGER,"
+    " srd_sum_ms REAL, srd_n INTEGER, ans_sum_ms REAL, ans_n INTEGER,"
+    " dur_sum_s REAL, dur_n INTEGER, peak_concurrent INTEGER,"
+    " PRIMARY KEY(trunk_id, minute, direction));";
+
+/* Version 2: the SDP media endpoints of both sides of each leg (per-call
+ * RTP export) and the kind of a capture (file now, spool later). */
+static const char SCHEMA_V2[] =
+    "ALTER TABLE legs ADD COLUMN caller_media_addr TEXT;"
+    "ALTER TABLE legs ADD COLUMN caller_media_port INTEGER;"
+    "ALTER TABLE legs ADD COLUMN callee_media_addr TEXT;"
+    "ALTER TABLE legs ADD COLUMN callee_media_port INTEGER;"
+    "ALTER TABLE captures ADD COLUMN kind TEXT NOT NULL DEFAULT 'file';";
+
+const char *st_schema_step(int version)
+{
+    switch (version) {
+    case 1:
+        return SCHEMA_V1;
+    case 2:
+        return SCHEMA_V2;
+    default:
+        return NULL;
+    }
+}
+
+static int user_version(sqlite3 *h)
+{
+    sqlite3_stmt *s = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+int st_schema_migrate(sqlite3 *h, char *err, size_t errlen)
+{
+    int v = user_version(h);
+    if (v < 0) {
+        snprintf(err, errlen, "cannot read the schema version: %s", sqlite3_errmsg(h));
+        return ST_ERR_OPEN;
+    }
+    if (v > ST_SCHEMA_VERSION) {
+        snprintf(err, errlen,
+                 "database schema version %d is newer than this trunkscope supports (%d)", v,
+                 ST_SCHEMA_VERSION);
+        return ST_ERR_NEWER;
+    }
+    /* Each step and its version bump commit together: a crash leaves the
+     * previous version intact and the next open retries the step. */
+    while (v < ST_SCHEMA_VERSION) {
+        char sql[64], *msg = NULL;
+        int rc = sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, &msg);
+        if (rc == SQLITE_OK) {
+            /* re-read inside the lock: another process may have migrated */
+            int cur = user_version(h);
+            if (cur != v) {
+                sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+                v = cur;
+                if (v > ST_SCHEMA_VERSION)
+                    return st_schema_migrate(h, err, errlen);
+                continue;
+            }
+            rc = sqlite3_exec(h, st_schema_step(v + 1), NULL, NULL, &msg);
+        }
+        if (rc == SQLITE_OK) {
+            snprintf(sql, sizeof sql, "PRAGMA user_version=%d", v + 1);
+            rc = sqlite3_exec(h, sql, NULL, NULL, &msg);
+        }
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(h, "COMMIT", NULL, NULL, &msg);
+        if (rc != SQLITE_OK) {
+            snprintf(err, errlen, "schema upgrade to version %d failed: %s", v + 1,
+                     msg ? msg : sqlite3_errmsg(h));
+            sqlite3_free(msg);
+            sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+            return ST_ERR_SQL;
+        }
+        v++;
+    }
+    return ST_OK;
+}
+
+int st_open_handle(const char *path, bool readonly, sqlite3 **out, char *err, size_t errlen)
+{
+    sqlite3 *h = NULL;
+    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    flags |= SQLITE_OPEN_NOMUTEX; /* one connection per thread */
+    *out = NULL;
+    if (sqlite3_open_v2(path, &h, flags, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: cannot open database: %s", path,
+                 h ? sqlite3_errmsg(h) : "out of memory");
+        sqlite3_close(h);
+        return ST_ERR_OPEN;
+    }
+    sqlite3_busy_timeout(h, 5000);
+    sqlite3_extended_result_codes(h, 1);
+    if (!readonly) {
+        /* WAL: readers (the API) never block the writer; NORMAL: a commit
+         * survives a process crash, only an OS crash may lose the last one. */
+        char *msg = NULL;
+        if (sqlite3_exec(h, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
+                         &msg) != SQLITE_OK) {
+            snprintf(err, errlen, "%s: not a usable database: %s", path,
+                     msg ? msg : sqlite3_errmsg(h));
+            sqlite3_free(msg);
+            sqlite3_close(h);
+            return ST_ERR_OPEN;
+        }
+        int rc = st_schema_migrate(h, err, errlen);
+        if (rc != ST_OK) {
+            sqlite3_close(h);
+            return rc;
+        }
+    } else {
+        int v = user_version(h);
+        if (v < 0) {
+            snprintf(err, errlen, "%s: not a usable database: %s", path, sqlite3_errmsg(h));
+            sqlite3_close(h);
+            return ST_ERR_OPEN;
+        }
+        if (v != ST_SCHEMA_VERSION) {
+            snprintf(err, errlen, "%s: database schema version %d, this trunkscope needs %d%s",
+                     path, v, ST_SCHEMA_VERSION,
+                     v > ST_SCHEMA_VERSION ? " (newer)" : " (open it read-write to upgrade)");
+            sqlite3_close(h);
+            return v > ST_SCHEMA_VERSION ? ST_ERR_NEWER : ST_ERR_OPEN;
+        }
+    }
+    *out = h;
+    return ST_OK;
+}
+
+void st_addr_text(const struct ts_addr *a, char *buf, size_t cap)
+{
+    if (!cap)
+        return;
+    buf[0] = '\0';
+    if (a->family == 4)
+        inet_ntop(AF_INET, a->a, buf, (socklen_t)cap);
+    else if (a->family == 6)
+        inet_ntop(AF_INET6, a->a, buf, (socklen_t)cap);
+}
+
+bool st_addr_parse(const char *s, struct ts_addr *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!s || !*s)
+        return false;
+    if (inet_pton(AF_INET, s, out->a) == 1) {
+        out->family = 4;
+        return true;
+    }
+    if (inet_pton(AF_INET6, s, out->a) == 1) {
+        out->family = 6;
+        return true;
+    }
+    return false;
+}
+
+/* ---- reader / maintenance handle ---- */
+
+struct st_db *st_db_open(const char *path, bool readonly, char *err, size_t errlen)
+{
+    struct st_db *db = calloc(1, sizeof *db);
+    if (!db) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (st_open_handle(path, readonly, &db->h, err, errlen) != ST_OK) {
+        free(db);
+        return NULL;
+    }
+    return db;
+}
+
+struct st_db *st_db_open_raw(const char *path, char *err, size_t errlen)
+{
+    struct st_db *db = calloc(1, sizeof *db);
+    if (!db) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        snprintf(err, errlen, "%s: cannot open database: %s", path,
+                 db->h ? sqlite3_errmsg(db->h) : "out of memory");
+        sqlite3_close(db->h);
+        free(db);
+        return NULL;
+    }
+    return db;
+}
+
+void st_db_close(struct st_db *db)
+{
+    if (!db)
+        return;
+    sqlite3_close(db->h);
+    free(db);
+}
+
+int st_db_exec(struct st_db *db, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db->h));
+        sqlite3_free(msg);
+        return ST_ERR_SQL;
+    }
+    return ST_OK;
+}
+
+int64_t st_db_scalar(struct st_db *db, const char *sql, int64_t dflt)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t v = dflt;
+    if (sqlite3_prepare_v2(db->h, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW &&
+        sqlite3_column_type(s, 0) != SQLITE_NULL)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+int st_db_text(struct st_db *db, const char *sql, char *buf, size_t cap)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = ST_ERR_SQL;
+    if (cap)
+        buf[0] = '\0';
+    if (sqlite3_prepare_v2(db->h, sql, -1, &s, NULL) == SQLITE_OK) {
+        int r = sqlite3_step(s);
+        if (r == SQLITE_ROW) {
+            const unsigned char *t = sqlite3_column_text(s, 0);
+            snprintf(buf, cap, "%s", t ? (const char *)t : "");
+            rc = ST_OK;
+        } else if (r == SQLITE_DONE) {
+            rc = ST_OK;
+        }
+    }
+    sqlite3_finalize(s);
+    return rc;
+}

@@ -1,0 +1,1080 @@
+/* The store writer: analysis hands owned copies of SIP messages and finished
+ * calls to a bounded queue (full: dropped and counted, never blocking); one
+ * thread commits them in batched transactions with prepared statements and
+ * runs retention in small transactions between batches. */
+#include "store_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../calls/calls.h"
+#include "../common/limits.h"
+#include "../dissect/sip.h"
+
+#define NS_PER_S 1000000000ull
+#define DEF_BATCH 2000
+#define DEF_FLUSH_MS 1000
+#define DEF_RET_BATCH 500
+/* Bytes of a capture hashed to recognise it when analysed again. */
+#define HEAD_HASH_BYTES (64u * 1024)
+/* A leg's messages are linked to it within this margin of its times. */
+#define LINK_MARGIN_NS (64ull * NS_PER_S)
+
+enum rec_kind { REC_SIP, REC_CALL, REC_CAPTURE_BEGIN, REC_CAPTURE_END, REC_TRUNKS };
+
+struct rec {
+    struct rec *next;
+    uint8_t kind;
+    bool sync;            /* the producer waits for done (owned by the producer) */
+    bool done;
+    size_t bytes;
+    union {
+        struct {
+            uint64_t ts, capture_id, frame, off;
+            struct ts_addr src, dst;
+            uint16_t sport, dport, status;
+            uint8_t l4;
+            uint32_t cseq;
+            uint32_t call_id_len, method_len, cseq_method_len, raw_len;
+            char *call_id, *method, *cseq_method;
+            uint8_t *raw;
+        } sip;
+        struct calls_call call; /* legs follow the record in the same block */
+        struct {
+            const char *path;
+            uint64_t id; /* result */
+        } cap;
+        struct {
+            uint64_t id, first_ts, last_ts;
+        } capend;
+        const struct calls *trunks;
+    } u;
+};
+
+enum stmt_id {
+    S_SIP, S_CALL, S_LEG, S_LINK, S_CAP_FIND, S_CAP_NEW, S_CAP_REOPEN, S_CAP_END,
+    S_TRUNK, S_KPI, S_PEER, S_REG, S_KEEP, S_N
+};
+
+static const char *const STMT_SQL[S_N] = {
+    [S_SIP] = "INSERT INTO sip_messages(ts,src,sport,dst,dport,transport,call_id,method,status,"
+              "cseq,cseq_method,raw,capture_id,frame,file_off) "
+              "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_CALL] = "INSERT INTO calls(capture_id,tracker_id,start,end,caller,callee,direction,"
+               "outcome,failure_side,failure_detail,pdd_ms,duration_s,mos,legs) "
+               "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,NULL,?)",
+    [S_LEG] = "INSERT INTO legs(call_ref,idx,call_id,from_user,to_user,ruri,pai,caller_digits,"
+              "callee_digits,invite_ts,prov_ts,ring_ts,answer_ts,end_ts,bye_ts,final_status,"
+              "reason,reason_hdr,q850,ms_diag,hangup_by,transport,src,sport,dst,dport,outcome,"
+              "ev_type,ev_conf,linked_to,caller_codecs,callee_codecs,caller_media_addr,"
+              "caller_media_port,callee_media_addr,callee_media_port) "
+              "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_LINK] = "UPDATE sip_messages SET leg_id=?1 WHERE call_id=?2 AND ts BETWEEN ?3 AND ?4 "
+               "AND leg_id IS NULL",
+    [S_CAP_FIND] = "SELECT id FROM captures WHERE path=? AND size=? AND mtime=? AND head_hash=?",
+    [S_CAP_NEW] = "INSERT INTO captures(path,size,mtime,head_hash,sensor,started,kind) "
+                  "VALUES(?,?,?,?,?,?,'file')",
+    [S_CAP_REOPEN] = "UPDATE captures SET sensor=?2, started=?3, finished=NULL WHERE id=?1",
+    [S_CAP_END] = "UPDATE captures SET finished=?2, first_ts=?3, last_ts=?4 WHERE id=?1",
+    [S_TRUNK] = "INSERT INTO trunks(name,local_addr,peer_addr,itsp,attempts,answered,busy,"
+                "rejected,cancelled,failed,timeouts,asr,ner,acd_s,pdd_mean_ms,pdd_p95_ms,"
+                "peak_concurrent,peak_ts,updated) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(local_addr,peer_addr) DO UPDATE SET name=excluded.name,"
+                "itsp=excluded.itsp,attempts=excluded.attempts,answered=excluded.answered,"
+                "busy=excluded.busy,rejected=excluded.rejected,cancelled=excluded.cancelled,"
+                "failed=excluded.failed,timeouts=excluded.timeouts,asr=excluded.asr,"
+                "ner=excluded.ner,acd_s=excluded.acd_s,pdd_mean_ms=excluded.pdd_mean_ms,"
+                "pdd_p95_ms=excluded.pdd_p95_ms,peak_concurrent=excluded.peak_concurrent,"
+                "peak_ts=excluded.peak_ts,updated=excluded.updated RETURNING id",
+    [S_KPI] = "INSERT OR REPLACE INTO kpi_minute(trunk_id,direction,minute,attempts,answered,"
+              "busy,rejected,cancelled,failed,timeouts,srd_sum_ms,srd_n,ans_sum_ms,ans_n,"
+              "dur_sum_s,dur_n,peak_concurrent) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_PEER] = "INSERT INTO peers(addr,name,kind,first_ts,last_ts) VALUES(?,?,?,?,?) "
+               "ON CONFLICT(addr) DO UPDATE SET name=excluded.name,"
+               "last_ts=max(coalesce(last_ts,0),excluded.last_ts)",
+    [S_REG] = "INSERT INTO registrations(capture_id,client,server,aor,attempts,successes,"
+              "challenges,failures,timeouts,rt_mean_ms,rt_max_ms,last_status,first_ts,"
+              "last_ts,last_ok_ts) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_KEEP] = "INSERT INTO keepalives(capture_id,client,server,attempts,successes,failures,"
+               "timeouts,rt_mean_ms,rt_max_ms,last_status,first_ts,last_ts,last_ok_ts) "
+               "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+};
+
+struct st_writer {
+    sqlite3 *h;
+    sqlite3_stmt *s[S_N];
+    struct st_options opt;
+    char sensor[128];
+    pthread_t thr;
+    bool thr_started;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;      /* writer: work arrived / closing */
+    pthread_cond_t done_cv; /* producers: a sync record was handled */
+    struct rec *head, *tail;
+    size_t qcount, qbytes;
+    bool closing;
+    struct st_stats st;
+
+    /* producer side (the analysis thread) */
+    uint64_t cap_ids[TS_MAX_INPUT_FILES];
+    uint64_t file_frames[TS_MAX_INPUT_FILES];
+    uint64_t first_ts[TS_MAX_INPUT_FILES], last_ts[TS_MAX_INPUT_FILES];
+    uint32_t ncaps;
+    uint64_t cur_frame_no, cur_file_frame, cur_off;
+
+    /* writer side */
+    uint64_t run_capture; /* calls belong to the session's first capture */
+    bool retention_more;
+};
+
+static uint64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- binding helpers (SQLITE_STATIC: every record outlives its step) ---- */
+
+static void b_text(sqlite3_stmt *s, int i, const char *t)
+{
+    sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
+}
+
+static void b_textn(sqlite3_stmt *s, int i, const char *t, size_t n)
+{
+    if (t)
+        sqlite3_bind_text(s, i, t, (int)n, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static void b_i64(sqlite3_stmt *s, int i, int64_t v) { sqlite3_bind_int64(s, i, v); }
+
+static void b_ts(sqlite3_stmt *s, int i, uint64_t ns) /* 0 = never: NULL */
+{
+    if (ns)
+        sqlite3_bind_int64(s, i, (int64_t)ns);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static void b_real(sqlite3_stmt *s, int i, double v) /* negative = none: NULL */
+{
+    if (v >= 0)
+        sqlite3_bind_double(s, i, v);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static void b_addr(sqlite3_stmt *s, int i, const struct ts_addr *a)
+{
+    char buf[64];
+    st_addr_text(a, buf, sizeof buf);
+    if (buf[0])
+        sqlite3_bind_text(s, i, buf, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+/* Step a statement that returns no row; true on success. */
+static bool run(struct st_writer *w, sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    (void)w;
+    return rc == SQLITE_DONE || rc == SQLITE_ROW;
+}
+
+static bool exec(struct st_writer *w, const char *sql)
+{
+    return sqlite3_exec(w->h, sql, NULL, NULL, NULL) == SQLITE_OK;
+}
+
+/* ---- record writers (writer thread, inside a transaction) ---- */
+
+static const char *l4_name(uint8_t l4)
+{
+    switch (l4) {
+    case TS_L4_TCP:
+        return "TCP";
+    case TS_L4_SCTP:
+        return "SCTP";
+    default:
+        return "UDP";
+    }
+}
+
+static bool write_sip(struct st_writer *w, struct rec *r)
+{
+    sqlite3_stmt *s = w->s[S_SIP];
+    b_i64(s, 1, (int64_t)r->u.sip.ts);
+    b_addr(s, 2, &r->u.sip.src);
+    b_i64(s, 3, r->u.sip.sport);
+    b_addr(s, 4, &r->u.sip.dst);
+    b_i64(s, 5, r->u.sip.dport);
+    b_text(s, 6, l4_name(r->u.sip.l4));
+    b_textn(s, 7, r->u.sip.call_id, r->u.sip.call_id_len);
+    b_textn(s, 8, r->u.sip.method, r->u.sip.method_len);
+    if (r->u.sip.status)
+        b_i64(s, 9, r->u.sip.status);
+    b_i64(s, 10, r->u.sip.cseq);
+    b_textn(s, 11, r->u.sip.cseq_method, r->u.sip.cseq_method_len);
+    sqlite3_bind_blob(s, 12, r->u.sip.raw, (int)r->u.sip.raw_len, SQLITE_STATIC);
+    if (r->u.sip.capture_id)
+        b_i64(s, 13, (int64_t)r->u.sip.capture_id);
+    if (r->u.sip.frame) {
+        b_i64(s, 14, (int64_t)r->u.sip.frame);
+        b_i64(s, 15, (int64_t)r->u.sip.off);
+    }
+    return run(w, s);
+}
+
+static uint64_t leg_last_ns(const struct calls_leg *l)
+{
+    uint64_t t[] = { l->invite_ns, l->prov_ns, l->ring_ns, l->answer_ns, l->end_ns,
+                     l->bye_ns, l->bye_ok_ns, l->err_ns };
+    uint64_t m = 0;
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (t[i] > m)
+            m = t[i];
+    return m;
+}
+
+static void b_media(sqlite3_stmt *s, int i, const struct calls_sdp *sdp)
+{
+    if (sdp->present && sdp->addr.family && sdp->port) {
+        b_addr(s, i, &sdp->addr);
+        b_i64(s, i + 1, sdp->port);
+    }
+}
+
+static bool write_leg(struct st_writer *w, int64_t call_ref, int idx, const struct calls_leg *l)
+{
+    sqlite3_stmt *s = w->s[S_LEG];
+    int i = 1;
+    b_i64(s, i++, call_ref);
+    b_i64(s, i++, idx);
+    b_text(s, i++, l->call_id);
+    b_text(s, i++, l->from);
+    b_text(s, i++, l->to);
+    b_text(s, i++, l->ruri);
+    b_text(s, i++, l->pai);
+    b_text(s, i++, l->caller_digits);
+    b_text(s, i++, l->callee_digits);
+    b_ts(s, i++, l->invite_ns);
+    b_ts(s, i++, l->prov_ns);
+    b_ts(s, i++, l->ring_ns);
+    b_ts(s, i++, l->answer_ns);
+    b_ts(s, i++, l->end_ns);
+    b_ts(s, i++, l->bye_ns);
+    if (l->final_status)
+        b_i64(s, i, l->final_status);
+    i++;
+    b_text(s, i++, l->reason);
+    b_text(s, i++, l->reason_hdr);
+    if (l->q850_cause)
+        b_i64(s, i, l->q850_cause);
+    i++;
+    b_text(s, i++, l->ms_diag);
+    b_text(s, i++, calls_party_name((enum calls_party)l->hangup_by));
+    b_text(s, i++, l->transport);
+    b_addr(s, i++, &l->src);
+    b_i64(s, i++, l->sport);
+    b_addr(s, i++, &l->dst);
+    b_i64(s, i++, l->dport);
+    b_text(s, i++, calls_outcome_name((enum calls_outcome)l->outcome));
+    b_text(s, i++, calls_evidence_name((enum calls_evidence)l->ev_type));
+    sqlite3_bind_double(s, i++, l->ev_conf);
+    if (l->ev_linked_to >= 0)
+        b_i64(s, i, l->ev_linked_to);
+    i++;
+    b_text(s, i++, l->caller_sdp.codecs);
+    b_text(s, i++, l->callee_sdp.codecs);
+    b_media(s, i, &l->caller_sdp);
+    i += 2;
+    b_media(s, i, &l->callee_sdp);
+    if (!run(w, s))
+        return false;
+    int64_t leg_id = sqlite3_last_insert_rowid(w->h);
+
+    /* Link the messages already stored (they precede the call in the queue). */
+    uint64_t lo = l->invite_ns > LINK_MARGIN_NS ? l->invite_ns - LINK_MARGIN_NS : 0;
+    uint64_t hi = leg_last_ns(l) + LINK_MARGIN_NS;
+    s = w->s[S_LINK];
+    b_i64(s, 1, leg_id);
+    b_text(s, 2, l->call_id);
+    b_i64(s, 3, (int64_t)lo);
+    b_i64(s, 4, (int64_t)hi);
+    return run(w, s);
+}
+
+static bool write_call(struct st_writer *w, struct rec *r)
+{
+    const struct calls_call *c = &r->u.call;
+    sqlite3_stmt *s = w->s[S_CALL];
+    uint64_t end = 0;
+    for (size_t i = 0; i < c->nlegs; i++) {
+        uint64_t e = leg_last_ns(&c->legs[i]);
+        if (e > end)
+            end = e;
+    }
+    if (w->run_capture)
+        b_i64(s, 1, (int64_t)w->run_capture);
+    b_i64(s, 2, (int64_t)c->id);
+    b_i64(s, 3, (int64_t)c->start_ns);
+    b_ts(s, 4, end);
+    b_text(s, 5, c->caller);
+    b_text(s, 6, c->callee);
+    b_text(s, 7, calls_dir_name((enum calls_dir)c->direction));
+    b_text(s, 8, calls_outcome_name((enum calls_outcome)c->outcome));
+    b_text(s, 9, calls_side_name((enum calls_side)c->failure_side));
+    b_text(s, 10, c->failure_detail);
+    if (c->pdd_ms >= 0)
+        b_i64(s, 11, c->pdd_ms);
+    b_real(s, 12, c->duration_s);
+    b_i64(s, 13, c->nlegs);
+    if (!run(w, s))
+        return false;
+    int64_t ref = sqlite3_last_insert_rowid(w->h);
+    bool ok = true;
+    for (size_t i = 0; i < c->nlegs; i++)
+        ok &= write_leg(w, ref, (int)i, &c->legs[i]);
+    return ok;
+}
+
+/* FNV-1a over the first 64 KiB: stable across runs (ts_hash is seeded). */
+static bool capture_ident(const char *path, int64_t *size, int64_t *mtime, char hex[17])
+{
+    struct stat sb;
+    if (strcmp(path, "-") == 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    uint8_t *buf = malloc(HEAD_HASH_BYTES);
+    ssize_t n = buf ? read(fd, buf, HEAD_HASH_BYTES) : -1;
+    close(fd);
+    if (n < 0) {
+        free(buf);
+        return false;
+    }
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (ssize_t i = 0; i < n; i++) {
+        h ^= buf[i];
+        h *= 0x100000001b3ull;
+    }
+    free(buf);
+    *size = (int64_t)sb.st_size;
+    *mtime = (int64_t)sb.st_mtim.tv_sec * (int64_t)NS_PER_S + sb.st_mtim.tv_nsec;
+    snprintf(hex, 17, "%016llx", (unsigned long long)h);
+    return true;
+}
+
+/* Remove everything a capture produced (re-analysis replaces it). */
+static bool delete_capture_rows(struct st_writer *w, int64_t id)
+{
+    static const char *const sql[] = {
+        "DELETE FROM sip_messages WHERE capture_id=?1",
+        "DELETE FROM rtp_intervals WHERE stream_id IN (SELECT id FROM rtp_streams WHERE "
+        "capture_id=?1 OR call_ref IN (SELECT id FROM calls WHERE capture_id=?1))",
+        "DELETE FROM rtp_streams WHERE capture_id=?1 OR call_ref IN "
+        "(SELECT id FROM calls WHERE capture_id=?1)",
+        "DELETE FROM rtcp_reports WHERE capture_id=?1 OR call_ref IN "
+        "(SELECT id FROM calls WHERE capture_id=?1)",
+        "DELETE FROM legs WHERE call_ref IN (SELECT id FROM calls WHERE capture_id=?1)",
+        "DELETE FROM calls WHERE capture_id=?1",
+        "DELETE FROM registrations WHERE capture_id=?1",
+        "DELETE FROM keepalives WHERE capture_id=?1",
+    };
+    for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+        sqlite3_stmt *s = NULL;
+        if (sqlite3_prepare_v2(w->h, sql[i], -1, &s, NULL) != SQLITE_OK)
+            return false;
+        sqlite3_bind_int64(s, 1, id);
+        int rc = sqlite3_step(s);
+        if (i == 5)
+            w->st.replaced += (uint64_t)sqlite3_changes(w->h); /* under no lock: see below */
+        sqlite3_finalize(s);
+        if (rc != SQLITE_DONE)
+            return false;
+    }
+    return true;
+}
+
+static bool write_capture_begin(struct st_writer *w, struct rec *r)
+{
+    int64_t size = 0, mtime = 0;
+    char hex[17] = "";
+    bool ident = capture_ident(r->u.cap.path, &size, &mtime, hex);
+    int64_t id = 0;
+    if (ident) {
+        sqlite3_stmt *s = w->s[S_CAP_FIND];
+        b_text(s, 1, r->u.cap.path);
+        b_i64(s, 2, size);
+        b_i64(s, 3, mtime);
+        b_text(s, 4, hex);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            id = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    }
+    if (id) {
+        if (!delete_capture_rows(w, id))
+            return false;
+        sqlite3_stmt *s = w->s[S_CAP_REOPEN];
+        b_i64(s, 1, id);
+        b_text(s, 2, w->sensor);
+        b_i64(s, 3, (int64_t)wall_ns());
+        if (!run(w, s))
+            return false;
+    } else {
+        sqlite3_stmt *s = w->s[S_CAP_NEW];
+        b_text(s, 1, r->u.cap.path);
+        if (ident) {
+            b_i64(s, 2, size);
+            b_i64(s, 3, mtime);
+            b_text(s, 4, hex);
+        }
+        b_text(s, 5, w->sensor);
+        b_i64(s, 6, (int64_t)wall_ns());
+        if (!run(w, s))
+            return false;
+        id = sqlite3_last_insert_rowid(w->h);
+    }
+    r->u.cap.id = (uint64_t)id;
+    if (!w->run_capture)
+        w->run_capture = (uint64_t)id;
+    return true;
+}
+
+static bool write_capture_end(struct st_writer *w, struct rec *r)
+{
+    sqlite3_stmt *s = w->s[S_CAP_END];
+    b_i64(s, 1, (int64_t)r->u.capend.id);
+    b_i64(s, 2, (int64_t)wall_ns());
+    b_ts(s, 3, r->u.capend.first_ts);
+    b_ts(s, 4, r->u.capend.last_ts);
+    return run(w, s);
+}
+
+static void b_kpi_counts(sqlite3_stmt *s, int i, const struct calls_kpi *k)
+{
+    b_i64(s, i++, (int64_t)k->attempts);
+    b_i64(s, i++, (int64_t)k->answered);
+    b_i64(s, i++, (int64_t)k->busy);
+    b_i64(s, i++, (int64_t)k->rejected);
+    b_i64(s, i++, (int64_t)k->cancelled);
+    b_i64(s, i++, (int64_t)k->failed);
+    b_i64(s, i, (int64_t)k->timeouts);
+}
+
+static bool write_peer(struct st_writer *w, const struct ts_addr *a, const char *name,
+                       const char *kind, uint64_t first, uint64_t last)
+{
+    sqlite3_stmt *s = w->s[S_PEER];
+    b_addr(s, 1, a);
+    b_text(s, 2, name);
+    b_text(s, 3, kind);
+    b_ts(s, 4, first);
+    b_ts(s, 5, last);
+    return run(w, s);
+}
+
+static bool write_trunks(struct st_writer *w, const struct calls *c)
+{
+    bool ok = true;
+    uint64_t now = wall_ns();
+    for (size_t i = 0; i < calls_trunk_count(c); i++) {
+        const struct calls_trunk *t = calls_trunk_get(c, i);
+        sqlite3_stmt *s = w->s[S_TRUNK];
+        b_text(s, 1, t->name);
+        b_addr(s, 2, &t->local);
+        b_addr(s, 3, &t->peer);
+        b_i64(s, 4, t->itsp);
+        b_kpi_counts(s, 5, &t->all);
+        b_real(s, 12, calls_kpi_asr(&t->all));
+        b_real(s, 13, calls_kpi_ner(&t->all));
+        b_real(s, 14, calls_kpi_acd_s(&t->all));
+        b_real(s, 15, calls_kpi_mean(t->all.srd_sum_ms, t->all.srd_n));
+        int64_t p95 = calls_hist_p95(&t->srd_hist);
+        if (p95 >= 0)
+            b_i64(s, 16, p95);
+        b_i64(s, 17, t->peak_concurrent);
+        b_ts(s, 18, t->peak_ns);
+        b_i64(s, 19, (int64_t)now);
+        int64_t tid = 0;
+        if (sqlite3_step(s) == SQLITE_ROW)
+            tid = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        if (!tid) {
+            ok = false;
+            continue;
+        }
+        /* The tracker's buckets mix both directions: stored as 'all'. */
+        for (size_t b = 0; b < t->nbuckets; b++) {
+            const struct calls_bucket *bk = &t->buckets[b];
+            const struct calls_kpi *k = &bk->k;
+            s = w->s[S_KPI];
+            b_i64(s, 1, tid);
+            b_text(s, 2, "all");
+            b_i64(s, 3, (int64_t)bk->start_ns);
+            b_kpi_counts(s, 4, k);
+            sqlite3_bind_double(s, 11, k->srd_sum_ms);
+            b_i64(s, 12, (int64_t)k->srd_n);
+            sqlite3_bind_double(s, 13, k->ans_sum_ms);
+            b_i64(s, 14, (int64_t)k->ans_n);
+            sqlite3_bind_double(s, 15, k->dur_sum_s);
+            b_i64(s, 16, (int64_t)k->dur_n);
+            b_i64(s, 17, bk->peak_concurrent);
+            ok &= run(w, s);
+        }
+        ok &= write_peer(w, &t->peer, t->name, t->itsp ? "itsp" : "direct", 0, t->peak_ns);
+    }
+    for (size_t i = 0; i < calls_reg_count(c); i++) {
+        const struct calls_reg *g = calls_reg_get(c, i);
+        double rt = calls_kpi_mean(g->rt_sum_ms, g->rt_n);
+        sqlite3_stmt *s;
+        int k = 1;
+        if (g->method == SIP_M_REGISTER) {
+            s = w->s[S_REG];
+            if (w->run_capture)
+                b_i64(s, k, (int64_t)w->run_capture);
+            k++;
+            b_addr(s, k++, &g->client);
+            b_addr(s, k++, &g->server);
+            b_text(s, k++, g->aor);
+            b_i64(s, k++, (int64_t)g->attempts);
+            b_i64(s, k++, (int64_t)g->successes);
+            b_i64(s, k++, (int64_t)g->challenges);
+        } else {
+            s = w->s[S_KEEP];
+            if (w->run_capture)
+                b_i64(s, k, (int64_t)w->run_capture);
+            k++;
+            b_addr(s, k++, &g->client);
+            b_addr(s, k++, &g->server);
+            b_i64(s, k++, (int64_t)g->attempts);
+            b_i64(s, k++, (int64_t)g->successes);
+        }
+        b_i64(s, k++, (int64_t)g->failures);
+        b_i64(s, k++, (int64_t)g->timeouts);
+        b_real(s, k++, rt);
+        b_i64(s, k++, g->rt_max_ms);
+        if (g->last_status)
+            b_i64(s, k, g->last_status);
+        k++;
+        b_ts(s, k++, g->first_ns);
+        b_ts(s, k++, g->last_ns);
+        b_ts(s, k++, g->last_ok_ns);
+        ok &= run(w, s);
+        ok &= write_peer(w, &g->server, "", g->method == SIP_M_REGISTER ? "registrar" : "options",
+                         g->first_ns, g->last_ns);
+    }
+    return ok;
+}
+
+/* ---- retention (writer thread, its own small transactions) ---- */
+
+static int64_t q_i64(struct st_writer *w, const char *sql, int64_t a, int64_t dflt)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t v = dflt;
+    if (sqlite3_prepare_v2(w->h, sql, -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, a);
+        if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+            v = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    return v;
+}
+
+static bool exec_bind2(struct st_writer *w, const char *sql, int64_t a, int64_t b, int *changes)
+{
+    sqlite3_stmt *s = NULL;
+    bool ok = sqlite3_prepare_v2(w->h, sql, -1, &s, NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_bind_int64(s, 1, a);
+        sqlite3_bind_int64(s, 2, b);
+        ok = sqlite3_step(s) == SQLITE_DONE;
+    }
+    if (ok && changes)
+        *changes = sqlite3_changes(w->h);
+    sqlite3_finalize(s);
+    return ok;
+}
+
+/* Cut-off time below which data goes: by age relative to the newest call
+ * (offline captures are old; wall clock would delete them at once), and by
+ * size (the oldest batch of calls while the used pages exceed the cap).
+ * 0 = nothing to delete. */
+static int64_t retention_cutoff(struct st_writer *w)
+{
+    int64_t cut = 0;
+    uint32_t n = w->opt.retention_batch;
+    if (w->opt.retention_days) {
+        int64_t newest = q_i64(w, "SELECT max(start) FROM calls WHERE ?1=?1", 0, 0);
+        int64_t age = (int64_t)w->opt.retention_days * 86400 * (int64_t)NS_PER_S;
+        if (newest > age)
+            cut = newest - age;
+    }
+    if (w->opt.retention_mb) {
+        int64_t pages = q_i64(w, "SELECT page_count FROM pragma_page_count WHERE ?1=?1", 0, 0);
+        int64_t fl = q_i64(w, "SELECT freelist_count FROM pragma_freelist_count WHERE ?1=?1", 0, 0);
+        int64_t psz = q_i64(w, "SELECT page_size FROM pragma_page_size WHERE ?1=?1", 0, 4096);
+        if ((pages - fl) * psz > (int64_t)w->opt.retention_mb * 1024 * 1024) {
+            int64_t c = q_i64(w, "SELECT start FROM calls ORDER BY start LIMIT 1 OFFSET ?1",
+                              (int64_t)n - 1, -1);
+            if (c < 0) /* fewer calls than a batch: take them all */
+                c = q_i64(w, "SELECT max(start) FROM calls WHERE ?1=?1", 0, -1);
+            if (c < 0) /* no calls at all: the oldest messages */
+                c = q_i64(w, "SELECT ts FROM sip_messages ORDER BY ts LIMIT 1 OFFSET ?1",
+                          (int64_t)n - 1, -1);
+            if (c >= 0 && c + 1 > cut)
+                cut = c + 1;
+        }
+    }
+    return cut;
+}
+
+/* One deletion transaction of at most retention_batch calls (and their
+ * legs, messages, streams) plus as many stray messages. Returns true when
+ * more remains. */
+static bool retention_step(struct st_writer *w)
+{
+    int64_t cut = retention_cutoff(w);
+    int64_t n = w->opt.retention_batch;
+    if (cut <= 0)
+        return false;
+    int ncalls = 0, nmsgs = 0;
+    bool ok = exec(w, "BEGIN IMMEDIATE") &&
+              exec(w, "CREATE TEMP TABLE IF NOT EXISTS st_del(id INTEGER PRIMARY KEY);"
+                      "DELETE FROM temp.st_del") &&
+              exec_bind2(w, "INSERT INTO temp.st_del SELECT id FROM calls WHERE start < ?1 "
+                            "ORDER BY start LIMIT ?2", cut, n, &ncalls) &&
+              exec(w, "DELETE FROM sip_messages WHERE leg_id IN (SELECT l.id FROM legs l "
+                      "JOIN temp.st_del d ON l.call_ref=d.id);"
+                      "DELETE FROM rtp_intervals WHERE stream_id IN (SELECT id FROM "
+                      "rtp_streams WHERE call_ref IN temp.st_del);"
+                      "DELETE FROM rtp_streams WHERE call_ref IN temp.st_del;"
+                      "DELETE FROM rtcp_reports WHERE call_ref IN temp.st_del;"
+                      "DELETE FROM legs WHERE call_ref IN temp.st_del;"
+                      "DELETE FROM calls WHERE id IN temp.st_del;") &&
+              exec_bind2(w, "DELETE FROM sip_messages WHERE id IN (SELECT id FROM "
+                            "sip_messages WHERE ts < ?1 ORDER BY ts LIMIT ?2)", cut, n, &nmsgs) &&
+              exec_bind2(w, "DELETE FROM kpi_minute WHERE minute < ?1 AND ?2=?2", cut, 0, NULL) &&
+              exec(w, "COMMIT");
+    pthread_mutex_lock(&w->mu);
+    if (ok)
+        w->st.retention_deleted += (uint64_t)ncalls;
+    else
+        w->st.errors++;
+    pthread_mutex_unlock(&w->mu);
+    if (!ok) {
+        exec(w, "ROLLBACK");
+        return false;
+    }
+    return ncalls == n || nmsgs == n;
+}
+
+/* ---- the thread ---- */
+
+static bool write_rec(struct st_writer *w, struct rec *r)
+{
+    switch (r->kind) {
+    case REC_SIP:
+        return write_sip(w, r);
+    case REC_CALL:
+        return write_call(w, r);
+    case REC_CAPTURE_BEGIN:
+        return write_capture_begin(w, r);
+    case REC_CAPTURE_END:
+        return write_capture_end(w, r);
+    case REC_TRUNKS:
+        return write_trunks(w, r->u.trunks);
+    }
+    return false;
+}
+
+/* Commit one list of records in one transaction. */
+static void write_batch(struct st_writer *w, struct rec *list)
+{
+    uint64_t ok = 0, bad = 0;
+    uint64_t replaced0 = w->st.replaced;
+    bool txn = exec(w, "BEGIN IMMEDIATE");
+    for (struct rec *r = list; r; r = r->next) {
+        if (txn && write_rec(w, r))
+            ok++;
+        else
+            bad++;
+    }
+    bool committed = txn && exec(w, "COMMIT");
+    if (txn && !committed)
+        exec(w, "ROLLBACK");
+    pthread_mutex_lock(&w->mu);
+    if (committed) {
+        w->st.written += ok;
+        w->st.errors += bad;
+        w->st.batches++;
+    } else {
+        w->st.errors += ok + bad;
+        w->st.replaced = replaced0;
+    }
+    for (struct rec *r = list, *next; r; r = next) {
+        next = r->next;
+        if (r->sync) {
+            if (!committed)
+                r->u.cap.id = 0;
+            r->done = true; /* the producer owns and frees it */
+        } else {
+            free(r);
+        }
+    }
+    pthread_cond_broadcast(&w->done_cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void deadline_in(struct timespec *ts, uint32_t ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static bool has_sync(const struct st_writer *w)
+{
+    for (const struct rec *r = w->head; r; r = r->next)
+        if (r->sync)
+            return true;
+    return false;
+}
+
+static void *writer_main(void *arg)
+{
+    struct st_writer *w = arg;
+    bool retention = w->opt.retention_days || w->opt.retention_mb;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        /* Wait for a full batch, the flush interval, a waiting producer or close. */
+        struct timespec dl;
+        deadline_in(&dl, w->retention_more ? 0 : w->opt.flush_ms);
+        while (!w->closing && w->qcount < w->opt.batch_records && !has_sync(w)) {
+            if (pthread_cond_timedwait(&w->cv, &w->mu, &dl) == ETIMEDOUT)
+                break;
+        }
+        struct rec *list = w->head;
+        w->head = w->tail = NULL;
+        w->qcount = 0;
+        w->qbytes = 0;
+        bool closing = w->closing;
+        pthread_mutex_unlock(&w->mu);
+
+        if (list)
+            write_batch(w, list);
+        if (retention)
+            w->retention_more = retention_step(w);
+
+        pthread_mutex_lock(&w->mu);
+        if (closing && !w->head) {
+            pthread_mutex_unlock(&w->mu);
+            while (retention && retention_step(w))
+                ;
+            return NULL;
+        }
+    }
+}
+
+/* ---- producer side ---- */
+
+/* Queue a record; false (record freed, counted) when full. */
+static bool enqueue(struct st_writer *w, struct rec *r)
+{
+    pthread_mutex_lock(&w->mu);
+    if (!r->sync && (w->qcount >= w->opt.queue_limit ||
+                     w->qbytes + r->bytes > TS_STORE_QUEUE_BYTES)) {
+        w->st.dropped_full++;
+        pthread_mutex_unlock(&w->mu);
+        free(r);
+        return false;
+    }
+    r->next = NULL;
+    if (w->tail)
+        w->tail->next = r;
+    else
+        w->head = r;
+    w->tail = r;
+    w->qcount++;
+    w->qbytes += r->bytes;
+    if (!r->sync)
+        w->st.queued++;
+    if (r->sync || w->qcount >= w->opt.batch_records)
+        pthread_cond_signal(&w->cv);
+    if (r->sync)
+        while (!r->done)
+            pthread_cond_wait(&w->done_cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    return true;
+}
+
+void st_sip_brief_of(const struct sip_msg *msg, struct st_sip_brief *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!msg)
+        return;
+    out->call_id = msg->call_id;
+    if (msg->is_request)
+        out->method = msg->method_str;
+    else
+        out->status = msg->status;
+    out->cseq = msg->cseq;
+    out->cseq_method = msg->cseq_method_str;
+}
+
+void st_writer_frame(struct st_writer *w, const struct ts_frame *f)
+{
+    if (!w)
+        return;
+    w->cur_frame_no = f->frame_no;
+    w->cur_off = f->file_off;
+    w->cur_file_frame = 0;
+    if (f->file_idx < TS_MAX_INPUT_FILES) {
+        uint32_t i = f->file_idx;
+        w->cur_file_frame = ++w->file_frames[i];
+        if (!w->first_ts[i] || f->ts_ns < w->first_ts[i])
+            w->first_ts[i] = f->ts_ns;
+        if (f->ts_ns > w->last_ts[i])
+            w->last_ts[i] = f->ts_ns;
+    }
+}
+
+static char *put(char **p, struct bv v) /* copy v into the record block */
+{
+    char *d = *p;
+    if (v.len)
+        memcpy(d, v.p, v.len);
+    *p += v.len;
+    return d;
+}
+
+void st_writer_sip(struct st_writer *w, const struct pkt_meta *m, struct bv raw,
+                   const struct st_sip_brief *b)
+{
+    if (!w)
+        return;
+    struct st_sip_brief empty = { 0 };
+    if (!b)
+        b = &empty;
+    if (raw.len > TS_SIP_MAX_MSG)
+        raw.len = TS_SIP_MAX_MSG;
+    struct bv cid = b->call_id, meth = b->method, cm = b->cseq_method;
+    /* Bounded copies of what the brief names (the raw text has it all). */
+    if (cid.len > 1024)
+        cid.len = 1024;
+    if (meth.len > 64)
+        meth.len = 64;
+    if (cm.len > 64)
+        cm.len = 64;
+    size_t extra = cid.len + meth.len + cm.len + raw.len;
+    struct rec *r = malloc(sizeof *r + extra);
+    if (!r) {
+        pthread_mutex_lock(&w->mu);
+        w->st.dropped_full++;
+        pthread_mutex_unlock(&w->mu);
+        return;
+    }
+    memset(r, 0, sizeof *r);
+    r->kind = REC_SIP;
+    r->bytes = sizeof *r + extra;
+    char *p = (char *)(r + 1);
+    r->u.sip.call_id = cid.len ? put(&p, cid) : NULL;
+    r->u.sip.call_id_len = (uint32_t)cid.len;
+    r->u.sip.method = meth.len ? put(&p, meth) : NULL;
+    r->u.sip.method_len = (uint32_t)meth.len;
+    r->u.sip.cseq_method = cm.len ? put(&p, cm) : NULL;
+    r->u.sip.cseq_method_len = (uint32_t)cm.len;
+    r->u.sip.raw = (uint8_t *)put(&p, raw);
+    r->u.sip.raw_len = (uint32_t)raw.len;
+    r->u.sip.ts = m->ts_ns;
+    r->u.sip.src = m->src;
+    r->u.sip.dst = m->dst;
+    r->u.sip.sport = m->sport;
+    r->u.sip.dport = m->dport;
+    r->u.sip.l4 = m->l4;
+    r->u.sip.status = b->status;
+    r->u.sip.cseq = b->cseq;
+    if (m->file_idx < w->ncaps)
+        r->u.sip.capture_id = w->cap_ids[m->file_idx];
+    if (m->frame_no && m->frame_no == w->cur_frame_no) {
+        r->u.sip.frame = w->cur_file_frame;
+        r->u.sip.off = w->cur_off;
+    }
+    enqueue(w, r);
+}
+
+void st_writer_call(struct st_writer *w, const struct calls_call *c)
+{
+    if (!w || !c)
+        return;
+    size_t n = c->nlegs;
+    size_t sz = sizeof(struct rec) + n * sizeof(struct calls_leg);
+    struct rec *r = malloc(sz);
+    if (!r) {
+        pthread_mutex_lock(&w->mu);
+        w->st.dropped_full++;
+        pthread_mutex_unlock(&w->mu);
+        return;
+    }
+    memset(r, 0, sizeof *r);
+    r->kind = REC_CALL;
+    r->bytes = sz;
+    r->u.call = *c;
+    r->u.call.legs = (struct calls_leg *)(r + 1);
+    if (n)
+        memcpy(r->u.call.legs, c->legs, n * sizeof(struct calls_leg));
+    enqueue(w, r);
+}
+
+void st_calls_sink(void *ctx, const struct calls_call *c) { st_writer_call(ctx, c); }
+
+uint64_t st_capture_begin(struct st_writer *w, const char *path)
+{
+    if (!w || !path)
+        return 0;
+    struct rec r = { .kind = REC_CAPTURE_BEGIN, .sync = true };
+    r.u.cap.path = path;
+    enqueue(w, &r);
+    if (w->ncaps < TS_MAX_INPUT_FILES)
+        w->cap_ids[w->ncaps++] = r.u.cap.id;
+    return r.u.cap.id;
+}
+
+void st_capture_end(struct st_writer *w)
+{
+    if (!w)
+        return;
+    for (uint32_t i = 0; i < w->ncaps; i++) {
+        if (!w->cap_ids[i])
+            continue;
+        struct rec r = { .kind = REC_CAPTURE_END, .sync = true };
+        r.u.capend.id = w->cap_ids[i];
+        r.u.capend.first_ts = w->first_ts[i];
+        r.u.capend.last_ts = w->last_ts[i];
+        enqueue(w, &r);
+    }
+}
+
+void st_writer_trunks(struct st_writer *w, const struct calls *c)
+{
+    if (!w || !c)
+        return;
+    struct rec r = { .kind = REC_TRUNKS, .sync = true };
+    r.u.trunks = c;
+    enqueue(w, &r);
+}
+
+void st_writer_stats(struct st_writer *w, struct st_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    *out = w->st;
+    pthread_mutex_unlock(&w->mu);
+}
+
+void st_stats_print(FILE *f, const struct st_stats *s)
+{
+    fprintf(f,
+            "store: %llu queued, %llu written, %llu dropped (queue full), %llu batches, "
+            "%llu errors, %llu calls expired, %llu calls replaced\n",
+            (unsigned long long)s->queued, (unsigned long long)s->written,
+            (unsigned long long)s->dropped_full, (unsigned long long)s->batches,
+            (unsigned long long)s->errors, (unsigned long long)s->retention_deleted,
+            (unsigned long long)s->replaced);
+}
+
+/* ---- open / close ---- */
+
+static void writer_destroy(struct st_writer *w)
+{
+    for (int i = 0; i < S_N; i++)
+        sqlite3_finalize(w->s[i]);
+    sqlite3_close(w->h);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    pthread_cond_destroy(&w->done_cv);
+    free(w);
+}
+
+struct st_writer *st_writer_open(const char *path, const struct st_options *opt, char *err,
+                                 size_t errlen)
+{
+    struct st_writer *w = calloc(1, sizeof *w);
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    pthread_cond_init(&w->done_cv, NULL);
+    if (opt)
+        w->opt = *opt;
+    if (!w->opt.queue_limit || w->opt.queue_limit > TS_STORE_QUEUE_MAX)
+        w->opt.queue_limit = TS_STORE_QUEUE_MAX;
+    if (!w->opt.batch_records)
+        w->opt.batch_records = DEF_BATCH;
+    if (!w->opt.flush_ms)
+        w->opt.flush_ms = DEF_FLUSH_MS;
+    if (!w->opt.retention_batch)
+        w->opt.retention_batch = DEF_RET_BATCH;
+    snprintf(w->sensor, sizeof w->sensor, "%s", w->opt.sensor ? w->opt.sensor : "");
+    w->opt.sensor = NULL;
+
+    if (st_open_handle(path, false, &w->h, err, errlen) != ST_OK) {
+        writer_destroy(w);
+        return NULL;
+    }
+    for (int i = 0; i < S_N; i++) {
+        if (sqlite3_prepare_v3(w->h, STMT_SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &w->s[i],
+                               NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "%s: cannot prepare statement %d: %s", path, i,
+                     sqlite3_errmsg(w->h));
+            writer_destroy(w);
+            return NULL;
+        }
+    }
+    if (pthread_create(&w->thr, NULL, writer_main, w) != 0) {
+        snprintf(err, errlen, "cannot start the store writer thread");
+        writer_destroy(w);
+        return NULL;
+    }
+    w->thr_started = true;
+    return w;
+}
+
+void st_writer_close(struct st_writer *w)
+{
+    if (!w)
+        return;
+    if (w->thr_started) {
+        pthread_mutex_lock(&w->mu);
+        w->closing = true;
+        pthread_cond_signal(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->thr, NULL);
+    }
+    writer_destroy(w);
+}

@@ -1,0 +1,72 @@
+"""Command-line behaviour of `trunkscope analyze`: several inputs merged,
+standard input, and clear one-line errors with exit code 2 for bad inputs and
+options, after the good inputs were analysed."""
+import os
+import subprocess
+import sys
+
+from manifest import Checker, analyze, get, load_manifest, parse_args
+
+
+def run(binary, args, stdin=None):
+    p = subprocess.run([binary, *args], input=stdin, capture_output=True, timeout=300)
+    return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
+
+
+def main():
+    a = parse_args()
+    os.makedirs(a.work, exist_ok=True)
+    rows = load_manifest(a.shared)
+    c = Checker()
+    p1 = os.path.join(a.shared, "pcaps", "sipnab_sip-rtp-g711.pcap")
+    p2 = os.path.join(a.shared, "pcaps", "heplify_sip_ipv6_udp.pcap")
+    r1, r2 = rows["sipnab_sip-rtp-g711.pcap"], rows["heplify_sip_ipv6_udp.pcap"]
+
+    # two files in one run: counts add up (distinct Call-IDs too: none shared)
+    rc, doc, err = analyze(a.bin, [p1, p2])
+    c.check(rc == 0 and doc is not None, f"two files: rc={rc} err={err}")
+    if doc:
+        c.check(get(doc, "packets") == r1["packets"] + r2["packets"], "two files: packets add up")
+        c.check(get(doc, "sip.messages") == r1["sip"] + r2["sip"], "two files: sip.messages add up")
+        c.check(get(doc, "sip.call_ids") == r1["call_ids"] + r2["call_ids"], "two files: call_ids add up")
+
+    # a missing file and a non-capture among good ones: exit 2, one line each,
+    # the good file still analysed and reported
+    notcap = os.path.join(a.work, "notes.txt")
+    with open(notcap, "w") as f:
+        f.write("this is not a capture\n")
+    missing = os.path.join(a.work, "missing.pcap")
+    rc, doc, err = analyze(a.bin, [missing, p1, notcap])
+    lines = [l for l in err.splitlines() if l.strip()]
+    c.check(rc == 2, f"bad inputs: exit code {rc} != 2")
+    c.check(len(lines) == 2, f"bad inputs: want 2 error lines, got {lines}")
+    c.check(any("missing.pcap" in l for l in lines), "missing file named in its error")
+    c.check(any("notes.txt" in l for l in lines), "non-capture named in its error")
+    c.check(doc is not None and get(doc, "packets") == r1["packets"],
+            "good file analysed despite bad ones")
+    c.check(doc is not None and len(doc.get("input_errors", [])) == 2, "input_errors lists both")
+
+    # standard input
+    with open(p2, "rb") as f:
+        data = f.read()
+    rc, out, err = run(a.bin, ["analyze", "--json", "-"], stdin=data)
+    c.check(rc == 0 and b'"messages": %d' % r2["sip"] in out, f"stdin: rc={rc} err={err}")
+
+    # bad usage
+    for args, what in ((["analyze"], "no file"), (["analyze", "--bogus", p1], "unknown option"),
+                       (["analyze", "--config"], "option without value"),
+                       (["frobnicate"], "unknown command")):
+        rc, out, err = run(a.bin, args)
+        c.check(rc == 2 and err.strip() != "", f"{what}: rc={rc} err={err!r}")
+        c.check(len([l for l in err.splitlines() if l.strip()]) <= 3, f"{what}: short error")
+
+    # text report shows the headline numbers
+    rc, out, err = run(a.bin, ["analyze", p1])
+    text = out.decode()
+    c.check(rc == 0 and "sip messages          %d" % r1["sip"] in text, "text report: sip messages")
+    c.check("distinct call-ids     %d" % r1["call_ids"] in text, "text report: call-ids")
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
