@@ -82,6 +82,15 @@ static json_t *jleg(const struct calls_leg *l)
     json_object_set_new(o, "dst", jaddr(&l->dst, l->dport));
     json_object_set_new(o, "caller_sdp", jsdp(&l->caller_sdp));
     json_object_set_new(o, "callee_sdp", jsdp(&l->callee_sdp));
+    if (l->err_status) {
+        json_t *fe = json_object();
+        json_object_set_new(fe, "status", json_integer(l->err_status));
+        json_object_set_new(fe, "from", jaddr(&l->err_src, 0));
+        json_object_set_new(fe, "ts", jtime(l->err_ns));
+        json_object_set_new(o, "first_error", fe);
+    } else {
+        json_object_set_new(o, "first_error", json_null());
+    }
     json_object_set_new(o, "forks", json_integer(l->forks));
     json_object_set_new(o, "hops", json_integer(l->nhops));
     json_object_set_new(o, "reinvites", json_integer(l->reinvites));

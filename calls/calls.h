@@ -13,7 +13,7 @@
 #include "../common/stats.h"
 #include "../dissect/sip.h"
 
-enum calls_err { CALLS_OK = 0, CALLS_ERR_IO, CALLS_ERR_SYNTAX, CALLS_ERR_FULL };
+enum calls_err { CALLS_OK = 0, CALLS_ERR_IO, CALLS_ERR_SYNTAX };
 
 /* Bounded copies of wire strings (printable ASCII, others replaced by '?'). */
 #define CALLS_USER_LEN 64

@@ -49,7 +49,8 @@ struct dlg {
     uint64_t fork_tag_h[TS_CALLS_MAX_FORKS];
     uint32_t init_cseq;
     uint64_t last_ns;
-    bool ended, answered, timed_out, evicted;
+    bool ended, answered, timed_out;
+    bool starting;                  /* first INVITE being read: correlate once at the end */
     struct calls_txn txn[TS_CALLS_MAX_TXN];
     uint8_t ntxn, txn_next;
     int32_t hop_trunk[TS_CALLS_MAX_HOPS];   /* -1: none */

@@ -186,7 +186,7 @@ static void take_session_id(struct calls *c, struct dlg *d, const struct sip_msg
         corr_index_dlg(c, d, IX_SID0 + slot, corr_key_str(IX_SID0, u));
         added = true;
     }
-    if (added && d->rec.invite_ns)
+    if (added && d->rec.invite_ns && !d->starting)
         corr_try(c, d);
 }
 
@@ -207,7 +207,7 @@ static void add_media(struct calls *c, struct dlg *d, const struct calls_sdp *s)
     ep->port = s->port;
     corr_index_dlg(c, d, IX_MEDIA0 + d->nmedia, corr_key_addr(IX_MEDIA0, &ep->addr, ep->port));
     d->nmedia++;
-    if (d->rec.invite_ns)
+    if (d->rec.invite_ns && !d->starting)
         corr_try(c, d);
     corr_media_added(c, d, ep);
 }
@@ -376,9 +376,11 @@ static void on_request(struct calls *c, struct dlg *d, const struct pkt_meta *m,
     switch (msg->method) {
     case SIP_M_INVITE:
         if (!r->invite_ns) {
+            d->starting = true;   /* all evidence first, then levels 1..4 in order */
             leg_start(c, d, m, msg, from, to);
             take_sdp(c, d, msg, true, false);
             take_session_id(c, d, msg);
+            d->starting = false;
             corr_try(c, d);
         } else if (!d->answered && !to->tag.len && from_caller && msg->cseq != d->init_cseq) {
             /* a new attempt in the same Call-ID (after 401/407 or a failure) */

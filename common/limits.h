@@ -6,6 +6,14 @@
 /* ---- capture ---- */
 /* Snap length for live capture: jumbo frames carry whole SIP messages. */
 #define TS_SNAPLEN 65535
+/* Live capture: interfaces per sensor (one capture thread and queue each). */
+#define TS_LIVE_MAX_IFACES 16
+/* Live capture: kernel ring per interface, default and cap (MiB). */
+#define TS_LIVE_BUFFER_MB_DEFAULT 64
+#define TS_LIVE_BUFFER_MB_MAX 4096
+/* Live capture: bytes of the capture -> analysis queue per interface; ~1 s of
+ * a saturated gigabit port absorbs analysis hiccups, beyond it we drop. */
+#define TS_LIVE_QUEUE_BYTES (128u * 1024 * 1024)
 /* Input files in one analyze run: merge heap is tiny, a shell glob is not. */
 #define TS_MAX_INPUT_FILES 1024
 /* Nested encapsulations (VLAN, tunnels) before we stop peeling: a loop guard. */
@@ -72,6 +80,22 @@
 /* RTCP packets kept per compound datagram (RFC 3550 6.1: SR/RR, SDES, BYE,
  * XR, FB...; real compounds carry 2-4). Further ones are walked, not stored. */
 #define TS_RTCP_MAX_PACKETS 16
+
+/* ---- media analysis (RTP streams, SDP endpoints, RTCP sources) ---- */
+/* Live RTP streams (5-tuple + SSRC), ~0.7 KiB each: 64 Ki is ~30 k calls. */
+#define TS_MEDIA_MAX_STREAMS 65536
+/* Finished stream records kept for the report; later ones reach the sink only. */
+#define TS_MEDIA_MAX_REPORT_STREAMS 100000
+/* SDP-announced endpoints (RTP and RTCP), 2-4 per leg of TS_MAX_DIALOGS. */
+#define TS_MEDIA_MAX_EXPECT 262144
+/* RTCP sources (SSRCs) with SR/RR/SDES state. */
+#define TS_MEDIA_MAX_SOURCES 65536
+/* Per-leg and per-call quality aggregates (two per leg). */
+#define TS_MEDIA_MAX_AGG 131072
+/* Formats remembered per SDP endpoint (m= lines list 3-10 in practice). */
+#define TS_MEDIA_SDP_CODECS 16
+/* 5-second series points per stream: one hour, ~8.6 KiB. */
+#define TS_MEDIA_MAX_SERIES 720
 
 /* ---- calls (dialogs, legs, correlation, trunks) ---- */
 /* INVITE dialogs (legs) held at once, open or waiting to be emitted; LRU

@@ -104,6 +104,35 @@
     X(HEP_OTHER, "hep.non_sip")                                              \
     X(SDP_BODIES, "sdp.bodies")                                              \
     X(SDP_MALFORMED, "sdp.malformed")                                        \
+    /* RTP / RTCP (media) */                                                 \
+    X(RTP_PACKETS, "rtp.packets")                                            \
+    X(RTP_SIGNALLED, "rtp.signalled_packets")                                \
+    X(RTP_HEURISTIC, "rtp.heuristic_packets")                                \
+    X(RTP_TRUNCATED, "rtp.truncated")                                        \
+    X(RTP_MALFORMED, "rtp.malformed")                                        \
+    X(RTP_UNSUPPORTED, "rtp.unsupported")                                    \
+    X(RTP_NON_RTP, "rtp.non_rtp_on_media_port")                              \
+    X(RTP_STREAMS, "rtp.streams")                                            \
+    X(RTP_EVICTED, "rtp.streams_evicted")                                    \
+    X(RTP_IDLE, "rtp.streams_idle")                                          \
+    X(RTP_REPORT_DROPPED, "rtp.report_dropped")                              \
+    X(RTP_SERIES_FULL, "rtp.series_full")                                    \
+    X(RTP_EXPECT, "rtp.sdp_endpoints")                                       \
+    X(RTP_EXPECT_EVICTED, "rtp.sdp_endpoints_evicted")                       \
+    X(RTP_AGG_EVICTED, "rtp.aggregates_evicted")                             \
+    X(RTP_CAPTURE_GAPS, "rtp.capture_gaps")                                  \
+    X(RTP_DTMF_EVENTS, "rtp.dtmf_events")                                    \
+    X(RTCP_PACKETS, "rtcp.packets")                                          \
+    X(RTCP_TRUNCATED, "rtcp.truncated")                                      \
+    X(RTCP_MALFORMED, "rtcp.malformed")                                      \
+    X(RTCP_UNSUPPORTED, "rtcp.unsupported")                                  \
+    X(RTCP_SR, "rtcp.sr")                                                    \
+    X(RTCP_RR, "rtcp.rr")                                                    \
+    X(RTCP_SDES, "rtcp.sdes")                                                \
+    X(RTCP_BYE, "rtcp.bye")                                                  \
+    X(RTCP_XR, "rtcp.xr")                                                    \
+    X(RTCP_SRTCP, "rtcp.srtcp")                                              \
+    X(RTCP_SOURCES_EVICTED, "rtcp.sources_evicted")                          \
     /* calls */                                                              \
     X(CALLS_LEGS, "calls.legs")                                              \
     X(CALLS_CALLS, "calls.calls")                                            \

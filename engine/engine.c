@@ -398,6 +398,14 @@ static void tick(struct engine *e, uint64_t now)
         calls_tick(e->calls, now);
 }
 
+void engine_tick(struct engine *e, uint64_t now_ns)
+{
+    if (now_ns >= e->last_tick_ns + TICK_NS) {
+        tick(e, now_ns);
+        e->last_tick_ns = now_ns;
+    }
+}
+
 void engine_frame(struct engine *e, const struct ts_frame *f)
 {
     TS_INC(&e->st, PACKETS);

@@ -28,6 +28,9 @@ void engine_free(struct engine *e);
 
 /* One captured frame (counted in packets/bytes, then decoded). */
 void engine_frame(struct engine *e, const struct ts_frame *f);
+/* Advance time without a packet (live capture on a quiet link): expires
+ * idle fragments, TCP connections, dialogs and streams at now_ns. */
+void engine_tick(struct engine *e, uint64_t now_ns);
 /* End of input: flush TCP streams, close dialogs. */
 void engine_finish(struct engine *e);
 

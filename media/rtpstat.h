@@ -45,6 +45,7 @@ struct rtpstat {
     /* ---- loss pattern and de-jitter buffer (for Ppl and BurstR) ---- */
     double jb_ref;              /* smallest transit seen (ms) */
     uint64_t jb_ts0;            /* extended timestamp origin */
+    uint32_t jb_clock;          /* clock the origin was taken with */
     bool jb_started, in_run;
     uint32_t discarded, bad, runs;
     uint32_t win_lost;          /* losses since the caller last reset it */

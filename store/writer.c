@@ -131,6 +131,7 @@ struct st_writer {
 
     /* writer side */
     uint64_t run_capture; /* calls belong to the session's first capture */
+    uint64_t replaced_pending; /* calls deleted in the open transaction */
     bool retention_more;
 };
 
@@ -402,7 +403,7 @@ static bool delete_capture_rows(struct st_writer *w, int64_t id)
         sqlite3_bind_int64(s, 1, id);
         int rc = sqlite3_step(s);
         if (i == 5)
-            w->st.replaced += (uint64_t)sqlite3_changes(w->h); /* under no lock: see below */
+            w->replaced_pending += (uint64_t)sqlite3_changes(w->h);
         sqlite3_finalize(s);
         if (rc != SQLITE_DONE)
             return false;
@@ -655,6 +656,9 @@ static bool retention_step(struct st_writer *w)
     int64_t n = w->opt.retention_batch;
     if (cut <= 0)
         return false;
+    if (q_i64(w, "SELECT 1 FROM calls WHERE start < ?1 LIMIT 1", cut, 0) == 0 &&
+        q_i64(w, "SELECT 1 FROM sip_messages WHERE ts < ?1 LIMIT 1", cut, 0) == 0)
+        return false;
     int ncalls = 0, nmsgs = 0;
     bool ok = exec(w, "BEGIN IMMEDIATE") &&
               exec(w, "CREATE TEMP TABLE IF NOT EXISTS st_del(id INTEGER PRIMARY KEY);"
@@ -709,7 +713,7 @@ static bool write_rec(struct st_writer *w, struct rec *r)
 static void write_batch(struct st_writer *w, struct rec *list)
 {
     uint64_t ok = 0, bad = 0;
-    uint64_t replaced0 = w->st.replaced;
+    w->replaced_pending = 0;
     bool txn = exec(w, "BEGIN IMMEDIATE");
     for (struct rec *r = list; r; r = r->next) {
         if (txn && write_rec(w, r))
@@ -725,14 +729,14 @@ static void write_batch(struct st_writer *w, struct rec *list)
         w->st.written += ok;
         w->st.errors += bad;
         w->st.batches++;
+        w->st.replaced += w->replaced_pending;
     } else {
         w->st.errors += ok + bad;
-        w->st.replaced = replaced0;
     }
     for (struct rec *r = list, *next; r; r = next) {
         next = r->next;
         if (r->sync) {
-            if (!committed)
+            if (!committed && r->kind == REC_CAPTURE_BEGIN)
                 r->u.cap.id = 0;
             r->done = true; /* the producer owns and frees it */
         } else {

@@ -528,6 +528,27 @@ static void test_corr_timing_numbers(void **state)
     calls_free(c);
 }
 
+/* Evidence order: a Session-ID match beats a timing+numbers match. */
+static void test_corr_order(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    const char *sid = "Session-ID: feedfacefeedfacefeedfacefeedface\r\n";
+    answered_call(c, 0, "a1", "10.0.0.1", "10.0.0.2", "111", "222", 100, 900, 5000, sid);
+    answered_call(c, 10, "a2", "10.0.0.3", "10.0.0.2", "0891234567", "030123456", 100, 900,
+                  5000, NULL);
+    answered_call(c, 20, "b", "10.0.0.2", "203.0.113.5", "+49891234567", "+4930123456", 50, 850,
+                  5000, sid);
+    calls_finish(c);
+    assert_int_equal(calls_count(c), 2);
+    const struct calls_call *k = call_with_legs(c, 2);
+    assert_string_equal(k->legs[0].call_id, "a1");
+    assert_string_equal(k->legs[1].call_id, "b");
+    assert_int_equal(k->legs[1].ev_type, CALLS_EV_SESSION_ID);
+    assert_int_equal(calls_stat(c, TS_CALLS_AMBIGUOUS), 0);
+    calls_free(c);
+}
+
 static void test_corr_ambiguous(void **state)
 {
     (void)state;
@@ -966,6 +987,7 @@ int main(void)
         cmocka_unit_test(test_corr_session_id),
         cmocka_unit_test(test_corr_x_cid),
         cmocka_unit_test(test_corr_timing_numbers),
+        cmocka_unit_test(test_corr_order),
         cmocka_unit_test(test_corr_ambiguous),
         cmocka_unit_test(test_corr_three_leg_chain),
         cmocka_unit_test(test_corr_shared_media),

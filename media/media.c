@@ -1,0 +1,1225 @@
+/* Media analysis: SDP endpoints (RFC 3264) and heuristics find RTP (RFC 3550
+ * 5.1) and RTCP (RFC 3550 6.4-6.6, RFC 3611 4.7, RFC 3711 3.4); streams keyed
+ * by 5-tuple + SSRC get statistics (rtpstat.c), RFC 4733 events, an E-model
+ * rating (emodel.c) and detections; finished records go to a sink and a
+ * bounded report list. */
+#include "media.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../common/hash.h"
+#include "../common/htab.h"
+#include "../dissect/rtp.h"
+#include "../dissect/sdp.h"
+#include "emodel.h"
+#include "rtpstat.h"
+
+#define NS_PER_MS 1000000ull
+#define NS_PER_S 1000000000ull
+#define SERIES_NS (5 * NS_PER_S)
+#define LATE_MEDIA_NS (2 * NS_PER_S)
+#define AFTER_BYE_NS (1 * NS_PER_S)
+/* Capture-gap heuristic: losses on >= GAP_MIN_STREAMS streams (and >= 80 %
+ * of the live ones) within GAP_WINDOW_NS of each other. */
+#define GAP_RING 64
+#define GAP_WINDOW_NS (30 * NS_PER_MS)
+#define GAP_MIN_STREAMS 3
+#define PT_TELEPHONE_EVENT_DEFAULT 101
+
+enum { AGG_LEG = 0, AGG_CALL = 1 };
+
+struct five {
+    struct ts_addr src, dst;
+    uint16_t sport, dport;
+};
+
+struct mstream {
+    struct ht_node node;
+    struct five key;
+    struct media_stream rec;
+    struct rtpstat st;
+    uint64_t win_start_ns;
+    uint32_t win_pkts, win_lost0, series_cap;
+    float win_jitter;
+    uint32_t last_event_ts;
+    uint8_t side;             /* toward which leg side (see struct magg) */
+    bool have_main, have_event, have_audio;
+    uint64_t audio_pkts;
+};
+
+struct mflow {               /* 5-tuple -> last SSRC, for SSRC changes */
+    struct ht_node node;
+    struct five key;
+    uint32_t ssrc;
+    uint64_t last_ns;
+};
+
+struct mexpect {
+    struct ht_node node;
+    struct ts_addr addr;
+    uint16_t port;
+    bool is_rtcp, rtcp_mux;
+    uint8_t side;
+    uint64_t leg_ref, call_ref, last_ns;
+    struct media_sdp_info info;
+};
+
+struct sr_seen {
+    uint32_t lsr;            /* middle 32 bits of the SR's NTP timestamp */
+    uint64_t t_ns;           /* capture time of that SR */
+};
+
+struct msrc {
+    struct ht_node node;
+    uint32_t ssrc;
+    uint64_t last_ns;
+    uint32_t jitter_ts;      /* last reported jitter, timestamp units */
+    bool have_jitter;
+    uint8_t sr_i;
+    struct sr_seen srs[4];
+    struct media_rtcp r;
+};
+
+struct magg {
+    struct ht_node node;
+    uint8_t kind;
+    uint64_t ref;
+    uint64_t call_ref;        /* legs: their call */
+    uint64_t answered_ns, ended_ns;
+    bool evaluated;
+    struct ts_addr ep[2];
+    uint16_t ep_port[2];
+    bool ep_set[2];
+    uint64_t rx[2], audio_rx[2], first_rx_ns[2];
+    struct media_quality q;
+};
+
+struct gap_ev {
+    uint64_t t_ns, stream_id;
+};
+
+struct media {
+    struct media_config cfg;
+    struct ts_stats own_st;
+    struct ts_stats *st;
+    struct htab streams, flows, expect, srcs, aggs;
+    media_sink_fn sink;
+    void *sink_ctx;
+    uint64_t next_id, emitted, base_ns;
+    bool have_base;
+    struct media_stream *report;
+    size_t nreport;
+    struct gap_ev gaps[GAP_RING];
+    unsigned gap_i;
+    uint64_t last_gap_ns;
+    struct rtcp_compound rtcp; /* scratch: large */
+};
+
+static const char *const flag_names[MEDIA_F_N] = {
+    "one_way", "no_audio", "late_media", "rtp_after_bye", "codec_mismatch",
+    "capture_gap", "srtp", "unsignalled", "ssrc_change", "evicted", "series_full",
+};
+
+const char *media_flag_name(unsigned bit)
+{
+    return bit < MEDIA_F_N ? flag_names[bit] : NULL;
+}
+
+void media_config_default(struct media_config *cfg)
+{
+    *cfg = (struct media_config){
+        .idle_ms = 30000, .jb_ms = 60, .expect_idle_ms = 3600000,
+        .max_streams = TS_MEDIA_MAX_STREAMS, .max_report = TS_MEDIA_MAX_REPORT_STREAMS,
+        .heuristic = true,
+    };
+}
+
+/* ---- keys ---- */
+
+static uint64_t hash_ep(const struct ts_addr *a, uint16_t port)
+{
+    uint8_t k[19];
+    k[0] = a->family;
+    memcpy(k + 1, a->a, 16);
+    k[17] = (uint8_t)(port >> 8);
+    k[18] = (uint8_t)port;
+    return ts_hash(k, sizeof k);
+}
+
+static uint64_t hash_five(const struct five *f)
+{
+    uint64_t h = hash_ep(&f->src, f->sport);
+    uint8_t k[19];
+    k[0] = f->dst.family;
+    memcpy(k + 1, f->dst.a, 16);
+    k[17] = (uint8_t)(f->dport >> 8);
+    k[18] = (uint8_t)f->dport;
+    return ts_hash_mix(h, k, sizeof k);
+}
+
+static bool five_eq(const struct five *a, const struct five *b)
+{
+    return a->sport == b->sport && a->dport == b->dport && ts_addr_eq(&a->src, &b->src) &&
+           ts_addr_eq(&a->dst, &b->dst);
+}
+
+struct stream_key {
+    const struct five *f;
+    uint32_t ssrc;
+};
+
+static bool stream_eq(const struct ht_node *n, const void *key)
+{
+    const struct mstream *s = ts_container_of(n, struct mstream, node);
+    const struct stream_key *k = key;
+    return s->rec.ssrc == k->ssrc && five_eq(&s->key, k->f);
+}
+
+static bool flow_eq(const struct ht_node *n, const void *key)
+{
+    return five_eq(&ts_container_of(n, struct mflow, node)->key, key);
+}
+
+struct ep_key {
+    const struct ts_addr *a;
+    uint16_t port;
+};
+
+static bool expect_eq(const struct ht_node *n, const void *key)
+{
+    const struct mexpect *e = ts_container_of(n, struct mexpect, node);
+    const struct ep_key *k = key;
+    return e->port == k->port && ts_addr_eq(&e->addr, k->a);
+}
+
+static bool src_eq(const struct ht_node *n, const void *key)
+{
+    return ts_container_of(n, struct msrc, node)->ssrc == *(const uint32_t *)key;
+}
+
+struct agg_key {
+    uint8_t kind;
+    uint64_t ref;
+};
+
+static bool agg_eq(const struct ht_node *n, const void *key)
+{
+    const struct magg *a = ts_container_of(n, struct magg, node);
+    const struct agg_key *k = key;
+    return a->kind == k->kind && a->ref == k->ref;
+}
+
+static uint64_t hash_agg(uint8_t kind, uint64_t ref)
+{
+    uint8_t k[9];
+    k[0] = kind;
+    memcpy(k + 1, &ref, 8);
+    return ts_hash(k, sizeof k);
+}
+
+static uint64_t hash_u32(uint32_t v) { return ts_hash(&v, sizeof v); }
+
+/* ---- lifecycle ---- */
+
+struct media *media_new(const struct media_config *cfg, struct ts_stats *st)
+{
+    struct media *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    if (cfg)
+        m->cfg = *cfg;
+    else
+        media_config_default(&m->cfg);
+    if (!m->cfg.max_streams || m->cfg.max_streams > TS_MEDIA_MAX_STREAMS)
+        m->cfg.max_streams = TS_MEDIA_MAX_STREAMS;
+    if (m->cfg.max_report > TS_MEDIA_MAX_REPORT_STREAMS)
+        m->cfg.max_report = TS_MEDIA_MAX_REPORT_STREAMS;
+    if (!m->cfg.idle_ms)
+        m->cfg.idle_ms = 30000;
+    m->st = st ? st : &m->own_st;
+    if (htab_init(&m->streams, m->cfg.max_streams) || htab_init(&m->flows, m->cfg.max_streams) ||
+        htab_init(&m->expect, TS_MEDIA_MAX_EXPECT) || htab_init(&m->srcs, TS_MEDIA_MAX_SOURCES) ||
+        htab_init(&m->aggs, TS_MEDIA_MAX_AGG)) {
+        media_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static void free_all(struct htab *t, size_t off)
+{
+    if (!t->buckets)
+        return;
+    struct ht_node *n;
+    while ((n = htab_oldest(t))) {
+        htab_remove(t, n);
+        free((char *)n - off);
+    }
+    htab_cleanup(t);
+}
+
+void media_free(struct media *m)
+{
+    if (!m)
+        return;
+    struct ht_node *n;
+    if (m->streams.buckets) {
+        while ((n = htab_oldest(&m->streams))) {
+            struct mstream *s = ts_container_of(n, struct mstream, node);
+            htab_remove(&m->streams, n);
+            free(s->rec.series);
+            free(s);
+        }
+        htab_cleanup(&m->streams);
+    }
+    free_all(&m->flows, offsetof(struct mflow, node));
+    free_all(&m->expect, offsetof(struct mexpect, node));
+    free_all(&m->srcs, offsetof(struct msrc, node));
+    free_all(&m->aggs, offsetof(struct magg, node));
+    for (size_t i = 0; i < m->nreport; i++)
+        free(m->report[i].series);
+    free(m->report);
+    free(m);
+}
+
+void media_set_sink(struct media *m, media_sink_fn fn, void *ctx)
+{
+    m->sink = fn;
+    m->sink_ctx = ctx;
+}
+
+/* ---- aggregates ---- */
+
+static struct magg *agg_find(const struct media *m, uint8_t kind, uint64_t ref)
+{
+    if (!ref)
+        return NULL;
+    struct agg_key k = { kind, ref };
+    struct ht_node *n = htab_find(&m->aggs, hash_agg(kind, ref), agg_eq, &k);
+    return n ? ts_container_of(n, struct magg, node) : NULL;
+}
+
+static struct magg *agg_get(struct media *m, uint8_t kind, uint64_t ref)
+{
+    if (!ref)
+        return NULL;
+    struct magg *a = agg_find(m, kind, ref);
+    if (a) {
+        htab_touch(&m->aggs, &a->node);
+        return a;
+    }
+    if (htab_full(&m->aggs)) {
+        struct ht_node *o = htab_oldest(&m->aggs);
+        htab_remove(&m->aggs, o);
+        free(ts_container_of(o, struct magg, node));
+        TS_INC(m->st, RTP_AGG_EVICTED);
+    }
+    a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->kind = kind;
+    a->ref = ref;
+    a->q.mos = a->q.r_factor = -1;
+    htab_insert(&m->aggs, &a->node, hash_agg(kind, ref));
+    return a;
+}
+
+static void quality_add(struct media_quality *q, const struct media_stream *s)
+{
+    q->streams++;
+    q->packets += s->packets;
+    q->lost += s->lost;
+    if (s->mos >= 0 && (q->mos < 0 || s->mos < q->mos)) {
+        q->mos = s->mos;
+        q->r_factor = s->r_factor;
+    }
+    if (s->max_jitter_ms > q->max_jitter_ms)
+        q->max_jitter_ms = s->max_jitter_ms;
+    q->flags |= s->flags & ~(uint32_t)(MEDIA_F_EVICTED | MEDIA_F_SERIES_FULL);
+}
+
+/* Leg-level verdicts once a leg ended (or the input did). */
+static void leg_evaluate(struct media *m, struct magg *leg)
+{
+    if (!leg->answered_ns || leg->evaluated)
+        return;
+    leg->evaluated = true;
+    uint32_t f = 0;
+    bool a = leg->audio_rx[0] > 0, b = leg->audio_rx[1] > 0;
+    if (!a && !b)
+        f |= MEDIA_F_NO_AUDIO;
+    else if (a != b && leg->ep_set[0] && leg->ep_set[1])
+        f |= MEDIA_F_ONE_WAY;
+    leg->q.flags |= f;
+    struct magg *call = agg_find(m, AGG_CALL, leg->call_ref);
+    if (call)
+        call->q.flags |= f;
+}
+
+/* ---- finishing streams ---- */
+
+static double stream_mos(const struct media *m, struct media_stream *r, double ppl,
+                         double burst, double *rf)
+{
+    enum emodel_codec c = emodel_codec_by_name(r->codec);
+    if (c == EMODEL_UNKNOWN) {
+        *rf = -1;
+        return -1;
+    }
+    double ptime = r->mean_delta_ms > 0 && r->mean_delta_ms < 200 ? r->mean_delta_ms : 20;
+    double net = r->rtcp.rtt_n ? r->rtcp.rtt_ms / 2 : 0;
+    double delay = net + ptime + emodel_codec(c)->delay_ms + m->cfg.jb_ms;
+    r->delay_ms = delay;
+    *rf = emodel_r_for(c, delay, ppl, burst);
+    return emodel_mos(*rf);
+}
+
+static void series_push(struct media *m, struct mstream *s, const struct media_series *pt)
+{
+    struct media_stream *r = &s->rec;
+    if (r->nseries >= TS_MEDIA_MAX_SERIES) {
+        if (!(r->flags & MEDIA_F_SERIES_FULL))
+            TS_INC(m->st, RTP_SERIES_FULL);
+        r->flags |= MEDIA_F_SERIES_FULL;
+        return;
+    }
+    if (r->nseries == s->series_cap) {
+        uint32_t ncap = s->series_cap ? s->series_cap * 2 : 16;
+        if (ncap > TS_MEDIA_MAX_SERIES)
+            ncap = TS_MEDIA_MAX_SERIES;
+        struct media_series *ns = realloc(r->series, ncap * sizeof *ns);
+        if (!ns)
+            return;
+        r->series = ns;
+        s->series_cap = ncap;
+    }
+    r->series[r->nseries++] = *pt;
+}
+
+static void window_close(struct media *m, struct mstream *s)
+{
+    struct media_series pt = { 0 };
+    uint32_t lost = s->st.win_lost - s->win_lost0;
+    pt.packets = (uint16_t)(s->win_pkts > 65535 ? 65535 : s->win_pkts);
+    pt.lost = (uint16_t)(lost > 65535 ? 65535 : lost);
+    pt.jitter_ms = s->win_jitter;
+    pt.mos = -1;
+    enum emodel_codec c = emodel_codec_by_name(s->rec.codec);
+    if (c != EMODEL_UNKNOWN && s->win_pkts) {
+        double ppl = 100.0 * lost / (lost + s->win_pkts);
+        double delay = 20 + emodel_codec(c)->delay_ms + m->cfg.jb_ms;
+        pt.mos = (float)emodel_mos(emodel_r_for(c, delay, ppl, 1));
+    }
+    series_push(m, s, &pt);
+    s->win_pkts = 0;
+    s->win_lost0 = s->st.win_lost;
+    s->win_jitter = 0;
+}
+
+static void copy_rtcp(struct media *m, struct media_stream *r)
+{
+    uint32_t ssrc = r->ssrc;
+    struct ht_node *n = htab_find(&m->srcs, hash_u32(ssrc), src_eq, &ssrc);
+    r->rtcp.jitter_ms = -1;
+    r->rtcp.xr_mos_lq = r->rtcp.xr_r_factor = -1;
+    if (!n)
+        return;
+    const struct msrc *src = ts_container_of(n, struct msrc, node);
+    r->rtcp = src->r;
+    r->rtcp.jitter_ms = src->have_jitter && r->clock ? (float)(src->jitter_ts * 1000.0 / r->clock)
+                                                     : -1.0f;
+}
+
+static void stream_end(struct media *m, struct mstream *s, bool evicted)
+{
+    struct media_stream *r = &s->rec;
+    const struct rtpstat *st = &s->st;
+    if (evicted)
+        r->flags |= MEDIA_F_EVICTED;
+    r->expected = rtpstat_expected(st);
+    r->lost = rtpstat_lost(st);
+    r->lost_pct = r->expected ? 100.0 * (double)r->lost / (double)r->expected : 0;
+    r->duplicates = st->duplicates;
+    r->out_of_order = st->out_of_order;
+    r->seq_resets = st->resets;
+    r->seq_errors = st->seq_errors;
+    r->discarded = st->discarded;
+    r->min_delta_ms = st->min_delta;
+    r->mean_delta_ms = st->mean_delta;
+    r->max_delta_ms = st->max_delta;
+    r->min_jitter_ms = st->min_jitter;
+    r->mean_jitter_ms = st->mean_jitter;
+    r->max_jitter_ms = st->max_jitter;
+    r->problem = st->problem;
+    copy_rtcp(m, r);
+
+    /* E-model: network losses and late discards, as one loss pattern. */
+    int64_t exp = rtpstat_rfc_expected(st);
+    double total = exp > 0 ? (double)exp : (double)r->packets;
+    double bad = st->bad;
+    if (bad > total)
+        bad = total;
+    r->ppl = total > 0 ? 100.0 * bad / total : 0;
+    r->burst_r = emodel_burst_r(bad, st->runs, total);
+    r->mos = stream_mos(m, r, r->ppl, r->burst_r, &r->r_factor);
+
+    if (s->win_pkts)
+        window_close(m, s);
+
+    /* Detections that need the leg's view. */
+    struct magg *leg = agg_find(m, AGG_LEG, r->leg_ref);
+    if (leg) {
+        unsigned other = s->side ^ 1u;
+        if (leg->answered_ns) {
+            if (!s->audio_pkts)
+                r->flags |= MEDIA_F_NO_AUDIO;
+            if (leg->ep_set[0] && leg->ep_set[1] && leg->rx[other] == 0)
+                r->flags |= MEDIA_F_ONE_WAY;
+            if (r->first_ns > leg->answered_ns + LATE_MEDIA_NS &&
+                leg->first_rx_ns[s->side] == r->first_ns)
+                r->flags |= MEDIA_F_LATE_MEDIA;
+        }
+        if (leg->ended_ns && r->last_ns > leg->ended_ns + AFTER_BYE_NS)
+            r->flags |= MEDIA_F_RTP_AFTER_BYE;
+        quality_add(&leg->q, r);
+    }
+    struct magg *call = agg_find(m, AGG_CALL, r->call_ref);
+    if (call)
+        quality_add(&call->q, r);
+
+    m->emitted++;
+    if (m->sink)
+        m->sink(m->sink_ctx, r);
+    if (m->nreport < m->cfg.max_report) {
+        if (!m->report) {
+            m->report = malloc(m->cfg.max_report * sizeof *m->report);
+        }
+        if (m->report) {
+            m->report[m->nreport++] = *r;
+            r->series = NULL;
+        }
+    } else {
+        TS_INC(m->st, RTP_REPORT_DROPPED);
+    }
+    free(r->series);
+    htab_remove(&m->streams, &s->node);
+    free(s);
+}
+
+/* ---- capture gaps ---- */
+
+static void flag_live_since(struct media *m, uint64_t t0, uint64_t t1)
+{
+    /* Newest first: stop at streams silent since before t0. */
+    for (struct ht_node *n = m->streams.lru.lprev; n != &m->streams.lru; n = n->lprev) {
+        struct mstream *s = ts_container_of(n, struct mstream, node);
+        if (s->rec.last_ns < t0)
+            break;
+        if (s->rec.first_ns <= t1)
+            s->rec.flags |= MEDIA_F_CAPTURE_GAP;
+    }
+}
+
+static void gap_note(struct media *m, const struct mstream *s, uint64_t t)
+{
+    m->gaps[m->gap_i++ % GAP_RING] = (struct gap_ev){ t, s->rec.id };
+    if (t < m->last_gap_ns + NS_PER_S)
+        return;
+    uint64_t ids[GAP_RING];
+    size_t n = 0;
+    for (unsigned i = 0; i < GAP_RING; i++) {
+        const struct gap_ev *g = &m->gaps[i];
+        if (!g->stream_id || g->t_ns + GAP_WINDOW_NS < t || g->t_ns > t + GAP_WINDOW_NS)
+            continue;
+        bool dup = false;
+        for (size_t j = 0; j < n && !dup; j++)
+            dup = ids[j] == g->stream_id;
+        if (!dup)
+            ids[n++] = g->stream_id;
+    }
+    size_t live = m->streams.count;
+    if (n >= GAP_MIN_STREAMS && n * 10 >= live * 8) {
+        m->last_gap_ns = t;
+        TS_INC(m->st, RTP_CAPTURE_GAPS);
+        flag_live_since(m, t > NS_PER_S ? t - NS_PER_S : 0, t);
+    }
+}
+
+void media_capture_gap(struct media *m, uint64_t t0_ns, uint64_t t1_ns)
+{
+    if (t1_ns < t0_ns)
+        return;
+    TS_INC(m->st, RTP_CAPTURE_GAPS);
+    flag_live_since(m, t0_ns, t1_ns);
+    for (size_t i = 0; i < m->nreport; i++) {
+        struct media_stream *r = &m->report[i];
+        if (r->first_ns <= t1_ns && r->last_ns >= t0_ns)
+            r->flags |= MEDIA_F_CAPTURE_GAP;
+    }
+}
+
+/* ---- expectations ---- */
+
+static struct mexpect *expect_find(const struct media *m, const struct ts_addr *a, uint16_t port)
+{
+    struct ep_key k = { a, port };
+    struct ht_node *n = htab_find(&m->expect, hash_ep(a, port), expect_eq, &k);
+    return n ? ts_container_of(n, struct mexpect, node) : NULL;
+}
+
+static void expect_put(struct media *m, const struct ts_addr *a, uint16_t port, bool is_rtcp,
+                       bool mux, uint8_t side, uint64_t leg, uint64_t call, uint64_t now,
+                       const struct media_sdp_info *info)
+{
+    struct mexpect *e = expect_find(m, a, port);
+    if (e) {
+        htab_touch(&m->expect, &e->node);
+    } else {
+        if (htab_full(&m->expect)) {
+            struct ht_node *o = htab_oldest(&m->expect);
+            htab_remove(&m->expect, o);
+            free(ts_container_of(o, struct mexpect, node));
+            TS_INC(m->st, RTP_EXPECT_EVICTED);
+        }
+        e = calloc(1, sizeof *e);
+        if (!e)
+            return;
+        e->addr = *a;
+        e->port = port;
+        htab_insert(&m->expect, &e->node, hash_ep(a, port));
+        TS_INC(m->st, RTP_EXPECT);
+    }
+    e->is_rtcp = is_rtcp;
+    e->rtcp_mux = mux;
+    e->side = side;
+    e->leg_ref = leg;
+    e->call_ref = call;
+    e->last_ns = now;
+    if (info)
+        e->info = *info;
+    else
+        memset(&e->info, 0, sizeof e->info);
+}
+
+/* Which side of the leg an endpoint is: the same endpoint keeps its side,
+ * a new one takes a free side, a re-INVITE moving ports keeps the host's. */
+static uint8_t leg_side(struct magg *leg, const struct ts_addr *a, uint16_t port)
+{
+    if (!leg)
+        return 0;
+    for (uint8_t i = 0; i < 2; i++)
+        if (leg->ep_set[i] && leg->ep_port[i] == port && ts_addr_eq(&leg->ep[i], a))
+            return i;
+    uint8_t side = 1;
+    if (!leg->ep_set[0])
+        side = 0;
+    else if (!leg->ep_set[1])
+        side = 1;
+    else if (ts_addr_eq(&leg->ep[0], a))
+        side = 0;
+    leg->ep[side] = *a;
+    leg->ep_port[side] = port;
+    leg->ep_set[side] = true;
+    return side;
+}
+
+void media_expect(struct media *m, const struct ts_addr *addr, uint16_t port, bool rtcp_mux,
+                  uint64_t leg_ref, uint64_t call_ref, uint64_t now_ns,
+                  const struct media_sdp_info *info)
+{
+    if (!addr || (addr->family != 4 && addr->family != 6) || port == 0)
+        return;
+    struct magg *leg = agg_get(m, AGG_LEG, leg_ref);
+    if (leg && call_ref)
+        leg->call_ref = call_ref;
+    (void)agg_get(m, AGG_CALL, call_ref);
+    uint8_t side = leg_side(leg, addr, port);
+    expect_put(m, addr, port, false, rtcp_mux, side, leg_ref, call_ref, now_ns, info);
+    if (!rtcp_mux) {
+        uint16_t rp = info && info->rtcp_port ? info->rtcp_port : (uint16_t)(port + 1);
+        if (rp && rp != port)
+            expect_put(m, addr, rp, true, false, side, leg_ref, call_ref, now_ns, info);
+    }
+}
+
+void media_leg_answered(struct media *m, uint64_t leg_ref, uint64_t ts_ns)
+{
+    struct magg *leg = agg_get(m, AGG_LEG, leg_ref);
+    if (leg && !leg->answered_ns)
+        leg->answered_ns = ts_ns;
+}
+
+void media_leg_ended(struct media *m, uint64_t leg_ref, uint64_t ts_ns)
+{
+    struct magg *leg = agg_get(m, AGG_LEG, leg_ref);
+    if (leg && !leg->ended_ns) {
+        leg->ended_ns = ts_ns;
+        leg_evaluate(m, leg);
+    }
+}
+
+void media_sdp_info_from(const struct sdp_media *sm, struct media_sdp_info *info)
+{
+    memset(info, 0, sizeof *info);
+    if (!sm)
+        return;
+    for (unsigned i = 0; i < sm->nfmt && info->ncodecs < TS_MEDIA_SDP_CODECS; i++) {
+        struct media_codec *c = &info->codec[info->ncodecs++];
+        struct bv name = { 0 };
+        c->pt = sm->fmt[i];
+        if (sdp_codec_for_pt(sm, sm->fmt[i], &name, &c->clock)) {
+            size_t j = 0;
+            for (; j < name.len && j + 1 < sizeof c->name; j++) {
+                int ch = bv_at(name, j);
+                c->name[j] = (char)(ch > 32 && ch < 127 ? ch : '?');
+            }
+            c->name[j] = 0;
+        }
+    }
+    switch (sm->dir) {
+    case SDP_DIR_SENDONLY: info->dir = MEDIA_DIR_SENDONLY; break;
+    case SDP_DIR_RECVONLY: info->dir = MEDIA_DIR_RECVONLY; break;
+    case SDP_DIR_INACTIVE: info->dir = MEDIA_DIR_INACTIVE; break;
+    default: info->dir = MEDIA_DIR_SENDRECV; break;
+    }
+    info->srtp = sm->proto == SDP_PROTO_RTP_SAVP || sm->proto == SDP_PROTO_RTP_SAVPF ||
+                 sm->proto == SDP_PROTO_UDP_TLS_RTP_SAVP ||
+                 sm->proto == SDP_PROTO_UDP_TLS_RTP_SAVPF || sm->crypto;
+    info->rtcp_port = sm->rtcp_port;
+}
+
+/* ---- RTCP ---- */
+
+static struct msrc *src_get(struct media *m, uint32_t ssrc, uint64_t now)
+{
+    struct ht_node *n = htab_find(&m->srcs, hash_u32(ssrc), src_eq, &ssrc);
+    struct msrc *s;
+    if (n) {
+        s = ts_container_of(n, struct msrc, node);
+        htab_touch(&m->srcs, n);
+    } else {
+        if (htab_full(&m->srcs)) {
+            struct ht_node *o = htab_oldest(&m->srcs);
+            htab_remove(&m->srcs, o);
+            free(ts_container_of(o, struct msrc, node));
+            TS_INC(m->st, RTCP_SOURCES_EVICTED);
+        }
+        s = calloc(1, sizeof *s);
+        if (!s)
+            return NULL;
+        s->ssrc = ssrc;
+        s->r.xr_mos_lq = s->r.xr_r_factor = -1;
+        htab_insert(&m->srcs, &s->node, hash_u32(ssrc));
+    }
+    s->last_ns = now;
+    return s;
+}
+
+static void rtcp_blocks(struct media *m, const struct rtcp_pkt *p, uint64_t now)
+{
+    for (unsigned i = 0; i < p->u.report.nrb && i < RTCP_MAX_RC; i++) {
+        const struct rtcp_report_block *b = &p->u.report.rb[i];
+        struct msrc *about = src_get(m, b->ssrc, now);
+        if (!about)
+            continue;
+        about->r.blocks++;
+        about->r.fraction_lost = b->fraction_lost / 256.0f;
+        if (about->r.fraction_lost > about->r.fraction_lost_max)
+            about->r.fraction_lost_max = about->r.fraction_lost;
+        about->r.cum_lost = b->cum_lost;
+        about->jitter_ts = b->jitter;
+        about->have_jitter = true;
+        if (!b->lsr)
+            continue;
+        /* RFC 3550 6.4.1 with capture times: the SR left the capture point
+         * at t_sr, the report about it came back at now after DLSR. */
+        for (unsigned j = 0; j < 4; j++) {
+            const struct sr_seen *sr = &about->srs[j];
+            if (!sr->t_ns || sr->lsr != b->lsr || now < sr->t_ns)
+                continue;
+            double rtt = (double)(now - sr->t_ns) / 1e6 - b->dlsr * 1000.0 / 65536.0;
+            if (rtt < 0)
+                break;
+            about->r.rtt_n++;
+            about->r.rtt_ms = (float)rtt;
+            if (about->r.rtt_ms > about->r.rtt_max_ms)
+                about->r.rtt_max_ms = about->r.rtt_ms;
+            break;
+        }
+    }
+}
+
+static void cname_copy(char *dst, size_t cap, struct bv v)
+{
+    size_t j = 0;
+    for (; j < v.len && j + 1 < cap; j++) {
+        int c = bv_at(v, j);
+        dst[j] = (char)(c >= 32 && c < 127 ? c : '?');
+    }
+    dst[j] = 0;
+}
+
+static void rtcp_datagram(struct media *m, const struct pkt_meta *pm, struct bv payload)
+{
+    struct rtcp_compound *c = &m->rtcp;
+    uint64_t now = pm->ts_ns;
+    TS_INC(m->st, RTCP_PACKETS);
+    switch (rtcp_parse(payload, c)) {
+    case RTP_OK: break;
+    case RTP_TRUNCATED: TS_INC(m->st, RTCP_TRUNCATED); break;
+    case RTP_UNSUPPORTED: TS_INC(m->st, RTCP_UNSUPPORTED); break;
+    default: TS_INC(m->st, RTCP_MALFORMED); break;
+    }
+    if (c->srtcp)
+        TS_INC(m->st, RTCP_SRTCP);
+    for (unsigned i = 0; i < c->npkts && i < TS_RTCP_MAX_PACKETS; i++) {
+        const struct rtcp_pkt *p = &c->pkts[i];
+        struct msrc *src = src_get(m, p->ssrc, now);
+        if (!src)
+            continue;
+        if (c->srtcp)
+            src->r.srtcp = true;
+        if (c->encrypted) /* only the first header is in clear */
+            break;
+        switch (p->pt) {
+        case RTCP_SR: {
+            src->r.sr++;
+            TS_INC(m->st, RTCP_SR);
+            struct sr_seen *sr = &src->srs[src->sr_i++ & 3];
+            sr->lsr = (uint32_t)(p->u.report.si.ntp >> 16);
+            sr->t_ns = now;
+            rtcp_blocks(m, p, now);
+            break;
+        }
+        case RTCP_RR:
+            src->r.rr++;
+            TS_INC(m->st, RTCP_RR);
+            rtcp_blocks(m, p, now);
+            break;
+        case RTCP_SDES:
+            TS_INC(m->st, RTCP_SDES);
+            for (unsigned j = 0; j < p->u.sdes.nchunks && j < RTCP_MAX_RC; j++) {
+                struct msrc *cs = j ? src_get(m, p->u.sdes.chunk[j].ssrc, now) : src;
+                if (!cs)
+                    continue;
+                cs->r.sdes++;
+                if (p->u.sdes.chunk[j].cname.len)
+                    cname_copy(cs->r.cname, sizeof cs->r.cname, p->u.sdes.chunk[j].cname);
+            }
+            break;
+        case RTCP_BYE:
+            TS_INC(m->st, RTCP_BYE);
+            for (unsigned j = 0; j < p->u.bye.nssrc && j < RTCP_MAX_RC; j++) {
+                struct msrc *bs = j ? src_get(m, p->u.bye.ssrc[j], now) : src;
+                if (bs)
+                    bs->r.bye++;
+            }
+            break;
+        case RTCP_XR:
+            src->r.xr++;
+            TS_INC(m->st, RTCP_XR);
+            if (p->u.xr.has_voip) {
+                const struct rtcp_xr_voip *v = &p->u.xr.voip;
+                struct msrc *about = src_get(m, v->ssrc, now);
+                if (about) {
+                    about->r.xr_voip = true;
+                    about->r.xr_mos_lq = v->mos_lq != 127 ? v->mos_lq / 10.0f : -1.0f;
+                    about->r.xr_r_factor = v->r_factor != 127 ? (float)v->r_factor : -1.0f;
+                }
+            }
+            break;
+        case RTCP_APP:
+            src->r.app++;
+            break;
+        case RTCP_RTPFB:
+        case RTCP_PSFB:
+            src->r.fb++;
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* ---- RTP ---- */
+
+static const struct media_codec *codec_of(const struct mexpect *e, uint8_t pt)
+{
+    if (!e)
+        return NULL;
+    for (unsigned i = 0; i < e->info.ncodecs && i < TS_MEDIA_SDP_CODECS; i++)
+        if (e->info.codec[i].pt == pt)
+            return &e->info.codec[i];
+    return NULL;
+}
+
+static struct mstream *stream_get(struct media *m, const struct pkt_meta *pm, uint32_t ssrc,
+                                  const struct mexpect *e, bool by_src)
+{
+    struct five f;
+    memset(&f, 0, sizeof f);
+    f.src = pm->src;
+    f.dst = pm->dst;
+    f.sport = pm->sport;
+    f.dport = pm->dport;
+    struct stream_key k = { &f, ssrc };
+    uint64_t h = ts_hash_mix(hash_five(&f), &ssrc, sizeof ssrc);
+    struct ht_node *n = htab_find(&m->streams, h, stream_eq, &k);
+    if (n) {
+        htab_touch(&m->streams, n);
+        return ts_container_of(n, struct mstream, node);
+    }
+    if (htab_full(&m->streams)) {
+        TS_INC(m->st, RTP_EVICTED);
+        stream_end(m, ts_container_of(htab_oldest(&m->streams), struct mstream, node), true);
+    }
+    struct mstream *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->key = f;
+    rtpstat_init(&s->st);
+    struct media_stream *r = &s->rec;
+    r->id = ++m->next_id;
+    r->src = pm->src;
+    r->dst = pm->dst;
+    r->sport = pm->sport;
+    r->dport = pm->dport;
+    r->ssrc = ssrc;
+    r->first_ns = r->last_ns = pm->ts_ns;
+    r->mos = r->r_factor = -1;
+    if (e) {
+        r->signalled = true;
+        r->leg_ref = e->leg_ref;
+        r->call_ref = e->call_ref;
+        s->side = by_src ? e->side ^ 1u : e->side;
+        if (e->info.srtp)
+            r->flags |= MEDIA_F_SRTP;
+    } else {
+        r->flags |= MEDIA_F_UNSIGNALLED;
+    }
+    s->win_start_ns = pm->ts_ns;
+    htab_insert(&m->streams, &s->node, h);
+    TS_INC(m->st, RTP_STREAMS);
+
+    /* SSRC changes on the same 5-tuple. */
+    uint64_t fh = hash_five(&f);
+    struct ht_node *fn = htab_find(&m->flows, fh, flow_eq, &f);
+    if (fn) {
+        struct mflow *fl = ts_container_of(fn, struct mflow, node);
+        if (fl->ssrc != ssrc)
+            r->flags |= MEDIA_F_SSRC_CHANGE;
+        fl->ssrc = ssrc;
+        fl->last_ns = pm->ts_ns;
+        htab_touch(&m->flows, fn);
+    } else {
+        if (htab_full(&m->flows)) {
+            struct ht_node *o = htab_oldest(&m->flows);
+            htab_remove(&m->flows, o);
+            free(ts_container_of(o, struct mflow, node));
+        }
+        struct mflow *fl = calloc(1, sizeof *fl);
+        if (fl) {
+            fl->key = f;
+            fl->ssrc = ssrc;
+            fl->last_ns = pm->ts_ns;
+            htab_insert(&m->flows, &fl->node, fh);
+        }
+    }
+    return s;
+}
+
+static char event_char(uint8_t ev)
+{
+    static const char map[] = "0123456789*#ABCD";
+    return ev < 16 ? map[ev] : (ev == 16 ? '!' : '?');
+}
+
+static void rtp_packet(struct media *m, const struct pkt_meta *pm, const struct rtp_hdr *h,
+                       size_t len, const struct mexpect *e, bool by_src)
+{
+    struct mstream *s = stream_get(m, pm, h->ssrc, e, by_src);
+    if (!s)
+        return;
+    struct media_stream *r = &s->rec;
+    uint64_t t = pm->ts_ns;
+
+    /* Codec: the SDP of the endpoint, else the RFC 3551 static table. */
+    const struct media_codec *mc = codec_of(e, h->pt);
+    const char *name = mc && mc->name[0] ? mc->name : NULL;
+    uint32_t sdp_clock = mc ? mc->clock : 0;
+    if (!name && h->pt < 96)
+        name = rtp_static_name(h->pt);
+    bool event = name ? strcasecmp(name, "telephone-event") == 0
+                      : (!mc && h->pt == PT_TELEPHONE_EVENT_DEFAULT);
+    /* tshark only knows dynamic PTs from SDP. */
+    uint32_t ws_clock = rtpstat_clock(h->pt, mc && mc->name[0] ? mc->name : NULL, sdp_clock);
+    uint32_t real_clock = sdp_clock ? sdp_clock : rtpstat_clock(h->pt, name, 0);
+    if (event)
+        real_clock = 0;
+
+    /* Series windows are 5 s from the first packet; silent ones are kept. */
+    while (t >= s->win_start_ns + SERIES_NS) {
+        window_close(m, s);
+        s->win_start_ns += SERIES_NS;
+        if (r->flags & MEDIA_F_SERIES_FULL) {
+            s->win_start_ns = t - (t - s->win_start_ns) % SERIES_NS;
+            break;
+        }
+    }
+
+    struct rtpstat_pkt p = {
+        .t_ms = (double)(t - m->base_ns) / 1e6, .seq = h->seq, .ts = h->ts, .pt = h->pt,
+        .marker = h->marker, .clock = ws_clock, .jb_clock = real_clock,
+    };
+    uint32_t lost_before = s->st.win_lost;
+    rtpstat_packet(&s->st, &p, m->cfg.jb_ms);
+
+    r->packets++;
+    r->bytes += len;
+    if (t > r->last_ns)
+        r->last_ns = t;
+    if (r->packets == 1)
+        r->first_pt = h->pt;
+    r->pts_seen[h->pt >> 6] |= 1ull << (h->pt & 63);
+    if (h->marker)
+        r->markers++;
+    if (h->pt == 13 || h->pt == 19)
+        r->cn_packets++;
+    bool audio = !event && h->pt != 13 && h->pt != 19;
+    if (audio) {
+        s->audio_pkts++;
+        if (!s->have_main) {
+            s->have_main = true;
+            r->pt = h->pt;
+            r->clock = real_clock;
+            if (name)
+                snprintf(r->codec, sizeof r->codec, "%s", name);
+            else
+                snprintf(r->codec, sizeof r->codec, "PT%u", h->pt);
+        }
+    }
+    if (e && !by_src && e->info.ncodecs && !mc)
+        r->flags |= MEDIA_F_CODEC_MISMATCH;
+
+    if (event) {
+        struct rtp_event ev;
+        if (rtp_event_parse(h->payload, &ev) == RTP_OK &&
+            (!s->have_event || s->last_event_ts != h->ts)) {
+            s->have_event = true;
+            s->last_event_ts = h->ts;
+            size_t l = strlen(r->dtmf);
+            if (l + 1 < sizeof r->dtmf) {
+                r->dtmf[l] = event_char(ev.event);
+                r->dtmf[l + 1] = 0;
+            }
+            r->dtmf_events++;
+            TS_INC(m->st, RTP_DTMF_EVENTS);
+        }
+    }
+
+    s->win_pkts++;
+    if (s->st.jitter > s->win_jitter)
+        s->win_jitter = (float)s->st.jitter;
+    if (s->st.win_lost != lost_before)
+        gap_note(m, s, t);
+
+    if (r->leg_ref) {
+        struct magg *leg = agg_find(m, AGG_LEG, r->leg_ref);
+        if (leg) {
+            if (!leg->rx[s->side])
+                leg->first_rx_ns[s->side] = r->first_ns;
+            leg->rx[s->side]++;
+            if (audio)
+                leg->audio_rx[s->side]++;
+        }
+    }
+}
+
+/* Ports of protocols that are never RTP; heuristics skip them. */
+static bool well_known_port(uint16_t p)
+{
+    switch (p) {
+    case 53: case 67: case 68: case 69: case 123: case 137: case 138: case 161: case 162:
+    case 500: case 514: case 520: case 1701: case 1812: case 1813: case 1900: case 3478:
+    case 4500: case 4789: case 5060: case 5061: case 5353: case 9060:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void count_rtp_err(struct media *m, enum rtp_result r)
+{
+    switch (r) {
+    case RTP_TRUNCATED: TS_INC(m->st, RTP_TRUNCATED); break;
+    case RTP_UNSUPPORTED: TS_INC(m->st, RTP_UNSUPPORTED); break;
+    default: TS_INC(m->st, RTP_MALFORMED); break;
+    }
+}
+
+bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload)
+{
+    if (pm->l4 != TS_L4_UDP)
+        return false;
+    if (!m->have_base) {
+        m->have_base = true;
+        m->base_ns = pm->ts_ns;
+    }
+    bool by_src = false;
+    struct mexpect *e = expect_find(m, &pm->dst, pm->dport);
+    if (!e) {
+        e = expect_find(m, &pm->src, pm->sport);
+        by_src = e != NULL;
+    }
+    uint8_t b0 = 0, b1 = 0;
+    (void)bv_peek_u8(payload, 0, &b0);
+    (void)bv_peek_u8(payload, 1, &b1);
+    if (e) {
+        e->last_ns = pm->ts_ns;
+        htab_touch(&m->expect, &e->node);
+        if (e->is_rtcp || (b1 >= 192 && b1 <= 223 && (b0 >> 6) == 2)) {
+            /* RFC 5761 4: PT 192-223 (marker + 64..95) is RTCP on any
+             * RTP port, as the RTP dissector hands it over. */
+            rtcp_datagram(m, pm, payload);
+            return true;
+        }
+        if ((b0 >> 6) != 2) { /* STUN, DTLS, ZRTP keep-alives */
+            TS_INC(m->st, RTP_NON_RTP);
+            return true;
+        }
+        struct rtp_hdr h;
+        enum rtp_result r = rtp_parse(payload, &h);
+        if (r != RTP_OK) {
+            count_rtp_err(m, r);
+            return true;
+        }
+        TS_INC(m->st, RTP_PACKETS);
+        TS_INC(m->st, RTP_SIGNALLED);
+        rtp_packet(m, pm, &h, payload.len, e, by_src);
+        return true;
+    }
+    if (!m->cfg.heuristic || well_known_port(pm->sport) || well_known_port(pm->dport))
+        return false;
+    if (rtp_looks_like(payload)) {
+        struct rtp_hdr h;
+        if (rtp_parse(payload, &h) != RTP_OK)
+            return false;
+        TS_INC(m->st, RTP_PACKETS);
+        TS_INC(m->st, RTP_HEURISTIC);
+        rtp_packet(m, pm, &h, payload.len, NULL, false);
+        return true;
+    }
+    /* Unsignalled RTCP: on an odd port next to a known RTP flow. */
+    if ((pm->sport & 1) && (pm->dport & 1) && b1 >= 200 && b1 <= 207 && rtcp_looks_like(payload)) {
+        struct five f;
+        memset(&f, 0, sizeof f);
+        f.src = pm->src;
+        f.dst = pm->dst;
+        f.sport = (uint16_t)(pm->sport - 1);
+        f.dport = (uint16_t)(pm->dport - 1);
+        struct five g = f;
+        g.src = pm->dst;
+        g.dst = pm->src;
+        g.sport = f.dport;
+        g.dport = f.sport;
+        if (htab_find(&m->flows, hash_five(&f), flow_eq, &f) ||
+            htab_find(&m->flows, hash_five(&g), flow_eq, &g)) {
+            rtcp_datagram(m, pm, payload);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- time ---- */
+
+void media_tick(struct media *m, uint64_t now_ns)
+{
+    uint64_t idle = (uint64_t)m->cfg.idle_ms * NS_PER_MS;
+    struct ht_node *n;
+    while ((n = htab_oldest(&m->streams))) {
+        struct mstream *s = ts_container_of(n, struct mstream, node);
+        if (s->rec.last_ns + idle > now_ns)
+            break;
+        TS_INC(m->st, RTP_IDLE);
+        stream_end(m, s, false);
+    }
+    while ((n = htab_oldest(&m->flows))) {
+        struct mflow *f = ts_container_of(n, struct mflow, node);
+        if (f->last_ns + 2 * idle > now_ns)
+            break;
+        htab_remove(&m->flows, n);
+        free(f);
+    }
+    while ((n = htab_oldest(&m->srcs))) {
+        struct msrc *s = ts_container_of(n, struct msrc, node);
+        if (s->last_ns + 2 * idle > now_ns)
+            break;
+        htab_remove(&m->srcs, n);
+        free(s);
+    }
+    uint64_t eidle = (uint64_t)m->cfg.expect_idle_ms * NS_PER_MS;
+    while ((n = htab_oldest(&m->expect))) {
+        struct mexpect *e = ts_container_of(n, struct mexpect, node);
+        if (e->last_ns + eidle > now_ns)
+            break;
+        htab_remove(&m->expect, n);
+        free(e);
+    }
+}
+
+void media_finish(struct media *m)
+{
+    struct ht_node *n;
+    while ((n = htab_oldest(&m->streams)))
+        stream_end(m, ts_container_of(n, struct mstream, node), false);
+    for (n = m->aggs.lru.lnext; n != &m->aggs.lru; n = n->lnext) {
+        struct magg *a = ts_container_of(n, struct magg, node);
+        if (a->kind == AGG_LEG && !a->ended_ns)
+            leg_evaluate(m, a);
+    }
+}
+
+/* ---- accessors ---- */
+
+size_t media_count(const struct media *m) { return m->nreport; }
+
+const struct media_stream *media_get(const struct media *m, size_t i)
+{
+    return i < m->nreport ? &m->report[i] : NULL;
+}
+
+uint64_t media_emitted(const struct media *m) { return m->emitted; }
+size_t media_live(const struct media *m) { return m->streams.count; }
+
+bool media_leg_quality(const struct media *m, uint64_t leg_ref, struct media_quality *out)
+{
+    const struct magg *a = agg_find(m, AGG_LEG, leg_ref);
+    if (!a)
+        return false;
+    *out = a->q;
+    return true;
+}
+
+bool media_call_quality(const struct media *m, uint64_t call_ref, struct media_quality *out)
+{
+    const struct magg *a = agg_find(m, AGG_CALL, call_ref);
+    if (!a)
+        return false;
+    *out = a->q;
+    return true;
+}
+
+const char *media_endpoint_str(const struct ts_addr *a, uint16_t port, char *buf, size_t cap)
+{
+    char ab[64];
+    ts_addr_str(a, ab, sizeof ab);
+    if (a->family == 6)
+        snprintf(buf, cap, "[%s]:%u", ab, port);
+    else
+        snprintf(buf, cap, "%s:%u", ab, port);
+    return buf;
+}

@@ -1,0 +1,185 @@
+/* Media analysis: RTP streams (RFC 3550) found from SDP offer/answer
+ * (RFC 3264) endpoints or by heuristics, per-stream statistics that agree
+ * with tshark's RTP stream analysis, RTCP SR/RR/SDES/BYE/XR (RFC 3550 6.4,
+ * RFC 3611 4.7), RFC 4733 DTMF events, E-model quality (ITU-T G.107) and
+ * detections (one-way audio, late media, RTP after BYE, codec mismatch,
+ * capture gaps). Bounded tables with LRU eviction throughout. */
+#ifndef TS_MEDIA_H
+#define TS_MEDIA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../capture/packet.h"
+#include "../common/bv.h"
+#include "../common/limits.h"
+#include "../common/stats.h"
+
+struct sdp_media;
+
+enum media_err { MEDIA_OK = 0, MEDIA_ERR_NOMEM };
+
+struct media_config {
+    uint32_t idle_ms;         /* a stream silent this long ends (30000) */
+    uint32_t jb_ms;           /* de-jitter buffer depth for the E-model (60) */
+    uint32_t expect_idle_ms;  /* an SDP endpoint unused this long is forgotten (3600000) */
+    uint32_t max_streams;     /* live streams, <= TS_MEDIA_MAX_STREAMS (tests use small) */
+    uint32_t max_report;      /* finished streams kept, <= TS_MEDIA_MAX_REPORT_STREAMS */
+    bool heuristic;           /* find unsignalled RTP by header heuristics (true) */
+};
+
+void media_config_default(struct media_config *cfg);
+
+/* What an SDP media section says about one endpoint. */
+enum media_dir { MEDIA_DIR_SENDRECV = 0, MEDIA_DIR_SENDONLY, MEDIA_DIR_RECVONLY,
+                 MEDIA_DIR_INACTIVE };
+
+struct media_codec {
+    uint8_t pt;
+    uint32_t clock;           /* 0 unknown */
+    char name[16];            /* encoding name, "" unknown */
+};
+
+struct media_sdp_info {
+    uint8_t ncodecs;
+    struct media_codec codec[TS_MEDIA_SDP_CODECS]; /* the m= format list */
+    uint8_t dir;              /* enum media_dir */
+    bool srtp;                /* RTP/SAVP(F) or a=crypto / fingerprint */
+    uint16_t rtcp_port;       /* a=rtcp, 0: port + 1 */
+};
+
+/* Fill info from a parsed m= section (formats, rtpmaps, direction, SRTP). */
+void media_sdp_info_from(const struct sdp_media *sm, struct media_sdp_info *info);
+
+/* Stream flags. */
+enum {
+    MEDIA_F_ONE_WAY = 1u << 0,       /* answered leg, the other direction stayed silent */
+    MEDIA_F_NO_AUDIO = 1u << 1,      /* answered leg without audio packets */
+    MEDIA_F_LATE_MEDIA = 1u << 2,    /* first packet > 2 s after the answer */
+    MEDIA_F_RTP_AFTER_BYE = 1u << 3, /* packets > 1 s after the leg ended */
+    MEDIA_F_CODEC_MISMATCH = 1u << 4,/* a PT outside the negotiated set */
+    MEDIA_F_CAPTURE_GAP = 1u << 5,   /* the capture itself lost packets meanwhile */
+    MEDIA_F_SRTP = 1u << 6,
+    MEDIA_F_UNSIGNALLED = 1u << 7,   /* found by heuristics, no SDP */
+    MEDIA_F_SSRC_CHANGE = 1u << 8,   /* another SSRC was seen on this 5-tuple before */
+    MEDIA_F_EVICTED = 1u << 9,       /* ended early: the stream table was full */
+    MEDIA_F_SERIES_FULL = 1u << 10,  /* time series stopped at TS_MEDIA_MAX_SERIES */
+    MEDIA_F_N = 11
+};
+/* JSON/text name of flag bit i ("one_way"), NULL past the end. */
+const char *media_flag_name(unsigned bit);
+
+/* One 5-second interval of a stream. */
+struct media_series {
+    uint16_t packets;
+    uint16_t lost;            /* sequence gaps seen in the interval */
+    float jitter_ms;          /* largest jitter in the interval */
+    float mos;                /* interval E-model MOS, < 0 when unknown */
+};
+
+struct media_rtcp {
+    uint32_t sr, rr, sdes, bye, xr, app, fb;   /* packets sent by this SSRC */
+    bool srtcp;
+    char cname[48];
+    /* report blocks about this SSRC (the receiver's view) */
+    uint32_t blocks;
+    float fraction_lost;      /* last, 0..1 */
+    float fraction_lost_max;
+    int32_t cum_lost;         /* last */
+    float jitter_ms;          /* last, via the stream clock; < 0 unknown */
+    uint32_t rtt_n;
+    float rtt_ms, rtt_max_ms; /* capture point <-> receiver, from LSR/DLSR */
+    bool xr_voip;
+    float xr_mos_lq, xr_r_factor; /* < 0 when unavailable */
+};
+
+#define MEDIA_DTMF_LEN 32
+
+/* A finished stream. series is owned by the record. */
+struct media_stream {
+    uint64_t id;
+    struct ts_addr src, dst;
+    uint16_t sport, dport;
+    uint32_t ssrc;
+    uint8_t first_pt, pt;     /* first and main (first audio) payload type */
+    char codec[16];
+    uint32_t clock;           /* of the main PT, 0 unknown */
+    uint64_t pts_seen[2];     /* bit per payload type 0..127 */
+    uint64_t packets, bytes;  /* bytes: RTP header + payload */
+    int64_t expected, lost;   /* tshark's: last - first sequence + 1, minus packets */
+    double lost_pct;
+    uint32_t duplicates, out_of_order, seq_resets, seq_errors;
+    uint32_t markers, cn_packets, discarded;
+    double min_delta_ms, mean_delta_ms, max_delta_ms;     /* min -1: none */
+    double min_jitter_ms, mean_jitter_ms, max_jitter_ms;  /* min -1: none */
+    bool problem;             /* tshark's "Problem?" */
+    uint64_t first_ns, last_ns;
+    double r_factor, mos;     /* < 0 when unknown (no audio codec) */
+    double ppl, burst_r, delay_ms; /* E-model inputs */
+    uint32_t flags;           /* MEDIA_F_* */
+    bool signalled;
+    uint64_t call_ref, leg_ref;
+    uint32_t dtmf_events;
+    char dtmf[MEDIA_DTMF_LEN];
+    struct media_rtcp rtcp;
+    uint32_t nseries;
+    struct media_series *series;
+};
+
+/* Worst-of aggregation per leg and per call. */
+struct media_quality {
+    uint32_t streams;
+    uint64_t packets;
+    int64_t lost;
+    double mos, r_factor;     /* worst; < 0 when no stream had one */
+    double max_jitter_ms;
+    uint32_t flags;           /* union of MEDIA_F_* (leg-level one_way/no_audio included) */
+};
+
+struct media;
+typedef void (*media_sink_fn)(void *ctx, const struct media_stream *s);
+
+/* cfg copied (NULL: defaults); st gets the rtp.* / rtcp.* counters (NULL: an
+ * internal set). NULL on allocation failure. */
+struct media *media_new(const struct media_config *cfg, struct ts_stats *st);
+void media_free(struct media *m);
+/* fn(ctx, stream) for every finished stream; valid during the call only. */
+void media_set_sink(struct media *m, media_sink_fn fn, void *ctx);
+
+/* A UDP payload that is not SIP/HEP. Returns true when it was taken as RTP,
+ * RTCP or other traffic on an SDP-announced media port. */
+bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload);
+
+/* An SDP offer or answer announced addr:port for leg_ref / call_ref (refs are
+ * the caller's, non-zero). A later call for the same endpoint replaces it.
+ * info may be NULL. The RTCP endpoint (a=rtcp or port + 1) is registered too
+ * unless rtcp_mux. */
+void media_expect(struct media *m, const struct ts_addr *addr, uint16_t port, bool rtcp_mux,
+                  uint64_t leg_ref, uint64_t call_ref, uint64_t now_ns,
+                  const struct media_sdp_info *info);
+/* The call layer's view of a leg: answered (2xx) and ended (BYE / CANCEL). */
+void media_leg_answered(struct media *m, uint64_t leg_ref, uint64_t ts_ns);
+void media_leg_ended(struct media *m, uint64_t leg_ref, uint64_t ts_ns);
+/* The capture is known to have dropped packets in [t0, t1] (interface drop
+ * counters): streams active then get MEDIA_F_CAPTURE_GAP. */
+void media_capture_gap(struct media *m, uint64_t t0_ns, uint64_t t1_ns);
+
+/* Capture time advanced: idle streams end, old endpoints are forgotten. */
+void media_tick(struct media *m, uint64_t now_ns);
+/* End of input: every stream ends. */
+void media_finish(struct media *m);
+
+size_t media_count(const struct media *m);            /* finished streams kept */
+const struct media_stream *media_get(const struct media *m, size_t i);
+uint64_t media_emitted(const struct media *m);        /* all finished, kept or not */
+size_t media_live(const struct media *m);             /* streams in the table */
+/* Worst-of quality of the finished streams of a leg / call; false when
+ * nothing is known about it. */
+bool media_leg_quality(const struct media *m, uint64_t leg_ref, struct media_quality *out);
+bool media_call_quality(const struct media *m, uint64_t call_ref, struct media_quality *out);
+
+/* "1.2.3.4:5" or "[2001:db8::1]:5" into buf (>= 56 bytes). */
+const char *media_endpoint_str(const struct ts_addr *a, uint16_t port, char *buf, size_t cap);
+
+#endif

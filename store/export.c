@@ -1,0 +1,389 @@
+/* Per-call pcap export: the frames of every SIP message of every leg of a
+ * call (located by capture file, per-file frame number and record offset)
+ * and of its RTP/RTCP (SDP endpoints, RFC 3550 section 11: RTCP on port+1),
+ * re-read from the original captures and written in time order. */
+#include "store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../capture/decode.h"
+#include "../capture/pcapin.h"
+#include "../common/limits.h"
+
+#define NS_PER_S 1000000000ull
+/* Messages of a leg are looked up this far around the call's times. */
+#define EXPORT_MARGIN_NS (64ull * NS_PER_S)
+/* Media is kept from shortly before the first INVITE to after the end. */
+#define MEDIA_BEFORE_NS (1ull * NS_PER_S)
+#define MEDIA_AFTER_NS (5ull * NS_PER_S)
+#define EXPORT_SNAPLEN 262144u
+
+struct fref {
+    int64_t capture_id, frame, off;
+};
+
+struct endpoint {
+    struct ts_addr addr;
+    uint16_t port;
+};
+
+struct capfile {
+    int64_t id;
+    char *path;
+    uint64_t frames; /* frames read so far from this file */
+};
+
+struct exporter {
+    struct fref *refs;
+    size_t nrefs, cap;
+    struct endpoint eps[TS_CALLS_MAX_LEGS * 4];
+    size_t neps;
+    struct capfile caps[TS_MAX_INPUT_FILES];
+    size_t ncaps;
+    bool media_hit;
+    FILE *out;
+    int linktype; /* -1 until the first frame */
+    bool werr;
+    struct st_export_stats *st;
+};
+
+static int ref_cmp(const void *a, const void *b)
+{
+    const struct fref *x = a, *y = b;
+    if (x->capture_id != y->capture_id)
+        return x->capture_id < y->capture_id ? -1 : 1;
+    return (x->frame > y->frame) - (x->frame < y->frame);
+}
+
+static void le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+/* Classic pcap with nanosecond timestamps (magic a1b23c4d), one link type:
+ * the first frame's. */
+static void out_header(struct exporter *x, int linktype)
+{
+    uint8_t h[24];
+    x->linktype = linktype;
+    le32(h, 0xa1b23c4du);
+    h[4] = 2, h[5] = 0, h[6] = 4, h[7] = 0;
+    le32(h + 8, 0);
+    le32(h + 12, 0);
+    le32(h + 16, EXPORT_SNAPLEN);
+    le32(h + 20, (uint32_t)linktype);
+    if (fwrite(h, 1, 24, x->out) != 24)
+        x->werr = true;
+}
+
+static void out_frame(struct exporter *x, const struct ts_frame *f)
+{
+    uint8_t h[16];
+    if (x->linktype < 0)
+        out_header(x, f->linktype);
+    if (f->linktype != x->linktype) {
+        x->st->skipped_linktype++;
+        return;
+    }
+    le32(h, (uint32_t)(f->ts_ns / NS_PER_S));
+    le32(h + 4, (uint32_t)(f->ts_ns % NS_PER_S));
+    le32(h + 8, f->caplen);
+    le32(h + 12, f->wirelen);
+    if (fwrite(h, 1, 16, x->out) != 16 || fwrite(f->data, 1, f->caplen, x->out) != f->caplen)
+        x->werr = true;
+}
+
+static bool ep_match(const struct exporter *x, const struct ts_addr *a, uint16_t port)
+{
+    for (size_t i = 0; i < x->neps; i++)
+        if (x->eps[i].port == port && ts_addr_eq(&x->eps[i].addr, a))
+            return true;
+    return false;
+}
+
+static void on_udp(void *ctx, const struct pkt_meta *m, struct bv payload)
+{
+    struct exporter *x = ctx;
+    (void)payload;
+    if (m->l4 == TS_L4_UDP && (ep_match(x, &m->src, m->sport) || ep_match(x, &m->dst, m->dport)))
+        x->media_hit = true;
+}
+
+static void on_tcp(void *ctx, const struct pkt_meta *m, const struct tcp_seg *seg)
+{
+    (void)ctx, (void)m, (void)seg;
+}
+
+static void add_ep(struct exporter *x, const char *addr, int64_t port)
+{
+    struct ts_addr a;
+    if (port <= 0 || port > 65534 || !st_addr_parse(addr, &a))
+        return;
+    for (int k = 0; k < 2 && x->neps < sizeof x->eps / sizeof x->eps[0]; k++) {
+        if (ep_match(x, &a, (uint16_t)(port + k)))
+            continue;
+        x->eps[x->neps].addr = a;
+        x->eps[x->neps].port = (uint16_t)(port + k);
+        x->neps++;
+    }
+}
+
+static bool add_cap(struct exporter *x, int64_t id)
+{
+    for (size_t i = 0; i < x->ncaps; i++)
+        if (x->caps[i].id == id)
+            return true;
+    if (x->ncaps >= TS_MAX_INPUT_FILES)
+        return false;
+    x->caps[x->ncaps++].id = id;
+    return true;
+}
+
+static bool is_ref(const struct exporter *x, int64_t cap, int64_t frame, int64_t off, bool *bad)
+{
+    struct fref key = { cap, frame, 0 };
+    const struct fref *r = bsearch(&key, x->refs, x->nrefs, sizeof key, ref_cmp);
+    if (!r)
+        return false;
+    if (r->off && off && r->off != off)
+        *bad = true;
+    return true;
+}
+
+static const char *col_text(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? (const char *)t : "";
+}
+
+/* Everything the export needs from the database; ST_OK or an error. */
+static int load(sqlite3 *h, int64_t call_id, struct exporter *x, uint64_t *lo, uint64_t *hi,
+                char *err, size_t errlen)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = ST_ERR_SQL;
+    int64_t start = 0, end = 0, cap0 = 0;
+    bool open_end = false;
+
+    if (sqlite3_prepare_v2(h, "SELECT start, end, capture_id FROM calls WHERE id=?", -1, &s,
+                           NULL) != SQLITE_OK)
+        goto sqlerr;
+    sqlite3_bind_int64(s, 1, call_id);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        snprintf(err, errlen, "no call with id %lld", (long long)call_id);
+        sqlite3_finalize(s);
+        return ST_ERR_NOT_FOUND;
+    }
+    start = sqlite3_column_int64(s, 0);
+    open_end = sqlite3_column_type(s, 1) == SQLITE_NULL;
+    end = open_end ? start : sqlite3_column_int64(s, 1);
+    cap0 = sqlite3_column_int64(s, 2);
+    sqlite3_finalize(s);
+    s = NULL;
+    *lo = (uint64_t)start > MEDIA_BEFORE_NS ? (uint64_t)start - MEDIA_BEFORE_NS : 0;
+    *hi = open_end ? UINT64_MAX : (uint64_t)end + MEDIA_AFTER_NS;
+    if (cap0)
+        add_cap(x, cap0);
+
+    if (sqlite3_prepare_v2(h,
+                           "SELECT caller_media_addr, caller_media_port, callee_media_addr,"
+                           " callee_media_port FROM legs WHERE call_ref=?",
+                           -1, &s, NULL) != SQLITE_OK)
+        goto sqlerr;
+    sqlite3_bind_int64(s, 1, call_id);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        x->st->legs++;
+        add_ep(x, col_text(s, 0), sqlite3_column_int64(s, 1));
+        add_ep(x, col_text(s, 2), sqlite3_column_int64(s, 3));
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+
+    if (sqlite3_prepare_v2(h,
+                           "SELECT DISTINCT capture_id, frame, file_off FROM sip_messages"
+                           " WHERE (leg_id IN (SELECT id FROM legs WHERE call_ref=?1)"
+                           "  OR (call_id IN (SELECT call_id FROM legs WHERE call_ref=?1)"
+                           "      AND ts BETWEEN ?2 AND ?3))"
+                           " AND capture_id IS NOT NULL AND frame IS NOT NULL",
+                           -1, &s, NULL) != SQLITE_OK)
+        goto sqlerr;
+    sqlite3_bind_int64(s, 1, call_id);
+    sqlite3_bind_int64(s, 2, start - (int64_t)EXPORT_MARGIN_NS);
+    sqlite3_bind_int64(s, 3, open_end ? INT64_MAX : end + (int64_t)EXPORT_MARGIN_NS);
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        if (x->nrefs == x->cap) {
+            size_t nc = x->cap ? x->cap * 2 : 64;
+            struct fref *n = realloc(x->refs, nc * sizeof *n);
+            if (!n) {
+                snprintf(err, errlen, "out of memory");
+                sqlite3_finalize(s);
+                return ST_ERR_NOMEM;
+            }
+            x->refs = n;
+            x->cap = nc;
+        }
+        struct fref *f = &x->refs[x->nrefs++];
+        f->capture_id = sqlite3_column_int64(s, 0);
+        f->frame = sqlite3_column_int64(s, 1);
+        f->off = sqlite3_column_int64(s, 2);
+        if (!add_cap(x, f->capture_id)) {
+            snprintf(err, errlen, "call spans too many capture files");
+            sqlite3_finalize(s);
+            return ST_ERR_IO;
+        }
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    if (r != SQLITE_DONE)
+        goto sqlerr;
+    if (x->nrefs)
+        qsort(x->refs, x->nrefs, sizeof *x->refs, ref_cmp);
+
+    /* The capture files, unchanged since they were analysed. */
+    if (sqlite3_prepare_v2(h, "SELECT path, size, mtime, kind FROM captures WHERE id=?", -1, &s,
+                           NULL) != SQLITE_OK)
+        goto sqlerr;
+    for (size_t i = 0; i < x->ncaps; i++) {
+        sqlite3_bind_int64(s, 1, x->caps[i].id);
+        if (sqlite3_step(s) != SQLITE_ROW) {
+            snprintf(err, errlen, "capture %lld is not in the database",
+                     (long long)x->caps[i].id);
+            rc = ST_ERR_NOT_FOUND;
+            goto out;
+        }
+        const char *path = col_text(s, 0);
+        struct stat sb;
+        if (stat(path, &sb) != 0) {
+            snprintf(err, errlen, "%s: capture file is gone", path);
+            rc = ST_ERR_IO;
+            goto out;
+        }
+        int64_t mt = (int64_t)sb.st_mtim.tv_sec * (int64_t)NS_PER_S + sb.st_mtim.tv_nsec;
+        if (sqlite3_column_type(s, 1) != SQLITE_NULL &&
+            (sqlite3_column_int64(s, 1) != (int64_t)sb.st_size || sqlite3_column_int64(s, 2) != mt)) {
+            snprintf(err, errlen, "%s: capture file changed since it was analysed", path);
+            rc = ST_ERR_CHANGED;
+            goto out;
+        }
+        x->caps[i].path = strdup(path);
+        if (!x->caps[i].path) {
+            snprintf(err, errlen, "out of memory");
+            rc = ST_ERR_NOMEM;
+            goto out;
+        }
+        sqlite3_reset(s);
+    }
+    rc = ST_OK;
+    goto out;
+sqlerr:
+    snprintf(err, errlen, "database: %s", sqlite3_errmsg(h));
+    rc = ST_ERR_SQL;
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int st_export_call(const char *db_path, int64_t call_id, const char *out_path,
+                   struct st_export_stats *st, char *err, size_t errlen)
+{
+    struct st_export_stats dummy;
+    struct exporter x;
+    sqlite3 *h = NULL;
+    struct pcapin *in = NULL;
+    struct decoder *dec = NULL;
+    struct ts_stats dst;
+    uint64_t lo = 0, hi = 0;
+    bool bad_off = false;
+    int rc;
+
+    memset(&x, 0, sizeof x);
+    memset(&dst, 0, sizeof dst);
+    x.linktype = -1;
+    x.st = st ? st : &dummy;
+    memset(x.st, 0, sizeof *x.st);
+
+    rc = st_open_handle(db_path, false, &h, err, errlen);
+    if (rc != ST_OK)
+        goto out;
+    rc = load(h, call_id, &x, &lo, &hi, err, errlen);
+    sqlite3_close(h);
+    h = NULL;
+    if (rc != ST_OK)
+        goto out;
+
+    in = pcapin_new();
+    struct decode_cb cb = { .ctx = &x, .udp = on_udp, .tcp = on_tcp };
+    dec = decoder_new(&dst, &cb);
+    if (!in || !dec) {
+        snprintf(err, errlen, "out of memory");
+        rc = ST_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < x.ncaps; i++) {
+        if (pcapin_add(in, x.caps[i].path, err, errlen) != 0) {
+            rc = ST_ERR_IO;
+            goto out;
+        }
+    }
+    x.out = fopen(out_path, "wb");
+    if (!x.out) {
+        snprintf(err, errlen, "%s: cannot create", out_path);
+        rc = ST_ERR_IO;
+        goto out;
+    }
+    for (;;) {
+        struct ts_frame f;
+        int r = pcapin_next(in, &f, err, errlen);
+        if (r == 0)
+            break;
+        if (r < 0) {
+            rc = ST_ERR_IO;
+            goto out;
+        }
+        if (f.file_idx >= x.ncaps)
+            continue;
+        struct capfile *cf = &x.caps[f.file_idx];
+        cf->frames++;
+        if (is_ref(&x, cf->id, (int64_t)cf->frames, (int64_t)f.file_off, &bad_off)) {
+            x.st->sip_frames++;
+            out_frame(&x, &f);
+            continue;
+        }
+        if (!x.neps || f.ts_ns < lo || f.ts_ns > hi)
+            continue;
+        x.media_hit = false;
+        decoder_frame(dec, &f);
+        if (x.media_hit) {
+            x.st->media_frames++;
+            out_frame(&x, &f);
+        }
+    }
+    if (bad_off) {
+        snprintf(err, errlen, "a capture file no longer matches the analysed one");
+        rc = ST_ERR_CHANGED;
+        goto out;
+    }
+    if (x.linktype < 0) /* nothing found: still a valid, empty pcap */
+        out_header(&x, 1);
+    rc = ST_OK;
+out:
+    if (x.out && fclose(x.out) != 0)
+        x.werr = true;
+    if (rc == ST_OK && x.werr) {
+        snprintf(err, errlen, "%s: write error", out_path);
+        rc = ST_ERR_IO;
+    }
+    decoder_free(dec);
+    pcapin_free(in);
+    sqlite3_close(h);
+    for (size_t i = 0; i < x.ncaps; i++)
+        free(x.caps[i].path);
+    free(x.refs);
+    return rc;
+}
