@@ -12,5 +12,8 @@ struct calls;
 json_t *calls_json_calls(const struct calls *c);
 json_t *calls_json_trunks(const struct calls *c);
 json_t *calls_json_registrations(const struct calls *c);
+/* "streams": finished RTP streams of the media analysis (media may be NULL). */
+struct media;
+json_t *media_json_streams(const struct media *m);
 
 #endif

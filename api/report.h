@@ -5,12 +5,14 @@
 #include <stdio.h>
 
 struct engine;
+struct st_stats;
 
 struct report_input {
     const struct engine *engine;
     const char *const *input_errors; /* one-line errors of inputs that failed */
     size_t n_input_errors;
     double elapsed_s;                /* wall time of the analysis */
+    const struct st_stats *store;    /* NULL without --db */
 };
 
 /* Write the report to f; returns 0, or -1 when out of memory / write error. */

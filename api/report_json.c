@@ -7,6 +7,7 @@
 
 #include "../capture/pcapin.h"
 #include "../engine/engine.h"
+#include "../store/store.h"
 #include "json_int.h"
 
 /* Set obj["a"]["b"]["c"] = v for the dotted path "a.b.c". */
@@ -74,6 +75,17 @@ static json_t *build(const struct report_input *in)
         json_array_append_new(errs, json_string(in->input_errors[i]));
     json_object_set_new(root, "input_errors", errs);
     json_object_set_new(root, "elapsed_s", json_real(in->elapsed_s));
+    if (in->store) {
+        const struct st_stats *s = in->store;
+        json_t *so = json_object();
+        json_object_set_new(so, "queued", json_integer((json_int_t)s->queued));
+        json_object_set_new(so, "written", json_integer((json_int_t)s->written));
+        json_object_set_new(so, "dropped_queue_full", json_integer((json_int_t)s->dropped_full));
+        json_object_set_new(so, "batches", json_integer((json_int_t)s->batches));
+        json_object_set_new(so, "errors", json_integer((json_int_t)s->errors));
+        json_object_set_new(so, "replaced_calls", json_integer((json_int_t)s->replaced));
+        json_object_set_new(root, "store", so);
+    }
 
     const struct calls *c = engine_calls(e);
     if (c) {

@@ -48,6 +48,8 @@ struct calls_config {
     uint32_t max_dialogs;        /* <= TS_MAX_DIALOGS (tests use small values) */
     struct calls_trunk_name trunk_names[TS_CALLS_MAX_TRUNK_NAMES];
     size_t ntrunk_names;
+    struct ts_addr sbcs[TS_CALLS_MAX_SBC]; /* known SBC addresses (more are learned) */
+    size_t nsbcs;
 };
 
 /* Defaults: RFC 1918 + fc00::/7 (+ loopback) internal, X-CID/X-Call-ID/X-Original-Call-ID/
@@ -57,7 +59,7 @@ void calls_config_default(struct calls_config *cfg);
  * Keys: internal_net (CIDR, repeatable; the first one replaces the defaults),
  * corr_header (repeatable; the first replaces the defaults), corr_window_ms,
  * linger_ms, auth_linger_s, country_code, national_prefix, intl_prefix, no_final_timeout_s,
- * no_bye_timeout_s, bucket_s, max_dialogs, trunk = <ip> <name>.
+ * no_bye_timeout_s, bucket_s, max_dialogs, trunk = <ip> <name>, sbc = <ip> (repeatable).
  * '#' starts a comment. Returns CALLS_OK or an error with a message in err. */
 int calls_config_load(struct calls_config *cfg, const char *path, char *err, size_t errlen);
 /* Address inside one of the configured internal networks. */
@@ -227,7 +229,9 @@ void calls_free(struct calls *c);
 void calls_sip(struct calls *c, const struct pkt_meta *m, const struct sip_msg *msg);
 /* Capture time advanced: timeouts, emission of finished calls. */
 void calls_tick(struct calls *c, uint64_t now_ns);
-/* End of input: every open leg ends (timeout / still active) and is emitted. */
+/* End of input: every open leg ends (timeout / still active) and is emitted;
+ * the kept calls' direction and failure side are worked out again with every
+ * SBC address learned by then. */
 void calls_finish(struct calls *c);
 /* fn(ctx, call) for each emitted call; the record is valid during the call. */
 void calls_set_sink(struct calls *c, calls_sink_fn fn, void *ctx);

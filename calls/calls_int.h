@@ -13,6 +13,7 @@ enum {
     IX_HDR0,                            /* correlation header values */
     IX_MEDIA0 = IX_HDR0 + 2,            /* SDP addr:port */
     IX_NODE = IX_MEDIA0 + TS_CALLS_MAX_MEDIA, /* INVITE destination IP (timing) */
+    IX_NUM,                             /* called number's last digits (timing) */
     IX_N
 };
 #define CALLS_HDR_VALUES 2
@@ -103,6 +104,8 @@ struct calls {
     struct tnode *rnodes;
     struct htab reg_ix;
     struct htab pend;
+    struct ts_addr sbc[TS_CALLS_MAX_SBC]; /* configured, then learned */
+    size_t nsbc;
     struct calls_leg scratch[TS_CALLS_MAX_LEGS]; /* call being emitted */
 };
 
@@ -130,6 +133,9 @@ struct dlg *corr_root(struct dlg *d);
 /* Build, account, sink, store and free the group of d; open legs end
  * now with open_party (answered) or as timeout (unanswered). */
 void corr_emit_group(struct calls *c, struct dlg *d, uint8_t open_party);
+/* Direction and failure side of the kept calls again, with the SBC
+ * addresses learned since they were emitted (end of input). */
+void corr_reclassify(struct calls *c);
 /* True when every leg of d's group ended and the last activity is old enough. */
 bool corr_group_done(const struct calls *c, struct dlg *d, uint64_t now);
 
@@ -144,6 +150,16 @@ int32_t trunk_lookup(struct calls *c, const struct ts_addr *src, const struct ts
 void trunk_conc(struct calls *c, struct dlg *d, int delta, uint64_t ts);
 void trunk_account(struct calls *c, const struct dlg *d, const struct calls_leg *rec);
 void trunk_free_all(struct calls *c);
+/* An address of the enterprise edge (configured or learned SBC address). */
+bool trunk_is_sbc(const struct calls *c, const struct ts_addr *a);
+/* Enterprise side: inside an internal network, or an SBC address. */
+bool trunk_ours(const struct calls *c, const struct ts_addr *a);
+/* Legs old -> newer were linked: a B2BUA whose two sides straddle the
+ * enterprise edge is an SBC; its addresses are learned and trunks facing
+ * them re-oriented. */
+/* a is an SBC address (learned); trunks facing it are re-oriented. */
+void trunk_learn_sbc(struct calls *c, const struct ts_addr *a);
+void trunk_learn_b2bua(struct calls *c, const struct calls_leg *old, const struct calls_leg *newer);
 
 /* register.c */
 void reg_msg(struct calls *c, const struct pkt_meta *m, const struct sip_msg *msg);

@@ -162,7 +162,8 @@ static bool parse_u32(const char *v, uint32_t *out)
  *   no_bye_timeout_s = 14400
  *   bucket_s = 60
  *   max_dialogs = 65536
- *   trunk = 203.0.113.5 Carrier-A    (name of the peer at that address) */
+ *   trunk = 203.0.113.5 Carrier-A    (name of the peer at that address)
+ *   sbc = 198.51.100.10              (an SBC address, repeatable; others are learned) */
 int calls_config_load(struct calls_config *cfg, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
@@ -214,6 +215,10 @@ int calls_config_load(struct calls_config *cfg, const char *path, char *err, siz
             set_str(cfg->national_prefix, sizeof cfg->national_prefix, v);
         } else if (!strcmp(k, "intl_prefix")) {
             set_str(cfg->intl_prefix, sizeof cfg->intl_prefix, v);
+        } else if (!strcmp(k, "sbc")) {
+            ok = cfg->nsbcs < TS_CALLS_MAX_SBC && parse_addr(v, &cfg->sbcs[cfg->nsbcs]);
+            if (ok)
+                cfg->nsbcs++;
         } else if (!strcmp(k, "trunk")) {
             char *sp = v;
             while (*sp && *sp != ' ' && *sp != '\t')

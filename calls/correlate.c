@@ -15,7 +15,9 @@
 #define CONF_SESSION_ID 0.99f  /* same uuid: only a broken UA repeats one */
 #define CONF_HEADER 0.95f      /* the node wrote the other Call-ID on purpose */
 #define CONF_MEDIA 0.80f       /* same addr:port at once: shared media path */
-#define CONF_TIMING 0.60f      /* +0.05 per exact number match */
+#define CONF_TIMING 0.55f      /* +0.05 per exact number match, +0.05 when the
+                                * INVITE leaves the address the other reached */
+#define TIMER_B_NS (64ull * 500 * NS_PER_MS) /* 64*T1 (RFC 3261 17.1.1.2) */
 
 void corr_init_dlg(struct dlg *d)
 {
@@ -110,6 +112,7 @@ static bool link(struct calls *c, struct dlg *newer, struct dlg *old, uint8_t ev
     a->grp_next = b->grp_next;
     b->grp_next = t;
     TS_INC(c->st, CALLS_LINKS);
+    trunk_learn_b2bua(c, &old->rec, &newer->rec);
     return true;
 }
 
@@ -213,16 +216,31 @@ static int link_fuzzy(struct calls *c, struct dlg *d, struct dlg **cand, const i
         if (root && r != root)
             several = true;
         root = r;
-        if (!pick || (ts_addr_eq(&cand[i]->rec.dst, &d->rec.src) &&
-                      !ts_addr_eq(&pick->rec.dst, &d->rec.src)))
+        /* the adjacent leg: its INVITE reached this leg's source, else the latest */
+        bool node = ts_addr_eq(&cand[i]->rec.dst, &d->rec.src);
+        bool pnode = pick && ts_addr_eq(&pick->rec.dst, &d->rec.src);
+        if (!pick || (node && !pnode) || (node == pnode && older(pick, cand[i])))
             pick = cand[i];
     }
     if (several) {
         ambiguous(c, d);
         return -1;
     }
-    float conf = conf_base + (ev == CALLS_EV_TIMING ? 0.05f * (float)(best - 2) : 0.0f);
+    /* timing score: 2 * (number agreement 2..4) + node match */
+    float conf = conf_base +
+                 (ev == CALLS_EV_TIMING ? 0.05f * (float)(best / 2 - 2 + best % 2) : 0.0f);
     return link(c, d, pick, ev, conf) ? 1 : 0;
+}
+
+/* The oldest leg of x's group: the one its caller sent. */
+static const struct dlg *group_first(struct dlg *x)
+{
+    const struct dlg *first = x;
+    const struct dlg *y = x->grp_next;
+    for (unsigned guard = 0; y != x && guard < TS_CALLS_MAX_LEGS; guard++, y = y->grp_next)
+        if (older(y, first))
+            first = y;
+    return first;
 }
 
 /* Both INVITEs on the same socket pair: a relay sends the new leg
@@ -299,35 +317,56 @@ void corr_try(struct calls *c, struct dlg *d)
         if (m && link_fuzzy(c, d, cand, score, m, CALLS_EV_MEDIA, CONF_MEDIA) != 0)
             return;   /* linked, or ambiguous at level 3: do not guess lower */
     }
-    /* 4: the INVITE leaves the node an INVITE reached just before, and the
-     * calling and called numbers agree */
+    /* 4: an INVITE reached a node (or was sent to the same called number)
+     * just before, and the calling and called numbers agree. A multi-homed
+     * B2BUA sends from another address than it was reached on, so the
+     * number index finds those; reaching this very address scores higher. */
     {
         uint64_t win = (uint64_t)c->cfg.corr_window_ms * NS_PER_MS;
-        uint64_t key = corr_key_addr(IX_NODE, &d->rec.src, 0);
-        struct dlg *tmp[MAX_CANDS];
-        n = lookup(c, key, IX_NODE, IX_NODE, d, tmp, slots);
+        struct dlg *tmp[2][MAX_CANDS];
+        unsigned nk[2];
+        nk[0] = lookup(c, corr_key_addr(IX_NODE, &d->rec.src, 0), IX_NODE, IX_NODE, d, tmp[0],
+                       slots);
+        nk[1] = d->ix[IX_NUM].on
+                    ? lookup(c, d->ix[IX_NUM].n.hash, IX_NUM, IX_NUM, d, tmp[1], slots)
+                    : 0;
         unsigned m = 0;
-        for (unsigned i = 0; i < n; i++) {
-            struct dlg *x = tmp[i];
-            if (!ts_addr_eq(&x->rec.dst, &d->rec.src) || !older(x, d))
-                continue;
-            if (x->rec.invite_ns + win < d->rec.invite_ns) {
-                unindex_slot(c, x, IX_NODE);   /* too old for any later leg too */
-                continue;
+        for (int k = 0; k < 2; k++) {
+            for (unsigned i = 0; i < nk[k] && m < MAX_CANDS; i++) {
+                struct dlg *x = tmp[k][i];
+                bool node = ts_addr_eq(&x->rec.dst, &d->rec.src);
+                if ((k == 0 && !node) || !older(x, d))
+                    continue;
+                if (x->rec.invite_ns + win < d->rec.invite_ns) {
+                    unindex_slot(c, x, k == 0 ? IX_NODE : IX_NUM); /* too old for later legs */
+                    continue;
+                }
+                if (corr_root(x) == corr_root(d))
+                    continue;
+                /* a relay sends the new INVITE before its own leg is answered
+                 * or has ended, and to somewhere else */
+                if (same_path(x, d))
+                    continue;
+                if (x->rec.answer_ns && x->rec.answer_ns < d->rec.invite_ns)
+                    continue;
+                if (x->ended && x->rec.end_ns < d->rec.invite_ns)
+                    continue;
+                /* by number alone: another INVITE from the node that started
+                 * that call is a new attempt (a redial, a twin), not a relay */
+                if (!node && ts_addr_eq(&group_first(x)->rec.src, &d->rec.src))
+                    continue;
+                bool dup = false;
+                for (unsigned j = 0; j < m; j++)
+                    dup |= cand[j] == x;
+                if (dup)
+                    continue;
+                int cs = num_best(&c->cfg, x->rec.from, x->rec.pai, d->rec.from, d->rec.pai);
+                int ce = num_best(&c->cfg, x->rec.ruri, x->rec.to, d->rec.ruri, d->rec.to);
+                if (!cs || !ce)
+                    continue;
+                cand[m] = x;
+                score[m++] = 2 * (cs + ce) + (node ? 1 : 0);
             }
-            if (corr_root(x) == corr_root(d))
-                continue;
-            /* a relay sends the new INVITE before its own leg is answered */
-            if (same_path(x, d))
-                continue;
-            if (x->rec.answer_ns && x->rec.answer_ns < d->rec.invite_ns)
-                continue;
-            int cs = num_best(&c->cfg, x->rec.from, x->rec.pai, d->rec.from, d->rec.pai);
-            int ce = num_best(&c->cfg, x->rec.ruri, x->rec.to, d->rec.ruri, d->rec.to);
-            if (!cs || !ce)
-                continue;
-            cand[m] = x;
-            score[m++] = cs + ce;
         }
         if (m)
             (void)link_fuzzy(c, d, cand, score, m, CALLS_EV_TIMING, CONF_TIMING);
@@ -374,15 +413,23 @@ bool corr_group_done(const struct calls *c, struct dlg *d, uint64_t now)
     return last + wait <= now;
 }
 
+/* A 408 that came 64*T1 or later after the INVITE is a relaying node's
+ * Timer B: nothing downstream answered at all. */
+static bool timer_b_408(const struct calls_leg *r)
+{
+    return r->final_status == 408 && r->end_ns >= r->attempt_ns + TIMER_B_NS;
+}
+
 /* Outcome rules (final response of the initial INVITE):
  *   2xx                                   answered
  *   486, 600                              busy
  *   487, or the caller sent CANCEL        cancelled
- *   408, 480, 5xx                         failed (not delivered: timeout,
+ *   no final response, or a 408 at least 64*T1 (32 s) after the INVITE
+ *                                         timeout
+ *   408 (earlier), 480, 5xx               failed (not delivered:
  *                                         unreachable, server/network error)
  *   3xx, other 4xx (401/407 left final), 603, 604, 606
- *                                         rejected (refused by a party)
- *   no final response                     timeout */
+ *                                         rejected (refused by a party) */
 static uint8_t leg_outcome(const struct dlg *d)
 {
     unsigned s = d->rec.final_status;
@@ -394,6 +441,8 @@ static uint8_t leg_outcome(const struct dlg *d)
         return CALLS_BUSY;
     if (s == 487 || d->rec.cancelled)
         return CALLS_CANCELLED;
+    if (timer_b_408(&d->rec))
+        return CALLS_TIMEOUT;
     if (s == 408 || s == 480 || (s >= 500 && s < 600))
         return CALLS_FAILED;
     return CALLS_REJECTED;
@@ -404,18 +453,10 @@ static bool is_internal(const struct calls *c, const struct ts_addr *a)
     return calls_config_internal(&c->cfg, a);
 }
 
-/* sbc: UAS of one leg and UAC of another; else by address. */
-static uint8_t node_side(const struct calls *c, const struct calls_leg *legs, unsigned n,
-                         const struct ts_addr *a)
+/* An SBC address (configured or learned), else by network. */
+static uint8_t node_side(const struct calls *c, const struct ts_addr *a)
 {
-    int uas = -1, uac = -1;
-    for (unsigned i = 0; i < n; i++) {
-        if (ts_addr_eq(&legs[i].dst, a) && uas < 0)
-            uas = (int)i;
-        if (ts_addr_eq(&legs[i].src, a) && (uac < 0 || uac == uas))
-            uac = (int)i;
-    }
-    if (uas >= 0 && uac >= 0 && uas != uac)
+    if (trunk_is_sbc(c, a))
         return CALLS_SIDE_SBC;
     return is_internal(c, a) ? CALLS_SIDE_ENTERPRISE : CALLS_SIDE_ITSP;
 }
@@ -425,13 +466,27 @@ static const char *side_label(uint8_t s)
     return s == CALLS_SIDE_SBC ? "SBC" : s == CALLS_SIDE_ITSP ? "ITSP" : "enterprise";
 }
 
-/* Failure side: the earliest final error response of the call and the node
- * that sent it; the detail also says what the caller finally got. */
+/* Failure side: the node that never answered an INVITE (timeout), else
+ * the earliest final error response of the call and the node that sent it;
+ * the detail also says what the caller finally got. */
 static void attribute(const struct calls *c, struct calls_call *call)
 {
     const struct calls_leg *legs = call->legs;
     unsigned n = call->nlegs;
     int f = -1;
+    char a[64], b[64];
+    if (call->outcome == CALLS_TIMEOUT) {
+        for (unsigned i = n; i-- > 0 && f < 0;)
+            if (!legs[i].final_status && !legs[i].cancelled)
+                f = (int)i;
+        if (f >= 0) {
+            call->failure_side = node_side(c, &legs[f].dst);
+            snprintf(call->failure_detail, sizeof call->failure_detail,
+                     "%s %s sent no final response", side_label(call->failure_side),
+                     ts_addr_str(&legs[f].dst, a, sizeof a));
+            return;
+        }
+    }
     for (unsigned i = 0; i < n; i++)
         if (legs[i].err_status && (f < 0 || legs[i].err_ns < legs[f].err_ns))
             f = (int)i;
@@ -450,8 +505,7 @@ static void attribute(const struct calls *c, struct calls_call *call)
     } else {
         return;
     }
-    char a[64], b[64];
-    uint8_t side = node_side(c, legs, n, &node);
+    uint8_t side = node_side(c, &node);
     call->failure_side = side;
     int len = snprintf(call->failure_detail, sizeof call->failure_detail,
                        "%s %s answered %u%s%s", side_label(side), ts_addr_str(&node, a, sizeof a),
@@ -459,12 +513,42 @@ static void attribute(const struct calls *c, struct calls_call *call)
     const struct calls_leg *l0 = &legs[0];
     if (len > 0 && (size_t)len < sizeof call->failure_detail && l0->final_status >= 300 &&
         (f != 0 || !ts_addr_eq(&node, &l0->dst))) {
-        uint8_t s0 = node_side(c, legs, n, &l0->dst), s1 = node_side(c, legs, n, &l0->src);
+        uint8_t s0 = node_side(c, &l0->dst), s1 = node_side(c, &l0->src);
         snprintf(call->failure_detail + len, sizeof call->failure_detail - (size_t)len,
                  "; %s %s sent %u%s%s to the %s", side_label(s0),
                  ts_addr_str(&l0->dst, b, sizeof b), l0->final_status, l0->reason[0] ? " " : "",
                  l0->reason, side_label(s1));
     }
+}
+
+/* Direction and failure side: both depend on which addresses are SBCs,
+ * which is learned as calls go by. */
+static void classify(const struct calls *c, struct calls_call *call)
+{
+    const struct calls_leg *legs = call->legs;
+    unsigned n = call->nlegs;
+    /* SBC addresses count as ours: a call that reaches the edge from
+     * inside is outbound even when the trunk leg is not visible (TLS) */
+    bool any_ext = false, all_ext = true;
+    for (unsigned i = 0; i < n; i++) {
+        bool si = trunk_ours(c, &legs[i].src), di = trunk_ours(c, &legs[i].dst);
+        any_ext |= !si || !di || trunk_is_sbc(c, &legs[i].dst);
+        all_ext &= !si && !di;
+    }
+    if (trunk_ours(c, &legs[0].src))
+        call->direction = any_ext ? CALLS_DIR_OUTBOUND : CALLS_DIR_INTERNAL;
+    else
+        call->direction = all_ext ? CALLS_DIR_TRANSIT : CALLS_DIR_INBOUND;
+    call->failure_side = CALLS_SIDE_NONE;
+    call->failure_detail[0] = '\0';
+    if (call->outcome != CALLS_ANSWERED && call->outcome != CALLS_CANCELLED)
+        attribute(c, call);
+}
+
+void corr_reclassify(struct calls *c)
+{
+    for (size_t i = 0; i < c->ndone; i++)
+        classify(c, &c->done[i]);
 }
 
 static int cmp_dlg(const void *a, const void *b)
@@ -516,27 +600,24 @@ void corr_emit_group(struct calls *c, struct dlg *d, uint8_t open_party)
     calls_cp(call.caller, sizeof call.caller, bv_cstr(l0->pai[0] ? l0->pai : l0->from));
     calls_cp(call.callee, sizeof call.callee, bv_cstr(l0->ruri[0] ? l0->ruri : l0->to));
     call.outcome = answered ? CALLS_ANSWERED : l0->outcome;
-    bool any_ext = false, all_ext = true;
-    for (unsigned i = 0; i < n; i++) {
-        bool si = is_internal(c, &legs[i].src), di = is_internal(c, &legs[i].dst);
-        any_ext |= !si || !di;
-        all_ext &= !si && !di;
-    }
-    if (is_internal(c, &l0->src))
-        call.direction = any_ext ? CALLS_DIR_OUTBOUND : CALLS_DIR_INTERNAL;
-    else
-        call.direction = all_ext ? CALLS_DIR_TRANSIT : CALLS_DIR_INBOUND;
     call.pdd_ms = (l0->ring_ns && l0->ring_ns >= l0->attempt_ns)
                       ? (int64_t)((l0->ring_ns - l0->attempt_ns) / NS_PER_MS)
                       : -1;
+    /* duration: the first answered leg's 2xx (the caller's, when seen) to
+     * the first hang-up on any answered leg (the BYE nearest the hanging-up
+     * party is the moment the call ended; the others are relays of it) */
+    uint64_t ans = 0, end = UINT64_MAX;
     for (unsigned i = 0; i < n; i++) {
-        if (legs[i].answer_ns && legs[i].end_ns >= legs[i].answer_ns) {
-            call.duration_s = (double)(legs[i].end_ns - legs[i].answer_ns) / 1e9;
-            break;
-        }
+        if (!legs[i].answer_ns)
+            continue;
+        if (!ans)
+            ans = legs[i].answer_ns;
+        if (legs[i].end_ns >= ans && legs[i].end_ns < end)
+            end = legs[i].end_ns;
     }
-    if (call.outcome == CALLS_FAILED || call.outcome == CALLS_REJECTED)
-        attribute(c, &call);
+    if (ans && end != UINT64_MAX)
+        call.duration_s = (double)(end - ans) / 1e9;
+    classify(c, &call);
 
     for (unsigned i = 0; i < n; i++)
         trunk_account(c, mem[i], &legs[i]);

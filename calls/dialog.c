@@ -40,6 +40,8 @@ struct calls *calls_new(const struct calls_config *cfg, struct ts_stats *st)
     if (c->cfg.bucket_s == 0)
         c->cfg.bucket_s = 60;
     c->st = st ? st : &c->own;
+    for (size_t i = 0; i < c->cfg.nsbcs && i < TS_CALLS_MAX_SBC; i++)
+        c->sbc[c->nsbc++] = c->cfg.sbcs[i];
     c->tnodes = calloc(TS_CALLS_MAX_TRUNKS, sizeof *c->tnodes);
     c->rnodes = calloc(TS_CALLS_MAX_PEERS, sizeof *c->rnodes);
     if (!c->tnodes || !c->rnodes || htab_init(&c->dlgs, c->cfg.max_dialogs) != 0 ||
@@ -324,6 +326,21 @@ static void leg_start(struct calls *c, struct dlg *d, const struct pkt_meta *m,
         nh++;
     }
     corr_index_dlg(c, d, IX_NODE, corr_key_addr(IX_NODE, &r->dst, 0));
+    /* called number: its last 7 digits (calls_number_match's suffix rule),
+     * or the user name in lower case */
+    char nk[CALLS_USER_LEN];
+    size_t dl = strlen(r->callee_digits);
+    if (dl) {
+        size_t from = dl > 7 ? dl - 7 : 0;
+        memcpy(nk, r->callee_digits + from, dl - from + 1);
+    } else {
+        calls_cp(nk, sizeof nk, bv_cstr(r->ruri[0] ? r->ruri : r->to));
+        for (char *p = nk; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+    }
+    if (nk[0])
+        corr_index_dlg(c, d, IX_NUM, corr_key_str(IX_NUM, nk));
 }
 
 /* ---- transactions ---- */
@@ -649,6 +666,7 @@ void calls_finish(struct calls *c)
     while ((n = htab_oldest(&c->dlgs)) != NULL)
         corr_emit_group(c, ts_container_of(n, struct dlg, n), CALLS_PARTY_ACTIVE);
     reg_tick(c, UINT64_MAX);
+    corr_reclassify(c);
 }
 
 /* ---- accessors ---- */

@@ -29,8 +29,87 @@ static const char *configured_name(const struct calls *c, const struct ts_addr *
     return NULL;
 }
 
+bool trunk_is_sbc(const struct calls *c, const struct ts_addr *a)
+{
+    for (size_t i = 0; i < c->nsbc; i++)
+        if (ts_addr_eq(&c->sbc[i], a))
+            return true;
+    return false;
+}
+
+bool trunk_ours(const struct calls *c, const struct ts_addr *a)
+{
+    return calls_config_internal(&c->cfg, a) || trunk_is_sbc(c, a);
+}
+
+static void trunk_name(const struct calls *c, struct calls_trunk *t)
+{
+    const char *nm = configured_name(c, &t->peer);
+    char a[64];
+    calls_cp(t->name, sizeof t->name, bv_cstr(nm ? nm : ts_addr_str(&t->peer, a, sizeof a)));
+}
+
+/* A trunk created before its local end was known to be ours faces the
+ * wrong way: swap the ends and the per-direction counters already taken. */
+static void trunk_reorient(struct calls *c)
+{
+    for (size_t i = 0; i < c->ntrunks; i++) {
+        struct calls_trunk *t = &c->trunks[i];
+        if (trunk_ours(c, &t->local) || !trunk_ours(c, &t->peer))
+            continue;
+        struct ts_addr a = t->local;
+        t->local = t->peer;
+        t->peer = a;
+        struct calls_kpi k = t->dir[0];
+        t->dir[0] = t->dir[1];
+        t->dir[1] = k;
+        t->itsp = !trunk_ours(c, &t->peer);
+        trunk_name(c, t);
+    }
+}
+
+static void sbc_add(struct calls *c, const struct ts_addr *a)
+{
+    if (trunk_is_sbc(c, a))
+        return;
+    if (c->nsbc >= TS_CALLS_MAX_SBC) {
+        TS_INC(c->st, CALLS_SBC_FULL);
+        return;
+    }
+    c->sbc[c->nsbc++] = *a;
+    TS_INC(c->st, CALLS_SBC_LEARNED);
+}
+
+void trunk_learn_sbc(struct calls *c, const struct ts_addr *a)
+{
+    size_t before = c->nsbc;
+    sbc_add(c, a);
+    if (c->nsbc != before)
+        trunk_reorient(c);
+}
+
+/* The B2BUA received old's INVITE (at old->dst) and sent newer's (from
+ * newer->src): linked legs are adjacent, so both addresses are one node.
+ * It is the enterprise edge when one of its addresses is internal and the
+ * other is not, or when one far end is internal and the other is not
+ * (a single-homed or NATed SBC). */
+void trunk_learn_b2bua(struct calls *c, const struct calls_leg *old, const struct calls_leg *newer)
+{
+    const struct calls_config *cfg = &c->cfg;
+    bool j1 = calls_config_internal(cfg, &old->dst), j2 = calls_config_internal(cfg, &newer->src);
+    bool f1 = calls_config_internal(cfg, &old->src), f2 = calls_config_internal(cfg, &newer->dst);
+    if (j1 == j2 && f1 == f2)
+        return;
+    size_t before = c->nsbc;
+    sbc_add(c, &old->dst);
+    sbc_add(c, &newer->src);
+    if (c->nsbc != before)
+        trunk_reorient(c);
+}
+
 /* Trunk of one hop (src -> dst of an INVITE), created on first use; *dir
- * is inbound when the INVITE came from the peer. -1 when the table is full. */
+ * is inbound when the INVITE came from the peer. -1 when the table is full.
+ * The local end is the enterprise side (internal network or SBC). */
 int32_t trunk_lookup(struct calls *c, const struct ts_addr *src, const struct ts_addr *dst,
                      uint8_t *dir)
 {
@@ -63,7 +142,7 @@ int32_t trunk_lookup(struct calls *c, const struct ts_addr *src, const struct ts
     struct calls_trunk *t = &c->trunks[c->ntrunks];
     memset(t, 0, sizeof *t);
     t->id = (uint32_t)c->ntrunks + 1;
-    bool si = calls_config_internal(&c->cfg, src), di = calls_config_internal(&c->cfg, dst);
+    bool si = trunk_ours(c, src), di = trunk_ours(c, dst);
     const struct ts_addr *local = src, *peer = dst;
     if (si != di) {
         local = si ? src : dst;   /* ITSP trunk: local is the enterprise side */
@@ -74,10 +153,8 @@ int32_t trunk_lookup(struct calls *c, const struct ts_addr *src, const struct ts
     }
     t->local = *local;
     t->peer = *peer;
-    t->itsp = !calls_config_internal(&c->cfg, peer);
-    const char *nm = configured_name(c, peer);
-    char a[64];
-    calls_cp(t->name, sizeof t->name, bv_cstr(nm ? nm : ts_addr_str(peer, a, sizeof a)));
+    t->itsp = !trunk_ours(c, peer);
+    trunk_name(c, t);
     struct tnode *tn = &c->tnodes[c->ntrunks];
     tn->idx = (uint32_t)c->ntrunks;
     htab_insert(&c->trunk_ix, &tn->n, h);
@@ -263,7 +340,9 @@ void trunk_account(struct calls *c, const struct dlg *d, const struct calls_leg 
         if (d->hop_trunk[h] < 0)
             continue;
         struct calls_trunk *t = &c->trunks[d->hop_trunk[h]];
-        unsigned dir = d->hop_dir[h] == CALLS_DIR_INBOUND ? 0 : 1;
+        /* by the trunk's current orientation: it may have turned since */
+        unsigned dir = ts_addr_eq(&t->peer, &d->rec.hop_src[h]) ? CALLS_DIR_INBOUND
+                                                                : CALLS_DIR_OUTBOUND;
         kpi_add(&t->all, &r);
         kpi_add(&t->dir[dir], &r);
         struct calls_bucket *b = bucket_at(c, t, r.invite_ns);

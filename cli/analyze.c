@@ -10,14 +10,24 @@
 #include "../capture/pcapin.h"
 #include "../common/hash.h"
 #include "../engine/engine.h"
+#include "../store/store.h"
 #include "calls_print.h"
 #include "cli.h"
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: trunkscope analyze [--json] [--no-dedup] [--no-calls] [--config FILE]\n"
-               "                          [--calls-csv FILE] FILE...\n"
-               "  FILE may be '-' for standard input (pcap or pcapng)\n");
+               "                          [--calls-csv FILE] [--db FILE] FILE...\n"
+               "  FILE may be '-' for standard input (pcap or pcapng)\n"
+               "  --db FILE  store calls, legs and SIP messages in an SQLite database\n");
+}
+
+/* Every SIP message to the store, malformed ones included. */
+static void store_sip(void *ctx, const struct pkt_meta *m, struct bv raw, const struct sip_msg *msg)
+{
+    struct st_sip_brief b;
+    st_sip_brief_of(msg, &b);
+    st_writer_sip(ctx, m, raw, &b);
 }
 
 static double now_s(void)
@@ -79,7 +89,7 @@ int cmd_analyze(int argc, char **argv)
 {
     bool json = false;
     struct engine_config cfg = { .dedup = true, .track_calls = true };
-    const char *config_path = NULL, *csv_path = NULL;
+    const char *config_path = NULL, *csv_path = NULL, *db_path = NULL;
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     size_t nfiles = 0;
     int rc = 0;
@@ -93,16 +103,17 @@ int cmd_analyze(int argc, char **argv)
             cfg.dedup = false;
         } else if (strcmp(a, "--no-calls") == 0) {
             cfg.track_calls = false;
-        } else if (strcmp(a, "--config") == 0 || strcmp(a, "--calls-csv") == 0) {
+        } else if (strcmp(a, "--config") == 0 || strcmp(a, "--calls-csv") == 0 ||
+                   strcmp(a, "--db") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "trunkscope analyze: %s needs a value\n", a);
                 free(files);
                 return 2;
             }
-            if (a[2] == 'c' && a[3] == 'o')
-                config_path = argv[++i];
-            else
-                csv_path = argv[++i];
+            const char **dst = strcmp(a, "--config") == 0 ? &config_path
+                               : strcmp(a, "--db") == 0   ? &db_path
+                                                          : &csv_path;
+            *dst = argv[++i];
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             free(files);
@@ -139,6 +150,16 @@ int cmd_analyze(int argc, char **argv)
     cfg.calls_cfg = &ccfg;
 
     ts_hash_seed_random();
+    struct st_writer *w = NULL;
+    if (db_path) {
+        char err[512];
+        w = st_writer_open(db_path, NULL, err, sizeof err);
+        if (!w) {
+            fprintf(stderr, "trunkscope analyze: %s\n", err);
+            free(files);
+            return 2;
+        }
+    }
     struct engine *e = engine_new(&cfg);
     struct pcapin *in = pcapin_new();
     char **errors = calloc(nfiles + 64, sizeof *errors);
@@ -148,11 +169,17 @@ int cmd_analyze(int argc, char **argv)
         rc = 2;
         goto out;
     }
+    if (w) {
+        engine_set_sip_hook(e, store_sip, w);
+        engine_set_call_sink(e, st_calls_sink, w);
+    }
     for (size_t i = 0; i < nfiles; i++) {
         char err[512];
         if (pcapin_add(in, files[i], err, sizeof err) != 0) {
             errors[nerr++] = strdup(err);
             rc = 2;
+        } else if (w) {
+            st_capture_begin(w, files[i]); /* same order as file_idx */
         }
     }
     double t0 = now_s();
@@ -168,9 +195,18 @@ int cmd_analyze(int argc, char **argv)
             rc = 2;
             continue;
         }
+        if (w)
+            st_writer_frame(w, &f);
         engine_frame(e, &f);
     }
     engine_finish(e);
+    struct st_stats sst = { 0 };
+    if (w) {
+        st_capture_end(w);
+        if (engine_calls(e))
+            st_writer_trunks(w, engine_calls(e)); /* waits: everything before is written */
+        st_writer_stats(w, &sst);
+    }
     double elapsed = now_s() - t0;
 
     if (csv_path) {
@@ -183,7 +219,8 @@ int cmd_analyze(int argc, char **argv)
             fclose(cf);
     }
     if (json) {
-        struct report_input ri = { e, (const char *const *)errors, nerr, elapsed };
+        struct report_input ri = { e, (const char *const *)errors, nerr, elapsed,
+                                   w ? &sst : NULL };
         if (api_report_json(stdout, &ri) != 0) {
             fprintf(stderr, "trunkscope analyze: cannot write the report\n");
             rc = 2;
@@ -192,6 +229,8 @@ int cmd_analyze(int argc, char **argv)
         print_text(e, elapsed);
         if (engine_calls(e))
             calls_print(stdout, engine_calls(e));
+        if (w)
+            st_stats_print(stdout, &sst);
     }
     /* Errors last, one line each, after everything else was analysed. */
     for (size_t i = 0; i < nerr; i++)
@@ -203,6 +242,8 @@ out:
     free(errors);
     pcapin_free(in);
     engine_free(e);
+    if (w)
+        st_writer_close(w);
     free(files);
     return rc;
 }

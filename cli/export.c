@@ -6,8 +6,7 @@
 #include <string.h>
 
 #include "../store/store.h"
-
-int cmd_export(int argc, char **argv);
+#include "cli.h"
 
 static void usage(FILE *f)
 {

@@ -10,6 +10,8 @@ static void usage(FILE *f)
             "usage: trunkscope COMMAND [options]\n"
             "  analyze FILE...   analyse pcap/pcapng files ('-' = stdin)\n"
             "  gen -o FILE.pcap  generate SIP trunk traffic with a truth file\n"
+            "  export --db FILE --call ID -o OUT.pcap\n"
+            "                    one call's SIP (all legs) and RTP/RTCP as pcap\n"
             "run 'trunkscope COMMAND --help' for the options of a command\n");
 }
 
@@ -26,6 +28,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "analyze") == 0)
         return cmd_analyze(argc - 1, argv + 1);
+    if (strcmp(cmd, "export") == 0)
+        return cmd_export(argc - 1, argv + 1);
     if (strcmp(cmd, "gen") == 0)
         return cmd_gen(argc - 1, argv + 1);
     fprintf(stderr, "trunkscope: unknown command '%s' (try --help)\n", cmd);

@@ -129,6 +129,9 @@
 #define TS_CALLS_MAX_NETS 64
 #define TS_CALLS_MAX_CORR_HDRS 8
 #define TS_CALLS_MAX_TRUNK_NAMES 256
+/* SBC addresses, configured or learned from B2BUA legs crossing the edge:
+ * a site has a few; learning stops at the cap (calls.sbc_full). */
+#define TS_CALLS_MAX_SBC 64
 
 /* ---- store ---- */
 /* Records waiting for the SQLite writer: ~1 s of a busy trunk; beyond this

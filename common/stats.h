@@ -149,7 +149,9 @@
     X(CALLS_BUCKETS_DROPPED, "calls.buckets_dropped")                        \
     X(CALLS_REG_TXN, "calls.reg_transactions")                               \
     X(CALLS_REG_EVICTED, "calls.reg_evicted")                                \
-    X(CALLS_PEERS_FULL, "calls.peers_full")
+    X(CALLS_PEERS_FULL, "calls.peers_full")                                  \
+    X(CALLS_SBC_LEARNED, "calls.sbc_learned")                                \
+    X(CALLS_SBC_FULL, "calls.sbc_full")
 
 enum ts_stat {
 #define TS_STAT_ENUM(id, name) TS_##id,

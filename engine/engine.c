@@ -31,6 +31,8 @@ struct engine {
     uint64_t methods[SIP_M_COUNT];
     uint64_t classes[7];
     uint64_t last_tick_ns;
+    engine_sip_fn sip_hook;
+    void *sip_hook_ctx;
     struct sip_msg msg; /* scratch: large, so not on the stack */
     uint8_t hep_buf[TS_SIP_MAX_MSG]; /* inflated HEP payloads */
 };
@@ -122,8 +124,13 @@ static void sip_message(struct engine *e, const struct pkt_meta *m, struct bv ra
     }
     /* A truncated message (cut by the snap length, or short of its
      * Content-Length) still has a start line and headers worth counting. */
-    if (r != SIP_OK && r != SIP_TRUNCATED)
+    if (r != SIP_OK && r != SIP_TRUNCATED) {
+        if (e->sip_hook)
+            e->sip_hook(e->sip_hook_ctx, m, raw, NULL);
         return;
+    }
+    if (e->sip_hook)
+        e->sip_hook(e->sip_hook_ctx, m, raw, msg);
     if (msg->flags)
         TS_INC(&e->st, SIP_FLAGGED);
     if (msg->is_request) {
@@ -449,3 +456,16 @@ size_t engine_linktypes(const struct engine *e, int *types, uint64_t *counts, si
 }
 
 const struct calls *engine_calls(const struct engine *e) { return e->calls; }
+
+void engine_set_sip_hook(struct engine *e, engine_sip_fn fn, void *ctx)
+{
+    e->sip_hook = fn;
+    e->sip_hook_ctx = ctx;
+}
+
+void engine_set_call_sink(struct engine *e, void (*fn)(void *ctx, const struct calls_call *c),
+                          void *ctx)
+{
+    if (e->calls)
+        calls_set_sink(e->calls, fn, ctx);
+}

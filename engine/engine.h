@@ -43,4 +43,14 @@ size_t engine_linktypes(const struct engine *e, int *types, uint64_t *counts, si
 /* The call tracker (NULL when track_calls is off). */
 const struct calls *engine_calls(const struct engine *e);
 
+/* Observers, for the store and the HEP sender. The SIP hook sees every SIP
+ * message (msg is NULL when it did not parse); the call sink every finished
+ * call. Both run on the analysis thread and must not block. */
+struct calls_call;
+typedef void (*engine_sip_fn)(void *ctx, const struct pkt_meta *m, struct bv raw,
+                              const struct sip_msg *msg);
+void engine_set_sip_hook(struct engine *e, engine_sip_fn fn, void *ctx);
+void engine_set_call_sink(struct engine *e, void (*fn)(void *ctx, const struct calls_call *c),
+                          void *ctx);
+
 #endif

@@ -113,6 +113,8 @@ struct gen_leg {
     struct gen_txn txn[GEN_MAX_TXN];
     uint32_t next_cseq_a, next_cseq_b;
     uint64_t t_invite, t_final;
+    uint64_t t_ring, t_answer, t_bye; /* first 18x, 2xx of the INVITE; first BYE */
+    uint8_t bye_b;                    /* the BYE came from the callee side */
 };
 
 struct gen_sev {

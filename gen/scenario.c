@@ -363,8 +363,9 @@ bool scn_plan(struct gen *g, struct gen_call *c, uint64_t t0, const struct gen_c
             L->evidence |= EVD_MEDIA;
         L->indist = c->twin && !(L->evidence & (EVD_SESSION_ID | EVD_HEADER | EVD_MEDIA));
     }
-    if (tw) /* a twin copies the original's anchoring so the legs look alike */
-        for (int i = 1; i < n; i++) {
+    if (tw) /* a twin copies the original's anchoring so the legs look alike
+             * (where the original has the leg: it may have stopped earlier) */
+        for (int i = 1; i < n && i < tw->nlegs; i++) {
             P.bypass[i] = (tw->leg[i].evidence & EVD_MEDIA) != 0;
             c->leg[i].evidence = tw->leg[i].evidence;
             c->leg[i].indist = tw->leg[i].indist;
@@ -764,6 +765,10 @@ void scn_emit(struct gen *g, struct gen_call *c, const struct gen_sev *e)
     if (!req && e->txn == 0) {
         if (e->leg == 0 && (e->status == 180 || e->status == 183) && !c->t_18x)
             c->t_18x = e->t;
+        if ((e->status == 180 || e->status == 183) && !L->t_ring)
+            L->t_ring = e->t;
+        if (e->status >= 200 && e->status < 300 && !L->t_answer)
+            L->t_answer = e->t;
         if (e->status >= 200) {
             L->final_status = e->status;
             L->t_final = e->t;
@@ -772,6 +777,10 @@ void scn_emit(struct gen *g, struct gen_call *c, const struct gen_sev *e)
             if (e->leg == 0 && e->status >= 300 && !c->t_end)
                 c->t_end = e->t;
         }
+    }
+    if (req && T->method == M_BYE && !L->t_bye) {
+        L->t_bye = e->t;
+        L->bye_b = T->by_b;
     }
     if (req && T->method == M_BYE && !c->t_end)
         c->t_end = e->t;

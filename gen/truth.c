@@ -282,6 +282,15 @@ void truth_call(struct gen *g, struct gen_call *c)
         else
             jsonw_knull(w, "final_status");
         ktime(g, "invite_time", L->t_invite);
+        ktime(g, "ring_time", L->t_ring);
+        ktime(g, "answer_time", L->t_answer);
+        ktime(g, "final_time", L->t_final);
+        ktime(g, "bye_time", L->t_bye);
+        if (L->t_bye)
+            jsonw_kstr(w, "bye_by", L->bye_b ? "callee" : "caller");
+        else
+            jsonw_knull(w, "bye_by");
+        jsonw_kbool(w, "visible", lk->tp != GEN_TP_TLS);
         jsonw_kuint(w, "invite_transmissions", L->invite_tx);
         jsonw_kbool(w, "session_id", L->sid);
         if (L->sid) {

@@ -112,7 +112,8 @@ double emodel_mos(double r)
         return 1.0;
     if (r >= 100)
         return 4.5;
-    return 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6;
+    double mos = 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6;
+    return mos < 1 ? 1 : mos; /* the cubic dips to 0.99 near R = 5 */
 }
 
 const struct emodel_codec_info *emodel_codec(enum emodel_codec c)

@@ -111,7 +111,7 @@ struct media {
     uint64_t next_id, emitted, base_ns;
     bool have_base;
     struct media_stream *report;
-    size_t nreport;
+    size_t nreport, report_cap;
     struct gap_ev gaps[GAP_RING];
     unsigned gap_i;
     uint64_t last_gap_ns;
@@ -493,14 +493,19 @@ static void stream_end(struct media *m, struct mstream *s, bool evicted)
     m->emitted++;
     if (m->sink)
         m->sink(m->sink_ctx, r);
-    if (m->nreport < m->cfg.max_report) {
-        if (!m->report) {
-            m->report = malloc(m->cfg.max_report * sizeof *m->report);
+    if (m->nreport == m->report_cap && m->report_cap < m->cfg.max_report) {
+        size_t ncap = m->report_cap ? m->report_cap * 2 : 64;
+        if (ncap > m->cfg.max_report)
+            ncap = m->cfg.max_report;
+        struct media_stream *nr = realloc(m->report, ncap * sizeof *nr);
+        if (nr) {
+            m->report = nr;
+            m->report_cap = ncap;
         }
-        if (m->report) {
-            m->report[m->nreport++] = *r;
-            r->series = NULL;
-        }
+    }
+    if (m->nreport < m->report_cap) {
+        m->report[m->nreport++] = *r;
+        r->series = NULL;
     } else {
         TS_INC(m->st, RTP_REPORT_DROPPED);
     }
@@ -638,7 +643,7 @@ void media_expect(struct media *m, const struct ts_addr *addr, uint16_t port, bo
     (void)agg_get(m, AGG_CALL, call_ref);
     uint8_t side = leg_side(leg, addr, port);
     expect_put(m, addr, port, false, rtcp_mux, side, leg_ref, call_ref, now_ns, info);
-    if (!rtcp_mux) {
+    if (!rtcp_mux && !(info && info->not_rtp)) {
         uint16_t rp = info && info->rtcp_port ? info->rtcp_port : (uint16_t)(port + 1);
         if (rp && rp != port)
             expect_put(m, addr, rp, true, false, side, leg_ref, call_ref, now_ns, info);
@@ -689,6 +694,7 @@ void media_sdp_info_from(const struct sdp_media *sm, struct media_sdp_info *info
                  sm->proto == SDP_PROTO_UDP_TLS_RTP_SAVP ||
                  sm->proto == SDP_PROTO_UDP_TLS_RTP_SAVPF || sm->crypto;
     info->rtcp_port = sm->rtcp_port;
+    info->not_rtp = !sdp_proto_is_rtp(sm->proto);
 }
 
 /* ---- RTCP ---- */
@@ -1080,6 +1086,10 @@ bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload)
     if (e) {
         e->last_ns = pm->ts_ns;
         htab_touch(&m->expect, &e->node);
+        if (e->info.not_rtp) {
+            TS_INC(m->st, RTP_NON_RTP);
+            return true;
+        }
         if (e->is_rtcp || (b1 >= 192 && b1 <= 223 && (b0 >> 6) == 2)) {
             /* RFC 5761 4: PT 192-223 (marker + 64..95) is RTCP on any
              * RTP port, as the RTP dissector hands it over. */

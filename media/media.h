@@ -46,6 +46,7 @@ struct media_sdp_info {
     struct media_codec codec[TS_MEDIA_SDP_CODECS]; /* the m= format list */
     uint8_t dir;              /* enum media_dir */
     bool srtp;                /* RTP/SAVP(F) or a=crypto / fingerprint */
+    bool not_rtp;             /* udptl (T.38) or TCP: packets there are not RTP */
     uint16_t rtcp_port;       /* a=rtcp, 0: port + 1 */
 };
 

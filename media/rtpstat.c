@@ -86,7 +86,9 @@ static uint64_t extend_ts(uint64_t prev, uint32_t raw)
 
 static bool is_cn(uint8_t pt) { return pt == PT_CN || pt == PT_CN_OLD; }
 
-/* The tshark-compatible part: returns nothing, updates s. */
+static int64_t ts_diff(uint64_t a, uint64_t b) { return (int64_t)b - (int64_t)a; }
+
+/* The tshark-compatible part (Wireshark 4.0 rtppacket_analyse). */
 static void ws_packet(struct rtpstat *s, const struct rtpstat_pkt *p, uint64_t ets)
 {
     double now = p->t_ms;
@@ -95,13 +97,21 @@ static void ws_packet(struct rtpstat *s, const struct rtpstat_pkt *p, uint64_t e
         s->start_seq = s->stop_seq = p->seq;
         s->seq_num = p->seq;
         s->time_ms = now;
-        s->seq_ts = ets;
+        s->first_ts = ets;
+        s->last_nominal = 0;
         s->pt = p->pt;
         s->total_nr = 1;
         return;
     }
     bool wrong_ts = false, marker = p->marker, pt_cn = false, follow_cn = false;
-    bool in_time = s->seq_ts <= ets;
+    /* In time: within half the timestamp range after the first packet. */
+    bool in_time;
+    if (s->first_ts <= ets && ts_diff(s->first_ts, ets) < 0x80000000ll)
+        in_time = true;
+    else if (s->first_ts > ets && ts_diff(ets, s->first_ts) > 0x80000000ll)
+        in_time = true;
+    else
+        in_time = false;
     if (!in_time)
         wrong_ts = true;
 
@@ -135,18 +145,23 @@ static void ws_packet(struct rtpstat *s, const struct rtpstat_pkt *p, uint64_t e
         follow_cn = true;
     s->pt = p->pt;
 
-    /* Upstream divides by the clock in integer kHz. */
+    /* Upstream divides by the clock in integer kHz; the nominal time of
+     * the last packet with a known clock is what the next one is held to. */
     uint32_t khz = p->clock / 1000;
     double current_jitter = 0;
-    if (khz) {
-        double nominal = (double)(int64_t)(ets - s->seq_ts) / (double)khz;
-        double expected = s->time_ms + nominal;
-        double diff = fabs(now - expected);
-        current_jitter = (15 * s->jitter + diff) / 16;
-        s->delta = now - s->time_ms;
-        s->jitter = current_jitter;
-    } else {
-        s->delta = now - s->time_ms;
+    if (in_time) {
+        double nominal = (double)ts_diff(s->first_ts, ets);
+        if (khz) {
+            nominal /= (double)khz;
+            double expected = s->time_ms + (nominal - s->last_nominal);
+            double diff = fabs(now - expected);
+            current_jitter = (15 * s->jitter + diff) / 16;
+            s->delta = now - s->time_ms;
+            s->jitter = current_jitter;
+            s->last_nominal = nominal;
+        } else {
+            s->delta = now - s->time_ms;
+        }
     }
 
     if (!marker && !pt_cn && !wrong_ts && !follow_cn) {
@@ -165,10 +180,8 @@ static void ws_packet(struct rtpstat *s, const struct rtpstat_pkt *p, uint64_t e
     }
     if (wrong_ts || wrong_seq)
         s->problem = true;
-    if (in_time) {
+    if (in_time)
         s->time_ms = now;
-        s->seq_ts = ets;
-    }
     s->stop_seq = p->seq;
     s->total_nr++;
 }
@@ -211,24 +224,29 @@ static void loss_event(struct rtpstat *s, uint32_t n)
     s->bad += n;
 }
 
+/* Is the packet (at s->ext_ts) later than the buffer allows? Anchors the
+ * nominal timeline on the first packet and follows the smallest transit. */
+static bool jb_late(struct rtpstat *s, const struct rtpstat_pkt *p, double jb_ms)
+{
+    if (!p->jb_clock)
+        return false;
+    if (!s->jb_started || s->jb_clock != p->jb_clock) {
+        /* (re)anchor: first packet, or a payload with another clock */
+        s->jb_started = true;
+        s->jb_clock = p->jb_clock;
+        s->jb_ts0 = s->ext_ts;
+        s->jb_ref = p->t_ms;
+    }
+    double nominal = (double)(int64_t)(s->ext_ts - s->jb_ts0) * 1000.0 / p->jb_clock;
+    double transit = p->t_ms - nominal;
+    if (transit < s->jb_ref)
+        s->jb_ref = transit;
+    return transit - s->jb_ref > jb_ms;
+}
+
 static void jb_packet(struct rtpstat *s, const struct rtpstat_pkt *p, double jb_ms)
 {
-    bool late = false;
-    if (p->jb_clock) {
-        if (!s->jb_started || s->jb_clock != p->jb_clock) {
-            /* (re)anchor: first packet, or a payload with another clock */
-            s->jb_started = true;
-            s->jb_clock = p->jb_clock;
-            s->jb_ts0 = s->ext_ts;
-            s->jb_ref = p->t_ms;
-        }
-        double nominal = (double)(int64_t)(s->ext_ts - s->jb_ts0) * 1000.0 / p->jb_clock;
-        double transit = p->t_ms - nominal;
-        if (transit < s->jb_ref)
-            s->jb_ref = transit;
-        late = transit - s->jb_ref > jb_ms;
-    }
-    if (late) {
+    if (jb_late(s, p, jb_ms)) {
         s->discarded++;
         loss_event(s, 1);
     } else {
@@ -280,10 +298,15 @@ static void rfc_packet(struct rtpstat *s, const struct rtpstat_pkt *p, double jb
     } else {
         uint32_t ext_max = s->cycles + s->max_seq;
         uint32_t ext = ext_max - (uint16_t)(s->max_seq - p->seq);
-        if (seen_mark(s, ext, ext_max))
+        if (seen_mark(s, ext, ext_max)) {
             s->duplicates++;
-        else
+        } else {
             s->out_of_order++;
+            /* Counted lost when the gap opened; in time for playout it
+             * is not lost after all. */
+            if (s->bad && !jb_late(s, p, jb_ms))
+                s->bad--;
+        }
     }
 }
 

@@ -30,7 +30,8 @@ struct rtpstat {
     uint32_t seq_errors;        /* "wrong sequence" events */
     uint32_t total_nr;
     uint64_t ext_ts;            /* unwrapped RTP timestamp of the last packet */
-    uint64_t seq_ts;            /* extended timestamp of the last in-time packet */
+    uint64_t first_ts;          /* extended timestamp of the first packet */
+    double last_nominal;        /* ms after first_ts of the last packet with a clock */
     double time_ms;             /* arrival of the last in-time packet */
     double delta, jitter;
     double min_delta, max_delta, mean_delta;

@@ -30,10 +30,10 @@ install_deps() {
     fi
 }
 
-build() { # build DIR [cmake args...]
-    local dir=$1; shift
+build() { # build DIR TARGET [cmake args...]
+    local dir=$1 target=$2; shift 2
     cmake -S "$ROOT" -B "$dir" "$@" >/dev/null
-    cmake --build "$dir" -j "$JOBS"
+    cmake --build "$dir" -j "$JOBS" --target "$target"
 }
 
 case "${1:-}" in
@@ -42,19 +42,19 @@ deps)
     ;;
 demo)
     install_deps
-    build build -DCMAKE_BUILD_TYPE=Release -DTS_TESTS=OFF
+    build build all -DCMAKE_BUILD_TYPE=Release -DTS_TESTS=OFF
     mkdir -p demo
     ./build/trunkscope gen -o demo/demo.pcap --calls 30 --seed 1
     ./build/trunkscope analyze demo/demo.pcap
     ;;
 test)
     install_deps
-    build build-test -DCMAKE_BUILD_TYPE=Debug -DTS_SANITIZE=ON
+    build build-test all -DCMAKE_BUILD_TYPE=Debug -DTS_SANITIZE=ON
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     (cd build-test && ctest -j "$JOBS" --output-on-failure)
     if [ -f tests/fuzz/CMakeLists.txt ]; then
-        CC=clang build build-fuzz -DCMAKE_BUILD_TYPE=Debug -DTS_FUZZ=ON -DTS_TESTS=OFF
+        CC=clang build build-fuzz fuzz_all -DCMAKE_BUILD_TYPE=Debug -DTS_FUZZ=ON -DTS_TESTS=OFF
         tests/fuzz/smoke.sh build-fuzz 30
     fi
     ;;

@@ -5,7 +5,7 @@ set -euo pipefail
 build=$1; secs=${2:-30}
 here=$(cd "$(dirname "$0")" && pwd)
 shared="$here/../../../shared"
-for t in sip packet; do
+for t in sip packet sipframe sdp pcap media; do
     seeds="$build/fuzz-seeds"
     python3 "$here/seeds.py" --shared "$shared" --out "$seeds" --target "$t" >/dev/null
     corpus="$build/fuzz-corpus/$t"

@@ -435,6 +435,7 @@ struct mini {
     struct calls *calls;
     struct st_writer *w;
     struct sip_msg msg;
+    struct st_stats st_final; /* before the final drain */
 };
 
 static void mini_udp(void *ctx, const struct pkt_meta *m, struct bv payload)
@@ -498,10 +499,16 @@ static int helper_analyze(int argc, char **argv)
     calls_finish(x.calls);
     st_capture_end(x.w);
     st_writer_trunks(x.w, x.calls);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    st_writer_stats(x.w, &x.st_final);
     struct st_stats s;
-    st_writer_stats(x.w, &s);
     st_writer_close(x.w);
-    st_writer_stats(NULL, &s); /* zeroes */
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    st_stats_print(stderr, &x.st_final);
+    fprintf(stderr, "store drained %.3f s after the last frame\n",
+            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     (void)s;
     decoder_free(dec);
     pcapin_free(in);

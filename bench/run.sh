@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Benchmark: trunkscope against the floor (libpcap read + touch every byte),
+# tshark and sngrep, on generated captures at 100 and 10,000 concurrent calls.
+# usage: bench/run.sh [BUILD_DIR]       (default: build-bench beside this file)
+# env:   RUNS=3 (best of), SNGREP_RUNS=1, PACKETS_100=2000000,
+#        PACKETS_10K=4000000, OUT=BUILD_DIR/bench-results.md, SKIP="sngrep tshark"
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/.." && pwd)
+build=${1:-$src/build-bench}
+runs=${RUNS:-3}
+sng_runs=${SNGREP_RUNS:-1}
+out=${OUT:-$build/bench-results.md}
+skip=" ${SKIP:-} "
+
+die() { echo "bench: $*" >&2; exit 1; }
+command -v /usr/bin/time >/dev/null || die "/usr/bin/time missing (apt-get install time)"
+
+# A Release build of trunkscope and the floor program.
+if [ ! -x "$build/trunkscope" ] || [ ! -x "$build/bench/ts_floor" ]; then
+    cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTS_TESTS=OFF >/dev/null
+    cmake --build "$build" -j2 --target trunkscope ts_floor >/dev/null
+fi
+grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$build/CMakeCache.txt" ||
+    echo "bench: warning: $build is not a Release build" >&2
+ts=$build/trunkscope
+floor=$build/bench/ts_floor
+data=$build/bench-data
+mkdir -p "$data"
+
+# Captures: G.711 both ways on two legs per call, default scenario mix, 10 %
+# of streams impaired. At 10,000 calls the mean call is 4 s so that the ramp
+# (one mean duration long) reaches full concurrency within the packet budget.
+gen() { # NAME CONCURRENCY PACKETS EXTRA...
+    local name=$1 conc=$2 pk=$3; shift 3
+    local stamp="$conc $pk $*"
+    if [ ! -s "$data/$name.pcap" ] || [ "$(cat "$data/$name.params" 2>/dev/null)" != "$stamp" ]; then
+        echo "bench: generating $name ($conc concurrent calls, $pk packets)" >&2
+        "$ts" gen -o "$data/$name.pcap" --concurrency "$conc" --max-packets "$pk" \
+            --impair 0.1 --seed 1 "$@" >/dev/null 2>&1
+        echo "$stamp" >"$data/$name.params"
+    fi
+}
+gen c100 100 "${PACKETS_100:-2000000}"
+gen c10000 10000 "${PACKETS_10K:-4000000}" --duration-mean 4
+
+# Peak number of calls up at once, from the generator's truth file.
+peak_calls() {
+    python3 - "$1" <<'EOF'
+import json, sys
+t = json.load(open(sys.argv[1]))
+ev = []
+for c in t["calls"]:
+    ev.append((c["setup_time"], 1))
+    if c.get("end_time") is not None:
+        ev.append((c["end_time"], -1))
+up = peak = 0
+for _, d in sorted(ev):
+    up += d
+    peak = max(peak, up)
+print(peak)
+EOF
+}
+
+# measure N LABEL CMD...: best wall time of N runs and the largest peak RSS.
+# Prints "seconds rss_kb"; a failed command prints "- -".
+measure() {
+    local n=$1 best="" rss=0; shift
+    for ((i = 0; i < n; i++)); do
+        rm -f "$data/bench.db"
+        if ! /usr/bin/time -f "%e %M" -o "$data/time.txt" "$@" >/dev/null 2>"$data/err.txt" </dev/null; then
+            echo "bench: failed: $* ($(tail -1 "$data/err.txt"))" >&2
+            echo "- -"
+            return
+        fi
+        read -r s kb <"$data/time.txt"
+        if [ -z "$best" ] || awk -v a="$s" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$s; fi
+        [ "$kb" -gt "$rss" ] && rss=$kb
+    done
+    echo "$best $rss"
+}
+
+has_db=no
+"$ts" analyze --help 2>&1 | grep -q -- '--db' && has_db=yes
+
+{
+    echo "| capture | calls up (peak) | tool | wall s (best of N) | packets/s | peak RSS MB | RSS per call KB | x floor time | tshark time / this |"
+    echo "|---|---:|---|---:|---:|---:|---:|---:|---:|"
+} >"$out.tmp"
+declare -A pps
+for name in c100 c10000; do
+    f=$data/$name.pcap
+    cat "$f" >/dev/null # warm the page cache: every tool reads from memory
+    pk=$(grep -o '"total_packets": *[0-9]*' "$data/$name.truth.json" | grep -o '[0-9]*$')
+    calls=$(peak_calls "$data/$name.truth.json")
+    declare -A wall=() mem=()
+    tools="floor trunkscope"
+    [ $has_db = yes ] && tools="$tools trunkscope-db"
+    [[ $skip == *" tshark "* ]] || tools="$tools tshark"
+    [[ $skip == *" sngrep "* ]] || { command -v sngrep >/dev/null && tools="$tools sngrep"; }
+    for t in $tools; do
+        echo "bench: $name: $t" >&2
+        case $t in
+        floor) r=$(measure "$runs" "$floor" "$f") ;;
+        trunkscope) r=$(measure "$runs" "$ts" analyze "$f") ;;
+        trunkscope-db) r=$(measure "$runs" "$ts" analyze --db "$data/bench.db" "$f") ;;
+        tshark) r=$(measure "$runs" tshark -q -o rtp.heuristic_rtp:TRUE -z rtp,streams -z sip,stat -r "$f") ;;
+        # sngrep without its curses interface (-N), quiet, every packet written
+        # to /dev/null: it still parses SIP, builds dialogs and follows RTP.
+        sngrep) r=$(measure "$sng_runs" sngrep -N -q -I "$f" -O /dev/null) ;;
+        esac
+        wall[$t]=${r% *}
+        mem[$t]=${r#* }
+    done
+    for t in $tools; do
+        w=${wall[$t]}
+        [ "$w" = "-" ] && { echo "| $name | $calls | $t | failed | | | | | |" >>"$out.tmp"; continue; }
+        awk -v n="$name" -v c="$calls" -v t="$t" -v w="$w" -v m="${mem[$t]}" -v pk="$pk" \
+            -v fl="${wall[floor]}" -v tsh="${wall[tshark]:--}" 'BEGIN {
+            p = pk / w
+            x = (t == "floor") ? "1.0" : sprintf("%.1f", w / fl)
+            r = (tsh == "-") ? "" : sprintf("%.1f", tsh / w)
+            printf "| %s | %d | %s | %.2f | %.0f | %.0f | %.1f | %s | %s |\n",
+                   n, c, t, w, p, m / 1024, m / c, x, r
+        }' >>"$out.tmp"
+        pps[$name.$t]=$(awk -v pk="$pk" -v w="$w" 'BEGIN { printf "%.0f", pk / w }')
+    done
+done
+{
+    echo
+    for t in trunkscope tshark sngrep; do
+        a=${pps[c100.$t]:-}; b=${pps[c10000.$t]:-}
+        [ -n "$a" ] && [ -n "$b" ] &&
+            awk -v t="$t" -v a="$a" -v b="$b" 'BEGIN { printf "%s: %.2f of its 100-call throughput at 10,000 calls\n\n", t, b / a }'
+    done
+    echo "trunkscope --db: $has_db; runs: best of $runs (sngrep: $sng_runs); $(nproc) cores; $(uname -r)"
+} >>"$out.tmp"
+mv "$out.tmp" "$out"
+cat "$out"

@@ -1,0 +1,555 @@
+/* `trunkscope capture -i IFACE ...`: the live sensor. Capture threads ->
+ * queues -> one analysis thread (the engine) -> the store's writer thread;
+ * the main thread only handles signals, statistics and the event log. */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../api/report.h"
+#include "../calls/calls.h"
+#include "../capture/live.h"
+#include "../capture/pcapin.h"
+#include "../common/hash.h"
+#include "../common/log.h"
+#include "../engine/engine.h"
+#include "../store/store.h"
+#include "cli.h"
+
+#define PROG "trunkscope capture"
+/* Drop counters are logged at most this often, and only when they moved. */
+#define DROP_LOG_PERIOD_S 60
+/* The statistics file is rewritten this often. */
+#define STATS_PERIOD_S 10
+
+struct cap_args {
+    struct live_opts lo;
+    const char *db, *http, *config, *user, *stats_file, *log_file;
+    uint64_t duration_s;
+    bool json, dedup;
+};
+
+/* State shared with the analysis thread through the live callbacks. */
+struct cap_ctx {
+    struct engine *e;
+    _Atomic(struct calls_config *) pending; /* loaded on SIGHUP, taken by cb_sync */
+    _Atomic uint64_t drop_events, last_drop_ns;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: trunkscope capture -i IFACE [-i IFACE2 ...] [options]\n"
+            "  -i, --interface IFACE  capture on IFACE (repeatable, at most %d)\n"
+            "  --db FILE              store calls in this SQLite database\n"
+            "  --http ADDR:PORT       serve the HTTP API (when built in)\n"
+            "  --filter BPF           capture filter (default: UDP, TCP, SCTP, tunnels, VLANs)\n"
+            "  --config FILE          trunk names, internal networks, correlation headers;\n"
+            "                         re-read on SIGHUP\n"
+            "  --buffer-mb N          kernel ring per interface (default %d, max %d)\n"
+            "  --snaplen N            bytes kept per packet (default %d)\n"
+            "  --no-promisc           do not put the interfaces in promiscuous mode\n"
+            "  --no-dedup             keep SPAN duplicates\n"
+            "  --user NAME            drop root for NAME once the interfaces are open\n"
+            "  --duration S           stop after S seconds\n"
+            "  --max-packets N        stop after N packets\n"
+            "  --stats-file F         write capture counters as JSON to F every %d s and at exit\n"
+            "  --log FILE             event log to FILE (reopened on SIGHUP), default stderr\n"
+            "  --json                 print the analyze --json report at exit\n"
+            "SIGINT/SIGTERM stop cleanly; SIGHUP reloads --config and reopens --log.\n",
+            TS_LIVE_MAX_IFACES, TS_LIVE_BUFFER_MB_DEFAULT, TS_LIVE_BUFFER_MB_MAX, TS_SNAPLEN,
+            STATS_PERIOD_S);
+}
+
+static bool parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-' || *s == '+')
+        return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* ADDR:PORT, ADDR may be [v6]. Only the shape is checked here. */
+static bool valid_listen(const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    uint64_t port;
+    return colon && colon != s && parse_u64(colon + 1, 1, 65535, &port);
+}
+
+/* Returns -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, struct cap_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->dedup = true;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(o, "--json")) {
+            a->json = true;
+            continue;
+        }
+        if (!strcmp(o, "--no-promisc")) {
+            a->lo.no_promisc = true;
+            continue;
+        }
+        if (!strcmp(o, "--no-dedup")) {
+            a->dedup = false;
+            continue;
+        }
+        static const char *const valued[] = { "-i", "--interface", "--db", "--http",
+                                              "--filter", "--config", "--buffer-mb",
+                                              "--snaplen", "--user", "--duration",
+                                              "--max-packets", "--stats-file", "--log" };
+        bool known = false;
+        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+            known = known || !strcmp(o, valued[k]);
+        if (!known) {
+            fprintf(stderr, PROG ": unknown option '%s' (try --help)\n", o);
+            return 2;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, PROG ": %s needs a value\n", o);
+            return 2;
+        }
+        const char *v = argv[++i];
+        uint64_t u = 0;
+        if (!strcmp(o, "-i") || !strcmp(o, "--interface")) {
+            if (a->lo.nifaces >= TS_LIVE_MAX_IFACES) {
+                fprintf(stderr, PROG ": at most %d interfaces\n", TS_LIVE_MAX_IFACES);
+                return 2;
+            }
+            if (!*v) {
+                fprintf(stderr, PROG ": empty interface name\n");
+                return 2;
+            }
+            a->lo.ifaces[a->lo.nifaces++] = v;
+        } else if (!strcmp(o, "--db")) {
+            a->db = v;
+        } else if (!strcmp(o, "--http")) {
+            if (!valid_listen(v)) {
+                fprintf(stderr, PROG ": --http wants ADDR:PORT, not '%s'\n", v);
+                return 2;
+            }
+            a->http = v;
+        } else if (!strcmp(o, "--filter")) {
+            a->lo.filter = v;
+        } else if (!strcmp(o, "--config")) {
+            a->config = v;
+        } else if (!strcmp(o, "--user")) {
+            a->user = v;
+        } else if (!strcmp(o, "--stats-file")) {
+            a->stats_file = v;
+        } else if (!strcmp(o, "--log")) {
+            a->log_file = v;
+        } else if (!strcmp(o, "--buffer-mb")) {
+            if (!parse_u64(v, 1, TS_LIVE_BUFFER_MB_MAX, &u)) {
+                fprintf(stderr, PROG ": --buffer-mb wants 1..%d\n", TS_LIVE_BUFFER_MB_MAX);
+                return 2;
+            }
+            a->lo.buffer_mb = (uint32_t)u;
+        } else if (!strcmp(o, "--snaplen")) {
+            if (!parse_u64(v, 96, 262144, &u)) {
+                fprintf(stderr, PROG ": --snaplen wants 96..262144\n");
+                return 2;
+            }
+            a->lo.snaplen = (uint32_t)u;
+        } else if (!strcmp(o, "--duration")) {
+            if (!parse_u64(v, 1, UINT32_MAX, &u)) {
+                fprintf(stderr, PROG ": --duration wants seconds > 0\n");
+                return 2;
+            }
+            a->duration_s = u;
+        } else if (!strcmp(o, "--max-packets")) {
+            if (!parse_u64(v, 1, UINT64_MAX, &u)) {
+                fprintf(stderr, PROG ": --max-packets wants a number > 0\n");
+                return 2;
+            }
+            a->lo.max_packets = u;
+        }
+    }
+    if (a->lo.nifaces == 0) {
+        fprintf(stderr, PROG ": no interface (-i IFACE)\n");
+        return 2;
+    }
+    return -1;
+}
+
+/* ---- analysis thread callbacks ---- */
+
+static void cb_frame(void *ctx, const struct ts_frame *f)
+{
+    struct cap_ctx *c = ctx;
+    engine_frame(c->e, f);
+}
+
+static void cb_tick(void *ctx, uint64_t now_ns)
+{
+    struct cap_ctx *c = ctx;
+    engine_tick(c->e, now_ns);
+}
+
+/* Lost packets: the calls around ts_ns may be incomplete.
+ * TODO(lead): hand them to the call tracker so that calls overlapping a drop
+ * are flagged, e.g. calls_note_drop(calls, ts_ns, count) through the engine;
+ * until then they are counted here and logged by the main thread. */
+static void cb_drop(void *ctx, uint64_t ts_ns, uint64_t count)
+{
+    struct cap_ctx *c = ctx;
+    atomic_fetch_add(&c->drop_events, count);
+    atomic_store(&c->last_drop_ns, ts_ns);
+}
+
+/* At a packet boundary: take the configuration SIGHUP loaded.
+ * TODO(lead): apply it to the running tracker, e.g.
+ * engine_set_calls_config(c->e, cfg) copying trunk names, internal networks
+ * and correlation headers (not max_dialogs, which sizes tables). Until then
+ * the file is validated and logged, and takes effect at the next start. */
+static void cb_sync(void *ctx)
+{
+    struct cap_ctx *c = ctx;
+    struct calls_config *cfg = atomic_exchange(&c->pending, NULL);
+    if (!cfg)
+        return;
+    log_msg(LOG_INFO, "config reloaded: %zu trunk names, %zu internal networks, "
+                      "%zu correlation headers (applies to new calls)",
+            cfg->ntrunk_names, cfg->nnets, cfg->ncorr_hdrs);
+    free(cfg);
+}
+
+/* ---- main thread helpers ---- */
+
+static int drop_privileges(const struct passwd *pw, char *err, size_t errlen)
+{
+    uid_t uid = pw->pw_uid;
+    gid_t gid = pw->pw_gid;
+    if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
+        snprintf(err, errlen, "cannot switch to user %s: %s", pw->pw_name, strerror(errno));
+        return -1;
+    }
+    /* verify: no way back to root */
+    if (getuid() != uid || geteuid() != uid || getgid() != gid || getegid() != gid ||
+        (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))) {
+        snprintf(err, errlen, "privileges of user %s not dropped as asked", pw->pw_name);
+        return -1;
+    }
+    return 0;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch < 0x20 || ch == '"' || ch == '\\' || ch >= 0x7f)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static void stats_fields(FILE *f, const struct live_stats *s)
+{
+    fprintf(f,
+            "\"received\": %llu, \"bytes\": %llu, \"kernel_drops\": %llu, "
+            "\"if_drops\": %llu, \"queue_drops\": %llu",
+            (unsigned long long)s->received, (unsigned long long)s->bytes,
+            (unsigned long long)s->kernel_drops, (unsigned long long)s->if_drops,
+            (unsigned long long)s->queue_drops);
+}
+
+/* Counters as one JSON object, written to a temporary file and renamed so
+ * that readers never see half of it. engine_st may be NULL while running
+ * (the engine belongs to the analysis thread). */
+static void write_stats_file(const char *path, const struct live *lv, double uptime,
+                             const struct ts_stats *engine_st, bool final)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return;
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        log_msg(LOG_WARN, "stats file %s: %s", tmp, strerror(errno));
+        return;
+    }
+    struct live_stats s;
+    live_stats_get(lv, &s);
+    fprintf(f, "{\"final\": %s, \"uptime_s\": %.3f, ", final ? "true" : "false", uptime);
+    stats_fields(f, &s);
+    fprintf(f, ", \"analysed\": %llu, \"last_drop_ns\": %llu, \"ifaces_failed\": %u",
+            (unsigned long long)s.analysed, (unsigned long long)s.last_drop_ns,
+            s.ifaces_failed);
+    if (engine_st)
+        fprintf(f, ", \"sip_messages\": %llu, \"calls\": %llu",
+                (unsigned long long)engine_st->v[TS_SIP_MESSAGES],
+                (unsigned long long)engine_st->v[TS_CALLS_CALLS]);
+    fprintf(f, ", \"interfaces\": [");
+    for (size_t i = 0; i < live_iface_count(lv); i++) {
+        struct live_stats is;
+        live_iface_stats(lv, i, &is);
+        fprintf(f, "%s{\"name\": ", i ? ", " : "");
+        json_str(f, live_iface_name(lv, i));
+        fprintf(f, ", \"linktype\": ");
+        json_str(f, pcapin_linktype_name(live_iface_linktype(lv, i)));
+        fprintf(f, ", ");
+        stats_fields(f, &is);
+        fprintf(f, "}");
+    }
+    fprintf(f, "]}\n");
+    bool bad = ferror(f) != 0;
+    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
+        log_msg(LOG_WARN, "stats file %s: cannot write", path);
+        unlink(tmp);
+    }
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void log_drops(const struct live_stats *s, struct live_stats *logged)
+{
+    if (s->kernel_drops == logged->kernel_drops && s->queue_drops == logged->queue_drops &&
+        s->if_drops == logged->if_drops)
+        return;
+    log_msg(LOG_WARN,
+            "drops: kernel %llu (+%llu), interface %llu (+%llu), queue %llu (+%llu)",
+            (unsigned long long)s->kernel_drops,
+            (unsigned long long)(s->kernel_drops - logged->kernel_drops),
+            (unsigned long long)s->if_drops,
+            (unsigned long long)(s->if_drops - logged->if_drops),
+            (unsigned long long)s->queue_drops,
+            (unsigned long long)(s->queue_drops - logged->queue_drops));
+    *logged = *s;
+}
+
+static void reload_config(struct cap_ctx *c, struct live *lv, const char *path)
+{
+    if (log_reopen() != LOG_OK)
+        log_msg(LOG_ERROR, "cannot reopen the log file: %s", strerror(errno));
+    if (!path) {
+        log_msg(LOG_INFO, "SIGHUP: log reopened (no --config to reload)");
+        return;
+    }
+    struct calls_config *cfg = malloc(sizeof *cfg);
+    char err[512];
+    if (!cfg) {
+        log_msg(LOG_ERROR, "config reload: out of memory");
+        return;
+    }
+    calls_config_default(cfg);
+    if (calls_config_load(cfg, path, err, sizeof err) != CALLS_OK) {
+        log_msg(LOG_ERROR, "config reload failed, keeping the old one: %s", err);
+        free(cfg);
+        return;
+    }
+    free(atomic_exchange(&c->pending, cfg));
+    live_request_sync(lv);
+}
+
+int cmd_capture(int argc, char **argv)
+{
+    struct cap_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    rc = 2;
+
+    /* Every thread (store writer, capture, analysis) inherits this mask;
+     * the main thread takes the signals synchronously with sigtimedwait. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct calls_config ccfg;
+    calls_config_default(&ccfg);
+    char err[1024];
+    struct live *lv = NULL;
+    struct engine *e = NULL;
+    struct st_writer *w = NULL;
+    struct cap_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+
+    if (a.log_file && log_open(a.log_file) != LOG_OK) {
+        fprintf(stderr, PROG ": %s: %s\n", a.log_file, strerror(errno));
+        return 2;
+    }
+    if (a.config && calls_config_load(&ccfg, a.config, err, sizeof err) != CALLS_OK) {
+        fprintf(stderr, PROG ": %s\n", err);
+        goto out;
+    }
+    struct passwd pwbuf, *pw = NULL;
+    char pwstore[4096];
+    if (a.user) {
+        int e2 = getpwnam_r(a.user, &pwbuf, pwstore, sizeof pwstore, &pw);
+        if (e2 != 0 || !pw) {
+            fprintf(stderr, PROG ": --user %s: no such user\n", a.user);
+            goto out;
+        }
+    }
+    lv = live_open(&a.lo, err, sizeof err);
+    if (!lv) {
+        fprintf(stderr, PROG ": %s\n", err);
+        goto out;
+    }
+    if (pw && drop_privileges(pw, err, sizeof err) != 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        goto out;
+    }
+    /* the database is opened as the final user, so its files belong to it */
+    if (a.db) {
+        w = st_writer_open(a.db, NULL, err, sizeof err);
+        if (!w) {
+            fprintf(stderr, PROG ": %s\n", err);
+            goto out;
+        }
+    }
+    ts_hash_seed_random();
+    struct engine_config ecfg = { .dedup = a.dedup, .track_calls = true, .calls_cfg = &ccfg };
+    e = engine_new(&ecfg);
+    if (!e) {
+        fprintf(stderr, PROG ": out of memory\n");
+        goto out;
+    }
+    ctx.e = e;
+    if (w) {
+        /* The engine owns the tracker; the sink is set once, before any
+         * thread uses it. TODO(lead): an engine_set_calls_sink() would spare
+         * this cast. */
+        calls_set_sink((struct calls *)(uintptr_t)engine_calls(e), st_calls_sink, w);
+    }
+    if (a.http) {
+        /* TODO(lead): start the HTTP API here (api_server_start(a.http, ...))
+         * with live_stats_get() for the capture counters. */
+        log_msg(LOG_WARN, "--http %s: the HTTP API is not built in yet; ignored", a.http);
+    }
+
+    struct live_cb cb = { .ctx = &ctx, .frame = cb_frame, .tick = cb_tick, .drop = cb_drop,
+                          .sync = cb_sync };
+    if (live_start(lv, &cb, err, sizeof err) != LIVE_OK) {
+        fprintf(stderr, PROG ": %s\n", err);
+        goto out;
+    }
+    char names[512] = "";
+    size_t nl = 0;
+    for (size_t i = 0; i < live_iface_count(lv) && nl < sizeof names; i++) {
+        int k = snprintf(names + nl, sizeof names - nl, "%s%s (%s)", i ? ", " : "",
+                         live_iface_name(lv, i),
+                         pcapin_linktype_name(live_iface_linktype(lv, i)));
+        nl += k > 0 ? (size_t)k : 0;
+    }
+    log_msg(LOG_INFO, "capture started on %s; filter '%s'; buffer %u MB, snaplen %u%s%s%s",
+            names, a.lo.filter ? a.lo.filter : LIVE_DEFAULT_FILTER,
+            a.lo.buffer_mb ? a.lo.buffer_mb : TS_LIVE_BUFFER_MB_DEFAULT,
+            a.lo.snaplen ? a.lo.snaplen : TS_SNAPLEN, a.db ? "; db " : "", a.db ? a.db : "",
+            pw ? "; running as non-root" : "");
+
+    double t0 = mono_s(), next_drop_log = t0 + DROP_LOG_PERIOD_S, next_stats = t0;
+    struct live_stats logged;
+    memset(&logged, 0, sizeof logged);
+    const char *why = "end";
+    rc = 0;
+    for (;;) {
+        struct timespec to = { 0, 200 * 1000000L };
+        int sig = sigtimedwait(&sigs, NULL, &to);
+        double now = mono_s();
+        if (sig == SIGINT || sig == SIGTERM) {
+            why = sig == SIGINT ? "SIGINT" : "SIGTERM";
+            break;
+        }
+        if (sig == SIGHUP)
+            reload_config(&ctx, lv, a.config);
+        if (a.duration_s && now - t0 >= (double)a.duration_s) {
+            why = "--duration";
+            break;
+        }
+        if (live_done(lv)) {
+            struct live_stats s;
+            live_stats_get(lv, &s);
+            if (s.ifaces_failed == s.ifaces) {
+                why = "every interface failed";
+                rc = 1;
+            } else {
+                why = "--max-packets";
+            }
+            break;
+        }
+        if (now >= next_drop_log) {
+            struct live_stats s;
+            live_stats_get(lv, &s);
+            log_drops(&s, &logged);
+            next_drop_log = now + DROP_LOG_PERIOD_S;
+        }
+        if (a.stats_file && now >= next_stats) {
+            write_stats_file(a.stats_file, lv, now - t0, NULL, false);
+            next_stats = now + STATS_PERIOD_S;
+        }
+    }
+    log_msg(LOG_INFO, "stopping (%s)", why);
+    live_stop(lv); /* the analysis thread drained the queues and ended */
+    engine_finish(e);
+    char store_line[200] = "";
+    if (w) {
+        /* blocks until written, so the calls before it are committed too */
+        st_writer_trunks(w, engine_calls(e));
+        struct st_stats ss;
+        st_writer_stats(w, &ss);
+        snprintf(store_line, sizeof store_line, "; store: %llu written, %llu dropped, %llu errors",
+                 (unsigned long long)ss.written, (unsigned long long)ss.dropped_full,
+                 (unsigned long long)ss.errors);
+        st_writer_close(w);
+        w = NULL;
+    }
+    double elapsed = mono_s() - t0;
+
+    struct live_stats s;
+    live_stats_get(lv, &s);
+    log_drops(&s, &logged);
+    const struct ts_stats *est = engine_stats(e);
+    if (a.stats_file)
+        write_stats_file(a.stats_file, lv, elapsed, est, true);
+    log_msg(LOG_INFO,
+            "capture stopped after %.1f s: %llu frames received, %llu analysed, drops: "
+            "kernel %llu, interface %llu, queue %llu; %llu SIP messages, %llu calls%s",
+            elapsed, (unsigned long long)s.received, (unsigned long long)s.analysed,
+            (unsigned long long)s.kernel_drops, (unsigned long long)s.if_drops,
+            (unsigned long long)s.queue_drops, (unsigned long long)est->v[TS_SIP_MESSAGES],
+            (unsigned long long)est->v[TS_CALLS_CALLS], store_line);
+    if (a.json) {
+        struct report_input ri = { e, NULL, 0, elapsed, NULL };
+        if (api_report_json(stdout, &ri) != 0) {
+            log_msg(LOG_ERROR, "cannot write the report");
+            rc = 2;
+        }
+    }
+out:
+    live_free(lv);
+    st_writer_close(w);
+    engine_free(e);
+    free(atomic_exchange(&ctx.pending, NULL));
+    log_close();
+    return rc;
+}

@@ -1,0 +1,53 @@
+/* Text stream table of the media analysis (see media_print.h). */
+#include "media_print.h"
+
+#include <string.h>
+
+#include "../media/media.h"
+
+static void flags_str(uint32_t flags, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (unsigned i = 0; media_flag_name(i); i++) {
+        if (!(flags & (1u << i)))
+            continue;
+        int w = snprintf(buf + n, cap - n, "%s%s", n ? "," : "", media_flag_name(i));
+        if (w < 0 || (size_t)w >= cap - n)
+            break;
+        n += (size_t)w;
+    }
+}
+
+void media_print(FILE *f, const struct media *m)
+{
+    if (!m)
+        return;
+    size_t n = media_count(m);
+    fprintf(f, "\nRTP streams: %zu", n);
+    if (media_emitted(m) > n)
+        fprintf(f, " (of %llu; the rest only reached the store)",
+                (unsigned long long)media_emitted(m));
+    fprintf(f, "\n");
+    if (!n)
+        return;
+    fprintf(f, "%-23s %-23s %-10s %-10s %7s %14s %9s %9s %9s %5s %s\n", "Source", "Destination",
+            "SSRC", "Codec", "Pkts", "Lost", "MaxDelta", "MeanJit", "MaxJit", "MOS", "Flags");
+    for (size_t i = 0; i < n; i++) {
+        const struct media_stream *s = media_get(m, i);
+        char src[80], dst[80], lost[32], mos[16], fl[256];
+        media_endpoint_str(&s->src, s->sport, src, sizeof src);
+        media_endpoint_str(&s->dst, s->dport, dst, sizeof dst);
+        snprintf(lost, sizeof lost, "%lld (%.1f%%)", (long long)s->lost, s->lost_pct);
+        if (s->mos >= 0)
+            snprintf(mos, sizeof mos, "%.2f", s->mos);
+        else
+            snprintf(mos, sizeof mos, "-");
+        flags_str(s->flags, fl, sizeof fl);
+        fprintf(f, "%-23s %-23s 0x%08X %-10s %7llu %14s %9.3f %9.3f %9.3f %5s %s\n", src, dst,
+                s->ssrc, s->codec[0] ? s->codec : "-", (unsigned long long)s->packets, lost,
+                s->max_delta_ms, s->mean_jitter_ms, s->max_jitter_ms, mos, fl);
+        if (s->dtmf_events)
+            fprintf(f, "    DTMF: %s\n", s->dtmf);
+    }
+}

@@ -1,0 +1,13 @@
+/* Text output of the media analysis for `trunkscope analyze`: one row per
+ * finished RTP stream, tshark-like columns plus MOS and detections. */
+#ifndef TS_MEDIA_PRINT_H
+#define TS_MEDIA_PRINT_H
+
+#include <stdio.h>
+
+struct media;
+
+/* Stream table; m may be NULL (prints nothing). */
+void media_print(FILE *f, const struct media *m);
+
+#endif

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Live sensor soak and rate tests in two private network namespaces joined by
+# a veth pair (root, iproute2, tcpreplay). No traffic leaves the namespaces.
+#   soak.sh soak BIN [MINUTES] [PPS]  replay generated traffic in a loop for
+#        MINUTES (default 3) at PPS (default 2000); sample the sensor's RSS
+#        every 10 s; say whether it is flat after the warm-up (first third)
+#   soak.sh rate BIN [PACKETS]        highest tcpreplay --pps with zero kernel
+#        and queue drops (PACKETS per step, default 300000), then --topspeed
+# BIN is a Release build of trunkscope (sanitizers inflate memory and CPU).
+set -euo pipefail
+
+MODE=${1:-}
+BIN=${2:-}
+if [ -z "$MODE" ] || [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
+    sed -n '2,10p' "$0" >&2
+    exit 2
+fi
+[ "$(id -u)" -eq 0 ] || { echo "skipped: needs root"; exit 0; }
+command -v tcpreplay >/dev/null || { echo "skipped: tcpreplay missing"; exit 0; }
+ip netns list >/dev/null 2>&1 || { echo "skipped: ip netns unavailable"; exit 0; }
+
+TAG=$$
+NA=tssa$TAG NB=tssb$TAG VA=tsva$TAG VB=tsvb$TAG
+WORK=$(mktemp -d /tmp/trunkscope-soak.XXXXXX)
+SENSOR=""
+cleanup() {
+    [ -n "$SENSOR" ] && kill -TERM "$SENSOR" 2>/dev/null && wait "$SENSOR" 2>/dev/null || true
+    ip netns del "$NA" 2>/dev/null || true
+    ip netns del "$NB" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+ip netns add "$NA"
+ip netns add "$NB"
+ip link add "$VA" type veth peer name "$VB"
+ip link set "$VA" netns "$NA"
+ip link set "$VB" netns "$NB"
+for p in "$NA:$VA" "$NB:$VB"; do
+    ns=${p%%:*} dev=${p#*:}
+    ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=1" || true
+    ip -n "$ns" link set "$dev" up
+done
+
+# the generator's realistic mix: calls, REGISTER/OPTIONS, RTP/RTCP, impairments
+"$BIN" gen -o "$WORK/g.pcap" --calls 200 --cps 5 --seed 11 >/dev/null
+
+start_sensor() { # start_sensor NAME [args...]
+    local name=$1; shift
+    ip netns exec "$NB" "$BIN" capture -i "$VB" --stats-file "$WORK/$name.json" "$@" \
+        2>"$WORK/$name.log" &
+    SENSOR=$!
+    for _ in $(seq 50); do [ -f "$WORK/$name.json" ] && return 0; sleep 0.1; done
+    echo "sensor did not start:"; cat "$WORK/$name.log"; exit 1
+}
+
+stop_sensor() {
+    kill -TERM "$SENSOR"; wait "$SENSOR" || true; SENSOR=""
+}
+
+jget() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$@"; }
+
+rss_kb() { # RssAnon of the sensor (heap); the packet ring counts as RssFile
+    # (ip netns exec execs the sensor: $SENSOR is its pid)
+    awk '/^RssAnon:/ {print $2}' "/proc/$SENSOR/status"
+}
+
+case "$MODE" in
+soak)
+    MIN=${3:-3} PPS=${4:-2000}
+    start_sensor soak --db "$WORK/soak.db"
+    ip netns exec "$NA" tcpreplay -q -i "$VA" --pps="$PPS" --loop=0 "$WORK/g.pcap" \
+        >/dev/null 2>&1 &
+    REPLAY=$!
+    END=$(( $(date +%s) + MIN * 60 ))
+    samples=()
+    while [ "$(date +%s)" -lt "$END" ]; do
+        sleep 10
+        kb=$(rss_kb)
+        samples+=("$kb")
+        echo "t=$(( ${#samples[@]} * 10 ))s rss_anon=${kb} kB"
+    done
+    kill "$REPLAY" 2>/dev/null || true
+    wait "$REPLAY" 2>/dev/null || true
+    sleep 1
+    stop_sensor
+    python3 - "$WORK/soak.json" "${samples[@]}" <<'EOF'
+import json, sys
+st = json.load(open(sys.argv[1]))
+s = [int(x) for x in sys.argv[2:]]
+warm = s[len(s) // 3:]
+grow = max(warm) - min(warm)
+flat = grow <= max(2048, min(warm) // 20)  # within 2 MiB or 5 %
+print(f"received {st['received']} analysed {st['analysed']} kernel_drops {st['kernel_drops']} "
+      f"queue_drops {st['queue_drops']} calls {st.get('calls')}")
+print(f"rss_anon after warm-up: min {min(warm)} kB max {max(warm)} kB "
+      f"(growth {grow} kB): {'FLAT' if flat else 'GROWING'}")
+sys.exit(0 if flat else 1)
+EOF
+    ;;
+rate)
+    N=${3:-300000}
+    best=0
+    for pps in 20000 40000 60000 80000 100000 120000 150000 200000 250000 300000; do
+        start_sensor "r$pps" --buffer-mb 64
+        ip netns exec "$NA" tcpreplay -q -i "$VA" --pps="$pps" --limit="$N" --loop=0 \
+            "$WORK/g.pcap" >"$WORK/r$pps.replay" 2>&1 || true
+        sleep 1
+        stop_sensor
+        f="$WORK/r$pps.json"
+        rx=$(jget "$f" received) kd=$(jget "$f" kernel_drops) qd=$(jget "$f" queue_drops)
+        actual=$(awk '/Actual:/ {for (i=1;i<=NF;i++) if ($i ~ /pps/) print $(i-1)}' \
+            "$WORK/r$pps.replay" | head -1)
+        echo "pps=$pps (tcpreplay achieved ${actual:-?}) received=$rx kernel_drops=$kd queue_drops=$qd"
+        if [ "$kd" -eq 0 ] && [ "$qd" -eq 0 ] && [ "$rx" -ge "$N" ]; then best=$pps; else break; fi
+    done
+    start_sensor top --buffer-mb 64
+    ip netns exec "$NA" tcpreplay -q -i "$VA" --topspeed --limit="$N" --loop=0 \
+        "$WORK/g.pcap" >"$WORK/top.replay" 2>&1 || true
+    sleep 1
+    stop_sensor
+    echo "topspeed: $(grep -o 'Rated: .*' "$WORK/top.replay" | head -1); received=$(jget \
+        "$WORK/top.json" received) kernel_drops=$(jget "$WORK/top.json" kernel_drops) \
+queue_drops=$(jget "$WORK/top.json" queue_drops)"
+    echo "highest zero-drop rate: $best pps"
+    ;;
+*)
+    sed -n '2,10p' "$0" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,527 @@
+/* Unit tests for the media analysis: RTP sequence accounting (wrap,
+ * duplicates, reordering, loss), jitter, SSRC changes, table limits with
+ * eviction, idle expiry, SDP endpoints, RTCP RTT, DTMF and detections. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../../common/hash.h"
+#include "../../media/media.h"
+#include "../../media/rtpstat.h"
+
+#define MS 1000000ull
+#define T0 (1700000000ull * 1000000000ull)
+
+static struct pkt_meta meta(uint8_t a_last, uint16_t sport, uint8_t b_last, uint16_t dport,
+                            uint64_t ts)
+{
+    struct pkt_meta m;
+    memset(&m, 0, sizeof m);
+    m.ts_ns = ts;
+    m.ipver = 4;
+    m.l4 = 17;
+    m.src.family = m.dst.family = 4;
+    m.src.a[0] = m.dst.a[0] = 10;
+    m.src.a[3] = a_last;
+    m.dst.a[3] = b_last;
+    m.sport = sport;
+    m.dport = dport;
+    return m;
+}
+
+/* RTP packet with a 160-byte payload (heap, exact size for the sanitizer). */
+static bool send_rtp(struct media *md, const struct pkt_meta *m, uint8_t pt, bool marker,
+                     uint16_t seq, uint32_t ts, uint32_t ssrc)
+{
+    size_t n = 12 + 160;
+    uint8_t *p = calloc(1, n);
+    assert_non_null(p);
+    p[0] = 0x80;
+    p[1] = (uint8_t)(pt | (marker ? 0x80 : 0));
+    p[2] = (uint8_t)(seq >> 8);
+    p[3] = (uint8_t)seq;
+    p[4] = (uint8_t)(ts >> 24);
+    p[5] = (uint8_t)(ts >> 16);
+    p[6] = (uint8_t)(ts >> 8);
+    p[7] = (uint8_t)ts;
+    p[8] = (uint8_t)(ssrc >> 24);
+    p[9] = (uint8_t)(ssrc >> 16);
+    p[10] = (uint8_t)(ssrc >> 8);
+    p[11] = (uint8_t)ssrc;
+    bool r = media_udp(md, m, bv_make(p, n));
+    free(p);
+    return r;
+}
+
+/* A PCMU stream from 10.0.0.1:4000 to 10.0.0.2:5000: packet i at
+ * T0 + 20 ms * i carrying sequence seqs[i] and the timestamp that sequence
+ * number has at 20 ms per packet. */
+static void send_seqs(struct media *md, const uint16_t *seqs, size_t n, uint32_t ssrc)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct pkt_meta m = meta(1, 4000, 2, 5000, T0 + 20 * MS * i);
+        uint32_t ts = 160u * (uint16_t)(seqs[i] - seqs[0]);
+        assert_true(send_rtp(md, &m, 0, false, seqs[i], ts, ssrc));
+    }
+}
+
+static struct media *new_media(uint32_t max_streams)
+{
+    struct media_config c;
+    media_config_default(&c);
+    if (max_streams)
+        c.max_streams = max_streams;
+    struct media *m = media_new(&c, NULL);
+    assert_non_null(m);
+    return m;
+}
+
+static const struct media_stream *only(struct media *m)
+{
+    media_finish(m);
+    assert_int_equal(media_count(m), 1);
+    return media_get(m, 0);
+}
+
+static void test_wrap(void **state)
+{
+    (void)state;
+    struct media *m = new_media(0);
+    uint16_t seqs[20];
+    for (int i = 0; i < 20; i++)
+        seqs[i] = (uint16_t)(65530 + i);
+    send_seqs(m, seqs, 20, 0x1111);
+    const struct media_stream *s = only(m);
+    assert_int_equal(s->packets, 20);
+    assert_int_equal(s->expected, 20);
+    assert_int_equal(s->lost, 0);
+    assert_int_equal(s->seq_errors, 0);
+    assert_int_equal(s->seq_resets, 0);
+    assert_false(s->problem);
+    media_free(m);
+}
+
+static void test_wrap_with_loss(void **state)
+{
+    (void)state;
+    struct media *m = new_media(0);
+    /* 65533, 65534, [65535, 0 lost], 1, 2 */
+    const uint16_t seqs[] = { 65533, 65534, 1, 2 };
+    send_seqs(m, seqs, 4, 0x2222);
+    const struct media_stream *s = only(m);
+    assert_int_equal(s->expected, 6);
+    assert_int_equal(s->lost, 2);
+    assert_true(s->problem);
+    media_free(m);
+}
+
+static void test_duplicates(void **state)
+{
+    (void)state;
+    struct media *m = new_media(0);
+    const uint16_t seqs[] = { 100, 101, 101, 102, 103, 101 };
+    send_seqs(m, seqs, 6, 0x3333);
+    const struct media_stream *s = only(m);
+    assert_int_equal(s->packets, 6);
+    assert_int_equal(s->duplicates, 2);
+    assert_int_equal(s->out_of_order, 0);
+    /* last sequence 101: tshark's expected = 101 - 100 + 1 = 2, lost -4 */
+    assert_int_equal(s->expected, 2);
+    assert_int_equal(s->lost, -4);
+    media_free(m);
+}
+
+static void test_reorder_and_loss(void **state)
+{
+    (void)state;
+    struct media *m = new_media(0);
+    /* 3 and 4 swapped, 7 and 8 lost */
+    const uint16_t seqs[] = { 1, 2, 4, 3, 5, 6, 9, 10 };
+    send_seqs(m, seqs, 8, 0x4444);
+    const struct media_stream *s = only(m);
+    assert_int_equal(s->packets, 8);
+    assert_int_equal(s->out_of_order, 1);
+    assert_int_equal(s->duplicates, 0);
+    assert_int_equal(s->expected, 10);
+    assert_int_equal(s->lost, 2);
+    assert_true(s->problem);
+    /* E-model input: 2 of 10 lost in one run; the late packet 3 arrived
+     * 20 ms late, within the 60 ms buffer. */
+    assert_true(s->ppl > 19.9 && s->ppl < 20.1);
+    assert_true(s->mos > 1 && s->mos < 4.0);
+    media_free(m);
+}
+
+static void test_jitter_known(void **state)
+{
+    (void)state;
+    struct media *m = new_media(0);
+    /* Packet 1 arrives 4 ms late, the others on time: |D| = 4 for packets
+     * 1 and 2, so J1 = 4/16 = 0.25, J2 = (15 * 0.25 + 4) / 16 = 0.484375. */
+    for (int i = 0; i < 10; i++) {
+        struct pkt_meta pm = meta(1, 4000, 2, 5000, T0 + 20 * MS * i + (i == 1 ? 4 * MS : 0));
+        assert_true(send_rtp(m, &pm, 0, false, (uint16_t)(10 + i), 160u * i, 0x5555));
+    }
+    const struct media_stream *s = only(m);
+    assert_true(s->max_jitter_ms > 0.484374 && s->max_jitter_ms < 0.484376);
+    assert_true(s->max_delta_ms > 23.999 && s->max_delta_ms < 24.001);
+    assert_true(s->min_delta_ms > 15.999 && s->min_delta_ms < 16.001);
+    assert_int_equal(s->clock, 8000);
+    assert_string_equal(s->codec, "PCMU");
+    /* Direct check of the RFC 3550 A.8 estimator on a synthetic stream. */
+    struct rtpstat st;
+    rtpstat_init(&st);
+    double j = 0;
+    for (int i = 0; i < 50; i++) {
+        double dev = (i % 2) ? 3.0 : 0.0; /* every other packet 3 ms late */
+        struct rtpstat_pkt p = { .t_ms = 20.0 * i + dev, .seq = (uint16_t)i, .ts = 160u * i,
+                                 .clock = 8000, .jb_clock = 8000 };
+        rtpstat_packet(&st, &p, 60);
+        if (i)
+            j += (3.0 - j) / 16; /* |D| is 3 ms for every pair */
+    }
+    assert_true(st.jitter > j - 1e-9 && st.jitter < j + 1e-9);
+    assert_int_equal(st.discarded, 0);
+    media_free(m);
+}
+
+static void test_jb_discards(void **state)
+{
+    (void)state;
+    struct rtpstat st;
+    rtpstat_init(&st);
+    for (int i = 0; i < 20; i++) {
+        double late = (i == 10) ? 80.0 : 0.0; /* beyond the 60 ms buffer */
+        struct rtpstat_pkt p = { .t_ms = 20.0 * i + late, .seq = (uint16_t)i, .ts = 160u * i,
+                                 .clock = 8000, .jb_clock = 8000 };
+        rtpstat_packet(&st, &p, 60);
+    }
+    assert_int_equal(st.discarded, 1);
+    assert_int_equal(st.bad, 1);
+    assert_int_equal(st.runs, 1);
+    assert_int_equal(rtpstat_lost(&st), 0);
+}
+
+static void test_ssrc_change(void **state)
+{
+    (void)state;
+    struct media *m = new_media(0);
+    const uint16_t a[] = { 1, 2, 3 };
+    send_seqs(m, a, 3, 0xAAAA);
+    const uint16_t b[] = { 500, 501 };
+    send_seqs(m, b, 2, 0xBBBB);
+    media_finish(m);
+    assert_int_equal(media_count(m), 2);
+    const struct media_stream *s0 = media_get(m, 0), *s1 = media_get(m, 1);
+    if (s0->ssrc != 0xAAAA) {
+        const struct media_stream *t = s0;
+        s0 = s1;
+        s1 = t;
+    }
+    assert_int_equal(s0->ssrc, 0xAAAA);
+    assert_false(s0->flags & MEDIA_F_SSRC_CHANGE);
+    assert_true(s1->flags & MEDIA_F_SSRC_CHANGE);
+    assert_true(s1->flags & MEDIA_F_UNSIGNALLED);
+    assert_int_equal(s1->packets, 2);
+    media_free(m);
+}
+
+static void add_streams(struct media *m, int n, uint64_t t)
+{
+    for (int i = 0; i < n; i++) {
+        struct pkt_meta pm = meta(1, (uint16_t)(10000 + 2 * i), 2, 20000, t + (uint64_t)i * MS);
+        assert_true(send_rtp(m, &pm, 8, false, 1, 0, 0x100u + (uint32_t)i));
+    }
+}
+
+static void test_table_limit(void **state)
+{
+    (void)state;
+    const uint32_t N = 8;
+    struct media *m = new_media(N);
+    add_streams(m, (int)N - 1, T0);
+    assert_int_equal(media_live(m), N - 1);
+    assert_int_equal(media_emitted(m), 0);
+    add_streams(m, (int)N, T0);   /* the N-1 again plus one new: N */
+    assert_int_equal(media_live(m), N);
+    assert_int_equal(media_emitted(m), 0);
+    struct pkt_meta pm = meta(1, 30000, 2, 20000, T0 + 100 * MS);
+    assert_true(send_rtp(m, &pm, 8, false, 1, 0, 0xFFFF)); /* N + 1 */
+    assert_int_equal(media_live(m), N);
+    assert_int_equal(media_emitted(m), 1);
+    assert_int_equal(media_count(m), 1);
+    const struct media_stream *ev = media_get(m, 0);
+    assert_true(ev->flags & MEDIA_F_EVICTED);
+    assert_int_equal(ev->ssrc, 0x100);      /* the least recently used one */
+    media_finish(m);
+    assert_int_equal(media_live(m), 0);
+    assert_int_equal(media_count(m), N + 1);
+    media_free(m);
+}
+
+static void test_report_limit(void **state)
+{
+    (void)state;
+    struct media_config c;
+    media_config_default(&c);
+    c.max_report = 3;
+    struct ts_stats st = { { 0 } };
+    struct media *m = media_new(&c, &st);
+    add_streams(m, 4, T0);
+    media_finish(m);
+    assert_int_equal(media_count(m), 3);
+    assert_int_equal(media_emitted(m), 4);
+    assert_int_equal(st.v[TS_RTP_REPORT_DROPPED], 1);
+    assert_null(media_get(m, 3));
+    media_free(m);
+}
+
+static void test_idle_expiry(void **state)
+{
+    (void)state;
+    struct ts_stats st = { { 0 } };
+    struct media *m = media_new(NULL, &st);
+    add_streams(m, 2, T0);
+    media_tick(m, T0 + 29000 * MS);
+    assert_int_equal(media_live(m), 2);
+    media_tick(m, T0 + 31000 * MS);
+    assert_int_equal(media_live(m), 0);
+    assert_int_equal(media_count(m), 2);
+    assert_int_equal(st.v[TS_RTP_IDLE], 2);
+    /* A packet after expiry starts a new stream. */
+    add_streams(m, 1, T0 + 32000 * MS);
+    assert_int_equal(media_live(m), 1);
+    media_free(m); /* frees live state too (ASan checks) */
+}
+
+/* RTCP SR from SSRC 0xA at t, NTP middle word 0x12345678. */
+static void send_sr(struct media *md, uint64_t t, uint32_t ssrc, uint32_t ntp_mid)
+{
+    uint8_t p[28] = { 0x80, 200, 0, 6 };
+    p[4] = (uint8_t)(ssrc >> 24); p[5] = (uint8_t)(ssrc >> 16);
+    p[6] = (uint8_t)(ssrc >> 8); p[7] = (uint8_t)ssrc;
+    /* NTP: seconds = ntp_mid >> 16 in the low half, fraction high half */
+    p[10] = (uint8_t)(ntp_mid >> 24); p[11] = (uint8_t)(ntp_mid >> 16);
+    p[12] = (uint8_t)(ntp_mid >> 8); p[13] = (uint8_t)ntp_mid;
+    struct pkt_meta pm = meta(1, 4001, 2, 5001, t);
+    assert_true(media_udp(md, &pm, bv_make(p, sizeof p)));
+}
+
+static void send_rr(struct media *md, uint64_t t, uint32_t reporter, uint32_t about,
+                    uint32_t lsr, uint32_t dlsr, uint8_t fraction, uint32_t jitter)
+{
+    uint8_t p[32] = { 0x81, 201, 0, 7 };
+    uint32_t w[7] = { reporter, about, (uint32_t)fraction << 24 | 3, 1000, jitter, lsr, dlsr };
+    for (int i = 0; i < 7; i++) {
+        p[4 + 4 * i] = (uint8_t)(w[i] >> 24);
+        p[5 + 4 * i] = (uint8_t)(w[i] >> 16);
+        p[6 + 4 * i] = (uint8_t)(w[i] >> 8);
+        p[7 + 4 * i] = (uint8_t)w[i];
+    }
+    struct pkt_meta pm = meta(2, 5001, 1, 4001, t);
+    assert_true(media_udp(md, &pm, bv_make(p, sizeof p)));
+}
+
+static void test_rtcp_rtt(void **state)
+{
+    (void)state;
+    struct media *m = new_media(0);
+    struct ts_addr a = { .family = 4, .a = { 10, 0, 0, 1 } };
+    struct ts_addr b = { .family = 4, .a = { 10, 0, 0, 2 } };
+    media_expect(m, &a, 4000, false, 7, 70, T0, NULL);
+    media_expect(m, &b, 5000, false, 7, 70, T0, NULL);
+    const uint16_t seqs[] = { 1, 2, 3, 4, 5 };
+    send_seqs(m, seqs, 5, 0xA);
+    send_sr(m, T0, 0xA, 0x12345678);
+    /* RR about 0xA 600 ms later with DLSR 0.5 s: RTT = 100 ms */
+    send_rr(m, T0 + 600 * MS, 0xB, 0xA, 0x12345678, 32768, 64, 80);
+    /* An RR whose LSR matches no SR seen gives no RTT sample. */
+    send_rr(m, T0 + 700 * MS, 0xB, 0xA, 0x0BADF00D, 32768, 64, 80);
+    const struct media_stream *s = only(m);
+    assert_int_equal(s->rtcp.sr, 1);
+    assert_int_equal(s->rtcp.blocks, 2);
+    assert_int_equal(s->rtcp.rtt_n, 1);
+    assert_true(s->rtcp.rtt_ms > 99.99 && s->rtcp.rtt_ms < 100.01);
+    assert_true(s->rtcp.fraction_lost > 0.249 && s->rtcp.fraction_lost < 0.251);
+    assert_int_equal(s->rtcp.cum_lost, 3);
+    assert_true(s->rtcp.jitter_ms > 9.99 && s->rtcp.jitter_ms < 10.01); /* 80 / 8 kHz */
+    assert_true(s->signalled);
+    assert_int_equal(s->leg_ref, 7);
+    assert_int_equal(s->call_ref, 70);
+    /* E-model delay includes RTT / 2 */
+    assert_true(s->delay_ms > 50 + 60);
+    media_free(m);
+}
+
+static void test_sdp_expect(void **state)
+{
+    (void)state;
+    struct media *m = new_media(0);
+    struct ts_addr b = { .family = 4, .a = { 10, 0, 0, 2 } };
+    struct media_sdp_info info;
+    memset(&info, 0, sizeof info);
+    info.ncodecs = 2;
+    info.codec[0] = (struct media_codec){ 111, 48000, "opus" };
+    info.codec[1] = (struct media_codec){ 101, 8000, "telephone-event" };
+    info.srtp = true;
+    media_expect(m, &b, 5000, false, 9, 90, T0, &info);
+    struct pkt_meta pm = meta(1, 4000, 2, 5000, T0);
+    for (int i = 0; i < 5; i++) {
+        pm.ts_ns = T0 + 20 * MS * i;
+        assert_true(send_rtp(m, &pm, 111, i == 0, (uint16_t)i, 960u * i, 0x77));
+    }
+    /* DTMF '5' (3 packets, one event), then '#' */
+    for (int i = 0; i < 5; i++) {
+        uint8_t p[16] = { 0x80, 101, 0, (uint8_t)(10 + i), 0, 0, 0x10, (uint8_t)(i < 3 ? 0 : 1),
+                          0, 0, 0, 0x77, (uint8_t)(i < 3 ? 5 : 11), 0x0a, 0, 160 };
+        pm.ts_ns = T0 + 200 * MS + 20 * MS * i;
+        assert_true(media_udp(m, &pm, bv_make(p, sizeof p)));
+    }
+    /* An unlisted PT on the same stream: codec mismatch */
+    pm.ts_ns = T0 + 400 * MS;
+    assert_true(send_rtp(m, &pm, 0, false, 20, 20000, 0x77));
+    /* Non-RTP (STUN) on the media port is taken but not counted as RTP */
+    uint8_t stun[20] = { 0x00, 0x01, 0, 0, 0x21, 0x12, 0xa4, 0x42 };
+    assert_true(media_udp(m, &pm, bv_make(stun, sizeof stun)));
+    const struct media_stream *s = only(m);
+    assert_string_equal(s->codec, "opus");
+    assert_int_equal(s->clock, 48000);
+    assert_int_equal(s->pt, 111);
+    assert_int_equal(s->dtmf_events, 2);
+    assert_string_equal(s->dtmf, "5#");
+    assert_true(s->flags & MEDIA_F_SRTP);
+    assert_true(s->flags & MEDIA_F_CODEC_MISMATCH);
+    assert_false(s->flags & MEDIA_F_UNSIGNALLED);
+    assert_int_equal(s->packets, 11);
+    assert_true(s->mos > 0);
+    media_free(m);
+}
+
+static void test_detections(void **state)
+{
+    (void)state;
+    struct media *m = new_media(0);
+    struct ts_addr a = { .family = 4, .a = { 10, 0, 0, 1 } };
+    struct ts_addr b = { .family = 4, .a = { 10, 0, 0, 2 } };
+    media_expect(m, &a, 4000, false, 5, 50, T0, NULL);
+    media_expect(m, &b, 5000, false, 5, 50, T0, NULL);
+    media_leg_answered(m, 5, T0);
+    /* Only a -> b sends, starting 3 s after the answer, until 2 s after BYE. */
+    for (int i = 0; i < 100; i++) {
+        struct pkt_meta pm = meta(1, 4000, 2, 5000, T0 + 3000 * MS + 50 * MS * i);
+        assert_true(send_rtp(m, &pm, 8, false, (uint16_t)i, 400u * i, 0x99));
+    }
+    media_leg_ended(m, 5, T0 + 3000 * MS + 50 * MS * 60);
+    const struct media_stream *s = only(m);
+    assert_true(s->flags & MEDIA_F_ONE_WAY);
+    assert_true(s->flags & MEDIA_F_LATE_MEDIA);
+    assert_true(s->flags & MEDIA_F_RTP_AFTER_BYE);
+    assert_false(s->flags & MEDIA_F_NO_AUDIO);
+    struct media_quality q;
+    assert_true(media_leg_quality(m, 5, &q));
+    assert_int_equal(q.streams, 1);
+    assert_true(q.flags & MEDIA_F_ONE_WAY);
+    assert_true(q.mos > 4.0);
+    assert_true(media_call_quality(m, 50, &q));
+    assert_true(q.flags & MEDIA_F_ONE_WAY);
+    assert_false(media_leg_quality(m, 6, &q));
+    /* A leg answered without any media: no audio. */
+    media_expect(m, &a, 4100, false, 8, 80, T0, NULL);
+    media_leg_answered(m, 8, T0);
+    media_leg_ended(m, 8, T0 + 10000 * MS);
+    assert_true(media_leg_quality(m, 8, &q));
+    assert_true(q.flags & MEDIA_F_NO_AUDIO);
+    assert_true(media_call_quality(m, 80, &q));
+    assert_true(q.flags & MEDIA_F_NO_AUDIO);
+    media_free(m);
+}
+
+static void test_capture_gap(void **state)
+{
+    (void)state;
+    struct ts_stats st = { { 0 } };
+    struct media *m = media_new(NULL, &st);
+    /* Four streams lose packets at the same moment: the capture dropped. */
+    for (int i = 0; i < 20; i++) {
+        if (i >= 8 && i < 11)
+            continue;
+        for (int k = 0; k < 4; k++) {
+            struct pkt_meta pm = meta(1, (uint16_t)(6000 + 2 * k), 2, 7000,
+                                      T0 + 20 * MS * i + (uint64_t)k * 100000);
+            assert_true(send_rtp(m, &pm, 8, false, (uint16_t)i, 160u * i, 0x500u + (uint32_t)k));
+        }
+    }
+    /* A fifth, later stream is unaffected; the explicit hint flags it. */
+    struct pkt_meta pm = meta(3, 6100, 2, 7000, T0 + 5000 * MS);
+    assert_true(send_rtp(m, &pm, 8, false, 1, 0, 0x600));
+    media_finish(m);
+    assert_int_equal(media_count(m), 5);
+    int flagged = 0;
+    for (size_t i = 0; i < media_count(m); i++)
+        flagged += (media_get(m, i)->flags & MEDIA_F_CAPTURE_GAP) != 0;
+    assert_int_equal(flagged, 4);
+    assert_int_equal(st.v[TS_RTP_CAPTURE_GAPS], 1);
+    media_capture_gap(m, T0 + 4900 * MS, T0 + 5100 * MS);
+    flagged = 0;
+    for (size_t i = 0; i < media_count(m); i++)
+        flagged += (media_get(m, i)->flags & MEDIA_F_CAPTURE_GAP) != 0;
+    assert_int_equal(flagged, 5);
+    media_free(m);
+}
+
+static void test_heuristics_and_hostile(void **state)
+{
+    (void)state;
+    struct ts_stats st = { { 0 } };
+    struct media *m = media_new(NULL, &st);
+    /* RTP-looking DNS is left alone. */
+    struct pkt_meta pm = meta(1, 53, 2, 40000, T0);
+    assert_false(send_rtp(m, &pm, 0, false, 1, 0, 1));
+    pm.sport = 40001;
+    /* RTCP-conflicting PT (marker + 72) is not RTP */
+    uint8_t rr[8] = { 0x80, 0xc9, 0, 1, 0, 0, 0, 1 };
+    assert_false(media_udp(m, &pm, bv_make(rr, sizeof rr)));
+    /* Hostile bytes: nothing crashes, nothing leaks. */
+    srand(7);
+    for (int i = 0; i < 20000; i++) {
+        size_t n = (size_t)(rand() % 64);
+        uint8_t *p = malloc(n ? n : 1);
+        assert_non_null(p);
+        for (size_t k = 0; k < n; k++)
+            p[k] = (uint8_t)rand();
+        if (n)
+            p[0] = (uint8_t)(0x80 | (p[0] & 0x3f));
+        pm.ts_ns = T0 + (uint64_t)i * MS;
+        pm.sport = (uint16_t)(1024 + rand() % 8);
+        (void)media_udp(m, &pm, bv_make(p, n));
+        free(p);
+    }
+    media_tick(m, T0 + 100000 * MS);
+    media_finish(m);
+    assert_true(media_count(m) > 0);
+    struct pkt_meta tcp = pm;
+    tcp.l4 = 6;
+    assert_false(media_udp(m, &tcp, bv_make("x", 1)));
+    media_free(m);
+    media_free(NULL);
+}
+
+int main(void)
+{
+    ts_hash_seed_fixed(1, 2);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wrap),          cmocka_unit_test(test_wrap_with_loss),
+        cmocka_unit_test(test_duplicates),    cmocka_unit_test(test_reorder_and_loss),
+        cmocka_unit_test(test_jitter_known),  cmocka_unit_test(test_jb_discards),
+        cmocka_unit_test(test_ssrc_change),   cmocka_unit_test(test_table_limit),
+        cmocka_unit_test(test_report_limit),  cmocka_unit_test(test_idle_expiry),
+        cmocka_unit_test(test_rtcp_rtt),      cmocka_unit_test(test_sdp_expect),
+        cmocka_unit_test(test_detections),    cmocka_unit_test(test_capture_gap),
+        cmocka_unit_test(test_heuristics_and_hostile),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
