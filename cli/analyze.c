@@ -127,7 +127,7 @@ int cmd_analyze(int argc, char **argv)
         }
     }
     if (nfiles == 0) {
-        usage(stderr);
+        fprintf(stderr, "trunkscope analyze: no input file (try --help)\n");
         free(files);
         return 2;
     }
