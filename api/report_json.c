@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "../capture/pcapin.h"
+#include "../calls/calls.h"
 #include "../engine/engine.h"
+#include "../media/media.h"
 #include "../store/store.h"
 #include "json_int.h"
 
@@ -30,6 +32,53 @@ static void set_path(json_t *obj, const char *path, json_t *v)
         path = dot + 1;
     }
     json_object_set_new(obj, path, v);
+}
+
+static json_t *mos_or_null(const struct media_quality *q, bool ok)
+{
+    return ok && q->mos >= 0 ? json_real(q->mos) : json_null();
+}
+
+/* Streams know their leg (leg_ref); calls know their legs. Give each stream
+ * its call id, each leg its MOS (worst direction) and each call its MOS
+ * (worst leg). calls_json_calls() lists calls in calls_get() order. */
+static void join_media(json_t *calls, json_t *streams, const struct calls *c,
+                       const struct media *md)
+{
+    size_t n = calls_count(c), si;
+    json_t *js;
+    /* the engine passes the leg as call ref; the real call id comes below,
+     * and a stream whose leg is not among the reported calls has none */
+    json_array_foreach(streams, si, js)
+        json_object_set_new(js, "call", json_null());
+    for (size_t i = 0; i < n && i < json_array_size(calls); i++) {
+        const struct calls_call *k = calls_get(c, i);
+        json_t *jc = json_array_get(calls, i);
+        json_t *jlegs = json_object_get(jc, "legs");
+        double worst = -1;
+        for (unsigned l = 0; l < k->nlegs; l++) {
+            struct media_quality q;
+            bool ok = media_leg_quality(md, k->legs[l].leg_ref, &q);
+            json_t *jl = json_array_get(jlegs, l);
+            if (jl) {
+                json_object_set_new(jl, "leg_ref", json_integer((json_int_t)k->legs[l].leg_ref));
+                json_object_set_new(jl, "mos", mos_or_null(&q, ok));
+                json_object_set_new(jl, "streams", json_integer(ok ? (json_int_t)q.streams : 0));
+            }
+            if (ok && q.mos >= 0 && (worst < 0 || q.mos < worst))
+                worst = q.mos;
+        }
+        json_object_set_new(jc, "mos", worst >= 0 ? json_real(worst) : json_null());
+        /* streams of these legs belong to this call */
+        json_array_foreach(streams, si, js) {
+            json_t *leg = json_object_get(js, "leg");
+            if (!json_is_integer(leg))
+                continue;
+            for (unsigned l = 0; l < k->nlegs; l++)
+                if ((uint64_t)json_integer_value(leg) == k->legs[l].leg_ref)
+                    json_object_set_new(js, "call", json_integer((json_int_t)k->id));
+        }
+    }
 }
 
 static json_t *build(const struct report_input *in)
@@ -88,11 +137,16 @@ static json_t *build(const struct report_input *in)
     }
 
     const struct calls *c = engine_calls(e);
+    const struct media *md = engine_media(e);
+    json_t *streams = media_json_streams(md);
     if (c) {
-        json_object_set_new(root, "calls", calls_json_calls(c));
+        json_t *calls = calls_json_calls(c);
+        join_media(calls, streams, c, md);
+        json_object_set_new(root, "calls", calls);
         json_object_set_new(root, "trunks", calls_json_trunks(c));
         json_object_set_new(root, "registrations", calls_json_registrations(c));
     }
+    json_object_set_new(root, "streams", streams);
     return root;
 }
 

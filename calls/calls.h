@@ -102,6 +102,7 @@ struct calls_sdp {
 };
 
 struct calls_leg {
+    uint64_t leg_ref;             /* unique per run: ties media streams to the leg */
     char call_id[CALLS_TEXT_LEN];
     char from[CALLS_USER_LEN], to[CALLS_USER_LEN], ruri[CALLS_USER_LEN], pai[CALLS_USER_LEN];
     char caller_digits[CALLS_DIGITS_LEN], callee_digits[CALLS_DIGITS_LEN];
@@ -235,6 +236,17 @@ void calls_tick(struct calls *c, uint64_t now_ns);
 void calls_finish(struct calls *c);
 /* fn(ctx, call) for each emitted call; the record is valid during the call. */
 void calls_set_sink(struct calls *c, calls_sink_fn fn, void *ctx);
+
+/* Media observer: SDP bodies as they are seen (offers and answers, re-INVITE
+ * and UPDATE included) and the legs' answer and end, so that RTP can be tied
+ * to its leg. Called on the analysis thread; any member may be NULL. */
+struct calls_media_hooks {
+    void *ctx;
+    void (*sdp)(void *ctx, uint64_t leg_ref, struct bv body, uint64_t ts_ns);
+    void (*answered)(void *ctx, uint64_t leg_ref, uint64_t ts_ns);
+    void (*ended)(void *ctx, uint64_t leg_ref, uint64_t ts_ns);
+};
+void calls_set_media_hooks(struct calls *c, const struct calls_media_hooks *h);
 
 const struct calls_config *calls_config_of(const struct calls *c);
 size_t calls_count(const struct calls *c);            /* kept for the report */

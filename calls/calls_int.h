@@ -92,6 +92,7 @@ struct calls {
     uint64_t seq, now, next_id;
     calls_sink_fn sink;
     void *sink_ctx;
+    struct calls_media_hooks mh;
     struct calls_call *done;
     size_t ndone, done_cap;
     uint64_t emitted;

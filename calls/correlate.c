@@ -243,6 +243,23 @@ static const struct dlg *group_first(struct dlg *x)
     return first;
 }
 
+/* By number alone, x -> d must look like a relay through one multi-homed
+ * node: x reached one side of the enterprise edge and d left from the
+ * other, and x's call had not crossed the edge before (it started on the
+ * side x ends on), or both are SBC addresses; d does not go back where x
+ * came from; and d does not come from the node that started x's call (a
+ * redial or a twin call, not a relay). */
+static bool other_side(const struct calls *c, struct dlg *x, const struct dlg *d)
+{
+    const struct dlg *first = group_first(x);
+    bool xin = calls_config_internal(&c->cfg, &x->rec.dst);
+    bool edge = (xin != calls_config_internal(&c->cfg, &d->rec.src) &&
+                 xin == calls_config_internal(&c->cfg, &first->rec.src)) ||
+                (trunk_is_sbc(c, &x->rec.dst) && trunk_is_sbc(c, &d->rec.src));
+    return edge && !ts_addr_eq(&x->rec.src, &d->rec.dst) &&
+           !ts_addr_eq(&first->rec.src, &d->rec.src);
+}
+
 /* Both INVITEs on the same socket pair: a relay sends the new leg
  * elsewhere, so this is just the next call between the same two hosts. */
 static bool same_path(const struct dlg *x, const struct dlg *d)
@@ -353,7 +370,7 @@ void corr_try(struct calls *c, struct dlg *d)
                     continue;
                 /* by number alone: another INVITE from the node that started
                  * that call is a new attempt (a redial, a twin), not a relay */
-                if (!node && ts_addr_eq(&group_first(x)->rec.src, &d->rec.src))
+                if (!node && !other_side(c, x, d))
                     continue;
                 bool dup = false;
                 for (unsigned j = 0; j < m; j++)

@@ -93,12 +93,19 @@ void calls_set_sink(struct calls *c, calls_sink_fn fn, void *ctx)
     c->sink_ctx = ctx;
 }
 
+void calls_set_media_hooks(struct calls *c, const struct calls_media_hooks *h)
+{
+    c->mh = *h;
+}
+
 void dlg_end(struct calls *c, struct dlg *d, uint64_t ts, uint8_t party)
 {
     if (d->ended)
         return;
     d->ended = true;
     d->rec.end_ns = ts;
+    if (c->mh.ended)
+        c->mh.ended(c->mh.ctx, d->rec.leg_ref, ts);
     if (party)
         d->rec.hangup_by = party;
     if (d->conc_counted)
@@ -224,6 +231,8 @@ static void take_sdp(struct calls *c, struct dlg *d, const struct sip_msg *msg,
     struct bv ct = first_value(msg, SIP_H_CONTENT_TYPE);
     if (ct.len && !bv_prefix_ci(ct, "application/sdp") && !bv_prefix_ci(ct, "multipart/"))
         return;
+    if (c->mh.sdp)
+        c->mh.sdp(c->mh.ctx, d->rec.leg_ref, msg->body, c->now);
     struct calls_sdp s;
     if (!calls_sdp_parse(msg->body, &s))
         return;
@@ -271,6 +280,7 @@ static struct dlg *dlg_create(struct calls *c, const char *cid)
     if (!d)
         return NULL;
     d->seq = ++c->seq;
+    d->rec.leg_ref = d->seq;
     calls_cp(d->rec.call_id, sizeof d->rec.call_id, bv_cstr(cid));
     d->rec.ev_linked_to = -1;
     for (unsigned i = 0; i < TS_CALLS_MAX_HOPS; i++)
@@ -479,6 +489,8 @@ static void on_response(struct calls *c, struct dlg *d, const struct pkt_meta *m
                 d->answered = true;
                 d->answered_tag_h = tt;
                 r->answer_ns = m->ts_ns;
+                if (c->mh.answered)
+                    c->mh.answered(c->mh.ctx, r->leg_ref, m->ts_ns);
                 r->final_status = st;
                 calls_cp(r->reason, sizeof r->reason, msg->reason_phrase);
                 if (d->ended) {   /* a 2xx after a failure on another hop wins */

@@ -12,6 +12,7 @@
 #include "../engine/engine.h"
 #include "../store/store.h"
 #include "calls_print.h"
+#include "media_print.h"
 #include "cli.h"
 
 static void usage(FILE *f)
@@ -229,6 +230,7 @@ int cmd_analyze(int argc, char **argv)
         print_text(e, elapsed);
         if (engine_calls(e))
             calls_print(stdout, engine_calls(e));
+        media_print(stdout, engine_media(e));
         if (w)
             st_stats_print(stdout, &sst);
     }

@@ -35,7 +35,7 @@ static void print_calls(FILE *f, const struct calls *c)
             "failure");
     for (size_t i = 0; i < n && i < PRINT_MAX_CALLS; i++) {
         const struct calls_call *k = calls_get(c, i);
-        char t[40], pdd[16];
+        char t[40], pdd[24];
         calls_iso_time(k->start_ns, t, sizeof t);
         if (k->pdd_ms >= 0)
             snprintf(pdd, sizeof pdd, "%lld", (long long)k->pdd_ms);

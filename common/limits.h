@@ -11,9 +11,10 @@
 /* Live capture: kernel ring per interface, default and cap (MiB). */
 #define TS_LIVE_BUFFER_MB_DEFAULT 64
 #define TS_LIVE_BUFFER_MB_MAX 4096
-/* Live capture: bytes of the capture -> analysis queue per interface; ~1 s of
- * a saturated gigabit port absorbs analysis hiccups, beyond it we drop. */
-#define TS_LIVE_QUEUE_BYTES (128u * 1024 * 1024)
+/* Live capture: bytes of the capture -> analysis queue per interface (touched
+ * up front); with the kernel ring ~1 s of a saturated gigabit port absorbs
+ * analysis hiccups, beyond it we drop and count. */
+#define TS_LIVE_QUEUE_BYTES (64u * 1024 * 1024)
 /* Input files in one analyze run: merge heap is tiny, a shell glob is not. */
 #define TS_MAX_INPUT_FILES 1024
 /* Nested encapsulations (VLAN, tunnels) before we stop peeling: a loop guard. */
@@ -139,5 +140,44 @@
 #define TS_STORE_QUEUE_MAX 65536
 /* Bytes held by queued records (raw SIP text dominates). */
 #define TS_STORE_QUEUE_BYTES (128u * 1024 * 1024)
+
+/* ---- HTTP API ---- */
+/* Request target (path + query) length; longer gets 414. Our URLs are < 300. */
+#define TS_API_MAX_URL 2048
+/* Query parameters per request; more gets 400 (the calls list uses ~15). */
+#define TS_API_MAX_PARAMS 24
+/* Request body bytes: the API is read-only, a GET carries none; more gets 413. */
+#define TS_API_MAX_BODY 1024
+/* Bytes MHD may use per connection for headers and buffers (bigger -> 431). */
+#define TS_API_CONN_MEMORY (64u * 1024)
+/* Rows per page of the calls list (limit=), and the default page. */
+#define TS_API_PAGE_MAX 500
+#define TS_API_PAGE_DEFAULT 100
+/* SIP messages in one call's timeline: a long call with session timers has
+ * hundreds; the rest is cut (messages_truncated). */
+#define TS_API_MAX_CALL_MESSAGES 5000
+/* Points of one KPI time series ((to - from) / bucket). */
+#define TS_API_MAX_KPI_POINTS 10080
+/* RTP streams (and 5-s points each) returned with one call. */
+#define TS_API_MAX_CALL_STREAMS 64
+/* Worker threads (each with its own read-only SQLite connection). */
+#define TS_API_THREADS 4
+/* Open connections in total and per client address. */
+#define TS_API_MAX_CONNS 256
+#define TS_API_MAX_CONNS_PER_IP 64
+/* Idle connection timeout (slowloris). */
+#define TS_API_CONN_TIMEOUT_S 15
+/* Per-client token bucket: sustained requests/s and burst (429 beyond). */
+#define TS_API_RATE_PER_S 50
+#define TS_API_RATE_BURST 200
+/* Client addresses tracked by the rate limiter (hashed slots; collisions share). */
+#define TS_API_RATE_SLOTS 1024
+/* pcap exports running at once: each re-reads capture files. */
+#define TS_API_MAX_EXPORTS 2
+/* Static file size (the dashboard's files are tens of KiB). */
+#define TS_API_MAX_STATIC_BYTES (4u * 1024 * 1024)
+/* Bearer token length bounds (token file content, whitespace trimmed). */
+#define TS_API_TOKEN_MIN 16
+#define TS_API_TOKEN_MAX 256
 
 #endif

@@ -10,9 +10,6 @@
 
 /* len's top bit marks a padding record that fills the ring's tail end. */
 #define PAD_FLAG 0x80000000u
-/* An empty ring whose write position is past this rewinds to the start, so
- * that a lightly loaded sensor keeps touching the same few pages. */
-#define REWIND_AT (256u * 1024)
 #define MIN_BYTES 4096u
 
 struct queue_bell {
@@ -125,6 +122,9 @@ struct queue *queue_new(size_t bytes, struct queue_bell *bell)
         free(q);
         return NULL;
     }
+    /* Touch every page now: memory use is flat from the start and the
+     * capture thread never takes a page fault on a traffic burst. */
+    memset(q->buf, 0, bytes);
     q->cap = bytes;
     q->bell = bell;
     return q;
@@ -156,10 +156,9 @@ int queue_push(struct queue *q, uint64_t ts_ns, int32_t linktype, uint32_t wirel
     size_t pos = (size_t)(h % q->cap);
     size_t contig = q->cap - pos;
     size_t avail = q->cap - (size_t)(h - t);
-    /* Wrap early when empty (REWIND_AT) or when the record does not fit
-     * before the end: a padding record covers the rest of the ring. */
-    bool wrap = need > contig || (h == t && pos >= REWIND_AT && need <= pos);
-    if (wrap) {
+    /* A record that does not fit before the end: a padding record covers
+     * the rest of the ring and the record goes to the front. */
+    if (need > contig) {
         if (avail < contig + need) {
             atomic_fetch_add_explicit(&q->drops, 1, memory_order_relaxed);
             return QUEUE_FULL;

@@ -38,8 +38,9 @@ void queue_bell_ring(struct queue_bell *b);
 
 struct queue;
 
-/* A ring of about bytes (rounded down to 8; at least 4 KiB). bell may be NULL
- * (the consumer then polls). NULL on allocation failure. */
+/* A ring of about bytes (rounded down to 8; at least 4 KiB), every page
+ * touched up front. bell may be NULL (the consumer then polls). NULL on
+ * allocation failure. */
 struct queue *queue_new(size_t bytes, struct queue_bell *bell);
 void queue_free(struct queue *q); /* NULL is fine */
 

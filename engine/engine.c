@@ -14,6 +14,8 @@
 #include "../dissect/hep.h"
 #include "../dissect/ws.h"
 #include "../calls/calls.h"
+#include "../dissect/sdp.h"
+#include "../media/media.h"
 
 /* Distinct Call-IDs: an open-addressing set of 64-bit seeded hashes. */
 struct idset {
@@ -27,6 +29,7 @@ struct engine {
     struct decoder *dec;
     struct tcp_reasm *tcp;
     struct calls *calls;
+    struct media *media;
     struct idset callids;
     uint64_t methods[SIP_M_COUNT];
     uint64_t classes[7];
@@ -35,6 +38,7 @@ struct engine {
     void *sip_hook_ctx;
     struct sip_msg msg; /* scratch: large, so not on the stack */
     uint8_t hep_buf[TS_SIP_MAX_MSG]; /* inflated HEP payloads */
+    struct sdp sdp; /* scratch for SDP bodies announced by the call layer */
 };
 
 /* Per TCP connection state (one slot of tcp_reasm). */
@@ -216,6 +220,8 @@ static void on_udp(void *ctx, const struct pkt_meta *m, struct bv payload)
         sip_datagram(e, m, payload);
         return;
     }
+    if (e->media && media_udp(e->media, m, payload))
+        return;
     if (is_sip_port(m->sport) || is_sip_port(m->dport) || m->l4 == TS_L4_SCTP) {
         if (only_crlf(payload))
             TS_INC(&e->st, SIP_KEEPALIVES);
@@ -358,6 +364,43 @@ static void on_tcp(void *ctx, const struct pkt_meta *m, const struct tcp_seg *se
     tcp_reasm_segment(e->tcp, m, seg);
 }
 
+/* ---- media hooks of the call layer ---- */
+
+/* Every m= section of an offer or answer becomes an expected RTP endpoint of
+ * its leg (re-INVITE/UPDATE bodies replace earlier ones). */
+static void hook_sdp(void *ctx, uint64_t leg_ref, struct bv body, uint64_t ts)
+{
+    struct engine *e = ctx;
+    if (sdp_parse(body, &e->sdp) != SDP_OK && !e->sdp.nmedia) {
+        TS_INC(&e->st, SDP_MALFORMED);
+        return;
+    }
+    TS_INC(&e->st, SDP_BODIES);
+    for (unsigned i = 0; i < e->sdp.nmedia; i++) {
+        const struct sdp_media *sm = &e->sdp.media[i];
+        const struct sdp_conn *c = sdp_media_conn(&e->sdp, sm);
+        if (!c || !c->present || !c->family || c->hold || !sm->port)
+            continue;
+        struct ts_addr a = { .family = c->family };
+        memcpy(a.a, c->addr, 16);
+        struct media_sdp_info info;
+        media_sdp_info_from(sm, &info);
+        media_expect(e->media, &a, sm->port, sm->rtcp_mux, leg_ref, leg_ref, ts, &info);
+    }
+}
+
+static void hook_answered(void *ctx, uint64_t leg_ref, uint64_t ts)
+{
+    struct engine *e = ctx;
+    media_leg_answered(e->media, leg_ref, ts);
+}
+
+static void hook_ended(void *ctx, uint64_t leg_ref, uint64_t ts)
+{
+    struct engine *e = ctx;
+    media_leg_ended(e->media, leg_ref, ts);
+}
+
 /* ---- engine ---- */
 
 struct engine *engine_new(const struct engine_config *cfg)
@@ -376,12 +419,19 @@ struct engine *engine_new(const struct engine_config *cfg)
         return NULL;
     }
     decoder_set_dedup(e->dec, e->cfg.dedup);
+    e->media = media_new(NULL, &e->st);
+    if (!e->media) {
+        engine_free(e);
+        return NULL;
+    }
     if (e->cfg.track_calls) {
         e->calls = calls_new(e->cfg.calls_cfg, &e->st);
         if (!e->calls) {
             engine_free(e);
             return NULL;
         }
+        struct calls_media_hooks mh = { e, hook_sdp, hook_answered, hook_ended };
+        calls_set_media_hooks(e->calls, &mh);
     }
     return e;
 }
@@ -393,6 +443,7 @@ void engine_free(struct engine *e)
     tcp_reasm_free(e->tcp);
     decoder_free(e->dec);
     calls_free(e->calls);
+    media_free(e->media);
     free(e->callids.slots);
     free(e);
 }
@@ -403,6 +454,7 @@ static void tick(struct engine *e, uint64_t now)
     tcp_reasm_expire(e->tcp, now);
     if (e->calls)
         calls_tick(e->calls, now);
+    media_tick(e->media, now);
 }
 
 void engine_tick(struct engine *e, uint64_t now_ns)
@@ -430,6 +482,7 @@ void engine_finish(struct engine *e)
     tcp_reasm_flush(e->tcp);
     if (e->calls)
         calls_finish(e->calls);
+    media_finish(e->media);
 }
 
 const struct ts_stats *engine_stats(const struct engine *e) { return &e->st; }
@@ -456,6 +509,8 @@ size_t engine_linktypes(const struct engine *e, int *types, uint64_t *counts, si
 }
 
 const struct calls *engine_calls(const struct engine *e) { return e->calls; }
+
+const struct media *engine_media(const struct engine *e) { return e->media; }
 
 void engine_set_sip_hook(struct engine *e, engine_sip_fn fn, void *ctx)
 {

@@ -42,6 +42,9 @@ uint64_t engine_status_class_count(const struct engine *e, int cls);
 size_t engine_linktypes(const struct engine *e, int *types, uint64_t *counts, size_t max);
 /* The call tracker (NULL when track_calls is off). */
 const struct calls *engine_calls(const struct engine *e);
+/* The RTP/RTCP analyser (always present). */
+struct media;
+const struct media *engine_media(const struct engine *e);
 
 /* Observers, for the store and the HEP sender. The SIP hook sees every SIP
  * message (msg is NULL when it did not parse); the call sink every finished

@@ -55,24 +55,29 @@ RUNS = [
     # everything at once: mixed transports (the itsp-2 trunk is TLS), IPv6
     # outside, VLAN, branch site (3 legs via the Mediation Server, or the
     # branch SBC), the PSTN gateway (direct connection), twins, retransmissions
-    ("mixed", ["--calls", "40", "--seed", "11", "--transport", "mix", "--ipv6", "--vlan", "100",
+    ("mixed", ["--calls", "60", "--seed", "11", "--transport", "mix", "--ipv6", "--vlan", "100",
                "--branch", "--gateway", "--itsps", "3", "--duration-mean", "3", "--mix", EVERY,
                "--retrans", "0.3", "--twin-rate", "0.15", "--impair", "0"]),
     # Session-ID at the SBC, X-CID-style header at the MS, none at the branch SBC
-    ("corr1", ["--calls", "30", "--seed", "21", "--branch", "--gateway", "--duration-mean", "3",
+    ("corr1", ["--calls", "50", "--seed", "21", "--branch", "--gateway", "--duration-mean", "3",
                "--mix", EVERY, "--corr", "sbc=session-id,ms=header,branch-sbc=none",
                "--corr-header", "X-Orig-Call-ID", "--map-503", "500", "--impair", "0",
                "--inbound", "0.5", "--dup-rate", "0.2"]),
     # the other way round, over TCP, and the SBC passing a 503 through
-    ("corr2", ["--calls", "30", "--seed", "33", "--branch", "--transport", "tcp",
+    ("corr2", ["--calls", "50", "--seed", "33", "--branch", "--transport", "tcp",
                "--duration-mean", "3", "--mix", EVERY,
                "--corr", "sbc=header,ms=none,branch-sbc=session-id", "--map-503", "503",
                "--impair", "0", "--twin-rate", "0.1"]),
     # no correlation evidence at all: timing + numbers, and media bypass
-    ("timing", ["--calls", "30", "--seed", "45", "--branch", "--gateway", "--ipv6",
+    ("timing", ["--calls", "50", "--seed", "45", "--branch", "--gateway", "--ipv6",
                 "--duration-mean", "3", "--mix", EVERY, "--impair", "0", "--bypass", "0.6",
                 "--corr", "sbc=none,ms=none,branch-sbc=none", "--twin-rate", "0.1",
                 "--retrans", "0.3", "--vlan", "7", "--dup-rate", "0.1"]),
+    # dense: 20 call attempts a second, many twins, no REGISTER to learn the
+    # SBC from, and evidence seeded per B2BUA
+    ("dense", ["--calls", "150", "--seed", "57", "--cps", "20", "--twin-rate", "0.3",
+               "--branch", "--gateway", "--transport", "mix", "--duration-mean", "2",
+               "--mix", EVERY, "--impair", "0", "--no-register", "--retrans", "0.2"]),
     # every SIP link encrypted: no call may appear
     ("tls", ["--calls", "6", "--seed", "5", "--transport", "tls", "--duration-mean", "2",
              "--impair", "0"]),

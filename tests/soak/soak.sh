@@ -101,7 +101,7 @@ EOF
 rate)
     N=${3:-300000}
     best=0
-    for pps in 20000 40000 60000 80000 100000 120000 150000 200000 250000 300000; do
+    for pps in 50000 100000 150000 200000 250000 300000 400000; do
         start_sensor "r$pps" --buffer-mb 64
         ip netns exec "$NA" tcpreplay -q -i "$VA" --pps="$pps" --limit="$N" --loop=0 \
             "$WORK/g.pcap" >"$WORK/r$pps.replay" 2>&1 || true
@@ -109,8 +109,7 @@ rate)
         stop_sensor
         f="$WORK/r$pps.json"
         rx=$(jget "$f" received) kd=$(jget "$f" kernel_drops) qd=$(jget "$f" queue_drops)
-        actual=$(awk '/Actual:/ {for (i=1;i<=NF;i++) if ($i ~ /pps/) print $(i-1)}' \
-            "$WORK/r$pps.replay" | head -1)
+        actual=$(grep -o '[0-9.]* pps' "$WORK/r$pps.replay" | head -1)
         echo "pps=$pps (tcpreplay achieved ${actual:-?}) received=$rx kernel_drops=$kd queue_drops=$qd"
         if [ "$kd" -eq 0 ] && [ "$qd" -eq 0 ] && [ "$rx" -ge "$N" ]; then best=$pps; else break; fi
     done

@@ -639,6 +639,168 @@ static void test_failure_attribution(void **state)
     calls_free(c);
 }
 
+/* 408 from a relay after Timer B (64*T1 = 32 s): nobody downstream
+ * answered, a timeout blamed on the silent node; an early 408 is a failure. */
+static void test_timer_b_timeout(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    const char *E = "10.0.0.1", *S = "10.0.0.2", *I = "203.0.113.5";
+    const char *sid = "Session-ID: 99998888777766665555444433332222\r\n";
+    TX(c, 0, E, S, .method = "INVITE", .cid = "tb0", .extra = sid);
+    TX(c, 20, S, I, .method = "INVITE", .cid = "tb1", .extra = sid);
+    TX(c, 32030, S, E, .status = 408, .reason = "Request Timeout", .cid = "tb0", .ttag = "s");
+    TX(c, 32040, E, S, .method = "ACK", .cid = "tb0", .ttag = "s");
+    calls_finish(c);
+    const struct calls_call *k = only_call(c);
+    assert_int_equal(k->nlegs, 2);
+    assert_int_equal(k->outcome, CALLS_TIMEOUT);
+    assert_int_equal(k->legs[0].outcome, CALLS_TIMEOUT);
+    assert_int_equal(k->failure_side, CALLS_SIDE_ITSP);
+    assert_non_null(strstr(k->failure_detail, "203.0.113.5 sent no final response"));
+    calls_free(c);
+
+    /* one leg: 408 at 31.999 s is a failure, at 32 s a timeout (N-1, N) */
+    for (int late = 0; late < 2; late++) {
+        c = mk();
+        TX(c, 0, E, I, .method = "INVITE", .cid = "t1");
+        TX(c, late ? 32000 : 31999, I, E, .status = 408, .cid = "t1", .ttag = "i");
+        calls_finish(c);
+        k = only_call(c);
+        assert_int_equal(k->outcome, late ? CALLS_TIMEOUT : CALLS_FAILED);
+        assert_int_equal(k->failure_side, CALLS_SIDE_ITSP);
+        calls_free(c);
+    }
+}
+
+/* Duration ends at the first BYE on any answered leg: the callee hung up
+ * on the far leg, the relay's BYE on the near leg is 2 s late. */
+static void test_duration_first_bye(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    const char *hdr = "X-CID: d0\r\n";
+    setup_call(c, 0, "d0", "10.0.0.1", "10.0.0.2", "100", "200", 100, 1000, NULL);
+    setup_call(c, 20, "d1", "10.0.0.2", "203.0.113.9", "100", "200", 80, 970, hdr);
+    TX(c, 11000, "203.0.113.9", "10.0.0.2", .method = "BYE", .cid = "d1", .cseq = 5,
+       .from = "200", .ftag = "tt", .to = "100", .ttag = "ft", .branch = "z9hG4bKb1");
+    TX(c, 13000, "10.0.0.2", "10.0.0.1", .method = "BYE", .cid = "d0", .cseq = 5,
+       .from = "200", .ftag = "tt", .to = "100", .ttag = "ft", .branch = "z9hG4bKb2");
+    calls_finish(c);
+    const struct calls_call *k = only_call(c);
+    assert_int_equal(k->nlegs, 2);
+    assert_true(k->duration_s > 9.9999 && k->duration_s < 10.0001);
+    assert_int_equal(k->pdd_ms, 100);
+    calls_free(c);
+}
+
+/* A multi-homed SBC (10.0.0.2 inside, 198.51.100.10 outside) is learned
+ * from linked legs; a call it refused before that is attributed to it at
+ * the end, and the trunk created facing the wrong way turns round. */
+static void test_sbc_learned(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    const char *P = "10.0.0.1", *Si = "10.0.0.2", *So = "198.51.100.10", *I = "203.0.113.5";
+    TX(c, 0, I, So, .method = "INVITE", .cid = "r1", .from = "+4930111", .to = "+4989222");
+    TX(c, 5, So, I, .status = 403, .reason = "Forbidden", .cid = "r1", .ttag = "s",
+       .from = "+4930111", .to = "+4989222");
+    TX(c, 10, I, So, .method = "ACK", .cid = "r1", .ttag = "s");
+    calls_tick(c, BASE_NS + 9000 * MS);
+    assert_int_equal(calls_count(c), 1);
+    assert_int_equal(calls_get(c, 0)->failure_side, CALLS_SIDE_ITSP);   /* not known yet */
+    const char *sid = "Session-ID: abcdefabcdefabcdefabcdefabcdef01\r\n";
+    answered_call(c, 10000, "o0", P, Si, "100", "0891234567", 100, 900, 5000, sid);
+    answered_call(c, 10020, "o1", So, I, "100", "0891234567", 80, 870, 5000, sid);
+    calls_finish(c);
+    assert_int_equal(calls_stat(c, TS_CALLS_SBC_LEARNED), 2);
+    assert_int_equal(calls_count(c), 2);
+    const struct calls_call *r = calls_get(c, 0);
+    assert_string_equal(r->legs[0].call_id, "r1");
+    assert_int_equal(r->failure_side, CALLS_SIDE_SBC);
+    assert_int_equal(r->direction, CALLS_DIR_INBOUND);
+    assert_int_equal(calls_get(c, 1)->direction, CALLS_DIR_OUTBOUND);
+    const struct calls_trunk *t = NULL;
+    char a[64];
+    for (size_t i = 0; i < calls_trunk_count(c); i++)
+        if (!strcmp(ts_addr_str(&calls_trunk_get(c, i)->peer, a, sizeof a), I))
+            t = calls_trunk_get(c, i);
+    assert_non_null(t);
+    assert_string_equal(ts_addr_str(&t->local, a, sizeof a), So);
+    assert_true(t->itsp);
+    assert_int_equal(t->dir[CALLS_DIR_INBOUND].attempts, 1);
+    assert_int_equal(t->dir[CALLS_DIR_OUTBOUND].attempts, 1);
+    assert_int_equal(t->dir[CALLS_DIR_OUTBOUND].answered, 1);
+    calls_free(c);
+}
+
+/* Timing + numbers through a multi-homed SBC (no evidence, other address
+ * out than in); a redial from the caller and an inside-to-inside pair
+ * with the same numbers are not relays. */
+static void test_corr_timing_multihomed(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    const char *P = "10.0.0.1", *Si = "10.0.0.2", *So = "198.51.100.10", *I = "203.0.113.5";
+    answered_call(c, 0, "m0", P, Si, "+4930123456", "+49891234567", 100, 900, 5000, NULL);
+    answered_call(c, 30, "m1", So, I, "030123456", "0891234567", 60, 860, 5000, NULL);
+    /* the PBX tries again at once over another path: not a relay of m0 */
+    answered_call(c, 200, "m2", P, "10.0.0.9", "+4930123456", "+49891234567", 100, 900, 5000,
+                  NULL);
+    /* inside to inside from elsewhere, same numbers: no edge crossed */
+    answered_call(c, 300, "m3", "10.0.0.7", "10.0.0.8", "+4930123456", "+49891234567", 100, 900,
+                  5000, NULL);
+    calls_finish(c);
+    assert_int_equal(calls_count(c), 3);
+    const struct calls_call *k = call_with_legs(c, 2);
+    assert_string_equal(k->legs[0].call_id, "m0");
+    assert_string_equal(k->legs[1].call_id, "m1");
+    assert_int_equal(k->legs[1].ev_type, CALLS_EV_TIMING);
+    assert_true(k->legs[1].ev_conf > 0.54f && k->legs[1].ev_conf < 0.56f);
+    calls_free(c);
+}
+
+/* sbc = lines: N accepted, N+1 refused; a learned address beyond the
+ * table is counted, not stored. */
+static void test_sbc_config_limit(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ts_calls_sbcXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    for (int extra = -1; extra <= 1; extra++) {
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        for (int i = 0; i < TS_CALLS_MAX_SBC + extra; i++)
+            fprintf(f, "sbc = 192.0.2.%d\n", i + 1);
+        fclose(f);
+        struct calls_config cfg;
+        calls_config_default(&cfg);
+        char err[256] = "";
+        int rc = calls_config_load(&cfg, path, err, sizeof err);
+        assert_int_equal(rc, extra > 0 ? CALLS_ERR_SYNTAX : CALLS_OK);
+        if (extra > 0)
+            continue;
+        assert_int_equal(cfg.nsbcs, (size_t)(TS_CALLS_MAX_SBC + extra));
+        struct calls *c = calls_new(&cfg, NULL);
+        assert_non_null(c);
+        /* a configured SBC refusing a call */
+        TX(c, 0, "203.0.113.5", "192.0.2.1", .method = "INVITE", .cid = "x");
+        TX(c, 5, "192.0.2.1", "203.0.113.5", .status = 403, .cid = "x", .ttag = "s");
+        /* an SBC to learn: 10.0.0.2 inside, 198.51.100.10 outside */
+        const char *sid = "Session-ID: 00001111222233334444555566667777\r\n";
+        answered_call(c, 100, "y0", "10.0.0.1", "10.0.0.2", "1", "2", 100, 900, 5000, sid);
+        answered_call(c, 120, "y1", "198.51.100.10", "203.0.113.5", "1", "2", 80, 870, 5000,
+                      sid);
+        calls_finish(c);
+        assert_int_equal(calls_get(c, 0)->failure_side, CALLS_SIDE_SBC);
+        assert_int_equal(calls_stat(c, TS_CALLS_SBC_LEARNED), extra < 0 ? 1 : 0);
+        assert_int_equal(calls_stat(c, TS_CALLS_SBC_FULL), extra < 0 ? 1 : 2);
+        calls_free(c);
+    }
+    unlink(path);
+}
+
 static void test_trunk_kpis(void **state)
 {
     (void)state;
@@ -993,6 +1155,11 @@ int main(void)
         cmocka_unit_test(test_corr_shared_media),
         cmocka_unit_test(test_failure_attribution),
         cmocka_unit_test(test_trunk_kpis),
+        cmocka_unit_test(test_timer_b_timeout),
+        cmocka_unit_test(test_duration_first_bye),
+        cmocka_unit_test(test_sbc_learned),
+        cmocka_unit_test(test_corr_timing_multihomed),
+        cmocka_unit_test(test_sbc_config_limit),
         cmocka_unit_test(test_dialog_limit),
         cmocka_unit_test(test_register_options),
         cmocka_unit_test(test_orphans_and_hostile),

@@ -1,6 +1,6 @@
 /* Tests of the capture -> analysis SPSC ring: FIFO order and contents, the
  * capacity at N-1, N, N+1 records, oversized records, wrap-around with
- * padding, rewinding when empty, a two-thread stress run, the doorbell. */
+ * padding, a two-thread stress run, the doorbell. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -150,28 +150,6 @@ static void test_wrap_model(void **state)
     queue_free(q);
 }
 
-/* An empty ring past its rewind point starts again at the front. */
-static void test_rewind_when_empty(void **state)
-{
-    (void)state;
-    struct queue *q = queue_new(1u << 20, NULL);
-    uint8_t buf[1000];
-    memset(buf, 0, sizeof buf);
-    assert_int_equal(queue_push(q, 0, 1, 0, 0, buf, sizeof buf), QUEUE_OK);
-    const struct queue_rec *first = queue_peek(q);
-    queue_release(q);
-    const struct queue_rec *r = NULL;
-    for (int i = 0; i < 400; i++) { /* ~400 KB: past the 256 KiB mark */
-        assert_int_equal(queue_push(q, 1, 1, 0, 0, buf, sizeof buf), QUEUE_OK);
-        r = queue_peek(q);
-        queue_release(q);
-        if (r == first)
-            break;
-    }
-    assert_ptr_equal(r, first);
-    queue_free(q);
-}
-
 struct stress {
     struct queue *q;
     struct queue_bell *bell;
@@ -267,7 +245,6 @@ int main(void)
         cmocka_unit_test(test_capacity_limit),
         cmocka_unit_test(test_too_big),
         cmocka_unit_test(test_wrap_model),
-        cmocka_unit_test(test_rewind_when_empty),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_bell),
     };

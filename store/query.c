@@ -1,0 +1,779 @@
+/* Read-only queries behind the HTTP API. Every statement is prepared with
+ * named parameters and cached per connection; filters pick fixed SQL
+ * fragments, values are always bound. Rows go out as typed cells. */
+#include "query.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/limits.h"
+#include "store_int.h"
+
+#define NS_PER_MS 1000000ll
+#define NS_PER_S 1000000000ll
+/* Prepared statements kept per connection (the calls list has a few
+ * shapes per filter combination in use). */
+#define STQ_CACHE 48
+/* Longest generated SQL text. */
+#define STQ_SQL_MAX 4096
+/* Overview series: calls that started this long before the range may still
+ * be up in it (the tracker ends silent dialogs after 4 h). */
+#define STQ_MAX_CALL_SPAN_NS (4ll * 3600 * NS_PER_S)
+/* Columns per row handed to a callback. */
+#define STQ_MAX_COLS 64
+
+/* ISO-8601 UTC with milliseconds of a ns column (NULL stays NULL). */
+#define ISO(x) "strftime('%Y-%m-%dT%H:%M:%fZ',(" x ")/1e9,'unixepoch')"
+
+struct stq_slot {
+    char *sql;
+    sqlite3_stmt *s;
+};
+
+struct stq {
+    sqlite3 *h;
+    struct stq_slot cache[STQ_CACHE];
+    unsigned next_evict;
+};
+
+struct stq *stq_open(const char *path, char *err, size_t errlen)
+{
+    struct stq *q = calloc(1, sizeof *q);
+    if (!q) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (st_open_handle(path, true, &q->h, err, errlen) != ST_OK) {
+        free(q);
+        return NULL;
+    }
+    /* defence in depth: this connection can never write */
+    sqlite3_exec(q->h, "PRAGMA query_only=1", NULL, NULL, NULL);
+    return q;
+}
+
+void stq_close(struct stq *q)
+{
+    if (!q)
+        return;
+    for (unsigned i = 0; i < STQ_CACHE; i++) {
+        sqlite3_finalize(q->cache[i].s);
+        free(q->cache[i].sql);
+    }
+    sqlite3_close(q->h);
+    free(q);
+}
+
+/* A cached statement for sql, reset with no bindings; NULL on error. */
+static sqlite3_stmt *prep(struct stq *q, const char *sql)
+{
+    for (unsigned i = 0; i < STQ_CACHE; i++) {
+        if (q->cache[i].sql && strcmp(q->cache[i].sql, sql) == 0) {
+            sqlite3_reset(q->cache[i].s);
+            sqlite3_clear_bindings(q->cache[i].s);
+            return q->cache[i].s;
+        }
+    }
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v3(q->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
+        return NULL;
+    char *copy = strdup(sql);
+    if (!copy) {
+        sqlite3_finalize(s);
+        return NULL;
+    }
+    struct stq_slot *sl = &q->cache[q->next_evict++ % STQ_CACHE];
+    sqlite3_finalize(sl->s);
+    free(sl->sql);
+    sl->sql = copy;
+    sl->s = s;
+    return s;
+}
+
+static void bind_i(sqlite3_stmt *s, const char *name, int64_t v)
+{
+    int i = sqlite3_bind_parameter_index(s, name);
+    if (i > 0)
+        sqlite3_bind_int64(s, i, v);
+}
+
+static void bind_d(sqlite3_stmt *s, const char *name, double v)
+{
+    int i = sqlite3_bind_parameter_index(s, name);
+    if (i > 0)
+        sqlite3_bind_double(s, i, v);
+}
+
+static void bind_t(sqlite3_stmt *s, const char *name, const char *v)
+{
+    int i = sqlite3_bind_parameter_index(s, name);
+    if (i > 0)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+}
+
+/* Cells of the current row, the first n columns. */
+static size_t row_cells(sqlite3_stmt *s, struct stq_cell *c, size_t n)
+{
+    if (n > STQ_MAX_COLS)
+        n = STQ_MAX_COLS;
+    for (size_t i = 0; i < n; i++) {
+        int k = (int)i;
+        memset(&c[i], 0, sizeof c[i]);
+        c[i].name = sqlite3_column_name(s, k);
+        switch (sqlite3_column_type(s, k)) {
+        case SQLITE_INTEGER:
+            c[i].type = STQ_INT;
+            c[i].i = sqlite3_column_int64(s, k);
+            break;
+        case SQLITE_FLOAT:
+            c[i].type = STQ_REAL;
+            c[i].d = sqlite3_column_double(s, k);
+            break;
+        case SQLITE_TEXT:
+            c[i].type = STQ_TEXT;
+            c[i].s = (const char *)sqlite3_column_text(s, k);
+            c[i].len = (size_t)sqlite3_column_bytes(s, k);
+            if (!c[i].s)
+                c[i].type = STQ_NULL;
+            break;
+        case SQLITE_BLOB:
+            c[i].type = STQ_BLOB;
+            c[i].s = (const char *)sqlite3_column_blob(s, k);
+            c[i].len = (size_t)sqlite3_column_bytes(s, k);
+            if (!c[i].s)
+                c[i].s = "";
+            break;
+        default:
+            c[i].type = STQ_NULL;
+            break;
+        }
+    }
+    return n;
+}
+
+/* Step through s, fn per row. *rows counts them. ST_OK or ST_ERR_SQL. */
+static int run_rows(sqlite3_stmt *s, stq_row_fn fn, void *ctx, size_t *rows)
+{
+    struct stq_cell cells[STQ_MAX_COLS];
+    int r;
+    size_t nrows = 0;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        nrows++;
+        size_t n = row_cells(s, cells, (size_t)sqlite3_column_count(s));
+        if (fn && fn(ctx, cells, n) != 0) {
+            r = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_reset(s);
+    if (rows)
+        *rows = nrows;
+    return r == SQLITE_DONE ? ST_OK : ST_ERR_SQL;
+}
+
+/* A statement with one :id parameter. */
+static int run_id(struct stq *q, const char *sql, int64_t id, stq_row_fn fn, void *ctx,
+                  size_t *rows)
+{
+    sqlite3_stmt *s = prep(q, sql);
+    if (!s)
+        return ST_ERR_SQL;
+    bind_i(s, ":id", id);
+    return run_rows(s, fn, ctx, rows);
+}
+
+/* ---- calls ---- */
+
+#define CALL_COLS                                                                           \
+    "c.id AS id, " ISO("c.start") " AS start, c.start/1000000 AS start_ms, " ISO(           \
+        "c.\"end\"") " AS end, c.caller AS caller, c.callee AS callee,"                      \
+                     " c.direction AS direction, c.outcome AS outcome,"                      \
+                     " c.failure_side AS failure_side, c.failure_detail AS failure_detail,"  \
+                     " c.pdd_ms AS pdd_ms, c.duration_s AS duration_s, c.mos AS mos,"        \
+                     " c.legs AS legs, (SELECT l0.final_status FROM legs l0 WHERE"           \
+                     " l0.call_ref=c.id ORDER BY l0.idx LIMIT 1) AS final_status"
+
+/* Bounded SQL text builder: overflow makes the whole text invalid. */
+struct sqlbuf {
+    char b[STQ_SQL_MAX];
+    size_t n;
+    bool over;
+};
+
+static void sb_add(struct sqlbuf *sb, const char *s)
+{
+    size_t l = strlen(s);
+    if (sb->over || sb->n + l + 1 > sizeof sb->b) {
+        sb->over = true;
+        return;
+    }
+    memcpy(sb->b + sb->n, s, l + 1);
+    sb->n += l;
+}
+
+static const char *const SORT_KEY[] = {
+    [STQ_SORT_START] = "c.start",
+    [STQ_SORT_DURATION] = "coalesce(c.duration_s,-1.0)",
+    [STQ_SORT_PDD] = "coalesce(c.pdd_ms,-1)",
+    [STQ_SORT_MOS] = "coalesce(c.mos,-1.0)",
+};
+
+static bool sort_is_real(enum stq_sort s)
+{
+    return s == STQ_SORT_DURATION || s == STQ_SORT_MOS;
+}
+
+/* The trunk's addresses for the EXISTS filter. */
+static int trunk_addrs(struct stq *q, int64_t id, char *local, char *peer, size_t cap)
+{
+    sqlite3_stmt *s = prep(q, "SELECT local_addr, peer_addr FROM trunks WHERE id=:id");
+    if (!s)
+        return ST_ERR_SQL;
+    bind_i(s, ":id", id);
+    int rc = ST_ERR_NOT_FOUND;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        const unsigned char *a = sqlite3_column_text(s, 0), *b = sqlite3_column_text(s, 1);
+        snprintf(local, cap, "%s", a ? (const char *)a : "");
+        snprintf(peer, cap, "%s", b ? (const char *)b : "");
+        rc = ST_OK;
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+#define LEG_ON_TRUNK "((l.src=:tl AND l.dst=:tp) OR (l.src=:tp AND l.dst=:tl))"
+
+int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, void *ctx,
+              struct stq_cursor *next)
+{
+    struct sqlbuf sb = { .n = 0 };
+    char tl[64] = "", tp[64] = "";
+    const char *key = SORT_KEY[f->sort <= STQ_SORT_MOS ? f->sort : STQ_SORT_START];
+    char frag[512];
+    memset(next, 0, sizeof *next);
+    if (f->trunk_id) {
+        int rc = trunk_addrs(q, f->trunk_id, tl, tp, sizeof tl);
+        if (rc != ST_OK)
+            return rc;
+    }
+    sb_add(&sb, "SELECT " CALL_COLS ", c.id AS k_id, ");
+    sb_add(&sb, key);
+    sb_add(&sb, " AS k_key FROM calls c WHERE 1");
+    if (f->has_from)
+        sb_add(&sb, " AND c.start >= :from");
+    if (f->has_to)
+        sb_add(&sb, " AND c.start < :to");
+    if (f->caller[0])
+        sb_add(&sb, " AND (instr(c.caller,:caller)>0 OR EXISTS(SELECT 1 FROM legs l WHERE"
+                    " l.call_ref=c.id AND instr(l.caller_digits,:caller)>0))");
+    if (f->callee[0])
+        sb_add(&sb, " AND (instr(c.callee,:callee)>0 OR EXISTS(SELECT 1 FROM legs l WHERE"
+                    " l.call_ref=c.id AND instr(l.callee_digits,:callee)>0))");
+    if (f->trunk_id)
+        sb_add(&sb, " AND EXISTS(SELECT 1 FROM legs l WHERE l.call_ref=c.id AND " LEG_ON_TRUNK
+                    ")");
+    if (f->direction)
+        sb_add(&sb, " AND c.direction=:direction");
+    if (f->outcome)
+        sb_add(&sb, " AND c.outcome=:outcome");
+    if (f->failure_side)
+        sb_add(&sb, " AND c.failure_side=:failure_side");
+    if (f->has_min_mos)
+        sb_add(&sb, " AND c.mos >= :min_mos");
+    if (f->has_max_mos)
+        sb_add(&sb, " AND c.mos <= :max_mos");
+    if (f->has_min_pdd)
+        sb_add(&sb, " AND c.pdd_ms >= :min_pdd");
+    if (f->after.valid) {
+        /* keyset paging on (key, id); the first comparison lets an index
+         * on the key bound the scan */
+        snprintf(frag, sizeof frag, " AND %s %s :k AND (%s %s :k OR c.id %s :kid)", key,
+                 f->desc ? "<=" : ">=", key, f->desc ? "<" : ">", f->desc ? "<" : ">");
+        sb_add(&sb, frag);
+    }
+    snprintf(frag, sizeof frag, " ORDER BY %s %s, c.id %s LIMIT :lim", key,
+             f->desc ? "DESC" : "ASC", f->desc ? "DESC" : "ASC");
+    sb_add(&sb, frag);
+    if (sb.over)
+        return ST_ERR_SQL;
+
+    sqlite3_stmt *s = prep(q, sb.b);
+    if (!s)
+        return ST_ERR_SQL;
+    bind_i(s, ":from", f->from_ns);
+    bind_i(s, ":to", f->to_ns);
+    bind_t(s, ":caller", f->caller);
+    bind_t(s, ":callee", f->callee);
+    bind_t(s, ":tl", tl);
+    bind_t(s, ":tp", tp);
+    if (f->direction)
+        bind_t(s, ":direction", f->direction);
+    if (f->outcome)
+        bind_t(s, ":outcome", f->outcome);
+    if (f->failure_side)
+        bind_t(s, ":failure_side", f->failure_side);
+    bind_d(s, ":min_mos", f->min_mos);
+    bind_d(s, ":max_mos", f->max_mos);
+    bind_i(s, ":min_pdd", f->min_pdd_ms);
+    if (f->after.valid) {
+        if (sort_is_real(f->sort))
+            bind_d(s, ":k", f->after.key_d);
+        else
+            bind_i(s, ":k", f->after.key_i);
+        bind_i(s, ":kid", f->after.id);
+    }
+    uint32_t limit = f->limit ? f->limit : 1;
+    bind_i(s, ":lim", (int64_t)limit + 1); /* one more: is there a next page? */
+
+    struct stq_cell cells[STQ_MAX_COLS];
+    uint32_t got = 0;
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        if (got == limit) {
+            next->valid = true; /* the key of the last row handed out */
+            break;
+        }
+        int nc = sqlite3_column_count(s);
+        size_t n = row_cells(s, cells, (size_t)nc);
+        next->id = sqlite3_column_int64(s, nc - 2);
+        if (sort_is_real(f->sort))
+            next->key_d = sqlite3_column_double(s, nc - 1);
+        else
+            next->key_i = sqlite3_column_int64(s, nc - 1);
+        got++;
+        if (fn && fn(ctx, cells, n >= 2 ? n - 2 : n) != 0)
+            break;
+    }
+    bool ok = r == SQLITE_ROW || r == SQLITE_DONE;
+    sqlite3_reset(s);
+    return ok ? ST_OK : ST_ERR_SQL;
+}
+
+int stq_call(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
+{
+    size_t rows = 0;
+    int rc = run_id(q, "SELECT " CALL_COLS " FROM calls c WHERE c.id=:id", id, fn, ctx, &rows);
+    return rc == ST_OK && rows == 0 ? ST_ERR_NOT_FOUND : rc;
+}
+
+int64_t stq_call_exists(struct stq *q, int64_t id)
+{
+    sqlite3_stmt *s = prep(q, "SELECT coalesce(capture_id, 0), 1 FROM calls WHERE id=:id");
+    int64_t v = -1;
+    if (!s)
+        return -1;
+    bind_i(s, ":id", id);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return v;
+}
+
+int stq_call_legs(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
+{
+    return run_id(q,
+                  "SELECT idx AS idx, call_id AS call_id, from_user AS \"from\", to_user AS \"to\","
+                  " ruri AS ruri, pai AS pai, caller_digits AS caller_digits,"
+                  " callee_digits AS callee_digits, " ISO("invite_ts") " AS invite_ts, " ISO(
+                      "prov_ts") " AS prov_ts, " ISO("ring_ts") " AS ring_ts, " ISO("answer_ts") " AS"
+                  " answer_ts, " ISO("end_ts") " AS end_ts, " ISO("bye_ts") " AS bye_ts,"
+                  " final_status AS final_status, reason AS reason, reason_hdr AS reason_header,"
+                  " q850 AS q850_cause, ms_diag AS ms_diagnostics, hangup_by AS hangup_by,"
+                  " transport AS transport, src AS src, sport AS sport, dst AS dst, dport AS dport,"
+                  " outcome AS outcome, ev_type AS evidence, ev_conf AS confidence,"
+                  " linked_to AS linked_to, caller_codecs AS caller_codecs,"
+                  " callee_codecs AS callee_codecs, caller_media_addr AS caller_media_addr,"
+                  " caller_media_port AS caller_media_port, callee_media_addr AS"
+                  " callee_media_addr, callee_media_port AS callee_media_port"
+                  " FROM legs WHERE call_ref=:id ORDER BY idx, id",
+                  id, fn, ctx, NULL);
+}
+
+#define MSG_FROM                                                                             \
+    " FROM sip_messages m JOIN legs l ON l.id=m.leg_id WHERE l.call_ref=:id"                 \
+    " ORDER BY m.ts, m.id"
+
+int stq_call_messages(struct stq *q, int64_t id, uint32_t max, stq_row_fn fn, void *ctx,
+                      bool *more)
+{
+    sqlite3_stmt *s = prep(q, "SELECT m.id AS id, " ISO("m.ts") " AS ts, m.ts AS ts_ns,"
+                              " m.src AS src, m.sport AS sport, m.dst AS dst, m.dport AS dport,"
+                              " m.transport AS transport, l.idx AS leg, m.method AS method,"
+                              " m.status AS status, m.cseq AS cseq, m.cseq_method AS cseq_method,"
+                              " length(m.raw) AS size, substr(m.raw,1,200) AS head" MSG_FROM
+                              " LIMIT :lim");
+    if (!s)
+        return ST_ERR_SQL;
+    bind_i(s, ":id", id);
+    bind_i(s, ":lim", (int64_t)max + 1);
+    struct stq_cell cells[STQ_MAX_COLS];
+    uint32_t got = 0;
+    int r;
+    *more = false;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        if (got == max) {
+            *more = true;
+            break;
+        }
+        got++;
+        size_t n = row_cells(s, cells, (size_t)sqlite3_column_count(s));
+        if (fn(ctx, cells, n) != 0)
+            break;
+    }
+    bool ok = r == SQLITE_ROW || r == SQLITE_DONE;
+    sqlite3_reset(s);
+    return ok ? ST_OK : ST_ERR_SQL;
+}
+
+int stq_call_message_raw(struct stq *q, int64_t id, int64_t n, stq_row_fn fn, void *ctx)
+{
+    sqlite3_stmt *s = prep(q, "SELECT m.id AS id, " ISO("m.ts") " AS ts, m.src AS src,"
+                              " m.sport AS sport, m.dst AS dst, m.dport AS dport,"
+                              " m.transport AS transport, l.idx AS leg, m.raw AS raw" MSG_FROM
+                              " LIMIT 1 OFFSET :n");
+    if (!s)
+        return ST_ERR_SQL;
+    bind_i(s, ":id", id);
+    bind_i(s, ":n", n);
+    size_t rows = 0;
+    int rc = run_rows(s, fn, ctx, &rows);
+    return rc == ST_OK && rows == 0 ? ST_ERR_NOT_FOUND : rc;
+}
+
+int stq_call_streams(struct stq *q, int64_t id, uint32_t max, stq_row_fn fn, void *ctx)
+{
+    sqlite3_stmt *s = prep(q, "SELECT s.id AS id, l.idx AS leg, s.src AS src, s.sport AS sport,"
+                              " s.dst AS dst, s.dport AS dport, s.ssrc AS ssrc,"
+                              " s.payload_type AS payload_type, s.codec AS codec, " ISO(
+                                  "s.first_ts") " AS first_ts, " ISO("s.last_ts") " AS last_ts,"
+                              " s.packets AS packets, s.lost AS lost,"
+                              " s.jitter_mean_ms AS jitter_mean_ms, s.jitter_max_ms AS"
+                              " jitter_max_ms, s.max_delta_ms AS max_delta_ms, s.mos AS mos,"
+                              " s.flags AS flags FROM rtp_streams s LEFT JOIN legs l ON"
+                              " l.id=s.leg_id WHERE s.call_ref=:id ORDER BY s.first_ts, s.id"
+                              " LIMIT :lim");
+    if (!s)
+        return ST_ERR_SQL;
+    bind_i(s, ":id", id);
+    bind_i(s, ":lim", max);
+    return run_rows(s, fn, ctx, NULL);
+}
+
+int stq_stream_series(struct stq *q, int64_t stream_id, uint32_t max, stq_row_fn fn, void *ctx)
+{
+    sqlite3_stmt *s = prep(q, "SELECT " ISO("ts") " AS t, ts/1000000 AS t_ms, packets AS packets,"
+                              " lost AS lost, jitter_mean_ms AS jitter_mean_ms,"
+                              " jitter_max_ms AS jitter_max_ms, max_delta_ms AS max_delta_ms,"
+                              " mos AS mos, flags AS flags FROM rtp_intervals"
+                              " WHERE stream_id=:id ORDER BY ts LIMIT :lim");
+    if (!s)
+        return ST_ERR_SQL;
+    bind_i(s, ":id", stream_id);
+    bind_i(s, ":lim", max);
+    return run_rows(s, fn, ctx, NULL);
+}
+
+/* ---- trunks ---- */
+
+#define TRUNK_COLS                                                                           \
+    "t.id AS id, t.name AS name, t.local_addr AS local, t.peer_addr AS peer,"                \
+    " CASE WHEN t.itsp THEN 'itsp' ELSE 'direct' END AS type, t.attempts AS attempts,"        \
+    " t.answered AS answered, t.busy AS busy, t.rejected AS rejected,"                        \
+    " t.cancelled AS cancelled, t.failed AS failed, t.timeouts AS timeouts, t.asr AS asr,"    \
+    " t.ner AS ner, t.acd_s AS acd_s, t.pdd_mean_ms AS pdd_mean_ms,"                          \
+    " t.pdd_p95_ms AS pdd_p95_ms, t.peak_concurrent AS peak_concurrent, " ISO("t.peak_ts")    \
+    " AS peak_ts, " ISO("t.updated") " AS updated"
+
+int stq_trunks(struct stq *q, stq_row_fn fn, void *ctx)
+{
+    return run_id(q, "SELECT " TRUNK_COLS " FROM trunks t WHERE :id=:id ORDER BY t.id", 0, fn,
+                  ctx, NULL);
+}
+
+int stq_trunk(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
+{
+    size_t rows = 0;
+    int rc = run_id(q, "SELECT " TRUNK_COLS " FROM trunks t WHERE t.id=:id", id, fn, ctx, &rows);
+    return rc == ST_OK && rows == 0 ? ST_ERR_NOT_FOUND : rc;
+}
+
+#define TRUNK_LEGS                                                                           \
+    " FROM trunks t JOIN legs l ON (l.src=t.local_addr AND l.dst=t.peer_addr)"               \
+    " OR (l.src=t.peer_addr AND l.dst=t.local_addr) WHERE t.id=:id"
+
+int stq_trunk_directions(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
+{
+    return run_id(
+        q,
+        "SELECT CASE WHEN l.src=t.peer_addr THEN 'inbound' ELSE 'outbound' END AS direction,"
+        " count(*) AS attempts, sum(l.outcome='answered') AS answered,"
+        " sum(l.outcome='busy') AS busy, sum(l.outcome='rejected') AS rejected,"
+        " sum(l.outcome='cancelled') AS cancelled, sum(l.outcome='failed') AS failed,"
+        " sum(l.outcome='timeout') AS timeouts,"
+        " 1.0*sum(l.outcome='answered')/count(*) AS asr,"
+        " 1.0*sum(l.outcome IN ('answered','cancelled') OR l.final_status IN"
+        " (486,480,487,600,603,404,484))/count(*) AS ner,"
+        " avg(CASE WHEN l.outcome='answered' AND l.end_ts>=l.answer_ts THEN"
+        " (l.end_ts-l.answer_ts)/1e9 END) AS acd_s,"
+        " avg(CASE WHEN coalesce(l.ring_ts,l.answer_ts)>=l.invite_ts THEN"
+        " (coalesce(l.ring_ts,l.answer_ts)-l.invite_ts)/1e6 END) AS pdd_mean_ms" TRUNK_LEGS
+        " GROUP BY 1 ORDER BY 1",
+        id, fn, ctx, NULL);
+}
+
+int stq_trunk_codes(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
+{
+    return run_id(q,
+                  "SELECT l.final_status AS status, count(*) AS count" TRUNK_LEGS
+                  " AND l.final_status IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 600",
+                  id, fn, ctx, NULL);
+}
+
+int stq_trunk_codecs(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
+{
+    return run_id(q,
+                  "SELECT CASE WHEN instr(l.callee_codecs,',')>0 THEN"
+                  " substr(l.callee_codecs,1,instr(l.callee_codecs,',')-1)"
+                  " ELSE coalesce(l.callee_codecs,'') END AS codec, count(*) AS count" TRUNK_LEGS
+                  " AND l.outcome='answered' GROUP BY 1 ORDER BY 2 DESC LIMIT 32",
+                  id, fn, ctx, NULL);
+}
+
+int stq_kpi_range(struct stq *q, int64_t trunk_id, int64_t *first_ns, int64_t *last_ns)
+{
+    sqlite3_stmt *s =
+        prep(q, trunk_id ? "SELECT min(minute), max(minute) FROM kpi_minute WHERE trunk_id=:id"
+                         : "SELECT min(start), max(start) FROM calls WHERE :id=:id");
+    *first_ns = *last_ns = 0;
+    if (!s)
+        return ST_ERR_SQL;
+    bind_i(s, ":id", trunk_id);
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+        *first_ns = sqlite3_column_int64(s, 0);
+        *last_ns = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_reset(s);
+    return ST_OK;
+}
+
+/* Per-bucket sums of the overview series (all calls, each counted once). */
+struct ov_point {
+    int64_t attempts, answered, busy, rejected, cancelled, failed, timeouts, concurrent;
+    double pdd_sum, dur_sum, mos_sum;
+    int64_t pdd_n, dur_n, mos_n;
+};
+
+static void cell_i(struct stq_cell *c, const char *name, int64_t v)
+{
+    *c = (struct stq_cell){ .name = name, .type = STQ_INT, .i = v };
+}
+
+static void cell_d(struct stq_cell *c, const char *name, double sum, int64_t n)
+{
+    if (n > 0)
+        *c = (struct stq_cell){ .name = name, .type = STQ_REAL, .d = sum / (double)n };
+    else
+        *c = (struct stq_cell){ .name = name, .type = STQ_NULL };
+}
+
+static int overview_kpis(struct stq *q, int64_t from, int64_t to, int64_t bucket,
+                         stq_row_fn fn, void *ctx)
+{
+    size_t np = (size_t)((to - from + bucket - 1) / bucket);
+    struct ov_point *p = calloc(np ? np : 1, sizeof *p);
+    if (!p)
+        return ST_ERR_NOMEM;
+    sqlite3_stmt *s = prep(q, "SELECT start, coalesce(\"end\",start), outcome, pdd_ms,"
+                              " duration_s, mos FROM calls WHERE start >= :lo AND start < :to");
+    if (!s) {
+        free(p);
+        return ST_ERR_SQL;
+    }
+    bind_i(s, ":lo", from - STQ_MAX_CALL_SPAN_NS);
+    bind_i(s, ":to", to);
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t st = sqlite3_column_int64(s, 0), en = sqlite3_column_int64(s, 1);
+        if (en < st)
+            en = st;
+        if (en >= from) { /* up at some time of the range: concurrent in its buckets */
+            int64_t b0 = st < from ? 0 : (st - from) / bucket;
+            int64_t b1 = en >= to ? (int64_t)np - 1 : (en - from) / bucket;
+            for (int64_t b = b0; b <= b1 && b < (int64_t)np; b++)
+                p[b].concurrent++;
+        }
+        if (st < from)
+            continue;
+        struct ov_point *pt = &p[(st - from) / bucket];
+        const char *o = (const char *)sqlite3_column_text(s, 2);
+        o = o ? o : "";
+        pt->attempts++;
+        if (strcmp(o, "answered") == 0) {
+            pt->answered++;
+            if (sqlite3_column_type(s, 4) != SQLITE_NULL) {
+                pt->dur_sum += sqlite3_column_double(s, 4);
+                pt->dur_n++;
+            }
+        } else if (strcmp(o, "busy") == 0) {
+            pt->busy++;
+        } else if (strcmp(o, "rejected") == 0) {
+            pt->rejected++;
+        } else if (strcmp(o, "cancelled") == 0) {
+            pt->cancelled++;
+        } else if (strcmp(o, "failed") == 0) {
+            pt->failed++;
+        } else if (strcmp(o, "timeout") == 0) {
+            pt->timeouts++;
+        }
+        if (sqlite3_column_type(s, 3) != SQLITE_NULL) {
+            pt->pdd_sum += (double)sqlite3_column_int64(s, 3);
+            pt->pdd_n++;
+        }
+        if (sqlite3_column_type(s, 5) != SQLITE_NULL) {
+            pt->mos_sum += sqlite3_column_double(s, 5);
+            pt->mos_n++;
+        }
+    }
+    sqlite3_reset(s);
+    if (r != SQLITE_DONE) {
+        free(p);
+        return ST_ERR_SQL;
+    }
+    for (size_t i = 0; i < np; i++) {
+        struct stq_cell c[16];
+        const struct ov_point *pt = &p[i];
+        int64_t t = from + (int64_t)i * bucket;
+        size_t k = 0;
+        cell_i(&c[k++], "t_ms", t / NS_PER_MS);
+        cell_i(&c[k++], "attempts", pt->attempts);
+        cell_i(&c[k++], "answered", pt->answered);
+        cell_i(&c[k++], "busy", pt->busy);
+        cell_i(&c[k++], "rejected", pt->rejected);
+        cell_i(&c[k++], "cancelled", pt->cancelled);
+        cell_i(&c[k++], "failed", pt->failed);
+        cell_i(&c[k++], "timeouts", pt->timeouts);
+        cell_d(&c[k++], "asr", (double)pt->answered, pt->attempts);
+        cell_d(&c[k++], "pdd_mean_ms", pt->pdd_sum, pt->pdd_n);
+        cell_d(&c[k++], "answer_delay_ms", 0, 0);
+        cell_d(&c[k++], "acd_s", pt->dur_sum, pt->dur_n);
+        cell_i(&c[k++], "concurrent", pt->concurrent);
+        cell_d(&c[k++], "mos", pt->mos_sum, pt->mos_n);
+        if (fn(ctx, c, k) != 0)
+            break;
+    }
+    free(p);
+    return ST_OK;
+}
+
+int stq_kpis(struct stq *q, int64_t trunk_id, int64_t from_ns, int64_t to_ns, int64_t bucket_ns,
+             stq_row_fn fn, void *ctx)
+{
+    if (bucket_ns <= 0 || to_ns <= from_ns ||
+        (to_ns - from_ns) / bucket_ns >= (int64_t)TS_API_MAX_KPI_POINTS)
+        return ST_ERR_SQL; /* the caller validates; never allocate unbounded */
+    if (trunk_id == 0)
+        return overview_kpis(q, from_ns, to_ns, bucket_ns, fn, ctx);
+    sqlite3_stmt *s = prep(
+        q, "SELECT :from + ((k.minute - :from) / :b) * :b AS t_ns,"
+           " (:from + ((k.minute - :from) / :b) * :b)/1000000 AS t_ms,"
+           " sum(k.attempts) AS attempts, sum(k.answered) AS answered, sum(k.busy) AS busy,"
+           " sum(k.rejected) AS rejected, sum(k.cancelled) AS cancelled,"
+           " sum(k.failed) AS failed, sum(k.timeouts) AS timeouts,"
+           " CASE WHEN sum(k.attempts)>0 THEN 1.0*sum(k.answered)/sum(k.attempts) END AS asr,"
+           " CASE WHEN sum(k.srd_n)>0 THEN sum(k.srd_sum_ms)/sum(k.srd_n) END AS pdd_mean_ms,"
+           " CASE WHEN sum(k.ans_n)>0 THEN sum(k.ans_sum_ms)/sum(k.ans_n) END"
+           " AS answer_delay_ms,"
+           " CASE WHEN sum(k.dur_n)>0 THEN sum(k.dur_sum_s)/sum(k.dur_n) END AS acd_s,"
+           " max(k.peak_concurrent) AS concurrent,"
+           " (SELECT avg(c.mos) FROM calls c WHERE c.start >= :from + ((k.minute - :from) / :b)"
+           " * :b AND c.start < :from + ((k.minute - :from) / :b + 1) * :b AND c.mos IS NOT"
+           " NULL AND EXISTS(SELECT 1 FROM legs l, trunks t WHERE t.id=:id AND"
+           " l.call_ref=c.id AND ((l.src=t.local_addr AND l.dst=t.peer_addr) OR"
+           " (l.src=t.peer_addr AND l.dst=t.local_addr)))) AS mos"
+           " FROM kpi_minute k WHERE k.trunk_id=:id AND k.minute >= :from AND k.minute < :to"
+           " GROUP BY 1 ORDER BY 1");
+    if (!s)
+        return ST_ERR_SQL;
+    bind_i(s, ":id", trunk_id);
+    bind_i(s, ":from", from_ns);
+    bind_i(s, ":to", to_ns);
+    bind_i(s, ":b", bucket_ns);
+    /* hand out rows without the internal t_ns column */
+    struct stq_cell cells[STQ_MAX_COLS];
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        size_t n = row_cells(s, cells, (size_t)sqlite3_column_count(s));
+        if (n && fn(ctx, cells + 1, n - 1) != 0) {
+            r = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_reset(s);
+    return r == SQLITE_DONE ? ST_OK : ST_ERR_SQL;
+}
+
+#define PEER_OF_TRUNK                                                                        \
+    " WHERE :id=0 OR EXISTS(SELECT 1 FROM trunks t WHERE t.id=:id AND"                        \
+    " ((client=t.local_addr AND server=t.peer_addr) OR"                                       \
+    " (client=t.peer_addr AND server=t.local_addr)))"
+
+int stq_registrations(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx)
+{
+    return run_id(q,
+                  "SELECT id AS id, client AS client, server AS server, aor AS aor,"
+                  " attempts AS attempts, successes AS successes, challenges AS challenges,"
+                  " failures AS failures, timeouts AS timeouts, rt_mean_ms AS rt_mean_ms,"
+                  " rt_max_ms AS rt_max_ms, last_status AS last_status, " ISO("first_ts") " AS"
+                  " first_ts, " ISO("last_ts") " AS last_ts, " ISO("last_ok_ts") " AS last_ok_ts"
+                  " FROM registrations" PEER_OF_TRUNK " ORDER BY id LIMIT 10000",
+                  trunk_id, fn, ctx, NULL);
+}
+
+int stq_keepalives(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx)
+{
+    return run_id(q,
+                  "SELECT id AS id, client AS client, server AS server, attempts AS attempts,"
+                  " successes AS successes, failures AS failures, timeouts AS timeouts,"
+                  " rt_mean_ms AS rt_mean_ms, rt_max_ms AS rt_max_ms,"
+                  " last_status AS last_status, " ISO("first_ts") " AS first_ts, " ISO(
+                      "last_ts") " AS last_ts, " ISO("last_ok_ts") " AS last_ok_ts"
+                  " FROM keepalives" PEER_OF_TRUNK " ORDER BY id LIMIT 10000",
+                  trunk_id, fn, ctx, NULL);
+}
+
+/* ---- stats, metrics ---- */
+
+int stq_captures(struct stq *q, stq_row_fn fn, void *ctx)
+{
+    return run_id(q,
+                  "SELECT id AS id, path AS path, kind AS kind, coalesce(sensor,'') AS sensor,"
+                  " size AS size, " ISO("started") " AS started, " ISO("finished") " AS finished, " ISO(
+                      "first_ts") " AS first_ts, " ISO("last_ts") " AS last_ts"
+                  " FROM captures WHERE :id=:id ORDER BY id DESC LIMIT 100",
+                  0, fn, ctx, NULL);
+}
+
+int stq_totals(struct stq *q, stq_row_fn fn, void *ctx)
+{
+    return run_id(q,
+                  "SELECT (SELECT count(*) FROM calls) AS calls, (SELECT count(*) FROM legs) AS"
+                  " legs, (SELECT count(*) FROM sip_messages) AS sip_messages,"
+                  " (SELECT count(*) FROM rtp_streams) AS streams,"
+                  " (SELECT count(*) FROM captures) AS captures, " ISO(
+                      "(SELECT min(start) FROM calls)") " AS first_call, " ISO("(SELECT max(start)"
+                                                                             " FROM calls)") " AS"
+                  " last_call WHERE :id=:id",
+                  0, fn, ctx, NULL);
+}
+
+int stq_trunk_mos(struct stq *q, stq_row_fn fn, void *ctx)
+{
+    return run_id(q,
+                  "SELECT DISTINCT t.id AS trunk_id, c.id AS call, c.mos AS mos FROM calls c"
+                  " JOIN legs l ON l.call_ref=c.id JOIN trunks t ON"
+                  " ((l.src=t.local_addr AND l.dst=t.peer_addr) OR"
+                  " (l.src=t.peer_addr AND l.dst=t.local_addr)) WHERE c.mos IS NOT NULL AND"
+                  " :id=:id",
+                  0, fn, ctx, NULL);
+}

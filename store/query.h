@@ -1,0 +1,120 @@
+/* Read-only queries for the HTTP API: prepared statements only, every value
+ * bound; results handed to a callback as plain typed cells named as the API
+ * names them (sqlite3.h stays in store/). One stq handle per thread. */
+#ifndef TS_STORE_QUERY_H
+#define TS_STORE_QUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum stq_type { STQ_NULL = 0, STQ_INT, STQ_REAL, STQ_TEXT, STQ_BLOB };
+
+/* One column of a result row. s/len (TEXT, BLOB) are valid during the
+ * callback only; TEXT is whatever the database holds: check it before use. */
+struct stq_cell {
+    const char *name;
+    enum stq_type type;
+    int64_t i;
+    double d;
+    const char *s;
+    size_t len;
+};
+
+/* Called once per row; return 0 to go on, non-zero to stop. */
+typedef int (*stq_row_fn)(void *ctx, const struct stq_cell *cells, size_t n);
+
+struct stq;
+
+/* Open path read-only (query_only, busy timeout). NULL with a reason in err. */
+struct stq *stq_open(const char *path, char *err, size_t errlen);
+void stq_close(struct stq *q); /* NULL ok */
+
+/* ---- calls list ---- */
+
+enum stq_sort { STQ_SORT_START = 0, STQ_SORT_DURATION, STQ_SORT_PDD, STQ_SORT_MOS };
+
+/* Position after the last row of a page: the sort key (integer for start
+ * and pdd, real for duration and mos; absent values sort as -1) and the id. */
+struct stq_cursor {
+    bool valid;
+    int64_t key_i;
+    double key_d;
+    int64_t id;
+};
+
+/* Every field is optional (has_* / empty string / 0); strings must already
+ * be validated by the caller (digits, enum names): they are bound, never
+ * pasted into SQL. */
+struct stq_call_filter {
+    bool has_from, has_to;
+    int64_t from_ns, to_ns;          /* start within [from, to) */
+    char caller[33], callee[33];     /* digit substrings */
+    int64_t trunk_id;                /* 0 = any */
+    const char *direction, *outcome, *failure_side;
+    bool has_min_mos, has_max_mos, has_min_pdd;
+    double min_mos, max_mos;
+    int64_t min_pdd_ms;
+    enum stq_sort sort;
+    bool desc;
+    struct stq_cursor after;         /* valid: rows strictly after it */
+    uint32_t limit;                  /* 1..TS_API_PAGE_MAX */
+};
+
+/* Up to f->limit calls, fn per row; next->valid when more rows follow.
+ * ST_OK, ST_ERR_NOT_FOUND (unknown trunk_id), ST_ERR_SQL. */
+int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, void *ctx,
+              struct stq_cursor *next);
+
+/* ---- one call ---- */
+
+/* The call row (same columns as the list). ST_ERR_NOT_FOUND if none. */
+int stq_call(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
+/* Its legs by index. */
+int stq_call_legs(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
+/* Its SIP messages across legs in time order (n = position, from 0), at
+ * most max; *more set when there were more. */
+int stq_call_messages(struct stq *q, int64_t id, uint32_t max, stq_row_fn fn, void *ctx,
+                      bool *more);
+/* Message n of that order with its raw bytes (column "raw", BLOB).
+ * ST_ERR_NOT_FOUND if the call or the message does not exist. */
+int stq_call_message_raw(struct stq *q, int64_t id, int64_t n, stq_row_fn fn, void *ctx);
+/* Its RTP streams (at most max) and a stream's 5-second points. */
+int stq_call_streams(struct stq *q, int64_t id, uint32_t max, stq_row_fn fn, void *ctx);
+int stq_stream_series(struct stq *q, int64_t stream_id, uint32_t max, stq_row_fn fn, void *ctx);
+
+/* ---- trunks, KPIs, registrations ---- */
+
+int stq_trunks(struct stq *q, stq_row_fn fn, void *ctx);
+/* One trunk; ST_ERR_NOT_FOUND if none. */
+int stq_trunk(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
+/* Per direction (inbound: INVITE from the peer) KPIs of the stored legs
+ * between the trunk's two addresses. */
+int stq_trunk_directions(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
+/* Final status codes of those legs with their counts. */
+int stq_trunk_codes(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
+/* Codecs (first of the answering SDP) of those legs that were answered. */
+int stq_trunk_codecs(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
+/* Time of the first and last KPI minute: (0, 0) when there is none. */
+int stq_kpi_range(struct stq *q, int64_t trunk_id, int64_t *first_ns, int64_t *last_ns);
+/* KPI series in buckets of bucket_ns (a multiple of 60 s) over [from, to):
+ * trunk_id 0 = all trunks together. MOS is the mean of the calls started in
+ * the bucket. */
+int stq_kpis(struct stq *q, int64_t trunk_id, int64_t from_ns, int64_t to_ns, int64_t bucket_ns,
+             stq_row_fn fn, void *ctx);
+/* REGISTER and OPTIONS peers; trunk_id > 0: only those of that trunk's
+ * addresses. */
+int stq_registrations(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx);
+int stq_keepalives(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx);
+
+/* ---- stats and metrics ---- */
+
+int stq_captures(struct stq *q, stq_row_fn fn, void *ctx);
+/* One row: calls, legs, sip_messages, streams, first/last call start. */
+int stq_totals(struct stq *q, stq_row_fn fn, void *ctx);
+/* (trunk_id, mos) for every call with a MOS, once per trunk it used. */
+int stq_trunk_mos(struct stq *q, stq_row_fn fn, void *ctx);
+/* Capture id of a call (export needs the database path only): 0 if none. */
+int64_t stq_call_exists(struct stq *q, int64_t id);
+
+#endif
