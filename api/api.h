@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum api_err { API_OK = 0, API_ERR_USAGE, API_ERR_TOKEN, API_ERR_TLS, API_ERR_DB, API_ERR_BIND };
+enum api_err { API_OK = 0, API_ERR_USAGE };
 
 struct api_options {
     const char *db_path;      /* store database (read-only) */
@@ -33,11 +33,9 @@ typedef void (*api_stats_fn)(void *ctx, struct api_live_stats *out);
 
 struct api_server;
 
-/* Validate the options, open the database and start listening. NULL on
- * error with one line in err; *code (may be NULL) gets the api_err. */
+/* Validate the options (a non-loopback address needs a token file), open
+ * the database and start listening. NULL on error with one line in err. */
 struct api_server *api_start(const struct api_options *o, char *err, size_t errlen);
-/* Same, reporting the error kind. */
-struct api_server *api_start2(const struct api_options *o, char *err, size_t errlen, int *code);
 /* Stop listening, wait for requests in progress, free. NULL ok. */
 void api_stop(struct api_server *s);
 /* Port actually bound (useful with port 0). */

@@ -93,6 +93,7 @@ static json_t *jleg(const struct calls_leg *l)
     }
     json_object_set_new(o, "forks", json_integer(l->forks));
     json_object_set_new(o, "hops", json_integer(l->nhops));
+    json_object_set_new(o, "capture_gap", json_boolean(l->capture_gap));
     json_object_set_new(o, "reinvites", json_integer(l->reinvites));
     json_object_set_new(o, "retransmissions", json_integer(l->retrans));
     json_object_set_new(o, "hold", json_boolean(l->hold));

@@ -124,6 +124,7 @@ struct calls_leg {
     struct ts_addr hop_src[TS_CALLS_MAX_HOPS], hop_dst[TS_CALLS_MAX_HOPS];
     uint8_t forks;                /* distinct To-tags in responses to the INVITE */
     bool cancelled, transfer, session_timer, auth_challenged;
+    bool capture_gap;             /* the capture dropped packets while the leg was up */
     bool hold;                    /* put on hold at least once (re-INVITE/UPDATE offer) */
     bool on_hold;                 /* still on hold at the end (no resume seen) */
     uint16_t holds;               /* hold transitions */
@@ -247,6 +248,9 @@ struct calls_media_hooks {
     void (*ended)(void *ctx, uint64_t leg_ref, uint64_t ts_ns);
 };
 void calls_set_media_hooks(struct calls *c, const struct calls_media_hooks *h);
+/* The capture lost packets in [t0_ns, t1_ns]: legs up then are marked
+ * capture_gap (their messages may be incomplete). */
+void calls_note_drop(struct calls *c, uint64_t t0_ns, uint64_t t1_ns);
 
 const struct calls_config *calls_config_of(const struct calls *c);
 size_t calls_count(const struct calls *c);            /* kept for the report */

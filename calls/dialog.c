@@ -98,6 +98,16 @@ void calls_set_media_hooks(struct calls *c, const struct calls_media_hooks *h)
     c->mh = *h;
 }
 
+void calls_note_drop(struct calls *c, uint64_t t0_ns, uint64_t t1_ns)
+{
+    /* every dialog still held; the LRU list runs oldest to newest */
+    for (struct ht_node *n = htab_oldest(&c->dlgs); n && n != &c->dlgs.lru; n = n->lnext) {
+        struct dlg *d = ts_container_of(n, struct dlg, n);
+        if (d->rec.invite_ns <= t1_ns && (!d->ended || d->rec.end_ns >= t0_ns))
+            d->rec.capture_gap = true;
+    }
+}
+
 void dlg_end(struct calls *c, struct dlg *d, uint64_t ts, uint8_t party)
 {
     if (d->ended)

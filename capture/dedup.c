@@ -10,7 +10,7 @@
 
 /* Payload bytes that join the fingerprint: enough for the transport header
  * and the start of SIP/RTP, which is where copies and originals could differ. */
-#define DEDUP_PAYLOAD_BYTES 64
+#define DEDUP_PAYLOAD_BYTES 32
 #define DEDUP_BUCKETS (2u * TS_DEDUP_RING)
 
 struct dedup_ent {
@@ -38,8 +38,10 @@ void dedup_free(struct dedup *d)
 
 uint64_t dedup_fingerprint(int ipver, struct bv hdr, struct bv payload)
 {
-    uint8_t h[60];
-    size_t n = hdr.len < sizeof h ? hdr.len : sizeof h;
+    /* One hash over [IP header (masked) | first payload bytes | length]:
+     * the transport checksum in those bytes covers the rest of the payload. */
+    uint8_t h[60 + DEDUP_PAYLOAD_BYTES + 4];
+    size_t n = hdr.len < 60 ? hdr.len : 60;
     struct bv tmp = hdr;
     uint32_t total = (uint32_t)(hdr.len + payload.len);
 
@@ -60,10 +62,12 @@ uint64_t dedup_fingerprint(int ipver, struct bv hdr, struct bv payload)
         if (n > 7)
             h[7] = 0;          /* hop limit */
     }
-    uint64_t fp = ts_hash(h, n);
     struct bv head = bv_head(payload, DEDUP_PAYLOAD_BYTES);
-    fp = ts_hash_mix(fp, head.p, head.len);
-    return ts_hash_mix(fp, &total, sizeof total);
+    size_t pl = head.len;
+    bv_copy(&head, h + n, pl);
+    n += pl;
+    memcpy(h + n, &total, sizeof total);
+    return ts_hash(h, n + sizeof total);
 }
 
 static bool within(uint64_t a, uint64_t b)

@@ -21,6 +21,7 @@ struct pin_src {
     bool classic; /* pcap, not pcapng: record offsets mean something */
     bool primed;  /* first packet read (or the input ended) */
     uint64_t ts_ns, off;
+    uint64_t next_off; /* classic pcap: offset of the next record header */
     uint32_t caplen, wirelen;
     const uint8_t *data;
 };
@@ -141,6 +142,13 @@ int pcapin_add(struct pcapin *in, const char *path, char *err, size_t errlen)
     s->linktype = pcap_datalink(p);
     /* libpcap reports pcapng sections as version 1.0, classic pcap as 2.x */
     s->classic = pcap_major_version(p) == 2;
+    if (s->classic) {
+        /* ask the stream once; afterwards records are summed, because ftell()
+         * per packet costs a system call */
+        FILE *fp = pcap_file(p);
+        long o = fp ? ftell(fp) : -1;
+        s->next_off = o > 0 ? (uint64_t)o : 0;
+    }
     in->src[in->n++] = s;
     if (is_stdin)
         in->have_stdin = true;
@@ -198,14 +206,11 @@ static int src_read(struct pcapin *in, struct pin_src *s, char *err, size_t errl
 
     if (!s->p)
         return 0;
-    s->off = 0;
-    if (s->classic) {
-        FILE *fp = pcap_file(s->p);
-        long o = fp ? ftell(fp) : -1;
-        s->off = o > 0 ? (uint64_t)o : 0;
-    }
+    s->off = s->classic ? s->next_off : 0;
     int rc = pcap_next_ex(s->p, &h, &data);
     if (rc == 1) {
+        if (s->classic && s->next_off)
+            s->next_off += 16u + h->caplen; /* record header + data */
         uint64_t sec = h->ts.tv_sec > 0 ? (uint64_t)h->ts.tv_sec : 0;
         uint64_t frac = h->ts.tv_usec > 0 ? (uint64_t)h->ts.tv_usec : 0;
         s->ts_ns = sec * 1000000000ull + frac; /* tv_usec holds ns here */

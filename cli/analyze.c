@@ -23,14 +23,6 @@ static void usage(FILE *f)
                "  --db FILE  store calls, legs and SIP messages in an SQLite database\n");
 }
 
-/* Every SIP message to the store, malformed ones included. */
-static void store_sip(void *ctx, const struct pkt_meta *m, struct bv raw, const struct sip_msg *msg)
-{
-    struct st_sip_brief b;
-    st_sip_brief_of(msg, &b);
-    st_writer_sip(ctx, m, raw, &b);
-}
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -171,7 +163,7 @@ int cmd_analyze(int argc, char **argv)
         goto out;
     }
     if (w) {
-        engine_set_sip_hook(e, store_sip, w);
+        engine_set_sip_hook(e, st_sip_hook, w); /* malformed messages too */
         engine_set_call_sink(e, st_calls_sink, w);
     }
     for (size_t i = 0; i < nfiles; i++) {

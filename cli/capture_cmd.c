@@ -204,13 +204,12 @@ static void cb_tick(void *ctx, uint64_t now_ns)
     engine_tick(c->e, now_ns);
 }
 
-/* Lost packets: the calls around ts_ns may be incomplete.
- * TODO(lead): hand them to the call tracker so that calls overlapping a drop
- * are flagged, e.g. calls_note_drop(calls, ts_ns, count) through the engine;
- * until then they are counted here and logged by the main thread. */
+/* Lost packets: the streams and calls around ts_ns may be incomplete; the
+ * engine marks them, the main thread logs the counts. */
 static void cb_drop(void *ctx, uint64_t ts_ns, uint64_t count)
 {
     struct cap_ctx *c = ctx;
+    engine_note_drop(c->e, ts_ns, count);
     atomic_fetch_add(&c->drop_events, count);
     atomic_store(&c->last_drop_ns, ts_ns);
 }
@@ -436,10 +435,9 @@ int cmd_capture(int argc, char **argv)
     }
     ctx.e = e;
     if (w) {
-        /* The engine owns the tracker; the sink is set once, before any
-         * thread uses it. TODO(lead): an engine_set_calls_sink() would spare
-         * this cast. */
-        calls_set_sink((struct calls *)(uintptr_t)engine_calls(e), st_calls_sink, w);
+        /* set once, before any thread uses the engine */
+        engine_set_call_sink(e, st_calls_sink, w);
+        engine_set_sip_hook(e, st_sip_hook, w);
     }
     if (a.http) {
         /* TODO(lead): start the HTTP API here (api_server_start(a.http, ...))

@@ -9,6 +9,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: trunkscope COMMAND [options]\n"
             "  analyze FILE...   analyse pcap/pcapng files ('-' = stdin)\n"
+            "  capture -i IFACE  live sensor on a mirror (SPAN) port\n"
             "  gen -o FILE.pcap  generate SIP trunk traffic with a truth file\n"
             "  export --db FILE --call ID -o OUT.pcap\n"
             "                    one call's SIP (all legs) and RTP/RTCP as pcap\n"
@@ -28,6 +29,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "analyze") == 0)
         return cmd_analyze(argc - 1, argv + 1);
+    if (strcmp(cmd, "capture") == 0)
+        return cmd_capture(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0)
         return cmd_export(argc - 1, argv + 1);
     if (strcmp(cmd, "gen") == 0)

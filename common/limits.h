@@ -158,6 +158,9 @@
 #define TS_API_MAX_CALL_MESSAGES 5000
 /* Points of one KPI time series ((to - from) / bucket). */
 #define TS_API_MAX_KPI_POINTS 10080
+/* Calls swept for the all-trunks series (two times each, 16 B): a wider
+ * range must be narrowed by the client. */
+#define TS_API_MAX_SERIES_CALLS 2000000
 /* RTP streams (and 5-s points each) returned with one call. */
 #define TS_API_MAX_CALL_STREAMS 64
 /* Worker threads (each with its own read-only SQLite connection). */

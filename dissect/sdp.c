@@ -3,6 +3,8 @@
  * a=crypto, RFC 8122 a=fingerprint, RFC 4574 a=label, RFC 3264 8.4 hold. */
 #include "sdp.h"
 
+#include <stddef.h>
+
 #include <arpa/inet.h>
 #include <string.h>
 
@@ -304,7 +306,9 @@ static void sdp_finish(struct sdp *s)
 
 enum sdp_result sdp_parse(struct bv body, struct sdp *out)
 {
-    memset(out, 0, sizeof *out);
+    /* media[] is large (TS_SDP_MAX_MEDIA sections): each section is cleared
+     * when its m= line is reached, so only the session part is reset here. */
+    memset(out, 0, offsetof(struct sdp, media));
     enum sdp_result res = SDP_OK;
     bool unsupported = false;
     bool in_media = false;          /* past the first m= line */

@@ -465,6 +465,17 @@ void engine_tick(struct engine *e, uint64_t now_ns)
     }
 }
 
+void engine_note_drop(struct engine *e, uint64_t ts_ns, uint64_t count)
+{
+    if (!count)
+        return;
+    /* drop counters are polled about once a second: the loss lies in the
+     * second before the report */
+    media_capture_gap(e->media, ts_ns > TICK_NS ? ts_ns - TICK_NS : 0, ts_ns);
+    if (e->calls)
+        calls_note_drop(e->calls, ts_ns > TICK_NS ? ts_ns - TICK_NS : 0, ts_ns);
+}
+
 void engine_frame(struct engine *e, const struct ts_frame *f)
 {
     TS_INC(&e->st, PACKETS);

@@ -31,6 +31,9 @@ void engine_frame(struct engine *e, const struct ts_frame *f);
 /* Advance time without a packet (live capture on a quiet link): expires
  * idle fragments, TCP connections, dialogs and streams at now_ns. */
 void engine_tick(struct engine *e, uint64_t now_ns);
+/* The capture lost count packets shortly before ts_ns (kernel or queue
+ * drops): streams and calls active then are marked as not trustworthy. */
+void engine_note_drop(struct engine *e, uint64_t ts_ns, uint64_t count);
 /* End of input: flush TCP streams, close dialogs. */
 void engine_finish(struct engine *e);
 

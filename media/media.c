@@ -149,15 +149,33 @@ static uint64_t hash_ep(const struct ts_addr *a, uint16_t port)
     return ts_hash(k, sizeof k);
 }
 
+/* One hash over both endpoints (and the SSRC for streams): this runs for
+ * every RTP packet, so the key is packed and hashed once. */
+static size_t pack_five(const struct five *f, uint8_t k[42])
+{
+    k[0] = f->src.family;
+    memcpy(k + 1, f->src.a, 16);
+    k[17] = (uint8_t)(f->sport >> 8);
+    k[18] = (uint8_t)f->sport;
+    k[19] = f->dst.family;
+    memcpy(k + 20, f->dst.a, 16);
+    k[36] = (uint8_t)(f->dport >> 8);
+    k[37] = (uint8_t)f->dport;
+    return 38;
+}
+
 static uint64_t hash_five(const struct five *f)
 {
-    uint64_t h = hash_ep(&f->src, f->sport);
-    uint8_t k[19];
-    k[0] = f->dst.family;
-    memcpy(k + 1, f->dst.a, 16);
-    k[17] = (uint8_t)(f->dport >> 8);
-    k[18] = (uint8_t)f->dport;
-    return ts_hash_mix(h, k, sizeof k);
+    uint8_t k[42];
+    return ts_hash(k, pack_five(f, k));
+}
+
+static uint64_t hash_stream(const struct five *f, uint32_t ssrc)
+{
+    uint8_t k[42];
+    size_t n = pack_five(f, k);
+    memcpy(k + n, &ssrc, sizeof ssrc);
+    return ts_hash(k, n + sizeof ssrc);
 }
 
 static bool five_eq(const struct five *a, const struct five *b)
@@ -872,7 +890,7 @@ static struct mstream *stream_get(struct media *m, const struct pkt_meta *pm, ui
     f.sport = pm->sport;
     f.dport = pm->dport;
     struct stream_key k = { &f, ssrc };
-    uint64_t h = ts_hash_mix(hash_five(&f), &ssrc, sizeof ssrc);
+    uint64_t h = hash_stream(&f, ssrc);
     struct ht_node *n = htab_find(&m->streams, h, stream_eq, &k);
     if (n) {
         htab_touch(&m->streams, n);

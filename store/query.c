@@ -186,7 +186,7 @@ static int run_id(struct stq *q, const char *sql, int64_t id, stq_row_fn fn, voi
 /* ---- calls ---- */
 
 #define CALL_COLS                                                                           \
-    "c.id AS id, " ISO("c.start") " AS start, c.start/1000000 AS start_ms, " ISO(           \
+    "c.id AS id, " ISO("c.start") " AS start, (c.start+500000)/1000000 AS start_ms, " ISO(           \
         "c.\"end\"") " AS end, c.caller AS caller, c.callee AS callee,"                      \
                      " c.direction AS direction, c.outcome AS outcome,"                      \
                      " c.failure_side AS failure_side, c.failure_detail AS failure_detail,"  \
@@ -577,35 +577,96 @@ static void cell_d(struct stq_cell *c, const char *name, double sum, int64_t n)
         *c = (struct stq_cell){ .name = name, .type = STQ_NULL };
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Peak concurrency per bucket by a sweep over the call start and end times
+ * (starts arrive sorted; ends are sorted here). A bucket without events
+ * keeps the level it started with. */
+static void sweep_peaks(struct ov_point *p, size_t np, int64_t from, int64_t bucket,
+                        const int64_t *st, int64_t *en, size_t n)
+{
+    qsort(en, n, sizeof *en, cmp_i64);
+    size_t i = 0, j = 0;
+    int64_t level = 0, cur = -1; /* buckets up to cur have seen the level so far */
+    while (i < n || j < n) {
+        bool is_start = i < n && (j >= n || st[i] < en[j]); /* ends first on ties */
+        int64_t t = is_start ? st[i] : en[j];
+        int64_t bi = t < from ? -1 : (t - from) / bucket;
+        if (bi > (int64_t)np)
+            bi = (int64_t)np;
+        for (int64_t k = cur + 1; k <= bi && k < (int64_t)np; k++)
+            if (p[k].concurrent < level)
+                p[k].concurrent = level;
+        if (bi > cur)
+            cur = bi;
+        if (is_start) {
+            level++;
+            i++;
+        } else {
+            level--;
+            j++;
+        }
+        if (bi >= 0 && bi < (int64_t)np && p[bi].concurrent < level)
+            p[bi].concurrent = level;
+    }
+    for (int64_t k = cur + 1; k < (int64_t)np; k++)
+        if (p[k].concurrent < level)
+            p[k].concurrent = level;
+}
+
 static int overview_kpis(struct stq *q, int64_t from, int64_t to, int64_t bucket,
                          stq_row_fn fn, void *ctx)
 {
     size_t np = (size_t)((to - from + bucket - 1) / bucket);
     struct ov_point *p = calloc(np ? np : 1, sizeof *p);
-    if (!p)
-        return ST_ERR_NOMEM;
+    size_t ncalls = 0, cap = 4096;
+    int64_t *st = malloc(cap * sizeof *st), *en = malloc(cap * sizeof *en);
+    int rc = ST_OK;
+    if (!p || !st || !en) {
+        rc = ST_ERR_NOMEM;
+        goto out;
+    }
     sqlite3_stmt *s = prep(q, "SELECT start, coalesce(\"end\",start), outcome, pdd_ms,"
-                              " duration_s, mos FROM calls WHERE start >= :lo AND start < :to");
+                              " duration_s, mos FROM calls WHERE start >= :lo AND start < :to"
+                              " ORDER BY start");
     if (!s) {
-        free(p);
-        return ST_ERR_SQL;
+        rc = ST_ERR_SQL;
+        goto out;
     }
     bind_i(s, ":lo", from - STQ_MAX_CALL_SPAN_NS);
     bind_i(s, ":to", to);
     int r;
     while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t st = sqlite3_column_int64(s, 0), en = sqlite3_column_int64(s, 1);
-        if (en < st)
-            en = st;
-        if (en >= from) { /* up at some time of the range: concurrent in its buckets */
-            int64_t b0 = st < from ? 0 : (st - from) / bucket;
-            int64_t b1 = en >= to ? (int64_t)np - 1 : (en - from) / bucket;
-            for (int64_t b = b0; b <= b1 && b < (int64_t)np; b++)
-                p[b].concurrent++;
+        int64_t t0 = sqlite3_column_int64(s, 0), t1 = sqlite3_column_int64(s, 1);
+        if (t1 < t0)
+            t1 = t0;
+        if (t1 >= from) { /* up at some time of the range */
+            if (ncalls == TS_API_MAX_SERIES_CALLS) {
+                rc = STQ_ERR_TOO_MANY;
+                break;
+            }
+            if (ncalls == cap) {
+                cap *= 2;
+                int64_t *ns = realloc(st, cap * sizeof *st), *ne = ns ? realloc(en, cap * sizeof *en) : NULL;
+                if (ns)
+                    st = ns;
+                if (ne)
+                    en = ne;
+                if (!ns || !ne) {
+                    rc = ST_ERR_NOMEM;
+                    break;
+                }
+            }
+            st[ncalls] = t0;
+            en[ncalls++] = t1;
         }
-        if (st < from)
+        if (t0 < from)
             continue;
-        struct ov_point *pt = &p[(st - from) / bucket];
+        struct ov_point *pt = &p[(t0 - from) / bucket];
         const char *o = (const char *)sqlite3_column_text(s, 2);
         o = o ? o : "";
         pt->attempts++;
@@ -636,10 +697,11 @@ static int overview_kpis(struct stq *q, int64_t from, int64_t to, int64_t bucket
         }
     }
     sqlite3_reset(s);
-    if (r != SQLITE_DONE) {
-        free(p);
-        return ST_ERR_SQL;
-    }
+    if (rc == ST_OK && r != SQLITE_DONE)
+        rc = ST_ERR_SQL;
+    if (rc != ST_OK)
+        goto out;
+    sweep_peaks(p, np, from, bucket, st, en, ncalls);
     for (size_t i = 0; i < np; i++) {
         struct stq_cell c[16];
         const struct ov_point *pt = &p[i];
@@ -662,8 +724,11 @@ static int overview_kpis(struct stq *q, int64_t from, int64_t to, int64_t bucket
         if (fn(ctx, c, k) != 0)
             break;
     }
+out:
     free(p);
-    return ST_OK;
+    free(st);
+    free(en);
+    return rc;
 }
 
 int stq_kpis(struct stq *q, int64_t trunk_id, int64_t from_ns, int64_t to_ns, int64_t bucket_ns,

@@ -97,6 +97,10 @@ int stq_trunk_codes(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
 int stq_trunk_codecs(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
 /* Time of the first and last KPI minute: (0, 0) when there is none. */
 int stq_kpi_range(struct stq *q, int64_t trunk_id, int64_t *first_ns, int64_t *last_ns);
+/* stq_kpis with trunk_id 0: more than TS_API_MAX_SERIES_CALLS calls in the
+ * range (a value beside enum st_err). */
+#define STQ_ERR_TOO_MANY 64
+
 /* KPI series in buckets of bucket_ns (a multiple of 60 s) over [from, to):
  * trunk_id 0 = all trunks together. MOS is the mean of the calls started in
  * the bucket. */

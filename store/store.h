@@ -93,6 +93,9 @@ void st_writer_frame(struct st_writer *w, const struct ts_frame *f);
  * brief). Copied; dropped and counted when the queue is full. */
 void st_writer_sip(struct st_writer *w, const struct pkt_meta *m, struct bv raw,
                    const struct st_sip_brief *b);
+/* engine_sip_fn adapter (ctx is the st_writer): brief of msg, or an empty
+ * one when msg is NULL (unparsable), then st_writer_sip. */
+void st_sip_hook(void *ctx, const struct pkt_meta *m, struct bv raw, const struct sip_msg *msg);
 /* One finished call with its legs (deep-copied). */
 void st_writer_call(struct st_writer *w, const struct calls_call *c);
 /* calls_sink_fn adapter: ctx is the st_writer. */

@@ -954,6 +954,13 @@ void st_writer_call(struct st_writer *w, const struct calls_call *c)
     enqueue(w, r);
 }
 
+void st_sip_hook(void *ctx, const struct pkt_meta *m, struct bv raw, const struct sip_msg *msg)
+{
+    struct st_sip_brief b;
+    st_sip_brief_of(msg, &b);
+    st_writer_sip(ctx, m, raw, &b);
+}
+
 void st_calls_sink(void *ctx, const struct calls_call *c) { st_writer_call(ctx, c); }
 
 uint64_t st_capture_begin(struct st_writer *w, const char *path)

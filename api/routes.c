@@ -1,0 +1,1068 @@
+/* The /api/v1 routes: every parameter validated (type, range, enum, length)
+ * before it reaches a prepared statement; rows become JSON objects whose
+ * text is UTF-8-checked. Paging is keyset-based with an opaque cursor. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../calls/calls.h"
+#include "../store/query.h"
+#include "../store/store.h"
+#include "api_int.h"
+
+#define NS_PER_MS 1000000ll
+#define NS_PER_S 1000000000ll
+/* 9999-12-31 in ms: later dates are typos or attacks. */
+#define MAX_EPOCH_MS 253402300799999ll
+
+/* ---- JSON of stored text and rows ---- */
+
+json_t *api_jtext(const char *s, size_t len)
+{
+    if (!s)
+        return json_string("");
+    bool clean = true;
+    for (size_t i = 0; i < len && clean; i++) {
+        unsigned char c = (unsigned char)s[i];
+        clean = !(c < 0x20 && c != '\r' && c != '\n' && c != '\t') && c != 0x7f;
+    }
+    json_t *v = clean ? json_stringn(s, len) : NULL; /* NULL: invalid UTF-8 */
+    if (v)
+        return v;
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return json_string("");
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        copy[i] = (c >= 0x80 || (c < 0x20 && c != '\r' && c != '\n' && c != '\t') || c == 0x7f)
+                      ? '?'
+                      : (char)c;
+    }
+    v = json_stringn(copy, len);
+    free(copy);
+    return v ? v : json_string("");
+}
+
+static json_t *jcell(const struct stq_cell *c)
+{
+    switch (c->type) {
+    case STQ_INT:
+        return json_integer((json_int_t)c->i);
+    case STQ_REAL:
+        return isfinite(c->d) ? json_real(c->d) : json_null();
+    case STQ_TEXT:
+        return api_jtext(c->s, c->len);
+    default:
+        return json_null();
+    }
+}
+
+static json_t *jrow(const struct stq_cell *c, size_t n)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++)
+        if (c[i].type != STQ_BLOB)
+            json_object_set_new(o, c[i].name, jcell(&c[i]));
+    return o;
+}
+
+/* Row callback: append the row as an object to the array ctx. */
+static int row_to_array(void *ctx, const struct stq_cell *c, size_t n)
+{
+    json_array_append_new((json_t *)ctx, jrow(c, n));
+    return 0;
+}
+
+/* Row callback: the (single) row into *(json_t **)ctx. */
+static int row_to_obj(void *ctx, const struct stq_cell *c, size_t n)
+{
+    json_t **o = ctx;
+    json_decref(*o);
+    *o = jrow(c, n);
+    return 1;
+}
+
+static const struct stq_cell *cell(const struct stq_cell *c, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(c[i].name, name) == 0)
+            return &c[i];
+    return NULL;
+}
+
+static bool db_fail(struct api_call *a, int rc)
+{
+    if (rc == ST_ERR_NOT_FOUND)
+        return api_error(a, 404, "not_found", "no such resource");
+    return api_error(a, 500, "internal", "database query failed");
+}
+
+/* ---- parameters ---- */
+
+/* 400 unless every parameter is one of the NULL-terminated names. */
+static bool params_allow(struct api_call *a, const char *const *names)
+{
+    for (size_t i = 0; i < a->nparams; i++) {
+        bool ok = false;
+        for (size_t k = 0; names && names[k] && !ok; k++)
+            ok = strcmp(a->params[i].key, names[k]) == 0;
+        if (!ok) {
+            char k[48];
+            snprintf(k, sizeof k, "%.40s", a->params[i].key);
+            for (char *p = k; *p; p++)
+                if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+                    *p = '?';
+            return api_error(a, 400, "bad_parameter", "unknown parameter '%s'", k);
+        }
+    }
+    return true;
+}
+
+static const char *param(struct api_call *a, const char *name)
+{
+    for (size_t i = 0; i < a->nparams; i++)
+        if (strcmp(a->params[i].key, name) == 0)
+            return a->params[i].val;
+    return NULL;
+}
+
+/* Strict decimal integer in [lo, hi]. */
+static bool parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (!s || !*s || strlen(s) > 20)
+        return false;
+    const char *p = s + (*s == '-');
+    if (!*p)
+        return false;
+    for (const char *q = p; *q; q++)
+        if (*q < '0' || *q > '9')
+            return false;
+    errno = 0;
+    char *end = NULL;
+    long long v = strtoll(s, &end, 10);
+    if (errno || !end || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_real(const char *s, double lo, double hi, double *out)
+{
+    if (!s || !*s || strlen(s) > 32)
+        return false;
+    for (const char *q = s; *q; q++)
+        if (!((*q >= '0' && *q <= '9') || *q == '.' || *q == '-'))
+            return false; /* no hex, inf, nan, exponents */
+    errno = 0;
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (errno || !end || *end || !isfinite(v) || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int digits(const char *s, size_t n, int *out)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+/* Epoch milliseconds, or ISO-8601: YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+HH:MM|-HH:MM]. */
+static bool parse_time(const char *s, int64_t *ns)
+{
+    int64_t ms;
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 40)
+        return false;
+    if (strspn(s, "0123456789") == n) {
+        if (!parse_i64(s, 0, MAX_EPOCH_MS, &ms))
+            return false;
+        *ns = ms * NS_PER_MS;
+        return true;
+    }
+    int Y, M, D, h = 0, mi = 0, sec = 0, frac_ms = 0, off_min = 0;
+    if (n < 10 || s[4] != '-' || s[7] != '-' || digits(s, 4, &Y) || digits(s + 5, 2, &M) ||
+        digits(s + 8, 2, &D))
+        return false;
+    size_t i = 10;
+    if (i < n && (s[i] == 'T' || s[i] == ' ')) {
+        if (n < i + 6 || digits(s + i + 1, 2, &h) || s[i + 3] != ':' || digits(s + i + 4, 2, &mi))
+            return false;
+        i += 6;
+        if (i < n && s[i] == ':') {
+            if (n < i + 3 || digits(s + i + 1, 2, &sec))
+                return false;
+            i += 3;
+            if (i < n && s[i] == '.') {
+                size_t k = i + 1, nd = 0;
+                int f = 0;
+                while (k < n && s[k] >= '0' && s[k] <= '9') {
+                    if (nd < 3) {
+                        f = f * 10 + (s[k] - '0');
+                        nd++;
+                    }
+                    k++;
+                }
+                if (k == i + 1 || k - i - 1 > 9)
+                    return false;
+                while (nd++ < 3)
+                    f *= 10;
+                frac_ms = f;
+                i = k;
+            }
+        }
+        if (i < n && s[i] == 'Z') {
+            i++;
+        } else if (i < n && (s[i] == '+' || s[i] == '-')) {
+            int oh, om;
+            if (n != i + 6 || digits(s + i + 1, 2, &oh) || s[i + 3] != ':' ||
+                digits(s + i + 4, 2, &om) || oh > 23 || om > 59)
+                return false;
+            off_min = (s[i] == '-' ? -1 : 1) * (oh * 60 + om);
+            i += 6;
+        }
+    }
+    if (i != n || Y < 1970 || Y > 9999 || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 ||
+        mi > 59 || sec > 60)
+        return false;
+    struct tm tm = { .tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h,
+                     .tm_min = mi, .tm_sec = sec };
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1 || tm.tm_mday != D)
+        return false; /* 31 February and friends */
+    int64_t v = ((int64_t)t - (int64_t)off_min * 60) * 1000 + frac_ms;
+    if (v < 0 || v > MAX_EPOCH_MS)
+        return false;
+    *ns = v * NS_PER_MS;
+    return true;
+}
+
+/* value must be one of names[0..n) as the call tracker spells them. */
+static const char *parse_enum(const char *v, const char *(*name)(int), int n)
+{
+    for (int i = 0; i < n; i++) {
+        const char *nm = name(i);
+        if (nm && strcmp(nm, v) == 0)
+            return nm;
+    }
+    return NULL;
+}
+
+static const char *dir_name(int i) { return calls_dir_name((enum calls_dir)i); }
+static const char *outcome_name(int i) { return calls_outcome_name((enum calls_outcome)i); }
+static const char *side_name(int i) { return calls_side_name((enum calls_side)i); }
+
+/* ---- cursor: base64url("v1.<sort>.<a|d>.<key>.<id>") ---- */
+
+static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static void b64url(const char *in, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 5 < cap; i += 3) {
+        uint32_t v = (uint32_t)(unsigned char)in[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)(unsigned char)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)in[i + 2];
+        out[o++] = B64[(v >> 18) & 63];
+        out[o++] = B64[(v >> 12) & 63];
+        if (i + 1 < n)
+            out[o++] = B64[(v >> 6) & 63];
+        if (i + 2 < n)
+            out[o++] = B64[v & 63];
+    }
+    out[o] = '\0';
+}
+
+static bool unb64url(const char *in, char *out, size_t cap)
+{
+    size_t n = strlen(in), o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    if (n == 0 || n > 128 || n % 4 == 1)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = strchr(B64, in[i]);
+        if (!p || !in[i])
+            return false;
+        acc = (acc << 6) | (uint32_t)(p - B64);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o + 1 >= cap)
+                return false;
+            out[o++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    out[o] = '\0';
+    return strlen(out) == o;
+}
+
+static const char *const SORT_NAMES[] = { "start", "duration", "pdd", "mos" };
+
+static void cursor_encode(const struct stq_cursor *c, enum stq_sort sort, bool desc, char *out,
+                          size_t cap)
+{
+    char txt[128];
+    if (sort == STQ_SORT_DURATION || sort == STQ_SORT_MOS)
+        snprintf(txt, sizeof txt, "v1.%s.%c.%.17g.%lld", SORT_NAMES[sort], desc ? 'd' : 'a',
+                 c->key_d, (long long)c->id);
+    else
+        snprintf(txt, sizeof txt, "v1.%s.%c.%lld.%lld", SORT_NAMES[sort], desc ? 'd' : 'a',
+                 (long long)c->key_i, (long long)c->id);
+    b64url(txt, strlen(txt), out, cap);
+}
+
+static bool cursor_decode(const char *in, enum stq_sort sort, bool desc, struct stq_cursor *c)
+{
+    char txt[128], want[32];
+    if (!unb64url(in, txt, sizeof txt))
+        return false;
+    snprintf(want, sizeof want, "v1.%s.%c.", SORT_NAMES[sort], desc ? 'd' : 'a');
+    size_t wl = strlen(want);
+    if (strncmp(txt, want, wl) != 0)
+        return false;
+    char *key = txt + wl;
+    char *dot = strrchr(key, '.');
+    if (!dot || dot == key)
+        return false;
+    *dot = '\0';
+    memset(c, 0, sizeof *c);
+    if (!parse_i64(dot + 1, 1, INT64_MAX, &c->id))
+        return false;
+    if (sort == STQ_SORT_DURATION || sort == STQ_SORT_MOS) {
+        char *end = NULL;
+        errno = 0;
+        c->key_d = strtod(key, &end);
+        if (errno || !end || *end || !isfinite(c->key_d))
+            return false;
+    } else if (!parse_i64(key, -1, INT64_MAX, &c->key_i)) {
+        return false;
+    }
+    c->valid = true;
+    return true;
+}
+
+/* ---- handlers ---- */
+
+static void h_health(struct api_call *a)
+{
+    static const char *const P[] = { NULL };
+    if (!params_allow(a, P))
+        return;
+    struct api_live_stats ls;
+    a->json = json_object();
+    json_object_set_new(a->json, "status", json_string("ok"));
+    json_object_set_new(a->json, "schema_version", json_integer(ST_SCHEMA_VERSION));
+    json_object_set_new(a->json, "live", json_boolean(api_live(a->srv, &ls)));
+}
+
+static json_t *jopt_i(int64_t v) { return v < 0 ? json_null() : json_integer((json_int_t)v); }
+
+static void h_stats(struct api_call *a)
+{
+    static const char *const P[] = { NULL };
+    if (!params_allow(a, P))
+        return;
+    struct stq *q = api_db(a);
+    json_t *caps = json_array(), *totals = NULL;
+    int rc = stq_captures(q, row_to_array, caps);
+    if (rc == ST_OK)
+        rc = stq_totals(q, row_to_obj, &totals);
+    if (rc != ST_OK) {
+        json_decref(caps);
+        json_decref(totals);
+        db_fail(a, rc);
+        return;
+    }
+    struct api_live_stats ls;
+    bool live = api_live(a->srv, &ls);
+    json_t *o = json_object();
+    json_object_set_new(o, "source", json_string(live ? "live" : "database"));
+    json_object_set_new(o, "packets", live ? jopt_i(ls.packets) : json_null());
+    json_object_set_new(o, "bytes", live ? jopt_i(ls.bytes) : json_null());
+    json_object_set_new(o, "drops_kernel", live ? jopt_i(ls.drops_kernel) : json_null());
+    json_object_set_new(o, "drops_queue", live ? jopt_i(ls.drops_queue) : json_null());
+    json_object_set_new(o, "store_dropped", live ? jopt_i(ls.store_dropped) : json_null());
+    json_object_set_new(o, "active_calls", live ? jopt_i(ls.active_calls) : json_null());
+    json_object_set_new(o, "queue_depth", live ? jopt_i(ls.queue_depth) : json_null());
+    json_object_set_new(o, "packets_per_second",
+                        live && ls.packets_per_second >= 0 ? json_real(ls.packets_per_second)
+                                                           : json_null());
+    json_object_set_new(o, "totals", totals ? totals : json_object());
+    json_object_set_new(o, "captures", caps);
+    a->json = o;
+}
+
+/* calls list state: rows in an array */
+static void h_calls(struct api_call *a)
+{
+    static const char *const P[] = { "from", "to", "caller", "callee", "trunk", "direction",
+                                     "outcome", "failure_side", "min_mos", "max_mos", "min_pdd",
+                                     "sort", "order", "cursor", "limit", NULL };
+    if (!params_allow(a, P))
+        return;
+    struct stq_call_filter f;
+    memset(&f, 0, sizeof f);
+    f.desc = true;
+    f.limit = TS_API_PAGE_DEFAULT;
+    const char *v;
+    int64_t i64;
+    if ((v = param(a, "from"))) {
+        if (!parse_time(v, &f.from_ns))
+            return (void)api_error(a, 400, "bad_parameter",
+                                   "from: ISO-8601 time or epoch milliseconds");
+        f.has_from = true;
+    }
+    if ((v = param(a, "to"))) {
+        if (!parse_time(v, &f.to_ns))
+            return (void)api_error(a, 400, "bad_parameter", "to: ISO-8601 time or epoch milliseconds");
+        f.has_to = true;
+    }
+    if (f.has_from && f.has_to && f.to_ns <= f.from_ns)
+        return (void)api_error(a, 400, "bad_parameter", "to must be after from");
+    const char *num[2] = { "caller", "callee" };
+    char *dst[2] = { f.caller, f.callee };
+    for (int k = 0; k < 2; k++) {
+        if (!(v = param(a, num[k])))
+            continue;
+        size_t n = strlen(v);
+        bool ok = n >= 1 && n < sizeof f.caller;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = v[i] >= '0' && v[i] <= '9';
+        if (!ok)
+            return (void)api_error(a, 400, "bad_parameter", "%s: 1 to %zu digits", num[k],
+                                   sizeof f.caller - 1);
+        memcpy(dst[k], v, n + 1);
+    }
+    if ((v = param(a, "trunk"))) {
+        if (!parse_i64(v, 1, INT64_MAX, &f.trunk_id))
+            return (void)api_error(a, 400, "bad_parameter", "trunk: a trunk id");
+    }
+    if ((v = param(a, "direction")) && !(f.direction = parse_enum(v, dir_name, 4)))
+        return (void)api_error(a, 400, "bad_parameter",
+                               "direction: inbound, outbound, internal or transit");
+    if ((v = param(a, "outcome")) && !(f.outcome = parse_enum(v, outcome_name, CALLS_OUTCOME_N)))
+        return (void)api_error(a, 400, "bad_parameter",
+                               "outcome: answered, busy, rejected, cancelled, failed or timeout");
+    if ((v = param(a, "failure_side")) && !(f.failure_side = parse_enum(v, side_name, 4)))
+        return (void)api_error(a, 400, "bad_parameter",
+                               "failure_side: none, enterprise, sbc or itsp");
+    if ((v = param(a, "min_mos"))) {
+        if (!parse_real(v, 1.0, 5.0, &f.min_mos))
+            return (void)api_error(a, 400, "bad_parameter", "min_mos: 1.0 to 5.0");
+        f.has_min_mos = true;
+    }
+    if ((v = param(a, "max_mos"))) {
+        if (!parse_real(v, 1.0, 5.0, &f.max_mos))
+            return (void)api_error(a, 400, "bad_parameter", "max_mos: 1.0 to 5.0");
+        f.has_max_mos = true;
+    }
+    if ((v = param(a, "min_pdd"))) {
+        if (!parse_i64(v, 0, 3600000, &f.min_pdd_ms))
+            return (void)api_error(a, 400, "bad_parameter", "min_pdd: milliseconds, 0 to 3600000");
+        f.has_min_pdd = true;
+    }
+    if ((v = param(a, "sort"))) {
+        int k = -1;
+        for (int i = 0; i < 4; i++)
+            if (strcmp(v, SORT_NAMES[i]) == 0)
+                k = i;
+        if (k < 0)
+            return (void)api_error(a, 400, "bad_parameter", "sort: start, duration, pdd or mos");
+        f.sort = (enum stq_sort)k;
+    }
+    if ((v = param(a, "order"))) {
+        if (strcmp(v, "asc") != 0 && strcmp(v, "desc") != 0)
+            return (void)api_error(a, 400, "bad_parameter", "order: asc or desc");
+        f.desc = v[0] == 'd';
+    }
+    if ((v = param(a, "limit"))) {
+        if (!parse_i64(v, 1, TS_API_PAGE_MAX, &i64))
+            return (void)api_error(a, 400, "bad_parameter", "limit: 1 to %d", TS_API_PAGE_MAX);
+        f.limit = (uint32_t)i64;
+    }
+    if ((v = param(a, "cursor")) && !cursor_decode(v, f.sort, f.desc, &f.after))
+        return (void)api_error(a, 400, "bad_parameter",
+                               "cursor: not a cursor of this listing (same sort and order)");
+
+    json_t *rows = json_array();
+    struct stq_cursor next;
+    int rc = stq_calls(api_db(a), &f, row_to_array, rows, &next);
+    if (rc != ST_OK) {
+        json_decref(rows);
+        if (rc == ST_ERR_NOT_FOUND)
+            return (void)api_error(a, 400, "bad_parameter", "trunk: no such trunk");
+        return (void)db_fail(a, rc);
+    }
+    a->json = json_object();
+    json_object_set_new(a->json, "calls", rows);
+    if (next.valid) {
+        char cur[192];
+        cursor_encode(&next, f.sort, f.desc, cur, sizeof cur);
+        json_object_set_new(a->json, "next_cursor", json_string(cur));
+    } else {
+        json_object_set_new(a->json, "next_cursor", json_null());
+    }
+    json_object_set_new(a->json, "limit", json_integer(f.limit));
+}
+
+/* Messages of a call: rows plus the list of nodes in order of appearance. */
+struct msg_ctx {
+    json_t *msgs, *nodes;
+    int64_t t0_ns;
+    int64_t n;
+};
+
+static void add_node(json_t *nodes, const struct stq_cell *c)
+{
+    if (!c || c->type != STQ_TEXT)
+        return;
+    size_t i;
+    json_t *v;
+    json_array_foreach(nodes, i, v)
+    {
+        if (strlen(json_string_value(v)) == c->len && memcmp(json_string_value(v), c->s, c->len) == 0)
+            return;
+    }
+    if (json_array_size(nodes) < 64)
+        json_array_append_new(nodes, api_jtext(c->s, c->len));
+}
+
+static int msg_row(void *ctx, const struct stq_cell *c, size_t n)
+{
+    struct msg_ctx *m = ctx;
+    json_t *o = json_object();
+    const struct stq_cell *ts = cell(c, n, "ts_ns"), *head = cell(c, n, "head");
+    json_object_set_new(o, "n", json_integer((json_int_t)m->n++));
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].type == STQ_BLOB || strcmp(c[i].name, "ts_ns") == 0 ||
+            strcmp(c[i].name, "head") == 0)
+            continue;
+        json_object_set_new(o, c[i].name, jcell(&c[i]));
+    }
+    double t_ms = ts && ts->type == STQ_INT ? (double)(ts->i - m->t0_ns) / 1e6 : 0.0;
+    json_object_set_new(o, "t_ms", json_real(t_ms));
+    /* the start line, for the ladder's arrow label */
+    size_t len = 0;
+    if (head && (head->type == STQ_BLOB || head->type == STQ_TEXT)) {
+        while (len < head->len && head->s[len] != '\r' && head->s[len] != '\n')
+            len++;
+        if (len > 120)
+            len = 120;
+    }
+    json_object_set_new(o, "first_line", api_jtext(head ? head->s : "", len));
+    add_node(m->nodes, cell(c, n, "src"));
+    add_node(m->nodes, cell(c, n, "dst"));
+    json_array_append_new(m->msgs, o);
+    return 0;
+}
+
+static int stream_row(void *ctx, const struct stq_cell *c, size_t n)
+{
+    json_array_append_new((json_t *)ctx, jrow(c, n));
+    return 0;
+}
+
+static void h_call(struct api_call *a, int64_t id)
+{
+    static const char *const P[] = { NULL };
+    if (!params_allow(a, P))
+        return;
+    struct stq *q = api_db(a);
+    json_t *call = NULL;
+    int rc = stq_call(q, id, row_to_obj, &call);
+    if (rc != ST_OK)
+        return (void)db_fail(a, rc);
+    json_t *legs = json_array();
+    rc = stq_call_legs(q, id, row_to_array, legs);
+    struct msg_ctx m = { .msgs = json_array(), .nodes = json_array() };
+    const char *start = json_string_value(json_object_get(call, "start"));
+    json_t *sms = json_object_get(call, "start_ms");
+    m.t0_ns = json_is_integer(sms) ? (int64_t)json_integer_value(sms) * NS_PER_MS : 0;
+    (void)start;
+    bool more = false;
+    if (rc == ST_OK)
+        rc = stq_call_messages(q, id, TS_API_MAX_CALL_MESSAGES, msg_row, &m, &more);
+    json_t *streams = json_array();
+    if (rc == ST_OK)
+        rc = stq_call_streams(q, id, TS_API_MAX_CALL_STREAMS, stream_row, streams);
+    size_t i;
+    json_t *st;
+    json_array_foreach(streams, i, st)
+    {
+        json_t *series = json_array();
+        json_t *sid = json_object_get(st, "id");
+        if (rc == ST_OK && json_is_integer(sid))
+            rc = stq_stream_series(q, (int64_t)json_integer_value(sid), TS_MEDIA_MAX_SERIES,
+                                   row_to_array, series);
+        json_object_set_new(st, "series", series);
+    }
+    /* correlation evidence: how each leg after the first was linked */
+    json_t *ev = json_array(), *leg;
+    json_array_foreach(legs, i, leg)
+    {
+        json_t *e = json_object();
+        json_object_set_new(e, "leg", json_incref(json_object_get(leg, "idx")));
+        json_object_set(e, "linked_to", json_object_get(leg, "linked_to"));
+        json_object_set(e, "type", json_object_get(leg, "evidence"));
+        json_object_set(e, "confidence", json_object_get(leg, "confidence"));
+        json_object_set(e, "call_id", json_object_get(leg, "call_id"));
+        json_array_append_new(ev, e);
+    }
+    if (rc != ST_OK) {
+        json_decref(call);
+        json_decref(legs);
+        json_decref(m.msgs);
+        json_decref(m.nodes);
+        json_decref(streams);
+        json_decref(ev);
+        return (void)db_fail(a, rc);
+    }
+    a->json = json_object();
+    json_object_set_new(a->json, "call", call);
+    json_object_set_new(a->json, "legs", legs);
+    json_object_set_new(a->json, "evidence", ev);
+    json_object_set_new(a->json, "nodes", m.nodes);
+    json_object_set_new(a->json, "messages", m.msgs);
+    json_object_set_new(a->json, "messages_truncated", json_boolean(more));
+    json_object_set_new(a->json, "streams", streams);
+}
+
+struct raw_ctx {
+    json_t *o;
+    char *raw;
+    size_t len;
+};
+
+static int raw_row(void *ctx, const struct stq_cell *c, size_t n)
+{
+    struct raw_ctx *r = ctx;
+    r->o = json_object();
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(c[i].name, "raw") == 0) {
+            r->len = c[i].len;
+            r->raw = malloc(r->len + 1);
+            if (r->raw) {
+                if (r->len)
+                    memcpy(r->raw, c[i].s, r->len);
+                r->raw[r->len] = '\0';
+            }
+        } else {
+            json_object_set_new(r->o, c[i].name, jcell(&c[i]));
+        }
+    }
+    return 1;
+}
+
+static bool utf8_valid(const char *s, size_t len)
+{
+    json_t *v = json_stringn(s, len);
+    json_decref(v);
+    return v != NULL;
+}
+
+static void h_message(struct api_call *a, int64_t id, int64_t n)
+{
+    static const char *const P[] = { "format", NULL };
+    if (!params_allow(a, P))
+        return;
+    const char *fmt = param(a, "format");
+    if (fmt && strcmp(fmt, "json") != 0 && strcmp(fmt, "text") != 0)
+        return (void)api_error(a, 400, "bad_parameter", "format: json or text");
+    struct stq *q = api_db(a);
+    if (stq_call_exists(q, id) < 0)
+        return (void)api_error(a, 404, "not_found", "no such call");
+    struct raw_ctx r = { 0 };
+    int rc = stq_call_message_raw(q, id, n, raw_row, &r);
+    if (rc != ST_OK || !r.raw) {
+        json_decref(r.o);
+        free(r.raw);
+        if (rc == ST_ERR_NOT_FOUND)
+            return (void)api_error(a, 404, "not_found", "no such message in this call");
+        return (void)db_fail(a, rc == ST_OK ? ST_ERR_NOMEM : rc);
+    }
+    bool valid = utf8_valid(r.raw, r.len);
+    if (fmt && strcmp(fmt, "text") == 0) {
+        json_decref(r.o);
+        if (!valid) /* lossy, never invalid bytes under a utf-8 label */
+            for (size_t i = 0; i < r.len; i++)
+                if ((unsigned char)r.raw[i] >= 0x80)
+                    r.raw[i] = '?';
+        a->body = r.raw;
+        a->body_len = r.len;
+        a->ctype = "text/plain; charset=utf-8";
+        return;
+    }
+    json_object_set_new(r.o, "n", json_integer((json_int_t)n));
+    json_object_set_new(r.o, "size", json_integer((json_int_t)r.len));
+    json_object_set_new(r.o, "utf8_valid", json_boolean(valid));
+    json_object_set_new(r.o, "text", api_jtext(r.raw, r.len));
+    free(r.raw);
+    a->json = r.o;
+}
+
+static void h_pcap(struct api_call *a, int64_t id)
+{
+    static const char *const P[] = { NULL };
+    if (!params_allow(a, P))
+        return;
+    if (stq_call_exists(api_db(a), id) < 0)
+        return (void)api_error(a, 404, "not_found", "no such call");
+    if (!api_export_begin(a->srv))
+        return (void)api_error(a, 429, "busy", "too many exports at once, retry");
+    const char *dir = getenv("TMPDIR");
+    char path[512], err[512];
+    snprintf(path, sizeof path, "%s/trunkscope-export-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        api_export_end(a->srv);
+        return (void)api_error(a, 500, "internal", "cannot create a temporary file");
+    }
+    struct st_export_stats es;
+    int rc = st_export_call(api_db_path(a->srv), id, path, &es, err, sizeof err);
+    api_export_end(a->srv);
+    /* the open descriptor keeps the data; the name goes at once */
+    int rfd = rc == ST_OK ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    unlink(path);
+    close(fd);
+    struct stat sb;
+    if (rc != ST_OK || rfd < 0 || fstat(rfd, &sb) != 0) {
+        if (rfd >= 0)
+            close(rfd);
+        if (rc == ST_ERR_NOT_FOUND)
+            return (void)api_error(a, 404, "not_found", "no such call");
+        if (rc == ST_ERR_CHANGED || rc == ST_ERR_IO)
+            return (void)api_error(a, 409, "capture_unavailable", "%s", err);
+        return (void)api_error(a, 500, "internal", "export failed");
+    }
+    a->fd = rfd;
+    a->fd_len = (uint64_t)sb.st_size;
+    a->ctype = "application/vnd.tcpdump.pcap";
+    snprintf(a->filename, sizeof a->filename, "call-%lld.pcap", (long long)id);
+}
+
+/* MOS mean per trunk id (small array indexed by position in trunks). */
+struct mos_acc {
+    json_t *trunks;
+};
+
+static int mos_row(void *ctx, const struct stq_cell *c, size_t n)
+{
+    struct mos_acc *m = ctx;
+    const struct stq_cell *tid = cell(c, n, "trunk_id"), *mos = cell(c, n, "mos");
+    if (!tid || !mos || mos->type != STQ_REAL)
+        return 0;
+    size_t i;
+    json_t *t;
+    json_array_foreach(m->trunks, i, t)
+    {
+        if (json_integer_value(json_object_get(t, "id")) == tid->i) {
+            json_object_set_new(t, "_mos_sum",
+                                json_real(json_real_value(json_object_get(t, "_mos_sum")) + mos->d));
+            json_object_set_new(t, "_mos_n",
+                                json_integer(json_integer_value(json_object_get(t, "_mos_n")) + 1));
+        }
+    }
+    return 0;
+}
+
+/* Per-trunk MOS mean and the live-only active calls, for trunk objects. */
+static int trunks_finish(struct stq *q, json_t *t)
+{
+    struct mos_acc m = { t };
+    int rc = stq_trunk_mos(q, mos_row, &m);
+    size_t i;
+    json_t *v;
+    json_array_foreach(t, i, v)
+    {
+        json_int_t nm = json_integer_value(json_object_get(v, "_mos_n"));
+        json_object_set_new(v, "mos", nm ? json_real(json_real_value(json_object_get(v, "_mos_sum")) /
+                                                     (double)nm)
+                                         : json_null());
+        json_object_del(v, "_mos_sum");
+        json_object_del(v, "_mos_n");
+        json_object_set_new(v, "active_calls", json_null()); /* per trunk: live sensor only */
+    }
+    return rc;
+}
+
+static void h_trunks(struct api_call *a)
+{
+    static const char *const P[] = { NULL };
+    if (!params_allow(a, P))
+        return;
+    struct stq *q = api_db(a);
+    json_t *t = json_array();
+    int rc = stq_trunks(q, row_to_array, t);
+    if (rc == ST_OK)
+        rc = trunks_finish(q, t);
+    if (rc != ST_OK) {
+        json_decref(t);
+        return (void)db_fail(a, rc);
+    }
+    a->json = json_object();
+    json_object_set_new(a->json, "trunks", t);
+}
+
+static double codec_kbps(const char *name)
+{
+    if (strcasecmp(name, "G729") == 0)
+        return calls_codec_kbps(CALLS_CODEC_G729);
+    if (strcasecmp(name, "opus") == 0)
+        return calls_codec_kbps(CALLS_CODEC_OPUS);
+    return calls_codec_kbps(CALLS_CODEC_G711);
+}
+
+static void h_trunk(struct api_call *a, int64_t id)
+{
+    static const char *const P[] = { NULL };
+    if (!params_allow(a, P))
+        return;
+    struct stq *q = api_db(a);
+    json_t *t = NULL, *one = json_array();
+    int rc = stq_trunk(q, id, row_to_obj, &t);
+    if (rc == ST_OK) {
+        json_array_append(one, t);
+        rc = trunks_finish(q, one);
+    }
+    json_decref(one);
+    if (rc != ST_OK) {
+        json_decref(t);
+        return (void)db_fail(a, rc);
+    }
+    json_t *dirs = json_array(), *codes = json_array(), *codecs = json_array(),
+           *regs = json_array(), *keep = json_array();
+    rc = stq_trunk_directions(q, id, row_to_array, dirs);
+    if (rc == ST_OK)
+        rc = stq_trunk_codes(q, id, row_to_array, codes);
+    if (rc == ST_OK)
+        rc = stq_trunk_codecs(q, id, row_to_array, codecs);
+    if (rc == ST_OK)
+        rc = stq_registrations(q, id, row_to_array, regs);
+    if (rc == ST_OK)
+        rc = stq_keepalives(q, id, row_to_array, keep);
+    if (rc != ST_OK) {
+        json_decref(t);
+        json_decref(dirs);
+        json_decref(codes);
+        json_decref(codecs);
+        json_decref(regs);
+        json_decref(keep);
+        return (void)db_fail(a, rc);
+    }
+    /* implied bandwidth: peak concurrency x the answered codec mix, per direction */
+    double wsum = 0, n = 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(codecs, i, c)
+    {
+        const char *nm = json_string_value(json_object_get(c, "codec"));
+        double k = (double)json_integer_value(json_object_get(c, "count"));
+        wsum += k * codec_kbps(nm ? nm : "");
+        n += k;
+    }
+    double per_call = n > 0 ? wsum / n : calls_codec_kbps(CALLS_CODEC_G711);
+    json_int_t peak = json_integer_value(json_object_get(t, "peak_concurrent"));
+    a->json = json_object();
+    json_object_set_new(a->json, "trunk", t);
+    json_object_set_new(a->json, "directions", dirs);
+    json_object_set_new(a->json, "codes", codes);
+    json_object_set_new(a->json, "codecs", codecs);
+    json_object_set_new(a->json, "kbps_per_call", json_real(per_call));
+    json_object_set_new(a->json, "peak_kbps", json_real(per_call * (double)peak));
+    json_object_set_new(a->json, "registrations", regs);
+    json_object_set_new(a->json, "keepalives", keep);
+}
+
+static void h_kpis(struct api_call *a, int64_t trunk_id)
+{
+    static const char *const P[] = { "from", "to", "bucket", NULL };
+    if (!params_allow(a, P))
+        return;
+    struct stq *q = api_db(a);
+    if (trunk_id) {
+        json_t *t = NULL;
+        int rc = stq_trunk(q, trunk_id, row_to_obj, &t);
+        json_decref(t);
+        if (rc != ST_OK)
+            return (void)db_fail(a, rc);
+    }
+    int64_t first = 0, last = 0, from, to, bucket_s = 0;
+    if (stq_kpi_range(q, trunk_id, &first, &last) != ST_OK)
+        return (void)db_fail(a, ST_ERR_SQL);
+    const char *v;
+    from = first - first % (60 * NS_PER_S);
+    to = last - last % (60 * NS_PER_S) + 60 * NS_PER_S;
+    if ((v = param(a, "from")) && !parse_time(v, &from))
+        return (void)api_error(a, 400, "bad_parameter", "from: ISO-8601 time or epoch milliseconds");
+    if ((v = param(a, "to")) && !parse_time(v, &to))
+        return (void)api_error(a, 400, "bad_parameter", "to: ISO-8601 time or epoch milliseconds");
+    if (to <= from)
+        return (void)api_error(a, 400, "bad_parameter", "to must be after from");
+    if ((v = param(a, "bucket"))) {
+        if (!parse_i64(v, 60, 86400, &bucket_s) || bucket_s % 60)
+            return (void)api_error(a, 400, "bad_parameter",
+                                   "bucket: seconds, a multiple of 60 from 60 to 86400");
+    } else {
+        /* about 120 points at most by default */
+        int64_t span_min = (to - from) / (60 * NS_PER_S) + 1;
+        bucket_s = 60 * ((span_min + 119) / 120);
+        if (bucket_s > 86400)
+            bucket_s = 86400;
+    }
+    int64_t b = bucket_s * NS_PER_S;
+    if ((to - from) / b >= (int64_t)TS_API_MAX_KPI_POINTS)
+        return (void)api_error(a, 400, "bad_parameter", "at most %d points: widen the bucket",
+                               TS_API_MAX_KPI_POINTS);
+    json_t *pts = json_array();
+    int rc = stq_kpis(q, trunk_id, from, to, b, row_to_array, pts);
+    if (rc != ST_OK) {
+        json_decref(pts);
+        if (rc == STQ_ERR_TOO_MANY)
+            return (void)api_error(a, 400, "bad_parameter",
+                                   "more than %d calls in the range: narrow it",
+                                   TS_API_MAX_SERIES_CALLS);
+        return (void)db_fail(a, rc);
+    }
+    a->json = json_object();
+    json_object_set_new(a->json, "trunk_id", trunk_id ? json_integer(trunk_id) : json_null());
+    json_object_set_new(a->json, "from_ms", json_integer(from / NS_PER_MS));
+    json_object_set_new(a->json, "to_ms", json_integer(to / NS_PER_MS));
+    json_object_set_new(a->json, "bucket_s", json_integer(bucket_s));
+    json_object_set_new(a->json, "points", pts);
+}
+
+static void h_registrations(struct api_call *a)
+{
+    static const char *const P[] = { NULL };
+    if (!params_allow(a, P))
+        return;
+    struct stq *q = api_db(a);
+    json_t *r = json_array(), *k = json_array();
+    int rc = stq_registrations(q, 0, row_to_array, r);
+    if (rc == ST_OK)
+        rc = stq_keepalives(q, 0, row_to_array, k);
+    if (rc != ST_OK) {
+        json_decref(r);
+        json_decref(k);
+        return (void)db_fail(a, rc);
+    }
+    a->json = json_object();
+    json_object_set_new(a->json, "registrations", r);
+    json_object_set_new(a->json, "keepalives", k);
+}
+
+static void h_openapi(struct api_call *a)
+{
+    static const char *const P[] = { NULL };
+    if (!params_allow(a, P))
+        return;
+    json_error_t e;
+    a->json = json_loads(routes_openapi_json(), 0, &e);
+    if (!a->json)
+        api_error(a, 500, "internal", "openapi description broken at line %d", e.line);
+}
+
+/* ---- routing ---- */
+
+/* Path segments of s after the prefix, split on '/' (at most max). */
+static size_t split(const char *s, char seg[][32], size_t max, bool *too_long)
+{
+    size_t n = 0;
+    *too_long = false;
+    while (*s) {
+        const char *e = strchr(s, '/');
+        size_t l = e ? (size_t)(e - s) : strlen(s);
+        if (n == max || l >= 32 || l == 0) {
+            *too_long = true;
+            return n;
+        }
+        memcpy(seg[n], s, l);
+        seg[n][l] = '\0';
+        n++;
+        s += l;
+        if (*s == '/')
+            s++;
+        if (e && !*s) { /* trailing slash */
+            *too_long = true;
+            return n;
+        }
+    }
+    return n;
+}
+
+static bool id_of(const char *s, int64_t *id)
+{
+    return parse_i64(s, 1, INT64_MAX, id) && s[0] != '0';
+}
+
+void routes_dispatch(struct api_call *a)
+{
+    const char *p = a->path;
+    if (strcmp(p, "/metrics") == 0) {
+        static const char *const P[] = { NULL };
+        if (params_allow(a, P))
+            routes_metrics(a);
+        return;
+    }
+    static const char pre[] = "/api/v1/";
+    if (strncmp(p, pre, sizeof pre - 1) != 0)
+        return (void)api_error(a, 404, "not_found", "no such endpoint");
+    char seg[5][32];
+    bool bad = false;
+    size_t n = split(p + sizeof pre - 1, seg, 5, &bad);
+    int64_t id = 0, k = 0;
+    if (bad || n == 0)
+        return (void)api_error(a, 404, "not_found", "no such endpoint");
+    if (n == 1 && strcmp(seg[0], "health") == 0)
+        return h_health(a);
+    if (n == 1 && strcmp(seg[0], "stats") == 0)
+        return h_stats(a);
+    if (n == 1 && strcmp(seg[0], "calls") == 0)
+        return h_calls(a);
+    if (n == 1 && strcmp(seg[0], "trunks") == 0)
+        return h_trunks(a);
+    if (n == 1 && strcmp(seg[0], "kpis") == 0)
+        return h_kpis(a, 0);
+    if (n == 1 && strcmp(seg[0], "registrations") == 0)
+        return h_registrations(a);
+    if (n == 1 && strcmp(seg[0], "openapi.json") == 0)
+        return h_openapi(a);
+    if (n >= 2 && strcmp(seg[0], "calls") == 0) {
+        if (!id_of(seg[1], &id))
+            return (void)api_error(a, 404, "not_found", "no such call (ids are positive integers)");
+        if (n == 2)
+            return h_call(a, id);
+        if (n == 3 && strcmp(seg[2], "pcap") == 0)
+            return h_pcap(a, id);
+        if (n == 4 && strcmp(seg[2], "messages") == 0) {
+            if (!parse_i64(seg[3], 0, INT32_MAX, &k) || (seg[3][0] == '0' && seg[3][1]))
+                return (void)api_error(a, 404, "not_found", "no such message");
+            return h_message(a, id, k);
+        }
+    }
+    if (n >= 2 && strcmp(seg[0], "trunks") == 0) {
+        if (!id_of(seg[1], &id))
+            return (void)api_error(a, 404, "not_found", "no such trunk");
+        if (n == 2)
+            return h_trunk(a, id);
+        if (n == 3 && strcmp(seg[2], "kpis") == 0)
+            return h_kpis(a, id);
+    }
+    api_error(a, 404, "not_found", "no such endpoint");
+}

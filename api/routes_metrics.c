@@ -1,0 +1,266 @@
+/* /metrics in the Prometheus text exposition format (version 0.0.4):
+ * per-trunk counters and gauges, a per-trunk MOS histogram, capture and
+ * drop counters (live sensor) and the server's own request counters. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../store/query.h"
+#include "../store/store.h"
+#include "api_int.h"
+
+/* Largest /metrics body: 1024 trunks x ~30 lines fits easily. */
+#define MET_MAX_BYTES (8u * 1024 * 1024)
+#define MET_MAX_TRUNKS 1024
+
+static const double MOS_LE[] = { 1.0, 2.0, 2.5, 3.0, 3.5, 4.0, 4.3, 4.5 };
+#define MOS_NB (sizeof MOS_LE / sizeof MOS_LE[0])
+
+struct met_buf {
+    char *b;
+    size_t n, cap;
+    bool over;
+};
+
+static void mb_printf(struct met_buf *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void mb_printf(struct met_buf *m, const char *fmt, ...)
+{
+    if (m->over)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(m->b + m->n, m->cap - m->n, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+            m->over = true;
+            return;
+        }
+        if ((size_t)k < m->cap - m->n) {
+            m->n += (size_t)k;
+            return;
+        }
+        size_t nc = m->cap * 2;
+        if (nc > MET_MAX_BYTES || nc < m->n + (size_t)k + 1) {
+            if (m->n + (size_t)k + 1 > MET_MAX_BYTES) {
+                m->over = true;
+                return;
+            }
+            nc = m->n + (size_t)k + 1;
+        }
+        char *nb = realloc(m->b, nc);
+        if (!nb) {
+            m->over = true;
+            return;
+        }
+        m->b = nb;
+        m->cap = nc;
+    }
+}
+
+/* A label value: printable ASCII with \\, \" and \n escaped. */
+static void label(char *out, size_t cap, const struct stq_cell *c)
+{
+    size_t o = 0;
+    for (size_t i = 0; c && c->type == STQ_TEXT && i < c->len && o + 3 < cap; i++) {
+        unsigned char ch = (unsigned char)c->s[i];
+        if (ch == '\\' || ch == '"') {
+            out[o++] = '\\';
+            out[o++] = (char)ch;
+        } else if (ch == '\n') {
+            out[o++] = '\\';
+            out[o++] = 'n';
+        } else {
+            out[o++] = (ch < 0x20 || ch >= 0x7f) ? '?' : (char)ch;
+        }
+    }
+    out[o] = '\0';
+}
+
+struct trunk_m {
+    int64_t id;
+    char labels[256];
+    int64_t attempts, answered, peak;
+    double asr, ner, pdd, acd;
+    bool has_asr, has_ner, has_pdd, has_acd;
+    uint64_t mos_bucket[MOS_NB];
+    uint64_t mos_n;
+    double mos_sum;
+};
+
+struct met_ctx {
+    struct trunk_m *t;
+    size_t n;
+};
+
+static const struct stq_cell *cell(const struct stq_cell *c, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(c[i].name, name) == 0)
+            return &c[i];
+    return NULL;
+}
+
+static int64_t ci(const struct stq_cell *c) { return c && c->type == STQ_INT ? c->i : 0; }
+
+static bool cd(const struct stq_cell *c, double *v)
+{
+    if (!c || (c->type != STQ_REAL && c->type != STQ_INT))
+        return false;
+    *v = c->type == STQ_REAL ? c->d : (double)c->i;
+    return true;
+}
+
+static int trunk_row(void *ctx, const struct stq_cell *c, size_t n)
+{
+    struct met_ctx *m = ctx;
+    if (m->n >= MET_MAX_TRUNKS)
+        return 1;
+    struct trunk_m *t = &m->t[m->n++];
+    char name[96], peer[64], local[64];
+    memset(t, 0, sizeof *t);
+    t->id = ci(cell(c, n, "id"));
+    label(name, sizeof name, cell(c, n, "name"));
+    label(peer, sizeof peer, cell(c, n, "peer"));
+    label(local, sizeof local, cell(c, n, "local"));
+    snprintf(t->labels, sizeof t->labels, "trunk=\"%lld\",name=\"%s\",local=\"%s\",peer=\"%s\"",
+             (long long)t->id, name, local, peer);
+    t->attempts = ci(cell(c, n, "attempts"));
+    t->answered = ci(cell(c, n, "answered"));
+    t->peak = ci(cell(c, n, "peak_concurrent"));
+    t->has_asr = cd(cell(c, n, "asr"), &t->asr);
+    t->has_ner = cd(cell(c, n, "ner"), &t->ner);
+    t->has_pdd = cd(cell(c, n, "pdd_mean_ms"), &t->pdd);
+    t->has_acd = cd(cell(c, n, "acd_s"), &t->acd);
+    return 0;
+}
+
+static int mos_row(void *ctx, const struct stq_cell *c, size_t n)
+{
+    struct met_ctx *m = ctx;
+    int64_t id = ci(cell(c, n, "trunk_id"));
+    double mos;
+    if (!cd(cell(c, n, "mos"), &mos))
+        return 0;
+    for (size_t i = 0; i < m->n; i++) {
+        if (m->t[i].id != id)
+            continue;
+        for (size_t b = 0; b < MOS_NB; b++)
+            if (mos <= MOS_LE[b])
+                m->t[i].mos_bucket[b]++;
+        m->t[i].mos_n++;
+        m->t[i].mos_sum += mos;
+    }
+    return 0;
+}
+
+static int totals_row(void *ctx, const struct stq_cell *c, size_t n)
+{
+    struct met_buf *mb = ctx;
+    static const char *const K[] = { "calls", "legs", "sip_messages", "streams", "captures" };
+    for (size_t k = 0; k < sizeof K / sizeof K[0]; k++) {
+        mb_printf(mb, "# HELP trunkscope_stored_%s Rows in the database.\n", K[k]);
+        mb_printf(mb, "# TYPE trunkscope_stored_%s gauge\n", K[k]);
+        mb_printf(mb, "trunkscope_stored_%s %lld\n", K[k], (long long)ci(cell(c, n, K[k])));
+    }
+    return 1;
+}
+
+#define HEAD(name, type, help) mb_printf(&mb, "# HELP " name " " help "\n# TYPE " name " " type "\n")
+
+void routes_metrics(struct api_call *a)
+{
+    struct stq *q = api_db(a);
+    struct met_ctx m = { calloc(MET_MAX_TRUNKS, sizeof *m.t), 0 };
+    struct met_buf mb = { malloc(16384), 0, 16384, false };
+    if (!m.t || !mb.b) {
+        free(m.t);
+        free(mb.b);
+        api_error(a, 500, "internal", "out of memory");
+        return;
+    }
+    int rc = stq_trunks(q, trunk_row, &m);
+    if (rc == ST_OK)
+        rc = stq_trunk_mos(q, mos_row, &m);
+    if (rc != ST_OK) {
+        free(m.t);
+        free(mb.b);
+        api_error(a, 500, "internal", "database query failed");
+        return;
+    }
+    HEAD("trunkscope_trunk_attempts_total", "counter", "INVITE attempts on the trunk.");
+    for (size_t i = 0; i < m.n; i++)
+        mb_printf(&mb, "trunkscope_trunk_attempts_total{%s} %lld\n", m.t[i].labels,
+                  (long long)m.t[i].attempts);
+    HEAD("trunkscope_trunk_answered_total", "counter", "Answered attempts on the trunk.");
+    for (size_t i = 0; i < m.n; i++)
+        mb_printf(&mb, "trunkscope_trunk_answered_total{%s} %lld\n", m.t[i].labels,
+                  (long long)m.t[i].answered);
+    HEAD("trunkscope_trunk_asr_ratio", "gauge", "Answer-seizure ratio (0..1).");
+    for (size_t i = 0; i < m.n; i++)
+        if (m.t[i].has_asr)
+            mb_printf(&mb, "trunkscope_trunk_asr_ratio{%s} %.6g\n", m.t[i].labels, m.t[i].asr);
+    HEAD("trunkscope_trunk_ner_ratio", "gauge", "Network effectiveness ratio (0..1).");
+    for (size_t i = 0; i < m.n; i++)
+        if (m.t[i].has_ner)
+            mb_printf(&mb, "trunkscope_trunk_ner_ratio{%s} %.6g\n", m.t[i].labels, m.t[i].ner);
+    HEAD("trunkscope_trunk_pdd_seconds", "gauge", "Mean post-dial delay (INVITE to 180/183).");
+    for (size_t i = 0; i < m.n; i++)
+        if (m.t[i].has_pdd)
+            mb_printf(&mb, "trunkscope_trunk_pdd_seconds{%s} %.6g\n", m.t[i].labels,
+                      m.t[i].pdd / 1000.0);
+    HEAD("trunkscope_trunk_acd_seconds", "gauge", "Average call duration of answered calls.");
+    for (size_t i = 0; i < m.n; i++)
+        if (m.t[i].has_acd)
+            mb_printf(&mb, "trunkscope_trunk_acd_seconds{%s} %.6g\n", m.t[i].labels, m.t[i].acd);
+    HEAD("trunkscope_trunk_peak_concurrent_calls", "gauge", "Peak concurrent calls seen.");
+    for (size_t i = 0; i < m.n; i++)
+        mb_printf(&mb, "trunkscope_trunk_peak_concurrent_calls{%s} %lld\n", m.t[i].labels,
+                  (long long)m.t[i].peak);
+    HEAD("trunkscope_trunk_mos", "histogram", "MOS of the calls on the trunk.");
+    for (size_t i = 0; i < m.n; i++) {
+        for (size_t b = 0; b < MOS_NB; b++)
+            mb_printf(&mb, "trunkscope_trunk_mos_bucket{%s,le=\"%.1f\"} %llu\n", m.t[i].labels,
+                      MOS_LE[b], (unsigned long long)m.t[i].mos_bucket[b]);
+        mb_printf(&mb, "trunkscope_trunk_mos_bucket{%s,le=\"+Inf\"} %llu\n", m.t[i].labels,
+                  (unsigned long long)m.t[i].mos_n);
+        mb_printf(&mb, "trunkscope_trunk_mos_sum{%s} %.6g\n", m.t[i].labels, m.t[i].mos_sum);
+        mb_printf(&mb, "trunkscope_trunk_mos_count{%s} %llu\n", m.t[i].labels,
+                  (unsigned long long)m.t[i].mos_n);
+    }
+    free(m.t);
+
+    struct api_live_stats ls;
+    bool live = api_live(a->srv, &ls);
+    HEAD("trunkscope_active_calls", "gauge", "Calls in progress (live sensor; 0 for a database).");
+    mb_printf(&mb, "trunkscope_active_calls %lld\n",
+              (long long)(live && ls.active_calls > 0 ? ls.active_calls : 0));
+    if (live) {
+        HEAD("trunkscope_capture_packets_total", "counter", "Packets captured.");
+        mb_printf(&mb, "trunkscope_capture_packets_total %lld\n", (long long)ls.packets);
+        HEAD("trunkscope_capture_bytes_total", "counter", "Bytes captured.");
+        mb_printf(&mb, "trunkscope_capture_bytes_total %lld\n", (long long)ls.bytes);
+        HEAD("trunkscope_drops_total", "counter", "Packets or records dropped, by where.");
+        mb_printf(&mb, "trunkscope_drops_total{where=\"kernel\"} %lld\n",
+                  (long long)ls.drops_kernel);
+        mb_printf(&mb, "trunkscope_drops_total{where=\"queue\"} %lld\n", (long long)ls.drops_queue);
+        mb_printf(&mb, "trunkscope_drops_total{where=\"store\"} %lld\n",
+                  (long long)ls.store_dropped);
+        HEAD("trunkscope_queue_depth", "gauge", "Frames waiting for analysis.");
+        mb_printf(&mb, "trunkscope_queue_depth %lld\n", (long long)ls.queue_depth);
+    }
+    (void)stq_totals(q, totals_row, &mb);
+    HEAD("trunkscope_http_requests_total", "counter", "HTTP requests answered, by status class.");
+    for (int c = 1; c <= 5; c++)
+        mb_printf(&mb, "trunkscope_http_requests_total{class=\"%dxx\"} %llu\n", c,
+                  (unsigned long long)api_requests(a->srv, c));
+    if (mb.over) {
+        free(mb.b);
+        api_error(a, 500, "internal", "metrics too large");
+        return;
+    }
+    a->body = mb.b;
+    a->body_len = mb.n;
+    a->ctype = "text/plain; version=0.0.4; charset=utf-8";
+}

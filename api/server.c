@@ -1,0 +1,759 @@
+/* HTTP server (libmicrohttpd, thread pool): request limits, per-client rate
+ * limiting, bearer-token auth in constant time, read-only methods, static
+ * dashboard files confined to their directory, security headers, optional
+ * TLS. RFC 9110 (semantics, status codes), RFC 6750 (bearer tokens). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/hash.h"
+#include "../store/query.h"
+#include "api_int.h"
+
+#define CSP "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';" \
+            " connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+struct rl_slot {
+    uint8_t addr[16];
+    bool used;
+    double tokens;
+    uint64_t last_ns;
+};
+
+struct api_server {
+    struct MHD_Daemon *d;
+    char db_path[PATH_MAX];
+    char static_root[PATH_MAX];       /* realpath; "" = no static files */
+    char token[TS_API_TOKEN_MAX + 1];
+    size_t token_len;                 /* 0 = no token required */
+    char *tls_cert, *tls_key;
+    unsigned port;
+
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_cv;
+    struct stq *pool[TS_API_THREADS * 4];
+    bool pool_busy[TS_API_THREADS * 4];
+    unsigned npool;
+
+    pthread_mutex_t rl_mu;
+    struct rl_slot *rl;
+    double rate, burst;
+    bool no_rate;
+
+    pthread_mutex_t live_mu;
+    api_stats_fn live_fn;
+    void *live_ctx;
+
+    atomic_int exports;
+    atomic_ullong by_class[6];
+};
+
+/* Per-request state, born in the URI callback (which sees the raw target). */
+struct api_req {
+    size_t uri_len;
+    bool uri_bad;       /* %00 or raw control bytes in the target */
+    bool seen;          /* the access handler ran once */
+    bool body_too_big;
+    size_t body;
+};
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- listen address ---- */
+
+int api_parse_listen(const char *spec, char *addr, size_t cap, unsigned *port, bool *loopback,
+                     char *err, size_t errlen)
+{
+    const char *colon;
+    size_t alen;
+    const char *a;
+    if (!spec || !*spec) {
+        snprintf(err, errlen, "empty listen address");
+        return API_ERR_USAGE;
+    }
+    if (spec[0] == '[') {
+        const char *rb = strchr(spec, ']');
+        if (!rb || rb[1] != ':') {
+            snprintf(err, errlen, "bad listen address '%s' (want [ADDR]:PORT)", spec);
+            return API_ERR_USAGE;
+        }
+        a = spec + 1;
+        alen = (size_t)(rb - a);
+        colon = rb + 1;
+    } else {
+        colon = strrchr(spec, ':');
+        if (!colon) {
+            snprintf(err, errlen, "bad listen address '%s' (want ADDR:PORT)", spec);
+            return API_ERR_USAGE;
+        }
+        a = spec;
+        alen = (size_t)(colon - spec);
+    }
+    if (alen == 0 || alen >= cap) {
+        snprintf(err, errlen, "bad listen address '%s'", spec);
+        return API_ERR_USAGE;
+    }
+    memcpy(addr, a, alen);
+    addr[alen] = '\0';
+    if (strcmp(addr, "localhost") == 0)
+        snprintf(addr, cap, "127.0.0.1");
+    char *end = NULL;
+    errno = 0;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (errno || !end || *end || end == colon + 1 || p > 65535 || colon[1] == '-' ||
+        colon[1] == '+') {
+        snprintf(err, errlen, "bad port in '%s'", spec);
+        return API_ERR_USAGE;
+    }
+    *port = (unsigned)p;
+    struct in_addr v4;
+    struct in6_addr v6;
+    if (inet_pton(AF_INET, addr, &v4) == 1) {
+        *loopback = (ntohl(v4.s_addr) >> 24) == 127;
+    } else if (inet_pton(AF_INET6, addr, &v6) == 1) {
+        *loopback = IN6_IS_ADDR_LOOPBACK(&v6);
+    } else {
+        snprintf(err, errlen, "bad listen address '%s' (numeric IPv4/IPv6 address)", addr);
+        return API_ERR_USAGE;
+    }
+    return API_OK;
+}
+
+/* ---- files ---- */
+
+/* Whole small file into a NUL-terminated buffer; NULL on error. */
+static char *slurp(const char *path, size_t max, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat sb;
+    char *buf = NULL;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (size_t)sb.st_size <= max) {
+        buf = malloc((size_t)sb.st_size + 1);
+        size_t got = 0;
+        while (buf && got < (size_t)sb.st_size) {
+            ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+            if (n <= 0) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            got += (size_t)n;
+        }
+        if (buf) {
+            buf[got] = '\0';
+            if (len)
+                *len = got;
+        }
+    }
+    close(fd);
+    return buf;
+}
+
+static int load_token(struct api_server *s, const char *path, char *err, size_t errlen)
+{
+    size_t len = 0;
+    char *t = slurp(path, 4096, &len);
+    if (!t) {
+        snprintf(err, errlen, "%s: cannot read the token file", path);
+        return -1;
+    }
+    while (len && (t[len - 1] == '\n' || t[len - 1] == '\r' || t[len - 1] == ' ' ||
+                   t[len - 1] == '\t'))
+        t[--len] = '\0';
+    bool ok = len >= TS_API_TOKEN_MIN && len <= TS_API_TOKEN_MAX;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = t[i] > 0x20 && t[i] < 0x7f; /* RFC 6750 b64token is printable ASCII */
+    if (!ok) {
+        snprintf(err, errlen, "%s: the token must be %d to %d printable characters", path,
+                 TS_API_TOKEN_MIN, TS_API_TOKEN_MAX);
+        free(t);
+        return -1;
+    }
+    memcpy(s->token, t, len + 1);
+    s->token_len = len;
+    memset(t, 0, len);
+    free(t);
+    return 0;
+}
+
+/* Constant time in the presented value: always walks our whole token. */
+static bool token_ok(const struct api_server *s, const char *hdr)
+{
+    if (!hdr || strncasecmp(hdr, "Bearer ", 7) != 0)
+        return false;
+    const char *t = hdr + 7;
+    size_t n = strnlen(t, TS_API_TOKEN_MAX + 1);
+    unsigned diff = (unsigned)(n != s->token_len);
+    for (size_t i = 0; i < s->token_len; i++)
+        diff |= (unsigned char)s->token[i] ^ (unsigned char)(i < n ? t[i] : 0);
+    return diff == 0;
+}
+
+/* ---- services for the routes ---- */
+
+struct stq *api_db(struct api_call *a)
+{
+    struct api_server *s = a->srv;
+    if (a->q)
+        return a->q;
+    pthread_mutex_lock(&s->pool_mu);
+    for (;;) {
+        for (unsigned i = 0; i < s->npool; i++) {
+            if (!s->pool_busy[i]) {
+                s->pool_busy[i] = true;
+                a->q = s->pool[i];
+                pthread_mutex_unlock(&s->pool_mu);
+                return a->q;
+            }
+        }
+        pthread_cond_wait(&s->pool_cv, &s->pool_mu);
+    }
+}
+
+static void db_put(struct api_server *s, struct stq *q)
+{
+    if (!q)
+        return;
+    pthread_mutex_lock(&s->pool_mu);
+    for (unsigned i = 0; i < s->npool; i++)
+        if (s->pool[i] == q)
+            s->pool_busy[i] = false;
+    pthread_cond_signal(&s->pool_cv);
+    pthread_mutex_unlock(&s->pool_mu);
+}
+
+const char *api_db_path(const struct api_server *s) { return s->db_path; }
+
+bool api_live(struct api_server *s, struct api_live_stats *out)
+{
+    bool have = false;
+    pthread_mutex_lock(&s->live_mu);
+    if (s->live_fn) {
+        *out = (struct api_live_stats){ -1, -1, -1, -1, -1, -1, -1, -1, -1.0 };
+        s->live_fn(s->live_ctx, out);
+        have = true;
+    }
+    pthread_mutex_unlock(&s->live_mu);
+    return have;
+}
+
+void api_set_stats_fn(struct api_server *s, api_stats_fn fn, void *ctx)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->live_mu);
+    s->live_fn = fn;
+    s->live_ctx = ctx;
+    pthread_mutex_unlock(&s->live_mu);
+}
+
+bool api_export_begin(struct api_server *s)
+{
+    if (atomic_fetch_add(&s->exports, 1) >= TS_API_MAX_EXPORTS) {
+        atomic_fetch_sub(&s->exports, 1);
+        return false;
+    }
+    return true;
+}
+
+void api_export_end(struct api_server *s) { atomic_fetch_sub(&s->exports, 1); }
+
+uint64_t api_requests(const struct api_server *s, int cls)
+{
+    return cls >= 1 && cls <= 5 ? atomic_load(&s->by_class[cls]) : 0;
+}
+
+unsigned api_port(const struct api_server *s) { return s ? s->port : 0; }
+
+bool api_error(struct api_call *a, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_decref(a->json);
+    free(a->body);
+    a->body = NULL;
+    if (a->fd >= 0) {
+        close(a->fd);
+        a->fd = -1;
+    }
+    json_t *e = json_object();
+    json_object_set_new(e, "code", json_string(code));
+    json_object_set_new(e, "message", api_jtext(msg, strlen(msg)));
+    a->json = json_object();
+    json_object_set_new(a->json, "error", e);
+    a->status = status;
+    return false;
+}
+
+/* ---- rate limiting: one token bucket per client address (hashed slot) ---- */
+
+static bool rate_ok(struct api_server *s, const struct sockaddr *sa)
+{
+    uint8_t key[16] = { 0 };
+    if (s->no_rate || !sa)
+        return true;
+    if (sa->sa_family == AF_INET)
+        memcpy(key, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+    else if (sa->sa_family == AF_INET6)
+        memcpy(key, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+    size_t i = (size_t)(ts_hash(key, sizeof key) % TS_API_RATE_SLOTS);
+    uint64_t now = mono_ns();
+    bool ok;
+    pthread_mutex_lock(&s->rl_mu);
+    struct rl_slot *r = &s->rl[i];
+    if (!r->used || memcmp(r->addr, key, sizeof key) != 0) {
+        memcpy(r->addr, key, sizeof key);
+        r->used = true;
+        r->tokens = s->burst;
+        r->last_ns = now;
+    }
+    r->tokens += (double)(now - r->last_ns) / 1e9 * s->rate;
+    if (r->tokens > s->burst)
+        r->tokens = s->burst;
+    r->last_ns = now;
+    ok = r->tokens >= 1.0;
+    if (ok)
+        r->tokens -= 1.0;
+    pthread_mutex_unlock(&s->rl_mu);
+    return ok;
+}
+
+/* ---- static files ---- */
+
+static const char *mime_of(const char *path)
+{
+    static const struct { const char *ext, *type; } T[] = {
+        { ".html", "text/html; charset=utf-8" },  { ".css", "text/css; charset=utf-8" },
+        { ".js", "text/javascript; charset=utf-8" }, { ".mjs", "text/javascript; charset=utf-8" },
+        { ".json", "application/json" },          { ".svg", "image/svg+xml" },
+        { ".png", "image/png" },                  { ".ico", "image/x-icon" },
+        { ".txt", "text/plain; charset=utf-8" },  { ".woff2", "font/woff2" },
+    };
+    const char *dot = strrchr(path, '.');
+    for (size_t i = 0; dot && i < sizeof T / sizeof T[0]; i++)
+        if (strcmp(dot, T[i].ext) == 0)
+            return T[i].type;
+    return "application/octet-stream";
+}
+
+/* Only [A-Za-z0-9._-] segments, none starting with '.', then the resolved
+ * path must stay under the root (symlinks out are refused). */
+static void serve_static(struct api_call *a)
+{
+    struct api_server *s = a->srv;
+    const char *p = strcmp(a->path, "/") == 0 ? "/index.html" : a->path;
+    char rel[PATH_MAX], full[PATH_MAX], real[PATH_MAX];
+    size_t n = strlen(p);
+    if (!s->static_root[0]) {
+        api_error(a, 404, "not_found", "no such resource");
+        return;
+    }
+    if (n >= sizeof rel - 1 || n < 2) {
+        api_error(a, 404, "not_found", "no such file");
+        return;
+    }
+    bool seg_start = true;
+    for (size_t i = 1; i < n; i++) {
+        char c = p[i];
+        bool okc = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '.' || c == '_' || c == '-' || c == '/';
+        if (!okc || (seg_start && (c == '.' || c == '/'))) {
+            api_error(a, 404, "not_found", "no such file");
+            return;
+        }
+        seg_start = c == '/';
+    }
+    snprintf(rel, sizeof rel, "%s", p + 1);
+    if (snprintf(full, sizeof full, "%s/%s", s->static_root, rel) >= (int)sizeof full ||
+        !realpath(full, real)) {
+        api_error(a, 404, "not_found", "no such file");
+        return;
+    }
+    size_t rl = strlen(s->static_root);
+    if (strncmp(real, s->static_root, rl) != 0 || real[rl] != '/') {
+        api_error(a, 404, "not_found", "no such file");
+        return;
+    }
+    int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+        (uint64_t)sb.st_size > TS_API_MAX_STATIC_BYTES) {
+        if (fd >= 0)
+            close(fd);
+        api_error(a, 404, "not_found", "no such file"); /* directories are never listed */
+        return;
+    }
+    a->status = 200;
+    a->fd = fd;
+    a->fd_len = (uint64_t)sb.st_size;
+    a->ctype = mime_of(real);
+}
+
+/* ---- request handling ---- */
+
+struct params_ctx {
+    struct api_call *a;
+    bool too_many, nul, dup;
+};
+
+static enum MHD_Result param_it(void *cls, enum MHD_ValueKind kind, const char *key,
+                                size_t key_size, const char *value, size_t value_size)
+{
+    struct params_ctx *pc = cls;
+    (void)kind;
+    if (!key || strlen(key) != key_size || (value && strlen(value) != value_size)) {
+        pc->nul = true;
+        return MHD_NO;
+    }
+    if (pc->a->nparams >= TS_API_MAX_PARAMS) {
+        pc->too_many = true;
+        return MHD_NO;
+    }
+    for (size_t i = 0; i < pc->a->nparams; i++)
+        if (strcmp(pc->a->params[i].key, key) == 0)
+            pc->dup = true;
+    pc->a->params[pc->a->nparams++] = (struct api_param){ key, value ? value : "", false };
+    return MHD_YES;
+}
+
+static void add_common_headers(struct MHD_Response *r, bool api)
+{
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Content-Security-Policy", CSP);
+    MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(r, "Cache-Control", api ? "no-store" : "no-cache");
+}
+
+static enum MHD_Result send_call(struct api_server *s, struct MHD_Connection *c,
+                                 struct api_call *a, bool api)
+{
+    struct MHD_Response *r = NULL;
+    if (a->json) {
+        char *txt = json_dumps(a->json, JSON_COMPACT | JSON_REAL_PRECISION(12));
+        json_decref(a->json);
+        a->json = NULL;
+        if (!txt) {
+            static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+            r = MHD_create_response_from_buffer(sizeof oom - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
+            a->status = 500;
+        } else {
+            r = MHD_create_response_from_buffer(strlen(txt), txt, MHD_RESPMEM_MUST_FREE);
+        }
+        a->ctype = "application/json; charset=utf-8";
+    } else if (a->fd >= 0) {
+        r = MHD_create_response_from_fd((uint64_t)a->fd_len, a->fd);
+        if (r)
+            a->fd = -1; /* owned by the response now */
+    } else {
+        r = MHD_create_response_from_buffer(a->body_len, a->body ? a->body : (void *)"",
+                                            a->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        if (r)
+            a->body = NULL;
+    }
+    if (!r)
+        return MHD_NO;
+    add_common_headers(r, api);
+    if (a->ctype)
+        MHD_add_response_header(r, "Content-Type", a->ctype);
+    if (a->filename[0]) {
+        char cd[128];
+        snprintf(cd, sizeof cd, "attachment; filename=\"%s\"", a->filename);
+        MHD_add_response_header(r, "Content-Disposition", cd);
+    }
+    if (a->status == 405)
+        MHD_add_response_header(r, "Allow", "GET, HEAD");
+    if (a->status == 401)
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"trunkscope\"");
+    if (a->status == 429)
+        MHD_add_response_header(r, "Retry-After", "1");
+    int cls = a->status / 100;
+    if (cls >= 1 && cls <= 5)
+        atomic_fetch_add(&s->by_class[cls], 1);
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)a->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static void call_cleanup(struct api_server *s, struct api_call *a)
+{
+    json_decref(a->json);
+    free(a->body);
+    if (a->fd >= 0)
+        close(a->fd);
+    db_put(s, a->q);
+}
+
+static enum MHD_Result reply_error(struct api_server *s, struct MHD_Connection *c, int status,
+                                   const char *code, const char *msg)
+{
+    struct api_call a = { .srv = s, .fd = -1 };
+    api_error(&a, status, code, "%s", msg);
+    enum MHD_Result r = send_call(s, c, &a, true);
+    call_cleanup(s, &a);
+    return r;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    struct api_server *s = cls;
+    struct api_req *rq = *con_cls;
+    (void)version;
+    (void)upload_data;
+    if (!rq)
+        return MHD_NO;
+    if (!rq->seen) {
+        rq->seen = true;
+        if (rq->uri_len > TS_API_MAX_URL)
+            return reply_error(s, c, 414, "uri_too_long", "request target too long");
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (!rate_ok(s, ci ? ci->client_addr : NULL))
+            return reply_error(s, c, 429, "rate_limited", "too many requests, slow down");
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+            return reply_error(s, c, 405, "method_not_allowed", "the API is read-only: GET or HEAD");
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl) {
+            char *end = NULL;
+            errno = 0;
+            unsigned long long v = strtoull(cl, &end, 10);
+            if (errno || end == cl || v > TS_API_MAX_BODY)
+                return reply_error(s, c, 413, "body_too_large", "request body too large");
+        }
+        return MHD_YES; /* headers done; the body (if any) comes next */
+    }
+    if (*upload_size) {
+        rq->body += *upload_size;
+        *upload_size = 0;
+        if (rq->body > TS_API_MAX_BODY)
+            rq->body_too_big = true;
+        return MHD_YES;
+    }
+    if (rq->body_too_big)
+        return reply_error(s, c, 413, "body_too_large", "request body too large");
+    if (rq->uri_bad)
+        return reply_error(s, c, 400, "bad_request", "NUL or control bytes in the request target");
+
+    bool api = strncmp(url, "/api/", 5) == 0 || strcmp(url, "/api") == 0 ||
+               strcmp(url, "/metrics") == 0;
+    struct api_call a = { .srv = s, .path = url, .fd = -1, .status = 200 };
+    if (api) {
+        if (s->token_len &&
+            !token_ok(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"))) {
+            api_error(&a, 401, "unauthorized", "missing or wrong bearer token");
+        } else {
+            struct params_ctx pc = { .a = &a };
+            MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, param_it, &pc);
+            if (pc.nul)
+                api_error(&a, 400, "bad_parameter", "NUL byte in a query parameter");
+            else if (pc.too_many)
+                api_error(&a, 400, "too_many_parameters", "at most %d query parameters",
+                          TS_API_MAX_PARAMS);
+            else if (pc.dup)
+                api_error(&a, 400, "bad_parameter", "a query parameter is repeated");
+            else
+                routes_dispatch(&a);
+        }
+    } else {
+        serve_static(&a);
+    }
+    enum MHD_Result r = send_call(s, c, &a, api);
+    call_cleanup(s, &a);
+    return r;
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    struct api_req *rq = calloc(1, sizeof *rq);
+    if (!rq)
+        return NULL;
+    rq->uri_len = strlen(uri);
+    for (size_t i = 0; i < rq->uri_len; i++) {
+        unsigned char ch = (unsigned char)uri[i];
+        if (ch < 0x20 || ch == 0x7f)
+            rq->uri_bad = true;
+        if (ch == '%' && uri[i + 1] == '0' && uri[i + 1] && uri[i + 2] == '0')
+            rq->uri_bad = true; /* %00 */
+    }
+    return rq;
+}
+
+static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                    enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    free(*con_cls);
+    *con_cls = NULL;
+}
+
+/* ---- start / stop ---- */
+
+void api_stop(struct api_server *s)
+{
+    if (!s)
+        return;
+    if (s->d)
+        MHD_stop_daemon(s->d);
+    for (unsigned i = 0; i < s->npool; i++)
+        stq_close(s->pool[i]);
+    pthread_mutex_destroy(&s->pool_mu);
+    pthread_cond_destroy(&s->pool_cv);
+    pthread_mutex_destroy(&s->rl_mu);
+    pthread_mutex_destroy(&s->live_mu);
+    free(s->rl);
+    free(s->tls_cert);
+    if (s->tls_key) {
+        memset(s->tls_key, 0, strlen(s->tls_key));
+        free(s->tls_key);
+    }
+    memset(s->token, 0, sizeof s->token);
+    free(s);
+}
+
+struct api_server *api_start(const struct api_options *o, char *err, size_t errlen)
+{
+    char addr[64];
+    unsigned port = 0;
+    bool loopback = false;
+    if (api_parse_listen(o->http ? o->http : "127.0.0.1:8080", addr, sizeof addr, &port,
+                         &loopback, err, errlen) != API_OK)
+        return NULL;
+    if (!loopback && !o->token_file) {
+        snprintf(err, errlen, "listening on %s (not loopback) needs --token-file", addr);
+        return NULL;
+    }
+    if (!o->tls_cert != !o->tls_key) {
+        snprintf(err, errlen, "--tls-cert and --tls-key go together");
+        return NULL;
+    }
+    if (o->tls_cert && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        snprintf(err, errlen, "this libmicrohttpd was built without TLS support");
+        return NULL;
+    }
+    if (!o->db_path) {
+        snprintf(err, errlen, "no database (--db FILE)");
+        return NULL;
+    }
+    struct api_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&s->pool_mu, NULL);
+    pthread_cond_init(&s->pool_cv, NULL);
+    pthread_mutex_init(&s->rl_mu, NULL);
+    pthread_mutex_init(&s->live_mu, NULL);
+    s->rl = calloc(TS_API_RATE_SLOTS, sizeof *s->rl);
+    s->rate = o->rate_per_s ? o->rate_per_s : TS_API_RATE_PER_S;
+    s->burst = o->rate_burst ? o->rate_burst : TS_API_RATE_BURST;
+    s->no_rate = o->no_rate_limit;
+    if (!s->rl) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (o->token_file && load_token(s, o->token_file, err, errlen) != 0)
+        goto fail;
+    if (!realpath(o->db_path, s->db_path)) {
+        snprintf(err, errlen, "%s: %s", o->db_path, strerror(errno));
+        goto fail;
+    }
+    if (o->static_dir) {
+        struct stat sb;
+        if (!realpath(o->static_dir, s->static_root) || stat(s->static_root, &sb) != 0 ||
+            !S_ISDIR(sb.st_mode)) {
+            snprintf(err, errlen, "%s: not a directory", o->static_dir);
+            goto fail;
+        }
+    }
+    if (o->tls_cert) {
+        s->tls_cert = slurp(o->tls_cert, 1u << 20, NULL);
+        s->tls_key = slurp(o->tls_key, 1u << 20, NULL);
+        if (!s->tls_cert || !s->tls_key) {
+            snprintf(err, errlen, "cannot read %s", !s->tls_cert ? o->tls_cert : o->tls_key);
+            goto fail;
+        }
+    }
+    unsigned threads = o->threads ? o->threads : TS_API_THREADS;
+    if (threads > TS_API_THREADS * 4)
+        threads = TS_API_THREADS * 4;
+    /* one read-only connection per worker thread */
+    for (unsigned i = 0; i < threads; i++) {
+        s->pool[i] = stq_open(s->db_path, err, errlen);
+        if (!s->pool[i])
+            goto fail;
+        s->npool++;
+    }
+
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
+    if (strchr(addr, ':')) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        inet_pton(AF_INET6, addr, &a6->sin6_addr);
+        flags |= MHD_USE_IPv6;
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        inet_pton(AF_INET, addr, &a4->sin_addr);
+    }
+    if (s->tls_cert)
+        flags |= MHD_USE_TLS;
+    errno = 0;
+    s->d = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)TS_API_MAX_CONNS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)TS_API_MAX_CONNS_PER_IP,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TS_API_CONN_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)TS_API_CONN_MEMORY,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
+        s->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->tls_cert,
+        MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
+    if (!s->d) {
+        snprintf(err, errlen, "cannot listen on %s port %u%s%s%s", addr, port,
+                 errno ? " (" : "", errno ? strerror(errno) : "", errno ? ")" : "");
+        if (s->tls_cert)
+            snprintf(err, errlen, "cannot listen on %s port %u (or bad TLS certificate/key)",
+                     addr, port);
+        goto fail;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : port;
+    return s;
+fail:
+    api_stop(s);
+    return NULL;
+}

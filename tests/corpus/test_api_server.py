@@ -1,0 +1,576 @@
+#!/usr/bin/env python3
+"""API tests: generate a capture, analyse it into a database, run
+`trunkscope serve` on a free loopback port and check every endpoint, filter,
+paging, error body, limit, token rule and hostile input; every JSON response
+is validated against the server's own openapi.json."""
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import ssl
+import subprocess
+import sys
+import time
+import urllib.parse
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FAILS = []
+CHECKS = [0]
+
+
+def check(cond, what):
+    CHECKS[0] += 1
+    if not cond:
+        FAILS.append(what)
+        print("FAIL:", what, flush=True)
+    return cond
+
+
+# ---- a small JSON-schema subset: $ref, type, properties, required,
+# additionalProperties: false, items, enum ----
+
+class Validator:
+    def __init__(self, doc):
+        self.doc = doc
+
+    def resolve(self, s):
+        while "$ref" in s:
+            parts = s["$ref"].lstrip("#/").split("/")
+            s = self.doc
+            for p in parts:
+                s = s[p]
+        return s
+
+    @staticmethod
+    def type_ok(v, t):
+        return {
+            "null": v is None,
+            "boolean": isinstance(v, bool),
+            "integer": isinstance(v, int) and not isinstance(v, bool),
+            "number": isinstance(v, (int, float)) and not isinstance(v, bool),
+            "string": isinstance(v, str),
+            "array": isinstance(v, list),
+            "object": isinstance(v, dict),
+        }[t]
+
+    def errors(self, v, s, path="$"):
+        s = self.resolve(s)
+        out = []
+        if "type" in s:
+            types = s["type"] if isinstance(s["type"], list) else [s["type"]]
+            if not any(self.type_ok(v, t) for t in types):
+                return ["%s: %r is not %s" % (path, v, "/".join(types))]
+        if "enum" in s and v not in s["enum"]:
+            out.append("%s: %r not in %r" % (path, v, s["enum"]))
+        if isinstance(v, dict):
+            props = s.get("properties", {})
+            for r in s.get("required", []):
+                if r not in v:
+                    out.append("%s: missing %s" % (path, r))
+            for k, x in v.items():
+                if k in props:
+                    out += self.errors(x, props[k], path + "." + k)
+                elif s.get("additionalProperties") is False:
+                    out.append("%s: unexpected %s" % (path, k))
+        if isinstance(v, list) and "items" in s:
+            for i, x in enumerate(v):
+                out += self.errors(x, s["items"], "%s[%d]" % (path, i))
+        return out
+
+
+class Client:
+    def __init__(self, port, token=None, tls_ctx=None):
+        self.port, self.token, self.tls_ctx = port, token, tls_ctx
+        self.validator = None
+        self.templates = []
+        self.validated = set()
+
+    def set_openapi(self, doc):
+        self.validator = Validator(doc)
+        for p in doc["paths"]:
+            rx = "^" + re.sub(r"\{[^}]+\}", "[^/]+", re.escape(p).replace(r"\{", "{").replace(r"\}", "}")) + "$"
+            self.templates.append((re.compile(rx), p))
+
+    def req(self, method, path, body=None, headers=None, token=None):
+        h = dict(headers or {})
+        tok = token if token is not None else self.token
+        if tok:
+            h["Authorization"] = "Bearer " + tok
+        if self.tls_ctx:
+            c = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=30, context=self.tls_ctx)
+        else:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        c.putrequest(method, path, skip_accept_encoding=True)
+        for k, v in h.items():
+            c.putheader(k, v)
+        if body is not None:
+            c.putheader("Content-Length", str(len(body)))
+        c.endheaders()
+        if body is not None:
+            c.send(body)
+        r = c.getresponse()
+        data = r.read()
+        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        c.close()
+        self.validate(path, r.status, hdrs, data)
+        return r.status, hdrs, data
+
+    def validate(self, path, status, hdrs, data):
+        """Every JSON answer of an /api/v1 path must match openapi.json."""
+        if not self.validator or not path.startswith("/api/v1/"):
+            return
+        rel = urllib.parse.urlsplit(path).path[len("/api/v1"):]
+        tmpl = next((p for rx, p in self.templates if rx.match(rel)), None)
+        ctype = hdrs.get("content-type", "").split(";")[0]
+        resp = None
+        if tmpl is not None:
+            resp = self.validator.doc["paths"][tmpl]["get"]["responses"].get(str(status))
+            if not check(resp is not None, "%s: status %d not documented" % (path, status)):
+                return
+            if data or status != 200:
+                check(ctype in resp.get("content", {}), "%s: content type %s not documented" % (path, ctype))
+            self.validated.add((tmpl, status))
+        if ctype != "application/json" or not data:
+            return
+        doc = json.loads(data)
+        if resp is None:  # unknown paths answer with the Error schema
+            schema = {"$ref": "#/components/schemas/Error"}
+        else:
+            schema = resp["content"]["application/json"]["schema"]
+        errs = self.validator.errors(doc, schema)
+        check(not errs, "%s (%d) does not match openapi: %s" % (path, status, errs[:5]))
+
+    def json(self, path, want=200, **kw):
+        st, h, d = self.req("GET", path, **kw)
+        check(st == want, "GET %s: status %d, want %d (%s)" % (path, st, want, d[:200]))
+        try:
+            return json.loads(d) if d else None
+        except ValueError:
+            check(False, "GET %s: not JSON" % path)
+            return None
+
+
+def free_port_server(cmd, env=None):
+    """Start serve with --http 127.0.0.1:0; return (proc, port) from its first line."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    line = p.stdout.readline()
+    m = re.search(r"port (\d+)", line)
+    if not m:
+        err = p.stderr.read() if p.poll() is not None else ""
+        p.kill()
+        raise SystemExit("serve did not start: %r %r" % (line, err))
+    return p, int(m.group(1))
+
+
+def stop(p):
+    p.send_signal(2)
+    try:
+        rc = p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = -9
+    err = p.stderr.read()
+    check(rc == 0, "serve exited with %d on SIGINT: %s" % (rc, err[-2000:]))
+    check("ERROR: AddressSanitizer" not in err and "runtime error" not in err,
+          "sanitizer report from serve: %s" % err[-3000:])
+
+
+def q(path, **params):
+    return path + ("?" + urllib.parse.urlencode(params) if params else "")
+
+
+def walk(cl, base_params, limit):
+    """All pages of a listing; returns the ids in order."""
+    ids, cursor, pages = [], None, 0
+    while True:
+        params = dict(base_params, limit=limit)
+        if cursor:
+            params["cursor"] = cursor
+        d = cl.json(q("/api/v1/calls", **params))
+        if d is None:
+            return ids
+        check(len(d["calls"]) <= limit, "page larger than limit")
+        ids += [c["id"] for c in d["calls"]]
+        cursor = d["next_cursor"]
+        pages += 1
+        if not cursor or pages > 10000:
+            return ids
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--shared", required=True)
+    ap.add_argument("--work", required=True)
+    a = ap.parse_args()
+    shutil.rmtree(a.work, ignore_errors=True)
+    os.makedirs(a.work)
+    probe = subprocess.run([a.bin, "serve", "--help"], capture_output=True, text=True)
+    if probe.returncode != 0 and "unknown command" in probe.stderr:
+        print("skipped: this trunkscope has no serve command yet")
+        return 0
+
+    pcap = os.path.join(a.work, "g.pcap")
+    db = os.path.join(a.work, "g.db")
+    subprocess.run([a.bin, "gen", "-o", pcap, "--calls", "120", "--seed", "3", "--transport", "mix",
+                    "--branch", "--gateway"], check=True, capture_output=True)
+    subprocess.run([a.bin, "analyze", "--db", db, pcap], check=True, capture_output=True)
+    con = sqlite3.connect(db)
+    sql = lambda s, *p: con.execute(s, p).fetchall()
+
+    static = os.path.join(ROOT, "web-static")
+    srv, port = free_port_server([a.bin, "serve", "--db", db, "--http", "127.0.0.1:0", "--static", static,
+                                  "--rate", "100000"])
+    cl = Client(port)
+    try:
+        spec = cl.json("/api/v1/openapi.json")
+        check(spec and spec.get("openapi", "").startswith("3."), "openapi.json is OpenAPI 3")
+        cl.set_openapi(spec)
+        cl.json("/api/v1/openapi.json")
+        run_api(cl, sql, db)
+        run_hostile(cl)
+        run_static(cl, a.work, static, a.bin, db)
+        documented = {(p, 200) for p in spec["paths"]}
+        check(documented <= cl.validated,
+              "every documented path answered 200 and was validated: missing %s"
+              % sorted(documented - cl.validated))
+    finally:
+        stop(srv)
+    run_token(a.bin, db, a.work)
+    run_rate(a.bin, db)
+    run_tls(a.bin, db, a.work)
+    run_startup_errors(a.bin, db, a.work)
+    print("%d passed, %d failed" % (CHECKS[0] - len(FAILS), len(FAILS)))
+    return 1 if FAILS else 0
+
+
+def run_api(cl, sql, db):
+    h = cl.json("/api/v1/health")
+    check(h and h["status"] == "ok" and h["live"] is False, "health ok, not live")
+    st = cl.json("/api/v1/stats")
+    ncalls = sql("SELECT count(*) FROM calls")[0][0]
+    check(ncalls > 50, "the capture gave calls (%d)" % ncalls)
+    check(st["source"] == "database" and st["totals"]["calls"] == ncalls, "stats totals.calls")
+    check(st["totals"]["sip_messages"] == sql("SELECT count(*) FROM sip_messages")[0][0], "stats sip_messages")
+    check(len(st["captures"]) == 1 and st["captures"][0]["kind"] == "file", "stats captures")
+
+    # paging: every sort and order, all pages, nothing missing or twice, right order
+    keys = {"start": "start", "duration": "coalesce(duration_s,-1.0)", "pdd": "coalesce(pdd_ms,-1)",
+            "mos": "coalesce(mos,-1.0)"}
+    for sort, expr in keys.items():
+        for order in ("asc", "desc"):
+            ref = [r[0] for r in sql("SELECT id FROM calls ORDER BY %s %s, id %s" % (expr, order, order))]
+            got = walk(cl, {"sort": sort, "order": order}, 7)
+            check(len(got) == len(set(got)), "sort=%s %s: duplicates across pages" % (sort, order))
+            check(got == ref, "sort=%s %s: pages give every call in order (%d vs %d)"
+                  % (sort, order, len(got), len(ref)))
+    d = cl.json("/api/v1/calls")
+    check(len(d["calls"]) == min(100, ncalls) and d["limit"] == 100, "default page size 100")
+    d = cl.json("/api/v1/calls?limit=500")
+    check(len(d["calls"]) == min(500, ncalls), "limit=500 accepted")
+    first = d["calls"]
+    check(all(first[i]["start"] >= first[i + 1]["start"] for i in range(len(first) - 1)),
+          "default order is newest first")
+
+    # filters against SQL
+    for col, vals in (("outcome", ["answered", "busy", "rejected", "cancelled", "failed", "timeout"]),
+                      ("direction", ["inbound", "outbound", "internal", "transit"]),
+                      ("failure_side", ["none", "enterprise", "sbc", "itsp"])):
+        for v in vals:
+            ref = sorted(r[0] for r in sql("SELECT id FROM calls WHERE %s=?" % col, v))
+            got = sorted(walk(cl, {col: v}, 500))
+            check(got == ref, "%s=%s: %d calls, want %d" % (col, v, len(got), len(ref)))
+    pdd = sorted(r[0] for r in sql("SELECT id FROM calls WHERE pdd_ms >= 2000"))
+    check(sorted(walk(cl, {"min_pdd": 2000}, 500)) == pdd, "min_pdd=2000")
+    check(walk(cl, {"min_mos": "3.5"}, 500) == sorted(r[0] for r in sql("SELECT id FROM calls WHERE mos>=3.5")),
+          "min_mos=3.5 (empty until media is stored)")
+    check(walk(cl, {"max_mos": "4"}, 500) == sorted(r[0] for r in sql("SELECT id FROM calls WHERE mos<=4")),
+          "max_mos=4")
+    # number search: digits substring of caller / callee
+    row = sql("SELECT caller_digits, callee_digits FROM legs WHERE caller_digits<>'' LIMIT 1")[0]
+    for par, digits, col, legcol in (("caller", row[0][-6:], "caller", "caller_digits"),
+                                     ("callee", row[1][-6:], "callee", "callee_digits")):
+        ref = sorted(r[0] for r in sql(
+            "SELECT id FROM calls c WHERE instr(c.%s, ?)>0 OR EXISTS(SELECT 1 FROM legs l WHERE "
+            "l.call_ref=c.id AND instr(l.%s, ?)>0)" % (col, legcol), digits, digits))
+        got = sorted(walk(cl, {par: digits}, 500))
+        check(got == ref and len(ref) >= 1, "%s=%s: %d calls, want %d" % (par, digits, len(got), len(ref)))
+    # time range: ISO and epoch ms give the same answer; from inclusive, to exclusive
+    starts = sorted(r[0] for r in sql("SELECT start FROM calls"))
+    lo, hi = starts[len(starts) // 4], starts[3 * len(starts) // 4]
+    lo_ms, hi_ms = (lo + 999999) // 1000000, (hi + 999999) // 1000000
+    ref = sorted(r[0] for r in sql("SELECT id FROM calls WHERE start >= ? AND start < ?",
+                                   lo_ms * 1000000, hi_ms * 1000000))
+    got_ms = sorted(walk(cl, {"from": lo_ms, "to": hi_ms}, 500))
+    iso = lambda ms: time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
+    got_iso = sorted(walk(cl, {"from": iso(lo_ms), "to": iso(hi_ms)}, 500))
+    check(got_ms == ref and got_iso == ref and ref, "from/to epoch ms and ISO-8601 (%d calls)" % len(ref))
+    off = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(lo_ms // 1000 + 3600)) + ".%03d+01:00" % (lo_ms % 1000)
+    check(sorted(walk(cl, {"from": off, "to": hi_ms}, 500)) == ref, "ISO-8601 with a +01:00 offset")
+    # trunk filter: every call has a leg between the trunk's addresses
+    tr = sql("SELECT id, local_addr, peer_addr FROM trunks ORDER BY attempts DESC LIMIT 1")[0]
+    ref = sorted(r[0] for r in sql(
+        "SELECT id FROM calls c WHERE EXISTS(SELECT 1 FROM legs l WHERE l.call_ref=c.id AND "
+        "((l.src=? AND l.dst=?) OR (l.src=? AND l.dst=?)))", tr[1], tr[2], tr[2], tr[1]))
+    check(sorted(walk(cl, {"trunk": tr[0]}, 500)) == ref and ref, "trunk=%d filter" % tr[0])
+    # combined filters and sorting
+    ref = [r[0] for r in sql("SELECT id FROM calls WHERE outcome='answered' AND direction='outbound' "
+                             "ORDER BY coalesce(duration_s,-1.0) DESC, id DESC")]
+    check(walk(cl, {"outcome": "answered", "direction": "outbound", "sort": "duration"}, 9) == ref,
+          "combined filters sorted by duration")
+    cl.json("/api/v1/calls?trunk=999999", want=400)
+
+    # call detail with every leg and message; a failed multi-leg call
+    cid = sql("SELECT id FROM calls WHERE outcome IN ('failed','rejected') ORDER BY legs DESC, id LIMIT 1")[0][0]
+    d = cl.json("/api/v1/calls/%d" % cid)
+    nlegs = sql("SELECT count(*) FROM legs WHERE call_ref=?", cid)[0][0]
+    msgs = sql("SELECT m.id, m.raw FROM sip_messages m JOIN legs l ON l.id=m.leg_id WHERE l.call_ref=? "
+               "ORDER BY m.ts, m.id", cid)
+    check(len(d["legs"]) == nlegs and len(d["evidence"]) == nlegs, "call %d: %d legs" % (cid, nlegs))
+    check([m["id"] for m in d["messages"]] == [m[0] for m in msgs], "call %d: every message of every leg" % cid)
+    check([m["n"] for m in d["messages"]] == list(range(len(msgs))), "messages numbered from 0")
+    check(all(m["src"] in d["nodes"] and m["dst"] in d["nodes"] for m in d["messages"]), "nodes cover messages")
+    check(d["streams"] == [] or isinstance(d["streams"], list), "streams listed")
+    check(d["call"]["outcome"] in ("failed", "rejected"), "call outcome")
+    for n in (0, len(msgs) - 1):
+        m = cl.json("/api/v1/calls/%d/messages/%d" % (cid, n))
+        check(m["text"] == msgs[n][1].decode("utf-8", "replace") and m["utf8_valid"], "message %d raw text" % n)
+        st, hd, body = cl.req("GET", "/api/v1/calls/%d/messages/%d?format=text" % (cid, n))
+        check(st == 200 and hd["content-type"].startswith("text/plain") and body == bytes(msgs[n][1]),
+              "message %d as text/plain" % n)
+    cl.json("/api/v1/calls/%d/messages/%d" % (cid, len(msgs)), want=404)
+    cl.json("/api/v1/calls/%d/messages/0?format=xml" % cid, want=400)
+    st, hd, body = cl.req("GET", "/api/v1/calls/%d/pcap" % cid)
+    check(st == 200 and hd.get("content-type") == "application/vnd.tcpdump.pcap", "pcap download")
+    check(body[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d"),
+          "pcap magic")
+    check('filename="call-%d.pcap"' % cid in hd.get("content-disposition", ""), "pcap attachment name")
+    cl.json("/api/v1/calls/99999999/pcap", want=404)
+    cl.json("/api/v1/calls/99999999", want=404)
+
+    # trunks and their KPI series
+    t = cl.json("/api/v1/trunks")
+    ref = sql("SELECT id, attempts, answered FROM trunks ORDER BY id")
+    check([(x["id"], x["attempts"], x["answered"]) for x in t["trunks"]] == [tuple(r) for r in ref], "trunks")
+    for tid, att, _ in ref:
+        k = cl.json("/api/v1/trunks/%d/kpis" % tid)
+        check(sum(p["attempts"] for p in k["points"]) == att, "trunk %d: KPI series sums to attempts" % tid)
+        k = cl.json("/api/v1/trunks/%d/kpis?bucket=120" % tid)
+        check(sum(p["attempts"] for p in k["points"]) == att and k["bucket_s"] == 120, "bucket=120")
+    td = cl.json("/api/v1/trunks/%d" % ref[0][0])
+    check(sum(x["attempts"] for x in td["directions"]) == sql(
+        "SELECT count(*) FROM legs l, trunks t WHERE t.id=? AND ((l.src=t.local_addr AND l.dst=t.peer_addr) OR "
+        "(l.src=t.peer_addr AND l.dst=t.local_addr))", ref[0][0])[0][0], "trunk directions count its legs")
+    check(td["peak_kbps"] >= 0 and td["codes"], "trunk codes and bandwidth")
+    cl.json("/api/v1/trunks/424242", want=404)
+    cl.json("/api/v1/trunks/424242/kpis", want=404)
+    ov = cl.json("/api/v1/kpis?bucket=60")
+    check(sum(p["attempts"] for p in ov["points"]) == ncalls, "overview series counts every call once")
+    check(max(p["concurrent"] for p in ov["points"]) >= 1, "overview concurrency")
+    cl.json("/api/v1/kpis?bucket=61", want=400)
+    cl.json("/api/v1/kpis?bucket=60&from=0&to=%d" % (10 ** 12), want=400)  # too many points
+    r = cl.json("/api/v1/registrations")
+    check(len(r["registrations"]) == sql("SELECT count(*) FROM registrations")[0][0]
+          and len(r["keepalives"]) == sql("SELECT count(*) FROM keepalives")[0][0], "registrations")
+
+    st, hd, body = cl.req("GET", "/metrics")
+    text = body.decode()
+    check(st == 200 and hd["content-type"].startswith("text/plain; version=0.0.4"), "metrics content type")
+    m = re.search(r'trunkscope_trunk_attempts_total\{trunk="%d",[^}]*\} (\d+)' % ref[0][0], text)
+    check(m and int(m.group(1)) == ref[0][1], "metrics attempts of trunk %d" % ref[0][0])
+    check('trunkscope_trunk_mos_bucket{' in text and "le=\"+Inf\"" in text, "metrics MOS histogram")
+    check(re.search(r"^trunkscope_stored_calls %d$" % ncalls, text, re.M), "metrics stored calls")
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            check(re.match(r'^[a-z_]+(\{[^}]*\})? -?[0-9.e+Inf-]+$', line), "metrics line format: %r" % line)
+    st, hd, body = cl.req("HEAD", "/api/v1/trunks")
+    check(st == 200 and body == b"", "HEAD: headers only")
+
+
+def run_hostile(cl):
+    err = lambda path, want, **kw: check_err(cl, path, want, **kw)
+    for bad in ("limit=0", "limit=501", "limit=abc", "limit=-1", "limit=1e2", "limit=%2B5", "limit=",
+                "from=yesterday", "from=2023-02-31T00:00:00Z", "from=2023-13-01", "to=99999999999999999999",
+                "from=1700000000000&to=1600000000000", "caller=12a", "caller=" + "1" * 33, "callee=%2B49",
+                "outcome=nope", "direction=INBOUND", "failure_side=", "sort=callee", "order=up",
+                "cursor=garbage", "cursor=djEuc3RhcnQuZC4x", "min_mos=abc", "min_mos=9", "min_mos=nan",
+                "max_mos=inf", "min_pdd=-5", "min_pdd=0x10", "trunk=0", "trunk=1.5", "bogus=1",
+                "caller=1%27%20OR%20%271%27=%271", "outcome=answered%27%3B%20DROP%20TABLE%20calls%3B--",
+                "direction=inbound%20OR%201=1", "caller=1%00", "limit=1&limit=2"):
+        err("/api/v1/calls?" + bad, 400)
+    # a cursor of another sort order is refused
+    d = cl.json("/api/v1/calls?limit=1&sort=pdd")
+    err("/api/v1/calls?limit=1&sort=start&cursor=" + d["next_cursor"], 400)
+    err("/api/v1/calls?" + "&".join("p%d=1" % i for i in range(30)), 400)
+    err("/api/v1/calls?" + "x" * 3000, 414)
+    err("/api/v1/" + "a" * 5000, 414)
+    err("/api/v1/nothing", 404)
+    err("/api/v1/calls/abc", 404)
+    err("/api/v1/calls/0", 404)
+    err("/api/v1/calls/-1", 404)
+    err("/api/v1/calls/1%27", 404)
+    err("/api/v1/calls/99999999999999999999999", 404)
+    err("/api/v1/calls/1/messages/-1", 404)
+    err("/api/v1/calls/1/messages/x", 404)
+    err("/api/v1/calls/1/", 404)
+    err("/api/v1/../../etc/passwd", 404)
+    err("/api/v1/%2e%2e/%2e%2e/etc/passwd", 404)
+    err("/api/v1/calls%00", 400)
+    err("/api/v1/health?x=1", 400)
+    for m in ("POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
+        st, hd, body = cl.req(m, "/api/v1/calls", body=b"{}")
+        check(st == 405 and "GET" in hd.get("allow", ""), "%s -> 405 with Allow" % m)
+        check_body(body, "%s error body" % m)
+    st, hd, body = cl.req("GET", "/api/v1/health", body=b"x" * 4096)
+    check(st == 413, "GET with a 4 KiB body -> 413 (got %d)" % st)
+    check_body(body, "413 body")
+    # the server is still fine
+    cl.json("/api/v1/health")
+
+
+def check_body(body, what):
+    try:
+        e = json.loads(body)["error"]
+        check(isinstance(e["code"], str) and isinstance(e["message"], str), what)
+    except (ValueError, KeyError, TypeError):
+        check(False, "%s: not an error object: %r" % (what, body[:200]))
+
+
+def check_err(cl, path, want, **kw):
+    st, hd, body = cl.req("GET", path, **kw)
+    check(st == want, "GET %s: %d, want %d" % (path[:120], st, want))
+    check(hd.get("content-type", "").startswith("application/json"), "%s: JSON error" % path[:80])
+    check_body(body, "error body of %s" % path[:80])
+
+
+def run_static(cl, work, static, binary, db):
+    st, hd, body = cl.req("GET", "/")
+    check(st == 200 and hd["content-type"].startswith("text/html"), "dashboard index")
+    check("default-src 'self'" in hd.get("content-security-policy", ""), "CSP header")
+    check(hd.get("x-content-type-options") == "nosniff", "nosniff header")
+    for f, mime in (("app.js", "text/javascript"), ("app.css", "text/css")):
+        st, hd, _ = cl.req("GET", "/" + f)
+        check(st == 200 and hd["content-type"].startswith(mime), "%s served as %s" % (f, mime))
+    for bad in ("/../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc/passwd", "/.%2e/x",
+                "/.hidden", "/a/../../etc/passwd", "/nothing.html", "/index.html%00.js", "//etc/passwd",
+                "/" + "b" * 3000):
+        st, hd, body = cl.req("GET", bad)
+        check(st in (400, 404, 414), "static %s refused (%d)" % (bad[:60], st))
+        check(b"root:" not in body, "static %s leaks nothing" % bad[:60])
+    # a symlink out of the static directory and a directory: both 404
+    sdir = os.path.join(work, "static")
+    os.makedirs(os.path.join(sdir, "sub"), exist_ok=True)
+    with open(os.path.join(sdir, "index.html"), "w") as f:
+        f.write("<!doctype html><title>t</title>")
+    os.symlink("/etc/passwd", os.path.join(sdir, "passwd.txt"))
+    srv, port = free_port_server([binary, "serve", "--db", db, "--http", "127.0.0.1:0", "--static", sdir])
+    try:
+        c2 = Client(port)
+        check(c2.req("GET", "/index.html")[0] == 200, "temp static index")
+        st, _, body = c2.req("GET", "/passwd.txt")
+        check(st == 404 and b"root:" not in body, "symlink out of the static dir refused")
+        check(c2.req("GET", "/sub")[0] == 404 and c2.req("GET", "/sub/")[0] == 404, "no directory listing")
+    finally:
+        stop(srv)
+
+
+def run_token(binary, db, work):
+    tf = os.path.join(work, "token")
+    token = "s3cret-token-0123456789abcdef"
+    with open(tf, "w") as f:
+        f.write(token + "\n")
+    os.chmod(tf, 0o600)
+    srv, port = free_port_server([binary, "serve", "--db", db, "--http", "127.0.0.1:0", "--token-file", tf,
+                                  "--static", os.path.join(ROOT, "web-static")])
+    try:
+        cl = Client(port)
+        for tok, want in ((None, 401), ("wrong", 401), (token + "x", 401), (token[:-1], 401),
+                          (token, 200)):
+            st, hd, body = cl.req("GET", "/api/v1/calls?limit=1", token=tok or "")
+            check(st == want, "token %r: %d, want %d" % (tok, st, want))
+            if want == 401:
+                check("bearer" in hd.get("www-authenticate", "").lower(), "401 names the scheme")
+                check_body(body, "401 body")
+        st, _, _ = cl.req("GET", "/metrics", token="")
+        check(st == 401, "metrics need the token too")
+        st, _, _ = cl.req("GET", "/metrics", token=token)
+        check(st == 200, "metrics with the token")
+        st, _, _ = cl.req("GET", "/", token="")
+        check(st == 200, "dashboard files need no token (they hold no data)")
+    finally:
+        stop(srv)
+
+
+def run_rate(binary, db):
+    srv, port = free_port_server([binary, "serve", "--db", db, "--http", "127.0.0.1:0", "--rate", "5"])
+    try:
+        cl = Client(port)
+        codes = [cl.req("GET", "/api/v1/health")[0] for _ in range(30)]
+        check(codes.count(200) >= 5 and 429 in codes, "token bucket: 429 after the burst (%s)" % codes)
+        st, hd, body = cl.req("GET", "/api/v1/health")
+        if st == 429:
+            check(hd.get("retry-after") == "1", "429 carries Retry-After")
+            check_body(body, "429 body")
+        time.sleep(1.2)
+        check(cl.req("GET", "/api/v1/health")[0] == 200, "bucket refills")
+    finally:
+        stop(srv)
+
+
+def run_tls(binary, db, work):
+    if not shutil.which("openssl"):
+        print("note: openssl missing, TLS not tested")
+        return
+    crt, key = os.path.join(work, "c.pem"), os.path.join(work, "k.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+                        "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       capture_output=True)
+    if r.returncode != 0:
+        print("note: openssl could not make a certificate, TLS not tested")
+        return
+    srv, port = free_port_server([binary, "serve", "--db", db, "--http", "127.0.0.1:0", "--tls-cert", crt,
+                                  "--tls-key", key])
+    try:
+        ctx = ssl.create_default_context(cafile=crt)
+        cl = Client(port, tls_ctx=ctx)
+        check(cl.json("/api/v1/health")["status"] == "ok", "health over TLS")
+    finally:
+        stop(srv)
+
+
+def run_startup_errors(binary, db, work):
+    def start(args, what):
+        r = subprocess.run([binary, "serve", "--db", db] + args, capture_output=True, text=True, timeout=30)
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        check(r.returncode == 2 and len(lines) == 1, "%s: exit 2 with one line (%d, %r)"
+              % (what, r.returncode, r.stderr[-300:]))
+        return r.stderr
+    e = start(["--http", "0.0.0.0:0"], "non-loopback without a token")
+    check("token" in e, "the refusal names the token")
+    start(["--http", "[::]:0"], "IPv6 any without a token")
+    start(["--http", "192.0.2.1:8080"], "an outside address without a token")
+    short = os.path.join(work, "short")
+    with open(short, "w") as f:
+        f.write("abc")
+    start(["--http", "127.0.0.1:0", "--token-file", short], "a too short token")
+    start(["--http", "127.0.0.1:0", "--token-file", os.path.join(work, "missing")], "a missing token file")
+    start(["--http", "127.0.0.1:99999"], "a bad port")
+    start(["--http", "nonsense"], "a bad address")
+    start(["--http", "127.0.0.1:0", "--tls-cert", "x.pem"], "a certificate without a key")
+    r = subprocess.run([binary, "serve", "--db", os.path.join(work, "none.db"), "--http", "127.0.0.1:0"],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 2, "a missing database: exit 2")
+    # something already listening on the port
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    start(["--http", "127.0.0.1:%d" % s.getsockname()[1]], "a port in use")
+    s.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
