@@ -136,6 +136,7 @@ struct calls_leg {
     uint8_t ev_type;              /* enum calls_evidence (NONE for the first leg) */
     float ev_conf;
     int8_t ev_linked_to;          /* index of the leg it links to, -1 */
+    char site[TS_SITE_LEN];       /* sensor/site that saw the first INVITE ("" local) */
 };
 
 struct calls_call {
@@ -150,6 +151,7 @@ struct calls_call {
     double duration_s;
     uint8_t nlegs;
     struct calls_leg *legs;       /* nlegs, ordered by INVITE time */
+    char site[TS_SITE_LEN];       /* site of the first leg (legs keep their own) */
 };
 
 /* ---- trunks ---- */
@@ -190,6 +192,7 @@ struct calls_trunk {
     uint32_t conc_codec[CALLS_CODEC_N], peak_codec[CALLS_CODEC_N];
     size_t nbuckets, buckets_cap;
     struct calls_bucket *buckets; /* ascending start_ns */
+    char site[TS_SITE_LEN];       /* site that saw its first INVITE */
 };
 
 double calls_kpi_asr(const struct calls_kpi *k);   /* answered / attempts, -1 if none */

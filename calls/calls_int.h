@@ -41,10 +41,15 @@ struct media_ep {
     uint16_t port;
 };
 
+enum { ND_FROM, ND_PAI, ND_RURI, ND_TO };
+
 struct dlg {
     struct ht_node n;               /* by Call-ID in calls.dlgs */
     uint64_t seq;                   /* creation order: tie-break of equal INVITE times */
     struct calls_leg rec;
+    /* rec.from, pai, ruri, to normalised once at leg start: timing
+     * correlation compares them against many candidates */
+    char nd[4][CALLS_DIGITS_LEN];
     uint64_t from_tag_h;            /* caller's From tag */
     uint64_t answered_tag_h;
     uint64_t fork_tag_h[TS_CALLS_MAX_FORKS];

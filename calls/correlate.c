@@ -88,6 +88,13 @@ static bool older(const struct dlg *x, const struct dlg *y)
            (x->rec.invite_ns == y->rec.invite_ns && x->seq < y->seq);
 }
 
+/* Legs seen by different sensors: their clocks differ by up to
+ * TS_SITE_SKEW_MS, so arrival order says which came first. */
+static bool older_any_site(const struct dlg *x, const struct dlg *y)
+{
+    return strcmp(x->rec.site, y->rec.site) ? x->seq < y->seq : older(x, y);
+}
+
 /* newer gets the evidence; false when the groups are already one or too big. */
 static bool link(struct calls *c, struct dlg *newer, struct dlg *old, uint8_t ev, float conf)
 {
@@ -165,22 +172,21 @@ static bool link_exact(struct calls *c, struct dlg *d, struct dlg **cand, unsign
     return linked;
 }
 
-static int num_best(const struct calls_config *cfg, const char *a0, const char *a1,
-                    const char *b0, const char *b1)
+/* Best match between two numbers of x (fields i0, i1) and two of d, using
+ * the digits normalised at leg start. */
+static int num_best(const struct dlg *x, int i0, int i1, const struct dlg *d)
 {
-    const char *ra[2] = { a0, a1 }, *rb[2] = { b0, b1 };
+    const int fa[2] = { i0, i1 };
+    const char *raw_x[4] = { x->rec.from, x->rec.pai, x->rec.ruri, x->rec.to };
+    const char *raw_d[4] = { d->rec.from, d->rec.pai, d->rec.ruri, d->rec.to };
     int best = 0;
     for (int i = 0; i < 2; i++) {
-        if (!ra[i][0])
+        if (!raw_x[fa[i]][0])
             continue;
-        char da[CALLS_DIGITS_LEN];
-        calls_number_norm(cfg, ra[i], da, sizeof da);
         for (int j = 0; j < 2; j++) {
-            if (!rb[j][0])
+            if (!raw_d[fa[j]][0])
                 continue;
-            char db[CALLS_DIGITS_LEN];
-            calls_number_norm(cfg, rb[j], db, sizeof db);
-            int m = calls_number_match(ra[i], da, rb[j], db);
+            int m = calls_number_match(raw_x[fa[i]], x->nd[fa[i]], raw_d[fa[j]], d->nd[fa[j]]);
             if (m > best)
                 best = m;
         }
@@ -352,12 +358,16 @@ void corr_try(struct calls *c, struct dlg *d)
             for (unsigned i = 0; i < nk[k] && m < MAX_CANDS; i++) {
                 struct dlg *x = tmp[k][i];
                 bool node = ts_addr_eq(&x->rec.dst, &d->rec.src);
-                if ((k == 0 && !node) || !older(x, d))
+                if ((k == 0 && !node) || !older_any_site(x, d))
                     continue;
-                if (x->rec.invite_ns + win < d->rec.invite_ns) {
+                /* the window widens by the clock skew between sensors */
+                uint64_t skew = (uint64_t)TS_SITE_SKEW_MS * NS_PER_MS;
+                if (x->rec.invite_ns + win + skew < d->rec.invite_ns) {
                     unindex_slot(c, x, k == 0 ? IX_NODE : IX_NUM); /* too old for later legs */
                     continue;
                 }
+                if (!strcmp(x->rec.site, d->rec.site) && x->rec.invite_ns + win < d->rec.invite_ns)
+                    continue;
                 if (corr_root(x) == corr_root(d))
                     continue;
                 /* a relay sends the new INVITE before its own leg is answered
@@ -377,8 +387,8 @@ void corr_try(struct calls *c, struct dlg *d)
                     dup |= cand[j] == x;
                 if (dup)
                     continue;
-                int cs = num_best(&c->cfg, x->rec.from, x->rec.pai, d->rec.from, d->rec.pai);
-                int ce = num_best(&c->cfg, x->rec.ruri, x->rec.to, d->rec.ruri, d->rec.to);
+                int cs = num_best(x, ND_FROM, ND_PAI, d);
+                int ce = num_best(x, ND_RURI, ND_TO, d);
                 if (!cs || !ce)
                     continue;
                 cand[m] = x;
@@ -614,6 +624,7 @@ void corr_emit_group(struct calls *c, struct dlg *d, uint8_t open_party)
     }
     const struct calls_leg *l0 = &legs[0];
     call.start_ns = l0->invite_ns;
+    memcpy(call.site, l0->site, sizeof call.site);
     calls_cp(call.caller, sizeof call.caller, bv_cstr(l0->pai[0] ? l0->pai : l0->from));
     calls_cp(call.callee, sizeof call.callee, bv_cstr(l0->ruri[0] ? l0->ruri : l0->to));
     call.outcome = answered ? CALLS_ANSWERED : l0->outcome;

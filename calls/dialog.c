@@ -4,6 +4,7 @@
  * (RFC 3262, 3311), REFER (RFC 3515), session timers (RFC 4028), timeouts. */
 #include "calls_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -275,6 +276,8 @@ static void record_hop(struct calls *c, struct dlg *d, const struct pkt_meta *m)
     d->rec.hop_src[i] = m->src;
     d->rec.hop_dst[i] = m->dst;
     d->hop_trunk[i] = trunk_lookup(c, &m->src, &m->dst, &d->hop_dir[i]);
+    if (d->hop_trunk[i] >= 0 && m->site && !c->trunks[d->hop_trunk[i]].site[0])
+        snprintf(c->trunks[d->hop_trunk[i]].site, TS_SITE_LEN, "%s", m->site);
 }
 
 static struct dlg *dlg_create(struct calls *c, const char *cid)
@@ -309,6 +312,8 @@ static void leg_start(struct calls *c, struct dlg *d, const struct pkt_meta *m,
     struct calls_leg *r = &d->rec;
     r->invite_ns = m->ts_ns;
     r->attempt_ns = m->ts_ns;
+    if (m->site)
+        snprintf(r->site, sizeof r->site, "%s", m->site);
     r->src = m->src;
     r->dst = m->dst;
     r->sport = m->sport;
@@ -323,10 +328,12 @@ static void leg_start(struct calls *c, struct dlg *d, const struct pkt_meta *m,
     struct sip_nameaddr pai;
     if (first_nameaddr(msg, SIP_H_P_ASSERTED_IDENTITY, &pai))
         copy_user(r->pai, sizeof r->pai, &pai.u);
-    calls_number_norm(&c->cfg, r->pai[0] ? r->pai : r->from, r->caller_digits,
-                      sizeof r->caller_digits);
-    calls_number_norm(&c->cfg, r->ruri[0] ? r->ruri : r->to, r->callee_digits,
-                      sizeof r->callee_digits);
+    calls_number_norm(&c->cfg, r->from, d->nd[ND_FROM], sizeof d->nd[ND_FROM]);
+    calls_number_norm(&c->cfg, r->pai, d->nd[ND_PAI], sizeof d->nd[ND_PAI]);
+    calls_number_norm(&c->cfg, r->ruri, d->nd[ND_RURI], sizeof d->nd[ND_RURI]);
+    calls_number_norm(&c->cfg, r->to, d->nd[ND_TO], sizeof d->nd[ND_TO]);
+    memcpy(r->caller_digits, d->nd[r->pai[0] ? ND_PAI : ND_FROM], sizeof r->caller_digits);
+    memcpy(r->callee_digits, d->nd[r->ruri[0] ? ND_RURI : ND_TO], sizeof r->callee_digits);
     struct sip_via via;
     struct bv vv = first_value(msg, SIP_H_VIA);
     if (vv.len && sip_via_parse(vv, &via) && via.transport.len)

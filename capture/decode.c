@@ -706,6 +706,7 @@ void decoder_frame(struct decoder *d, const struct ts_frame *f)
     c.m.frame_no = f->frame_no;
     c.m.file_idx = f->file_idx;
     c.m.linktype = f->linktype;
+    c.m.site = f->site;
     count_linktype(d, f->linktype);
 
     struct bv b = bv_make(f->data, f->caplen);

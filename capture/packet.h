@@ -26,6 +26,8 @@ struct ts_frame {
     int linktype;        /* DLT_/LINKTYPE_ value */
     uint32_t caplen, wirelen;
     const uint8_t *data; /* caplen bytes */
+    const char *site;    /* sensor/site that saw it (HEP node name), NUL-terminated,
+                          * valid during the call; NULL: the local one */
 };
 
 /* Metadata of a decoded transport-layer unit. */
@@ -41,6 +43,7 @@ struct pkt_meta {
     bool reassembled;     /* built from IP fragments */
     struct ts_addr src, dst;
     uint16_t sport, dport;
+    const char *site;     /* ts_frame.site: copied by whoever keeps it */
 };
 
 struct tcp_seg {

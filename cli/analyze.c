@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../api/api.h"
 #include "../api/report.h"
 #include "../calls/calls.h"
 #include "../capture/pcapin.h"
@@ -20,7 +21,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: trunkscope analyze [--json] [--no-dedup] [--no-calls] [--config FILE]\n"
                "                          [--calls-csv FILE] [--db FILE] FILE...\n"
                "  FILE may be '-' for standard input (pcap or pcapng)\n"
-               "  --db FILE  store calls, legs and SIP messages in an SQLite database\n");
+               "  --db FILE  store calls, legs and SIP messages in an SQLite database\n"
+               "  --serve ADDR:PORT  then serve the database (API and dashboard) until Ctrl-C\n");
 }
 
 static double now_s(void)
@@ -82,7 +84,7 @@ int cmd_analyze(int argc, char **argv)
 {
     bool json = false;
     struct engine_config cfg = { .dedup = true, .track_calls = true };
-    const char *config_path = NULL, *csv_path = NULL, *db_path = NULL;
+    const char *config_path = NULL, *csv_path = NULL, *db_path = NULL, *serve_addr = NULL;
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     size_t nfiles = 0;
     int rc = 0;
@@ -97,15 +99,16 @@ int cmd_analyze(int argc, char **argv)
         } else if (strcmp(a, "--no-calls") == 0) {
             cfg.track_calls = false;
         } else if (strcmp(a, "--config") == 0 || strcmp(a, "--calls-csv") == 0 ||
-                   strcmp(a, "--db") == 0) {
+                   strcmp(a, "--db") == 0 || strcmp(a, "--serve") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "trunkscope analyze: %s needs a value\n", a);
                 free(files);
                 return 2;
             }
-            const char **dst = strcmp(a, "--config") == 0 ? &config_path
-                               : strcmp(a, "--db") == 0   ? &db_path
-                                                          : &csv_path;
+            const char **dst = strcmp(a, "--config") == 0  ? &config_path
+                               : strcmp(a, "--db") == 0    ? &db_path
+                               : strcmp(a, "--serve") == 0 ? &serve_addr
+                                                           : &csv_path;
             *dst = argv[++i];
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
@@ -121,6 +124,11 @@ int cmd_analyze(int argc, char **argv)
     }
     if (nfiles == 0) {
         fprintf(stderr, "trunkscope analyze: no input file (try --help)\n");
+        free(files);
+        return 2;
+    }
+    if (serve_addr && !db_path) {
+        fprintf(stderr, "trunkscope analyze: --serve needs --db FILE\n");
         free(files);
         return 2;
     }
@@ -239,5 +247,18 @@ out:
     if (w)
         st_writer_close(w);
     free(files);
+    if (serve_addr && rc == 0) {
+        struct api_options o = { .db_path = db_path, .http = serve_addr,
+                                 .static_dir = cli_default_static_dir() };
+        char err[256];
+        struct api_server *s = api_start(&o, err, sizeof err);
+        if (!s) {
+            fprintf(stderr, "trunkscope analyze: %s\n", err);
+            return 2;
+        }
+        fprintf(stderr, "trunkscope: serving %s on http://%s/ (Ctrl-C to stop)\n", db_path,
+                serve_addr);
+        rc = serve_until_signal(s);
+    }
     return rc;
 }

@@ -20,6 +20,8 @@
 #include "../common/hash.h"
 #include "../common/log.h"
 #include "../engine/engine.h"
+#include "../media/media.h"
+#include "../net/hep_send.h"
 #include "../store/store.h"
 #include "cli.h"
 
@@ -34,6 +36,9 @@ struct cap_args {
     const char *db, *http, *config, *user, *stats_file, *log_file;
     uint64_t duration_s;
     bool json, dedup;
+    const char *hep, *hep_key_file, *hep_node_name, *site;
+    bool hep_tcp;
+    uint32_t hep_node_id;
 };
 
 /* State shared with the analysis thread through the live callbacks. */
@@ -41,6 +46,14 @@ struct cap_ctx {
     struct engine *e;
     _Atomic(struct calls_config *) pending; /* loaded on SIGHUP, taken by cb_sync */
     _Atomic uint64_t drop_events, last_drop_ns;
+    char site[TS_SITE_LEN];        /* this sensor's site, on every frame */
+    struct st_writer *w;           /* SIP hook targets (either may be NULL) */
+    struct hep_send *hep;
+    uint32_t hep_node_id;
+    char hep_node_name[TS_SITE_LEN];
+    char hep_key[TS_HEP_AUTH_KEY_MAX];
+    size_t hep_key_len;
+    char report[1024];             /* quality report scratch (analysis thread) */
 };
 
 static void usage(FILE *f)
@@ -63,6 +76,12 @@ static void usage(FILE *f)
             "  --stats-file F         write capture counters as JSON to F every %d s and at exit\n"
             "  --log FILE             event log to FILE (reopened on SIGHUP), default stderr\n"
             "  --json                 print the analyze --json report at exit\n"
+            "  --site NAME            site of this sensor on every leg (default: host name)\n"
+            "  --hep HOST:PORT        forward SIP, and stream quality reports, as HEPv3\n"
+            "  --hep-transport udp|tcp  (default udp)\n"
+            "  --hep-node-id N        HEP capture agent id (default 0)\n"
+            "  --hep-node-name NAME   HEP node name (default: the site)\n"
+            "  --hep-auth-key-file F  HEP auth key (first line of F)\n"
             "SIGINT/SIGTERM stop cleanly; SIGHUP reloads --config and reopens --log.\n",
             TS_LIVE_MAX_IFACES, TS_LIVE_BUFFER_MB_DEFAULT, TS_LIVE_BUFFER_MB_MAX, TS_SNAPLEN,
             STATS_PERIOD_S);
@@ -115,7 +134,10 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
         static const char *const valued[] = { "-i", "--interface", "--db", "--http",
                                               "--filter", "--config", "--buffer-mb",
                                               "--snaplen", "--user", "--duration",
-                                              "--max-packets", "--stats-file", "--log" };
+                                              "--max-packets", "--stats-file", "--log",
+                                              "--site", "--hep", "--hep-transport",
+                                              "--hep-node-id", "--hep-node-name",
+                                              "--hep-auth-key-file" };
         bool known = false;
         for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
             known = known || !strcmp(o, valued[k]);
@@ -175,6 +197,26 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
                 return 2;
             }
             a->duration_s = u;
+        } else if (!strcmp(o, "--site")) {
+            a->site = v;
+        } else if (!strcmp(o, "--hep")) {
+            a->hep = v;
+        } else if (!strcmp(o, "--hep-transport")) {
+            if (strcmp(v, "udp") && strcmp(v, "tcp")) {
+                fprintf(stderr, PROG ": --hep-transport wants udp or tcp\n");
+                return 2;
+            }
+            a->hep_tcp = !strcmp(v, "tcp");
+        } else if (!strcmp(o, "--hep-node-id")) {
+            if (!parse_u64(v, 0, UINT32_MAX, &u)) {
+                fprintf(stderr, PROG ": --hep-node-id wants 0..%u\n", UINT32_MAX);
+                return 2;
+            }
+            a->hep_node_id = (uint32_t)u;
+        } else if (!strcmp(o, "--hep-node-name")) {
+            a->hep_node_name = v;
+        } else if (!strcmp(o, "--hep-auth-key-file")) {
+            a->hep_key_file = v;
         } else if (!strcmp(o, "--max-packets")) {
             if (!parse_u64(v, 1, UINT64_MAX, &u)) {
                 fprintf(stderr, PROG ": --max-packets wants a number > 0\n");
@@ -195,7 +237,90 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
 static void cb_frame(void *ctx, const struct ts_frame *f)
 {
     struct cap_ctx *c = ctx;
-    engine_frame(c->e, f);
+    struct ts_frame g = *f;
+    g.site = c->site;
+    engine_frame(c->e, &g);
+}
+
+/* Every SIP message: to the store and, as HEPv3 (Call-ID as the
+ * correlation id), to the collector. */
+static void cb_sip(void *ctx, const struct pkt_meta *m, struct bv raw, const struct sip_msg *msg)
+{
+    struct cap_ctx *c = ctx;
+    if (c->w)
+        st_sip_hook(c->w, m, raw, msg);
+    if (!c->hep)
+        return;
+    struct hep_msg h;
+    memset(&h, 0, sizeof h);
+    h.family = m->ipver;
+    h.ip_proto = m->l4;
+    h.src = m->src;
+    h.dst = m->dst;
+    h.sport = m->sport;
+    h.dport = m->dport;
+    h.ts_ns = m->ts_ns;
+    h.proto_type = HEP_PROTO_SIP;
+    h.node_id = c->hep_node_id;
+    h.vlan = m->vlan;
+    h.auth_key = bv_make(c->hep_key, c->hep_key_len);
+    h.node_name = bv_cstr(c->hep_node_name);
+    if (msg)
+        h.correlation_id = msg->call_id;
+    h.payload = raw;
+    hep_send_msg(c->hep, &h);
+}
+
+/* A finished RTP stream: its quality as a HEP report (proto type 34, a JSON
+ * object, the stream's 5-tuple in the address chunks). */
+static void cb_stream(void *ctx, const struct media_stream *s)
+{
+    struct cap_ctx *c = ctx;
+    int n = snprintf(c->report, sizeof c->report,
+                     "{\"type\":\"stream\",\"ssrc\":%u,\"codec\":\"%s\",\"packets\":%llu,"
+                     "\"lost\":%lld,\"max_jitter_ms\":%.3f,\"mos\":%.2f,\"r_factor\":%.1f,"
+                     "\"first_ns\":%llu,\"last_ns\":%llu,\"flags\":%u}",
+                     s->ssrc, s->codec[0] && !strpbrk(s->codec, "\"\\") ? s->codec : "",
+                     (unsigned long long)s->packets, (long long)s->lost, s->max_jitter_ms, s->mos,
+                     s->r_factor, (unsigned long long)s->first_ns,
+                     (unsigned long long)s->last_ns, s->flags);
+    if (n <= 0 || (size_t)n >= sizeof c->report || !s->src.family ||
+        s->src.family != s->dst.family)
+        return;
+    struct hep_msg h;
+    memset(&h, 0, sizeof h);
+    h.family = s->src.family;
+    h.ip_proto = TS_L4_UDP;
+    h.src = s->src;
+    h.dst = s->dst;
+    h.sport = s->sport;
+    h.dport = s->dport;
+    h.ts_ns = s->last_ns;
+    h.proto_type = 34;
+    h.node_id = c->hep_node_id;
+    h.auth_key = bv_make(c->hep_key, c->hep_key_len);
+    h.node_name = bv_cstr(c->hep_node_name);
+    h.payload = bv_make(c->report, (size_t)n);
+    hep_send_msg(c->hep, &h);
+}
+
+/* First line of path, trimmed, into buf; -1 when missing or too long. */
+static int read_key_file(const char *path, char *buf, size_t cap, size_t *len)
+{
+    FILE *f = fopen(path, "r");
+    char line[TS_HEP_AUTH_KEY_MAX + 4];
+    if (!f)
+        return -1;
+    bool ok = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    size_t n = ok ? strcspn(line, "\r\n") : 0;
+    while (n && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+        n--;
+    if (!n || n > cap)
+        return -1;
+    memcpy(buf, line, n);
+    *len = n;
+    return 0;
 }
 
 static void cb_tick(void *ctx, uint64_t now_ns)
@@ -434,10 +559,38 @@ int cmd_capture(int argc, char **argv)
         goto out;
     }
     ctx.e = e;
-    if (w) {
+    if (a.site) {
+        snprintf(ctx.site, sizeof ctx.site, "%s", a.site);
+    } else if (gethostname(ctx.site, sizeof ctx.site) != 0) {
+        ctx.site[0] = 0;
+    }
+    ctx.site[sizeof ctx.site - 1] = 0;
+    snprintf(ctx.hep_node_name, sizeof ctx.hep_node_name, "%s",
+             a.hep_node_name ? a.hep_node_name : ctx.site);
+    ctx.hep_node_id = a.hep_node_id;
+    if (a.hep_key_file &&
+        read_key_file(a.hep_key_file, ctx.hep_key, sizeof ctx.hep_key, &ctx.hep_key_len) != 0) {
+        fprintf(stderr, PROG ": %s: cannot read an auth key (1..%d bytes)\n", a.hep_key_file,
+                TS_HEP_AUTH_KEY_MAX);
+        goto out;
+    }
+    if (a.hep) {
+        struct hep_send_opts ho = { .target = a.hep, .tcp = a.hep_tcp };
+        ctx.hep = hep_send_new(&ho, err, sizeof err);
+        if (!ctx.hep) {
+            fprintf(stderr, PROG ": --hep %s\n", err);
+            goto out;
+        }
+        /* TODO(lead): engine_set_media_sink(e, fn, ctx) would avoid this cast;
+         * the engine owns the media analyser and nothing else sets its sink. */
+        media_set_sink((struct media *)(uintptr_t)engine_media(e), cb_stream, &ctx);
+    }
+    ctx.w = w;
+    if (w || ctx.hep) {
         /* set once, before any thread uses the engine */
-        engine_set_call_sink(e, st_calls_sink, w);
-        engine_set_sip_hook(e, st_sip_hook, w);
+        if (w)
+            engine_set_call_sink(e, st_calls_sink, w);
+        engine_set_sip_hook(e, cb_sip, &ctx);
     }
     if (a.http) {
         /* TODO(lead): start the HTTP API here (api_server_start(a.http, ...))
@@ -509,6 +662,18 @@ int cmd_capture(int argc, char **argv)
     log_msg(LOG_INFO, "stopping (%s)", why);
     live_stop(lv); /* the analysis thread drained the queues and ended */
     engine_finish(e);
+    char hep_line[240] = "";
+    if (ctx.hep) {
+        struct hep_send_stats hs;
+        hep_send_stop(ctx.hep); /* flushes what finish produced */
+        hep_send_stats(ctx.hep, &hs);
+        snprintf(hep_line, sizeof hep_line,
+                 "; HEP: %llu sent, not sent: %llu queue full, %llu send errors, %llu at exit, "
+                 "%llu too big",
+                 (unsigned long long)hs.sent, (unsigned long long)hs.dropped_full,
+                 (unsigned long long)hs.send_errors, (unsigned long long)hs.unsent_at_exit,
+                 (unsigned long long)hs.too_big);
+    }
     char store_line[200] = "";
     if (w) {
         /* blocks until written, so the calls before it are committed too */
@@ -531,11 +696,11 @@ int cmd_capture(int argc, char **argv)
         write_stats_file(a.stats_file, lv, elapsed, est, true);
     log_msg(LOG_INFO,
             "capture stopped after %.1f s: %llu frames received, %llu analysed, drops: "
-            "kernel %llu, interface %llu, queue %llu; %llu SIP messages, %llu calls%s",
+            "kernel %llu, interface %llu, queue %llu; %llu SIP messages, %llu calls%s%s",
             elapsed, (unsigned long long)s.received, (unsigned long long)s.analysed,
             (unsigned long long)s.kernel_drops, (unsigned long long)s.if_drops,
             (unsigned long long)s.queue_drops, (unsigned long long)est->v[TS_SIP_MESSAGES],
-            (unsigned long long)est->v[TS_CALLS_CALLS], store_line);
+            (unsigned long long)est->v[TS_CALLS_CALLS], store_line, hep_line);
     if (a.json) {
         struct report_input ri = { e, NULL, 0, elapsed, NULL };
         if (api_report_json(stdout, &ri) != 0) {
@@ -545,6 +710,7 @@ int cmd_capture(int argc, char **argv)
     }
 out:
     live_free(lv);
+    hep_send_free(ctx.hep);
     st_writer_close(w);
     engine_free(e);
     free(atomic_exchange(&ctx.pending, NULL));

@@ -10,6 +10,7 @@ static void usage(FILE *f)
             "usage: trunkscope COMMAND [options]\n"
             "  analyze FILE...   analyse pcap/pcapng files ('-' = stdin)\n"
             "  capture -i IFACE  live sensor on a mirror (SPAN) port\n"
+            "  serve --db FILE   JSON API and dashboard (serve --help)\n"
             "  gen -o FILE.pcap  generate SIP trunk traffic with a truth file\n"
             "  export --db FILE --call ID -o OUT.pcap\n"
             "                    one call's SIP (all legs) and RTP/RTCP as pcap\n"
@@ -29,6 +30,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "analyze") == 0)
         return cmd_analyze(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "capture") == 0)
         return cmd_capture(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../api/api.h"
@@ -30,8 +31,16 @@ static void usage(FILE *f)
             "  --rate N          requests per second per client (default 50, burst 200)\n");
 }
 
+/* The dashboard files: TS_WEB_STATIC_DIR (set at build time to the
+ * source tree's web-static/) when it exists, else none. */
+const char *cli_default_static_dir(void)
+{
+    struct stat sb;
+    return stat(TS_WEB_STATIC_DIR, &sb) == 0 && S_ISDIR(sb.st_mode) ? TS_WEB_STATIC_DIR : NULL;
+}
+
 /* Blocks until SIGINT/SIGTERM, then stops the server. */
-int api_serve_until_signal(struct api_server *s)
+int serve_until_signal(struct api_server *s)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -101,6 +110,8 @@ int cmd_serve(int argc, char **argv)
     }
     ts_hash_seed_random();
     char err[512];
+    if (!o.static_dir)
+        o.static_dir = cli_default_static_dir();
     struct api_server *s = api_start(&o, err, sizeof err);
     if (!s) {
         fprintf(stderr, "trunkscope serve: %s\n", err);
@@ -109,5 +120,5 @@ int cmd_serve(int argc, char **argv)
     printf("trunkscope serve: listening on %s://%s port %u\n", o.tls_cert ? "https" : "http",
            o.http ? o.http : "127.0.0.1:8080", api_port(s));
     fflush(stdout);
-    return api_serve_until_signal(s);
+    return serve_until_signal(s);
 }

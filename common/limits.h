@@ -141,6 +141,34 @@
 /* Bytes held by queued records (raw SIP text dominates). */
 #define TS_STORE_QUEUE_BYTES (128u * 1024 * 1024)
 
+/* ---- HEP sender and collector (net/) ---- */
+/* Encoded HEP packets queued for the sender thread: seconds of a busy trunk
+ * while the collector is unreachable; beyond it messages are dropped, counted. */
+#define TS_HEP_SEND_QUEUE_BYTES (16u * 1024 * 1024)
+/* TCP sender reconnect backoff, doubling from min to max (ms). */
+#define TS_HEP_BACKOFF_MIN_MS 100
+#define TS_HEP_BACKOFF_MAX_MS 5000
+/* At exit the sender tries this long to flush its queue (ms), then counts the rest. */
+#define TS_HEP_FLUSH_MS 3000
+/* Senders (source addresses) the collector keeps counters for; LRU beyond. */
+#define TS_HEP_MAX_SENDERS 1024
+/* HEP/TCP connections open at once (64 KiB of framing buffer each). */
+#define TS_HEP_MAX_CONNS 256
+/* --hep-listen sockets of one collector. */
+#define TS_HEP_MAX_LISTEN 8
+/* Per-sender token bucket: messages/s and burst, so one sender cannot starve
+ * the others; a busy SBC sends a few thousand SIP messages/s. */
+#define TS_HEP_RATE_DEFAULT 50000
+#define TS_HEP_BURST_DEFAULT 100000
+/* Auth key length (the HEP chunk; file content trimmed). */
+#define TS_HEP_AUTH_KEY_MAX 128
+/* Site (node name) kept per leg, call and trunk: a short label. */
+#define TS_SITE_LEN 32
+/* Sensor clocks differ: timing correlation of legs seen by different sites
+ * widens its window by this much (NTP-synced hosts are within tens of ms;
+ * SPAN/HEP capture paths add queueing of a few hundred). */
+#define TS_SITE_SKEW_MS 500
+
 /* ---- HTTP API ---- */
 /* Request target (path + query) length; longer gets 414. Our URLs are < 300. */
 #define TS_API_MAX_URL 2048

@@ -38,4 +38,25 @@ bool hep_looks_like(struct bv b);
  * bytes); larger payloads are HEP_UNSUPPORTED. */
 enum hep_result hep_parse(struct bv b, struct hep_msg *out, uint8_t *buf, size_t cap);
 
+/* ---- encoding (hep_enc.c) ---- */
+
+/* Chunk types of the HEP3 specification (vendor 0) that hep_encode writes. */
+enum {
+    HEP_CH_FAMILY = 1, HEP_CH_PROTO = 2, HEP_CH_SRC4 = 3, HEP_CH_DST4 = 4, HEP_CH_SRC6 = 5,
+    HEP_CH_DST6 = 6, HEP_CH_SPORT = 7, HEP_CH_DPORT = 8, HEP_CH_TS_SEC = 9, HEP_CH_TS_USEC = 10,
+    HEP_CH_PROTO_TYPE = 11, HEP_CH_NODE_ID = 12, HEP_CH_AUTH_KEY = 14, HEP_CH_PAYLOAD = 15,
+    HEP_CH_CORRELATION = 17, HEP_CH_VLAN = 18, HEP_CH_NODE_NAME = 19
+};
+/* Largest HEP3 packet: its length field has 16 bits. */
+#define HEP_MAX_PACKET 65535u
+
+/* Encode m as one HEPv3 packet into out (cap bytes): family, IP protocol,
+ * addresses (IPv4 or IPv6 after m->src.family), ports, timestamp seconds and
+ * microseconds (m->ts_ns), protocol type, capture agent id (m->node_id), then
+ * the auth key, correlation id, node name and VLAN when set, and the payload
+ * (never compressed). m->version, compressed and len are ignored. Pure.
+ * Returns the bytes written, 0 when the packet would exceed cap or
+ * HEP_MAX_PACKET, or the addresses are not both IPv4 or both IPv6. */
+size_t hep_encode(const struct hep_msg *m, uint8_t *out, size_t cap);
+
 #endif

@@ -48,6 +48,17 @@ struct mstream {
     uint8_t side;             /* toward which leg side (see struct magg) */
     bool have_main, have_event, have_audio;
     uint64_t audio_pkts;
+    /* codec of the last payload type, valid for (pt, expectation, its
+     * generation): saves the SDP and name lookups on every packet */
+    struct pt_cache {
+        int16_t pt;
+        const struct mexpect *e;
+        uint64_t gen;
+        const struct media_codec *mc;
+        const char *name;
+        bool event;
+        uint32_t ws_clock, real_clock;
+    } pc;
 };
 
 struct mflow {               /* 5-tuple -> last SSRC, for SSRC changes */
@@ -109,6 +120,7 @@ struct media {
     media_sink_fn sink;
     void *sink_ctx;
     uint64_t next_id, emitted, base_ns;
+    uint64_t expect_gen;      /* bumped whenever an expectation changes or goes */
     bool have_base;
     struct media_stream *report;
     size_t nreport, report_cap;
@@ -597,6 +609,7 @@ static void expect_put(struct media *m, const struct ts_addr *a, uint16_t port, 
                        bool mux, uint8_t side, uint64_t leg, uint64_t call, uint64_t now,
                        const struct media_sdp_info *info)
 {
+    m->expect_gen++; /* cached codec lookups refer to expectations */
     struct mexpect *e = expect_find(m, a, port);
     if (e) {
         htab_touch(&m->expect, &e->node);
@@ -904,6 +917,7 @@ static struct mstream *stream_get(struct media *m, const struct pkt_meta *pm, ui
     if (!s)
         return NULL;
     s->key = f;
+    s->pc.pt = -1;
     rtpstat_init(&s->st);
     struct media_stream *r = &s->rec;
     r->id = ++m->next_id;
@@ -971,18 +985,28 @@ static void rtp_packet(struct media *m, const struct pkt_meta *pm, const struct 
     uint64_t t = pm->ts_ns;
 
     /* Codec: the SDP of the endpoint, else the RFC 3551 static table. */
-    const struct media_codec *mc = codec_of(e, h->pt);
-    const char *name = mc && mc->name[0] ? mc->name : NULL;
-    uint32_t sdp_clock = mc ? mc->clock : 0;
-    if (!name && h->pt < 96)
-        name = rtp_static_name(h->pt);
-    bool event = name ? strcasecmp(name, "telephone-event") == 0
-                      : (!mc && h->pt == PT_TELEPHONE_EVENT_DEFAULT);
-    /* tshark only knows dynamic PTs from SDP. */
-    uint32_t ws_clock = rtpstat_clock(h->pt, mc && mc->name[0] ? mc->name : NULL, sdp_clock);
-    uint32_t real_clock = sdp_clock ? sdp_clock : rtpstat_clock(h->pt, name, 0);
-    if (event)
-        real_clock = 0;
+    struct pt_cache *pc = &s->pc;
+    if (pc->pt != h->pt || pc->e != e || pc->gen != m->expect_gen) {
+        const struct media_codec *mc = codec_of(e, h->pt);
+        const char *nm = mc && mc->name[0] ? mc->name : NULL;
+        uint32_t sdp_clock = mc ? mc->clock : 0;
+        if (!nm && h->pt < 96)
+            nm = rtp_static_name(h->pt);
+        pc->event = nm ? strcasecmp(nm, "telephone-event") == 0
+                       : (!mc && h->pt == PT_TELEPHONE_EVENT_DEFAULT);
+        /* tshark only knows dynamic PTs from SDP. */
+        pc->ws_clock = rtpstat_clock(h->pt, mc && mc->name[0] ? mc->name : NULL, sdp_clock);
+        pc->real_clock = pc->event ? 0 : sdp_clock ? sdp_clock : rtpstat_clock(h->pt, nm, 0);
+        pc->mc = mc;
+        pc->name = nm;
+        pc->pt = h->pt;
+        pc->e = e;
+        pc->gen = m->expect_gen;
+    }
+    const struct media_codec *mc = pc->mc;
+    const char *name = pc->name;
+    bool event = pc->event;
+    uint32_t ws_clock = pc->ws_clock, real_clock = pc->real_clock;
 
     /* Series windows are 5 s from the first packet; silent ones are kept. */
     while (t >= s->win_start_ns + SERIES_NS) {
@@ -1195,6 +1219,7 @@ void media_tick(struct media *m, uint64_t now_ns)
         if (e->last_ns + eidle > now_ns)
             break;
         htab_remove(&m->expect, n);
+        m->expect_gen++;
         free(e);
     }
 }

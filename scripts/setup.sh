@@ -12,13 +12,17 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 PKGS=(build-essential cmake pkg-config git
       libpcap-dev libndpi-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev
       libcmocka-dev zlib1g-dev python3 clang libclang-rt-14-dev tshark
-      tcpreplay iproute2)
+      tcpreplay iproute2 chromium)
 
 install_deps() {
     local missing=()
     for p in "${PKGS[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
+    # node and npm may come from another source whose nodejs bundles npm
+    # (Debian's npm package would conflict with it): only add what is absent
+    command -v node >/dev/null || missing+=(nodejs)
+    command -v npm >/dev/null || missing+=(npm)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "setup: installing ${missing[*]}"
         local sudo=""
@@ -44,11 +48,18 @@ demo)
     install_deps
     build build all -DCMAKE_BUILD_TYPE=Release -DTS_TESTS=OFF
     mkdir -p demo
-    ./build/trunkscope gen -o demo/demo.pcap --calls 30 --seed 1
-    ./build/trunkscope analyze demo/demo.pcap
+    ./build/trunkscope gen -o demo/demo.pcap --calls 30 --seed 1 --branch --gateway
+    rm -f demo/demo.db demo/demo.db-wal demo/demo.db-shm
+    # analyse into SQLite, print the tables, then serve the dashboard
+    ./build/trunkscope analyze --db demo/demo.db --serve 127.0.0.1:8080 demo/demo.pcap
     ;;
 test)
     install_deps
+    # playwright-core for the dashboard test (Debian's chromium is the browser)
+    if command -v npm >/dev/null; then
+        npm ci --prefix tests/web --no-audit --no-fund --silent >/dev/null 2>&1 ||
+            echo "setup: npm ci failed; the browser test will report itself skipped"
+    fi
     build build-test all -DCMAKE_BUILD_TYPE=Debug -DTS_SANITIZE=ON
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -1,1 +1,496 @@
+/* trunkscope dashboard: overview, calls, call detail with the SIP ladder,
+ * trunks. Plain JS against /api/v1; every value from the API is inserted as
+ * text (never as HTML): SIP text comes from strangers. */
+"use strict";
 
+const API = "/api/v1";
+const COLORS = ["#2b6cb0", "#2f855a", "#c05621", "#6b46c1", "#b83280", "#2c7a7b", "#975a16", "#4a5568"];
+const OUTCOME_COLORS = { answered: "#2f855a", busy: "#d69e2e", cancelled: "#718096", rejected: "#dd6b20",
+                         failed: "#c53030", timeout: "#805ad5" };
+const FAILED = new Set(["failed", "rejected", "timeout"]);
+const POOR_MOS = 3.5;
+const state = { live: false, timer: null, token: sessionStorage.getItem("ts-token") || "" };
+
+/* ---- small helpers ---- */
+
+function h(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") e.className = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of kids.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    e.appendChild(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+const pct = (v) => (v === null || v === undefined ? "–" : (v * 100).toFixed(1) + "%");
+const num = (v, d = 0) => (v === null || v === undefined ? "–" : Number(v).toFixed(d));
+const ms = (v) => (v === null || v === undefined ? "–" : Math.round(v) + " ms");
+const secs = (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(1) + " s");
+const when = (iso) => (iso ? iso.replace("T", " ").replace("Z", "") : "–");
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.error && body.error.message) || "HTTP " + status);
+    this.status = status;
+  }
+}
+
+async function api(path, opts = {}) {
+  const headers = {};
+  if (state.token) headers.Authorization = "Bearer " + state.token;
+  const r = await fetch(API + path, { headers, cache: "no-store" });
+  if (r.status === 401) {
+    askToken();
+    throw new ApiError(401, await r.json().catch(() => null));
+  }
+  if (opts.raw) {
+    if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => null));
+    return r;
+  }
+  const body = await r.json().catch(() => null);
+  if (!r.ok) throw new ApiError(r.status, body);
+  return body;
+}
+
+function askToken() {
+  document.getElementById("auth").classList.remove("hidden");
+  document.getElementById("auth-token").focus();
+}
+
+function setStatus(text, cls) {
+  const s = document.getElementById("status");
+  s.className = "status " + (cls || "");
+  document.getElementById("status-text").textContent = text;
+}
+
+function view(...kids) {
+  const v = document.getElementById("view");
+  v.replaceChildren(...kids);
+  return v;
+}
+
+function showError(e) {
+  view(h("div", { class: "error-box", role: "alert" }, "Could not load: ", e.message || String(e)));
+}
+
+function qs(params) {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== "" && v !== null && v !== undefined) u.set(k, v);
+  const s = u.toString();
+  return s ? "?" + s : "";
+}
+
+/* ---- router ---- */
+
+function route() {
+  clearInterval(state.timer);
+  state.timer = null;
+  const hash = location.hash.replace(/^#/, "") || "/overview";
+  const [path, query] = hash.split("?");
+  const params = Object.fromEntries(new URLSearchParams(query || ""));
+  const parts = path.split("/").filter(Boolean);
+  document.querySelectorAll("header nav a").forEach((a) =>
+    a.classList.toggle("active", a.dataset.nav === (parts[0] === "call" ? "calls" : parts[0] === "trunk" ? "trunks" : parts[0])));
+  let p;
+  if (parts[0] === "calls") p = pageCalls(params);
+  else if (parts[0] === "call" && /^\d+$/.test(parts[1] || "")) p = pageCall(parts[1], params);
+  else if (parts[0] === "trunks") p = pageTrunks();
+  else if (parts[0] === "trunk" && /^\d+$/.test(parts[1] || "")) p = pageTrunk(parts[1], params);
+  else p = pageOverview(params);
+  Promise.resolve(p).catch(showError);
+}
+
+/* ---- overview ---- */
+
+const RANGES = [["all", "All"], ["1h", "Last hour"], ["6h", "6 h"], ["24h", "24 h"], ["7d", "7 days"]];
+const RANGE_MS = { "1h": 3600e3, "6h": 6 * 3600e3, "24h": 86400e3, "7d": 7 * 86400e3 };
+
+/* A range ends at the newest data (a stored capture may be old). */
+function rangeParams(range, lastMs) {
+  if (!RANGE_MS[range] || !lastMs) return {};
+  const to = lastMs + 60000;
+  return { from: to - RANGE_MS[range], to };
+}
+
+function kpiTile(t) {
+  const cls = (v, bad, warn, higher = true) =>
+    v === null || v === undefined ? "" : (higher ? v < bad : v > bad) ? "bad" : (higher ? v < warn : v > warn) ? "warn" : "good";
+  const k = (label, value, c) => h("div", { class: "kpi " + (c || ""), "data-kpi": label.toLowerCase() },
+    h("div", { class: "v" }, value), h("div", { class: "l" }, label));
+  return h("div", { class: "tile", "data-trunk": t.id, onclick: () => (location.hash = "#/trunk/" + t.id) },
+    h("div", { class: "name" }, t.name || t.peer, " ", h("span", { class: "badge " + t.type }, t.type)),
+    h("div", { class: "sub" }, `${t.local} ⇄ ${t.peer} · ${t.attempts} attempts`),
+    h("div", { class: "kpis" },
+      k("ASR", pct(t.asr), cls(t.asr, 0.4, 0.55)),
+      k("NER", pct(t.ner), cls(t.ner, 0.9, 0.97)),
+      k("ACD", secs(t.acd_s)),
+      k("PDD", ms(t.pdd_mean_ms), cls(t.pdd_mean_ms, 4000, 2500, false)),
+      k("MOS", num(t.mos, 2), cls(t.mos, 3.1, 3.6)),
+      k("Active", t.active_calls === null ? "–" : t.active_calls)));
+}
+
+function seriesCharts(points, withMos = true) {
+  const x = points.map((p) => p.t_ms);
+  const col = (k) => points.map((p) => p[k]);
+  const charts = [
+    tsChart({ title: "Attempts and answered", x, series: [
+      { name: "attempts", color: "#2b6cb0", values: col("attempts") },
+      { name: "answered", color: "#2f855a", values: col("answered") }] }),
+    tsChart({ title: "Concurrent calls (peak per bucket)", x, series: [
+      { name: "concurrent", color: "#6b46c1", values: col("concurrent") }] }),
+    tsChart({ title: "Outcomes (final responses)", x, kind: "stacked", series:
+      ["answered", "busy", "cancelled", "rejected", "failed", "timeouts"].map((k) => ({
+        name: k, color: OUTCOME_COLORS[k === "timeouts" ? "timeout" : k], values: col(k) })) }),
+    tsChart({ title: "ASR (answered / attempts)", x, series: [
+      { name: "ASR %", color: "#2f855a", values: points.map((p) => (p.asr === null ? null : p.asr * 100)) }],
+      yMax: 100, unit: "%" }),
+    tsChart({ title: "Post-dial delay (mean)", x, series: [
+      { name: "PDD ms", color: "#c05621", values: col("pdd_mean_ms") }] }),
+  ];
+  if (withMos)
+    charts.push(tsChart({ title: "MOS (mean of calls)", x, yMin: 1, yMax: 5, series: [
+      { name: "MOS", color: "#b83280", values: col("mos") }], emptyText: "no MOS stored for this range" }));
+  return h("div", { class: "charts" }, charts);
+}
+
+async function pageOverview(params) {
+  const range = params.range || "all";
+  const [health, trunks, stats] = await Promise.all([api("/health"), api("/trunks"), api("/stats")]);
+  state.live = health.live;
+  const lastMs = stats.totals.last_call ? Date.parse(stats.totals.last_call) : 0;
+  const series = await api("/kpis" + qs(rangeParams(range, lastMs)));
+  setStatus(health.live ? "live sensor" : "database · " + stats.totals.calls + " calls", health.live ? "live" : "");
+  const bar = h("div", { class: "toolbar" }, h("strong", {}, "Range"),
+    h("div", {}, RANGES.map(([k, label]) => h("button", { class: "seg" + (k === range ? " on" : ""), "data-range": k,
+      onclick: () => (location.hash = "#/overview?range=" + k) }, label))),
+    h("span", { class: "spacer" }),
+    h("span", { class: "muted" }, `${stats.totals.calls} calls · ${stats.totals.sip_messages} SIP messages · ` +
+      `${when(stats.totals.first_call)} – ${when(stats.totals.last_call)} UTC · bucket ${series.bucket_s / 60} min`));
+  const facts = [];
+  if (stats.source === "live")
+    facts.push(h("div", { class: "card" }, h("h2", {}, "Sensor"), h("dl", { class: "facts" },
+      h("dt", {}, "packets"), h("dd", {}, stats.packets), h("dt", {}, "packets/s"), h("dd", {}, num(stats.packets_per_second)),
+      h("dt", {}, "active calls"), h("dd", {}, stats.active_calls), h("dt", {}, "drops (kernel / queue / store)"),
+      h("dd", {}, `${stats.drops_kernel} / ${stats.drops_queue} / ${stats.store_dropped}`),
+      h("dt", {}, "queue depth"), h("dd", {}, stats.queue_depth))));
+  view(h("h1", {}, "Overview"), bar, ...facts,
+    trunks.trunks.length ? h("div", { class: "tiles" }, trunks.trunks.map(kpiTile))
+      : h("div", { class: "card muted" }, "No trunks in this database yet."),
+    seriesCharts(series.points));
+  if (health.live) state.timer = setInterval(() => pageOverview(params).catch(showError), 10000);
+}
+
+/* ---- calls ---- */
+
+const CALL_FILTERS = ["from", "to", "caller", "callee", "trunk", "direction", "outcome", "failure_side",
+                      "min_mos", "max_mos", "min_pdd", "sort", "order", "limit"];
+
+function toIsoInput(v) {
+  return v && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(v) ? v.slice(0, 16) : "";
+}
+
+async function pageCalls(params) {
+  const trunks = await api("/trunks");
+  const sel = (name, opts) => h("select", { name }, h("option", { value: "" }, "any"),
+    opts.map(([v, l]) => h("option", { value: v, selected: params[name] === String(v) }, l)));
+  const inp = (name, attrs) => h("input", Object.assign({ name, value: params[name] || "" }, attrs));
+  const form = h("form", { class: "card", id: "call-filters" },
+    h("div", { class: "filters" },
+      h("label", {}, "From (UTC)", inp("from", { type: "datetime-local", value: toIsoInput(params.from) })),
+      h("label", {}, "To (UTC)", inp("to", { type: "datetime-local", value: toIsoInput(params.to) })),
+      h("label", {}, "Caller digits", inp("caller", { inputmode: "numeric", pattern: "[0-9]{1,32}", placeholder: "e.g. 4930" })),
+      h("label", {}, "Callee digits", inp("callee", { inputmode: "numeric", pattern: "[0-9]{1,32}" })),
+      h("label", {}, "Trunk", sel("trunk", trunks.trunks.map((t) => [t.id, `${t.id} · ${t.name}`]))),
+      h("label", {}, "Direction", sel("direction", ["inbound", "outbound", "internal", "transit"].map((x) => [x, x]))),
+      h("label", {}, "Outcome", sel("outcome", ["answered", "busy", "rejected", "cancelled", "failed", "timeout"].map((x) => [x, x]))),
+      h("label", {}, "Failure side", sel("failure_side", ["none", "enterprise", "sbc", "itsp"].map((x) => [x, x]))),
+      h("label", {}, "MOS at least", inp("min_mos", { type: "number", min: 1, max: 5, step: 0.1 })),
+      h("label", {}, "MOS at most", inp("max_mos", { type: "number", min: 1, max: 5, step: 0.1 })),
+      h("label", {}, "PDD at least (ms)", inp("min_pdd", { type: "number", min: 0, step: 100 })),
+      h("label", {}, "Page size", h("select", { name: "limit" }, [25, 50, 100, 200, 500].map((n) =>
+        h("option", { value: n, selected: String(params.limit || 50) === String(n) }, n))))),
+    h("div", { class: "toolbar" }, h("button", { class: "primary", type: "submit" }, "Search"),
+      h("button", { type: "button", onclick: () => (location.hash = "#/calls") }, "Reset")));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const p = {};
+    for (const [k, v] of new FormData(form)) if (v) p[k] = (k === "from" || k === "to") ? v + ":00Z" : v;
+    if (params.sort) p.sort = params.sort;
+    if (params.order) p.order = params.order;
+    location.hash = "#/calls" + qs(p);
+  });
+  const q = {};
+  for (const k of CALL_FILTERS) if (params[k]) q[k] = params[k];
+  if (!q.limit) q.limit = 50;
+  if (params.cursor) q.cursor = params.cursor;
+  const stack = params.back ? params.back.split(",") : [];
+  let data;
+  try {
+    data = await api("/calls" + qs(q));
+  } catch (e) {
+    view(h("h1", {}, "Calls"), form, h("div", { class: "error-box", role: "alert" }, e.message));
+    return;
+  }
+  const sort = params.sort || "start", order = params.order || "desc";
+  const sortTh = (key, label, cls) => h("th", { class: "sortable " + (cls || "") + (sort === key ? " on" : ""),
+    "data-sort": key, onclick: () => {
+      const p = Object.assign({}, params, { sort: key, order: sort === key && order === "desc" ? "asc" : "desc" });
+      delete p.cursor; delete p.back;
+      location.hash = "#/calls" + qs(p);
+    } }, label, sort === key ? (order === "desc" ? " ▾" : " ▴") : "");
+  const rows = data.calls.map((c) => {
+    const cls = (FAILED.has(c.outcome) ? "fail" : "") + (c.mos !== null && c.mos < POOR_MOS ? " poor" : "");
+    return h("tr", { class: "click " + cls, "data-call": c.id, "data-outcome": c.outcome,
+                     onclick: () => (location.hash = "#/call/" + c.id) },
+      h("td", { class: "mono" }, when(c.start)), h("td", {}, c.caller || "–"), h("td", {}, c.callee || "–"),
+      h("td", {}, c.direction), h("td", { class: "outcome" }, c.outcome), h("td", { class: "num" }, c.final_status ?? "–"),
+      h("td", {}, c.failure_side === "none" ? "" : c.failure_side), h("td", { class: "num" }, ms(c.pdd_ms)),
+      h("td", { class: "num" }, secs(c.duration_s)), h("td", { class: "num" }, num(c.mos, 2)),
+      h("td", { class: "num" }, c.legs));
+  });
+  const nav = (cursor, back) => {
+    const p = Object.assign({}, params);
+    if (cursor) p.cursor = cursor; else delete p.cursor;
+    if (back.length) p.back = back.join(","); else delete p.back;
+    location.hash = "#/calls" + qs(p);
+  };
+  const pager = h("div", { class: "pager" },
+    h("button", { id: "prev-page", disabled: !params.cursor, onclick: () => {
+      const b = stack.slice(); const prev = b.pop(); nav(prev === "_" ? "" : prev, b); } }, "‹ Previous"),
+    h("button", { id: "next-page", disabled: !data.next_cursor, onclick: () =>
+      nav(data.next_cursor, stack.concat([params.cursor || "_"])) }, "Next ›"),
+    h("span", { class: "muted" }, `${data.calls.length} calls on this page` + (stack.length ? ` · page ${stack.length + 1}` : "")));
+  view(h("h1", {}, "Calls"), form, h("div", { class: "card" }, h("div", { class: "table-wrap" },
+    h("table", { class: "grid", id: "calls-table" },
+      h("thead", {}, h("tr", {}, sortTh("start", "Start (UTC)"), h("th", {}, "Caller"), h("th", {}, "Callee"),
+        h("th", {}, "Direction"), h("th", {}, "Outcome"), h("th", { class: "num" }, "Final"), h("th", {}, "Failed at"),
+        sortTh("pdd", "PDD", "num"), sortTh("duration", "Duration", "num"), sortTh("mos", "MOS", "num"),
+        h("th", { class: "num" }, "Legs"))),
+      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 11, class: "muted" }, "No calls match."))))), pager));
+}
+
+/* ---- call detail and the ladder ---- */
+
+function msgLabel(m) {
+  if (m.method) return m.method + (m.cseq ? "" : "");
+  const fl = m.first_line || "";
+  const mm = /^SIP\/2\.0\s+(\d{3})\s*(.*)$/.exec(fl);
+  return mm ? `${mm[1]} ${mm[2]}`.trim() : (m.status ? String(m.status) : fl.slice(0, 30));
+}
+
+function ladder(d, onPick) {
+  const nodes = d.nodes.slice();
+  const colW = 165, left = 150, top = 40, rowH = 30;
+  const t0 = d.messages.length ? d.messages[0].t_ms : 0;
+  const W = left + Math.max(1, nodes.length) * colW;
+  const H = top + d.messages.length * rowH + 20;
+  const x = (addr) => left + nodes.indexOf(addr) * colW + colW / 2;
+  const svg = svgEl("svg", { class: "ladder", width: W, height: H, viewBox: `0 0 ${W} ${H}`, id: "ladder" });
+  const defs = svgEl("defs");
+  COLORS.forEach((c, i) => {
+    const m = svgEl("marker", { id: "arr" + i, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
+    m.appendChild(svgEl("path", { d: "M0 0L10 5L0 10z", fill: c }));
+    defs.appendChild(m);
+  });
+  svg.appendChild(defs);
+  nodes.forEach((n) => {
+    svg.appendChild(svgEl("text", { class: "node", x: x(n), y: 18, "text-anchor": "middle" }, n));
+    svg.appendChild(svgEl("line", { class: "life", x1: x(n), x2: x(n), y1: 26, y2: H - 6 }));
+  });
+  d.messages.forEach((m, i) => {
+    const y = top + i * rowH + 14;
+    const ci = (m.leg || 0) % COLORS.length, color = COLORS[ci];
+    const g = svgEl("g", { class: "msg", "data-n": m.n, "data-leg": m.leg });
+    g.appendChild(svgEl("rect", { class: "hit", x: 0, y: y - 16, width: W, height: rowH }));
+    g.appendChild(svgEl("text", { class: "time", x: 8, y: y + 3 }, `+${((m.t_ms - t0) / 1000).toFixed(3)} s`));
+    g.appendChild(svgEl("text", { class: "time", x: 78, y: y + 3 }, when(m.ts).slice(11)));
+    const x1 = x(m.src), x2 = x(m.dst);
+    if (x1 === x2) {
+      g.appendChild(svgEl("path", { d: `M${x1} ${y - 6} h30 v12 h-28`, fill: "none", stroke: color, "stroke-width": 1.6, "marker-end": `url(#arr${ci})` }));
+    } else {
+      g.appendChild(svgEl("line", { x1, x2: x2 + (x2 > x1 ? -1 : 1), y1: y, y2: y, stroke: color, "stroke-width": 1.6, "marker-end": `url(#arr${ci})` }));
+    }
+    const label = svgEl("text", { class: "label", x: (x1 + x2) / 2, y: y - 5, "text-anchor": "middle", fill: color }, msgLabel(m));
+    label.appendChild(svgEl("title", {}, `${m.first_line}\n${m.src}:${m.sport} → ${m.dst}:${m.dport} ${m.transport} · leg ${m.leg} · ${m.size} bytes`));
+    g.appendChild(label);
+    g.addEventListener("click", () => {
+      svg.querySelectorAll("g.msg.sel").forEach((e) => e.classList.remove("sel"));
+      g.classList.add("sel");
+      onPick(m);
+    });
+    svg.appendChild(g);
+  });
+  return svg;
+}
+
+async function downloadPcap(id, btn) {
+  btn.disabled = true;
+  const old = btn.textContent;
+  btn.textContent = "Preparing…";
+  try {
+    const r = await api(`/calls/${id}/pcap`, { raw: true });
+    const blob = await r.blob();
+    const a = h("a", { href: URL.createObjectURL(blob), download: `call-${id}.pcap` });
+    document.body.appendChild(a);
+    a.click();
+    setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+  } catch (e) {
+    alert("pcap export failed: " + e.message);
+  } finally {
+    btn.disabled = false;
+    btn.textContent = old;
+  }
+}
+
+async function pageCall(id, params) {
+  const d = await api("/calls/" + id);
+  const c = d.call;
+  const raw = h("pre", { class: "raw", id: "raw" }, "Click a message in the ladder to see its text.");
+  const rawHead = h("div", { class: "muted", id: "raw-head" }, "");
+  const pick = async (m) => {
+    rawHead.textContent = `#${m.n} · leg ${m.leg} · ${m.src}:${m.sport} → ${m.dst}:${m.dport} ${m.transport} · ${when(m.ts)}`;
+    raw.textContent = "loading…";
+    try {
+      const r = await api(`/calls/${id}/messages/${m.n}`);
+      raw.textContent = r.text;
+    } catch (e) {
+      raw.textContent = "could not load: " + e.message;
+    }
+  };
+  const legend = h("div", { class: "legs-legend" }, d.legs.map((l) => {
+    const i = h("i");
+    i.style.background = COLORS[l.idx % COLORS.length];
+    return h("span", {}, i, `leg ${l.idx}: ${l.src || "?"} → ${l.dst || "?"} (${l.transport || "?"})`);
+  }));
+  const legRows = d.legs.map((l) => h("tr", { class: FAILED.has(l.outcome) ? "fail" : "" },
+    h("td", { class: "num" }, l.idx), h("td", { class: "mono" }, l.call_id), h("td", {}, `${l.src}:${l.sport}`),
+    h("td", {}, `${l.dst}:${l.dport}`), h("td", {}, l.transport), h("td", { class: "outcome" }, l.outcome),
+    h("td", { class: "num" }, l.final_status ?? "–"), h("td", {}, l.reason || ""),
+    h("td", {}, l.idx === 0 ? "first leg" : `${l.evidence} → leg ${l.linked_to ?? "?"}`),
+    h("td", { class: "num" }, l.idx === 0 ? "" : num(l.confidence, 2)),
+    h("td", {}, l.callee_codecs || l.caller_codecs || "")));
+  const streams = d.streams.length
+    ? h("div", { class: "charts" }, d.streams.map((s) => tsChart({
+        title: `Stream ${s.src}:${s.sport} → ${s.dst}:${s.dport} ${s.codec || ""} (MOS ${num(s.mos, 2)}, lost ${s.lost ?? "–"})`,
+        x: s.series.map((p) => p.t_ms), series: [
+          { name: "MOS", color: "#b83280", values: s.series.map((p) => p.mos) },
+          { name: "jitter ms", color: "#2b6cb0", values: s.series.map((p) => p.jitter_mean_ms) },
+          { name: "lost", color: "#c53030", values: s.series.map((p) => p.lost) }] })))
+    : h("div", { class: "muted" }, "No RTP streams stored for this call.");
+  const pcapBtn = h("button", { class: "primary", id: "pcap-btn" }, "Download pcap");
+  pcapBtn.addEventListener("click", () => downloadPcap(id, pcapBtn));
+  view(
+    h("div", { class: "toolbar" }, h("a", { href: "#/calls" }, "‹ Calls"), h("span", { class: "spacer" }), pcapBtn),
+    h("h1", {}, `Call ${c.id}: ${c.caller || "?"} → ${c.callee || "?"}`),
+    h("div", { class: "row" },
+      h("div", { class: "card" }, h("h2", {}, "Summary"), h("dl", { class: "facts" },
+        h("dt", {}, "outcome"), h("dd", { id: "call-outcome" }, c.outcome, c.final_status ? ` (${c.final_status})` : ""),
+        h("dt", {}, "failure"), h("dd", {}, c.failure_side === "none" ? "–" : `${c.failure_side}: ${c.failure_detail}`),
+        h("dt", {}, "direction"), h("dd", {}, c.direction),
+        h("dt", {}, "start"), h("dd", {}, when(c.start) + " UTC"), h("dt", {}, "end"), h("dd", {}, when(c.end)),
+        h("dt", {}, "PDD"), h("dd", {}, ms(c.pdd_ms)), h("dt", {}, "duration"), h("dd", {}, secs(c.duration_s)),
+        h("dt", {}, "MOS"), h("dd", {}, num(c.mos, 2)), h("dt", {}, "legs / messages"),
+        h("dd", {}, `${d.legs.length} / ${d.messages.length}` + (d.messages_truncated ? " (cut)" : "")))),
+      h("div", { class: "card" }, h("h2", {}, "Legs and correlation evidence"), h("div", { class: "table-wrap" },
+        h("table", { class: "grid", id: "legs-table" }, h("thead", {}, h("tr", {}, ["#", "Call-ID", "From", "To", "Transport",
+          "Outcome", "Final", "Reason", "Linked by", "Conf.", "Codecs"].map((t) => h("th", {}, t)))),
+          h("tbody", {}, legRows))))),
+    h("div", { class: "split" },
+      h("div", { class: "card" }, h("h2", {}, "SIP ladder"), legend, h("div", { class: "ladder-wrap" }, ladder(d, pick))),
+      h("div", { class: "card sticky" }, h("h2", {}, "Message"), rawHead, raw)),
+    h("div", { class: "card" }, h("h2", {}, "Media quality"), streams));
+}
+
+/* ---- trunks ---- */
+
+async function pageTrunks() {
+  const t = await api("/trunks");
+  view(h("h1", {}, "Trunks"), h("div", { class: "card" }, h("div", { class: "table-wrap" },
+    h("table", { class: "grid", id: "trunks-table" },
+      h("thead", {}, h("tr", {}, ["#", "Name", "Type", "Local", "Peer"].map((x) => h("th", {}, x)),
+        ["Attempts", "Answered", "ASR", "NER", "ACD", "PDD", "PDD p95", "Peak", "MOS"].map((x) => h("th", { class: "num" }, x)))),
+      h("tbody", {}, t.trunks.map((r) => h("tr", { class: "click", onclick: () => (location.hash = "#/trunk/" + r.id) },
+        h("td", {}, r.id), h("td", {}, r.name), h("td", {}, h("span", { class: "badge " + r.type }, r.type)),
+        h("td", {}, r.local), h("td", {}, r.peer), h("td", { class: "num" }, r.attempts), h("td", { class: "num" }, r.answered),
+        h("td", { class: "num" }, pct(r.asr)), h("td", { class: "num" }, pct(r.ner)), h("td", { class: "num" }, secs(r.acd_s)),
+        h("td", { class: "num" }, ms(r.pdd_mean_ms)), h("td", { class: "num" }, ms(r.pdd_p95_ms)),
+        h("td", { class: "num" }, r.peak_concurrent), h("td", { class: "num" }, num(r.mos, 2)))))))));
+}
+
+function codeBars(codes) {
+  const max = Math.max(1, ...codes.map((c) => c.count));
+  const total = codes.reduce((s, c) => s + c.count, 0);
+  return h("div", { class: "bars", id: "codes" }, codes.map((c) => {
+    const fill = h("div", { class: "fill c" + String(c.status)[0] });
+    fill.style.width = (100 * c.count / max).toFixed(1) + "%";
+    return h("div", { class: "bar" }, h("span", {}, String(c.status)), h("div", { class: "track" }, fill),
+      h("span", { class: "num" }, `${c.count} · ${(100 * c.count / Math.max(1, total)).toFixed(0)}%`));
+  }));
+}
+
+function healthTable(rows, kind) {
+  if (!rows.length) return h("div", { class: "muted" }, `No ${kind} seen for this trunk.`);
+  return h("table", { class: "grid" }, h("thead", {}, h("tr", {}, ["Client", "Server", kind === "registrations" ? "AOR" : "",
+    "Attempts", "OK", "Fail", "Timeouts", "RTT mean", "Last", "Last OK (UTC)"].filter((x) => x !== "" || kind === "registrations").map((x) => h("th", {}, x)))),
+    h("tbody", {}, rows.map((r) => h("tr", { class: r.last_status && r.last_status >= 300 ? "fail" : "" },
+      h("td", {}, r.client), h("td", {}, r.server), kind === "registrations" ? h("td", {}, r.aor) : null,
+      h("td", { class: "num" }, r.attempts), h("td", { class: "num" }, r.successes), h("td", { class: "num" }, r.failures),
+      h("td", { class: "num" }, r.timeouts), h("td", { class: "num" }, ms(r.rt_mean_ms)),
+      h("td", { class: "num" }, r.last_status ?? "–"), h("td", {}, when(r.last_ok_ts))))));
+}
+
+async function pageTrunk(id, params) {
+  const range = params.range || "all";
+  const [d, stats] = await Promise.all([api("/trunks/" + id), api("/stats")]);
+  const lastMs = stats.totals.last_call ? Date.parse(stats.totals.last_call) : 0;
+  const k = await api(`/trunks/${id}/kpis` + qs(rangeParams(range, lastMs)));
+  const t = d.trunk;
+  const dirRows = d.directions.map((x) => h("tr", {}, h("td", {}, x.direction),
+    ...[x.attempts, x.answered, x.busy, x.rejected, x.cancelled, x.failed, x.timeouts].map((v) => h("td", { class: "num" }, v)),
+    h("td", { class: "num" }, pct(x.asr)), h("td", { class: "num" }, pct(x.ner)), h("td", { class: "num" }, secs(x.acd_s)),
+    h("td", { class: "num" }, ms(x.pdd_mean_ms))));
+  view(
+    h("div", { class: "toolbar" }, h("a", { href: "#/trunks" }, "‹ Trunks"), h("span", { class: "spacer" }),
+      h("a", { class: "button", href: "#/calls?trunk=" + t.id }, "Calls on this trunk"),
+      h("a", { class: "button", href: "#/calls?trunk=" + t.id + "&outcome=failed" }, "Failed calls")),
+    h("h1", {}, `Trunk ${t.id}: ${t.name} `, h("span", { class: "badge " + t.type }, t.type)),
+    h("div", { class: "tiles" }, kpiTile(t),
+      h("div", { class: "tile" }, h("div", { class: "name" }, "Capacity"), h("div", { class: "sub" }, `peak at ${when(t.peak_ts)} UTC`),
+        h("div", { class: "kpis" },
+          h("div", { class: "kpi" }, h("div", { class: "v", id: "peak-conc" }, t.peak_concurrent), h("div", { class: "l" }, "peak concurrent")),
+          h("div", { class: "kpi" }, h("div", { class: "v" }, num(d.peak_kbps / 1000, 2) + " Mbit/s"), h("div", { class: "l" }, "implied, per direction")),
+          h("div", { class: "kpi" }, h("div", { class: "v" }, num(d.kbps_per_call, 1)), h("div", { class: "l" }, "kbit/s per call")))),
+      h("div", { class: "tile" }, h("div", { class: "name" }, "Codecs answered"),
+        h("div", { class: "sub" }, d.codecs.map((c) => `${c.codec || "?"} ${c.count}`).join(" · ") || "–"))),
+    h("div", { class: "row" },
+      h("div", { class: "card" }, h("h2", {}, "KPIs per direction"), h("div", { class: "table-wrap" },
+        h("table", { class: "grid", id: "dir-table" }, h("thead", {}, h("tr", {}, h("th", {}, "Direction"),
+          ["Attempts", "Answered", "Busy", "Rejected", "Cancelled", "Failed", "Timeouts", "ASR", "NER", "ACD", "PDD"].map((x) =>
+            h("th", { class: "num" }, x)))), h("tbody", {}, dirRows)))),
+      h("div", { class: "card" }, h("h2", {}, "Final response codes"), codeBars(d.codes))),
+    h("div", { class: "row" },
+      h("div", { class: "card" }, h("h2", {}, "Registrations"), healthTable(d.registrations, "registrations")),
+      h("div", { class: "card" }, h("h2", {}, "Keep-alives (OPTIONS)"), healthTable(d.keepalives, "keep-alives"))),
+    h("div", { class: "toolbar" }, h("strong", {}, "Range"), h("div", {}, RANGES.map(([r, label]) =>
+      h("button", { class: "seg" + (r === range ? " on" : ""), onclick: () => (location.hash = `#/trunk/${id}?range=${r}`) }, label))),
+      h("span", { class: "muted" }, `bucket ${k.bucket_s / 60} min`)),
+    seriesCharts(k.points));
+}
+
+/* ---- start ---- */
+
+document.getElementById("auth-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  state.token = document.getElementById("auth-token").value.trim();
+  sessionStorage.setItem("ts-token", state.token);
+  document.getElementById("auth").classList.add("hidden");
+  route();
+});
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,440 @@
+/* `trunkscope collect`: the central view of many sensors. HEPv3 (and v2) over
+ * UDP and TCP from trunkscope sensors, Kamailio/OpenSIPS siptrace, sngrep and
+ * other HEP agents; each SIP (and RTCP) payload runs through the same engine
+ * as captured packets, with the sender's addresses, time and site. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../api/api.h"
+#include "../api/report.h"
+#include "../calls/calls.h"
+#include "../common/hash.h"
+#include "../common/log.h"
+#include "../engine/engine.h"
+#include "../engine/engine_hep.h"
+#include "../net/hep_listen.h"
+#include "../store/store.h"
+#include "cli.h"
+
+int cmd_collect(int argc, char **argv);
+
+#define PROG "trunkscope collect"
+#define STATS_PERIOD_S 10
+
+struct col_args {
+    struct hep_listen_opts lo;
+    const char *db, *http, *config, *key_file, *stats_file, *log_file, *token_file;
+    uint64_t duration_s;
+    bool json;
+};
+
+/* Collector state seen by the HEP callback. */
+struct col_ctx {
+    struct engine *e;
+    uint64_t sip, rtcp, reports, other, too_big;
+    uint64_t max_ts, wall_at_max; /* senders' clock, for idle ticks */
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: trunkscope collect --hep-listen ADDR:PORT[/udp|/tcp] [...] [options]\n"
+            "  --hep-listen SPEC      receive HEP on SPEC (repeatable, at most %d; default UDP;\n"
+            "                         TCP carries HEP3 packets back to back)\n"
+            "  --db FILE              store calls in this SQLite database\n"
+            "  --http ADDR:PORT       serve the HTTP API over --db\n"
+            "  --token-file F         bearer token of the HTTP API (needed off loopback)\n"
+            "  --hep-auth-key-file F  accept only HEP packets carrying this auth key\n"
+            "  --hep-rate N           messages/s per sender (default %d, burst %d); 0: no limit\n"
+            "  --hep-burst N          token bucket depth per sender\n"
+            "  --config FILE          trunk names, internal networks, correlation headers\n"
+            "  --duration S           stop after S seconds\n"
+            "  --stats-file F         HEP counters per sender as JSON, every %d s and at exit\n"
+            "  --log FILE             event log (default stderr)\n"
+            "  --json                 print the analyze --json report at exit\n"
+            "The site of each leg is the sender's HEP node name, else its node id.\n"
+            "SIGINT/SIGTERM stop cleanly.\n",
+            TS_HEP_MAX_LISTEN, TS_HEP_RATE_DEFAULT, TS_HEP_BURST_DEFAULT, STATS_PERIOD_S);
+}
+
+static bool parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-' || *s == '+')
+        return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int parse_args(int argc, char **argv, struct col_args *a)
+{
+    memset(a, 0, sizeof *a);
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(o, "--json")) {
+            a->json = true;
+            continue;
+        }
+        static const char *const valued[] = { "--hep-listen", "--db", "--http", "--token-file",
+                                              "--hep-auth-key-file", "--hep-rate",
+                                              "--hep-burst", "--config", "--duration",
+                                              "--stats-file", "--log" };
+        bool known = false;
+        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+            known = known || !strcmp(o, valued[k]);
+        if (!known) {
+            fprintf(stderr, PROG ": unknown option '%s' (try --help)\n", o);
+            return 2;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, PROG ": %s needs a value\n", o);
+            return 2;
+        }
+        const char *v = argv[++i];
+        uint64_t u;
+        if (!strcmp(o, "--hep-listen")) {
+            if (a->lo.nspecs >= TS_HEP_MAX_LISTEN) {
+                fprintf(stderr, PROG ": at most %d --hep-listen\n", TS_HEP_MAX_LISTEN);
+                return 2;
+            }
+            a->lo.specs[a->lo.nspecs++] = v;
+        } else if (!strcmp(o, "--db")) {
+            a->db = v;
+        } else if (!strcmp(o, "--http")) {
+            a->http = v;
+        } else if (!strcmp(o, "--token-file")) {
+            a->token_file = v;
+        } else if (!strcmp(o, "--hep-auth-key-file")) {
+            a->key_file = v;
+        } else if (!strcmp(o, "--config")) {
+            a->config = v;
+        } else if (!strcmp(o, "--stats-file")) {
+            a->stats_file = v;
+        } else if (!strcmp(o, "--log")) {
+            a->log_file = v;
+        } else if (!strcmp(o, "--hep-rate") || !strcmp(o, "--hep-burst")) {
+            if (!parse_u64(v, 0, 100000000, &u)) {
+                fprintf(stderr, PROG ": %s wants a number\n", o);
+                return 2;
+            }
+            if (!strcmp(o, "--hep-burst"))
+                a->lo.burst = (uint32_t)u;
+            else if (u == 0)
+                a->lo.unlimited = true;
+            else
+                a->lo.rate = (uint32_t)u;
+        } else if (!strcmp(o, "--duration")) {
+            if (!parse_u64(v, 1, UINT32_MAX, &u)) {
+                fprintf(stderr, PROG ": --duration wants seconds > 0\n");
+                return 2;
+            }
+            a->duration_s = u;
+        }
+    }
+    if (!a->lo.nspecs) {
+        fprintf(stderr, PROG ": no --hep-listen ADDR:PORT\n");
+        return 2;
+    }
+    if (a->http && !a->db) {
+        fprintf(stderr, PROG ": --http needs --db\n");
+        return 2;
+    }
+    return -1;
+}
+
+/* The key file's first line, surrounding whitespace trimmed, into buf. */
+static int read_key(const char *path, char *buf, size_t cap, size_t *len)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[TS_HEP_AUTH_KEY_MAX + 4];
+    bool ok = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    if (!ok)
+        return -1;
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' ||
+                 line[n - 1] == '\t'))
+        n--;
+    size_t s = 0;
+    while (s < n && (line[s] == ' ' || line[s] == '\t'))
+        s++;
+    if (n - s == 0 || n - s > TS_HEP_AUTH_KEY_MAX || n - s > cap)
+        return -1;
+    memcpy(buf, line + s, n - s);
+    *len = n - s;
+    return 0;
+}
+
+static uint64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* HEP callback: SIP and RTCP into the engine with the sender's site. */
+static void on_hep(void *ctx, const struct hep_msg *h, const struct hep_sender *from,
+                   uint64_t recv_ns)
+{
+    struct col_ctx *c = ctx;
+    if (h->proto_type != HEP_PROTO_SIP && h->proto_type != HEP_PROTO_RTCP) {
+        if (h->proto_type == 34 || h->proto_type == 35)
+            c->reports++;
+        else
+            c->other++;
+        return;
+    }
+    char site[TS_SITE_LEN];
+    if (from->node_name[0])
+        snprintf(site, sizeof site, "%s", from->node_name);
+    else
+        snprintf(site, sizeof site, "%u", from->node_id);
+    if (engine_hep(c->e, h, site, recv_ns) != ENGINE_HEP_OK) {
+        c->too_big++;
+        return;
+    }
+    if (h->proto_type == HEP_PROTO_SIP)
+        c->sip++;
+    else
+        c->rtcp++;
+    uint64_t ts = h->ts_ns ? h->ts_ns : recv_ns;
+    if (ts > c->max_ts) {
+        c->max_ts = ts;
+        c->wall_at_max = wall_ns();
+    }
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch < 0x20 || ch == '"' || ch == '\\' || ch >= 0x7f)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static void sender_fields(FILE *f, const struct hep_sender *s)
+{
+    fprintf(f,
+            "\"packets\": %llu, \"bytes\": %llu, \"accepted\": %llu, \"truncated\": %llu, "
+            "\"malformed\": %llu, \"unsupported\": %llu, \"unauthenticated\": %llu, "
+            "\"rate_limited\": %llu",
+            (unsigned long long)s->packets, (unsigned long long)s->bytes,
+            (unsigned long long)s->accepted, (unsigned long long)s->truncated,
+            (unsigned long long)s->malformed, (unsigned long long)s->unsupported,
+            (unsigned long long)s->unauthenticated, (unsigned long long)s->rate_limited);
+}
+
+/* HEP counters, total and per sender, written whole then renamed. */
+static void write_stats(const char *path, const struct hep_listen *l, const struct col_ctx *c,
+                        bool final)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return;
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    struct hep_listen_stats st;
+    hep_listen_stats(l, &st);
+    fprintf(f, "{\"final\": %s, ", final ? "true" : "false");
+    sender_fields(f, &st.total);
+    fprintf(f,
+            ", \"sip\": %llu, \"rtcp\": %llu, \"reports\": %llu, \"other\": %llu, "
+            "\"too_big\": %llu, \"senders_evicted\": %llu, \"tcp_accepted\": %llu, "
+            "\"tcp_refused\": %llu, \"tcp_framing_errors\": %llu, \"ports\": [",
+            (unsigned long long)c->sip, (unsigned long long)c->rtcp,
+            (unsigned long long)c->reports, (unsigned long long)c->other,
+            (unsigned long long)c->too_big, (unsigned long long)st.senders_evicted,
+            (unsigned long long)st.tcp_accepted, (unsigned long long)st.tcp_refused,
+            (unsigned long long)st.tcp_framing_errors);
+    for (size_t i = 0; hep_listen_port(l, i); i++)
+        fprintf(f, "%s%u", i ? ", " : "", hep_listen_port(l, i));
+    fprintf(f, "], \"senders\": [");
+    for (size_t i = 0; i < hep_listen_sender_count(l); i++) {
+        const struct hep_sender *s = hep_listen_sender(l, i);
+        char ip[64];
+        fprintf(f, "%s{\"addr\": ", i ? ", " : "");
+        json_str(f, ts_addr_str(&s->addr, ip, sizeof ip));
+        fprintf(f, ", \"node_id\": %u, \"node_name\": ", s->node_id);
+        json_str(f, s->node_name);
+        fprintf(f, ", ");
+        sender_fields(f, s);
+        fprintf(f, "}");
+    }
+    fprintf(f, "]}\n");
+    bool bad = ferror(f) != 0;
+    if (fclose(f) != 0 || bad || rename(tmp, path) != 0)
+        unlink(tmp);
+}
+
+int cmd_collect(int argc, char **argv)
+{
+    struct col_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    rc = 2;
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[1024], key[TS_HEP_AUTH_KEY_MAX];
+    struct calls_config ccfg;
+    struct col_ctx ctx;
+    struct hep_listen *l = NULL;
+    struct st_writer *w = NULL;
+    struct api_server *api = NULL;
+    memset(&ctx, 0, sizeof ctx);
+    calls_config_default(&ccfg);
+    if (a.log_file && log_open(a.log_file) != LOG_OK) {
+        fprintf(stderr, PROG ": %s: %s\n", a.log_file, strerror(errno));
+        return 2;
+    }
+    if (a.key_file) {
+        size_t klen;
+        if (read_key(a.key_file, key, sizeof key, &klen) != 0) {
+            fprintf(stderr, PROG ": %s: cannot read an auth key (1..%d bytes)\n", a.key_file,
+                    TS_HEP_AUTH_KEY_MAX);
+            goto out;
+        }
+        a.lo.auth_key = bv_make(key, klen);
+    }
+    if (a.config && calls_config_load(&ccfg, a.config, err, sizeof err) != CALLS_OK) {
+        fprintf(stderr, PROG ": %s\n", err);
+        goto out;
+    }
+    ts_hash_seed_random();
+    /* Sensors' messages are not SPAN copies: de-duplication stays off. */
+    struct engine_config ecfg = { .dedup = false, .track_calls = true, .calls_cfg = &ccfg };
+    ctx.e = engine_new(&ecfg);
+    if (!ctx.e) {
+        fprintf(stderr, PROG ": out of memory\n");
+        goto out;
+    }
+    l = hep_listen_new(&a.lo, on_hep, &ctx, err, sizeof err);
+    if (!l) {
+        fprintf(stderr, PROG ": %s\n", err);
+        goto out;
+    }
+    if (a.db) {
+        w = st_writer_open(a.db, NULL, err, sizeof err);
+        if (!w) {
+            fprintf(stderr, PROG ": %s\n", err);
+            goto out;
+        }
+        engine_set_call_sink(ctx.e, st_calls_sink, w);
+        engine_set_sip_hook(ctx.e, st_sip_hook, w);
+    }
+    if (a.http) {
+        struct api_options ao = { .db_path = a.db, .http = a.http, .token_file = a.token_file };
+        api = api_start(&ao, err, sizeof err);
+        if (!api) {
+            fprintf(stderr, PROG ": %s\n", err);
+            goto out;
+        }
+    }
+    {
+        char ports[128] = "";
+        size_t pl = 0;
+        for (size_t i = 0; hep_listen_port(l, i) && pl < sizeof ports; i++) {
+            int k = snprintf(ports + pl, sizeof ports - pl, "%s%s (port %u)", i ? ", " : "",
+                             a.lo.specs[i], hep_listen_port(l, i));
+            pl += k > 0 ? (size_t)k : 0;
+        }
+        log_msg(LOG_INFO, "collector listening on %s%s%s", ports, a.key_file ? "; auth key" : "",
+                a.db ? "; db" : "");
+    }
+    struct timespec t0s;
+    clock_gettime(CLOCK_MONOTONIC, &t0s);
+    double t0 = (double)t0s.tv_sec + (double)t0s.tv_nsec / 1e9, next_stats = t0;
+    const char *why = "end";
+    rc = 0;
+    for (;;) {
+        hep_listen_poll(l, 100);
+        struct timespec zero = { 0, 0 }, nowts;
+        int sig = sigtimedwait(&sigs, NULL, &zero);
+        if (sig == SIGINT || sig == SIGTERM) {
+            why = sig == SIGINT ? "SIGINT" : "SIGTERM";
+            break;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &nowts);
+        double now = (double)nowts.tv_sec + (double)nowts.tv_nsec / 1e9;
+        /* idle time runs on the senders' clock, advanced by the wall time
+         * since their latest message (they may replay old captures) */
+        if (ctx.max_ts)
+            engine_tick(ctx.e, ctx.max_ts + (wall_ns() - ctx.wall_at_max));
+        if (a.stats_file && now >= next_stats) {
+            write_stats(a.stats_file, l, &ctx, false);
+            next_stats = now + STATS_PERIOD_S;
+        }
+        if (a.duration_s && now - t0 >= (double)a.duration_s) {
+            why = "--duration";
+            break;
+        }
+    }
+    /* take what is still queued in the socket buffers */
+    while (hep_listen_poll(l, 0))
+        ;
+    log_msg(LOG_INFO, "stopping (%s)", why);
+    engine_finish(ctx.e);
+    struct st_stats ss;
+    memset(&ss, 0, sizeof ss);
+    if (w) {
+        st_writer_trunks(w, engine_calls(ctx.e));
+        st_writer_stats(w, &ss);
+    }
+    struct hep_listen_stats hs;
+    hep_listen_stats(l, &hs);
+    const struct ts_stats *est = engine_stats(ctx.e);
+    log_msg(LOG_INFO,
+            "collector stopped: %llu HEP packets from %zu senders, %llu accepted, %llu SIP, "
+            "%llu RTCP, %llu truncated, %llu malformed, %llu unauthenticated, %llu rate-limited; "
+            "%llu calls",
+            (unsigned long long)hs.total.packets, hep_listen_sender_count(l),
+            (unsigned long long)hs.total.accepted, (unsigned long long)ctx.sip,
+            (unsigned long long)ctx.rtcp, (unsigned long long)hs.total.truncated,
+            (unsigned long long)hs.total.malformed, (unsigned long long)hs.total.unauthenticated,
+            (unsigned long long)hs.total.rate_limited,
+            (unsigned long long)est->v[TS_CALLS_CALLS]);
+    if (a.stats_file)
+        write_stats(a.stats_file, l, &ctx, true);
+    if (a.json) {
+        double elapsed = 0;
+        struct timespec te;
+        clock_gettime(CLOCK_MONOTONIC, &te);
+        elapsed = (double)te.tv_sec + (double)te.tv_nsec / 1e9 - t0;
+        struct report_input ri = { ctx.e, NULL, 0, elapsed, w ? &ss : NULL };
+        if (api_report_json(stdout, &ri) != 0)
+            rc = 2;
+    }
+out:
+    api_stop(api);
+    st_writer_close(w);
+    hep_listen_free(l);
+    engine_free(ctx.e);
+    log_close();
+    return rc;
+}

@@ -1,0 +1,164 @@
+"""Interoperability of `trunkscope collect` with other HEP agents on
+loopback: sngrep replays a generated capture as HEPv3 (-I FILE -H udp:...),
+and Kamailio with the siptrace module (HEPv3) relays SIPp calls inside a
+network namespace. The calls that arrive must be those the senders saw.
+Each part prints a 'skipped:' line when its tool is missing."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+from manifest import Checker, analyze, parse_args
+from test_hep_collect import Collector, check_calls, sip_messages, wait_accepted
+
+KAMAILIO_CFG = r"""#!KAMAILIO
+debug=1
+log_stderror=yes
+fork=yes
+children=1
+listen=udp:127.0.0.1:5070
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "siptrace.so"
+modparam("siptrace", "duplicate_uri", "sip:127.0.0.1:HEPPORT")
+modparam("siptrace", "hep_mode_on", 1)
+modparam("siptrace", "hep_version", 3)
+modparam("siptrace", "hep_capture_id", 77)
+modparam("siptrace", "trace_to_database", 0)
+modparam("siptrace", "trace_on", 1)
+modparam("siptrace", "trace_mode", 1)
+request_route {
+    if (is_method("INVITE") && !has_totag()) record_route();
+    if (has_totag()) { loose_route(); t_relay(); exit; }
+    $du = "sip:127.0.0.1:5080";
+    t_relay();
+}
+"""
+
+
+def skip(reason):
+    print(f"skipped: {reason}")
+
+
+def sngrep_part(a, c):
+    if not shutil.which("sngrep"):
+        skip("sngrep interop (install sngrep)")
+        return
+    pcap = os.path.join(a.work, "s.pcap")
+    subprocess.run([a.bin, "gen", "-o", pcap, "--calls", "12", "--seed", "3"],
+                   capture_output=True, check=True, timeout=300)
+    truth = json.load(open(os.path.join(a.work, "s.truth.json")))
+    _, offline, _ = analyze(a.bin, [pcap])
+    nmsg = len(sip_messages(pcap))
+    col = Collector(a.bin, a.work, "sngrep-col", ["127.0.0.1:0/udp"])
+    try:
+        ports = col.ports()
+        c.check(bool(ports), f"sngrep: collector came up {col.err()!r}")
+        if not ports:
+            return
+        env = dict(os.environ, TERM="dumb")
+        p = subprocess.run(["sngrep", "-N", "-q", "-F", "-I", pcap, "-H",
+                            f"udp:127.0.0.1:{ports[0]}"], env=env, capture_output=True,
+                           text=True, timeout=300, stdin=subprocess.DEVNULL)
+        c.check(p.returncode == 0, f"sngrep rc={p.returncode} {p.stderr[-300:]!r}")
+        wait_accepted(col, nmsg, timeout=20)
+        time.sleep(0.5)
+    finally:
+        rc, doc, st = col.stop()
+    c.check(rc == 0, f"sngrep: collector rc {rc}")
+    c.check(st.get("accepted") == nmsg and st.get("sip") == nmsg,
+            f"sngrep: {st.get('accepted')} accepted, {st.get('sip')} SIP != {nmsg} in the capture")
+    check_calls(c, "sngrep", truth, doc, offline)
+
+
+def kamailio_part(a, c):
+    for tool in ("kamailio", "sipp", "ip"):
+        if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
+            skip(f"Kamailio interop ({tool} missing: install kamailio sip-tester)")
+            return
+    if os.geteuid() != 0:
+        skip("Kamailio interop (needs root for a network namespace)")
+        return
+    kam = shutil.which("kamailio") or "/usr/sbin/kamailio"
+    ns = "tsk" + str(os.getpid() % 1000000)
+    procs = []
+    col = None
+    ncalls = 5
+    try:
+        subprocess.run(["ip", "netns", "add", ns], check=True)
+        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+        col = Collector(a.bin, a.work, "kam-col", ["127.0.0.1:0/udp"], netns=ns)
+        ports = col.ports()
+        c.check(bool(ports), f"kamailio: collector came up {col.err()!r}")
+        if not ports:
+            return
+        cfg = os.path.join(a.work, "kamailio.cfg")
+        with open(cfg, "w") as f:
+            f.write(KAMAILIO_CFG.replace("HEPPORT", str(ports[0])))
+        klog = open(os.path.join(a.work, "kamailio.log"), "w")
+        kp = subprocess.Popen(["ip", "netns", "exec", ns, kam, "-DD", "-E", "-f", cfg,
+                               "-w", a.work, "-m", "64", "-M", "8"],
+                              stdout=klog, stderr=klog)
+        klog.close()
+        procs.append(kp)
+        time.sleep(2)
+        c.check(kp.poll() is None, "kamailio running: " +
+                open(os.path.join(a.work, "kamailio.log")).read()[-400:])
+        if kp.poll() is not None:
+            return
+        time.sleep(1)
+        uas = subprocess.Popen(["ip", "netns", "exec", ns, "sipp", "-sn", "uas", "-i",
+                                "127.0.0.1", "-p", "5080", "-nostdin"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(uas)
+        time.sleep(1)
+        uac = subprocess.run(["ip", "netns", "exec", ns, "sipp", "-sn", "uac", "-i",
+                              "127.0.0.1", "-p", "5090", "-m", str(ncalls), "-r", "5",
+                              "-d", "500", "-nostdin", "127.0.0.1:5070"],
+                             capture_output=True, text=True, timeout=120)
+        c.check(uac.returncode == 0, f"sipp uac rc={uac.returncode} {uac.stderr[-300:]!r}")
+        time.sleep(2)
+    finally:
+        if col:
+            rc, doc, st = col.stop()
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    if col is None or not ports:
+        return
+    c.check(rc == 0, f"kamailio: collector rc {rc}")
+    calls = (doc or {}).get("calls", [])
+    # each SIPp call crosses Kamailio: two legs (uac->kamailio, kamailio->uas)
+    # with the same Call-ID; the collector must report the SIPp calls, answered
+    c.check(len(calls) == ncalls, f"kamailio: {len(calls)} calls != {ncalls}")
+    c.check(all(call.get("outcome") == "answered" for call in calls),
+            f"kamailio: outcomes {[call.get('outcome') for call in calls]}")
+    c.check(st.get("accepted", 0) > 0 and st.get("malformed", 1) == 0,
+            f"kamailio: HEP counters {st}")
+
+
+def main():
+    a = parse_args()
+    os.makedirs(a.work, exist_ok=True)
+    p = subprocess.run([a.bin, "collect", "--help"], capture_output=True, text=True)
+    if p.returncode != 0:
+        print("skipped: this build has no collect command")
+        return 0
+    c = Checker()
+    sngrep_part(a, c)
+    kamailio_part(a, c)
+    if not c.passed and not c.failed:
+        return 0
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

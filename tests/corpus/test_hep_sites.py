@@ -1,0 +1,228 @@
+"""Branch site and central site, one collector: `trunkscope gen --branch`
+writes a capture of a branch (own PBX and SBC, or calls through the central
+Mediation Server) and the central site; the test splits it by which site's
+addresses a packet carries (the branch-HQ link goes to the branch) and
+replays each half with tcpreplay on its own veth, inside one network
+namespace, to a `trunkscope capture --site S --hep 127.0.0.1:PORT` sensor.
+Both sensors send to one `trunkscope collect` on that namespace's loopback.
+Every truth call must come out as one call (calls through the Mediation
+Server have legs from both sensors), no HEP message may be lost, and each
+trunk's KPIs must equal those the truth file gives for it. Needs root,
+`ip netns` and tcpreplay; skipped otherwise."""
+import json
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+from manifest import Checker, analyze, parse_args
+from test_hep_collect import Collector, check_calls, iter_pcap, parse_ip, pcap_header
+from test_calls_truth import ip_of, kpis, visible
+
+BRANCH_IPS = {"10.2.0.10", "10.2.0.1", "198.51.100.20"}
+GEN = ["--branch", "--calls", "16", "--seed", "5", "--duration-mean", "3",
+       "--mix", "answered=4,busy=1,rejected=1,cancelled=1,failed=1"]
+
+
+def sh(*args, check=True, timeout=60):
+    return subprocess.run(list(args), capture_output=True, text=True, check=check,
+                          timeout=timeout)
+
+
+def skip(reason):
+    print(f"skipped: {reason}")
+    return 0
+
+
+def ipstr(fam, b):
+    if fam == 4:
+        return ".".join(str(x) for x in b)
+    import ipaddress
+    return str(ipaddress.IPv6Address(bytes(b)))
+
+
+def sync_frame(ts_ns):
+    """A UDP datagram to the discard port at the capture's first instant: both
+    halves start with it, so both replays keep the original time offsets."""
+    eth = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00"
+    payload = b"sync"
+    udp = struct.pack("!HHHH", 9, 9, 8 + len(payload), 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                     bytes([192, 0, 2, 1]), bytes([192, 0, 2, 2]))
+    frame = eth + ip + udp
+    return struct.pack("<IIII", ts_ns // 10**9, ts_ns % 10**9 // 1000, len(frame),
+                       len(frame)) + frame
+
+
+def split(pcap, out_branch, out_central):
+    """Write both halves; returns {"branch": set of IP pairs, "central": ...}."""
+    hdr = pcap_header(pcap)
+    recs = list(iter_pcap(pcap))
+    pairs = {"branch": set(), "central": set()}
+    with open(out_branch, "wb") as fb, open(out_central, "wb") as fc:
+        for f in (fb, fc):
+            f.write(hdr)
+            f.write(sync_frame(recs[0][0]))
+        for ts, lt, data, raw in recs:
+            p = parse_ip(lt, data)
+            if not p:
+                continue
+            s, d = ipstr(p[0], p[1]), ipstr(p[0], p[2])
+            site = "branch" if s in BRANCH_IPS or d in BRANCH_IPS else "central"
+            pairs[site].add(frozenset((s, d)))
+            (fb if site == "branch" else fc).write(raw)
+    return pairs
+
+
+def main():
+    a = parse_args()
+    if os.geteuid() != 0:
+        return skip("needs root (network namespaces, packet capture)")
+    if not shutil.which("ip") or sh("ip", "netns", "list", check=False).returncode != 0:
+        return skip("'ip netns' unavailable (install iproute2)")
+    if not shutil.which("tcpreplay"):
+        return skip("tcpreplay unavailable (install tcpreplay)")
+    for cmd in ("capture", "collect"):
+        if sh(a.bin, cmd, "--help", check=False).returncode != 0:
+            return skip(f"this build has no {cmd} command")
+    os.makedirs(a.work, exist_ok=True)
+    c = Checker()
+    pcap = os.path.join(a.work, "b.pcap")
+    sh(a.bin, "gen", "-o", pcap, *GEN, timeout=300)
+    truth = json.load(open(os.path.join(a.work, "b.truth.json")))
+    _, offline, _ = analyze(a.bin, [pcap])
+    halves = {"branch": os.path.join(a.work, "branch.pcap"),
+              "central": os.path.join(a.work, "central.pcap")}
+    pairs = split(pcap, halves["branch"], halves["central"])
+    site_of_pair = {p: s for s, ps in pairs.items() for p in ps}
+
+    tag = str(os.getpid() % 1000000)
+    ns = "tsh" + tag
+    devs = {"branch": ("thb" + tag, "thB" + tag), "central": ("thc" + tag, "thC" + tag)}
+    procs = []
+    col = None
+    try:
+        sh("ip", "netns", "add", ns)
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        for site, (rep, cap) in devs.items():
+            sh("ip", "-n", ns, "link", "add", rep, "type", "veth", "peer", "name", cap)
+            for d in (rep, cap):
+                sh("ip", "netns", "exec", ns, "sysctl", "-qw",
+                   f"net.ipv6.conf.{d}.disable_ipv6=1", check=False)
+                sh("ip", "-n", ns, "link", "set", d, "up")
+        col = Collector(a.bin, a.work, "sites-col", ["127.0.0.1:0/udp"], netns=ns)
+        ports = col.ports()
+        c.check(bool(ports), f"collector came up: {col.err()!r}")
+        if not ports:
+            return c.done()
+        sensors = {}
+        for i, (site, (rep, cap)) in enumerate(devs.items()):
+            stats = os.path.join(a.work, site + ".stats.json")
+            if os.path.exists(stats):
+                os.unlink(stats)
+            err = open(os.path.join(a.work, site + ".err"), "w")
+            p = subprocess.Popen(["ip", "netns", "exec", ns, a.bin, "capture", "-i", cap,
+                                  "--site", site, "--hep", f"127.0.0.1:{ports[0]}",
+                                  "--hep-node-id", str(i + 1), "--stats-file", stats],
+                                 stdout=subprocess.DEVNULL, stderr=err)
+            err.close()
+            procs.append(p)
+            sensors[site] = (p, stats)
+        for site, (p, stats) in sensors.items():
+            end = time.time() + 20
+            while time.time() < end and not os.path.exists(stats):
+                time.sleep(0.1)
+            c.check(os.path.exists(stats), f"{site} sensor came up")
+        reps = []
+        for site, (rep, cap) in devs.items():
+            reps.append(subprocess.Popen(["ip", "netns", "exec", ns, "tcpreplay", "-q", "-i",
+                                          rep, "--multiplier=1", halves[site]],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs += reps
+        for r in reps:
+            r.wait(timeout=600)
+            c.check(r.returncode == 0, f"tcpreplay rc={r.returncode}")
+        time.sleep(1.5)
+        sent = 0
+        for site, (p, stats) in sensors.items():
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(timeout=120)
+            c.check(rc == 0, f"{site} sensor exit code {rc}")
+            err = open(os.path.join(a.work, site + ".err")).read()
+            m = re.search(r"HEP: (\d+) sent, not sent: (\d+) queue full, (\d+) send errors, "
+                          r"(\d+) at exit, (\d+) too big", err)
+            c.check(m is not None, f"{site}: HEP line in the log: {err[-400:]!r}")
+            if m:
+                sent += int(m.group(1))
+                c.check(sum(int(x) for x in m.groups()[1:]) == 0, f"{site}: HEP not sent {m.groups()}")
+            st = json.load(open(stats)) if os.path.exists(stats) else {}
+            c.check(st.get("kernel_drops", -1) == 0 and st.get("queue_drops", -1) == 0,
+                    f"{site}: capture drops {st}")
+        time.sleep(1.0)
+        rc, doc, cst = col.stop()
+        c.check(rc == 0, f"collector exit code {rc}: {col.err()[-400:]!r}")
+        c.check(cst.get("accepted") == sent and sent > 0,
+                f"collector accepted {cst.get('accepted')} of {sent} sent")
+        # both sensors send from 127.0.0.1: one sender address, two sites
+        c.check(len(cst.get("senders", [])) == 1, f"senders {cst.get('senders')}")
+        check_calls(c, "sites", truth, doc, offline)
+        # calls through the Mediation Server cross the sites
+        crossing = 0
+        for tc in truth["calls"]:
+            sites = {site_of_pair.get(frozenset((ip_of(leg["src"]), ip_of(leg["dst"]))))
+                     for leg in tc["legs"]}
+            crossing += sites == {"branch", "central"}
+        c.check(crossing > 0, "some calls have legs from both sites")
+        # per-site legs (when the report shows sites) and per-trunk KPIs
+        for call in (doc or {}).get("calls", []):
+            for leg in call.get("legs", []):
+                if "site" not in leg:
+                    continue
+                want = site_of_pair.get(frozenset((ip_of(leg["src"]), ip_of(leg["dst"]))))
+                c.check(leg["site"] == want, f"leg {leg['call_id']}: site {leg['site']} != {want}")
+        links = {}
+        for tc in truth["calls"]:
+            for leg in tc["legs"]:
+                if visible(leg):
+                    links.setdefault(frozenset((ip_of(leg["src"]), ip_of(leg["dst"]))), []).append(leg)
+        trunks = {frozenset((t["local"], t["peer"])): t for t in (doc or {}).get("trunks", [])}
+        per_site = {"branch": 0, "central": 0}
+        for key, legs in links.items():
+            t = trunks.get(key)
+            site = site_of_pair.get(key)
+            c.check(t is not None, f"trunk {sorted(key)} ({site}) not found")
+            if t is None:
+                continue
+            per_site[site] += 1
+            if "site" in t:
+                c.check(t["site"] == site, f"trunk {sorted(key)}: site {t['site']} != {site}")
+            want = kpis(legs)
+            tg = f"{site} trunk {'/'.join(sorted(key))}"
+            for k in ("attempts", "answered", "asr", "ner"):
+                c.check(t.get(k) == want[k] or (want[k] is not None and t.get(k) is not None
+                                                and abs(t[k] - want[k]) < 1e-9),
+                        f"{tg}: {k} {t.get(k)} != {want[k]}")
+            # times are the sensors' capture times of a real-time replay:
+            # scheduling on a shared machine moves them by up to a few 100 ms
+            for k, tol in (("acd_s", 1.0), ("pdd_ms", 500.0)):
+                ok = (t.get(k) is None) == (want[k] is None) and (
+                    want[k] is None or abs(t[k] - want[k]) <= tol)
+                c.check(ok, f"{tg}: {k} {t.get(k)} != {want[k]} (+/- {tol})")
+        c.check(per_site["branch"] > 0 and per_site["central"] > 0, f"trunks per site {per_site}")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=30)
+        if col:
+            col.kill()
+        sh("ip", "netns", "del", ns, check=False)
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

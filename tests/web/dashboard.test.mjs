@@ -1,0 +1,194 @@
+// Browser test of the dashboard: a real analysis served by `trunkscope serve`,
+// driven in Debian's headless chromium through playwright-core. Checks the
+// overview tiles against the API, a failed call's ladder (every message of
+// every leg, raw text on click), the calls table and a trunk page; no
+// console errors (CSP included), no request leaves 127.0.0.1. Screenshots go
+// to the work directory.
+// usage: node dashboard.test.mjs --bin TRUNKSCOPE --work DIR [--chromium PATH]
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "..", "..");
+const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) =>
+  (a.startsWith("--") ? acc.concat([[a.slice(2), all[i + 1]]]) : acc), []));
+const bin = args.bin;
+const work = args.work || path.join(tmpdir(), "ts-web");
+const chromiumPath = args.chromium || "/usr/bin/chromium";
+
+let passed = 0, failed = 0;
+function check(cond, what) {
+  if (cond) passed++;
+  else { failed++; console.log("FAIL:", what); }
+  return cond;
+}
+
+let pw;
+try {
+  pw = await import("playwright-core");
+} catch {
+  console.log("skipped: playwright-core is not installed (npm install --prefix tests/web)");
+  process.exit(0);
+}
+if (!bin || !existsSync(chromiumPath)) {
+  console.log(`skipped: ${!bin ? "no --bin" : chromiumPath + " missing (apt-get install chromium)"}`);
+  process.exit(0);
+}
+const probe = spawnSync(bin, ["serve", "--help"], { encoding: "utf8" });
+if (probe.status !== 0 && /unknown command/.test(probe.stderr)) {
+  console.log("skipped: this trunkscope has no serve command yet");
+  process.exit(0);
+}
+
+rmSync(work, { recursive: true, force: true });
+mkdirSync(work, { recursive: true });
+const pcap = path.join(work, "g.pcap"), db = path.join(work, "g.db");
+const run = (argv) => {
+  const r = spawnSync(bin, argv, { encoding: "utf8", maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`${argv[0]} failed: ${r.stderr}`);
+};
+run(["gen", "-o", pcap, "--calls", "150", "--seed", "3", "--transport", "mix", "--branch", "--gateway"]);
+run(["analyze", "--db", db, pcap]);
+
+const srv = spawn(bin, ["serve", "--db", db, "--http", "127.0.0.1:0", "--static", path.join(root, "web-static"),
+                        "--rate", "100000"], { stdio: ["ignore", "pipe", "pipe"] });
+let srvErr = "";
+srv.stderr.on("data", (d) => { srvErr += d; });
+const port = await new Promise((resolve, reject) => {
+  let out = "";
+  srv.stdout.on("data", (d) => {
+    out += d;
+    const m = /port (\d+)/.exec(out);
+    if (m) resolve(Number(m[1]));
+  });
+  srv.on("exit", (c) => reject(new Error("serve exited " + c + ": " + srvErr)));
+  setTimeout(() => reject(new Error("serve did not start")), 30000);
+});
+const base = `http://127.0.0.1:${port}`;
+const api = async (p) => (await fetch(base + "/api/v1" + p)).json();
+// page.waitForFunction evaluates strings, which the dashboard's CSP forbids
+// (as it should): poll from here instead.
+async function waitFor(page, fn, arg, what) {
+  for (let i = 0; i < 100; i++) {
+    if (await page.evaluate(fn, arg).catch(() => false)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("timed out waiting for " + what);
+}
+const pct = (v) => (v === null || v === undefined ? "–" : (v * 100).toFixed(1) + "%");
+
+const profile = mkdtempSync(path.join(tmpdir(), "ts-chromium-"));
+const ctx = await pw.chromium.launchPersistentContext(profile, {
+  executablePath: chromiumPath, headless: true, viewport: { width: 1440, height: 900 },
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"],
+});
+const page = ctx.pages()[0] || await ctx.newPage();
+const problems = [];
+page.on("console", (m) => { if (m.type() === "error") problems.push("console: " + m.text()); });
+page.on("pageerror", (e) => problems.push("page error: " + e.message));
+page.on("request", (r) => {
+  const u = new URL(r.url());
+  if (!["127.0.0.1", ""].includes(u.hostname) && !u.protocol.startsWith("blob") && !u.protocol.startsWith("data"))
+    problems.push("outside request: " + r.url());
+});
+
+try {
+  // ---- overview: one tile per trunk showing the API's KPI values
+  const trunks = (await api("/trunks")).trunks;
+  await page.goto(base + "/#/overview");
+  await page.waitForSelector(".tile");
+  await page.waitForSelector(".chart svg");
+  const tiles = await page.$$eval(".tile", (ts) => ts.map((t) => ({
+    id: Number(t.dataset.trunk),
+    asr: t.querySelector('[data-kpi="asr"] .v').textContent,
+    ner: t.querySelector('[data-kpi="ner"] .v').textContent,
+    pdd: t.querySelector('[data-kpi="pdd"] .v').textContent,
+  })));
+  check(tiles.length === trunks.length && trunks.length > 0, `a tile per trunk (${tiles.length}/${trunks.length})`);
+  for (const t of trunks) {
+    const tile = tiles.find((x) => x.id === t.id);
+    check(tile && tile.asr === pct(t.asr) && tile.ner === pct(t.ner), `trunk ${t.id}: ASR/NER tiles = API`);
+    check(tile && tile.pdd === Math.round(t.pdd_mean_ms) + " ms", `trunk ${t.id}: PDD tile = API`);
+  }
+  const charts = await page.$$eval(".chart h2", (hs) => hs.map((x) => x.textContent));
+  check(charts.some((c) => /Concurrent/.test(c)) && charts.some((c) => /Outcomes/.test(c)), "overview charts");
+  await page.screenshot({ path: path.join(work, "overview.png"), fullPage: true });
+
+  // ---- calls table: filter by outcome, failure rows coloured, paging works
+  await page.goto(base + "/#/calls?outcome=failed&limit=25");
+  await page.waitForSelector("#calls-table tbody tr");
+  const outcomes = await page.$$eval("#calls-table tbody tr", (rs) => rs.map((r) => [r.dataset.outcome, r.className]));
+  check(outcomes.length > 0 && outcomes.every(([o, c]) => o === "failed" && /fail/.test(c)),
+        "failed filter: every row failed and coloured");
+  await page.screenshot({ path: path.join(work, "calls.png"), fullPage: false });
+  await page.goto(base + "/#/calls?limit=25");
+  await page.waitForSelector("#calls-table tbody tr[data-call]");
+  const firstPage = await page.$$eval("#calls-table tbody tr", (rs) => rs.map((r) => r.dataset.call));
+  await page.click("#next-page");
+  await waitFor(page, (ids) => {
+    const r = document.querySelector("#calls-table tbody tr");
+    return r && !ids.includes(r.dataset.call);
+  }, firstPage, "the next page");
+  const second = await page.$$eval("#calls-table tbody tr", (rs) => rs.map((r) => r.dataset.call));
+  check(second.length > 0 && second.every((id) => !firstPage.includes(id)), "next page shows other calls");
+  await page.click("#prev-page");
+  await waitFor(page, (id) => document.querySelector("#calls-table tbody tr")?.dataset.call === id, firstPage[0],
+                "the previous page");
+  check(true, "previous page returns");
+
+  // ---- a failed call with the most legs: the ladder shows every message of every leg
+  const failedCalls = [];
+  for (const o of ["failed", "rejected"]) failedCalls.push(...(await api(`/calls?outcome=${o}&limit=500`)).calls);
+  failedCalls.sort((a, b) => b.legs - a.legs || a.id - b.id);
+  const cid = failedCalls[0].id;
+  const detail = await api("/calls/" + cid);
+  await page.goto(base + "/#/call/" + cid);
+  await page.waitForSelector("#ladder g.msg");
+  const shown = await page.$$eval("#ladder g.msg", (gs) => gs.map((g) => [Number(g.dataset.n), Number(g.dataset.leg)]));
+  check(shown.length === detail.messages.length, `call ${cid}: ${shown.length} arrows for ${detail.messages.length} messages`);
+  check(detail.messages.every((m) => shown.some(([n, leg]) => n === m.n && leg === m.leg)), "every message of every leg drawn");
+  const legs = new Set(shown.map(([, l]) => l));
+  check(detail.legs.every((l) => legs.has(l.idx)) && detail.legs.length >= 1, `all ${detail.legs.length} legs in the ladder`);
+  const nodes = await page.$$eval("#ladder text.node", (ts) => ts.map((t) => t.textContent));
+  check(JSON.stringify(nodes) === JSON.stringify(detail.nodes), "a column per node");
+  const legRows = await page.$$eval("#legs-table tbody tr", (rs) => rs.length);
+  check(legRows === detail.legs.length, "legs and evidence table");
+  const last = detail.messages[detail.messages.length - 1];
+  await page.click(`#ladder g.msg[data-n="${last.n}"] text.label`);
+  const rawWant = (await api(`/calls/${cid}/messages/${last.n}`)).text;
+  await waitFor(page, (t) => document.getElementById("raw").textContent === t, rawWant, "the raw text");
+  check(true, "clicking a message shows its raw text");
+  check(await page.$("#pcap-btn") !== null, "pcap download button");
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(work, "call.png"), fullPage: true });
+
+  // ---- trunk page
+  const tid = trunks[0].id;
+  const td = await api("/trunks/" + tid);
+  await page.goto(base + "/#/trunk/" + tid);
+  await page.waitForSelector("#dir-table tbody tr");
+  const dirRows = await page.$$eval("#dir-table tbody tr", (rs) => rs.length);
+  check(dirRows === td.directions.length, "KPIs per direction");
+  const bars = await page.$$eval("#codes .bar", (bs) => bs.length);
+  check(bars === td.codes.length, "final-code breakdown");
+  check((await page.textContent("#peak-conc")) === String(td.trunk.peak_concurrent), "peak concurrent calls");
+  await page.waitForSelector(".chart svg");
+  await page.screenshot({ path: path.join(work, "trunk.png"), fullPage: true });
+
+  check(problems.length === 0, "no console errors or outside requests: " + problems.slice(0, 5).join(" | "));
+} catch (e) {
+  check(false, "exception: " + (e.stack || e));
+} finally {
+  await ctx.close().catch(() => {});
+  rmSync(profile, { recursive: true, force: true });
+  srv.kill("SIGINT");
+  await new Promise((r) => srv.on("exit", r));
+  check(!/AddressSanitizer|runtime error/.test(srvErr), "no sanitizer report from serve");
+}
+console.log(`screenshots in ${work}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
