@@ -93,6 +93,7 @@ static json_t *jleg(const struct calls_leg *l)
     }
     json_object_set_new(o, "forks", json_integer(l->forks));
     json_object_set_new(o, "hops", json_integer(l->nhops));
+    json_object_set_new(o, "site", l->site[0] ? jstr(l->site) : json_null());
     json_object_set_new(o, "capture_gap", json_boolean(l->capture_gap));
     json_object_set_new(o, "reinvites", json_integer(l->reinvites));
     json_object_set_new(o, "retransmissions", json_integer(l->retrans));
@@ -118,6 +119,7 @@ static json_t *jcall(const struct calls_call *c)
 {
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer((json_int_t)c->id));
+    json_object_set_new(o, "site", c->site[0] ? jstr(c->site) : json_null());
     json_object_set_new(o, "start", jtime(c->start_ns));
     json_object_set_new(o, "caller", jstr(c->caller));
     json_object_set_new(o, "callee", jstr(c->callee));
@@ -181,6 +183,7 @@ static json_t *jtrunk(const struct calls_trunk *t)
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(t->id));
     json_object_set_new(o, "name", jstr(t->name));
+    json_object_set_new(o, "site", t->site[0] ? jstr(t->site) : json_null());
     json_object_set_new(o, "local", jaddr(&t->local, 0));
     json_object_set_new(o, "peer", jaddr(&t->peer, 0));
     json_object_set_new(o, "type", jstr(t->itsp ? "itsp" : "direct"));

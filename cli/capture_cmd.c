@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../api/api.h"
 #include "../api/report.h"
 #include "../calls/calls.h"
 #include "../capture/live.h"
@@ -33,7 +34,7 @@
 
 struct cap_args {
     struct live_opts lo;
-    const char *db, *http, *config, *user, *stats_file, *log_file;
+    const char *db, *http, *token_file, *config, *user, *stats_file, *log_file;
     uint64_t duration_s;
     bool json, dedup;
     const char *hep, *hep_key_file, *hep_node_name, *site;
@@ -54,7 +55,26 @@ struct cap_ctx {
     char hep_key[TS_HEP_AUTH_KEY_MAX];
     size_t hep_key_len;
     char report[1024];             /* quality report scratch (analysis thread) */
+    struct live *lv;               /* for the API's live figures */
 };
+
+/* /stats and /metrics of a running sensor (a server thread): capture
+ * counters from the live module, which are thread-safe to read. */
+static void api_live(void *ctx, struct api_live_stats *out)
+{
+    struct cap_ctx *c = ctx;
+    struct live_stats s;
+    live_stats_get(c->lv, &s);
+    out->packets = (int64_t)s.received;
+    out->bytes = (int64_t)s.bytes;
+    out->drops_kernel = (int64_t)s.kernel_drops;
+    out->drops_queue = (int64_t)s.queue_drops;
+    out->store_dropped = -1;
+    out->sip_messages = -1;
+    out->active_calls = -1;
+    out->queue_depth = (int64_t)(s.received - s.analysed - s.queue_drops);
+    out->packets_per_second = -1;
+}
 
 static void usage(FILE *f)
 {
@@ -62,7 +82,8 @@ static void usage(FILE *f)
             "usage: trunkscope capture -i IFACE [-i IFACE2 ...] [options]\n"
             "  -i, --interface IFACE  capture on IFACE (repeatable, at most %d)\n"
             "  --db FILE              store calls in this SQLite database\n"
-            "  --http ADDR:PORT       serve the HTTP API (when built in)\n"
+            "  --http ADDR:PORT       serve the HTTP API and dashboard (needs --db)\n"
+            "  --token-file F         bearer token for the API (required off loopback)\n"
             "  --filter BPF           capture filter (default: UDP, TCP, SCTP, tunnels, VLANs)\n"
             "  --config FILE          trunk names, internal networks, correlation headers;\n"
             "                         re-read on SIGHUP\n"
@@ -137,7 +158,7 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
                                               "--max-packets", "--stats-file", "--log",
                                               "--site", "--hep", "--hep-transport",
                                               "--hep-node-id", "--hep-node-name",
-                                              "--hep-auth-key-file" };
+                                              "--hep-auth-key-file", "--token-file" };
         bool known = false;
         for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
             known = known || !strcmp(o, valued[k]);
@@ -169,6 +190,8 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
                 return 2;
             }
             a->http = v;
+        } else if (!strcmp(o, "--token-file")) {
+            a->token_file = v;
         } else if (!strcmp(o, "--filter")) {
             a->lo.filter = v;
         } else if (!strcmp(o, "--config")) {
@@ -276,6 +299,8 @@ static void cb_sip(void *ctx, const struct pkt_meta *m, struct bv raw, const str
 static void cb_stream(void *ctx, const struct media_stream *s)
 {
     struct cap_ctx *c = ctx;
+    if (!c->hep)
+        return;
     int n = snprintf(c->report, sizeof c->report,
                      "{\"type\":\"stream\",\"ssrc\":%u,\"codec\":\"%s\",\"packets\":%llu,"
                      "\"lost\":%lld,\"max_jitter_ms\":%.3f,\"mos\":%.2f,\"r_factor\":%.1f,"
@@ -514,6 +539,7 @@ int cmd_capture(int argc, char **argv)
     struct live *lv = NULL;
     struct engine *e = NULL;
     struct st_writer *w = NULL;
+    struct api_server *api = NULL;
     struct cap_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
 
@@ -581,10 +607,8 @@ int cmd_capture(int argc, char **argv)
             fprintf(stderr, PROG ": --hep %s\n", err);
             goto out;
         }
-        /* TODO(lead): engine_set_media_sink(e, fn, ctx) would avoid this cast;
-         * the engine owns the media analyser and nothing else sets its sink. */
-        media_set_sink((struct media *)(uintptr_t)engine_media(e), cb_stream, &ctx);
     }
+    engine_set_stream_sink(e, cb_stream, &ctx);
     ctx.w = w;
     if (w || ctx.hep) {
         /* set once, before any thread uses the engine */
@@ -593,9 +617,20 @@ int cmd_capture(int argc, char **argv)
         engine_set_sip_hook(e, cb_sip, &ctx);
     }
     if (a.http) {
-        /* TODO(lead): start the HTTP API here (api_server_start(a.http, ...))
-         * with live_stats_get() for the capture counters. */
-        log_msg(LOG_WARN, "--http %s: the HTTP API is not built in yet; ignored", a.http);
+        if (!a.db) {
+            fprintf(stderr, PROG ": --http needs --db FILE (the API reads the database)\n");
+            goto out;
+        }
+        struct api_options ao = { .db_path = a.db, .http = a.http, .token_file = a.token_file,
+                                  .static_dir = cli_default_static_dir() };
+        ctx.lv = lv;
+        api = api_start(&ao, err, sizeof err);
+        if (!api) {
+            fprintf(stderr, PROG ": %s\n", err);
+            goto out;
+        }
+        api_set_stats_fn(api, api_live, &ctx);
+        log_msg(LOG_INFO, "HTTP API on %s", a.http);
     }
 
     struct live_cb cb = { .ctx = &ctx, .frame = cb_frame, .tick = cb_tick, .drop = cb_drop,
@@ -660,6 +695,8 @@ int cmd_capture(int argc, char **argv)
         }
     }
     log_msg(LOG_INFO, "stopping (%s)", why);
+    api_stop(api); /* before the analysis state it reads goes away */
+    api = NULL;
     live_stop(lv); /* the analysis thread drained the queues and ended */
     engine_finish(e);
     char hep_line[240] = "";
@@ -709,6 +746,7 @@ int cmd_capture(int argc, char **argv)
         }
     }
 out:
+    api_stop(api);
     live_free(lv);
     hep_send_free(ctx.hep);
     st_writer_close(w);

@@ -8,6 +8,7 @@ int cmd_gen(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_capture(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_collect(int argc, char **argv);
 struct api_server;
 /* Wait for SIGINT/SIGTERM, then stop the server; returns the exit code. */
 int serve_until_signal(struct api_server *s);

@@ -21,7 +21,6 @@
 #include "../store/store.h"
 #include "cli.h"
 
-int cmd_collect(int argc, char **argv);
 
 #define PROG "trunkscope collect"
 #define STATS_PERIOD_S 10

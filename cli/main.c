@@ -11,6 +11,7 @@ static void usage(FILE *f)
             "  analyze FILE...   analyse pcap/pcapng files ('-' = stdin)\n"
             "  capture -i IFACE  live sensor on a mirror (SPAN) port\n"
             "  serve --db FILE   JSON API and dashboard (serve --help)\n"
+            "  collect --hep-listen ADDR:PORT  central HEP collector for many sensors\n"
             "  gen -o FILE.pcap  generate SIP trunk traffic with a truth file\n"
             "  export --db FILE --call ID -o OUT.pcap\n"
             "                    one call's SIP (all legs) and RTP/RTCP as pcap\n"
@@ -30,6 +31,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "analyze") == 0)
         return cmd_analyze(argc - 1, argv + 1);
+    if (strcmp(cmd, "collect") == 0)
+        return cmd_collect(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "capture") == 0)

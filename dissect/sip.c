@@ -872,14 +872,15 @@ enum sip_start sip_start_line(struct bv buf, bool eol_at_end)
         return complete ? SIP_START_NO : SIP_START_MAYBE;
     if (bv_at(l, m) != ' ')
         return SIP_START_NO;
-    if (!complete) {
-        for (size_t i = m; i < l.len; i++) {
-            int c = bv_at(l, i);
-            if (c < 0x20 || c == 0x7f)
-                return SIP_START_NO;
-        }
-        return SIP_START_MAYBE;
+    /* the same verdict whether or not the line end has arrived: a stream
+     * framer asks before and after it does */
+    for (size_t i = m; i < l.len; i++) {
+        int c = bv_at(l, i);
+        if (c < 0x20 || c == 0x7f)
+            return SIP_START_NO;
     }
+    if (!complete)
+        return SIP_START_MAYBE;
     /* the version is the last word; the Request-URI sits between */
     size_t sp = l.len;
     while (sp > m && bv_at(l, sp - 1) != ' ')

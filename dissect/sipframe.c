@@ -209,11 +209,21 @@ static size_t run(struct sip_stream *s, struct bv v, sip_msg_fn fn, void *ctx,
     while (off < v.len) {
         struct bv rest = bv_from(v, off);
         size_t n = 0;
-        enum sipf_result r = sipf_frame(rest, &n);
+        enum sipf_result r;
+        if (s->midline) {
+            /* the rest of a garbage line cut by the segment boundary: framing
+             * must not depend on where segments end */
+            long k = bv_index(rest, '\n');
+            n = k < 0 ? rest.len : (size_t)k + 1;
+            r = SIPF_SKIP;
+        } else {
+            r = sipf_frame(rest, &n);
+        }
         if (r == SIPF_SKIP) {
-            if (is_crlf(bv_at(rest, 0))) {
+            if (!s->midline && is_crlf(bv_at(rest, 0))) {
                 STAT_ADD(st, SIP_KEEPALIVES, 1);
             } else {
+                s->midline = bv_at(rest, n - 1) != '\n';
                 STAT_ADD(st, SIP_TCP_RESYNC, n);
                 s->garbage += n;
                 if (s->garbage > TS_SIP_MAX_RESYNC) {
@@ -306,5 +316,6 @@ void sip_stream_gap(struct sip_stream *s, struct ts_stats *st)
     buf_release(s);
     s->discard = 0;
     s->garbage = 0;
+    s->midline = false;
     s->resync = true;
 }

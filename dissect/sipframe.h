@@ -39,6 +39,8 @@ struct sip_stream {
     size_t need;    /* total length of the buffered message when known (0: unknown) */
     size_t discard; /* bytes of an oversize message still to drop */
     size_t garbage; /* garbage bytes skipped since the last message */
+    bool midline;   /* garbage was skipped up to the end of a segment without a
+                     * line end: the next bytes continue that line */
 };
 
 typedef void (*sip_msg_fn)(void *ctx, struct bv msg);

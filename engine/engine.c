@@ -529,6 +529,12 @@ void engine_set_sip_hook(struct engine *e, engine_sip_fn fn, void *ctx)
     e->sip_hook_ctx = ctx;
 }
 
+void engine_set_stream_sink(struct engine *e,
+                            void (*fn)(void *ctx, const struct media_stream *s), void *ctx)
+{
+    media_set_sink(e->media, fn, ctx);
+}
+
 void engine_set_call_sink(struct engine *e, void (*fn)(void *ctx, const struct calls_call *c),
                           void *ctx)
 {

@@ -1061,6 +1061,10 @@ struct st_writer *st_writer_open(const char *path, const struct st_options *opt,
         writer_destroy(w);
         return NULL;
     }
+    if (getenv("TS_ST_PRAGMA")) /* EXPERIMENT */
+        sqlite3_exec(w->h, getenv("TS_ST_PRAGMA"), NULL, NULL, NULL);
+    if (getenv("TS_ST_BATCH"))
+        w->opt.batch_records = (uint32_t)atoi(getenv("TS_ST_BATCH"));
     for (int i = 0; i < S_N; i++) {
         if (sqlite3_prepare_v3(w->h, STMT_SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &w->s[i],
                                NULL) != SQLITE_OK) {

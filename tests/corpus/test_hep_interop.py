@@ -11,7 +11,8 @@ import sys
 import time
 
 from manifest import Checker, analyze, parse_args
-from test_hep_collect import Collector, check_calls, sip_messages, wait_accepted
+from test_hep_collect import (Collector, iter_pcap, pcap_header, sip_messages, udp_of,
+                              is_sip, wait_accepted)
 
 KAMAILIO_CFG = r"""#!KAMAILIO
 debug=1
@@ -53,8 +54,16 @@ def sngrep_part(a, c):
     pcap = os.path.join(a.work, "s.pcap")
     subprocess.run([a.bin, "gen", "-o", pcap, "--calls", "12", "--seed", "3"],
                    capture_output=True, check=True, timeout=300)
-    truth = json.load(open(os.path.join(a.work, "s.truth.json")))
-    _, offline, _ = analyze(a.bin, [pcap])
+    # sngrep forwards SIP only: the reference is the offline analysis of
+    # the capture's SIP packets (no media evidence for correlation)
+    sip_only = os.path.join(a.work, "s-sip.pcap")
+    with open(sip_only, "wb") as f:
+        f.write(pcap_header(pcap))
+        for _, lt, data, raw in iter_pcap(pcap):
+            u = udp_of(lt, data)
+            if u and is_sip(u[5]):
+                f.write(raw)
+    _, offline, _ = analyze(a.bin, [sip_only])
     nmsg = len(sip_messages(pcap))
     col = Collector(a.bin, a.work, "sngrep-col", ["127.0.0.1:0/udp"])
     try:
@@ -74,7 +83,11 @@ def sngrep_part(a, c):
     c.check(rc == 0, f"sngrep: collector rc {rc}")
     c.check(st.get("accepted") == nmsg and st.get("sip") == nmsg,
             f"sngrep: {st.get('accepted')} accepted, {st.get('sip')} SIP != {nmsg} in the capture")
-    check_calls(c, "sngrep", truth, doc, offline)
+    def groups(d):
+        return sorted((sorted(leg["call_id"] for leg in call.get("legs", [])),
+                       call.get("outcome")) for call in (d or {}).get("calls", []))
+    c.check(groups(doc) == groups(offline) and groups(doc),
+            f"sngrep: calls differ from the offline analysis:\n{groups(doc)}\n{groups(offline)}")
 
 
 def kamailio_part(a, c):
@@ -103,7 +116,7 @@ def kamailio_part(a, c):
             f.write(KAMAILIO_CFG.replace("HEPPORT", str(ports[0])))
         klog = open(os.path.join(a.work, "kamailio.log"), "w")
         kp = subprocess.Popen(["ip", "netns", "exec", ns, kam, "-DD", "-E", "-f", cfg,
-                               "-w", a.work, "-m", "64", "-M", "8"],
+                               "-w", a.work, "-m", "256", "-M", "16"],
                               stdout=klog, stderr=klog)
         klog.close()
         procs.append(kp)
@@ -127,10 +140,14 @@ def kamailio_part(a, c):
     finally:
         if col:
             rc, doc, st = col.stop()
-        for p in procs:
+        for p in procs:  # SIGTERM first: kamailio's main stops its children
             if p.poll() is None:
-                p.kill()
-                p.wait(timeout=10)
+                p.terminate()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(timeout=10)
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
     if col is None or not ports:
         return
