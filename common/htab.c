@@ -18,6 +18,7 @@ int htab_init(struct htab *t, size_t max_entries)
     t->max = max_entries;
     t->lru.lprev = t->lru.lnext = &t->lru;
     t->lru.hnext = NULL;
+    t->lru.pprev = NULL;
     t->lru.hash = 0;
     return 0;
 }
@@ -58,6 +59,9 @@ void htab_insert(struct htab *t, struct ht_node *n, uint64_t hash)
     struct ht_node **b = &t->buckets[hash & t->mask];
     n->hash = hash;
     n->hnext = *b;
+    if (*b)
+        (*b)->pprev = &n->hnext;
+    n->pprev = b;
     *b = n;
     lru_append(t, n);
     t->count++;
@@ -65,15 +69,15 @@ void htab_insert(struct htab *t, struct ht_node *n, uint64_t hash)
 
 void htab_remove(struct htab *t, struct ht_node *n)
 {
-    struct ht_node **pp = &t->buckets[n->hash & t->mask];
-    while (*pp && *pp != n)
-        pp = &(*pp)->hnext;
-    if (*pp) {
-        *pp = n->hnext;
+    if (n->pprev) {
+        *n->pprev = n->hnext;
+        if (n->hnext)
+            n->hnext->pprev = n->pprev;
         lru_unlink(n);
         t->count--;
     }
     n->hnext = n->lprev = n->lnext = NULL;
+    n->pprev = NULL;
 }
 
 void htab_touch(struct htab *t, struct ht_node *n)

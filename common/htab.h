@@ -14,6 +14,8 @@
 
 struct ht_node {
     struct ht_node *hnext;          /* bucket chain */
+    struct ht_node **pprev;         /* the link that points here: O(1) removal even
+                                     * when many entries share a key (multimaps) */
     struct ht_node *lprev, *lnext;  /* LRU list: sentinel.lnext is oldest */
     uint64_t hash;
 };

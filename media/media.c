@@ -47,6 +47,8 @@ struct mstream {
     uint32_t last_event_ts;
     uint8_t side;             /* toward which leg side (see struct magg) */
     bool have_main, have_event, have_audio;
+    bool leg_rx_noted, leg_audio_noted; /* the leg aggregate knows of this stream */
+    uint64_t touched_ns;      /* last move to the LRU's young end */
     uint64_t audio_pkts;
     /* codec of the last payload type, valid for (pt, expectation, its
      * generation): saves the SDP and name lookups on every packet */
@@ -75,6 +77,7 @@ struct mexpect {
     bool is_rtcp, rtcp_mux;
     uint8_t side;
     uint64_t leg_ref, call_ref, last_ns;
+    uint64_t touched_ns;      /* last move to the LRU's young end */
     struct media_sdp_info info;
 };
 
@@ -906,8 +909,14 @@ static struct mstream *stream_get(struct media *m, const struct pkt_meta *pm, ui
     uint64_t h = hash_stream(&f, ssrc);
     struct ht_node *n = htab_find(&m->streams, h, stream_eq, &k);
     if (n) {
-        htab_touch(&m->streams, n);
-        return ts_container_of(n, struct mstream, node);
+        struct mstream *s = ts_container_of(n, struct mstream, node);
+        /* idle expiry walks the LRU from the oldest: a second of slack in
+         * its order saves a list update per packet */
+        if (pm->ts_ns > s->touched_ns + 1000000000ull) {
+            htab_touch(&m->streams, n);
+            s->touched_ns = pm->ts_ns;
+        }
+        return s;
     }
     if (htab_full(&m->streams)) {
         TS_INC(m->st, RTP_EVICTED);
@@ -939,6 +948,7 @@ static struct mstream *stream_get(struct media *m, const struct pkt_meta *pm, ui
         r->flags |= MEDIA_F_UNSIGNALLED;
     }
     s->win_start_ns = pm->ts_ns;
+    s->touched_ns = pm->ts_ns;
     htab_insert(&m->streams, &s->node, h);
     TS_INC(m->st, RTP_STREAMS);
 
@@ -1074,14 +1084,19 @@ static void rtp_packet(struct media *m, const struct pkt_meta *pm, const struct 
     if (s->st.win_lost != lost_before)
         gap_note(m, s, t);
 
-    if (r->leg_ref) {
+    /* The leg only needs to know that media arrived (and audio): tell it
+     * once per stream instead of looking it up for every packet. */
+    if (r->leg_ref && (!s->leg_rx_noted || (audio && !s->leg_audio_noted))) {
         struct magg *leg = agg_find(m, AGG_LEG, r->leg_ref);
         if (leg) {
             if (!leg->rx[s->side])
                 leg->first_rx_ns[s->side] = r->first_ns;
             leg->rx[s->side]++;
-            if (audio)
+            s->leg_rx_noted = true;
+            if (audio) {
                 leg->audio_rx[s->side]++;
+                s->leg_audio_noted = true;
+            }
         }
     }
 }
@@ -1126,8 +1141,12 @@ bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload)
     (void)bv_peek_u8(payload, 0, &b0);
     (void)bv_peek_u8(payload, 1, &b1);
     if (e) {
+        /* LRU order only matters at eviction: refresh it once a second */
+        if (pm->ts_ns > e->touched_ns + 1000000000ull) {
+            htab_touch(&m->expect, &e->node);
+            e->touched_ns = pm->ts_ns;
+        }
         e->last_ns = pm->ts_ns;
-        htab_touch(&m->expect, &e->node);
         if (e->info.not_rtp) {
             TS_INC(m->st, RTP_NON_RTP);
             return true;
