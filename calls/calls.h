@@ -256,6 +256,16 @@ void calls_set_media_hooks(struct calls *c, const struct calls_media_hooks *h);
 void calls_note_drop(struct calls *c, uint64_t t0_ns, uint64_t t1_ns);
 
 const struct calls_config *calls_config_of(const struct calls *c);
+/* A reloaded configuration (SIGHUP) for a running tracker. Copied:
+ * internal networks, correlation headers, trunk names, corr_window_ms,
+ * linger_ms, auth_linger_s and the two timeouts; SBC addresses are added
+ * (never removed: any may also have been learned). Existing trunks are
+ * renamed and re-oriented; legs in progress keep the trunk and header values
+ * they took at their INVITE, calls emitted later are classified with the new
+ * networks. Kept: max_dialogs (sizes the tables), bucket_s (KPI buckets are
+ * laid out) and the number prefixes (legs in memory were normalised with the
+ * old ones). Call it between messages, on the thread that feeds c. */
+void calls_set_config(struct calls *c, const struct calls_config *cfg);
 size_t calls_count(const struct calls *c);            /* kept for the report */
 const struct calls_call *calls_get(const struct calls *c, size_t i);
 uint64_t calls_emitted(const struct calls *c);        /* all emitted, kept or not */

@@ -166,6 +166,9 @@ bool trunk_ours(const struct calls *c, const struct ts_addr *a);
 /* a is an SBC address (learned); trunks facing it are re-oriented. */
 void trunk_learn_sbc(struct calls *c, const struct ts_addr *a);
 void trunk_learn_b2bua(struct calls *c, const struct calls_leg *old, const struct calls_leg *newer);
+/* The configuration changed (calls_set_config): trunks re-oriented,
+ * ITSP flag and names worked out again. */
+void trunk_config_changed(struct calls *c);
 
 /* register.c */
 void reg_msg(struct calls *c, const struct pkt_meta *m, const struct sip_msg *msg);

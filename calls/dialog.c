@@ -701,6 +701,37 @@ void calls_finish(struct calls *c)
 /* ---- accessors ---- */
 
 const struct calls_config *calls_config_of(const struct calls *c) { return &c->cfg; }
+
+void calls_set_config(struct calls *c, const struct calls_config *cfg)
+{
+    struct calls_config *o = &c->cfg; /* cfg may be o itself: memmove */
+    memmove(o->nets, cfg->nets, sizeof o->nets);
+    o->nnets = cfg->nnets < TS_CALLS_MAX_NETS ? cfg->nnets : TS_CALLS_MAX_NETS;
+    memmove(o->corr_hdrs, cfg->corr_hdrs, sizeof o->corr_hdrs);
+    o->ncorr_hdrs = cfg->ncorr_hdrs < TS_CALLS_MAX_CORR_HDRS ? cfg->ncorr_hdrs
+                                                             : TS_CALLS_MAX_CORR_HDRS;
+    memmove(o->trunk_names, cfg->trunk_names, sizeof o->trunk_names);
+    o->ntrunk_names = cfg->ntrunk_names < TS_CALLS_MAX_TRUNK_NAMES ? cfg->ntrunk_names
+                                                                   : TS_CALLS_MAX_TRUNK_NAMES;
+    o->corr_window_ms = cfg->corr_window_ms;
+    o->linger_ms = cfg->linger_ms;
+    o->auth_linger_s = cfg->auth_linger_s;
+    o->no_final_timeout_s = cfg->no_final_timeout_s ? cfg->no_final_timeout_s : 1;
+    o->no_bye_timeout_s = cfg->no_bye_timeout_s ? cfg->no_bye_timeout_s : 1;
+    /* learned and configured SBC addresses share c->sbc: add, never drop */
+    memmove(o->sbcs, cfg->sbcs, sizeof o->sbcs);
+    o->nsbcs = cfg->nsbcs < TS_CALLS_MAX_SBC ? cfg->nsbcs : TS_CALLS_MAX_SBC;
+    for (size_t i = 0; i < o->nsbcs; i++) {
+        if (trunk_is_sbc(c, &o->sbcs[i]))
+            continue;
+        if (c->nsbc >= TS_CALLS_MAX_SBC) {
+            TS_INC(c->st, CALLS_SBC_FULL);
+            continue;
+        }
+        c->sbc[c->nsbc++] = o->sbcs[i];
+    }
+    trunk_config_changed(c);
+}
 size_t calls_count(const struct calls *c) { return c ? c->ndone : 0; }
 const struct calls_call *calls_get(const struct calls *c, size_t i)
 {

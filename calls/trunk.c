@@ -88,6 +88,16 @@ void trunk_learn_sbc(struct calls *c, const struct ts_addr *a)
         trunk_reorient(c);
 }
 
+void trunk_config_changed(struct calls *c)
+{
+    trunk_reorient(c);
+    for (size_t i = 0; i < c->ntrunks; i++) {
+        struct calls_trunk *t = &c->trunks[i];
+        t->itsp = !trunk_ours(c, &t->peer);
+        trunk_name(c, t);
+    }
+}
+
 /* The B2BUA received old's INVITE (at old->dst) and sent newer's (from
  * newer->src): linked legs are adjacent, so both addresses are one node.
  * It is the enterprise edge when one of its addresses is internal and the

@@ -31,6 +31,9 @@
 #define DROP_LOG_PERIOD_S 60
 /* The statistics file is rewritten this often. */
 #define STATS_PERIOD_S 10
+/* Retention bounds: a century, and 16 TB (the writer computes bytes in 64 bits). */
+#define RETENTION_DAYS_MAX 36500
+#define RETENTION_MB_MAX 16777216
 
 struct cap_args {
     struct live_opts lo;
@@ -40,6 +43,7 @@ struct cap_args {
     const char *hep, *hep_key_file, *hep_node_name, *site;
     bool hep_tcp;
     uint32_t hep_node_id;
+    uint32_t retention_days, retention_mb; /* 0: keep everything */
 };
 
 /* State shared with the analysis thread through the live callbacks. */
@@ -83,6 +87,8 @@ static void usage(FILE *f)
             "  -i, --interface IFACE  capture on IFACE (repeatable, at most %d)\n"
             "  --db FILE              store calls in this SQLite database\n"
             "  --http ADDR:PORT       serve the HTTP API and dashboard (needs --db)\n"
+            "  --retention-days N     delete calls older than N days (0: keep, default)\n"
+            "  --retention-mb N       keep the database under N MB, oldest calls go first\n"
             "  --token-file F         bearer token for the API (required off loopback)\n"
             "  --filter BPF           capture filter (default: UDP, TCP, SCTP, tunnels, VLANs)\n"
             "  --config FILE          trunk names, internal networks, correlation headers;\n"
@@ -158,7 +164,8 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
                                               "--max-packets", "--stats-file", "--log",
                                               "--site", "--hep", "--hep-transport",
                                               "--hep-node-id", "--hep-node-name",
-                                              "--hep-auth-key-file", "--token-file" };
+                                              "--hep-auth-key-file", "--token-file",
+                                              "--retention-days", "--retention-mb" };
         bool known = false;
         for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
             known = known || !strcmp(o, valued[k]);
@@ -240,6 +247,18 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
             a->hep_node_name = v;
         } else if (!strcmp(o, "--hep-auth-key-file")) {
             a->hep_key_file = v;
+        } else if (!strcmp(o, "--retention-days")) {
+            if (!parse_u64(v, 0, RETENTION_DAYS_MAX, &u)) {
+                fprintf(stderr, PROG ": --retention-days wants 0..%d\n", RETENTION_DAYS_MAX);
+                return 2;
+            }
+            a->retention_days = (uint32_t)u;
+        } else if (!strcmp(o, "--retention-mb")) {
+            if (!parse_u64(v, 0, RETENTION_MB_MAX, &u)) {
+                fprintf(stderr, PROG ": --retention-mb wants 0..%d\n", RETENTION_MB_MAX);
+                return 2;
+            }
+            a->retention_mb = (uint32_t)u;
         } else if (!strcmp(o, "--max-packets")) {
             if (!parse_u64(v, 1, UINT64_MAX, &u)) {
                 fprintf(stderr, PROG ": --max-packets wants a number > 0\n");
@@ -250,6 +269,10 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
     }
     if (a->lo.nifaces == 0) {
         fprintf(stderr, PROG ": no interface (-i IFACE)\n");
+        return 2;
+    }
+    if ((a->retention_days || a->retention_mb) && !a->db) {
+        fprintf(stderr, PROG ": --retention-days/--retention-mb need --db FILE\n");
         return 2;
     }
     return -1;
@@ -364,20 +387,28 @@ static void cb_drop(void *ctx, uint64_t ts_ns, uint64_t count)
     atomic_store(&c->last_drop_ns, ts_ns);
 }
 
-/* At a packet boundary: take the configuration SIGHUP loaded.
- * TODO(lead): apply it to the running tracker, e.g.
- * engine_set_calls_config(c->e, cfg) copying trunk names, internal networks
- * and correlation headers (not max_dialogs, which sizes tables). Until then
- * the file is validated and logged, and takes effect at the next start. */
+/* At a packet boundary: apply the configuration SIGHUP loaded to the
+ * running tracker (calls_set_config lists what changes; the rest waits for
+ * a restart and is reported when it differs). */
 static void cb_sync(void *ctx)
 {
     struct cap_ctx *c = ctx;
     struct calls_config *cfg = atomic_exchange(&c->pending, NULL);
     if (!cfg)
         return;
+    const struct calls *tr = engine_calls(c->e);
+    const struct calls_config *old = tr ? calls_config_of(tr) : NULL;
+    bool restart = old && (old->max_dialogs != cfg->max_dialogs ||
+                           old->bucket_s != cfg->bucket_s ||
+                           strcmp(old->country_code, cfg->country_code) ||
+                           strcmp(old->national_prefix, cfg->national_prefix) ||
+                           strcmp(old->intl_prefix, cfg->intl_prefix));
+    engine_set_calls_config(c->e, cfg);
     log_msg(LOG_INFO, "config reloaded: %zu trunk names, %zu internal networks, "
-                      "%zu correlation headers (applies to new calls)",
-            cfg->ntrunk_names, cfg->nnets, cfg->ncorr_hdrs);
+                      "%zu correlation headers, %zu SBC addresses, window %u ms "
+                      "(applies to new calls)%s",
+            cfg->ntrunk_names, cfg->nnets, cfg->ncorr_hdrs, cfg->nsbcs, cfg->corr_window_ms,
+            restart ? "; max_dialogs, bucket_s and number prefixes need a restart" : "");
     free(cfg);
 }
 
@@ -571,7 +602,9 @@ int cmd_capture(int argc, char **argv)
     }
     /* the database is opened as the final user, so its files belong to it */
     if (a.db) {
-        w = st_writer_open(a.db, NULL, err, sizeof err);
+        struct st_options so = { .retention_days = a.retention_days,
+                                 .retention_mb = a.retention_mb };
+        w = st_writer_open(a.db, &so, err, sizeof err);
         if (!w) {
             fprintf(stderr, PROG ": %s\n", err);
             goto out;

@@ -24,12 +24,16 @@
 
 #define PROG "trunkscope collect"
 #define STATS_PERIOD_S 10
+/* Retention bounds: a century, and 16 TB (the writer computes bytes in 64 bits). */
+#define RETENTION_DAYS_MAX 36500
+#define RETENTION_MB_MAX 16777216
 
 struct col_args {
     struct hep_listen_opts lo;
     const char *db, *http, *config, *key_file, *stats_file, *log_file, *token_file;
     uint64_t duration_s;
     bool json;
+    uint32_t retention_days, retention_mb; /* 0: keep everything */
 };
 
 /* Collector state seen by the HEP callback. */
@@ -47,6 +51,8 @@ static void usage(FILE *f)
             "                         TCP carries HEP3 packets back to back)\n"
             "  --db FILE              store calls in this SQLite database\n"
             "  --http ADDR:PORT       serve the HTTP API over --db\n"
+            "  --retention-days N     delete calls older than N days (0: keep, default)\n"
+            "  --retention-mb N       keep the database under N MB, oldest calls go first\n"
             "  --token-file F         bearer token of the HTTP API (needed off loopback)\n"
             "  --hep-auth-key-file F  accept only HEP packets carrying this auth key\n"
             "  --hep-rate N           messages/s per sender (default %d, burst %d); 0: no limit\n"
@@ -90,7 +96,8 @@ static int parse_args(int argc, char **argv, struct col_args *a)
         static const char *const valued[] = { "--hep-listen", "--db", "--http", "--token-file",
                                               "--hep-auth-key-file", "--hep-rate",
                                               "--hep-burst", "--config", "--duration",
-                                              "--stats-file", "--log" };
+                                              "--stats-file", "--log", "--retention-days",
+                                              "--retention-mb" };
         bool known = false;
         for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
             known = known || !strcmp(o, valued[k]);
@@ -135,6 +142,18 @@ static int parse_args(int argc, char **argv, struct col_args *a)
                 a->lo.unlimited = true;
             else
                 a->lo.rate = (uint32_t)u;
+        } else if (!strcmp(o, "--retention-days")) {
+            if (!parse_u64(v, 0, RETENTION_DAYS_MAX, &u)) {
+                fprintf(stderr, PROG ": --retention-days wants 0..%d\n", RETENTION_DAYS_MAX);
+                return 2;
+            }
+            a->retention_days = (uint32_t)u;
+        } else if (!strcmp(o, "--retention-mb")) {
+            if (!parse_u64(v, 0, RETENTION_MB_MAX, &u)) {
+                fprintf(stderr, PROG ": --retention-mb wants 0..%d\n", RETENTION_MB_MAX);
+                return 2;
+            }
+            a->retention_mb = (uint32_t)u;
         } else if (!strcmp(o, "--duration")) {
             if (!parse_u64(v, 1, UINT32_MAX, &u)) {
                 fprintf(stderr, PROG ": --duration wants seconds > 0\n");
@@ -149,6 +168,10 @@ static int parse_args(int argc, char **argv, struct col_args *a)
     }
     if (a->http && !a->db) {
         fprintf(stderr, PROG ": --http needs --db\n");
+        return 2;
+    }
+    if ((a->retention_days || a->retention_mb) && !a->db) {
+        fprintf(stderr, PROG ": --retention-days/--retention-mb need --db\n");
         return 2;
     }
     return -1;
@@ -339,7 +362,9 @@ int cmd_collect(int argc, char **argv)
         goto out;
     }
     if (a.db) {
-        w = st_writer_open(a.db, NULL, err, sizeof err);
+        struct st_options so = { .retention_days = a.retention_days,
+                                 .retention_mb = a.retention_mb };
+        w = st_writer_open(a.db, &so, err, sizeof err);
         if (!w) {
             fprintf(stderr, PROG ": %s\n", err);
             goto out;

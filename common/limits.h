@@ -97,6 +97,8 @@
 #define TS_MEDIA_SDP_CODECS 16
 /* 5-second series points per stream: one hour, ~8.6 KiB. */
 #define TS_MEDIA_MAX_SERIES 720
+/* Other legs one stream is counted on when media bypasses B2BUAs in a row. */
+#define TS_MEDIA_ALSO_LEGS 3
 
 /* ---- calls (dialogs, legs, correlation, trunks) ---- */
 /* INVITE dialogs (legs) held at once, open or waiting to be emitted; LRU
@@ -140,6 +142,9 @@
 #define TS_STORE_QUEUE_MAX 65536
 /* Bytes held by queued records (raw SIP text dominates). */
 #define TS_STORE_QUEUE_BYTES (128u * 1024 * 1024)
+/* INVITE dialogs whose stored messages wait for their leg (the writer links
+ * them from memory, ~300 bytes each): dialogs plus lingering ones; LRU. */
+#define TS_STORE_LINK_DIALOGS (2u * TS_MAX_DIALOGS)
 
 /* ---- HEP sender and collector (net/) ---- */
 /* Encoded HEP packets queued for the sender thread: seconds of a busy trunk

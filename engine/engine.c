@@ -521,6 +521,12 @@ size_t engine_linktypes(const struct engine *e, int *types, uint64_t *counts, si
 
 const struct calls *engine_calls(const struct engine *e) { return e->calls; }
 
+void engine_set_calls_config(struct engine *e, const struct calls_config *cfg)
+{
+    if (e->calls && cfg)
+        calls_set_config(e->calls, cfg);
+}
+
 const struct media *engine_media(const struct engine *e) { return e->media; }
 
 void engine_set_sip_hook(struct engine *e, engine_sip_fn fn, void *ctx)

@@ -43,6 +43,10 @@ uint64_t engine_method_count(const struct engine *e, enum sip_method m);
 uint64_t engine_status_class_count(const struct engine *e, int cls);
 /* Per link type packet counts. */
 size_t engine_linktypes(const struct engine *e, int *types, uint64_t *counts, size_t max);
+/* A reloaded configuration for the running call tracker (calls_set_config
+ * says which fields apply); no-op when track_calls is off. Analysis thread,
+ * between frames. */
+void engine_set_calls_config(struct engine *e, const struct calls_config *cfg);
 /* The call tracker (NULL when track_calls is off). */
 const struct calls *engine_calls(const struct engine *e);
 /* The RTP/RTCP analyser (always present). */

@@ -48,6 +48,14 @@ struct mstream {
     uint8_t side;             /* toward which leg side (see struct magg) */
     bool have_main, have_event, have_audio;
     bool leg_rx_noted, leg_audio_noted; /* the leg aggregate knows of this stream */
+    struct leg_also {         /* other legs carrying it (see leg_also) */
+        uint64_t leg;
+        uint8_t side;
+        bool audio;
+    } also[TS_MEDIA_ALSO_LEGS];
+    uint8_t nalso;
+    bool also_audio;
+    uint64_t also_gen;        /* expectations last looked at */
     uint64_t touched_ns;      /* last move to the LRU's young end */
     uint64_t audio_pkts;
     /* codec of the last payload type, valid for (pt, expectation, its
@@ -985,6 +993,47 @@ static char event_char(uint8_t ev)
     return ev < 16 ? map[ev] : (ev == 16 ? '!' : '?');
 }
 
+/* A stream toward side of leg started (first_ns), and carries audio. */
+static void leg_note_rx(struct magg *leg, unsigned side, uint64_t first_ns, bool audio)
+{
+    if (!leg->rx[side])
+        leg->first_rx_ns[side] = first_ns;
+    leg->rx[side]++;
+    if (audio)
+        leg->audio_rx[side]++;
+}
+
+static bool leg_ep_is(const struct magg *l, unsigned side, const struct ts_addr *a, uint16_t port)
+{
+    return l->ep_set[side] && l->ep_port[side] == port && ts_addr_eq(&l->ep[side], a);
+}
+
+/* Media bypassing a B2BUA: several legs' SDP name the same two endpoints,
+ * and an endpoint remembers only the last leg that announced it, so the two
+ * directions of one media session can land on different legs. Every leg
+ * whose SDP names both endpoints of the stream carries it (else each such
+ * leg looks one-way or silent). x: an expectation at either end. */
+static void leg_also(struct media *m, struct mstream *s, const struct mexpect *x,
+                     const struct pkt_meta *pm, bool audio)
+{
+    if (!x || x->is_rtcp || x->leg_ref == s->rec.leg_ref || s->nalso == TS_MEDIA_ALSO_LEGS)
+        return;
+    for (unsigned i = 0; i < s->nalso; i++)
+        if (s->also[i].leg == x->leg_ref)
+            return;
+    struct magg *l = agg_find(m, AGG_LEG, x->leg_ref);
+    if (!l)
+        return;
+    for (unsigned to = 0; to < 2; to++) {
+        if (!leg_ep_is(l, to, &pm->dst, pm->dport) || !leg_ep_is(l, to ^ 1u, &pm->src, pm->sport))
+            continue;
+        bool au = audio || s->audio_pkts > 0;
+        s->also[s->nalso++] = (struct leg_also){ x->leg_ref, (uint8_t)to, au };
+        leg_note_rx(l, to, s->rec.first_ns, au);
+        return;
+    }
+}
+
 static void rtp_packet(struct media *m, const struct pkt_meta *pm, const struct rtp_hdr *h,
                        size_t len, const struct mexpect *e, bool by_src)
 {
@@ -1089,14 +1138,26 @@ static void rtp_packet(struct media *m, const struct pkt_meta *pm, const struct 
     if (r->leg_ref && (!s->leg_rx_noted || (audio && !s->leg_audio_noted))) {
         struct magg *leg = agg_find(m, AGG_LEG, r->leg_ref);
         if (leg) {
-            if (!leg->rx[s->side])
-                leg->first_rx_ns[s->side] = r->first_ns;
-            leg->rx[s->side]++;
+            leg_note_rx(leg, s->side, r->first_ns, audio);
             s->leg_rx_noted = true;
-            if (audio) {
-                leg->audio_rx[s->side]++;
+            if (audio)
                 s->leg_audio_noted = true;
-            }
+        }
+    }
+    /* Re-checked only when an expectation changed: answers arrive leg by
+     * leg, after the media has started. */
+    if (!by_src && r->leg_ref && s->also_gen != m->expect_gen) {
+        s->also_gen = m->expect_gen;
+        leg_also(m, s, expect_find(m, &pm->dst, pm->dport), pm, audio);
+        leg_also(m, s, expect_find(m, &pm->src, pm->sport), pm, audio);
+    }
+    if (audio && !s->also_audio) {
+        s->also_audio = true;
+        for (unsigned i = 0; i < s->nalso; i++) {
+            struct magg *l = agg_find(m, AGG_LEG, s->also[i].leg);
+            if (l && !s->also[i].audio)
+                l->audio_rx[s->also[i].side]++;
+            s->also[i].audio = true;
         }
     }
 }

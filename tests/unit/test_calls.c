@@ -1090,6 +1090,108 @@ static void test_config_load(void **state)
     assert_false(calls_config_internal(&cfg, &p));
 }
 
+/* The kept call holding a leg with this Call-ID. */
+static const struct calls_call *call_with(const struct calls *c, const char *cid)
+{
+    for (size_t i = 0; i < calls_count(c); i++) {
+        const struct calls_call *k = calls_get(c, i);
+        for (unsigned j = 0; j < k->nlegs; j++)
+            if (!strcmp(k->legs[j].call_id, cid))
+                return k;
+    }
+    fail_msg("no call with leg %s", cid);
+    return NULL;
+}
+
+static const struct calls_trunk *trunk_to(const struct calls *c, const char *local,
+                                          const char *peer)
+{
+    char a[64], b[64];
+    for (size_t i = 0; i < calls_trunk_count(c); i++) {
+        const struct calls_trunk *t = calls_trunk_get(c, i);
+        if (!strcmp(ts_addr_str(&t->local, a, sizeof a), local) &&
+            !strcmp(ts_addr_str(&t->peer, b, sizeof b), peer))
+            return t;
+    }
+    fail_msg("no trunk %s - %s", local, peer);
+    return NULL;
+}
+
+/* SIGHUP reload: trunk names, internal networks, correlation headers and
+ * SBC addresses apply to what comes next; table sizes and buckets stay. */
+static void test_set_config(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    const char *E = "10.0.0.1", *P = "203.0.113.5", *Q = "198.51.100.7", *S = "192.0.2.10";
+    answered_call(c, 0, "r1", E, P, "11", "21", 100, 1000, 5000, NULL);
+    answered_call(c, 500, "s0", S, Q, "12", "22", 100, 1000, 5000, NULL);
+    calls_tick(c, BASE_NS + 20000 * MS);
+    assert_int_equal(calls_count(c), 2);
+    assert_int_equal(call_with(c, "r1")->direction, CALLS_DIR_OUTBOUND);
+    assert_int_equal(call_with(c, "s0")->direction, CALLS_DIR_TRANSIT);
+    assert_string_equal(trunk_to(c, E, P)->name, "203.0.113.5");
+    assert_true(trunk_to(c, E, P)->itsp);
+
+    struct calls_config cfg;
+    calls_config_default(&cfg);
+    cfg.nnets = 2;
+    cfg.nets[0] = (struct calls_net){ { 4, { 10 } }, 8 };
+    cfg.nets[1] = (struct calls_net){ { 4, { 203, 0, 113 } }, 24 };
+    cfg.ntrunk_names = 2;
+    cfg.trunk_names[0] = (struct calls_trunk_name){ { 4, { 203, 0, 113, 5 } }, "Carrier-A" };
+    cfg.trunk_names[1] = (struct calls_trunk_name){ { 4, { 198, 51, 100, 7 } }, "Carrier-B" };
+    cfg.ncorr_hdrs = 1;
+    snprintf(cfg.corr_hdrs[0], sizeof cfg.corr_hdrs[0], "X-Leg-Ref");
+    cfg.nsbcs = 1;
+    cfg.sbcs[0] = (struct ts_addr){ 4, { 192, 0, 2, 10 } };
+    cfg.corr_window_ms = 1234;
+    cfg.max_dialogs = 3;                 /* not applied: it sizes the tables */
+    cfg.bucket_s = 5;                    /* not applied: buckets are laid out */
+    snprintf(cfg.country_code, sizeof cfg.country_code, "49");
+    calls_set_config(c, &cfg);
+    calls_set_config(c, calls_config_of(c)); /* onto itself: harmless */
+
+    const struct calls_config *now = calls_config_of(c);
+    assert_int_equal(now->nnets, 2);
+    assert_int_equal(now->ncorr_hdrs, 1);
+    assert_string_equal(now->corr_hdrs[0], "X-Leg-Ref");
+    assert_int_equal(now->ntrunk_names, 2);
+    assert_int_equal(now->corr_window_ms, 1234);
+    assert_int_equal(now->max_dialogs, TS_MAX_DIALOGS);
+    assert_int_equal(now->bucket_s, 60);
+    assert_string_equal(now->country_code, "");
+    /* the existing trunk takes its name; its peer is internal now */
+    assert_string_equal(trunk_to(c, E, P)->name, "Carrier-A");
+    assert_false(trunk_to(c, E, P)->itsp);
+
+    /* new calls: 203.0.113.0/24 is ours, 192.0.2.10 an SBC */
+    answered_call(c, 30000, "r2", E, P, "13", "23", 100, 1000, 5000, NULL);
+    answered_call(c, 30500, "r3", E, Q, "14", "24", 100, 1000, 5000, NULL);
+    answered_call(c, 31000, "s1", S, Q, "15", "25", 100, 1000, 5000, NULL);
+    /* the new header links legs, the old one no longer does */
+    answered_call(c, 60000, "h1", E, "10.0.0.2", "16", "26", 100, 900, 5000,
+                  "X-Leg-Ref: lr-9\r\n");
+    answered_call(c, 63000, "h2", "10.0.0.2", Q, "7", "8", 50, 850, 5000,
+                  "X-Leg-Ref: lr-9\r\n");
+    answered_call(c, 90000, "x1", E, "10.0.0.2", "17", "27", 100, 900, 5000, NULL);
+    answered_call(c, 93000, "x2", "10.0.0.2", Q, "3", "4", 50, 850, 5000, "X-CID: x1\r\n");
+    calls_finish(c);
+    assert_int_equal(call_with(c, "r2")->direction, CALLS_DIR_INTERNAL);
+    assert_int_equal(call_with(c, "r3")->direction, CALLS_DIR_OUTBOUND);
+    assert_int_equal(call_with(c, "s1")->direction, CALLS_DIR_OUTBOUND);
+    assert_string_equal(trunk_to(c, E, Q)->name, "Carrier-B");
+    assert_true(trunk_to(c, E, Q)->itsp);
+    assert_string_equal(trunk_to(c, S, Q)->name, "Carrier-B");
+    const struct calls_call *h = call_with(c, "h1");
+    assert_int_equal(h->nlegs, 2);
+    assert_ptr_equal(call_with(c, "h2"), h);
+    assert_int_equal(h->legs[1].ev_type, CALLS_EV_HEADER);
+    assert_int_equal(call_with(c, "x1")->nlegs, 1);
+    assert_int_equal(call_with(c, "x2")->nlegs, 1);
+    calls_free(c);
+}
+
 static void test_json(void **state)
 {
     (void)state;
@@ -1165,6 +1267,7 @@ int main(void)
         cmocka_unit_test(test_orphans_and_hostile),
         cmocka_unit_test(test_random_mutations),
         cmocka_unit_test(test_config_load),
+        cmocka_unit_test(test_set_config),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_many_sequential_calls),
     };

@@ -440,6 +440,62 @@ static void test_detections(void **state)
     media_free(m);
 }
 
+/* Both directions between a:pa and b:pb, 50 packets each; at packet 10 and
+ * 20 leg late_leg[0] / [1] (if non-zero) announces b and is answered. */
+static void bypass_media(struct media *m, uint16_t pa, uint16_t pb, const uint64_t *late_leg)
+{
+    struct ts_addr b = { .family = 4, .a = { 10, 0, 0, 2 } };
+    for (int i = 0; i < 50; i++) {
+        uint64_t t = T0 + 10 * MS + 20 * MS * (uint64_t)i;
+        if ((i == 10 || i == 20) && late_leg[i / 10 - 1]) {
+            media_expect(m, &b, pb, false, late_leg[i / 10 - 1], 1, t, NULL);
+            media_leg_answered(m, late_leg[i / 10 - 1], t);
+        }
+        struct pkt_meta ab = meta(1, pa, 2, pb, t);
+        struct pkt_meta ba = meta(2, pb, 1, pa, t + MS);
+        assert_true(send_rtp(m, &ab, 8, false, (uint16_t)i, 160u * i, pa));
+        assert_true(send_rtp(m, &ba, 8, false, (uint16_t)i, 160u * i, pb));
+    }
+}
+
+/* Media bypassing B2BUAs: every leg's SDP names a and b, but an endpoint
+ * remembers the last leg that announced it. No stream and no leg may look
+ * one-way or silent. */
+static void test_bypass_legs(void **state)
+{
+    (void)state;
+    struct media *m = new_media(0);
+    struct ts_addr a = { .family = 4, .a = { 10, 0, 0, 1 } };
+    struct ts_addr b = { .family = 4, .a = { 10, 0, 0, 2 } };
+    /* Answers before the media: a -> b lands on leg 1, b -> a on leg 2. */
+    media_expect(m, &a, 4000, false, 1, 1, T0, NULL);
+    media_expect(m, &a, 4000, false, 2, 1, T0 + MS, NULL);
+    media_expect(m, &b, 5000, false, 2, 1, T0 + 2 * MS, NULL);
+    media_expect(m, &b, 5000, false, 1, 1, T0 + 3 * MS, NULL);
+    media_leg_answered(m, 1, T0 + 3 * MS);
+    media_leg_answered(m, 2, T0 + 2 * MS);
+    const uint64_t none[2] = { 0, 0 };
+    bypass_media(m, 4000, 5000, none);
+    /* Three legs answered one by one after the media started (both
+     * streams on leg 5 first). */
+    for (uint64_t leg = 3; leg <= 5; leg++)
+        media_expect(m, &a, 4100, false, leg, 2, T0 + leg * MS, NULL);
+    media_expect(m, &b, 5100, false, 5, 2, T0 + 6 * MS, NULL);
+    media_leg_answered(m, 5, T0 + 6 * MS);
+    const uint64_t late[2] = { 4, 3 };
+    bypass_media(m, 4100, 5100, late);
+    media_finish(m);
+    assert_int_equal(media_count(m), 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_false(media_get(m, i)->flags & (MEDIA_F_ONE_WAY | MEDIA_F_NO_AUDIO));
+    struct media_quality q;
+    for (uint64_t leg = 1; leg <= 5; leg++) {
+        assert_true(media_leg_quality(m, leg, &q));
+        assert_false(q.flags & (MEDIA_F_ONE_WAY | MEDIA_F_NO_AUDIO));
+    }
+    media_free(m);
+}
+
 static void test_capture_gap(void **state)
 {
     (void)state;
@@ -520,7 +576,8 @@ int main(void)
         cmocka_unit_test(test_ssrc_change),   cmocka_unit_test(test_table_limit),
         cmocka_unit_test(test_report_limit),  cmocka_unit_test(test_idle_expiry),
         cmocka_unit_test(test_rtcp_rtt),      cmocka_unit_test(test_sdp_expect),
-        cmocka_unit_test(test_detections),    cmocka_unit_test(test_capture_gap),
+        cmocka_unit_test(test_detections),    cmocka_unit_test(test_bypass_legs),
+        cmocka_unit_test(test_capture_gap),
         cmocka_unit_test(test_heuristics_and_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
