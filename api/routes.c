@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../calls/calls.h"
+#include "../media/media.h"
 #include "../store/query.h"
 #include "../store/store.h"
 #include "api_int.h"
@@ -411,7 +412,7 @@ static void h_stats(struct api_call *a)
 /* calls list state: rows in an array */
 static void h_calls(struct api_call *a)
 {
-    static const char *const P[] = { "from", "to", "caller", "callee", "trunk", "direction",
+    static const char *const P[] = { "from", "to", "caller", "callee", "match", "trunk", "direction",
                                      "outcome", "failure_side", "min_mos", "max_mos", "min_pdd",
                                      "sort", "order", "cursor", "limit", NULL };
     if (!params_allow(a, P))
@@ -448,6 +449,11 @@ static void h_calls(struct api_call *a)
             return (void)api_error(a, 400, "bad_parameter", "%s: 1 to %zu digits", num[k],
                                    sizeof f.caller - 1);
         memcpy(dst[k], v, n + 1);
+    }
+    if ((v = param(a, "match"))) {
+        if (strcmp(v, "contains") != 0 && strcmp(v, "suffix") != 0)
+            return (void)api_error(a, 400, "bad_parameter", "match: contains or suffix");
+        f.number_suffix = v[0] == 's';
     }
     if ((v = param(a, "trunk"))) {
         if (!parse_i64(v, 1, INT64_MAX, &f.trunk_id))
@@ -572,9 +578,60 @@ static int msg_row(void *ctx, const struct stq_cell *c, size_t n)
     return 0;
 }
 
+static json_t *jbool(const struct stq_cell *c)
+{
+    return c->type == STQ_INT ? json_boolean(c->i != 0) : json_null();
+}
+
+/* "0,8,101" (written by the store) as [0, 8, 101]. */
+static json_t *jint_list(const struct stq_cell *c)
+{
+    json_t *a = json_array();
+    if (c->type != STQ_TEXT)
+        return a;
+    int64_t v = -1;
+    for (size_t i = 0; i <= c->len; i++) {
+        char ch = i < c->len ? c->s[i] : ',';
+        if (ch >= '0' && ch <= '9' && v < 1000000)
+            v = (v < 0 ? 0 : v * 10) + (ch - '0');
+        else if (ch == ',' && v >= 0) {
+            json_array_append_new(a, json_integer((json_int_t)v));
+            v = -1;
+        }
+    }
+    return a;
+}
+
+/* A stream row: RTCP columns into an "rtcp" object, 0/1 columns as
+ * booleans, the flag bits also by name ("detections"). */
 static int stream_row(void *ctx, const struct stq_cell *c, size_t n)
 {
-    json_array_append_new((json_t *)ctx, jrow(c, n));
+    json_t *o = json_object(), *rtcp = json_object();
+    for (size_t i = 0; i < n; i++) {
+        const char *k = c[i].name;
+        if (c[i].type == STQ_BLOB)
+            continue;
+        if (strncmp(k, "rtcp_", 5) == 0) {
+            k += 5;
+            bool b = strcmp(k, "srtcp") == 0 || strcmp(k, "xr_voip") == 0;
+            json_object_set_new(rtcp, k, b ? jbool(&c[i]) : jcell(&c[i]));
+        } else if (strcmp(k, "problem") == 0 || strcmp(k, "signalled") == 0) {
+            json_object_set_new(o, k, jbool(&c[i]));
+        } else if (strcmp(k, "payload_types") == 0) {
+            json_object_set_new(o, k, jint_list(&c[i]));
+        } else {
+            json_object_set_new(o, k, jcell(&c[i]));
+            if (strcmp(k, "flags") == 0) {
+                json_t *d = json_object();
+                int64_t f = c[i].type == STQ_INT ? c[i].i : 0;
+                for (unsigned b = 0; media_flag_name(b); b++)
+                    json_object_set_new(d, media_flag_name(b), json_boolean(f & (1ll << b)));
+                json_object_set_new(o, "detections", d);
+            }
+        }
+    }
+    json_object_set_new(o, "rtcp", rtcp);
+    json_array_append_new((json_t *)ctx, o);
     return 0;
 }
 
@@ -590,6 +647,14 @@ static void h_call(struct api_call *a, int64_t id)
         return (void)db_fail(a, rc);
     json_t *legs = json_array();
     rc = stq_call_legs(q, id, row_to_array, legs);
+    size_t li;
+    json_t *lg;
+    json_array_foreach(legs, li, lg)
+    {
+        json_t *g = json_object_get(lg, "capture_gap");
+        if (json_is_integer(g))
+            json_object_set_new(lg, "capture_gap", json_boolean(json_integer_value(g) != 0));
+    }
     struct msg_ctx m = { .msgs = json_array(), .nodes = json_array() };
     const char *start = json_string_value(json_object_get(call, "start"));
     json_t *sms = json_object_get(call, "start_ms");
@@ -764,18 +829,21 @@ struct mos_acc {
 static int mos_row(void *ctx, const struct stq_cell *c, size_t n)
 {
     struct mos_acc *m = ctx;
-    const struct stq_cell *tid = cell(c, n, "trunk_id"), *mos = cell(c, n, "mos");
+    const struct stq_cell *tid = cell(c, n, "trunk_id"), *mos = cell(c, n, "mos"),
+                          *cnt = cell(c, n, "n");
     if (!tid || !mos || mos->type != STQ_REAL)
         return 0;
+    json_int_t k = cnt && cnt->type == STQ_INT && cnt->i > 0 ? (json_int_t)cnt->i : 1;
     size_t i;
     json_t *t;
     json_array_foreach(m->trunks, i, t)
     {
         if (json_integer_value(json_object_get(t, "id")) == tid->i) {
             json_object_set_new(t, "_mos_sum",
-                                json_real(json_real_value(json_object_get(t, "_mos_sum")) + mos->d));
+                                json_real(json_real_value(json_object_get(t, "_mos_sum")) +
+                                          mos->d * (double)k));
             json_object_set_new(t, "_mos_n",
-                                json_integer(json_integer_value(json_object_get(t, "_mos_n")) + 1));
+                                json_integer(json_integer_value(json_object_get(t, "_mos_n")) + k));
         }
     }
     return 0;

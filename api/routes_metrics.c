@@ -140,17 +140,18 @@ static int mos_row(void *ctx, const struct stq_cell *c, size_t n)
 {
     struct met_ctx *m = ctx;
     int64_t id = ci(cell(c, n, "trunk_id"));
+    int64_t k = cell(c, n, "n") ? ci(cell(c, n, "n")) : 1; /* legs with this MOS */
     double mos;
-    if (!cd(cell(c, n, "mos"), &mos))
+    if (!cd(cell(c, n, "mos"), &mos) || k <= 0)
         return 0;
     for (size_t i = 0; i < m->n; i++) {
         if (m->t[i].id != id)
             continue;
         for (size_t b = 0; b < MOS_NB; b++)
             if (mos <= MOS_LE[b])
-                m->t[i].mos_bucket[b]++;
-        m->t[i].mos_n++;
-        m->t[i].mos_sum += mos;
+                m->t[i].mos_bucket[b] += (uint64_t)k;
+        m->t[i].mos_n += (uint64_t)k;
+        m->t[i].mos_sum += mos * (double)k;
     }
     return 0;
 }

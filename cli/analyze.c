@@ -173,6 +173,7 @@ int cmd_analyze(int argc, char **argv)
     if (w) {
         engine_set_sip_hook(e, st_sip_hook, w); /* malformed messages too */
         engine_set_call_sink(e, st_calls_sink, w);
+        engine_set_stream_sink(e, st_media_sink, w);
     }
     for (size_t i = 0; i < nfiles; i++) {
         char err[512];

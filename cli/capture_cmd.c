@@ -322,6 +322,8 @@ static void cb_sip(void *ctx, const struct pkt_meta *m, struct bv raw, const str
 static void cb_stream(void *ctx, const struct media_stream *s)
 {
     struct cap_ctx *c = ctx;
+    if (c->w)
+        st_writer_stream(c->w, s);
     if (!c->hep)
         return;
     int n = snprintf(c->report, sizeof c->report,

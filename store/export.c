@@ -13,8 +13,6 @@
 #include "../common/limits.h"
 
 #define NS_PER_S 1000000000ull
-/* Messages of a leg are looked up this far around the call's times. */
-#define EXPORT_MARGIN_NS (64ull * NS_PER_S)
 /* Media is kept from shortly before the first INVITE to after the end. */
 #define MEDIA_BEFORE_NS (1ull * NS_PER_S)
 #define MEDIA_AFTER_NS (5ull * NS_PER_S)
@@ -206,15 +204,11 @@ static int load(sqlite3 *h, int64_t call_id, struct exporter *x, uint64_t *lo, u
 
     if (sqlite3_prepare_v2(h,
                            "SELECT DISTINCT capture_id, frame, file_off FROM sip_messages"
-                           " WHERE (leg_id IN (SELECT id FROM legs WHERE call_ref=?1)"
-                           "  OR (call_id IN (SELECT call_id FROM legs WHERE call_ref=?1)"
-                           "      AND ts BETWEEN ?2 AND ?3))"
+                           " WHERE leg_id IN (SELECT id FROM legs WHERE call_ref=?1)"
                            " AND capture_id IS NOT NULL AND frame IS NOT NULL",
                            -1, &s, NULL) != SQLITE_OK)
         goto sqlerr;
     sqlite3_bind_int64(s, 1, call_id);
-    sqlite3_bind_int64(s, 2, start - (int64_t)EXPORT_MARGIN_NS);
-    sqlite3_bind_int64(s, 3, open_end ? INT64_MAX : end + (int64_t)EXPORT_MARGIN_NS);
     int r;
     while ((r = sqlite3_step(s)) == SQLITE_ROW) {
         if (x->nrefs == x->cap) {

@@ -23,8 +23,11 @@
 /* Columns per row handed to a callback. */
 #define STQ_MAX_COLS 64
 
-/* ISO-8601 UTC with milliseconds of a ns column (NULL stays NULL). */
-#define ISO(x) "strftime('%Y-%m-%dT%H:%M:%fZ',(" x ")/1e9,'unixepoch')"
+/* ISO-8601 UTC with milliseconds of a ns column (NULL stays NULL),
+ * truncated like the analysis report (no floating-point rounding). */
+#define ISO(x)                                                                                 \
+    "(strftime('%Y-%m-%dT%H:%M:%S',(" x ")/1000000000,'unixepoch')||"                          \
+    "printf('.%03dZ',(" x ")/1000000%1000))"
 
 struct stq_slot {
     char *sql;
@@ -264,10 +267,17 @@ int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, voi
         sb_add(&sb, " AND c.start >= :from");
     if (f->has_to)
         sb_add(&sb, " AND c.start < :to");
-    if (f->caller[0])
+    /* the last digits: a range of the reversed digits' index */
+    if (f->caller[0] && f->number_suffix)
+        sb_add(&sb, " AND c.id IN (SELECT l.call_ref FROM legs l WHERE"
+                    " l.caller_rev >= :caller_rev AND l.caller_rev < :caller_rev_end)");
+    if (f->callee[0] && f->number_suffix)
+        sb_add(&sb, " AND c.id IN (SELECT l.call_ref FROM legs l WHERE"
+                    " l.callee_rev >= :callee_rev AND l.callee_rev < :callee_rev_end)");
+    if (f->caller[0] && !f->number_suffix)
         sb_add(&sb, " AND (instr(c.caller,:caller)>0 OR EXISTS(SELECT 1 FROM legs l WHERE"
                     " l.call_ref=c.id AND instr(l.caller_digits,:caller)>0))");
-    if (f->callee[0])
+    if (f->callee[0] && !f->number_suffix)
         sb_add(&sb, " AND (instr(c.callee,:callee)>0 OR EXISTS(SELECT 1 FROM legs l WHERE"
                     " l.call_ref=c.id AND instr(l.callee_digits,:callee)>0))");
     if (f->trunk_id)
@@ -305,6 +315,20 @@ int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, voi
     bind_i(s, ":to", f->to_ns);
     bind_t(s, ":caller", f->caller);
     bind_t(s, ":callee", f->callee);
+    char rev[2][sizeof f->caller], end[2][sizeof f->caller + 1];
+    const char *num[2] = { f->caller, f->callee };
+    for (int k = 0; k < 2; k++) {
+        size_t n = strnlen(num[k], sizeof f->caller - 1);
+        for (size_t i = 0; i < n; i++)
+            rev[k][i] = end[k][i] = num[k][n - 1 - i];
+        rev[k][n] = '\0';
+        end[k][n] = ':'; /* follows '9': the end of the range of that prefix */
+        end[k][n + 1] = '\0';
+    }
+    bind_t(s, ":caller_rev", rev[0]);
+    bind_t(s, ":caller_rev_end", end[0]);
+    bind_t(s, ":callee_rev", rev[1]);
+    bind_t(s, ":callee_rev_end", end[1]);
     bind_t(s, ":tl", tl);
     bind_t(s, ":tp", tp);
     if (f->direction)
@@ -385,7 +409,8 @@ int stq_call_legs(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
                   " linked_to AS linked_to, caller_codecs AS caller_codecs,"
                   " callee_codecs AS callee_codecs, caller_media_addr AS caller_media_addr,"
                   " caller_media_port AS caller_media_port, callee_media_addr AS"
-                  " callee_media_addr, callee_media_port AS callee_media_port"
+                  " callee_media_addr, callee_media_port AS callee_media_port,"
+                  " leg_ref AS leg_ref, capture_gap AS capture_gap, mos AS mos"
                   " FROM legs WHERE call_ref=:id ORDER BY idx, id",
                   id, fn, ctx, NULL);
 }
@@ -443,16 +468,34 @@ int stq_call_message_raw(struct stq *q, int64_t id, int64_t n, stq_row_fn fn, vo
 
 int stq_call_streams(struct stq *q, int64_t id, uint32_t max, stq_row_fn fn, void *ctx)
 {
-    sqlite3_stmt *s = prep(q, "SELECT s.id AS id, l.idx AS leg, s.src AS src, s.sport AS sport,"
-                              " s.dst AS dst, s.dport AS dport, s.ssrc AS ssrc,"
-                              " s.payload_type AS payload_type, s.codec AS codec, " ISO(
-                                  "s.first_ts") " AS first_ts, " ISO("s.last_ts") " AS last_ts,"
-                              " s.packets AS packets, s.lost AS lost,"
-                              " s.jitter_mean_ms AS jitter_mean_ms, s.jitter_max_ms AS"
-                              " jitter_max_ms, s.max_delta_ms AS max_delta_ms, s.mos AS mos,"
-                              " s.flags AS flags FROM rtp_streams s LEFT JOIN legs l ON"
-                              " l.id=s.leg_id WHERE s.call_ref=:id ORDER BY s.first_ts, s.id"
-                              " LIMIT :lim");
+    sqlite3_stmt *s = prep(
+        q, "SELECT s.id AS id, l.idx AS leg, s.leg_ref AS leg_ref, s.src AS src,"
+           " s.sport AS sport, s.dst AS dst, s.dport AS dport, s.ssrc AS ssrc,"
+           " s.payload_type AS payload_type, s.payload_types AS payload_types, s.codec AS codec,"
+           " s.clock_rate AS clock_rate, " ISO("s.first_ts") " AS first_ts, " ISO(
+               "s.last_ts") " AS last_ts, (s.last_ts-s.first_ts)/1e9 AS duration_s,"
+           " s.packets AS packets, s.bytes AS bytes, s.expected AS expected, s.lost AS lost,"
+           " s.lost_pct AS lost_pct, s.duplicates AS duplicates, s.out_of_order AS out_of_order,"
+           " s.seq_resets AS seq_resets, s.seq_errors AS seq_errors, s.markers AS markers,"
+           " s.comfort_noise AS comfort_noise, s.jb_discarded AS jb_discarded,"
+           " s.min_delta_ms AS min_delta_ms, s.mean_delta_ms AS mean_delta_ms,"
+           " s.max_delta_ms AS max_delta_ms, s.jitter_min_ms AS jitter_min_ms,"
+           " s.jitter_mean_ms AS jitter_mean_ms, s.jitter_max_ms AS jitter_max_ms,"
+           " s.problem AS problem, s.mos AS mos, s.r_factor AS r_factor, s.ppl_pct AS ppl_pct,"
+           " s.burst_r AS burst_r, s.delay_ms AS delay_ms, s.flags AS flags,"
+           " s.signalled AS signalled, s.dtmf_events AS dtmf_events, s.dtmf AS dtmf,"
+           " s.rtcp_sr AS rtcp_sr, s.rtcp_rr AS rtcp_rr, s.rtcp_sdes AS rtcp_sdes,"
+           " s.rtcp_bye AS rtcp_bye, s.rtcp_xr AS rtcp_xr, s.rtcp_app AS rtcp_app,"
+           " s.rtcp_feedback AS rtcp_feedback, s.rtcp_srtcp AS rtcp_srtcp,"
+           " s.rtcp_cname AS rtcp_cname, s.rtcp_report_blocks AS rtcp_report_blocks,"
+           " s.rtcp_fraction_lost AS rtcp_fraction_lost,"
+           " s.rtcp_fraction_lost_max AS rtcp_fraction_lost_max,"
+           " s.rtcp_cumulative_lost AS rtcp_cumulative_lost, s.rtcp_jitter_ms AS rtcp_jitter_ms,"
+           " s.rtcp_rtt_samples AS rtcp_rtt_samples, s.rtcp_rtt_ms AS rtcp_rtt_ms,"
+           " s.rtcp_rtt_max_ms AS rtcp_rtt_max_ms, s.rtcp_xr_voip AS rtcp_xr_voip,"
+           " s.rtcp_xr_mos_lq AS rtcp_xr_mos_lq, s.rtcp_xr_r_factor AS rtcp_xr_r_factor"
+           " FROM rtp_streams s LEFT JOIN legs l ON l.id=s.leg_id WHERE s.call_ref=:id"
+           " ORDER BY s.first_ts, s.id LIMIT :lim");
     if (!s)
         return ST_ERR_SQL;
     bind_i(s, ":id", id);
@@ -834,11 +877,13 @@ int stq_totals(struct stq *q, stq_row_fn fn, void *ctx)
 
 int stq_trunk_mos(struct stq *q, stq_row_fn fn, void *ctx)
 {
+    /* index-only on legs(src, dst, mos): both directions of each trunk */
     return run_id(q,
-                  "SELECT DISTINCT t.id AS trunk_id, c.id AS call, c.mos AS mos FROM calls c"
-                  " JOIN legs l ON l.call_ref=c.id JOIN trunks t ON"
-                  " ((l.src=t.local_addr AND l.dst=t.peer_addr) OR"
-                  " (l.src=t.peer_addr AND l.dst=t.local_addr)) WHERE c.mos IS NOT NULL AND"
-                  " :id=:id",
+                  "SELECT t.id AS trunk_id, l.mos AS mos, count(*) AS n FROM trunks t"
+                  " JOIN legs l ON l.src=t.local_addr AND l.dst=t.peer_addr"
+                  " WHERE l.mos IS NOT NULL AND :id=:id GROUP BY 1, 2"
+                  " UNION ALL SELECT t.id, l.mos, count(*) FROM trunks t"
+                  " JOIN legs l ON l.src=t.peer_addr AND l.dst=t.local_addr"
+                  " WHERE l.mos IS NOT NULL AND t.local_addr<>t.peer_addr GROUP BY 1, 2",
                   0, fn, ctx, NULL);
 }

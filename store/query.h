@@ -49,7 +49,8 @@ struct stq_cursor {
 struct stq_call_filter {
     bool has_from, has_to;
     int64_t from_ns, to_ns;          /* start within [from, to) */
-    char caller[33], callee[33];     /* digit substrings */
+    char caller[33], callee[33];     /* digits: contained in the number, or its end */
+    bool number_suffix;              /* caller/callee match the last digits (indexed) */
     int64_t trunk_id;                /* 0 = any */
     const char *direction, *outcome, *failure_side;
     bool has_min_mos, has_max_mos, has_min_pdd;
@@ -79,7 +80,8 @@ int stq_call_messages(struct stq *q, int64_t id, uint32_t max, stq_row_fn fn, vo
 /* Message n of that order with its raw bytes (column "raw", BLOB).
  * ST_ERR_NOT_FOUND if the call or the message does not exist. */
 int stq_call_message_raw(struct stq *q, int64_t id, int64_t n, stq_row_fn fn, void *ctx);
-/* Its RTP streams (at most max) and a stream's 5-second points. */
+/* Its RTP streams (at most max): every stored statistic, RTCP columns
+ * prefixed "rtcp_"; and a stream's 5-second points. */
 int stq_call_streams(struct stq *q, int64_t id, uint32_t max, stq_row_fn fn, void *ctx);
 int stq_stream_series(struct stq *q, int64_t stream_id, uint32_t max, stq_row_fn fn, void *ctx);
 
@@ -116,7 +118,8 @@ int stq_keepalives(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx);
 int stq_captures(struct stq *q, stq_row_fn fn, void *ctx);
 /* One row: calls, legs, sip_messages, streams, first/last call start. */
 int stq_totals(struct stq *q, stq_row_fn fn, void *ctx);
-/* (trunk_id, mos) for every call with a MOS, once per trunk it used. */
+/* (trunk_id, mos, n): n legs on that trunk had this MOS (the worst stream
+ * of the leg); only legs with a MOS. */
 int stq_trunk_mos(struct stq *q, stq_row_fn fn, void *ctx);
 /* Capture id of a call (export needs the database path only): 0 if none. */
 int64_t stq_call_exists(struct stq *q, int64_t id);

@@ -101,6 +101,95 @@ static const char SCHEMA_V2[] =
     "ALTER TABLE legs ADD COLUMN callee_media_port INTEGER;"
     "ALTER TABLE captures ADD COLUMN kind TEXT NOT NULL DEFAULT 'file';";
 
+/* Digits reversed (CALLS_DIGITS_LEN - 1 = 31 at most) with built-in
+ * functions only, so that any connection can insert legs (no application
+ * function needed) and a search by the last digits is an index range. */
+#define ST_RV(c, n) "substr(" c ",-" n ",1)"
+#define ST_REV(c) ST_RV(c, "1") "||" ST_RV(c, "2") "||" ST_RV(c, "3") "||" \
+    ST_RV(c, "4") "||" ST_RV(c, "5") "||" ST_RV(c, "6") "||" ST_RV(c, "7") "||" \
+    ST_RV(c, "8") "||" ST_RV(c, "9") "||" ST_RV(c, "10") "||" ST_RV(c, "11") "||" \
+    ST_RV(c, "12") "||" ST_RV(c, "13") "||" ST_RV(c, "14") "||" ST_RV(c, "15") "||" \
+    ST_RV(c, "16") "||" ST_RV(c, "17") "||" ST_RV(c, "18") "||" ST_RV(c, "19") "||" \
+    ST_RV(c, "20") "||" ST_RV(c, "21") "||" ST_RV(c, "22") "||" ST_RV(c, "23") "||" \
+    ST_RV(c, "24") "||" ST_RV(c, "25") "||" ST_RV(c, "26") "||" ST_RV(c, "27") "||" \
+    ST_RV(c, "28") "||" ST_RV(c, "29") "||" ST_RV(c, "30") "||" ST_RV(c, "31")
+
+/* Version 3: media. legs get the call layer's leg_ref (finished RTP streams
+ * name their leg by it), capture_gap and the worst stream MOS; rtp_streams
+ * gets every statistic of a finished stream. Plus the indexes the 1M-call
+ * load test asked for: legs(src, dst) for trunk pages and /metrics, sort
+ * indexes matching ORDER BY coalesce(x, -1), id exactly, and reversed
+ * digits for number search by the last digits. The SIP message Call-ID
+ * index goes: the writer links messages from memory (writer.c), and the
+ * leg index only holds linked messages. v2 never wrote rtp_streams. */
+static const char SCHEMA_V3[] =
+    "ALTER TABLE legs ADD COLUMN leg_ref INTEGER;"
+    "ALTER TABLE legs ADD COLUMN capture_gap INTEGER;"
+    "ALTER TABLE legs ADD COLUMN mos REAL;"
+    "ALTER TABLE legs ADD COLUMN caller_rev TEXT GENERATED ALWAYS AS (" ST_REV("caller_digits")
+    ") VIRTUAL;"
+    "ALTER TABLE legs ADD COLUMN callee_rev TEXT GENERATED ALWAYS AS (" ST_REV("callee_digits")
+    ") VIRTUAL;"
+    "CREATE INDEX legs_leg_ref ON legs(leg_ref) WHERE leg_ref IS NOT NULL;"
+    "CREATE INDEX legs_src_dst ON legs(src, dst, mos);" /* mos: trunk MOS index-only */
+    "CREATE INDEX legs_caller_rev ON legs(caller_rev);"
+    "CREATE INDEX legs_callee_rev ON legs(callee_rev);"
+    "DROP INDEX legs_caller;" /* instr() substring search never used them */
+    "DROP INDEX legs_callee;"
+    "CREATE INDEX calls_sort_pdd ON calls(coalesce(pdd_ms,-1), id);"
+    "CREATE INDEX calls_sort_duration ON calls(coalesce(duration_s,-1.0), id);"
+    "CREATE INDEX calls_sort_mos ON calls(coalesce(mos,-1.0), id);"
+    "DROP INDEX sip_messages_call_id;"
+    "DROP INDEX sip_messages_leg;"
+    "CREATE INDEX sip_messages_leg ON sip_messages(leg_id) WHERE leg_id IS NOT NULL;"
+    "ALTER TABLE rtp_streams ADD COLUMN leg_ref INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN clock_rate INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN payload_types TEXT;"
+    "ALTER TABLE rtp_streams ADD COLUMN bytes INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN expected INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN lost_pct REAL;"
+    "ALTER TABLE rtp_streams ADD COLUMN duplicates INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN out_of_order INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN seq_resets INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN seq_errors INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN markers INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN comfort_noise INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN jb_discarded INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN min_delta_ms REAL;"
+    "ALTER TABLE rtp_streams ADD COLUMN mean_delta_ms REAL;"
+    "ALTER TABLE rtp_streams ADD COLUMN jitter_min_ms REAL;"
+    "ALTER TABLE rtp_streams ADD COLUMN problem INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN r_factor REAL;"
+    "ALTER TABLE rtp_streams ADD COLUMN ppl_pct REAL;"
+    "ALTER TABLE rtp_streams ADD COLUMN burst_r REAL;"
+    "ALTER TABLE rtp_streams ADD COLUMN delay_ms REAL;"
+    "ALTER TABLE rtp_streams ADD COLUMN signalled INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN dtmf_events INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN dtmf TEXT;"
+    "ALTER TABLE rtp_streams ADD COLUMN rtcp_sr INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN rtcp_rr INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN rtcp_sdes INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN rtcp_bye INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN rtcp_xr INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN rtcp_app INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN rtcp_feedback INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN rtcp_srtcp INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN rtcp_cname TEXT;"
+    "ALTER TABLE rtp_streams ADD COLUMN rtcp_report_blocks INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN rtcp_fraction_lost REAL;"
+    "ALTER TABLE rtp_streams ADD COLUMN rtcp_fraction_lost_max REAL;"
+    "ALTER TABLE rtp_streams ADD COLUMN rtcp_cumulative_lost INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN rtcp_jitter_ms REAL;"
+    "ALTER TABLE rtp_streams ADD COLUMN rtcp_rtt_samples INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN rtcp_rtt_ms REAL;"
+    "ALTER TABLE rtp_streams ADD COLUMN rtcp_rtt_max_ms REAL;"
+    "ALTER TABLE rtp_streams ADD COLUMN rtcp_xr_voip INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN rtcp_xr_mos_lq REAL;"
+    "ALTER TABLE rtp_streams ADD COLUMN rtcp_xr_r_factor REAL;"
+    "CREATE INDEX rtp_streams_leg ON rtp_streams(leg_id);"
+    /* streams that arrived before their leg: few, adopted when it comes */
+    "CREATE INDEX rtp_streams_pending ON rtp_streams(leg_ref) WHERE leg_id IS NULL;";
+
 const char *st_schema_step(int version)
 {
     switch (version) {
@@ -108,6 +197,8 @@ const char *st_schema_step(int version)
         return SCHEMA_V1;
     case 2:
         return SCHEMA_V2;
+    case 3:
+        return SCHEMA_V3;
     default:
         return NULL;
     }

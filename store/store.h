@@ -14,6 +14,7 @@
 
 struct calls;
 struct calls_call;
+struct media_stream;
 struct sip_msg;
 
 enum st_err {
@@ -28,7 +29,7 @@ enum st_err {
 };
 
 /* Schema version written into PRAGMA user_version. */
-#define ST_SCHEMA_VERSION 2
+#define ST_SCHEMA_VERSION 3
 
 struct st_options {
     uint32_t queue_limit;     /* records queued at most; 0 = TS_STORE_QUEUE_MAX */
@@ -48,6 +49,8 @@ struct st_stats {
     uint64_t errors;          /* records or batches SQLite refused */
     uint64_t retention_deleted; /* calls deleted by retention */
     uint64_t replaced;        /* calls deleted because a capture was re-analysed */
+    uint64_t link_evicted;    /* dialogs forgotten before their call came (LRU at
+                               * TS_STORE_LINK_DIALOGS): their messages stay unlinked */
 };
 
 /* The few fields of a SIP message the store indexes; views valid during the
@@ -100,6 +103,12 @@ void st_sip_hook(void *ctx, const struct pkt_meta *m, struct bv raw, const struc
 void st_writer_call(struct st_writer *w, const struct calls_call *c);
 /* calls_sink_fn adapter: ctx is the st_writer. */
 void st_calls_sink(void *ctx, const struct calls_call *c);
+/* One finished RTP stream with its 5-second series (deep-copied). It joins
+ * the leg of this session with the same leg_ref, now or when that leg is
+ * written; the leg's and the call's MOS become the worst of their streams. */
+void st_writer_stream(struct st_writer *w, const struct media_stream *s);
+/* media_sink_fn adapter: ctx is the st_writer. */
+void st_media_sink(void *ctx, const struct media_stream *s);
 /* End of analysis: trunks, per-minute KPI buckets, peers, registrations and
  * keepalives. Blocks until written (c is read on the writer thread). */
 void st_writer_trunks(struct st_writer *w, const struct calls *c);

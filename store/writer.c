@@ -1,7 +1,10 @@
-/* The store writer: analysis hands owned copies of SIP messages and finished
- * calls to a bounded queue (full: dropped and counted, never blocking); one
- * thread commits them in batched transactions with prepared statements and
- * runs retention in small transactions between batches. */
+/* The store writer: analysis hands owned copies of SIP messages, finished
+ * calls and finished RTP streams to a bounded queue (full: dropped and
+ * counted, never blocking); one thread commits them in batched transactions
+ * with prepared statements and runs retention in small transactions between
+ * batches. Messages are linked to their leg from a bounded in-memory map of
+ * Call-IDs (no Call-ID index to update per message); streams to their leg by
+ * the call layer's leg_ref, whichever of the two arrives first. */
 #include "store_int.h"
 
 #include <errno.h>
@@ -14,8 +17,11 @@
 #include <unistd.h>
 
 #include "../calls/calls.h"
+#include "../common/hash.h"
+#include "../common/htab.h"
 #include "../common/limits.h"
 #include "../dissect/sip.h"
+#include "../media/media.h"
 
 #define NS_PER_S 1000000000ull
 #define DEF_BATCH 2000
@@ -25,8 +31,16 @@
 #define HEAD_HASH_BYTES (64u * 1024)
 /* A leg's messages are linked to it within this margin of its times. */
 #define LINK_MARGIN_NS (64ull * NS_PER_S)
+/* Message row ids a link entry keeps inline; later ones of a long dialog are
+ * linked by their row id range (a scan of what was stored meanwhile). */
+#define LINK_IDS 24
+/* Series points of a stream per interval: 5 s (media's series step). */
+#define SERIES_STEP_NS (5ull * NS_PER_S)
+/* Writer connection page cache: the tables' hot pages and the indexes. */
+#define WRITER_CACHE_KIB 65536
 
-enum rec_kind { REC_SIP, REC_CALL, REC_CAPTURE_BEGIN, REC_CAPTURE_END, REC_TRUNKS };
+enum rec_kind { REC_SIP, REC_CALL, REC_STREAM, REC_CAPTURE_BEGIN, REC_CAPTURE_END,
+                REC_TRUNKS };
 
 struct rec {
     struct rec *next;
@@ -46,6 +60,7 @@ struct rec {
             uint8_t *raw;
         } sip;
         struct calls_call call; /* legs follow the record in the same block */
+        struct media_stream stream; /* series follows the record */
         struct {
             const char *path;
             uint64_t id; /* result */
@@ -58,8 +73,9 @@ struct rec {
 };
 
 enum stmt_id {
-    S_SIP, S_CALL, S_LEG, S_LINK, S_CAP_FIND, S_CAP_NEW, S_CAP_REOPEN, S_CAP_END,
-    S_TRUNK, S_KPI, S_PEER, S_REG, S_KEEP, S_N
+    S_SIP, S_CALL, S_LEG, S_LINK_ID, S_LINK_RANGE, S_CAP_FIND, S_CAP_NEW, S_CAP_REOPEN,
+    S_CAP_END, S_TRUNK, S_KPI, S_PEER, S_REG, S_KEEP, S_STREAM, S_IVL, S_LEG_BY_REF,
+    S_LEG_MOS, S_CALL_MOS, S_ADOPT, S_LEG_MOS_ALL, S_CALL_MOS_ALL, S_N
 };
 
 static const char *const STMT_SQL[S_N] = {
@@ -73,10 +89,14 @@ static const char *const STMT_SQL[S_N] = {
               "callee_digits,invite_ts,prov_ts,ring_ts,answer_ts,end_ts,bye_ts,final_status,"
               "reason,reason_hdr,q850,ms_diag,hangup_by,transport,src,sport,dst,dport,outcome,"
               "ev_type,ev_conf,linked_to,caller_codecs,callee_codecs,caller_media_addr,"
-              "caller_media_port,callee_media_addr,callee_media_port) "
-              "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    [S_LINK] = "UPDATE sip_messages SET leg_id=?1 WHERE call_id=?2 AND ts BETWEEN ?3 AND ?4 "
-               "AND leg_id IS NULL",
+              "caller_media_port,callee_media_addr,callee_media_port,leg_ref,capture_gap) "
+              "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+              "?,?)",
+    /* call_id checked too: ids of a rolled-back batch are handed out again */
+    [S_LINK_ID] = "UPDATE sip_messages SET leg_id=?1 WHERE id=?2 AND ts BETWEEN ?3 AND ?4 "
+                  "AND leg_id IS NULL AND call_id=?5",
+    [S_LINK_RANGE] = "UPDATE sip_messages SET leg_id=?1 WHERE id BETWEEN ?5 AND ?6 AND "
+                     "call_id=?2 AND ts BETWEEN ?3 AND ?4 AND leg_id IS NULL",
     [S_CAP_FIND] = "SELECT id FROM captures WHERE path=? AND size=? AND mtime=? AND head_hash=?",
     [S_CAP_NEW] = "INSERT INTO captures(path,size,mtime,head_hash,sensor,started,kind) "
                   "VALUES(?,?,?,?,?,?,'file')",
@@ -104,6 +124,51 @@ static const char *const STMT_SQL[S_N] = {
     [S_KEEP] = "INSERT INTO keepalives(capture_id,client,server,attempts,successes,failures,"
                "timeouts,rt_mean_ms,rt_max_ms,last_status,first_ts,last_ts,last_ok_ts) "
                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_STREAM] = "INSERT INTO rtp_streams(call_ref,leg_id,capture_id,src,sport,dst,dport,ssrc,"
+                 "payload_type,codec,first_ts,last_ts,packets,lost,jitter_mean_ms,jitter_max_ms,"
+                 "max_delta_ms,mos,flags,leg_ref,clock_rate,payload_types,bytes,expected,"
+                 "lost_pct,duplicates,out_of_order,seq_resets,seq_errors,markers,comfort_noise,"
+                 "jb_discarded,min_delta_ms,mean_delta_ms,jitter_min_ms,problem,r_factor,"
+                 "ppl_pct,burst_r,delay_ms,signalled,dtmf_events,dtmf,rtcp_sr,rtcp_rr,"
+                 "rtcp_sdes,rtcp_bye,rtcp_xr,rtcp_app,rtcp_feedback,rtcp_srtcp,rtcp_cname,"
+                 "rtcp_report_blocks,rtcp_fraction_lost,rtcp_fraction_lost_max,"
+                 "rtcp_cumulative_lost,rtcp_jitter_ms,rtcp_rtt_samples,rtcp_rtt_ms,"
+                 "rtcp_rtt_max_ms,rtcp_xr_voip,rtcp_xr_mos_lq,rtcp_xr_r_factor) VALUES("
+                 "?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
+                 "?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36,?37,?38,"
+                 "?39,?40,?41,?42,?43,?44,?45,?46,?47,?48,?49,?50,?51,?52,?53,?54,?55,?56,"
+                 "?57,?58,?59,?60,?61,?62,?63)",
+    [S_IVL] = "INSERT OR REPLACE INTO rtp_intervals(stream_id,ts,packets,lost,jitter_max_ms,mos)"
+              " VALUES(?,?,?,?,?,?)",
+    /* this session's legs only: leg_ref is unique per run, not per database */
+    [S_LEG_BY_REF] = "SELECT id, call_ref FROM legs WHERE leg_ref=?1 AND id>?2 "
+                     "ORDER BY id DESC LIMIT 1",
+    [S_LEG_MOS] = "UPDATE legs SET mos=min(coalesce(mos,99),?2) WHERE id=?1",
+    [S_CALL_MOS] = "UPDATE calls SET mos=min(coalesce(mos,99),?2) WHERE id=?1",
+    [S_ADOPT] = "UPDATE rtp_streams SET leg_id=?1, call_ref=?2 WHERE leg_ref=?3 AND "
+                "leg_id IS NULL AND id>?4",
+    [S_LEG_MOS_ALL] = "UPDATE legs SET mos=(SELECT min(mos) FROM rtp_streams WHERE "
+                      "leg_id=?1) WHERE id=?1",
+    [S_CALL_MOS_ALL] = "UPDATE calls SET mos=(SELECT min(mos) FROM legs WHERE call_ref=?1) "
+                       "WHERE id=?1",
+};
+
+/* Messages of a Call-ID not linked to a leg yet (writer thread only). Only
+ * dialogs an INVITE started are kept: OPTIONS, REGISTER and the like never
+ * become calls. */
+struct link_ent {
+    struct ht_node node;
+    uint32_t nids;
+    bool overflow;            /* more than LINK_IDS: the rest by row id range */
+    int64_t over_lo, over_hi;
+    int64_t ids[LINK_IDS];
+    uint32_t call_id_len;
+    char call_id[];
+};
+
+struct link_key {
+    const char *p;
+    size_t len;
 };
 
 struct st_writer {
@@ -131,6 +196,9 @@ struct st_writer {
 
     /* writer side */
     uint64_t run_capture; /* calls belong to the session's first capture */
+    int64_t leg_floor, stream_floor; /* rows of this session have larger ids */
+    struct htab links;    /* Call-ID -> struct link_ent */
+    uint64_t link_evicted; /* not yet added to st */
     uint64_t replaced_pending; /* calls deleted in the open transaction */
     bool retention_more;
 };
@@ -175,12 +243,34 @@ static void b_real(sqlite3_stmt *s, int i, double v) /* negative = none: NULL */
         sqlite3_bind_null(s, i);
 }
 
+/* Dotted quad without printf (two per stored message); others by st_addr_text. */
+static size_t addr_text(const struct ts_addr *a, char *buf, size_t cap)
+{
+    if (a->family != 4) {
+        st_addr_text(a, buf, cap);
+        return strlen(buf);
+    }
+    size_t n = 0;
+    for (int k = 0; k < 4; k++) {
+        unsigned v = a->a[k];
+        if (k)
+            buf[n++] = '.';
+        if (v >= 100)
+            buf[n++] = (char)('0' + v / 100);
+        if (v >= 10)
+            buf[n++] = (char)('0' + v / 10 % 10);
+        buf[n++] = (char)('0' + v % 10);
+    }
+    buf[n] = '\0';
+    return n;
+}
+
 static void b_addr(sqlite3_stmt *s, int i, const struct ts_addr *a)
 {
     char buf[64];
-    st_addr_text(a, buf, sizeof buf);
-    if (buf[0])
-        sqlite3_bind_text(s, i, buf, -1, SQLITE_TRANSIENT);
+    size_t n = addr_text(a, buf, sizeof buf);
+    if (n)
+        sqlite3_bind_text(s, i, buf, (int)n, SQLITE_TRANSIENT);
     else
         sqlite3_bind_null(s, i);
 }
@@ -214,6 +304,74 @@ static const char *l4_name(uint8_t l4)
     }
 }
 
+/* ---- message links (writer thread) ---- */
+
+static bool link_eq(const struct ht_node *n, const void *key)
+{
+    const struct link_ent *e = ts_container_of(n, struct link_ent, node);
+    const struct link_key *k = key;
+    return e->call_id_len == k->len && memcmp(e->call_id, k->p, k->len) == 0;
+}
+
+static struct link_ent *link_find(struct st_writer *w, const char *p, size_t len, uint64_t *h)
+{
+    struct link_key k = { p, len };
+    *h = ts_hash(p, len);
+    struct ht_node *n = htab_find(&w->links, *h, link_eq, &k);
+    return n ? ts_container_of(n, struct link_ent, node) : NULL;
+}
+
+static void link_drop(struct st_writer *w, struct link_ent *e)
+{
+    htab_remove(&w->links, &e->node);
+    free(e);
+}
+
+/* Remember a stored message of a dialog for its leg. */
+static void link_note(struct st_writer *w, const struct rec *r, int64_t rowid)
+{
+    size_t len = r->u.sip.call_id_len;
+    if (!len)
+        return;
+    uint64_t h;
+    struct link_ent *e = link_find(w, r->u.sip.call_id, len, &h);
+    if (!e) {
+        if (r->u.sip.cseq_method_len != 6 || memcmp(r->u.sip.cseq_method, "INVITE", 6) != 0)
+            return;
+        if (htab_full(&w->links)) {
+            link_drop(w, ts_container_of(htab_oldest(&w->links), struct link_ent, node));
+            w->link_evicted++;
+        }
+        e = malloc(sizeof *e + len);
+        if (!e)
+            return;
+        memset(e, 0, sizeof *e);
+        memcpy(e->call_id, r->u.sip.call_id, len);
+        e->call_id_len = (uint32_t)len;
+        htab_insert(&w->links, &e->node, h);
+    } else {
+        htab_touch(&w->links, &e->node);
+    }
+    if (e->nids < LINK_IDS) {
+        e->ids[e->nids++] = rowid;
+    } else {
+        if (!e->overflow)
+            e->over_lo = rowid;
+        e->overflow = true;
+        e->over_hi = rowid;
+    }
+}
+
+static void link_free_all(struct st_writer *w)
+{
+    if (!w->links.buckets)
+        return;
+    struct ht_node *n;
+    while ((n = htab_oldest(&w->links)))
+        link_drop(w, ts_container_of(n, struct link_ent, node));
+    htab_cleanup(&w->links);
+}
+
 static bool write_sip(struct st_writer *w, struct rec *r)
 {
     sqlite3_stmt *s = w->s[S_SIP];
@@ -236,7 +394,10 @@ static bool write_sip(struct st_writer *w, struct rec *r)
         b_i64(s, 14, (int64_t)r->u.sip.frame);
         b_i64(s, 15, (int64_t)r->u.sip.off);
     }
-    return run(w, s);
+    if (!run(w, s))
+        return false;
+    link_note(w, r, sqlite3_last_insert_rowid(w->h));
+    return true;
 }
 
 static uint64_t leg_last_ns(const struct calls_leg *l)
@@ -248,6 +409,70 @@ static uint64_t leg_last_ns(const struct calls_leg *l)
         if (t[i] > m)
             m = t[i];
     return m;
+}
+
+/* Link the messages already stored (they precede the call in the queue):
+ * the ones the map holds for its Call-ID within the leg's time range. */
+static bool link_messages(struct st_writer *w, int64_t leg_id, const struct calls_leg *l)
+{
+    uint64_t h;
+    struct link_ent *e = link_find(w, l->call_id, strlen(l->call_id), &h);
+    if (!e)
+        return true;
+    uint64_t lo = l->invite_ns > LINK_MARGIN_NS ? l->invite_ns - LINK_MARGIN_NS : 0;
+    uint64_t hi = leg_last_ns(l) + LINK_MARGIN_NS;
+    bool ok = true;
+    uint32_t keep = 0;
+    for (uint32_t k = 0; k < e->nids; k++) {
+        sqlite3_stmt *s = w->s[S_LINK_ID];
+        b_i64(s, 1, leg_id);
+        b_i64(s, 2, e->ids[k]);
+        b_i64(s, 3, (int64_t)lo);
+        b_i64(s, 4, (int64_t)hi);
+        sqlite3_bind_text(s, 5, e->call_id, (int)e->call_id_len, SQLITE_STATIC);
+        ok &= run(w, s);
+        if (sqlite3_changes(w->h) == 0) /* another call reusing the Call-ID */
+            e->ids[keep++] = e->ids[k];
+    }
+    e->nids = keep;
+    if (e->overflow) {
+        sqlite3_stmt *s = w->s[S_LINK_RANGE];
+        b_i64(s, 1, leg_id);
+        sqlite3_bind_text(s, 2, e->call_id, (int)e->call_id_len, SQLITE_STATIC);
+        b_i64(s, 3, (int64_t)lo);
+        b_i64(s, 4, (int64_t)hi);
+        b_i64(s, 5, e->over_lo);
+        b_i64(s, 6, e->over_hi);
+        ok &= run(w, s);
+        e->overflow = false;
+    }
+    if (!e->nids)
+        link_drop(w, e);
+    return ok;
+}
+
+/* Streams that finished before their leg was written join it now; the leg
+ * and the call take the worst MOS. */
+static bool adopt_streams(struct st_writer *w, int64_t leg_id, int64_t call_ref,
+                          const struct calls_leg *l)
+{
+    if (!l->leg_ref)
+        return true;
+    sqlite3_stmt *s = w->s[S_ADOPT];
+    b_i64(s, 1, leg_id);
+    b_i64(s, 2, call_ref);
+    b_i64(s, 3, (int64_t)l->leg_ref);
+    b_i64(s, 4, w->stream_floor);
+    if (!run(w, s))
+        return false;
+    if (sqlite3_changes(w->h) == 0)
+        return true;
+    s = w->s[S_LEG_MOS_ALL];
+    b_i64(s, 1, leg_id);
+    bool ok = run(w, s);
+    s = w->s[S_CALL_MOS_ALL];
+    b_i64(s, 1, call_ref);
+    return ok && run(w, s);
 }
 
 static void b_media(sqlite3_stmt *s, int i, const struct calls_sdp *sdp)
@@ -303,19 +528,144 @@ static bool write_leg(struct st_writer *w, int64_t call_ref, int idx, const stru
     b_media(s, i, &l->caller_sdp);
     i += 2;
     b_media(s, i, &l->callee_sdp);
+    i += 2;
+    if (l->leg_ref)
+        b_i64(s, i, (int64_t)l->leg_ref);
+    i++;
+    b_i64(s, i, l->capture_gap);
     if (!run(w, s))
         return false;
     int64_t leg_id = sqlite3_last_insert_rowid(w->h);
+    return link_messages(w, leg_id, l) && adopt_streams(w, leg_id, call_ref, l);
+}
 
-    /* Link the messages already stored (they precede the call in the queue). */
-    uint64_t lo = l->invite_ns > LINK_MARGIN_NS ? l->invite_ns - LINK_MARGIN_NS : 0;
-    uint64_t hi = leg_last_ns(l) + LINK_MARGIN_NS;
-    s = w->s[S_LINK];
-    b_i64(s, 1, leg_id);
-    b_text(s, 2, l->call_id);
-    b_i64(s, 3, (int64_t)lo);
-    b_i64(s, 4, (int64_t)hi);
-    return run(w, s);
+static void b_opt(sqlite3_stmt *s, int i, bool have, double v)
+{
+    if (have)
+        sqlite3_bind_double(s, i, v);
+}
+
+static bool write_stream(struct st_writer *w, struct rec *r)
+{
+    const struct media_stream *m = &r->u.stream;
+    const struct media_rtcp *rc = &m->rtcp;
+    int64_t leg_id = 0, call_ref = 0;
+    sqlite3_stmt *s;
+    if (m->leg_ref) {
+        s = w->s[S_LEG_BY_REF];
+        b_i64(s, 1, (int64_t)m->leg_ref);
+        b_i64(s, 2, w->leg_floor);
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            leg_id = sqlite3_column_int64(s, 0);
+            call_ref = sqlite3_column_int64(s, 1);
+        }
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    }
+    char pts[128 * 4 + 1];
+    size_t np = 0;
+    for (unsigned pt = 0; pt < 128; pt++)
+        if (m->pts_seen[pt >> 6] & (1ull << (pt & 63)))
+            np += (size_t)snprintf(pts + np, sizeof pts - np, "%s%u", np ? "," : "", pt);
+    bool q = m->mos >= 0;
+    s = w->s[S_STREAM];
+    if (leg_id) {
+        b_i64(s, 1, call_ref);
+        b_i64(s, 2, leg_id);
+    }
+    if (w->run_capture)
+        b_i64(s, 3, (int64_t)w->run_capture);
+    b_addr(s, 4, &m->src);
+    b_i64(s, 5, m->sport);
+    b_addr(s, 6, &m->dst);
+    b_i64(s, 7, m->dport);
+    b_i64(s, 8, m->ssrc);
+    b_i64(s, 9, m->pt);
+    if (m->codec[0])
+        b_textn(s, 10, m->codec, strnlen(m->codec, sizeof m->codec));
+    b_ts(s, 11, m->first_ns);
+    b_ts(s, 12, m->last_ns);
+    b_i64(s, 13, (int64_t)m->packets);
+    b_i64(s, 14, m->lost);
+    sqlite3_bind_double(s, 15, m->mean_jitter_ms);
+    sqlite3_bind_double(s, 16, m->max_jitter_ms);
+    sqlite3_bind_double(s, 17, m->max_delta_ms);
+    b_real(s, 18, m->mos);
+    b_i64(s, 19, m->flags);
+    if (m->leg_ref)
+        b_i64(s, 20, (int64_t)m->leg_ref);
+    if (m->clock)
+        b_i64(s, 21, m->clock);
+    b_textn(s, 22, pts, np);
+    b_i64(s, 23, (int64_t)m->bytes);
+    b_i64(s, 24, m->expected);
+    sqlite3_bind_double(s, 25, m->lost_pct);
+    b_i64(s, 26, m->duplicates);
+    b_i64(s, 27, m->out_of_order);
+    b_i64(s, 28, m->seq_resets);
+    b_i64(s, 29, m->seq_errors);
+    b_i64(s, 30, m->markers);
+    b_i64(s, 31, m->cn_packets);
+    b_i64(s, 32, m->discarded);
+    b_real(s, 33, m->min_delta_ms);
+    sqlite3_bind_double(s, 34, m->mean_delta_ms);
+    b_real(s, 35, m->min_jitter_ms);
+    b_i64(s, 36, m->problem);
+    b_opt(s, 37, q, m->r_factor);
+    sqlite3_bind_double(s, 38, m->ppl);
+    sqlite3_bind_double(s, 39, m->burst_r);
+    b_opt(s, 40, q, m->delay_ms);
+    b_i64(s, 41, m->signalled);
+    b_i64(s, 42, m->dtmf_events);
+    b_textn(s, 43, m->dtmf, strnlen(m->dtmf, sizeof m->dtmf));
+    b_i64(s, 44, rc->sr);
+    b_i64(s, 45, rc->rr);
+    b_i64(s, 46, rc->sdes);
+    b_i64(s, 47, rc->bye);
+    b_i64(s, 48, rc->xr);
+    b_i64(s, 49, rc->app);
+    b_i64(s, 50, rc->fb);
+    b_i64(s, 51, rc->srtcp);
+    if (rc->cname[0])
+        b_textn(s, 52, rc->cname, strnlen(rc->cname, sizeof rc->cname));
+    b_i64(s, 53, rc->blocks);
+    b_opt(s, 54, rc->blocks, rc->fraction_lost);
+    b_opt(s, 55, rc->blocks, rc->fraction_lost_max);
+    if (rc->blocks)
+        b_i64(s, 56, rc->cum_lost);
+    b_real(s, 57, rc->jitter_ms);
+    b_i64(s, 58, rc->rtt_n);
+    b_opt(s, 59, rc->rtt_n, rc->rtt_ms);
+    b_opt(s, 60, rc->rtt_n, rc->rtt_max_ms);
+    b_i64(s, 61, rc->xr_voip);
+    b_real(s, 62, rc->xr_mos_lq);
+    b_real(s, 63, rc->xr_r_factor);
+    if (!run(w, s))
+        return false;
+    int64_t sid = sqlite3_last_insert_rowid(w->h);
+    bool ok = true;
+    for (uint32_t k = 0; k < m->nseries && m->series; k++) {
+        const struct media_series *p = &m->series[k];
+        s = w->s[S_IVL];
+        b_i64(s, 1, sid);
+        b_i64(s, 2, (int64_t)(m->first_ns + k * SERIES_STEP_NS));
+        b_i64(s, 3, p->packets);
+        b_i64(s, 4, p->lost);
+        sqlite3_bind_double(s, 5, p->jitter_ms);
+        b_real(s, 6, p->mos);
+        ok &= run(w, s);
+    }
+    if (leg_id && q) { /* worst stream of the leg, worst leg of the call */
+        s = w->s[S_LEG_MOS];
+        b_i64(s, 1, leg_id);
+        sqlite3_bind_double(s, 2, m->mos);
+        ok &= run(w, s);
+        s = w->s[S_CALL_MOS];
+        b_i64(s, 1, call_ref);
+        sqlite3_bind_double(s, 2, m->mos);
+        ok &= run(w, s);
+    }
+    return ok;
 }
 
 static bool write_call(struct st_writer *w, struct rec *r)
@@ -380,6 +730,8 @@ static bool capture_ident(const char *path, int64_t *size, int64_t *mtime, char 
     return true;
 }
 
+static int64_t q_i64(struct st_writer *w, const char *sql, int64_t a, int64_t dflt);
+
 /* Remove everything a capture produced (re-analysis replaces it). */
 static bool delete_capture_rows(struct st_writer *w, int64_t id)
 {
@@ -431,6 +783,13 @@ static bool write_capture_begin(struct st_writer *w, struct rec *r)
     if (id) {
         if (!delete_capture_rows(w, id))
             return false;
+        /* freed ids may be handed out again: keep them above the floors */
+        int64_t ml = q_i64(w, "SELECT coalesce(max(id),0) FROM legs WHERE ?1=?1", 0, 0);
+        int64_t ms = q_i64(w, "SELECT coalesce(max(id),0) FROM rtp_streams WHERE ?1=?1", 0, 0);
+        if (ml < w->leg_floor)
+            w->leg_floor = ml;
+        if (ms < w->stream_floor)
+            w->stream_floor = ms;
         sqlite3_stmt *s = w->s[S_CAP_REOPEN];
         b_i64(s, 1, id);
         b_text(s, 2, w->sensor);
@@ -676,6 +1035,13 @@ static bool retention_step(struct st_writer *w)
               exec_bind2(w, "DELETE FROM sip_messages WHERE id IN (SELECT id FROM "
                             "sip_messages WHERE ts < ?1 ORDER BY ts LIMIT ?2)", cut, n, &nmsgs) &&
               exec_bind2(w, "DELETE FROM kpi_minute WHERE minute < ?1 AND ?2=?2", cut, 0, NULL) &&
+              /* streams whose leg never came */
+              exec_bind2(w, "DELETE FROM rtp_intervals WHERE stream_id IN (SELECT id FROM "
+                            "rtp_streams WHERE leg_id IS NULL AND last_ts < ?1 ORDER BY id "
+                            "LIMIT ?2)", cut, n, NULL) &&
+              exec_bind2(w, "DELETE FROM rtp_streams WHERE id IN (SELECT id FROM rtp_streams "
+                            "WHERE leg_id IS NULL AND last_ts < ?1 ORDER BY id LIMIT ?2)",
+                         cut, n, NULL) &&
               exec(w, "COMMIT");
     pthread_mutex_lock(&w->mu);
     if (ok)
@@ -699,6 +1065,8 @@ static bool write_rec(struct st_writer *w, struct rec *r)
         return write_sip(w, r);
     case REC_CALL:
         return write_call(w, r);
+    case REC_STREAM:
+        return write_stream(w, r);
     case REC_CAPTURE_BEGIN:
         return write_capture_begin(w, r);
     case REC_CAPTURE_END:
@@ -728,6 +1096,8 @@ static void write_batch(struct st_writer *w, struct rec *list)
     if (txn && !committed)
         exec(w, "ROLLBACK");
     pthread_mutex_lock(&w->mu);
+    w->st.link_evicted += w->link_evicted;
+    w->link_evicted = 0;
     if (committed) {
         w->st.written += ok;
         w->st.errors += bad;
@@ -895,17 +1265,20 @@ void st_writer_sip(struct st_writer *w, const struct pkt_meta *m, struct bv raw,
     if (cm.len > 64)
         cm.len = 64;
     size_t extra = cid.len + meth.len + cm.len + raw.len;
-    struct rec *r = malloc(sizeof *r + extra);
+    /* only the SIP member of the union: a message is the most common record */
+    size_t head = offsetof(struct rec, u) + sizeof((struct rec *)0)->u.sip;
+    head = (head + 7) & ~(size_t)7;
+    struct rec *r = malloc(head + extra);
     if (!r) {
         pthread_mutex_lock(&w->mu);
         w->st.dropped_full++;
         pthread_mutex_unlock(&w->mu);
         return;
     }
-    memset(r, 0, sizeof *r);
+    memset(r, 0, head);
     r->kind = REC_SIP;
-    r->bytes = sizeof *r + extra;
-    char *p = (char *)(r + 1);
+    r->bytes = head + extra;
+    char *p = (char *)r + head;
     r->u.sip.call_id = cid.len ? put(&p, cid) : NULL;
     r->u.sip.call_id_len = (uint32_t)cid.len;
     r->u.sip.method = meth.len ? put(&p, meth) : NULL;
@@ -962,6 +1335,34 @@ void st_sip_hook(void *ctx, const struct pkt_meta *m, struct bv raw, const struc
 }
 
 void st_calls_sink(void *ctx, const struct calls_call *c) { st_writer_call(ctx, c); }
+
+void st_writer_stream(struct st_writer *w, const struct media_stream *s)
+{
+    if (!w || !s)
+        return;
+    size_t n = s->series ? s->nseries : 0;
+    if (n > TS_MEDIA_MAX_SERIES)
+        n = TS_MEDIA_MAX_SERIES;
+    size_t sz = sizeof(struct rec) + n * sizeof(struct media_series);
+    struct rec *r = malloc(sz);
+    if (!r) {
+        pthread_mutex_lock(&w->mu);
+        w->st.dropped_full++;
+        pthread_mutex_unlock(&w->mu);
+        return;
+    }
+    memset(r, 0, sizeof *r);
+    r->kind = REC_STREAM;
+    r->bytes = sz;
+    r->u.stream = *s;
+    r->u.stream.nseries = (uint32_t)n;
+    r->u.stream.series = n ? (struct media_series *)(r + 1) : NULL;
+    if (n)
+        memcpy(r->u.stream.series, s->series, n * sizeof(struct media_series));
+    enqueue(w, r);
+}
+
+void st_media_sink(void *ctx, const struct media_stream *s) { st_writer_stream(ctx, s); }
 
 uint64_t st_capture_begin(struct st_writer *w, const char *path)
 {
@@ -1024,6 +1425,7 @@ void st_stats_print(FILE *f, const struct st_stats *s)
 
 static void writer_destroy(struct st_writer *w)
 {
+    link_free_all(w);
     for (int i = 0; i < S_N; i++)
         sqlite3_finalize(w->s[i]);
     sqlite3_close(w->h);
@@ -1057,14 +1459,23 @@ struct st_writer *st_writer_open(const char *path, const struct st_options *opt,
     snprintf(w->sensor, sizeof w->sensor, "%s", w->opt.sensor ? w->opt.sensor : "");
     w->opt.sensor = NULL;
 
+    if (htab_init(&w->links, TS_STORE_LINK_DIALOGS) != 0) {
+        snprintf(err, errlen, "out of memory");
+        writer_destroy(w);
+        return NULL;
+    }
     if (st_open_handle(path, false, &w->h, err, errlen) != ST_OK) {
         writer_destroy(w);
         return NULL;
     }
-    if (getenv("TS_ST_PRAGMA")) /* EXPERIMENT */
-        sqlite3_exec(w->h, getenv("TS_ST_PRAGMA"), NULL, NULL, NULL);
-    if (getenv("TS_ST_BATCH"))
-        w->opt.batch_records = (uint32_t)atoi(getenv("TS_ST_BATCH"));
+    /* A private page cache large enough for the hot index pages; temporary
+     * b-trees (retention's id lists) in memory. */
+    char pragma[96];
+    snprintf(pragma, sizeof pragma, "PRAGMA cache_size=-%d; PRAGMA temp_store=MEMORY;",
+             WRITER_CACHE_KIB);
+    exec(w, pragma);
+    w->leg_floor = q_i64(w, "SELECT coalesce(max(id),0) FROM legs WHERE ?1=?1", 0, 0);
+    w->stream_floor = q_i64(w, "SELECT coalesce(max(id),0) FROM rtp_streams WHERE ?1=?1", 0, 0);
     for (int i = 0; i < S_N; i++) {
         if (sqlite3_prepare_v3(w->h, STMT_SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &w->s[i],
                                NULL) != SQLITE_OK) {

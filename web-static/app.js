@@ -284,9 +284,12 @@ function msgLabel(m) {
   return mm ? `${mm[1]} ${mm[2]}`.trim() : (m.status ? String(m.status) : fl.slice(0, 30));
 }
 
-function ladder(d, onPick) {
+/* The ladder fits avail pixels: columns shrink from 165 to 96 px, beyond
+ * that its box scrolls sideways. */
+function ladder(d, onPick, avail) {
   const nodes = d.nodes.slice();
-  const colW = 165, left = 150, top = 40, rowH = 30;
+  const left = 150, top = 40, rowH = 30;
+  const colW = Math.max(96, Math.min(165, Math.floor((avail - left) / Math.max(1, nodes.length))));
   const t0 = d.messages.length ? d.messages[0].t_ms : 0;
   const W = left + Math.max(1, nodes.length) * colW;
   const H = top + d.messages.length * rowH + 20;
@@ -327,6 +330,44 @@ function ladder(d, onPick) {
     svg.appendChild(g);
   });
   return svg;
+}
+
+/* ---- media quality of a call ---- */
+
+const DETECTION_TEXT = { one_way: "one-way audio", no_audio: "no audio", late_media: "late media",
+  rtp_after_bye: "RTP after BYE", codec_mismatch: "codec mismatch", capture_gap: "capture gap", srtp: "SRTP",
+  unsignalled: "unsignalled", ssrc_change: "SSRC change", evicted: "evicted", series_full: "series cut" };
+
+function detections(s) {
+  return Object.entries(s.detections || {}).filter(([, v]) => v).map(([k]) => DETECTION_TEXT[k] || k);
+}
+
+function streamTable(streams) {
+  const rows = streams.map((s) => h("tr", { class: s.mos !== null && s.mos < POOR_MOS ? "poor" : "", "data-stream": s.id },
+    h("td", { class: "num" }, s.leg ?? "–"), h("td", {}, `${s.src}:${s.sport} → ${s.dst}:${s.dport}`),
+    h("td", { class: "mono" }, "0x" + (s.ssrc >>> 0).toString(16).toUpperCase().padStart(8, "0")),
+    h("td", {}, s.codec || `PT ${s.payload_type}`), h("td", { class: "num" }, s.packets),
+    h("td", { class: "num" }, `${s.lost} (${num(s.lost_pct, 1)}%)`), h("td", { class: "num" }, num(s.jitter_max_ms, 1)),
+    h("td", { class: "num" }, num(s.max_delta_ms, 1)), h("td", { class: "num" }, num(s.mos, 2)),
+    h("td", { class: "num" }, num(s.rtcp && s.rtcp.rtt_ms, 1)), h("td", {}, s.dtmf || ""),
+    h("td", {}, detections(s).join(", "))));
+  return h("div", { class: "table-wrap" }, h("table", { class: "grid", id: "streams-table" },
+    h("thead", {}, h("tr", {}, ["Leg", "Stream", "SSRC", "Codec", "Packets", "Lost", "Jitter max ms",
+      "Max Δ ms", "MOS", "RTT ms", "DTMF", "Detections"].map((t) => h("th", {}, t)))), h("tbody", {}, rows)));
+}
+
+/* Per stream: MOS and jitter/loss per 5-second interval. */
+function streamCharts(s) {
+  const t0 = s.series.length ? s.series[0].t_ms : 0;
+  const x = s.series.map((p) => p.t_ms - t0);
+  const xFmt = (v) => "+" + Math.round(v / 1000) + " s";
+  const name = `leg ${s.leg ?? "?"} · ${s.src}:${s.sport} → ${s.dst}:${s.dport} ${s.codec || ""}`;
+  return h("div", { class: "charts stream-charts", "data-stream": s.id },
+    tsChart({ title: `MOS · ${name}`, x, xFmt, yMin: 1, yMax: 5, height: 160, emptyText: "no MOS (no audio codec)",
+              series: [{ name: "MOS", color: "#b83280", values: s.series.map((p) => p.mos) }] }),
+    tsChart({ title: `Jitter and loss · ${name}`, x, xFmt, height: 160, series: [
+      { name: "jitter max (ms)", color: "#2b6cb0", values: s.series.map((p) => p.jitter_max_ms) },
+      { name: "lost packets", color: "#c53030", values: s.series.map((p) => p.lost) }] }));
 }
 
 async function downloadPcap(id, btn) {
@@ -374,15 +415,15 @@ async function pageCall(id, params) {
     h("td", { class: "num" }, l.final_status ?? "–"), h("td", {}, l.reason || ""),
     h("td", {}, l.idx === 0 ? "first leg" : `${l.evidence} → leg ${l.linked_to ?? "?"}`),
     h("td", { class: "num" }, l.idx === 0 ? "" : num(l.confidence, 2)),
-    h("td", {}, l.callee_codecs || l.caller_codecs || "")));
+    h("td", {}, l.callee_codecs || l.caller_codecs || ""),
+    h("td", { class: "num" + (l.mos !== null && l.mos < POOR_MOS ? " poor" : "") }, num(l.mos, 2))));
   const streams = d.streams.length
-    ? h("div", { class: "charts" }, d.streams.map((s) => tsChart({
-        title: `Stream ${s.src}:${s.sport} → ${s.dst}:${s.dport} ${s.codec || ""} (MOS ${num(s.mos, 2)}, lost ${s.lost ?? "–"})`,
-        x: s.series.map((p) => p.t_ms), series: [
-          { name: "MOS", color: "#b83280", values: s.series.map((p) => p.mos) },
-          { name: "jitter ms", color: "#2b6cb0", values: s.series.map((p) => p.jitter_mean_ms) },
-          { name: "lost", color: "#c53030", values: s.series.map((p) => p.lost) }] })))
+    ? h("div", { id: "streams" }, streamTable(d.streams), d.streams.map(streamCharts))
     : h("div", { class: "muted" }, "No RTP streams stored for this call.");
+  /* many nodes: the ladder takes the whole width, the message goes below */
+  const mainW = (document.querySelector("main")?.clientWidth || window.innerWidth) - 40 - 36;
+  const wide = d.nodes.length > 4 || window.innerWidth <= 1300;
+  const avail = wide ? mainW : mainW - 476;
   const pcapBtn = h("button", { class: "primary", id: "pcap-btn" }, "Download pcap");
   pcapBtn.addEventListener("click", () => downloadPcap(id, pcapBtn));
   view(
@@ -395,14 +436,17 @@ async function pageCall(id, params) {
         h("dt", {}, "direction"), h("dd", {}, c.direction),
         h("dt", {}, "start"), h("dd", {}, when(c.start) + " UTC"), h("dt", {}, "end"), h("dd", {}, when(c.end)),
         h("dt", {}, "PDD"), h("dd", {}, ms(c.pdd_ms)), h("dt", {}, "duration"), h("dd", {}, secs(c.duration_s)),
-        h("dt", {}, "MOS"), h("dd", {}, num(c.mos, 2)), h("dt", {}, "legs / messages"),
+        h("dt", {}, "MOS"), h("dd", { id: "call-mos", class: c.mos !== null && c.mos < POOR_MOS ? "poor" : "" },
+          num(c.mos, 2), d.streams.length ? ` (worst of ${d.streams.length} streams)` : ""),
+        h("dt", {}, "legs / messages"),
         h("dd", {}, `${d.legs.length} / ${d.messages.length}` + (d.messages_truncated ? " (cut)" : "")))),
       h("div", { class: "card" }, h("h2", {}, "Legs and correlation evidence"), h("div", { class: "table-wrap" },
         h("table", { class: "grid", id: "legs-table" }, h("thead", {}, h("tr", {}, ["#", "Call-ID", "From", "To", "Transport",
-          "Outcome", "Final", "Reason", "Linked by", "Conf.", "Codecs"].map((t) => h("th", {}, t)))),
+          "Outcome", "Final", "Reason", "Linked by", "Conf.", "Codecs", "MOS"].map((t) => h("th", {}, t)))),
           h("tbody", {}, legRows))))),
-    h("div", { class: "split" },
-      h("div", { class: "card" }, h("h2", {}, "SIP ladder"), legend, h("div", { class: "ladder-wrap" }, ladder(d, pick))),
+    h("div", { class: wide ? "split wide" : "split" },
+      h("div", { class: "card" }, h("h2", {}, "SIP ladder"), legend,
+        h("div", { class: "ladder-wrap", id: "ladder-wrap" }, ladder(d, pick, avail))),
       h("div", { class: "card sticky" }, h("h2", {}, "Message"), rawHead, raw)),
     h("div", { class: "card" }, h("h2", {}, "Media quality"), streams));
 }

@@ -33,7 +33,7 @@ function fmtClock(ms, spanMs) {
 }
 
 /* opts: {title, series: [{name, color, values: [number|null]}], x: [ms], kind: "line"|"stacked",
- *        yMin, yMax, unit, height} -> a .chart card element */
+ *        yMin, yMax, unit, height, xFmt: (x) => label} -> a .chart card element */
 function tsChart(opts) {
   const card = document.createElement("div");
   card.className = "card chart";
@@ -79,7 +79,8 @@ function tsChart(opts) {
   for (let k = 0; k < nt; k++) {
     const i = Math.round((k * (xs.length - 1)) / Math.max(1, nt - 1));
     const anchor = stacked || nt < 2 ? "middle" : k === 0 ? "start" : k === nt - 1 ? "end" : "middle";
-    svg.appendChild(svgEl("text", { x: sx(xs[i]), y: H - 6, "text-anchor": anchor }, fmtClock(xs[i], x1 - x0)));
+    const label = opts.xFmt ? opts.xFmt(xs[i]) : fmtClock(xs[i], x1 - x0);
+    svg.appendChild(svgEl("text", { x: sx(xs[i]), y: H - 6, "text-anchor": anchor }, label));
   }
   svg.appendChild(svgEl("line", { class: "axis", x1: L, x2: W - R, y1: sy(ymin), y2: sy(ymin) }));
   if (stacked) {

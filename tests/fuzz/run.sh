@@ -35,4 +35,4 @@ if ! "$bin" "${args[@]}" "${dirs[@]}" 2>"$build/fuzz-$t.log"; then
     echo "fuzz: $t FOUND A CRASH: $(ls -t "$build/fuzz-crashes/$t-"* 2>/dev/null | head -1)"
     exit 1
 fi
-grep -E "^#[0-9]+ +DONE|stat::number_of_executed_runs|stat::average_exec_per_sec" "$build/fuzz-$t.log" | tail -3
+grep -E "^#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::average_exec_per_sec" "$build/fuzz-$t.log" | tail -3

@@ -72,6 +72,11 @@ def main():
                         "linked_to,caller_codecs,callee_codecs) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         legs)
         con.commit()
+    # schema v3: a leg's MOS is its worst stream's; here the call's
+    if any(r[1] == "mos" for r in con.execute("PRAGMA table_info(legs)")):
+        con.execute("UPDATE legs SET mos=(SELECT mos FROM calls WHERE id=legs.call_ref) "
+                    "WHERE call_ref IN (SELECT id FROM calls WHERE mos IS NOT NULL)")
+        con.commit()
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
     print("made %s: %d calls in %.0f s, %.0f MiB" % (a.out, a.calls, time.time() - t_start,

@@ -24,6 +24,7 @@
 #include "../../common/hash.h"
 #include "../../dissect/sip.h"
 #include "../../dissect/sipframe.h"
+#include "../../media/media.h"
 #include "../../store/store.h"
 
 #define NS 1000000000ull
@@ -77,8 +78,8 @@ static void put_sip(struct st_writer *w, uint64_t ts, const char *call_id, const
     st_writer_sip(w, &m, bv_cstr(raw), &b);
 }
 
-static void put_call(struct st_writer *w, uint64_t id, uint64_t start, const char *call_id,
-                     const char *caller)
+static void put_call_ref(struct st_writer *w, uint64_t id, uint64_t start, const char *call_id,
+                         const char *caller, uint64_t leg_ref)
 {
     struct calls_leg leg;
     memset(&leg, 0, sizeof leg);
@@ -96,6 +97,7 @@ static void put_call(struct st_writer *w, uint64_t id, uint64_t start, const cha
     leg.caller_sdp.addr.a[0] = 10;
     leg.caller_sdp.addr.a[3] = 7;
     leg.caller_sdp.port = 40000;
+    leg.leg_ref = leg_ref;
     struct calls_call c;
     memset(&c, 0, sizeof c);
     c.id = id;
@@ -107,6 +109,64 @@ static void put_call(struct st_writer *w, uint64_t id, uint64_t start, const cha
     c.nlegs = 1;
     c.legs = &leg;
     st_writer_call(w, &c);
+}
+
+static void put_call(struct st_writer *w, uint64_t id, uint64_t start, const char *call_id,
+                     const char *caller)
+{
+    put_call_ref(w, id, start, call_id, caller, 0);
+}
+
+/* A finished stream of leg_ref with nseries 5-second points. */
+static void put_stream(struct st_writer *w, uint64_t leg_ref, double mos, uint32_t nseries)
+{
+    struct media_stream m;
+    memset(&m, 0, sizeof m);
+    m.src.family = m.dst.family = 4;
+    m.src.a[0] = 10, m.src.a[3] = 7;
+    m.dst.a[0] = 10, m.dst.a[3] = 8;
+    m.sport = 40000;
+    m.dport = 40002;
+    m.ssrc = 0x1234abcd;
+    m.pt = 8;
+    m.pts_seen[0] = (1ull << 8) | (1ull << 0);
+    m.pts_seen[1] = 1ull << (101 - 64);
+    snprintf(m.codec, sizeof m.codec, "PCMA");
+    m.clock = 8000;
+    m.packets = 1500;
+    m.bytes = 1500 * 172;
+    m.expected = 1503;
+    m.lost = 3;
+    m.lost_pct = 0.2;
+    m.min_delta_ms = -1;
+    m.mean_delta_ms = 20.0;
+    m.max_delta_ms = 41.5;
+    m.min_jitter_ms = 0.1;
+    m.mean_jitter_ms = 1.5;
+    m.max_jitter_ms = 7.25;
+    m.first_ns = T0 + 2 * NS;
+    m.last_ns = T0 + 32 * NS;
+    m.mos = mos;
+    m.r_factor = mos > 0 ? 80.0 : -1;
+    m.flags = MEDIA_F_LATE_MEDIA | MEDIA_F_ONE_WAY;
+    m.signalled = leg_ref != 0;
+    m.leg_ref = m.call_ref = leg_ref;
+    snprintf(m.dtmf, sizeof m.dtmf, "12#");
+    m.dtmf_events = 3;
+    m.rtcp.sr = 4;
+    m.rtcp.blocks = 2;
+    m.rtcp.fraction_lost = 0.5f;
+    m.rtcp.jitter_ms = -1;
+    m.rtcp.xr_mos_lq = -1;
+    m.rtcp.xr_r_factor = -1;
+    snprintf(m.rtcp.cname, sizeof m.rtcp.cname, "x'); DROP TABLE rtp_streams;--");
+    struct media_series ser[8];
+    for (uint32_t i = 0; i < nseries && i < 8; i++)
+        ser[i] = (struct media_series){ .packets = 250, .lost = (uint16_t)i, .jitter_ms = 1.0f,
+                                        .mos = i == 1 ? -1.0f : (float)mos };
+    m.nseries = nseries;
+    m.series = nseries ? ser : NULL;
+    st_writer_stream(w, &m);
 }
 
 static bool wait_written(struct st_writer *w, uint64_t n, int ms)
@@ -139,8 +199,14 @@ static void test_schema_create(void **state)
                      12);
     assert_int_equal(q(db, "SELECT count(*) FROM sqlite_master WHERE type='index' AND name IN"
                            "('calls_start','calls_outcome','calls_failure_side','calls_mos',"
-                           "'legs_caller','legs_callee','legs_call_id','sip_messages_call_id')"),
-                     8);
+                           "'legs_caller_rev','legs_callee_rev','legs_call_id','legs_src_dst',"
+                           "'legs_leg_ref','calls_sort_pdd','calls_sort_duration',"
+                           "'calls_sort_mos','sip_messages_leg','rtp_streams_pending')"),
+                     14);
+    /* gone in v3: the writer links messages from memory */
+    assert_int_equal(q(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                           "('sip_messages_call_id','legs_caller','legs_callee')"),
+                     0);
     char mode[32];
     qtext(db, "PRAGMA journal_mode", mode, sizeof mode);
     assert_string_equal(mode, "wal");
@@ -175,7 +241,7 @@ static void test_migrate_v1(void **state)
     /* a read-only open refuses the old version rather than upgrading */
     assert_null(st_db_open(db, true, err, sizeof err));
     /* a read-write open upgrades */
-    assert_int_equal(q(db, "PRAGMA user_version"), 2);
+    assert_int_equal(q(db, "PRAGMA user_version"), ST_SCHEMA_VERSION);
     assert_int_equal(q(db, "SELECT count(*) FROM pragma_table_info('legs') WHERE "
                            "name IN ('caller_media_addr','caller_media_port',"
                            "'callee_media_addr','callee_media_port')"),
@@ -196,7 +262,7 @@ static void test_migrate_v1(void **state)
     assert_non_null(w);
     put_call(w, 1, T0, "new@v2", "200");
     st_writer_close(w);
-    assert_int_equal(q(db, "PRAGMA user_version"), 2);
+    assert_int_equal(q(db, "PRAGMA user_version"), ST_SCHEMA_VERSION);
     assert_int_equal(q(db, "SELECT caller_media_port FROM legs WHERE call_id='new@v2'"), 40000);
 }
 
@@ -206,21 +272,229 @@ static void test_newer_refused(void **state)
     char db[300], err[256] = "";
     tmp_path(db, sizeof db, "newer.db");
     struct st_db *d = st_db_open_raw(db, err, sizeof err);
-    assert_int_equal(st_db_exec(d, "CREATE TABLE x(a); PRAGMA user_version=3", err, sizeof err),
+    assert_int_equal(st_db_exec(d, "CREATE TABLE x(a); PRAGMA user_version=4", err, sizeof err),
                      ST_OK);
     st_db_close(d);
     struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
     assert_null(w);
     assert_non_null(strstr(err, "newer"));
-    assert_non_null(strstr(err, "3"));
+    assert_non_null(strstr(err, "4"));
     assert_null(strchr(err, '\n'));
     assert_null(st_db_open(db, false, err, sizeof err));
     assert_null(st_db_open(db, true, err, sizeof err));
     assert_non_null(strstr(err, "newer"));
     /* untouched */
     d = st_db_open_raw(db, err, sizeof err);
-    assert_int_equal(st_db_scalar(d, "PRAGMA user_version", -1), 3);
+    assert_int_equal(st_db_scalar(d, "PRAGMA user_version", -1), 4);
     st_db_close(d);
+}
+
+/* A v2 database with data: v3 adds the media columns, reversed digits of
+ * the existing legs (generated), the new indexes; rows survive. */
+static void test_migrate_v2(void **state)
+{
+    (void)state;
+    char db[300], err[256], got[64];
+    tmp_path(db, sizeof db, "v2.db");
+    struct st_db *d = st_db_open_raw(db, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(st_db_exec(d, st_schema_step(1), err, sizeof err), ST_OK);
+    assert_int_equal(st_db_exec(d, st_schema_step(2), err, sizeof err), ST_OK);
+    assert_int_equal(st_db_exec(d,
+                                "PRAGMA user_version=2;"
+                                "INSERT INTO calls(id,start,caller,outcome,pdd_ms) "
+                                " VALUES(7,1,'old','answered',900);"
+                                "INSERT INTO legs(call_ref,call_id,caller_digits,callee_digits,"
+                                " src,dst) VALUES(7,'old@v2','4930111','4940123456',"
+                                " '10.0.0.1','10.0.0.2');"
+                                "INSERT INTO sip_messages(ts,call_id,raw) VALUES(1,'old@v2','x');",
+                                err, sizeof err),
+                     ST_OK);
+    assert_int_equal(st_db_scalar(d, "SELECT count(*) FROM pragma_table_info('legs') WHERE "
+                                     "name='leg_ref'", -1),
+                     0);
+    st_db_close(d);
+    /* read-only: refused (needs an upgrade) */
+    assert_null(st_db_open(db, true, err, sizeof err));
+    struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
+    assert_non_null(w);
+    put_call_ref(w, 8, T0, "new@v3", "200", 41);
+    put_stream(w, 41, 3.7, 2);
+    st_writer_close(w);
+    assert_int_equal(q(db, "PRAGMA user_version"), 3);
+    assert_int_equal(q(db, "SELECT count(*) FROM pragma_table_xinfo('legs') WHERE name IN"
+                           "('leg_ref','capture_gap','mos','caller_rev','callee_rev')"),
+                     5);
+    qtext(db, "SELECT callee_rev FROM legs WHERE call_id='old@v2'", got, sizeof got);
+    assert_string_equal(got, "6543210494");
+    qtext(db, "SELECT caller_rev FROM legs WHERE call_id='old@v2'", got, sizeof got);
+    assert_string_equal(got, "1110394");
+    /* suffix search is an index range on the reversed digits */
+    assert_int_equal(q(db, "SELECT count(*) FROM legs WHERE callee_rev >= '6543' AND "
+                           "callee_rev < '6543:'"),
+                     2);
+    assert_int_equal(q(db, "SELECT count(*) FROM legs WHERE callee_rev >= '654321049' AND "
+                           "callee_rev < '654321049:'"),
+                     1);
+    /* (query plans are checked by the API test, which sees the real queries) */
+    assert_int_equal(q(db, "SELECT count(*) FROM calls WHERE id=7 AND caller='old'"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM sip_messages WHERE call_id='old@v2'"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams WHERE leg_ref=41 AND "
+                           "call_ref=(SELECT id FROM calls WHERE tracker_id=8)"),
+                     1);
+    /* the v3 file opens read-only now */
+    d = st_db_open(db, true, err, sizeof err);
+    assert_non_null(d);
+    st_db_close(d);
+}
+
+/* ---- streams and their legs ---- */
+
+static void test_stream_after_leg(void **state)
+{
+    (void)state;
+    char db[300], err[256], got[64];
+    tmp_path(db, sizeof db, "st1.db");
+    struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
+    assert_non_null(w);
+    put_call_ref(w, 1, T0, "s1@x", "100", 5);
+    put_call_ref(w, 2, T0 + NS, "s2@x", "101", 6);
+    put_stream(w, 5, 3.9, 3);
+    put_stream(w, 5, 3.2, 0); /* the worse one sets the leg and the call */
+    put_stream(w, 6, -1, 1);  /* no MOS (no audio codec): nothing to take */
+    put_stream(w, 0, 4.1, 0); /* unsignalled: no leg */
+    st_writer_close(w);
+    assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams"), 4);
+    assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams s JOIN legs l ON l.id=s.leg_id "
+                           "AND l.call_ref=s.call_ref WHERE l.leg_ref=5"),
+                     2);
+    assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams WHERE leg_id IS NULL"), 1);
+    assert_int_equal(q(db, "SELECT round(mos*10) FROM legs WHERE leg_ref=5"), 32);
+    assert_int_equal(q(db, "SELECT round(mos*10) FROM calls WHERE tracker_id=1"), 32);
+    assert_int_equal(q(db, "SELECT count(*) FROM calls WHERE tracker_id=2 AND mos IS NULL"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM legs WHERE leg_ref=6 AND mos IS NULL"), 1);
+    /* every field */
+    assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams WHERE leg_ref=5 AND src='10.0.0.7' "
+                           "AND sport=40000 AND dst='10.0.0.8' AND dport=40002 AND "
+                           "ssrc=305441741 AND payload_type=8 AND codec='PCMA' AND "
+                           "clock_rate=8000 AND payload_types='0,8,101' AND packets=1500 AND "
+                           "bytes=258000 AND expected=1503 AND lost=3 AND lost_pct=0.2 AND "
+                           "min_delta_ms IS NULL AND mean_delta_ms=20 AND max_delta_ms=41.5 AND "
+                           "jitter_min_ms=0.1 AND jitter_mean_ms=1.5 AND jitter_max_ms=7.25 AND "
+                           "r_factor=80 AND flags=5 AND signalled=1 AND dtmf='12#' AND "
+                           "dtmf_events=3 AND rtcp_sr=4 AND rtcp_report_blocks=2 AND "
+                           "rtcp_fraction_lost=0.5 AND rtcp_jitter_ms IS NULL AND "
+                           "rtcp_rtt_ms IS NULL AND first_ts IS NOT NULL AND last_ts>first_ts"),
+                     2);
+    qtext(db, "SELECT rtcp_cname FROM rtp_streams LIMIT 1", got, sizeof got);
+    assert_string_equal(got, "x'); DROP TABLE rtp_streams;--");
+    assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams WHERE leg_ref=6 AND mos IS NULL "
+                           "AND r_factor IS NULL AND delay_ms IS NULL"),
+                     1);
+    /* the 5-second series, a point without MOS kept as NULL */
+    assert_int_equal(q(db, "SELECT count(*) FROM rtp_intervals"), 4);
+    assert_int_equal(q(db, "SELECT count(*) FROM rtp_intervals i JOIN rtp_streams s ON "
+                           "s.id=i.stream_id WHERE s.mos > 3.5 AND i.mos IS NULL AND "
+                           "i.ts=s.first_ts+5000000000 AND i.lost=1"),
+                     1);
+}
+
+static void test_stream_before_leg(void **state)
+{
+    (void)state;
+    char db[300], err[256];
+    tmp_path(db, sizeof db, "st2.db");
+    struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
+    assert_non_null(w);
+    put_stream(w, 7, 2.9, 2);
+    put_stream(w, 7, 3.6, 0);
+    put_stream(w, 8, 4.0, 0);
+    st_writer_close(w); /* committed unlinked: the leg comes in a later batch */
+    assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams WHERE leg_id IS NULL"), 3);
+    /* same session semantics across batches: reopen is a new session, so a
+     * stream of an older session is never taken by a new leg of the same ref */
+    w = st_writer_open(db, NULL, err, sizeof err);
+    assert_non_null(w);
+    put_call_ref(w, 1, T0, "b1@x", "100", 8);
+    put_stream(w, 9, 3.1, 0);
+    st_writer_close(w);
+    assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams WHERE leg_id IS NULL"), 4);
+    assert_int_equal(q(db, "SELECT count(*) FROM legs WHERE mos IS NOT NULL"), 0);
+
+    /* within one session, in order stream, stream, leg: both adopted */
+    tmp_path(db, sizeof db, "st3.db");
+    struct st_options o = { .batch_records = 2, .flush_ms = 600000 };
+    w = st_writer_open(db, &o, err, sizeof err);
+    put_stream(w, 7, 2.9, 2);
+    put_stream(w, 7, 3.6, 0);
+    assert_true(wait_written(w, 2, 3000)); /* their own transaction */
+    assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams WHERE leg_id IS NULL"), 2);
+    put_call_ref(w, 1, T0, "b2@x", "100", 7);
+    put_call_ref(w, 2, T0, "b3@x", "100", 70);
+    st_writer_close(w);
+    assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams WHERE leg_id IS NULL"), 0);
+    assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams s JOIN legs l ON l.id=s.leg_id "
+                           "AND l.call_ref=s.call_ref WHERE l.leg_ref=7"),
+                     2);
+    assert_int_equal(q(db, "SELECT round(mos*10) FROM legs WHERE leg_ref=7"), 29);
+    assert_int_equal(q(db, "SELECT round(mos*10) FROM calls WHERE tracker_id=1"), 29);
+    assert_int_equal(q(db, "SELECT count(*) FROM calls WHERE tracker_id=2 AND mos IS NULL"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM rtp_intervals"), 2);
+
+    /* a stream after its leg, the leg's MOS lower than the new stream's */
+    tmp_path(db, sizeof db, "st4.db");
+    w = st_writer_open(db, &o, err, sizeof err);
+    put_stream(w, 3, 2.5, 0);
+    put_call_ref(w, 1, T0, "b4@x", "100", 3);
+    put_stream(w, 3, 4.2, 0);
+    st_writer_close(w);
+    assert_int_equal(q(db, "SELECT round(mos*10) FROM calls"), 25);
+    assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams WHERE leg_id IS NOT NULL"), 2);
+}
+
+/* ---- messages and their legs ---- */
+
+static void put_sip_m(struct st_writer *w, uint64_t ts, const char *call_id, const char *cm)
+{
+    struct pkt_meta m = { .ts_ns = ts, .l4 = TS_L4_UDP, .sport = 5060, .dport = 5060 };
+    m.src.family = m.dst.family = 4;
+    struct st_sip_brief b = { .call_id = bv_cstr(call_id), .cseq = 1, .cseq_method = bv_cstr(cm) };
+    st_writer_sip(w, &m, BV_LIT("SIP/2.0 200 OK\r\n\r\n"), &b);
+}
+
+static void test_message_links(void **state)
+{
+    (void)state;
+    char db[300], err[256];
+    tmp_path(db, sizeof db, "links.db");
+    struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
+    assert_non_null(w);
+    /* a dialog that an INVITE started; 23, 24 and 25 more messages after it
+     * (25 needs the row id range beyond the inline ids) */
+    const char *ids[3] = { "l23@x", "l24@x", "l25@x" };
+    for (int k = 0; k < 3; k++) {
+        put_sip_m(w, T0, ids[k], "INVITE");
+        for (int i = 0; i < 23 + k; i++)
+            put_sip_m(w, T0 + (uint64_t)i * NS, ids[k], i % 2 ? "BYE" : "INFO");
+    }
+    /* OPTIONS never start a dialog; a BYE alone neither */
+    put_sip_m(w, T0, "opt@x", "OPTIONS");
+    put_sip_m(w, T0, "bye@x", "BYE");
+    /* out of the leg's time range: not linked */
+    put_sip_m(w, T0 + 3600 * NS, "l23@x", "BYE");
+    for (int k = 0; k < 3; k++)
+        put_call(w, (uint64_t)k + 1, T0, ids[k], "100");
+    put_call(w, 4, T0, "opt@x", "100");
+    put_call(w, 5, T0, "bye@x", "100");
+    assert_true(wait_written(w, 3 + 23 + 24 + 25 + 3 + 5, 5000));
+    struct st_stats s;
+    st_writer_stats(w, &s);
+    st_writer_close(w);
+    assert_int_equal(q(db, "SELECT count(*) FROM sip_messages m JOIN legs l ON l.id=m.leg_id "
+                           "WHERE l.call_id=m.call_id"),
+                     24 + 25 + 26);
+    assert_int_equal(q(db, "SELECT count(*) FROM sip_messages WHERE leg_id IS NULL"), 3);
+    assert_int_equal(s.link_evicted, 0);
 }
 
 /* ---- queue and batching ---- */
@@ -624,6 +898,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_schema_create),
         cmocka_unit_test(test_migrate_v1),
         cmocka_unit_test(test_newer_refused),
+        cmocka_unit_test(test_migrate_v2),
+        cmocka_unit_test(test_stream_after_leg),
+        cmocka_unit_test(test_stream_before_leg),
+        cmocka_unit_test(test_message_links),
         cmocka_unit_test(test_queue_full),
         cmocka_unit_test(test_batch_flush),
         cmocka_unit_test(test_retention_days),

@@ -1,7 +1,8 @@
 // Browser test of the dashboard: a real analysis served by `trunkscope serve`,
 // driven in Debian's headless chromium through playwright-core. Checks the
-// overview tiles against the API, a failed call's ladder (every message of
-// every leg, raw text on click), the calls table and a trunk page; no
+// overview tiles against the API (MOS included), a failed call's ladder
+// (every message of every leg, raw text on click, fits the page), a call's
+// RTP streams (table and quality charts), the calls table and a trunk page; no
 // console errors (CSP included), no request leaves 127.0.0.1. Screenshots go
 // to the work directory.
 // usage: node dashboard.test.mjs --bin TRUNKSCOPE --work DIR [--chromium PATH]
@@ -107,13 +108,17 @@ try {
     asr: t.querySelector('[data-kpi="asr"] .v').textContent,
     ner: t.querySelector('[data-kpi="ner"] .v').textContent,
     pdd: t.querySelector('[data-kpi="pdd"] .v').textContent,
+    mos: t.querySelector('[data-kpi="mos"] .v').textContent,
   })));
   check(tiles.length === trunks.length && trunks.length > 0, `a tile per trunk (${tiles.length}/${trunks.length})`);
   for (const t of trunks) {
     const tile = tiles.find((x) => x.id === t.id);
     check(tile && tile.asr === pct(t.asr) && tile.ner === pct(t.ner), `trunk ${t.id}: ASR/NER tiles = API`);
     check(tile && tile.pdd === Math.round(t.pdd_mean_ms) + " ms", `trunk ${t.id}: PDD tile = API`);
+    check(tile && tile.mos === (t.mos === null ? "–" : Number(t.mos).toFixed(2)), `trunk ${t.id}: MOS tile = API`);
   }
+  const withMedia = (await api("/stats")).totals.streams > 0;
+  if (withMedia) check(trunks.some((t) => t.mos !== null), "a trunk tile shows a MOS");
   const charts = await page.$$eval(".chart h2", (hs) => hs.map((x) => x.textContent));
   check(charts.some((c) => /Concurrent/.test(c)) && charts.some((c) => /Outcomes/.test(c)), "overview charts");
   await page.screenshot({ path: path.join(work, "overview.png"), fullPage: true });
@@ -155,6 +160,12 @@ try {
   check(detail.legs.every((l) => legs.has(l.idx)) && detail.legs.length >= 1, `all ${detail.legs.length} legs in the ladder`);
   const nodes = await page.$$eval("#ladder text.node", (ts) => ts.map((t) => t.textContent));
   check(JSON.stringify(nodes) === JSON.stringify(detail.nodes), "a column per node");
+  const fit = await page.$eval("#ladder-wrap", (w) => {
+    const s = w.querySelector("svg").getBoundingClientRect(), r = w.getBoundingClientRect();
+    return { fits: s.right <= r.right + 1, scrolls: w.scrollWidth > w.clientWidth, inPage: r.right <= innerWidth };
+  });
+  check(fit.inPage && (fit.fits || fit.scrolls), `ladder of ${nodes.length} nodes fits or scrolls: ${JSON.stringify(fit)}`);
+  if (nodes.length <= 8) check(fit.fits, `ladder of ${nodes.length} nodes fits the page width`);
   const legRows = await page.$$eval("#legs-table tbody tr", (rs) => rs.length);
   check(legRows === detail.legs.length, "legs and evidence table");
   const last = detail.messages[detail.messages.length - 1];
@@ -165,6 +176,32 @@ try {
   check(await page.$("#pcap-btn") !== null, "pcap download button");
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(work, "call.png"), fullPage: true });
+
+  // ---- a call with RTP: stream table and per-stream quality charts
+  if (withMedia) {
+    const mc = (await api("/calls?sort=mos&order=asc&min_mos=1&limit=1")).calls[0];
+    const md = await api("/calls/" + mc.id);
+    await page.goto(base + "/#/call/" + mc.id);
+    await page.waitForSelector("#streams-table tbody tr");
+    const srows = await page.$$eval("#streams-table tbody tr", (rs) => rs.map((r) => Number(r.dataset.stream)));
+    check(srows.length === md.streams.length && md.streams.every((s) => srows.includes(s.id)),
+          `call ${mc.id}: a row per stream (${srows.length}/${md.streams.length})`);
+    const sc = await page.$$eval(".stream-charts", (cs) => cs.map((c) => ({
+      id: Number(c.dataset.stream), lines: c.querySelectorAll("svg path").length,
+      titles: [...c.querySelectorAll("h2")].map((x) => x.textContent) })));
+    check(sc.length === md.streams.length, `call ${mc.id}: charts per stream`);
+    for (const s of md.streams) {
+      const c = sc.find((x) => x.id === s.id);
+      const mosPts = s.series.filter((p) => p.mos !== null).length;
+      check(c && c.lines >= (mosPts ? 1 : 0) + 1, `stream ${s.id}: MOS and jitter/loss lines drawn`);
+    }
+    const mosText = await page.textContent("#call-mos");
+    check(mosText.startsWith(Number(md.call.mos).toFixed(2)), `call MOS shown (${mosText})`);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: path.join(work, "call-media.png"), fullPage: true });
+  } else {
+    console.log("note: no RTP streams stored (analyze does not store them yet): media checks skipped");
+  }
 
   // ---- trunk page
   const tid = trunks[0].id;
