@@ -131,7 +131,12 @@ try {
         "failed filter: every row failed and coloured");
   await page.screenshot({ path: path.join(work, "calls.png"), fullPage: false });
   await page.goto(base + "/#/calls?limit=25");
-  await page.waitForSelector("#calls-table tbody tr[data-call]");
+  // the failed-only rows of the previous view may still be on screen: wait
+  // for the unfiltered page (a full page that is not all failures)
+  await waitFor(page, () => {
+    const rs = [...document.querySelectorAll("#calls-table tbody tr[data-call]")];
+    return rs.length === 25 && rs.some((r) => r.dataset.outcome !== "failed");
+  }, null, "the unfiltered calls page");
   const firstPage = await page.$$eval("#calls-table tbody tr", (rs) => rs.map((r) => r.dataset.call));
   await page.click("#next-page");
   await waitFor(page, (ids) => {
