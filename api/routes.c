@@ -262,6 +262,21 @@ static const char *parse_enum(const char *v, const char *(*name)(int), int n)
     return NULL;
 }
 
+/* A site name: 1 to TS_SITE_LEN - 1 bytes without control characters
+ * (names come from sensors and HEP nodes; bound, never pasted). */
+static bool parse_site(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n >= TS_SITE_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] == 0x7f)
+            return false;
+    return true;
+}
+
+#define SITE_ERR "site: 1 to %d characters, no control characters"
+
 static const char *dir_name(int i) { return calls_dir_name((enum calls_dir)i); }
 static const char *outcome_name(int i) { return calls_outcome_name((enum calls_outcome)i); }
 static const char *side_name(int i) { return calls_side_name((enum calls_side)i); }
@@ -414,7 +429,7 @@ static void h_calls(struct api_call *a)
 {
     static const char *const P[] = { "from", "to", "caller", "callee", "match", "trunk", "direction",
                                      "outcome", "failure_side", "min_mos", "max_mos", "min_pdd",
-                                     "sort", "order", "cursor", "limit", NULL };
+                                     "sort", "order", "cursor", "limit", "site", NULL };
     if (!params_allow(a, P))
         return;
     struct stq_call_filter f;
@@ -458,6 +473,11 @@ static void h_calls(struct api_call *a)
     if ((v = param(a, "trunk"))) {
         if (!parse_i64(v, 1, INT64_MAX, &f.trunk_id))
             return (void)api_error(a, 400, "bad_parameter", "trunk: a trunk id");
+    }
+    if ((v = param(a, "site"))) {
+        if (!parse_site(v))
+            return (void)api_error(a, 400, "bad_parameter", SITE_ERR, TS_SITE_LEN - 1);
+        f.site = v;
     }
     if ((v = param(a, "direction")) && !(f.direction = parse_enum(v, dir_name, 4)))
         return (void)api_error(a, 400, "bad_parameter",
@@ -871,12 +891,15 @@ static int trunks_finish(struct stq *q, json_t *t)
 
 static void h_trunks(struct api_call *a)
 {
-    static const char *const P[] = { NULL };
+    static const char *const P[] = { "site", NULL };
     if (!params_allow(a, P))
         return;
+    const char *site = param(a, "site");
+    if (site && !parse_site(site))
+        return (void)api_error(a, 400, "bad_parameter", SITE_ERR, TS_SITE_LEN - 1);
     struct stq *q = api_db(a);
     json_t *t = json_array();
-    int rc = stq_trunks(q, row_to_array, t);
+    int rc = stq_trunks_site(q, site, row_to_array, t);
     if (rc == ST_OK)
         rc = trunks_finish(q, t);
     if (rc != ST_OK) {
@@ -885,6 +908,21 @@ static void h_trunks(struct api_call *a)
     }
     a->json = json_object();
     json_object_set_new(a->json, "trunks", t);
+}
+
+static void h_sites(struct api_call *a)
+{
+    static const char *const P[] = { NULL };
+    if (!params_allow(a, P))
+        return;
+    json_t *s = json_array();
+    int rc = stq_sites(api_db(a), row_to_array, s);
+    if (rc != ST_OK) {
+        json_decref(s);
+        return (void)db_fail(a, rc);
+    }
+    a->json = json_object();
+    json_object_set_new(a->json, "sites", s);
 }
 
 static double codec_kbps(const char *name)
@@ -959,9 +997,13 @@ static void h_trunk(struct api_call *a, int64_t id)
 
 static void h_kpis(struct api_call *a, int64_t trunk_id)
 {
-    static const char *const P[] = { "from", "to", "bucket", NULL };
-    if (!params_allow(a, P))
+    static const char *const P[] = { "from", "to", "bucket", "site", NULL };
+    static const char *const PT[] = { "from", "to", "bucket", NULL };
+    if (!params_allow(a, trunk_id ? PT : P))
         return;
+    const char *site = param(a, "site");
+    if (site && !parse_site(site))
+        return (void)api_error(a, 400, "bad_parameter", SITE_ERR, TS_SITE_LEN - 1);
     struct stq *q = api_db(a);
     if (trunk_id) {
         json_t *t = NULL;
@@ -971,7 +1013,8 @@ static void h_kpis(struct api_call *a, int64_t trunk_id)
             return (void)db_fail(a, rc);
     }
     int64_t first = 0, last = 0, from, to, bucket_s = 0;
-    if (stq_kpi_range(q, trunk_id, &first, &last) != ST_OK)
+    if ((site ? stq_site_range(q, site, &first, &last)
+              : stq_kpi_range(q, trunk_id, &first, &last)) != ST_OK)
         return (void)db_fail(a, ST_ERR_SQL);
     const char *v;
     from = first - first % (60 * NS_PER_S);
@@ -998,7 +1041,8 @@ static void h_kpis(struct api_call *a, int64_t trunk_id)
         return (void)api_error(a, 400, "bad_parameter", "at most %d points: widen the bucket",
                                TS_API_MAX_KPI_POINTS);
     json_t *pts = json_array();
-    int rc = stq_kpis(q, trunk_id, from, to, b, row_to_array, pts);
+    int rc = site ? stq_site_kpis(q, site, from, to, b, row_to_array, pts)
+                  : stq_kpis(q, trunk_id, from, to, b, row_to_array, pts);
     if (rc != ST_OK) {
         json_decref(pts);
         if (rc == STQ_ERR_TOO_MANY)
@@ -1105,6 +1149,8 @@ void routes_dispatch(struct api_call *a)
         return h_calls(a);
     if (n == 1 && strcmp(seg[0], "trunks") == 0)
         return h_trunks(a);
+    if (n == 1 && strcmp(seg[0], "sites") == 0)
+        return h_sites(a);
     if (n == 1 && strcmp(seg[0], "kpis") == 0)
         return h_kpis(a, 0);
     if (n == 1 && strcmp(seg[0], "registrations") == 0)

@@ -252,6 +252,7 @@ out:
         struct api_options o = { .db_path = db_path, .http = serve_addr,
                                  .static_dir = cli_default_static_dir() };
         char err[256];
+        serve_prepare_signals();
         struct api_server *s = api_start(&o, err, sizeof err);
         if (!s) {
             fprintf(stderr, "trunkscope analyze: %s\n", err);

@@ -12,6 +12,8 @@ int cmd_collect(int argc, char **argv);
 struct api_server;
 /* Wait for SIGINT/SIGTERM, then stop the server; returns the exit code. */
 int serve_until_signal(struct api_server *s);
+/* Call before starting the server (see serve.c). */
+void serve_prepare_signals(void);
 const char *cli_default_static_dir(void);
 
 #endif

@@ -1,5 +1,6 @@
 /* `trunkscope serve --db FILE`: the JSON API and the dashboard over a store
  * database, until SIGINT/SIGTERM. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,8 +40,12 @@ const char *cli_default_static_dir(void)
     return stat(TS_WEB_STATIC_DIR, &sb) == 0 && S_ISDIR(sb.st_mode) ? TS_WEB_STATIC_DIR : NULL;
 }
 
-/* Blocks until SIGINT/SIGTERM, then stops the server. */
-int serve_until_signal(struct api_server *s)
+static sigset_t g_unblocked; /* the mask to wait with */
+
+/* Catch SIGINT/SIGTERM and block them, before the server's threads start:
+ * they inherit the mask, so the signal reaches the waiting thread and cannot
+ * arrive before the handler is there. */
+void serve_prepare_signals(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -48,8 +53,18 @@ int serve_until_signal(struct api_server *s)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    sigset_t b;
+    sigemptyset(&b);
+    sigaddset(&b, SIGINT);
+    sigaddset(&b, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &b, &g_unblocked);
+}
+
+/* Blocks until SIGINT/SIGTERM, then stops the server. */
+int serve_until_signal(struct api_server *s)
+{
     while (!g_stop)
-        pause();
+        sigsuspend(&g_unblocked);
     api_stop(s);
     return 0;
 }
@@ -112,6 +127,7 @@ int cmd_serve(int argc, char **argv)
     char err[512];
     if (!o.static_dir)
         o.static_dir = cli_default_static_dir();
+    serve_prepare_signals();
     struct api_server *s = api_start(&o, err, sizeof err);
     if (!s) {
         fprintf(stderr, "trunkscope serve: %s\n", err);

@@ -20,6 +20,8 @@
 /* Overview series: calls that started this long before the range may still
  * be up in it (the tracker ends silent dialogs after 4 h). */
 #define STQ_MAX_CALL_SPAN_NS (4ll * 3600 * NS_PER_S)
+/* Sites listed at most (each a sensor or HEP node of one deployment). */
+#define STQ_SITES_MAX_S "1000"
 /* Columns per row handed to a callback. */
 #define STQ_MAX_COLS 64
 
@@ -195,7 +197,7 @@ static int run_id(struct stq *q, const char *sql, int64_t id, stq_row_fn fn, voi
                      " c.failure_side AS failure_side, c.failure_detail AS failure_detail,"  \
                      " c.pdd_ms AS pdd_ms, c.duration_s AS duration_s, c.mos AS mos,"        \
                      " c.legs AS legs, (SELECT l0.final_status FROM legs l0 WHERE"           \
-                     " l0.call_ref=c.id ORDER BY l0.idx LIMIT 1) AS final_status"
+                     " l0.call_ref=c.id ORDER BY l0.idx LIMIT 1) AS final_status, c.site AS site"
 
 /* Bounded SQL text builder: overflow makes the whole text invalid. */
 struct sqlbuf {
@@ -283,6 +285,8 @@ int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, voi
     if (f->trunk_id)
         sb_add(&sb, " AND EXISTS(SELECT 1 FROM legs l WHERE l.call_ref=c.id AND " LEG_ON_TRUNK
                     ")");
+    if (f->site)
+        sb_add(&sb, " AND c.site=:site");
     if (f->direction)
         sb_add(&sb, " AND c.direction=:direction");
     if (f->outcome)
@@ -331,6 +335,8 @@ int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, voi
     bind_t(s, ":callee_rev_end", end[1]);
     bind_t(s, ":tl", tl);
     bind_t(s, ":tp", tp);
+    if (f->site)
+        bind_t(s, ":site", f->site);
     if (f->direction)
         bind_t(s, ":direction", f->direction);
     if (f->outcome)
@@ -410,7 +416,7 @@ int stq_call_legs(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
                   " callee_codecs AS callee_codecs, caller_media_addr AS caller_media_addr,"
                   " caller_media_port AS caller_media_port, callee_media_addr AS"
                   " callee_media_addr, callee_media_port AS callee_media_port,"
-                  " leg_ref AS leg_ref, capture_gap AS capture_gap, mos AS mos"
+                  " leg_ref AS leg_ref, capture_gap AS capture_gap, mos AS mos, site AS site"
                   " FROM legs WHERE call_ref=:id ORDER BY idx, id",
                   id, fn, ctx, NULL);
 }
@@ -526,12 +532,37 @@ int stq_stream_series(struct stq *q, int64_t stream_id, uint32_t max, stq_row_fn
     " t.cancelled AS cancelled, t.failed AS failed, t.timeouts AS timeouts, t.asr AS asr,"    \
     " t.ner AS ner, t.acd_s AS acd_s, t.pdd_mean_ms AS pdd_mean_ms,"                          \
     " t.pdd_p95_ms AS pdd_p95_ms, t.peak_concurrent AS peak_concurrent, " ISO("t.peak_ts")    \
-    " AS peak_ts, " ISO("t.updated") " AS updated"
+    " AS peak_ts, " ISO("t.updated") " AS updated, t.site AS site"
 
 int stq_trunks(struct stq *q, stq_row_fn fn, void *ctx)
 {
     return run_id(q, "SELECT " TRUNK_COLS " FROM trunks t WHERE :id=:id ORDER BY t.id", 0, fn,
                   ctx, NULL);
+}
+
+int stq_trunks_site(struct stq *q, const char *site, stq_row_fn fn, void *ctx)
+{
+    if (!site)
+        return stq_trunks(q, fn, ctx);
+    sqlite3_stmt *s = prep(q, "SELECT " TRUNK_COLS " FROM trunks t WHERE t.site=:site ORDER BY t.id");
+    if (!s)
+        return ST_ERR_SQL;
+    bind_t(s, ":site", site);
+    return run_rows(s, fn, ctx, NULL);
+}
+
+int stq_sites(struct stq *q, stq_row_fn fn, void *ctx)
+{
+    /* calls(site, start) answers the distinct sites and their counts */
+    return run_id(q,
+                  "SELECT s.site AS site, (SELECT count(*) FROM calls c WHERE c.site=s.site) AS"
+                  " calls, (SELECT count(*) FROM trunks t WHERE t.site=s.site) AS trunks, " ISO(
+                      "(SELECT min(c.start) FROM calls c WHERE c.site=s.site)") " AS first_call, " ISO(
+                      "(SELECT max(c.start) FROM calls c WHERE c.site=s.site)") " AS last_call"
+                  " FROM (SELECT DISTINCT site FROM calls WHERE site IS NOT NULL UNION"
+                  " SELECT site FROM trunks WHERE site IS NOT NULL) s WHERE :id=:id"
+                  " ORDER BY 1 LIMIT " STQ_SITES_MAX_S,
+                  0, fn, ctx, NULL);
 }
 
 int stq_trunk(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
@@ -661,8 +692,8 @@ static void sweep_peaks(struct ov_point *p, size_t np, int64_t from, int64_t buc
             p[k].concurrent = level;
 }
 
-static int overview_kpis(struct stq *q, int64_t from, int64_t to, int64_t bucket,
-                         stq_row_fn fn, void *ctx)
+static int overview_kpis(struct stq *q, const char *site, int64_t from, int64_t to,
+                         int64_t bucket, stq_row_fn fn, void *ctx)
 {
     size_t np = (size_t)((to - from + bucket - 1) / bucket);
     struct ov_point *p = calloc(np ? np : 1, sizeof *p);
@@ -673,13 +704,19 @@ static int overview_kpis(struct stq *q, int64_t from, int64_t to, int64_t bucket
         rc = ST_ERR_NOMEM;
         goto out;
     }
-    sqlite3_stmt *s = prep(q, "SELECT start, coalesce(\"end\",start), outcome, pdd_ms,"
-                              " duration_s, mos FROM calls WHERE start >= :lo AND start < :to"
-                              " ORDER BY start");
+    sqlite3_stmt *s =
+        site ? prep(q, "SELECT start, coalesce(\"end\",start), outcome, pdd_ms,"
+                       " duration_s, mos FROM calls WHERE site=:site AND start >= :lo"
+                       " AND start < :to ORDER BY start")
+             : prep(q, "SELECT start, coalesce(\"end\",start), outcome, pdd_ms,"
+                       " duration_s, mos FROM calls WHERE start >= :lo AND start < :to"
+                       " ORDER BY start");
     if (!s) {
         rc = ST_ERR_SQL;
         goto out;
     }
+    if (site)
+        bind_t(s, ":site", site);
     bind_i(s, ":lo", from - STQ_MAX_CALL_SPAN_NS);
     bind_i(s, ":to", to);
     int r;
@@ -774,6 +811,30 @@ out:
     return rc;
 }
 
+int stq_site_kpis(struct stq *q, const char *site, int64_t from_ns, int64_t to_ns,
+                  int64_t bucket_ns, stq_row_fn fn, void *ctx)
+{
+    if (bucket_ns <= 0 || to_ns <= from_ns ||
+        (to_ns - from_ns) / bucket_ns >= (int64_t)TS_API_MAX_KPI_POINTS)
+        return ST_ERR_SQL;
+    return overview_kpis(q, site, from_ns, to_ns, bucket_ns, fn, ctx);
+}
+
+int stq_site_range(struct stq *q, const char *site, int64_t *first_ns, int64_t *last_ns)
+{
+    sqlite3_stmt *s = prep(q, "SELECT min(start), max(start) FROM calls WHERE site=:site");
+    *first_ns = *last_ns = 0;
+    if (!s)
+        return ST_ERR_SQL;
+    bind_t(s, ":site", site);
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+        *first_ns = sqlite3_column_int64(s, 0);
+        *last_ns = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_reset(s);
+    return ST_OK;
+}
+
 int stq_kpis(struct stq *q, int64_t trunk_id, int64_t from_ns, int64_t to_ns, int64_t bucket_ns,
              stq_row_fn fn, void *ctx)
 {
@@ -781,7 +842,7 @@ int stq_kpis(struct stq *q, int64_t trunk_id, int64_t from_ns, int64_t to_ns, in
         (to_ns - from_ns) / bucket_ns >= (int64_t)TS_API_MAX_KPI_POINTS)
         return ST_ERR_SQL; /* the caller validates; never allocate unbounded */
     if (trunk_id == 0)
-        return overview_kpis(q, from_ns, to_ns, bucket_ns, fn, ctx);
+        return overview_kpis(q, NULL, from_ns, to_ns, bucket_ns, fn, ctx);
     sqlite3_stmt *s = prep(
         q, "SELECT :from + ((k.minute - :from) / :b) * :b AS t_ns,"
            " (:from + ((k.minute - :from) / :b) * :b)/1000000 AS t_ms,"

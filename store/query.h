@@ -52,6 +52,7 @@ struct stq_call_filter {
     char caller[33], callee[33];     /* digits: contained in the number, or its end */
     bool number_suffix;              /* caller/callee match the last digits (indexed) */
     int64_t trunk_id;                /* 0 = any */
+    const char *site;                /* NULL = any; else the call's site */
     const char *direction, *outcome, *failure_side;
     bool has_min_mos, has_max_mos, has_min_pdd;
     double min_mos, max_mos;
@@ -88,6 +89,10 @@ int stq_stream_series(struct stq *q, int64_t stream_id, uint32_t max, stq_row_fn
 /* ---- trunks, KPIs, registrations ---- */
 
 int stq_trunks(struct stq *q, stq_row_fn fn, void *ctx);
+/* The trunks first seen at site (NULL: all, as stq_trunks). */
+int stq_trunks_site(struct stq *q, const char *site, stq_row_fn fn, void *ctx);
+/* Sites (of calls or trunks) by name: calls, trunks, first/last call. */
+int stq_sites(struct stq *q, stq_row_fn fn, void *ctx);
 /* One trunk; ST_ERR_NOT_FOUND if none. */
 int stq_trunk(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
 /* Per direction (inbound: INVITE from the peer) KPIs of the stored legs
@@ -108,6 +113,11 @@ int stq_kpi_range(struct stq *q, int64_t trunk_id, int64_t *first_ns, int64_t *l
  * the bucket. */
 int stq_kpis(struct stq *q, int64_t trunk_id, int64_t from_ns, int64_t to_ns, int64_t bucket_ns,
              stq_row_fn fn, void *ctx);
+/* The overview series (as stq_kpis with trunk_id 0) of the calls of one
+ * site, and the time of that site's first and last call ((0, 0): none). */
+int stq_site_kpis(struct stq *q, const char *site, int64_t from_ns, int64_t to_ns,
+                  int64_t bucket_ns, stq_row_fn fn, void *ctx);
+int stq_site_range(struct stq *q, const char *site, int64_t *first_ns, int64_t *last_ns);
 /* REGISTER and OPTIONS peers; trunk_id > 0: only those of that trunk's
  * addresses. */
 int stq_registrations(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx);

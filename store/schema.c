@@ -190,6 +190,15 @@ static const char SCHEMA_V3[] =
     /* streams that arrived before their leg: few, adopted when it comes */
     "CREATE INDEX rtp_streams_pending ON rtp_streams(leg_ref) WHERE leg_id IS NULL;";
 
+/* Version 4: branch sites and many sensors. Each leg, call and trunk keeps
+ * the site (sensor or HEP node) that saw it; NULL for a local capture.
+ * calls(site, start) serves the call list and the overview of one site. */
+static const char SCHEMA_V4[] =
+    "ALTER TABLE legs ADD COLUMN site TEXT;"
+    "ALTER TABLE calls ADD COLUMN site TEXT;"
+    "ALTER TABLE trunks ADD COLUMN site TEXT;"
+    "CREATE INDEX calls_site ON calls(site, start) WHERE site IS NOT NULL;";
+
 const char *st_schema_step(int version)
 {
     switch (version) {
@@ -199,6 +208,8 @@ const char *st_schema_step(int version)
         return SCHEMA_V2;
     case 3:
         return SCHEMA_V3;
+    case 4:
+        return SCHEMA_V4;
     default:
         return NULL;
     }

@@ -83,15 +83,15 @@ static const char *const STMT_SQL[S_N] = {
               "cseq,cseq_method,raw,capture_id,frame,file_off) "
               "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [S_CALL] = "INSERT INTO calls(capture_id,tracker_id,start,end,caller,callee,direction,"
-               "outcome,failure_side,failure_detail,pdd_ms,duration_s,mos,legs) "
-               "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,NULL,?)",
+               "outcome,failure_side,failure_detail,pdd_ms,duration_s,mos,legs,site) "
+               "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,NULL,?,?)",
     [S_LEG] = "INSERT INTO legs(call_ref,idx,call_id,from_user,to_user,ruri,pai,caller_digits,"
               "callee_digits,invite_ts,prov_ts,ring_ts,answer_ts,end_ts,bye_ts,final_status,"
               "reason,reason_hdr,q850,ms_diag,hangup_by,transport,src,sport,dst,dport,outcome,"
               "ev_type,ev_conf,linked_to,caller_codecs,callee_codecs,caller_media_addr,"
-              "caller_media_port,callee_media_addr,callee_media_port,leg_ref,capture_gap) "
+              "caller_media_port,callee_media_addr,callee_media_port,leg_ref,capture_gap,site) "
               "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-              "?,?)",
+              "?,?,?)",
     /* call_id checked too: ids of a rolled-back batch are handed out again */
     [S_LINK_ID] = "UPDATE sip_messages SET leg_id=?1 WHERE id=?2 AND ts BETWEEN ?3 AND ?4 "
                   "AND leg_id IS NULL AND call_id=?5",
@@ -104,14 +104,15 @@ static const char *const STMT_SQL[S_N] = {
     [S_CAP_END] = "UPDATE captures SET finished=?2, first_ts=?3, last_ts=?4 WHERE id=?1",
     [S_TRUNK] = "INSERT INTO trunks(name,local_addr,peer_addr,itsp,attempts,answered,busy,"
                 "rejected,cancelled,failed,timeouts,asr,ner,acd_s,pdd_mean_ms,pdd_p95_ms,"
-                "peak_concurrent,peak_ts,updated) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "peak_concurrent,peak_ts,updated,site) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(local_addr,peer_addr) DO UPDATE SET name=excluded.name,"
                 "itsp=excluded.itsp,attempts=excluded.attempts,answered=excluded.answered,"
                 "busy=excluded.busy,rejected=excluded.rejected,cancelled=excluded.cancelled,"
                 "failed=excluded.failed,timeouts=excluded.timeouts,asr=excluded.asr,"
                 "ner=excluded.ner,acd_s=excluded.acd_s,pdd_mean_ms=excluded.pdd_mean_ms,"
                 "pdd_p95_ms=excluded.pdd_p95_ms,peak_concurrent=excluded.peak_concurrent,"
-                "peak_ts=excluded.peak_ts,updated=excluded.updated RETURNING id",
+                "peak_ts=excluded.peak_ts,updated=excluded.updated,"
+                "site=coalesce(excluded.site,trunks.site) RETURNING id",
     [S_KPI] = "INSERT OR REPLACE INTO kpi_minute(trunk_id,direction,minute,attempts,answered,"
               "busy,rejected,cancelled,failed,timeouts,srd_sum_ms,srd_n,ans_sum_ms,ans_n,"
               "dur_sum_s,dur_n,peak_concurrent) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -215,6 +216,14 @@ static uint64_t wall_ns(void)
 static void b_text(sqlite3_stmt *s, int i, const char *t)
 {
     sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
+}
+
+/* A site name (TS_SITE_LEN buffer, maybe unterminated): NULL when empty. */
+static void b_site(sqlite3_stmt *s, int i, const char *site)
+{
+    size_t n = strnlen(site, TS_SITE_LEN);
+    if (n)
+        sqlite3_bind_text(s, i, site, (int)n, SQLITE_STATIC);
 }
 
 static void b_textn(sqlite3_stmt *s, int i, const char *t, size_t n)
@@ -532,7 +541,8 @@ static bool write_leg(struct st_writer *w, int64_t call_ref, int idx, const stru
     if (l->leg_ref)
         b_i64(s, i, (int64_t)l->leg_ref);
     i++;
-    b_i64(s, i, l->capture_gap);
+    b_i64(s, i++, l->capture_gap);
+    b_site(s, i, l->site);
     if (!run(w, s))
         return false;
     int64_t leg_id = sqlite3_last_insert_rowid(w->h);
@@ -693,6 +703,7 @@ static bool write_call(struct st_writer *w, struct rec *r)
         b_i64(s, 11, c->pdd_ms);
     b_real(s, 12, c->duration_s);
     b_i64(s, 13, c->nlegs);
+    b_site(s, 14, c->site);
     if (!run(w, s))
         return false;
     int64_t ref = sqlite3_last_insert_rowid(w->h);
@@ -871,6 +882,7 @@ static bool write_trunks(struct st_writer *w, const struct calls *c)
         b_i64(s, 17, t->peak_concurrent);
         b_ts(s, 18, t->peak_ns);
         b_i64(s, 19, (int64_t)now);
+        b_site(s, 20, t->site);
         int64_t tid = 0;
         if (sqlite3_step(s) == SQLITE_ROW)
             tid = sqlite3_column_int64(s, 0);

@@ -9,7 +9,8 @@ const OUTCOME_COLORS = { answered: "#2f855a", busy: "#d69e2e", cancelled: "#7180
                          failed: "#c53030", timeout: "#805ad5" };
 const FAILED = new Set(["failed", "rejected", "timeout"]);
 const POOR_MOS = 3.5;
-const state = { live: false, timer: null, token: sessionStorage.getItem("ts-token") || "" };
+const state = { live: false, timer: null, token: sessionStorage.getItem("ts-token") || "",
+                site: sessionStorage.getItem("ts-site") || "", sites: [] };
 
 /* ---- small helpers ---- */
 
@@ -84,6 +85,45 @@ function qs(params) {
   for (const [k, v] of Object.entries(params)) if (v !== "" && v !== null && v !== undefined) u.set(k, v);
   const s = u.toString();
   return s ? "?" + s : "";
+}
+
+/* ---- sites: one selector filters the overview, calls and trunks ---- */
+
+async function loadSites() {
+  const sel = document.getElementById("site-select");
+  try {
+    state.sites = (await api("/sites")).sites;
+  } catch {
+    state.sites = [];
+  }
+  if (state.site && !state.sites.some((s) => s.site === state.site)) {
+    state.site = "";
+    sessionStorage.removeItem("ts-site");
+  }
+  sel.replaceChildren(h("option", { value: "" }, "all sites"),
+    state.sites.map((s) => h("option", { value: s.site, selected: s.site === state.site }, `${s.site} (${s.calls} calls)`)));
+  document.getElementById("site-pick").classList.toggle("hidden", state.sites.length === 0);
+}
+
+document.getElementById("site-select").addEventListener("change", (ev) => {
+  state.site = ev.target.value;
+  if (state.site) sessionStorage.setItem("ts-site", state.site);
+  else sessionStorage.removeItem("ts-site");
+  route();
+});
+
+const siteInfo = () => state.sites.find((s) => s.site === state.site);
+const siteName = (s) => s || "no site (local capture)";
+
+/* Trunks by site in name order, those without a site last. */
+function bySite(trunks) {
+  const groups = new Map();
+  for (const t of trunks) {
+    const k = t.site ?? "";
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k).push(t);
+  }
+  return [...groups.entries()].sort(([a], [b]) => (a === "") - (b === "") || a.localeCompare(b));
 }
 
 /* ---- router ---- */
@@ -161,17 +201,23 @@ function seriesCharts(points, withMos = true) {
 
 async function pageOverview(params) {
   const range = params.range || "all";
-  const [health, trunks, stats] = await Promise.all([api("/health"), api("/trunks"), api("/stats")]);
+  const [health, trunks, stats] = await Promise.all([api("/health"), api("/trunks" + qs({ site: state.site })),
+    api("/stats")]);
   state.live = health.live;
-  const lastMs = stats.totals.last_call ? Date.parse(stats.totals.last_call) : 0;
-  const series = await api("/kpis" + qs(rangeParams(range, lastMs)));
+  const si = siteInfo();
+  const lastCall = si ? si.last_call : stats.totals.last_call;
+  const lastMs = lastCall ? Date.parse(lastCall) : 0;
+  const series = await api("/kpis" + qs(Object.assign(rangeParams(range, lastMs), { site: state.site })));
   setStatus(health.live ? "live sensor" : "database · " + stats.totals.calls + " calls", health.live ? "live" : "");
   const bar = h("div", { class: "toolbar" }, h("strong", {}, "Range"),
     h("div", {}, RANGES.map(([k, label]) => h("button", { class: "seg" + (k === range ? " on" : ""), "data-range": k,
       onclick: () => (location.hash = "#/overview?range=" + k) }, label))),
     h("span", { class: "spacer" }),
-    h("span", { class: "muted" }, `${stats.totals.calls} calls · ${stats.totals.sip_messages} SIP messages · ` +
-      `${when(stats.totals.first_call)} – ${when(stats.totals.last_call)} UTC · bucket ${series.bucket_s / 60} min`));
+    h("span", { class: "muted", id: "overview-facts" }, si
+      ? `site ${si.site} · ${si.calls} calls · ${si.trunks} trunks · ` +
+        `${when(si.first_call)} – ${when(si.last_call)} UTC · bucket ${series.bucket_s / 60} min`
+      : `${stats.totals.calls} calls · ${stats.totals.sip_messages} SIP messages · ` +
+        `${when(stats.totals.first_call)} – ${when(stats.totals.last_call)} UTC · bucket ${series.bucket_s / 60} min`));
   const facts = [];
   if (stats.source === "live")
     facts.push(h("div", { class: "card" }, h("h2", {}, "Sensor"), h("dl", { class: "facts" },
@@ -179,7 +225,7 @@ async function pageOverview(params) {
       h("dt", {}, "active calls"), h("dd", {}, stats.active_calls), h("dt", {}, "drops (kernel / queue / store)"),
       h("dd", {}, `${stats.drops_kernel} / ${stats.drops_queue} / ${stats.store_dropped}`),
       h("dt", {}, "queue depth"), h("dd", {}, stats.queue_depth))));
-  view(h("h1", {}, "Overview"), bar, ...facts,
+  view(h("h1", {}, "Overview" + (state.site ? " · " + state.site : "")), bar, ...facts,
     trunks.trunks.length ? h("div", { class: "tiles" }, trunks.trunks.map(kpiTile))
       : h("div", { class: "card muted" }, "No trunks in this database yet."),
     seriesCharts(series.points));
@@ -196,7 +242,7 @@ function toIsoInput(v) {
 }
 
 async function pageCalls(params) {
-  const trunks = await api("/trunks");
+  const trunks = await api("/trunks" + qs({ site: state.site }));
   const sel = (name, opts) => h("select", { name }, h("option", { value: "" }, "any"),
     opts.map(([v, l]) => h("option", { value: v, selected: params[name] === String(v) }, l)));
   const inp = (name, attrs) => h("input", Object.assign({ name, value: params[name] || "" }, attrs));
@@ -228,6 +274,7 @@ async function pageCalls(params) {
   const q = {};
   for (const k of CALL_FILTERS) if (params[k]) q[k] = params[k];
   if (!q.limit) q.limit = 50;
+  if (state.site) q.site = state.site;
   if (params.cursor) q.cursor = params.cursor;
   const stack = params.back ? params.back.split(",") : [];
   let data;
@@ -266,7 +313,7 @@ async function pageCalls(params) {
     h("button", { id: "next-page", disabled: !data.next_cursor, onclick: () =>
       nav(data.next_cursor, stack.concat([params.cursor || "_"])) }, "Next ›"),
     h("span", { class: "muted" }, `${data.calls.length} calls on this page` + (stack.length ? ` · page ${stack.length + 1}` : "")));
-  view(h("h1", {}, "Calls"), form, h("div", { class: "card" }, h("div", { class: "table-wrap" },
+  view(h("h1", {}, "Calls" + (state.site ? " · " + state.site : "")), form, h("div", { class: "card" }, h("div", { class: "table-wrap" },
     h("table", { class: "grid", id: "calls-table" },
       h("thead", {}, h("tr", {}, sortTh("start", "Start (UTC)"), h("th", {}, "Caller"), h("th", {}, "Callee"),
         h("th", {}, "Direction"), h("th", {}, "Outcome"), h("th", { class: "num" }, "Final"), h("th", {}, "Failed at"),
@@ -454,17 +501,26 @@ async function pageCall(id, params) {
 /* ---- trunks ---- */
 
 async function pageTrunks() {
-  const t = await api("/trunks");
-  view(h("h1", {}, "Trunks"), h("div", { class: "card" }, h("div", { class: "table-wrap" },
+  const t = await api("/trunks" + qs({ site: state.site }));
+  const grouped = state.sites.length > 0 || t.trunks.some((r) => r.site);
+  const head = (site, n) => h("tr", { class: "site-head", "data-site": site },
+    h("th", { colspan: 14 }, `Site: ${siteName(site)} · ${n} trunk${n === 1 ? "" : "s"}`));
+  const body = grouped ? bySite(t.trunks).flatMap(([site, rs]) => [head(site, rs.length), ...rs.map(trunkRow)])
+    : t.trunks.map(trunkRow);
+  view(h("h1", {}, "Trunks" + (state.site ? " · " + state.site : "")), h("div", { class: "card" }, h("div", { class: "table-wrap" },
     h("table", { class: "grid", id: "trunks-table" },
       h("thead", {}, h("tr", {}, ["#", "Name", "Type", "Local", "Peer"].map((x) => h("th", {}, x)),
         ["Attempts", "Answered", "ASR", "NER", "ACD", "PDD", "PDD p95", "Peak", "MOS"].map((x) => h("th", { class: "num" }, x)))),
-      h("tbody", {}, t.trunks.map((r) => h("tr", { class: "click", onclick: () => (location.hash = "#/trunk/" + r.id) },
+      h("tbody", {}, body.length ? body : h("tr", {}, h("td", { colspan: 14, class: "muted" }, "No trunks.")))))));
+}
+
+function trunkRow(r) {
+  return h("tr", { class: "click", "data-trunk": r.id, "data-site": r.site ?? "", onclick: () => (location.hash = "#/trunk/" + r.id) },
         h("td", {}, r.id), h("td", {}, r.name), h("td", {}, h("span", { class: "badge " + r.type }, r.type)),
         h("td", {}, r.local), h("td", {}, r.peer), h("td", { class: "num" }, r.attempts), h("td", { class: "num" }, r.answered),
         h("td", { class: "num" }, pct(r.asr)), h("td", { class: "num" }, pct(r.ner)), h("td", { class: "num" }, secs(r.acd_s)),
         h("td", { class: "num" }, ms(r.pdd_mean_ms)), h("td", { class: "num" }, ms(r.pdd_p95_ms)),
-        h("td", { class: "num" }, r.peak_concurrent), h("td", { class: "num" }, num(r.mos, 2)))))))));
+        h("td", { class: "num" }, r.peak_concurrent), h("td", { class: "num" }, num(r.mos, 2)));
 }
 
 function codeBars(codes) {
@@ -537,4 +593,4 @@ document.getElementById("auth-form").addEventListener("submit", (ev) => {
   route();
 });
 window.addEventListener("hashchange", route);
-route();
+loadSites().finally(route);

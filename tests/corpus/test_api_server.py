@@ -242,12 +242,15 @@ def main():
         run_plans(sql)
         run_hostile(cl)
         run_static(cl, a.work, static, a.bin, db)
+        check(cl.json("/api/v1/sites") == {"sites": []}, "a local capture has no sites")
+        check(all(c["site"] is None for c in cl.json("/api/v1/calls")["calls"]), "local calls: site null")
         documented = {(p, 200) for p in spec["paths"]}
         check(documented <= cl.validated,
               "every documented path answered 200 and was validated: missing %s"
               % sorted(documented - cl.validated))
     finally:
         stop(srv)
+    run_sites(a.bin, db, a.work, spec)
     run_token(a.bin, db, a.work)
     run_rate(a.bin, db)
     run_tls(a.bin, db, a.work)
@@ -519,6 +522,79 @@ def run_plans(sql):
     p = plan("SELECT t.id, l.mos, count(*) FROM trunks t JOIN legs l ON l.src=t.local_addr AND "
              "l.dst=t.peer_addr WHERE l.mos IS NOT NULL GROUP BY 1, 2")
     check("COVERING INDEX legs_src_dst" in p, "trunk MOS is index-only: " + p)
+
+
+def run_sites(binary, db, work, spec):
+    """Sites (schema v4): a copy of the database whose calls, legs and trunks
+    were given sites; the site filters, /sites and the index against SQL."""
+    sdb = os.path.join(work, "sites.db")
+    src = sqlite3.connect(db)
+    dst = sqlite3.connect(sdb)
+    src.backup(dst)
+    src.close()
+    dst.executescript(
+        "UPDATE calls SET site=CASE id%3 WHEN 0 THEN 'branch' WHEN 1 THEN 'hq' END;"
+        "UPDATE legs SET site=(SELECT c.site FROM calls c WHERE c.id=legs.call_ref);"
+        "UPDATE legs SET site='hq' WHERE idx=1 AND site='branch';"  # a call crossing the sites
+        "UPDATE trunks SET site=CASE id%2 WHEN 0 THEN 'branch' ELSE 'hq' END;"
+        "INSERT INTO trunks(name,local_addr,peer_addr,site) VALUES('odd','192.0.2.7','192.0.2.8',"
+        "'x''); DROP TABLE calls;--');")
+    dst.commit()
+    sql = lambda s, *p: dst.execute(s, p).fetchall()
+    srv, port = free_port_server([binary, "serve", "--db", sdb, "--http", "127.0.0.1:0", "--rate", "100000"])
+    cl = Client(port)
+    cl.set_openapi(spec)
+    try:
+        s = cl.json("/api/v1/sites")["sites"]
+        ref = sql("SELECT site, count(*) FROM calls WHERE site IS NOT NULL GROUP BY 1 ORDER BY 1")
+        check([(x["site"], x["calls"]) for x in s if x["calls"]] == [tuple(r) for r in ref] and len(ref) == 2,
+              "sites with their call counts: %r" % s)
+        check({x["site"]: x["trunks"] for x in s} == dict(sql(
+            "SELECT site, count(*) FROM trunks WHERE site IS NOT NULL GROUP BY 1")), "sites' trunk counts")
+        for site in ("branch", "hq"):
+            ref = sorted(r[0] for r in sql("SELECT id FROM calls WHERE site=?", site))
+            got = sorted(walk(cl, {"site": site}, 500))
+            check(got == ref and ref, "site=%s: %d calls, want %d" % (site, len(got), len(ref)))
+            ref = [r[0] for r in sql("SELECT id FROM calls WHERE site=? AND outcome='answered' "
+                                     "ORDER BY coalesce(pdd_ms,-1) ASC, id ASC", site)]
+            check(walk(cl, {"site": site, "outcome": "answered", "sort": "pdd", "order": "asc"}, 7) == ref,
+                  "site=%s with outcome, sorted by pdd" % site)
+            t = cl.json(q("/api/v1/trunks", site=site))["trunks"]
+            check([x["id"] for x in t] == [r[0] for r in sql("SELECT id FROM trunks WHERE site=? ORDER BY id",
+                                                               site)] and t and all(x["site"] == site for x in t),
+                  "trunks?site=%s" % site)
+            k = cl.json(q("/api/v1/kpis", site=site, bucket=60))
+            check(sum(p["attempts"] for p in k["points"]) == len(ref and sql(
+                "SELECT id FROM calls WHERE site=?", site)), "kpis?site=%s counts the site's calls" % site)
+        check(sorted(walk(cl, {"site": "nowhere"}, 500)) == [], "an unknown site has no calls")
+        odd = "x'); DROP TABLE calls;--"
+        t = cl.json(q("/api/v1/trunks", site=odd))["trunks"]
+        check(len(t) == 1 and t[0]["site"] == odd, "a site with quotes is a value, not SQL")
+        check(len(cl.json("/api/v1/trunks")["trunks"]) == sql("SELECT count(*) FROM trunks")[0][0], "all trunks")
+        # call objects and legs carry their site
+        cid = sql("SELECT c.id FROM calls c WHERE c.site='branch' AND EXISTS(SELECT 1 FROM legs l WHERE "
+                  "l.call_ref=c.id AND l.site='hq') LIMIT 1")
+        if check(cid, "a call crossing the sites"):
+            d = cl.json("/api/v1/calls/%d" % cid[0][0])
+            check(d["call"]["site"] == "branch", "call detail site")
+            check([l["site"] for l in d["legs"]] == [r[0] for r in sql(
+                "SELECT site FROM legs WHERE call_ref=? ORDER BY idx, id", cid[0][0])]
+                and {l["site"] for l in d["legs"]} == {"branch", "hq"}, "legs keep their own site")
+        c = cl.json(q("/api/v1/calls", site="hq", limit=5))["calls"]
+        check(c and all(x["site"] == "hq" for x in c), "listed calls carry the site")
+        for bad in ("site=", "site=" + "s" * 32, "site=a%01b", "site=a%7Fb", "site=a&site=b"):
+            check_err(cl, "/api/v1/calls?" + bad, 400)
+            check_err(cl, "/api/v1/trunks?" + bad, 400)
+        check_err(cl, "/api/v1/sites?site=hq", 400)
+        check_err(cl, "/api/v1/trunks/1/kpis?site=hq", 400)
+        check(len(walk(cl, {"site": "s" * 31}, 500)) == 0, "a 31-character site is accepted")
+        # the site filter is served by calls(site, start)
+        p = " | ".join(r[3] for r in sql("EXPLAIN QUERY PLAN SELECT c.id FROM calls c WHERE 1 AND "
+                                          "c.site=? ORDER BY c.start DESC, c.id DESC LIMIT 101", "hq"))
+        check("calls_site" in p and "TEMP B-TREE" not in p, "site filter uses calls_site: " + p)
+    finally:
+        stop(srv)
+        dst.close()
 
 
 def run_hostile(cl):

@@ -7,8 +7,11 @@ namespace, to a `trunkscope capture --site S --hep 127.0.0.1:PORT` sensor.
 Both sensors send to one `trunkscope collect` on that namespace's loopback.
 Every truth call must come out as one call (calls through the Mediation
 Server have legs from both sensors), no HEP message may be lost, and each
-trunk's KPIs must equal those the truth file gives for it. Needs root,
-`ip netns` and tcpreplay; skipped otherwise."""
+trunk's KPIs must equal those the truth file gives for it. The collector
+also stores to a database and serves the API (--db, --http): through the
+API the sites are listed, calls list legs from both sites with each leg's
+site, and the trunks are grouped per site. Needs root, `ip netns` and
+tcpreplay; skipped otherwise."""
 import json
 import os
 import re
@@ -18,6 +21,8 @@ import struct
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 
 from manifest import Checker, analyze, parse_args
 from test_hep_collect import Collector, check_calls, iter_pcap, parse_ip, pcap_header
@@ -78,6 +83,84 @@ def split(pcap, out_branch, out_central):
     return pairs
 
 
+def get(port, path):
+    """GET an /api/v1 path of a server on this namespace's loopback."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1{path}", timeout=30) as r:
+        return json.load(r)
+
+
+def get_in_ns(ns, port, path):
+    """The same from inside the network namespace (the collector's own API)."""
+    code = ("import sys, urllib.request; sys.stdout.write(urllib.request.urlopen("
+            "sys.argv[1], timeout=30).read().decode())")
+    r = sh("ip", "netns", "exec", ns, sys.executable, "-c", code,
+           f"http://127.0.0.1:{port}/api/v1{path}", check=False)
+    try:
+        return json.loads(r.stdout) if r.returncode == 0 else None
+    except ValueError:
+        return None
+
+
+def check_api(c, a, db, site_of_pair):
+    """The stored result through `serve`: sites, calls with their legs'
+    sites, trunks per site."""
+    p = subprocess.Popen([a.bin, "serve", "--db", db, "--http", "127.0.0.1:0", "--rate", "100000"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        m = re.search(r"port (\d+)", p.stdout.readline())
+        if not c.check(m is not None, "serve came up on the collector's database"):
+            return
+        port = int(m.group(1))
+        sites = {s["site"]: s for s in get(port, "/sites")["sites"]}
+        c.check(set(sites) == {"branch", "central"}, f"sites {sorted(sites)}")
+        calls, cursor = [], None
+        while True:
+            d = get(port, "/calls?limit=500" + (f"&cursor={cursor}" if cursor else ""))
+            calls += d["calls"]
+            cursor = d["next_cursor"]
+            if not cursor:
+                break
+        c.check(sum(s["calls"] for s in sites.values()) == len(calls) and calls,
+                f"every call has a site: {[(k, s['calls']) for k, s in sites.items()]} of {len(calls)}")
+        for name in sites:
+            ids = [x["id"] for x in get(port, "/calls?limit=500&site=" + urllib.parse.quote(name))["calls"]]
+            c.check(sorted(ids) == sorted(x["id"] for x in calls if x["site"] == name)
+                    and len(ids) == sites[name]["calls"], f"calls?site={name}: {len(ids)} calls")
+        crossing = 0
+        for call in calls:
+            d = get(port, f"/calls/{call['id']}")
+            legsites = set()
+            for leg in d["legs"]:
+                want = site_of_pair.get(frozenset((leg["src"], leg["dst"])))
+                c.check(leg["site"] == want, f"call {call['id']} leg {leg['idx']}: site {leg['site']} != {want}")
+                legsites.add(leg["site"])
+            c.check(d["call"]["site"] == d["legs"][0]["site"], f"call {call['id']}: the first leg's site")
+            crossing += legsites == {"branch", "central"}
+        c.check(crossing > 0, f"calls list legs from both sites ({crossing})")
+        everything = get(port, "/trunks")["trunks"]
+        per_site = {}
+        for name in sites:
+            ts = get(port, "/trunks?site=" + urllib.parse.quote(name))["trunks"]
+            per_site[name] = len(ts)
+            c.check(len(ts) == sites[name]["trunks"], f"{name}: /sites trunks = trunks?site")
+            for t in ts:
+                want = site_of_pair.get(frozenset((t["local"], t["peer"])))
+                c.check(t["site"] == name == want, f"trunk {t['id']} {t['local']}-{t['peer']}: site "
+                                                   f"{t['site']} in {name}, want {want}")
+        c.check(all(per_site.values()) and sum(per_site.values()) == len(everything),
+                f"trunks grouped per site {per_site} of {len(everything)}")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = p.wait()
+        err = p.stderr.read()
+        c.check(rc == 0 and "runtime error" not in err and "AddressSanitizer" not in err,
+                f"serve exit {rc}: {err[-400:]!r}")
+
+
 def main():
     a = parse_args()
     if os.geteuid() != 0:
@@ -114,7 +197,13 @@ def main():
                 sh("ip", "netns", "exec", ns, "sysctl", "-qw",
                    f"net.ipv6.conf.{d}.disable_ipv6=1", check=False)
                 sh("ip", "-n", ns, "link", "set", d, "up")
-        col = Collector(a.bin, a.work, "sites-col", ["127.0.0.1:0/udp"], netns=ns)
+        db = os.path.join(a.work, "sites.db")
+        for f in (db, db + "-wal", db + "-shm"):
+            if os.path.exists(f):
+                os.unlink(f)
+        http_port = 18000 + os.getpid() % 20000  # the namespace's own loopback: free
+        col = Collector(a.bin, a.work, "sites-col", ["127.0.0.1:0/udp"], netns=ns,
+                        extra=["--db", db, "--http", f"127.0.0.1:{http_port}"])
         ports = col.ports()
         c.check(bool(ports), f"collector came up: {col.err()!r}")
         if not ports:
@@ -163,6 +252,11 @@ def main():
             c.check(st.get("kernel_drops", -1) == 0 and st.get("queue_drops", -1) == 0,
                     f"{site}: capture drops {st}")
         time.sleep(1.0)
+        h = get_in_ns(ns, http_port, "/health")
+        c.check(h is not None and h.get("schema_version", 0) >= 4, f"collector API: health {h}")
+        s = get_in_ns(ns, http_port, "/sites")
+        c.check(s is not None and {x["site"] for x in s["sites"]} <= {"branch", "central"},
+                f"collector API: sites {s}")
         rc, doc, cst = col.stop()
         c.check(rc == 0, f"collector exit code {rc}: {col.err()[-400:]!r}")
         c.check(cst.get("accepted") == sent and sent > 0,
@@ -213,6 +307,7 @@ def main():
                     want[k] is None or abs(t[k] - want[k]) <= tol)
                 c.check(ok, f"{tg}: {k} {t.get(k)} != {want[k]} (+/- {tol})")
         c.check(per_site["branch"] > 0 and per_site["central"] > 0, f"trunks per site {per_site}")
+        check_api(c, a, db, site_of_pair)
     finally:
         for p in procs:
             if p.poll() is None:

@@ -272,20 +272,20 @@ static void test_newer_refused(void **state)
     char db[300], err[256] = "";
     tmp_path(db, sizeof db, "newer.db");
     struct st_db *d = st_db_open_raw(db, err, sizeof err);
-    assert_int_equal(st_db_exec(d, "CREATE TABLE x(a); PRAGMA user_version=4", err, sizeof err),
+    assert_int_equal(st_db_exec(d, "CREATE TABLE x(a); PRAGMA user_version=5", err, sizeof err),
                      ST_OK);
     st_db_close(d);
     struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
     assert_null(w);
     assert_non_null(strstr(err, "newer"));
-    assert_non_null(strstr(err, "4"));
+    assert_non_null(strstr(err, "5"));
     assert_null(strchr(err, '\n'));
     assert_null(st_db_open(db, false, err, sizeof err));
     assert_null(st_db_open(db, true, err, sizeof err));
     assert_non_null(strstr(err, "newer"));
     /* untouched */
     d = st_db_open_raw(db, err, sizeof err);
-    assert_int_equal(st_db_scalar(d, "PRAGMA user_version", -1), 4);
+    assert_int_equal(st_db_scalar(d, "PRAGMA user_version", -1), 5);
     st_db_close(d);
 }
 
@@ -321,7 +321,7 @@ static void test_migrate_v2(void **state)
     put_call_ref(w, 8, T0, "new@v3", "200", 41);
     put_stream(w, 41, 3.7, 2);
     st_writer_close(w);
-    assert_int_equal(q(db, "PRAGMA user_version"), 3);
+    assert_int_equal(q(db, "PRAGMA user_version"), ST_SCHEMA_VERSION);
     assert_int_equal(q(db, "SELECT count(*) FROM pragma_table_xinfo('legs') WHERE name IN"
                            "('leg_ref','capture_gap','mos','caller_rev','callee_rev')"),
                      5);
@@ -343,6 +343,83 @@ static void test_migrate_v2(void **state)
                            "call_ref=(SELECT id FROM calls WHERE tracker_id=8)"),
                      1);
     /* the v3 file opens read-only now */
+    d = st_db_open(db, true, err, sizeof err);
+    assert_non_null(d);
+    st_db_close(d);
+}
+
+/* A v3 database with data: v4 adds the site of legs, calls and trunks
+ * (NULL for the old rows) and calls(site, start); new rows get their site,
+ * an empty site stays NULL. */
+static void test_migrate_v3(void **state)
+{
+    (void)state;
+    char db[300], err[256], got[64];
+    tmp_path(db, sizeof db, "v3.db");
+    struct st_db *d = st_db_open_raw(db, err, sizeof err);
+    assert_non_null(d);
+    for (int v = 1; v <= 3; v++)
+        assert_int_equal(st_db_exec(d, st_schema_step(v), err, sizeof err), ST_OK);
+    assert_null(st_schema_step(ST_SCHEMA_VERSION + 1));
+    assert_int_equal(st_db_exec(d,
+                                "PRAGMA user_version=3;"
+                                "INSERT INTO calls(id,start,caller,outcome) VALUES(7,1,'old','answered');"
+                                "INSERT INTO legs(call_ref,call_id,src,dst) VALUES(7,'old@v3',"
+                                " '10.0.0.1','10.0.0.2');"
+                                "INSERT INTO trunks(local_addr,peer_addr,attempts) VALUES"
+                                " ('10.0.0.1','10.0.0.2',1);",
+                                err, sizeof err),
+                     ST_OK);
+    assert_int_equal(st_db_scalar(d, "SELECT count(*) FROM pragma_table_info('calls') WHERE "
+                                     "name='site'", -1),
+                     0);
+    st_db_close(d);
+    assert_null(st_db_open(db, true, err, sizeof err)); /* needs the upgrade */
+    assert_non_null(strstr(err, "version 3"));
+    struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
+    assert_non_null(w);
+    /* a call seen at two sites: the call keeps the first leg's */
+    struct calls_leg legs[2];
+    memset(legs, 0, sizeof legs);
+    for (int i = 0; i < 2; i++) {
+        snprintf(legs[i].call_id, sizeof legs[i].call_id, "new%d@v4", i);
+        legs[i].invite_ns = T0 + (uint64_t)i * NS;
+        legs[i].ev_linked_to = -1;
+        legs[i].src.family = legs[i].dst.family = 4;
+        legs[i].src.a[0] = legs[i].dst.a[0] = 10;
+        legs[i].dst.a[3] = (uint8_t)(i + 2);
+    }
+    snprintf(legs[0].site, sizeof legs[0].site, "branch-1");
+    /* a full TS_SITE_LEN buffer without a terminator is stored bounded */
+    memset(legs[1].site, 'h', sizeof legs[1].site);
+    struct calls_call c;
+    memset(&c, 0, sizeof c);
+    c.id = 9;
+    c.start_ns = T0;
+    c.pdd_ms = -1;
+    c.nlegs = 2;
+    c.legs = legs;
+    snprintf(c.site, sizeof c.site, "branch-1");
+    st_writer_call(w, &c);
+    put_call(w, 10, T0 + 5 * NS, "local@v4", "300"); /* no site: NULL */
+    st_writer_close(w);
+    assert_int_equal(q(db, "PRAGMA user_version"), ST_SCHEMA_VERSION);
+    assert_int_equal(q(db, "SELECT count(*) FROM pragma_table_info('legs') WHERE name='site'"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM pragma_table_info('trunks') WHERE name='site'"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM sqlite_master WHERE name='calls_site'"), 1);
+    /* the old rows survive with no site */
+    assert_int_equal(q(db, "SELECT count(*) FROM calls WHERE id=7 AND caller='old' AND site IS NULL"),
+                     1);
+    assert_int_equal(q(db, "SELECT count(*) FROM legs WHERE call_id='old@v3' AND site IS NULL"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM trunks WHERE attempts=1 AND site IS NULL"), 1);
+    qtext(db, "SELECT site FROM calls WHERE tracker_id=9", got, sizeof got);
+    assert_string_equal(got, "branch-1");
+    qtext(db, "SELECT site FROM legs WHERE call_id='new0@v4'", got, sizeof got);
+    assert_string_equal(got, "branch-1");
+    assert_int_equal(q(db, "SELECT length(site) FROM legs WHERE call_id='new1@v4'"), TS_SITE_LEN);
+    assert_int_equal(q(db, "SELECT count(*) FROM calls WHERE tracker_id=10 AND site IS NULL"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM legs WHERE call_id='local@v4' AND site IS NULL"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM calls WHERE site='branch-1'"), 1);
     d = st_db_open(db, true, err, sizeof err);
     assert_non_null(d);
     st_db_close(d);
@@ -899,6 +976,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_migrate_v1),
         cmocka_unit_test(test_newer_refused),
         cmocka_unit_test(test_migrate_v2),
+        cmocka_unit_test(test_migrate_v3),
         cmocka_unit_test(test_stream_after_leg),
         cmocka_unit_test(test_stream_before_leg),
         cmocka_unit_test(test_message_links),
