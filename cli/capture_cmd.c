@@ -104,7 +104,7 @@ static void usage(FILE *f)
             "  --log FILE             event log to FILE (reopened on SIGHUP), default stderr\n"
             "  --json                 print the analyze --json report at exit\n"
             "  --site NAME            site of this sensor on every leg (default: host name)\n"
-            "  --hep HOST:PORT        forward SIP, and stream quality reports, as HEPv3\n"
+            "  --hep HOST:PORT        forward SIP, RTCP and stream quality reports as HEPv3\n"
             "  --hep-transport udp|tcp  (default udp)\n"
             "  --hep-node-id N        HEP capture agent id (default 0)\n"
             "  --hep-node-name NAME   HEP node name (default: the site)\n"
@@ -314,6 +314,29 @@ static void cb_sip(void *ctx, const struct pkt_meta *m, struct bv raw, const str
     if (msg)
         h.correlation_id = msg->call_id;
     h.payload = raw;
+    hep_send_msg(c->hep, &h);
+}
+
+/* RTCP as HEP protocol type 5, the datagram as captured (a collector of
+ * ours analyses it like captured RTCP). */
+static void cb_rtcp(void *ctx, const struct pkt_meta *m, struct bv rtcp)
+{
+    struct cap_ctx *c = ctx;
+    struct hep_msg h;
+    memset(&h, 0, sizeof h);
+    h.family = m->ipver;
+    h.ip_proto = m->l4;
+    h.src = m->src;
+    h.dst = m->dst;
+    h.sport = m->sport;
+    h.dport = m->dport;
+    h.ts_ns = m->ts_ns;
+    h.proto_type = HEP_PROTO_RTCP;
+    h.node_id = c->hep_node_id;
+    h.vlan = m->vlan;
+    h.auth_key = bv_make(c->hep_key, c->hep_key_len);
+    h.node_name = bv_cstr(c->hep_node_name);
+    h.payload = rtcp;
     hep_send_msg(c->hep, &h);
 }
 
@@ -644,6 +667,8 @@ int cmd_capture(int argc, char **argv)
         }
     }
     engine_set_stream_sink(e, cb_stream, &ctx);
+    if (ctx.hep)
+        engine_set_rtcp_hook(e, cb_rtcp, &ctx);
     ctx.w = w;
     if (w || ctx.hep) {
         /* set once, before any thread uses the engine */

@@ -12,6 +12,7 @@
 #include "../common/limits.h"
 #include "../dissect/sipframe.h"
 #include "../dissect/hep.h"
+#include "../dissect/rtp.h"
 #include "../dissect/ws.h"
 #include "../calls/calls.h"
 #include "../dissect/sdp.h"
@@ -36,6 +37,8 @@ struct engine {
     uint64_t last_tick_ns;
     engine_sip_fn sip_hook;
     void *sip_hook_ctx;
+    void (*rtcp_hook)(void *ctx, const struct pkt_meta *m, struct bv rtcp);
+    void *rtcp_hook_ctx;
     struct sip_msg msg; /* scratch: large, so not on the stack */
     uint8_t hep_buf[TS_SIP_MAX_MSG]; /* inflated HEP payloads */
     struct sdp sdp; /* scratch for SDP bodies announced by the call layer */
@@ -220,8 +223,11 @@ static void on_udp(void *ctx, const struct pkt_meta *m, struct bv payload)
         sip_datagram(e, m, payload);
         return;
     }
-    if (e->media && media_udp(e->media, m, payload))
+    if (e->media && media_udp(e->media, m, payload)) {
+        if (e->rtcp_hook && rtcp_looks_like(payload))
+            e->rtcp_hook(e->rtcp_hook_ctx, m, payload);
         return;
+    }
     if (is_sip_port(m->sport) || is_sip_port(m->dport) || m->l4 == TS_L4_SCTP) {
         if (only_crlf(payload))
             TS_INC(&e->st, SIP_KEEPALIVES);
@@ -533,6 +539,14 @@ void engine_set_sip_hook(struct engine *e, engine_sip_fn fn, void *ctx)
 {
     e->sip_hook = fn;
     e->sip_hook_ctx = ctx;
+}
+
+void engine_set_rtcp_hook(struct engine *e,
+                          void (*fn)(void *ctx, const struct pkt_meta *m, struct bv rtcp),
+                          void *ctx)
+{
+    e->rtcp_hook = fn;
+    e->rtcp_hook_ctx = ctx;
 }
 
 void engine_set_stream_sink(struct engine *e,

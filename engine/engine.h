@@ -62,6 +62,10 @@ typedef void (*engine_sip_fn)(void *ctx, const struct pkt_meta *m, struct bv raw
 void engine_set_sip_hook(struct engine *e, engine_sip_fn fn, void *ctx);
 void engine_set_call_sink(struct engine *e, void (*fn)(void *ctx, const struct calls_call *c),
                           void *ctx);
+/* Every RTCP datagram the media analyser took (for the HEP sender). */
+void engine_set_rtcp_hook(struct engine *e,
+                          void (*fn)(void *ctx, const struct pkt_meta *m, struct bv rtcp),
+                          void *ctx);
 /* Every finished RTP stream (for the store and the HEP quality reports). */
 struct media_stream;
 void engine_set_stream_sink(struct engine *e,

@@ -259,6 +259,11 @@ def main():
                 f"collector API: sites {s}")
         rc, doc, cst = col.stop()
         c.check(rc == 0, f"collector exit code {rc}: {col.err()[-400:]!r}")
+        # RTCP crosses too (HEP type 5) and is analysed by the collector
+        if truth["totals"].get("rtcp_packets", 0) > 0:
+            c.check(cst.get("rtcp", 0) > 0, f"collector received RTCP over HEP: {cst.get('rtcp')}")
+            c.check((doc or {}).get("rtcp", {}).get("packets", 0) > 0,
+                    f"collector analysed RTCP: {(doc or {}).get('rtcp')}")
         c.check(cst.get("accepted") == sent and sent > 0,
                 f"collector accepted {cst.get('accepted')} of {sent} sent")
         # both sensors send from 127.0.0.1: one sender address, two sites
@@ -301,8 +306,10 @@ def main():
                                                 and abs(t[k] - want[k]) < 1e-9),
                         f"{tg}: {k} {t.get(k)} != {want[k]}")
             # times are the sensors' capture times of a real-time replay:
-            # scheduling on a shared machine moves them by up to a few 100 ms
-            for k, tol in (("acd_s", 1.0), ("pdd_ms", 500.0)):
+            # scheduling on a loaded 2-core machine moves single messages by up
+            # to a second or two (exact times are proven offline by
+            # test_calls_truth.py; counts and ratios above are exact here)
+            for k, tol in (("acd_s", 2.5), ("pdd_ms", 1000.0)):
                 ok = (t.get(k) is None) == (want[k] is None) and (
                     want[k] is None or abs(t[k] - want[k]) <= tol)
                 c.check(ok, f"{tg}: {k} {t.get(k)} != {want[k]} (+/- {tol})")
