@@ -19,6 +19,7 @@
 #include "../capture/live.h"
 #include "../capture/pcapin.h"
 #include "../common/hash.h"
+#include "../common/jsonw.h"
 #include "../common/log.h"
 #include "../engine/engine.h"
 #include "../media/media.h"
@@ -290,6 +291,26 @@ static void cb_frame(void *ctx, const struct ts_frame *f)
 
 /* Every SIP message: to the store and, as HEPv3 (Call-ID as the
  * correlation id), to the collector. */
+/* A HEP message for a packet this sensor saw: its addresses, time, node. */
+static void hep_of_packet(const struct cap_ctx *c, const struct pkt_meta *m, uint8_t proto,
+                          struct bv payload, struct hep_msg *h)
+{
+    memset(h, 0, sizeof *h);
+    h->family = m->ipver;
+    h->ip_proto = m->l4;
+    h->src = m->src;
+    h->dst = m->dst;
+    h->sport = m->sport;
+    h->dport = m->dport;
+    h->ts_ns = m->ts_ns;
+    h->proto_type = proto;
+    h->node_id = c->hep_node_id;
+    h->vlan = m->vlan;
+    h->auth_key = bv_make(c->hep_key, c->hep_key_len);
+    h->node_name = bv_cstr(c->hep_node_name);
+    h->payload = payload;
+}
+
 static void cb_sip(void *ctx, const struct pkt_meta *m, struct bv raw, const struct sip_msg *msg)
 {
     struct cap_ctx *c = ctx;
@@ -298,22 +319,9 @@ static void cb_sip(void *ctx, const struct pkt_meta *m, struct bv raw, const str
     if (!c->hep)
         return;
     struct hep_msg h;
-    memset(&h, 0, sizeof h);
-    h.family = m->ipver;
-    h.ip_proto = m->l4;
-    h.src = m->src;
-    h.dst = m->dst;
-    h.sport = m->sport;
-    h.dport = m->dport;
-    h.ts_ns = m->ts_ns;
-    h.proto_type = HEP_PROTO_SIP;
-    h.node_id = c->hep_node_id;
-    h.vlan = m->vlan;
-    h.auth_key = bv_make(c->hep_key, c->hep_key_len);
-    h.node_name = bv_cstr(c->hep_node_name);
+    hep_of_packet(c, m, HEP_PROTO_SIP, raw, &h);
     if (msg)
         h.correlation_id = msg->call_id;
-    h.payload = raw;
     hep_send_msg(c->hep, &h);
 }
 
@@ -323,20 +331,7 @@ static void cb_rtcp(void *ctx, const struct pkt_meta *m, struct bv rtcp)
 {
     struct cap_ctx *c = ctx;
     struct hep_msg h;
-    memset(&h, 0, sizeof h);
-    h.family = m->ipver;
-    h.ip_proto = m->l4;
-    h.src = m->src;
-    h.dst = m->dst;
-    h.sport = m->sport;
-    h.dport = m->dport;
-    h.ts_ns = m->ts_ns;
-    h.proto_type = HEP_PROTO_RTCP;
-    h.node_id = c->hep_node_id;
-    h.vlan = m->vlan;
-    h.auth_key = bv_make(c->hep_key, c->hep_key_len);
-    h.node_name = bv_cstr(c->hep_node_name);
-    h.payload = rtcp;
+    hep_of_packet(c, m, HEP_PROTO_RTCP, rtcp, &h);
     hep_send_msg(c->hep, &h);
 }
 
@@ -456,18 +451,6 @@ static int drop_privileges(const struct passwd *pw, char *err, size_t errlen)
     return 0;
 }
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch < 0x20 || ch == '"' || ch == '\\' || ch >= 0x7f)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
-    }
-    fputc('"', f);
-}
 
 static void stats_fields(FILE *f, const struct live_stats *s)
 {
@@ -509,9 +492,9 @@ static void write_stats_file(const char *path, const struct live *lv, double upt
         struct live_stats is;
         live_iface_stats(lv, i, &is);
         fprintf(f, "%s{\"name\": ", i ? ", " : "");
-        json_str(f, live_iface_name(lv, i));
+        jsonw_fput_ascii(f, live_iface_name(lv, i));
         fprintf(f, ", \"linktype\": ");
-        json_str(f, pcapin_linktype_name(live_iface_linktype(lv, i)));
+        jsonw_fput_ascii(f, pcapin_linktype_name(live_iface_linktype(lv, i)));
         fprintf(f, ", ");
         stats_fields(f, &is);
         fprintf(f, "}");

@@ -14,6 +14,7 @@
 #include "../api/report.h"
 #include "../calls/calls.h"
 #include "../common/hash.h"
+#include "../common/jsonw.h"
 #include "../common/log.h"
 #include "../engine/engine.h"
 #include "../engine/engine_hep.h"
@@ -241,18 +242,6 @@ static void on_hep(void *ctx, const struct hep_msg *h, const struct hep_sender *
     }
 }
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch < 0x20 || ch == '"' || ch == '\\' || ch >= 0x7f)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
-    }
-    fputc('"', f);
-}
 
 static void sender_fields(FILE *f, const struct hep_sender *s)
 {
@@ -296,9 +285,9 @@ static void write_stats(const char *path, const struct hep_listen *l, const stru
         const struct hep_sender *s = hep_listen_sender(l, i);
         char ip[64];
         fprintf(f, "%s{\"addr\": ", i ? ", " : "");
-        json_str(f, ts_addr_str(&s->addr, ip, sizeof ip));
+        jsonw_fput_ascii(f, ts_addr_str(&s->addr, ip, sizeof ip));
         fprintf(f, ", \"node_id\": %u, \"node_name\": ", s->node_id);
-        json_str(f, s->node_name);
+        jsonw_fput_ascii(f, s->node_name);
         fprintf(f, ", ");
         sender_fields(f, s);
         fprintf(f, "}");

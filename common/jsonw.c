@@ -266,3 +266,16 @@ enum jsonw_err jsonw_finish(struct jsonw *w)
         w->err = JSONW_EIO;
     return w->err;
 }
+
+void jsonw_fput_ascii(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch < 0x20 || ch == '"' || ch == '\\' || ch >= 0x7f)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}

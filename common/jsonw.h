@@ -56,4 +56,9 @@ void jsonw_knull(struct jsonw *w, const char *k);
 /* Ends the document (newline, flush). JSONW_ESTATE if containers are open. */
 enum jsonw_err jsonw_finish(struct jsonw *w);
 
+/* A quoted JSON string of plain ASCII: control characters, quote,
+ * backslash and bytes >= 0x7f escaped as \u00XX (for small status files
+ * written with fprintf). */
+void jsonw_fput_ascii(FILE *f, const char *s);
+
 #endif
