@@ -3,7 +3,7 @@
 # tshark and sngrep, on generated captures at 100 and 10,000 concurrent calls.
 # usage: bench/run.sh [BUILD_DIR]       (default: build-bench beside this file)
 # env:   RUNS=3 (best of), SNGREP_RUNS=1, PACKETS_100=2000000,
-#        PACKETS_10K=4000000, OUT=BUILD_DIR/bench-results.md, SKIP="sngrep tshark"
+#        PACKETS_10K=4000000, OUT=BUILD_DIR/bench-results.md, SKIP="sngrep tshark store"
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/.." && pwd)
@@ -137,5 +137,16 @@ done
     done
     echo "trunkscope --db: $has_db; runs: best of $runs (sngrep: $sng_runs); $(nproc) cores; $(uname -r)"
 } >>"$out.tmp"
+# Store: SIP messages per second written to SQLite with their raw text, by the
+# store's own benchmark mode (the Release test_store binary).
+if [[ "$skip" != *" store "* ]]; then
+    echo "bench: store" >&2
+    cmake -S "$src" -B "$build" -DTS_TESTS=ON >/dev/null
+    cmake --build "$build" -j2 --target test_store >/dev/null
+    rm -f "$data/store-bench.db" "$data/store-bench.db-wal" "$data/store-bench.db-shm"
+    line=$("$build/tests/test_store" --bench-sip "$data/store-bench.db" 500000 | tail -1)
+    { echo; echo "Store (SQLite, ~600-byte SIP messages with raw text, WAL): $line"; } >>"$out.tmp"
+    rm -f "$data/store-bench.db" "$data/store-bench.db-wal" "$data/store-bench.db-shm"
+fi
 mv "$out.tmp" "$out"
 cat "$out"
