@@ -1188,6 +1188,23 @@ static void *writer_main(void *arg)
 
 /* ---- producer side ---- */
 
+/* A record of size bytes whose first head bytes are cleared; NULL (the drop
+ * counted like a full queue) when memory is short. */
+static struct rec *rec_new(struct st_writer *w, enum rec_kind kind, size_t head, size_t size)
+{
+    struct rec *r = malloc(size);
+    if (!r) {
+        pthread_mutex_lock(&w->mu);
+        w->st.dropped_full++;
+        pthread_mutex_unlock(&w->mu);
+        return NULL;
+    }
+    memset(r, 0, head);
+    r->kind = (uint8_t)kind;
+    r->bytes = size;
+    return r;
+}
+
 /* Queue a record; false (record freed, counted) when full. */
 static bool enqueue(struct st_writer *w, struct rec *r)
 {
@@ -1280,16 +1297,9 @@ void st_writer_sip(struct st_writer *w, const struct pkt_meta *m, struct bv raw,
     /* only the SIP member of the union: a message is the most common record */
     size_t head = offsetof(struct rec, u) + sizeof((struct rec *)0)->u.sip;
     head = (head + 7) & ~(size_t)7;
-    struct rec *r = malloc(head + extra);
-    if (!r) {
-        pthread_mutex_lock(&w->mu);
-        w->st.dropped_full++;
-        pthread_mutex_unlock(&w->mu);
+    struct rec *r = rec_new(w, REC_SIP, head, head + extra);
+    if (!r)
         return;
-    }
-    memset(r, 0, head);
-    r->kind = REC_SIP;
-    r->bytes = head + extra;
     char *p = (char *)r + head;
     r->u.sip.call_id = cid.len ? put(&p, cid) : NULL;
     r->u.sip.call_id_len = (uint32_t)cid.len;
@@ -1322,16 +1332,9 @@ void st_writer_call(struct st_writer *w, const struct calls_call *c)
         return;
     size_t n = c->nlegs;
     size_t sz = sizeof(struct rec) + n * sizeof(struct calls_leg);
-    struct rec *r = malloc(sz);
-    if (!r) {
-        pthread_mutex_lock(&w->mu);
-        w->st.dropped_full++;
-        pthread_mutex_unlock(&w->mu);
+    struct rec *r = rec_new(w, REC_CALL, sizeof *r, sz);
+    if (!r)
         return;
-    }
-    memset(r, 0, sizeof *r);
-    r->kind = REC_CALL;
-    r->bytes = sz;
     r->u.call = *c;
     r->u.call.legs = (struct calls_leg *)(r + 1);
     if (n)
@@ -1356,16 +1359,9 @@ void st_writer_stream(struct st_writer *w, const struct media_stream *s)
     if (n > TS_MEDIA_MAX_SERIES)
         n = TS_MEDIA_MAX_SERIES;
     size_t sz = sizeof(struct rec) + n * sizeof(struct media_series);
-    struct rec *r = malloc(sz);
-    if (!r) {
-        pthread_mutex_lock(&w->mu);
-        w->st.dropped_full++;
-        pthread_mutex_unlock(&w->mu);
+    struct rec *r = rec_new(w, REC_STREAM, sizeof *r, sz);
+    if (!r)
         return;
-    }
-    memset(r, 0, sizeof *r);
-    r->kind = REC_STREAM;
-    r->bytes = sz;
     r->u.stream = *s;
     r->u.stream.nseries = (uint32_t)n;
     r->u.stream.series = n ? (struct media_series *)(r + 1) : NULL;
