@@ -89,6 +89,10 @@
 #define TS_MEDIA_MAX_REPORT_STREAMS 100000
 /* SDP-announced endpoints (RTP and RTCP), 2-4 per leg of TS_MAX_DIALOGS. */
 #define TS_MEDIA_MAX_EXPECT 262144
+/* Generation counters of SDP endpoints, by hash slot (4 bytes each, a power
+ * of two): a stream skips the expectation lookups while both of its
+ * endpoints' slots are unchanged. Collisions only cost a lookup. */
+#define TS_MEDIA_EGEN_SLOTS 65536
 /* RTCP sources (SSRCs) with SR/RR/SDES state. */
 #define TS_MEDIA_MAX_SOURCES 65536
 /* Per-leg and per-call quality aggregates (two per leg). */

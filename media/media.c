@@ -36,39 +36,50 @@ struct five {
     uint16_t sport, dport;
 };
 
+/* Fields in the order one packet touches them: the lookup key, the
+ * generation check, the codec cache, the statistics; the record (whose
+ * per-packet counters come first) and the rarely used fields last. */
 struct mstream {
     struct ht_node node;
     struct five key;
-    struct media_stream rec;
-    struct rtpstat st;
-    uint64_t win_start_ns;
-    uint32_t win_pkts, win_lost0, series_cap;
-    float win_jitter;
-    uint32_t last_event_ts;
+    uint32_t ssrc;            /* rec.ssrc, beside the rest of the key */
+    /* The expectation lookup of the last slow-path packet (e NULL: none),
+     * valid while the generations of both endpoints' slots are unchanged:
+     * a packet of a known stream then needs no expectation lookup. */
+    uint32_t eslot[2], egen[2]; /* dst, src */
+    struct mexpect *e;
+    bool by_src, e_valid;
+    bool also_dirty;          /* an expectation at either end changed: leg_also again */
     uint8_t side;             /* toward which leg side (see struct magg) */
     bool have_main, have_event, have_audio;
     bool leg_rx_noted, leg_audio_noted; /* the leg aggregate knows of this stream */
+    bool also_audio;
+    uint8_t nalso;
+    uint32_t win_pkts;
+    float win_jitter;
+    uint64_t win_start_ns;
+    uint64_t touched_ns;      /* last move to the LRU's young end */
+    uint64_t e_touched_ns;
+    uint64_t audio_pkts;
+    /* codec of the last payload type, valid for (pt, expectation) until the
+     * expectation changes: saves the SDP and name lookups on every packet */
+    struct pt_cache {
+        int16_t pt;
+        bool event;
+        bool unlisted;        /* the expectation lists formats, not this one */
+        uint32_t ws_clock, real_clock;
+        const struct mexpect *e;
+        const char *name;
+    } pc;
+    struct rtpstat st;
+    struct media_stream rec;
+    uint32_t win_lost0, series_cap;
+    uint32_t last_event_ts;
     struct leg_also {         /* other legs carrying it (see leg_also) */
         uint64_t leg;
         uint8_t side;
         bool audio;
     } also[TS_MEDIA_ALSO_LEGS];
-    uint8_t nalso;
-    bool also_audio;
-    uint64_t also_gen;        /* expectations last looked at */
-    uint64_t touched_ns;      /* last move to the LRU's young end */
-    uint64_t audio_pkts;
-    /* codec of the last payload type, valid for (pt, expectation, its
-     * generation): saves the SDP and name lookups on every packet */
-    struct pt_cache {
-        int16_t pt;
-        const struct mexpect *e;
-        uint64_t gen;
-        const struct media_codec *mc;
-        const char *name;
-        bool event;
-        uint32_t ws_clock, real_clock;
-    } pc;
 };
 
 struct mflow {               /* 5-tuple -> last SSRC, for SSRC changes */
@@ -78,15 +89,20 @@ struct mflow {               /* 5-tuple -> last SSRC, for SSRC changes */
     uint64_t last_ns;
 };
 
+/* Sized to its format list (RTCP endpoints keep none): most SDPs list 2-5
+ * formats, and at 10,000 calls there are ~80,000 of these. */
 struct mexpect {
     struct ht_node node;
     struct ts_addr addr;
     uint16_t port;
     bool is_rtcp, rtcp_mux;
     uint8_t side;
+    uint8_t dir;              /* enum media_dir */
+    bool srtp, not_rtp;
+    uint8_t ncodecs, ncap;    /* codec[] used and allocated */
     uint64_t leg_ref, call_ref, last_ns;
     uint64_t touched_ns;      /* last move to the LRU's young end */
-    struct media_sdp_info info;
+    struct media_codec codec[];
 };
 
 struct sr_seen {
@@ -131,7 +147,8 @@ struct media {
     media_sink_fn sink;
     void *sink_ctx;
     uint64_t next_id, emitted, base_ns;
-    uint64_t expect_gen;      /* bumped whenever an expectation changes or goes */
+    uint32_t *egen;           /* per hash slot of an endpoint: bumped whenever an
+                               * expectation there appears, changes or goes */
     bool have_base;
     struct media_stream *report;
     size_t nreport, report_cap;
@@ -173,18 +190,22 @@ static uint64_t hash_ep(const struct ts_addr *a, uint16_t port)
 }
 
 /* One hash over both endpoints (and the SSRC for streams): this runs for
- * every RTP packet, so the key is packed and hashed once. */
+ * every RTP packet, so the key is packed (4 address bytes for IPv4: half the
+ * SipHash rounds) and hashed once. */
+static size_t pack_addr(uint8_t *k, const struct ts_addr *a, uint16_t port)
+{
+    size_t n = a->family == 4 ? 4 : 16;
+    k[0] = a->family;
+    memcpy(k + 1, a->a, n);
+    k[n + 1] = (uint8_t)(port >> 8);
+    k[n + 2] = (uint8_t)port;
+    return n + 3;
+}
+
 static size_t pack_five(const struct five *f, uint8_t k[42])
 {
-    k[0] = f->src.family;
-    memcpy(k + 1, f->src.a, 16);
-    k[17] = (uint8_t)(f->sport >> 8);
-    k[18] = (uint8_t)f->sport;
-    k[19] = f->dst.family;
-    memcpy(k + 20, f->dst.a, 16);
-    k[36] = (uint8_t)(f->dport >> 8);
-    k[37] = (uint8_t)f->dport;
-    return 38;
+    size_t n = pack_addr(k, &f->src, f->sport);
+    return n + pack_addr(k + n, &f->dst, f->dport);
 }
 
 static uint64_t hash_five(const struct five *f)
@@ -216,7 +237,7 @@ static bool stream_eq(const struct ht_node *n, const void *key)
 {
     const struct mstream *s = ts_container_of(n, struct mstream, node);
     const struct stream_key *k = key;
-    return s->rec.ssrc == k->ssrc && five_eq(&s->key, k->f);
+    return s->ssrc == k->ssrc && five_eq(&s->key, k->f);
 }
 
 static bool flow_eq(const struct ht_node *n, const void *key)
@@ -283,7 +304,8 @@ struct media *media_new(const struct media_config *cfg, struct ts_stats *st)
     m->st = st ? st : &m->own_st;
     if (htab_init(&m->streams, m->cfg.max_streams) || htab_init(&m->flows, m->cfg.max_streams) ||
         htab_init(&m->expect, TS_MEDIA_MAX_EXPECT) || htab_init(&m->srcs, TS_MEDIA_MAX_SOURCES) ||
-        htab_init(&m->aggs, TS_MEDIA_MAX_AGG)) {
+        htab_init(&m->aggs, TS_MEDIA_MAX_AGG) ||
+        !(m->egen = calloc(TS_MEDIA_EGEN_SLOTS, sizeof *m->egen))) {
         media_free(m);
         return NULL;
     }
@@ -323,6 +345,7 @@ void media_free(struct media *m)
     for (size_t i = 0; i < m->nreport; i++)
         free(m->report[i].series);
     free(m->report);
+    free(m->egen);
     free(m);
 }
 
@@ -609,35 +632,74 @@ void media_capture_gap(struct media *m, uint64_t t0_ns, uint64_t t1_ns)
 
 /* ---- expectations ---- */
 
-static struct mexpect *expect_find(const struct media *m, const struct ts_addr *a, uint16_t port)
+static void egen_bump(struct media *m, uint64_t hash)
+{
+    m->egen[hash & (TS_MEDIA_EGEN_SLOTS - 1)]++;
+}
+
+static struct mexpect *expect_find_h(const struct media *m, const struct ts_addr *a,
+                                     uint16_t port, uint64_t h)
 {
     struct ep_key k = { a, port };
-    struct ht_node *n = htab_find(&m->expect, hash_ep(a, port), expect_eq, &k);
+    struct ht_node *n = htab_find(&m->expect, h, expect_eq, &k);
     return n ? ts_container_of(n, struct mexpect, node) : NULL;
+}
+
+static struct mexpect *expect_find(const struct media *m, const struct ts_addr *a, uint16_t port)
+{
+    return expect_find_h(m, a, port, hash_ep(a, port));
+}
+
+static void expect_drop(struct media *m, struct mexpect *e)
+{
+    egen_bump(m, e->node.hash);
+    htab_remove(&m->expect, &e->node);
+    free(e);
+}
+
+/* Packets reached e: it stays (idle expiry). LRU order only matters at
+ * eviction, so it is refreshed once a second. */
+static void expect_seen(struct media *m, struct mexpect *e, uint64_t now)
+{
+    e->last_ns = now;
+    if (now > e->touched_ns + 1000000000ull) {
+        htab_touch(&m->expect, &e->node);
+        e->touched_ns = now;
+    }
 }
 
 static void expect_put(struct media *m, const struct ts_addr *a, uint16_t port, bool is_rtcp,
                        bool mux, uint8_t side, uint64_t leg, uint64_t call, uint64_t now,
                        const struct media_sdp_info *info)
 {
-    m->expect_gen++; /* cached codec lookups refer to expectations */
-    struct mexpect *e = expect_find(m, a, port);
+    uint64_t h = hash_ep(a, port);
+    unsigned nc = info && !is_rtcp ? info->ncodecs : 0;
+    if (nc > TS_MEDIA_SDP_CODECS)
+        nc = TS_MEDIA_SDP_CODECS;
+    /* Streams holding the old expectation look again (see struct mstream). */
+    egen_bump(m, h);
+    struct mexpect *e = expect_find_h(m, a, port, h);
+    bool known = e != NULL;
+    if (e && e->ncap < nc) {
+        expect_drop(m, e); /* too small for the new format list */
+        e = NULL;
+    }
     if (e) {
         htab_touch(&m->expect, &e->node);
     } else {
         if (htab_full(&m->expect)) {
-            struct ht_node *o = htab_oldest(&m->expect);
-            htab_remove(&m->expect, o);
-            free(ts_container_of(o, struct mexpect, node));
+            expect_drop(m, ts_container_of(htab_oldest(&m->expect), struct mexpect, node));
             TS_INC(m->st, RTP_EXPECT_EVICTED);
         }
-        e = calloc(1, sizeof *e);
+        e = calloc(1, sizeof *e + nc * sizeof e->codec[0]);
         if (!e)
             return;
         e->addr = *a;
         e->port = port;
-        htab_insert(&m->expect, &e->node, hash_ep(a, port));
-        TS_INC(m->st, RTP_EXPECT);
+        e->ncap = (uint8_t)nc;
+        htab_insert(&m->expect, &e->node, h);
+        if (!known)
+            TS_INC(m->st, RTP_EXPECT);
     }
     e->is_rtcp = is_rtcp;
     e->rtcp_mux = mux;
@@ -645,10 +707,12 @@ static void expect_put(struct media *m, const struct ts_addr *a, uint16_t port, 
     e->leg_ref = leg;
     e->call_ref = call;
     e->last_ns = now;
-    if (info)
-        e->info = *info;
-    else
-        memset(&e->info, 0, sizeof e->info);
+    e->dir = info ? info->dir : 0;
+    e->srtp = info && info->srtp;
+    e->not_rtp = info && info->not_rtp;
+    e->ncodecs = (uint8_t)nc;
+    if (nc)
+        memcpy(e->codec, info->codec, nc * sizeof e->codec[0]);
 }
 
 /* Which side of the leg an endpoint is: the same endpoint keeps its side,
@@ -898,34 +962,72 @@ static const struct media_codec *codec_of(const struct mexpect *e, uint8_t pt)
 {
     if (!e)
         return NULL;
-    for (unsigned i = 0; i < e->info.ncodecs && i < TS_MEDIA_SDP_CODECS; i++)
-        if (e->info.codec[i].pt == pt)
-            return &e->info.codec[i];
+    for (unsigned i = 0; i < e->ncodecs; i++)
+        if (e->codec[i].pt == pt)
+            return &e->codec[i];
     return NULL;
 }
 
-static struct mstream *stream_get(struct media *m, const struct pkt_meta *pm, uint32_t ssrc,
+/* A stream lookup done once per packet: its key, hash and result. */
+struct slook {
+    struct five f;
+    uint32_t ssrc;
+    uint64_t h;
+    struct mstream *s;
+};
+
+static void stream_find(struct media *m, const struct pkt_meta *pm, uint32_t ssrc,
+                        struct slook *l)
+{
+    memset(&l->f, 0, sizeof l->f);
+    l->f.src = pm->src;
+    l->f.dst = pm->dst;
+    l->f.sport = pm->sport;
+    l->f.dport = pm->dport;
+    l->ssrc = ssrc;
+    l->h = hash_stream(&l->f, ssrc);
+    struct stream_key k = { &l->f, ssrc };
+    struct ht_node *n = htab_find(&m->streams, l->h, stream_eq, &k);
+    l->s = n ? ts_container_of(n, struct mstream, node) : NULL;
+}
+
+/* The expectations at both ends are still the ones s saw last. */
+static bool stream_current(const struct media *m, const struct mstream *s)
+{
+    return s->e_valid && m->egen[s->eslot[0]] == s->egen[0] &&
+           m->egen[s->eslot[1]] == s->egen[1];
+}
+
+/* Remember the slow path's expectation lookup for the packets to come. */
+static void stream_bind(struct media *m, struct mstream *s, struct mexpect *e, bool by_src)
+{
+    if (s->e_valid && s->e == e && s->by_src == by_src && stream_current(m, s))
+        return;
+    s->e = e;
+    s->by_src = by_src;
+    s->e_valid = true;
+    s->egen[0] = m->egen[s->eslot[0]];
+    s->egen[1] = m->egen[s->eslot[1]];
+    s->pc.pt = -1;        /* the expectation's formats may have changed */
+    s->also_dirty = true; /* and the legs naming these endpoints */
+}
+
+static struct mstream *stream_get(struct media *m, const struct pkt_meta *pm, struct slook *l,
                                   const struct mexpect *e, bool by_src)
 {
-    struct five f;
-    memset(&f, 0, sizeof f);
-    f.src = pm->src;
-    f.dst = pm->dst;
-    f.sport = pm->sport;
-    f.dport = pm->dport;
-    struct stream_key k = { &f, ssrc };
-    uint64_t h = hash_stream(&f, ssrc);
-    struct ht_node *n = htab_find(&m->streams, h, stream_eq, &k);
-    if (n) {
-        struct mstream *s = ts_container_of(n, struct mstream, node);
+    if (l->s) {
+        struct mstream *s = l->s;
         /* idle expiry walks the LRU from the oldest: a second of slack in
          * its order saves a list update per packet */
         if (pm->ts_ns > s->touched_ns + 1000000000ull) {
-            htab_touch(&m->streams, n);
+            htab_touch(&m->streams, &s->node);
             s->touched_ns = pm->ts_ns;
         }
         return s;
     }
+    const struct five f = l->f;
+    uint32_t ssrc = l->ssrc;
+    uint64_t h = l->h;
     if (htab_full(&m->streams)) {
         TS_INC(m->st, RTP_EVICTED);
         stream_end(m, ts_container_of(htab_oldest(&m->streams), struct mstream, node), true);
@@ -934,7 +1036,10 @@ static struct mstream *stream_get(struct media *m, const struct pkt_meta *pm, ui
     if (!s)
         return NULL;
     s->key = f;
+    s->ssrc = ssrc;
     s->pc.pt = -1;
+    s->eslot[0] = (uint32_t)(hash_ep(&pm->dst, pm->dport) & (TS_MEDIA_EGEN_SLOTS - 1));
+    s->eslot[1] = (uint32_t)(hash_ep(&pm->src, pm->sport) & (TS_MEDIA_EGEN_SLOTS - 1));
     rtpstat_init(&s->st);
     struct media_stream *r = &s->rec;
     r->id = ++m->next_id;
@@ -950,7 +1055,7 @@ static struct mstream *stream_get(struct media *m, const struct pkt_meta *pm, ui
         r->leg_ref = e->leg_ref;
         r->call_ref = e->call_ref;
         s->side = by_src ? e->side ^ 1u : e->side;
-        if (e->info.srtp)
+        if (e->srtp)
             r->flags |= MEDIA_F_SRTP;
     } else {
         r->flags |= MEDIA_F_UNSIGNALLED;
@@ -958,6 +1063,7 @@ static struct mstream *stream_get(struct media *m, const struct pkt_meta *pm, ui
     s->win_start_ns = pm->ts_ns;
     s->touched_ns = pm->ts_ns;
     htab_insert(&m->streams, &s->node, h);
+    l->s = s;
     TS_INC(m->st, RTP_STREAMS);
 
     /* SSRC changes on the same 5-tuple. */
@@ -1034,18 +1140,26 @@ static void leg_also(struct media *m, struct mstream *s, const struct mexpect *x
     }
 }
 
+/* One RTP packet; l: the stream lookup of this packet, done or not (s NULL
+ * and h 0: not yet). e, by_src: the expectation found at either end. */
 static void rtp_packet(struct media *m, const struct pkt_meta *pm, const struct rtp_hdr *h,
-                       size_t len, const struct mexpect *e, bool by_src)
+                       size_t len, struct mexpect *e, bool by_src, struct slook *l)
 {
-    struct mstream *s = stream_get(m, pm, h->ssrc, e, by_src);
+    struct slook own;
+    if (!l) {
+        stream_find(m, pm, h->ssrc, &own);
+        l = &own;
+    }
+    struct mstream *s = stream_get(m, pm, l, e, by_src);
     if (!s)
         return;
+    stream_bind(m, s, e, by_src);
     struct media_stream *r = &s->rec;
     uint64_t t = pm->ts_ns;
 
     /* Codec: the SDP of the endpoint, else the RFC 3551 static table. */
     struct pt_cache *pc = &s->pc;
-    if (pc->pt != h->pt || pc->e != e || pc->gen != m->expect_gen) {
+    if (pc->pt != h->pt || pc->e != e) {
         const struct media_codec *mc = codec_of(e, h->pt);
         const char *nm = mc && mc->name[0] ? mc->name : NULL;
         uint32_t sdp_clock = mc ? mc->clock : 0;
@@ -1056,13 +1170,11 @@ static void rtp_packet(struct media *m, const struct pkt_meta *pm, const struct 
         /* tshark only knows dynamic PTs from SDP. */
         pc->ws_clock = rtpstat_clock(h->pt, mc && mc->name[0] ? mc->name : NULL, sdp_clock);
         pc->real_clock = pc->event ? 0 : sdp_clock ? sdp_clock : rtpstat_clock(h->pt, nm, 0);
-        pc->mc = mc;
+        pc->unlisted = e && e->ncodecs && !mc;
         pc->name = nm;
         pc->pt = h->pt;
         pc->e = e;
-        pc->gen = m->expect_gen;
     }
-    const struct media_codec *mc = pc->mc;
     const char *name = pc->name;
     bool event = pc->event;
     uint32_t ws_clock = pc->ws_clock, real_clock = pc->real_clock;
@@ -1108,7 +1220,7 @@ static void rtp_packet(struct media *m, const struct pkt_meta *pm, const struct 
                 snprintf(r->codec, sizeof r->codec, "PT%u", h->pt);
         }
     }
-    if (e && !by_src && e->info.ncodecs && !mc)
+    if (!by_src && pc->unlisted)
         r->flags |= MEDIA_F_CODEC_MISMATCH;
 
     if (event) {
@@ -1146,8 +1258,8 @@ static void rtp_packet(struct media *m, const struct pkt_meta *pm, const struct 
     }
     /* Re-checked only when an expectation changed: answers arrive leg by
      * leg, after the media has started. */
-    if (!by_src && r->leg_ref && s->also_gen != m->expect_gen) {
-        s->also_gen = m->expect_gen;
+    if (!by_src && r->leg_ref && s->also_dirty) {
+        s->also_dirty = false;
         leg_also(m, s, expect_find(m, &pm->dst, pm->dport), pm, audio);
         leg_also(m, s, expect_find(m, &pm->src, pm->sport), pm, audio);
     }
@@ -1192,23 +1304,52 @@ bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload)
         m->have_base = true;
         m->base_ns = pm->ts_ns;
     }
+    uint8_t b0 = 0, b1 = 0;
+    (void)bv_peek_u8(payload, 0, &b0);
+    (void)bv_peek_u8(payload, 1, &b1);
+
+    /* Fast path, most packets: RTP of a known stream whose endpoints'
+     * expectations did not change since its last packet; the expectation
+     * lookups would find what the stream remembers. */
+    struct slook l;
+    bool looked = false;
+    if ((b0 >> 6) == 2 && !(b1 >= 192 && b1 <= 223)) {
+        struct rtp_hdr h;
+        if (rtp_parse(payload, &h) == RTP_OK) {
+            stream_find(m, pm, h.ssrc, &l);
+            looked = true;
+            struct mstream *s = l.s;
+            if (s && stream_current(m, s)) {
+                if (s->e) {
+                    if (pm->ts_ns > s->e_touched_ns + 1000000000ull) {
+                        s->e_touched_ns = pm->ts_ns;
+                        expect_seen(m, s->e, pm->ts_ns);
+                    }
+                    TS_INC(m->st, RTP_PACKETS);
+                    TS_INC(m->st, RTP_SIGNALLED);
+                    rtp_packet(m, pm, &h, payload.len, s->e, s->by_src, &l);
+                    return true;
+                }
+                if (!m->cfg.heuristic || well_known_port(pm->sport) ||
+                    well_known_port(pm->dport) || !rtp_looks_like(payload))
+                    return false;
+                TS_INC(m->st, RTP_PACKETS);
+                TS_INC(m->st, RTP_HEURISTIC);
+                rtp_packet(m, pm, &h, payload.len, NULL, false, &l);
+                return true;
+            }
+        }
+    }
+
     bool by_src = false;
     struct mexpect *e = expect_find(m, &pm->dst, pm->dport);
     if (!e) {
         e = expect_find(m, &pm->src, pm->sport);
         by_src = e != NULL;
     }
-    uint8_t b0 = 0, b1 = 0;
-    (void)bv_peek_u8(payload, 0, &b0);
-    (void)bv_peek_u8(payload, 1, &b1);
     if (e) {
-        /* LRU order only matters at eviction: refresh it once a second */
-        if (pm->ts_ns > e->touched_ns + 1000000000ull) {
-            htab_touch(&m->expect, &e->node);
-            e->touched_ns = pm->ts_ns;
-        }
-        e->last_ns = pm->ts_ns;
-        if (e->info.not_rtp) {
+        expect_seen(m, e, pm->ts_ns);
+        if (e->not_rtp) {
             TS_INC(m->st, RTP_NON_RTP);
             return true;
         }
@@ -1230,7 +1371,7 @@ bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload)
         }
         TS_INC(m->st, RTP_PACKETS);
         TS_INC(m->st, RTP_SIGNALLED);
-        rtp_packet(m, pm, &h, payload.len, e, by_src);
+        rtp_packet(m, pm, &h, payload.len, e, by_src, looked ? &l : NULL);
         return true;
     }
     if (!m->cfg.heuristic || well_known_port(pm->sport) || well_known_port(pm->dport))
@@ -1241,7 +1382,7 @@ bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload)
             return false;
         TS_INC(m->st, RTP_PACKETS);
         TS_INC(m->st, RTP_HEURISTIC);
-        rtp_packet(m, pm, &h, payload.len, NULL, false);
+        rtp_packet(m, pm, &h, payload.len, NULL, false, looked ? &l : NULL);
         return true;
     }
     /* Unsignalled RTCP: on an odd port next to a known RTP flow. */
@@ -1298,9 +1439,7 @@ void media_tick(struct media *m, uint64_t now_ns)
         struct mexpect *e = ts_container_of(n, struct mexpect, node);
         if (e->last_ns + eidle > now_ns)
             break;
-        htab_remove(&m->expect, n);
-        m->expect_gen++;
-        free(e);
+        expect_drop(m, e);
     }
 }
 

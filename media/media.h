@@ -99,28 +99,32 @@ struct media_rtcp {
 
 /* A finished stream. series is owned by the record. */
 struct media_stream {
+    /* updated by every packet: first (one cache line) */
+    uint64_t packets, bytes;  /* bytes: RTP header + payload */
+    uint64_t last_ns;
+    uint64_t pts_seen[2];     /* bit per payload type 0..127 */
+    uint32_t ssrc;
+    uint32_t flags;           /* MEDIA_F_* */
+    uint32_t markers, cn_packets;
+    uint64_t leg_ref;
     uint64_t id;
     struct ts_addr src, dst;
     uint16_t sport, dport;
-    uint32_t ssrc;
     uint8_t first_pt, pt;     /* first and main (first audio) payload type */
     char codec[16];
     uint32_t clock;           /* of the main PT, 0 unknown */
-    uint64_t pts_seen[2];     /* bit per payload type 0..127 */
-    uint64_t packets, bytes;  /* bytes: RTP header + payload */
     int64_t expected, lost;   /* tshark's: last - first sequence + 1, minus packets */
     double lost_pct;
     uint32_t duplicates, out_of_order, seq_resets, seq_errors;
-    uint32_t markers, cn_packets, discarded;
+    uint32_t discarded;
     double min_delta_ms, mean_delta_ms, max_delta_ms;     /* min -1: none */
     double min_jitter_ms, mean_jitter_ms, max_jitter_ms;  /* min -1: none */
     bool problem;             /* tshark's "Problem?" */
-    uint64_t first_ns, last_ns;
+    uint64_t first_ns;
     double r_factor, mos;     /* < 0 when unknown (no audio codec) */
     double ppl, burst_r, delay_ms; /* E-model inputs */
-    uint32_t flags;           /* MEDIA_F_* */
     bool signalled;
-    uint64_t call_ref, leg_ref;
+    uint64_t call_ref;
     uint32_t dtmf_events;
     char dtmf[MEDIA_DTMF_LEN];
     struct media_rtcp rtcp;
