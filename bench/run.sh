@@ -30,7 +30,9 @@ mkdir -p "$data"
 
 # Captures: G.711 both ways on two legs per call, default scenario mix, 10 %
 # of streams impaired. At 10,000 calls the mean call is 4 s so that the ramp
-# (one mean duration long) reaches full concurrency within the packet budget.
+# (one mean duration long) reaches full concurrency within the packet budget;
+# c100s has the same 4-s calls at 100 concurrent calls, so that the two
+# differ in concurrency only (c100 has the default 20-s calls).
 gen() { # NAME CONCURRENCY PACKETS EXTRA...
     local name=$1 conc=$2 pk=$3; shift 3
     local stamp="$conc $pk $*"
@@ -42,6 +44,7 @@ gen() { # NAME CONCURRENCY PACKETS EXTRA...
     fi
 }
 gen c100 100 "${PACKETS_100:-2000000}"
+gen c100s 100 "${PACKETS_100:-2000000}" --duration-mean 4
 gen c10000 10000 "${PACKETS_10K:-4000000}" --duration-mean 4
 
 # Peak number of calls up at once, from the generator's truth file.
@@ -90,7 +93,8 @@ has_db=no
     echo "|---|---:|---|---:|---:|---:|---:|---:|---:|"
 } >"$out.tmp"
 declare -A pps
-for name in c100 c10000; do
+declare -A rss_of calls_of
+for name in c100 c100s c10000; do
     f=$data/$name.pcap
     cat "$f" >/dev/null # warm the page cache: every tool reads from memory
     pk=$(grep -o '"total_packets": *[0-9]*' "$data/$name.truth.json" | grep -o '[0-9]*$')
@@ -127,14 +131,23 @@ for name in c100 c10000; do
         }' >>"$out.tmp"
         pps[$name.$t]=$(awk -v pk="$pk" -v w="$w" 'BEGIN { printf "%.0f", pk / w }')
     done
+    rss_of[$name]=${mem[trunkscope]}
+    calls_of[$name]=$calls
 done
 {
     echo
     for t in trunkscope tshark sngrep; do
-        a=${pps[c100.$t]:-}; b=${pps[c10000.$t]:-}
-        [ -n "$a" ] && [ -n "$b" ] &&
-            awk -v t="$t" -v a="$a" -v b="$b" 'BEGIN { printf "%s: %.2f of its 100-call throughput at 10,000 calls\n\n", t, b / a }'
+        for base in c100s c100; do
+            a=${pps[$base.$t]:-}; b=${pps[c10000.$t]:-}
+            [ -n "$a" ] && [ -n "$b" ] &&
+                awk -v t="$t" -v a="$a" -v b="$b" -v base="$base" 'BEGIN { printf "%s: throughput at 10,000 calls = %.2f x %s\n\n", t, b / a, base }'
+        done
     done
+    a=${rss_of[c100s]:-}; b=${rss_of[c10000]:-}
+    if [ -n "$a" ] && [ -n "$b" ] && [ "$a" != "-" ] && [ "$b" != "-" ]; then
+        awk -v a="$a" -v b="$b" -v ca="${calls_of[c100s]}" -v cb="${calls_of[c10000]}" 'BEGIN {
+            printf "trunkscope memory per added concurrent call (c100s -> c10000): %.1f KB\n\n", (b - a) / (cb - ca) }'
+    fi
     echo "trunkscope --db: $has_db; runs: best of $runs (sngrep: $sng_runs); $(nproc) cores; $(uname -r)"
 } >>"$out.tmp"
 # Store: SIP messages per second written to SQLite with their raw text, by the

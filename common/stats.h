@@ -115,6 +115,7 @@
     X(RTP_STREAMS, "rtp.streams")                                            \
     X(RTP_EVICTED, "rtp.streams_evicted")                                    \
     X(RTP_IDLE, "rtp.streams_idle")                                          \
+    X(RTP_ENDED_WITH_LEG, "rtp.streams_ended_with_leg")                      \
     X(RTP_REPORT_DROPPED, "rtp.report_dropped")                              \
     X(RTP_SERIES_FULL, "rtp.series_full")                                    \
     X(RTP_EXPECT, "rtp.sdp_endpoints")                                       \

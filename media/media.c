@@ -22,6 +22,9 @@
 #define SERIES_NS (5 * NS_PER_S)
 #define LATE_MEDIA_NS (2 * NS_PER_S)
 #define AFTER_BYE_NS (1 * NS_PER_S)
+/* A stream of an ended leg, silent this long after the end, ends too
+ * (instead of waiting for the idle timeout). */
+#define LEG_END_GRACE_NS (5 * NS_PER_S)
 /* Capture-gap heuristic: losses on >= GAP_MIN_STREAMS streams (and >= 80 %
  * of the live ones) within GAP_WINDOW_NS of each other. */
 #define GAP_RING 64
@@ -73,6 +76,13 @@ struct mstream {
     } pc;
     struct rtpstat st;
     struct media_stream rec;
+    /* in the stream list of its leg's aggregate (lg), and in the FIFO of
+     * streams whose leg ended (end_ns: when to look at it) */
+    struct magg *lg;
+    struct mstream *lg_next, **lg_pprev;
+    struct mstream *end_next, *end_prev;
+    bool ending;
+    uint64_t end_ns;
     uint32_t win_lost0, series_cap;
     uint32_t last_event_ts;
     struct leg_also {         /* other legs carrying it (see leg_also) */
@@ -133,6 +143,7 @@ struct magg {
     bool ep_set[2];
     uint64_t rx[2], audio_rx[2], first_rx_ns[2];
     struct media_quality q;
+    struct mstream *streams;  /* legs: live streams toward it (mstream.lg) */
 };
 
 struct gap_ev {
@@ -155,6 +166,7 @@ struct media {
     struct gap_ev gaps[GAP_RING];
     unsigned gap_i;
     uint64_t last_gap_ns;
+    struct mstream *end_head, *end_tail; /* streams of ended legs, by end_ns */
     struct rtcp_compound rtcp; /* scratch: large */
 };
 
@@ -357,6 +369,74 @@ void media_set_sink(struct media *m, media_sink_fn fn, void *ctx)
 
 /* ---- aggregates ---- */
 
+/* A leg's live streams: ended soon after the leg (see LEG_END_GRACE_NS). */
+static void lg_attach(struct mstream *s, struct magg *leg)
+{
+    if (s->lg)
+        return;
+    s->lg = leg;
+    s->lg_next = leg->streams;
+    if (leg->streams)
+        leg->streams->lg_pprev = &s->lg_next;
+    s->lg_pprev = &leg->streams;
+    leg->streams = s;
+}
+
+static void lg_detach(struct mstream *s)
+{
+    if (!s->lg)
+        return;
+    *s->lg_pprev = s->lg_next;
+    if (s->lg_next)
+        s->lg_next->lg_pprev = s->lg_pprev;
+    s->lg = NULL;
+    s->lg_next = NULL;
+    s->lg_pprev = NULL;
+}
+
+static void end_unlink(struct media *m, struct mstream *s)
+{
+    if (!s->ending)
+        return;
+    if (s->end_prev)
+        s->end_prev->end_next = s->end_next;
+    else
+        m->end_head = s->end_next;
+    if (s->end_next)
+        s->end_next->end_prev = s->end_prev;
+    else
+        m->end_tail = s->end_prev;
+    s->end_next = s->end_prev = NULL;
+    s->ending = false;
+}
+
+/* Look at s again at time at: it ends then unless it is still sending. */
+static void end_append(struct media *m, struct mstream *s, uint64_t at)
+{
+    if (s->ending)
+        return;
+    s->ending = true;
+    s->end_ns = at;
+    s->end_next = NULL;
+    s->end_prev = m->end_tail;
+    if (m->end_tail)
+        m->end_tail->end_next = s;
+    else
+        m->end_head = s;
+    m->end_tail = s;
+}
+
+static void agg_free(struct magg *a)
+{
+    for (struct mstream *s = a->streams, *next; s; s = next) {
+        next = s->lg_next;
+        s->lg = NULL;
+        s->lg_next = NULL;
+        s->lg_pprev = NULL;
+    }
+    free(a);
+}
+
 static struct magg *agg_find(const struct media *m, uint8_t kind, uint64_t ref)
 {
     if (!ref)
@@ -378,7 +458,7 @@ static struct magg *agg_get(struct media *m, uint8_t kind, uint64_t ref)
     if (htab_full(&m->aggs)) {
         struct ht_node *o = htab_oldest(&m->aggs);
         htab_remove(&m->aggs, o);
-        free(ts_container_of(o, struct magg, node));
+        agg_free(ts_container_of(o, struct magg, node));
         TS_INC(m->st, RTP_AGG_EVICTED);
     }
     a = calloc(1, sizeof *a);
@@ -570,10 +650,12 @@ static void stream_end(struct media *m, struct mstream *s, bool evicted)
     if (m->nreport < m->report_cap) {
         m->report[m->nreport++] = *r;
         r->series = NULL;
-    } else {
+    } else if (m->cfg.max_report) {
         TS_INC(m->st, RTP_REPORT_DROPPED);
     }
     free(r->series);
+    lg_detach(s);
+    end_unlink(m, s);
     htab_remove(&m->streams, &s->node);
     free(s);
 }
@@ -769,6 +851,8 @@ void media_leg_ended(struct media *m, uint64_t leg_ref, uint64_t ts_ns)
     if (leg && !leg->ended_ns) {
         leg->ended_ns = ts_ns;
         leg_evaluate(m, leg);
+        for (struct mstream *s = leg->streams; s; s = s->lg_next)
+            end_append(m, s, ts_ns + LEG_END_GRACE_NS);
     }
 }
 
@@ -1251,6 +1335,9 @@ static void rtp_packet(struct media *m, const struct pkt_meta *pm, const struct 
         struct magg *leg = agg_find(m, AGG_LEG, r->leg_ref);
         if (leg) {
             leg_note_rx(leg, s->side, r->first_ns, audio);
+            lg_attach(s, leg);
+            if (leg->ended_ns)
+                end_append(m, s, t + LEG_END_GRACE_NS);
             s->leg_rx_noted = true;
             if (audio)
                 s->leg_audio_noted = true;
@@ -1413,6 +1500,14 @@ void media_tick(struct media *m, uint64_t now_ns)
 {
     uint64_t idle = (uint64_t)m->cfg.idle_ms * NS_PER_MS;
     struct ht_node *n;
+    while (m->end_head && m->end_head->end_ns <= now_ns) {
+        struct mstream *s = m->end_head;
+        end_unlink(m, s);
+        if (s->rec.last_ns + LEG_END_GRACE_NS <= now_ns) {
+            TS_INC(m->st, RTP_ENDED_WITH_LEG);
+            stream_end(m, s, false);
+        }
+    }
     while ((n = htab_oldest(&m->streams))) {
         struct mstream *s = ts_container_of(n, struct mstream, node);
         if (s->rec.last_ns + idle > now_ns)

@@ -25,7 +25,8 @@ struct media_config {
     uint32_t jb_ms;           /* de-jitter buffer depth for the E-model (60) */
     uint32_t expect_idle_ms;  /* an SDP endpoint unused this long is forgotten (3600000) */
     uint32_t max_streams;     /* live streams, <= TS_MEDIA_MAX_STREAMS (tests use small) */
-    uint32_t max_report;      /* finished streams kept, <= TS_MEDIA_MAX_REPORT_STREAMS */
+    uint32_t max_report;      /* finished streams kept, <= TS_MEDIA_MAX_REPORT_STREAMS;
+                               * 0: none (a sensor: records reach the sink only) */
     bool heuristic;           /* find unsignalled RTP by header heuristics (true) */
 };
 

@@ -440,6 +440,60 @@ static void test_detections(void **state)
     media_free(m);
 }
 
+/* Streams of an ended leg end LEG_END_GRACE (5 s) after the BYE when silent
+ * since, not after the 30-s idle timeout; one still sending stays. */
+static void test_end_with_leg(void **state)
+{
+    (void)state;
+    struct ts_stats st = { { 0 } };
+    struct media *m = media_new(NULL, &st);
+    assert_non_null(m);
+    struct ts_addr a = { .family = 4, .a = { 10, 0, 0, 1 } };
+    struct ts_addr b = { .family = 4, .a = { 10, 0, 0, 2 } };
+    struct ts_addr c = { .family = 4, .a = { 10, 0, 0, 3 } };
+    media_expect(m, &a, 4000, false, 5, 50, T0, NULL);
+    media_expect(m, &b, 5000, false, 5, 50, T0, NULL);
+    media_expect(m, &c, 6000, false, 7, 70, T0, NULL);
+    media_leg_answered(m, 5, T0);
+    media_leg_answered(m, 7, T0);
+    for (int i = 0; i < 50; i++) {
+        uint64_t t = T0 + 20 * MS * (uint64_t)i;
+        struct pkt_meta ab = meta(1, 4000, 2, 5000, t), ba = meta(2, 5000, 1, 4000, t);
+        struct pkt_meta xc = meta(9, 7000, 3, 6000, t);
+        assert_true(send_rtp(m, &ab, 0, false, (uint16_t)i, 160u * i, 0x1));
+        assert_true(send_rtp(m, &ba, 0, false, (uint16_t)i, 160u * i, 0x2));
+        assert_true(send_rtp(m, &xc, 0, false, (uint16_t)i, 160u * i, 0x3));
+    }
+    assert_int_equal(media_live(m), 3);
+    uint64_t bye = T0 + 1000 * MS;
+    media_leg_ended(m, 5, bye);
+    media_leg_ended(m, 7, bye);
+    /* Leg 7's stream goes on after its BYE. */
+    for (int i = 0; i < 400; i++) {
+        struct pkt_meta xc = meta(9, 7000, 3, 6000, bye + 20 * MS * (uint64_t)i);
+        assert_true(send_rtp(m, &xc, 0, false, (uint16_t)(50 + i), 160u * (50u + i), 0x3));
+    }
+    media_tick(m, bye + 4999 * MS);
+    assert_int_equal(media_live(m), 3);
+    media_tick(m, bye + 5000 * MS);
+    assert_int_equal(media_live(m), 1); /* leg 5's two streams */
+    assert_int_equal(st.v[TS_RTP_ENDED_WITH_LEG], 2);
+    assert_int_equal(st.v[TS_RTP_IDLE], 0);
+    /* The one still sending then waits for the idle timeout. */
+    uint64_t last = bye + 20 * MS * 399;
+    media_tick(m, last + 29000 * MS);
+    assert_int_equal(media_live(m), 1);
+    media_tick(m, last + 30000 * MS);
+    assert_int_equal(media_live(m), 0);
+    assert_int_equal(st.v[TS_RTP_IDLE], 1);
+    assert_int_equal(st.v[TS_RTP_ENDED_WITH_LEG], 2);
+    /* Leg quality still counts both of leg 5's streams. */
+    struct media_quality q;
+    assert_true(media_leg_quality(m, 5, &q));
+    assert_int_equal(q.streams, 2);
+    media_free(m);
+}
+
 /* Both directions between a:pa and b:pb, 50 packets each; at packet 10 and
  * 20 leg late_leg[0] / [1] (if non-zero) announces b and is answered. */
 static void bypass_media(struct media *m, uint16_t pa, uint16_t pb, const uint64_t *late_leg)
@@ -577,7 +631,7 @@ int main(void)
         cmocka_unit_test(test_report_limit),  cmocka_unit_test(test_idle_expiry),
         cmocka_unit_test(test_rtcp_rtt),      cmocka_unit_test(test_sdp_expect),
         cmocka_unit_test(test_detections),    cmocka_unit_test(test_bypass_legs),
-        cmocka_unit_test(test_capture_gap),
+        cmocka_unit_test(test_capture_gap),   cmocka_unit_test(test_end_with_leg),
         cmocka_unit_test(test_heuristics_and_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
