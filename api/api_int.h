@@ -52,6 +52,12 @@ void api_export_end(struct api_server *s);
 /* Requests answered so far, per status class (1..5), for /metrics. */
 uint64_t api_requests(const struct api_server *s, int cls);
 
+/* A server that does not listen and has no connection pool, over the
+ * database at db_path: routes_dispatch runs with api_call.q set by the
+ * caller (the fuzz target drives the routes this way). Free with api_stop;
+ * NULL on error with one line in err. */
+struct api_server *api_start_offline(const char *db_path, char *err, size_t errlen);
+
 /* Route one /api/v1/... or /metrics request (routes.c). */
 void routes_dispatch(struct api_call *a);
 /* The OpenAPI 3.1 description of the API (routes_openapi.c). */

@@ -19,8 +19,9 @@
 
 #define NS_PER_MS 1000000ll
 #define NS_PER_S 1000000000ll
-/* 9999-12-31 in ms: later dates are typos or attacks. */
-#define MAX_EPOCH_MS 253402300799999ll
+/* The last millisecond whose nanoseconds fit in int64 (2262-04-11), as the
+ * store and the queries count time: later dates are typos or attacks. */
+#define MAX_EPOCH_MS (INT64_MAX / NS_PER_MS)
 
 /* ---- JSON of stored text and rows ---- */
 

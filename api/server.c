@@ -757,3 +757,23 @@ fail:
     api_stop(s);
     return NULL;
 }
+
+struct api_server *api_start_offline(const char *db_path, char *err, size_t errlen)
+{
+    struct api_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&s->pool_mu, NULL);
+    pthread_cond_init(&s->pool_cv, NULL);
+    pthread_mutex_init(&s->rl_mu, NULL);
+    pthread_mutex_init(&s->live_mu, NULL);
+    s->no_rate = true;
+    if (!realpath(db_path, s->db_path)) {
+        snprintf(err, errlen, "%s: %s", db_path, strerror(errno));
+        api_stop(s);
+        return NULL;
+    }
+    return s;
+}

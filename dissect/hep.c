@@ -73,6 +73,7 @@ static enum hep_result parse_v3(struct bv b, struct hep_msg *m, uint8_t *buf, si
         case 3:
         case 4: {
             struct ts_addr *a = type == 3 ? &m->src : &m->dst;
+            memset(a->a, 0, sizeof a->a); /* after an IPv6 chunk too: compared as 16 bytes */
             if (!bv_copy(&c, a->a, 4))
                 return HEP_MALFORMED;
             a->family = 4;

@@ -42,83 +42,158 @@ static bool cl_line(struct bv line, uint64_t *cl, bool *bad)
     return true;
 }
 
-/* Walk the header block after a complete start line: *hend = offset after the
- * empty line, *cl = first Content-Length (0 when absent or bad). false when
- * the header block has not ended within buf. */
-static bool scan_headers(struct bv buf, size_t *hend, uint64_t *cl, bool *has_cl)
+/* Each function below resumes from a struct sipf_scan and adds the bytes it
+ * examines to *work: a stream that grows a byte at a time is scanned once,
+ * not once per segment (which would be quadratic in the message size). */
+
+/* A start line's verdict is settled by its first SIPF_START_HEAD bytes,
+ * except that a later control character makes an incomplete request line
+ * implausible (sip_start_line: the method is at most 64 bytes and a space,
+ * the status line's fixed part 16 bytes). */
+#define SIPF_START_HEAD 80
+static inline bool is_ctl(int c) { return c < 0x20 || c == 0x7f; }
+
+/* sip_start_line(buf, false), resumed: while the line has no LF, only the
+ * bytes that arrived since the last call are examined. */
+static enum sip_start start_verdict(struct bv buf, struct sipf_scan *sc, uint64_t *work)
 {
-    long nl = bv_index(buf, '\n');
-    if (nl < 0)
-        return false;
-    size_t pos = (size_t)nl + 1;
-    *cl = 0;
-    *has_cl = false;
+    size_t from = sc->seen;
+    long k = bv_index(bv_from(buf, from), '\n');
+    *work += k < 0 ? buf.len - from : (size_t)k + 1;
+    if (k >= 0 || buf.len <= SIPF_START_HEAD) {
+        /* a complete line is judged once; a short one cheaply */
+        sc->seen = k >= 0 ? from + (size_t)k : buf.len;
+        *work += sc->seen;
+        return sip_start_line(buf, false);
+    }
+    sc->seen = buf.len;
+    if (sc->clean == 0) {
+        enum sip_start v = sip_start_line(bv_head(buf, SIPF_START_HEAD), false);
+        *work += SIPF_START_HEAD;
+        if (v != SIP_START_MAYBE)
+            return v;
+        /* an incomplete request line: its head's last byte may have been a CR
+         * that sip_start_line left out, so the tail check starts there */
+        sc->clean = SIPF_START_HEAD - 1;
+    }
+    /* a CR as the very last byte is not yet part of the line (it may precede LF) */
+    size_t end = buf.len - (bv_at(buf, buf.len - 1) == '\r');
+    for (size_t i = sc->clean; i < end; i++) {
+        if (is_ctl(bv_at(buf, i))) {
+            *work += i + 1 - sc->clean;
+            return SIP_START_NO;
+        }
+    }
+    if (end > sc->clean) {
+        *work += end - sc->clean;
+        sc->clean = end;
+    }
+    return SIP_START_MAYBE;
+}
+
+/* Walk the header block after the start line, from where the last call
+ * stopped: sc->hend = offset after the empty line, sc->cl = the first valid
+ * Content-Length (0 when absent or bad). false when the header block has not
+ * ended within buf. */
+static bool scan_headers(struct bv buf, struct sipf_scan *sc, uint64_t *work)
+{
     for (;;) {
-        struct bv rest = bv_from(buf, pos);
-        long k = bv_index(rest, '\n');
-        if (k < 0)
+        size_t from = sc->seen > sc->line ? sc->seen : sc->line;
+        long k = bv_index(bv_from(buf, from), '\n');
+        if (k < 0) {
+            *work += buf.len - from;
+            sc->seen = buf.len;
             return false;
-        struct bv line = bv_head(rest, (size_t)k);
+        }
+        *work += (size_t)k + 1;
+        size_t nl = from + (size_t)k, start = sc->line;
+        sc->line = sc->seen = nl + 1;
+        if (start == 0)
+            continue; /* the start line */
+        struct bv line = BV_NULL;
+        (void)bv_sub(buf, start, nl - start, &line);
         if (line.len && bv_at(line, line.len - 1) == '\r')
             line.len--;
         if (!line.len) {
-            *hend = pos + (size_t)k + 1;
+            sc->hend = nl + 1;
             return true;
         }
         uint64_t v;
         bool bad;
-        if (!*has_cl && cl_line(line, &v, &bad)) {
-            *has_cl = !bad;
-            *cl = v;
+        if (!sc->has_cl) {
+            *work += line.len;
+            if (cl_line(line, &v, &bad)) {
+                sc->has_cl = !bad;
+                sc->cl = v;
+            }
         }
-        pos += (size_t)k + 1;
     }
 }
 
-enum sipf_result sipf_frame(struct bv buf, size_t *n)
+/* Garbage at the start of buf: whole lines up to the next one that could
+ * start a message. */
+static enum sipf_result skip_garbage(struct bv buf, size_t *n, uint64_t *work)
+{
+    size_t pos = 0;
+    for (;;) {
+        long k = bv_index(bv_from(buf, pos), '\n');
+        if (k < 0) {
+            *work += buf.len - pos;
+            *n = buf.len;
+            return SIPF_SKIP;
+        }
+        pos += (size_t)k + 1;
+        *work += (size_t)k + 1;
+        struct bv rest = bv_from(buf, pos);
+        if (!rest.len || is_crlf(bv_at(rest, 0)))
+            break;
+        struct sipf_scan probe = { 0 };
+        if (start_verdict(rest, &probe, work) != SIP_START_NO)
+            break;
+    }
+    *n = pos;
+    return SIPF_SKIP;
+}
+
+/* sipf_frame, resuming from *sc (all zero for a message not seen before). */
+static enum sipf_result frame(struct bv buf, struct sipf_scan *sc, size_t *n, uint64_t *work)
 {
     *n = 0;
     if (!buf.len)
         return SIPF_NEED_MORE;
-    size_t i = 0;
-    while (is_crlf(bv_at(buf, i)))
-        i++;
-    if (i) {
-        *n = i;
-        return SIPF_SKIP;
-    }
-    enum sip_start st = sip_start_line(buf, false);
-    if (st == SIP_START_MAYBE)
-        return SIPF_NEED_MORE;
-    if (st == SIP_START_NO) {
-        /* garbage: drop whole lines up to the next one that could start a message */
-        size_t pos = 0;
-        for (;;) {
-            long k = bv_index(bv_from(buf, pos), '\n');
-            if (k < 0) {
-                *n = buf.len;
-                return SIPF_SKIP;
-            }
-            pos += (size_t)k + 1;
-            struct bv rest = bv_from(buf, pos);
-            if (!rest.len || is_crlf(bv_at(rest, 0)) ||
-                sip_start_line(rest, false) != SIP_START_NO) {
-                *n = pos;
-                return SIPF_SKIP;
-            }
+    if (!sc->start_ok) {
+        size_t i = 0;
+        while (is_crlf(bv_at(buf, i)))
+            i++;
+        if (i) {
+            *work += i;
+            *n = i;
+            return SIPF_SKIP;
         }
+        enum sip_start st = start_verdict(buf, sc, work);
+        if (st == SIP_START_MAYBE)
+            return SIPF_NEED_MORE;
+        if (st == SIP_START_NO)
+            return skip_garbage(buf, n, work);
+        /* plausible now stays plausible as the line grows (a status line is
+         * judged on its fixed part, a request line only once complete) */
+        sc->start_ok = true;
     }
-    size_t hend;
-    uint64_t cl;
-    bool has_cl;
-    if (!scan_headers(buf, &hend, &cl, &has_cl))
+    if (!sc->hend && !scan_headers(buf, sc, work))
         return SIPF_NEED_MORE;
     /* no (usable) Content-Length on a stream: no body (RFC 3261 18.3) */
-    uint64_t total = (uint64_t)hend + cl;
+    uint64_t total = (uint64_t)sc->hend + sc->cl;
     if (total > SIZE_MAX)
         total = SIZE_MAX;
     *n = (size_t)total;
     return total <= buf.len ? SIPF_MSG : SIPF_NEED_MORE;
+}
+
+enum sipf_result sipf_frame(struct bv buf, size_t *n)
+{
+    struct sipf_scan sc = { 0 };
+    uint64_t work = 0;
+    return frame(buf, &sc, n, &work);
 }
 
 size_t sip_datagram_split(struct bv dgram, struct bv *msgs, size_t max)
@@ -135,12 +210,12 @@ size_t sip_datagram_split(struct bv dgram, struct bv *msgs, size_t max)
             break;
         if (count > 0 && sip_start_line(rest, true) != SIP_START_YES)
             break; /* trailing junk after a message: ignored (RFC 3261 18.3) */
-        size_t hend, len = rest.len;
-        uint64_t cl;
-        bool has_cl;
-        if (sip_start_line(rest, true) == SIP_START_YES && scan_headers(rest, &hend, &cl, &has_cl) &&
-            has_cl && cl <= rest.len - hend)
-            len = hend + (size_t)cl;
+        size_t len = rest.len;
+        struct sipf_scan sc = { 0 };
+        uint64_t work = 0;
+        if (sip_start_line(rest, true) == SIP_START_YES && scan_headers(rest, &sc, &work) &&
+            sc.has_cl && sc.cl <= rest.len - sc.hend)
+            len = sc.hend + (size_t)sc.cl;
         msgs[count++] = bv_head(rest, len);
         off += len;
     }
@@ -156,12 +231,19 @@ void sip_stream_init(struct sip_stream *s)
     memset(s, 0, sizeof(*s));
 }
 
+/* The message at the start of the buffer changes: scan it from its start. */
+static void scan_reset(struct sip_stream *s)
+{
+    memset(&s->scan, 0, sizeof s->scan);
+}
+
 static void buf_release(struct sip_stream *s)
 {
     free(s->buf);
     s->buf = NULL;
     s->len = s->cap = 0;
     s->need = 0;
+    scan_reset(s);
 }
 
 void sip_stream_cleanup(struct sip_stream *s)
@@ -200,7 +282,9 @@ static void buf_consume(struct sip_stream *s, size_t n)
     s->len -= n;
 }
 
-/* Frame as many messages from v as possible; returns the bytes consumed. */
+/* Frame as many messages from v as possible; returns the bytes consumed.
+ * s->scan belongs to the message at the start of v and, when that one is
+ * incomplete, to the bytes returned unconsumed. */
 static size_t run(struct sip_stream *s, struct bv v, sip_msg_fn fn, void *ctx,
                   struct ts_stats *st)
 {
@@ -215,10 +299,13 @@ static size_t run(struct sip_stream *s, struct bv v, sip_msg_fn fn, void *ctx,
              * must not depend on where segments end */
             long k = bv_index(rest, '\n');
             n = k < 0 ? rest.len : (size_t)k + 1;
+            s->scanned += n;
             r = SIPF_SKIP;
         } else {
-            r = sipf_frame(rest, &n);
+            r = frame(rest, &s->scan, &n, &s->scanned);
         }
+        if (r != SIPF_NEED_MORE)
+            scan_reset(s); /* n bytes go: the next message starts after them */
         if (r == SIPF_SKIP) {
             if (!s->midline && is_crlf(bv_at(rest, 0))) {
                 STAT_ADD(st, SIP_KEEPALIVES, 1);
@@ -251,12 +338,14 @@ static size_t run(struct sip_stream *s, struct bv v, sip_msg_fn fn, void *ctx,
             STAT_ADD(st, SIP_TCP_OVERSIZE, 1);
             s->discard = n - rest.len;
             s->garbage = 0;
+            scan_reset(s);
             return v.len;
         }
         if (n == 0 && rest.len >= TS_SIP_MAX_MSG) {
             /* header block alone exceeds the limit */
             STAT_ADD(st, SIP_TCP_OVERSIZE, 1);
             s->resync = true;
+            scan_reset(s);
             return v.len;
         }
         s->need = n;

@@ -30,6 +30,20 @@ enum sipf_result sipf_frame(struct bv buf, size_t *n);
  * CR/LF (keep-alives) are skipped. Returns the number of views stored (<= max). */
 size_t sip_datagram_split(struct bv dgram, struct bv *msgs, size_t max);
 
+/* How far framing got in the message at the start of the buffer, so that a
+ * new segment resumes the scan instead of repeating it (offsets from the
+ * message start; all zero for a new message). */
+struct sipf_scan {
+    size_t line;    /* start of the first line not yet complete (0: the start line) */
+    size_t seen;    /* no LF in [line, seen) */
+    size_t clean;   /* long incomplete start line: no control character
+                     * between its first 80 bytes and clean (0: unchecked) */
+    size_t hend;    /* end of the header block once found, else 0 */
+    uint64_t cl;    /* Content-Length of the header lines before line */
+    bool has_cl;
+    bool start_ok;  /* the start line is plausible (SIP_START_YES) */
+};
+
 /* Bounded per-direction buffer for a TCP stream (TS_SIP_MAX_MSG). */
 struct sip_stream {
     uint8_t *buf;
@@ -41,6 +55,9 @@ struct sip_stream {
     size_t garbage; /* garbage bytes skipped since the last message */
     bool midline;   /* garbage was skipped up to the end of a segment without a
                      * line end: the next bytes continue that line */
+    struct sipf_scan scan; /* of the incomplete message at the start of buf */
+    uint64_t scanned; /* bytes the framer examined, in total: linear in the
+                       * bytes fed however they are segmented (tests check it) */
 };
 
 typedef void (*sip_msg_fn)(void *ctx, struct bv msg);

@@ -2,23 +2,29 @@
 # Fuzz one libFuzzer target for a chosen time, from the seeds extracted from
 # ../shared, the kept regression inputs and its own growing corpus.
 # usage: tests/fuzz/run.sh TARGET SECONDS [BUILD_DIR]
-#   TARGET: sip packet sipframe sdp pcap; BUILD_DIR: a -DTS_FUZZ=ON clang build
+#   TARGET: sip packet sipframe sdp pcap media hep query; BUILD_DIR: a
+#   -DTS_FUZZ=ON clang build
 #   (default build-fuzz beside the sources). A crash is written to
 #   BUILD_DIR/fuzz-crashes/TARGET-*; minimise it with
 #   fuzz_TARGET -minimize_crash=1 -max_total_time=60 FILE and keep the result in
 #   tests/fuzz/regress/TARGET/crash-NAME (replayed by ctest: fuzz.replay_TARGET).
 set -euo pipefail
-[ $# -ge 2 ] || { sed -n '2,10p' "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,11p' "$0"; exit 2; }
+# undefined behaviour is a finding, as in the test build (-fno-sanitize-recover)
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 t=$1; secs=$2
 here=$(cd "$(dirname "$0")" && pwd)
 build=${3:-$here/../../build-fuzz}
 bin=$build/tests/fuzz/fuzz_$t
 [ -x "$bin" ] || { echo "fuzz: $bin not built (cmake -DTS_FUZZ=ON, CC=clang)" >&2; exit 2; }
 # Inputs beyond these sizes only slow the target down: a pcap or frame record
-# sequence of 16 KB holds dozens of frames, a SIP stream of 4 KB several messages.
+# sequence of 16 KB holds dozens of frames, a SIP stream of 4 KB several messages,
+# a media sequence of 8 KB dozens of packets; API requests are short.
 case $t in
 packet|pcap) max_len=16384 ;;
+media) max_len=8192 ;;
 sipframe|sdp) max_len=4096 ;;
+query) max_len=1024 ;;
 *) max_len=0 ;;
 esac
 seeds=$build/fuzz-seeds

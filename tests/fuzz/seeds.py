@@ -7,8 +7,17 @@
   sipframe: [u32 chunking seed] + up to 8 of a capture's SIP messages in a row;
   sdp:    the SDP bodies of those SIP messages;
   pcap:   each capture file cut after its last whole record before 16 KB;
-  media:  UDP payloads (from offset 42 of Ethernet/IPv4/UDP frames) that look
-          like RTP or RTCP, at most 40 per capture.
+  media:  [u8 ctl][u8 dt][u16 len][payload] records (see fuzz_media.c): runs of
+          up to 48 UDP payloads of Ethernet/IPv4/UDP frames that look like RTP
+          or RTCP, by flow, with their time steps; and a signalled call (SDP
+          offer on the fuzz target's port, answer, packets both ways, RTCP, end);
+  hep:    [u8 mode] + each HEP packet found in the captures (from "HEP3" to
+          the frame's end, at most 24 per capture), and packets built
+          here: HEPv3 plain and zlib-compressed, IPv6, auth key, vendor chunk,
+          HEPv2 (version 1 and 2), a TCP stream of several packets, and field
+          records for the encoder (mode bit 5);
+  query:  API requests as lines (path, then key=value), one per route and
+          parameter with valid and boundary values.
 With --replay BIN, runs BIN over the seeds and any extra directories."""
 import argparse
 import os
@@ -16,6 +25,7 @@ import re
 import struct
 import subprocess
 import sys
+import zlib
 
 LINKTYPES = [1, 113, 276, 101, 12, 14, 228, 229, 0, 108]  # same order as fuzz_packet.c
 
@@ -101,11 +111,171 @@ def sip_frames(pcaps, names, per_file):
 START = re.compile(rb"([A-Z]{3,12} [^ \r\n]+ SIP/2\.0\r?\n|SIP/2\.0 \d{3} )")
 
 
+def rec(ctl, dt, payload):
+    """One fuzz_media record."""
+    return struct.pack(">BBH", ctl, min(dt, 254), len(payload)) + payload
+
+
+def media_seeds(pcaps, names, out):
+    """Runs of RTP/RTCP payloads per capture as fuzz_media records, and a
+    signalled call built from the first capture with RTP."""
+    n, first = 0, None
+    for name in names:
+        k, recs, flows = 0, [], {}
+        for lt, frame in read_frames(os.path.join(pcaps, name)):
+            if k >= 4:
+                break
+            if (lt != 1 or len(frame) < 43 or frame[12:14] != b"\x08\x00"
+                    or frame[14] != 0x45 or frame[23] != 17 or frame[42] >> 6 != 2):
+                continue
+            src, dst = frame[26:30], frame[30:34]
+            sport, dport = struct.unpack(">HH", frame[34:38])
+            key = (src, sport, dst, dport)
+            rkey = (dst, dport, src, sport)
+            if key not in flows and rkey not in flows:
+                flows[key] = len(flows) % 4
+            host = flows.get(key, flows.get(rkey))
+            ctl = host | (4 if key not in flows else 0) | (8 if dport % 2 else 0)
+            recs.append(rec(ctl, 20, frame[42:]))
+            if len(recs) == 48:
+                with open(os.path.join(out, f"{name}-{k}"), "wb") as g:
+                    g.write(b"".join(recs))
+                if first is None:
+                    first = [r[4:] for r in recs]
+                recs, k, n = [], k + 1, n + 1
+        if recs and k < 4:
+            with open(os.path.join(out, f"{name}-{k}"), "wb") as g:
+                g.write(b"".join(recs))
+            n += 1
+    sdp = (b"v=0\r\no=- 1 1 IN IP4 10.0.0.100\r\ns=-\r\nc=IN IP4 10.0.0.100\r\nt=0 0\r\n"
+           b"m=audio 5000 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\n"
+           b"a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n")
+    call = [rec(0x40, 0, sdp), rec(0x50, 100, b"")]
+    rtp = [p for p in (first or []) if len(p) > 12 and not 200 <= p[1] <= 207]
+    rtcp = [p for p in (first or []) if len(p) > 8 and 200 <= p[1] <= 207]
+    for i, p in enumerate(rtp[:32]):
+        call.append(rec(0 if i % 2 == 0 else 4, 20, p))
+    for p in rtcp[:2]:
+        call.append(rec(8, 5, p))
+    # an RFC 4733 event for digit 5, then the end of the leg and a capture gap
+    call.append(rec(0, 20, bytes([0x80, 101, 0, 99, 0, 0, 1, 0, 1, 2, 3, 4, 5, 0x8a, 0, 160])))
+    call += [rec(0x60, 50, b""), rec(0x70, 255, b"")]
+    with open(os.path.join(out, "signalled-call"), "wb") as g:
+        g.write(b"".join(call))
+    return n + 1
+
+
+def hep3(chunks):
+    """A HEPv3 packet from (type, value) chunks (vendor 0), or (vendor, type, value)."""
+    body = b""
+    for c in chunks:
+        vendor, typ, val = (0,) + c if len(c) == 2 else c
+        body += struct.pack(">HHH", vendor, typ, len(val) + 6) + val
+    return b"HEP3" + struct.pack(">H", len(body) + 6) + body
+
+
+def hep_fields(payload, v6=False, key=None, comp=False, ptype=1):
+    ch = [(1, bytes([10 if v6 else 2])), (2, b"\x11"),
+          (5 if v6 else 3, bytes(range(1, 17)) if v6 else b"\x0a\x00\x00\x01"),
+          (6 if v6 else 4, bytes(range(17, 33)) if v6 else b"\x0a\x00\x00\x02"),
+          (7, struct.pack(">H", 5060)), (8, struct.pack(">H", 5080)),
+          (9, struct.pack(">I", 1700000000)), (10, struct.pack(">I", 123456)),
+          (11, bytes([ptype])), (12, struct.pack(">I", 2001))]
+    if key is not None:
+        ch.append((14, key))
+    ch += [(17, b"call-1@host"), (18, struct.pack(">H", 42)), (19, b"site-a")]
+    ch.append((16, zlib.compress(payload)) if comp else (15, payload))
+    return hep3(ch)
+
+
+def hep_seeds(pcaps, names, out):
+    """HEP packets of the captures and built ones, each behind a mode byte."""
+    n, sip = 0, []
+    for name in names:
+        k = 0
+        for _, frame in read_frames(os.path.join(pcaps, name)):
+            m = START.search(frame)
+            if m and len(sip) < 6:
+                sip.append(frame[m.start(1):])
+            i = frame.find(b"HEP3")
+            if i < 0 or k >= 24:
+                continue
+            with open(os.path.join(out, f"{name}-{k}"), "wb") as g:
+                g.write(bytes([(k * 5) & 0x0f]) + frame[i:])
+            k += 1
+            n += 1
+    sip = sip or [b"OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\nContent-Length: 0\r\n\r\n"]
+    built = {
+        "v3-plain": (0, hep_fields(sip[0])),
+        "v3-zlib": (0, hep_fields(sip[1 % len(sip)], comp=True)),
+        "v3-zlib-small-buffer": (1, hep_fields(sip[0] * 8, comp=True)),
+        "v3-ipv6": (0, hep_fields(sip[2 % len(sip)], v6=True)),
+        "v3-auth": (16, hep_fields(sip[0], key=b"fuzz-key")),
+        "v3-auth-wrong": (16, hep_fields(sip[0], key=b"fuzz-kez")),
+        "v3-rtcp-json": (0, hep_fields(b'{"type":200,"ssrc":1}', ptype=5)),
+        "v3-vendor-chunk": (0, hep3([(0x0b, 0x99, b"vendor"), (15, sip[0]), (11, b"\x01")])),
+        "v3-short-chunk": (0, hep3([(15, sip[0])])[:-3]),
+        "v2-ipv4": (0, struct.pack(">BBBBHH", 2, 28, 2, 17, 5060, 5080) + b"\x0a\x00\x00\x01"
+                    b"\x0a\x00\x00\x02" + struct.pack("<IIHH", 1700000000, 5, 7, 0) + sip[0]),
+        "v1-ipv6": (0, struct.pack(">BBBBHH", 1, 40, 10, 17, 5060, 5080) + bytes(range(32))
+                    + sip[0]),
+        "tcp-stream": (4, hep_fields(sip[0]) + hep_fields(sip[1 % len(sip)], comp=True)
+                       + hep_fields(sip[2 % len(sip)], v6=True)),
+        "tcp-stream-1500": (12, hep_fields(sip[0]) * 3 + b"HEP3\x00"),
+    }
+    # the encoder's field record (fuzz_hep.c check_encode): families, proto,
+    # addresses, ports, seconds, microseconds, type, node, vlan, key/corr/name
+    # lengths, buffer size flag (odd: that many bytes), then those and the payload
+    def enc(fam, vlan, small, key, corr, name, payload):
+        return (bytes([fam, fam, 17]) + bytes(range(1, 17)) + bytes(range(17, 33))
+                + struct.pack(">HHIIBIHBBBB", 5060, 5061, 1700000000, 999999, 1, 7, vlan,
+                              len(key), len(corr), len(name), small) + key + corr + name + payload)
+    built["encode-v4"] = (32, enc(0, 0, 0, b"key", b"corr", b"nm", sip[0]))
+    built["encode-v6-vlan"] = (32, enc(1, 300, 0, b"", b"c", b"", sip[1 % len(sip)]))
+    built["encode-small-buffer"] = (32, enc(1, 0, 101, b"k", b"", b"n", sip[0]))
+    for name, (mode, pkt) in built.items():
+        with open(os.path.join(out, "built-" + name), "wb") as g:
+            g.write(bytes([mode]) + pkt)
+        n += 1
+    return n
+
+
+# API requests (fuzz_query.c): the path, then one parameter per line.
+QUERIES = [
+    "/api/v1/health", "/api/v1/stats", "/api/v1/sites", "/api/v1/trunks",
+    "/api/v1/trunks\nsite=east", "/api/v1/registrations", "/api/v1/openapi.json", "/metrics",
+    "/api/v1/calls", "/api/v1/calls\nlimit=1", "/api/v1/calls\nlimit=500",
+    "/api/v1/calls\nlimit=501", "/api/v1/calls\nlimit=0",
+    "/api/v1/calls\nfrom=1700000000000\nto=1700003600000",
+    "/api/v1/calls\nfrom=2023-11-14T22:13:20Z\nto=2023-11-14T23:13:20.5+01:00",
+    "/api/v1/calls\nfrom=2024-02-30", "/api/v1/calls\nfrom=9999-12-31T23:59:59.999Z",
+    "/api/v1/calls\nfrom=2262-04-11T23:47:16.854Z",
+    "/api/v1/calls\ncaller=4930\nmatch=suffix", "/api/v1/calls\ncallee=1005\nmatch=contains",
+    "/api/v1/calls\ntrunk=1\ndirection=inbound\noutcome=answered",
+    "/api/v1/calls\nfailure_side=itsp\nsite=west",
+    "/api/v1/calls\nmin_mos=1.0\nmax_mos=4.5\nmin_pdd=100",
+    "/api/v1/calls\nsort=duration\norder=asc\nlimit=3",
+    "/api/v1/calls\nsort=mos\norder=desc\nlimit=2",
+    "/api/v1/calls\nsort=pdd\nlimit=5", "/api/v1/calls\nsort=start\norder=asc\nlimit=7",
+    "/api/v1/calls\ncursor=djEuc3RhcnQuZC4xNzAwMDAwMDAwMDAwMDAwMDAwLjQw",
+    "/api/v1/calls\nbogus=1", "/api/v1/calls/1", "/api/v1/calls/40", "/api/v1/calls/41",
+    "/api/v1/calls/0", "/api/v1/calls/1/messages/0", "/api/v1/calls/1/messages/1\nformat=text",
+    "/api/v1/calls/1/messages/1\nformat=json", "/api/v1/calls/1/pcap",
+    "/api/v1/trunks/1", "/api/v1/trunks/2/kpis", "/api/v1/trunks/1/kpis\nbucket=300",
+    "/api/v1/kpis", "/api/v1/kpis\nsite=east\nbucket=60",
+    "/api/v1/kpis\nfrom=1700000000000\nto=1700086400000\nbucket=86400",
+    "/api/v1/kpis\nfrom=0\nto=253402300799999", "/api/v1/kpis\nfrom=9223372036853\nto=9223372036854", "/api/v1/calls/", "/api/v1//calls",
+    "/api/v2/calls", "listen 127.0.0.1:8080", "listen [::1]:0", "listen 0.0.0.0:65536",
+    "listen host-without-port",
+]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--target", required=True, choices=["sip", "packet", "sipframe", "sdp", "pcap", "media"])
+    ap.add_argument("--target", required=True,
+                    choices=["sip", "packet", "sipframe", "sdp", "pcap", "media", "hep", "query"])
     ap.add_argument("--replay")
     ap.add_argument("extra", nargs="*")
     a = ap.parse_args()
@@ -155,18 +325,14 @@ def main():
                     g.write(body[1])
                 n += 1
     elif a.target == "media":
-        for name in names:
-            k = 0
-            for lt, frame in read_frames(os.path.join(pcaps, name)):
-                if k >= 40:
-                    break
-                if (lt != 1 or len(frame) < 43 or frame[12:14] != b"\x08\x00"
-                        or frame[14] != 0x45 or frame[23] != 17 or frame[42] >> 6 != 2):
-                    continue
-                with open(os.path.join(out, f"{name}-{k}"), "wb") as g:
-                    g.write(frame[42:])
-                k += 1
-                n += 1
+        n += media_seeds(pcaps, names, out)
+    elif a.target == "hep":
+        n += hep_seeds(pcaps, names, out)
+    elif a.target == "query":
+        for i, q in enumerate(QUERIES):
+            with open(os.path.join(out, f"q{i:03d}"), "wb") as g:
+                g.write(q.encode())
+            n += 1
     elif a.target == "pcap":
         for name in names:
             with open(os.path.join(out, name), "wb") as g:

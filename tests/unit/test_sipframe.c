@@ -359,6 +359,91 @@ static void test_stream_gap(void **st)
     sip_stream_cleanup(&s);
 }
 
+/* A header block of exactly len bytes: a start line, headers of 37 bytes,
+ * one last header padding to size, CRLF. A long start line when long_sl. */
+static char *header_block(size_t len, bool long_sl)
+{
+    char *m = malloc(len + 1);
+    size_t o = 0;
+    if (long_sl) {
+        o = (size_t)snprintf(m, len, "INVITE sip:");
+        while (o + 12 + 40 < len)
+            m[o++] = 'u';
+        o += (size_t)snprintf(m + o, len - o, " SIP/2.0\r\n");
+    } else {
+        o = (size_t)snprintf(m, len, "OPTIONS sip:x@y SIP/2.0\r\n");
+        while (o + 37 + 2 + 40 <= len)
+            o += (size_t)snprintf(m + o, len + 1 - o, "X-Filler: 0123456789012345678901234\r\n");
+    }
+    m[o++] = 'X';
+    m[o++] = ':';
+    while (o + 4 < len)
+        m[o++] = 'a';
+    memcpy(m + o, "\r\n\r\n", 4);
+    m[len] = 0;
+    assert_int_equal(strlen(m), len);
+    return m;
+}
+
+/* Framing of a stream fed one byte per segment: the same as fed whole, and
+ * the bytes examined stay linear (a rescan per segment was quadratic: a
+ * 128 KB header block cost about 8 * 10^9 byte comparisons). */
+static void test_stream_bytewise_linear(void **st)
+{
+    (void)st;
+    for (int k = 0; k < 4; k++) {
+        size_t len = TS_SIP_MAX_MSG;
+        char *m = header_block(len, k > 0);
+        if (k == 2)
+            m[len / 2] = '\x01'; /* late in the request line: garbage, too much of it */
+        if (k == 3)
+            memcpy(m, "SIP/2.0 200 ", 12); /* a status line judged before its end */
+        struct bv all = bv_make(m, len);
+        /* reference: one segment */
+        struct sip_stream s;
+        reset();
+        sip_stream_init(&s);
+        sip_stream_feed(&s, all, on_msg, &C, &ST);
+        feed_str(&s, MSG_B);
+        int n0 = C.n;
+        size_t bytes0 = C.bytes;
+        uint64_t resync0 = ST.v[TS_SIP_TCP_RESYNC], over0 = ST.v[TS_SIP_TCP_OVERSIZE];
+        assert_int_equal(n0, k == 2 ? 0 : 2);
+        if (k == 2)
+            assert_true(resync0 > TS_SIP_MAX_RESYNC);
+        sip_stream_cleanup(&s);
+        /* one byte per segment */
+        reset();
+        sip_stream_init(&s);
+        for (size_t i = 0; i < len; i++)
+            sip_stream_feed(&s, bv_make(m + i, 1), on_msg, &C, &ST);
+        if (k != 2) {
+            assert_int_equal(C.n, 1);
+            assert_int_equal(C.bytes, len);
+            assert_memory_equal(C.all, m, len);
+            assert_null(s.buf);
+        }
+        assert_true(s.scanned < 4 * (uint64_t)len);
+        feed_str(&s, MSG_B);
+        assert_int_equal(C.n, n0);
+        assert_int_equal(C.bytes, bytes0);
+        assert_int_equal(ST.v[TS_SIP_TCP_RESYNC], resync0);
+        assert_int_equal(ST.v[TS_SIP_TCP_OVERSIZE], over0);
+        sip_stream_cleanup(&s);
+        free(m);
+    }
+    /* a start line that never ends is bounded by the limit, still linearly */
+    struct sip_stream s;
+    reset();
+    sip_stream_init(&s);
+    feed_str(&s, "INVITE ");
+    for (size_t i = 0; i < TS_SIP_MAX_MSG + 10; i++)
+        sip_stream_feed(&s, BV_LIT("u"), on_msg, &C, &ST);
+    assert_int_equal(ST.v[TS_SIP_TCP_OVERSIZE], 1);
+    assert_true(s.scanned < 4 * (uint64_t)TS_SIP_MAX_MSG + 64);
+    sip_stream_cleanup(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_stream_oversize),
         cmocka_unit_test(test_stream_header_flood),
         cmocka_unit_test(test_stream_gap),
+        cmocka_unit_test(test_stream_bytewise_linear),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
