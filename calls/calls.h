@@ -11,6 +11,7 @@
 #include "../capture/packet.h"
 #include "../common/limits.h"
 #include "../common/stats.h"
+#include "../dissect/sdp.h"
 #include "../dissect/sip.h"
 
 enum calls_err { CALLS_OK = 0, CALLS_ERR_IO, CALLS_ERR_SYNTAX };
@@ -46,6 +47,8 @@ struct calls_config {
     uint32_t no_bye_timeout_s;   /* answered dialog silent this long ends (14400) */
     uint32_t bucket_s;           /* KPI time bucket (60) */
     uint32_t max_dialogs;        /* <= TS_MAX_DIALOGS (tests use small values) */
+    bool no_report;              /* a sensor: finished calls reach the sink only; none
+                                  * are kept for calls_get() (not reloadable) */
     struct calls_trunk_name trunk_names[TS_CALLS_MAX_TRUNK_NAMES];
     size_t ntrunk_names;
     struct ts_addr sbcs[TS_CALLS_MAX_SBC]; /* known SBC addresses (more are learned) */
@@ -243,10 +246,13 @@ void calls_set_sink(struct calls *c, calls_sink_fn fn, void *ctx);
 
 /* Media observer: SDP bodies as they are seen (offers and answers, re-INVITE
  * and UPDATE included) and the legs' answer and end, so that RTP can be tied
- * to its leg. Called on the analysis thread; any member may be NULL. */
+ * to its leg. Called on the analysis thread; any member may be NULL. The
+ * body comes parsed (once, for both): s and sdp_parse's verdict r, valid
+ * during the call. */
 struct calls_media_hooks {
     void *ctx;
-    void (*sdp)(void *ctx, uint64_t leg_ref, struct bv body, uint64_t ts_ns);
+    void (*sdp)(void *ctx, uint64_t leg_ref, const struct sdp *s, enum sdp_result r,
+                uint64_t ts_ns);
     void (*answered)(void *ctx, uint64_t leg_ref, uint64_t ts_ns);
     void (*ended)(void *ctx, uint64_t leg_ref, uint64_t ts_ns);
 };
@@ -267,6 +273,8 @@ const struct calls_config *calls_config_of(const struct calls *c);
  * old ones). Call it between messages, on the thread that feeds c. */
 void calls_set_config(struct calls *c, const struct calls_config *cfg);
 size_t calls_count(const struct calls *c);            /* kept for the report */
+/* Kept call i (emission order), unpacked from its compact copy: the record
+ * is valid until the next calls_get() on c (or calls_finish, calls_free). */
 const struct calls_call *calls_get(const struct calls *c, size_t i);
 uint64_t calls_emitted(const struct calls *c);        /* all emitted, kept or not */
 size_t calls_trunk_count(const struct calls *c);

@@ -5,7 +5,10 @@
 
 #include "calls.h"
 
+#include <string.h>
+
 #include "../common/htab.h"
+#include "../dissect/sdp.h"
 
 /* Secondary index slots of a dialog (correlation keys). */
 enum {
@@ -21,19 +24,47 @@ enum {
 
 struct dlg;
 
+/* One entry of the correlation multimap (calls.ix): chained per bucket,
+ * newest first; pprev NULL when the slot is not indexed. */
 struct ix_ent {
-    struct ht_node n;
+    struct ix_ent *hnext, **pprev;
+    uint64_t key;
     struct dlg *d;
-    bool on;
 };
 
-/* One client transaction as seen on the wire (all hops). */
+struct ixmap {
+    struct ix_ent **b;
+    size_t mask;
+};
+
+/* The timing slots (IX_NODE, IX_NUM) have a map of their own (calls.tix):
+ * their chains are long (every INVITE to one node) and their entries carry
+ * what the first tests need, so most candidates are passed over without
+ * touching their dialog. */
+struct tix_ent {
+    struct tix_ent *hnext, **pprev;
+    uint64_t key;
+    struct dlg *d;
+    uint64_t invite_ns, seq;        /* copies of d's (set before indexing) */
+};
+
+struct tixmap {
+    struct tix_ent **b;
+    size_t mask;
+};
+
+static inline bool addr_eq(const struct ts_addr *x, const struct ts_addr *y)
+{
+    return x->family == y->family && memcmp(x->a, y->a, sizeof x->a) == 0;
+}
+
+/* One client transaction as seen on the wire (all hops). Its message
+ * fingerprints live in the dialog's pool (dlg.fp): rings of the last
+ * TS_CALLS_MAX_FP exact messages and events, nfp/nev count insertions. */
 struct calls_txn {
     uint32_t cseq;
     uint8_t method;
     uint8_t nfp, nev;
-    uint64_t fp[TS_CALLS_MAX_FP];   /* exact message: kind, branch, tags, direction */
-    uint64_t ev[TS_CALLS_MAX_FP];   /* event: request or status + To-tag */
 };
 
 struct media_ep {
@@ -41,40 +72,110 @@ struct media_ep {
     uint16_t port;
 };
 
+/* A (src, dst) pair the first INVITE was seen on and its trunk. */
+struct dlg_hop {
+    struct ts_addr src, dst;
+    int32_t trunk;                  /* -1: none */
+    uint8_t dir;                    /* enum calls_dir (in/out) */
+};
+
+/* First offer/answer of one side; its codec list is a dialog string. */
+struct dlg_sdp {
+    struct ts_addr addr;
+    uint16_t port;
+    uint8_t dir;                    /* enum calls_media_dir */
+    bool present;
+};
+
+/* Rare parts of a dialog, allocated when a second fork or hop shows up. */
+struct dlg_ext {
+    uint64_t fork_tag_h[TS_CALLS_MAX_FORKS - 1];
+    struct dlg_hop hop[TS_CALLS_MAX_HOPS - 1];
+};
+
 enum { ND_FROM, ND_PAI, ND_RURI, ND_TO };
+
+/* Fingerprints kept in the dialog itself; more go to the heap. */
+#define DLG_FP_INLINE 16
+
+/* Strings of a dialog, kept in its arena sized to their content. The four
+ * identities come in ND_ order, their normalised digits too. */
+enum dlg_str {
+    DS_FROM = 0, DS_PAI, DS_RURI, DS_TO,
+    DS_ND = 4,                       /* DS_ND + ND_x: digits of identity x */
+    DS_CALL_ID = DS_ND + 4,
+    DS_REASON, DS_REASON_HDR, DS_MS_DIAG,
+    DS_CODECS_CALLER, DS_CODECS_CALLEE,
+    DS_SITE,
+    DS_SID0, DS_SID1,               /* RFC 7989 uuids, lower case */
+    DS_HV0, DS_HV1,                 /* correlation header values */
+    DS_N
+};
 
 struct dlg {
     struct ht_node n;               /* by Call-ID in calls.dlgs */
-    uint64_t seq;                   /* creation order: tie-break of equal INVITE times */
-    struct calls_leg rec;
-    /* rec.from, pai, ruri, to normalised once at leg start: timing
-     * correlation compares them against many candidates */
-    char nd[4][CALLS_DIGITS_LEN];
-    uint64_t from_tag_h;            /* caller's From tag */
-    uint64_t answered_tag_h;
-    uint64_t fork_tag_h[TS_CALLS_MAX_FORKS];
-    uint32_t init_cseq;
-    uint64_t last_ns;
-    bool ended, answered, timed_out;
+    char *sa;                       /* string arena: sa[0] is the empty string */
+    uint64_t seq;                   /* creation order (tie-break of equal INVITE times),
+                                     * also the leg_ref */
+    /* read by correlation for many candidates: kept together */
+    uint64_t invite_ns, answer_ns, end_ns, last_ns;
+    struct ts_addr src, dst;        /* first INVITE */
+    uint16_t sport, dport;
+    bool ended, answered;
+    uint16_t so[DS_N];              /* string offsets in sa (0: empty) */
+    uint8_t nd_len[4];              /* lengths of the DS_ND strings */
+    uint32_t nd_tail[4];            /* their last (up to 7) digits as a number */
+    bool timed_out;
     bool starting;                  /* first INVITE being read: correlate once at the end */
-    struct calls_txn txn[TS_CALLS_MAX_TXN];
-    uint8_t ntxn, txn_next;
-    int32_t hop_trunk[TS_CALLS_MAX_HOPS];   /* -1: none */
-    uint8_t hop_dir[TS_CALLS_MAX_HOPS];     /* enum calls_dir (in/out) */
-    uint8_t codec;                  /* enum calls_codec of the answer */
-    bool conc_counted;              /* counted in trunk concurrency */
+    uint8_t nmedia;
+    uint8_t grp_size;               /* root only */
     /* correlation */
     struct dlg *uf_parent;          /* union-find; root: uf_parent == self */
     struct dlg *grp_next;           /* circular list of the group */
-    uint8_t grp_size;               /* root only */
     struct dlg *ev_to;              /* leg this one was linked to */
+    uint64_t prov_ns, ring_ns, attempt_ns, bye_ns, bye_ok_ns, err_ns;
+    uint64_t from_tag_h;            /* caller's From tag */
+    uint64_t fork_tag_h0;           /* first To-tag of the forks */
+    uint64_t sid_h;                 /* hash of the Session-ID value read last */
+    uint64_t cid_key;               /* IX_HDR0 key of the Call-ID (headers naming it) */
+    uint64_t *fp;                   /* fingerprint pool: hash high bits | txn tag;
+                                     * fp_in until it outgrows it */
+    struct dlg_ext *ext;
+    uint32_t init_cseq, q850_cause, reinvites, retrans;
+    float ev_conf;
+    uint16_t final_status, err_status, holds;
+    uint16_t sa_len, sa_cap;
+    uint8_t ntxn, txn_next, fp_n, fp_cap;
+    uint8_t hangup_by, ev_type, codec, nhops, forks;
+    bool conc_counted;              /* counted in trunk concurrency */
     bool ambig;                     /* counted as ambiguous */
-    char sid[2][CALLS_UUID_LEN];
-    char hv[CALLS_HDR_VALUES][CALLS_TEXT_LEN];
+    bool cancelled, transfer, session_timer, auth_challenged, capture_gap, hold, on_hold;
+    char transport[8];
+    struct ts_addr err_src;
+    struct dlg_sdp caller_sdp, callee_sdp;
+    struct calls_txn txn[TS_CALLS_MAX_TXN];
+    uint64_t fp_in[DLG_FP_INLINE];  /* INVITE, ACK and BYE transactions fit */
+    struct dlg_hop hop0;
     struct media_ep media[TS_CALLS_MAX_MEDIA];
-    uint8_t nmedia;
-    struct ix_ent ix[IX_N];
+    struct ix_ent ix[IX_NODE];
+    struct tix_ent tix[IX_N - IX_NODE];
 };
+
+/* String k of d ("" when unset). */
+static inline const char *dlg_str(const struct dlg *d, int k)
+{
+    return d->sa ? d->sa + d->so[k] : "";
+}
+
+/* Hop i (< d->nhops) of d. */
+static inline struct dlg_hop *dlg_hop(struct dlg *d, unsigned i)
+{
+    return i == 0 ? &d->hop0 : &d->ext->hop[i - 1];
+}
+static inline const struct dlg_hop *dlg_hop_c(const struct dlg *d, unsigned i)
+{
+    return i == 0 ? &d->hop0 : &d->ext->hop[i - 1];
+}
 
 struct tnode {
     struct ht_node n;
@@ -88,18 +189,35 @@ struct pend {
     uint64_t req_ns;
 };
 
+/* Finished calls kept for the report, packed (kept.c). */
+struct kept_ref {
+    uint8_t *p;
+    uint32_t len;
+    uint32_t epoch;                 /* calls.class_epoch it was classified in */
+};
+struct kept_view;
+struct kept_store {
+    struct kept_ref *refs;
+    size_t n, cap;
+    uint8_t **chunks;               /* records are packed into these */
+    size_t nchunks, chunks_cap, used;
+    uint8_t *scratch;               /* one packed call */
+    struct kept_view *view;         /* the call calls_get() unpacked last */
+};
+
 struct calls {
     struct calls_config cfg;
     struct ts_stats own;
     struct ts_stats *st;
     struct htab dlgs;
-    struct htab ix;
+    struct ixmap ix;
+    struct tixmap tix;
+    bool any_site;                  /* some leg has a site name */
     uint64_t seq, now, next_id;
     calls_sink_fn sink;
     void *sink_ctx;
     struct calls_media_hooks mh;
-    struct calls_call *done;
-    size_t ndone, done_cap;
+    struct kept_store kept;
     uint64_t emitted;
     struct calls_trunk *trunks;
     size_t ntrunks, trunks_cap;
@@ -112,6 +230,8 @@ struct calls {
     struct htab pend;
     struct ts_addr sbc[TS_CALLS_MAX_SBC]; /* configured, then learned */
     size_t nsbc;
+    uint32_t class_epoch;           /* +1 whenever what classify() reads changes */
+    struct sdp sdp;                 /* scratch: the SDP body being read */
     struct calls_leg scratch[TS_CALLS_MAX_LEGS]; /* call being emitted */
 };
 
@@ -121,8 +241,9 @@ struct calls {
 /* config.c */
 void calls_cp(char *dst, size_t cap, struct bv v);
 
-/* media.c: summary of an SDP body (first audio m= line). */
-bool calls_sdp_parse(struct bv body, struct calls_sdp *out);
+/* media.c: summary of a parsed SDP body (first audio m= line); codecs
+ * gets the codec list ("PCMU,PCMA,telephone-event"). */
+bool calls_sdp_summary(const struct sdp *s, struct dlg_sdp *out, char *codecs, size_t cap);
 enum calls_codec calls_codec_of(const char *codecs);
 
 /* correlate.c */
@@ -145,10 +266,24 @@ void corr_reclassify(struct calls *c);
 /* True when every leg of d's group ended and the last activity is old enough. */
 bool corr_group_done(const struct calls *c, struct dlg *d, uint64_t now);
 
+/* kept.c */
+int kept_init(struct calls *c);
+void kept_free(struct calls *c);
+/* Keep a copy of call, classified in class_epoch epoch (false: no memory
+ * or TS_MAX_REPORT_CALLS reached). */
+bool kept_add(struct calls *c, const struct calls_call *call, uint32_t epoch);
+/* Kept call i, unpacked: valid until the next kept_get() or kept_update(). */
+const struct calls_call *kept_get(const struct calls *c, size_t i);
+/* fn (classify) on every kept call classified in an older epoch; a changed
+ * one is packed again. */
+void kept_update(struct calls *c, void (*fn)(const struct calls *c, struct calls_call *call));
+
 /* dialog.c */
 struct dlg *calls_dlg_find(struct calls *c, const char *cid);
 void dlg_release(struct calls *c, struct dlg *d);
 void dlg_end(struct calls *c, struct dlg *d, uint64_t ts, uint8_t party);
+/* The leg record of d as the sink and the report see it. */
+void dlg_leg(const struct dlg *d, struct calls_leg *out);
 
 /* trunk.c */
 int32_t trunk_lookup(struct calls *c, const struct ts_addr *src, const struct ts_addr *dst,
@@ -160,12 +295,12 @@ void trunk_free_all(struct calls *c);
 bool trunk_is_sbc(const struct calls *c, const struct ts_addr *a);
 /* Enterprise side: inside an internal network, or an SBC address. */
 bool trunk_ours(const struct calls *c, const struct ts_addr *a);
+/* a is an SBC address (learned); trunks facing it are re-oriented. */
+void trunk_learn_sbc(struct calls *c, const struct ts_addr *a);
 /* Legs old -> newer were linked: a B2BUA whose two sides straddle the
  * enterprise edge is an SBC; its addresses are learned and trunks facing
  * them re-oriented. */
-/* a is an SBC address (learned); trunks facing it are re-oriented. */
-void trunk_learn_sbc(struct calls *c, const struct ts_addr *a);
-void trunk_learn_b2bua(struct calls *c, const struct calls_leg *old, const struct calls_leg *newer);
+void trunk_learn_b2bua(struct calls *c, const struct dlg *old, const struct dlg *newer);
 /* The configuration changed (calls_set_config): trunks re-oriented,
  * ITSP flag and names worked out again. */
 void trunk_config_changed(struct calls *c);

@@ -25,9 +25,15 @@ void corr_init_dlg(struct dlg *d)
     d->grp_next = d;
     d->grp_size = 1;
     d->ev_to = NULL;
-    for (int i = 0; i < IX_N; i++) {
+    for (int i = 0; i < IX_NODE; i++) {
         d->ix[i].d = d;
-        d->ix[i].on = false;
+        d->ix[i].hnext = NULL;
+        d->ix[i].pprev = NULL;
+    }
+    for (int i = 0; i < IX_N - IX_NODE; i++) {
+        d->tix[i].d = d;
+        d->tix[i].hnext = NULL;
+        d->tix[i].pprev = NULL;
     }
 }
 
@@ -46,21 +52,63 @@ uint64_t corr_key_addr(int kind, const struct ts_addr *a, uint16_t port)
     return ts_hash_mix(h, &port, sizeof port);
 }
 
+static void ix_remove(struct ix_ent *e)
+{
+    if (!e->pprev)
+        return;
+    *e->pprev = e->hnext;
+    if (e->hnext)
+        e->hnext->pprev = e->pprev;
+    e->hnext = NULL;
+    e->pprev = NULL;
+}
+
+static void tix_remove(struct tix_ent *e)
+{
+    if (!e->pprev)
+        return;
+    *e->pprev = e->hnext;
+    if (e->hnext)
+        e->hnext->pprev = e->pprev;
+    e->hnext = NULL;
+    e->pprev = NULL;
+}
+
+/* Newest first in its bucket: lookups see the latest legs first. */
 void corr_index_dlg(struct calls *c, struct dlg *d, int slot, uint64_t key)
 {
+    if (slot >= IX_NODE) {
+        struct tix_ent *e = &d->tix[slot - IX_NODE];
+        tix_remove(e);
+        struct tix_ent **b = &c->tix.b[key & c->tix.mask];
+        e->key = key;
+        e->invite_ns = d->invite_ns;
+        e->seq = d->seq;
+        e->hnext = *b;
+        if (*b)
+            (*b)->pprev = &e->hnext;
+        e->pprev = b;
+        *b = e;
+        return;
+    }
     struct ix_ent *e = &d->ix[slot];
-    if (e->on)
-        htab_remove(&c->ix, &e->n);
-    htab_insert(&c->ix, &e->n, key);
-    e->on = true;
+    ix_remove(e);
+    struct ix_ent **b = &c->ix.b[key & c->ix.mask];
+    e->key = key;
+    e->hnext = *b;
+    if (*b)
+        (*b)->pprev = &e->hnext;
+    e->pprev = b;
+    *b = e;
 }
 
 static void unindex_slot(struct calls *c, struct dlg *d, int slot)
 {
-    if (d->ix[slot].on) {
-        htab_remove(&c->ix, &d->ix[slot].n);
-        d->ix[slot].on = false;
-    }
+    (void)c;
+    if (slot >= IX_NODE)
+        tix_remove(&d->tix[slot - IX_NODE]);
+    else
+        ix_remove(&d->ix[slot]);
 }
 
 void corr_unindex_dlg(struct calls *c, struct dlg *d)
@@ -84,15 +132,21 @@ struct dlg *corr_root(struct dlg *d)
 
 static bool older(const struct dlg *x, const struct dlg *y)
 {
-    return x->rec.invite_ns < y->rec.invite_ns ||
-           (x->rec.invite_ns == y->rec.invite_ns && x->seq < y->seq);
+    return x->invite_ns < y->invite_ns || (x->invite_ns == y->invite_ns && x->seq < y->seq);
+}
+
+static bool same_site(const struct dlg *x, const struct dlg *y)
+{
+    if (!x->so[DS_SITE] || !y->so[DS_SITE])
+        return x->so[DS_SITE] == y->so[DS_SITE];   /* "" only equals "" */
+    return !strcmp(dlg_str(x, DS_SITE), dlg_str(y, DS_SITE));
 }
 
 /* Legs seen by different sensors: their clocks differ by up to
  * TS_SITE_SKEW_MS, so arrival order says which came first. */
 static bool older_any_site(const struct dlg *x, const struct dlg *y)
 {
-    return strcmp(x->rec.site, y->rec.site) ? x->seq < y->seq : older(x, y);
+    return !same_site(x, y) ? x->seq < y->seq : older(x, y);
 }
 
 /* newer gets the evidence; false when the groups are already one or too big. */
@@ -106,8 +160,8 @@ static bool link(struct calls *c, struct dlg *newer, struct dlg *old, uint8_t ev
         return false;
     }
     newer->ev_to = old;
-    newer->rec.ev_type = ev;
-    newer->rec.ev_conf = conf;
+    newer->ev_type = ev;
+    newer->ev_conf = conf;
     if (a->grp_size < b->grp_size) {
         struct dlg *t = a;
         a = b;
@@ -119,7 +173,7 @@ static bool link(struct calls *c, struct dlg *newer, struct dlg *old, uint8_t ev
     a->grp_next = b->grp_next;
     b->grp_next = t;
     TS_INC(c->st, CALLS_LINKS);
-    trunk_learn_b2bua(c, &old->rec, &newer->rec);
+    trunk_learn_b2bua(c, old, newer);
     return true;
 }
 
@@ -128,16 +182,28 @@ static unsigned lookup(struct calls *c, uint64_t key, int lo, int hi, const stru
                        struct dlg **out, int *slots)
 {
     unsigned n = 0;
-    for (struct ht_node *hn = c->ix.buckets[key & c->ix.mask]; hn && n < MAX_CANDS;
-         hn = hn->hnext) {
-        if (hn->hash != key)
+    for (const struct ix_ent *e = c->ix.b[key & c->ix.mask]; e && n < MAX_CANDS; e = e->hnext) {
+        if (e->key != key)
             continue;
-        struct ix_ent *e = ts_container_of(hn, struct ix_ent, n);
         int slot = (int)(e - e->d->ix);
         if (slot < lo || slot > hi || e->d == d)
             continue;
         slots[n] = slot;
         out[n++] = e->d;
+    }
+    return n;
+}
+
+/* Timing index entries with this key, other than d's (the first MAX_CANDS). */
+static unsigned lookup_timing(struct calls *c, uint64_t key, const struct dlg *d,
+                              const struct tix_ent **out)
+{
+    unsigned n = 0;
+    for (const struct tix_ent *e = c->tix.b[key & c->tix.mask]; e && n < MAX_CANDS;
+         e = e->hnext) {
+        if (e->key != key || e->d == d)
+            continue;
+        out[n++] = e;
     }
     return n;
 }
@@ -153,12 +219,12 @@ static bool link_exact(struct calls *c, struct dlg *d, struct dlg **cand, unsign
     bool linked = false;
     for (unsigned i = 0; i < n; i++) {
         struct dlg *x = cand[i];
-        if (corr_root(x) == corr_root(d) || !x->rec.invite_ns)
+        if (corr_root(x) == corr_root(d) || !x->invite_ns)
             continue;
         if (older(x, d)) {
             if (d->ev_to)
                 continue;
-            int score = ts_addr_eq(&x->rec.dst, &d->rec.src) ? 2 : 1;
+            int score = addr_eq(&x->dst, &d->src) ? 2 : 1;
             if (score > best_score || (score == best_score && older(best, x))) {
                 best = x;
                 best_score = score;
@@ -172,21 +238,40 @@ static bool link_exact(struct calls *c, struct dlg *d, struct dlg **cand, unsign
     return linked;
 }
 
+/* calls_number_match() of identity i of x and j of d, with the digit
+ * lengths kept at leg start. */
+static int num_match(const struct dlg *x, int i, const struct dlg *d, int j)
+{
+    size_t la = x->nd_len[i], lb = d->nd_len[j];
+    if (la && lb) {
+        /* both rules below need the last min(7, length) digits equal */
+        if (x->nd_tail[i] != d->nd_tail[j] || (la != lb && (la < 7 || lb < 7)))
+            return 0;
+        const char *a = dlg_str(x, DS_ND + i), *b = dlg_str(d, DS_ND + j);
+        if (la == lb)
+            return memcmp(a, b, la) == 0 ? 2 : 0;
+        const char *lng = la > lb ? a : b, *sht = la > lb ? b : a;
+        size_t ls = la > lb ? lb : la, ll = la > lb ? la : lb;
+        return (ls >= 7 && memcmp(lng + (ll - ls), sht, ls) == 0) ? 1 : 0;
+    }
+    if (la || lb)
+        return 0;
+    return calls_number_match(dlg_str(x, DS_FROM + i), "", dlg_str(d, DS_FROM + j), "");
+}
+
 /* Best match between two numbers of x (fields i0, i1) and two of d, using
  * the digits normalised at leg start. */
 static int num_best(const struct dlg *x, int i0, int i1, const struct dlg *d)
 {
     const int fa[2] = { i0, i1 };
-    const char *raw_x[4] = { x->rec.from, x->rec.pai, x->rec.ruri, x->rec.to };
-    const char *raw_d[4] = { d->rec.from, d->rec.pai, d->rec.ruri, d->rec.to };
     int best = 0;
     for (int i = 0; i < 2; i++) {
-        if (!raw_x[fa[i]][0])
+        if (!x->so[DS_FROM + fa[i]])
             continue;
         for (int j = 0; j < 2; j++) {
-            if (!raw_d[fa[j]][0])
+            if (!d->so[DS_FROM + fa[j]])
                 continue;
-            int m = calls_number_match(raw_x[fa[i]], x->nd[fa[i]], raw_d[fa[j]], d->nd[fa[j]]);
+            int m = num_match(x, fa[i], d, fa[j]);
             if (m > best)
                 best = m;
         }
@@ -223,8 +308,8 @@ static int link_fuzzy(struct calls *c, struct dlg *d, struct dlg **cand, const i
             several = true;
         root = r;
         /* the adjacent leg: its INVITE reached this leg's source, else the latest */
-        bool node = ts_addr_eq(&cand[i]->rec.dst, &d->rec.src);
-        bool pnode = pick && ts_addr_eq(&pick->rec.dst, &d->rec.src);
+        bool node = addr_eq(&cand[i]->dst, &d->src);
+        bool pnode = pick && addr_eq(&pick->dst, &d->src);
         if (!pick || (node && !pnode) || (node == pnode && older(pick, cand[i])))
             pick = cand[i];
     }
@@ -258,20 +343,19 @@ static const struct dlg *group_first(struct dlg *x)
 static bool other_side(const struct calls *c, struct dlg *x, const struct dlg *d)
 {
     const struct dlg *first = group_first(x);
-    bool xin = calls_config_internal(&c->cfg, &x->rec.dst);
-    bool edge = (xin != calls_config_internal(&c->cfg, &d->rec.src) &&
-                 xin == calls_config_internal(&c->cfg, &first->rec.src)) ||
-                (trunk_is_sbc(c, &x->rec.dst) && trunk_is_sbc(c, &d->rec.src));
-    return edge && !ts_addr_eq(&x->rec.src, &d->rec.dst) &&
-           !ts_addr_eq(&first->rec.src, &d->rec.src);
+    bool xin = calls_config_internal(&c->cfg, &x->dst);
+    bool edge = (xin != calls_config_internal(&c->cfg, &d->src) &&
+                 xin == calls_config_internal(&c->cfg, &first->src)) ||
+                (trunk_is_sbc(c, &x->dst) && trunk_is_sbc(c, &d->src));
+    return edge && !addr_eq(&x->src, &d->dst) && !addr_eq(&first->src, &d->src);
 }
 
 /* Both INVITEs on the same socket pair: a relay sends the new leg
  * elsewhere, so this is just the next call between the same two hosts. */
 static bool same_path(const struct dlg *x, const struct dlg *d)
 {
-    return ts_addr_eq(&x->rec.src, &d->rec.src) && ts_addr_eq(&x->rec.dst, &d->rec.dst) &&
-           x->rec.sport == d->rec.sport && x->rec.dport == d->rec.dport;
+    return addr_eq(&x->src, &d->src) && addr_eq(&x->dst, &d->dst) &&
+           x->sport == d->sport && x->dport == d->dport;
 }
 
 void corr_try(struct calls *c, struct dlg *d)
@@ -279,16 +363,19 @@ void corr_try(struct calls *c, struct dlg *d)
     struct dlg *cand[MAX_CANDS];
     int slots[MAX_CANDS], score[MAX_CANDS];
     unsigned n;
-    if (!d->rec.invite_ns)
+    if (!d->invite_ns)
         return;
     /* 1: RFC 7989 Session-ID, either uuid, order-free */
     for (int k = 0; k < 2; k++) {
-        if (!d->sid[k][0])
+        if (!d->so[DS_SID0 + k])
             continue;
-        n = lookup(c, corr_key_str(IX_SID0, d->sid[k]), IX_SID0, IX_SID1, d, cand, slots);
+        const char *sid = dlg_str(d, DS_SID0 + k);
+        const struct ix_ent *own = &d->ix[IX_SID0 + k];
+        n = lookup(c, own->pprev ? own->key : corr_key_str(IX_SID0, sid), IX_SID0, IX_SID1, d,
+                   cand, slots);
         unsigned m = 0;
         for (unsigned i = 0; i < n; i++)
-            if (!strcmp(cand[i]->sid[slots[i] - IX_SID0], d->sid[k]))
+            if (!strcmp(dlg_str(cand[i], DS_SID0 + slots[i] - IX_SID0), sid))
                 cand[m++] = cand[i];
         if (link_exact(c, d, cand, m, CALLS_EV_SESSION_ID, CONF_SESSION_ID))
             return;
@@ -296,21 +383,24 @@ void corr_try(struct calls *c, struct dlg *d)
     /* 2: a correlation header names the other leg's Call-ID, or both legs
      * carry the same value */
     for (int k = 0; k < CALLS_HDR_VALUES; k++) {
-        if (!d->hv[k][0])
+        if (!d->so[DS_HV0 + k])
             continue;
+        const char *hv = dlg_str(d, DS_HV0 + k);
         unsigned m = 0;
-        struct dlg *x = calls_dlg_find(c, d->hv[k]);
+        struct dlg *x = calls_dlg_find(c, hv);
         if (x && x != d)
             cand[m++] = x;
         struct dlg *tmp[MAX_CANDS];
-        n = lookup(c, corr_key_str(IX_HDR0, d->hv[k]), IX_HDR0, IX_HDR0 + 1, d, tmp, slots);
+        const struct ix_ent *own = &d->ix[IX_HDR0 + k];
+        n = lookup(c, own->pprev ? own->key : corr_key_str(IX_HDR0, hv), IX_HDR0, IX_HDR0 + 1, d,
+                   tmp, slots);
         for (unsigned i = 0; i < n && m < MAX_CANDS; i++)
-            if (!strcmp(tmp[i]->hv[slots[i] - IX_HDR0], d->hv[k]))
+            if (!strcmp(dlg_str(tmp[i], DS_HV0 + slots[i] - IX_HDR0), hv))
                 cand[m++] = tmp[i];
         if (link_exact(c, d, cand, m, CALLS_EV_HEADER, CONF_HEADER))
             return;
     }
-    n = lookup(c, corr_key_str(IX_HDR0, d->rec.call_id), IX_HDR0, IX_HDR0 + 1, d, cand, slots);
+    n = lookup(c, d->cid_key, IX_HDR0, IX_HDR0 + 1, d, cand, slots);
     if (n && link_exact(c, d, cand, n, CALLS_EV_HEADER, CONF_HEADER))
         return;
     if (d->ev_to)
@@ -325,11 +415,11 @@ void corr_try(struct calls *c, struct dlg *d)
             for (unsigned i = 0; i < n && m < MAX_CANDS; i++) {
                 struct dlg *x = tmp[i];
                 const struct media_ep *ep = &x->media[slots[i] - IX_MEDIA0];
-                if (ep->port != d->media[k].port || !ts_addr_eq(&ep->addr, &d->media[k].addr))
+                if (ep->port != d->media[k].port || !addr_eq(&ep->addr, &d->media[k].addr))
                     continue;
                 if (!older(x, d) || corr_root(x) == corr_root(d))
                     continue;
-                if (x->ended && x->rec.end_ns < d->rec.invite_ns)
+                if (x->ended && x->end_ns < d->invite_ns)
                     continue;   /* an earlier call that reused the port */
                 if (same_path(x, d))
                     continue;
@@ -346,27 +436,32 @@ void corr_try(struct calls *c, struct dlg *d)
      * number index finds those; reaching this very address scores higher. */
     {
         uint64_t win = (uint64_t)c->cfg.corr_window_ms * NS_PER_MS;
-        struct dlg *tmp[2][MAX_CANDS];
+        const struct tix_ent *tmp[2][MAX_CANDS];
         unsigned nk[2];
-        nk[0] = lookup(c, corr_key_addr(IX_NODE, &d->rec.src, 0), IX_NODE, IX_NODE, d, tmp[0],
-                       slots);
-        nk[1] = d->ix[IX_NUM].on
-                    ? lookup(c, d->ix[IX_NUM].n.hash, IX_NUM, IX_NUM, d, tmp[1], slots)
-                    : 0;
+        const struct tix_ent *num = &d->tix[IX_NUM - IX_NODE];
+        nk[0] = lookup_timing(c, corr_key_addr(IX_NODE, &d->src, 0), d, tmp[0]);
+        nk[1] = num->pprev ? lookup_timing(c, num->key, d, tmp[1]) : 0;
         unsigned m = 0;
         for (int k = 0; k < 2; k++) {
             for (unsigned i = 0; i < nk[k] && m < MAX_CANDS; i++) {
-                struct dlg *x = tmp[k][i];
-                bool node = ts_addr_eq(&x->rec.dst, &d->rec.src);
-                if ((k == 0 && !node) || !older_any_site(x, d))
+                const struct tix_ent *e = tmp[k][i];
+                struct dlg *x = e->d;
+                /* newer legs, and those out of the window, by the entry's
+                 * copies alone (one site: its order is the INVITE time) */
+                bool one_site = !c->any_site;
+                if (one_site && !(e->invite_ns < d->invite_ns ||
+                                  (e->invite_ns == d->invite_ns && e->seq < d->seq)))
+                    continue;
+                bool node = addr_eq(&x->dst, &d->src);
+                if ((k == 0 && !node) || (!one_site && !older_any_site(x, d)))
                     continue;
                 /* the window widens by the clock skew between sensors */
                 uint64_t skew = (uint64_t)TS_SITE_SKEW_MS * NS_PER_MS;
-                if (x->rec.invite_ns + win + skew < d->rec.invite_ns) {
+                if (e->invite_ns + win + skew < d->invite_ns) {
                     unindex_slot(c, x, k == 0 ? IX_NODE : IX_NUM); /* too old for later legs */
                     continue;
                 }
-                if (!strcmp(x->rec.site, d->rec.site) && x->rec.invite_ns + win < d->rec.invite_ns)
+                if (e->invite_ns + win < d->invite_ns && (one_site || same_site(x, d)))
                     continue;
                 if (corr_root(x) == corr_root(d))
                     continue;
@@ -374,9 +469,9 @@ void corr_try(struct calls *c, struct dlg *d)
                  * or has ended, and to somewhere else */
                 if (same_path(x, d))
                     continue;
-                if (x->rec.answer_ns && x->rec.answer_ns < d->rec.invite_ns)
+                if (x->answer_ns && x->answer_ns < d->invite_ns)
                     continue;
-                if (x->ended && x->rec.end_ns < d->rec.invite_ns)
+                if (x->ended && x->end_ns < d->invite_ns)
                     continue;
                 /* by number alone: another INVITE from the node that started
                  * that call is a new attempt (a redial, a twin), not a relay */
@@ -387,8 +482,8 @@ void corr_try(struct calls *c, struct dlg *d)
                     dup |= cand[j] == x;
                 if (dup)
                     continue;
-                int cs = num_best(x, ND_FROM, ND_PAI, d);
                 int ce = num_best(x, ND_RURI, ND_TO, d);
+                int cs = ce ? num_best(x, ND_FROM, ND_PAI, d) : 0;
                 if (!cs || !ce)
                     continue;
                 cand[m] = x;
@@ -432,7 +527,7 @@ bool corr_group_done(const struct calls *c, struct dlg *d, uint64_t now)
             last = x->last_ns;
         /* challenged: the retry with credentials reuses the Call-ID */
         if (!x->answered && !x->timed_out &&
-            (x->rec.final_status == 401 || x->rec.final_status == 407) &&
+            (x->final_status == 401 || x->final_status == 407) &&
             (uint64_t)c->cfg.auth_linger_s * NS_PER_S > wait)
             wait = (uint64_t)c->cfg.auth_linger_s * NS_PER_S;
         x = x->grp_next;
@@ -457,18 +552,18 @@ static bool timer_b_408(const struct calls_leg *r)
  *                                         unreachable, server/network error)
  *   3xx, other 4xx (401/407 left final), 603, 604, 606
  *                                         rejected (refused by a party) */
-static uint8_t leg_outcome(const struct dlg *d)
+static uint8_t leg_outcome(const struct dlg *d, const struct calls_leg *r)
 {
-    unsigned s = d->rec.final_status;
+    unsigned s = r->final_status;
     if (d->answered)
         return CALLS_ANSWERED;
     if (s == 0)
-        return d->rec.cancelled ? CALLS_CANCELLED : CALLS_TIMEOUT;
+        return r->cancelled ? CALLS_CANCELLED : CALLS_TIMEOUT;
     if (s == 486 || s == 600)
         return CALLS_BUSY;
-    if (s == 487 || d->rec.cancelled)
+    if (s == 487 || r->cancelled)
         return CALLS_CANCELLED;
-    if (timer_b_408(&d->rec))
+    if (timer_b_408(r))
         return CALLS_TIMEOUT;
     if (s == 408 || s == 480 || (s >= 500 && s < 600))
         return CALLS_FAILED;
@@ -539,7 +634,7 @@ static void attribute(const struct calls *c, struct calls_call *call)
                        status, reason[0] ? " " : "", reason);
     const struct calls_leg *l0 = &legs[0];
     if (len > 0 && (size_t)len < sizeof call->failure_detail && l0->final_status >= 300 &&
-        (f != 0 || !ts_addr_eq(&node, &l0->dst))) {
+        (f != 0 || !addr_eq(&node, &l0->dst))) {
         uint8_t s0 = node_side(c, &l0->dst), s1 = node_side(c, &l0->src);
         snprintf(call->failure_detail + len, sizeof call->failure_detail - (size_t)len,
                  "; %s %s sent %u%s%s to the %s", side_label(s0),
@@ -574,8 +669,7 @@ static void classify(const struct calls *c, struct calls_call *call)
 
 void corr_reclassify(struct calls *c)
 {
-    for (size_t i = 0; i < c->ndone; i++)
-        classify(c, &c->done[i]);
+    kept_update(c, classify);
 }
 
 static int cmp_dlg(const void *a, const void *b)
@@ -610,8 +704,8 @@ void corr_emit_group(struct calls *c, struct dlg *d, uint8_t open_party)
     call.legs = legs;
     bool answered = false;
     for (unsigned i = 0; i < n; i++) {
-        legs[i] = mem[i]->rec;
-        legs[i].outcome = leg_outcome(mem[i]);
+        dlg_leg(mem[i], &legs[i]);
+        legs[i].outcome = leg_outcome(mem[i], &legs[i]);
         legs[i].ev_linked_to = -1;
         for (unsigned j = 0; j < n && mem[i]->ev_to; j++)
             if (mem[j] == mem[i]->ev_to)
@@ -645,6 +739,7 @@ void corr_emit_group(struct calls *c, struct dlg *d, uint8_t open_party)
     }
     if (ans && end != UINT64_MAX)
         call.duration_s = (double)(end - ans) / 1e9;
+    uint32_t epoch = c->class_epoch;
     classify(c, &call);
 
     for (unsigned i = 0; i < n; i++)
@@ -653,29 +748,8 @@ void corr_emit_group(struct calls *c, struct dlg *d, uint8_t open_party)
     c->emitted++;
     if (c->sink)
         c->sink(c->sink_ctx, &call);
-    if (c->ndone < TS_MAX_REPORT_CALLS) {
-        if (c->ndone == c->done_cap) {
-            size_t cap = c->done_cap ? c->done_cap * 2 : 64;
-            if (cap > TS_MAX_REPORT_CALLS)
-                cap = TS_MAX_REPORT_CALLS;
-            struct calls_call *nd = realloc(c->done, cap * sizeof *nd);
-            if (nd) {
-                c->done = nd;
-                c->done_cap = cap;
-            }
-        }
-        struct calls_leg *copy = malloc(n * sizeof *copy);
-        if (c->ndone < c->done_cap && copy) {
-            memcpy(copy, legs, n * sizeof *copy);
-            call.legs = copy;
-            c->done[c->ndone++] = call;
-        } else {
-            free(copy);
-            TS_INC(c->st, CALLS_REPORT_DROPPED);
-        }
-    } else {
+    if (!c->cfg.no_report && !kept_add(c, &call, epoch))
         TS_INC(c->st, CALLS_REPORT_DROPPED);
-    }
     for (unsigned i = 0; i < n; i++)
         dlg_release(c, mem[i]);
 }

@@ -10,21 +10,115 @@
 
 #include "../common/hash.h"
 
+struct cid_key {
+    const char *s;
+    size_t len;
+};
+
 static bool dlg_eq(const struct ht_node *n, const void *key)
 {
     const struct dlg *d = ts_container_of(n, struct dlg, n);
-    return strcmp(d->rec.call_id, (const char *)key) == 0;
+    const struct cid_key *k = key;
+    const char *id = dlg_str(d, DS_CALL_ID);
+    return memcmp(id, k->s, k->len) == 0 && id[k->len] == '\0';
 }
 
-static struct dlg *dlg_find(struct calls *c, const char *cid)
+static struct dlg *dlg_find_len(struct calls *c, const char *cid, size_t len, uint64_t h)
 {
-    struct ht_node *n = htab_find(&c->dlgs, ts_hash(cid, strlen(cid)), dlg_eq, cid);
+    struct cid_key k = { cid, len };
+    struct ht_node *n = htab_find(&c->dlgs, h, dlg_eq, &k);
     return n ? ts_container_of(n, struct dlg, n) : NULL;
 }
 
 struct dlg *calls_dlg_find(struct calls *c, const char *cid)
 {
-    return dlg_find(c, cid);
+    size_t len = strlen(cid);
+    return dlg_find_len(c, cid, len, ts_hash(cid, len));
+}
+
+/* ---- a dialog's strings: one arena sized to the content ---- */
+
+/* Live strings of a dialog take at most ~1.3 KiB (the caps of calls_leg);
+ * an arena that outgrows this through replaced strings is repacked. */
+#define ARENA_REPACK 2048
+#define ARENA_SLACK 48
+#define ARENA_FIRST 200
+
+static void arena_repack(struct dlg *d)
+{
+    char tmp[ARENA_REPACK];
+    size_t len = 1;
+    tmp[0] = '\0';
+    for (int k = 0; k < DS_N; k++) {
+        if (!d->so[k])
+            continue;
+        size_t l = strlen(d->sa + d->so[k]) + 1;
+        if (len + l > sizeof tmp) {   /* cannot happen with the caps: drop */
+            d->so[k] = 0;
+            continue;
+        }
+        memcpy(tmp + len, d->sa + d->so[k], l);
+        d->so[k] = (uint16_t)len;
+        len += l;
+    }
+    memcpy(d->sa, tmp, len);
+    d->sa_len = (uint16_t)len;
+}
+
+/* Room for n more bytes at sa + sa_len; a new arena also gets room for
+ * what a leg typically adds (identities, digits, codecs, reason). */
+static bool arena_room(struct dlg *d, size_t n)
+{
+    if (d->sa && d->sa_len + n <= d->sa_cap)
+        return true;
+    if (d->sa && d->sa_len + n > ARENA_REPACK)
+        arena_repack(d);
+    size_t need = (d->sa ? d->sa_len : 1) + n;
+    if (need <= d->sa_cap)
+        return true;
+    size_t cap = (need + (d->sa ? ARENA_SLACK : ARENA_FIRST) + 15) & ~(size_t)15;
+    char *p = realloc(d->sa, cap);
+    if (!p)
+        return false;
+    if (!d->sa) {
+        p[0] = '\0';
+        d->sa_len = 1;
+    }
+    d->sa = p;
+    d->sa_cap = (uint16_t)cap;
+    return true;
+}
+
+/* String k = v as calls_cp() copies it into a cap-byte array (printable
+ * ASCII, '?' for other bytes), or byte for byte when raw. */
+static void str_put(struct dlg *d, int k, struct bv v, size_t cap, bool raw)
+{
+    size_t n = v.len < cap - 1 ? v.len : cap - 1;
+    if (!n) {
+        d->so[k] = 0;
+        return;
+    }
+    char *dst;
+    if (d->so[k] && strlen(d->sa + d->so[k]) >= n) {
+        dst = d->sa + d->so[k];   /* fits where the old value was */
+    } else {
+        d->so[k] = 0;
+        if (!arena_room(d, n + 1))
+            return;
+        d->so[k] = d->sa_len;
+        dst = d->sa + d->sa_len;
+        d->sa_len = (uint16_t)(d->sa_len + n + 1);
+    }
+    for (size_t i = 0; i < n; i++) {
+        int ch = bv_at(v, i);
+        dst[i] = (raw || (ch >= 0x20 && ch < 0x7f)) ? (char)ch : '?';
+    }
+    dst[n] = '\0';
+}
+
+static void str_set(struct dlg *d, int k, struct bv v, size_t cap)
+{
+    str_put(d, k, v, cap, false);
 }
 
 struct calls *calls_new(const struct calls_config *cfg, struct ts_stats *st)
@@ -45,8 +139,15 @@ struct calls *calls_new(const struct calls_config *cfg, struct ts_stats *st)
         c->sbc[c->nsbc++] = c->cfg.sbcs[i];
     c->tnodes = calloc(TS_CALLS_MAX_TRUNKS, sizeof *c->tnodes);
     c->rnodes = calloc(TS_CALLS_MAX_PEERS, sizeof *c->rnodes);
-    if (!c->tnodes || !c->rnodes || htab_init(&c->dlgs, c->cfg.max_dialogs) != 0 ||
-        htab_init(&c->ix, (size_t)c->cfg.max_dialogs * 4) != 0 ||
+    size_t nb = 16;
+    while (nb < (size_t)c->cfg.max_dialogs * 4)
+        nb <<= 1;
+    c->ix.b = calloc(nb, sizeof *c->ix.b);
+    c->ix.mask = nb - 1;
+    c->tix.b = calloc(nb / 2, sizeof *c->tix.b);
+    c->tix.mask = nb / 2 - 1;
+    if (!c->tnodes || !c->rnodes || !c->ix.b || !c->tix.b || kept_init(c) != 0 ||
+        htab_init(&c->dlgs, c->cfg.max_dialogs) != 0 ||
         htab_init(&c->trunk_ix, TS_CALLS_MAX_TRUNKS) != 0 ||
         htab_init(&c->reg_ix, TS_CALLS_MAX_PEERS) != 0 ||
         htab_init(&c->pend, TS_CALLS_MAX_PENDING) != 0) {
@@ -61,6 +162,10 @@ void dlg_release(struct calls *c, struct dlg *d)
 {
     corr_unindex_dlg(c, d);
     htab_remove(&c->dlgs, &d->n);
+    free(d->sa);
+    if (d->fp != d->fp_in)
+        free(d->fp);
+    free(d->ext);
     free(d);
 }
 
@@ -73,13 +178,12 @@ void calls_free(struct calls *c)
         while ((n = htab_oldest(&c->dlgs)) != NULL)
             dlg_release(c, ts_container_of(n, struct dlg, n));
     }
-    for (size_t i = 0; i < c->ndone; i++)
-        free(c->done[i].legs);
-    free(c->done);
+    kept_free(c);
     trunk_free_all(c);
     reg_free_all(c);
     htab_cleanup(&c->dlgs);
-    htab_cleanup(&c->ix);
+    free(c->ix.b);
+    free(c->tix.b);
     htab_cleanup(&c->trunk_ix);
     htab_cleanup(&c->reg_ix);
     htab_cleanup(&c->pend);
@@ -104,8 +208,8 @@ void calls_note_drop(struct calls *c, uint64_t t0_ns, uint64_t t1_ns)
     /* every dialog still held; the LRU list runs oldest to newest */
     for (struct ht_node *n = htab_oldest(&c->dlgs); n && n != &c->dlgs.lru; n = n->lnext) {
         struct dlg *d = ts_container_of(n, struct dlg, n);
-        if (d->rec.invite_ns <= t1_ns && (!d->ended || d->rec.end_ns >= t0_ns))
-            d->rec.capture_gap = true;
+        if (d->invite_ns <= t1_ns && (!d->ended || d->end_ns >= t0_ns))
+            d->capture_gap = true;
     }
 }
 
@@ -114,11 +218,11 @@ void dlg_end(struct calls *c, struct dlg *d, uint64_t ts, uint8_t party)
     if (d->ended)
         return;
     d->ended = true;
-    d->rec.end_ns = ts;
+    d->end_ns = ts;
     if (c->mh.ended)
-        c->mh.ended(c->mh.ctx, d->rec.leg_ref, ts);
+        c->mh.ended(c->mh.ctx, d->seq, ts);
     if (party)
-        d->rec.hangup_by = party;
+        d->hangup_by = party;
     if (d->conc_counted)
         trunk_conc(c, d, -1, ts);
 }
@@ -147,9 +251,9 @@ static uint64_t hash_bv(struct bv v)
     return v.len ? ts_hash(v.p, v.len) : 0;
 }
 
-static void copy_user(char *dst, size_t cap, const struct sip_uri *u)
+static void set_user(struct dlg *d, int k, const struct sip_uri *u)
 {
-    calls_cp(dst, cap, u->user.len ? u->user : u->host);
+    str_set(d, k, u->user.len ? u->user : u->host, CALLS_USER_LEN);
 }
 
 /* Reason header of a final response, BYE or CANCEL (RFC 3326). */
@@ -161,14 +265,14 @@ static void take_reason(struct dlg *d, const struct sip_msg *msg)
         struct sip_reason r;
         if (!sip_reason_parse(v, &r))
             continue;
-        if (bv_eq_ci(r.protocol, "Q.850") && !d->rec.q850_cause)
-            d->rec.q850_cause = r.cause;
-        if (!d->rec.reason_hdr[0])
-            calls_cp(d->rec.reason_hdr, sizeof d->rec.reason_hdr, v);
+        if (bv_eq_ci(r.protocol, "Q.850") && !d->q850_cause)
+            d->q850_cause = r.cause;
+        if (!d->so[DS_REASON_HDR])
+            str_set(d, DS_REASON_HDR, v, CALLS_USER_LEN);
     }
     struct bv md = first_value(msg, SIP_H_MS_DIAGNOSTICS);
-    if (md.len && !d->rec.ms_diag[0])
-        calls_cp(d->rec.ms_diag, sizeof d->rec.ms_diag, md);
+    if (md.len && !d->so[DS_MS_DIAG])
+        str_set(d, DS_MS_DIAG, md, CALLS_TEXT_LEN);
 }
 
 static bool is_null_uuid(struct bv u)
@@ -185,8 +289,16 @@ static bool is_null_uuid(struct bv u)
 static void take_session_id(struct calls *c, struct dlg *d, const struct sip_msg *msg)
 {
     struct bv v = first_value(msg, SIP_H_SESSION_ID), loc, rem;
-    if (!v.len || !sip_session_id_parse(v, &loc, &rem))
+    if (!v.len)
         return;
+    /* the value read last time again (every response repeats it): slots
+     * only fill, so it would change nothing */
+    uint64_t vh = ts_hash(v.p, v.len);
+    if (vh == d->sid_h)
+        return;
+    if (!sip_session_id_parse(v, &loc, &rem))
+        return;
+    d->sid_h = vh;
     struct bv ids[2] = { loc, rem };
     bool added = false;
     for (int k = 0; k < 2; k++) {
@@ -197,20 +309,24 @@ static void take_session_id(struct calls *c, struct dlg *d, const struct sip_msg
         for (char *p = u; *p; p++)
             if (*p >= 'A' && *p <= 'Z')
                 *p = (char)(*p - 'A' + 'a');
-        if (!strcmp(d->sid[0], u) || !strcmp(d->sid[1], u))
+        if (!strcmp(dlg_str(d, DS_SID0), u) || !strcmp(dlg_str(d, DS_SID1), u))
             continue;
-        int slot = !d->sid[0][0] ? 0 : (!d->sid[1][0] ? 1 : -1);
+        int slot = !d->so[DS_SID0] ? 0 : (!d->so[DS_SID1] ? 1 : -1);
         if (slot < 0)
             break;
-        memcpy(d->sid[slot], u, sizeof u);
+        str_set(d, DS_SID0 + slot, bv_cstr(u), CALLS_UUID_LEN);
+        if (!d->so[DS_SID0 + slot]) {
+            d->sid_h = 0;   /* no memory for it: read the value again next time */
+            break;
+        }
         corr_index_dlg(c, d, IX_SID0 + slot, corr_key_str(IX_SID0, u));
         added = true;
     }
-    if (added && d->rec.invite_ns && !d->starting)
+    if (added && d->invite_ns && !d->starting)
         corr_try(c, d);
 }
 
-static void add_media(struct calls *c, struct dlg *d, const struct calls_sdp *s)
+static void add_media(struct calls *c, struct dlg *d, const struct dlg_sdp *s)
 {
     if (!s->port || !s->addr.family)
         return;
@@ -218,7 +334,7 @@ static void add_media(struct calls *c, struct dlg *d, const struct calls_sdp *s)
     if (memcmp(s->addr.a, zero, 16) == 0)
         return;   /* c=0.0.0.0 hold: no endpoint */
     for (unsigned i = 0; i < d->nmedia; i++)
-        if (d->media[i].port == s->port && ts_addr_eq(&d->media[i].addr, &s->addr))
+        if (d->media[i].port == s->port && addr_eq(&d->media[i].addr, &s->addr))
             return;
     if (d->nmedia >= TS_CALLS_MAX_MEDIA)
         return;
@@ -227,13 +343,14 @@ static void add_media(struct calls *c, struct dlg *d, const struct calls_sdp *s)
     ep->port = s->port;
     corr_index_dlg(c, d, IX_MEDIA0 + d->nmedia, corr_key_addr(IX_MEDIA0, &ep->addr, ep->port));
     d->nmedia++;
-    if (d->rec.invite_ns && !d->starting)
+    if (d->invite_ns && !d->starting)
         corr_try(c, d);
     corr_media_added(c, d, ep);
 }
 
 /* SDP of any message: first offer/answer per side, hold, media endpoints.
- * offer_in_dialog: a re-INVITE/UPDATE offer (hold detection). */
+ * offer_in_dialog: a re-INVITE/UPDATE offer (hold detection). The body is
+ * parsed once, for this summary and the media hook. */
 static void take_sdp(struct calls *c, struct dlg *d, const struct sip_msg *msg,
                      bool sender_is_caller, bool offer_in_dialog)
 {
@@ -242,23 +359,28 @@ static void take_sdp(struct calls *c, struct dlg *d, const struct sip_msg *msg,
     struct bv ct = first_value(msg, SIP_H_CONTENT_TYPE);
     if (ct.len && !bv_prefix_ci(ct, "application/sdp") && !bv_prefix_ci(ct, "multipart/"))
         return;
+    enum sdp_result res = sdp_parse(msg->body, &c->sdp);   /* partial results are usable */
     if (c->mh.sdp)
-        c->mh.sdp(c->mh.ctx, d->rec.leg_ref, msg->body, c->now);
-    struct calls_sdp s;
-    if (!calls_sdp_parse(msg->body, &s))
+        c->mh.sdp(c->mh.ctx, d->seq, &c->sdp, res, c->now);
+    struct dlg_sdp s;
+    char codecs[sizeof ((struct calls_sdp *)0)->codecs];
+    if (!calls_sdp_summary(&c->sdp, &s, codecs, sizeof codecs))
         return;
-    struct calls_sdp *side = sender_is_caller ? &d->rec.caller_sdp : &d->rec.callee_sdp;
-    if (!side->present)
+    struct dlg_sdp *side = sender_is_caller ? &d->caller_sdp : &d->callee_sdp;
+    if (!side->present) {
         *side = s;
+        str_set(d, sender_is_caller ? DS_CODECS_CALLER : DS_CODECS_CALLEE, bv_cstr(codecs),
+                sizeof codecs);
+    }
     if (offer_in_dialog) {
         static const uint8_t zero[16];
         bool zero_addr = s.addr.family && memcmp(s.addr.a, zero, 16) == 0;
         bool held = s.dir == CALLS_MD_SENDONLY || s.dir == CALLS_MD_INACTIVE || zero_addr;
-        if (held && !d->rec.on_hold) {
-            d->rec.hold = true;
-            d->rec.holds++;
+        if (held && !d->on_hold) {
+            d->hold = true;
+            d->holds++;
         }
-        d->rec.on_hold = held;
+        d->on_hold = held;
     }
     add_media(c, d, &s);
 }
@@ -267,20 +389,24 @@ static void take_sdp(struct calls *c, struct dlg *d, const struct sip_msg *msg,
 
 static void record_hop(struct calls *c, struct dlg *d, const struct pkt_meta *m)
 {
-    for (unsigned i = 0; i < d->rec.nhops; i++)
-        if (ts_addr_eq(&d->rec.hop_src[i], &m->src) && ts_addr_eq(&d->rec.hop_dst[i], &m->dst))
+    for (unsigned i = 0; i < d->nhops; i++) {
+        const struct dlg_hop *h = dlg_hop_c(d, i);
+        if (addr_eq(&h->src, &m->src) && addr_eq(&h->dst, &m->dst))
             return;
-    if (d->rec.nhops >= TS_CALLS_MAX_HOPS)
+    }
+    if (d->nhops >= TS_CALLS_MAX_HOPS)
         return;
-    unsigned i = d->rec.nhops++;
-    d->rec.hop_src[i] = m->src;
-    d->rec.hop_dst[i] = m->dst;
-    d->hop_trunk[i] = trunk_lookup(c, &m->src, &m->dst, &d->hop_dir[i]);
-    if (d->hop_trunk[i] >= 0 && m->site && !c->trunks[d->hop_trunk[i]].site[0])
-        snprintf(c->trunks[d->hop_trunk[i]].site, TS_SITE_LEN, "%s", m->site);
+    if (d->nhops && !d->ext && !(d->ext = calloc(1, sizeof *d->ext)))
+        return;
+    struct dlg_hop *h = dlg_hop(d, d->nhops++);
+    h->src = m->src;
+    h->dst = m->dst;
+    h->trunk = trunk_lookup(c, &m->src, &m->dst, &h->dir);
+    if (h->trunk >= 0 && m->site && !c->trunks[h->trunk].site[0])
+        snprintf(c->trunks[h->trunk].site, TS_SITE_LEN, "%s", m->site);
 }
 
-static struct dlg *dlg_create(struct calls *c, const char *cid)
+static struct dlg *dlg_create(struct calls *c, const char *cid, size_t len, uint64_t h)
 {
     if (c->dlgs.count >= c->cfg.max_dialogs) {
         struct ht_node *old = htab_oldest(&c->dlgs);
@@ -292,14 +418,19 @@ static struct dlg *dlg_create(struct calls *c, const char *cid)
     struct dlg *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
+    str_set(d, DS_CALL_ID, bv_make(cid, len), CALLS_TEXT_LEN);
+    if (!d->so[DS_CALL_ID]) {
+        free(d->sa);
+        free(d);
+        return NULL;
+    }
     d->seq = ++c->seq;
-    d->rec.leg_ref = d->seq;
-    calls_cp(d->rec.call_id, sizeof d->rec.call_id, bv_cstr(cid));
-    d->rec.ev_linked_to = -1;
-    for (unsigned i = 0; i < TS_CALLS_MAX_HOPS; i++)
-        d->hop_trunk[i] = -1;
+    d->cid_key = corr_key_str(IX_HDR0, dlg_str(d, DS_CALL_ID));
+    d->fp = d->fp_in;
+    d->fp_cap = DLG_FP_INLINE;
+    d->hop0.trunk = -1;
     corr_init_dlg(d);
-    htab_insert(&c->dlgs, &d->n, ts_hash(d->rec.call_id, strlen(d->rec.call_id)));
+    htab_insert(&c->dlgs, &d->n, h);
     TS_INC(c->st, CALLS_LEGS);
     return d;
 }
@@ -307,39 +438,45 @@ static struct dlg *dlg_create(struct calls *c, const char *cid)
 /* First INVITE of the leg: identities, addresses, correlation keys. */
 static void leg_start(struct calls *c, struct dlg *d, const struct pkt_meta *m,
                       const struct sip_msg *msg, const struct sip_nameaddr *from,
-                      const struct sip_nameaddr *to)
+                      const struct sip_nameaddr *to, const struct sip_via *via, bool via_ok)
 {
-    struct calls_leg *r = &d->rec;
-    r->invite_ns = m->ts_ns;
-    r->attempt_ns = m->ts_ns;
-    if (m->site)
-        snprintf(r->site, sizeof r->site, "%s", m->site);
-    r->src = m->src;
-    r->dst = m->dst;
-    r->sport = m->sport;
-    r->dport = m->dport;
+    d->invite_ns = m->ts_ns;
+    d->attempt_ns = m->ts_ns;
+    if (m->site) {
+        str_put(d, DS_SITE, bv_cstr(m->site), TS_SITE_LEN, true);
+        if (d->so[DS_SITE])
+            c->any_site = true;
+    }
+    d->src = m->src;
+    d->dst = m->dst;
+    d->sport = m->sport;
+    d->dport = m->dport;
     d->init_cseq = msg->cseq;
     d->from_tag_h = hash_bv(from->tag);
-    copy_user(r->from, sizeof r->from, &from->u);
-    copy_user(r->to, sizeof r->to, &to->u);
+    set_user(d, DS_FROM, &from->u);
+    set_user(d, DS_TO, &to->u);
     struct sip_uri ru;
-    if (sip_uri_parse(msg->ruri, &ru))
-        copy_user(r->ruri, sizeof r->ruri, &ru);
+    if (sip_msg_ruri(msg, &ru))
+        set_user(d, DS_RURI, &ru);
     struct sip_nameaddr pai;
     if (first_nameaddr(msg, SIP_H_P_ASSERTED_IDENTITY, &pai))
-        copy_user(r->pai, sizeof r->pai, &pai.u);
-    calls_number_norm(&c->cfg, r->from, d->nd[ND_FROM], sizeof d->nd[ND_FROM]);
-    calls_number_norm(&c->cfg, r->pai, d->nd[ND_PAI], sizeof d->nd[ND_PAI]);
-    calls_number_norm(&c->cfg, r->ruri, d->nd[ND_RURI], sizeof d->nd[ND_RURI]);
-    calls_number_norm(&c->cfg, r->to, d->nd[ND_TO], sizeof d->nd[ND_TO]);
-    memcpy(r->caller_digits, d->nd[r->pai[0] ? ND_PAI : ND_FROM], sizeof r->caller_digits);
-    memcpy(r->callee_digits, d->nd[r->ruri[0] ? ND_RURI : ND_TO], sizeof r->callee_digits);
-    struct sip_via via;
-    struct bv vv = first_value(msg, SIP_H_VIA);
-    if (vv.len && sip_via_parse(vv, &via) && via.transport.len)
-        calls_cp(r->transport, sizeof r->transport, via.transport);
+        set_user(d, DS_PAI, &pai.u);
+    for (int k = ND_FROM; k <= ND_TO; k++) {
+        char nd[CALLS_DIGITS_LEN];
+        size_t l = calls_number_norm(&c->cfg, dlg_str(d, DS_FROM + k), nd, sizeof nd);
+        str_set(d, DS_ND + k, bv_make(nd, l), sizeof nd);
+        const char *dg = dlg_str(d, DS_ND + k);
+        size_t dl = strlen(dg);
+        d->nd_len[k] = (uint8_t)dl;
+        uint32_t t = 0;
+        for (size_t i = dl > 7 ? dl - 7 : 0; i < dl; i++)
+            t = t * 10 + (uint32_t)(dg[i] - '0');
+        d->nd_tail[k] = t;
+    }
+    if (via_ok && via->transport.len)
+        calls_cp(d->transport, sizeof d->transport, via->transport);
     else
-        calls_cp(r->transport, sizeof r->transport,
+        calls_cp(d->transport, sizeof d->transport,
                  bv_cstr(m->l4 == TS_L4_TCP ? "TCP" : m->l4 == TS_L4_SCTP ? "SCTP" : "UDP"));
     record_hop(c, d, m);
     /* Correlation keys: configured headers, INVITE target node (timing). */
@@ -348,20 +485,23 @@ static void leg_start(struct calls *c, struct dlg *d, const struct pkt_meta *m,
         struct bv v = bv_trim(sip_hdr_get(msg, c->cfg.corr_hdrs[i]));
         if (!v.len)
             continue;
-        calls_cp(d->hv[nh], sizeof d->hv[nh], v);
-        corr_index_dlg(c, d, IX_HDR0 + (int)nh, corr_key_str(IX_HDR0, d->hv[nh]));
+        str_set(d, DS_HV0 + (int)nh, v, CALLS_TEXT_LEN);
+        if (!d->so[DS_HV0 + nh])
+            continue;   /* no memory for it */
+        corr_index_dlg(c, d, IX_HDR0 + (int)nh, corr_key_str(IX_HDR0, dlg_str(d, DS_HV0 + (int)nh)));
         nh++;
     }
-    corr_index_dlg(c, d, IX_NODE, corr_key_addr(IX_NODE, &r->dst, 0));
+    corr_index_dlg(c, d, IX_NODE, corr_key_addr(IX_NODE, &d->dst, 0));
     /* called number: its last 7 digits (calls_number_match's suffix rule),
      * or the user name in lower case */
     char nk[CALLS_USER_LEN];
-    size_t dl = strlen(r->callee_digits);
+    const char *callee = dlg_str(d, DS_ND + (d->so[DS_RURI] ? ND_RURI : ND_TO));
+    size_t dl = strlen(callee);
     if (dl) {
         size_t from = dl > 7 ? dl - 7 : 0;
-        memcpy(nk, r->callee_digits + from, dl - from + 1);
+        memcpy(nk, callee + from, dl - from + 1);
     } else {
-        calls_cp(nk, sizeof nk, bv_cstr(r->ruri[0] ? r->ruri : r->to));
+        calls_cp(nk, sizeof nk, bv_cstr(dlg_str(d, d->so[DS_RURI] ? DS_RURI : DS_TO)));
         for (char *p = nk; *p; p++)
             if (*p >= 'A' && *p <= 'Z')
                 *p = (char)(*p - 'A' + 'a');
@@ -372,76 +512,116 @@ static void leg_start(struct calls *c, struct dlg *d, const struct pkt_meta *m,
 
 /* ---- transactions ---- */
 
-static struct calls_txn *txn_get(struct dlg *d, uint32_t cseq, uint8_t method)
+/* Fingerprint pool entries: the hash's high 56 bits and a tag (transaction
+ * slot, exact message or event, position in that ring). */
+#define FP_TAG(slot, kind, pos) ((uint64_t)(((slot) << 5) | ((kind) << 4) | (pos)))
+#define FP_HI(v) ((v) & ~(uint64_t)0xff)
+#define FP_POOL_MAX (TS_CALLS_MAX_TXN * TS_CALLS_MAX_FP * 2)
+_Static_assert(TS_CALLS_MAX_TXN <= 8 && TS_CALLS_MAX_FP <= 16, "FP_TAG bits");
+_Static_assert(FP_POOL_MAX <= UINT8_MAX, "fp_n, fp_cap are uint8_t");
+_Static_assert(DLG_FP_INLINE <= FP_POOL_MAX, "the inline pool is a start");
+enum { FP_EXACT = 0, FP_EVENT = 1 };
+
+static void fp_drop_txn(struct dlg *d, unsigned slot)
 {
-    for (unsigned i = 0; i < d->ntxn; i++)
-        if (d->txn[i].cseq == cseq && d->txn[i].method == method)
-            return &d->txn[i];
-    struct calls_txn *t;
-    if (d->ntxn < TS_CALLS_MAX_TXN) {
-        t = &d->txn[d->ntxn++];
-    } else {
-        t = &d->txn[d->txn_next];
-        d->txn_next = (uint8_t)((d->txn_next + 1) % TS_CALLS_MAX_TXN);
-    }
-    memset(t, 0, sizeof *t);
-    t->cseq = cseq;
-    t->method = method;
-    return t;
+    unsigned j = 0;
+    for (unsigned i = 0; i < d->fp_n; i++)
+        if (((d->fp[i] >> 5) & 7) != slot)
+            d->fp[j++] = d->fp[i];
+    d->fp_n = (uint8_t)j;
 }
 
-static bool in_set(const uint64_t *set, uint8_t n, uint64_t v)
+/* v among the last TS_CALLS_MAX_FP values of that ring. */
+static bool fp_has(const struct dlg *d, unsigned slot, unsigned kind, uint64_t v)
 {
-    unsigned lim = n < TS_CALLS_MAX_FP ? n : TS_CALLS_MAX_FP;
-    for (unsigned i = 0; i < lim; i++)
-        if (set[i] == v)
+    uint64_t want = FP_HI(v) | FP_TAG(slot, kind, 0);
+    for (unsigned i = 0; i < d->fp_n; i++)
+        if ((d->fp[i] & ~(uint64_t)0xf) == want)
             return true;
     return false;
 }
 
 /* Ring of the last TS_CALLS_MAX_FP values; *n counts insertions. */
-static void add_set(uint64_t *set, uint8_t *n, uint64_t v)
+static void fp_add(struct dlg *d, unsigned slot, unsigned kind, uint8_t *n, uint64_t v)
 {
-    set[*n % TS_CALLS_MAX_FP] = v;
+    uint64_t tag = FP_TAG(slot, kind, *n % TS_CALLS_MAX_FP);
     *n = (uint8_t)(*n == UINT8_MAX ? TS_CALLS_MAX_FP : *n + 1);
+    for (unsigned i = 0; i < d->fp_n; i++) {
+        if ((d->fp[i] & 0xff) == tag) {
+            d->fp[i] = FP_HI(v) | tag;
+            return;
+        }
+    }
+    if (d->fp_n == d->fp_cap) {
+        unsigned cap = d->fp_cap * 2u;
+        if (cap > FP_POOL_MAX)
+            cap = FP_POOL_MAX;
+        uint64_t *p = malloc(cap * sizeof *p);
+        if (!p)
+            return;
+        memcpy(p, d->fp, d->fp_n * sizeof *p);
+        if (d->fp != d->fp_in)
+            free(d->fp);
+        d->fp = p;
+        d->fp_cap = (uint8_t)cap;
+    }
+    d->fp[d->fp_n++] = FP_HI(v) | tag;
+}
+
+static unsigned txn_get(struct dlg *d, uint32_t cseq, uint8_t method)
+{
+    for (unsigned i = 0; i < d->ntxn; i++)
+        if (d->txn[i].cseq == cseq && d->txn[i].method == method)
+            return i;
+    unsigned i;
+    if (d->ntxn < TS_CALLS_MAX_TXN) {
+        i = d->ntxn++;
+    } else {
+        i = d->txn_next;
+        d->txn_next = (uint8_t)((d->txn_next + 1) % TS_CALLS_MAX_TXN);
+        fp_drop_txn(d, i);
+    }
+    memset(&d->txn[i], 0, sizeof d->txn[i]);
+    d->txn[i].cseq = cseq;
+    d->txn[i].method = method;
+    return i;
 }
 
 /* ---- requests and responses ---- */
 
 static void on_request(struct calls *c, struct dlg *d, const struct pkt_meta *m,
                        const struct sip_msg *msg, const struct sip_nameaddr *from,
-                       const struct sip_nameaddr *to)
+                       const struct sip_nameaddr *to, uint64_t ftag, const struct sip_via *via,
+                       bool via_ok)
 {
-    struct calls_leg *r = &d->rec;
-    uint64_t ftag = hash_bv(from->tag);
     bool from_caller = ftag == d->from_tag_h;
     if (first_value(msg, SIP_H_SESSION_EXPIRES).len)
-        r->session_timer = true;
+        d->session_timer = true;
     switch (msg->method) {
     case SIP_M_INVITE:
-        if (!r->invite_ns) {
+        if (!d->invite_ns) {
             d->starting = true;   /* all evidence first, then levels 1..4 in order */
-            leg_start(c, d, m, msg, from, to);
+            leg_start(c, d, m, msg, from, to, via, via_ok);
             take_sdp(c, d, msg, true, false);
             take_session_id(c, d, msg);
             d->starting = false;
             corr_try(c, d);
         } else if (!d->answered && !to->tag.len && from_caller && msg->cseq != d->init_cseq) {
             /* a new attempt in the same Call-ID (after 401/407 or a failure) */
-            if (r->final_status == 401 || r->final_status == 407)
-                r->auth_challenged = true;
+            if (d->final_status == 401 || d->final_status == 407)
+                d->auth_challenged = true;
             d->init_cseq = msg->cseq;
-            r->attempt_ns = m->ts_ns;
-            r->prov_ns = r->ring_ns = 0;
-            r->final_status = 0;
-            r->reason[0] = '\0';
+            d->attempt_ns = m->ts_ns;
+            d->prov_ns = d->ring_ns = 0;
+            d->final_status = 0;
+            d->so[DS_REASON] = 0;
             if (d->ended) {
                 d->ended = false;
-                r->end_ns = 0;
+                d->end_ns = 0;
             }
             take_sdp(c, d, msg, true, false);
         } else if (msg->cseq != d->init_cseq || !from_caller) {
-            r->reinvites++;
+            d->reinvites++;
             take_sdp(c, d, msg, from_caller, true);
         }
         break;
@@ -449,12 +629,12 @@ static void on_request(struct calls *c, struct dlg *d, const struct pkt_meta *m,
         take_sdp(c, d, msg, from_caller, false);   /* late offer answer */
         break;
     case SIP_M_CANCEL:
-        r->cancelled = true;
+        d->cancelled = true;
         take_reason(d, msg);
         break;
     case SIP_M_BYE:
-        if (!r->bye_ns) {
-            r->bye_ns = m->ts_ns;
+        if (!d->bye_ns) {
+            d->bye_ns = m->ts_ns;
             take_reason(d, msg);
             dlg_end(c, d, m->ts_ns, from_caller ? CALLS_PARTY_CALLER : CALLS_PARTY_CALLEE);
         }
@@ -466,68 +646,77 @@ static void on_request(struct calls *c, struct dlg *d, const struct pkt_meta *m,
         take_sdp(c, d, msg, from_caller, false);
         break;
     case SIP_M_REFER:
-        r->transfer = true;
+        d->transfer = true;
         break;
     case SIP_M_NOTIFY:
         if (bv_prefix_ci(first_value(msg, SIP_H_EVENT), "refer"))
-            r->transfer = true;
+            d->transfer = true;
         break;
     default:
         break;
     }
 }
 
-static void on_response(struct calls *c, struct dlg *d, const struct pkt_meta *m,
-                        const struct sip_msg *msg, const struct sip_nameaddr *from,
-                        const struct sip_nameaddr *to)
+/* A To-tag of the initial INVITE's responses: distinct ones are forks. */
+static void note_fork(struct dlg *d, uint64_t tt)
 {
-    struct calls_leg *r = &d->rec;
+    for (unsigned i = 0; i < d->forks && i < TS_CALLS_MAX_FORKS; i++)
+        if ((i == 0 ? d->fork_tag_h0 : d->ext->fork_tag_h[i - 1]) == tt)
+            return;
+    if (d->forks >= TS_CALLS_MAX_FORKS)
+        return;
+    if (d->forks == 0) {
+        d->fork_tag_h0 = tt;
+    } else {
+        if (!d->ext && !(d->ext = calloc(1, sizeof *d->ext)))
+            return;
+        d->ext->fork_tag_h[d->forks - 1] = tt;
+    }
+    d->forks++;
+}
+
+static void on_response(struct calls *c, struct dlg *d, const struct pkt_meta *m,
+                        const struct sip_msg *msg, uint64_t ftag, uint64_t tt)
+{
     uint16_t st = msg->status;
-    bool from_caller = hash_bv(from->tag) == d->from_tag_h;  /* request was the caller's */
+    bool from_caller = ftag == d->from_tag_h;  /* request was the caller's */
     if (msg->cseq_method == SIP_M_INVITE && msg->cseq == d->init_cseq && from_caller) {
-        uint64_t tt = hash_bv(to->tag);
-        if (tt && st > 100) {
-            bool seen = false;
-            for (unsigned i = 0; i < r->forks && i < TS_CALLS_MAX_FORKS; i++)
-                seen |= d->fork_tag_h[i] == tt;
-            if (!seen && r->forks < TS_CALLS_MAX_FORKS)
-                d->fork_tag_h[r->forks++] = tt;
-        }
+        if (tt && st > 100)
+            note_fork(d, tt);
         take_session_id(c, d, msg);
         if (st < 200) {
-            if (!r->prov_ns)
-                r->prov_ns = m->ts_ns;
-            if (st >= 180 && st < 190 && !r->ring_ns)
-                r->ring_ns = m->ts_ns;
+            if (!d->prov_ns)
+                d->prov_ns = m->ts_ns;
+            if (st >= 180 && st < 190 && !d->ring_ns)
+                d->ring_ns = m->ts_ns;
             take_sdp(c, d, msg, !from_caller, false);
         } else if (st < 300) {
             take_sdp(c, d, msg, !from_caller, false);
             if (!d->answered) {
                 d->answered = true;
-                d->answered_tag_h = tt;
-                r->answer_ns = m->ts_ns;
+                d->answer_ns = m->ts_ns;
                 if (c->mh.answered)
-                    c->mh.answered(c->mh.ctx, r->leg_ref, m->ts_ns);
-                r->final_status = st;
-                calls_cp(r->reason, sizeof r->reason, msg->reason_phrase);
+                    c->mh.answered(c->mh.ctx, d->seq, m->ts_ns);
+                d->final_status = st;
+                str_set(d, DS_REASON, msg->reason_phrase, CALLS_USER_LEN);
                 if (d->ended) {   /* a 2xx after a failure on another hop wins */
                     d->ended = false;
-                    r->end_ns = 0;
+                    d->end_ns = 0;
                 }
-                const char *cod = r->callee_sdp.codecs[0] ? r->callee_sdp.codecs
-                                                          : r->caller_sdp.codecs;
+                const char *cod = d->so[DS_CODECS_CALLEE] ? dlg_str(d, DS_CODECS_CALLEE)
+                                                          : dlg_str(d, DS_CODECS_CALLER);
                 d->codec = (uint8_t)calls_codec_of(cod);
                 trunk_conc(c, d, +1, m->ts_ns);
             }
         } else {
-            if (st != 401 && st != 407 && !r->err_status) {
-                r->err_status = st;
-                r->err_ns = m->ts_ns;
-                r->err_src = m->src;
+            if (st != 401 && st != 407 && !d->err_status) {
+                d->err_status = st;
+                d->err_ns = m->ts_ns;
+                d->err_src = m->src;
             }
-            if (!d->answered && !r->final_status) {
-                r->final_status = st;
-                calls_cp(r->reason, sizeof r->reason, msg->reason_phrase);
+            if (!d->answered && !d->final_status) {
+                d->final_status = st;
+                str_set(d, DS_REASON, msg->reason_phrase, CALLS_USER_LEN);
                 take_reason(d, msg);
                 dlg_end(c, d, m->ts_ns, CALLS_PARTY_NONE);
             }
@@ -538,63 +727,65 @@ static void on_response(struct calls *c, struct dlg *d, const struct pkt_meta *m
         msg->cseq_method == SIP_M_PRACK) {
         if (st >= 200 && st < 300)
             take_sdp(c, d, msg, !from_caller, false);
-    } else if (msg->cseq_method == SIP_M_BYE && st >= 200 && r->bye_ns && !r->bye_ok_ns) {
-        r->bye_ok_ns = m->ts_ns;
+    } else if (msg->cseq_method == SIP_M_BYE && st >= 200 && d->bye_ns && !d->bye_ok_ns) {
+        d->bye_ok_ns = m->ts_ns;
     }
 }
 
 static void dlg_msg(struct calls *c, struct dlg *d, const struct pkt_meta *m,
                     const struct sip_msg *msg)
 {
-    struct sip_nameaddr from, to;
-    first_nameaddr(msg, SIP_H_FROM, &from);
-    first_nameaddr(msg, SIP_H_TO, &to);
-    struct sip_via via;
-    memset(&via, 0, sizeof via);
-    struct bv vv = first_value(msg, SIP_H_VIA);
-    if (vv.len)
-        sip_via_parse(vv, &via);
+    struct sip_nameaddr ftmp, ttmp;
+    struct sip_via vtmp;
+    bool from_ok, to_ok, via_ok;
+    const struct sip_nameaddr *from = sip_msg_nameaddr(msg, SIP_H_FROM, &ftmp, &from_ok);
+    const struct sip_nameaddr *to = sip_msg_nameaddr(msg, SIP_H_TO, &ttmp, &to_ok);
+    const struct sip_via *via = sip_msg_via(msg, &vtmp, &via_ok);
     uint8_t meth = (uint8_t)(msg->is_request ? msg->method : msg->cseq_method);
     uint16_t kind = msg->is_request ? (uint16_t)(1000 + meth) : msg->status;
-    uint64_t tt = hash_bv(to.tag), ft = hash_bv(from.tag);
-    if (!d->rec.invite_ns && msg->is_request && meth == SIP_M_INVITE)
+    uint64_t tt = hash_bv(to->tag), ft = hash_bv(from->tag);
+    if (!d->invite_ns && msg->is_request && meth == SIP_M_INVITE)
         d->from_tag_h = ft;   /* the first INVITE's sender is the caller */
     /* requests of the callee (re-INVITE, BYE) have their own CSeq space */
     uint8_t tmeth = (uint8_t)(meth | (ft == d->from_tag_h ? 0 : 0x80));
 
     /* exact message on this hop (retransmission) vs. the same event seen
      * on another hop (a proxy relaying the same Call-ID) */
-    uint64_t fp = ts_hash(&kind, sizeof kind);
-    fp = ts_hash_mix(fp, &msg->cseq, sizeof msg->cseq);
-    fp = ts_hash_mix(fp, &meth, 1);
-    fp = ts_hash_mix(fp, &tt, sizeof tt);
-    fp = ts_hash_mix(fp, &ft, sizeof ft);
-    uint64_t ev = fp;
-    if (via.branch.len)
-        fp = ts_hash_mix(fp, via.branch.p, via.branch.len);
-    fp = ts_hash_mix(fp, &m->src, sizeof m->src);
-    fp = ts_hash_mix(fp, &m->dst, sizeof m->dst);
-    fp = ts_hash_mix(fp, &m->sport, sizeof m->sport);
-    fp = ts_hash_mix(fp, &m->dport, sizeof m->dport);
+    uint8_t eb[sizeof kind + sizeof msg->cseq + 1 + 2 * sizeof tt];
+    memcpy(eb, &kind, sizeof kind);
+    memcpy(eb + 2, &msg->cseq, sizeof msg->cseq);
+    eb[6] = meth;
+    memcpy(eb + 7, &tt, sizeof tt);
+    memcpy(eb + 15, &ft, sizeof ft);
+    uint64_t ev = ts_hash(eb, sizeof eb);
+    uint8_t hb[2 * sizeof m->src + 2 * sizeof m->sport];
+    memcpy(hb, &m->src, sizeof m->src);
+    memcpy(hb + sizeof m->src, &m->dst, sizeof m->dst);
+    memcpy(hb + 2 * sizeof m->src, &m->sport, sizeof m->sport);
+    memcpy(hb + 2 * sizeof m->src + 2, &m->dport, sizeof m->dport);
+    uint64_t fp = ts_hash_mix(ev, hb, sizeof hb);
+    if (via->branch.len)
+        fp = ts_hash_mix(fp, via->branch.p, via->branch.len);
 
-    struct calls_txn *t = txn_get(d, msg->cseq, tmeth);
-    if (in_set(t->fp, t->nfp, fp)) {
-        d->rec.retrans++;
+    unsigned ti = txn_get(d, msg->cseq, tmeth);
+    struct calls_txn *t = &d->txn[ti];
+    if (fp_has(d, ti, FP_EXACT, fp)) {
+        d->retrans++;
         TS_INC(c->st, CALLS_RETRANS);
         return;
     }
-    add_set(t->fp, &t->nfp, fp);
-    if (in_set(t->ev, t->nev, ev)) {
+    fp_add(d, ti, FP_EXACT, &t->nfp, fp);
+    if (fp_has(d, ti, FP_EVENT, ev)) {
         TS_INC(c->st, CALLS_HOP_COPIES);
         if (msg->is_request && meth == SIP_M_INVITE && msg->cseq == d->init_cseq)
             record_hop(c, d, m);
         return;
     }
-    add_set(t->ev, &t->nev, ev);
+    fp_add(d, ti, FP_EVENT, &t->nev, ev);
     if (msg->is_request)
-        on_request(c, d, m, msg, &from, &to);
+        on_request(c, d, m, msg, from, to, ft, via, via_ok);
     else
-        on_response(c, d, m, msg, &from, &to);
+        on_response(c, d, m, msg, ft, tt);
 }
 
 void calls_sip(struct calls *c, const struct pkt_meta *m, const struct sip_msg *msg)
@@ -614,7 +805,9 @@ void calls_sip(struct calls *c, const struct pkt_meta *m, const struct sip_msg *
     }
     char cid[CALLS_TEXT_LEN];
     calls_cp(cid, sizeof cid, msg->call_id);
-    struct dlg *d = dlg_find(c, cid);
+    size_t cl = msg->call_id.len < sizeof cid - 1 ? msg->call_id.len : sizeof cid - 1;
+    uint64_t h = ts_hash(cid, cl);
+    struct dlg *d = dlg_find_len(c, cid, cl, h);
     if (!d) {
         /* Any INVITE opens a leg (also a re-INVITE of a call that started
          * before the capture); everything else needs one. */
@@ -627,7 +820,7 @@ void calls_sip(struct calls *c, const struct pkt_meta *m, const struct sip_msg *
                 TS_INC(c->st, CALLS_ORPHANS);
             return;
         }
-        d = dlg_create(c, cid);
+        d = dlg_create(c, cid, cl, h);
         if (!d)
             return;
     }
@@ -651,16 +844,22 @@ void calls_tick(struct calls *c, uint64_t now)
     uint64_t min_age = wait < nf ? wait : nf;
     if (nb < min_age)
         min_age = nb;
+    /* Oldest first, in batches of 64 groups. After a batch the walk goes
+     * on where it stopped: the dialogs before that point are settled for
+     * this tick (their timeouts were applied, and their group was not done
+     * when its last member there was seen, nor can it become done now). */
+    struct ht_node *nd = c->dlgs.lru.lnext;
     for (;;) {
         struct dlg *batch[64];
         unsigned n = 0;
-        for (struct ht_node *nd = c->dlgs.lru.lnext; nd != &c->dlgs.lru && n < 64;
-             nd = nd->lnext) {
+        for (; nd != &c->dlgs.lru && n < 64; nd = nd->lnext) {
             struct dlg *d = ts_container_of(nd, struct dlg, n);
-            if (d->last_ns + min_age > now)
+            if (d->last_ns + min_age > now) {
+                nd = &c->dlgs.lru;   /* the rest is younger */
                 break;
+            }
             if (!d->ended) {
-                if (!d->answered && d->rec.invite_ns + nf <= now) {
+                if (!d->answered && d->invite_ns + nf <= now) {
                     d->timed_out = true;
                     TS_INC(c->st, CALLS_TIMEOUTS);
                     dlg_end(c, d, d->last_ns, CALLS_PARTY_NONE);
@@ -679,6 +878,15 @@ void calls_tick(struct calls *c, uint64_t now)
                     batch[n++] = root;
             }
         }
+        /* resume at the first dialog the batch does not take with it */
+        for (; nd != &c->dlgs.lru; nd = nd->lnext) {
+            struct dlg *root = corr_root(ts_container_of(nd, struct dlg, n));
+            bool in = false;
+            for (unsigned i = 0; i < n && !in; i++)
+                in = batch[i] == root;
+            if (!in)
+                break;
+        }
         for (unsigned i = 0; i < n; i++)
             corr_emit_group(c, batch[i], CALLS_PARTY_TIMEOUT);
         if (n < 64)
@@ -696,6 +904,86 @@ void calls_finish(struct calls *c)
         corr_emit_group(c, ts_container_of(n, struct dlg, n), CALLS_PARTY_ACTIVE);
     reg_tick(c, UINT64_MAX);
     corr_reclassify(c);
+}
+
+/* ---- the leg record ---- */
+
+static void leg_str(char *dst, size_t cap, const struct dlg *d, int k)
+{
+    const char *s = dlg_str(d, k);
+    size_t l = strlen(s);
+    if (l >= cap)
+        l = cap - 1;   /* cannot happen: stored with the same cap */
+    memcpy(dst, s, l);
+    dst[l] = '\0';
+}
+
+static void leg_sdp(struct calls_sdp *out, const struct dlg *d, const struct dlg_sdp *s, int k)
+{
+    out->present = s->present;
+    out->addr = s->addr;
+    out->port = s->port;
+    out->dir = s->dir;
+    leg_str(out->codecs, sizeof out->codecs, d, k);
+}
+
+void dlg_leg(const struct dlg *d, struct calls_leg *l)
+{
+    memset(l, 0, sizeof *l);
+    l->leg_ref = d->seq;
+    leg_str(l->call_id, sizeof l->call_id, d, DS_CALL_ID);
+    leg_str(l->from, sizeof l->from, d, DS_FROM);
+    leg_str(l->to, sizeof l->to, d, DS_TO);
+    leg_str(l->ruri, sizeof l->ruri, d, DS_RURI);
+    leg_str(l->pai, sizeof l->pai, d, DS_PAI);
+    leg_str(l->caller_digits, sizeof l->caller_digits, d,
+            DS_ND + (d->so[DS_PAI] ? ND_PAI : ND_FROM));
+    leg_str(l->callee_digits, sizeof l->callee_digits, d,
+            DS_ND + (d->so[DS_RURI] ? ND_RURI : ND_TO));
+    l->invite_ns = d->invite_ns;
+    l->prov_ns = d->prov_ns;
+    l->ring_ns = d->ring_ns;
+    l->answer_ns = d->answer_ns;
+    l->end_ns = d->end_ns;
+    l->attempt_ns = d->attempt_ns;
+    l->bye_ns = d->bye_ns;
+    l->bye_ok_ns = d->bye_ok_ns;
+    l->final_status = d->final_status;
+    leg_str(l->reason, sizeof l->reason, d, DS_REASON);
+    leg_str(l->reason_hdr, sizeof l->reason_hdr, d, DS_REASON_HDR);
+    l->q850_cause = d->q850_cause;
+    leg_str(l->ms_diag, sizeof l->ms_diag, d, DS_MS_DIAG);
+    l->hangup_by = d->hangup_by;
+    leg_sdp(&l->caller_sdp, d, &d->caller_sdp, DS_CODECS_CALLER);
+    leg_sdp(&l->callee_sdp, d, &d->callee_sdp, DS_CODECS_CALLEE);
+    memcpy(l->transport, d->transport, sizeof l->transport);
+    l->src = d->src;
+    l->dst = d->dst;
+    l->sport = d->sport;
+    l->dport = d->dport;
+    l->nhops = d->nhops;
+    for (unsigned i = 0; i < d->nhops; i++) {
+        l->hop_src[i] = dlg_hop_c(d, i)->src;
+        l->hop_dst[i] = dlg_hop_c(d, i)->dst;
+    }
+    l->forks = d->forks;
+    l->cancelled = d->cancelled;
+    l->transfer = d->transfer;
+    l->session_timer = d->session_timer;
+    l->auth_challenged = d->auth_challenged;
+    l->capture_gap = d->capture_gap;
+    l->hold = d->hold;
+    l->on_hold = d->on_hold;
+    l->holds = d->holds;
+    l->reinvites = d->reinvites;
+    l->retrans = d->retrans;
+    l->err_status = d->err_status;
+    l->err_ns = d->err_ns;
+    l->err_src = d->err_src;
+    l->ev_type = d->ev_type;
+    l->ev_conf = d->ev_conf;
+    l->ev_linked_to = -1;
+    leg_str(l->site, sizeof l->site, d, DS_SITE);
 }
 
 /* ---- accessors ---- */
@@ -730,12 +1018,13 @@ void calls_set_config(struct calls *c, const struct calls_config *cfg)
         }
         c->sbc[c->nsbc++] = o->sbcs[i];
     }
+    c->class_epoch++;
     trunk_config_changed(c);
 }
-size_t calls_count(const struct calls *c) { return c ? c->ndone : 0; }
+size_t calls_count(const struct calls *c) { return c ? c->kept.n : 0; }
 const struct calls_call *calls_get(const struct calls *c, size_t i)
 {
-    return (c && i < c->ndone) ? &c->done[i] : NULL;
+    return c ? kept_get(c, i) : NULL;
 }
 uint64_t calls_emitted(const struct calls *c) { return c ? c->emitted : 0; }
 size_t calls_trunk_count(const struct calls *c) { return c ? c->ntrunks : 0; }

@@ -32,20 +32,18 @@ static bool has_name(const char *list, const char *nm, size_t l)
     return false;
 }
 
-bool calls_sdp_parse(struct bv body, struct calls_sdp *out)
+bool calls_sdp_summary(const struct sdp *s, struct dlg_sdp *out, char *codecs, size_t cap)
 {
-    struct sdp s;
     memset(out, 0, sizeof *out);
-    if (!body.len)
-        return false;
-    (void)sdp_parse(body, &s);   /* partial results are still usable */
-    const struct sdp_media *m = sdp_first_audio(&s);
+    if (cap)
+        codecs[0] = '\0';
+    const struct sdp_media *m = sdp_first_audio(s);
     if (!m)
         return false;
     out->present = true;
     out->port = m->port;
     out->dir = map_dir(m->dir);
-    const struct sdp_conn *cn = sdp_media_conn(&s, m);
+    const struct sdp_conn *cn = sdp_media_conn(s, m);
     if (cn && cn->present && (cn->family == 4 || cn->family == 6)) {
         out->addr.family = cn->family;
         memcpy(out->addr.a, cn->addr, cn->family == 4 ? 4 : 16);
@@ -59,15 +57,15 @@ bool calls_sdp_parse(struct bv body, struct calls_sdp *out)
             continue;
         calls_cp(nm, sizeof nm, name);
         size_t l = strlen(nm);
-        if (has_name(out->codecs, nm, l))
+        if (has_name(codecs, nm, l))
             continue;   /* AMR-WB twice (octet-aligned and not): list it once */
-        if (n + l + 2 > sizeof out->codecs)
+        if (n + l + 2 > cap)
             break;
         if (n)
-            out->codecs[n++] = ',';
-        memcpy(out->codecs + n, nm, l);
+            codecs[n++] = ',';
+        memcpy(codecs + n, nm, l);
         n += l;
-        out->codecs[n] = '\0';
+        codecs[n] = '\0';
     }
     return true;
 }

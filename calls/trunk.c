@@ -24,7 +24,7 @@ static uint64_t pair_hash(const struct ts_addr *x, const struct ts_addr *y)
 static const char *configured_name(const struct calls *c, const struct ts_addr *a)
 {
     for (size_t i = 0; i < c->cfg.ntrunk_names; i++)
-        if (ts_addr_eq(&c->cfg.trunk_names[i].addr, a))
+        if (addr_eq(&c->cfg.trunk_names[i].addr, a))
             return c->cfg.trunk_names[i].name;
     return NULL;
 }
@@ -32,7 +32,7 @@ static const char *configured_name(const struct calls *c, const struct ts_addr *
 bool trunk_is_sbc(const struct calls *c, const struct ts_addr *a)
 {
     for (size_t i = 0; i < c->nsbc; i++)
-        if (ts_addr_eq(&c->sbc[i], a))
+        if (addr_eq(&c->sbc[i], a))
             return true;
     return false;
 }
@@ -77,6 +77,7 @@ static void sbc_add(struct calls *c, const struct ts_addr *a)
         return;
     }
     c->sbc[c->nsbc++] = *a;
+    c->class_epoch++;
     TS_INC(c->st, CALLS_SBC_LEARNED);
 }
 
@@ -103,7 +104,7 @@ void trunk_config_changed(struct calls *c)
  * It is the enterprise edge when one of its addresses is internal and the
  * other is not, or when one far end is internal and the other is not
  * (a single-homed or NATed SBC). */
-void trunk_learn_b2bua(struct calls *c, const struct calls_leg *old, const struct calls_leg *newer)
+void trunk_learn_b2bua(struct calls *c, const struct dlg *old, const struct dlg *newer)
 {
     const struct calls_config *cfg = &c->cfg;
     bool j1 = calls_config_internal(cfg, &old->dst), j2 = calls_config_internal(cfg, &newer->src);
@@ -129,9 +130,9 @@ int32_t trunk_lookup(struct calls *c, const struct ts_addr *src, const struct ts
             continue;
         struct tnode *tn = ts_container_of(n, struct tnode, n);
         struct calls_trunk *t = &c->trunks[tn->idx];
-        if ((ts_addr_eq(&t->local, src) && ts_addr_eq(&t->peer, dst)) ||
-            (ts_addr_eq(&t->local, dst) && ts_addr_eq(&t->peer, src))) {
-            *dir = ts_addr_eq(&t->peer, src) ? CALLS_DIR_INBOUND : CALLS_DIR_OUTBOUND;
+        if ((addr_eq(&t->local, src) && addr_eq(&t->peer, dst)) ||
+            (addr_eq(&t->local, dst) && addr_eq(&t->peer, src))) {
+            *dir = addr_eq(&t->peer, src) ? CALLS_DIR_INBOUND : CALLS_DIR_OUTBOUND;
             return (int32_t)tn->idx;
         }
     }
@@ -169,7 +170,7 @@ int32_t trunk_lookup(struct calls *c, const struct ts_addr *src, const struct ts
     tn->idx = (uint32_t)c->ntrunks;
     htab_insert(&c->trunk_ix, &tn->n, h);
     c->ntrunks++;
-    *dir = ts_addr_eq(&t->peer, src) ? CALLS_DIR_INBOUND : CALLS_DIR_OUTBOUND;
+    *dir = addr_eq(&t->peer, src) ? CALLS_DIR_INBOUND : CALLS_DIR_OUTBOUND;
     return (int32_t)tn->idx;
 }
 
@@ -228,10 +229,11 @@ void trunk_conc(struct calls *c, struct dlg *d, int delta, uint64_t ts)
     if (delta < 0 && !d->conc_counted)
         return;
     d->conc_counted = delta > 0;
-    for (unsigned h = 0; h < d->rec.nhops && h < TS_CALLS_MAX_HOPS; h++) {
-        if (d->hop_trunk[h] < 0)
+    for (unsigned h = 0; h < d->nhops && h < TS_CALLS_MAX_HOPS; h++) {
+        const struct dlg_hop *hop = dlg_hop_c(d, h);
+        if (hop->trunk < 0)
             continue;
-        struct calls_trunk *t = &c->trunks[d->hop_trunk[h]];
+        struct calls_trunk *t = &c->trunks[hop->trunk];
         unsigned k = d->codec < CALLS_CODEC_N ? d->codec : CALLS_CODEC_OTHER;
         if (delta > 0) {
             t->concurrent++;
@@ -345,28 +347,28 @@ static void kpi_add(struct calls_kpi *k, const struct calls_leg *r)
 /* A finished leg counts on the trunk of every hop it was seen on. */
 void trunk_account(struct calls *c, const struct dlg *d, const struct calls_leg *rec)
 {
-    const struct calls_leg r = *rec;
-    for (unsigned h = 0; h < d->rec.nhops && h < TS_CALLS_MAX_HOPS; h++) {
-        if (d->hop_trunk[h] < 0)
+    const struct calls_leg *r = rec;
+    for (unsigned h = 0; h < d->nhops && h < TS_CALLS_MAX_HOPS; h++) {
+        const struct dlg_hop *hop = dlg_hop_c(d, h);
+        if (hop->trunk < 0)
             continue;
-        struct calls_trunk *t = &c->trunks[d->hop_trunk[h]];
+        struct calls_trunk *t = &c->trunks[hop->trunk];
         /* by the trunk's current orientation: it may have turned since */
-        unsigned dir = ts_addr_eq(&t->peer, &d->rec.hop_src[h]) ? CALLS_DIR_INBOUND
-                                                                : CALLS_DIR_OUTBOUND;
-        kpi_add(&t->all, &r);
-        kpi_add(&t->dir[dir], &r);
-        struct calls_bucket *b = bucket_at(c, t, r.invite_ns);
+        unsigned dir = addr_eq(&t->peer, &hop->src) ? CALLS_DIR_INBOUND : CALLS_DIR_OUTBOUND;
+        kpi_add(&t->all, r);
+        kpi_add(&t->dir[dir], r);
+        struct calls_bucket *b = bucket_at(c, t, r->invite_ns);
         if (b)
-            kpi_add(&b->k, &r);
-        if (r.final_status >= 100 && r.final_status < 700)
-            t->codes[r.final_status - 100]++;
-        uint64_t srd_end = r.ring_ns ? r.ring_ns : r.answer_ns;
-        if (srd_end && srd_end >= r.attempt_ns) {
-            t->srd_hist.n[hist_bin((srd_end - r.attempt_ns) / NS_PER_MS)]++;
+            kpi_add(&b->k, r);
+        if (r->final_status >= 100 && r->final_status < 700)
+            t->codes[r->final_status - 100]++;
+        uint64_t srd_end = r->ring_ns ? r->ring_ns : r->answer_ns;
+        if (srd_end && srd_end >= r->attempt_ns) {
+            t->srd_hist.n[hist_bin((srd_end - r->attempt_ns) / NS_PER_MS)]++;
             t->srd_hist.total++;
         }
-        if (r.answer_ns && r.answer_ns >= r.attempt_ns) {
-            t->ans_hist.n[hist_bin((r.answer_ns - r.attempt_ns) / NS_PER_MS)]++;
+        if (r->answer_ns && r->answer_ns >= r->attempt_ns) {
+            t->ans_hist.n[hist_bin((r->answer_ns - r->attempt_ns) / NS_PER_MS)]++;
             t->ans_hist.total++;
         }
     }

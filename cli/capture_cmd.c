@@ -103,7 +103,8 @@ static void usage(FILE *f)
             "  --max-packets N        stop after N packets\n"
             "  --stats-file F         write capture counters as JSON to F every %d s and at exit\n"
             "  --log FILE             event log to FILE (reopened on SIGHUP), default stderr\n"
-            "  --json                 print the analyze --json report at exit\n"
+            "  --json                 print the analyze --json report at exit (keeps every\n"
+            "                         finished call and stream in memory until then)\n"
             "  --site NAME            site of this sensor on every leg (default: host name)\n"
             "  --hep HOST:PORT        forward SIP, RTCP and stream quality reports as HEPv3\n"
             "  --hep-transport udp|tcp  (default udp)\n"
@@ -619,7 +620,8 @@ int cmd_capture(int argc, char **argv)
         }
     }
     ts_hash_seed_random();
-    struct engine_config ecfg = { .dedup = a.dedup, .track_calls = true, .calls_cfg = &ccfg };
+    struct engine_config ecfg = { .dedup = a.dedup, .track_calls = true, .calls_cfg = &ccfg,
+                                  .no_report = !a.json };
     e = engine_new(&ecfg);
     if (!e) {
         fprintf(stderr, PROG ": out of memory\n");

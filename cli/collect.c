@@ -62,7 +62,8 @@ static void usage(FILE *f)
             "  --duration S           stop after S seconds\n"
             "  --stats-file F         HEP counters per sender as JSON, every %d s and at exit\n"
             "  --log FILE             event log (default stderr)\n"
-            "  --json                 print the analyze --json report at exit\n"
+            "  --json                 print the analyze --json report at exit (keeps every\n"
+            "                         finished call and stream in memory until then)\n"
             "The site of each leg is the sender's HEP node name, else its node id.\n"
             "SIGINT/SIGTERM stop cleanly.\n",
             TS_HEP_MAX_LISTEN, TS_HEP_RATE_DEFAULT, TS_HEP_BURST_DEFAULT, STATS_PERIOD_S);
@@ -339,7 +340,8 @@ int cmd_collect(int argc, char **argv)
     }
     ts_hash_seed_random();
     /* Sensors' messages are not SPAN copies: de-duplication stays off. */
-    struct engine_config ecfg = { .dedup = false, .track_calls = true, .calls_cfg = &ccfg };
+    struct engine_config ecfg = { .dedup = false, .track_calls = true, .calls_cfg = &ccfg,
+                                  .no_report = !a.json };
     ctx.e = engine_new(&ecfg);
     if (!ctx.e) {
         fprintf(stderr, PROG ": out of memory\n");

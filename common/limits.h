@@ -83,8 +83,9 @@
 #define TS_RTCP_MAX_PACKETS 16
 
 /* ---- media analysis (RTP streams, SDP endpoints, RTCP sources) ---- */
-/* Live RTP streams (5-tuple + SSRC), ~0.7 KiB each: 64 Ki is ~30 k calls. */
-#define TS_MEDIA_MAX_STREAMS 65536
+/* Live RTP streams (5-tuple + SSRC), ~1 KiB each: a call with two legs has
+ * four, so 128 Ki is ~32 k calls (the design point is 10,000). */
+#define TS_MEDIA_MAX_STREAMS 131072
 /* Finished stream records kept for the report; later ones reach the sink only. */
 #define TS_MEDIA_MAX_REPORT_STREAMS 100000
 /* SDP-announced endpoints (RTP and RTCP), 2-4 per leg of TS_MAX_DIALOGS. */
@@ -106,17 +107,18 @@
 
 /* ---- calls (dialogs, legs, correlation, trunks) ---- */
 /* INVITE dialogs (legs) held at once, open or waiting to be emitted; LRU
- * eviction beyond emits the oldest leg's call early (each is ~4 KiB with its
- * transaction ring: 64 Ki dialogs cap the table near 256 MiB). */
+ * eviction beyond emits the oldest leg's call early (each is ~1.4 KiB with
+ * its strings and fingerprints: 64 Ki dialogs cap the table near 90 MiB). */
 #define TS_MAX_DIALOGS 65536
-/* Finished calls kept for the report (~1 KiB per leg); later ones only reach
- * the sink and the aggregates, and are counted as calls.report_dropped. */
+/* Finished calls kept for the report (packed, ~0.4 KiB per leg); later ones
+ * only reach the sink and the aggregates, and are counted as calls.report_dropped. */
 #define TS_MAX_REPORT_CALLS 50000
 /* Legs in one correlated call: A->SBC->PBX->ITSP chains with a few forks. */
 #define TS_CALLS_MAX_LEGS 16
 /* Transactions remembered per dialog for retransmission detection (ring). */
 #define TS_CALLS_MAX_TXN 8
-/* Message fingerprints per transaction (hop copies, forks, retransmissions). */
+/* Message fingerprints per transaction (hop copies, forks, retransmissions);
+ * 56-bit hashes in a pool per dialog, the first 16 inside it. */
 #define TS_CALLS_MAX_FP 12
 /* Early dialogs (To-tags) tracked per leg when an INVITE forks. */
 #define TS_CALLS_MAX_FORKS 8

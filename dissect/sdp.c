@@ -152,12 +152,16 @@ static bool sdp_media_parse(struct bv v, struct sdp_media *m, uint32_t *flags)
     }
     m->type_str = type;
     for (size_t i = 0; i < sizeof media_types / sizeof media_types[0]; i++)
-        if (bv_eq_ci(type, media_types[i].name))
+        if (bv_eq_ci(type, media_types[i].name)) {
             m->type = media_types[i].type;
+            break;   /* the names differ: at most one matches */
+        }
     m->proto_str = proto;
     for (size_t i = 0; i < sizeof protos / sizeof protos[0]; i++)
-        if (bv_eq_ci(proto, protos[i].name))
+        if (bv_eq_ci(proto, protos[i].name)) {
             m->proto = protos[i].proto;
+            break;
+        }
     if (m->proto == SDP_PROTO_OTHER && bv_prefix_ci(proto, "TCP/"))
         m->proto = SDP_PROTO_TCP;
     m->fmt_str = bv_trim(v);
@@ -203,17 +207,29 @@ static bool sdp_ms(struct bv v, uint32_t *out)
     return bv_u32dec(ip, out);
 }
 
-static enum sdp_dir sdp_dir_of(struct bv name)
+/* The attributes we read (names are case-insensitive). */
+enum sdp_attr_id {
+    A_OTHER = 0, A_SENDRECV, A_SENDONLY, A_RECVONLY, A_INACTIVE, A_FINGERPRINT, A_RTPMAP,
+    A_FMTP, A_PTIME, A_MAXPTIME, A_RTCP, A_RTCP_MUX, A_CRYPTO, A_LABEL,
+};
+
+/* By length first: one comparison per a= line instead of a dozen. */
+static enum sdp_attr_id sdp_attr_of(struct bv n)
 {
-    if (bv_eq_ci(name, "sendrecv"))
-        return SDP_DIR_SENDRECV;
-    if (bv_eq_ci(name, "sendonly"))
-        return SDP_DIR_SENDONLY;
-    if (bv_eq_ci(name, "recvonly"))
-        return SDP_DIR_RECVONLY;
-    if (bv_eq_ci(name, "inactive"))
-        return SDP_DIR_INACTIVE;
-    return SDP_DIR_NONE;
+#define A(lit, id) if (bv_eq_ci(n, lit)) return id
+    switch (n.len) {
+    case 4: A("fmtp", A_FMTP); A("rtcp", A_RTCP); break;
+    case 5: A("ptime", A_PTIME); A("label", A_LABEL); break;
+    case 6: A("rtpmap", A_RTPMAP); A("crypto", A_CRYPTO); break;
+    case 8:
+        A("sendrecv", A_SENDRECV); A("sendonly", A_SENDONLY); A("recvonly", A_RECVONLY);
+        A("inactive", A_INACTIVE); A("maxptime", A_MAXPTIME); A("rtcp-mux", A_RTCP_MUX);
+        break;
+    case 11: A("fingerprint", A_FINGERPRINT); break;
+    default: break;
+    }
+#undef A
+    return A_OTHER;
 }
 
 /* One a= line; m is NULL at session level. */
@@ -222,16 +238,22 @@ static void sdp_attr(struct sdp *s, struct sdp_media *m, struct bv v)
     struct bv name, val;
     sdp_split(v, ':', &name, &val);
     name = bv_trim(name);
+    enum sdp_attr_id id = sdp_attr_of(name);
+    if (id == A_OTHER)
+        return;
     val = bv_trim(val);
-    enum sdp_dir d = sdp_dir_of(name);
-    if (d != SDP_DIR_NONE) {
+    if (id >= A_SENDRECV && id <= A_INACTIVE) {
+        enum sdp_dir d = id == A_SENDRECV   ? SDP_DIR_SENDRECV
+                         : id == A_SENDONLY ? SDP_DIR_SENDONLY
+                         : id == A_RECVONLY ? SDP_DIR_RECVONLY
+                                            : SDP_DIR_INACTIVE;
         if (m)
             m->dir_attr = d;
         else
             s->dir = d;
         return;
     }
-    if (bv_eq_ci(name, "fingerprint")) {
+    if (id == A_FINGERPRINT) {
         if (m)
             m->fingerprint = true;
         else
@@ -240,7 +262,7 @@ static void sdp_attr(struct sdp *s, struct sdp_media *m, struct bv v)
     }
     if (!m)
         return; /* the rest are media-level attributes */
-    if (bv_eq_ci(name, "rtpmap")) {
+    if (id == A_RTPMAP) {
         struct sdp_rtpmap r = { 0 };
         if (!sdp_rtpmap_parse(val, &r)) {
             s->flags |= SDP_F_BAD_ATTR;
@@ -249,7 +271,7 @@ static void sdp_attr(struct sdp *s, struct sdp_media *m, struct bv v)
         } else {
             m->rtpmap[m->nrtpmap++] = r;
         }
-    } else if (bv_eq_ci(name, "fmtp")) {
+    } else if (id == A_FMTP) {
         struct bv pt;
         struct sdp_fmtp f = { 0 };
         if (!sdp_tok(&val, &pt) || !sdp_pt(pt, &f.pt)) {
@@ -260,13 +282,13 @@ static void sdp_attr(struct sdp *s, struct sdp_media *m, struct bv v)
             f.params = bv_trim(val);
             m->fmtp[m->nfmtp++] = f;
         }
-    } else if (bv_eq_ci(name, "ptime")) {
+    } else if (id == A_PTIME) {
         if (!sdp_ms(val, &m->ptime))
             s->flags |= SDP_F_BAD_ATTR;
-    } else if (bv_eq_ci(name, "maxptime")) {
+    } else if (id == A_MAXPTIME) {
         if (!sdp_ms(val, &m->maxptime))
             s->flags |= SDP_F_BAD_ATTR;
-    } else if (bv_eq_ci(name, "rtcp")) {
+    } else if (id == A_RTCP) {
         /* "port [nettype addrtype address]" (RFC 3605 2.1) */
         struct bv port;
         uint32_t n;
@@ -277,11 +299,11 @@ static void sdp_attr(struct sdp *s, struct sdp_media *m, struct bv v)
         m->rtcp_port = (uint16_t)n;
         if (bv_trim(val).len && !sdp_conn_parse(val, &m->rtcp_conn))
             s->flags |= SDP_F_BAD_ATTR;
-    } else if (bv_eq_ci(name, "rtcp-mux")) {
+    } else if (id == A_RTCP_MUX) {
         m->rtcp_mux = true;
-    } else if (bv_eq_ci(name, "crypto")) {
+    } else if (id == A_CRYPTO) {
         m->crypto = true;
-    } else if (bv_eq_ci(name, "label")) {
+    } else if (id == A_LABEL) {
         m->label = val;
     }
 }

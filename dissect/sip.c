@@ -412,9 +412,13 @@ static bool params_walk(struct bv p, const char *const *want, int nwant, struct 
                         unsigned *found)
 {
     struct bv seg;
-    size_t off = 0;
+    size_t off = 0, wlen[3];
     bool first = true;
     *found = 0;
+    if (nwant > 3)
+        nwant = 3;
+    for (int k = 0; k < nwant; k++)
+        wlen[k] = strlen(want[k]);
     while (param_seg(p, &off, &seg)) {
         if (first) {
             first = false;
@@ -442,7 +446,7 @@ static bool params_walk(struct bv p, const char *const *want, int nwant, struct 
             }
         }
         for (int k = 0; k < nwant; k++) {
-            if (!(*found & (1u << k)) && eq_ci(n, want[k], strlen(want[k]))) {
+            if (!(*found & (1u << k)) && eq_ci(n, want[k], wlen[k])) {
                 *found |= 1u << k;
                 if (v.len >= 2 && bv_at(v, 0) == '"')
                     v = span(v, 1, v.len - 1);
@@ -999,11 +1003,21 @@ static enum sip_result header_done(struct sip_msg *out, struct pstate *ps, struc
         break;
     case SIP_H_FROM:
     case SIP_H_TO: {
-        struct sip_nameaddr na;
-        if (dup)
+        /* kept for sip_msg_nameaddr(): callers read From/To of every message */
+        bool from = h->id == SIP_H_FROM;
+        struct sip_nameaddr *na = from ? &out->from : &out->to;
+        if (dup) {
             out->flags |= SIP_F_DUP_SINGLE;
-        else if (!sip_nameaddr_parse(h->value, &na))
+            break;
+        }
+        bool ok = sip_nameaddr_parse(h->value, na);
+        if (!ok)
             out->flags |= SIP_F_BAD_HEADER;
+        if (from)
+            out->from_ok = ok;
+        else
+            out->to_ok = ok;
+        out->have |= from ? SIP_HAVE_FROM : SIP_HAVE_TO;
         break;
     }
     case SIP_H_MAX_FORWARDS: {
@@ -1035,9 +1049,12 @@ static enum sip_result header_done(struct sip_msg *out, struct pstate *ps, struc
          * long proxy chains stay cheap */
         size_t off = 0;
         struct bv e;
-        struct sip_via via;
-        if (!dup && list_next(h->value, &off, &e) && !sip_via_parse(e, &via))
-            out->flags |= SIP_F_BAD_HEADER;
+        if (!dup && list_next(h->value, &off, &e)) {
+            out->via_ok = sip_via_parse(e, &out->via);
+            out->have |= SIP_HAVE_VIA;
+            if (!out->via_ok)
+                out->flags |= SIP_F_BAD_HEADER;
+        }
         break;
     }
     case SIP_H_CONTACT: {
@@ -1068,14 +1085,14 @@ static void msg_reset(struct sip_msg *out)
     out->method_str = out->ruri = out->reason_phrase = out->version = BV_NULL;
     out->status = 0;
     out->nhdrs = 0;
-    for (int i = 0; i < SIP_H_COUNT; i++)
-        out->first[i] = -1;
+    memset(out->first, 0xff, sizeof out->first);   /* -1 each */
     out->call_id = out->cseq_method_str = out->body = BV_NULL;
     out->cseq = 0;
     out->cseq_method = SIP_M_UNKNOWN;
     out->content_length = -1;
     out->msg_len = 0;
     out->flags = 0;
+    out->have = 0;
 }
 
 enum sip_result sip_parse(const uint8_t *buf, size_t len, bool stream, struct sip_msg *out)
@@ -1126,6 +1143,12 @@ enum sip_result sip_parse(const uint8_t *buf, size_t len, bool stream, struct si
                 out->hdrs[out->nhdrs++] = cur;
             } else {
                 out->flags |= SIP_F_TOO_MANY_HDRS;
+                /* not kept: the readers must not see what header_done took */
+                if (out->first[cur.id] < 0)
+                    out->have &= (uint8_t)~(cur.id == SIP_H_FROM  ? SIP_HAVE_FROM
+                                            : cur.id == SIP_H_TO  ? SIP_HAVE_TO
+                                            : cur.id == SIP_H_VIA ? SIP_HAVE_VIA
+                                                                  : 0u);
             }
             active = false;
         }
@@ -1153,11 +1176,12 @@ enum sip_result sip_parse(const uint8_t *buf, size_t len, bool stream, struct si
     if ((ps.seen & need) != need)
         out->flags |= SIP_F_MISSING_HDR;
     if (out->is_request) {
-        struct sip_uri u;
         if ((ps.seen & (1ull << SIP_H_CSEQ)) && !bv_eq(out->method_str, out->cseq_method_str))
             out->flags |= SIP_F_CSEQ_MISMATCH;
         /* RFC 3261 19.1.1: headers are not allowed in a Request-URI */
-        if (!sip_uri_parse(out->ruri, &u) || u.headers.len)
+        out->ruri_ok = sip_uri_parse(out->ruri, &out->ruri_u);
+        out->have |= SIP_HAVE_RURI;
+        if (!out->ruri_ok || out->ruri_u.headers.len)
             out->flags |= SIP_F_BAD_URI;
     }
     if (lf_only)
@@ -1238,4 +1262,48 @@ struct bv sip_hdr_get(const struct sip_msg *m, const char *name)
         if (m->hdrs[i].id == SIP_H_OTHER && eq_ci(m->hdrs[i].name, name, n.len))
             return m->hdrs[i].value;
     return BV_NULL;
+}
+
+const struct sip_nameaddr *sip_msg_nameaddr(const struct sip_msg *m, enum sip_hdr_id id,
+                                            struct sip_nameaddr *tmp, bool *ok)
+{
+    if (id == SIP_H_FROM && (m->have & SIP_HAVE_FROM)) {
+        *ok = m->from_ok;
+        return &m->from;
+    }
+    if (id == SIP_H_TO && (m->have & SIP_HAVE_TO)) {
+        *ok = m->to_ok;
+        return &m->to;
+    }
+    size_t it = 0;
+    struct bv v;
+    memset(tmp, 0, sizeof *tmp);
+    *ok = sip_hdr_next(m, id, &it, &v) && sip_nameaddr_parse(v, tmp);
+    return tmp;
+}
+
+const struct sip_via *sip_msg_via(const struct sip_msg *m, struct sip_via *tmp, bool *ok)
+{
+    if (m->have & SIP_HAVE_VIA) {
+        *ok = m->via_ok;
+        return &m->via;
+    }
+    size_t it = 0;
+    struct bv v;
+    memset(tmp, 0, sizeof *tmp);
+    *ok = sip_hdr_next(m, SIP_H_VIA, &it, &v) && sip_via_parse(v, tmp);
+    return tmp;
+}
+
+bool sip_msg_ruri(const struct sip_msg *m, struct sip_uri *out)
+{
+    if (m->have & SIP_HAVE_RURI) {
+        *out = m->ruri_u;
+        return m->ruri_ok;
+    }
+    if (!m->is_request) {
+        memset(out, 0, sizeof *out);
+        return false;
+    }
+    return sip_uri_parse(m->ruri, out);
 }

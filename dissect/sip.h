@@ -67,6 +67,32 @@ enum {
                             SIP_F_MISSING_HDR | SIP_F_CSEQ_MISMATCH | SIP_F_BAD_URI |  \
                             SIP_F_BAD_HEADER)
 
+/* sip:/sips: user:password@host:port;params?headers (host without [] for
+ * IPv6). tel: the number is in user. Other schemes: only opaque is set
+ * (plus host/port/user for "scheme://authority" forms). */
+struct sip_uri {
+    struct bv scheme, user, password, host, params, headers;
+    uint16_t port;     /* 0 when absent */
+    struct bv opaque;  /* everything after "scheme:" */
+};
+
+/* name-addr / addr-spec with parameters (From, To, Contact, PAI, Diversion, Refer-To). */
+struct sip_nameaddr {
+    struct bv display;   /* unquoted view (escapes kept) */
+    struct bv uri;       /* inside <> or the bare addr-spec */
+    struct bv params;    /* header parameters after the URI (";tag=..;...") */
+    struct bv tag;       /* ;tag= value */
+    struct sip_uri u;    /* parsed uri */
+};
+
+struct sip_via {
+    struct bv transport;  /* "UDP", "TCP", "TLS", ... */
+    struct bv host;
+    uint16_t port;
+    struct bv branch, received, rport; /* empty when absent */
+    bool has_rport;
+};
+
 struct sip_hdr {
     struct bv name;   /* as written (may be compact) */
     struct bv value;  /* trimmed; folded lines stay inside the view */
@@ -96,7 +122,17 @@ struct sip_msg {
     struct bv body;             /* message body (Content-Length bytes, or the rest over UDP when absent) */
     size_t msg_len;             /* bytes of this message in the input (start line .. end of body) */
     uint32_t flags;             /* SIP_F_* */
+
+    /* What the parser took apart while validating, kept for the readers
+     * below (SIP_HAVE_* in have; *_ok: the parse succeeded). */
+    uint8_t have;
+    bool from_ok, to_ok, via_ok, ruri_ok;
+    struct sip_nameaddr from, to; /* the first From / To field */
+    struct sip_via via;           /* the first value of the first Via field */
+    struct sip_uri ruri_u;        /* requests: the Request-URI */
 };
+enum { SIP_HAVE_FROM = 1u << 0, SIP_HAVE_TO = 1u << 1, SIP_HAVE_VIA = 1u << 2,
+       SIP_HAVE_RURI = 1u << 3 };
 
 /* Method token to enum (case-sensitive per RFC 3261 7.1); SIP_M_UNKNOWN otherwise. */
 enum sip_method sip_method_from(struct bv tok);
@@ -132,14 +168,6 @@ enum sip_hdr_id sip_hdr_lookup(struct bv name);
 /* True for headers whose value is a comma-separated list (Via, Contact, Route...). */
 bool sip_hdr_is_list(enum sip_hdr_id id);
 
-/* sip:/sips: user:password@host:port;params?headers (host without [] for
- * IPv6). tel: the number is in user. Other schemes: only opaque is set
- * (plus host/port/user for "scheme://authority" forms). */
-struct sip_uri {
-    struct bv scheme, user, password, host, params, headers;
-    uint16_t port;     /* 0 when absent */
-    struct bv opaque;  /* everything after "scheme:" */
-};
 /* false on a missing/bad scheme, whitespace, an empty host (sip/sips) or a bad port. */
 bool sip_uri_parse(struct bv s, struct sip_uri *out);
 /* Value of a ;name=value parameter in a parameter list (";a=1;b"), case-insensitive name.
@@ -147,23 +175,9 @@ bool sip_uri_parse(struct bv s, struct sip_uri *out);
  * quotes (escapes kept); a parameter without '=' gives an empty value. */
 bool sip_param_get(struct bv params, const char *name, struct bv *value);
 
-/* name-addr / addr-spec with parameters (From, To, Contact, PAI, Diversion, Refer-To). */
-struct sip_nameaddr {
-    struct bv display;   /* unquoted view (escapes kept) */
-    struct bv uri;       /* inside <> or the bare addr-spec */
-    struct bv params;    /* header parameters after the URI (";tag=..;...") */
-    struct bv tag;       /* ;tag= value */
-    struct sip_uri u;    /* parsed uri */
-};
+/* name-addr / addr-spec with parameters (struct sip_nameaddr above). */
 bool sip_nameaddr_parse(struct bv v, struct sip_nameaddr *out);
-
-struct sip_via {
-    struct bv transport;  /* "UDP", "TCP", "TLS", ... */
-    struct bv host;
-    uint16_t port;
-    struct bv branch, received, rport; /* empty when absent */
-    bool has_rport;
-};
+/* Via value: sent-protocol, sent-by, branch/received/rport (struct sip_via above). */
 bool sip_via_parse(struct bv v, struct sip_via *out);
 
 /* Reason: SIP ;cause=200 ;text="..." or Q.850 ;cause=16 (RFC 3326). */
@@ -179,5 +193,16 @@ bool sip_session_id_parse(struct bv v, struct bv *local, struct bv *remote);
 
 /* CSeq "123 INVITE". */
 bool sip_cseq_parse(struct bv v, uint32_t *seq, struct bv *method);
+
+/* The first From or To field as sip_nameaddr_parse reads it: sip_parse's
+ * copy when it made one, else parsed now into *tmp. Never NULL; *ok is false
+ * when the field is absent (all zero) or bad (as the parse left it). */
+const struct sip_nameaddr *sip_msg_nameaddr(const struct sip_msg *m, enum sip_hdr_id id,
+                                            struct sip_nameaddr *tmp, bool *ok);
+/* The topmost Via value (sip_hdr_next's first) as sip_via_parse reads it,
+ * the same way. */
+const struct sip_via *sip_msg_via(const struct sip_msg *m, struct sip_via *tmp, bool *ok);
+/* The Request-URI as sip_uri_parse reads it; false when bad or a response. */
+bool sip_msg_ruri(const struct sip_msg *m, struct sip_uri *out);
 
 #endif

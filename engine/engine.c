@@ -41,7 +41,6 @@ struct engine {
     void *rtcp_hook_ctx;
     struct sip_msg msg; /* scratch: large, so not on the stack */
     uint8_t hep_buf[TS_SIP_MAX_MSG]; /* inflated HEP payloads */
-    struct sdp sdp; /* scratch for SDP bodies announced by the call layer */
 };
 
 /* Per TCP connection state (one slot of tcp_reasm). */
@@ -374,17 +373,18 @@ static void on_tcp(void *ctx, const struct pkt_meta *m, const struct tcp_seg *se
 
 /* Every m= section of an offer or answer becomes an expected RTP endpoint of
  * its leg (re-INVITE/UPDATE bodies replace earlier ones). */
-static void hook_sdp(void *ctx, uint64_t leg_ref, struct bv body, uint64_t ts)
+static void hook_sdp(void *ctx, uint64_t leg_ref, const struct sdp *s, enum sdp_result r,
+                     uint64_t ts)
 {
     struct engine *e = ctx;
-    if (sdp_parse(body, &e->sdp) != SDP_OK && !e->sdp.nmedia) {
+    if (r != SDP_OK && !s->nmedia) {
         TS_INC(&e->st, SDP_MALFORMED);
         return;
     }
     TS_INC(&e->st, SDP_BODIES);
-    for (unsigned i = 0; i < e->sdp.nmedia; i++) {
-        const struct sdp_media *sm = &e->sdp.media[i];
-        const struct sdp_conn *c = sdp_media_conn(&e->sdp, sm);
+    for (unsigned i = 0; i < s->nmedia; i++) {
+        const struct sdp_media *sm = &s->media[i];
+        const struct sdp_conn *c = sdp_media_conn(s, sm);
         if (!c || !c->present || !c->family || c->hold || !sm->port)
             continue;
         struct ts_addr a = { .family = c->family };
@@ -425,13 +425,23 @@ struct engine *engine_new(const struct engine_config *cfg)
         return NULL;
     }
     decoder_set_dedup(e->dec, e->cfg.dedup);
-    e->media = media_new(NULL, &e->st);
+    struct media_config mcfg;
+    media_config_default(&mcfg);
+    if (e->cfg.no_report)
+        mcfg.max_report = 0;
+    e->media = media_new(&mcfg, &e->st);
     if (!e->media) {
         engine_free(e);
         return NULL;
     }
     if (e->cfg.track_calls) {
-        e->calls = calls_new(e->cfg.calls_cfg, &e->st);
+        struct calls_config cc;
+        if (e->cfg.calls_cfg)
+            cc = *e->cfg.calls_cfg;
+        else
+            calls_config_default(&cc);
+        cc.no_report = e->cfg.no_report;
+        e->calls = calls_new(&cc, &e->st);
         if (!e->calls) {
             engine_free(e);
             return NULL;

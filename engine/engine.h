@@ -19,6 +19,8 @@ struct engine_config {
     bool dedup;           /* drop SPAN duplicates (default on) */
     bool track_calls;     /* build dialogs, legs and calls */
     const struct calls_config *calls_cfg; /* NULL: defaults */
+    bool no_report;       /* a sensor: finished calls and streams go to the sinks
+                           * only, none are kept in memory for a final report */
 };
 
 struct engine;

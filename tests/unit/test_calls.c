@@ -336,6 +336,129 @@ static void test_retransmissions(void **state)
     calls_free(c);
 }
 
+/* Each transaction remembers its last TS_CALLS_MAX_FP exact messages: the
+ * INVITE sent again after N-1, N and N+1 distinct messages in its
+ * transaction is a retransmission only while it is among them. */
+static void test_fingerprint_limit(void **state)
+{
+    (void)state;
+    const char *A = "10.0.0.1", *B = "198.51.100.7";
+    for (int extra = -1; extra <= 1; extra++) {
+        struct ts_stats st;
+        memset(&st, 0, sizeof st);
+        struct calls *c = calls_new(NULL, &st);
+        int total = TS_CALLS_MAX_FP + extra;   /* the INVITE and total-1 responses */
+        TX(c, 0, A, B, .method = "INVITE", .cid = "fpl");
+        for (int i = 1; i < total; i++) {
+            char tag[16];
+            snprintf(tag, sizeof tag, "t%d", i);   /* forks: each a new message */
+            TX(c, (uint64_t)(10 * i), B, A, .status = 183, .cid = "fpl", .ttag = tag);
+        }
+        TX(c, 1000, A, B, .method = "INVITE", .cid = "fpl");   /* Timer A fires */
+        calls_finish(c);
+        const struct calls_call *k = only_call(c);
+        unsigned want = extra <= 0 ? 1 : 0;
+        assert_int_equal(k->legs[0].retrans, want);
+        assert_int_equal(st.v[TS_CALLS_RETRANS], want);
+        assert_int_equal(k->legs[0].forks, total - 1 < TS_CALLS_MAX_FORKS ? total - 1
+                                                                          : TS_CALLS_MAX_FORKS);
+        calls_free(c);
+    }
+}
+
+/* A dialog remembers its last TS_CALLS_MAX_TXN transactions: the INVITE's
+ * retransmission after N-1, N and N+1 transactions in all. */
+static void test_transaction_limit(void **state)
+{
+    (void)state;
+    const char *A = "10.0.0.1", *B = "198.51.100.7";
+    for (int extra = -1; extra <= 1; extra++) {
+        struct ts_stats st;
+        memset(&st, 0, sizeof st);
+        struct calls *c = calls_new(NULL, &st);
+        int total = TS_CALLS_MAX_TXN + extra;   /* the INVITE and total-1 INFOs */
+        TX(c, 0, A, B, .method = "INVITE", .cid = "txl");
+        for (int i = 1; i < total; i++) {
+            char br[24];
+            snprintf(br, sizeof br, "z9hG4bKi%d", i);
+            TX(c, (uint64_t)(10 * i), A, B, .method = "INFO", .cid = "txl",
+               .cseq = (unsigned)(1 + i), .branch = br);
+        }
+        TX(c, 1000, A, B, .method = "INVITE", .cid = "txl");
+        calls_finish(c);
+        const struct calls_call *k = only_call(c);
+        unsigned want = extra <= 0 ? 1 : 0;
+        assert_int_equal(k->legs[0].retrans, want);
+        assert_int_equal(st.v[TS_CALLS_RETRANS], want);
+        calls_free(c);
+    }
+}
+
+static struct calls_call sunk;
+static struct calls_leg sunk_legs[TS_CALLS_MAX_LEGS];
+static void sink_copy(void *ctx, const struct calls_call *k)
+{
+    (void)ctx;
+    sunk = *k;
+    memcpy(sunk_legs, k->legs, k->nlegs * sizeof *k->legs);
+}
+
+/* A leg with every text at its cap and a reason replaced many times (the
+ * dialog's string arena repacks): the kept record reads back as the sink
+ * got it. */
+static void test_leg_strings_kept(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    calls_set_sink(c, sink_copy, NULL);
+    char cid[200], user[100], reason[100], extra[1200];
+    memset(cid, 'c', sizeof cid - 1);
+    cid[sizeof cid - 1] = '\0';
+    memset(user, '7', sizeof user - 1);
+    user[sizeof user - 1] = '\0';
+    snprintf(extra, sizeof extra,
+             "P-Asserted-Identity: <sip:+%s@example.net>\r\n"
+             "X-CID: %s\r\n"
+             "Reason: Q.850;cause=16;text=\"%s\"\r\n"
+             "Ms-Diagnostics: 1;reason=\"%s\"\r\n",
+             user, cid, cid, cid);
+    const char *A = "10.0.0.1", *B = "198.51.100.7";
+    for (unsigned i = 1; i <= 40; i++) {   /* challenged again and again */
+        memset(reason, 'a' + (char)(i % 26), sizeof reason - 1);
+        reason[sizeof reason - 1] = '\0';
+        TX(c, 100 * i, A, B, .method = "INVITE", .cid = cid, .cseq = i, .from = user,
+           .to = user, .ruri = user, .extra = extra);
+        TX(c, 100 * i + 5, B, A, .status = 407, .reason = reason, .cid = cid, .cseq = i,
+           .from = user, .to = user, .ttag = "t", .extra = extra);
+    }
+    TX(c, 5000, A, B, .method = "INVITE", .cid = cid, .cseq = 41, .from = user, .to = user,
+       .ruri = user, .extra = extra);
+    TX(c, 5100, B, A, .status = 200, .reason = "OK", .cid = cid, .cseq = 41, .from = user,
+       .to = user, .ttag = "t");
+    TX(c, 9000, A, B, .method = "BYE", .cid = cid, .cseq = 42, .from = user, .to = user,
+       .ttag = "t", .branch = "z9hG4bKb", .extra = extra);
+    calls_finish(c);
+    const struct calls_call *k = only_call(c);
+    assert_int_equal(k->nlegs, 1);
+    const struct calls_leg *l = &k->legs[0];
+    assert_int_equal(strlen(l->call_id), CALLS_TEXT_LEN - 1);
+    assert_int_equal(strlen(l->from), CALLS_USER_LEN - 1);
+    assert_int_equal(strlen(l->pai), CALLS_USER_LEN - 1);
+    assert_int_equal(strlen(l->caller_digits), CALLS_DIGITS_LEN - 1);
+    assert_string_equal(l->reason, "OK");
+    assert_true(l->auth_challenged);
+    assert_int_equal(l->q850_cause, 16);
+    assert_int_equal(strlen(l->reason_hdr), CALLS_USER_LEN - 1);
+    assert_int_equal(strlen(l->ms_diag), CALLS_TEXT_LEN - 1);
+    /* the unpacked report record is the record the sink got */
+    assert_int_equal(k->nlegs, sunk.nlegs);
+    assert_int_equal(k->id, sunk.id);
+    assert_string_equal(k->caller, sunk.caller);
+    assert_string_equal(k->failure_detail, sunk.failure_detail);
+    assert_memory_equal(l, &sunk_legs[0], sizeof *l);
+    calls_free(c);
+}
+
 /* A proxy relays the same Call-ID: one leg seen on two hops, no double count. */
 static void test_same_callid_two_hops(void **state)
 {
@@ -893,6 +1016,32 @@ static void sink(void *ctx, const struct calls_call *k)
         sink_calls++;
 }
 
+/* A sensor keeps no finished calls: they reach the sink, calls_get has none. */
+static void test_no_report(void **state)
+{
+    (void)state;
+    struct calls_config cfg;
+    calls_config_default(&cfg);
+    cfg.no_report = true;
+    struct calls *c = calls_new(&cfg, NULL);
+    assert_non_null(c);
+    calls_set_sink(c, sink, NULL);
+    sink_calls = 0;
+    const char *A = "10.0.0.1", *B = "10.0.0.2";
+    TX(c, 0, A, B, .method = "INVITE", .cid = "nr", .to = "2000", .from = "1000");
+    TX(c, 100, B, A, .status = 200, .cid = "nr", .to = "2000", .from = "1000", .ttag = "b1");
+    TX(c, 5000, A, B, .method = "BYE", .cid = "nr", .from = "1000", .to = "2000", .ttag = "b1",
+       .branch = "z9hG4bKnr");
+    TX(c, 5010, B, A, .status = 200, .cid = "nr", .cmeth = "BYE", .from = "1000", .to = "2000",
+       .ttag = "b1", .branch = "z9hG4bKnr");
+    calls_finish(c);
+    assert_int_equal(sink_calls, 1);
+    assert_int_equal(calls_emitted(c), 1);
+    assert_int_equal(calls_count(c), 0);
+    assert_int_equal(calls_dialogs_held(c), 0);
+    calls_free(c);
+}
+
 static void test_many_sequential_calls(void **state)
 {
     (void)state;
@@ -1245,6 +1394,9 @@ int main(void)
         cmocka_unit_test(test_auth_retry),
         cmocka_unit_test(test_forking),
         cmocka_unit_test(test_retransmissions),
+        cmocka_unit_test(test_fingerprint_limit),
+        cmocka_unit_test(test_transaction_limit),
+        cmocka_unit_test(test_leg_strings_kept),
         cmocka_unit_test(test_same_callid_two_hops),
         cmocka_unit_test(test_timeouts_free_state),
         cmocka_unit_test(test_reinvite_hold_resume),
@@ -1269,7 +1421,7 @@ int main(void)
         cmocka_unit_test(test_config_load),
         cmocka_unit_test(test_set_config),
         cmocka_unit_test(test_json),
-        cmocka_unit_test(test_many_sequential_calls),
+        cmocka_unit_test(test_no_report), cmocka_unit_test(test_many_sequential_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
