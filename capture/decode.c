@@ -696,6 +696,33 @@ static void dec_loop(struct dctx *c, struct bv b)
         TS_INC(c->st, LINK_NON_IP);
 }
 
+bool decoder_udp_hint(const struct ts_frame *f, struct pkt_meta *m, struct bv *payload)
+{
+    struct bv b = bv_make(f->data, f->caplen);
+    uint16_t type, flags, dlen;
+    uint8_t vihl, proto;
+    if (f->linktype != 1 || !bv_skip(&b, 12) || !bv_be16(&b, &type))
+        return false;
+    if (type == ETH_VLAN && (!bv_skip(&b, 2) || !bv_be16(&b, &type)))
+        return false;
+    if (type != ETH_IPV4 || !bv_peek_u8(b, 0, &vihl) || (vihl >> 4) != 4)
+        return false;
+    struct bv ip = b, src, dst;
+    if (!bv_skip(&ip, 6) || !bv_be16(&ip, &flags) || (flags & 0x3fff) || !bv_skip(&ip, 1) ||
+        !bv_u8(&ip, &proto) || proto != 17 || !bv_skip(&ip, 2) || !bv_take(&ip, 4, &src) ||
+        !bv_take(&ip, 4, &dst) || !bv_skip(&b, (size_t)(vihl & 15) * 4))
+        return false;
+    memset(m, 0, sizeof *m);
+    m->src.family = m->dst.family = 4;
+    if (!bv_copy(&src, m->src.a, 4) || !bv_copy(&dst, m->dst.a, 4) ||
+        !bv_be16(&b, &m->sport) || !bv_be16(&b, &m->dport) || !bv_be16(&b, &dlen) ||
+        !bv_skip(&b, 2))
+        return false;
+    m->l4 = TS_L4_UDP;
+    *payload = b;
+    return true;
+}
+
 void decoder_frame(struct decoder *d, const struct ts_frame *f)
 {
     struct dctx c;

@@ -32,6 +32,11 @@ void decoder_frame(struct decoder *d, const struct ts_frame *f);
  * each packet once, where a genuine copy within the window must count. */
 void decoder_set_dedup(struct decoder *d, bool on);
 
+/* The common case only, for prefetch hints ahead of decoder_frame: Ethernet
+ * (one optional 802.1Q tag), unfragmented IPv4, UDP. Fills m's addresses and
+ * ports and *payload; false for anything else. Counts nothing. */
+bool decoder_udp_hint(const struct ts_frame *f, struct pkt_meta *m, struct bv *payload);
+
 /* Expire fragment state older than its timeout at now_ns. */
 void decoder_expire(struct decoder *d, uint64_t now_ns);
 

@@ -80,6 +80,24 @@ static void print_text(const struct engine *e, double elapsed)
     }
 }
 
+/* Frames are read two ahead of the analysis so that engine_hint() can fetch
+ * what they will touch; they are copied (the reader reuses its buffer). */
+#define AHEAD 6
+#define AHEAD_LAG 3 /* engine_hint_more() this many frames after engine_hint() */
+#define AHEAD_SNAP 2048
+struct ahead {
+    struct ts_frame f;
+    struct engine_hint h;
+    uint8_t buf[AHEAD_SNAP];
+};
+
+static void analyze_frame(struct engine *e, struct st_writer *w, const struct ts_frame *f)
+{
+    if (w)
+        st_writer_frame(w, f);
+    engine_frame(e, f);
+}
+
 int cmd_analyze(int argc, char **argv)
 {
     bool json = false;
@@ -185,6 +203,8 @@ int cmd_analyze(int argc, char **argv)
         }
     }
     double t0 = now_s();
+    struct ahead q[AHEAD];
+    size_t qh = 0, qn = 0; /* oldest slot, frames held */
     for (;;) {
         struct ts_frame f;
         char err[512];
@@ -197,10 +217,27 @@ int cmd_analyze(int argc, char **argv)
             rc = 2;
             continue;
         }
-        if (w)
-            st_writer_frame(w, &f);
-        engine_frame(e, &f);
+        if (f.caplen > AHEAD_SNAP) { /* rare: analysed at once, in order */
+            for (; qn; qn--, qh = (qh + 1) % AHEAD)
+                analyze_frame(e, w, &q[qh].f);
+            analyze_frame(e, w, &f);
+            continue;
+        }
+        struct ahead *a = &q[(qh + qn++) % AHEAD];
+        memcpy(a->buf, f.data, f.caplen);
+        a->f = f;
+        a->f.data = a->buf;
+        engine_hint(e, &a->f, &a->h);
+        if (qn > AHEAD_LAG)
+            engine_hint_more(e, &q[(qh + qn - 1 - AHEAD_LAG) % AHEAD].h);
+        if (qn == AHEAD) {
+            analyze_frame(e, w, &q[qh].f);
+            qh = (qh + 1) % AHEAD;
+            qn--;
+        }
     }
+    for (; qn; qn--, qh = (qh + 1) % AHEAD)
+        analyze_frame(e, w, &q[qh].f);
     engine_finish(e);
     struct st_stats sst = { 0 };
     if (w) {

@@ -44,6 +44,22 @@ void htab_insert(struct htab *t, struct ht_node *n, uint64_t hash);
 void htab_remove(struct htab *t, struct ht_node *n);
 /* Mark as most recently used. */
 void htab_touch(struct htab *t, struct ht_node *n);
+/* Prefetch hints (speed only): the bucket of hash, then (once it arrived) the
+ * first entry of that bucket, lines cache lines of it. */
+static inline void htab_prefetch_bucket(const struct htab *t, uint64_t hash)
+{
+    __builtin_prefetch(&t->buckets[hash & t->mask]);
+}
+static inline void htab_prefetch_entry(const struct htab *t, uint64_t hash, size_t off,
+                                       unsigned lines)
+{
+    const struct ht_node *n = t->buckets[hash & t->mask];
+    if (!n)
+        return;
+    const char *p = (const char *)n - off;
+    for (unsigned i = 0; i < lines; i++)
+        __builtin_prefetch(p + 64 * i);
+}
 /* Least recently used node, or NULL when empty. */
 struct ht_node *htab_oldest(const struct htab *t);
 

@@ -492,6 +492,21 @@ void engine_note_drop(struct engine *e, uint64_t ts_ns, uint64_t count)
         calls_note_drop(e->calls, ts_ns > TICK_NS ? ts_ns - TICK_NS : 0, ts_ns);
 }
 
+void engine_hint(struct engine *e, const struct ts_frame *f, struct engine_hint *h)
+{
+    struct pkt_meta m;
+    struct bv pl;
+    h->stream_hash = 0;
+    if (decoder_udp_hint(f, &m, &pl))
+        h->stream_hash = media_prefetch_bucket(e->media, &m, pl);
+}
+
+void engine_hint_more(struct engine *e, const struct engine_hint *h)
+{
+    if (h->stream_hash)
+        media_prefetch_stream(e->media, h->stream_hash);
+}
+
 void engine_frame(struct engine *e, const struct ts_frame *f)
 {
     TS_INC(&e->st, PACKETS);

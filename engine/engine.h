@@ -30,6 +30,18 @@ void engine_free(struct engine *e);
 
 /* One captured frame (counted in packets/bytes, then decoded). */
 void engine_frame(struct engine *e, const struct ts_frame *f);
+/* Prefetch hints for a frame that engine_frame() will see a few frames later
+ * (speed only: results do not depend on them). At 10,000 calls the streams
+ * no longer fit the caches, and a packet's stream lookup is two dependent
+ * memory misses; a caller that reads ahead overlaps them with other work:
+ * engine_hint() for frame i, engine_hint_more() for frame i-1, then
+ * engine_frame() for frame i-2. */
+struct engine_hint {
+    uint64_t stream_hash; /* 0: nothing to fetch */
+};
+void engine_hint(struct engine *e, const struct ts_frame *f, struct engine_hint *h);
+void engine_hint_more(struct engine *e, const struct engine_hint *h);
+
 /* Advance time without a packet (live capture on a quiet link): expires
  * idle fragments, TCP connections, dialogs and streams at now_ns. */
 void engine_tick(struct engine *e, uint64_t now_ns);

@@ -1075,6 +1075,31 @@ static void stream_find(struct media *m, const struct pkt_meta *pm, uint32_t ssr
     l->s = n ? ts_container_of(n, struct mstream, node) : NULL;
 }
 
+uint64_t media_prefetch_bucket(const struct media *m, const struct pkt_meta *pm, struct bv payload)
+{
+    uint8_t b0 = 0, b1 = 0;
+    uint32_t ssrc;
+    if (!bv_peek_u8(payload, 0, &b0) || !bv_peek_u8(payload, 1, &b1) || (b0 >> 6) != 2 ||
+        (b1 >= 192 && b1 <= 223) || !bv_skip(&payload, 8) || !bv_be32(&payload, &ssrc))
+        return 0;
+    struct five f;
+    memset(&f, 0, sizeof f);
+    f.src = pm->src;
+    f.dst = pm->dst;
+    f.sport = pm->sport;
+    f.dport = pm->dport;
+    uint64_t h = hash_stream(&f, ssrc);
+    htab_prefetch_bucket(&m->streams, h);
+    return h ? h : 1;
+}
+
+void media_prefetch_stream(const struct media *m, uint64_t hash)
+{
+    /* the fields one packet touches: up to the record's counters */
+    htab_prefetch_entry(&m->streams, hash, offsetof(struct mstream, node),
+                        (unsigned)((offsetof(struct mstream, rec) + 80 + 63) / 64));
+}
+
 /* The expectations at both ends are still the ones s saw last. */
 static bool stream_current(const struct media *m, const struct mstream *s)
 {

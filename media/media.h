@@ -157,6 +157,13 @@ void media_set_sink(struct media *m, media_sink_fn fn, void *ctx);
  * RTCP or other traffic on an SDP-announced media port. */
 bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload);
 
+/* Prefetch hints for a UDP packet a few packets before media_udp sees it
+ * (speed only, no effect on results): stage 1 hashes the RTP stream key and
+ * fetches its bucket, returning the hash (0: not RTP-like); stage 2, about a
+ * packet later, fetches the stream itself. */
+uint64_t media_prefetch_bucket(const struct media *m, const struct pkt_meta *pm, struct bv payload);
+void media_prefetch_stream(const struct media *m, uint64_t hash);
+
 /* An SDP offer or answer announced addr:port for leg_ref / call_ref (refs are
  * the caller's, non-zero). A later call for the same endpoint replaces it.
  * info may be NULL. The RTCP endpoint (a=rtcp or port + 1) is registered too

@@ -246,6 +246,71 @@ static uint64_t malformed_sum(void)
 
 /* ---- link layers ---- */
 
+/* The prefetch hint takes plain Ethernet (+1 VLAN) / IPv4 / UDP only and
+ * agrees with the decoder; everything else is declined. */
+static bool hint(int lt, const struct fb *f, struct pkt_meta *m, struct bv *pl)
+{
+    uint8_t *buf = malloc(f->n ? f->n : 1);
+    assert_non_null(buf);
+    memcpy(buf, f->b, f->n);
+    struct ts_frame fr = { .linktype = lt, .caplen = (uint32_t)f->n, .wirelen = (uint32_t)f->n,
+                           .data = buf };
+    bool ok = decoder_udp_hint(&fr, m, pl);
+    if (ok) { /* the view must lie in the frame; read it before the free */
+        assert_true(pl->p >= buf && pl->p + pl->len == buf + f->n);
+        assert_true(pl->len >= 6 && memcmp(pl->p, "INVITE", 6) == 0);
+    }
+    free(buf);
+    return ok;
+}
+
+static void test_udp_hint(void **state)
+{
+    (void)state;
+    struct fb f;
+    struct pkt_meta m;
+    struct bv pl;
+    char a[64];
+    mk_udp4(&f, "INVITE", 5060, 5062);
+    w_eth(&f, 0x0800);
+    assert_true(hint(1, &f, &m, &pl));
+    assert_int_equal(m.sport, 5060);
+    assert_int_equal(m.dport, 5062);
+    assert_int_equal(m.l4, TS_L4_UDP);
+    assert_string_equal(ts_addr_str(&m.src, a, sizeof a), "10.0.0.1");
+    assert_string_equal(ts_addr_str(&m.dst, a, sizeof a), "10.0.0.2");
+    uint16_t tp[1] = { 0x8100 }, vid[1] = { 7 };
+    mk_udp4(&f, "INVITE", 5060, 5062);
+    w_eth_tags(&f, 0x0800, tp, vid, 1);
+    assert_true(hint(1, &f, &m, &pl));
+    assert_int_equal(m.dport, 5062);
+    /* declined: raw link type, TCP, a fragment, IPv6, truncation */
+    mk_udp4(&f, "INVITE", 5060, 5062);
+    assert_false(hint(101, &f, &m, &pl));
+    fb_set(&f, "INVITE");
+    w_udp(&f, 5060, 5062);
+    w_ipv4(&f, 6, 0x0a000001, 0x0a000002);
+    w_eth(&f, 0x0800);
+    assert_false(hint(1, &f, &m, &pl));
+    fb_set(&f, "INVITE");
+    w_udp(&f, 5060, 5062);
+    w_ipv4f(&f, 17, 9, 64, 0x0a000001, 0x0a000002, 0x2000);
+    w_eth(&f, 0x0800);
+    assert_false(hint(1, &f, &m, &pl));
+    fb_set(&f, "INVITE");
+    w_udp(&f, 5060, 5062);
+    w_ipv6(&f, 17, 1, 2);
+    w_eth(&f, 0x86dd);
+    assert_false(hint(1, &f, &m, &pl));
+    mk_udp4(&f, "INVITE", 5060, 5062);
+    w_eth(&f, 0x0800);
+    for (size_t n = 0; n < 14 + 20 + 8; n++) {
+        struct fb t = f;
+        t.n = n;
+        assert_false(hint(1, &t, &m, &pl));
+    }
+}
+
 static void test_ether_ipv4_udp(void **state)
 {
     (void)state;
@@ -1350,6 +1415,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ether_ipv4_udp),
+        cmocka_unit_test(test_udp_hint),
         cmocka_unit_test(test_vlan_qinq),
         cmocka_unit_test(test_linux_cooked),
         cmocka_unit_test(test_raw_ip),
