@@ -640,6 +640,21 @@ void api_stop(struct api_server *s)
     free(s);
 }
 
+/* A zeroed server with its locks ready; NULL (err set) when out of memory. */
+static struct api_server *server_alloc(char *err, size_t errlen)
+{
+    struct api_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&s->pool_mu, NULL);
+    pthread_cond_init(&s->pool_cv, NULL);
+    pthread_mutex_init(&s->rl_mu, NULL);
+    pthread_mutex_init(&s->live_mu, NULL);
+    return s;
+}
+
 struct api_server *api_start(const struct api_options *o, char *err, size_t errlen)
 {
     char addr[64];
@@ -664,15 +679,9 @@ struct api_server *api_start(const struct api_options *o, char *err, size_t errl
         snprintf(err, errlen, "no database (--db FILE)");
         return NULL;
     }
-    struct api_server *s = calloc(1, sizeof *s);
-    if (!s) {
-        snprintf(err, errlen, "out of memory");
+    struct api_server *s = server_alloc(err, errlen);
+    if (!s)
         return NULL;
-    }
-    pthread_mutex_init(&s->pool_mu, NULL);
-    pthread_cond_init(&s->pool_cv, NULL);
-    pthread_mutex_init(&s->rl_mu, NULL);
-    pthread_mutex_init(&s->live_mu, NULL);
     s->rl = calloc(TS_API_RATE_SLOTS, sizeof *s->rl);
     s->rate = o->rate_per_s ? o->rate_per_s : TS_API_RATE_PER_S;
     s->burst = o->rate_burst ? o->rate_burst : TS_API_RATE_BURST;
@@ -760,15 +769,9 @@ fail:
 
 struct api_server *api_start_offline(const char *db_path, char *err, size_t errlen)
 {
-    struct api_server *s = calloc(1, sizeof *s);
-    if (!s) {
-        snprintf(err, errlen, "out of memory");
+    struct api_server *s = server_alloc(err, errlen);
+    if (!s)
         return NULL;
-    }
-    pthread_mutex_init(&s->pool_mu, NULL);
-    pthread_cond_init(&s->pool_cv, NULL);
-    pthread_mutex_init(&s->rl_mu, NULL);
-    pthread_mutex_init(&s->live_mu, NULL);
     s->no_rate = true;
     if (!realpath(db_path, s->db_path)) {
         snprintf(err, errlen, "%s: %s", db_path, strerror(errno));
