@@ -42,14 +42,12 @@ struct ixmap {
  * what the first tests need, so most candidates are passed over without
  * touching their dialog. */
 struct tix_ent {
-    struct tix_ent *hnext, **pprev;
-    uint64_t key;
-    struct dlg *d;
+    struct ix_ent ix;               /* chained like the exact-key entries */
     uint64_t invite_ns, seq;        /* copies of d's (set before indexing) */
 };
 
 struct tixmap {
-    struct tix_ent **b;
+    struct ix_ent **b;
     size_t mask;
 };
 

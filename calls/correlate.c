@@ -31,9 +31,9 @@ void corr_init_dlg(struct dlg *d)
         d->ix[i].pprev = NULL;
     }
     for (int i = 0; i < IX_N - IX_NODE; i++) {
-        d->tix[i].d = d;
-        d->tix[i].hnext = NULL;
-        d->tix[i].pprev = NULL;
+        d->tix[i].ix.d = d;
+        d->tix[i].ix.hnext = NULL;
+        d->tix[i].ix.pprev = NULL;
     }
 }
 
@@ -63,37 +63,10 @@ static void ix_remove(struct ix_ent *e)
     e->pprev = NULL;
 }
 
-static void tix_remove(struct tix_ent *e)
-{
-    if (!e->pprev)
-        return;
-    *e->pprev = e->hnext;
-    if (e->hnext)
-        e->hnext->pprev = e->pprev;
-    e->hnext = NULL;
-    e->pprev = NULL;
-}
-
 /* Newest first in its bucket: lookups see the latest legs first. */
-void corr_index_dlg(struct calls *c, struct dlg *d, int slot, uint64_t key)
+static void ix_insert(struct ix_ent **b, struct ix_ent *e, uint64_t key)
 {
-    if (slot >= IX_NODE) {
-        struct tix_ent *e = &d->tix[slot - IX_NODE];
-        tix_remove(e);
-        struct tix_ent **b = &c->tix.b[key & c->tix.mask];
-        e->key = key;
-        e->invite_ns = d->invite_ns;
-        e->seq = d->seq;
-        e->hnext = *b;
-        if (*b)
-            (*b)->pprev = &e->hnext;
-        e->pprev = b;
-        *b = e;
-        return;
-    }
-    struct ix_ent *e = &d->ix[slot];
     ix_remove(e);
-    struct ix_ent **b = &c->ix.b[key & c->ix.mask];
     e->key = key;
     e->hnext = *b;
     if (*b)
@@ -102,13 +75,22 @@ void corr_index_dlg(struct calls *c, struct dlg *d, int slot, uint64_t key)
     *b = e;
 }
 
+void corr_index_dlg(struct calls *c, struct dlg *d, int slot, uint64_t key)
+{
+    if (slot >= IX_NODE) {
+        struct tix_ent *e = &d->tix[slot - IX_NODE];
+        e->invite_ns = d->invite_ns;
+        e->seq = d->seq;
+        ix_insert(&c->tix.b[key & c->tix.mask], &e->ix, key);
+        return;
+    }
+    ix_insert(&c->ix.b[key & c->ix.mask], &d->ix[slot], key);
+}
+
 static void unindex_slot(struct calls *c, struct dlg *d, int slot)
 {
     (void)c;
-    if (slot >= IX_NODE)
-        tix_remove(&d->tix[slot - IX_NODE]);
-    else
-        ix_remove(&d->ix[slot]);
+    ix_remove(slot >= IX_NODE ? &d->tix[slot - IX_NODE].ix : &d->ix[slot]);
 }
 
 void corr_unindex_dlg(struct calls *c, struct dlg *d)
@@ -199,11 +181,11 @@ static unsigned lookup_timing(struct calls *c, uint64_t key, const struct dlg *d
                               const struct tix_ent **out)
 {
     unsigned n = 0;
-    for (const struct tix_ent *e = c->tix.b[key & c->tix.mask]; e && n < MAX_CANDS;
+    for (const struct ix_ent *e = c->tix.b[key & c->tix.mask]; e && n < MAX_CANDS;
          e = e->hnext) {
         if (e->key != key || e->d == d)
             continue;
-        out[n++] = e;
+        out[n++] = ts_container_of(e, struct tix_ent, ix);
     }
     return n;
 }
@@ -440,12 +422,12 @@ void corr_try(struct calls *c, struct dlg *d)
         unsigned nk[2];
         const struct tix_ent *num = &d->tix[IX_NUM - IX_NODE];
         nk[0] = lookup_timing(c, corr_key_addr(IX_NODE, &d->src, 0), d, tmp[0]);
-        nk[1] = num->pprev ? lookup_timing(c, num->key, d, tmp[1]) : 0;
+        nk[1] = num->ix.pprev ? lookup_timing(c, num->ix.key, d, tmp[1]) : 0;
         unsigned m = 0;
         for (int k = 0; k < 2; k++) {
             for (unsigned i = 0; i < nk[k] && m < MAX_CANDS; i++) {
                 const struct tix_ent *e = tmp[k][i];
-                struct dlg *x = e->d;
+                struct dlg *x = e->ix.d;
                 /* newer legs, and those out of the window, by the entry's
                  * copies alone (one site: its order is the INVITE time) */
                 bool one_site = !c->any_site;
