@@ -278,6 +278,17 @@ static void test_report_limit(void **state)
     assert_int_equal(st.v[TS_RTP_REPORT_DROPPED], 1);
     assert_null(media_get(m, 3));
     media_free(m);
+    /* 0: a sensor keeps none and nothing counts as dropped */
+    c.max_report = 0;
+    struct ts_stats st0 = { { 0 } };
+    m = media_new(&c, &st0);
+    add_streams(m, 4, T0);
+    media_finish(m);
+    assert_int_equal(media_count(m), 0);
+    assert_int_equal(media_emitted(m), 4);
+    assert_int_equal(st0.v[TS_RTP_REPORT_DROPPED], 0);
+    assert_null(media_get(m, 0));
+    media_free(m);
 }
 
 static void test_idle_expiry(void **state)
