@@ -26,25 +26,22 @@
 #include "../net/hep_send.h"
 #include "../store/store.h"
 #include "cli.h"
+#include "sensor.h"
 
 #define PROG "trunkscope capture"
 /* Drop counters are logged at most this often, and only when they moved. */
 #define DROP_LOG_PERIOD_S 60
 /* The statistics file is rewritten this often. */
 #define STATS_PERIOD_S 10
-/* Retention bounds: a century, and 16 TB (the writer computes bytes in 64 bits). */
-#define RETENTION_DAYS_MAX 36500
-#define RETENTION_MB_MAX 16777216
 
 struct cap_args {
     struct live_opts lo;
-    const char *db, *http, *token_file, *config, *user, *stats_file, *log_file;
-    uint64_t duration_s;
+    struct sensor_opts so;
+    const char *http, *user;
     bool json, dedup;
     const char *hep, *hep_key_file, *hep_node_name, *site;
     bool hep_tcp;
     uint32_t hep_node_id;
-    uint32_t retention_days, retention_mb; /* 0: keep everything */
 };
 
 /* State shared with the analysis thread through the live callbacks. */
@@ -116,25 +113,12 @@ static void usage(FILE *f)
             STATS_PERIOD_S);
 }
 
-static bool parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end;
-    if (!s || !*s || *s == '-' || *s == '+')
-        return false;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 /* ADDR:PORT, ADDR may be [v6]. Only the shape is checked here. */
 static bool valid_listen(const char *s)
 {
     const char *colon = strrchr(s, ':');
     uint64_t port;
-    return colon && colon != s && parse_u64(colon + 1, 1, 65535, &port);
+    return colon && colon != s && cli_parse_u64(colon + 1, 1, 65535, &port);
 }
 
 /* Returns -1 to go on, else the exit code. */
@@ -160,15 +144,12 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
             a->dedup = false;
             continue;
         }
-        static const char *const valued[] = { "-i", "--interface", "--db", "--http",
-                                              "--filter", "--config", "--buffer-mb",
-                                              "--snaplen", "--user", "--duration",
-                                              "--max-packets", "--stats-file", "--log",
-                                              "--site", "--hep", "--hep-transport",
-                                              "--hep-node-id", "--hep-node-name",
-                                              "--hep-auth-key-file", "--token-file",
-                                              "--retention-days", "--retention-mb" };
-        bool known = false;
+        static const char *const valued[] = { "-i", "--interface", "--http", "--filter",
+                                              "--buffer-mb", "--snaplen", "--user",
+                                              "--max-packets", "--site", "--hep",
+                                              "--hep-transport", "--hep-node-id",
+                                              "--hep-node-name", "--hep-auth-key-file" };
+        bool known = sensor_opt_known(o);
         for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
             known = known || !strcmp(o, valued[k]);
         if (!known) {
@@ -181,7 +162,10 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
         }
         const char *v = argv[++i];
         uint64_t u = 0;
-        if (!strcmp(o, "-i") || !strcmp(o, "--interface")) {
+        if (sensor_opt_known(o)) {
+            if (sensor_opt(&a->so, PROG, o, v) != 0)
+                return 2;
+        } else if (!strcmp(o, "-i") || !strcmp(o, "--interface")) {
             if (a->lo.nifaces >= TS_LIVE_MAX_IFACES) {
                 fprintf(stderr, PROG ": at most %d interfaces\n", TS_LIVE_MAX_IFACES);
                 return 2;
@@ -191,44 +175,28 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
                 return 2;
             }
             a->lo.ifaces[a->lo.nifaces++] = v;
-        } else if (!strcmp(o, "--db")) {
-            a->db = v;
         } else if (!strcmp(o, "--http")) {
             if (!valid_listen(v)) {
                 fprintf(stderr, PROG ": --http wants ADDR:PORT, not '%s'\n", v);
                 return 2;
             }
             a->http = v;
-        } else if (!strcmp(o, "--token-file")) {
-            a->token_file = v;
         } else if (!strcmp(o, "--filter")) {
             a->lo.filter = v;
-        } else if (!strcmp(o, "--config")) {
-            a->config = v;
         } else if (!strcmp(o, "--user")) {
             a->user = v;
-        } else if (!strcmp(o, "--stats-file")) {
-            a->stats_file = v;
-        } else if (!strcmp(o, "--log")) {
-            a->log_file = v;
         } else if (!strcmp(o, "--buffer-mb")) {
-            if (!parse_u64(v, 1, TS_LIVE_BUFFER_MB_MAX, &u)) {
+            if (!cli_parse_u64(v, 1, TS_LIVE_BUFFER_MB_MAX, &u)) {
                 fprintf(stderr, PROG ": --buffer-mb wants 1..%d\n", TS_LIVE_BUFFER_MB_MAX);
                 return 2;
             }
             a->lo.buffer_mb = (uint32_t)u;
         } else if (!strcmp(o, "--snaplen")) {
-            if (!parse_u64(v, 96, 262144, &u)) {
+            if (!cli_parse_u64(v, 96, 262144, &u)) {
                 fprintf(stderr, PROG ": --snaplen wants 96..262144\n");
                 return 2;
             }
             a->lo.snaplen = (uint32_t)u;
-        } else if (!strcmp(o, "--duration")) {
-            if (!parse_u64(v, 1, UINT32_MAX, &u)) {
-                fprintf(stderr, PROG ": --duration wants seconds > 0\n");
-                return 2;
-            }
-            a->duration_s = u;
         } else if (!strcmp(o, "--site")) {
             a->site = v;
         } else if (!strcmp(o, "--hep")) {
@@ -240,7 +208,7 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
             }
             a->hep_tcp = !strcmp(v, "tcp");
         } else if (!strcmp(o, "--hep-node-id")) {
-            if (!parse_u64(v, 0, UINT32_MAX, &u)) {
+            if (!cli_parse_u64(v, 0, UINT32_MAX, &u)) {
                 fprintf(stderr, PROG ": --hep-node-id wants 0..%u\n", UINT32_MAX);
                 return 2;
             }
@@ -249,20 +217,8 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
             a->hep_node_name = v;
         } else if (!strcmp(o, "--hep-auth-key-file")) {
             a->hep_key_file = v;
-        } else if (!strcmp(o, "--retention-days")) {
-            if (!parse_u64(v, 0, RETENTION_DAYS_MAX, &u)) {
-                fprintf(stderr, PROG ": --retention-days wants 0..%d\n", RETENTION_DAYS_MAX);
-                return 2;
-            }
-            a->retention_days = (uint32_t)u;
-        } else if (!strcmp(o, "--retention-mb")) {
-            if (!parse_u64(v, 0, RETENTION_MB_MAX, &u)) {
-                fprintf(stderr, PROG ": --retention-mb wants 0..%d\n", RETENTION_MB_MAX);
-                return 2;
-            }
-            a->retention_mb = (uint32_t)u;
         } else if (!strcmp(o, "--max-packets")) {
-            if (!parse_u64(v, 1, UINT64_MAX, &u)) {
+            if (!cli_parse_u64(v, 1, UINT64_MAX, &u)) {
                 fprintf(stderr, PROG ": --max-packets wants a number > 0\n");
                 return 2;
             }
@@ -273,11 +229,7 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
         fprintf(stderr, PROG ": no interface (-i IFACE)\n");
         return 2;
     }
-    if ((a->retention_days || a->retention_mb) && !a->db) {
-        fprintf(stderr, PROG ": --retention-days/--retention-mb need --db FILE\n");
-        return 2;
-    }
-    return -1;
+    return sensor_opts_check(&a->so, PROG, NULL);
 }
 
 /* ---- analysis thread callbacks ---- */
@@ -470,13 +422,9 @@ static void write_stats_file(const char *path, const struct live *lv, double upt
                              const struct ts_stats *engine_st, bool final)
 {
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+    FILE *f = sensor_stats_open(path, tmp, sizeof tmp);
+    if (!f)
         return;
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        log_msg(LOG_WARN, "stats file %s: %s", tmp, strerror(errno));
-        return;
-    }
     struct live_stats s;
     live_stats_get(lv, &s);
     fprintf(f, "{\"final\": %s, \"uptime_s\": %.3f, ", final ? "true" : "false", uptime);
@@ -501,11 +449,7 @@ static void write_stats_file(const char *path, const struct live *lv, double upt
         fprintf(f, "}");
     }
     fprintf(f, "]}\n");
-    bool bad = ferror(f) != 0;
-    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
-        log_msg(LOG_WARN, "stats file %s: cannot write", path);
-        unlink(tmp);
-    }
+    sensor_stats_commit(f, tmp, path);
 }
 
 static double mono_s(void)
@@ -566,12 +510,7 @@ int cmd_capture(int argc, char **argv)
     /* Every thread (store writer, capture, analysis) inherits this mask;
      * the main thread takes the signals synchronously with sigtimedwait. */
     sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    sensor_block_signals(&sigs, true);
 
     struct calls_config ccfg;
     calls_config_default(&ccfg);
@@ -583,11 +522,11 @@ int cmd_capture(int argc, char **argv)
     struct cap_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
 
-    if (a.log_file && log_open(a.log_file) != LOG_OK) {
-        fprintf(stderr, PROG ": %s: %s\n", a.log_file, strerror(errno));
+    if (a.so.log_file && log_open(a.so.log_file) != LOG_OK) {
+        fprintf(stderr, PROG ": %s: %s\n", a.so.log_file, strerror(errno));
         return 2;
     }
-    if (a.config && calls_config_load(&ccfg, a.config, err, sizeof err) != CALLS_OK) {
+    if (a.so.config && calls_config_load(&ccfg, a.so.config, err, sizeof err) != CALLS_OK) {
         fprintf(stderr, PROG ": %s\n", err);
         goto out;
     }
@@ -610,10 +549,10 @@ int cmd_capture(int argc, char **argv)
         goto out;
     }
     /* the database is opened as the final user, so its files belong to it */
-    if (a.db) {
-        struct st_options so = { .retention_days = a.retention_days,
-                                 .retention_mb = a.retention_mb };
-        w = st_writer_open(a.db, &so, err, sizeof err);
+    if (a.so.db) {
+        struct st_options so = { .retention_days = a.so.retention_days,
+                                 .retention_mb = a.so.retention_mb };
+        w = st_writer_open(a.so.db, &so, err, sizeof err);
         if (!w) {
             fprintf(stderr, PROG ": %s\n", err);
             goto out;
@@ -662,11 +601,11 @@ int cmd_capture(int argc, char **argv)
         engine_set_sip_hook(e, cb_sip, &ctx);
     }
     if (a.http) {
-        if (!a.db) {
+        if (!a.so.db) {
             fprintf(stderr, PROG ": --http needs --db FILE (the API reads the database)\n");
             goto out;
         }
-        struct api_options ao = { .db_path = a.db, .http = a.http, .token_file = a.token_file,
+        struct api_options ao = { .db_path = a.so.db, .http = a.http, .token_file = a.so.token_file,
                                   .static_dir = cli_default_static_dir() };
         ctx.lv = lv;
         api = api_start(&ao, err, sizeof err);
@@ -695,7 +634,7 @@ int cmd_capture(int argc, char **argv)
     log_msg(LOG_INFO, "capture started on %s; filter '%s'; buffer %u MB, snaplen %u%s%s%s",
             names, a.lo.filter ? a.lo.filter : LIVE_DEFAULT_FILTER,
             a.lo.buffer_mb ? a.lo.buffer_mb : TS_LIVE_BUFFER_MB_DEFAULT,
-            a.lo.snaplen ? a.lo.snaplen : TS_SNAPLEN, a.db ? "; db " : "", a.db ? a.db : "",
+            a.lo.snaplen ? a.lo.snaplen : TS_SNAPLEN, a.so.db ? "; db " : "", a.so.db ? a.so.db : "",
             pw ? "; running as non-root" : "");
 
     double t0 = mono_s(), next_drop_log = t0 + DROP_LOG_PERIOD_S, next_stats = t0;
@@ -712,8 +651,8 @@ int cmd_capture(int argc, char **argv)
             break;
         }
         if (sig == SIGHUP)
-            reload_config(&ctx, lv, a.config);
-        if (a.duration_s && now - t0 >= (double)a.duration_s) {
+            reload_config(&ctx, lv, a.so.config);
+        if (a.so.duration_s && now - t0 >= (double)a.so.duration_s) {
             why = "--duration";
             break;
         }
@@ -734,8 +673,8 @@ int cmd_capture(int argc, char **argv)
             log_drops(&s, &logged);
             next_drop_log = now + DROP_LOG_PERIOD_S;
         }
-        if (a.stats_file && now >= next_stats) {
-            write_stats_file(a.stats_file, lv, now - t0, NULL, false);
+        if (a.so.stats_file && now >= next_stats) {
+            write_stats_file(a.so.stats_file, lv, now - t0, NULL, false);
             next_stats = now + STATS_PERIOD_S;
         }
     }
@@ -774,8 +713,8 @@ int cmd_capture(int argc, char **argv)
     live_stats_get(lv, &s);
     log_drops(&s, &logged);
     const struct ts_stats *est = engine_stats(e);
-    if (a.stats_file)
-        write_stats_file(a.stats_file, lv, elapsed, est, true);
+    if (a.so.stats_file)
+        write_stats_file(a.so.stats_file, lv, elapsed, est, true);
     log_msg(LOG_INFO,
             "capture stopped after %.1f s: %llu frames received, %llu analysed, drops: "
             "kernel %llu, interface %llu, queue %llu; %llu SIP messages, %llu calls%s%s",

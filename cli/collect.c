@@ -21,20 +21,16 @@
 #include "../net/hep_listen.h"
 #include "../store/store.h"
 #include "cli.h"
-
+#include "sensor.h"
 
 #define PROG "trunkscope collect"
 #define STATS_PERIOD_S 10
-/* Retention bounds: a century, and 16 TB (the writer computes bytes in 64 bits). */
-#define RETENTION_DAYS_MAX 36500
-#define RETENTION_MB_MAX 16777216
 
 struct col_args {
     struct hep_listen_opts lo;
-    const char *db, *http, *config, *key_file, *stats_file, *log_file, *token_file;
-    uint64_t duration_s;
+    struct sensor_opts so;
+    const char *http, *key_file;
     bool json;
-    uint32_t retention_days, retention_mb; /* 0: keep everything */
 };
 
 /* Collector state seen by the HEP callback. */
@@ -69,19 +65,6 @@ static void usage(FILE *f)
             TS_HEP_MAX_LISTEN, TS_HEP_RATE_DEFAULT, TS_HEP_BURST_DEFAULT, STATS_PERIOD_S);
 }
 
-static bool parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end;
-    if (!s || !*s || *s == '-' || *s == '+')
-        return false;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 static int parse_args(int argc, char **argv, struct col_args *a)
 {
     memset(a, 0, sizeof *a);
@@ -95,12 +78,9 @@ static int parse_args(int argc, char **argv, struct col_args *a)
             a->json = true;
             continue;
         }
-        static const char *const valued[] = { "--hep-listen", "--db", "--http", "--token-file",
-                                              "--hep-auth-key-file", "--hep-rate",
-                                              "--hep-burst", "--config", "--duration",
-                                              "--stats-file", "--log", "--retention-days",
-                                              "--retention-mb" };
-        bool known = false;
+        static const char *const valued[] = { "--hep-listen", "--http", "--hep-auth-key-file",
+                                              "--hep-rate", "--hep-burst" };
+        bool known = sensor_opt_known(o);
         for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
             known = known || !strcmp(o, valued[k]);
         if (!known) {
@@ -113,28 +93,21 @@ static int parse_args(int argc, char **argv, struct col_args *a)
         }
         const char *v = argv[++i];
         uint64_t u;
-        if (!strcmp(o, "--hep-listen")) {
+        if (sensor_opt_known(o)) {
+            if (sensor_opt(&a->so, PROG, o, v) != 0)
+                return 2;
+        } else if (!strcmp(o, "--hep-listen")) {
             if (a->lo.nspecs >= TS_HEP_MAX_LISTEN) {
                 fprintf(stderr, PROG ": at most %d --hep-listen\n", TS_HEP_MAX_LISTEN);
                 return 2;
             }
             a->lo.specs[a->lo.nspecs++] = v;
-        } else if (!strcmp(o, "--db")) {
-            a->db = v;
         } else if (!strcmp(o, "--http")) {
             a->http = v;
-        } else if (!strcmp(o, "--token-file")) {
-            a->token_file = v;
         } else if (!strcmp(o, "--hep-auth-key-file")) {
             a->key_file = v;
-        } else if (!strcmp(o, "--config")) {
-            a->config = v;
-        } else if (!strcmp(o, "--stats-file")) {
-            a->stats_file = v;
-        } else if (!strcmp(o, "--log")) {
-            a->log_file = v;
         } else if (!strcmp(o, "--hep-rate") || !strcmp(o, "--hep-burst")) {
-            if (!parse_u64(v, 0, 100000000, &u)) {
+            if (!cli_parse_u64(v, 0, 100000000, &u)) {
                 fprintf(stderr, PROG ": %s wants a number\n", o);
                 return 2;
             }
@@ -144,39 +117,13 @@ static int parse_args(int argc, char **argv, struct col_args *a)
                 a->lo.unlimited = true;
             else
                 a->lo.rate = (uint32_t)u;
-        } else if (!strcmp(o, "--retention-days")) {
-            if (!parse_u64(v, 0, RETENTION_DAYS_MAX, &u)) {
-                fprintf(stderr, PROG ": --retention-days wants 0..%d\n", RETENTION_DAYS_MAX);
-                return 2;
-            }
-            a->retention_days = (uint32_t)u;
-        } else if (!strcmp(o, "--retention-mb")) {
-            if (!parse_u64(v, 0, RETENTION_MB_MAX, &u)) {
-                fprintf(stderr, PROG ": --retention-mb wants 0..%d\n", RETENTION_MB_MAX);
-                return 2;
-            }
-            a->retention_mb = (uint32_t)u;
-        } else if (!strcmp(o, "--duration")) {
-            if (!parse_u64(v, 1, UINT32_MAX, &u)) {
-                fprintf(stderr, PROG ": --duration wants seconds > 0\n");
-                return 2;
-            }
-            a->duration_s = u;
         }
     }
     if (!a->lo.nspecs) {
         fprintf(stderr, PROG ": no --hep-listen ADDR:PORT\n");
         return 2;
     }
-    if (a->http && !a->db) {
-        fprintf(stderr, PROG ": --http needs --db\n");
-        return 2;
-    }
-    if ((a->retention_days || a->retention_mb) && !a->db) {
-        fprintf(stderr, PROG ": --retention-days/--retention-mb need --db\n");
-        return 2;
-    }
-    return -1;
+    return sensor_opts_check(&a->so, PROG, a->http);
 }
 
 /* The key file's first line, surrounding whitespace trimmed, into buf. */
@@ -261,9 +208,7 @@ static void write_stats(const char *path, const struct hep_listen *l, const stru
                         bool final)
 {
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return;
-    FILE *f = fopen(tmp, "w");
+    FILE *f = sensor_stats_open(path, tmp, sizeof tmp);
     if (!f)
         return;
     struct hep_listen_stats st;
@@ -294,9 +239,7 @@ static void write_stats(const char *path, const struct hep_listen *l, const stru
         fprintf(f, "}");
     }
     fprintf(f, "]}\n");
-    bool bad = ferror(f) != 0;
-    if (fclose(f) != 0 || bad || rename(tmp, path) != 0)
-        unlink(tmp);
+    sensor_stats_commit(f, tmp, path);
 }
 
 int cmd_collect(int argc, char **argv)
@@ -307,11 +250,7 @@ int cmd_collect(int argc, char **argv)
         return rc;
     rc = 2;
     sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    sensor_block_signals(&sigs, false);
 
     char err[1024], key[TS_HEP_AUTH_KEY_MAX];
     struct calls_config ccfg;
@@ -321,8 +260,8 @@ int cmd_collect(int argc, char **argv)
     struct api_server *api = NULL;
     memset(&ctx, 0, sizeof ctx);
     calls_config_default(&ccfg);
-    if (a.log_file && log_open(a.log_file) != LOG_OK) {
-        fprintf(stderr, PROG ": %s: %s\n", a.log_file, strerror(errno));
+    if (a.so.log_file && log_open(a.so.log_file) != LOG_OK) {
+        fprintf(stderr, PROG ": %s: %s\n", a.so.log_file, strerror(errno));
         return 2;
     }
     if (a.key_file) {
@@ -334,7 +273,7 @@ int cmd_collect(int argc, char **argv)
         }
         a.lo.auth_key = bv_make(key, klen);
     }
-    if (a.config && calls_config_load(&ccfg, a.config, err, sizeof err) != CALLS_OK) {
+    if (a.so.config && calls_config_load(&ccfg, a.so.config, err, sizeof err) != CALLS_OK) {
         fprintf(stderr, PROG ": %s\n", err);
         goto out;
     }
@@ -352,10 +291,10 @@ int cmd_collect(int argc, char **argv)
         fprintf(stderr, PROG ": %s\n", err);
         goto out;
     }
-    if (a.db) {
-        struct st_options so = { .retention_days = a.retention_days,
-                                 .retention_mb = a.retention_mb };
-        w = st_writer_open(a.db, &so, err, sizeof err);
+    if (a.so.db) {
+        struct st_options so = { .retention_days = a.so.retention_days,
+                                 .retention_mb = a.so.retention_mb };
+        w = st_writer_open(a.so.db, &so, err, sizeof err);
         if (!w) {
             fprintf(stderr, PROG ": %s\n", err);
             goto out;
@@ -364,7 +303,7 @@ int cmd_collect(int argc, char **argv)
         engine_set_sip_hook(ctx.e, st_sip_hook, w);
     }
     if (a.http) {
-        struct api_options ao = { .db_path = a.db, .http = a.http, .token_file = a.token_file };
+        struct api_options ao = { .db_path = a.so.db, .http = a.http, .token_file = a.so.token_file };
         api = api_start(&ao, err, sizeof err);
         if (!api) {
             fprintf(stderr, PROG ": %s\n", err);
@@ -380,7 +319,7 @@ int cmd_collect(int argc, char **argv)
             pl += k > 0 ? (size_t)k : 0;
         }
         log_msg(LOG_INFO, "collector listening on %s%s%s", ports, a.key_file ? "; auth key" : "",
-                a.db ? "; db" : "");
+                a.so.db ? "; db" : "");
     }
     struct timespec t0s;
     clock_gettime(CLOCK_MONOTONIC, &t0s);
@@ -401,11 +340,11 @@ int cmd_collect(int argc, char **argv)
          * since their latest message (they may replay old captures) */
         if (ctx.max_ts)
             engine_tick(ctx.e, ctx.max_ts + (wall_ns() - ctx.wall_at_max));
-        if (a.stats_file && now >= next_stats) {
-            write_stats(a.stats_file, l, &ctx, false);
+        if (a.so.stats_file && now >= next_stats) {
+            write_stats(a.so.stats_file, l, &ctx, false);
             next_stats = now + STATS_PERIOD_S;
         }
-        if (a.duration_s && now - t0 >= (double)a.duration_s) {
+        if (a.so.duration_s && now - t0 >= (double)a.so.duration_s) {
             why = "--duration";
             break;
         }
@@ -434,8 +373,8 @@ int cmd_collect(int argc, char **argv)
             (unsigned long long)hs.total.malformed, (unsigned long long)hs.total.unauthenticated,
             (unsigned long long)hs.total.rate_limited,
             (unsigned long long)est->v[TS_CALLS_CALLS]);
-    if (a.stats_file)
-        write_stats(a.stats_file, l, &ctx, true);
+    if (a.so.stats_file)
+        write_stats(a.so.stats_file, l, &ctx, true);
     if (a.json) {
         double elapsed = 0;
         struct timespec te;

@@ -1,0 +1,115 @@
+/* Shared parts of the capture and collect commands (see sensor.h). */
+#include "sensor.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pthread.h>
+
+#include "../common/log.h"
+
+bool cli_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-' || *s == '+')
+        return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static const char *const shared_opts[] = { "--db", "--token-file", "--config", "--stats-file",
+                                           "--log", "--duration", "--retention-days",
+                                           "--retention-mb" };
+
+bool sensor_opt_known(const char *opt)
+{
+    for (size_t k = 0; k < sizeof shared_opts / sizeof shared_opts[0]; k++)
+        if (!strcmp(opt, shared_opts[k]))
+            return true;
+    return false;
+}
+
+int sensor_opt(struct sensor_opts *o, const char *prog, const char *opt, const char *v)
+{
+    uint64_t u = 0;
+    if (!strcmp(opt, "--db")) {
+        o->db = v;
+    } else if (!strcmp(opt, "--token-file")) {
+        o->token_file = v;
+    } else if (!strcmp(opt, "--config")) {
+        o->config = v;
+    } else if (!strcmp(opt, "--stats-file")) {
+        o->stats_file = v;
+    } else if (!strcmp(opt, "--log")) {
+        o->log_file = v;
+    } else if (!strcmp(opt, "--duration")) {
+        if (!cli_parse_u64(v, 1, UINT32_MAX, &u)) {
+            fprintf(stderr, "%s: --duration wants seconds > 0\n", prog);
+            return 2;
+        }
+        o->duration_s = u;
+    } else if (!strcmp(opt, "--retention-days")) {
+        if (!cli_parse_u64(v, 0, SENSOR_RETENTION_DAYS_MAX, &u)) {
+            fprintf(stderr, "%s: --retention-days wants 0..%d\n", prog, SENSOR_RETENTION_DAYS_MAX);
+            return 2;
+        }
+        o->retention_days = (uint32_t)u;
+    } else if (!strcmp(opt, "--retention-mb")) {
+        if (!cli_parse_u64(v, 0, SENSOR_RETENTION_MB_MAX, &u)) {
+            fprintf(stderr, "%s: --retention-mb wants 0..%d\n", prog, SENSOR_RETENTION_MB_MAX);
+            return 2;
+        }
+        o->retention_mb = (uint32_t)u;
+    }
+    return 0;
+}
+
+int sensor_opts_check(const struct sensor_opts *o, const char *prog, const char *http)
+{
+    if (http && !o->db) {
+        fprintf(stderr, "%s: --http needs --db\n", prog);
+        return 2;
+    }
+    if ((o->retention_days || o->retention_mb) && !o->db) {
+        fprintf(stderr, "%s: --retention-days/--retention-mb need --db\n", prog);
+        return 2;
+    }
+    return -1;
+}
+
+void sensor_block_signals(sigset_t *sigs, bool hup)
+{
+    sigemptyset(sigs);
+    sigaddset(sigs, SIGINT);
+    sigaddset(sigs, SIGTERM);
+    if (hup)
+        sigaddset(sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+FILE *sensor_stats_open(const char *path, char *tmp, size_t cap)
+{
+    if (snprintf(tmp, cap, "%s.tmp", path) >= (int)cap)
+        return NULL;
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        log_msg(LOG_WARN, "stats file %s: %s", tmp, strerror(errno));
+    return f;
+}
+
+void sensor_stats_commit(FILE *f, const char *tmp, const char *path)
+{
+    bool bad = ferror(f) != 0;
+    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
+        log_msg(LOG_WARN, "stats file %s: cannot write", path);
+        unlink(tmp);
+    }
+}

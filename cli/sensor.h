@@ -1,0 +1,44 @@
+/* What the two long-running commands (capture, collect) share: the options
+ * for store, API token, config, stats file, log, retention and duration; the
+ * signal mask; the stats file written whole and renamed. */
+#ifndef TS_CLI_SENSOR_H
+#define TS_CLI_SENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+#include <stdio.h>
+
+/* Retention bounds: a century, and 16 TB (the writer computes bytes in 64 bits). */
+#define SENSOR_RETENTION_DAYS_MAX 36500
+#define SENSOR_RETENTION_MB_MAX 16777216
+
+struct sensor_opts {
+    const char *db, *token_file, *config, *stats_file, *log_file;
+    uint64_t duration_s;                   /* 0: until a signal */
+    uint32_t retention_days, retention_mb; /* 0: keep everything */
+};
+
+/* Decimal in [lo, hi], no sign. */
+bool cli_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+
+/* True when opt is one of the shared options (all take a value). */
+bool sensor_opt_known(const char *opt);
+/* Apply shared option opt with value v: 0, or 2 after a one-line error. */
+int sensor_opt(struct sensor_opts *o, const char *prog, const char *opt, const char *v);
+/* Options that need --db (http: the --http value or NULL): -1 fine, else 2
+ * after a one-line error. */
+int sensor_opts_check(const struct sensor_opts *o, const char *prog, const char *http);
+
+/* Block SIGINT, SIGTERM (and SIGHUP when hup) in every thread to come; the
+ * main thread waits for sigs with sigtimedwait. SIGPIPE is ignored. */
+void sensor_block_signals(sigset_t *sigs, bool hup);
+
+/* A stats file is written to PATH.tmp (tmp, cap) and renamed over path by
+ * sensor_stats_commit, so that readers never see half of it. NULL (logged)
+ * when the temporary file cannot be opened. */
+FILE *sensor_stats_open(const char *path, char *tmp, size_t cap);
+void sensor_stats_commit(FILE *f, const char *tmp, const char *path);
+
+#endif
