@@ -512,8 +512,7 @@ int cmd_capture(int argc, char **argv)
     sigset_t sigs;
     sensor_block_signals(&sigs, true);
 
-    struct calls_config ccfg;
-    calls_config_default(&ccfg);
+    struct calls_config ccfg; /* sensor_load_config fills it */
     char err[1024];
     struct live *lv = NULL;
     struct engine *e = NULL;
@@ -526,10 +525,8 @@ int cmd_capture(int argc, char **argv)
         fprintf(stderr, PROG ": %s: %s\n", a.so.log_file, strerror(errno));
         return 2;
     }
-    if (a.so.config && calls_config_load(&ccfg, a.so.config, err, sizeof err) != CALLS_OK) {
-        fprintf(stderr, PROG ": %s\n", err);
+    if (sensor_load_config(&a.so, PROG, &ccfg) != 0)
         goto out;
-    }
     struct passwd pwbuf, *pw = NULL;
     char pwstore[4096];
     if (a.user) {
@@ -550,13 +547,9 @@ int cmd_capture(int argc, char **argv)
     }
     /* the database is opened as the final user, so its files belong to it */
     if (a.so.db) {
-        struct st_options so = { .retention_days = a.so.retention_days,
-                                 .retention_mb = a.so.retention_mb };
-        w = st_writer_open(a.so.db, &so, err, sizeof err);
-        if (!w) {
-            fprintf(stderr, PROG ": %s\n", err);
+        w = sensor_open_store(&a.so, PROG);
+        if (!w)
             goto out;
-        }
     }
     ts_hash_seed_random();
     struct engine_config ecfg = { .dedup = a.dedup, .track_calls = true, .calls_cfg = &ccfg,

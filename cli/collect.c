@@ -259,7 +259,6 @@ int cmd_collect(int argc, char **argv)
     struct st_writer *w = NULL;
     struct api_server *api = NULL;
     memset(&ctx, 0, sizeof ctx);
-    calls_config_default(&ccfg);
     if (a.so.log_file && log_open(a.so.log_file) != LOG_OK) {
         fprintf(stderr, PROG ": %s: %s\n", a.so.log_file, strerror(errno));
         return 2;
@@ -273,10 +272,8 @@ int cmd_collect(int argc, char **argv)
         }
         a.lo.auth_key = bv_make(key, klen);
     }
-    if (a.so.config && calls_config_load(&ccfg, a.so.config, err, sizeof err) != CALLS_OK) {
-        fprintf(stderr, PROG ": %s\n", err);
+    if (sensor_load_config(&a.so, PROG, &ccfg) != 0)
         goto out;
-    }
     ts_hash_seed_random();
     /* Sensors' messages are not SPAN copies: de-duplication stays off. */
     struct engine_config ecfg = { .dedup = false, .track_calls = true, .calls_cfg = &ccfg,
@@ -292,13 +289,9 @@ int cmd_collect(int argc, char **argv)
         goto out;
     }
     if (a.so.db) {
-        struct st_options so = { .retention_days = a.so.retention_days,
-                                 .retention_mb = a.so.retention_mb };
-        w = st_writer_open(a.so.db, &so, err, sizeof err);
-        if (!w) {
-            fprintf(stderr, PROG ": %s\n", err);
+        w = sensor_open_store(&a.so, PROG);
+        if (!w)
             goto out;
-        }
         engine_set_call_sink(ctx.e, st_calls_sink, w);
         engine_set_sip_hook(ctx.e, st_sip_hook, w);
     }

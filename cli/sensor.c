@@ -9,7 +9,9 @@
 
 #include <pthread.h>
 
+#include "../calls/calls.h"
 #include "../common/log.h"
+#include "../store/store.h"
 
 bool cli_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
@@ -82,6 +84,28 @@ int sensor_opts_check(const struct sensor_opts *o, const char *prog, const char 
         return 2;
     }
     return -1;
+}
+
+int sensor_load_config(const struct sensor_opts *o, const char *prog, struct calls_config *cfg)
+{
+    char err[512];
+    calls_config_default(cfg);
+    if (o->config && calls_config_load(cfg, o->config, err, sizeof err) != CALLS_OK) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return 2;
+    }
+    return 0;
+}
+
+struct st_writer *sensor_open_store(const struct sensor_opts *o, const char *prog)
+{
+    char err[512];
+    struct st_options so = { .retention_days = o->retention_days,
+                             .retention_mb = o->retention_mb };
+    struct st_writer *w = st_writer_open(o->db, &so, err, sizeof err);
+    if (!w)
+        fprintf(stderr, "%s: %s\n", prog, err);
+    return w;
 }
 
 void sensor_block_signals(sigset_t *sigs, bool hup)

@@ -31,6 +31,15 @@ int sensor_opt(struct sensor_opts *o, const char *prog, const char *opt, const c
  * after a one-line error. */
 int sensor_opts_check(const struct sensor_opts *o, const char *prog, const char *http);
 
+struct calls_config;
+struct st_writer;
+/* cfg gets the defaults, then --config when given: 0, or 2 after a one-line
+ * error. */
+int sensor_load_config(const struct sensor_opts *o, const char *prog, struct calls_config *cfg);
+/* The store writer on --db with the retention options: NULL after a one-line
+ * error. */
+struct st_writer *sensor_open_store(const struct sensor_opts *o, const char *prog);
+
 /* Block SIGINT, SIGTERM (and SIGHUP when hup) in every thread to come; the
  * main thread waits for sigs with sigtimedwait. SIGPIPE is ignored. */
 void sensor_block_signals(sigset_t *sigs, bool hup);
