@@ -91,11 +91,11 @@ struct ahead {
     uint8_t buf[AHEAD_SNAP];
 };
 
-static void analyze_frame(struct engine *e, struct st_writer *w, const struct ts_frame *f)
+static void analyze_frame(struct engine *e, struct st_writer *w, const struct ahead *a)
 {
     if (w)
-        st_writer_frame(w, f);
-    engine_frame(e, f);
+        st_writer_frame(w, &a->f);
+    engine_frame_hinted(e, &a->f, &a->h);
 }
 
 int cmd_analyze(int argc, char **argv)
@@ -219,8 +219,10 @@ int cmd_analyze(int argc, char **argv)
         }
         if (f.caplen > AHEAD_SNAP) { /* rare: analysed at once, in order */
             for (; qn; qn--, qh = (qh + 1) % AHEAD)
-                analyze_frame(e, w, &q[qh].f);
-            analyze_frame(e, w, &f);
+                analyze_frame(e, w, &q[qh]);
+            if (w)
+                st_writer_frame(w, &f);
+            engine_frame(e, &f);
             continue;
         }
         struct ahead *a = &q[(qh + qn++) % AHEAD];
@@ -231,13 +233,13 @@ int cmd_analyze(int argc, char **argv)
         if (qn > AHEAD_LAG)
             engine_hint_more(e, &q[(qh + qn - 1 - AHEAD_LAG) % AHEAD].h);
         if (qn == AHEAD) {
-            analyze_frame(e, w, &q[qh].f);
+            analyze_frame(e, w, &q[qh]);
             qh = (qh + 1) % AHEAD;
             qn--;
         }
     }
     for (; qn; qn--, qh = (qh + 1) % AHEAD)
-        analyze_frame(e, w, &q[qh].f);
+        analyze_frame(e, w, &q[qh]);
     engine_finish(e);
     struct st_stats sst = { 0 };
     if (w) {

@@ -507,6 +507,14 @@ void engine_hint_more(struct engine *e, const struct engine_hint *h)
         media_prefetch_stream(e->media, h->stream_hash);
 }
 
+void engine_frame_hinted(struct engine *e, const struct ts_frame *f, const struct engine_hint *h)
+{
+    if (h)
+        media_set_hint(e->media, h->stream_hash);
+    engine_frame(e, f);
+    media_set_hint(e->media, 0);
+}
+
 void engine_frame(struct engine *e, const struct ts_frame *f)
 {
     TS_INC(&e->st, PACKETS);

@@ -41,6 +41,9 @@ struct engine_hint {
 };
 void engine_hint(struct engine *e, const struct ts_frame *f, struct engine_hint *h);
 void engine_hint_more(struct engine *e, const struct engine_hint *h);
+/* engine_frame() for a frame that had engine_hint(): the stream lookup
+ * reuses the hint's hash (h NULL: same as engine_frame). */
+void engine_frame_hinted(struct engine *e, const struct ts_frame *f, const struct engine_hint *h);
 
 /* Advance time without a packet (live capture on a quiet link): expires
  * idle fragments, TCP connections, dialogs and streams at now_ns. */

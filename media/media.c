@@ -158,6 +158,7 @@ struct media {
     media_sink_fn sink;
     void *sink_ctx;
     uint64_t next_id, emitted, base_ns;
+    uint64_t hint;            /* see media_set_hint; used once */
     uint32_t *egen;           /* per hash slot of an endpoint: bumped whenever an
                                * expectation there appears, changes or goes */
     bool have_base;
@@ -1069,10 +1070,23 @@ static void stream_find(struct media *m, const struct pkt_meta *pm, uint32_t ssr
     l->f.sport = pm->sport;
     l->f.dport = pm->dport;
     l->ssrc = ssrc;
-    l->h = hash_stream(&l->f, ssrc);
     struct stream_key k = { &l->f, ssrc };
-    struct ht_node *n = htab_find(&m->streams, l->h, stream_eq, &k);
+    struct ht_node *n = NULL;
+    if (m->hint) { /* found: its stored hash is this key's hash */
+        n = htab_find(&m->streams, m->hint, stream_eq, &k);
+        l->h = m->hint;
+        m->hint = 0;
+    }
+    if (!n) {
+        l->h = hash_stream(&l->f, ssrc);
+        n = htab_find(&m->streams, l->h, stream_eq, &k);
+    }
     l->s = n ? ts_container_of(n, struct mstream, node) : NULL;
+}
+
+void media_set_hint(struct media *m, uint64_t hash)
+{
+    m->hint = hash;
 }
 
 uint64_t media_prefetch_bucket(const struct media *m, const struct pkt_meta *pm, struct bv payload)

@@ -163,6 +163,11 @@ bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload);
  * packet later, fetches the stream itself. */
 uint64_t media_prefetch_bucket(const struct media *m, const struct pkt_meta *pm, struct bv payload);
 void media_prefetch_stream(const struct media *m, uint64_t hash);
+/* The hash stage 1 gave for the frame about to be decoded (0: none): the
+ * first stream lookup of that frame tries it before hashing the key itself.
+ * A stream found under it is the right one (entries keep their own hash);
+ * otherwise the key is hashed as usual. */
+void media_set_hint(struct media *m, uint64_t hash);
 
 /* An SDP offer or answer announced addr:port for leg_ref / call_ref (refs are
  * the caller's, non-zero). A later call for the same endpoint replaces it.

@@ -505,6 +505,35 @@ static void test_end_with_leg(void **state)
     media_free(m);
 }
 
+/* A stream lookup hint is only a shortcut: the right one, a wrong one and
+ * none find the same stream. */
+static void test_lookup_hint(void **state)
+{
+    (void)state;
+    struct media *m = new_media(0);
+    struct pkt_meta pm = meta(1, 4000, 2, 5000, T0);
+    uint8_t p[12] = { 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7 };
+    uint64_t h = media_prefetch_bucket(m, &pm, bv_make(p, sizeof p));
+    assert_true(h != 0);
+    assert_true(send_rtp(m, &pm, 0, false, 1, 0, 7));
+    const uint64_t hints[] = { h, h ^ 1, 0, h };
+    for (unsigned i = 0; i < 4; i++) {
+        pm.ts_ns = T0 + 20 * MS * (i + 1);
+        media_set_hint(m, hints[i]);
+        assert_true(send_rtp(m, &pm, 0, false, (uint16_t)(2 + i), 160u * (i + 1), 7));
+        assert_int_equal(media_live(m), 1);
+    }
+    /* a hint for another key does not capture a new stream */
+    struct pkt_meta other = meta(3, 4002, 2, 5000, T0);
+    media_set_hint(m, h);
+    assert_true(send_rtp(m, &other, 0, false, 1, 0, 7));
+    assert_int_equal(media_live(m), 2);
+    media_finish(m);
+    assert_int_equal(media_count(m), 2);
+    assert_int_equal(media_get(m, 0)->packets + media_get(m, 1)->packets, 6);
+    media_free(m);
+}
+
 /* Both directions between a:pa and b:pb, 50 packets each; at packet 10 and
  * 20 leg late_leg[0] / [1] (if non-zero) announces b and is answered. */
 static void bypass_media(struct media *m, uint16_t pa, uint16_t pb, const uint64_t *late_leg)
@@ -643,6 +672,7 @@ int main(void)
         cmocka_unit_test(test_rtcp_rtt),      cmocka_unit_test(test_sdp_expect),
         cmocka_unit_test(test_detections),    cmocka_unit_test(test_bypass_legs),
         cmocka_unit_test(test_capture_gap),   cmocka_unit_test(test_end_with_leg),
+        cmocka_unit_test(test_lookup_hint),
         cmocka_unit_test(test_heuristics_and_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
