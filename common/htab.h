@@ -44,11 +44,23 @@ void htab_insert(struct htab *t, struct ht_node *n, uint64_t hash);
 void htab_remove(struct htab *t, struct ht_node *n);
 /* Mark as most recently used. */
 void htab_touch(struct htab *t, struct ht_node *n);
+/* A prefetch the compiler cannot drop: GCC 12 deletes __builtin_prefetch()
+ * of an address loaded from memory when inlined with a constant line count,
+ * which left htab_prefetch_entry() an empty function. */
+static inline void ts_prefetch(const void *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ volatile("prefetcht0 %0" : : "m"(*(const char *)p));
+#else
+    __builtin_prefetch(p);
+#endif
+}
+
 /* Prefetch hints (speed only): the bucket of hash, then (once it arrived) the
  * first entry of that bucket, lines cache lines of it. */
 static inline void htab_prefetch_bucket(const struct htab *t, uint64_t hash)
 {
-    __builtin_prefetch(&t->buckets[hash & t->mask]);
+    ts_prefetch(&t->buckets[hash & t->mask]);
 }
 static inline void htab_prefetch_entry(const struct htab *t, uint64_t hash, size_t off,
                                        unsigned lines)
@@ -58,7 +70,7 @@ static inline void htab_prefetch_entry(const struct htab *t, uint64_t hash, size
         return;
     const char *p = (const char *)n - off;
     for (unsigned i = 0; i < lines; i++)
-        __builtin_prefetch(p + 64 * i);
+        ts_prefetch(p + 64 * i);
 }
 /* Least recently used node, or NULL when empty. */
 struct ht_node *htab_oldest(const struct htab *t);

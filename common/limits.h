@@ -17,6 +17,10 @@
 #define TS_LIVE_QUEUE_BYTES (64u * 1024 * 1024)
 /* Input files in one analyze run: merge heap is tiny, a shell glob is not. */
 #define TS_MAX_INPUT_FILES 1024
+/* Read buffer per input file, for the first few files of a run (a glob of
+ * 1,024 files keeps stdio's default instead of 256 MB of buffers). */
+#define TS_PCAP_READ_BUF (64u * 1024)
+#define TS_PCAP_BUFFERED_FILES 16
 /* Nested encapsulations (VLAN, tunnels) before we stop peeling: a loop guard. */
 #define TS_MAX_ENCAP_DEPTH 8
 /* IPv6 extension headers walked per packet: RFC 8200 allows few in practice. */
