@@ -9,7 +9,9 @@
 #include "../api/report.h"
 #include "../calls/calls.h"
 #include "../capture/pcapin.h"
+#include "../capture/readahead.h"
 #include "../common/hash.h"
+#include "../common/limits.h"
 #include "../engine/engine.h"
 #include "../store/store.h"
 #include "calls_print.h"
@@ -80,22 +82,24 @@ static void print_text(const struct engine *e, double elapsed)
     }
 }
 
-/* Frames are read two ahead of the analysis so that engine_hint() can fetch
- * what they will touch; they are copied (the reader reuses its buffer). */
-#define AHEAD 6
-#define AHEAD_LAG 3 /* engine_hint_more() this many frames after engine_hint() */
-#define AHEAD_SNAP 2048
-struct ahead {
-    struct ts_frame f;
-    struct engine_hint h;
-    uint8_t buf[AHEAD_SNAP];
-};
+/* Read-ahead distances within a batch: the stream bucket of frame i+6 and
+ * the stream of frame i+2 are fetched while frame i is analysed. */
+#define PREFETCH_BUCKET 6
+#define PREFETCH_STREAM 2
 
-static void analyze_frame(struct engine *e, struct st_writer *w, const struct ahead *a)
+static void analyze_batch(struct engine *e, struct st_writer *w, const struct ra_batch *b)
 {
-    if (w)
-        st_writer_frame(w, &a->f);
-    engine_frame_hinted(e, &a->f, &a->h);
+    for (size_t i = 0; i < b->n && i < PREFETCH_BUCKET; i++)
+        engine_prefetch(e, b->tag[i]);
+    for (size_t i = 0; i < b->n; i++) {
+        if (i + PREFETCH_BUCKET < b->n)
+            engine_prefetch(e, b->tag[i + PREFETCH_BUCKET]);
+        if (i + PREFETCH_STREAM < b->n)
+            engine_prefetch_more(e, b->tag[i + PREFETCH_STREAM]);
+        if (w)
+            st_writer_frame(w, &b->f[i]);
+        engine_frame_hinted(e, &b->f[i], b->tag[i]);
+    }
 }
 
 int cmd_analyze(int argc, char **argv)
@@ -181,7 +185,7 @@ int cmd_analyze(int argc, char **argv)
     }
     struct engine *e = engine_new(&cfg);
     struct pcapin *in = pcapin_new();
-    char **errors = calloc(nfiles + 64, sizeof *errors);
+    char **errors = calloc(nfiles + TS_READ_ERRORS_KEPT + 1, sizeof *errors);
     size_t nerr = 0;
     if (!e || !in || !errors) {
         fprintf(stderr, "trunkscope analyze: out of memory\n");
@@ -203,43 +207,28 @@ int cmd_analyze(int argc, char **argv)
         }
     }
     double t0 = now_s();
-    struct ahead q[AHEAD];
-    size_t qh = 0, qn = 0; /* oldest slot, frames held */
-    for (;;) {
-        struct ts_frame f;
-        char err[512];
-        int r = pcapin_next(in, &f, err, sizeof err);
-        if (r == 0)
-            break;
-        if (r < 0) {
-            if (nerr < nfiles + 64)
-                errors[nerr++] = strdup(err);
-            rc = 2;
-            continue;
-        }
-        if (f.caplen > AHEAD_SNAP) { /* rare: analysed at once, in order */
-            for (; qn; qn--, qh = (qh + 1) % AHEAD)
-                analyze_frame(e, w, &q[qh]);
-            if (w)
-                st_writer_frame(w, &f);
-            engine_frame(e, &f);
-            continue;
-        }
-        struct ahead *a = &q[(qh + qn++) % AHEAD];
-        memcpy(a->buf, f.data, f.caplen);
-        a->f = f;
-        a->f.data = a->buf;
-        engine_hint(e, &a->f, &a->h);
-        if (qn > AHEAD_LAG)
-            engine_hint_more(e, &q[(qh + qn - 1 - AHEAD_LAG) % AHEAD].h);
-        if (qn == AHEAD) {
-            analyze_frame(e, w, &q[qh]);
-            qh = (qh + 1) % AHEAD;
-            qn--;
-        }
+    /* the files are read (and each frame's stream hashed) on a second thread */
+    struct readahead *ra = readahead_start(in, engine_hint, true);
+    if (!ra) {
+        fprintf(stderr, "trunkscope analyze: out of memory\n");
+        rc = 2;
+        goto out;
     }
-    for (; qn; qn--, qh = (qh + 1) % AHEAD)
-        analyze_frame(e, w, &q[qh]);
+    const struct ra_batch *b;
+    while ((b = readahead_next(ra)))
+        analyze_batch(e, w, b);
+    size_t kept, total;
+    const char *const *rerr = readahead_errors(ra, &kept, &total);
+    for (size_t i = 0; i < kept; i++)
+        errors[nerr++] = rerr[i] ? strdup(rerr[i]) : NULL;
+    if (total > kept) {
+        char more[64];
+        snprintf(more, sizeof more, "%zu more read errors", total - kept);
+        errors[nerr++] = strdup(more);
+    }
+    if (total)
+        rc = 2;
+    readahead_free(ra);
     engine_finish(e);
     struct st_stats sst = { 0 };
     if (w) {

@@ -21,6 +21,8 @@
  * 1,024 files keeps stdio's default instead of 256 MB of buffers). */
 #define TS_PCAP_READ_BUF (64u * 1024)
 #define TS_PCAP_BUFFERED_FILES 16
+/* Read errors kept for the report (the rest are counted). */
+#define TS_READ_ERRORS_KEPT 64
 /* Nested encapsulations (VLAN, tunnels) before we stop peeling: a loop guard. */
 #define TS_MAX_ENCAP_DEPTH 8
 /* IPv6 extension headers walked per packet: RFC 8200 allows few in practice. */

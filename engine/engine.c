@@ -492,25 +492,28 @@ void engine_note_drop(struct engine *e, uint64_t ts_ns, uint64_t count)
         calls_note_drop(e->calls, ts_ns > TICK_NS ? ts_ns - TICK_NS : 0, ts_ns);
 }
 
-void engine_hint(struct engine *e, const struct ts_frame *f, struct engine_hint *h)
+uint64_t engine_hint(const struct ts_frame *f)
 {
     struct pkt_meta m;
     struct bv pl;
-    h->stream_hash = 0;
-    if (decoder_udp_hint(f, &m, &pl))
-        h->stream_hash = media_prefetch_bucket(e->media, &m, pl);
+    return decoder_udp_hint(f, &m, &pl) ? media_stream_hash(&m, pl) : 0;
 }
 
-void engine_hint_more(struct engine *e, const struct engine_hint *h)
+void engine_prefetch(struct engine *e, uint64_t hint)
 {
-    if (h->stream_hash)
-        media_prefetch_stream(e->media, h->stream_hash);
+    if (hint)
+        media_prefetch_bucket(e->media, hint);
 }
 
-void engine_frame_hinted(struct engine *e, const struct ts_frame *f, const struct engine_hint *h)
+void engine_prefetch_more(struct engine *e, uint64_t hint)
 {
-    if (h)
-        media_set_hint(e->media, h->stream_hash);
+    if (hint)
+        media_prefetch_stream(e->media, hint);
+}
+
+void engine_frame_hinted(struct engine *e, const struct ts_frame *f, uint64_t hint)
+{
+    media_set_hint(e->media, hint);
     engine_frame(e, f);
     media_set_hint(e->media, 0);
 }

@@ -1089,7 +1089,7 @@ void media_set_hint(struct media *m, uint64_t hash)
     m->hint = hash;
 }
 
-uint64_t media_prefetch_bucket(const struct media *m, const struct pkt_meta *pm, struct bv payload)
+uint64_t media_stream_hash(const struct pkt_meta *pm, struct bv payload)
 {
     uint8_t b0 = 0, b1 = 0;
     uint32_t ssrc;
@@ -1103,8 +1103,12 @@ uint64_t media_prefetch_bucket(const struct media *m, const struct pkt_meta *pm,
     f.sport = pm->sport;
     f.dport = pm->dport;
     uint64_t h = hash_stream(&f, ssrc);
-    htab_prefetch_bucket(&m->streams, h);
     return h ? h : 1;
+}
+
+void media_prefetch_bucket(const struct media *m, uint64_t hash)
+{
+    htab_prefetch_bucket(&m->streams, hash);
 }
 
 void media_prefetch_stream(const struct media *m, uint64_t hash)

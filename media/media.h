@@ -158,10 +158,13 @@ void media_set_sink(struct media *m, media_sink_fn fn, void *ctx);
 bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload);
 
 /* Prefetch hints for a UDP packet a few packets before media_udp sees it
- * (speed only, no effect on results): stage 1 hashes the RTP stream key and
- * fetches its bucket, returning the hash (0: not RTP-like); stage 2, about a
- * packet later, fetches the stream itself. */
-uint64_t media_prefetch_bucket(const struct media *m, const struct pkt_meta *pm, struct bv payload);
+ * (speed only, no effect on results). media_stream_hash() is the stream
+ * table's hash of the packet's RTP key (0: not RTP-like); it reads no
+ * analyser state, so a reader thread may compute it. Then, a few packets
+ * ahead, media_prefetch_bucket() fetches its bucket and, once that arrived,
+ * media_prefetch_stream() the stream itself. */
+uint64_t media_stream_hash(const struct pkt_meta *pm, struct bv payload);
+void media_prefetch_bucket(const struct media *m, uint64_t hash);
 void media_prefetch_stream(const struct media *m, uint64_t hash);
 /* The hash stage 1 gave for the frame about to be decoded (0: none): the
  * first stream lookup of that frame tries it before hashing the key itself.

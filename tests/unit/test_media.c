@@ -513,8 +513,10 @@ static void test_lookup_hint(void **state)
     struct media *m = new_media(0);
     struct pkt_meta pm = meta(1, 4000, 2, 5000, T0);
     uint8_t p[12] = { 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7 };
-    uint64_t h = media_prefetch_bucket(m, &pm, bv_make(p, sizeof p));
+    uint64_t h = media_stream_hash(&pm, bv_make(p, sizeof p));
     assert_true(h != 0);
+    media_prefetch_bucket(m, h);
+    media_prefetch_stream(m, h);
     assert_true(send_rtp(m, &pm, 0, false, 1, 0, 7));
     const uint64_t hints[] = { h, h ^ 1, 0, h };
     for (unsigned i = 0; i < 4; i++) {

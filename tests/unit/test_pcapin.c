@@ -1,6 +1,7 @@
 /* Unit tests for capture file input: pcap (µs and ns) and pcapng written by
  * hand, the time-ordered merge of several inputs, record offsets, standard
- * input, and the one-line errors for missing, unreadable and foreign files. */
+ * input, the one-line errors for missing, unreadable and foreign files, and
+ * the reader thread handing the same frames over in batches. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "../../capture/pcapin.h"
+#include "../../capture/readahead.h"
 #include "../../common/limits.h"
 
 static char dir[256];
@@ -391,6 +393,122 @@ static void test_linktype_names(void **state)
     assert_string_equal(pcapin_linktype_name(99999), "unknown");
 }
 
+
+/* What the analysis keeps of one frame, to compare two ways of reading. */
+struct seen {
+    uint64_t ts_ns, frame_no, file_off, tag, sum;
+    uint32_t file_idx, caplen, wirelen;
+};
+
+static uint64_t tag_of(const struct ts_frame *f)
+{
+    return f->caplen ? ((uint64_t)f->data[0] << 32 | f->caplen) : 7;
+}
+
+static uint64_t sum_of(const struct ts_frame *f)
+{
+    uint64_t s = 0;
+    for (uint32_t i = 0; i < f->caplen; i++)
+        s = s * 31 + f->data[i];
+    return s;
+}
+
+static void note(struct seen *v, const struct ts_frame *f, uint64_t tag)
+{
+    *v = (struct seen){ f->ts_ns, f->frame_no, f->file_off, tag, sum_of(f),
+                        f->file_idx, f->caplen, f->wirelen };
+}
+
+#define RA_N 1500
+
+/* Three inputs, one cut short, frames up to 60 KB (several per batch, so
+ * batches end both on their frame count and on their bytes): the reader
+ * thread and the inline reader hand over exactly what pcapin_next() gives,
+ * in the same order, with the tag computed on the reader's side. */
+static void test_readahead_same_frames(void **state)
+{
+    (void)state;
+    static struct rec a[RA_N], b[RA_N];
+    for (uint32_t i = 0; i < RA_N; i++) {
+        a[i] = (struct rec){ 10 + i, 0, (uint8_t)i, i % 7 == 0 ? 60000 : 40 + i % 300 };
+        b[i] = (struct rec){ 10 + i, 500000, (uint8_t)(i + 50), i % 13 == 0 ? 0 : 60 };
+    }
+    write_pcap("ra_a.pcap", false, a, RA_N);
+    write_pcap("ra_b.pcap", false, b, RA_N);
+    write_pcap("ra_cut.pcap", false, a, 40);
+    char p[512];
+    path_of(p, sizeof p, "ra_cut.pcap");
+    assert_int_equal(truncate(p, 24 + (16 + 60000) + 16 + 10), 0); /* in record 2 */
+    const char *names[] = { "ra_a.pcap", "ra_b.pcap", "ra_cut.pcap" };
+
+    static struct seen ref[3 * RA_N], got[3 * RA_N];
+    size_t nref = 0, ref_err = 0;
+    struct pcapin *in = open_files(names, 3);
+    struct ts_frame f;
+    char err[256];
+    int rc;
+    while ((rc = pcapin_next(in, &f, err, sizeof err)) != 0) {
+        if (rc < 0) {
+            ref_err++;
+            continue;
+        }
+        assert_true(nref < 3 * RA_N);
+        note(&ref[nref++], &f, tag_of(&f));
+    }
+    pcapin_free(in);
+    assert_int_equal(ref_err, 1);
+    assert_true(nref > 2 * RA_N);
+
+    for (int threaded = 0; threaded < 2; threaded++) {
+        in = open_files(names, 3);
+        struct readahead *r = readahead_start(in, tag_of, threaded);
+        assert_non_null(r);
+        size_t n = 0, batches = 0;
+        const struct ra_batch *bt;
+        while ((bt = readahead_next(r))) {
+            assert_true(bt->n > 0 && bt->n <= 256);
+            batches++;
+            for (size_t i = 0; i < bt->n; i++) {
+                assert_true(n < 3 * RA_N);
+                note(&got[n++], &bt->f[i], bt->tag[i]);
+            }
+        }
+        assert_null(readahead_next(r)); /* stays at the end */
+        assert_int_equal(n, nref);
+        assert_true(batches >= nref / 256);
+        for (size_t i = 0; i < n; i++)
+            assert_memory_equal(&got[i], &ref[i], sizeof got[i]);
+        size_t kept, total;
+        const char *const *e = readahead_errors(r, &kept, &total);
+        assert_int_equal(kept, 1);
+        assert_int_equal(total, 1);
+        assert_non_null(strstr(e[0], "ra_cut.pcap"));
+        readahead_free(r);
+        pcapin_free(in);
+    }
+}
+
+/* Stopping early: the reader, blocked on a full ring, is stopped and joined. */
+static void test_readahead_stop_early(void **state)
+{
+    (void)state;
+    static struct rec a[RA_N];
+    for (uint32_t i = 0; i < RA_N; i++)
+        a[i] = (struct rec){ 1 + i, 0, (uint8_t)i, 100 };
+    write_pcap("ra_stop.pcap", false, a, RA_N);
+    const char *names[] = { "ra_stop.pcap" };
+    struct pcapin *in = open_files(names, 1);
+    struct readahead *r = readahead_start(in, NULL, true);
+    assert_non_null(r);
+    const struct ra_batch *bt = readahead_next(r);
+    assert_non_null(bt);
+    assert_int_equal(bt->f[0].data[0], 0);
+    assert_int_equal(bt->tag[0], 0);
+    usleep(20000); /* let the reader fill the ring and wait */
+    readahead_free(r);
+    pcapin_free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -401,6 +519,8 @@ int main(void)
         cmocka_unit_test(test_stdin),
         cmocka_unit_test(test_input_limit),
         cmocka_unit_test(test_linktype_names),
+        cmocka_unit_test(test_readahead_same_frames),
+        cmocka_unit_test(test_readahead_stop_early),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
