@@ -32,6 +32,7 @@ struct decoder {
     struct ipfrag *frag;
     struct dedup *dedup;
     bool dedup_on;
+    const struct frame_hint *hint; /* of the frame being decoded (decoder_frame_hinted) */
     size_t nlt;
     struct linktype_count lt[DECODE_MAX_LINKTYPES];
     /* A reassembled datagram is copied here: ipfrag's view dies at its next
@@ -47,6 +48,8 @@ struct dctx {
     unsigned nest;     /* VLAN tags, PPPoE and tunnels: the loop guard */
     bool vlan_seen;
     bool delivered;
+    const uint8_t *frame;          /* the frame's first byte, for the hint */
+    const struct frame_hint *hint; /* NULL: none */
 };
 
 static void dec_ether(struct dctx *c, struct bv b);
@@ -147,7 +150,13 @@ static bool is_dup(struct dctx *c, int ipver, struct bv hdr, struct bv pay)
 {
     if (!c->d->dedup_on)
         return false;
-    uint64_t fp = dedup_fingerprint(ipver, hdr, pay);
+    const struct frame_hint *h = c->hint;
+    uint64_t fp;
+    if (h && h->ip_tot && ipver == 4 && hdr.p == c->frame + h->ip_off && hdr.len == h->ip_hl &&
+        pay.p == hdr.p + h->ip_hl && pay.len + h->ip_hl == h->ip_tot)
+        fp = h->dedup_fp; /* the reader thread hashed these same bytes */
+    else
+        fp = dedup_fingerprint(ipver, hdr, pay);
     if (!dedup_check(c->d->dedup, fp, c->m.ts_ns))
         return false;
     TS_INC(c->st, DUPLICATES);
@@ -696,10 +705,11 @@ static void dec_loop(struct dctx *c, struct bv b)
         TS_INC(c->st, LINK_NON_IP);
 }
 
-bool decoder_udp_hint(const struct ts_frame *f, struct pkt_meta *m, struct bv *payload)
+bool decoder_udp_hint(const struct ts_frame *f, struct pkt_meta *m, struct bv *payload,
+                      struct frame_hint *h)
 {
     struct bv b = bv_make(f->data, f->caplen);
-    uint16_t type, flags, dlen;
+    uint16_t type, flags, tot, dlen, dport;
     uint8_t vihl, proto;
     if (f->linktype != 1 || !bv_skip(&b, 12) || !bv_be16(&b, &type))
         return false;
@@ -708,19 +718,45 @@ bool decoder_udp_hint(const struct ts_frame *f, struct pkt_meta *m, struct bv *p
     if (type != ETH_IPV4 || !bv_peek_u8(b, 0, &vihl) || (vihl >> 4) != 4)
         return false;
     struct bv ip = b, src, dst;
-    if (!bv_skip(&ip, 6) || !bv_be16(&ip, &flags) || (flags & 0x3fff) || !bv_skip(&ip, 1) ||
-        !bv_u8(&ip, &proto) || proto != 17 || !bv_skip(&ip, 2) || !bv_take(&ip, 4, &src) ||
-        !bv_take(&ip, 4, &dst) || !bv_skip(&b, (size_t)(vihl & 15) * 4))
+    if (!bv_skip(&ip, 2) || !bv_be16(&ip, &tot) || !bv_skip(&ip, 2) || !bv_be16(&ip, &flags) ||
+        (flags & 0x3fff) || !bv_skip(&ip, 1) || !bv_u8(&ip, &proto) || proto != 17 ||
+        !bv_skip(&ip, 2) || !bv_take(&ip, 4, &src) || !bv_take(&ip, 4, &dst))
         return false;
+    size_t hl = (size_t)(vihl & 15) * 4;
+    /* dec_ipv4()'s checks, so that hdr and pay below are the bytes it dedups */
+    if (hl < 20 || tot < hl || b.len < tot)
+        return false;
+    struct bv hdr, pay = bv_head(b, tot);
+    bv_take(&pay, hl, &hdr);
     memset(m, 0, sizeof *m);
     m->src.family = m->dst.family = 4;
+    struct bv u = pay;
     if (!bv_copy(&src, m->src.a, 4) || !bv_copy(&dst, m->dst.a, 4) ||
-        !bv_be16(&b, &m->sport) || !bv_be16(&b, &m->dport) || !bv_be16(&b, &dlen) ||
-        !bv_skip(&b, 2))
+        !bv_be16(&u, &m->sport) || !bv_be16(&u, &m->dport) || !bv_be16(&u, &dlen) ||
+        !bv_skip(&u, 2))
         return false;
     m->l4 = TS_L4_UDP;
-    *payload = b;
+    *payload = u;
+    if (bv_peek_be16(pay, 2, &dport) && dport != VXLAN_PORT) { /* tunnels: inner packet */
+        h->ip_off = (uint32_t)(hdr.p - f->data);
+        h->ip_hl = (uint16_t)hl;
+        h->ip_tot = tot;
+        h->dedup_fp = dedup_fingerprint(4, hdr, pay);
+    }
     return true;
+}
+
+void decoder_prefetch_dedup(const struct decoder *d, uint64_t fp)
+{
+    dedup_prefetch(d->dedup, fp);
+}
+
+void decoder_frame_hinted(struct decoder *d, const struct ts_frame *f,
+                          const struct frame_hint *h)
+{
+    d->hint = h;
+    decoder_frame(d, f);
+    d->hint = NULL;
 }
 
 void decoder_frame(struct decoder *d, const struct ts_frame *f)
@@ -729,6 +765,8 @@ void decoder_frame(struct decoder *d, const struct ts_frame *f)
     memset(&c, 0, sizeof c);
     c.d = d;
     c.st = d->st;
+    c.frame = f->data;
+    c.hint = d->hint;
     c.m.ts_ns = f->ts_ns;
     c.m.frame_no = f->frame_no;
     c.m.file_idx = f->file_idx;

@@ -32,10 +32,18 @@ void decoder_frame(struct decoder *d, const struct ts_frame *f);
  * each packet once, where a genuine copy within the window must count. */
 void decoder_set_dedup(struct decoder *d, bool on);
 
-/* The common case only, for prefetch hints ahead of decoder_frame: Ethernet
+/* The common case only, for hints computed ahead of decoder_frame: Ethernet
  * (one optional 802.1Q tag), unfragmented IPv4, UDP. Fills m's addresses and
- * ports and *payload; false for anything else. Counts nothing. */
-bool decoder_udp_hint(const struct ts_frame *f, struct pkt_meta *m, struct bv *payload);
+ * ports, *payload and h's dedup fields; false for anything else. Counts
+ * nothing and reads no decoder state (any thread may call it). */
+bool decoder_udp_hint(const struct ts_frame *f, struct pkt_meta *m, struct bv *payload,
+                      struct frame_hint *h);
+/* decoder_frame() with the frame's hint (NULL: none): its dedup fingerprint
+ * is used where it describes the very bytes being deduplicated. */
+void decoder_frame_hinted(struct decoder *d, const struct ts_frame *f,
+                          const struct frame_hint *h);
+/* Prefetch the dedup bucket of fingerprint fp (speed only). */
+void decoder_prefetch_dedup(const struct decoder *d, uint64_t fp);
 
 /* Expire fragment state older than its timeout at now_ns. */
 void decoder_expire(struct decoder *d, uint64_t now_ns);

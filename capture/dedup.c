@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../common/hash.h"
+#include "../common/htab.h"
 #include "../common/limits.h"
 
 /* Payload bytes that join the fingerprint: enough for the transport header
@@ -86,6 +87,11 @@ static void unlink_slot(struct dedup *d, uint32_t idx)
         }
         link = &d->ring[*link - 1].next;
     }
+}
+
+void dedup_prefetch(const struct dedup *d, uint64_t fp)
+{
+    ts_prefetch(&d->bucket[fp % DEDUP_BUCKETS]);
 }
 
 bool dedup_check(struct dedup *d, uint64_t fp, uint64_t ts_ns)

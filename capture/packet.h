@@ -30,6 +30,15 @@ struct ts_frame {
                           * valid during the call; NULL: the local one */
 };
 
+/* What a reader thread computes ahead for one frame, from its bytes alone
+ * (speed only: see engine_hint). Zero fields: nothing known. */
+struct frame_hint {
+    uint64_t stream_hash; /* media stream table hash of its RTP key */
+    uint64_t dedup_fp;    /* SPAN-duplicate fingerprint of its outer IPv4 packet, */
+    uint32_t ip_off;      /* which starts ip_off bytes into the frame, */
+    uint16_t ip_hl, ip_tot; /* with this header and total length (ip_tot 0: no fp) */
+};
+
 /* Metadata of a decoded transport-layer unit. */
 struct pkt_meta {
     uint64_t ts_ns;

@@ -17,14 +17,14 @@
 struct ra_slot {
     struct ra_batch b;
     struct ts_frame f[RA_FRAMES];
-    uint64_t tag[RA_FRAMES];
+    struct frame_hint hint[RA_FRAMES];
     uint8_t *buf;
     size_t cap;
 };
 
 struct readahead {
     struct pcapin *in;
-    readahead_tag_fn tag;
+    readahead_hint_fn hint;
     struct ra_slot slot[RA_SLOTS];
     /* the reader fills slot[wr], the analysis reads slot[rd]; full counts
      * the filled ones; eof: the reader is done (after its last batch) */
@@ -68,7 +68,10 @@ static bool put(struct readahead *r, struct ra_slot *s, struct ts_frame f, size_
     if (*used > s->cap)
         *used = s->cap;
     s->f[s->b.n] = f;
-    s->tag[s->b.n] = r->tag ? r->tag(&f) : 0;
+    if (r->hint)
+        r->hint(&f, &s->hint[s->b.n]);
+    else
+        memset(&s->hint[s->b.n], 0, sizeof s->hint[0]);
     s->b.n++;
     return true;
 }
@@ -79,7 +82,7 @@ static bool fill(struct readahead *r, struct ra_slot *s)
     size_t used = 0;
     s->b.n = 0;
     s->b.f = s->f;
-    s->b.tag = s->tag;
+    s->b.hint = s->hint;
     if (r->have_pending) { /* pcapin keeps its data until the next call */
         r->have_pending = false;
         put(r, s, r->pending, &used);
@@ -132,13 +135,13 @@ static void *reader_main(void *arg)
     }
 }
 
-struct readahead *readahead_start(struct pcapin *in, readahead_tag_fn tag, bool threaded)
+struct readahead *readahead_start(struct pcapin *in, readahead_hint_fn hint, bool threaded)
 {
     struct readahead *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
     r->in = in;
-    r->tag = tag;
+    r->hint = hint;
     for (size_t i = 0; i < RA_SLOTS; i++) {
         r->slot[i].buf = malloc(RA_BYTES);
         if (!r->slot[i].buf) {

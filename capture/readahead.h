@@ -13,20 +13,21 @@
 
 struct readahead;
 
-/* Runs on the reader thread for every frame; its value travels with the
+/* Runs on the reader thread for every frame; the hint travels with the
  * frame (a pure function of the frame: it must not touch analysis state). */
-typedef uint64_t (*readahead_tag_fn)(const struct ts_frame *f);
+typedef void (*readahead_hint_fn)(const struct ts_frame *f, struct frame_hint *h);
 
 struct ra_batch {
     size_t n;
     const struct ts_frame *f; /* data points into the batch */
-    const uint64_t *tag;
+    const struct frame_hint *hint;
 };
 
 /* Reads in (which stays the caller's, untouched until readahead_free) on a
  * new thread; threaded false, or no thread to be had: on the caller's thread
- * inside readahead_next(). tag may be NULL. NULL on allocation failure. */
-struct readahead *readahead_start(struct pcapin *in, readahead_tag_fn tag, bool threaded);
+ * inside readahead_next(). hint may be NULL (hints all zero). NULL on
+ * allocation failure. */
+struct readahead *readahead_start(struct pcapin *in, readahead_hint_fn hint, bool threaded);
 /* The next batch in input order, valid until the next call; NULL once every
  * input is read to its end. */
 const struct ra_batch *readahead_next(struct readahead *r);

@@ -90,15 +90,15 @@ static void print_text(const struct engine *e, double elapsed)
 static void analyze_batch(struct engine *e, struct st_writer *w, const struct ra_batch *b)
 {
     for (size_t i = 0; i < b->n && i < PREFETCH_BUCKET; i++)
-        engine_prefetch(e, b->tag[i]);
+        engine_prefetch(e, &b->hint[i]);
     for (size_t i = 0; i < b->n; i++) {
         if (i + PREFETCH_BUCKET < b->n)
-            engine_prefetch(e, b->tag[i + PREFETCH_BUCKET]);
+            engine_prefetch(e, &b->hint[i + PREFETCH_BUCKET]);
         if (i + PREFETCH_STREAM < b->n)
-            engine_prefetch_more(e, b->tag[i + PREFETCH_STREAM]);
+            engine_prefetch_more(e, &b->hint[i + PREFETCH_STREAM]);
         if (w)
             st_writer_frame(w, &b->f[i]);
-        engine_frame_hinted(e, &b->f[i], b->tag[i]);
+        engine_frame_hinted(e, &b->f[i], &b->hint[i]);
     }
 }
 
@@ -207,7 +207,7 @@ int cmd_analyze(int argc, char **argv)
         }
     }
     double t0 = now_s();
-    /* the files are read (and each frame's stream hashed) on a second thread */
+    /* the files are read (and each frame's hashes computed) on a second thread */
     struct readahead *ra = readahead_start(in, engine_hint, true);
     if (!ra) {
         fprintf(stderr, "trunkscope analyze: out of memory\n");

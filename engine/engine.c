@@ -492,42 +492,46 @@ void engine_note_drop(struct engine *e, uint64_t ts_ns, uint64_t count)
         calls_note_drop(e->calls, ts_ns > TICK_NS ? ts_ns - TICK_NS : 0, ts_ns);
 }
 
-uint64_t engine_hint(const struct ts_frame *f)
+void engine_hint(const struct ts_frame *f, struct frame_hint *h)
 {
     struct pkt_meta m;
     struct bv pl;
-    return decoder_udp_hint(f, &m, &pl) ? media_stream_hash(&m, pl) : 0;
+    memset(h, 0, sizeof *h);
+    if (decoder_udp_hint(f, &m, &pl, h))
+        h->stream_hash = media_stream_hash(&m, pl);
 }
 
-void engine_prefetch(struct engine *e, uint64_t hint)
+void engine_prefetch(struct engine *e, const struct frame_hint *h)
 {
-    if (hint)
-        media_prefetch_bucket(e->media, hint);
+    if (h->stream_hash)
+        media_prefetch_bucket(e->media, h->stream_hash);
+    if (h->ip_tot)
+        decoder_prefetch_dedup(e->dec, h->dedup_fp);
 }
 
-void engine_prefetch_more(struct engine *e, uint64_t hint)
+void engine_prefetch_more(struct engine *e, const struct frame_hint *h)
 {
-    if (hint)
-        media_prefetch_stream(e->media, hint);
+    if (h->stream_hash)
+        media_prefetch_stream(e->media, h->stream_hash);
 }
 
-void engine_frame_hinted(struct engine *e, const struct ts_frame *f, uint64_t hint)
+void engine_frame_hinted(struct engine *e, const struct ts_frame *f, const struct frame_hint *h)
 {
-    media_set_hint(e->media, hint);
-    engine_frame(e, f);
-    media_set_hint(e->media, 0);
-}
-
-void engine_frame(struct engine *e, const struct ts_frame *f)
-{
+    media_set_hint(e->media, h ? h->stream_hash : 0);
     TS_INC(&e->st, PACKETS);
     TS_ADD(&e->st, BYTES, f->wirelen);
-    decoder_frame(e->dec, f);
+    decoder_frame_hinted(e->dec, f, h);
     if (f->ts_ns >= e->last_tick_ns + TICK_NS) {
         if (e->last_tick_ns)
             tick(e, f->ts_ns);
         e->last_tick_ns = f->ts_ns;
     }
+    media_set_hint(e->media, 0);
+}
+
+void engine_frame(struct engine *e, const struct ts_frame *f)
+{
+    engine_frame_hinted(e, f, NULL);
 }
 
 void engine_finish(struct engine *e)

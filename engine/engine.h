@@ -30,19 +30,19 @@ void engine_free(struct engine *e);
 
 /* One captured frame (counted in packets/bytes, then decoded). */
 void engine_frame(struct engine *e, const struct ts_frame *f);
-/* Prefetch hints for a frame that engine_frame() will see a few frames later
- * (speed only: results do not depend on them). At 10,000 calls the streams
- * no longer fit the caches, and a packet's stream lookup is two dependent
+/* Hints for a frame that engine_frame() will see a few frames later (speed
+ * only: results do not depend on them). At 10,000 calls the streams no
+ * longer fit the caches, and a packet's stream lookup is two dependent
  * memory misses; a caller that reads ahead overlaps them with other work:
  * engine_prefetch() for frame i+6, engine_prefetch_more() for frame i+2,
  * then engine_frame_hinted() for frame i. engine_hint() reads no engine
- * state (0: nothing to fetch), so a reader thread may compute it. */
-uint64_t engine_hint(const struct ts_frame *f);
-void engine_prefetch(struct engine *e, uint64_t hint);
-void engine_prefetch_more(struct engine *e, uint64_t hint);
-/* engine_frame() for a frame with that engine_hint(): the stream lookup
- * reuses the hint's hash (0: same as engine_frame). */
-void engine_frame_hinted(struct engine *e, const struct ts_frame *f, uint64_t hint);
+ * state, so a reader thread may compute it (the stream hash and the dedup
+ * fingerprint, the two hashes every RTP packet needs). */
+void engine_hint(const struct ts_frame *f, struct frame_hint *h);
+void engine_prefetch(struct engine *e, const struct frame_hint *h);
+void engine_prefetch_more(struct engine *e, const struct frame_hint *h);
+/* engine_frame() for a frame with that engine_hint() (h NULL: none). */
+void engine_frame_hinted(struct engine *e, const struct ts_frame *f, const struct frame_hint *h);
 
 /* Advance time without a packet (live capture on a quiet link): expires
  * idle fragments, TCP connections, dialogs and streams at now_ns. */

@@ -255,13 +255,62 @@ static bool hint(int lt, const struct fb *f, struct pkt_meta *m, struct bv *pl)
     memcpy(buf, f->b, f->n);
     struct ts_frame fr = { .linktype = lt, .caplen = (uint32_t)f->n, .wirelen = (uint32_t)f->n,
                            .data = buf };
-    bool ok = decoder_udp_hint(&fr, m, pl);
+    struct frame_hint h = { 0 };
+    bool ok = decoder_udp_hint(&fr, m, pl, &h);
     if (ok) { /* the view must lie in the frame; read it before the free */
         assert_true(pl->p >= buf && pl->p + pl->len == buf + f->n);
         assert_true(pl->len >= 6 && memcmp(pl->p, "INVITE", 6) == 0);
+        /* the fingerprint of the IPv4 packet, computed independently */
+        uint16_t tot = (uint16_t)(buf[h.ip_off + 2] << 8 | buf[h.ip_off + 3]);
+        assert_int_equal(h.ip_tot, tot);
+        assert_int_equal(h.ip_hl, 20);
+        assert_int_equal(h.ip_off + tot, f->n);
+        assert_true(h.dedup_fp == dedup_fingerprint(4, bv_make(buf + h.ip_off, 20),
+                                                    bv_make(buf + h.ip_off + 20, tot - 20)));
+    } else {
+        assert_int_equal(h.ip_tot, 0);
     }
     free(buf);
     return ok;
+}
+
+/* A hint's fingerprint is used only for the bytes it describes: right, it
+ * finds the copy; describing other bytes, it is ignored; and the decoder
+ * does trust it (two made-up fingerprints for one packet: no duplicate). */
+static void test_hint_dedup(void **state)
+{
+    (void)state;
+    struct decoder *d = mk();
+    struct fb f;
+    mk_udp4(&f, "INVITE", 5060, 5062);
+    w_eth(&f, 0x0800);
+    memset(f.b + f.n, 0, 20); /* Ethernet padding: not part of the fingerprint */
+    f.n += 20;
+    struct ts_frame fr = { .ts_ns = 5000000000ull, .frame_no = 1, .linktype = 1,
+                           .caplen = (uint32_t)f.n, .wirelen = (uint32_t)f.n, .data = f.b };
+    struct frame_hint h = { 0 };
+    struct pkt_meta m;
+    struct bv pl;
+    assert_true(decoder_udp_hint(&fr, &m, &pl, &h));
+    assert_int_equal(h.ip_off, 14);
+    decoder_frame_hinted(d, &fr, &h);
+    decoder_frame_hinted(d, &fr, &h);
+    assert_int_equal(st.v[TS_DUPLICATES], 1);
+    decoder_frame(d, &fr); /* unhinted: the same fingerprint */
+    assert_int_equal(st.v[TS_DUPLICATES], 2);
+    struct frame_hint off = h;
+    off.ip_off = 0;
+    off.dedup_fp = 1;
+    decoder_frame_hinted(d, &fr, &off);
+    assert_int_equal(st.v[TS_DUPLICATES], 3);
+    fr.ts_ns += 10000000000ull; /* past the window */
+    struct frame_hint made = h;
+    made.dedup_fp = 11;
+    decoder_frame_hinted(d, &fr, &made);
+    made.dedup_fp = 12;
+    decoder_frame_hinted(d, &fr, &made);
+    assert_int_equal(st.v[TS_DUPLICATES], 3);
+    decoder_free(d);
 }
 
 static void test_udp_hint(void **state)
@@ -1416,6 +1465,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ether_ipv4_udp),
         cmocka_unit_test(test_udp_hint),
+        cmocka_unit_test(test_hint_dedup),
         cmocka_unit_test(test_vlan_qinq),
         cmocka_unit_test(test_linux_cooked),
         cmocka_unit_test(test_raw_ip),
