@@ -33,7 +33,8 @@ struct ts_frame {
 /* What a reader thread computes ahead for one frame, from its bytes alone
  * (speed only: see engine_hint). Zero fields: nothing known. */
 struct frame_hint {
-    uint64_t stream_hash; /* media stream table hash of its RTP key */
+    uint64_t stream_hash; /* media stream table hash of its RTP key, and */
+    uint32_t ep_slot[2];  /* its endpoints' slots in media's generation table */
     uint64_t dedup_fp;    /* SPAN-duplicate fingerprint of its outer IPv4 packet, */
     uint32_t ip_off;      /* which starts ip_off bytes into the frame, */
     uint16_t ip_hl, ip_tot; /* with this header and total length (ip_tot 0: no fp) */

@@ -497,14 +497,14 @@ void engine_hint(const struct ts_frame *f, struct frame_hint *h)
     struct pkt_meta m;
     struct bv pl;
     memset(h, 0, sizeof *h);
-    if (decoder_udp_hint(f, &m, &pl, h))
-        h->stream_hash = media_stream_hash(&m, pl);
+    if (decoder_udp_hint(f, &m, &pl, h) && (h->stream_hash = media_stream_hash(&m, pl)))
+        media_endpoint_slots(&m, h->ep_slot);
 }
 
 void engine_prefetch(struct engine *e, const struct frame_hint *h)
 {
     if (h->stream_hash)
-        media_prefetch_bucket(e->media, h->stream_hash);
+        media_prefetch_bucket(e->media, h->stream_hash, h->ep_slot);
     if (h->ip_tot)
         decoder_prefetch_dedup(e->dec, h->dedup_fp);
 }

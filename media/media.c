@@ -1106,9 +1106,22 @@ uint64_t media_stream_hash(const struct pkt_meta *pm, struct bv payload)
     return h ? h : 1;
 }
 
-void media_prefetch_bucket(const struct media *m, uint64_t hash)
+static void ep_slots(const struct pkt_meta *pm, uint32_t slot[2])
+{
+    slot[0] = (uint32_t)(hash_ep(&pm->dst, pm->dport) & (TS_MEDIA_EGEN_SLOTS - 1));
+    slot[1] = (uint32_t)(hash_ep(&pm->src, pm->sport) & (TS_MEDIA_EGEN_SLOTS - 1));
+}
+
+void media_endpoint_slots(const struct pkt_meta *pm, uint32_t slot[2])
+{
+    ep_slots(pm, slot);
+}
+
+void media_prefetch_bucket(const struct media *m, uint64_t hash, const uint32_t slot[2])
 {
     htab_prefetch_bucket(&m->streams, hash);
+    ts_prefetch(&m->egen[slot[0] & (TS_MEDIA_EGEN_SLOTS - 1)]);
+    ts_prefetch(&m->egen[slot[1] & (TS_MEDIA_EGEN_SLOTS - 1)]);
 }
 
 void media_prefetch_stream(const struct media *m, uint64_t hash)
@@ -1165,8 +1178,7 @@ static struct mstream *stream_get(struct media *m, const struct pkt_meta *pm, st
     s->key = f;
     s->ssrc = ssrc;
     s->pc.pt = -1;
-    s->eslot[0] = (uint32_t)(hash_ep(&pm->dst, pm->dport) & (TS_MEDIA_EGEN_SLOTS - 1));
-    s->eslot[1] = (uint32_t)(hash_ep(&pm->src, pm->sport) & (TS_MEDIA_EGEN_SLOTS - 1));
+    ep_slots(pm, s->eslot);
     rtpstat_init(&s->st);
     struct media_stream *r = &s->rec;
     r->id = ++m->next_id;

@@ -159,12 +159,14 @@ bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload);
 
 /* Prefetch hints for a UDP packet a few packets before media_udp sees it
  * (speed only, no effect on results). media_stream_hash() is the stream
- * table's hash of the packet's RTP key (0: not RTP-like); it reads no
- * analyser state, so a reader thread may compute it. Then, a few packets
- * ahead, media_prefetch_bucket() fetches its bucket and, once that arrived,
- * media_prefetch_stream() the stream itself. */
+ * table's hash of the packet's RTP key (0: not RTP-like) and
+ * media_endpoint_slots() its endpoints' generation slots; they read no
+ * analyser state, so a reader thread may compute them. Then, a few packets
+ * ahead, media_prefetch_bucket() fetches the bucket and the slots and, once
+ * the bucket arrived, media_prefetch_stream() the stream itself. */
 uint64_t media_stream_hash(const struct pkt_meta *pm, struct bv payload);
-void media_prefetch_bucket(const struct media *m, uint64_t hash);
+void media_endpoint_slots(const struct pkt_meta *pm, uint32_t slot[2]);
+void media_prefetch_bucket(const struct media *m, uint64_t hash, const uint32_t slot[2]);
 void media_prefetch_stream(const struct media *m, uint64_t hash);
 /* The hash stage 1 gave for the frame about to be decoded (0: none): the
  * first stream lookup of that frame tries it before hashing the key itself.

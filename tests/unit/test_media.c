@@ -515,7 +515,9 @@ static void test_lookup_hint(void **state)
     uint8_t p[12] = { 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7 };
     uint64_t h = media_stream_hash(&pm, bv_make(p, sizeof p));
     assert_true(h != 0);
-    media_prefetch_bucket(m, h);
+    uint32_t slot[2];
+    media_endpoint_slots(&pm, slot);
+    media_prefetch_bucket(m, h, slot);
     media_prefetch_stream(m, h);
     assert_true(send_rtp(m, &pm, 0, false, 1, 0, 7));
     const uint64_t hints[] = { h, h ^ 1, 0, h };
