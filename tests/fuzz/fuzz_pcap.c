@@ -2,16 +2,22 @@
  * pcap with either byte order and resolution, pcapng) on a file made from
  * the input, every frame then decoded by the engine down to the call tracker.
  * The input is written to a memory file and opened by its /proc path, the
- * way `trunkscope analyze` opens a capture. */
+ * way `trunkscope analyze` opens a capture. It is read twice: frame by frame
+ * into a plain engine, and the way analyze reads it (readahead batches, on a
+ * thread for odd sizes, with hints and prefetches) into a second engine.
+ * Oracles: the same frames in the same order, and the same counters (the
+ * hints must never change a result). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "../../calls/calls.h"
 #include "../../capture/pcapin.h"
+#include "../../capture/readahead.h"
 #include "../../common/hash.h"
 #include "../../engine/engine.h"
 
@@ -39,19 +45,49 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     ts_hash_seed_fixed(1, 2);
     struct engine_config cfg = { .dedup = true, .track_calls = true, .calls_cfg = &ccfg };
-    struct engine *e = engine_new(&cfg);
-    struct pcapin *in = pcapin_new();
+    struct engine *e = engine_new(&cfg), *e2 = engine_new(&cfg);
+    struct pcapin *in = pcapin_new(), *in2 = pcapin_new();
     char err[512];
-    if (e && in && pcapin_add(in, path, err, sizeof err) == 0) {
+    uint64_t n1 = 0, sum1 = 0, n2 = 0, sum2 = 0;
+    if (e && e2 && in && in2 && pcapin_add(in, path, err, sizeof err) == 0 &&
+        pcapin_add(in2, path, err, sizeof err) == 0) {
         struct ts_frame f;
-        int r, n = 0;
-        while (n++ < MAX_FRAMES && (r = pcapin_next(in, &f, err, sizeof err)) != 0) {
-            if (r > 0)
+        int r;
+        while (n1 < MAX_FRAMES && (r = pcapin_next(in, &f, err, sizeof err)) != 0) {
+            if (r > 0) {
+                n1++;
+                sum1 = sum1 * 31 + f.caplen + f.ts_ns + (f.caplen ? f.data[f.caplen - 1] : 0);
                 engine_frame(e, &f);
+            }
         }
         engine_finish(e);
+        struct readahead *ra = readahead_start(in2, engine_hint, size & 1);
+        const struct ra_batch *b;
+        while (ra && n2 < MAX_FRAMES && (b = readahead_next(ra))) {
+            for (size_t i = 0; i < b->n && n2 < MAX_FRAMES; i++) {
+                const struct ts_frame *g = &b->f[i];
+                const struct frame_hint *h = &b->hint[i];
+                if (h->ip_tot && (size_t)h->ip_off + h->ip_tot > g->caplen)
+                    abort(); /* a hint beyond its frame */
+                if (i + 6 < b->n)
+                    engine_prefetch(e2, &b->hint[i + 6]);
+                if (i + 2 < b->n)
+                    engine_prefetch_more(e2, &b->hint[i + 2]);
+                n2++;
+                sum2 = sum2 * 31 + g->caplen + g->ts_ns + (g->caplen ? g->data[g->caplen - 1] : 0);
+                engine_frame_hinted(e2, g, h);
+            }
+        }
+        readahead_free(ra);
+        engine_finish(e2);
+        if (ra && (n1 != n2 || sum1 != sum2))
+            abort(); /* readahead lost, added or reordered a frame */
+        if (ra && memcmp(engine_stats(e), engine_stats(e2), sizeof(struct ts_stats)) != 0)
+            abort(); /* a hint changed a result */
     }
     pcapin_free(in);
+    pcapin_free(in2);
     engine_free(e);
+    engine_free(e2);
     return 0;
 }
