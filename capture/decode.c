@@ -140,7 +140,7 @@ static void get_addr(struct bv b, size_t off, size_t n, struct ts_addr *a)
  * its original agree even when the outer headers differ. */
 static bool carries_tunnel(uint8_t proto, struct bv pay)
 {
-    uint16_t dport;
+    uint16_t dport = 0;
     if (proto == IPP_IPIP || proto == IPP_IPV6 || proto == IPP_GRE)
         return true;
     return proto == TS_L4_UDP && bv_peek_be16(pay, 2, &dport) && dport == VXLAN_PORT;
@@ -709,7 +709,7 @@ bool decoder_udp_hint(const struct ts_frame *f, struct pkt_meta *m, struct bv *p
                       struct frame_hint *h)
 {
     struct bv b = bv_make(f->data, f->caplen);
-    uint16_t type, flags, tot, dlen, dport;
+    uint16_t type, flags, tot, dlen, dport = 0;
     uint8_t vihl, proto;
     if (f->linktype != 1 || !bv_skip(&b, 12) || !bv_be16(&b, &type))
         return false;
