@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/grow.h"
+
 #define KEPT_CHUNK (256u * 1024)
 
 struct kept_view {
@@ -101,12 +103,10 @@ static uint8_t *kept_alloc(struct calls *c, size_t n)
         return NULL;
     if (!k->nchunks || k->used + n > KEPT_CHUNK) {
         if (k->nchunks == k->chunks_cap) {
-            size_t cap = k->chunks_cap ? k->chunks_cap * 2 : 16;
-            uint8_t **nc = realloc(k->chunks, cap * sizeof *nc);
+            uint8_t **nc = ts_grow(k->chunks, &k->chunks_cap, sizeof *nc, 16, 0);
             if (!nc)
                 return NULL;
             k->chunks = nc;
-            k->chunks_cap = cap;
         }
         uint8_t *ch = malloc(KEPT_CHUNK);
         if (!ch)
@@ -140,16 +140,12 @@ bool kept_add(struct calls *c, const struct calls_call *call, uint32_t epoch)
 {
     struct kept_store *k = &c->kept;
     if (k->n == k->cap) {
-        size_t cap = k->cap ? k->cap * 2 : 64;
-        if (cap > TS_MAX_REPORT_CALLS)
-            cap = TS_MAX_REPORT_CALLS;
-        struct kept_ref *nr = realloc(k->refs, cap * sizeof *nr);
+        struct kept_ref *nr = ts_grow(k->refs, &k->cap, sizeof *nr, 64, TS_MAX_REPORT_CALLS);
         if (!nr)
             return false;
         k->refs = nr;
-        k->cap = cap;
     }
-    if (k->n >= k->cap || call->nlegs > TS_CALLS_MAX_LEGS)
+    if (call->nlegs > TS_CALLS_MAX_LEGS)
         return false;
     size_t len = pack_call(c, call);
     uint8_t *p = kept_alloc(c, len);

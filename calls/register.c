@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/grow.h"
 #include "../common/hash.h"
 
 #define REG_TXN_TIMEOUT_NS (32ull * NS_PER_S)
@@ -37,14 +38,10 @@ static int32_t reg_get(struct calls *c, const struct ts_addr *client,
         return -1;
     }
     if (c->nregs == c->regs_cap) {
-        size_t cap = c->regs_cap ? c->regs_cap * 2 : 8;
-        if (cap > TS_CALLS_MAX_PEERS)
-            cap = TS_CALLS_MAX_PEERS;
-        struct calls_reg *nr = realloc(c->regs, cap * sizeof *nr);
+        struct calls_reg *nr = ts_grow(c->regs, &c->regs_cap, sizeof *nr, 8, TS_CALLS_MAX_PEERS);
         if (!nr)
             return -1;
         c->regs = nr;
-        c->regs_cap = cap;
     }
     struct calls_reg *r = &c->regs[c->nregs];
     memset(r, 0, sizeof *r);

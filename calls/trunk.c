@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/grow.h"
 #include "../common/hash.h"
 
 static uint64_t pair_hash(const struct ts_addr *x, const struct ts_addr *y)
@@ -141,14 +142,11 @@ int32_t trunk_lookup(struct calls *c, const struct ts_addr *src, const struct ts
         return -1;
     }
     if (c->ntrunks == c->trunks_cap) {
-        size_t cap = c->trunks_cap ? c->trunks_cap * 2 : 8;
-        if (cap > TS_CALLS_MAX_TRUNKS)
-            cap = TS_CALLS_MAX_TRUNKS;
-        struct calls_trunk *nt = realloc(c->trunks, cap * sizeof *nt);
+        struct calls_trunk *nt =
+            ts_grow(c->trunks, &c->trunks_cap, sizeof *nt, 8, TS_CALLS_MAX_TRUNKS);
         if (!nt)
             return -1;
         c->trunks = nt;
-        c->trunks_cap = cap;
     }
     struct calls_trunk *t = &c->trunks[c->ntrunks];
     memset(t, 0, sizeof *t);
@@ -203,14 +201,11 @@ static struct calls_bucket *bucket_at(struct calls *c, struct calls_trunk *t, ui
         i--;
         TS_INC(c->st, CALLS_BUCKETS_DROPPED);
     } else if (t->nbuckets == t->buckets_cap) {
-        size_t cap = t->buckets_cap ? t->buckets_cap * 2 : 4;
-        if (cap > TS_CALLS_MAX_BUCKETS)
-            cap = TS_CALLS_MAX_BUCKETS;
-        struct calls_bucket *nb = realloc(t->buckets, cap * sizeof *nb);
+        struct calls_bucket *nb =
+            ts_grow(t->buckets, &t->buckets_cap, sizeof *nb, 4, TS_CALLS_MAX_BUCKETS);
         if (!nb)
             return NULL;
         t->buckets = nb;
-        t->buckets_cap = cap;
     }
     memmove(&t->buckets[i + 1], &t->buckets[i], (t->nbuckets - i) * sizeof t->buckets[0]);
     t->nbuckets++;

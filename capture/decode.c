@@ -32,7 +32,6 @@ struct decoder {
     struct ipfrag *frag;
     struct dedup *dedup;
     bool dedup_on;
-    const struct frame_hint *hint; /* of the frame being decoded (decoder_frame_hinted) */
     size_t nlt;
     struct linktype_count lt[DECODE_MAX_LINKTYPES];
     /* A reassembled datagram is copied here: ipfrag's view dies at its next
@@ -751,22 +750,20 @@ void decoder_prefetch_dedup(const struct decoder *d, uint64_t fp)
     dedup_prefetch(d->dedup, fp);
 }
 
-void decoder_frame_hinted(struct decoder *d, const struct ts_frame *f,
-                          const struct frame_hint *h)
+void decoder_frame(struct decoder *d, const struct ts_frame *f)
 {
-    d->hint = h;
-    decoder_frame(d, f);
-    d->hint = NULL;
+    decoder_frame_hinted(d, f, NULL);
 }
 
-void decoder_frame(struct decoder *d, const struct ts_frame *f)
+void decoder_frame_hinted(struct decoder *d, const struct ts_frame *f,
+                          const struct frame_hint *h)
 {
     struct dctx c;
     memset(&c, 0, sizeof c);
     c.d = d;
     c.st = d->st;
     c.frame = f->data;
-    c.hint = d->hint;
+    c.hint = h;
     c.m.ts_ns = f->ts_ns;
     c.m.frame_no = f->frame_no;
     c.m.file_idx = f->file_idx;

@@ -10,9 +10,9 @@
 
 #include "../common/limits.h"
 
-#define RA_SLOTS 8
-#define RA_FRAMES 256           /* frames per batch */
-#define RA_BYTES (512u * 1024)  /* frame bytes per batch; one larger frame grows it */
+#define RA_SLOTS TS_READAHEAD_SLOTS
+#define RA_FRAMES TS_READAHEAD_FRAMES
+#define RA_BYTES TS_READAHEAD_BYTES
 
 struct ra_slot {
     struct ra_batch b;

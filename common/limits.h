@@ -23,6 +23,13 @@
 #define TS_PCAP_BUFFERED_FILES 16
 /* Read errors kept for the report (the rest are counted). */
 #define TS_READ_ERRORS_KEPT 64
+/* analyze's reader thread: batches in flight, frames and frame bytes per
+ * batch (4 MB in all; a single larger frame grows its batch, within
+ * libpcap's snaplen). Batches of 256 make the hand-over cost nothing per
+ * packet; 8 of them let the reader run ahead through a slow stretch. */
+#define TS_READAHEAD_SLOTS 8
+#define TS_READAHEAD_FRAMES 256
+#define TS_READAHEAD_BYTES (512u * 1024)
 /* Nested encapsulations (VLAN, tunnels) before we stop peeling: a loop guard. */
 #define TS_MAX_ENCAP_DEPTH 8
 /* IPv6 extension headers walked per packet: RFC 8200 allows few in practice. */

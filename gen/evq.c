@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/grow.h"
+
 void evq_init(struct evq *q) { memset(q, 0, sizeof *q); }
 
 void evq_cleanup(struct evq *q)
@@ -21,12 +23,10 @@ bool evq_push(struct evq *q, uint64_t t, uint8_t kind, void *obj, uint32_t a,
               uint16_t b, uint8_t flags)
 {
     if (q->n == q->cap) {
-        size_t nc = q->cap ? q->cap * 2 : 1024;
-        struct evq_ent *nv = realloc(q->v, nc * sizeof *nv);
+        struct evq_ent *nv = ts_grow(q->v, &q->cap, sizeof *nv, 1024, 0);
         if (!nv)
             return false;
         q->v = nv;
-        q->cap = nc;
     }
     struct evq_ent e = { t, q->tie++, obj, a, b, kind, flags };
     size_t i = q->n++;

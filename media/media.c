@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../common/grow.h"
 #include "../common/hash.h"
 #include "../common/htab.h"
 #include "../dissect/rtp.h"
@@ -532,14 +533,12 @@ static void series_push(struct media *m, struct mstream *s, const struct media_s
         return;
     }
     if (r->nseries == s->series_cap) {
-        uint32_t ncap = s->series_cap ? s->series_cap * 2 : 16;
-        if (ncap > TS_MEDIA_MAX_SERIES)
-            ncap = TS_MEDIA_MAX_SERIES;
-        struct media_series *ns = realloc(r->series, ncap * sizeof *ns);
+        size_t cap = s->series_cap;
+        struct media_series *ns = ts_grow(r->series, &cap, sizeof *ns, 16, TS_MEDIA_MAX_SERIES);
         if (!ns)
             return;
         r->series = ns;
-        s->series_cap = ncap;
+        s->series_cap = (uint32_t)cap;
     }
     r->series[r->nseries++] = *pt;
 }
@@ -639,14 +638,10 @@ static void stream_end(struct media *m, struct mstream *s, bool evicted)
     if (m->sink)
         m->sink(m->sink_ctx, r);
     if (m->nreport == m->report_cap && m->report_cap < m->cfg.max_report) {
-        size_t ncap = m->report_cap ? m->report_cap * 2 : 64;
-        if (ncap > m->cfg.max_report)
-            ncap = m->cfg.max_report;
-        struct media_stream *nr = realloc(m->report, ncap * sizeof *nr);
-        if (nr) {
+        struct media_stream *nr =
+            ts_grow(m->report, &m->report_cap, sizeof *nr, 64, m->cfg.max_report);
+        if (nr)
             m->report = nr;
-            m->report_cap = ncap;
-        }
     }
     if (m->nreport < m->report_cap) {
         m->report[m->nreport++] = *r;

@@ -10,6 +10,7 @@
 
 #include "../capture/decode.h"
 #include "../capture/pcapin.h"
+#include "../common/grow.h"
 #include "../common/limits.h"
 
 #define NS_PER_S 1000000000ull
@@ -212,15 +213,13 @@ static int load(sqlite3 *h, int64_t call_id, struct exporter *x, uint64_t *lo, u
     int r;
     while ((r = sqlite3_step(s)) == SQLITE_ROW) {
         if (x->nrefs == x->cap) {
-            size_t nc = x->cap ? x->cap * 2 : 64;
-            struct fref *n = realloc(x->refs, nc * sizeof *n);
+            struct fref *n = ts_grow(x->refs, &x->cap, sizeof *n, 64, 0);
             if (!n) {
                 snprintf(err, errlen, "out of memory");
                 sqlite3_finalize(s);
                 return ST_ERR_NOMEM;
             }
             x->refs = n;
-            x->cap = nc;
         }
         struct fref *f = &x->refs[x->nrefs++];
         f->capture_id = sqlite3_column_int64(s, 0);

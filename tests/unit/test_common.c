@@ -3,9 +3,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include "../../common/bv.h"
+#include "../../common/grow.h"
 #include "../../common/hash.h"
 #include "../../common/htab.h"
 
@@ -127,6 +129,32 @@ static void test_htab_bounded_lru(void **state)
     htab_cleanup(&t);
 }
 
+/* ts_grow: first size, doubling, the cap, refusal at the cap (array and
+ * capacity kept), and a size whose doubling would overflow. */
+static void test_grow(void **state)
+{
+    (void)state;
+    size_t cap = 0;
+    int *a = ts_grow(NULL, &cap, sizeof *a, 4, 10);
+    assert_non_null(a);
+    assert_int_equal(cap, 4);
+    a[3] = 7;
+    a = ts_grow(a, &cap, sizeof *a, 4, 10);
+    assert_non_null(a);
+    assert_int_equal(cap, 8);
+    assert_int_equal(a[3], 7);
+    a = ts_grow(a, &cap, sizeof *a, 4, 10);
+    assert_non_null(a);
+    assert_int_equal(cap, 10);
+    assert_null(ts_grow(a, &cap, sizeof *a, 4, 10));
+    assert_int_equal(cap, 10);
+    assert_int_equal(a[3], 7);
+    size_t big = SIZE_MAX / 4;
+    assert_null(ts_grow(a, &big, 8, 4, 0));
+    assert_true(big == SIZE_MAX / 4);
+    free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +163,7 @@ int main(void)
         cmocka_unit_test(test_bv_text),
         cmocka_unit_test(test_hash_seeded),
         cmocka_unit_test(test_htab_bounded_lru),
+        cmocka_unit_test(test_grow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
