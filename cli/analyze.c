@@ -82,18 +82,23 @@ static void print_text(const struct engine *e, double elapsed)
     }
 }
 
-/* Read-ahead distances within a batch: the stream bucket of frame i+6 and
- * the stream of frame i+2 are fetched while frame i is analysed. */
+/* Read-ahead distances within a batch: the stream bucket and the headers of
+ * frame i+6 and the stream of frame i+2 are fetched while frame i is
+ * analysed (the reader thread wrote the frame on the other core). */
 #define PREFETCH_BUCKET 6
 #define PREFETCH_STREAM 2
 
 static void analyze_batch(struct engine *e, struct st_writer *w, const struct ra_batch *b)
 {
-    for (size_t i = 0; i < b->n && i < PREFETCH_BUCKET; i++)
+    for (size_t i = 0; i < b->n && i < PREFETCH_BUCKET; i++) {
         engine_prefetch(e, &b->hint[i]);
+        engine_prefetch_frame(&b->f[i]);
+    }
     for (size_t i = 0; i < b->n; i++) {
-        if (i + PREFETCH_BUCKET < b->n)
+        if (i + PREFETCH_BUCKET < b->n) {
             engine_prefetch(e, &b->hint[i + PREFETCH_BUCKET]);
+            engine_prefetch_frame(&b->f[i + PREFETCH_BUCKET]);
+        }
         if (i + PREFETCH_STREAM < b->n)
             engine_prefetch_more(e, &b->hint[i + PREFETCH_STREAM]);
         if (w)

@@ -9,6 +9,7 @@
 #include "../capture/decode.h"
 #include "../capture/tcp_reasm.h"
 #include "../common/hash.h"
+#include "../common/htab.h"
 #include "../common/limits.h"
 #include "../dissect/sipframe.h"
 #include "../dissect/hep.h"
@@ -507,6 +508,15 @@ void engine_prefetch(struct engine *e, const struct frame_hint *h)
         media_prefetch_bucket(e->media, h->stream_hash, h->ep_slot);
     if (h->ip_tot)
         decoder_prefetch_dedup(e->dec, h->dedup_fp);
+}
+
+void engine_prefetch_frame(const struct ts_frame *f)
+{
+    /* link, IP and transport headers and the start of the payload */
+    if (f->caplen)
+        ts_prefetch(f->data);
+    if (f->caplen > 64)
+        ts_prefetch(f->data + 64);
 }
 
 void engine_prefetch_more(struct engine *e, const struct frame_hint *h)

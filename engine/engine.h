@@ -41,6 +41,8 @@ void engine_frame(struct engine *e, const struct ts_frame *f);
 void engine_hint(const struct ts_frame *f, struct frame_hint *h);
 void engine_prefetch(struct engine *e, const struct frame_hint *h);
 void engine_prefetch_more(struct engine *e, const struct frame_hint *h);
+/* The frame's first two cache lines (with engine_prefetch()). */
+void engine_prefetch_frame(const struct ts_frame *f);
 /* engine_frame() for a frame with that engine_hint() (h NULL: none). */
 void engine_frame_hinted(struct engine *e, const struct ts_frame *f, const struct frame_hint *h);
 

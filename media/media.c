@@ -1381,7 +1381,7 @@ static void rtp_packet(struct media *m, const struct pkt_meta *pm, const struct 
 
     /* The leg only needs to know that media arrived (and audio): tell it
      * once per stream instead of looking it up for every packet. */
-    if (r->leg_ref && (!s->leg_rx_noted || (audio && !s->leg_audio_noted))) {
+    if ((!s->leg_rx_noted || (audio && !s->leg_audio_noted)) && r->leg_ref) {
         struct magg *leg = agg_find(m, AGG_LEG, r->leg_ref);
         if (leg) {
             leg_note_rx(leg, s->side, r->first_ns, audio);
@@ -1395,7 +1395,7 @@ static void rtp_packet(struct media *m, const struct pkt_meta *pm, const struct 
     }
     /* Re-checked only when an expectation changed: answers arrive leg by
      * leg, after the media has started. */
-    if (!by_src && r->leg_ref && s->also_dirty) {
+    if (s->also_dirty && !by_src && r->leg_ref) {
         s->also_dirty = false;
         leg_also(m, s, expect_find(m, &pm->dst, pm->dport), pm, audio);
         leg_also(m, s, expect_find(m, &pm->src, pm->sport), pm, audio);

@@ -113,7 +113,7 @@ static uint16_t fold(uint32_t acc)
 
 static void count_frame(struct counts *c, struct bv f)
 {
-    uint16_t et;
+    uint16_t et = 0;
     struct bv ip;
     assert_true(bv_skip(&f, 12));
     assert_true(bv_be16(&f, &et));
@@ -121,7 +121,7 @@ static void count_frame(struct counts *c, struct bv f)
         assert_true(bv_skip(&f, 2));
         assert_true(bv_be16(&f, &et));
     }
-    uint8_t proto;
+    uint8_t proto = 0;
     struct bv l4, src, dst;
     if (et == 0x0800) {
         ip = f;
@@ -144,7 +144,7 @@ static void count_frame(struct counts *c, struct bv f)
     uint32_t ps = csum_add(csum_add(0, src), dst) + proto + (uint32_t)l4.len;
     if (fold(csum_add(ps, l4)) != 0xffff)
         c->bad_csum++;
-    uint16_t sp, dp;
+    uint16_t sp = 0, dp = 0;
     assert_true(bv_be16(&f, &sp));
     assert_true(bv_be16(&f, &dp));
     if (proto == 17) {
@@ -180,11 +180,11 @@ static struct counts parse_pcap(const struct blob *p)
     assert_true(bv_skip(&b, 20));
     uint64_t last = 0;
     while (b.len) {
-        uint32_t sec, usec, incl, orig;
+        uint32_t sec = 0, usec = 0, incl = 0, orig = 0;
         assert_true(bv_le32(&b, &sec) && bv_le32(&b, &usec) && bv_le32(&b, &incl) &&
                     bv_le32(&b, &orig));
         assert_int_equal(incl, orig);
-        struct bv f;
+        struct bv f = bv_make(NULL, 0);
         assert_true(bv_take(&b, incl, &f));
         uint64_t ts = (uint64_t)sec * 1000000u + usec;
         if (ts < last)
