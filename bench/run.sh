@@ -31,8 +31,12 @@ mkdir -p "$data"
 # Captures: G.711 both ways on two legs per call, default scenario mix, 10 %
 # of streams impaired. At 10,000 calls the mean call is 4 s so that the ramp
 # (one mean duration long) reaches full concurrency within the packet budget;
-# c100s has the same 4-s calls at 100 concurrent calls, so that the two
-# differ in concurrency only (c100 has the default 20-s calls).
+# calls still ring 1.5-12 s before they answer, so 4,000,000 packets are
+# mostly that ramp: call setup, with 4 % SIP. c100r is the same traffic at
+# 100 calls: 100 captures generated exactly like c10000 with a hundredth of
+# its calls and packets (seeds 1-100, 20 s apart) one after the other, so the
+# two differ in the number of calls up at once only (same packets, SIP share
+# and calls). c100 is a steady 100-call trunk with the default 20-s calls.
 gen() { # NAME CONCURRENCY PACKETS EXTRA...
     local name=$1 conc=$2 pk=$3; shift 3
     local stamp="$conc $pk $*"
@@ -43,15 +47,40 @@ gen() { # NAME CONCURRENCY PACKETS EXTRA...
         echo "$stamp" >"$data/$name.params"
     fi
 }
-gen c100 100 "${PACKETS_100:-2000000}"
-gen c100s 100 "${PACKETS_100:-2000000}" --duration-mean 4
-gen c10000 10000 "${PACKETS_10K:-4000000}" --duration-mean 4
+gen_repeated() { # NAME CONCURRENCY PACKETS_EACH COUNT EXTRA...
+    local name=$1 conc=$2 pk=$3 count=$4; shift 4
+    local stamp="$conc $pk x$count $*" dir=$data/$name.parts
+    [ -s "$data/$name.pcap" ] && [ "$(cat "$data/$name.params" 2>/dev/null)" = "$stamp" ] && return
+    echo "bench: generating $name ($count x $conc concurrent calls, $pk packets each)" >&2
+    rm -rf "$dir" && mkdir -p "$dir"
+    for ((i = 0; i < count; i++)); do
+        "$ts" gen -o "$dir/$i.pcap" --concurrency "$conc" --max-packets "$pk" --impair 0.1 \
+            --seed $((i + 1)) --start $((1700000000 + 20 * i)) "$@" >/dev/null 2>&1
+    done
+    # one file: the first header, then every part's records (same link type)
+    { cat "$dir/0.pcap"; for ((i = 1; i < count; i++)); do tail -c +25 "$dir/$i.pcap"; done; } \
+        >"$data/$name.pcap"
+    local peak=0 p
+    for ((i = 0; i < count; i++)); do # the parts do not overlap in time
+        p=$(peak_calls "$dir/$i.truth.json")
+        [ "$p" -gt "$peak" ] && peak=$p
+    done
+    python3 -c 'import json, sys
+n = sum(json.load(open(f))["totals"]["total_packets"] for f in sys.argv[3:])
+json.dump({"totals": {"total_packets": n}, "parts": len(sys.argv) - 3, "peak": int(sys.argv[2])},
+          open(sys.argv[1], "w"))' "$data/$name.truth.json" "$peak" "$dir"/*.truth.json
+    rm -rf "$dir"
+    echo "$stamp" >"$data/$name.params"
+}
 
 # Peak number of calls up at once, from the generator's truth file.
 peak_calls() {
     python3 - "$1" <<'EOF'
 import json, sys
 t = json.load(open(sys.argv[1]))
+if "peak" in t:  # a capture made of parts (gen_repeated)
+    print(t["peak"])
+    sys.exit(0)
 ev = []
 for c in t["calls"]:
     if c.get("setup_time") is None:
@@ -66,6 +95,9 @@ for _, d in sorted(ev):
 print(peak)
 EOF
 }
+gen c100 100 "${PACKETS_100:-2000000}"
+gen_repeated c100r 100 $((${PACKETS_10K:-4000000} / 100)) 100 --duration-mean 4
+gen c10000 10000 "${PACKETS_10K:-4000000}" --duration-mean 4
 
 # measure N CMD...: best wall time of N runs, the largest peak RSS and the
 # least CPU time (user + system, all threads). Prints "seconds rss_kb cpu_s";
@@ -97,7 +129,7 @@ has_db=no
 } >"$out.tmp"
 declare -A pps
 declare -A rss_of calls_of
-for name in c100 c100s c10000; do
+for name in c100 c100r c10000; do
     f=$data/$name.pcap
     cat "$f" >/dev/null # warm the page cache: every tool reads from memory
     pk=$(grep -o '"total_packets": *[0-9]*' "$data/$name.truth.json" | grep -o '[0-9]*$')
@@ -128,8 +160,9 @@ for name in c100 c100s c10000; do
             p = pk / w
             x = (t == "floor") ? "1.0" : sprintf("%.1f", w / fl)
             r = (tsh == "-") ? "" : sprintf("%.1f", tsh / w)
-            printf "| %s | %d | %s | %.2f | %.2f | %.0f | %.0f | %.1f | %s | %s |\n",
-                   n, c, t, w, cs, p, m / 1024, m / c, x, r
+            pc = (n == "c100r") ? "-" : sprintf("%.1f", m / c)
+            printf "| %s | %d | %s | %.2f | %.2f | %.0f | %.0f | %s | %s | %s |\n",
+                   n, c, t, w, cs, p, m / 1024, pc, x, r
         }' >>"$out.tmp"
         pps[$name.$t]=$(awk -v pk="$pk" -v w="$w" 'BEGIN { printf "%.0f", pk / w }')
     done
@@ -139,17 +172,22 @@ done
 {
     echo
     for t in trunkscope tshark sngrep; do
-        for base in c100s c100; do
+        for base in c100r c100; do
             a=${pps[$base.$t]:-}; b=${pps[c10000.$t]:-}
             [ -n "$a" ] && [ -n "$b" ] &&
                 awk -v t="$t" -v a="$a" -v b="$b" -v base="$base" 'BEGIN { printf "%s: throughput at 10,000 calls = %.2f x %s\n\n", t, b / a, base }'
         done
     done
-    a=${rss_of[c100s]:-}; b=${rss_of[c10000]:-}
+    a=${rss_of[c100]:-}; b=${rss_of[c10000]:-}
     if [ -n "$a" ] && [ -n "$b" ] && [ "$a" != "-" ] && [ "$b" != "-" ]; then
-        awk -v a="$a" -v b="$b" -v ca="${calls_of[c100s]}" -v cb="${calls_of[c10000]}" 'BEGIN {
-            printf "trunkscope memory per added concurrent call (c100s -> c10000): %.1f KB\n\n", (b - a) / (cb - ca) }'
+        awk -v a="$a" -v b="$b" -v ca="${calls_of[c100]}" -v cb="${calls_of[c10000]}" 'BEGIN {
+            printf "trunkscope memory per added concurrent call (c100 -> c10000): %.1f KB\n\n", (b - a) / (cb - ca) }'
     fi
+    echo "c100r is c10000's traffic at 100 calls up at once (100 parts one after the"
+    echo "other): the pair that measures flatness. Its parts end with their calls cut"
+    echo "off, which trunkscope keeps until the no-BYE timeout (4 h), so its memory is"
+    echo "not per call up at once (RSS per call: -)."
+    echo
     echo "trunkscope --db: $has_db; runs: best of $runs (sngrep: $sng_runs); $(nproc) cores; $(uname -r)"
     echo
     echo "trunkscope reads the file on a second thread (reading and hashing overlap the"

@@ -115,6 +115,7 @@ struct dlg {
     char *sa;                       /* string arena: sa[0] is the empty string */
     uint64_t seq;                   /* creation order (tie-break of equal INVITE times),
                                      * also the leg_ref */
+    uint64_t touch;                 /* calls.touches when last moved to the LRU's young end */
     /* read by correlation for many candidates: kept together */
     uint64_t invite_ns, answer_ns, end_ns, last_ns;
     struct ts_addr src, dst;        /* first INVITE */
@@ -208,6 +209,11 @@ struct calls {
     struct ts_stats own;
     struct ts_stats *st;
     struct htab dlgs;
+    /* Answered dialogs idle past the tick's minimum age that only a SIP
+     * message or the no-BYE timeout can move on: out of the LRU list that
+     * calls_tick() walks every second, in touch order (see park()). */
+    struct ht_node parked;
+    uint64_t touches;               /* touch order of the dialogs (dlg.touch) */
     struct ixmap ix;
     struct tixmap tix;
     bool any_site;                  /* some leg has a site name */

@@ -135,6 +135,7 @@ struct calls *calls_new(const struct calls_config *cfg, struct ts_stats *st)
     if (c->cfg.bucket_s == 0)
         c->cfg.bucket_s = 60;
     c->st = st ? st : &c->own;
+    c->parked.lprev = c->parked.lnext = &c->parked;
     for (size_t i = 0; i < c->cfg.nsbcs && i < TS_CALLS_MAX_SBC; i++)
         c->sbc[c->nsbc++] = c->cfg.sbcs[i];
     c->tnodes = calloc(TS_CALLS_MAX_TRUNKS, sizeof *c->tnodes);
@@ -157,6 +158,79 @@ struct calls *calls_new(const struct calls_config *cfg, struct ts_stats *st)
     return c;
 }
 
+/* ---- parked dialogs (see struct calls) ---- */
+
+#define PARK_SCAN 64 /* steps to find a dialog's place by touch order */
+
+static void list_unlink(struct ht_node *n)
+{
+    n->lprev->lnext = n->lnext;
+    n->lnext->lprev = n->lprev;
+}
+
+static void list_insert_before(struct ht_node *pos, struct ht_node *n)
+{
+    n->lnext = pos;
+    n->lprev = pos->lprev;
+    pos->lprev->lnext = n;
+    pos->lprev = n;
+}
+
+static uint64_t touch_of(const struct ht_node *n)
+{
+    return ts_container_of(n, const struct dlg, n)->touch;
+}
+
+/* Out of the walked LRU list, to the parked list's young end: dialogs
+ * arrive in touch order, so the scan back nearly always stops at once (it
+ * is bounded: hostile timestamps make the order approximate, not slow). */
+static void park(struct calls *c, struct dlg *d)
+{
+    list_unlink(&d->n);
+    struct ht_node *pos = &c->parked;
+    for (unsigned i = 0; i < PARK_SCAN && pos->lprev != &c->parked &&
+                         touch_of(pos->lprev) > d->touch;
+         i++)
+        pos = pos->lprev;
+    list_insert_before(pos, &d->n);
+}
+
+/* Back into the LRU list where its touch order puts it: among the oldest,
+ * so the walk of the next tick sees it where it would have without parking. */
+static void unpark(struct calls *c, struct dlg *d, struct ht_node **from)
+{
+    list_unlink(&d->n);
+    struct ht_node *pos = *from;
+    for (unsigned i = 0; i < PARK_SCAN && pos != &c->dlgs.lru && touch_of(pos) < d->touch; i++)
+        pos = pos->lnext;
+    list_insert_before(pos, &d->n);
+    *from = &d->n;
+}
+
+/* Every parked dialog back into the LRU list, in touch order (both lists
+ * are in that order: one merge). */
+static void unpark_all(struct calls *c)
+{
+    struct ht_node *from = c->dlgs.lru.lnext;
+    while (c->parked.lnext != &c->parked) {
+        struct dlg *d = ts_container_of(c->parked.lnext, struct dlg, n);
+        while (from != &c->dlgs.lru && touch_of(from) < d->touch)
+            from = from->lnext;
+        list_unlink(&d->n);
+        list_insert_before(from, &d->n);
+    }
+}
+
+/* The least recently touched dialog, parked or not. */
+static struct ht_node *dlg_oldest(struct calls *c)
+{
+    struct ht_node *a = htab_oldest(&c->dlgs);
+    struct ht_node *b = c->parked.lnext != &c->parked ? c->parked.lnext : NULL;
+    if (!a || (b && touch_of(b) < touch_of(a)))
+        return b;
+    return a;
+}
+
 /* Unlink from every table and free; the caller handles the group. */
 void dlg_release(struct calls *c, struct dlg *d)
 {
@@ -175,6 +249,7 @@ void calls_free(struct calls *c)
         return;
     if (c->dlgs.buckets) {
         struct ht_node *n;
+        unpark_all(c);
         while ((n = htab_oldest(&c->dlgs)) != NULL)
             dlg_release(c, ts_container_of(n, struct dlg, n));
     }
@@ -206,6 +281,7 @@ void calls_set_media_hooks(struct calls *c, const struct calls_media_hooks *h)
 void calls_note_drop(struct calls *c, uint64_t t0_ns, uint64_t t1_ns)
 {
     /* every dialog still held; the LRU list runs oldest to newest */
+    unpark_all(c);
     for (struct ht_node *n = htab_oldest(&c->dlgs); n && n != &c->dlgs.lru; n = n->lnext) {
         struct dlg *d = ts_container_of(n, struct dlg, n);
         if (d->invite_ns <= t1_ns && (!d->ended || d->end_ns >= t0_ns))
@@ -409,7 +485,7 @@ static void record_hop(struct calls *c, struct dlg *d, const struct pkt_meta *m)
 static struct dlg *dlg_create(struct calls *c, const char *cid, size_t len, uint64_t h)
 {
     if (c->dlgs.count >= c->cfg.max_dialogs) {
-        struct ht_node *old = htab_oldest(&c->dlgs);
+        struct ht_node *old = dlg_oldest(c);
         if (old) {
             TS_INC(c->st, CALLS_EVICTED);
             corr_emit_group(c, ts_container_of(old, struct dlg, n), CALLS_PARTY_TIMEOUT);
@@ -431,6 +507,7 @@ static struct dlg *dlg_create(struct calls *c, const char *cid, size_t len, uint
     d->hop0.trunk = -1;
     corr_init_dlg(d);
     htab_insert(&c->dlgs, &d->n, h);
+    d->touch = ++c->touches;
     TS_INC(c->st, CALLS_LEGS);
     return d;
 }
@@ -824,7 +901,8 @@ void calls_sip(struct calls *c, const struct pkt_meta *m, const struct sip_msg *
         if (!d)
             return;
     }
-    htab_touch(&c->dlgs, &d->n);
+    htab_touch(&c->dlgs, &d->n); /* out of the parked list too */
+    d->touch = ++c->touches;
     if (m->ts_ns > d->last_ns)
         d->last_ns = m->ts_ns;
     dlg_msg(c, d, m, msg);
@@ -844,15 +922,24 @@ void calls_tick(struct calls *c, uint64_t now)
     uint64_t min_age = wait < nf ? wait : nf;
     if (nb < min_age)
         min_age = nb;
+    /* Parked dialogs whose no-BYE timeout came go back to be walked. */
+    struct ht_node *from = c->dlgs.lru.lnext;
+    while (c->parked.lnext != &c->parked) {
+        struct dlg *d = ts_container_of(c->parked.lnext, struct dlg, n);
+        if (d->last_ns + nb > now)
+            break;
+        unpark(c, d, &from);
+    }
     /* Oldest first, in batches of 64 groups. After a batch the walk goes
      * on where it stopped: the dialogs before that point are settled for
      * this tick (their timeouts were applied, and their group was not done
      * when its last member there was seen, nor can it become done now). */
-    struct ht_node *nd = c->dlgs.lru.lnext;
+    struct ht_node *nd = c->dlgs.lru.lnext, *next;
     for (;;) {
         struct dlg *batch[64];
         unsigned n = 0;
-        for (; nd != &c->dlgs.lru && n < 64; nd = nd->lnext) {
+        for (; nd != &c->dlgs.lru && n < 64; nd = next) {
+            next = nd->lnext;
             struct dlg *d = ts_container_of(nd, struct dlg, n);
             if (d->last_ns + min_age > now) {
                 nd = &c->dlgs.lru;   /* the rest is younger */
@@ -867,6 +954,13 @@ void calls_tick(struct calls *c, uint64_t now)
                     d->timed_out = true;
                     TS_INC(c->st, CALLS_TIMEOUTS);
                     dlg_end(c, d, d->last_ns, CALLS_PARTY_TIMEOUT);
+                } else if (d->answered) {
+                    /* a call in progress (or whose BYE was not captured):
+                     * nothing to do until its next message or the timeout,
+                     * hours away; walking it every second would cost a
+                     * cache miss per open call per second */
+                    park(c, d);
+                    continue;
                 }
             }
             if (d->ended && corr_group_done(c, d, now)) {
@@ -900,6 +994,7 @@ void calls_finish(struct calls *c)
     if (!c)
         return;
     struct ht_node *n;
+    unpark_all(c);
     while ((n = htab_oldest(&c->dlgs)) != NULL)
         corr_emit_group(c, ts_container_of(n, struct dlg, n), CALLS_PARTY_ACTIVE);
     reg_tick(c, UINT64_MAX);
@@ -1038,6 +1133,15 @@ const struct calls_reg *calls_reg_get(const struct calls *c, size_t i)
     return (c && i < c->nregs) ? &c->regs[i] : NULL;
 }
 size_t calls_dialogs_held(const struct calls *c) { return c ? c->dlgs.count : 0; }
+
+size_t calls_dialogs_parked(const struct calls *c)
+{
+    size_t n = 0;
+    if (c)
+        for (const struct ht_node *p = c->parked.lnext; p != &c->parked; p = p->lnext)
+            n++;
+    return n;
+}
 size_t calls_pending_held(const struct calls *c) { return c ? c->pend.count : 0; }
 uint64_t calls_stat(const struct calls *c, enum ts_stat s)
 {

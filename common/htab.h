@@ -56,21 +56,23 @@ static inline void ts_prefetch(const void *p)
 #endif
 }
 
-/* Prefetch hints (speed only): the bucket of hash, then (once it arrived) the
- * first entry of that bucket, lines cache lines of it. */
+/* Prefetch hints (speed only): the bucket of hash, then (once it arrived)
+ * the first bytes of the first entry of that bucket: every cache line they
+ * span, since entries from malloc are not line-aligned. */
 static inline void htab_prefetch_bucket(const struct htab *t, uint64_t hash)
 {
     ts_prefetch(&t->buckets[hash & t->mask]);
 }
 static inline void htab_prefetch_entry(const struct htab *t, uint64_t hash, size_t off,
-                                       unsigned lines)
+                                       size_t bytes)
 {
     const struct ht_node *n = t->buckets[hash & t->mask];
-    if (!n)
+    if (!n || !bytes)
         return;
-    const char *p = (const char *)n - off;
-    for (unsigned i = 0; i < lines; i++)
-        ts_prefetch(p + 64 * i);
+    uintptr_t a = (uintptr_t)((const char *)n - off);
+    uintptr_t first = a & ~(uintptr_t)63, last = (a + bytes - 1) & ~(uintptr_t)63;
+    for (uintptr_t p = first; p <= last; p += 64)
+        ts_prefetch((const void *)p);
 }
 /* Least recently used node, or NULL when empty. */
 struct ht_node *htab_oldest(const struct htab *t);

@@ -1121,9 +1121,9 @@ void media_prefetch_bucket(const struct media *m, uint64_t hash, const uint32_t 
 
 void media_prefetch_stream(const struct media *m, uint64_t hash)
 {
-    /* the fields one packet touches: up to the record's counters */
+    /* the fields one packet touches: up to the record's leg reference */
     htab_prefetch_entry(&m->streams, hash, offsetof(struct mstream, node),
-                        (unsigned)((offsetof(struct mstream, rec) + 80 + 63) / 64));
+                        offsetof(struct mstream, rec) + offsetof(struct media_stream, id));
 }
 
 /* The expectations at both ends are still the ones s saw last. */

@@ -980,6 +980,65 @@ static void test_trunk_kpis(void **state)
     calls_free(c);
 }
 
+/* Answered legs idle past the linger leave the tick's walk until their next
+ * message or the no-BYE timeout; eviction, drops and the end of input still
+ * find them, in the order they were last touched. */
+static void test_parked_dialogs(void **state)
+{
+    (void)state;
+    struct calls_config cfg;
+    calls_config_default(&cfg);
+    cfg.no_bye_timeout_s = 600;
+    cfg.max_dialogs = 7;
+    struct calls *c = calls_new(&cfg, NULL);
+    char cid[16];
+    for (unsigned i = 0; i < 5; i++) {
+        snprintf(cid, sizeof cid, "p%u", i);
+        setup_call(c, i * 100, cid, "10.0.0.1", "10.0.0.2", "alice", "bob", 0, 50, NULL);
+    }
+    calls_tick(c, BASE_NS + 3000 * MS);
+    assert_int_equal(calls_dialogs_parked(c), 0);    /* younger than the linger */
+    calls_tick(c, BASE_NS + 10000 * MS);
+    assert_int_equal(calls_dialogs_parked(c), 5);
+    assert_int_equal(calls_dialogs_held(c), 5);
+    /* a BYE brings p2 back: it ends by the caller, not by the timeout */
+    bye_call(c, 20000, "p2", "10.0.0.1", "10.0.0.2", "alice", "bob");
+    assert_int_equal(calls_dialogs_parked(c), 4);
+    calls_tick(c, BASE_NS + 30000 * MS);
+    assert_int_equal(calls_count(c), 1);
+    assert_string_equal(calls_get(c, 0)->legs[0].call_id, "p2");
+    assert_int_equal(calls_get(c, 0)->legs[0].hangup_by, CALLS_PARTY_CALLER);
+    /* a re-INVITE touches p0: p1 is now the least recently touched */
+    TX(c, 31000, "10.0.0.1", "10.0.0.2", .method = "INVITE", .cid = "p0", .cseq = 2,
+       .ttag = "tt", .branch = "z9hG4bKre");
+    assert_int_equal(calls_dialogs_parked(c), 3);
+    /* a new leg, then two more: the table holds 7, so the oldest goes,
+     * parked or not */
+    TX(c, 32000, "10.0.0.3", "10.0.0.4", .method = "INVITE", .cid = "n0");
+    TX(c, 32100, "10.0.0.3", "10.0.0.4", .method = "INVITE", .cid = "n1");
+    TX(c, 32200, "10.0.0.3", "10.0.0.4", .method = "INVITE", .cid = "n2");
+    assert_int_equal(calls_dialogs_held(c), 7);
+    TX(c, 32300, "10.0.0.3", "10.0.0.4", .method = "INVITE", .cid = "n3");
+    assert_int_equal(calls_stat(c, TS_CALLS_EVICTED), 1);
+    assert_int_equal(calls_count(c), 2);
+    assert_string_equal(calls_get(c, 1)->legs[0].call_id, "p1");
+    assert_int_equal(calls_dialogs_parked(c), 2);
+    /* a capture drop reaches the parked legs too */
+    calls_note_drop(c, BASE_NS + 33000 * MS, BASE_NS + 34000 * MS);
+    /* the end of input emits the rest, least recently touched first */
+    calls_finish(c);
+    assert_int_equal(calls_dialogs_held(c), 0);
+    assert_int_equal(calls_dialogs_parked(c), 0);
+    static const char *const order[] = { "p3", "p4", "p0", "n0", "n1", "n2", "n3" };
+    assert_int_equal(calls_count(c), 2 + sizeof order / sizeof order[0]);
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        const struct calls_call *k = calls_get(c, 2 + i);
+        assert_string_equal(k->legs[0].call_id, order[i]);
+        assert_true(k->legs[0].capture_gap);
+    }
+    calls_free(c);
+}
+
 static void test_dialog_limit(void **state)
 {
     (void)state;
@@ -1415,6 +1474,7 @@ int main(void)
         cmocka_unit_test(test_corr_timing_multihomed),
         cmocka_unit_test(test_sbc_config_limit),
         cmocka_unit_test(test_dialog_limit),
+        cmocka_unit_test(test_parked_dialogs),
         cmocka_unit_test(test_register_options),
         cmocka_unit_test(test_orphans_and_hostile),
         cmocka_unit_test(test_random_mutations),
