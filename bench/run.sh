@@ -160,7 +160,7 @@ for name in c100 c100r c10000; do
             p = pk / w
             x = (t == "floor") ? "1.0" : sprintf("%.1f", w / fl)
             r = (tsh == "-") ? "" : sprintf("%.1f", tsh / w)
-            pc = (n == "c100r") ? "-" : sprintf("%.1f", m / c)
+            pc = (n == "c100r" || t == "floor") ? "-" : sprintf("%.1f", m / c)
             printf "| %s | %d | %s | %.2f | %.2f | %.0f | %.0f | %s | %s | %s |\n",
                    n, c, t, w, cs, p, m / 1024, pc, x, r
         }' >>"$out.tmp"

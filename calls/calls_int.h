@@ -204,15 +204,19 @@ struct kept_store {
     struct kept_view *view;         /* the call calls_get() unpacked last */
 };
 
+enum { PARK_ANSWERED, PARK_RINGING, PARK_WAITING, PARK_N };
+
 struct calls {
     struct calls_config cfg;
     struct ts_stats own;
     struct ts_stats *st;
     struct htab dlgs;
-    /* Answered dialogs idle past the tick's minimum age that only a SIP
-     * message or the no-BYE timeout can move on: out of the LRU list that
-     * calls_tick() walks every second, in touch order (see park()). */
-    struct ht_node parked;
+    /* Legs idle past the tick's minimum age that only a message, a timeout
+     * or another leg's end can move on: out of the LRU list that
+     * calls_tick() walks every second (see park()). Answered legs in touch
+     * order (no-BYE timeout), ringing ones by INVITE time (no-final-response
+     * timeout), ended legs whose call has a leg still up (no timeout). */
+    struct ht_node parked[PARK_N];
     uint64_t touches;               /* touch order of the dialogs (dlg.touch) */
     struct ixmap ix;
     struct tixmap tix;

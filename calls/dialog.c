@@ -135,7 +135,8 @@ struct calls *calls_new(const struct calls_config *cfg, struct ts_stats *st)
     if (c->cfg.bucket_s == 0)
         c->cfg.bucket_s = 60;
     c->st = st ? st : &c->own;
-    c->parked.lprev = c->parked.lnext = &c->parked;
+    for (int l = 0; l < PARK_N; l++)
+        c->parked[l].lprev = c->parked[l].lnext = &c->parked[l];
     for (size_t i = 0; i < c->cfg.nsbcs && i < TS_CALLS_MAX_SBC; i++)
         c->sbc[c->nsbc++] = c->cfg.sbcs[i];
     c->tnodes = calloc(TS_CALLS_MAX_TRUNKS, sizeof *c->tnodes);
@@ -160,7 +161,7 @@ struct calls *calls_new(const struct calls_config *cfg, struct ts_stats *st)
 
 /* ---- parked dialogs (see struct calls) ---- */
 
-#define PARK_SCAN 64 /* steps to find a dialog's place by touch order */
+#define PARK_SCAN 64 /* steps to find a dialog's place in a sorted list */
 
 static void list_unlink(struct ht_node *n)
 {
@@ -176,59 +177,94 @@ static void list_insert_before(struct ht_node *pos, struct ht_node *n)
     pos->lprev = n;
 }
 
-static uint64_t touch_of(const struct ht_node *n)
+static struct dlg *node_dlg(struct ht_node *n) { return ts_container_of(n, struct dlg, n); }
+
+/* What a parked list is sorted by: its dialogs' deadlines come in that order. */
+static uint64_t park_key(int list, const struct dlg *d)
 {
-    return ts_container_of(n, const struct dlg, n)->touch;
+    return list == PARK_RINGING ? d->invite_ns : d->touch;
 }
 
-/* Out of the walked LRU list, to the parked list's young end: dialogs
- * arrive in touch order, so the scan back nearly always stops at once (it
- * is bounded: hostile timestamps make the order approximate, not slow). */
-static void park(struct calls *c, struct dlg *d)
+/* Out of the walked LRU list into a parked one, at its place from the young
+ * end: dialogs arrive nearly in order, so the scan back stops at once (it is
+ * bounded: hostile timestamps make the order approximate, not slow). */
+static void park(struct calls *c, struct dlg *d, int list)
 {
+    struct ht_node *s = &c->parked[list], *pos = s;
     list_unlink(&d->n);
-    struct ht_node *pos = &c->parked;
-    for (unsigned i = 0; i < PARK_SCAN && pos->lprev != &c->parked &&
-                         touch_of(pos->lprev) > d->touch;
+    for (unsigned i = 0; i < PARK_SCAN && pos->lprev != s &&
+                         park_key(list, node_dlg(pos->lprev)) > park_key(list, d);
          i++)
         pos = pos->lprev;
     list_insert_before(pos, &d->n);
 }
 
 /* Back into the LRU list where its touch order puts it: among the oldest,
- * so the walk of the next tick sees it where it would have without parking. */
-static void unpark(struct calls *c, struct dlg *d, struct ht_node **from)
+ * where the walk would have found it without parking. */
+static void unpark(struct calls *c, struct dlg *d)
 {
     list_unlink(&d->n);
-    struct ht_node *pos = *from;
-    for (unsigned i = 0; i < PARK_SCAN && pos != &c->dlgs.lru && touch_of(pos) < d->touch; i++)
+    struct ht_node *pos = c->dlgs.lru.lnext;
+    for (unsigned i = 0; i < PARK_SCAN && pos != &c->dlgs.lru && node_dlg(pos)->touch < d->touch;
+         i++)
         pos = pos->lnext;
     list_insert_before(pos, &d->n);
-    *from = &d->n;
 }
 
-/* Every parked dialog back into the LRU list, in touch order (both lists
- * are in that order: one merge). */
+static int by_touch(const void *a, const void *b)
+{
+    uint64_t x = (*(struct dlg *const *)a)->touch, y = (*(struct dlg *const *)b)->touch;
+    return x < y ? -1 : x > y;
+}
+
+/* Every parked dialog back into the LRU list, which is left in touch order
+ * (the order it had without parking). */
 static void unpark_all(struct calls *c)
 {
-    struct ht_node *from = c->dlgs.lru.lnext;
-    while (c->parked.lnext != &c->parked) {
-        struct dlg *d = ts_container_of(c->parked.lnext, struct dlg, n);
-        while (from != &c->dlgs.lru && touch_of(from) < d->touch)
-            from = from->lnext;
-        list_unlink(&d->n);
-        list_insert_before(from, &d->n);
-    }
+    struct ht_node *lru = &c->dlgs.lru;
+    struct dlg **all = malloc((c->dlgs.count ? c->dlgs.count : 1) * sizeof *all);
+    size_t n = 0;
+    for (int l = 0; l < PARK_N; l++)
+        while (c->parked[l].lnext != &c->parked[l]) {
+            struct ht_node *p = c->parked[l].lnext;
+            list_unlink(p);
+            list_insert_before(lru, p);   /* out of memory: the order is approximate */
+        }
+    if (!all)
+        return;
+    for (struct ht_node *p = lru->lnext; p != lru && n < c->dlgs.count; p = p->lnext)
+        all[n++] = node_dlg(p);
+    qsort(all, n, sizeof *all, by_touch);
+    lru->lprev = lru->lnext = lru;
+    for (size_t i = 0; i < n; i++)
+        list_insert_before(lru, &all[i]->n);
+    free(all);
 }
 
-/* The least recently touched dialog, parked or not. */
+/* The least recently touched dialog, parked or not (among the ringing ones,
+ * sorted by INVITE time, nearly). */
 static struct ht_node *dlg_oldest(struct calls *c)
 {
-    struct ht_node *a = htab_oldest(&c->dlgs);
-    struct ht_node *b = c->parked.lnext != &c->parked ? c->parked.lnext : NULL;
-    if (!a || (b && touch_of(b) < touch_of(a)))
-        return b;
-    return a;
+    struct ht_node *best = htab_oldest(&c->dlgs);
+    for (int l = 0; l < PARK_N; l++) {
+        struct ht_node *p = c->parked[l].lnext;
+        if (p != &c->parked[l] && (!best || node_dlg(p)->touch < node_dlg(best)->touch))
+            best = p;
+    }
+    return best;
+}
+
+/* A member of d's call is still up: d's group cannot be done before it ends. */
+static bool group_open(const struct dlg *d)
+{
+    const struct dlg *x = d;
+    unsigned guard = 0;
+    do {
+        if (!x->ended)
+            return true;
+        x = x->grp_next;
+    } while (x != d && ++guard <= TS_CALLS_MAX_LEGS);
+    return false;
 }
 
 /* Unlink from every table and free; the caller handles the group. */
@@ -280,12 +316,14 @@ void calls_set_media_hooks(struct calls *c, const struct calls_media_hooks *h)
 
 void calls_note_drop(struct calls *c, uint64_t t0_ns, uint64_t t1_ns)
 {
-    /* every dialog still held; the LRU list runs oldest to newest */
-    unpark_all(c);
-    for (struct ht_node *n = htab_oldest(&c->dlgs); n && n != &c->dlgs.lru; n = n->lnext) {
-        struct dlg *d = ts_container_of(n, struct dlg, n);
-        if (d->invite_ns <= t1_ns && (!d->ended || d->end_ns >= t0_ns))
-            d->capture_gap = true;
+    /* every dialog still held: the LRU list and the parked ones */
+    for (int l = -1; l < PARK_N; l++) {
+        struct ht_node *s = l < 0 ? &c->dlgs.lru : &c->parked[l];
+        for (struct ht_node *n = s->lnext; n != s; n = n->lnext) {
+            struct dlg *d = node_dlg(n);
+            if (d->invite_ns <= t1_ns && (!d->ended || d->end_ns >= t0_ns))
+                d->capture_gap = true;
+        }
     }
 }
 
@@ -922,13 +960,18 @@ void calls_tick(struct calls *c, uint64_t now)
     uint64_t min_age = wait < nf ? wait : nf;
     if (nb < min_age)
         min_age = nb;
-    /* Parked dialogs whose no-BYE timeout came go back to be walked. */
-    struct ht_node *from = c->dlgs.lru.lnext;
-    while (c->parked.lnext != &c->parked) {
-        struct dlg *d = ts_container_of(c->parked.lnext, struct dlg, n);
+    /* Parked dialogs whose timeout came go back to be walked. */
+    while (c->parked[PARK_ANSWERED].lnext != &c->parked[PARK_ANSWERED]) {
+        struct dlg *d = node_dlg(c->parked[PARK_ANSWERED].lnext);
         if (d->last_ns + nb > now)
             break;
-        unpark(c, d, &from);
+        unpark(c, d);
+    }
+    while (c->parked[PARK_RINGING].lnext != &c->parked[PARK_RINGING]) {
+        struct dlg *d = node_dlg(c->parked[PARK_RINGING].lnext);
+        if (d->invite_ns + nf > now)
+            break;
+        unpark(c, d);
     }
     /* Oldest first, in batches of 64 groups. After a batch the walk goes
      * on where it stopped: the dialogs before that point are settled for
@@ -954,14 +997,19 @@ void calls_tick(struct calls *c, uint64_t now)
                     d->timed_out = true;
                     TS_INC(c->st, CALLS_TIMEOUTS);
                     dlg_end(c, d, d->last_ns, CALLS_PARTY_TIMEOUT);
-                } else if (d->answered) {
-                    /* a call in progress (or whose BYE was not captured):
-                     * nothing to do until its next message or the timeout,
-                     * hours away; walking it every second would cost a
-                     * cache miss per open call per second */
-                    park(c, d);
+                } else {
+                    /* a call in progress, ringing, or whose end was not
+                     * captured: nothing to do before its next message or
+                     * its timeout (minutes or hours away); walking it every
+                     * second would cost a cache miss per open leg */
+                    park(c, d, d->answered ? PARK_ANSWERED : PARK_RINGING);
                     continue;
                 }
+            } else if (group_open(d)) {
+                /* ended, but another leg of its call is up: that leg's
+                 * own visit emits the call once it ends */
+                park(c, d, PARK_WAITING);
+                continue;
             }
             if (d->ended && corr_group_done(c, d, now)) {
                 struct dlg *root = corr_root(d);
@@ -1137,8 +1185,8 @@ size_t calls_dialogs_held(const struct calls *c) { return c ? c->dlgs.count : 0;
 size_t calls_dialogs_parked(const struct calls *c)
 {
     size_t n = 0;
-    if (c)
-        for (const struct ht_node *p = c->parked.lnext; p != &c->parked; p = p->lnext)
+    for (int l = 0; c && l < PARK_N; l++)
+        for (const struct ht_node *p = c->parked[l].lnext; p != &c->parked[l]; p = p->lnext)
             n++;
     return n;
 }

@@ -1039,6 +1039,48 @@ static void test_parked_dialogs(void **state)
     calls_free(c);
 }
 
+/* Ringing legs wait for the no-final-response timeout, and an ended leg
+ * for the other leg of its call, out of the walk too; both come back. */
+static void test_parked_ringing_and_waiting(void **state)
+{
+    (void)state;
+    struct calls_config cfg;
+    calls_config_default(&cfg);
+    cfg.no_final_timeout_s = 60;
+    cfg.no_bye_timeout_s = 600;
+    struct calls *c = calls_new(&cfg, NULL);
+    TX(c, 0, "10.0.0.1", "10.0.0.2", .method = "INVITE", .cid = "ring");
+    TX(c, 100, "10.0.0.2", "10.0.0.1", .status = 180, .cid = "ring", .ttag = "t");
+    const char *sid = "Session-ID: ab30317f1a784dc48ff824d0d3715d86;remote=00000000000000000000000000000000\r\n";
+    setup_call(c, 1000, "legA", "10.0.0.1", "10.0.0.2", "100", "200", 100, 900, sid);
+    setup_call(c, 1030, "legB", "10.0.0.2", "203.0.113.5", "999", "888", 50, 850, sid);
+    bye_call(c, 5000, "legA", "10.0.0.1", "10.0.0.2", "100", "200");   /* legB's BYE is lost */
+    calls_tick(c, BASE_NS + 20000 * MS);
+    assert_int_equal(calls_dialogs_held(c), 3);
+    assert_int_equal(calls_dialogs_parked(c), 3);   /* ringing, answered, ended */
+    assert_int_equal(calls_count(c), 0);
+    calls_tick(c, BASE_NS + 59000 * MS);
+    assert_int_equal(calls_count(c), 0);
+    calls_tick(c, BASE_NS + 61000 * MS);            /* INVITE + 60 s: "ring" times out */
+    assert_int_equal(calls_count(c), 1);
+    assert_string_equal(calls_get(c, 0)->legs[0].call_id, "ring");
+    assert_int_equal(calls_get(c, 0)->outcome, CALLS_TIMEOUT);
+    assert_int_equal(calls_dialogs_parked(c), 2);
+    /* legB's no-BYE timeout ends the call: both legs in one record */
+    calls_tick(c, BASE_NS + 600000 * MS);
+    assert_int_equal(calls_count(c), 1);
+    calls_tick(c, BASE_NS + 602000 * MS);
+    assert_int_equal(calls_count(c), 2);
+    const struct calls_call *k = calls_get(c, 1);
+    assert_int_equal(k->nlegs, 2);
+    assert_string_equal(k->legs[0].call_id, "legA");
+    assert_int_equal(k->legs[0].hangup_by, CALLS_PARTY_CALLER);
+    assert_int_equal(k->legs[1].hangup_by, CALLS_PARTY_TIMEOUT);
+    assert_int_equal(calls_dialogs_held(c), 0);
+    assert_int_equal(calls_dialogs_parked(c), 0);
+    calls_free(c);
+}
+
 static void test_dialog_limit(void **state)
 {
     (void)state;
@@ -1475,6 +1517,7 @@ int main(void)
         cmocka_unit_test(test_sbc_config_limit),
         cmocka_unit_test(test_dialog_limit),
         cmocka_unit_test(test_parked_dialogs),
+        cmocka_unit_test(test_parked_ringing_and_waiting),
         cmocka_unit_test(test_register_options),
         cmocka_unit_test(test_orphans_and_hostile),
         cmocka_unit_test(test_random_mutations),
