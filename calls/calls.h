@@ -282,8 +282,8 @@ const struct calls_trunk *calls_trunk_get(const struct calls *c, size_t i);
 size_t calls_reg_count(const struct calls *c);
 const struct calls_reg *calls_reg_get(const struct calls *c, size_t i);
 size_t calls_dialogs_held(const struct calls *c);     /* legs in memory */
-/* Of those, answered legs idle since the last tick's walk (which skips them
- * until their next message or the no-BYE timeout). Walks them: diagnostics. */
+/* Of those, legs the tick's walk skips until their next message, their
+ * timeout or the end of another leg of their call. Walks them: diagnostics. */
 size_t calls_dialogs_parked(const struct calls *c);
 size_t calls_pending_held(const struct calls *c);     /* REGISTER/OPTIONS txns */
 uint64_t calls_stat(const struct calls *c, enum ts_stat s);

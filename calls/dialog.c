@@ -161,22 +161,6 @@ struct calls *calls_new(const struct calls_config *cfg, struct ts_stats *st)
 
 /* ---- parked dialogs (see struct calls) ---- */
 
-#define PARK_SCAN 64 /* steps to find a dialog's place in a sorted list */
-
-static void list_unlink(struct ht_node *n)
-{
-    n->lprev->lnext = n->lnext;
-    n->lnext->lprev = n->lprev;
-}
-
-static void list_insert_before(struct ht_node *pos, struct ht_node *n)
-{
-    n->lnext = pos;
-    n->lprev = pos->lprev;
-    pos->lprev->lnext = n;
-    pos->lprev = n;
-}
-
 static struct dlg *node_dlg(struct ht_node *n) { return ts_container_of(n, struct dlg, n); }
 
 /* What a parked list is sorted by: its dialogs' deadlines come in that order. */
@@ -191,24 +175,24 @@ static uint64_t park_key(int list, const struct dlg *d)
 static void park(struct calls *c, struct dlg *d, int list)
 {
     struct ht_node *s = &c->parked[list], *pos = s;
-    list_unlink(&d->n);
-    for (unsigned i = 0; i < PARK_SCAN && pos->lprev != s &&
+    ht_list_unlink(&d->n);
+    for (unsigned i = 0; i < TS_CALLS_PARK_SCAN && pos->lprev != s &&
                          park_key(list, node_dlg(pos->lprev)) > park_key(list, d);
          i++)
         pos = pos->lprev;
-    list_insert_before(pos, &d->n);
+    ht_list_insert_before(pos, &d->n);
 }
 
 /* Back into the LRU list where its touch order puts it: among the oldest,
  * where the walk would have found it without parking. */
 static void unpark(struct calls *c, struct dlg *d)
 {
-    list_unlink(&d->n);
+    ht_list_unlink(&d->n);
     struct ht_node *pos = c->dlgs.lru.lnext;
-    for (unsigned i = 0; i < PARK_SCAN && pos != &c->dlgs.lru && node_dlg(pos)->touch < d->touch;
+    for (unsigned i = 0; i < TS_CALLS_PARK_SCAN && pos != &c->dlgs.lru && node_dlg(pos)->touch < d->touch;
          i++)
         pos = pos->lnext;
-    list_insert_before(pos, &d->n);
+    ht_list_insert_before(pos, &d->n);
 }
 
 static int by_touch(const void *a, const void *b)
@@ -227,8 +211,8 @@ static void unpark_all(struct calls *c)
     for (int l = 0; l < PARK_N; l++)
         while (c->parked[l].lnext != &c->parked[l]) {
             struct ht_node *p = c->parked[l].lnext;
-            list_unlink(p);
-            list_insert_before(lru, p);   /* out of memory: the order is approximate */
+            ht_list_unlink(p);
+            ht_list_insert_before(lru, p);   /* out of memory: the order is approximate */
         }
     if (!all)
         return;
@@ -237,7 +221,7 @@ static void unpark_all(struct calls *c)
     qsort(all, n, sizeof *all, by_touch);
     lru->lprev = lru->lnext = lru;
     for (size_t i = 0; i < n; i++)
-        list_insert_before(lru, &all[i]->n);
+        ht_list_insert_before(lru, &all[i]->n);
     free(all);
 }
 
@@ -285,8 +269,7 @@ void calls_free(struct calls *c)
         return;
     if (c->dlgs.buckets) {
         struct ht_node *n;
-        unpark_all(c);
-        while ((n = htab_oldest(&c->dlgs)) != NULL)
+        while ((n = dlg_oldest(c)) != NULL)
             dlg_release(c, ts_container_of(n, struct dlg, n));
     }
     kept_free(c);
@@ -961,18 +944,13 @@ void calls_tick(struct calls *c, uint64_t now)
     if (nb < min_age)
         min_age = nb;
     /* Parked dialogs whose timeout came go back to be walked. */
-    while (c->parked[PARK_ANSWERED].lnext != &c->parked[PARK_ANSWERED]) {
-        struct dlg *d = node_dlg(c->parked[PARK_ANSWERED].lnext);
-        if (d->last_ns + nb > now)
-            break;
-        unpark(c, d);
-    }
-    while (c->parked[PARK_RINGING].lnext != &c->parked[PARK_RINGING]) {
-        struct dlg *d = node_dlg(c->parked[PARK_RINGING].lnext);
-        if (d->invite_ns + nf > now)
-            break;
-        unpark(c, d);
-    }
+    for (int l = PARK_ANSWERED; l <= PARK_RINGING; l++)
+        while (c->parked[l].lnext != &c->parked[l]) {
+            struct dlg *d = node_dlg(c->parked[l].lnext);
+            if ((l == PARK_ANSWERED ? d->last_ns + nb : d->invite_ns + nf) > now)
+                break;
+            unpark(c, d);
+        }
     /* Oldest first, in batches of 64 groups. After a batch the walk goes
      * on where it stopped: the dialogs before that point are settled for
      * this tick (their timeouts were applied, and their group was not done

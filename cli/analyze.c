@@ -90,15 +90,11 @@ static void print_text(const struct engine *e, double elapsed)
 
 static void analyze_batch(struct engine *e, struct st_writer *w, const struct ra_batch *b)
 {
-    for (size_t i = 0; i < b->n && i < PREFETCH_BUCKET; i++) {
-        engine_prefetch(e, &b->hint[i]);
-        engine_prefetch_frame(&b->f[i]);
-    }
+    for (size_t i = 0; i < b->n && i < PREFETCH_BUCKET; i++)
+        engine_prefetch(e, &b->f[i], &b->hint[i]);
     for (size_t i = 0; i < b->n; i++) {
-        if (i + PREFETCH_BUCKET < b->n) {
-            engine_prefetch(e, &b->hint[i + PREFETCH_BUCKET]);
-            engine_prefetch_frame(&b->f[i + PREFETCH_BUCKET]);
-        }
+        if (i + PREFETCH_BUCKET < b->n)
+            engine_prefetch(e, &b->f[i + PREFETCH_BUCKET], &b->hint[i + PREFETCH_BUCKET]);
         if (i + PREFETCH_STREAM < b->n)
             engine_prefetch_more(e, &b->hint[i + PREFETCH_STREAM]);
         if (w)

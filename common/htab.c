@@ -40,20 +40,6 @@ struct ht_node *htab_find(const struct htab *t, uint64_t hash,
     return NULL;
 }
 
-static void lru_unlink(struct ht_node *n)
-{
-    n->lprev->lnext = n->lnext;
-    n->lnext->lprev = n->lprev;
-}
-
-static void lru_append(struct htab *t, struct ht_node *n)
-{
-    n->lprev = t->lru.lprev;
-    n->lnext = &t->lru;
-    t->lru.lprev->lnext = n;
-    t->lru.lprev = n;
-}
-
 void htab_insert(struct htab *t, struct ht_node *n, uint64_t hash)
 {
     struct ht_node **b = &t->buckets[hash & t->mask];
@@ -63,7 +49,7 @@ void htab_insert(struct htab *t, struct ht_node *n, uint64_t hash)
         (*b)->pprev = &n->hnext;
     n->pprev = b;
     *b = n;
-    lru_append(t, n);
+    ht_list_insert_before(&t->lru, n);
     t->count++;
 }
 
@@ -73,7 +59,7 @@ void htab_remove(struct htab *t, struct ht_node *n)
         *n->pprev = n->hnext;
         if (n->hnext)
             n->hnext->pprev = n->pprev;
-        lru_unlink(n);
+        ht_list_unlink(n);
         t->count--;
     }
     n->hnext = n->lprev = n->lnext = NULL;
@@ -84,8 +70,8 @@ void htab_touch(struct htab *t, struct ht_node *n)
 {
     if (t->lru.lprev == n)
         return;
-    lru_unlink(n);
-    lru_append(t, n);
+    ht_list_unlink(n);
+    ht_list_insert_before(&t->lru, n);
 }
 
 struct ht_node *htab_oldest(const struct htab *t)

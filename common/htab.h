@@ -74,6 +74,20 @@ static inline void htab_prefetch_entry(const struct htab *t, uint64_t hash, size
     for (uintptr_t p = first; p <= last; p += 64)
         ts_prefetch((const void *)p);
 }
+/* The LRU list's links, for an owner that keeps some entries on lists of
+ * its own for a while (still in the table; htab_touch() brings them back). */
+static inline void ht_list_unlink(struct ht_node *n)
+{
+    n->lprev->lnext = n->lnext;
+    n->lnext->lprev = n->lprev;
+}
+static inline void ht_list_insert_before(struct ht_node *pos, struct ht_node *n)
+{
+    n->lnext = pos;
+    n->lprev = pos->lprev;
+    pos->lprev->lnext = n;
+    pos->lprev = n;
+}
 /* Least recently used node, or NULL when empty. */
 struct ht_node *htab_oldest(const struct htab *t);
 

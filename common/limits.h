@@ -128,6 +128,9 @@
 #define TS_MAX_REPORT_CALLS 50000
 /* Legs in one correlated call: A->SBC->PBX->ITSP chains with a few forks. */
 #define TS_CALLS_MAX_LEGS 16
+/* Steps to find an idle leg's place in a sorted list of parked legs: they
+ * arrive nearly in order, and hostile timestamps must not make it slow. */
+#define TS_CALLS_PARK_SCAN 64
 /* Transactions remembered per dialog for retransmission detection (ring). */
 #define TS_CALLS_MAX_TXN 8
 /* Message fingerprints per transaction (hop copies, forks, retransmissions);

@@ -502,17 +502,14 @@ void engine_hint(const struct ts_frame *f, struct frame_hint *h)
         media_endpoint_slots(&m, h->ep_slot);
 }
 
-void engine_prefetch(struct engine *e, const struct frame_hint *h)
+void engine_prefetch(struct engine *e, const struct ts_frame *f, const struct frame_hint *h)
 {
     if (h->stream_hash)
         media_prefetch_bucket(e->media, h->stream_hash, h->ep_slot);
     if (h->ip_tot)
         decoder_prefetch_dedup(e->dec, h->dedup_fp);
-}
-
-void engine_prefetch_frame(const struct ts_frame *f)
-{
-    /* link, IP and transport headers and the start of the payload */
+    /* link, IP and transport headers and the start of the payload, which
+     * the reader thread wrote on the other core */
     if (f->caplen)
         ts_prefetch(f->data);
     if (f->caplen > 64)

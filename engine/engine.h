@@ -34,15 +34,14 @@ void engine_frame(struct engine *e, const struct ts_frame *f);
  * only: results do not depend on them). At 10,000 calls the streams no
  * longer fit the caches, and a packet's stream lookup is two dependent
  * memory misses; a caller that reads ahead overlaps them with other work:
- * engine_prefetch() for frame i+6, engine_prefetch_more() for frame i+2,
+ * engine_prefetch() for frame i+6 (its stream bucket, dedup bucket and
+ * first bytes), engine_prefetch_more() for frame i+2 (its stream),
  * then engine_frame_hinted() for frame i. engine_hint() reads no engine
  * state, so a reader thread may compute it (the stream hash and the dedup
  * fingerprint, the two hashes every RTP packet needs). */
 void engine_hint(const struct ts_frame *f, struct frame_hint *h);
-void engine_prefetch(struct engine *e, const struct frame_hint *h);
+void engine_prefetch(struct engine *e, const struct ts_frame *f, const struct frame_hint *h);
 void engine_prefetch_more(struct engine *e, const struct frame_hint *h);
-/* The frame's first two cache lines (with engine_prefetch()). */
-void engine_prefetch_frame(const struct ts_frame *f);
 /* engine_frame() for a frame with that engine_hint() (h NULL: none). */
 void engine_frame_hinted(struct engine *e, const struct ts_frame *f, const struct frame_hint *h);
 

@@ -242,6 +242,16 @@ static bool five_eq(const struct five *a, const struct five *b)
            ts_addr_eq(&a->dst, &b->dst);
 }
 
+/* The 5-tuple key of a packet (zeroed first: it is hashed as bytes). */
+static void five_of(const struct pkt_meta *pm, struct five *f)
+{
+    memset(f, 0, sizeof *f);
+    f->src = pm->src;
+    f->dst = pm->dst;
+    f->sport = pm->sport;
+    f->dport = pm->dport;
+}
+
 struct stream_key {
     const struct five *f;
     uint32_t ssrc;
@@ -1059,11 +1069,7 @@ struct slook {
 static void stream_find(struct media *m, const struct pkt_meta *pm, uint32_t ssrc,
                         struct slook *l)
 {
-    memset(&l->f, 0, sizeof l->f);
-    l->f.src = pm->src;
-    l->f.dst = pm->dst;
-    l->f.sport = pm->sport;
-    l->f.dport = pm->dport;
+    five_of(pm, &l->f);
     l->ssrc = ssrc;
     struct stream_key k = { &l->f, ssrc };
     struct ht_node *n = NULL;
@@ -1092,24 +1098,15 @@ uint64_t media_stream_hash(const struct pkt_meta *pm, struct bv payload)
         (b1 >= 192 && b1 <= 223) || !bv_skip(&payload, 8) || !bv_be32(&payload, &ssrc))
         return 0;
     struct five f;
-    memset(&f, 0, sizeof f);
-    f.src = pm->src;
-    f.dst = pm->dst;
-    f.sport = pm->sport;
-    f.dport = pm->dport;
+    five_of(pm, &f);
     uint64_t h = hash_stream(&f, ssrc);
     return h ? h : 1;
 }
 
-static void ep_slots(const struct pkt_meta *pm, uint32_t slot[2])
+void media_endpoint_slots(const struct pkt_meta *pm, uint32_t slot[2])
 {
     slot[0] = (uint32_t)(hash_ep(&pm->dst, pm->dport) & (TS_MEDIA_EGEN_SLOTS - 1));
     slot[1] = (uint32_t)(hash_ep(&pm->src, pm->sport) & (TS_MEDIA_EGEN_SLOTS - 1));
-}
-
-void media_endpoint_slots(const struct pkt_meta *pm, uint32_t slot[2])
-{
-    ep_slots(pm, slot);
 }
 
 void media_prefetch_bucket(const struct media *m, uint64_t hash, const uint32_t slot[2])
@@ -1173,7 +1170,7 @@ static struct mstream *stream_get(struct media *m, const struct pkt_meta *pm, st
     s->key = f;
     s->ssrc = ssrc;
     s->pc.pt = -1;
-    ep_slots(pm, s->eslot);
+    media_endpoint_slots(pm, s->eslot);
     rtpstat_init(&s->st);
     struct media_stream *r = &s->rec;
     r->id = ++m->next_id;
@@ -1525,9 +1522,7 @@ bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload)
     /* Unsignalled RTCP: on an odd port next to a known RTP flow. */
     if ((pm->sport & 1) && (pm->dport & 1) && b1 >= 200 && b1 <= 207 && rtcp_looks_like(payload)) {
         struct five f;
-        memset(&f, 0, sizeof f);
-        f.src = pm->src;
-        f.dst = pm->dst;
+        five_of(pm, &f);
         f.sport = (uint16_t)(pm->sport - 1);
         f.dport = (uint16_t)(pm->dport - 1);
         struct five g = f;

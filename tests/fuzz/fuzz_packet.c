@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         engine_hint(&f, &h);
         if (h.ip_tot && (size_t)h.ip_off + h.ip_tot > f.caplen)
             abort(); /* a hint beyond its frame */
-        engine_prefetch(e, &h);
+        engine_prefetch(e, &f, &h);
         engine_prefetch_more(e, &h);
         engine_frame_hinted(e, &f, &h);
         if (plain)

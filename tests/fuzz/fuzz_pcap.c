@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (h->ip_tot && (size_t)h->ip_off + h->ip_tot > g->caplen)
                     abort(); /* a hint beyond its frame */
                 if (i + 6 < b->n)
-                    engine_prefetch(e2, &b->hint[i + 6]);
+                    engine_prefetch(e2, &b->f[i + 6], &b->hint[i + 6]);
                 if (i + 2 < b->n)
                     engine_prefetch_more(e2, &b->hint[i + 2]);
                 n2++;
