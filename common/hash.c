@@ -1,10 +1,19 @@
-/* SipHash-1-3 (Aumasson and Bernstein), seeded once per process. */
+/* SipHash-1-3 (Aumasson and Bernstein), seeded once per process; and a
+ * keyed multiply mix for slot indexes (see hash.h). */
 #include "hash.h"
 
 #include <string.h>
 #include <sys/random.h>
 
 static uint64_t k0 = 0x736f6d6570736575ull, k1 = 0x646f72616e646f6dull;
+/* the mix's keys, derived from the seed (km odd: the multiply is a bijection) */
+static uint64_t kx = 0x9e3779b97f4a7c15ull, km = 0xbf58476d1ce4e5b9ull;
+
+static void derive_mix_keys(void)
+{
+    kx = ts_hash("mix-x", 5);
+    km = ts_hash("mix-m", 5) | 1;
+}
 
 void ts_hash_seed_random(void)
 {
@@ -13,12 +22,14 @@ void ts_hash_seed_random(void)
         k0 = k[0];
         k1 = k[1];
     }
+    derive_mix_keys();
 }
 
 void ts_hash_seed_fixed(uint64_t a, uint64_t b)
 {
     k0 = a;
     k1 = b;
+    derive_mix_keys();
 }
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
@@ -66,4 +77,13 @@ uint64_t ts_hash(const void *data, size_t len)
 uint64_t ts_hash_mix(uint64_t h, const void *data, size_t len)
 {
     return siphash13(k0 ^ h, k1 + h, data, len);
+}
+
+uint64_t ts_mix64(uint64_t h, uint64_t x)
+{
+    /* xor-shift first, so that the high bits of h reach the low ones the
+     * multiply carries upward */
+    h ^= x ^ kx;
+    h ^= h >> 29;
+    return h * km;
 }

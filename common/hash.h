@@ -16,4 +16,10 @@ uint64_t ts_hash(const void *data, size_t len);
 /* Fold another value into a running hash (for composite keys). */
 uint64_t ts_hash_mix(uint64_t h, const void *data, size_t len);
 
+/* A keyed multiply mix of 64 bits into h (start with h = 0); its high bits
+ * are the well-mixed ones. Several times cheaper than SipHash but not
+ * collision-resistant against a patient prober: only for indexes where a
+ * collision costs a second lookup and never a wrong result. */
+uint64_t ts_mix64(uint64_t h, uint64_t x);
+
 #endif

@@ -308,6 +308,19 @@ static uint64_t hash_agg(uint8_t kind, uint64_t ref)
 
 static uint64_t hash_u32(uint32_t v) { return ts_hash(&v, sizeof v); }
 
+/* An endpoint's slot in the generation table. A collision only sends a
+ * stream's packet through the expectation lookup again, so the cheap mix
+ * does (two SipHashes per RTP packet were a seventh of the reader thread). */
+static uint32_t ep_slot(const struct ts_addr *a, uint16_t port)
+{
+    uint64_t w[2];
+    memcpy(w, a->a, sizeof w);
+    uint64_t h = ts_mix64(0, w[0] ^ ((uint64_t)port << 32 ^ (uint64_t)a->family << 48));
+    if (w[1])
+        h = ts_mix64(h, w[1]);
+    return (uint32_t)(h >> 32) & (TS_MEDIA_EGEN_SLOTS - 1);
+}
+
 /* ---- lifecycle ---- */
 
 struct media *media_new(const struct media_config *cfg, struct ts_stats *st)
@@ -720,9 +733,9 @@ void media_capture_gap(struct media *m, uint64_t t0_ns, uint64_t t1_ns)
 
 /* ---- expectations ---- */
 
-static void egen_bump(struct media *m, uint64_t hash)
+static void egen_bump(struct media *m, const struct ts_addr *a, uint16_t port)
 {
-    m->egen[hash & (TS_MEDIA_EGEN_SLOTS - 1)]++;
+    m->egen[ep_slot(a, port)]++;
 }
 
 static struct mexpect *expect_find_h(const struct media *m, const struct ts_addr *a,
@@ -740,7 +753,7 @@ static struct mexpect *expect_find(const struct media *m, const struct ts_addr *
 
 static void expect_drop(struct media *m, struct mexpect *e)
 {
-    egen_bump(m, e->node.hash);
+    egen_bump(m, &e->addr, e->port);
     htab_remove(&m->expect, &e->node);
     free(e);
 }
@@ -765,7 +778,7 @@ static void expect_put(struct media *m, const struct ts_addr *a, uint16_t port, 
     if (nc > TS_MEDIA_SDP_CODECS)
         nc = TS_MEDIA_SDP_CODECS;
     /* Streams holding the old expectation look again (see struct mstream). */
-    egen_bump(m, h);
+    egen_bump(m, a, port);
     struct mexpect *e = expect_find_h(m, a, port, h);
     bool known = e != NULL;
     if (e && e->ncap < nc) {
@@ -1105,8 +1118,8 @@ uint64_t media_stream_hash(const struct pkt_meta *pm, struct bv payload)
 
 void media_endpoint_slots(const struct pkt_meta *pm, uint32_t slot[2])
 {
-    slot[0] = (uint32_t)(hash_ep(&pm->dst, pm->dport) & (TS_MEDIA_EGEN_SLOTS - 1));
-    slot[1] = (uint32_t)(hash_ep(&pm->src, pm->sport) & (TS_MEDIA_EGEN_SLOTS - 1));
+    slot[0] = ep_slot(&pm->dst, pm->dport);
+    slot[1] = ep_slot(&pm->src, pm->sport);
 }
 
 void media_prefetch_bucket(const struct media *m, uint64_t hash, const uint32_t slot[2])

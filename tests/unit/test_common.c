@@ -90,6 +90,35 @@ static void test_hash_seeded(void **state)
     assert_int_not_equal(a, ts_hash("call-id-1", 9));
 }
 
+/* The slot mix: keyed, and RTP-like endpoints (one address, even ports;
+ * consecutive addresses, one port) spread over 16-bit slots about as
+ * random placement would (8,192 into 65,536: a slot holds at most 4-5). */
+static void test_mix64_slots(void **state)
+{
+    (void)state;
+    static uint8_t load[65536];
+    memset(load, 0, sizeof load);
+    ts_hash_seed_fixed(1, 2);
+    unsigned max = 0, same_seed2 = 0;
+    for (uint64_t i = 0; i < 8192; i++) {
+        uint64_t x = i < 4096 ? 0x0a000001ull | (10000 + 2 * i) << 32
+                              : (0x0a000000ull + i) | 5004ull << 32;
+        uint64_t h = ts_mix64(0, x);
+        assert_int_equal(h, ts_mix64(0, x));
+        uint32_t slot = (uint32_t)(h >> 32) & 65535;
+        if (++load[slot] > max)
+            max = load[slot];
+        ts_hash_seed_fixed(3, 4);
+        same_seed2 += ((uint32_t)(ts_mix64(0, x) >> 32) & 65535) == slot;
+        ts_hash_seed_fixed(1, 2);
+    }
+    assert_in_range(max, 1, 6);
+    assert_in_range(same_seed2, 0, 8192 / 100); /* another seed, other slots */
+    /* chained words both count */
+    assert_int_not_equal(ts_mix64(ts_mix64(0, 1), 2), ts_mix64(ts_mix64(0, 1), 3));
+    assert_int_not_equal(ts_mix64(ts_mix64(0, 1), 2), ts_mix64(ts_mix64(0, 5), 2));
+}
+
 struct ent {
     struct ht_node n;
     int key;
@@ -162,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_bv_peek_bounds),
         cmocka_unit_test(test_bv_text),
         cmocka_unit_test(test_hash_seeded),
+        cmocka_unit_test(test_mix64_slots),
         cmocka_unit_test(test_htab_bounded_lru),
         cmocka_unit_test(test_grow),
     };
