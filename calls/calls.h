@@ -233,6 +233,14 @@ typedef void (*calls_sink_fn)(void *ctx, const struct calls_call *call);
  * NULL (an internal set is used). Returns NULL on allocation failure. */
 struct calls *calls_new(const struct calls_config *cfg, struct ts_stats *st);
 void calls_free(struct calls *c);
+/* Prefetch hints for a SIP message a few packets before calls_sip() sees
+ * it (speed only, no effect on results): calls_callid_hash() is the dialog
+ * table's hash of a Call-ID value and reads no state, so a reader thread may
+ * compute it; then calls_prefetch_bucket() and, once that arrived,
+ * calls_prefetch_dialog() fetch the dialog. */
+uint64_t calls_callid_hash(struct bv call_id);
+void calls_prefetch_bucket(const struct calls *c, uint64_t h);
+void calls_prefetch_dialog(const struct calls *c, uint64_t h);
 /* One parsed SIP message; views in msg are only read during the call. */
 void calls_sip(struct calls *c, const struct pkt_meta *m, const struct sip_msg *msg);
 /* Capture time advanced: timeouts, emission of finished calls. */

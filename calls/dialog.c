@@ -886,6 +886,33 @@ static void dlg_msg(struct calls *c, struct dlg *d, const struct pkt_meta *m,
         on_response(c, d, m, msg, ft, tt);
 }
 
+/* A dialog's key: the Call-ID as stored (printable, cut to the field) and
+ * its hash. */
+static uint64_t callid_key(struct bv v, char cid[CALLS_TEXT_LEN], size_t *len)
+{
+    calls_cp(cid, CALLS_TEXT_LEN, v);
+    *len = v.len < CALLS_TEXT_LEN - 1 ? v.len : CALLS_TEXT_LEN - 1;
+    return ts_hash(cid, *len);
+}
+
+uint64_t calls_callid_hash(struct bv call_id)
+{
+    char cid[CALLS_TEXT_LEN];
+    size_t len;
+    return call_id.len ? callid_key(call_id, cid, &len) : 0;
+}
+
+void calls_prefetch_bucket(const struct calls *c, uint64_t h)
+{
+    htab_prefetch_bucket(&c->dlgs, h);
+}
+
+void calls_prefetch_dialog(const struct calls *c, uint64_t h)
+{
+    /* the whole record: a message reads fields all over it */
+    htab_prefetch_entry(&c->dlgs, h, offsetof(struct dlg, n), sizeof(struct dlg));
+}
+
 void calls_sip(struct calls *c, const struct pkt_meta *m, const struct sip_msg *msg)
 {
     if (!c || !m || !msg)
@@ -902,9 +929,8 @@ void calls_sip(struct calls *c, const struct pkt_meta *m, const struct sip_msg *
         return;
     }
     char cid[CALLS_TEXT_LEN];
-    calls_cp(cid, sizeof cid, msg->call_id);
-    size_t cl = msg->call_id.len < sizeof cid - 1 ? msg->call_id.len : sizeof cid - 1;
-    uint64_t h = ts_hash(cid, cl);
+    size_t cl;
+    uint64_t h = callid_key(msg->call_id, cid, &cl);
     struct dlg *d = dlg_find_len(c, cid, cl, h);
     if (!d) {
         /* Any INVITE opens a leg (also a re-INVITE of a call that started

@@ -35,6 +35,7 @@ struct ts_frame {
 struct frame_hint {
     uint64_t stream_hash; /* media stream table hash of its RTP key, and */
     uint32_t ep_slot[2];  /* its endpoints' slots in media's generation table */
+    uint64_t dialog_hash; /* or: the dialog table hash of its SIP Call-ID */
     uint64_t dedup_fp;    /* SPAN-duplicate fingerprint of its outer IPv4 packet, */
     uint32_t ip_off;      /* which starts ip_off bytes into the frame, */
     uint16_t ip_hl, ip_tot; /* with this header and total length (ip_tot 0: no fp) */

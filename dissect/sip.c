@@ -902,6 +902,22 @@ bool sip_looks_like(struct bv payload)
     return sip_start_line(payload, true) == SIP_START_YES;
 }
 
+struct bv sip_callid_peek(struct bv msg)
+{
+    struct bv line, name;
+    if (!bv_line(&msg, &line)) /* the start line */
+        return BV_NULL;
+    while (bv_line(&msg, &line) && line.len) {
+        int c0 = bv_at(line, 0) | 0x20; /* most lines are not it: one byte says so */
+        if ((c0 != 'c' && c0 != 'i') || !bv_until(&line, ':', &name))
+            continue;
+        name = bv_trim(name);
+        if (bv_eq_ci(name, "call-id") || bv_eq_ci(name, "i"))
+            return bv_trim(line);
+    }
+    return BV_NULL;
+}
+
 /* ---- the message ---- */
 
 /* SIP-Version at v: 1 = SIP/2.0, 0 = other well-formed version, -1 = malformed. */

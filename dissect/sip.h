@@ -149,6 +149,12 @@ enum sip_result sip_parse(const uint8_t *buf, size_t len, bool stream, struct si
  * Cheap enough to run on every UDP/TCP payload of a non-SIP port. */
 bool sip_looks_like(struct bv payload);
 
+/* The trimmed value of the first Call-ID (or compact i) header of a
+ * message's header block, found without parsing the message; BV_NULL when
+ * there is none. For read-ahead hints: an odd message may give a value
+ * sip_parse() would not. */
+struct bv sip_callid_peek(struct bv msg);
+
 /* Start-line plausibility of a buffer prefix (shared with the framer):
  * YES when the first line is a start line, NO when it cannot be one, MAYBE
  * when the line is incomplete but consistent so far. eol_at_end: treat the

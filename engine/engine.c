@@ -498,14 +498,20 @@ void engine_hint(const struct ts_frame *f, struct frame_hint *h)
     struct pkt_meta m;
     struct bv pl;
     memset(h, 0, sizeof *h);
-    if (decoder_udp_hint(f, &m, &pl, h) && (h->stream_hash = media_stream_hash(&m, pl)))
+    if (!decoder_udp_hint(f, &m, &pl, h))
+        return;
+    if ((h->stream_hash = media_stream_hash(&m, pl)))
         media_endpoint_slots(&m, h->ep_slot);
+    else if (sip_looks_like(pl))
+        h->dialog_hash = calls_callid_hash(sip_callid_peek(pl));
 }
 
 void engine_prefetch(struct engine *e, const struct ts_frame *f, const struct frame_hint *h)
 {
     if (h->stream_hash)
         media_prefetch_bucket(e->media, h->stream_hash, h->ep_slot);
+    if (h->dialog_hash && e->calls)
+        calls_prefetch_bucket(e->calls, h->dialog_hash);
     if (h->ip_tot)
         decoder_prefetch_dedup(e->dec, h->dedup_fp);
     /* link, IP and transport headers and the start of the payload, which
@@ -520,6 +526,8 @@ void engine_prefetch_more(struct engine *e, const struct frame_hint *h)
 {
     if (h->stream_hash)
         media_prefetch_stream(e->media, h->stream_hash);
+    if (h->dialog_hash && e->calls)
+        calls_prefetch_dialog(e->calls, h->dialog_hash);
 }
 
 void engine_frame_hinted(struct engine *e, const struct ts_frame *f, const struct frame_hint *h)

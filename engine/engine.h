@@ -31,14 +31,15 @@ void engine_free(struct engine *e);
 /* One captured frame (counted in packets/bytes, then decoded). */
 void engine_frame(struct engine *e, const struct ts_frame *f);
 /* Hints for a frame that engine_frame() will see a few frames later (speed
- * only: results do not depend on them). At 10,000 calls the streams no
- * longer fit the caches, and a packet's stream lookup is two dependent
- * memory misses; a caller that reads ahead overlaps them with other work:
- * engine_prefetch() for frame i+6 (its stream bucket, dedup bucket and
- * first bytes), engine_prefetch_more() for frame i+2 (its stream),
- * then engine_frame_hinted() for frame i. engine_hint() reads no engine
- * state, so a reader thread may compute it (the stream hash and the dedup
- * fingerprint, the two hashes every RTP packet needs). */
+ * only: results do not depend on them). At 10,000 calls the streams and
+ * dialogs no longer fit the caches, and a packet's stream or dialog lookup
+ * is two dependent memory misses; a caller that reads ahead overlaps them
+ * with other work: engine_prefetch() for frame i+6 (its stream or dialog
+ * bucket, dedup bucket and first bytes), engine_prefetch_more() for frame
+ * i+2 (its stream or dialog), then engine_frame_hinted() for frame i.
+ * engine_hint() reads no engine state, so a reader thread may compute it
+ * (the stream hash and the dedup fingerprint, the two hashes every RTP
+ * packet needs; for a SIP datagram, its Call-ID's hash). */
 void engine_hint(const struct ts_frame *f, struct frame_hint *h);
 void engine_prefetch(struct engine *e, const struct ts_frame *f, const struct frame_hint *h);
 void engine_prefetch_more(struct engine *e, const struct frame_hint *h);

@@ -1,5 +1,5 @@
-/* libFuzzer target: the SIP parser and its structured readers, plus the
- * datagram splitter and the stream framer. */
+/* libFuzzer target: the SIP parser and its structured readers, the
+ * read-ahead Call-ID peek, the datagram splitter and the stream framer. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +13,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct sip_msg m;
     struct bv in = bv_make(data, size);
+    /* the read-ahead Call-ID: a view inside the input, or nothing */
+    struct bv cid = sip_callid_peek(in);
+    if (cid.p && (cid.p < data || cid.p + cid.len > data + size))
+        abort();
     for (int stream = 0; stream < 2; stream++) {
         if (sip_parse(data, size, stream, &m) != SIP_OK)
             continue;

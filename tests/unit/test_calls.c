@@ -983,6 +983,23 @@ static void test_trunk_kpis(void **state)
 /* Answered legs idle past the linger leave the tick's walk until their next
  * message or the no-BYE timeout; eviction, drops and the end of input still
  * find them, in the order they were last touched. */
+/* The read-ahead hash is the dialog key's: the Call-ID as stored, with
+ * non-printable bytes as '?' and cut to the field. */
+static void test_callid_hash(void **state)
+{
+    (void)state;
+    char longid[200], cut[CALLS_TEXT_LEN];
+    memset(longid, 'x', sizeof longid - 1);
+    longid[sizeof longid - 1] = 0;
+    memcpy(cut, longid, sizeof cut - 1);
+    cut[sizeof cut - 1] = 0;
+    assert_int_equal(calls_callid_hash(bv_cstr(longid)), calls_callid_hash(bv_cstr(cut)));
+    assert_int_equal(calls_callid_hash(bv_cstr(cut)), ts_hash(cut, strlen(cut)));
+    assert_int_equal(calls_callid_hash(bv_cstr("a\x01" "b")), calls_callid_hash(bv_cstr("a?b")));
+    assert_int_not_equal(calls_callid_hash(bv_cstr("a@b")), calls_callid_hash(bv_cstr("a@c")));
+    assert_int_equal(calls_callid_hash(BV_NULL), 0);
+}
+
 static void test_parked_dialogs(void **state)
 {
     (void)state;
@@ -1516,6 +1533,7 @@ int main(void)
         cmocka_unit_test(test_corr_timing_multihomed),
         cmocka_unit_test(test_sbc_config_limit),
         cmocka_unit_test(test_dialog_limit),
+        cmocka_unit_test(test_callid_hash),
         cmocka_unit_test(test_parked_dialogs),
         cmocka_unit_test(test_parked_ringing_and_waiting),
         cmocka_unit_test(test_register_options),

@@ -664,6 +664,34 @@ static void test_looks_like(void **st)
 
 /* Real capture: zeek's long request/response paths, ~9.5 KB messages with ten
  * ~950-byte Via hosts. Raw-IPv4 pcap (linktype 228): walk records by hand. */
+/* The read-ahead Call-ID agrees with the parser's on ordinary messages and
+ * finds nothing in a body or past a cut-off header block. */
+static void test_callid_peek(void **st)
+{
+    (void)st;
+    static const char *const msgs[] = {
+        "INVITE sip:b@b SIP/2.0\r\n" HDRS_MIN "Content-Length: 0\r\n\r\n",
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK2\r\nFrom: <sip:a@a>;tag=1\r\n"
+        "To: <sip:b@b>;tag=2\r\ni:  compact@x \r\nCSeq: 1 INVITE\r\n\r\n",
+        "BYE sip:b@b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK3\nFrom: <sip:a@a>;tag=1\n"
+        "To: <sip:b@b>;tag=2\ncall-id\t:lower@case\nCSeq: 2 BYE\n\n",
+    };
+    static const char *const want[] = { "abc123@10.0.0.1", "compact@x", "lower@case" };
+    for (size_t i = 0; i < 3; i++) {
+        struct sip_msg m;
+        assert_int_equal(sip_parse((const uint8_t *)msgs[i], strlen(msgs[i]), false, &m), SIP_OK);
+        struct bv v = sip_callid_peek(bv_cstr(msgs[i]));
+        assert_true(EQS(v, want[i]));
+        assert_true(bv_eq(v, m.call_id));
+    }
+    /* in the body only; headers cut before it; a header merely containing it */
+    assert_null(sip_callid_peek(BV_LIT("MESSAGE sip:b SIP/2.0\r\nCSeq: 1 MESSAGE\r\n\r\n"
+                                       "Call-ID: body@x\r\n")).p);
+    assert_null(sip_callid_peek(BV_LIT("INVITE sip:b SIP/2.0\r\nCall-ID: cut@x")).p);
+    assert_null(sip_callid_peek(BV_LIT("INVITE sip:b SIP/2.0\r\nX-Call-ID: other@x\r\n")).p);
+    assert_null(sip_callid_peek(BV_LIT("")).p);
+}
+
 static void test_zeek_long_paths(void **st)
 {
     (void)st;
@@ -720,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_reason_session_cseq),
         cmocka_unit_test(test_methods),
         cmocka_unit_test(test_looks_like),
+        cmocka_unit_test(test_callid_peek),
         cmocka_unit_test(test_zeek_long_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
