@@ -20,11 +20,14 @@ struct ra_slot {
     struct frame_hint hint[RA_FRAMES];
     uint8_t *buf;
     size_t cap;
+    uint8_t *spares;       /* TS_READAHEAD_SPARES buffers of spare_size */
+    size_t nspares;        /* used by this batch */
 };
 
 struct readahead {
     struct pcapin *in;
     readahead_hint_fn hint;
+    size_t spare_size;
     struct ra_slot slot[RA_SLOTS];
     /* the reader fills slot[wr], the analysis reads slot[rd]; full counts
      * the filled ones; eof: the reader is done (after its last batch) */
@@ -68,10 +71,15 @@ static bool put(struct readahead *r, struct ra_slot *s, struct ts_frame f, size_
     if (*used > s->cap)
         *used = s->cap;
     s->f[s->b.n] = f;
-    if (r->hint)
-        r->hint(&f, &s->hint[s->b.n]);
-    else
+    if (r->hint) {
+        void *spare = s->spares && s->nspares < TS_READAHEAD_SPARES
+                          ? s->spares + s->nspares * r->spare_size
+                          : NULL;
+        if (r->hint(&f, &s->hint[s->b.n], spare) && spare)
+            s->nspares++;
+    } else {
         memset(&s->hint[s->b.n], 0, sizeof s->hint[0]);
+    }
     s->b.n++;
     return true;
 }
@@ -81,6 +89,7 @@ static bool fill(struct readahead *r, struct ra_slot *s)
 {
     size_t used = 0;
     s->b.n = 0;
+    s->nspares = 0;
     s->b.f = s->f;
     s->b.hint = s->hint;
     if (r->have_pending) { /* pcapin keeps its data until the next call */
@@ -135,16 +144,20 @@ static void *reader_main(void *arg)
     }
 }
 
-struct readahead *readahead_start(struct pcapin *in, readahead_hint_fn hint, bool threaded)
+struct readahead *readahead_start(struct pcapin *in, readahead_hint_fn hint, size_t spare_size,
+                                  bool threaded)
 {
     struct readahead *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
     r->in = in;
     r->hint = hint;
+    r->spare_size = (spare_size + 63) & ~(size_t)63; /* each on its own lines */
     for (size_t i = 0; i < RA_SLOTS; i++) {
         r->slot[i].buf = malloc(RA_BYTES);
-        if (!r->slot[i].buf) {
+        if (r->spare_size)
+            r->slot[i].spares = aligned_alloc(64, TS_READAHEAD_SPARES * r->spare_size);
+        if (!r->slot[i].buf || (r->spare_size && !r->slot[i].spares)) {
             readahead_free(r);
             return NULL;
         }
@@ -220,8 +233,10 @@ void readahead_free(struct readahead *r)
         pthread_cond_destroy(&r->space);
         pthread_mutex_destroy(&r->mu);
     }
-    for (size_t i = 0; i < RA_SLOTS; i++)
+    for (size_t i = 0; i < RA_SLOTS; i++) {
         free(r->slot[i].buf);
+        free(r->slot[i].spares);
+    }
     for (size_t i = 0; i < r->nerr; i++)
         free(r->err[i]);
     free(r);

@@ -14,8 +14,11 @@
 struct readahead;
 
 /* Runs on the reader thread for every frame; the hint travels with the
- * frame (a pure function of the frame: it must not touch analysis state). */
-typedef void (*readahead_hint_fn)(const struct ts_frame *f, struct frame_hint *h);
+ * frame (a pure function of the frame: it must not touch analysis state).
+ * spare is a buffer of readahead_start()'s spare_size that lives with the
+ * batch (NULL when the batch has used its TS_READAHEAD_SPARES); the function
+ * returns true when it kept something there for the hint to point to. */
+typedef bool (*readahead_hint_fn)(const struct ts_frame *f, struct frame_hint *h, void *spare);
 
 struct ra_batch {
     size_t n;
@@ -25,9 +28,10 @@ struct ra_batch {
 
 /* Reads in (which stays the caller's, untouched until readahead_free) on a
  * new thread; threaded false, or no thread to be had: on the caller's thread
- * inside readahead_next(). hint may be NULL (hints all zero). NULL on
- * allocation failure. */
-struct readahead *readahead_start(struct pcapin *in, readahead_hint_fn hint, bool threaded);
+ * inside readahead_next(). hint may be NULL (hints all zero); spare_size 0:
+ * no spare buffers. NULL on allocation failure. */
+struct readahead *readahead_start(struct pcapin *in, readahead_hint_fn hint, size_t spare_size,
+                                  bool threaded);
 /* The next batch in input order, valid until the next call; NULL once every
  * input is read to its end. */
 const struct ra_batch *readahead_next(struct readahead *r);

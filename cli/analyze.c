@@ -209,7 +209,7 @@ int cmd_analyze(int argc, char **argv)
     }
     double t0 = now_s();
     /* the files are read (and each frame's hashes computed) on a second thread */
-    struct readahead *ra = readahead_start(in, engine_hint, true);
+    struct readahead *ra = readahead_start(in, engine_hint, engine_hint_spare_size(), true);
     if (!ra) {
         fprintf(stderr, "trunkscope analyze: out of memory\n");
         rc = 2;

@@ -41,6 +41,7 @@ struct engine {
     void (*rtcp_hook)(void *ctx, const struct pkt_meta *m, struct bv rtcp);
     void *rtcp_hook_ctx;
     struct sip_msg msg; /* scratch: large, so not on the stack */
+    const struct frame_hint *hint; /* of the frame being analysed, or NULL */
     uint8_t hep_buf[TS_SIP_MAX_MSG]; /* inflated HEP payloads */
 };
 
@@ -113,8 +114,18 @@ static void idset_add(struct engine *e, struct bv id)
 
 static void sip_message(struct engine *e, const struct pkt_meta *m, struct bv raw, bool stream)
 {
-    struct sip_msg *msg = &e->msg;
-    enum sip_result r = sip_parse(raw.p, raw.len, stream, msg);
+    /* the reader thread may have parsed these very bytes (pointer and
+     * length checked: a tunnel's or HEP's inner message is other bytes) */
+    const struct frame_hint *h = e->hint;
+    const struct sip_msg *msg;
+    enum sip_result r;
+    if (!stream && h && h->parsed && h->parsed_p == raw.p && h->parsed_len == raw.len) {
+        msg = h->parsed;
+        r = (enum sip_result)h->parsed_r;
+    } else {
+        r = sip_parse(raw.p, raw.len, stream, &e->msg);
+        msg = &e->msg;
+    }
     TS_INC(&e->st, SIP_MESSAGES);
     switch (r) {
     case SIP_OK:
@@ -493,17 +504,44 @@ void engine_note_drop(struct engine *e, uint64_t ts_ns, uint64_t count)
         calls_note_drop(e->calls, ts_ns > TICK_NS ? ts_ns - TICK_NS : 0, ts_ns);
 }
 
-void engine_hint(const struct ts_frame *f, struct frame_hint *h)
+size_t engine_hint_spare_size(void)
+{
+    return sizeof(struct sip_msg);
+}
+
+/* A datagram holding one SIP message is parsed into spare (sip_message()
+ * takes it from there); more than one, or no spare: the Call-ID is peeked. */
+static bool hint_sip(struct bv pl, struct frame_hint *h, void *spare)
+{
+    struct bv msgs[2];
+    if (!spare || sip_datagram_split(pl, msgs, 2) != 1) {
+        h->dialog_hash = calls_callid_hash(sip_callid_peek(pl));
+        return false;
+    }
+    struct sip_msg *msg = spare;
+    enum sip_result r = sip_parse(msgs[0].p, msgs[0].len, false, msg);
+    h->parsed = msg;
+    h->parsed_p = msgs[0].p;
+    h->parsed_len = (uint32_t)msgs[0].len;
+    h->parsed_r = (int16_t)r;
+    h->parsed_lines = (uint16_t)((msg->nhdrs * sizeof msg->hdrs[0] + 63) / 64);
+    if (msg->call_id.len)
+        h->dialog_hash = calls_callid_hash(msg->call_id);
+    return true;
+}
+
+bool engine_hint(const struct ts_frame *f, struct frame_hint *h, void *spare)
 {
     struct pkt_meta m;
     struct bv pl;
     memset(h, 0, sizeof *h);
     if (!decoder_udp_hint(f, &m, &pl, h))
-        return;
+        return false;
     if ((h->stream_hash = media_stream_hash(&m, pl)))
         media_endpoint_slots(&m, h->ep_slot);
     else if (sip_looks_like(pl))
-        h->dialog_hash = calls_callid_hash(sip_callid_peek(pl));
+        return hint_sip(pl, h, spare);
+    return false;
 }
 
 void engine_prefetch(struct engine *e, const struct ts_frame *f, const struct frame_hint *h)
@@ -512,6 +550,16 @@ void engine_prefetch(struct engine *e, const struct ts_frame *f, const struct fr
         media_prefetch_bucket(e->media, h->stream_hash, h->ep_slot);
     if (h->dialog_hash && e->calls)
         calls_prefetch_bucket(e->calls, h->dialog_hash);
+    if (h->parsed) { /* written on the other core: its head, headers and tail */
+        const struct sip_msg *msg = h->parsed;
+        const char *p = (const char *)msg;
+        for (size_t o = 0; o < offsetof(struct sip_msg, hdrs); o += 64)
+            ts_prefetch(p + o);
+        for (unsigned i = 0; i <= h->parsed_lines; i++) /* hdrs need not start a line */
+            ts_prefetch((const char *)msg->hdrs + 64 * i);
+        for (size_t o = offsetof(struct sip_msg, first); o < sizeof *msg; o += 64)
+            ts_prefetch(p + o);
+    }
     if (h->ip_tot)
         decoder_prefetch_dedup(e->dec, h->dedup_fp);
     /* link, IP and transport headers and the start of the payload, which
@@ -532,6 +580,7 @@ void engine_prefetch_more(struct engine *e, const struct frame_hint *h)
 
 void engine_frame_hinted(struct engine *e, const struct ts_frame *f, const struct frame_hint *h)
 {
+    e->hint = h;
     media_set_hint(e->media, h ? h->stream_hash : 0);
     TS_INC(&e->st, PACKETS);
     TS_ADD(&e->st, BYTES, f->wirelen);
@@ -541,6 +590,7 @@ void engine_frame_hinted(struct engine *e, const struct ts_frame *f, const struc
             tick(e, f->ts_ns);
         e->last_tick_ns = f->ts_ns;
     }
+    e->hint = NULL;
     media_set_hint(e->media, 0);
 }
 

@@ -39,8 +39,13 @@ void engine_frame(struct engine *e, const struct ts_frame *f);
  * i+2 (its stream or dialog), then engine_frame_hinted() for frame i.
  * engine_hint() reads no engine state, so a reader thread may compute it
  * (the stream hash and the dedup fingerprint, the two hashes every RTP
- * packet needs; for a SIP datagram, its Call-ID's hash). */
-void engine_hint(const struct ts_frame *f, struct frame_hint *h);
+ * packet needs; for a SIP datagram, the parsed message and its Call-ID's
+ * hash). */
+bool engine_hint(const struct ts_frame *f, struct frame_hint *h, void *spare);
+/* engine_hint()'s spare buffer (see readahead.h): a datagram of one SIP
+ * message is parsed there on the reader thread too, a third of the
+ * analysis thread's work per SIP message. */
+size_t engine_hint_spare_size(void);
 void engine_prefetch(struct engine *e, const struct ts_frame *f, const struct frame_hint *h);
 void engine_prefetch_more(struct engine *e, const struct frame_hint *h);
 /* engine_frame() for a frame with that engine_hint() (h NULL: none). */

@@ -51,9 +51,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* a selector's high bits move time forward, to reach the timeouts */
         ts += (uint64_t)(sel >> 4) * 400000000ull;
         struct frame_hint h;
-        engine_hint(&f, &h);
+        static void *spare; /* the parsed SIP message of a hint */
+        if (!spare && !(spare = malloc(engine_hint_spare_size())))
+            abort();
+        engine_hint(&f, &h, spare);
         if (h.ip_tot && (size_t)h.ip_off + h.ip_tot > f.caplen)
             abort(); /* a hint beyond its frame */
+        if (h.parsed && (h.parsed_p < f.data || h.parsed_p + h.parsed_len > f.data + f.caplen))
+            abort(); /* a parsed message of other bytes */
         engine_prefetch(e, &f, &h);
         engine_prefetch_more(e, &h);
         engine_frame_hinted(e, &f, &h);

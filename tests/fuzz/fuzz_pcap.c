@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
         }
         engine_finish(e);
-        struct readahead *ra = readahead_start(in2, engine_hint, size & 1);
+        struct readahead *ra = readahead_start(in2, engine_hint, engine_hint_spare_size(), size & 1);
         const struct ra_batch *b;
         while (ra && n2 < MAX_FRAMES && (b = readahead_next(ra))) {
             for (size_t i = 0; i < b->n && n2 < MAX_FRAMES; i++) {

@@ -14,6 +14,7 @@
 
 #include "../../calls/calls.h"
 #include "../../capture/pcapin.h"
+#include "../../capture/readahead.h"
 #include "../../common/hash.h"
 #include "../../engine/engine.h"
 
@@ -149,6 +150,67 @@ static void test_proxy_same_callid(void **state)
     engine_free(r.e);
 }
 
+/* The same file through the reader thread with hints (as `analyze` reads
+ * it: SIP datagrams parsed there, prefetches) gives the same counters and
+ * calls as frame by frame; and the hints did parse SIP messages. */
+static void test_read_ahead_same_results(void **state)
+{
+    (void)state;
+    static const char *const files[] = {
+        "sipnab_b2bua-asterisk.pcapng", "sipnab_sipp-branch-scenario.pcapng",
+        "suricata-verify_public-cloudshark-sip-s0.pcap", "sngrep_aaa.pcap",
+        "zeek_sip-junk-before-request.pcap",
+    };
+    size_t parsed = 0, files_run = 0;
+    for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
+        struct run plain;
+        if (run_file(files[k], &plain) != 0)
+            continue;
+        char path[512], err[512];
+        snprintf(path, sizeof path, PCAPS "%s", files[k]);
+        struct engine_config cfg = { .dedup = true, .track_calls = true };
+        struct engine *e = engine_new(&cfg);
+        struct pcapin *in = pcapin_new();
+        assert_non_null(e);
+        assert_non_null(in);
+        assert_int_equal(pcapin_add(in, path, err, sizeof err), 0);
+        struct readahead *ra = readahead_start(in, engine_hint, engine_hint_spare_size(), true);
+        assert_non_null(ra);
+        const struct ra_batch *b;
+        while ((b = readahead_next(ra))) {
+            for (size_t i = 0; i < b->n; i++) {
+                if (i + 2 < b->n) {
+                    engine_prefetch(e, &b->f[i + 2], &b->hint[i + 2]);
+                    engine_prefetch_more(e, &b->hint[i + 2]);
+                }
+                if (b->hint[i].parsed) { /* its dialog hash is its Call-ID's */
+                    const struct sip_msg *m = b->hint[i].parsed;
+                    parsed++;
+                    assert_int_equal(b->hint[i].dialog_hash, calls_callid_hash(m->call_id));
+                }
+                engine_frame_hinted(e, &b->f[i], &b->hint[i]);
+            }
+        }
+        readahead_free(ra);
+        pcapin_free(in);
+        engine_finish(e);
+        assert_memory_equal(engine_stats(e), engine_stats(plain.e), sizeof(struct ts_stats));
+        assert_int_equal(calls_count(engine_calls(e)), plain.calls);
+        for (size_t i = 0; i < plain.calls; i++) {
+            const struct calls_call *x = calls_get(engine_calls(e), i);
+            const struct calls_call *y = calls_get(engine_calls(plain.e), i);
+            assert_int_equal(x->nlegs, y->nlegs);
+            assert_string_equal(x->legs[0].call_id, y->legs[0].call_id);
+            assert_int_equal(x->legs[0].final_status, y->legs[0].final_status);
+        }
+        engine_free(e);
+        engine_free(plain.e);
+        files_run++;
+    }
+    assert_int_equal(files_run, sizeof files / sizeof files[0]);
+    assert_true(parsed > 20);
+}
+
 int main(void)
 {
     ts_hash_seed_fixed(3, 4);
@@ -156,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_b2bua_asterisk),
         cmocka_unit_test(test_proxy_same_callid),
         cmocka_unit_test(test_manifest_counts),
+        cmocka_unit_test(test_read_ahead_same_results),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

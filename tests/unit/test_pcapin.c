@@ -405,11 +405,13 @@ static uint64_t tag_of(const struct ts_frame *f)
     return f->caplen ? ((uint64_t)f->data[0] << 32 | f->caplen) : 7;
 }
 
-static void hint_of(const struct ts_frame *f, struct frame_hint *h)
+static bool hint_of(const struct ts_frame *f, struct frame_hint *h, void *spare)
 {
+    (void)spare;
     memset(h, 0, sizeof *h);
     h->stream_hash = tag_of(f);
     h->ip_tot = 1;
+    return false;
 }
 
 static uint64_t sum_of(const struct ts_frame *f)
@@ -468,7 +470,7 @@ static void test_readahead_same_frames(void **state)
 
     for (int threaded = 0; threaded < 2; threaded++) {
         in = open_files(names, 3);
-        struct readahead *r = readahead_start(in, hint_of, threaded);
+        struct readahead *r = readahead_start(in, hint_of, 0, threaded);
         assert_non_null(r);
         size_t n = 0, batches = 0;
         const struct ra_batch *bt;
@@ -506,7 +508,7 @@ static void test_readahead_stop_early(void **state)
     write_pcap("ra_stop.pcap", false, a, RA_N);
     const char *names[] = { "ra_stop.pcap" };
     struct pcapin *in = open_files(names, 1);
-    struct readahead *r = readahead_start(in, NULL, true);
+    struct readahead *r = readahead_start(in, NULL, 0, true);
     assert_non_null(r);
     const struct ra_batch *bt = readahead_next(r);
     assert_non_null(bt);
