@@ -39,12 +39,12 @@ struct frame_hint {
     uint64_t dedup_fp;    /* SPAN-duplicate fingerprint of its outer IPv4 packet, */
     uint32_t ip_off;      /* which starts ip_off bytes into the frame, */
     uint16_t ip_hl, ip_tot; /* with this header and total length (ip_tot 0: no fp) */
-    /* its UDP payload parsed as one SIP message (in the batch's spare
-     * buffer: see readahead.h), from parsed_len bytes at parsed_p, with
-     * result parsed_r; parsed NULL: not done */
+    /* its UDP payload (dgram_len bytes at dgram) held one SIP message,
+     * parsed (in the batch's spare buffer: see readahead.h) from parsed_len
+     * bytes at parsed_p with result parsed_r; parsed NULL: not done */
     const void *parsed;
-    const uint8_t *parsed_p;
-    uint32_t parsed_len;
+    const uint8_t *dgram, *parsed_p;
+    uint32_t dgram_len, parsed_len;
     int16_t parsed_r;
     uint16_t parsed_lines; /* cache lines of the parsed header table in use */
 };

@@ -168,6 +168,12 @@ static void sip_message(struct engine *e, const struct pkt_meta *m, struct bv ra
 
 static void sip_datagram(struct engine *e, const struct pkt_meta *m, struct bv payload)
 {
+    const struct frame_hint *h = e->hint;
+    if (h && h->parsed && h->dgram == payload.p && h->dgram_len == payload.len) {
+        /* the reader thread split these bytes already: one message */
+        sip_message(e, m, bv_make(h->parsed_p, h->parsed_len), false);
+        return;
+    }
     struct bv msgs[8];
     size_t n = sip_datagram_split(payload, msgs, 8);
     for (size_t i = 0; i < n; i++)
@@ -521,6 +527,8 @@ static bool hint_sip(struct bv pl, struct frame_hint *h, void *spare)
     struct sip_msg *msg = spare;
     enum sip_result r = sip_parse(msgs[0].p, msgs[0].len, false, msg);
     h->parsed = msg;
+    h->dgram = pl.p;
+    h->dgram_len = (uint32_t)pl.len;
     h->parsed_p = msgs[0].p;
     h->parsed_len = (uint32_t)msgs[0].len;
     h->parsed_r = (int16_t)r;
