@@ -74,6 +74,16 @@ void htab_touch(struct htab *t, struct ht_node *n)
     ht_list_insert_before(&t->lru, n);
 }
 
+bool htab_requeue(struct htab *t, struct ht_node *n, uint64_t *queued_ns, uint64_t now,
+                  uint64_t every)
+{
+    if (now < *queued_ns + every)
+        return false;
+    htab_touch(t, n);
+    *queued_ns = now;
+    return true;
+}
+
 struct ht_node *htab_oldest(const struct htab *t)
 {
     return t->lru.lnext == &t->lru ? NULL : t->lru.lnext;

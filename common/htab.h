@@ -44,6 +44,14 @@ void htab_insert(struct htab *t, struct ht_node *n, uint64_t hash);
 void htab_remove(struct htab *t, struct ht_node *n);
 /* Mark as most recently used. */
 void htab_touch(struct htab *t, struct ht_node *n);
+/* For a lazily ordered LRU, where the owner does not touch an entry on
+ * every use (a move costs two cache misses on its list neighbours) but keeps
+ * the time it was last queued, *queued_ns, and moves a still used entry when
+ * its walk from the oldest reaches it: when n was queued at least `every` ns
+ * before now, moves it to the young end, sets *queued_ns = now and returns
+ * true. Entries stay ordered by *queued_ns. */
+bool htab_requeue(struct htab *t, struct ht_node *n, uint64_t *queued_ns, uint64_t now,
+                  uint64_t every);
 /* A prefetch the compiler cannot drop: GCC 12 deletes __builtin_prefetch()
  * of an address loaded from memory when inlined with a constant line count,
  * which left htab_prefetch_entry() an empty function. */

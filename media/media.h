@@ -21,9 +21,10 @@ struct sdp_media;
 enum media_err { MEDIA_OK = 0, MEDIA_ERR_NOMEM };
 
 struct media_config {
-    uint32_t idle_ms;         /* a stream silent this long ends (30000) */
+    uint32_t idle_ms;         /* a stream silent this long ends (30000; up to 2 s later) */
     uint32_t jb_ms;           /* de-jitter buffer depth for the E-model (60) */
-    uint32_t expect_idle_ms;  /* an SDP endpoint unused this long is forgotten (3600000) */
+    uint32_t expect_idle_ms;  /* an SDP endpoint unused this long is forgotten (3600000;
+                               * up to a sixteenth + 2 s later) */
     uint32_t max_streams;     /* live streams, <= TS_MEDIA_MAX_STREAMS (tests use small) */
     uint32_t max_report;      /* finished streams kept, <= TS_MEDIA_MAX_REPORT_STREAMS;
                                * 0: none (a sensor: records reach the sink only) */

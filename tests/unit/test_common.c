@@ -155,6 +155,18 @@ static void test_htab_bounded_lru(void **state)
     assert_non_null(htab_find(&t, ts_hash(&km, sizeof km), ent_eq, &km));
     int k1 = 1;
     assert_null(htab_find(&t, ts_hash(&k1, sizeof k1), ent_eq, &k1));
+    /* requeue: not before `every` has passed since *queued, then to the
+     * young end with the new time */
+    old = htab_oldest(&t);
+    uint64_t q = 1000;
+    assert_false(htab_requeue(&t, old, &q, 1999, 1000));
+    assert_ptr_equal(htab_oldest(&t), old);
+    assert_int_equal(q, 1000);
+    assert_true(htab_requeue(&t, old, &q, 2000, 1000));
+    assert_ptr_not_equal(htab_oldest(&t), old);
+    assert_ptr_equal(t.lru.lprev, old);
+    assert_int_equal(q, 2000);
+    assert_int_equal(t.count, MAX);
     htab_cleanup(&t);
 }
 

@@ -309,6 +309,61 @@ static void test_idle_expiry(void **state)
     media_free(m); /* frees live state too (ASan checks) */
 }
 
+/* Lazy LRU: packets do not reorder the table, but a stream still sending
+ * is not the one evicted nor the one idle expiry takes; silent ones still
+ * end 30 s (and < 32 s) after their last packet. */
+static void test_lazy_lru(void **state)
+{
+    (void)state;
+    const uint32_t N = 8;
+    struct ts_stats st = { { 0 } };
+    struct media_config c;
+    media_config_default(&c);
+    c.max_streams = N;
+    struct media *m = media_new(&c, &st);
+    assert_non_null(m);
+    /* the oldest stream (0x500) goes on sending, 7 others send once */
+    struct pkt_meta a = meta(3, 4000, 4, 5000, T0);
+    assert_true(send_rtp(m, &a, 8, false, 0, 0, 0x500));
+    add_streams(m, (int)N - 1, T0 + MS);
+    uint16_t seq = 1;
+    for (uint64_t t = T0 + 100 * MS; t <= T0 + 3000 * MS; t += 100 * MS, seq++) {
+        a = meta(3, 4000, 4, 5000, t);
+        assert_true(send_rtp(m, &a, 8, false, seq, 160u * seq, 0x500));
+    }
+    /* a new stream evicts the oldest one not in use: 0x100, not 0x500 */
+    struct pkt_meta pm = meta(1, 30000, 2, 20000, T0 + 3000 * MS);
+    assert_true(send_rtp(m, &pm, 8, false, 1, 0, 0xFFFF));
+    assert_int_equal(media_count(m), 1);
+    assert_int_equal(media_get(m, 0)->ssrc, 0x100);
+    assert_true(media_get(m, 0)->flags & MEDIA_F_EVICTED);
+    /* 0x500 sends every second up to 60 s, ticks every second: the others
+     * end 30-32 s after their last packet, 0x500 only after its own 30 s
+     * of silence, whatever the order it was queued in */
+    for (uint64_t s = 4; s <= 100; s++) {
+        uint64_t t = T0 + s * 1000 * MS;
+        if (s <= 60) {
+            a = meta(3, 4000, 4, 5000, t);
+            assert_true(send_rtp(m, &a, 8, false, seq, 160u * seq, 0x500));
+            seq++;
+        }
+        media_tick(m, t);
+        if (s < 30)
+            assert_int_equal(media_live(m), N);
+        else if (s == 32)
+            assert_int_equal(media_live(m), 2); /* 0x500 and 0xFFFF (from 3 s) */
+        else if (s >= 35 && s < 90)
+            assert_int_equal(media_live(m), 1);
+        else if (s >= 92)
+            assert_int_equal(media_live(m), 0);
+    }
+    assert_int_equal(st.v[TS_RTP_IDLE], N);
+    const struct media_stream *last = media_get(m, media_count(m) - 1);
+    assert_int_equal(last->ssrc, 0x500);
+    assert_int_equal(last->packets, 31 + 57);
+    media_free(m);
+}
+
 /* RTCP SR from SSRC 0xA at t, NTP middle word 0x12345678. */
 static void send_sr(struct media *md, uint64_t t, uint32_t ssrc, uint32_t ntp_mid)
 {
@@ -676,7 +731,7 @@ int main(void)
         cmocka_unit_test(test_rtcp_rtt),      cmocka_unit_test(test_sdp_expect),
         cmocka_unit_test(test_detections),    cmocka_unit_test(test_bypass_legs),
         cmocka_unit_test(test_capture_gap),   cmocka_unit_test(test_end_with_leg),
-        cmocka_unit_test(test_lookup_hint),
+        cmocka_unit_test(test_lookup_hint),   cmocka_unit_test(test_lazy_lru),
         cmocka_unit_test(test_heuristics_and_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
