@@ -3,7 +3,8 @@
 # tshark and sngrep, on generated captures at 100 and 10,000 concurrent calls.
 # usage: bench/run.sh [BUILD_DIR]       (default: build-bench beside this file)
 # env:   RUNS=3 (best of), SNGREP_RUNS=1, PACKETS_100=2000000,
-#        PACKETS_10K=4000000, OUT=BUILD_DIR/bench-results.md, SKIP="sngrep tshark store"
+#        PACKETS_10K=4000000, OUT=BUILD_DIR/bench-results.md, SKIP="sngrep tshark store",
+#        FLAT_PAIRS=9 (back-to-back c100r/c10000 pairs; 0: none)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/.." && pwd)
@@ -169,8 +170,28 @@ for name in c100 c100r c10000; do
     rss_of[$name]=${mem[trunkscope]}
     calls_of[$name]=$calls
 done
+# Flatness in pairs: c100r and c10000 back to back, FLAT_PAIRS times, so
+# that the host's load (other guests) falls on both of a pair alike; the
+# median of the pairs' ratios is the figure, the range shows the noise.
+flat_pairs=${FLAT_PAIRS:-9}
+flat=""
+if [ "$flat_pairs" -gt 0 ]; then
+    echo "bench: flatness pairs ($flat_pairs)" >&2
+    pk_r=$(grep -o '"total_packets": *[0-9]*' "$data/c100r.truth.json" | grep -o '[0-9]*$')
+    pk_k=$(grep -o '"total_packets": *[0-9]*' "$data/c10000.truth.json" | grep -o '[0-9]*$')
+    ratios=""
+    for ((k = 0; k < flat_pairs; k++)); do
+        read -r wr _ _ <<<"$(measure 1 "$ts" analyze "$data/c100r.pcap")"
+        read -r wk _ _ <<<"$(measure 1 "$ts" analyze "$data/c10000.pcap")"
+        [ "$wr" = "-" ] || [ "$wk" = "-" ] && continue
+        ratios="$ratios $(awk -v a="$pk_r" -v ta="$wr" -v b="$pk_k" -v tb="$wk" 'BEGIN { printf "%.3f", (b / tb) / (a / ta) }')"
+    done
+    flat=$(echo "$ratios" | tr ' ' '\n' | { grep . || true; } | sort -n | awk '{ v[NR] = $1 } END {
+        if (NR) printf "%.2f (median of %d back-to-back pairs; range %.2f-%.2f)", v[int((NR + 1) / 2)], NR, v[1], v[NR] }')
+fi
 {
     echo
+    [ -n "$flat" ] && { echo "trunkscope flatness, throughput at 10,000 calls against c100r in pairs: $flat"; echo; }
     for t in trunkscope tshark sngrep; do
         for base in c100r c100; do
             a=${pps[$base.$t]:-}; b=${pps[c10000.$t]:-}
