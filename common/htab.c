@@ -77,7 +77,9 @@ void htab_touch(struct htab *t, struct ht_node *n)
 bool htab_requeue(struct htab *t, struct ht_node *n, uint64_t *queued_ns, uint64_t now,
                   uint64_t every)
 {
-    if (now < *queued_ns + every)
+    /* a difference, not a sum: capture times near 2^64 must not wrap into
+     * "long ago" (the idle walk would requeue the same entry forever) */
+    if (now < *queued_ns || now - *queued_ns < every)
         return false;
     htab_touch(t, n);
     *queued_ns = now;

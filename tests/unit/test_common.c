@@ -167,6 +167,11 @@ static void test_htab_bounded_lru(void **state)
     assert_ptr_equal(t.lru.lprev, old);
     assert_int_equal(q, 2000);
     assert_int_equal(t.count, MAX);
+    /* near 2^64 and backwards in time: not "long ago" */
+    q = UINT64_MAX - 10;
+    assert_false(htab_requeue(&t, old, &q, UINT64_MAX - 5, 1000));
+    assert_false(htab_requeue(&t, old, &q, 5, 1000));
+    assert_int_equal(q, UINT64_MAX - 10);
     htab_cleanup(&t);
 }
 
