@@ -100,8 +100,8 @@ async function loadSites() {
     state.site = "";
     sessionStorage.removeItem("ts-site");
   }
-  sel.replaceChildren(h("option", { value: "" }, "all sites"),
-    state.sites.map((s) => h("option", { value: s.site, selected: s.site === state.site }, `${s.site} (${s.calls} calls)`)));
+  sel.replaceChildren(h("option", { value: "" }, "all sites"), ...state.sites.map((s) =>
+    h("option", { value: s.site, selected: s.site === state.site }, `${s.site} (${s.calls} calls)`)));
   document.getElementById("site-pick").classList.toggle("hidden", state.sites.length === 0);
 }
 

@@ -2,7 +2,8 @@
 // driven in Debian's headless chromium through playwright-core. Checks the
 // overview tiles against the API (MOS included), a failed call's ladder
 // (every message of every leg, raw text on click, fits the page), a call's
-// RTP streams (table and quality charts), the calls table and a trunk page; no
+// RTP streams (table and quality charts), the calls table, a trunk page and,
+// on a collector's database of two sites (sites_db.py), the site selector; no
 // console errors (CSP included), no request leaves 127.0.0.1. Screenshots go
 // to the work directory.
 // usage: node dashboard.test.mjs --bin TRUNKSCOPE --work DIR [--chromium PATH]
@@ -54,20 +55,33 @@ const run = (argv) => {
 run(["gen", "-o", pcap, "--calls", "150", "--seed", "3", "--transport", "mix", "--branch", "--gateway"]);
 run(["analyze", "--db", db, pcap]);
 
-const srv = spawn(bin, ["serve", "--db", db, "--http", "127.0.0.1:0", "--static", path.join(root, "web-static"),
-                        "--rate", "100000"], { stdio: ["ignore", "pipe", "pipe"] });
-let srvErr = "";
-srv.stderr.on("data", (d) => { srvErr += d; });
-const port = await new Promise((resolve, reject) => {
-  let out = "";
-  srv.stdout.on("data", (d) => {
-    out += d;
-    const m = /port (\d+)/.exec(out);
-    if (m) resolve(Number(m[1]));
+// `trunkscope serve` on a database; resolves once it prints its port.
+async function serve(dbPath) {
+  const proc = spawn(bin, ["serve", "--db", dbPath, "--http", "127.0.0.1:0", "--static", path.join(root, "web-static"),
+                           "--rate", "100000"], { stdio: ["ignore", "pipe", "pipe"] });
+  const s = { proc, err: "" };
+  proc.stderr.on("data", (d) => { s.err += d; });
+  s.port = await new Promise((resolve, reject) => {
+    let out = "";
+    proc.stdout.on("data", (d) => {
+      out += d;
+      const m = /port (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    proc.on("exit", (c) => reject(new Error("serve exited " + c + ": " + s.err)));
+    setTimeout(() => reject(new Error("serve did not start")), 30000);
   });
-  srv.on("exit", (c) => reject(new Error("serve exited " + c + ": " + srvErr)));
-  setTimeout(() => reject(new Error("serve did not start")), 30000);
-});
+  return s;
+}
+async function stopServe(s) {
+  if (s.proc.exitCode === null) {
+    s.proc.kill("SIGINT");
+    await new Promise((r) => s.proc.on("exit", r));
+  }
+  check(!/AddressSanitizer|runtime error/.test(s.err), "no sanitizer report from serve");
+}
+const srv = await serve(db);
+const port = srv.port;
 const base = `http://127.0.0.1:${port}`;
 const api = async (p) => (await fetch(base + "/api/v1" + p)).json();
 // page.waitForFunction evaluates strings, which the dashboard's CSP forbids
@@ -221,15 +235,64 @@ try {
   await page.waitForSelector(".chart svg");
   await page.screenshot({ path: path.join(work, "trunk.png"), fullPage: true });
 
+  // ---- sites: a collector's database fed by two sensors ("hq", "branch");
+  // the selector lists them and filters the overview and the calls table
+  const sdb = spawnSync("python3", [path.join(here, "sites_db.py"), bin, path.join(work, "sites")],
+                        { encoding: "utf8", timeout: 300000 });
+  if (check(sdb.status === 0, "two-site database: " + (sdb.stderr || "").slice(-300))) {
+    const srv2 = await serve(sdb.stdout.trim());
+    try {
+      const base2 = `http://127.0.0.1:${srv2.port}`;
+      const api2 = async (p) => (await fetch(base2 + "/api/v1" + p)).json();
+      const sites = (await api2("/sites")).sites;
+      check(sites.map((x) => x.site).join() === "branch,hq", "two sites: " + JSON.stringify(sites));
+      const all = (await api2("/trunks")).trunks.map((t) => t.id).sort((a, b) => a - b);
+      const tileIds = () => [...document.querySelectorAll(".tile")].map((t) => Number(t.dataset.trunk))
+        .sort((a, b) => a - b).join();
+      await page.goto(base2 + "/#/overview");
+      await waitFor(page, () => !document.getElementById("site-pick").classList.contains("hidden") &&
+                    document.querySelectorAll("#site-select option").length > 1, null, "the site selector");
+      const opts = await page.$$eval("#site-select option", (os) => os.map((o) => o.value));
+      check(JSON.stringify(opts) === JSON.stringify(["", ...sites.map((x) => x.site)]), "an option per site: " + opts);
+      for (const st of sites) {
+        const want = (await api2("/trunks?site=" + st.site)).trunks.map((t) => t.id).sort((a, b) => a - b);
+        check(want.length > 0 && want.length < all.length, `site ${st.site}: some of the trunks (${want})`);
+        await page.goto(base2 + "/#/overview");
+        await page.selectOption("#site-select", st.site);
+        await waitFor(page, ([name, ids]) => document.querySelector("h1")?.textContent.endsWith("· " + name) &&
+                      [...document.querySelectorAll(".tile")].map((t) => Number(t.dataset.trunk))
+                        .sort((x, y) => x - y).join() === ids, [st.site, want.join()],
+                      `the overview of ${st.site}`).catch(() => false);
+        const shownTiles = await page.evaluate(tileIds);
+        check(shownTiles === want.join(), `site ${st.site}: tiles ${shownTiles} = its trunks ${want}`);
+        // the choice persists: the calls table lists that site's calls
+        const wantCalls = (await api2(`/calls?site=${st.site}&limit=25`)).calls.map((c) => String(c.id));
+        await page.goto(base2 + "/#/calls?limit=25");
+        await waitFor(page, (ids) => {
+          const rs = [...document.querySelectorAll("#calls-table tbody tr[data-call]")].map((r) => r.dataset.call);
+          return rs.join() === ids.join();
+        }, wantCalls, `the calls of ${st.site}`).catch(() => false);
+        const rows = await page.$$eval("#calls-table tbody tr[data-call]", (rs) => rs.map((r) => r.dataset.call));
+        check(rows.length > 0 && rows.join() === wantCalls.join(), `site ${st.site}: calls table = /calls?site`);
+      }
+      await page.goto(base2 + "/#/overview");
+      await page.selectOption("#site-select", "");
+      await waitFor(page, (ids) => [...document.querySelectorAll(".tile")].map((t) => Number(t.dataset.trunk))
+                    .sort((x, y) => x - y).join() === ids, all.join(), "every trunk again").catch(() => false);
+      check(await page.evaluate(tileIds) === all.join(), "all sites: a tile per trunk again");
+      await page.screenshot({ path: path.join(work, "sites.png"), fullPage: true });
+    } finally {
+      await stopServe(srv2);
+    }
+  }
+
   check(problems.length === 0, "no console errors or outside requests: " + problems.slice(0, 5).join(" | "));
 } catch (e) {
   check(false, "exception: " + (e.stack || e));
 } finally {
   await ctx.close().catch(() => {});
   rmSync(profile, { recursive: true, force: true });
-  srv.kill("SIGINT");
-  await new Promise((r) => srv.on("exit", r));
-  check(!/AddressSanitizer|runtime error/.test(srvErr), "no sanitizer report from serve");
+  await stopServe(srv);
 }
 console.log(`screenshots in ${work}`);
 console.log(`${passed} passed, ${failed} failed`);
