@@ -22,6 +22,7 @@
 
 #include "../common/hash.h"
 #include "../store/query.h"
+#include "../store/store.h"
 #include "api_int.h"
 
 #define CSP "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';" \
@@ -715,6 +716,10 @@ struct api_server *api_start(const struct api_options *o, char *err, size_t errl
     unsigned threads = o->threads ? o->threads : TS_API_THREADS;
     if (threads > TS_API_THREADS * 4)
         threads = TS_API_THREADS * 4;
+    /* a database of an older schema is upgraded first (as the writer
+     * would); the pool below only reads */
+    if (st_db_upgrade(s->db_path, err, errlen) != ST_OK)
+        goto fail;
     /* one read-only connection per worker thread */
     for (unsigned i = 0; i < threads; i++) {
         s->pool[i] = stq_open(s->db_path, err, errlen);

@@ -576,24 +576,32 @@ int stq_trunk(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
     " FROM trunks t JOIN legs l ON (l.src=t.local_addr AND l.dst=t.peer_addr)"               \
     " OR (l.src=t.peer_addr AND l.dst=t.local_addr) WHERE t.id=:id"
 
+/* One aggregate per direction (a constant, so no sort of the legs to group
+ * them); a leg between equal addresses counts once, as inbound. */
+#define DIR_SUMS                                                                             \
+    " count(*) AS attempts, sum(l.outcome='answered') AS answered,"                          \
+    " sum(l.outcome='busy') AS busy, sum(l.outcome='rejected') AS rejected,"                 \
+    " sum(l.outcome='cancelled') AS cancelled, sum(l.outcome='failed') AS failed,"           \
+    " sum(l.outcome='timeout') AS timeouts,"                                                 \
+    " 1.0*sum(l.outcome='answered')/count(*) AS asr,"                                        \
+    " 1.0*sum(l.outcome IN ('answered','cancelled') OR l.final_status IN"                    \
+    " (486,480,487,600,603,404,484))/count(*) AS ner,"                                       \
+    " avg(CASE WHEN l.outcome='answered' AND l.end_ts>=l.answer_ts THEN"                     \
+    " (l.end_ts-l.answer_ts)/1e9 END) AS acd_s,"                                             \
+    " avg(CASE WHEN coalesce(l.ring_ts,l.answer_ts)>=l.invite_ts THEN"                       \
+    " (coalesce(l.ring_ts,l.answer_ts)-l.invite_ts)/1e6 END) AS pdd_mean_ms"                 \
+    " FROM trunks t JOIN legs l ON "
+
 int stq_trunk_directions(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
 {
-    return run_id(
-        q,
-        "SELECT CASE WHEN l.src=t.peer_addr THEN 'inbound' ELSE 'outbound' END AS direction,"
-        " count(*) AS attempts, sum(l.outcome='answered') AS answered,"
-        " sum(l.outcome='busy') AS busy, sum(l.outcome='rejected') AS rejected,"
-        " sum(l.outcome='cancelled') AS cancelled, sum(l.outcome='failed') AS failed,"
-        " sum(l.outcome='timeout') AS timeouts,"
-        " 1.0*sum(l.outcome='answered')/count(*) AS asr,"
-        " 1.0*sum(l.outcome IN ('answered','cancelled') OR l.final_status IN"
-        " (486,480,487,600,603,404,484))/count(*) AS ner,"
-        " avg(CASE WHEN l.outcome='answered' AND l.end_ts>=l.answer_ts THEN"
-        " (l.end_ts-l.answer_ts)/1e9 END) AS acd_s,"
-        " avg(CASE WHEN coalesce(l.ring_ts,l.answer_ts)>=l.invite_ts THEN"
-        " (coalesce(l.ring_ts,l.answer_ts)-l.invite_ts)/1e6 END) AS pdd_mean_ms" TRUNK_LEGS
-        " GROUP BY 1 ORDER BY 1",
-        id, fn, ctx, NULL);
+    return run_id(q,
+                  "SELECT * FROM ("
+                  "SELECT 'inbound' AS direction," DIR_SUMS
+                  "l.src=t.peer_addr AND l.dst=t.local_addr WHERE t.id=:id"
+                  " UNION ALL SELECT 'outbound'," DIR_SUMS
+                  "l.src=t.local_addr AND l.dst=t.peer_addr AND l.src<>t.peer_addr"
+                  " WHERE t.id=:id) WHERE attempts>0 ORDER BY 1",
+                  id, fn, ctx, NULL);
 }
 
 int stq_trunk_codes(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)

@@ -199,6 +199,16 @@ static const char SCHEMA_V4[] =
     "ALTER TABLE trunks ADD COLUMN site TEXT;"
     "CREATE INDEX calls_site ON calls(site, start) WHERE site IS NOT NULL;";
 
+/* Version 5: a trunk's page sums every leg between its two addresses
+ * (directions, final codes, answered codecs); legs_src_dst now holds the
+ * columns those sums read, so that they never visit the table (3.9 to 0.4 s
+ * for a trunk of 700,000 legs). Same name and leading columns: the trunk
+ * MOS stays index-only. */
+static const char SCHEMA_V5[] =
+    "DROP INDEX legs_src_dst;"
+    "CREATE INDEX legs_src_dst ON legs(src, dst, mos, outcome, final_status, invite_ts,"
+    " ring_ts, answer_ts, end_ts, callee_codecs);";
+
 const char *st_schema_step(int version)
 {
     switch (version) {
@@ -210,6 +220,8 @@ const char *st_schema_step(int version)
         return SCHEMA_V3;
     case 4:
         return SCHEMA_V4;
+    case 5:
+        return SCHEMA_V5;
     default:
         return NULL;
     }
@@ -352,6 +364,22 @@ bool st_addr_parse(const char *s, struct ts_addr *out)
 }
 
 /* ---- reader / maintenance handle ---- */
+
+int st_db_upgrade(const char *path, char *err, size_t errlen)
+{
+    sqlite3 *h = NULL;
+    if (sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        sqlite3_close(h);
+        return ST_OK;
+    }
+    int v = user_version(h);
+    sqlite3_close(h);
+    if (v <= 0 || v >= ST_SCHEMA_VERSION)
+        return ST_OK;
+    int rc = st_open_handle(path, false, &h, err, errlen);
+    sqlite3_close(h);
+    return rc;
+}
 
 struct st_db *st_db_open(const char *path, bool readonly, char *err, size_t errlen)
 {

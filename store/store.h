@@ -29,7 +29,7 @@ enum st_err {
 };
 
 /* Schema version written into PRAGMA user_version. */
-#define ST_SCHEMA_VERSION 4
+#define ST_SCHEMA_VERSION 5
 
 struct st_options {
     uint32_t queue_limit;     /* records queued at most; 0 = TS_STORE_QUEUE_MAX */
@@ -128,6 +128,11 @@ struct st_db;
  * readonly). NULL on error with a reason in err. */
 struct st_db *st_db_open(const char *path, bool readonly, char *err, size_t errlen);
 void st_db_close(struct st_db *db);
+/* For read-only users (serve): a database of an older schema (1 to
+ * ST_SCHEMA_VERSION - 1) is upgraded with one read-write open; a current,
+ * newer, empty or unreadable one is left to the next open to judge. ST_OK,
+ * or an error with a one-line reason in err. */
+int st_db_upgrade(const char *path, char *err, size_t errlen);
 /* Open without pragmas or migration (tests, tools inspecting old files). */
 struct st_db *st_db_open_raw(const char *path, char *err, size_t errlen);
 /* SQL that creates (version 1) or upgrades to (version > 1) schema version

@@ -522,6 +522,15 @@ def run_plans(sql):
     p = plan("SELECT t.id, l.mos, count(*) FROM trunks t JOIN legs l ON l.src=t.local_addr AND "
              "l.dst=t.peer_addr WHERE l.mos IS NOT NULL GROUP BY 1, 2")
     check("COVERING INDEX legs_src_dst" in p, "trunk MOS is index-only: " + p)
+    # schema v5: a trunk page's sums read the index only, directions unsorted
+    for cond, what in (("l.src=t.peer_addr AND l.dst=t.local_addr", "directions"),
+                       ("((l.src=t.local_addr AND l.dst=t.peer_addr) OR (l.src=t.peer_addr AND "
+                        "l.dst=t.local_addr)) AND l.outcome='answered'", "codecs")):
+        p = plan("SELECT count(*), sum(l.final_status IN (486,480)), avg(l.end_ts-l.answer_ts),"
+                 " avg(coalesce(l.ring_ts,l.answer_ts)-l.invite_ts), max(l.callee_codecs)"
+                 " FROM trunks t JOIN legs l ON %s WHERE t.id=1" % cond)
+        check("COVERING INDEX legs_src_dst" in p and "TEMP B-TREE" not in p,
+              "trunk %s from the index only: %s" % (what, p))
 
 
 def run_sites(binary, db, work, spec):

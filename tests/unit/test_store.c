@@ -272,21 +272,76 @@ static void test_newer_refused(void **state)
     char db[300], err[256] = "";
     tmp_path(db, sizeof db, "newer.db");
     struct st_db *d = st_db_open_raw(db, err, sizeof err);
-    assert_int_equal(st_db_exec(d, "CREATE TABLE x(a); PRAGMA user_version=5", err, sizeof err),
+    assert_int_equal(st_db_exec(d, "CREATE TABLE x(a); PRAGMA user_version=99", err, sizeof err),
                      ST_OK);
     st_db_close(d);
     struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
     assert_null(w);
     assert_non_null(strstr(err, "newer"));
-    assert_non_null(strstr(err, "5"));
+    assert_non_null(strstr(err, "99"));
     assert_null(strchr(err, '\n'));
     assert_null(st_db_open(db, false, err, sizeof err));
     assert_null(st_db_open(db, true, err, sizeof err));
     assert_non_null(strstr(err, "newer"));
     /* untouched */
     d = st_db_open_raw(db, err, sizeof err);
-    assert_int_equal(st_db_scalar(d, "PRAGMA user_version", -1), 5);
+    assert_int_equal(st_db_scalar(d, "PRAGMA user_version", -1), 99);
     st_db_close(d);
+}
+
+static int64_t raw_scalar(const char *db, const char *sql)
+{
+    char err[256];
+    struct st_db *d = st_db_open_raw(db, err, sizeof err);
+    assert_non_null(d);
+    int64_t v = st_db_scalar(d, sql, -1);
+    st_db_close(d);
+    return v;
+}
+
+/* serve only reads: st_db_upgrade() brings a v4 database (narrow
+ * legs_src_dst) to the current schema first, and leaves a current, a newer
+ * and an empty file as they are. */
+static void test_upgrade_for_readers(void **state)
+{
+    (void)state;
+    char db[300], err[256] = "";
+    tmp_path(db, sizeof db, "v4.db");
+    struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
+    assert_non_null(w);
+    st_writer_close(w);
+    assert_int_equal(raw_scalar(db, "SELECT count(*) FROM pragma_index_info('legs_src_dst')"), 10);
+    struct st_db *d = st_db_open_raw(db, err, sizeof err);
+    assert_int_equal(st_db_exec(d, "DROP INDEX legs_src_dst;"
+                                   "CREATE INDEX legs_src_dst ON legs(src, dst, mos);"
+                                   "PRAGMA user_version=4", err, sizeof err), ST_OK);
+    st_db_close(d);
+    assert_null(st_db_open(db, true, err, sizeof err)); /* a reader refuses it */
+    assert_non_null(strstr(err, "version 4"));
+    assert_int_equal(st_db_upgrade(db, err, sizeof err), ST_OK);
+    assert_int_equal(raw_scalar(db, "PRAGMA user_version"), ST_SCHEMA_VERSION);
+    assert_int_equal(raw_scalar(db, "SELECT count(*) FROM pragma_index_info('legs_src_dst')"), 10);
+    d = st_db_open(db, true, err, sizeof err);
+    assert_non_null(d);
+    st_db_close(d);
+    assert_int_equal(st_db_upgrade(db, err, sizeof err), ST_OK); /* current: nothing */
+    /* newer: left for the open to refuse */
+    d = st_db_open_raw(db, err, sizeof err);
+    assert_int_equal(st_db_exec(d, "PRAGMA user_version=99", err, sizeof err), ST_OK);
+    st_db_close(d);
+    assert_int_equal(st_db_upgrade(db, err, sizeof err), ST_OK);
+    assert_int_equal(raw_scalar(db, "PRAGMA user_version"), 99);
+    /* an empty file and a missing one get no schema */
+    char empty[300];
+    tmp_path(empty, sizeof empty, "empty.db");
+    FILE *f = fopen(empty, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(st_db_upgrade(empty, err, sizeof err), ST_OK);
+    assert_int_equal(raw_scalar(empty, "SELECT count(*) FROM sqlite_master"), 0);
+    tmp_path(empty, sizeof empty, "missing.db");
+    assert_int_equal(st_db_upgrade(empty, err, sizeof err), ST_OK);
+    assert_int_equal(access(empty, F_OK), -1);
 }
 
 /* A v2 database with data: v3 adds the media columns, reversed digits of
@@ -975,6 +1030,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_schema_create),
         cmocka_unit_test(test_migrate_v1),
         cmocka_unit_test(test_newer_refused),
+        cmocka_unit_test(test_upgrade_for_readers),
         cmocka_unit_test(test_migrate_v2),
         cmocka_unit_test(test_migrate_v3),
         cmocka_unit_test(test_stream_after_leg),
