@@ -78,8 +78,12 @@ size_t hep_encode(const struct hep_msg *m, uint8_t *out, size_t cap)
     chunk(&w, fam == 6 ? HEP_CH_DST6 : HEP_CH_DST4, m->dst.a, fam == 6 ? 16 : 4);
     chunk_be16(&w, HEP_CH_SPORT, m->sport);
     chunk_be16(&w, HEP_CH_DPORT, m->dport);
-    chunk_be32(&w, HEP_CH_TS_SEC, (uint32_t)(m->ts_ns / 1000000000ull));
-    chunk_be32(&w, HEP_CH_TS_USEC, (uint32_t)(m->ts_ns % 1000000000ull / 1000ull));
+    /* HEP's seconds are 32 bits (to 2106): a later time goes as none, so
+     * that the receiver's clock stands in, rather than wrapped to 1970 */
+    if (m->ts_ns / 1000000000ull <= UINT32_MAX) {
+        chunk_be32(&w, HEP_CH_TS_SEC, (uint32_t)(m->ts_ns / 1000000000ull));
+        chunk_be32(&w, HEP_CH_TS_USEC, (uint32_t)(m->ts_ns % 1000000000ull / 1000ull));
+    }
     chunk_u8(&w, HEP_CH_PROTO_TYPE, m->proto_type);
     chunk_be32(&w, HEP_CH_NODE_ID, m->node_id);
     chunk_bv(&w, HEP_CH_AUTH_KEY, m->auth_key);

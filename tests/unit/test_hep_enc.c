@@ -96,6 +96,18 @@ static void test_roundtrip_v6_minimal(void **state)
     /* 6 header + family 7 + proto 7 + 2 * 22 + ports 2 * 8 + ts 2 * 10 + type 7 +
      * node 10 + payload 10 */
     assert_int_equal(n, 6 + 7 + 7 + 44 + 16 + 20 + 7 + 10 + 10);
+    /* the last second HEP can carry (2106-02-07), then one past it: sent
+     * without a time (the receiver's clock stands in), not wrapped to 1970 */
+    m.ts_ns = 4294967295ull * 1000000000ull + 5000ull;
+    n = hep_encode(&m, buf, sizeof buf);
+    assert_int_equal(hep_parse(bv_make(buf, n), &d, NULL, 0), HEP_OK);
+    assert_true(d.ts_ns == m.ts_ns);
+    m.ts_ns = 4294967296ull * 1000000000ull + 5000ull;
+    n = hep_encode(&m, buf, sizeof buf);
+    assert_int_equal(n, 6 + 7 + 7 + 44 + 16 + 7 + 10 + 10);
+    assert_int_equal(hep_parse(bv_make(buf, n), &d, NULL, 0), HEP_OK);
+    assert_true(d.ts_ns == 0);
+    assert_int_equal(d.dport, 65535);
 }
 
 static void test_bad_addresses(void **state)
