@@ -71,7 +71,7 @@ struct mstream {
     float win_jitter;
     uint64_t win_start_ns;
     uint64_t queued_ns;       /* last move to the LRU's young end (see LRU_REQUEUE_NS) */
-    uint64_t e_touched_ns;
+    uint64_t e_seen_ns;       /* e->last_ns last refreshed (once a second) */
     uint64_t audio_pkts;
     /* codec of the last payload type, valid for (pt, expectation) until the
      * expectation changes: saves the SDP and name lookups on every packet */
@@ -765,14 +765,22 @@ static void expect_drop(struct media *m, struct mexpect *e)
     free(e);
 }
 
-/* The oldest SDP endpoint not in use, to make room: one used since it was
- * queued gets a second chance at the young end (a few at most). */
+/* Eviction's second chance: an entry used since it was queued goes to the
+ * young end instead (true), if it was queued long enough ago. */
+static bool lru_spared(struct htab *t, struct ht_node *n, uint64_t last_ns, uint64_t *queued_ns,
+                       uint64_t now)
+{
+    return last_ns > *queued_ns && htab_requeue(t, n, queued_ns, now, LRU_REQUEUE_NS);
+}
+
+/* The oldest SDP endpoint not in use, to make room (LRU_SECOND_CHANCES
+ * spared at most). */
 static struct mexpect *expect_victim(struct media *m, uint64_t now)
 {
     for (int k = 0;; k++) {
         struct mexpect *e = ts_container_of(htab_oldest(&m->expect), struct mexpect, node);
-        if (k == LRU_SECOND_CHANCES || e->last_ns <= e->queued_ns ||
-            !htab_requeue(&m->expect, &e->node, &e->queued_ns, now, LRU_REQUEUE_NS))
+        if (k == LRU_SECOND_CHANCES ||
+            !lru_spared(&m->expect, &e->node, e->last_ns, &e->queued_ns, now))
             return e;
     }
 }
@@ -1170,8 +1178,8 @@ static struct mstream *stream_victim(struct media *m, uint64_t now)
 {
     for (int k = 0;; k++) {
         struct mstream *s = ts_container_of(htab_oldest(&m->streams), struct mstream, node);
-        if (k == LRU_SECOND_CHANCES || s->rec.last_ns <= s->queued_ns ||
-            !htab_requeue(&m->streams, &s->node, &s->queued_ns, now, LRU_REQUEUE_NS))
+        if (k == LRU_SECOND_CHANCES ||
+            !lru_spared(&m->streams, &s->node, s->rec.last_ns, &s->queued_ns, now))
             return s;
     }
 }
@@ -1179,9 +1187,8 @@ static struct mstream *stream_victim(struct media *m, uint64_t now)
 static struct mstream *stream_get(struct media *m, const struct pkt_meta *pm, struct slook *l,
                                   const struct mexpect *e, bool by_src)
 {
-    if (l->s) {
+    if (l->s)
         return l->s;
-    }
     const struct five f = l->f;
     uint32_t ssrc = l->ssrc;
     uint64_t h = l->h;
@@ -1480,8 +1487,8 @@ bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload)
             struct mstream *s = l.s;
             if (s && stream_current(m, s)) {
                 if (s->e) {
-                    if (pm->ts_ns > s->e_touched_ns + 1000000000ull) {
-                        s->e_touched_ns = pm->ts_ns;
+                    if (pm->ts_ns > s->e_seen_ns + 1000000000ull) {
+                        s->e_seen_ns = pm->ts_ns;
                         s->e->last_ns = pm->ts_ns; /* it stays (idle expiry) */
                     }
                     TS_INC(m->st, RTP_PACKETS);

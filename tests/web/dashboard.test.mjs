@@ -93,6 +93,14 @@ async function waitFor(page, fn, arg, what) {
   }
   throw new Error("timed out waiting for " + what);
 }
+// Poll until fn (run in the page) returns want; false on time-out.
+async function waitValue(page, fn, want) {
+  for (let i = 0; i < 100; i++) {
+    if (await page.evaluate(fn).catch(() => null) === want) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
 const pct = (v) => (v === null || v === undefined ? "–" : (v * 100).toFixed(1) + "%");
 
 const profile = mkdtempSync(path.join(tmpdir(), "ts-chromium-"));
@@ -249,6 +257,8 @@ try {
       const all = (await api2("/trunks")).trunks.map((t) => t.id).sort((a, b) => a - b);
       const tileIds = () => [...document.querySelectorAll(".tile")].map((t) => Number(t.dataset.trunk))
         .sort((a, b) => a - b).join();
+      const callIds = () => [...document.querySelectorAll("#calls-table tbody tr[data-call]")]
+        .map((r) => r.dataset.call).join();
       await page.goto(base2 + "/#/overview");
       await waitFor(page, () => !document.getElementById("site-pick").classList.contains("hidden") &&
                     document.querySelectorAll("#site-select option").length > 1, null, "the site selector");
@@ -259,26 +269,21 @@ try {
         check(want.length > 0 && want.length < all.length, `site ${st.site}: some of the trunks (${want})`);
         await page.goto(base2 + "/#/overview");
         await page.selectOption("#site-select", st.site);
-        await waitFor(page, ([name, ids]) => document.querySelector("h1")?.textContent.endsWith("· " + name) &&
-                      [...document.querySelectorAll(".tile")].map((t) => Number(t.dataset.trunk))
-                        .sort((x, y) => x - y).join() === ids, [st.site, want.join()],
+        await waitFor(page, (name) => document.querySelector("h1")?.textContent.endsWith("· " + name), st.site,
                       `the overview of ${st.site}`).catch(() => false);
+        await waitValue(page, tileIds, want.join());
         const shownTiles = await page.evaluate(tileIds);
         check(shownTiles === want.join(), `site ${st.site}: tiles ${shownTiles} = its trunks ${want}`);
         // the choice persists: the calls table lists that site's calls
         const wantCalls = (await api2(`/calls?site=${st.site}&limit=25`)).calls.map((c) => String(c.id));
         await page.goto(base2 + "/#/calls?limit=25");
-        await waitFor(page, (ids) => {
-          const rs = [...document.querySelectorAll("#calls-table tbody tr[data-call]")].map((r) => r.dataset.call);
-          return rs.join() === ids.join();
-        }, wantCalls, `the calls of ${st.site}`).catch(() => false);
-        const rows = await page.$$eval("#calls-table tbody tr[data-call]", (rs) => rs.map((r) => r.dataset.call));
-        check(rows.length > 0 && rows.join() === wantCalls.join(), `site ${st.site}: calls table = /calls?site`);
+        await waitValue(page, callIds, wantCalls.join());
+        const rows = await page.evaluate(callIds);
+        check(rows !== "" && rows === wantCalls.join(), `site ${st.site}: calls table = /calls?site`);
       }
       await page.goto(base2 + "/#/overview");
       await page.selectOption("#site-select", "");
-      await waitFor(page, (ids) => [...document.querySelectorAll(".tile")].map((t) => Number(t.dataset.trunk))
-                    .sort((x, y) => x - y).join() === ids, all.join(), "every trunk again").catch(() => false);
+      await waitValue(page, tileIds, all.join());
       check(await page.evaluate(tileIds) === all.join(), "all sites: a tile per trunk again");
       await page.screenshot({ path: path.join(work, "sites.png"), fullPage: true });
     } finally {
