@@ -204,9 +204,10 @@ static int load(sqlite3 *h, int64_t call_id, struct exporter *x, uint64_t *lo, u
     s = NULL;
 
     if (sqlite3_prepare_v2(h,
-                           "SELECT DISTINCT capture_id, frame, file_off FROM sip_messages"
-                           " WHERE leg_id IN (SELECT id FROM legs WHERE call_ref=?1)"
-                           " AND capture_id IS NOT NULL AND frame IS NOT NULL",
+                           "SELECT DISTINCT m.capture_id, m.frame, m.file_off FROM legs l"
+                           " JOIN sip_links k ON k.leg_id=l.id JOIN sip_messages m"
+                           " ON m.id=k.msg_id WHERE l.call_ref=?1"
+                           " AND m.capture_id IS NOT NULL AND m.frame IS NOT NULL",
                            -1, &s, NULL) != SQLITE_OK)
         goto sqlerr;
     sqlite3_bind_int64(s, 1, call_id);

@@ -422,7 +422,8 @@ int stq_call_legs(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
 }
 
 #define MSG_FROM                                                                             \
-    " FROM sip_messages m JOIN legs l ON l.id=m.leg_id WHERE l.call_ref=:id"                 \
+    " FROM legs l JOIN sip_links k ON k.leg_id=l.id JOIN sip_messages m ON m.id=k.msg_id"    \
+    " WHERE l.call_ref=:id"                                                                  \
     " ORDER BY m.ts, m.id"
 
 int stq_call_messages(struct stq *q, int64_t id, uint32_t max, stq_row_fn fn, void *ctx,

@@ -2,8 +2,9 @@
  * calls and finished RTP streams to a bounded queue (full: dropped and
  * counted, never blocking); one thread commits them in batched transactions
  * with prepared statements and runs retention in small transactions between
- * batches. Messages are linked to their leg from a bounded in-memory map of
- * Call-IDs (no Call-ID index to update per message); streams to their leg by
+ * batches. Messages are linked to their leg (sip_links rows, appended with
+ * the leg) from a bounded in-memory map of Call-IDs (no Call-ID index to
+ * update per message, no message row to rewrite); streams to their leg by
  * the call layer's leg_ref, whichever of the two arrives first. */
 #include "store_int.h"
 
@@ -92,11 +93,12 @@ static const char *const STMT_SQL[S_N] = {
               "caller_media_port,callee_media_addr,callee_media_port,leg_ref,capture_gap,site) "
               "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
               "?,?,?)",
-    /* call_id checked too: ids of a rolled-back batch are handed out again */
-    [S_LINK_ID] = "UPDATE sip_messages SET leg_id=?1 WHERE id=?2 AND ts BETWEEN ?3 AND ?4 "
-                  "AND leg_id IS NULL AND call_id=?5",
-    [S_LINK_RANGE] = "UPDATE sip_messages SET leg_id=?1 WHERE id BETWEEN ?5 AND ?6 AND "
-                     "call_id=?2 AND ts BETWEEN ?3 AND ?4 AND leg_id IS NULL",
+    /* Appended in leg order (schema.c, version 6). A message is linked
+     * once: the map forgets an id it linked, and links a range once. */
+    [S_LINK_ID] = "INSERT OR IGNORE INTO sip_links(leg_id,msg_id) VALUES(?1,?2)",
+    [S_LINK_RANGE] = "INSERT OR IGNORE INTO sip_links(leg_id,msg_id) SELECT ?1, id FROM "
+                     "sip_messages WHERE id BETWEEN ?5 AND ?6 AND call_id=?2 AND "
+                     "ts BETWEEN ?3 AND ?4",
     [S_CAP_FIND] = "SELECT id FROM captures WHERE path=? AND size=? AND mtime=? AND head_hash=?",
     [S_CAP_NEW] = "INSERT INTO captures(path,size,mtime,head_hash,sensor,started,kind) "
                   "VALUES(?,?,?,?,?,?,'file')",
@@ -163,6 +165,8 @@ struct link_ent {
     bool overflow;            /* more than LINK_IDS: the rest by row id range */
     int64_t over_lo, over_hi;
     int64_t ids[LINK_IDS];
+    uint64_t ts[LINK_IDS];    /* of ids[i]: the leg's time range is checked here,
+                               * so that linking reads no message row back */
     uint32_t call_id_len;
     char call_id[];
 };
@@ -199,6 +203,8 @@ struct st_writer {
     uint64_t run_capture; /* calls belong to the session's first capture */
     int64_t leg_floor, stream_floor; /* rows of this session have larger ids */
     struct htab links;    /* Call-ID -> struct link_ent */
+    int64_t last_msg_id;  /* the newest message row: while it exists, the
+                           * map's ids name the rows they were noted for */
     uint64_t link_evicted; /* not yet added to st */
     uint64_t replaced_pending; /* calls deleted in the open transaction */
     bool retention_more;
@@ -362,6 +368,7 @@ static void link_note(struct st_writer *w, const struct rec *r, int64_t rowid)
         htab_touch(&w->links, &e->node);
     }
     if (e->nids < LINK_IDS) {
+        e->ts[e->nids] = r->u.sip.ts;
         e->ids[e->nids++] = rowid;
     } else {
         if (!e->overflow)
@@ -371,14 +378,37 @@ static void link_note(struct st_writer *w, const struct rec *r, int64_t rowid)
     }
 }
 
+static void link_drop_all(struct st_writer *w)
+{
+    struct ht_node *n;
+    while ((n = htab_oldest(&w->links)))
+        link_drop(w, ts_container_of(n, struct link_ent, node));
+}
+
 static void link_free_all(struct st_writer *w)
 {
     if (!w->links.buckets)
         return;
-    struct ht_node *n;
-    while ((n = htab_oldest(&w->links)))
-        link_drop(w, ts_container_of(n, struct link_ent, node));
+    link_drop_all(w);
     htab_cleanup(&w->links);
+}
+
+static int64_t q_i64(struct st_writer *w, const char *sql, int64_t a, int64_t dflt);
+
+/* SQLite hands out max(rowid) + 1: once the newest message row is gone (a
+ * rolled-back batch, a capture analysed again, retention of everything),
+ * new messages may get the ids the map holds. Forget them then; those
+ * dialogs stay unlinked, counted as evicted. */
+static void link_check_ids(struct st_writer *w)
+{
+    if (!w->last_msg_id)
+        return;
+    int64_t top = q_i64(w, "SELECT max(id) FROM sip_messages WHERE ?1=?1", 0, 0);
+    if (top >= w->last_msg_id)
+        return;
+    w->link_evicted += w->links.count;
+    link_drop_all(w);
+    w->last_msg_id = top;
 }
 
 static bool write_sip(struct st_writer *w, struct rec *r)
@@ -405,7 +435,8 @@ static bool write_sip(struct st_writer *w, struct rec *r)
     }
     if (!run(w, s))
         return false;
-    link_note(w, r, sqlite3_last_insert_rowid(w->h));
+    w->last_msg_id = sqlite3_last_insert_rowid(w->h);
+    link_note(w, r, w->last_msg_id);
     return true;
 }
 
@@ -433,15 +464,15 @@ static bool link_messages(struct st_writer *w, int64_t leg_id, const struct call
     bool ok = true;
     uint32_t keep = 0;
     for (uint32_t k = 0; k < e->nids; k++) {
+        if (e->ts[k] < lo || e->ts[k] > hi) { /* another call reusing the Call-ID */
+            e->ts[keep] = e->ts[k];
+            e->ids[keep++] = e->ids[k];
+            continue;
+        }
         sqlite3_stmt *s = w->s[S_LINK_ID];
         b_i64(s, 1, leg_id);
         b_i64(s, 2, e->ids[k]);
-        b_i64(s, 3, (int64_t)lo);
-        b_i64(s, 4, (int64_t)hi);
-        sqlite3_bind_text(s, 5, e->call_id, (int)e->call_id_len, SQLITE_STATIC);
         ok &= run(w, s);
-        if (sqlite3_changes(w->h) == 0) /* another call reusing the Call-ID */
-            e->ids[keep++] = e->ids[k];
     }
     e->nids = keep;
     if (e->overflow) {
@@ -741,31 +772,34 @@ static bool capture_ident(const char *path, int64_t *size, int64_t *mtime, char 
     return true;
 }
 
-static int64_t q_i64(struct st_writer *w, const char *sql, int64_t a, int64_t dflt);
-
 /* Remove everything a capture produced (re-analysis replaces it). */
 static bool delete_capture_rows(struct st_writer *w, int64_t id)
 {
-    static const char *const sql[] = {
-        "DELETE FROM sip_messages WHERE capture_id=?1",
-        "DELETE FROM rtp_intervals WHERE stream_id IN (SELECT id FROM rtp_streams WHERE "
-        "capture_id=?1 OR call_ref IN (SELECT id FROM calls WHERE capture_id=?1))",
-        "DELETE FROM rtp_streams WHERE capture_id=?1 OR call_ref IN "
-        "(SELECT id FROM calls WHERE capture_id=?1)",
-        "DELETE FROM rtcp_reports WHERE capture_id=?1 OR call_ref IN "
-        "(SELECT id FROM calls WHERE capture_id=?1)",
-        "DELETE FROM legs WHERE call_ref IN (SELECT id FROM calls WHERE capture_id=?1)",
-        "DELETE FROM calls WHERE capture_id=?1",
-        "DELETE FROM registrations WHERE capture_id=?1",
-        "DELETE FROM keepalives WHERE capture_id=?1",
+    static const struct {
+        const char *sql;
+        bool calls; /* its count is the calls replaced */
+    } del[] = {
+        { "DELETE FROM sip_links WHERE leg_id IN (SELECT l.id FROM legs l JOIN calls c ON "
+          "c.id=l.call_ref WHERE c.capture_id=?1)", false },
+        { "DELETE FROM sip_messages WHERE capture_id=?1", false },
+        { "DELETE FROM rtp_intervals WHERE stream_id IN (SELECT id FROM rtp_streams WHERE "
+          "capture_id=?1 OR call_ref IN (SELECT id FROM calls WHERE capture_id=?1))", false },
+        { "DELETE FROM rtp_streams WHERE capture_id=?1 OR call_ref IN "
+          "(SELECT id FROM calls WHERE capture_id=?1)", false },
+        { "DELETE FROM rtcp_reports WHERE capture_id=?1 OR call_ref IN "
+          "(SELECT id FROM calls WHERE capture_id=?1)", false },
+        { "DELETE FROM legs WHERE call_ref IN (SELECT id FROM calls WHERE capture_id=?1)", false },
+        { "DELETE FROM calls WHERE capture_id=?1", true },
+        { "DELETE FROM registrations WHERE capture_id=?1", false },
+        { "DELETE FROM keepalives WHERE capture_id=?1", false },
     };
-    for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+    for (size_t i = 0; i < sizeof del / sizeof del[0]; i++) {
         sqlite3_stmt *s = NULL;
-        if (sqlite3_prepare_v2(w->h, sql[i], -1, &s, NULL) != SQLITE_OK)
+        if (sqlite3_prepare_v2(w->h, del[i].sql, -1, &s, NULL) != SQLITE_OK)
             return false;
         sqlite3_bind_int64(s, 1, id);
         int rc = sqlite3_step(s);
-        if (i == 5)
+        if (del[i].calls)
             w->replaced_pending += (uint64_t)sqlite3_changes(w->h);
         sqlite3_finalize(s);
         if (rc != SQLITE_DONE)
@@ -794,6 +828,7 @@ static bool write_capture_begin(struct st_writer *w, struct rec *r)
     if (id) {
         if (!delete_capture_rows(w, id))
             return false;
+        link_check_ids(w);
         /* freed ids may be handed out again: keep them above the floors */
         int64_t ml = q_i64(w, "SELECT coalesce(max(id),0) FROM legs WHERE ?1=?1", 0, 0);
         int64_t ms = q_i64(w, "SELECT coalesce(max(id),0) FROM rtp_streams WHERE ?1=?1", 0, 0);
@@ -1036,7 +1071,9 @@ static bool retention_step(struct st_writer *w)
                       "DELETE FROM temp.st_del") &&
               exec_bind2(w, "INSERT INTO temp.st_del SELECT id FROM calls WHERE start < ?1 "
                             "ORDER BY start LIMIT ?2", cut, n, &ncalls) &&
-              exec(w, "DELETE FROM sip_messages WHERE leg_id IN (SELECT l.id FROM legs l "
+              exec(w, "DELETE FROM sip_messages WHERE id IN (SELECT k.msg_id FROM legs l "
+                      "JOIN temp.st_del d ON l.call_ref=d.id JOIN sip_links k ON k.leg_id=l.id);"
+                      "DELETE FROM sip_links WHERE leg_id IN (SELECT l.id FROM legs l "
                       "JOIN temp.st_del d ON l.call_ref=d.id);"
                       "DELETE FROM rtp_intervals WHERE stream_id IN (SELECT id FROM "
                       "rtp_streams WHERE call_ref IN temp.st_del);"
@@ -1065,6 +1102,7 @@ static bool retention_step(struct st_writer *w)
         exec(w, "ROLLBACK");
         return false;
     }
+    link_check_ids(w);
     return ncalls == n || nmsgs == n;
 }
 
@@ -1107,6 +1145,8 @@ static void write_batch(struct st_writer *w, struct rec *list)
     bool committed = txn && exec(w, "COMMIT");
     if (txn && !committed)
         exec(w, "ROLLBACK");
+    if (!committed)
+        link_check_ids(w);
     pthread_mutex_lock(&w->mu);
     w->st.link_evicted += w->link_evicted;
     w->link_evicted = 0;

@@ -339,8 +339,8 @@ def run_api(cl, sql, db):
     cid = sql("SELECT id FROM calls WHERE outcome IN ('failed','rejected') ORDER BY legs DESC, id LIMIT 1")[0][0]
     d = cl.json("/api/v1/calls/%d" % cid)
     nlegs = sql("SELECT count(*) FROM legs WHERE call_ref=?", cid)[0][0]
-    msgs = sql("SELECT m.id, m.raw FROM sip_messages m JOIN legs l ON l.id=m.leg_id WHERE l.call_ref=? "
-               "ORDER BY m.ts, m.id", cid)
+    msgs = sql("SELECT m.id, m.raw FROM sip_messages m JOIN sip_links k ON k.msg_id=m.id "
+               "JOIN legs l ON l.id=k.leg_id WHERE l.call_ref=? ORDER BY m.ts, m.id", cid)
     check(len(d["legs"]) == nlegs and len(d["evidence"]) == nlegs, "call %d: %d legs" % (cid, nlegs))
     check([m["id"] for m in d["messages"]] == [m[0] for m in msgs], "call %d: every message of every leg" % cid)
     check([m["n"] for m in d["messages"]] == list(range(len(msgs))), "messages numbered from 0")

@@ -25,6 +25,7 @@
 #include "../../dissect/sip.h"
 #include "../../dissect/sipframe.h"
 #include "../../media/media.h"
+#include "../../store/query.h"
 #include "../../store/store.h"
 
 #define NS 1000000000ull
@@ -195,17 +196,19 @@ static void test_schema_create(void **state)
     assert_int_equal(q(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN"
                            "('captures','trunks','peers','calls','legs','sip_messages',"
                            "'rtp_streams','rtp_intervals','rtcp_reports','registrations',"
-                           "'keepalives','kpi_minute')"),
-                     12);
+                           "'keepalives','kpi_minute','sip_links')"),
+                     13);
     assert_int_equal(q(db, "SELECT count(*) FROM sqlite_master WHERE type='index' AND name IN"
                            "('calls_start','calls_outcome','calls_failure_side','calls_mos',"
                            "'legs_caller_rev','legs_callee_rev','legs_call_id','legs_src_dst',"
                            "'legs_leg_ref','calls_sort_pdd','calls_sort_duration',"
-                           "'calls_sort_mos','sip_messages_leg','rtp_streams_pending')"),
-                     14);
-    /* gone in v3: the writer links messages from memory */
+                           "'calls_sort_mos','rtp_streams_pending')"),
+                     13);
+    /* gone in v3 (the writer links messages from memory) and v6 (links are
+     * rows of sip_links) */
     assert_int_equal(q(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
-                           "('sip_messages_call_id','legs_caller','legs_callee')"),
+                           "('sip_messages_call_id','legs_caller','legs_callee',"
+                           "'sip_messages_leg')"),
                      0);
     char mode[32];
     qtext(db, "PRAGMA journal_mode", mode, sizeof mode);
@@ -314,6 +317,9 @@ static void test_upgrade_for_readers(void **state)
     struct st_db *d = st_db_open_raw(db, err, sizeof err);
     assert_int_equal(st_db_exec(d, "DROP INDEX legs_src_dst;"
                                    "CREATE INDEX legs_src_dst ON legs(src, dst, mos);"
+                                   "DROP TABLE sip_links;" /* and v6 */
+                                   "CREATE INDEX sip_messages_leg ON sip_messages(leg_id) "
+                                   "WHERE leg_id IS NOT NULL;"
                                    "PRAGMA user_version=4", err, sizeof err), ST_OK);
     st_db_close(d);
     assert_null(st_db_open(db, true, err, sizeof err)); /* a reader refuses it */
@@ -614,19 +620,87 @@ static void test_message_links(void **state)
     put_sip_m(w, T0, "bye@x", "BYE");
     /* out of the leg's time range: not linked */
     put_sip_m(w, T0 + 3600 * NS, "l23@x", "BYE");
+    /* one Call-ID, two calls two hours apart: each message to its own */
+    put_sip_m(w, T0, "re@x", "INVITE");
+    put_sip_m(w, T0 + 10 * NS, "re@x", "BYE");
+    put_sip_m(w, T0 + 7200 * NS, "re@x", "INVITE");
+    put_sip_m(w, T0 + 7210 * NS, "re@x", "BYE");
     for (int k = 0; k < 3; k++)
         put_call(w, (uint64_t)k + 1, T0, ids[k], "100");
     put_call(w, 4, T0, "opt@x", "100");
     put_call(w, 5, T0, "bye@x", "100");
-    assert_true(wait_written(w, 3 + 23 + 24 + 25 + 3 + 5, 5000));
+    put_call(w, 6, T0 + 7200 * NS, "re@x", "100");
+    put_call(w, 7, T0, "re@x", "100");
+    assert_true(wait_written(w, 3 + 23 + 24 + 25 + 3 + 4 + 7, 5000));
     struct st_stats s;
     st_writer_stats(w, &s);
     st_writer_close(w);
-    assert_int_equal(q(db, "SELECT count(*) FROM sip_messages m JOIN legs l ON l.id=m.leg_id "
-                           "WHERE l.call_id=m.call_id"),
-                     24 + 25 + 26);
-    assert_int_equal(q(db, "SELECT count(*) FROM sip_messages WHERE leg_id IS NULL"), 3);
+    assert_int_equal(q(db, "SELECT count(*) FROM sip_messages m JOIN sip_links k ON k.msg_id=m.id "
+                           "JOIN legs l ON l.id=k.leg_id WHERE l.call_id=m.call_id"),
+                     24 + 25 + 26 + 4);
+    assert_int_equal(q(db, "SELECT count(*) FROM sip_links k JOIN sip_messages m ON m.id=k.msg_id "
+                           "JOIN legs l ON l.id=k.leg_id WHERE m.call_id='re@x' AND "
+                           "m.ts BETWEEN l.invite_ts AND l.end_ts"), 4);
+    /* every message once: the two re@x calls' ranges do not overlap */
+    assert_int_equal(q(db, "SELECT count(*) FROM sip_links"), 24 + 25 + 26 + 4);
+    assert_int_equal(q(db, "SELECT count(DISTINCT msg_id) FROM sip_links"), 24 + 25 + 26 + 4);
+    assert_int_equal(q(db, "SELECT count(*) FROM sip_messages WHERE id NOT IN "
+                           "(SELECT msg_id FROM sip_links)"), 3);
     assert_int_equal(s.link_evicted, 0);
+}
+
+static int count_row(void *ctx, const struct stq_cell *cells, size_t n)
+{
+    (void)cells;
+    (void)n;
+    ++*(uint32_t *)ctx;
+    return 0;
+}
+
+/* v5 kept a message's leg in sip_messages.leg_id; v6 moves every link to
+ * sip_links, and the call's message list reads them there. */
+static void test_links_upgrade(void **state)
+{
+    (void)state;
+    char db[300], err[256] = "";
+    tmp_path(db, sizeof db, "links5.db");
+    struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
+    assert_non_null(w);
+    put_sip_m(w, T0, "a@x", "INVITE");
+    put_sip_m(w, T0 + NS, "a@x", "BYE");
+    put_sip_m(w, T0, "b@x", "INVITE");
+    put_call(w, 1, T0, "a@x", "100");
+    put_call(w, 2, T0, "b@x", "100");
+    assert_true(wait_written(w, 5, 5000));
+    st_writer_close(w);
+    assert_int_equal(raw_scalar(db, "SELECT count(*) FROM sip_links"), 3);
+    /* back to v5: the links in the column, no sip_links */
+    struct st_db *d = st_db_open_raw(db, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(st_db_exec(d, "UPDATE sip_messages SET leg_id=(SELECT leg_id FROM sip_links "
+                                   "WHERE msg_id=sip_messages.id);"
+                                   "DROP TABLE sip_links;"
+                                   "CREATE INDEX sip_messages_leg ON sip_messages(leg_id) "
+                                   "WHERE leg_id IS NOT NULL;"
+                                   "PRAGMA user_version=5", err, sizeof err), ST_OK);
+    st_db_close(d);
+    assert_int_equal(raw_scalar(db, "SELECT count(*) FROM sip_messages WHERE leg_id IS NOT NULL"), 3);
+    assert_int_equal(st_db_upgrade(db, err, sizeof err), ST_OK);
+    assert_int_equal(raw_scalar(db, "PRAGMA user_version"), ST_SCHEMA_VERSION);
+    assert_int_equal(raw_scalar(db, "SELECT count(*) FROM sip_links k JOIN sip_messages m ON "
+                                    "m.id=k.msg_id JOIN legs l ON l.id=k.leg_id "
+                                    "WHERE l.call_id=m.call_id"), 3);
+    assert_int_equal(raw_scalar(db, "SELECT count(*) FROM sqlite_master WHERE "
+                                    "name='sip_messages_leg'"), 0);
+    /* the call's messages, as the API lists them */
+    struct stq *qy = stq_open(db, err, sizeof err);
+    assert_non_null(qy);
+    int64_t cid = raw_scalar(db, "SELECT call_ref FROM legs WHERE call_id='a@x'");
+    uint32_t n = 0;
+    bool more = false;
+    assert_int_equal(stq_call_messages(qy, cid, 100, count_row, &n, &more), ST_OK);
+    assert_int_equal(n, 2);
+    stq_close(qy);
 }
 
 /* ---- queue and batching ---- */
@@ -720,7 +794,7 @@ static void test_retention_days(void **state)
     assert_int_equal(q(db, "SELECT count(*) FROM legs"), 5);
     assert_int_equal(q(db, "SELECT count(*) FROM legs WHERE call_id LIKE 'old%'"), 0);
     assert_int_equal(q(db, "SELECT count(*) FROM sip_messages"), 5);
-    assert_int_equal(q(db, "SELECT count(*) FROM sip_messages WHERE leg_id IS NOT NULL"), 5);
+    assert_int_equal(q(db, "SELECT count(DISTINCT msg_id) FROM sip_links"), 5);
     char ok[16];
     qtext(db, "PRAGMA integrity_check", ok, sizeof ok);
     assert_string_equal(ok, "ok");
@@ -807,6 +881,41 @@ static void test_reanalysis(void **state)
     assert_int_equal(q(db, "SELECT count(*) FROM calls"), 4);
 }
 
+/* A capture analysed again in the same session takes its rows away,
+ * including the message the link map still holds for a dialog whose call
+ * has not come: its id is handed out again to another dialog's message,
+ * which must not be linked to the old dialog's leg. */
+static void test_link_ids_reused(void **state)
+{
+    (void)state;
+    char db[300], cap[300], err[256];
+    tmp_path(db, sizeof db, "reuse.db");
+    tmp_path(cap, sizeof cap, "reuse.pcap");
+    FILE *f = fopen(cap, "wb");
+    assert_non_null(f);
+    fputs("a capture analysed twice", f);
+    fclose(f);
+    struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
+    assert_non_null(w);
+    uint64_t id = st_capture_begin(w, cap);
+    assert_true(id > 0);
+    put_sip_m(w, T0, "old@x", "INVITE");
+    assert_int_equal(st_capture_begin(w, cap), id); /* again: its rows go */
+    put_sip_m(w, T0, "new@x", "INVITE");
+    put_call(w, 1, T0, "old@x", "100");
+    put_call(w, 2, T0, "new@x", "100");
+    assert_true(wait_written(w, 4, 5000));
+    struct st_stats st;
+    st_writer_stats(w, &st);
+    st_capture_end(w);
+    st_writer_close(w);
+    assert_int_equal(q(db, "SELECT count(*) FROM sip_messages"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM sip_links k JOIN sip_messages m ON m.id=k.msg_id "
+                           "JOIN legs l ON l.id=k.leg_id WHERE l.call_id=m.call_id"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM sip_links"), 1);
+    assert_int_equal(st.link_evicted, 1);
+}
+
 /* ---- hostile text ---- */
 
 static void test_metachars(void **state)
@@ -833,7 +942,7 @@ static void test_metachars(void **state)
     qtext(db, "SELECT raw FROM sip_messages", got, sizeof got);
     assert_string_equal(got, "INVITE sip:';-- SIP/2.0\r\n\r\n");
     /* linked although the Call-ID holds LIKE and quote characters */
-    assert_int_equal(q(db, "SELECT count(*) FROM sip_messages WHERE leg_id IS NOT NULL"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM sip_links"), 1);
 }
 
 /* ---- helper modes for the corpus tests ---- */
@@ -1036,11 +1145,13 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_stream_after_leg),
         cmocka_unit_test(test_stream_before_leg),
         cmocka_unit_test(test_message_links),
+        cmocka_unit_test(test_links_upgrade),
         cmocka_unit_test(test_queue_full),
         cmocka_unit_test(test_batch_flush),
         cmocka_unit_test(test_retention_days),
         cmocka_unit_test(test_retention_size),
         cmocka_unit_test(test_reanalysis),
+        cmocka_unit_test(test_link_ids_reused),
         cmocka_unit_test(test_metachars),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
