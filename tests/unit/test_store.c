@@ -49,6 +49,29 @@ static void tmp_path(char *buf, size_t cap, const char *name)
     unlink(side);
 }
 
+/* A file NAME in the test directory holding TEXT: the store identifies a
+ * capture by path, size, time and first bytes, never reads it as pcap. */
+static void fake_capture(char *path, size_t cap, const char *name, const char *text)
+{
+    tmp_path(path, cap, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A writer on a new database file NAME in the test directory. */
+static struct st_writer *fresh_writer(char *db, size_t cap, const char *name)
+{
+    char err[256] = "";
+    tmp_path(db, cap, name);
+    struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
+    if (!w)
+        print_error("st_writer_open: %s\n", err);
+    assert_non_null(w);
+    return w;
+}
+
 static int64_t q(const char *db, const char *sql)
 {
     char err[256];
@@ -188,9 +211,7 @@ static void test_schema_create(void **state)
 {
     (void)state;
     char db[300], err[256];
-    tmp_path(db, sizeof db, "create.db");
-    struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
-    assert_non_null(w);
+    struct st_writer *w = fresh_writer(db, sizeof db, "create.db");
     st_writer_close(w);
     assert_int_equal(q(db, "PRAGMA user_version"), ST_SCHEMA_VERSION);
     assert_int_equal(q(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN"
@@ -309,9 +330,7 @@ static void test_upgrade_for_readers(void **state)
 {
     (void)state;
     char db[300], err[256] = "";
-    tmp_path(db, sizeof db, "v4.db");
-    struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
-    assert_non_null(w);
+    struct st_writer *w = fresh_writer(db, sizeof db, "v4.db");
     st_writer_close(w);
     assert_int_equal(raw_scalar(db, "SELECT count(*) FROM pragma_index_info('legs_src_dst')"), 10);
     struct st_db *d = st_db_open_raw(db, err, sizeof err);
@@ -491,10 +510,8 @@ static void test_migrate_v3(void **state)
 static void test_stream_after_leg(void **state)
 {
     (void)state;
-    char db[300], err[256], got[64];
-    tmp_path(db, sizeof db, "st1.db");
-    struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
-    assert_non_null(w);
+    char db[300], got[64];
+    struct st_writer *w = fresh_writer(db, sizeof db, "st1.db");
     put_call_ref(w, 1, T0, "s1@x", "100", 5);
     put_call_ref(w, 2, T0 + NS, "s2@x", "101", 6);
     put_stream(w, 5, 3.9, 3);
@@ -541,9 +558,7 @@ static void test_stream_before_leg(void **state)
 {
     (void)state;
     char db[300], err[256];
-    tmp_path(db, sizeof db, "st2.db");
-    struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
-    assert_non_null(w);
+    struct st_writer *w = fresh_writer(db, sizeof db, "st2.db");
     put_stream(w, 7, 2.9, 2);
     put_stream(w, 7, 3.6, 0);
     put_stream(w, 8, 4.0, 0);
@@ -603,10 +618,8 @@ static void put_sip_m(struct st_writer *w, uint64_t ts, const char *call_id, con
 static void test_message_links(void **state)
 {
     (void)state;
-    char db[300], err[256];
-    tmp_path(db, sizeof db, "links.db");
-    struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
-    assert_non_null(w);
+    char db[300];
+    struct st_writer *w = fresh_writer(db, sizeof db, "links.db");
     /* a dialog that an INVITE started; 23, 24 and 25 more messages after it
      * (25 needs the row id range beyond the inline ids) */
     const char *ids[3] = { "l23@x", "l24@x", "l25@x" };
@@ -663,9 +676,7 @@ static void test_links_upgrade(void **state)
 {
     (void)state;
     char db[300], err[256] = "";
-    tmp_path(db, sizeof db, "links5.db");
-    struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
-    assert_non_null(w);
+    struct st_writer *w = fresh_writer(db, sizeof db, "links5.db");
     put_sip_m(w, T0, "a@x", "INVITE");
     put_sip_m(w, T0 + NS, "a@x", "BYE");
     put_sip_m(w, T0, "b@x", "INVITE");
@@ -855,11 +866,7 @@ static void test_reanalysis(void **state)
     (void)state;
     char db[300], cap[300];
     tmp_path(db, sizeof db, "re.db");
-    tmp_path(cap, sizeof cap, "re.pcap");
-    FILE *f = fopen(cap, "wb");
-    assert_non_null(f);
-    fputs("not really a capture, identity is what matters", f);
-    fclose(f);
+    fake_capture(cap, sizeof cap, "re.pcap", "not really a capture, identity is what matters");
     uint64_t id1, id2, id3;
     analyse_fake(db, cap, &id1);
     analyse_fake(db, cap, &id2);
@@ -872,7 +879,7 @@ static void test_reanalysis(void **state)
     assert_int_equal(q(db, "SELECT file_off FROM sip_messages"), 24);
     assert_int_equal(q(db, "SELECT count(*) FROM captures WHERE finished IS NOT NULL"), 1);
     /* another file content (size changes): a new capture, rows added */
-    f = fopen(cap, "ab");
+    FILE *f = fopen(cap, "ab");
     fputs(" more", f);
     fclose(f);
     analyse_fake(db, cap, &id3);
@@ -890,11 +897,7 @@ static void test_link_ids_reused(void **state)
     (void)state;
     char db[300], cap[300], err[256];
     tmp_path(db, sizeof db, "reuse.db");
-    tmp_path(cap, sizeof cap, "reuse.pcap");
-    FILE *f = fopen(cap, "wb");
-    assert_non_null(f);
-    fputs("a capture analysed twice", f);
-    fclose(f);
+    fake_capture(cap, sizeof cap, "reuse.pcap", "a capture analysed twice");
     struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
     assert_non_null(w);
     uint64_t id = st_capture_begin(w, cap);
