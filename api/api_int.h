@@ -60,8 +60,10 @@ struct api_server *api_start_offline(const char *db_path, char *err, size_t errl
 
 /* Route one /api/v1/... or /metrics request (routes.c). */
 void routes_dispatch(struct api_call *a);
-/* The OpenAPI 3.1 description of the API (routes_openapi.c). */
-const char *routes_openapi_json(void);
+/* The OpenAPI 3.1 description of the API: api/openapi.json, checked and
+ * compacted at build time (scripts/openapi_embed.c); NUL after the end. */
+extern const unsigned char openapi_json[];
+extern const size_t openapi_json_len;
 /* /metrics text (routes_metrics.c). */
 void routes_metrics(struct api_call *a);
 
