@@ -214,8 +214,8 @@ def main():
     os.makedirs(a.work)
     probe = subprocess.run([a.bin, "serve", "--help"], capture_output=True, text=True)
     if probe.returncode != 0 and "unknown command" in probe.stderr:
-        print("skipped: this trunkscope has no serve command yet")
-        return 0
+        print("FAIL: this trunkscope has no serve command")
+        return 1
 
     pcap = os.path.join(a.work, "g.pcap")
     db = os.path.join(a.work, "g.db")

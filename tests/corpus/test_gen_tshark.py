@@ -97,8 +97,8 @@ def main():
     ap.add_argument("--work", required=True)
     a = ap.parse_args()
     if shutil.which("tshark") is None:
-        print("SKIP: tshark not installed")
-        return 0
+        print("skipped: tshark not installed")
+        return 77
     os.makedirs(a.work, exist_ok=True)
     every = "answered=3,hold=2,early=2,refer=2,busy=2,rejected=2,cancelled=2,failed=2,timeout=2"
     runs = [

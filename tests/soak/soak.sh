@@ -15,9 +15,9 @@ if [ -z "$MODE" ] || [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
     sed -n '2,10p' "$0" >&2
     exit 2
 fi
-[ "$(id -u)" -eq 0 ] || { echo "skipped: needs root"; exit 0; }
-command -v tcpreplay >/dev/null || { echo "skipped: tcpreplay missing"; exit 0; }
-ip netns list >/dev/null 2>&1 || { echo "skipped: ip netns unavailable"; exit 0; }
+[ "$(id -u)" -eq 0 ] || { echo "skipped: needs root"; exit 77; }
+command -v tcpreplay >/dev/null || { echo "skipped: tcpreplay missing"; exit 77; }
+ip netns list >/dev/null 2>&1 || { echo "skipped: ip netns unavailable"; exit 77; }
 
 TAG=$$
 NA=tssa$TAG NB=tssb$TAG VA=tsva$TAG VB=tsvb$TAG
