@@ -263,6 +263,9 @@ struct calls_media_hooks {
                 uint64_t ts_ns);
     void (*answered)(void *ctx, uint64_t leg_ref, uint64_t ts_ns);
     void (*ended)(void *ctx, uint64_t leg_ref, uint64_t ts_ns);
+    /* a BYE was seen on the leg (ended is also called, maybe earlier on a
+     * timeout; media after this is "RTP after BYE") */
+    void (*bye)(void *ctx, uint64_t leg_ref, uint64_t ts_ns);
 };
 void calls_set_media_hooks(struct calls *c, const struct calls_media_hooks *h);
 /* The capture lost packets in [t0_ns, t1_ns]: legs up then are marked

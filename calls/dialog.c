@@ -734,6 +734,8 @@ static void on_request(struct calls *c, struct dlg *d, const struct pkt_meta *m,
         if (!d->bye_ns) {
             d->bye_ns = m->ts_ns;
             take_reason(d, msg);
+            if (c->mh.bye)
+                c->mh.bye(c->mh.ctx, d->seq, m->ts_ns);
             dlg_end(c, d, m->ts_ns, from_caller ? CALLS_PARTY_CALLER : CALLS_PARTY_CALLEE);
         }
         break;

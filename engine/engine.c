@@ -425,6 +425,12 @@ static void hook_ended(void *ctx, uint64_t leg_ref, uint64_t ts)
     media_leg_ended(e->media, leg_ref, ts);
 }
 
+static void hook_bye(void *ctx, uint64_t leg_ref, uint64_t ts)
+{
+    struct engine *e = ctx;
+    media_leg_bye(e->media, leg_ref, ts);
+}
+
 /* ---- engine ---- */
 
 struct engine *engine_new(const struct engine_config *cfg)
@@ -464,7 +470,7 @@ struct engine *engine_new(const struct engine_config *cfg)
             engine_free(e);
             return NULL;
         }
-        struct calls_media_hooks mh = { e, hook_sdp, hook_answered, hook_ended };
+        struct calls_media_hooks mh = { e, hook_sdp, hook_answered, hook_ended, hook_bye };
         calls_set_media_hooks(e->calls, &mh);
     }
     return e;

@@ -145,7 +145,7 @@ struct magg {
     uint8_t kind;
     uint64_t ref;
     uint64_t call_ref;        /* legs: their call */
-    uint64_t answered_ns, ended_ns;
+    uint64_t answered_ns, ended_ns, bye_ns;
     bool evaluated;
     struct ts_addr ep[2];
     uint16_t ep_port[2];
@@ -657,7 +657,7 @@ static void stream_end(struct media *m, struct mstream *s, bool evicted)
                 leg->first_rx_ns[s->side] == r->first_ns)
                 r->flags |= MEDIA_F_LATE_MEDIA;
         }
-        if (leg->ended_ns && r->last_ns > leg->ended_ns + AFTER_BYE_NS)
+        if (leg->bye_ns && r->last_ns > leg->bye_ns + AFTER_BYE_NS)
             r->flags |= MEDIA_F_RTP_AFTER_BYE;
         quality_add(&leg->q, r);
     }
@@ -876,8 +876,23 @@ void media_expect(struct media *m, const struct ts_addr *addr, uint16_t port, bo
 void media_leg_answered(struct media *m, uint64_t leg_ref, uint64_t ts_ns)
 {
     struct magg *leg = agg_get(m, AGG_LEG, leg_ref);
-    if (leg && !leg->answered_ns)
-        leg->answered_ns = ts_ns;
+    if (!leg || leg->answered_ns)
+        return;
+    leg->answered_ns = ts_ns;
+    if (leg->ended_ns && !leg->bye_ns) { /* ended by a challenge or failure: reopened */
+        leg->ended_ns = 0;
+        leg->evaluated = false;
+    }
+}
+
+void media_leg_bye(struct media *m, uint64_t leg_ref, uint64_t ts_ns)
+{
+    struct magg *leg = agg_get(m, AGG_LEG, leg_ref);
+    if (!leg)
+        return;
+    if (!leg->bye_ns)
+        leg->bye_ns = ts_ns;
+    media_leg_ended(m, leg_ref, ts_ns);
 }
 
 void media_leg_ended(struct media *m, uint64_t leg_ref, uint64_t ts_ns)

@@ -60,7 +60,7 @@ enum {
     MEDIA_F_ONE_WAY = 1u << 0,       /* answered leg, the other direction stayed silent */
     MEDIA_F_NO_AUDIO = 1u << 1,      /* answered leg without audio packets */
     MEDIA_F_LATE_MEDIA = 1u << 2,    /* first packet > 2 s after the answer */
-    MEDIA_F_RTP_AFTER_BYE = 1u << 3, /* packets > 1 s after the leg ended */
+    MEDIA_F_RTP_AFTER_BYE = 1u << 3, /* packets > 1 s after the leg's BYE */
     MEDIA_F_CODEC_MISMATCH = 1u << 4,/* a PT outside the negotiated set */
     MEDIA_F_CAPTURE_GAP = 1u << 5,   /* the capture itself lost packets meanwhile */
     MEDIA_F_SRTP = 1u << 6,
@@ -185,6 +185,11 @@ void media_expect(struct media *m, const struct ts_addr *addr, uint16_t port, bo
 /* The call layer's view of a leg: answered (2xx) and ended (BYE / CANCEL). */
 void media_leg_answered(struct media *m, uint64_t leg_ref, uint64_t ts_ns);
 void media_leg_ended(struct media *m, uint64_t leg_ref, uint64_t ts_ns);
+/* A BYE ended the leg: RTP more than 1 s after it is flagged rtp_after_bye
+ * (an end by timeout, failure or challenge is not a BYE). An answer after
+ * an end (a new attempt after 401/407, or a 2xx winning over a failure on
+ * another hop) reopens the leg. */
+void media_leg_bye(struct media *m, uint64_t leg_ref, uint64_t ts_ns);
 /* The capture is known to have dropped packets in [t0, t1] (interface drop
  * counters): streams active then get MEDIA_F_CAPTURE_GAP. */
 void media_capture_gap(struct media *m, uint64_t t0_ns, uint64_t t1_ns);

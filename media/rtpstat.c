@@ -2,7 +2,8 @@
  * rtppacket_analyse() (ui/tap-rtp-analysis.c) step by step, including its
  * quirks (integer kHz clock, deltas only of "regular" packets, means over all
  * packets); the second half is RFC 3550 A.1 (sequence validation), A.3
- * (expected/lost) and a fixed de-jitter buffer for the E-model. */
+ * (expected/lost) and a de-jitter buffer simulation for the E-model
+ * (RFC 3551 4.1 talkspurts). */
 #include "rtpstat.h"
 
 #include <math.h>
@@ -224,29 +225,90 @@ static void loss_event(struct rtpstat *s, uint32_t n)
     s->bad += n;
 }
 
-/* Is the packet (at s->ext_ts) later than the buffer allows? Anchors the
- * nominal timeline on the first packet and follows the smallest transit. */
-static bool jb_late(struct rtpstat *s, const struct rtpstat_pkt *p, double jb_ms)
+/* ---- de-jitter buffer ----
+ * A fixed-depth playout buffer as a receiver runs it: the playout timeline
+ * is anchored on one packet (its arrival and RTP timestamp), a packet whose
+ * transit exceeds the reference transit by more than the depth comes too
+ * late and is discarded. The reference is the smallest transit over a
+ * sliding window (RTPSTAT_JB_SLOTS slots), not since the stream began, and
+ * the timeline is re-anchored where a real buffer re-synchronises: at a
+ * talkspurt start (RFC 3551 4.1: marker after silence), at a sequence
+ * restart (RFC 3550 A.1) and at a timestamp discontinuity between
+ * consecutive packets. */
+
+/* A marked packet after this much silence (no packets, or a timestamp step
+ * this large) starts a talkspurt: two 20 ms frames' worth. */
+#define JB_SILENCE_MS 40.0
+/* A timestamp step this much larger than the arrival step is a jump of the
+ * sender's clock, not a packet that was early. */
+#define JB_JUMP_MS 1000.0
+
+static double jb_nominal(const struct rtpstat *s, uint64_t ets, uint32_t clock)
+{
+    return (double)(int64_t)(ets - s->jb_ts0) * 1000.0 / clock;
+}
+
+static void jb_anchor(struct rtpstat *s, const struct rtpstat_pkt *p)
+{
+    if (s->jb_started)
+        s->jb_resyncs++;
+    s->jb_started = true;
+    s->jb_clock = p->jb_clock;
+    s->jb_ts0 = s->ext_ts;
+    s->jb_t0 = p->t_ms;
+    s->jb_last_t = p->t_ms;
+    s->jb_last_ts = s->ext_ts;
+    memset(s->jb_slot, 0, sizeof s->jb_slot);
+}
+
+/* The timestamp step from the previous in-order packet does not fit the
+ * arrival step: it went back, or ahead by far more than time passed. */
+static bool jb_ts_jump(const struct rtpstat *s, const struct rtpstat_pkt *p)
+{
+    double d_nom = (double)(int64_t)(s->ext_ts - s->jb_last_ts) * 1000.0 / p->jb_clock;
+    double d_arr = p->t_ms - s->jb_last_t;
+    return d_nom < 0 || d_nom > d_arr + JB_JUMP_MS;
+}
+
+/* Is the packet (at s->ext_ts) later than the buffer allows? in_order: it
+ * advanced the highest sequence number, so it may re-anchor the timeline. */
+static bool jb_late(struct rtpstat *s, const struct rtpstat_pkt *p, double jb_ms, bool in_order)
 {
     if (!p->jb_clock)
         return false;
     if (!s->jb_started || s->jb_clock != p->jb_clock) {
-        /* (re)anchor: first packet, or a payload with another clock */
-        s->jb_started = true;
-        s->jb_clock = p->jb_clock;
-        s->jb_ts0 = s->ext_ts;
-        s->jb_ref = p->t_ms;
+        jb_anchor(s, p); /* first packet, or a payload with another clock */
+    } else if (in_order) {
+        double d_nom = (double)(int64_t)(s->ext_ts - s->jb_last_ts) * 1000.0 / p->jb_clock;
+        double d_arr = p->t_ms - s->jb_last_t;
+        bool talkspurt = p->marker && (d_arr >= JB_SILENCE_MS || d_nom >= JB_SILENCE_MS);
+        if (talkspurt || jb_ts_jump(s, p))
+            jb_anchor(s, p);
     }
-    double nominal = (double)(int64_t)(s->ext_ts - s->jb_ts0) * 1000.0 / p->jb_clock;
-    double transit = p->t_ms - nominal;
-    if (transit < s->jb_ref)
-        s->jb_ref = transit;
-    return transit - s->jb_ref > jb_ms;
+    if (in_order) {
+        s->jb_last_t = p->t_ms;
+        s->jb_last_ts = s->ext_ts;
+    }
+    double rel = p->t_ms - s->jb_t0;
+    float transit = (float)(rel - jb_nominal(s, s->ext_ts, p->jb_clock));
+    uint32_t slot = (uint32_t)(rel > 0 ? rel / RTPSTAT_JB_SLOT_MS : 0) + 1; /* 0: empty */
+    unsigned i = slot % RTPSTAT_JB_SLOTS;
+    if (s->jb_slot[i] != slot) {
+        s->jb_slot[i] = slot;
+        s->jb_min[i] = transit;
+    } else if (transit < s->jb_min[i]) {
+        s->jb_min[i] = transit;
+    }
+    float ref = transit;
+    for (unsigned k = 0; k < RTPSTAT_JB_SLOTS; k++)
+        if (s->jb_slot[k] && slot - s->jb_slot[k] < RTPSTAT_JB_SLOTS && s->jb_min[k] < ref)
+            ref = s->jb_min[k];
+    return transit - ref > jb_ms;
 }
 
 static void jb_packet(struct rtpstat *s, const struct rtpstat_pkt *p, double jb_ms)
 {
-    if (jb_late(s, p, jb_ms)) {
+    if (jb_late(s, p, jb_ms, true)) {
         s->discarded++;
         loss_event(s, 1);
     } else {
@@ -277,8 +339,12 @@ static void rfc_packet(struct rtpstat *s, const struct rtpstat_pkt *p, double jb
         seen_advance(s, udelta);
         s->seen[0] |= 1;
         s->bad_seq = SEQ_MOD + 1;
-        loss_event(s, udelta - 1u);
-        s->win_lost += udelta - 1u;
+        /* a gap whose timestamp went back is a sender restart, not loss */
+        if (!(udelta > 1 && p->jb_clock && s->jb_started && s->jb_clock == p->jb_clock &&
+              jb_ts_jump(s, p))) {
+            loss_event(s, udelta - 1u);
+            s->win_lost += udelta - 1u;
+        }
         jb_packet(s, p, jb_ms);
     } else if (udelta <= SEQ_MOD - MAX_MISORDER) {
         /* A large jump: two in a row restart the sequence (A.1). */
@@ -292,6 +358,8 @@ static void rfc_packet(struct rtpstat *s, const struct rtpstat_pkt *p, double jb
             s->seen[1] = 0;
             s->bad_seq = SEQ_MOD + 1;
             s->in_run = false;
+            if (p->jb_clock) /* a new timeline for the buffer too */
+                jb_anchor(s, p);
         } else {
             s->bad_seq = (p->seq + 1u) & (SEQ_MOD - 1);
         }
@@ -304,7 +372,7 @@ static void rfc_packet(struct rtpstat *s, const struct rtpstat_pkt *p, double jb
             s->out_of_order++;
             /* Counted lost when the gap opened; in time for playout it
              * is not lost after all. */
-            if (s->bad && !jb_late(s, p, jb_ms))
+            if (s->bad && !jb_late(s, p, jb_ms, false))
                 s->bad--;
         }
     }

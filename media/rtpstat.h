@@ -1,13 +1,21 @@
 /* Per-stream RTP statistics: the packet analysis of Wireshark's RTP stream
  * tap (so that counts, deltas and jitter agree with `tshark -z rtp,streams`)
  * next to RFC 3550 A.1/A.3 sequence accounting (extended highest sequence,
- * duplicates, reordering, resets) and a fixed de-jitter buffer simulation
- * for the E-model. Pure: the caller supplies times and clock rates. */
+ * duplicates, reordering, resets) and a de-jitter buffer simulation for
+ * the E-model (fixed depth; re-synchronised at talkspurt starts, sequence
+ * or timestamp restarts; reference = minimum transit over a sliding
+ * window). Pure: the caller supplies times and clock rates. */
 #ifndef TS_RTPSTAT_H
 #define TS_RTPSTAT_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+/* The de-jitter reference is the smallest transit over the last
+ * RTPSTAT_JB_SLOTS x RTPSTAT_JB_SLOT_MS of arrivals: slow drift and delay
+ * changes are followed within that window, a burst shorter than it is not. */
+#define RTPSTAT_JB_SLOTS 2
+#define RTPSTAT_JB_SLOT_MS 1000.0
 
 /* One packet as the statistics need it. */
 struct rtpstat_pkt {
@@ -44,11 +52,16 @@ struct rtpstat {
     uint32_t duplicates, out_of_order, resets;
     uint64_t seen[2];           /* received bits for max_seq-127 .. max_seq */
     /* ---- loss pattern and de-jitter buffer (for Ppl and BurstR) ---- */
-    double jb_ref;              /* smallest transit seen (ms) */
-    uint64_t jb_ts0;            /* extended timestamp origin */
+    uint64_t jb_ts0;            /* extended timestamp origin of the timeline */
+    double jb_t0;               /* arrival (ms) of the packet that set the origin */
+    double jb_last_t;           /* arrival of the previous in-order packet */
+    uint64_t jb_last_ts;        /* and its extended timestamp */
+    float jb_min[RTPSTAT_JB_SLOTS]; /* smallest transit per slot (ms after jb_t0) */
+    uint32_t jb_slot[RTPSTAT_JB_SLOTS]; /* which slot-long period each holds */
     uint32_t jb_clock;          /* clock the origin was taken with */
     bool jb_started, in_run;
     uint32_t discarded, bad, runs;
+    uint32_t jb_resyncs;        /* timeline re-anchored (talkspurt, restart, jump) */
     uint32_t win_lost;          /* losses since the caller last reset it */
 };
 

@@ -206,6 +206,150 @@ static void test_jb_discards(void **state)
     assert_int_equal(rtpstat_lost(&st), 0);
 }
 
+/* One stream through a media table: packet i at 20 ms * i + delay(i) ms
+ * carries sequence seq0 + i and timestamp 160 * i (PCMU), unless the caller
+ * overrides them. Returns the finished record's MOS. */
+struct jb_pkt {
+    double t_ms;
+    uint16_t seq;
+    uint32_t ts;
+    bool marker;
+};
+
+static double jb_stream_mos(const struct jb_pkt *p, size_t n, uint32_t *discarded, int64_t *lost)
+{
+    struct media *m = new_media(0);
+    for (size_t i = 0; i < n; i++) {
+        struct pkt_meta pm = meta(1, 4000, 2, 5000, T0 + (uint64_t)(p[i].t_ms * 1e6));
+        assert_true(send_rtp(m, &pm, 0, p[i].marker, p[i].seq, p[i].ts, 0x4242));
+    }
+    const struct media_stream *s = only(m);
+    double mos = s->mos;
+    if (discarded)
+        *discarded = s->discarded;
+    if (lost)
+        *lost = s->lost;
+    media_free(m);
+    return mos;
+}
+
+#define JB_N 500
+
+static double clean_mos(void)
+{
+    static struct jb_pkt p[JB_N];
+    for (int i = 0; i < JB_N; i++)
+        p[i] = (struct jb_pkt){ 20.0 * i, (uint16_t)(1000 + i), 160u * i, i == 0 };
+    uint32_t disc = 99;
+    double mos = jb_stream_mos(p, JB_N, &disc, NULL);
+    assert_int_equal(disc, 0);
+    return mos;
+}
+
+/* A +300 ms delay step where a talkspurt starts (marker after a pause):
+ * the buffer re-synchronises there and nothing after the step is late. */
+static void test_jb_talkspurt_step(void **state)
+{
+    (void)state;
+    static struct jb_pkt p[JB_N];
+    for (int i = 0; i < JB_N; i++) {
+        bool after = i >= 200;
+        /* packets 190..199 are silence (not sent), 200 starts a talkspurt */
+        p[i] = (struct jb_pkt){ 20.0 * i + (after ? 300.0 : 0), (uint16_t)(1000 + i), 160u * i,
+                                i == 200 };
+    }
+    struct jb_pkt q[JB_N];
+    size_t n = 0;
+    for (int i = 0; i < JB_N; i++)
+        if (i < 190 || i >= 200)
+            q[n++] = p[i];
+    /* the RTP sequence continues across the silence (RFC 3551 4.1) */
+    for (size_t i = 190; i < n; i++)
+        q[i].seq = (uint16_t)(1000 + i);
+    uint32_t disc = 99;
+    int64_t lost = -1;
+    double mos = jb_stream_mos(q, n, &disc, &lost);
+    assert_int_equal(disc, 0);
+    assert_int_equal(lost, 0);
+    assert_true(mos > 4.3);
+    assert_true(mos > clean_mos() - 0.001);
+
+    /* The captured case: marker after a 240 ms pause with the timestamp
+     * stepping back (the sender restarted its clock for the talkspurt). */
+    for (int i = 0; i < JB_N; i++) {
+        double t = 20.0 * i + (i >= 7 ? 240.0 : 0);
+        uint32_t ts = i < 7 ? 80000u + 160u * i : 160u * (i - 7);
+        p[i] = (struct jb_pkt){ t, (uint16_t)(7 + i), ts, i == 0 || i == 7 };
+    }
+    mos = jb_stream_mos(p, JB_N, &disc, &lost);
+    assert_int_equal(disc, 0);
+    assert_true(mos > 4.3);
+
+    /* The same step without a marker is a delay change in mid-talkspurt:
+     * late until the sliding window (1-2 s) forgets the smaller transit. */
+    for (int i = 0; i < JB_N; i++)
+        p[i] = (struct jb_pkt){ 20.0 * i + (i >= 200 ? 300.0 : 0), (uint16_t)(1000 + i),
+                                160u * i, false };
+    mos = jb_stream_mos(p, JB_N, &disc, NULL);
+    assert_true(disc >= 25 && disc <= 100); /* followed within the window, not forever */
+    assert_true(mos < 4.0);
+}
+
+/* Sequence number and timestamp restart under the same SSRC (a B2BUA
+ * switching sources): scored like a clean stream. */
+static void test_jb_seq_restart(void **state)
+{
+    (void)state;
+    static struct jb_pkt p[JB_N];
+    for (int i = 0; i < JB_N; i++) {
+        bool b = i >= 250;
+        uint16_t seq = b ? (uint16_t)(i - 250) : (uint16_t)(30000 + i);
+        uint32_t ts = b ? 160u * (uint32_t)(i - 250) : 4000000u + 160u * i;
+        p[i] = (struct jb_pkt){ 20.0 * i, seq, ts, i == 0 };
+    }
+    uint32_t disc = 99;
+    double mos = jb_stream_mos(p, JB_N, &disc, NULL);
+    assert_int_equal(disc, 0);
+    assert_true(mos > clean_mos() - 0.001);
+    /* a restart whose new sequence lies just ahead of the old one (inside
+     * the RFC 3550 A.1 dropout window): the timestamp going back says it
+     * is not a gap of 500 lost packets */
+    for (int i = 0; i < JB_N; i++) {
+        bool b = i >= 250;
+        uint16_t seq = (uint16_t)(b ? 30000 + 500 + i : 30000 + i);
+        uint32_t ts = b ? 160u * (uint32_t)(i - 250) : 4000000u + 160u * i;
+        p[i] = (struct jb_pkt){ 20.0 * i, seq, ts, i == 0 };
+    }
+    mos = jb_stream_mos(p, JB_N, &disc, NULL);
+    assert_int_equal(disc, 0);
+    assert_true(mos > clean_mos() - 0.001);
+}
+
+/* Real late packets: a jitter burst (packets delayed 70..160 ms, then the
+ * queue drains) is still discarded and lowers MOS. */
+static void test_jb_jitter_burst(void **state)
+{
+    (void)state;
+    static struct jb_pkt p[JB_N];
+    int late = 0;
+    for (int i = 0; i < JB_N; i++) {
+        double d = 0;
+        if (i >= 300 && i < 340) { /* queue grows 5 ms per packet, then drains */
+            d = i < 332 ? 5.0 * (i - 300) : 5.0 * (340 - i) * 4;
+            if (d > 60)
+                late++;
+        }
+        p[i] = (struct jb_pkt){ 20.0 * i + d, (uint16_t)(1000 + i), 160u * i, i == 0 };
+    }
+    uint32_t disc = 0;
+    int64_t lost = -1;
+    double mos = jb_stream_mos(p, JB_N, &disc, &lost);
+    assert_int_equal(lost, 0);
+    assert_int_equal((int)disc, late);
+    assert_true(late > 15);
+    assert_true(mos < clean_mos() - 0.5);
+}
+
 static void test_ssrc_change(void **state)
 {
     (void)state;
@@ -481,7 +625,7 @@ static void test_detections(void **state)
         struct pkt_meta pm = meta(1, 4000, 2, 5000, T0 + 3000 * MS + 50 * MS * i);
         assert_true(send_rtp(m, &pm, 8, false, (uint16_t)i, 400u * i, 0x99));
     }
-    media_leg_ended(m, 5, T0 + 3000 * MS + 50 * MS * 60);
+    media_leg_bye(m, 5, T0 + 3000 * MS + 50 * MS * 60);
     const struct media_stream *s = only(m);
     assert_true(s->flags & MEDIA_F_ONE_WAY);
     assert_true(s->flags & MEDIA_F_LATE_MEDIA);
@@ -504,6 +648,48 @@ static void test_detections(void **state)
     assert_true(media_call_quality(m, 80, &q));
     assert_true(q.flags & MEDIA_F_NO_AUDIO);
     media_free(m);
+}
+
+/* rtp_after_bye needs a BYE: not a leg that ended by timeout (answered,
+ * no BYE captured), not the failed first attempt of a leg challenged
+ * 401/407 that was then answered; a real BYE with media going on is. */
+static void test_rtp_after_bye(void **state)
+{
+    (void)state;
+    struct ts_addr a = { .family = 4, .a = { 10, 0, 0, 1 } };
+    struct ts_addr b = { .family = 4, .a = { 10, 0, 0, 2 } };
+    for (int kind = 0; kind < 3; kind++) {
+        struct media *m = new_media(0);
+        media_expect(m, &a, 4000, false, 5, 50, T0, NULL);
+        media_expect(m, &b, 5000, false, 5, 50, T0, NULL);
+        if (kind == 1) /* INVITE challenged: the leg "ends" at the 407 */
+            media_leg_ended(m, 5, T0);
+        media_leg_answered(m, 5, T0 + 500 * MS);
+        for (int i = 0; i < 300; i++) { /* 6 s of media from 1 s on */
+            uint64_t t = T0 + 1000 * MS + 20 * MS * i;
+            struct pkt_meta pm = meta(1, 4000, 2, 5000, t);
+            assert_true(send_rtp(m, &pm, 0, i == 0, (uint16_t)i, 160u * i, 0x77));
+            pm = meta(2, 5000, 1, 4000, t);
+            assert_true(send_rtp(m, &pm, 0, i == 0, (uint16_t)i, 160u * i, 0x78));
+        }
+        if (kind == 0) /* answered, no BYE: ended by the session timeout */
+            media_leg_ended(m, 5, T0 + 1000 * MS);
+        if (kind == 2) /* a BYE at 3 s while media goes on to 7 s */
+            media_leg_bye(m, 5, T0 + 3000 * MS);
+        else
+            media_leg_bye(m, 5, T0 + 7000 * MS); /* the BYE after the media */
+        media_finish(m);
+        assert_int_equal(media_count(m), 2);
+        for (size_t i = 0; i < 2; i++) {
+            const struct media_stream *s = media_get(m, i);
+            if (kind == 2)
+                assert_true(s->flags & MEDIA_F_RTP_AFTER_BYE);
+            else
+                assert_false(s->flags & MEDIA_F_RTP_AFTER_BYE);
+            assert_false(s->flags & (MEDIA_F_ONE_WAY | MEDIA_F_NO_AUDIO));
+        }
+        media_free(m);
+    }
 }
 
 /* Streams of an ended leg end LEG_END_GRACE (5 s) after the BYE when silent
@@ -726,6 +912,8 @@ int main(void)
         cmocka_unit_test(test_wrap),          cmocka_unit_test(test_wrap_with_loss),
         cmocka_unit_test(test_duplicates),    cmocka_unit_test(test_reorder_and_loss),
         cmocka_unit_test(test_jitter_known),  cmocka_unit_test(test_jb_discards),
+        cmocka_unit_test(test_jb_talkspurt_step), cmocka_unit_test(test_jb_seq_restart),
+        cmocka_unit_test(test_jb_jitter_burst), cmocka_unit_test(test_rtp_after_bye),
         cmocka_unit_test(test_ssrc_change),   cmocka_unit_test(test_table_limit),
         cmocka_unit_test(test_report_limit),  cmocka_unit_test(test_idle_expiry),
         cmocka_unit_test(test_rtcp_rtt),      cmocka_unit_test(test_sdp_expect),
