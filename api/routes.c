@@ -2,6 +2,7 @@
  * before it reaches a prepared statement; rows become JSON objects whose
  * text is UTF-8-checked. Paging is keyset-based with an opaque cursor. */
 #include <errno.h>
+#include <float.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "../calls/calls.h"
+#include "../common/num.h"
 #include "../media/media.h"
 #include "../store/query.h"
 #include "../store/store.h"
@@ -134,26 +136,6 @@ static const char *param(struct api_call *a, const char *name)
     return NULL;
 }
 
-/* Strict decimal integer in [lo, hi]. */
-static bool parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
-{
-    if (!s || !*s || strlen(s) > 20)
-        return false;
-    const char *p = s + (*s == '-');
-    if (!*p)
-        return false;
-    for (const char *q = p; *q; q++)
-        if (*q < '0' || *q > '9')
-            return false;
-    errno = 0;
-    char *end = NULL;
-    long long v = strtoll(s, &end, 10);
-    if (errno || !end || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 static bool parse_real(const char *s, double lo, double hi, double *out)
 {
     if (!s || !*s || strlen(s) > 32)
@@ -161,13 +143,7 @@ static bool parse_real(const char *s, double lo, double hi, double *out)
     for (const char *q = s; *q; q++)
         if (!((*q >= '0' && *q <= '9') || *q == '.' || *q == '-'))
             return false; /* no hex, inf, nan, exponents */
-    errno = 0;
-    char *end = NULL;
-    double v = strtod(s, &end);
-    if (errno || !end || *end || !isfinite(v) || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
+    return num_double(s, lo, hi, out);
 }
 
 static int digits(const char *s, size_t n, int *out)
@@ -190,7 +166,7 @@ static bool parse_time(const char *s, int64_t *ns)
     if (n == 0 || n > 40)
         return false;
     if (strspn(s, "0123456789") == n) {
-        if (!parse_i64(s, 0, MAX_EPOCH_MS, &ms))
+        if (!num_i64(s, 0, MAX_EPOCH_MS, &ms))
             return false;
         *ns = ms * NS_PER_MS;
         return true;
@@ -359,15 +335,12 @@ static bool cursor_decode(const char *in, enum stq_sort sort, bool desc, struct 
         return false;
     *dot = '\0';
     memset(c, 0, sizeof *c);
-    if (!parse_i64(dot + 1, 1, INT64_MAX, &c->id))
+    if (!num_i64(dot + 1, 1, INT64_MAX, &c->id))
         return false;
     if (sort == STQ_SORT_DURATION || sort == STQ_SORT_MOS) {
-        char *end = NULL;
-        errno = 0;
-        c->key_d = strtod(key, &end);
-        if (errno || !end || *end || !isfinite(c->key_d))
+        if (!num_double(key, -DBL_MAX, DBL_MAX, &c->key_d))
             return false;
-    } else if (!parse_i64(key, -1, INT64_MAX, &c->key_i)) {
+    } else if (!num_i64(key, -1, INT64_MAX, &c->key_i)) {
         return false;
     }
     c->valid = true;
@@ -472,7 +445,7 @@ static void h_calls(struct api_call *a)
         f.number_suffix = v[0] == 's';
     }
     if ((v = param(a, "trunk"))) {
-        if (!parse_i64(v, 1, INT64_MAX, &f.trunk_id))
+        if (!num_i64(v, 1, INT64_MAX, &f.trunk_id))
             return (void)api_error(a, 400, "bad_parameter", "trunk: a trunk id");
     }
     if ((v = param(a, "site"))) {
@@ -500,7 +473,7 @@ static void h_calls(struct api_call *a)
         f.has_max_mos = true;
     }
     if ((v = param(a, "min_pdd"))) {
-        if (!parse_i64(v, 0, 3600000, &f.min_pdd_ms))
+        if (!num_i64(v, 0, 3600000, &f.min_pdd_ms))
             return (void)api_error(a, 400, "bad_parameter", "min_pdd: milliseconds, 0 to 3600000");
         f.has_min_pdd = true;
     }
@@ -519,7 +492,7 @@ static void h_calls(struct api_call *a)
         f.desc = v[0] == 'd';
     }
     if ((v = param(a, "limit"))) {
-        if (!parse_i64(v, 1, TS_API_PAGE_MAX, &i64))
+        if (!num_i64(v, 1, TS_API_PAGE_MAX, &i64))
             return (void)api_error(a, 400, "bad_parameter", "limit: 1 to %d", TS_API_PAGE_MAX);
         f.limit = (uint32_t)i64;
     }
@@ -1027,7 +1000,7 @@ static void h_kpis(struct api_call *a, int64_t trunk_id)
     if (to <= from)
         return (void)api_error(a, 400, "bad_parameter", "to must be after from");
     if ((v = param(a, "bucket"))) {
-        if (!parse_i64(v, 60, 86400, &bucket_s) || bucket_s % 60)
+        if (!num_i64(v, 60, 86400, &bucket_s) || bucket_s % 60)
             return (void)api_error(a, 400, "bad_parameter",
                                    "bucket: seconds, a multiple of 60 from 60 to 86400");
     } else {
@@ -1124,7 +1097,7 @@ static size_t split(const char *s, char seg[][32], size_t max, bool *too_long)
 
 static bool id_of(const char *s, int64_t *id)
 {
-    return parse_i64(s, 1, INT64_MAX, id) && s[0] != '0';
+    return num_i64(s, 1, INT64_MAX, id) && s[0] != '0';
 }
 
 void routes_dispatch(struct api_call *a)
@@ -1169,7 +1142,7 @@ void routes_dispatch(struct api_call *a)
         if (n == 3 && strcmp(seg[2], "pcap") == 0)
             return h_pcap(a, id);
         if (n == 4 && strcmp(seg[2], "messages") == 0) {
-            if (!parse_i64(seg[3], 0, INT32_MAX, &k) || (seg[3][0] == '0' && seg[3][1]))
+            if (!num_i64(seg[3], 0, INT32_MAX, &k) || (seg[3][0] == '0' && seg[3][1]))
                 return (void)api_error(a, 404, "not_found", "no such message");
             return h_message(a, id, k);
         }

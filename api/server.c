@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../common/hash.h"
+#include "../common/num.h"
 #include "../store/query.h"
 #include "../store/store.h"
 #include "api_int.h"
@@ -117,11 +118,8 @@ int api_parse_listen(const char *spec, char *addr, size_t cap, unsigned *port, b
     addr[alen] = '\0';
     if (strcmp(addr, "localhost") == 0)
         snprintf(addr, cap, "127.0.0.1");
-    char *end = NULL;
-    errno = 0;
-    unsigned long p = strtoul(colon + 1, &end, 10);
-    if (errno || !end || *end || end == colon + 1 || p > 65535 || colon[1] == '-' ||
-        colon[1] == '+') {
+    uint64_t p;
+    if (!num_u64(colon + 1, 0, 65535, &p)) {
         snprintf(err, errlen, "bad port in '%s'", spec);
         return API_ERR_USAGE;
     }
@@ -541,10 +539,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return reply_error(s, c, 405, "method_not_allowed", "the API is read-only: GET or HEAD");
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl) {
-            char *end = NULL;
-            errno = 0;
-            unsigned long long v = strtoull(cl, &end, 10);
-            if (errno || end == cl || v > TS_API_MAX_BODY)
+            uint64_t v;
+            if (!num_u64(cl, 0, TS_API_MAX_BODY, &v))
                 return reply_error(s, c, 413, "body_too_large", "request body too large");
         }
         return MHD_YES; /* headers done; the body (if any) comes next */

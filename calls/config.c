@@ -2,6 +2,8 @@
  * internal-network test, enum names and time formatting. */
 #include "calls_int.h"
 
+#include "../common/num.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -34,11 +36,10 @@ static bool parse_cidr(const char *s, struct calls_net *out)
     long plen = -1;
     if (slash) {
         *slash = '\0';
-        char *end;
-        errno = 0;
-        plen = strtol(slash + 1, &end, 10);
-        if (errno || *end || end == slash + 1 || plen < 0)
+        int64_t v;
+        if (!num_i64(slash + 1, 0, 1000, &v))
             return false;
+        plen = (long)v;
     }
     memset(out, 0, sizeof *out);
     if (inet_pton(AF_INET, buf, out->addr.a) == 1) {
@@ -140,10 +141,8 @@ static char *trim(char *s)
 
 static bool parse_u32(const char *v, uint32_t *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long x = strtoul(v, &end, 10);
-    if (errno || *end || end == v || x > UINT32_MAX || v[0] == '-')
+    uint64_t x;
+    if (!num_u64(v, 0, UINT32_MAX, &x))
         return false;
     *out = (uint32_t)x;
     return true;

@@ -21,6 +21,7 @@
 #include "../common/hash.h"
 #include "../common/jsonw.h"
 #include "../common/log.h"
+#include "../common/num.h"
 #include "../engine/engine.h"
 #include "../media/media.h"
 #include "../net/hep_send.h"
@@ -118,7 +119,7 @@ static bool valid_listen(const char *s)
 {
     const char *colon = strrchr(s, ':');
     uint64_t port;
-    return colon && colon != s && cli_parse_u64(colon + 1, 1, 65535, &port);
+    return colon && colon != s && num_u64(colon + 1, 1, 65535, &port);
 }
 
 /* Returns -1 to go on, else the exit code. */
@@ -186,13 +187,13 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
         } else if (!strcmp(o, "--user")) {
             a->user = v;
         } else if (!strcmp(o, "--buffer-mb")) {
-            if (!cli_parse_u64(v, 1, TS_LIVE_BUFFER_MB_MAX, &u)) {
+            if (!num_u64(v, 1, TS_LIVE_BUFFER_MB_MAX, &u)) {
                 fprintf(stderr, PROG ": --buffer-mb wants 1..%d\n", TS_LIVE_BUFFER_MB_MAX);
                 return 2;
             }
             a->lo.buffer_mb = (uint32_t)u;
         } else if (!strcmp(o, "--snaplen")) {
-            if (!cli_parse_u64(v, 96, 262144, &u)) {
+            if (!num_u64(v, 96, 262144, &u)) {
                 fprintf(stderr, PROG ": --snaplen wants 96..262144\n");
                 return 2;
             }
@@ -208,7 +209,7 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
             }
             a->hep_tcp = !strcmp(v, "tcp");
         } else if (!strcmp(o, "--hep-node-id")) {
-            if (!cli_parse_u64(v, 0, UINT32_MAX, &u)) {
+            if (!num_u64(v, 0, UINT32_MAX, &u)) {
                 fprintf(stderr, PROG ": --hep-node-id wants 0..%u\n", UINT32_MAX);
                 return 2;
             }
@@ -218,7 +219,7 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
         } else if (!strcmp(o, "--hep-auth-key-file")) {
             a->hep_key_file = v;
         } else if (!strcmp(o, "--max-packets")) {
-            if (!cli_parse_u64(v, 1, UINT64_MAX, &u)) {
+            if (!num_u64(v, 1, UINT64_MAX, &u)) {
                 fprintf(stderr, PROG ": --max-packets wants a number > 0\n");
                 return 2;
             }

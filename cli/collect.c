@@ -16,6 +16,7 @@
 #include "../common/hash.h"
 #include "../common/jsonw.h"
 #include "../common/log.h"
+#include "../common/num.h"
 #include "../engine/engine.h"
 #include "../engine/engine_hep.h"
 #include "../net/hep_listen.h"
@@ -107,7 +108,7 @@ static int parse_args(int argc, char **argv, struct col_args *a)
         } else if (!strcmp(o, "--hep-auth-key-file")) {
             a->key_file = v;
         } else if (!strcmp(o, "--hep-rate") || !strcmp(o, "--hep-burst")) {
-            if (!cli_parse_u64(v, 0, 100000000, &u)) {
+            if (!num_u64(v, 0, 100000000, &u)) {
                 fprintf(stderr, PROG ": %s wants a number\n", o);
                 return 2;
             }

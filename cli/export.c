@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/num.h"
 #include "../store/store.h"
 #include "cli.h"
 
@@ -42,10 +43,8 @@ int cmd_export(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    char *end = NULL;
-    errno = 0;
-    long long id = strtoll(call, &end, 10);
-    if (errno || !end || *end || id <= 0) {
+    int64_t id;
+    if (!num_i64(call, 1, INT64_MAX, &id)) {
         fprintf(stderr, "trunkscope export: --call needs a positive call id, not '%s'\n", call);
         return 2;
     }
@@ -55,7 +54,7 @@ int cmd_export(int argc, char **argv)
         fprintf(stderr, "trunkscope export: %s\n", err);
         return 2;
     }
-    printf("call %lld: %u legs, %llu SIP frames, %llu RTP/RTCP frames -> %s\n", id, st.legs,
+    printf("call %lld: %u legs, %llu SIP frames, %llu RTP/RTCP frames -> %s\n", (long long)id, st.legs,
            (unsigned long long)st.sip_frames, (unsigned long long)st.media_frames, out);
     if (st.skipped_linktype)
         printf("  %llu frames of another link type left out\n",

@@ -11,20 +11,8 @@
 
 #include "../calls/calls.h"
 #include "../common/log.h"
+#include "../common/num.h"
 #include "../store/store.h"
-
-bool cli_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end;
-    if (!s || !*s || *s == '-' || *s == '+')
-        return false;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
 
 static const char *const shared_opts[] = { "--db", "--token-file", "--config", "--stats-file",
                                            "--log", "--duration", "--retention-days",
@@ -52,19 +40,19 @@ int sensor_opt(struct sensor_opts *o, const char *prog, const char *opt, const c
     } else if (!strcmp(opt, "--log")) {
         o->log_file = v;
     } else if (!strcmp(opt, "--duration")) {
-        if (!cli_parse_u64(v, 1, UINT32_MAX, &u)) {
+        if (!num_u64(v, 1, UINT32_MAX, &u)) {
             fprintf(stderr, "%s: --duration wants seconds > 0\n", prog);
             return 2;
         }
         o->duration_s = u;
     } else if (!strcmp(opt, "--retention-days")) {
-        if (!cli_parse_u64(v, 0, SENSOR_RETENTION_DAYS_MAX, &u)) {
+        if (!num_u64(v, 0, SENSOR_RETENTION_DAYS_MAX, &u)) {
             fprintf(stderr, "%s: --retention-days wants 0..%d\n", prog, SENSOR_RETENTION_DAYS_MAX);
             return 2;
         }
         o->retention_days = (uint32_t)u;
     } else if (!strcmp(opt, "--retention-mb")) {
-        if (!cli_parse_u64(v, 0, SENSOR_RETENTION_MB_MAX, &u)) {
+        if (!num_u64(v, 0, SENSOR_RETENTION_MB_MAX, &u)) {
             fprintf(stderr, "%s: --retention-mb wants 0..%d\n", prog, SENSOR_RETENTION_MB_MAX);
             return 2;
         }

@@ -20,8 +20,6 @@ struct sensor_opts {
     uint32_t retention_days, retention_mb; /* 0: keep everything */
 };
 
-/* Decimal in [lo, hi], no sign. */
-bool cli_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 
 /* True when opt is one of the shared options (all take a value). */
 bool sensor_opt_known(const char *opt);

@@ -10,6 +10,7 @@
 
 #include "../api/api.h"
 #include "../common/hash.h"
+#include "../common/num.h"
 #include "cli.h"
 
 static volatile sig_atomic_t g_stop;
@@ -98,9 +99,8 @@ int cmd_serve(int argc, char **argv)
                 fprintf(stderr, "trunkscope serve: %s needs a value\n", a);
                 return 2;
             }
-            char *end = NULL;
-            unsigned long v = strtoul(argv[++i], &end, 10);
-            if (!end || *end || v == 0 || v > 100000) {
+            uint64_t v;
+            if (!num_u64(argv[++i], 1, 100000, &v)) {
                 fprintf(stderr, "trunkscope serve: bad value for %s\n", a);
                 return 2;
             }

@@ -4,6 +4,8 @@
  * keep-alives (RFC 3261 s11 OPTIONS) and registrations (RFC 3261 s10). */
 #include "genint.h"
 
+#include "../common/num.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -93,34 +95,6 @@ void gen_opts_default(struct gen_opts *o)
     o->options_interval_s = 30;
 }
 
-/* ---- strict option parsing ---- */
-
-static bool parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_dbl(const char *s, double lo, double hi, double *out)
-{
-    if (!s || !*s || *s == ' ')
-        return false;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || !(v >= lo && v <= hi))
-        return false;
-    *out = v;
-    return true;
-}
-
 static int find_name(const char *const *names, int n, const char *s, size_t len)
 {
     for (int i = 0; i < n; i++)
@@ -148,7 +122,7 @@ static bool parse_mix(struct gen_opts *o, const char *s)
         memcpy(num, eq + 1, vl);
         num[vl] = 0;
         uint64_t w;
-        if (!parse_u64(num, 0, 1000000, &w))
+        if (!num_u64(num, 0, 1000000, &w))
             return false;
         mix[k] = (uint32_t)w;
         total += w;
@@ -295,19 +269,19 @@ enum gen_err gen_parse_args(struct gen_opts *o, int argc, char **argv, char *err
         else if (FLAG("--truth"))
             ok = *val != 0, o->truth_path = val;
         else if (FLAG("--calls"))
-            (ok = parse_u64(val, 0, 100000000ull, &u)) ? (o->calls = u, have_calls = true) : 0;
+            (ok = num_u64(val, 0, 100000000ull, &u)) ? (o->calls = u, have_calls = true) : 0;
         else if (FLAG("--cps"))
-            (ok = parse_dbl(val, 0.001, 100000, &d)) ? (o->cps = d, have_cps = true) : 0;
+            (ok = num_double(val, 0.001, 100000, &d)) ? (o->cps = d, have_cps = true) : 0;
         else if (FLAG("--concurrency"))
-            (ok = parse_u64(val, 1, 1000000, &u)) ? (o->concurrency = (uint32_t)u, have_conc = true) : 0;
+            (ok = num_u64(val, 1, 1000000, &u)) ? (o->concurrency = (uint32_t)u, have_conc = true) : 0;
         else if (FLAG("--duration-mean"))
-            (ok = parse_dbl(val, 1, 86400, &d)) ? (o->duration_mean = d) : 0;
+            (ok = num_double(val, 1, 86400, &d)) ? (o->duration_mean = d) : 0;
         else if (FLAG("--max-packets"))
-            (ok = parse_u64(val, 1, UINT64_MAX / 2, &u)) ? (o->max_packets = u) : 0;
+            (ok = num_u64(val, 1, UINT64_MAX / 2, &u)) ? (o->max_packets = u) : 0;
         else if (FLAG("--seed"))
-            (ok = parse_u64(val, 0, UINT64_MAX, &u)) ? (o->seed = u) : 0;
+            (ok = num_u64(val, 0, UINT64_MAX, &u)) ? (o->seed = u) : 0;
         else if (FLAG("--start"))
-            (ok = parse_u64(val, 0, 4000000000ull, &u)) ? (o->start_us = u * 1000000ull) : 0;
+            (ok = num_u64(val, 0, 4000000000ull, &u)) ? (o->start_us = u * 1000000ull) : 0;
         else if (FLAG("--mix"))
             ok = parse_mix(o, val);
         else if (FLAG("--transport")) {
@@ -315,37 +289,37 @@ enum gen_err gen_parse_args(struct gen_opts *o, int argc, char **argv, char *err
             int k = find_name(tp, 4, val, strlen(val));
             (ok = k >= 0) ? (o->transport = k) : 0;
         } else if (FLAG("--vlan"))
-            (ok = parse_u64(val, 1, 4094, &u)) ? (o->vlan = (uint16_t)u) : 0;
+            (ok = num_u64(val, 1, 4094, &u)) ? (o->vlan = (uint16_t)u) : 0;
         else if (FLAG("--dup-rate"))
-            ok = parse_dbl(val, 0, 1, &o->dup_rate);
+            ok = num_double(val, 0, 1, &o->dup_rate);
         else if (FLAG("--itsps"))
-            (ok = parse_u64(val, 1, 8, &u)) ? (o->itsps = (uint32_t)u) : 0;
+            (ok = num_u64(val, 1, 8, &u)) ? (o->itsps = (uint32_t)u) : 0;
         else if (FLAG("--inbound"))
-            ok = parse_dbl(val, 0, 1, &o->inbound);
+            ok = num_double(val, 0, 1, &o->inbound);
         else if (FLAG("--retrans"))
-            ok = parse_dbl(val, 0, 1, &o->retrans);
+            ok = num_double(val, 0, 1, &o->retrans);
         else if (FLAG("--impair"))
-            ok = parse_dbl(val, 0, 1, &o->impair);
+            ok = num_double(val, 0, 1, &o->impair);
         else if (FLAG("--impairments"))
             ok = parse_list(val, imp_names, GEN_IMP_MAX, &o->impair_mask);
         else if (FLAG("--loss"))
-            ok = parse_dbl(val, 0, 0.5, &o->loss);
+            ok = num_double(val, 0, 0.5, &o->loss);
         else if (FLAG("--jitter-ms"))
-            (ok = parse_u64(val, 1, 18, &u)) ? (o->jitter_ms = (uint32_t)u) : 0;
+            (ok = num_u64(val, 1, 18, &u)) ? (o->jitter_ms = (uint32_t)u) : 0;
         else if (FLAG("--srtp"))
-            ok = parse_dbl(val, 0, 1, &o->srtp);
+            ok = num_double(val, 0, 1, &o->srtp);
         else if (FLAG("--bypass"))
-            ok = parse_dbl(val, 0, 1, &o->bypass);
+            ok = num_double(val, 0, 1, &o->bypass);
         else if (FLAG("--twin-rate"))
-            ok = parse_dbl(val, 0, 0.5, &o->twin_rate);
+            ok = num_double(val, 0, 0.5, &o->twin_rate);
         else if (FLAG("--corr"))
             ok = parse_corr(o, val);
         else if (FLAG("--corr-header"))
             (ok = valid_token(val)) ? (void)snprintf(o->xcid_name, sizeof o->xcid_name, "%s", val) : (void)0;
         else if (FLAG("--map-503"))
-            (ok = parse_u64(val, 500, 503, &u) && (u == 500 || u == 503)) ? (o->sbc_map_503 = (uint32_t)u) : 0;
+            (ok = num_u64(val, 500, 503, &u) && (u == 500 || u == 503)) ? (o->sbc_map_503 = (uint32_t)u) : 0;
         else if (FLAG("--options-interval"))
-            (ok = parse_u64(val, 1, 3600, &u)) ? (o->options_interval_s = (uint32_t)u) : 0;
+            (ok = num_u64(val, 1, 3600, &u)) ? (o->options_interval_s = (uint32_t)u) : 0;
         else
             known = false;
 #undef FLAG

@@ -1,6 +1,8 @@
 /* Parsing and formatting of the HEP endpoints' socket addresses. */
 #include "netaddr.h"
 
+#include "../common/num.h"
+
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -50,10 +52,8 @@ int netaddr_parse(const char *spec, bool dflt_tcp, struct netaddr *out, char *er
         *colon = 0;
     }
     const char *port = colon + 1;
-    char *end;
-    errno = 0;
-    unsigned long p = strtoul(port, &end, 10);
-    if (!*host || !*port || *end || errno || p > 65535 || *port == '-' || *port == '+') {
+    uint64_t p;
+    if (!*host || !num_u64(port, 0, 65535, &p)) {
         snprintf(err, errlen, "'%s': want ADDR:PORT with a port 0..65535", spec);
         return NETADDR_ERR_SYNTAX;
     }
