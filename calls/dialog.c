@@ -596,8 +596,8 @@ static void leg_start(struct calls *c, struct dlg *d, const struct pkt_meta *m,
     const char *callee = dlg_str(d, DS_ND + (d->so[DS_RURI] ? ND_RURI : ND_TO));
     size_t dl = strlen(callee);
     if (dl) {
-        size_t from = dl > 7 ? dl - 7 : 0;
-        memcpy(nk, callee + from, dl - from + 1);
+        size_t tail = dl > 7 ? dl - 7 : 0;
+        memcpy(nk, callee + tail, dl - tail + 1);
     } else {
         calls_cp(nk, sizeof nk, bv_cstr(dlg_str(d, d->so[DS_RURI] ? DS_RURI : DS_TO)));
         for (char *p = nk; *p; p++)

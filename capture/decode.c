@@ -365,8 +365,8 @@ static void dec_gre(struct dctx *c, struct bv b)
         TS_INC(c->st, TUN_UNSUPPORTED);
         return;
     }
-    size_t opt = ((fl & 0x8000) ? 4 : 0) + ((fl & 0x2000) ? 4 : 0) +
-                 ((fl & 0x1000) ? 4 : 0);
+    size_t opt = ((fl & 0x8000) ? 4u : 0u) + ((fl & 0x2000) ? 4u : 0u) +
+                 ((fl & 0x1000) ? 4u : 0u);
     if (!bv_skip(&b, opt)) {
         TS_INC(c->st, TUN_TRUNCATED);
         return;

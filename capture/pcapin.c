@@ -159,8 +159,8 @@ int pcapin_add(struct pcapin *in, const char *path, char *err, size_t errlen)
     if (s->classic) {
         /* ask the stream once; afterwards records are summed, because ftell()
          * per packet costs a system call */
-        FILE *fp = pcap_file(p);
-        long o = fp ? ftell(fp) : -1;
+        FILE *pf = pcap_file(p);
+        long o = pf ? ftell(pf) : -1;
         s->next_off = o > 0 ? (uint64_t)o : 0;
     }
     in->src[in->n++] = s;

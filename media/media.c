@@ -1407,10 +1407,10 @@ static void rtp_packet(struct media *m, const struct pkt_meta *pm, const struct 
             (!s->have_event || s->last_event_ts != h->ts)) {
             s->have_event = true;
             s->last_event_ts = h->ts;
-            size_t l = strlen(r->dtmf);
-            if (l + 1 < sizeof r->dtmf) {
-                r->dtmf[l] = event_char(ev.event);
-                r->dtmf[l + 1] = 0;
+            size_t n = strlen(r->dtmf);
+            if (n + 1 < sizeof r->dtmf) {
+                r->dtmf[n] = event_char(ev.event);
+                r->dtmf[n + 1] = 0;
             }
             r->dtmf_events++;
             TS_INC(m->st, RTP_DTMF_EVENTS);
@@ -1447,9 +1447,9 @@ static void rtp_packet(struct media *m, const struct pkt_meta *pm, const struct 
     if (audio && !s->also_audio) {
         s->also_audio = true;
         for (unsigned i = 0; i < s->nalso; i++) {
-            struct magg *l = agg_find(m, AGG_LEG, s->also[i].leg);
-            if (l && !s->also[i].audio)
-                l->audio_rx[s->also[i].side]++;
+            struct magg *leg = agg_find(m, AGG_LEG, s->also[i].leg);
+            if (leg && !s->also[i].audio)
+                leg->audio_rx[s->also[i].side]++;
             s->also[i].audio = true;
         }
     }
