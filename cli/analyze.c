@@ -17,6 +17,7 @@
 #include "calls_print.h"
 #include "media_print.h"
 #include "cli.h"
+#include "opts.h"
 
 static void usage(FILE *f)
 {
@@ -113,36 +114,37 @@ int cmd_analyze(int argc, char **argv)
     int rc = 0;
     if (!files)
         return 2;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--json") == 0) {
-            json = true;
-        } else if (strcmp(a, "--no-dedup") == 0) {
-            cfg.dedup = false;
-        } else if (strcmp(a, "--no-calls") == 0) {
-            cfg.track_calls = false;
-        } else if (strcmp(a, "--config") == 0 || strcmp(a, "--calls-csv") == 0 ||
-                   strcmp(a, "--db") == 0 || strcmp(a, "--serve") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "trunkscope analyze: %s needs a value\n", a);
-                free(files);
-                return 2;
-            }
-            const char **dst = strcmp(a, "--config") == 0  ? &config_path
-                               : strcmp(a, "--db") == 0    ? &db_path
-                               : strcmp(a, "--serve") == 0 ? &serve_addr
-                                                           : &csv_path;
-            *dst = argv[++i];
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    enum { O_JSON = 256, O_NO_DEDUP, O_NO_CALLS, O_CONFIG, O_CSV, O_DB, O_SERVE };
+    static const struct option table[] = {
+        { "json", no_argument, NULL, O_JSON },
+        { "no-dedup", no_argument, NULL, O_NO_DEDUP },
+        { "no-calls", no_argument, NULL, O_NO_CALLS },
+        { "config", required_argument, NULL, O_CONFIG },
+        { "calls-csv", required_argument, NULL, O_CSV },
+        { "db", required_argument, NULL, O_DB },
+        { "serve", required_argument, NULL, O_SERVE },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct opts op = { .prog = "trunkscope analyze", .table = table, .shorts = "h" };
+    const char *v;
+    for (int c; (c = opts_next(&op, argc, argv, &v)) != OPTS_END;) {
+        switch (c) {
+        case O_JSON: json = true; break;
+        case O_NO_DEDUP: cfg.dedup = false; break;
+        case O_NO_CALLS: cfg.track_calls = false; break;
+        case O_CONFIG: config_path = v; break;
+        case O_CSV: csv_path = v; break;
+        case O_DB: db_path = v; break;
+        case O_SERVE: serve_addr = v; break;
+        case OPTS_OPERAND: files[nfiles++] = v; break;
+        case 'h':
             usage(stdout);
             free(files);
             return 0;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "trunkscope analyze: unknown option '%s'\n", a);
+        default:
             free(files);
             return 2;
-        } else {
-            files[nfiles++] = a;
         }
     }
     if (nfiles == 0) {

@@ -27,6 +27,7 @@
 #include "../net/hep_send.h"
 #include "../store/store.h"
 #include "cli.h"
+#include "opts.h"
 #include "sensor.h"
 
 #define PROG "trunkscope capture"
@@ -127,46 +128,54 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
 {
     memset(a, 0, sizeof *a);
     a->dedup = true;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+    enum { O_JSON = 256, O_NO_PROMISC, O_NO_DEDUP, O_HTTP, O_FILTER, O_BUFFER_MB, O_SNAPLEN,
+           O_USER, O_MAX_PACKETS, O_SITE, O_HEP, O_HEP_TRANSPORT, O_HEP_NODE_ID, O_HEP_NODE_NAME,
+           O_HEP_KEY_FILE };
+    static const struct option table[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "json", no_argument, NULL, O_JSON },
+        { "no-promisc", no_argument, NULL, O_NO_PROMISC },
+        { "no-dedup", no_argument, NULL, O_NO_DEDUP },
+        { "interface", required_argument, NULL, 'i' },
+        { "http", required_argument, NULL, O_HTTP },
+        { "filter", required_argument, NULL, O_FILTER },
+        { "buffer-mb", required_argument, NULL, O_BUFFER_MB },
+        { "snaplen", required_argument, NULL, O_SNAPLEN },
+        { "user", required_argument, NULL, O_USER },
+        { "max-packets", required_argument, NULL, O_MAX_PACKETS },
+        { "site", required_argument, NULL, O_SITE },
+        { "hep", required_argument, NULL, O_HEP },
+        { "hep-transport", required_argument, NULL, O_HEP_TRANSPORT },
+        { "hep-node-id", required_argument, NULL, O_HEP_NODE_ID },
+        { "hep-node-name", required_argument, NULL, O_HEP_NODE_NAME },
+        { "hep-auth-key-file", required_argument, NULL, O_HEP_KEY_FILE },
+        SENSOR_OPTIONS,
+        { NULL, 0, NULL, 0 },
+    };
+    struct opts op = { .prog = PROG, .unknown_suffix = " (try --help)", .table = table,
+                       .shorts = "hi:" };
+    const char *v;
+    for (int c; (c = opts_next(&op, argc, argv, &v)) != OPTS_END;) {
+        uint64_t u = 0;
+        if (sensor_opt_known(c)) {
+            if (sensor_opt(&a->so, PROG, c, v) != 0)
+                return 2;
+            continue;
+        }
+        switch (c) {
+        case 'h':
             usage(stdout);
             return 0;
-        }
-        if (!strcmp(o, "--json")) {
+        case O_JSON:
             a->json = true;
-            continue;
-        }
-        if (!strcmp(o, "--no-promisc")) {
+            break;
+        case O_NO_PROMISC:
             a->lo.no_promisc = true;
-            continue;
-        }
-        if (!strcmp(o, "--no-dedup")) {
+            break;
+        case O_NO_DEDUP:
             a->dedup = false;
-            continue;
-        }
-        static const char *const valued[] = { "-i", "--interface", "--http", "--filter",
-                                              "--buffer-mb", "--snaplen", "--user",
-                                              "--max-packets", "--site", "--hep",
-                                              "--hep-transport", "--hep-node-id",
-                                              "--hep-node-name", "--hep-auth-key-file" };
-        bool known = sensor_opt_known(o);
-        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
-            known = known || !strcmp(o, valued[k]);
-        if (!known) {
-            fprintf(stderr, PROG ": unknown option '%s' (try --help)\n", o);
-            return 2;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, PROG ": %s needs a value\n", o);
-            return 2;
-        }
-        const char *v = argv[++i];
-        uint64_t u = 0;
-        if (sensor_opt_known(o)) {
-            if (sensor_opt(&a->so, PROG, o, v) != 0)
-                return 2;
-        } else if (!strcmp(o, "-i") || !strcmp(o, "--interface")) {
+            break;
+        case 'i':
             if (a->lo.nifaces >= TS_LIVE_MAX_IFACES) {
                 fprintf(stderr, PROG ": at most %d interfaces\n", TS_LIVE_MAX_IFACES);
                 return 2;
@@ -176,54 +185,72 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
                 return 2;
             }
             a->lo.ifaces[a->lo.nifaces++] = v;
-        } else if (!strcmp(o, "--http")) {
+            break;
+        case O_HTTP:
             if (!valid_listen(v)) {
                 fprintf(stderr, PROG ": --http wants ADDR:PORT, not '%s'\n", v);
                 return 2;
             }
             a->http = v;
-        } else if (!strcmp(o, "--filter")) {
+            break;
+        case O_FILTER:
             a->lo.filter = v;
-        } else if (!strcmp(o, "--user")) {
+            break;
+        case O_USER:
             a->user = v;
-        } else if (!strcmp(o, "--buffer-mb")) {
+            break;
+        case O_BUFFER_MB:
             if (!num_u64(v, 1, TS_LIVE_BUFFER_MB_MAX, &u)) {
                 fprintf(stderr, PROG ": --buffer-mb wants 1..%d\n", TS_LIVE_BUFFER_MB_MAX);
                 return 2;
             }
             a->lo.buffer_mb = (uint32_t)u;
-        } else if (!strcmp(o, "--snaplen")) {
+            break;
+        case O_SNAPLEN:
             if (!num_u64(v, 96, 262144, &u)) {
                 fprintf(stderr, PROG ": --snaplen wants 96..262144\n");
                 return 2;
             }
             a->lo.snaplen = (uint32_t)u;
-        } else if (!strcmp(o, "--site")) {
+            break;
+        case O_SITE:
             a->site = v;
-        } else if (!strcmp(o, "--hep")) {
+            break;
+        case O_HEP:
             a->hep = v;
-        } else if (!strcmp(o, "--hep-transport")) {
+            break;
+        case O_HEP_TRANSPORT:
             if (strcmp(v, "udp") && strcmp(v, "tcp")) {
                 fprintf(stderr, PROG ": --hep-transport wants udp or tcp\n");
                 return 2;
             }
             a->hep_tcp = !strcmp(v, "tcp");
-        } else if (!strcmp(o, "--hep-node-id")) {
+            break;
+        case O_HEP_NODE_ID:
             if (!num_u64(v, 0, UINT32_MAX, &u)) {
                 fprintf(stderr, PROG ": --hep-node-id wants 0..%u\n", UINT32_MAX);
                 return 2;
             }
             a->hep_node_id = (uint32_t)u;
-        } else if (!strcmp(o, "--hep-node-name")) {
+            break;
+        case O_HEP_NODE_NAME:
             a->hep_node_name = v;
-        } else if (!strcmp(o, "--hep-auth-key-file")) {
+            break;
+        case O_HEP_KEY_FILE:
             a->hep_key_file = v;
-        } else if (!strcmp(o, "--max-packets")) {
+            break;
+        case O_MAX_PACKETS:
             if (!num_u64(v, 1, UINT64_MAX, &u)) {
                 fprintf(stderr, PROG ": --max-packets wants a number > 0\n");
                 return 2;
             }
             a->lo.max_packets = u;
+            break;
+        case OPTS_OPERAND:
+            fprintf(stderr, PROG ": unknown option '%s' (try --help)\n", v);
+            return 2;
+        default:
+            return 2;
         }
     }
     if (a->lo.nifaces == 0) {

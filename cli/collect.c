@@ -22,6 +22,7 @@
 #include "../net/hep_listen.h"
 #include "../store/store.h"
 #include "cli.h"
+#include "opts.h"
 #include "sensor.h"
 
 #define PROG "trunkscope collect"
@@ -69,55 +70,67 @@ static void usage(FILE *f)
 static int parse_args(int argc, char **argv, struct col_args *a)
 {
     memset(a, 0, sizeof *a);
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(o, "--json")) {
-            a->json = true;
+    enum { O_JSON = 256, O_HEP_LISTEN, O_HTTP, O_KEY_FILE, O_HEP_RATE, O_HEP_BURST };
+    static const struct option table[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "json", no_argument, NULL, O_JSON },
+        { "hep-listen", required_argument, NULL, O_HEP_LISTEN },
+        { "http", required_argument, NULL, O_HTTP },
+        { "hep-auth-key-file", required_argument, NULL, O_KEY_FILE },
+        { "hep-rate", required_argument, NULL, O_HEP_RATE },
+        { "hep-burst", required_argument, NULL, O_HEP_BURST },
+        SENSOR_OPTIONS,
+        { NULL, 0, NULL, 0 },
+    };
+    struct opts op = { .prog = PROG, .unknown_suffix = " (try --help)", .table = table,
+                       .shorts = "h" };
+    const char *v;
+    for (int c; (c = opts_next(&op, argc, argv, &v)) != OPTS_END;) {
+        uint64_t u;
+        if (sensor_opt_known(c)) {
+            if (sensor_opt(&a->so, PROG, c, v) != 0)
+                return 2;
             continue;
         }
-        static const char *const valued[] = { "--hep-listen", "--http", "--hep-auth-key-file",
-                                              "--hep-rate", "--hep-burst" };
-        bool known = sensor_opt_known(o);
-        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
-            known = known || !strcmp(o, valued[k]);
-        if (!known) {
-            fprintf(stderr, PROG ": unknown option '%s' (try --help)\n", o);
-            return 2;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, PROG ": %s needs a value\n", o);
-            return 2;
-        }
-        const char *v = argv[++i];
-        uint64_t u;
-        if (sensor_opt_known(o)) {
-            if (sensor_opt(&a->so, PROG, o, v) != 0)
-                return 2;
-        } else if (!strcmp(o, "--hep-listen")) {
+        switch (c) {
+        case 'h':
+            usage(stdout);
+            return 0;
+        case O_JSON:
+            a->json = true;
+            break;
+        case O_HEP_LISTEN:
             if (a->lo.nspecs >= TS_HEP_MAX_LISTEN) {
                 fprintf(stderr, PROG ": at most %d --hep-listen\n", TS_HEP_MAX_LISTEN);
                 return 2;
             }
             a->lo.specs[a->lo.nspecs++] = v;
-        } else if (!strcmp(o, "--http")) {
+            break;
+        case O_HTTP:
             a->http = v;
-        } else if (!strcmp(o, "--hep-auth-key-file")) {
+            break;
+        case O_KEY_FILE:
             a->key_file = v;
-        } else if (!strcmp(o, "--hep-rate") || !strcmp(o, "--hep-burst")) {
+            break;
+        case O_HEP_RATE:
+        case O_HEP_BURST:
             if (!num_u64(v, 0, 100000000, &u)) {
-                fprintf(stderr, PROG ": %s wants a number\n", o);
+                fprintf(stderr, PROG ": %s wants a number\n",
+                        c == O_HEP_BURST ? "--hep-burst" : "--hep-rate");
                 return 2;
             }
-            if (!strcmp(o, "--hep-burst"))
+            if (c == O_HEP_BURST)
                 a->lo.burst = (uint32_t)u;
             else if (u == 0)
                 a->lo.unlimited = true;
             else
                 a->lo.rate = (uint32_t)u;
+            break;
+        case OPTS_OPERAND:
+            fprintf(stderr, PROG ": unknown option '%s' (try --help)\n", v);
+            return 2;
+        default:
+            return 2;
         }
     }
     if (!a->lo.nspecs) {

@@ -8,6 +8,7 @@
 #include "../common/num.h"
 #include "../store/store.h"
 #include "cli.h"
+#include "opts.h"
 
 static void usage(FILE *f)
 {
@@ -19,25 +20,35 @@ static void usage(FILE *f)
 int cmd_export(int argc, char **argv)
 {
     const char *db = NULL, *out = NULL, *call = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    static const struct option table[] = {
+        { "db", required_argument, NULL, 'd' },
+        { "call", required_argument, NULL, 'c' },
+        { "output", required_argument, NULL, 'o' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct opts op = { .prog = "trunkscope export", .table = table, .shorts = "ho:" };
+    const char *v;
+    for (int c; (c = opts_next(&op, argc, argv, &v)) != OPTS_END;) {
+        switch (c) {
+        case 'd':
+            db = v;
+            break;
+        case 'c':
+            call = v;
+            break;
+        case 'o':
+            out = v;
+            break;
+        case 'h':
             usage(stdout);
             return 0;
-        }
-        const char **dst = strcmp(a, "--db") == 0                         ? &db
-                           : strcmp(a, "--call") == 0                     ? &call
-                           : (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) ? &out
-                                                                          : NULL;
-        if (!dst) {
-            fprintf(stderr, "trunkscope export: unknown option '%s'\n", a);
+        case OPTS_OPERAND:
+            fprintf(stderr, "trunkscope export: unknown option '%s'\n", v);
+            return 2;
+        default:
             return 2;
         }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "trunkscope export: %s needs a value\n", a);
-            return 2;
-        }
-        *dst = argv[++i];
     }
     if (!db || !out || !call) {
         usage(stderr);

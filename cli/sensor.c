@@ -14,44 +14,37 @@
 #include "../common/num.h"
 #include "../store/store.h"
 
-static const char *const shared_opts[] = { "--db", "--token-file", "--config", "--stats-file",
-                                           "--log", "--duration", "--retention-days",
-                                           "--retention-mb" };
-
-bool sensor_opt_known(const char *opt)
+bool sensor_opt_known(int opt)
 {
-    for (size_t k = 0; k < sizeof shared_opts / sizeof shared_opts[0]; k++)
-        if (!strcmp(opt, shared_opts[k]))
-            return true;
-    return false;
+    return opt >= SENSOR_O_DB && opt <= SENSOR_O_RETENTION_MB;
 }
 
-int sensor_opt(struct sensor_opts *o, const char *prog, const char *opt, const char *v)
+int sensor_opt(struct sensor_opts *o, const char *prog, int opt, const char *v)
 {
     uint64_t u = 0;
-    if (!strcmp(opt, "--db")) {
+    if (opt == SENSOR_O_DB) {
         o->db = v;
-    } else if (!strcmp(opt, "--token-file")) {
+    } else if (opt == SENSOR_O_TOKEN_FILE) {
         o->token_file = v;
-    } else if (!strcmp(opt, "--config")) {
+    } else if (opt == SENSOR_O_CONFIG) {
         o->config = v;
-    } else if (!strcmp(opt, "--stats-file")) {
+    } else if (opt == SENSOR_O_STATS_FILE) {
         o->stats_file = v;
-    } else if (!strcmp(opt, "--log")) {
+    } else if (opt == SENSOR_O_LOG) {
         o->log_file = v;
-    } else if (!strcmp(opt, "--duration")) {
+    } else if (opt == SENSOR_O_DURATION) {
         if (!num_u64(v, 1, UINT32_MAX, &u)) {
             fprintf(stderr, "%s: --duration wants seconds > 0\n", prog);
             return 2;
         }
         o->duration_s = u;
-    } else if (!strcmp(opt, "--retention-days")) {
+    } else if (opt == SENSOR_O_RETENTION_DAYS) {
         if (!num_u64(v, 0, SENSOR_RETENTION_DAYS_MAX, &u)) {
             fprintf(stderr, "%s: --retention-days wants 0..%d\n", prog, SENSOR_RETENTION_DAYS_MAX);
             return 2;
         }
         o->retention_days = (uint32_t)u;
-    } else if (!strcmp(opt, "--retention-mb")) {
+    } else if (opt == SENSOR_O_RETENTION_MB) {
         if (!num_u64(v, 0, SENSOR_RETENTION_MB_MAX, &u)) {
             fprintf(stderr, "%s: --retention-mb wants 0..%d\n", prog, SENSOR_RETENTION_MB_MAX);
             return 2;

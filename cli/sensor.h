@@ -4,6 +4,7 @@
 #ifndef TS_CLI_SENSOR_H
 #define TS_CLI_SENSOR_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,10 +22,32 @@ struct sensor_opts {
 };
 
 
-/* True when opt is one of the shared options (all take a value). */
-bool sensor_opt_known(const char *opt);
-/* Apply shared option opt with value v: 0, or 2 after a one-line error. */
-int sensor_opt(struct sensor_opts *o, const char *prog, const char *opt, const char *v);
+/* The shared options (all take a value): their getopt_long entries, for the
+ * table of each command, and the vals those return. */
+enum {
+    SENSOR_O_DB = 512,
+    SENSOR_O_TOKEN_FILE,
+    SENSOR_O_CONFIG,
+    SENSOR_O_STATS_FILE,
+    SENSOR_O_LOG,
+    SENSOR_O_DURATION,
+    SENSOR_O_RETENTION_DAYS,
+    SENSOR_O_RETENTION_MB,
+};
+#define SENSOR_OPTIONS                                                    \
+    { "db", required_argument, NULL, SENSOR_O_DB },                       \
+    { "token-file", required_argument, NULL, SENSOR_O_TOKEN_FILE },       \
+    { "config", required_argument, NULL, SENSOR_O_CONFIG },               \
+    { "stats-file", required_argument, NULL, SENSOR_O_STATS_FILE },       \
+    { "log", required_argument, NULL, SENSOR_O_LOG },                     \
+    { "duration", required_argument, NULL, SENSOR_O_DURATION },           \
+    { "retention-days", required_argument, NULL, SENSOR_O_RETENTION_DAYS }, \
+    { "retention-mb", required_argument, NULL, SENSOR_O_RETENTION_MB }
+/* True when opt (an option's val) is one of the shared options. */
+bool sensor_opt_known(int opt);
+/* Apply shared option opt (its val) with value v: 0, or 2 after a one-line
+ * error. */
+int sensor_opt(struct sensor_opts *o, const char *prog, int opt, const char *v);
 /* Options that need --db (http: the --http value or NULL): -1 fine, else 2
  * after a one-line error. */
 int sensor_opts_check(const struct sensor_opts *o, const char *prog, const char *http);

@@ -12,6 +12,7 @@
 #include "../common/hash.h"
 #include "../common/num.h"
 #include "cli.h"
+#include "opts.h"
 
 static volatile sig_atomic_t g_stop;
 
@@ -73,51 +74,68 @@ int serve_until_signal(struct api_server *s)
 int cmd_serve(int argc, char **argv)
 {
     struct api_options o = { 0 };
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **dst = NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    enum { O_NO_RATE = 256, O_DB, O_HTTP, O_TOKEN, O_CERT, O_KEY, O_STATIC, O_THREADS, O_RATE };
+    static const struct option table[] = {
+        { "no-rate-limit", no_argument, NULL, O_NO_RATE },
+        { "db", required_argument, NULL, O_DB },
+        { "http", required_argument, NULL, O_HTTP },
+        { "token-file", required_argument, NULL, O_TOKEN },
+        { "tls-cert", required_argument, NULL, O_CERT },
+        { "tls-key", required_argument, NULL, O_KEY },
+        { "static", required_argument, NULL, O_STATIC },
+        { "threads", required_argument, NULL, O_THREADS },
+        { "rate", required_argument, NULL, O_RATE },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct opts op = { .prog = "trunkscope serve", .unknown_suffix = " (try --help)",
+                       .table = table, .shorts = "h" };
+    const char *v;
+    for (int c; (c = opts_next(&op, argc, argv, &v)) != OPTS_END;) {
+        uint64_t n;
+        switch (c) {
+        case O_NO_RATE:
+            o.no_rate_limit = true;
+            break;
+        case O_DB:
+            o.db_path = v;
+            break;
+        case O_HTTP:
+            o.http = v;
+            break;
+        case O_TOKEN:
+            o.token_file = v;
+            break;
+        case O_CERT:
+            o.tls_cert = v;
+            break;
+        case O_KEY:
+            o.tls_key = v;
+            break;
+        case O_STATIC:
+            o.static_dir = v;
+            break;
+        case O_THREADS:
+        case O_RATE:
+            if (!num_u64(v, 1, 100000, &n)) {
+                fprintf(stderr, "trunkscope serve: bad value for %s\n",
+                        c == O_THREADS ? "--threads" : "--rate");
+                return 2;
+            }
+            if (c == O_THREADS)
+                o.threads = (unsigned)n;
+            else
+                o.rate_per_s = o.rate_burst = (unsigned)n;
+            break;
+        case 'h':
             usage(stdout);
             return 0;
-        } else if (strcmp(a, "--no-rate-limit") == 0) {
-            o.no_rate_limit = true;
-            continue;
-        } else if (strcmp(a, "--db") == 0) {
-            dst = &o.db_path;
-        } else if (strcmp(a, "--http") == 0) {
-            dst = &o.http;
-        } else if (strcmp(a, "--token-file") == 0) {
-            dst = &o.token_file;
-        } else if (strcmp(a, "--tls-cert") == 0) {
-            dst = &o.tls_cert;
-        } else if (strcmp(a, "--tls-key") == 0) {
-            dst = &o.tls_key;
-        } else if (strcmp(a, "--static") == 0) {
-            dst = &o.static_dir;
-        } else if (strcmp(a, "--threads") == 0 || strcmp(a, "--rate") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "trunkscope serve: %s needs a value\n", a);
-                return 2;
-            }
-            uint64_t v;
-            if (!num_u64(argv[++i], 1, 100000, &v)) {
-                fprintf(stderr, "trunkscope serve: bad value for %s\n", a);
-                return 2;
-            }
-            if (strcmp(a, "--threads") == 0)
-                o.threads = (unsigned)v;
-            else
-                o.rate_per_s = o.rate_burst = (unsigned)v;
-            continue;
-        } else {
-            fprintf(stderr, "trunkscope serve: unknown option '%s' (try --help)\n", a);
+        case OPTS_OPERAND:
+            fprintf(stderr, "trunkscope serve: unknown option '%s' (try --help)\n", v);
+            return 2;
+        default:
             return 2;
         }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "trunkscope serve: %s needs a value\n", a);
-            return 2;
-        }
-        *dst = argv[++i];
     }
     if (!o.db_path) {
         fprintf(stderr, "trunkscope serve: --db FILE is required\n");

@@ -60,6 +60,22 @@ def main():
         c.check(rc == 2 and err.strip() != "", f"{what}: rc={rc} err={err!r}")
         c.check(len([l for l in err.splitlines() if l.strip()]) <= 3, f"{what}: short error")
 
+    # option tables: names spelt out, values after '=' too, one line each
+    rc, out, err = run(a.bin, ["analyze", "--jso", p1])
+    c.check(rc == 2 and err.strip() == "trunkscope analyze: unknown option '--jso'",
+            f"abbreviated option refused: rc={rc} err={err!r}")
+    rc, out, err = run(a.bin, ["analyze", "--json=yes", p1])
+    c.check(rc == 2 and "unknown option '--json=yes'" in err, f"flag with a value: rc={rc} err={err!r}")
+    rc, out, err = run(a.bin, ["export", "--db=x.db", "--call=abc", "-o", "y.pcap"])
+    c.check(rc == 2 and "--call needs a positive call id, not 'abc'" in err,
+            f"--opt=value form: rc={rc} err={err!r}")
+    rc, out, err = run(a.bin, ["serve", "--threads", "0", "--db", "x.db"])
+    c.check(rc == 2 and err.strip() == "trunkscope serve: bad value for --threads",
+            f"number out of range: rc={rc} err={err!r}")
+    rc, out, err = run(a.bin, ["analyze", "--json", "--calls-csv"])
+    c.check(rc == 2 and err.strip() == "trunkscope analyze: --calls-csv needs a value",
+            f"missing value: rc={rc} err={err!r}")
+
     # text report shows the headline numbers
     rc, out, err = run(a.bin, ["analyze", p1])
     text = out.decode()
