@@ -118,6 +118,60 @@ static inline bool bv_copy(struct bv *b, void *dst, size_t n)
     return true;
 }
 
+/* ---- sticky reader for fixed-layout blocks ----
+ * Fields read one after another from a block whose size the caller checked
+ * once (an RTCP report block, an XR VoIP metrics block): a read past the
+ * end clears ok, and from then on every read yields 0 and consumes nothing,
+ * so the caller tests ok once at the end instead of every read (tcpdump's
+ * GET_ macros, with a verdict instead of a jump). */
+struct bv_rd {
+    struct bv b; /* what is left */
+    bool ok;     /* false after any read past the end */
+};
+
+static inline struct bv_rd bv_rd_make(struct bv b)
+{
+    struct bv_rd r = { b, true };
+    return r;
+}
+
+static inline uint8_t bv_rd_u8(struct bv_rd *r)
+{
+    uint8_t v = 0;
+    if (!r->ok || !bv_u8(&r->b, &v))
+        r->ok = false;
+    return v;
+}
+
+static inline uint16_t bv_rd_be16(struct bv_rd *r)
+{
+    uint16_t v = 0;
+    if (!r->ok || !bv_be16(&r->b, &v))
+        r->ok = false;
+    return v;
+}
+
+static inline uint32_t bv_rd_be32(struct bv_rd *r)
+{
+    uint32_t v = 0;
+    if (!r->ok || !bv_be32(&r->b, &v))
+        r->ok = false;
+    return v;
+}
+
+/* Two's-complement signed byte (RTCP XR levels in dBm). */
+static inline int8_t bv_rd_s8(struct bv_rd *r)
+{
+    uint8_t x = bv_rd_u8(r);
+    return (int8_t)((int)x - ((x & 0x80) ? 256 : 0));
+}
+
+static inline void bv_rd_skip(struct bv_rd *r, size_t n)
+{
+    if (!r->ok || !bv_skip(&r->b, n))
+        r->ok = false;
+}
+
 /* ---- non-consuming peeks at an offset ---- */
 
 static inline bool bv_peek_u8(struct bv b, size_t off, uint8_t *v)

@@ -239,26 +239,28 @@ static enum rtp_result rtcp_frame(struct bv pkt, struct rtcp_frame *f)
     return r;
 }
 
-static void rtcp_report_block(struct bv *b, struct rtcp_report_block *rb)
+/* One 24-byte report block (RFC 3550 6.4.1); false when b is shorter. */
+static bool rtcp_report_block(struct bv *b, struct rtcp_report_block *rb)
 {
-    uint32_t w = 0;
-    /* The caller checked that 24 bytes are there. */
-    (void)bv_be32(b, &rb->ssrc);
-    (void)bv_be32(b, &w);
+    struct bv_rd r = bv_rd_make(*b);
+    rb->ssrc = bv_rd_be32(&r);
+    uint32_t w = bv_rd_be32(&r);
     rb->fraction_lost = (uint8_t)(w >> 24);
     rb->cum_lost = (int32_t)((w & 0xffffffu) ^ 0x800000u) - 0x800000;
-    (void)bv_be32(b, &rb->ext_high_seq);
-    (void)bv_be32(b, &rb->jitter);
-    (void)bv_be32(b, &rb->lsr);
-    (void)bv_be32(b, &rb->dlsr);
+    rb->ext_high_seq = bv_rd_be32(&r);
+    rb->jitter = bv_rd_be32(&r);
+    rb->lsr = bv_rd_be32(&r);
+    rb->dlsr = bv_rd_be32(&r);
+    if (r.ok)
+        *b = r.b;
+    return r.ok;
 }
 
 static enum rtp_result rtcp_reports(struct rtcp_pkt *p, struct bv *b)
 {
     for (uint8_t i = 0; i < p->count; i++) {
-        if (b->len < 24)
+        if (b->len < 24 || !rtcp_report_block(b, &p->u.report.rb[i]))
             return RTP_MALFORMED;
-        rtcp_report_block(b, &p->u.report.rb[i]);
         p->u.report.nrb++;
     }
     /* Anything left is a profile-specific extension (6.4.1). */
@@ -297,34 +299,32 @@ static enum rtp_result rtcp_sdes(struct rtcp_pkt *p, struct bv body)
     return RTP_OK;
 }
 
+/* VoIP metrics block body (RFC 3611 4.7); the caller checked its 32 bytes. */
 static void rtcp_xr_voip(struct bv b, struct rtcp_xr_voip *v)
 {
-    /* The caller checked the 32 bytes after the block header. */
-    uint8_t x = 0, rsvd = 0;
-    (void)bv_be32(&b, &v->ssrc);
-    (void)bv_u8(&b, &v->loss_rate);
-    (void)bv_u8(&b, &v->discard_rate);
-    (void)bv_u8(&b, &v->burst_density);
-    (void)bv_u8(&b, &v->gap_density);
-    (void)bv_be16(&b, &v->burst_duration);
-    (void)bv_be16(&b, &v->gap_duration);
-    (void)bv_be16(&b, &v->round_trip_delay);
-    (void)bv_be16(&b, &v->end_system_delay);
-    (void)bv_u8(&b, &x);
-    v->signal_level = (int8_t)((int)x - ((x & 0x80) ? 256 : 0));
-    (void)bv_u8(&b, &x);
-    v->noise_level = (int8_t)((int)x - ((x & 0x80) ? 256 : 0));
-    (void)bv_u8(&b, &v->rerl);
-    (void)bv_u8(&b, &v->gmin);
-    (void)bv_u8(&b, &v->r_factor);
-    (void)bv_u8(&b, &v->ext_r_factor);
-    (void)bv_u8(&b, &v->mos_lq);
-    (void)bv_u8(&b, &v->mos_cq);
-    (void)bv_u8(&b, &v->rx_config);
-    (void)bv_u8(&b, &rsvd);
-    (void)bv_be16(&b, &v->jb_nominal);
-    (void)bv_be16(&b, &v->jb_max);
-    (void)bv_be16(&b, &v->jb_abs_max);
+    struct bv_rd r = bv_rd_make(b);
+    v->ssrc = bv_rd_be32(&r);
+    v->loss_rate = bv_rd_u8(&r);
+    v->discard_rate = bv_rd_u8(&r);
+    v->burst_density = bv_rd_u8(&r);
+    v->gap_density = bv_rd_u8(&r);
+    v->burst_duration = bv_rd_be16(&r);
+    v->gap_duration = bv_rd_be16(&r);
+    v->round_trip_delay = bv_rd_be16(&r);
+    v->end_system_delay = bv_rd_be16(&r);
+    v->signal_level = bv_rd_s8(&r);
+    v->noise_level = bv_rd_s8(&r);
+    v->rerl = bv_rd_u8(&r);
+    v->gmin = bv_rd_u8(&r);
+    v->r_factor = bv_rd_u8(&r);
+    v->ext_r_factor = bv_rd_u8(&r);
+    v->mos_lq = bv_rd_u8(&r);
+    v->mos_cq = bv_rd_u8(&r);
+    v->rx_config = bv_rd_u8(&r);
+    bv_rd_skip(&r, 1); /* reserved */
+    v->jb_nominal = bv_rd_be16(&r);
+    v->jb_max = bv_rd_be16(&r);
+    v->jb_abs_max = bv_rd_be16(&r);
 }
 
 static enum rtp_result rtcp_xr(struct rtcp_pkt *p, struct bv b)
@@ -359,13 +359,14 @@ static enum rtp_result rtcp_body(struct rtcp_pkt *p)
         if (!bv_be32(&b, &p->ssrc) || b.len < 20)
             return RTP_MALFORMED;
         {
-            uint32_t msw = 0, lsw = 0;
-            (void)bv_be32(&b, &msw);
-            (void)bv_be32(&b, &lsw);
-            p->u.report.si.ntp = ((uint64_t)msw << 32) | lsw;
-            (void)bv_be32(&b, &p->u.report.si.rtp_ts);
-            (void)bv_be32(&b, &p->u.report.si.pkt_count);
-            (void)bv_be32(&b, &p->u.report.si.octet_count);
+            /* sender info (6.4.1): NTP time, RTP time, packet and octet counts */
+            struct bv_rd r = bv_rd_make(b);
+            uint64_t msw = bv_rd_be32(&r);
+            p->u.report.si.ntp = msw << 32 | bv_rd_be32(&r);
+            p->u.report.si.rtp_ts = bv_rd_be32(&r);
+            p->u.report.si.pkt_count = bv_rd_be32(&r);
+            p->u.report.si.octet_count = bv_rd_be32(&r);
+            b = r.b;
         }
         return rtcp_reports(p, &b);
     case RTCP_RR:

@@ -11,6 +11,34 @@
 #include "../../common/hash.h"
 #include "../../common/htab.h"
 
+/* The sticky reader: in-bounds reads as the plain readers give them; after
+ * the first read past the end every read yields 0 and consumes nothing. */
+static void test_bv_sticky_reader(void **state)
+{
+    (void)state;
+    const uint8_t buf[] = { 0x12, 0x34, 0x56, 0x78, 0x9a, 0xfe, 0x01 };
+    struct bv_rd r = bv_rd_make(bv_make(buf, sizeof buf));
+    assert_int_equal(bv_rd_be32(&r), 0x12345678);
+    assert_int_equal(bv_rd_u8(&r), 0x9a);
+    assert_int_equal(bv_rd_s8(&r), -2);
+    assert_true(r.ok);
+    assert_int_equal(r.b.len, 1);
+    assert_int_equal(bv_rd_be16(&r), 0); /* one byte left: fails */
+    assert_false(r.ok);
+    assert_int_equal(r.b.len, 1);
+    assert_int_equal(bv_rd_u8(&r), 0); /* sticky: nothing more is read */
+    assert_int_equal(r.b.len, 1);
+    assert_false(r.ok);
+    assert_int_equal(bv_rd_be32(&r), 0);
+    bv_rd_skip(&r, 1);
+    assert_false(r.ok);
+    struct bv_rd e = bv_rd_make(BV_NULL);
+    bv_rd_skip(&e, 0);
+    assert_true(e.ok);
+    assert_int_equal(bv_rd_u8(&e), 0);
+    assert_false(e.ok);
+}
+
 static void test_bv_readers(void **state)
 {
     (void)state;
@@ -205,6 +233,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bv_readers),
+        cmocka_unit_test(test_bv_sticky_reader),
         cmocka_unit_test(test_bv_peek_bounds),
         cmocka_unit_test(test_bv_text),
         cmocka_unit_test(test_hash_seeded),
