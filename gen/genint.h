@@ -248,8 +248,22 @@ struct gen {
     uint8_t payload[4096];
 };
 
-/* gen.c: emission */
+/* tables.c */
+extern const char *const gen_mix_names[GEN_MIX_MAX];
+extern const char *const gen_imp_names[GEN_IMP_MAX];
+const char *gen_codec_name(int codec);
+int gen_codec_pt(int codec);
+int gen_codec_bytes(int codec);
+
+/* emit.c: frames, below scenario.c and rtpgen.c */
 void gen_write_frame(struct gen *g, uint64_t t, size_t len, const struct pcapw_l3 *h);
+/* SPAN copies due up to upto are written. */
+void gen_span_flush(struct gen *g, uint64_t upto);
+/* TCP three-way handshake and close of a link (RFC 9293 s3.5, s3.6). */
+void gen_tcp_open(struct gen *g, uint64_t t, struct gen_link *l);
+void gen_tcp_close(struct gen *g, uint64_t t, struct gen_link *l);
+/* The call an event refers to. */
+struct gen_call *gen_ev_call(uint8_t kind, void *obj);
 void gen_l3(struct gen *g, struct pcapw_l3 *h, int src_if, int dst_if);
 /* Sends one SIP message over a link from end `from` (0/1); counts it. */
 void gen_send_sip(struct gen *g, uint64_t t, int link, int from, const char *msg,
@@ -264,13 +278,10 @@ int gen_link_between(struct gen *g, int na, int nb, int *a_end);
 bool scn_plan(struct gen *g, struct gen_call *c, uint64_t t0, const struct gen_call *twin_of);
 /* Writes script entry e of call c. */
 void scn_emit(struct gen *g, struct gen_call *c, const struct gen_sev *e);
-const char *scn_codec_name(int codec);
-int scn_codec_pt(int codec);
 size_t scn_fmt_number(char *out, size_t cap, const char *digits, int fmt);
 
 void scn_options(struct gen *g, int link, bool resp);
 void scn_register(struct gen *g, int link, int step);
-int scn_codec_bytes(int codec);
 
 /* rtpgen.c */
 /* Builds the call's wire streams from its legs' media addresses. */

@@ -46,7 +46,7 @@ static void init_origin(struct gen *g, struct gen_call *c, struct gen_stream *s,
     struct rng *r = &c->rng;
     rng_fork(r, &s->rng);
     s->codec = c->codec;
-    s->pt = (uint8_t)scn_codec_pt(c->codec);
+    s->pt = (uint8_t)gen_codec_pt(c->codec);
     s->srtp = c->srtp;
     s->imp = (uint8_t)imp;
     s->t0 = t0;
@@ -270,7 +270,7 @@ void rtpgen_pkt(struct gen *g, struct gen_stream *s, uint32_t slot, uint8_t flag
     be16(p + 2, (uint32_t)(ext & 0xffff));
     be32(p + 4, ts);
     be32(p + 8, o->ssrc[seg]);
-    size_t bytes = (size_t)scn_codec_bytes(o->codec);
+    size_t bytes = (size_t)gen_codec_bytes(o->codec);
     size_t plen = bytes + (o->srtp ? 10 : 0);
     memcpy(p + 12, g->payload + ((ext * 53u + o->ssrc[seg]) & 2047u), plen);
     size_t fl = pcapw_udp(g->frame, &h, s->src.port, s->dst.port, 12 + plen);
@@ -354,7 +354,7 @@ void rtpgen_rtcp(struct gen *g, struct gen_stream *s)
         be32(p + 12, (uint32_t)ntp_frac);
         be32(p + 16, rts);
         be32(p + 20, s->seg[seg].pkts - s->seg[seg].dups);
-        be32(p + 24, (uint32_t)((s->seg[seg].pkts - s->seg[seg].dups) * (uint64_t)scn_codec_bytes(o->codec)));
+        be32(p + 24, (uint32_t)((s->seg[seg].pkts - s->seg[seg].dups) * (uint64_t)gen_codec_bytes(o->codec)));
         n = 28;
     }
     if (rb) {

@@ -7,17 +7,6 @@
 #include <inttypes.h>
 #include <string.h>
 
-static const struct {
-    const char *name;
-    int pt, bytes;
-} codecs[CODEC_MAX] = {
-    { "PCMA", 8, 160 }, { "PCMU", 0, 160 }, { "G722", 9, 160 }, { "G729", 18, 20 },
-};
-
-const char *scn_codec_name(int c) { return codecs[c].name; }
-int scn_codec_pt(int c) { return codecs[c].pt; }
-int scn_codec_bytes(int c) { return codecs[c].bytes; }
-
 size_t scn_fmt_number(char *out, size_t cap, const char *d, int fmt)
 {
     int n;
@@ -620,11 +609,11 @@ static void sdp(struct gen *g, const struct gen_call *c, const struct gen_leg *L
     if (!side_b) {
         sbf(b, "m=audio %u %s 8 0 9 18 101\r\n", m->port, prof);
         for (int k = 0; k < CODEC_MAX; k++)
-            sbf(b, "a=rtpmap:%d %s/8000\r\n", codecs[k].pt, codecs[k].name);
+            sbf(b, "a=rtpmap:%d %s/8000\r\n", gen_codec_pt(k), gen_codec_name(k));
         sbf(b, "a=fmtp:18 annexb=no\r\n");
     } else {
-        sbf(b, "m=audio %u %s %d 101\r\n", m->port, prof, codecs[c->codec].pt);
-        sbf(b, "a=rtpmap:%d %s/8000\r\n", codecs[c->codec].pt, codecs[c->codec].name);
+        sbf(b, "m=audio %u %s %d 101\r\n", m->port, prof, gen_codec_pt(c->codec));
+        sbf(b, "a=rtpmap:%d %s/8000\r\n", gen_codec_pt(c->codec), gen_codec_name(c->codec));
         if (c->codec == CODEC_G729)
             sbf(b, "a=fmtp:18 annexb=no\r\n");
     }

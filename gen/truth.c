@@ -167,7 +167,7 @@ static void stream_json(struct gen *g, struct gen_call *c, struct gen_stream *s)
         jsonw_knull(w, "relay_of");
     jsonw_kuint(w, "relay_delay_us", s->delay_us);
     jsonw_kint(w, "payload_type", s->pt);
-    jsonw_kstr(w, "codec", scn_codec_name(s->codec));
+    jsonw_kstr(w, "codec", gen_codec_name(s->codec));
     uint32_t pk = 0, dups = 0;
     int64_t lost = 0;
     jsonw_key(w, "ssrcs");
@@ -257,7 +257,7 @@ void truth_call(struct gen *g, struct gen_call *c)
         jsonw_kstr(w, "hangup_by", c->by_callee ? "callee" : "caller");
     else
         jsonw_knull(w, "hangup_by");
-    jsonw_kstr(w, "codec", scn_codec_name(c->codec));
+    jsonw_kstr(w, "codec", gen_codec_name(c->codec));
     jsonw_kbool(w, "srtp", c->srtp);
     jsonw_kuint(w, "sip_messages", c->sip_msgs);
     jsonw_key(w, "legs");

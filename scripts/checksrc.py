@@ -34,12 +34,12 @@ NUMBER_PARSER = "common/num.c"
 NO_LIMIT_RULE = {"gen"}
 # The public prefix of each folder's library, besides each file's own.
 FOLDER_PREFIX = {"common": "ts_", "calls": "calls_", "store": "st_", "api": "api_",
-                 "cli": ("cmd_", "cli_"), "capture": "ts_"}
-# Files whose declared prefix is not their name (one prefix each).
+                 "cli": ("cmd_", "cli_"), "capture": "ts_", "gen": "gen_"}
+# Files whose declared prefix is not their name.
 FILE_PREFIX = {
     "capture/decode.c": "decoder_",
     "dissect/rtp.c": "rtcp_",
-    "dissect/sipframe.c": "sip_",
+    "dissect/sipframe.c": ("sip_", "sipf_"),
     "calls/correlate.c": "corr_",
     "calls/dialog.c": "dlg_",
     "calls/register.c": "reg_",
@@ -56,7 +56,7 @@ BYTEORDER = re.compile(r"\b(ntohs|ntohl|htons|htonl|be16toh|be32toh|be64toh|le16
 WIDE_CAST = re.compile(r"\(\s*(const\s+)?u?int(16|32|64)_t\s*\*\s*\)")
 BE_READ = re.compile(r"\w+\s*\[[^\]\n]+\]\s*<<\s*(8|16|24|32|40|48|56)\b")
 LIMIT_DEF = re.compile(r"^[ \t]*#[ \t]*define\s+(\w*(?:MAX|LIMIT)\w*)\s+\S", re.M)
-FUNC_DEF = re.compile(r"^(?!static\b|typedef\b|extern\b|struct\b[^(]*;|enum\b|union\b|#)"
+FUNC_DEF = re.compile(r"^(?!static\b|typedef\b|extern\b|(?:struct|enum|union)\b[^(]*[;{]|#)"
                       r"[A-Za-z_][\w \t\*]*?\b([A-Za-z_]\w*)\s*\(", re.M)
 
 
@@ -98,8 +98,8 @@ def prefixes(rel):
     out = {stem + "_", stem.split("_")[0] + "_"}
     fp = FOLDER_PREFIX.get(rel.split("/")[0], ())
     out.update((fp,) if isinstance(fp, str) else fp)
-    if rel in FILE_PREFIX:
-        out.add(FILE_PREFIX[rel])
+    fp = FILE_PREFIX.get(rel, ())
+    out.update((fp,) if isinstance(fp, str) else fp)
     return out
 
 
