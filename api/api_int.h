@@ -1,9 +1,13 @@
-/* Private to api/: one request as the route handlers see it, and the
- * server services they use (database pool, live stats, export slots). */
+/* Private to api/: one request as the route handlers see it, the server's
+ * state, and the services the routes use (request.c: database pool, live
+ * stats, export slots). */
 #ifndef TS_API_INT_H
 #define TS_API_INT_H
 
 #include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,8 +15,44 @@
 #include "../common/limits.h"
 #include "api.h"
 
-struct api_server;
+struct MHD_Daemon;
 struct stq;
+
+struct rl_slot {
+    uint8_t addr[16];
+    bool used;
+    double tokens;
+    uint64_t last_ns;
+};
+
+/* The server's state: server.c runs it, request.c serves it to the routes. */
+struct api_server {
+    struct MHD_Daemon *d;
+    char db_path[PATH_MAX];
+    char static_root[PATH_MAX];       /* realpath; "" = no static files */
+    char token[TS_API_TOKEN_MAX + 1];
+    size_t token_len;                 /* 0 = no token required */
+    char *tls_cert, *tls_key;
+    unsigned port;
+
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_cv;
+    struct stq *pool[TS_API_THREADS * 4];
+    bool pool_busy[TS_API_THREADS * 4];
+    unsigned npool;
+
+    pthread_mutex_t rl_mu;
+    struct rl_slot *rl;
+    double rate, burst;
+    bool no_rate;
+
+    pthread_mutex_t live_mu;
+    api_stats_fn live_fn;
+    void *live_ctx;
+
+    atomic_int exports;
+    atomic_ullong by_class[6];
+};
 
 struct api_param {
     const char *key, *val; /* NUL-free, valid during the request */
@@ -41,8 +81,10 @@ struct api_call {
  * handler can `return api_error(...)`. */
 bool api_error(struct api_call *a, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* The request's database connection (NULL: 500 already set). */
+/* The request's database connection (NULL: 500 already set); given back
+ * with api_db_put when the request is done (NULL: nothing). */
 struct stq *api_db(struct api_call *a);
+void api_db_put(struct api_server *s, struct stq *q);
 const char *api_db_path(const struct api_server *s);
 /* Live figures when a sensor supplied the hook; false otherwise. */
 bool api_live(struct api_server *s, struct api_live_stats *out);
@@ -68,7 +110,7 @@ extern const size_t openapi_json_len;
 void routes_metrics(struct api_call *a);
 
 /* JSON string of database or wire text: UTF-8-checked, invalid bytes and
- * control characters other than CR/LF/TAB become '?' (routes.c). */
+ * control characters other than CR/LF/TAB become '?' (request.c). */
 json_t *api_jtext(const char *s, size_t len);
 
 #endif

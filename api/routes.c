@@ -27,32 +27,6 @@
 
 /* ---- JSON of stored text and rows ---- */
 
-json_t *api_jtext(const char *s, size_t len)
-{
-    if (!s)
-        return json_string("");
-    bool clean = true;
-    for (size_t i = 0; i < len && clean; i++) {
-        unsigned char c = (unsigned char)s[i];
-        clean = !(c < 0x20 && c != '\r' && c != '\n' && c != '\t') && c != 0x7f;
-    }
-    json_t *v = clean ? json_stringn(s, len) : NULL; /* NULL: invalid UTF-8 */
-    if (v)
-        return v;
-    char *copy = malloc(len + 1);
-    if (!copy)
-        return json_string("");
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        copy[i] = (c >= 0x80 || (c < 0x20 && c != '\r' && c != '\n' && c != '\t') || c == 0x7f)
-                      ? '?'
-                      : (char)c;
-    }
-    v = json_stringn(copy, len);
-    free(copy);
-    return v ? v : json_string("");
-}
-
 static json_t *jcell(const struct stq_cell *c)
 {
     switch (c->type) {

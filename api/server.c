@@ -29,41 +29,6 @@
 #define CSP "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';" \
             " connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
-struct rl_slot {
-    uint8_t addr[16];
-    bool used;
-    double tokens;
-    uint64_t last_ns;
-};
-
-struct api_server {
-    struct MHD_Daemon *d;
-    char db_path[PATH_MAX];
-    char static_root[PATH_MAX];       /* realpath; "" = no static files */
-    char token[TS_API_TOKEN_MAX + 1];
-    size_t token_len;                 /* 0 = no token required */
-    char *tls_cert, *tls_key;
-    unsigned port;
-
-    pthread_mutex_t pool_mu;
-    pthread_cond_t pool_cv;
-    struct stq *pool[TS_API_THREADS * 4];
-    bool pool_busy[TS_API_THREADS * 4];
-    unsigned npool;
-
-    pthread_mutex_t rl_mu;
-    struct rl_slot *rl;
-    double rate, burst;
-    bool no_rate;
-
-    pthread_mutex_t live_mu;
-    api_stats_fn live_fn;
-    void *live_ctx;
-
-    atomic_int exports;
-    atomic_ullong by_class[6];
-};
-
 /* Per-request state, born in the URI callback (which sees the raw target). */
 struct api_req {
     size_t uri_len;
@@ -207,105 +172,6 @@ static bool token_ok(const struct api_server *s, const char *hdr)
     for (size_t i = 0; i < s->token_len; i++)
         diff |= (unsigned char)s->token[i] ^ (unsigned char)(i < n ? t[i] : 0);
     return diff == 0;
-}
-
-/* ---- services for the routes ---- */
-
-struct stq *api_db(struct api_call *a)
-{
-    struct api_server *s = a->srv;
-    if (a->q)
-        return a->q;
-    pthread_mutex_lock(&s->pool_mu);
-    for (;;) {
-        for (unsigned i = 0; i < s->npool; i++) {
-            if (!s->pool_busy[i]) {
-                s->pool_busy[i] = true;
-                a->q = s->pool[i];
-                pthread_mutex_unlock(&s->pool_mu);
-                return a->q;
-            }
-        }
-        pthread_cond_wait(&s->pool_cv, &s->pool_mu);
-    }
-}
-
-static void db_put(struct api_server *s, struct stq *q)
-{
-    if (!q)
-        return;
-    pthread_mutex_lock(&s->pool_mu);
-    for (unsigned i = 0; i < s->npool; i++)
-        if (s->pool[i] == q)
-            s->pool_busy[i] = false;
-    pthread_cond_signal(&s->pool_cv);
-    pthread_mutex_unlock(&s->pool_mu);
-}
-
-const char *api_db_path(const struct api_server *s) { return s->db_path; }
-
-bool api_live(struct api_server *s, struct api_live_stats *out)
-{
-    bool have = false;
-    pthread_mutex_lock(&s->live_mu);
-    if (s->live_fn) {
-        *out = (struct api_live_stats){ -1, -1, -1, -1, -1, -1, -1, -1, -1.0 };
-        s->live_fn(s->live_ctx, out);
-        have = true;
-    }
-    pthread_mutex_unlock(&s->live_mu);
-    return have;
-}
-
-void api_set_stats_fn(struct api_server *s, api_stats_fn fn, void *ctx)
-{
-    if (!s)
-        return;
-    pthread_mutex_lock(&s->live_mu);
-    s->live_fn = fn;
-    s->live_ctx = ctx;
-    pthread_mutex_unlock(&s->live_mu);
-}
-
-bool api_export_begin(struct api_server *s)
-{
-    if (atomic_fetch_add(&s->exports, 1) >= TS_API_MAX_EXPORTS) {
-        atomic_fetch_sub(&s->exports, 1);
-        return false;
-    }
-    return true;
-}
-
-void api_export_end(struct api_server *s) { atomic_fetch_sub(&s->exports, 1); }
-
-uint64_t api_requests(const struct api_server *s, int cls)
-{
-    return cls >= 1 && cls <= 5 ? atomic_load(&s->by_class[cls]) : 0;
-}
-
-unsigned api_port(const struct api_server *s) { return s ? s->port : 0; }
-
-bool api_error(struct api_call *a, int status, const char *code, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    json_decref(a->json);
-    free(a->body);
-    a->body = NULL;
-    if (a->fd >= 0) {
-        close(a->fd);
-        a->fd = -1;
-    }
-    json_t *e = json_object();
-    json_object_set_new(e, "code", json_string(code));
-    json_object_set_new(e, "message", api_jtext(msg, strlen(msg)));
-    a->json = json_object();
-    json_object_set_new(a->json, "error", e);
-    a->status = status;
-    return false;
 }
 
 /* ---- rate limiting: one token bucket per client address (hashed slot) ---- */
@@ -504,7 +370,7 @@ static void call_cleanup(struct api_server *s, struct api_call *a)
     free(a->body);
     if (a->fd >= 0)
         close(a->fd);
-    db_put(s, a->q);
+    api_db_put(s, a->q);
 }
 
 static enum MHD_Result reply_error(struct api_server *s, struct MHD_Connection *c, int status,

@@ -1,0 +1,135 @@
+/* One request as the routes see it, below both the routes and the HTTP
+ * server: the error body (RFC 9110 s15 status with a JSON error object),
+ * JSON text of stored strings, and the server's services to the routes
+ * (database connection pool, live figures, export slots, request counts). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../store/query.h"
+#include "api_int.h"
+
+json_t *api_jtext(const char *s, size_t len)
+{
+    if (!s)
+        return json_string("");
+    bool clean = true;
+    for (size_t i = 0; i < len && clean; i++) {
+        unsigned char c = (unsigned char)s[i];
+        clean = !(c < 0x20 && c != '\r' && c != '\n' && c != '\t') && c != 0x7f;
+    }
+    json_t *v = clean ? json_stringn(s, len) : NULL; /* NULL: invalid UTF-8 */
+    if (v)
+        return v;
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return json_string("");
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        copy[i] = (c >= 0x80 || (c < 0x20 && c != '\r' && c != '\n' && c != '\t') || c == 0x7f)
+                      ? '?'
+                      : (char)c;
+    }
+    v = json_stringn(copy, len);
+    free(copy);
+    return v ? v : json_string("");
+}
+
+struct stq *api_db(struct api_call *a)
+{
+    struct api_server *s = a->srv;
+    if (a->q)
+        return a->q;
+    pthread_mutex_lock(&s->pool_mu);
+    for (;;) {
+        for (unsigned i = 0; i < s->npool; i++) {
+            if (!s->pool_busy[i]) {
+                s->pool_busy[i] = true;
+                a->q = s->pool[i];
+                pthread_mutex_unlock(&s->pool_mu);
+                return a->q;
+            }
+        }
+        pthread_cond_wait(&s->pool_cv, &s->pool_mu);
+    }
+}
+
+void api_db_put(struct api_server *s, struct stq *q)
+{
+    if (!q)
+        return;
+    pthread_mutex_lock(&s->pool_mu);
+    for (unsigned i = 0; i < s->npool; i++)
+        if (s->pool[i] == q)
+            s->pool_busy[i] = false;
+    pthread_cond_signal(&s->pool_cv);
+    pthread_mutex_unlock(&s->pool_mu);
+}
+
+const char *api_db_path(const struct api_server *s) { return s->db_path; }
+
+bool api_live(struct api_server *s, struct api_live_stats *out)
+{
+    bool have = false;
+    pthread_mutex_lock(&s->live_mu);
+    if (s->live_fn) {
+        *out = (struct api_live_stats){ -1, -1, -1, -1, -1, -1, -1, -1, -1.0 };
+        s->live_fn(s->live_ctx, out);
+        have = true;
+    }
+    pthread_mutex_unlock(&s->live_mu);
+    return have;
+}
+
+void api_set_stats_fn(struct api_server *s, api_stats_fn fn, void *ctx)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->live_mu);
+    s->live_fn = fn;
+    s->live_ctx = ctx;
+    pthread_mutex_unlock(&s->live_mu);
+}
+
+bool api_export_begin(struct api_server *s)
+{
+    if (atomic_fetch_add(&s->exports, 1) >= TS_API_MAX_EXPORTS) {
+        atomic_fetch_sub(&s->exports, 1);
+        return false;
+    }
+    return true;
+}
+
+void api_export_end(struct api_server *s) { atomic_fetch_sub(&s->exports, 1); }
+
+uint64_t api_requests(const struct api_server *s, int cls)
+{
+    return cls >= 1 && cls <= 5 ? atomic_load(&s->by_class[cls]) : 0;
+}
+
+unsigned api_port(const struct api_server *s) { return s ? s->port : 0; }
+
+bool api_error(struct api_call *a, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_decref(a->json);
+    free(a->body);
+    a->body = NULL;
+    if (a->fd >= 0) {
+        close(a->fd);
+        a->fd = -1;
+    }
+    json_t *e = json_object();
+    json_object_set_new(e, "code", json_string(code));
+    json_object_set_new(e, "message", api_jtext(msg, strlen(msg)));
+    a->json = json_object();
+    json_object_set_new(a->json, "error", e);
+    a->status = status;
+    return false;
+}
