@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,33 +184,103 @@ static bool valid_token(const char *s)
 enum gen_err gen_parse_args(struct gen_opts *o, int argc, char **argv, char *err, size_t errlen)
 {
     bool have_cps = false, have_conc = false, have_calls = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+    /* getopt_long over the table; "name" is the option as the chain below
+     * compares it ("--calls", "-o"), whatever form it was given in */
+    enum { O_FLAG = 256, O_VALUED };
+    static const struct option table[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "ipv6", no_argument, NULL, O_FLAG },
+        { "branch", no_argument, NULL, O_FLAG },
+        { "gateway", no_argument, NULL, O_FLAG },
+        { "no-register", no_argument, NULL, O_FLAG },
+        { "pretty", no_argument, NULL, O_FLAG },
+        { "out", required_argument, NULL, O_VALUED },
+        { "truth", required_argument, NULL, O_VALUED },
+        { "calls", required_argument, NULL, O_VALUED },
+        { "cps", required_argument, NULL, O_VALUED },
+        { "concurrency", required_argument, NULL, O_VALUED },
+        { "duration-mean", required_argument, NULL, O_VALUED },
+        { "max-packets", required_argument, NULL, O_VALUED },
+        { "seed", required_argument, NULL, O_VALUED },
+        { "start", required_argument, NULL, O_VALUED },
+        { "mix", required_argument, NULL, O_VALUED },
+        { "transport", required_argument, NULL, O_VALUED },
+        { "vlan", required_argument, NULL, O_VALUED },
+        { "dup-rate", required_argument, NULL, O_VALUED },
+        { "itsps", required_argument, NULL, O_VALUED },
+        { "inbound", required_argument, NULL, O_VALUED },
+        { "retrans", required_argument, NULL, O_VALUED },
+        { "impair", required_argument, NULL, O_VALUED },
+        { "impairments", required_argument, NULL, O_VALUED },
+        { "loss", required_argument, NULL, O_VALUED },
+        { "jitter-ms", required_argument, NULL, O_VALUED },
+        { "srtp", required_argument, NULL, O_VALUED },
+        { "bypass", required_argument, NULL, O_VALUED },
+        { "twin-rate", required_argument, NULL, O_VALUED },
+        { "corr", required_argument, NULL, O_VALUED },
+        { "corr-header", required_argument, NULL, O_VALUED },
+        { "map-503", required_argument, NULL, O_VALUED },
+        { "options-interval", required_argument, NULL, O_VALUED },
+        { NULL, 0, NULL, 0 },
+    };
+    optind = 0; /* glibc: start over for this argv */
+    opterr = 0;
+    for (;;) {
+        int at = optind ? optind : 1;
+        const char *cur = at < argc ? argv[at] : "";
         char name[40];
-        const char *val = NULL;
-        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
-        size_t nl = eq ? (size_t)(eq - a) : strlen(a);
-        if (nl >= sizeof name) {
-            snprintf(err, errlen, "gen: unknown option '%.40s'", a);
+        size_t nl = strncmp(cur, "--", 2) == 0 ? strcspn(cur, "=") : strlen(cur);
+        if (at < argc && nl >= sizeof name) {
+            snprintf(err, errlen, "gen: unknown option '%.40s'", cur);
             return GEN_EUSAGE;
         }
-        memcpy(name, a, nl);
+        memcpy(name, cur, nl);
         name[nl] = 0;
-        if (eq)
-            val = eq + 1;
-#define FLAG(n) (strcmp(name, n) == 0)
-        /* options without a value */
-        if (FLAG("-h") || FLAG("--help")) {
+        if (strcmp(cur, "--") == 0) { /* not an end of options here */
+            snprintf(err, errlen, "gen: unknown option '--'");
+            return GEN_EUSAGE;
+        }
+        int li = -1;
+        int c = getopt_long(argc, argv, "-:ho:", table, &li);
+        if (c == -1)
+            break;
+        const char *val = optarg;
+        if (c == 1) {
+            if (val[0] == '-')
+                snprintf(err, errlen, "gen: unknown option '%s'", val);
+            else
+                snprintf(err, errlen, "gen: unexpected argument '%s'", val);
+            return GEN_EUSAGE;
+        }
+        if (c == ':') {
+            snprintf(err, errlen, "gen: option %s needs a value", argv[optind - 1]);
+            return GEN_EUSAGE;
+        }
+        /* a long option must be spelt out: "--seq" is not "--seed" */
+        if (c != '?' && li >= 0 && nl - 2 != strlen(table[li].name))
+            c = '?';
+        if (c == '?' && strcmp(name, "--help") == 0)
+            c = 'h'; /* --help=anything asked for help too */
+        if (c == '?') {
+            bool flag = false;
+            for (const struct option *t = table; t->name; t++)
+                flag = flag || (t->has_arg == no_argument && nl > 2 && !strcmp(name + 2, t->name));
+            if (flag && cur[nl] == '=')
+                snprintf(err, errlen, "gen: option %s takes no value", name);
+            else
+                snprintf(err, errlen, "gen: unknown option '%s'", name);
+            return GEN_EUSAGE;
+        }
+        if (c == 'h') {
             snprintf(err, errlen, "help");
             return GEN_EUSAGE;
         }
-        bool is_flag = FLAG("--ipv6") || FLAG("--branch") || FLAG("--gateway") ||
-                       FLAG("--no-register") || FLAG("--pretty");
-        if (is_flag) {
-            if (val) {
-                snprintf(err, errlen, "gen: option %s takes no value", name);
-                return GEN_EUSAGE;
-            }
+        if (c == 'o')
+            snprintf(name, sizeof name, "-o");
+        else
+            snprintf(name, sizeof name, "--%s", table[li].name);
+#define FLAG(n) (strcmp(name, n) == 0)
+        if (c == O_FLAG) {
             if (FLAG("--ipv6"))
                 o->ipv6 = true;
             else if (FLAG("--branch"))
@@ -221,30 +292,6 @@ enum gen_err gen_parse_args(struct gen_opts *o, int argc, char **argv, char *err
             else
                 o->pretty = true;
             continue;
-        }
-        static const char *const valued[] = {
-            "-o", "--out", "--truth", "--calls", "--cps", "--concurrency", "--duration-mean",
-            "--max-packets", "--seed", "--start", "--mix", "--transport", "--vlan", "--dup-rate",
-            "--itsps", "--inbound", "--retrans", "--impair", "--impairments", "--loss",
-            "--jitter-ms", "--srtp", "--bypass", "--twin-rate", "--corr", "--corr-header",
-            "--map-503", "--options-interval",
-        };
-        if (find_name(valued, (int)(sizeof valued / sizeof valued[0]), name, strlen(name)) < 0) {
-            if (name[0] == '-')
-                snprintf(err, errlen, "gen: unknown option '%s'", name);
-            else
-                snprintf(err, errlen, "gen: unexpected argument '%s'", name);
-            return GEN_EUSAGE;
-        }
-        if (!val) {
-            if (i + 1 >= argc) {
-                if (name[0] == '-')
-                    snprintf(err, errlen, "gen: option %s needs a value", name);
-                else
-                    snprintf(err, errlen, "gen: unexpected argument '%s'", name);
-                return GEN_EUSAGE;
-            }
-            val = argv[++i];
         }
         uint64_t u;
         double d;
