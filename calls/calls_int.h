@@ -249,7 +249,7 @@ struct calls {
 /* config.c */
 void calls_cp(char *dst, size_t cap, struct bv v);
 
-/* media.c: summary of a parsed SDP body (first audio m= line); codecs
+/* sdp_summary.c: summary of a parsed SDP body (first audio m= line); codecs
  * gets the codec list ("PCMU,PCMA,telephone-event"). */
 bool calls_sdp_summary(const struct sdp *s, struct dlg_sdp *out, char *codecs, size_t cap);
 enum calls_codec calls_codec_of(const char *codecs);
