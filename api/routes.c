@@ -1,6 +1,7 @@
 /* The /api/v1 routes: every parameter validated (type, range, enum, length)
  * before it reaches a prepared statement; rows become JSON objects whose
  * text is UTF-8-checked. Paging is keyset-based with an opaque cursor. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <float.h>
 #include <fcntl.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -202,15 +204,146 @@ static bool parse_time(const char *s, int64_t *ns)
     return true;
 }
 
-/* value must be one of names[0..n) as the call tracker spells them. */
-static const char *parse_enum(const char *v, const char *(*name)(int), int n)
+/* A comma-separated list of names of names[0..n) into out (repeats once):
+ * false on an unknown name or more than TS_API_LIST_MAX. */
+static bool parse_enum_list(const char *v, const char *(*name)(int), int n, const char **out,
+                            uint8_t *nout)
 {
-    for (int i = 0; i < n; i++) {
-        const char *nm = name(i);
-        if (nm && strcmp(nm, v) == 0)
-            return nm;
+    *nout = 0;
+    for (const char *p = v;;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        const char *hit = NULL;
+        for (int i = 0; i < n && !hit; i++) {
+            const char *nm = name(i);
+            if (nm && strlen(nm) == len && strncmp(nm, p, len) == 0)
+                hit = nm;
+        }
+        if (!hit)
+            return false;
+        bool dup = false;
+        for (unsigned k = 0; k < *nout; k++)
+            dup |= out[k] == hit;
+        if (!dup) {
+            if (*nout >= TS_API_LIST_MAX)
+                return false;
+            out[(*nout)++] = hit;
+        }
+        if (!e)
+            return true;
+        p = e + 1;
     }
-    return NULL;
+}
+
+/* final_status=486,503,none: SIP codes 100..699, "none" (no final: 0). */
+static bool parse_status_list(const char *v, int64_t *out, uint8_t *nout)
+{
+    *nout = 0;
+    for (const char *p = v;;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char one[8];
+        int64_t code = -1;
+        if (len == 4 && strncmp(p, "none", 4) == 0) {
+            code = 0;
+        } else if (len == 3) {
+            memcpy(one, p, 3);
+            one[3] = '\0';
+            if (!num_i64(one, 100, 699, &code))
+                return false;
+        } else {
+            return false;
+        }
+        if (*nout >= TS_API_LIST_MAX)
+            return false;
+        out[(*nout)++] = code;
+        if (!e)
+            return true;
+        p = e + 1;
+    }
+}
+
+static bool printable(const char *v, size_t max)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] == 0x7f)
+            return false;
+    return true;
+}
+
+/* A number as a ticket carries it: "+49 30 1234-567", "030 1234567",
+ * "0049301234567", "sip:+4930...@host;user=phone", "tel:..." or a user name
+ * ("alice"). Digits (separators, '+' and leading zeros dropped) go to
+ * f->number_digits, anything else to f->number_user. */
+static bool parse_number(const char *v, struct stq_call_filter *f)
+{
+    if (!printable(v, 64))
+        return false;
+    static const char *const schemes[] = { "sip:", "sips:", "tel:" };
+    for (size_t i = 0; i < 3; i++)
+        if (strncasecmp(v, schemes[i], strlen(schemes[i])) == 0)
+            v += strlen(schemes[i]);
+    size_t n = strcspn(v, "@;");
+    if (n == 0 || n >= sizeof f->number_user)
+        return false;
+    bool numeric = true;
+    size_t nd = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] >= '0' && v[i] <= '9')
+            nd++;
+        else if (!strchr("+-.() /", v[i]))
+            numeric = false;
+    }
+    if (numeric && nd) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (v[i] < '0' || v[i] > '9' || (k == 0 && v[i] == '0'))
+                continue;
+            if (k + 1 >= sizeof f->number_digits)
+                return false;
+            f->number_digits[k++] = v[i];
+        }
+        f->number_digits[k] = '\0';
+        return k > 0;
+    }
+    memcpy(f->number_user, v, n);
+    f->number_user[n] = '\0';
+    return true;
+}
+
+/* IPv4 or IPv6 address, optionally with a port ("10.0.0.1:5060",
+ * "[2001:db8::1]:5060"), into its stored text form and port (0: none). */
+static bool parse_addr(const char *v, char *out, size_t cap, int64_t *port)
+{
+    char host[64];
+    const char *ps = NULL;
+    size_t n = strlen(v);
+    if (n == 0 || n >= sizeof host)
+        return false;
+    if (v[0] == '[') {
+        const char *e = strchr(v, ']');
+        if (!e || (e[1] && e[1] != ':'))
+            return false;
+        memcpy(host, v + 1, (size_t)(e - v - 1));
+        host[e - v - 1] = '\0';
+        ps = e[1] ? e + 2 : NULL;
+    } else if (strchr(v, ':') == strrchr(v, ':') && strchr(v, ':')) {
+        const char *c = strchr(v, ':');
+        memcpy(host, v, (size_t)(c - v));
+        host[c - v] = '\0';
+        ps = c + 1;
+    } else {
+        memcpy(host, v, n + 1);
+    }
+    unsigned char bin[16];
+    int fam = strchr(host, ':') ? AF_INET6 : AF_INET;
+    if (inet_pton(fam, host, bin) != 1 || !inet_ntop(fam, bin, out, (socklen_t)cap))
+        return false;
+    *port = 0;
+    return !ps || num_i64(ps, 1, 65535, port);
 }
 
 /* A site name: 1 to TS_SITE_LEN - 1 bytes without control characters
@@ -377,7 +510,9 @@ static void h_calls(struct api_call *a)
 {
     static const char *const P[] = { "from", "to", "caller", "callee", "match", "trunk", "direction",
                                      "outcome", "failure_side", "min_mos", "max_mos", "min_pdd",
-                                     "sort", "order", "cursor", "limit", "site", NULL };
+                                     "sort", "order", "cursor", "limit", "site", "number",
+                                     "call_id", "addr", "port", "final_status", "user_agent",
+                                     NULL };
     if (!params_allow(a, P))
         return;
     struct stq_call_filter f;
@@ -427,15 +562,49 @@ static void h_calls(struct api_call *a)
             return (void)api_error(a, 400, "bad_parameter", SITE_ERR, TS_SITE_LEN - 1);
         f.site = v;
     }
-    if ((v = param(a, "direction")) && !(f.direction = parse_enum(v, dir_name, 4)))
+    if ((v = param(a, "direction")) &&
+        !parse_enum_list(v, dir_name, 4, f.direction, &f.ndirection))
         return (void)api_error(a, 400, "bad_parameter",
-                               "direction: inbound, outbound, internal or transit");
-    if ((v = param(a, "outcome")) && !(f.outcome = parse_enum(v, outcome_name, CALLS_OUTCOME_N)))
+                               "direction: inbound, outbound, internal or transit "
+                               "(comma-separated)");
+    if ((v = param(a, "outcome")) &&
+        !parse_enum_list(v, outcome_name, CALLS_OUTCOME_N, f.outcome, &f.noutcome))
         return (void)api_error(a, 400, "bad_parameter",
-                               "outcome: answered, busy, rejected, cancelled, failed or timeout");
-    if ((v = param(a, "failure_side")) && !(f.failure_side = parse_enum(v, side_name, 4)))
+                               "outcome: answered, busy, rejected, cancelled, failed, timeout, "
+                               "in_progress or pending (comma-separated)");
+    if ((v = param(a, "failure_side")) &&
+        !parse_enum_list(v, side_name, 4, f.failure_side, &f.nfailure_side))
         return (void)api_error(a, 400, "bad_parameter",
-                               "failure_side: none, enterprise, sbc or itsp");
+                               "failure_side: none, enterprise, sbc or itsp (comma-separated)");
+    if ((v = param(a, "final_status")) && !parse_status_list(v, f.final_status, &f.nfinal_status))
+        return (void)api_error(a, 400, "bad_parameter",
+                               "final_status: SIP codes 100 to 699 or none, at most %d, "
+                               "comma-separated", TS_API_LIST_MAX);
+    if ((v = param(a, "number")) && !parse_number(v, &f))
+        return (void)api_error(a, 400, "bad_parameter",
+                               "number: a number in any format (+E.164, national, 00...) or a "
+                               "user name, 1 to 64 characters");
+    if ((v = param(a, "call_id"))) {
+        if (!printable(v, CALLS_TEXT_LEN - 1))
+            return (void)api_error(a, 400, "bad_parameter", "call_id: 1 to %d characters",
+                                   CALLS_TEXT_LEN - 1);
+        f.call_id = v;
+    }
+    if ((v = param(a, "addr")) && !parse_addr(v, f.addr, sizeof f.addr, &f.port))
+        return (void)api_error(a, 400, "bad_parameter",
+                               "addr: an IPv4 or IPv6 address, optionally with :port "
+                               "([v6]:port)");
+    if ((v = param(a, "port"))) {
+        int64_t pt;
+        if (!num_i64(v, 1, 65535, &pt) || (f.port && f.port != pt))
+            return (void)api_error(a, 400, "bad_parameter", "port: 1 to 65535");
+        f.port = pt;
+    }
+    if ((v = param(a, "user_agent"))) {
+        if (!printable(v, 63))
+            return (void)api_error(a, 400, "bad_parameter", "user_agent: 1 to 63 characters");
+        f.user_agent = v;
+    }
     if ((v = param(a, "min_mos"))) {
         if (!parse_real(v, 1.0, 5.0, &f.min_mos))
             return (void)api_error(a, 400, "bad_parameter", "min_mos: 1.0 to 5.0");
@@ -900,8 +1069,10 @@ static void h_trunk(struct api_call *a, int64_t id)
         return (void)db_fail(a, rc);
     }
     json_t *dirs = json_array(), *codes = json_array(), *codecs = json_array(),
-           *regs = json_array(), *keep = json_array();
+           *regs = json_array(), *keep = json_array(), *fails = json_array();
     rc = stq_trunk_directions(q, id, row_to_array, dirs);
+    if (rc == ST_OK)
+        rc = stq_trunk_failures(q, id, row_to_array, fails);
     if (rc == ST_OK)
         rc = stq_trunk_codes(q, id, row_to_array, codes);
     if (rc == ST_OK)
@@ -917,6 +1088,7 @@ static void h_trunk(struct api_call *a, int64_t id)
         json_decref(codecs);
         json_decref(regs);
         json_decref(keep);
+        json_decref(fails);
         return (void)db_fail(a, rc);
     }
     /* implied bandwidth: peak concurrency x the answered codec mix, per direction */
@@ -936,6 +1108,7 @@ static void h_trunk(struct api_call *a, int64_t id)
     json_object_set_new(a->json, "trunk", t);
     json_object_set_new(a->json, "directions", dirs);
     json_object_set_new(a->json, "codes", codes);
+    json_object_set_new(a->json, "failures", fails);
     json_object_set_new(a->json, "codecs", codecs);
     json_object_set_new(a->json, "kbps_per_call", json_real(per_call));
     json_object_set_new(a->json, "peak_kbps", json_real(per_call * (double)peak));
@@ -1027,6 +1200,65 @@ static void h_registrations(struct api_call *a)
     json_object_set_new(a->json, "keepalives", k);
 }
 
+/* Legs in progress grouped into calls (rows come ordered by call). */
+static int live_leg_row(void *ctx, const struct stq_cell *c, size_t n)
+{
+    json_t *calls = ctx;
+    const struct stq_cell *key = cell(c, n, "call_key"), *st = cell(c, n, "state");
+    size_t last = json_array_size(calls);
+    json_t *call = last ? json_array_get(calls, last - 1) : NULL;
+    if (!call || !key || json_integer_value(json_object_get(call, "key")) != key->i) {
+        call = json_object();
+        json_object_set_new(call, "key", json_integer(key ? key->i : 0));
+        json_object_set_new(call, "state", json_string("trying"));
+        json_object_set_new(call, "legs", json_array());
+        json_array_append_new(calls, call);
+    }
+    /* the call's state: up if a leg is up, else ringing if one rings */
+    const char *cs = json_string_value(json_object_get(call, "state"));
+    if (st && st->type == STQ_TEXT && cs &&
+        ((!strcmp(st->s, "up")) || (!strcmp(st->s, "ringing") && strcmp(cs, "up"))))
+        json_object_set_new(call, "state", json_string(!strcmp(st->s, "up") ? "up" : "ringing"));
+    json_t *leg = jrow(c, n);
+    json_object_del(leg, "call_key");
+    json_array_append_new(json_object_get(call, "legs"), leg);
+    return 0;
+}
+
+static void h_active(struct api_call *a)
+{
+    static const char *const P[] = { "limit", NULL };
+    if (!params_allow(a, P))
+        return;
+    int64_t lim = TS_API_PAGE_MAX;
+    const char *v;
+    if ((v = param(a, "limit")) && !num_i64(v, 1, TS_STORE_LIVE_LEGS, &lim))
+        return (void)api_error(a, 400, "bad_parameter", "limit: 1 to %d legs",
+                               TS_STORE_LIVE_LEGS);
+    struct stq *q = api_db(a);
+    json_t *state = NULL, *calls = json_array();
+    int rc = stq_live_state(q, row_to_obj, &state);
+    if (rc == ST_OK)
+        rc = stq_live_legs(q, (uint32_t)lim, live_leg_row, calls);
+    if (rc != ST_OK) {
+        json_decref(state);
+        json_decref(calls);
+        return (void)db_fail(a, rc);
+    }
+    json_t *o = json_object();
+    static const char *const F[] = { "updated", "capture_time", "age_s", "calls_up",
+                                      "legs_up", "legs_ringing", "legs_trying" };
+    for (size_t i = 0; i < sizeof F / sizeof F[0]; i++) {
+        json_t *x = state ? json_object_get(state, F[i]) : NULL;
+        json_object_set(o, F[i], x ? x : json_null());
+    }
+    json_t *run = state ? json_object_get(state, "running") : NULL;
+    json_object_set_new(o, "running", json_boolean(run && json_integer_value(run) != 0));
+    json_object_set_new(o, "calls", calls);
+    json_decref(state);
+    a->json = o;
+}
+
 static void h_openapi(struct api_call *a)
 {
     static const char *const P[] = { NULL };
@@ -1106,6 +1338,8 @@ void routes_dispatch(struct api_call *a)
         return h_kpis(a, 0);
     if (n == 1 && strcmp(seg[0], "registrations") == 0)
         return h_registrations(a);
+    if (n == 1 && strcmp(seg[0], "active") == 0)
+        return h_active(a);
     if (n == 1 && strcmp(seg[0], "openapi.json") == 0)
         return h_openapi(a);
     if (n >= 2 && strcmp(seg[0], "calls") == 0) {

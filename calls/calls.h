@@ -80,10 +80,18 @@ int calls_number_match(const char *raw_a, const char *dig_a, const char *raw_b, 
 
 /* ---- finished records ---- */
 
+/* IN_PROGRESS and PENDING: the input ended (or the sensor stopped) while
+ * the call was up or ringing, or while its INVITE waited for any response
+ * for less than Timer B (32 s); not counted in a trunk's KPIs. */
 enum calls_outcome {
     CALLS_ANSWERED = 0, CALLS_BUSY, CALLS_REJECTED, CALLS_CANCELLED,
-    CALLS_FAILED, CALLS_TIMEOUT, CALLS_OUTCOME_N
+    CALLS_FAILED, CALLS_TIMEOUT, CALLS_IN_PROGRESS, CALLS_PENDING, CALLS_OUTCOME_N
 };
+/* The call has not ended: outcome IN_PROGRESS or PENDING. */
+static inline bool calls_outcome_open(unsigned o)
+{
+    return o == CALLS_IN_PROGRESS || o == CALLS_PENDING;
+}
 enum calls_party { CALLS_PARTY_NONE = 0, CALLS_PARTY_CALLER, CALLS_PARTY_CALLEE,
                    CALLS_PARTY_TIMEOUT, CALLS_PARTY_ACTIVE };
 enum calls_evidence { CALLS_EV_NONE = 0, CALLS_EV_SESSION_ID, CALLS_EV_HEADER,
@@ -118,6 +126,8 @@ struct calls_leg {
     char reason_hdr[CALLS_USER_LEN]; /* Reason header protocol;cause;text */
     uint32_t q850_cause;          /* 0 = none */
     char ms_diag[CALLS_TEXT_LEN];
+    char user_agent[CALLS_TEXT_LEN]; /* User-Agent of the INVITE */
+    char server[CALLS_TEXT_LEN];  /* Server (else User-Agent) of the callee's first response */
     uint8_t hangup_by;            /* enum calls_party */
     struct calls_sdp caller_sdp, callee_sdp;
     char transport[8];
@@ -297,6 +307,22 @@ size_t calls_dialogs_held(const struct calls *c);     /* legs in memory */
  * timeout or the end of another leg of their call. Walks them: diagnostics. */
 size_t calls_dialogs_parked(const struct calls *c);
 size_t calls_pending_held(const struct calls *c);     /* REGISTER/OPTIONS txns */
+
+/* Legs in progress now (a live view: answered and not ended, ringing, or
+ * waiting for any response). */
+enum calls_open_state { CALLS_OPEN_UP = 0, CALLS_OPEN_RINGING, CALLS_OPEN_TRYING };
+struct calls_open_counts {
+    uint64_t calls_up;            /* calls with at least one answered leg up */
+    uint64_t legs_up, legs_ringing, legs_trying;
+};
+/* fn (may be NULL: counts only) for each leg not ended, with its record,
+ * its state and the key of its call (legs of one call share it); counts
+ * everything in out. The record is valid during the call. Walks every held
+ * dialog: call it at most every second or so, on the thread that feeds c. */
+typedef void (*calls_open_fn)(void *ctx, const struct calls_leg *l, enum calls_open_state st,
+                              uint64_t call_key);
+void calls_open_legs(const struct calls *c, calls_open_fn fn, void *ctx,
+                     struct calls_open_counts *out);
 uint64_t calls_stat(const struct calls *c, enum ts_stat s);
 
 const char *calls_outcome_name(enum calls_outcome o);

@@ -105,6 +105,7 @@ enum dlg_str {
     DS_REASON, DS_REASON_HDR, DS_MS_DIAG,
     DS_CODECS_CALLER, DS_CODECS_CALLEE,
     DS_SITE,
+    DS_UA, DS_SERVER,               /* caller's User-Agent, callee's Server (or UA) */
     DS_SID0, DS_SID1,               /* RFC 7989 uuids, lower case */
     DS_HV0, DS_HV1,                 /* correlation header values */
     DS_N
@@ -125,6 +126,7 @@ struct dlg {
     uint8_t nd_len[4];              /* lengths of the DS_ND strings */
     uint32_t nd_tail[4];            /* their last (up to 7) digits as a number */
     bool timed_out;
+    bool cut;                       /* still open when the input ended */
     bool starting;                  /* first INVITE being read: correlate once at the end */
     uint8_t nmedia;
     uint8_t grp_size;               /* root only */

@@ -263,8 +263,8 @@ int calls_config_load(struct calls_config *cfg, const char *path, char *err, siz
 
 const char *calls_outcome_name(enum calls_outcome o)
 {
-    static const char *const n[] = { "answered", "busy", "rejected", "cancelled", "failed",
-                                     "timeout" };
+    static const char *const n[] = { "answered", "busy",   "rejected",    "cancelled",
+                                     "failed",   "timeout", "in_progress", "pending" };
     return (unsigned)o < CALLS_OUTCOME_N ? n[o] : "?";
 }
 

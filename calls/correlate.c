@@ -533,10 +533,18 @@ static bool timer_b_408(const struct calls_leg *r)
  *   408 (earlier), 480, 5xx               failed (not delivered:
  *                                         unreachable, server/network error)
  *   3xx, other 4xx (401/407 left final), 603, 604, 606
- *                                         rejected (refused by a party) */
-static uint8_t leg_outcome(const struct dlg *d, const struct calls_leg *r)
+ *                                         rejected (refused by a party)
+ * A leg still open when the input ends (cut):
+ *   answered, or a provisional response came   in_progress
+ *   no response yet, INVITE younger than 64*T1  pending
+ *   no response for 64*T1 or more               timeout (Timer B expired) */
+static uint8_t leg_outcome(const struct dlg *d, const struct calls_leg *r, uint64_t now)
 {
     unsigned s = r->final_status;
+    if (d->cut && (d->answered || r->prov_ns))
+        return CALLS_IN_PROGRESS;
+    if (d->cut && !s && !r->cancelled && now < r->attempt_ns + TIMER_B_NS)
+        return CALLS_PENDING;
     if (d->answered)
         return CALLS_ANSWERED;
     if (s == 0)
@@ -645,7 +653,8 @@ static void classify(const struct calls *c, struct calls_call *call)
         call->direction = all_ext ? CALLS_DIR_TRANSIT : CALLS_DIR_INBOUND;
     call->failure_side = CALLS_SIDE_NONE;
     call->failure_detail[0] = '\0';
-    if (call->outcome != CALLS_ANSWERED && call->outcome != CALLS_CANCELLED)
+    if (call->outcome != CALLS_ANSWERED && call->outcome != CALLS_CANCELLED &&
+        !calls_outcome_open(call->outcome))
         attribute(c, call);
 }
 
@@ -669,11 +678,16 @@ void corr_emit_group(struct calls *c, struct dlg *d, uint8_t open_party)
         mem[n++] = x;
         x = x->grp_next;
     } while (x != d && n < TS_CALLS_MAX_LEGS);
+    /* at the end of input, open legs are cut there: an answered one lasted
+     * until then (in_progress), the others keep their last message's time */
+    bool at_end = open_party == CALLS_PARTY_ACTIVE;
     for (unsigned i = 0; i < n; i++) {
         struct dlg *m = mem[i];
         if (!m->ended) {
             m->timed_out = true;
-            dlg_end(c, m, m->last_ns, m->answered ? open_party : CALLS_PARTY_NONE);
+            m->cut = at_end;
+            dlg_end(c, m, at_end && m->answered && c->now > m->last_ns ? c->now : m->last_ns,
+                    m->answered ? open_party : CALLS_PARTY_NONE);
         }
     }
     qsort(mem, n, sizeof mem[0], cmp_dlg);
@@ -687,7 +701,7 @@ void corr_emit_group(struct calls *c, struct dlg *d, uint8_t open_party)
     bool answered = false;
     for (unsigned i = 0; i < n; i++) {
         dlg_leg(mem[i], &legs[i]);
-        legs[i].outcome = leg_outcome(mem[i], &legs[i]);
+        legs[i].outcome = leg_outcome(mem[i], &legs[i], c->now);
         legs[i].ev_linked_to = -1;
         for (unsigned j = 0; j < n && mem[i]->ev_to; j++)
             if (mem[j] == mem[i]->ev_to)
@@ -703,7 +717,13 @@ void corr_emit_group(struct calls *c, struct dlg *d, uint8_t open_party)
     memcpy(call.site, l0->site, sizeof call.site);
     calls_cp(call.caller, sizeof call.caller, bv_cstr(l0->pai[0] ? l0->pai : l0->from));
     calls_cp(call.callee, sizeof call.callee, bv_cstr(l0->ruri[0] ? l0->ruri : l0->to));
-    call.outcome = answered ? CALLS_ANSWERED : l0->outcome;
+    /* answered and still up: no answered leg was hung up before the end */
+    bool up = false, hung = false;
+    for (unsigned i = 0; i < n; i++) {
+        up |= mem[i]->answered && mem[i]->cut;
+        hung |= mem[i]->answered && !mem[i]->cut;
+    }
+    call.outcome = answered ? (up && !hung ? CALLS_IN_PROGRESS : CALLS_ANSWERED) : l0->outcome;
     call.pdd_ms = (l0->ring_ns && l0->ring_ns >= l0->attempt_ns)
                       ? (int64_t)((l0->ring_ns - l0->attempt_ns) / NS_PER_MS)
                       : -1;

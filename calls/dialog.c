@@ -559,6 +559,7 @@ static void leg_start(struct calls *c, struct dlg *d, const struct pkt_meta *m,
     struct sip_nameaddr pai;
     if (first_nameaddr(msg, SIP_H_P_ASSERTED_IDENTITY, &pai))
         set_user(d, DS_PAI, &pai.u);
+    str_set(d, DS_UA, bv_trim(first_value(msg, SIP_H_USER_AGENT)), CALLS_TEXT_LEN);
     for (int k = ND_FROM; k <= ND_TO; k++) {
         char nd[CALLS_DIGITS_LEN];
         size_t l = calls_number_norm(&c->cfg, dlg_str(d, DS_FROM + k), nd, sizeof nd);
@@ -784,6 +785,11 @@ static void on_response(struct calls *c, struct dlg *d, const struct pkt_meta *m
         if (tt && st > 100)
             note_fork(d, tt);
         take_session_id(c, d, msg);
+        if (!d->so[DS_SERVER]) {
+            struct bv sv = bv_trim(first_value(msg, SIP_H_SERVER));
+            str_set(d, DS_SERVER, sv.len ? sv : bv_trim(first_value(msg, SIP_H_USER_AGENT)),
+                    CALLS_TEXT_LEN);
+        }
         if (st < 200) {
             if (!d->prov_ns)
                 d->prov_ns = m->ts_ns;
@@ -1102,6 +1108,8 @@ void dlg_leg(const struct dlg *d, struct calls_leg *l)
     leg_str(l->reason_hdr, sizeof l->reason_hdr, d, DS_REASON_HDR);
     l->q850_cause = d->q850_cause;
     leg_str(l->ms_diag, sizeof l->ms_diag, d, DS_MS_DIAG);
+    leg_str(l->user_agent, sizeof l->user_agent, d, DS_UA);
+    leg_str(l->server, sizeof l->server, d, DS_SERVER);
     l->hangup_by = d->hangup_by;
     leg_sdp(&l->caller_sdp, d, &d->caller_sdp, DS_CODECS_CALLER);
     leg_sdp(&l->callee_sdp, d, &d->callee_sdp, DS_CODECS_CALLEE);
@@ -1197,6 +1205,55 @@ size_t calls_dialogs_parked(const struct calls *c)
     return n;
 }
 size_t calls_pending_held(const struct calls *c) { return c ? c->pend.count : 0; }
+
+static const struct dlg *root_of(const struct dlg *d)
+{
+    while (d->uf_parent != d)
+        d = d->uf_parent;
+    return d;
+}
+
+/* The oldest answered leg still up of its call stands for the call. */
+static bool first_up(const struct dlg *d)
+{
+    const struct dlg *x = d->grp_next;
+    for (unsigned guard = 0; x != d && guard < TS_CALLS_MAX_LEGS; guard++, x = x->grp_next)
+        if (x->answered && !x->ended && x->seq < d->seq)
+            return false;
+    return true;
+}
+
+void calls_open_legs(const struct calls *c, calls_open_fn fn, void *ctx,
+                     struct calls_open_counts *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!c)
+        return;
+    struct calls_leg leg;
+    for (int l = -1; l < PARK_N; l++) {
+        const struct ht_node *s = l < 0 ? &c->dlgs.lru : &c->parked[l];
+        for (const struct ht_node *n = s->lnext; n != s; n = n->lnext) {
+            const struct dlg *d = ts_container_of(n, struct dlg, n);
+            if (d->ended)
+                continue;
+            enum calls_open_state st = d->answered ? CALLS_OPEN_UP
+                                       : d->prov_ns ? CALLS_OPEN_RINGING
+                                                    : CALLS_OPEN_TRYING;
+            if (st == CALLS_OPEN_UP) {
+                out->legs_up++;
+                out->calls_up += first_up(d);
+            } else if (st == CALLS_OPEN_RINGING) {
+                out->legs_ringing++;
+            } else {
+                out->legs_trying++;
+            }
+            if (fn) {
+                dlg_leg(d, &leg);
+                fn(ctx, &leg, st, root_of(d)->seq);
+            }
+        }
+    }
+}
 uint64_t calls_stat(const struct calls *c, enum ts_stat s)
 {
     return (c && (unsigned)s < TS_STAT_MAX) ? c->st->v[s] : 0;

@@ -339,10 +339,13 @@ static void kpi_add(struct calls_kpi *k, const struct calls_leg *r)
     }
 }
 
-/* A finished leg counts on the trunk of every hop it was seen on. */
+/* A finished leg counts on the trunk of every hop it was seen on; one the
+ * input cut while up or ringing does not (it has not ended). */
 void trunk_account(struct calls *c, const struct dlg *d, const struct calls_leg *rec)
 {
     const struct calls_leg *r = rec;
+    if (calls_outcome_open(r->outcome))
+        return;
     for (unsigned h = 0; h < d->nhops && h < TS_CALLS_MAX_HOPS; h++) {
         const struct dlg_hop *hop = dlg_hop_c(d, h);
         if (hop->trunk < 0)

@@ -60,6 +60,7 @@ struct cap_ctx {
     size_t hep_key_len;
     char report[1024];             /* quality report scratch (analysis thread) */
     struct live *lv;               /* for the API's live figures */
+    struct sensor_live sl;         /* snapshots to the store, calls up, packets/s */
 };
 
 /* /stats and /metrics of a running sensor (a server thread): capture
@@ -75,9 +76,8 @@ static void api_live(void *ctx, struct api_live_stats *out)
     out->drops_queue = (int64_t)s.queue_drops;
     out->store_dropped = -1;
     out->sip_messages = -1;
-    out->active_calls = -1;
     out->queue_depth = (int64_t)(s.received - s.analysed - s.queue_drops);
-    out->packets_per_second = -1;
+    sensor_live_figures(&c->sl, &out->active_calls, &out->packets_per_second);
 }
 
 static void usage(FILE *f)
@@ -268,6 +268,7 @@ static void cb_frame(void *ctx, const struct ts_frame *f)
     struct ts_frame g = *f;
     g.site = c->site;
     engine_frame(c->e, &g);
+    sensor_live_step(&c->sl, engine_calls(c->e), f->ts_ns);
 }
 
 /* Every SIP message: to the store and, as HEPv3 (Call-ID as the
@@ -376,6 +377,7 @@ static void cb_tick(void *ctx, uint64_t now_ns)
 {
     struct cap_ctx *c = ctx;
     engine_tick(c->e, now_ns);
+    sensor_live_step(&c->sl, engine_calls(c->e), now_ns);
 }
 
 /* Lost packets: the streams and calls around ts_ns may be incomplete; the
@@ -615,10 +617,11 @@ int cmd_capture(int argc, char **argv)
     if (ctx.hep)
         engine_set_rtcp_hook(e, cb_rtcp, &ctx);
     ctx.w = w;
+    sensor_live_init(&ctx.sl, w);
     if (w || ctx.hep) {
         /* set once, before any thread uses the engine */
         if (w)
-            engine_set_call_sink(e, st_calls_sink, w);
+            engine_set_call_sink(e, sensor_live_call, &ctx.sl);
         engine_set_sip_hook(e, cb_sip, &ctx);
     }
     if (a.http) {
@@ -667,6 +670,11 @@ int cmd_capture(int argc, char **argv)
         struct timespec to = { 0, 200 * 1000000L };
         int sig = sigtimedwait(&sigs, NULL, &to);
         double now = mono_s();
+        {
+            struct live_stats ls;
+            live_stats_get(lv, &ls);
+            sensor_live_rate(&ctx.sl, ls.received, now);
+        }
         if (sig == SIGINT || sig == SIGTERM) {
             why = sig == SIGINT ? "SIGINT" : "SIGTERM";
             break;

@@ -40,7 +40,17 @@ struct col_ctx {
     struct engine *e;
     uint64_t sip, rtcp, reports, other, too_big;
     uint64_t max_ts, wall_at_max; /* senders' clock, for idle ticks */
+    struct sensor_live sl;        /* snapshots to the store, calls up, packets/s */
 };
+
+/* The API's live figures (a server thread): calls up and packets/s. */
+static void api_live(void *ctx, struct api_live_stats *out)
+{
+    struct col_ctx *c = ctx;
+    out->packets = out->bytes = out->drops_kernel = out->drops_queue = -1;
+    out->store_dropped = out->sip_messages = out->queue_depth = -1;
+    sensor_live_figures(&c->sl, &out->active_calls, &out->packets_per_second);
+}
 
 static void usage(FILE *f)
 {
@@ -273,6 +283,7 @@ int cmd_collect(int argc, char **argv)
     struct st_writer *w = NULL;
     struct api_server *api = NULL;
     memset(&ctx, 0, sizeof ctx);
+    sensor_live_init(&ctx.sl, NULL);
     if (a.so.log_file && log_open(a.so.log_file) != LOG_OK) {
         fprintf(stderr, PROG ": %s: %s\n", a.so.log_file, strerror(errno));
         return 2;
@@ -306,7 +317,8 @@ int cmd_collect(int argc, char **argv)
         w = sensor_open_store(&a.so, PROG);
         if (!w)
             goto out;
-        engine_set_call_sink(ctx.e, st_calls_sink, w);
+        ctx.sl.w = w;
+        engine_set_call_sink(ctx.e, sensor_live_call, &ctx.sl);
         engine_set_sip_hook(ctx.e, st_sip_hook, w);
     }
     if (a.http) {
@@ -316,6 +328,7 @@ int cmd_collect(int argc, char **argv)
             fprintf(stderr, PROG ": %s\n", err);
             goto out;
         }
+        api_set_stats_fn(api, api_live, &ctx);
     }
     {
         char ports[128] = "";
@@ -345,8 +358,16 @@ int cmd_collect(int argc, char **argv)
         double now = (double)nowts.tv_sec + (double)nowts.tv_nsec / 1e9;
         /* idle time runs on the senders' clock, advanced by the wall time
          * since their latest message (they may replay old captures) */
-        if (ctx.max_ts)
-            engine_tick(ctx.e, ctx.max_ts + (wall_ns() - ctx.wall_at_max));
+        if (ctx.max_ts) {
+            uint64_t t = ctx.max_ts + (wall_ns() - ctx.wall_at_max);
+            engine_tick(ctx.e, t);
+            sensor_live_step(&ctx.sl, engine_calls(ctx.e), t);
+        }
+        {
+            struct hep_listen_stats hs;
+            hep_listen_stats(l, &hs);
+            sensor_live_rate(&ctx.sl, hs.total.packets, now);
+        }
         if (a.so.stats_file && now >= next_stats) {
             write_stats(a.so.stats_file, l, &ctx, false);
             next_stats = now + STATS_PERIOD_S;

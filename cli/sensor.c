@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "../calls/calls.h"
 #include "../common/log.h"
@@ -117,4 +118,79 @@ void sensor_stats_commit(FILE *f, const char *tmp, const char *path)
         log_msg(LOG_WARN, "stats file %s: cannot write", path);
         unlink(tmp);
     }
+}
+
+#define NS_PER_S 1000000000ull
+
+void sensor_live_init(struct sensor_live *sl, struct st_writer *w)
+{
+    memset(sl, 0, sizeof *sl);
+    sl->w = w;
+    sl->min_invite_ns = UINT64_MAX;
+    sl->rate_t = -1;
+    atomic_store(&sl->active_calls, -1);
+    atomic_store(&sl->pps_milli, -1);
+}
+
+void sensor_live_call(void *ctx, const struct calls_call *c)
+{
+    struct sensor_live *sl = ctx;
+    /* its legs counted in the buckets of their INVITEs */
+    for (unsigned i = 0; i < c->nlegs; i++)
+        if (c->legs[i].invite_ns && c->legs[i].invite_ns < sl->min_invite_ns)
+            sl->min_invite_ns = c->legs[i].invite_ns;
+    st_writer_call(sl->w, c);
+}
+
+void sensor_live_step(struct sensor_live *sl, const struct calls *c, uint64_t now_ns)
+{
+    if (!c || (now_ns < sl->next_count_ns && now_ns < sl->next_snap_ns))
+        return;
+    if (!sl->bucket_ns) {
+        sl->bucket_ns = (uint64_t)calls_config_of(c)->bucket_s * NS_PER_S;
+        if (!sl->bucket_ns)
+            sl->bucket_ns = 60 * NS_PER_S;
+        sl->since_ns = now_ns - now_ns % sl->bucket_ns;
+    }
+    if (now_ns >= sl->next_count_ns) {
+        struct calls_open_counts oc;
+        calls_open_legs(c, NULL, NULL, &oc);
+        atomic_store(&sl->active_calls, (int64_t)oc.calls_up);
+        sl->next_count_ns = now_ns + NS_PER_S;
+    }
+    if (now_ns < sl->next_snap_ns)
+        return;
+    uint64_t bucket = now_ns - now_ns % sl->bucket_ns;
+    uint64_t since = sl->since_ns < sl->min_invite_ns ? sl->since_ns : sl->min_invite_ns;
+    since -= since % sl->bucket_ns;
+    if (!sl->w || st_writer_live(sl->w, c, since, now_ns)) {
+        sl->since_ns = bucket;
+        sl->min_invite_ns = UINT64_MAX;
+    }
+    /* the next: at the bucket's end or after the period, whichever comes first */
+    uint64_t next = now_ns + SENSOR_SNAP_PERIOD_S * NS_PER_S, end = bucket + sl->bucket_ns;
+    sl->next_snap_ns = end < next ? end : next;
+}
+
+void sensor_live_rate(struct sensor_live *sl, uint64_t packets, double now_s)
+{
+    if (sl->rate_t < 0) {
+        sl->rate_t = now_s;
+        sl->rate_packets = packets;
+        return;
+    }
+    double dt = now_s - sl->rate_t;
+    if (dt < 1.0)
+        return;
+    double pps = (double)(packets - sl->rate_packets) / dt;
+    atomic_store(&sl->pps_milli, (int64_t)(pps * 1000.0));
+    sl->rate_t = now_s;
+    sl->rate_packets = packets;
+}
+
+void sensor_live_figures(struct sensor_live *sl, int64_t *active_calls, double *pps)
+{
+    *active_calls = atomic_load(&sl->active_calls);
+    int64_t m = atomic_load(&sl->pps_milli);
+    *pps = m < 0 ? -1.0 : (double)m / 1000.0;
 }

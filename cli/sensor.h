@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 /* Retention bounds: a century, and 16 TB (the writer computes bytes in 64 bits). */
@@ -70,5 +71,36 @@ void sensor_block_signals(sigset_t *sigs, bool hup);
  * when the temporary file cannot be opened. */
 FILE *sensor_stats_open(const char *path, char *tmp, size_t cap);
 void sensor_stats_commit(FILE *f, const char *tmp, const char *path);
+
+/* Live state of a running sensor (capture, collect). On the analysis
+ * thread: finished calls go through sensor_live_call (to the store, and
+ * noted), and sensor_live_step runs after each frame or tick; it counts the
+ * calls in progress once a second and writes a store snapshot when a KPI
+ * bucket closes and every SENSOR_SNAP_PERIOD_S in between. Other threads
+ * read the published figures with sensor_live_figures. */
+#define SENSOR_SNAP_PERIOD_S 5
+
+struct calls;
+struct calls_call;
+struct sensor_live {
+    struct st_writer *w;          /* may be NULL: figures only */
+    uint64_t next_count_ns, next_snap_ns, bucket_ns;
+    uint64_t since_ns;            /* buckets from here on may have changed */
+    uint64_t min_invite_ns;       /* earliest INVITE of a call emitted since */
+    _Atomic int64_t active_calls; /* -1 until counted */
+    _Atomic int64_t pps_milli;    /* -1 until measured */
+    double rate_t;                /* main thread: last rate sample */
+    uint64_t rate_packets;
+};
+
+void sensor_live_init(struct sensor_live *sl, struct st_writer *w);
+/* calls_sink_fn: ctx is the struct sensor_live. */
+void sensor_live_call(void *ctx, const struct calls_call *c);
+void sensor_live_step(struct sensor_live *sl, const struct calls *c, uint64_t now_ns);
+/* Main thread, every fraction of a second: packets so far at monotonic
+ * time now_s; packets per second over the last second or more. */
+void sensor_live_rate(struct sensor_live *sl, uint64_t packets, double now_s);
+/* Calls up now and packets per second (-1: not known yet). */
+void sensor_live_figures(struct sensor_live *sl, int64_t *active_calls, double *pps);
 
 #endif

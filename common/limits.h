@@ -171,6 +171,10 @@
 /* INVITE dialogs whose stored messages wait for their leg (the writer links
  * them from memory, ~300 bytes each): dialogs plus lingering ones; LRU. */
 #define TS_STORE_LINK_DIALOGS (2u * TS_MAX_DIALOGS)
+/* Legs in progress a live snapshot stores for the dashboard (the table is
+ * rewritten every few seconds): a screenful for people, not a census. The
+ * counts in live_state cover every leg. */
+#define TS_STORE_LIVE_LEGS 2000
 
 /* ---- HEP sender and collector (net/) ---- */
 /* Encoded HEP packets queued for the sender thread: seconds of a busy trunk
@@ -212,6 +216,8 @@
 /* Rows per page of the calls list (limit=), and the default page. */
 #define TS_API_PAGE_MAX 500
 #define TS_API_PAGE_DEFAULT 100
+/* Values of one list filter (outcome=busy,failed,...): every outcome and more. */
+#define TS_API_LIST_MAX 8
 /* SIP messages in one call's timeline: a long call with session timers has
  * hundreds; the rest is cut (messages_truncated). */
 #define TS_API_MAX_CALL_MESSAGES 5000

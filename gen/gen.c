@@ -13,6 +13,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Timer B, 64*T1 (RFC 3261 17.1.1.2), in the generator's microseconds. */
+#define TIMER_B_US 32000000ull
+
+/* What a capture cut at g->now shows of call c, open there: the planned
+ * outcome once the first leg got its final response or a BYE went; else
+ * in_progress when a leg was answered or the first leg had a provisional
+ * response, cancelled once the caller sent CANCEL, pending while the first
+ * INVITE waits for any response for less than Timer B, timeout after. The
+ * truth then says what an analyser of the cut capture should say. */
+static void cut_outcome(const struct gen *g, struct gen_call *c)
+{
+    const struct gen_leg *l0 = &c->leg[0];
+    bool answered = false;
+    for (int i = 0; i < c->nlegs; i++)
+        answered |= c->leg[i].t_answer != 0;
+    if (c->t_end)
+        return;
+    uint8_t o;
+    if (answered || (l0->t_prov && !l0->t_cancel))
+        o = OUT_IN_PROGRESS;
+    else if (l0->t_cancel)
+        o = OUT_CANCELLED;
+    else if (!l0->t_invite || g->now < l0->t_invite + TIMER_B_US)
+        o = OUT_PENDING;
+    else
+        o = OUT_TIMEOUT;
+    c->outcome = o;
+    if (o == OUT_IN_PROGRESS || o == OUT_PENDING || o == OUT_CANCELLED)
+        c->fside = 0;
+}
+
 static const char usage_text[] =
     "usage: trunkscope gen -o FILE.pcap [options]\n"
     "  -o, --out FILE         capture to write (required)\n"
@@ -724,6 +755,7 @@ enum gen_err gen_run(const struct gen_opts *o, FILE *pcap, FILE *truth, struct g
     while (g->live_head) {
         struct gen_call *c = g->live_head;
         c->truncated = true;
+        cut_outcome(g, c);
         truth_call(g, c);
         g->outcomes[c->outcome]++;
         free_call(g, c);

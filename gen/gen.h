@@ -80,7 +80,8 @@ struct gen_result {
     uint64_t sip_messages, rtp_packets, rtcp_packets;
     uint64_t calls, truncated_calls;
     uint64_t peak_live_calls, peak_events, live_calls_at_end;
-    uint64_t outcomes[6]; /* by answered, busy, rejected, cancelled, failed, timeout */
+    uint64_t outcomes[8]; /* by answered, busy, rejected, cancelled, failed, timeout,
+                           * in_progress, pending (the last two: calls cut short) */
 };
 
 /* Defaults: 30 calls, 1 cps, seed 1, UDP, IPv4, every scenario. */

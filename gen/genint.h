@@ -20,7 +20,10 @@
 #define GEN_MAX_REG_LOG 4096
 #define GEN_SPAN_RING 256
 
-enum { OUT_ANSWERED, OUT_BUSY, OUT_REJECTED, OUT_CANCELLED, OUT_FAILED, OUT_TIMEOUT, OUT_MAX };
+/* IN_PROGRESS, PENDING: what a capture cut short shows of a call still open
+ * at the cut (never planned; see gen.c cut_outcome). */
+enum { OUT_ANSWERED, OUT_BUSY, OUT_REJECTED, OUT_CANCELLED, OUT_FAILED, OUT_TIMEOUT,
+       OUT_IN_PROGRESS, OUT_PENDING, OUT_MAX };
 enum { SIDE_NONE, SIDE_ENTERPRISE, SIDE_SBC, SIDE_ITSP };
 enum { ROLE_PBX, ROLE_SBC, ROLE_ITSP, ROLE_GW };
 enum { FMT_E164, FMT_NATIONAL, FMT_INTL00 };
@@ -114,6 +117,7 @@ struct gen_leg {
     uint32_t next_cseq_a, next_cseq_b;
     uint64_t t_invite, t_final;
     uint64_t t_ring, t_answer, t_bye; /* first 18x, 2xx of the INVITE; first BYE */
+    uint64_t t_prov, t_cancel;        /* first 1xx of the INVITE; CANCEL sent */
     uint8_t bye_b;                    /* the BYE came from the callee side */
 };
 

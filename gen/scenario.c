@@ -751,7 +751,11 @@ void scn_emit(struct gen *g, struct gen_call *c, const struct gen_sev *e)
         if (e->leg == 0 && !c->t_setup)
             c->t_setup = e->t;
     }
+    if (req && T->method == M_CANCEL && !L->t_cancel)
+        L->t_cancel = e->t;
     if (!req && e->txn == 0) {
+        if (e->status < 200 && !L->t_prov)
+            L->t_prov = e->t;
         if (e->leg == 0 && (e->status == 180 || e->status == 183) && !c->t_18x)
             c->t_18x = e->t;
         if ((e->status == 180 || e->status == 183) && !L->t_ring)

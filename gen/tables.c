@@ -11,7 +11,7 @@ const char *const gen_imp_names[GEN_IMP_MAX] = {
     "none", "loss", "burst", "jitter", "reorder", "dup", "ssrc_change", "one_way",
 };
 static const char *const out_names[OUT_MAX] = {
-    "answered", "busy", "rejected", "cancelled", "failed", "timeout",
+    "answered", "busy", "rejected", "cancelled", "failed", "timeout", "in_progress", "pending",
 };
 
 const char *gen_mix_name(int m) { return m >= 0 && m < GEN_MIX_MAX ? gen_mix_names[m] : "?"; }

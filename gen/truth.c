@@ -247,8 +247,10 @@ void truth_call(struct gen *g, struct gen_call *c)
     ktime(g, "setup_time", c->t_setup);
     ktime(g, "answer_time", c->t_answer);
     ktime(g, "end_time", c->t_end);
+    /* a call still up at the cut lasted until then */
+    uint64_t t_end = c->outcome == OUT_IN_PROGRESS && !c->t_end ? g->now : c->t_end;
     jsonw_kdouble(w, "duration_s",
-                  c->t_answer && c->t_end > c->t_answer ? (double)(c->t_end - c->t_answer) / 1e6 : 0, 3);
+                  c->t_answer && t_end > c->t_answer ? (double)(t_end - c->t_answer) / 1e6 : 0, 3);
     if (c->t_18x && c->t_setup)
         jsonw_kuint(w, "pdd_ms", (c->t_18x - c->t_setup) / 1000);
     else

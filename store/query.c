@@ -249,6 +249,39 @@ static int trunk_addrs(struct stq *q, int64_t id, char *local, char *peer, size_
 
 #define LEG_ON_TRUNK "((l.src=:tl AND l.dst=:tp) OR (l.src=:tp AND l.dst=:tl))"
 
+/* " AND <col> IN (:<p>0,:<p>1,...)" for a list of n values. */
+static void sb_in(struct sqlbuf *sb, const char *col, const char *p, unsigned n)
+{
+    char frag[64];
+    sb_add(sb, " AND ");
+    sb_add(sb, col);
+    sb_add(sb, " IN (");
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(frag, sizeof frag, "%s:%s%u", i ? "," : "", p, i);
+        sb_add(sb, frag);
+    }
+    sb_add(sb, ")");
+}
+
+static void bind_list(sqlite3_stmt *s, const char *p, const char *const *v, unsigned n)
+{
+    char name[32];
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(name, sizeof name, ":%s%u", p, i);
+        bind_t(s, name, v[i]);
+    }
+}
+
+/* A number's digits match a leg's (column X): the last 7 on the reversed
+ * digits' index, then both ways a suffix of the other (the same number
+ * written with or without country code or prefixes); fewer than 7 digits
+ * match exactly (extensions). */
+#define NUM_MATCH(X)                                                                         \
+    "SELECT l.call_ref FROM legs l WHERE l." X "_rev >= :nrev AND l." X "_rev < :nrev_end"     \
+    " AND (l." X "_digits = :nd OR (length(:nd) >= 7 AND ((length(l." X "_digits) >= 7 AND"    \
+    " substr(:nd, -length(l." X "_digits)) = l." X "_digits) OR"                              \
+    " substr(l." X "_digits, -length(:nd)) = :nd)))"
+
 int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, void *ctx,
               struct stq_cursor *next)
 {
@@ -285,14 +318,46 @@ int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, voi
     if (f->trunk_id)
         sb_add(&sb, " AND EXISTS(SELECT 1 FROM legs l WHERE l.call_ref=c.id AND " LEG_ON_TRUNK
                     ")");
+    if (f->number_digits[0])
+        sb_add(&sb, " AND c.id IN (" NUM_MATCH("caller") " UNION " NUM_MATCH("callee") ")");
+    if (f->number_user[0])
+        sb_add(&sb, " AND c.id IN (SELECT l.call_ref FROM legs l WHERE"
+                    " l.from_user=:nu COLLATE NOCASE OR l.to_user=:nu COLLATE NOCASE OR"
+                    " l.ruri=:nu COLLATE NOCASE OR l.pai=:nu COLLATE NOCASE)");
+    if (f->call_id)
+        sb_add(&sb, " AND c.id IN (SELECT l.call_ref FROM legs l WHERE l.call_id=:cid)");
+    if (f->addr[0] && f->port)
+        sb_add(&sb, " AND c.id IN (SELECT l.call_ref FROM legs l WHERE (l.src=:addr AND"
+                    " l.sport=:port) OR (l.dst=:addr AND l.dport=:port))");
+    else if (f->addr[0])
+        sb_add(&sb, " AND c.id IN (SELECT l.call_ref FROM legs l WHERE l.src=:addr"
+                    " UNION SELECT l.call_ref FROM legs l WHERE l.dst=:addr)");
+    else if (f->port)
+        sb_add(&sb, " AND c.id IN (SELECT l.call_ref FROM legs l WHERE l.sport=:port OR"
+                    " l.dport=:port)");
+    if (f->user_agent)
+        sb_add(&sb, " AND c.id IN (SELECT l.call_ref FROM legs l WHERE"
+                    " instr(lower(l.user_agent),lower(:ua))>0 OR"
+                    " instr(lower(l.server),lower(:ua))>0)");
+    if (f->nfinal_status) {
+        bool none = false;
+        for (unsigned i = 0; i < f->nfinal_status; i++)
+            none |= f->final_status[i] == 0;
+        sb_add(&sb, " AND c.id IN (SELECT l.call_ref FROM legs l WHERE (1");
+        sb_in(&sb, "l.final_status", "fs", f->nfinal_status);
+        sb_add(&sb, none ? " OR l.final_status IS NULL)" : ")");
+        if (f->trunk_id)
+            sb_add(&sb, " AND " LEG_ON_TRUNK);
+        sb_add(&sb, ")");
+    }
     if (f->site)
         sb_add(&sb, " AND c.site=:site");
-    if (f->direction)
-        sb_add(&sb, " AND c.direction=:direction");
-    if (f->outcome)
-        sb_add(&sb, " AND c.outcome=:outcome");
-    if (f->failure_side)
-        sb_add(&sb, " AND c.failure_side=:failure_side");
+    if (f->ndirection)
+        sb_in(&sb, "c.direction", "dir", f->ndirection);
+    if (f->noutcome)
+        sb_in(&sb, "c.outcome", "oc", f->noutcome);
+    if (f->nfailure_side)
+        sb_in(&sb, "c.failure_side", "fside", f->nfailure_side);
     if (f->has_min_mos)
         sb_add(&sb, " AND c.mos >= :min_mos");
     if (f->has_max_mos)
@@ -337,12 +402,38 @@ int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, voi
     bind_t(s, ":tp", tp);
     if (f->site)
         bind_t(s, ":site", f->site);
-    if (f->direction)
-        bind_t(s, ":direction", f->direction);
-    if (f->outcome)
-        bind_t(s, ":outcome", f->outcome);
-    if (f->failure_side)
-        bind_t(s, ":failure_side", f->failure_side);
+    bind_list(s, "dir", f->direction, f->ndirection);
+    bind_list(s, "oc", f->outcome, f->noutcome);
+    bind_list(s, "fside", f->failure_side, f->nfailure_side);
+    for (unsigned i = 0; i < f->nfinal_status; i++) {
+        char name[16];
+        snprintf(name, sizeof name, ":fs%u", i);
+        bind_i(s, name, f->final_status[i]);
+    }
+    if (f->number_digits[0]) {
+        /* the last (up to) 7 digits, reversed, and the end of their range */
+        const char *d = f->number_digits;
+        size_t n = strlen(d), k = n < 7 ? n : 7;
+        char nrev[8], nrend[9];
+        for (size_t i = 0; i < k; i++)
+            nrev[i] = nrend[i] = d[n - 1 - i];
+        nrev[k] = '\0';
+        nrend[k] = ':';
+        nrend[k + 1] = '\0';
+        bind_t(s, ":nd", d);
+        bind_t(s, ":nrev", nrev);
+        bind_t(s, ":nrev_end", nrend);
+    }
+    if (f->number_user[0])
+        bind_t(s, ":nu", f->number_user);
+    if (f->call_id)
+        bind_t(s, ":cid", f->call_id);
+    if (f->addr[0])
+        bind_t(s, ":addr", f->addr);
+    if (f->port)
+        bind_i(s, ":port", f->port);
+    if (f->user_agent)
+        bind_t(s, ":ua", f->user_agent);
     bind_d(s, ":min_mos", f->min_mos);
     bind_d(s, ":max_mos", f->max_mos);
     bind_i(s, ":min_pdd", f->min_pdd_ms);
@@ -416,7 +507,8 @@ int stq_call_legs(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
                   " callee_codecs AS callee_codecs, caller_media_addr AS caller_media_addr,"
                   " caller_media_port AS caller_media_port, callee_media_addr AS"
                   " callee_media_addr, callee_media_port AS callee_media_port,"
-                  " leg_ref AS leg_ref, capture_gap AS capture_gap, mos AS mos, site AS site"
+                  " leg_ref AS leg_ref, capture_gap AS capture_gap, mos AS mos, site AS site,"
+                  " user_agent AS user_agent, server AS server"
                   " FROM legs WHERE call_ref=:id ORDER BY idx, id",
                   id, fn, ctx, NULL);
 }
@@ -578,15 +670,18 @@ int stq_trunk(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
     " OR (l.src=t.peer_addr AND l.dst=t.local_addr) WHERE t.id=:id"
 
 /* One aggregate per direction (a constant, so no sort of the legs to group
- * them); a leg between equal addresses counts once, as inbound. */
+ * them); a leg between equal addresses counts once, as inbound. Legs still
+ * open when their input ended count apart (in_progress), outside the ratios. */
+#define LEG_ENDED "(l.outcome NOT IN ('in_progress','pending'))"
 #define DIR_SUMS                                                                             \
-    " count(*) AS attempts, sum(l.outcome='answered') AS answered,"                          \
+    " sum(" LEG_ENDED ") AS attempts, sum(NOT " LEG_ENDED ") AS in_progress,"               \
+    " sum(l.outcome='answered') AS answered,"                                                \
     " sum(l.outcome='busy') AS busy, sum(l.outcome='rejected') AS rejected,"                 \
     " sum(l.outcome='cancelled') AS cancelled, sum(l.outcome='failed') AS failed,"           \
     " sum(l.outcome='timeout') AS timeouts,"                                                 \
-    " 1.0*sum(l.outcome='answered')/count(*) AS asr,"                                        \
-    " 1.0*sum(l.outcome IN ('answered','cancelled') OR l.final_status IN"                    \
-    " (486,480,487,600,603,404,484))/count(*) AS ner,"                                       \
+    " 1.0*sum(l.outcome='answered')/nullif(sum(" LEG_ENDED "),0) AS asr,"                    \
+    " 1.0*sum(" LEG_ENDED " AND (l.outcome IN ('answered','cancelled') OR l.final_status IN" \
+    " (486,480,487,600,603,404,484)))/nullif(sum(" LEG_ENDED "),0) AS ner,"                  \
     " avg(CASE WHEN l.outcome='answered' AND l.end_ts>=l.answer_ts THEN"                     \
     " (l.end_ts-l.answer_ts)/1e9 END) AS acd_s,"                                             \
     " avg(CASE WHEN coalesce(l.ring_ts,l.answer_ts)>=l.invite_ts THEN"                       \
@@ -601,7 +696,7 @@ int stq_trunk_directions(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
                   "l.src=t.peer_addr AND l.dst=t.local_addr WHERE t.id=:id"
                   " UNION ALL SELECT 'outbound'," DIR_SUMS
                   "l.src=t.local_addr AND l.dst=t.peer_addr AND l.src<>t.peer_addr"
-                  " WHERE t.id=:id) WHERE attempts>0 ORDER BY 1",
+                  " WHERE t.id=:id) WHERE attempts+in_progress>0 ORDER BY 1",
                   id, fn, ctx, NULL);
 }
 
@@ -610,6 +705,24 @@ int stq_trunk_codes(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
     return run_id(q,
                   "SELECT l.final_status AS status, count(*) AS count" TRUNK_LEGS
                   " AND l.final_status IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 600",
+                  id, fn, ctx, NULL);
+}
+
+int stq_trunk_failures(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
+{
+    /* an answered leg makes its call answered: the leg's own outcome (in
+     * the index) drops them before any call row is read */
+    return run_id(q,
+                  "SELECT c.outcome AS outcome, coalesce(c.failure_side,'none') AS failure_side,"
+                  " l.final_status AS final_status, l.reason AS reason,"
+                  " CASE WHEN l.final_status IS NOT NULL THEN l.dst END AS sender,"
+                  " l.q850 AS q850_cause, l.reason_hdr AS reason_header,"
+                  " count(DISTINCT c.id) AS calls"
+                  " FROM trunks t JOIN legs l ON ((l.src=t.local_addr AND l.dst=t.peer_addr)"
+                  " OR (l.src=t.peer_addr AND l.dst=t.local_addr))"
+                  " AND l.outcome NOT IN ('answered','in_progress','pending')"
+                  " JOIN calls c ON c.id=l.call_ref WHERE t.id=:id"
+                  " GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 8 DESC, 3 LIMIT 200",
                   id, fn, ctx, NULL);
 }
 
@@ -758,6 +871,8 @@ static int overview_kpis(struct stq *q, const char *site, int64_t from, int64_t 
         struct ov_point *pt = &p[(t0 - from) / bucket];
         const char *o = (const char *)sqlite3_column_text(s, 2);
         o = o ? o : "";
+        if (strcmp(o, "in_progress") == 0 || strcmp(o, "pending") == 0)
+            continue; /* not ended: outside ASR, NER and ACD */
         pt->attempts++;
         if (strcmp(o, "answered") == 0) {
             pt->answered++;
@@ -918,6 +1033,35 @@ int stq_keepalives(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx)
                       "last_ts") " AS last_ts, " ISO("last_ok_ts") " AS last_ok_ts"
                   " FROM keepalives" PEER_OF_TRUNK " ORDER BY id LIMIT 10000",
                   trunk_id, fn, ctx, NULL);
+}
+
+/* ---- live state ---- */
+
+int stq_live_state(struct stq *q, stq_row_fn fn, void *ctx)
+{
+    return run_id(q,
+                  "SELECT " ISO("updated") " AS updated, " ISO("capture_ts") " AS capture_time,"
+                  " calls_up AS calls_up, legs_up AS legs_up, legs_ringing AS legs_ringing,"
+                  " legs_trying AS legs_trying, running AS running,"
+                   " round((julianday('now')-2440587.5)*86400.0-updated/1e9,3) AS age_s"
+                  " FROM live_state WHERE :id=:id",
+                  0, fn, ctx, NULL);
+}
+
+int stq_live_legs(struct stq *q, uint32_t max, stq_row_fn fn, void *ctx)
+{
+    return run_id(q,
+                  "SELECT l.call_key AS call_key, l.state AS state, l.call_id AS call_id,"
+                  " l.caller AS caller, l.callee AS callee, " ISO("l.invite_ts") " AS invite,"
+                  " " ISO("l.ring_ts") " AS ring, " ISO("l.answer_ts") " AS answer,"
+                  " CASE WHEN l.answer_ts IS NOT NULL THEN (s.capture_ts-l.answer_ts)/1e9 END"
+                  " AS up_s, (s.capture_ts-l.invite_ts)/1e9 AS age_s,"
+                  " l.src AS src, l.sport AS sport, l.dst AS dst, l.dport AS dport,"
+                  " l.transport AS transport, l.site AS site"
+                  " FROM live_legs l LEFT JOIN live_state s ON s.id=1"
+                  " ORDER BY min(l.invite_ts) OVER (PARTITION BY l.call_key), l.call_key,"
+                  " l.invite_ts LIMIT :id",
+                  (int64_t)max, fn, ctx, NULL);
 }
 
 /* ---- stats, metrics ---- */

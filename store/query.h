@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../common/limits.h"
+
 enum stq_type { STQ_NULL = 0, STQ_INT, STQ_REAL, STQ_TEXT, STQ_BLOB };
 
 /* One column of a result row. s/len (TEXT, BLOB) are valid during the
@@ -53,7 +55,24 @@ struct stq_call_filter {
     bool number_suffix;              /* caller/callee match the last digits (indexed) */
     int64_t trunk_id;                /* 0 = any */
     const char *site;                /* NULL = any; else the call's site */
-    const char *direction, *outcome, *failure_side;
+    /* lists (n = 0: any): the call's direction, outcome, failure side */
+    const char *direction[TS_API_LIST_MAX], *outcome[TS_API_LIST_MAX],
+        *failure_side[TS_API_LIST_MAX];
+    uint8_t ndirection, noutcome, nfailure_side;
+    /* a leg (on trunk_id when given) whose final status is one of these;
+     * 0 stands for no final response */
+    int64_t final_status[TS_API_LIST_MAX];
+    uint8_t nfinal_status;
+    /* a number as a ticket writes it: digits (separators, '+' and leading
+     * zeros gone) matched on any leg's caller or callee by their last
+     * digits (both ways, at least 7; shorter ones exactly), else a user
+     * name matched exactly (any case) on From, To, R-URI or PAI */
+    char number_digits[33];
+    char number_user[65];
+    const char *call_id;             /* any leg's Call-ID */
+    char addr[64];                   /* a leg from or to this address ("" any) */
+    int64_t port;                    /* ... and/or this port (0 any) */
+    const char *user_agent;          /* in a leg's User-Agent or Server (any case) */
     bool has_min_mos, has_max_mos, has_min_pdd;
     double min_mos, max_mos;
     int64_t min_pdd_ms;
@@ -100,6 +119,13 @@ int stq_trunk(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
 int stq_trunk_directions(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
 /* Final status codes of those legs with their counts. */
 int stq_trunk_codes(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
+/* Whose fault: the calls with an unsuccessful leg (not answered, not in
+ * progress) between the trunk's addresses, counted by the call's outcome
+ * and failure side (a call answered after a failover to another trunk is
+ * "answered") and that leg's final status, reason phrase, sender (the node
+ * that answered the INVITE: the leg's destination), Q.850 cause and Reason
+ * header; the largest groups first (at most 200). */
+int stq_trunk_failures(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
 /* Codecs (first of the answering SDP) of those legs that were answered. */
 int stq_trunk_codecs(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
 /* Time of the first and last KPI minute: (0, 0) when there is none. */
@@ -122,6 +148,16 @@ int stq_site_range(struct stq *q, const char *site, int64_t *first_ns, int64_t *
  * addresses. */
 int stq_registrations(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx);
 int stq_keepalives(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx);
+
+/* ---- a running sensor's live state ---- */
+
+/* One row (none before the first snapshot): updated (wall) and
+ * capture_time, calls_up, legs_up, legs_ringing, legs_trying, running
+ * (0 once the sensor stopped), age_s (seconds since updated, wall clock). */
+int stq_live_state(struct stq *q, stq_row_fn fn, void *ctx);
+/* Legs in progress at the last snapshot, grouped by call (call_key), the
+ * oldest call first; at most max rows. */
+int stq_live_legs(struct stq *q, uint32_t max, stq_row_fn fn, void *ctx);
 
 /* ---- stats and metrics ---- */
 

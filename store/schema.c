@@ -221,6 +221,23 @@ static const char SCHEMA_V6[] =
     "INSERT INTO sip_links SELECT leg_id, id FROM sip_messages WHERE leg_id IS NOT NULL;"
     "DROP INDEX sip_messages_leg;";
 
+/* Version 7: the live state of a running sensor. live_legs holds the legs
+ * in progress at the last snapshot (rewritten whole, at most
+ * TS_STORE_LIVE_LEGS rows), live_state one row with the counts of all of
+ * them and the snapshot time; both are emptied when the sensor stops.
+ * Legs keep the caller's User-Agent and the callee's Server, which tickets
+ * name; an index on the final status serves the search by code. */
+static const char SCHEMA_V7[] =
+    "ALTER TABLE legs ADD COLUMN user_agent TEXT;"
+    "ALTER TABLE legs ADD COLUMN server TEXT;"
+    "CREATE INDEX legs_final_status ON legs(final_status) WHERE final_status IS NOT NULL;"
+    "CREATE TABLE live_legs(call_key INTEGER NOT NULL, state TEXT NOT NULL, call_id TEXT,"
+    " caller TEXT, callee TEXT, invite_ts INTEGER, ring_ts INTEGER, answer_ts INTEGER,"
+    " src TEXT, sport INTEGER, dst TEXT, dport INTEGER, transport TEXT, site TEXT);"
+    "CREATE TABLE live_state(id INTEGER PRIMARY KEY CHECK(id = 1), updated INTEGER,"
+    " capture_ts INTEGER, calls_up INTEGER, legs_up INTEGER, legs_ringing INTEGER,"
+    " legs_trying INTEGER, running INTEGER);";
+
 const char *st_schema_step(int version)
 {
     switch (version) {
@@ -236,6 +253,8 @@ const char *st_schema_step(int version)
         return SCHEMA_V5;
     case 6:
         return SCHEMA_V6;
+    case 7:
+        return SCHEMA_V7;
     default:
         return NULL;
     }

@@ -29,7 +29,7 @@ enum st_err {
 };
 
 /* Schema version written into PRAGMA user_version. */
-#define ST_SCHEMA_VERSION 6
+#define ST_SCHEMA_VERSION 7
 
 struct st_options {
     uint32_t queue_limit;     /* records queued at most; 0 = TS_STORE_QUEUE_MAX */
@@ -109,9 +109,20 @@ void st_calls_sink(void *ctx, const struct calls_call *c);
 void st_writer_stream(struct st_writer *w, const struct media_stream *s);
 /* media_sink_fn adapter: ctx is the st_writer. */
 void st_media_sink(void *ctx, const struct media_stream *s);
-/* End of analysis: trunks, per-minute KPI buckets, peers, registrations and
- * keepalives. Blocks until written (c is read on the writer thread). */
+/* End of analysis: trunks, KPI buckets, peers, registrations and
+ * keepalives, as st_writer_live with every bucket; the live tables are
+ * emptied. Blocks until written. */
 void st_writer_trunks(struct st_writer *w, const struct calls *c);
+/* A running sensor's state, copied now on the caller's thread and written
+ * by the writer in one transaction: every trunk with its KPI buckets that
+ * start at or after since_ns (older ones are already stored and did not
+ * change), registrations and keep-alives (this session's rows replaced),
+ * and the legs in progress (live_legs, live_state; now_ns is the capture
+ * time it stands for). Never waits; false when
+ * the queue refused it (counted as dropped): the next one should start at
+ * the same since_ns. */
+bool st_writer_live(struct st_writer *w, const struct calls *c, uint64_t since_ns,
+                    uint64_t now_ns);
 /* Counters so far (thread-safe). */
 void st_writer_stats(struct st_writer *w, struct st_stats *out);
 /* "store: 12 queued, 12 written, 0 dropped (queue full), 1 batches, 0 errors" */

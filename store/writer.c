@@ -41,7 +41,46 @@
 #define WRITER_CACHE_KIB 65536
 
 enum rec_kind { REC_SIP, REC_CALL, REC_STREAM, REC_CAPTURE_BEGIN, REC_CAPTURE_END,
-                REC_TRUNKS };
+                REC_SNAP };
+
+/* A trunk as a snapshot copies it: the summary and its changed buckets. */
+struct snap_trunk {
+    char name[CALLS_USER_LEN];
+    struct ts_addr local, peer;
+    bool itsp;
+    char site[TS_SITE_LEN];
+    struct calls_kpi all;
+    int64_t p95;                  /* -1: none */
+    uint32_t peak;
+    uint64_t peak_ns;
+    size_t b0, nb;                /* its buckets in snap.buckets */
+};
+
+/* A leg in progress, as live_legs stores it. */
+struct snap_leg {
+    uint64_t key;
+    uint8_t state;                /* enum calls_open_state */
+    char call_id[CALLS_TEXT_LEN];
+    char caller[CALLS_USER_LEN], callee[CALLS_USER_LEN];
+    uint64_t invite_ns, ring_ns, answer_ns;
+    struct ts_addr src, dst;
+    uint16_t sport, dport;
+    char transport[8];
+    char site[TS_SITE_LEN];
+};
+
+/* Trunks, buckets, registrations and legs in progress at one moment; the
+ * arrays follow the record in the same block. */
+struct snap {
+    size_t ntrunks, nbuckets, nregs, nlegs;
+    struct snap_trunk *trunks;
+    struct calls_bucket *buckets;
+    struct calls_reg *regs;
+    struct snap_leg *legs;
+    struct calls_open_counts open;
+    uint64_t capture_ns;          /* newest capture time seen */
+    bool running;                 /* false: the last one (live tables emptied) */
+};
 
 struct rec {
     struct rec *next;
@@ -69,14 +108,15 @@ struct rec {
         struct {
             uint64_t id, first_ts, last_ts;
         } capend;
-        const struct calls *trunks;
+        struct snap snap;
     } u;
 };
 
 enum stmt_id {
     S_SIP, S_CALL, S_LEG, S_LINK_ID, S_LINK_RANGE, S_CAP_FIND, S_CAP_NEW, S_CAP_REOPEN,
     S_CAP_END, S_TRUNK, S_KPI, S_PEER, S_REG, S_KEEP, S_STREAM, S_IVL, S_LEG_BY_REF,
-    S_LEG_MOS, S_CALL_MOS, S_ADOPT, S_LEG_MOS_ALL, S_CALL_MOS_ALL, S_N
+    S_LEG_MOS, S_CALL_MOS, S_ADOPT, S_LEG_MOS_ALL, S_CALL_MOS_ALL, S_LIVE_LEG, S_LIVE_STATE,
+    S_N
 };
 
 static const char *const STMT_SQL[S_N] = {
@@ -90,9 +130,10 @@ static const char *const STMT_SQL[S_N] = {
               "callee_digits,invite_ts,prov_ts,ring_ts,answer_ts,end_ts,bye_ts,final_status,"
               "reason,reason_hdr,q850,ms_diag,hangup_by,transport,src,sport,dst,dport,outcome,"
               "ev_type,ev_conf,linked_to,caller_codecs,callee_codecs,caller_media_addr,"
-              "caller_media_port,callee_media_addr,callee_media_port,leg_ref,capture_gap,site) "
+              "caller_media_port,callee_media_addr,callee_media_port,leg_ref,capture_gap,site,"
+              "user_agent,server) "
               "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-              "?,?,?)",
+              "?,?,?,?,?)",
     /* Appended in leg order (schema.c, version 6). A message is linked
      * once: the map forgets an id it linked, and links a range once. */
     [S_LINK_ID] = "INSERT OR IGNORE INTO sip_links(leg_id,msg_id) VALUES(?1,?2)",
@@ -154,6 +195,11 @@ static const char *const STMT_SQL[S_N] = {
                       "leg_id=?1) WHERE id=?1",
     [S_CALL_MOS_ALL] = "UPDATE calls SET mos=(SELECT min(mos) FROM legs WHERE call_ref=?1) "
                        "WHERE id=?1",
+    [S_LIVE_LEG] = "INSERT INTO live_legs(call_key,state,call_id,caller,callee,invite_ts,ring_ts,"
+                   "answer_ts,src,sport,dst,dport,transport,site) "
+                   "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_LIVE_STATE] = "INSERT OR REPLACE INTO live_state(id,updated,capture_ts,calls_up,legs_up,"
+                     "legs_ringing,legs_trying,running) VALUES(1,?,?,?,?,?,?,?)",
 };
 
 /* Messages of a Call-ID not linked to a leg yet (writer thread only). Only
@@ -202,6 +248,7 @@ struct st_writer {
     /* writer side */
     uint64_t run_capture; /* calls belong to the session's first capture */
     int64_t leg_floor, stream_floor; /* rows of this session have larger ids */
+    int64_t reg_floor, keep_floor;   /* ... and registrations, keep-alives */
     struct htab links;    /* Call-ID -> struct link_ent */
     int64_t last_msg_id;  /* the newest message row: while it exists, the
                            * map's ids name the rows they were noted for */
@@ -573,7 +620,9 @@ static bool write_leg(struct st_writer *w, int64_t call_ref, int idx, const stru
         b_i64(s, i, (int64_t)l->leg_ref);
     i++;
     b_i64(s, i++, l->capture_gap);
-    b_site(s, i, l->site);
+    b_site(s, i++, l->site);
+    b_text(s, i++, l->user_agent);
+    b_text(s, i, l->server);
     if (!run(w, s))
         return false;
     int64_t leg_id = sqlite3_last_insert_rowid(w->h);
@@ -895,60 +944,20 @@ static bool write_peer(struct st_writer *w, const struct ts_addr *a, const char 
     return run(w, s);
 }
 
-static bool write_trunks(struct st_writer *w, const struct calls *c)
+static bool exec_bind2(struct st_writer *w, const char *sql, int64_t a, int64_t b, int *changes);
+
+static const char *const OPEN_STATE[] = { "up", "ringing", "trying" };
+
+/* Registrations and keep-alives of this session are replaced by each
+ * snapshot: their rows are the ones past the floors read at open. */
+static bool write_regs(struct st_writer *w, const struct snap *sn)
 {
-    bool ok = true;
-    uint64_t now = wall_ns();
-    for (size_t i = 0; i < calls_trunk_count(c); i++) {
-        const struct calls_trunk *t = calls_trunk_get(c, i);
-        sqlite3_stmt *s = w->s[S_TRUNK];
-        b_text(s, 1, t->name);
-        b_addr(s, 2, &t->local);
-        b_addr(s, 3, &t->peer);
-        b_i64(s, 4, t->itsp);
-        b_kpi_counts(s, 5, &t->all);
-        b_real(s, 12, calls_kpi_asr(&t->all));
-        b_real(s, 13, calls_kpi_ner(&t->all));
-        b_real(s, 14, calls_kpi_acd_s(&t->all));
-        b_real(s, 15, calls_kpi_mean(t->all.srd_sum_ms, t->all.srd_n));
-        int64_t p95 = calls_hist_p95(&t->srd_hist);
-        if (p95 >= 0)
-            b_i64(s, 16, p95);
-        b_i64(s, 17, t->peak_concurrent);
-        b_ts(s, 18, t->peak_ns);
-        b_i64(s, 19, (int64_t)now);
-        b_site(s, 20, t->site);
-        int64_t tid = 0;
-        if (sqlite3_step(s) == SQLITE_ROW)
-            tid = sqlite3_column_int64(s, 0);
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
-        if (!tid) {
-            ok = false;
-            continue;
-        }
-        /* The tracker's buckets mix both directions: stored as 'all'. */
-        for (size_t b = 0; b < t->nbuckets; b++) {
-            const struct calls_bucket *bk = &t->buckets[b];
-            const struct calls_kpi *k = &bk->k;
-            s = w->s[S_KPI];
-            b_i64(s, 1, tid);
-            b_text(s, 2, "all");
-            b_i64(s, 3, (int64_t)bk->start_ns);
-            b_kpi_counts(s, 4, k);
-            sqlite3_bind_double(s, 11, k->srd_sum_ms);
-            b_i64(s, 12, (int64_t)k->srd_n);
-            sqlite3_bind_double(s, 13, k->ans_sum_ms);
-            b_i64(s, 14, (int64_t)k->ans_n);
-            sqlite3_bind_double(s, 15, k->dur_sum_s);
-            b_i64(s, 16, (int64_t)k->dur_n);
-            b_i64(s, 17, bk->peak_concurrent);
-            ok &= run(w, s);
-        }
-        ok &= write_peer(w, &t->peer, t->name, t->itsp ? "itsp" : "direct", 0, t->peak_ns);
-    }
-    for (size_t i = 0; i < calls_reg_count(c); i++) {
-        const struct calls_reg *g = calls_reg_get(c, i);
+    bool ok = exec_bind2(w, "DELETE FROM registrations WHERE id>?1 AND ?2=?2", w->reg_floor, 0,
+                         NULL) &&
+              exec_bind2(w, "DELETE FROM keepalives WHERE id>?1 AND ?2=?2", w->keep_floor, 0,
+                         NULL);
+    for (size_t i = 0; i < sn->nregs; i++) {
+        const struct calls_reg *g = &sn->regs[i];
         double rt = calls_kpi_mean(g->rt_sum_ms, g->rt_n);
         sqlite3_stmt *s;
         int k = 1;
@@ -987,6 +996,96 @@ static bool write_trunks(struct st_writer *w, const struct calls *c)
         ok &= write_peer(w, &g->server, "", g->method == SIP_M_REGISTER ? "registrar" : "options",
                          g->first_ns, g->last_ns);
     }
+    return ok;
+}
+
+/* live_legs rewritten whole, live_state's one row replaced. */
+static bool write_open(struct st_writer *w, const struct snap *sn)
+{
+    bool ok = exec(w, "DELETE FROM live_legs");
+    for (size_t i = 0; i < sn->nlegs; i++) {
+        const struct snap_leg *l = &sn->legs[i];
+        sqlite3_stmt *s = w->s[S_LIVE_LEG];
+        b_i64(s, 1, (int64_t)l->key);
+        b_text(s, 2, OPEN_STATE[l->state < 3 ? l->state : 2]);
+        b_text(s, 3, l->call_id);
+        b_text(s, 4, l->caller);
+        b_text(s, 5, l->callee);
+        b_ts(s, 6, l->invite_ns);
+        b_ts(s, 7, l->ring_ns);
+        b_ts(s, 8, l->answer_ns);
+        b_addr(s, 9, &l->src);
+        b_i64(s, 10, l->sport);
+        b_addr(s, 11, &l->dst);
+        b_i64(s, 12, l->dport);
+        b_text(s, 13, l->transport);
+        b_site(s, 14, l->site);
+        ok &= run(w, s);
+    }
+    sqlite3_stmt *s = w->s[S_LIVE_STATE];
+    b_i64(s, 1, (int64_t)wall_ns());
+    b_ts(s, 2, sn->capture_ns);
+    b_i64(s, 3, (int64_t)sn->open.calls_up);
+    b_i64(s, 4, (int64_t)sn->open.legs_up);
+    b_i64(s, 5, (int64_t)sn->open.legs_ringing);
+    b_i64(s, 6, (int64_t)sn->open.legs_trying);
+    b_i64(s, 7, sn->running);
+    return ok & run(w, s);
+}
+
+static bool write_snap(struct st_writer *w, const struct snap *sn)
+{
+    bool ok = true;
+    uint64_t now = wall_ns();
+    for (size_t i = 0; i < sn->ntrunks; i++) {
+        const struct snap_trunk *t = &sn->trunks[i];
+        sqlite3_stmt *s = w->s[S_TRUNK];
+        b_text(s, 1, t->name);
+        b_addr(s, 2, &t->local);
+        b_addr(s, 3, &t->peer);
+        b_i64(s, 4, t->itsp);
+        b_kpi_counts(s, 5, &t->all);
+        b_real(s, 12, calls_kpi_asr(&t->all));
+        b_real(s, 13, calls_kpi_ner(&t->all));
+        b_real(s, 14, calls_kpi_acd_s(&t->all));
+        b_real(s, 15, calls_kpi_mean(t->all.srd_sum_ms, t->all.srd_n));
+        if (t->p95 >= 0)
+            b_i64(s, 16, t->p95);
+        b_i64(s, 17, t->peak);
+        b_ts(s, 18, t->peak_ns);
+        b_i64(s, 19, (int64_t)now);
+        b_site(s, 20, t->site);
+        int64_t tid = 0;
+        if (sqlite3_step(s) == SQLITE_ROW)
+            tid = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        if (!tid) {
+            ok = false;
+            continue;
+        }
+        /* The tracker's buckets mix both directions: stored as 'all'. */
+        for (size_t b = t->b0; b < t->b0 + t->nb; b++) {
+            const struct calls_bucket *bk = &sn->buckets[b];
+            const struct calls_kpi *k = &bk->k;
+            s = w->s[S_KPI];
+            b_i64(s, 1, tid);
+            b_text(s, 2, "all");
+            b_i64(s, 3, (int64_t)bk->start_ns);
+            b_kpi_counts(s, 4, k);
+            sqlite3_bind_double(s, 11, k->srd_sum_ms);
+            b_i64(s, 12, (int64_t)k->srd_n);
+            sqlite3_bind_double(s, 13, k->ans_sum_ms);
+            b_i64(s, 14, (int64_t)k->ans_n);
+            sqlite3_bind_double(s, 15, k->dur_sum_s);
+            b_i64(s, 16, (int64_t)k->dur_n);
+            b_i64(s, 17, bk->peak_concurrent);
+            ok &= run(w, s);
+        }
+        ok &= write_peer(w, &t->peer, t->name, t->itsp ? "itsp" : "direct", 0, t->peak_ns);
+    }
+    ok &= write_regs(w, sn);
+    ok &= write_open(w, sn);
     return ok;
 }
 
@@ -1121,8 +1220,8 @@ static bool write_rec(struct st_writer *w, struct rec *r)
         return write_capture_begin(w, r);
     case REC_CAPTURE_END:
         return write_capture_end(w, r);
-    case REC_TRUNKS:
-        return write_trunks(w, r->u.trunks);
+    case REC_SNAP:
+        return write_snap(w, &r->u.snap);
     }
     return false;
 }
@@ -1439,13 +1538,126 @@ void st_capture_end(struct st_writer *w)
     }
 }
 
+/* Buckets of t from since_ns on (ascending: counted from the end). */
+static size_t buckets_since(const struct calls_trunk *t, uint64_t since_ns)
+{
+    size_t n = 0;
+    while (n < t->nbuckets && t->buckets[t->nbuckets - 1 - n].start_ns >= since_ns)
+        n++;
+    return n;
+}
+
+struct open_fill {
+    struct snap_leg *legs;
+    size_t n, cap;
+};
+
+static void open_leg(void *ctx, const struct calls_leg *l, enum calls_open_state st,
+                     uint64_t key)
+{
+    struct open_fill *f = ctx;
+    if (f->n >= f->cap)
+        return;
+    struct snap_leg *o = &f->legs[f->n++];
+    memset(o, 0, sizeof *o);
+    o->key = key;
+    o->state = (uint8_t)st;
+    memcpy(o->call_id, l->call_id, sizeof o->call_id);
+    memcpy(o->caller, l->pai[0] ? l->pai : l->from, sizeof o->caller);
+    memcpy(o->callee, l->ruri[0] ? l->ruri : l->to, sizeof o->callee);
+    o->invite_ns = l->invite_ns;
+    o->ring_ns = l->ring_ns;
+    o->answer_ns = l->answer_ns;
+    o->src = l->src;
+    o->dst = l->dst;
+    o->sport = l->sport;
+    o->dport = l->dport;
+    memcpy(o->transport, l->transport, sizeof o->transport);
+    memcpy(o->site, l->site, sizeof o->site);
+}
+
+#define ALIGN8(x) (((x) + 7) & ~(size_t)7)
+
+/* A snapshot record of c (buckets from since_ns, legs in progress when
+ * running); NULL when memory is short (counted). */
+static struct rec *snap_new(struct st_writer *w, const struct calls *c, uint64_t since_ns,
+                            uint64_t now_ns, bool running)
+{
+    size_t nt = calls_trunk_count(c), nb = 0, nr = calls_reg_count(c);
+    for (size_t i = 0; i < nt; i++)
+        nb += buckets_since(calls_trunk_get(c, i), since_ns);
+    struct calls_open_counts oc;
+    memset(&oc, 0, sizeof oc);
+    if (running)
+        calls_open_legs(c, NULL, NULL, &oc);
+    uint64_t open = oc.legs_up + oc.legs_ringing + oc.legs_trying;
+    size_t nl = open < TS_STORE_LIVE_LEGS ? (size_t)open : TS_STORE_LIVE_LEGS;
+    size_t head = ALIGN8(sizeof(struct rec));
+    size_t o_t = head, o_b = ALIGN8(o_t + nt * sizeof(struct snap_trunk)),
+           o_r = ALIGN8(o_b + nb * sizeof(struct calls_bucket)),
+           o_l = ALIGN8(o_r + nr * sizeof(struct calls_reg)), end = o_l + nl * sizeof(struct snap_leg);
+    struct rec *r = rec_new(w, REC_SNAP, sizeof *r, end);
+    if (!r)
+        return NULL;
+    struct snap *sn = &r->u.snap;
+    sn->trunks = (struct snap_trunk *)((char *)r + o_t);
+    sn->buckets = (struct calls_bucket *)((char *)r + o_b);
+    sn->regs = (struct calls_reg *)((char *)r + o_r);
+    sn->legs = (struct snap_leg *)((char *)r + o_l);
+    sn->running = running;
+    sn->open = oc;
+    sn->capture_ns = now_ns;
+    for (size_t i = 0; i < nt; i++) {
+        const struct calls_trunk *t = calls_trunk_get(c, i);
+        struct snap_trunk *o = &sn->trunks[sn->ntrunks++];
+        memset(o, 0, sizeof *o);
+        memcpy(o->name, t->name, sizeof o->name);
+        o->local = t->local;
+        o->peer = t->peer;
+        o->itsp = t->itsp;
+        memcpy(o->site, t->site, sizeof o->site);
+        o->all = t->all;
+        o->p95 = calls_hist_p95(&t->srd_hist);
+        o->peak = t->peak_concurrent;
+        o->peak_ns = t->peak_ns;
+        size_t k = buckets_since(t, since_ns);
+        o->b0 = sn->nbuckets;
+        o->nb = k;
+        if (k)
+            memcpy(&sn->buckets[sn->nbuckets], &t->buckets[t->nbuckets - k],
+                   k * sizeof t->buckets[0]);
+        sn->nbuckets += k;
+    }
+    for (size_t i = 0; i < nr; i++)
+        sn->regs[sn->nregs++] = *calls_reg_get(c, i);
+    if (nl) {
+        struct open_fill f = { sn->legs, 0, nl };
+        struct calls_open_counts again;
+        calls_open_legs(c, open_leg, &f, &again);
+        sn->nlegs = f.n;
+    }
+    return r;
+}
+
 void st_writer_trunks(struct st_writer *w, const struct calls *c)
 {
     if (!w || !c)
         return;
-    struct rec r = { .kind = REC_TRUNKS, .sync = true };
-    r.u.trunks = c;
-    enqueue(w, &r);
+    struct rec *r = snap_new(w, c, 0, 0, false);
+    if (!r)
+        return;
+    r->sync = true;
+    enqueue(w, r);
+    free(r); /* a sync record stays the producer's */
+}
+
+bool st_writer_live(struct st_writer *w, const struct calls *c, uint64_t since_ns,
+                    uint64_t now_ns)
+{
+    if (!w || !c)
+        return false;
+    struct rec *r = snap_new(w, c, since_ns, now_ns, true);
+    return r && enqueue(w, r);
 }
 
 void st_writer_stats(struct st_writer *w, struct st_stats *out)
@@ -1524,6 +1736,8 @@ struct st_writer *st_writer_open(const char *path, const struct st_options *opt,
     exec(w, pragma);
     w->leg_floor = q_i64(w, "SELECT coalesce(max(id),0) FROM legs WHERE ?1=?1", 0, 0);
     w->stream_floor = q_i64(w, "SELECT coalesce(max(id),0) FROM rtp_streams WHERE ?1=?1", 0, 0);
+    w->reg_floor = q_i64(w, "SELECT coalesce(max(id),0) FROM registrations WHERE ?1=?1", 0, 0);
+    w->keep_floor = q_i64(w, "SELECT coalesce(max(id),0) FROM keepalives WHERE ?1=?1", 0, 0);
     for (int i = 0; i < S_N; i++) {
         if (sqlite3_prepare_v3(w->h, STMT_SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &w->s[i],
                                NULL) != SQLITE_OK) {

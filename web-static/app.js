@@ -70,6 +70,15 @@ function setStatus(text, cls) {
   document.getElementById("status-text").textContent = text;
 }
 
+/* The page refreshes itself once after ms (a route change cancels it). */
+function refreshIn(fn, ms) {
+  clearTimeout(state.timer);
+  const page = location.hash;
+  state.timer = setTimeout(() => {
+    if (location.hash === page) Promise.resolve(fn()).catch(showError);
+  }, ms);
+}
+
 function view(...kids) {
   const v = document.getElementById("view");
   v.replaceChildren(...kids);
@@ -129,7 +138,7 @@ function bySite(trunks) {
 /* ---- router ---- */
 
 function route() {
-  clearInterval(state.timer);
+  clearTimeout(state.timer);
   state.timer = null;
   const hash = location.hash.replace(/^#/, "") || "/overview";
   const [path, query] = hash.split("?");
@@ -142,6 +151,7 @@ function route() {
   else if (parts[0] === "call" && /^\d+$/.test(parts[1] || "")) p = pageCall(parts[1], params);
   else if (parts[0] === "trunks") p = pageTrunks();
   else if (parts[0] === "trunk" && /^\d+$/.test(parts[1] || "")) p = pageTrunk(parts[1], params);
+  else if (parts[0] === "active") p = pageActive();
   else p = pageOverview(params);
   Promise.resolve(p).catch(showError);
 }
@@ -201,8 +211,8 @@ function seriesCharts(points, withMos = true) {
 
 async function pageOverview(params) {
   const range = params.range || "all";
-  const [health, trunks, stats] = await Promise.all([api("/health"), api("/trunks" + qs({ site: state.site })),
-    api("/stats")]);
+  const [health, trunks, stats, active] = await Promise.all([api("/health"),
+    api("/trunks" + qs({ site: state.site })), api("/stats"), api("/active?limit=1")]);
   state.live = health.live;
   const si = siteInfo();
   const lastCall = si ? si.last_call : stats.totals.last_call;
@@ -225,11 +235,47 @@ async function pageOverview(params) {
       h("dt", {}, "active calls"), h("dd", {}, stats.active_calls), h("dt", {}, "drops (kernel / queue / store)"),
       h("dd", {}, `${stats.drops_kernel} / ${stats.drops_queue} / ${stats.store_dropped}`),
       h("dt", {}, "queue depth"), h("dd", {}, stats.queue_depth))));
+  if (active.running) facts.push(activeSummary(active));
   view(h("h1", {}, "Overview" + (state.site ? " · " + state.site : "")), bar, ...facts,
     trunks.trunks.length ? h("div", { class: "tiles" }, trunks.trunks.map(kpiTile))
       : h("div", { class: "card muted" }, "No trunks in this database yet."),
     seriesCharts(series.points));
-  if (health.live) state.timer = setInterval(() => pageOverview(params).catch(showError), 10000);
+  if (health.live || active.running) refreshIn(() => pageOverview(params), 10000);
+}
+
+/* ---- calls in progress (a running sensor's last snapshot) ---- */
+
+const STATE_TEXT = { up: "up", ringing: "ringing", trying: "trying" };
+
+function activeSummary(a) {
+  const fresh = a.running && a.age_s !== null && a.age_s < 60;
+  return h("div", { class: "card", id: "active-summary" }, h("h2", {}, "In progress"),
+    h("dl", { class: "facts" },
+      h("dt", {}, "calls up"), h("dd", { "data-active": "calls_up" }, a.calls_up ?? "–"),
+      h("dt", {}, "legs up / ringing / trying"),
+      h("dd", {}, `${a.legs_up ?? "–"} / ${a.legs_ringing ?? "–"} / ${a.legs_trying ?? "–"}`),
+      h("dt", {}, "as of"), h("dd", {}, a.capture_time ? when(a.capture_time) + " UTC" : "–",
+        a.running ? (fresh ? "" : " (sensor silent)") : " (no sensor running)")));
+}
+
+async function pageActive() {
+  const a = await api("/active");
+  const rows = [];
+  for (const c of a.calls)
+    c.legs.forEach((l, i) => rows.push(h("tr", { class: i ? "sub-leg" : "", "data-state": l.state },
+      h("td", {}, i ? "" : h("span", { class: "badge " + (c.state === "up" ? "answered" : "timeout") }, STATE_TEXT[c.state])),
+      h("td", {}, STATE_TEXT[l.state]), h("td", {}, l.caller || "–"), h("td", {}, l.callee || "–"),
+      h("td", {}, when(l.invite)), h("td", {}, l.up_s === null ? "–" : secs(l.up_s)),
+      h("td", {}, l.age_s === null ? "–" : secs(l.age_s)),
+      h("td", { class: "mono" }, `${l.src}:${l.sport} → ${l.dst}:${l.dport}`),
+      h("td", { class: "mono small" }, l.call_id || ""))));
+  view(h("h1", {}, "Calls in progress"), activeSummary(a),
+    a.calls.length ? h("div", { class: "card scroll" }, h("table", { class: "grid", id: "active-table" },
+      h("thead", {}, h("tr", {}, ["call", "leg", "caller", "callee", "INVITE (UTC)", "up for", "since INVITE",
+        "addresses", "Call-ID"].map((t) => h("th", {}, t)))), h("tbody", {}, rows)))
+      : h("div", { class: "card muted" }, a.running ? "No call in progress." : "No sensor is writing this database."));
+  setStatus(a.running ? "live sensor" : "database", a.running ? "live" : "");
+  if (a.running) refreshIn(() => pageActive(), 5000);
 }
 
 /* ---- calls ---- */

@@ -244,6 +244,7 @@ def main():
         st, h, body = cl.req("HEAD", "/api/v1/openapi.json")
         check(st == 200 and not body, "HEAD /api/v1/openapi.json: %d, %d bytes" % (st, len(body)))
         run_api(cl, sql, db)
+        run_search(cl, sql, json.load(open(os.path.join(a.work, "g.truth.json"))))
         run_streams(cl, sql, report_streams)
         run_plans(sql)
         run_hostile(cl)
@@ -406,6 +407,92 @@ def run_api(cl, sql, db):
             check(re.match(r'^[a-z_]+(\{[^}]*\})? -?[0-9.e+Inf-]+$', line), "metrics line format: %r" % line)
     st, hd, body = cl.req("HEAD", "/api/v1/trunks")
     check(st == 200 and body == b"", "HEAD: headers only")
+
+
+def call_of(cl, call_id):
+    """API id of the call holding the leg call_id (from the database)."""
+    return cl.json("/api/v1/calls?" + urllib.parse.urlencode({"call_id": call_id}))["calls"]
+
+
+def run_search(cl, sql, truth):
+    """Search as a ticket reads, against the generator's truth file: a
+    number in each of its written forms, any leg's Call-ID, lists of
+    outcomes, sides and codes, an address, a User-Agent; in-progress view
+    of a database no sensor writes."""
+    act = cl.json("/api/v1/active")
+    check(act["running"] is False and act["calls"] == [], "active: no sensor, no calls")
+    tried = 0
+    for tc in truth["calls"]:
+        num = tc["caller"]
+        legs = [leg for leg in tc["legs"] if leg["visible"]]
+        if not num.startswith("+49") or len(legs) < 2 or tried >= 6:
+            continue
+        found = call_of(cl, legs[0]["call_id"])
+        check(len(found) == 1, "call_id %s: one call (%d)" % (legs[0]["call_id"], len(found)))
+        if len(found) != 1:
+            continue
+        tried += 1
+        want = found[0]["id"]
+        # the Call-ID of the second leg finds the same call
+        second = call_of(cl, legs[1]["call_id"])
+        check([c["id"] for c in second] == [want], "second leg's Call-ID %s finds call %d: %s"
+              % (legs[1]["call_id"], want, [c["id"] for c in second]))
+        nsn = num[3:]
+        # +E.164, national, international prefix, with separators, as a URI
+        forms = [num, "0" + nsn, "0049" + nsn, "+49 " + nsn[:2] + " " + nsn[2:-4] + "-" + nsn[-4:],
+                 "sip:%s@example.net;user=phone" % num]
+        for form in forms:
+            got = walk(cl, {"number": form}, 500)
+            check(want in got, "number=%r finds call %d (%d calls)" % (form, want, len(got)))
+            # and only calls where the number is a caller or callee of some leg
+            bad = [i for i in got if not sql(
+                "SELECT 1 FROM legs WHERE call_ref=? AND (substr(caller_digits,-9)=? OR "
+                "substr(callee_digits,-9)=?)", i, nsn[-9:], nsn[-9:])]
+            check(not bad, "number=%r: calls without that number %s" % (form, bad[:5]))
+    check(tried >= 3, "number search tried on %d truth calls" % tried)
+    # lists: the union of the single values
+    for col, vals in (("outcome", ["busy", "failed", "timeout"]), ("failure_side", ["itsp", "sbc"]),
+                      ("direction", ["inbound", "internal"])):
+        ref = sorted(r[0] for r in sql("SELECT id FROM calls WHERE %s IN (%s)"
+                                       % (col, ",".join("?" * len(vals))), *vals))
+        got = sorted(walk(cl, {col: ",".join(vals)}, 500))
+        check(got == ref and ref, "%s=%s: %d calls, want %d" % (col, ",".join(vals), len(got), len(ref)))
+    ref = sorted(r[0] for r in sql("SELECT DISTINCT call_ref FROM legs WHERE final_status IN (486,503)"))
+    got = sorted(walk(cl, {"final_status": "486,503"}, 500))
+    check(got == ref and ref, "final_status=486,503: %d calls, want %d" % (len(got), len(ref)))
+    trunk, local, peer = sql("SELECT id, local_addr, peer_addr FROM trunks ORDER BY attempts DESC")[0]
+    ref = sorted(r[0] for r in sql(
+        "SELECT DISTINCT c.id FROM calls c JOIN legs l ON l.call_ref=c.id WHERE c.outcome IN "
+        "('busy','rejected','cancelled','failed','timeout') AND ((l.src=? AND l.dst=?) OR "
+        "(l.src=? AND l.dst=?))", local, peer, peer, local))
+    got = sorted(walk(cl, {"trunk": trunk, "outcome": "busy,rejected,cancelled,failed,timeout"}, 500))
+    check(got == ref and ref, "trunk %d: every unsuccessful call (%d, want %d)" % (trunk, len(got), len(ref)))
+    # the trunk page's failure rows: each one's link gives calls of that outcome with that code
+    fails = cl.json("/api/v1/trunks/%d" % trunk)["failures"]
+    check(fails and sum(f["calls"] for f in fails) >= len(ref) > 0, "trunk %d failures listed" % trunk)
+    for f in fails[:6]:
+        params = {"trunk": trunk, "outcome": f["outcome"], "failure_side": f["failure_side"],
+                  "final_status": f["final_status"] or "none"}
+        got = [c for c in cl.json("/api/v1/calls?limit=500&" + urllib.parse.urlencode(params))["calls"]]
+        check(len(got) >= f["calls"] and all(c["outcome"] == f["outcome"] for c in got),
+              "failure row %s: %d calls behind %d" % (params, len(got), f["calls"]))
+    addr = sql("SELECT src, sport FROM legs ORDER BY id LIMIT 1")[0]
+    ref = sorted(r[0] for r in sql("SELECT DISTINCT call_ref FROM legs WHERE (src=? AND sport=?) OR "
+                                   "(dst=? AND dport=?)", addr[0], addr[1], addr[0], addr[1]))
+    got = sorted(walk(cl, {"addr": "%s:%d" % addr}, 500))
+    check(got == ref and ref, "addr=%s:%d: %d calls, want %d" % (addr[0], addr[1], len(got), len(ref)))
+    ua = sql("SELECT server FROM legs WHERE server<>'' GROUP BY 1 ORDER BY count(*) LIMIT 1")
+    check(ua, "legs keep the callee's Server header")
+    if ua:
+        word = ua[0][0].split("/")[0].lower()
+        ref = sorted(r[0] for r in sql("SELECT DISTINCT call_ref FROM legs WHERE "
+                                       "instr(lower(user_agent),?) OR instr(lower(server),?)", word, word))
+        got = sorted(walk(cl, {"user_agent": word}, 500))
+        check(got == ref and ref, "user_agent=%s: %d calls, want %d" % (word, len(got), len(ref)))
+    for bad in ("outcome=busy,nosuch", "final_status=99", "number=abc%01", "addr=10.0.0.300",
+                "port=0", "final_status=486,486,486,486,486,486,486,486,486"):
+        st, _, _ = cl.req("GET", "/api/v1/calls?" + bad)
+        check(st == 400, "%s: 400, got %d" % (bad, st))
 
 
 def run_streams(cl, sql, report_streams):

@@ -1098,6 +1098,50 @@ static void test_parked_ringing_and_waiting(void **state)
     calls_free(c);
 }
 
+/* Calls open when the input ends: up or ringing is in_progress (an answered
+ * one lasts until the end of the input), an INVITE without any response
+ * younger than Timer B is pending, older a timeout; open ones blame nobody
+ * and stay out of the trunk's KPIs. */
+static void test_open_at_end(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    const char *A = "10.0.0.1", *B = "203.0.113.5";
+    answered_call(c, 0, "done", A, B, "100", "200", 100, 500, 1000, NULL);
+    setup_call(c, 1000, "up", A, B, "100", "201", 100, 500, NULL);
+    TX(c, 2000, A, B, .method = "INVITE", .cid = "ring", .to = "202");
+    TX(c, 2100, B, A, .status = 180, .cid = "ring", .to = "202", .ttag = "t");
+    TX(c, 3000, A, B, .method = "INVITE", .cid = "old", .to = "203");
+    TX(c, 40000, A, B, .method = "INVITE", .cid = "fresh", .to = "204");
+    TX(c, 41000, B, A, .method = "OPTIONS", .cid = "opt", .to = "x");  /* input ends at 41 s */
+    calls_finish(c);
+    assert_int_equal(calls_count(c), 5);
+    for (size_t i = 0; i < calls_count(c); i++) {
+        const struct calls_call *k = calls_get(c, i);
+        const char *cid = k->legs[0].call_id;
+        unsigned want = !strcmp(cid, "done")    ? CALLS_ANSWERED
+                        : !strcmp(cid, "up")    ? CALLS_IN_PROGRESS
+                        : !strcmp(cid, "ring")  ? CALLS_IN_PROGRESS
+                        : !strcmp(cid, "fresh") ? CALLS_PENDING
+                                                : CALLS_TIMEOUT; /* "old": 38 s, no answer */
+        if (k->outcome != want)
+            fail_msg("%s: outcome %s", cid, calls_outcome_name((enum calls_outcome)k->outcome));
+        if (want == CALLS_TIMEOUT)
+            assert_int_equal(k->failure_side, CALLS_SIDE_ITSP);
+        else
+            assert_int_equal(k->failure_side, CALLS_SIDE_NONE);
+        if (!strcmp(cid, "up")) /* answered at 1.5 s, up until the input ended */
+            assert_true(k->duration_s > 39.4 && k->duration_s < 39.6);
+    }
+    /* done and old ended; up, ring and fresh are not attempts yet */
+    assert_int_equal(calls_trunk_count(c), 1);
+    const struct calls_trunk *t = calls_trunk_get(c, 0);
+    assert_int_equal(t->all.attempts, 2);
+    assert_int_equal(t->all.answered, 1);
+    assert_int_equal(t->all.timeouts, 1);
+    calls_free(c);
+}
+
 static void test_dialog_limit(void **state)
 {
     (void)state;
@@ -1533,6 +1577,7 @@ int main(void)
         cmocka_unit_test(test_corr_timing_multihomed),
         cmocka_unit_test(test_sbc_config_limit),
         cmocka_unit_test(test_dialog_limit),
+        cmocka_unit_test(test_open_at_end),
         cmocka_unit_test(test_callid_hash),
         cmocka_unit_test(test_parked_dialogs),
         cmocka_unit_test(test_parked_ringing_and_waiting),

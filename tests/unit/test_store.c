@@ -337,6 +337,10 @@ static void test_upgrade_for_readers(void **state)
     assert_int_equal(st_db_exec(d, "DROP INDEX legs_src_dst;"
                                    "CREATE INDEX legs_src_dst ON legs(src, dst, mos);"
                                    "DROP TABLE sip_links;" /* and v6 */
+                                   "DROP TABLE live_legs; DROP TABLE live_state;" /* v7 */
+                                   "DROP INDEX legs_final_status;"
+                                   "ALTER TABLE legs DROP COLUMN user_agent;"
+                                   "ALTER TABLE legs DROP COLUMN server;"
                                    "CREATE INDEX sip_messages_leg ON sip_messages(leg_id) "
                                    "WHERE leg_id IS NOT NULL;"
                                    "PRAGMA user_version=4", err, sizeof err), ST_OK);
@@ -691,6 +695,10 @@ static void test_links_upgrade(void **state)
     assert_int_equal(st_db_exec(d, "UPDATE sip_messages SET leg_id=(SELECT leg_id FROM sip_links "
                                    "WHERE msg_id=sip_messages.id);"
                                    "DROP TABLE sip_links;"
+                                   "DROP TABLE live_legs; DROP TABLE live_state;" /* v7 */
+                                   "DROP INDEX legs_final_status;"
+                                   "ALTER TABLE legs DROP COLUMN user_agent;"
+                                   "ALTER TABLE legs DROP COLUMN server;"
                                    "CREATE INDEX sip_messages_leg ON sip_messages(leg_id) "
                                    "WHERE leg_id IS NOT NULL;"
                                    "PRAGMA user_version=5", err, sizeof err), ST_OK);
@@ -948,6 +956,124 @@ static void test_metachars(void **state)
     assert_int_equal(q(db, "SELECT count(*) FROM sip_links"), 1);
 }
 
+/* ---- live snapshots ---- */
+
+static struct sip_msg g_msg;
+
+/* One SIP message from src to dst (IPv4 "a.b.c.d", port 5060) at t (s). */
+static void sip_to(struct calls *c, double t, const char *src, const char *dst,
+                   const char *first, const char *cid, const char *cseq, const char *to_tag)
+{
+    static char buf[1024];
+    int n = snprintf(buf, sizeof buf,
+                     "%s\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK%s\r\n"
+                     "From: <sip:100@x>;tag=f\r\nTo: <sip:200@x>%s%s\r\nCall-ID: %s\r\n"
+                     "CSeq: %s\r\nContent-Length: 0\r\n\r\n",
+                     first, cseq, to_tag ? ";tag=" : "", to_tag ? to_tag : "", cid, cseq);
+    assert_int_equal(sip_parse((const uint8_t *)buf, (size_t)n, false, &g_msg), SIP_OK);
+    struct pkt_meta m;
+    memset(&m, 0, sizeof m);
+    m.ts_ns = T0 + (uint64_t)(t * 1e9);
+    m.l4 = TS_L4_UDP;
+    m.ipver = 4;
+    m.src.family = m.dst.family = 4;
+    unsigned a[4], b[4];
+    assert_int_equal(sscanf(src, "%u.%u.%u.%u", &a[0], &a[1], &a[2], &a[3]), 4);
+    assert_int_equal(sscanf(dst, "%u.%u.%u.%u", &b[0], &b[1], &b[2], &b[3]), 4);
+    for (int i = 0; i < 4; i++) {
+        m.src.a[i] = (uint8_t)a[i];
+        m.dst.a[i] = (uint8_t)b[i];
+    }
+    m.sport = m.dport = 5060;
+    calls_sip(c, &m, &g_msg);
+}
+
+#define PBX "10.0.0.5"
+#define ITSP "203.0.113.9"
+
+/* INVITE at t, 180 and 200 after 1 s, ACK; BYE at end (0: still up). */
+static void live_call(struct calls *c, const char *cid, double t, double end)
+{
+    sip_to(c, t, PBX, ITSP, "INVITE sip:200@x SIP/2.0", cid, "1 INVITE", NULL);
+    sip_to(c, t + 1, ITSP, PBX, "SIP/2.0 180 Ringing", cid, "1 INVITE", "t");
+    sip_to(c, t + 1.5, ITSP, PBX, "SIP/2.0 200 OK", cid, "1 INVITE", "t");
+    sip_to(c, t + 1.6, PBX, ITSP, "ACK sip:200@x SIP/2.0", cid, "1 ACK", "t");
+    if (end > 0) {
+        sip_to(c, end, PBX, ITSP, "BYE sip:200@x SIP/2.0", cid, "2 BYE", "t");
+        sip_to(c, end + 0.1, ITSP, PBX, "SIP/2.0 200 OK", cid, "2 BYE", "t");
+    }
+}
+
+static uint64_t written_now(struct st_writer *w)
+{
+    struct st_stats s;
+    st_writer_stats(w, &s);
+    return s.written;
+}
+
+/* A running sensor's snapshots: trunk and buckets while calls go on, a
+ * closed bucket kept when later snapshots only carry newer ones, this
+ * session's registrations replaced (not added) each time, legs in
+ * progress listed and emptied at the end. */
+static void test_live_snapshots(void **state)
+{
+    (void)state;
+    char db[512];
+    struct st_writer *w = fresh_writer(db, sizeof db, "live.db");
+    struct calls_config cfg;
+    calls_config_default(&cfg);
+    cfg.no_report = true;
+    struct calls *c = calls_new(&cfg, NULL);
+    assert_non_null(c);
+    calls_set_sink(c, st_calls_sink, w);
+    /* T0 is 20 s into a minute: bucket [40, 100) gets two answered calls that
+     * end; one is still up at 102 s and one rings */
+    live_call(c, "a1", 50, 60);
+    live_call(c, "a2", 70, 80);
+    live_call(c, "up", 102, 0);
+    sip_to(c, 103, PBX, ITSP, "REGISTER sip:x SIP/2.0", "r1", "1 REGISTER", NULL);
+    sip_to(c, 103.1, ITSP, PBX, "SIP/2.0 200 OK", "r1", "1 REGISTER", "t");
+    sip_to(c, 104, PBX, ITSP, "INVITE sip:200@x SIP/2.0", "ring", "1 INVITE", NULL);
+    sip_to(c, 104.5, ITSP, PBX, "SIP/2.0 180 Ringing", "ring", "1 INVITE", "t");
+    calls_tick(c, T0 + 110 * NS);
+    struct calls_open_counts oc;
+    calls_open_legs(c, NULL, NULL, &oc);
+    assert_int_equal(oc.calls_up, 1);
+    assert_int_equal(oc.legs_up, 1);
+    assert_int_equal(oc.legs_ringing, 1);
+    uint64_t n0 = written_now(w);
+    assert_true(st_writer_live(w, c, 0, T0 + 110 * NS));
+    assert_true(wait_written(w, n0 + 3, 5000)); /* two calls and the snapshot */
+    assert_int_equal(q(db, "SELECT attempts FROM trunks"), 2);
+    assert_int_equal(q(db, "SELECT attempts FROM kpi_minute WHERE minute=1700000040000000000"), 2);
+    assert_int_equal(q(db, "SELECT count(*) FROM registrations"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM live_legs"), 2);
+    assert_int_equal(q(db, "SELECT count(*) FROM live_legs WHERE state='up' AND call_id='up'"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM live_legs WHERE state='ringing'"), 1);
+    assert_int_equal(q(db, "SELECT calls_up FROM live_state WHERE running=1"), 1);
+
+    /* the next bucket: one more call; the snapshot carries buckets from
+     * 100 s on only, the closed one stays as it was */
+    live_call(c, "b1", 120, 130);
+    calls_tick(c, T0 + 170 * NS);
+    n0 = written_now(w);
+    assert_true(st_writer_live(w, c, T0 + 100 * NS, T0 + 170 * NS));
+    assert_true(wait_written(w, n0 + 2, 5000));
+    assert_int_equal(q(db, "SELECT attempts FROM trunks"), 3);
+    assert_int_equal(q(db, "SELECT attempts FROM kpi_minute WHERE minute=1700000040000000000"), 2);
+    assert_int_equal(q(db, "SELECT sum(attempts) FROM kpi_minute"), 3);
+    assert_int_equal(q(db, "SELECT count(*) FROM registrations"), 1);
+
+    /* stop: everything written, the live tables emptied */
+    calls_finish(c);
+    st_writer_trunks(w, c);
+    assert_int_equal(q(db, "SELECT count(*) FROM live_legs"), 0);
+    assert_int_equal(q(db, "SELECT running FROM live_state"), 0);
+    assert_int_equal(q(db, "SELECT count(*) FROM registrations"), 1);
+    st_writer_close(w);
+    calls_free(c);
+}
+
 /* ---- helper modes for the corpus tests ---- */
 
 struct mini {
@@ -1156,6 +1282,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_reanalysis),
         cmocka_unit_test(test_link_ids_reused),
         cmocka_unit_test(test_metachars),
+        cmocka_unit_test(test_live_snapshots),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
