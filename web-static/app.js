@@ -6,8 +6,10 @@
 const API = "/api/v1";
 const COLORS = ["#2b6cb0", "#2f855a", "#c05621", "#6b46c1", "#b83280", "#2c7a7b", "#975a16", "#4a5568"];
 const OUTCOME_COLORS = { answered: "#2f855a", busy: "#d69e2e", cancelled: "#718096", rejected: "#dd6b20",
-                         failed: "#c53030", timeout: "#805ad5" };
+                         failed: "#c53030", timeout: "#805ad5", in_progress: "#3182ce", pending: "#63b3ed" };
 const FAILED = new Set(["failed", "rejected", "timeout"]);
+/* Every call that did not succeed (and has ended): the trunk page's "Failed calls". */
+const UNSUCCESSFUL = "busy,rejected,cancelled,failed,timeout";
 const POOR_MOS = 3.5;
 const state = { live: false, timer: null, token: sessionStorage.getItem("ts-token") || "",
                 site: sessionStorage.getItem("ts-site") || "", sites: [] };
@@ -77,6 +79,28 @@ function refreshIn(fn, ms) {
   state.timer = setTimeout(() => {
     if (location.hash === page) Promise.resolve(fn()).catch(showError);
   }, ms);
+}
+
+/* A table's text as CSV (RFC 4180 quoting), saved as name.csv. */
+function tableCsv(table) {
+  const cell = (td) => {
+    const t = td.textContent.replace(/\s+/g, " ").trim();
+    return /[",\r\n]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t;
+  };
+  return [...table.querySelectorAll("tr")].map((tr) => [...tr.children].map(cell).join(",")).join("\r\n") + "\r\n";
+}
+
+function csvButton(tableId, name) {
+  return h("button", { type: "button", class: "csv", "data-csv": tableId, onclick: () => {
+    const t = document.getElementById(tableId);
+    if (!t) return;
+    const url = URL.createObjectURL(new Blob([tableCsv(t)], { type: "text/csv" }));
+    const a = h("a", { href: url, download: name + ".csv" });
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  } }, "CSV");
 }
 
 function view(...kids) {
@@ -269,7 +293,8 @@ async function pageActive() {
       h("td", {}, l.age_s === null ? "–" : secs(l.age_s)),
       h("td", { class: "mono" }, `${l.src}:${l.sport} → ${l.dst}:${l.dport}`),
       h("td", { class: "mono small" }, l.call_id || ""))));
-  view(h("h1", {}, "Calls in progress"), activeSummary(a),
+  view(h("div", { class: "toolbar" }, h("h1", {}, "Calls in progress"), h("span", { class: "spacer" }),
+    a.calls.length ? csvButton("active-table", "in-progress") : null), activeSummary(a),
     a.calls.length ? h("div", { class: "card scroll" }, h("table", { class: "grid", id: "active-table" },
       h("thead", {}, h("tr", {}, ["call", "leg", "caller", "callee", "INVITE (UTC)", "up for", "since INVITE",
         "addresses", "Call-ID"].map((t) => h("th", {}, t)))), h("tbody", {}, rows)))
@@ -280,8 +305,9 @@ async function pageActive() {
 
 /* ---- calls ---- */
 
-const CALL_FILTERS = ["from", "to", "caller", "callee", "trunk", "direction", "outcome", "failure_side",
-                      "min_mos", "max_mos", "min_pdd", "sort", "order", "limit"];
+const CALL_FILTERS = ["from", "to", "number", "call_id", "addr", "user_agent", "final_status", "caller", "callee",
+                      "trunk", "direction", "outcome", "failure_side", "min_mos", "max_mos", "min_pdd", "sort",
+                      "order", "limit"];
 
 function toIsoInput(v) {
   return v && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(v) ? v.slice(0, 16) : "";
@@ -289,18 +315,28 @@ function toIsoInput(v) {
 
 async function pageCalls(params) {
   const trunks = await api("/trunks" + qs({ site: state.site }));
-  const sel = (name, opts) => h("select", { name }, h("option", { value: "" }, "any"),
-    opts.map(([v, l]) => h("option", { value: v, selected: params[name] === String(v) }, l)));
+  const sel = (name, opts) => {
+    /* a list from a deep link that no option names gets its own */
+    if (params[name] && !opts.some(([v]) => String(v) === params[name])) opts = opts.concat([[params[name], params[name]]]);
+    return h("select", { name }, h("option", { value: "" }, "any"),
+      opts.map(([v, l]) => h("option", { value: v, selected: params[name] === String(v) }, l)));
+  };
   const inp = (name, attrs) => h("input", Object.assign({ name, value: params[name] || "" }, attrs));
   const form = h("form", { class: "card", id: "call-filters" },
     h("div", { class: "filters" },
       h("label", {}, "From (UTC)", inp("from", { type: "datetime-local", value: toIsoInput(params.from) })),
       h("label", {}, "To (UTC)", inp("to", { type: "datetime-local", value: toIsoInput(params.to) })),
+      h("label", {}, "Number (any format)", inp("number", { placeholder: "+49 30 1234567, 030…, alice" })),
+      h("label", {}, "Call-ID (any leg)", inp("call_id", {})),
+      h("label", {}, "Address[:port]", inp("addr", { placeholder: "10.0.0.1:5060" })),
+      h("label", {}, "Final code(s)", inp("final_status", { placeholder: "486,503,none", pattern: "([1-6][0-9]{2}|none)(,([1-6][0-9]{2}|none))*" })),
+      h("label", {}, "User-Agent / Server", inp("user_agent", {})),
       h("label", {}, "Caller digits", inp("caller", { inputmode: "numeric", pattern: "[0-9]{1,32}", placeholder: "e.g. 4930" })),
       h("label", {}, "Callee digits", inp("callee", { inputmode: "numeric", pattern: "[0-9]{1,32}" })),
       h("label", {}, "Trunk", sel("trunk", trunks.trunks.map((t) => [t.id, `${t.id} · ${t.name}`]))),
       h("label", {}, "Direction", sel("direction", ["inbound", "outbound", "internal", "transit"].map((x) => [x, x]))),
-      h("label", {}, "Outcome", sel("outcome", ["answered", "busy", "rejected", "cancelled", "failed", "timeout"].map((x) => [x, x]))),
+      h("label", {}, "Outcome", sel("outcome", [[UNSUCCESSFUL, "unsuccessful (all)"], ["in_progress,pending", "still open"]].concat(
+        ["answered", "busy", "rejected", "cancelled", "failed", "timeout", "in_progress", "pending"].map((x) => [x, x])))),
       h("label", {}, "Failure side", sel("failure_side", ["none", "enterprise", "sbc", "itsp"].map((x) => [x, x]))),
       h("label", {}, "MOS at least", inp("min_mos", { type: "number", min: 1, max: 5, step: 0.1 })),
       h("label", {}, "MOS at most", inp("max_mos", { type: "number", min: 1, max: 5, step: 0.1 })),
@@ -308,7 +344,8 @@ async function pageCalls(params) {
       h("label", {}, "Page size", h("select", { name: "limit" }, [25, 50, 100, 200, 500].map((n) =>
         h("option", { value: n, selected: String(params.limit || 50) === String(n) }, n))))),
     h("div", { class: "toolbar" }, h("button", { class: "primary", type: "submit" }, "Search"),
-      h("button", { type: "button", onclick: () => (location.hash = "#/calls") }, "Reset")));
+      h("button", { type: "button", onclick: () => (location.hash = "#/calls") }, "Reset"),
+      h("span", { class: "muted" }, "the address bar holds the search: copy it to share")));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     const p = {};
@@ -358,7 +395,8 @@ async function pageCalls(params) {
       const b = stack.slice(); const prev = b.pop(); nav(prev === "_" ? "" : prev, b); } }, "‹ Previous"),
     h("button", { id: "next-page", disabled: !data.next_cursor, onclick: () =>
       nav(data.next_cursor, stack.concat([params.cursor || "_"])) }, "Next ›"),
-    h("span", { class: "muted" }, `${data.calls.length} calls on this page` + (stack.length ? ` · page ${stack.length + 1}` : "")));
+    h("span", { class: "muted" }, `${data.calls.length} calls on this page` + (stack.length ? ` · page ${stack.length + 1}` : "")),
+    h("span", { class: "spacer" }), csvButton("calls-table", "calls"));
   view(h("h1", {}, "Calls" + (state.site ? " · " + state.site : "")), form, h("div", { class: "card" }, h("div", { class: "table-wrap" },
     h("table", { class: "grid", id: "calls-table" },
       h("thead", {}, h("tr", {}, sortTh("start", "Start (UTC)"), h("th", {}, "Caller"), h("th", {}, "Callee"),
@@ -553,7 +591,8 @@ async function pageTrunks() {
     h("th", { colspan: 14 }, `Site: ${siteName(site)} · ${n} trunk${n === 1 ? "" : "s"}`));
   const body = grouped ? bySite(t.trunks).flatMap(([site, rs]) => [head(site, rs.length), ...rs.map(trunkRow)])
     : t.trunks.map(trunkRow);
-  view(h("h1", {}, "Trunks" + (state.site ? " · " + state.site : "")), h("div", { class: "card" }, h("div", { class: "table-wrap" },
+  view(h("div", { class: "toolbar" }, h("h1", {}, "Trunks" + (state.site ? " · " + state.site : "")),
+    h("span", { class: "spacer" }), csvButton("trunks-table", "trunks")), h("div", { class: "card" }, h("div", { class: "table-wrap" },
     h("table", { class: "grid", id: "trunks-table" },
       h("thead", {}, h("tr", {}, ["#", "Name", "Type", "Local", "Peer"].map((x) => h("th", {}, x)),
         ["Attempts", "Answered", "ASR", "NER", "ACD", "PDD", "PDD p95", "Peak", "MOS"].map((x) => h("th", { class: "num" }, x)))),
@@ -591,6 +630,38 @@ function healthTable(rows, kind) {
       h("td", { class: "num" }, r.last_status ?? "–"), h("td", {}, when(r.last_ok_ts))))));
 }
 
+/* Whose fault: unsuccessful calls on the trunk by side and outcome, then by
+ * the trunk leg's final response; every count opens the calls behind it. */
+function faultCard(tid, rows) {
+  const link = (p, n) => h("a", { href: "#/calls" + qs(Object.assign({ trunk: tid }, p)), "data-fault": qs(p) }, n);
+  const bySide = new Map();
+  for (const r of rows) {
+    const k = r.failure_side + "|" + r.outcome;
+    bySide.set(k, (bySide.get(k) || 0) + r.calls);
+  }
+  const sideRows = [...bySide.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => {
+    const [side, outcome] = k.split("|");
+    return h("tr", {}, h("td", {}, side), h("td", {}, outcome),
+      h("td", { class: "num" }, link({ outcome, failure_side: side }, n)));
+  });
+  const codeRows = rows.map((r) => h("tr", {},
+    h("td", {}, r.failure_side), h("td", {}, r.outcome),
+    h("td", { class: "num" }, r.final_status ?? "none"), h("td", {}, r.reason || ""), h("td", { class: "mono" }, r.sender || "–"),
+    h("td", { class: "num" }, r.q850_cause ?? ""), h("td", { class: "mono small" }, r.reason_header || ""),
+    h("td", { class: "num" }, link({ outcome: r.outcome, failure_side: r.failure_side,
+      final_status: r.final_status ?? "none" }, r.calls))));
+  if (!rows.length) return h("div", { class: "card", id: "faults" }, h("h2", {}, "Whose fault"), h("p", { class: "muted" }, "No unsuccessful call."));
+  return h("div", { class: "card", id: "faults" }, h("div", { class: "toolbar" }, h("h2", {}, "Whose fault"),
+      h("span", { class: "spacer" }), csvButton("fault-codes", "trunk-" + tid + "-failures")),
+    h("div", { class: "row" },
+      h("div", { class: "table-wrap", style: null }, h("table", { class: "grid", id: "fault-sides" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Failure side"), h("th", {}, "Outcome"), h("th", { class: "num" }, "Calls"))),
+        h("tbody", {}, sideRows))),
+      h("div", { class: "table-wrap grow" }, h("table", { class: "grid", id: "fault-codes" },
+        h("thead", {}, h("tr", {}, ["Side", "Outcome", "Final", "Reason", "Sent by", "Q.850", "Reason header", "Calls"].map((x) => h("th", {}, x)))),
+        h("tbody", {}, codeRows)))));
+}
+
 async function pageTrunk(id, params) {
   const range = params.range || "all";
   const [d, stats] = await Promise.all([api("/trunks/" + id), api("/stats")]);
@@ -604,7 +675,7 @@ async function pageTrunk(id, params) {
   view(
     h("div", { class: "toolbar" }, h("a", { href: "#/trunks" }, "‹ Trunks"), h("span", { class: "spacer" }),
       h("a", { class: "button", href: "#/calls?trunk=" + t.id }, "Calls on this trunk"),
-      h("a", { class: "button", href: "#/calls?trunk=" + t.id + "&outcome=failed" }, "Failed calls")),
+      h("a", { class: "button", id: "failed-calls", href: "#/calls" + qs({ trunk: t.id, outcome: UNSUCCESSFUL }) }, "Failed calls")),
     h("h1", {}, `Trunk ${t.id}: ${t.name} `, h("span", { class: "badge " + t.type }, t.type)),
     h("div", { class: "tiles" }, kpiTile(t),
       h("div", { class: "tile" }, h("div", { class: "name" }, "Capacity"), h("div", { class: "sub" }, `peak at ${when(t.peak_ts)} UTC`),
@@ -615,11 +686,13 @@ async function pageTrunk(id, params) {
       h("div", { class: "tile" }, h("div", { class: "name" }, "Codecs answered"),
         h("div", { class: "sub" }, d.codecs.map((c) => `${c.codec || "?"} ${c.count}`).join(" · ") || "–"))),
     h("div", { class: "row" },
-      h("div", { class: "card" }, h("h2", {}, "KPIs per direction"), h("div", { class: "table-wrap" },
+      h("div", { class: "card" }, h("div", { class: "toolbar" }, h("h2", {}, "KPIs per direction"),
+        h("span", { class: "spacer" }), csvButton("dir-table", "trunk-" + t.id + "-directions")), h("div", { class: "table-wrap" },
         h("table", { class: "grid", id: "dir-table" }, h("thead", {}, h("tr", {}, h("th", {}, "Direction"),
           ["Attempts", "Answered", "Busy", "Rejected", "Cancelled", "Failed", "Timeouts", "ASR", "NER", "ACD", "PDD"].map((x) =>
             h("th", { class: "num" }, x)))), h("tbody", {}, dirRows)))),
       h("div", { class: "card" }, h("h2", {}, "Final response codes"), codeBars(d.codes))),
+    faultCard(t.id, d.failures),
     h("div", { class: "row" },
       h("div", { class: "card" }, h("h2", {}, "Registrations"), healthTable(d.registrations, "registrations")),
       h("div", { class: "card" }, h("h2", {}, "Keep-alives (OPTIONS)"), healthTable(d.keepalives, "keep-alives"))),

@@ -105,7 +105,7 @@ const pct = (v) => (v === null || v === undefined ? "–" : (v * 100).toFixed(1)
 
 const profile = mkdtempSync(path.join(tmpdir(), "ts-chromium-"));
 const ctx = await pw.chromium.launchPersistentContext(profile, {
-  executablePath: chromiumPath, headless: true, viewport: { width: 1440, height: 900 },
+  executablePath: chromiumPath, headless: true, viewport: { width: 1440, height: 900 }, acceptDownloads: true,
   args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"],
 });
@@ -242,6 +242,83 @@ try {
   check((await page.textContent("#peak-conc")) === String(td.trunk.peak_concurrent), "peak concurrent calls");
   await page.waitForSelector(".chart svg");
   await page.screenshot({ path: path.join(work, "trunk.png"), fullPage: true });
+
+  // ---- search as a ticket reads, at 1,280 px: a number in three written
+  // forms and the second leg's Call-ID find the call; the trunk page's
+  // failure breakdown links to calls that all have that outcome
+  await page.setViewportSize({ width: 1280, height: 900 });
+  const rowIds = () => [...document.querySelectorAll("#calls-table tbody tr[data-call]")].map((r) => Number(r.dataset.call));
+  async function search(field, value) {
+    await page.goto(base + "/#/calls?limit=500");
+    await page.waitForSelector("#call-filters");
+    const before = await page.evaluate(() => location.hash);
+    await page.fill(`#call-filters [name="${field}"]`, value);
+    await page.click("#call-filters button[type=submit]");
+    await waitFor(page, (h) => location.hash !== h, before, "the search to run");
+    await waitFor(page, () => document.querySelector("#calls-table tbody tr") !== null, null, "the results");
+    return page.evaluate(rowIds);
+  }
+  let target = null;
+  for (const c of (await api("/calls?limit=500")).calls) {
+    if (c.legs < 2 || !/^\+49\d{8,}$/.test(c.caller || "")) continue;
+    target = { call: c, legs: (await api("/calls/" + c.id)).legs };
+    break;
+  }
+  if (check(target !== null, "a two-leg call with a +49 caller")) {
+    const e164 = target.call.caller, nsn = e164.slice(3);
+    for (const form of [e164, "0" + nsn, "0049" + nsn]) {
+      const ids = await search("number", form);
+      check(ids.includes(target.call.id), `number ${form} finds call ${target.call.id} (${ids.length} rows)`);
+    }
+    const ids = await search("call_id", target.legs[1].call_id);
+    check(ids.length === 1 && ids[0] === target.call.id,
+          `second leg's Call-ID ${target.legs[1].call_id} finds call ${target.call.id}: ${ids}`);
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth);
+    check(wide, "calls page within 1,280 px");
+  }
+  const ft = trunks.map((t) => t.id);
+  let faultLinks = 0;
+  for (const t of ft) {
+    const d = await api("/trunks/" + t);
+    if (!d.failures.length) continue;
+    await page.goto(base + "/#/trunk/" + t);
+    await page.waitForSelector("#faults a[data-fault]");
+    const links = await page.$$eval("#faults a[data-fault]", (as) => as.map((a) => [a.getAttribute("href"), Number(a.textContent)]));
+    check(links.length >= d.failures.length, `trunk ${t}: a link per failure row (${links.length})`);
+    for (const [href, n] of links.slice(0, 6)) {
+      const want = new URLSearchParams(href.split("?")[1]).get("outcome");
+      await page.goto(base + "/" + href + "&limit=500");
+      await waitFor(page, () => document.querySelector("#calls-table tbody tr") !== null, null, "the calls behind " + href);
+      const rows = await page.$$eval("#calls-table tbody tr[data-call]", (rs) => rs.map((r) => r.dataset.outcome));
+      check(rows.length >= n && n > 0 && rows.every((o) => o === want),
+            `${href}: ${rows.length} calls for ${n}, all ${want}: ${[...new Set(rows)]}`);
+      faultLinks++;
+    }
+    // "Failed calls" is every unsuccessful call of the trunk
+    await page.goto(base + "/#/trunk/" + t);
+    await page.waitForSelector("#failed-calls");
+    await page.click("#failed-calls");
+    await waitFor(page, () => location.hash.startsWith("#/calls"), null, "the failed calls");
+    const wantIds = (await api(`/calls?trunk=${t}&outcome=busy,rejected,cancelled,failed,timeout&limit=50`)).calls.map((c) => c.id).join();
+    await waitValue(page, () => [...document.querySelectorAll("#calls-table tbody tr[data-call]")].map((r) => r.dataset.call).join(), wantIds);
+    const shownFailed = await page.$$eval("#calls-table tbody tr[data-call]", (rs) => rs.map((r) => r.dataset.call).join());
+    check(wantIds !== "" && shownFailed === wantIds, `trunk ${t}: "Failed calls" lists every unsuccessful call`);
+    await page.goto(base + "/#/trunk/" + t);
+    await page.waitForSelector("#faults");
+    check(await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth), `trunk ${t} page within 1,280 px`);
+    await page.screenshot({ path: path.join(work, "trunk-faults.png"), fullPage: true });
+    if (faultLinks >= 6) break;
+  }
+  check(faultLinks > 0, `failure breakdown links followed (${faultLinks})`);
+  // CSV of the calls table: a header and a line per row
+  await page.goto(base + "/#/calls?limit=25");
+  await waitFor(page, () => document.querySelectorAll("#calls-table tbody tr[data-call]").length === 25, null, "25 calls");
+  const [dl] = await Promise.all([page.waitForEvent("download"), page.click('button[data-csv="calls-table"]')]);
+  const csvPath = path.join(work, "calls.csv");
+  await dl.saveAs(csvPath);
+  const csv = (await import("node:fs")).readFileSync(csvPath, "utf8").trim().split(/\r\n/);
+  check(csv.length === 26 && /^Start/.test(csv[0]), `calls CSV: ${csv.length} lines`);
+  await page.setViewportSize({ width: 1440, height: 900 });
 
   // ---- sites: a collector's database fed by two sensors ("hq", "branch");
   // the selector lists them and filters the overview and the calls table
