@@ -77,7 +77,9 @@ function refreshIn(fn, ms) {
   clearTimeout(state.timer);
   const page = location.hash;
   state.timer = setTimeout(() => {
-    if (location.hash === page) Promise.resolve(fn()).catch(showError);
+    if (location.hash !== page) return;
+    refreshStatus();
+    Promise.resolve(fn()).catch(showError);
   }, ms);
 }
 
@@ -110,6 +112,7 @@ function view(...kids) {
 }
 
 function showError(e) {
+  refreshStatus();
   view(h("div", { class: "error-box", role: "alert" }, "Could not load: ", e.message || String(e)));
 }
 
@@ -161,13 +164,34 @@ function bySite(trunks) {
 
 /* ---- router ---- */
 
+/* The status chip, on every page: a live sensor (this process or one
+ * writing the database), or the database and its calls; red when the API
+ * does not answer. */
+async function refreshStatus() {
+  try {
+    const [health, stats, active] = await Promise.all([api("/health"), api("/stats"), api("/active?limit=1")]);
+    if (health.live)
+      setStatus("live sensor" + (stats.active_calls !== null ? ` · ${stats.active_calls} up` : ""), "live");
+    else if (active.running && active.age_s !== null && active.age_s < 60)
+      setStatus(`sensor writing · ${active.calls_up} up · ${stats.totals.calls} calls`, "live");
+    else
+      setStatus("database · " + stats.totals.calls + " calls", "");
+  } catch (e) {
+    setStatus(e.status === 401 ? "token needed" : "API unreachable", "error");
+  }
+}
+
+const TITLES = { calls: "Calls", call: "Call", trunks: "Trunks", trunk: "Trunk", active: "In progress" };
+
 function route() {
   clearTimeout(state.timer);
   state.timer = null;
+  refreshStatus();
   const hash = location.hash.replace(/^#/, "") || "/overview";
   const [path, query] = hash.split("?");
   const params = Object.fromEntries(new URLSearchParams(query || ""));
   const parts = path.split("/").filter(Boolean);
+  document.title = "trunkscope · " + (TITLES[parts[0]] || "Overview") + (parts[1] ? " " + parts[1] : "");
   document.querySelectorAll("header nav a").forEach((a) =>
     a.classList.toggle("active", a.dataset.nav === (parts[0] === "call" ? "calls" : parts[0] === "trunk" ? "trunks" : parts[0])));
   let p;
@@ -242,7 +266,6 @@ async function pageOverview(params) {
   const lastCall = si ? si.last_call : stats.totals.last_call;
   const lastMs = lastCall ? Date.parse(lastCall) : 0;
   const series = await api("/kpis" + qs(Object.assign(rangeParams(range, lastMs), { site: state.site })));
-  setStatus(health.live ? "live sensor" : "database · " + stats.totals.calls + " calls", health.live ? "live" : "");
   const bar = h("div", { class: "toolbar" }, h("strong", {}, "Range"),
     h("div", {}, RANGES.map(([k, label]) => h("button", { class: "seg" + (k === range ? " on" : ""), "data-range": k,
       onclick: () => (location.hash = "#/overview?range=" + k) }, label))),
@@ -299,7 +322,6 @@ async function pageActive() {
       h("thead", {}, h("tr", {}, ["call", "leg", "caller", "callee", "INVITE (UTC)", "up for", "since INVITE",
         "addresses", "Call-ID"].map((t) => h("th", {}, t)))), h("tbody", {}, rows)))
       : h("div", { class: "card muted" }, a.running ? "No call in progress." : "No sensor is writing this database."));
-  setStatus(a.running ? "live sensor" : "database", a.running ? "live" : "");
   if (a.running) refreshIn(() => pageActive(), 5000);
 }
 
@@ -534,20 +556,28 @@ async function pageCall(id, params) {
     } catch (e) {
       raw.textContent = "could not load: " + e.message;
     }
+    /* below a wide ladder the text may be off screen: bring it in */
+    const box = raw.getBoundingClientRect();
+    if (box.top < 0 || box.top > window.innerHeight - 80)
+      rawHead.scrollIntoView({ block: "start", behavior: "instant" });
   };
   const legend = h("div", { class: "legs-legend" }, d.legs.map((l) => {
     const i = h("i");
     i.style.background = COLORS[l.idx % COLORS.length];
     return h("span", {}, i, `leg ${l.idx}: ${l.src || "?"} → ${l.dst || "?"} (${l.transport || "?"})`);
   }));
+  /* what matters first (outcome, evidence), long text last and clipped */
   const legRows = d.legs.map((l) => h("tr", { class: FAILED.has(l.outcome) ? "fail" : "" },
-    h("td", { class: "num" }, l.idx), h("td", { class: "mono" }, l.call_id), h("td", {}, `${l.src}:${l.sport}`),
-    h("td", {}, `${l.dst}:${l.dport}`), h("td", {}, l.transport), h("td", { class: "outcome" }, l.outcome),
+    h("td", { class: "num" }, l.idx), h("td", { class: "outcome" }, l.outcome),
     h("td", { class: "num" }, l.final_status ?? "–"), h("td", {}, l.reason || ""),
-    h("td", {}, l.idx === 0 ? "first leg" : `${l.evidence} → leg ${l.linked_to ?? "?"}`),
+    h("td", { class: "evidence" }, l.idx === 0 ? "first leg" : `${l.evidence} → leg ${l.linked_to ?? "?"}`),
     h("td", { class: "num" }, l.idx === 0 ? "" : num(l.confidence, 2)),
+    h("td", {}, `${l.src}:${l.sport}`), h("td", {}, `${l.dst}:${l.dport}`), h("td", {}, l.transport),
     h("td", {}, l.callee_codecs || l.caller_codecs || ""),
-    h("td", { class: "num" + (l.mos !== null && l.mos < POOR_MOS ? " poor" : "") }, num(l.mos, 2))));
+    h("td", { class: "num" + (l.mos !== null && l.mos < POOR_MOS ? " poor" : "") }, num(l.mos, 2)),
+    h("td", { class: "mono clip", title: l.call_id }, l.call_id),
+    h("td", { class: "clip", title: [l.user_agent, l.server].filter(Boolean).join(" → ") },
+      [l.user_agent, l.server].filter(Boolean).join(" → "))));
   const streams = d.streams.length
     ? h("div", { id: "streams" }, streamTable(d.streams), d.streams.map(streamCharts))
     : h("div", { class: "muted" }, "No RTP streams stored for this call.");
@@ -570,11 +600,12 @@ async function pageCall(id, params) {
         h("dt", {}, "MOS"), h("dd", { id: "call-mos", class: c.mos !== null && c.mos < POOR_MOS ? "poor" : "" },
           num(c.mos, 2), d.streams.length ? ` (worst of ${d.streams.length} streams)` : ""),
         h("dt", {}, "legs / messages"),
-        h("dd", {}, `${d.legs.length} / ${d.messages.length}` + (d.messages_truncated ? " (cut)" : "")))),
-      h("div", { class: "card" }, h("h2", {}, "Legs and correlation evidence"), h("div", { class: "table-wrap" },
-        h("table", { class: "grid", id: "legs-table" }, h("thead", {}, h("tr", {}, ["#", "Call-ID", "From", "To", "Transport",
-          "Outcome", "Final", "Reason", "Linked by", "Conf.", "Codecs", "MOS"].map((t) => h("th", {}, t)))),
-          h("tbody", {}, legRows))))),
+        h("dd", {}, `${d.legs.length} / ${d.messages.length}` + (d.messages_truncated ? " (cut)" : ""))))),
+    h("div", { class: "card" }, h("div", { class: "toolbar" }, h("h2", {}, "Legs and correlation evidence"),
+      h("span", { class: "spacer" }), csvButton("legs-table", "call-" + c.id + "-legs")), h("div", { class: "table-wrap" },
+      h("table", { class: "grid", id: "legs-table" }, h("thead", {}, h("tr", {}, ["#", "Outcome", "Final", "Reason",
+        "Linked by", "Conf.", "From", "To", "Transport", "Codecs", "MOS", "Call-ID", "User-Agent → Server"].map((t) => h("th", {}, t)))),
+        h("tbody", {}, legRows)))),
     h("div", { class: wide ? "split wide" : "split" },
       h("div", { class: "card" }, h("h2", {}, "SIP ladder"), legend,
         h("div", { class: "ladder-wrap", id: "ladder-wrap" }, ladder(d, pick, avail))),

@@ -276,6 +276,32 @@ try {
     const wide = await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth);
     check(wide, "calls page within 1,280 px");
   }
+  // the failed call with the most legs at 1,280 px: outcome and evidence
+  // columns in view, a clicked message's text in the viewport
+  await page.goto(base + "/#/call/" + cid);
+  await page.waitForSelector("#legs-table td.evidence");
+  const cols = await page.$$eval("#legs-table tbody tr:last-child td", (tds) => {
+    const wrap = tds[0].closest(".table-wrap").getBoundingClientRect();
+    const ok = (td) => { const r = td.getBoundingClientRect(); return r.right <= Math.min(wrap.right, innerWidth) + 1 && r.width > 0; };
+    return { outcome: ok(tds.find((t) => t.classList.contains("outcome"))),
+             evidence: ok(tds.find((t) => t.classList.contains("evidence"))) };
+  });
+  check(cols.outcome && cols.evidence, `call ${cid} at 1,280 px: outcome and evidence columns visible ${JSON.stringify(cols)}`);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  const lastMsg = detail.messages[detail.messages.length - 1];
+  await page.click(`#ladder g.msg[data-n="${lastMsg.n}"] text.label`);
+  const rawLast = (await api(`/calls/${cid}/messages/${lastMsg.n}`)).text;
+  await waitFor(page, (t) => document.getElementById("raw").textContent === t, rawLast, "the raw text at 1,280 px");
+  const rawBox = await page.$eval("#raw", (r) => { const b = r.getBoundingClientRect(); return { top: b.top, h: innerHeight }; });
+  check(rawBox.top >= 0 && rawBox.top < rawBox.h - 40, `clicked message text in the viewport: ${JSON.stringify(rawBox)}`);
+  // the status chip on a page opened directly (no overview first)
+  const nCalls = (await api("/stats")).totals.calls;
+  for (const hash of ["#/trunk/" + trunks[0].id, "#/calls", "#/call/" + cid, "#/active", "#/trunks"]) {
+    await page.goto("about:blank");
+    await page.goto(base + "/" + hash);
+    const ok = await waitValue(page, () => document.getElementById("status-text").textContent, `database · ${nCalls} calls`);
+    check(ok, `${hash}: status chip says database · ${nCalls} calls`);
+  }
   const ft = trunks.map((t) => t.id);
   let faultLinks = 0;
   for (const t of ft) {
