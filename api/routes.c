@@ -1116,6 +1116,9 @@ static void h_trunk(struct api_call *a, int64_t id)
     json_object_set_new(a->json, "keepalives", keep);
 }
 
+/* Points of a KPI series without a bucket parameter, at most. */
+#define KPI_AUTO_POINTS 180
+
 static void h_kpis(struct api_call *a, int64_t trunk_id)
 {
     static const char *const P[] = { "from", "to", "bucket", "site", NULL };
@@ -1146,16 +1149,25 @@ static void h_kpis(struct api_call *a, int64_t trunk_id)
         return (void)api_error(a, 400, "bad_parameter", "to: ISO-8601 time or epoch milliseconds");
     if (to <= from)
         return (void)api_error(a, 400, "bad_parameter", "to must be after from");
+    /* a trunk's series sums its stored minutes; the overview counts calls */
+    int64_t unit = trunk_id ? 60 : 10;
     if ((v = param(a, "bucket"))) {
-        if (!num_i64(v, 60, 86400, &bucket_s) || bucket_s % 60)
+        if (!num_i64(v, unit, 86400, &bucket_s) || bucket_s % unit)
             return (void)api_error(a, 400, "bad_parameter",
-                                   "bucket: seconds, a multiple of 60 from 60 to 86400");
+                                   "bucket: seconds, a multiple of %lld from %lld to 86400",
+                                   (long long)unit, (long long)unit);
     } else {
-        /* about 120 points at most by default */
-        int64_t span_min = (to - from) / (60 * NS_PER_S) + 1;
-        bucket_s = 60 * ((span_min + 119) / 120);
-        if (bucket_s > 86400)
-            bucket_s = 86400;
+        /* the smallest round step giving at most KPI_AUTO_POINTS points:
+         * seconds for a short capture, an hour for a week */
+        static const int64_t steps[] = { 10,   15,   30,    60,    120,   300,  600,  900,
+                                         1800, 3600, 7200, 10800, 21600, 43200, 86400 };
+        int64_t span_s = (to - from) / NS_PER_S;
+        bucket_s = 86400;
+        for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+            if (steps[i] >= unit && span_s / steps[i] < KPI_AUTO_POINTS) {
+                bucket_s = steps[i];
+                break;
+            }
     }
     int64_t b = bucket_s * NS_PER_S;
     if ((to - from) / b >= (int64_t)TS_API_MAX_KPI_POINTS)

@@ -35,6 +35,7 @@ const pct = (v) => (v === null || v === undefined ? "–" : (v * 100).toFixed(1)
 const num = (v, d = 0) => (v === null || v === undefined ? "–" : Number(v).toFixed(d));
 const ms = (v) => (v === null || v === undefined ? "–" : Math.round(v) + " ms");
 const secs = (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(1) + " s");
+const bucketText = (b) => (b < 60 ? b + " s" : b < 3600 ? b / 60 + " min" : b / 3600 + " h");
 const when = (iso) => (iso ? iso.replace("T", " ").replace("Z", "") : "–");
 
 class ApiError extends Error {
@@ -272,9 +273,9 @@ async function pageOverview(params) {
     h("span", { class: "spacer" }),
     h("span", { class: "muted", id: "overview-facts" }, si
       ? `site ${si.site} · ${si.calls} calls · ${si.trunks} trunks · ` +
-        `${when(si.first_call)} – ${when(si.last_call)} UTC · bucket ${series.bucket_s / 60} min`
+        `${when(si.first_call)} – ${when(si.last_call)} UTC · bucket ${bucketText(series.bucket_s)}`
       : `${stats.totals.calls} calls · ${stats.totals.sip_messages} SIP messages · ` +
-        `${when(stats.totals.first_call)} – ${when(stats.totals.last_call)} UTC · bucket ${series.bucket_s / 60} min`));
+        `${when(stats.totals.first_call)} – ${when(stats.totals.last_call)} UTC · bucket ${bucketText(series.bucket_s)}`));
   const facts = [];
   if (stats.source === "live")
     facts.push(h("div", { class: "card" }, h("h2", {}, "Sensor"), h("dl", { class: "facts" },
@@ -729,7 +730,7 @@ async function pageTrunk(id, params) {
       h("div", { class: "card" }, h("h2", {}, "Keep-alives (OPTIONS)"), healthTable(d.keepalives, "keep-alives"))),
     h("div", { class: "toolbar" }, h("strong", {}, "Range"), h("div", {}, RANGES.map(([r, label]) =>
       h("button", { class: "seg" + (r === range ? " on" : ""), onclick: () => (location.hash = `#/trunk/${id}?range=${r}`) }, label))),
-      h("span", { class: "muted" }, `bucket ${k.bucket_s / 60} min`)),
+      h("span", { class: "muted" }, `bucket ${bucketText(k.bucket_s)}`)),
     seriesCharts(k.points));
 }
 

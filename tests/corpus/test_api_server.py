@@ -389,6 +389,20 @@ def run_api(cl, sql, db):
     ov = cl.json("/api/v1/kpis?bucket=60")
     check(sum(p["attempts"] for p in ov["points"]) == ncalls, "overview series counts every call once")
     check(max(p["concurrent"] for p in ov["points"]) >= 1, "overview concurrency")
+    # no bucket: a round step giving at most 180 points, seconds for this
+    # few-minute capture (not a handful of minutes), every call counted
+    auto = cl.json("/api/v1/kpis")
+    span = (auto["to_ms"] - auto["from_ms"]) / 1000
+    steps = [10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600]
+    smaller = [s for s in steps if s < auto["bucket_s"]]
+    check(auto["bucket_s"] in steps and span / auto["bucket_s"] < 180
+          and all(span / s >= 180 for s in smaller), "automatic bucket %d s for %d s" % (auto["bucket_s"], span))
+    check(span < 1800 and auto["bucket_s"] < 60 and len(auto["points"]) > 10,
+          "a short capture gets second buckets (%d points)" % len(auto["points"]))
+    check(sum(p["attempts"] for p in auto["points"]) == ncalls, "automatic buckets count every call once")
+    check(cl.json("/api/v1/kpis?bucket=30")["bucket_s"] == 30, "bucket=30 for the overview")
+    cl.json("/api/v1/trunks/%d/kpis?bucket=30" % ref[0][0], want=400)  # stored per minute
+    check(cl.json("/api/v1/trunks/%d/kpis" % ref[0][0])["bucket_s"] >= 60, "trunk series: a minute at least")
     cl.json("/api/v1/kpis?bucket=61", want=400)
     cl.json("/api/v1/kpis?bucket=60&from=0&to=%d" % (10 ** 12), want=400)  # too many points
     r = cl.json("/api/v1/registrations")
