@@ -255,7 +255,12 @@ try {
     await page.fill(`#call-filters [name="${field}"]`, value);
     await page.click("#call-filters button[type=submit]");
     await waitFor(page, (h) => location.hash !== h, before, "the search to run");
-    await waitFor(page, () => document.querySelector("#calls-table tbody tr") !== null, null, "the results");
+    // the unfiltered list may still be on screen: wait for what the API
+    // answers to the query the form put in the address bar
+    const hash = await page.evaluate(() => location.hash);
+    check(hash.includes(field + "="), `the search is in the address bar: ${hash}`);
+    const want = (await api("/calls?" + hash.split("?")[1])).calls.map((c) => c.id).join();
+    await waitValue(page, () => [...document.querySelectorAll("#calls-table tbody tr[data-call]")].map((r) => r.dataset.call).join(), want);
     return page.evaluate(rowIds);
   }
   let target = null;
@@ -313,8 +318,10 @@ try {
     check(links.length >= d.failures.length, `trunk ${t}: a link per failure row (${links.length})`);
     for (const [href, n] of links.slice(0, 6)) {
       const want = new URLSearchParams(href.split("?")[1]).get("outcome");
+      // the previous list may still be on screen: wait for this one's calls
+      const ids = (await api("/calls?" + href.split("?")[1] + "&limit=500")).calls.map((c) => c.id).join();
       await page.goto(base + "/" + href + "&limit=500");
-      await waitFor(page, () => document.querySelector("#calls-table tbody tr") !== null, null, "the calls behind " + href);
+      await waitValue(page, () => [...document.querySelectorAll("#calls-table tbody tr[data-call]")].map((r) => r.dataset.call).join(), ids);
       const rows = await page.$$eval("#calls-table tbody tr[data-call]", (rs) => rs.map((r) => r.dataset.outcome));
       check(rows.length >= n && n > 0 && rows.every((o) => o === want),
             `${href}: ${rows.length} calls for ${n}, all ${want}: ${[...new Set(rows)]}`);
