@@ -1159,7 +1159,7 @@ static void h_kpis(struct api_call *a, int64_t trunk_id)
     } else {
         /* the smallest round step giving at most KPI_AUTO_POINTS points:
          * seconds for a short capture, an hour for a week */
-        static const int64_t steps[] = { 10,   15,   30,    60,    120,   300,  600,  900,
+        static const int64_t steps[] = { 10,   20,   30,    60,    120,   300,  600,  900,
                                          1800, 3600, 7200, 10800, 21600, 43200, 86400 };
         int64_t span_s = (to - from) / NS_PER_S;
         bucket_s = 86400;

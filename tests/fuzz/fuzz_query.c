@@ -1,6 +1,6 @@
 /* libFuzzer target: the HTTP API's routing and parameter validation (paths,
- * ids, limit, cursor, from/to times, number match, enums, MOS/PDD bounds,
- * site, KPI buckets), driven through routes_dispatch without a listening
+ * ids, limit, cursor, from/to times, number match, enum lists, final codes,
+ * number/Call-ID/address/User-Agent search, MOS/PDD bounds, site, KPI buckets), driven through routes_dispatch without a listening
  * server, against a small store database made once per process; and the
  * listen-address parser. Input: text lines, the first the decoded request
  * path, each further one a query parameter "key=value" as the HTTP library
@@ -201,6 +201,48 @@ static bool real_in(const char *v, double lo, double hi)
     return end && !*end && d >= lo && d <= hi;
 }
 
+/* A comma-separated list of at most TS_API_LIST_MAX distinct names (a
+ * repeat counts once), or of final codes 100..699 / "none" (names NULL). */
+static bool list_of(const char *v, const char *(*name)(int), int n)
+{
+    char buf[MAX_LINE + 1], seen[TS_API_LIST_MAX][16];
+    size_t k = 0;
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char *p = buf;;) {
+        char *e = strchr(p, ',');
+        if (e)
+            *e = '\0';
+        bool ok = name ? one_of(p, name, n)
+                       : !strcmp(p, "none") || (strlen(p) == 3 && digits_only(p, 3, 3) &&
+                                                 int_in(p, 100, 699));
+        if (!ok)
+            return false;
+        bool dup = false;
+        for (size_t i = 0; i < k && name; i++)
+            dup |= !strcmp(seen[i], p);
+        if (!dup) {
+            if (k == TS_API_LIST_MAX)
+                return false;
+            snprintf(seen[k++], sizeof seen[0], "%.15s", p);
+        }
+        if (!e)
+            return true;
+        p = e + 1;
+    }
+}
+
+/* Text of 1..max bytes without control characters. */
+static bool text_ok(const char *v, size_t max)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] == 0x7f)
+            return false;
+    return true;
+}
+
 /* from/to as documented: epoch milliseconds up to 2262-04-11, or ISO-8601
  * (checked here only for its alphabet and shape). */
 static bool time_ok(const char *v)
@@ -245,11 +287,23 @@ static void check_calls(const struct req *r, json_t *j)
         else if (!strcmp(k, "trunk"))
             ok = int_in(v, 1, INT64_MAX);
         else if (!strcmp(k, "direction"))
-            ok = one_of(v, dir_name, 4);
+            ok = list_of(v, dir_name, 4);
         else if (!strcmp(k, "outcome"))
-            ok = one_of(v, outcome_name, CALLS_OUTCOME_N);
+            ok = list_of(v, outcome_name, CALLS_OUTCOME_N);
         else if (!strcmp(k, "failure_side"))
-            ok = one_of(v, side_name, 4);
+            ok = list_of(v, side_name, 4);
+        else if (!strcmp(k, "final_status"))
+            ok = list_of(v, NULL, 0);
+        else if (!strcmp(k, "number"))
+            ok = text_ok(v, 64);
+        else if (!strcmp(k, "call_id"))
+            ok = text_ok(v, CALLS_TEXT_LEN - 1);
+        else if (!strcmp(k, "user_agent"))
+            ok = text_ok(v, 63);
+        else if (!strcmp(k, "addr"))
+            ok = text_ok(v, 63) && strspn(v, "0123456789abcdefABCDEF.:[]") == strlen(v);
+        else if (!strcmp(k, "port"))
+            ok = int_in(v, 1, 65535);
         else if (!strcmp(k, "min_mos") || !strcmp(k, "max_mos"))
             ok = real_in(v, 1.0, 5.0);
         else if (!strcmp(k, "min_pdd"))
@@ -312,7 +366,10 @@ static void check_kpis(const struct req *r, json_t *j)
     json_int_t to = json_integer_value(json_object_get(j, "to_ms"));
     json_int_t b = json_integer_value(json_object_get(j, "bucket_s"));
     json_t *pts = json_object_get(j, "points");
-    if (from < 0 || to > MAX_EPOCH_MS + 60000 || to <= from || b < 60 || b > 86400 || b % 60 ||
+    /* the overview counts calls in buckets of 10 s and up; a trunk's
+     * series sums stored minutes */
+    json_int_t unit = strncmp(r->path, "/api/v1/trunks/", 15) == 0 ? 60 : 10;
+    if (from < 0 || to > MAX_EPOCH_MS + 60000 || to <= from || b < unit || b > 86400 || b % unit ||
         (to - from) / (b * 1000) >= TS_API_MAX_KPI_POINTS || !json_is_array(pts) ||
         json_array_size(pts) > TS_API_MAX_KPI_POINTS)
         bad("kpi range", get(r, "from"));
@@ -323,7 +380,7 @@ static void check_kpis(const struct req *r, json_t *j)
         bad("to", v);
     if ((v = get(r, "site")) && !site_ok(v))
         bad("site", v);
-    if ((v = get(r, "bucket")) && (!int_in(v, 60, 86400) || b != strtoll(v, NULL, 10)))
+    if ((v = get(r, "bucket")) && (!int_in(v, unit, 86400) || b != strtoll(v, NULL, 10)))
         bad("bucket", v);
 }
 

@@ -265,6 +265,13 @@ QUERIES = [
     "/api/v1/kpis", "/api/v1/kpis\nsite=east\nbucket=60",
     "/api/v1/kpis\nfrom=1700000000000\nto=1700086400000\nbucket=86400",
     "/api/v1/kpis\nfrom=0\nto=253402300799999", "/api/v1/kpis\nfrom=9223372036853\nto=9223372036854", "/api/v1/calls/", "/api/v1//calls",
+    "/api/v1/calls\noutcome=busy,rejected,cancelled,failed,timeout\nfailure_side=itsp,sbc",
+    "/api/v1/calls\ntrunk=1\nfinal_status=486,503,none\ndirection=inbound,outbound",
+    "/api/v1/calls\nnumber=+49 30 1234-567", "/api/v1/calls\nnumber=sip:alice@example.net",
+    "/api/v1/calls\nnumber=0049301234567", "/api/v1/calls\ncall_id=abc@10.0.0.1",
+    "/api/v1/calls\naddr=10.0.0.2:5060", "/api/v1/calls\naddr=[2001:db8::1]:5060\nport=5060",
+    "/api/v1/calls\nport=5060\nuser_agent=Asterisk", "/api/v1/active", "/api/v1/active\nlimit=5",
+    "/api/v1/kpis\nbucket=10", "/api/v1/trunks/1/kpis\nbucket=30",
     "/api/v2/calls", "listen 127.0.0.1:8080", "listen [::1]:0", "listen 0.0.0.0:65536",
     "listen host-without-port",
 ]
