@@ -249,6 +249,9 @@ try {
   await page.setViewportSize({ width: 1280, height: 900 });
   const rowIds = () => [...document.querySelectorAll("#calls-table tbody tr[data-call]")].map((r) => Number(r.dataset.call));
   async function search(field, value) {
+    // a fresh load: a hash change alone would leave the previous page's form
+    // on screen until the new one replaces it (and the typed value with it)
+    await page.goto("about:blank");
     await page.goto(base + "/#/calls?limit=500");
     await page.waitForSelector("#call-filters");
     const before = await page.evaluate(() => location.hash);
