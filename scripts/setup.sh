@@ -12,7 +12,8 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 PKGS=(build-essential cmake pkg-config git
       libpcap-dev libndpi-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev
       libcmocka-dev zlib1g-dev python3 clang libclang-rt-14-dev tshark
-      tcpreplay iproute2 chromium kamailio sip-tester sngrep)
+      tcpreplay iproute2 chromium kamailio sip-tester sngrep
+      rtpengine-daemon wireshark-common)
 
 install_deps() {
     local missing=()
