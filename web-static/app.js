@@ -700,10 +700,11 @@ async function pageTrunk(id, params) {
   const lastMs = stats.totals.last_call ? Date.parse(stats.totals.last_call) : 0;
   const k = await api(`/trunks/${id}/kpis` + qs(rangeParams(range, lastMs)));
   const t = d.trunk;
-  const dirRows = d.directions.map((x) => h("tr", {}, h("td", {}, x.direction),
-    ...[x.attempts, x.answered, x.busy, x.rejected, x.cancelled, x.failed, x.timeouts].map((v) => h("td", { class: "num" }, v)),
+  /* the ratios first: at 1,280 px the counts may scroll, the KPIs may not */
+  const dirRows = d.directions.map((x) => h("tr", {}, h("td", {}, x.direction), h("td", { class: "num" }, x.attempts),
     h("td", { class: "num" }, pct(x.asr)), h("td", { class: "num" }, pct(x.ner)), h("td", { class: "num" }, secs(x.acd_s)),
-    h("td", { class: "num" }, ms(x.pdd_mean_ms))));
+    h("td", { class: "num" }, ms(x.pdd_mean_ms)),
+    ...[x.answered, x.busy, x.rejected, x.cancelled, x.failed, x.timeouts, x.in_progress].map((v) => h("td", { class: "num" }, v))));
   view(
     h("div", { class: "toolbar" }, h("a", { href: "#/trunks" }, "‹ Trunks"), h("span", { class: "spacer" }),
       h("a", { class: "button", href: "#/calls?trunk=" + t.id }, "Calls on this trunk"),
@@ -718,10 +719,11 @@ async function pageTrunk(id, params) {
       h("div", { class: "tile" }, h("div", { class: "name" }, "Codecs answered"),
         h("div", { class: "sub" }, d.codecs.map((c) => `${c.codec || "?"} ${c.count}`).join(" · ") || "–"))),
     h("div", { class: "row" },
-      h("div", { class: "card" }, h("div", { class: "toolbar" }, h("h2", {}, "KPIs per direction"),
+      h("div", { class: "card", id: "dir-card" }, h("div", { class: "toolbar" }, h("h2", {}, "KPIs per direction"),
         h("span", { class: "spacer" }), csvButton("dir-table", "trunk-" + t.id + "-directions")), h("div", { class: "table-wrap" },
         h("table", { class: "grid", id: "dir-table" }, h("thead", {}, h("tr", {}, h("th", {}, "Direction"),
-          ["Attempts", "Answered", "Busy", "Rejected", "Cancelled", "Failed", "Timeouts", "ASR", "NER", "ACD", "PDD"].map((x) =>
+          ["Attempts", "ASR", "NER", "ACD", "PDD", "Answered", "Busy", "Rejected", "Cancelled", "Failed", "Timeouts",
+           "In progress"].map((x) =>
             h("th", { class: "num" }, x)))), h("tbody", {}, dirRows)))),
       h("div", { class: "card" }, h("h2", {}, "Final response codes"), codeBars(d.codes))),
     faultCard(t.id, d.failures),

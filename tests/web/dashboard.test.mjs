@@ -342,6 +342,11 @@ try {
     await page.goto(base + "/#/trunk/" + t);
     await page.waitForSelector("#faults");
     check(await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth), `trunk ${t} page within 1,280 px`);
+    const kpiCols = await page.$$eval("#dir-table thead th", (ths) => {
+      const wrap = ths[0].closest(".table-wrap").getBoundingClientRect();
+      return ths.filter((th) => th.getBoundingClientRect().right <= Math.min(wrap.right, innerWidth) + 1).map((th) => th.textContent);
+    });
+    check(["ASR", "NER", "ACD", "PDD"].every((k) => kpiCols.includes(k)), `trunk ${t}: direction KPIs in view (${kpiCols})`);
     await page.screenshot({ path: path.join(work, "trunk-faults.png"), fullPage: true });
     if (faultLinks >= 6) break;
   }
