@@ -45,7 +45,10 @@ API_WAIT_S = 30
 TRUNK_1, TRUNK_2 = "203.0.113.1", "203.0.113.2"
 # Calls with a leg that never gets a final response end by this timeout (the
 # default, 180 s, would outlast the test); the truth's outcomes are unchanged.
-CONF_COMMON = "internal_net = 10.0.0.0/8\nno_final_timeout_s = 40\n"
+# Not 40: an SBC retransmits such an INVITE for 32 s, and on a loaded machine
+# tcpreplay stretched that past 40 s (it fell 23 s behind over the capture),
+# so a late retransmission began a second leg and split the call.
+CONF_COMMON = "internal_net = 10.0.0.0/8\nno_final_timeout_s = 70\n"
 
 # Run inside the sensor's namespace: GET each path of argv[2:] from argv[1];
 # prints {path: [status, body]} as JSON.
