@@ -227,7 +227,9 @@ static int src_read(struct pcapin *in, struct pin_src *s, char *err, size_t errl
             s->next_off += 16u + h->caplen; /* record header + data */
         uint64_t sec = h->ts.tv_sec > 0 ? (uint64_t)h->ts.tv_sec : 0;
         uint64_t frac = h->ts.tv_usec > 0 ? (uint64_t)h->ts.tv_usec : 0;
-        s->ts_ns = sec * 1000000000ull + frac; /* tv_usec holds ns here */
+        /* tv_usec holds ns here; a time past 2262 (pcapng's 64-bit stamps
+         * reach further) saturates instead of wrapping, for the engine to reject */
+        s->ts_ns = sec < UINT64_MAX / 1000000000ull - 1 ? sec * 1000000000ull + frac : UINT64_MAX;
         s->caplen = h->caplen;
         s->wirelen = h->len;
         s->data = data;

@@ -39,7 +39,7 @@ struct col_args {
 struct col_ctx {
     struct engine *e;
     uint64_t sip, rtcp, reports, other, too_big;
-    uint64_t max_ts, wall_at_max; /* senders' clock, for idle ticks */
+    uint64_t max_ts, mono_at_max; /* senders' clock, for idle ticks */
     struct sensor_live sl;        /* snapshots to the store, calls up, packets/s */
 };
 
@@ -69,12 +69,16 @@ static void usage(FILE *f)
             "  --config FILE          trunk names, internal networks, correlation headers\n"
             "  --duration S           stop after S seconds\n"
             "  --stats-file F         HEP counters per sender as JSON, every %d s and at exit\n"
-            "  --log FILE             event log (default stderr)\n"
+            "  --log FILE             event log (default stderr; reopened on SIGHUP)\n"
             "  --json                 print the analyze --json report at exit (keeps every\n"
             "                         finished call and stream in memory until then)\n"
             "The site of each leg is the sender's HEP node name, else its node id.\n"
-            "SIGINT/SIGTERM stop cleanly.\n",
-            TS_HEP_MAX_LISTEN, TS_HEP_RATE_DEFAULT, TS_HEP_BURST_DEFAULT, STATS_PERIOD_S);
+            "Capture times more than %d ms ahead of this host's clock are replaced by the\n"
+            "receive time (counted per sender as clock_ahead).\n"
+            "SIGINT/SIGTERM stop cleanly; SIGHUP reloads --config and the auth key file and\n"
+            "reopens --log, losing nothing.\n",
+            TS_HEP_MAX_LISTEN, TS_HEP_RATE_DEFAULT, TS_HEP_BURST_DEFAULT, STATS_PERIOD_S,
+            TS_HEP_CLOCK_AHEAD_MS);
 }
 
 static int parse_args(int argc, char **argv, struct col_args *a)
@@ -175,10 +179,10 @@ static int read_key(const char *path, char *buf, size_t cap, size_t *len)
     return 0;
 }
 
-static uint64_t wall_ns(void)
+static uint64_t mono_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
@@ -199,7 +203,14 @@ static void on_hep(void *ctx, const struct hep_msg *h, const struct hep_sender *
         snprintf(site, sizeof site, "%s", from->node_name);
     else
         snprintf(site, sizeof site, "%u", from->node_id);
-    if (engine_hep(c->e, h, site, recv_ns) != ENGINE_HEP_OK) {
+    /* A message without a trusted time (none, or one ahead of our clock that
+     * hep_listen dropped) takes the senders' clock, not the wall clock: a
+     * sensor replaying an old capture must not be aged by it. */
+    struct hep_msg hm = *h;
+    bool trusted = h->ts_ns != 0;
+    if (!trusted)
+        hm.ts_ns = c->max_ts ? c->max_ts + (mono_ns() - c->mono_at_max) : recv_ns;
+    if (engine_hep(c->e, &hm, site, recv_ns) != ENGINE_HEP_OK) {
         c->too_big++;
         return;
     }
@@ -207,10 +218,12 @@ static void on_hep(void *ctx, const struct hep_msg *h, const struct hep_sender *
         c->sip++;
     else
         c->rtcp++;
-    uint64_t ts = h->ts_ns ? h->ts_ns : recv_ns;
-    if (ts > c->max_ts) {
+    /* times ahead of our clock never get here, so one datagram cannot move
+     * this clock into the future */
+    uint64_t ts = hm.ts_ns;
+    if (ts > c->max_ts && (trusted || !c->max_ts)) {
         c->max_ts = ts;
-        c->wall_at_max = wall_ns();
+        c->mono_at_max = mono_ns();
     }
 }
 
@@ -220,11 +233,12 @@ static void sender_fields(FILE *f, const struct hep_sender *s)
     fprintf(f,
             "\"packets\": %llu, \"bytes\": %llu, \"accepted\": %llu, \"truncated\": %llu, "
             "\"malformed\": %llu, \"unsupported\": %llu, \"unauthenticated\": %llu, "
-            "\"rate_limited\": %llu",
+            "\"rate_limited\": %llu, \"unauth_limited\": %llu, \"clock_ahead\": %llu",
             (unsigned long long)s->packets, (unsigned long long)s->bytes,
             (unsigned long long)s->accepted, (unsigned long long)s->truncated,
             (unsigned long long)s->malformed, (unsigned long long)s->unsupported,
-            (unsigned long long)s->unauthenticated, (unsigned long long)s->rate_limited);
+            (unsigned long long)s->unauthenticated, (unsigned long long)s->rate_limited,
+            (unsigned long long)s->unauth_limited, (unsigned long long)s->clock_ahead);
 }
 
 /* HEP counters, total and per sender, written whole then renamed. */
@@ -242,12 +256,15 @@ static void write_stats(const char *path, const struct hep_listen *l, const stru
     fprintf(f,
             ", \"sip\": %llu, \"rtcp\": %llu, \"reports\": %llu, \"other\": %llu, "
             "\"too_big\": %llu, \"senders_evicted\": %llu, \"tcp_accepted\": %llu, "
-            "\"tcp_refused\": %llu, \"tcp_framing_errors\": %llu, \"ports\": [",
+            "\"tcp_refused\": %llu, \"tcp_framing_errors\": %llu, \"tcp_evicted\": %llu, "
+            "\"tcp_idle_closed\": %llu, \"tcp_open\": %zu, \"kernel_drops\": %llu, \"ports\": [",
             (unsigned long long)c->sip, (unsigned long long)c->rtcp,
             (unsigned long long)c->reports, (unsigned long long)c->other,
             (unsigned long long)c->too_big, (unsigned long long)st.senders_evicted,
             (unsigned long long)st.tcp_accepted, (unsigned long long)st.tcp_refused,
-            (unsigned long long)st.tcp_framing_errors);
+            (unsigned long long)st.tcp_framing_errors, (unsigned long long)st.tcp_evicted,
+            (unsigned long long)st.tcp_idle_closed, hep_listen_conn_count(l),
+            (unsigned long long)st.kernel_drops);
     for (size_t i = 0; hep_listen_port(l, i); i++)
         fprintf(f, "%s%u", i ? ", " : "", hep_listen_port(l, i));
     fprintf(f, "], \"senders\": [");
@@ -266,6 +283,46 @@ static void write_stats(const char *path, const struct hep_listen *l, const stru
     sensor_stats_commit(f, tmp, path);
 }
 
+/* SIGHUP: reopen the log, re-read the auth key file and --config; what
+ * fails to load keeps the old value. The HEP loop never stops meanwhile
+ * (the sockets keep queueing), so nothing is lost. */
+static void reload(const struct col_args *a, struct col_ctx *c, struct hep_listen *l)
+{
+    if (log_reopen() != LOG_OK)
+        log_msg(LOG_ERROR, "cannot reopen the log file: %s", strerror(errno));
+    if (a->key_file) {
+        char key[TS_HEP_AUTH_KEY_MAX];
+        size_t klen;
+        if (read_key(a->key_file, key, sizeof key, &klen) != 0)
+            log_msg(LOG_ERROR, "SIGHUP: %s: cannot read an auth key, keeping the old one",
+                    a->key_file);
+        else
+            hep_listen_set_key(l, bv_make(key, klen));
+    }
+    if (!a->so.config) {
+        log_msg(LOG_INFO, "SIGHUP: log reopened%s (no --config to reload)",
+                a->key_file ? ", auth key re-read" : "");
+        return;
+    }
+    struct calls_config *cfg = malloc(sizeof *cfg);
+    char err[512];
+    if (!cfg) {
+        log_msg(LOG_ERROR, "config reload: out of memory");
+        return;
+    }
+    calls_config_default(cfg);
+    if (calls_config_load(cfg, a->so.config, err, sizeof err) != CALLS_OK) {
+        log_msg(LOG_ERROR, "config reload failed, keeping the old one: %s", err);
+        free(cfg);
+        return;
+    }
+    engine_set_calls_config(c->e, cfg);
+    log_msg(LOG_INFO, "config reloaded: %zu trunk names, %zu internal networks, "
+                      "%zu correlation headers (applies to new calls)",
+            cfg->ntrunk_names, cfg->nnets, cfg->ncorr_hdrs);
+    free(cfg);
+}
+
 int cmd_collect(int argc, char **argv)
 {
     struct col_args a;
@@ -274,7 +331,7 @@ int cmd_collect(int argc, char **argv)
         return rc;
     rc = 2;
     sigset_t sigs;
-    sensor_block_signals(&sigs, false);
+    sensor_block_signals(&sigs, true);
 
     char err[1024], key[TS_HEP_AUTH_KEY_MAX];
     struct calls_config ccfg;
@@ -354,12 +411,14 @@ int cmd_collect(int argc, char **argv)
             why = sig == SIGINT ? "SIGINT" : "SIGTERM";
             break;
         }
+        if (sig == SIGHUP)
+            reload(&a, &ctx, l);
         clock_gettime(CLOCK_MONOTONIC, &nowts);
         double now = (double)nowts.tv_sec + (double)nowts.tv_nsec / 1e9;
         /* idle time runs on the senders' clock, advanced by the wall time
          * since their latest message (they may replay old captures) */
         if (ctx.max_ts) {
-            uint64_t t = ctx.max_ts + (wall_ns() - ctx.wall_at_max);
+            uint64_t t = ctx.max_ts + (mono_ns() - ctx.mono_at_max);
             engine_tick(ctx.e, t);
             sensor_live_step(&ctx.sl, engine_calls(ctx.e), t);
         }

@@ -176,6 +176,11 @@
  * counts in live_state cover every leg. */
 #define TS_STORE_LIVE_LEGS 2000
 
+/* Latest capture time accepted (ns since 1970): the store and the JSON keep
+ * times as signed 64-bit nanoseconds (year 2262); later frames are counted
+ * as bad_timestamp and left out. */
+#define TS_MAX_TIME_NS 9223372036854775807ull
+
 /* ---- HEP sender and collector (net/) ---- */
 /* Encoded HEP packets queued for the sender thread: seconds of a busy trunk
  * while the collector is unreachable; beyond it messages are dropped, counted. */
@@ -189,6 +194,24 @@
 #define TS_HEP_MAX_SENDERS 1024
 /* HEP/TCP connections open at once (64 KiB of framing buffer each). */
 #define TS_HEP_MAX_CONNS 256
+/* HEP/TCP connections from one source address; one more evicts that
+ * address's longest idle connection (a sensor needs one or two). */
+#define TS_HEP_MAX_CONNS_PER_ADDR 16
+/* A HEP/TCP connection that has delivered no accepted packet is closed after
+ * this long (ms): a sensor sends its first message at once. */
+#define TS_HEP_TCP_HELLO_MS 10000
+/* A connection that has delivered packets is closed after this long without
+ * a byte (ms); a quiet site's sender reconnects when it has news. */
+#define TS_HEP_TCP_IDLE_MS 600000
+/* Packets/s (and burst) the collector parses from addresses that have not
+ * yet sent an authenticated packet, all such addresses together, when an auth
+ * key is set: a spoofed flood spends this budget, not a sensor's own. */
+#define TS_HEP_UNAUTH_RATE 2000
+#define TS_HEP_UNAUTH_BURST 4000
+/* HEP capture times further ahead of the collector's clock than this (ms) are
+ * not trusted (a spoofed or misconfigured sender would age every call): the
+ * receive time is used instead, counted per sender. */
+#define TS_HEP_CLOCK_AHEAD_MS 2000
 /* --hep-listen sockets of one collector. */
 #define TS_HEP_MAX_LISTEN 8
 /* Per-sender token bucket: messages/s and burst, so one sender cannot starve

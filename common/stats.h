@@ -13,6 +13,7 @@
     X(BYTES, "bytes")                                                        \
     X(FILES, "files")                                                        \
     X(FILE_ERRORS, "file_errors")                                            \
+    X(BAD_TIME, "bad_timestamp")                                             \
     X(DECODED, "decoded")                                                    \
     /* link layer */                                                         \
     X(LINK_TRUNCATED, "link.truncated")                                      \

@@ -32,7 +32,7 @@ static bool inflate_into(struct bv in, uint8_t *buf, size_t cap, size_t *outlen)
     return r == Z_STREAM_END;
 }
 
-static enum hep_result parse_v3(struct bv b, struct hep_msg *m, uint8_t *buf, size_t cap)
+static enum hep_result parse_v3(struct bv b, struct hep_msg *m)
 {
     uint16_t total;
     if (!bv_skip(&b, 4) || !bv_be16(&b, &total))
@@ -46,7 +46,6 @@ static enum hep_result parse_v3(struct bv b, struct hep_msg *m, uint8_t *buf, si
     m->version = 3;
     uint32_t sec = 0, usec = 0;
     bool have_ts = false;
-    struct bv zpayload = BV_NULL;
     while (b.len) {
         uint16_t vendor, type, clen;
         if (!bv_be16(&b, &vendor) || !bv_be16(&b, &type) || !bv_be16(&b, &clen))
@@ -115,7 +114,7 @@ static enum hep_result parse_v3(struct bv b, struct hep_msg *m, uint8_t *buf, si
             m->payload = c;
             break;
         case 16:
-            zpayload = c;
+            m->zpayload = c;
             break;
         case 17:
             m->correlation_id = c;
@@ -133,14 +132,9 @@ static enum hep_result parse_v3(struct bv b, struct hep_msg *m, uint8_t *buf, si
     }
     if (have_ts)
         m->ts_ns = (uint64_t)sec * 1000000000ull + (uint64_t)usec * 1000ull;
-    if (!m->payload.len && zpayload.len) {
-        size_t n;
-        if (!buf || !inflate_into(zpayload, buf, cap, &n))
-            return HEP_UNSUPPORTED;
-        m->payload = bv_make(buf, n);
-        m->compressed = true;
-    }
-    return m->payload.len ? HEP_OK : HEP_MALFORMED;
+    if (m->payload.len)
+        m->zpayload = BV_NULL; /* the plain payload wins */
+    return m->payload.len || m->zpayload.len ? HEP_OK : HEP_MALFORMED;
 }
 
 static enum hep_result parse_v2(struct bv b, struct hep_msg *m)
@@ -182,12 +176,31 @@ static enum hep_result parse_v2(struct bv b, struct hep_msg *m)
     return b.len ? HEP_OK : HEP_MALFORMED;
 }
 
-enum hep_result hep_parse(struct bv b, struct hep_msg *out, uint8_t *buf, size_t cap)
+enum hep_result hep_parse_head(struct bv b, struct hep_msg *out)
 {
     memset(out, 0, sizeof *out);
     if (bv_starts_with(b, "HEP3"))
-        return parse_v3(b, out, buf, cap);
+        return parse_v3(b, out);
     if (hep_looks_like(b))
         return parse_v2(b, out);
     return HEP_UNSUPPORTED;
+}
+
+enum hep_result hep_inflate(struct hep_msg *m, uint8_t *buf, size_t cap)
+{
+    if (m->payload.len || !m->zpayload.len)
+        return m->payload.len ? HEP_OK : HEP_MALFORMED;
+    size_t n;
+    if (!buf || !inflate_into(m->zpayload, buf, cap, &n))
+        return HEP_UNSUPPORTED;
+    m->payload = bv_make(buf, n);
+    m->zpayload = BV_NULL;
+    m->compressed = true;
+    return n ? HEP_OK : HEP_MALFORMED;
+}
+
+enum hep_result hep_parse(struct bv b, struct hep_msg *out, uint8_t *buf, size_t cap)
+{
+    enum hep_result r = hep_parse_head(b, out);
+    return r == HEP_OK ? hep_inflate(out, buf, cap) : r;
 }

@@ -27,6 +27,7 @@ struct hep_msg {
     uint16_t vlan;
     struct bv auth_key, correlation_id, node_name;
     struct bv payload;     /* plain payload, or the inflated one (in the caller's buffer) */
+    struct bv zpayload;    /* hep_parse_head: the compressed payload, not inflated yet */
     bool compressed;
     size_t len;            /* bytes of this HEP packet */
 };
@@ -37,6 +38,12 @@ bool hep_looks_like(struct bv b);
 /* Decode one HEP packet. A compressed payload is inflated into buf (cap
  * bytes); larger payloads are HEP_UNSUPPORTED. */
 enum hep_result hep_parse(struct bv b, struct hep_msg *out, uint8_t *buf, size_t cap);
+/* hep_parse in two steps, so that a collector checks the auth key before it
+ * spends CPU on inflating: hep_parse_head decodes every chunk but leaves a
+ * compressed payload in out->zpayload (payload empty); hep_inflate then
+ * inflates it into buf (HEP_OK at once when the payload was plain). */
+enum hep_result hep_parse_head(struct bv b, struct hep_msg *out);
+enum hep_result hep_inflate(struct hep_msg *m, uint8_t *buf, size_t cap);
 
 /* ---- encoding (hep_enc.c) ---- */
 

@@ -598,6 +598,12 @@ void engine_frame_hinted(struct engine *e, const struct ts_frame *f, const struc
     media_set_hint(e->media, h ? h->stream_hash : 0);
     TS_INC(&e->st, PACKETS);
     TS_ADD(&e->st, BYTES, f->wirelen);
+    if (f->ts_ns > TS_MAX_TIME_NS) {
+        /* a time past 2262 cannot be stored or compared: the frame is
+         * counted and left out, and it does not move the clock */
+        TS_INC(&e->st, BAD_TIME);
+        return;
+    }
     decoder_frame_hinted(e->dec, f, h);
     if (f->ts_ns >= e->last_tick_ns + TICK_NS) {
         if (e->last_tick_ns)

@@ -1273,7 +1273,7 @@ static void write_batch(struct st_writer *w, struct rec *list)
 
 static void deadline_in(struct timespec *ts, uint32_t ms)
 {
-    clock_gettime(CLOCK_REALTIME, ts);
+    clock_gettime(CLOCK_MONOTONIC, ts);
     ts->tv_sec += ms / 1000;
     ts->tv_nsec += (long)(ms % 1000) * 1000000L;
     if (ts->tv_nsec >= 1000000000L) {
@@ -1704,7 +1704,13 @@ struct st_writer *st_writer_open(const char *path, const struct st_options *opt,
         return NULL;
     }
     pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
+    /* the flush deadline runs on the monotonic clock: a step of the wall
+     * clock neither stalls the writer nor makes it spin */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_cond_init(&w->done_cv, NULL);
     if (opt)
         w->opt = *opt;

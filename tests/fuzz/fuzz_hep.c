@@ -204,7 +204,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     from.a[0] = 192;
     uint64_t now = 1700000000ull * 1000000000ull;
     /* as one UDP datagram */
-    size_t acc_udp = hep_listen_input(l, &from, in, now);
+    size_t acc_udp = hep_listen_input(l, &from, in, now, now);
 
     /* as a TCP stream cut into segments, framed like the collector does:
      * append, take every complete packet, keep the rest */
@@ -238,7 +238,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 break;
             if ((size_t)k > rest.len || k < 6)
                 abort();
-            hep_listen_input(l, &from, bv_head(rest, (size_t)k), now);
+            hep_listen_input(l, &from, bv_head(rest, (size_t)k), now, now);
             framed++;
             pos += (size_t)k;
         }
@@ -254,7 +254,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         hep_listen_sender_count(l) > 2)
         abort();
     if (st.total.accepted + st.total.truncated + st.total.malformed + st.total.unsupported +
-            st.total.unauthenticated + st.total.rate_limited != st.total.packets)
+            st.total.unauthenticated + st.total.rate_limited + st.total.unauth_limited !=
+        st.total.packets)
         abort(); /* every packet gets exactly one verdict */
     hep_listen_free(l);
     return 0;

@@ -1,7 +1,10 @@
 /* Unit tests for the HEP sender and collector sockets: stream framing,
  * auth key, truncation at every length, per-sender token buckets, the
  * bounded sender table at N-1/N/N+1, UDP and TCP round trips, TCP
- * reconnection and a sender that never blocks when the collector is away. */
+ * reconnection and a sender that never blocks when the collector is away.
+ * Under attack: the key before the bucket and before inflating, the shared
+ * budget of unauthenticated addresses, capture times ahead of the clock,
+ * the per-address TCP cap and the idle timeouts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +14,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
 #include "../../net/hep_listen.h"
@@ -90,15 +96,15 @@ static void test_auth_key(void **state)
     uint8_t buf[512];
     struct ts_addr a = ip4(1);
     size_t n = make_pkt(buf, sizeof buf, "secret", 1);
-    assert_true(hep_listen_input(l, &a, bv_make(buf, n), 1));
+    assert_true(hep_listen_input(l, &a, bv_make(buf, n), 1, 0));
     n = make_pkt(buf, sizeof buf, "secreT", 2);
-    assert_false(hep_listen_input(l, &a, bv_make(buf, n), 2));
+    assert_false(hep_listen_input(l, &a, bv_make(buf, n), 2, 0));
     n = make_pkt(buf, sizeof buf, "secre", 3);
-    assert_false(hep_listen_input(l, &a, bv_make(buf, n), 3));
+    assert_false(hep_listen_input(l, &a, bv_make(buf, n), 3, 0));
     n = make_pkt(buf, sizeof buf, "secret!", 4);
-    assert_false(hep_listen_input(l, &a, bv_make(buf, n), 4));
+    assert_false(hep_listen_input(l, &a, bv_make(buf, n), 4, 0));
     n = make_pkt(buf, sizeof buf, NULL, 5);
-    assert_false(hep_listen_input(l, &a, bv_make(buf, n), 5));
+    assert_false(hep_listen_input(l, &a, bv_make(buf, n), 5, 0));
     assert_int_equal(g.n, 1);
     assert_string_equal(g.site, "site-x");
     struct hep_listen_stats st;
@@ -124,7 +130,7 @@ static void test_truncation_every_length(void **state)
     for (size_t len = 0; len < n; len++) {
         uint8_t *b = malloc(len ? len : 1);
         memcpy(b, ref, len);
-        assert_false(hep_listen_input(l, &a, bv_make(b, len), len));
+        assert_false(hep_listen_input(l, &a, bv_make(b, len), len, 0));
         free(b);
     }
     struct hep_listen_stats st;
@@ -135,7 +141,7 @@ static void test_truncation_every_length(void **state)
     assert_int_equal(st.total.packets, n);
     /* garbage with the magic and a bad chunk length: malformed */
     uint8_t bad[12] = { 'H', 'E', 'P', '3', 0, 12, 0, 0, 0, 1, 0, 2 };
-    assert_false(hep_listen_input(l, &a, bv_make(bad, sizeof bad), 1));
+    assert_false(hep_listen_input(l, &a, bv_make(bad, sizeof bad), 1, 0));
     hep_listen_stats(l, &st);
     assert_int_equal(st.total.malformed, 1);
     hep_listen_free(l);
@@ -156,21 +162,21 @@ static void test_rate_limit(void **state)
     uint64_t t = 5000000000ull;
     unsigned ok = 0;
     for (int i = 0; i < 20; i++)
-        ok += hep_listen_input(l, &a, bv_make(buf, n), t);
+        ok += hep_listen_input(l, &a, bv_make(buf, n), t, 0);
     assert_int_equal(ok, 5);
     ok = 0;
     for (int i = 0; i < 5; i++)
-        ok += hep_listen_input(l, &b, bv_make(buf, n), t);
+        ok += hep_listen_input(l, &b, bv_make(buf, n), t, 0);
     assert_int_equal(ok, 5); /* the flood of a did not starve b */
     /* 0.3 s later: 3 tokens */
     ok = 0;
     for (int i = 0; i < 10; i++)
-        ok += hep_listen_input(l, &a, bv_make(buf, n), t + 300000000ull);
+        ok += hep_listen_input(l, &a, bv_make(buf, n), t + 300000000ull, 0);
     assert_int_equal(ok, 3);
     /* 10 s later: capped at the burst */
     ok = 0;
     for (int i = 0; i < 10; i++)
-        ok += hep_listen_input(l, &a, bv_make(buf, n), t + 10300000000ull);
+        ok += hep_listen_input(l, &a, bv_make(buf, n), t + 10300000000ull, 0);
     assert_int_equal(ok, 5);
     const struct hep_sender *sa = NULL;
     for (size_t i = 0; i < hep_listen_sender_count(l); i++)
@@ -198,7 +204,7 @@ static void test_sender_table(void **state)
         size_t n = make_pkt(buf, sizeof buf, NULL, 1);
         for (unsigned i = 0; i < k; i++) {
             struct ts_addr a = ip4((uint8_t)(i + 1));
-            hep_listen_input(l, &a, bv_make(buf, n), i + 1);
+            hep_listen_input(l, &a, bv_make(buf, n), i + 1, 0);
         }
         struct hep_listen_stats st;
         hep_listen_stats(l, &st);
@@ -341,6 +347,178 @@ static void test_never_blocks(void **state)
     hep_listen_free(NULL);
 }
 
+/* A HEP3 packet with a key and a compressed-payload chunk of junk. */
+static size_t make_zjunk(uint8_t *b, const char *key)
+{
+    size_t n = 6, kl = strlen(key);
+    uint8_t ch[] = { 0, 0, 0, 11, 0, 7, 1 };
+    memcpy(b + n, ch, sizeof ch);
+    n += sizeof ch;
+    uint8_t kh[] = { 0, 0, 0, 14, 0, (uint8_t)(6 + kl) };
+    memcpy(b + n, kh, sizeof kh);
+    memcpy(b + n + 6, key, kl);
+    n += 6 + kl;
+    uint8_t zh[] = { 0, 0, 0, 16, 0, 6 + 8, 'n', 'o', 't', ' ', 'z', 'l', 'i', 'b' };
+    memcpy(b + n, zh, sizeof zh);
+    n += sizeof zh;
+    memcpy(b, "HEP3", 4);
+    b[4] = (uint8_t)(n >> 8);
+    b[5] = (uint8_t)n;
+    return n;
+}
+
+/* With a key: packets with a wrong key (spoofing a sensor's address) do not
+ * spend the sensor's tokens; compressed payloads are not inflated before the
+ * key is checked; unknown addresses get no sender record and share one
+ * budget (N-1, N, N+1 around it). */
+static void test_auth_before_rate(void **state)
+{
+    (void)state;
+    struct got g = { 0 };
+    struct hep_listen_opts o = { .auth_key = bv_cstr("secret"), .rate = 10, .burst = 5,
+                                 .unauth_rate = 1, .unauth_burst = 21 };
+    char err[256];
+    struct hep_listen *l = hep_listen_new(&o, on_msg, &g, err, sizeof err);
+    assert_non_null(l);
+    uint8_t good[512], bad[512], z[128];
+    size_t ng = make_pkt(good, sizeof good, "secret", 1);
+    size_t nb = make_pkt(bad, sizeof bad, "wrong", 1);
+    struct ts_addr a = ip4(1);
+    uint64_t t = 1000000000ull;
+    assert_true(hep_listen_input(l, &a, bv_make(good, ng), t, 0));
+    for (int i = 0; i < 100; i++)
+        assert_false(hep_listen_input(l, &a, bv_make(bad, nb), t, 0));
+    unsigned ok = 0;
+    for (int i = 0; i < 6; i++)
+        ok += hep_listen_input(l, &a, bv_make(good, ng), t, 0);
+    assert_int_equal(ok, 4); /* the burst of 5, the first one taken */
+    const struct hep_sender *sa = hep_listen_sender(l, 0);
+    assert_int_equal(sa->unauthenticated, 100);
+    assert_int_equal(sa->rate_limited, 2);
+    /* junk that would not inflate: with a wrong key it is unauthenticated
+     * (never inflated), with the right one unsupported */
+    size_t nz = make_zjunk(z, "wrong");
+    assert_false(hep_listen_input(l, &a, bv_make(z, nz), t + 1000000000ull, 0));
+    assert_int_equal(sa->unauthenticated, 101);
+    nz = make_zjunk(z, "secret");
+    assert_false(hep_listen_input(l, &a, bv_make(z, nz), t + 1000000000ull, 0));
+    assert_int_equal(sa->unsupported, 1);
+    /* the budget is 21: a's first packet took one; of 21 unknown addresses
+     * with a wrong key 20 are parsed, the 21st is over; none gets a record */
+    for (unsigned i = 0; i < 21; i++) {
+        struct ts_addr x = ip4((uint8_t)(100 + i));
+        assert_false(hep_listen_input(l, &x, bv_make(bad, nb), t, 0));
+    }
+    struct hep_listen_stats st;
+    hep_listen_stats(l, &st);
+    assert_int_equal(hep_listen_sender_count(l), 1);
+    assert_int_equal(st.total.unauth_limited, 1);
+    assert_int_equal(st.total.unauthenticated, 121);
+    /* a new sensor with the key gets in once the budget refills */
+    struct ts_addr b = ip4(2);
+    assert_false(hep_listen_input(l, &b, bv_make(good, ng), t, 0));
+    assert_true(hep_listen_input(l, &b, bv_make(good, ng), t + 2000000000ull, 0));
+    assert_int_equal(hep_listen_sender_count(l), 2);
+    hep_listen_free(l);
+}
+
+struct seen {
+    unsigned n;
+    uint64_t ts;
+};
+
+static void on_ts(void *ctx, const struct hep_msg *h, const struct hep_sender *from, uint64_t t)
+{
+    struct seen *s = ctx;
+    (void)from;
+    (void)t;
+    s->n++;
+    s->ts = h->ts_ns;
+}
+
+/* A capture time ahead of the wall clock by more than the allowance is not
+ * passed on (the receive time stands in), counted per sender; within the
+ * allowance, or in the past, it is kept. */
+static void test_clock_ahead(void **state)
+{
+    (void)state;
+    struct seen sn = { 0 };
+    struct hep_listen_opts o = { .unlimited = true, .clock_ahead_ms = 2000 };
+    char err[256];
+    struct hep_listen *l = hep_listen_new(&o, on_ts, &sn, err, sizeof err);
+    uint8_t buf[512];
+    size_t n = make_pkt(buf, sizeof buf, NULL, 0); /* ts 1700000000 s */
+    struct ts_addr a = ip4(3);
+    uint64_t ts = 1700000000000000000ull;
+    assert_true(hep_listen_input(l, &a, bv_make(buf, n), 1, ts - 600000000000ull));
+    assert_int_equal(sn.ts, 0);
+    assert_true(hep_listen_input(l, &a, bv_make(buf, n), 2, ts - 2000000000ull));
+    assert_int_equal(sn.ts, ts);
+    assert_true(hep_listen_input(l, &a, bv_make(buf, n), 3, ts - 2000000001ull));
+    assert_int_equal(sn.ts, 0);
+    assert_true(hep_listen_input(l, &a, bv_make(buf, n), 4, ts + 3600000000000ull));
+    assert_int_equal(sn.ts, ts);
+    assert_int_equal(hep_listen_sender(l, 0)->clock_ahead, 2);
+    hep_listen_free(l);
+}
+
+static int tcp_connect(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+    sa.sin_addr.s_addr = htonl(0x7f000001);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Idle TCP connections: a fourth from one address evicts that address's
+ * longest idle one (cap 3); silent ones go after the hello time; one that
+ * delivered stays until its idle time. */
+static void test_tcp_idle(void **state)
+{
+    (void)state;
+    struct got g = { 0 };
+    struct hep_listen_opts o = { .unlimited = true, .nspecs = 1, .max_conns_per_addr = 3,
+                                 .tcp_hello_ms = 300, .tcp_idle_ms = 1500 };
+    o.specs[0] = "127.0.0.1:0/tcp";
+    char err[256];
+    struct hep_listen *l = hep_listen_new(&o, on_msg, &g, err, sizeof err);
+    assert_non_null(l);
+    uint16_t port = hep_listen_port(l, 0);
+    int fds[5];
+    for (int i = 0; i < 5; i++) {
+        fds[i] = tcp_connect(port);
+        assert_true(fds[i] >= 0);
+        for (int k = 0; k < 5; k++)
+            hep_listen_poll(l, 10);
+    }
+    struct hep_listen_stats st;
+    hep_listen_stats(l, &st);
+    assert_int_equal(st.tcp_accepted, 5);
+    assert_int_equal(st.tcp_evicted, 2);
+    assert_int_equal(hep_listen_conn_count(l), 3);
+    /* the newest one speaks; the others stay silent past the hello time */
+    uint8_t buf[512];
+    size_t n = make_pkt(buf, sizeof buf, NULL, 9);
+    assert_int_equal(write(fds[4], buf, n), (ssize_t)n);
+    assert_int_equal(poll_until(l, &g, 1, 2000), 1);
+    for (int k = 0; k < 60; k++)
+        hep_listen_poll(l, 10);
+    hep_listen_stats(l, &st);
+    assert_int_equal(hep_listen_conn_count(l), 1);
+    assert_int_equal(st.tcp_idle_closed, 2);
+    /* then its idle time runs out too */
+    for (int k = 0; k < 200 && hep_listen_conn_count(l); k++)
+        hep_listen_poll(l, 10);
+    assert_int_equal(hep_listen_conn_count(l), 0);
+    for (int i = 0; i < 5; i++)
+        close(fds[i]);
+    hep_listen_free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +531,9 @@ int main(void)
         cmocka_unit_test(test_tcp_roundtrip),
         cmocka_unit_test(test_tcp_reconnect),
         cmocka_unit_test(test_never_blocks),
+        cmocka_unit_test(test_auth_before_rate),
+        cmocka_unit_test(test_clock_ahead),
+        cmocka_unit_test(test_tcp_idle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
