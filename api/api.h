@@ -20,6 +20,8 @@ struct api_options {
     unsigned rate_per_s;      /* per-client requests/s; 0 = TS_API_RATE_PER_S */
     unsigned rate_burst;      /* 0 = TS_API_RATE_BURST */
     bool no_rate_limit;       /* load tests only */
+    const char *allowed_hosts; /* comma-separated names a Host header may carry besides the
+                                * bound address (and localhost on loopback); NULL: none */
 };
 
 /* Live figures a running sensor supplies (fields it does not know: -1). */
@@ -27,6 +29,9 @@ struct api_live_stats {
     int64_t packets, bytes, drops_kernel, drops_queue, store_dropped;
     int64_t sip_messages, active_calls, queue_depth;
     double packets_per_second;
+    /* -1: unknown (no store); store_dropped counts both kinds of loss */
+    int64_t store_written, store_errors;
+    char store_error[128];    /* "" when no write failed */
 };
 /* Fills out; runs on a server thread, so it must be thread-safe and quick. */
 typedef void (*api_stats_fn)(void *ctx, struct api_live_stats *out);

@@ -23,6 +23,16 @@ struct rl_slot {
     bool used;
     double tokens;
     uint64_t last_ns;
+    unsigned inflight;        /* requests of this client being answered */
+};
+
+/* One accepted connection (the table's index is its socket context + 1). */
+struct conn_slot {
+    int fd;                   /* -1: free */
+    uint8_t key[16];          /* the client (an IPv4 address or an IPv6 /64) */
+    uint64_t since_ns;        /* start of the headers being waited for */
+    bool in_headers;          /* waiting for (the rest of) a request's headers */
+    bool doomed;              /* shut down, its close not yet seen */
 };
 
 /* The server's state: server.c runs it, request.c serves it to the routes. */
@@ -49,6 +59,18 @@ struct api_server {
     pthread_mutex_t live_mu;
     api_stats_fn live_fn;
     void *live_ctx;
+
+    pthread_mutex_t conn_mu;
+    struct conn_slot conns[TS_API_CONN_SLOTS];
+    pthread_t watchdog;
+    bool watchdog_on;
+    atomic_bool stopping;
+    atomic_ullong conns_evicted, header_timeouts, host_refused, busy_refused;
+
+    char bound[64];                   /* the listen address as text */
+    bool bound_any, bound_loopback;
+    char hosts[TS_API_MAX_HOSTS][TS_API_HOST_LEN]; /* --allowed-host names */
+    unsigned nhosts;
 
     atomic_int exports;
     atomic_ullong by_class[6];
@@ -93,6 +115,10 @@ bool api_export_begin(struct api_server *s);
 void api_export_end(struct api_server *s);
 /* Requests answered so far, per status class (1..5), for /metrics. */
 uint64_t api_requests(const struct api_server *s, int cls);
+/* Guard counters: 0 connections evicted or refused (per-client cap, table
+ * full), 1 header deadlines missed, 2 foreign Host refused, 3 requests
+ * refused over the in-flight budget. */
+uint64_t api_guard_count(const struct api_server *s, int which);
 
 /* A server that does not listen and has no connection pool, over the
  * database at db_path: routes_dispatch runs with api_call.q set by the

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../store/query.h"
@@ -49,6 +50,12 @@ struct stq *api_db(struct api_call *a)
                 s->pool_busy[i] = true;
                 a->q = s->pool[i];
                 pthread_mutex_unlock(&s->pool_mu);
+                /* one request's queries together get TS_API_QUERY_BUDGET_MS */
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                stq_set_deadline(a->q, (uint64_t)ts.tv_sec * 1000000000ull +
+                                           (uint64_t)ts.tv_nsec +
+                                           (uint64_t)TS_API_QUERY_BUDGET_MS * 1000000ull);
                 return a->q;
             }
         }
@@ -75,7 +82,7 @@ bool api_live(struct api_server *s, struct api_live_stats *out)
     bool have = false;
     pthread_mutex_lock(&s->live_mu);
     if (s->live_fn) {
-        *out = (struct api_live_stats){ -1, -1, -1, -1, -1, -1, -1, -1, -1.0 };
+        *out = (struct api_live_stats){ -1, -1, -1, -1, -1, -1, -1, -1, -1.0, -1, -1, "" };
         s->live_fn(s->live_ctx, out);
         have = true;
     }
@@ -110,6 +117,20 @@ uint64_t api_requests(const struct api_server *s, int cls)
 }
 
 unsigned api_port(const struct api_server *s) { return s ? s->port : 0; }
+
+uint64_t api_guard_count(const struct api_server *s, int which)
+{
+    switch (which) {
+    case 0:
+        return atomic_load(&s->conns_evicted);
+    case 1:
+        return atomic_load(&s->header_timeouts);
+    case 2:
+        return atomic_load(&s->host_refused);
+    default:
+        return atomic_load(&s->busy_refused);
+    }
+}
 
 bool api_error(struct api_call *a, int status, const char *code, const char *fmt, ...)
 {

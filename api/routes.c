@@ -80,6 +80,10 @@ static bool db_fail(struct api_call *a, int rc)
 {
     if (rc == ST_ERR_NOT_FOUND)
         return api_error(a, 404, "not_found", "no such resource");
+    if (stq_interrupted(a->q))
+        return api_error(a, 503, "query_budget",
+                         "the query ran past its budget of %d ms; narrow it (time range, filters)",
+                         TS_API_QUERY_BUDGET_MS);
     return api_error(a, 500, "internal", "database query failed");
 }
 
@@ -495,6 +499,11 @@ static void h_stats(struct api_call *a)
     json_object_set_new(o, "drops_kernel", live ? jopt_i(ls.drops_kernel) : json_null());
     json_object_set_new(o, "drops_queue", live ? jopt_i(ls.drops_queue) : json_null());
     json_object_set_new(o, "store_dropped", live ? jopt_i(ls.store_dropped) : json_null());
+    json_object_set_new(o, "store_written", live ? jopt_i(ls.store_written) : json_null());
+    json_object_set_new(o, "store_errors", live ? jopt_i(ls.store_errors) : json_null());
+    json_object_set_new(o, "store_last_error",
+                        live && ls.store_error[0] ? api_jtext(ls.store_error, strlen(ls.store_error))
+                                                  : json_null());
     json_object_set_new(o, "active_calls", live ? jopt_i(ls.active_calls) : json_null());
     json_object_set_new(o, "queue_depth", live ? jopt_i(ls.queue_depth) : json_null());
     json_object_set_new(o, "packets_per_second",
@@ -553,6 +562,13 @@ static void h_calls(struct api_call *a)
             return (void)api_error(a, 400, "bad_parameter", "match: contains or suffix");
         f.number_suffix = v[0] == 's';
     }
+    /* a short substring (contains, the default) matches nearly everything
+     * and is the slowest search: suffixes may be short, substrings not */
+    if (!f.number_suffix && ((f.caller[0] && strlen(f.caller) < TS_API_MIN_CONTAINS) ||
+                             (f.callee[0] && strlen(f.callee) < TS_API_MIN_CONTAINS)))
+        return (void)api_error(a, 400, "bad_parameter",
+                               "caller/callee: at least %d digits (or match=suffix)",
+                               TS_API_MIN_CONTAINS);
     if ((v = param(a, "trunk"))) {
         if (!num_i64(v, 1, INT64_MAX, &f.trunk_id))
             return (void)api_error(a, 400, "bad_parameter", "trunk: a trunk id");

@@ -246,12 +246,31 @@ void routes_metrics(struct api_call *a)
         mb_printf(&mb, "trunkscope_drops_total{where=\"kernel\"} %lld\n",
                   (long long)ls.drops_kernel);
         mb_printf(&mb, "trunkscope_drops_total{where=\"queue\"} %lld\n", (long long)ls.drops_queue);
-        mb_printf(&mb, "trunkscope_drops_total{where=\"store\"} %lld\n",
-                  (long long)ls.store_dropped);
+        if (ls.store_dropped >= 0)
+            mb_printf(&mb, "trunkscope_drops_total{where=\"store\"} %lld\n",
+                      (long long)ls.store_dropped);
+        if (ls.store_written >= 0) {
+            HEAD("trunkscope_store_records_total", "counter",
+                 "Records the store committed, or lost: refused by the database (disk full, "
+                 "lock, corrupt file) or dropped with the queue full.");
+            mb_printf(&mb, "trunkscope_store_records_total{result=\"written\"} %lld\n",
+                      (long long)ls.store_written);
+            mb_printf(&mb, "trunkscope_store_records_total{result=\"refused\"} %lld\n",
+                      (long long)ls.store_errors);
+            mb_printf(&mb, "trunkscope_store_records_total{result=\"dropped\"} %lld\n",
+                      (long long)(ls.store_dropped - ls.store_errors));
+        }
         HEAD("trunkscope_queue_depth", "gauge", "Frames waiting for analysis.");
         mb_printf(&mb, "trunkscope_queue_depth %lld\n", (long long)ls.queue_depth);
     }
     (void)stq_totals(q, totals_row, &mb);
+    HEAD("trunkscope_http_refused_total", "counter",
+         "Connections or requests refused by the server's guards: evicted (per-client cap, "
+         "table full), header_deadline (slowloris), host (foreign Host), busy (in-flight budget).");
+    static const char *const GUARD[4] = { "evicted", "header_deadline", "host", "busy" };
+    for (int g = 0; g < 4; g++)
+        mb_printf(&mb, "trunkscope_http_refused_total{why=\"%s\"} %llu\n", GUARD[g],
+                  (unsigned long long)api_guard_count(a->srv, g));
     HEAD("trunkscope_http_requests_total", "counter", "HTTP requests answered, by status class.");
     for (int c = 1; c <= 5; c++)
         mb_printf(&mb, "trunkscope_http_requests_total{class=\"%dxx\"} %llu\n", c,

@@ -1,7 +1,14 @@
 /* HTTP server (libmicrohttpd, thread pool): request limits, per-client rate
  * limiting, bearer-token auth in constant time, read-only methods, static
  * dashboard files confined to their directory, security headers, optional
- * TLS. RFC 9110 (semantics, status codes), RFC 6750 (bearer tokens). */
+ * TLS. Under attack: a deadline for each request's headers and a cap on
+ * connections per client (IPv4 address or IPv6 /64) that evicts the client's
+ * oldest unfinished one (slowloris), Host checked against the bound address
+ * and configured names (DNS rebinding), duplicate Content-Length,
+ * Transfer-Encoding and NUL bytes refused (request smuggling), per-client
+ * in-flight and per-query time budgets. RFC 9110 (semantics, status codes,
+ * 7.2 Host, 15.5.20 421), RFC 9112 6.3 (message body length), RFC 6750
+ * (bearer tokens). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +38,7 @@
 
 /* Per-request state, born in the URI callback (which sees the raw target). */
 struct api_req {
+    uint8_t client[16];  /* client_key */
     size_t uri_len;
     bool uri_bad;       /* %00 or raw control bytes in the target */
     bool seen;          /* the access handler ran once */
@@ -43,6 +51,26 @@ static uint64_t mono_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The unit of per-client limits: an IPv4 address, or an IPv6 /64 (one host
+ * gets a whole /64 and may rotate through it). IPv4-mapped IPv6 addresses
+ * count as IPv4. */
+static void client_key(const struct sockaddr *sa, uint8_t key[16])
+{
+    memset(key, 0, 16);
+    if (!sa)
+        return;
+    if (sa->sa_family == AF_INET) {
+        memcpy(key, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a))
+            memcpy(key, a->s6_addr + 12, 4);
+        else
+            memcpy(key, a->s6_addr, 8);
+        key[15] = 6; /* never equal to an IPv4 key */
+    }
 }
 
 /* ---- listen address ---- */
@@ -178,13 +206,10 @@ static bool token_ok(const struct api_server *s, const char *hdr)
 
 static bool rate_ok(struct api_server *s, const struct sockaddr *sa)
 {
-    uint8_t key[16] = { 0 };
+    uint8_t key[16];
     if (s->no_rate || !sa)
         return true;
-    if (sa->sa_family == AF_INET)
-        memcpy(key, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
-    else if (sa->sa_family == AF_INET6)
-        memcpy(key, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+    client_key(sa, key);
     size_t i = (size_t)(ts_hash(key, sizeof key) % TS_API_RATE_SLOTS);
     uint64_t now = mono_ns();
     bool ok;
@@ -195,6 +220,7 @@ static bool rate_ok(struct api_server *s, const struct sockaddr *sa)
         r->used = true;
         r->tokens = s->burst;
         r->last_ns = now;
+        r->inflight = 0;
     }
     r->tokens += (double)(now - r->last_ns) / 1e9 * s->rate;
     if (r->tokens > s->burst)
@@ -205,6 +231,251 @@ static bool rate_ok(struct api_server *s, const struct sockaddr *sa)
         r->tokens -= 1.0;
     pthread_mutex_unlock(&s->rl_mu);
     return ok;
+}
+
+/* A client may have TS_API_INFLIGHT_PER_CLIENT requests answered at once
+ * (each holds one of the few database connections); inflight_end undoes a
+ * successful inflight_begin. Keyed like the rate slots. */
+static bool inflight_begin(struct api_server *s, const uint8_t key[16])
+{
+    if (s->no_rate)
+        return true;
+    size_t i = (size_t)(ts_hash(key, 16) % TS_API_RATE_SLOTS);
+    bool ok;
+    pthread_mutex_lock(&s->rl_mu);
+    struct rl_slot *r = &s->rl[i];
+    if (!r->used || memcmp(r->addr, key, 16) != 0) {
+        memcpy(r->addr, key, 16);
+        r->used = true;
+        r->tokens = s->burst;
+        r->last_ns = mono_ns();
+        r->inflight = 0;
+    }
+    ok = r->inflight < TS_API_INFLIGHT_PER_CLIENT;
+    if (ok)
+        r->inflight++;
+    pthread_mutex_unlock(&s->rl_mu);
+    return ok;
+}
+
+static void inflight_end(struct api_server *s, const uint8_t key[16])
+{
+    if (s->no_rate)
+        return;
+    size_t i = (size_t)(ts_hash(key, 16) % TS_API_RATE_SLOTS);
+    pthread_mutex_lock(&s->rl_mu);
+    struct rl_slot *r = &s->rl[i];
+    if (r->used && memcmp(r->addr, key, 16) == 0 && r->inflight)
+        r->inflight--;
+    pthread_mutex_unlock(&s->rl_mu);
+}
+
+/* ---- connections: header deadline and per-client cap ---- */
+
+static void conn_doom(struct conn_slot *c)
+{
+    if (c->fd >= 0 && !c->doomed) {
+        shutdown(c->fd, SHUT_RDWR); /* libmicrohttpd sees the end and closes it */
+        c->doomed = true;
+    }
+}
+
+/* The oldest connection still in its headers, of client key (NULL: any),
+ * other than skip; NULL when none. conn_mu held. */
+static struct conn_slot *oldest_unfinished(struct api_server *s, const uint8_t *key,
+                                           const struct conn_slot *skip)
+{
+    struct conn_slot *best = NULL;
+    for (size_t i = 0; i < TS_API_CONN_SLOTS; i++) {
+        struct conn_slot *c = &s->conns[i];
+        if (c->fd < 0 || c->doomed || c == skip || !c->in_headers ||
+            (key && memcmp(c->key, key, 16) != 0))
+            continue;
+        if (!best || c->since_ns < best->since_ns)
+            best = c;
+    }
+    return best;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct api_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        uintptr_t idx = (uintptr_t)*socket_context;
+        if (idx) {
+            pthread_mutex_lock(&s->conn_mu);
+            s->conns[idx - 1].fd = -1;
+            s->conns[idx - 1].doomed = false;
+            pthread_mutex_unlock(&s->conn_mu);
+            *socket_context = NULL;
+        }
+        return;
+    }
+    const union MHD_ConnectionInfo *fi = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ai = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!fi)
+        return;
+    int fd = fi->connect_fd;
+    uint8_t key[16];
+    client_key(ai ? ai->client_addr : NULL, key);
+    uint64_t now = mono_ns();
+    pthread_mutex_lock(&s->conn_mu);
+    struct conn_slot *mine = NULL;
+    size_t total = 0, same = 0;
+    for (size_t i = 0; i < TS_API_CONN_SLOTS; i++) {
+        struct conn_slot *c = &s->conns[i];
+        if (c->fd < 0) {
+            if (!mine)
+                mine = c;
+            continue;
+        }
+        if (c->doomed)
+            continue;
+        total++;
+        same += memcmp(c->key, key, 16) == 0;
+    }
+    if (!mine) { /* table full of closing connections: refuse */
+        pthread_mutex_unlock(&s->conn_mu);
+        shutdown(fd, SHUT_RDWR);
+        atomic_fetch_add(&s->conns_evicted, 1);
+        return;
+    }
+    mine->fd = fd;
+    memcpy(mine->key, key, 16);
+    mine->since_ns = now;
+    mine->in_headers = true;
+    mine->doomed = false;
+    *socket_context = (void *)(uintptr_t)(mine - s->conns + 1);
+    /* over the client's share, or over the total: the oldest connection that
+     * has not finished its headers goes (this client's first); a newcomer
+     * that cannot make room is refused */
+    struct conn_slot *v = NULL;
+    if (same >= TS_API_MAX_CONNS_PER_CLIENT)
+        v = oldest_unfinished(s, key, mine);
+    else if (total >= TS_API_MAX_CONNS)
+        v = oldest_unfinished(s, NULL, mine);
+    if ((same >= TS_API_MAX_CONNS_PER_CLIENT || total >= TS_API_MAX_CONNS) && !v)
+        v = mine;
+    if (v) {
+        conn_doom(v);
+        atomic_fetch_add(&s->conns_evicted, 1);
+    }
+    pthread_mutex_unlock(&s->conn_mu);
+}
+
+/* Headers complete (done false) or the answer sent (done true: the next
+ * request's headers are waited for from now). */
+static void conn_mark(struct api_server *s, struct MHD_Connection *mc, bool done)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    uintptr_t idx = ci ? (uintptr_t)ci->socket_context : 0;
+    if (!idx || idx > TS_API_CONN_SLOTS)
+        return;
+    pthread_mutex_lock(&s->conn_mu);
+    s->conns[idx - 1].in_headers = done;
+    s->conns[idx - 1].since_ns = mono_ns();
+    pthread_mutex_unlock(&s->conn_mu);
+}
+
+/* Every 200 ms: connections whose headers are not complete after
+ * TS_API_HEADER_DEADLINE_MS are shut down, however slowly they trickle
+ * (libmicrohttpd's own timeout restarts with every byte). */
+static void *watchdog_main(void *arg)
+{
+    struct api_server *s = arg;
+    while (!atomic_load(&s->stopping)) {
+        struct timespec ts = { 0, 200 * 1000000L };
+        nanosleep(&ts, NULL);
+        uint64_t now = mono_ns(), limit = (uint64_t)TS_API_HEADER_DEADLINE_MS * 1000000ull;
+        pthread_mutex_lock(&s->conn_mu);
+        for (size_t i = 0; i < TS_API_CONN_SLOTS; i++) {
+            struct conn_slot *c = &s->conns[i];
+            if (c->fd >= 0 && !c->doomed && c->in_headers && now - c->since_ns > limit) {
+                conn_doom(c);
+                atomic_fetch_add(&s->header_timeouts, 1);
+            }
+        }
+        pthread_mutex_unlock(&s->conn_mu);
+    }
+    return NULL;
+}
+
+
+/* ---- request framing and Host ---- */
+
+struct frame_ctx {
+    unsigned content_length, transfer_encoding;
+    bool nul;
+    const char *host;
+};
+
+static enum MHD_Result header_it(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 size_t key_size, const char *value, size_t value_size)
+{
+    struct frame_ctx *f = cls;
+    (void)kind;
+    if (!key || strlen(key) != key_size || (value && strlen(value) != value_size))
+        f->nul = true;
+    else if (strcasecmp(key, "Content-Length") == 0)
+        f->content_length++;
+    else if (strcasecmp(key, "Transfer-Encoding") == 0)
+        f->transfer_encoding++;
+    else if (strcasecmp(key, "Host") == 0)
+        f->host = value;
+    return MHD_YES;
+}
+
+/* "name" or "name:port" equals want (case-insensitive), the port any digits. */
+static bool host_is(const char *h, const char *want)
+{
+    size_t n = strlen(want);
+    if (strncasecmp(h, want, n) != 0)
+        return false;
+    if (!h[n])
+        return true;
+    if (h[n] != ':' || !h[n + 1])
+        return false;
+    for (const char *p = h + n + 1; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    return true;
+}
+
+/* A Host naming us: the bound address, loopback names when bound to
+ * loopback, any IP literal when bound to every address, or a configured
+ * name. A name a stranger's DNS points at us (rebinding) is none of them. */
+static bool host_ok(const struct api_server *s, const char *h)
+{
+    if (!h)
+        return true; /* HTTP/1.0 without Host: nothing to rebind */
+    char v6[sizeof s->bound + 2];
+    snprintf(v6, sizeof v6, "[%s]", s->bound);
+    if (host_is(h, strchr(s->bound, ':') ? v6 : s->bound))
+        return true;
+    if (s->bound_loopback && (host_is(h, "localhost") || host_is(h, "127.0.0.1") ||
+                              host_is(h, "[::1]")))
+        return true;
+    for (unsigned i = 0; i < s->nhosts; i++)
+        if (host_is(h, s->hosts[i]))
+            return true;
+    if (s->bound_any) {
+        char lit[64];
+        size_t n = strcspn(h, h[0] == '[' ? "]" : ":");
+        struct in_addr a4;
+        struct in6_addr a6;
+        if (h[0] == '[' && n > 1 && n < sizeof lit && h[n] == ']') {
+            memcpy(lit, h + 1, n - 1);
+            lit[n - 1] = '\0';
+            return inet_pton(AF_INET6, lit, &a6) == 1 && (!h[n + 1] || host_is(h + n + 1, ""));
+        }
+        if (n < sizeof lit) {
+            memcpy(lit, h, n);
+            lit[n] = '\0';
+            return inet_pton(AF_INET, lit, &a4) == 1 && (!h[n] || host_is(h + n, ""));
+        }
+    }
+    return false;
 }
 
 /* ---- static files ---- */
@@ -395,10 +666,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_NO;
     if (!rq->seen) {
         rq->seen = true;
+        conn_mark(s, c, false);
         if (rq->uri_len > TS_API_MAX_URL)
             return reply_error(s, c, 414, "uri_too_long", "request target too long");
+        struct frame_ctx fc = { 0 };
+        MHD_get_connection_values_n(c, MHD_HEADER_KIND, header_it, &fc);
+        if (fc.nul)
+            return reply_error(s, c, 400, "bad_request", "NUL byte in a header");
+        if (fc.content_length > 1 || fc.transfer_encoding)
+            return reply_error(s, c, 400, "bad_request",
+                               "one Content-Length at most and no Transfer-Encoding");
+        if (!host_ok(s, fc.host)) {
+            atomic_fetch_add(&s->host_refused, 1);
+            return reply_error(s, c, 421, "misdirected_request",
+                               "Host names neither this server's address nor an allowed name");
+        }
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        client_key(ci ? ci->client_addr : NULL, rq->client);
         if (!rate_ok(s, ci ? ci->client_addr : NULL))
             return reply_error(s, c, 429, "rate_limited", "too many requests, slow down");
         if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
@@ -440,8 +725,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                           TS_API_MAX_PARAMS);
             else if (pc.dup)
                 api_error(&a, 400, "bad_parameter", "a query parameter is repeated");
-            else
+            else if (!inflight_begin(s, rq->client)) {
+                atomic_fetch_add(&s->busy_refused, 1);
+                api_error(&a, 503, "busy", "at most %d requests of one client at once",
+                          TS_API_INFLIGHT_PER_CLIENT);
+            } else {
                 routes_dispatch(&a);
+                inflight_end(s, rq->client);
+            }
         }
     } else {
         serve_static(&a);
@@ -472,9 +763,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
                     enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)c;
     (void)toe;
+    conn_mark(cls, c, true);
     free(*con_cls);
     *con_cls = NULL;
 }
@@ -485,6 +775,9 @@ void api_stop(struct api_server *s)
 {
     if (!s)
         return;
+    atomic_store(&s->stopping, true);
+    if (s->watchdog_on)
+        pthread_join(s->watchdog, NULL);
     if (s->d)
         MHD_stop_daemon(s->d);
     for (unsigned i = 0; i < s->npool; i++)
@@ -493,6 +786,7 @@ void api_stop(struct api_server *s)
     pthread_cond_destroy(&s->pool_cv);
     pthread_mutex_destroy(&s->rl_mu);
     pthread_mutex_destroy(&s->live_mu);
+    pthread_mutex_destroy(&s->conn_mu);
     free(s->rl);
     free(s->tls_cert);
     if (s->tls_key) {
@@ -515,6 +809,9 @@ static struct api_server *server_alloc(char *err, size_t errlen)
     pthread_cond_init(&s->pool_cv, NULL);
     pthread_mutex_init(&s->rl_mu, NULL);
     pthread_mutex_init(&s->live_mu, NULL);
+    pthread_mutex_init(&s->conn_mu, NULL);
+    for (size_t i = 0; i < TS_API_CONN_SLOTS; i++)
+        s->conns[i].fd = -1;
     return s;
 }
 
@@ -549,6 +846,21 @@ struct api_server *api_start(const struct api_options *o, char *err, size_t errl
     s->rate = o->rate_per_s ? o->rate_per_s : TS_API_RATE_PER_S;
     s->burst = o->rate_burst ? o->rate_burst : TS_API_RATE_BURST;
     s->no_rate = o->no_rate_limit;
+    snprintf(s->bound, sizeof s->bound, "%s", addr);
+    s->bound_loopback = loopback;
+    s->bound_any = strcmp(addr, "0.0.0.0") == 0 || strcmp(addr, "::") == 0;
+    for (const char *h = o->allowed_hosts; h && *h;) {
+        size_t n = strcspn(h, ",");
+        if (n && n < TS_API_HOST_LEN && s->nhosts < TS_API_MAX_HOSTS) {
+            memcpy(s->hosts[s->nhosts], h, n);
+            s->hosts[s->nhosts++][n] = '\0';
+        } else if (n) {
+            snprintf(err, errlen, "allowed host names: at most %d, each under %d characters",
+                     TS_API_MAX_HOSTS, TS_API_HOST_LEN);
+            goto fail;
+        }
+        h += n + (h[n] == ',');
+    }
     if (!s->rl) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -611,13 +923,18 @@ struct api_server *api_start(const struct api_options *o, char *err, size_t errl
     s->d = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)TS_API_MAX_CONNS,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)TS_API_MAX_CONNS_PER_IP,
+        /* accepted beyond TS_API_MAX_CONNS: on_connection makes room by
+         * evicting unfinished ones (a refused newcomer cannot evict) */
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)TS_API_CONN_SLOTS,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TS_API_CONN_TIMEOUT_S,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_STRICT_FOR_CLIENT, 1,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)TS_API_CONN_MEMORY,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
         s->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->tls_cert,
-        MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
+        MHD_OPTION_HTTPS_MEM_KEY, s->tls_key,
+        /* TLS 1.2 and 1.3 only, forward-secret key exchange and AEAD ciphers */
+        MHD_OPTION_HTTPS_PRIORITIES, TS_API_TLS_PRIORITIES, MHD_OPTION_END);
     if (!s->d) {
         snprintf(err, errlen, "cannot listen on %s port %u%s%s%s", addr, port,
                  errno ? " (" : "", errno ? strerror(errno) : "", errno ? ")" : "");
@@ -628,6 +945,11 @@ struct api_server *api_start(const struct api_options *o, char *err, size_t errl
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : port;
+    if (pthread_create(&s->watchdog, NULL, watchdog_main, s) != 0) {
+        snprintf(err, errlen, "cannot start a thread");
+        goto fail;
+    }
+    s->watchdog_on = true;
     return s;
 fail:
     api_stop(s);

@@ -1,6 +1,7 @@
 /* `trunkscope analyze FILE...`: offline analysis of capture files, printed
  * as text tables or one JSON object (--json). */
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -265,6 +266,20 @@ int cmd_analyze(int argc, char **argv)
         media_print(stdout, engine_media(e));
         if (w)
             st_stats_print(stdout, &sst);
+        if (fflush(stdout) != 0 || ferror(stdout)) { /* a full device, a closed pipe */
+            fprintf(stderr, "trunkscope analyze: cannot write the report: %s\n", strerror(errno));
+            rc = 2;
+        }
+    }
+    if (w && (sst.errors || sst.dropped_full)) {
+        /* the analysis is complete, the database is not: say so, once */
+        fprintf(stderr,
+                "trunkscope analyze: %s: %llu of %llu records not written (%s%s)\n", db_path,
+                (unsigned long long)(sst.errors + sst.dropped_full),
+                (unsigned long long)(sst.written + sst.errors + sst.dropped_full),
+                sst.errors ? sst.last_error : "store queue full",
+                sst.errors && sst.dropped_full ? "; store queue full too" : "");
+        rc = 2;
     }
     /* Errors last, one line each, after everything else was analysed. */
     for (size_t i = 0; i < nerr; i++)

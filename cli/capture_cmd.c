@@ -74,7 +74,7 @@ static void api_live(void *ctx, struct api_live_stats *out)
     out->bytes = (int64_t)s.bytes;
     out->drops_kernel = (int64_t)s.kernel_drops;
     out->drops_queue = (int64_t)s.queue_drops;
-    out->store_dropped = -1;
+    sensor_store_live(c->w, out); /* the store's figures, never left unknown with --db */
     out->sip_messages = -1;
     out->queue_depth = (int64_t)(s.received - s.analysed - s.queue_drops);
     sensor_live_figures(&c->sl, &out->active_calls, &out->packets_per_second);
@@ -449,7 +449,8 @@ static void stats_fields(FILE *f, const struct live_stats *s)
  * that readers never see half of it. engine_st may be NULL while running
  * (the engine belongs to the analysis thread). */
 static void write_stats_file(const char *path, const struct live *lv, double uptime,
-                             const struct ts_stats *engine_st, bool final)
+                             const struct ts_stats *engine_st, const struct st_stats *store,
+                             bool final)
 {
     char tmp[4096];
     FILE *f = sensor_stats_open(path, tmp, sizeof tmp);
@@ -478,7 +479,9 @@ static void write_stats_file(const char *path, const struct live *lv, double upt
         stats_fields(f, &is);
         fprintf(f, "}");
     }
-    fprintf(f, "]}\n");
+    fprintf(f, "]");
+    sensor_store_json(f, store);
+    fprintf(f, "}\n");
     sensor_stats_commit(f, tmp, path);
 }
 
@@ -703,7 +706,10 @@ int cmd_capture(int argc, char **argv)
             next_drop_log = now + DROP_LOG_PERIOD_S;
         }
         if (a.so.stats_file && now >= next_stats) {
-            write_stats_file(a.so.stats_file, lv, now - t0, NULL, false);
+            struct st_stats ss;
+            if (ctx.w)
+                st_writer_stats(ctx.w, &ss);
+            write_stats_file(a.so.stats_file, lv, now - t0, NULL, ctx.w ? &ss : NULL, false);
             next_stats = now + STATS_PERIOD_S;
         }
     }
@@ -724,17 +730,20 @@ int cmd_capture(int argc, char **argv)
                  (unsigned long long)hs.send_errors, (unsigned long long)hs.unsent_at_exit,
                  (unsigned long long)hs.too_big);
     }
-    char store_line[200] = "";
+    char store_line[320] = "";
+    struct st_stats fss;
+    bool have_fss = w != NULL;
     if (w) {
         /* blocks until written, so the calls before it are committed too */
         st_writer_trunks(w, engine_calls(e));
-        struct st_stats ss;
-        st_writer_stats(w, &ss);
-        snprintf(store_line, sizeof store_line, "; store: %llu written, %llu dropped, %llu errors",
-                 (unsigned long long)ss.written, (unsigned long long)ss.dropped_full,
-                 (unsigned long long)ss.errors);
-        st_writer_close(w);
+        ctx.w = NULL;
+        st_writer_close_stats(w, &fss); /* after the last batch: true numbers */
         w = NULL;
+        snprintf(store_line, sizeof store_line,
+                 "; store: %llu records written (%llu calls), %llu dropped, %llu errors%s%s",
+                 (unsigned long long)fss.written, (unsigned long long)fss.calls_written,
+                 (unsigned long long)fss.dropped_full, (unsigned long long)fss.errors,
+                 fss.errors ? ", last: " : "", fss.errors ? fss.last_error : "");
     }
     double elapsed = mono_s() - t0;
 
@@ -743,7 +752,7 @@ int cmd_capture(int argc, char **argv)
     log_drops(&s, &logged);
     const struct ts_stats *est = engine_stats(e);
     if (a.so.stats_file)
-        write_stats_file(a.so.stats_file, lv, elapsed, est, true);
+        write_stats_file(a.so.stats_file, lv, elapsed, est, have_fss ? &fss : NULL, true);
     log_msg(LOG_INFO,
             "capture stopped after %.1f s: %llu frames received, %llu analysed, drops: "
             "kernel %llu, interface %llu, queue %llu; %llu SIP messages, %llu calls%s%s",

@@ -4,6 +4,7 @@
  * as captured packets, with the sender's addresses, time and site. */
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,15 +42,21 @@ struct col_ctx {
     uint64_t sip, rtcp, reports, other, too_big;
     uint64_t max_ts, mono_at_max; /* senders' clock, for idle ticks */
     struct sensor_live sl;        /* snapshots to the store, calls up, packets/s */
+    struct st_writer *w;          /* for the API's store figures (thread-safe) */
+    _Atomic int64_t packets, bytes, kernel_drops; /* published for the API thread */
 };
 
-/* The API's live figures (a server thread): calls up and packets/s. */
+/* The API's live figures (a server thread): HEP packets, kernel drops,
+ * calls up, packets/s and the store's figures. */
 static void api_live(void *ctx, struct api_live_stats *out)
 {
     struct col_ctx *c = ctx;
-    out->packets = out->bytes = out->drops_kernel = out->drops_queue = -1;
-    out->store_dropped = out->sip_messages = out->queue_depth = -1;
+    out->drops_queue = out->sip_messages = out->queue_depth = -1;
+    out->packets = atomic_load(&c->packets);
+    out->bytes = atomic_load(&c->bytes);
+    out->drops_kernel = atomic_load(&c->kernel_drops);
     sensor_live_figures(&c->sl, &out->active_calls, &out->packets_per_second);
+    sensor_store_live(c->w, out);
 }
 
 static void usage(FILE *f)
@@ -241,9 +248,10 @@ static void sender_fields(FILE *f, const struct hep_sender *s)
             (unsigned long long)s->unauth_limited, (unsigned long long)s->clock_ahead);
 }
 
-/* HEP counters, total and per sender, written whole then renamed. */
+/* HEP counters, total and per sender, and the store's (store NULL: none),
+ * written whole then renamed. */
 static void write_stats(const char *path, const struct hep_listen *l, const struct col_ctx *c,
-                        bool final)
+                        const struct st_stats *store, bool final)
 {
     char tmp[4096];
     FILE *f = sensor_stats_open(path, tmp, sizeof tmp);
@@ -279,7 +287,9 @@ static void write_stats(const char *path, const struct hep_listen *l, const stru
         sender_fields(f, s);
         fprintf(f, "}");
     }
-    fprintf(f, "]}\n");
+    fprintf(f, "]");
+    sensor_store_json(f, store);
+    fprintf(f, "}\n");
     sensor_stats_commit(f, tmp, path);
 }
 
@@ -377,6 +387,7 @@ int cmd_collect(int argc, char **argv)
         ctx.sl.w = w;
         engine_set_call_sink(ctx.e, sensor_live_call, &ctx.sl);
         engine_set_sip_hook(ctx.e, st_sip_hook, w);
+        ctx.w = w;
     }
     if (a.http) {
         struct api_options ao = { .db_path = a.so.db, .http = a.http, .token_file = a.so.token_file };
@@ -422,13 +433,17 @@ int cmd_collect(int argc, char **argv)
             engine_tick(ctx.e, t);
             sensor_live_step(&ctx.sl, engine_calls(ctx.e), t);
         }
-        {
-            struct hep_listen_stats hs;
-            hep_listen_stats(l, &hs);
-            sensor_live_rate(&ctx.sl, hs.total.packets, now);
-        }
+        struct hep_listen_stats hs;
+        hep_listen_stats(l, &hs);
+        sensor_live_rate(&ctx.sl, hs.total.packets, now);
+        atomic_store(&ctx.packets, (int64_t)hs.total.packets);
+        atomic_store(&ctx.bytes, (int64_t)hs.total.bytes);
+        atomic_store(&ctx.kernel_drops, (int64_t)hs.kernel_drops);
         if (a.so.stats_file && now >= next_stats) {
-            write_stats(a.so.stats_file, l, &ctx, false);
+            struct st_stats ss;
+            if (w)
+                st_writer_stats(w, &ss);
+            write_stats(a.so.stats_file, l, &ctx, w ? &ss : NULL, false);
             next_stats = now + STATS_PERIOD_S;
         }
         if (a.so.duration_s && now - t0 >= (double)a.so.duration_s) {
@@ -443,31 +458,42 @@ int cmd_collect(int argc, char **argv)
     engine_finish(ctx.e);
     struct st_stats ss;
     memset(&ss, 0, sizeof ss);
+    api_stop(api); /* it reads the writer's figures */
+    api = NULL;
+    char store_line[320] = "";
+    bool stored = w != NULL;
     if (w) {
         st_writer_trunks(w, engine_calls(ctx.e));
-        st_writer_stats(w, &ss);
+        ctx.w = NULL;
+        st_writer_close_stats(w, &ss); /* after the last batch: what was really stored */
+        w = NULL;
+        snprintf(store_line, sizeof store_line,
+                 "; store: %llu calls and %llu records written, %llu not written%s%s",
+                 (unsigned long long)ss.calls_written, (unsigned long long)ss.written,
+                 (unsigned long long)(ss.errors + ss.dropped_full),
+                 ss.errors ? ", last error: " : "", ss.errors ? ss.last_error : "");
     }
     struct hep_listen_stats hs;
     hep_listen_stats(l, &hs);
     const struct ts_stats *est = engine_stats(ctx.e);
     log_msg(LOG_INFO,
             "collector stopped: %llu HEP packets from %zu senders, %llu accepted, %llu SIP, "
-            "%llu RTCP, %llu truncated, %llu malformed, %llu unauthenticated, %llu rate-limited; "
-            "%llu calls",
+            "%llu RTCP, %llu truncated, %llu malformed, %llu unauthenticated, %llu rate-limited, "
+            "%llu kernel drops; %llu calls analysed%s",
             (unsigned long long)hs.total.packets, hep_listen_sender_count(l),
             (unsigned long long)hs.total.accepted, (unsigned long long)ctx.sip,
             (unsigned long long)ctx.rtcp, (unsigned long long)hs.total.truncated,
             (unsigned long long)hs.total.malformed, (unsigned long long)hs.total.unauthenticated,
-            (unsigned long long)hs.total.rate_limited,
-            (unsigned long long)est->v[TS_CALLS_CALLS]);
+            (unsigned long long)hs.total.rate_limited, (unsigned long long)hs.kernel_drops,
+            (unsigned long long)est->v[TS_CALLS_CALLS], store_line);
     if (a.so.stats_file)
-        write_stats(a.so.stats_file, l, &ctx, true);
+        write_stats(a.so.stats_file, l, &ctx, stored ? &ss : NULL, true);
     if (a.json) {
         double elapsed = 0;
         struct timespec te;
         clock_gettime(CLOCK_MONOTONIC, &te);
         elapsed = (double)te.tv_sec + (double)te.tv_nsec / 1e9 - t0;
-        struct report_input ri = { ctx.e, NULL, 0, elapsed, w ? &ss : NULL };
+        struct report_input ri = { ctx.e, NULL, 0, elapsed, stored ? &ss : NULL };
         if (api_report_json(stdout, &ri) != 0)
             rc = 2;
     }

@@ -10,7 +10,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "../api/api.h"
 #include "../calls/calls.h"
+#include "../common/jsonw.h"
 #include "../common/log.h"
 #include "../common/num.h"
 #include "../store/store.h"
@@ -83,7 +85,8 @@ struct st_writer *sensor_open_store(const struct sensor_opts *o, const char *pro
 {
     char err[512];
     struct st_options so = { .retention_days = o->retention_days,
-                             .retention_mb = o->retention_mb };
+                             .retention_mb = o->retention_mb,
+                             .log_losses = true };
     struct st_writer *w = st_writer_open(o->db, &so, err, sizeof err);
     if (!w)
         fprintf(stderr, "%s: %s\n", prog, err);
@@ -193,4 +196,33 @@ void sensor_live_figures(struct sensor_live *sl, int64_t *active_calls, double *
     *active_calls = atomic_load(&sl->active_calls);
     int64_t m = atomic_load(&sl->pps_milli);
     *pps = m < 0 ? -1.0 : (double)m / 1000.0;
+}
+
+void sensor_store_live(struct st_writer *w, struct api_live_stats *out)
+{
+    if (!w)
+        return;
+    struct st_stats ss;
+    st_writer_stats(w, &ss);
+    out->store_written = (int64_t)ss.written;
+    out->store_errors = (int64_t)ss.errors;
+    out->store_dropped = (int64_t)(ss.errors + ss.dropped_full);
+    snprintf(out->store_error, sizeof out->store_error, "%s", ss.last_error);
+}
+
+void sensor_store_json(FILE *f, const struct st_stats *s)
+{
+    if (!s)
+        return;
+    fprintf(f,
+            ", \"store\": {\"written\": %llu, \"calls_written\": %llu, \"errors\": %llu, "
+            "\"dropped_queue_full\": %llu, \"not_written\": %llu, \"last_error\": ",
+            (unsigned long long)s->written, (unsigned long long)s->calls_written,
+            (unsigned long long)s->errors, (unsigned long long)s->dropped_full,
+            (unsigned long long)(s->errors + s->dropped_full));
+    if (s->last_error[0])
+        jsonw_fput_ascii(f, s->last_error);
+    else
+        fputs("null", f);
+    fputs("}", f);
 }

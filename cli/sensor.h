@@ -62,6 +62,15 @@ int sensor_load_config(const struct sensor_opts *o, const char *prog, struct cal
  * error. */
 struct st_writer *sensor_open_store(const struct sensor_opts *o, const char *prog);
 
+struct api_live_stats;
+struct st_stats;
+/* The store's figures for the API (/stats, /metrics) from w (NULL: none,
+ * left -1); thread-safe. */
+void sensor_store_live(struct st_writer *w, struct api_live_stats *out);
+/* The store's figures as a JSON member ', "store": {...}' of a stats file
+ * (nothing when s is NULL). */
+void sensor_store_json(FILE *f, const struct st_stats *s);
+
 /* Block SIGINT, SIGTERM (and SIGHUP when hup) in every thread to come; the
  * main thread waits for sigs with sigtimedwait. SIGPIPE is ignored. */
 void sensor_block_signals(sigset_t *sigs, bool hup);

@@ -27,11 +27,15 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: trunkscope serve --db FILE [--http ADDR:PORT] [--token-file F]\n"
             "                        [--tls-cert F --tls-key F] [--static DIR] [--threads N]\n"
-            "                        [--rate N] [--no-rate-limit]\n"
+            "                        [--rate N] [--no-rate-limit] [--allowed-host NAMES]\n"
             "  --http ADDR:PORT  listen address (default 127.0.0.1:8080; port 0 = any free)\n"
             "  --token-file F    require 'Authorization: Bearer <token>' (needed off loopback)\n"
             "  --static DIR      serve the dashboard from DIR (web-static/)\n"
-            "  --rate N          requests per second per client (default 50, burst 200)\n");
+            "  --rate N          requests per second per client (default 50, burst 200)\n"
+            "  --allowed-host NAMES  host names (comma-separated) a request's Host may carry\n"
+            "                    besides the listen address (and localhost on loopback);\n"
+            "                    others get 421 (DNS rebinding)\n"
+            "  --tls-cert/--tls-key  HTTPS: TLS 1.2 or 1.3, forward-secret AEAD suites only\n");
 }
 
 /* The dashboard files: TS_WEB_STATIC_DIR (set at build time to the
@@ -74,7 +78,8 @@ int serve_until_signal(struct api_server *s)
 int cmd_serve(int argc, char **argv)
 {
     struct api_options o = { 0 };
-    enum { O_NO_RATE = 256, O_DB, O_HTTP, O_TOKEN, O_CERT, O_KEY, O_STATIC, O_THREADS, O_RATE };
+    enum { O_NO_RATE = 256, O_DB, O_HTTP, O_TOKEN, O_CERT, O_KEY, O_STATIC, O_THREADS, O_RATE,
+           O_HOSTS };
     static const struct option table[] = {
         { "no-rate-limit", no_argument, NULL, O_NO_RATE },
         { "db", required_argument, NULL, O_DB },
@@ -85,6 +90,7 @@ int cmd_serve(int argc, char **argv)
         { "static", required_argument, NULL, O_STATIC },
         { "threads", required_argument, NULL, O_THREADS },
         { "rate", required_argument, NULL, O_RATE },
+        { "allowed-host", required_argument, NULL, O_HOSTS },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -114,6 +120,9 @@ int cmd_serve(int argc, char **argv)
             break;
         case O_STATIC:
             o.static_dir = v;
+            break;
+        case O_HOSTS:
+            o.allowed_hosts = v;
             break;
         case O_THREADS:
         case O_RATE:

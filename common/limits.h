@@ -181,6 +181,10 @@
  * as bad_timestamp and left out. */
 #define TS_MAX_TIME_NS 9223372036854775807ull
 
+/* Records the store could not write are logged at most once per this many
+ * seconds (a full disk fails every batch). */
+#define TS_STORE_LOG_PERIOD_S 60
+
 /* ---- HEP sender and collector (net/) ---- */
 /* Encoded HEP packets queued for the sender thread: seconds of a busy trunk
  * while the collector is unreachable; beyond it messages are dropped, counted. */
@@ -253,9 +257,30 @@
 #define TS_API_MAX_CALL_STREAMS 64
 /* Worker threads (each with its own read-only SQLite connection). */
 #define TS_API_THREADS 4
-/* Open connections in total and per client address. */
+/* Open connections in total (beyond it, unfinished ones are evicted). */
 #define TS_API_MAX_CONNS 256
-#define TS_API_MAX_CONNS_PER_IP 64
+/* Connections of one client (IPv4 address or IPv6 /64); one more evicts the
+ * client's oldest one still sending its headers (a browser opens six). */
+#define TS_API_MAX_CONNS_PER_CLIENT 32
+/* Connection table: the server accepts up to this many so that it can evict
+ * unfinished ones to stay within TS_API_MAX_CONNS. */
+#define TS_API_CONN_SLOTS (2 * TS_API_MAX_CONNS)
+/* A request's headers must be complete this long after they began (ms),
+ * however slowly they trickle in (slowloris); ours fit one packet. */
+#define TS_API_HEADER_DEADLINE_MS 5000
+/* Requests of one client answered at once: each holds a database connection. */
+#define TS_API_INFLIGHT_PER_CLIENT 2
+/* A query running longer than this (ms) is interrupted: 503. */
+#define TS_API_QUERY_BUDGET_MS 2000
+/* Digits a substring (match=contains) number search needs at least. */
+#define TS_API_MIN_CONTAINS 3
+/* Host names allowed besides the bound address, and their length. */
+#define TS_API_MAX_HOSTS 8
+#define TS_API_HOST_LEN 128
+/* GnuTLS priorities of --tls-cert: TLS 1.2+, ECDHE/DHE only, AEAD only. */
+#define TS_API_TLS_PRIORITIES                                                              \
+    "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-RSA:-CIPHER-ALL:+AES-256-GCM:"          \
+    "+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:%SERVER_PRECEDENCE"
 /* Idle connection timeout (slowloris). */
 #define TS_API_CONN_TIMEOUT_S 15
 /* Per-client token bucket: sustained requests/s and burst (429 beyond). */

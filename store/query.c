@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../common/limits.h"
 #include "store_int.h"
@@ -40,7 +41,35 @@ struct stq {
     sqlite3 *h;
     struct stq_slot cache[STQ_CACHE];
     unsigned next_evict;
+    uint64_t deadline_ns;     /* CLOCK_MONOTONIC; 0: none */
+    bool interrupted;
 };
+
+/* SQLite calls this every STQ_PROGRESS_OPS virtual machine steps: a query
+ * past its deadline is interrupted (SQLITE_INTERRUPT), so that one expensive
+ * request cannot hold a connection, and everyone behind it, for long. */
+#define STQ_PROGRESS_OPS 10000
+static int progress(void *arg)
+{
+    struct stq *q = arg;
+    if (!q->deadline_ns)
+        return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    if (now < q->deadline_ns)
+        return 0;
+    q->interrupted = true;
+    return 1;
+}
+
+void stq_set_deadline(struct stq *q, uint64_t deadline_ns)
+{
+    q->deadline_ns = deadline_ns;
+    q->interrupted = false;
+}
+
+bool stq_interrupted(const struct stq *q) { return q && q->interrupted; }
 
 struct stq *stq_open(const char *path, char *err, size_t errlen)
 {
@@ -55,6 +84,7 @@ struct stq *stq_open(const char *path, char *err, size_t errlen)
     }
     /* defence in depth: this connection can never write */
     sqlite3_exec(q->h, "PRAGMA query_only=1", NULL, NULL, NULL);
+    sqlite3_progress_handler(q->h, STQ_PROGRESS_OPS, progress, q);
     return q;
 }
 

@@ -31,6 +31,10 @@ struct stq;
 /* Open path read-only (query_only, busy timeout). NULL with a reason in err. */
 struct stq *stq_open(const char *path, char *err, size_t errlen);
 void stq_close(struct stq *q); /* NULL ok */
+/* Queries on q stop at deadline_ns (CLOCK_MONOTONIC; 0: never) with an
+ * error, after which stq_interrupted is true until the next set. */
+void stq_set_deadline(struct stq *q, uint64_t deadline_ns);
+bool stq_interrupted(const struct stq *q);
 
 /* ---- calls list ---- */
 

@@ -319,6 +319,38 @@ int st_schema_migrate(sqlite3 *h, char *err, size_t errlen)
     return ST_OK;
 }
 
+/* A WAL database on a read-only file system (or without write access to its
+ * directory) cannot be opened plainly: SQLite wants to create its -shm file.
+ * Nobody can be writing it then, so it is opened as immutable (RFC 3986
+ * percent-encoding of the path in the URI). Replaces *h on success. */
+static bool open_immutable(const char *path, sqlite3 **h)
+{
+    char uri[3 * 4096 + 32];
+    size_t n = (size_t)snprintf(uri, sizeof uri, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (n + 4 >= sizeof uri)
+            return false;
+        if (*p == '?' || *p == '#' || *p == '%' || *p < 0x21 || *p > 0x7e)
+            n += (size_t)snprintf(uri + n, sizeof uri - n, "%%%02X", *p);
+        else
+            uri[n++] = (char)*p;
+    }
+    if (n + 16 >= sizeof uri)
+        return false;
+    snprintf(uri + n, sizeof uri - n, "?immutable=1");
+    sqlite3 *g = NULL;
+    if (sqlite3_open_v2(uri, &g, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        sqlite3_close(g);
+        return false;
+    }
+    sqlite3_close(*h);
+    *h = g;
+    sqlite3_busy_timeout(g, 5000);
+    sqlite3_extended_result_codes(g, 1);
+    return true;
+}
+
 int st_open_handle(const char *path, bool readonly, sqlite3 **out, char *err, size_t errlen)
 {
     sqlite3 *h = NULL;
@@ -352,6 +384,8 @@ int st_open_handle(const char *path, bool readonly, sqlite3 **out, char *err, si
         }
     } else {
         int v = user_version(h);
+        if (v < 0 && open_immutable(path, &h))
+            v = user_version(h);
         if (v < 0) {
             snprintf(err, errlen, "%s: not a usable database: %s", path, sqlite3_errmsg(h));
             sqlite3_close(h);

@@ -39,11 +39,14 @@ struct st_options {
     uint32_t retention_mb;    /* keep the used database size below this; 0 = no cap */
     uint32_t retention_batch; /* rows deleted per transaction; 0 = 500 */
     const char *sensor;       /* sensor/site name stored with captures; NULL = "" */
+    bool log_losses;          /* log records not written (first at once, then at most once
+                               * a minute, the rest at close); off: the caller reports them */
 };
 
 struct st_stats {
     uint64_t queued;          /* records accepted into the queue */
     uint64_t written;         /* records committed */
+    uint64_t calls_written;   /* of which calls (one record per call) */
     uint64_t dropped_full;    /* records refused because the queue was full */
     uint64_t batches;         /* transactions committed */
     uint64_t errors;          /* records or batches SQLite refused */
@@ -51,6 +54,7 @@ struct st_stats {
     uint64_t replaced;        /* calls deleted because a capture was re-analysed */
     uint64_t link_evicted;    /* dialogs forgotten before their call came (LRU at
                                * TS_STORE_LINK_DIALOGS): their messages stay unlinked */
+    char last_error[128];     /* SQLite's reason for the last refused write; "" if none */
 };
 
 /* The few fields of a SIP message the store indexes; views valid during the
@@ -78,6 +82,8 @@ struct st_writer *st_writer_open(const char *path, const struct st_options *opt,
 /* Drain the queue, commit, run pending retention, stop the thread, close.
  * NULL is fine. */
 void st_writer_close(struct st_writer *w);
+/* st_writer_close, then the final counters into out (NULL: none). */
+void st_writer_close_stats(struct st_writer *w, struct st_stats *out);
 
 /* Register an input file; call right after each successful pcapin_add, in
  * the same order (file_idx k of the frames is the k-th capture begun). A

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "../common/hash.h"
 #include "../common/htab.h"
 #include "../common/limits.h"
+#include "../common/log.h"
 #include "../dissect/sip.h"
 #include "../media/media.h"
 
@@ -237,6 +239,8 @@ struct st_writer {
     size_t qcount, qbytes;
     bool closing;
     struct st_stats st;
+    uint64_t lost_logged;   /* errors + dropped_full when last logged */
+    uint64_t logged_ns;     /* CLOCK_MONOTONIC of that log line; 0: never */
 
     /* producer side (the analysis thread) */
     uint64_t cap_ids[TS_MAX_INPUT_FILES];
@@ -256,6 +260,48 @@ struct st_writer {
     uint64_t replaced_pending; /* calls deleted in the open transaction */
     bool retention_more;
 };
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+/* Records not written (SQLite refused them, or the queue was full) are
+ * logged with the last reason: the first loss at once, then at most once a
+ * minute, and what is left at exit (final). */
+static void log_losses(struct st_writer *w, bool final)
+{
+    if (!w->opt.log_losses)
+        return;
+    uint64_t now = mono_ns();
+    pthread_mutex_lock(&w->mu);
+    uint64_t lost = w->st.errors + w->st.dropped_full;
+    bool due = lost > w->lost_logged &&
+               (final || !w->logged_ns || now - w->logged_ns >= TS_STORE_LOG_PERIOD_S * NS_PER_S);
+    struct st_stats s = w->st;
+    if (due) {
+        w->lost_logged = lost;
+        w->logged_ns = now;
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (due)
+        log_msg(LOG_ERROR,
+                "store: %llu records not written so far (%llu refused by the database, "
+                "last reason: %s; %llu dropped, queue full); %llu written",
+                (unsigned long long)(s.errors + s.dropped_full), (unsigned long long)s.errors,
+                s.last_error[0] ? s.last_error : "none", (unsigned long long)s.dropped_full,
+                (unsigned long long)s.written);
+}
+
+/* Keep SQLite's reason for the failure that just happened (first one of a
+ * batch wins: later ones are often its consequence). */
+static void note_reason(struct st_writer *w, char *why, size_t cap)
+{
+    if (!why[0])
+        snprintf(why, cap, "%s", sqlite3_errmsg(w->h));
+}
 
 static uint64_t wall_ns(void)
 {
@@ -860,12 +906,15 @@ static bool delete_capture_rows(struct st_writer *w, int64_t id)
 static bool write_capture_begin(struct st_writer *w, struct rec *r)
 {
     int64_t size = 0, mtime = 0;
-    char hex[17] = "";
-    bool ident = capture_ident(r->u.cap.path, &size, &mtime, hex);
+    char hex[17] = "", real[PATH_MAX];
+    /* the real path: g.pcap, ./g.pcap and a link to it are one capture
+     * (and export finds it from any directory) */
+    const char *path = realpath(r->u.cap.path, real) ? real : r->u.cap.path;
+    bool ident = capture_ident(path, &size, &mtime, hex);
     int64_t id = 0;
     if (ident) {
         sqlite3_stmt *s = w->s[S_CAP_FIND];
-        b_text(s, 1, r->u.cap.path);
+        b_text(s, 1, path);
         b_i64(s, 2, size);
         b_i64(s, 3, mtime);
         b_text(s, 4, hex);
@@ -893,7 +942,7 @@ static bool write_capture_begin(struct st_writer *w, struct rec *r)
             return false;
     } else {
         sqlite3_stmt *s = w->s[S_CAP_NEW];
-        b_text(s, 1, r->u.cap.path);
+        b_text(s, 1, path);
         if (ident) {
             b_i64(s, 2, size);
             b_i64(s, 3, mtime);
@@ -1191,11 +1240,16 @@ static bool retention_step(struct st_writer *w)
                             "WHERE leg_id IS NULL AND last_ts < ?1 ORDER BY id LIMIT ?2)",
                          cut, n, NULL) &&
               exec(w, "COMMIT");
+    char why[sizeof w->st.last_error] = "";
+    if (!ok)
+        note_reason(w, why, sizeof why);
     pthread_mutex_lock(&w->mu);
-    if (ok)
+    if (ok) {
         w->st.retention_deleted += (uint64_t)ncalls;
-    else
+    } else {
         w->st.errors++;
+        memcpy(w->st.last_error, why, sizeof why);
+    }
     pthread_mutex_unlock(&w->mu);
     if (!ok) {
         exec(w, "ROLLBACK");
@@ -1229,21 +1283,29 @@ static bool write_rec(struct st_writer *w, struct rec *r)
 /* Commit one list of records in one transaction. */
 static void write_batch(struct st_writer *w, struct rec *list)
 {
-    uint64_t ok = 0, bad = 0;
+    uint64_t ok = 0, bad = 0, calls_ok = 0;
+    char why[sizeof w->st.last_error] = "";
     w->replaced_pending = 0;
     bool txn = exec(w, "BEGIN IMMEDIATE");
+    if (!txn)
+        note_reason(w, why, sizeof why);
     for (struct rec *r = list; r; r = r->next) {
         bool done = txn && write_rec(w, r);
+        if (txn && !done)
+            note_reason(w, why, sizeof why);
         if (r->sync) /* control records are not counted as data */
             continue;
         if (done)
             ok++;
         else
             bad++;
+        calls_ok += done && r->kind == REC_CALL;
     }
     bool committed = txn && exec(w, "COMMIT");
-    if (txn && !committed)
+    if (txn && !committed) {
+        note_reason(w, why, sizeof why);
         exec(w, "ROLLBACK");
+    }
     if (!committed)
         link_check_ids(w);
     pthread_mutex_lock(&w->mu);
@@ -1251,12 +1313,15 @@ static void write_batch(struct st_writer *w, struct rec *list)
     w->link_evicted = 0;
     if (committed) {
         w->st.written += ok;
+        w->st.calls_written += calls_ok;
         w->st.errors += bad;
         w->st.batches++;
         w->st.replaced += w->replaced_pending;
     } else {
         w->st.errors += ok + bad;
     }
+    if (why[0])
+        memcpy(w->st.last_error, why, sizeof why);
     for (struct rec *r = list, *next; r; r = next) {
         next = r->next;
         if (r->sync) {
@@ -1314,12 +1379,14 @@ static void *writer_main(void *arg)
             write_batch(w, list);
         if (retention)
             w->retention_more = retention_step(w);
+        log_losses(w, false);
 
         pthread_mutex_lock(&w->mu);
         if (closing && !w->head) {
             pthread_mutex_unlock(&w->mu);
             while (retention && retention_step(w))
                 ;
+            log_losses(w, true);
             return NULL;
         }
     }
@@ -1679,6 +1746,8 @@ void st_stats_print(FILE *f, const struct st_stats *s)
             (unsigned long long)s->dropped_full, (unsigned long long)s->batches,
             (unsigned long long)s->errors, (unsigned long long)s->retention_deleted,
             (unsigned long long)s->replaced);
+    if (s->errors)
+        fprintf(f, "store: last error: %s\n", s->last_error);
 }
 
 /* ---- open / close ---- */
@@ -1762,7 +1831,7 @@ struct st_writer *st_writer_open(const char *path, const struct st_options *opt,
     return w;
 }
 
-void st_writer_close(struct st_writer *w)
+void st_writer_close_stats(struct st_writer *w, struct st_stats *out)
 {
     if (!w)
         return;
@@ -1773,5 +1842,9 @@ void st_writer_close(struct st_writer *w)
         pthread_mutex_unlock(&w->mu);
         pthread_join(w->thr, NULL);
     }
+    if (out)
+        *out = w->st;
     writer_destroy(w);
 }
+
+void st_writer_close(struct st_writer *w) { st_writer_close_stats(w, NULL); }
