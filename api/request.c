@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/utf8.h"
 #include "../store/query.h"
 #include "api_int.h"
 
@@ -16,24 +17,28 @@ json_t *api_jtext(const char *s, size_t len)
 {
     if (!s)
         return json_string("");
+    /* control characters other than CR, LF and TAB show as '?' */
     bool clean = true;
     for (size_t i = 0; i < len && clean; i++) {
         unsigned char c = (unsigned char)s[i];
         clean = !(c < 0x20 && c != '\r' && c != '\n' && c != '\t') && c != 0x7f;
     }
-    json_t *v = clean ? json_stringn(s, len) : NULL; /* NULL: invalid UTF-8 */
-    if (v)
-        return v;
-    char *copy = malloc(len + 1);
+    if (clean && utf8_valid(s, len)) {
+        json_t *v = json_stringn(s, len);
+        return v ? v : json_string("");
+    }
+    /* the program's one UTF-8 policy (common/utf8.h, as in common/jsonw):
+     * valid sequences kept, each invalid byte U+FFFD */
+    char *copy = len <= SIZE_MAX / 3 ? malloc(len * 3 + 1) : NULL;
     if (!copy)
         return json_string("");
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        copy[i] = (c >= 0x80 || (c < 0x20 && c != '\r' && c != '\n' && c != '\t') || c == 0x7f)
-                      ? '?'
-                      : (char)c;
+    size_t n = utf8_fix(s, len, copy);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)copy[i];
+        if ((c < 0x20 && c != '\r' && c != '\n' && c != '\t') || c == 0x7f)
+            copy[i] = '?';
     }
-    v = json_stringn(copy, len);
+    json_t *v = json_stringn(copy, n);
     free(copy);
     return v ? v : json_string("");
 }

@@ -16,6 +16,7 @@
 
 #include "../calls/calls.h"
 #include "../common/num.h"
+#include "../common/utf8.h"
 #include "../media/media.h"
 #include "../store/query.h"
 #include "../store/store.h"
@@ -887,13 +888,6 @@ static int raw_row(void *ctx, const struct stq_cell *c, size_t n)
     return 1;
 }
 
-static bool utf8_valid(const char *s, size_t len)
-{
-    json_t *v = json_stringn(s, len);
-    json_decref(v);
-    return v != NULL;
-}
-
 static void h_message(struct api_call *a, int64_t id, int64_t n)
 {
     static const char *const P[] = { "format", NULL };
@@ -917,10 +911,16 @@ static void h_message(struct api_call *a, int64_t id, int64_t n)
     bool valid = utf8_valid(r.raw, r.len);
     if (fmt && strcmp(fmt, "text") == 0) {
         json_decref(r.o);
-        if (!valid) /* lossy, never invalid bytes under a utf-8 label */
-            for (size_t i = 0; i < r.len; i++)
-                if ((unsigned char)r.raw[i] >= 0x80)
-                    r.raw[i] = '?';
+        if (!valid) { /* never invalid bytes under a utf-8 label: U+FFFD */
+            char *fixed = r.len <= SIZE_MAX / 3 ? malloc(r.len * 3 + 1) : NULL;
+            if (!fixed) {
+                free(r.raw);
+                return (void)db_fail(a, ST_ERR_NOMEM);
+            }
+            r.len = utf8_fix(r.raw, r.len, fixed);
+            free(r.raw);
+            r.raw = fixed;
+        }
         a->body = r.raw;
         a->body_len = r.len;
         a->ctype = "text/plain; charset=utf-8";

@@ -259,6 +259,11 @@ void calls_tick(struct calls *c, uint64_t now_ns);
  * the kept calls' direction and failure side are worked out again with every
  * SBC address learned by then. */
 void calls_finish(struct calls *c);
+/* Direction and failure side of an emitted call (a copy) worked out again
+ * with the SBC addresses and networks known now, as calls_finish() does for
+ * the kept calls: for a consumer that writes calls some time after they were
+ * emitted. */
+void calls_classify(const struct calls *c, struct calls_call *call);
 /* fn(ctx, call) for each emitted call; the record is valid during the call. */
 void calls_set_sink(struct calls *c, calls_sink_fn fn, void *ctx);
 

@@ -663,6 +663,11 @@ void corr_reclassify(struct calls *c)
     kept_update(c, classify);
 }
 
+void calls_classify(const struct calls *c, struct calls_call *call)
+{
+    classify(c, call);
+}
+
 static int cmp_dlg(const void *a, const void *b)
 {
     const struct dlg *x = *(const struct dlg *const *)a, *y = *(const struct dlg *const *)b;

@@ -4,10 +4,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../api/api.h"
-#include "../api/report.h"
 #include "../calls/calls.h"
 #include "../capture/pcapin.h"
 #include "../capture/readahead.h"
@@ -19,12 +20,18 @@
 #include "media_print.h"
 #include "cli.h"
 #include "opts.h"
+#include "progress.h"
+#include "report.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: trunkscope analyze [--json] [--no-dedup] [--no-calls] [--config FILE]\n"
-               "                          [--calls-csv FILE] [--db FILE] FILE...\n"
+    fprintf(f, "usage: trunkscope analyze [--json | --json-lines] [--quiet] [--no-dedup] [--no-calls]\n"
+               "                          [--config FILE] [--calls-csv FILE] [--db FILE] FILE...\n"
                "  FILE may be '-' for standard input (pcap or pcapng)\n"
+               "  --json        one JSON object, written as calls and streams finish\n"
+               "  --json-lines  one JSON object per line: each call, stream, trunk and\n"
+               "                registration as it is final, then the summary (\"type\" says which)\n"
+               "  --quiet       no progress line on a terminal's stderr\n"
                "  --db FILE  store calls, legs and SIP messages in an SQLite database\n"
                "  --serve ADDR:PORT  then serve the database (API and dashboard) until Ctrl-C\n");
 }
@@ -90,8 +97,39 @@ static void print_text(const struct engine *e, double elapsed)
 #define PREFETCH_BUCKET 6
 #define PREFETCH_STREAM 2
 
-static void analyze_batch(struct engine *e, struct st_writer *w, const struct ra_batch *b)
+/* Finished calls and streams go to the store and the report, either may be
+ * absent. */
+struct sinks {
+    struct st_writer *w;
+    struct report *r;
+};
+
+static void sink_call(void *ctx, const struct calls_call *c)
 {
+    struct sinks *k = ctx;
+    if (k->w)
+        st_calls_sink(k->w, c);
+    if (k->r)
+        report_call(k->r, c);
+}
+
+static void sink_stream(void *ctx, const struct media_stream *s)
+{
+    struct sinks *k = ctx;
+    if (k->w)
+        st_media_sink(k->w, s);
+    if (k->r)
+        report_stream(k->r, s);
+}
+
+static void analyze_batch(struct engine *e, struct st_writer *w, const struct ra_batch *b,
+                          struct progress *pg, struct report *r)
+{
+    if (r && b->n)
+        report_tick(r, b->f[0].ts_ns);
+    if (pg)
+        for (size_t i = 0; i < b->n; i++)
+            progress_frame(pg, b->f[i].caplen);
     for (size_t i = 0; i < b->n && i < PREFETCH_BUCKET; i++)
         engine_prefetch(e, &b->f[i], &b->hint[i]);
     for (size_t i = 0; i < b->n; i++) {
@@ -107,7 +145,7 @@ static void analyze_batch(struct engine *e, struct st_writer *w, const struct ra
 
 int cmd_analyze(int argc, char **argv)
 {
-    bool json = false;
+    bool json = false, lines = false, quiet = false;
     struct engine_config cfg = { .dedup = true, .track_calls = true };
     const char *config_path = NULL, *csv_path = NULL, *db_path = NULL, *serve_addr = NULL;
     const char **files = calloc((size_t)argc + 1, sizeof *files);
@@ -115,9 +153,12 @@ int cmd_analyze(int argc, char **argv)
     int rc = 0;
     if (!files)
         return 2;
-    enum { O_JSON = 256, O_NO_DEDUP, O_NO_CALLS, O_CONFIG, O_CSV, O_DB, O_SERVE };
+    enum { O_JSON = 256, O_JSON_LINES, O_QUIET, O_NO_DEDUP, O_NO_CALLS, O_CONFIG, O_CSV, O_DB,
+           O_SERVE };
     static const struct option table[] = {
         { "json", no_argument, NULL, O_JSON },
+        { "json-lines", no_argument, NULL, O_JSON_LINES },
+        { "quiet", no_argument, NULL, O_QUIET },
         { "no-dedup", no_argument, NULL, O_NO_DEDUP },
         { "no-calls", no_argument, NULL, O_NO_CALLS },
         { "config", required_argument, NULL, O_CONFIG },
@@ -132,6 +173,8 @@ int cmd_analyze(int argc, char **argv)
     for (int c; (c = opts_next(&op, argc, argv, &v)) != OPTS_END;) {
         switch (c) {
         case O_JSON: json = true; break;
+        case O_JSON_LINES: lines = true; break;
+        case O_QUIET: quiet = true; break;
         case O_NO_DEDUP: cfg.dedup = false; break;
         case O_NO_CALLS: cfg.track_calls = false; break;
         case O_CONFIG: config_path = v; break;
@@ -150,6 +193,11 @@ int cmd_analyze(int argc, char **argv)
     }
     if (nfiles == 0) {
         fprintf(stderr, "trunkscope analyze: no input file (try --help)\n");
+        free(files);
+        return 2;
+    }
+    if (json && lines) {
+        fprintf(stderr, "trunkscope analyze: --json and --json-lines exclude each other\n");
         free(files);
         return 2;
     }
@@ -175,6 +223,10 @@ int cmd_analyze(int argc, char **argv)
         }
     }
     cfg.calls_cfg = &ccfg;
+    /* streamed report: the engine keeps no finished records (the CSV of
+     * every call still needs them, and then the report is written at the end) */
+    bool streamed = (json || lines) && !csv_path;
+    cfg.no_report = streamed;
 
     ts_hash_seed_random();
     struct st_writer *w = NULL;
@@ -191,15 +243,27 @@ int cmd_analyze(int argc, char **argv)
     struct pcapin *in = pcapin_new();
     char **errors = calloc(nfiles + TS_READ_ERRORS_KEPT + 1, sizeof *errors);
     size_t nerr = 0;
+    struct sinks sk = { w, NULL };
+    struct progress *pg = NULL;
     if (!e || !in || !errors) {
         fprintf(stderr, "trunkscope analyze: out of memory\n");
         rc = 2;
         goto out;
     }
-    if (w) {
+    if (streamed || lines) {
+        char err[512];
+        sk.r = report_new(stdout, lines ? REPORT_JSON_LINES : REPORT_JSON, e, err, sizeof err);
+        if (!sk.r) {
+            fprintf(stderr, "trunkscope analyze: %s\n", err);
+            rc = 2;
+            goto out;
+        }
+    }
+    if (w)
         engine_set_sip_hook(e, st_sip_hook, w); /* malformed messages too */
-        engine_set_call_sink(e, st_calls_sink, w);
-        engine_set_stream_sink(e, st_media_sink, w);
+    if (w || sk.r) {
+        engine_set_call_sink(e, sink_call, &sk);
+        engine_set_stream_sink(e, sink_stream, &sk);
     }
     for (size_t i = 0; i < nfiles; i++) {
         char err[512];
@@ -209,6 +273,18 @@ int cmd_analyze(int argc, char **argv)
         } else if (w) {
             st_capture_begin(w, files[i]); /* same order as file_idx */
         }
+    }
+    if (!quiet && isatty(STDERR_FILENO)) {
+        uint64_t total = 0;
+        for (size_t i = 0; i < nfiles; i++) {
+            struct stat sb;
+            if (strcmp(files[i], "-") == 0 || stat(files[i], &sb) != 0 || !S_ISREG(sb.st_mode)) {
+                total = 0; /* a pipe: no percentage */
+                break;
+            }
+            total += (uint64_t)sb.st_size;
+        }
+        pg = progress_new(stderr, total);
     }
     double t0 = now_s();
     /* the files are read (and each frame's hashes computed) on a second thread */
@@ -220,7 +296,9 @@ int cmd_analyze(int argc, char **argv)
     }
     const struct ra_batch *b;
     while ((b = readahead_next(ra)))
-        analyze_batch(e, w, b);
+        analyze_batch(e, w, b, pg, sk.r);
+    progress_free(pg); /* clears its line */
+    pg = NULL;
     size_t kept, total;
     const char *const *rerr = readahead_errors(ra, &kept, &total);
     for (size_t i = 0; i < kept; i++)
@@ -252,10 +330,10 @@ int cmd_analyze(int argc, char **argv)
         if (cf)
             fclose(cf);
     }
-    if (json) {
+    if (json || lines) {
         struct report_input ri = { e, (const char *const *)errors, nerr, elapsed,
                                    w ? &sst : NULL };
-        if (api_report_json(stdout, &ri) != 0) {
+        if ((sk.r ? report_finish(sk.r, &ri) : report_write_kept(stdout, &ri)) != 0) {
             fprintf(stderr, "trunkscope analyze: cannot write the report\n");
             rc = 2;
         }
@@ -285,6 +363,8 @@ int cmd_analyze(int argc, char **argv)
     for (size_t i = 0; i < nerr; i++)
         fprintf(stderr, "trunkscope analyze: %s\n", errors[i] ? errors[i] : "error");
 out:
+    progress_free(pg);
+    report_free(sk.r);
     if (errors)
         for (size_t i = 0; i < nerr; i++)
             free(errors[i]);

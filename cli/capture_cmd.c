@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "../api/api.h"
-#include "../api/report.h"
 #include "../calls/calls.h"
 #include "../capture/live.h"
 #include "../capture/pcapin.h"
@@ -28,6 +27,7 @@
 #include "../store/store.h"
 #include "cli.h"
 #include "opts.h"
+#include "report.h"
 #include "sensor.h"
 
 #define PROG "trunkscope capture"
@@ -102,6 +102,7 @@ static void usage(FILE *f)
             "  --max-packets N        stop after N packets\n"
             "  --stats-file F         write capture counters as JSON to F every %d s and at exit\n"
             "  --log FILE             event log to FILE (reopened on SIGHUP), default stderr\n"
+            "  --status-interval S    a status line in the log every S seconds (default 60)\n"
             "  --json                 print the analyze --json report at exit (keeps every\n"
             "                         finished call and stream in memory until then)\n"
             "  --site NAME            site of this sensor on every leg (default: host name)\n"
@@ -472,9 +473,9 @@ static void write_stats_file(const char *path, const struct live *lv, double upt
         struct live_stats is;
         live_iface_stats(lv, i, &is);
         fprintf(f, "%s{\"name\": ", i ? ", " : "");
-        jsonw_fput_ascii(f, live_iface_name(lv, i));
+        jsonw_fput_str(f, live_iface_name(lv, i));
         fprintf(f, ", \"linktype\": ");
-        jsonw_fput_ascii(f, pcapin_linktype_name(live_iface_linktype(lv, i)));
+        jsonw_fput_str(f, pcapin_linktype_name(live_iface_linktype(lv, i)));
         fprintf(f, ", ");
         stats_fields(f, &is);
         fprintf(f, "}");
@@ -490,6 +491,19 @@ static double mono_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The status line: packets, bytes and rates since the previous line, drops. */
+static void log_status(const struct live_stats *s, const struct live_stats *prev, double dt)
+{
+    uint64_t dp = s->received - prev->received, db = s->bytes - prev->bytes;
+    log_msg(LOG_INFO,
+            "status: %llu packets (%.0f/s), %.1f MB (%.2f Mbit/s), %llu analysed; drops: "
+            "kernel %llu, interface %llu, queue %llu",
+            (unsigned long long)s->received, dt > 0 ? (double)dp / dt : 0, (double)s->bytes / 1e6,
+            dt > 0 ? (double)db * 8 / dt / 1e6 : 0, (unsigned long long)s->analysed,
+            (unsigned long long)s->kernel_drops, (unsigned long long)s->if_drops,
+            (unsigned long long)s->queue_drops);
 }
 
 static void log_drops(const struct live_stats *s, struct live_stats *logged)
@@ -665,8 +679,11 @@ int cmd_capture(int argc, char **argv)
             pw ? "; running as non-root" : "");
 
     double t0 = mono_s(), next_drop_log = t0 + DROP_LOG_PERIOD_S, next_stats = t0;
-    struct live_stats logged;
+    double status_s = a.so.status_s ? a.so.status_s : SENSOR_STATUS_S_DEFAULT;
+    double next_status = t0 + status_s, last_status = t0;
+    struct live_stats logged, status_prev;
     memset(&logged, 0, sizeof logged);
+    memset(&status_prev, 0, sizeof status_prev);
     const char *why = "end";
     rc = 0;
     for (;;) {
@@ -704,6 +721,14 @@ int cmd_capture(int argc, char **argv)
             live_stats_get(lv, &s);
             log_drops(&s, &logged);
             next_drop_log = now + DROP_LOG_PERIOD_S;
+        }
+        if (now >= next_status) {
+            struct live_stats s;
+            live_stats_get(lv, &s);
+            log_status(&s, &status_prev, now - last_status);
+            status_prev = s;
+            last_status = now;
+            next_status = now + status_s;
         }
         if (a.so.stats_file && now >= next_stats) {
             struct st_stats ss;
@@ -762,7 +787,7 @@ int cmd_capture(int argc, char **argv)
             (unsigned long long)est->v[TS_CALLS_CALLS], store_line, hep_line);
     if (a.json) {
         struct report_input ri = { e, NULL, 0, elapsed, NULL };
-        if (api_report_json(stdout, &ri) != 0) {
+        if (report_write_kept(stdout, &ri) != 0) {
             log_msg(LOG_ERROR, "cannot write the report");
             rc = 2;
         }

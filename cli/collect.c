@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "../api/api.h"
-#include "../api/report.h"
 #include "../calls/calls.h"
 #include "../common/hash.h"
 #include "../common/jsonw.h"
@@ -24,6 +23,7 @@
 #include "../store/store.h"
 #include "cli.h"
 #include "opts.h"
+#include "report.h"
 #include "sensor.h"
 
 #define PROG "trunkscope collect"
@@ -77,6 +77,7 @@ static void usage(FILE *f)
             "  --duration S           stop after S seconds\n"
             "  --stats-file F         HEP counters per sender as JSON, every %d s and at exit\n"
             "  --log FILE             event log (default stderr; reopened on SIGHUP)\n"
+            "  --status-interval S    a status line in the log every S seconds (default 60)\n"
             "  --json                 print the analyze --json report at exit (keeps every\n"
             "                         finished call and stream in memory until then)\n"
             "The site of each leg is the sender's HEP node name, else its node id.\n"
@@ -280,9 +281,9 @@ static void write_stats(const char *path, const struct hep_listen *l, const stru
         const struct hep_sender *s = hep_listen_sender(l, i);
         char ip[64];
         fprintf(f, "%s{\"addr\": ", i ? ", " : "");
-        jsonw_fput_ascii(f, ts_addr_str(&s->addr, ip, sizeof ip));
+        jsonw_fput_str(f, ts_addr_str(&s->addr, ip, sizeof ip));
         fprintf(f, ", \"node_id\": %u, \"node_name\": ", s->node_id);
-        jsonw_fput_ascii(f, s->node_name);
+        jsonw_fput_str(f, s->node_name);
         fprintf(f, ", ");
         sender_fields(f, s);
         fprintf(f, "}");
@@ -412,6 +413,9 @@ int cmd_collect(int argc, char **argv)
     struct timespec t0s;
     clock_gettime(CLOCK_MONOTONIC, &t0s);
     double t0 = (double)t0s.tv_sec + (double)t0s.tv_nsec / 1e9, next_stats = t0;
+    double status_s = a.so.status_s ? a.so.status_s : SENSOR_STATUS_S_DEFAULT;
+    double next_status = t0 + status_s, last_status = t0;
+    uint64_t status_prev = 0;
     const char *why = "end";
     rc = 0;
     for (;;) {
@@ -439,6 +443,23 @@ int cmd_collect(int argc, char **argv)
         atomic_store(&ctx.packets, (int64_t)hs.total.packets);
         atomic_store(&ctx.bytes, (int64_t)hs.total.bytes);
         atomic_store(&ctx.kernel_drops, (int64_t)hs.kernel_drops);
+        if (now >= next_status) {
+            /* the engine runs on this thread: its counters are ours to read */
+            const struct ts_stats *es = engine_stats(ctx.e);
+            uint64_t msgs = ctx.sip + ctx.rtcp + ctx.reports + ctx.other;
+            log_msg(LOG_INFO,
+                    "status: HEP %llu SIP, %llu RTCP, %llu quality reports, %llu other "
+                    "(%.0f/s), %llu too big; %llu calls, %llu streams",
+                    (unsigned long long)ctx.sip, (unsigned long long)ctx.rtcp,
+                    (unsigned long long)ctx.reports, (unsigned long long)ctx.other,
+                    now > last_status ? (double)(msgs - status_prev) / (now - last_status) : 0,
+                    (unsigned long long)ctx.too_big,
+                    (unsigned long long)es->v[TS_CALLS_CALLS],
+                    (unsigned long long)es->v[TS_RTP_STREAMS]);
+            status_prev = msgs;
+            last_status = now;
+            next_status = now + status_s;
+        }
         if (a.so.stats_file && now >= next_stats) {
             struct st_stats ss;
             if (w)
@@ -494,7 +515,7 @@ int cmd_collect(int argc, char **argv)
         clock_gettime(CLOCK_MONOTONIC, &te);
         elapsed = (double)te.tv_sec + (double)te.tv_nsec / 1e9 - t0;
         struct report_input ri = { ctx.e, NULL, 0, elapsed, stored ? &ss : NULL };
-        if (api_report_json(stdout, &ri) != 0)
+        if (report_write_kept(stdout, &ri) != 0)
             rc = 2;
     }
 out:

@@ -19,7 +19,7 @@
 
 bool sensor_opt_known(int opt)
 {
-    return opt >= SENSOR_O_DB && opt <= SENSOR_O_RETENTION_MB;
+    return opt >= SENSOR_O_DB && opt <= SENSOR_O_STATUS_INTERVAL;
 }
 
 int sensor_opt(struct sensor_opts *o, const char *prog, int opt, const char *v)
@@ -53,6 +53,13 @@ int sensor_opt(struct sensor_opts *o, const char *prog, int opt, const char *v)
             return 2;
         }
         o->retention_mb = (uint32_t)u;
+    } else if (opt == SENSOR_O_STATUS_INTERVAL) {
+        if (!num_u64(v, 1, SENSOR_STATUS_S_MAX, &u)) {
+            fprintf(stderr, "%s: --status-interval wants seconds 1..%d\n", prog,
+                    SENSOR_STATUS_S_MAX);
+            return 2;
+        }
+        o->status_s = (uint32_t)u;
     }
     return 0;
 }

@@ -16,12 +16,16 @@
 #define SENSOR_RETENTION_DAYS_MAX 36500
 #define SENSOR_RETENTION_MB_MAX 16777216
 
+/* A status line in the log once a minute (--status-interval changes it). */
+#define SENSOR_STATUS_S_DEFAULT 60
+#define SENSOR_STATUS_S_MAX 86400
+
 struct sensor_opts {
     const char *db, *token_file, *config, *stats_file, *log_file;
     uint64_t duration_s;                   /* 0: until a signal */
+    uint32_t status_s;                     /* status line period, 0: the default */
     uint32_t retention_days, retention_mb; /* 0: keep everything */
 };
-
 
 /* The shared options (all take a value): their getopt_long entries, for the
  * table of each command, and the vals those return. */
@@ -34,6 +38,7 @@ enum {
     SENSOR_O_DURATION,
     SENSOR_O_RETENTION_DAYS,
     SENSOR_O_RETENTION_MB,
+    SENSOR_O_STATUS_INTERVAL,
 };
 #define SENSOR_OPTIONS                                                    \
     { "db", required_argument, NULL, SENSOR_O_DB },                       \
@@ -43,7 +48,8 @@ enum {
     { "log", required_argument, NULL, SENSOR_O_LOG },                     \
     { "duration", required_argument, NULL, SENSOR_O_DURATION },           \
     { "retention-days", required_argument, NULL, SENSOR_O_RETENTION_DAYS }, \
-    { "retention-mb", required_argument, NULL, SENSOR_O_RETENTION_MB }
+    { "retention-mb", required_argument, NULL, SENSOR_O_RETENTION_MB },   \
+    { "status-interval", required_argument, NULL, SENSOR_O_STATUS_INTERVAL }
 /* True when opt (an option's val) is one of the shared options. */
 bool sensor_opt_known(int opt);
 /* Apply shared option opt (its val) with value v: 0, or 2 after a one-line

@@ -4,11 +4,34 @@
 
 #include <math.h>
 #include <string.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+
+#include "utf8.h"
+
+/* Bytes reach the FILE in blocks: a call per token cost more than the
+ * formatting (stdio locks the FILE on each). */
+void jsonw_flush(struct jsonw *w)
+{
+    if (w->err == JSONW_OK && w->blen && fwrite(w->buf, 1, w->blen, w->f) != w->blen)
+        w->err = JSONW_EIO;
+    w->blen = 0;
+}
 
 static void put(struct jsonw *w, const char *s, size_t n)
 {
-    if (w->err == JSONW_OK && n && fwrite(s, 1, n, w->f) != n)
-        w->err = JSONW_EIO;
+    if (w->err != JSONW_OK || !n)
+        return;
+    if (n > sizeof w->buf - w->blen) {
+        jsonw_flush(w);
+        if (n >= sizeof w->buf) {
+            if (w->err == JSONW_OK && fwrite(s, 1, n, w->f) != n)
+                w->err = JSONW_EIO;
+            return;
+        }
+    }
+    memcpy(w->buf + w->blen, s, n);
+    w->blen += n;
 }
 
 static void newline(struct jsonw *w)
@@ -52,6 +75,21 @@ void jsonw_init(struct jsonw *w, FILE *f, bool pretty)
     w->pretty = pretty;
 }
 
+void jsonw_init_at(struct jsonw *w, FILE *f, bool pretty, int depth)
+{
+    jsonw_init(w, f, pretty);
+    if (depth < 1 || depth > JSONW_MAX_DEPTH) {
+        w->err = JSONW_EDEPTH;
+        return;
+    }
+    for (int d = 0; d < depth; d++) {
+        w->has_items[d] = true;
+        w->is_obj[d] = true;
+    }
+    w->depth = depth;
+    w->is_obj[depth] = false;
+}
+
 static void open_c(struct jsonw *w, bool obj)
 {
     if (!pre_item(w, false))
@@ -86,40 +124,6 @@ void jsonw_obj_end(struct jsonw *w) { close_c(w, true); }
 void jsonw_arr_begin(struct jsonw *w) { open_c(w, false); }
 void jsonw_arr_end(struct jsonw *w) { close_c(w, false); }
 
-/* Length of a valid UTF-8 sequence at s[0..n), 0 if invalid (RFC 3629 s4). */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        need = 1;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F; /* no UTF-16 surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F; /* nothing above U+10FFFF */
-    } else
-        return 0;
-    if (n < need + 1)
-        return 0;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i <= need; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return need + 1;
-}
-
 static void put_escaped(struct jsonw *w, const char *str, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -133,7 +137,7 @@ static void put_escaped(struct jsonw *w, const char *str, size_t n)
             i++;
             continue;
         }
-        size_t ul = c >= 0x80 ? utf8_len(s + i, n - i) : 1;
+        size_t ul = c >= 0x80 ? utf8_seq_len(s + i, n - i) : 1;
         /* U+2028/2029 are valid JSON but break JavaScript string literals */
         bool ls = ul == 3 && c == 0xE2 && s[i + 1] == 0x80 &&
                   (s[i + 2] == 0xA8 || s[i + 2] == 0xA9);
@@ -210,16 +214,31 @@ static void put_raw_value(struct jsonw *w, const char *buf, int n)
         put(w, buf, (size_t)n);
 }
 
+/* Decimal digits of v, right-aligned ending at end; returns the start
+ * (printf's format parsing cost more than the rest of a report). */
+static char *u64_dec(uint64_t v, char *end)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
 void jsonw_int(struct jsonw *w, int64_t v)
 {
-    char b[32];
-    put_raw_value(w, b, snprintf(b, sizeof b, "%lld", (long long)v));
+    char b[24];
+    char *p = u64_dec(v < 0 ? 0 - (uint64_t)v : (uint64_t)v, b + sizeof b);
+    if (v < 0)
+        *--p = '-';
+    put_raw_value(w, p, (int)(b + sizeof b - p));
 }
 
 void jsonw_uint(struct jsonw *w, uint64_t v)
 {
-    char b[32];
-    put_raw_value(w, b, snprintf(b, sizeof b, "%llu", (unsigned long long)v));
+    char b[24];
+    char *p = u64_dec(v, b + sizeof b);
+    put_raw_value(w, p, (int)(b + sizeof b - p));
 }
 
 void jsonw_double(struct jsonw *w, double v, int decimals)
@@ -243,6 +262,41 @@ void jsonw_double(struct jsonw *w, double v, int decimals)
     put_raw_value(w, b, n);
 }
 
+/* jansson's rendering of a real (what the report always printed): "%.17g",
+ * ".0" added when it would read as an integer, no '+' or leading zeros in
+ * the exponent. */
+void jsonw_real(struct jsonw *w, double v)
+{
+    if (!isfinite(v)) {
+        jsonw_null(w);
+        return;
+    }
+    char b[40];
+    int n = snprintf(b, sizeof b, "%.17g", v);
+    if (n <= 0 || (size_t)n + 3 > sizeof b) {
+        jsonw_null(w);
+        return;
+    }
+    size_t len = (size_t)n;
+    if (!strchr(b, '.') && !strchr(b, 'e')) {
+        memcpy(b + len, ".0", 3);
+        len += 2;
+    }
+    char *e = strchr(b, 'e');
+    if (e) {
+        char *start = e + 1, *end = start + 1;
+        if (*start == '-')
+            start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, len - (size_t)(end - b) + 1);
+            len -= (size_t)(end - start);
+        }
+    }
+    put_raw_value(w, b, (int)len);
+}
+
 void jsonw_bool(struct jsonw *w, bool v)
 {
     put_raw_value(w, v ? "true" : "false", v ? 4 : 5);
@@ -254,28 +308,74 @@ void jsonw_kstr(struct jsonw *w, const char *k, const char *v) { jsonw_key(w, k)
 void jsonw_kint(struct jsonw *w, const char *k, int64_t v) { jsonw_key(w, k); jsonw_int(w, v); }
 void jsonw_kuint(struct jsonw *w, const char *k, uint64_t v) { jsonw_key(w, k); jsonw_uint(w, v); }
 void jsonw_kdouble(struct jsonw *w, const char *k, double v, int d) { jsonw_key(w, k); jsonw_double(w, v, d); }
+void jsonw_kreal(struct jsonw *w, const char *k, double v) { jsonw_key(w, k); jsonw_real(w, v); }
 void jsonw_kbool(struct jsonw *w, const char *k, bool v) { jsonw_key(w, k); jsonw_bool(w, v); }
 void jsonw_knull(struct jsonw *w, const char *k) { jsonw_key(w, k); jsonw_null(w); }
 
-enum jsonw_err jsonw_finish(struct jsonw *w)
+void jsonw_splice(struct jsonw *w, FILE *src)
+{
+    if (w->err != JSONW_OK)
+        return;
+    if (w->depth == 0 || w->is_obj[w->depth] || w->has_items[w->depth]) {
+        w->err = JSONW_ESTATE;
+        return;
+    }
+    jsonw_flush(w);
+    if (fflush(src) != 0 || fseek(src, 0, SEEK_SET) != 0) {
+        w->err = JSONW_EIO;
+        return;
+    }
+    /* in the kernel when it can (spool files are large), else through here */
+    struct stat st;
+    off_t off = 0;
+    if (fstat(fileno(src), &st) == 0 && st.st_size > 0 && fflush(w->f) == 0) {
+        while (off < st.st_size) {
+            ssize_t n = sendfile(fileno(w->f), fileno(src), &off, (size_t)(st.st_size - off));
+            if (n <= 0)
+                break;
+        }
+        if (off > 0)
+            w->has_items[w->depth] = true;
+        if (off == st.st_size)
+            return;
+        if (fseek(src, off, SEEK_SET) != 0) {
+            w->err = JSONW_EIO;
+            return;
+        }
+    }
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, src)) > 0) {
+        if (w->err == JSONW_OK && fwrite(buf, 1, n, w->f) != n)
+            w->err = JSONW_EIO;
+        w->has_items[w->depth] = true;
+    }
+    if (ferror(src))
+        w->err = JSONW_EIO;
+}
+
+enum jsonw_err jsonw_end(struct jsonw *w)
 {
     if (w->err == JSONW_OK && (w->depth != 0 || w->after_key))
         w->err = JSONW_ESTATE;
     put(w, "\n", 1);
+    jsonw_flush(w);
+    return w->err;
+}
+
+enum jsonw_err jsonw_finish(struct jsonw *w)
+{
+    jsonw_end(w);
     if (w->err == JSONW_OK && fflush(w->f) != 0)
         w->err = JSONW_EIO;
     return w->err;
 }
 
-void jsonw_fput_ascii(FILE *f, const char *s)
+void jsonw_fput_str(FILE *f, const char *s)
 {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch < 0x20 || ch == '"' || ch == '\\' || ch >= 0x7f)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
-    }
-    fputc('"', f);
+    struct jsonw w;
+    jsonw_init(&w, f, false);
+    put_escaped(&w, s, strlen(s));
+    jsonw_flush(&w);
 }
+

@@ -26,10 +26,15 @@ struct jsonw {
     bool has_items[JSONW_MAX_DEPTH + 1];
     bool is_obj[JSONW_MAX_DEPTH + 1];
     enum jsonw_err err; /* first error; later calls become no-ops */
+    size_t blen;
+    char buf[8192];     /* bytes not yet handed to f */
 };
 
 /* Start a document on f (not owned). pretty: newline and indent per item. */
 void jsonw_init(struct jsonw *w, FILE *f, bool pretty);
+/* A writer of items inside an array at depth (1..JSONW_MAX_DEPTH) of some
+ * enclosing document: the items of a spooled array, spliced in later. */
+void jsonw_init_at(struct jsonw *w, FILE *f, bool pretty, int depth);
 void jsonw_obj_begin(struct jsonw *w);
 void jsonw_obj_end(struct jsonw *w);
 void jsonw_arr_begin(struct jsonw *w);
@@ -44,6 +49,9 @@ void jsonw_int(struct jsonw *w, int64_t v);
 void jsonw_uint(struct jsonw *w, uint64_t v);
 /* Fixed-point with `decimals` digits (0..9); NaN and infinities become null. */
 void jsonw_double(struct jsonw *w, double v, int decimals);
+/* A real as jansson renders it ("%.17g", "1.0" not "1"); NaN and
+ * infinities become null. */
+void jsonw_real(struct jsonw *w, double v);
 void jsonw_bool(struct jsonw *w, bool v);
 void jsonw_null(struct jsonw *w);
 /* Key + value shorthands. */
@@ -51,14 +59,22 @@ void jsonw_kstr(struct jsonw *w, const char *k, const char *v);
 void jsonw_kint(struct jsonw *w, const char *k, int64_t v);
 void jsonw_kuint(struct jsonw *w, const char *k, uint64_t v);
 void jsonw_kdouble(struct jsonw *w, const char *k, double v, int decimals);
+void jsonw_kreal(struct jsonw *w, const char *k, double v);
 void jsonw_kbool(struct jsonw *w, const char *k, bool v);
 void jsonw_knull(struct jsonw *w, const char *k);
-/* Ends the document (newline, flush). JSONW_ESTATE if containers are open. */
+/* Hands the buffered bytes to the FILE (no fflush): before anything else
+ * writes to it, or reads what it holds. jsonw_end/finish/splice do it. */
+void jsonw_flush(struct jsonw *w);
+/* Copies everything src holds (from its start; jsonw_init_at() items of
+ * the same depth) as the items of the open, still empty array. */
+void jsonw_splice(struct jsonw *w, FILE *src);
+/* Ends the document with a newline; JSONW_ESTATE if containers are open. */
+enum jsonw_err jsonw_end(struct jsonw *w);
+/* jsonw_end() and a flush. */
 enum jsonw_err jsonw_finish(struct jsonw *w);
 
-/* A quoted JSON string of plain ASCII: control characters, quote,
- * backslash and bytes >= 0x7f escaped as \u00XX (for small status files
+/* A quoted JSON string escaped like every other (for small status files
  * written with fprintf). */
-void jsonw_fput_ascii(FILE *f, const char *s);
+void jsonw_fput_str(FILE *f, const char *s);
 
 #endif

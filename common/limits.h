@@ -296,4 +296,15 @@
 #define TS_API_TOKEN_MIN 16
 #define TS_API_TOKEN_MAX 256
 
+/* ---- the streamed analyze report (cli/report.c) ---- */
+/* Finished calls and streams waiting to be written (a call for its legs'
+ * streams to end, a stream for its call): seconds of traffic at 10,000
+ * calls up; beyond, the oldest is written with what is known then and
+ * counted as report.early. ~2.6 KiB per two-leg call, ~1 KiB per stream. */
+#define TS_REPORT_MAX_PENDING_CALLS 32768
+#define TS_REPORT_MAX_PENDING_STREAMS 65536
+/* Legs of emitted calls remembered to give a late stream its call id
+ * (24 bytes each; the oldest is forgotten first). A power of two. */
+#define TS_REPORT_LEG_MAP 262144
+
 #endif

@@ -1673,6 +1673,12 @@ bool media_leg_quality(const struct media *m, uint64_t leg_ref, struct media_qua
     return true;
 }
 
+bool media_leg_active(const struct media *m, uint64_t leg_ref)
+{
+    const struct magg *a = agg_find(m, AGG_LEG, leg_ref);
+    return a && a->streams;
+}
+
 bool media_call_quality(const struct media *m, uint64_t call_ref, struct media_quality *out)
 {
     const struct magg *a = agg_find(m, AGG_CALL, call_ref);

@@ -207,6 +207,9 @@ size_t media_live(const struct media *m);             /* streams in the table */
  * nothing is known about it. */
 bool media_leg_quality(const struct media *m, uint64_t leg_ref, struct media_quality *out);
 bool media_call_quality(const struct media *m, uint64_t call_ref, struct media_quality *out);
+/* True while a stream tied to the leg is still live (its quality is not
+ * final yet). */
+bool media_leg_active(const struct media *m, uint64_t leg_ref);
 
 /* "1.2.3.4:5" or "[2001:db8::1]:5" into buf (>= 56 bytes). */
 const char *media_endpoint_str(const struct ts_addr *a, uint16_t port, char *buf, size_t cap);

@@ -1,15 +1,22 @@
-/* Unit tests for the byte view, the seeded hash and the bounded table. */
+/* Unit tests for the byte view, the seeded hash, the bounded table, the
+ * UTF-8 policy and the JSON writer's numbers and spliced arrays. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
+
+#include <jansson.h>
 
 #include "../../common/bv.h"
 #include "../../common/grow.h"
 #include "../../common/hash.h"
 #include "../../common/htab.h"
+#include "../../common/jsonw.h"
+#include "../../common/utf8.h"
 
 /* The sticky reader: in-bounds reads as the plain readers give them; after
  * the first read past the end every read yields 0 and consumes nothing. */
@@ -229,6 +236,135 @@ static void test_grow(void **state)
     free(a);
 }
 
+/* Valid UTF-8 is kept byte for byte; each invalid byte becomes U+FFFD
+ * (overlong, surrogate, beyond U+10FFFF, truncated, stray continuation). */
+static void test_utf8_policy(void **state)
+{
+    (void)state;
+    static const struct { const char *in, *out; } cases[] = {
+        { "plain", "plain" },
+        { "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+        { "a\xff" "b", "a\xef\xbf\xbd" "b" },
+        { "\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd" },                 /* overlong '/' */
+        { "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },  /* surrogate */
+        { "\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+        { "x\xe2\x82", "x\xef\xbf\xbd\xef\xbf\xbd" },                 /* truncated */
+        { "\x80", "\xef\xbf\xbd" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = strlen(cases[i].in);
+        char out[64];
+        size_t m = utf8_fix(cases[i].in, n, out);
+        assert_int_equal(m, strlen(cases[i].out));
+        assert_memory_equal(out, cases[i].out, m);
+        assert_true(utf8_valid(out, m));
+        assert_int_equal(utf8_valid(cases[i].in, n), strcmp(cases[i].in, cases[i].out) == 0);
+        /* the JSON writer applies the same policy */
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        struct jsonw w;
+        jsonw_init(&w, f, false);
+        jsonw_strn(&w, cases[i].in, n);
+        assert_int_equal(jsonw_finish(&w), JSONW_OK);
+        fclose(f);
+        json_error_t err;
+        json_t *j = json_loadb(buf, len, JSON_DECODE_ANY, &err);
+        assert_non_null(j);
+        assert_int_equal(json_string_length(j), m);
+        assert_memory_equal(json_string_value(j), cases[i].out, m);
+        json_decref(j);
+        free(buf);
+    }
+}
+
+/* jsonw_real() renders a double as jansson does (the report's numbers did
+ * not change when it left jansson); jansson itself is the reference. */
+static void test_jsonw_real_as_jansson(void **state)
+{
+    (void)state;
+    static const double v[] = { 0, 1, -1, 0.1, 4.3638637982071948, 1e17, 1e-5, 123456789.125,
+                                -0.0, 2.5e-300, 1.7976931348623157e308, 3.0, 0.97, 1e21 };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        struct jsonw w;
+        jsonw_init(&w, f, false);
+        jsonw_real(&w, v[i]);
+        assert_int_equal(jsonw_finish(&w), JSONW_OK);
+        fclose(f);
+        json_t *j = json_real(v[i]);
+        char *ref = json_dumps(j, JSON_ENCODE_ANY);
+        assert_non_null(ref);
+        assert_int_equal(len, strlen(ref) + 1);
+        assert_memory_equal(buf, ref, strlen(ref));
+        free(ref);
+        json_decref(j);
+        free(buf);
+    }
+}
+
+/* Items written at depth 2 into a spool and spliced into an array give the
+ * same bytes as writing them in place. */
+static void test_jsonw_splice(void **state)
+{
+    (void)state;
+    char *a = NULL, *b = NULL;
+    size_t alen = 0, blen = 0;
+    FILE *fa = open_memstream(&a, &alen);
+    struct jsonw w;
+    jsonw_init(&w, fa, true);
+    jsonw_obj_begin(&w);
+    jsonw_key(&w, "x");
+    jsonw_arr_begin(&w);
+    for (int i = 0; i < 3; i++) {
+        jsonw_obj_begin(&w);
+        jsonw_kint(&w, "i", i);
+        jsonw_obj_end(&w);
+    }
+    jsonw_arr_end(&w);
+    jsonw_key(&w, "y");
+    jsonw_arr_begin(&w);
+    jsonw_arr_end(&w);
+    jsonw_obj_end(&w);
+    assert_int_equal(jsonw_finish(&w), JSONW_OK);
+    fclose(fa);
+
+    FILE *spool = tmpfile(), *empty = tmpfile();
+    assert_non_null(spool);
+    assert_non_null(empty);
+    struct jsonw s;
+    jsonw_init_at(&s, spool, true, 2);
+    for (int i = 0; i < 3; i++) {
+        jsonw_obj_begin(&s);
+        jsonw_kint(&s, "i", i);
+        jsonw_obj_end(&s);
+    }
+    jsonw_flush(&s); /* the spool writer's buffer reaches its FILE first */
+    assert_int_equal(s.err, JSONW_OK);
+    FILE *fb = open_memstream(&b, &blen);
+    jsonw_init(&w, fb, true);
+    jsonw_obj_begin(&w);
+    jsonw_key(&w, "x");
+    jsonw_arr_begin(&w);
+    jsonw_splice(&w, spool);
+    jsonw_arr_end(&w);
+    jsonw_key(&w, "y");
+    jsonw_arr_begin(&w);
+    jsonw_splice(&w, empty);
+    jsonw_arr_end(&w);
+    jsonw_obj_end(&w);
+    assert_int_equal(jsonw_finish(&w), JSONW_OK);
+    fclose(fb);
+    fclose(spool);
+    fclose(empty);
+    assert_int_equal(alen, blen);
+    assert_memory_equal(a, b, alen);
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +376,9 @@ int main(void)
         cmocka_unit_test(test_mix64_slots),
         cmocka_unit_test(test_htab_bounded_lru),
         cmocka_unit_test(test_grow),
+        cmocka_unit_test(test_utf8_policy),
+        cmocka_unit_test(test_jsonw_real_as_jansson),
+        cmocka_unit_test(test_jsonw_splice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
