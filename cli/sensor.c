@@ -228,7 +228,7 @@ void sensor_store_json(FILE *f, const struct st_stats *s)
             (unsigned long long)s->errors, (unsigned long long)s->dropped_full,
             (unsigned long long)(s->errors + s->dropped_full));
     if (s->last_error[0])
-        jsonw_fput_ascii(f, s->last_error);
+        jsonw_fput_str(f, s->last_error);
     else
         fputs("null", f);
     fputs("}", f);
