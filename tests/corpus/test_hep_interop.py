@@ -12,6 +12,9 @@ import sys
 import time
 
 from manifest import Checker, analyze, parse_args
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import netns  # noqa: E402  (tests/netns.py)
 from test_hep_collect import (Collector, iter_pcap, pcap_header, sip_messages, udp_of,
                               is_sip, wait_accepted)
 
@@ -96,64 +99,42 @@ def sngrep_part(a, c):
 
 
 def kamailio_part(a, c):
-    for tool in ("kamailio", "sipp", "ip"):
-        if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
-            skip(f"Kamailio interop ({tool} missing: install kamailio sip-tester)")
-            return
-    if os.geteuid() != 0:
-        skip("Kamailio interop (needs root for a network namespace)")
+    why = netns.missing([("kamailio", "kamailio"), ("sipp", "sip-tester")])
+    if why:
+        skip(f"Kamailio interop ({why})")
         return
-    kam = shutil.which("kamailio") or "/usr/sbin/kamailio"
-    ns = "tsk" + str(os.getpid() % 1000000)
-    procs = []
+    kam = netns.tool("kamailio")
     col = None
     ncalls = 5
-    try:
-        subprocess.run(["ip", "netns", "add", ns], check=True)
-        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
-        col = Collector(a.bin, a.work, "kam-col", ["127.0.0.1:0/udp"], netns=ns)
-        ports = col.ports()
-        c.check(bool(ports), f"kamailio: collector came up {col.err()!r}")
-        if not ports:
-            return
-        cfg = os.path.join(a.work, "kamailio.cfg")
-        with open(cfg, "w") as f:
-            f.write(KAMAILIO_CFG.replace("HEPPORT", str(ports[0])))
-        klog = open(os.path.join(a.work, "kamailio.log"), "w")
-        kp = subprocess.Popen(["ip", "netns", "exec", ns, kam, "-DD", "-E", "-f", cfg,
-                               "-w", a.work, "-m", "256", "-M", "16"],
-                              stdout=klog, stderr=klog)
-        klog.close()
-        procs.append(kp)
-        time.sleep(2)
-        c.check(kp.poll() is None, "kamailio running: " +
-                open(os.path.join(a.work, "kamailio.log")).read()[-400:])
-        if kp.poll() is not None:
-            return
-        time.sleep(1)
-        uas = subprocess.Popen(["ip", "netns", "exec", ns, "sipp", "-sn", "uas", "-i",
-                                "127.0.0.1", "-p", "5080", "-nostdin"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(uas)
-        time.sleep(1)
-        uac = subprocess.run(["ip", "netns", "exec", ns, "sipp", "-sn", "uac", "-i",
-                              "127.0.0.1", "-p", "5090", "-m", str(ncalls), "-r", "5",
-                              "-d", "500", "-nostdin", "127.0.0.1:5070"],
-                             capture_output=True, text=True, timeout=120)
-        c.check(uac.returncode == 0, f"sipp uac rc={uac.returncode} {uac.stderr[-300:]!r}")
-        time.sleep(2)
-    finally:
-        if col:
-            rc, doc, st = col.stop()
-        for p in procs:  # SIGTERM first: kamailio's main stops its children
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait(timeout=10)
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    with netns.Lab("tsk") as lab:
+        try:
+            ns = lab.add("k")
+            col = Collector(a.bin, a.work, "kam-col", ["127.0.0.1:0/udp"], netns=ns)
+            ports = col.ports()
+            c.check(bool(ports), f"kamailio: collector came up {col.err()!r}")
+            if not ports:
+                return
+            cfg = os.path.join(a.work, "kamailio.cfg")
+            with open(cfg, "w") as f:
+                f.write(KAMAILIO_CFG.replace("HEPPORT", str(ports[0])))
+            klog = os.path.join(a.work, "kamailio.log")
+            kp = lab.start("k", [kam, "-DD", "-E", "-f", cfg, "-w", a.work, "-m", "256",
+                                 "-M", "16"], log=klog)
+            time.sleep(2)
+            c.check(kp.poll() is None, "kamailio running: " + open(klog).read()[-400:])
+            if kp.poll() is not None:
+                return
+            time.sleep(1)
+            lab.start("k", ["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", "5080", "-nostdin"])
+            time.sleep(1)
+            uac = lab.exec_("k", "sipp", "-sn", "uac", "-i", "127.0.0.1", "-p", "5090",
+                            "-m", ncalls, "-r", "5", "-d", "500", "-nostdin",
+                            "127.0.0.1:5070", check=False, timeout=120)
+            c.check(uac.returncode == 0, f"sipp uac rc={uac.returncode} {uac.stderr[-300:]!r}")
+            time.sleep(2)
+        finally:
+            if col:  # before the namespace goes
+                rc, doc, st = col.stop()
     if col is None or not ports:
         return
     c.check(rc == 0, f"kamailio: collector rc {rc}")
