@@ -278,7 +278,7 @@ live_trial() {
     ip netns exec "$ns_b" "$ts" capture -i "$vb" --stats-file "$st" --duration 900 \
         >/dev/null 2>"$data/live.err" &
     local pid=$! k
-    for ((k = 0; k < 200 && ! -s $st; k++)); do sleep 0.1; done
+    for ((k = 0; k < 200; k++)); do [ -s "$st" ] && break; sleep 0.1; done
     local out
     out=$(ip netns exec "$ns_a" tcpreplay --preload-pcap "${rate[@]}" -i "$va" "$f" 2>&1) || true
     sleep 2
