@@ -34,6 +34,7 @@ struct calls_trunk_name {
 struct calls_config {
     struct calls_net nets[TS_CALLS_MAX_NETS];      /* internal networks */
     size_t nnets;
+    bool nets_set;              /* internal_net given: ranges win over learning */
     char corr_hdrs[TS_CALLS_MAX_CORR_HDRS][CALLS_USER_LEN];
     size_t ncorr_hdrs;
     uint32_t corr_window_ms;    /* timing correlation window (default 2000) */
@@ -47,6 +48,9 @@ struct calls_config {
     uint32_t no_bye_timeout_s;   /* answered dialog silent this long ends (14400) */
     uint32_t bucket_s;           /* KPI time bucket (60) */
     uint32_t max_dialogs;        /* <= TS_MAX_DIALOGS (tests use small values) */
+    uint32_t learn_hold_legs;    /* calls held until this many legs taught the topology
+                                  * (TS_TOPO_CONVERGE_LEGS; analyze: ..._OFFLINE); 0: no hold */
+    uint32_t learn_hold_s;       /* ... or this long after the first INVITE */
     bool no_report;              /* a sensor: finished calls reach the sink only; none
                                   * are kept for calls_get() (not reloadable) */
     struct calls_trunk_name trunk_names[TS_CALLS_MAX_TRUNK_NAMES];
@@ -142,6 +146,8 @@ struct calls_leg {
     bool on_hold;                 /* still on hold at the end (no resume seen) */
     uint16_t holds;               /* hold transitions */
     uint32_t reinvites, retrans;
+    bool no_ack;                  /* 2xx retransmitted and never ACKed (Timer H) */
+    bool unreach;                 /* ended by an ICMP destination unreachable */
     uint16_t err_status;          /* earliest final error response (>= 300) */
     uint64_t err_ns;
     struct ts_addr err_src;
@@ -160,6 +166,7 @@ struct calls_call {
     uint8_t outcome;              /* enum calls_outcome */
     uint8_t failure_side;         /* enum calls_side */
     char failure_detail[256];
+    bool no_ack;                  /* a leg answered and never ACKed */
     int64_t pdd_ms;               /* -1 = none */
     double duration_s;
     uint8_t nlegs;
@@ -176,7 +183,8 @@ struct calls_kpi {
     uint64_t ner_ok;      /* answered + 486 480 487 600 603 404 484 (user side) */
     uint64_t seer_ok;     /* answered + 480 486 600 603 (RFC 6076 4.7) */
     uint64_t isa;         /* final 408 500 503 504 (RFC 6076 4.8) */
-    uint64_t completed;   /* answered and ended by BYE (RFC 6076 4.9) */
+    uint64_t completed;   /* answered and ended by BYE (RFC 6076 4.9), ACKed */
+    uint64_t no_ack;      /* answered, 2xx never ACKed (dropped by Timer H) */
     double dur_sum_s; uint64_t dur_n;       /* answered: answer -> end (ACD, SDT) */
     double srd_sum_ms; uint64_t srd_n;      /* INVITE -> first 180/183 (SRD, PDD) */
     double ans_sum_ms; uint64_t ans_n;      /* INVITE -> 2xx */
@@ -222,6 +230,35 @@ int64_t calls_hist_p95(const struct calls_hist *h);
 double calls_trunk_peak_kbps(const struct calls_trunk *t);
 double calls_codec_kbps(enum calls_codec k);
 
+/* ---- learned topology (topo.c) ---- */
+
+struct calls;
+
+enum calls_role { CALLS_ROLE_NONE = 0, CALLS_ROLE_ENDPOINT, CALLS_ROLE_PBX, CALLS_ROLE_MEDIATION,
+                  CALLS_ROLE_SBC, CALLS_ROLE_CARRIER, CALLS_ROLE_GATEWAY };
+/* How a node's side was found: relaying calls (B2BUA evidence), its place
+ * in the chain beyond a learned edge, address ranges, configuration. */
+enum { TOPO_HOW_NONE = 0, TOPO_HOW_RELAY, TOPO_HOW_CHAIN, TOPO_HOW_RANGES, TOPO_HOW_CONFIG };
+#define CALLS_TOPO_NODE_ADDRS 8
+
+struct calls_topo_node {
+    uint32_t id;
+    uint8_t role;                 /* enum calls_role */
+    uint8_t side;                 /* enum calls_side */
+    uint8_t how;                  /* TOPO_HOW_* */
+    bool b2bua;                   /* relays calls (learned from the traffic) */
+    uint8_t naddrs;
+    struct ts_addr addrs[CALLS_TOPO_NODE_ADDRS];
+    uint32_t calls;               /* calls supporting it (relayed, or INVITEs for a peer) */
+    float confidence;
+    char ua[48];                  /* User-Agent / Server it announced */
+};
+/* Nodes as learned so far (B2BUAs with their addresses, then every other
+ * trunk end); at most cap written, the count returned. */
+size_t calls_topo_nodes(const struct calls *c, struct calls_topo_node *out, size_t cap);
+const char *calls_role_name(enum calls_role r);
+const char *calls_topo_how_name(unsigned how);
+
 /* ---- REGISTER / OPTIONS peers ---- */
 
 struct calls_reg {
@@ -251,6 +288,11 @@ void calls_free(struct calls *c);
 uint64_t calls_callid_hash(struct bv call_id);
 void calls_prefetch_bucket(const struct calls *c, uint64_t h);
 void calls_prefetch_dialog(const struct calls *c, uint64_t h);
+/* ICMP destination unreachable quoting a UDP datagram (decode_cb.unreach):
+ * a SIP INVITE whose leg has no final response yet makes that leg failed,
+ * its reason the ICMP error. */
+void calls_unreach(struct calls *c, const struct pkt_meta *m, const struct pkt_meta *q,
+                   uint8_t code, struct bv quoted);
 /* One parsed SIP message; views in msg are only read during the call. */
 void calls_sip(struct calls *c, const struct pkt_meta *m, const struct sip_msg *msg);
 /* Capture time advanced: timeouts, emission of finished calls. */

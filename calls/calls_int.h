@@ -150,6 +150,11 @@ struct dlg {
     uint8_t hangup_by, ev_type, codec, nhops, forks;
     bool conc_counted;              /* counted in trunk concurrency */
     bool ambig;                     /* counted as ambiguous */
+    bool topo_done;                 /* its B2BUA evidence was taken */
+    bool acked;                     /* the ACK of the initial 2xx was seen */
+    bool unreach;                   /* ICMP destination unreachable for its INVITE */
+    uint16_t ok_retrans;            /* retransmissions of the initial 2xx */
+    bool topo_relayed;              /* ... and counted on a pair */
     bool cancelled, transfer, session_timer, auth_challenged, capture_gap, hold, on_hold;
     char transport[8];
     struct ts_addr err_src;
@@ -208,6 +213,47 @@ struct kept_store {
 
 enum { PARK_ANSWERED, PARK_RINGING, PARK_WAITING, PARK_N };
 
+/* topo.c: one address that sent or received an INVITE. */
+struct topo_addr {
+    struct ts_addr a;
+    uint32_t inv_in, inv_out;       /* legs' first INVITEs received, sent */
+    uint32_t relay_in, relay_out;   /* B2BUA evidence as ingress, egress */
+    uint32_t registrar, registers;  /* REGISTERs answered for a client / sent */
+    uint32_t failover, msdiag, short_caller;
+    uint32_t node_calls;
+    uint16_t parent;                /* union-find of learned pairs */
+    uint16_t reg_client;            /* first client that registered with it */
+    bool reg_many;                  /* ... and others too */
+    int16_t node;                   /* B2BUA node index, -1 none */
+    uint8_t ua_role;                /* enum calls_role from User-Agent/Server */
+    uint8_t side, how;              /* learned (enum calls_side, TOPO_HOW_*) */
+    uint8_t nside, nhow;            /* being worked out */
+    bool ua_seen, carrier_face, single, listed;
+    char ua[48];
+};
+
+/* Evidence that INVITEs reaching one address are relayed out of the
+ * other (either way; a <= b). */
+struct topo_pair {
+    uint16_t a, b;
+    uint32_t n;
+    bool learned, straddle, ever;
+};
+
+struct topo {
+    int32_t *slots;                 /* open addressing over addrs */
+    struct topo_addr *addrs;
+    int *score;                     /* scratch of topo_update(): 2 per address */
+    size_t naddrs;
+    struct topo_pair pairs[TS_TOPO_MAX_PAIRS];
+    size_t npairs;
+    int nnodes;
+    uint64_t legs, first_ns;
+    bool dirty;                     /* something topo_update() reads changed */
+    bool changed;                   /* a pair was learned: unlinked legs retry */
+    bool converged;
+};
+
 struct calls {
     struct calls_config cfg;
     struct ts_stats own;
@@ -241,6 +287,7 @@ struct calls {
     struct ts_addr sbc[TS_CALLS_MAX_SBC]; /* configured, then learned */
     size_t nsbc;
     uint32_t class_epoch;           /* +1 whenever what classify() reads changes */
+    struct topo topo;               /* learned from the traffic (topo.c) */
     struct sdp sdp;                 /* scratch: the SDP body being read */
     struct calls_leg scratch[TS_CALLS_MAX_LEGS]; /* call being emitted */
 };
@@ -267,6 +314,11 @@ void corr_try(struct calls *c, struct dlg *d);
 /* d got a new media endpoint: later unlinked legs sharing it retry. */
 void corr_media_added(struct calls *c, struct dlg *d, const struct media_ep *ep);
 struct dlg *corr_root(struct dlg *d);
+/* The leg whose first INVITE went on q's addresses and ports, still
+ * without a final response (by the INVITE target index); NULL. */
+struct dlg *corr_find_sent(struct calls *c, const struct pkt_meta *q);
+/* Unlinked legs in memory try again, oldest first (the topology changed). */
+void corr_retry_all(struct calls *c);
 /* Build, account, sink, store and free the group of d; open legs end
  * now with open_party (answered) or as timeout (unanswered). */
 void corr_emit_group(struct calls *c, struct dlg *d, uint8_t open_party);
@@ -307,13 +359,30 @@ bool trunk_is_sbc(const struct calls *c, const struct ts_addr *a);
 bool trunk_ours(const struct calls *c, const struct ts_addr *a);
 /* a is an SBC address (learned); trunks facing it are re-oriented. */
 void trunk_learn_sbc(struct calls *c, const struct ts_addr *a);
-/* Legs old -> newer were linked: a B2BUA whose two sides straddle the
- * enterprise edge is an SBC; its addresses are learned and trunks facing
- * them re-oriented. */
-void trunk_learn_b2bua(struct calls *c, const struct dlg *old, const struct dlg *newer);
+/* Side of an address: configuration, then learned, then address ranges. */
+uint8_t trunk_side(const struct calls *c, const struct ts_addr *a);
+/* Sides changed: trunks facing the wrong way turn round. */
+void trunk_reorient(struct calls *c);
 /* The configuration changed (calls_set_config): trunks re-oriented,
  * ITSP flag and names worked out again. */
 void trunk_config_changed(struct calls *c);
+
+/* topo.c */
+void topo_free(struct calls *c);
+void topo_invite(struct calls *c, const struct dlg *d);
+/* One call was relayed: its INVITE reached in, the next one left out. */
+void topo_relay(struct calls *c, const struct ts_addr *in, const struct ts_addr *out,
+                const struct ts_addr *from, const struct ts_addr *to);
+void topo_hint_ua(struct calls *c, const struct ts_addr *a, struct bv ua);
+void topo_hint_msdiag(struct calls *c, const struct ts_addr *a);
+void topo_hint_register(struct calls *c, const struct ts_addr *client, const struct ts_addr *server);
+void topo_hint_failover(struct calls *c, const struct ts_addr *failed, const struct ts_addr *alt);
+/* x and y are addresses of one learned B2BUA. */
+bool topo_same_node(const struct calls *c, const struct ts_addr *x, const struct ts_addr *y);
+/* Learned side of a (enum calls_side; NONE when not learned). */
+uint8_t topo_side(const struct calls *c, const struct ts_addr *a);
+bool topo_update(struct calls *c);
+bool topo_converged(const struct calls *c);
 
 /* register.c */
 void reg_msg(struct calls *c, const struct pkt_meta *m, const struct sip_msg *msg);

@@ -108,6 +108,8 @@ void calls_config_default(struct calls_config *cfg)
     cfg->no_bye_timeout_s = 4 * 3600;
     cfg->bucket_s = 60;
     cfg->max_dialogs = TS_MAX_DIALOGS;
+    cfg->learn_hold_legs = TS_TOPO_CONVERGE_LEGS;
+    cfg->learn_hold_s = TS_TOPO_CONVERGE_S;
 }
 
 bool calls_config_internal(const struct calls_config *cfg, const struct ts_addr *a)
@@ -197,9 +199,16 @@ int calls_config_load(struct calls_config *cfg, const char *path, char *err, siz
                 cfg->nnets = 0;
                 nets_set = true;
             }
-            ok = cfg->nnets < TS_CALLS_MAX_NETS && parse_cidr(v, &cfg->nets[cfg->nnets]);
-            if (ok)
-                cfg->nnets++;
+            if (!strcmp(v, "none")) {
+                /* no address ranges at all: sides are only learned */
+                cfg->nets_set = false;
+            } else {
+                ok = cfg->nnets < TS_CALLS_MAX_NETS && parse_cidr(v, &cfg->nets[cfg->nnets]);
+                if (ok) {
+                    cfg->nnets++;
+                    cfg->nets_set = true;
+                }
+            }
         } else if (!strcmp(k, "corr_header")) {
             if (!hdrs_set) {
                 cfg->ncorr_hdrs = 0;
@@ -246,6 +255,10 @@ int calls_config_load(struct calls_config *cfg, const char *path, char *err, siz
                 cfg->bucket_s = u ? u : 1;
             else if (!strcmp(k, "max_dialogs"))
                 cfg->max_dialogs = (u && u <= TS_MAX_DIALOGS) ? u : TS_MAX_DIALOGS;
+            else if (!strcmp(k, "learn_hold_legs"))
+                cfg->learn_hold_legs = u;
+            else if (!strcmp(k, "learn_hold_s"))
+                cfg->learn_hold_s = u;
             else
                 ok = false;
         } else {

@@ -155,7 +155,15 @@ static bool link(struct calls *c, struct dlg *newer, struct dlg *old, uint8_t ev
     a->grp_next = b->grp_next;
     b->grp_next = t;
     TS_INC(c->st, CALLS_LINKS);
-    trunk_learn_b2bua(c, old, newer);
+    /* exact evidence between INVITEs close in time: one B2BUA relayed it
+     * (timing links took their evidence when the leg started) */
+    if ((ev == CALLS_EV_SESSION_ID || ev == CALLS_EV_HEADER) && !newer->topo_relayed &&
+        newer->invite_ns >= old->invite_ns &&
+        newer->invite_ns - old->invite_ns <= (uint64_t)c->cfg.corr_window_ms * NS_PER_MS &&
+        !addr_eq(&old->src, &newer->src)) {
+        newer->topo_relayed = true;
+        topo_relay(c, &old->dst, &newer->src, &old->src, &newer->dst);
+    }
     return true;
 }
 
@@ -328,7 +336,8 @@ static bool other_side(const struct calls *c, struct dlg *x, const struct dlg *d
     bool xin = calls_config_internal(&c->cfg, &x->dst);
     bool edge = (xin != calls_config_internal(&c->cfg, &d->src) &&
                  xin == calls_config_internal(&c->cfg, &first->src)) ||
-                (trunk_is_sbc(c, &x->dst) && trunk_is_sbc(c, &d->src));
+                (trunk_is_sbc(c, &x->dst) && trunk_is_sbc(c, &d->src)) ||
+                topo_same_node(c, &x->dst, &d->src);
     return edge && !addr_eq(&x->src, &d->dst) && !addr_eq(&first->src, &d->src);
 }
 
@@ -340,6 +349,55 @@ static bool same_path(const struct dlg *x, const struct dlg *d)
            x->sport == d->sport && x->dport == d->dport;
 }
 
+static void topo_scan(struct calls *c, struct dlg *d);
+
+static bool refused(const struct dlg *x)
+{
+    return !x->answered &&
+           (x->cancelled || x->timed_out ||
+            (x->final_status >= 300 && x->final_status != 401 && x->final_status != 407));
+}
+
+/* d is a failover of x: the node that sent x (refused by its peer with an
+ * error, cancelled or left unanswered) sends the call again, within the
+ * window after x ended (or while x still rings, when x was cancelled), and
+ * the leg that brought the call to that node is still waiting for it. */
+static bool failover_of(struct calls *c, struct dlg *x, const struct dlg *d, uint64_t win)
+{
+    if (!addr_eq(&x->src, &d->src) || same_path(x, d) || x->invite_ns > d->invite_ns)
+        return false;
+    if (!refused(x) && !(x->final_status == 0 && x->ended == false && x->prov_ns == 0))
+        return false;
+    if (x->ended && (x->end_ns > d->invite_ns || x->end_ns + win < d->invite_ns))
+        return false;
+    if (!x->ended && !x->cancelled && d->invite_ns < x->invite_ns + win)
+        return false;   /* parallel, not a failover: the relay rules decide */
+    if (!num_best(x, ND_RURI, ND_TO, d) || !num_best(x, ND_FROM, ND_PAI, d))
+        return false;
+    struct dlg *y = x->grp_next;
+    for (unsigned g = 0; y != x && g < TS_CALLS_MAX_LEGS; g++, y = y->grp_next)
+        /* as things stood when d was sent (a retry runs later) */
+        if ((!y->answer_ns || y->answer_ns > d->invite_ns) &&
+            (!y->ended || y->end_ns > d->invite_ns) && older(y, x) &&
+            (addr_eq(&y->dst, &d->src) || topo_same_node(c, &y->dst, &d->src)))
+            return true;
+    return false;
+}
+
+/* d joined a call in which its node already sent the call elsewhere and
+ * was refused: both peers are alternatives (carriers, typically). */
+static void note_failover(struct calls *c, struct dlg *d)
+{
+    struct dlg *y = d->grp_next;
+    for (unsigned g = 0; y != d && g < TS_CALLS_MAX_LEGS; g++, y = y->grp_next)
+        if (addr_eq(&y->src, &d->src) && !addr_eq(&y->dst, &d->dst) && refused(y) &&
+            older(y, d)) {
+            TS_INC(c->st, CALLS_FAILOVERS);
+            topo_hint_failover(c, &y->dst, &d->dst);
+            return;
+        }
+}
+
 void corr_try(struct calls *c, struct dlg *d)
 {
     struct dlg *cand[MAX_CANDS];
@@ -347,6 +405,8 @@ void corr_try(struct calls *c, struct dlg *d)
     unsigned n;
     if (!d->invite_ns)
         return;
+    if (!d->topo_done)
+        topo_scan(c, d);
     /* 1: RFC 7989 Session-ID, either uuid, order-free */
     for (int k = 0; k < 2; k++) {
         if (!d->so[DS_SID0 + k])
@@ -405,6 +465,11 @@ void corr_try(struct calls *c, struct dlg *d)
                     continue;   /* an earlier call that reused the port */
                 if (same_path(x, d))
                     continue;
+                /* a port reused by another call while this one is up (a
+                 * busy relay's pool): the called numbers must agree */
+                if ((x->nd_len[ND_RURI] || x->nd_len[ND_TO]) &&
+                    (d->nd_len[ND_RURI] || d->nd_len[ND_TO]) && !num_best(x, ND_RURI, ND_TO, d))
+                    continue;
                 cand[m] = x;
                 score[m++] = 1;
             }
@@ -415,7 +480,9 @@ void corr_try(struct calls *c, struct dlg *d)
     /* 4: an INVITE reached a node (or was sent to the same called number)
      * just before, and the calling and called numbers agree. A multi-homed
      * B2BUA sends from another address than it was reached on, so the
-     * number index finds those; reaching this very address scores higher. */
+     * number index finds those; reaching this very address scores higher.
+     * A node that re-sends a call another peer refused or left unanswered
+     * (failover) is found by its failed leg. */
     {
         uint64_t win = (uint64_t)c->cfg.corr_window_ms * NS_PER_MS;
         const struct tix_ent *tmp[2][MAX_CANDS];
@@ -423,7 +490,10 @@ void corr_try(struct calls *c, struct dlg *d)
         const struct tix_ent *num = &d->tix[IX_NUM - IX_NODE];
         nk[0] = lookup_timing(c, corr_key_addr(IX_NODE, &d->src, 0), d, tmp[0]);
         nk[1] = num->ix.pprev ? lookup_timing(c, num->ix.key, d, tmp[1]) : 0;
-        unsigned m = 0;
+        unsigned m = 0, mf = 0;
+        struct dlg *fcand[MAX_CANDS];
+        int fscore[MAX_CANDS];
+        bool hold = !topo_converged(c);
         for (int k = 0; k < 2; k++) {
             for (unsigned i = 0; i < nk[k] && m < MAX_CANDS; i++) {
                 const struct tix_ent *e = tmp[k][i];
@@ -439,8 +509,19 @@ void corr_try(struct calls *c, struct dlg *d)
                     continue;
                 /* the window widens by the clock skew between sensors */
                 uint64_t skew = (uint64_t)TS_SITE_SKEW_MS * NS_PER_MS;
+                if (k == 1 && failover_of(c, x, d, win)) {
+                    if (mf < MAX_CANDS && corr_root(x) != corr_root(d)) {
+                        fcand[mf] = x;
+                        fscore[mf++] = 1;
+                    }
+                    continue;
+                }
                 if (e->invite_ns + win + skew < d->invite_ns) {
-                    unindex_slot(c, x, k == 0 ? IX_NODE : IX_NUM); /* too old for later legs */
+                    /* too old for later legs; while learning, and while a
+                     * leg still rings (its node may fail over), kept */
+                    if (!hold && (k == 0 || x->answered ||
+                                  (x->ended && x->end_ns + win + skew < d->invite_ns)))
+                        unindex_slot(c, x, k == 0 ? IX_NODE : IX_NUM);
                     continue;
                 }
                 if (e->invite_ns + win < d->invite_ns && (one_site || same_site(x, d)))
@@ -472,8 +553,56 @@ void corr_try(struct calls *c, struct dlg *d)
                 score[m++] = 2 * (cs + ce) + (node ? 1 : 0);
             }
         }
-        if (m)
-            (void)link_fuzzy(c, d, cand, score, m, CALLS_EV_TIMING, CONF_TIMING);
+        if (m) {
+            if (link_fuzzy(c, d, cand, score, m, CALLS_EV_TIMING, CONF_TIMING) > 0)
+                note_failover(c, d);
+            return;
+        }
+        if (mf && link_fuzzy(c, d, fcand, fscore, mf, CALLS_EV_TIMING, CONF_TIMING) > 0) {
+            TS_INC(c->st, CALLS_FAILOVERS);
+            topo_hint_failover(c, &d->ev_to->dst, &d->dst);
+        }
+    }
+}
+
+/* Once per leg, at its start: B2BUA evidence for the topology. An INVITE
+ * reached address A within the window before this one left B toward
+ * another peer, for the same calling and called numbers, not from the node
+ * that sent the first (a redial) nor back to it: A and B are one B2BUA.
+ * Counted only when all such INVITEs point at one (A, B) pair. */
+static void topo_scan(struct calls *c, struct dlg *d)
+{
+    d->topo_done = true;
+    topo_invite(c, d);
+    const struct tix_ent *num = &d->tix[IX_NUM - IX_NODE];
+    if (!num->ix.pprev)
+        return;
+    const struct tix_ent *tmp[MAX_CANDS];
+    unsigned n = lookup_timing(c, num->ix.key, d, tmp);
+    uint64_t win = (uint64_t)c->cfg.corr_window_ms * NS_PER_MS;
+    const struct dlg *pick = NULL;
+    for (unsigned i = 0; i < n; i++) {
+        const struct tix_ent *e = tmp[i];
+        const struct dlg *x = e->ix.d;
+        if (!(e->invite_ns < d->invite_ns || (e->invite_ns == d->invite_ns && e->seq < d->seq)))
+            continue;
+        if (e->invite_ns + win < d->invite_ns || !same_site(x, d))
+            continue;
+        if (addr_eq(&x->src, &d->src))
+            return;   /* this node sent the call before: a redial, a twin, a failover */
+        if (same_path(x, d) || addr_eq(&x->src, &d->dst) || addr_eq(&x->dst, &d->dst))
+            continue;
+        if ((x->answer_ns && x->answer_ns < d->invite_ns) || (x->ended && x->end_ns < d->invite_ns))
+            continue;
+        if (!num_best(x, ND_RURI, ND_TO, d) || !num_best(x, ND_FROM, ND_PAI, d))
+            continue;
+        if (pick && !(addr_eq(&pick->dst, &x->dst)))
+            return;   /* two different pairs: no evidence */
+        pick = x;
+    }
+    if (pick && !d->topo_relayed) {
+        d->topo_relayed = true;
+        topo_relay(c, &pick->dst, &d->src, &pick->src, &d->dst);
     }
 }
 
@@ -497,9 +626,52 @@ static uint64_t wait_ns(const struct calls *c)
     return (uint64_t)w * NS_PER_MS;
 }
 
+static int cmp_dlg(const void *a, const void *b);
+
+struct dlg *corr_find_sent(struct calls *c, const struct pkt_meta *q)
+{
+    const struct tix_ent *tmp[MAX_CANDS];
+    unsigned n = lookup_timing(c, corr_key_addr(IX_NODE, &q->dst, 0), NULL, tmp);
+    struct dlg *best = NULL;
+    for (unsigned i = 0; i < n; i++) {
+        struct dlg *x = tmp[i]->ix.d;
+        if (!addr_eq(&x->src, &q->src) || !addr_eq(&x->dst, &q->dst) || x->sport != q->sport ||
+            x->dport != q->dport || x->answered || x->final_status || x->ended)
+            continue;
+        if (!best || older(best, x))
+            best = x;
+    }
+    return best;
+}
+
+void corr_retry_all(struct calls *c)
+{
+    size_t n = 0, cap = c->dlgs.count;
+    if (!cap)
+        return;
+    struct dlg **v = malloc(cap * sizeof *v);
+    if (!v)
+        return;
+    const struct ht_node *lists[1 + PARK_N] = { &c->dlgs.lru, &c->parked[0], &c->parked[1],
+                                                &c->parked[2] };
+    for (int l = 0; l < 1 + PARK_N; l++)
+        for (struct ht_node *p = lists[l]->lnext; p != lists[l] && n < cap; p = p->lnext) {
+            struct dlg *d = ts_container_of(p, struct dlg, n);
+            if (!d->ev_to && d->invite_ns)
+                v[n++] = d;
+        }
+    qsort(v, n, sizeof v[0], cmp_dlg);
+    for (size_t i = 0; i < n; i++)
+        if (!v[i]->ev_to)
+            corr_try(c, v[i]);
+    free(v);
+}
+
 bool corr_group_done(const struct calls *c, struct dlg *d, uint64_t now)
 {
     uint64_t last = 0, wait = wait_ns(c);
+    if (!topo_converged(c))
+        return false;   /* held until the topology is known */
     struct dlg *x = d;
     unsigned guard = 0;
     do {
@@ -547,6 +719,8 @@ static uint8_t leg_outcome(const struct dlg *d, const struct calls_leg *r, uint6
         return CALLS_PENDING;
     if (d->answered)
         return CALLS_ANSWERED;
+    if (s == 0 && r->unreach)
+        return CALLS_FAILED;   /* ICMP: nobody listens there */
     if (s == 0)
         return r->cancelled ? CALLS_CANCELLED : CALLS_TIMEOUT;
     if (s == 486 || s == 600)
@@ -560,17 +734,11 @@ static uint8_t leg_outcome(const struct dlg *d, const struct calls_leg *r, uint6
     return CALLS_REJECTED;
 }
 
-static bool is_internal(const struct calls *c, const struct ts_addr *a)
-{
-    return calls_config_internal(&c->cfg, a);
-}
-
-/* An SBC address (configured or learned), else by network. */
+/* An SBC address (configured or learned), else the side learned, else
+ * by network. */
 static uint8_t node_side(const struct calls *c, const struct ts_addr *a)
 {
-    if (trunk_is_sbc(c, a))
-        return CALLS_SIDE_SBC;
-    return is_internal(c, a) ? CALLS_SIDE_ENTERPRISE : CALLS_SIDE_ITSP;
+    return trunk_side(c, a);
 }
 
 static const char *side_label(uint8_t s)
@@ -600,11 +768,18 @@ static void attribute(const struct calls *c, struct calls_call *call)
         }
     }
     for (unsigned i = 0; i < n; i++)
-        if (legs[i].err_status && (f < 0 || legs[i].err_ns < legs[f].err_ns))
+        if ((legs[i].err_status || legs[i].unreach) && (f < 0 || legs[i].err_ns < legs[f].err_ns))
             f = (int)i;
     struct ts_addr node;
     unsigned status;
     const char *reason;
+    if (f >= 0 && legs[f].unreach && !legs[f].err_status) {
+        call->failure_side = node_side(c, &legs[f].dst);
+        snprintf(call->failure_detail, sizeof call->failure_detail, "%s %s unreachable (%s)",
+                 side_label(call->failure_side), ts_addr_str(&legs[f].dst, a, sizeof a),
+                 legs[f].reason);
+        return;
+    }
     if (f >= 0) {
         node = legs[f].err_src;
         status = legs[f].err_status;
@@ -716,6 +891,7 @@ void corr_emit_group(struct calls *c, struct dlg *d, uint8_t open_party)
             legs[i].ev_conf = 0;
         }
         answered |= mem[i]->answered;
+        call.no_ack |= legs[i].no_ack;
     }
     const struct calls_leg *l0 = &legs[0];
     call.start_ns = l0->invite_ns;

@@ -275,6 +275,7 @@ void calls_free(struct calls *c)
     kept_free(c);
     trunk_free_all(c);
     reg_free_all(c);
+    topo_free(c);
     htab_cleanup(&c->dlgs);
     free(c->ix.b);
     free(c->tix.b);
@@ -578,6 +579,7 @@ static void leg_start(struct calls *c, struct dlg *d, const struct pkt_meta *m,
         calls_cp(d->transport, sizeof d->transport,
                  bv_cstr(m->l4 == TS_L4_TCP ? "TCP" : m->l4 == TS_L4_SCTP ? "SCTP" : "UDP"));
     record_hop(c, d, m);
+    topo_hint_ua(c, &m->src, first_value(msg, SIP_H_USER_AGENT));
     /* Correlation keys: configured headers, INVITE target node (timing). */
     unsigned nh = 0;
     for (size_t i = 0; i < c->cfg.ncorr_hdrs && nh < CALLS_HDR_VALUES; i++) {
@@ -725,6 +727,8 @@ static void on_request(struct calls *c, struct dlg *d, const struct pkt_meta *m,
         }
         break;
     case SIP_M_ACK:
+        if (msg->cseq == d->init_cseq && d->answered)
+            d->acked = true;
         take_sdp(c, d, msg, from_caller, false);   /* late offer answer */
         break;
     case SIP_M_CANCEL:
@@ -784,6 +788,11 @@ static void on_response(struct calls *c, struct dlg *d, const struct pkt_meta *m
     if (msg->cseq_method == SIP_M_INVITE && msg->cseq == d->init_cseq && from_caller) {
         if (tt && st > 100)
             note_fork(d, tt);
+        if (st >= 180) {   /* what the answering node says it is */
+            topo_hint_ua(c, &m->src, first_value(msg, SIP_H_SERVER));
+            if (first_value(msg, SIP_H_MS_DIAGNOSTICS).len)
+                topo_hint_msdiag(c, &m->src);
+        }
         take_session_id(c, d, msg);
         if (!d->so[DS_SERVER]) {
             struct bv sv = bv_trim(first_value(msg, SIP_H_SERVER));
@@ -878,6 +887,10 @@ static void dlg_msg(struct calls *c, struct dlg *d, const struct pkt_meta *m,
     if (fp_has(d, ti, FP_EXACT, fp)) {
         d->retrans++;
         TS_INC(c->st, CALLS_RETRANS);
+        /* the callee repeats its 2xx until the ACK comes (RFC 3261 13.3.1.4) */
+        if (!msg->is_request && msg->status >= 200 && msg->status < 300 &&
+            meth == SIP_M_INVITE && msg->cseq == d->init_cseq && d->ok_retrans < UINT16_MAX)
+            d->ok_retrans++;
         return;
     }
     fp_add(d, ti, FP_EXACT, &t->nfp, fp);
@@ -963,12 +976,120 @@ void calls_sip(struct calls *c, const struct pkt_meta *m, const struct sip_msg *
     dlg_msg(c, d, m, msg);
 }
 
+/* Learning: sides worked out again when something they depend on
+ * changed; held calls are linked again once the topology converged (a
+ * few dozen legs, or TS_TOPO_CONVERGE_S), and unlinked legs still in memory
+ * whenever a new B2BUA pair is learned after that. */
+static void topo_step(struct calls *c, uint64_t now, bool end)
+{
+    struct topo *t = &c->topo;
+    uint64_t legs = c->cfg.learn_hold_legs, secs = c->cfg.learn_hold_s;
+    bool conv = !t->converged &&
+                (end || t->legs >= legs || (t->legs && now >= t->first_ns + secs * NS_PER_S));
+    if (topo_update(c)) {
+        c->class_epoch++;
+        trunk_config_changed(c);
+    }
+    if (conv || (t->converged && t->changed)) {
+        t->converged = true;
+        t->changed = false;
+        corr_retry_all(c);
+        if (topo_update(c)) {
+            c->class_epoch++;
+            trunk_config_changed(c);
+        }
+    }
+}
+
+/* ---- ICMP destination unreachable ---- */
+
+/* Call-ID of a quoted SIP request, only when its line is whole ("Call-ID"
+ * or the compact "i", RFC 3261 7.3.3). */
+static bool quoted_call_id(struct bv q, struct bv *out)
+{
+    size_t i = 0;
+    while (i < q.len) {
+        size_t e = i;
+        while (e < q.len && bv_at(q, e) != '\n')
+            e++;
+        if (e >= q.len)
+            return false;   /* the quote ends inside this line */
+        struct bv line = bv_make((const char *)q.p + i, e - i);
+        size_t colon = 0;
+        while (colon < line.len && bv_at(line, colon) != ':')
+            colon++;
+        struct bv name = bv_trim(bv_make((const char *)line.p, colon));
+        if (colon < line.len && (bv_eq_ci(name, "call-id") || bv_eq_ci(name, "i"))) {
+            *out = bv_trim(bv_from(line, colon + 1));
+            return out->len > 0;
+        }
+        if (line.len <= 1)
+            return false;   /* end of the headers */
+        i = e + 1;
+    }
+    return false;
+}
+
+static const char *unreach_name(uint8_t ipver, uint8_t code)
+{
+    if (ipver == 6) {
+        static const char *const v6[] = { "no route", "administratively prohibited",
+                                          "beyond scope", "address unreachable",
+                                          "port unreachable" };
+        return code < 5 ? v6[code] : "destination unreachable";
+    }
+    static const char *const v4[] = { "network unreachable", "host unreachable",
+                                      "protocol unreachable", "port unreachable" };
+    if (code < 4)
+        return v4[code];
+    return (code == 9 || code == 10 || code == 13) ? "administratively prohibited"
+                                                   : "destination unreachable";
+}
+
+void calls_unreach(struct calls *c, const struct pkt_meta *m, const struct pkt_meta *q,
+                   uint8_t code, struct bv quoted)
+{
+    if (!c || !m || !q || !bv_prefix_ci(quoted, "INVITE "))
+        return;
+    if (m->ts_ns > c->now)
+        c->now = m->ts_ns;
+    struct bv cidv;
+    struct dlg *d = NULL;
+    if (quoted_call_id(quoted, &cidv)) {
+        char cid[CALLS_TEXT_LEN];
+        size_t cl;
+        uint64_t h = callid_key(cidv, cid, &cl);
+        d = dlg_find_len(c, cid, cl, h);
+    }
+    if (!d)
+        d = corr_find_sent(c, q);
+    if (!d || !addr_eq(&d->src, &q->src) || !addr_eq(&d->dst, &q->dst)) {
+        TS_INC(c->st, CALLS_UNREACH_UNMATCHED);
+        return;
+    }
+    if (d->answered || d->final_status || d->ended || d->unreach)
+        return;   /* decided already (a retransmission's ICMP comes later) */
+    TS_INC(c->st, CALLS_UNREACH);
+    char why[CALLS_USER_LEN], a[64];
+    snprintf(why, sizeof why, "ICMP %s from %s", unreach_name(q->ipver, code),
+             ts_addr_str(&m->src, a, sizeof a));
+    d->unreach = true;
+    str_set(d, DS_REASON, bv_cstr(why), CALLS_USER_LEN);
+    if (!d->err_ns) {
+        d->err_ns = m->ts_ns;
+        d->err_src = d->dst;
+    }
+    d->last_ns = m->ts_ns > d->last_ns ? m->ts_ns : d->last_ns;
+    dlg_end(c, d, m->ts_ns, CALLS_PARTY_NONE);
+}
+
 void calls_tick(struct calls *c, uint64_t now)
 {
     if (!c)
         return;
     if (now > c->now)
         c->now = now;
+    topo_step(c, now, false);
     uint64_t nf = (uint64_t)c->cfg.no_final_timeout_s * NS_PER_S;
     uint64_t nb = (uint64_t)c->cfg.no_bye_timeout_s * NS_PER_S;
     uint32_t wms = c->cfg.corr_window_ms > c->cfg.linger_ms ? c->cfg.corr_window_ms
@@ -1054,6 +1175,7 @@ void calls_finish(struct calls *c)
     if (!c)
         return;
     struct ht_node *n;
+    topo_step(c, c->now, true);
     unpark_all(c);
     while ((n = htab_oldest(&c->dlgs)) != NULL)
         corr_emit_group(c, ts_container_of(n, struct dlg, n), CALLS_PARTY_ACTIVE);
@@ -1137,6 +1259,10 @@ void dlg_leg(const struct dlg *d, struct calls_leg *l)
     l->err_status = d->err_status;
     l->err_ns = d->err_ns;
     l->err_src = d->err_src;
+    l->unreach = d->unreach;
+    /* a 2xx repeated and never ACKed: the callee's Timer H ends the call
+     * (RFC 3261 13.3.1.4), the classic drop after 32 s */
+    l->no_ack = d->answered && !d->acked && d->ok_retrans > 0;
     l->ev_type = d->ev_type;
     l->ev_conf = d->ev_conf;
     l->ev_linked_to = -1;
@@ -1151,6 +1277,7 @@ void calls_set_config(struct calls *c, const struct calls_config *cfg)
 {
     struct calls_config *o = &c->cfg; /* cfg may be o itself: memmove */
     memmove(o->nets, cfg->nets, sizeof o->nets);
+    o->nets_set = cfg->nets_set;
     o->nnets = cfg->nnets < TS_CALLS_MAX_NETS ? cfg->nnets : TS_CALLS_MAX_NETS;
     memmove(o->corr_hdrs, cfg->corr_hdrs, sizeof o->corr_hdrs);
     o->ncorr_hdrs = cfg->ncorr_hdrs < TS_CALLS_MAX_CORR_HDRS ? cfg->ncorr_hdrs
@@ -1159,6 +1286,8 @@ void calls_set_config(struct calls *c, const struct calls_config *cfg)
     o->ntrunk_names = cfg->ntrunk_names < TS_CALLS_MAX_TRUNK_NAMES ? cfg->ntrunk_names
                                                                    : TS_CALLS_MAX_TRUNK_NAMES;
     o->corr_window_ms = cfg->corr_window_ms;
+    o->learn_hold_legs = cfg->learn_hold_legs;
+    o->learn_hold_s = cfg->learn_hold_s;
     o->linger_ms = cfg->linger_ms;
     o->auth_linger_s = cfg->auth_linger_s;
     o->no_final_timeout_s = cfg->no_final_timeout_s ? cfg->no_final_timeout_s : 1;

@@ -116,6 +116,8 @@ void reg_msg(struct calls *c, const struct pkt_meta *m, const struct sip_msg *ms
     if (msg->status < 300) {
         r->successes++;
         r->last_ok_ns = m->ts_ns;
+        if (r->method == SIP_M_REGISTER)
+            topo_hint_register(c, &r->client, &r->server);
         /* an outside address registered with an outside registrar: the
          * trunk registration of our edge (a phone would register inside) */
         if (r->method == SIP_M_REGISTER && !calls_config_internal(&c->cfg, &r->client) &&
@@ -123,6 +125,8 @@ void reg_msg(struct calls *c, const struct pkt_meta *m, const struct sip_msg *ms
             trunk_learn_sbc(c, &r->client);
     } else if (msg->status == 401 || msg->status == 407) {
         r->challenges++;
+        if (r->method == SIP_M_REGISTER)
+            topo_hint_register(c, &r->client, &r->server);
     } else {
         r->failures++;
     }

@@ -30,7 +30,7 @@ static const char *configured_name(const struct calls *c, const struct ts_addr *
     return NULL;
 }
 
-bool trunk_is_sbc(const struct calls *c, const struct ts_addr *a)
+static bool listed_sbc(const struct calls *c, const struct ts_addr *a)
 {
     for (size_t i = 0; i < c->nsbc; i++)
         if (addr_eq(&c->sbc[i], a))
@@ -38,9 +38,29 @@ bool trunk_is_sbc(const struct calls *c, const struct ts_addr *a)
     return false;
 }
 
+/* Configuration wins (sbc =, internal_net =), then what was learned from
+ * the traffic, then the default address ranges. */
+uint8_t trunk_side(const struct calls *c, const struct ts_addr *a)
+{
+    if (listed_sbc(c, a))
+        return CALLS_SIDE_SBC;
+    uint8_t s = topo_side(c, a);
+    bool in = calls_config_internal(&c->cfg, a);
+    if (c->cfg.nets_set && c->cfg.nnets)
+        return s == CALLS_SIDE_SBC ? s : in ? CALLS_SIDE_ENTERPRISE : CALLS_SIDE_ITSP;
+    if (s)
+        return s;
+    return in ? CALLS_SIDE_ENTERPRISE : CALLS_SIDE_ITSP;
+}
+
+bool trunk_is_sbc(const struct calls *c, const struct ts_addr *a)
+{
+    return trunk_side(c, a) == CALLS_SIDE_SBC;
+}
+
 bool trunk_ours(const struct calls *c, const struct ts_addr *a)
 {
-    return calls_config_internal(&c->cfg, a) || trunk_is_sbc(c, a);
+    return trunk_side(c, a) != CALLS_SIDE_ITSP;
 }
 
 static void trunk_name(const struct calls *c, struct calls_trunk *t)
@@ -52,7 +72,7 @@ static void trunk_name(const struct calls *c, struct calls_trunk *t)
 
 /* A trunk created before its local end was known to be ours faces the
  * wrong way: swap the ends and the per-direction counters already taken. */
-static void trunk_reorient(struct calls *c)
+void trunk_reorient(struct calls *c)
 {
     for (size_t i = 0; i < c->ntrunks; i++) {
         struct calls_trunk *t = &c->trunks[i];
@@ -71,7 +91,7 @@ static void trunk_reorient(struct calls *c)
 
 static void sbc_add(struct calls *c, const struct ts_addr *a)
 {
-    if (trunk_is_sbc(c, a))
+    if (listed_sbc(c, a))
         return;
     if (c->nsbc >= TS_CALLS_MAX_SBC) {
         TS_INC(c->st, CALLS_SBC_FULL);
@@ -98,25 +118,6 @@ void trunk_config_changed(struct calls *c)
         t->itsp = !trunk_ours(c, &t->peer);
         trunk_name(c, t);
     }
-}
-
-/* The B2BUA received old's INVITE (at old->dst) and sent newer's (from
- * newer->src): linked legs are adjacent, so both addresses are one node.
- * It is the enterprise edge when one of its addresses is internal and the
- * other is not, or when one far end is internal and the other is not
- * (a single-homed or NATed SBC). */
-void trunk_learn_b2bua(struct calls *c, const struct dlg *old, const struct dlg *newer)
-{
-    const struct calls_config *cfg = &c->cfg;
-    bool j1 = calls_config_internal(cfg, &old->dst), j2 = calls_config_internal(cfg, &newer->src);
-    bool f1 = calls_config_internal(cfg, &old->src), f2 = calls_config_internal(cfg, &newer->dst);
-    if (j1 == j2 && f1 == f2)
-        return;
-    size_t before = c->nsbc;
-    sbc_add(c, &old->dst);
-    sbc_add(c, &newer->src);
-    if (c->nsbc != before)
-        trunk_reorient(c);
 }
 
 /* Trunk of one hop (src -> dst of an INVITE), created on first use; *dir
@@ -318,8 +319,10 @@ static void kpi_add(struct calls_kpi *k, const struct calls_leg *r)
         k->seer_ok++;
     if (!ans && in_list(s, isa_codes, 4))
         k->isa++;
-    if (ans && r->bye_ns)
+    if (ans && r->bye_ns && !r->no_ack)
         k->completed++;
+    if (r->no_ack)
+        k->no_ack++;
     if (ans && r->end_ns >= r->answer_ns) {
         k->dur_sum_s += (double)(r->end_ns - r->answer_ns) / 1e9;
         k->dur_n++;

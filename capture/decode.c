@@ -1,7 +1,10 @@
 /* Frame decoder. Link layers: Ethernet with 802.1Q/802.1ad, Linux cooked
  * v1/v2, raw IP, BSD loopback, PPPoE session (RFC 2516 section 4). Tunnels:
  * GRE (RFC 2784, RFC 2890), ERSPAN II/III, IP-in-IP (RFC 2003, RFC 2473),
- * IPv6-in-IPv4 (RFC 4213 section 3.5), VXLAN (RFC 7348 section 5). IPv4
+ * IPv6-in-IPv4 (RFC 4213 section 3.5), VXLAN (RFC 7348 section 5), GTP-U
+ * G-PDUs (3GPP TS 29.281 section 5) to their inner IP packet. ICMP and
+ * ICMPv6 destination unreachable quoting a UDP datagram (RFC 792, RFC 4443
+ * section 3.1; RFC 1812 4.3.2.3 on how much is quoted). IPv4
  * (RFC 791 section 3.1), IPv6 (RFC 8200 sections 3-4), UDP (RFC 768), TCP
  * (RFC 9293 section 3.1), SCTP DATA chunks (RFC 9260 sections 3, 3.3.1). */
 #include "decode.h"
@@ -22,8 +25,9 @@ enum {
     GRE_TEB = 0x6558, GRE_ERSPAN2 = 0x88be, GRE_ERSPAN3 = 0x22eb,
     PPP_IPV4 = 0x0021, PPP_IPV6 = 0x0057,
     IPP_IPIP = 4, IPP_IPV6 = 41, IPP_GRE = 47, IPP_ESP = 50, IPP_AH = 51,
+    IPP_ICMP = 1, IPP_ICMP6 = 58,
     IP6_HOP = 0, IP6_ROUTING = 43, IP6_FRAG = 44, IP6_DSTOPTS = 60,
-    VXLAN_PORT = 4789,
+    VXLAN_PORT = 4789, GTPU_PORT = 2152,
 };
 
 struct decoder {
@@ -142,7 +146,8 @@ static bool carries_tunnel(uint8_t proto, struct bv pay)
     uint16_t dport = 0;
     if (proto == IPP_IPIP || proto == IPP_IPV6 || proto == IPP_GRE)
         return true;
-    return proto == TS_L4_UDP && bv_peek_be16(pay, 2, &dport) && dport == VXLAN_PORT;
+    return proto == TS_L4_UDP && bv_peek_be16(pay, 2, &dport) &&
+           (dport == VXLAN_PORT || dport == GTPU_PORT);
 }
 
 static bool is_dup(struct dctx *c, int ipver, struct bv hdr, struct bv pay)
@@ -208,6 +213,69 @@ static void dec_vxlan(struct dctx *c, struct bv b)
     dec_ether(c, bv_from(b, 8));
 }
 
+/* GTP-U (3GPP TS 29.281 5.1, 5.2): version 1, PT 1; a G-PDU (type 255)
+ * carries a user IP packet after the 8-byte header, 4 more when E, S or PN
+ * is set, and the extension headers the E flag chains (length in 4-byte
+ * units, next type in the last byte). Other messages (echo, error
+ * indication, end marker) carry no user packet. */
+static void dec_gtpu(struct dctx *c, struct bv b)
+{
+    uint8_t fl, type, v;
+    uint16_t len;
+    if (!bv_peek_u8(b, 0, &fl) || !bv_peek_u8(b, 1, &type) || !bv_peek_be16(b, 2, &len) ||
+        b.len < 8) {
+        TS_INC(c->st, TUN_TRUNCATED);
+        return;
+    }
+    if ((fl >> 5) != 1 || !(fl & 0x10)) {
+        TS_INC(c->st, TUN_MALFORMED);
+        return;
+    }
+    if (type != 255) {
+        TS_INC(c->st, TUN_UNSUPPORTED);
+        return;
+    }
+    struct bv p;
+    if (!bv_sub(b, 8, len, &p)) {
+        TS_INC(c->st, TUN_TRUNCATED);
+        return;
+    }
+    if (fl & 0x07) {
+        uint8_t next;
+        if (!bv_peek_u8(p, 3, &next) || !bv_skip(&p, 4)) {
+            TS_INC(c->st, TUN_TRUNCATED);
+            return;
+        }
+        for (unsigned guard = 0; (fl & 0x04) && next; guard++) {
+            uint8_t el;
+            if (guard >= 16 || !bv_peek_u8(p, 0, &el) || el == 0) {
+                TS_INC(c->st, TUN_MALFORMED);
+                return;
+            }
+            if (!bv_peek_u8(p, (size_t)el * 4 - 1, &next) || !bv_skip(&p, (size_t)el * 4)) {
+                TS_INC(c->st, TUN_TRUNCATED);
+                return;
+            }
+        }
+    }
+    if (!bv_peek_u8(p, 0, &v)) {
+        TS_INC(c->st, TUN_TRUNCATED);
+        return;
+    }
+    if ((v >> 4) != 4 && (v >> 4) != 6) {
+        TS_INC(c->st, TUN_UNSUPPORTED);   /* non-IP PDU (Ethernet, unstructured) */
+        return;
+    }
+    if (!nest_enter(c))
+        return;
+    TS_INC(c->st, TUN_GTPU);
+    c->m.encap_depth++;
+    if ((v >> 4) == 4)
+        dec_ipv4(c, p);
+    else
+        dec_ipv6(c, p);
+}
+
 static void dec_udp(struct dctx *c, struct bv b)
 {
     uint16_t sp, dp, ulen;
@@ -228,6 +296,10 @@ static void dec_udp(struct dctx *c, struct bv b)
     }
     if (dp == VXLAN_PORT) {
         dec_vxlan(c, payload);
+        return;
+    }
+    if (dp == GTPU_PORT) {
+        dec_gtpu(c, payload);
         return;
     }
     TS_INC(c->st, UDP);
@@ -400,6 +472,56 @@ static void dec_gre(struct dctx *c, struct bv b)
     }
 }
 
+/* Destination unreachable: the quoted IP header (no options beyond its
+ * length, no extension headers for IPv6) and UDP header say which datagram
+ * did not arrive; the rest of the quote goes along. */
+static void dec_icmp(struct dctx *c, int ver, struct bv b)
+{
+    uint8_t type, code, vihl, proto;
+    if (!bv_peek_u8(b, 0, &type) || !bv_peek_u8(b, 1, &code) || b.len < 8) {
+        TS_INC(c->st, IP_OTHER_PROTO);
+        return;
+    }
+    if (type != (ver == 4 ? 3 : 1)) {
+        TS_INC(c->st, IP_OTHER_PROTO);   /* echo, time exceeded, ND...: not ours */
+        return;
+    }
+    struct bv ip = bv_from(b, 8), udp;
+    struct pkt_meta q = c->m;
+    size_t hl;
+    if (!bv_peek_u8(ip, 0, &vihl) || (vihl >> 4) != ver) {
+        TS_INC(c->st, ICMP_MALFORMED);
+        return;
+    }
+    if (ver == 4) {
+        hl = (size_t)(vihl & 0x0f) * 4;
+        if (hl < 20 || !bv_peek_u8(ip, 9, &proto) || ip.len < hl) {
+            TS_INC(c->st, ICMP_MALFORMED);
+            return;
+        }
+        get_addr(ip, 12, 4, &q.src);
+        get_addr(ip, 16, 4, &q.dst);
+    } else {
+        hl = 40;
+        if (!bv_peek_u8(ip, 6, &proto) || ip.len < hl) {
+            TS_INC(c->st, ICMP_MALFORMED);
+            return;
+        }
+        get_addr(ip, 8, 16, &q.src);
+        get_addr(ip, 24, 16, &q.dst);
+    }
+    if (proto != TS_L4_UDP || !bv_sub(ip, hl, 8, &udp) || !bv_peek_be16(udp, 0, &q.sport) ||
+        !bv_peek_be16(udp, 2, &q.dport)) {
+        TS_INC(c->st, ICMP_UNREACH_OTHER);
+        return;
+    }
+    q.ipver = (uint8_t)ver;
+    q.l4 = TS_L4_UDP;
+    TS_INC(c->st, ICMP_UNREACH);
+    if (c->d->cb.unreach)
+        c->d->cb.unreach(c->d->cb.ctx, &c->m, &q, code, bv_from(ip, hl + 8));
+}
+
 /* Upper layer of an IP packet (outer_ver tells 6in4 from 6in6). */
 static void dec_ip_payload(struct dctx *c, int outer_ver, uint8_t proto, struct bv pay)
 {
@@ -429,6 +551,13 @@ static void dec_ip_payload(struct dctx *c, int outer_ver, uint8_t proto, struct 
         break;
     case IPP_GRE:
         dec_gre(c, pay);
+        break;
+    case IPP_ICMP:
+    case IPP_ICMP6:
+        if ((proto == IPP_ICMP) == (outer_ver == 4))
+            dec_icmp(c, outer_ver, pay);
+        else
+            TS_INC(c->st, IP_OTHER_PROTO);
         break;
     case IPP_ESP:
         if (outer_ver == 4)

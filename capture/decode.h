@@ -17,6 +17,12 @@ struct decode_cb {
     void (*udp)(void *ctx, const struct pkt_meta *m, struct bv payload);
     /* One TCP segment (header fields and payload). */
     void (*tcp)(void *ctx, const struct pkt_meta *m, const struct tcp_seg *seg);
+    /* ICMP / ICMPv6 destination unreachable (RFC 792, RFC 4443 3.1): m is
+     * the ICMP packet (src: who reported it), q the quoted UDP datagram's
+     * addresses and ports, code the ICMP code, payload what was quoted of
+     * the datagram's UDP payload (may be cut short). */
+    void (*unreach)(void *ctx, const struct pkt_meta *m, const struct pkt_meta *q, uint8_t code,
+                    struct bv payload);
 };
 
 struct decoder;

@@ -10,7 +10,8 @@
 #include "../common/limits.h"
 
 /* Payload bytes that join the fingerprint: enough for the transport header
- * and the start of SIP/RTP, which is where copies and originals could differ. */
+ * and the start of SIP/RTP, which is where copies and originals could differ
+ * (all of it when no transport checksum covers the rest). */
 #define DEDUP_PAYLOAD_BYTES 32
 #define DEDUP_BUCKETS (2u * TS_DEDUP_RING)
 
@@ -68,7 +69,22 @@ uint64_t dedup_fingerprint(int ipver, struct bv hdr, struct bv payload)
     bv_copy(&head, h + n, pl);
     n += pl;
     memcpy(h + n, &total, sizeof total);
-    return ts_hash(h, n + sizeof total);
+    uint64_t fp = ts_hash(h, n + sizeof total);
+    /* The checksum in those first bytes covers the rest only when there is
+     * one: a UDP checksum of zero (optional over IPv4, and what tunnels
+     * such as GTP-U or VXLAN send) says nothing, so the whole payload joins. */
+    uint16_t ck = 1;
+    uint8_t proto = 0;
+    if (ipver == 4 && n > 9)
+        proto = h[9];
+    else if (ipver == 6 && n > 6)
+        proto = h[6];
+    if (proto == 17 && bv_peek_be16(payload, 6, &ck) && ck == 0 &&
+        payload.len > DEDUP_PAYLOAD_BYTES) {
+        struct bv rest = bv_from(payload, DEDUP_PAYLOAD_BYTES);
+        fp = ts_hash_mix(fp, rest.p, rest.len);
+    }
+    return fp;
 }
 
 static bool within(uint64_t a, uint64_t b)

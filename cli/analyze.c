@@ -214,6 +214,9 @@ int cmd_analyze(int argc, char **argv)
 
     struct calls_config ccfg;
     calls_config_default(&ccfg);
+    /* a file is read to its end: calls wait longer for the topology */
+    ccfg.learn_hold_legs = TS_TOPO_CONVERGE_LEGS_OFFLINE;
+    ccfg.learn_hold_s = TS_TOPO_CONVERGE_S_OFFLINE;
     if (config_path) {
         char err[256];
         if (calls_config_load(&ccfg, config_path, err, sizeof err) != 0) {

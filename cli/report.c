@@ -245,6 +245,7 @@ static void put_leg(struct jsonw *w, const struct calls_leg *l, const struct med
     jsonw_kint(w, "hops", l->nhops);
     put_text_or_null(w, "site", l->site);
     jsonw_kbool(w, "capture_gap", l->capture_gap);
+    jsonw_kbool(w, "no_ack", l->no_ack);
     jsonw_kint(w, "reinvites", l->reinvites);
     jsonw_kint(w, "retransmissions", l->retrans);
     jsonw_kbool(w, "hold", l->hold);
@@ -294,6 +295,7 @@ static void put_call_fields(struct jsonw *w, const struct calls_call *c, const s
     else
         jsonw_null(w);
     put_text_or_null(w, "failure_detail", c->failure_detail);
+    jsonw_kbool(w, "no_ack", c->no_ack);
     put_int_or_null(w, "pdd_ms", c->pdd_ms >= 0, c->pdd_ms);
     jsonw_kreal(w, "duration_s", c->duration_s);
     jsonw_key(w, "legs");
@@ -451,6 +453,7 @@ static void put_kpi_fields(struct jsonw *w, const struct calls_kpi *k)
     put_opt(w, "seer", calls_kpi_seer(k));
     put_opt(w, "isa", calls_kpi_isa(k));
     put_opt(w, "scr", calls_kpi_scr(k));
+    jsonw_kuint(w, "no_ack", k->no_ack);
     put_opt(w, "acd_s", calls_kpi_acd_s(k));
     put_opt(w, "sdt_s", calls_kpi_acd_s(k));
     put_opt(w, "pdd_ms", calls_kpi_mean(k->srd_sum_ms, k->srd_n));
@@ -629,7 +632,71 @@ static void ct_put(struct jsonw *w, const struct ct *t, int i, bool one)
  * ("calls": the calls.* counters) takes its place, as setting keys into a
  * JSON object one by one did. */
 enum { K_LINK_TYPES = 1, K_INPUT_ERRORS, K_ELAPSED, K_STORE, K_CALLS, K_TRUNKS, K_REGS,
-       K_STREAMS };
+       K_STREAMS, K_TOPOLOGY };
+
+/* The learned topology: nodes (role, side, addresses, how learned, from how
+ * many calls) and the trunks between them, each end tied to its node. */
+static void put_topology(struct jsonw *w, const struct calls *c)
+{
+    struct calls_topo_node *nv = calloc(TS_TOPO_MAX_ADDRS, sizeof *nv);
+    size_t n = nv ? calls_topo_nodes(c, nv, TS_TOPO_MAX_ADDRS) : 0;
+    jsonw_obj_begin(w);
+    jsonw_key(w, "nodes");
+    jsonw_arr_begin(w);
+    for (size_t i = 0; i < n; i++) {
+        const struct calls_topo_node *o = &nv[i];
+        jsonw_obj_begin(w);
+        jsonw_kuint(w, "id", o->id);
+        put_text(w, "role", calls_role_name((enum calls_role)o->role));
+        jsonw_key(w, "side");
+        if (o->side)
+            jsonw_str(w, calls_side_name((enum calls_side)o->side));
+        else
+            jsonw_null(w);
+        jsonw_key(w, "addresses");
+        jsonw_arr_begin(w);
+        for (unsigned k = 0; k < o->naddrs; k++) {
+            char a[64];
+            jsonw_str(w, ts_addr_str(&o->addrs[k], a, sizeof a));
+        }
+        jsonw_arr_end(w);
+        jsonw_kbool(w, "b2bua", o->b2bua);
+        put_text(w, "learned_from", calls_topo_how_name(o->how));
+        jsonw_kuint(w, "calls", o->calls);
+        jsonw_kreal(w, "confidence", (double)o->confidence);
+        put_text_or_null(w, "user_agent", o->ua);
+        jsonw_knull(w, "site");
+        jsonw_obj_end(w);
+    }
+    jsonw_arr_end(w);
+    jsonw_key(w, "trunks");
+    jsonw_arr_begin(w);
+    for (size_t i = 0; i < calls_trunk_count(c); i++) {
+        const struct calls_trunk *t = calls_trunk_get(c, i);
+        uint32_t a = 0, b = 0;
+        for (size_t j = 0; j < n; j++)
+            for (unsigned k = 0; k < nv[j].naddrs; k++) {
+                if (!a && !memcmp(&nv[j].addrs[k], &t->local, sizeof t->local))
+                    a = nv[j].id;
+                if (!b && !memcmp(&nv[j].addrs[k], &t->peer, sizeof t->peer))
+                    b = nv[j].id;
+            }
+        jsonw_obj_begin(w);
+        jsonw_kint(w, "id", t->id);
+        put_text(w, "name", t->name);
+        put_text(w, "type", t->itsp ? "itsp" : "direct");
+        put_addr(w, "local", &t->local, 0);
+        put_addr(w, "peer", &t->peer, 0);
+        put_int_or_null(w, "local_node", a > 0, a);
+        put_int_or_null(w, "peer_node", b > 0, b);
+        put_kpi_fields(w, &t->all);
+        jsonw_kuint(w, "peak_concurrent", t->peak_concurrent);
+        jsonw_obj_end(w);
+    }
+    jsonw_arr_end(w);
+    jsonw_obj_end(w);
+    free(nv);
+}
 
 static void ct_special(struct ct *t, const char *name, int id)
 {
@@ -695,6 +762,9 @@ static void put_special(struct jsonw *w, int id, const struct report_input *in,
             report_put_registration(w, calls_reg_get(c, i));
         jsonw_arr_end(w);
         break;
+    case K_TOPOLOGY:
+        put_topology(w, c);
+        break;
     case K_STREAMS:
         jsonw_arr_begin(w);
         jsonw_splice(w, r->spool_streams);
@@ -756,6 +826,7 @@ static void put_document_fields(struct jsonw *w, const struct report_input *in, 
         ct_special(t, "calls", K_CALLS);
         ct_special(t, "trunks", K_TRUNKS);
         ct_special(t, "registrations", K_REGS);
+        ct_special(t, "topology", K_TOPOLOGY);
     }
     if (r)
         ct_special(t, "streams", K_STREAMS);

@@ -161,6 +161,22 @@
 /* SBC addresses, configured or learned from B2BUA legs crossing the edge:
  * a site has a few; learning stops at the cap (calls.sbc_full). */
 #define TS_CALLS_MAX_SBC 64
+/* Topology learning: addresses that sent or received an INVITE (a site has
+ * tens; beyond, new ones are not learned and calls.topo_full counts), B2BUA
+ * evidence pairs (the weakest unlearned one is replaced when full) and
+ * nodes reported. */
+#define TS_TOPO_MAX_ADDRS 1024
+#define TS_TOPO_MAX_PAIRS 256
+#define TS_TOPO_MAX_NODES 64
+/* Legs seen before learning is taken as converged (calls are held until
+ * then, so the first ones are linked with the topology known), or seconds
+ * after the first INVITE, whichever comes first (learn_hold_legs,
+ * learn_hold_s): a sensor emits calls within 30 s; offline analysis of a
+ * file defers more. */
+#define TS_TOPO_CONVERGE_LEGS 48
+#define TS_TOPO_CONVERGE_S 30
+#define TS_TOPO_CONVERGE_LEGS_OFFLINE 1024
+#define TS_TOPO_CONVERGE_S_OFFLINE 600
 
 /* ---- store ---- */
 /* Records waiting for the SQLite writer: ~1 s of a busy trunk; beyond this

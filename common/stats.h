@@ -29,6 +29,7 @@
     X(TUN_IPIP, "tunnel.ipip")                                               \
     X(TUN_IP6IN4, "tunnel.ip6in4")                                           \
     X(TUN_VXLAN, "tunnel.vxlan")                                             \
+    X(TUN_GTPU, "tunnel.gtpu")                                               \
     X(TUN_PPPOE, "tunnel.pppoe")                                             \
     X(TUN_TRUNCATED, "tunnel.truncated")                                     \
     X(TUN_MALFORMED, "tunnel.malformed")                                     \
@@ -44,6 +45,9 @@
     X(IPV6_MALFORMED, "ipv6.malformed")                                      \
     X(IPV6_UNSUPPORTED, "ipv6.unsupported")                                  \
     X(IP_OTHER_PROTO, "ip.other_protocol")                                   \
+    X(ICMP_UNREACH, "icmp.unreachable")                                      \
+    X(ICMP_UNREACH_OTHER, "icmp.unreachable_not_udp")                        \
+    X(ICMP_MALFORMED, "icmp.malformed")                                      \
     /* fragments */                                                          \
     X(FRAG_FRAGMENTS, "frag.fragments")                                      \
     X(FRAG_REASSEMBLED, "frag.reassembled")                                  \
@@ -153,7 +157,11 @@
     X(CALLS_REG_EVICTED, "calls.reg_evicted")                                \
     X(CALLS_PEERS_FULL, "calls.peers_full")                                  \
     X(CALLS_SBC_LEARNED, "calls.sbc_learned")                                \
-    X(CALLS_SBC_FULL, "calls.sbc_full")
+    X(CALLS_SBC_FULL, "calls.sbc_full")                                      \
+    X(CALLS_TOPO_FULL, "calls.topo_full")                                    \
+    X(CALLS_FAILOVERS, "calls.failovers")                                    \
+    X(CALLS_UNREACH, "calls.icmp_unreachable")                               \
+    X(CALLS_UNREACH_UNMATCHED, "calls.icmp_unreachable_unmatched")
 
 enum ts_stat {
 #define TS_STAT_ENUM(id, name) TS_##id,

@@ -253,6 +253,15 @@ static void on_udp(void *ctx, const struct pkt_meta *m, struct bv payload)
     }
 }
 
+/* An ICMP error about a SIP datagram: the call layer decides. */
+static void on_unreach(void *ctx, const struct pkt_meta *m, const struct pkt_meta *q,
+                       uint8_t code, struct bv quoted)
+{
+    struct engine *e = ctx;
+    if (e->calls)
+        calls_unreach(e->calls, m, q, code, quoted);
+}
+
 /* ---- TCP ---- */
 
 static bool looks_like_tls(struct bv d)
@@ -440,7 +449,7 @@ struct engine *engine_new(const struct engine_config *cfg)
         return NULL;
     if (cfg)
         e->cfg = *cfg;
-    struct decode_cb dcb = { .ctx = e, .udp = on_udp, .tcp = on_tcp };
+    struct decode_cb dcb = { .ctx = e, .udp = on_udp, .tcp = on_tcp, .unreach = on_unreach };
     struct tcp_reasm_cb tcb = { .ctx = e, .data = tcp_data, .gap = tcp_gap, .close = tcp_close };
     e->dec = decoder_new(&e->st, &dcb);
     e->tcp = tcp_reasm_new(&e->st, &tcb);

@@ -299,9 +299,18 @@ def main():
     c = Checker()
     st = Stats()
     seen_out, seen_paths, seen_corr = set(), set(), set()
-    for name, extra in RUNS:
-        pcap, truth = generate(a.bin, a.work, name, extra)
-        rc, doc, err = analyze(a.bin, [pcap])
+    noranges = os.path.join(a.work, "no-ranges.conf")
+    with open(noranges, "w", encoding="utf-8") as f:
+        f.write("internal_net = none\n")
+    # each capture twice: with the default address ranges, and with none at
+    # all ("internal_net = none"), where the SBC, the carriers and the
+    # enterprise side are only learned from the traffic
+    for (name, extra), ranges in [(r, m) for r in RUNS for m in (True, False)]:
+        if ranges:
+            pcap, truth = generate(a.bin, a.work, name, extra)
+        else:
+            name += "/no-ranges"
+        rc, doc, err = analyze(a.bin, [pcap], [] if ranges else ["--config", noranges])
         c.check(rc == 0 and doc is not None, f"{name}: analyze rc={rc} {err.strip()[:200]}")
         if doc is None:
             continue
@@ -317,7 +326,7 @@ def main():
                 seen_paths.add(len(tc["legs"]))
                 for leg in tc["legs"][1:]:
                     seen_corr.update(leg["link_to_previous"]["evidence"])
-        if name == "tls":
+        if name.startswith("tls"):
             c.check(not doc.get("calls") and doc["sip"].get("tls_flows", 0) > 0,
                     f"tls: {len(doc.get('calls', []))} calls, want none")
         print(f"{name}: {st.calls - before[0]} calls, {st.links - before[1]} links checked")

@@ -176,7 +176,11 @@ static void answered_call(struct calls *c, uint64_t t, const char *cid, const ch
 
 static struct calls *mk(void)
 {
-    struct calls *c = calls_new(NULL, NULL);
+    struct calls_config cfg;
+    calls_config_default(&cfg);
+    cfg.learn_hold_legs = 0;
+    cfg.learn_hold_legs = 0;   /* calls emitted as they end (the hold has its own test) */
+    struct calls *c = calls_new(&cfg, NULL);
     assert_non_null(c);
     return c;
 }
@@ -528,6 +532,7 @@ static void test_timeouts_free_state(void **state)
     (void)state;
     struct calls_config cfg;
     calls_config_default(&cfg);
+    cfg.learn_hold_legs = 0;
     cfg.no_bye_timeout_s = 600;
     struct calls *c = calls_new(&cfg, NULL);
     TX(c, 0, "10.0.0.1", "10.0.0.2", .method = "INVITE", .cid = "nofinal");
@@ -671,6 +676,7 @@ static void test_corr_timing_numbers(void **state)
     /* with the country code configured the numbers are equal: more confidence */
     struct calls_config cfg;
     calls_config_default(&cfg);
+    cfg.learn_hold_legs = 0;
     strcpy(cfg.country_code, "49");
     c = calls_new(&cfg, NULL);
     answered_call(c, 0, "in1", "10.0.0.1", "10.0.0.2", "0891234567", "030123456", 100, 900,
@@ -916,8 +922,201 @@ static void test_corr_timing_multihomed(void **state)
     calls_free(c);
 }
 
-/* sbc = lines: N accepted, N+1 refused; a learned address beyond the
- * table is counted, not stored. */
+
+/* A dual-homed SBC with private addresses on both sides (10.1.0.1 toward
+ * the PBX, 10.2.0.1 toward two carriers), no configuration and no
+ * correlation header: three relayed calls teach the pair, the held calls
+ * are linked once it is learned; a call refused by carrier A with 503 and
+ * re-sent to carrier B is one call of three legs, answered, and the failed
+ * leg counts on trunk A with its error from A; a call carrier A leaves
+ * unanswered (CANCEL after 5 s, beyond the window) fails over the same way.
+ * The failovers make the carrier side the carriers' side. */
+static void test_failover_learned(void **state)
+{
+    (void)state;
+    struct calls *c = calls_new(NULL, NULL);   /* default: held while learning */
+    assert_non_null(c);
+    const char *P = "10.1.0.10", *Si = "10.1.0.1", *So = "10.2.0.1", *A = "10.2.0.50",
+               *B = "10.2.0.60";
+    char to[16];
+    for (int i = 0; i < 3; i++) {
+        snprintf(to, sizeof to, "089123400%d", i);
+        char c0[8], c1[8];
+        snprintf(c0, sizeof c0, "p%d", i);
+        snprintf(c1, sizeof c1, "s%d", i);
+        answered_call(c, (uint64_t)i * 3000, c0, P, Si, "+49301112222", to, 100, 900, 5000, NULL);
+        answered_call(c, (uint64_t)i * 3000 + 20, c1, So, A, "0301112222", to, 80, 870, 5000, NULL);
+    }
+    /* failover after a 503 */
+    const char *f = "0891239999";
+    TX(c, 10000, P, Si, .method = "INVITE", .cid = "f0", .from = "+49301112222", .to = f, .ruri = f);
+    TX(c, 10020, So, A, .method = "INVITE", .cid = "f1", .from = "0301112222", .to = f, .ruri = f);
+    TX(c, 10100, A, So, .status = 503, .reason = "Service Unavailable", .cid = "f1",
+       .from = "0301112222", .to = f, .ttag = "a");
+    TX(c, 10105, So, A, .method = "ACK", .cid = "f1", .from = "0301112222", .to = f, .ttag = "a");
+    answered_call(c, 10150, "f2", So, B, "0301112222", f, 100, 800, 5000, NULL);
+    TX(c, 10960, Si, P, .status = 200, .reason = "OK", .cid = "f0", .from = "+49301112222", .to = f,
+       .ttag = "tt", .cmeth = "INVITE");
+    TX(c, 10970, P, Si, .method = "ACK", .cid = "f0", .from = "+49301112222", .to = f, .ttag = "tt",
+       .branch = "z9hG4bKack");
+    bye_call(c, 15960, "f0", P, Si, "+49301112222", f);
+    /* failover after silence: carrier A never answers, the SBC cancels */
+    const char *g = "0891238888";
+    TX(c, 15000, P, Si, .method = "INVITE", .cid = "g0", .from = "+49301112222", .to = g, .ruri = g);
+    TX(c, 15020, So, A, .method = "INVITE", .cid = "g1", .from = "0301112222", .to = g, .ruri = g);
+    TX(c, 20020, So, A, .method = "CANCEL", .cid = "g1", .from = "0301112222", .to = g,
+       .cmeth = "CANCEL");
+    answered_call(c, 20030, "g2", So, B, "0301112222", g, 100, 800, 5000, NULL);
+    TX(c, 20840, Si, P, .status = 200, .reason = "OK", .cid = "g0", .from = "+49301112222", .to = g,
+       .ttag = "tt", .cmeth = "INVITE");
+    TX(c, 20850, P, Si, .method = "ACK", .cid = "g0", .from = "+49301112222", .to = g, .ttag = "tt",
+       .branch = "z9hG4bKack");
+    bye_call(c, 25840, "g0", P, Si, "+49301112222", g);
+    calls_tick(c, BASE_NS + 29000 * MS);
+    assert_int_equal(calls_count(c), 0);   /* held: 22 legs within 30 s */
+    calls_finish(c);
+    assert_int_equal(calls_count(c), 5);
+    int three = 0;
+    for (size_t i = 0; i < calls_count(c); i++) {
+        const struct calls_call *k = calls_get(c, i);
+        if (k->nlegs == 2) {
+            assert_int_equal(k->legs[1].ev_type, CALLS_EV_TIMING);
+            continue;
+        }
+        assert_int_equal(k->nlegs, 3);
+        three++;
+        assert_int_equal(k->outcome, CALLS_ANSWERED);
+        assert_int_equal(k->failure_side, CALLS_SIDE_NONE);
+        assert_int_equal(k->direction, CALLS_DIR_OUTBOUND);
+        assert_string_equal(k->legs[2].call_id, k->legs[0].call_id[0] == 'f' ? "f2" : "g2");
+        assert_int_equal(k->legs[2].ev_type, CALLS_EV_TIMING);
+        assert_int_equal(k->legs[1].outcome,
+                         k->legs[0].call_id[0] == 'f' ? CALLS_FAILED : CALLS_CANCELLED);
+        char a[64];
+        if (k->legs[0].call_id[0] == 'f')
+            assert_string_equal(ts_addr_str(&k->legs[1].err_src, a, sizeof a), A);
+    }
+    assert_int_equal(three, 2);
+    assert_int_equal(calls_stat(c, TS_CALLS_FAILOVERS), 2);
+    /* trunk A: 5 attempts, 3 answered, the 503 failed */
+    const struct calls_trunk *ta = NULL;
+    char a[64];
+    for (size_t i = 0; i < calls_trunk_count(c); i++)
+        if (!strcmp(ts_addr_str(&calls_trunk_get(c, i)->peer, a, sizeof a), A))
+            ta = calls_trunk_get(c, i);
+    assert_non_null(ta);
+    assert_string_equal(ts_addr_str(&ta->local, a, sizeof a), So);
+    assert_true(ta->itsp);
+    assert_int_equal(ta->all.attempts, 5);
+    assert_int_equal(ta->all.failed, 1);
+    assert_int_equal(ta->all.cancelled, 1);
+    assert_int_equal(ta->codes[503 - 100], 1);
+    /* the learned picture: one SBC with both addresses, two carriers */
+    struct calls_topo_node nv[16];
+    size_t n = calls_topo_nodes(c, nv, 16);
+    int sbc = 0, carriers = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (nv[i].role == CALLS_ROLE_SBC) {
+            sbc++;
+            assert_int_equal(nv[i].naddrs, 2);
+            assert_true(nv[i].b2bua);
+        }
+        carriers += nv[i].role == CALLS_ROLE_CARRIER;
+    }
+    assert_int_equal(sbc, 1);
+    assert_int_equal(carriers, 2);
+    calls_free(c);
+}
+
+/* A 2xx the caller never ACKs is repeated until the callee's Timer H gives
+ * up with a BYE (RFC 3261 13.3.1.4): the leg is answered but flagged, the
+ * trunk counts it and it is not a completed session. */
+static void test_no_ack(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    const char *E = "10.0.0.1", *I = "203.0.113.5";
+    TX(c, 0, E, I, .method = "INVITE", .cid = "n1", .from = "100", .to = "200");
+    TX(c, 900, I, E, .status = 200, .reason = "OK", .cid = "n1", .ttag = "t", .cmeth = "INVITE");
+    for (int i = 1; i <= 6; i++)   /* T1 doubling up to T2: the same message again */
+        TX(c, 900 + 500u * (1u << (i < 4 ? i : 3)) * (unsigned)i, I, E, .status = 200,
+           .reason = "OK", .cid = "n1", .ttag = "t", .cmeth = "INVITE");
+    TX(c, 32900, I, E, .method = "BYE", .cid = "n1", .cseq = 2, .from = "200", .ftag = "t",
+       .to = "100", .ttag = "ft", .branch = "z9hG4bKb");
+    answered_call(c, 60000, "n2", E, I, "100", "200", 100, 900, 5000, NULL);
+    calls_finish(c);
+    assert_int_equal(calls_count(c), 2);
+    const struct calls_call *k = calls_get(c, 0);
+    assert_string_equal(k->legs[0].call_id, "n1");
+    assert_int_equal(k->outcome, CALLS_ANSWERED);
+    assert_true(k->no_ack);
+    assert_true(k->legs[0].no_ack);
+    assert_false(calls_get(c, 1)->no_ack);
+    const struct calls_trunk *t = calls_trunk_get(c, 0);
+    assert_int_equal(t->all.attempts, 2);
+    assert_int_equal(t->all.answered, 2);
+    assert_int_equal(t->all.no_ack, 1);
+    assert_int_equal(t->all.completed, 1);
+    calls_free(c);
+}
+
+static void unreach(struct calls *c, uint64_t t_ms, const char *reporter, const char *src,
+                    const char *dst, uint8_t code, const char *quote)
+{
+    struct pkt_meta m, q;
+    memset(&m, 0, sizeof m);
+    m.ts_ns = BASE_NS + t_ms * MS;
+    addr_port(reporter, &m.src, &m.sport);
+    addr_port(src, &m.dst, &m.dport);
+    q = m;
+    q.ipver = 4;
+    q.l4 = TS_L4_UDP;
+    addr_port(src, &q.src, &q.sport);
+    addr_port(dst, &q.dst, &q.dport);
+    calls_unreach(c, &m, &q, code, bv_make(quote, strlen(quote)));
+}
+
+/* An ICMP port unreachable quoting the INVITE fails the leg with that
+ * reason: by the quoted Call-ID, or (cut short before it) by the INVITE's
+ * addresses and ports; an ICMP about anything else changes nothing. */
+static void test_icmp_unreach_leg(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    const char *S = "198.51.100.10", *I = "203.0.113.5";
+    TX(c, 0, S, I, .method = "INVITE", .cid = "u1", .from = "100", .to = "200");
+    unreach(c, 3, I, S, I, 3, "INVITE sip:200@example.net SIP/2.0\r\nVia: x\r\n"
+                               "Call-ID: u1\r\nCSeq: 1 INVITE\r\n");
+    TX(c, 10000, S, I, .method = "INVITE", .cid = "u2", .from = "101", .to = "201");
+    unreach(c, 10002, "192.0.2.254", S, I, 1, "INVITE sip:201@example.net SIP/2.0\r\nVia: SIP/2.0/U");
+    TX(c, 20000, S, I, .method = "INVITE", .cid = "u3", .from = "102", .to = "202");
+    unreach(c, 20002, I, S, "203.0.113.6", 3, "INVITE sip:202@example.net SIP/2.0\r\n");
+    unreach(c, 20003, I, S, I, 3, "OPTIONS sip:x SIP/2.0\r\nCall-ID: u3\r\n");
+    TX(c, 20500, I, S, .status = 486, .reason = "Busy Here", .cid = "u3", .ttag = "b",
+       .cmeth = "INVITE");
+    calls_finish(c);
+    assert_int_equal(calls_count(c), 3);
+    const struct calls_call *k = calls_get(c, 0);
+    assert_string_equal(k->legs[0].call_id, "u1");
+    assert_int_equal(k->outcome, CALLS_FAILED);
+    assert_true(k->legs[0].unreach);
+    assert_non_null(strstr(k->legs[0].reason, "ICMP port unreachable from 203.0.113.5"));
+    assert_int_equal(k->failure_side, CALLS_SIDE_ITSP);
+    assert_non_null(strstr(k->failure_detail, "203.0.113.5 unreachable"));
+    k = calls_get(c, 1);
+    assert_string_equal(k->legs[0].call_id, "u2");
+    assert_int_equal(k->outcome, CALLS_FAILED);
+    assert_non_null(strstr(k->legs[0].reason, "host unreachable from 192.0.2.254"));
+    k = calls_get(c, 2);
+    assert_int_equal(k->outcome, CALLS_BUSY);
+    assert_false(k->legs[0].unreach);
+    assert_int_equal(calls_stat(c, TS_CALLS_UNREACH), 2);
+    assert_int_equal(calls_stat(c, TS_CALLS_UNREACH_UNMATCHED), 1);
+    calls_free(c);
+}
+
+/* sbc = lines: N accepted, N+1 refused; learned addresses do not need
+ * room in that list. */
 static void test_sbc_config_limit(void **state)
 {
     (void)state;
@@ -932,6 +1131,7 @@ static void test_sbc_config_limit(void **state)
         fclose(f);
         struct calls_config cfg;
         calls_config_default(&cfg);
+        cfg.learn_hold_legs = 0;
         char err[256] = "";
         int rc = calls_config_load(&cfg, path, err, sizeof err);
         assert_int_equal(rc, extra > 0 ? CALLS_ERR_SYNTAX : CALLS_OK);
@@ -950,8 +1150,10 @@ static void test_sbc_config_limit(void **state)
                       sid);
         calls_finish(c);
         assert_int_equal(calls_get(c, 0)->failure_side, CALLS_SIDE_SBC);
-        assert_int_equal(calls_stat(c, TS_CALLS_SBC_LEARNED), extra < 0 ? 1 : 0);
-        assert_int_equal(calls_stat(c, TS_CALLS_SBC_FULL), extra < 0 ? 1 : 2);
+        /* learned from the traffic: in the topology table, whatever the
+         * configured list holds */
+        assert_int_equal(calls_stat(c, TS_CALLS_SBC_LEARNED), 2);
+        assert_int_equal(calls_stat(c, TS_CALLS_SBC_FULL), 0);
         calls_free(c);
     }
     unlink(path);
@@ -1038,6 +1240,7 @@ static void test_parked_dialogs(void **state)
     (void)state;
     struct calls_config cfg;
     calls_config_default(&cfg);
+    cfg.learn_hold_legs = 0;
     cfg.no_bye_timeout_s = 600;
     cfg.max_dialogs = 7;
     struct calls *c = calls_new(&cfg, NULL);
@@ -1096,6 +1299,7 @@ static void test_parked_ringing_and_waiting(void **state)
     (void)state;
     struct calls_config cfg;
     calls_config_default(&cfg);
+    cfg.learn_hold_legs = 0;
     cfg.no_final_timeout_s = 60;
     cfg.no_bye_timeout_s = 600;
     struct calls *c = calls_new(&cfg, NULL);
@@ -1180,6 +1384,7 @@ static void test_dialog_limit(void **state)
     (void)state;
     struct calls_config cfg;
     calls_config_default(&cfg);
+    cfg.learn_hold_legs = 0;
     cfg.max_dialogs = 8;
     struct calls *c = calls_new(&cfg, NULL);
     char cid[32];
@@ -1217,6 +1422,7 @@ static void test_no_report(void **state)
     (void)state;
     struct calls_config cfg;
     calls_config_default(&cfg);
+    cfg.learn_hold_legs = 0;
     cfg.no_report = true;
     struct calls *c = calls_new(&cfg, NULL);
     assert_non_null(c);
@@ -1346,6 +1552,7 @@ static void test_random_mutations(void **state)
     (void)state;
     struct calls_config cfg;
     calls_config_default(&cfg);
+    cfg.learn_hold_legs = 0;
     cfg.max_dialogs = 16;
     struct calls *c = calls_new(&cfg, NULL);
     char s1[512];
@@ -1405,6 +1612,7 @@ static void test_config_load(void **state)
     fclose(f);
     struct calls_config cfg;
     calls_config_default(&cfg);
+    cfg.learn_hold_legs = 0;
     char err[256] = "";
     assert_int_equal(calls_config_load(&cfg, path, err, sizeof err), CALLS_OK);
     assert_int_equal(cfg.nnets, 1);
@@ -1431,6 +1639,7 @@ static void test_config_load(void **state)
     assert_int_equal(calls_config_load(&cfg, path, err, sizeof err), CALLS_ERR_IO);
     /* defaults: RFC 1918 and ULA are internal */
     calls_config_default(&cfg);
+    cfg.learn_hold_legs = 0;
     struct ts_addr u = { 6, { 0xfd, 0x17 } }, p = { 4, { 172, 32, 0, 1 } };
     assert_true(calls_config_internal(&cfg, &u));
     assert_false(calls_config_internal(&cfg, &p));
@@ -1481,6 +1690,7 @@ static void test_set_config(void **state)
 
     struct calls_config cfg;
     calls_config_default(&cfg);
+    cfg.learn_hold_legs = 0;
     cfg.nnets = 2;
     cfg.nets[0] = (struct calls_net){ { 4, { 10 } }, 8 };
     cfg.nets[1] = (struct calls_net){ { 4, { 203, 0, 113 } }, 24 };
@@ -1609,6 +1819,9 @@ int main(void)
         cmocka_unit_test(test_timer_b_timeout),
         cmocka_unit_test(test_duration_first_bye),
         cmocka_unit_test(test_sbc_learned),
+        cmocka_unit_test(test_failover_learned),
+        cmocka_unit_test(test_no_ack),
+        cmocka_unit_test(test_icmp_unreach_leg),
         cmocka_unit_test(test_corr_timing_multihomed),
         cmocka_unit_test(test_sbc_config_limit),
         cmocka_unit_test(test_dialog_limit),

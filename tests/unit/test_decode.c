@@ -165,7 +165,9 @@ static void mk_udp4(struct fb *f, const char *payload, uint16_t sp, uint16_t dp)
 /* ---- a decoder that records what it delivers ---- */
 
 struct rec {
-    int udp, tcp;
+    int udp, tcp, unreach;
+    struct pkt_meta q;
+    uint8_t code;
     struct pkt_meta m;
     struct tcp_seg seg;
     char pay[4096];
@@ -199,9 +201,20 @@ static void on_tcp(void *ctx, const struct pkt_meta *m, const struct tcp_seg *se
     copy_pay(seg->payload);
 }
 
+static void on_unreach(void *ctx, const struct pkt_meta *m, const struct pkt_meta *q,
+                       uint8_t code, struct bv payload)
+{
+    (void)ctx;
+    rec.unreach++;
+    rec.m = *m;
+    rec.q = *q;
+    rec.code = code;
+    copy_pay(payload);
+}
+
 static struct decoder *mk(void)
 {
-    static const struct decode_cb cb = { NULL, on_udp, on_tcp };
+    static const struct decode_cb cb = { NULL, on_udp, on_tcp, on_unreach };
     memset(&st, 0, sizeof st);
     memset(&rec, 0, sizeof rec);
     struct decoder *d = decoder_new(&st, &cb);
@@ -1325,6 +1338,162 @@ static void test_dedup_decoder(void **state)
     decoder_free(d);
 }
 
+/* GTP-U G-PDU (3GPP TS 29.281 5.1) around one inner IPv4/UDP packet whose
+ * IP ID is 0 and UDP checksum 0, as a GTP tunnel carries RTP. */
+static void mk_gtpu(struct fb *f, uint8_t seq, uint8_t flags, bool ext)
+{
+    char pl[64];
+    memset(pl, 'r', sizeof pl - 1);
+    pl[sizeof pl - 1] = '\0';
+    pl[40] = (char)('A' + seq);   /* differs past the first 32 payload bytes */
+    fb_set(f, pl);
+    w_udp(f, 30000, 40000);
+    w_ipv4f(f, 17, 0, 64, 0x0a640001, 0x0a640002, 0x4000);
+    size_t inner = f->n;
+    if (ext) {   /* one PDU session container (4 bytes), then none */
+        uint8_t e[4] = { 1, 0x10, 0x00, 0 };
+        fb_prepend(f, e, 4);
+    }
+    uint8_t h[12] = { flags, 0xff, 0, 0, 0, 0, 0, 42, 0, 0, 0, (uint8_t)(ext ? 0x85 : 0) };
+    size_t hl = (flags & 7) ? 12 : 8;
+    put16(h + 2, (uint16_t)(f->n - inner + (hl - 8) + inner));
+    fb_prepend(f, h, hl);
+    w_udp(f, 2152, 2152);
+    w_ipv4f(f, 17, 0, 64, 0xc0000201, 0xc0000202, 0x4000);   /* outer IP ID 0 */
+    w_eth(f, 0x0800);
+}
+
+static void test_gtpu(void **state)
+{
+    (void)state;
+    struct decoder *d = mk();
+    struct fb f;
+    char a[64];
+    uint64_t t0 = 7000000000ull;
+    /* two distinct packets 1 ms apart: both delivered, to the inner IP */
+    mk_gtpu(&f, 0, 0x30, false);
+    run_n(d, 1, f.b, f.n, t0);
+    mk_gtpu(&f, 1, 0x30, false);
+    run_n(d, 1, f.b, f.n, t0 + 1000000);
+    assert_int_equal(rec.udp, 2);
+    assert_int_equal(st.v[TS_DUPLICATES], 0);
+    assert_int_equal(st.v[TS_TUN_GTPU], 2);
+    assert_string_equal(ts_addr_str(&rec.m.src, a, sizeof a), "10.100.0.1");
+    assert_int_equal(rec.m.sport, 30000);
+    assert_int_equal(rec.m.encap_depth, 1);
+    assert_int_equal(rec.pay[40], 'B');
+    /* a SPAN copy of the second: dropped */
+    run_n(d, 1, f.b, f.n, t0 + 1000100);
+    assert_int_equal(rec.udp, 2);
+    assert_int_equal(st.v[TS_DUPLICATES], 1);
+    /* sequence number and an extension header */
+    mk_gtpu(&f, 2, 0x36, true);
+    run_n(d, 1, f.b, f.n, t0 + 2000000);
+    assert_int_equal(rec.udp, 3);
+    assert_int_equal(rec.pay[40], 'C');
+    /* echo request (type 1): no user packet */
+    mk_gtpu(&f, 3, 0x30, false);
+    f.b[14 + 20 + 8 + 1] = 1;
+    uint64_t before = st.v[TS_TUN_UNSUPPORTED];
+    run_n(d, 1, f.b, f.n, t0 + 3000000);
+    assert_int_equal(st.v[TS_TUN_UNSUPPORTED], before + 1);
+    assert_int_equal(rec.udp, 3);
+    /* version 2 (GTP-C): malformed here */
+    mk_gtpu(&f, 4, 0x48, false);
+    run_n(d, 1, f.b, f.n, t0 + 4000000);
+    assert_int_equal(st.v[TS_TUN_MALFORMED], 1);
+    assert_int_equal(rec.udp, 3);
+    decoder_free(d);
+}
+
+/* The dedup fingerprint of zero-checksum UDP covers the whole payload. */
+static void test_dedup_zero_checksum(void **state)
+{
+    (void)state;
+    struct fb a, b;
+    char pl[100];
+    memset(pl, 'x', sizeof pl - 1);
+    pl[sizeof pl - 1] = '\0';
+    fb_set(&a, pl);
+    w_udp(&a, 1000, 2000);
+    w_ipv4f(&a, 17, 0, 64, 0x0a000001, 0x0a000002, 0x4000);
+    b = a;
+    b.b[20 + 8 + 70] = 'y';
+    struct bv ha = bv_make(a.b, 20), hb = bv_make(b.b, 20);
+    assert_true(dedup_fingerprint(4, ha, bv_make(a.b + 20, a.n - 20)) !=
+                dedup_fingerprint(4, hb, bv_make(b.b + 20, b.n - 20)));
+    /* with a checksum, the first bytes stand for the rest */
+    put16(a.b + 20 + 6, 0x1234);
+    put16(b.b + 20 + 6, 0x1234);
+    assert_true(dedup_fingerprint(4, ha, bv_make(a.b + 20, a.n - 20)) ==
+                dedup_fingerprint(4, hb, bv_make(b.b + 20, b.n - 20)));
+}
+
+/* ICMP / ICMPv6 destination unreachable quoting a SIP datagram. */
+static void test_icmp_unreach(void **state)
+{
+    (void)state;
+    struct decoder *d = mk();
+    struct fb f;
+    char a[64];
+    const char *inv = "INVITE sip:1@x SIP/2.0\r\nCall-ID: abc\r\n";
+    fb_set(&f, inv);
+    w_udp(&f, 5062, 5060);
+    w_ipv4(&f, 17, 0x0a000001, 0x0a000002);
+    uint8_t ic[8] = { 3, 3, 0, 0, 0, 0, 0, 0 };
+    fb_prepend(&f, ic, 8);
+    w_ipv4(&f, 1, 0x0a000002, 0x0a000001);
+    w_eth(&f, 0x0800);
+    run(d, 1, &f);
+    assert_int_equal(rec.unreach, 1);
+    assert_int_equal(rec.code, 3);
+    assert_string_equal(ts_addr_str(&rec.q.src, a, sizeof a), "10.0.0.1");
+    assert_string_equal(ts_addr_str(&rec.q.dst, a, sizeof a), "10.0.0.2");
+    assert_int_equal(rec.q.sport, 5062);
+    assert_int_equal(rec.q.dport, 5060);
+    assert_string_equal(ts_addr_str(&rec.m.src, a, sizeof a), "10.0.0.2");
+    assert_string_equal(rec.pay, inv);
+    assert_int_equal(st.v[TS_ICMP_UNREACH], 1);
+    assert_int_equal(rec.udp, 0);
+    /* ICMPv6 type 1 code 4 */
+    fb_set(&f, inv);
+    w_udp(&f, 5060, 5060);
+    w_ipv6(&f, 17, 1, 2);
+    uint8_t ic6[8] = { 1, 4, 0, 0, 0, 0, 0, 0 };
+    fb_prepend(&f, ic6, 8);
+    w_ipv6(&f, 58, 2, 1);
+    w_eth(&f, 0x86dd);
+    run(d, 1, &f);
+    assert_int_equal(rec.unreach, 2);
+    assert_int_equal(rec.code, 4);
+    assert_int_equal(rec.q.ipver, 6);
+    /* echo reply, a quote cut inside the IP header, a quoted TCP segment */
+    uint64_t other = st.v[TS_IP_OTHER_PROTO];
+    fb_set(&f, "ping");
+    uint8_t echo[8] = { 0, 0, 0, 0, 0, 1, 0, 1 };
+    fb_prepend(&f, echo, 8);
+    w_ipv4(&f, 1, 0x0a000002, 0x0a000001);
+    run(d, 101, &f);
+    assert_int_equal(st.v[TS_IP_OTHER_PROTO], other + 1);
+    fb_set(&f, "");
+    w_udp(&f, 5062, 5060);
+    w_ipv4(&f, 17, 0x0a000001, 0x0a000002);
+    f.n = 12;
+    fb_prepend(&f, ic, 8);
+    w_ipv4(&f, 1, 0x0a000002, 0x0a000001);
+    run(d, 101, &f);
+    assert_int_equal(st.v[TS_ICMP_MALFORMED], 1);
+    fb_set(&f, "");
+    w_tcp(&f, 5062, 5060, 1, 1, 0x18, 0);
+    w_ipv4(&f, 6, 0x0a000001, 0x0a000002);
+    fb_prepend(&f, ic, 8);
+    w_ipv4(&f, 1, 0x0a000002, 0x0a000001);
+    run(d, 101, &f);
+    assert_int_equal(st.v[TS_ICMP_UNREACH_OTHER], 1);
+    assert_int_equal(rec.unreach, 2);
+    decoder_free(d);
+}
+
 static void test_dedup_ring(void **state)
 {
     (void)state;
@@ -1399,7 +1568,7 @@ static void cnt_tcp(void *ctx, const struct pkt_meta *m, const struct tcp_seg *s
 
 static void read_file(const char *name, bool dedup)
 {
-    static const struct decode_cb cb = { NULL, cnt_udp, cnt_tcp };
+    static const struct decode_cb cb = { NULL, cnt_udp, cnt_tcp, NULL };
     char path[512], err[256];
     memset(&cnt, 0, sizeof cnt);
     memset(&st, 0, sizeof st);
@@ -1486,6 +1655,9 @@ int main(void)
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_dedup_decoder),
         cmocka_unit_test(test_dedup_ring),
+        cmocka_unit_test(test_gtpu),
+        cmocka_unit_test(test_dedup_zero_checksum),
+        cmocka_unit_test(test_icmp_unreach),
         cmocka_unit_test(test_real_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
