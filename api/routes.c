@@ -1043,6 +1043,70 @@ static void h_trunks(struct api_call *a)
     json_object_set_new(a->json, "trunks", t);
 }
 
+/* The learned topology: nodes (addresses as an array) and the trunks
+ * between them, each trunk end tied to the node holding that address. */
+static json_t *node_of(json_t *nodes, const char *addr)
+{
+    size_t i, k;
+    json_t *n, *ad;
+    json_array_foreach(nodes, i, n)
+    {
+        json_array_foreach(json_object_get(n, "addresses"), k, ad)
+        {
+            if (addr && strcmp(json_string_value(ad), addr) == 0)
+                return json_object_get(n, "id");
+        }
+    }
+    return NULL;
+}
+
+static void h_topology(struct api_call *a)
+{
+    static const char *const P[] = { NULL };
+    if (!params_allow(a, P))
+        return;
+    struct stq *q = api_db(a);
+    json_t *nodes = json_array(), *trunks = json_array();
+    int rc = stq_topology(q, row_to_array, nodes);
+    if (rc == ST_OK)
+        rc = stq_trunks(q, row_to_array, trunks);
+    if (rc == ST_OK)
+        rc = trunks_finish(q, trunks);
+    if (rc != ST_OK) {
+        json_decref(nodes);
+        json_decref(trunks);
+        return (void)db_fail(a, rc);
+    }
+    size_t i;
+    json_t *n;
+    json_array_foreach(nodes, i, n)
+    {
+        const char *s = json_string_value(json_object_get(n, "addresses"));
+        json_t *arr = json_array();
+        while (s && *s) {
+            const char *e = strchr(s, ' ');
+            size_t l = e ? (size_t)(e - s) : strlen(s);
+            json_array_append_new(arr, json_stringn(s, l));
+            s += l;
+            while (*s == ' ')
+                s++;
+        }
+        json_object_set_new(n, "addresses", arr);
+        json_object_set_new(n, "b2bua",
+                            json_boolean(json_integer_value(json_object_get(n, "b2bua")) != 0));
+    }
+    json_array_foreach(trunks, i, n)
+    {
+        json_t *ln = node_of(nodes, json_string_value(json_object_get(n, "local")));
+        json_t *pn = node_of(nodes, json_string_value(json_object_get(n, "peer")));
+        json_object_set(n, "local_node", ln ? ln : json_null());
+        json_object_set(n, "peer_node", pn ? pn : json_null());
+    }
+    a->json = json_object();
+    json_object_set_new(a->json, "nodes", nodes);
+    json_object_set_new(a->json, "trunks", trunks);
+}
+
 static void h_sites(struct api_call *a)
 {
     static const char *const P[] = { NULL };
@@ -1362,6 +1426,8 @@ void routes_dispatch(struct api_call *a)
         return h_trunks(a);
     if (n == 1 && strcmp(seg[0], "sites") == 0)
         return h_sites(a);
+    if (n == 1 && strcmp(seg[0], "topology") == 0)
+        return h_topology(a);
     if (n == 1 && strcmp(seg[0], "kpis") == 0)
         return h_kpis(a, 0);
     if (n == 1 && strcmp(seg[0], "registrations") == 0)

@@ -228,7 +228,7 @@ struct topo_addr {
     uint8_t ua_role;                /* enum calls_role from User-Agent/Server */
     uint8_t side, how;              /* learned (enum calls_side, TOPO_HOW_*) */
     uint8_t nside, nhow;            /* being worked out */
-    bool ua_seen, carrier_face, single, listed;
+    bool ua_seen, carrier_face, single;
     char ua[48];
 };
 

@@ -576,12 +576,13 @@ size_t calls_topo_nodes(const struct calls *c, struct calls_topo_node *out, size
         o->confidence = (float)(1.0 - 1.0 / (1.0 + (double)o->calls));
         m++;
     }
-    for (size_t k = 0; k < c->ntrunks; k++) {
+    uint8_t *listed = calloc(t->naddrs ? t->naddrs : 1, 1);
+    for (size_t k = 0; k < c->ntrunks && listed; k++) {
         for (int w = 0; w < 2 && m < cap; w++) {
             int i = trunk_end(c, k, w);
-            if (i < 0 || t->addrs[i].node >= 0 || t->addrs[i].listed)
+            if (i < 0 || t->addrs[i].node >= 0 || listed[i])
                 continue;
-            ((struct topo *)t)->addrs[i].listed = true;
+            listed[i] = 1;
             struct calls_topo_node *o = &out[m++];
             const struct topo_addr *e = &t->addrs[i];
             memset(o, 0, sizeof *o);
@@ -595,8 +596,7 @@ size_t calls_topo_nodes(const struct calls *c, struct calls_topo_node *out, size
             memcpy(o->ua, e->ua, sizeof o->ua);
         }
     }
-    for (size_t i = 0; i < t->naddrs; i++)
-        ((struct topo *)t)->addrs[i].listed = false;
+    free(listed);
     for (size_t i = 0; i < m; i++) {
         struct calls_topo_node *o = &out[i];
         o->id = (uint32_t)i + 1;

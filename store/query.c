@@ -688,6 +688,16 @@ int stq_sites(struct stq *q, stq_row_fn fn, void *ctx)
                   0, fn, ctx, NULL);
 }
 
+int stq_topology(struct stq *q, stq_row_fn fn, void *ctx)
+{
+    return run_id(q,
+                  "SELECT id AS id, role AS role, side AS side, learned_from AS learned_from,"
+                  " b2bua AS b2bua, calls AS calls, confidence AS confidence,"
+                  " user_agent AS user_agent, addresses AS addresses, site AS site"
+                  " FROM topology WHERE :id=:id ORDER BY id",
+                  0, fn, ctx, NULL);
+}
+
 int stq_trunk(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
 {
     size_t rows = 0;

@@ -116,6 +116,9 @@ int stq_trunks(struct stq *q, stq_row_fn fn, void *ctx);
 int stq_trunks_site(struct stq *q, const char *site, stq_row_fn fn, void *ctx);
 /* Sites (of calls or trunks) by name: calls, trunks, first/last call. */
 int stq_sites(struct stq *q, stq_row_fn fn, void *ctx);
+/* Nodes of the learned topology: id, role, side, learned_from, b2bua,
+ * calls, confidence, user_agent, addresses (space-separated), site. */
+int stq_topology(struct stq *q, stq_row_fn fn, void *ctx);
 /* One trunk; ST_ERR_NOT_FOUND if none. */
 int stq_trunk(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
 /* Per direction (inbound: INVITE from the peer) KPIs of the stored legs

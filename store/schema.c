@@ -238,6 +238,13 @@ static const char SCHEMA_V7[] =
     " capture_ts INTEGER, calls_up INTEGER, legs_up INTEGER, legs_ringing INTEGER,"
     " legs_trying INTEGER, running INTEGER);";
 
+/* Version 8: the topology learned from the traffic, one row per node (its
+ * addresses space-separated), replaced whenever the trunks are written. */
+static const char SCHEMA_V8[] =
+    "CREATE TABLE IF NOT EXISTS topology(id INTEGER PRIMARY KEY, role TEXT NOT NULL, side TEXT,"
+    " learned_from TEXT NOT NULL, b2bua INTEGER NOT NULL, calls INTEGER NOT NULL,"
+    " confidence REAL, user_agent TEXT, addresses TEXT NOT NULL, site TEXT);";
+
 const char *st_schema_step(int version)
 {
     switch (version) {
@@ -255,6 +262,8 @@ const char *st_schema_step(int version)
         return SCHEMA_V6;
     case 7:
         return SCHEMA_V7;
+    case 8:
+        return SCHEMA_V8;
     default:
         return NULL;
     }

@@ -79,6 +79,8 @@ struct snap {
     struct calls_bucket *buckets;
     struct calls_reg *regs;
     struct snap_leg *legs;
+    struct calls_topo_node *nodes; /* the learned topology */
+    size_t nnodes;
     struct calls_open_counts open;
     uint64_t capture_ns;          /* newest capture time seen */
     bool running;                 /* false: the last one (live tables emptied) */
@@ -1082,9 +1084,50 @@ static bool write_open(struct st_writer *w, const struct snap *sn)
     return ok & run(w, s);
 }
 
+/* The learned topology replaces the stored one (a few dozen rows). */
+static bool write_topology(struct st_writer *w, const struct snap *sn)
+{
+    sqlite3_stmt *s = NULL;
+    bool ok = exec(w, "DELETE FROM topology") &&
+              sqlite3_prepare_v2(w->h,
+                                 "INSERT INTO topology(id,role,side,learned_from,b2bua,calls,"
+                                 "confidence,user_agent,addresses,site) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                                 -1, &s, NULL) == SQLITE_OK;
+    for (size_t i = 0; ok && i < sn->nnodes; i++) {
+        const struct calls_topo_node *o = &sn->nodes[i];
+        char addrs[CALLS_TOPO_NODE_ADDRS * 48] = "";
+        size_t len = 0;
+        for (unsigned k = 0; k < o->naddrs; k++) {
+            char a[64];
+            size_t l = addr_text(&o->addrs[k], a, sizeof a);
+            if (l && len + l + 2 < sizeof addrs) {
+                if (len)
+                    addrs[len++] = ' ';
+                memcpy(addrs + len, a, l);
+                len += l;
+                addrs[len] = '\0';
+            }
+        }
+        b_i64(s, 1, o->id);
+        b_text(s, 2, calls_role_name((enum calls_role)o->role));
+        if (o->side)
+            b_text(s, 3, calls_side_name((enum calls_side)o->side));
+        b_text(s, 4, calls_topo_how_name(o->how));
+        b_i64(s, 5, o->b2bua);
+        b_i64(s, 6, o->calls);
+        b_real(s, 7, (double)o->confidence);
+        if (o->ua[0])
+            b_text(s, 8, o->ua);
+        b_text(s, 9, addrs);
+        ok &= run(w, s);
+    }
+    sqlite3_finalize(s);
+    return ok;
+}
+
 static bool write_snap(struct st_writer *w, const struct snap *sn)
 {
-    bool ok = true;
+    bool ok = write_topology(w, sn);
     uint64_t now = wall_ns();
     for (size_t i = 0; i < sn->ntrunks; i++) {
         const struct snap_trunk *t = &sn->trunks[i];
@@ -1659,18 +1702,29 @@ static struct rec *snap_new(struct st_writer *w, const struct calls *c, uint64_t
         calls_open_legs(c, NULL, NULL, &oc);
     uint64_t open = oc.legs_up + oc.legs_ringing + oc.legs_trying;
     size_t nl = open < TS_STORE_LIVE_LEGS ? (size_t)open : TS_STORE_LIVE_LEGS;
+    struct calls_topo_node *nodes = calloc(TS_TOPO_MAX_ADDRS, sizeof *nodes);
+    size_t nn = nodes ? calls_topo_nodes(c, nodes, TS_TOPO_MAX_ADDRS) : 0;
     size_t head = ALIGN8(sizeof(struct rec));
     size_t o_t = head, o_b = ALIGN8(o_t + nt * sizeof(struct snap_trunk)),
            o_r = ALIGN8(o_b + nb * sizeof(struct calls_bucket)),
-           o_l = ALIGN8(o_r + nr * sizeof(struct calls_reg)), end = o_l + nl * sizeof(struct snap_leg);
+           o_l = ALIGN8(o_r + nr * sizeof(struct calls_reg)),
+           o_n = ALIGN8(o_l + nl * sizeof(struct snap_leg)),
+           end = o_n + nn * sizeof(struct calls_topo_node);
     struct rec *r = rec_new(w, REC_SNAP, sizeof *r, end);
-    if (!r)
+    if (!r) {
+        free(nodes);
         return NULL;
+    }
     struct snap *sn = &r->u.snap;
     sn->trunks = (struct snap_trunk *)((char *)r + o_t);
     sn->buckets = (struct calls_bucket *)((char *)r + o_b);
     sn->regs = (struct calls_reg *)((char *)r + o_r);
     sn->legs = (struct snap_leg *)((char *)r + o_l);
+    sn->nodes = (struct calls_topo_node *)((char *)r + o_n);
+    if (nn)
+        memcpy(sn->nodes, nodes, nn * sizeof *nodes);
+    sn->nnodes = nn;
+    free(nodes);
     sn->running = running;
     sn->open = oc;
     sn->capture_ns = now_ns;

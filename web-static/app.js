@@ -201,6 +201,7 @@ function route() {
   else if (parts[0] === "trunks") p = pageTrunks();
   else if (parts[0] === "trunk" && /^\d+$/.test(parts[1] || "")) p = pageTrunk(parts[1], params);
   else if (parts[0] === "active") p = pageActive();
+  else if (parts[0] === "topology") p = pageTopology();
   else p = pageOverview(params);
   Promise.resolve(p).catch(showError);
 }

@@ -245,6 +245,7 @@ def main():
         check(st == 200 and not body, "HEAD /api/v1/openapi.json: %d, %d bytes" % (st, len(body)))
         run_api(cl, sql, db)
         run_search(cl, sql, json.load(open(os.path.join(a.work, "g.truth.json"))))
+        run_topology(cl, json.loads(rep.stdout), os.path.join(a.work, "g.truth.json"))
         run_streams(cl, sql, report_streams)
         run_plans(sql)
         run_hostile(cl)
@@ -264,6 +265,37 @@ def main():
     run_startup_errors(a.bin, db, a.work)
     print("%d passed, %d failed" % (CHECKS[0] - len(FAILS), len(FAILS)))
     return 1 if FAILS else 0
+
+
+def run_topology(cl, report, truth_path):
+    """/api/v1/topology: the nodes the analysis learned (as its report lists
+    them) and every stored trunk tied to its nodes; the SBC node holds the
+    generator's SBC addresses, the carriers are its ITSPs."""
+    t = cl.json("/api/v1/topology")
+    with open(truth_path, encoding="utf-8") as f:
+        truth = json.load(f)
+    nodes = t["nodes"]
+    rep = report.get("topology", {}).get("nodes", [])
+    check(len(nodes) == len(rep) and len(nodes) >= 4, "topology: %d nodes, report %d"
+          % (len(nodes), len(rep)))
+    by_addr = {ad: n for n in nodes for ad in n["addresses"]}
+    check(sorted((n["role"], tuple(n["addresses"])) for n in nodes)
+          == sorted((n["role"], tuple(n["addresses"])) for n in rep), "topology nodes = report's")
+    for tn in truth["topology"]["nodes"]:
+        ips = [a["ip"] for a in tn["addresses"]]
+        got = [by_addr.get(ip) for ip in ips]
+        if tn["role"] == "sbc" and tn["name"] == "sbc":
+            check(all(g is not None and g["id"] == got[0]["id"] for g in got)
+                  and got[0]["role"] == "sbc" and got[0]["b2bua"] and got[0]["learned_from"] == "relay",
+                  "topology: the SBC is one learned node with both addresses %s: %s" % (ips, got))
+        if tn["role"] == "itsp":
+            check(all(g is None or g["role"] == "carrier" for g in got),
+                  "topology: ITSP %s is a carrier: %s" % (ips, got))
+    trunks = t["trunks"]
+    check(len(trunks) == len(cl.json("/api/v1/trunks")["trunks"]), "topology: every trunk")
+    ids = {n["id"] for n in nodes}
+    check(all(tr["local_node"] in ids and tr["peer_node"] in ids for tr in trunks),
+          "topology: every trunk end on a node")
 
 
 def run_api(cl, sql, db):

@@ -3,7 +3,9 @@
 // overview tiles against the API (MOS included), a failed call's ladder
 // (every message of every leg, raw text on click, fits the page), a call's
 // RTP streams (table and quality charts), the calls table, a trunk page and,
-// on a collector's database of two sites (sites_db.py), the site selector; no
+// on a collector's database of two sites (sites_db.py), the site selector; the
+// topology page against /api/v1/topology (a box per node, a line per trunk,
+// clickable to the trunk page); no
 // console errors (CSP included), no request leaves 127.0.0.1. Screenshots go
 // to the work directory.
 // usage: node dashboard.test.mjs --bin TRUNKSCOPE --work DIR [--chromium PATH]
@@ -360,6 +362,35 @@ try {
   const csv = (await import("node:fs")).readFileSync(csvPath, "utf8").trim().split(/\r\n/);
   check(csv.length === 26 && /^Start/.test(csv[0]), `calls CSV: ${csv.length} lines`);
   await page.setViewportSize({ width: 1440, height: 900 });
+  // ---- topology: a box per node and a line per trunk of /api/v1/topology,
+  // the SBC box showing both its addresses; a trunk line opens its page
+  const topo = await api("/topology");
+  await page.goto(base + "/#/topology");
+  await page.waitForSelector("#topology g.topo-node");
+  const boxes = await page.$$eval("#topology g.topo-node", (gs) => gs.map((g) => ({
+    id: Number(g.dataset.node), addr: g.querySelector("text.addr").textContent })));
+  check(boxes.length === topo.nodes.length && topo.nodes.length >= 4,
+        `a box per node (${boxes.length}/${topo.nodes.length})`);
+  for (const n of topo.nodes) {
+    const b = boxes.find((x) => x.id === n.id);
+    check(b && b.addr === n.addresses.join(", "), `node ${n.id} (${n.role}): addresses ${b && b.addr}`);
+  }
+  const sbcNode = topo.nodes.find((n) => n.role === "sbc" && n.addresses.length === 2);
+  check(sbcNode !== undefined, "the API has a dual-homed SBC node");
+  const wires = await page.$$eval("#topology g.topo-trunk", (gs) => gs.map((g) => Number(g.dataset.trunk)));
+  const tied = topo.trunks.filter((t) => t.local_node !== null && t.peer_node !== null).map((t) => t.id);
+  check(wires.length === tied.length && tied.length === topo.trunks.length &&
+        tied.every((id) => wires.includes(id)), `a line per trunk (${wires.length}/${topo.trunks.length})`);
+  await page.screenshot({ path: path.join(work, "topology.png"), fullPage: true });
+  const itspT = topo.trunks.find((t) => t.type === "itsp");
+  await page.click(`#topology g.topo-trunk[data-trunk="${itspT.id}"] path.hit`, { force: true });
+  await waitFor(page, (id) => location.hash === "#/trunk/" + id, itspT.id, "the trunk page from the topology");
+  check(true, "a trunk line opens its trunk page");
+  await page.goto(base + "/#/topology");
+  await page.waitForSelector("#topology g.topo-node");
+  await page.click(`#topology g.topo-node[data-node="${sbcNode.id}"]`);
+  await waitFor(page, () => location.hash.startsWith("#/trunk/"), null, "a node's trunk page");
+  check(true, "a node opens its trunk page");
 
   // ---- sites: a collector's database fed by two sensors ("hq", "branch");
   // the selector lists them and filters the overview and the calls table
