@@ -75,6 +75,8 @@ struct dlg_hop {
     struct ts_addr src, dst;
     int32_t trunk;                  /* -1: none */
     uint8_t dir;                    /* enum calls_dir (in/out) */
+    uint16_t final;                 /* final response its destination sent (0: none) */
+    uint64_t final_ns;
 };
 
 /* First offer/answer of one side; its codec list is a dialog string. */
@@ -149,6 +151,7 @@ struct dlg {
     uint8_t ntxn, txn_next, fp_n, fp_cap;
     uint8_t hangup_by, ev_type, codec, nhops, forks;
     bool conc_counted;              /* counted in trunk concurrency */
+    uint8_t conc_hops;              /* ... on these hops (bit per hop) */
     bool ambig;                     /* counted as ambiguous */
     bool topo_done;                 /* its B2BUA evidence was taken */
     bool acked;                     /* the ACK of the initial 2xx was seen */
@@ -290,6 +293,7 @@ struct calls {
     struct topo topo;               /* learned from the traffic (topo.c) */
     struct sdp sdp;                 /* scratch: the SDP body being read */
     struct calls_leg scratch[TS_CALLS_MAX_LEGS]; /* call being emitted */
+    struct calls_leg hop_scratch;   /* one hop's view of a leg (trunk_account) */
 };
 
 #define NS_PER_MS 1000000ull

@@ -496,9 +496,19 @@ static void record_hop(struct calls *c, struct dlg *d, const struct pkt_meta *m)
         return;
     if (d->nhops && !d->ext && !(d->ext = calloc(1, sizeof *d->ext)))
         return;
+    /* the same node sends the INVITE on to another peer after the first
+     * refused or stayed silent: a failover (serial forking, RFC 3261 16.6) */
+    const struct dlg_hop *h0 = &d->hop0;
+    if (d->nhops && addr_eq(&h0->src, &m->src) && !addr_eq(&h0->dst, &m->dst) && !d->answered &&
+        (h0->final >= 300 || (!d->ring_ns && m->ts_ns >= d->invite_ns + NS_PER_S))) {
+        TS_INC(c->st, CALLS_FAILOVERS);
+        topo_hint_failover(c, &h0->dst, &m->dst);
+    }
     struct dlg_hop *h = dlg_hop(d, d->nhops++);
     h->src = m->src;
     h->dst = m->dst;
+    h->final = 0;
+    h->final_ns = 0;
     h->trunk = trunk_lookup(c, &m->src, &m->dst, &h->dir);
     if (h->trunk >= 0 && m->site && !c->trunks[h->trunk].site[0])
         snprintf(c->trunks[h->trunk].site, TS_SITE_LEN, "%s", m->site);
@@ -780,6 +790,22 @@ static void note_fork(struct dlg *d, uint64_t tt)
     d->forks++;
 }
 
+/* Per hop, the final response its destination sent to the initial INVITE:
+ * a relay may have tried several peers under one Call-ID. */
+static void hop_final(struct dlg *d, const struct pkt_meta *m, const struct sip_msg *msg)
+{
+    if (msg->is_request || msg->status < 200 || msg->cseq_method != SIP_M_INVITE ||
+        msg->cseq != d->init_cseq)
+        return;
+    for (unsigned i = 0; i < d->nhops; i++) {
+        struct dlg_hop *hp = dlg_hop(d, i);
+        if (!hp->final && addr_eq(&hp->dst, &m->src)) {
+            hp->final = msg->status;
+            hp->final_ns = m->ts_ns;
+        }
+    }
+}
+
 static void on_response(struct calls *c, struct dlg *d, const struct pkt_meta *m,
                         const struct sip_msg *msg, uint64_t ftag, uint64_t tt)
 {
@@ -788,6 +814,7 @@ static void on_response(struct calls *c, struct dlg *d, const struct pkt_meta *m
     if (msg->cseq_method == SIP_M_INVITE && msg->cseq == d->init_cseq && from_caller) {
         if (tt && st > 100)
             note_fork(d, tt);
+        hop_final(d, m, msg);
         if (st >= 180) {   /* what the answering node says it is */
             topo_hint_ua(c, &m->src, first_value(msg, SIP_H_SERVER));
             if (first_value(msg, SIP_H_MS_DIAGNOSTICS).len)
@@ -898,6 +925,8 @@ static void dlg_msg(struct calls *c, struct dlg *d, const struct pkt_meta *m,
         TS_INC(c->st, CALLS_HOP_COPIES);
         if (msg->is_request && meth == SIP_M_INVITE && msg->cseq == d->init_cseq)
             record_hop(c, d, m);
+        else
+            hop_final(d, m, msg);
         return;
     }
     fp_add(d, ti, FP_EVENT, &t->nev, ev);

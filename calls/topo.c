@@ -484,15 +484,18 @@ bool topo_update(struct calls *c)
                 }
             }
         }
+        uint8_t node_side[TS_TOPO_MAX_NODES] = { 0 };
         for (size_t i = 0; i < n; i++) {
             int nd = t->addrs[i].node;
-            if (nd < 0 || !t->addrs[i].nside || t->addrs[i].nside == CALLS_SIDE_SBC)
-                continue;
-            for (size_t j = 0; j < n; j++)
-                if (t->addrs[j].node == nd && !t->addrs[j].nside) {
-                    set_side(t, (int)j, t->addrs[i].nside, TOPO_HOW_CHAIN);
-                    more = true;
-                }
+            if (nd >= 0 && t->addrs[i].nside && t->addrs[i].nside != CALLS_SIDE_SBC)
+                node_side[nd] = t->addrs[i].nside;
+        }
+        for (size_t j = 0; j < n; j++) {
+            int nd = t->addrs[j].node;
+            if (nd >= 0 && !t->addrs[j].nside && node_side[nd]) {
+                set_side(t, (int)j, node_side[nd], TOPO_HOW_CHAIN);
+                more = true;
+            }
         }
         if (!more)
             break;

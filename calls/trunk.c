@@ -229,6 +229,19 @@ void trunk_conc(struct calls *c, struct dlg *d, int delta, uint64_t ts)
         const struct dlg_hop *hop = dlg_hop_c(d, h);
         if (hop->trunk < 0)
             continue;
+        if (delta > 0) {
+            /* not the peers a relay tried before the one that answered */
+            bool alt = hop->final >= 300;
+            for (unsigned k = 0; k < d->nhops && !alt && !hop->final; k++) {
+                const struct dlg_hop *o = dlg_hop_c(d, k);
+                alt = k != h && addr_eq(&o->src, &hop->src) && o->final >= 200 && o->final < 300;
+            }
+            if (alt)
+                continue;
+            d->conc_hops = (uint8_t)(d->conc_hops | (1u << h));
+        } else if (!(d->conc_hops & (1u << h))) {
+            continue;
+        }
         struct calls_trunk *t = &c->trunks[hop->trunk];
         unsigned k = d->codec < CALLS_CODEC_N ? d->codec : CALLS_CODEC_OTHER;
         if (delta > 0) {
@@ -342,17 +355,67 @@ static void kpi_add(struct calls_kpi *k, const struct calls_leg *r)
     }
 }
 
+/* Outcome of a final status alone (the Outcomes table, without the
+ * caller's CANCEL or the Timer-B 408). */
+static uint8_t status_outcome(unsigned s)
+{
+    if (s >= 200 && s < 300)
+        return CALLS_ANSWERED;
+    if (s == 486 || s == 600)
+        return CALLS_BUSY;
+    if (s == 487)
+        return CALLS_CANCELLED;
+    if (s == 408 || s == 480 || (s >= 500 && s < 600))
+        return CALLS_FAILED;
+    return CALLS_REJECTED;
+}
+
+/* The leg as one hop of it saw it, when a relay tried several peers under
+ * one Call-ID: a peer that refused or stayed silent while another answered
+ * counts its own result on its trunk. */
+static const struct calls_leg *hop_view(const struct dlg *d, const struct dlg_hop *hop,
+                                        const struct calls_leg *rec, struct calls_leg *tmp)
+{
+    if (d->nhops < 2 || hop->final == rec->final_status ||
+        (!hop->final && rec->outcome != CALLS_ANSWERED))
+        return rec;
+    if (!hop->final) {
+        /* silent while another peer of the same node answered; else a relay
+         * copy whose response was not captured */
+        bool alt = false;
+        for (unsigned k = 0; k < d->nhops && !alt; k++) {
+            const struct dlg_hop *o = dlg_hop_c(d, k);
+            alt = o != hop && addr_eq(&o->src, &hop->src) && o->final >= 200 && o->final < 300;
+        }
+        if (!alt)
+            return rec;
+    }
+    *tmp = *rec;
+    tmp->final_status = hop->final;
+    if (hop->final) {
+        tmp->outcome = status_outcome(hop->final);
+        tmp->end_ns = hop->final_ns;
+    } else {
+        tmp->outcome = rec->cancelled ? CALLS_CANCELLED : CALLS_TIMEOUT;
+    }
+    if (tmp->outcome != CALLS_ANSWERED) {
+        tmp->answer_ns = tmp->bye_ns = tmp->bye_ok_ns = 0;
+        tmp->no_ack = false;
+    }
+    return tmp;
+}
+
 /* A finished leg counts on the trunk of every hop it was seen on; one the
  * input cut while up or ringing does not (it has not ended). */
 void trunk_account(struct calls *c, const struct dlg *d, const struct calls_leg *rec)
 {
-    const struct calls_leg *r = rec;
-    if (calls_outcome_open(r->outcome))
+    if (calls_outcome_open(rec->outcome))
         return;
     for (unsigned h = 0; h < d->nhops && h < TS_CALLS_MAX_HOPS; h++) {
         const struct dlg_hop *hop = dlg_hop_c(d, h);
         if (hop->trunk < 0)
             continue;
+        const struct calls_leg *r = hop_view(d, hop, rec, &c->hop_scratch);
         struct calls_trunk *t = &c->trunks[hop->trunk];
         /* by the trunk's current orientation: it may have turned since */
         unsigned dir = addr_eq(&t->peer, &hop->src) ? CALLS_DIR_INBOUND : CALLS_DIR_OUTBOUND;
