@@ -26,6 +26,13 @@ What is expected, and why:
   Duration is compared within 2 us (double rounding of the 6-decimal JSON
   times); PDD is whole milliseconds truncated on both sides and must be
   equal. Trunk means (ACD, PDD) are compared within 1 us / 0.001 ms.
+- Each capture is analysed twice: with the default address ranges, and with
+  `internal_net = none`, no ranges at all, where the SBC, the carriers and
+  the enterprise side can only be learned from the traffic (calls/topo.c).
+  Every topology here is learned; the one where nothing can be is "tls"
+  (every SIP link encrypted: no INVITE to learn from, no call expected).
+  Beyond these captures, a B2BUA that relayed fewer than 3 calls is not
+  learned without ranges (its calls stay split, counted as single legs).
 - Trunk KPIs are recomputed here, per link (address pair), from the truth's
   per-leg times by the README definitions:
     attempts  = legs (INVITE dialogs) on the trunk
