@@ -106,7 +106,7 @@ static bool has_ci(struct bv v, const char *w)
     for (size_t i = 0; i + n <= v.len; i++) {
         size_t k = 0;
         while (k < n) {
-            uint8_t ch = bv_at(v, i + k);
+            uint8_t ch = (uint8_t)bv_at(v, i + k);
             if (ch >= 'A' && ch <= 'Z')
                 ch = (uint8_t)(ch - 'A' + 'a');
             if (ch != (uint8_t)w[k])
