@@ -344,7 +344,7 @@ static void set_side(struct topo *t, int i, uint8_t side, uint8_t how)
 }
 
 /* Trunk ends (address pairs that exchanged an INVITE) are the adjacency. */
-static int trunk_end(const struct calls *c, size_t k, int which)
+static int adj_end(const struct calls *c, size_t k, int which)
 {
     const struct calls_trunk *tr = &c->trunks[k];
     return find_addr(&c->topo, which ? &tr->peer : &tr->local);
@@ -397,7 +397,7 @@ bool topo_update(struct calls *c)
     for (size_t i = 0; i < n; i++)
         face_score[i] = pos_score[i] = 0;
     for (size_t k = 0; k < c->ntrunks; k++) {
-        int x = trunk_end(c, k, 0), y = trunk_end(c, k, 1);
+        int x = adj_end(c, k, 0), y = adj_end(c, k, 1);
         if (x < 0 || y < 0)
             continue;
         for (int w = 0; w < 2; w++) {
@@ -452,7 +452,7 @@ bool topo_update(struct calls *c)
     }
     /* carriers: peers of an edge's carrier face; enterprise: the others */
     for (size_t k = 0; k < c->ntrunks; k++) {
-        int x = trunk_end(c, k, 0), y = trunk_end(c, k, 1);
+        int x = adj_end(c, k, 0), y = adj_end(c, k, 1);
         if (x < 0 || y < 0)
             continue;
         for (int w = 0; w < 2; w++) {
@@ -471,7 +471,7 @@ bool topo_update(struct calls *c)
     for (int round = 0; round < 8; round++) {
         bool more = false;
         for (size_t k = 0; k < c->ntrunks; k++) {
-            int x = trunk_end(c, k, 0), y = trunk_end(c, k, 1);
+            int x = adj_end(c, k, 0), y = adj_end(c, k, 1);
             if (x < 0 || y < 0)
                 continue;
             for (int w = 0; w < 2; w++) {
@@ -582,7 +582,7 @@ size_t calls_topo_nodes(const struct calls *c, struct calls_topo_node *out, size
     uint8_t *listed = calloc(t->naddrs ? t->naddrs : 1, 1);
     for (size_t k = 0; k < c->ntrunks && listed; k++) {
         for (int w = 0; w < 2 && m < cap; w++) {
-            int i = trunk_end(c, k, w);
+            int i = adj_end(c, k, w);
             if (i < 0 || t->addrs[i].node >= 0 || listed[i])
                 continue;
             listed[i] = 1;
@@ -607,9 +607,11 @@ size_t calls_topo_nodes(const struct calls *c, struct calls_topo_node *out, size
             /* not learned: configuration or address ranges */
             bool sbc = false, in = false;
             for (unsigned j = 0; j < o->naddrs; j++) {
-                sbc |= trunk_is_sbc(c, &o->addrs[j]);
-                in |= trunk_ours(c, &o->addrs[j]);
+                for (size_t k = 0; k < c->nsbc; k++)
+                    sbc |= addr_eq(&c->sbc[k], &o->addrs[j]);
+                in |= calls_config_internal(&c->cfg, &o->addrs[j]);
             }
+            in |= sbc;
             o->side = sbc ? CALLS_SIDE_SBC : in ? CALLS_SIDE_ENTERPRISE : CALLS_SIDE_ITSP;
             o->how = sbc ? TOPO_HOW_CONFIG : TOPO_HOW_RANGES;
             if (sbc)
