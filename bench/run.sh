@@ -6,7 +6,8 @@
 #        PACKETS_10K=4000000, OUT=BUILD_DIR/bench-results.md, SKIP="sngrep tshark store",
 #        FLAT_PAIRS=9 (back-to-back c100r/c10000 pairs; 0: none);
 #        SKIP may also name "work" (the cachegrind count of instructions) and
-#        "json" (analyze --json and --json-lines beside the text run)
+#        "json" (analyze --json and --json-lines beside the text run),
+#        "soak" (the hour-long soak: SOAK_MIN=60, SOAK_PPS=2000; root, tcpreplay)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/.." && pwd)
@@ -348,6 +349,18 @@ if [[ "$skip" != *" store "* ]]; then
     line=$("$build/tests/test_store" --bench-sip "$data/store-bench.db" 500000 | tail -1)
     { echo; echo "Store (SQLite, ~600-byte SIP messages with raw text, WAL): $line"; } >>"$out.tmp"
     rm -f "$data/store-bench.db" "$data/store-bench.db-wal" "$data/store-bench.db-shm"
+fi
+# Soak: sensor -> HEP -> collector for SOAK_MIN minutes; the RSS of both
+# processes must plateau after the warm-up (tests/soak/soak.sh hep).
+if [[ "$skip" != *" soak "* ]]; then
+    echo "bench: soak (${SOAK_MIN:-60} minutes)" >&2
+    set +e
+    soak=$("$src/tests/soak/soak.sh" hep "$ts" "${SOAK_MIN:-60}" "${SOAK_PPS:-2000}" 2>&1)
+    rc=$?
+    set -e
+    { echo; echo "Soak (${SOAK_MIN:-60} min at ${SOAK_PPS:-2000} packets/s, sensor -> HEP ->"
+      echo "collector, exit $rc; 77: skipped):"; echo '```'
+      echo "$soak" | grep -v '^t='; echo '```'; } >>"$out.tmp"
 fi
 mv "$out.tmp" "$out"
 cat "$out"

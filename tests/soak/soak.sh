@@ -6,6 +6,11 @@
 #        every 10 s; say whether it is flat after the warm-up (first third)
 #   soak.sh rate BIN [PACKETS]        highest tcpreplay --pps with zero kernel
 #        and queue drops (PACKETS per step, default 300000), then --topspeed
+#   soak.sh hep BIN [MINUTES] [PPS]   the whole chain for MINUTES (default 60):
+#        a sensor (capture --db --hep) forwards to a collector (collect --db
+#        --http) while tcpreplay loops and the collector's API is read every
+#        10 s; RSS of both processes every 10 s; each must plateau after the
+#        warm-up (first third). bench/run.sh runs it (SOAK_MIN, as root).
 # BIN is a Release build of trunkscope (sanitizers inflate memory and CPU).
 set -euo pipefail
 
@@ -22,9 +27,10 @@ ip netns list >/dev/null 2>&1 || { echo "skipped: ip netns unavailable"; exit 77
 TAG=$$
 NA=tssa$TAG NB=tssb$TAG VA=tsva$TAG VB=tsvb$TAG
 WORK=$(mktemp -d /tmp/trunkscope-soak.XXXXXX)
-SENSOR=""
+SENSOR="" COLLECTOR=""
 cleanup() {
     [ -n "$SENSOR" ] && kill -TERM "$SENSOR" 2>/dev/null && wait "$SENSOR" 2>/dev/null || true
+    [ -n "$COLLECTOR" ] && kill -TERM "$COLLECTOR" 2>/dev/null && wait "$COLLECTOR" 2>/dev/null || true
     ip netns del "$NA" 2>/dev/null || true
     ip netns del "$NB" 2>/dev/null || true
     rm -rf "$WORK"
@@ -61,8 +67,12 @@ stop_sensor() {
 jget() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$@"; }
 
 rss_kb() { # RssAnon of the sensor (heap); the packet ring counts as RssFile
-    # (ip netns exec execs the sensor: $SENSOR is its pid)
-    awk '/^RssAnon:/ {print $2}' "/proc/$SENSOR/status"
+    # (ip netns exec execs the sensor: $SENSOR is its pid); $1: another pid
+    awk '/^RssAnon:/ {print $2}' "/proc/${1:-$SENSOR}/status"
+}
+
+rss_total_kb() { # VmRSS: heap, the SQLite page cache, mapped files
+    awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
 }
 
 case "$MODE" in
@@ -96,6 +106,64 @@ print(f"received {st['received']} analysed {st['analysed']} kernel_drops {st['ke
 print(f"rss_anon after warm-up: min {min(warm)} kB max {max(warm)} kB "
       f"(growth {grow} kB): {'FLAT' if flat else 'GROWING'}")
 sys.exit(0 if flat else 1)
+EOF
+    ;;
+hep)
+    MIN=${3:-60} PPS=${4:-2000}
+    ip netns exec "$NB" ip link set lo up
+    ip netns exec "$NB" "$BIN" collect --hep-listen 127.0.0.1:9060/udp --db "$WORK/col.db" \
+        --http 127.0.0.1:8090 --stats-file "$WORK/col.json" 2>"$WORK/col.log" &
+    COLLECTOR=$!
+    for _ in $(seq 50); do [ -f "$WORK/col.json" ] && break; sleep 0.1; done
+    start_sensor hep --db "$WORK/sensor.db" --hep 127.0.0.1:9060 --hep-node-name soak
+    ip netns exec "$NA" tcpreplay -q -i "$VA" --pps="$PPS" --loop=0 "$WORK/g.pcap" \
+        >/dev/null 2>&1 &
+    REPLAY=$!
+    END=$(( $(date +%s) + MIN * 60 ))
+    : >"$WORK/rss.txt"
+    t=0
+    while [ "$(date +%s)" -lt "$END" ]; do
+        sleep 10
+        t=$((t + 10))
+        # the API as an operator's dashboard reads it
+        ip netns exec "$NB" python3 -c '
+import urllib.request
+for p in ("/api/v1/stats", "/api/v1/calls?limit=100", "/api/v1/trunks", "/metrics"):
+    urllib.request.urlopen("http://127.0.0.1:8090" + p, timeout=5).read()' 2>/dev/null || true
+        row="$(rss_kb "$SENSOR") $(rss_total_kb "$SENSOR") $(rss_kb "$COLLECTOR") $(rss_total_kb "$COLLECTOR")"
+        echo "$t $row" >>"$WORK/rss.txt"
+        echo "t=${t}s kB: sensor heap/rss, collector heap/rss: $row"
+    done
+    kill "$REPLAY" 2>/dev/null || true
+    wait "$REPLAY" 2>/dev/null || true
+    sleep 2
+    stop_sensor
+    kill -TERM "$COLLECTOR"; wait "$COLLECTOR" || true; COLLECTOR=""
+    tail -1 "$WORK/col.log"
+    python3 - "$WORK/rss.txt" "$WORK/hep.json" "$WORK/col.json" <<'EOF'
+import json, sys
+rows = [list(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
+sensor, col = json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
+print(f"sensor: received {sensor['received']} kernel_drops {sensor['kernel_drops']} "
+      f"queue_drops {sensor['queue_drops']} store {sensor.get('store')}")
+print(f"collector: packets {col['packets']} accepted {col['accepted']} kernel_drops "
+      f"{col.get('kernel_drops')} store {col.get('store')}")
+warm = rows[len(rows) // 3:]
+if len(warm) < 4:
+    print("too short to judge a plateau (run at least 2 minutes)")
+    sys.exit(0)
+ok = True
+for i, name in ((1, "sensor heap"), (2, "sensor rss"), (3, "collector heap"),
+                (4, "collector rss")):
+    v = [r[i] for r in warm]
+    # a plateau: the last third of the run climbs no higher than the middle one
+    mid, last = v[:len(v) // 2], v[len(v) // 2:]
+    grow = max(last) - max(mid)
+    flat = grow <= max(2048, max(mid) // 50)  # within 2 MiB or 2 %
+    ok = ok and flat
+    print(f"{name}: after warm-up min {min(v)} kB max {max(v)} kB; last third over the "
+          f"middle {grow:+d} kB: {'FLAT' if flat else 'GROWING'}")
+sys.exit(0 if ok else 1)
 EOF
     ;;
 rate)
