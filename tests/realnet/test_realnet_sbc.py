@@ -14,10 +14,12 @@ What is checked, and against what:
 - RTP streams: tshark's and trunkscope's counts agree, four per answered call
   (two directions on each side of rtpengine);
 - every Call-ID of the truth is a leg in trunkscope's report;
-- grouping (issue 21): each truth call is one analyser call holding exactly
-  its Call-IDs, no analyser call mixes two truth calls, outcome and failure
-  side as the truth says. GROUPING_ASSERTED says whether a miss fails the
-  test; until the edge learning lands it is reported, not asserted.
+- grouping: each truth call is one analyser call holding exactly its
+  Call-IDs, no analyser call mixes two truth calls, outcome and failure side
+  as the truth says. Asserted with one line of configuration (internal_net =
+  the enterprise subnet), which also checks the truth and this comparison;
+  with NO configuration (issue 21) GROUPING_ASSERTED says whether a miss
+  fails the test: until the edge learning lands it is reported, not asserted.
 Needs root and the packages of sbc_lab.py plus tshark; exit 77 otherwise."""
 import argparse
 import collections
@@ -179,6 +181,21 @@ def main():
     c.check(ts_streams == 4 * answered, f"tshark: {ts_streams} RTP streams, "
                                         f"{answered} answered calls")
     c.check(got_streams == ts_streams, f"RTP streams {got_streams} != tshark {ts_streams}")
+
+    conf = os.path.join(a.work, "internal.conf")
+    with open(conf, "w") as f:
+        f.write(f"internal_net = {sbc_lab.ENT_NET}\n")
+    p = subprocess.run([a.bin, "analyze", "--json", "--config", conf, pcap],
+                       capture_output=True, text=True, timeout=600)
+    try:
+        doc_conf = json.loads(p.stdout)
+    except ValueError:
+        doc_conf = {}
+    fails, summary = check_grouping(truth, doc_conf)
+    print(f"grouping with internal_net = {sbc_lab.ENT_NET}: {summary}", flush=True)
+    c.check(p.returncode == 0 and doc_conf, f"analyze --config rc {p.returncode}")
+    for f in fails:
+        c.check(False, f"with internal_net: {f}")
 
     fails, summary = check_grouping(truth, doc)
     print(f"grouping with no configuration: {summary}", flush=True)
