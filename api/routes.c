@@ -1003,10 +1003,31 @@ static int mos_row(void *ctx, const struct stq_cell *c, size_t n)
 }
 
 /* Per-trunk MOS mean and the live-only active calls, for trunk objects. */
+/* Per-trunk calls up from a running sensor's snapshot: "_up" on its trunk. */
+static int live_trunk_row(void *ctx, const struct stq_cell *c, size_t n)
+{
+    json_t *trunks = ctx;
+    const struct stq_cell *tid = cell(c, n, "trunk_id"), *calls = cell(c, n, "calls");
+    size_t i;
+    json_t *t;
+    json_array_foreach(trunks, i, t)
+        if (tid && calls && json_integer_value(json_object_get(t, "id")) == tid->i)
+            json_object_set_new(t, "_up", json_integer((json_int_t)calls->i));
+    return 0;
+}
+
 static int trunks_finish(struct stq *q, json_t *t)
 {
     struct mos_acc m = { t };
     int rc = stq_trunk_mos(q, mos_row, &m);
+    /* a running sensor: every trunk has a count (0 when nothing is up) */
+    json_t *st = NULL;
+    bool running = false;
+    if (rc == ST_OK && stq_live_state(q, row_to_obj, &st) == ST_OK && st)
+        running = json_integer_value(json_object_get(st, "running")) != 0;
+    json_decref(st);
+    if (rc == ST_OK && running)
+        rc = stq_live_trunks(q, live_trunk_row, t);
     size_t i;
     json_t *v;
     json_array_foreach(t, i, v)
@@ -1017,7 +1038,11 @@ static int trunks_finish(struct stq *q, json_t *t)
                                          : json_null());
         json_object_del(v, "_mos_sum");
         json_object_del(v, "_mos_n");
-        json_object_set_new(v, "active_calls", json_null()); /* per trunk: live sensor only */
+        /* per trunk: a running sensor's snapshot only */
+        json_t *up = json_object_get(v, "_up");
+        json_object_set_new(v, "active_calls",
+                            running ? json_integer(up ? json_integer_value(up) : 0) : json_null());
+        json_object_del(v, "_up");
     }
     return rc;
 }

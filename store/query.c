@@ -1088,6 +1088,17 @@ int stq_live_state(struct stq *q, stq_row_fn fn, void *ctx)
                   0, fn, ctx, NULL);
 }
 
+int stq_live_trunks(struct stq *q, stq_row_fn fn, void *ctx)
+{
+    return run_id(q,
+                  "SELECT t.id AS trunk_id, count(DISTINCT l.call_key) AS calls"
+                  " FROM live_state s, trunks t JOIN live_legs l ON l.state='up' AND"
+                  " ((l.src=t.local_addr AND l.dst=t.peer_addr) OR"
+                  " (l.src=t.peer_addr AND l.dst=t.local_addr))"
+                  " WHERE s.id=1 AND s.running=1 AND :id=:id GROUP BY t.id",
+                  0, fn, ctx, NULL);
+}
+
 int stq_live_legs(struct stq *q, uint32_t max, stq_row_fn fn, void *ctx)
 {
     return run_id(q,

@@ -162,6 +162,9 @@ int stq_keepalives(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx);
  * capture_time, calls_up, legs_up, legs_ringing, legs_trying, running
  * (0 once the sensor stopped), age_s (seconds since updated, wall clock). */
 int stq_live_state(struct stq *q, stq_row_fn fn, void *ctx);
+/* Per trunk, calls with an answered leg up on it at the last snapshot of a
+ * sensor still running (trunk_id, calls); no rows when none runs. */
+int stq_live_trunks(struct stq *q, stq_row_fn fn, void *ctx);
 /* Legs in progress at the last snapshot, grouped by call (call_key), the
  * oldest call first; at most max rows. */
 int stq_live_legs(struct stq *q, uint32_t max, stq_row_fn fn, void *ctx);

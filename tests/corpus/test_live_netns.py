@@ -223,6 +223,9 @@ def check_midrun(c, ns, base, truth, db_path, pcap_sip):
     att = {t.get("peer"): t.get("attempts") for t in trunks}
     c.check(trunks and any((t.get("attempts") or 0) > 0 for t in trunks),
             f"mid-run: API lists trunks with attempts: {att}")
+    up = {t.get("peer"): t.get("active_calls") for t in trunks}
+    c.check(trunks and all(isinstance(v, int) for v in up.values()) and max(up.values()) >= 1,
+            f"mid-run: calls up per trunk from the sensor: {up}")
     time.sleep(1.5)  # the messages up to now committed (the writer flushes every second)
     clock = Clock(db_path, pcap_sip)
     c.check(len(clock.pts) > 10, f"mid-run: {len(clock.pts)} messages stored while running")
