@@ -170,7 +170,8 @@ function bySite(trunks) {
  * does not answer. */
 async function refreshStatus() {
   try {
-    const [health, stats, active] = await Promise.all([api("/health"), api("/stats"), api("/active?limit=1")]);
+    /* one request at a time, after the page's own: the server caps a client's connections */
+    const health = await api("/health"), stats = await api("/stats"), active = await api("/active?limit=1");
     if (health.live)
       setStatus("live sensor" + (stats.active_calls !== null ? ` · ${stats.active_calls} up` : ""), "live");
     else if (active.running && active.age_s !== null && active.age_s < 60)
@@ -187,7 +188,6 @@ const TITLES = { calls: "Calls", call: "Call", trunks: "Trunks", trunk: "Trunk",
 function route() {
   clearTimeout(state.timer);
   state.timer = null;
-  refreshStatus();
   const hash = location.hash.replace(/^#/, "") || "/overview";
   const [path, query] = hash.split("?");
   const params = Object.fromEntries(new URLSearchParams(query || ""));
@@ -203,7 +203,7 @@ function route() {
   else if (parts[0] === "active") p = pageActive();
   else if (parts[0] === "topology") p = pageTopology();
   else p = pageOverview(params);
-  Promise.resolve(p).catch(showError);
+  Promise.resolve(p).catch(showError).finally(refreshStatus);
 }
 
 /* ---- overview ---- */
@@ -261,8 +261,9 @@ function seriesCharts(points, withMos = true) {
 
 async function pageOverview(params) {
   const range = params.range || "all";
-  const [health, trunks, stats, active] = await Promise.all([api("/health"),
-    api("/trunks" + qs({ site: state.site })), api("/stats"), api("/active?limit=1")]);
+  const [health, trunks, stats] = await Promise.all([api("/health"),
+    api("/trunks" + qs({ site: state.site })), api("/stats")]);
+  const active = await api("/active?limit=1");
   state.live = health.live;
   const si = siteInfo();
   const lastCall = si ? si.last_call : stats.totals.last_call;
