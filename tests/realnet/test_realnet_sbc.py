@@ -18,8 +18,7 @@ What is checked, and against what:
   Call-IDs, no analyser call mixes two truth calls, outcome and failure side
   as the truth says. Asserted with one line of configuration (internal_net =
   the enterprise subnet), which also checks the truth and this comparison;
-  with NO configuration (issue 21) GROUPING_ASSERTED says whether a miss
-  fails the test: until the edge learning lands it is reported, not asserted.
+  with NO configuration (issue 21) the same, asserted (GROUPING_ASSERTED).
 Needs root and the packages of sbc_lab.py plus tshark; exit 77 otherwise."""
 import argparse
 import collections
@@ -36,7 +35,7 @@ import netns  # noqa: E402
 import sbc_lab  # noqa: E402
 from manifest import Checker  # noqa: E402
 
-GROUPING_ASSERTED = False
+GROUPING_ASSERTED = True
 CALLS, RATE, MIN_PEAK = 200, 15, 50
 
 # final response the PBX must get, and number of legs, per case
