@@ -54,6 +54,27 @@ static json_t *jrow(const struct stq_cell *c, size_t n)
 }
 
 /* Row callback: append the row as an object to the array ctx. */
+/* 0/1 columns of a call or leg row as booleans; the leg's endpoint
+ * reports (a JSON array the writer stored) as JSON. */
+static void media_bools(json_t *o)
+{
+    static const char *const keys[] = { "one_way", "no_audio", "capture_gap" };
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        json_t *v = json_object_get(o, keys[k]);
+        if (json_is_integer(v))
+            json_object_set_new(o, keys[k], json_boolean(json_integer_value(v) != 0));
+    }
+    json_t *eq = json_object_get(o, "endpoint_quality");
+    if (json_is_string(eq)) {
+        json_t *arr = json_loadb(json_string_value(eq), json_string_length(eq), 0, NULL);
+        json_object_set_new(o, "endpoint_quality", json_is_array(arr) ? arr : json_array());
+        if (arr && !json_is_array(arr))
+            json_decref(arr);
+    } else if (json_is_null(eq)) {
+        json_object_set_new(o, "endpoint_quality", json_array());
+    }
+}
+
 static int row_to_array(void *ctx, const struct stq_cell *c, size_t n)
 {
     json_array_append_new((json_t *)ctx, jrow(c, n));
@@ -669,6 +690,10 @@ static void h_calls(struct api_call *a)
             return (void)api_error(a, 400, "bad_parameter", "trunk: no such trunk");
         return (void)db_fail(a, rc);
     }
+    size_t ri;
+    json_t *row;
+    json_array_foreach(rows, ri, row)
+        media_bools(row);
     a->json = json_object();
     json_object_set_new(a->json, "calls", rows);
     if (next.valid) {
@@ -804,11 +829,9 @@ static void h_call(struct api_call *a, int64_t id)
     size_t li;
     json_t *lg;
     json_array_foreach(legs, li, lg)
-    {
-        json_t *g = json_object_get(lg, "capture_gap");
-        if (json_is_integer(g))
-            json_object_set_new(lg, "capture_gap", json_boolean(json_integer_value(g) != 0));
-    }
+        media_bools(lg);
+    if (call)
+        media_bools(call);
     struct msg_ctx m = { .msgs = json_array(), .nodes = json_array() };
     const char *start = json_string_value(json_object_get(call, "start"));
     json_t *sms = json_object_get(call, "start_ms");

@@ -116,6 +116,21 @@ struct calls_sdp {
     char codecs[48];              /* "PCMU,PCMA,telephone-event" */
 };
 
+/* Quality an endpoint reported about the leg's media: what the reporter
+ * received (RFC 6035 LocalMetrics; PR/PL/JI of a stat header). Absent
+ * values are < 0. */
+enum calls_epq_source { CALLS_EPQ_NONE = 0, CALLS_EPQ_VQ_RTCPXR, CALLS_EPQ_X_RTP_STAT,
+                        CALLS_EPQ_P_RTP_STAT };
+struct calls_epq {
+    uint8_t source;               /* enum calls_epq_source */
+    uint8_t party;                /* enum calls_party of the reporter, NONE: unknown */
+    bool interval;                /* an interval/alert report, not the session's end */
+    float mos_lq, mos_cq, r_factor;
+    float loss_pct, discard_pct, jitter_ms, rtt_ms, delay_ms;
+    int64_t packets, lost;
+    char codec[16];
+};
+
 struct calls_leg {
     uint64_t leg_ref;             /* unique per run: ties media streams to the leg */
     char call_id[CALLS_TEXT_LEN];
@@ -156,6 +171,8 @@ struct calls_leg {
     float ev_conf;
     int8_t ev_linked_to;          /* index of the leg it links to, -1 */
     char site[TS_SITE_LEN];       /* sensor/site that saw the first INVITE ("" local) */
+    uint8_t nepq;                 /* endpoint quality reports */
+    struct calls_epq epq[TS_CALLS_MAX_EPQ];
 };
 
 struct calls_call {
@@ -379,6 +396,14 @@ const char *calls_side_name(enum calls_side s);
 const char *calls_dir_name(enum calls_dir d);
 const char *calls_media_dir_name(enum calls_media_dir d);
 const char *calls_codec_name(enum calls_codec k);
+/* "vq-rtcpxr", "x-rtp-stat", "p-rtp-stat"; NULL for NONE. */
+const char *calls_epq_source_name(enum calls_epq_source s);
+/* The leg's endpoint reports as a JSON array into buf (not NUL-terminated);
+ * returns its length, 0 when there are none or they do not fit cap. */
+size_t calls_epq_json(const struct calls_leg *l, char *buf, size_t cap);
+/* The same array as a value of an open JSON writer. */
+struct jsonw;
+void calls_epq_write(struct jsonw *w, const struct calls_leg *l);
 /* ISO-8601 UTC with milliseconds ("2024-01-02T03:04:05.678Z"); buf >= 32. */
 const char *calls_iso_time(uint64_t ns, char *buf, size_t cap);
 

@@ -91,6 +91,8 @@ struct dlg_sdp {
 struct dlg_ext {
     uint64_t fork_tag_h[TS_CALLS_MAX_FORKS - 1];
     struct dlg_hop hop[TS_CALLS_MAX_HOPS - 1];
+    uint8_t nepq;                   /* endpoint quality reports (epq.c) */
+    struct calls_epq epq[TS_CALLS_MAX_EPQ];
 };
 
 enum { ND_FROM, ND_PAI, ND_RURI, ND_TO };
@@ -346,6 +348,13 @@ void kept_update(struct calls *c, void (*fn)(const struct calls *c, struct calls
 
 /* dialog.c */
 struct dlg *calls_dlg_find(struct calls *c, const char *cid);
+/* epq.c: end-of-call statistics headers of a BYE or its 2xx sent by party */
+void epq_headers(struct calls *c, struct dlg *d, const struct sip_msg *msg, uint8_t party);
+/* epq.c: a PUBLISH (any Call-ID) with an application/vq-rtcpxr body: its
+ * report goes to the leg of the Call-ID it names. */
+void epq_publish(struct calls *c, const struct sip_msg *msg);
+/* epq.c: the dialog's reports into its leg record */
+void epq_leg(const struct dlg *d, struct calls_leg *l);
 void dlg_release(struct calls *c, struct dlg *d);
 void dlg_end(struct calls *c, struct dlg *d, uint64_t ts, uint8_t party);
 /* The leg record of d as the sink and the report see it. */

@@ -751,6 +751,7 @@ static void on_request(struct calls *c, struct dlg *d, const struct pkt_meta *m,
             take_reason(d, msg);
             if (c->mh.bye)
                 c->mh.bye(c->mh.ctx, d->seq, m->ts_ns);
+            epq_headers(c, d, msg, from_caller ? CALLS_PARTY_CALLER : CALLS_PARTY_CALLEE);
             dlg_end(c, d, m->ts_ns, from_caller ? CALLS_PARTY_CALLER : CALLS_PARTY_CALLEE);
         }
         break;
@@ -871,6 +872,8 @@ static void on_response(struct calls *c, struct dlg *d, const struct pkt_meta *m
             take_sdp(c, d, msg, !from_caller, false);
     } else if (msg->cseq_method == SIP_M_BYE && st >= 200 && d->bye_ns && !d->bye_ok_ns) {
         d->bye_ok_ns = m->ts_ns;
+        /* the answer to the BYE comes from the other party */
+        epq_headers(c, d, msg, from_caller ? CALLS_PARTY_CALLEE : CALLS_PARTY_CALLER);
     }
 }
 
@@ -978,6 +981,8 @@ void calls_sip(struct calls *c, const struct pkt_meta *m, const struct sip_msg *
         reg_msg(c, m, msg);
         return;
     }
+    if (meth == SIP_M_PUBLISH && msg->is_request && msg->body.len)
+        epq_publish(c, msg); /* about another Call-ID: its own is not a leg */
     char cid[CALLS_TEXT_LEN];
     size_t cl;
     uint64_t h = callid_key(msg->call_id, cid, &cl);
@@ -1279,6 +1284,7 @@ void dlg_leg(const struct dlg *d, struct calls_leg *l)
     l->transfer = d->transfer;
     l->session_timer = d->session_timer;
     l->auth_challenged = d->auth_challenged;
+    epq_leg(d, l);
     l->capture_gap = d->capture_gap;
     l->hold = d->hold;
     l->on_hold = d->on_hold;

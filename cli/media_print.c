@@ -29,10 +29,15 @@ void media_print(FILE *f, const struct media *m)
         fprintf(f, " (of %llu; the rest only reached the store)",
                 (unsigned long long)media_emitted(m));
     fprintf(f, "\n");
+    size_t ow = media_legs_flagged(m, MEDIA_F_ONE_WAY), na = media_legs_flagged(m, MEDIA_F_NO_AUDIO);
+    if (ow || na)
+        fprintf(f, "Legs with one-way audio: %zu, without audio: %zu (leg and call MOS 1.0)\n", ow,
+                na);
     if (!n)
         return;
-    fprintf(f, "%-23s %-23s %-10s %-10s %7s %14s %9s %9s %9s %5s %s\n", "Source", "Destination",
-            "SSRC", "Codec", "Pkts", "Lost", "MaxDelta", "MeanJit", "MaxJit", "MOS", "Flags");
+    fprintf(f, "%-23s %-23s %-10s %-10s %7s %14s %9s %9s %9s %5s %-13s %s\n", "Source",
+            "Destination", "SSRC", "Codec", "Pkts", "Lost", "MaxDelta", "MeanJit", "MaxJit", "MOS",
+            "Why", "Flags");
     for (size_t i = 0; i < n; i++) {
         const struct media_stream *s = media_get(m, i);
         char src[80], dst[80], lost[32], mos[16], fl[256];
@@ -44,9 +49,10 @@ void media_print(FILE *f, const struct media *m)
         else
             snprintf(mos, sizeof mos, "-");
         flags_str(s->flags, fl, sizeof fl);
-        fprintf(f, "%-23s %-23s 0x%08X %-10s %7llu %14s %9.3f %9.3f %9.3f %5s %s\n", src, dst,
-                s->ssrc, s->codec[0] ? s->codec : "-", (unsigned long long)s->packets, lost,
-                s->max_delta_ms, s->mean_jitter_ms, s->max_jitter_ms, mos, fl);
+        const char *why = media_reason_name(s->mos_reason);
+        fprintf(f, "%-23s %-23s 0x%08X %-10s %7llu %14s %9.3f %9.3f %9.3f %5s %-13s %s\n", src,
+                dst, s->ssrc, s->codec[0] ? s->codec : "-", (unsigned long long)s->packets, lost,
+                s->max_delta_ms, s->mean_jitter_ms, s->max_jitter_ms, mos, why ? why : "-", fl);
         if (s->dtmf_events)
             fprintf(f, "    DTMF: %s\n", s->dtmf);
     }

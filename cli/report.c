@@ -198,9 +198,17 @@ static void put_sdp(struct jsonw *w, const char *k, const struct calls_sdp *s)
     jsonw_obj_end(w);
 }
 
+/* The call's worst leg: MOS and its reason, and whether any leg was one-way
+ * or silent. */
+struct call_worst {
+    double mos;
+    uint8_t reason;
+    bool one_way, no_audio;
+};
+
 /* A leg's fields; mos and streams from the media analysis of its streams. */
 static void put_leg(struct jsonw *w, const struct calls_leg *l, const struct media *md,
-                    double *worst)
+                    struct call_worst *worst)
 {
     jsonw_obj_begin(w);
     put_text(w, "call_id", l->call_id);
@@ -272,9 +280,20 @@ static void put_leg(struct jsonw *w, const struct calls_leg *l, const struct med
         jsonw_real(w, q.mos);
     else
         jsonw_null(w);
+    const char *why = ok ? media_reason_name(q.reason) : NULL;
+    jsonw_kstr(w, "mos_reason", why); /* NULL writes null */
+    bool ow = ok && (q.flags & MEDIA_F_ONE_WAY), na = ok && (q.flags & MEDIA_F_NO_AUDIO);
+    jsonw_kbool(w, "one_way", ow);
+    jsonw_kbool(w, "no_audio", na);
     jsonw_kuint(w, "streams", ok ? q.streams : 0);
-    if (ok && q.mos >= 0 && (*worst < 0 || q.mos < *worst))
-        *worst = q.mos;
+    jsonw_key(w, "endpoint_quality");
+    calls_epq_write(w, l);
+    if (ok && q.mos >= 0 && (worst->mos < 0 || q.mos < worst->mos)) {
+        worst->mos = q.mos;
+        worst->reason = q.reason;
+    }
+    worst->one_way |= ow;
+    worst->no_audio |= na;
     jsonw_obj_end(w);
 }
 
@@ -300,15 +319,18 @@ static void put_call_fields(struct jsonw *w, const struct calls_call *c, const s
     jsonw_kreal(w, "duration_s", c->duration_s);
     jsonw_key(w, "legs");
     jsonw_arr_begin(w);
-    double worst = -1;
+    struct call_worst worst = { .mos = -1 };
     for (unsigned i = 0; i < c->nlegs; i++)
         put_leg(w, &c->legs[i], md, &worst);
     jsonw_arr_end(w);
     jsonw_key(w, "mos");
-    if (worst >= 0)
-        jsonw_real(w, worst);
+    if (worst.mos >= 0)
+        jsonw_real(w, worst.mos);
     else
         jsonw_null(w);
+    jsonw_kstr(w, "mos_reason", media_reason_name(worst.reason));
+    jsonw_kbool(w, "one_way", worst.one_way);
+    jsonw_kbool(w, "no_audio", worst.no_audio);
 }
 
 static void put_rtcp(struct jsonw *w, const struct media_rtcp *r)
@@ -396,6 +418,7 @@ static void put_stream_fields(struct jsonw *w, const struct media_stream *s, uin
     put_time(w, "last_ts", s->last_ns);
     jsonw_kreal(w, "duration_s", (double)(s->last_ns - s->first_ns) / 1e9);
     put_opt(w, "mos", s->mos);
+    jsonw_kstr(w, "mos_reason", media_reason_name(s->mos_reason));
     jsonw_key(w, "r_factor");
     if (s->mos >= 0)
         jsonw_real(w, s->r_factor);

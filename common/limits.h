@@ -121,6 +121,9 @@
 #define TS_MEDIA_MAX_SERIES 720
 /* Other legs one stream is counted on when media bypasses B2BUAs in a row. */
 #define TS_MEDIA_ALSO_LEGS 3
+/* Live streams of a leg summed when a stream ends (one-way check): a leg
+ * has 2-4; strangers can open more SSRCs, so the walk stops here. */
+#define TS_MEDIA_LEG_WALK 32
 
 /* ---- calls (dialogs, legs, correlation, trunks) ---- */
 /* INVITE dialogs (legs) held at once, open or waiting to be emitted; LRU
@@ -144,6 +147,10 @@
 #define TS_CALLS_MAX_FORKS 8
 /* Hops (src,dst pairs) one Call-ID is seen on when a proxy relays it unchanged. */
 #define TS_CALLS_MAX_HOPS 4
+/* Endpoint quality reports kept per leg (vq-rtcpxr PUBLISH, X-RTP-Stat /
+ * P-RTP-Stat of BYE and its 2xx): one per reporter and kind in practice;
+ * a later report of the same reporter and kind replaces the earlier one. */
+#define TS_CALLS_MAX_EPQ 4
 /* SDP media endpoints per leg indexed for shared-media correlation. */
 #define TS_CALLS_MAX_MEDIA 4
 /* Trunks (peer pairs): a site has tens; spoofed sources must not grow it. */

@@ -139,6 +139,10 @@
     X(RTCP_XR, "rtcp.xr")                                                    \
     X(RTCP_SRTCP, "rtcp.srtcp")                                              \
     X(RTCP_SOURCES_EVICTED, "rtcp.sources_evicted")                          \
+    /* endpoint quality reports (vq-rtcpxr, X-RTP-Stat) */                   \
+    X(VQ_REPORTS, "vq.reports")                                              \
+    X(VQ_MALFORMED, "vq.malformed")                                          \
+    X(VQ_UNMATCHED, "vq.unmatched")                                          \
     /* calls */                                                              \
     X(CALLS_LEGS, "calls.legs")                                              \
     X(CALLS_CALLS, "calls.calls")                                            \

@@ -151,6 +151,7 @@ struct magg {
     uint16_t ep_port[2];
     bool ep_set[2];
     uint64_t rx[2], audio_rx[2], first_rx_ns[2];
+    uint64_t done_audio[2];   /* audio packets of its finished streams, per side */
     struct media_quality q;
     struct mstream *streams;  /* legs: live streams toward it (mstream.lg) */
 };
@@ -188,6 +189,25 @@ static const char *const flag_names[MEDIA_F_N] = {
 const char *media_flag_name(unsigned bit)
 {
     return bit < MEDIA_F_N ? flag_names[bit] : NULL;
+}
+
+static const char *const reason_names[MEDIA_R_N] = {
+    NULL, "loss", "burst_loss", "late_discards", "delay", "codec", "one_way", "no_audio",
+};
+
+const char *media_reason_name(unsigned r)
+{
+    return r < MEDIA_R_N ? reason_names[r] : NULL;
+}
+
+double media_stream_leg_mos(const struct media_stream *s, uint8_t *reason)
+{
+    if (s->flags & MEDIA_F_ONE_WAY) {
+        *reason = MEDIA_R_ONE_WAY;
+        return 1.0;
+    }
+    *reason = s->mos >= 0 && s->mos < MEDIA_POOR_MOS ? s->mos_reason : MEDIA_R_NONE;
+    return s->mos;
 }
 
 void media_config_default(struct media_config *cfg)
@@ -504,21 +524,58 @@ static struct magg *agg_get(struct media *m, uint8_t kind, uint64_t ref)
     return a;
 }
 
+/* The worst MOS wins, with its R and its reason. */
+static void quality_worst(struct media_quality *q, double mos, double rf, uint8_t reason)
+{
+    if (mos >= 0 && (q->mos < 0 || mos < q->mos)) {
+        q->mos = mos;
+        q->r_factor = rf;
+        q->reason = mos < MEDIA_POOR_MOS ? reason : MEDIA_R_NONE;
+    }
+}
+
 static void quality_add(struct media_quality *q, const struct media_stream *s)
 {
     q->streams++;
     q->packets += s->packets;
     q->lost += s->lost;
-    if (s->mos >= 0 && (q->mos < 0 || s->mos < q->mos)) {
-        q->mos = s->mos;
-        q->r_factor = s->r_factor;
-    }
+    uint8_t reason;
+    double mos = media_stream_leg_mos(s, &reason);
+    quality_worst(q, mos, mos == s->mos ? s->r_factor : 0, reason);
     if (s->max_jitter_ms > q->max_jitter_ms)
         q->max_jitter_ms = s->max_jitter_ms;
     q->flags |= s->flags & ~(uint32_t)(MEDIA_F_EVICTED | MEDIA_F_SERIES_FULL);
 }
 
-/* Leg-level verdicts once a leg ended (or the input did). */
+/* Audio packets toward side of the leg so far: finished streams and (up to
+ * TS_MEDIA_LEG_WALK) live ones. */
+static uint64_t leg_side_audio(const struct magg *leg, unsigned side)
+{
+    uint64_t n = leg->done_audio[side];
+    unsigned k = 0;
+    for (const struct mstream *x = leg->streams; x && k < TS_MEDIA_LEG_WALK; x = x->lg_next, k++)
+        if (x->side == side)
+            n += x->audio_pkts;
+    return n;
+}
+
+/* A direction is nearly empty when the other carried at least this many
+ * audio packets (5 s at 20 ms) and it less than a twentieth of them:
+ * a few packets (a greeting, NAT pinholes) are not a conversation. */
+#define NEAR_EMPTY_MIN 250
+#define NEAR_EMPTY_DIV 20
+
+static bool leg_nearly_one_way(const struct magg *leg)
+{
+    if (!leg->ep_set[0] || !leg->ep_set[1])
+        return false;
+    uint64_t a = leg_side_audio(leg, 0), b = leg_side_audio(leg, 1);
+    uint64_t hi = a > b ? a : b, lo = a > b ? b : a;
+    return hi >= NEAR_EMPTY_MIN && lo * NEAR_EMPTY_DIV < hi;
+}
+
+/* Leg-level verdicts once a leg ended (or the input did): a one-way or
+ * silent leg scores MOS 1.0, whatever the working direction scored. */
 static void leg_evaluate(struct media *m, struct magg *leg)
 {
     if (!leg->answered_ns || leg->evaluated)
@@ -528,12 +585,18 @@ static void leg_evaluate(struct media *m, struct magg *leg)
     bool a = leg->audio_rx[0] > 0, b = leg->audio_rx[1] > 0;
     if (!a && !b)
         f |= MEDIA_F_NO_AUDIO;
-    else if (a != b && leg->ep_set[0] && leg->ep_set[1])
+    else if ((a != b || leg_nearly_one_way(leg)) && leg->ep_set[0] && leg->ep_set[1])
         f |= MEDIA_F_ONE_WAY;
+    if (!f)
+        return;
+    uint8_t why = (f & MEDIA_F_NO_AUDIO) ? MEDIA_R_NO_AUDIO : MEDIA_R_ONE_WAY;
     leg->q.flags |= f;
+    quality_worst(&leg->q, 1.0, 0, why);
     struct magg *call = agg_find(m, AGG_CALL, leg->call_ref);
-    if (call)
+    if (call) {
         call->q.flags |= f;
+        quality_worst(&call->q, 1.0, 0, why);
+    }
 }
 
 /* ---- finishing streams ---- */
@@ -552,6 +615,26 @@ static double stream_mos(const struct media *m, struct media_stream *r, double p
     r->delay_ms = delay;
     *rf = emodel_r_for(c, delay, ppl, burst);
     return emodel_mos(*rf);
+}
+
+/* Which impairment took a stream under MEDIA_POOR_MOS: delay or codec when
+ * the stream is poor even without loss, else late discards when they are
+ * most of the bad packets, burst loss when the same loss at random would
+ * not be poor, plain loss otherwise. */
+static uint8_t stream_reason(const struct media_stream *r, const struct rtpstat *st)
+{
+    if (r->mos < 0 || r->mos >= MEDIA_POOR_MOS)
+        return MEDIA_R_NONE;
+    enum emodel_codec c = emodel_codec_by_name(r->codec);
+    if (emodel_mos(emodel_r_for(c, r->delay_ms, 0, 1)) < MEDIA_POOR_MOS)
+        return emodel_mos(emodel_r_for(c, 0, 0, 1)) < MEDIA_POOR_MOS ? MEDIA_R_CODEC
+                                                                     : MEDIA_R_DELAY;
+    uint32_t late = st->discarded, net = st->bad > late ? st->bad - late : 0;
+    if (late > net)
+        return MEDIA_R_LATE;
+    if (r->burst_r > 1 && emodel_mos(emodel_r_for(c, r->delay_ms, r->ppl, 1)) >= MEDIA_POOR_MOS)
+        return MEDIA_R_BURST_LOSS;
+    return MEDIA_R_LOSS;
 }
 
 static void series_push(struct media *m, struct mstream *s, const struct media_series *pt)
@@ -640,6 +723,7 @@ static void stream_end(struct media *m, struct mstream *s, bool evicted)
     r->ppl = total > 0 ? 100.0 * bad / total : 0;
     r->burst_r = emodel_burst_r(bad, st->runs, total);
     r->mos = stream_mos(m, r, r->ppl, r->burst_r, &r->r_factor);
+    r->mos_reason = stream_reason(r, st);
 
     if (s->win_pkts)
         window_close(m, s);
@@ -651,7 +735,8 @@ static void stream_end(struct media *m, struct mstream *s, bool evicted)
         if (leg->answered_ns) {
             if (!s->audio_pkts)
                 r->flags |= MEDIA_F_NO_AUDIO;
-            if (leg->ep_set[0] && leg->ep_set[1] && leg->rx[other] == 0)
+            if (leg->ep_set[0] && leg->ep_set[1] &&
+                (leg->rx[other] == 0 || (s->audio_pkts && leg_nearly_one_way(leg))))
                 r->flags |= MEDIA_F_ONE_WAY;
             if (r->first_ns > leg->answered_ns + LATE_MEDIA_NS &&
                 leg->first_rx_ns[s->side] == r->first_ns)
@@ -660,6 +745,8 @@ static void stream_end(struct media *m, struct mstream *s, bool evicted)
         if (leg->bye_ns && r->last_ns > leg->bye_ns + AFTER_BYE_NS)
             r->flags |= MEDIA_F_RTP_AFTER_BYE;
         quality_add(&leg->q, r);
+        if (s->lg == leg)
+            leg->done_audio[s->side] += s->audio_pkts;
     }
     struct magg *call = agg_find(m, AGG_CALL, r->call_ref);
     if (call)
@@ -1677,6 +1764,16 @@ bool media_leg_active(const struct media *m, uint64_t leg_ref)
 {
     const struct magg *a = agg_find(m, AGG_LEG, leg_ref);
     return a && a->streams;
+}
+
+size_t media_legs_flagged(const struct media *m, uint32_t flags)
+{
+    size_t n = 0;
+    for (const struct ht_node *x = m->aggs.lru.lnext; x != &m->aggs.lru; x = x->lnext) {
+        const struct magg *a = ts_container_of(x, struct magg, node);
+        n += a->kind == AGG_LEG && (a->q.flags & flags);
+    }
+    return n;
 }
 
 bool media_call_quality(const struct media *m, uint64_t call_ref, struct media_quality *out)

@@ -57,7 +57,7 @@ void media_sdp_info_from(const struct sdp_media *sm, struct media_sdp_info *info
 
 /* Stream flags. */
 enum {
-    MEDIA_F_ONE_WAY = 1u << 0,       /* answered leg, the other direction stayed silent */
+    MEDIA_F_ONE_WAY = 1u << 0,       /* answered leg, the other direction silent or nearly */
     MEDIA_F_NO_AUDIO = 1u << 1,      /* answered leg without audio packets */
     MEDIA_F_LATE_MEDIA = 1u << 2,    /* first packet > 2 s after the answer */
     MEDIA_F_RTP_AFTER_BYE = 1u << 3, /* packets > 1 s after the leg's BYE */
@@ -72,6 +72,24 @@ enum {
 };
 /* JSON/text name of flag bit i ("one_way"), NULL past the end. */
 const char *media_flag_name(unsigned bit);
+
+/* Below this MOS a stream, leg or call is poor and says why. */
+#define MEDIA_POOR_MOS 3.5
+/* Why a MOS is poor: the impairment that took it under MEDIA_POOR_MOS. */
+enum media_reason {
+    MEDIA_R_NONE = 0,
+    MEDIA_R_LOSS,       /* network loss (random) */
+    MEDIA_R_BURST_LOSS, /* the same loss would not be poor if it were random */
+    MEDIA_R_LATE,       /* most bad packets came too late for the de-jitter buffer */
+    MEDIA_R_DELAY,      /* mouth-to-ear delay alone */
+    MEDIA_R_CODEC,      /* the codec's impairment alone */
+    MEDIA_R_ONE_WAY,    /* leg/call: one direction missing or nearly empty */
+    MEDIA_R_NO_AUDIO,   /* leg/call: answered, no audio either way */
+    MEDIA_R_N
+};
+/* "loss", "burst_loss", "late_discards", "delay", "codec", "one_way",
+ * "no_audio"; NULL for MEDIA_R_NONE and past the end. */
+const char *media_reason_name(unsigned r);
 
 /* One 5-second interval of a stream. */
 struct media_series {
@@ -125,6 +143,7 @@ struct media_stream {
     uint64_t first_ns;
     double r_factor, mos;     /* < 0 when unknown (no audio codec) */
     double ppl, burst_r, delay_ms; /* E-model inputs */
+    uint8_t mos_reason;       /* enum media_reason: set when mos < MEDIA_POOR_MOS */
     bool signalled;
     uint64_t call_ref;
     uint32_t dtmf_events;
@@ -139,10 +158,17 @@ struct media_quality {
     uint32_t streams;
     uint64_t packets;
     int64_t lost;
-    double mos, r_factor;     /* worst; < 0 when no stream had one */
+    double mos, r_factor;     /* worst; < 0 when no stream had one. 1.0 (R 0) for a
+                               * one-way or silent leg, whatever the other way scored */
     double max_jitter_ms;
     uint32_t flags;           /* union of MEDIA_F_* (leg-level one_way/no_audio included) */
+    uint8_t reason;           /* enum media_reason of the worst, when mos < MEDIA_POOR_MOS */
 };
+
+/* The MOS a stream gives its leg (and call): 1.0 when the leg is one-way
+ * (the stream is flagged one_way), else its own; reason gets why it is
+ * poor (MEDIA_R_NONE when it is not). */
+double media_stream_leg_mos(const struct media_stream *s, uint8_t *reason);
 
 struct media;
 typedef void (*media_sink_fn)(void *ctx, const struct media_stream *s);
@@ -210,6 +236,8 @@ bool media_call_quality(const struct media *m, uint64_t call_ref, struct media_q
 /* True while a stream tied to the leg is still live (its quality is not
  * final yet). */
 bool media_leg_active(const struct media *m, uint64_t leg_ref);
+/* Legs among the aggregates held whose flags have any of these bits. */
+size_t media_legs_flagged(const struct media *m, uint32_t flags);
 
 /* "1.2.3.4:5" or "[2001:db8::1]:5" into buf (>= 56 bytes). */
 const char *media_endpoint_str(const struct ts_addr *a, uint16_t port, char *buf, size_t cap);

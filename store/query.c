@@ -227,7 +227,9 @@ static int run_id(struct stq *q, const char *sql, int64_t id, stq_row_fn fn, voi
                      " c.failure_side AS failure_side, c.failure_detail AS failure_detail,"  \
                      " c.pdd_ms AS pdd_ms, c.duration_s AS duration_s, c.mos AS mos,"        \
                      " c.legs AS legs, (SELECT l0.final_status FROM legs l0 WHERE"           \
-                     " l0.call_ref=c.id ORDER BY l0.idx LIMIT 1) AS final_status, c.site AS site"
+                     " l0.call_ref=c.id ORDER BY l0.idx LIMIT 1) AS final_status, c.site AS site," \
+                     " c.mos_reason AS mos_reason, (coalesce(c.media_flags,0)&1)<>0 AS one_way," \
+                     " (coalesce(c.media_flags,0)&2)<>0 AS no_audio"
 
 /* Bounded SQL text builder: overflow makes the whole text invalid. */
 struct sqlbuf {
@@ -538,7 +540,10 @@ int stq_call_legs(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
                   " caller_media_port AS caller_media_port, callee_media_addr AS"
                   " callee_media_addr, callee_media_port AS callee_media_port,"
                   " leg_ref AS leg_ref, capture_gap AS capture_gap, mos AS mos, site AS site,"
-                  " user_agent AS user_agent, server AS server"
+                  " user_agent AS user_agent, server AS server,"
+                  " mos_reason AS mos_reason, (coalesce(media_flags,0)&1)<>0 AS one_way,"
+                  " (coalesce(media_flags,0)&2)<>0 AS no_audio,"
+                  " endpoint_quality AS endpoint_quality"
                   " FROM legs WHERE call_ref=:id ORDER BY idx, id",
                   id, fn, ctx, NULL);
 }
@@ -610,7 +615,8 @@ int stq_call_streams(struct stq *q, int64_t id, uint32_t max, stq_row_fn fn, voi
            " s.min_delta_ms AS min_delta_ms, s.mean_delta_ms AS mean_delta_ms,"
            " s.max_delta_ms AS max_delta_ms, s.jitter_min_ms AS jitter_min_ms,"
            " s.jitter_mean_ms AS jitter_mean_ms, s.jitter_max_ms AS jitter_max_ms,"
-           " s.problem AS problem, s.mos AS mos, s.r_factor AS r_factor, s.ppl_pct AS ppl_pct,"
+           " s.problem AS problem, s.mos AS mos, s.mos_reason AS mos_reason,"
+           " s.r_factor AS r_factor, s.ppl_pct AS ppl_pct,"
            " s.burst_r AS burst_r, s.delay_ms AS delay_ms, s.flags AS flags,"
            " s.signalled AS signalled, s.dtmf_events AS dtmf_events, s.dtmf AS dtmf,"
            " s.rtcp_sr AS rtcp_sr, s.rtcp_rr AS rtcp_rr, s.rtcp_sdes AS rtcp_sdes,"

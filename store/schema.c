@@ -245,6 +245,21 @@ static const char SCHEMA_V8[] =
     " learned_from TEXT NOT NULL, b2bua INTEGER NOT NULL, calls INTEGER NOT NULL,"
     " confidence REAL, user_agent TEXT, addresses TEXT NOT NULL, site TEXT);";
 
+/* Version 9: why a MOS is poor and the quality endpoints report. A stream,
+ * leg and call keep the reason of their MOS under 3.5 (loss, burst_loss,
+ * late_discards, delay, codec, one_way, no_audio); legs and calls the
+ * one-way / no-audio bits of their streams (media_flags: 1 one_way,
+ * 2 no_audio), so the call list can show them; a leg the reports its
+ * endpoints sent (vq-rtcpxr PUBLISH, X-RTP-Stat / P-RTP-Stat of BYE and
+ * 200) as a JSON array written by the writer. */
+static const char SCHEMA_V9[] =
+    "ALTER TABLE rtp_streams ADD COLUMN mos_reason TEXT;"
+    "ALTER TABLE legs ADD COLUMN mos_reason TEXT;"
+    "ALTER TABLE legs ADD COLUMN media_flags INTEGER;"
+    "ALTER TABLE legs ADD COLUMN endpoint_quality TEXT;"
+    "ALTER TABLE calls ADD COLUMN mos_reason TEXT;"
+    "ALTER TABLE calls ADD COLUMN media_flags INTEGER;";
+
 const char *st_schema_step(int version)
 {
     switch (version) {
@@ -264,6 +279,8 @@ const char *st_schema_step(int version)
         return SCHEMA_V7;
     case 8:
         return SCHEMA_V8;
+    case 9:
+        return SCHEMA_V9;
     default:
         return NULL;
     }

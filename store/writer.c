@@ -123,6 +123,9 @@ enum stmt_id {
     S_N
 };
 
+/* A stream's MOS for its leg (media_stream_leg_mos): 1.0 when one-way. */
+#define ST_LEG_MOS "(CASE WHEN flags&1 THEN 1.0 ELSE mos END)"
+
 static const char *const STMT_SQL[S_N] = {
     [S_SIP] = "INSERT INTO sip_messages(ts,src,sport,dst,dport,transport,call_id,method,status,"
               "cseq,cseq_method,raw,capture_id,frame,file_off) "
@@ -135,9 +138,9 @@ static const char *const STMT_SQL[S_N] = {
               "reason,reason_hdr,q850,ms_diag,hangup_by,transport,src,sport,dst,dport,outcome,"
               "ev_type,ev_conf,linked_to,caller_codecs,callee_codecs,caller_media_addr,"
               "caller_media_port,callee_media_addr,callee_media_port,leg_ref,capture_gap,site,"
-              "user_agent,server) "
+              "user_agent,server,endpoint_quality) "
               "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-              "?,?,?,?,?)",
+              "?,?,?,?,?,?)",
     /* Appended in leg order (schema.c, version 6). A message is linked
      * once: the map forgets an id it linked, and links a range once. */
     [S_LINK_ID] = "INSERT OR IGNORE INTO sip_links(leg_id,msg_id) VALUES(?1,?2)",
@@ -181,24 +184,36 @@ static const char *const STMT_SQL[S_N] = {
                  "rtcp_sdes,rtcp_bye,rtcp_xr,rtcp_app,rtcp_feedback,rtcp_srtcp,rtcp_cname,"
                  "rtcp_report_blocks,rtcp_fraction_lost,rtcp_fraction_lost_max,"
                  "rtcp_cumulative_lost,rtcp_jitter_ms,rtcp_rtt_samples,rtcp_rtt_ms,"
-                 "rtcp_rtt_max_ms,rtcp_xr_voip,rtcp_xr_mos_lq,rtcp_xr_r_factor) VALUES("
+                 "rtcp_rtt_max_ms,rtcp_xr_voip,rtcp_xr_mos_lq,rtcp_xr_r_factor,mos_reason) VALUES("
                  "?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
                  "?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36,?37,?38,"
                  "?39,?40,?41,?42,?43,?44,?45,?46,?47,?48,?49,?50,?51,?52,?53,?54,?55,?56,"
-                 "?57,?58,?59,?60,?61,?62,?63)",
+                 "?57,?58,?59,?60,?61,?62,?63,?64)",
     [S_IVL] = "INSERT OR REPLACE INTO rtp_intervals(stream_id,ts,packets,lost,jitter_max_ms,mos)"
               " VALUES(?,?,?,?,?,?)",
     /* this session's legs only: leg_ref is unique per run, not per database */
     [S_LEG_BY_REF] = "SELECT id, call_ref FROM legs WHERE leg_ref=?1 AND id>?2 "
                      "ORDER BY id DESC LIMIT 1",
-    [S_LEG_MOS] = "UPDATE legs SET mos=min(coalesce(mos,99),?2) WHERE id=?1",
-    [S_CALL_MOS] = "UPDATE calls SET mos=min(coalesce(mos,99),?2) WHERE id=?1",
+    /* the worst MOS with its reason; the one-way / no-audio bits */
+    [S_LEG_MOS] = "UPDATE legs SET mos=min(coalesce(mos,99),?2), mos_reason=CASE WHEN "
+                  "?2<coalesce(mos,99) THEN ?3 ELSE mos_reason END, "
+                  "media_flags=coalesce(media_flags,0)|?4 WHERE id=?1",
+    [S_CALL_MOS] = "UPDATE calls SET mos=min(coalesce(mos,99),?2), mos_reason=CASE WHEN "
+                   "?2<coalesce(mos,99) THEN ?3 ELSE mos_reason END, "
+                   "media_flags=coalesce(media_flags,0)|?4 WHERE id=?1",
     [S_ADOPT] = "UPDATE rtp_streams SET leg_id=?1, call_ref=?2 WHERE leg_ref=?3 AND "
                 "leg_id IS NULL AND id>?4",
-    [S_LEG_MOS_ALL] = "UPDATE legs SET mos=(SELECT min(mos) FROM rtp_streams WHERE "
-                      "leg_id=?1) WHERE id=?1",
-    [S_CALL_MOS_ALL] = "UPDATE calls SET mos=(SELECT min(mos) FROM legs WHERE call_ref=?1) "
-                       "WHERE id=?1",
+    /* as media_stream_leg_mos(): a one-way stream gives its leg MOS 1.0 */
+    [S_LEG_MOS_ALL] = "UPDATE legs SET mos=(SELECT min(" ST_LEG_MOS ") FROM rtp_streams "
+                      "WHERE leg_id=?1), mos_reason=(SELECT CASE WHEN flags&1 THEN 'one_way' "
+                      "ELSE mos_reason END FROM rtp_streams WHERE leg_id=?1 AND " ST_LEG_MOS
+                      " IS NOT NULL ORDER BY " ST_LEG_MOS " LIMIT 1), media_flags=(SELECT "
+                      "max(flags&1)|max(flags&2) FROM rtp_streams WHERE leg_id=?1) WHERE id=?1",
+    [S_CALL_MOS_ALL] = "UPDATE calls SET mos=(SELECT min(mos) FROM legs WHERE call_ref=?1), "
+                       "mos_reason=(SELECT mos_reason FROM legs WHERE call_ref=?1 AND mos IS "
+                       "NOT NULL ORDER BY mos LIMIT 1), media_flags=(SELECT "
+                       "max(coalesce(media_flags,0)&1)|max(coalesce(media_flags,0)&2) FROM legs "
+                       "WHERE call_ref=?1) WHERE id=?1",
     [S_LIVE_LEG] = "INSERT INTO live_legs(call_key,state,call_id,caller,callee,invite_ts,ring_ts,"
                    "answer_ts,src,sport,dst,dport,transport,site) "
                    "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -670,7 +685,11 @@ static bool write_leg(struct st_writer *w, int64_t call_ref, int idx, const stru
     b_i64(s, i++, l->capture_gap);
     b_site(s, i++, l->site);
     b_text(s, i++, l->user_agent);
-    b_text(s, i, l->server);
+    b_text(s, i++, l->server);
+    char epq[TS_CALLS_MAX_EPQ * 320];
+    size_t ne = calls_epq_json(l, epq, sizeof epq);
+    if (ne)
+        b_textn(s, i, epq, ne);
     if (!run(w, s))
         return false;
     int64_t leg_id = sqlite3_last_insert_rowid(w->h);
@@ -778,6 +797,9 @@ static bool write_stream(struct st_writer *w, struct rec *r)
     b_i64(s, 61, rc->xr_voip);
     b_real(s, 62, rc->xr_mos_lq);
     b_real(s, 63, rc->xr_r_factor);
+    const char *why = media_reason_name(m->mos_reason);
+    if (why)
+        b_text(s, 64, why);
     if (!run(w, s))
         return false;
     int64_t sid = sqlite3_last_insert_rowid(w->h);
@@ -793,15 +815,19 @@ static bool write_stream(struct st_writer *w, struct rec *r)
         b_real(s, 6, p->mos);
         ok &= run(w, s);
     }
-    if (leg_id && q) { /* worst stream of the leg, worst leg of the call */
-        s = w->s[S_LEG_MOS];
-        b_i64(s, 1, leg_id);
-        sqlite3_bind_double(s, 2, m->mos);
-        ok &= run(w, s);
-        s = w->s[S_CALL_MOS];
-        b_i64(s, 1, call_ref);
-        sqlite3_bind_double(s, 2, m->mos);
-        ok &= run(w, s);
+    uint8_t reason;
+    double leg_mos = media_stream_leg_mos(m, &reason);
+    const char *lwhy = media_reason_name(reason);
+    if (leg_id && leg_mos >= 0) { /* worst stream of the leg, worst leg of the call */
+        for (int k = 0; k < 2; k++) {
+            s = w->s[k ? S_CALL_MOS : S_LEG_MOS];
+            b_i64(s, 1, k ? call_ref : leg_id);
+            sqlite3_bind_double(s, 2, leg_mos);
+            if (lwhy)
+                b_text(s, 3, lwhy);
+            b_i64(s, 4, m->flags & (MEDIA_F_ONE_WAY | MEDIA_F_NO_AUDIO));
+            ok &= run(w, s);
+        }
     }
     return ok;
 }

@@ -406,7 +406,9 @@ async function pageCalls(params) {
       h("td", { class: "mono" }, when(c.start)), h("td", {}, c.caller || "–"), h("td", {}, c.callee || "–"),
       h("td", {}, c.direction), h("td", { class: "outcome" }, c.outcome), h("td", { class: "num" }, c.final_status ?? "–"),
       h("td", {}, c.failure_side === "none" ? "" : c.failure_side), h("td", { class: "num" }, ms(c.pdd_ms)),
-      h("td", { class: "num" }, secs(c.duration_s)), h("td", { class: "num" }, num(c.mos, 2)),
+      h("td", { class: "num" }, secs(c.duration_s)), mosCell(c.mos, c.mos_reason),
+      h("td", {}, [c.one_way ? h("span", { class: "badge flag", "data-flag": "one_way" }, "one-way") : "",
+                   c.no_audio ? h("span", { class: "badge flag", "data-flag": "no_audio" }, "no audio") : ""]),
       h("td", { class: "num" }, c.legs));
   });
   const nav = (cursor, back) => {
@@ -427,8 +429,8 @@ async function pageCalls(params) {
       h("thead", {}, h("tr", {}, sortTh("start", "Start (UTC)"), h("th", {}, "Caller"), h("th", {}, "Callee"),
         h("th", {}, "Direction"), h("th", {}, "Outcome"), h("th", { class: "num" }, "Final"), h("th", {}, "Failed at"),
         sortTh("pdd", "PDD", "num"), sortTh("duration", "Duration", "num"), sortTh("mos", "MOS", "num"),
-        h("th", { class: "num" }, "Legs"))),
-      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 11, class: "muted" }, "No calls match."))))), pager));
+        h("th", {}, "Audio"), h("th", { class: "num" }, "Legs"))),
+      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 12, class: "muted" }, "No calls match."))))), pager));
 }
 
 /* ---- call detail and the ladder ---- */
@@ -494,6 +496,49 @@ const DETECTION_TEXT = { one_way: "one-way audio", no_audio: "no audio", late_me
   rtp_after_bye: "RTP after BYE", codec_mismatch: "codec mismatch", capture_gap: "capture gap", srtp: "SRTP",
   unsignalled: "unsignalled", ssrc_change: "SSRC change", evicted: "evicted", series_full: "series cut" };
 
+/* Why a MOS is under POOR_MOS, shown beside the number. */
+const REASON_TEXT = { loss: "loss", burst_loss: "burst loss", late_discards: "late discards", delay: "delay",
+  codec: "codec", one_way: "one-way", no_audio: "no audio" };
+
+function mosCell(mos, reason, extraCls) {
+  return h("td", { class: "num" + (mos !== null && mos < POOR_MOS ? " poor" : "") + (extraCls || ""),
+                   "data-reason": reason || "" },
+    num(mos, 2), reason ? h("span", { class: "why" }, " " + (REASON_TEXT[reason] || reason)) : "");
+}
+
+/* Reported and measured disagree: MOS by half a point or more, loss by
+ * two percentage points or more. */
+const MOS_DISAGREE = 0.5, LOSS_DISAGREE = 2;
+
+function reportText(r) {
+  const parts = [];
+  if (r.mos_lq !== null) parts.push(`MOS-LQ ${num(r.mos_lq, 2)}`);
+  if (r.mos_cq !== null && r.mos_lq === null) parts.push(`MOS-CQ ${num(r.mos_cq, 2)}`);
+  if (r.loss_pct !== null) parts.push(`loss ${num(r.loss_pct, 1)}%`);
+  if (r.discard_pct !== null) parts.push(`discard ${num(r.discard_pct, 1)}%`);
+  if (r.jitter_ms !== null) parts.push(`jitter ${num(r.jitter_ms, 0)} ms`);
+  if (r.rtt_ms !== null) parts.push(`RTT ${num(r.rtt_ms, 0)} ms`);
+  const who = r.reporter ? `, ${r.reporter}` : "";
+  return `${parts.join(" · ") || "no metrics"} (${r.source}${who}${r.interval ? ", interval" : ""})`;
+}
+
+/* Does report r disagree with what we measured on leg l (its MOS, and the
+ * largest loss of its streams)? */
+function disagrees(r, l, streams) {
+  const rm = r.mos_lq !== null ? r.mos_lq : r.mos_cq;
+  if (rm !== null && l.mos !== null && Math.abs(rm - l.mos) >= MOS_DISAGREE) return true;
+  const lossy = streams.filter((s) => s.leg === l.idx).map((s) => s.lost_pct || 0);
+  return r.loss_pct !== null && lossy.length > 0 && Math.abs(r.loss_pct - Math.max(...lossy)) >= LOSS_DISAGREE;
+}
+
+function reportsCell(l, streams) {
+  const reps = l.endpoint_quality || [];
+  if (!reps.length) return h("td", { class: "muted" }, "–");
+  return h("td", { class: "reports" }, reps.map((r) => h("div", {
+    class: "report" + (disagrees(r, l, streams) ? " disagree" : ""), "data-source": r.source,
+    title: disagrees(r, l, streams) ? "differs from the measured quality" : "" }, reportText(r))));
+}
+
 function detections(s) {
   return Object.entries(s.detections || {}).filter(([, v]) => v).map(([k]) => DETECTION_TEXT[k] || k);
 }
@@ -504,12 +549,16 @@ function streamTable(streams) {
     h("td", { class: "mono" }, "0x" + (s.ssrc >>> 0).toString(16).toUpperCase().padStart(8, "0")),
     h("td", {}, s.codec || `PT ${s.payload_type}`), h("td", { class: "num" }, s.packets),
     h("td", { class: "num" }, `${s.lost} (${num(s.lost_pct, 1)}%)`), h("td", { class: "num" }, num(s.jitter_max_ms, 1)),
-    h("td", { class: "num" }, num(s.max_delta_ms, 1)), h("td", { class: "num" }, num(s.mos, 2)),
+    h("td", { class: "num" }, num(s.max_delta_ms, 1)), mosCell(s.mos, s.mos_reason),
+    h("td", { class: "num" + (s.rtcp && s.rtcp.xr_mos_lq !== null && s.mos !== null &&
+      Math.abs(s.rtcp.xr_mos_lq - s.mos) >= MOS_DISAGREE ? " disagree" : "") },
+      s.rtcp && s.rtcp.xr_voip ? `${num(s.rtcp.xr_mos_lq, 1)} / R ${num(s.rtcp.xr_r_factor, 0)}` : "–"),
     h("td", { class: "num" }, num(s.rtcp && s.rtcp.rtt_ms, 1)), h("td", {}, s.dtmf || ""),
     h("td", {}, detections(s).join(", "))));
   return h("div", { class: "table-wrap" }, h("table", { class: "grid", id: "streams-table" },
     h("thead", {}, h("tr", {}, ["Leg", "Stream", "SSRC", "Codec", "Packets", "Lost", "Jitter max ms",
-      "Max Δ ms", "MOS", "RTT ms", "DTMF", "Detections"].map((t) => h("th", {}, t)))), h("tbody", {}, rows)));
+      "Max Δ ms", "MOS", "RTCP XR MOS-LQ", "RTT ms", "DTMF", "Detections"].map((t) => h("th", {}, t)))),
+    h("tbody", {}, rows)));
 }
 
 /* Per stream: MOS and jitter/loss per 5-second interval. */
@@ -577,7 +626,7 @@ async function pageCall(id, params) {
     h("td", { class: "num" }, l.idx === 0 ? "" : num(l.confidence, 2)),
     h("td", {}, `${l.src}:${l.sport}`), h("td", {}, `${l.dst}:${l.dport}`), h("td", {}, l.transport),
     h("td", {}, l.callee_codecs || l.caller_codecs || ""),
-    h("td", { class: "num" + (l.mos !== null && l.mos < POOR_MOS ? " poor" : "") }, num(l.mos, 2)),
+    mosCell(l.mos, l.mos_reason), reportsCell(l, d.streams),
     h("td", { class: "mono clip", title: l.call_id }, l.call_id),
     h("td", { class: "clip", title: [l.user_agent, l.server].filter(Boolean).join(" → ") },
       [l.user_agent, l.server].filter(Boolean).join(" → "))));
@@ -601,13 +650,21 @@ async function pageCall(id, params) {
         h("dt", {}, "start"), h("dd", {}, when(c.start) + " UTC"), h("dt", {}, "end"), h("dd", {}, when(c.end)),
         h("dt", {}, "PDD"), h("dd", {}, ms(c.pdd_ms)), h("dt", {}, "duration"), h("dd", {}, secs(c.duration_s)),
         h("dt", {}, "MOS"), h("dd", { id: "call-mos", class: c.mos !== null && c.mos < POOR_MOS ? "poor" : "" },
-          num(c.mos, 2), d.streams.length ? ` (worst of ${d.streams.length} streams)` : ""),
+          num(c.mos, 2), c.mos_reason ? h("span", { class: "why" }, " " + (REASON_TEXT[c.mos_reason] || c.mos_reason)) : "",
+          d.streams.length ? ` (worst of ${d.streams.length} streams)` : ""),
+        h("dt", {}, "reported"), h("dd", { id: "call-reported" }, ...(() => {
+          const reps = d.legs.flatMap((l) => (l.endpoint_quality || []).map((r) => [r, l]));
+          if (!reps.length) return ["–"];
+          return reps.map(([r, l]) => h("div", { class: "report" + (disagrees(r, l, d.streams) ? " disagree" : "") },
+            `leg ${l.idx}: ${reportText(r)}`));
+        })()),
         h("dt", {}, "legs / messages"),
         h("dd", {}, `${d.legs.length} / ${d.messages.length}` + (d.messages_truncated ? " (cut)" : ""))))),
     h("div", { class: "card" }, h("div", { class: "toolbar" }, h("h2", {}, "Legs and correlation evidence"),
       h("span", { class: "spacer" }), csvButton("legs-table", "call-" + c.id + "-legs")), h("div", { class: "table-wrap" },
       h("table", { class: "grid", id: "legs-table" }, h("thead", {}, h("tr", {}, ["#", "Outcome", "Final", "Reason",
-        "Linked by", "Conf.", "From", "To", "Transport", "Codecs", "MOS", "Call-ID", "User-Agent → Server"].map((t) => h("th", {}, t)))),
+        "Linked by", "Conf.", "From", "To", "Transport", "Codecs", "MOS", "Reported by endpoints",
+        "Call-ID", "User-Agent → Server"].map((t) => h("th", {}, t)))),
         h("tbody", {}, legRows)))),
     h("div", { class: wide ? "split wide" : "split" },
       h("div", { class: "card" }, h("h2", {}, "SIP ladder"), legend,

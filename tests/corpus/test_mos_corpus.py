@@ -7,6 +7,8 @@ against tshark 4.0's view of the same packets:
   PCMA stream from the media gateway (a timestamp jump, then marked
   talkspurts) scored 1.0 with a buffer that never re-synchronised and must
   be among the streams checked;
+- a stream under MOS 3.5 says why (`mos_reason`), one at 3.5 or above
+  carries no reason;
 - `rtp_after_bye` only on a stream that tshark sees sending more than 1 s
   after a BYE of the capture (not on legs challenged 401/407 or answered
   legs whose BYE was not captured).
@@ -84,6 +86,12 @@ def main():
                 check(o["mos"] is not None and o["mos"] >= 4.0,
                       f"{name} {key}: loss-free G.711 (mean jitter {t['mean_jitter']:.1f} ms) "
                       f"scores MOS {o['mos']} (jb_discarded {o.get('jb_discarded')})")
+        for key, o in sorted(ours.items()):
+            if o["mos"] is None:
+                continue
+            poor = o["mos"] < 3.5
+            check(poor == (o.get("mos_reason") is not None),
+                  f"{name} {key}: MOS {o['mos']:.2f} with reason {o.get('mos_reason')}")
         byes, last = tshark_times(tshark, path)
         for key, o in sorted(ours.items()):
             if not o["flags"].get("rtp_after_bye"):

@@ -2,7 +2,7 @@
 # Fuzz one libFuzzer target for a chosen time, from the seeds extracted from
 # ../shared, the kept regression inputs and its own growing corpus.
 # usage: tests/fuzz/run.sh TARGET SECONDS [BUILD_DIR]
-#   TARGET: sip packet sipframe sdp pcap media hep query; BUILD_DIR: a
+#   TARGET: sip packet sipframe sdp pcap media hep query vq; BUILD_DIR: a
 #   -DTS_FUZZ=ON clang build
 #   (default build-fuzz beside the sources). A crash is written to
 #   BUILD_DIR/fuzz-crashes/TARGET-*; minimise it with
@@ -23,7 +23,7 @@ bin=$build/tests/fuzz/fuzz_$t
 case $t in
 packet|pcap) max_len=16384 ;;
 media) max_len=8192 ;;
-sipframe|sdp) max_len=4096 ;;
+sipframe|sdp|vq) max_len=4096 ;;
 query) max_len=1024 ;;
 *) max_len=0 ;;
 esac

@@ -17,7 +17,11 @@
           HEPv2 (version 1 and 2), a TCP stream of several packets, and field
           records for the encoder (mode bit 5);
   query:  API requests as lines (path, then key=value), one per route and
-          parameter with valid and boundary values.
+          parameter with valid and boundary values;
+  vq:     [u8 parser] + a report: every application/vq-rtcpxr body of a SIP
+          message in the captures (inside HEP too), every X-RTP-Stat /
+          P-RTP-Stat value, and reports built here (RFC 6035 section 4
+          layout, stat headers of several vendors' shapes).
 With --replay BIN, runs BIN over the seeds and any extra directories."""
 import argparse
 import os
@@ -277,12 +281,60 @@ QUERIES = [
 ]
 
 
+VQ_BUILT = [
+    b"\x00VQSessionReport: CallTerm\r\nCallID: 6dg37f1890463\r\n"
+    b"LocalID: Alice <sip:alice@atlanta.example.org>\r\n"
+    b"RemoteID: Bill <sip:bill@biloxi.example.org>\r\n"
+    b"LocalAddr: IP=10.10.1.100 PORT=5000 SSRC=1a2b3c4d\r\nLocalMetrics:\r\n"
+    b"SessionDesc: PT=18 PD=G729 SR=8000 FD=20 FO=20 FPP=2 PPS=50 FMTP=\"annexb=no\" PLC=3\r\n"
+    b"JitterBuffer: JBA=3 JBR=2 JBN=40 JBM=80 JBX=120\r\nPacketLoss: NLR=5.0 JDR=2.0\r\n"
+    b"Delay: RTD=200 ESD=140 SOWD=200 IAJ=2 MAJ=10\r\n"
+    b"QualityEst: RLQ=88 RCQ=85 EXTRI=90 MOSLQ=4.2 MOSCQ=4.3 QoEEstAlg=P.564\r\n"
+    b"RemoteMetrics:\r\nPacketLoss: NLR=1.0 JDR=0.5\r\nQualityEst: MOSLQ=3.9\r\n"
+    b"DialogID: 1890463548@alice.example.org;to-tag=8472761;from-tag=9123dh311\r\n",
+    b"\x00VQIntervalReport\nLocalMetrics:\nPacketLoss:NLR=8.0\nDelay:IAJ=93\n",
+    b"\x00VQAlertReport: CallTerm\r\nLocalMetrics:\r\nQualityEst: MOSLQ=2.1\r\n",
+    b"\x01PS=1240,OS=198400,PR=1238,OR=198080,PL=12,JI=4,LA=35,DU=24,EN=PCMA,DE=PCMA",
+    b"\x01PR=10; PL=0 ;XX=7;EN=G729",
+    b"\x01RTP-RxStat: Dur=12,Pkt=600,Oct=96000,Underrun=0",
+]
+
+
+def vq_seeds(pcaps, names, out):
+    """Reports found in the captures' SIP messages (also inside HEP), and
+    VQ_BUILT; the first byte selects the parser as fuzz_vq.c does."""
+    n = 0
+    for i, s in enumerate(VQ_BUILT):
+        with open(os.path.join(out, f"built-{i}"), "wb") as g:
+            g.write(s)
+        n += 1
+    for name in names:
+        data = open(os.path.join(pcaps, name), "rb").read()
+        k = 0
+        for m in re.finditer(rb"(?im)^content-type:\s*application/vq-rtcpxr[^\n]*\n", data):
+            end = data.find(b"\r\n\r\n", m.end())
+            end2 = data.find(b"\n\n", m.end())
+            cut = min(x for x in (end + 4 if end >= 0 else 1 << 40, end2 + 2 if end2 >= 0 else 1 << 40))
+            if cut >= 1 << 40:
+                continue
+            with open(os.path.join(out, f"{name}-body{k}"), "wb") as g:
+                g.write(b"\x00" + data[cut:cut + 2048])
+            k += 1
+            n += 1
+        for m in re.finditer(rb"(?im)^[xp]-rtp-stat:\s*([^\r\n]*)", data):
+            with open(os.path.join(out, f"{name}-stat{k}"), "wb") as g:
+                g.write(b"\x01" + m.group(1))
+            k += 1
+            n += 1
+    return n
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--target", required=True,
-                    choices=["sip", "packet", "sipframe", "sdp", "pcap", "media", "hep", "query"])
+                    choices=["sip", "packet", "sipframe", "sdp", "pcap", "media", "hep", "query", "vq"])
     ap.add_argument("--replay")
     ap.add_argument("extra", nargs="*")
     a = ap.parse_args()
@@ -335,6 +387,8 @@ def main():
         n += media_seeds(pcaps, names, out)
     elif a.target == "hep":
         n += hep_seeds(pcaps, names, out)
+    elif a.target == "vq":
+        n += vq_seeds(pcaps, names, out)
     elif a.target == "query":
         for i, q in enumerate(QUERIES):
             with open(os.path.join(out, f"q{i:03d}"), "wb") as g:

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "../../common/hash.h"
+#include "../../media/emodel.h"
 #include "../../media/media.h"
 #include "../../media/rtpstat.h"
 
@@ -350,6 +351,112 @@ static void test_jb_jitter_burst(void **state)
     assert_true(mos < clean_mos() - 0.5);
 }
 
+/* A PCMU stream of n packets where drop(i) packets are lost and late(i)
+ * ones arrive 100 ms late; returns the record (copied) of the finished
+ * stream. */
+static struct media_stream shaped(int n, int loss_every, int burst, int late_every)
+{
+    struct media *m = new_media(0);
+    for (int i = 0; i < n; i++) {
+        if (loss_every && (i / (burst ? burst : 1)) % loss_every == 1)
+            continue;
+        double late = late_every && i % late_every == 3 ? 100.0 : 0;
+        struct pkt_meta pm = meta(1, 4000, 2, 5000, T0 + (uint64_t)((20.0 * i + late) * 1e6));
+        assert_true(send_rtp(m, &pm, 0, i == 0, (uint16_t)(500 + i), 160u * i, 0x5151));
+    }
+    struct media_stream r = *only(m);
+    r.series = NULL;
+    media_free(m);
+    return r;
+}
+
+/* Every stream under MEDIA_POOR_MOS says why, and the reason names the
+ * impairment that was put on it. */
+static void test_mos_reasons(void **state)
+{
+    (void)state;
+    struct media_stream r = shaped(1000, 10, 0, 0); /* 10 % random loss */
+    assert_true(r.mos < MEDIA_POOR_MOS);
+    assert_int_equal(r.mos_reason, MEDIA_R_LOSS);
+    assert_string_equal(media_reason_name(r.mos_reason), "loss");
+    r = shaped(1200, 16, 40, 0); /* 6.7 % loss in runs of 40: fine if it were random */
+    assert_true(r.burst_r > 5);
+    assert_true(r.ppl > 6 && r.ppl < 7.5);
+    assert_true(emodel_mos(emodel_r_for(EMODEL_G711, r.delay_ms, r.ppl, 1)) >= MEDIA_POOR_MOS);
+    assert_true(r.mos < MEDIA_POOR_MOS);
+    assert_int_equal(r.mos_reason, MEDIA_R_BURST_LOSS);
+    r = shaped(1000, 0, 0, 5); /* every 5th packet 100 ms late */
+    assert_true(r.discarded >= 190);
+    assert_true(r.mos < MEDIA_POOR_MOS);
+    assert_int_equal(r.mos_reason, MEDIA_R_LATE);
+    r = shaped(1000, 0, 0, 0);
+    assert_true(r.mos > 4.3);
+    assert_int_equal(r.mos_reason, MEDIA_R_NONE);
+    assert_null(media_reason_name(MEDIA_R_NONE));
+    /* a sweep: no stream under 3.5 without a reason, none above with one */
+    for (int every = 2; every <= 40; every += 3)
+        for (int burst = 0; burst <= 8; burst += 4)
+            for (int late = 0; late <= 12; late += 6) {
+                r = shaped(600, every, burst, late);
+                if (r.mos < MEDIA_POOR_MOS)
+                    assert_int_not_equal(r.mos_reason, MEDIA_R_NONE);
+                else
+                    assert_int_equal(r.mos_reason, MEDIA_R_NONE);
+            }
+}
+
+/* A leg whose other direction is missing or nearly empty scores MOS 1.0
+ * (reason one_way) as leg and call, whatever the working direction scored. */
+static void test_one_way_leg_mos(void **state)
+{
+    (void)state;
+    struct ts_addr a = { .family = 4, .a = { 10, 0, 0, 1 } };
+    struct ts_addr b = { .family = 4, .a = { 10, 0, 0, 2 } };
+    for (int back = 0; back <= 300; back += 5) {
+        if (back > 10 && back < 300)
+            continue; /* 0, 5, 10 of 500 back: one-way; 300: two-way */
+        struct media *m = new_media(0);
+        media_expect(m, &a, 4000, false, 5, 50, T0, NULL);
+        media_expect(m, &b, 5000, false, 5, 50, T0, NULL);
+        media_leg_answered(m, 5, T0);
+        for (int i = 0; i < 500; i++) {
+            struct pkt_meta pm = meta(1, 4000, 2, 5000, T0 + 20 * MS * (uint64_t)i);
+            assert_true(send_rtp(m, &pm, 0, i == 0, (uint16_t)i, 160u * i, 0x61));
+            if (i < back) {
+                pm = meta(2, 5000, 1, 4000, T0 + 20 * MS * (uint64_t)i + MS);
+                assert_true(send_rtp(m, &pm, 0, i == 0, (uint16_t)i, 160u * i, 0x62));
+            }
+        }
+        media_leg_bye(m, 5, T0 + 10100 * MS);
+        media_finish(m);
+        struct media_quality q, cq;
+        assert_true(media_leg_quality(m, 5, &q));
+        assert_true(media_call_quality(m, 50, &cq));
+        bool one_way = back < 300;
+        assert_int_equal(!!(q.flags & MEDIA_F_ONE_WAY), one_way);
+        assert_int_equal(!!(cq.flags & MEDIA_F_ONE_WAY), one_way);
+        if (one_way) {
+            assert_true(q.mos == 1.0 && cq.mos == 1.0);
+            assert_int_equal(q.reason, MEDIA_R_ONE_WAY);
+            assert_int_equal(cq.reason, MEDIA_R_ONE_WAY);
+        } else {
+            assert_true(q.mos > 4.3 && cq.mos > 4.3);
+            assert_int_equal(q.reason, MEDIA_R_NONE);
+        }
+        /* the working direction itself still scores what it measured */
+        for (size_t i = 0; i < media_count(m); i++) {
+            const struct media_stream *s = media_get(m, i);
+            if (s->ssrc == 0x61) {
+                assert_true(s->mos > 4.3);
+                uint8_t why;
+                double lm = media_stream_leg_mos(s, &why);
+                assert_true(one_way ? lm == 1.0 && why == MEDIA_R_ONE_WAY : lm == s->mos);
+            }
+        }
+        media_free(m);
+    }
+}
+
 static void test_ssrc_change(void **state)
 {
     (void)state;
@@ -635,7 +742,7 @@ static void test_detections(void **state)
     assert_true(media_leg_quality(m, 5, &q));
     assert_int_equal(q.streams, 1);
     assert_true(q.flags & MEDIA_F_ONE_WAY);
-    assert_true(q.mos > 4.0);
+    assert_true(q.mos == 1.0); /* one-way: the leg sounds broken */
     assert_true(media_call_quality(m, 50, &q));
     assert_true(q.flags & MEDIA_F_ONE_WAY);
     assert_false(media_leg_quality(m, 6, &q));
@@ -914,6 +1021,7 @@ int main(void)
         cmocka_unit_test(test_jitter_known),  cmocka_unit_test(test_jb_discards),
         cmocka_unit_test(test_jb_talkspurt_step), cmocka_unit_test(test_jb_seq_restart),
         cmocka_unit_test(test_jb_jitter_burst), cmocka_unit_test(test_rtp_after_bye),
+        cmocka_unit_test(test_mos_reasons),   cmocka_unit_test(test_one_way_leg_mos),
         cmocka_unit_test(test_ssrc_change),   cmocka_unit_test(test_table_limit),
         cmocka_unit_test(test_report_limit),  cmocka_unit_test(test_idle_expiry),
         cmocka_unit_test(test_rtcp_rtt),      cmocka_unit_test(test_sdp_expect),

@@ -391,6 +391,52 @@ try {
   await page.click(`#topology g.topo-node[data-node="${sbcNode.id}"]`);
   await waitFor(page, () => location.hash.startsWith("#/trunk/"), null, "a node's trunk page");
   check(true, "a node opens its trunk page");
+  // ---- endpoint-reported quality and one-way audio: the capture of
+  // tests/corpus/test_endpoint_quality.py (a clean call whose endpoints
+  // report MOS-LQ 2.1 by vq-rtcpxr, X-RTP-Stat and P-RTP-Stat; a one-way call)
+  const eqPcap = path.join(work, "eq.pcap"), eqDb = path.join(work, "eq.db");
+  const mk = spawnSync("python3", ["-c", "import sys; sys.path.insert(0, sys.argv[1]); " +
+    "import test_endpoint_quality as t; t.make_capture(sys.argv[2])", path.join(root, "tests", "corpus"), eqPcap],
+  { encoding: "utf8" });
+  if (check(mk.status === 0, "endpoint-quality capture: " + (mk.stderr || "").slice(-300))) {
+    run(["analyze", "--db", eqDb, eqPcap]);
+    const srv3 = await serve(eqDb);
+    try {
+      const base3 = `http://127.0.0.1:${srv3.port}`;
+      const api3 = async (p) => (await fetch(base3 + "/api/v1" + p)).json();
+      const calls = (await api3("/calls")).calls;
+      await page.goto(base3 + "/#/calls");
+      await page.waitForSelector("#calls-table tbody tr[data-call]");
+      const shown = await page.$$eval("#calls-table tbody tr[data-call]", (rs) => rs.map((r) => ({
+        id: Number(r.dataset.call), flag: !!r.querySelector('[data-flag="one_way"]'),
+        reason: r.querySelector("td[data-reason]")?.dataset.reason || "",
+        why: r.querySelector(".why")?.textContent.trim() || "" })));
+      for (const c of calls) {
+        const s = shown.find((x) => x.id === c.id);
+        check(s && s.flag === c.one_way, `call ${c.id}: one-way badge ${s && s.flag} = API ${c.one_way}`);
+        check(s && s.reason === (c.mos_reason || ""), `call ${c.id}: reason beside MOS ${s && s.reason}`);
+      }
+      check(shown.some((s) => s.why === "one-way"), "the one-way call shows 'one-way' beside its MOS");
+      const rep = calls.find((c) => !c.one_way);
+      const rd = await api3("/calls/" + rep.id);
+      await page.goto(base3 + "/#/call/" + rep.id);
+      await page.waitForSelector("#legs-table tbody tr");
+      const reps = await page.$$eval("#legs-table .report", (rs) => rs.map((r) => ({
+        source: r.dataset.source, disagree: r.classList.contains("disagree"), text: r.textContent })));
+      check(reps.length === rd.legs[0].endpoint_quality.length && reps.length === 3,
+            `call ${rep.id}: a line per endpoint report (${reps.length})`);
+      const vq = reps.find((r) => r.source === "vq-rtcpxr"), pr = reps.find((r) => r.source === "p-rtp-stat");
+      check(vq && vq.disagree && vq.text.includes("MOS-LQ 2.10"),
+            `reported MOS-LQ 2.1 vs measured ${rd.legs[0].mos}: highlighted (${vq && vq.text})`);
+      check(pr && !pr.disagree, `P-RTP-Stat (no loss, as measured) not highlighted (${pr && pr.text})`);
+      const summary = await page.$$eval("#call-reported .report", (rs) => rs.length);
+      check(summary === 3, "the summary lists the reports beside the measured MOS");
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await page.screenshot({ path: path.join(work, "call-reported.png"), fullPage: true });
+    } finally {
+      await stopServe(srv3);
+    }
+  }
 
   // ---- sites: a collector's database fed by two sensors ("hq", "branch");
   // the selector lists them and filters the overview and the calls table
