@@ -152,6 +152,7 @@ struct magg {
     bool ep_set[2];
     uint64_t rx[2], audio_rx[2], first_rx_ns[2];
     uint64_t done_audio[2];   /* audio packets of its finished streams, per side */
+    uint64_t done_n[2];       /* and their number */
     struct media_quality q;
     struct mstream *streams;  /* legs: live streams toward it (mstream.lg) */
 };
@@ -548,14 +549,19 @@ static void quality_add(struct media_quality *q, const struct media_stream *s)
 }
 
 /* Audio packets toward side of the leg so far: finished streams and (up to
- * TS_MEDIA_LEG_WALK) live ones. */
-static uint64_t leg_side_audio(const struct magg *leg, unsigned side)
+ * TS_MEDIA_LEG_WALK) live ones; *complete when every stream the leg was
+ * told of (rx) was among them (a stream carried for another leg, see
+ * leg_also, is not in its list until it ends). */
+static uint64_t leg_side_audio(const struct magg *leg, unsigned side, bool *complete)
 {
-    uint64_t n = leg->done_audio[side];
+    uint64_t n = leg->done_audio[side], seen = leg->done_n[side];
     unsigned k = 0;
     for (const struct mstream *x = leg->streams; x && k < TS_MEDIA_LEG_WALK; x = x->lg_next, k++)
-        if (x->side == side)
+        if (x->side == side) {
             n += x->audio_pkts;
+            seen++;
+        }
+    *complete = seen >= leg->rx[side] && k < TS_MEDIA_LEG_WALK;
     return n;
 }
 
@@ -569,9 +575,10 @@ static bool leg_nearly_one_way(const struct magg *leg)
 {
     if (!leg->ep_set[0] || !leg->ep_set[1])
         return false;
-    uint64_t a = leg_side_audio(leg, 0), b = leg_side_audio(leg, 1);
+    bool ca, cb;
+    uint64_t a = leg_side_audio(leg, 0, &ca), b = leg_side_audio(leg, 1, &cb);
     uint64_t hi = a > b ? a : b, lo = a > b ? b : a;
-    return hi >= NEAR_EMPTY_MIN && lo * NEAR_EMPTY_DIV < hi;
+    return ca && cb && hi >= NEAR_EMPTY_MIN && lo * NEAR_EMPTY_DIV < hi;
 }
 
 /* Leg-level verdicts once a leg ended (or the input did): a one-way or
@@ -745,8 +752,17 @@ static void stream_end(struct media *m, struct mstream *s, bool evicted)
         if (leg->bye_ns && r->last_ns > leg->bye_ns + AFTER_BYE_NS)
             r->flags |= MEDIA_F_RTP_AFTER_BYE;
         quality_add(&leg->q, r);
-        if (s->lg == leg)
+        if (s->lg == leg) {
             leg->done_audio[s->side] += s->audio_pkts;
+            leg->done_n[s->side]++;
+        }
+    }
+    for (unsigned i = 0; i < s->nalso; i++) { /* the other legs it was counted on */
+        struct magg *l = agg_find(m, AGG_LEG, s->also[i].leg);
+        if (l) {
+            l->done_audio[s->also[i].side] += s->audio_pkts;
+            l->done_n[s->also[i].side]++;
+        }
     }
     struct magg *call = agg_find(m, AGG_CALL, r->call_ref);
     if (call)

@@ -554,8 +554,14 @@ def run_streams(cl, sql, report_streams):
           "every signalled stream joined its leg")
     check(sql("SELECT count(*) FROM rtp_streams s JOIN legs l ON l.id=s.leg_id WHERE l.call_ref<>s.call_ref "
               "OR l.leg_ref<>s.leg_ref")[0][0] == 0, "stream, leg and call agree")
-    check(sql("SELECT count(*) FROM legs l WHERE l.mos IS NOT (SELECT min(mos) FROM rtp_streams s "
-              "WHERE s.leg_id=l.id)")[0][0] == 0, "leg MOS = worst stream of the leg")
+    # a one-way stream (flags bit 0) gives its leg MOS 1.0 (README, Media)
+    check(sql("SELECT count(*) FROM legs l WHERE l.mos IS NOT (SELECT min(CASE WHEN s.flags & 1 "
+              "THEN 1.0 ELSE s.mos END) FROM rtp_streams s WHERE s.leg_id=l.id)")[0][0] == 0,
+          "leg MOS = worst stream of the leg (1.0 when one-way)")
+    check(sql("SELECT count(*) FROM legs WHERE (mos < 3.5) <> (mos_reason IS NOT NULL)")[0][0] == 0,
+          "a leg MOS under 3.5 and only such carries a reason")
+    check(sql("SELECT count(*) FROM legs WHERE (coalesce(media_flags, 0) & 1) <> "
+              "(mos_reason IS 'one_way')")[0][0] == 0, "one-way legs say so as their MOS reason")
     check(sql("SELECT count(*) FROM calls c WHERE c.mos IS NOT (SELECT min(mos) FROM legs l "
               "WHERE l.call_ref=c.id)")[0][0] == 0, "call MOS = worst leg of the call")
     check(sql("SELECT count(*) FROM calls WHERE mos IS NOT NULL")[0][0] > 0, "calls have a MOS")
