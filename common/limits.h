@@ -113,6 +113,10 @@
 #define TS_MEDIA_EGEN_SLOTS 65536
 /* RTCP sources (SSRCs) with SR/RR/SDES state. */
 #define TS_MEDIA_MAX_SOURCES 65536
+/* Unsignalled RTP candidates: the first RTP-looking datagram of a 5-tuple +
+ * SSRC held until a second continues it (~260 bytes each, LRU; they live
+ * a few seconds). */
+#define TS_MEDIA_MAX_CANDIDATES 16384
 /* Per-leg and per-call quality aggregates (two per leg). */
 #define TS_MEDIA_MAX_AGG 131072
 /* Formats remembered per SDP endpoint (m= lines list 3-10 in practice). */

@@ -99,6 +99,7 @@
     X(SIP_KEEPALIVES, "sip.keepalives")                                      \
     X(SIP_JUNK, "sip.junk_on_sip_port")                                      \
     X(SIP_TLS_FLOWS, "sip.tls_flows")                                        \
+    X(SIP_HTTP_FLOWS, "sip.http_flows")                                      \
     X(SIP_TLS_RECORDS, "sip.tls_records")                                    \
     X(SIP_WEBSOCKET, "sip.websocket_frames")                                 \
     X(SIP_CALLID_SET_FULL, "sip.call_id_set_full")                           \
@@ -117,6 +118,8 @@
     X(RTP_MALFORMED, "rtp.malformed")                                        \
     X(RTP_UNSUPPORTED, "rtp.unsupported")                                    \
     X(RTP_NON_RTP, "rtp.non_rtp_on_media_port")                              \
+    X(RTP_CANDIDATES, "rtp.heuristic_candidates")                            \
+    X(RTP_CANDIDATES_REFUSED, "rtp.heuristic_refused")                       \
     X(RTP_STREAMS, "rtp.streams")                                            \
     X(RTP_EVICTED, "rtp.streams_evicted")                                    \
     X(RTP_IDLE, "rtp.streams_idle")                                          \

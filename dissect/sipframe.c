@@ -307,7 +307,10 @@ static size_t run(struct sip_stream *s, struct bv v, sip_msg_fn fn, void *ctx,
         if (r != SIPF_NEED_MORE)
             scan_reset(s); /* n bytes go: the next message starts after them */
         if (r == SIPF_SKIP) {
-            if (!s->midline && is_crlf(bv_at(rest, 0))) {
+            /* CRLFs between messages are keep-alives; after garbage since
+             * the last message (an HTTP header block or body on a SIP port)
+             * they are part of it */
+            if (!s->midline && is_crlf(bv_at(rest, 0)) && s->garbage == 0) {
                 STAT_ADD(st, SIP_KEEPALIVES, 1);
             } else {
                 s->midline = bv_at(rest, n - 1) != '\n';

@@ -310,6 +310,19 @@ static struct conn *conn_get(void **user)
     return *user;
 }
 
+/* The first line of an HTTP/1.x request or response: "HTTP/1." or a
+ * method, a space, a target and " HTTP/1." (an OPTIONS request of SIP ends
+ * in "SIP/2.0" instead). */
+static bool http_start(struct bv d)
+{
+    if (bv_prefix_ci(d, "HTTP/1."))
+        return true;
+    long eol = bv_index(d, '\n');
+    struct bv line = bv_trim(eol >= 0 ? bv_head(d, (size_t)eol) : d);
+    return line.len > 9 && bv_find(line, " ", 1) > 0 &&
+           bv_prefix_ci(bv_from(line, line.len - 8), "HTTP/1.");
+}
+
 static void classify(struct engine *e, struct conn *c, const struct pkt_meta *m, int dir,
                      struct bv data)
 {
@@ -322,6 +335,11 @@ static void classify(struct engine *e, struct conn *c, const struct pkt_meta *m,
     if (bv_prefix_ci(data, "GET ") && bv_find(data, "Upgrade", 7) >= 0 &&
         bv_find(data, "websocket", 9) >= 0) {
         c->kind = CONN_WS_HTTP;
+        return;
+    }
+    if (http_start(data)) { /* HTTP on a SIP port is not SIP (nor its CRLFs keep-alives) */
+        c->kind = CONN_OTHER;
+        TS_INC(&e->st, SIP_HTTP_FLOWS);
         return;
     }
     if (is_sip_port(sp) || is_sip_port(dp) || bv_find(data, "SIP/2.0", 7) >= 0) {

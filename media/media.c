@@ -101,6 +101,29 @@ struct mstream {
     } also[TS_MEDIA_ALSO_LEGS];
 };
 
+/* Unsignalled RTP is taken on its content and on two packets that continue
+ * each other, not on its ports: the first RTP-looking datagram of a 5-tuple
+ * + SSRC waits here, and is replayed into the stream when a second one with
+ * the same payload type follows within CAND_TTL_NS, its sequence number
+ * 1..CAND_MAX_SEQ ahead and its timestamp at most CAND_MAX_TS ahead. A
+ * protocol whose first byte happens to read as version 2 (BACnet/IP's
+ * 0x81, DNS ids, ...) does not continue a sequence. */
+#define CAND_TTL_NS (5 * NS_PER_S)
+#define CAND_MAX_SEQ 16
+#define CAND_MAX_TS (1u << 17) /* 16 packets of 90 kHz video, 2.7 s of 48 kHz audio */
+#define CAND_PAYLOAD 16        /* enough for an RFC 4733 event */
+
+struct mcand {
+    struct ht_node node;
+    struct five key;
+    uint32_t ssrc;
+    uint16_t plen;
+    size_t len;               /* whole RTP datagram */
+    struct rtp_hdr h;         /* views cleared; payload re-pointed at payload[] */
+    struct pkt_meta pm;       /* site cleared: not kept */
+    uint8_t payload[CAND_PAYLOAD];
+};
+
 struct mflow {               /* 5-tuple -> last SSRC, for SSRC changes */
     struct ht_node node;
     struct five key;
@@ -165,7 +188,7 @@ struct media {
     struct media_config cfg;
     struct ts_stats own_st;
     struct ts_stats *st;
-    struct htab streams, flows, expect, srcs, aggs;
+    struct htab streams, flows, expect, srcs, aggs, cands;
     media_sink_fn sink;
     void *sink_ctx;
     uint64_t next_id, emitted, base_ns;
@@ -370,7 +393,7 @@ struct media *media_new(const struct media_config *cfg, struct ts_stats *st)
     m->st = st ? st : &m->own_st;
     if (htab_init(&m->streams, m->cfg.max_streams) || htab_init(&m->flows, m->cfg.max_streams) ||
         htab_init(&m->expect, TS_MEDIA_MAX_EXPECT) || htab_init(&m->srcs, TS_MEDIA_MAX_SOURCES) ||
-        htab_init(&m->aggs, TS_MEDIA_MAX_AGG) ||
+        htab_init(&m->aggs, TS_MEDIA_MAX_AGG) || htab_init(&m->cands, TS_MEDIA_MAX_CANDIDATES) ||
         !(m->egen = calloc(TS_MEDIA_EGEN_SLOTS, sizeof *m->egen))) {
         media_free(m);
         return NULL;
@@ -408,6 +431,7 @@ void media_free(struct media *m)
     free_all(&m->expect, offsetof(struct mexpect, node));
     free_all(&m->srcs, offsetof(struct msrc, node));
     free_all(&m->aggs, offsetof(struct magg, node));
+    free_all(&m->cands, offsetof(struct mcand, node));
     for (size_t i = 0; i < m->nreport; i++)
         free(m->report[i].series);
     free(m->report);
@@ -1558,17 +1582,74 @@ static void rtp_packet(struct media *m, const struct pkt_meta *pm, const struct 
     }
 }
 
-/* Ports of protocols that are never RTP; heuristics skip them. */
-static bool well_known_port(uint16_t p)
+/* A STUN message (RFC 8489 5): first two bits 0, magic cookie at 4. */
+static bool stun_message(struct bv p)
 {
-    switch (p) {
-    case 53: case 67: case 68: case 69: case 123: case 137: case 138: case 161: case 162:
-    case 500: case 514: case 520: case 1701: case 1812: case 1813: case 1900: case 3478:
-    case 4500: case 4789: case 5060: case 5061: case 5353: case 9060:
-        return true;
-    default:
-        return false;
+    uint8_t b0;
+    uint32_t cookie;
+    return bv_peek_u8(p, 0, &b0) && (b0 >> 6) == 0 && bv_peek_be32(p, 4, &cookie) &&
+           cookie == 0x2112A442u;
+}
+
+static bool cand_eq(const struct ht_node *n, const void *key)
+{
+    const struct mcand *c = ts_container_of(n, struct mcand, node);
+    const struct stream_key *k = key;
+    return c->ssrc == k->ssrc && five_eq(&c->key, k->f);
+}
+
+/* An unsignalled RTP-looking packet without a stream (see struct mcand):
+ * true when it confirmed a held one, which was replayed into a new stream
+ * (this packet is then the caller's to account); false when it is held. */
+static bool cand_confirm(struct media *m, const struct pkt_meta *pm, const struct rtp_hdr *h,
+                         size_t len)
+{
+    struct five f;
+    five_of(pm, &f);
+    struct stream_key k = { &f, h->ssrc };
+    uint64_t hash = hash_stream(&f, h->ssrc);
+    struct ht_node *n = htab_find(&m->cands, hash, cand_eq, &k);
+    if (n) {
+        struct mcand *c = ts_container_of(n, struct mcand, node);
+        uint16_t dseq = (uint16_t)(h->seq - c->h.seq);
+        uint32_t dts = h->ts - c->h.ts;
+        bool ok = h->pt == c->h.pt && dseq >= 1 && dseq <= CAND_MAX_SEQ && dts <= CAND_MAX_TS &&
+                  pm->ts_ns >= c->pm.ts_ns && pm->ts_ns - c->pm.ts_ns <= CAND_TTL_NS;
+        if (ok) {
+            htab_remove(&m->cands, n);
+            c->h.payload = bv_make(c->payload, c->plen);
+            TS_INC(m->st, RTP_PACKETS);
+            TS_INC(m->st, RTP_HEURISTIC);
+            rtp_packet(m, &c->pm, &c->h, c->len, NULL, false, NULL);
+            free(c);
+            return true;
+        }
+        TS_INC(m->st, RTP_CANDIDATES_REFUSED);
+        htab_remove(&m->cands, n); /* this one may start a sequence instead */
+        free(c);
     }
+    if (htab_full(&m->cands)) {
+        struct ht_node *o = htab_oldest(&m->cands);
+        htab_remove(&m->cands, o);
+        free(ts_container_of(o, struct mcand, node));
+    }
+    struct mcand *c = calloc(1, sizeof *c);
+    if (!c)
+        return false;
+    c->key = f;
+    c->ssrc = h->ssrc;
+    c->h = *h;
+    c->h.ext = bv_make(NULL, 0);
+    c->plen = (uint16_t)(h->payload.len < CAND_PAYLOAD ? h->payload.len : CAND_PAYLOAD);
+    struct bv pl = h->payload;
+    (void)bv_copy(&pl, c->payload, c->plen);
+    c->h.payload = bv_make(NULL, 0);
+    c->len = len;
+    c->pm = *pm;
+    c->pm.site = NULL;
+    htab_insert(&m->cands, &c->node, hash);
+    TS_INC(m->st, RTP_CANDIDATES);
+    return false;
 }
 
 static void count_rtp_err(struct media *m, enum rtp_result r)
@@ -1614,8 +1695,7 @@ bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload)
                     rtp_packet(m, pm, &h, payload.len, s->e, s->by_src, &l);
                     return true;
                 }
-                if (!m->cfg.heuristic || well_known_port(pm->sport) ||
-                    well_known_port(pm->dport) || !rtp_looks_like(payload))
+                if (!m->cfg.heuristic || !rtp_looks_like(payload))
                     return false;
                 TS_INC(m->st, RTP_PACKETS);
                 TS_INC(m->st, RTP_HEURISTIC);
@@ -1658,16 +1738,36 @@ bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload)
         rtp_packet(m, pm, &h, payload.len, e, by_src, looked ? &l : NULL);
         return true;
     }
-    if (!m->cfg.heuristic || well_known_port(pm->sport) || well_known_port(pm->dport))
+    if (!m->cfg.heuristic || stun_message(payload))
         return false;
     if (rtp_looks_like(payload)) {
         struct rtp_hdr h;
         if (rtp_parse(payload, &h) != RTP_OK)
             return false;
+        bool known = looked && l.s;
+        if (!known && !cand_confirm(m, pm, &h, payload.len))
+            return false;
         TS_INC(m->st, RTP_PACKETS);
         TS_INC(m->st, RTP_HEURISTIC);
-        rtp_packet(m, pm, &h, payload.len, NULL, false, looked ? &l : NULL);
+        /* a confirmed candidate made the stream: look it up again */
+        rtp_packet(m, pm, &h, payload.len, NULL, false, known ? &l : NULL);
         return true;
+    }
+    /* RTCP multiplexed on an unsignalled stream's ports (RFC 5761), either
+     * direction of a known RTP 5-tuple */
+    if ((b0 >> 6) == 2 && b1 >= 200 && b1 <= 207 && rtcp_looks_like(payload)) {
+        struct five f, g;
+        five_of(pm, &f);
+        g = f;
+        g.src = pm->dst;
+        g.dst = pm->src;
+        g.sport = pm->dport;
+        g.dport = pm->sport;
+        if (htab_find(&m->flows, hash_five(&f), flow_eq, &f) ||
+            htab_find(&m->flows, hash_five(&g), flow_eq, &g)) {
+            rtcp_datagram(m, pm, payload);
+            return true;
+        }
     }
     /* Unsignalled RTCP: on an odd port next to a known RTP flow. */
     if ((pm->sport & 1) && (pm->dport & 1) && b1 >= 200 && b1 <= 207 && rtcp_looks_like(payload)) {
@@ -1721,6 +1821,13 @@ void media_tick(struct media *m, uint64_t now_ns)
             break;
         htab_remove(&m->flows, n);
         free(f);
+    }
+    while ((n = htab_oldest(&m->cands))) {
+        struct mcand *c = ts_container_of(n, struct mcand, node);
+        if (c->pm.ts_ns + CAND_TTL_NS > now_ns)
+            break;
+        htab_remove(&m->cands, n);
+        free(c);
     }
     while ((n = htab_oldest(&m->srcs))) {
         struct msrc *s = ts_container_of(n, struct msrc, node);

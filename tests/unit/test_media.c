@@ -1004,12 +1004,135 @@ static void test_heuristics_and_hostile(void **state)
     }
     media_tick(m, T0 + 100000 * MS);
     media_finish(m);
-    assert_true(media_count(m) > 0);
+    /* random bytes rarely make two consistent RTP packets: few streams */
+    assert_true(media_count(m) < 50);
     struct pkt_meta tcp = pm;
     tcp.l4 = 6;
     assert_false(media_udp(m, &tcp, bv_make("x", 1)));
     media_free(m);
     media_free(NULL);
+}
+
+/* A raw UDP payload into media_udp. */
+static bool send_raw(struct media *md, const struct pkt_meta *m, const uint8_t *b, size_t n)
+{
+    uint8_t *p = malloc(n ? n : 1);
+    assert_non_null(p);
+    memcpy(p, b, n);
+    bool r = media_udp(md, m, bv_make(p, n));
+    free(p);
+    return r;
+}
+
+/* BACnet/IP (UDP 47808): BVLC type 0x81 reads as RTP version 2 with one
+ * CSRC, its length field as a sequence number. A controller's traffic
+ * (Who-Is, I-Am, ReadProperty and its answers) is no RTP stream. */
+static void test_bacnet_not_rtp(void **state)
+{
+    (void)state;
+    struct ts_stats st = { { 0 } };
+    struct media *m = media_new(NULL, &st);
+    static const uint8_t iam[] = { 0x81, 0x0b, 0x00, 0x19, 0x01, 0x20, 0xff, 0xff, 0x00, 0xff,
+                                   0x10, 0x00, 0xc4, 0x02, 0x00, 0x00, 0x01, 0x22, 0x05, 0xc4,
+                                   0x91, 0x00, 0x21, 0x0f, 0x00 };
+    static const uint8_t rp[] = { 0x81, 0x0a, 0x00, 0x11, 0x01, 0x04, 0x02, 0x05, 0x01, 0x0c,
+                                  0x0c, 0x00, 0x00, 0x00, 0x01, 0x19, 0x55 };
+    static const uint8_t ack[] = { 0x81, 0x0a, 0x00, 0x18, 0x01, 0x00, 0x30, 0x01, 0x0c, 0x0c,
+                                   0x00, 0x00, 0x00, 0x01, 0x19, 0x55, 0x3e, 0x44, 0x42, 0x48,
+                                   0x00, 0x00, 0x3f, 0x00 };
+    for (int i = 0; i < 200; i++) {
+        uint64_t t = T0 + (uint64_t)i * 500 * MS;
+        struct pkt_meta a = meta(1, 47808, 2, 47808, t), b = meta(2, 47808, 1, 47808, t + MS);
+        uint8_t q[sizeof rp], r[sizeof ack];
+        memcpy(q, rp, sizeof q);
+        memcpy(r, ack, sizeof r);
+        q[9] = r[8] = (uint8_t)i;        /* invoke id */
+        r[20] = (uint8_t)(i * 7);        /* the present value changes */
+        assert_false(send_raw(m, &a, q, sizeof q));
+        assert_false(send_raw(m, &b, r, sizeof r));
+        if (i % 10 == 0)
+            assert_false(send_raw(m, &b, iam, sizeof iam));
+    }
+    media_finish(m);
+    assert_int_equal(media_count(m), 0);
+    assert_int_equal(st.v[TS_RTP_HEURISTIC], 0);
+    media_free(m);
+}
+
+/* Real RTP on the STUN/TURN port 3478 is a stream (every packet counted,
+ * the first one too); a STUN message there (first two bits 0, magic
+ * cookie) is not RTP. */
+static void test_rtp_on_3478(void **state)
+{
+    (void)state;
+    struct ts_stats st = { { 0 } };
+    struct media *m = media_new(NULL, &st);
+    static const uint8_t stun[20] = { 0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4,
+                                      5, 6, 7, 8, 9, 10, 11, 12 };
+    struct pkt_meta s0 = meta(2, 40000, 1, 3478, T0);
+    assert_false(send_raw(m, &s0, stun, sizeof stun));
+    for (int i = 0; i < 50; i++) {
+        struct pkt_meta pm = meta(1, 3478, 2, 40000, T0 + 20 * MS * (uint64_t)i);
+        bool taken = send_rtp(m, &pm, 0, i == 0, (uint16_t)(700 + i), 160u * i, 0x3478);
+        assert_true(i == 0 || taken); /* the first is held until the second confirms it */
+    }
+    assert_false(send_raw(m, &s0, stun, sizeof stun));
+    const struct media_stream *s = only(m);
+    assert_int_equal(s->packets, 50);
+    assert_int_equal(s->lost, 0);
+    assert_true(s->flags & MEDIA_F_UNSIGNALLED);
+    assert_string_equal(s->codec, "PCMU");
+    assert_int_equal(st.v[TS_RTP_HEURISTIC], 50);
+    media_free(m);
+}
+
+/* One RTP-looking datagram, or two that do not continue each other (same
+ * SSRC but sequence numbers far apart, or another payload type), make no
+ * stream. */
+static void test_two_consistent_packets(void **state)
+{
+    (void)state;
+    struct media *m = new_media(0);
+    struct pkt_meta pm = meta(1, 7000, 2, 7002, T0);
+    assert_false(send_rtp(m, &pm, 0, false, 100, 1000, 0x77));
+    pm.ts_ns += 20 * MS;
+    assert_false(send_rtp(m, &pm, 0, false, 9100, 1160, 0x77)); /* seq jump */
+    pm.ts_ns += 20 * MS;
+    assert_false(send_rtp(m, &pm, 8, false, 9101, 1320, 0x77)); /* another PT */
+    pm = meta(3, 7000, 4, 7002, T0);
+    assert_false(send_rtp(m, &pm, 0, false, 5, 0, 0x99));
+    media_finish(m);
+    assert_int_equal(media_count(m), 0);
+    media_free(m);
+}
+
+/* RTCP multiplexed on an unsignalled RTP stream's ports (RFC 5761) is
+ * RTCP: its sender reports reach the stream's record. */
+static void test_unsignalled_rtcp_mux(void **state)
+{
+    (void)state;
+    struct ts_stats st = { { 0 } };
+    struct media *m = media_new(NULL, &st);
+    for (int i = 0; i < 300; i++) {
+        struct pkt_meta pm = meta(1, 6000, 2, 6100, T0 + 20 * MS * (uint64_t)i);
+        (void)send_rtp(m, &pm, 8, i == 0, (uint16_t)i, 160u * i, 0xABCD);
+        if (i % 100 == 50) {
+            /* SR from 0xABCD, no report blocks, same 5-tuple */
+            uint8_t sr[28] = { 0x80, 200, 0, 6, 0, 0, 0xAB, 0xCD };
+            assert_true(send_raw(m, &pm, sr, sizeof sr));
+            /* and an RR back from the receiver about it, reverse 5-tuple */
+            uint8_t rr[32] = { 0x81, 201, 0, 7, 0, 0, 0x12, 0x34, 0, 0, 0xAB, 0xCD, 0x01 };
+            struct pkt_meta back = meta(2, 6100, 1, 6000, pm.ts_ns + MS);
+            assert_true(send_raw(m, &back, rr, sizeof rr));
+        }
+    }
+    const struct media_stream *s = only(m);
+    assert_int_equal(s->packets, 300);
+    assert_int_equal(st.v[TS_RTCP_SR], 3);
+    assert_int_equal(st.v[TS_RTCP_RR], 3);
+    assert_int_equal(s->rtcp.sr, 3);
+    assert_int_equal(s->rtcp.blocks, 3);
+    media_free(m);
 }
 
 int main(void)
@@ -1029,6 +1152,8 @@ int main(void)
         cmocka_unit_test(test_capture_gap),   cmocka_unit_test(test_end_with_leg),
         cmocka_unit_test(test_lookup_hint),   cmocka_unit_test(test_lazy_lru),
         cmocka_unit_test(test_heuristics_and_hostile),
+        cmocka_unit_test(test_bacnet_not_rtp), cmocka_unit_test(test_rtp_on_3478),
+        cmocka_unit_test(test_two_consistent_packets), cmocka_unit_test(test_unsignalled_rtcp_mux),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -223,6 +223,26 @@ static void test_stream_garbage(void **st)
     sip_stream_cleanup(&s);
 }
 
+/* HTTP on a SIP port: the blank lines that end its header blocks and the
+ * CRLFs of its body are not RFC 5626 keep-alives. */
+static void test_stream_http_not_keepalive(void **st)
+{
+    (void)st;
+    struct sip_stream s;
+    reset();
+    sip_stream_init(&s);
+    feed_str(&s, "GET /status HTTP/1.1\r\nHost: 10.0.0.1:5060\r\nAccept: */*\r\n\r\n");
+    feed_str(&s, "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nline\r\n\r\nend\r\n\r\n\r\n");
+    assert_int_equal(C.n, 0);
+    assert_int_equal(ST.v[TS_SIP_KEEPALIVES], 0);
+    assert_true(ST.v[TS_SIP_TCP_RESYNC] > 0);
+    /* after a real message, a CRLF pair is a keep-alive again */
+    feed_str(&s, MSG_B "\r\n\r\n");
+    assert_int_equal(C.n, 1);
+    assert_int_equal(ST.v[TS_SIP_KEEPALIVES], 1);
+    sip_stream_cleanup(&s);
+}
+
 static void test_stream_abandon(void **st)
 {
     (void)st;
@@ -450,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_frame),
         cmocka_unit_test(test_datagram_split),
         cmocka_unit_test(test_stream_several_and_keepalive),
+        cmocka_unit_test(test_stream_http_not_keepalive),
         cmocka_unit_test(test_stream_every_split),
         cmocka_unit_test(test_stream_garbage),
         cmocka_unit_test(test_stream_abandon),
