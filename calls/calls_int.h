@@ -350,9 +350,16 @@ void kept_update(struct calls *c, void (*fn)(const struct calls *c, struct calls
 struct dlg *calls_dlg_find(struct calls *c, const char *cid);
 /* epq.c: end-of-call statistics headers of a BYE or its 2xx sent by party */
 void epq_headers(struct calls *c, struct dlg *d, const struct sip_msg *msg, uint8_t party);
-/* epq.c: a PUBLISH (any Call-ID) with an application/vq-rtcpxr body: its
- * report goes to the leg of the Call-ID it names. */
-void epq_publish(struct calls *c, const struct sip_msg *msg);
+/* epq.c: the report of a PUBLISH (any Call-ID) with an
+ * application/vq-rtcpxr body into *r (views into msg); false when there is
+ * none or it is unreadable (counted). The caller finds the leg of the
+ * Call-ID it names and hands it to epq_add. */
+struct vq_report;
+bool epq_publish_report(struct calls *c, const struct sip_msg *msg, struct vq_report *r);
+/* epq.c: report r (its local metrics) from party (enum calls_party) kept on
+ * d, replacing an earlier one of the same source and party. */
+void epq_add(struct calls *c, struct dlg *d, const struct vq_report *r, uint8_t source,
+             uint8_t party);
 /* epq.c: the dialog's reports into its leg record */
 void epq_leg(const struct dlg *d, struct calls_leg *l);
 void dlg_release(struct calls *c, struct dlg *d);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../common/hash.h"
+#include "../dissect/vq.h"
 
 struct cid_key {
     const char *s;
@@ -981,8 +982,19 @@ void calls_sip(struct calls *c, const struct pkt_meta *m, const struct sip_msg *
         reg_msg(c, m, msg);
         return;
     }
-    if (meth == SIP_M_PUBLISH && msg->is_request && msg->body.len)
-        epq_publish(c, msg); /* about another Call-ID: its own is not a leg */
+    if (meth == SIP_M_PUBLISH && msg->is_request && msg->body.len) {
+        /* a quality report about the leg of the Call-ID it names */
+        struct vq_report r;
+        if (epq_publish_report(c, msg, &r)) {
+            char rcid[CALLS_TEXT_LEN];
+            calls_cp(rcid, sizeof rcid, r.call_id);
+            struct dlg *rd = r.call_id.len ? calls_dlg_find(c, rcid) : NULL;
+            if (rd)
+                epq_add(c, rd, &r, CALLS_EPQ_VQ_RTCPXR, CALLS_PARTY_NONE);
+            else
+                TS_INC(c->st, VQ_UNMATCHED);
+        }
+    }
     char cid[CALLS_TEXT_LEN];
     size_t cl;
     uint64_t h = callid_key(msg->call_id, cid, &cl);

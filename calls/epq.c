@@ -25,7 +25,7 @@ static float f(double v) { return v >= 0 ? (float)v : -1.0f; }
 
 /* Report r (its local metrics) from party into d: replaces an earlier one
  * of the same source and party, else takes a free slot. */
-static void epq_add(struct calls *c, struct dlg *d, const struct vq_report *r, uint8_t source,
+void epq_add(struct calls *c, struct dlg *d, const struct vq_report *r, uint8_t source,
                     uint8_t party)
 {
     if (!d->ext && !(d->ext = calloc(1, sizeof *d->ext)))
@@ -71,24 +71,16 @@ void epq_headers(struct calls *c, struct dlg *d, const struct sip_msg *msg, uint
     }
 }
 
-void epq_publish(struct calls *c, const struct sip_msg *msg)
+bool epq_publish_report(struct calls *c, const struct sip_msg *msg, struct vq_report *r)
 {
     struct bv ct = sip_hdr_get(msg, "Content-Type");
     if (!ct.p || !vq_is_rtcpxr_type(ct))
-        return;
-    struct vq_report r;
-    if (vq_parse_rtcpxr(msg->body, &r) != VQ_OK || !r.has_local) {
+        return false;
+    if (vq_parse_rtcpxr(msg->body, r) != VQ_OK || !r->has_local) {
         TS_INC(c->st, VQ_MALFORMED);
-        return;
+        return false;
     }
-    char cid[CALLS_TEXT_LEN];
-    calls_cp(cid, sizeof cid, r.call_id);
-    struct dlg *d = r.call_id.len ? calls_dlg_find(c, cid) : NULL;
-    if (!d) {
-        TS_INC(c->st, VQ_UNMATCHED);
-        return;
-    }
-    epq_add(c, d, &r, CALLS_EPQ_VQ_RTCPXR, CALLS_PARTY_NONE);
+    return true;
 }
 
 void epq_leg(const struct dlg *d, struct calls_leg *l)

@@ -105,12 +105,12 @@ struct mstream {
  * each other, not on its ports: the first RTP-looking datagram of a 5-tuple
  * + SSRC waits here, and is replayed into the stream when a second one with
  * the same payload type follows within CAND_TTL_NS, its sequence number
- * 1..CAND_MAX_SEQ ahead and its timestamp at most CAND_MAX_TS ahead. A
+ * 1..CAND_SEQ_AHEAD ahead and its timestamp at most CAND_TS_AHEAD ahead. A
  * protocol whose first byte happens to read as version 2 (BACnet/IP's
  * 0x81, DNS ids, ...) does not continue a sequence. */
 #define CAND_TTL_NS (5 * NS_PER_S)
-#define CAND_MAX_SEQ 16
-#define CAND_MAX_TS (1u << 17) /* 16 packets of 90 kHz video, 2.7 s of 48 kHz audio */
+#define CAND_SEQ_AHEAD 16
+#define CAND_TS_AHEAD (1u << 17) /* 16 packets of 90 kHz video, 2.7 s of 48 kHz audio */
 #define CAND_PAYLOAD 16        /* enough for an RFC 4733 event */
 
 struct mcand {
@@ -239,7 +239,7 @@ void media_config_default(struct media_config *cfg)
     *cfg = (struct media_config){
         .idle_ms = 30000, .jb_ms = 60, .expect_idle_ms = 3600000,
         .max_streams = TS_MEDIA_MAX_STREAMS, .max_report = TS_MEDIA_MAX_REPORT_STREAMS,
-        .heuristic = true,
+        .heuristic = true, .heuristic_confirm = true,
     };
 }
 
@@ -1613,7 +1613,7 @@ static bool cand_confirm(struct media *m, const struct pkt_meta *pm, const struc
         struct mcand *c = ts_container_of(n, struct mcand, node);
         uint16_t dseq = (uint16_t)(h->seq - c->h.seq);
         uint32_t dts = h->ts - c->h.ts;
-        bool ok = h->pt == c->h.pt && dseq >= 1 && dseq <= CAND_MAX_SEQ && dts <= CAND_MAX_TS &&
+        bool ok = h->pt == c->h.pt && dseq >= 1 && dseq <= CAND_SEQ_AHEAD && dts <= CAND_TS_AHEAD &&
                   pm->ts_ns >= c->pm.ts_ns && pm->ts_ns - c->pm.ts_ns <= CAND_TTL_NS;
         if (ok) {
             htab_remove(&m->cands, n);
@@ -1745,7 +1745,7 @@ bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload)
         if (rtp_parse(payload, &h) != RTP_OK)
             return false;
         bool known = looked && l.s;
-        if (!known && !cand_confirm(m, pm, &h, payload.len))
+        if (!known && m->cfg.heuristic_confirm && !cand_confirm(m, pm, &h, payload.len))
             return false;
         TS_INC(m->st, RTP_PACKETS);
         TS_INC(m->st, RTP_HEURISTIC);

@@ -29,6 +29,9 @@ struct media_config {
     uint32_t max_report;      /* finished streams kept, <= TS_MEDIA_MAX_REPORT_STREAMS;
                                * 0: none (a sensor: records reach the sink only) */
     bool heuristic;           /* find unsignalled RTP by header heuristics (true) */
+    bool heuristic_confirm;   /* ... only once a second packet continues the first (true);
+                               * false: each RTP-looking datagram at once (stream-table
+                               * tests that need many one-packet streams) */
 };
 
 void media_config_default(struct media_config *cfg);

@@ -54,6 +54,35 @@ def frame(t, src, sport, dst, dport, payload):
     return struct.pack("<IIII", 1700000000 + sec, usec, len(data), len(data)) + data
 
 
+def tcp_frame(t, src, sport, dst, dport, seq, ack, flags, payload=b""):
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0) + payload
+    iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0, ip4(src), ip4(dst))
+    csum = sum((iph[i] << 8) | iph[i + 1] for i in range(0, 20, 2))
+    while csum >> 16:
+        csum = (csum & 0xFFFF) + (csum >> 16)
+    iph = iph[:10] + struct.pack("!H", ~csum & 0xFFFF) + iph[12:]
+    data = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00" + iph + tcp
+    sec = int(t)
+    return struct.pack("<IIII", 1700000000 + sec, int(round((t - sec) * 1e6)), len(data),
+                       len(data)) + data
+
+
+def http_on_sip_port(path):
+    """An HTTP exchange on TCP 5060 whose header blocks and body hold CRLFs."""
+    A, B = "10.0.0.5", "10.0.0.6"
+    req = b"GET /status HTTP/1.1\r\nHost: 10.0.0.6:5060\r\n\r\n"
+    resp = b"HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\nok\r\n\r\nok\r\n\r\n\r\n"
+    f = [tcp_frame(0.0, A, 40000, B, 5060, 100, 0, 0x02),
+         tcp_frame(0.01, B, 5060, A, 40000, 500, 101, 0x12),
+         tcp_frame(0.02, A, 40000, B, 5060, 101, 501, 0x10),
+         tcp_frame(0.03, A, 40000, B, 5060, 101, 501, 0x18, req),
+         tcp_frame(0.04, B, 5060, A, 40000, 501, 101 + len(req), 0x18, resp)]
+    with open(path, "wb") as out:
+        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for x in f:
+            out.write(x)
+
+
 def sip(start, cid, cseq, method, fromtag, totag, extra=(), body=b"", ctype="application/sdp"):
     lines = [start,
              "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-%s-%s-%d" % (cid[:6], method, cseq),
@@ -205,6 +234,14 @@ def main():
           and near(row[4], 1.0) and row[5] == "one_way", f"database: call 2 one-way {row}")
     id1 = con.execute("SELECT call_ref FROM legs WHERE call_id='call1@test'").fetchone()[0]
     con.close()
+
+    # HTTP on the SIP port: no keep-alives, no SIP, one HTTP flow
+    http = os.path.join(a.work, "http5060.pcap")
+    http_on_sip_port(http)
+    r = subprocess.run([a.bin, "analyze", "--json", http], capture_output=True, text=True)
+    hd = json.loads(r.stdout).get("sip", {})
+    check(hd.get("keepalives", 0) == 0 and hd.get("http_flows") == 1 and hd.get("messages") == 0,
+          f"HTTP on TCP 5060: keep-alives {hd.get('keepalives')}, http_flows {hd.get('http_flows')}")
 
     # A public capture: HEP-carried PUBLISH with a vq-rtcpxr interval report.
     # Its metrics, read from the capture's bytes here, must reach its leg.
