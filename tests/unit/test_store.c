@@ -142,7 +142,8 @@ static void put_call(struct st_writer *w, uint64_t id, uint64_t start, const cha
 }
 
 /* A finished stream of leg_ref with nseries 5-second points. */
-static void put_stream(struct st_writer *w, uint64_t leg_ref, double mos, uint32_t nseries)
+static void put_stream_flags(struct st_writer *w, uint64_t leg_ref, double mos, uint32_t nseries,
+                             uint32_t flags)
 {
     struct media_stream m;
     memset(&m, 0, sizeof m);
@@ -172,7 +173,8 @@ static void put_stream(struct st_writer *w, uint64_t leg_ref, double mos, uint32
     m.last_ns = T0 + 32 * NS;
     m.mos = mos;
     m.r_factor = mos > 0 ? 80.0 : -1;
-    m.flags = MEDIA_F_LATE_MEDIA | MEDIA_F_ONE_WAY;
+    m.flags = flags;
+    m.mos_reason = mos >= 0 && mos < MEDIA_POOR_MOS ? MEDIA_R_LOSS : MEDIA_R_NONE;
     m.signalled = leg_ref != 0;
     m.leg_ref = m.call_ref = leg_ref;
     snprintf(m.dtmf, sizeof m.dtmf, "12#");
@@ -191,6 +193,11 @@ static void put_stream(struct st_writer *w, uint64_t leg_ref, double mos, uint32
     m.nseries = nseries;
     m.series = nseries ? ser : NULL;
     st_writer_stream(w, &m);
+}
+
+static void put_stream(struct st_writer *w, uint64_t leg_ref, double mos, uint32_t nseries)
+{
+    put_stream_flags(w, leg_ref, mos, nseries, MEDIA_F_LATE_MEDIA | MEDIA_F_CAPTURE_GAP);
 }
 
 static bool wait_written(struct st_writer *w, uint64_t n, int ms)
@@ -343,6 +350,12 @@ static void test_upgrade_for_readers(void **state)
                                    "ALTER TABLE legs DROP COLUMN server;"
                                    "CREATE INDEX sip_messages_leg ON sip_messages(leg_id) "
                                    "WHERE leg_id IS NOT NULL;"
+                                   "ALTER TABLE rtp_streams DROP COLUMN mos_reason;" /* and v7 */
+                                   "ALTER TABLE legs DROP COLUMN mos_reason;"
+                                   "ALTER TABLE legs DROP COLUMN media_flags;"
+                                   "ALTER TABLE legs DROP COLUMN endpoint_quality;"
+                                   "ALTER TABLE calls DROP COLUMN mos_reason;"
+                                   "ALTER TABLE calls DROP COLUMN media_flags;"
                                    "PRAGMA user_version=4", err, sizeof err), ST_OK);
     st_db_close(d);
     assert_null(st_db_open(db, true, err, sizeof err)); /* a reader refuses it */
@@ -522,8 +535,10 @@ static void test_stream_after_leg(void **state)
     put_stream(w, 5, 3.2, 0); /* the worse one sets the leg and the call */
     put_stream(w, 6, -1, 1);  /* no MOS (no audio codec): nothing to take */
     put_stream(w, 0, 4.1, 0); /* unsignalled: no leg */
+    put_call_ref(w, 3, T0 + 2 * NS, "s3@x", "102", 8);
+    put_stream_flags(w, 8, 4.3, 0, MEDIA_F_ONE_WAY); /* a one-way leg: 1.0, one_way */
     st_writer_close(w);
-    assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams"), 4);
+    assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams"), 5);
     assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams s JOIN legs l ON l.id=s.leg_id "
                            "AND l.call_ref=s.call_ref WHERE l.leg_ref=5"),
                      2);
@@ -540,7 +555,7 @@ static void test_stream_after_leg(void **state)
                            "bytes=258000 AND expected=1503 AND lost=3 AND lost_pct=0.2 AND "
                            "min_delta_ms IS NULL AND mean_delta_ms=20 AND max_delta_ms=41.5 AND "
                            "jitter_min_ms=0.1 AND jitter_mean_ms=1.5 AND jitter_max_ms=7.25 AND "
-                           "r_factor=80 AND flags=5 AND signalled=1 AND dtmf='12#' AND "
+                           "r_factor=80 AND flags=36 AND signalled=1 AND dtmf='12#' AND "
                            "dtmf_events=3 AND rtcp_sr=4 AND rtcp_report_blocks=2 AND "
                            "rtcp_fraction_lost=0.5 AND rtcp_jitter_ms IS NULL AND "
                            "rtcp_rtt_ms IS NULL AND first_ts IS NOT NULL AND last_ts>first_ts"),
@@ -556,6 +571,19 @@ static void test_stream_after_leg(void **state)
                            "s.id=i.stream_id WHERE s.mos > 3.5 AND i.mos IS NULL AND "
                            "i.ts=s.first_ts+5000000000 AND i.lost=1"),
                      1);
+    /* why: the worst stream's reason on leg and call; a one-way leg and its
+     * call score 1.0 and say one_way, with the flag for the call list */
+    assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams WHERE leg_ref=5 AND mos<3.5 AND "
+                           "mos_reason='loss'"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM legs WHERE leg_ref=5 AND mos_reason='loss' AND "
+                           "coalesce(media_flags,0)=0"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM calls WHERE tracker_id=1 AND mos_reason='loss'"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM legs WHERE leg_ref=8 AND mos=1.0 AND "
+                           "mos_reason='one_way' AND media_flags=1"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM calls WHERE tracker_id=3 AND mos=1.0 AND "
+                           "mos_reason='one_way' AND media_flags=1"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams WHERE leg_ref=8 AND mos>4.2 AND "
+                           "mos_reason IS NULL"), 1);
 }
 
 static void test_stream_before_leg(void **state)
@@ -701,6 +729,12 @@ static void test_links_upgrade(void **state)
                                    "ALTER TABLE legs DROP COLUMN server;"
                                    "CREATE INDEX sip_messages_leg ON sip_messages(leg_id) "
                                    "WHERE leg_id IS NOT NULL;"
+                                   "ALTER TABLE rtp_streams DROP COLUMN mos_reason;" /* and v7 */
+                                   "ALTER TABLE legs DROP COLUMN mos_reason;"
+                                   "ALTER TABLE legs DROP COLUMN media_flags;"
+                                   "ALTER TABLE legs DROP COLUMN endpoint_quality;"
+                                   "ALTER TABLE calls DROP COLUMN mos_reason;"
+                                   "ALTER TABLE calls DROP COLUMN media_flags;"
                                    "PRAGMA user_version=5", err, sizeof err), ST_OK);
     st_db_close(d);
     assert_int_equal(raw_scalar(db, "SELECT count(*) FROM sip_messages WHERE leg_id IS NOT NULL"), 3);
