@@ -350,7 +350,7 @@ static void test_upgrade_for_readers(void **state)
                                    "ALTER TABLE legs DROP COLUMN server;"
                                    "CREATE INDEX sip_messages_leg ON sip_messages(leg_id) "
                                    "WHERE leg_id IS NOT NULL;"
-                                   "ALTER TABLE rtp_streams DROP COLUMN mos_reason;" /* and v7 */
+                                   "ALTER TABLE rtp_streams DROP COLUMN mos_reason;" /* and v8 */
                                    "ALTER TABLE legs DROP COLUMN mos_reason;"
                                    "ALTER TABLE legs DROP COLUMN media_flags;"
                                    "ALTER TABLE legs DROP COLUMN endpoint_quality;"
@@ -729,7 +729,7 @@ static void test_links_upgrade(void **state)
                                    "ALTER TABLE legs DROP COLUMN server;"
                                    "CREATE INDEX sip_messages_leg ON sip_messages(leg_id) "
                                    "WHERE leg_id IS NOT NULL;"
-                                   "ALTER TABLE rtp_streams DROP COLUMN mos_reason;" /* and v7 */
+                                   "ALTER TABLE rtp_streams DROP COLUMN mos_reason;" /* and v8 */
                                    "ALTER TABLE legs DROP COLUMN mos_reason;"
                                    "ALTER TABLE legs DROP COLUMN media_flags;"
                                    "ALTER TABLE legs DROP COLUMN endpoint_quality;"
