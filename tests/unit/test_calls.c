@@ -191,6 +191,57 @@ static const struct calls_call *only_call(const struct calls *c)
     return calls_get(c, 0);
 }
 
+/* Endpoint reports on a leg: X-RTP-Stat / P-RTP-Stat of the BYE (caller)
+ * and of its 200 (callee), a vq-rtcpxr PUBLISH naming the leg's Call-ID;
+ * at most TS_CALLS_MAX_EPQ are kept, the first ones. */
+static void test_endpoint_reports(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    const char *A = "10.0.0.1", *B = "10.0.0.2";
+    setup_call(c, 0, "epq@x", A, B, "alice", "bob", 0, 100, NULL);
+    static const char stats[] = "X-RTP-Stat: PS=500,PR=498,PL=2,JI=3,LA=40,EN=PCMU\r\n"
+                                "P-RTP-Stat: PR=498,PL=2\r\n";
+    TX(c, 5000, A, B, .method = "BYE", .cid = "epq@x", .cseq = 2, .from = "alice", .to = "bob",
+       .ttag = "tt", .branch = "z9hG4bKbye", .extra = stats);              /* 2 reports */
+    static const char vq[] = "VQSessionReport: CallTerm\r\nCallID: epq@x\r\nLocalMetrics:\r\n"
+                             "QualityEst: MOSLQ=3.1\r\n";
+    TX(c, 5010, A, "10.0.0.9", .method = "PUBLISH", .cid = "pub@x", .from = "alice",
+       .to = "collector", .extra = "Content-Type: application/vq-rtcpxr\r\n", .sdp = vq);
+    TX(c, 5011, A, "10.0.0.9", .method = "PUBLISH", .cid = "pub@x", .cseq = 2, .from = "alice",
+       .to = "collector", .extra = "Content-Type: application/vq-rtcpxr\r\n", .sdp = vq);
+    /* 3 (N - 1): the second PUBLISH replaced the first */
+    TX(c, 5020, B, A, .status = 200, .cid = "epq@x", .cseq = 2, .cmeth = "BYE", .from = "alice",
+       .to = "bob", .ttag = "tt", .branch = "z9hG4bKbye", .extra = stats); /* 4 (N), then N + 1 */
+    TX(c, 5030, A, "10.0.0.9", .method = "PUBLISH", .cid = "pub2@x", .from = "alice",
+       .to = "collector", .extra = "Content-Type: application/vq-rtcpxr\r\n",
+       .sdp = "VQSessionReport: CallTerm\r\nCallID: nobody@x\r\nLocalMetrics:\r\n"
+              "QualityEst: MOSLQ=3.1\r\n");
+    calls_finish(c);
+    const struct calls_leg *l = &only_call(c)->legs[0];
+    assert_int_equal(TS_CALLS_MAX_EPQ, 4);
+    assert_int_equal(l->nepq, 4);
+    assert_int_equal(l->epq[0].source, CALLS_EPQ_X_RTP_STAT);
+    assert_int_equal(l->epq[0].party, CALLS_PARTY_CALLER);
+    assert_int_equal(l->epq[0].packets, 498);
+    assert_int_equal(l->epq[0].lost, 2);
+    assert_true(l->epq[0].loss_pct > 0.39 && l->epq[0].loss_pct < 0.41);
+    assert_string_equal(l->epq[0].codec, "PCMU");
+    assert_int_equal(l->epq[1].source, CALLS_EPQ_P_RTP_STAT);
+    assert_int_equal(l->epq[2].source, CALLS_EPQ_VQ_RTCPXR);
+    assert_int_equal(l->epq[2].party, CALLS_PARTY_NONE);
+    assert_true(l->epq[2].mos_lq > 3.09 && l->epq[2].mos_lq < 3.11);
+    assert_int_equal(l->epq[3].source, CALLS_EPQ_X_RTP_STAT);
+    assert_int_equal(l->epq[3].party, CALLS_PARTY_CALLEE); /* the 200's sender */
+    assert_int_equal(calls_stat(c, TS_VQ_REPORTS), 5);     /* 4 kept + the replaced one */
+    assert_int_equal(calls_stat(c, TS_VQ_UNMATCHED), 1);
+    char js[TS_CALLS_MAX_EPQ * 320];
+    size_t n = calls_epq_json(l, js, sizeof js);
+    assert_true(n > 0 && js[0] == '[' && js[n - 1] == ']');
+    assert_int_equal(calls_epq_json(l, js, 16), 0); /* does not fit: nothing */
+    calls_free(c);
+}
+
 static void test_answered_bye_by_callee(void **state)
 {
     (void)state;
@@ -1796,6 +1847,7 @@ int main(void)
     ts_hash_seed_fixed(1, 2);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_answered_bye_by_callee),
+        cmocka_unit_test(test_endpoint_reports),
         cmocka_unit_test(test_busy_and_rejected),
         cmocka_unit_test(test_cancel_487),
         cmocka_unit_test(test_auth_retry),
