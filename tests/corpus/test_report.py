@@ -18,20 +18,20 @@ import time
 from manifest import Checker, parse_args
 
 CALL_KEYS = ["id", "site", "start", "caller", "callee", "direction", "outcome", "failure_side",
-             "failure_detail", "pdd_ms", "duration_s", "legs", "mos"]
+             "failure_detail", "pdd_ms", "duration_s", "legs", "mos", "mos_reason", "one_way", "no_audio"]
 LEG_KEYS = ["call_id", "from", "to", "ruri", "pai", "caller_digits", "callee_digits", "outcome",
             "final_status", "reason", "reason_header", "q850_cause", "ms_diagnostics",
             "hangup_by", "invite_ts", "attempt_ts", "ring_ts", "answer_ts", "end_ts",
             "transport", "src", "dst", "caller_sdp", "callee_sdp", "first_error", "forks",
             "hops", "site", "capture_gap", "reinvites", "retransmissions", "hold", "holds",
             "on_hold_at_end", "transfer", "session_timer", "auth_challenged", "evidence",
-            "leg_ref", "mos", "streams"]
+            "leg_ref", "mos", "mos_reason", "one_way", "no_audio", "streams", "endpoint_quality"]
 STREAM_KEYS = ["id", "src", "dst", "ssrc", "ssrc_num", "payload_type", "payload_types", "codec",
                "clock_rate", "packets", "bytes", "expected", "lost", "lost_pct", "duplicates",
                "out_of_order", "seq_resets", "seq_errors", "markers", "comfort_noise",
                "jb_discarded", "min_delta_ms", "mean_delta_ms", "max_delta_ms",
                "jitter_min_ms", "jitter_mean_ms", "jitter_max_ms", "problem", "first_ts",
-               "last_ts", "duration_s", "mos", "r_factor", "ppl_pct", "burst_r", "delay_ms",
+               "last_ts", "duration_s", "mos", "mos_reason", "r_factor", "ppl_pct", "burst_r", "delay_ms",
                "flags", "signalled", "call", "leg", "rtcp", "events", "series"]
 
 
