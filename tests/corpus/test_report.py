@@ -18,12 +18,13 @@ import time
 from manifest import Checker, parse_args
 
 CALL_KEYS = ["id", "site", "start", "caller", "callee", "direction", "outcome", "failure_side",
-             "failure_detail", "pdd_ms", "duration_s", "legs", "mos", "mos_reason", "one_way", "no_audio"]
+             "failure_detail", "no_ack", "pdd_ms", "duration_s", "legs", "mos", "mos_reason", "one_way",
+             "no_audio"]
 LEG_KEYS = ["call_id", "from", "to", "ruri", "pai", "caller_digits", "callee_digits", "outcome",
             "final_status", "reason", "reason_header", "q850_cause", "ms_diagnostics",
             "hangup_by", "invite_ts", "attempt_ts", "ring_ts", "answer_ts", "end_ts",
             "transport", "src", "dst", "caller_sdp", "callee_sdp", "first_error", "forks",
-            "hops", "site", "capture_gap", "reinvites", "retransmissions", "hold", "holds",
+            "hops", "site", "capture_gap", "no_ack", "reinvites", "retransmissions", "hold", "holds",
             "on_hold_at_end", "transfer", "session_timer", "auth_challenged", "evidence",
             "leg_ref", "mos", "mos_reason", "one_way", "no_audio", "streams", "endpoint_quality"]
 STREAM_KEYS = ["id", "src", "dst", "ssrc", "ssrc_num", "payload_type", "payload_types", "codec",
@@ -113,7 +114,7 @@ def main():
     doc = doc or {}
     keys = list(doc.keys())
     c.check(keys[:2] == ["packets", "sip"], f"document starts with packets, sip: {keys[:4]}")
-    c.check(keys[-3:] == ["trunks", "registrations", "streams"] and
+    c.check(keys[-4:] == ["trunks", "registrations", "topology", "streams"] and
             keys.index("calls") < keys.index("trunks") and
             keys.index("link_types") < keys.index("input_errors") < keys.index("elapsed_s"),
             f"document key order: {keys}")
