@@ -7,6 +7,7 @@
 #include "rtpstat.h"
 
 #include <math.h>
+#include <float.h>
 #include <string.h>
 #include <strings.h>
 
@@ -242,8 +243,6 @@ static void loss_event(struct rtpstat *s, uint32_t n)
 /* A timestamp step this much larger than the arrival step is a jump of the
  * sender's clock, not a packet that was early. */
 #define JB_JUMP_MS 1000.0
-/* Transit is kept as float: clamp it far beyond any buffer depth. */
-#define JB_TRANSIT_MAX_MS 1e30
 
 static double jb_nominal(const struct rtpstat *s, uint64_t ets, uint32_t clock)
 {
@@ -298,9 +297,7 @@ static bool jb_late(struct rtpstat *s, const struct rtpstat_pkt *p, double jb_ms
     if (rel > span)
         rel = span;
     double tr = rel - jb_nominal(s, s->ext_ts, p->jb_clock);
-    float transit = (float)(tr > JB_TRANSIT_MAX_MS    ? JB_TRANSIT_MAX_MS
-                            : tr < -JB_TRANSIT_MAX_MS ? -JB_TRANSIT_MAX_MS
-                                                      : tr);
+    float transit = (float)(tr > FLT_MAX ? FLT_MAX : tr < -FLT_MAX ? -FLT_MAX : tr);
     uint32_t slot = (uint32_t)(rel > 0 ? rel / RTPSTAT_JB_SLOT_MS : 0) + 1; /* 0: empty */
     unsigned i = slot % RTPSTAT_JB_SLOTS;
     if (s->jb_slot[i] != slot) {
