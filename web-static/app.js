@@ -48,7 +48,15 @@ class ApiError extends Error {
 async function api(path, opts = {}) {
   const headers = {};
   if (state.token) headers.Authorization = "Bearer " + state.token;
-  const r = await fetch(API + path, { headers, cache: "no-store" });
+  let r;
+  /* the server caps requests in flight per client (503) and their rate
+   * (429): a page whose predecessor's requests are still running waits and
+   * tries again rather than showing an error */
+  for (let attempt = 0; ; attempt++) {
+    r = await fetch(API + path, { headers, cache: "no-store" });
+    if ((r.status !== 503 && r.status !== 429) || attempt >= 4) break;
+    await new Promise((res) => setTimeout(res, 150 * 2 ** attempt));
+  }
   if (r.status === 401) {
     askToken();
     throw new ApiError(401, await r.json().catch(() => null));

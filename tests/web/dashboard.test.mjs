@@ -386,6 +386,9 @@ try {
   await page.click(`#topology g.topo-trunk[data-trunk="${itspT.id}"] path.hit`, { force: true });
   await waitFor(page, (id) => location.hash === "#/trunk/" + id, itspT.id, "the trunk page from the topology");
   check(true, "a trunk line opens its trunk page");
+  // a fresh load, as the first visit: a hash change alone leaves the trunk
+  // page's requests in flight against the per-client cap
+  await page.goto("about:blank");
   await page.goto(base + "/#/topology");
   await page.waitForSelector("#topology g.topo-node");
   await page.click(`#topology g.topo-node[data-node="${sbcNode.id}"]`);
