@@ -10,6 +10,7 @@
  * bounds (checked here independently, and from what the answer echoes); a
  * next_cursor is accepted by the same listing. */
 #include <jansson.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -188,10 +189,15 @@ static const char *side_name(int i) { return calls_side_name((enum calls_side)i)
 static bool int_in(const char *v, long long lo, long long hi)
 {
     const char *d = v + (*v == '-');
-    if (!digits_only(d, 1, 20) || strlen(v) > 20)
+    if (!digits_only(d, 1, 4096))
         return false;
+    while (*d == '0' && d[1]) /* leading zeros do not change the value */
+        d++;
+    if (strlen(d) > 19)
+        return false;
+    errno = 0;
     long long x = strtoll(v, NULL, 10);
-    return x >= lo && x <= hi;
+    return errno == 0 && x >= lo && x <= hi;
 }
 
 static bool real_in(const char *v, double lo, double hi)
@@ -247,7 +253,7 @@ static bool text_ok(const char *v, size_t max)
  * (checked here only for its alphabet and shape). */
 static bool time_ok(const char *v)
 {
-    if (digits_only(v, 1, 40))
+    if (digits_only(v, 1, 4096))
         return int_in(v, 0, MAX_EPOCH_MS);
     size_t n = strlen(v);
     return n >= 10 && n <= 40 && strspn(v, "0123456789-T :.Z+") == n && v[4] == '-' &&

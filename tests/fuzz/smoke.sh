@@ -19,7 +19,9 @@ for t in sip packet sipframe sdp pcap media hep query vq; do
     dirs=("$corpus" "$seeds/$t")
     [ -d "$here/regress/$t" ] && dirs+=("$here/regress/$t")
     echo "fuzz: $t for ${tsecs}s"
+    # a fixed seed keeps CI's run repeatable; long runs pass FUZZ_SEED=0 (random)
     "$build/tests/fuzz/fuzz_$t" -max_total_time="$tsecs" -print_final_stats=1 \
+        -seed="${FUZZ_SEED:-1}" \
         -artifact_prefix="$build/fuzz-crashes/$t-" "${dirs[@]}" \
         2>"$build/fuzz-$t.log" || { tail -40 "$build/fuzz-$t.log"; echo "fuzz: $t FOUND A CRASH"; exit 1; }
     grep -E "stat::number_of_executed_runs|cov:" "$build/fuzz-$t.log" | tail -2
