@@ -334,4 +334,16 @@
  * (24 bytes each; the oldest is forgotten first). A power of two. */
 #define TS_REPORT_LEG_MAP 262144
 
+/* ---- TLS decryption (crypto/) ---- */
+/* ClientHello randoms whose secrets a key log holds (~400 bytes each): a
+ * day of a busy trunk's reconnections; the oldest is forgotten first. */
+#define TS_TLS_KEYLOG_MAX 65536
+/* A key log line: the longest label, 64 hex digits and 128 of a secret fit. */
+#define TS_TLS_KEYLOG_LINE_MAX 512
+/* --tls-key options (each a server address and port). */
+#define TS_TLS_RSA_KEYS_MAX 64
+/* Sessions (ID or ticket -> master secret) kept for resumption within one
+ * capture (~100 bytes each), least recently used forgotten first. */
+#define TS_TLS_SESSIONS_MAX 16384
+
 #endif

@@ -27,7 +27,7 @@ import os
 import re
 import sys
 
-FOLDERS = ["common", "capture", "dissect", "engine", "calls", "media", "store",
+FOLDERS = ["common", "capture", "crypto", "dissect", "engine", "calls", "media", "store",
            "api", "net", "gen", "cli"]
 WIRE = {"capture", "dissect", "engine", "net"}
 NUMBER_PARSER = "common/num.c"

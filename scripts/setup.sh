@@ -13,7 +13,7 @@ PKGS=(build-essential cmake pkg-config git
       libpcap-dev libndpi-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev
       libcmocka-dev zlib1g-dev python3 clang libclang-rt-14-dev tshark
       tcpreplay iproute2 chromium kamailio sip-tester sngrep
-      rtpengine-daemon wireshark-common nginx-light openssl)
+      rtpengine-daemon wireshark-common nginx-light openssl libssl-dev)
 install_deps() {
     local missing=()
     for p in "${PKGS[@]}"; do

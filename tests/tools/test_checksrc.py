@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 root, work = sys.argv[1], sys.argv[2]
-FOLDERS = ["common", "capture", "dissect", "engine", "calls", "media", "store",
+FOLDERS = ["common", "capture", "crypto", "dissect", "engine", "calls", "media", "store",
            "api", "net", "gen", "cli", "scripts"]
 fails = []
 
