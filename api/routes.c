@@ -17,6 +17,7 @@
 #include "../calls/calls.h"
 #include "../common/num.h"
 #include "../common/utf8.h"
+#include "../common/version.h"
 #include "../media/media.h"
 #include "../store/query.h"
 #include "../store/store.h"
@@ -490,6 +491,7 @@ static void h_health(struct api_call *a)
     struct api_live_stats ls;
     a->json = json_object();
     json_object_set_new(a->json, "status", json_string("ok"));
+    json_object_set_new(a->json, "version", json_string(ts_version()));
     json_object_set_new(a->json, "schema_version", json_integer(ST_SCHEMA_VERSION));
     json_object_set_new(a->json, "live", json_boolean(api_live(a->srv, &ls)));
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/version.h"
 #include "../store/query.h"
 #include "../store/store.h"
 #include "api_int.h"
@@ -271,6 +272,8 @@ void routes_metrics(struct api_call *a)
     for (int g = 0; g < 4; g++)
         mb_printf(&mb, "trunkscope_http_refused_total{why=\"%s\"} %llu\n", GUARD[g],
                   (unsigned long long)api_guard_count(a->srv, g));
+    HEAD("trunkscope_build_info", "gauge", "Always 1; the version label names the build.");
+    mb_printf(&mb, "trunkscope_build_info{version=\"%s\"} 1\n", ts_version());
     HEAD("trunkscope_http_requests_total", "counter", "HTTP requests answered, by status class.");
     for (int c = 1; c <= 5; c++)
         mb_printf(&mb, "trunkscope_http_requests_total{class=\"%dxx\"} %llu\n", c,

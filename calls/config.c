@@ -150,6 +150,21 @@ static bool parse_u32(const char *v, uint32_t *out)
     return true;
 }
 
+/* The settings whose value is a whole number. */
+static bool num_key(const char *k)
+{
+    static const char *const K[] = { "corr_window_ms", "linger_ms", "auth_linger_s",
+                                     "no_final_timeout_s", "no_bye_timeout_s", "bucket_s",
+                                     "max_dialogs", "learn_hold_legs", "learn_hold_s" };
+    for (size_t i = 0; i < sizeof K / sizeof K[0]; i++)
+        if (!strcmp(k, K[i]))
+            return true;
+    return false;
+}
+
+#define TS_STR_(x) #x
+#define TS_STR(x) TS_STR_(x)
+
 /* File format, one setting per line, '#' comments:
  *   internal_net = 10.0.0.0/8        (repeatable; first use drops the defaults)
  *   corr_header = X-CID              (repeatable; first use drops the defaults)
@@ -194,6 +209,7 @@ int calls_config_load(struct calls_config *cfg, const char *path, char *err, siz
         char *k = trim(s), *v = trim(eq + 1);
         uint32_t u = 0;
         bool ok = true;
+        const char *expect = NULL; /* what a good value looks like, for the error */
         if (!strcmp(k, "internal_net")) {
             if (!nets_set) {
                 cfg->nnets = 0;
@@ -203,6 +219,8 @@ int calls_config_load(struct calls_config *cfg, const char *path, char *err, siz
                 /* no address ranges at all: sides are only learned */
                 cfg->nets_set = false;
             } else {
+                expect = "an address range such as 10.20.0.0/16 or 2001:db8::/48, or none "
+                         "(at most " TS_STR(TS_CALLS_MAX_NETS) " lines)";
                 ok = cfg->nnets < TS_CALLS_MAX_NETS && parse_cidr(v, &cfg->nets[cfg->nnets]);
                 if (ok) {
                     cfg->nnets++;
@@ -214,6 +232,7 @@ int calls_config_load(struct calls_config *cfg, const char *path, char *err, siz
                 cfg->ncorr_hdrs = 0;
                 hdrs_set = true;
             }
+            expect = "a header name (at most " TS_STR(TS_CALLS_MAX_CORR_HDRS) " lines)";
             ok = cfg->ncorr_hdrs < TS_CALLS_MAX_CORR_HDRS && *v;
             if (ok)
                 set_str(cfg->corr_hdrs[cfg->ncorr_hdrs++], CALLS_USER_LEN, v);
@@ -224,6 +243,7 @@ int calls_config_load(struct calls_config *cfg, const char *path, char *err, siz
         } else if (!strcmp(k, "intl_prefix")) {
             set_str(cfg->intl_prefix, sizeof cfg->intl_prefix, v);
         } else if (!strcmp(k, "sbc")) {
+            expect = "an IPv4 or IPv6 address (at most " TS_STR(TS_CALLS_MAX_SBC) " lines)";
             ok = cfg->nsbcs < TS_CALLS_MAX_SBC && parse_addr(v, &cfg->sbcs[cfg->nsbcs]);
             if (ok)
                 cfg->nsbcs++;
@@ -234,38 +254,44 @@ int calls_config_load(struct calls_config *cfg, const char *path, char *err, siz
             char *name = *sp ? trim(sp + 1) : sp;
             *sp = '\0';
             struct calls_trunk_name *tn = &cfg->trunk_names[cfg->ntrunk_names];
+            expect = "an address and a name, e.g. trunk = 203.0.113.5 Carrier-A (at most " TS_STR(
+                TS_CALLS_MAX_TRUNK_NAMES) " lines)";
             ok = cfg->ntrunk_names < TS_CALLS_MAX_TRUNK_NAMES && *name &&
                  parse_addr(v, &tn->addr);
             if (ok) {
                 set_str(tn->name, sizeof tn->name, name);
                 cfg->ntrunk_names++;
             }
-        } else if (parse_u32(v, &u)) {
-            if (!strcmp(k, "corr_window_ms"))
+        } else if (num_key(k)) {
+            expect = "a whole number from 0 to 4294967295";
+            ok = parse_u32(v, &u);
+            if (ok && !strcmp(k, "corr_window_ms"))
                 cfg->corr_window_ms = u;
-            else if (!strcmp(k, "linger_ms"))
+            else if (ok && !strcmp(k, "linger_ms"))
                 cfg->linger_ms = u;
-            else if (!strcmp(k, "auth_linger_s"))
+            else if (ok && !strcmp(k, "auth_linger_s"))
                 cfg->auth_linger_s = u;
-            else if (!strcmp(k, "no_final_timeout_s"))
+            else if (ok && !strcmp(k, "no_final_timeout_s"))
                 cfg->no_final_timeout_s = u ? u : 1;
-            else if (!strcmp(k, "no_bye_timeout_s"))
+            else if (ok && !strcmp(k, "no_bye_timeout_s"))
                 cfg->no_bye_timeout_s = u ? u : 1;
-            else if (!strcmp(k, "bucket_s"))
+            else if (ok && !strcmp(k, "bucket_s"))
                 cfg->bucket_s = u ? u : 1;
-            else if (!strcmp(k, "max_dialogs"))
+            else if (ok && !strcmp(k, "max_dialogs"))
                 cfg->max_dialogs = (u && u <= TS_MAX_DIALOGS) ? u : TS_MAX_DIALOGS;
-            else if (!strcmp(k, "learn_hold_legs"))
+            else if (ok && !strcmp(k, "learn_hold_legs"))
                 cfg->learn_hold_legs = u;
-            else if (!strcmp(k, "learn_hold_s"))
+            else if (ok && !strcmp(k, "learn_hold_s"))
                 cfg->learn_hold_s = u;
-            else
-                ok = false;
         } else {
-            ok = false;
+            snprintf(err, errlen, "%s:%u: unknown setting '%s' (the settings are listed in "
+                     "contrib/trunkscope.conf.example)", path, lineno, k);
+            rc = CALLS_ERR_SYNTAX;
+            break;
         }
         if (!ok) {
-            snprintf(err, errlen, "%s:%u: bad setting '%s'", path, lineno, k);
+            snprintf(err, errlen, "%s:%u: %s = '%s': expected %s", path, lineno, k, v,
+                     expect ? expect : "a value");
             rc = CALLS_ERR_SYNTAX;
             break;
         }

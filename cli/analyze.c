@@ -212,6 +212,24 @@ int cmd_analyze(int argc, char **argv)
         return 2;
     }
 
+    /* outputs and the listen address are checked before the analysis */
+    FILE *csv = NULL;
+    if (csv_path && !(csv = fopen(csv_path, "w"))) {
+        fprintf(stderr, "trunkscope analyze: cannot write %s: %s\n", csv_path, strerror(errno));
+        free(files);
+        return 2;
+    }
+    if (serve_addr) {
+        char err[320];
+        if (!cli_listen_ok(serve_addr, err, sizeof err)) {
+            fprintf(stderr, "trunkscope analyze: --serve: %s\n", err);
+            if (csv)
+                fclose(csv);
+            free(files);
+            return 2;
+        }
+    }
+
     struct calls_config ccfg;
     calls_config_default(&ccfg);
     /* a file is read to its end: calls wait longer for the topology */
@@ -221,6 +239,8 @@ int cmd_analyze(int argc, char **argv)
         char err[256];
         if (calls_config_load(&ccfg, config_path, err, sizeof err) != 0) {
             fprintf(stderr, "trunkscope analyze: %s\n", err);
+            if (csv)
+                fclose(csv);
             free(files);
             return 2;
         }
@@ -238,6 +258,8 @@ int cmd_analyze(int argc, char **argv)
         w = st_writer_open(db_path, NULL, err, sizeof err);
         if (!w) {
             fprintf(stderr, "trunkscope analyze: %s\n", err);
+            if (csv)
+                fclose(csv);
             free(files);
             return 2;
         }
@@ -324,14 +346,12 @@ int cmd_analyze(int argc, char **argv)
     }
     double elapsed = now_s() - t0;
 
-    if (csv_path) {
-        FILE *cf = fopen(csv_path, "w");
-        if (!cf || calls_write_csv(cf, engine_calls(e)) != 0) {
+    if (csv) {
+        if (calls_write_csv(csv, engine_calls(e)) != 0 || fclose(csv) != 0) {
             fprintf(stderr, "trunkscope analyze: cannot write %s\n", csv_path);
             rc = 2;
         }
-        if (cf)
-            fclose(cf);
+        csv = NULL;
     }
     if (json || lines) {
         struct report_input ri = { e, (const char *const *)errors, nerr, elapsed,
@@ -366,6 +386,8 @@ int cmd_analyze(int argc, char **argv)
     for (size_t i = 0; i < nerr; i++)
         fprintf(stderr, "trunkscope analyze: %s\n", errors[i] ? errors[i] : "error");
 out:
+    if (csv)
+        fclose(csv);
     progress_free(pg);
     report_free(sk.r);
     if (errors)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../common/num.h"
 #include "../store/store.h"
@@ -12,7 +13,7 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: trunkscope export --db FILE --call ID -o OUT.pcap\n"
+    fprintf(f, "usage: trunkscope export --db FILE --call ID -o OUT.pcap ('-' = standard output)\n"
                "  writes every SIP message of every leg of call ID and its RTP/RTCP,\n"
                "  in time order, read again from the capture files that were analysed\n");
 }
@@ -59,16 +60,26 @@ int cmd_export(int argc, char **argv)
         fprintf(stderr, "trunkscope export: --call needs a positive call id, not '%s'\n", call);
         return 2;
     }
+    /* a read-only command: a mistyped path must not leave an empty database */
+    struct stat sb;
+    if (stat(db, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fprintf(stderr, "trunkscope export: %s: no such database (expected the file given to "
+                        "analyze, capture or collect as --db)\n", db);
+        return 2;
+    }
     struct st_export_stats st;
     char err[512];
     if (st_export_call(db, (int64_t)id, out, &st, err, sizeof err) != ST_OK) {
         fprintf(stderr, "trunkscope export: %s\n", err);
         return 2;
     }
-    printf("call %lld: %u legs, %llu SIP frames, %llu RTP/RTCP frames -> %s\n", (long long)id, st.legs,
-           (unsigned long long)st.sip_frames, (unsigned long long)st.media_frames, out);
+    /* with -o - the pcap is on stdout: the summary goes to stderr */
+    FILE *sum = strcmp(out, "-") == 0 ? stderr : stdout;
+    fprintf(sum, "call %lld: %u legs, %llu SIP frames, %llu RTP/RTCP frames -> %s\n", (long long)id,
+            st.legs, (unsigned long long)st.sip_frames, (unsigned long long)st.media_frames,
+            strcmp(out, "-") == 0 ? "standard output" : out);
     if (st.skipped_linktype)
-        printf("  %llu frames of another link type left out\n",
+        fprintf(sum, "  %llu frames of another link type left out\n",
                (unsigned long long)st.skipped_linktype);
     return 0;
 }

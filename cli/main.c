@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../common/version.h"
 #include "cli.h"
 
 static void usage(FILE *f)
@@ -15,7 +16,8 @@ static void usage(FILE *f)
             "  gen -o FILE.pcap  generate SIP trunk traffic with a truth file\n"
             "  export --db FILE --call ID -o OUT.pcap\n"
             "                    one call's SIP (all legs) and RTP/RTCP as pcap\n"
-            "run 'trunkscope COMMAND --help' for the options of a command\n");
+            "run 'trunkscope COMMAND --help' for the options of a command,\n"
+            "'trunkscope --version' (or COMMAND --version) for the version\n");
 }
 
 int main(int argc, char **argv)
@@ -29,6 +31,13 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    /* --version anywhere on the line answers before any other work; no
+     * option takes a value spelt "--version" */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--version") == 0 || (i == 1 && strcmp(argv[i], "version") == 0)) {
+            printf("trunkscope %s\n", ts_version());
+            return 0;
+        }
     if (strcmp(cmd, "analyze") == 0)
         return cmd_analyze(argc - 1, argv + 1);
     if (strcmp(cmd, "collect") == 0)

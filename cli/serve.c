@@ -1,16 +1,20 @@
 /* `trunkscope serve --db FILE`: the JSON API and the dashboard over a store
  * database, until SIGINT/SIGTERM. */
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "../api/api.h"
 #include "../common/hash.h"
 #include "../common/num.h"
+#include "../net/netaddr.h"
 #include "cli.h"
 #include "opts.h"
 
@@ -38,12 +42,47 @@ static void usage(FILE *f)
             "  --tls-cert/--tls-key  HTTPS: TLS 1.2 or 1.3, forward-secret AEAD suites only\n");
 }
 
-/* The dashboard files: TS_WEB_STATIC_DIR (set at build time to the
- * source tree's web-static/) when it exists, else none. */
+/* The dashboard files: where an install put them beside the binary
+ * (BIN/../share/trunkscope/web-static), else TS_WEB_STATIC_DIR (the source
+ * tree's web-static/, set at build time, for a binary run from its build
+ * directory), else none. */
 const char *cli_default_static_dir(void)
 {
+    static char installed[PATH_MAX];
     struct stat sb;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            int w = snprintf(installed, sizeof installed, "%s/../share/trunkscope/web-static", exe);
+            if (w > 0 && (size_t)w < sizeof installed && stat(installed, &sb) == 0 &&
+                S_ISDIR(sb.st_mode))
+                return installed;
+        }
+    }
     return stat(TS_WEB_STATIC_DIR, &sb) == 0 && S_ISDIR(sb.st_mode) ? TS_WEB_STATIC_DIR : NULL;
+}
+
+bool cli_listen_ok(const char *spec, char *err, size_t errlen)
+{
+    struct netaddr na;
+    char why[256];
+    if (netaddr_parse(spec, true, &na, why, sizeof why) != NETADDR_OK) {
+        snprintf(err, errlen, "bad listen address '%s' (expected ADDR:PORT): %s", spec, why);
+        return false;
+    }
+    int fd = socket(na.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    bool ok = fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+              bind(fd, (struct sockaddr *)&na.ss, na.len) == 0;
+    if (!ok)
+        snprintf(err, errlen, "cannot listen on %s (%s)", spec, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return ok;
 }
 
 static sigset_t g_unblocked; /* the mask to wait with */

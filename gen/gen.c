@@ -46,8 +46,9 @@ static void cut_outcome(const struct gen *g, struct gen_call *c)
 
 static const char usage_text[] =
     "usage: trunkscope gen -o FILE.pcap [options]\n"
-    "  -o, --out FILE         capture to write (required)\n"
-    "  --truth PATH           truth file (default FILE.truth.json next to FILE)\n"
+    "  -o, --out FILE         capture to write (required; '-' = standard output)\n"
+    "  --truth PATH           truth file (default FILE.truth.json next to FILE;\n"
+    "                         none with -o - unless given)\n"
     "  --calls N              calls to generate (default 30; 0 = until --max-packets)\n"
     "  --cps R                call attempts per second (default 1)\n"
     "  --concurrency N        keep N calls up at once instead of --cps\n"
@@ -795,7 +796,10 @@ enum gen_err gen_run_files(const struct gen_opts *o, struct gen_result *res, cha
 {
     char tpath[4096];
     const char *tp = o->truth_path;
-    if (!tp) {
+    bool to_stdout = strcmp(o->out_path, "-") == 0;
+    if (!tp && to_stdout) {
+        tp = "/dev/null"; /* the capture goes to a pipe: no file to sit beside */
+    } else if (!tp) {
         size_t n = strlen(o->out_path);
         if (n > 5 && strcmp(o->out_path + n - 5, ".pcap") == 0)
             n -= 5;
@@ -807,7 +811,7 @@ enum gen_err gen_run_files(const struct gen_opts *o, struct gen_result *res, cha
         memcpy(tpath + n, ".truth.json", 12);
         tp = tpath;
     }
-    FILE *pf = fopen(o->out_path, "wb");
+    FILE *pf = to_stdout ? stdout : fopen(o->out_path, "wb");
     if (!pf) {
         snprintf(err, errlen, "gen: cannot open %s: %s", o->out_path, strerror(errno));
         return GEN_EIO;
@@ -815,12 +819,13 @@ enum gen_err gen_run_files(const struct gen_opts *o, struct gen_result *res, cha
     FILE *tf = fopen(tp, "wb");
     if (!tf) {
         snprintf(err, errlen, "gen: cannot open %s: %s", tp, strerror(errno));
-        fclose(pf);
+        if (!to_stdout)
+            fclose(pf);
         return GEN_EIO;
     }
     setvbuf(tf, NULL, _IOFBF, 1 << 16);
     enum gen_err e = gen_run(o, pf, tf, res);
-    if (fclose(pf) != 0 && e == GEN_OK)
+    if ((to_stdout ? fflush(pf) : fclose(pf)) != 0 && e == GEN_OK)
         e = GEN_EIO;
     if (fclose(tf) != 0 && e == GEN_OK)
         e = GEN_EIO;

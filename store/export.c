@@ -325,7 +325,7 @@ int st_export_call(const char *db_path, int64_t call_id, const char *out_path,
             goto out;
         }
     }
-    x.out = fopen(out_path, "wb");
+    x.out = strcmp(out_path, "-") == 0 ? stdout : fopen(out_path, "wb"); /* -o - */
     if (!x.out) {
         snprintf(err, errlen, "%s: cannot create", out_path);
         rc = ST_ERR_IO;
@@ -367,7 +367,7 @@ int st_export_call(const char *db_path, int64_t call_id, const char *out_path,
         out_header(&x, 1);
     rc = ST_OK;
 out:
-    if (x.out && fclose(x.out) != 0)
+    if (x.out && (x.out == stdout ? fflush(x.out) : fclose(x.out)) != 0)
         x.werr = true;
     if (rc == ST_OK && x.werr) {
         snprintf(err, errlen, "%s: write error", out_path);

@@ -2,6 +2,8 @@
 standard input, and clear one-line errors with exit code 2 for bad inputs and
 options, after the good inputs were analysed."""
 import os
+import re
+import socket
 import subprocess
 import sys
 
@@ -75,6 +77,43 @@ def main():
     rc, out, err = run(a.bin, ["analyze", "--json", "--calls-csv"])
     c.check(rc == 2 and err.strip() == "trunkscope analyze: --calls-csv needs a value",
             f"missing value: rc={rc} err={err!r}")
+
+    # --version, on its own and after any command
+    for args in (["--version"], ["analyze", "--version"], ["capture", "--version"]):
+        rc, out, err = run(a.bin, args)
+        c.check(rc == 0 and re.fullmatch(rb"trunkscope \d+\.\d+\.\d+\n", out) is not None,
+                f"{args}: rc={rc} out={out!r}")
+
+    # read-only commands never create a database
+    missing_db = os.path.join(a.work, "mistyped.db")
+    if os.path.exists(missing_db):
+        os.unlink(missing_db)
+    rc, out, err = run(a.bin, ["export", "--db", missing_db, "--call", "1", "-o",
+                               os.path.join(a.work, "x.pcap")])
+    c.check(rc == 2 and "no such database" in err and not os.path.exists(missing_db),
+            f"export with a mistyped --db: rc={rc} err={err!r} created={os.path.exists(missing_db)}")
+
+    # outputs and the listen address are checked before the analysis starts
+    rc, out, err = run(a.bin, ["analyze", "--calls-csv", "/nonexistent-dir/c.csv", p1])
+    c.check(rc == 2 and out == b"" and "cannot write /nonexistent-dir/c.csv" in err,
+            f"unwritable --calls-csv refused before analysis: rc={rc} out={len(out)} bytes err={err!r}")
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    busy = blocker.getsockname()[1]
+    rc, out, err = run(a.bin, ["analyze", "--db", os.path.join(a.work, "serve.db"),
+                               "--serve", f"127.0.0.1:{busy}", p1])
+    blocker.close()
+    c.check(rc == 2 and out == b"" and "cannot listen on 127.0.0.1:%d" % busy in err,
+            f"busy --serve port refused before analysis: rc={rc} out={len(out)} bytes err={err!r}")
+
+    # -o - writes the capture to standard output
+    rc, out, err = run(a.bin, ["gen", "-o", "-", "--calls", "2", "--seed", "3"])
+    c.check(rc == 0 and out[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4") and len(out) > 1000,
+            f"gen -o -: rc={rc} {len(out)} bytes, err={err!r}")
+    if rc == 0:
+        rc2, out2, err2 = run(a.bin, ["analyze", "--json", "-"], stdin=out)
+        c.check(rc2 == 0 and b'"answered"' in out2, f"gen -o - | analyze -: rc={rc2} {err2!r}")
 
     # text report shows the headline numbers
     rc, out, err = run(a.bin, ["analyze", p1])

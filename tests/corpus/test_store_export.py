@@ -160,6 +160,16 @@ def main():
         else:
             print(f"call {cid}: {len(legs)} legs, {len(got)} SIP, no media endpoints")
 
+    # -o -: the same pcap on standard output, the summary on stderr.
+    if picks and name == "trunkscope":
+        out = os.path.join(a.work, f"call{picks[0]}.pcap")
+        p = subprocess.run(export(db, picks[0], "-"), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        same = os.path.exists(out) and open(out, "rb").read() == p.stdout
+        c.check(p.returncode == 0 and same and b"standard output" in p.stderr,
+                f"export -o -: rc={p.returncode}, same bytes as the file: {same}, "
+                f"stderr {p.stderr[:200]!r}")
+
     # Unknown call: one line, exit 2.
     r = run(export(db, 999999999, os.path.join(a.work, "none.pcap")))
     c.check(r.returncode == 2 and r.stderr.strip().count("\n") == 0,

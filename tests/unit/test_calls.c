@@ -1682,6 +1682,18 @@ static void test_config_load(void **state)
     fclose(f);
     assert_int_equal(calls_config_load(&cfg, path, err, sizeof err), CALLS_ERR_SYNTAX);
     assert_non_null(strstr(err, ":1:"));
+    /* the error names the value and what was expected instead */
+    assert_non_null(strstr(err, "internal_net = '300.1.1.1/8': expected an address range"));
+    f = fopen(path, "w");
+    fprintf(f, "# comment\nlinger_ms = 5s\n");
+    fclose(f);
+    assert_int_equal(calls_config_load(&cfg, path, err, sizeof err), CALLS_ERR_SYNTAX);
+    assert_non_null(strstr(err, ":2: linger_ms = '5s': expected a whole number"));
+    f = fopen(path, "w");
+    fprintf(f, "internal_nets = 10.0.0.0/8\n");
+    fclose(f);
+    assert_int_equal(calls_config_load(&cfg, path, err, sizeof err), CALLS_ERR_SYNTAX);
+    assert_non_null(strstr(err, "unknown setting 'internal_nets'"));
     f = fopen(path, "w");
     fprintf(f, "no equals sign\n");
     fclose(f);
