@@ -14,6 +14,7 @@
 #include "../capture/readahead.h"
 #include "../common/hash.h"
 #include "../common/limits.h"
+#include "../common/num.h"
 #include "../engine/engine.h"
 #include "../store/store.h"
 #include "calls_print.h"
@@ -26,12 +27,15 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: trunkscope analyze [--json | --json-lines] [--quiet] [--no-dedup] [--no-calls]\n"
+               "                          [--summary | --top N]\n"
                "                          [--config FILE] [--calls-csv FILE] [--db FILE] FILE...\n"
                "  FILE may be '-' for standard input (pcap or pcapng)\n"
                "  --json        one JSON object, written as calls and streams finish\n"
                "  --json-lines  one JSON object per line: each call, stream, trunk and\n"
                "                registration as it is final, then the summary (\"type\" says which)\n"
                "  --quiet       no progress line on a terminal's stderr\n"
+               "  --top N       at most N calls and the N worst streams in the text tables (200)\n"
+               "  --summary     the text report without the call and stream tables\n"
                "  --db FILE  store calls, legs and SIP messages in an SQLite database\n"
                "  --serve ADDR:PORT  then serve the database (API and dashboard) until Ctrl-C\n");
 }
@@ -154,7 +158,8 @@ int cmd_analyze(int argc, char **argv)
     if (!files)
         return 2;
     enum { O_JSON = 256, O_JSON_LINES, O_QUIET, O_NO_DEDUP, O_NO_CALLS, O_CONFIG, O_CSV, O_DB,
-           O_SERVE };
+           O_SERVE, O_SUMMARY, O_TOP };
+    size_t top = 200; /* rows of the call and stream tables in the text report */
     static const struct option table[] = {
         { "json", no_argument, NULL, O_JSON },
         { "json-lines", no_argument, NULL, O_JSON_LINES },
@@ -165,6 +170,8 @@ int cmd_analyze(int argc, char **argv)
         { "calls-csv", required_argument, NULL, O_CSV },
         { "db", required_argument, NULL, O_DB },
         { "serve", required_argument, NULL, O_SERVE },
+        { "summary", no_argument, NULL, O_SUMMARY },
+        { "top", required_argument, NULL, O_TOP },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -181,6 +188,17 @@ int cmd_analyze(int argc, char **argv)
         case O_CSV: csv_path = v; break;
         case O_DB: db_path = v; break;
         case O_SERVE: serve_addr = v; break;
+        case O_SUMMARY: top = 0; break;
+        case O_TOP: {
+            uint64_t t;
+            if (!num_u64(v, 1, 1000000000, &t)) {
+                fprintf(stderr, "trunkscope analyze: --top needs a number of rows from 1, not '%s'\n", v);
+                free(files);
+                return 2;
+            }
+            top = (size_t)t;
+            break;
+        }
         case OPTS_OPERAND: files[nfiles++] = v; break;
         case 'h':
             usage(stdout);
@@ -363,8 +381,8 @@ int cmd_analyze(int argc, char **argv)
     } else {
         print_text(e, elapsed);
         if (engine_calls(e))
-            calls_print(stdout, engine_calls(e));
-        media_print(stdout, engine_media(e));
+            calls_print(stdout, engine_calls(e), top);
+        media_print(stdout, engine_media(e), top);
         if (w)
             st_stats_print(stdout, &sst);
         if (fflush(stdout) != 0 || ferror(stdout)) { /* a full device, a closed pipe */

@@ -6,9 +6,6 @@
 
 #include "../calls/calls.h"
 
-/* At most this many call rows in the text table; the CSV has them all. */
-#define PRINT_MAX_CALLS 200
-
 static void pct(char *b, size_t cap, double r)
 {
     if (r < 0)
@@ -25,16 +22,20 @@ static void num(char *b, size_t cap, double v, const char *fmt)
         snprintf(b, cap, fmt, v);
 }
 
-static void print_calls(FILE *f, const struct calls *c)
+static void print_calls(FILE *f, const struct calls *c, size_t top)
 {
     size_t n = calls_count(c);
     fprintf(f, "\nCalls: %llu finished", (unsigned long long)calls_emitted(c));
     if (n < calls_emitted(c))
         fprintf(f, " (%zu kept)", n);
+    if (!top) { /* --summary */
+        fprintf(f, "\n");
+        return;
+    }
     fprintf(f, "\n%-6s %-24s %-18s %-18s %-8s %-9s %4s %6s %8s %-4s %s\n", "id", "start",
             "caller", "callee", "dir", "outcome", "legs", "pdd_ms", "dur_s", "code",
             "failure");
-    for (size_t i = 0; i < n && i < PRINT_MAX_CALLS; i++) {
+    for (size_t i = 0; i < n && i < top; i++) {
         const struct calls_call *k = calls_get(c, i);
         char t[40], pdd[24];
         calls_iso_time(k->start_ns, t, sizeof t);
@@ -50,8 +51,8 @@ static void print_calls(FILE *f, const struct calls *c)
                 code, k->failure_side ? calls_side_name((enum calls_side)k->failure_side) : "",
                 k->failure_side ? ": " : "", k->failure_detail);
     }
-    if (n > PRINT_MAX_CALLS)
-        fprintf(f, "... %zu more calls (use --json or --calls-csv)\n", n - PRINT_MAX_CALLS);
+    if (n > top)
+        fprintf(f, "... %zu more calls (--top N, --json or --calls-csv)\n", n - top);
 }
 
 static void print_trunks(FILE *f, const struct calls *c)
@@ -133,11 +134,11 @@ static void print_regs(FILE *f, const struct calls *c)
     }
 }
 
-void calls_print(FILE *f, const struct calls *c)
+void calls_print(FILE *f, const struct calls *c, size_t top)
 {
     if (!c)
         return;
-    print_calls(f, c);
+    print_calls(f, c, top);
     print_trunks(f, c);
     print_nodes(f, c);
     print_regs(f, c);

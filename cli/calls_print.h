@@ -7,8 +7,9 @@
 
 struct calls;
 
-/* Call table, trunk KPI table, registration/keep-alive table. c may be NULL. */
-void calls_print(FILE *f, const struct calls *c);
+/* Call table (at most top rows; 0: none, for --summary), trunk KPI table,
+ * registration/keep-alive table. c may be NULL. */
+void calls_print(FILE *f, const struct calls *c, size_t top);
 /* One CSV row per kept call (header first). 0 on success, -1 on a write error. */
 int calls_write_csv(FILE *f, const struct calls *c);
 

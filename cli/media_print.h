@@ -7,7 +7,8 @@
 
 struct media;
 
-/* Stream table; m may be NULL (prints nothing). */
-void media_print(FILE *f, const struct media *m);
+/* Stream table, at most top rows (the worst by MOS when there are more;
+ * 0: the counts only); m may be NULL (prints nothing). */
+void media_print(FILE *f, const struct media *m, size_t top);
 
 #endif

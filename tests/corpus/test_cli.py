@@ -115,6 +115,27 @@ def main():
         rc2, out2, err2 = run(a.bin, ["analyze", "--json", "-"], stdin=out)
         c.check(rc2 == 0 and b'"answered"' in out2, f"gen -o - | analyze -: rc={rc2} {err2!r}")
 
+    # --top N caps the call and stream tables (the worst streams first),
+    # --summary drops them
+    gen_pcap = os.path.join(a.work, "top.pcap")
+    run(a.bin, ["gen", "-o", gen_pcap, "--calls", "12", "--seed", "5"])
+    rc, out, err = run(a.bin, ["analyze", "--top", "2", gen_pcap])
+    text = out.decode()
+    call_rows = re.findall(r"^\d+ +\d{4}-\d\d-\d\dT", text, re.M)
+    c.check(rc == 0 and len(call_rows) == 2 and "... 10 more calls" in text,
+            f"--top 2: {len(call_rows)} call rows")
+    mos = [float(x) for x in re.findall(r"0x[0-9A-F]{8} \S+ +\d+ +\d+ \([\d.]+%\) +[\d.]+ +[\d.]+ +[\d.]+ +([\d.]+)", text)]
+    rc2, full, _ = run(a.bin, ["analyze", "--top", "1000", gen_pcap])
+    all_mos = sorted(float(x) for x in re.findall(r"0x[0-9A-F]{8} \S+ +\d+ +\d+ \([\d.]+%\) +[\d.]+ +[\d.]+ +[\d.]+ +([\d.]+)", full.decode()))
+    c.check(len(mos) == 2 and len(all_mos) > 2 and mos == all_mos[:2],
+            f"--top 2 shows the two worst streams: {mos} of {all_mos[:4]}")
+    rc, out, err = run(a.bin, ["analyze", "--summary", gen_pcap])
+    text = out.decode()
+    c.check(rc == 0 and "Calls: 12 finished" in text and "pdd_ms" not in text and "Source" not in text
+            and "Trunks:" in text, "--summary: counts and trunks, no call or stream rows")
+    rc, out, err = run(a.bin, ["analyze", "--top", "0", gen_pcap])
+    c.check(rc == 2 and "--top needs a number of rows from 1, not '0'" in err, f"--top 0: {err!r}")
+
     # text report shows the headline numbers
     rc, out, err = run(a.bin, ["analyze", p1])
     text = out.decode()
