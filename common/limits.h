@@ -129,6 +129,29 @@
  * has 2-4; strangers can open more SSRCs, so the walk stops here. */
 #define TS_MEDIA_LEG_WALK 32
 
+/* ---- audio decode (media/audio.c: one call's streams to PCM on demand) ---- */
+/* Payload bytes held per decoded stream: 64 MiB is 2.3 hours of G.711
+ * (the no_bye_timeout default is 4 h); later packets are counted, not kept. */
+#define TS_AUDIO_MAX_BYTES (64u << 20)
+/* Packets held per decoded stream: 50/s for 5.5 hours (~40 bytes each). */
+#define TS_AUDIO_MAX_PKTS 1000000u
+/* Streams mixed into one export (a leg has 2-4; SSRC changes add some). */
+#define TS_AUDIO_MAX_TRACKS 16
+/* Decoded samples of one packet at 48 kHz: 2 s (an MTU of G.729 at 8 kHz
+ * upsampled is 1.8 s; Opus' longest frame is 120 ms). Longer is cut. */
+#define TS_AUDIO_MAX_PKT_SAMPLES 96000u
+/* Length of one export: WAV's 32-bit sizes hold 6 h of 48 kHz stereo;
+ * 4 h is the no_bye_timeout default. Later audio is cut and counted. */
+#define TS_AUDIO_MAX_SECONDS (4u * 3600u)
+/* De-jitter buffer depth (ms): a packet later than its place on the RTP
+ * timeline by more than this is dropped, as a phone would. */
+#define TS_AUDIO_JB_MS 120u
+/* A packet off its place by more than this (ms) restarts the timeline
+ * there (timestamp reset, SSRC change, clock drift). */
+#define TS_AUDIO_RESYNC_MS 1000u
+/* Comfort noise (RFC 3389) fills at most this long after a SID packet. */
+#define TS_AUDIO_CN_MAX_MS 10000u
+
 /* ---- calls (dialogs, legs, correlation, trunks) ---- */
 /* INVITE dialogs (legs) held at once, open or waiting to be emitted; LRU
  * eviction beyond emits the oldest leg's call early (each is ~1.4 KiB with

@@ -42,7 +42,16 @@ struct exporter {
     struct capfile caps[TS_MAX_INPUT_FILES];
     size_t ncaps;
     bool media_hit;
-    FILE *out;
+    st_frame_fn fn;
+    void *fn_ctx;
+    struct st_export_stats *st;
+};
+
+/* The pcap writer, one visitor of the frames. */
+struct pcap_out {
+    const char *path;
+    FILE *out;      /* opened with the first frame: a failed export creates nothing */
+    bool nofile;
     int linktype; /* -1 until the first frame */
     bool werr;
     struct st_export_stats *st;
@@ -66,10 +75,18 @@ static void le32(uint8_t *p, uint32_t v)
 
 /* Classic pcap with nanosecond timestamps (magic a1b23c4d), one link type:
  * the first frame's. */
-static void out_header(struct exporter *x, int linktype)
+static void out_header(struct pcap_out *x, int linktype)
 {
     uint8_t h[24];
     x->linktype = linktype;
+    if (!x->out && !x->nofile) {
+        x->out = strcmp(x->path, "-") == 0 ? stdout : fopen(x->path, "wb"); /* -o - */
+        x->nofile = !x->out;
+    }
+    if (!x->out) {
+        x->werr = true;
+        return;
+    }
     le32(h, 0xa1b23c4du);
     h[4] = 2, h[5] = 0, h[6] = 4, h[7] = 0;
     le32(h + 8, 0);
@@ -80,8 +97,10 @@ static void out_header(struct exporter *x, int linktype)
         x->werr = true;
 }
 
-static void out_frame(struct exporter *x, const struct ts_frame *f)
+static void out_frame(void *ctx, const struct ts_frame *f, bool sip)
 {
+    struct pcap_out *x = ctx;
+    (void)sip;
     uint8_t h[16];
     if (x->linktype < 0)
         out_header(x, f->linktype);
@@ -93,6 +112,10 @@ static void out_frame(struct exporter *x, const struct ts_frame *f)
     le32(h + 4, (uint32_t)(f->ts_ns % NS_PER_S));
     le32(h + 8, f->caplen);
     le32(h + 12, f->wirelen);
+    if (!x->out) {
+        x->werr = true;
+        return;
+    }
     if (fwrite(h, 1, 16, x->out) != 16 || fwrite(f->data, 1, f->caplen, x->out) != f->caplen)
         x->werr = true;
 }
@@ -283,8 +306,9 @@ out:
     return rc;
 }
 
-int st_export_call(const char *db_path, int64_t call_id, const char *out_path,
-                   struct st_export_stats *st, char *err, size_t errlen)
+int st_export_frames(const char *db_path, int64_t call_id, st_frame_fn fn, void *ctx,
+                     struct st_export_info *info, struct st_export_stats *st, char *err,
+                     size_t errlen)
 {
     struct st_export_stats dummy;
     struct exporter x;
@@ -298,7 +322,8 @@ int st_export_call(const char *db_path, int64_t call_id, const char *out_path,
 
     memset(&x, 0, sizeof x);
     memset(&dst, 0, sizeof dst);
-    x.linktype = -1;
+    x.fn = fn;
+    x.fn_ctx = ctx;
     x.st = st ? st : &dummy;
     memset(x.st, 0, sizeof *x.st);
 
@@ -310,6 +335,10 @@ int st_export_call(const char *db_path, int64_t call_id, const char *out_path,
     h = NULL;
     if (rc != ST_OK)
         goto out;
+    if (info) {
+        info->lo_ns = lo;
+        info->hi_ns = hi;
+    }
 
     in = pcapin_new();
     struct decode_cb cb = { .ctx = &x, .udp = on_udp, .tcp = on_tcp };
@@ -324,12 +353,6 @@ int st_export_call(const char *db_path, int64_t call_id, const char *out_path,
             rc = ST_ERR_IO;
             goto out;
         }
-    }
-    x.out = strcmp(out_path, "-") == 0 ? stdout : fopen(out_path, "wb"); /* -o - */
-    if (!x.out) {
-        snprintf(err, errlen, "%s: cannot create", out_path);
-        rc = ST_ERR_IO;
-        goto out;
     }
     for (;;) {
         struct ts_frame f;
@@ -346,7 +369,7 @@ int st_export_call(const char *db_path, int64_t call_id, const char *out_path,
         cf->frames++;
         if (is_ref(&x, cf->id, (int64_t)cf->frames, (int64_t)f.file_off, &bad_off)) {
             x.st->sip_frames++;
-            out_frame(&x, &f);
+            fn(ctx, &f, true);
             continue;
         }
         if (!x.neps || f.ts_ns < lo || f.ts_ns > hi)
@@ -355,7 +378,7 @@ int st_export_call(const char *db_path, int64_t call_id, const char *out_path,
         decoder_frame(dec, &f);
         if (x.media_hit) {
             x.st->media_frames++;
-            out_frame(&x, &f);
+            fn(ctx, &f, false);
         }
     }
     if (bad_off) {
@@ -363,21 +386,30 @@ int st_export_call(const char *db_path, int64_t call_id, const char *out_path,
         rc = ST_ERR_CHANGED;
         goto out;
     }
-    if (x.linktype < 0) /* nothing found: still a valid, empty pcap */
-        out_header(&x, 1);
     rc = ST_OK;
 out:
-    if (x.out && (x.out == stdout ? fflush(x.out) : fclose(x.out)) != 0)
-        x.werr = true;
-    if (rc == ST_OK && x.werr) {
-        snprintf(err, errlen, "%s: write error", out_path);
-        rc = ST_ERR_IO;
-    }
     decoder_free(dec);
     pcapin_free(in);
     sqlite3_close(h);
     for (size_t i = 0; i < x.ncaps; i++)
         free(x.caps[i].path);
     free(x.refs);
+    return rc;
+}
+
+int st_export_call(const char *db_path, int64_t call_id, const char *out_path,
+                   struct st_export_stats *st, char *err, size_t errlen)
+{
+    struct st_export_stats dummy;
+    struct pcap_out po = { .linktype = -1, .st = st ? st : &dummy, .path = out_path };
+    int rc = st_export_frames(db_path, call_id, out_frame, &po, NULL, po.st, err, errlen);
+    if (rc == ST_OK && po.linktype < 0) /* nothing found: still a valid, empty pcap */
+        out_header(&po, 1);
+    if (po.out && (po.out == stdout ? fflush(po.out) : fclose(po.out)) != 0)
+        po.werr = true;
+    if (rc == ST_OK && po.werr) {
+        snprintf(err, errlen, po.nofile ? "%s: cannot create" : "%s: write error", out_path);
+        rc = ST_ERR_IO;
+    }
     return rc;
 }

@@ -177,4 +177,16 @@ struct st_export_stats {
 int st_export_call(const char *db_path, int64_t call_id, const char *out_path,
                    struct st_export_stats *st, char *err, size_t errlen);
 
+/* The frames st_export_call writes, handed to fn in time order instead
+ * (sip: the frame holds a SIP message of the call; else RTP/RTCP of its
+ * SDP endpoints). info (may be NULL) gets the media time range used. */
+struct ts_frame;
+typedef void (*st_frame_fn)(void *ctx, const struct ts_frame *f, bool sip);
+struct st_export_info {
+    uint64_t lo_ns, hi_ns;
+};
+int st_export_frames(const char *db_path, int64_t call_id, st_frame_fn fn, void *ctx,
+                     struct st_export_info *info, struct st_export_stats *st, char *err,
+                     size_t errlen);
+
 #endif

@@ -1,0 +1,202 @@
+/* Unit tests for the audio decoder (media/audio.c): G.711 expansion
+ * against the values of ITU-T G.711 tables 1a/2a (16-bit scale: mu-law
+ * +-32124 / 0, A-law +-32256 / +-8), the timeline (loss leaves silence at
+ * the lost packet's place, late packets dropped by the de-jitter buffer,
+ * duplicates, timestamp wrap and resync), comfort noise level, rendering
+ * in windows equal to one pass, and the WAV header. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../media/audio.h"
+
+#define MS 1000000ull
+#define T0 (1700000000ull * 1000000000ull)
+
+static int16_t dec1(enum audio_codec c, uint8_t byte)
+{
+    struct audio_track *t = audio_track_new(c, 8000, c == AUDIO_PCMU ? 0 : 8, 8000, T0);
+    assert_non_null(t);
+    uint8_t p[160];
+    memset(p, byte, sizeof p);
+    struct audio_rtp r = { .arrival_ns = T0, .ts = 0, .seq = 1, .pt = c == AUDIO_PCMU ? 0 : 8 };
+    assert_true(audio_track_add(t, &r, bv_make(p, sizeof p)));
+    assert_int_equal(audio_track_finish(t), 160);
+    int16_t out[160] = { 0 };
+    audio_track_render(t, 0, out, 160);
+    audio_track_free(t);
+    return out[80];
+}
+
+static void test_g711_values(void **state)
+{
+    (void)state;
+    assert_int_equal(dec1(AUDIO_PCMU, 0x00), -32124);
+    assert_int_equal(dec1(AUDIO_PCMU, 0x80), 32124);
+    assert_int_equal(dec1(AUDIO_PCMU, 0xff), 0);
+    assert_int_equal(dec1(AUDIO_PCMU, 0x7f), 0);
+    assert_int_equal(dec1(AUDIO_PCMU, 0xfe), 8);
+    assert_int_equal(dec1(AUDIO_PCMA, 0xd5), 8);
+    assert_int_equal(dec1(AUDIO_PCMA, 0x55), -8);
+    assert_int_equal(dec1(AUDIO_PCMA, 0xaa), 32256);
+    assert_int_equal(dec1(AUDIO_PCMA, 0x2a), -32256);
+}
+
+static void test_codec_of(void **state)
+{
+    (void)state;
+    uint32_t r;
+    assert_int_equal(audio_codec_of("PCMU", 0, 8000, &r), AUDIO_PCMU);
+    assert_int_equal(r, 8000);
+    assert_int_equal(audio_codec_of(NULL, 8, 8000, &r), AUDIO_PCMA);
+    assert_int_equal(audio_codec_of("g722", 9, 8000, &r), AUDIO_G722);
+    assert_int_equal(r, 16000);
+    assert_int_equal(audio_codec_of("opus", 111, 48000, &r), AUDIO_OPUS);
+    assert_int_equal(r, 48000);
+    assert_int_equal(audio_codec_of("L16", 96, 16000, &r), AUDIO_L16);
+    assert_int_equal(r, 16000);
+    assert_int_equal(audio_codec_of("L16", 96, 44100, &r), AUDIO_NONE);
+    assert_int_equal(audio_codec_of("telephone-event", 101, 8000, &r), AUDIO_NONE);
+    assert_int_equal(audio_codec_of(NULL, 18, 8000, &r), AUDIO_G729);
+}
+
+/* n PCMU packets of 20 ms, each a constant byte; skip/late/dup lists. */
+static struct audio_track *stream(size_t n, size_t lost, size_t late, size_t dup, uint32_t ts0,
+                                  uint64_t *end)
+{
+    struct audio_track *t = audio_track_new(AUDIO_PCMU, 8000, 0, 8000, T0);
+    assert_non_null(t);
+    uint8_t p[160];
+    memset(p, 0x80, sizeof p); /* +32124 */
+    for (size_t i = 0; i < n; i++) {
+        if (i == lost)
+            continue;
+        struct audio_rtp r = { .arrival_ns = T0 + 500 * MS + i * 20 * MS,
+                               .ts = ts0 + (uint32_t)(i * 160), .seq = (uint16_t)(65530 + i),
+                               .pt = 0 };
+        if (i == late)
+            r.arrival_ns += 300 * MS;
+        audio_track_add(t, &r, bv_make(p, sizeof p));
+        if (i == dup)
+            audio_track_add(t, &r, bv_make(p, sizeof p));
+    }
+    *end = audio_track_finish(t);
+    return t;
+}
+
+static void test_timeline_loss(void **state)
+{
+    (void)state;
+    uint64_t end;
+    /* timestamps wrap at packet 3 */
+    struct audio_track *t = stream(50, 10, 20, 30, 0xffffffffu - 400, &end);
+    assert_int_equal(end, 4000 + 50 * 160);
+    const struct audio_stats *st = audio_track_stats(t);
+    assert_int_equal(st->late, 1);
+    assert_int_equal(st->duplicates, 1);
+    assert_int_equal(st->lost, 1);
+    assert_int_equal(st->resyncs, 0);
+    int16_t *out = calloc(end, sizeof *out);
+    assert_non_null(out);
+    /* in uneven windows: the same as one pass */
+    for (uint64_t at = 0; at < end;) {
+        size_t n = (size_t)(end - at < 333 ? end - at : 333);
+        audio_track_render(t, at, out + at, n);
+        at += n;
+    }
+    for (uint64_t i = 0; i < end; i++) {
+        uint64_t pk = i < 4000 ? 99 : (i - 4000) / 160;
+        int16_t want = (i < 4000 || pk == 10 || pk == 20) ? 0 : 32124;
+        if (out[i] != want)
+            fail_msg("sample %llu: %d, want %d", (unsigned long long)i, out[i], want);
+    }
+    audio_track_free(t);
+    free(out);
+}
+
+static void test_resync_and_cn(void **state)
+{
+    (void)state;
+    struct audio_track *t = audio_track_new(AUDIO_PCMU, 8000, 0, 16000, T0);
+    assert_non_null(t);
+    uint8_t p[160];
+    memset(p, 0xff, sizeof p);
+    struct audio_rtp r = { .arrival_ns = T0, .ts = 1000, .seq = 1, .pt = 0 };
+    audio_track_add(t, &r, bv_make(p, sizeof p));
+    /* comfort noise at -40 dBov for 1 s */
+    uint8_t cn = 40;
+    r = (struct audio_rtp){ .arrival_ns = T0 + 20 * MS, .ts = 1160, .seq = 2, .pt = 13 };
+    audio_track_add(t, &r, bv_make(&cn, 1));
+    /* the timestamp jumps by an hour one second later: resync */
+    r = (struct audio_rtp){ .arrival_ns = T0 + 1020 * MS, .ts = 1160 + 8000u * 3600u, .seq = 3,
+                            .pt = 0 };
+    audio_track_add(t, &r, bv_make(p, sizeof p));
+    uint64_t end = audio_track_finish(t);
+    assert_int_equal(audio_track_stats(t)->resyncs, 1);
+    assert_int_equal(audio_track_pos(t, 2), 16320);
+    assert_int_equal(end, 16320 + 320);
+    int16_t *out = calloc(end, sizeof *out);
+    audio_track_render(t, 0, out, end);
+    double e = 0;
+    for (size_t i = 320; i < 16320; i++)
+        e += (double)out[i] * out[i];
+    double dbov = 20 * log10(sqrt(e / 16000) / 32767.0);
+    assert_true(dbov > -41 && dbov < -39);
+    for (size_t i = 16320; i < end; i++)
+        assert_int_equal(out[i], 0);
+    assert_int_equal(audio_track_stats(t)->cn, 1);
+    free(out);
+    audio_track_free(t);
+}
+
+static void test_g729_and_bad(void **state)
+{
+    (void)state;
+    struct audio_track *t = audio_track_new(AUDIO_G729, 8000, 18, 8000, T0);
+    assert_non_null(t);
+    uint8_t p[22] = { 0 };
+    struct audio_rtp r = { .arrival_ns = T0, .ts = 0, .seq = 1, .pt = 18 };
+    audio_track_add(t, &r, bv_make(p, 22)); /* 2 frames + SID */
+    r = (struct audio_rtp){ .arrival_ns = T0 + 30 * MS, .ts = 240, .seq = 2, .pt = 18 };
+    audio_track_add(t, &r, bv_make(p, 7)); /* no G.729 length */
+    r = (struct audio_rtp){ .arrival_ns = T0 + 60 * MS, .ts = 480, .seq = 3, .pt = 101 };
+    audio_track_add(t, &r, bv_make(p, 4)); /* telephone-event */
+    assert_int_equal(audio_track_finish(t), 480); /* the event still ends the track */
+    int16_t out[600];
+    memset(out, 0, sizeof out);
+    audio_track_render(t, 0, out, 600);
+    assert_int_equal(audio_track_stats(t)->decoded, 1);
+    assert_int_equal(audio_track_stats(t)->bad, 1);
+    assert_int_equal(audio_track_stats(t)->events, 1);
+    audio_track_free(t);
+}
+
+static void test_wav_header(void **state)
+{
+    (void)state;
+    uint8_t h[44];
+    audio_wav_header(h, 16000, 2, 16000);
+    assert_memory_equal(h, "RIFF", 4);
+    assert_int_equal(h[4] | h[5] << 8 | h[6] << 16 | h[7] << 24, 36 + 64000);
+    assert_memory_equal(h + 8, "WAVEfmt ", 8);
+    assert_int_equal(h[22], 2);
+    assert_int_equal(h[24] | h[25] << 8, 16000);
+    assert_int_equal(h[32], 4);
+    assert_memory_equal(h + 36, "data", 4);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_g711_values),  cmocka_unit_test(test_codec_of),
+        cmocka_unit_test(test_timeline_loss), cmocka_unit_test(test_resync_and_cn),
+        cmocka_unit_test(test_g729_and_bad), cmocka_unit_test(test_wav_header),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
