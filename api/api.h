@@ -22,6 +22,8 @@ struct api_options {
     bool no_rate_limit;       /* load tests only */
     const char *allowed_hosts; /* comma-separated names a Host header may carry besides the
                                 * bound address (and localhost on loopback); NULL: none */
+    bool audio;               /* the configuration's "audio = on": calls may be played
+                               * (/calls/{id}/audio); off: 403 */
 };
 
 /* Live figures a running sensor supplies (fields it does not know: -1). */

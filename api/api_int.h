@@ -44,6 +44,7 @@ struct api_server {
     size_t token_len;                 /* 0 = no token required */
     char *tls_cert, *tls_key;
     unsigned port;
+    bool audio;                       /* /calls/{id}/audio allowed */
 
     pthread_mutex_t pool_mu;
     pthread_cond_t pool_cv;

@@ -999,6 +999,63 @@ static void h_pcap(struct api_call *a, int64_t id)
     snprintf(a->filename, sizeof a->filename, "call-%lld.pcap", (long long)id);
 }
 
+/* The call's audio as a WAV (store/export_audio.c), when the configuration
+ * turned audio on: recordings are personal data. Written to an unlinked
+ * temporary file first, then streamed from it like the pcap. */
+static void h_audio(struct api_call *a, int64_t id)
+{
+    static const char *const P[] = { "leg", NULL };
+    if (!params_allow(a, P))
+        return;
+    if (!a->srv->audio)
+        return (void)api_error(a, 403, "audio_off",
+                               "audio is off: recordings are personal data; the server's "
+                               "configuration must say audio = on");
+    int64_t leg = -1;
+    const char *ls = param(a, "leg");
+    if (ls && !num_i64(ls, 0, 1000, &leg))
+        return (void)api_error(a, 400, "bad_parameter", "leg: expected a leg number 0..1000");
+    if (stq_call_exists(api_db(a), id) < 0)
+        return (void)api_error(a, 404, "not_found", "no such call");
+    if (!api_export_begin(a->srv))
+        return (void)api_error(a, 429, "busy", "too many exports at once, retry");
+    const char *dir = getenv("TMPDIR");
+    char path[512], err[512];
+    snprintf(path, sizeof path, "%s/trunkscope-audio-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    FILE *f = fd >= 0 ? fdopen(fd, "w+b") : NULL;
+    if (fd >= 0)
+        unlink(path); /* the open file keeps the data */
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
+        api_export_end(a->srv);
+        return (void)api_error(a, 500, "internal", "cannot create a temporary file");
+    }
+    struct st_audio_result r;
+    int rc = st_export_audio(api_db_path(a->srv), id, (int)leg, f, NULL, &r, err, sizeof err);
+    api_export_end(a->srv);
+    int rfd = -1;
+    struct stat sb;
+    if (rc == ST_OK && fflush(f) == 0)
+        rfd = dup(fileno(f));
+    fclose(f);
+    if (rc != ST_OK || rfd < 0 || fstat(rfd, &sb) != 0) {
+        if (rfd >= 0)
+            close(rfd);
+        if (rc == ST_ERR_NOT_FOUND)
+            return (void)api_error(a, 404, "not_found", "%s", err);
+        if (rc == ST_ERR_CHANGED || rc == ST_ERR_IO)
+            return (void)api_error(a, 409, "capture_unavailable", "%s", err);
+        return (void)api_error(a, 500, "internal", "audio export failed");
+    }
+    lseek(rfd, 0, SEEK_SET);
+    a->fd = rfd;
+    a->fd_len = (uint64_t)sb.st_size;
+    a->ctype = "audio/wav";
+    snprintf(a->filename, sizeof a->filename, "call-%lld.wav", (long long)id);
+}
+
 /* MOS mean per trunk id (small array indexed by position in trunks). */
 struct mos_acc {
     json_t *trunks;
@@ -1493,6 +1550,8 @@ void routes_dispatch(struct api_call *a)
             return h_call(a, id);
         if (n == 3 && strcmp(seg[2], "pcap") == 0)
             return h_pcap(a, id);
+        if (n == 3 && strcmp(seg[2], "audio") == 0)
+            return h_audio(a, id);
         if (n == 4 && strcmp(seg[2], "messages") == 0) {
             if (!num_i64(seg[3], 0, INT32_MAX, &k) || (seg[3][0] == '0' && seg[3][1]))
                 return (void)api_error(a, 404, "not_found", "no such message");

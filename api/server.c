@@ -867,6 +867,7 @@ struct api_server *api_start(const struct api_options *o, char *err, size_t errl
     }
     if (o->token_file && load_token(s, o->token_file, err, errlen) != 0)
         goto fail;
+    s->audio = o->audio;
     if (!realpath(o->db_path, s->db_path)) {
         snprintf(err, errlen, "%s: %s", o->db_path, strerror(errno));
         goto fail;

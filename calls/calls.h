@@ -57,6 +57,7 @@ struct calls_config {
     size_t ntrunk_names;
     struct ts_addr sbcs[TS_CALLS_MAX_SBC]; /* known SBC addresses (more are learned) */
     size_t nsbcs;
+    bool audio;                  /* "audio = on": calls may be played (export, API) */
 };
 
 /* Defaults: RFC 1918 + fc00::/7 (+ loopback) internal, X-CID/X-Call-ID/X-Original-Call-ID/
@@ -66,7 +67,8 @@ void calls_config_default(struct calls_config *cfg);
  * Keys: internal_net (CIDR, repeatable; the first one replaces the defaults),
  * corr_header (repeatable; the first replaces the defaults), corr_window_ms,
  * linger_ms, auth_linger_s, country_code, national_prefix, intl_prefix, no_final_timeout_s,
- * no_bye_timeout_s, bucket_s, max_dialogs, trunk = <ip> <name>, sbc = <ip> (repeatable).
+ * no_bye_timeout_s, bucket_s, max_dialogs, trunk = <ip> <name>, sbc = <ip> (repeatable),
+ * audio = on|off.
  * '#' starts a comment. Returns CALLS_OK or an error with a message in err. */
 int calls_config_load(struct calls_config *cfg, const char *path, char *err, size_t errlen);
 /* Address inside one of the configured internal networks. */

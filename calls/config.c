@@ -262,6 +262,11 @@ int calls_config_load(struct calls_config *cfg, const char *path, char *err, siz
                 set_str(tn->name, sizeof tn->name, name);
                 cfg->ntrunk_names++;
             }
+        } else if (!strcmp(k, "audio")) {
+            /* recordings are personal data: only an explicit "on" plays them */
+            expect = "on or off";
+            ok = !strcmp(v, "on") || !strcmp(v, "off");
+            cfg->audio = !strcmp(v, "on");
         } else if (num_key(k)) {
             expect = "a whole number from 0 to 4294967295";
             ok = parse_u32(v, &u);

@@ -419,7 +419,7 @@ out:
     free(files);
     if (serve_addr && rc == 0) {
         struct api_options o = { .db_path = db_path, .http = serve_addr,
-                                 .static_dir = cli_default_static_dir() };
+                                 .static_dir = cli_default_static_dir(), .audio = ccfg.audio };
         char err[256];
         serve_prepare_signals();
         struct api_server *s = api_start(&o, err, sizeof err);

@@ -647,7 +647,7 @@ int cmd_capture(int argc, char **argv)
             goto out;
         }
         struct api_options ao = { .db_path = a.so.db, .http = a.http, .token_file = a.so.token_file,
-                                  .static_dir = cli_default_static_dir() };
+                                  .static_dir = cli_default_static_dir(), .audio = ccfg.audio };
         ctx.lv = lv;
         api = api_start(&ao, err, sizeof err);
         if (!api) {

@@ -391,7 +391,8 @@ int cmd_collect(int argc, char **argv)
         ctx.w = w;
     }
     if (a.http) {
-        struct api_options ao = { .db_path = a.so.db, .http = a.http, .token_file = a.so.token_file };
+        struct api_options ao = { .db_path = a.so.db, .http = a.http, .token_file = a.so.token_file,
+                                  .audio = ccfg.audio };
         api = api_start(&ao, err, sizeof err);
         if (!api) {
             fprintf(stderr, PROG ": %s\n", err);

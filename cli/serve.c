@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../api/api.h"
+#include "../calls/calls.h"
 #include "../common/hash.h"
 #include "../common/num.h"
 #include "../net/netaddr.h"
@@ -32,6 +33,7 @@ static void usage(FILE *f)
             "usage: trunkscope serve --db FILE [--http ADDR:PORT] [--token-file F]\n"
             "                        [--tls-cert F --tls-key F] [--static DIR] [--threads N]\n"
             "                        [--rate N] [--no-rate-limit] [--allowed-host NAMES]\n"
+            "                        [--config FILE]\n"
             "  --http ADDR:PORT  listen address (default 127.0.0.1:8080; port 0 = any free)\n"
             "  --token-file F    require 'Authorization: Bearer <token>' (needed off loopback)\n"
             "  --static DIR      serve the dashboard from DIR (web-static/)\n"
@@ -39,7 +41,9 @@ static void usage(FILE *f)
             "  --allowed-host NAMES  host names (comma-separated) a request's Host may carry\n"
             "                    besides the listen address (and localhost on loopback);\n"
             "                    others get 421 (DNS rebinding)\n"
-            "  --tls-cert/--tls-key  HTTPS: TLS 1.2 or 1.3, forward-secret AEAD suites only\n");
+            "  --tls-cert/--tls-key  HTTPS: TLS 1.2 or 1.3, forward-secret AEAD suites only\n"
+            "  --config FILE     the configuration file; 'audio = on' there lets\n"
+            "                    /api/v1/calls/{id}/audio play calls (off by default)\n");
 }
 
 /* The dashboard files: where an install put them beside the binary
@@ -118,7 +122,8 @@ int cmd_serve(int argc, char **argv)
 {
     struct api_options o = { 0 };
     enum { O_NO_RATE = 256, O_DB, O_HTTP, O_TOKEN, O_CERT, O_KEY, O_STATIC, O_THREADS, O_RATE,
-           O_HOSTS };
+           O_HOSTS, O_CONFIG };
+    const char *config = NULL;
     static const struct option table[] = {
         { "no-rate-limit", no_argument, NULL, O_NO_RATE },
         { "db", required_argument, NULL, O_DB },
@@ -130,6 +135,7 @@ int cmd_serve(int argc, char **argv)
         { "threads", required_argument, NULL, O_THREADS },
         { "rate", required_argument, NULL, O_RATE },
         { "allowed-host", required_argument, NULL, O_HOSTS },
+        { "config", required_argument, NULL, O_CONFIG },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -163,6 +169,9 @@ int cmd_serve(int argc, char **argv)
         case O_HOSTS:
             o.allowed_hosts = v;
             break;
+        case O_CONFIG:
+            config = v;
+            break;
         case O_THREADS:
         case O_RATE:
             if (!num_u64(v, 1, 100000, &n)) {
@@ -191,6 +200,15 @@ int cmd_serve(int argc, char **argv)
     }
     ts_hash_seed_random();
     char err[512];
+    if (config) {
+        struct calls_config cfg;
+        calls_config_default(&cfg);
+        if (calls_config_load(&cfg, config, err, sizeof err) != CALLS_OK) {
+            fprintf(stderr, "trunkscope serve: %s\n", err);
+            return 2;
+        }
+        o.audio = cfg.audio;
+    }
     if (!o.static_dir)
         o.static_dir = cli_default_static_dir();
     serve_prepare_signals();

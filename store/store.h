@@ -185,6 +185,29 @@ typedef void (*st_frame_fn)(void *ctx, const struct ts_frame *f, bool sip);
 struct st_export_info {
     uint64_t lo_ns, hi_ns;
 };
+/* Audio of one leg of a call as a 16-bit stereo WAV written to out (a
+ * stream: the header first, with the length known from the call's end).
+ * Channel 1 the caller's voice, channel 2 the callee's; sample 0 is the
+ * call's start. leg: the leg's idx, or -1 for the first leg with streams.
+ * unprotect (may be NULL) turns an SRTP packet into RTP: returns the
+ * clear packet's length in clear (cap bytes), 0 when it cannot. */
+struct st_audio_opts {
+    size_t (*unprotect)(void *ctx, struct bv srtp, uint8_t *clear, size_t cap);
+    void *unprotect_ctx;
+};
+struct st_audio_result {
+    int leg;                  /* idx of the leg written, -1 none */
+    uint32_t rate;            /* samples per second */
+    uint64_t frames;          /* samples per channel */
+    bool cut;                 /* longer than TS_AUDIO_MAX_SECONDS */
+    uint32_t streams, streams_skipped, tracks;
+    uint64_t packets, decoded, late, lost, bad, srtp_skipped;
+    int codec[2];             /* enum audio_codec per party, 0 none */
+};
+int st_export_audio(const char *db_path, int64_t call_id, int leg, FILE *out,
+                    const struct st_audio_opts *o, struct st_audio_result *res, char *err,
+                    size_t errlen);
+
 int st_export_frames(const char *db_path, int64_t call_id, st_frame_fn fn, void *ctx,
                      struct st_export_info *info, struct st_export_stats *st, char *err,
                      size_t errlen);

@@ -232,8 +232,11 @@ def main():
     sql = lambda s, *p: con.execute(s, p).fetchall()
 
     static = os.path.join(ROOT, "web-static")
+    conf = os.path.join(a.work, "audio.conf")
+    with open(conf, "w") as f:
+        f.write("audio = on\n")
     srv, port = free_port_server([a.bin, "serve", "--db", db, "--http", "127.0.0.1:0", "--static", static,
-                                  "--rate", "100000"])
+                                  "--rate", "100000", "--config", conf])
     cl = Client(port)
     try:
         with open(os.path.join(ROOT, "api", "openapi.json"), encoding="utf-8") as f:
@@ -400,6 +403,12 @@ def run_api(cl, sql, db):
           "pcap magic")
     check('filename="call-%d.pcap"' % cid in hd.get("content-disposition", ""), "pcap attachment name")
     cl.json("/api/v1/calls/99999999/pcap", want=404)
+    # audio (tests/corpus/test_audio.py checks what it holds)
+    st, hd, body = cl.req("GET", "/api/v1/calls/%d/audio" % cid)
+    check(st == 200 and hd.get("content-type") == "audio/wav" and body[:4] == b"RIFF"
+          and body[8:12] == b"WAVE", "audio download: %d %s" % (st, hd.get("content-type")))
+    cl.json("/api/v1/calls/99999999/audio", want=404)
+    cl.json("/api/v1/calls/%d/audio?leg=abc" % cid, want=400)
     cl.json("/api/v1/calls/99999999", want=404)
 
     # trunks and their KPI series

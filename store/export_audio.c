@@ -1,0 +1,336 @@
+/* Per-call audio export: the RTP streams the store recorded for one leg
+ * of a call, read again from the call's frames (st_export_frames), decoded
+ * by media/audio.c and written as a 16-bit stereo WAV: channel 1 the
+ * caller's voice, channel 2 the callee's, sample 0 at the call's first
+ * INVITE, so a message's time on the ladder is its place in the file.
+ * Which party sent a stream comes from the SDP endpoints stored on the leg
+ * (RFC 3264: a party receives where its SDP says, so RTP to the caller's
+ * endpoint is the callee speaking). SRTP (RFC 3711) payloads go through
+ * the caller's unprotect hook; without one they are counted and left out. */
+#include "store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../capture/decode.h"
+#include "../common/limits.h"
+#include "../dissect/rtp.h"
+#include "../media/audio.h"
+#include "../media/media.h"
+
+#define NS_PER_S 1000000000ull
+#define UDP_PAYLOAD_SPACE 65536 /* the largest UDP payload, once (a clear SRTP packet) */
+
+struct atrack {
+    struct ts_addr src, dst;
+    uint16_t sport, dport;
+    uint32_t ssrc;
+    bool srtp;
+    int party; /* 0 caller, 1 callee */
+    enum audio_codec codec;
+    uint32_t clock;
+    uint8_t pt;
+    struct audio_track *t;
+};
+
+struct aexp {
+    struct atrack tr[TS_AUDIO_MAX_TRACKS];
+    size_t ntr;
+    const struct st_audio_opts *o;
+    struct st_audio_result *res;
+    uint8_t *clear; /* unprotected packet */
+};
+
+static const char *col_text(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? (const char *)t : "";
+}
+
+static bool ep_is(const struct ts_addr *a, uint16_t port, const struct ts_addr *b, int64_t bport,
+                  bool bset)
+{
+    return bset && port == bport && ts_addr_eq(a, b);
+}
+
+static void on_udp(void *ctx, const struct pkt_meta *m, struct bv payload)
+{
+    struct aexp *x = ctx;
+    if (m->l4 != TS_L4_UDP)
+        return;
+    for (size_t i = 0; i < x->ntr; i++) {
+        struct atrack *a = &x->tr[i];
+        if (a->sport != m->sport || a->dport != m->dport || !ts_addr_eq(&a->src, &m->src) ||
+            !ts_addr_eq(&a->dst, &m->dst))
+            continue;
+        struct bv pkt = payload;
+        if (a->srtp) {
+            size_t n = 0;
+            if (x->o && x->o->unprotect)
+                n = x->o->unprotect(x->o->unprotect_ctx, payload, x->clear, UDP_PAYLOAD_SPACE);
+            if (n == 0) {
+                x->res->srtp_skipped++;
+                return;
+            }
+            pkt = bv_make(x->clear, n);
+        }
+        struct rtp_hdr h;
+        if (rtp_parse(pkt, &h) != RTP_OK || h.ssrc != a->ssrc)
+            continue;
+        struct audio_rtp r = { .arrival_ns = m->ts_ns, .ts = h.ts, .seq = h.seq, .pt = h.pt,
+                               .marker = h.marker };
+        audio_track_add(a->t, &r, h.payload);
+        return;
+    }
+}
+
+static void on_tcp(void *ctx, const struct pkt_meta *m, const struct tcp_seg *seg)
+{
+    (void)ctx, (void)m, (void)seg;
+}
+
+struct frames_ctx {
+    struct decoder *dec;
+};
+
+static void on_frame(void *ctx, const struct ts_frame *f, bool sip)
+{
+    struct frames_ctx *fc = ctx;
+    if (!sip)
+        decoder_frame(fc->dec, f);
+}
+
+/* Call times, the chosen leg and its streams into x. */
+static int load(sqlite3 *h, int64_t call_id, int leg, struct aexp *x, uint64_t *start,
+                uint64_t *end, uint32_t *rate, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = ST_ERR_SQL;
+    int64_t leg_id = -1;
+    struct ts_addr caller, callee;
+    int64_t caller_port = 0, callee_port = 0;
+    bool has_caller = false, has_callee = false;
+
+    if (sqlite3_prepare_v2(h, "SELECT start, end FROM calls WHERE id=?", -1, &s, NULL) !=
+        SQLITE_OK)
+        goto sqlerr;
+    sqlite3_bind_int64(s, 1, call_id);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        snprintf(err, errlen, "no call with id %lld", (long long)call_id);
+        rc = ST_ERR_NOT_FOUND;
+        goto out;
+    }
+    *start = (uint64_t)sqlite3_column_int64(s, 0);
+    *end = sqlite3_column_type(s, 1) == SQLITE_NULL ? 0 : (uint64_t)sqlite3_column_int64(s, 1);
+    sqlite3_finalize(s);
+
+    /* the leg asked for, or the first one with streams */
+    if (sqlite3_prepare_v2(h,
+                           "SELECT l.id, l.idx, l.caller_media_addr, l.caller_media_port,"
+                           " l.callee_media_addr, l.callee_media_port,"
+                           " (SELECT count(*) FROM rtp_streams r WHERE r.leg_id=l.id)"
+                           " FROM legs l WHERE l.call_ref=? ORDER BY l.idx, l.id",
+                           -1, &s, NULL) != SQLITE_OK)
+        goto sqlerr;
+    sqlite3_bind_int64(s, 1, call_id);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        int64_t idx = sqlite3_column_int64(s, 1);
+        if (leg >= 0 ? idx != leg : (leg_id >= 0 || sqlite3_column_int64(s, 6) == 0))
+            continue;
+        leg_id = sqlite3_column_int64(s, 0);
+        x->res->leg = (int)idx;
+        has_caller = st_addr_parse(col_text(s, 2), &caller);
+        caller_port = sqlite3_column_int64(s, 3);
+        has_callee = st_addr_parse(col_text(s, 4), &callee);
+        callee_port = sqlite3_column_int64(s, 5);
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    if (leg_id < 0 && leg >= 0) {
+        snprintf(err, errlen, "call %lld has no leg %d", (long long)call_id, leg);
+        rc = ST_ERR_NOT_FOUND;
+        goto out;
+    }
+
+    *rate = 8000;
+    if (leg_id >= 0) {
+        if (sqlite3_prepare_v2(h,
+                               "SELECT src, sport, dst, dport, ssrc, payload_type, codec,"
+                               " clock_rate, flags FROM rtp_streams WHERE leg_id=?"
+                               " ORDER BY first_ts, id",
+                               -1, &s, NULL) != SQLITE_OK)
+            goto sqlerr;
+        sqlite3_bind_int64(s, 1, leg_id);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            x->res->streams++;
+            struct atrack a;
+            memset(&a, 0, sizeof a);
+            int64_t sp = sqlite3_column_int64(s, 1), dp = sqlite3_column_int64(s, 3);
+            int64_t pt = sqlite3_column_int64(s, 5), clock = sqlite3_column_int64(s, 7);
+            if (!st_addr_parse(col_text(s, 0), &a.src) || !st_addr_parse(col_text(s, 2), &a.dst) ||
+                sp <= 0 || sp > 65535 || dp <= 0 || dp > 65535 || pt < 0 || pt > 127 ||
+                clock < 0 || clock > 1000000)
+                continue;
+            a.sport = (uint16_t)sp;
+            a.dport = (uint16_t)dp;
+            a.ssrc = (uint32_t)sqlite3_column_int64(s, 4);
+            a.srtp = (sqlite3_column_int64(s, 8) & MEDIA_F_SRTP) != 0;
+            uint32_t native = 0;
+            enum audio_codec c =
+                audio_codec_of(col_text(s, 6), (uint8_t)pt, (uint32_t)clock, &native);
+            if (c == AUDIO_NONE || x->ntr >= TS_AUDIO_MAX_TRACKS) {
+                x->res->streams_skipped++;
+                continue;
+            }
+            if (ep_is(&a.dst, a.dport, &caller, caller_port, has_caller))
+                a.party = 1;
+            else if (ep_is(&a.dst, a.dport, &callee, callee_port, has_callee))
+                a.party = 0;
+            else if (ep_is(&a.src, a.sport, &caller, caller_port, has_caller))
+                a.party = 0;
+            else if (ep_is(&a.src, a.sport, &callee, callee_port, has_callee))
+                a.party = 1;
+            else /* no SDP: the first stream's sender is the caller */
+                a.party = x->ntr && !ts_addr_eq(&a.src, &x->tr[0].src) ? 1 - x->tr[0].party : 0;
+            if (native > *rate)
+                *rate = native;
+            a.codec = c;
+            a.pt = (uint8_t)pt;
+            /* the stored clock, else the codec's RTP clock (RFC 3551, 7587) */
+            a.clock = clock > 0 ? (uint32_t)clock : c == AUDIO_OPUS ? 48000 : native;
+            if (c == AUDIO_G722)
+                a.clock = 8000; /* RFC 3551 4.5.2, whatever an SDP claims */
+            x->tr[x->ntr++] = a;
+        }
+        sqlite3_finalize(s);
+        s = NULL;
+    }
+    rc = ST_OK;
+    goto out;
+sqlerr:
+    snprintf(err, errlen, "database: %s", sqlite3_errmsg(h));
+    rc = ST_ERR_SQL;
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int st_export_audio(const char *db_path, int64_t call_id, int leg, FILE *out,
+                    const struct st_audio_opts *o, struct st_audio_result *res, char *err,
+                    size_t errlen)
+{
+    struct aexp x;
+    struct st_audio_result dummy;
+    sqlite3 *h = NULL;
+    struct decoder *dec = NULL;
+    struct ts_stats dst;
+    int16_t *mix = NULL, *ch = NULL;
+    uint64_t start = 0, end = 0;
+    uint32_t rate = 8000;
+    int rc;
+
+    memset(&x, 0, sizeof x);
+    memset(&dst, 0, sizeof dst);
+    x.o = o;
+    x.res = res ? res : &dummy;
+    memset(x.res, 0, sizeof *x.res);
+    x.res->leg = -1;
+
+    rc = st_open_handle(db_path, false, &h, err, errlen);
+    if (rc != ST_OK)
+        goto out;
+    rc = load(h, call_id, leg, &x, &start, &end, &rate, err, errlen);
+    sqlite3_close(h);
+    h = NULL;
+    if (rc != ST_OK)
+        goto out;
+    x.res->rate = rate;
+    for (size_t i = 0; i < x.ntr; i++) {
+        x.tr[i].t = audio_track_new(x.tr[i].codec, x.tr[i].clock, x.tr[i].pt, rate, start);
+        if (!x.tr[i].t) {
+            snprintf(err, errlen, "out of memory");
+            rc = ST_ERR_NOMEM;
+            goto out;
+        }
+    }
+    x.clear = malloc(UDP_PAYLOAD_SPACE);
+    struct decode_cb cb = { .ctx = &x, .udp = on_udp, .tcp = on_tcp };
+    dec = decoder_new(&dst, &cb);
+    if (!dec || !x.clear) {
+        snprintf(err, errlen, "out of memory");
+        rc = ST_ERR_NOMEM;
+        goto out;
+    }
+    decoder_set_dedup(dec, false);
+    if (x.ntr) {
+        struct frames_ctx fc = { dec };
+        rc = st_export_frames(db_path, call_id, on_frame, &fc, NULL, NULL, err, errlen);
+        if (rc != ST_OK)
+            goto out;
+    }
+
+    /* the file runs from the first INVITE to the call's end (or its last
+     * audio while it is still up), at most TS_AUDIO_MAX_SECONDS */
+    uint64_t frames = end > start ? (end - start) / 1000 * rate / 1000000 : 0;
+    uint64_t last = 0;
+    for (size_t i = 0; i < x.ntr; i++) {
+        uint64_t e = audio_track_finish(x.tr[i].t);
+        if (e > last)
+            last = e;
+    }
+    if (!end)
+        frames = last;
+    if (frames > (uint64_t)TS_AUDIO_MAX_SECONDS * rate) {
+        frames = (uint64_t)TS_AUDIO_MAX_SECONDS * rate;
+        x.res->cut = true;
+    }
+    x.res->frames = frames;
+
+    uint8_t hdr[44];
+    audio_wav_header(hdr, rate, 2, (uint32_t)frames);
+    bool werr = fwrite(hdr, 1, sizeof hdr, out) != sizeof hdr;
+    size_t chunk = rate; /* one second a write */
+    mix = malloc(chunk * 2 * sizeof *mix);
+    ch = malloc(chunk * 2 * sizeof *ch);
+    if (!mix || !ch) {
+        snprintf(err, errlen, "out of memory");
+        rc = ST_ERR_NOMEM;
+        goto out;
+    }
+    for (uint64_t at = 0; at < frames && !werr; at += chunk) {
+        size_t n = (size_t)(frames - at < chunk ? frames - at : chunk);
+        memset(ch, 0, n * 2 * sizeof *ch);
+        for (size_t i = 0; i < x.ntr; i++)
+            audio_track_render(x.tr[i].t, at, ch + (size_t)x.tr[i].party * chunk, n);
+        for (size_t k = 0; k < n; k++) {
+            int16_t l = ch[k], r = ch[chunk + k];
+            uint8_t *b = (uint8_t *)(mix + 2 * k);
+            b[0] = (uint8_t)l, b[1] = (uint8_t)((uint16_t)l >> 8);
+            b[2] = (uint8_t)r, b[3] = (uint8_t)((uint16_t)r >> 8);
+        }
+        werr = fwrite(mix, 2 * sizeof *mix, n, out) != n;
+    }
+    for (size_t i = 0; i < x.ntr; i++) {
+        const struct audio_stats *as = audio_track_stats(x.tr[i].t);
+        x.res->packets += as->packets;
+        x.res->decoded += as->decoded;
+        x.res->late += as->late;
+        x.res->lost += as->lost;
+        x.res->bad += as->bad;
+        x.res->tracks++;
+        x.res->codec[x.tr[i].party] = x.tr[i].codec;
+    }
+    if (werr) {
+        snprintf(err, errlen, "write error");
+        rc = ST_ERR_IO;
+    }
+out:
+    for (size_t i = 0; i < x.ntr; i++)
+        audio_track_free(x.tr[i].t);
+    decoder_free(dec);
+    sqlite3_close(h);
+    free(x.clear);
+    free(mix);
+    free(ch);
+    return rc;
+}
