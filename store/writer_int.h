@@ -1,0 +1,320 @@
+/* Private to the store writer's files (writer.c: the queue, the thread,
+ * open and close; records.c: the rows each record becomes; links.c: the
+ * message-link map; retention.c: deletion of old data): the record and
+ * writer structures and the SQLite binding helpers they share. */
+#ifndef TS_STORE_WRITER_INT_H
+#define TS_STORE_WRITER_INT_H
+
+#include "store_int.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "../calls/calls.h"
+#include "../common/htab.h"
+#include "../common/limits.h"
+#include "../media/media.h"
+
+#define NS_PER_S 1000000000ull
+/* Message row ids a link entry keeps inline; later ones of a long dialog are
+ * linked by their row id range (a scan of what was stored meanwhile). */
+#define LINK_IDS 24
+
+enum rec_kind { REC_SIP, REC_CALL, REC_STREAM, REC_CAPTURE_BEGIN, REC_CAPTURE_END,
+                REC_SNAP };
+
+/* A trunk as a snapshot copies it: the summary and its changed buckets. */
+struct snap_trunk {
+    char name[CALLS_USER_LEN];
+    struct ts_addr local, peer;
+    bool itsp;
+    char site[TS_SITE_LEN];
+    struct calls_kpi all;
+    int64_t p95;                  /* -1: none */
+    uint32_t peak;
+    uint64_t peak_ns;
+    size_t b0, nb;                /* its buckets in snap.buckets */
+};
+
+/* A leg in progress, as live_legs stores it. */
+struct snap_leg {
+    uint64_t key;
+    uint8_t state;                /* enum calls_open_state */
+    char call_id[CALLS_TEXT_LEN];
+    char caller[CALLS_USER_LEN], callee[CALLS_USER_LEN];
+    uint64_t invite_ns, ring_ns, answer_ns;
+    struct ts_addr src, dst;
+    uint16_t sport, dport;
+    char transport[8];
+    char site[TS_SITE_LEN];
+};
+
+/* Trunks, buckets, registrations and legs in progress at one moment; the
+ * arrays follow the record in the same block. */
+struct snap {
+    size_t ntrunks, nbuckets, nregs, nlegs;
+    struct snap_trunk *trunks;
+    struct calls_bucket *buckets;
+    struct calls_reg *regs;
+    struct snap_leg *legs;
+    struct calls_topo_node *nodes; /* the learned topology */
+    size_t nnodes;
+    struct calls_open_counts open;
+    uint64_t capture_ns;          /* newest capture time seen */
+    bool running;                 /* false: the last one (live tables emptied) */
+};
+
+struct rec {
+    struct rec *next;
+    uint8_t kind;
+    bool sync;            /* the producer waits for done (owned by the producer) */
+    bool done;
+    size_t bytes;
+    union {
+        struct {
+            uint64_t ts, capture_id, frame, off;
+            struct ts_addr src, dst;
+            uint16_t sport, dport, status;
+            uint8_t l4;
+            uint32_t cseq;
+            uint32_t call_id_len, method_len, cseq_method_len, raw_len;
+            char *call_id, *method, *cseq_method;
+            uint8_t *raw;
+        } sip;
+        struct calls_call call; /* legs follow the record in the same block */
+        struct media_stream stream; /* series follows the record */
+        struct {
+            const char *path;
+            uint64_t id; /* result */
+        } cap;
+        struct {
+            uint64_t id, first_ts, last_ts;
+        } capend;
+        struct snap snap;
+    } u;
+};
+
+enum stmt_id {
+    S_SIP, S_CALL, S_LEG, S_LINK_ID, S_LINK_RANGE, S_CAP_FIND, S_CAP_NEW, S_CAP_REOPEN,
+    S_CAP_END, S_TRUNK, S_KPI, S_PEER, S_REG, S_KEEP, S_STREAM, S_IVL, S_LEG_BY_REF,
+    S_LEG_MOS, S_CALL_MOS, S_ADOPT, S_LEG_MOS_ALL, S_CALL_MOS_ALL, S_LIVE_LEG, S_LIVE_STATE,
+    S_N
+};
+
+/* The SQL of each prepared statement (records.c), prepared at open. */
+extern const char *const st_stmt_sql[S_N];
+
+/* Messages of a Call-ID not linked to a leg yet (writer thread only). Only
+ * dialogs an INVITE started are kept: OPTIONS, REGISTER and the like never
+ * become calls. */
+struct link_ent {
+    struct ht_node node;
+    uint32_t nids;
+    bool overflow;            /* more than LINK_IDS: the rest by row id range */
+    int64_t over_lo, over_hi;
+    int64_t ids[LINK_IDS];
+    uint64_t ts[LINK_IDS];    /* of ids[i]: the leg's time range is checked here,
+                               * so that linking reads no message row back */
+    uint32_t call_id_len;
+    char call_id[];
+};
+
+struct st_writer {
+    sqlite3 *h;
+    sqlite3_stmt *s[S_N];
+    struct st_options opt;
+    char sensor[128];
+    pthread_t thr;
+    bool thr_started;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;      /* writer: work arrived / closing */
+    pthread_cond_t done_cv; /* producers: a sync record was handled */
+    struct rec *head, *tail;
+    size_t qcount, qbytes;
+    bool closing;
+    struct st_stats st;
+    uint64_t lost_logged;   /* errors + dropped_full when last logged */
+    uint64_t logged_ns;     /* CLOCK_MONOTONIC of that log line; 0: never */
+
+    /* producer side (the analysis thread) */
+    uint64_t cap_ids[TS_MAX_INPUT_FILES];
+    uint64_t file_frames[TS_MAX_INPUT_FILES];
+    uint64_t first_ts[TS_MAX_INPUT_FILES], last_ts[TS_MAX_INPUT_FILES];
+    uint32_t ncaps;
+    uint64_t cur_frame_no, cur_file_frame, cur_off;
+
+    /* writer side */
+    uint64_t run_capture; /* calls belong to the session's first capture */
+    int64_t leg_floor, stream_floor; /* rows of this session have larger ids */
+    int64_t reg_floor, keep_floor;   /* ... and registrations, keep-alives */
+    struct htab links;    /* Call-ID -> struct link_ent */
+    int64_t last_msg_id;  /* the newest message row: while it exists, the
+                           * map's ids name the rows they were noted for */
+    uint64_t link_evicted; /* not yet added to st */
+    uint64_t replaced_pending; /* calls deleted in the open transaction */
+    bool retention_more;
+};
+
+/* Keep SQLite's reason for the failure that just happened (first one of a
+ * batch wins: later ones are often its consequence). */
+static inline void note_reason(struct st_writer *w, char *why, size_t cap)
+{
+    if (!why[0])
+        snprintf(why, cap, "%s", sqlite3_errmsg(w->h));
+}
+
+static inline uint64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- binding helpers (SQLITE_STATIC: every record outlives its step) ---- */
+
+static inline void b_text(sqlite3_stmt *s, int i, const char *t)
+{
+    sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
+}
+
+/* A site name (TS_SITE_LEN buffer, maybe unterminated): NULL when empty. */
+static inline void b_site(sqlite3_stmt *s, int i, const char *site)
+{
+    size_t n = strnlen(site, TS_SITE_LEN);
+    if (n)
+        sqlite3_bind_text(s, i, site, (int)n, SQLITE_STATIC);
+}
+
+static inline void b_textn(sqlite3_stmt *s, int i, const char *t, size_t n)
+{
+    if (t)
+        sqlite3_bind_text(s, i, t, (int)n, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static inline void b_i64(sqlite3_stmt *s, int i, int64_t v) { sqlite3_bind_int64(s, i, v); }
+
+static inline void b_ts(sqlite3_stmt *s, int i, uint64_t ns) /* 0 = never: NULL */
+{
+    if (ns)
+        sqlite3_bind_int64(s, i, (int64_t)ns);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static inline void b_real(sqlite3_stmt *s, int i, double v) /* negative = none: NULL */
+{
+    if (v >= 0)
+        sqlite3_bind_double(s, i, v);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+/* Dotted quad without printf (two per stored message); others by st_addr_text. */
+static inline size_t addr_text(const struct ts_addr *a, char *buf, size_t cap)
+{
+    if (a->family != 4) {
+        st_addr_text(a, buf, cap);
+        return strlen(buf);
+    }
+    size_t n = 0;
+    for (int k = 0; k < 4; k++) {
+        unsigned v = a->a[k];
+        if (k)
+            buf[n++] = '.';
+        if (v >= 100)
+            buf[n++] = (char)('0' + v / 100);
+        if (v >= 10)
+            buf[n++] = (char)('0' + v / 10 % 10);
+        buf[n++] = (char)('0' + v % 10);
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+static inline void b_addr(sqlite3_stmt *s, int i, const struct ts_addr *a)
+{
+    char buf[64];
+    size_t n = addr_text(a, buf, sizeof buf);
+    if (n)
+        sqlite3_bind_text(s, i, buf, (int)n, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+/* Step a statement that returns no row; true on success. */
+static inline bool run(struct st_writer *w, sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    (void)w;
+    return rc == SQLITE_DONE || rc == SQLITE_ROW;
+}
+
+static inline bool exec(struct st_writer *w, const char *sql)
+{
+    return sqlite3_exec(w->h, sql, NULL, NULL, NULL) == SQLITE_OK;
+}
+
+/* One value of a one-parameter query; dflt when it gives no row or NULL. */
+static inline int64_t q_i64(struct st_writer *w, const char *sql, int64_t a, int64_t dflt)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t v = dflt;
+    if (sqlite3_prepare_v2(w->h, sql, -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, a);
+        if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+            v = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    return v;
+}
+
+static inline bool exec_bind2(struct st_writer *w, const char *sql, int64_t a, int64_t b,
+                              int *changes)
+{
+    sqlite3_stmt *s = NULL;
+    bool ok = sqlite3_prepare_v2(w->h, sql, -1, &s, NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_bind_int64(s, 1, a);
+        sqlite3_bind_int64(s, 2, b);
+        ok = sqlite3_step(s) == SQLITE_DONE;
+    }
+    if (ok && changes)
+        *changes = sqlite3_changes(w->h);
+    sqlite3_finalize(s);
+    return ok;
+}
+
+/* The latest time a leg saw a message. */
+static inline uint64_t leg_last_ns(const struct calls_leg *l)
+{
+    uint64_t t[] = { l->invite_ns, l->prov_ns, l->ring_ns, l->answer_ns, l->end_ns,
+                     l->bye_ns, l->bye_ok_ns, l->err_ns };
+    uint64_t m = 0;
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (t[i] > m)
+            m = t[i];
+    return m;
+}
+
+/* records.c: write one record's rows (writer thread, inside a transaction). */
+bool st_rec_write(struct st_writer *w, struct rec *r);
+
+/* links.c: the message-link map (writer thread only). */
+/* Remember a stored message (row rowid) of a dialog an INVITE started. */
+void st_link_note(struct st_writer *w, const struct rec *r, int64_t rowid);
+/* Link the messages the map holds for the leg's Call-ID to leg_id. */
+bool st_link_messages(struct st_writer *w, int64_t leg_id, const struct calls_leg *l);
+/* Forget the map's ids when the newest message row is gone. */
+void st_link_check_ids(struct st_writer *w);
+void st_link_free_all(struct st_writer *w);
+
+/* retention.c: one deletion transaction; true when more remains. */
+bool st_retention_step(struct st_writer *w);
+
+#endif
