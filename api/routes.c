@@ -1268,6 +1268,10 @@ static void h_trunk(struct api_call *a, int64_t id)
         rc = stq_registrations(q, id, row_to_array, regs);
     if (rc == ST_OK)
         rc = stq_keepalives(q, id, row_to_array, keep);
+    json_t *cap = NULL;
+    if (rc == ST_OK)
+        rc = api_trunk_capacity(
+            q, id, json_integer_value(json_object_get(t, "peak_concurrent")), &cap);
     if (rc != ST_OK) {
         json_decref(t);
         json_decref(dirs);
@@ -1301,6 +1305,7 @@ static void h_trunk(struct api_call *a, int64_t id)
     json_object_set_new(a->json, "peak_kbps", json_real(per_call * (double)peak));
     json_object_set_new(a->json, "registrations", regs);
     json_object_set_new(a->json, "keepalives", keep);
+    json_object_set_new(a->json, "capacity", cap);
 }
 
 /* Points of a KPI series without a bucket parameter, at most. */

@@ -248,6 +248,10 @@ int64_t calls_hist_p95(const struct calls_hist *h);
 /* Per-direction kbit/s (Ethernet L2 incl.) the peak concurrency implies. */
 double calls_trunk_peak_kbps(const struct calls_trunk *t);
 double calls_codec_kbps(enum calls_codec k);
+struct capacity_result;
+/* Busy hour, Erlangs, BHCA and Erlang B channels from the kept buckets
+ * (calls/capacity.h; the buckets' holding time is by INVITE minute). */
+void calls_trunk_capacity(const struct calls_trunk *t, struct capacity_result *r);
 
 /* ---- learned topology (topo.c) ---- */
 

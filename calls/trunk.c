@@ -9,6 +9,7 @@
 
 #include "../common/grow.h"
 #include "../common/hash.h"
+#include "capacity.h"
 
 static uint64_t pair_hash(const struct ts_addr *x, const struct ts_addr *y)
 {
@@ -492,4 +493,15 @@ double calls_trunk_peak_kbps(const struct calls_trunk *t)
     for (unsigned k = 0; k < CALLS_CODEC_N; k++)
         s += t->peak_codec[k] * calls_codec_kbps((enum calls_codec)k);
     return s;
+}
+
+void calls_trunk_capacity(const struct calls_trunk *t, struct capacity_result *r)
+{
+    struct capacity cap;
+    capacity_init(&cap);
+    for (size_t i = 0; i < t->nbuckets; i++) {
+        const struct calls_bucket *b = &t->buckets[i];
+        capacity_add(&cap, (int64_t)b->start_ns, b->k.attempts, b->k.answered, b->k.dur_sum_s);
+    }
+    capacity_finish(&cap, r);
 }

@@ -3,8 +3,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../calls/calls.h"
+#include "../calls/capacity.h"
 
 static void pct(char *b, size_t cap, double r)
 {
@@ -92,6 +94,33 @@ static void print_trunks(FILE *f, const struct calls *c)
     }
 }
 
+/* Busy hour, Erlangs, BHCA, Erlang B channels and the planning guide's
+ * bandwidth (per direction) of each trunk. */
+static void print_capacity(FILE *f, const struct calls *c)
+{
+    fprintf(f, "\nCapacity (busy hour, Erlang B):\n");
+    fprintf(f, "%-4s %-20s %-20s %7s %8s %8s %8s %5s %6s %6s %10s %10s\n", "id", "name",
+            "busy_hour", "window", "erlangs", "BHCA", "hold_s", "peak", "ch_1%", "ch_.1%",
+            "kbps_peak", "kbps_1%");
+    for (size_t i = 0; i < calls_trunk_count(c); i++) {
+        const struct calls_trunk *t = calls_trunk_get(c, i);
+        struct capacity_result r;
+        calls_trunk_capacity(t, &r);
+        char bh[32] = "-", hold[16];
+        if (r.bh_start_ns >= 0) {
+            time_t s = (time_t)(r.bh_start_ns / 1000000000);
+            struct tm tm;
+            if (gmtime_r(&s, &tm))
+                strftime(bh, sizeof bh, "%Y-%m-%dT%H:%MZ", &tm);
+        }
+        num(hold, sizeof hold, r.mean_hold_s, "%.1f");
+        fprintf(f, "%-4u %-20.20s %-20s %6.0fs %8.2f %8.0f %8s %5u %6u %6u %10.0f %10.0f\n", t->id,
+                t->name, bh, r.window_s, r.erlangs, r.bhca, hold, t->peak_concurrent,
+                r.channels_1pct, r.channels_01pct, CAPACITY_GUIDE_KBPS * t->peak_concurrent,
+                CAPACITY_GUIDE_KBPS * r.channels_1pct);
+    }
+}
+
 static void print_nodes(FILE *f, const struct calls *c)
 {
     struct calls_topo_node *nv = calloc(TS_TOPO_MAX_ADDRS, sizeof *nv);
@@ -140,6 +169,7 @@ void calls_print(FILE *f, const struct calls *c, size_t top)
         return;
     print_calls(f, c, top);
     print_trunks(f, c);
+    print_capacity(f, c);
     print_nodes(f, c);
     print_regs(f, c);
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../calls/calls.h"
+#include "../calls/capacity.h"
 #include "../capture/pcapin.h"
 #include "../common/jsonw.h"
 #include "../common/limits.h"
@@ -485,6 +486,33 @@ static void put_kpi_fields(struct jsonw *w, const struct calls_kpi *k)
     put_opt(w, "sdd_ms", calls_kpi_mean(k->sdd_sum_ms, k->sdd_n));
 }
 
+/* Capacity planning (calls/capacity.h): bandwidths per direction. */
+static void put_capacity(struct jsonw *w, const struct calls_trunk *t)
+{
+    struct capacity_result r;
+    calls_trunk_capacity(t, &r);
+    jsonw_key(w, "capacity");
+    jsonw_obj_begin(w);
+    if (r.bh_start_ns >= 0)
+        put_time(w, "busy_hour_start", (uint64_t)r.bh_start_ns);
+    else
+        jsonw_knull(w, "busy_hour_start");
+    jsonw_kreal(w, "window_s", r.window_s);
+    jsonw_kuint(w, "busy_hour_attempts", r.bh_attempts);
+    jsonw_kuint(w, "busy_hour_answered", r.bh_answered);
+    jsonw_kreal(w, "erlangs", r.erlangs);
+    jsonw_kreal(w, "bhca", r.bhca);
+    put_opt(w, "mean_holding_s", r.mean_hold_s);
+    jsonw_kint(w, "peak_concurrent", t->peak_concurrent);
+    jsonw_kint(w, "channels_1pct", r.channels_1pct);
+    jsonw_kint(w, "channels_01pct", r.channels_01pct);
+    jsonw_kreal(w, "guide_kbps_per_call", CAPACITY_GUIDE_KBPS);
+    jsonw_kreal(w, "guide_kbps_peak", CAPACITY_GUIDE_KBPS * t->peak_concurrent);
+    jsonw_kreal(w, "guide_kbps_1pct", CAPACITY_GUIDE_KBPS * r.channels_1pct);
+    jsonw_kreal(w, "guide_kbps_01pct", CAPACITY_GUIDE_KBPS * r.channels_01pct);
+    jsonw_obj_end(w);
+}
+
 /* type_key: the key of the trunk's kind ("type"; a line has its own type). */
 static void put_trunk_fields(struct jsonw *w, const struct calls_trunk *t, const char *type_key)
 {
@@ -501,6 +529,7 @@ static void put_trunk_fields(struct jsonw *w, const struct calls_trunk *t, const
     jsonw_kint(w, "peak_concurrent", t->peak_concurrent);
     put_time(w, "peak_time", t->peak_ns);
     jsonw_kreal(w, "peak_bandwidth_kbps", calls_trunk_peak_kbps(t));
+    put_capacity(w, t);
     jsonw_key(w, "peak_concurrent_by_codec");
     jsonw_obj_begin(w);
     for (unsigned k = 0; k < CALLS_CODEC_N; k++)

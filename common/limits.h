@@ -184,6 +184,9 @@
 #define TS_CALLS_MAX_TRUNKS 1024
 /* Time buckets per trunk (24 h at the default 60 s); oldest dropped beyond. */
 #define TS_CALLS_MAX_BUCKETS 1440
+/* Erlang B search stops here: 100,000 channels carry ~99,800 E at 1 %,
+ * beyond any trunk; bounds the loop for absurd inputs. */
+#define TS_CAPACITY_MAX_CHANNELS 100000u
 /* REGISTER/OPTIONS peers (client, server, method) tracked. */
 #define TS_CALLS_MAX_PEERS 4096
 /* REGISTER/OPTIONS transactions awaiting a final response (LRU eviction). */
@@ -305,6 +308,9 @@
 #define TS_API_MAX_SERIES_CALLS 2000000
 /* RTP streams (and 5-s points each) returned with one call. */
 #define TS_API_MAX_CALL_STREAMS 64
+/* Answered legs whose streams give a trunk's measured Layer-2 rate per
+ * codec: the latest 5,000 say it as well as all and keep the query short. */
+#define TS_API_MAX_RATE_LEGS 5000
 /* Worker threads (each with its own read-only SQLite connection). */
 #define TS_API_THREADS 4
 /* Open connections in total (beyond it, unfinished ones are evicted). */

@@ -782,6 +782,33 @@ int stq_trunk_codecs(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
                   id, fn, ctx, NULL);
 }
 
+int stq_trunk_minutes(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
+{
+    return run_id(q,
+                  "SELECT minute AS minute, sum(attempts) AS attempts, sum(answered) AS answered,"
+                  " coalesce(sum(dur_sum_s),0) AS hold_s FROM kpi_minute WHERE trunk_id=:id"
+                  " GROUP BY minute ORDER BY minute",
+                  id, fn, ctx, NULL);
+}
+
+int stq_trunk_media_rates(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
+{
+    sqlite3_stmt *s = prep(q,
+                  "WITH tl AS (SELECT l.id AS id" TRUNK_LEGS
+                  " AND l.outcome='answered' ORDER BY l.id DESC LIMIT :lim)"
+                  " SELECT coalesce(s.codec,'') AS codec, instr(s.src,':')>0 AS ipv6,"
+                  " count(*) AS streams, sum(s.bytes) AS bytes, sum(s.packets) AS packets,"
+                  " sum((s.last_ts-s.first_ts)/1e9) AS duration_s"
+                  " FROM tl JOIN rtp_streams s ON s.leg_id=tl.id"
+                  " WHERE s.bytes IS NOT NULL AND s.last_ts-s.first_ts >= 1000000000"
+                  " GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 64");
+    if (!s)
+        return ST_ERR_SQL;
+    bind_i(s, ":id", id);
+    bind_i(s, ":lim", TS_API_MAX_RATE_LEGS);
+    return run_rows(s, fn, ctx, NULL);
+}
+
 int stq_kpi_range(struct stq *q, int64_t trunk_id, int64_t *first_ns, int64_t *last_ns)
 {
     sqlite3_stmt *s =

@@ -136,6 +136,13 @@ int stq_trunk_failures(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
 /* Codecs (first of the answering SDP) of those legs that were answered. */
 int stq_trunk_codecs(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
 /* Time of the first and last KPI minute: (0, 0) when there is none. */
+/* Per minute over both directions: minute (ns), attempts, answered,
+ * hold_s (holding time of the answered calls begun in it), ascending. */
+int stq_trunk_minutes(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
+/* Measured RTP of the trunk's latest answered legs (at most
+ * TS_API_MAX_RATE_LEGS) per codec and address family: codec, ipv6,
+ * streams, bytes (RTP), packets, duration_s (streams of 1 s or more). */
+int stq_trunk_media_rates(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
 int stq_kpi_range(struct stq *q, int64_t trunk_id, int64_t *first_ns, int64_t *last_ns);
 /* stq_kpis with trunk_id 0: more than TS_API_MAX_SERIES_CALLS calls in the
  * range (a value beside enum st_err). */

@@ -761,6 +761,32 @@ function faultCard(tid, rows) {
         h("tbody", {}, codeRows)))));
 }
 
+/* Capacity planning: busy hour, Erlang B channels, the guide's bandwidth
+ * beside the Layer-2 rate measured per codec. */
+function capacityCard(c) {
+  const rows = [
+    ["Busy hour", c.busy_hour_start ? `${when(c.busy_hour_start)} UTC` + (c.window_s < 3600 ? ` (capture spans ${num(c.window_s / 60, 0)} min)` : "") : "–"],
+    ["Busy-hour traffic", `${num(c.erlangs, 2)} Erlang`],
+    ["BHCA", num(c.bhca, 0) + (c.window_s < 3600 ? " (scaled to an hour)" : "")],
+    ["Mean holding time", secs(c.mean_holding_s)],
+    ["Peak concurrent calls", c.peak_concurrent],
+    ["Channels for 1 % blocking", c.channels_1pct],
+    ["Channels for 0.1 % blocking", c.channels_01pct],
+    ["Guide bandwidth at peak", `${num(c.guide_kbps_peak / 1000, 2)} Mbit/s`],
+    ["Guide bandwidth, 1 % / 0.1 % channels", `${num(c.guide_kbps_1pct / 1000, 2)} / ${num(c.guide_kbps_01pct / 1000, 2)} Mbit/s`],
+  ];
+  return h("div", { class: "card", id: "capacity-card" }, h("h2", {}, "Capacity planning"),
+    h("div", { class: "row" },
+      h("table", { class: "grid", id: "capacity-table" }, h("tbody", {}, rows.map(([k, v]) =>
+        h("tr", {}, h("th", {}, k), h("td", { class: "num" }, v))))),
+      h("div", {}, h("div", { class: "muted" }, `Guide: calls × (64 kbit/s + header) = ${num(c.guide_kbps_per_call, 0)} kbit/s per call and direction. Measured (Layer 2, per stream):`),
+        h("table", { class: "grid", id: "capacity-measured" },
+          h("thead", {}, h("tr", {}, ["Codec", "Streams", "Measured kbit/s", "Model kbit/s"].map((x) => h("th", {}, x)))),
+          h("tbody", {}, c.measured.length ? c.measured.map((m) => h("tr", {}, h("td", {}, m.codec || "?"),
+            h("td", { class: "num" }, m.streams), h("td", { class: "num" }, num(m.l2_kbps, 1)), h("td", { class: "num" }, num(m.model_kbps, 1))))
+            : h("tr", {}, h("td", { colspan: 4, class: "muted" }, "no measured streams")))))));
+}
+
 async function pageTrunk(id, params) {
   const range = params.range || "all";
   const [d, stats] = await Promise.all([api("/trunks/" + id), api("/stats")]);
@@ -794,6 +820,7 @@ async function pageTrunk(id, params) {
             h("th", { class: "num" }, x)))), h("tbody", {}, dirRows)))),
       h("div", { class: "card" }, h("h2", {}, "Final response codes"), codeBars(d.codes))),
     faultCard(t.id, d.failures),
+    capacityCard(d.capacity),
     h("div", { class: "row" },
       h("div", { class: "card" }, h("h2", {}, "Registrations"), healthTable(d.registrations, "registrations")),
       h("div", { class: "card" }, h("h2", {}, "Keep-alives (OPTIONS)"), healthTable(d.keepalives, "keep-alives"))),

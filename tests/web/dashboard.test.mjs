@@ -242,6 +242,14 @@ try {
   const bars = await page.$$eval("#codes .bar", (bs) => bs.length);
   check(bars === td.codes.length, "final-code breakdown");
   check((await page.textContent("#peak-conc")) === String(td.trunk.peak_concurrent), "peak concurrent calls");
+  // capacity planning: the API's Erlangs and Erlang B channels on the page
+  const capText = await page.textContent("#capacity-table");
+  check(capText.includes(Number(td.capacity.erlangs).toFixed(2) + " Erlang"), `busy-hour Erlangs shown (${capText})`);
+  const capCells = await page.$$eval("#capacity-table tr", (rs) => Object.fromEntries(rs.map((r) => [r.cells[0].textContent, r.cells[1].textContent])));
+  check(capCells["Channels for 1 % blocking"] === String(td.capacity.channels_1pct), "channels for 1 % blocking");
+  check(capCells["Channels for 0.1 % blocking"] === String(td.capacity.channels_01pct), "channels for 0.1 % blocking");
+  const measRows = await page.$$eval("#capacity-measured tbody tr", (rs) => rs.length);
+  check(measRows === Math.max(1, td.capacity.measured.length), "measured Layer-2 rate per codec");
   await page.waitForSelector(".chart svg");
   await page.screenshot({ path: path.join(work, "trunk.png"), fullPage: true });
 
