@@ -375,4 +375,14 @@
  * capture (~100 bytes each), least recently used forgotten first. */
 #define TS_TLS_SESSIONS_MAX 16384
 
+/* ---- SRTP decryption (crypto/srtpdec.c) ---- */
+/* An SRTP packet opened: an RTP packet of a jumbo frame and its tag. */
+#define TS_SRTP_MAX_PACKET 9216
+/* Rollover counters tried for a stream that began before the capture: 16
+ * cover 16 x 65536 packets, six hours of 20 ms audio. */
+#define TS_SRTP_ROC_GUESS 16
+/* First packets of a stream that get the guesses; after these the key is
+ * taken to be wrong (each guess costs one HMAC). */
+#define TS_SRTP_ROC_FIRST_PACKETS 8
+
 #endif

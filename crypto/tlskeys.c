@@ -163,6 +163,12 @@ int tlskeys_add_rsa_spec(struct tlskeys *k, const char *spec, bool *warn, char *
     return tlskeys_add_rsa(k, &a, (uint16_t)port, eq + 1, warn, err, errlen);
 }
 
+void tlskeys_feed_keylog(struct tlskeys *k, struct bv text)
+{
+    keylog_feed(k->kl, text);
+    keylog_feed(k->kl, bv_cstr("\n"));
+}
+
 bool tlskeys_empty(const struct tlskeys *k)
 {
     return !k->have_keylog && !k->nrsa;

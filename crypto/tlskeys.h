@@ -31,6 +31,9 @@ int tlskeys_add_rsa(struct tlskeys *k, const struct ts_addr *addr, uint16_t port
 /* Parses "ADDR:PORT=FILE" ("[V6]:PORT=FILE", "*:PORT=FILE", "ADDR:*=FILE")
  * and adds the key. 0, or -1 with a reason. */
 int tlskeys_add_rsa_spec(struct tlskeys *k, const char *spec, bool *warn, char *err, size_t errlen);
+/* Key log lines from memory (tests, fuzzing); a last line without its
+ * line end counts. */
+void tlskeys_feed_keylog(struct tlskeys *k, struct bv text);
 bool tlskeys_empty(const struct tlskeys *k);
 
 /* Reads what the key log gained, at most once per second of now_ns (a live

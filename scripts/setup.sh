@@ -14,7 +14,8 @@ PKGS=(build-essential cmake pkg-config git
       libcmocka-dev zlib1g-dev python3 clang libclang-rt-14-dev tshark
       tcpreplay iproute2 chromium kamailio sip-tester sngrep
       rtpengine-daemon wireshark-common nginx-light openssl libssl-dev
-      libspandsp-dev libbcg729-dev libopus-dev espeak-ng sox ffmpeg)
+      libspandsp-dev libbcg729-dev libopus-dev espeak-ng sox ffmpeg
+      libsrtp2-dev)
 install_deps() {
     local missing=()
     for p in "${PKGS[@]}"; do

@@ -18,6 +18,11 @@
           records for the encoder (mode bit 5);
   query:  API requests as lines (path, then key=value), one per route and
           parameter with valid and boundary values;
+  tlsdec: [u8 mode] + a key log (mode 0: lines of every label, a bad one),
+          an a=crypto value (mode 1: every a=crypto of the captures' SDP and
+          one per suite with lifetime and MKI), or one TLS record with its
+          suite, version and keys (mode 2: records sealed here for every
+          cipher family are not needed: the parser paths are the target);
   vq:     [u8 parser] + a report: every application/vq-rtcpxr body of a SIP
           message in the captures (inside HEP too), every X-RTP-Stat /
           P-RTP-Stat value, and reports built here (RFC 6035 section 4
@@ -329,12 +334,42 @@ def vq_seeds(pcaps, names, out):
     return n
 
 
+def tlsdec_seeds(pcaps, names, out):
+    n = 0
+    r32 = "0123456789abcdef" * 4
+    log = ("# comment\nCLIENT_RANDOM %s %s\nCLIENT_HANDSHAKE_TRAFFIC_SECRET %s %s\n"
+           "SERVER_TRAFFIC_SECRET_0 %s %s\nEXPORTER_SECRET %s %s\nCLIENT_RANDOM bad\n"
+           % (r32, "ab" * 48, r32, "cd" * 32, r32, "ef" * 48, r32, "01" * 32))
+    seeds = [b"\x00" + bytes.fromhex(r32) + log.encode()]
+    cryptos = set()
+    for name, i, msg in sip_frames(pcaps, names, 200):
+        for m in re.finditer(rb"a=crypto:([^\r\n]*)", msg):
+            cryptos.add(m.group(1))
+    for suite, klen in (("AES_CM_128_HMAC_SHA1_80", 30), ("AES_CM_128_HMAC_SHA1_32", 30),
+                        ("AES_256_CM_HMAC_SHA1_80", 46), ("AEAD_AES_256_GCM", 44)):
+        import base64
+        key = base64.b64encode(bytes(range(klen))).decode()
+        cryptos.add(("1 %s inline:%s|2^31|1:1" % (suite, key)).encode())
+        cryptos.add(("2 %s inline:%s" % (suite, key)).encode())
+    seeds += [b"\x01" + c for c in sorted(cryptos)]
+    for suite, ver in ((0xc02f, 3), (0x002f, 0), (0xc014, 3), (0xcca8, 3), (0x1301, 3), (0xc0ac, 3)):
+        body = bytes(range(64))
+        seeds.append(b"\x02" + struct.pack(">HHB", suite, ver, ver & 1) + bytes(range(96)) +
+                     bytes([23, 3, 3, 0, len(body)]) + body)
+    for k, seed in enumerate(seeds):
+        with open(os.path.join(out, "tlsdec-%d" % k), "wb") as g:
+            g.write(seed)
+        n += 1
+    return n
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--target", required=True,
-                    choices=["sip", "packet", "sipframe", "sdp", "pcap", "media", "hep", "query", "vq"])
+                    choices=["sip", "packet", "sipframe", "sdp", "pcap", "media", "hep", "query", "vq",
+                             "tlsdec"])
     ap.add_argument("--replay")
     ap.add_argument("extra", nargs="*")
     a = ap.parse_args()
@@ -389,6 +424,8 @@ def main():
         n += hep_seeds(pcaps, names, out)
     elif a.target == "vq":
         n += vq_seeds(pcaps, names, out)
+    elif a.target == "tlsdec":
+        n += tlsdec_seeds(pcaps, names, out)
     elif a.target == "query":
         for i, q in enumerate(QUERIES):
             with open(os.path.join(out, f"q{i:03d}"), "wb") as g:

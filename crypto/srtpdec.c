@@ -1,0 +1,216 @@
+/* SRTP/SRTCP opening through libsrtp2 (see srtpdec.h). */
+#include "srtpdec.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <srtp2/srtp.h>
+
+#include "../common/limits.h"
+
+struct srtpdec {
+    srtp_t s;
+    uint32_t ssrc;
+    uint8_t mki[4], mki_len;
+    uint8_t rtp_tag, rtcp_tag;  /* bytes of tag after the MKI (AEAD: none) */
+    bool opened;            /* a packet authenticated: the ROC is known */
+    uint32_t tries;         /* first packets that failed every ROC guess */
+    struct srtpdec_counts n;
+};
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static bool init_ok;
+
+static void init(void)
+{
+    /* a second srtp_init() in the process (another user of libsrtp2)
+     * answers bad_param: the library is initialised all the same */
+    srtp_err_status_t r = srtp_init();
+    init_ok = r == srtp_err_status_ok || r == srtp_err_status_bad_param;
+}
+
+static void policy_for(enum sdes_suite s, srtp_crypto_policy_t *p)
+{
+    switch (s) {
+    case SDES_AES_CM_128_HMAC_SHA1_32:
+        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(p);
+        break;
+    case SDES_AES_256_CM_HMAC_SHA1_80:
+        srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(p);
+        break;
+    case SDES_AES_256_CM_HMAC_SHA1_32:
+        srtp_crypto_policy_set_aes_cm_256_hmac_sha1_32(p);
+        break;
+    case SDES_AEAD_AES_128_GCM:
+        srtp_crypto_policy_set_aes_gcm_128_16_auth(p);
+        break;
+    case SDES_AEAD_AES_256_GCM:
+        srtp_crypto_policy_set_aes_gcm_256_16_auth(p);
+        break;
+    default:
+        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(p);
+        break;
+    }
+}
+
+struct srtpdec *srtpdec_new(const struct sdes_key *key, uint32_t ssrc)
+{
+    pthread_once(&init_once, init);
+    if (!init_ok || key->suite == SDES_NONE)
+        return NULL;
+    struct srtpdec *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    srtp_policy_t p;
+    memset(&p, 0, sizeof p);
+    policy_for(key->suite, &p.rtp);
+    policy_for(key->suite, &p.rtcp);
+    /* SRTCP of the 32-bit-tag suites keeps the 80-bit tag (RFC 4568 6.2) */
+    if (key->suite == SDES_AES_CM_128_HMAC_SHA1_32)
+        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p.rtcp);
+    if (key->suite == SDES_AES_256_CM_HMAC_SHA1_32)
+        srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&p.rtcp);
+    p.ssrc.type = ssrc_specific;
+    p.ssrc.value = ssrc;
+    p.window_size = 1024;
+    p.allow_repeat_tx = 1;
+    uint8_t keybuf[46];
+    memcpy(keybuf, key->key, key->key_len);
+    p.key = keybuf;
+    /* The MKI is taken out here rather than by libsrtp2, whose unprotect
+     * looks for it in SRTCP behind the RTP tag length (wrong for the
+     * _32 suites, whose SRTCP tag is 80 bits). One key: its MKI must match. */
+    memcpy(d->mki, key->mki, key->mki_len);
+    d->mki_len = key->mki_len;
+    bool aead = key->suite == SDES_AEAD_AES_128_GCM || key->suite == SDES_AEAD_AES_256_GCM;
+    bool short_tag = key->suite == SDES_AES_CM_128_HMAC_SHA1_32 || key->suite == SDES_AES_256_CM_HMAC_SHA1_32;
+    d->rtp_tag = aead ? 0 : short_tag ? 4 : 10;
+    d->rtcp_tag = aead ? 0 : 10;
+    d->ssrc = ssrc;
+    srtp_err_status_t r = srtp_create(&d->s, &p);
+    memset(keybuf, 0, sizeof keybuf);
+    if (r != srtp_err_status_ok) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void srtpdec_free(struct srtpdec *d)
+{
+    if (!d)
+        return;
+    srtp_dealloc(d->s); /* libsrtp2 zeroises its key material */
+    free(d);
+}
+
+/* Removes the MKI in front of the last tag bytes; false when the packet
+ * carries another MKI (another key) or is too short. */
+static bool strip_mki(struct srtpdec *d, uint8_t *pkt, size_t *len, size_t tag, size_t min)
+{
+    if (!d->mki_len)
+        return true;
+    if (*len < min + d->mki_len + tag)
+        return false;
+    uint8_t *at = pkt + *len - tag - d->mki_len;
+    if (memcmp(at, d->mki, d->mki_len) != 0)
+        return false;
+    memmove(at, at + d->mki_len, tag);
+    *len -= d->mki_len;
+    return true;
+}
+
+static enum srtpdec_result verdict(struct srtpdec *d, srtp_err_status_t r)
+{
+    switch (r) {
+    case srtp_err_status_ok:
+        return SRTPDEC_OK;
+    case srtp_err_status_auth_fail:
+        d->n.auth_failed++;
+        return SRTPDEC_AUTH;
+    case srtp_err_status_replay_fail:
+    case srtp_err_status_replay_old:
+        d->n.replayed++;
+        return SRTPDEC_REPLAY;
+    default:
+        d->n.malformed++;
+        return SRTPDEC_MALFORMED;
+    }
+}
+
+enum srtpdec_result srtpdec_rtp(struct srtpdec *d, uint8_t *pkt, size_t len, size_t *out_len)
+{
+    if (len < 12 || len > TS_SRTP_MAX_PACKET) {
+        d->n.malformed++;
+        return SRTPDEC_MALFORMED;
+    }
+    uint8_t copy[TS_SRTP_MAX_PACKET], orig[TS_SRTP_MAX_PACKET];
+    memcpy(orig, pkt, len);
+    size_t plen = len;
+    if (!strip_mki(d, pkt, &plen, d->rtp_tag, 12)) {
+        memcpy(pkt, orig, len);
+        d->n.auth_failed++;
+        return SRTPDEC_AUTH;
+    }
+    int n = (int)plen;
+    memcpy(copy, pkt, plen);
+    srtp_err_status_t r = srtp_unprotect(d->s, pkt, &n);
+    /* a stream that began before the capture: try the next rollover
+     * counters until one authenticates (each try on the original bytes) */
+    for (uint32_t roc = 1; r == srtp_err_status_auth_fail && !d->opened &&
+                           d->tries < TS_SRTP_ROC_FIRST_PACKETS && roc <= TS_SRTP_ROC_GUESS; roc++) {
+        memcpy(pkt, copy, plen);
+        n = (int)plen;
+        if (srtp_set_stream_roc(d->s, d->ssrc, roc) != srtp_err_status_ok)
+            break;
+        r = srtp_unprotect(d->s, pkt, &n);
+    }
+    if (r != srtp_err_status_ok) {
+        memcpy(pkt, orig, len);
+        if (!d->opened) {
+            d->tries++;
+            srtp_set_stream_roc(d->s, d->ssrc, 0);
+        }
+    }
+    memset(copy, 0, plen);
+    enum srtpdec_result v = verdict(d, r);
+    if (v == SRTPDEC_OK) {
+        d->opened = true;
+        d->n.rtp_ok++;
+        srtp_get_stream_roc(d->s, d->ssrc, &d->n.roc);
+        *out_len = (size_t)n;
+    }
+    return v;
+}
+
+enum srtpdec_result srtpdec_rtcp(struct srtpdec *d, uint8_t *pkt, size_t len, size_t *out_len)
+{
+    if (len < 8 || len > TS_SRTP_MAX_PACKET) {
+        d->n.malformed++;
+        return SRTPDEC_MALFORMED;
+    }
+    uint8_t orig[TS_SRTP_MAX_PACKET];
+    memcpy(orig, pkt, len);
+    size_t plen = len;
+    if (!strip_mki(d, pkt, &plen, d->rtcp_tag, 12)) {
+        memcpy(pkt, orig, len);
+        d->n.auth_failed++;
+        return SRTPDEC_AUTH;
+    }
+    int n = (int)plen;
+    srtp_err_status_t r = srtp_unprotect_rtcp(d->s, pkt, &n);
+    enum srtpdec_result v = verdict(d, r);
+    if (v != SRTPDEC_OK)
+        memcpy(pkt, orig, len);
+    if (v == SRTPDEC_OK) {
+        d->n.rtcp_ok++;
+        *out_len = (size_t)n;
+    }
+    return v;
+}
+
+void srtpdec_counts(const struct srtpdec *d, struct srtpdec_counts *out)
+{
+    *out = d->n;
+}
