@@ -113,7 +113,23 @@ bool tlsrec_init(struct tlsrec *r, const struct tlsrec_suite *s, uint16_t versio
     if (tlsrec_mac_len(s))
         memcpy(r->mac_key, mac_key, tlsrec_mac_len(s));
     r->ctx = EVP_CIPHER_CTX_new();
-    return r->ctx != NULL;
+    if (!r->ctx)
+        return false;
+    if (tlsrec_mac_len(s)) {
+        /* fetched and keyed once: a fetch per record cost more than the MAC */
+        const char *md = s->mac == TLSREC_SHA1 ? "SHA1" : s->mac == TLSREC_SHA256 ? "SHA256" : "SHA384";
+        OSSL_PARAM p[2] = { OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)md, 0),
+                            OSSL_PARAM_construct_end() };
+        EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        EVP_MAC_CTX *mc = mac ? EVP_MAC_CTX_new(mac) : NULL;
+        EVP_MAC_free(mac);
+        if (!mc || !EVP_MAC_init(mc, r->mac_key, tlsrec_mac_len(s), p)) {
+            EVP_MAC_CTX_free(mc);
+            return false;
+        }
+        r->mac = mc;
+    }
+    return true;
 }
 
 bool tlsrec_init13(struct tlsrec *r, const struct tlsrec_suite *s, const uint8_t *secret,
@@ -132,6 +148,7 @@ bool tlsrec_init13(struct tlsrec *r, const struct tlsrec_suite *s, const uint8_t
 void tlsrec_cleanup(struct tlsrec *r)
 {
     EVP_CIPHER_CTX_free(r->ctx);
+    EVP_MAC_CTX_free(r->mac);
     OPENSSL_cleanse(r, sizeof *r);
 }
 
@@ -173,18 +190,10 @@ static bool aead_open(struct tlsrec *r, const uint8_t *nonce, const uint8_t *aad
 static bool hmac(const struct tlsrec *r, const uint8_t *hdr, size_t hdr_len, const uint8_t *data,
                  size_t len, uint8_t *out)
 {
-    const char *md = r->s->mac == TLSREC_SHA1 ? "SHA1" : r->s->mac == TLSREC_SHA256 ? "SHA256" : "SHA384";
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
-    OSSL_PARAM p[2] = { OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)md, 0),
-                        OSSL_PARAM_construct_end() };
     size_t n = 0;
-    bool ok = ctx && EVP_MAC_init(ctx, r->mac_key, tlsrec_mac_len(r->s), p) &&
-              EVP_MAC_update(ctx, hdr, hdr_len) && EVP_MAC_update(ctx, data, len) &&
-              EVP_MAC_final(ctx, out, &n, 64);
-    EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
-    return ok;
+    /* a NULL key keeps the one set at tlsrec_init */
+    return r->mac && EVP_MAC_init(r->mac, NULL, 0, NULL) && EVP_MAC_update(r->mac, hdr, hdr_len) &&
+           EVP_MAC_update(r->mac, data, len) && EVP_MAC_final(r->mac, out, &n, 64);
 }
 
 static bool cbc_decrypt(struct tlsrec *r, const uint8_t *iv, const uint8_t *ct, size_t len,

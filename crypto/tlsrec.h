@@ -40,6 +40,7 @@ struct tlsrec {
     uint64_t seq;
     uint8_t key[32], iv[16], mac_key[48];
     void *ctx;                        /* EVP_CIPHER_CTX */
+    void *mac;                        /* EVP_MAC_CTX keyed once (CBC suites) */
 };
 
 /* Keys for version and suite; false when OpenSSL cannot set them up. */
