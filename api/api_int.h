@@ -142,5 +142,10 @@ json_t *api_jtext(const char *s, size_t len);
 /* The capacity object of trunk id (routes_capacity.c); peak: its peak
  * concurrent calls. ST_OK with *out set, or the query's error. */
 int api_trunk_capacity(struct stq *q, int64_t id, int64_t peak, json_t **out);
+/* routes_alerts.c: GET /alerts's body (states: bits 1 pending, 2 firing,
+ * 4 resolved; trunk_id 0: all); `health` (null when never evaluated) on
+ * each trunk object of trunks (trunk_id: the only one, or 0). */
+int api_alerts_json(struct stq *q, unsigned states, int64_t trunk_id, uint32_t limit, json_t **out);
+int api_trunks_health(struct stq *q, json_t *trunks, int64_t trunk_id);
 
 #endif

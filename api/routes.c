@@ -1126,6 +1126,8 @@ static int trunks_finish(struct stq *q, json_t *t)
                             running ? json_integer(up ? json_integer_value(up) : 0) : json_null());
         json_object_del(v, "_up");
     }
+    if (rc == ST_OK)
+        rc = api_trunks_health(q, t, 0);
     return rc;
 }
 
@@ -1510,6 +1512,45 @@ static bool id_of(const char *s, int64_t *id)
     return num_i64(s, 1, INT64_MAX, id) && s[0] != '0';
 }
 
+/* GET /alerts?state=pending,firing,resolved&trunk=ID&limit=N */
+static void h_alerts(struct api_call *a)
+{
+    static const char *const P[] = { "state", "trunk", "limit", NULL };
+    if (!params_allow(a, P))
+        return;
+    unsigned states = 7;
+    const char *v;
+    if ((v = param(a, "state"))) {
+        states = 0;
+        while (*v) {
+            const char *e = strchr(v, ',');
+            size_t len = e ? (size_t)(e - v) : strlen(v);
+            unsigned bit = len == 7 && !strncmp(v, "pending", 7)    ? 1
+                           : len == 6 && !strncmp(v, "firing", 6)   ? 2
+                           : len == 8 && !strncmp(v, "resolved", 8) ? 4
+                                                                    : 0;
+            if (!bit)
+                return (void)api_error(a, 400, "bad_parameter",
+                                       "state: a comma-separated list of pending, firing, resolved");
+            states |= bit;
+            v += len + (e ? 1 : 0);
+        }
+        if (!states)
+            return (void)api_error(a, 400, "bad_parameter",
+                                   "state: a comma-separated list of pending, firing, resolved");
+    }
+    int64_t trunk = 0, limit = TS_API_PAGE_DEFAULT;
+    if ((v = param(a, "trunk")) && !num_i64(v, 1, INT64_MAX, &trunk))
+        return (void)api_error(a, 400, "bad_parameter", "trunk: a trunk id (positive integer)");
+    if ((v = param(a, "limit")) && !num_i64(v, 1, TS_API_PAGE_MAX, &limit))
+        return (void)api_error(a, 400, "bad_parameter", "limit: 1 to %d", TS_API_PAGE_MAX);
+    json_t *out = NULL;
+    int rc = api_alerts_json(api_db(a), states, trunk, (uint32_t)limit, &out);
+    if (rc != ST_OK)
+        return (void)db_fail(a, rc);
+    a->json = out;
+}
+
 void routes_dispatch(struct api_call *a)
 {
     const char *p = a->path;
@@ -1546,6 +1587,8 @@ void routes_dispatch(struct api_call *a)
         return h_registrations(a);
     if (n == 1 && strcmp(seg[0], "active") == 0)
         return h_active(a);
+    if (n == 1 && strcmp(seg[0], "alerts") == 0)
+        return h_alerts(a);
     if (n == 1 && strcmp(seg[0], "openapi.json") == 0)
         return h_openapi(a);
     if (n >= 2 && strcmp(seg[0], "calls") == 0) {

@@ -113,6 +113,47 @@ static bool cd(const struct stq_cell *c, double *v)
     return true;
 }
 
+/* the evaluator's health as a number, for alert rules over /metrics */
+static int health_level(const struct stq_cell *c)
+{
+    static const char *const S[] = { "idle", "healthy", "degraded", "critical", "down" };
+    for (int i = 0; i < 5; i++)
+        if (c && c->type == STQ_TEXT && c->len == strlen(S[i]) && !memcmp(c->s, S[i], c->len))
+            return i;
+    return -1;
+}
+
+struct health_ctx {
+    struct met_ctx *m;
+    struct met_buf *mb;
+};
+
+static int health_metric_row(void *ctx, const struct stq_cell *c, size_t n)
+{
+    struct health_ctx *h = ctx;
+    int64_t id = ci(cell(c, n, "trunk_id"));
+    int lv = health_level(cell(c, n, "state"));
+    for (size_t i = 0; i < h->m->n && lv >= 0; i++)
+        if (h->m->t[i].id == id)
+            mb_printf(h->mb, "trunkscope_trunk_health_level{%s} %d\n", h->m->t[i].labels, lv);
+    return 0;
+}
+
+static int alert_metric_row(void *ctx, const struct stq_cell *c, size_t n)
+{
+    struct met_buf *mb = ctx;
+    char rule[64], target[160], sev[16], tr[24] = "";
+    label(rule, sizeof rule, cell(c, n, "rule"));
+    label(target, sizeof target, cell(c, n, "target"));
+    label(sev, sizeof sev, cell(c, n, "severity"));
+    const struct stq_cell *t = cell(c, n, "trunk_id");
+    if (t && t->type == STQ_INT)
+        snprintf(tr, sizeof tr, "%lld", (long long)t->i);
+    mb_printf(mb, "trunkscope_alert_firing{alertname=\"%s\",target=\"%s\",severity=\"%s\",trunk=\"%s\"} 1\n",
+              rule, target, sev, tr);
+    return 0;
+}
+
 static int trunk_row(void *ctx, const struct stq_cell *c, size_t n)
 {
     struct met_ctx *m = ctx;
@@ -231,6 +272,14 @@ void routes_metrics(struct api_call *a)
         mb_printf(&mb, "trunkscope_trunk_mos_count{%s} %llu\n", m.t[i].labels,
                   (unsigned long long)m.t[i].mos_n);
     }
+    HEAD("trunkscope_trunk_health_level", "gauge",
+         "Trunk health by the alert evaluator: 0 idle, 1 healthy, 2 degraded, 3 critical, 4 down.");
+    struct health_ctx hc = { &m, &mb };
+    if (rc == ST_OK)
+        rc = stq_trunk_health(q, 0, health_metric_row, &hc);
+    HEAD("trunkscope_alert_firing", "gauge", "Alerts of trunkscope's own rules firing now.");
+    if (rc == ST_OK)
+        rc = stq_alerts(q, 2, 0, TS_API_PAGE_MAX, alert_metric_row, &mb);
     free(m.t);
 
     struct api_live_stats ls;

@@ -288,6 +288,9 @@ int calls_config_load(struct calls_config *cfg, const char *path, char *err, siz
                 cfg->learn_hold_legs = u;
             else if (ok && !strcmp(k, "learn_hold_s"))
                 cfg->learn_hold_s = u;
+        } else if (!strncmp(k, "alert", 5) || !strncmp(k, "notify.", 7) ||
+                   !strcmp(k, "capacity")) {
+            /* alert rules and notifications: read by alert/rules.c */
         } else {
             snprintf(err, errlen, "%s:%u: unknown setting '%s' (the settings are listed in "
                      "contrib/trunkscope.conf.example)", path, lineno, k);

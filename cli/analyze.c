@@ -19,6 +19,7 @@
 #include "../store/store.h"
 #include "calls_print.h"
 #include "media_print.h"
+#include "alerting.h"
 #include "cli.h"
 #include "opts.h"
 #include "progress.h"
@@ -36,7 +37,9 @@ static void usage(FILE *f)
                "  --quiet       no progress line on a terminal's stderr\n"
                "  --top N       at most N calls and the N worst streams in the text tables (200)\n"
                "  --summary     the text report without the call and stream tables\n"
-               "  --db FILE  store calls, legs and SIP messages in an SQLite database\n"
+               "  --db FILE  store calls, legs and SIP messages in an SQLite database, then\n"
+               "             evaluate the alert rules over the stored capture time (--config:\n"
+               "             alert.*, notify.*; --no-alerts skips it)\n"
                "  --serve ADDR:PORT  then serve the database (API and dashboard) until Ctrl-C\n");
 }
 
@@ -149,7 +152,7 @@ static void analyze_batch(struct engine *e, struct st_writer *w, const struct ra
 
 int cmd_analyze(int argc, char **argv)
 {
-    bool json = false, lines = false, quiet = false;
+    bool json = false, lines = false, quiet = false, alerts = true;
     struct engine_config cfg = { .dedup = true, .track_calls = true };
     const char *config_path = NULL, *csv_path = NULL, *db_path = NULL, *serve_addr = NULL;
     const char **files = calloc((size_t)argc + 1, sizeof *files);
@@ -158,7 +161,7 @@ int cmd_analyze(int argc, char **argv)
     if (!files)
         return 2;
     enum { O_JSON = 256, O_JSON_LINES, O_QUIET, O_NO_DEDUP, O_NO_CALLS, O_CONFIG, O_CSV, O_DB,
-           O_SERVE, O_SUMMARY, O_TOP };
+           O_SERVE, O_SUMMARY, O_TOP, O_NO_ALERTS };
     size_t top = 200; /* rows of the call and stream tables in the text report */
     static const struct option table[] = {
         { "json", no_argument, NULL, O_JSON },
@@ -170,6 +173,7 @@ int cmd_analyze(int argc, char **argv)
         { "calls-csv", required_argument, NULL, O_CSV },
         { "db", required_argument, NULL, O_DB },
         { "serve", required_argument, NULL, O_SERVE },
+        { "no-alerts", no_argument, NULL, O_NO_ALERTS },
         { "summary", no_argument, NULL, O_SUMMARY },
         { "top", required_argument, NULL, O_TOP },
         { "help", no_argument, NULL, 'h' },
@@ -188,6 +192,7 @@ int cmd_analyze(int argc, char **argv)
         case O_CSV: csv_path = v; break;
         case O_DB: db_path = v; break;
         case O_SERVE: serve_addr = v; break;
+        case O_NO_ALERTS: alerts = false; break;
         case O_SUMMARY: top = 0; break;
         case O_TOP: {
             uint64_t t;
@@ -264,6 +269,14 @@ int cmd_analyze(int argc, char **argv)
         }
     }
     cfg.calls_cfg = &ccfg;
+    struct alert_config *acfg = db_path && alerts ? malloc(sizeof *acfg) : NULL;
+    if (acfg && cli_alerts_config(config_path, "trunkscope analyze", acfg) != 0) {
+        free(acfg);
+        if (csv)
+            fclose(csv);
+        free(files);
+        return 2;
+    }
     /* streamed report: the engine keeps no finished records (the CSV of
      * every call still needs them, and then the report is written at the end) */
     bool streamed = (json || lines) && !csv_path;
@@ -276,6 +289,7 @@ int cmd_analyze(int argc, char **argv)
         w = st_writer_open(db_path, NULL, err, sizeof err);
         if (!w) {
             fprintf(stderr, "trunkscope analyze: %s\n", err);
+            free(acfg);
             if (csv)
                 fclose(csv);
             free(files);
@@ -417,6 +431,9 @@ out:
     if (w)
         st_writer_close(w);
     free(files);
+    if (w && acfg && cli_alerts_replay(acfg, db_path, "trunkscope analyze") != 0 && rc == 0)
+        rc = 1;
+    free(acfg);
     if (serve_addr && rc == 0) {
         struct api_options o = { .db_path = db_path, .http = serve_addr,
                                  .static_dir = cli_default_static_dir(), .audio = ccfg.audio };

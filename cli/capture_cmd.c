@@ -25,6 +25,8 @@
 #include "../media/media.h"
 #include "../net/hep_send.h"
 #include "../store/store.h"
+#include "alerting.h"
+#include "../alert/eval.h"
 #include "cli.h"
 #include "opts.h"
 #include "report.h"
@@ -62,6 +64,15 @@ struct cap_ctx {
     struct live *lv;               /* for the API's live figures */
     struct sensor_live sl;         /* snapshots to the store, calls up, packets/s */
 };
+
+/* The alert evaluator's capture_drops: every packet the sensor lost. */
+static uint64_t cap_drops(void *ctx)
+{
+    struct cap_ctx *c = ctx;
+    struct live_stats s;
+    live_stats_get(c->lv, &s);
+    return s.kernel_drops + s.if_drops + s.queue_drops;
+}
 
 /* /stats and /metrics of a running sensor (a server thread): capture
  * counters from the live module, which are thread-safe to read. */
@@ -565,6 +576,8 @@ int cmd_capture(int argc, char **argv)
     struct engine *e = NULL;
     struct st_writer *w = NULL;
     struct api_server *api = NULL;
+    struct cli_alerts *alerts = NULL;
+    struct alert_config acfg;
     struct cap_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
 
@@ -572,7 +585,8 @@ int cmd_capture(int argc, char **argv)
         fprintf(stderr, PROG ": %s: %s\n", a.so.log_file, strerror(errno));
         return 2;
     }
-    if (sensor_load_config(&a.so, PROG, &ccfg) != 0)
+    if (sensor_load_config(&a.so, PROG, &ccfg) != 0 ||
+        cli_alerts_config(a.so.config, PROG, &acfg) != 0)
         goto out;
     struct passwd pwbuf, *pw = NULL;
     char pwstore[4096];
@@ -658,6 +672,9 @@ int cmd_capture(int argc, char **argv)
         log_msg(LOG_INFO, "HTTP API on %s", a.http);
     }
 
+    ctx.lv = lv;
+    if (a.so.db)
+        alerts = cli_alerts_start(&acfg, a.so.db, ALERT_EVAL_DATA, cap_drops, &ctx);
     struct live_cb cb = { .ctx = &ctx, .frame = cb_frame, .tick = cb_tick, .drop = cb_drop,
                           .sync = cb_sync };
     if (live_start(lv, &cb, err, sizeof err) != LIVE_OK) {
@@ -739,6 +756,8 @@ int cmd_capture(int argc, char **argv)
         }
     }
     log_msg(LOG_INFO, "stopping (%s)", why);
+    cli_alerts_stop(alerts); /* reads the capture's drops */
+    alerts = NULL;
     api_stop(api); /* before the analysis state it reads goes away */
     api = NULL;
     live_stop(lv); /* the analysis thread drained the queues and ended */
@@ -793,6 +812,7 @@ int cmd_capture(int argc, char **argv)
         }
     }
 out:
+    cli_alerts_stop(alerts);
     api_stop(api);
     live_free(lv);
     hep_send_free(ctx.hep);

@@ -21,6 +21,8 @@
 #include "../engine/engine_hep.h"
 #include "../net/hep_listen.h"
 #include "../store/store.h"
+#include "alerting.h"
+#include "../alert/eval.h"
 #include "cli.h"
 #include "opts.h"
 #include "report.h"
@@ -350,6 +352,8 @@ int cmd_collect(int argc, char **argv)
     struct hep_listen *l = NULL;
     struct st_writer *w = NULL;
     struct api_server *api = NULL;
+    struct cli_alerts *alerts = NULL;
+    struct alert_config acfg;
     memset(&ctx, 0, sizeof ctx);
     sensor_live_init(&ctx.sl, NULL);
     if (a.so.log_file && log_open(a.so.log_file) != LOG_OK) {
@@ -365,7 +369,8 @@ int cmd_collect(int argc, char **argv)
         }
         a.lo.auth_key = bv_make(key, klen);
     }
-    if (sensor_load_config(&a.so, PROG, &ccfg) != 0)
+    if (sensor_load_config(&a.so, PROG, &ccfg) != 0 ||
+        cli_alerts_config(a.so.config, PROG, &acfg) != 0)
         goto out;
     ts_hash_seed_random();
     /* Sensors' messages are not SPAN copies: de-duplication stays off. */
@@ -390,6 +395,8 @@ int cmd_collect(int argc, char **argv)
         engine_set_sip_hook(ctx.e, st_sip_hook, w);
         ctx.w = w;
     }
+    if (a.so.db)
+        alerts = cli_alerts_start(&acfg, a.so.db, ALERT_EVAL_DATA, NULL, NULL);
     if (a.http) {
         struct api_options ao = { .db_path = a.so.db, .http = a.http, .token_file = a.so.token_file,
                                   .audio = ccfg.audio };
@@ -477,6 +484,8 @@ int cmd_collect(int argc, char **argv)
     while (hep_listen_poll(l, 0))
         ;
     log_msg(LOG_INFO, "stopping (%s)", why);
+    cli_alerts_stop(alerts);
+    alerts = NULL;
     engine_finish(ctx.e);
     struct st_stats ss;
     memset(&ss, 0, sizeof ss);
@@ -520,6 +529,7 @@ int cmd_collect(int argc, char **argv)
             rc = 2;
     }
 out:
+    cli_alerts_stop(alerts);
     api_stop(api);
     st_writer_close(w);
     hep_listen_free(l);

@@ -16,6 +16,8 @@
 #include "../common/hash.h"
 #include "../common/num.h"
 #include "../net/netaddr.h"
+#include "../alert/eval.h"
+#include "alerting.h"
 #include "cli.h"
 #include "opts.h"
 
@@ -43,7 +45,9 @@ static void usage(FILE *f)
             "                    others get 421 (DNS rebinding)\n"
             "  --tls-cert/--tls-key  HTTPS: TLS 1.2 or 1.3, forward-secret AEAD suites only\n"
             "  --config FILE     the configuration file; 'audio = on' there lets\n"
-            "                    /api/v1/calls/{id}/audio play calls (off by default)\n");
+            "                    /api/v1/calls/{id}/audio play calls (off by default);\n"
+            "                    alert.*/notify.*: serve raises sensor_silent when the\n"
+            "                    sensor writing --db stops\n");
 }
 
 /* The dashboard files: where an install put them beside the binary
@@ -198,6 +202,9 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "trunkscope serve: --db FILE is required\n");
         return 2;
     }
+    struct alert_config acfg;
+    if (cli_alerts_config(config, "trunkscope serve", &acfg) != 0)
+        return 2;
     ts_hash_seed_random();
     char err[512];
     if (config) {
@@ -220,5 +227,10 @@ int cmd_serve(int argc, char **argv)
     printf("trunkscope serve: listening on %s://%s port %u\n", o.tls_cert ? "https" : "http",
            o.http ? o.http : "127.0.0.1:8080", api_port(s));
     fflush(stdout);
-    return serve_until_signal(s);
+    /* the sensor writing this database evaluates the traffic; serve
+     * watches that it keeps writing */
+    struct cli_alerts *al = cli_alerts_start(&acfg, o.db_path, ALERT_EVAL_SENSOR, NULL, NULL);
+    int rc = serve_until_signal(s);
+    cli_alerts_stop(al);
+    return rc;
 }

@@ -187,6 +187,30 @@
 /* Erlang B search stops here: 100,000 channels carry ~99,800 E at 1 %,
  * beyond any trunk; bounds the loop for absurd inputs. */
 #define TS_CAPACITY_MAX_CHANNELS 100000u
+
+/* ---- alerts ---- */
+/* Call ids kept per kind of evidence of an alert: enough to open a few. */
+#define TS_ALERT_EVIDENCE_CALLS 5
+/* Alerts pending or firing at once (rules x trunks and peers); the
+ * evaluator skips new ones beyond and counts them. */
+#define TS_ALERT_MAX_ACTIVE 1024
+/* Rules in the configuration (the shipped defaults are 13). */
+#define TS_ALERT_MAX_RULES 64
+/* Keep-alive peers the evaluator reads (the tracker keeps at most
+ * TS_CALLS_MAX_PEERS registrations and keep-alives together). */
+#define TS_ALERT_MAX_PEERS 4096
+/* Destinations counted per trunk and window for the fraud burst rule;
+ * beyond, new numbers are not counted (the busiest come early in a burst). */
+#define TS_ALERT_MAX_DESTS 4096
+/* Notifications waiting for delivery; the oldest is dropped (and counted)
+ * when a receiver is down for long, so memory stays bounded. */
+#define TS_NOTIFY_MAX_QUEUE 256
+/* Tries per notification and the first back-off (doubling). */
+#define TS_NOTIFY_MAX_TRIES 4
+#define TS_NOTIFY_BACKOFF_MS 500
+/* Evaluations of `analyze --db` over the stored capture time: 8 hours at
+ * the 10-s period; longer captures are evaluated at longer steps. */
+#define TS_ALERT_MAX_REPLAY_STEPS 2880
 /* REGISTER/OPTIONS peers (client, server, method) tracked. */
 #define TS_CALLS_MAX_PEERS 4096
 /* REGISTER/OPTIONS transactions awaiting a final response (LRU eviction). */

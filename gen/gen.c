@@ -78,6 +78,10 @@ static const char usage_text[] =
     "  --corr-header NAME     correlation header name (default X-CID)\n"
     "  --map-503 CODE         status the SBC relays for an ITSP 503: 500|503 (default seeded)\n"
     "  --options-interval S   OPTIONS keep-alive period 1..3600 (default 30)\n"
+    "  --fault-itsp N         ITSP N (1..--itsps) fails from --fault-from to --fault-to\n"
+    "                         seconds after the start: every outbound call to it gets\n"
+    "                         503 from the carrier, its OPTIONS go unanswered\n"
+    "  --fault-from S, --fault-to S  the fault's start and end (default 0, forever)\n"
     "  --no-register          no REGISTER exchange with the ITSPs\n"
     "  --pretty               indent the truth file\n";
 
@@ -253,6 +257,9 @@ enum gen_err gen_parse_args(struct gen_opts *o, int argc, char **argv, char *err
         { "corr-header", required_argument, NULL, O_VALUED },
         { "map-503", required_argument, NULL, O_VALUED },
         { "options-interval", required_argument, NULL, O_VALUED },
+        { "fault-itsp", required_argument, NULL, O_VALUED },
+        { "fault-from", required_argument, NULL, O_VALUED },
+        { "fault-to", required_argument, NULL, O_VALUED },
         { NULL, 0, NULL, 0 },
     };
     optind = 0; /* glibc: start over for this argv */
@@ -384,6 +391,12 @@ enum gen_err gen_parse_args(struct gen_opts *o, int argc, char **argv, char *err
             (ok = num_u64(val, 500, 503, &u) && (u == 500 || u == 503)) ? (o->sbc_map_503 = (uint32_t)u) : 0;
         else if (FLAG("--options-interval"))
             (ok = num_u64(val, 1, 3600, &u)) ? (o->options_interval_s = (uint32_t)u) : 0;
+        else if (FLAG("--fault-itsp"))
+            (ok = num_u64(val, 1, 8, &u)) ? (o->fault_itsp = (uint32_t)u) : 0;
+        else if (FLAG("--fault-from"))
+            (ok = num_u64(val, 0, 30u * 86400, &u)) ? (o->fault_from_s = (uint32_t)u) : 0;
+        else if (FLAG("--fault-to"))
+            (ok = num_u64(val, 1, 30u * 86400, &u)) ? (o->fault_to_s = (uint32_t)u) : 0;
         else
             known = false;
 #undef FLAG
@@ -637,7 +650,10 @@ static void options_event(struct gen *g, struct gen_link *l, bool resp)
 {
     int li = (int)(l - g->links);
     if (resp) {
-        scn_options(g, li, true);
+        /* a failing carrier leaves its keep-alives unanswered */
+        if (!gen_fault_at(g, g->ifs[l->end[0]].node, g->now) &&
+            !gen_fault_at(g, g->ifs[l->end[1]].node, g->now))
+            scn_options(g, li, true);
         return;
     }
     if (idle_done(g))

@@ -72,6 +72,8 @@ struct gen_opts {
     uint32_t sbc_map_503; /* status the SBC sends upstream for an ITSP 503 */
     char xcid_name[32];
     uint32_t options_interval_s;
+    uint32_t fault_itsp;              /* 1-based ITSP that fails; 0 none */
+    uint32_t fault_from_s, fault_to_s; /* since start_us; to 0: to the end */
 };
 
 struct gen_result {

@@ -280,6 +280,8 @@ int gen_link_between(struct gen *g, int na, int nb, int *a_end);
 /* scenario.c */
 /* Plans a whole call (legs, numbers, SIP timeline); false if it can't. */
 bool scn_plan(struct gen *g, struct gen_call *c, uint64_t t0, const struct gen_call *twin_of);
+/* --fault-itsp: node is the failing carrier at t_us (capture time, us). */
+bool gen_fault_at(const struct gen *g, int node, uint64_t t_us);
 /* Writes script entry e of call c. */
 void scn_emit(struct gen *g, struct gen_call *c, const struct gen_sev *e);
 size_t scn_fmt_number(char *out, size_t cap, const char *digits, int fmt);

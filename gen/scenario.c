@@ -284,6 +284,12 @@ bool scn_plan(struct gen *g, struct gen_call *c, uint64_t t0, const struct gen_c
     }
     if (c->outcome == OUT_BUSY)
         final = 486;
+    /* --fault-itsp: the failing carrier refuses every call sent to it */
+    if (!c->dir && gen_fault_at(g, c->node[c->nnodes - 1], t0)) {
+        c->outcome = OUT_FAILED;
+        stop = c->nnodes - 1;
+        final = 503;
+    }
     int n = stop;
     if (n < 1 || n > GEN_MAX_LEGS)
         return false;

@@ -83,6 +83,16 @@ void truth_begin(struct gen *g)
     jsonw_kstr(w, "correlation_header", o->xcid_name);
     jsonw_kuint(w, "options_interval_s", o->options_interval_s);
     jsonw_kbool(w, "registrations", o->registrations);
+    if (o->fault_itsp) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "itsp-%u", o->fault_itsp);
+        jsonw_kstr(w, "fault_itsp", nm);
+        jsonw_kuint(w, "fault_from_s", o->fault_from_s);
+        if (o->fault_to_s)
+            jsonw_kuint(w, "fault_to_s", o->fault_to_s);
+        else
+            jsonw_knull(w, "fault_to_s");
+    }
     jsonw_obj_end(w);
 
     jsonw_key(w, "topology");

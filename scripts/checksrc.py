@@ -28,13 +28,13 @@ import re
 import sys
 
 FOLDERS = ["common", "capture", "crypto", "dissect", "engine", "calls", "media", "store",
-           "api", "net", "gen", "cli"]
+           "alert", "api", "net", "gen", "cli"]
 WIRE = {"capture", "dissect", "engine", "net"}
 NUMBER_PARSER = "common/num.c"
 NO_LIMIT_RULE = {"gen"}
 # The public prefix of each folder's library, besides each file's own.
 FOLDER_PREFIX = {"common": "ts_", "calls": "calls_", "store": "st_", "api": "api_",
-                 "cli": ("cmd_", "cli_"), "capture": "ts_", "gen": "gen_"}
+                 "alert": "alert_", "cli": ("cmd_", "cli_"), "capture": "ts_", "gen": "gen_"}
 # Files whose declared prefix is not their name.
 FILE_PREFIX = {
     "capture/decode.c": "decoder_",

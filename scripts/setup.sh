@@ -15,7 +15,7 @@ PKGS=(build-essential cmake pkg-config git
       tcpreplay iproute2 chromium kamailio sip-tester sngrep
       rtpengine-daemon wireshark-common nginx-light openssl libssl-dev
       libspandsp-dev libbcg729-dev libopus-dev espeak-ng sox ffmpeg
-      libsrtp2-dev)
+      libsrtp2-dev libcurl4-openssl-dev prometheus prometheus-alertmanager)
 install_deps() {
     local missing=()
     for p in "${PKGS[@]}"; do

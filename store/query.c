@@ -1108,6 +1108,45 @@ int stq_keepalives(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx)
                   trunk_id, fn, ctx, NULL);
 }
 
+/* ---- alerts and trunk health (schema v10) ---- */
+
+int stq_alerts(struct stq *q, unsigned states, int64_t trunk_id, uint32_t limit, stq_row_fn fn,
+               void *ctx)
+{
+    sqlite3_stmt *s = prep(
+        q, "SELECT id AS id, rule AS rule, scope AS scope, target AS target,"
+           " trunk_id AS trunk_id, site AS site, severity AS severity, state AS state,"
+           " value AS value, threshold AS threshold, " ISO("started") " AS started, " ISO(
+               "fired") " AS fired, " ISO("resolved") " AS resolved, " ISO("updated") " AS updated,"
+           " summary AS summary, evidence AS evidence FROM alerts"
+           " WHERE ((:m & 1 AND state='pending') OR (:m & 2 AND state='firing') OR"
+           " (:m & 4 AND state='resolved')) AND (:t=0 OR trunk_id=:t)"
+           " ORDER BY state='firing' DESC, state='pending' DESC, started DESC, id DESC LIMIT :lim");
+    if (!s)
+        return ST_ERR_SQL;
+    bind_i(s, ":m", states);
+    bind_i(s, ":t", trunk_id);
+    bind_i(s, ":lim", limit);
+    return run_rows(s, fn, ctx, NULL);
+}
+
+int stq_alert_counts(struct stq *q, stq_row_fn fn, void *ctx)
+{
+    return run_id(q,
+                  "SELECT state AS state, severity AS severity, count(*) AS count FROM alerts"
+                  " WHERE state IN ('pending','firing') AND :id=:id GROUP BY 1, 2",
+                  0, fn, ctx, NULL);
+}
+
+int stq_trunk_health(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx)
+{
+    return run_id(q,
+                  "SELECT trunk_id AS trunk_id, state AS state, reasons AS reasons,"
+                  " metrics AS metrics, " ISO("data_ts") " AS data_ts, " ISO("updated") " AS updated"
+                  " FROM trunk_health WHERE :id=0 OR trunk_id=:id ORDER BY trunk_id LIMIT 10000",
+                  trunk_id, fn, ctx, NULL);
+}
+
 /* ---- live state ---- */
 
 int stq_live_state(struct stq *q, stq_row_fn fn, void *ctx)

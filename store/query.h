@@ -143,6 +143,15 @@ int stq_trunk_minutes(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
  * TS_API_MAX_RATE_LEGS) per codec and address family: codec, ipv6,
  * streams, bytes (RTP), packets, duration_s (streams of 1 s or more). */
 int stq_trunk_media_rates(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
+/* Alerts whose state is in states (bits: 1 pending, 2 firing, 4 resolved),
+ * of trunk_id (0: all), firing first, then pending, newest first. */
+int stq_alerts(struct stq *q, unsigned states, int64_t trunk_id, uint32_t limit, stq_row_fn fn,
+               void *ctx);
+/* Pending and firing alerts counted by state and severity. */
+int stq_alert_counts(struct stq *q, stq_row_fn fn, void *ctx);
+/* The evaluator's last health of trunk_id (0: every trunk): state, reasons
+ * and metrics (JSON text), data_ts, updated. */
+int stq_trunk_health(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx);
 int stq_kpi_range(struct stq *q, int64_t trunk_id, int64_t *first_ns, int64_t *last_ns);
 /* stq_kpis with trunk_id 0: more than TS_API_MAX_SERIES_CALLS calls in the
  * range (a value beside enum st_err). */

@@ -260,6 +260,22 @@ static const char SCHEMA_V9[] =
     "ALTER TABLE calls ADD COLUMN mos_reason TEXT;"
     "ALTER TABLE calls ADD COLUMN media_flags INTEGER;";
 
+/* Version 10: alerts and trunk health. alerts keeps each alert's
+ * lifecycle (pending, firing, resolved) with the numbers and call ids
+ * behind it as JSON; trunk_health the last evaluation per trunk (state,
+ * reasons, metrics); legs(src, dst, invite_ts) lets the evaluator read a
+ * trunk's last minutes as an index range. */
+static const char SCHEMA_V10[] =
+    "CREATE TABLE alerts(id INTEGER PRIMARY KEY, rule TEXT NOT NULL, scope TEXT NOT NULL,"
+    " target TEXT NOT NULL, trunk_id INTEGER, site TEXT, severity TEXT NOT NULL,"
+    " state TEXT NOT NULL, value REAL, threshold REAL, started INTEGER NOT NULL, fired INTEGER,"
+    " resolved INTEGER, updated INTEGER NOT NULL, summary TEXT, evidence TEXT);"
+    "CREATE INDEX alerts_state ON alerts(state, started);"
+    "CREATE INDEX alerts_started ON alerts(started);"
+    "CREATE TABLE trunk_health(trunk_id INTEGER PRIMARY KEY, state TEXT NOT NULL,"
+    " reasons TEXT, metrics TEXT, data_ts INTEGER, updated INTEGER);"
+    "CREATE INDEX legs_src_dst_invite ON legs(src, dst, invite_ts);";
+
 const char *st_schema_step(int version)
 {
     switch (version) {
@@ -281,6 +297,8 @@ const char *st_schema_step(int version)
         return SCHEMA_V8;
     case 9:
         return SCHEMA_V9;
+    case 10:
+        return SCHEMA_V10;
     default:
         return NULL;
     }

@@ -191,7 +191,7 @@ async function refreshStatus() {
   }
 }
 
-const TITLES = { calls: "Calls", call: "Call", trunks: "Trunks", trunk: "Trunk", active: "In progress" };
+const TITLES = { calls: "Calls", call: "Call", trunks: "Trunks", trunk: "Trunk", active: "In progress", alerts: "Alerts" };
 
 function route() {
   clearTimeout(state.timer);
@@ -210,6 +210,7 @@ function route() {
   else if (parts[0] === "trunk" && /^\d+$/.test(parts[1] || "")) p = pageTrunk(parts[1], params);
   else if (parts[0] === "active") p = pageActive();
   else if (parts[0] === "topology") p = pageTopology();
+  else if (parts[0] === "alerts") p = pageAlerts(params);
   else p = pageOverview(params);
   Promise.resolve(p).catch(showError).finally(refreshStatus);
 }
@@ -231,8 +232,11 @@ function kpiTile(t) {
     v === null || v === undefined ? "" : (higher ? v < bad : v > bad) ? "bad" : (higher ? v < warn : v > warn) ? "warn" : "good";
   const k = (label, value, c) => h("div", { class: "kpi " + (c || ""), "data-kpi": label.toLowerCase() },
     h("div", { class: "v" }, value), h("div", { class: "l" }, label));
-  return h("div", { class: "tile", "data-trunk": t.id, onclick: () => (location.hash = "#/trunk/" + t.id) },
-    h("div", { class: "name" }, t.name || t.peer, " ", h("span", { class: "badge " + t.type }, t.type)),
+  const hs = t.health ? t.health.state : "unknown";
+  return h("div", { class: "tile health-" + hs, "data-trunk": t.id, "data-health": hs, onclick: () => (location.hash = "#/trunk/" + t.id),
+    title: t.health && t.health.reasons.length ? t.health.reasons.map((r) => r.text).join("\n") : "" },
+    h("div", { class: "name" }, t.name || t.peer, " ", h("span", { class: "badge " + t.type }, t.type), " ",
+      h("span", { class: "badge health " + hs }, hs)),
     h("div", { class: "sub" }, `${t.local} ⇄ ${t.peer} · ${t.attempts} attempts`),
     h("div", { class: "kpis" },
       k("ASR", pct(t.asr), cls(t.asr, 0.4, 0.55)),
@@ -272,6 +276,7 @@ async function pageOverview(params) {
   const [health, trunks, stats] = await Promise.all([api("/health"),
     api("/trunks" + qs({ site: state.site })), api("/stats")]);
   const active = await api("/active?limit=1");
+  const alerts = await api("/alerts?state=firing,pending&limit=5");
   state.live = health.live;
   const si = siteInfo();
   const lastCall = si ? si.last_call : stats.totals.last_call;
@@ -294,11 +299,71 @@ async function pageOverview(params) {
       h("dd", {}, `${stats.drops_kernel} / ${stats.drops_queue} / ${stats.store_dropped}`),
       h("dt", {}, "queue depth"), h("dd", {}, stats.queue_depth))));
   if (active.running) facts.push(activeSummary(active));
-  view(h("h1", {}, "Overview" + (state.site ? " · " + state.site : "")), bar, ...facts,
+  view(h("h1", {}, "Overview" + (state.site ? " · " + state.site : "")), alertBanner(alerts), bar, ...facts,
     trunks.trunks.length ? h("div", { class: "tiles" }, trunks.trunks.map(kpiTile))
       : h("div", { class: "card muted" }, "No trunks in this database yet."),
     seriesCharts(series.points));
   if (health.live || active.running) refreshIn(() => pageOverview(params), 10000);
+}
+
+/* ---- alerts ---- */
+
+/* The overview's banner: what fires now (nothing when all is quiet). */
+function alertBanner(a) {
+  const c = a.active;
+  if (!c.firing && !c.pending) return h("div", { id: "alert-banner", class: "banner ok hidden" });
+  const cls = c.firing_critical ? "bad" : c.firing ? "warn" : "pending";
+  return h("div", { id: "alert-banner", class: "banner " + cls, "data-firing": c.firing, "data-pending": c.pending },
+    h("strong", {}, c.firing ? `${c.firing} alert${c.firing > 1 ? "s" : ""} firing` : "no alert firing"),
+    c.pending ? ` · ${c.pending} pending` : "", " · ",
+    a.alerts.filter((x) => x.state !== "resolved").slice(0, 3).map((x) => `${x.rule} on ${x.target}`).join(", "),
+    " ", h("a", { href: "#/alerts" }, "all alerts ›"));
+}
+
+const ALERT_STATES = [["firing,pending", "Active"], ["resolved", "Resolved"], ["pending,firing,resolved", "All"]];
+
+async function pageAlerts(params) {
+  const st = params.state || "pending,firing,resolved";
+  const a = await api("/alerts" + qs({ state: st, limit: 500 }));
+  const rows = a.alerts.map((x) => h("tr", { "data-alert": x.id, "data-state": x.state, class: "alert-" + x.state + " sev-" + x.severity },
+    h("td", {}, h("span", { class: "badge alert " + x.state }, x.state)), h("td", {}, x.severity), h("td", {}, x.rule),
+    h("td", {}, x.trunk_id ? h("a", { href: "#/trunk/" + x.trunk_id }, x.target) : x.target),
+    h("td", {}, x.summary || ""),
+    h("td", {}, when(x.started)), h("td", {}, when(x.fired)), h("td", {}, when(x.resolved)),
+    h("td", {}, x.evidence && x.evidence.calls && x.evidence.calls.length
+      ? x.evidence.calls.flatMap((id, i) => [i ? " " : "", h("a", { href: "#/call/" + id }, "#" + id)]) : "–")));
+  view(h("div", { class: "toolbar" }, h("h1", {}, "Alerts"),
+    h("div", {}, ALERT_STATES.map(([k, label]) => h("button", { class: "seg" + (k === st ? " on" : ""),
+      onclick: () => (location.hash = "#/alerts?state=" + k) }, label))),
+    h("span", { class: "spacer" }), h("span", { class: "muted" }, `${a.active.firing} firing · ${a.active.pending} pending`),
+    csvButton("alerts-table", "alerts")),
+    h("div", { class: "card" }, h("div", { class: "table-wrap" }, h("table", { class: "grid", id: "alerts-table" },
+      h("thead", {}, h("tr", {}, ["State", "Severity", "Rule", "Target", "Summary", "Started", "Fired", "Resolved", "Calls"].map((x) => h("th", {}, x)))),
+      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No alerts."))))),
+      h("p", { class: "muted" }, "Times are the data's (capture time). Rules and thresholds: the configuration's alert.* keys over the shipped defaults.")));
+  if (state.live) refreshIn(() => pageAlerts(params), 10000);
+}
+
+/* The trunk page's health card: state, reasons, the last window's numbers. */
+function healthCard(hl) {
+  if (!hl) return h("div", { class: "card", id: "health-card" }, h("h2", {}, "Health"), h("div", { class: "muted" }, "Not evaluated yet."));
+  const m = hl.metrics || {};
+  const o = m.options;
+  return h("div", { class: "card health-" + hl.state, id: "health-card", "data-health": hl.state },
+    h("h2", {}, "Health ", h("span", { class: "badge health " + hl.state }, hl.state)),
+    hl.reasons.length ? h("ul", { id: "health-reasons" }, hl.reasons.map((r) => h("li", {}, h("strong", {}, r.rule), ` (${r.state}): ${r.text}`)))
+      : h("div", { class: "muted" }, "No alert pending or firing."),
+    h("dl", { class: "facts" },
+      h("dt", {}, "ASR / baseline"), h("dd", {}, `${pct(m.asr)} / ${pct(m.baseline_asr)}`),
+      h("dt", {}, "NER / baseline"), h("dd", {}, `${pct(m.ner)} / ${pct(m.baseline_ner)}`),
+      h("dt", {}, "5xx share"), h("dd", {}, pct(m.share_5xx)),
+      h("dt", {}, "PDD p95"), h("dd", {}, ms(m.pdd_p95_ms)),
+      h("dt", {}, "MOS / loss"), h("dd", {}, `${num(m.mos, 2)} / ${m.loss_pct === null || m.loss_pct === undefined ? "–" : num(m.loss_pct, 1) + " %"}`),
+      h("dt", {}, "one-way or silent"), h("dd", {}, pct(m.no_rtp_share)),
+      h("dt", {}, "concurrent / channels"), h("dd", {}, `${m.peak_concurrent ?? "–"} / ${m.channels ?? "not configured"}`),
+      h("dt", {}, "OPTIONS"), h("dd", {}, o ? `${o.answered}/${o.requests} answered, ${o.misses_in_row} missed in a row` +
+        (o.last_answer_age_s !== null ? `, last answer ${num(o.last_answer_age_s)} s ago` : "") : "none seen"),
+      h("dt", {}, "as of"), h("dd", {}, `${when(hl.data_ts)} UTC`)));
 }
 
 /* ---- calls in progress (a running sensor's last snapshot) ---- */
@@ -819,6 +884,7 @@ async function pageTrunk(id, params) {
            "In progress"].map((x) =>
             h("th", { class: "num" }, x)))), h("tbody", {}, dirRows)))),
       h("div", { class: "card" }, h("h2", {}, "Final response codes"), codeBars(d.codes))),
+    healthCard(t.health),
     faultCard(t.id, d.failures),
     capacityCard(d.capacity),
     h("div", { class: "row" },

@@ -476,6 +476,23 @@ def run_search(cl, sql, truth):
     of a database no sensor writes."""
     act = cl.json("/api/v1/active")
     check(act["running"] is False and act["calls"] == [], "active: no sensor, no calls")
+    # alerts (validated against the OpenAPI description like every answer):
+    # the lists by state add up, a trunk filter keeps that trunk's
+    al = cl.json("/api/v1/alerts")
+    parts = [cl.json("/api/v1/alerts?state=" + s_)["alerts"] for s_ in ("pending", "firing", "resolved")]
+    check(sorted(x["id"] for p_ in parts for x in p_) == sorted(x["id"] for x in al["alerts"]),
+          "alerts: the states partition the list")
+    check(al["active"]["firing"] == len(parts[1]) and al["active"]["pending"] == len(parts[0]),
+          "alerts: active counts the firing and pending")
+    for x in al["alerts"][:3]:
+        if x["trunk_id"]:
+            got = cl.json("/api/v1/alerts?trunk=%d" % x["trunk_id"])["alerts"]
+            check(got and all(y["trunk_id"] == x["trunk_id"] for y in got), "alerts?trunk filters")
+    check_err(cl, "/api/v1/alerts?state=open", 400)
+    check_err(cl, "/api/v1/alerts?limit=0", 400)
+    check_err(cl, "/api/v1/alerts?trunk=x", 400)
+    tr = cl.json("/api/v1/trunks")["trunks"]
+    check(all("health" in t for t in tr), "every trunk carries its health")
     tried = 0
     for tc in truth["calls"]:
         num = tc["caller"]

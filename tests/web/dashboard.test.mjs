@@ -497,6 +497,62 @@ try {
     }
   }
 
+  // ---- alerts: a carrier that fails for good (503 to every call, OPTIONS
+  // unanswered): the banner, the alerts page and the health colours say what
+  // the API says
+  const fpcap = path.join(work, "fault.pcap"), fdb = path.join(work, "fault.db");
+  rmSync(fdb, { force: true });
+  run(["gen", "-o", fpcap, "--calls", "200", "--cps", "1", "--seed", "5", "--impair", "0", "--no-register",
+       "--options-interval", "10", "--fault-itsp", "1", "--fault-from", "40"]);
+  run(["analyze", "--db", fdb, fpcap]);
+  const srv3 = await serve(fdb);
+  try {
+    const base3 = `http://127.0.0.1:${srv3.port}`;
+    const api3 = async (p) => (await fetch(base3 + "/api/v1" + p)).json();
+    const al = await api3("/alerts");
+    check(al.active.firing > 0, `the failing carrier fires alerts (${JSON.stringify(al.active)})`);
+    await page.goto(base3 + "/#/overview");
+    await page.waitForSelector("#alert-banner");
+    const banner = await page.$eval("#alert-banner", (b) => ({ firing: Number(b.dataset.firing), cls: b.className, text: b.textContent }));
+    check(banner.firing === al.active.firing && !banner.cls.includes("hidden"),
+          `the overview banner shows ${al.active.firing} firing (${JSON.stringify(banner)})`);
+    check(banner.cls.includes(al.active.firing_critical ? "bad" : "warn"), "the banner's colour follows the severity");
+    const ftrunks = (await api3("/trunks")).trunks;
+    const shown = await page.$$eval(".tile", (ts) => ts.map((t) => [Number(t.dataset.trunk), t.dataset.health, getComputedStyle(t).borderLeftColor]));
+    for (const t of ftrunks) {
+      const tile = shown.find((x) => x[0] === t.id);
+      check(tile && tile[1] === (t.health ? t.health.state : "unknown"), `tile ${t.id}: health ${tile && tile[1]} = API ${t.health && t.health.state}`);
+    }
+    const sick = ftrunks.filter((t) => t.health && ["critical", "down"].includes(t.health.state));
+    check(sick.length > 0, "a trunk is critical or down");
+    const healthy = ftrunks.filter((t) => t.health && t.health.state === "healthy");
+    if (sick.length && healthy.length) {
+      const c1 = shown.find((x) => x[0] === sick[0].id)[2], c2 = shown.find((x) => x[0] === healthy[0].id)[2];
+      check(c1 !== c2, `a sick tile is coloured apart from a healthy one (${c1} vs ${c2})`);
+    }
+    // the alerts page: a row per alert, firing ones marked, evidence calls linked
+    await page.goto(base3 + "/#/alerts");
+    await page.waitForSelector("#alerts-table tbody tr");
+    const rows = await page.$$eval("#alerts-table tbody tr[data-alert]", (rs) => rs.map((r) => [Number(r.dataset.alert), r.dataset.state, r.querySelectorAll("a[href^='#/call/']").length]));
+    check(rows.length === al.alerts.length && rows.every((r, i) => r[0] === al.alerts[i].id && r[1] === al.alerts[i].state),
+          `the alerts page lists the API's alerts in order (${rows.length} of ${al.alerts.length})`);
+    const withCalls = al.alerts.filter((x) => x.evidence && x.evidence.calls && x.evidence.calls.length);
+    check(withCalls.every((x) => rows.find((r) => r[0] === x.id)[2] === x.evidence.calls.length), "evidence calls are links");
+    // topology: the sick trunk's line is red
+    await page.goto(base3 + "/#/topology");
+    await page.waitForSelector(".topo-trunk");
+    const cls = await page.$eval(`.topo-trunk[data-trunk="${sick[0].id}"]`, (g) => g.getAttribute("class")).catch(() => "");
+    check(cls.includes("bad"), `topology colours trunk ${sick[0].id} by its health (${cls})`);
+    // the trunk page's health card
+    await page.goto(base3 + "/#/trunk/" + sick[0].id);
+    await page.waitForSelector("#health-card");
+    const hc = await page.$eval("#health-card", (c) => c.dataset.health);
+    check(hc === sick[0].health.state, `the trunk page shows health ${hc}`);
+    await page.screenshot({ path: path.join(work, "alerts.png"), fullPage: true });
+  } finally {
+    await stopServe(srv3);
+  }
+
   check(problems.length === 0, "no console errors or outside requests: " + problems.slice(0, 5).join(" | "));
 } catch (e) {
   check(false, "exception: " + (e.stack || e));

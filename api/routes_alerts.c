@@ -1,0 +1,110 @@
+/* Alerts and trunk health in the API: GET /api/v1/alerts (the lifecycle
+ * the evaluator stored, with its evidence) and the `health` of each trunk
+ * in /trunks, /trunks/{id} and /topology. */
+#include <string.h>
+
+#include "../store/query.h"
+#include "../store/store.h"
+#include "api_int.h"
+
+static json_t *cell_json(const struct stq_cell *c)
+{
+    switch (c->type) {
+    case STQ_INT: return json_integer(c->i);
+    case STQ_REAL: return json_real(c->d);
+    case STQ_TEXT: return api_jtext(c->s, c->len);
+    default: return json_null();
+    }
+}
+
+/* JSON text the evaluator wrote, parsed; null when absent or unreadable */
+static json_t *cell_doc(const struct stq_cell *c)
+{
+    if (c->type != STQ_TEXT)
+        return json_null();
+    json_t *v = json_loadb(c->s, c->len, 0, NULL);
+    return v ? v : json_null();
+}
+
+static int alert_row(void *ctx, const struct stq_cell *c, size_t n)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(o, c[i].name,
+                            !strcmp(c[i].name, "evidence") ? cell_doc(&c[i]) : cell_json(&c[i]));
+    json_array_append_new(ctx, o);
+    return 0;
+}
+
+static int count_row(void *ctx, const struct stq_cell *c, size_t n)
+{
+    json_t *o = ctx;
+    if (n < 3 || c[0].type != STQ_TEXT || c[1].type != STQ_TEXT)
+        return 0;
+    bool firing = c[0].len == 6 && !memcmp(c[0].s, "firing", 6);
+    const char *k = !firing ? "pending" : c[1].len == 8 && !memcmp(c[1].s, "critical", 8)
+                                              ? "firing_critical"
+                                              : "firing_warning";
+    json_object_set_new(o, k, json_integer(json_integer_value(json_object_get(o, k)) + c[2].i));
+    if (firing)
+        json_object_set_new(o, "firing",
+                            json_integer(json_integer_value(json_object_get(o, "firing")) + c[2].i));
+    return 0;
+}
+
+int api_alerts_json(struct stq *q, unsigned states, int64_t trunk_id, uint32_t limit, json_t **out)
+{
+    json_t *arr = json_array(), *counts = json_object();
+    json_object_set_new(counts, "pending", json_integer(0));
+    json_object_set_new(counts, "firing", json_integer(0));
+    json_object_set_new(counts, "firing_critical", json_integer(0));
+    json_object_set_new(counts, "firing_warning", json_integer(0));
+    int rc = stq_alerts(q, states, trunk_id, limit, alert_row, arr);
+    if (rc == ST_OK)
+        rc = stq_alert_counts(q, count_row, counts);
+    if (rc != ST_OK) {
+        json_decref(arr);
+        json_decref(counts);
+        return rc;
+    }
+    *out = json_object();
+    json_object_set_new(*out, "alerts", arr);
+    json_object_set_new(*out, "active", counts);
+    return ST_OK;
+}
+
+static int health_row(void *ctx, const struct stq_cell *c, size_t n)
+{
+    json_t *t = ctx;
+    if (n < 6 || c[0].type != STQ_INT)
+        return 0;
+    json_t *h = json_object();
+    json_object_set_new(h, "state", cell_json(&c[1]));
+    json_t *r = cell_doc(&c[2]);
+    json_object_set_new(h, "reasons", json_is_array(r) ? r : json_array());
+    if (!json_is_array(r))
+        json_decref(r);
+    json_object_set_new(h, "metrics", cell_doc(&c[3]));
+    json_object_set_new(h, "data_ts", cell_json(&c[4]));
+    json_object_set_new(h, "updated", cell_json(&c[5]));
+    size_t i;
+    json_t *v;
+    json_array_foreach(t, i, v)
+    {
+        if (json_integer_value(json_object_get(v, "id")) == c[0].i) {
+            json_object_set(v, "health", h);
+            break;
+        }
+    }
+    json_decref(h);
+    return 0;
+}
+
+int api_trunks_health(struct stq *q, json_t *trunks, int64_t trunk_id)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(trunks, i, v)
+        json_object_set_new(v, "health", json_null());
+    return stq_trunk_health(q, trunk_id, health_row, trunks);
+}

@@ -1,0 +1,475 @@
+/* The alert evaluator's reads and writes (store/alerts.h): per-trunk
+ * numbers over a window from the stored legs, keep-alives, the data's time
+ * range, and the alerts and trunk_health tables (schema v10). */
+#include "alerts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+struct st_alerts {
+    sqlite3 *h;
+};
+
+struct st_alerts *st_alerts_open(const char *path, char *err, size_t errlen)
+{
+    struct st_alerts *a = calloc(1, sizeof *a);
+    if (!a) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (st_open_handle(path, false, &a->h, err, errlen) != ST_OK) {
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void st_alerts_close(struct st_alerts *a)
+{
+    if (!a)
+        return;
+    sqlite3_close_v2(a->h);
+    free(a);
+}
+
+static sqlite3_stmt *prep(struct st_alerts *a, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(a->h, sql, -1, &s, NULL) != SQLITE_OK)
+        return NULL;
+    return s;
+}
+
+static void col_text(sqlite3_stmt *s, int i, char *out, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+static int64_t col_i(sqlite3_stmt *s, int i)
+{
+    return sqlite3_column_type(s, i) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, i);
+}
+
+int st_alerts_data_time(struct st_alerts *a, struct st_data_time *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *s = prep(a, "SELECT min(invite_ts), max(invite_ts) FROM legs");
+    if (!s)
+        return ST_ERR_SQL;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        out->first_ns = col_i(s, 0);
+        out->last_ns = col_i(s, 1);
+    }
+    sqlite3_finalize(s);
+    s = prep(a, "SELECT running, updated, capture_ts FROM live_state WHERE id=1");
+    if (!s)
+        return ST_ERR_SQL;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        out->live = col_i(s, 0) != 0;
+        out->live_updated_ns = col_i(s, 1);
+        out->live_capture_ns = col_i(s, 2);
+    }
+    sqlite3_finalize(s);
+    return ST_OK;
+}
+
+/* PDD histogram: 100 ms bins to 60 s, the last open-ended */
+#define PDD_BINS 601
+
+static double p95(const uint32_t *bins, uint64_t n)
+{
+    if (!n)
+        return -1;
+    uint64_t need = (n * 95 + 99) / 100, acc = 0;
+    for (unsigned i = 0; i < PDD_BINS; i++) {
+        acc += bins[i];
+        if (acc >= need)
+            return (double)(i + 1) * 100.0;
+    }
+    return PDD_BINS * 100.0;
+}
+
+static void ev_add(struct st_trunk_win *w, enum st_ev k, int64_t call)
+{
+    if (!call || w->nev[k] >= TS_ALERT_EVIDENCE_CALLS)
+        return;
+    for (unsigned i = 0; i < w->nev[k]; i++)
+        if (w->ev[k][i] == call)
+            return;
+    w->ev[k][w->nev[k]++] = call;
+}
+
+static bool ner_code(int64_t s)
+{
+    return s == 486 || s == 480 || s == 487 || s == 600 || s == 603 || s == 404 || s == 484;
+}
+
+#define LEGS_OF_TRUNK                                                                         \
+    " FROM legs l WHERE ((l.src=:a AND l.dst=:b) OR (l.src=:b AND l.dst=:a))"                  \
+    " AND l.invite_ts >= :from AND l.invite_ts < :to"
+
+static void bind_win(sqlite3_stmt *s, const char *la, const char *pa, int64_t from, int64_t to)
+{
+    sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":a"), la, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":b"), pa, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":from"), from);
+    sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":to"), to);
+}
+
+static int trunk_legs(struct st_alerts *a, struct st_trunk_win *w, const char *la, const char *pa,
+                      int64_t from, int64_t to, double short_s)
+{
+    sqlite3_stmt *s = prep(a, "SELECT l.outcome, l.final_status, l.invite_ts,"
+                              " coalesce(l.ring_ts, l.answer_ts), l.answer_ts, l.end_ts, l.mos,"
+                              " coalesce(l.media_flags,0), l.call_ref,"
+                              " (SELECT max(s.lost_pct) FROM rtp_streams s WHERE s.leg_id=l.id)"
+                              LEGS_OF_TRUNK);
+    if (!s)
+        return ST_ERR_SQL;
+    bind_win(s, la, pa, from, to);
+    uint32_t bins[PDD_BINS] = { 0 };
+    double mos_sum = 0, loss_sum = 0;
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        const unsigned char *oc = sqlite3_column_text(s, 0);
+        if (oc && (!strcmp((const char *)oc, "in_progress") || !strcmp((const char *)oc, "pending")))
+            continue; /* not ended: outside the ratios, as the trunk page counts */
+        bool ans = oc && !strcmp((const char *)oc, "answered");
+        int64_t st = col_i(s, 1), call = col_i(s, 8);
+        w->attempts++;
+        if (ans)
+            w->answered++;
+        if (ans || ner_code(st) || (oc && !strcmp((const char *)oc, "cancelled")))
+            w->ner_ok++;
+        else
+            ev_add(w, ST_EV_FAILED, call);
+        if (st >= 500 && st <= 599) {
+            w->s5xx++;
+            ev_add(w, ST_EV_5XX, call);
+        }
+        if (sqlite3_column_type(s, 3) != SQLITE_NULL) {
+            int64_t d = col_i(s, 3) - col_i(s, 2);
+            if (d >= 0) {
+                int64_t bin = d / 100000000;
+                bins[bin < PDD_BINS - 1 ? bin : PDD_BINS - 1]++;
+                w->pdd_n++;
+                if (d >= 5000000000ll)
+                    ev_add(w, ST_EV_SLOW, call);
+            }
+        }
+        if (sqlite3_column_type(s, 6) != SQLITE_NULL) {
+            double m = sqlite3_column_double(s, 6);
+            mos_sum += m;
+            w->mos_n++;
+            if (m < 3.5)
+                ev_add(w, ST_EV_POOR, call);
+        }
+        if (sqlite3_column_type(s, 9) != SQLITE_NULL) {
+            loss_sum += sqlite3_column_double(s, 9);
+            w->loss_n++;
+        }
+        if (ans) {
+            w->media_legs++;
+            if (col_i(s, 7) & 3) {
+                w->no_rtp++;
+                ev_add(w, ST_EV_NORTP, call);
+            }
+            if (sqlite3_column_type(s, 5) != SQLITE_NULL && sqlite3_column_type(s, 4) != SQLITE_NULL &&
+                (double)(col_i(s, 5) - col_i(s, 4)) / 1e9 < short_s) {
+                w->short_calls++;
+                ev_add(w, ST_EV_SHORT, call);
+            }
+        }
+    }
+    sqlite3_finalize(s);
+    if (r != SQLITE_DONE)
+        return ST_ERR_SQL;
+    w->pdd_p95_ms = p95(bins, w->pdd_n);
+    w->mos_mean = w->mos_n ? mos_sum / (double)w->mos_n : -1;
+    w->loss_pct = w->loss_n ? loss_sum / (double)w->loss_n : -1;
+    if (!w->attempts)
+        return ST_OK; /* nothing in the window: the rest would find nothing either */
+
+    /* the busiest destination and calls to it */
+    s = prep(a, "SELECT l.callee_digits, count(*)" LEGS_OF_TRUNK
+                " AND l.callee_digits IS NOT NULL AND l.callee_digits<>''"
+                " GROUP BY 1 ORDER BY 2 DESC LIMIT 1");
+    if (!s)
+        return ST_ERR_SQL;
+    bind_win(s, la, pa, from, to);
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        col_text(s, 0, w->top_dest, sizeof w->top_dest);
+        w->top_dest_attempts = (uint64_t)col_i(s, 1);
+    }
+    sqlite3_finalize(s);
+    if (w->top_dest_attempts) {
+        s = prep(a, "SELECT DISTINCT l.call_ref" LEGS_OF_TRUNK " AND l.callee_digits=:d LIMIT 5");
+        if (!s)
+            return ST_ERR_SQL;
+        bind_win(s, la, pa, from, to);
+        sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":d"), w->top_dest, -1,
+                          SQLITE_TRANSIENT);
+        while (sqlite3_step(s) == SQLITE_ROW)
+            ev_add(w, ST_EV_DEST, col_i(s, 0));
+        sqlite3_finalize(s);
+    }
+    s = prep(a, "SELECT max(peak_concurrent) FROM kpi_minute WHERE trunk_id=:id"
+                " AND minute >= :from AND minute < :to");
+    if (!s)
+        return ST_ERR_SQL;
+    sqlite3_bind_int64(s, 1, w->trunk_id);
+    sqlite3_bind_int64(s, 2, from - from % 60000000000ll);
+    sqlite3_bind_int64(s, 3, to);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        w->peak_concurrent = (uint32_t)col_i(s, 0);
+    sqlite3_finalize(s);
+    return ST_OK;
+}
+
+int st_alerts_trunk_window(struct st_alerts *a, int64_t from_ns, int64_t to_ns, double short_s,
+                           struct st_trunk_win *out, size_t max, size_t *n)
+{
+    *n = 0;
+    sqlite3_stmt *t = prep(a, "SELECT id, coalesce(name,peer_addr), coalesce(site,''), local_addr,"
+                              " peer_addr FROM trunks ORDER BY id");
+    if (!t)
+        return ST_ERR_SQL;
+    int rc = ST_OK, r;
+    while ((r = sqlite3_step(t)) == SQLITE_ROW && *n < max) {
+        struct st_trunk_win *w = &out[*n];
+        memset(w, 0, sizeof *w);
+        w->trunk_id = col_i(t, 0);
+        col_text(t, 1, w->name, sizeof w->name);
+        col_text(t, 2, w->site, sizeof w->site);
+        col_text(t, 4, w->peer, sizeof w->peer);
+        char la[64], pa[64];
+        col_text(t, 3, la, sizeof la);
+        col_text(t, 4, pa, sizeof pa);
+        rc = trunk_legs(a, w, la, pa, from_ns, to_ns, short_s);
+        if (rc != ST_OK)
+            break;
+        (*n)++;
+    }
+    sqlite3_finalize(t);
+    return rc != ST_OK ? rc : (r == SQLITE_DONE || r == SQLITE_ROW) ? ST_OK : ST_ERR_SQL;
+}
+
+int st_alerts_trunk_counts(struct st_alerts *a, int64_t trunk_id, int64_t from_ns, int64_t to_ns,
+                           uint64_t *attempts, uint64_t *answered, uint64_t *ner_ok)
+{
+    *attempts = *answered = *ner_ok = 0;
+    sqlite3_stmt *s = prep(
+        a, "SELECT count(*), coalesce(sum(l.outcome='answered'),0),"
+           " coalesce(sum(l.outcome IN ('answered','cancelled') OR"
+           " l.final_status IN (486,480,487,600,603,404,484)),0)"
+           " FROM trunks t JOIN legs l ON ((l.src=t.local_addr AND l.dst=t.peer_addr) OR"
+           " (l.src=t.peer_addr AND l.dst=t.local_addr)) WHERE t.id=:id"
+           " AND l.invite_ts >= :from AND l.invite_ts < :to"
+           " AND l.outcome NOT IN ('in_progress','pending')");
+    if (!s)
+        return ST_ERR_SQL;
+    sqlite3_bind_int64(s, 1, trunk_id);
+    sqlite3_bind_int64(s, 2, from_ns);
+    sqlite3_bind_int64(s, 3, to_ns);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        *attempts = (uint64_t)col_i(s, 0);
+        *answered = (uint64_t)col_i(s, 1);
+        *ner_ok = (uint64_t)col_i(s, 2);
+    }
+    sqlite3_finalize(s);
+    return r == SQLITE_ROW ? ST_OK : ST_ERR_SQL;
+}
+
+/* Rows of OPTIONS traffic a window may scan: a flood stops here. */
+#define OPTIONS_ROWS "200000"
+
+int st_alerts_options(struct st_alerts *a, int64_t from_ns, int64_t to_ns,
+                      struct st_options_peer *out, size_t max, size_t *n)
+{
+    *n = 0;
+    sqlite3_stmt *s = prep(a, "SELECT ts, src, dst, method, status FROM sip_messages"
+                              " WHERE ts >= ?1 AND ts < ?2 AND (method='OPTIONS' OR"
+                              " (method IS NULL AND cseq_method='OPTIONS'))"
+                              " ORDER BY ts LIMIT " OPTIONS_ROWS);
+    if (!s)
+        return ST_ERR_SQL;
+    sqlite3_bind_int64(s, 1, from_ns);
+    sqlite3_bind_int64(s, 2, to_ns);
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        char src[64], dst[64];
+        col_text(s, 1, src, sizeof src);
+        col_text(s, 2, dst, sizeof dst);
+        bool req = sqlite3_column_type(s, 3) != SQLITE_NULL;
+        const char *cl = req ? src : dst, *sv = req ? dst : src;
+        struct st_options_peer *p = NULL;
+        for (size_t i = 0; i < *n && !p; i++)
+            if (!strcmp(out[i].client, cl) && !strcmp(out[i].server, sv))
+                p = &out[i];
+        if (!p) {
+            if (!req || *n >= max)
+                continue; /* a response to a request before the window */
+            p = &out[(*n)++];
+            memset(p, 0, sizeof *p);
+            snprintf(p->client, sizeof p->client, "%s", cl);
+            snprintf(p->server, sizeof p->server, "%s", sv);
+        }
+        int64_t ts = col_i(s, 0);
+        if (req) {
+            p->requests++;
+            p->last_req_ns = ts;
+            /* the ones still within Timer F at `to` are not missed yet */
+            if (ts <= to_ns - 32000000000ll)
+                p->misses_in_row++;
+        } else {
+            int st = (int)col_i(s, 4);
+            p->last_status = st;
+            if (st < 500) {
+                p->answered++;
+                p->last_ok_ns = ts;
+                p->misses_in_row = 0;
+            }
+        }
+    }
+    sqlite3_finalize(s);
+    if (r != SQLITE_DONE)
+        return ST_ERR_SQL;
+    s = prep(a, "SELECT id FROM trunks WHERE (local_addr=?1 AND peer_addr=?2) OR"
+                " (local_addr=?2 AND peer_addr=?1) LIMIT 1");
+    if (!s)
+        return ST_ERR_SQL;
+    for (size_t i = 0; i < *n; i++) {
+        sqlite3_reset(s);
+        sqlite3_bind_text(s, 1, out[i].client, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 2, out[i].server, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            out[i].trunk_id = col_i(s, 0);
+    }
+    sqlite3_finalize(s);
+    return ST_OK;
+}
+
+static void bind_opt_i(sqlite3_stmt *s, int i, int64_t v)
+{
+    if (v)
+        sqlite3_bind_int64(s, i, v);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+int st_alerts_put(struct st_alerts *a, struct st_alert *r)
+{
+    sqlite3_stmt *s = prep(
+        a, r->id ? "UPDATE alerts SET state=?1, value=?2, fired=?3, resolved=?4, updated=?5,"
+                   " summary=?6, evidence=coalesce(?7, evidence) WHERE id=?8"
+                 : "INSERT INTO alerts(state, value, fired, resolved, updated, summary, evidence,"
+                   " rule, scope, target, trunk_id, site, severity, threshold, started)"
+                   " VALUES(?1,?2,?3,?4,?5,?6,?7,?9,?10,?11,?12,?13,?14,?15,?16)");
+    if (!s)
+        return ST_ERR_SQL;
+    sqlite3_bind_text(s, 1, r->state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(s, 2, r->value);
+    bind_opt_i(s, 3, r->fired);
+    bind_opt_i(s, 4, r->resolved);
+    sqlite3_bind_int64(s, 5, r->updated);
+    sqlite3_bind_text(s, 6, r->summary, -1, SQLITE_TRANSIENT);
+    if (r->evidence)
+        sqlite3_bind_text(s, 7, r->evidence, -1, SQLITE_TRANSIENT);
+    if (r->id) {
+        sqlite3_bind_int64(s, 8, r->id);
+    } else {
+        sqlite3_bind_text(s, 9, r->rule, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 10, r->scope, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 11, r->target, -1, SQLITE_TRANSIENT);
+        bind_opt_i(s, 12, r->trunk_id);
+        if (r->site[0])
+            sqlite3_bind_text(s, 13, r->site, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 14, r->severity, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_double(s, 15, r->threshold);
+        sqlite3_bind_int64(s, 16, r->started);
+    }
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return ST_ERR_SQL;
+    if (!r->id)
+        r->id = sqlite3_last_insert_rowid(a->h);
+    return ST_OK;
+}
+
+int st_alerts_drop(struct st_alerts *a, int64_t id)
+{
+    sqlite3_stmt *s = prep(a, "DELETE FROM alerts WHERE id=?1 AND state='pending'");
+    if (!s)
+        return ST_ERR_SQL;
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? ST_OK : ST_ERR_SQL;
+}
+
+int st_alerts_active(struct st_alerts *a, struct st_alert *out, size_t max, size_t *n)
+{
+    *n = 0;
+    sqlite3_stmt *s = prep(a, "SELECT id, rule, scope, target, coalesce(trunk_id,0),"
+                              " coalesce(site,''), severity, state, value, threshold, started,"
+                              " coalesce(fired,0), updated, coalesce(summary,'')"
+                              " FROM alerts WHERE state IN ('pending','firing') ORDER BY id");
+    if (!s)
+        return ST_ERR_SQL;
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW && *n < max) {
+        struct st_alert *x = &out[(*n)++];
+        memset(x, 0, sizeof *x);
+        x->id = col_i(s, 0);
+        col_text(s, 1, x->rule, sizeof x->rule);
+        col_text(s, 2, x->scope, sizeof x->scope);
+        col_text(s, 3, x->target, sizeof x->target);
+        x->trunk_id = col_i(s, 4);
+        col_text(s, 5, x->site, sizeof x->site);
+        col_text(s, 6, x->severity, sizeof x->severity);
+        col_text(s, 7, x->state, sizeof x->state);
+        x->value = sqlite3_column_double(s, 8);
+        x->threshold = sqlite3_column_double(s, 9);
+        x->started = col_i(s, 10);
+        x->fired = col_i(s, 11);
+        x->updated = col_i(s, 12);
+        col_text(s, 13, x->summary, sizeof x->summary);
+    }
+    sqlite3_finalize(s);
+    return r == SQLITE_DONE || r == SQLITE_ROW ? ST_OK : ST_ERR_SQL;
+}
+
+int st_alerts_health(struct st_alerts *a, int64_t trunk_id, const char *state,
+                     const char *reasons, const char *metrics, int64_t data_ns)
+{
+    sqlite3_stmt *s = prep(a, "INSERT OR REPLACE INTO trunk_health(trunk_id, state, reasons,"
+                              " metrics, data_ts, updated) VALUES(?1,?2,?3,?4,?5,"
+                              " CAST((julianday('now')-2440587.5)*86400000000000 AS INTEGER))");
+    if (!s)
+        return ST_ERR_SQL;
+    sqlite3_bind_int64(s, 1, trunk_id);
+    sqlite3_bind_text(s, 2, state, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, reasons, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, metrics, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 5, data_ns);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? ST_OK : ST_ERR_SQL;
+}
+
+int st_alerts_begin(struct st_alerts *a)
+{
+    return sqlite3_exec(a->h, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? ST_OK
+                                                                              : ST_ERR_SQL;
+}
+
+int st_alerts_commit(struct st_alerts *a)
+{
+    return sqlite3_exec(a->h, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? ST_OK : ST_ERR_SQL;
+}

@@ -1,0 +1,94 @@
+/* The alert evaluator's view of the database: the numbers of each trunk
+ * over a time window (from the stored legs and streams), the OPTIONS
+ * keep-alives, the data's time range and the sensor's liveness; and what it
+ * writes back: the lifecycle of each alert (pending, firing, resolved) with
+ * its evidence, and each trunk's health. Its own read-write connection;
+ * the writer thread and the API's readers are untouched (WAL). */
+#ifndef TS_STORE_ALERTS_H
+#define TS_STORE_ALERTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/limits.h"
+#include "store.h"
+
+struct st_alerts;
+
+/* Open (and migrate) path read-write. NULL with a reason in err. */
+struct st_alerts *st_alerts_open(const char *path, char *err, size_t errlen);
+void st_alerts_close(struct st_alerts *a); /* NULL ok */
+
+struct st_data_time {
+    int64_t first_ns, last_ns;  /* INVITEs of stored legs; 0 when none */
+    bool live;                  /* a sensor's live_state row says running */
+    int64_t live_updated_ns;    /* its last snapshot (wall clock), 0 none */
+    int64_t live_capture_ns;    /* capture time of that snapshot */
+};
+int st_alerts_data_time(struct st_alerts *a, struct st_data_time *out);
+
+/* Call ids kept as evidence per kind of trouble. */
+enum st_ev { ST_EV_FAILED, ST_EV_5XX, ST_EV_SLOW, ST_EV_POOR, ST_EV_NORTP, ST_EV_SHORT,
+             ST_EV_DEST, ST_EV_N };
+
+/* One trunk over [from, to): legs by their INVITE. */
+struct st_trunk_win {
+    int64_t trunk_id;
+    char name[64], site[32], peer[64];
+    uint64_t attempts, answered, ner_ok, s5xx, media_legs, no_rtp, short_calls;
+    uint64_t pdd_n, mos_n, loss_n;
+    double pdd_p95_ms, mos_mean, loss_pct;     /* -1 when no sample */
+    uint32_t peak_concurrent;                  /* of the window's minutes */
+    uint64_t top_dest_attempts;
+    char top_dest[32];
+    int64_t ev[ST_EV_N][TS_ALERT_EVIDENCE_CALLS];
+    uint8_t nev[ST_EV_N];
+};
+/* Every trunk with legs in the window, into out (at most max); *n set.
+ * short_s: an answered call shorter than this counts as short. */
+int st_alerts_trunk_window(struct st_alerts *a, int64_t from_ns, int64_t to_ns, double short_s,
+                           struct st_trunk_win *out, size_t max, size_t *n);
+/* attempts and answered of trunk_id over [from, to) (a baseline). */
+int st_alerts_trunk_counts(struct st_alerts *a, int64_t trunk_id, int64_t from_ns, int64_t to_ns,
+                           uint64_t *attempts, uint64_t *answered, uint64_t *ner_ok);
+
+/* OPTIONS keep-alives between two addresses over [from, to), from the
+ * stored SIP messages. A request counts as missed when no response below
+ * 500 came from the server since it was sent and it is older than 32 s
+ * (Timer F) at `to`; misses_in_row are those since the last answer. */
+struct st_options_peer {
+    int64_t trunk_id;           /* 0 when no trunk joins the two addresses */
+    char client[64], server[64];
+    uint32_t requests, answered, misses_in_row;
+    int64_t last_req_ns, last_ok_ns;   /* 0: none in the window */
+    int last_status;
+};
+int st_alerts_options(struct st_alerts *a, int64_t from_ns, int64_t to_ns,
+                      struct st_options_peer *out, size_t max, size_t *n);
+
+/* One alert as stored; id 0 until inserted. Times ns. */
+struct st_alert {
+    int64_t id;
+    char rule[32], scope[12], target[136], severity[12], state[12];
+    int64_t trunk_id;
+    char site[32];
+    double value, threshold;
+    int64_t started, fired, resolved, updated;
+    char summary[256];
+    char *evidence;             /* JSON text, owned by the caller */
+};
+/* Insert (id 0: sets it) or update state, value, times, summary, evidence. */
+int st_alerts_put(struct st_alerts *a, struct st_alert *r);
+/* Drop a pending alert whose condition went away before its `for`. */
+int st_alerts_drop(struct st_alerts *a, int64_t id);
+/* The pending and firing alerts, to carry on after a restart. */
+int st_alerts_active(struct st_alerts *a, struct st_alert *out, size_t max, size_t *n);
+/* Replace a trunk's health row; reasons and metrics are JSON text. */
+int st_alerts_health(struct st_alerts *a, int64_t trunk_id, const char *state,
+                     const char *reasons, const char *metrics, int64_t data_ns);
+/* One evaluation's writes in one transaction. */
+int st_alerts_begin(struct st_alerts *a);
+int st_alerts_commit(struct st_alerts *a);
+
+#endif
