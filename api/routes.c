@@ -991,6 +991,8 @@ static void h_pcap(struct api_call *a, int64_t id)
             return (void)api_error(a, 404, "not_found", "no such call");
         if (rc == ST_ERR_CHANGED || rc == ST_ERR_IO)
             return (void)api_error(a, 409, "capture_unavailable", "%s", err);
+        if (rc == ST_ERR_GONE) /* a live call not (or no longer) in the spool */
+            return (void)api_error(a, 410, "packets_gone", "%s", err);
         return (void)api_error(a, 500, "internal", "export failed");
     }
     a->fd = rfd;
@@ -1047,6 +1049,8 @@ static void h_audio(struct api_call *a, int64_t id)
             return (void)api_error(a, 404, "not_found", "%s", err);
         if (rc == ST_ERR_CHANGED || rc == ST_ERR_IO)
             return (void)api_error(a, 409, "capture_unavailable", "%s", err);
+        if (rc == ST_ERR_GONE) /* a live call not (or no longer) in the spool */
+            return (void)api_error(a, 410, "packets_gone", "%s", err);
         return (void)api_error(a, 500, "internal", "audio export failed");
     }
     lseek(rfd, 0, SEEK_SET);

@@ -24,6 +24,7 @@
 #include "../engine/engine.h"
 #include "../media/media.h"
 #include "../net/hep_send.h"
+#include "../store/spool.h"
 #include "../store/store.h"
 #include "alerting.h"
 #include "../alert/eval.h"
@@ -63,6 +64,7 @@ struct cap_ctx {
     char report[1024];             /* quality report scratch (analysis thread) */
     struct live *lv;               /* for the API's live figures */
     struct sensor_live sl;         /* snapshots to the store, calls up, packets/s */
+    struct spool *sp;              /* the capture spool (--spool), or NULL */
 };
 
 /* The alert evaluator's capture_drops: every packet the sensor lost. */
@@ -122,6 +124,7 @@ static void usage(FILE *f)
             "  --hep-node-id N        HEP capture agent id (default 0)\n"
             "  --hep-node-name NAME   HEP node name (default: the site)\n"
             "  --hep-auth-key-file F  HEP auth key (first line of F)\n"
+            SENSOR_SPOOL_USAGE
             "SIGINT/SIGTERM stop cleanly; SIGHUP reloads --config and reopens --log.\n",
             TS_LIVE_MAX_IFACES, TS_LIVE_BUFFER_MB_DEFAULT, TS_LIVE_BUFFER_MB_MAX, TS_SNAPLEN,
             STATS_PERIOD_S);
@@ -139,6 +142,7 @@ static bool valid_listen(const char *s)
 static int parse_args(int argc, char **argv, struct cap_args *a)
 {
     memset(a, 0, sizeof *a);
+    a->so.spool_min_free_mb = -1;
     a->dedup = true;
     enum { O_JSON = 256, O_NO_PROMISC, O_NO_DEDUP, O_HTTP, O_FILTER, O_BUFFER_MB, O_SNAPLEN,
            O_USER, O_MAX_PACKETS, O_SITE, O_HEP, O_HEP_TRANSPORT, O_HEP_NODE_ID, O_HEP_NODE_NAME,
@@ -389,6 +393,7 @@ static void cb_tick(void *ctx, uint64_t now_ns)
 {
     struct cap_ctx *c = ctx;
     engine_tick(c->e, now_ns);
+    spool_tick(c->sp, now_ns);
     sensor_live_step(&c->sl, engine_calls(c->e), now_ns);
 }
 
@@ -462,7 +467,7 @@ static void stats_fields(FILE *f, const struct live_stats *s)
  * (the engine belongs to the analysis thread). */
 static void write_stats_file(const char *path, const struct live *lv, double uptime,
                              const struct ts_stats *engine_st, const struct st_stats *store,
-                             bool final)
+                             const struct spool_stats *sp, bool final)
 {
     char tmp[4096];
     FILE *f = sensor_stats_open(path, tmp, sizeof tmp);
@@ -493,6 +498,7 @@ static void write_stats_file(const char *path, const struct live *lv, double upt
     }
     fprintf(f, "]");
     sensor_store_json(f, store);
+    sensor_spool_json(f, sp);
     fprintf(f, "}\n");
     sensor_stats_commit(f, tmp, path);
 }
@@ -630,6 +636,12 @@ int cmd_capture(int argc, char **argv)
     snprintf(ctx.hep_node_name, sizeof ctx.hep_node_name, "%s",
              a.hep_node_name ? a.hep_node_name : ctx.site);
     ctx.hep_node_id = a.hep_node_id;
+    {
+        bool failed;
+        ctx.sp = sensor_open_spool(&a.so, PROG, ctx.site, &failed);
+        if (failed)
+            goto out;
+    }
     if (a.hep_key_file &&
         read_key_file(a.hep_key_file, ctx.hep_key, sizeof ctx.hep_key, &ctx.hep_key_len) != 0) {
         fprintf(stderr, PROG ": %s: cannot read an auth key (1..%d bytes)\n", a.hep_key_file,
@@ -645,6 +657,8 @@ int cmd_capture(int argc, char **argv)
         }
     }
     engine_set_stream_sink(e, cb_stream, &ctx);
+    if (ctx.sp)
+        engine_set_frame_hook(e, sensor_spool_frame, ctx.sp);
     if (ctx.hep)
         engine_set_rtcp_hook(e, cb_rtcp, &ctx);
     ctx.w = w;
@@ -749,9 +763,12 @@ int cmd_capture(int argc, char **argv)
         }
         if (a.so.stats_file && now >= next_stats) {
             struct st_stats ss;
+            struct spool_stats sps;
             if (ctx.w)
                 st_writer_stats(ctx.w, &ss);
-            write_stats_file(a.so.stats_file, lv, now - t0, NULL, ctx.w ? &ss : NULL, false);
+            spool_stats_get(ctx.sp, &sps);
+            write_stats_file(a.so.stats_file, lv, now - t0, NULL, ctx.w ? &ss : NULL,
+                             ctx.sp ? &sps : NULL, false);
             next_stats = now + STATS_PERIOD_S;
         }
     }
@@ -773,6 +790,14 @@ int cmd_capture(int argc, char **argv)
                  (unsigned long long)hs.sent, (unsigned long long)hs.dropped_full,
                  (unsigned long long)hs.send_errors, (unsigned long long)hs.unsent_at_exit,
                  (unsigned long long)hs.too_big);
+    }
+    char spool_line[320] = "";
+    struct spool_stats fsp;
+    bool have_sp = ctx.sp != NULL;
+    if (ctx.sp) { /* the analysis thread ended: what it handed over is written now */
+        spool_close_stats(ctx.sp, &fsp);
+        ctx.sp = NULL;
+        sensor_spool_line(spool_line, sizeof spool_line, &fsp);
     }
     char store_line[320] = "";
     struct st_stats fss;
@@ -796,14 +821,15 @@ int cmd_capture(int argc, char **argv)
     log_drops(&s, &logged);
     const struct ts_stats *est = engine_stats(e);
     if (a.so.stats_file)
-        write_stats_file(a.so.stats_file, lv, elapsed, est, have_fss ? &fss : NULL, true);
+        write_stats_file(a.so.stats_file, lv, elapsed, est, have_fss ? &fss : NULL,
+                         have_sp ? &fsp : NULL, true);
     log_msg(LOG_INFO,
             "capture stopped after %.1f s: %llu frames received, %llu analysed, drops: "
-            "kernel %llu, interface %llu, queue %llu; %llu SIP messages, %llu calls%s%s",
+            "kernel %llu, interface %llu, queue %llu; %llu SIP messages, %llu calls%s%s%s",
             elapsed, (unsigned long long)s.received, (unsigned long long)s.analysed,
             (unsigned long long)s.kernel_drops, (unsigned long long)s.if_drops,
             (unsigned long long)s.queue_drops, (unsigned long long)est->v[TS_SIP_MESSAGES],
-            (unsigned long long)est->v[TS_CALLS_CALLS], store_line, hep_line);
+            (unsigned long long)est->v[TS_CALLS_CALLS], store_line, spool_line, hep_line);
     if (a.json) {
         struct report_input ri = { e, NULL, 0, elapsed, NULL };
         if (report_write_kept(stdout, &ri) != 0) {
@@ -815,6 +841,7 @@ out:
     cli_alerts_stop(alerts);
     api_stop(api);
     live_free(lv);
+    spool_close(ctx.sp);
     hep_send_free(ctx.hep);
     st_writer_close(w);
     engine_free(e);

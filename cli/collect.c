@@ -27,6 +27,7 @@
 #include "opts.h"
 #include "report.h"
 #include "sensor.h"
+#include "../store/spool.h"
 
 #define PROG "trunkscope collect"
 #define STATS_PERIOD_S 10
@@ -45,6 +46,7 @@ struct col_ctx {
     uint64_t max_ts, mono_at_max; /* senders' clock, for idle ticks */
     struct sensor_live sl;        /* snapshots to the store, calls up, packets/s */
     struct st_writer *w;          /* for the API's store figures (thread-safe) */
+    struct spool *sp;             /* what HEP brought, as frames (--spool), or NULL */
     _Atomic int64_t packets, bytes, kernel_drops; /* published for the API thread */
 };
 
@@ -82,6 +84,7 @@ static void usage(FILE *f)
             "  --status-interval S    a status line in the log every S seconds (default 60)\n"
             "  --json                 print the analyze --json report at exit (keeps every\n"
             "                         finished call and stream in memory until then)\n"
+            SENSOR_SPOOL_USAGE
             "The site of each leg is the sender's HEP node name, else its node id.\n"
             "Capture times more than %d ms ahead of this host's clock are replaced by the\n"
             "receive time (counted per sender as clock_ahead).\n"
@@ -94,6 +97,7 @@ static void usage(FILE *f)
 static int parse_args(int argc, char **argv, struct col_args *a)
 {
     memset(a, 0, sizeof *a);
+    a->so.spool_min_free_mb = -1;
     enum { O_JSON = 256, O_HEP_LISTEN, O_HTTP, O_KEY_FILE, O_HEP_RATE, O_HEP_BURST };
     static const struct option table[] = {
         { "help", no_argument, NULL, 'h' },
@@ -254,7 +258,7 @@ static void sender_fields(FILE *f, const struct hep_sender *s)
 /* HEP counters, total and per sender, and the store's (store NULL: none),
  * written whole then renamed. */
 static void write_stats(const char *path, const struct hep_listen *l, const struct col_ctx *c,
-                        const struct st_stats *store, bool final)
+                        const struct st_stats *store, const struct spool_stats *sp, bool final)
 {
     char tmp[4096];
     FILE *f = sensor_stats_open(path, tmp, sizeof tmp);
@@ -292,6 +296,7 @@ static void write_stats(const char *path, const struct hep_listen *l, const stru
     }
     fprintf(f, "]");
     sensor_store_json(f, store);
+    sensor_spool_json(f, sp);
     fprintf(f, "}\n");
     sensor_stats_commit(f, tmp, path);
 }
@@ -394,6 +399,12 @@ int cmd_collect(int argc, char **argv)
         engine_set_call_sink(ctx.e, sensor_live_call, &ctx.sl);
         engine_set_sip_hook(ctx.e, st_sip_hook, w);
         ctx.w = w;
+        bool failed;
+        ctx.sp = sensor_open_spool(&a.so, PROG, NULL, &failed);
+        if (failed)
+            goto out;
+        if (ctx.sp)
+            engine_set_frame_hook(ctx.e, sensor_spool_frame, ctx.sp);
     }
     if (a.so.db)
         alerts = cli_alerts_start(&acfg, a.so.db, ALERT_EVAL_DATA, NULL, NULL);
@@ -443,6 +454,7 @@ int cmd_collect(int argc, char **argv)
         if (ctx.max_ts) {
             uint64_t t = ctx.max_ts + (mono_ns() - ctx.mono_at_max);
             engine_tick(ctx.e, t);
+            spool_tick(ctx.sp, t);
             sensor_live_step(&ctx.sl, engine_calls(ctx.e), t);
         }
         struct hep_listen_stats hs;
@@ -470,9 +482,11 @@ int cmd_collect(int argc, char **argv)
         }
         if (a.so.stats_file && now >= next_stats) {
             struct st_stats ss;
+            struct spool_stats sps;
             if (w)
                 st_writer_stats(w, &ss);
-            write_stats(a.so.stats_file, l, &ctx, w ? &ss : NULL, false);
+            spool_stats_get(ctx.sp, &sps);
+            write_stats(a.so.stats_file, l, &ctx, w ? &ss : NULL, ctx.sp ? &sps : NULL, false);
             next_stats = now + STATS_PERIOD_S;
         }
         if (a.so.duration_s && now - t0 >= (double)a.so.duration_s) {
@@ -491,6 +505,14 @@ int cmd_collect(int argc, char **argv)
     memset(&ss, 0, sizeof ss);
     api_stop(api); /* it reads the writer's figures */
     api = NULL;
+    char spool_line[320] = "";
+    struct spool_stats fsp;
+    bool have_sp = ctx.sp != NULL;
+    if (ctx.sp) {
+        spool_close_stats(ctx.sp, &fsp);
+        ctx.sp = NULL;
+        sensor_spool_line(spool_line, sizeof spool_line, &fsp);
+    }
     char store_line[320] = "";
     bool stored = w != NULL;
     if (w) {
@@ -510,15 +532,15 @@ int cmd_collect(int argc, char **argv)
     log_msg(LOG_INFO,
             "collector stopped: %llu HEP packets from %zu senders, %llu accepted, %llu SIP, "
             "%llu RTCP, %llu truncated, %llu malformed, %llu unauthenticated, %llu rate-limited, "
-            "%llu kernel drops; %llu calls analysed%s",
+            "%llu kernel drops; %llu calls analysed%s%s",
             (unsigned long long)hs.total.packets, hep_listen_sender_count(l),
             (unsigned long long)hs.total.accepted, (unsigned long long)ctx.sip,
             (unsigned long long)ctx.rtcp, (unsigned long long)hs.total.truncated,
             (unsigned long long)hs.total.malformed, (unsigned long long)hs.total.unauthenticated,
             (unsigned long long)hs.total.rate_limited, (unsigned long long)hs.kernel_drops,
-            (unsigned long long)est->v[TS_CALLS_CALLS], store_line);
+            (unsigned long long)est->v[TS_CALLS_CALLS], store_line, spool_line);
     if (a.so.stats_file)
-        write_stats(a.so.stats_file, l, &ctx, stored ? &ss : NULL, true);
+        write_stats(a.so.stats_file, l, &ctx, stored ? &ss : NULL, have_sp ? &fsp : NULL, true);
     if (a.json) {
         double elapsed = 0;
         struct timespec te;
@@ -531,6 +553,7 @@ int cmd_collect(int argc, char **argv)
 out:
     cli_alerts_stop(alerts);
     api_stop(api);
+    spool_close(ctx.sp);
     st_writer_close(w);
     hep_listen_free(l);
     engine_free(ctx.e);

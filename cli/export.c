@@ -22,7 +22,8 @@ static void usage(FILE *f)
                "       trunkscope export --db FILE --call ID --audio [--leg N] --config FILE"
                " -o OUT.wav\n"
                "  writes every SIP message of every leg of call ID and its RTP/RTCP,\n"
-               "  in time order, read again from the capture files that were analysed;\n"
+               "  in time order, read again from the capture files that were analysed or,\n"
+               "  for a call of a live sensor, from its spool (capture/collect --spool);\n"
                "  --audio writes the call's audio instead: 16-bit stereo WAV, the caller\n"
                "  left, the callee right, from the first INVITE to the end of the call,\n"
                "  of leg N (default: the first leg with RTP). Needs audio = on in the\n"
@@ -172,6 +173,9 @@ int cmd_export(int argc, char **argv)
     fprintf(sum, "call %lld: %u legs, %llu SIP frames, %llu RTP/RTCP frames -> %s\n", (long long)id,
             st.legs, (unsigned long long)st.sip_frames, (unsigned long long)st.media_frames,
             strcmp(out, "-") == 0 ? "standard output" : out);
+    if (st.spool)
+        fprintf(sum, "  from the spool: %llu blocks read, %llu torn or unreadable skipped\n",
+                (unsigned long long)st.spool_blocks, (unsigned long long)st.spool_torn);
     if (st.skipped_linktype)
         fprintf(sum, "  %llu frames of another link type left out\n",
                (unsigned long long)st.skipped_linktype);

@@ -15,11 +15,13 @@
 #include "../common/jsonw.h"
 #include "../common/log.h"
 #include "../common/num.h"
+#include "../engine/engine.h"
+#include "../store/spool.h"
 #include "../store/store.h"
 
 bool sensor_opt_known(int opt)
 {
-    return opt >= SENSOR_O_DB && opt <= SENSOR_O_STATUS_INTERVAL;
+    return opt >= SENSOR_O_DB && opt <= SENSOR_O_SPOOL_RTP;
 }
 
 int sensor_opt(struct sensor_opts *o, const char *prog, int opt, const char *v)
@@ -60,14 +62,138 @@ int sensor_opt(struct sensor_opts *o, const char *prog, int opt, const char *v)
             return 2;
         }
         o->status_s = (uint32_t)u;
+    } else if (opt == SENSOR_O_SPOOL) {
+        if (!*v) {
+            fprintf(stderr, "%s: --spool wants a directory\n", prog);
+            return 2;
+        }
+        o->spool_dir = v;
+    } else if (opt == SENSOR_O_SPOOL_ROTATE) {
+        if (!num_u64(v, 1, 86400, &u)) {
+            fprintf(stderr, "%s: --spool-rotate wants seconds 1..86400\n", prog);
+            return 2;
+        }
+        o->spool_rotate_s = (uint32_t)u;
+    } else if (opt == SENSOR_O_SPOOL_FILE_MB || opt == SENSOR_O_SPOOL_MAX_MB ||
+               opt == SENSOR_O_SPOOL_MIN_FREE_MB) {
+        if (!num_u64(v, opt == SENSOR_O_SPOOL_FILE_MB ? 1 : 0, SENSOR_RETENTION_MB_MAX, &u)) {
+            fprintf(stderr, "%s: --spool-%s wants megabytes %d..%d\n", prog,
+                    opt == SENSOR_O_SPOOL_FILE_MB   ? "file-mb"
+                    : opt == SENSOR_O_SPOOL_MAX_MB ? "max-mb"
+                                                   : "min-free-mb",
+                    opt == SENSOR_O_SPOOL_FILE_MB ? 1 : 0, SENSOR_RETENTION_MB_MAX);
+            return 2;
+        }
+        if (opt == SENSOR_O_SPOOL_FILE_MB)
+            o->spool_file_mb = u;
+        else if (opt == SENSOR_O_SPOOL_MAX_MB)
+            o->spool_max_mb = u;
+        else
+            o->spool_min_free_mb = (int64_t)u;
+    } else if (opt == SENSOR_O_SPOOL_MAX_AGE) {
+        if (!num_u64(v, 0, (uint64_t)SENSOR_RETENTION_DAYS_MAX * 86400, &u)) {
+            fprintf(stderr, "%s: --spool-max-age wants seconds 0..%llu\n", prog,
+                    (unsigned long long)SENSOR_RETENTION_DAYS_MAX * 86400);
+            return 2;
+        }
+        o->spool_max_age_s = u;
+    } else if (opt == SENSOR_O_SPOOL_RTP) {
+        enum spool_rtp r;
+        uint32_t first = 0;
+        if (!spool_rtp_parse(v, &r, &first)) {
+            fprintf(stderr, "%s: --spool-rtp wants all, none, headers or first:SECONDS "
+                            "(1..86400), not '%s'\n", prog, v);
+            return 2;
+        }
+        o->spool_rtp = (int)r;
+        o->spool_rtp_first_s = first;
     }
     return 0;
+}
+
+struct spool *sensor_open_spool(const struct sensor_opts *o, const char *prog, const char *site,
+                                bool *failed)
+{
+    *failed = false;
+    if (!o->spool_dir)
+        return NULL;
+    char err[512];
+    /* calls and their packets age together unless told otherwise */
+    uint64_t age = o->spool_max_age_s;
+    if (!age && o->retention_days)
+        age = (uint64_t)o->retention_days * 86400;
+    struct spool_options so = {
+        .dir = o->spool_dir, .db_path = o->db, .sensor = site,
+        .rotate_s = o->spool_rotate_s,
+        .file_bytes = o->spool_file_mb * 1024 * 1024,
+        .max_bytes = o->spool_max_mb * 1024 * 1024,
+        .max_age_s = age,
+        .min_free_bytes = o->spool_min_free_mb < 0 ? -1 : o->spool_min_free_mb * 1024 * 1024,
+        .rtp = (enum spool_rtp)o->spool_rtp, .rtp_first_s = o->spool_rtp_first_s,
+    };
+    struct spool *sp = spool_open(&so, err, sizeof err);
+    if (!sp) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        *failed = true;
+        return NULL;
+    }
+    log_msg(LOG_INFO, "spool in %s: rotate %u s, RTP %s, size cap %llu MB, age cap %llu s",
+            o->spool_dir, o->spool_rotate_s ? o->spool_rotate_s : 60,
+            o->spool_rtp == SPOOL_RTP_NONE      ? "none"
+            : o->spool_rtp == SPOOL_RTP_HEADERS ? "headers"
+            : o->spool_rtp == SPOOL_RTP_FIRST   ? "first seconds"
+                                                : "all",
+            (unsigned long long)o->spool_max_mb, (unsigned long long)age);
+    return sp;
+}
+
+void sensor_spool_frame(void *ctx, const struct ts_frame *f, const struct engine_frame_info *fi)
+{
+    spool_frame(ctx, f, fi->media, fi->payload_off, fi->flow);
+}
+
+void sensor_spool_json(FILE *f, const struct spool_stats *s)
+{
+    if (!s)
+        return;
+    fprintf(f,
+            ", \"spool\": {\"frames\": %llu, \"bytes_raw\": %llu, \"bytes_written\": %llu, "
+            "\"blocks_written\": %llu, \"blocks_dropped\": %llu, \"frames_dropped\": %llu, "
+            "\"blocks_floor\": %llu, \"media_skipped\": %llu, \"media_cut\": %llu, "
+            "\"files_opened\": %llu, \"files_deleted\": %llu, \"deleted_size\": %llu, "
+            "\"deleted_age\": %llu, \"deleted_floor\": %llu, \"torn_recovered\": %llu, "
+            "\"errors\": %llu, \"spool_bytes\": %llu}",
+            (unsigned long long)s->frames, (unsigned long long)s->bytes_raw,
+            (unsigned long long)s->bytes_written, (unsigned long long)s->blocks_written,
+            (unsigned long long)s->blocks_dropped, (unsigned long long)s->frames_dropped,
+            (unsigned long long)s->blocks_floor, (unsigned long long)s->media_skipped,
+            (unsigned long long)s->media_cut, (unsigned long long)s->files_opened,
+            (unsigned long long)s->files_deleted, (unsigned long long)s->deleted_size,
+            (unsigned long long)s->deleted_age, (unsigned long long)s->deleted_floor,
+            (unsigned long long)s->torn_recovered, (unsigned long long)s->errors,
+            (unsigned long long)s->spool_bytes);
+}
+
+void sensor_spool_line(char *buf, size_t cap, const struct spool_stats *s)
+{
+    snprintf(buf, cap,
+             "; spool: %llu frames, %.1f MB -> %.1f MB, %llu files (%llu deleted), %llu blocks "
+             "dropped, %llu errors%s%s",
+             (unsigned long long)s->frames, (double)s->bytes_raw / 1e6,
+             (double)s->bytes_written / 1e6, (unsigned long long)s->files_opened,
+             (unsigned long long)s->files_deleted, (unsigned long long)s->blocks_dropped,
+             (unsigned long long)s->errors, s->errors ? ", last: " : "",
+             s->errors ? s->last_error : "");
 }
 
 int sensor_opts_check(const struct sensor_opts *o, const char *prog, const char *http)
 {
     if (http && !o->db) {
         fprintf(stderr, "%s: --http needs --db\n", prog);
+        return 2;
+    }
+    if (o->spool_dir && !o->db) {
+        fprintf(stderr, "%s: --spool needs --db (the spool's index is in the store)\n", prog);
         return 2;
     }
     if ((o->retention_days || o->retention_mb) && !o->db) {

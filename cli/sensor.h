@@ -25,6 +25,12 @@ struct sensor_opts {
     uint64_t duration_s;                   /* 0: until a signal */
     uint32_t status_s;                     /* status line period, 0: the default */
     uint32_t retention_days, retention_mb; /* 0: keep everything */
+    /* the capture spool (store/spool.h); spool_dir NULL: none */
+    const char *spool_dir;
+    uint32_t spool_rotate_s, spool_rtp_first_s;
+    uint64_t spool_file_mb, spool_max_mb, spool_max_age_s;
+    int64_t spool_min_free_mb;             /* -1: the default */
+    int spool_rtp;                         /* enum spool_rtp */
 };
 
 /* The shared options (all take a value): their getopt_long entries, for the
@@ -39,6 +45,13 @@ enum {
     SENSOR_O_RETENTION_DAYS,
     SENSOR_O_RETENTION_MB,
     SENSOR_O_STATUS_INTERVAL,
+    SENSOR_O_SPOOL,
+    SENSOR_O_SPOOL_ROTATE,
+    SENSOR_O_SPOOL_FILE_MB,
+    SENSOR_O_SPOOL_MAX_MB,
+    SENSOR_O_SPOOL_MAX_AGE,
+    SENSOR_O_SPOOL_MIN_FREE_MB,
+    SENSOR_O_SPOOL_RTP,
 };
 #define SENSOR_OPTIONS                                                    \
     { "db", required_argument, NULL, SENSOR_O_DB },                       \
@@ -49,7 +62,26 @@ enum {
     { "duration", required_argument, NULL, SENSOR_O_DURATION },           \
     { "retention-days", required_argument, NULL, SENSOR_O_RETENTION_DAYS }, \
     { "retention-mb", required_argument, NULL, SENSOR_O_RETENTION_MB },   \
-    { "status-interval", required_argument, NULL, SENSOR_O_STATUS_INTERVAL }
+    { "status-interval", required_argument, NULL, SENSOR_O_STATUS_INTERVAL }, \
+    { "spool", required_argument, NULL, SENSOR_O_SPOOL },                 \
+    { "spool-rotate", required_argument, NULL, SENSOR_O_SPOOL_ROTATE },   \
+    { "spool-file-mb", required_argument, NULL, SENSOR_O_SPOOL_FILE_MB }, \
+    { "spool-max-mb", required_argument, NULL, SENSOR_O_SPOOL_MAX_MB },   \
+    { "spool-max-age", required_argument, NULL, SENSOR_O_SPOOL_MAX_AGE }, \
+    { "spool-min-free-mb", required_argument, NULL, SENSOR_O_SPOOL_MIN_FREE_MB }, \
+    { "spool-rtp", required_argument, NULL, SENSOR_O_SPOOL_RTP }
+/* The spool options' lines for --help. */
+#define SENSOR_SPOOL_USAGE                                                                   \
+    "  --spool DIR            keep what is captured in rotating zstd pcap files in DIR\n"   \
+    "                         (needs --db: the index), for export --call and /pcap\n"       \
+    "  --spool-rotate S       a new file every S seconds of capture time (default 60)\n"   \
+    "  --spool-file-mb N      or when a file reaches N MB compressed (default 64)\n"       \
+    "  --spool-max-mb N       size cap of the spool, oldest files deleted first\n"         \
+    "  --spool-max-age S      delete spool files older than S seconds (default: the\n"     \
+    "                         --retention-days, else none)\n"                             \
+    "  --spool-min-free-mb N  keep N MB free on the spool's file system (default 10 %%,\n" \
+    "                         at most 1024)\n"                                             \
+    "  --spool-rtp POLICY     all (default), none, headers, first:SECONDS\n"
 /* True when opt (an option's val) is one of the shared options. */
 bool sensor_opt_known(int opt);
 /* Apply shared option opt (its val) with value v: 0, or 2 after a one-line
@@ -67,6 +99,20 @@ int sensor_load_config(const struct sensor_opts *o, const char *prog, struct cal
 /* The store writer on --db with the retention options: NULL after a one-line
  * error. */
 struct st_writer *sensor_open_store(const struct sensor_opts *o, const char *prog);
+
+struct spool;
+/* The spool on --spool (NULL without it, or after a one-line error: *failed). */
+struct spool *sensor_open_spool(const struct sensor_opts *o, const char *prog, const char *site,
+                                bool *failed);
+/* engine_frame_fn: ctx is the struct spool. */
+struct ts_frame;
+struct engine_frame_info;
+void sensor_spool_frame(void *ctx, const struct ts_frame *f, const struct engine_frame_info *fi);
+/* The spool's figures as a JSON member ', "spool": {...}' (nothing when NULL),
+ * and as a clause of the stop line into buf. */
+struct spool_stats;
+void sensor_spool_json(FILE *f, const struct spool_stats *s);
+void sensor_spool_line(char *buf, size_t cap, const struct spool_stats *s);
 
 struct api_live_stats;
 struct st_stats;

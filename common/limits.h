@@ -253,6 +253,34 @@
  * counts in live_state cover every leg. */
 #define TS_STORE_LIVE_LEGS 2000
 
+/* ---- capture spool (store/spool.c) ---- */
+/* Raw pcap bytes per spool block, one zstd frame each: a block is the unit
+ * that is written, indexed and read back, so a call's export decompresses
+ * at most this much per second of its traffic that it does not need. */
+#define TS_SPOOL_BLOCK_BYTES (1u * 1024 * 1024)
+/* A block spans at most this much capture time (the index finds a call's
+ * blocks by time; an export reads this much before the call at most). */
+#define TS_SPOOL_BLOCK_SPAN_NS 1000000000ull
+/* Blocks waiting for the spool thread (compression and disk): 64 MiB, over
+ * a second of a saturated gigabit link; beyond, blocks are dropped and
+ * counted so that analysis never waits on the disk. */
+#define TS_SPOOL_QUEUE_BLOCKS 64
+/* RTP flows whose first packet time is remembered for the "first N
+ * seconds" policy (24 bytes each; a power of two; a colliding flow takes
+ * the slot and the older one starts its N seconds again, counted). */
+#define TS_SPOOL_FLOWS 65536
+/* Bytes kept of one frame in the spool: the largest snap length a capture
+ * takes (--snaplen), so that nothing captured is cut. */
+#define TS_SPOOL_SNAP_MAX 262144u
+/* The largest compressed block a reader accepts from the index: a block's
+ * zstd bound with room to spare (anything larger is not one of ours). */
+#define TS_SPOOL_BLOCK_LEN_MAX (2u * TS_SPOOL_BLOCK_BYTES + 65536u)
+/* The default free-space floor is a tenth of the file system, at most this. */
+#define TS_SPOOL_FLOOR_MAX_BYTES (1024ull * 1024 * 1024)
+/* Spool blocks a single export reads at most (a day of a call's traffic at
+ * one block a second); a longer call is exported up to here. */
+#define TS_SPOOL_EXPORT_BLOCKS 86400
+
 /* Latest capture time accepted (ns since 1970): the store and the JSON keep
  * times as signed 64-bit nanoseconds (year 2262); later frames are counted
  * as bad_timestamp and left out. */

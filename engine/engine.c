@@ -40,6 +40,10 @@ struct engine {
     void *sip_hook_ctx;
     void (*rtcp_hook)(void *ctx, const struct pkt_meta *m, struct bv rtcp);
     void *rtcp_hook_ctx;
+    engine_frame_fn frame_hook;
+    void *frame_hook_ctx;
+    const struct ts_frame *cur_frame; /* while engine_frame runs */
+    struct engine_frame_info fi;      /* what it found in cur_frame */
     struct sip_msg msg; /* scratch: large, so not on the stack */
     const struct frame_hint *hint; /* of the frame being analysed, or NULL */
     uint8_t hep_buf[TS_SIP_MAX_MSG]; /* inflated HEP payloads */
@@ -241,6 +245,15 @@ static void on_udp(void *ctx, const struct pkt_meta *m, struct bv payload)
         return;
     }
     if (e->media && media_udp(e->media, m, payload)) {
+        if (e->frame_hook && e->cur_frame) {
+            struct bv whole = bv_make(e->cur_frame->data, e->cur_frame->caplen);
+            e->fi.media = true;
+            e->fi.payload_off = (uint32_t)bv_offset_of(whole, payload);
+            uint64_t h = ts_hash_mix(ts_hash(m->src.a, sizeof m->src.a), m->dst.a,
+                                     sizeof m->dst.a);
+            uint32_t ports = (uint32_t)m->sport << 16 | m->dport;
+            e->fi.flow = ts_hash_mix(h, &ports, sizeof ports);
+        }
         if (e->rtcp_hook && rtcp_looks_like(payload))
             e->rtcp_hook(e->rtcp_hook_ctx, m, payload);
         return;
@@ -631,7 +644,15 @@ void engine_frame_hinted(struct engine *e, const struct ts_frame *f, const struc
         TS_INC(&e->st, BAD_TIME);
         return;
     }
+    if (e->frame_hook) {
+        memset(&e->fi, 0, sizeof e->fi);
+        e->cur_frame = f;
+    }
     decoder_frame_hinted(e->dec, f, h);
+    if (e->frame_hook) {
+        e->cur_frame = NULL;
+        e->frame_hook(e->frame_hook_ctx, f, &e->fi);
+    }
     if (f->ts_ns >= e->last_tick_ns + TICK_NS) {
         if (e->last_tick_ns)
             tick(e, f->ts_ns);
@@ -691,6 +712,12 @@ void engine_set_sip_hook(struct engine *e, engine_sip_fn fn, void *ctx)
 {
     e->sip_hook = fn;
     e->sip_hook_ctx = ctx;
+}
+
+void engine_set_frame_hook(struct engine *e, engine_frame_fn fn, void *ctx)
+{
+    e->frame_hook = fn;
+    e->frame_hook_ctx = ctx;
 }
 
 void engine_set_rtcp_hook(struct engine *e,

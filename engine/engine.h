@@ -89,6 +89,18 @@ void engine_set_call_sink(struct engine *e, void (*fn)(void *ctx, const struct c
 void engine_set_rtcp_hook(struct engine *e,
                           void (*fn)(void *ctx, const struct pkt_meta *m, struct bv rtcp),
                           void *ctx);
+/* Every frame once the engine has seen it (for the capture spool), with
+ * what it found: media when its UDP payload was taken as RTP/RTCP, then
+ * payload_off (where that payload starts in f->data; 0: not in the frame,
+ * e.g. reassembled) and flow (a seeded hash of its addresses and ports). */
+struct engine_frame_info {
+    bool media;
+    uint32_t payload_off;
+    uint64_t flow;
+};
+typedef void (*engine_frame_fn)(void *ctx, const struct ts_frame *f,
+                                const struct engine_frame_info *fi);
+void engine_set_frame_hook(struct engine *e, engine_frame_fn fn, void *ctx);
 /* Every finished RTP stream (for the store and the HEP quality reports). */
 struct media_stream;
 void engine_set_stream_sink(struct engine *e,

@@ -1,8 +1,9 @@
-/* Per-call pcap export: the frames of every SIP message of every leg of a
- * call (located by capture file, per-file frame number and record offset)
- * and of its RTP/RTCP (SDP endpoints, RFC 3550 section 11: RTCP on port+1),
- * re-read from the original captures and written in time order. */
-#include "store_int.h"
+/* Per-call frames and pcap export: the frames of every SIP message of every
+ * leg of a call and of its RTP/RTCP (SDP endpoints, RFC 3550 section 11:
+ * RTCP on port+1). An analysed capture's call is re-read from the original
+ * files (SIP located by capture file, per-file frame number and record
+ * offset); a live sensor's call from its spool (spool_export.c). */
+#include "export_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -12,40 +13,6 @@
 #include "../capture/pcapin.h"
 #include "../common/grow.h"
 #include "../common/limits.h"
-
-#define NS_PER_S 1000000000ull
-/* Media is kept from shortly before the first INVITE to after the end. */
-#define MEDIA_BEFORE_NS (1ull * NS_PER_S)
-#define MEDIA_AFTER_NS (5ull * NS_PER_S)
-#define EXPORT_SNAPLEN 262144u
-
-struct fref {
-    int64_t capture_id, frame, off;
-};
-
-struct endpoint {
-    struct ts_addr addr;
-    uint16_t port;
-};
-
-struct capfile {
-    int64_t id;
-    char *path;
-    uint64_t frames; /* frames read so far from this file */
-};
-
-struct exporter {
-    struct fref *refs;
-    size_t nrefs, cap;
-    struct endpoint eps[TS_CALLS_MAX_LEGS * 4];
-    size_t neps;
-    struct capfile caps[TS_MAX_INPUT_FILES];
-    size_t ncaps;
-    bool media_hit;
-    st_frame_fn fn;
-    void *fn_ctx;
-    struct st_export_stats *st;
-};
 
 /* The pcap writer, one visitor of the frames. */
 struct pcap_out {
@@ -120,25 +87,44 @@ static void out_frame(void *ctx, const struct ts_frame *f, bool sip)
         x->werr = true;
 }
 
-static bool ep_match(const struct exporter *x, const struct ts_addr *a, uint16_t port)
+/* The time, ports of every SIP message of the call's legs: how a spool's
+ * frames are recognised (times are the frames' own, to the nanosecond). */
+static int load_keys(sqlite3 *h, int64_t call_id, struct exporter *x, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < x->neps; i++)
-        if (x->eps[i].port == port && ts_addr_eq(&x->eps[i].addr, a))
-            return true;
-    return false;
-}
-
-static void on_udp(void *ctx, const struct pkt_meta *m, struct bv payload)
-{
-    struct exporter *x = ctx;
-    (void)payload;
-    if (m->l4 == TS_L4_UDP && (ep_match(x, &m->src, m->sport) || ep_match(x, &m->dst, m->dport)))
-        x->media_hit = true;
-}
-
-static void on_tcp(void *ctx, const struct pkt_meta *m, const struct tcp_seg *seg)
-{
-    (void)ctx, (void)m, (void)seg;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(h,
+                           "SELECT DISTINCT m.ts, m.sport, m.dport FROM legs l"
+                           " JOIN sip_links k ON k.leg_id=l.id JOIN sip_messages m"
+                           " ON m.id=k.msg_id WHERE l.call_ref=?1",
+                           -1, &s, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "database: %s", sqlite3_errmsg(h));
+        return ST_ERR_SQL;
+    }
+    sqlite3_bind_int64(s, 1, call_id);
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        if (x->nkeys == x->kcap) {
+            struct sip_key *n = ts_grow(x->keys, &x->kcap, sizeof *n, 64, 0);
+            if (!n) {
+                sqlite3_finalize(s);
+                snprintf(err, errlen, "out of memory");
+                return ST_ERR_NOMEM;
+            }
+            x->keys = n;
+        }
+        struct sip_key *k = &x->keys[x->nkeys++];
+        k->ts = (uint64_t)sqlite3_column_int64(s, 0);
+        k->sport = (uint16_t)sqlite3_column_int(s, 1);
+        k->dport = (uint16_t)sqlite3_column_int(s, 2);
+    }
+    sqlite3_finalize(s);
+    if (r != SQLITE_DONE) {
+        snprintf(err, errlen, "database: %s", sqlite3_errmsg(h));
+        return ST_ERR_SQL;
+    }
+    if (x->nkeys)
+        qsort(x->keys, x->nkeys, sizeof *x->keys, export_key_cmp);
+    return ST_OK;
 }
 
 static void add_ep(struct exporter *x, const char *addr, int64_t port)
@@ -147,7 +133,7 @@ static void add_ep(struct exporter *x, const char *addr, int64_t port)
     if (port <= 0 || port > 65534 || !st_addr_parse(addr, &a))
         return;
     for (int k = 0; k < 2 && x->neps < sizeof x->eps / sizeof x->eps[0]; k++) {
-        if (ep_match(x, &a, (uint16_t)(port + k)))
+        if (export_ep_match(x, &a, (uint16_t)(port + k)))
             continue;
         x->eps[x->neps].addr = a;
         x->eps[x->neps].port = (uint16_t)(port + k);
@@ -209,6 +195,7 @@ static int load(sqlite3 *h, int64_t call_id, struct exporter *x, uint64_t *lo, u
     s = NULL;
     *lo = (uint64_t)start > MEDIA_BEFORE_NS ? (uint64_t)start - MEDIA_BEFORE_NS : 0;
     *hi = open_end ? UINT64_MAX : (uint64_t)end + MEDIA_AFTER_NS;
+    x->start = start;
     if (cap0)
         add_cap(x, cap0);
 
@@ -306,50 +293,18 @@ out:
     return rc;
 }
 
-int st_export_frames(const char *db_path, int64_t call_id, st_frame_fn fn, void *ctx,
-                     struct st_export_info *info, struct st_export_stats *st, char *err,
-                     size_t errlen)
+/* The offline path: the analysed capture files, read again in order. */
+static int from_captures(struct exporter *x, char *err, size_t errlen)
 {
-    struct st_export_stats dummy;
-    struct exporter x;
-    sqlite3 *h = NULL;
-    struct pcapin *in = NULL;
-    struct decoder *dec = NULL;
-    struct ts_stats dst;
-    uint64_t lo = 0, hi = 0;
+    struct pcapin *in = pcapin_new();
     bool bad_off = false;
-    int rc;
-
-    memset(&x, 0, sizeof x);
-    memset(&dst, 0, sizeof dst);
-    x.fn = fn;
-    x.fn_ctx = ctx;
-    x.st = st ? st : &dummy;
-    memset(x.st, 0, sizeof *x.st);
-
-    rc = st_open_handle(db_path, false, &h, err, errlen);
-    if (rc != ST_OK)
-        goto out;
-    rc = load(h, call_id, &x, &lo, &hi, err, errlen);
-    sqlite3_close(h);
-    h = NULL;
-    if (rc != ST_OK)
-        goto out;
-    if (info) {
-        info->lo_ns = lo;
-        info->hi_ns = hi;
-    }
-
-    in = pcapin_new();
-    struct decode_cb cb = { .ctx = &x, .udp = on_udp, .tcp = on_tcp };
-    dec = decoder_new(&dst, &cb);
-    if (!in || !dec) {
+    int rc = ST_OK;
+    if (!in) {
         snprintf(err, errlen, "out of memory");
-        rc = ST_ERR_NOMEM;
-        goto out;
+        return ST_ERR_NOMEM;
     }
-    for (size_t i = 0; i < x.ncaps; i++) {
-        if (pcapin_add(in, x.caps[i].path, err, errlen) != 0) {
+    for (size_t i = 0; i < x->ncaps; i++) {
+        if (pcapin_add(in, x->caps[i].path, err, errlen) != 0) {
             rc = ST_ERR_IO;
             goto out;
         }
@@ -363,37 +318,76 @@ int st_export_frames(const char *db_path, int64_t call_id, st_frame_fn fn, void 
             rc = ST_ERR_IO;
             goto out;
         }
-        if (f.file_idx >= x.ncaps)
+        if (f.file_idx >= x->ncaps)
             continue;
-        struct capfile *cf = &x.caps[f.file_idx];
+        struct capfile *cf = &x->caps[f.file_idx];
         cf->frames++;
-        if (is_ref(&x, cf->id, (int64_t)cf->frames, (int64_t)f.file_off, &bad_off)) {
-            x.st->sip_frames++;
-            fn(ctx, &f, true);
+        if (is_ref(x, cf->id, (int64_t)cf->frames, (int64_t)f.file_off, &bad_off)) {
+            x->st->sip_frames++;
+            x->sink(x->sink_ctx, &f, true);
             continue;
         }
-        if (!x.neps || f.ts_ns < lo || f.ts_ns > hi)
-            continue;
-        x.media_hit = false;
-        decoder_frame(dec, &f);
-        if (x.media_hit) {
-            x.st->media_frames++;
-            fn(ctx, &f, false);
-        }
+        export_decode(x, &f);
     }
     if (bad_off) {
         snprintf(err, errlen, "a capture file no longer matches the analysed one");
         rc = ST_ERR_CHANGED;
+    }
+out:
+    pcapin_free(in);
+    return rc;
+}
+
+int st_export_frames(const char *db_path, int64_t call_id, st_frame_fn fn, void *ctx,
+                     struct st_export_info *info, struct st_export_stats *st, char *err,
+                     size_t errlen)
+{
+    struct st_export_stats dummy;
+    struct exporter x;
+    sqlite3 *h = NULL;
+    struct ts_stats dst;
+    int rc;
+
+    memset(&x, 0, sizeof x);
+    memset(&dst, 0, sizeof dst);
+    x.st = st ? st : &dummy;
+    memset(x.st, 0, sizeof *x.st);
+    x.sink = fn;
+    x.sink_ctx = ctx;
+
+    rc = st_open_handle(db_path, false, &h, err, errlen);
+    if (rc != ST_OK)
+        goto out;
+    rc = load(h, call_id, &x, &x.lo, &x.hi, err, errlen);
+    if (rc != ST_OK)
+        goto out;
+    if (info) {
+        info->lo_ns = x.lo;
+        info->hi_ns = x.hi;
+    }
+    x.dec = export_decoder_new(&x, &dst);
+    if (!x.dec) {
+        snprintf(err, errlen, "out of memory");
+        rc = ST_ERR_NOMEM;
         goto out;
     }
-    rc = ST_OK;
+    if (x.ncaps) { /* an analysed capture */
+        sqlite3_close(h);
+        h = NULL;
+        rc = from_captures(&x, err, errlen);
+    } else { /* a live sensor's call: its spool */
+        x.st->spool = true;
+        rc = load_keys(h, call_id, &x, err, errlen);
+        if (rc == ST_OK)
+            rc = spool_export_call(h, &x, err, errlen);
+    }
 out:
-    decoder_free(dec);
-    pcapin_free(in);
+    decoder_free(x.dec);
     sqlite3_close(h);
     for (size_t i = 0; i < x.ncaps; i++)
         free(x.caps[i].path);
     free(x.refs);
+    free(x.keys);
     return rc;
 }
 

@@ -276,6 +276,23 @@ static const char SCHEMA_V10[] =
     " reasons TEXT, metrics TEXT, data_ts INTEGER, updated INTEGER);"
     "CREATE INDEX legs_src_dst_invite ON legs(src, dst, invite_ts);";
 
+/* Version 11: the live capture spool (store/spool.c). One row per rotating
+ * file and one per block (a zstd frame of whole pcap records) with its
+ * capture time range, so that a call's frames are found by time without
+ * reading other files; sizes for the size cap. */
+static const char SCHEMA_V11[] =
+    "CREATE TABLE spool_files("
+    " id INTEGER PRIMARY KEY, path TEXT NOT NULL, sensor TEXT, linktype INTEGER NOT NULL,"
+    " first_ts INTEGER, last_ts INTEGER, bytes INTEGER NOT NULL DEFAULT 0,"
+    " raw_bytes INTEGER NOT NULL DEFAULT 0, frames INTEGER NOT NULL DEFAULT 0,"
+    " state TEXT NOT NULL DEFAULT 'open', torn INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE spool_blocks("
+    " file_id INTEGER NOT NULL REFERENCES spool_files(id), off INTEGER NOT NULL,"
+    " len INTEGER NOT NULL, raw_len INTEGER NOT NULL, first_ts INTEGER NOT NULL,"
+    " last_ts INTEGER NOT NULL, frames INTEGER NOT NULL, PRIMARY KEY(file_id, off))"
+    " WITHOUT ROWID;"
+    "CREATE INDEX spool_blocks_time ON spool_blocks(first_ts);";
+
 const char *st_schema_step(int version)
 {
     switch (version) {
@@ -299,6 +316,8 @@ const char *st_schema_step(int version)
         return SCHEMA_V9;
     case 10:
         return SCHEMA_V10;
+    case 11:
+        return SCHEMA_V11;
     default:
         return NULL;
     }

@@ -26,10 +26,11 @@ enum st_err {
     ST_ERR_IO,         /* capture or output file */
     ST_ERR_NOT_FOUND,  /* no such call */
     ST_ERR_CHANGED,    /* capture file differs from the analysed one */
+    ST_ERR_GONE,       /* a live call whose packets are not (or no longer) in the spool */
 };
 
 /* Schema version written into PRAGMA user_version. */
-#define ST_SCHEMA_VERSION 10
+#define ST_SCHEMA_VERSION 11
 
 struct st_options {
     uint32_t queue_limit;     /* records queued at most; 0 = TS_STORE_QUEUE_MAX */
@@ -134,8 +135,8 @@ void st_writer_stats(struct st_writer *w, struct st_stats *out);
 /* "store: 12 queued, 12 written, 0 dropped (queue full), 1 batches, 0 errors" */
 void st_stats_print(FILE *f, const struct st_stats *s);
 
-/* Live capture spool (later work item): rotating pcap files become capture
- * rows (captures.kind = 'spool'), so export finds their frames the same way. */
+/* The live capture spool is store/spool.h: its files are indexed in
+ * spool_files and spool_blocks; st_export_frames reads a live call from it. */
 
 /* ---- reading ---- */
 
@@ -169,17 +170,24 @@ struct st_export_stats {
     uint64_t media_frames;    /* RTP/RTCP frames of the call's media */
     uint64_t skipped_linktype; /* frames of another link type than the first */
     uint32_t legs;
+    bool spool;               /* read from the spool (a live call), not capture files */
+    uint64_t spool_blocks;    /* spool blocks read */
+    uint64_t spool_torn;      /* of which torn or unreadable (skipped) */
 };
 
 /* Write every frame with a SIP message of any leg of call_id and the frames
  * of its RTP/RTCP (SDP endpoints, within the call's time range) to out_path,
- * in time order, re-read from the original capture files. */
+ * in time order (st_export_frames). */
 int st_export_call(const char *db_path, int64_t call_id, const char *out_path,
                    struct st_export_stats *st, char *err, size_t errlen);
 
 /* The frames st_export_call writes, handed to fn in time order instead
  * (sip: the frame holds a SIP message of the call; else RTP/RTCP of its
- * SDP endpoints). info (may be NULL) gets the media time range used. */
+ * SDP endpoints). info (may be NULL) gets the media time range used. An
+ * analysed capture's call is read again from the original files, a live
+ * sensor's call from its spool (ST_ERR_GONE with the reason in err when
+ * the spool holds none of it: no spool, or aged out). The one way to get a
+ * call's packets: the pcap and the audio export both read through it. */
 struct ts_frame;
 typedef void (*st_frame_fn)(void *ctx, const struct ts_frame *f, bool sip);
 struct st_export_info {

@@ -6,10 +6,15 @@ HTTP API), lose nothing, apply a SIGHUP reload (a trunk renamed), and leave a
 sound database even when killed with SIGKILL. While the replay is still
 running the API must list the trunks with their attempts and the calls up
 now (checked against the truth's answer and end times), and a SIGKILL must
-keep every KPI bucket that had closed. Needs root, `ip netns` and tcpreplay;
-skipped otherwise.
+keep every KPI bucket that had closed. The sensor spools what it captures:
+every call's pcap exported from the spool (CLI and API) must hold, as tshark
+reads them, the same SIP and RTP/RTCP as an export of the replayed capture
+analysed offline; after the SIGKILL, a restart cuts the file that was open
+back to its last indexed block and every spool file reads whole. Needs root,
+`ip netns` and tcpreplay; skipped otherwise.
 Only the two private namespaces see any traffic."""
 import calendar
+import collections
 import json
 import struct
 import os
@@ -157,6 +162,146 @@ def check_api(c, ns, base, truth, off_by_id):
     c.check(stats.get("source") == "live", f"API stats from the live sensor: {stats!r:.200}")
     c.check(stats.get("drops_kernel") == 0, f"API: kernel drops {stats.get('drops_kernel')}")
     c.check(stats.get("drops_queue") == 0, f"API: queue drops {stats.get('drops_queue')}")
+
+
+def tshark_content(pcap):
+    """Counter of what tshark sees in pcap: SIP (Call-ID, CSeq, method or
+    status), RTP (SSRC, sequence number), RTCP (sender SSRC); the times
+    differ between a replay and its original, the content may not."""
+    r = sh("tshark", "-n", "-r", pcap, "-o", "rtp.heuristic_rtp:TRUE",
+           "-Y", "sip or rtp or rtcp", "-T", "fields", "-E", "occurrence=f",
+           "-e", "sip.Call-ID", "-e", "sip.CSeq", "-e", "sip.Method", "-e", "sip.Status-Code",
+           "-e", "rtp.ssrc", "-e", "rtp.seq", "-e", "rtcp.senderssrc", check=False, timeout=120)
+    return collections.Counter(r.stdout.splitlines()) if r.returncode == 0 else None
+
+
+def export(a, db, call_id, out):
+    r = sh(a.bin, "export", "--db", db, "--call", str(call_id), "-o", out, check=False)
+    return r.returncode == 0, r.stdout + r.stderr
+
+
+def check_spool_export(c, a, db_live, pcap, api_pcaps):
+    """Every call of the live database exported from the spool equals, in
+    tshark's reading, the export of the same call (the same legs' Call-IDs)
+    from the replayed capture analysed offline; so do the pcaps the API
+    served while the sensor ran (api_pcaps: {live id: file})."""
+    db_off = os.path.join(a.work, "offline.db")
+    for ext in ("", "-wal", "-shm"):
+        if os.path.exists(db_off + ext):
+            os.unlink(db_off + ext)
+    sh(a.bin, "analyze", "--quiet", "--db", db_off, pcap, timeout=300)
+
+    def calls_by_legs(db):
+        legs = collections.defaultdict(set)
+        for ref, cid in db_query(db, "SELECT call_ref, call_id FROM legs") or []:
+            legs[ref].add(cid)
+        return {frozenset(v): k for k, v in legs.items()}
+    # calls grouped alike live and offline (a timing-split call is the call
+    # checks' matter, reported there)
+    live, off = calls_by_legs(db_live), calls_by_legs(db_off)
+    same = sorted(set(live) & set(off), key=sorted)
+    c.check(len(same) >= len(off) - 2, f"calls grouped alike live and offline: {len(same)} of "
+                                       f"{len(off)}")
+    n_rtp = 0
+    for legs in same:
+        cid, lid = min(legs), live[legs]
+        lp, op = os.path.join(a.work, f"live-{lid}.pcap"), os.path.join(a.work, f"off-{lid}.pcap")
+        ok1, out1 = export(a, db_live, lid, lp)
+        ok2, out2 = export(a, db_off, off[legs], op)
+        c.check(ok1 and "from the spool" in out1, f"live export of call {lid}: {out1.strip()}")
+        c.check(ok2, f"offline export of call {off[legs]}: {out2.strip()}")
+        if not (ok1 and ok2):
+            continue
+        got, want = tshark_content(lp), tshark_content(op)
+        c.check(got is not None and got == want and want,
+                f"call {cid}: live export differs from offline: "
+                f"{sorted((got or collections.Counter()) - want)[:5]} / "
+                f"{sorted(want - (got or collections.Counter()))[:5]}")
+        n_rtp += any(k.split("\t")[4] for k in (want or {}) if "\t" in k)
+        if lid in api_pcaps:
+            c.check(tshark_content(api_pcaps[lid]) == want,
+                    f"call {cid}: the API's pcap differs from the offline export")
+    c.check(n_rtp >= 5, f"calls with RTP compared: {n_rtp}")
+    print(f"spool export: {len(same)} calls compared with tshark, {n_rtp} with RTP, "
+          f"{len(api_pcaps)} through the API")
+
+
+def api_pcap(ns, base, call_id, out):
+    """GET /api/v1/calls/{id}/pcap from inside ns into out: the status."""
+    code = ("import sys, urllib.request, urllib.error\n"
+            "try:\n"
+            "    r = urllib.request.urlopen(sys.argv[1], timeout=60)\n"
+            "    open(sys.argv[2], 'wb').write(r.read()); print(r.status)\n"
+            "except urllib.error.HTTPError as e:\n"
+            "    print(e.code)\n")
+    r = sh("ip", "netns", "exec", ns, sys.executable, "-c", code,
+           f"{base}/api/v1/calls/{call_id}/pcap", out, check=False, timeout=120)
+    try:
+        return int(r.stdout.strip())
+    except ValueError:
+        return 0
+
+
+def spool_files(db):
+    return db_query(db, "SELECT path, bytes, frames, state, torn FROM spool_files ORDER BY id") or []
+
+
+def check_spool_restart(c, a, n, db, spool, stats, args):
+    """After a SIGKILL: at most the file that was open is cut back (to its
+    last indexed block) when the sensor starts again; every file then reads
+    whole with zstd and holds the frames its index says, and the spool has
+    at least what the sensor had received at its last stats write."""
+    try:
+        before = json.load(open(stats)).get("received", 0)
+    except (OSError, ValueError):
+        before = 0
+    files = spool_files(db)
+    open_ = [f for f in files if f[3] == "open"]
+    c.check(len(files) >= 3 and len(open_) <= 1,
+            f"after SIGKILL: {len(files)} spool files, {len(open_)} open")
+    sensor, st2 = start_sensor(a, n.b, n.vb, a.work, "run2b", args)
+    c.check(wait_file(st2, 20), "sensor restarted on the killed run's spool")
+    sensor.send_signal(signal.SIGTERM)
+    c.check(sensor.wait(timeout=60) == 0, "restarted sensor stopped cleanly")
+    after = spool_files(db)
+    c.check(all(f[3] == "closed" for f in after), f"after restart every file closed: {after}")
+    torn = [f for f in after if f[4]]
+    c.check(len(torn) <= 1, f"at most the open file torn: {torn}")
+    frames, times = 0, set()
+    for path, nbytes, nframes, _, _ in after:
+        if not os.path.exists(path):
+            continue
+        c.check(os.path.getsize(path) == nbytes, f"{path}: {os.path.getsize(path)} bytes on disk, "
+                                                 f"{nbytes} indexed")
+        r = subprocess.run(["zstd", "-dc", path], capture_output=True, timeout=60)
+        c.check(r.returncode == 0, f"{path}: zstd cannot read it: {r.stderr[:200]!r}")
+        got = list(iter_pcap_bytes(r.stdout))
+        c.check(len(got) == nframes, f"{path}: {len(got)} frames, {nframes} indexed")
+        frames += len(got)
+        times.update(got)
+    # every SIP message the store kept up to the spool's last indexed time is
+    # in the spool: what the kill lost is the tail after it, nothing before
+    newest = (db_query(db, "SELECT max(last_ts) FROM spool_blocks") or [(0,)])[0][0] or 0
+    sip = [t for (t,) in db_query(db, "SELECT ts FROM sip_messages") or []]
+    covered = [t for t in sip if t <= newest]
+    missing = [t for t in covered if t not in times]
+    c.check(len(covered) > 20 and not missing,
+            f"SIP messages up to the spool's end: {len(covered)}, not in the spool: {missing[:5]}")
+    c.check(frames >= before, f"spool holds {frames} frames after the kill, the sensor had "
+                              f"received {before} at its last stats write")
+    print(f"after SIGKILL: {len(after)} spool files, {len(torn)} cut back, {frames} frames kept "
+          f"({before} received at the last stats write); {len(covered)} of {len(sip)} stored SIP "
+          f"messages before the spool's end, all in it")
+
+
+def iter_pcap_bytes(data):
+    """Record times (ns) of a classic little-endian nanosecond pcap held in
+    memory (the spool's format)."""
+    off = 24
+    while off + 16 <= len(data):
+        sec, nsec, incl = struct.unpack_from("<III", data, off)
+        off += 16 + incl
+        yield sec * 10**9 + nsec
 
 
 def calls_up(truth, t0, t1):
@@ -361,6 +506,9 @@ def main():
         return skip("'ip netns' unavailable (install iproute2)")
     if not shutil.which("tcpreplay"):
         return skip("tcpreplay unavailable (install tcpreplay)")
+    for tool in ("tshark", "zstd"):
+        if not shutil.which(tool):
+            return skip(f"{tool} unavailable (install it)")
     if sh(a.bin, "capture", "--help", check=False).returncode != 0:
         print("FAIL: this build has no capture command")
         return 1
@@ -400,13 +548,16 @@ def main():
             # run 1: full replay; SIGHUP renames a trunk; the API is read while
             # running; SIGTERM at the end
             db1 = os.path.join(a.work, "live1.db")
+            spool1 = os.path.join(a.work, "spool1")
+            shutil.rmtree(spool1, ignore_errors=True)
             for ext in ("", "-wal", "-shm"):
                 if os.path.exists(db1 + ext):
                     os.unlink(db1 + ext)
             sensor, stats = start_sensor(a, n.b, n.vb, a.work, "run1",
                                          ["--db", db1, "--json", "--config", conf,
                                           "--http", f"127.0.0.1:{port}",
-                                          "--retention-days", "3650", "--retention-mb", "1024"])
+                                          "--retention-days", "3650", "--retention-mb", "1024",
+                                          "--spool", spool1, "--spool-rotate", "20"])
             procs.append(sensor)
             c.check(wait_file(stats, 20), "sensor came up (stats file written)")
             rp = replay(n.a, n.va, pcap, None, background=True)
@@ -423,6 +574,14 @@ def main():
             c.check(rp.returncode == 0, f"tcpreplay rc={rp.returncode}")
             c.check(sensor.poll() is None, "sensor still running after the replay")
             check_api(c, n.b, base, truth, off_by_id)
+            # the pcaps of the answered calls, served by the running sensor
+            api_pcaps = {}
+            for (cid,) in db_query(db1, "SELECT id FROM calls WHERE outcome='answered'") or []:
+                out = os.path.join(a.work, f"api-{cid}.pcap")
+                st_code = api_pcap(n.b, base, cid, out)
+                c.check(st_code == 200, f"GET /api/v1/calls/{cid}/pcap while running: {st_code}")
+                if st_code == 200:
+                    api_pcaps[cid] = out
             sensor.send_signal(signal.SIGTERM)
             rc = sensor.wait(timeout=120)
             c.check(rc == 0, f"sensor exit code {rc} after SIGTERM")
@@ -473,6 +632,15 @@ def main():
                 ncalls, ok = -1, str(e)
             c.check(ncalls == len(truth["calls"]), f"database holds {ncalls} calls")
             c.check(ok == "ok", f"database integrity: {ok}")
+            sp = st.get("spool", {})
+            c.check(sp.get("frames") == st.get("received") and sp.get("frames_dropped") == 0
+                    and sp.get("errors") == 0, f"spool took every frame: {sp}")
+            if sp.get("bytes_written"):
+                print(f"spool: {sp.get('frames')} frames, {sp.get('bytes_raw')} pcap bytes -> "
+                      f"{sp.get('bytes_written')} on disk (ratio "
+                      f"{sp['bytes_raw'] / sp['bytes_written']:.2f}), {sp.get('files_opened')} "
+                      f"files, {sp['bytes_written'] / max(1, ncalls):.0f} bytes per call")
+            check_spool_export(c, a, db1, pcap, api_pcaps)
 
             # run 2: SIGKILL mid-traffic leaves a database that opens and checks
             db2 = os.path.join(a.work, "live2.db")
@@ -482,8 +650,10 @@ def main():
             conf2 = os.path.join(a.work, "sensor2.conf")
             with open(conf2, "w") as f:
                 f.write(f"{CONF_COMMON}bucket_s = {KILL_BUCKET_S}\n")
-            sensor, stats = start_sensor(a, n.b, n.vb, a.work, "run2",
-                                         ["--db", db2, "--config", conf2])
+            spool2 = os.path.join(a.work, "spool2")
+            shutil.rmtree(spool2, ignore_errors=True)
+            run2_args = ["--db", db2, "--config", conf2, "--spool", spool2, "--spool-rotate", "3"]
+            sensor, stats = start_sensor(a, n.b, n.vb, a.work, "run2", run2_args)
             procs.append(sensor)
             c.check(wait_file(stats, 20), "second sensor came up")
             rp = replay(n.a, n.va, pcap, None, background=True, multiplier=KILL_MULTIPLIER)
@@ -518,6 +688,7 @@ def main():
             lost = {k: v for k, v in seen.items() if after.get(k, -1) < v}
             c.check(not lost, f"closed buckets lost or shrunk by SIGKILL: {lost}")
             c.check(sum(seen.values()) > 0, f"closed buckets hold attempts: {seen}")
+            check_spool_restart(c, a, n, db2, spool2, stats, run2_args)
         finally:
             # before the namespaces go
             for p in procs:

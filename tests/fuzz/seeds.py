@@ -26,7 +26,12 @@
   vq:     [u8 parser] + a report: every application/vq-rtcpxr body of a SIP
           message in the captures (inside HEP too), every X-RTP-Stat /
           P-RTP-Stat value, and reports built here (RFC 6035 section 4
-          layout, stat headers of several vendors' shapes).
+          layout, stat headers of several vendors' shapes);
+  spool:  spool files as a sensor writes them (store/spool.c): each capture's
+          first frames as nanosecond pcap records in zstd frames of about
+          4 KB (the first with the file header), whole, and cut in the middle
+          of the last frame as a killed sensor leaves them (needs the zstd
+          program; none without it).
 With --replay BIN, runs BIN over the seeds and any extra directories."""
 import argparse
 import os
@@ -305,6 +310,45 @@ VQ_BUILT = [
 ]
 
 
+def zstd_frame(data):
+    """data as one zstd frame (the zstd program), or None without it."""
+    try:
+        r = subprocess.run(["zstd", "-q", "-c", "-3"], input=data, capture_output=True,
+                           timeout=60)
+    except OSError:
+        return None
+    return r.stdout if r.returncode == 0 else None
+
+
+def spool_seeds(pcaps, names, out):
+    """Spool files built from each capture's first 64 frames (see the
+    module doc); 0 when the zstd program is missing."""
+    n = 0
+    for name in names:
+        frames = [(lt, fr) for _, (lt, fr) in zip(range(64), read_frames(os.path.join(pcaps, name)))]
+        if not frames:
+            continue
+        lt = frames[0][0]
+        head = struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, lt)
+        blocks, cur = [], head
+        for i, (_, fr) in enumerate(frames):
+            cur += struct.pack("<IIII", 1700000000 + i, i * 1000, len(fr), len(fr)) + fr
+            if len(cur) > 4096:
+                blocks.append(cur)
+                cur = b""
+        if cur:
+            blocks.append(cur)
+        comp = [zstd_frame(b) for b in blocks]
+        if any(c is None for c in comp):
+            return n
+        whole = b"".join(comp)
+        for tag, data in (("whole", whole), ("torn", whole[:len(whole) - len(comp[-1]) // 2])):
+            with open(os.path.join(out, f"{name}-{tag}"), "wb") as g:
+                g.write(data)
+            n += 1
+    return n
+
+
 def vq_seeds(pcaps, names, out):
     """Reports found in the captures' SIP messages (also inside HEP), and
     VQ_BUILT; the first byte selects the parser as fuzz_vq.c does."""
@@ -369,7 +413,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--target", required=True,
                     choices=["sip", "packet", "sipframe", "sdp", "pcap", "media", "hep", "query", "vq",
-                             "tlsdec"])
+                             "tlsdec", "spool"])
     ap.add_argument("--replay")
     ap.add_argument("extra", nargs="*")
     a = ap.parse_args()
@@ -426,6 +470,8 @@ def main():
         n += vq_seeds(pcaps, names, out)
     elif a.target == "tlsdec":
         n += tlsdec_seeds(pcaps, names, out)
+    elif a.target == "spool":
+        n += spool_seeds(pcaps, names, out)
     elif a.target == "query":
         for i, q in enumerate(QUERIES):
             with open(os.path.join(out, f"q{i:03d}"), "wb") as g:
