@@ -318,7 +318,7 @@ int st_export_audio(const char *db_path, int64_t call_id, int leg, FILE *out,
         x.res->lost += as->lost;
         x.res->bad += as->bad;
         x.res->tracks++;
-        x.res->codec[x.tr[i].party] = x.tr[i].codec;
+        x.res->codec[x.tr[i].party] = (int)x.tr[i].codec;
     }
     if (werr) {
         snprintf(err, errlen, "write error");
