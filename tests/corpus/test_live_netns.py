@@ -199,8 +199,11 @@ def check_spool_export(c, a, db_live, pcap, api_pcaps):
     # calls grouped alike live and offline (a timing-split call is the call
     # checks' matter, reported there)
     live, off = calls_by_legs(db_live), calls_by_legs(db_off)
-    same = sorted(set(live) & set(off), key=sorted)
-    c.check(len(same) >= len(off) - 2, f"calls grouped alike live and offline: {len(same)} of "
+    # a Call-ID in two live calls (a call split by a late retransmission)
+    # leaves both incomplete: the call checks report it, not this one
+    seen = collections.Counter(cid for legs in live for cid in legs)
+    same = sorted((k for k in set(live) & set(off) if all(seen[c] == 1 for c in k)), key=sorted)
+    c.check(len(same) >= len(off) - 4, f"calls grouped alike live and offline: {len(same)} of "
                                        f"{len(off)}")
     n_rtp = 0
     for legs in same:
