@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzz each libFuzzer target for N seconds (default 30) from the seeds: the
-# SIP parser and the packet path for N, the eight others for N/2 (30: about
-# 3 minutes in all).
+# SIP parser and the packet path for N, the nine others for N/2 (30: about
+# 3.5 minutes in all).
 # usage: tests/fuzz/smoke.sh BUILD_DIR [SECONDS]
 set -euo pipefail
 build=$1; secs=${2:-30}
