@@ -313,6 +313,9 @@ enum calls_codec calls_codec_of(const char *codecs);
 void corr_init_dlg(struct dlg *d);
 void corr_index_dlg(struct calls *c, struct dlg *d, int slot, uint64_t key);
 void corr_unindex_dlg(struct calls *c, struct dlg *d);
+/* Out of the correlation indexes and the dialog table, freed; the caller
+ * handles the group. */
+void corr_release(struct calls *c, struct dlg *d);
 uint64_t corr_key_str(int kind, const char *s);
 uint64_t corr_key_addr(int kind, const struct ts_addr *a, uint16_t port);
 /* Try to link d with earlier legs; called when d gets new evidence. */
@@ -346,8 +349,11 @@ const struct calls_call *kept_get(const struct calls *c, size_t i);
  * one is packed again. */
 void kept_update(struct calls *c, void (*fn)(const struct calls *c, struct calls_call *call));
 
-/* dialog.c */
+/* dlg_table.c: the dialog of a Call-ID (h: its ts_hash), or NULL */
 struct dlg *calls_dlg_find(struct calls *c, const char *cid);
+struct dlg *dlg_find_len(struct calls *c, const char *cid, size_t len, uint64_t h);
+/* dlg_table.c: out of the table and freed (corr_release() also unindexes) */
+void dlg_free(struct calls *c, struct dlg *d);
 /* epq.c: end-of-call statistics headers of a BYE or its 2xx sent by party */
 void epq_headers(struct calls *c, struct dlg *d, const struct sip_msg *msg, uint8_t party);
 /* epq.c: the report of a PUBLISH (any Call-ID) with an
@@ -362,9 +368,9 @@ void epq_add(struct calls *c, struct dlg *d, const struct vq_report *r, uint8_t 
              uint8_t party);
 /* epq.c: the dialog's reports into its leg record */
 void epq_leg(const struct dlg *d, struct calls_leg *l);
-void dlg_release(struct calls *c, struct dlg *d);
+/* dlg_table.c: d ended at ts (party: who hung up, 0: unknown) */
 void dlg_end(struct calls *c, struct dlg *d, uint64_t ts, uint8_t party);
-/* The leg record of d as the sink and the report see it. */
+/* dlg_table.c: the leg record of d as the sink and the report see it. */
 void dlg_leg(const struct dlg *d, struct calls_leg *out);
 
 /* trunk.c */

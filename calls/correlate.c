@@ -99,6 +99,12 @@ void corr_unindex_dlg(struct calls *c, struct dlg *d)
         unindex_slot(c, d, i);
 }
 
+void corr_release(struct calls *c, struct dlg *d)
+{
+    corr_unindex_dlg(c, d);
+    dlg_free(c, d);
+}
+
 struct dlg *corr_root(struct dlg *d)
 {
     struct dlg *r = d;
@@ -934,5 +940,5 @@ void corr_emit_group(struct calls *c, struct dlg *d, uint8_t open_party)
     if (!c->cfg.no_report && !kept_add(c, &call, epoch))
         TS_INC(c->st, CALLS_REPORT_DROPPED);
     for (unsigned i = 0; i < n; i++)
-        dlg_release(c, mem[i]);
+        corr_release(c, mem[i]);
 }
