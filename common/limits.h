@@ -239,6 +239,26 @@
 #define TS_TOPO_CONVERGE_LEGS_OFFLINE 1024
 #define TS_TOPO_CONVERGE_S_OFFLINE 600
 
+/* ---- TLS seen from outside (dissect/tls.c) ---- */
+/* Largest TLS record: 2^14 bytes of plaintext plus 2048 of expansion
+ * (RFC 5246 section 6.2.3; TLS 1.3 allows less) and the 5-byte header.
+ * Longer is not TLS: the direction's framing is abandoned. */
+#define TS_TLS_MAX_RECORD (16384u + 2048u + 5u)
+/* Largest handshake message reassembled across records: certificate chains
+ * of real trunks are 3-12 KB; longer messages are counted and skipped. */
+#define TS_TLS_MAX_HS_MSG (64u * 1024)
+/* Cipher suites kept per ClientHello (browsers offer ~20, OpenSSL 3 ~30);
+ * the rest are counted, not kept. */
+#define TS_TLS_MAX_SUITES 64
+/* supported_versions entries kept (a client offers 2-4, GREASE included). */
+#define TS_TLS_MAX_VERSIONS 8
+/* ALPN protocol names kept per hello (h2, http/1.1, sip...). */
+#define TS_TLS_MAX_ALPN 8
+/* SNI kept per connection: a DNS name is at most 253 characters (RFC 1035). */
+#define TS_TLS_SNI_MAX 255
+/* ALPN names kept as one comma-separated text per connection. */
+#define TS_TLS_ALPN_TEXT_MAX 96
+
 /* ---- store ---- */
 /* Records waiting for the SQLite writer: ~1 s of a busy trunk; beyond this
  * the record is dropped and counted so analysis never waits on disk. */

@@ -102,6 +102,21 @@
     X(SIP_HTTP_FLOWS, "sip.http_flows")                                      \
     X(SIP_TLS_RECORDS, "sip.tls_records")                                    \
     X(SIP_WEBSOCKET, "sip.websocket_frames")                                 \
+    /* TLS seen from outside (dissect/tls.c) */                              \
+    X(TLS_CONNS, "tls.connections")                                          \
+    X(TLS_HANDSHAKES, "tls.handshakes")                                      \
+    X(TLS_ESTABLISHED, "tls.established")                                    \
+    X(TLS_FAILED, "tls.failed")                                              \
+    X(TLS_RESUMED, "tls.resumed")                                            \
+    X(TLS_ALERTS, "tls.alerts")                                              \
+    X(TLS_CERTS, "tls.certificates")                                         \
+    X(TLS_CERT_BAD, "tls.certificates_unparsed")                             \
+    X(TLS_MIDSTREAM, "tls.midstream")                                        \
+    X(TLS_TRUNCATED, "tls.truncated")                                        \
+    X(TLS_MALFORMED, "tls.malformed")                                        \
+    X(TLS_UNSUPPORTED, "tls.unsupported")                                    \
+    X(TLS_HS_OVERSIZE, "tls.handshake_oversize")                             \
+    X(TLS_LOST, "tls.framing_lost")                                          \
     X(SIP_CALLID_SET_FULL, "sip.call_id_set_full")                           \
     X(HEP_PACKETS, "hep.packets")                                            \
     X(HEP_TRUNCATED, "hep.truncated")                                        \

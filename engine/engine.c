@@ -1,5 +1,5 @@
 /* Analysis engine: decoded payloads -> SIP detection on any port (RFC 3261
- * section 18), TLS recognition on SIP-TLS ports, TCP stream framing, SIP
+ * section 18), TLS recognition on any port (dissect/tls.c), TCP stream framing, SIP
  * message counting and hand-off to the call tracker. */
 #include "engine.h"
 
@@ -12,6 +12,7 @@
 #include "../common/htab.h"
 #include "../common/limits.h"
 #include "../dissect/sipframe.h"
+#include "../dissect/tls.h"
 #include "../dissect/hep.h"
 #include "../dissect/rtp.h"
 #include "../dissect/ws.h"
@@ -57,6 +58,7 @@ struct conn {
     uint32_t probed[2];          /* bytes looked at while undecided */
     struct sip_stream sip[2];
     struct ws_stream ws[2];
+    struct tls_conn *tls;        /* CONN_TLS: the handshake's facts */
 };
 
 /* How many bytes of an unknown TCP direction we inspect for SIP. */
@@ -277,27 +279,6 @@ static void on_unreach(void *ctx, const struct pkt_meta *m, const struct pkt_met
 
 /* ---- TCP ---- */
 
-static bool looks_like_tls(struct bv d)
-{
-    uint8_t type, major, minor;
-    return bv_peek_u8(d, 0, &type) && bv_peek_u8(d, 1, &major) && bv_peek_u8(d, 2, &minor) &&
-           type >= 20 && type <= 23 && major == 3 && minor <= 4;
-}
-
-/* Count TLS records in a chunk of a TLS connection (best effort: records are
- * only counted where a chunk starts with one). */
-static void tls_count(struct engine *e, struct bv d)
-{
-    while (looks_like_tls(d)) {
-        uint16_t len;
-        if (!bv_peek_be16(d, 3, &len))
-            break;
-        TS_INC(&e->st, SIP_TLS_RECORDS);
-        if (!bv_skip(&d, 5u + len))
-            break;
-    }
-}
-
 struct emit_ctx {
     struct engine *e;
     const struct pkt_meta *m;
@@ -340,9 +321,20 @@ static void classify(struct engine *e, struct conn *c, const struct pkt_meta *m,
                      struct bv data)
 {
     uint16_t sp = m->sport, dp = m->dport;
-    if ((is_tls_sip_port(sp) || is_tls_sip_port(dp)) && looks_like_tls(data)) {
+    /* TLS on any port by its first record (a hello); on the SIP-TLS ports
+     * any record, for connections picked up mid-stream */
+    bool tls_port = is_tls_sip_port(sp) || is_tls_sip_port(dp);
+    if (tls_looks_like_hello(data) || (tls_port && tls_record_plausible(data))) {
+        c->tls = malloc(sizeof *c->tls);
+        if (!c->tls) {
+            c->kind = CONN_OTHER;
+            return;
+        }
+        tls_conn_init(c->tls);
         c->kind = CONN_TLS;
-        TS_INC(&e->st, SIP_TLS_FLOWS);
+        TS_INC(&e->st, TLS_CONNS);
+        if (tls_port)
+            TS_INC(&e->st, SIP_TLS_FLOWS);
         return;
     }
     if (bv_prefix_ci(data, "GET ") && bv_find(data, "Upgrade", 7) >= 0 &&
@@ -378,7 +370,7 @@ static void tcp_data(void *ctx, void **user, int dir, const struct pkt_meta *m, 
         sip_stream_feed(&c->sip[dir], data, emit_stream_msg, &ec, &e->st);
         break;
     case CONN_TLS:
-        tls_count(e, data);
+        tls_conn_feed(c->tls, dir, data, NULL, &e->st);
         break;
     case CONN_WS_HTTP:
         /* The HTTP upgrade exchange ends with an empty line in each
@@ -403,16 +395,24 @@ static void tcp_gap(void *ctx, void **user, int dir, uint64_t nbytes)
         return;
     if (c->kind == CONN_SIP)
         sip_stream_gap(&c->sip[dir], &e->st);
+    else if (c->kind == CONN_TLS)
+        tls_conn_gap(c->tls, dir);
     else if (c->kind == CONN_WS)
         ws_stream_gap(&c->ws[dir]);
 }
 
 static void tcp_close(void *ctx, void **user)
 {
-    (void)ctx;
+    struct engine *e = ctx;
     struct conn *c = *user;
     if (!c)
         return;
+    if (c->tls) {
+        if (c->tls->state == TLS_ST_NONE)
+            TS_INC(&e->st, TLS_MIDSTREAM);
+        tls_conn_close(c->tls, &e->st);
+        free(c->tls);
+    }
     for (int i = 0; i < 2; i++) {
         sip_stream_cleanup(&c->sip[i]);
         ws_stream_cleanup(&c->ws[i]);

@@ -32,6 +32,11 @@
           4 KB (the first with the file header), whole, and cut in the middle
           of the last frame as a killed sensor leaves them (needs the zstd
           program; none without it).
+  tls:    [u8 flags] + [u8 ctl][u16 len][bytes] segments (see fuzz_tls.c):
+          the TCP payloads of every connection in the captures that opens
+          with a TLS record, and conversations built here (TLS 1.2 with
+          certificates and a certificate request, TLS 1.3 with a
+          HelloRetryRequest, an alert), whole and cut into small pieces.
 With --replay BIN, runs BIN over the seeds and any extra directories."""
 import argparse
 import os
@@ -407,13 +412,131 @@ def tlsdec_seeds(pcaps, names, out):
     return n
 
 
+def tcp_payloads(frame, lt):
+    """(src, dst, payload) of an IPv4/IPv6 TCP frame (Ethernet, SLL, raw IP)."""
+    off = {1: 14, 113: 16, 101: 0, 12: 0, 228: 0, 229: 0}.get(lt)
+    if off is None or len(frame) < off + 20:
+        return None
+    if lt == 1:
+        et = struct.unpack(">H", frame[12:14])[0]
+        while et == 0x8100 and len(frame) >= off + 4:
+            et = struct.unpack(">H", frame[off + 2:off + 4])[0]
+            off += 4
+    ip = frame[off:]
+    if ip[0] >> 4 == 4:
+        hl = (ip[0] & 15) * 4
+        if ip[9] != 6 or len(ip) < hl + 20:
+            return None
+        src, dst, tcp = ip[12:16], ip[16:20], ip[hl:]
+    elif ip[0] >> 4 == 6 and len(ip) >= 60 and ip[6] == 6:
+        src, dst, tcp = ip[8:24], ip[24:40], ip[40:]
+    else:
+        return None
+    sp, dp = struct.unpack(">HH", tcp[:4])
+    doff = (tcp[12] >> 4) * 4
+    return (src, sp), (dst, dp), tcp[doff:]
+
+
+def tls_seg(direction, data, chunk=0):
+    out = b""
+    for i in range(0, len(data), 65535):
+        out += struct.pack(">BH", (chunk << 1) | direction, len(data[i:i + 65535])) + data[i:i + 65535]
+    return out
+
+
+def tls_records(ctype, data, maxrec=16384):
+    out = b""
+    for i in range(0, len(data), maxrec):
+        part = data[i:i + maxrec]
+        out += struct.pack(">BHH", ctype, 0x0303, len(part)) + part
+    return out
+
+
+def tls_vec(n, data):
+    return len(data).to_bytes(n, "big") + data
+
+
+def tls_hs(t, body):
+    return bytes([t]) + tls_vec(3, body)
+
+
+def tls_ext(t, data):
+    return struct.pack(">H", t) + tls_vec(2, data)
+
+
+def tls_client_hello(sni=b"sip.example.net", versions=(0x0304, 0x0303), alpn=(b"sip", b"h2")):
+    exts = tls_ext(0, tls_vec(2, b"\x00" + tls_vec(2, sni)))
+    exts += tls_ext(16, tls_vec(2, b"".join(tls_vec(1, a) for a in alpn)))
+    exts += tls_ext(43, tls_vec(1, b"".join(struct.pack(">H", v) for v in versions)))
+    exts += tls_ext(23, b"") + tls_ext(35, b"ticket") + tls_ext(41, b"\x00")
+    body = struct.pack(">H", 0x0303) + bytes(range(32)) + tls_vec(1, bytes(32))
+    body += tls_vec(2, b"\x13\x01\x13\x02\xc0\x2f\x00\xff") + b"\x01\x00" + tls_vec(2, exts)
+    return tls_hs(1, body)
+
+
+def tls_server_hello(version=0x0303, suite=0xc02f, hrr=False):
+    rnd = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c") \
+        if hrr else bytes(range(32, 64))
+    exts = tls_ext(23, b"") + tls_ext(16, tls_vec(2, tls_vec(1, b"sip")))
+    if version == 0x0304:
+        exts += tls_ext(43, struct.pack(">H", 0x0304))
+    body = struct.pack(">H", 0x0303) + rnd + tls_vec(1, bytes(32)) + struct.pack(">HB", suite, 0)
+    return tls_hs(2, body + tls_vec(2, exts))
+
+
+def tls_seeds(pcaps, names, out):
+    n = 0
+    # connections in the captures that open with a TLS record
+    for name in names:
+        conns = {}
+        for lt, frame in read_frames(os.path.join(pcaps, name)):
+            t = tcp_payloads(frame, lt)
+            if not t or not t[2]:
+                continue
+            a, b, pl = t
+            key = (min(a, b), max(a, b))
+            c = conns.setdefault(key, {"first": a, "segs": []})
+            if len(c["segs"]) < 48:
+                c["segs"].append((0 if a == c["first"] else 1, pl))
+        k = 0
+        for c in conns.values():
+            first = c["segs"][0][1]
+            if len(first) < 5 or not (20 <= first[0] <= 23 and first[1] == 3) or k >= 8:
+                continue
+            with open(os.path.join(out, f"{name}-{k}"), "wb") as g:
+                g.write(b"\x00" + b"".join(tls_seg(d, p) for d, p in c["segs"]))
+            k += 1
+            n += 1
+    cert = tls_hs(11, tls_vec(3, tls_vec(3, b"\x30\x82" + bytes(300)) + tls_vec(3, bytes(40))))
+    ccs = tls_records(20, b"\x01")
+    fin = tls_records(22, bytes(40))
+    tls12 = [(0, tls_records(22, tls_client_hello(versions=(0x0303,)))),
+             (1, tls_records(22, tls_server_hello() + cert + tls_hs(13, b"\x01\x01\x00\x00\x00\x00")
+                             + tls_hs(14, b""), 100)),
+             (0, tls_records(22, cert + tls_hs(16, bytes(66))) + ccs + fin),
+             (1, ccs + fin), (0, tls_records(23, bytes(300)))]
+    tls13 = [(0, tls_records(22, tls_client_hello())),
+             (1, tls_records(22, tls_server_hello(0x0304, 0x1301, hrr=True))),
+             (0, tls_records(22, tls_client_hello(sni=b"again.example"))),
+             (1, tls_records(22, tls_server_hello(0x0304, 0x1301)) + ccs + tls_records(23, bytes(900))),
+             (0, ccs + tls_records(23, bytes(53)) + tls_records(23, bytes(400))),
+             (1, tls_records(23, bytes(19)))]
+    alert = [(0, tls_records(22, tls_client_hello())), (1, tls_records(21, b"\x02\x28"))]
+    for label, conv in (("tls12", tls12), ("tls13", tls13), ("alert", alert)):
+        for flags, chunk in ((0, 0), (1, 0), (0, 3), (1, 7), (2, 0)):
+            with open(os.path.join(out, f"built-{label}-{flags}-{chunk}"), "wb") as g:
+                g.write(bytes([flags]) + b"".join(tls_seg(d, p, chunk) for d, p in conv))
+            n += 1
+    return n
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--target", required=True,
                     choices=["sip", "packet", "sipframe", "sdp", "pcap", "media", "hep", "query", "vq",
-                             "tlsdec", "spool"])
+                             "tlsdec", "spool", "tls"])
     ap.add_argument("--replay")
     ap.add_argument("extra", nargs="*")
     a = ap.parse_args()
@@ -472,6 +595,8 @@ def main():
         n += tlsdec_seeds(pcaps, names, out)
     elif a.target == "spool":
         n += spool_seeds(pcaps, names, out)
+    elif a.target == "tls":
+        n += tls_seeds(pcaps, names, out)
     elif a.target == "query":
         for i, q in enumerate(QUERIES):
             with open(os.path.join(out, f"q{i:03d}"), "wb") as g:
