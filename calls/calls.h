@@ -275,6 +275,7 @@ struct calls_topo_node {
     uint32_t calls;               /* calls supporting it (relayed, or INVITEs for a peer) */
     float confidence;
     char ua[48];                  /* User-Agent / Server it announced */
+    char site[TS_SITE_LEN];       /* sensor site that saw most of its calls ("" none) */
 };
 /* Nodes as learned so far (B2BUAs with their addresses, then every other
  * trunk end); at most cap written, the count returned. */

@@ -235,6 +235,8 @@ struct topo_addr {
     uint8_t nside, nhow;            /* being worked out */
     bool ua_seen, carrier_face, single;
     char ua[48];
+    char site[TS_SITE_LEN];         /* site that saw most of its INVITEs ("" none) */
+    uint32_t site_votes;            /* majority vote (Boyer-Moore) for site */
 };
 
 /* Evidence that INVITEs reaching one address are relayed out of the

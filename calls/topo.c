@@ -201,9 +201,30 @@ void topo_hint_failover(struct calls *c, const struct ts_addr *failed, const str
 
 /* ---- B2BUA evidence ---- */
 
+/* The site that saw most INVITEs to or from the address, one vote per
+ * INVITE (the majority vote needs no count per site). */
+static void site_vote(struct topo_addr *e, const char *site)
+{
+    if (!site[0])
+        return;
+    if (!strncmp(e->site, site, sizeof e->site)) {
+        e->site_votes++;
+    } else if (!e->site_votes) {
+        snprintf(e->site, sizeof e->site, "%s", site);
+        e->site_votes = 1;
+    } else {
+        e->site_votes--;
+    }
+}
+
 void topo_invite(struct calls *c, const struct dlg *d)
 {
     int s = get_addr(c, &d->src), t = get_addr(c, &d->dst);
+    const char *site = dlg_str(d, DS_SITE);
+    if (s >= 0)
+        site_vote(&c->topo.addrs[s], site);
+    if (t >= 0)
+        site_vote(&c->topo.addrs[t], site);
     if (s >= 0) {
         c->topo.addrs[s].inv_out++;
         /* an extension as calling number: the sender is inside */
@@ -557,6 +578,7 @@ size_t calls_topo_nodes(const struct calls *c, struct calls_topo_node *out, size
         struct calls_topo_node *o = &out[m];
         memset(o, 0, sizeof *o);
         int first = -1;
+        uint32_t site_legs = 0;
         for (size_t i = 0; i < t->naddrs; i++) {
             const struct topo_addr *e = &t->addrs[i];
             if (e->node != nd)
@@ -569,6 +591,11 @@ size_t calls_topo_nodes(const struct calls *c, struct calls_topo_node *out, size
                 o->calls = e->node_calls;
             if (!o->ua[0] && e->ua[0])
                 memcpy(o->ua, e->ua, sizeof o->ua);
+            /* a dual-homed node: the site of its busiest address */
+            if (e->site[0] && e->inv_in + e->inv_out > site_legs) {
+                memcpy(o->site, e->site, sizeof o->site);
+                site_legs = e->inv_in + e->inv_out;
+            }
         }
         if (first < 0)
             continue;
@@ -597,6 +624,7 @@ size_t calls_topo_nodes(const struct calls *c, struct calls_topo_node *out, size
             o->calls = e->inv_in + e->inv_out;
             o->confidence = e->side ? 0.8f : 0.5f;
             memcpy(o->ua, e->ua, sizeof o->ua);
+            memcpy(o->site, e->site, sizeof o->site);
         }
     }
     free(listed);

@@ -126,8 +126,8 @@ static void print_nodes(FILE *f, const struct calls *c)
     struct calls_topo_node *nv = calloc(TS_TOPO_MAX_ADDRS, sizeof *nv);
     size_t n = nv ? calls_topo_nodes(c, nv, TS_TOPO_MAX_ADDRS) : 0;
     fprintf(f, "\nNodes (learned from the traffic): %zu\n", n);
-    fprintf(f, "%-4s %-16s %-10s %-13s %7s %5s %-20s %s\n", "id", "role", "side", "learned_from",
-            "calls", "conf", "user_agent", "addresses");
+    fprintf(f, "%-4s %-16s %-10s %-13s %7s %5s %-20s %-12s %s\n", "id", "role", "side",
+            "learned_from", "calls", "conf", "user_agent", "site", "addresses");
     for (size_t i = 0; i < n; i++) {
         const struct calls_topo_node *o = &nv[i];
         char addrs[256] = "", a[64];
@@ -136,11 +136,11 @@ static void print_nodes(FILE *f, const struct calls *c)
             snprintf(addrs + l, sizeof addrs - l, "%s%s", k ? ", " : "",
                      ts_addr_str(&o->addrs[k], a, sizeof a));
         }
-        fprintf(f, "%-4u %-16s %-10s %-13s %7u %5.2f %-20.20s %s\n", o->id,
+        fprintf(f, "%-4u %-16s %-10s %-13s %7u %5.2f %-20.20s %-12.12s %s\n", o->id,
                 calls_role_name((enum calls_role)o->role),
                 o->side ? calls_side_name((enum calls_side)o->side) : "-",
                 calls_topo_how_name(o->how), o->calls, (double)o->confidence,
-                o->ua[0] ? o->ua : "-", addrs);
+                o->ua[0] ? o->ua : "-", o->site[0] ? o->site : "-", addrs);
     }
     free(nv);
 }

@@ -717,7 +717,7 @@ static void put_topology(struct jsonw *w, const struct calls *c)
         jsonw_kuint(w, "calls", o->calls);
         jsonw_kreal(w, "confidence", (double)o->confidence);
         put_text_or_null(w, "user_agent", o->ua);
-        jsonw_knull(w, "site");
+        put_text_or_null(w, "site", o->site);
         jsonw_obj_end(w);
     }
     jsonw_arr_end(w);

@@ -700,6 +700,7 @@ static bool write_topology(struct st_writer *w, const struct snap *sn)
         if (o->ua[0])
             b_text(s, 8, o->ua);
         b_text(s, 9, addrs);
+        b_site(s, 10, o->site);
         ok &= run(w, s);
     }
     sqlite3_finalize(s);

@@ -75,9 +75,9 @@ async function pageTopology() {
       svg("text", { x: 10, y: 20, class: "role" }, ROLE_LABEL[n.role] || n.role,
         n.b2bua ? " · B2BUA" : "", n.user_agent ? ` · ${n.user_agent.slice(0, 18)}` : ""),
       svg("text", { x: 10, y: 38, class: "addr" }, n.addresses.join(", ")),
-      svg("text", { x: 10, y: 55, class: "how" }, `${n.learned_from} · ${n.calls} calls`),
+      svg("text", { x: 10, y: 55, class: "how" }, `${n.learned_from} · ${n.calls} calls${n.site ? ` · ${n.site}` : ""}`),
       svg("title", {}, `${ROLE_LABEL[n.role] || n.role} (${n.side ?? "side unknown"}), learned from ${n.learned_from}, ` +
-        `${n.calls} calls, confidence ${num(n.confidence, 2)}`));
+        `${n.calls} calls, confidence ${num(n.confidence, 2)}${n.site ? `, site ${n.site}` : ""}`));
   });
   const heads = ["Enterprise", "SBC", "Carriers"].map((s, i) =>
     svg("text", { x: TOPO_X[i], y: 22, class: "topo-col" }, s));

@@ -102,6 +102,29 @@ def get_in_ns(ns, port, path):
         return None
 
 
+def check_topology_sites(c, topo, legs_seen):
+    """Each topology node's site is the site that saw most of its legs'
+    INVITEs (by the test's own split of the capture); a B2BUA's is one of
+    its addresses' sites."""
+    def majority(ad):
+        votes = legs_seen.get(ad, [])
+        for s in set(votes):
+            if votes.count(s) * 2 > len(votes):
+                return s
+        return None
+    checked = 0
+    for n in topo["nodes"]:
+        want = [majority(ad) for ad in n["addresses"]]
+        if n["b2bua"]:
+            ok = n["site"] in [w for w in want if w] or not any(want)
+        else:
+            ok = want[0] is None or n["site"] == want[0]
+        checked += want[0] is not None
+        c.check(ok, f"topology node {n['addresses']} ({n['role']}): site {n['site']}, want {want}")
+    c.check(checked >= 4 and {n["site"] for n in topo["nodes"]} >= {"branch", "central"},
+            f"topology nodes carry the sites that saw them ({checked} checked)")
+
+
 def check_api(c, a, db, site_of_pair):
     """The stored result through `serve`: sites, calls with their legs'
     sites, trunks per site."""
@@ -127,7 +150,7 @@ def check_api(c, a, db, site_of_pair):
             ids = [x["id"] for x in get(port, "/calls?limit=500&site=" + urllib.parse.quote(name))["calls"]]
             c.check(sorted(ids) == sorted(x["id"] for x in calls if x["site"] == name)
                     and len(ids) == sites[name]["calls"], f"calls?site={name}: {len(ids)} calls")
-        crossing = 0
+        crossing, legs_seen = 0, {}
         for call in calls:
             d = get(port, f"/calls/{call['id']}")
             legsites = set()
@@ -135,9 +158,12 @@ def check_api(c, a, db, site_of_pair):
                 want = site_of_pair.get(frozenset((leg["src"], leg["dst"])))
                 c.check(leg["site"] == want, f"call {call['id']} leg {leg['idx']}: site {leg['site']} != {want}")
                 legsites.add(leg["site"])
+                for ad in (leg["src"], leg["dst"]):
+                    legs_seen.setdefault(ad, []).append(want)
             c.check(d["call"]["site"] == d["legs"][0]["site"], f"call {call['id']}: the first leg's site")
             crossing += legsites == {"branch", "central"}
         c.check(crossing > 0, f"calls list legs from both sites ({crossing})")
+        check_topology_sites(c, get(port, "/topology"), legs_seen)
         everything = get(port, "/trunks")["trunks"]
         per_site = {}
         for name in sites:

@@ -24,6 +24,7 @@
 
 static struct sip_msg M;
 static char BUF[8192];
+static const char *SITE;   /* site of the sensor that sees the next messages (NULL: local) */
 
 /* The report's JSON of the kept calls ('c'), trunks ('t') or registrations
  * ('r') as one array, written by the report module and parsed back: the
@@ -124,6 +125,7 @@ static void tx_send(struct calls *c, uint64_t t_ms, const char *src, const char 
     pm.ipver = 4;
     addr_port(src, &pm.src, &pm.sport);
     addr_port(dst, &pm.dst, &pm.dport);
+    pm.site = SITE;
     calls_sip(c, &pm, &M);
 }
 
@@ -1079,6 +1081,60 @@ static void test_failover_learned(void **state)
     calls_free(c);
 }
 
+/* Each node's site is the site that saw most of its INVITEs (not the
+ * first one): the PBX is first seen by the branch sensor, then three times
+ * by dc1; the relay's two faces, the carrier and the PBX are dc1's, the branch
+ * phone the branch's; a local capture (no site) leaves it empty. */
+static void test_topo_site(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    const char *P = "10.1.0.10", *Si = "10.1.0.1", *So = "10.2.0.1", *A = "10.2.0.50",
+               *Ph = "10.9.0.5", *L = "10.7.0.7";
+    char to[16], c0[8], c1[8];
+    SITE = "branch";
+    answered_call(c, 0, "b0", Ph, P, "2001", "2002", 100, 900, 1000, NULL);
+    SITE = "dc1";
+    for (int i = 0; i < 3; i++) {
+        snprintf(to, sizeof to, "089123400%d", i);
+        snprintf(c0, sizeof c0, "p%d", i);
+        snprintf(c1, sizeof c1, "s%d", i);
+        answered_call(c, 3000 + (uint64_t)i * 3000, c0, P, Si, "+49301112222", to, 100, 900,
+                      5000, NULL);
+        answered_call(c, 3000 + (uint64_t)i * 3000 + 20, c1, So, A, "0301112222", to, 80, 870,
+                      5000, NULL);
+    }
+    SITE = NULL;
+    answered_call(c, 20000, "l0", L, P, "3001", "3002", 100, 900, 1000, NULL);
+    calls_finish(c);
+    struct calls_topo_node nv[16];
+    size_t n = calls_topo_nodes(c, nv, 16);
+    int seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        char a[64];
+        const char *first = ts_addr_str(&nv[i].addrs[0], a, sizeof a);
+        if (nv[i].b2bua) {   /* the relay: both faces */
+            assert_int_equal(nv[i].naddrs, 2);
+            assert_string_equal(nv[i].site, "dc1");
+            seen |= 1;
+        } else if (!strcmp(first, A)) {
+            assert_string_equal(nv[i].site, "dc1");
+            seen |= 2;
+        } else if (!strcmp(first, P)) {
+            assert_string_equal(nv[i].site, "dc1");   /* 3 of the 4 INVITEs sites saw */
+            seen |= 4;
+        } else if (!strcmp(first, Ph)) {
+            assert_string_equal(nv[i].site, "branch");
+            seen |= 8;
+        } else if (!strcmp(first, L)) {
+            assert_string_equal(nv[i].site, "");
+            seen |= 16;
+        }
+    }
+    assert_int_equal(seen, 31);
+    calls_free(c);
+}
+
 /* A 2xx the caller never ACKs is repeated until the callee's Timer H gives
  * up with a BYE (RFC 3261 13.3.1.4): the leg is answered but flagged, the
  * trunk counts it and it is not a completed session. */
@@ -1884,6 +1940,7 @@ int main(void)
         cmocka_unit_test(test_duration_first_bye),
         cmocka_unit_test(test_sbc_learned),
         cmocka_unit_test(test_failover_learned),
+        cmocka_unit_test(test_topo_site),
         cmocka_unit_test(test_no_ack),
         cmocka_unit_test(test_icmp_unreach_leg),
         cmocka_unit_test(test_corr_timing_multihomed),
