@@ -229,7 +229,10 @@ struct calls_trunk {
     uint32_t codes[600];          /* final status 100..699 */
     uint32_t concurrent, peak_concurrent;
     uint64_t peak_ns;
+    /* calls up per codec now, and at the bandwidth peak (peak_kbps: the
+     * largest sum of calls x codec rate at one instant, per direction) */
     uint32_t conc_codec[CALLS_CODEC_N], peak_codec[CALLS_CODEC_N];
+    double peak_kbps;
     size_t nbuckets, buckets_cap;
     struct calls_bucket *buckets; /* ascending start_ns */
     char site[TS_SITE_LEN];       /* site that saw its first INVITE */
@@ -245,7 +248,8 @@ double calls_kpi_acd_s(const struct calls_kpi *k); /* -1 if none */
 double calls_kpi_mean(double sum, uint64_t n);    /* -1 if n == 0 */
 /* Upper bound of the bin holding the 95th percentile (ms), -1 if empty. */
 int64_t calls_hist_p95(const struct calls_hist *h);
-/* Per-direction kbit/s (Ethernet L2 incl.) the peak concurrency implies. */
+/* Per-direction kbit/s (Ethernet L2 incl.) at the trunk's bandwidth peak:
+ * the largest sum over the calls up at one instant of their codec's rate. */
 double calls_trunk_peak_kbps(const struct calls_trunk *t);
 double calls_codec_kbps(enum calls_codec k);
 struct capacity_result;

@@ -252,8 +252,15 @@ void trunk_conc(struct calls *c, struct dlg *d, int delta, uint64_t ts)
                 t->peak_concurrent = t->concurrent;
                 t->peak_ns = ts;
             }
-            if (t->conc_codec[k] > t->peak_codec[k])
-                t->peak_codec[k] = t->conc_codec[k];
+            /* the bandwidth peak is one instant: its codec mix is kept, not
+             * each codec's own maximum (those may fall at different times) */
+            double kbps = 0;
+            for (unsigned j = 0; j < CALLS_CODEC_N; j++)
+                kbps += t->conc_codec[j] * calls_codec_kbps((enum calls_codec)j);
+            if (kbps > t->peak_kbps) {
+                t->peak_kbps = kbps;
+                memcpy(t->peak_codec, t->conc_codec, sizeof t->peak_codec);
+            }
             struct calls_bucket *b = bucket_at(c, t, ts);
             if (b && t->concurrent > b->peak_concurrent)
                 b->peak_concurrent = t->concurrent;
@@ -487,13 +494,7 @@ double calls_codec_kbps(enum calls_codec k)
     }
 }
 
-double calls_trunk_peak_kbps(const struct calls_trunk *t)
-{
-    double s = 0;
-    for (unsigned k = 0; k < CALLS_CODEC_N; k++)
-        s += t->peak_codec[k] * calls_codec_kbps((enum calls_codec)k);
-    return s;
-}
+double calls_trunk_peak_kbps(const struct calls_trunk *t) { return t->peak_kbps; }
 
 void calls_trunk_capacity(const struct calls_trunk *t, struct capacity_result *r)
 {

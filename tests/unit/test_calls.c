@@ -1266,6 +1266,52 @@ static void test_sbc_config_limit(void **state)
     unlink(path);
 }
 
+/* An answered call from..to whose offer and answer carry one codec (payload
+ * pt); the BYE is the caller's to send. */
+static void codec_call(struct calls *c, uint64_t t, const char *cid, const char *from,
+                       const char *to, unsigned pt)
+{
+    const char *E = "10.0.0.1", *I = "203.0.113.5";
+    char o[256], a[256];
+    snprintf(o, sizeof o, "v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"
+             "m=audio %u RTP/AVP %u\r\n", E, E, (unsigned)(4000 + t / 100), pt);
+    snprintf(a, sizeof a, "v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"
+             "m=audio %u RTP/AVP %u\r\n", I, I, (unsigned)(30000 + t / 100), pt);
+    TX(c, t, E, I, .method = "INVITE", .cid = cid, .from = from, .to = to, .ruri = to, .sdp = o);
+    TX(c, t + 100, I, E, .status = 200, .reason = "OK", .cid = cid, .from = from, .to = to,
+       .ttag = "tt", .cmeth = "INVITE", .sdp = a);
+    TX(c, t + 110, E, I, .method = "ACK", .cid = cid, .from = from, .to = to, .ttag = "tt",
+       .branch = "z9hG4bKack");
+}
+
+/* The peak bandwidth is one instant's: two G.711 calls, later three G.729
+ * calls: 2 x 87.2 kbit/s, with the codec mix of that instant (adding each
+ * codec's own peak gave 268 kbit/s, a moment that never happened). */
+static void test_trunk_peak_bandwidth(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    const char *E = "10.0.0.1", *I = "203.0.113.5";
+    codec_call(c, 0, "g1", "101", "201", 0);
+    codec_call(c, 3000, "g2", "102", "202", 0);
+    bye_call(c, 9000, "g2", E, I, "102", "202");
+    bye_call(c, 10000, "g1", E, I, "101", "201");
+    codec_call(c, 20000, "g3", "103", "203", 18);
+    codec_call(c, 23000, "g4", "104", "204", 18);
+    codec_call(c, 26000, "g5", "105", "205", 18);
+    bye_call(c, 29000, "g5", E, I, "105", "205");
+    bye_call(c, 29500, "g4", E, I, "104", "204");
+    bye_call(c, 30000, "g3", E, I, "103", "203");
+    calls_finish(c);
+    assert_int_equal(calls_trunk_count(c), 1);
+    const struct calls_trunk *t = calls_trunk_get(c, 0);
+    assert_int_equal(t->peak_concurrent, 3);
+    assert_true(calls_trunk_peak_kbps(t) > 174.39 && calls_trunk_peak_kbps(t) < 174.41);
+    assert_int_equal(t->peak_codec[CALLS_CODEC_G711], 2);
+    assert_int_equal(t->peak_codec[CALLS_CODEC_G729], 0);
+    calls_free(c);
+}
+
 static void test_trunk_kpis(void **state)
 {
     (void)state;
@@ -1936,6 +1982,7 @@ int main(void)
         cmocka_unit_test(test_corr_shared_media),
         cmocka_unit_test(test_failure_attribution),
         cmocka_unit_test(test_trunk_kpis),
+        cmocka_unit_test(test_trunk_peak_bandwidth),
         cmocka_unit_test(test_timer_b_timeout),
         cmocka_unit_test(test_duration_first_bye),
         cmocka_unit_test(test_sbc_learned),
