@@ -1308,7 +1308,12 @@ static void h_trunk(struct api_call *a, int64_t id)
     json_object_set_new(a->json, "failures", fails);
     json_object_set_new(a->json, "codecs", codecs);
     json_object_set_new(a->json, "kbps_per_call", json_real(per_call));
-    json_object_set_new(a->json, "peak_kbps", json_real(per_call * (double)peak));
+    /* one figure everywhere: the stored peak (written with the trunk since
+     * schema 10); older databases get the estimate from the codec mix */
+    json_t *stored = json_object_get(t, "peak_kbps");
+    json_object_set_new(a->json, "peak_kbps",
+                        json_is_number(stored) ? json_real(json_number_value(stored))
+                                               : json_real(per_call * (double)peak));
     json_object_set_new(a->json, "registrations", regs);
     json_object_set_new(a->json, "keepalives", keep);
     json_object_set_new(a->json, "capacity", cap);

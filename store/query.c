@@ -661,7 +661,7 @@ int stq_stream_series(struct stq *q, int64_t stream_id, uint32_t max, stq_row_fn
     " t.cancelled AS cancelled, t.failed AS failed, t.timeouts AS timeouts, t.asr AS asr,"    \
     " t.ner AS ner, t.acd_s AS acd_s, t.pdd_mean_ms AS pdd_mean_ms,"                          \
     " t.pdd_p95_ms AS pdd_p95_ms, t.peak_concurrent AS peak_concurrent, " ISO("t.peak_ts")    \
-    " AS peak_ts, " ISO("t.updated") " AS updated, t.site AS site"
+    " AS peak_ts, t.peak_kbps AS peak_kbps, " ISO("t.updated") " AS updated, t.site AS site"
 
 int stq_trunks(struct stq *q, stq_row_fn fn, void *ctx)
 {

@@ -48,7 +48,8 @@ const char *const st_stmt_sql[S_N] = {
     [S_CAP_END] = "UPDATE captures SET finished=?2, first_ts=?3, last_ts=?4 WHERE id=?1",
     [S_TRUNK] = "INSERT INTO trunks(name,local_addr,peer_addr,itsp,attempts,answered,busy,"
                 "rejected,cancelled,failed,timeouts,asr,ner,acd_s,pdd_mean_ms,pdd_p95_ms,"
-                "peak_concurrent,peak_ts,updated,site) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "peak_concurrent,peak_ts,updated,site,peak_kbps) "
+                "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(local_addr,peer_addr) DO UPDATE SET name=excluded.name,"
                 "itsp=excluded.itsp,attempts=excluded.attempts,answered=excluded.answered,"
                 "busy=excluded.busy,rejected=excluded.rejected,cancelled=excluded.cancelled,"
@@ -56,7 +57,7 @@ const char *const st_stmt_sql[S_N] = {
                 "ner=excluded.ner,acd_s=excluded.acd_s,pdd_mean_ms=excluded.pdd_mean_ms,"
                 "pdd_p95_ms=excluded.pdd_p95_ms,peak_concurrent=excluded.peak_concurrent,"
                 "peak_ts=excluded.peak_ts,updated=excluded.updated,"
-                "site=coalesce(excluded.site,trunks.site) RETURNING id",
+                "site=coalesce(excluded.site,trunks.site),peak_kbps=excluded.peak_kbps RETURNING id",
     [S_KPI] = "INSERT OR REPLACE INTO kpi_minute(trunk_id,direction,minute,attempts,answered,"
               "busy,rejected,cancelled,failed,timeouts,srd_sum_ms,srd_n,ans_sum_ms,ans_n,"
               "dur_sum_s,dur_n,peak_concurrent) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -729,6 +730,7 @@ static bool write_snap(struct st_writer *w, const struct snap *sn)
         b_ts(s, 18, t->peak_ns);
         b_i64(s, 19, (int64_t)now);
         b_site(s, 20, t->site);
+        b_real(s, 21, t->peak_kbps);
         int64_t tid = 0;
         if (sqlite3_step(s) == SQLITE_ROW)
             tid = sqlite3_column_int64(s, 0);

@@ -293,6 +293,11 @@ static const char SCHEMA_V11[] =
     " WITHOUT ROWID;"
     "CREATE INDEX spool_blocks_time ON spool_blocks(first_ts);";
 
+/* Version 12: the trunk's peak bandwidth, computed once where the calls
+ * are (the largest sum of calls x codec rate at one instant), so that the
+ * report, the API and the dashboard give the same figure. */
+static const char SCHEMA_V12[] = "ALTER TABLE trunks ADD COLUMN peak_kbps REAL;";
+
 const char *st_schema_step(int version)
 {
     switch (version) {
@@ -318,6 +323,8 @@ const char *st_schema_step(int version)
         return SCHEMA_V10;
     case 11:
         return SCHEMA_V11;
+    case 12:
+        return SCHEMA_V12;
     default:
         return NULL;
     }

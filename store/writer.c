@@ -476,6 +476,7 @@ static struct rec *snap_new(struct st_writer *w, const struct calls *c, uint64_t
         o->p95 = calls_hist_p95(&t->srd_hist);
         o->peak = t->peak_concurrent;
         o->peak_ns = t->peak_ns;
+        o->peak_kbps = calls_trunk_peak_kbps(t);
         size_t k = buckets_since(t, since_ns);
         o->b0 = sn->nbuckets;
         o->nb = k;

@@ -34,6 +34,7 @@ struct snap_trunk {
     int64_t p95;                  /* -1: none */
     uint32_t peak;
     uint64_t peak_ns;
+    double peak_kbps;             /* calls_trunk_peak_kbps */
     size_t b0, nb;                /* its buckets in snap.buckets */
 };
 

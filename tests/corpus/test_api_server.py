@@ -225,9 +225,10 @@ def main():
     # the analysis report's view of the same streams, to compare field by field
     rep = subprocess.run([a.bin, "analyze", "--json", pcap], check=True, capture_output=True, text=True)
     try:
-        report_streams = json.loads(rep.stdout).get("streams", [])
+        report_doc = json.loads(rep.stdout)
     except ValueError:
-        report_streams = []
+        report_doc = {}
+    report_streams = report_doc.get("streams", [])
     con = sqlite3.connect(db)
     sql = lambda s, *p: con.execute(s, p).fetchall()
 
@@ -246,7 +247,7 @@ def main():
         check(cl.json("/api/v1/openapi.json") == spec, "/api/v1/openapi.json serves api/openapi.json")
         st, h, body = cl.req("HEAD", "/api/v1/openapi.json")
         check(st == 200 and not body, "HEAD /api/v1/openapi.json: %d, %d bytes" % (st, len(body)))
-        run_api(cl, sql, db)
+        run_api(cl, sql, db, report_doc.get("trunks", []))
         run_search(cl, sql, json.load(open(os.path.join(a.work, "g.truth.json"))))
         run_topology(cl, json.loads(rep.stdout), os.path.join(a.work, "g.truth.json"))
         run_streams(cl, sql, report_streams)
@@ -301,7 +302,7 @@ def run_topology(cl, report, truth_path):
           "topology: every trunk end on a node")
 
 
-def run_api(cl, sql, db):
+def run_api(cl, sql, db, report_trunks):
     h = cl.json("/api/v1/health")
     check(h and h["status"] == "ok" and h["live"] is False, "health ok, not live")
     st = cl.json("/api/v1/stats")
@@ -425,6 +426,16 @@ def run_api(cl, sql, db):
         "SELECT count(*) FROM legs l, trunks t WHERE t.id=? AND ((l.src=t.local_addr AND l.dst=t.peer_addr) OR "
         "(l.src=t.peer_addr AND l.dst=t.local_addr))", ref[0][0])[0][0], "trunk directions count its legs")
     check(td["peak_kbps"] >= 0 and td["codes"], "trunk codes and bandwidth")
+    # one bandwidth figure: the trunk page, the trunk list and the report agree
+    rep_kbps = {(x.get("local"), x.get("peer")): x.get("peak_bandwidth_kbps")
+                for x in report_trunks}
+    for x in t["trunks"]:
+        dt = cl.json("/api/v1/trunks/%d" % x["id"])
+        want = rep_kbps.get((x["local"], x["peer"]))
+        check(want is not None and x["peak_kbps"] is not None and abs(x["peak_kbps"] - want) < 0.05
+              and abs(dt["peak_kbps"] - want) < 0.05,
+              "trunk %d: peak bandwidth %s (list) / %s (page) != report's %s"
+              % (x["id"], x["peak_kbps"], dt["peak_kbps"], want))
     cl.json("/api/v1/trunks/424242", want=404)
     cl.json("/api/v1/trunks/424242/kpis", want=404)
     ov = cl.json("/api/v1/kpis?bucket=60")
