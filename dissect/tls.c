@@ -494,8 +494,8 @@ static void handshake_bytes(struct tls_conn *c, int dir, struct bv b, uint64_t o
         if (n > room)
             n = room;
         struct bv part;
-        bv_take(&b, n, &part);
-        bv_copy(&part, d->hs + d->hs_len, n);
+        if (!bv_take(&b, n, &part) || !bv_copy(&part, d->hs + d->hs_len, n))
+            break; /* n <= b.len: cannot happen, but -O2 cannot see it */
         d->hs_len += n;
         off += n;
         if (d->hs_len == 4) {
