@@ -431,8 +431,10 @@ out:
     if (w)
         st_writer_close(w);
     free(files);
-    if (w && acfg && cli_alerts_replay(acfg, db_path, "trunkscope analyze") != 0 && rc == 0)
-        rc = 1;
+    /* the alert rules replay a complete store only: after an error (a write
+     * refused, an unreadable input) the one line already said what is wrong */
+    if (w && acfg && rc == 0 && cli_alerts_replay(acfg, db_path, "trunkscope analyze") != 0)
+        rc = 2;
     free(acfg);
     if (serve_addr && rc == 0) {
         struct api_options o = { .db_path = db_path, .http = serve_addr,
