@@ -7,7 +7,8 @@
 int cmd_gen(int argc, char **argv);
 
 /* argv[0] is the subcommand name ("gen"); options follow. Exit status:
- * 0 done, 1 I/O or internal failure, 2 usage error. */
+ * 0 done, 2 bad usage or an output that cannot be written (one line, as every
+ * other command), 1 out of memory or an internal failure. */
 int cmd_gen(int argc, char **argv)
 {
     struct gen_opts o;
@@ -19,14 +20,14 @@ int cmd_gen(int argc, char **argv)
             fputs(gen_usage(), stdout);
             return 0;
         }
-        fprintf(stderr, "%s\n", err);
+        fprintf(stderr, "trunkscope %s\n", err);
         return 2;
     }
     struct gen_result r;
     e = gen_run_files(&o, &r, err, sizeof err);
     if (e != GEN_OK) {
-        fprintf(stderr, "%s\n", err);
-        return 1;
+        fprintf(stderr, "trunkscope %s\n", err);
+        return e == GEN_EUSAGE || e == GEN_EIO ? 2 : 1;
     }
     fprintf(stderr, "gen: %llu calls, %llu packets (%llu SIP, %llu RTP, %llu RTCP), %llu frames -> %s\n",
             (unsigned long long)r.calls, (unsigned long long)r.packets,

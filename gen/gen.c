@@ -840,12 +840,26 @@ enum gen_err gen_run_files(const struct gen_opts *o, struct gen_result *res, cha
         return GEN_EIO;
     }
     setvbuf(tf, NULL, _IOFBF, 1 << 16);
+    errno = 0;
     enum gen_err e = gen_run(o, pf, tf, res);
-    if ((to_stdout ? fflush(pf) : fclose(pf)) != 0 && e == GEN_OK)
+    int werr = errno; /* the write that failed set it (ENOSPC, EIO, ...) */
+    const char *wpath = ferror(tf) ? tp : o->out_path;
+    if ((to_stdout ? fflush(pf) : fclose(pf)) != 0 && e == GEN_OK) {
         e = GEN_EIO;
-    if (fclose(tf) != 0 && e == GEN_OK)
+        werr = errno;
+        wpath = o->out_path;
+    }
+    if (fclose(tf) != 0 && e == GEN_OK) {
         e = GEN_EIO;
-    if (e != GEN_OK)
-        snprintf(err, errlen, "gen: %s", e == GEN_EIO ? "write error" : e == GEN_ENOMEM ? "out of memory" : "internal error");
+        werr = errno;
+        wpath = tp;
+    }
+    if (e == GEN_EIO)
+        snprintf(err, errlen, "gen: cannot write %s: %s", wpath,
+                 werr ? strerror(werr) : "write error");
+    else if (e != GEN_OK)
+        snprintf(err, errlen, "gen: %s", e == GEN_ENOMEM ? "out of memory"
+                                         : e == GEN_EUSAGE ? "nothing to generate"
+                                                           : "internal error");
     return e;
 }

@@ -1,4 +1,4 @@
-"""Command-line behaviour of `trunkscope analyze`: several inputs merged,
+"""Command-line behaviour of `trunkscope analyze` (and `gen`'s errors): several inputs merged,
 standard input, and clear one-line errors with exit code 2 for bad inputs and
 options, after the good inputs were analysed."""
 import os
@@ -135,6 +135,19 @@ def main():
             and "Trunks:" in text, "--summary: counts and trunks, no call or stream rows")
     rc, out, err = run(a.bin, ["analyze", "--top", "0", gen_pcap])
     c.check(rc == 2 and "--top needs a number of rows from 1, not '0'" in err, f"--top 0: {err!r}")
+    # gen: bad values and outputs that cannot be written are usage errors like
+    # everywhere else: exit 2 and one line naming the cause
+    outdir = os.path.join(a.work, "no-such-dir", "g.pcap")
+    for args, want in ((["gen", "-o", os.path.join(a.work, "g.pcap"), "--calls", "x"],
+                        "trunkscope gen: bad value 'x' for --calls"),
+                       (["gen", "--calls", "2"], "trunkscope gen: -o FILE is required"),
+                       (["gen", "-o", outdir, "--calls", "2"],
+                        f"trunkscope gen: cannot open {outdir}: No such file or directory"),
+                       (["gen", "-o", "/dev/full", "--truth", os.path.join(a.work, "t.json"),
+                         "--calls", "2"],
+                        "trunkscope gen: cannot write /dev/full: No space left on device")):
+        rc, out, err = run(a.bin, args)
+        c.check(rc == 2 and err.strip() == want, f"gen {args[1:]}: rc={rc} err={err!r}")
 
     # text report shows the headline numbers
     rc, out, err = run(a.bin, ["analyze", p1])
