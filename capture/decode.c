@@ -51,6 +51,7 @@ struct dctx {
     unsigned nest;     /* VLAN tags, PPPoE and tunnels: the loop guard */
     bool vlan_seen;
     bool delivered;
+    bool snapped;      /* the frame was cut by the capture's snap length */
     const uint8_t *frame;          /* the frame's first byte, for the hint */
     const struct frame_hint *hint; /* NULL: none */
 };
@@ -289,10 +290,22 @@ static void dec_udp(struct dctx *c, struct bv b)
         return;
     }
     struct bv payload;
-    if (!bv_sub(b, 0, (size_t)ulen - 8, &payload)) {
+    if (c->m.cut && b.len < (size_t)ulen - 8) {
+        /* a header-only capture: what the snap length kept is handed on
+         * with the size of the rest, for RTP statistics from the headers */
+        if (dp == VXLAN_PORT || dp == GTPU_PORT) {
+            TS_INC(c->st, UDP_TRUNCATED);
+            return;
+        }
+        TS_INC(c->st, UDP_SNAPPED);
+        c->m.cut = (uint32_t)((size_t)ulen - 8 - b.len);
+        payload = b;
+    } else if (!bv_sub(b, 0, (size_t)ulen - 8, &payload)) {
         /* the IP packet is whole, so the UDP length lies */
         TS_INC(c->st, UDP_MALFORMED);
         return;
+    } else {
+        c->m.cut = 0;
     }
     if (dp == VXLAN_PORT) {
         dec_vxlan(c, payload);
@@ -596,8 +609,13 @@ static void dec_ipv4(struct dctx *c, struct bv b)
         return;
     }
     if (b.len < tot) {
-        TS_INC(c->st, IPV4_TRUNCATED);
-        return;
+        /* cut by the snap length: an unfragmented UDP datagram whose
+         * headers were kept still goes on (header-only captures) */
+        if (!c->snapped || (frag & 0x3fff) || proto != TS_L4_UDP || b.len < hl + 8) {
+            TS_INC(c->st, IPV4_TRUNCATED);
+            return;
+        }
+        c->m.cut = (uint32_t)(tot - b.len);
     }
     b = bv_head(b, tot); /* Ethernet padding goes */
     TS_INC(c->st, IPV4);
@@ -650,8 +668,13 @@ static void dec_ipv6(struct dctx *c, struct bv b)
     struct bv hdr, pay;
     bv_take(&b, 40, &hdr);
     if (!bv_sub(b, 0, plen, &pay)) {
-        TS_INC(c->st, IPV6_TRUNCATED);
-        return;
+        /* as for IPv4: UDP right after the fixed header, its header kept */
+        if (!c->snapped || nh != TS_L4_UDP || b.len < 8) {
+            TS_INC(c->st, IPV6_TRUNCATED);
+            return;
+        }
+        c->m.cut = (uint32_t)(plen - b.len);
+        pay = b;
     }
     TS_INC(c->st, IPV6);
     c->m.ipver = 6;
@@ -898,6 +921,7 @@ void decoder_frame_hinted(struct decoder *d, const struct ts_frame *f,
     c.m.file_idx = f->file_idx;
     c.m.linktype = f->linktype;
     c.m.site = f->site;
+    c.snapped = f->caplen < f->wirelen;
     count_linktype(d, f->linktype);
 
     struct bv b = bv_make(f->data, f->caplen);

@@ -60,6 +60,8 @@ struct pkt_meta {
     uint8_t l4;           /* TS_L4_* */
     uint8_t encap_depth;  /* tunnels peeled */
     bool reassembled;     /* built from IP fragments */
+    uint32_t cut;         /* UDP payload bytes the capture's snap length cut off
+                           * (header-only captures); 0: the payload is whole */
     struct ts_addr src, dst;
     uint16_t sport, dport;
     const char *site;     /* ts_frame.site: copied by whoever keeps it */

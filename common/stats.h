@@ -64,6 +64,7 @@
     X(UDP, "udp.packets")                                                    \
     X(UDP_TRUNCATED, "udp.truncated")                                        \
     X(UDP_MALFORMED, "udp.malformed")                                        \
+    X(UDP_SNAPPED, "udp.header_only")                                        \
     /* SCTP */                                                               \
     X(SCTP, "sctp.packets")                                                  \
     X(SCTP_TRUNCATED, "sctp.truncated")                                      \

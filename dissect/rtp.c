@@ -9,6 +9,11 @@
 
 enum rtp_result rtp_parse(struct bv pkt, struct rtp_hdr *out)
 {
+    return rtp_parse_cut(pkt, 0, out);
+}
+
+enum rtp_result rtp_parse_cut(struct bv pkt, size_t cut, struct rtp_hdr *out)
+{
     memset(out, 0, sizeof *out);
     struct bv b = pkt;
     uint8_t o1, o2;
@@ -34,7 +39,10 @@ enum rtp_result rtp_parse(struct bv pkt, struct rtp_hdr *out)
             return RTP_TRUNCATED;
     }
     out->hdr_len = pkt.len - b.len;
-    if (out->padding) {
+    if (cut) {
+        out->cut = cut;
+        out->payload = b;
+    } else if (out->padding) {
         /* The last octet counts the padding, itself included (5.1). */
         uint8_t pad = 0;
         if (!bv_peek_u8(pkt, pkt.len - 1, &pad) || pad == 0 || pad > b.len)
@@ -50,13 +58,16 @@ enum rtp_result rtp_parse(struct bv pkt, struct rtp_hdr *out)
 bool rtp_looks_like(struct bv pkt)
 {
     struct rtp_hdr h;
-    if (rtp_parse(pkt, &h) != RTP_OK)
-        return false;
+    return rtp_parse(pkt, &h) == RTP_OK && rtp_hdr_plausible(&h);
+}
+
+bool rtp_hdr_plausible(const struct rtp_hdr *h)
+{
     /* RFC 3551 reserves 72-76 so that RTP never looks like SR..APP. */
-    if (h.pt >= 72 && h.pt <= 76)
+    if (h->pt >= 72 && h->pt <= 76)
         return false;
     /* RFC 5761 4: marker + 64..95 is RTCP (PT 192-223) on a muxed port. */
-    if (h.marker && h.pt >= 64 && h.pt <= 95)
+    if (h->marker && h->pt >= 64 && h->pt <= 95)
         return false;
     return true;
 }

@@ -38,12 +38,23 @@ struct rtp_hdr {
     uint8_t pad_len;        /* padding bytes at the end, count byte included */
     size_t hdr_len;         /* bytes before the payload */
     struct bv payload;      /* between header and padding */
+    size_t cut;             /* payload bytes missing after payload (header-only
+                             * capture); 0: whole */
 };
 
 /* Parse one RTP packet (a whole UDP payload). On RTP_OK every field is set;
  * views point into pkt. Does not demultiplex RTCP (RFC 5761): callers check
  * rtcp_looks_like() first on a muxed port. */
 enum rtp_result rtp_parse(struct bv pkt, struct rtp_hdr *out);
+
+/* rtp_parse() of a datagram whose last cut bytes the capture did not keep
+ * (snap length): the header must be whole; the padding count, in the last
+ * byte, is unknown, so payload is what was kept (pad_len 0, out->cut set).
+ * cut 0 is rtp_parse(). */
+enum rtp_result rtp_parse_cut(struct bv pkt, size_t cut, struct rtp_hdr *out);
+
+/* The payload type tests of rtp_looks_like() on a parsed header. */
+bool rtp_hdr_plausible(const struct rtp_hdr *h);
 
 /* The test tshark's heuristic RTP dissector applies (rtp.heuristic_rtp,
  * Wireshark 4.0 dissect_rtp_heur + dissect_rtp): version 2, PT not 72-76,

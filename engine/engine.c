@@ -240,6 +240,13 @@ static bool hep_packet(struct engine *e, const struct pkt_meta *m, struct bv pay
 static void on_udp(void *ctx, const struct pkt_meta *m, struct bv payload)
 {
     struct engine *e = ctx;
+    if (m->cut) { /* header-only capture: of a cut datagram RTP/RTCP headers serve */
+        if (sip_looks_like(payload))
+            TS_INC(&e->st, SIP_TRUNCATED);
+        else if (e->media)
+            (void)media_udp(e->media, m, payload);
+        return;
+    }
     if (hep_packet(e, m, payload))
         return;
     if (sip_looks_like(payload)) {

@@ -23,6 +23,7 @@
 static const char *const flag_names[MEDIA_F_N] = {
     "one_way", "no_audio", "late_media", "rtp_after_bye", "codec_mismatch",
     "capture_gap", "srtp", "unsignalled", "ssrc_change", "evicted", "series_full",
+    "truncated",
 };
 
 const char *media_flag_name(unsigned bit)
@@ -406,6 +407,8 @@ static void rtp_packet(struct media *m, const struct pkt_meta *pm, const struct 
 
     r->packets++;
     r->bytes += len;
+    if (h->cut)
+        r->flags |= MEDIA_F_TRUNCATED;
     if (t > r->last_ns)
         r->last_ns = t;
     if (r->packets == 1)
@@ -572,6 +575,9 @@ bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload)
         m->have_base = true;
         m->base_ns = pm->ts_ns;
     }
+    /* len: the datagram's size on the wire, of which a header-only capture
+     * kept payload.len bytes (pm->cut the rest) */
+    size_t len = payload.len + pm->cut;
     uint8_t b0 = 0, b1 = 0;
     (void)bv_peek_u8(payload, 0, &b0);
     (void)bv_peek_u8(payload, 1, &b1);
@@ -583,7 +589,7 @@ bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload)
     bool looked = false;
     if ((b0 >> 6) == 2 && !(b1 >= 192 && b1 <= 223)) {
         struct rtp_hdr h;
-        if (rtp_parse(payload, &h) == RTP_OK) {
+        if (rtp_parse_cut(payload, pm->cut, &h) == RTP_OK) {
             stream_find(m, pm, h.ssrc, &l);
             looked = true;
             struct mstream *s = l.s;
@@ -595,14 +601,14 @@ bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload)
                     }
                     TS_INC(m->st, RTP_PACKETS);
                     TS_INC(m->st, RTP_SIGNALLED);
-                    rtp_packet(m, pm, &h, payload.len, s->e, s->by_src, &l);
+                    rtp_packet(m, pm, &h, len, s->e, s->by_src, &l);
                     return true;
                 }
-                if (!m->cfg.heuristic || !rtp_looks_like(payload))
+                if (!m->cfg.heuristic || !rtp_hdr_plausible(&h))
                     return false;
                 TS_INC(m->st, RTP_PACKETS);
                 TS_INC(m->st, RTP_HEURISTIC);
-                rtp_packet(m, pm, &h, payload.len, NULL, false, &l);
+                rtp_packet(m, pm, &h, len, NULL, false, &l);
                 return true;
             }
         }
@@ -631,29 +637,27 @@ bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload)
             return true;
         }
         struct rtp_hdr h;
-        enum rtp_result r = rtp_parse(payload, &h);
+        enum rtp_result r = rtp_parse_cut(payload, pm->cut, &h);
         if (r != RTP_OK) {
             count_rtp_err(m, r);
             return true;
         }
         TS_INC(m->st, RTP_PACKETS);
         TS_INC(m->st, RTP_SIGNALLED);
-        rtp_packet(m, pm, &h, payload.len, e, by_src, looked ? &l : NULL);
+        rtp_packet(m, pm, &h, len, e, by_src, looked ? &l : NULL);
         return true;
     }
     if (!m->cfg.heuristic || stun_message(payload))
         return false;
-    if (rtp_looks_like(payload)) {
-        struct rtp_hdr h;
-        if (rtp_parse(payload, &h) != RTP_OK)
-            return false;
+    struct rtp_hdr h;
+    if (rtp_parse_cut(payload, pm->cut, &h) == RTP_OK && rtp_hdr_plausible(&h)) {
         bool known = looked && l.s;
-        if (!known && m->cfg.heuristic_confirm && !cand_confirm(m, pm, &h, payload.len))
+        if (!known && m->cfg.heuristic_confirm && !cand_confirm(m, pm, &h, len))
             return false;
         TS_INC(m->st, RTP_PACKETS);
         TS_INC(m->st, RTP_HEURISTIC);
         /* a confirmed candidate made the stream: look it up again */
-        rtp_packet(m, pm, &h, payload.len, NULL, false, known ? &l : NULL);
+        rtp_packet(m, pm, &h, len, NULL, false, known ? &l : NULL);
         return true;
     }
     /* RTCP multiplexed on an unsignalled stream's ports (RFC 5761), either

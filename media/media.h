@@ -71,7 +71,9 @@ enum {
     MEDIA_F_SSRC_CHANGE = 1u << 8,   /* another SSRC was seen on this 5-tuple before */
     MEDIA_F_EVICTED = 1u << 9,       /* ended early: the stream table was full */
     MEDIA_F_SERIES_FULL = 1u << 10,  /* time series stopped at TS_MEDIA_MAX_SERIES */
-    MEDIA_F_N = 11
+    MEDIA_F_TRUNCATED = 1u << 11,    /* payloads cut by the capture's snap length:
+                                      * figures from the headers only */
+    MEDIA_F_N = 12
 };
 /* JSON/text name of flag bit i ("one_way"), NULL past the end. */
 const char *media_flag_name(unsigned bit);

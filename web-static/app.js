@@ -567,7 +567,8 @@ function ladder(d, onPick, avail) {
 
 const DETECTION_TEXT = { one_way: "one-way audio", no_audio: "no audio", late_media: "late media",
   rtp_after_bye: "RTP after BYE", codec_mismatch: "codec mismatch", capture_gap: "capture gap", srtp: "SRTP",
-  unsignalled: "unsignalled", ssrc_change: "SSRC change", evicted: "evicted", series_full: "series cut" };
+  unsignalled: "unsignalled", ssrc_change: "SSRC change", evicted: "evicted", series_full: "series cut",
+  truncated: "header-only capture" };
 
 /* Why a MOS is under POOR_MOS, shown beside the number. */
 const REASON_TEXT = { loss: "loss", burst_loss: "burst loss", late_discards: "late discards", delay: "delay",

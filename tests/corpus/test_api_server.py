@@ -622,7 +622,7 @@ def run_streams(cl, sql, report_streams):
             check(got == want, "stream %d: %s = %r, database %r" % (st["id"], k, got, want))
         check(all(st["detections"][k] == bool(st["flags"] & (1 << i)) for i, k in enumerate(
             ("one_way", "no_audio", "late_media", "rtp_after_bye", "codec_mismatch", "capture_gap", "srtp",
-             "unsignalled", "ssrc_change", "evicted", "series_full"))), "stream %d: detections = flags" % st["id"])
+             "unsignalled", "ssrc_change", "evicted", "series_full", "truncated"))), "stream %d: detections = flags" % st["id"])
         npts = sql("SELECT count(*) FROM rtp_intervals WHERE stream_id=?", st["id"])[0][0]
         check(len(st["series"]) == npts and npts > 0, "stream %d: %d series points" % (st["id"], npts))
         check(all(p["packets"] is not None and p["t_ms"] >= 0 for p in st["series"]), "series points")

@@ -4,7 +4,8 @@
  * records [u8 ctl][u8 dt][u16 len][len bytes] (an input that is not such a
  * sequence is one payload); ctl bits 0-1 pick the host, bit 2 the direction,
  * bit 3 the RTCP port, bits 4-6 the operation (0-3 a packet, 4 an SDP offer
- * for the host's leg, 5 answered, 6 ended, 7 a capture gap); dt advances the
+ * for the host's leg, 5 answered, 6 ended, 7 a capture gap), bit 7 a payload
+ * cut by a snap length (header-only capture); dt advances the
  * clock by dt ms (255: by 35 s, past the idle timeout). A fresh analyser per
  * input, so that a finding replays alone. Oracles: parser views lie in the
  * input and counts within their arrays; every finished stream's figures are
@@ -47,6 +48,9 @@ static void parsers(struct bv in)
         if (rtp_event_parse(h.payload, &ev) == RTP_OK && ev.volume > 63)
             abort();
     }
+    if (rtp_parse_cut(in, 1, &h) == RTP_OK &&
+        (h.pad_len || h.cut != 1 || h.hdr_len + h.payload.len != in.len || !inside(h.payload, in)))
+        abort(); /* a cut packet: all after the header is payload */
     (void)rtp_looks_like(in);
     bool looks = rtcp_looks_like(in);
     enum rtp_result r = rtcp_parse(in, &rc);
@@ -165,6 +169,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pm.dst.a[3] = 100;
         pm.sport = (uint16_t)(4000 + 2 * host);
         pm.dport = 5000;
+        if (ctl & 0x80)
+            pm.cut = 100; /* a header-only capture kept this much */
         if (ctl & 8) {
             pm.sport++;
             pm.dport++;

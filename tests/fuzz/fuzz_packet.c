@@ -48,6 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             .ts_ns = ts, .frame_no = ++n, .linktype = linktypes[sel % 10],
             .caplen = (uint32_t)frame.len, .wirelen = (uint32_t)frame.len, .data = frame.p,
         };
+        if (sel & 8) /* cut by a snap length: a header-only capture */
+            f.wirelen += 1000;
         /* a selector's high bits move time forward, to reach the timeouts */
         ts += (uint64_t)(sel >> 4) * 400000000ull;
         struct frame_hint h;

@@ -1629,6 +1629,92 @@ static void test_real_files(void **state)
     }
 }
 
+/* A frame cut by the capture's snap length (caplen < wirelen), from an
+ * exact-size heap copy of its first keep bytes. */
+static void run_snapped(struct decoder *d, int lt, const struct fb *f, size_t keep)
+{
+    static uint64_t ts = 900000000000ull;
+    ts += 1000000000ull;
+    uint8_t *buf = malloc(keep);
+    assert_non_null(buf);
+    memcpy(buf, f->b, keep);
+    struct ts_frame fr = { .ts_ns = ts, .frame_no = 1, .linktype = lt,
+                           .caplen = (uint32_t)keep, .wirelen = (uint32_t)f->n, .data = buf };
+    decoder_frame(d, &fr);
+    free(buf);
+}
+
+/* Header-only captures: an unfragmented UDP datagram cut by the snap length
+ * is delivered with what was kept and the size of the rest (IPv4, IPv6);
+ * one whose UDP header is cut, a fragment, TCP, a tunnel, or an IP length
+ * that lies in a whole frame stay truncated. */
+static void test_snapped(void **state)
+{
+    (void)state;
+    struct decoder *d = mk();
+    struct fb f;
+    char body[201];
+    memset(body, 'r', 200);
+    body[200] = '\0';
+    mk_udp4(&f, body, 30000, 30002);
+    run_snapped(d, 12, &f, 20 + 8 + 12);
+    assert_int_equal(rec.udp, 1);
+    assert_int_equal(rec.paylen, 12);
+    assert_int_equal(rec.m.cut, 188);
+    assert_int_equal(rec.m.dport, 30002);
+    assert_int_equal(st.v[TS_UDP_SNAPPED], 1);
+    assert_int_equal(truncated_sum(), 0);
+    /* all of the UDP header but no payload: cut is the whole payload */
+    run_snapped(d, 12, &f, 28);
+    assert_int_equal(rec.udp, 2);
+    assert_int_equal(rec.paylen, 0);
+    assert_int_equal(rec.m.cut, 200);
+    /* the UDP header itself cut: N-1 of 28 bytes */
+    run_snapped(d, 12, &f, 27);
+    assert_int_equal(rec.udp, 2);
+    assert_int_equal(st.v[TS_IPV4_TRUNCATED], 1);
+    /* nothing cut: whole, cut 0 */
+    run_snapped(d, 12, &f, f.n);
+    assert_int_equal(rec.udp, 3);
+    assert_int_equal(rec.m.cut, 0);
+    assert_int_equal(rec.paylen, 200);
+    /* a whole frame whose IP length lies is no header-only capture */
+    put16(f.b + 2, (uint16_t)(f.n + 10));
+    run(d, 12, &f);
+    assert_int_equal(rec.udp, 3);
+    assert_int_equal(st.v[TS_IPV4_TRUNCATED], 2);
+    /* a fragment (MF) and TCP cut: truncated as before */
+    fb_set(&f, body);
+    w_udp(&f, 30000, 30002);
+    w_ipv4f(&f, 17, 7, 64, 0x0a000001, 0x0a000002, 0x2000);
+    run_snapped(d, 12, &f, 40);
+    fb_set(&f, body);
+    w_tcp(&f, 5060, 5060, 1, 1, 0x18, 0);
+    w_ipv4(&f, 6, 0x0a000001, 0x0a000002);
+    run_snapped(d, 12, &f, 60);
+    assert_int_equal(rec.udp + rec.tcp, 3);
+    assert_int_equal(st.v[TS_IPV4_TRUNCATED], 4);
+    /* VXLAN cut: its inner frame cannot be read */
+    fb_set(&f, body);
+    w_udp(&f, 40000, 4789);
+    w_ipv4(&f, 17, 0x0a000001, 0x0a000002);
+    run_snapped(d, 12, &f, 50);
+    assert_int_equal(rec.udp, 3);
+    assert_int_equal(st.v[TS_UDP_TRUNCATED], 1);
+    /* IPv6 over Ethernet */
+    fb_set(&f, body);
+    w_udp(&f, 30000, 30002);
+    w_ipv6(&f, 17, 1, 2);
+    w_eth(&f, 0x86dd);
+    run_snapped(d, 1, &f, 14 + 40 + 8 + 42);
+    assert_int_equal(rec.udp, 4);
+    assert_int_equal(rec.m.ipver, 6);
+    assert_int_equal(rec.paylen, 42);
+    assert_int_equal(rec.m.cut, 158);
+    assert_int_equal(st.v[TS_UDP_SNAPPED], 3);
+    decoder_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1658,6 +1744,7 @@ int main(void)
         cmocka_unit_test(test_gtpu),
         cmocka_unit_test(test_dedup_zero_checksum),
         cmocka_unit_test(test_icmp_unreach),
+        cmocka_unit_test(test_snapped),
         cmocka_unit_test(test_real_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

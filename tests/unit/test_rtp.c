@@ -119,6 +119,45 @@ static void test_rtp_bad_padding(void **state)
     assert_int_equal(rtp_parse(bv_make(p, 12), &h), RTP_MALFORMED);
 }
 
+/* A header-only capture: the packet's tail is missing, so the padding count
+ * in its last byte is unknown; the header must still be whole. */
+static void test_rtp_cut(void **state)
+{
+    (void)state;
+    struct rtp_hdr h;
+    /* full_pkt's 28 header bytes and 2 payload bytes kept, 7 cut */
+    uint8_t *q = dup_n(full_pkt, 30);
+    assert_int_equal(rtp_parse_cut(bv_make(q, 30), 7, &h), RTP_OK);
+    assert_true(h.padding);
+    assert_int_equal(h.cut, 7);
+    assert_int_equal(h.pad_len, 0);
+    assert_int_equal(h.hdr_len, 28);
+    assert_int_equal(h.payload.len, 2);
+    assert_int_equal(h.ssrc, 0x11223344);
+    assert_true(rtp_hdr_plausible(&h));
+    /* the same bytes as a whole packet: the last payload byte (2) would be
+     * taken for the pad count */
+    assert_int_equal(rtp_parse(bv_make(q, 30), &h), RTP_OK);
+    assert_int_equal(h.pad_len, 2);
+    assert_int_equal(h.payload.len, 0);
+    /* header cut inside the extension: N-1 of 28 */
+    assert_int_equal(rtp_parse_cut(bv_make(q, 27), 10, &h), RTP_TRUNCATED);
+    /* exactly the header: empty payload */
+    assert_int_equal(rtp_parse_cut(bv_make(q, 28), 9, &h), RTP_OK);
+    assert_int_equal(h.payload.len, 0);
+    free(q);
+    /* cut 0 is rtp_parse */
+    assert_int_equal(rtp_parse_cut(bv_make(full_pkt, sizeof full_pkt), 0, &h), RTP_OK);
+    assert_int_equal(h.pad_len, 4);
+    assert_int_equal(h.cut, 0);
+    /* the payload type rules apply to a parsed header */
+    h.pt = 73;
+    assert_false(rtp_hdr_plausible(&h));
+    h.pt = 72 + 5;
+    h.marker = true;
+    assert_false(rtp_hdr_plausible(&h));
+}
+
 static void test_rtp_version_and_ext_overrun(void **state)
 {
     (void)state;
@@ -593,6 +632,7 @@ int main(void)
         cmocka_unit_test(test_rtp_csrc_ext_padding),
         cmocka_unit_test(test_rtp_truncated_every_length),
         cmocka_unit_test(test_rtp_bad_padding),
+        cmocka_unit_test(test_rtp_cut),
         cmocka_unit_test(test_rtp_version_and_ext_overrun),
         cmocka_unit_test(test_rtp_heuristic_pt_rules),
         cmocka_unit_test(test_rtp_static_table),
