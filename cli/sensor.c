@@ -349,10 +349,12 @@ void sensor_store_json(FILE *f, const struct st_stats *s)
         return;
     fprintf(f,
             ", \"store\": {\"written\": %llu, \"calls_written\": %llu, \"errors\": %llu, "
-            "\"dropped_queue_full\": %llu, \"not_written\": %llu, \"last_error\": ",
+            "\"dropped_queue_full\": %llu, \"not_written\": %llu, \"sqlite_kb\": %llu, "
+            "\"last_error\": ",
             (unsigned long long)s->written, (unsigned long long)s->calls_written,
             (unsigned long long)s->errors, (unsigned long long)s->dropped_full,
-            (unsigned long long)(s->errors + s->dropped_full));
+            (unsigned long long)(s->errors + s->dropped_full),
+            (unsigned long long)(s->sqlite_mem / 1024));
     if (s->last_error[0])
         jsonw_fput_str(f, s->last_error);
     else

@@ -56,6 +56,9 @@ struct st_stats {
     uint64_t link_evicted;    /* dialogs forgotten before their call came (LRU at
                                * TS_STORE_LINK_DIALOGS): their messages stay unlinked */
     char last_error[128];     /* SQLite's reason for the last refused write; "" if none */
+    uint64_t sqlite_mem;      /* bytes SQLite holds now in this process (page caches of
+                               * the writer and every reader, statements), so that a
+                               * process's memory tells the cache from the rest */
 };
 
 /* The few fields of a SIP message the store indexes; views valid during the

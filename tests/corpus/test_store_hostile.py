@@ -187,6 +187,9 @@ def t_full_collect(c, a, pcap_a, pcap_b, truth_b):
         store = st.get("store") or {}
         c.check(store.get("errors", 0) > 0 and "full" in (store.get("last_error") or ""),
                 f"full collect: stats file store {store}")
+        # what SQLite holds (page caches: the writer's 64 MiB, 2 MB per reader)
+        c.check(0 < store.get("sqlite_kb", 0) < 64 * 1024 + 32 * 2048,
+                f"full collect: stats file store.sqlite_kb {store.get('sqlite_kb')}")
         api = json.loads(get(base + "/api/v1/stats"))
         c.check(isinstance(api.get("store_errors"), int) and api["store_errors"] > 0 and
                 api.get("store_dropped", 0) >= api["store_errors"] and

@@ -9,8 +9,12 @@
 #   soak.sh hep BIN [MINUTES] [PPS]   the whole chain for MINUTES (default 60):
 #        a sensor (capture --db --hep) forwards to a collector (collect --db
 #        --http) while tcpreplay loops and the collector's API is read every
-#        10 s; RSS of both processes every 10 s; each must plateau after the
-#        warm-up (first third). bench/run.sh runs it (SOAK_MIN, as root).
+#        10 s; RSS of both processes every 10 s, and what SQLite holds of it
+#        (its page caches grow with the database up to their limits: the
+#        writer's 64 MiB, 2 MB per reader); the heap less SQLite's share must
+#        plateau after the warm-up (first third). bench/run.sh runs it
+#        (SOAK_MIN, as root). Columns of the kept rss.txt (copied to
+#        SOAK_OUT if set): t, then heap, rss, sqlite kB of sensor, collector.
 # BIN is a Release build of trunkscope (sanitizers inflate memory and CPU).
 set -euo pipefail
 
@@ -66,6 +70,12 @@ stop_sensor() {
 
 jget() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$@"; }
 
+sqlite_kb() { # SQLite's memory from a stats file (0 before the first write)
+    python3 -c "import json,sys
+try: print(json.load(open(sys.argv[1]))['store']['sqlite_kb'])
+except Exception: print(0)" "$1"
+}
+
 rss_kb() { # RssAnon of the sensor (heap); the packet ring counts as RssFile
     # (ip netns exec execs the sensor: $SENSOR is its pid); $1: another pid
     awk '/^RssAnon:/ {print $2}' "/proc/${1:-$SENSOR}/status"
@@ -119,21 +129,23 @@ hep)
     ip netns exec "$NA" tcpreplay -q -i "$VA" --pps="$PPS" --loop=0 "$WORK/g.pcap" \
         >/dev/null 2>&1 &
     REPLAY=$!
-    END=$(( $(date +%s) + MIN * 60 ))
+    START=$(date +%s)
+    END=$(( START + MIN * 60 ))
     : >"$WORK/rss.txt"
-    t=0
     while [ "$(date +%s)" -lt "$END" ]; do
         sleep 10
-        t=$((t + 10))
+        t=$(( $(date +%s) - START )) # seconds since the replay began (a loaded host stretches the loop)
         # the API as an operator's dashboard reads it
         ip netns exec "$NB" python3 -c '
 import urllib.request
 for p in ("/api/v1/stats", "/api/v1/calls?limit=100", "/api/v1/trunks", "/metrics"):
     urllib.request.urlopen("http://127.0.0.1:8090" + p, timeout=5).read()' 2>/dev/null || true
-        row="$(rss_kb "$SENSOR") $(rss_total_kb "$SENSOR") $(rss_kb "$COLLECTOR") $(rss_total_kb "$COLLECTOR")"
+        row="$(rss_kb "$SENSOR") $(rss_total_kb "$SENSOR") $(sqlite_kb "$WORK/hep.json")"
+        row="$row $(rss_kb "$COLLECTOR") $(rss_total_kb "$COLLECTOR") $(sqlite_kb "$WORK/col.json")"
         echo "$t $row" >>"$WORK/rss.txt"
-        echo "t=${t}s kB: sensor heap/rss, collector heap/rss: $row"
+        echo "t=${t}s kB: sensor heap/rss/sqlite, collector heap/rss/sqlite: $row"
     done
+    [ -n "${SOAK_OUT:-}" ] && cp "$WORK/rss.txt" "$SOAK_OUT"
     kill "$REPLAY" 2>/dev/null || true
     wait "$REPLAY" 2>/dev/null || true
     sleep 2
@@ -153,16 +165,24 @@ if len(warm) < 4:
     print("too short to judge a plateau (run at least 2 minutes)")
     sys.exit(0)
 ok = True
-for i, name in ((1, "sensor heap"), (2, "sensor rss"), (3, "collector heap"),
-                (4, "collector rss")):
-    v = [r[i] for r in warm]
-    # a plateau: the last third of the run climbs no higher than the middle one
-    mid, last = v[:len(v) // 2], v[len(v) // 2:]
-    grow = max(last) - max(mid)
-    flat = grow <= max(2048, max(mid) // 50)  # within 2 MiB or 2 %
-    ok = ok and flat
-    print(f"{name}: after warm-up min {min(v)} kB max {max(v)} kB; last third over the "
-          f"middle {grow:+d} kB: {'FLAT' if flat else 'GROWING'}")
+for who, o in (("sensor", 1), ("collector", 4)):
+    heap, rss, sq = ([r[o + k] for r in warm] for k in range(3))
+    rest = [h - q for h, q in zip(heap, sq)]
+    for name, v, judged in (("heap", heap, False), ("rss", rss, False),
+                            ("sqlite", sq, False), ("heap less sqlite", rest, True)):
+        # a plateau: the last third of the run climbs no higher than the middle one
+        mid, last = v[:len(v) // 2], v[len(v) // 2:]
+        grow = max(last) - max(mid)
+        flat = grow <= max(2048, max(mid) // 50)  # within 2 MiB or 2 %
+        if judged:
+            ok = ok and flat
+        print(f"{who} {name}: after warm-up min {min(v)} kB max {max(v)} kB; last third "
+              f"over the middle {grow:+d} kB: {'FLAT' if flat else 'GROWING'}"
+              + ("" if judged else " (not judged)"))
+    # SQLite's caches are bounded: the writer's 64 MiB and a 2 MB default per reader
+    if max(sq) > 64 * 1024 + 32 * 2048:
+        ok = False
+        print(f"{who}: SQLite holds {max(sq)} kB, over its caches' limits")
 sys.exit(0 if ok else 1)
 EOF
     ;;
