@@ -56,7 +56,8 @@ static bool ep_is(const struct ts_addr *a, uint16_t port, const struct ts_addr *
 static void on_udp(void *ctx, const struct pkt_meta *m, struct bv payload)
 {
     struct aexp *x = ctx;
-    if (m->l4 != TS_L4_UDP)
+    /* a header-only capture's payload is cut: nothing to decode (a gap) */
+    if (m->l4 != TS_L4_UDP || m->cut)
         return;
     for (size_t i = 0; i < x->ntr; i++) {
         struct atrack *a = &x->tr[i];
