@@ -191,6 +191,9 @@ struct calls_call {
     uint8_t nlegs;
     struct calls_leg *legs;       /* nlegs, ordered by INVITE time */
     char site[TS_SITE_LEN];       /* site of the first leg (legs keep their own) */
+    uint64_t replaces;            /* 0; else this call (emitted before with this id)
+                                   * now also holds the legs of call `replaces`, which
+                                   * is gone: a relay learned later joined them */
 };
 
 /* ---- trunks ---- */

@@ -247,6 +247,19 @@ struct topo_pair {
     bool learned, straddle, ever;
 };
 
+/* relink.c: a call already emitted, kept a while. */
+struct relink_ent {
+    struct calls_call call;         /* legs: its own heap copy; NULL legs: free */
+    size_t kept_i;                  /* index in the kept report, SIZE_MAX: none */
+    uint64_t emit_ns;               /* calls.now when emitted */
+    uint32_t gen;                   /* topo.gen then */
+};
+
+struct relink {
+    struct relink_ent *v;           /* TS_TOPO_RELINK_CALLS, a ring */
+    size_t next;                    /* slot the next call takes */
+};
+
 struct topo {
     int32_t *slots;                 /* open addressing over addrs */
     struct topo_addr *addrs;
@@ -259,6 +272,7 @@ struct topo {
     bool dirty;                     /* something topo_update() reads changed */
     bool changed;                   /* a pair was learned: unlinked legs retry */
     bool converged;
+    uint32_t gen;                   /* +1 whenever a pair is learned the first time */
 };
 
 struct calls {
@@ -295,6 +309,7 @@ struct calls {
     size_t nsbc;
     uint32_t class_epoch;           /* +1 whenever what classify() reads changes */
     struct topo topo;               /* learned from the traffic (topo.c) */
+    struct relink relink;           /* calls emitted lately (relink.c) */
     struct sdp sdp;                 /* scratch: the SDP body being read */
     struct calls_leg scratch[TS_CALLS_MAX_LEGS]; /* call being emitted */
     struct calls_leg hop_scratch;   /* one hop's view of a leg (trunk_account) */
@@ -331,11 +346,10 @@ struct dlg *corr_find_sent(struct calls *c, const struct pkt_meta *q);
 /* Unlinked legs in memory try again, oldest first (the topology changed). */
 void corr_retry_all(struct calls *c);
 /* Build, account, sink, store and free the group of d; open legs end
- * now with open_party (answered) or as timeout (unanswered). */
-void corr_emit_group(struct calls *c, struct dlg *d, uint8_t open_party);
-/* Direction and failure side of the kept calls again, with the SBC
- * addresses learned since they were emitted (end of input). */
-void corr_reclassify(struct calls *c);
+ * now with open_party (answered) or as timeout (unanswered). The call
+ * emitted goes to out (its legs valid until the next emission); returns
+ * its index in the kept report, SIZE_MAX when not kept. */
+size_t corr_emit_group(struct calls *c, struct dlg *d, uint8_t open_party, struct calls_call *out);
 /* True when every leg of d's group ended and the last activity is old enough. */
 bool corr_group_done(const struct calls *c, struct dlg *d, uint64_t now);
 
@@ -411,6 +425,28 @@ bool topo_same_node(const struct calls *c, const struct ts_addr *x, const struct
 uint8_t topo_side(const struct calls *c, const struct ts_addr *a);
 bool topo_update(struct calls *c);
 bool topo_converged(const struct calls *c);
+
+/* relink.c */
+void relink_free(struct calls *c);
+/* call was just emitted (kept at kept_i, SIZE_MAX: not kept): held a
+ * while, and joined with an emitted call the learned topology says it
+ * continues or is continued by. */
+void relink_add(struct calls *c, const struct calls_call *call, size_t kept_i);
+/* A relay was learned: the calls held try again. */
+void relink_all(struct calls *c);
+
+/* kept.c (relink) */
+/* Kept call i becomes call (classified in the current epoch). */
+bool kept_set(struct calls *c, size_t i, const struct calls_call *call);
+/* Kept call i is dropped; later ones move down by one. */
+void kept_remove(struct calls *c, size_t i);
+
+/* summary.c: the call's fields from its legs (ordered by INVITE time,
+ * each with its outcome), then its direction and failure side. */
+void summary_call(const struct calls *c, struct calls_call *call);
+/* Direction and failure side of the kept calls again, with the SBC
+ * addresses learned since they were emitted (end of input). */
+void summary_reclassify(struct calls *c);
 
 /* register.c */
 void reg_msg(struct calls *c, const struct pkt_meta *m, const struct sip_msg *msg);

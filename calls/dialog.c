@@ -239,6 +239,7 @@ void calls_free(struct calls *c)
     trunk_free_all(c);
     reg_free_all(c);
     topo_free(c);
+    relink_free(c);
     htab_cleanup(&c->dlgs);
     free(c->ix.b);
     free(c->tix.b);
@@ -463,13 +464,22 @@ static void record_hop(struct calls *c, struct dlg *d, const struct pkt_meta *m)
         snprintf(c->trunks[h->trunk].site, TS_SITE_LEN, "%s", m->site);
 }
 
+/* d's call out to the sink and the report, then held a while in case a
+ * relay learned later joins it with another (relink.c). */
+static void emit(struct calls *c, struct dlg *d, uint8_t open_party)
+{
+    struct calls_call call;
+    size_t kept_i = corr_emit_group(c, d, open_party, &call);
+    relink_add(c, &call, kept_i);
+}
+
 static struct dlg *dlg_create(struct calls *c, const char *cid, size_t len, uint64_t h)
 {
     if (c->dlgs.count >= c->cfg.max_dialogs) {
         struct ht_node *old = dlg_oldest(c);
         if (old) {
             TS_INC(c->st, CALLS_EVICTED);
-            corr_emit_group(c, ts_container_of(old, struct dlg, n), CALLS_PARTY_TIMEOUT);
+            emit(c, ts_container_of(old, struct dlg, n), CALLS_PARTY_TIMEOUT);
         }
     }
     struct dlg *d = calloc(1, sizeof *d);
@@ -992,6 +1002,7 @@ static void topo_step(struct calls *c, uint64_t now, bool end)
             c->class_epoch++;
             trunk_config_changed(c);
         }
+        relink_all(c);   /* calls emitted apart before it was learned */
     }
 }
 
@@ -1157,7 +1168,7 @@ void calls_tick(struct calls *c, uint64_t now)
                 break;
         }
         for (unsigned i = 0; i < n; i++)
-            corr_emit_group(c, batch[i], CALLS_PARTY_TIMEOUT);
+            emit(c, batch[i], CALLS_PARTY_TIMEOUT);
         if (n < 64)
             break;
     }
@@ -1172,9 +1183,9 @@ void calls_finish(struct calls *c)
     topo_step(c, c->now, true);
     unpark_all(c);
     while ((n = htab_oldest(&c->dlgs)) != NULL)
-        corr_emit_group(c, ts_container_of(n, struct dlg, n), CALLS_PARTY_ACTIVE);
+        emit(c, ts_container_of(n, struct dlg, n), CALLS_PARTY_ACTIVE);
     reg_tick(c, UINT64_MAX);
-    corr_reclassify(c);
+    summary_reclassify(c);
 }
 
 /* ---- accessors ---- */

@@ -219,6 +219,35 @@ void kept_update(struct calls *c, void (*fn)(const struct calls *c, struct calls
     v->i = SIZE_MAX;
 }
 
+bool kept_set(struct calls *c, size_t i, const struct calls_call *call)
+{
+    struct kept_store *k = &c->kept;
+    if (i >= k->n || call->nlegs > TS_CALLS_MAX_LEGS)
+        return false;
+    size_t len = pack_call(c, call);
+    uint8_t *p = len <= k->refs[i].len ? k->refs[i].p : kept_alloc(c, len);
+    if (!p)
+        return false;
+    memcpy(p, k->scratch, len);
+    k->refs[i].p = p;
+    k->refs[i].len = (uint32_t)len;
+    k->refs[i].epoch = c->class_epoch;
+    if (k->view)
+        k->view->i = SIZE_MAX;
+    return true;
+}
+
+void kept_remove(struct calls *c, size_t i)
+{
+    struct kept_store *k = &c->kept;
+    if (i >= k->n)
+        return;
+    memmove(&k->refs[i], &k->refs[i + 1], (k->n - i - 1) * sizeof k->refs[0]);
+    k->n--;
+    if (k->view)
+        k->view->i = SIZE_MAX;
+}
+
 int kept_init(struct calls *c)
 {
     struct kept_store *k = &c->kept;

@@ -298,8 +298,10 @@ void topo_relay(struct calls *c, const struct ts_addr *in, const struct ts_addr 
     if (!p->learned && pair_learned(c, p)) {
         p->learned = true;
         t->dirty = true;
-        if (!p->ever)
+        if (!p->ever) {
             t->changed = true;   /* unlinked legs retry once per new pair */
+            t->gen++;
+        }
         p->ever = true;
     }
 }

@@ -237,6 +237,12 @@
 #define TS_TOPO_CONVERGE_LEGS 48
 #define TS_TOPO_CONVERGE_S 30
 #define TS_TOPO_CONVERGE_LEGS_OFFLINE 1024
+/* Calls already emitted that a relay learned later may still join into
+ * one (their legs finished while it was unknown; the store's rows are
+ * merged): the last this many, for this long after they were emitted.
+ * A relay is learned within a few dozen calls or seconds of its first. */
+#define TS_TOPO_RELINK_CALLS 512
+#define TS_TOPO_RELINK_S 120
 #define TS_TOPO_CONVERGE_S_OFFLINE 600
 
 /* ---- TLS seen from outside (dissect/tls.c) ---- */

@@ -183,6 +183,7 @@
     X(CALLS_SBC_FULL, "calls.sbc_full")                                      \
     X(CALLS_TOPO_FULL, "calls.topo_full")                                    \
     X(CALLS_FAILOVERS, "calls.failovers")                                    \
+    X(CALLS_RELINKED, "calls.relinked")                                      \
     X(CALLS_UNREACH, "calls.icmp_unreachable")                               \
     X(CALLS_UNREACH_UNMATCHED, "calls.icmp_unreachable_unmatched")
 

@@ -390,9 +390,111 @@ static bool write_stream(struct st_writer *w, struct rec *r)
     return ok;
 }
 
+/* One statement run once (rare writes) with integer values v[0..n). */
+static bool run_sql(struct st_writer *w, const char *sql, const int64_t *v, size_t n)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(w->h, sql, -1, &s, NULL) != SQLITE_OK)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        b_i64(s, (int)i + 1, v[i]);
+    bool ok = run(w, s);
+    sqlite3_finalize(s);
+    return ok;
+}
+
+/* A call emitted before (tracker id c->id) now also holds the legs of call
+ * c->replaces, emitted apart (a relay learned later, calls/relink.c): that
+ * call's legs and media move to it, its row goes, and the call's fields
+ * and its legs' order and links are written again. The rows are found by
+ * the legs' leg_ref (this session's); a leg never stored (dropped) leaves
+ * both calls as they are. */
+static bool merge_call(struct st_writer *w, const struct calls_call *c)
+{
+    int64_t leg_id[TS_CALLS_MAX_LEGS], ref[TS_CALLS_MAX_LEGS], keep = 0;
+    for (size_t i = 0; i < c->nlegs; i++) {
+        sqlite3_stmt *s = w->s[S_LEG_BY_REF];
+        b_i64(s, 1, (int64_t)c->legs[i].leg_ref);
+        b_i64(s, 2, w->leg_floor);
+        leg_id[i] = 0;
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            leg_id[i] = sqlite3_column_int64(s, 0);
+            ref[i] = sqlite3_column_int64(s, 1);
+        }
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        if (!leg_id[i])
+            return true;
+        if (!keep && q_i64(w, "SELECT tracker_id FROM calls WHERE id=?1", ref[i], -1) ==
+                         (int64_t)c->id)
+            keep = ref[i];
+    }
+    if (!keep)
+        return true;
+    bool ok = true;
+    for (size_t i = 0; i < c->nlegs; i++) {
+        if (ref[i] == keep)
+            continue;
+        int64_t v[2] = { keep, ref[i] };
+        ok &= run_sql(w, "UPDATE rtp_streams SET call_ref=?1 WHERE call_ref=?2", v, 2) &&
+              run_sql(w, "UPDATE rtcp_reports SET call_ref=?1 WHERE call_ref=?2", v, 2) &&
+              run_sql(w, "UPDATE legs SET call_ref=?1 WHERE call_ref=?2", v, 2) &&
+              run_sql(w, "DELETE FROM calls WHERE id=?2 AND ?1=?1", v, 2);
+    }
+    for (size_t i = 0; ok && i < c->nlegs; i++) {
+        const struct calls_leg *l = &c->legs[i];
+        int64_t v[4] = { leg_id[i], (int64_t)i, l->ev_linked_to, (int64_t)l->ev_type };
+        ok &= run_sql(w, "UPDATE legs SET idx=?2, linked_to=CASE WHEN ?3>=0 THEN ?3 END WHERE id=?1",
+                      v, 3);
+        sqlite3_stmt *s = NULL;
+        ok &= sqlite3_prepare_v2(w->h, "UPDATE legs SET ev_type=?2, ev_conf=?3 WHERE id=?1", -1, &s,
+                                 NULL) == SQLITE_OK;
+        if (s) {
+            b_i64(s, 1, v[0]);
+            b_text(s, 2, calls_evidence_name((enum calls_evidence)l->ev_type));
+            sqlite3_bind_double(s, 3, l->ev_conf);
+            ok &= run(w, s);
+            sqlite3_finalize(s);
+        }
+    }
+    uint64_t end = 0;
+    for (size_t i = 0; i < c->nlegs; i++)
+        if (leg_last_ns(&c->legs[i]) > end)
+            end = leg_last_ns(&c->legs[i]);
+    sqlite3_stmt *s = NULL;
+    ok &= sqlite3_prepare_v2(w->h,
+                             "UPDATE calls SET start=?2, end=?3, caller=?4, callee=?5, direction=?6,"
+                             " outcome=?7, failure_side=?8, failure_detail=?9, pdd_ms=?10,"
+                             " duration_s=?11, legs=?12, site=?13 WHERE id=?1",
+                             -1, &s, NULL) == SQLITE_OK;
+    if (s) {
+        b_i64(s, 1, keep);
+        b_i64(s, 2, (int64_t)c->start_ns);
+        b_ts(s, 3, end);
+        b_text(s, 4, c->caller);
+        b_text(s, 5, c->callee);
+        b_text(s, 6, calls_dir_name((enum calls_dir)c->direction));
+        b_text(s, 7, calls_outcome_name((enum calls_outcome)c->outcome));
+        b_text(s, 8, calls_side_name((enum calls_side)c->failure_side));
+        b_text(s, 9, c->failure_detail);
+        if (c->pdd_ms >= 0)
+            b_i64(s, 10, c->pdd_ms);
+        b_real(s, 11, c->duration_s);
+        b_i64(s, 12, c->nlegs);
+        b_site(s, 13, c->site);
+        ok &= run(w, s);
+        sqlite3_finalize(s);
+    }
+    s = w->s[S_CALL_MOS_ALL];
+    b_i64(s, 1, keep);
+    return ok & run(w, s);
+}
+
 static bool write_call(struct st_writer *w, struct rec *r)
 {
     const struct calls_call *c = &r->u.call;
+    if (c->replaces)
+        return merge_call(w, c);
     sqlite3_stmt *s = w->s[S_CALL];
     uint64_t end = 0;
     for (size_t i = 0; i < c->nlegs; i++) {

@@ -1135,6 +1135,80 @@ static void test_topo_site(void **state)
     calls_free(c);
 }
 
+struct merged_log {
+    unsigned calls, merges;
+    uint64_t replaced[8];
+};
+
+static void sink_merges(void *ctx, const struct calls_call *k)
+{
+    struct merged_log *g = ctx;
+    if (!k->replaces) {
+        g->calls++;
+        return;
+    }
+    assert_true(g->merges < 8);
+    g->replaced[g->merges++] = k->replaces;
+    assert_int_equal(k->nlegs, 2);
+    assert_int_equal(k->legs[1].ev_linked_to, 0);
+    assert_int_equal(k->legs[1].ev_type, CALLS_EV_TIMING);
+}
+
+/* A sensor that emits calls as they end: the relay through a dual-homed
+ * SBC (private on both sides, no configuration) is learned at its third
+ * call, after the first two were emitted as single legs; they are joined
+ * then (the sink hears which call each one replaces, the report keeps the
+ * merged calls only). A call from another host with the same numbers in
+ * the same window, emitted at the same time, is not joined to anything. */
+static void test_relink_emitted(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    struct merged_log g = { 0 };
+    calls_set_sink(c, sink_merges, &g);
+    const char *P = "10.1.0.10", *Si = "10.1.0.1", *So = "10.2.0.1", *A = "10.2.0.50",
+               *H = "10.1.0.77";
+    char to[16], c0[8], c1[8];
+    for (int i = 0; i < 3; i++) {
+        uint64_t t = (uint64_t)i * 20000;
+        snprintf(to, sizeof to, "089123400%d", i);
+        snprintf(c0, sizeof c0, "p%d", i);
+        snprintf(c1, sizeof c1, "s%d", i);
+        answered_call(c, t, c0, P, Si, "+49301112222", to, 100, 900, 5000, NULL);
+        answered_call(c, t + 20, c1, So, A, "0301112222", to, 80, 870, 5000, NULL);
+        if (i == 0)   /* same numbers, another caller, another callee */
+            answered_call(c, t + 40, "h0", H, "10.1.0.78", "+49301112222", to, 80, 870, 5000,
+                          NULL);
+        for (uint64_t k = 7; k <= 19; k++)
+            calls_tick(c, BASE_NS + (t + k * 1000) * MS);
+        if (i < 2)
+            assert_int_equal(calls_count(c), (size_t)(2 * (i + 1) + 1));   /* emitted apart */
+    }
+    calls_finish(c);
+    assert_int_equal(calls_stat(c, TS_CALLS_RELINKED), 2);
+    assert_int_equal(g.merges, 2);
+    assert_int_equal(calls_count(c), 4);   /* three relayed calls and h0 */
+    int two = 0;
+    for (size_t i = 0; i < calls_count(c); i++) {
+        const struct calls_call *k = calls_get(c, i);
+        if (k->nlegs == 1) {
+            assert_string_equal(k->legs[0].call_id, "h0");
+            continue;
+        }
+        assert_int_equal(k->nlegs, 2);
+        assert_int_equal(k->legs[0].call_id[0], 'p');
+        assert_int_equal(k->legs[1].call_id[0], 's');
+        assert_int_equal(k->legs[0].call_id[1], k->legs[1].call_id[1]);
+        assert_int_equal(k->legs[1].ev_linked_to, 0);
+        assert_int_equal(k->outcome, CALLS_ANSWERED);
+        for (unsigned m = 0; m < g.merges; m++)
+            assert_true(k->id != g.replaced[m]);   /* the absorbed ids are gone */
+        two++;
+    }
+    assert_int_equal(two, 3);
+    calls_free(c);
+}
+
 /* A 2xx the caller never ACKs is repeated until the callee's Timer H gives
  * up with a BYE (RFC 3261 13.3.1.4): the leg is answered but flagged, the
  * trunk counts it and it is not a completed session. */
@@ -1988,6 +2062,7 @@ int main(void)
         cmocka_unit_test(test_sbc_learned),
         cmocka_unit_test(test_failover_learned),
         cmocka_unit_test(test_topo_site),
+        cmocka_unit_test(test_relink_emitted),
         cmocka_unit_test(test_no_ack),
         cmocka_unit_test(test_icmp_unreach_leg),
         cmocka_unit_test(test_corr_timing_multihomed),

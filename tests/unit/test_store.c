@@ -590,6 +590,77 @@ static void test_stream_after_leg(void **state)
                            "mos_reason IS NULL"), 1);
 }
 
+/* A call emitted before now also holds the legs of a call emitted apart
+ * (calls_call.replaces, a relay learned later): the absorbed call's row
+ * goes, its leg and streams move to the kept call, the legs are numbered
+ * and linked as the merged call says, the call's fields and MOS are
+ * written again; a merge naming a leg never stored changes nothing. */
+static void test_call_merged(void **state)
+{
+    (void)state;
+    char db[300], got[64];
+    struct st_writer *w = fresh_writer(db, sizeof db, "merge.db");
+    put_call_ref(w, 1, T0, "m1@x", "100", 11);
+    put_call_ref(w, 2, T0 + NS / 50, "m2@x", "100", 12);
+    put_call_ref(w, 3, T0 + 5 * NS, "m3@x", "200", 13);
+    put_stream(w, 11, 4.1, 0);
+    put_stream(w, 12, 3.0, 0);
+    struct calls_leg legs[2];
+    memset(legs, 0, sizeof legs);
+    legs[0].leg_ref = 11;
+    legs[0].invite_ns = T0;
+    legs[0].answer_ns = T0 + 2 * NS;
+    legs[0].end_ns = T0 + 30 * NS;
+    legs[0].ev_linked_to = -1;
+    legs[1].leg_ref = 12;
+    legs[1].invite_ns = T0 + NS / 50;
+    legs[1].answer_ns = T0 + 2 * NS;
+    legs[1].end_ns = T0 + 40 * NS;
+    legs[1].ev_linked_to = 0;
+    legs[1].ev_type = CALLS_EV_TIMING;
+    legs[1].ev_conf = 0.65f;
+    struct calls_call m;
+    memset(&m, 0, sizeof m);
+    m.id = 1;
+    m.replaces = 2;
+    m.start_ns = T0;
+    snprintf(m.caller, sizeof m.caller, "100");
+    snprintf(m.callee, sizeof m.callee, "4930123456");
+    m.outcome = CALLS_ANSWERED;
+    m.direction = CALLS_DIR_OUTBOUND;
+    m.pdd_ms = -1;
+    m.duration_s = 28.0;
+    m.nlegs = 2;
+    m.legs = legs;
+    st_writer_call(w, &m);
+    /* a leg the store never saw: both calls stay */
+    legs[0].leg_ref = 13;
+    legs[1].leg_ref = 99;
+    m.id = 3;
+    m.replaces = 4;
+    st_writer_call(w, &m);
+    st_writer_close(w);
+    assert_int_equal(q(db, "SELECT count(*) FROM calls"), 2);
+    assert_int_equal(q(db, "SELECT count(*) FROM calls WHERE tracker_id=2"), 0);
+    assert_int_equal(q(db, "SELECT count(*) FROM legs"), 3);
+    assert_int_equal(q(db, "SELECT count(*) FROM calls c JOIN legs l ON l.call_ref=c.id "
+                           "WHERE c.tracker_id=1"), 2);
+    assert_int_equal(q(db, "SELECT count(*) FROM legs l JOIN calls c ON c.id=l.call_ref WHERE "
+                           "c.tracker_id=1 AND l.leg_ref=12 AND l.idx=1 AND l.linked_to=0 AND "
+                           "l.ev_type='timing' AND abs(l.ev_conf-0.65)<0.001"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM legs WHERE leg_ref=11 AND idx=0 AND "
+                           "linked_to IS NULL"), 1);
+    assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams s JOIN calls c ON c.id=s.call_ref "
+                           "WHERE c.tracker_id=1"), 2);
+    assert_int_equal(q(db, "SELECT legs FROM calls WHERE tracker_id=1"), 2);
+    assert_int_equal(q(db, "SELECT round(mos*10) FROM calls WHERE tracker_id=1"), 30);
+    assert_int_equal(q(db, "SELECT end FROM calls WHERE tracker_id=1") , (int64_t)(T0 + 40 * NS));
+    qtext(db, "SELECT direction FROM calls WHERE tracker_id=1", got, sizeof got);
+    assert_string_equal(got, "outbound");
+    assert_int_equal(q(db, "SELECT count(*) FROM calls c JOIN legs l ON l.call_ref=c.id "
+                           "WHERE c.tracker_id=3 AND l.leg_ref=13 AND l.idx=0"), 1);
+}
+
 static void test_stream_before_leg(void **state)
 {
     (void)state;
@@ -1314,6 +1385,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_migrate_v2),
         cmocka_unit_test(test_migrate_v3),
         cmocka_unit_test(test_stream_after_leg),
+        cmocka_unit_test(test_call_merged),
         cmocka_unit_test(test_stream_before_leg),
         cmocka_unit_test(test_message_links),
         cmocka_unit_test(test_links_upgrade),
