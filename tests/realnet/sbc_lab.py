@@ -6,16 +6,20 @@ sides of the SBC; dumpcap records the SBC's two interfaces as a SPAN port at
 the edge would. The truth comes from the components' own logs (Kamailio's
 xlog lines, the SIPp peers' <log> lines), never from trunkscope.
 
-  python3 tests/realnet/sbc_lab.py --out DIR [--calls N] [--loss PCT]
+  python3 tests/realnet/sbc_lab.py --out DIR [--calls N] [--inbound N] [--loss PCT]
 
 writes DIR/sbc.pcap (classic pcap, Ethernet) and DIR/truth.json; the logs
-stay in DIR/work. --loss drops that share of every RTP stream's packets from
+stay in DIR/work. --inbound adds N calls the other way: SIPp as carrier A
+calling in (from port 5062), the SBC relaying them to a second SIPp on the
+PBX (port 5070) that answers, is busy, does not know the number or rings
+until the carrier cancels. --loss drops that share of every RTP stream's packets from
 the written capture (seeded; truth.json lists the drops per stream). Needs root, kamailio (tm, topoh, rtpengine modules),
 rtpengine-daemon, sipp, dumpcap and mergecap. Exit 77 when something is missing.
 
 Addresses (inside the namespaces only):
   pbx      10.20.0.10  --ent0--  10.20.0.1   sbc   172.20.0.1 --car0 (bridge)--
   carrierA 172.20.0.20, carrierB 172.20.0.30
+  inbound: carrierA 172.20.0.20:5062 -> sbc -> pbx 10.20.0.10:5070
 """
 import argparse
 import json
@@ -52,6 +56,16 @@ CASES = {
     "failover_busy": (3, 1, 5),
     "cancelled": (5, 9, 15),
 }
+
+# Inbound: name -> (the PBX's digit, as above; weight). The carrier calls
+# +49301<d>NNNN; digit 5 also makes the carrier cancel after ringing.
+INBOUND = {
+    "in_answered": (0, 20),
+    "in_busy": (1, 8),
+    "in_notfound": (2, 5),
+    "in_cancelled": (5, 5),
+}
+PBX_IN_PORT, CAR_IN_PORT = 5070, 5062
 
 TOOLS = [("kamailio", "kamailio"), ("rtpengine", "rtpengine-daemon"), ("sipp", "sip-tester"),
          ("dumpcap", "wireshark-common"), ("mergecap", "wireshark-common")]
@@ -127,12 +141,8 @@ def write_rtp_pcap(path, audio, seconds):
 
 # ---- the call plan
 
-def plan(ncalls, seed, mix=None):
-    """[(n, case, caller, callee)] in call order; the called number carries
-    the carriers' digits and a unique call number (the join key of the
-    truth). mix: the case names to use (default all)."""
-    names = [n for n in CASES if not mix or n in mix]
-    weights = [CASES[n][2] for n in names]
+def spread(ncalls, names, weights, seed):
+    """ncalls case names in the proportion of the weights, shuffled."""
     total = sum(weights)
     counts = [max(1, round(ncalls * w / total)) for w in weights]
     while sum(counts) > ncalls:
@@ -141,10 +151,30 @@ def plan(ncalls, seed, mix=None):
         counts[0] += 1
     cases = [n for n, k in zip(names, counts) for _ in range(k)]
     random.Random(seed).shuffle(cases)
+    return cases
+
+
+def plan(ncalls, seed, mix=None):
+    """[(n, case, caller, callee)] in call order; the called number carries
+    the carriers' digits and a unique call number (the join key of the
+    truth). mix: the case names to use (default all)."""
+    names = [n for n in CASES if not mix or n in mix]
     out = []
-    for i, case in enumerate(cases):
+    for i, case in enumerate(spread(ncalls, names, [CASES[n][2] for n in names], seed)):
         a, b, _ = CASES[case]
         out.append((i + 1, case, f"+4930555{i + 1:04d}", f"+4989{a}{b}{i + 1:04d}"))
+    return out
+
+
+def plan_inbound(ncalls, seed, first):
+    """Inbound calls numbered from first: [(n, case, caller, callee)]."""
+    if ncalls < 1:
+        return []
+    names = list(INBOUND)
+    out = []
+    for i, case in enumerate(spread(ncalls, names, [INBOUND[n][1] for n in names], seed + 1)):
+        n = first + i
+        out.append((n, case, f"+4989666{n:04d}", f"+49301{INBOUND[case][0]}{n:04d}"))
     return out
 
 
@@ -186,7 +216,7 @@ def wait_log(path, pattern, timeout):
 
 
 def run(out, ncalls=200, rate=15, limit=120, loss=0.0, seed=1, hold=(6000, 12000),
-        mix=None, media="pcap"):
+        mix=None, media="pcap", inbound=0, in_rate=5):
     """Runs the testbed; returns the truth dictionary (also written to
     out/truth.json) or raises RuntimeError when a component failed. loss:
     percent of each RTP stream's packets dropped from the written capture
@@ -210,18 +240,27 @@ def run(out, ncalls=200, rate=15, limit=120, loss=0.0, seed=1, hold=(6000, 12000
                 "STOPNOP": '<nop><action><exec rtp_stream="pause"/></action></nop>',
                 "MEDIA_PORT": "[rtpstream_audio_port]"}
     calls = plan(ncalls, seed, mix)
-    csv = os.path.join(work, "calls.csv")
-    with open(csv, "w") as f:
-        f.write("SEQUENTIAL\n")
-        for n, case, caller, callee in calls:
-            f.write(f"{caller};{callee};{1 if case == 'cancelled' else 0};\n")
+    in_calls = plan_inbound(inbound, seed, len(calls) + 1)
+    csv, in_csv = os.path.join(work, "calls.csv"), os.path.join(work, "inbound.csv")
+    for path, plist in ((csv, calls), (in_csv, in_calls)):
+        with open(path, "w") as f:
+            f.write("SEQUENTIAL\n")
+            for n, case, caller, callee in plist:
+                f.write(f"{caller};{callee};{1 if case.endswith('cancelled') else 0};\n")
     pbx_xml = scenario(work, "pbx_uac.xml", "pbx.xml",
-                       {"HOLDMIN": hold[0], "HOLDMAX": hold[1], **msub})
+                       {"HOLDMIN": hold[0], "HOLDMAX": hold[1], "UA": "LabPBX/1.0", **msub})
     car_xml = {c: scenario(work, "carrier_uas.xml", f"carrier{c}.xml",
-                           {**msub, "NAME": c,
+                           {**msub, "NAME": c, "SERVER": f"LabCarrier-{c}",
                             "NUMRE": r"\+4989([0-9])[0-9]+" if c == "A"
                             else r"\+4989[0-9]([0-9])[0-9]+"})
                for c in ("A", "B")}
+    # inbound: the carrier's UAC and the PBX's UAS, the same scenarios
+    in_uac_xml = scenario(work, "pbx_uac.xml", "carrier-in.xml",
+                          {"HOLDMIN": hold[0], "HOLDMAX": hold[1], "UA": "LabCarrier-A/1.0",
+                           **msub})
+    pbx_uas_xml = scenario(work, "carrier_uas.xml", "pbx-in.xml",
+                           {**msub, "NAME": "PBX", "SERVER": "LabPBX/1.0",
+                            "NUMRE": r"\+49301([0-9])[0-9]+"})
     pcap = os.path.join(out, "sbc.pcap")
     kam = netns.tool("kamailio")
     t0 = time.time()
@@ -257,9 +296,15 @@ def run(out, ncalls=200, rate=15, limit=120, loss=0.0, seed=1, hold=(6000, 12000
                                open(kam_log).read()[-600:] +
                                open(os.path.join(work, "rtpengine.log")).read()[-600:])
         if media == "pcap":  # the ports media arrive at, see udpsink.py
-            for ns, ip in (("pbx", PBX), ("ca", CAR_A), ("cb", CAR_B)):
-                lab.start(ns, [sys.executable, os.path.join(HERE, "udpsink.py"), ip, 20000,
-                               min(ncalls, 2500)], log=os.path.join(work, f"sink-{ns}.log"))
+            sinks = [("pbx", PBX, 20000, ncalls), ("ca", CAR_A, 20000, ncalls),
+                     ("cb", CAR_B, 20000, ncalls)]
+            if in_calls:
+                sinks += [("pbx", PBX, 26000, len(in_calls)), ("ca", CAR_A, 26000, len(in_calls))]
+            for ns, ip, base, count in sinks:
+                lab.start(ns, [sys.executable, os.path.join(HERE, "udpsink.py"), ip, base,
+                               # below the inbound block at 26000
+                               min(count, 1400 if in_calls else 2500)],
+                          log=os.path.join(work, f"sink-{ns}-{base}.log"))
         uas = {}
         for c, ns, ip in (("A", "ca", CAR_A), ("B", "cb", CAR_B)):
             uas[c] = lab.start(ns, ["sipp", "-sf", car_xml[c], "-i", ip, "-p", "5060",
@@ -269,7 +314,25 @@ def run(out, ncalls=200, rate=15, limit=120, loss=0.0, seed=1, hold=(6000, 12000
                                     "-trace_err", "-error_file",
                                     os.path.join(work, f"carrier{c}.err")],
                                log=os.path.join(work, f"carrier{c}.out"), cwd=work)
+        if in_calls:
+            uas["PBX"] = lab.start("pbx", ["sipp", "-sf", pbx_uas_xml, "-i", PBX,
+                                           "-p", str(PBX_IN_PORT), "-mi", PBX, "-mp", "26000",
+                                           "-nostdin", "-trace_logs", "-log_file",
+                                           os.path.join(work, "pbx-in.log"), "-trace_err",
+                                           "-error_file", os.path.join(work, "pbx-in.err")],
+                                   log=os.path.join(work, "pbx-in.out"), cwd=work)
         time.sleep(1)
+        in_uac = None
+        if in_calls:
+            in_uac = lab.start("ca", ["sipp", SBC_CAR + ":5060", "-sf", in_uac_xml, "-inf", in_csv,
+                                      "-i", CAR_A, "-p", str(CAR_IN_PORT), "-mi", CAR_A,
+                                      "-mp", "26000", "-m", len(in_calls), "-r", in_rate,
+                                      "-l", limit, "-nostdin", "-timeout",
+                                      f"{int(60 + len(in_calls) / in_rate + hold[1] / 1000)}s",
+                                      "-trace_logs", "-log_file",
+                                      os.path.join(work, "carrier-in.log"), "-trace_err",
+                                      "-error_file", os.path.join(work, "carrier-in.err")],
+                               log=os.path.join(work, "carrier-in.out"), cwd=work)
         pbx_out = os.path.join(work, "pbx.out")
         uac = lab.start("pbx", ["sipp", SBC_ENT + ":5060", "-sf", pbx_xml, "-inf", csv,
                                 "-i", PBX, "-p", "5060", "-mi", PBX, "-mp", "20000",
@@ -281,10 +344,12 @@ def run(out, ncalls=200, rate=15, limit=120, loss=0.0, seed=1, hold=(6000, 12000
                         log=pbx_out, cwd=work)
         try:
             uac.wait(timeout=400)
+            if in_uac:
+                in_uac.wait(timeout=400)
         except Exception:
-            raise RuntimeError("PBX SIPp did not finish in time")
+            raise RuntimeError("a calling SIPp did not finish in time")
         time.sleep(2)  # the last BYEs, 200s and ACKs reach the capture
-        for c in ("A", "B"):
+        for c in uas:
             lab.stop(uas[c], sig=netns.signal.SIGUSR1, timeout=5)
         lab.stop(kp)
         lab.stop(rtpe)
@@ -296,7 +361,8 @@ def run(out, ncalls=200, rate=15, limit=120, loss=0.0, seed=1, hold=(6000, 12000
     netns.sh("mergecap", "-F", "pcap", "-w", merged, *[os.path.join(work, d + ".pcap")
                                                        for d in ("ent0", "car0")], timeout=300)
     dropped = pcaploss.drop(merged, pcap, pct=loss, seed=seed) if loss > 0 else {}
-    truth = build_truth(work, calls, uac.returncode, loss)
+    truth = build_truth(work, calls, uac.returncode, loss, in_calls,
+                        in_uac.returncode if in_uac else 0)
     truth["loss"] = {k: {"packets": v[0], "dropped": v[1]} for k, v in dropped.items()}
     truth["media"] = media
     truth["wall_s"] = round(time.time() - t0, 1)
@@ -346,25 +412,92 @@ def outcome_of(code):
     return "timeout"
 
 
-def build_truth(work, calls, uac_rc, loss):
-    pbx = {}
-    for line in read_lines(os.path.join(work, "pbx.log")):
+def uac_log(path):
+    """{called number: {call_id, start_ms, final, end_ms}} of a pbx_uac.xml
+    log (the calling side)."""
+    out = {}
+    for line in read_lines(path):
         f = line.strip().split(";")
         if len(f) >= 5 and f[0] == "PBX":
-            d = pbx.setdefault(f[2], {})
+            d = out.setdefault(f[2], {})
             d["call_id"] = f[3]
             if f[1] == "START":
                 d["start_ms"] = int(f[4])
             elif f[1] == "END" and len(f) >= 6:
                 d["final"] = int(f[4])
                 d["end_ms"] = int(f[5])
+    return out
+
+
+def uas_log(path, out):
+    """Adds {(name, called number): {call_id, final}} of a carrier_uas.xml
+    log (the called side) to out."""
+    for line in read_lines(path):
+        f = line.strip().split(";")
+        if len(f) >= 5 and f[0] == "CAR":
+            out[(f[1], f[2])] = {"call_id": f[3], "final": None if f[4] == "-" else int(f[4])}
+    return out
+
+
+def peak_of(calls):
+    """Most calls in progress at once (INVITE to the end of the last
+    transaction, on one SIPp's clock)."""
+    ev = sorted([(c["start_ms"], 1) for c in calls if c["start_ms"] is not None] +
+                [(c["end_ms"], -1) for c in calls if c["end_ms"] is not None],
+                key=lambda e: (e[0], e[1]))
+    cur = peak = 0
+    for _, d in ev:
+        cur += d
+        peak = max(peak, cur)
+    return peak
+
+
+def inbound_truth(work, in_calls, kev, problems):
+    """Inbound calls: carrier A's UAC (carrier-in.log) -> SBC -> the PBX's
+    UAS (pbx-in.log); the PBX's answer decides, an error is the
+    enterprise's."""
+    uac = uac_log(os.path.join(work, "carrier-in.log"))
+    uas = uas_log(os.path.join(work, "pbx-in.log"), {})
+    out = []
+    for n, case, caller, callee in in_calls:
+        p, pl, ev = uac.get(callee, {}), uas.get(("PBX", callee)), kev.get(callee, [])
+        tag = f"call {n} ({case}, {callee})"
+        replies = [int(kv["code"]) for kind, kv in ev
+                   if kind == "reply" and kv.get("src") == PBX and int(kv.get("code", 0)) >= 200]
+        legs = [{"call_id": p.get("call_id"), "src": CAR_A, "dst": SBC_CAR,
+                 "final_status": p.get("final"), "side": "itsp"},
+                {"call_id": pl and pl["call_id"], "src": SBC_ENT, "dst": PBX,
+                 "final_status": pl and pl["final"], "side": "enterprise",
+                 "sbc_saw": replies[0] if replies else None}]
+        final = p.get("final")
+        outcome = outcome_of(final)
+        for leg in legs:
+            leg["outcome"] = outcome_of(leg["final_status"])
+        side = None if outcome in ("answered", "cancelled") else "enterprise"
+        relayed = any(kind == "in" and kv.get("dir") == "in" for kind, kv in ev) and \
+            any(kind == "branch" and kv.get("carrier") == "PBX" for kind, kv in ev)
+        complete = bool(p.get("call_id")) and final is not None and "end_ms" in p and \
+            all(leg["call_id"] for leg in legs) and relayed
+        if not complete:
+            problems.append(f"{tag}: incomplete (carrier {p}, pbx {pl}, SBC relayed {relayed})")
+        if pl and pl["final"] is not None and pl["final"] != legs[1]["sbc_saw"]:
+            problems.append(f"{tag}: PBX logged {pl['final']}, SBC saw {legs[1]['sbc_saw']}")
+        if legs[1]["call_id"] and legs[1]["call_id"] == legs[0]["call_id"]:
+            problems.append(f"{tag}: Call-ID not masked toward the PBX")
+        out.append({
+            "id": n, "scenario": case, "caller": caller, "callee": callee, "direction": "inbound",
+            "legs": legs, "call_ids": [leg["call_id"] for leg in legs], "final_status": final,
+            "outcome": outcome, "failure_side": side, "complete": complete,
+            "start_ms": p.get("start_ms"), "end_ms": p.get("end_ms"),
+        })
+    return out
+
+
+def build_truth(work, calls, uac_rc, loss, in_calls=(), in_uac_rc=0):
+    pbx = uac_log(os.path.join(work, "pbx.log"))
     car = {}
     for c in ("A", "B"):
-        for line in read_lines(os.path.join(work, f"carrier{c}.log")):
-            f = line.strip().split(";")
-            if len(f) >= 5 and f[0] == "CAR":
-                car[(f[1], f[2])] = {"call_id": f[3],
-                                     "final": None if f[4] == "-" else int(f[4])}
+        uas_log(os.path.join(work, f"carrier{c}.log"), car)
     kev, _ = kamailio_events(work)
     out_calls, problems = [], []
     addr = {"A": CAR_A, "B": CAR_B}
@@ -410,19 +543,12 @@ def build_truth(work, calls, uac_rc, loss):
                 call_ids.append(leg["call_id"])
         out_calls.append({
             "id": n, "scenario": case, "caller": caller, "callee": callee,
-            "legs": legs, "call_ids": call_ids, "final_status": final,
+            "direction": "outbound", "legs": legs, "call_ids": call_ids, "final_status": final,
             "outcome": outcome, "failure_side": side, "complete": complete,
             "start_ms": p.get("start_ms"), "end_ms": p.get("end_ms"),
         })
-    # most calls in progress at once (INVITE to the end of the last
-    # transaction, on the PBX's clock)
-    ev = sorted([(c["start_ms"], 1) for c in out_calls if c["start_ms"] is not None] +
-                [(c["end_ms"], -1) for c in out_calls if c["end_ms"] is not None],
-                key=lambda e: (e[0], e[1]))
-    cur = peak = 0
-    for _, d in ev:
-        cur += d
-        peak = max(peak, cur)
+    peak = peak_of(out_calls)
+    inbound = inbound_truth(work, in_calls, kev, problems)
     return {
         "description": "Kamailio 5.6 SBC (topoh Call-ID masking, rtpengine, failover "
                        "A->B on 503 or no answer) between a SIPp PBX and two SIPp "
@@ -432,9 +558,11 @@ def build_truth(work, calls, uac_rc, loss):
                       "carrier_net": CAR_NET},
         "loss_pct": loss,
         "sipp_pbx_rc": uac_rc,
+        "sipp_inbound_rc": in_uac_rc,
         "peak_concurrent": peak,
+        "peak_inbound": peak_of(inbound),
         "problems": problems,
-        "calls": out_calls,
+        "calls": out_calls + inbound,
     }
 
 
@@ -442,6 +570,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="output directory")
     ap.add_argument("--calls", type=int, default=200)
+    ap.add_argument("--inbound", type=int, default=0,
+                    help="inbound calls from carrier A to the PBX as well, default 0")
     ap.add_argument("--rate", type=float, default=15, help="calls per second")
     ap.add_argument("--loss", type=float, default=0.0,
                     help="percent of each RTP stream's packets dropped from the written "
@@ -451,14 +581,16 @@ def main():
                     help="pcap: play_pcap_audio from a port per call (default); "
                          "stream: rtp_stream, an SSRC per call from one port")
     a = ap.parse_args()
-    if a.calls < 1 or not 0 <= a.loss < 100 or a.rate <= 0:
-        print("sbc_lab: expected --calls >= 1, 0 <= --loss < 100, --rate > 0", file=sys.stderr)
+    if a.calls < 1 or a.inbound < 0 or not 0 <= a.loss < 100 or a.rate <= 0:
+        print("sbc_lab: expected --calls >= 1, --inbound >= 0, 0 <= --loss < 100, --rate > 0",
+              file=sys.stderr)
         return 2
     r = why_not()
     if r:
         netns.skip(r)
     os.makedirs(a.out, exist_ok=True)
-    truth = run(a.out, a.calls, a.rate, loss=a.loss, seed=a.seed, media=a.media)
+    truth = run(a.out, a.calls, a.rate, loss=a.loss, seed=a.seed, media=a.media,
+                inbound=a.inbound)
     n = len(truth["calls"])
     ok = sum(1 for c in truth["calls"] if c["complete"])
     print(f"sbc_lab: {n} calls ({ok} complete), peak {truth['peak_concurrent']} at once, "

@@ -2,8 +2,10 @@
 """trunkscope on a capture of a real SBC (issue 21): the testbed of
 sbc_lab.py (Kamailio with topoh, rtpengine and failover between two
 carriers, SIPp on both sides, private addresses on both sides of the SBC)
-makes 200 calls with more than 50 up at once; `trunkscope analyze --json`
-runs on the capture with NO configuration file.
+makes 200 outbound calls with more than 50 up at once, and 40 inbound ones
+(carrier A calling in, the SBC relaying to the PBX, which answers, is busy,
+does not know the number, or rings until the carrier cancels); `trunkscope
+analyze --json` runs on the capture with NO configuration file.
 
 What is checked, and against what:
 - the testbed itself, from the components' own logs (truth.json): every call
@@ -16,7 +18,7 @@ What is checked, and against what:
 - every Call-ID of the truth is a leg in trunkscope's report;
 - grouping: each truth call is one analyser call holding exactly its
   Call-IDs, no analyser call mixes two truth calls, outcome and failure side
-  as the truth says. Asserted with one line of configuration (internal_net =
+  as the truth says, and the direction (outbound / inbound) too. Asserted with one line of configuration (internal_net =
   the enterprise subnet), which also checks the truth and this comparison;
   with NO configuration (issue 21) the same, asserted (GROUPING_ASSERTED).
 Needs root and the packages of sbc_lab.py plus tshark; exit 77 otherwise."""
@@ -36,7 +38,7 @@ import sbc_lab  # noqa: E402
 from manifest import Checker  # noqa: E402
 
 GROUPING_ASSERTED = True
-CALLS, RATE, MIN_PEAK = 200, 15, 50
+CALLS, RATE, MIN_PEAK, INBOUND = 200, 15, 50, 40
 
 # final response the PBX must get, and number of legs, per case
 EXPECT = {
@@ -45,6 +47,9 @@ EXPECT = {
     # RFC 3261 16.7 step 6: a proxy turns a 503 it relays into 500
     "failover_failed": ({500, 503}, 3), "failover_busy": ({486}, 3),
     "cancelled": ({487}, 2),
+    # inbound: what the PBX answered reaches the carrier
+    "in_answered": ({200}, 2), "in_busy": ({486}, 2), "in_notfound": ({404}, 2),
+    "in_cancelled": ({487}, 2),
 }
 
 
@@ -75,8 +80,12 @@ def tshark_rtp_streams(pcap):
 
 def check_testbed(c, truth):
     calls = truth["calls"]
-    c.check(len(calls) >= CALLS, f"testbed: {len(calls)} calls < {CALLS}")
+    c.check(len(calls) >= CALLS + INBOUND, f"testbed: {len(calls)} calls < {CALLS} + {INBOUND}")
+    c.check(sum(tc["direction"] == "inbound" for tc in calls) == INBOUND,
+            f"testbed: {sum(tc['direction'] == 'inbound' for tc in calls)} inbound calls")
     c.check(truth["sipp_pbx_rc"] == 0, f"testbed: PBX SIPp exit code {truth['sipp_pbx_rc']}")
+    c.check(truth["sipp_inbound_rc"] == 0,
+            f"testbed: inbound carrier SIPp exit code {truth['sipp_inbound_rc']}")
     c.check(not truth["problems"], f"testbed: {truth['problems'][:5]}")
     c.check(truth["peak_concurrent"] >= MIN_PEAK,
             f"testbed: {truth['peak_concurrent']} calls up at once < {MIN_PEAK}")
@@ -90,7 +99,7 @@ def check_testbed(c, truth):
         c.check(len(tc["legs"]) == nlegs, f"{tag}: {len(tc['legs'])} legs != {nlegs}")
         masked = [leg["call_id"] for leg in tc["legs"][1:]]
         c.check(all(m and m.startswith("!!:") and m != tc["legs"][0]["call_id"] for m in masked),
-                f"{tag}: carrier Call-IDs not masked by topoh: {masked}")
+                f"{tag}: Call-IDs beyond the SBC not masked by topoh: {masked}")
 
 
 def check_grouping(truth, doc):
@@ -99,7 +108,7 @@ def check_grouping(truth, doc):
     for i, call in enumerate(doc.get("calls", [])):
         for leg in call.get("legs", []):
             where.setdefault(leg.get("call_id"), set()).add(i)
-    fails, grouped, wrong, outcome_ok, side_ok = [], 0, 0, 0, 0
+    fails, grouped, wrong, outcome_ok, side_ok, dir_ok = [], 0, 0, 0, 0, 0
     owners = collections.defaultdict(set)
     for tc in truth["calls"]:
         for cid in tc["call_ids"]:
@@ -117,7 +126,7 @@ def check_grouping(truth, doc):
             continue
         call = doc["calls"][homes.pop()]
         got = sorted({leg.get("call_id") for leg in call.get("legs", [])})
-        if got != sorted(tc["call_ids"]):
+        if got != sorted(cid for cid in tc["call_ids"] if cid):
             fails.append(f"{tag}: analyser call holds {got}, truth {tc['call_ids']}")
             continue
         grouped += 1
@@ -130,9 +139,15 @@ def check_grouping(truth, doc):
         else:
             fails.append(f"{tag}: failure side {call.get('failure_side')} != "
                          f"{tc['failure_side']} ({call.get('failure_detail')})")
+        if call.get("direction") == tc["direction"]:
+            dir_ok += 1
+        else:
+            fails.append(f"{tag}: direction {call.get('direction')} != {tc['direction']}")
     n = len(truth["calls"])
-    return fails, (f"grouped {grouped}/{n}, wrong links {wrong}, outcomes {outcome_ok}/{n}, "
-                   f"failure sides {side_ok}/{n}")
+    n_in = sum(tc["direction"] == "inbound" for tc in truth["calls"])
+    return fails, (f"grouped {grouped}/{n} ({n_in} inbound), wrong links {wrong}, "
+                   f"outcomes {outcome_ok}/{n}, failure sides {side_ok}/{n}, "
+                   f"directions {dir_ok}/{n}")
 
 
 def main():
@@ -145,7 +160,7 @@ def main():
         netns.skip(why)
     os.makedirs(a.work, exist_ok=True)
     c = Checker()
-    truth = sbc_lab.run(a.work, CALLS, RATE)
+    truth = sbc_lab.run(a.work, CALLS, RATE, inbound=INBOUND)
     pcap = os.path.join(a.work, "sbc.pcap")
     print(f"testbed: {len(truth['calls'])} calls, {truth['peak_concurrent']} up at once, "
           f"{truth['wall_s']} s", flush=True)
