@@ -33,8 +33,10 @@
 #include "../store/store.h"
 #include "api_int.h"
 
+/* media-src blob:: the call page plays the WAV it fetched with the token */
 #define CSP "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';" \
-            " connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+            " connect-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none';" \
+            " form-action 'none'"
 
 /* Per-request state, born in the URI callback (which sees the raw target). */
 struct api_req {

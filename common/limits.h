@@ -149,6 +149,10 @@
 /* A packet off its place by more than this (ms) restarts the timeline
  * there (timestamp reset, SSRC change, clock drift). */
 #define TS_AUDIO_RESYNC_MS 1000u
+/* ... and so does being off by more than TS_AUDIO_JB_MS this many packets
+ * in a row (100 ms of 20 ms packets): sender and capture clocks drift apart
+ * (100 ppm is 120 ms in 20 minutes), which must not silence the rest. */
+#define TS_AUDIO_RESYNC_RUN 5u
 /* Comfort noise (RFC 3389) fills at most this long after a SID packet. */
 #define TS_AUDIO_CN_MAX_MS 10000u
 

@@ -3,8 +3,9 @@
  * first packet's arrival anchors its timestamp; later packets sit at
  * anchor + timestamp distance, and one that arrives more than
  * TS_AUDIO_JB_MS after that place is dropped as a de-jitter buffer of that
- * depth would. A place off by TS_AUDIO_RESYNC_MS re-anchors (timestamp
- * reset). Comfort noise per RFC 3389 3.1 (level in -dBov) until the next
+ * depth would. A place off by TS_AUDIO_RESYNC_MS (timestamp reset), or off
+ * by more than the buffer TS_AUDIO_RESYNC_RUN times in a row (clock
+ * drift, a lasting delay change), re-anchors. Comfort noise per RFC 3389 3.1 (level in -dBov) until the next
  * packet. Memory: the kept payloads (TS_AUDIO_MAX_BYTES) and two buffers
  * of one packet's samples. */
 #include "audio.h"
@@ -55,6 +56,7 @@ struct audio_track {
     int16_t *up_buf;   /* ... upsampled */
     int16_t *pend;     /* samples past the last window, from pend_at */
     uint64_t pend_at;
+    size_t pend_used;  /* pend[pend_used..] is all zero */
     int16_t last;      /* last decoded sample (interpolation history) */
     uint64_t cn_from, cn_to;
     double cn_amp;
@@ -261,7 +263,7 @@ uint64_t audio_track_finish(struct audio_track *t)
     const int64_t jb = (int64_t)TS_AUDIO_JB_MS * 1000000, resync = (int64_t)TS_AUDIO_RESYNC_MS * 1000000;
     const int64_t max_pos = (int64_t)TS_AUDIO_MAX_SECONDS * t->out_rate;
     int64_t a_arr = 0, a_ext = 0, prev_ext = 0, eseq = 0, seq_lo = 0, seq_hi = 0;
-    uint32_t prev_ts = 0;
+    uint32_t prev_ts = 0, off_run = 0;
     uint16_t prev_seq = 0;
     uint64_t end = 0;
 
@@ -289,10 +291,15 @@ uint64_t audio_track_finish(struct audio_track *t)
             seq_hi = eseq;
         int64_t due = a_arr + (p->ext - a_ext) * NS_PER_S / (int64_t)t->clock;
         int64_t off = (int64_t)p->arrival_ns - due;
-        if (off > resync || off < -resync) {
+        /* off by more than the buffer several times in a row: the clocks
+         * drifted apart or the delay changed for good, so start again here
+         * as a phone's buffer would; once is jitter (late: dropped) */
+        off_run = off > jb || off < -jb ? off_run + 1 : 0;
+        if (off > resync || off < -resync || off_run >= TS_AUDIO_RESYNC_RUN) {
             t->st.resyncs++;
             a_arr = (int64_t)p->arrival_ns;
             a_ext = p->ext;
+            off_run = 0;
         } else if (off > jb) {
             t->st.late++;
             p->pos = -1;
@@ -305,7 +312,8 @@ uint64_t audio_track_finish(struct audio_track *t)
             p->pos = -1;
         }
     }
-    qsort(t->pk, t->n, sizeof *t->pk, by_pos);
+    if (t->n)
+        qsort(t->pk, t->n, sizeof *t->pk, by_pos);
     size_t first = 0;
     while (first < t->n && t->pk[first].pos < 0)
         first++;
@@ -380,8 +388,11 @@ static void place(struct audio_track *t, uint64_t from, int16_t *out, size_t n, 
             continue;
         if (at < wend)
             out[at - from] = sat_add(out[at - from], s[i]);
-        else if (at - wend < TS_AUDIO_MAX_PKT_SAMPLES)
+        else if (at - wend < TS_AUDIO_MAX_PKT_SAMPLES) {
             t->pend[at - wend] = sat_add(t->pend[at - wend], s[i]);
+            if (at - wend >= t->pend_used)
+                t->pend_used = (size_t)(at - wend) + 1;
+        }
     }
 }
 
@@ -447,20 +458,19 @@ void audio_track_render(struct audio_track *t, uint64_t from, int16_t *out, size
     if (!t->finished || n == 0)
         return;
     /* carry what the previous window's packets decoded past its end */
-    if (t->pend_at) {
+    if (t->pend_used) {
         size_t keep = 0;
-        if (from >= t->pend_at) {
-            uint64_t skip = from - t->pend_at;
-            if (skip < TS_AUDIO_MAX_PKT_SAMPLES) {
-                size_t avail = TS_AUDIO_MAX_PKT_SAMPLES - (size_t)skip;
-                size_t use = avail < n ? avail : n;
-                for (size_t i = 0; i < use; i++)
-                    out[i] = sat_add(out[i], t->pend[skip + i]);
-                keep = avail - use;
-                memmove(t->pend, t->pend + skip + use, keep * sizeof *t->pend);
-            }
+        if (from >= t->pend_at && from - t->pend_at < t->pend_used) {
+            size_t skip = (size_t)(from - t->pend_at);
+            size_t avail = t->pend_used - skip;
+            size_t use = avail < n ? avail : n;
+            for (size_t i = 0; i < use; i++)
+                out[i] = sat_add(out[i], t->pend[skip + i]);
+            keep = avail - use;
+            memmove(t->pend, t->pend + skip + use, keep * sizeof *t->pend);
         }
-        memset(t->pend + keep, 0, (TS_AUDIO_MAX_PKT_SAMPLES - keep) * sizeof *t->pend);
+        memset(t->pend + keep, 0, (t->pend_used - keep) * sizeof *t->pend);
+        t->pend_used = keep;
     }
     t->pend_at = from + n;
     cn_fill(t, from, out, n);

@@ -668,12 +668,136 @@ async function downloadPcap(id, btn) {
   }
 }
 
+/* ---- the call's audio: a player and a waveform per party ---- */
+
+/* Channels of a 16-bit PCM WAV as Int16Arrays (null when it is not one). */
+function wavChannels(buf) {
+  const v = new DataView(buf);
+  if (buf.byteLength < 12 || v.getUint32(0, false) !== 0x52494646 || v.getUint32(8, false) !== 0x57415645) return null;
+  let fmt = null;
+  for (let p = 12; p + 8 <= buf.byteLength;) {
+    const id = v.getUint32(p, false), len = v.getUint32(p + 4, true), body = p + 8;
+    if (id === 0x666d7420 && len >= 16)
+      fmt = { ch: v.getUint16(body + 2, true), rate: v.getUint32(body + 4, true), bits: v.getUint16(body + 14, true) };
+    if (id === 0x64617461 && fmt && fmt.bits === 16 && fmt.ch > 0) {
+      const n = Math.floor(Math.min(len, buf.byteLength - body) / (2 * fmt.ch));
+      const chans = Array.from({ length: fmt.ch }, () => new Int16Array(n));
+      for (let i = 0; i < n; i++)
+        for (let c = 0; c < fmt.ch; c++) chans[c][i] = v.getInt16(body + 2 * (i * fmt.ch + c), true);
+      return { rate: fmt.rate, frames: n, chans };
+    }
+    p = body + len + (len & 1);
+  }
+  return null;
+}
+
+/* One party's waveform: the peak per pixel column, the SIP messages as
+ * ticks at their time (coloured by leg), the play position as a line. */
+function drawWave(cv, pcm, frames, rate, msgs, at) {
+  const w = cv.width, hgt = cv.height, g = cv.getContext("2d");
+  g.clearRect(0, 0, w, hgt);
+  g.fillStyle = "#f4f7fb";
+  g.fillRect(0, 0, w, hgt);
+  g.fillStyle = "#2b6cb0";
+  const per = frames / w;
+  for (let x = 0; x < w; x++) {
+    let peak = 0;
+    for (let i = Math.floor(x * per), e = Math.min(frames, Math.floor((x + 1) * per)); i < e; i++) {
+      const a = Math.abs(pcm[i]);
+      if (a > peak) peak = a;
+    }
+    const y = (peak / 32768) * (hgt / 2 - 2);
+    if (y > 0.2) g.fillRect(x, hgt / 2 - y, 1, Math.max(1, 2 * y));
+  }
+  const dur = frames / rate;
+  for (const m of msgs) {
+    g.fillStyle = COLORS[(m.leg || 0) % COLORS.length];
+    g.fillRect(Math.round((m.t_ms / 1000 / dur) * w), 0, 1, 6);
+  }
+  if (at !== null) {
+    g.fillStyle = "#c53030";
+    g.fillRect(Math.round((at / dur) * w), 0, 2, hgt);
+  }
+}
+
+/* The Audio card; returns it with seek(seconds) for the ladder. */
+function audioCard(id, d) {
+  const legs = [...new Set(d.streams.map((s) => s.leg).filter((l) => l !== null && l !== undefined))].sort((a, b) => a - b);
+  const player = h("audio", { controls: true, id: "call-audio", preload: "auto", class: "hidden" });
+  const msg = h("div", { class: "muted", id: "audio-msg" },
+    legs.length ? "The call's audio, decoded on the server: caller and callee, from the first INVITE to the end."
+      : "No RTP streams stored for this call.");
+  const pick = h("select", { id: "audio-leg", "aria-label": "leg" }, legs.map((l) => h("option", { value: l }, `leg ${l}`)));
+  const btn = h("button", { class: "primary", id: "audio-load" }, "Load audio");
+  const waves = h("div", { class: "waves", id: "audio-waves" });
+  let wav = null;
+  const canvases = [];
+  const redraw = () => {
+    if (!wav) return;
+    canvases.forEach((cv, i) => drawWave(cv, wav.chans[i] || new Int16Array(0), wav.frames, wav.rate, d.messages,
+      player.currentTime || 0));
+  };
+  let raf = 0;
+  const tick = () => { redraw(); raf = player.paused ? 0 : requestAnimationFrame(tick); };
+  player.addEventListener("play", () => { if (!raf) raf = requestAnimationFrame(tick); });
+  player.addEventListener("seeked", redraw);
+  player.addEventListener("timeupdate", () => { if (player.paused) redraw(); });
+  btn.addEventListener("click", async () => {
+    btn.disabled = true;
+    msg.textContent = "Decoding…";
+    try {
+      const leg = legs.length > 1 ? `?leg=${encodeURIComponent(pick.value)}` : "";
+      const r = await api(`/calls/${id}/audio${leg}`, { raw: true });
+      const buf = await r.arrayBuffer();
+      wav = wavChannels(buf);
+      if (!wav) throw new Error("not a 16-bit WAV");
+      if (player.src) URL.revokeObjectURL(player.src);
+      player.src = URL.createObjectURL(new Blob([buf], { type: "audio/wav" }));
+      player.classList.remove("hidden");
+      waves.replaceChildren();
+      canvases.length = 0;
+      ["caller", "callee"].forEach((who, i) => {
+        const cv = h("canvas", { id: `wave-${i}`, class: "wave", width: 1000, height: 70, "data-party": who,
+          title: `${who}: click to play from there` });
+        cv.addEventListener("click", (ev) => {
+          const box = cv.getBoundingClientRect();
+          player.currentTime = ((ev.clientX - box.left) / box.width) * (wav.frames / wav.rate);
+          redraw();
+        });
+        canvases.push(cv);
+        waves.appendChild(h("div", { class: "wave-row" }, h("span", { class: "wave-label" }, who), cv));
+      });
+      redraw();
+      msg.textContent = `${(wav.frames / wav.rate).toFixed(2)} s at ${wav.rate} Hz. Click a message in the ladder` +
+        " or a waveform to play from there.";
+    } catch (e) {
+      msg.textContent = e.status === 403
+        ? "Audio is off on this server: recordings are personal data; its configuration must say audio = on."
+        : "Could not load the audio: " + e.message;
+    } finally {
+      btn.disabled = false;
+    }
+  });
+  const card = h("div", { class: "card", id: "audio-card" },
+    h("div", { class: "toolbar" }, h("h2", {}, "Audio"), h("span", { class: "spacer" }),
+      legs.length > 1 ? pick : null, legs.length ? btn : null),
+    msg, player, waves);
+  card.seek = (t) => {
+    if (!wav) return;
+    player.currentTime = Math.max(0, Math.min(t, wav.frames / wav.rate));
+    redraw();
+  };
+  return card;
+}
+
 async function pageCall(id, params) {
   const d = await api("/calls/" + id);
   const c = d.call;
   const raw = h("pre", { class: "raw", id: "raw" }, "Click a message in the ladder to see its text.");
   const rawHead = h("div", { class: "muted", id: "raw-head" }, "");
+  const audio = audioCard(id, d);
   const pick = async (m) => {
+    audio.seek(m.t_ms / 1000); /* the WAV starts at the call's start, as t_ms does */
     rawHead.textContent = `#${m.n} · leg ${m.leg} · ${m.src}:${m.sport} → ${m.dst}:${m.dport} ${m.transport} · ${when(m.ts)}`;
     raw.textContent = "loading…";
     try {
@@ -744,6 +868,7 @@ async function pageCall(id, params) {
       h("div", { class: "card" }, h("h2", {}, "SIP ladder"), legend,
         h("div", { class: "ladder-wrap", id: "ladder-wrap" }, ladder(d, pick, avail))),
       h("div", { class: "card sticky" }, h("h2", {}, "Message"), rawHead, raw)),
+    audio,
     h("div", { class: "card" }, h("h2", {}, "Media quality"), streams));
 }
 

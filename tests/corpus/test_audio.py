@@ -223,6 +223,11 @@ def one(a, conf, codec, loss=0.0, tone=False, tag=""):
         r = export(a, db, conf, os.path.join(work, "leg0.wav"), "--leg", "0")
         check(r.returncode == 0 and open(os.path.join(work, "leg0.wav"), "rb").read() ==
               open(out, "rb").read(), f"--leg 0 is the default leg: {r.stderr.strip()}")
+        # -o -: the same WAV on standard output, the summary on stderr
+        r = subprocess.run([a.bin, "export", "--db", db, "--call", "1", "--audio", "--config",
+                            conf, "-o", "-"], capture_output=True)
+        check(r.returncode == 0 and r.stdout == open(out, "rb").read()
+              and b"standard output" in r.stderr, f"export --audio -o -: {r.stderr[-200:]!r}")
         api_checks(a, db, conf, out)
 
 

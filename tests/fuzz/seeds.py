@@ -23,6 +23,11 @@
           one per suite with lifetime and MKI), or one TLS record with its
           suite, version and keys (mode 2: records sealed here for every
           cipher family are not needed: the parser paths are the target);
+  audio:  [u8 codec][u8 rate] + [u8 ctl][u8 dt][u16 len][payload] records
+          (see fuzz_audio.c): the RTP payloads of the captures' G.711,
+          G.722 and G.729 streams (48 packets each, with comfort noise and
+          events), and payloads built here per codec (Opus CELT and SILK
+          TOCs, G.729 SID, L16, a timestamp jump, duplicates);
   vq:     [u8 parser] + a report: every application/vq-rtcpxr body of a SIP
           message in the captures (inside HEP too), every X-RTP-Stat /
           P-RTP-Stat value, and reports built here (RFC 6035 section 4
@@ -182,6 +187,53 @@ def media_seeds(pcaps, names, out):
     with open(os.path.join(out, "signalled-call"), "wb") as g:
         g.write(b"".join(call))
     return n + 1
+
+
+AUDIO_CODECS = {0: 0, 8: 1, 9: 2, 18: 3}  # RTP PT -> fuzz_audio.c codec index
+
+
+def audio_seeds(pcaps, names, out):
+    """Real codec payloads per RTP stream, and synthetic ones per codec."""
+    n = 0
+    for name in names:
+        streams = {}
+        for lt, frame in read_frames(os.path.join(pcaps, name)):
+            if (lt != 1 or len(frame) < 54 or frame[12:14] != b"\x08\x00" or frame[14] != 0x45
+                    or frame[23] != 17 or frame[42] >> 6 != 2 or frame[42] & 0x30):
+                continue
+            pt = frame[43] & 0x7F
+            key = (frame[26:38], frame[50:54])
+            if key not in streams:
+                if pt not in AUDIO_CODECS or len(streams) >= 4:
+                    continue
+                streams[key] = [AUDIO_CODECS[pt], pt, []]
+            st = streams[key]
+            if len(st[2]) < 48:
+                kind = 0 if pt == st[1] else 1 if pt == 13 else 2
+                st[2].append(rec(kind, 20, frame[54:]))
+        for k, (codec, pt, recs) in enumerate(streams.values()):
+            with open(os.path.join(out, f"{name}-{k}"), "wb") as g:
+                g.write(bytes([codec, 0]) + b"".join(recs))
+            n += 1
+    built = {
+        "pcmu-loss-cn": bytes([0, 0]) + b"".join(rec(0, 20 if i % 7 else 60, bytes([(i * 37) & 0xFF]) * 160)
+                                                  for i in range(30)) + rec(1, 20, b"\x28") + rec(0, 200, b"\x80" * 160),
+        "pcma-dup-late": bytes([1, 1]) + b"".join(rec(4 if i == 5 else 0, 20 if i != 9 else 250, b"\xd5" * 160)
+                                                   for i in range(20)),
+        "g722": bytes([2, 1]) + b"".join(rec(0, 20, bytes((i * j) & 0xFF for j in range(160))) for i in range(20)),
+        "g729-sid": bytes([3, 0]) + b"".join(rec(0, 20, bytes(range(i, i + 20))) for i in range(10))
+        + rec(0, 20, bytes(range(22))) + rec(0, 20, b"\x12\x34") + rec(0, 20, b"\x00" * 7),
+        "opus-celt-silk": bytes([4, 2]) + b"".join(rec(0, 20, bytes([0xF8]) + bytes((i * 11 + j) & 0xFF for j in range(80)))
+                                                   for i in range(10))
+        + b"".join(rec(0, 20, bytes([0x08]) + bytes((i * 5 + j) & 0xFF for j in range(40))) for i in range(10))
+        + rec(0, 40, bytes([0x0B, 0x83]) + bytes(60)) + rec(2, 20, b"\x05\x0a\x00\xa0"),
+        "l16-jump": bytes([5, 0x12]) + b"".join(rec(0xC0 if i == 8 else 0, 20, bytes(640)) for i in range(16)),
+    }
+    for nm, data in built.items():
+        with open(os.path.join(out, nm), "wb") as g:
+            g.write(data)
+        n += 1
+    return n
 
 
 def hep3(chunks):
@@ -536,7 +588,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--target", required=True,
                     choices=["sip", "packet", "sipframe", "sdp", "pcap", "media", "hep", "query", "vq",
-                             "tlsdec", "spool", "tls"])
+                             "tlsdec", "spool", "tls", "audio"])
     ap.add_argument("--replay")
     ap.add_argument("extra", nargs="*")
     a = ap.parse_args()
@@ -597,6 +649,8 @@ def main():
         n += spool_seeds(pcaps, names, out)
     elif a.target == "tls":
         n += tls_seeds(pcaps, names, out)
+    elif a.target == "audio":
+        n += audio_seeds(pcaps, names, out)
     elif a.target == "query":
         for i, q in enumerate(QUERIES):
             with open(os.path.join(out, f"q{i:03d}"), "wb") as g:

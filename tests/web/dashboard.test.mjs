@@ -5,12 +5,14 @@
 // RTP streams (table and quality charts), the calls table, a trunk page and,
 // on a collector's database of two sites (sites_db.py), the site selector; the
 // topology page against /api/v1/topology (a box per node, a line per trunk,
-// clickable to the trunk page); no
+// clickable to the trunk page); the call page's audio player on a speech
+// call (tests/corpus/audio_lab.py): the audio element loads the call's
+// duration, a waveform per party, a ladder click seeks to the message; no
 // console errors (CSP included), no request leaves 127.0.0.1. Screenshots go
 // to the work directory.
 // usage: node dashboard.test.mjs --bin TRUNKSCOPE --work DIR [--chromium PATH]
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, existsSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, existsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,9 +60,9 @@ run(["gen", "-o", pcap, "--calls", "150", "--seed", "3", "--transport", "mix", "
 run(["analyze", "--db", db, pcap]);
 
 // `trunkscope serve` on a database; resolves once it prints its port.
-async function serve(dbPath) {
+async function serve(dbPath, extra = []) {
   const proc = spawn(bin, ["serve", "--db", dbPath, "--http", "127.0.0.1:0", "--static", path.join(root, "web-static"),
-                           "--rate", "100000"], { stdio: ["ignore", "pipe", "pipe"] });
+                           "--rate", "100000", ...extra], { stdio: ["ignore", "pipe", "pipe"] });
   const s = { proc, err: "" };
   proc.stderr.on("data", (d) => { s.err += d; });
   s.port = await new Promise((resolve, reject) => {
@@ -446,6 +448,56 @@ try {
       await page.screenshot({ path: path.join(work, "call-reported.png"), fullPage: true });
     } finally {
       await stopServe(srv3);
+    }
+  }
+
+  // ---- audio: a PCMU call whose caller speaks (espeak-ng) and whose callee
+  // sends a 1 s tone; served with audio = on
+  const auWork = path.join(work, "audio");
+  const mkA = spawnSync("python3", ["-c", "import sys, json; sys.path.insert(0, sys.argv[1]); " +
+    "import audio_lab as a; c = a.make_call(sys.argv[2], 'PCMU', callee_tone=True); print(c['pcap'])",
+  path.join(root, "tests", "corpus"), auWork], { encoding: "utf8" });
+  if (mkA.status !== 0 && /Missing/.test(mkA.stderr || "")) {
+    console.log("audio part skipped: " + (mkA.stderr || "").trim().split("\n").pop());
+  } else if (check(mkA.status === 0, "audio capture: " + (mkA.stderr || "").slice(-300))) {
+    const auDb = path.join(auWork, "a.db"), conf = path.join(auWork, "audio.conf");
+    run(["analyze", "--db", auDb, mkA.stdout.trim()]);
+    writeFileSync(conf, "audio = on\n");
+    const srv4 = await serve(auDb, ["--config", conf]);
+    try {
+      const base4 = `http://127.0.0.1:${srv4.port}`;
+      const cd = await (await fetch(base4 + "/api/v1/calls/1")).json();
+      const want = (Date.parse(cd.call.end) - Date.parse(cd.call.start)) / 1000;
+      await page.goto(base4 + "/#/call/1");
+      await page.waitForSelector("#audio-load");
+      await page.click("#audio-load");
+      await waitFor(page, () => { const a = document.getElementById("call-audio");
+        return a && a.readyState >= 1 && a.duration > 0; }, null, "the audio element's metadata");
+      const dur = await page.$eval("#call-audio", (a) => a.duration);
+      check(Math.abs(dur - want) <= 0.02, `audio element lasts ${dur} s, the call ${want} s`);
+      // a waveform per party: the caller speaks, the callee's tone is 1 s of 6
+      const ink = await page.$$eval("canvas.wave", (cs) => cs.map((c) => {
+        const g = c.getContext("2d"), d = g.getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] === 0x2b && d[i + 1] === 0x6c && d[i + 2] === 0xb0) n++;
+        return n;
+      }));
+      check(ink.length === 2 && ink[0] > 2000 && ink[1] > 500 && ink[1] < ink[0],
+            `a waveform per party, caller louder and longer than the callee's tone (${ink})`);
+      // clicking the BYE in the ladder seeks the player to its time
+      const bye = cd.messages.find((m) => m.method === "BYE");
+      await page.click(`#ladder g.msg[data-n="${bye.n}"] rect.hit`);
+      await waitFor(page, (t) => Math.abs(document.getElementById("call-audio").currentTime - t) < 0.01,
+        bye.t_ms / 1000, "the player at the BYE's time");
+      check(true, `a ladder click seeks to the message's time (${bye.t_ms / 1000} s)`);
+      // the player plays: its position moves
+      await page.$eval("#call-audio", (a) => { a.muted = true; a.currentTime = 1; return a.play(); });
+      await waitFor(page, () => document.getElementById("call-audio").currentTime > 1.2, null, "playback");
+      check(true, "the audio plays");
+      await page.$eval("#call-audio", (a) => a.pause());
+      await page.screenshot({ path: path.join(work, "call-audio.png"), fullPage: true });
+    } finally {
+      await stopServe(srv4);
     }
   }
 
