@@ -253,7 +253,9 @@ static int by_pos(const void *a, const void *b)
 /* Output samples of packet p (audio only). */
 static uint64_t pkt_samples(const struct audio_track *t, const struct pkt *p)
 {
-    size_t n = t->ops->count(bv_make(t->arena + p->off, p->len), t->native);
+    /* a track of empty payloads has no arena: no offset on a NULL pointer */
+    const uint8_t *b = p->len ? t->arena + p->off : NULL;
+    size_t n = t->ops->count(bv_make(b, p->len), t->native);
     uint64_t s = (uint64_t)n * t->up;
     return s > TS_AUDIO_MAX_PKT_SAMPLES ? TS_AUDIO_MAX_PKT_SAMPLES : s;
 }
@@ -424,7 +426,8 @@ static void decode_one(struct audio_track *t, const struct pkt *p, uint64_t from
         return;
     }
     size_t cap = TS_AUDIO_MAX_PKT_SAMPLES / t->up;
-    size_t got = t->ops->decode(t->dec, bv_make(t->arena + p->off, p->len), t->tmp, cap);
+    size_t got = t->ops->decode(t->dec, bv_make(p->len ? t->arena + p->off : NULL, p->len),
+                                t->tmp, cap);
     if (got == 0) {
         t->st.bad++;
         return;
