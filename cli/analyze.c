@@ -20,6 +20,8 @@
 #include "calls_print.h"
 #include "media_print.h"
 #include "alerting.h"
+#include "other_print.h"
+#include "tls_print.h"
 #include "cli.h"
 #include "opts.h"
 #include "progress.h"
@@ -397,6 +399,8 @@ int cmd_analyze(int argc, char **argv)
         if (engine_calls(e))
             calls_print(stdout, engine_calls(e), top);
         media_print(stdout, engine_media(e), top);
+        tls_print(stdout, engine_tlspeers(e), (int64_t)time(NULL));
+        other_print(stdout, engine_oflows(e));
         if (w)
             st_stats_print(stdout, &sst);
         if (fflush(stdout) != 0 || ferror(stdout)) { /* a full device, a closed pipe */

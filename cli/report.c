@@ -12,14 +12,17 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../calls/calls.h"
 #include "../calls/capacity.h"
+#include "../calls/tlspeers.h"
 #include "../capture/pcapin.h"
 #include "../common/jsonw.h"
 #include "../common/limits.h"
 #include "../engine/engine.h"
+#include "../engine/oflows.h"
 #include "../media/media.h"
 #include "../store/store.h"
 
@@ -513,9 +516,132 @@ static void put_capacity(struct jsonw *w, const struct calls_trunk *t)
     jsonw_obj_end(w);
 }
 
-/* type_key: the key of the trunk's kind ("type"; a line has its own type). */
-static void put_trunk_fields(struct jsonw *w, const struct calls_trunk *t, const char *type_key)
+/* ---- TLS ---- */
+
+static void put_cert(struct jsonw *w, const char *k, bool have, const struct x509_facts *f,
+                     int64_t now_s)
 {
+    jsonw_key(w, k);
+    if (!have) {
+        jsonw_null(w);
+        return;
+    }
+    int64_t days = x509_days_left(f, now_s);
+    jsonw_obj_begin(w);
+    put_text(w, "subject", f->subject);
+    put_text(w, "issuer", f->issuer);
+    put_text(w, "sans", f->sans);
+    put_time(w, "not_before", f->not_before > 0 ? (uint64_t)f->not_before * 1000000000u : 0);
+    put_time(w, "not_after", f->not_after > 0 ? (uint64_t)f->not_after * 1000000000u : 0);
+    jsonw_kint(w, "days_left", days);
+    jsonw_kbool(w, "expiring", days < TS_TLS_EXPIRY_WARN_DAYS);
+    put_text(w, "key_type", f->key_type);
+    jsonw_kuint(w, "key_bits", f->key_bits);
+    put_text(w, "signature_algorithm", f->sig_alg);
+    put_text(w, "serial", f->serial);
+    jsonw_kbool(w, "self_signed", f->self_signed);
+    jsonw_obj_end(w);
+}
+
+/* One peer pair's TLS status; days to expiry count from now_s (the time of
+ * the report: the question is whether the trunk breaks soon). */
+static void put_tls_peer_fields(struct jsonw *w, const struct tlspeer *p, int64_t now_s)
+{
+    char v[16];
+    put_text(w, "status", tlspeers_status_str(p->status));
+    put_addr(w, "client", &p->client, 0);
+    put_addr(w, "server", &p->server, p->sport);
+    put_text_or_null(w, "site", p->site);
+    put_text_or_null(w, "version", tls_version_name(p->version));
+    jsonw_key(w, "suite");
+    if (p->suite) {
+        snprintf(v, sizeof v, "0x%04x", p->suite);
+        jsonw_str(w, v);
+    } else {
+        jsonw_null(w);
+    }
+    put_text_or_null(w, "suite_name", tls_suite_name(p->suite));
+    put_text(w, "offered_versions", p->offered);
+    put_text_or_null(w, "sni", p->sni);
+    put_text_or_null(w, "alpn", p->alpn);
+    jsonw_kbool(w, "mtls", tlspeers_mtls(p));
+    jsonw_kbool(w, "client_cert_requested", p->cert_requested);
+    jsonw_kuint(w, "connections", p->conns);
+    jsonw_kuint(w, "established", p->established);
+    jsonw_kuint(w, "failed", p->failed);
+    jsonw_kuint(w, "resumed", p->resumed);
+    jsonw_kuint(w, "alerts", p->alerts);
+    jsonw_key(w, "last_alert");
+    if (p->have_alert) {
+        jsonw_obj_begin(w);
+        put_text(w, "level", p->alert_level == 2 ? "fatal" : "warning");
+        const char *d = tls_alert_name(p->alert_desc);
+        snprintf(v, sizeof v, "%u", p->alert_desc);
+        put_text(w, "description", d ? d : v);
+        put_text(w, "from", p->alert_from_server ? "server" : "client");
+        jsonw_obj_end(w);
+    } else {
+        jsonw_null(w);
+    }
+    put_time(w, "first", p->first_ns);
+    put_time(w, "last", p->last_ns);
+    put_time(w, "last_ok", p->last_ok_ns);
+    put_time(w, "last_failure", p->last_fail_ns);
+    jsonw_kuint(w, "chain_length", p->chain_len);
+    put_cert(w, "certificate", p->have_cert[0], &p->cert[0], now_s);
+    put_cert(w, "client_certificate", p->have_cert[1], &p->cert[1], now_s);
+    int64_t days;
+    jsonw_kbool(w, "expiry_warning",
+                tlspeers_days_left(p, now_s, &days) && days < TS_TLS_EXPIRY_WARN_DAYS);
+}
+
+/* ---- other flows (nDPI) ---- */
+
+static void put_oflow(struct jsonw *w, const struct oflow_entry *x)
+{
+    jsonw_obj_begin(w);
+    put_addr(w, "client", &x->client, 0);
+    put_addr(w, "server", &x->server, 0);
+    jsonw_kuint(w, "port", x->port);
+    put_text(w, "transport", x->l4 == TS_L4_TCP ? "tcp" : "udp");
+    put_text(w, "protocol", x->proto);
+    put_text(w, "category", x->category);
+    jsonw_kbool(w, "guessed", x->guessed);
+    jsonw_kuint(w, "flows", x->flows);
+    jsonw_kuint(w, "packets", x->packets);
+    jsonw_kuint(w, "bytes", x->bytes);
+    put_time(w, "first", x->first_ns);
+    put_time(w, "last", x->last_ns);
+    jsonw_obj_end(w);
+}
+
+/* The other flows that touch either address of a trunk (its link's). */
+static void put_trunk_oflows(struct jsonw *w, const struct calls_trunk *t, const struct oflows *o)
+{
+    jsonw_key(w, "other_flows");
+    jsonw_arr_begin(w);
+    for (size_t i = 0; i < oflows_count(o); i++) {
+        const struct oflow_entry *x = oflows_get(o, i);
+        if (ts_addr_eq(&x->client, &t->local) || ts_addr_eq(&x->client, &t->peer) ||
+            ts_addr_eq(&x->server, &t->local) || ts_addr_eq(&x->server, &t->peer))
+            put_oflow(w, x);
+    }
+    jsonw_arr_end(w);
+}
+
+static void put_tls_peer(struct jsonw *w, const struct tlspeer *p, int64_t now_s)
+{
+    jsonw_obj_begin(w);
+    put_tls_peer_fields(w, p, now_s);
+    jsonw_obj_end(w);
+}
+
+/* type_key: the key of the trunk's kind ("type"; a line has its own type).
+ * e: the engine, for the TLS status and the other flows (NULL: none known). */
+static void put_trunk_fields(struct jsonw *w, const struct calls_trunk *t, const char *type_key,
+                             const struct engine *e)
+{
+    const struct tlspeers *tp = e ? engine_tlspeers(e) : NULL;
     jsonw_kint(w, "id", t->id);
     put_text(w, "name", t->name);
     put_text_or_null(w, "site", t->site);
@@ -554,6 +680,14 @@ static void put_trunk_fields(struct jsonw *w, const struct calls_trunk *t, const
     jsonw_obj_begin(w);
     put_kpi_fields(w, &t->dir[CALLS_DIR_OUTBOUND]);
     jsonw_obj_end(w);
+    /* the TLS status between the trunk's two addresses (null: no TLS seen) */
+    const struct tlspeer *tls = tlspeers_between(tp, &t->local, &t->peer);
+    jsonw_key(w, "tls");
+    if (tls)
+        put_tls_peer(w, tls, (int64_t)time(NULL));
+    else
+        jsonw_null(w);
+    put_trunk_oflows(w, t, e ? engine_oflows(e) : NULL);
     jsonw_key(w, "buckets");
     jsonw_arr_begin(w);
     for (size_t i = 0; i < t->nbuckets; i++) {
@@ -684,7 +818,7 @@ static void ct_put(struct jsonw *w, const struct ct *t, int i, bool one)
  * ("calls": the calls.* counters) takes its place, as setting keys into a
  * JSON object one by one did. */
 enum { K_LINK_TYPES = 1, K_INPUT_ERRORS, K_ELAPSED, K_STORE, K_CALLS, K_TRUNKS, K_REGS,
-       K_STREAMS, K_TOPOLOGY };
+       K_STREAMS, K_TOPOLOGY, K_TLS_PEERS, K_OTHER_FLOWS };
 
 /* The learned topology: nodes (role, side, addresses, how learned, from how
  * many calls) and the trunks between them, each end tied to its node. */
@@ -804,10 +938,30 @@ static void put_special(struct jsonw *w, int id, const struct report_input *in,
         break;
     case K_TRUNKS:
         jsonw_arr_begin(w);
-        for (size_t i = 0; i < calls_trunk_count(c); i++)
-            report_put_trunk(w, calls_trunk_get(c, i));
+        for (size_t i = 0; i < calls_trunk_count(c); i++) {
+            jsonw_obj_begin(w);
+            put_trunk_fields(w, calls_trunk_get(c, i), "type", e);
+            jsonw_obj_end(w);
+        }
         jsonw_arr_end(w);
         break;
+    case K_OTHER_FLOWS: {
+        const struct oflows *o = engine_oflows(e);
+        jsonw_arr_begin(w);
+        for (size_t i = 0; i < oflows_count(o); i++)
+            put_oflow(w, oflows_get(o, i));
+        jsonw_arr_end(w);
+        break;
+    }
+    case K_TLS_PEERS: {
+        const struct tlspeers *tp = engine_tlspeers(e);
+        int64_t now = (int64_t)time(NULL);
+        jsonw_arr_begin(w);
+        for (size_t i = 0; i < tlspeers_count(tp); i++)
+            put_tls_peer(w, tlspeers_get(tp, i), now);
+        jsonw_arr_end(w);
+        break;
+    }
     case K_REGS:
         jsonw_arr_begin(w);
         for (size_t i = 0; i < calls_reg_count(c); i++)
@@ -874,6 +1028,10 @@ static void put_document_fields(struct jsonw *w, const struct report_input *in, 
     ct_special(t, "elapsed_s", K_ELAPSED);
     if (in->store)
         ct_special(t, "store", K_STORE);
+    if (r) {
+        ct_special(t, "tls_peers", K_TLS_PEERS);
+        ct_special(t, "other_flows", K_OTHER_FLOWS);
+    }
     if (r && engine_calls(e)) {
         ct_special(t, "calls", K_CALLS);
         ct_special(t, "trunks", K_TRUNKS);
@@ -910,7 +1068,7 @@ void report_put_stream(struct jsonw *w, const struct media_stream *s, uint64_t c
 void report_put_trunk(struct jsonw *w, const struct calls_trunk *t)
 {
     jsonw_obj_begin(w);
-    put_trunk_fields(w, t, "type");
+    put_trunk_fields(w, t, "type", NULL);
     jsonw_obj_end(w);
 }
 
@@ -1159,7 +1317,7 @@ int report_finish(struct report *r, const struct report_input *in)
     if (r->form == REPORT_JSON_LINES) {
         for (size_t i = 0; c && i < calls_trunk_count(c); i++) {
             line_begin(r, &w, "trunk");
-            put_trunk_fields(&w, calls_trunk_get(c, i), "trunk_type");
+            put_trunk_fields(&w, calls_trunk_get(c, i), "trunk_type", in->engine);
             line_end(&w);
         }
         for (size_t i = 0; c && i < calls_reg_count(c); i++) {

@@ -269,6 +269,33 @@
 /* ALPN names kept as one comma-separated text per connection. */
 #define TS_TLS_ALPN_TEXT_MAX 96
 
+/* TLS peer pairs (client, server:port) with a status (calls/tlspeers.c):
+ * as many as trunks; spoofed handshakes must not grow it (least recently
+ * seen replaced). */
+#define TS_TLS_MAX_PEERS 1024
+/* A certificate expiring within this many days warns its trunk (what
+ * Teams Direct Routing's health dashboard warns at). */
+#define TS_TLS_EXPIRY_WARN_DAYS 30
+/* Other flows (engine/oflows.c, nDPI): flows being classified at once
+ * (nDPI's state is ~0.7 KiB each; the least recently seen is classified
+ * early and forgotten beyond), inventory entries (address pair, port,
+ * protocol; a trunk link carries a few kinds; the least recently seen is
+ * replaced), packets nDPI sees per flow before it must decide (its own
+ * dissectors decide within 1-10), payload bytes copied per packet, and
+ * idle time after which a flow is classified and forgotten. */
+#define TS_OFLOW_MAX_FLOWS 4096
+#define TS_OFLOW_MAX_ENTRIES 1024
+#define TS_OFLOW_MAX_PACKETS 32
+#define TS_OFLOW_SNAP 2048
+#define TS_OFLOW_IDLE_NS (120ull * 1000000000ull)
+/* Certificate text kept per certificate (crypto/x509.c): subject and
+ * issuer names (real ones are under 200 characters), the subject
+ * alternative names joined (an SBC lists a few), the serial in hex (RFC
+ * 5280 4.1.2.2: at most 20 octets). Longer text is cut. */
+#define TS_X509_NAME_MAX 255
+#define TS_X509_SANS_MAX 511
+#define TS_X509_SERIAL_MAX 48
+
 /* ---- store ---- */
 /* Records waiting for the SQLite writer: ~1 s of a busy trunk; beyond this
  * the record is dropped and counted so analysis never waits on disk. */

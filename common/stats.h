@@ -118,6 +118,12 @@
     X(TLS_UNSUPPORTED, "tls.unsupported")                                    \
     X(TLS_HS_OVERSIZE, "tls.handshake_oversize")                             \
     X(TLS_LOST, "tls.framing_lost")                                          \
+    /* other flows of the trunk links (engine/oflows.c, nDPI) */              \
+    X(OFLOW_FLOWS, "other.flows")                                            \
+    X(OFLOW_GUESSED, "other.guessed")                                        \
+    X(OFLOW_OURS, "other.sip_rtp_late")                                      \
+    X(OFLOW_EVICTED, "other.flows_evicted")                                  \
+    X(OFLOW_ENTRIES_EVICTED, "other.entries_evicted")                        \
     X(SIP_CALLID_SET_FULL, "sip.call_id_set_full")                           \
     X(HEP_PACKETS, "hep.packets")                                            \
     X(HEP_TRUNCATED, "hep.truncated")                                        \

@@ -94,6 +94,43 @@ const char *tls_version_name(uint16_t v)
     }
 }
 
+const char *tls_suite_name(uint16_t id)
+{
+    /* the suites SIP trunks negotiate (IANA TLS Cipher Suites registry) */
+    switch (id) {
+    case 0x1301: return "TLS_AES_128_GCM_SHA256";
+    case 0x1302: return "TLS_AES_256_GCM_SHA384";
+    case 0x1303: return "TLS_CHACHA20_POLY1305_SHA256";
+    case 0x1304: return "TLS_AES_128_CCM_SHA256";
+    case 0x1305: return "TLS_AES_128_CCM_8_SHA256";
+    case 0xc02b: return "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256";
+    case 0xc02c: return "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384";
+    case 0xc02f: return "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256";
+    case 0xc030: return "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384";
+    case 0xcca8: return "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256";
+    case 0xcca9: return "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256";
+    case 0xc009: return "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA";
+    case 0xc00a: return "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA";
+    case 0xc013: return "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA";
+    case 0xc014: return "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA";
+    case 0xc023: return "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256";
+    case 0xc024: return "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384";
+    case 0xc027: return "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256";
+    case 0xc028: return "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384";
+    case 0x009e: return "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256";
+    case 0x009f: return "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384";
+    case 0x009c: return "TLS_RSA_WITH_AES_128_GCM_SHA256";
+    case 0x009d: return "TLS_RSA_WITH_AES_256_GCM_SHA384";
+    case 0x002f: return "TLS_RSA_WITH_AES_128_CBC_SHA";
+    case 0x0035: return "TLS_RSA_WITH_AES_256_CBC_SHA";
+    case 0x003c: return "TLS_RSA_WITH_AES_128_CBC_SHA256";
+    case 0x003d: return "TLS_RSA_WITH_AES_256_CBC_SHA256";
+    case 0x000a: return "TLS_RSA_WITH_3DES_EDE_CBC_SHA";
+    case 0x0005: return "TLS_RSA_WITH_RC4_128_SHA";
+    default: return NULL;
+    }
+}
+
 /* A vector with a 1- or 2-byte length prefix. */
 static bool vec8(struct bv *b, struct bv *out)
 {
@@ -468,7 +505,7 @@ static void handshake_bytes(struct tls_conn *c, int dir, struct bv b, uint64_t o
                 return;
             }
             if (b.len >= 4 && b.len - 4 >= mlen) {
-                struct bv msg;
+                struct bv msg = BV_NULL;
                 bv_take(&b, 4 + (size_t)mlen, &msg);
                 on_handshake_msg(c, dir, msg, off, cb, st);
                 off += 4 + (uint64_t)mlen;
@@ -516,9 +553,9 @@ static void handshake_bytes(struct tls_conn *c, int dir, struct bv b, uint64_t o
     }
 }
 
-/* TLS 1.3 (no keys): the handshake is done once the client has sent
- * encrypted records beyond its first flight's and the server answered
- * after that flight with more than an alert. */
+/* Whether the handshake is done. TLS 1.3 (no keys): once the client has
+ * sent its encrypted flight and the server answered after it with more
+ * than an alert. */
 static void check_established(struct tls_conn *c, int dir, uint8_t type, size_t len,
                               struct ts_stats *st)
 {
@@ -540,7 +577,10 @@ static void check_established(struct tls_conn *c, int dir, uint8_t type, size_t 
             goto done;
         return;
     }
-    if (type == TLS_CT_APPDATA && cl->encrypted && sv->encrypted)
+    /* TLS 1.2 and earlier: each side sends its Finished only once the
+     * other's verified (or, resuming, its own comes first and the client
+     * answers with an alert instead when it does not verify) */
+    if (cl->finished && sv->finished)
         goto done;
     return;
 done:
@@ -588,6 +628,8 @@ static void on_record(struct tls_conn *c, int dir, uint8_t type, uint16_t versio
     case TLS_CT_HANDSHAKE:
         if (!d->encrypted)
             handshake_bytes(c, dir, body, off + 5, cb, st);
+        else
+            d->finished = true; /* TLS 1.2: the Finished after the cipher change */
         break;
     case TLS_CT_APPDATA:
         d->appdata++;
@@ -658,7 +700,7 @@ void tls_conn_feed(struct tls_conn *c, int dir, struct bv data, const struct tls
         struct bv h = bv_make(d->hdr, 5);
         bv_peek_be16(h, 3, &rlen);
         bv_peek_be16(h, 1, &ver);
-        struct bv body;
+        struct bv body = BV_NULL;
         if (!d->rec_len && data.len >= rlen) { /* whole in this segment: in place */
             bv_take(&data, rlen, &body);
         } else {
@@ -698,14 +740,6 @@ void tls_conn_gap(struct tls_conn *c, int dir)
 
 void tls_conn_close(struct tls_conn *c, struct ts_stats *st)
 {
-    /* TLS 1.2: both cipher changes and no alert after them is a handshake
-     * that ended, even without application data */
-    if (c->state == TLS_ST_SERVER_HELLO && c->version < 0x0304 && c->d[0].encrypted &&
-        c->d[1].encrypted && !c->encrypted_alerts) {
-        c->state = TLS_ST_ESTABLISHED;
-        if (st)
-            TS_INC(st, TLS_ESTABLISHED);
-    }
     if (c->state == TLS_ST_CLIENT_HELLO || c->state == TLS_ST_SERVER_HELLO) {
         c->state = TLS_ST_FAILED;
         if (st)

@@ -89,6 +89,8 @@ enum tls_result tls_cert_list(struct bv body, bool tls13, struct bv *certs, size
 
 /* Alert description name ("handshake_failure"), or NULL when unknown. */
 const char *tls_alert_name(uint8_t desc);
+/* IANA name of a common cipher suite ("TLS_AES_128_GCM_SHA256"), or NULL. */
+const char *tls_suite_name(uint16_t id);
 /* "TLS1.2", "TLS1.3", "SSL3.0", ... or NULL. */
 const char *tls_version_name(uint16_t v);
 
@@ -108,6 +110,7 @@ struct tls_dir {
     uint64_t off;          /* stream bytes consumed in this direction */
     uint64_t records;
     bool encrypted;        /* past ChangeCipherSpec (or TLS 1.3 ServerHello) */
+    bool finished;         /* TLS 1.2: an encrypted handshake record (Finished) sent */
     bool lost;             /* framing lost (gap, garbage): nothing more read */
     uint32_t appdata;      /* records of type 23 */
 };

@@ -3,6 +3,7 @@
  * message counting and hand-off to the call tracker. */
 #include "engine.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,8 +18,11 @@
 #include "../dissect/rtp.h"
 #include "../dissect/ws.h"
 #include "../calls/calls.h"
+#include "../calls/tlspeers.h"
+#include "../crypto/x509.h"
 #include "../dissect/sdp.h"
 #include "../media/media.h"
+#include "oflows.h"
 
 /* Distinct Call-IDs: an open-addressing set of 64-bit seeded hashes. */
 struct idset {
@@ -45,6 +49,10 @@ struct engine {
     void *frame_hook_ctx;
     const struct ts_frame *cur_frame; /* while engine_frame runs */
     struct engine_frame_info fi;      /* what it found in cur_frame */
+    struct tlspeers *tlspeers;
+    struct oflows *oflows;       /* flows that are neither SIP nor RTP (nDPI) */
+    engine_tls_fn tls_sink;
+    void *tls_sink_ctx;
     struct sip_msg msg; /* scratch: large, so not on the stack */
     const struct frame_hint *hint; /* of the frame being analysed, or NULL */
     uint8_t hep_buf[TS_SIP_MAX_MSG]; /* inflated HEP payloads */
@@ -55,10 +63,25 @@ enum conn_kind { CONN_UNKNOWN, CONN_SIP, CONN_TLS, CONN_WS_HTTP, CONN_WS, CONN_O
 
 struct conn {
     uint8_t kind;
+    bool other;                  /* not SIP: its bytes go to the other flows (nDPI) */
     uint32_t probed[2];          /* bytes looked at while undecided */
+    uint32_t seq[2];             /* bytes seen per direction (other flows' TCP numbers) */
     struct sip_stream sip[2];
     struct ws_stream ws[2];
-    struct tls_conn *tls;        /* CONN_TLS: the handshake's facts */
+    struct tlsc *tls;            /* CONN_TLS: the handshake's facts */
+};
+
+/* A TLS connection: the parser's state, the addresses of each direction's
+ * sender and the leaf certificates read (server [0], client [1]). */
+struct tlsc {
+    struct tls_conn tls;
+    struct ts_addr addr[2];
+    uint16_t port[2];
+    uint64_t first_ns, last_ns;
+    struct x509_facts cert[2];
+    bool have_cert[2], cert_bad[2];
+    bool reported;               /* handed to the peer table and the sink */
+    char site[TS_SITE_LEN];
 };
 
 /* How many bytes of an unknown TCP direction we inspect for SIP. */
@@ -272,7 +295,9 @@ static void on_udp(void *ctx, const struct pkt_meta *m, struct bv payload)
             TS_INC(&e->st, SIP_KEEPALIVES);
         else
             TS_INC(&e->st, SIP_JUNK);
+        return;
     }
+    oflows_packet(e->oflows, m, NULL, -1, payload);
 }
 
 /* An ICMP error about a SIP datagram: the call layer decides. */
@@ -332,12 +357,15 @@ static void classify(struct engine *e, struct conn *c, const struct pkt_meta *m,
      * any record, for connections picked up mid-stream */
     bool tls_port = is_tls_sip_port(sp) || is_tls_sip_port(dp);
     if (tls_looks_like_hello(data) || (tls_port && tls_record_plausible(data))) {
-        c->tls = malloc(sizeof *c->tls);
+        c->tls = calloc(1, sizeof *c->tls);
         if (!c->tls) {
             c->kind = CONN_OTHER;
             return;
         }
-        tls_conn_init(c->tls);
+        tls_conn_init(&c->tls->tls);
+        c->tls->first_ns = m->ts_ns;
+        if (m->site)
+            snprintf(c->tls->site, sizeof c->tls->site, "%s", m->site);
         c->kind = CONN_TLS;
         TS_INC(&e->st, TLS_CONNS);
         if (tls_port)
@@ -363,21 +391,88 @@ static void classify(struct engine *e, struct conn *c, const struct pkt_meta *m,
         c->kind = CONN_OTHER;
 }
 
+/* ---- TLS ---- */
+
+/* The leaf certificate of each side, read by libcrypto (crypto/x509.c). */
+static void tls_cert(void *ctx, struct tls_conn *tc, bool from_server, unsigned index,
+                     struct bv der)
+{
+    struct engine *e = ctx;
+    struct tlsc *t = ts_container_of(tc, struct tlsc, tls);
+    int k = from_server ? 0 : 1;
+    if (index != 0)
+        return;
+    if (x509_parse(der, &t->cert[k])) {
+        t->have_cert[k] = true;
+    } else {
+        t->cert_bad[k] = true;
+        TS_INC(&e->st, TLS_CERT_BAD);
+    }
+}
+
+/* The handshake ended (or the connection did): into the peer table and
+ * to the sink, once. */
+static void tls_report(struct engine *e, struct tlsc *t)
+{
+    t->reported = true;
+    int cd = t->tls.client_dir >= 0 ? t->tls.client_dir : 0;
+    struct tlspeer_conn pc = {
+        .client = t->addr[cd], .server = t->addr[1 - cd],
+        .cport = t->port[cd], .sport = t->port[1 - cd],
+        .first_ns = t->first_ns, .last_ns = t->last_ns, .tls = &t->tls,
+        .cert = { t->have_cert[0] ? &t->cert[0] : NULL, t->have_cert[1] ? &t->cert[1] : NULL },
+        .cert_bad = { t->cert_bad[0], t->cert_bad[1] },
+        .site = t->site[0] ? t->site : NULL,
+    };
+    if (e->tlspeers)
+        tlspeers_add(e->tlspeers, &pc);
+    if (e->tls_sink)
+        e->tls_sink(e->tls_sink_ctx, &pc);
+}
+
+static void tls_data(struct engine *e, struct tlsc *t, int dir, const struct pkt_meta *m,
+                     struct bv data)
+{
+    t->addr[dir] = m->src;
+    t->port[dir] = m->sport;
+    t->addr[1 - dir] = m->dst;
+    t->port[1 - dir] = m->dport;
+    t->last_ns = m->ts_ns;
+    struct tls_cb cb = { .ctx = e, .cert = tls_cert };
+    tls_conn_feed(&t->tls, dir, data, &cb, &e->st);
+    if (!t->reported && (t->tls.state == TLS_ST_ESTABLISHED || t->tls.state == TLS_ST_FAILED))
+        tls_report(e, t);
+}
+
 static void tcp_data(void *ctx, void **user, int dir, const struct pkt_meta *m, struct bv data)
 {
     struct engine *e = ctx;
     struct conn *c = conn_get(user);
     if (!c)
         return;
-    if (c->kind == CONN_UNKNOWN)
+    if (c->kind == CONN_UNKNOWN) {
         classify(e, c, m, dir, data);
+        /* what is not SIP yet, is not TLS on a SIP port and not a
+         * WebSocket goes to the other flows: nDPI needs the first bytes */
+        c->other = c->kind == CONN_UNKNOWN || c->kind == CONN_OTHER ||
+                   (c->kind == CONN_TLS && !is_sip_port(m->sport) && !is_sip_port(m->dport) &&
+                    !is_tls_sip_port(m->sport) && !is_tls_sip_port(m->dport));
+    }
+    if (c->kind == CONN_SIP || c->kind == CONN_WS_HTTP)
+        c->other = false;
+    if (c->other) {
+        struct tcp_seg s = { .seq = c->seq[dir], .ack = c->seq[1 - dir],
+                             .flags = TCP_F_ACK | TCP_F_PSH, .window = 65535, .payload = data };
+        c->seq[dir] += (uint32_t)data.len;
+        oflows_packet(e->oflows, m, &s, dir, data);
+    }
     struct emit_ctx ec = { e, m };
     switch (c->kind) {
     case CONN_SIP:
         sip_stream_feed(&c->sip[dir], data, emit_stream_msg, &ec, &e->st);
         break;
     case CONN_TLS:
-        tls_conn_feed(c->tls, dir, data, NULL, &e->st);
+        tls_data(e, c->tls, dir, m, data);
         break;
     case CONN_WS_HTTP:
         /* The HTTP upgrade exchange ends with an empty line in each
@@ -403,7 +498,7 @@ static void tcp_gap(void *ctx, void **user, int dir, uint64_t nbytes)
     if (c->kind == CONN_SIP)
         sip_stream_gap(&c->sip[dir], &e->st);
     else if (c->kind == CONN_TLS)
-        tls_conn_gap(c->tls, dir);
+        tls_conn_gap(&c->tls->tls, dir);
     else if (c->kind == CONN_WS)
         ws_stream_gap(&c->ws[dir]);
 }
@@ -415,10 +510,13 @@ static void tcp_close(void *ctx, void **user)
     if (!c)
         return;
     if (c->tls) {
-        if (c->tls->state == TLS_ST_NONE)
+        struct tlsc *t = c->tls;
+        if (t->tls.state == TLS_ST_NONE)
             TS_INC(&e->st, TLS_MIDSTREAM);
-        tls_conn_close(c->tls, &e->st);
-        free(c->tls);
+        tls_conn_close(&t->tls, &e->st);
+        if (!t->reported && t->tls.have_ch)
+            tls_report(e, t);
+        free(t);
     }
     for (int i = 0; i < 2; i++) {
         sip_stream_cleanup(&c->sip[i]);
@@ -491,7 +589,9 @@ struct engine *engine_new(const struct engine_config *cfg)
     struct tcp_reasm_cb tcb = { .ctx = e, .data = tcp_data, .gap = tcp_gap, .close = tcp_close };
     e->dec = decoder_new(&e->st, &dcb);
     e->tcp = tcp_reasm_new(&e->st, &tcb);
-    if (!e->dec || !e->tcp) {
+    e->tlspeers = tlspeers_new();
+    e->oflows = oflows_new(&e->st);
+    if (!e->dec || !e->tcp || !e->tlspeers || !e->oflows) {
         engine_free(e);
         return NULL;
     }
@@ -528,6 +628,8 @@ void engine_free(struct engine *e)
     if (!e)
         return;
     tcp_reasm_free(e->tcp);
+    tlspeers_free(e->tlspeers);
+    oflows_free(e->oflows);
     decoder_free(e->dec);
     calls_free(e->calls);
     media_free(e->media);
@@ -539,6 +641,7 @@ static void tick(struct engine *e, uint64_t now)
 {
     decoder_expire(e->dec, now);
     tcp_reasm_expire(e->tcp, now);
+    oflows_expire(e->oflows, now);
     if (e->calls)
         calls_tick(e->calls, now);
     media_tick(e->media, now);
@@ -677,6 +780,7 @@ void engine_frame(struct engine *e, const struct ts_frame *f)
 void engine_finish(struct engine *e)
 {
     tcp_reasm_flush(e->tcp);
+    oflows_finish(e->oflows);
     if (e->calls)
         calls_finish(e->calls);
     media_finish(e->media);
@@ -714,6 +818,16 @@ void engine_set_calls_config(struct engine *e, const struct calls_config *cfg)
 }
 
 const struct media *engine_media(const struct engine *e) { return e->media; }
+
+const struct tlspeers *engine_tlspeers(const struct engine *e) { return e->tlspeers; }
+
+const struct oflows *engine_oflows(const struct engine *e) { return e->oflows; }
+
+void engine_set_tls_sink(struct engine *e, engine_tls_fn fn, void *ctx)
+{
+    e->tls_sink = fn;
+    e->tls_sink_ctx = ctx;
+}
 
 void engine_set_sip_hook(struct engine *e, engine_sip_fn fn, void *ctx)
 {

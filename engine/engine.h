@@ -101,6 +101,16 @@ struct engine_frame_info {
 typedef void (*engine_frame_fn)(void *ctx, const struct ts_frame *f,
                                 const struct engine_frame_info *fi);
 void engine_set_frame_hook(struct engine *e, engine_frame_fn fn, void *ctx);
+/* TLS: the status per peer pair (calls/tlspeers.h), and a sink that sees
+ * each connection's facts once, when its handshake ends or it closes. */
+struct tlspeers;
+struct tlspeer_conn;
+const struct tlspeers *engine_tlspeers(const struct engine *e);
+typedef void (*engine_tls_fn)(void *ctx, const struct tlspeer_conn *c);
+void engine_set_tls_sink(struct engine *e, engine_tls_fn fn, void *ctx);
+/* The flows that are neither SIP nor RTP, classified by nDPI (oflows.h). */
+struct oflows;
+const struct oflows *engine_oflows(const struct engine *e);
 /* Every finished RTP stream (for the store and the HEP quality reports). */
 struct media_stream;
 void engine_set_stream_sink(struct engine *e,
