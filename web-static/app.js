@@ -116,7 +116,7 @@ function csvButton(tableId, name) {
 
 function view(...kids) {
   const v = document.getElementById("view");
-  v.replaceChildren(...kids);
+  v.replaceChildren(...kids.filter((k) => k !== null && k !== undefined && k !== false));
   return v;
 }
 
@@ -217,14 +217,68 @@ function route() {
 
 /* ---- overview ---- */
 
-const RANGES = [["all", "All"], ["1h", "Last hour"], ["6h", "6 h"], ["24h", "24 h"], ["7d", "7 days"]];
-const RANGE_MS = { "1h": 3600e3, "6h": 6 * 3600e3, "24h": 86400e3, "7d": 7 * 86400e3 };
+/* The time-range picker of the overview and trunk pages: a span ending at
+ * the newest data (a stored capture may be old), or a custom from/to (UTC),
+ * and the bucket: automatic (the API picks a round step giving at most 180
+ * points, seconds for a short capture) or chosen. */
+const RANGES = [["all", "Whole capture"], ["15m", "15 min"], ["1h", "1 h"], ["6h", "6 h"], ["24h", "24 h"],
+                ["7d", "7 days"], ["custom", "Custom"]];
+const RANGE_MS = { "15m": 900e3, "1h": 3600e3, "6h": 6 * 3600e3, "24h": 86400e3, "7d": 7 * 86400e3 };
+const BUCKETS = [10, 30, 60, 300, 900, 3600, 86400];
 
-/* A range ends at the newest data (a stored capture may be old). */
-function rangeParams(range, lastMs) {
-  if (!RANGE_MS[range] || !lastMs) return {};
-  const to = lastMs + 60000;
-  return { from: to - RANGE_MS[range], to };
+/* The /kpis query of a page's range and bucket parameters. */
+function rangeParams(params, lastMs, minBucket) {
+  const q = {};
+  const range = params.range || "all";
+  if (range === "custom") {
+    if (params.from) q.from = params.from;
+    if (params.to) q.to = params.to;
+  } else if (RANGE_MS[range] && lastMs) {
+    q.to = lastMs + 60000;
+    q.from = q.to - RANGE_MS[range];
+  }
+  const b = Number(params.bucket);
+  if (b && BUCKETS.includes(b) && b >= minBucket) q.bucket = b;
+  return q;
+}
+
+/* The picker: range buttons, the custom from/to, the bucket; each choice
+ * goes to the address bar (a deep link) as base?range=..&from=..&to=..&bucket=.. */
+function rangeBar(base, params, series, minBucket, extra) {
+  const range = params.range || "all";
+  const go = (p) => {
+    const q = Object.assign({ range: params.range, from: params.from, to: params.to, bucket: params.bucket }, p);
+    if (q.range !== "custom") { delete q.from; delete q.to; }
+    if (q.range === "all") delete q.range;
+    location.hash = base + qs(q);
+  };
+  const iso = (ms) => new Date(ms).toISOString().slice(0, 16);
+  const from = h("input", { type: "datetime-local", name: "from", "aria-label": "from (UTC)",
+    value: toIsoInput(params.from) || iso(series.from_ms) });
+  const to = h("input", { type: "datetime-local", name: "to", "aria-label": "to (UTC)",
+    value: toIsoInput(params.to) || iso(series.to_ms) });
+  const custom = h("form", { class: "range-custom" + (range === "custom" ? "" : " hidden"), id: "range-custom" },
+    h("label", {}, "From (UTC) ", from), h("label", {}, " to ", to), " ",
+    h("button", { type: "submit", class: "primary" }, "Apply"));
+  custom.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    if (from.value && to.value) go({ range: "custom", from: from.value + ":00Z", to: to.value + ":00Z" });
+  });
+  const bucket = h("select", { id: "range-bucket", "aria-label": "bucket" },
+    h("option", { value: "" }, "auto"),
+    BUCKETS.filter((b) => b >= minBucket).map((b) => h("option", { value: b, selected: String(b) === params.bucket }, bucketText(b))));
+  bucket.addEventListener("change", () => go({ bucket: bucket.value || undefined }));
+  const pts = series.points.length;
+  return h("div", { class: "range-picker", id: "range-picker" },
+    h("div", { class: "toolbar" }, h("strong", {}, "Range"),
+      h("div", { class: "segs" }, RANGES.map(([k, label]) => h("button", { type: "button", class: "seg" + (k === range ? " on" : ""),
+        "data-range": k, onclick: () => (k === "custom" ? custom.classList.remove("hidden") : go({ range: k })) }, label))),
+      h("label", { class: "muted" }, "bucket ", bucket),
+      h("span", { class: "muted", id: "range-facts", "data-points": pts, "data-bucket": series.bucket_s },
+        `${when(new Date(series.from_ms).toISOString())} – ${when(new Date(series.to_ms).toISOString())} UTC · ` +
+        `${bucketText(series.bucket_s)} buckets · ${pts} point${pts === 1 ? "" : "s"}`),
+      h("span", { class: "spacer" }), extra || null),
+    custom);
 }
 
 function kpiTile(t) {
@@ -271,8 +325,20 @@ function seriesCharts(points, withMos = true) {
   return h("div", { class: "charts" }, charts);
 }
 
+/* A KPI series; a range the API refuses (to before from, too many points)
+ * gives an empty series and the API's reason beside the picker. */
+async function kpiSeries(path, q) {
+  try {
+    return { series: await api(path + qs(q)), err: null };
+  } catch (e) {
+    if (e.status !== 400) throw e;
+    const now = Date.now();
+    return { series: { points: [], bucket_s: Number(q.bucket) || 60, from_ms: now, to_ms: now },
+             err: h("div", { class: "error-box", role: "alert", id: "range-error" }, "Range: ", e.message) };
+  }
+}
+
 async function pageOverview(params) {
-  const range = params.range || "all";
   const [health, trunks, stats] = await Promise.all([api("/health"),
     api("/trunks" + qs({ site: state.site })), api("/stats")]);
   const active = await api("/active?limit=1");
@@ -281,16 +347,12 @@ async function pageOverview(params) {
   const si = siteInfo();
   const lastCall = si ? si.last_call : stats.totals.last_call;
   const lastMs = lastCall ? Date.parse(lastCall) : 0;
-  const series = await api("/kpis" + qs(Object.assign(rangeParams(range, lastMs), { site: state.site })));
-  const bar = h("div", { class: "toolbar" }, h("strong", {}, "Range"),
-    h("div", {}, RANGES.map(([k, label]) => h("button", { class: "seg" + (k === range ? " on" : ""), "data-range": k,
-      onclick: () => (location.hash = "#/overview?range=" + k) }, label))),
-    h("span", { class: "spacer" }),
+  const { series, err } = await kpiSeries("/kpis", Object.assign(rangeParams(params, lastMs, 10), { site: state.site }));
+  const bar = rangeBar("#/overview", params, series, 10,
     h("span", { class: "muted", id: "overview-facts" }, si
-      ? `site ${si.site} · ${si.calls} calls · ${si.trunks} trunks · ` +
-        `${when(si.first_call)} – ${when(si.last_call)} UTC · bucket ${bucketText(series.bucket_s)}`
+      ? `site ${si.site} · ${si.calls} calls · ${si.trunks} trunks · ${when(si.first_call)} – ${when(si.last_call)} UTC`
       : `${stats.totals.calls} calls · ${stats.totals.sip_messages} SIP messages · ` +
-        `${when(stats.totals.first_call)} – ${when(stats.totals.last_call)} UTC · bucket ${bucketText(series.bucket_s)}`));
+        `${when(stats.totals.first_call)} – ${when(stats.totals.last_call)} UTC`));
   const facts = [];
   if (stats.source === "live")
     facts.push(h("div", { class: "card" }, h("h2", {}, "Sensor"), h("dl", { class: "facts" },
@@ -302,7 +364,7 @@ async function pageOverview(params) {
   view(h("h1", {}, "Overview" + (state.site ? " · " + state.site : "")), alertBanner(alerts), bar, ...facts,
     trunks.trunks.length ? h("div", { class: "tiles" }, trunks.trunks.map(kpiTile))
       : h("div", { class: "card muted" }, "No trunks in this database yet."),
-    seriesCharts(series.points));
+    err, seriesCharts(series.points));
   if (health.live || active.running) refreshIn(() => pageOverview(params), 10000);
 }
 
@@ -979,10 +1041,10 @@ function capacityCard(c) {
 }
 
 async function pageTrunk(id, params) {
-  const range = params.range || "all";
   const [d, stats] = await Promise.all([api("/trunks/" + id), api("/stats")]);
   const lastMs = stats.totals.last_call ? Date.parse(stats.totals.last_call) : 0;
-  const k = await api(`/trunks/${id}/kpis` + qs(rangeParams(range, lastMs)));
+  /* a trunk's series sums its stored minutes: buckets of a minute at least */
+  const { series: k, err: kErr } = await kpiSeries(`/trunks/${id}/kpis`, rangeParams(params, lastMs, 60));
   const t = d.trunk;
   /* the ratios first: at 1,280 px the counts may scroll, the KPIs may not */
   const dirRows = d.directions.map((x) => h("tr", {}, h("td", {}, x.direction), h("td", { class: "num" }, x.attempts),
@@ -1016,9 +1078,7 @@ async function pageTrunk(id, params) {
     h("div", { class: "row" },
       h("div", { class: "card" }, h("h2", {}, "Registrations"), healthTable(d.registrations, "registrations")),
       h("div", { class: "card" }, h("h2", {}, "Keep-alives (OPTIONS)"), healthTable(d.keepalives, "keep-alives"))),
-    h("div", { class: "toolbar" }, h("strong", {}, "Range"), h("div", {}, RANGES.map(([r, label]) =>
-      h("button", { class: "seg" + (r === range ? " on" : ""), onclick: () => (location.hash = `#/trunk/${id}?range=${r}`) }, label))),
-      h("span", { class: "muted" }, `bucket ${bucketText(k.bucket_s)}`)),
+    rangeBar("#/trunk/" + id, params, k, 60), kErr,
     seriesCharts(k.points));
 }
 

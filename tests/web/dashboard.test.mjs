@@ -149,6 +149,102 @@ try {
   check(charts.some((c) => /Concurrent/.test(c)) && charts.some((c) => /Outcomes/.test(c)), "overview charts");
   await page.screenshot({ path: path.join(work, "overview.png"), fullPage: true });
 
+  // ---- the time-range picker: each choice changes the API's query, the
+  // automatic bucket gives more than one point on a capture of minutes
+  const kpiResp = (re) => page.waitForResponse((r) => re.test(r.url()), { timeout: 20000 });
+  const kpiOf = async (r) => ({ q: new URL(r.url()).searchParams, body: await r.json() });
+  {
+    let [resp] = await Promise.all([kpiResp(/\/api\/v1\/kpis\?/), page.click('#range-picker button[data-range="15m"]')]);
+    let k = await kpiOf(resp);
+    const span = Number(k.q.get("to")) - Number(k.q.get("from"));
+    check(span === 900e3, `15 min asks /kpis for 15 minutes (${k.q})`);
+    check(k.body.points.length > 1, `15 min: ${k.body.points.length} points (bucket ${k.body.bucket_s} s)`);
+    await page.waitForSelector("#range-facts");
+    check(await page.$eval("#range-facts", (e) => Number(e.dataset.points)) === k.body.points.length,
+          "the picker says how many points the chart has");
+    [resp] = await Promise.all([kpiResp(/\/api\/v1\/kpis\?/), page.selectOption("#range-bucket", "30")]);
+    k = await kpiOf(resp);
+    check(k.q.get("bucket") === "30" && k.body.bucket_s === 30 && k.body.points.length > 1,
+          `bucket 30 s: asked ${k.q.get("bucket")}, got ${k.body.bucket_s} s, ${k.body.points.length} points`);
+    // whole capture, automatic bucket: a capture of minutes is not one dot
+    [resp] = await Promise.all([kpiResp(/\/api\/v1\/kpis/), page.goto(base + "/#/overview")]);
+    k = await kpiOf(resp);
+    check(!k.q.has("from") && !k.q.has("bucket") && k.body.points.length > 1 && k.body.bucket_s < 60,
+          `whole capture: automatic ${k.body.bucket_s} s buckets, ${k.body.points.length} points`);
+    // custom from/to (UTC): the first two minutes of the series
+    await page.waitForSelector('#range-picker button[data-range="custom"]');
+    await page.click('#range-picker button[data-range="custom"]');
+    const f0 = new Date(k.body.from_ms).toISOString().slice(0, 16), f1 = new Date(k.body.from_ms + 120e3).toISOString().slice(0, 16);
+    await page.fill('#range-custom input[name="from"]', f0);
+    await page.fill('#range-custom input[name="to"]', f1);
+    [resp] = await Promise.all([kpiResp(/\/api\/v1\/kpis\?/), page.click('#range-custom button[type="submit"]')]);
+    k = await kpiOf(resp);
+    check(k.q.get("from") === f0 + ":00Z" && k.q.get("to") === f1 + ":00Z" && k.body.points.length > 1,
+          `custom range asks from=${k.q.get("from")} to=${k.q.get("to")} (${k.body.points.length} points)`);
+    check(/range=custom/.test(await page.evaluate(() => location.hash)), "the custom range is a deep link");
+    // the trunk page: the same picker, minutes at least
+    [resp] = await Promise.all([kpiResp(/\/api\/v1\/trunks\/\d+\/kpis/), page.goto(base + "/#/trunk/" + trunks[0].id)]);
+    k = await kpiOf(resp);
+    check(k.body.points.length > 1, `trunk page, whole capture: ${k.body.points.length} points of ${k.body.bucket_s} s`);
+    await page.waitForSelector('#range-picker button[data-range="1h"]');
+    [resp] = await Promise.all([kpiResp(/\/api\/v1\/trunks\/\d+\/kpis\?/), page.click('#range-picker button[data-range="1h"]')]);
+    k = await kpiOf(resp);
+    check(Number(k.q.get("to")) - Number(k.q.get("from")) === 3600e3 && k.body.points.length > 1,
+          `trunk page, 1 h: ${k.q} -> ${k.body.points.length} points`);
+    await page.waitForSelector(".chart svg");
+  }
+
+  // ---- dark mode: the system's preference, then the header's toggle,
+  // remembered across a reload
+  {
+    const bg = () => getComputedStyle(document.documentElement).backgroundColor;
+    await page.emulateMedia({ colorScheme: "light" });
+    await page.goto(base + "/#/overview");
+    await page.waitForSelector(".tile");
+    const light = await page.evaluate(bg);
+    await page.emulateMedia({ colorScheme: "dark" });
+    await waitValue(page, () => document.documentElement.dataset.theme, "dark");
+    const dark = await page.evaluate(bg);
+    const lum = (c) => { const [r, g, b] = c.match(/\d+/g).map(Number); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+    check(lum(dark) < 60 && lum(light) > 200, `prefers-color-scheme dark: background ${light} -> ${dark}`);
+    const cardInk = await page.$eval(".tile", (t) => [getComputedStyle(t).backgroundColor, getComputedStyle(t).color]);
+    check(lum(cardInk[0]) < 80 && lum(cardInk[1]) > 150, `dark tiles: light text on a dark card ${cardInk}`);
+    await page.click("#theme-toggle");
+    check(await page.evaluate(() => document.documentElement.dataset.theme) === "light" &&
+          lum(await page.evaluate(bg)) > 200, "the toggle turns a dark page light");
+    await page.click("#theme-toggle");
+    check(await page.evaluate(() => localStorage.getItem("ts-theme")) === "dark", "the choice is kept in localStorage");
+    await page.emulateMedia({ colorScheme: "light" });
+    await page.reload();
+    await page.waitForSelector(".tile");
+    check(await page.evaluate(() => document.documentElement.dataset.theme) === "dark" && lum(await page.evaluate(bg)) < 60,
+          "a reload keeps the chosen dark theme over a light system");
+    await page.screenshot({ path: path.join(work, "overview-dark.png"), fullPage: false });
+    await page.evaluate(() => localStorage.removeItem("ts-theme"));
+    await page.emulateMedia({ colorScheme: null });
+  }
+
+  // ---- a phone, 390 px wide: no page-wide horizontal scroll on any page;
+  // wide tables and the ladder scroll inside their card
+  {
+    await page.setViewportSize({ width: 390, height: 844 });
+    const cidPhone = (await api("/calls?sort=start&limit=500")).calls.sort((a, b) => b.legs - a.legs)[0].id;
+    for (const [hash, sel] of [["#/overview", ".tile"], ["#/calls", "#calls-table tbody tr"], ["#/call/" + cidPhone, "#ladder g.msg"],
+      ["#/trunk/" + trunks[0].id, "#dir-table tbody tr"], ["#/trunks", "#trunks-table tbody tr"],
+      ["#/topology", "#topology g.topo-node"], ["#/alerts", "#alerts-table"], ["#/active", "h1"]]) {
+      await page.goto("about:blank");
+      await page.goto(base + "/" + hash);
+      await page.waitForSelector(sel);
+      const w = await page.evaluate(() => ({ sw: document.documentElement.scrollWidth, iw: innerWidth,
+        nav: [...document.querySelectorAll("header nav a")].every((a) => a.getBoundingClientRect().height > 0) }));
+      check(w.sw <= w.iw, `${hash} at 390 px: page ${w.sw} px wide, window ${w.iw}`);
+      check(w.nav, `${hash} at 390 px: every navigation link is there`);
+      if (hash === "#/calls") await page.screenshot({ path: path.join(work, "phone-calls.png"), fullPage: false });
+      if (hash.startsWith("#/call/")) await page.screenshot({ path: path.join(work, "phone-call.png"), fullPage: false });
+    }
+    await page.setViewportSize({ width: 1440, height: 900 });
+  }
+
   // ---- calls table: filter by outcome, failure rows coloured, paging works
   await page.goto(base + "/#/calls?outcome=failed&limit=25");
   await page.waitForSelector("#calls-table tbody tr");
