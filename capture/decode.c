@@ -43,22 +43,43 @@ struct decoder {
     uint8_t scratch[TS_FRAG_MAX_DGRAM_SIZE];
 };
 
-/* Per-frame state. */
+/* Per-frame state. Two modes over the same layer functions: decoder_decode()
+ * fills rec from the frame alone (d NULL: counters are noted in rec, and
+ * the first step that needs the decoder's state is noted there and ends
+ * the walk); decoder_packet() runs those steps with d, counting in st, and
+ * goes on from there in the same functions when the walk stopped early. */
 struct dctx {
     struct decoder *d;
     struct ts_stats *st;
+    struct ts_pkt *rec;
     struct pkt_meta m;
     unsigned nest;     /* VLAN tags, PPPoE and tunnels: the loop guard */
     bool vlan_seen;
     bool delivered;
     bool snapped;      /* the frame was cut by the capture's snap length */
-    const uint8_t *frame;          /* the frame's first byte, for the hint */
-    const struct frame_hint *hint; /* NULL: none */
 };
+
+/* Most counters a walk can note: 3 per nesting level, 4 besides. */
+_Static_assert(TS_PKT_MAX_COUNTS >= 3 * TS_MAX_ENCAP_DEPTH + 4, "ts_pkt.cnt too small");
+_Static_assert(TS_STAT_MAX <= UINT16_MAX, "ts_pkt.cnt holds uint16_t");
+
+/* A counter of the layers: raised, or noted for decoder_packet(). */
+#define CNT(c, id) cnt_raise((c), TS_##id)
+
+static inline void cnt_raise(struct dctx *c, unsigned id)
+{
+    struct ts_pkt *p = c->rec;
+    if (!p)
+        c->st->v[id]++;
+    else if (p->ncnt < TS_PKT_MAX_COUNTS) /* always (see the assertion above) */
+        p->cnt[p->ncnt++] = (uint16_t)id;
+}
 
 static void dec_ether(struct dctx *c, struct bv b);
 static void dec_ipv4(struct dctx *c, struct bv b);
 static void dec_ipv6(struct dctx *c, struct bv b);
+static void dec_ipv6_chain(struct dctx *c, struct bv hdr, struct bv pay, uint8_t nh,
+                           struct bv rest, bool reasm, unsigned next);
 
 struct decoder *decoder_new(struct ts_stats *st, const struct decode_cb *cb)
 {
@@ -124,7 +145,7 @@ static void count_linktype(struct decoder *d, int linktype)
 static bool nest_enter(struct dctx *c)
 {
     if (c->nest >= TS_MAX_ENCAP_DEPTH) {
-        TS_INC(c->st, TUN_TOO_DEEP);
+        CNT(c, TUN_TOO_DEEP);
         return false;
     }
     c->nest++;
@@ -151,34 +172,51 @@ static bool carries_tunnel(uint8_t proto, struct bv pay)
            (dport == VXLAN_PORT || dport == GTPU_PORT);
 }
 
-static bool is_dup(struct dctx *c, int ipver, struct bv hdr, struct bv pay)
+static bool dup_check(struct dctx *c, uint64_t fp)
 {
-    if (!c->d->dedup_on)
+    if (!c->d->dedup_on || !dedup_check(c->d->dedup, fp, c->m.ts_ns))
         return false;
-    const struct frame_hint *h = c->hint;
-    uint64_t fp;
-    if (h && h->ip_tot && ipver == 4 && hdr.p == c->frame + h->ip_off && hdr.len == h->ip_hl &&
-        pay.p == hdr.p + h->ip_hl && pay.len + h->ip_hl == h->ip_tot)
-        fp = h->dedup_fp; /* the reader thread hashed these same bytes */
-    else
-        fp = dedup_fingerprint(ipver, hdr, pay);
-    if (!dedup_check(c->d->dedup, fp, c->m.ts_ns))
-        return false;
-    TS_INC(c->st, DUPLICATES);
+    CNT(c, DUPLICATES);
     return true;
 }
 
-/* Feed a fragment; true with *out = the whole datagram (in scratch) when it
- * completed one. */
-static bool reassemble(struct dctx *c, const struct ipfrag_key *k, uint32_t off,
-                       bool more, struct bv data, struct bv *out)
+/* A SPAN duplicate? Decoding the frame alone, the check is noted for
+ * decoder_packet() and the walk goes on as for a first copy (after it come
+ * only the transport header or a fragment: one check per walk). */
+static bool is_dup(struct dctx *c, int ipver, struct bv hdr, struct bv pay)
 {
+    uint64_t fp = dedup_fingerprint(ipver, hdr, pay);
+    if (!c->rec)
+        return dup_check(c, fp);
+    c->rec->dedup = true;
+    c->rec->dedup_fp = fp;
+    c->rec->cnt_pre = c->rec->ncnt;
+    return false;
+}
+
+/* Feed a fragment; true with *out = the whole datagram (in scratch) when it
+ * completed one. Decoding the frame alone, the fragment is noted (ext: the
+ * IPv6 extension headers walked) and the walk ends. */
+static bool reassemble(struct dctx *c, const struct ipfrag_key *k, uint32_t off,
+                       bool more, struct bv data, unsigned ext, struct bv *out)
+{
+    if (c->rec) {
+        struct ts_pkt *p = c->rec;
+        p->next = k->ipver == 4 ? PKT_FRAG4 : PKT_FRAG6;
+        p->proto = k->proto;
+        p->frag_id = k->id;
+        p->frag_off = off;
+        p->frag_more = more;
+        p->ext = (uint8_t)ext;
+        p->payload = data;
+        return false;
+    }
     struct bv whole;
     if (ipfrag_add(c->d->frag, k, c->m.ts_ns, off, more, data, &whole) != 1)
         return false;
     size_t n = whole.len;
     if (n > sizeof c->d->scratch) {
-        TS_INC(c->st, FRAG_TOO_BIG);
+        CNT(c, FRAG_TOO_BIG);
         return false;
     }
     bv_copy(&whole, c->d->scratch, n);
@@ -191,6 +229,11 @@ static bool reassemble(struct dctx *c, const struct ipfrag_key *k, uint32_t off,
 
 static void deliver_udp(struct dctx *c, struct bv payload)
 {
+    if (c->rec) { /* decoder_packet() delivers it */
+        c->rec->next = PKT_UDP;
+        c->rec->payload = payload;
+        return;
+    }
     c->delivered = true;
     if (c->d->cb.udp)
         c->d->cb.udp(c->d->cb.ctx, &c->m, payload);
@@ -200,16 +243,16 @@ static void dec_vxlan(struct dctx *c, struct bv b)
 {
     uint8_t flags;
     if (!bv_peek_u8(b, 0, &flags) || b.len < 8) {
-        TS_INC(c->st, TUN_TRUNCATED);
+        CNT(c, TUN_TRUNCATED);
         return;
     }
     if (!(flags & 0x08)) { /* I flag: the VNI is valid */
-        TS_INC(c->st, TUN_MALFORMED);
+        CNT(c, TUN_MALFORMED);
         return;
     }
     if (!nest_enter(c))
         return;
-    TS_INC(c->st, TUN_VXLAN);
+    CNT(c, TUN_VXLAN);
     c->m.encap_depth++;
     dec_ether(c, bv_from(b, 8));
 }
@@ -225,51 +268,51 @@ static void dec_gtpu(struct dctx *c, struct bv b)
     uint16_t len;
     if (!bv_peek_u8(b, 0, &fl) || !bv_peek_u8(b, 1, &type) || !bv_peek_be16(b, 2, &len) ||
         b.len < 8) {
-        TS_INC(c->st, TUN_TRUNCATED);
+        CNT(c, TUN_TRUNCATED);
         return;
     }
     if ((fl >> 5) != 1 || !(fl & 0x10)) {
-        TS_INC(c->st, TUN_MALFORMED);
+        CNT(c, TUN_MALFORMED);
         return;
     }
     if (type != 255) {
-        TS_INC(c->st, TUN_UNSUPPORTED);
+        CNT(c, TUN_UNSUPPORTED);
         return;
     }
     struct bv p;
     if (!bv_sub(b, 8, len, &p)) {
-        TS_INC(c->st, TUN_TRUNCATED);
+        CNT(c, TUN_TRUNCATED);
         return;
     }
     if (fl & 0x07) {
         uint8_t next;
         if (!bv_peek_u8(p, 3, &next) || !bv_skip(&p, 4)) {
-            TS_INC(c->st, TUN_TRUNCATED);
+            CNT(c, TUN_TRUNCATED);
             return;
         }
         for (unsigned guard = 0; (fl & 0x04) && next; guard++) {
             uint8_t el;
             if (guard >= 16 || !bv_peek_u8(p, 0, &el) || el == 0) {
-                TS_INC(c->st, TUN_MALFORMED);
+                CNT(c, TUN_MALFORMED);
                 return;
             }
             if (!bv_peek_u8(p, (size_t)el * 4 - 1, &next) || !bv_skip(&p, (size_t)el * 4)) {
-                TS_INC(c->st, TUN_TRUNCATED);
+                CNT(c, TUN_TRUNCATED);
                 return;
             }
         }
     }
     if (!bv_peek_u8(p, 0, &v)) {
-        TS_INC(c->st, TUN_TRUNCATED);
+        CNT(c, TUN_TRUNCATED);
         return;
     }
     if ((v >> 4) != 4 && (v >> 4) != 6) {
-        TS_INC(c->st, TUN_UNSUPPORTED);   /* non-IP PDU (Ethernet, unstructured) */
+        CNT(c, TUN_UNSUPPORTED);   /* non-IP PDU (Ethernet, unstructured) */
         return;
     }
     if (!nest_enter(c))
         return;
-    TS_INC(c->st, TUN_GTPU);
+    CNT(c, TUN_GTPU);
     c->m.encap_depth++;
     if ((v >> 4) == 4)
         dec_ipv4(c, p);
@@ -282,11 +325,11 @@ static void dec_udp(struct dctx *c, struct bv b)
     uint16_t sp, dp, ulen;
     if (!bv_be16(&b, &sp) || !bv_be16(&b, &dp) || !bv_be16(&b, &ulen) ||
         !bv_skip(&b, 2)) {
-        TS_INC(c->st, UDP_TRUNCATED);
+        CNT(c, UDP_TRUNCATED);
         return;
     }
     if (ulen < 8) { /* 0 is an IPv6 jumbogram (RFC 2675): not for SIP */
-        TS_INC(c->st, UDP_MALFORMED);
+        CNT(c, UDP_MALFORMED);
         return;
     }
     struct bv payload;
@@ -294,15 +337,15 @@ static void dec_udp(struct dctx *c, struct bv b)
         /* a header-only capture: what the snap length kept is handed on
          * with the size of the rest, for RTP statistics from the headers */
         if (dp == VXLAN_PORT || dp == GTPU_PORT) {
-            TS_INC(c->st, UDP_TRUNCATED);
+            CNT(c, UDP_TRUNCATED);
             return;
         }
-        TS_INC(c->st, UDP_SNAPPED);
+        CNT(c, UDP_SNAPPED);
         c->m.cut = (uint32_t)((size_t)ulen - 8 - b.len);
         payload = b;
     } else if (!bv_sub(b, 0, (size_t)ulen - 8, &payload)) {
         /* the IP packet is whole, so the UDP length lies */
-        TS_INC(c->st, UDP_MALFORMED);
+        CNT(c, UDP_MALFORMED);
         return;
     } else {
         c->m.cut = 0;
@@ -315,7 +358,7 @@ static void dec_udp(struct dctx *c, struct bv b)
         dec_gtpu(c, payload);
         return;
     }
-    TS_INC(c->st, UDP);
+    CNT(c, UDP);
     c->m.l4 = TS_L4_UDP;
     c->m.sport = sp;
     c->m.dport = dp;
@@ -329,24 +372,29 @@ static void dec_tcp(struct dctx *c, struct bv b)
     if (!bv_be16(&b, &sp) || !bv_be16(&b, &dp) || !bv_peek_be32(b, 0, &seg.seq) ||
         !bv_peek_be32(b, 4, &seg.ack) || !bv_peek_be16(b, 8, &offfl) ||
         !bv_peek_be16(b, 10, &seg.window) || b.len < 16) {
-        TS_INC(c->st, TCP_TRUNCATED);
+        CNT(c, TCP_TRUNCATED);
         return;
     }
     size_t hl = (size_t)(offfl >> 12) * 4;
     if (hl < 20) {
-        TS_INC(c->st, TCP_MALFORMED);
+        CNT(c, TCP_MALFORMED);
         return;
     }
     if (b.len < hl - 4) { /* ports already consumed */
-        TS_INC(c->st, TCP_TRUNCATED);
+        CNT(c, TCP_TRUNCATED);
         return;
     }
     seg.flags = (uint8_t)(offfl & 0x3f); /* ECE/CWR are not TCP_F_* */
     seg.payload = bv_from(b, hl - 4); /* options skipped */
-    TS_INC(c->st, TCP);
+    CNT(c, TCP);
     c->m.l4 = TS_L4_TCP;
     c->m.sport = sp;
     c->m.dport = dp;
+    if (c->rec) { /* decoder_packet() delivers it */
+        c->rec->next = PKT_TCP;
+        c->rec->seg = seg;
+        return;
+    }
     c->delivered = true;
     if (c->d->cb.tcp)
         c->d->cb.tcp(c->d->cb.ctx, &c->m, &seg);
@@ -358,10 +406,10 @@ static void dec_sctp(struct dctx *c, struct bv b)
 {
     uint16_t sp, dp;
     if (!bv_be16(&b, &sp) || !bv_be16(&b, &dp) || !bv_skip(&b, 8)) {
-        TS_INC(c->st, SCTP_TRUNCATED);
+        CNT(c, SCTP_TRUNCATED);
         return;
     }
-    TS_INC(c->st, SCTP);
+    CNT(c, SCTP);
     c->m.l4 = TS_L4_SCTP;
     c->m.sport = sp;
     c->m.dport = dp;
@@ -369,20 +417,20 @@ static void dec_sctp(struct dctx *c, struct bv b)
         uint8_t type;
         uint16_t clen;
         if (!bv_peek_u8(b, 0, &type) || !bv_peek_be16(b, 2, &clen)) {
-            TS_INC(c->st, SCTP_TRUNCATED);
+            CNT(c, SCTP_TRUNCATED);
             return;
         }
         if (clen < 4) {
-            TS_INC(c->st, SCTP_MALFORMED);
+            CNT(c, SCTP_MALFORMED);
             return;
         }
         if (clen > b.len) { /* the IP packet is whole: the length lies */
-            TS_INC(c->st, SCTP_MALFORMED);
+            CNT(c, SCTP_MALFORMED);
             return;
         }
         if (type == 0) {
             if (clen < 16) {
-                TS_INC(c->st, SCTP_MALFORMED);
+                CNT(c, SCTP_MALFORMED);
                 return;
             }
             struct bv data;
@@ -402,14 +450,14 @@ static void dec_erspan2(struct dctx *c, struct bv b)
 {
     uint8_t v;
     if (!bv_peek_u8(b, 0, &v) || b.len < 8) {
-        TS_INC(c->st, TUN_TRUNCATED);
+        CNT(c, TUN_TRUNCATED);
         return;
     }
     if ((v >> 4) != 1) {
-        TS_INC(c->st, TUN_MALFORMED);
+        CNT(c, TUN_MALFORMED);
         return;
     }
-    TS_INC(c->st, TUN_ERSPAN2);
+    CNT(c, TUN_ERSPAN2);
     dec_ether(c, bv_from(b, 8));
 }
 
@@ -418,23 +466,23 @@ static void dec_erspan3(struct dctx *c, struct bv b)
     uint8_t v;
     uint16_t w;
     if (!bv_peek_u8(b, 0, &v) || !bv_peek_be16(b, 10, &w)) {
-        TS_INC(c->st, TUN_TRUNCATED);
+        CNT(c, TUN_TRUNCATED);
         return;
     }
     if ((v >> 4) != 2) {
-        TS_INC(c->st, TUN_MALFORMED);
+        CNT(c, TUN_MALFORMED);
         return;
     }
     size_t hl = (w & 1) ? 20 : 12; /* O bit: platform-specific subheader */
     if (b.len < hl) {
-        TS_INC(c->st, TUN_TRUNCATED);
+        CNT(c, TUN_TRUNCATED);
         return;
     }
     if (((w >> 10) & 0x1f) != 0) { /* frame type other than Ethernet */
-        TS_INC(c->st, TUN_UNSUPPORTED);
+        CNT(c, TUN_UNSUPPORTED);
         return;
     }
-    TS_INC(c->st, TUN_ERSPAN3);
+    CNT(c, TUN_ERSPAN3);
     dec_ether(c, bv_from(b, hl));
 }
 
@@ -442,23 +490,23 @@ static void dec_gre(struct dctx *c, struct bv b)
 {
     uint16_t fl, proto;
     if (!bv_be16(&b, &fl) || !bv_be16(&b, &proto)) {
-        TS_INC(c->st, TUN_TRUNCATED);
+        CNT(c, TUN_TRUNCATED);
         return;
     }
     /* version 1 is PPTP; the routing bit is RFC 1701 source routing */
     if ((fl & 0x7) != 0 || (fl & 0x4000)) {
-        TS_INC(c->st, TUN_UNSUPPORTED);
+        CNT(c, TUN_UNSUPPORTED);
         return;
     }
     size_t opt = ((fl & 0x8000) ? 4u : 0u) + ((fl & 0x2000) ? 4u : 0u) +
                  ((fl & 0x1000) ? 4u : 0u);
     if (!bv_skip(&b, opt)) {
-        TS_INC(c->st, TUN_TRUNCATED);
+        CNT(c, TUN_TRUNCATED);
         return;
     }
     if (!nest_enter(c))
         return;
-    TS_INC(c->st, TUN_GRE);
+    CNT(c, TUN_GRE);
     c->m.encap_depth++;
     switch (proto) {
     case ETH_IPV4:
@@ -480,7 +528,7 @@ static void dec_gre(struct dctx *c, struct bv b)
         dec_erspan3(c, b);
         break;
     default:
-        TS_INC(c->st, TUN_UNSUPPORTED);
+        CNT(c, TUN_UNSUPPORTED);
         break;
     }
 }
@@ -492,24 +540,24 @@ static void dec_icmp(struct dctx *c, int ver, struct bv b)
 {
     uint8_t type, code, vihl, proto;
     if (!bv_peek_u8(b, 0, &type) || !bv_peek_u8(b, 1, &code) || b.len < 8) {
-        TS_INC(c->st, IP_OTHER_PROTO);
+        CNT(c, IP_OTHER_PROTO);
         return;
     }
     if (type != (ver == 4 ? 3 : 1)) {
-        TS_INC(c->st, IP_OTHER_PROTO);   /* echo, time exceeded, ND...: not ours */
+        CNT(c, IP_OTHER_PROTO);   /* echo, time exceeded, ND...: not ours */
         return;
     }
     struct bv ip = bv_from(b, 8), udp;
     struct pkt_meta q = c->m;
     size_t hl;
     if (!bv_peek_u8(ip, 0, &vihl) || (vihl >> 4) != ver) {
-        TS_INC(c->st, ICMP_MALFORMED);
+        CNT(c, ICMP_MALFORMED);
         return;
     }
     if (ver == 4) {
         hl = (size_t)(vihl & 0x0f) * 4;
         if (hl < 20 || !bv_peek_u8(ip, 9, &proto) || ip.len < hl) {
-            TS_INC(c->st, ICMP_MALFORMED);
+            CNT(c, ICMP_MALFORMED);
             return;
         }
         get_addr(ip, 12, 4, &q.src);
@@ -517,7 +565,7 @@ static void dec_icmp(struct dctx *c, int ver, struct bv b)
     } else {
         hl = 40;
         if (!bv_peek_u8(ip, 6, &proto) || ip.len < hl) {
-            TS_INC(c->st, ICMP_MALFORMED);
+            CNT(c, ICMP_MALFORMED);
             return;
         }
         get_addr(ip, 8, 16, &q.src);
@@ -525,12 +573,12 @@ static void dec_icmp(struct dctx *c, int ver, struct bv b)
     }
     if (proto != TS_L4_UDP || !bv_sub(ip, hl, 8, &udp) || !bv_peek_be16(udp, 0, &q.sport) ||
         !bv_peek_be16(udp, 2, &q.dport)) {
-        TS_INC(c->st, ICMP_UNREACH_OTHER);
+        CNT(c, ICMP_UNREACH_OTHER);
         return;
     }
     q.ipver = (uint8_t)ver;
     q.l4 = TS_L4_UDP;
-    TS_INC(c->st, ICMP_UNREACH);
+    CNT(c, ICMP_UNREACH);
     if (c->d->cb.unreach)
         c->d->cb.unreach(c->d->cb.ctx, &c->m, &q, code, bv_from(ip, hl + 8));
 }
@@ -538,6 +586,14 @@ static void dec_icmp(struct dctx *c, int ver, struct bv b)
 /* Upper layer of an IP packet (outer_ver tells 6in4 from 6in6). */
 static void dec_ip_payload(struct dctx *c, int outer_ver, uint8_t proto, struct bv pay)
 {
+    if (c->rec && (proto == TS_L4_SCTP || proto == IPP_ICMP || proto == IPP_ICMP6)) {
+        /* several units, or a quoted one: decoder_packet() goes on here */
+        c->rec->next = PKT_IP;
+        c->rec->outer_ver = (uint8_t)outer_ver;
+        c->rec->proto = proto;
+        c->rec->payload = pay;
+        return;
+    }
     switch (proto) {
     case TS_L4_UDP:
         dec_udp(c, pay);
@@ -553,9 +609,9 @@ static void dec_ip_payload(struct dctx *c, int outer_ver, uint8_t proto, struct 
         if (!nest_enter(c))
             return;
         if (proto == IPP_IPV6 && outer_ver == 4)
-            TS_INC(c->st, TUN_IP6IN4);
+            CNT(c, TUN_IP6IN4);
         else
-            TS_INC(c->st, TUN_IPIP);
+            CNT(c, TUN_IPIP);
         c->m.encap_depth++;
         if (proto == IPP_IPIP)
             dec_ipv4(c, pay);
@@ -570,16 +626,16 @@ static void dec_ip_payload(struct dctx *c, int outer_ver, uint8_t proto, struct 
         if ((proto == IPP_ICMP) == (outer_ver == 4))
             dec_icmp(c, outer_ver, pay);
         else
-            TS_INC(c->st, IP_OTHER_PROTO);
+            CNT(c, IP_OTHER_PROTO);
         break;
     case IPP_ESP:
         if (outer_ver == 4)
-            TS_INC(c->st, IPV4_UNSUPPORTED);
+            CNT(c, IPV4_UNSUPPORTED);
         else
-            TS_INC(c->st, IPV6_UNSUPPORTED);
+            CNT(c, IPV6_UNSUPPORTED);
         break;
     default:
-        TS_INC(c->st, IP_OTHER_PROTO);
+        CNT(c, IP_OTHER_PROTO);
         break;
     }
 }
@@ -591,34 +647,34 @@ static void dec_ipv4(struct dctx *c, struct bv b)
     uint8_t vihl, proto;
     uint16_t tot, id, frag;
     if (!bv_peek_u8(b, 0, &vihl)) {
-        TS_INC(c->st, IPV4_TRUNCATED);
+        CNT(c, IPV4_TRUNCATED);
         return;
     }
     if ((vihl >> 4) != 4) {
-        TS_INC(c->st, IPV4_MALFORMED);
+        CNT(c, IPV4_MALFORMED);
         return;
     }
     size_t hl = (size_t)(vihl & 0x0f) * 4;
     if (!bv_peek_be16(b, 2, &tot) || !bv_peek_be16(b, 4, &id) ||
         !bv_peek_be16(b, 6, &frag) || !bv_peek_u8(b, 9, &proto) || b.len < 20) {
-        TS_INC(c->st, IPV4_TRUNCATED);
+        CNT(c, IPV4_TRUNCATED);
         return;
     }
     if (hl < 20 || tot < hl) {
-        TS_INC(c->st, IPV4_MALFORMED);
+        CNT(c, IPV4_MALFORMED);
         return;
     }
     if (b.len < tot) {
         /* cut by the snap length: an unfragmented UDP datagram whose
          * headers were kept still goes on (header-only captures) */
         if (!c->snapped || (frag & 0x3fff) || proto != TS_L4_UDP || b.len < hl + 8) {
-            TS_INC(c->st, IPV4_TRUNCATED);
+            CNT(c, IPV4_TRUNCATED);
             return;
         }
         c->m.cut = (uint32_t)(tot - b.len);
     }
     b = bv_head(b, tot); /* Ethernet padding goes */
-    TS_INC(c->st, IPV4);
+    CNT(c, IPV4);
     struct bv hdr, pay;
     bv_take(&b, hl, &hdr);
     pay = b;
@@ -634,7 +690,7 @@ static void dec_ipv4(struct dctx *c, struct bv b)
         struct ipfrag_key k = { .ipver = 4, .proto = proto, .id = id,
                                 .src = c->m.src, .dst = c->m.dst };
         struct bv whole;
-        if (reassemble(c, &k, off, more, pay, &whole))
+        if (reassemble(c, &k, off, more, pay, 0, &whole))
             dec_ip_payload(c, 4, proto, whole);
         return;
     }
@@ -648,21 +704,21 @@ static void dec_ipv6(struct dctx *c, struct bv b)
     uint8_t v, nh;
     uint16_t plen;
     if (!bv_peek_u8(b, 0, &v)) {
-        TS_INC(c->st, IPV6_TRUNCATED);
+        CNT(c, IPV6_TRUNCATED);
         return;
     }
     if ((v >> 4) != 6) {
-        TS_INC(c->st, IPV6_MALFORMED);
+        CNT(c, IPV6_MALFORMED);
         return;
     }
     if (b.len < 40) {
-        TS_INC(c->st, IPV6_TRUNCATED);
+        CNT(c, IPV6_TRUNCATED);
         return;
     }
     bv_peek_be16(b, 4, &plen);
     bv_peek_u8(b, 6, &nh);
     if (plen == 0) { /* jumbogram (RFC 2675) or segmentation offload */
-        TS_INC(c->st, IPV6_UNSUPPORTED);
+        CNT(c, IPV6_UNSUPPORTED);
         return;
     }
     struct bv hdr, pay;
@@ -670,20 +726,25 @@ static void dec_ipv6(struct dctx *c, struct bv b)
     if (!bv_sub(b, 0, plen, &pay)) {
         /* as for IPv4: UDP right after the fixed header, its header kept */
         if (!c->snapped || nh != TS_L4_UDP || b.len < 8) {
-            TS_INC(c->st, IPV6_TRUNCATED);
+            CNT(c, IPV6_TRUNCATED);
             return;
         }
         c->m.cut = (uint32_t)(plen - b.len);
         pay = b;
     }
-    TS_INC(c->st, IPV6);
+    CNT(c, IPV6);
     c->m.ipver = 6;
     get_addr(hdr, 8, 16, &c->m.src);
     get_addr(hdr, 24, 16, &c->m.dst);
+    dec_ipv6_chain(c, hdr, pay, nh, pay, false, 0);
+}
 
-    struct bv rest = pay;
-    bool reasm = false;
-    unsigned next = 0;
+/* The extension headers of an IPv6 packet (hdr, pay) from nh on at rest,
+ * next of them walked; reasm: rest is the datagram its fragments made
+ * (decoder_packet() goes on here after reassembling one). */
+static void dec_ipv6_chain(struct dctx *c, struct bv hdr, struct bv pay, uint8_t nh,
+                           struct bv rest, bool reasm, unsigned next)
+{
     for (;;) {
         uint8_t nxt, hlen;
         uint16_t offm;
@@ -695,18 +756,18 @@ static void dec_ipv6(struct dctx *c, struct bv b)
         case IPP_AH:
         case IP6_FRAG:
             if (next >= TS_MAX_IPV6_EXT_HDRS) {
-                TS_INC(c->st, IPV6_UNSUPPORTED);
+                CNT(c, IPV6_UNSUPPORTED);
                 return;
             }
             next++;
             if (nh != IP6_FRAG) {
                 if (!bv_peek_u8(rest, 0, &nxt) || !bv_peek_u8(rest, 1, &hlen)) {
-                    TS_INC(c->st, IPV6_TRUNCATED);
+                    CNT(c, IPV6_TRUNCATED);
                     return;
                 }
                 size_t l = nh == IPP_AH ? ((size_t)hlen + 2) * 4 : ((size_t)hlen + 1) * 8;
                 if (!bv_skip(&rest, l)) {
-                    TS_INC(c->st, IPV6_TRUNCATED);
+                    CNT(c, IPV6_TRUNCATED);
                     return;
                 }
                 nh = nxt;
@@ -714,7 +775,7 @@ static void dec_ipv6(struct dctx *c, struct bv b)
             }
             if (!bv_peek_u8(rest, 0, &nxt) || !bv_peek_be16(rest, 2, &offm) ||
                 !bv_peek_be32(rest, 4, &id)) {
-                TS_INC(c->st, IPV6_TRUNCATED);
+                CNT(c, IPV6_TRUNCATED);
                 return;
             }
             bv_skip(&rest, 8);
@@ -722,14 +783,14 @@ static void dec_ipv6(struct dctx *c, struct bv b)
             if ((offm & 0xfff8) == 0 && !(offm & 1))
                 continue; /* atomic fragment (RFC 6946): a whole packet */
             if (reasm) { /* a fragment inside a reassembled datagram */
-                TS_INC(c->st, IPV6_MALFORMED);
+                CNT(c, IPV6_MALFORMED);
                 return;
             }
             if (is_dup(c, 6, hdr, pay))
                 return;
             struct ipfrag_key k = { .ipver = 6, .proto = nxt, .id = id,
                                     .src = c->m.src, .dst = c->m.dst };
-            if (!reassemble(c, &k, offm & 0xfff8u, (offm & 1) != 0, rest, &rest))
+            if (!reassemble(c, &k, offm & 0xfff8u, (offm & 1) != 0, rest, next, &rest))
                 return;
             reasm = true;
             continue;
@@ -749,28 +810,28 @@ static void dec_pppoe(struct dctx *c, struct bv b)
     uint8_t vt, code;
     uint16_t len, proto;
     if (!bv_u8(&b, &vt) || !bv_u8(&b, &code) || !bv_skip(&b, 2) || !bv_be16(&b, &len)) {
-        TS_INC(c->st, TUN_TRUNCATED);
+        CNT(c, TUN_TRUNCATED);
         return;
     }
     if (vt != 0x11 || code != 0 || len < 2) {
-        TS_INC(c->st, TUN_MALFORMED);
+        CNT(c, TUN_MALFORMED);
         return;
     }
     if (len > b.len) {
-        TS_INC(c->st, TUN_TRUNCATED);
+        CNT(c, TUN_TRUNCATED);
         return;
     }
     b = bv_head(b, len); /* Ethernet padding goes */
     bv_be16(&b, &proto);
     if (!nest_enter(c))
         return;
-    TS_INC(c->st, TUN_PPPOE);
+    CNT(c, TUN_PPPOE);
     if (proto == PPP_IPV4)
         dec_ipv4(c, b);
     else if (proto == PPP_IPV6)
         dec_ipv6(c, b);
     else /* LCP, IPCP, ... */
-        TS_INC(c->st, LINK_NON_IP);
+        CNT(c, LINK_NON_IP);
 }
 
 /* Dispatch on an EtherType, peeling 802.1Q/802.1ad tags first. */
@@ -780,7 +841,7 @@ static void dec_ethertype(struct dctx *c, uint16_t type, struct bv b)
     while (type == ETH_VLAN || type == ETH_QINQ || type == ETH_QINQ_OLD) {
         uint16_t tci;
         if (!bv_be16(&b, &tci) || !bv_be16(&b, &type)) {
-            TS_INC(c->st, LINK_TRUNCATED);
+            CNT(c, LINK_TRUNCATED);
             return;
         }
         if (!nest_enter(c))
@@ -790,9 +851,9 @@ static void dec_ethertype(struct dctx *c, uint16_t type, struct bv b)
             c->m.vlan = tci & 0x0fff;
         }
         if (tags++ == 0)
-            TS_INC(c->st, VLAN_TAGGED);
+            CNT(c, VLAN_TAGGED);
         else if (tags == 2)
-            TS_INC(c->st, VLAN_QINQ);
+            CNT(c, VLAN_QINQ);
     }
     switch (type) {
     case ETH_IPV4:
@@ -805,7 +866,7 @@ static void dec_ethertype(struct dctx *c, uint16_t type, struct bv b)
         dec_pppoe(c, b);
         break;
     default: /* ARP, LLDP, 802.3 length field, PPPoE discovery, ... */
-        TS_INC(c->st, LINK_NON_IP);
+        CNT(c, LINK_NON_IP);
         break;
     }
 }
@@ -814,7 +875,7 @@ static void dec_ether(struct dctx *c, struct bv b)
 {
     uint16_t type;
     if (!bv_skip(&b, 12) || !bv_be16(&b, &type)) {
-        TS_INC(c->st, LINK_TRUNCATED);
+        CNT(c, LINK_TRUNCATED);
         return;
     }
     dec_ethertype(c, type, b);
@@ -825,7 +886,7 @@ static void dec_raw(struct dctx *c, struct bv b)
 {
     uint8_t v;
     if (!bv_peek_u8(b, 0, &v)) {
-        TS_INC(c->st, LINK_TRUNCATED);
+        CNT(c, LINK_TRUNCATED);
         return;
     }
     if ((v >> 4) == 4)
@@ -833,7 +894,7 @@ static void dec_raw(struct dctx *c, struct bv b)
     else if ((v >> 4) == 6)
         dec_ipv6(c, b);
     else
-        TS_INC(c->st, LINK_MALFORMED);
+        CNT(c, LINK_MALFORMED);
 }
 
 /* BSD loopback: a 4-byte address family in the writer's byte order (NULL)
@@ -842,7 +903,7 @@ static void dec_loop(struct dctx *c, struct bv b)
 {
     uint32_t af;
     if (!bv_peek_be32(b, 0, &af)) {
-        TS_INC(c->st, LINK_TRUNCATED);
+        CNT(c, LINK_TRUNCATED);
         return;
     }
     if (af > 0xffff) /* little-endian writer */
@@ -853,48 +914,7 @@ static void dec_loop(struct dctx *c, struct bv b)
     else if (af == 24 || af == 28 || af == 30)
         dec_ipv6(c, b);
     else
-        TS_INC(c->st, LINK_NON_IP);
-}
-
-bool decoder_udp_hint(const struct ts_frame *f, struct pkt_meta *m, struct bv *payload,
-                      struct frame_hint *h)
-{
-    struct bv b = bv_make(f->data, f->caplen);
-    uint16_t type, flags, tot, dlen, dport = 0;
-    uint8_t vihl, proto;
-    if (f->linktype != 1 || !bv_skip(&b, 12) || !bv_be16(&b, &type))
-        return false;
-    if (type == ETH_VLAN && (!bv_skip(&b, 2) || !bv_be16(&b, &type)))
-        return false;
-    if (type != ETH_IPV4 || !bv_peek_u8(b, 0, &vihl) || (vihl >> 4) != 4)
-        return false;
-    struct bv ip = b, src, dst;
-    if (!bv_skip(&ip, 2) || !bv_be16(&ip, &tot) || !bv_skip(&ip, 2) || !bv_be16(&ip, &flags) ||
-        (flags & 0x3fff) || !bv_skip(&ip, 1) || !bv_u8(&ip, &proto) || proto != 17 ||
-        !bv_skip(&ip, 2) || !bv_take(&ip, 4, &src) || !bv_take(&ip, 4, &dst))
-        return false;
-    size_t hl = (size_t)(vihl & 15) * 4;
-    /* dec_ipv4()'s checks, so that hdr and pay below are the bytes it dedups */
-    if (hl < 20 || tot < hl || b.len < tot)
-        return false;
-    struct bv hdr, pay = bv_head(b, tot);
-    bv_take(&pay, hl, &hdr);
-    memset(m, 0, sizeof *m);
-    m->src.family = m->dst.family = 4;
-    struct bv u = pay;
-    if (!bv_copy(&src, m->src.a, 4) || !bv_copy(&dst, m->dst.a, 4) ||
-        !bv_be16(&u, &m->sport) || !bv_be16(&u, &m->dport) || !bv_be16(&u, &dlen) ||
-        !bv_skip(&u, 2))
-        return false;
-    m->l4 = TS_L4_UDP;
-    *payload = u;
-    if (bv_peek_be16(pay, 2, &dport) && dport != VXLAN_PORT) { /* tunnels: inner packet */
-        h->ip_off = (uint32_t)(hdr.p - f->data);
-        h->ip_hl = (uint16_t)hl;
-        h->ip_tot = tot;
-        h->dedup_fp = dedup_fingerprint(4, hdr, pay);
-    }
-    return true;
+        CNT(c, LINK_NON_IP);
 }
 
 void decoder_prefetch_dedup(const struct decoder *d, uint64_t fp)
@@ -902,27 +922,22 @@ void decoder_prefetch_dedup(const struct decoder *d, uint64_t fp)
     dedup_prefetch(d->dedup, fp);
 }
 
-void decoder_frame(struct decoder *d, const struct ts_frame *f)
-{
-    decoder_frame_hinted(d, f, NULL);
-}
-
-void decoder_frame_hinted(struct decoder *d, const struct ts_frame *f,
-                          const struct frame_hint *h)
+void decoder_decode(const struct ts_frame *f, struct ts_pkt *p)
 {
     struct dctx c;
     memset(&c, 0, sizeof c);
-    c.d = d;
-    c.st = d->st;
-    c.frame = f->data;
-    c.hint = h;
+    p->next = PKT_NONE;
+    p->dedup = false;
+    p->ncnt = p->cnt_pre = 0;
+    p->stream_hash = p->dialog_hash = 0;
+    p->sip = NULL;
+    c.rec = p;
     c.m.ts_ns = f->ts_ns;
     c.m.frame_no = f->frame_no;
     c.m.file_idx = f->file_idx;
     c.m.linktype = f->linktype;
     c.m.site = f->site;
     c.snapped = f->caplen < f->wirelen;
-    count_linktype(d, f->linktype);
 
     struct bv b = bv_make(f->data, f->caplen);
     uint16_t proto;
@@ -932,14 +947,14 @@ void decoder_frame_hinted(struct decoder *d, const struct ts_frame *f,
         break;
     case 113: /* LINUX_SLL: type, ARPHRD, addr len, addr[8], protocol */
         if (!bv_skip(&b, 14) || !bv_be16(&b, &proto)) {
-            TS_INC(d->st, LINK_TRUNCATED);
+            CNT(&c, LINK_TRUNCATED);
             break;
         }
         dec_ethertype(&c, proto, b);
         break;
     case 276: /* LINUX_SLL2: protocol first, 20 bytes in all */
         if (!bv_be16(&b, &proto) || !bv_skip(&b, 18)) {
-            TS_INC(d->st, LINK_TRUNCATED);
+            CNT(&c, LINK_TRUNCATED);
             break;
         }
         dec_ethertype(&c, proto, b);
@@ -960,9 +975,72 @@ void decoder_frame_hinted(struct decoder *d, const struct ts_frame *f,
         dec_loop(&c, b);
         break;
     default:
-        TS_INC(d->st, LINK_UNSUPPORTED);
+        CNT(&c, LINK_UNSUPPORTED);
+        break;
+    }
+    if (!p->dedup)
+        p->cnt_pre = p->ncnt;
+    p->m = c.m;
+    p->nest = (uint8_t)c.nest;
+    p->vlan_seen = c.vlan_seen;
+    p->snapped = c.snapped;
+}
+
+void decoder_packet(struct decoder *d, const struct ts_pkt *p)
+{
+    struct dctx c;
+    memset(&c, 0, sizeof c);
+    c.d = d;
+    c.st = d->st;
+    c.m = p->m;
+    c.nest = p->nest;
+    c.vlan_seen = p->vlan_seen;
+    c.snapped = p->snapped;
+    count_linktype(d, p->m.linktype);
+    for (unsigned i = 0; i < p->cnt_pre; i++)
+        d->st->v[p->cnt[i]]++;
+    if (p->dedup && dup_check(&c, p->dedup_fp))
+        return;
+    for (unsigned i = p->cnt_pre; i < p->ncnt; i++)
+        d->st->v[p->cnt[i]]++;
+    struct bv whole;
+    struct ipfrag_key k = { .ipver = 4, .proto = p->proto, .id = p->frag_id,
+                            .src = p->m.src, .dst = p->m.dst };
+    switch (p->next) {
+    case PKT_UDP:
+        c.delivered = true;
+        if (d->cb.pkt_udp)
+            d->cb.pkt_udp(d->cb.ctx, p);
+        else if (d->cb.udp)
+            d->cb.udp(d->cb.ctx, &p->m, p->payload);
+        break;
+    case PKT_TCP:
+        c.delivered = true;
+        if (d->cb.tcp)
+            d->cb.tcp(d->cb.ctx, &p->m, &p->seg);
+        break;
+    case PKT_IP:
+        dec_ip_payload(&c, p->outer_ver, p->proto, p->payload);
+        break;
+    case PKT_FRAG4:
+        if (reassemble(&c, &k, p->frag_off, p->frag_more, p->payload, 0, &whole))
+            dec_ip_payload(&c, 4, p->proto, whole);
+        break;
+    case PKT_FRAG6:
+        k.ipver = 6;
+        if (reassemble(&c, &k, p->frag_off, p->frag_more, p->payload, p->ext, &whole))
+            dec_ipv6_chain(&c, BV_NULL, BV_NULL, p->proto, whole, true, p->ext);
+        break;
+    default:
         break;
     }
     if (c.delivered)
         TS_INC(d->st, DECODED);
+}
+
+void decoder_frame(struct decoder *d, const struct ts_frame *f)
+{
+    struct ts_pkt p;
+    decoder_decode(f, &p);
+    decoder_packet(d, &p);
 }

@@ -23,6 +23,9 @@ struct decode_cb {
      * the datagram's UDP payload (may be cut short). */
     void (*unreach)(void *ctx, const struct pkt_meta *m, const struct pkt_meta *q, uint8_t code,
                     struct bv payload);
+    /* The UDP datagram a struct ts_pkt holds (p->m, p->payload, with what
+     * the analysis added to it on decoding); NULL: udp gets it. */
+    void (*pkt_udp)(void *ctx, const struct ts_pkt *p);
 };
 
 struct decoder;
@@ -31,23 +34,22 @@ struct decoder *decoder_new(struct ts_stats *st, const struct decode_cb *cb);
 void decoder_free(struct decoder *d); /* NULL is fine */
 
 /* Decode one frame; every outcome is counted in st, nothing is fatal.
- * DECODED counts frames that delivered at least one UDP/TCP/SCTP unit. */
+ * DECODED counts frames that delivered at least one UDP/TCP/SCTP unit.
+ * decoder_decode() then decoder_packet(). */
 void decoder_frame(struct decoder *d, const struct ts_frame *f);
+/* The layers of f read from its bytes alone into p (see struct ts_pkt):
+ * no decoder, nothing counted, so any thread may call it, and the frame's
+ * bytes must stay until decoder_packet() is done with p. */
+void decoder_decode(const struct ts_frame *f, struct ts_pkt *p);
+/* Finish p with the decoder's state, in capture order: its counters, the
+ * duplicate check, the unit to the callbacks, or reassembly and the rest
+ * of the walk from where decoder_decode() stopped. */
+void decoder_packet(struct decoder *d, const struct ts_pkt *p);
 
 /* SPAN duplicate removal (on by default): off for captures known to hold
  * each packet once, where a genuine copy within the window must count. */
 void decoder_set_dedup(struct decoder *d, bool on);
 
-/* The common case only, for hints computed ahead of decoder_frame: Ethernet
- * (one optional 802.1Q tag), unfragmented IPv4, UDP. Fills m's addresses and
- * ports, *payload and h's dedup fields; false for anything else. Counts
- * nothing and reads no decoder state (any thread may call it). */
-bool decoder_udp_hint(const struct ts_frame *f, struct pkt_meta *m, struct bv *payload,
-                      struct frame_hint *h);
-/* decoder_frame() with the frame's hint (NULL: none): its dedup fingerprint
- * is used where it describes the very bytes being deduplicated. */
-void decoder_frame_hinted(struct decoder *d, const struct ts_frame *f,
-                          const struct frame_hint *h);
 /* Prefetch the dedup bucket of fingerprint fp (speed only). */
 void decoder_prefetch_dedup(const struct decoder *d, uint64_t fp);
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "../common/bv.h"
+#include "../common/limits.h"
 
 enum { TS_L4_UDP = 17, TS_L4_TCP = 6, TS_L4_SCTP = 132 };
 
@@ -28,25 +29,6 @@ struct ts_frame {
     const uint8_t *data; /* caplen bytes */
     const char *site;    /* sensor/site that saw it (HEP node name), NUL-terminated,
                           * valid during the call; NULL: the local one */
-};
-
-/* What a reader thread computes ahead for one frame, from its bytes alone
- * (speed only: see engine_hint). Zero fields: nothing known. */
-struct frame_hint {
-    uint64_t stream_hash; /* media stream table hash of its RTP key, and */
-    uint32_t ep_slot[2];  /* its endpoints' slots in media's generation table */
-    uint64_t dialog_hash; /* or: the dialog table hash of its SIP Call-ID */
-    uint64_t dedup_fp;    /* SPAN-duplicate fingerprint of its outer IPv4 packet, */
-    uint32_t ip_off;      /* which starts ip_off bytes into the frame, */
-    uint16_t ip_hl, ip_tot; /* with this header and total length (ip_tot 0: no fp) */
-    /* its UDP payload (dgram_len bytes at dgram) held one SIP message,
-     * parsed (in the batch's spare buffer: see readahead.h) from parsed_len
-     * bytes at parsed_p with result parsed_r; parsed NULL: not done */
-    const void *parsed;
-    const uint8_t *dgram, *parsed_p;
-    uint32_t dgram_len, parsed_len;
-    int16_t parsed_r;
-    uint16_t parsed_lines; /* cache lines of the parsed header table in use */
 };
 
 /* Metadata of a decoded transport-layer unit. */
@@ -76,6 +58,55 @@ struct tcp_seg {
 
 enum { TCP_F_FIN = 0x01, TCP_F_SYN = 0x02, TCP_F_RST = 0x04, TCP_F_PSH = 0x08,
        TCP_F_ACK = 0x10, TCP_F_URG = 0x20 };
+
+/* A frame decoded by decoder_decode() (capture/decode.c) from its bytes
+ * alone, so any thread may do it: the counters its layers raised and what it
+ * found, up to the steps that need the decoder's state. decoder_packet()
+ * runs those on the analysis thread: the duplicate check first (dedup set:
+ * the counters from cnt_pre on and the unit only for a first copy), then
+ * the unit goes to the callbacks, or the decoder goes on from where this
+ * stopped (fragment reassembly; SCTP and ICMP, whose units are several or
+ * quoted). Views point into the frame. */
+enum ts_pkt_next {
+    PKT_NONE,  /* nothing more (not IP, malformed, ...: counted) */
+    PKT_UDP,   /* a UDP datagram: m, payload */
+    PKT_TCP,   /* a TCP segment: m, seg */
+    PKT_IP,    /* the payload of an IP packet (SCTP, ICMP): outer_ver, proto, payload */
+    PKT_FRAG4, /* an IPv4 fragment: proto, frag_*, payload */
+    PKT_FRAG6, /* an IPv6 fragment: proto (its next header), frag_*, ext, payload */
+};
+
+struct ts_pkt {
+    uint8_t next;            /* enum ts_pkt_next */
+    bool dedup;              /* the duplicate check of dedup_fp comes first */
+    uint8_t ncnt, cnt_pre;   /* counters in cnt; the first cnt_pre precede the check */
+    uint8_t proto, outer_ver;
+    uint8_t nest;            /* VLAN tags, PPPoE and tunnels peeled so far */
+    bool vlan_seen;
+    bool snapped;            /* caplen < wirelen: the snap length cut the frame */
+    uint8_t ext;             /* PKT_FRAG6: extension headers walked so far */
+    bool frag_more;
+    uint32_t frag_id, frag_off;
+    uint64_t dedup_fp;
+    struct bv payload;       /* PKT_UDP, PKT_IP, PKT_FRAG* */
+    struct tcp_seg seg;      /* PKT_TCP */
+    struct pkt_meta m;       /* of the unit, or as far as the decode went */
+    /* What the analysis adds from the unit alone, on the same thread
+     * (engine_decode; zero: nothing): the media stream table hash of a UDP
+     * unit's RTP key and its endpoints' generation slots, or the dialog
+     * table hash of its SIP Call-ID, and when it held one SIP message, that
+     * message parsed (a struct sip_msg, sip_r its enum sip_result, from the
+     * sip_raw bytes of the payload; sip_lines: cache lines of its header
+     * table in use). */
+    uint64_t stream_hash;
+    uint32_t ep_slot[2];
+    uint64_t dialog_hash;
+    const void *sip;
+    struct bv sip_raw;
+    int16_t sip_r;
+    uint16_t sip_lines;
+    uint16_t cnt[TS_PKT_MAX_COUNTS]; /* enum ts_stat */
+};
 
 /* Format "1.2.3.4" or "2001:db8::1" into buf (at least 46 bytes). */
 const char *ts_addr_str(const struct ts_addr *a, char *buf, unsigned cap);

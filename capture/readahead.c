@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../common/limits.h"
+#include "decode.h"
 
 #define RA_SLOTS TS_READAHEAD_SLOTS
 #define RA_FRAMES TS_READAHEAD_FRAMES
@@ -17,7 +18,7 @@
 struct ra_slot {
     struct ra_batch b;
     struct ts_frame f[RA_FRAMES];
-    struct frame_hint hint[RA_FRAMES];
+    struct ts_pkt pkt[RA_FRAMES];
     uint8_t *buf;
     size_t cap;
     uint8_t *spares;       /* TS_READAHEAD_SPARES buffers of spare_size */
@@ -26,7 +27,7 @@ struct ra_slot {
 
 struct readahead {
     struct pcapin *in;
-    readahead_hint_fn hint;
+    readahead_decode_fn decode;
     size_t spare_size;
     struct ra_slot slot[RA_SLOTS];
     /* the reader fills slot[wr], the analysis reads slot[rd]; full counts
@@ -71,14 +72,14 @@ static bool put(struct readahead *r, struct ra_slot *s, struct ts_frame f, size_
     if (*used > s->cap)
         *used = s->cap;
     s->f[s->b.n] = f;
-    if (r->hint) {
+    if (r->decode) {
         void *spare = s->spares && s->nspares < TS_READAHEAD_SPARES
                           ? s->spares + s->nspares * r->spare_size
                           : NULL;
-        if (r->hint(&f, &s->hint[s->b.n], spare) && spare)
+        if (r->decode(&f, &s->pkt[s->b.n], spare) && spare)
             s->nspares++;
     } else {
-        memset(&s->hint[s->b.n], 0, sizeof s->hint[0]);
+        decoder_decode(&f, &s->pkt[s->b.n]);
     }
     s->b.n++;
     return true;
@@ -91,7 +92,7 @@ static bool fill(struct readahead *r, struct ra_slot *s)
     s->b.n = 0;
     s->nspares = 0;
     s->b.f = s->f;
-    s->b.hint = s->hint;
+    s->b.pkt = s->pkt;
     if (r->have_pending) { /* pcapin keeps its data until the next call */
         r->have_pending = false;
         put(r, s, r->pending, &used);
@@ -144,14 +145,14 @@ static void *reader_main(void *arg)
     }
 }
 
-struct readahead *readahead_start(struct pcapin *in, readahead_hint_fn hint, size_t spare_size,
-                                  bool threaded)
+struct readahead *readahead_start(struct pcapin *in, readahead_decode_fn decode,
+                                  size_t spare_size, bool threaded)
 {
     struct readahead *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
     r->in = in;
-    r->hint = hint;
+    r->decode = decode;
     r->spare_size = (spare_size + 63) & ~(size_t)63; /* each on its own lines */
     for (size_t i = 0; i < RA_SLOTS; i++) {
         r->slot[i].buf = malloc(RA_BYTES);

@@ -13,25 +13,26 @@
 
 struct readahead;
 
-/* Runs on the reader thread for every frame; the hint travels with the
- * frame (a pure function of the frame: it must not touch analysis state).
- * spare is a buffer of readahead_start()'s spare_size that lives with the
- * batch (NULL when the batch has used its TS_READAHEAD_SPARES); the function
- * returns true when it kept something there for the hint to point to. */
-typedef bool (*readahead_hint_fn)(const struct ts_frame *f, struct frame_hint *h, void *spare);
+/* Runs on the reader thread for every frame: decodes it into p (with
+ * decoder_decode(), and what else the analysis can take from the frame
+ * alone: it must not touch analysis state). spare is a buffer of
+ * readahead_start()'s spare_size that lives with the batch (NULL when the
+ * batch has used its TS_READAHEAD_SPARES); the function returns true when
+ * it kept something there for p to point to. */
+typedef bool (*readahead_decode_fn)(const struct ts_frame *f, struct ts_pkt *p, void *spare);
 
 struct ra_batch {
     size_t n;
     const struct ts_frame *f; /* data points into the batch */
-    const struct frame_hint *hint;
+    const struct ts_pkt *pkt; /* f[i] decoded; its views point into the batch */
 };
 
 /* Reads in (which stays the caller's, untouched until readahead_free) on a
  * new thread; threaded false, or no thread to be had: on the caller's thread
- * inside readahead_next(). hint may be NULL (hints all zero); spare_size 0:
- * no spare buffers. NULL on allocation failure. */
-struct readahead *readahead_start(struct pcapin *in, readahead_hint_fn hint, size_t spare_size,
-                                  bool threaded);
+ * inside readahead_next(). decode may be NULL (decoder_decode() alone);
+ * spare_size 0: no spare buffers. NULL on allocation failure. */
+struct readahead *readahead_start(struct pcapin *in, readahead_decode_fn decode,
+                                  size_t spare_size, bool threaded);
 /* The next batch in input order, valid until the next call; NULL once every
  * input is read to its end. */
 const struct ra_batch *readahead_next(struct readahead *r);

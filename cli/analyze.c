@@ -140,15 +140,15 @@ static void analyze_batch(struct engine *e, struct st_writer *w, const struct ra
         for (size_t i = 0; i < b->n; i++)
             progress_frame(pg, b->f[i].caplen);
     for (size_t i = 0; i < b->n && i < PREFETCH_BUCKET; i++)
-        engine_prefetch(e, &b->f[i], &b->hint[i]);
+        engine_prefetch(e, &b->f[i], &b->pkt[i]);
     for (size_t i = 0; i < b->n; i++) {
         if (i + PREFETCH_BUCKET < b->n)
-            engine_prefetch(e, &b->f[i + PREFETCH_BUCKET], &b->hint[i + PREFETCH_BUCKET]);
+            engine_prefetch(e, &b->f[i + PREFETCH_BUCKET], &b->pkt[i + PREFETCH_BUCKET]);
         if (i + PREFETCH_STREAM < b->n)
-            engine_prefetch_more(e, &b->hint[i + PREFETCH_STREAM]);
+            engine_prefetch_more(e, &b->pkt[i + PREFETCH_STREAM]);
         if (w)
             st_writer_frame(w, &b->f[i]);
-        engine_frame_hinted(e, &b->f[i], &b->hint[i]);
+        engine_packet(e, &b->f[i], &b->pkt[i]);
     }
 }
 
@@ -347,7 +347,7 @@ int cmd_analyze(int argc, char **argv)
     }
     double t0 = now_s();
     /* the files are read (and each frame's hashes computed) on a second thread */
-    struct readahead *ra = readahead_start(in, engine_hint, engine_hint_spare_size(), true);
+    struct readahead *ra = readahead_start(in, engine_decode, engine_decode_spare_size(), true);
     if (!ra) {
         fprintf(stderr, "trunkscope analyze: out of memory\n");
         rc = 2;

@@ -38,6 +38,10 @@
 #define TS_MAX_ENCAP_DEPTH 8
 /* IPv6 extension headers walked per packet: RFC 8200 allows few in practice. */
 #define TS_MAX_IPV6_EXT_HDRS 8
+/* Counters one frame's decode raises before its unit (struct ts_pkt): at
+ * most 3 per nesting level (tunnel, ERSPAN, inner IP) and 4 besides
+ * (decode.c asserts the sum). */
+#define TS_PKT_MAX_COUNTS 32
 
 /* ---- IP fragment reassembly ---- */
 /* Fragments per datagram: a 64 KiB datagram in 8-byte pieces would be 8192;

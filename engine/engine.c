@@ -54,7 +54,6 @@ struct engine {
     engine_tls_fn tls_sink;
     void *tls_sink_ctx;
     struct sip_msg msg; /* scratch: large, so not on the stack */
-    const struct frame_hint *hint; /* of the frame being analysed, or NULL */
     uint8_t hep_buf[TS_SIP_MAX_MSG]; /* inflated HEP payloads */
 };
 
@@ -141,16 +140,16 @@ static void idset_add(struct engine *e, struct bv id)
 
 /* ---- SIP messages ---- */
 
-static void sip_message(struct engine *e, const struct pkt_meta *m, struct bv raw, bool stream)
+/* One SIP message; parsed: raw already parsed when the packet was decoded
+ * (p->sip, with its result), else NULL. */
+static void sip_message(struct engine *e, const struct pkt_meta *m, struct bv raw, bool stream,
+                        const struct ts_pkt *parsed)
 {
-    /* the reader thread may have parsed these very bytes (pointer and
-     * length checked: a tunnel's or HEP's inner message is other bytes) */
-    const struct frame_hint *h = e->hint;
     const struct sip_msg *msg;
     enum sip_result r;
-    if (!stream && h && h->parsed && h->parsed_p == raw.p && h->parsed_len == raw.len) {
-        msg = h->parsed;
-        r = (enum sip_result)h->parsed_r;
+    if (parsed) {
+        msg = parsed->sip;
+        r = (enum sip_result)parsed->sip_r;
     } else {
         r = sip_parse(raw.p, raw.len, stream, &e->msg);
         msg = &e->msg;
@@ -195,18 +194,19 @@ static void sip_message(struct engine *e, const struct pkt_meta *m, struct bv ra
         calls_sip(e->calls, m, msg);
 }
 
-static void sip_datagram(struct engine *e, const struct pkt_meta *m, struct bv payload)
+/* p: the decoded packet whose datagram this is, or NULL (HEP's payload,
+ * a unit the decoder found later). */
+static void sip_datagram(struct engine *e, const struct pkt_meta *m, struct bv payload,
+                         const struct ts_pkt *p)
 {
-    const struct frame_hint *h = e->hint;
-    if (h && h->parsed && h->dgram == payload.p && h->dgram_len == payload.len) {
-        /* the reader thread split these bytes already: one message */
-        sip_message(e, m, bv_make(h->parsed_p, h->parsed_len), false);
+    if (p && p->sip) { /* split and parsed on decoding: one message */
+        sip_message(e, m, p->sip_raw, false, p);
         return;
     }
     struct bv msgs[8];
     size_t n = sip_datagram_split(payload, msgs, 8);
     for (size_t i = 0; i < n; i++)
-        sip_message(e, m, msgs[i], false);
+        sip_message(e, m, msgs[i], false, NULL);
 }
 
 /* Keep-alive datagrams on SIP ports: CRLF pings (RFC 5626) or a few bytes of
@@ -256,27 +256,28 @@ static bool hep_packet(struct engine *e, const struct pkt_meta *m, struct bv pay
     hm.l4 = h.ip_proto == TS_L4_TCP ? TS_L4_TCP : TS_L4_UDP;
     if (h.ts_ns)
         hm.ts_ns = h.ts_ns;
-    sip_datagram(e, &hm, h.payload);
+    sip_datagram(e, &hm, h.payload, NULL);
     return true;
 }
 
-static void on_udp(void *ctx, const struct pkt_meta *m, struct bv payload)
+/* A UDP datagram; p: the decoded packet it is the unit of, or NULL. */
+static void udp_unit(struct engine *e, const struct pkt_meta *m, struct bv payload,
+                     const struct ts_pkt *p)
 {
-    struct engine *e = ctx;
     if (m->cut) { /* header-only capture: of a cut datagram RTP/RTCP headers serve */
         if (sip_looks_like(payload))
             TS_INC(&e->st, SIP_TRUNCATED);
         else if (e->media)
-            (void)media_udp(e->media, m, payload);
+            (void)media_udp(e->media, m, payload, p ? p->stream_hash : 0);
         return;
     }
     if (hep_packet(e, m, payload))
         return;
     if (sip_looks_like(payload)) {
-        sip_datagram(e, m, payload);
+        sip_datagram(e, m, payload, p);
         return;
     }
-    if (e->media && media_udp(e->media, m, payload)) {
+    if (e->media && media_udp(e->media, m, payload, p ? p->stream_hash : 0)) {
         if (e->frame_hook && e->cur_frame) {
             struct bv whole = bv_make(e->cur_frame->data, e->cur_frame->caplen);
             e->fi.media = true;
@@ -300,6 +301,16 @@ static void on_udp(void *ctx, const struct pkt_meta *m, struct bv payload)
     oflows_packet(e->oflows, m, NULL, -1, payload);
 }
 
+static void on_udp(void *ctx, const struct pkt_meta *m, struct bv payload)
+{
+    udp_unit(ctx, m, payload, NULL);
+}
+
+static void on_pkt_udp(void *ctx, const struct ts_pkt *p)
+{
+    udp_unit(ctx, &p->m, p->payload, p);
+}
+
 /* An ICMP error about a SIP datagram: the call layer decides. */
 static void on_unreach(void *ctx, const struct pkt_meta *m, const struct pkt_meta *q,
                        uint8_t code, struct bv quoted)
@@ -319,14 +330,14 @@ struct emit_ctx {
 static void emit_stream_msg(void *ctx, struct bv msg)
 {
     struct emit_ctx *c = ctx;
-    sip_message(c->e, c->m, msg, true);
+    sip_message(c->e, c->m, msg, true, NULL);
 }
 
 static void emit_ws_payload(void *ctx, struct bv payload)
 {
     struct emit_ctx *c = ctx;
     if (sip_looks_like(payload))
-        sip_message(c->e, c->m, payload, true);
+        sip_message(c->e, c->m, payload, true, NULL);
 }
 
 static struct conn *conn_get(void **user)
@@ -585,7 +596,8 @@ struct engine *engine_new(const struct engine_config *cfg)
         return NULL;
     if (cfg)
         e->cfg = *cfg;
-    struct decode_cb dcb = { .ctx = e, .udp = on_udp, .tcp = on_tcp, .unreach = on_unreach };
+    struct decode_cb dcb = { .ctx = e, .udp = on_udp, .pkt_udp = on_pkt_udp, .tcp = on_tcp,
+                             .unreach = on_unreach };
     struct tcp_reasm_cb tcb = { .ctx = e, .data = tcp_data, .gap = tcp_gap, .close = tcp_close };
     e->dec = decoder_new(&e->st, &dcb);
     e->tcp = tcp_reasm_new(&e->st, &tcb);
@@ -666,66 +678,61 @@ void engine_note_drop(struct engine *e, uint64_t ts_ns, uint64_t count)
         calls_note_drop(e->calls, ts_ns > TICK_NS ? ts_ns - TICK_NS : 0, ts_ns);
 }
 
-size_t engine_hint_spare_size(void)
+size_t engine_decode_spare_size(void)
 {
     return sizeof(struct sip_msg);
 }
 
 /* A datagram holding one SIP message is parsed into spare (sip_message()
  * takes it from there); more than one, or no spare: the Call-ID is peeked. */
-static bool hint_sip(struct bv pl, struct frame_hint *h, void *spare)
+static bool decode_sip(struct ts_pkt *p, void *spare)
 {
     struct bv msgs[2];
-    if (!spare || sip_datagram_split(pl, msgs, 2) != 1) {
-        h->dialog_hash = calls_callid_hash(sip_callid_peek(pl));
+    if (!spare || sip_datagram_split(p->payload, msgs, 2) != 1) {
+        p->dialog_hash = calls_callid_hash(sip_callid_peek(p->payload));
         return false;
     }
     struct sip_msg *msg = spare;
     enum sip_result r = sip_parse(msgs[0].p, msgs[0].len, false, msg);
-    h->parsed = msg;
-    h->dgram = pl.p;
-    h->dgram_len = (uint32_t)pl.len;
-    h->parsed_p = msgs[0].p;
-    h->parsed_len = (uint32_t)msgs[0].len;
-    h->parsed_r = (int16_t)r;
-    h->parsed_lines = (uint16_t)((msg->nhdrs * sizeof msg->hdrs[0] + 63) / 64);
+    p->sip = msg;
+    p->sip_raw = msgs[0];
+    p->sip_r = (int16_t)r;
+    p->sip_lines = (uint16_t)((msg->nhdrs * sizeof msg->hdrs[0] + 63) / 64);
     if (msg->call_id.len)
-        h->dialog_hash = calls_callid_hash(msg->call_id);
+        p->dialog_hash = calls_callid_hash(msg->call_id);
     return true;
 }
 
-bool engine_hint(const struct ts_frame *f, struct frame_hint *h, void *spare)
+bool engine_decode(const struct ts_frame *f, struct ts_pkt *p, void *spare)
 {
-    struct pkt_meta m;
-    struct bv pl;
-    memset(h, 0, sizeof *h);
-    if (!decoder_udp_hint(f, &m, &pl, h))
+    decoder_decode(f, p);
+    if (p->next != PKT_UDP)
         return false;
-    if ((h->stream_hash = media_stream_hash(&m, pl)))
-        media_endpoint_slots(&m, h->ep_slot);
-    else if (sip_looks_like(pl))
-        return hint_sip(pl, h, spare);
+    if ((p->stream_hash = media_stream_hash(&p->m, p->payload)))
+        media_endpoint_slots(&p->m, p->ep_slot);
+    else if (sip_looks_like(p->payload))
+        return decode_sip(p, spare);
     return false;
 }
 
-void engine_prefetch(struct engine *e, const struct ts_frame *f, const struct frame_hint *h)
+void engine_prefetch(struct engine *e, const struct ts_frame *f, const struct ts_pkt *p)
 {
-    if (h->stream_hash)
-        media_prefetch_bucket(e->media, h->stream_hash, h->ep_slot);
-    if (h->dialog_hash && e->calls)
-        calls_prefetch_bucket(e->calls, h->dialog_hash);
-    if (h->parsed) { /* written on the other core: its head, headers and tail */
-        const struct sip_msg *msg = h->parsed;
-        const char *p = (const char *)msg;
+    if (p->stream_hash)
+        media_prefetch_bucket(e->media, p->stream_hash, p->ep_slot);
+    if (p->dialog_hash && e->calls)
+        calls_prefetch_bucket(e->calls, p->dialog_hash);
+    if (p->sip) { /* written on the other core: its head, headers and tail */
+        const struct sip_msg *msg = p->sip;
+        const char *b = (const char *)msg;
         for (size_t o = 0; o < offsetof(struct sip_msg, hdrs); o += 64)
-            ts_prefetch(p + o);
-        for (unsigned i = 0; i <= h->parsed_lines; i++) /* hdrs need not start a line */
+            ts_prefetch(b + o);
+        for (unsigned i = 0; i <= p->sip_lines; i++) /* hdrs need not start a line */
             ts_prefetch((const char *)msg->hdrs + 64 * i);
         for (size_t o = offsetof(struct sip_msg, first); o < sizeof *msg; o += 64)
-            ts_prefetch(p + o);
+            ts_prefetch(b + o);
     }
-    if (h->ip_tot)
-        decoder_prefetch_dedup(e->dec, h->dedup_fp);
+    if (p->dedup)
+        decoder_prefetch_dedup(e->dec, p->dedup_fp);
     /* link, IP and transport headers and the start of the payload, which
      * the reader thread wrote on the other core */
     if (f->caplen)
@@ -734,18 +741,16 @@ void engine_prefetch(struct engine *e, const struct ts_frame *f, const struct fr
         ts_prefetch(f->data + 64);
 }
 
-void engine_prefetch_more(struct engine *e, const struct frame_hint *h)
+void engine_prefetch_more(struct engine *e, const struct ts_pkt *p)
 {
-    if (h->stream_hash)
-        media_prefetch_stream(e->media, h->stream_hash);
-    if (h->dialog_hash && e->calls)
-        calls_prefetch_dialog(e->calls, h->dialog_hash);
+    if (p->stream_hash)
+        media_prefetch_stream(e->media, p->stream_hash);
+    if (p->dialog_hash && e->calls)
+        calls_prefetch_dialog(e->calls, p->dialog_hash);
 }
 
-void engine_frame_hinted(struct engine *e, const struct ts_frame *f, const struct frame_hint *h)
+void engine_packet(struct engine *e, const struct ts_frame *f, const struct ts_pkt *p)
 {
-    e->hint = h;
-    media_set_hint(e->media, h ? h->stream_hash : 0);
     TS_INC(&e->st, PACKETS);
     TS_ADD(&e->st, BYTES, f->wirelen);
     if (f->ts_ns > TS_MAX_TIME_NS) {
@@ -758,7 +763,7 @@ void engine_frame_hinted(struct engine *e, const struct ts_frame *f, const struc
         memset(&e->fi, 0, sizeof e->fi);
         e->cur_frame = f;
     }
-    decoder_frame_hinted(e->dec, f, h);
+    decoder_packet(e->dec, p);
     if (e->frame_hook) {
         e->cur_frame = NULL;
         e->frame_hook(e->frame_hook_ctx, f, &e->fi);
@@ -768,13 +773,13 @@ void engine_frame_hinted(struct engine *e, const struct ts_frame *f, const struc
             tick(e, f->ts_ns);
         e->last_tick_ns = f->ts_ns;
     }
-    e->hint = NULL;
-    media_set_hint(e->media, 0);
 }
 
 void engine_frame(struct engine *e, const struct ts_frame *f)
 {
-    engine_frame_hinted(e, f, NULL);
+    struct ts_pkt p;
+    engine_decode(f, &p, NULL);
+    engine_packet(e, f, &p);
 }
 
 void engine_finish(struct engine *e)

@@ -28,28 +28,29 @@ struct engine;
 struct engine *engine_new(const struct engine_config *cfg);
 void engine_free(struct engine *e);
 
-/* One captured frame (counted in packets/bytes, then decoded). */
+/* One captured frame (counted in packets/bytes, then decoded):
+ * engine_decode() then engine_packet() on the calling thread. */
 void engine_frame(struct engine *e, const struct ts_frame *f);
-/* Hints for a frame that engine_frame() will see a few frames later (speed
- * only: results do not depend on them). At 10,000 calls the streams and
- * dialogs no longer fit the caches, and a packet's stream or dialog lookup
- * is two dependent memory misses; a caller that reads ahead overlaps them
- * with other work: engine_prefetch() for frame i+6 (its stream or dialog
- * bucket, dedup bucket and first bytes), engine_prefetch_more() for frame
- * i+2 (its stream or dialog), then engine_frame_hinted() for frame i.
- * engine_hint() reads no engine state, so a reader thread may compute it
- * (the stream hash and the dedup fingerprint, the two hashes every RTP
- * packet needs; for a SIP datagram, the parsed message and its Call-ID's
- * hash). */
-bool engine_hint(const struct ts_frame *f, struct frame_hint *h, void *spare);
-/* engine_hint()'s spare buffer (see readahead.h): a datagram of one SIP
- * message is parsed there on the reader thread too, a third of the
- * analysis thread's work per SIP message. */
-size_t engine_hint_spare_size(void);
-void engine_prefetch(struct engine *e, const struct ts_frame *f, const struct frame_hint *h);
-void engine_prefetch_more(struct engine *e, const struct frame_hint *h);
-/* engine_frame() for a frame with that engine_hint() (h NULL: none). */
-void engine_frame_hinted(struct engine *e, const struct ts_frame *f, const struct frame_hint *h);
+/* The frame decoded into p (decoder_decode(): the one decode of the frame)
+ * and what the analysis can add from its unit alone: for a UDP datagram, the
+ * stream hash and endpoint slots of an RTP key, or the Call-ID hash of a SIP
+ * message, and when spare is not NULL and the datagram holds one message,
+ * that message parsed into spare (true: spare used; see readahead.h). It
+ * reads no engine state, so a reader thread may call it, ahead of the
+ * analysis; engine_packet() then takes p as it is. */
+bool engine_decode(const struct ts_frame *f, struct ts_pkt *p, void *spare);
+size_t engine_decode_spare_size(void);
+/* Analyse frame f, decoded into p by engine_decode(), in capture order. */
+void engine_packet(struct engine *e, const struct ts_frame *f, const struct ts_pkt *p);
+/* Speed only (results do not depend on them): at 10,000 calls the streams
+ * and dialogs no longer fit the caches, and a packet's stream or dialog
+ * lookup is two dependent memory misses; a caller that decoded ahead
+ * overlaps them with other work: engine_prefetch() for packet i+6 (its
+ * stream or dialog bucket, dedup bucket and first bytes),
+ * engine_prefetch_more() for packet i+2 (its stream or dialog), then
+ * engine_packet() for packet i. */
+void engine_prefetch(struct engine *e, const struct ts_frame *f, const struct ts_pkt *p);
+void engine_prefetch_more(struct engine *e, const struct ts_pkt *p);
 
 /* Advance time without a packet (live capture on a quiet link): expires
  * idle fragments, TCP connections, dialogs and streams at now_ns. */

@@ -141,28 +141,16 @@ struct slook {
     struct mstream *s;
 };
 
-static void stream_find(struct media *m, const struct pkt_meta *pm, uint32_t ssrc,
+/* hash: media_stream_hash() of the packet, 0 when not known. */
+static void stream_find(struct media *m, const struct pkt_meta *pm, uint32_t ssrc, uint64_t hash,
                         struct slook *l)
 {
     five_of(pm, &l->f);
     l->ssrc = ssrc;
     struct stream_key k = { &l->f, ssrc };
-    struct ht_node *n = NULL;
-    if (m->hint) { /* found: its stored hash is this key's hash */
-        n = htab_find(&m->streams, m->hint, stream_eq, &k);
-        l->h = m->hint;
-        m->hint = 0;
-    }
-    if (!n) {
-        l->h = hash_stream(&l->f, ssrc);
-        n = htab_find(&m->streams, l->h, stream_eq, &k);
-    }
+    l->h = hash ? hash : hash_stream(&l->f, ssrc);
+    struct ht_node *n = htab_find(&m->streams, l->h, stream_eq, &k);
     l->s = n ? ts_container_of(n, struct mstream, node) : NULL;
-}
-
-void media_set_hint(struct media *m, uint64_t hash)
-{
-    m->hint = hash;
 }
 
 uint64_t media_stream_hash(const struct pkt_meta *pm, struct bv payload)
@@ -174,8 +162,7 @@ uint64_t media_stream_hash(const struct pkt_meta *pm, struct bv payload)
         return 0;
     struct five f;
     five_of(pm, &f);
-    uint64_t h = hash_stream(&f, ssrc);
-    return h ? h : 1;
+    return hash_stream(&f, ssrc); /* a key hashing to 0: not known, hashed again */
 }
 
 void media_endpoint_slots(const struct pkt_meta *pm, uint32_t slot[2])
@@ -356,7 +343,7 @@ static void rtp_packet(struct media *m, const struct pkt_meta *pm, const struct 
 {
     struct slook own;
     if (!l) {
-        stream_find(m, pm, h->ssrc, &own);
+        stream_find(m, pm, h->ssrc, 0, &own);
         l = &own;
     }
     struct mstream *s = stream_get(m, pm, l, e, by_src);
@@ -567,7 +554,7 @@ static void count_rtp_err(struct media *m, enum rtp_result r)
     }
 }
 
-bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload)
+bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload, uint64_t hash)
 {
     if (pm->l4 != TS_L4_UDP)
         return false;
@@ -590,7 +577,7 @@ bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload)
     if ((b0 >> 6) == 2 && !(b1 >= 192 && b1 <= 223)) {
         struct rtp_hdr h;
         if (rtp_parse_cut(payload, pm->cut, &h) == RTP_OK) {
-            stream_find(m, pm, h.ssrc, &l);
+            stream_find(m, pm, h.ssrc, hash, &l);
             looked = true;
             struct mstream *s = l.s;
             if (s && stream_current(m, s)) {

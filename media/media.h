@@ -186,8 +186,10 @@ void media_free(struct media *m);
 void media_set_sink(struct media *m, media_sink_fn fn, void *ctx);
 
 /* A UDP payload that is not SIP/HEP. Returns true when it was taken as RTP,
- * RTCP or other traffic on an SDP-announced media port. */
-bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload);
+ * RTCP or other traffic on an SDP-announced media port. hash: its
+ * media_stream_hash() when the packet's decoder worked it out (0: not
+ * known; it is then computed here). */
+bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload, uint64_t hash);
 
 /* Prefetch hints for a UDP packet a few packets before media_udp sees it
  * (speed only, no effect on results). media_stream_hash() is the stream
@@ -200,11 +202,6 @@ uint64_t media_stream_hash(const struct pkt_meta *pm, struct bv payload);
 void media_endpoint_slots(const struct pkt_meta *pm, uint32_t slot[2]);
 void media_prefetch_bucket(const struct media *m, uint64_t hash, const uint32_t slot[2]);
 void media_prefetch_stream(const struct media *m, uint64_t hash);
-/* The hash stage 1 gave for the frame about to be decoded (0: none): the
- * first stream lookup of that frame tries it before hashing the key itself.
- * A stream found under it is the right one (entries keep their own hash);
- * otherwise the key is hashed as usual. */
-void media_set_hint(struct media *m, uint64_t hash);
 
 /* An SDP offer or answer announced addr:port for leg_ref / call_ref (refs are
  * the caller's, non-zero). A later call for the same endpoint replaces it.

@@ -188,7 +188,6 @@ struct media {
     media_sink_fn sink;
     void *sink_ctx;
     uint64_t next_id, emitted, base_ns;
-    uint64_t hint;            /* see media_set_hint; used once */
     uint32_t *egen;           /* per hash slot of an endpoint: bumped whenever an
                                * expectation there appears, changes or goes */
     bool have_base;

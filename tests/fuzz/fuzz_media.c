@@ -204,7 +204,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             media_capture_gap(m, t - (t > 2000000000ull ? 2000000000ull : 0), t);
             break;
         default:
-            (void)media_udp(m, &pm, p);
+            /* the stream hash as a decode works it out, or none */
+            (void)media_udp(m, &pm, p, t & 1 ? media_stream_hash(&pm, p) : 0);
             break;
         }
         media_tick(m, t);

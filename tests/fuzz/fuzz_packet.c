@@ -4,9 +4,10 @@
  * Each input gets a fresh engine (deterministic replays); its call tracker is
  * created with 64 dialogs, which makes creation cheap (the default tables cost
  * ~1 ms an input under ASan) and eviction reachable. Run with -max_len=16384.
- * Frames go in the way analyze gives them (engine_hint() computed first, the
- * prefetches, engine_frame_hinted()); for one input in four a second engine
- * takes the same frames without hints, and every counter must agree. */
+ * Frames go in the way analyze gives them (engine_decode() with a spare
+ * buffer, the prefetches, engine_packet()); for one input in four a second
+ * engine takes the same frames through engine_frame() (no SIP parsed ahead),
+ * and every counter must agree. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -52,18 +53,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             f.wirelen += 1000;
         /* a selector's high bits move time forward, to reach the timeouts */
         ts += (uint64_t)(sel >> 4) * 400000000ull;
-        struct frame_hint h;
-        static void *spare; /* the parsed SIP message of a hint */
-        if (!spare && !(spare = malloc(engine_hint_spare_size())))
+        struct ts_pkt p;
+        static void *spare; /* the parsed SIP message of a decoded packet */
+        if (!spare && !(spare = malloc(engine_decode_spare_size())))
             abort();
-        engine_hint(&f, &h, spare);
-        if (h.ip_tot && (size_t)h.ip_off + h.ip_tot > f.caplen)
-            abort(); /* a hint beyond its frame */
-        if (h.parsed && (h.parsed_p < f.data || h.parsed_p + h.parsed_len > f.data + f.caplen))
+        engine_decode(&f, &p, spare);
+        if (p.next != PKT_NONE && p.next != PKT_TCP &&
+            (p.payload.p < f.data || p.payload.p + p.payload.len > f.data + f.caplen))
+            abort(); /* a view beyond its frame */
+        if (p.sip && (p.sip_raw.p < p.payload.p ||
+                      p.sip_raw.p + p.sip_raw.len > p.payload.p + p.payload.len))
             abort(); /* a parsed message of other bytes */
-        engine_prefetch(e, &f, &h);
-        engine_prefetch_more(e, &h);
-        engine_frame_hinted(e, &f, &h);
+        if (p.cnt_pre > p.ncnt || p.ncnt > TS_PKT_MAX_COUNTS)
+            abort();
+        engine_prefetch(e, &f, &p);
+        engine_prefetch_more(e, &p);
+        engine_packet(e, &f, &p);
         if (plain)
             engine_frame(plain, &f);
     }
@@ -71,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (plain) {
         engine_finish(plain);
         if (memcmp(engine_stats(e), engine_stats(plain), sizeof(struct ts_stats)) != 0)
-            abort(); /* a hint changed a result */
+            abort(); /* what the decode added changed a result */
         engine_free(plain);
     }
     engine_free(e);

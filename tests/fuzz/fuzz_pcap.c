@@ -4,9 +4,9 @@
  * The input is written to a memory file and opened by its /proc path, the
  * way `trunkscope analyze` opens a capture. It is read twice: frame by frame
  * into a plain engine, and the way analyze reads it (readahead batches, on a
- * thread for odd sizes, with hints and prefetches) into a second engine.
- * Oracles: the same frames in the same order, and the same counters (the
- * hints must never change a result). */
+ * thread for odd sizes, decoded there, with prefetches) into a second
+ * engine. Oracles: the same frames in the same order, and the same counters
+ * (where the decode ran must never change a result). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -61,21 +61,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
         }
         engine_finish(e);
-        struct readahead *ra = readahead_start(in2, engine_hint, engine_hint_spare_size(), size & 1);
+        struct readahead *ra =
+            readahead_start(in2, engine_decode, engine_decode_spare_size(), size & 1);
         const struct ra_batch *b;
         while (ra && n2 < MAX_FRAMES && (b = readahead_next(ra))) {
             for (size_t i = 0; i < b->n && n2 < MAX_FRAMES; i++) {
                 const struct ts_frame *g = &b->f[i];
-                const struct frame_hint *h = &b->hint[i];
-                if (h->ip_tot && (size_t)h->ip_off + h->ip_tot > g->caplen)
-                    abort(); /* a hint beyond its frame */
+                const struct ts_pkt *p = &b->pkt[i];
+                if (p->next != PKT_NONE && p->next != PKT_TCP &&
+                    (p->payload.p < g->data || p->payload.p + p->payload.len > g->data + g->caplen))
+                    abort(); /* a view beyond its frame */
                 if (i + 6 < b->n)
-                    engine_prefetch(e2, &b->f[i + 6], &b->hint[i + 6]);
+                    engine_prefetch(e2, &b->f[i + 6], &b->pkt[i + 6]);
                 if (i + 2 < b->n)
-                    engine_prefetch_more(e2, &b->hint[i + 2]);
+                    engine_prefetch_more(e2, &b->pkt[i + 2]);
                 n2++;
                 sum2 = sum2 * 31 + g->caplen + g->ts_ns + (g->caplen ? g->data[g->caplen - 1] : 0);
-                engine_frame_hinted(e2, g, h);
+                engine_packet(e2, g, p);
             }
         }
         readahead_free(ra);
@@ -83,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ra && (n1 != n2 || sum1 != sum2))
             abort(); /* readahead lost, added or reordered a frame */
         if (ra && memcmp(engine_stats(e), engine_stats(e2), sizeof(struct ts_stats)) != 0)
-            abort(); /* a hint changed a result */
+            abort(); /* decoding on the reader thread changed a result */
     }
     pcapin_free(in);
     pcapin_free(in2);

@@ -174,21 +174,21 @@ static void test_read_ahead_same_results(void **state)
         assert_non_null(e);
         assert_non_null(in);
         assert_int_equal(pcapin_add(in, path, err, sizeof err), 0);
-        struct readahead *ra = readahead_start(in, engine_hint, engine_hint_spare_size(), true);
+        struct readahead *ra = readahead_start(in, engine_decode, engine_decode_spare_size(), true);
         assert_non_null(ra);
         const struct ra_batch *b;
         while ((b = readahead_next(ra))) {
             for (size_t i = 0; i < b->n; i++) {
                 if (i + 2 < b->n) {
-                    engine_prefetch(e, &b->f[i + 2], &b->hint[i + 2]);
-                    engine_prefetch_more(e, &b->hint[i + 2]);
+                    engine_prefetch(e, &b->f[i + 2], &b->pkt[i + 2]);
+                    engine_prefetch_more(e, &b->pkt[i + 2]);
                 }
-                if (b->hint[i].parsed) { /* its dialog hash is its Call-ID's */
-                    const struct sip_msg *m = b->hint[i].parsed;
+                if (b->pkt[i].sip) { /* its dialog hash is its Call-ID's */
+                    const struct sip_msg *m = b->pkt[i].sip;
                     parsed++;
-                    assert_int_equal(b->hint[i].dialog_hash, calls_callid_hash(m->call_id));
+                    assert_int_equal(b->pkt[i].dialog_hash, calls_callid_hash(m->call_id));
                 }
-                engine_frame_hinted(e, &b->f[i], &b->hint[i]);
+                engine_packet(e, &b->f[i], &b->pkt[i]);
             }
         }
         readahead_free(ra);

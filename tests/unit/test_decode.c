@@ -214,7 +214,7 @@ static void on_unreach(void *ctx, const struct pkt_meta *m, const struct pkt_met
 
 static struct decoder *mk(void)
 {
-    static const struct decode_cb cb = { NULL, on_udp, on_tcp, on_unreach };
+    static const struct decode_cb cb = { NULL, on_udp, on_tcp, on_unreach, NULL };
     memset(&st, 0, sizeof st);
     memset(&rec, 0, sizeof rec);
     struct decoder *d = decoder_new(&st, &cb);
@@ -259,118 +259,176 @@ static uint64_t malformed_sum(void)
 
 /* ---- link layers ---- */
 
-/* The prefetch hint takes plain Ethernet (+1 VLAN) / IPv4 / UDP only and
- * agrees with the decoder; everything else is declined. */
-static bool hint(int lt, const struct fb *f, struct pkt_meta *m, struct bv *pl)
+/* decoder_decode() on a private copy of the frame: nothing counted, the
+ * result's views inside the copy (checked before it goes). */
+static struct ts_pkt decode_copy(int lt, const struct fb *f)
 {
     uint8_t *buf = malloc(f->n ? f->n : 1);
     assert_non_null(buf);
     memcpy(buf, f->b, f->n);
-    struct ts_frame fr = { .linktype = lt, .caplen = (uint32_t)f->n, .wirelen = (uint32_t)f->n,
-                           .data = buf };
-    struct frame_hint h = { 0 };
-    bool ok = decoder_udp_hint(&fr, m, pl, &h);
-    if (ok) { /* the view must lie in the frame; read it before the free */
-        assert_true(pl->p >= buf && pl->p + pl->len == buf + f->n);
-        assert_true(pl->len >= 6 && memcmp(pl->p, "INVITE", 6) == 0);
-        /* the fingerprint of the IPv4 packet, computed independently */
-        uint16_t tot = (uint16_t)(buf[h.ip_off + 2] << 8 | buf[h.ip_off + 3]);
-        assert_int_equal(h.ip_tot, tot);
-        assert_int_equal(h.ip_hl, 20);
-        assert_int_equal(h.ip_off + tot, f->n);
-        assert_true(h.dedup_fp == dedup_fingerprint(4, bv_make(buf + h.ip_off, 20),
-                                                    bv_make(buf + h.ip_off + 20, tot - 20)));
-    } else {
-        assert_int_equal(h.ip_tot, 0);
-    }
+    struct ts_frame fr = { .ts_ns = 7, .frame_no = 3, .linktype = lt, .caplen = (uint32_t)f->n,
+                           .wirelen = (uint32_t)f->n, .data = buf };
+    struct ts_pkt p;
+    memset(&p, 0xa5, sizeof p); /* every field that matters is set */
+    decoder_decode(&fr, &p);
+    if (p.next != PKT_NONE && p.next != PKT_TCP)
+        assert_true(p.payload.p >= buf && p.payload.p + p.payload.len <= buf + f->n);
+    if (p.next == PKT_TCP)
+        assert_true(p.seg.payload.p >= buf && p.seg.payload.p <= buf + f->n);
+    assert_int_equal(p.m.ts_ns, 7);
+    assert_int_equal(p.m.frame_no, 3);
+    assert_null(p.sip);
+    assert_int_equal(p.stream_hash, 0);
+    assert_true(p.cnt_pre <= p.ncnt && p.ncnt <= TS_PKT_MAX_COUNTS);
     free(buf);
-    return ok;
+    return p;
 }
 
-/* A hint's fingerprint is used only for the bytes it describes: right, it
- * finds the copy; describing other bytes, it is ignored; and the decoder
- * does trust it (two made-up fingerprints for one packet: no duplicate). */
-static void test_hint_dedup(void **state)
+static bool noted(const struct ts_pkt *p, unsigned from, unsigned to, enum ts_stat s)
+{
+    for (unsigned i = from; i < to; i++)
+        if (p->cnt[i] == s)
+            return true;
+    return false;
+}
+
+/* What the frame alone says: the unit with its meta, the counters before
+ * and after the duplicate check, the fingerprint of the very IP packet
+ * (computed here independently), and where the walk stops for the
+ * decoder's state (fragments) or for several units (SCTP, ICMP). */
+static void test_decode_alone(void **state)
+{
+    (void)state;
+    memset(&st, 0, sizeof st);
+    struct fb f;
+    char a[64];
+    mk_udp4(&f, "INVITE", 5060, 5062);
+    w_eth(&f, 0x0800);
+    size_t n = f.n;
+    memset(f.b + f.n, 0, 20); /* Ethernet padding: not in the fingerprint */
+    f.n += 20;
+    struct ts_pkt p = decode_copy(1, &f);
+    assert_int_equal(p.next, PKT_UDP);
+    assert_int_equal(p.payload.len, 6);
+    assert_int_equal(p.m.sport, 5060);
+    assert_int_equal(p.m.dport, 5062);
+    assert_int_equal(p.m.l4, TS_L4_UDP);
+    assert_int_equal(p.m.ipver, 4);
+    assert_string_equal(ts_addr_str(&p.m.src, a, sizeof a), "10.0.0.1");
+    assert_string_equal(ts_addr_str(&p.m.dst, a, sizeof a), "10.0.0.2");
+    assert_true(p.dedup);
+    assert_true(p.dedup_fp == dedup_fingerprint(4, bv_make(f.b + 14, 20),
+                                                bv_make(f.b + 34, n - 34)));
+    assert_int_equal(p.cnt_pre, 1);
+    assert_true(noted(&p, 0, 1, TS_IPV4));
+    assert_true(noted(&p, 1, p.ncnt, TS_UDP));
+    assert_int_equal(st.v[TS_IPV4] + st.v[TS_UDP] + st.v[TS_DECODED], 0);
+
+    /* one VLAN tag: counted before the check */
+    uint16_t tp[1] = { 0x8100 }, vid[1] = { 7 };
+    mk_udp4(&f, "INVITE", 5060, 5062);
+    w_eth_tags(&f, 0x0800, tp, vid, 1);
+    p = decode_copy(1, &f);
+    assert_int_equal(p.next, PKT_UDP);
+    assert_int_equal(p.m.vlan, 7);
+    assert_true(noted(&p, 0, p.cnt_pre, TS_VLAN_TAGGED));
+
+    /* TCP: the segment */
+    fb_set(&f, "REGISTER");
+    w_tcp(&f, 5060, 5062, 1000, 2000, 0x18, 0);
+    w_ipv4(&f, 6, 0x0a000001, 0x0a000002);
+    w_eth(&f, 0x0800);
+    p = decode_copy(1, &f);
+    assert_int_equal(p.next, PKT_TCP);
+    assert_int_equal(p.seg.seq, 1000);
+    assert_int_equal(p.seg.payload.len, 8);
+    assert_int_equal(p.m.l4, TS_L4_TCP);
+    assert_true(noted(&p, p.cnt_pre, p.ncnt, TS_TCP));
+
+    /* an IPv4 fragment: checked for a copy, then reassembled later */
+    fb_set(&f, "INVITE");
+    w_udp(&f, 5060, 5062);
+    w_ipv4f(&f, 17, 9, 64, 0x0a000001, 0x0a000002, 0x2000);
+    w_eth(&f, 0x0800);
+    p = decode_copy(1, &f);
+    assert_int_equal(p.next, PKT_FRAG4);
+    assert_true(p.dedup);
+    assert_int_equal(p.frag_id, 9);
+    assert_int_equal(p.frag_off, 0);
+    assert_true(p.frag_more);
+    assert_int_equal(p.proto, 17);
+    assert_int_equal(p.payload.len, 14);
+
+    /* an IPv6 fragment after a hop-by-hop header */
+    fb_set(&f, "INVITE");
+    w_udp(&f, 5060, 5062);
+    w_frag6(&f, 17, 0, 1, 77);
+    w_ext6(&f, 44, 0, 0);
+    w_ipv6(&f, 0, 1, 2);
+    w_eth(&f, 0x86dd);
+    p = decode_copy(1, &f);
+    assert_int_equal(p.next, PKT_FRAG6);
+    assert_int_equal(p.frag_id, 77);
+    assert_int_equal(p.ext, 2);
+    assert_int_equal(p.proto, 17);
+
+    /* SCTP goes on in decoder_packet() (several chunks, several units) */
+    fb_set(&f, "0123456789ab");
+    w_ipv4(&f, 132, 0x0a000001, 0x0a000002);
+    w_eth(&f, 0x0800);
+    p = decode_copy(1, &f);
+    assert_int_equal(p.next, PKT_IP);
+    assert_int_equal(p.proto, 132);
+    assert_int_equal(p.outer_ver, 4);
+
+    /* truncated at every length: counted, nothing to deliver */
+    mk_udp4(&f, "INVITE", 5060, 5062);
+    w_eth(&f, 0x0800);
+    for (size_t k = 0; k < 14 + 20 + 8; k++) {
+        struct fb c = f;
+        c.n = k;
+        p = decode_copy(1, &c);
+        assert_int_equal(p.next, PKT_NONE);
+        assert_true(p.ncnt >= 1);
+    }
+    assert_int_equal(st.v[TS_LINK_TRUNCATED] + st.v[TS_IPV4_TRUNCATED], 0);
+}
+
+/* The duplicate check runs in decoder_packet(), on the fingerprint the
+ * decode took: the same packet decoded from another copy of its bytes is a
+ * duplicate, decoder_frame() agrees, and past the window it is new. A
+ * duplicate's counters after the check are not raised. */
+static void test_packet_dedup(void **state)
 {
     (void)state;
     struct decoder *d = mk();
     struct fb f;
     mk_udp4(&f, "INVITE", 5060, 5062);
     w_eth(&f, 0x0800);
-    memset(f.b + f.n, 0, 20); /* Ethernet padding: not part of the fingerprint */
-    f.n += 20;
     struct ts_frame fr = { .ts_ns = 5000000000ull, .frame_no = 1, .linktype = 1,
                            .caplen = (uint32_t)f.n, .wirelen = (uint32_t)f.n, .data = f.b };
-    struct frame_hint h = { 0 };
-    struct pkt_meta m;
-    struct bv pl;
-    assert_true(decoder_udp_hint(&fr, &m, &pl, &h));
-    assert_int_equal(h.ip_off, 14);
-    decoder_frame_hinted(d, &fr, &h);
-    decoder_frame_hinted(d, &fr, &h);
+    struct ts_pkt p;
+    decoder_decode(&fr, &p);
+    decoder_packet(d, &p);
+    assert_int_equal(st.v[TS_DUPLICATES], 0);
+    assert_int_equal(rec.udp, 1);
+    struct fb g = f; /* another copy of the bytes */
+    fr.data = g.b;
+    decoder_decode(&fr, &p);
+    decoder_packet(d, &p);
     assert_int_equal(st.v[TS_DUPLICATES], 1);
-    decoder_frame(d, &fr); /* unhinted: the same fingerprint */
+    assert_int_equal(rec.udp, 1);
+    assert_int_equal(st.v[TS_IPV4], 2);
+    assert_int_equal(st.v[TS_UDP], 1);
+    assert_int_equal(st.v[TS_DECODED], 1);
+    decoder_frame(d, &fr);
     assert_int_equal(st.v[TS_DUPLICATES], 2);
-    struct frame_hint off = h;
-    off.ip_off = 0;
-    off.dedup_fp = 1;
-    decoder_frame_hinted(d, &fr, &off);
-    assert_int_equal(st.v[TS_DUPLICATES], 3);
     fr.ts_ns += 10000000000ull; /* past the window */
-    struct frame_hint made = h;
-    made.dedup_fp = 11;
-    decoder_frame_hinted(d, &fr, &made);
-    made.dedup_fp = 12;
-    decoder_frame_hinted(d, &fr, &made);
-    assert_int_equal(st.v[TS_DUPLICATES], 3);
+    decoder_decode(&fr, &p);
+    decoder_packet(d, &p);
+    assert_int_equal(st.v[TS_DUPLICATES], 2);
+    assert_int_equal(rec.udp, 2);
     decoder_free(d);
-}
-
-static void test_udp_hint(void **state)
-{
-    (void)state;
-    struct fb f;
-    struct pkt_meta m;
-    struct bv pl;
-    char a[64];
-    mk_udp4(&f, "INVITE", 5060, 5062);
-    w_eth(&f, 0x0800);
-    assert_true(hint(1, &f, &m, &pl));
-    assert_int_equal(m.sport, 5060);
-    assert_int_equal(m.dport, 5062);
-    assert_int_equal(m.l4, TS_L4_UDP);
-    assert_string_equal(ts_addr_str(&m.src, a, sizeof a), "10.0.0.1");
-    assert_string_equal(ts_addr_str(&m.dst, a, sizeof a), "10.0.0.2");
-    uint16_t tp[1] = { 0x8100 }, vid[1] = { 7 };
-    mk_udp4(&f, "INVITE", 5060, 5062);
-    w_eth_tags(&f, 0x0800, tp, vid, 1);
-    assert_true(hint(1, &f, &m, &pl));
-    assert_int_equal(m.dport, 5062);
-    /* declined: raw link type, TCP, a fragment, IPv6, truncation */
-    mk_udp4(&f, "INVITE", 5060, 5062);
-    assert_false(hint(101, &f, &m, &pl));
-    fb_set(&f, "INVITE");
-    w_udp(&f, 5060, 5062);
-    w_ipv4(&f, 6, 0x0a000001, 0x0a000002);
-    w_eth(&f, 0x0800);
-    assert_false(hint(1, &f, &m, &pl));
-    fb_set(&f, "INVITE");
-    w_udp(&f, 5060, 5062);
-    w_ipv4f(&f, 17, 9, 64, 0x0a000001, 0x0a000002, 0x2000);
-    w_eth(&f, 0x0800);
-    assert_false(hint(1, &f, &m, &pl));
-    fb_set(&f, "INVITE");
-    w_udp(&f, 5060, 5062);
-    w_ipv6(&f, 17, 1, 2);
-    w_eth(&f, 0x86dd);
-    assert_false(hint(1, &f, &m, &pl));
-    mk_udp4(&f, "INVITE", 5060, 5062);
-    w_eth(&f, 0x0800);
-    for (size_t n = 0; n < 14 + 20 + 8; n++) {
-        struct fb t = f;
-        t.n = n;
-        assert_false(hint(1, &t, &m, &pl));
-    }
 }
 
 static void test_ether_ipv4_udp(void **state)
@@ -1568,7 +1626,7 @@ static void cnt_tcp(void *ctx, const struct pkt_meta *m, const struct tcp_seg *s
 
 static void read_file(const char *name, bool dedup)
 {
-    static const struct decode_cb cb = { NULL, cnt_udp, cnt_tcp, NULL };
+    static const struct decode_cb cb = { NULL, cnt_udp, cnt_tcp, NULL, NULL };
     char path[512], err[256];
     memset(&cnt, 0, sizeof cnt);
     memset(&st, 0, sizeof st);
@@ -1719,8 +1777,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ether_ipv4_udp),
-        cmocka_unit_test(test_udp_hint),
-        cmocka_unit_test(test_hint_dedup),
+        cmocka_unit_test(test_decode_alone),
+        cmocka_unit_test(test_packet_dedup),
         cmocka_unit_test(test_vlan_qinq),
         cmocka_unit_test(test_linux_cooked),
         cmocka_unit_test(test_raw_ip),

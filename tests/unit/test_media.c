@@ -34,6 +34,9 @@ static struct pkt_meta meta(uint8_t a_last, uint16_t sport, uint8_t b_last, uint
     return m;
 }
 
+/* send_rtp() passes the packet's stream hash as its decode would. */
+static bool rtp_with_hash;
+
 /* RTP packet with a 160-byte payload (heap, exact size for the sanitizer). */
 static bool send_rtp(struct media *md, const struct pkt_meta *m, uint8_t pt, bool marker,
                      uint16_t seq, uint32_t ts, uint32_t ssrc)
@@ -53,7 +56,8 @@ static bool send_rtp(struct media *md, const struct pkt_meta *m, uint8_t pt, boo
     p[9] = (uint8_t)(ssrc >> 16);
     p[10] = (uint8_t)(ssrc >> 8);
     p[11] = (uint8_t)ssrc;
-    bool r = media_udp(md, m, bv_make(p, n));
+    struct bv b = bv_make(p, n);
+    bool r = media_udp(md, m, b, rtp_with_hash ? media_stream_hash(m, b) : 0);
     free(p);
     return r;
 }
@@ -650,7 +654,7 @@ static void send_sr(struct media *md, uint64_t t, uint32_t ssrc, uint32_t ntp_mi
     p[10] = (uint8_t)(ntp_mid >> 24); p[11] = (uint8_t)(ntp_mid >> 16);
     p[12] = (uint8_t)(ntp_mid >> 8); p[13] = (uint8_t)ntp_mid;
     struct pkt_meta pm = meta(1, 4001, 2, 5001, t);
-    assert_true(media_udp(md, &pm, bv_make(p, sizeof p)));
+    assert_true(media_udp(md, &pm, bv_make(p, sizeof p), 0));
 }
 
 static void send_rr(struct media *md, uint64_t t, uint32_t reporter, uint32_t about,
@@ -665,7 +669,7 @@ static void send_rr(struct media *md, uint64_t t, uint32_t reporter, uint32_t ab
         p[7 + 4 * i] = (uint8_t)w[i];
     }
     struct pkt_meta pm = meta(2, 5001, 1, 4001, t);
-    assert_true(media_udp(md, &pm, bv_make(p, sizeof p)));
+    assert_true(media_udp(md, &pm, bv_make(p, sizeof p), 0));
 }
 
 static void test_rtcp_rtt(void **state)
@@ -721,14 +725,14 @@ static void test_sdp_expect(void **state)
         uint8_t p[16] = { 0x80, 101, 0, (uint8_t)(10 + i), 0, 0, 0x10, (uint8_t)(i < 3 ? 0 : 1),
                           0, 0, 0, 0x77, (uint8_t)(i < 3 ? 5 : 11), 0x0a, 0, 160 };
         pm.ts_ns = T0 + 200 * MS + 20 * MS * i;
-        assert_true(media_udp(m, &pm, bv_make(p, sizeof p)));
+        assert_true(media_udp(m, &pm, bv_make(p, sizeof p), 0));
     }
     /* An unlisted PT on the same stream: codec mismatch */
     pm.ts_ns = T0 + 400 * MS;
     assert_true(send_rtp(m, &pm, 0, false, 20, 20000, 0x77));
     /* Non-RTP (STUN) on the media port is taken but not counted as RTP */
     uint8_t stun[20] = { 0x00, 0x01, 0, 0, 0x21, 0x12, 0xa4, 0x42 };
-    assert_true(media_udp(m, &pm, bv_make(stun, sizeof stun)));
+    assert_true(media_udp(m, &pm, bv_make(stun, sizeof stun), 0));
     const struct media_stream *s = only(m);
     assert_string_equal(s->codec, "opus");
     assert_int_equal(s->clock, 48000);
@@ -878,9 +882,10 @@ static void test_end_with_leg(void **state)
     media_free(m);
 }
 
-/* A stream lookup hint is only a shortcut: the right one, a wrong one and
- * none find the same stream. */
-static void test_lookup_hint(void **state)
+/* The stream hash a packet's decode worked out (media_stream_hash) and none
+ * (0: hashed here) find the same stream; the hash of another key's packet
+ * makes that key's own stream. */
+static void test_stream_hash(void **state)
 {
     (void)state;
     struct media *m = new_media_eager(0);
@@ -893,17 +898,16 @@ static void test_lookup_hint(void **state)
     media_prefetch_bucket(m, h, slot);
     media_prefetch_stream(m, h);
     assert_true(send_rtp(m, &pm, 0, false, 1, 0, 7));
-    const uint64_t hints[] = { h, h ^ 1, 0, h };
     for (unsigned i = 0; i < 4; i++) {
         pm.ts_ns = T0 + 20 * MS * (i + 1);
-        media_set_hint(m, hints[i]);
+        rtp_with_hash = i % 2 == 0;
         assert_true(send_rtp(m, &pm, 0, false, (uint16_t)(2 + i), 160u * (i + 1), 7));
         assert_int_equal(media_live(m), 1);
     }
-    /* a hint for another key does not capture a new stream */
     struct pkt_meta other = meta(3, 4002, 2, 5000, T0);
-    media_set_hint(m, h);
+    rtp_with_hash = true;
     assert_true(send_rtp(m, &other, 0, false, 1, 0, 7));
+    rtp_with_hash = false;
     assert_int_equal(media_live(m), 2);
     media_finish(m);
     assert_int_equal(media_count(m), 2);
@@ -1014,7 +1018,7 @@ static void test_heuristics_and_hostile(void **state)
     pm.sport = 40001;
     /* RTCP-conflicting PT (marker + 72) is not RTP */
     uint8_t rr[8] = { 0x80, 0xc9, 0, 1, 0, 0, 0, 1 };
-    assert_false(media_udp(m, &pm, bv_make(rr, sizeof rr)));
+    assert_false(media_udp(m, &pm, bv_make(rr, sizeof rr), 0));
     /* Hostile bytes: nothing crashes, nothing leaks. */
     srand(7);
     for (int i = 0; i < 20000; i++) {
@@ -1027,7 +1031,7 @@ static void test_heuristics_and_hostile(void **state)
             p[0] = (uint8_t)(0x80 | (p[0] & 0x3f));
         pm.ts_ns = T0 + (uint64_t)i * MS;
         pm.sport = (uint16_t)(1024 + rand() % 8);
-        (void)media_udp(m, &pm, bv_make(p, n));
+        (void)media_udp(m, &pm, bv_make(p, n), 0);
         free(p);
     }
     media_tick(m, T0 + 100000 * MS);
@@ -1036,7 +1040,7 @@ static void test_heuristics_and_hostile(void **state)
     assert_true(media_count(m) < 50);
     struct pkt_meta tcp = pm;
     tcp.l4 = 6;
-    assert_false(media_udp(m, &tcp, bv_make("x", 1)));
+    assert_false(media_udp(m, &tcp, bv_make("x", 1), 0));
     media_free(m);
     media_free(NULL);
 }
@@ -1047,7 +1051,7 @@ static bool send_raw(struct media *md, const struct pkt_meta *m, const uint8_t *
     uint8_t *p = malloc(n ? n : 1);
     assert_non_null(p);
     memcpy(p, b, n);
-    bool r = media_udp(md, m, bv_make(p, n));
+    bool r = media_udp(md, m, bv_make(p, n), 0);
     free(p);
     return r;
 }
@@ -1178,7 +1182,7 @@ int main(void)
         cmocka_unit_test(test_rtcp_rtt),      cmocka_unit_test(test_sdp_expect),
         cmocka_unit_test(test_detections),    cmocka_unit_test(test_bypass_legs),
         cmocka_unit_test(test_capture_gap),   cmocka_unit_test(test_end_with_leg),
-        cmocka_unit_test(test_lookup_hint),   cmocka_unit_test(test_lazy_lru),
+        cmocka_unit_test(test_stream_hash),   cmocka_unit_test(test_lazy_lru),
         cmocka_unit_test(test_heuristics_and_hostile),
         cmocka_unit_test(test_bacnet_not_rtp), cmocka_unit_test(test_rtp_on_3478),
         cmocka_unit_test(test_two_consistent_packets), cmocka_unit_test(test_unsignalled_rtcp_mux),

@@ -405,12 +405,12 @@ static uint64_t tag_of(const struct ts_frame *f)
     return f->caplen ? ((uint64_t)f->data[0] << 32 | f->caplen) : 7;
 }
 
-static bool hint_of(const struct ts_frame *f, struct frame_hint *h, void *spare)
+static bool decode_of(const struct ts_frame *f, struct ts_pkt *p, void *spare)
 {
     (void)spare;
-    memset(h, 0, sizeof *h);
-    h->stream_hash = tag_of(f);
-    h->ip_tot = 1;
+    memset(p, 0, sizeof *p);
+    p->stream_hash = tag_of(f);
+    p->ncnt = 1;
     return false;
 }
 
@@ -470,7 +470,7 @@ static void test_readahead_same_frames(void **state)
 
     for (int threaded = 0; threaded < 2; threaded++) {
         in = open_files(names, 3);
-        struct readahead *r = readahead_start(in, hint_of, 0, threaded);
+        struct readahead *r = readahead_start(in, decode_of, 0, threaded);
         assert_non_null(r);
         size_t n = 0, batches = 0;
         const struct ra_batch *bt;
@@ -479,8 +479,8 @@ static void test_readahead_same_frames(void **state)
             batches++;
             for (size_t i = 0; i < bt->n; i++) {
                 assert_true(n < 3 * RA_N);
-                assert_int_equal(bt->hint[i].ip_tot, 1);
-                note(&got[n++], &bt->f[i], bt->hint[i].stream_hash);
+                assert_int_equal(bt->pkt[i].ncnt, 1);
+                note(&got[n++], &bt->f[i], bt->pkt[i].stream_hash);
             }
         }
         assert_null(readahead_next(r)); /* stays at the end */
@@ -513,7 +513,7 @@ static void test_readahead_stop_early(void **state)
     const struct ra_batch *bt = readahead_next(r);
     assert_non_null(bt);
     assert_int_equal(bt->f[0].data[0], 0);
-    assert_int_equal(bt->hint[0].stream_hash, 0);
+    assert_int_equal(bt->pkt[0].stream_hash, 0); /* decoder_decode() alone */
     usleep(20000); /* let the reader fill the ring and wait */
     readahead_free(r);
     pcapin_free(in);
