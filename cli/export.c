@@ -87,8 +87,8 @@ static int export_audio(const char *db, int64_t id, const char *leg_s, const cha
     FILE *sum = to_stdout ? stderr : stdout;
     fprintf(sum, "call %lld leg %d: %u streams (%u decoded: caller %s, callee %s), %llu packets, "
             "%llu decoded, %llu lost, %llu late, %.3f s at %u Hz -> %s\n",
-           (long long)id, r.leg, r.streams, r.tracks, audio_codec_name(r.codec[0]),
-           audio_codec_name(r.codec[1]), (unsigned long long)r.packets,
+           (long long)id, r.leg, r.streams, r.tracks, audio_codec_name((enum audio_codec)r.codec[0]),
+           audio_codec_name((enum audio_codec)r.codec[1]), (unsigned long long)r.packets,
            (unsigned long long)r.decoded, (unsigned long long)r.lost, (unsigned long long)r.late,
            r.rate ? (double)r.frames / r.rate : 0.0, r.rate, to_stdout ? "standard output" : out);
     if (r.srtp_skipped)
