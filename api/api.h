@@ -34,6 +34,11 @@ struct api_live_stats {
     /* -1: unknown (no store); store_dropped counts both kinds of loss */
     int64_t store_written, store_errors;
     char store_error[128];    /* "" when no write failed */
+    /* the capture spool's counters (spool.h); spool false: the sensor has none */
+    bool spool;
+    int64_t spool_files_deleted, spool_deleted_size, spool_deleted_age,
+        spool_deleted_floor, spool_blocks_floor, spool_blocks_dropped, spool_torn_recovered,
+        spool_errors;
 };
 /* Fills out; runs on a server thread, so it must be thread-safe and quick. */
 typedef void (*api_stats_fn)(void *ctx, struct api_live_stats *out);

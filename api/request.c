@@ -87,7 +87,8 @@ bool api_live(struct api_server *s, struct api_live_stats *out)
     bool have = false;
     pthread_mutex_lock(&s->live_mu);
     if (s->live_fn) {
-        *out = (struct api_live_stats){ -1, -1, -1, -1, -1, -1, -1, -1, -1.0, -1, -1, "" };
+        *out = (struct api_live_stats){ -1, -1, -1, -1, -1, -1, -1, -1, -1.0, -1, -1, "", false,
+                                        -1, -1, -1, -1, -1, -1, -1, -1 };
         s->live_fn(s->live_ctx, out);
         have = true;
     }

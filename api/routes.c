@@ -498,19 +498,46 @@ static void h_health(struct api_call *a)
 
 static json_t *jopt_i(int64_t v) { return v < 0 ? json_null() : json_integer((json_int_t)v); }
 
+/* The capture spool: what the index holds (sum, the oldest packet's time,
+ * so what a call export can still find) and, from a running sensor, what
+ * its caps deleted or held back. Takes db (one row, or NULL); null when
+ * there is no spool. */
+static json_t *spool_stats(const struct api_live_stats *ls, json_t *db)
+{
+    json_t *n = json_object_get(db, "files");
+    if (!ls && (!json_is_integer(n) || json_integer_value(n) == 0)) {
+        json_decref(db);
+        return json_null();
+    }
+    json_t *o = db ? db : json_object();
+    static const char *const K[] = { "files_deleted", "deleted_size", "deleted_age",
+                                     "deleted_floor", "blocks_floor", "blocks_dropped",
+                                     "torn_recovered", "errors" };
+    const int64_t v[] = { ls ? ls->spool_files_deleted : -1, ls ? ls->spool_deleted_size : -1,
+                          ls ? ls->spool_deleted_age : -1, ls ? ls->spool_deleted_floor : -1,
+                          ls ? ls->spool_blocks_floor : -1, ls ? ls->spool_blocks_dropped : -1,
+                          ls ? ls->spool_torn_recovered : -1, ls ? ls->spool_errors : -1 };
+    for (size_t i = 0; i < sizeof K / sizeof *K; i++)
+        json_object_set_new(o, K[i], jopt_i(v[i]));
+    return o;
+}
+
 static void h_stats(struct api_call *a)
 {
     static const char *const P[] = { NULL };
     if (!params_allow(a, P))
         return;
     struct stq *q = api_db(a);
-    json_t *caps = json_array(), *totals = NULL;
+    json_t *caps = json_array(), *totals = NULL, *spool = NULL;
     int rc = stq_captures(q, row_to_array, caps);
     if (rc == ST_OK)
         rc = stq_totals(q, row_to_obj, &totals);
+    if (rc == ST_OK)
+        rc = stq_spool_summary(q, row_to_obj, &spool);
     if (rc != ST_OK) {
         json_decref(caps);
         json_decref(totals);
+        json_decref(spool);
         db_fail(a, rc);
         return;
     }
@@ -535,6 +562,7 @@ static void h_stats(struct api_call *a)
                                                            : json_null());
     json_object_set_new(o, "totals", totals ? totals : json_object());
     json_object_set_new(o, "captures", caps);
+    json_object_set_new(o, "spool", spool_stats(live && ls.spool ? &ls : NULL, spool));
     a->json = o;
 }
 
@@ -842,9 +870,11 @@ static void h_call(struct api_call *a, int64_t id)
     bool more = false;
     if (rc == ST_OK)
         rc = stq_call_messages(q, id, TS_API_MAX_CALL_MESSAGES, msg_row, &m, &more);
-    json_t *streams = json_array();
+    json_t *streams = json_array(), *packets = NULL;
     if (rc == ST_OK)
         rc = stq_call_streams(q, id, TS_API_MAX_CALL_STREAMS, stream_row, streams);
+    if (rc == ST_OK)
+        rc = stq_call_packets(q, id, row_to_obj, &packets);
     size_t i;
     json_t *st;
     json_array_foreach(streams, i, st)
@@ -875,8 +905,12 @@ static void h_call(struct api_call *a, int64_t id)
         json_decref(m.nodes);
         json_decref(streams);
         json_decref(ev);
+        json_decref(packets);
         return (void)db_fail(a, rc);
     }
+    /* where /pcap (and /audio) will find the call's frames: the client
+     * knows before asking that a live call's packets aged out (410) */
+    const char *where = json_string_value(json_object_get(packets, "packets"));
     a->json = json_object();
     json_object_set_new(a->json, "call", call);
     json_object_set_new(a->json, "legs", legs);
@@ -885,6 +919,10 @@ static void h_call(struct api_call *a, int64_t id)
     json_object_set_new(a->json, "messages", m.msgs);
     json_object_set_new(a->json, "messages_truncated", json_boolean(more));
     json_object_set_new(a->json, "streams", streams);
+    json_object_set_new(a->json, "packets", json_string(where ? where : "not_kept"));
+    json_object_set_new(a->json, "pcap_available",
+                        json_boolean(where && (!strcmp(where, "capture") || !strcmp(where, "spool"))));
+    json_decref(packets);
 }
 
 struct raw_ctx {

@@ -91,6 +91,7 @@ static void api_live(void *ctx, struct api_live_stats *out)
     out->sip_messages = -1;
     out->queue_depth = (int64_t)(s.received - s.analysed - s.queue_drops);
     sensor_live_figures(&c->sl, &out->active_calls, &out->packets_per_second);
+    sensor_spool_live(c->sp, out);
 }
 
 static void usage(FILE *f)

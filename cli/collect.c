@@ -61,6 +61,7 @@ static void api_live(void *ctx, struct api_live_stats *out)
     out->drops_kernel = atomic_load(&c->kernel_drops);
     sensor_live_figures(&c->sl, &out->active_calls, &out->packets_per_second);
     sensor_store_live(c->w, out);
+    sensor_spool_live(c->sp, out);
 }
 
 static void usage(FILE *f)

@@ -174,6 +174,23 @@ void sensor_spool_json(FILE *f, const struct spool_stats *s)
             (unsigned long long)s->spool_bytes);
 }
 
+void sensor_spool_live(struct spool *sp, struct api_live_stats *out)
+{
+    out->spool = sp != NULL;
+    if (!sp)
+        return;
+    struct spool_stats s;
+    spool_stats_get(sp, &s);
+    out->spool_files_deleted = (int64_t)s.files_deleted;
+    out->spool_deleted_size = (int64_t)s.deleted_size;
+    out->spool_deleted_age = (int64_t)s.deleted_age;
+    out->spool_deleted_floor = (int64_t)s.deleted_floor;
+    out->spool_blocks_floor = (int64_t)s.blocks_floor;
+    out->spool_blocks_dropped = (int64_t)s.blocks_dropped;
+    out->spool_torn_recovered = (int64_t)s.torn_recovered;
+    out->spool_errors = (int64_t)s.errors;
+}
+
 void sensor_spool_line(char *buf, size_t cap, const struct spool_stats *s)
 {
     snprintf(buf, cap,

@@ -113,8 +113,10 @@ void sensor_spool_frame(void *ctx, const struct ts_frame *f, const struct engine
 struct spool_stats;
 void sensor_spool_json(FILE *f, const struct spool_stats *s);
 void sensor_spool_line(char *buf, size_t cap, const struct spool_stats *s);
-
 struct api_live_stats;
+/* The spool's counters into the API's live figures (sp NULL: no spool). */
+void sensor_spool_live(struct spool *sp, struct api_live_stats *out);
+
 struct st_stats;
 /* The store's figures for the API (/stats, /metrics) from w (NULL: none,
  * left -1); thread-safe. */

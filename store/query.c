@@ -510,6 +510,23 @@ int stq_call(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
     return rc == ST_OK && rows == 0 ? ST_ERR_NOT_FOUND : rc;
 }
 
+int stq_call_packets(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
+{
+    size_t rows = 0;
+    /* the same choice as st_export_frames: capture ids, else the spool,
+     * which covers the call when its oldest packet is no later than the
+     * call's start */
+    int rc = run_id(q,
+                    "SELECT CASE WHEN c.capture_id IS NOT NULL OR EXISTS(SELECT 1 FROM legs l"
+                    " JOIN sip_links k ON k.leg_id=l.id JOIN sip_messages m ON m.id=k.msg_id"
+                    " WHERE l.call_ref=c.id AND m.capture_id IS NOT NULL) THEN 'capture'"
+                    " WHEN (SELECT min(first_ts) FROM spool_files) IS NULL THEN 'not_kept'"
+                    " WHEN (SELECT min(first_ts) FROM spool_files) > c.start THEN 'aged_out'"
+                    " ELSE 'spool' END AS packets FROM calls c WHERE c.id=:id",
+                    id, fn, ctx, &rows);
+    return rc == ST_OK && rows == 0 ? ST_ERR_NOT_FOUND : rc;
+}
+
 int64_t stq_call_exists(struct stq *q, int64_t id)
 {
     sqlite3_stmt *s = prep(q, "SELECT coalesce(capture_id, 0), 1 FROM calls WHERE id=:id");
@@ -1209,6 +1226,16 @@ int stq_totals(struct stq *q, stq_row_fn fn, void *ctx)
                       "(SELECT min(start) FROM calls)") " AS first_call, " ISO("(SELECT max(start)"
                                                                              " FROM calls)") " AS"
                   " last_call WHERE :id=:id",
+                  0, fn, ctx, NULL);
+}
+
+int stq_spool_summary(struct stq *q, stq_row_fn fn, void *ctx)
+{
+    return run_id(q,
+                  "SELECT count(*) AS files, coalesce(sum(bytes),0) AS bytes,"
+                  " CASE WHEN min(first_ts) IS NULL THEN NULL ELSE " ISO("min(first_ts)")
+                  " END AS oldest_packet, CASE WHEN max(last_ts) IS NULL THEN NULL ELSE "
+                  ISO("max(last_ts)") " END AS newest_packet FROM spool_files WHERE :id=:id",
                   0, fn, ctx, NULL);
 }
 

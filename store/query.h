@@ -193,6 +193,15 @@ int stq_totals(struct stq *q, stq_row_fn fn, void *ctx);
 /* (trunk_id, mos, n): n legs on that trunk had this MOS (the worst stream
  * of the leg); only legs with a MOS. */
 int stq_trunk_mos(struct stq *q, stq_row_fn fn, void *ctx);
+/* One row about a live sensor's capture spool: files, bytes, the times of
+ * its oldest and newest packet (null when it holds none). */
+int stq_spool_summary(struct stq *q, stq_row_fn fn, void *ctx);
+/* One row, packets: where the call's frames are, as export finds them:
+ * "capture" (the analysed capture files), "spool" (a live sensor's spool
+ * still holds its time), "aged_out" (the spool's oldest packet is later
+ * than the call's start) or "not_kept" (no spool file at all);
+ * ST_ERR_NOT_FOUND for no such call. */
+int stq_call_packets(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
 /* Capture id of a call (export needs the database path only): 0 if none. */
 int64_t stq_call_exists(struct stq *q, int64_t id);
 

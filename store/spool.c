@@ -191,11 +191,15 @@ static void recover(struct spool *s)
     }
 }
 
-static uint64_t free_bytes(const struct spool *s)
+/* Free bytes of the spool's file system, and its allocation unit in *unit. */
+static uint64_t free_bytes(const struct spool *s, uint64_t *unit)
 {
     struct statvfs v;
+    *unit = 4096;
     if (statvfs(s->dir, &v) != 0)
         return UINT64_MAX;
+    if (v.f_frsize)
+        *unit = (uint64_t)v.f_frsize;
     return (uint64_t)v.f_bavail * (uint64_t)v.f_frsize;
 }
 
@@ -273,8 +277,11 @@ static bool make_room(struct spool *s, uint64_t clen)
         if (why == WHY_NONE && s->o.max_bytes && s->total + clen > s->o.max_bytes)
             why = WHY_SIZE;
         if (why == WHY_NONE && s->floor) {
-            uint64_t fr = free_bytes(s);
-            if (fr < s->floor + clen)
+            /* a file grows by whole allocation units, and a new file may
+             * start one: a block takes up to clen rounded up, plus a unit */
+            uint64_t unit, fr = free_bytes(s, &unit);
+            uint64_t take = (clen + unit - 1) / unit * unit + unit;
+            if (fr < s->floor + take)
                 why = WHY_FLOOR;
         }
         if (why == WHY_NONE)

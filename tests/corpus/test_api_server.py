@@ -390,6 +390,8 @@ def run_api(cl, sql, db, report_trunks):
     check(all(m["src"] in d["nodes"] and m["dst"] in d["nodes"] for m in d["messages"]), "nodes cover messages")
     check(d["streams"] == [] or isinstance(d["streams"], list), "streams listed")
     check(d["call"]["outcome"] in ("failed", "rejected"), "call outcome")
+    check(d.get("packets") == "capture" and d.get("pcap_available") is True,
+          "an analysed call's packets are in its capture: %r %r" % (d.get("packets"), d.get("pcap_available")))
     for n in (0, len(msgs) - 1):
         m = cl.json("/api/v1/calls/%d/messages/%d" % (cid, n))
         check(m["text"] == msgs[n][1].decode("utf-8", "replace") and m["utf8_valid"], "message %d raw text" % n)
