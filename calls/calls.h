@@ -268,7 +268,8 @@ enum calls_role { CALLS_ROLE_NONE = 0, CALLS_ROLE_ENDPOINT, CALLS_ROLE_PBX, CALL
                   CALLS_ROLE_SBC, CALLS_ROLE_CARRIER, CALLS_ROLE_GATEWAY };
 /* How a node's side was found: relaying calls (B2BUA evidence), its place
  * in the chain beyond a learned edge, address ranges, configuration. */
-enum { TOPO_HOW_NONE = 0, TOPO_HOW_RELAY, TOPO_HOW_CHAIN, TOPO_HOW_RANGES, TOPO_HOW_CONFIG };
+enum { TOPO_HOW_NONE = 0, TOPO_HOW_RELAY, TOPO_HOW_CHAIN, TOPO_HOW_RANGES, TOPO_HOW_CONFIG,
+       TOPO_HOW_MIRROR };
 #define CALLS_TOPO_NODE_ADDRS 8
 
 struct calls_topo_node {

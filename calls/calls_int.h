@@ -160,6 +160,12 @@ struct dlg {
     bool unreach;                   /* ICMP destination unreachable for its INVITE */
     uint16_t ok_retrans;            /* retransmissions of the initial 2xx */
     bool topo_relayed;              /* ... and counted on a pair */
+    bool mirror_bad;                /* two legs claimed it as their mirror */
+    uint8_t nvia, nrr;              /* Via / Record-Route values of its first INVITE */
+    uint64_t cancel_ns;             /* first CANCEL */
+    /* The leg this one may be the other side of (correlate.c, the mirror
+     * rule): set on both, cleared on both when either is freed. */
+    struct dlg *mirror;
     bool cancelled, transfer, session_timer, auth_challenged, capture_gap, hold, on_hold;
     char transport[8];
     struct ts_addr err_src;
@@ -226,6 +232,9 @@ struct topo_addr {
     uint32_t registrar, registers;  /* REGISTERs answered for a client / sent */
     uint32_t failover, msdiag, short_caller;
     uint32_t node_calls;
+    uint32_t node_mirrored;         /* root: calls of its pairs that mirrored */
+    uint32_t node_hinted;           /* root: ... with a Via/Record-Route/UA hint */
+    bool node_strong;               /* root: a pair learned without the mirror rule */
     uint16_t parent;                /* union-find of learned pairs */
     uint16_t reg_client;            /* first client that registered with it */
     bool reg_many;                  /* ... and others too */
@@ -244,6 +253,8 @@ struct topo_addr {
 struct topo_pair {
     uint16_t a, b;
     uint32_t n;
+    uint32_t mirrored;              /* of those, calls whose transactions mirrored */
+    uint32_t hinted;                /* ... and whose headers hinted at a relay */
     bool learned, straddle, ever;
 };
 
@@ -350,6 +361,9 @@ void corr_retry_all(struct calls *c);
  * emitted goes to out (its legs valid until the next emission); returns
  * its index in the kept report, SIZE_MAX when not kept. */
 size_t corr_emit_group(struct calls *c, struct dlg *d, uint8_t open_party, struct calls_call *out);
+/* d ended on a BYE or a final response: when its mirror leg ended too,
+ * the mirror rule is tried (once per pair). */
+void corr_mirror_end(struct calls *c, struct dlg *d);
 /* True when every leg of d's group ended and the last activity is old enough. */
 bool corr_group_done(const struct calls *c, struct dlg *d, uint64_t now);
 
@@ -421,6 +435,9 @@ void topo_hint_register(struct calls *c, const struct ts_addr *client, const str
 void topo_hint_failover(struct calls *c, const struct ts_addr *failed, const struct ts_addr *alt);
 /* x and y are addresses of one learned B2BUA. */
 bool topo_same_node(const struct calls *c, const struct ts_addr *x, const struct ts_addr *y);
+/* One relayed call mirrored its transactions across in and out (the
+ * mirror rule, correlate.c): the pair is learned from this call alone. */
+void topo_mirror(struct calls *c, const struct ts_addr *in, const struct ts_addr *out, bool hint);
 /* Learned side of a (enum calls_side; NONE when not learned). */
 uint8_t topo_side(const struct calls *c, const struct ts_addr *a);
 bool topo_update(struct calls *c);

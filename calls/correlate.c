@@ -18,6 +18,12 @@
 #define CONF_TIMING 0.55f      /* +0.05 per exact number match, +0.05 when the
                                 * INVITE leaves the address the other reached */
 #define TIMER_B_NS (64ull * 500 * NS_PER_MS) /* 64*T1 (RFC 3261 17.1.1.2) */
+/* The mirror rule: a relay sends its INVITE on within MIRROR_INVITE_NS of
+ * the one it got, and relays each response, BYE and CANCEL within
+ * MIRROR_NS (a relay takes milliseconds; two independent calls' answers,
+ * rings and hang-ups are seconds apart). */
+#define MIRROR_INVITE_NS (200 * NS_PER_MS)
+#define MIRROR_NS (100 * NS_PER_MS)
 
 void corr_init_dlg(struct dlg *d)
 {
@@ -610,6 +616,65 @@ static void topo_scan(struct calls *c, struct dlg *d)
         d->topo_relayed = true;
         topo_relay(c, &pick->dst, &d->src, &pick->src, &d->dst);
     }
+    /* the mirror rule waits for both legs' ends; a leg another one claimed
+     * already is left out (a fork, a second relay of one call) */
+    if (pick && !d->mirror && d->invite_ns - pick->attempt_ns <= MIRROR_INVITE_NS) {
+        struct dlg *x = (struct dlg *)pick;
+        if (x->mirror || x->mirror_bad) {
+            if (x->mirror)
+                x->mirror->mirror = NULL;
+            x->mirror = NULL;
+            x->mirror_bad = true;
+        } else {
+            x->mirror = d;
+            d->mirror = x;
+        }
+    }
+}
+
+/* t2 follows t1 within MIRROR_NS. */
+static bool follows(uint64_t t1, uint64_t t2)
+{
+    return t1 && t2 && t2 >= t1 && t2 - t1 <= MIRROR_NS;
+}
+
+/* x reached the node, d left it: every transaction of one mirrors the
+ * other's. Responses come back through the relay (d's first, then x's; a
+ * final of the same class: a proxy may turn a 503 into 500, RFC 3261
+ * 16.7), the caller's CANCEL goes forward (x's first), a BYE either way. */
+static bool mirrored(const struct dlg *x, const struct dlg *d)
+{
+    if (x->timed_out || d->timed_out || x->cut || d->cut)
+        return false;
+    if (d->invite_ns < x->attempt_ns || d->invite_ns - x->attempt_ns > MIRROR_INVITE_NS)
+        return false;
+    if ((x->ring_ns != 0) != (d->ring_ns != 0) || (d->ring_ns && !follows(d->ring_ns, x->ring_ns)))
+        return false;
+    if (x->answered != d->answered || x->cancelled != d->cancelled)
+        return false;
+    if (x->cancelled && !follows(x->cancel_ns, d->cancel_ns))
+        return false;
+    if (d->answered)
+        return follows(d->answer_ns, x->answer_ns) &&
+               (follows(x->bye_ns, d->bye_ns) || follows(d->bye_ns, x->bye_ns));
+    return x->final_status >= 300 && x->final_status / 100 == d->final_status / 100 &&
+           follows(d->end_ns, x->end_ns);
+}
+
+void corr_mirror_end(struct calls *c, struct dlg *d)
+{
+    struct dlg *o = d->mirror;
+    if (!o || !d->ended || !o->ended)
+        return;
+    d->mirror = o->mirror = NULL;   /* decided once */
+    struct dlg *x = older(o, d) ? o : d, *y = x == d ? o : d;
+    if (!mirrored(x, y))
+        return;
+    /* what the headers say, for the confidence only: a proxy adds its Via
+     * and Record-Route to those it got and passes the User-Agent on */
+    bool hint = y->nvia > x->nvia || y->nrr > x->nrr ||
+                (x->so[DS_UA] && !strcmp(dlg_str(x, DS_UA), dlg_str(y, DS_UA)));
+    topo_mirror(c, &x->dst, &y->src, hint);
 }
 
 void corr_media_added(struct calls *c, struct dlg *d, const struct media_ep *ep)

@@ -294,6 +294,17 @@ static struct bv first_value(const struct sip_msg *msg, enum sip_hdr_id id)
     return v;
 }
 
+/* Values of a list header, at most 255. */
+static uint8_t count_values(const struct sip_msg *msg, enum sip_hdr_id id)
+{
+    size_t it = 0;
+    struct bv v;
+    unsigned n = 0;
+    while (n < UINT8_MAX && sip_hdr_next(msg, id, &it, &v))
+        n++;
+    return (uint8_t)n;
+}
+
 static uint64_t hash_bv(struct bv v)
 {
     return v.len ? ts_hash(v.p, v.len) : 0;
@@ -549,6 +560,9 @@ static void leg_start(struct calls *c, struct dlg *d, const struct pkt_meta *m,
                  bv_cstr(m->l4 == TS_L4_TCP ? "TCP" : m->l4 == TS_L4_SCTP ? "SCTP" : "UDP"));
     record_hop(c, d, m);
     topo_hint_ua(c, &m->src, first_value(msg, SIP_H_USER_AGENT));
+    /* a proxy keeps the Vias and Record-Routes it got and adds its own */
+    d->nvia = count_values(msg, SIP_H_VIA);
+    d->nrr = count_values(msg, SIP_H_RECORD_ROUTE);
     /* Correlation keys: configured headers, INVITE target node (timing). */
     unsigned nh = 0;
     for (size_t i = 0; i < c->cfg.ncorr_hdrs && nh < CALLS_HDR_VALUES; i++) {
@@ -702,6 +716,8 @@ static void on_request(struct calls *c, struct dlg *d, const struct pkt_meta *m,
         break;
     case SIP_M_CANCEL:
         d->cancelled = true;
+        if (!d->cancel_ns)
+            d->cancel_ns = m->ts_ns;
         take_reason(d, msg);
         break;
     case SIP_M_BYE:
@@ -712,6 +728,7 @@ static void on_request(struct calls *c, struct dlg *d, const struct pkt_meta *m,
                 c->mh.bye(c->mh.ctx, d->seq, m->ts_ns);
             epq_headers(c, d, msg, from_caller ? CALLS_PARTY_CALLER : CALLS_PARTY_CALLEE);
             dlg_end(c, d, m->ts_ns, from_caller ? CALLS_PARTY_CALLER : CALLS_PARTY_CALLEE);
+            corr_mirror_end(c, d);
         }
         break;
     case SIP_M_UPDATE:
@@ -821,6 +838,7 @@ static void on_response(struct calls *c, struct dlg *d, const struct pkt_meta *m
                 str_set(d, DS_REASON, msg->reason_phrase, CALLS_USER_LEN);
                 take_reason(d, msg);
                 dlg_end(c, d, m->ts_ns, CALLS_PARTY_NONE);
+                corr_mirror_end(c, d);
             }
         }
         return;

@@ -39,6 +39,8 @@ struct dlg *calls_dlg_find(struct calls *c, const char *cid)
 void dlg_free(struct calls *c, struct dlg *d)
 {
     htab_remove(&c->dlgs, &d->n);
+    if (d->mirror)
+        d->mirror->mirror = NULL;
     free(d->sa);
     if (d->fp != d->fp_in)
         free(d->fp);

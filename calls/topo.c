@@ -89,6 +89,14 @@ void topo_free(struct calls *c)
     memset(&c->topo, 0, sizeof c->topo);
 }
 
+/* The root without path compression (readers of a const topology). */
+static int uf_find_c(const struct topo *t, int i)
+{
+    while (t->addrs[i].parent != i)
+        i = t->addrs[i].parent;
+    return i;
+}
+
 static int uf_find(struct topo *t, int i)
 {
     while (t->addrs[i].parent != i) {
@@ -239,7 +247,16 @@ void topo_invite(struct calls *c, const struct dlg *d)
 
 /* Enough calls, and not a coincidence; with address ranges, a pair whose
  * two addresses lie on either side of them needs one call less often than
- * TOPO_MIN_CALLS (a branch SBC that relayed one call). */
+ * TOPO_MIN_CALLS (a branch SBC that relayed one call), and so does a pair
+ * one of whose calls mirrored every transaction across it (topo_mirror). */
+static bool pair_strong(const struct calls *c, const struct topo_pair *p)
+{
+    const struct topo *t = &c->topo;
+    return p->n >= TOPO_MIN_CALLS || p->straddle ||
+           calls_config_internal(&c->cfg, &t->addrs[p->a].a) !=
+               calls_config_internal(&c->cfg, &t->addrs[p->b].a);
+}
+
 static bool pair_learned(const struct calls *c, const struct topo_pair *p)
 {
     const struct topo *t = &c->topo;
@@ -251,9 +268,52 @@ static bool pair_learned(const struct calls *c, const struct topo_pair *p)
         out += a->inv_out;
     }
     uint64_t base = in < out ? in : out;
-    bool straddle =
-        p->straddle || calls_config_internal(&c->cfg, &a->a) != calls_config_internal(&c->cfg, &b->a);
-    return (p->n >= TOPO_MIN_CALLS || straddle) && (uint64_t)p->n * TOPO_MIN_SHARE >= base;
+    return (pair_strong(c, p) || p->mirrored) && (uint64_t)p->n * TOPO_MIN_SHARE >= base;
+}
+
+/* The pair of addresses a <= b, created (or the weakest pair not learned
+ * replaced) on first use; NULL when there is no room. */
+static struct topo_pair *get_pair(struct calls *c, int a, int b)
+{
+    struct topo *t = &c->topo;
+    if (a > b) {   /* one pair for both directions */
+        int x = a;
+        a = b;
+        b = x;
+    }
+    struct topo_pair *p = NULL;
+    for (size_t i = 0; i < t->npairs; i++)
+        if (t->pairs[i].a == a && t->pairs[i].b == b)
+            return &t->pairs[i];
+    if (t->npairs < TS_TOPO_MAX_PAIRS) {
+        p = &t->pairs[t->npairs++];
+    } else {
+        /* full: the weakest pair not learned makes room */
+        for (size_t i = 0; i < t->npairs; i++)
+            if (!t->pairs[i].learned && (!p || t->pairs[i].n < p->n))
+                p = &t->pairs[i];
+        TS_INC(c->st, CALLS_TOPO_FULL);
+        if (!p)
+            return NULL;
+    }
+    memset(p, 0, sizeof *p);
+    p->a = (uint16_t)a;
+    p->b = (uint16_t)b;
+    return p;
+}
+
+static void learn_check(struct calls *c, struct topo_pair *p)
+{
+    struct topo *t = &c->topo;
+    if (!p->learned && pair_learned(c, p)) {
+        p->learned = true;
+        t->dirty = true;
+        if (!p->ever) {
+            t->changed = true;   /* unlinked legs retry once per new pair */
+            t->gen++;
+        }
+        p->ever = true;
+    }
 }
 
 void topo_relay(struct calls *c, const struct ts_addr *in, const struct ts_addr *out,
@@ -265,45 +325,33 @@ void topo_relay(struct calls *c, const struct ts_addr *in, const struct ts_addr 
         return;
     t->addrs[a].relay_in++;
     t->addrs[b].relay_out++;
-    if (a > b) {   /* one pair for both directions */
-        int x = a;
-        a = b;
-        b = x;
-    }
-    struct topo_pair *p = NULL;
-    for (size_t i = 0; i < t->npairs; i++)
-        if (t->pairs[i].a == a && t->pairs[i].b == b)
-            p = &t->pairs[i];
-    if (!p) {
-        if (t->npairs < TS_TOPO_MAX_PAIRS) {
-            p = &t->pairs[t->npairs++];
-        } else {
-            /* full: the weakest pair not learned makes room */
-            for (size_t i = 0; i < t->npairs; i++)
-                if (!t->pairs[i].learned && (!p || t->pairs[i].n < p->n))
-                    p = &t->pairs[i];
-            TS_INC(c->st, CALLS_TOPO_FULL);
-            if (!p)
-                return;
-        }
-        memset(p, 0, sizeof *p);
-        p->a = (uint16_t)a;
-        p->b = (uint16_t)b;
-    }
+    struct topo_pair *p = get_pair(c, a, b);
+    if (!p)
+        return;
     p->n++;
     /* its far ends on either side of the address ranges: a single-homed
      * or NATed edge */
     if (calls_config_internal(&c->cfg, from) != calls_config_internal(&c->cfg, to))
         p->straddle = true;
-    if (!p->learned && pair_learned(c, p)) {
-        p->learned = true;
-        t->dirty = true;
-        if (!p->ever) {
-            t->changed = true;   /* unlinked legs retry once per new pair */
-            t->gen++;
-        }
-        p->ever = true;
-    }
+    learn_check(c, p);
+}
+
+void topo_mirror(struct calls *c, const struct ts_addr *in, const struct ts_addr *out, bool hint)
+{
+    int a = get_addr(c, in), b = get_addr(c, out);
+    if (a < 0 || b < 0)
+        return;
+    struct topo_pair *p = get_pair(c, a, b);
+    if (!p)
+        return;
+    p->mirrored++;
+    if (hint)
+        p->hinted++;
+    if (p->n < p->mirrored)
+        p->n = p->mirrored;   /* its relay evidence was lost with a replaced pair */
+    TS_INC(c->st, CALLS_TOPO_MIRRORED);
+    c->topo.dirty = true;   /* the node's evidence changed */
+    learn_check(c, p);
 }
 
 bool topo_same_node(const struct calls *c, const struct ts_addr *x, const struct ts_addr *y)
@@ -388,6 +436,9 @@ bool topo_update(struct calls *c)
         t->addrs[i].nside = CALLS_SIDE_NONE;
         t->addrs[i].nhow = 0;
         t->addrs[i].node_calls = 0;
+        t->addrs[i].node_mirrored = 0;
+        t->addrs[i].node_hinted = 0;
+        t->addrs[i].node_strong = false;
     }
     for (size_t i = 0; i < t->npairs; i++) {
         struct topo_pair *p = &t->pairs[i];
@@ -409,6 +460,9 @@ bool topo_update(struct calls *c)
         if (t->addrs[r].node < 0 && t->nnodes < TS_TOPO_MAX_NODES)
             t->addrs[r].node = (int16_t)t->nnodes++;
         t->addrs[r].node_calls += p->n;
+        t->addrs[r].node_mirrored += p->mirrored;
+        t->addrs[r].node_hinted += p->hinted;
+        t->addrs[r].node_strong |= pair_strong(c, p);
     }
     for (size_t i = 0; i < n; i++)
         t->addrs[i].node = t->addrs[uf_find(t, (int)i)].node;
@@ -604,8 +658,17 @@ size_t calls_topo_nodes(const struct calls *c, struct calls_topo_node *out, size
         o->b2bua = true;
         o->role = node_role(t, first, true);
         o->side = t->addrs[first].side;
-        o->how = TOPO_HOW_RELAY;
-        o->confidence = (float)(1.0 - 1.0 / (1.0 + (double)o->calls));
+        const struct topo_addr *r = &t->addrs[uf_find_c(t, first)];
+        if (r->node_strong) {
+            o->how = TOPO_HOW_RELAY;
+            o->confidence = (float)(1.0 - 1.0 / (1.0 + (double)o->calls));
+        } else {
+            /* from one or two mirrored calls: below what three relayed
+             * calls give (0.75); a Via/Record-Route/User-Agent hint adds */
+            uint32_t k = r->node_mirrored < 3 ? r->node_mirrored : 3;
+            o->how = TOPO_HOW_MIRROR;
+            o->confidence = 0.3f + 0.1f * (float)k + (r->node_hinted ? 0.1f : 0.0f);
+        }
         m++;
     }
     uint8_t *listed = calloc(t->naddrs ? t->naddrs : 1, 1);
@@ -643,7 +706,9 @@ size_t calls_topo_nodes(const struct calls *c, struct calls_topo_node *out, size
             }
             in |= sbc;
             o->side = sbc ? CALLS_SIDE_SBC : in ? CALLS_SIDE_ENTERPRISE : CALLS_SIDE_ITSP;
-            o->how = sbc ? TOPO_HOW_CONFIG : TOPO_HOW_RANGES;
+            /* a node learned from one or two calls keeps saying so */
+            if (sbc || o->how != TOPO_HOW_MIRROR)
+                o->how = sbc ? TOPO_HOW_CONFIG : TOPO_HOW_RANGES;
             if (sbc)
                 o->role = CALLS_ROLE_SBC;
             else if (!in)
@@ -651,7 +716,8 @@ size_t calls_topo_nodes(const struct calls *c, struct calls_topo_node *out, size
             else if (o->role == CALLS_ROLE_CARRIER || o->role == CALLS_ROLE_SBC)
                 o->role = o->b2bua ? CALLS_ROLE_PBX : CALLS_ROLE_ENDPOINT;
         }
-        if (explicit_nets(c) && o->how != TOPO_HOW_CONFIG && o->side != CALLS_SIDE_SBC)
+        if (explicit_nets(c) && o->how != TOPO_HOW_CONFIG && o->how != TOPO_HOW_MIRROR &&
+            o->side != CALLS_SIDE_SBC)
             o->how = TOPO_HOW_CONFIG;
     }
     return m;
@@ -666,6 +732,7 @@ const char *calls_role_name(enum calls_role r)
 
 const char *calls_topo_how_name(unsigned how)
 {
-    static const char *const n[] = { "unknown", "relay", "chain", "ranges", "configuration" };
+    static const char *const n[] = { "unknown", "relay", "chain", "ranges", "configuration",
+                                     "mirror" };
     return how < sizeof n / sizeof n[0] ? n[how] : "unknown";
 }

@@ -190,6 +190,7 @@
     X(CALLS_TOPO_FULL, "calls.topo_full")                                    \
     X(CALLS_FAILOVERS, "calls.failovers")                                    \
     X(CALLS_RELINKED, "calls.relinked")                                      \
+    X(CALLS_TOPO_MIRRORED, "calls.topo_mirrored")                            \
     X(CALLS_UNREACH, "calls.icmp_unreachable")                               \
     X(CALLS_UNREACH_UNMATCHED, "calls.icmp_unreachable_unmatched")
 

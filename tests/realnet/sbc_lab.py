@@ -6,7 +6,8 @@ sides of the SBC; dumpcap records the SBC's two interfaces as a SPAN port at
 the edge would. The truth comes from the components' own logs (Kamailio's
 xlog lines, the SIPp peers' <log> lines), never from trunkscope.
 
-  python3 tests/realnet/sbc_lab.py --out DIR [--calls N] [--inbound N] [--loss PCT]
+  python3 tests/realnet/sbc_lab.py --out DIR [--calls N] [--mix CASE,..] [--inbound N]
+                                    [--loss PCT]
 
 writes DIR/sbc.pcap (classic pcap, Ethernet) and DIR/truth.json; the logs
 stay in DIR/work. --inbound adds N calls the other way: SIPp as carrier A
@@ -577,10 +578,17 @@ def main():
                     help="percent of each RTP stream's packets dropped from the written "
                          "capture (seeded), default 0")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--mix", default="",
+                    help="comma-separated outbound cases to use (default all): "
+                         + ", ".join(CASES))
     ap.add_argument("--media", choices=("pcap", "stream"), default="pcap",
                     help="pcap: play_pcap_audio from a port per call (default); "
                          "stream: rtp_stream, an SSRC per call from one port")
     a = ap.parse_args()
+    mix = tuple(m for m in a.mix.split(",") if m)
+    if any(m not in CASES for m in mix):
+        print("sbc_lab: expected --mix of " + ", ".join(CASES), file=sys.stderr)
+        return 2
     if a.calls < 1 or a.inbound < 0 or not 0 <= a.loss < 100 or a.rate <= 0:
         print("sbc_lab: expected --calls >= 1, --inbound >= 0, 0 <= --loss < 100, --rate > 0",
               file=sys.stderr)
@@ -590,7 +598,7 @@ def main():
         netns.skip(r)
     os.makedirs(a.out, exist_ok=True)
     truth = run(a.out, a.calls, a.rate, loss=a.loss, seed=a.seed, media=a.media,
-                inbound=a.inbound)
+                inbound=a.inbound, mix=mix or None)
     n = len(truth["calls"])
     ok = sum(1 for c in truth["calls"] if c["complete"])
     print(f"sbc_lab: {n} calls ({ok} complete), peak {truth['peak_concurrent']} at once, "

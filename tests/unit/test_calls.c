@@ -1159,7 +1159,9 @@ static void sink_merges(void *ctx, const struct calls_call *k)
  * call, after the first two were emitted as single legs; they are joined
  * then (the sink hears which call each one replaces, the report keeps the
  * merged calls only). A call from another host with the same numbers in
- * the same window, emitted at the same time, is not joined to anything. */
+ * the same window, emitted at the same time, is not joined to anything.
+ * The SBC relays the hang-ups 300 ms late, so the mirror rule (below) does
+ * not learn it from the first call. */
 static void test_relink_emitted(void **state)
 {
     (void)state;
@@ -1175,7 +1177,8 @@ static void test_relink_emitted(void **state)
         snprintf(c0, sizeof c0, "p%d", i);
         snprintf(c1, sizeof c1, "s%d", i);
         answered_call(c, t, c0, P, Si, "+49301112222", to, 100, 900, 5000, NULL);
-        answered_call(c, t + 20, c1, So, A, "0301112222", to, 80, 870, 5000, NULL);
+        /* its hang-up relayed 300 ms late: not a mirror, learned at the third call */
+        answered_call(c, t + 20, c1, So, A, "0301112222", to, 80, 870, 5310, NULL);
         if (i == 0)   /* same numbers, another caller, another callee */
             answered_call(c, t + 40, "h0", H, "10.1.0.78", "+49301112222", to, 80, 870, 5000,
                           NULL);
@@ -1207,6 +1210,231 @@ static void test_relink_emitted(void **state)
     }
     assert_int_equal(two, 3);
     calls_free(c);
+}
+
+/* ---- the mirror rule: a B2BUA learned from one or two relayed calls ---- */
+
+static const char *MP = "10.1.0.10", *MSi = "10.1.0.1", *MSo = "10.2.0.1", *MA = "10.2.0.50";
+
+/* An answered call relayed through the dual-homed SBC (MSi in, MSo out):
+ * the outer leg's INVITE at t, the inner one gap ms later; the inner 180
+ * and 200 come back at t+100 and t+900 and are relayed ans_skew ms later;
+ * the caller hangs up at t+5900, relayed bye_skew ms later. */
+static void relay_answered(struct calls *c, uint64_t t, int i, uint64_t gap, uint64_t ans_skew,
+                           uint64_t bye_skew, const char *extra_out, const char *extra_in)
+{
+    char to[16], x[8], d[8];
+    snprintf(to, sizeof to, "089123450%d", i);
+    snprintf(x, sizeof x, "x%d", i);
+    snprintf(d, sizeof d, "d%d", i);
+    const char *fx = "+49301112222", *fd = "0301112222";
+    TX(c, t, MP, MSi, .method = "INVITE", .cid = x, .from = fx, .to = to, .ruri = to,
+       .extra = extra_out);
+    TX(c, t + 1, MSi, MP, .status = 100, .cid = x, .from = fx, .to = to, .cmeth = "INVITE");
+    TX(c, t + gap, MSo, MA, .method = "INVITE", .cid = d, .from = fd, .to = to, .ruri = to,
+       .extra = extra_in);
+    TX(c, t + gap + 1, MA, MSo, .status = 100, .cid = d, .from = fd, .to = to, .cmeth = "INVITE");
+    TX(c, t + 100, MA, MSo, .status = 180, .cid = d, .from = fd, .to = to, .ttag = "tt",
+       .cmeth = "INVITE");
+    TX(c, t + 101, MSi, MP, .status = 180, .cid = x, .from = fx, .to = to, .ttag = "tt",
+       .cmeth = "INVITE");
+    TX(c, t + 900, MA, MSo, .status = 200, .reason = "OK", .cid = d, .from = fd, .to = to,
+       .ttag = "tt", .cmeth = "INVITE");
+    TX(c, t + 900 + ans_skew, MSi, MP, .status = 200, .reason = "OK", .cid = x, .from = fx,
+       .to = to, .ttag = "tt", .cmeth = "INVITE");
+    TX(c, t + 901, MSo, MA, .method = "ACK", .cid = d, .from = fd, .to = to, .ttag = "tt",
+       .branch = "z9hG4bKack");
+    TX(c, t + 901 + ans_skew, MP, MSi, .method = "ACK", .cid = x, .from = fx, .to = to,
+       .ttag = "tt", .branch = "z9hG4bKack");
+    bye_call(c, t + 5900, x, MP, MSi, fx, to);
+    bye_call(c, t + 5900 + bye_skew, d, MSo, MA, fd, to);
+}
+
+/* A call the carrier refuses with status (486, 503...) at t+200, relayed
+ * to the PBX skew ms later as relayed (a proxy turns 503 into 500). */
+static void relay_refused(struct calls *c, uint64_t t, int i, unsigned status, unsigned relayed,
+                          int64_t skew)
+{
+    char to[16], x[8], d[8];
+    snprintf(to, sizeof to, "089123460%d", i);
+    snprintf(x, sizeof x, "rx%d", i);
+    snprintf(d, sizeof d, "rd%d", i);
+    const char *fx = "+49301112222", *fd = "0301112222";
+    TX(c, t, MP, MSi, .method = "INVITE", .cid = x, .from = fx, .to = to, .ruri = to);
+    TX(c, t + 2, MSo, MA, .method = "INVITE", .cid = d, .from = fd, .to = to, .ruri = to);
+    uint64_t td = t + 200, tx = (uint64_t)((int64_t)td + skew);
+    for (int k = 0; k < 2; k++) {
+        bool inner = (k == 0) == (skew >= 0);   /* in time order */
+        uint64_t at = inner ? td : tx;
+        const char *id = inner ? d : x, *from = inner ? fd : fx;
+        const char *a = inner ? MSo : MP, *b = inner ? MA : MSi;
+        TX(c, at, b, a, .status = inner ? status : relayed, .reason = "No", .cid = id,
+           .from = from, .to = to, .ttag = "tt", .cmeth = "INVITE");
+        TX(c, at + 1, a, b, .method = "ACK", .cid = id, .from = from, .to = to, .ttag = "tt");
+    }
+}
+
+static const struct calls_topo_node *b2bua_node(const struct calls *c,
+                                                struct calls_topo_node *nv, size_t cap)
+{
+    size_t n = calls_topo_nodes(c, nv, cap);
+    for (size_t i = 0; i < n; i++)
+        if (nv[i].b2bua)
+            return &nv[i];
+    return NULL;
+}
+
+/* One call through a dual-homed SBC with private addresses on both sides,
+ * no configuration, emitted as calls end (a live sensor past its hold):
+ * its INVITE left 20 ms after the one that reached the SBC, ring, answer
+ * and hang-up were relayed within milliseconds. The pair is learned from
+ * this call alone, with the evidence kind "mirror" and a confidence below
+ * a relay learned from three calls, and the call is already one call of
+ * two legs. A Via added by the relay (a proxy) raises the confidence. */
+static void test_mirror_one_call(void **state)
+{
+    (void)state;
+    for (int hint = 0; hint < 2; hint++) {
+        struct calls *c = mk();
+        relay_answered(c, 0, 0, 20, 2, 30, NULL,
+                       hint ? "Via: SIP/2.0/UDP 10.1.0.10;branch=z9hG4bKorig\r\n" : NULL);
+        for (uint64_t k = 6; k <= 12; k++)
+            calls_tick(c, BASE_NS + k * 1000 * MS);
+        assert_int_equal(calls_count(c), 1);   /* emitted grouped, not joined later */
+        assert_int_equal(calls_stat(c, TS_CALLS_RELINKED), 0);
+        const struct calls_call *k = only_call(c);
+        assert_int_equal(k->nlegs, 2);
+        assert_string_equal(k->legs[0].call_id, "x0");
+        assert_string_equal(k->legs[1].call_id, "d0");
+        assert_int_equal(k->legs[1].ev_type, CALLS_EV_TIMING);
+        assert_int_equal(k->legs[1].ev_linked_to, 0);
+        assert_int_equal(k->outcome, CALLS_ANSWERED);
+        assert_int_equal(calls_stat(c, TS_CALLS_TOPO_MIRRORED), 1);
+        struct calls_topo_node nv[16];
+        const struct calls_topo_node *nd = b2bua_node(c, nv, 16);
+        assert_non_null(nd);
+        assert_int_equal(nd->naddrs, 2);
+        assert_int_equal(nd->how, TOPO_HOW_MIRROR);
+        assert_string_equal(calls_topo_how_name(nd->how), "mirror");
+        assert_int_equal(nd->calls, 1);
+        assert_true(nd->confidence > (hint ? 0.49f : 0.39f) &&
+                    nd->confidence < (hint ? 0.51f : 0.41f));
+        calls_free(c);
+    }
+}
+
+/* Two calls, held while learning (the offline default): an answered one
+ * and one the carrier refuses with 486, relayed 15 ms later; both grouped,
+ * the node learned from 2 mirrored calls. A 503 relayed as 500 mirrors
+ * too (a proxy's rule); a CANCEL relayed forward and its 487 back do. */
+static void test_mirror_two_calls(void **state)
+{
+    (void)state;
+    struct calls *c = calls_new(NULL, NULL);
+    assert_non_null(c);
+    relay_answered(c, 0, 0, 20, 2, 30, NULL, NULL);
+    relay_refused(c, 10000, 1, 486, 486, 15);
+    calls_finish(c);
+    assert_int_equal(calls_count(c), 2);
+    for (size_t i = 0; i < 2; i++) {
+        const struct calls_call *k = calls_get(c, i);
+        assert_int_equal(k->nlegs, 2);
+        assert_int_equal(k->outcome, i == 0 ? CALLS_ANSWERED : CALLS_BUSY);
+    }
+    assert_int_equal(calls_stat(c, TS_CALLS_TOPO_MIRRORED), 2);
+    struct calls_topo_node nv[16];
+    const struct calls_topo_node *nd = b2bua_node(c, nv, 16);
+    assert_non_null(nd);
+    assert_int_equal(nd->how, TOPO_HOW_MIRROR);
+    assert_int_equal(nd->calls, 2);
+    assert_true(nd->confidence > 0.49f && nd->confidence < 0.51f);
+    calls_free(c);
+
+    /* 503 relayed as 500 */
+    c = calls_new(NULL, NULL);
+    relay_refused(c, 0, 0, 503, 500, 40);
+    calls_finish(c);
+    assert_int_equal(calls_count(c), 1);
+    assert_int_equal(calls_stat(c, TS_CALLS_TOPO_MIRRORED), 1);
+    calls_free(c);
+
+    /* the caller cancels: CANCEL relayed 10 ms later, 487 back */
+    c = calls_new(NULL, NULL);
+    const char *to = "0891234700", *fx = "+49301112222", *fd = "0301112222";
+    TX(c, 0, MP, MSi, .method = "INVITE", .cid = "cx", .from = fx, .to = to, .ruri = to);
+    TX(c, 3, MSo, MA, .method = "INVITE", .cid = "cd", .from = fd, .to = to, .ruri = to);
+    TX(c, 100, MA, MSo, .status = 180, .cid = "cd", .from = fd, .to = to, .ttag = "tt",
+       .cmeth = "INVITE");
+    TX(c, 101, MSi, MP, .status = 180, .cid = "cx", .from = fx, .to = to, .ttag = "tt",
+       .cmeth = "INVITE");
+    TX(c, 4000, MP, MSi, .method = "CANCEL", .cid = "cx", .from = fx, .to = to);
+    TX(c, 4010, MSo, MA, .method = "CANCEL", .cid = "cd", .from = fd, .to = to);
+    TX(c, 4012, MA, MSo, .status = 487, .cid = "cd", .from = fd, .to = to, .ttag = "tt",
+       .cmeth = "INVITE");
+    TX(c, 4013, MSi, MP, .status = 487, .cid = "cx", .from = fx, .to = to, .ttag = "tt",
+       .cmeth = "INVITE");
+    calls_finish(c);
+    assert_int_equal(calls_count(c), 1);
+    assert_int_equal(only_call(c)->nlegs, 2);
+    assert_int_equal(only_call(c)->outcome, CALLS_CANCELLED);
+    assert_int_equal(calls_stat(c, TS_CALLS_TOPO_MIRRORED), 1);
+    calls_free(c);
+}
+
+/* What the mirror rule must not take for a relay (each: no node learned,
+ * the legs left apart):
+ * - the same calling and called digits dialled at nearly the same time
+ *   through unrelated hosts (two PBXs, two carriers), answered and hung
+ *   up seconds apart; and the same, both refused with 486 100 ms after
+ *   their own INVITEs (the outer refusal comes first: nothing relayed it);
+ * - a relay-like pair whose answer came back 400 ms apart, or whose
+ *   hang-ups are 400 ms apart, or whose refusal on the outer leg came
+ *   before the one on the inner leg;
+ * - a pair whose second INVITE left 300 ms after the first (beyond the
+ *   rule's 200 ms), everything else mirrored. */
+static void test_mirror_negative(void **state)
+{
+    (void)state;
+    for (int v = 0; v < 6; v++) {
+        struct calls *c = calls_new(NULL, NULL);
+        assert_non_null(c);
+        const char *to = "0891234800", *fr = "+49301112222";
+        switch (v) {
+        case 0:
+            answered_call(c, 0, "u1", "10.1.0.20", "10.2.0.50", fr, to, 100, 900, 5000, NULL);
+            answered_call(c, 50, "u2", "10.3.0.5", "10.4.0.60", fr, to, 300, 3900, 9000, NULL);
+            break;
+        case 1:
+            TX(c, 0, "10.1.0.20", "10.2.0.50", .method = "INVITE", .cid = "u1", .from = fr,
+               .to = to, .ruri = to);
+            TX(c, 50, "10.3.0.5", "10.4.0.60", .method = "INVITE", .cid = "u2", .from = fr,
+               .to = to, .ruri = to);
+            TX(c, 100, "10.2.0.50", "10.1.0.20", .status = 486, .cid = "u1", .from = fr,
+               .to = to, .ttag = "t1", .cmeth = "INVITE");
+            TX(c, 150, "10.4.0.60", "10.3.0.5", .status = 486, .cid = "u2", .from = fr, .to = to,
+               .ttag = "t2", .cmeth = "INVITE");
+            break;
+        case 2:
+            relay_answered(c, 0, 0, 20, 400, 30, NULL, NULL);
+            break;
+        case 3:
+            relay_answered(c, 0, 0, 20, 2, 400, NULL, NULL);
+            break;
+        case 4:
+            relay_refused(c, 0, 0, 486, 486, -15);
+            break;
+        default:
+            relay_answered(c, 0, 0, 300, 2, 30, NULL, NULL);
+            break;
+        }
+        calls_finish(c);
+        assert_int_equal(calls_stat(c, TS_CALLS_TOPO_MIRRORED), 0);
+        assert_int_equal(calls_count(c), 2);
+        assert_int_equal(calls_get(c, 0)->nlegs, 1);
+        struct calls_topo_node nv[16];
+        assert_null(b2bua_node(c, nv, 16));
+        calls_free(c);
+    }
 }
 
 /* A 2xx the caller never ACKs is repeated until the callee's Timer H gives
@@ -2063,6 +2291,9 @@ int main(void)
         cmocka_unit_test(test_failover_learned),
         cmocka_unit_test(test_topo_site),
         cmocka_unit_test(test_relink_emitted),
+        cmocka_unit_test(test_mirror_one_call),
+        cmocka_unit_test(test_mirror_two_calls),
+        cmocka_unit_test(test_mirror_negative),
         cmocka_unit_test(test_no_ack),
         cmocka_unit_test(test_icmp_unreach_leg),
         cmocka_unit_test(test_corr_timing_multihomed),
