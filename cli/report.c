@@ -1104,6 +1104,8 @@ static void write_call(struct report *r, struct calls_call *c)
         struct jsonw w;
         line_begin(r, &w, "call");
         put_call_fields(&w, c, md);
+        if (c->replaces)
+            jsonw_kuint(&w, "replaces", c->replaces);
         if (!line_end(&w))
             r->nomem |= ferror(r->out) != 0;
         return;
@@ -1185,9 +1187,31 @@ static void pump(struct report *r, bool force)
     }
 }
 
+/* A call joined with one emitted apart (calls/relink.c: c->id keeps the
+ * earlier part's id, c->replaces is the other's): the parts still waiting
+ * are not written; parts written already stay, and a JSON line of the
+ * joined call says which call it replaces. */
+static void drop_parts(struct report *r, const struct calls_call *c)
+{
+    for (struct rp_call **pp = &r->ch; *pp;) {
+        struct rp_call *p = *pp;
+        if (p->c.id != c->id && p->c.id != c->replaces) {
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
+        if (r->ct == &p->next)
+            r->ct = pp;
+        r->ncalls--;
+        free(p);
+    }
+}
+
 void report_call(void *ctx, const struct calls_call *c)
 {
     struct report *r = ctx;
+    if (c->replaces)
+        drop_parts(r, c);
     struct rp_call *p = malloc(sizeof *p + (size_t)c->nlegs * sizeof p->legs[0]);
     if (!p) {
         r->nomem = true;
