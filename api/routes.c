@@ -1312,11 +1312,14 @@ static void h_trunk(struct api_call *a, int64_t id)
         rc = stq_registrations(q, id, row_to_array, regs);
     if (rc == ST_OK)
         rc = stq_keepalives(q, id, row_to_array, keep);
-    json_t *cap = NULL;
+    json_t *cap = NULL, *cl = NULL;
     if (rc == ST_OK)
         rc = api_trunk_capacity(
             q, id, json_integer_value(json_object_get(t, "peak_concurrent")), &cap);
+    if (rc == ST_OK)
+        rc = api_trunk_checklist(q, id, &cl);
     if (rc != ST_OK) {
+        json_decref(cap);
         json_decref(t);
         json_decref(dirs);
         json_decref(codes);
@@ -1355,6 +1358,25 @@ static void h_trunk(struct api_call *a, int64_t id)
     json_object_set_new(a->json, "registrations", regs);
     json_object_set_new(a->json, "keepalives", keep);
     json_object_set_new(a->json, "capacity", cap);
+    json_object_set_new(a->json, "checklist", cl);
+}
+
+/* GET /trunks/{id}/checklist: the stored Lync trunk checklist. */
+static void h_checklist(struct api_call *a, int64_t id)
+{
+    static const char *const P[] = { NULL };
+    if (!params_allow(a, P))
+        return;
+    struct stq *q = api_db(a);
+    json_t *t = NULL, *cl = NULL;
+    int rc = stq_trunk(q, id, row_to_obj, &t);
+    json_decref(t);
+    if (rc == ST_OK)
+        rc = api_trunk_checklist(q, id, &cl);
+    if (rc != ST_OK)
+        return (void)db_fail(a, rc);
+    json_object_set_new(cl, "trunk_id", json_integer(id));
+    a->json = cl;
 }
 
 /* Points of a KPI series without a bucket parameter, at most. */
@@ -1660,6 +1682,8 @@ void routes_dispatch(struct api_call *a)
             return h_trunk(a, id);
         if (n == 3 && strcmp(seg[2], "kpis") == 0)
             return h_kpis(a, id);
+        if (n == 3 && strcmp(seg[2], "checklist") == 0)
+            return h_checklist(a, id);
     }
     api_error(a, 404, "not_found", "no such endpoint");
 }

@@ -1,6 +1,7 @@
 /* Alerts and trunk health in the API: GET /api/v1/alerts (the lifecycle
- * the evaluator stored, with its evidence) and the `health` of each trunk
- * in /trunks, /trunks/{id} and /topology. */
+ * the evaluator stored, with its evidence), the `health` of each trunk
+ * in /trunks, /trunks/{id} and /topology, and the Lync trunk checklist
+ * (/trunks/{id}/checklist and the trunk's page). */
 #include <string.h>
 
 #include "../store/query.h"
@@ -107,4 +108,33 @@ int api_trunks_health(struct stq *q, json_t *trunks, int64_t trunk_id)
     json_array_foreach(trunks, i, v)
         json_object_set_new(v, "health", json_null());
     return stq_trunk_health(q, trunk_id, health_row, trunks);
+}
+
+static int checklist_row(void *ctx, const struct stq_cell *c, size_t n)
+{
+    json_t *o = ctx;
+    if (n < 3)
+        return 0;
+    json_object_set_new(o, "status", cell_json(&c[0]));
+    json_t *d = cell_doc(&c[1]);
+    json_t *items = json_object_get(d, "items");
+    json_object_set(o, "items", json_is_array(items) ? items : json_array());
+    json_decref(d);
+    json_object_set_new(o, "updated", cell_json(&c[2]));
+    return 0;
+}
+
+int api_trunk_checklist(struct stq *q, int64_t id, json_t **out)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_null());
+    json_object_set_new(o, "items", json_array());
+    json_object_set_new(o, "updated", json_null());
+    int rc = stq_trunk_checklist(q, id, checklist_row, o);
+    if (rc != ST_OK) {
+        json_decref(o);
+        return rc;
+    }
+    *out = o;
+    return ST_OK;
 }

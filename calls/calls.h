@@ -115,6 +115,7 @@ struct calls_sdp {
     struct ts_addr addr;          /* c= address (family 0 when absent) */
     uint16_t port;                /* first audio m= port */
     uint8_t dir;                  /* enum calls_media_dir */
+    bool srtp;                    /* RTP/SAVP(F), UDP/TLS/RTP/SAVP(F) or a=crypto */
     char codecs[48];              /* "PCMU,PCMA,telephone-event" */
 };
 

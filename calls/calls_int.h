@@ -85,6 +85,7 @@ struct dlg_sdp {
     uint16_t port;
     uint8_t dir;                    /* enum calls_media_dir */
     bool present;
+    bool srtp;                      /* RTP/SAVP(F), UDP/TLS/RTP/SAVP(F) or a=crypto */
 };
 
 /* Rare parts of a dialog, allocated when a second fork or hop shows up. */

@@ -80,6 +80,7 @@ static void leg_sdp(struct calls_sdp *out, const struct dlg *d, const struct dlg
     out->addr = s->addr;
     out->port = s->port;
     out->dir = s->dir;
+    out->srtp = s->srtp;
     leg_str(out->codecs, sizeof out->codecs, d, k);
 }
 

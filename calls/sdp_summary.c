@@ -43,6 +43,8 @@ bool calls_sdp_summary(const struct sdp *s, struct dlg_sdp *out, char *codecs, s
     out->present = true;
     out->port = m->port;
     out->dir = map_dir(m->dir);
+    out->srtp = m->crypto || m->proto == SDP_PROTO_RTP_SAVP || m->proto == SDP_PROTO_RTP_SAVPF ||
+                m->proto == SDP_PROTO_UDP_TLS_RTP_SAVP || m->proto == SDP_PROTO_UDP_TLS_RTP_SAVPF;
     const struct sdp_conn *cn = sdp_media_conn(s, m);
     if (cn && cn->present && (cn->family == 4 || cn->family == 6)) {
         out->addr.family = cn->family;

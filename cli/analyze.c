@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../alert/checklist.h"
 #include "../api/api.h"
 #include "../calls/calls.h"
 #include "../capture/pcapin.h"
@@ -16,6 +17,7 @@
 #include "../common/limits.h"
 #include "../common/num.h"
 #include "../engine/engine.h"
+#include "../media/media.h"
 #include "../store/store.h"
 #include "calls_print.h"
 #include "media_print.h"
@@ -106,11 +108,12 @@ static void print_text(const struct engine *e, double elapsed)
 #define PREFETCH_BUCKET 6
 #define PREFETCH_STREAM 2
 
-/* Finished calls and streams go to the store and the report, either may be
- * absent. */
+/* Finished calls and streams go to the store, the report and the trunk
+ * checklist; the first two may be absent. */
 struct sinks {
     struct st_writer *w;
     struct report *r;
+    struct checklist *cl;
 };
 
 static void sink_call(void *ctx, const struct calls_call *c)
@@ -120,6 +123,8 @@ static void sink_call(void *ctx, const struct calls_call *c)
         st_calls_sink(k->w, c);
     if (k->r)
         report_call(k->r, c);
+    if (k->cl && !c->replaces) /* a merged call: its legs were counted as they came */
+        checklist_call(k->cl, c);
 }
 
 static void sink_stream(void *ctx, const struct media_stream *s)
@@ -129,6 +134,11 @@ static void sink_stream(void *ctx, const struct media_stream *s)
         st_media_sink(k->w, s);
     if (k->r)
         report_stream(k->r, s);
+    if (k->cl)
+        checklist_stream(k->cl, &(struct cl_stream){
+            .leg_ref = s->leg_ref, .packets = s->packets,
+            .rtcp = (uint64_t)s->rtcp.sr + s->rtcp.rr + s->rtcp.xr + s->rtcp.sdes + s->rtcp.bye,
+            .first_ns = s->first_ns, .last_ns = s->last_ns });
 }
 
 static void analyze_batch(struct engine *e, struct st_writer *w, const struct ra_batch *b,
@@ -302,9 +312,9 @@ int cmd_analyze(int argc, char **argv)
     struct pcapin *in = pcapin_new();
     char **errors = calloc(nfiles + TS_READ_ERRORS_KEPT + 1, sizeof *errors);
     size_t nerr = 0;
-    struct sinks sk = { w, NULL };
+    struct sinks sk = { w, NULL, e && engine_calls(e) ? checklist_new() : NULL };
     struct progress *pg = NULL;
-    if (!e || !in || !errors) {
+    if (!e || !in || !errors || (e && engine_calls(e) && !sk.cl)) {
         fprintf(stderr, "trunkscope analyze: out of memory\n");
         rc = 2;
         goto out;
@@ -320,7 +330,7 @@ int cmd_analyze(int argc, char **argv)
     }
     if (w)
         engine_set_sip_hook(e, st_sip_hook, w); /* malformed messages too */
-    if (w || sk.r) {
+    if (w || sk.r || sk.cl) {
         engine_set_call_sink(e, sink_call, &sk);
         engine_set_stream_sink(e, sink_stream, &sk);
     }
@@ -389,7 +399,7 @@ int cmd_analyze(int argc, char **argv)
     }
     if (json || lines) {
         struct report_input ri = { e, (const char *const *)errors, nerr, elapsed,
-                                   w ? &sst : NULL };
+                                   w ? &sst : NULL, sk.cl };
         if ((sk.r ? report_finish(sk.r, &ri) : report_write_kept(stdout, &ri)) != 0) {
             fprintf(stderr, "trunkscope analyze: cannot write the report\n");
             rc = 2;
@@ -398,6 +408,8 @@ int cmd_analyze(int argc, char **argv)
         print_text(e, elapsed);
         if (engine_calls(e))
             calls_print(stdout, engine_calls(e), top);
+        if (sk.cl)
+            checklist_print(stdout, sk.cl, engine_calls(e));
         media_print(stdout, engine_media(e), top);
         tls_print(stdout, engine_tlspeers(e), (int64_t)time(NULL));
         other_print(stdout, engine_oflows(e));
@@ -431,9 +443,18 @@ out:
             free(errors[i]);
     free(errors);
     pcapin_free(in);
-    engine_free(e);
     if (w)
         st_writer_close(w);
+    /* the trunk checklist beside the trunks, once the writer put them there */
+    if (w && sk.cl && rc == 0) {
+        char err[512];
+        if (checklist_store(sk.cl, engine_calls(e), db_path, err, sizeof err) != 0) {
+            fprintf(stderr, "trunkscope analyze: %s\n", err);
+            rc = 2;
+        }
+    }
+    checklist_free(sk.cl);
+    engine_free(e);
     free(files);
     /* the alert rules replay a complete store only: after an error (a write
      * refused, an unreadable input) the one line already said what is wrong */

@@ -832,7 +832,7 @@ int cmd_capture(int argc, char **argv)
             (unsigned long long)s.queue_drops, (unsigned long long)est->v[TS_SIP_MESSAGES],
             (unsigned long long)est->v[TS_CALLS_CALLS], store_line, spool_line, hep_line);
     if (a.json) {
-        struct report_input ri = { e, NULL, 0, elapsed, NULL };
+        struct report_input ri = { e, NULL, 0, elapsed, NULL, NULL };
         if (report_write_kept(stdout, &ri) != 0) {
             log_msg(LOG_ERROR, "cannot write the report");
             rc = 2;

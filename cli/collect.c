@@ -547,7 +547,7 @@ int cmd_collect(int argc, char **argv)
         struct timespec te;
         clock_gettime(CLOCK_MONOTONIC, &te);
         elapsed = (double)te.tv_sec + (double)te.tv_nsec / 1e9 - t0;
-        struct report_input ri = { ctx.e, NULL, 0, elapsed, stored ? &ss : NULL };
+        struct report_input ri = { ctx.e, NULL, 0, elapsed, stored ? &ss : NULL, NULL };
         if (report_write_kept(stdout, &ri) != 0)
             rc = 2;
     }

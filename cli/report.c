@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../alert/checklist.h"
 #include "../calls/calls.h"
 #include "../calls/capacity.h"
 #include "../calls/tlspeers.h"
@@ -701,6 +702,17 @@ static void put_trunk_fields(struct jsonw *w, const struct calls_trunk *t, const
     jsonw_arr_end(w);
 }
 
+/* The Lync trunk checklist of trunk i (alert/checklist.h), when made. */
+static void put_checklist(struct jsonw *w, const struct report_input *in, size_t i)
+{
+    if (!in->checklist)
+        return;
+    struct cl_result r;
+    checklist_trunk(in->checklist, engine_calls(in->engine), i, &r);
+    jsonw_key(w, "checklist");
+    checklist_json(w, &r, NULL, NULL);
+}
+
 static void put_reg_fields(struct jsonw *w, const struct calls_reg *r)
 {
     put_addr(w, "client", &r->client, 0);
@@ -941,6 +953,7 @@ static void put_special(struct jsonw *w, int id, const struct report_input *in,
         for (size_t i = 0; i < calls_trunk_count(c); i++) {
             jsonw_obj_begin(w);
             put_trunk_fields(w, calls_trunk_get(c, i), "type", e);
+            put_checklist(w, in, i);
             jsonw_obj_end(w);
         }
         jsonw_arr_end(w);
@@ -1342,6 +1355,7 @@ int report_finish(struct report *r, const struct report_input *in)
         for (size_t i = 0; c && i < calls_trunk_count(c); i++) {
             line_begin(r, &w, "trunk");
             put_trunk_fields(&w, calls_trunk_get(c, i), "trunk_type", in->engine);
+            put_checklist(&w, in, i);
             line_end(&w);
         }
         for (size_t i = 0; c && i < calls_reg_count(c); i++) {

@@ -15,6 +15,7 @@ struct media;
 struct calls_trunk;
 struct calls_reg;
 struct jsonw;
+struct checklist;
 
 struct report_input {
     const struct engine *engine;
@@ -22,6 +23,7 @@ struct report_input {
     size_t n_input_errors;
     double elapsed_s;                /* wall time of the analysis */
     const struct st_stats *store;    /* NULL without --db */
+    struct checklist *checklist;     /* each trunk's "checklist"; NULL: none */
 };
 
 enum report_form {

@@ -178,8 +178,9 @@
 /* Message fingerprints per transaction (hop copies, forks, retransmissions);
  * 56-bit hashes in a pool per dialog, the first 16 inside it. */
 #define TS_CALLS_MAX_FP 12
-/* Early dialogs (To-tags) tracked per leg when an INVITE forks. */
-#define TS_CALLS_MAX_FORKS 8
+/* Early dialogs (To-tags) tracked per leg when an INVITE forks: Lync's
+ * MaxEarlyDialogs is 20, one more shows that a leg exceeded it. */
+#define TS_CALLS_MAX_FORKS 21
 /* Hops (src,dst pairs) one Call-ID is seen on when a proxy relays it unchanged. */
 #define TS_CALLS_MAX_HOPS 4
 /* Endpoint quality reports kept per leg (vq-rtcpxr PUBLISH, X-RTP-Stat /
@@ -202,6 +203,15 @@
 /* Alerts pending or firing at once (rules x trunks and peers); the
  * evaluator skips new ones beyond and counts them. */
 #define TS_ALERT_MAX_ACTIVE 1024
+/* Directed (source, destination) pairs the trunk checklist accumulates
+ * (a trunk is two; hops of a relayed leg add more); legs on pairs beyond
+ * are counted as unchecked. */
+#define TS_CHECKLIST_MAX_PAIRS 4096
+/* Legs the trunk checklist holds until their RTP streams are in (a ring:
+ * the oldest is judged with the streams it has when a new one needs room). */
+#define TS_CHECKLIST_MAX_LEGS 65536
+/* Call ids kept per checklist item as the calls that break it. */
+#define TS_CHECKLIST_CALLS 8
 /* Rules in the configuration (the shipped defaults are 13). */
 #define TS_ALERT_MAX_RULES 64
 /* Keep-alive peers the evaluator reads (the tracker keeps at most

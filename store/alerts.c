@@ -473,3 +473,51 @@ int st_alerts_commit(struct st_alerts *a)
 {
     return sqlite3_exec(a->h, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? ST_OK : ST_ERR_SQL;
 }
+
+int st_alerts_call_ids(struct st_alerts *a, uint64_t newest, const uint64_t *tracker,
+                       int64_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = -1;
+    if (!n)
+        return ST_OK;
+    sqlite3_stmt *s = prep(a, "SELECT id, tracker_id FROM calls ORDER BY id DESC LIMIT ?1");
+    if (!s)
+        return ST_ERR_SQL;
+    sqlite3_bind_int64(s, 1, newest > INT64_MAX ? INT64_MAX : (int64_t)newest);
+    size_t left = n;
+    int r;
+    while (left && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        if (sqlite3_column_type(s, 1) == SQLITE_NULL)
+            continue;
+        uint64_t t = (uint64_t)sqlite3_column_int64(s, 1);
+        for (size_t i = 0; i < n; i++)
+            if (out[i] < 0 && tracker[i] == t) {
+                out[i] = sqlite3_column_int64(s, 0);
+                left--;
+            }
+    }
+    sqlite3_finalize(s);
+    return ST_OK;
+}
+
+int st_alerts_checklist(struct st_alerts *a, const struct ts_addr *local,
+                        const struct ts_addr *peer, const char *status, const char *items)
+{
+    char la[64], pa[64];
+    st_addr_text(local, la, sizeof la);
+    st_addr_text(peer, pa, sizeof pa);
+    sqlite3_stmt *s = prep(a, "INSERT OR REPLACE INTO trunk_checklist(trunk_id, status, items,"
+                              " updated) SELECT id, ?3, ?4,"
+                              " CAST((julianday('now')-2440587.5)*86400000000000 AS INTEGER)"
+                              " FROM trunks WHERE local_addr=?1 AND peer_addr=?2");
+    if (!s)
+        return ST_ERR_SQL;
+    sqlite3_bind_text(s, 1, la, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, pa, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, status, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, items, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? ST_OK : ST_ERR_SQL;
+}

@@ -87,6 +87,15 @@ int st_alerts_active(struct st_alerts *a, struct st_alert *out, size_t max, size
 /* Replace a trunk's health row; reasons and metrics are JSON text. */
 int st_alerts_health(struct st_alerts *a, int64_t trunk_id, const char *state,
                      const char *reasons, const char *metrics, int64_t data_ns);
+/* Store ids of calls by their tracker ids (out[i] = -1 when not stored),
+ * looking at the newest `newest` calls only: one run's calls are the last
+ * rows, and an older run's tracker ids repeat. */
+int st_alerts_call_ids(struct st_alerts *a, uint64_t newest, const uint64_t *tracker,
+                       int64_t *out, size_t n);
+/* Replace the checklist of the trunk between local and peer (status and
+ * items as JSON text); ST_OK also when no such trunk is stored. */
+int st_alerts_checklist(struct st_alerts *a, const struct ts_addr *local,
+                        const struct ts_addr *peer, const char *status, const char *items);
 /* One evaluation's writes in one transaction. */
 int st_alerts_begin(struct st_alerts *a);
 int st_alerts_commit(struct st_alerts *a);

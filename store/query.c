@@ -1164,6 +1164,15 @@ int stq_trunk_health(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx)
                   trunk_id, fn, ctx, NULL);
 }
 
+/* The Lync trunk checklist the analysis stored (schema v13). */
+int stq_trunk_checklist(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx)
+{
+    return run_id(q,
+                  "SELECT status AS status, items AS items, " ISO("updated") " AS updated"
+                  " FROM trunk_checklist WHERE trunk_id=:id",
+                  trunk_id, fn, ctx, NULL);
+}
+
 /* ---- live state ---- */
 
 int stq_live_state(struct stq *q, stq_row_fn fn, void *ctx)

@@ -152,6 +152,9 @@ int stq_alert_counts(struct stq *q, stq_row_fn fn, void *ctx);
 /* The evaluator's last health of trunk_id (0: every trunk): state, reasons
  * and metrics (JSON text), data_ts, updated. */
 int stq_trunk_health(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx);
+/* status, items (JSON text), updated of a trunk's stored checklist: no row
+ * when never computed. */
+int stq_trunk_checklist(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx);
 int stq_kpi_range(struct stq *q, int64_t trunk_id, int64_t *first_ns, int64_t *last_ns);
 /* stq_kpis with trunk_id 0: more than TS_API_MAX_SERIES_CALLS calls in the
  * range (a value beside enum st_err). */

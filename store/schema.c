@@ -298,6 +298,13 @@ static const char SCHEMA_V11[] =
  * report, the API and the dashboard give the same figure. */
 static const char SCHEMA_V12[] = "ALTER TABLE trunks ADD COLUMN peak_kbps REAL;";
 
+/* Version 13: the Lync 2013 trunk checklist per trunk (alert/checklist.c)
+ * as the analysis left it: the worst item's status and the items as JSON
+ * (each with its evidence and the store's ids of the calls behind it). */
+static const char SCHEMA_V13[] =
+    "CREATE TABLE trunk_checklist(trunk_id INTEGER PRIMARY KEY, status TEXT NOT NULL,"
+    " items TEXT NOT NULL, updated INTEGER NOT NULL);";
+
 const char *st_schema_step(int version)
 {
     switch (version) {
@@ -325,6 +332,8 @@ const char *st_schema_step(int version)
         return SCHEMA_V11;
     case 12:
         return SCHEMA_V12;
+    case 13:
+        return SCHEMA_V13;
     default:
         return NULL;
     }
