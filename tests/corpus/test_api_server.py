@@ -438,8 +438,18 @@ def run_api(cl, sql, db, report_trunks):
               and abs(dt["peak_kbps"] - want) < 0.05,
               "trunk %d: peak bandwidth %s (list) / %s (page) != report's %s"
               % (x["id"], x["peak_kbps"], dt["peak_kbps"], want))
+    # the Lync trunk checklist analyze --db stored: the report's, item by item
+    rep_cl = {(x.get("local"), x.get("peer")): x.get("checklist") for x in report_trunks}
+    for x in t["trunks"]:
+        ck = cl.json("/api/v1/trunks/%d/checklist" % x["id"])
+        want = rep_cl.get((x["local"], x["peer"])) or {"status": None, "items": []}
+        check(ck["trunk_id"] == x["id"] and ck["status"] == want["status"] and
+              [(i["id"], i["status"], i["evidence"], len(i["calls"])) for i in ck["items"]] ==
+              [(i["id"], i["status"], i["evidence"], len(i["calls"])) for i in want["items"]],
+              "trunk %d: stored checklist %s != report's %s" % (x["id"], ck["status"], want["status"]))
     cl.json("/api/v1/trunks/424242", want=404)
     cl.json("/api/v1/trunks/424242/kpis", want=404)
+    cl.json("/api/v1/trunks/424242/checklist", want=404)
     ov = cl.json("/api/v1/kpis?bucket=60")
     check(sum(p["attempts"] for p in ov["points"]) == ncalls, "overview series counts every call once")
     check(max(p["concurrent"] for p in ov["points"]) >= 1, "overview concurrency")
