@@ -139,6 +139,9 @@ void routes_metrics(struct api_call *a);
 /* JSON string of database or wire text: UTF-8-checked, invalid bytes and
  * control characters other than CR/LF/TAB become '?' (request.c). */
 json_t *api_jtext(const char *s, size_t len);
+/* The SDP of a raw SIP message as {media: [{type, addr, port, proto, codecs,
+ * dir, hold, srtp}], version}; NULL when it carries none (sdp_view.c). */
+json_t *api_sdp_view(const uint8_t *raw, size_t len);
 /* The capacity object of trunk id (routes_capacity.c); peak: its peak
  * concurrent calls. ST_OK with *out set, or the query's error. */
 int api_trunk_capacity(struct stq *q, int64_t id, int64_t peak, json_t **out);

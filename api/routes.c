@@ -763,10 +763,11 @@ static int msg_row(void *ctx, const struct stq_cell *c, size_t n)
     struct msg_ctx *m = ctx;
     json_t *o = json_object();
     const struct stq_cell *ts = cell(c, n, "ts_ns"), *head = cell(c, n, "head");
+    const struct stq_cell *raw = cell(c, n, "raw");
     json_object_set_new(o, "n", json_integer((json_int_t)m->n++));
     for (size_t i = 0; i < n; i++) {
         if (c[i].type == STQ_BLOB || strcmp(c[i].name, "ts_ns") == 0 ||
-            strcmp(c[i].name, "head") == 0)
+            strcmp(c[i].name, "head") == 0 || strcmp(c[i].name, "raw") == 0)
             continue;
         json_object_set_new(o, c[i].name, jcell(&c[i]));
     }
@@ -781,6 +782,11 @@ static int msg_row(void *ctx, const struct stq_cell *c, size_t n)
             len = 120;
     }
     json_object_set_new(o, "first_line", api_jtext(head ? head->s : "", len));
+    /* the SDP it carries, for the arrow's annotation (codec, address, direction) */
+    json_t *sdp = raw && (raw->type == STQ_BLOB || raw->type == STQ_TEXT)
+                      ? api_sdp_view((const uint8_t *)raw->s, raw->len)
+                      : NULL;
+    json_object_set_new(o, "sdp", sdp ? sdp : json_null());
     add_node(m->nodes, cell(c, n, "src"));
     add_node(m->nodes, cell(c, n, "dst"));
     json_array_append_new(m->msgs, o);

@@ -577,8 +577,8 @@ int stq_call_messages(struct stq *q, int64_t id, uint32_t max, stq_row_fn fn, vo
                               " m.src AS src, m.sport AS sport, m.dst AS dst, m.dport AS dport,"
                               " m.transport AS transport, l.idx AS leg, m.method AS method,"
                               " m.status AS status, m.cseq AS cseq, m.cseq_method AS cseq_method,"
-                              " length(m.raw) AS size, substr(m.raw,1,200) AS head" MSG_FROM
-                              " LIMIT :lim");
+                              " length(m.raw) AS size, substr(m.raw,1,200) AS head,"
+                              " m.raw AS raw" MSG_FROM " LIMIT :lim");
     if (!s)
         return ST_ERR_SQL;
     bind_i(s, ":id", id);

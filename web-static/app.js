@@ -193,9 +193,19 @@ async function refreshStatus() {
 
 const TITLES = { calls: "Calls", call: "Call", trunks: "Trunks", trunk: "Trunk", active: "In progress", alerts: "Alerts" };
 
+/* One keyboard handler for the page shown (the call page's ladder keys);
+ * a route change removes it. */
+function onPageKey(fn) {
+  if (state.keys) document.removeEventListener("keydown", state.keys);
+  state.keys = fn;
+  if (fn) document.addEventListener("keydown", fn);
+}
+
 function route() {
   clearTimeout(state.timer);
   state.timer = null;
+  onPageKey(null);
+  document.body.classList.remove("msg-open");
   const hash = location.hash.replace(/^#/, "") || "/overview";
   const [path, query] = hash.split("?");
   const params = Object.fromEntries(new URLSearchParams(query || ""));
@@ -577,11 +587,61 @@ function msgLabel(m) {
   return mm ? `${mm[1]} ${mm[2]}`.trim() : (m.status ? String(m.status) : fl.slice(0, 30));
 }
 
+/* What the columns are: the learned topology's node of each address (role,
+ * name, the other addresses of a multi-homed SBC), a configured trunk name
+ * for a peer address before the node's User-Agent. */
+const ROLE_TEXT = { sbc: "SBC / B2BUA", mediation_server: "Mediation Server", carrier: "carrier", pbx: "PBX",
+                    gateway: "gateway", proxy: "proxy", endpoint: "endpoint" };
+
+function nodeMap(topo, trunks) {
+  const byAddr = new Map();
+  for (const n of (topo && topo.nodes) || [])
+    for (const a of n.addresses || []) byAddr.set(a, n);
+  const named = new Map();
+  for (const t of (trunks && trunks.trunks) || [])
+    if (t.name && t.name !== t.peer && !named.has(t.peer)) named.set(t.peer, t.name);
+  return (addr) => {
+    const n = byAddr.get(addr);
+    const role = n ? (ROLE_TEXT[n.role] || n.role) + (n.b2bua && n.role !== "sbc" ? " / B2BUA" : "") : "";
+    return { node: n || null, key: n ? "n" + n.id : "a" + addr, role,
+             name: named.get(addr) || (n && n.user_agent) || "" };
+  };
+}
+
+/* Columns in order of appearance, the addresses of one node side by side. */
+function ladderColumns(addrs, info) {
+  const out = [];
+  for (const a of addrs) {
+    if (out.includes(a)) continue;
+    out.push(a);
+    const k = info(a).key;
+    for (const b of addrs) if (!out.includes(b) && info(b).key === k) out.push(b);
+  }
+  return out;
+}
+
+/* The arrow's SDP note: first audio section's codecs, address:port and
+ * direction (hold when sendonly/inactive or c=0.0.0.0), other media named. */
+function sdpText(sdp) {
+  if (!sdp || !sdp.media.length) return "";
+  const au = sdp.media.find((x) => x.type === "audio") || sdp.media[0];
+  const codecs = au.codecs.filter((c) => !/^(telephone-event|CN)$/i.test(c));
+  const parts = [(codecs.slice(0, 2).join(",") + (codecs.length > 2 ? "…" : "")) || au.codecs.join(","),
+    `${au.addr || "?"}:${au.port}`];
+  if (au.dir !== "sendrecv") parts.push(au.dir);
+  else if (au.hold) parts.push("hold");
+  const other = sdp.media.filter((x) => x !== au).map((x) => x.type);
+  if (other.length) parts.push("+" + other.join("+"));
+  return parts.join(" ");
+}
+
 /* The ladder fits avail pixels: columns shrink from 165 to 96 px, beyond
- * that its box scrolls sideways. */
-function ladder(d, onPick, avail) {
-  const nodes = d.nodes.slice();
-  const left = 150, top = 40, rowH = 30;
+ * that its box scrolls sideways. Above each column its node's role and
+ * name (one heading over the addresses of a multi-homed node) and the
+ * address; under each arrow with SDP its summary. */
+function ladder(d, onPick, avail, info) {
+  const nodes = ladderColumns(d.nodes, info);
+  const left = 150, top = 76, rowH = 34;
   const colW = Math.max(96, Math.min(165, Math.floor((avail - left) / Math.max(1, nodes.length))));
   const t0 = d.messages.length ? d.messages[0].t_ms : 0;
   const W = left + Math.max(1, nodes.length) * colW;
@@ -595,34 +655,149 @@ function ladder(d, onPick, avail) {
     defs.appendChild(m);
   });
   svg.appendChild(defs);
+  /* node headings: consecutive columns of one node share one */
+  for (let i = 0; i < nodes.length;) {
+    const inf = info(nodes[i]);
+    let j = i + 1;
+    while (j < nodes.length && info(nodes[j]).key === inf.key) j++;
+    const x0 = left + i * colW + 4, x1 = left + j * colW - 4;
+    const g = svgEl("g", { class: "node-head" + (inf.node ? " " + inf.node.role : ""), "data-node": inf.node ? inf.node.id : "",
+      "data-role": inf.node ? inf.node.role : "", "data-label": inf.role, "data-name": inf.name });
+    if (j - i > 1) g.appendChild(svgEl("rect", { class: "node-group", x: x0, y: 2, width: x1 - x0, height: 38, rx: 5 }));
+    /* cut to the heading's width (bold 12 px about 7.4 px a character, 10.5 px about 6.2) */
+    const cx = (x0 + x1) / 2, fit = (t, cw) => (t.length * cw > x1 - x0 ? t.slice(0, Math.max(4, Math.floor((x1 - x0) / cw) - 1)) + "…" : t);
+    g.appendChild(svgEl("text", { class: "node-role", x: cx, y: 16, "text-anchor": "middle" }, fit(inf.role || "node", 7.4)));
+    g.appendChild(svgEl("text", { class: "node-name", x: cx, y: 32, "text-anchor": "middle" }, fit(inf.name || "", 6.2)));
+    g.appendChild(svgEl("title", {}, [inf.role, inf.name, inf.node ? inf.node.addresses.join(", ") : nodes[i]].filter(Boolean).join("\n")));
+    svg.appendChild(g);
+    i = j;
+  }
   nodes.forEach((n) => {
-    svg.appendChild(svgEl("text", { class: "node", x: x(n), y: 18, "text-anchor": "middle" }, n));
-    svg.appendChild(svgEl("line", { class: "life", x1: x(n), x2: x(n), y1: 26, y2: H - 6 }));
+    svg.appendChild(svgEl("text", { class: "node", x: x(n), y: 56, "text-anchor": "middle", "data-addr": n }, n));
+    svg.appendChild(svgEl("line", { class: "life", x1: x(n), x2: x(n), y1: 62, y2: H - 6 }));
   });
+  const seen = new Set();
   d.messages.forEach((m, i) => {
-    const y = top + i * rowH + 14;
+    const y = top + i * rowH + 12;
     const ci = (m.leg || 0) % COLORS.length, color = COLORS[ci];
-    const g = svgEl("g", { class: "msg", "data-n": m.n, "data-leg": m.leg });
-    g.appendChild(svgEl("rect", { class: "hit", x: 0, y: y - 16, width: W, height: rowH }));
+    /* the same message again on the same leg, same direction: a retransmission */
+    const key = [m.leg, m.src, m.dst, m.first_line, m.cseq, m.cseq_method].join("|");
+    const retrans = seen.has(key);
+    seen.add(key);
+    const g = svgEl("g", { class: "msg" + (retrans ? " retrans" : ""), "data-n": m.n, "data-leg": m.leg, "data-i": i });
+    g.appendChild(svgEl("rect", { class: "hit", x: 0, y: y - 18, width: W, height: rowH }));
     g.appendChild(svgEl("text", { class: "time", x: 8, y: y + 3 }, `+${((m.t_ms - t0) / 1000).toFixed(3)} s`));
     g.appendChild(svgEl("text", { class: "time", x: 78, y: y + 3 }, when(m.ts).slice(11)));
     const x1 = x(m.src), x2 = x(m.dst);
     if (x1 === x2) {
       g.appendChild(svgEl("path", { d: `M${x1} ${y - 6} h30 v12 h-28`, fill: "none", stroke: color, "stroke-width": 1.6, "marker-end": `url(#arr${ci})` }));
     } else {
-      g.appendChild(svgEl("line", { x1, x2: x2 + (x2 > x1 ? -1 : 1), y1: y, y2: y, stroke: color, "stroke-width": 1.6, "marker-end": `url(#arr${ci})` }));
+      g.appendChild(svgEl("line", { x1, x2: x2 + (x2 > x1 ? -1 : 1), y1: y, y2: y, stroke: color, "stroke-width": 1.6,
+        "stroke-dasharray": retrans ? "5 3" : null, "marker-end": `url(#arr${ci})` }));
     }
-    const label = svgEl("text", { class: "label", x: (x1 + x2) / 2, y: y - 5, "text-anchor": "middle", fill: color }, msgLabel(m));
+    const label = svgEl("text", { class: "label", x: (x1 + x2) / 2, y: y - 5, "text-anchor": "middle", fill: color },
+      msgLabel(m) + (retrans ? " (retransmission)" : ""));
     label.appendChild(svgEl("title", {}, `${m.first_line}\n${m.src}:${m.sport} → ${m.dst}:${m.dport} ${m.transport} · leg ${m.leg} · ${m.size} bytes`));
     g.appendChild(label);
-    g.addEventListener("click", () => {
-      svg.querySelectorAll("g.msg.sel").forEach((e) => e.classList.remove("sel"));
-      g.classList.add("sel");
-      onPick(m);
-    });
+    const st = sdpText(m.sdp);
+    if (st) {
+      const au = m.sdp.media.find((z) => z.type === "audio") || m.sdp.media[0];
+      const t = svgEl("text", { class: "sdp" + (au.hold ? " hold" : ""), x: (x1 + x2) / 2, y: y + 12, "text-anchor": "middle",
+        "data-dir": au.dir, "data-codec": au.codecs[0] || "", "data-media": `${au.addr}:${au.port}` }, st);
+      t.appendChild(svgEl("title", {}, m.sdp.media.map((z) => `${z.type} ${z.addr}:${z.port} ${z.proto} ${z.dir}` +
+        (z.srtp ? " SRTP" : "") + "\n  " + z.codecs.join(", ")).join("\n")));
+      g.appendChild(t);
+    }
+    g.addEventListener("click", () => onPick(i, true));
     svg.appendChild(g);
   });
   return svg;
+}
+
+/* RTP under the ladder: a bar per stream over the call's time (first to
+ * last packet), coloured by its MOS and loss; the SIP messages as ticks on
+ * the same axis. */
+function mediaBars(d, width) {
+  const start = d.call.start_ms;
+  const ms = (iso) => (iso ? Date.parse(iso) - start : null);
+  const tEnd = Math.max(1, ...d.messages.map((m) => m.t_ms), ...d.streams.map((s) => ms(s.last_ts) || 0));
+  const left = 270, right = 16, rowH = 22, top = 26;
+  const W = Math.max(left + 200, width), H = top + d.streams.length * rowH + 8;
+  const sx = (t) => left + (Math.max(0, t) / tEnd) * (W - left - right);
+  const svg = svgEl("svg", { class: "media-bars", id: "media-bars", width: W, height: H, viewBox: `0 0 ${W} ${H}`,
+    "data-t-end": tEnd });
+  const step = niceStep(tEnd / 1000, 6);
+  for (let t = 0; t <= tEnd / 1000 + 1e-9; t += step) {
+    svg.appendChild(svgEl("line", { class: "tick", x1: sx(t * 1000), x2: sx(t * 1000), y1: 14, y2: H - 4 }));
+    svg.appendChild(svgEl("text", { class: "axis", x: sx(t * 1000), y: 10, "text-anchor": "middle" }, `+${+t.toFixed(1)} s`));
+  }
+  for (const m of d.messages)
+    svg.appendChild(svgEl("rect", { class: "sip-tick", x: sx(m.t_ms) - 0.5, y: 14, width: 1, height: 7,
+      fill: COLORS[(m.leg || 0) % COLORS.length] }));
+  d.streams.forEach((s, i) => {
+    const y = top + i * rowH;
+    const lossPct = s.lost_pct || 0;
+    const q = (s.mos !== null && s.mos < POOR_MOS) || lossPct >= 5 ? "bad"
+      : (s.mos !== null && s.mos < 4.0) || lossPct >= 1 ? "warn" : "good";
+    const a = ms(s.first_ts), b = ms(s.last_ts);
+    const g = svgEl("g", { class: "rtp-bar q-" + q, "data-stream": s.id, "data-from-ms": a, "data-to-ms": b });
+    g.appendChild(svgEl("text", { class: "rtp-label", x: 4, y: y + 13 },
+      `leg ${s.leg ?? "?"} ${s.src}:${s.sport} → ${s.dst}:${s.dport}`.slice(0, 42)));
+    const x0 = sx(a ?? 0), x1 = Math.max(x0 + 2, sx(b ?? a ?? 0));
+    g.appendChild(svgEl("rect", { class: "bar", x: x0, y: y + 3, width: x1 - x0, height: rowH - 8, rx: 3 }));
+    const txt = `${s.codec || "PT " + s.payload_type} · loss ${num(lossPct, 1)}% · MOS ${num(s.mos, 2)}`;
+    g.appendChild(svgEl("text", { class: "rtp-text", x: Math.min(x0 + 4, W - 180), y: y + 13 }, txt));
+    g.appendChild(svgEl("title", {}, `${s.src}:${s.sport} → ${s.dst}:${s.dport} SSRC 0x${(s.ssrc >>> 0).toString(16)}\n` +
+      `${when(s.first_ts)} – ${when(s.last_ts)} (${num(s.duration_s, 1)} s), ${s.packets} packets, ${s.lost} lost\n${txt}` +
+      (detections(s).length ? "\n" + detections(s).join(", ") : "")));
+    svg.appendChild(g);
+  });
+  return svg;
+}
+
+/* ---- two messages side by side: what a B2BUA or a re-INVITE changed ---- */
+
+const COMPACT = { i: "call-id", m: "contact", e: "content-encoding", l: "content-length", c: "content-type",
+  f: "from", s: "subject", k: "supported", t: "to", v: "via", o: "event", u: "allow-events", r: "refer-to",
+  b: "referred-by", x: "session-expires", y: "identity", a: "accept-contact", d: "request-disposition", j: "reject-contact" };
+
+/* {start, headers: [[name, value]], body} of a message's text; folded lines joined. */
+function splitMessage(text) {
+  const cut = text.search(/\r?\n\r?\n/);
+  const head = cut < 0 ? text : text.slice(0, cut);
+  const body = cut < 0 ? "" : text.slice(cut).replace(/^\r?\n\r?\n/, "");
+  const lines = head.split(/\r?\n/);
+  const headers = [];
+  for (const l of lines.slice(1)) {
+    if (/^[ \t]/.test(l) && headers.length) { headers[headers.length - 1][1] += " " + l.trim(); continue; }
+    const k = l.indexOf(":");
+    if (k <= 0) continue;
+    const n = l.slice(0, k).trim().toLowerCase();
+    headers.push([COMPACT[n] || n, l.slice(k + 1).trim()]);
+  }
+  return { start: lines[0] || "", headers, body };
+}
+
+/* Rows of the diff: per header name (the n-th value against the n-th),
+ * then the body line by line as sets. kind: same, changed, added, removed. */
+function diffMessages(ta, tb) {
+  const A = splitMessage(ta), B = splitMessage(tb);
+  const rows = [{ name: "start line", kind: A.start === B.start ? "same" : "changed", a: A.start, b: B.start }];
+  const group = (hs) => { const g = new Map(); for (const [n, v] of hs) { if (!g.has(n)) g.set(n, []); g.get(n).push(v); } return g; };
+  const ga = group(A.headers), gb = group(B.headers);
+  const names = [...ga.keys()].concat([...gb.keys()].filter((n) => !ga.has(n)));
+  for (const n of names) {
+    const va = ga.get(n) || [], vb = gb.get(n) || [];
+    for (let i = 0; i < Math.max(va.length, vb.length); i++) {
+      const a = va[i], b = vb[i];
+      rows.push({ name: n, kind: a === undefined ? "added" : b === undefined ? "removed" : a === b ? "same" : "changed",
+                  a: a ?? "", b: b ?? "" });
+    }
+  }
+  const la = A.body.split(/\r?\n/).filter(Boolean), lb = B.body.split(/\r?\n/).filter(Boolean);
+  for (const l of la) if (!lb.includes(l)) rows.push({ name: "body", kind: "removed", a: l, b: "" });
+  for (const l of lb) if (!la.includes(l)) rows.push({ name: "body", kind: "added", a: "", b: l });
+  return rows;
 }
 
 /* ---- media quality of a call ---- */
@@ -854,25 +1029,125 @@ function audioCard(id, d) {
 
 async function pageCall(id, params) {
   const d = await api("/calls/" + id);
+  /* what the columns are; a database without a topology still draws */
+  const topo = await api("/topology").catch(() => null);
+  const trunkList = await api("/trunks").catch(() => null);
+  const info = nodeMap(topo, trunkList);
   const c = d.call;
-  const raw = h("pre", { class: "raw", id: "raw" }, "Click a message in the ladder to see its text.");
+  const raw = h("pre", { class: "raw", id: "raw" }, "Click a message in the ladder to see its text (↑/↓ move, Enter opens, Esc closes).");
   const rawHead = h("div", { class: "muted", id: "raw-head" }, "");
   const audio = audioCard(id, d);
-  const pick = async (m) => {
+  const texts = new Map();
+  const textOf = async (n) => {
+    if (!texts.has(n)) texts.set(n, (await api(`/calls/${id}/messages/${n}`)).text);
+    return texts.get(n);
+  };
+  const msgLine = (m) => `#${m.n} · leg ${m.leg} · ${msgLabel(m)} · +${(Math.max(0, m.t_ms) / 1000).toFixed(3)} s`;
+  const diffWith = h("select", { id: "diff-with", "aria-label": "compare with" },
+    h("option", { value: "" }, "compare with…"),
+    d.messages.map((m) => h("option", { value: m.n }, msgLine(m))));
+  const diffBox = h("div", { id: "diff", class: "diff hidden" });
+  const closeBtn = h("button", { type: "button", id: "msg-close", title: "Esc" }, "Close");
+  let sel = -1, open = -1;
+  const msgCard = h("div", { class: "card sticky msg-card", id: "msg-card" },
+    h("div", { class: "toolbar" }, h("h2", {}, "Message"), h("span", { class: "spacer" }), diffWith, closeBtn),
+    rawHead, raw, diffBox);
+  const gOf = (i) => document.querySelector(`#ladder g.msg[data-i="${i}"]`);
+  /* the selected arrow in view inside the ladder's box, above an open drawer */
+  const reveal = (i) => {
+    const g = gOf(i), wrap = document.getElementById("ladder-wrap");
+    if (!g || !wrap) return;
+    const gr = g.getBoundingClientRect(), wr = wrap.getBoundingClientRect();
+    if (gr.top < wr.top) wrap.scrollTop -= wr.top - gr.top + 8;
+    else if (gr.bottom > wr.bottom) wrap.scrollTop += gr.bottom - wr.bottom + 8;
+    const r = g.getBoundingClientRect();
+    const drawer = msgCard.classList.contains("open") && getComputedStyle(msgCard).position === "fixed"
+      ? msgCard.getBoundingClientRect().top : innerHeight;
+    if (r.top < 56 || r.bottom > drawer) window.scrollBy({ top: r.top - Math.min(120, drawer / 3), behavior: "instant" });
+  };
+  const select = (i) => {
+    if (i < 0 || i >= d.messages.length) return;
+    document.querySelectorAll("#ladder g.msg.sel").forEach((e) => e.classList.remove("sel"));
+    sel = i;
+    const g = gOf(i);
+    if (g) g.classList.add("sel");
+    reveal(i);
+  };
+  const showDiff = async () => {
+    if (open < 0 || diffWith.value === "") { diffBox.classList.add("hidden"); raw.classList.remove("hidden"); return; }
+    const ma = d.messages[open], mb = d.messages.find((m) => String(m.n) === diffWith.value);
+    diffBox.replaceChildren(h("div", { class: "muted" }, "loading…"));
+    diffBox.classList.remove("hidden");
+    raw.classList.add("hidden");
+    try {
+      const rows = diffMessages(await textOf(ma.n), await textOf(mb.n));
+      const same = rows.filter((r) => r.kind === "same").length;
+      diffBox.replaceChildren(
+        h("div", { class: "muted" }, `A: ${msgLine(ma)}`, h("br"), `B: ${msgLine(mb)}`, h("br"),
+          `${rows.length - same} differences, ${same} fields the same (hidden)`),
+        h("div", { class: "table-wrap" }, h("table", { class: "grid diff-table", id: "diff-table" },
+          h("thead", {}, h("tr", {}, h("th", {}, ""), h("th", {}, "Field"), h("th", {}, "A"), h("th", {}, "B"))),
+          h("tbody", {}, rows.filter((r) => r.kind !== "same").map((r) =>
+            h("tr", { class: "d-" + r.kind, "data-header": r.name, "data-kind": r.kind },
+              h("td", {}, { added: "+", removed: "−", changed: "≠" }[r.kind]), h("td", {}, r.name),
+              h("td", { class: "mono" }, r.a), h("td", { class: "mono" }, r.b)))))));
+    } catch (e) {
+      diffBox.replaceChildren(h("div", { class: "error-box" }, "could not compare: " + e.message));
+    }
+  };
+  diffWith.addEventListener("change", showDiff);
+  /* open: the message's text in the card (a drawer at the bottom of the
+   * window when the ladder takes the whole width), in view at once */
+  const pick = async (i, clicked) => {
+    const m = d.messages[i];
+    if (!m) return;
+    select(i);
+    open = i;
+    msgCard.classList.add("open");
+    document.body.classList.add("msg-open");
     audio.seek(m.t_ms / 1000); /* the WAV starts at the call's start, as t_ms does */
     rawHead.textContent = `#${m.n} · leg ${m.leg} · ${m.src}:${m.sport} → ${m.dst}:${m.dport} ${m.transport} · ${when(m.ts)}`;
     raw.textContent = "loading…";
+    if (diffWith.value === String(m.n)) diffWith.value = "";
     try {
-      const r = await api(`/calls/${id}/messages/${m.n}`);
-      raw.textContent = r.text;
+      raw.textContent = await textOf(m.n);
     } catch (e) {
       raw.textContent = "could not load: " + e.message;
     }
-    /* below a wide ladder the text may be off screen: bring it in */
-    const box = raw.getBoundingClientRect();
-    if (box.top < 0 || box.top > window.innerHeight - 80)
-      rawHead.scrollIntoView({ block: "start", behavior: "instant" });
+    if (open !== i) return;
+    showDiff();
+    /* beside the ladder the card is sticky; below it, off screen: bring it in */
+    const box = msgCard.getBoundingClientRect();
+    if (box.top < 0 || box.top > window.innerHeight - 80) msgCard.scrollIntoView({ block: "start", behavior: "instant" });
+    reveal(i);
+    if (clicked) document.getElementById("ladder-wrap")?.focus({ preventScroll: true });
   };
+  const close = () => {
+    open = -1;
+    msgCard.classList.remove("open");
+    document.body.classList.remove("msg-open");
+    rawHead.textContent = "";
+    raw.textContent = "Click a message in the ladder to see its text (↑/↓ move, Enter opens, Esc closes).";
+    diffWith.value = "";
+    showDiff();
+  };
+  closeBtn.addEventListener("click", close);
+  /* keys on the call page: ↑/↓ move the selection, Enter opens, Esc closes */
+  onPageKey((ev) => {
+    if (ev.key === "Escape" && open >= 0) {
+      ev.preventDefault();
+      close();
+      return;
+    }
+    if (ev.target.closest && ev.target.closest("input, select, textarea")) return;
+    if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+      ev.preventDefault();
+      select(sel < 0 ? 0 : sel + (ev.key === "ArrowDown" ? 1 : -1));
+    } else if (ev.key === "Enter" && sel >= 0) {
+      ev.preventDefault();
+      pick(sel, false);
+    }
+  });
   const legend = h("div", { class: "legs-legend" }, d.legs.map((l) => {
     const i = h("i");
     i.style.background = COLORS[l.idx % COLORS.length];
@@ -928,8 +1203,12 @@ async function pageCall(id, params) {
         h("tbody", {}, legRows)))),
     h("div", { class: wide ? "split wide" : "split" },
       h("div", { class: "card" }, h("h2", {}, "SIP ladder"), legend,
-        h("div", { class: "ladder-wrap", id: "ladder-wrap" }, ladder(d, pick, avail))),
-      h("div", { class: "card sticky" }, h("h2", {}, "Message"), rawHead, raw)),
+        h("div", { class: "ladder-wrap", id: "ladder-wrap", tabindex: 0,
+          "aria-label": "SIP ladder: up and down arrows move, Enter opens, Escape closes" }, ladder(d, pick, avail, info)),
+        d.streams.length ? h("div", { class: "media-wrap", id: "media-wrap" },
+          h("div", { class: "muted small" }, "RTP streams over the call's time (first to last packet), coloured by MOS and loss"),
+          mediaBars(d, avail)) : null),
+      msgCard),
     audio,
     h("div", { class: "card" }, h("h2", {}, "Media quality"), streams));
 }

@@ -286,7 +286,25 @@ try {
   const legs = new Set(shown.map(([, l]) => l));
   check(detail.legs.every((l) => legs.has(l.idx)) && detail.legs.length >= 1, `all ${detail.legs.length} legs in the ladder`);
   const nodes = await page.$$eval("#ladder text.node", (ts) => ts.map((t) => t.textContent));
-  check(JSON.stringify(nodes) === JSON.stringify(detail.nodes), "a column per node");
+  check(nodes.length === detail.nodes.length && detail.nodes.every((n) => nodes.includes(n)), "a column per node");
+  // every column named by the learned topology: the node's role over its
+  // address, one heading over the adjacent addresses of a multi-homed SBC
+  const topoL = await api("/topology");
+  const heads = await page.$$eval("#ladder g.node-head", (gs) => gs.map((g) => ({ node: Number(g.dataset.node),
+    role: g.dataset.label, name: g.dataset.name, shown: g.querySelector("text.node-role").textContent,
+    group: !!g.querySelector("rect.node-group") })));
+  const ROLE = { sbc: "SBC / B2BUA", carrier: "carrier", pbx: "PBX", gateway: "gateway", mediation_server: "Mediation Server / B2BUA" };
+  for (const n of topoL.nodes.filter((x) => x.addresses.some((a) => nodes.includes(a)))) {
+    const hd = heads.filter((x) => x.node === n.id);
+    check(hd.length === 1 && hd[0].role === (ROLE[n.role] || hd[0].role) && hd[0].name === (n.user_agent || hd[0].name) &&
+          hd[0].shown.replace("…", "").length >= Math.min(4, hd[0].role.length) && hd[0].role.startsWith(hd[0].shown.replace("…", "")),
+          `ladder column of node ${n.id} headed "${hd[0] && hd[0].shown}" ${hd[0] && hd[0].name} (role ${n.role}, ${n.user_agent})`);
+    const cols = n.addresses.filter((a) => nodes.includes(a)).map((a) => nodes.indexOf(a)).sort((a, b) => a - b);
+    check(cols.every((c, i) => i === 0 || c === cols[i - 1] + 1) && (cols.length > 1) === hd[0]?.group,
+          `node ${n.id}'s addresses ${n.addresses} side by side under one heading (columns ${cols})`);
+  }
+  check(heads.some((x) => x.role === "SBC / B2BUA") && heads.some((x) => x.role === "carrier"),
+        `the SBC and the carrier are named: ${heads.map((x) => x.role)}`);
   const fit = await page.$eval("#ladder-wrap", (w) => {
     const s = w.querySelector("svg").getBoundingClientRect(), r = w.getBoundingClientRect();
     return { fits: s.right <= r.right + 1, scrolls: w.scrollWidth > w.clientWidth, inPage: r.right <= innerWidth };
@@ -301,6 +319,95 @@ try {
   await waitFor(page, (t) => document.getElementById("raw").textContent === t, rawWant, "the raw text");
   check(true, "clicking a message shows its raw text");
   check(await page.$("#pcap-btn") !== null, "pcap download button");
+
+  // ---- SDP on the arrows: the API's summary, read again here from the
+  // raw text (m=, c=, rtpmap or the static payload types, direction), is
+  // what the arrow says
+  const STATIC_PT = { 0: "PCMU", 8: "PCMA", 9: "G722", 18: "G729", 3: "GSM", 4: "G723" };
+  const readSdp = (text) => {
+    const body = text.split("\r\n\r\n").slice(1).join("\r\n\r\n");
+    const [sess, ...media] = body.split(/\r\n(?=m=)/);
+    const au = media.find((x) => x.startsWith("m=audio"));
+    if (!au) return null;
+    const [, port, fmts] = /^m=audio (\d+) \S+ ([\d ]+)/.exec(au);
+    const conn = /^c=IN IP[46] ([^\s/]+)/m.exec(au) || /^c=IN IP[46] ([^\s/]+)/m.exec(sess);
+    const dir = (/^a=(sendrecv|sendonly|recvonly|inactive)\s*$/m.exec(au) || /^a=(sendrecv|sendonly|recvonly|inactive)\s*$/m.exec(sess) || [0, "sendrecv"])[1];
+    const codecs = fmts.trim().split(/ +/).map((pt) => (new RegExp("^a=rtpmap:" + pt + " ([^/\\s]+)", "m").exec(au) || [0, STATIC_PT[pt] || "PT " + pt])[1]);
+    return { port: Number(port), addr: conn && conn[1], dir, codecs };
+  };
+  const sdpMsgs = detail.messages.filter((m) => m.sdp);
+  check(sdpMsgs.length >= 2, `call ${cid}: ${sdpMsgs.length} messages with SDP`);
+  for (const m of sdpMsgs.slice(0, 8)) {
+    const want = readSdp((await api(`/calls/${cid}/messages/${m.n}`)).text);
+    const au = m.sdp.media.find((x) => x.type === "audio");
+    check(want && au && au.port === want.port && au.addr === want.addr && au.dir === want.dir &&
+          JSON.stringify(au.codecs) === JSON.stringify(want.codecs),
+          `message #${m.n}: API SDP ${JSON.stringify(au)} = the text's ${JSON.stringify(want)}`);
+    const shown = await page.$eval(`#ladder g.msg[data-n="${m.n}"] text.sdp`, (t) => ({ text: t.textContent, dir: t.dataset.dir })).catch(() => null);
+    const codec = want && want.codecs.find((x) => !/^(telephone-event|CN)$/i.test(x));
+    check(shown && want && shown.text.includes(`${want.addr}:${want.port}`) && shown.text.includes(codec) && shown.dir === want.dir,
+          `message #${m.n}'s arrow says ${shown && shown.text} (${codec} ${want && want.addr}:${want && want.port} ${want && want.dir})`);
+  }
+  const noSdp = detail.messages.filter((m) => !m.sdp).map((m) => m.n);
+  const stray = await page.$$eval("#ladder g.msg", (gs, ns) => gs.filter((g) => ns.includes(Number(g.dataset.n)) &&
+    g.querySelector("text.sdp")).length, noSdp);
+  check(stray === 0, `no SDP note on the ${noSdp.length} arrows without SDP (${stray})`);
+
+  // ---- keyboard: arrows move the selection, Enter opens, Esc closes; the
+  // selected arrow stays in view, the opened text is in the window
+  await page.click('#ladder g.msg[data-i="0"] rect.hit');
+  await waitFor(page, () => document.getElementById("msg-card").classList.contains("open"), null, "the first message open");
+  await page.keyboard.press("Escape");
+  await waitFor(page, () => !document.getElementById("msg-card").classList.contains("open"), null, "Esc closes");
+  check(true, "Esc closes the opened message");
+  const selI = () => Number(document.querySelector("#ladder g.msg.sel")?.dataset.i ?? -1);
+  for (const k of ["ArrowDown", "ArrowDown", "ArrowDown", "ArrowUp"]) await page.keyboard.press(k);
+  const afterKeys = await page.evaluate(selI);
+  check(afterKeys === 2, `from the first message, down three and up one selects the third (${afterKeys})`);
+  check(!(await page.evaluate(() => document.getElementById("msg-card").classList.contains("open"))), "arrows select without opening");
+  await page.keyboard.press("Enter");
+  const mkMsg = detail.messages[afterKeys];
+  const mkText = (await api(`/calls/${cid}/messages/${mkMsg.n}`)).text;
+  await waitFor(page, (t) => document.getElementById("raw").textContent === t, mkText, "Enter opens the selected message");
+  check(true, `Enter opens message #${mkMsg.n}`);
+  for (let i = afterKeys; i < detail.messages.length; i++) await page.keyboard.press("ArrowDown");
+  const lastSel = await page.evaluate(() => {
+    const g = document.querySelector("#ladder g.msg.sel"), r = g.getBoundingClientRect();
+    const w = document.getElementById("ladder-wrap").getBoundingClientRect();
+    const card = document.getElementById("msg-card");
+    const floor = getComputedStyle(card).position === "fixed" ? card.getBoundingClientRect().top : innerHeight;
+    return { i: Number(g.dataset.i), inWrap: r.top >= w.top - 1 && r.bottom <= w.bottom + 1, inView: r.top >= 0 && r.bottom <= floor + 1 };
+  });
+  check(lastSel.i === detail.messages.length - 1 && lastSel.inWrap && lastSel.inView,
+        `ArrowDown to the last message keeps it in view ${JSON.stringify(lastSel)}`);
+  await page.keyboard.press("Escape");
+  await waitFor(page, () => !document.getElementById("msg-card").classList.contains("open"), null, "Esc closes again");
+
+  // ---- diff: the INVITE of the first leg against the INVITE the B2BUA
+  // sent on the next: Call-ID changed (the legs' own), headers added/removed
+  const inv = (leg) => detail.messages.find((m) => m.leg === leg && m.method === "INVITE");
+  if (check(detail.legs.length >= 2 && inv(0) && inv(1), `call ${cid}: an INVITE on two legs`)) {
+    await page.click(`#ladder g.msg[data-n="${inv(0).n}"] rect.hit`);
+    await waitFor(page, () => document.getElementById("msg-card").classList.contains("open"), null, "the INVITE opened");
+    await page.selectOption("#diff-with", String(inv(1).n));
+    await page.waitForSelector("#diff-table tbody tr");
+    const drows = await page.$$eval("#diff-table tbody tr", (rs) => rs.map((r) => ({ h: r.dataset.header, kind: r.dataset.kind,
+      a: r.cells[2].textContent, b: r.cells[3].textContent })));
+    const cidRow = drows.find((r) => r.h === "call-id");
+    check(cidRow && cidRow.kind === "changed" && cidRow.a === detail.legs[0].call_id && cidRow.b === detail.legs[1].call_id,
+          `diff: Call-ID changed from leg 0's to leg 1's: ${JSON.stringify(cidRow)}`);
+    // an independent reading of the two texts: every header name in one
+    // and not the other is an added or removed row
+    const t0 = (await api(`/calls/${cid}/messages/${inv(0).n}`)).text, t1 = (await api(`/calls/${cid}/messages/${inv(1).n}`)).text;
+    const names = (t) => new Set(t.split("\r\n\r\n")[0].split("\r\n").slice(1).map((l) => l.split(":")[0].trim().toLowerCase()));
+    const n0 = names(t0), n1 = names(t1);
+    const onlyB = [...n1].filter((n) => !n0.has(n) && n.length > 1), onlyA = [...n0].filter((n) => !n1.has(n) && n.length > 1);
+    check(onlyB.every((n) => drows.some((r) => r.h === n && r.kind === "added")) &&
+          onlyA.every((n) => drows.some((r) => r.h === n && r.kind === "removed")),
+          `diff: headers only in B (${onlyB}) added, only in A (${onlyA}) removed`);
+    await page.screenshot({ path: path.join(work, "call-diff.png"), fullPage: false });
+    await page.keyboard.press("Escape");
+  }
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(work, "call.png"), fullPage: true });
 
@@ -322,12 +429,54 @@ try {
       const mosPts = s.series.filter((p) => p.mos !== null).length;
       check(c && c.lines >= (mosPts ? 1 : 0) + 1, `stream ${s.id}: MOS and jitter/loss lines drawn`);
     }
+    // RTP bars under the ladder: a bar per stream over its first..last
+    // packet, coloured by MOS and loss
+    const bars = await page.$$eval("#media-bars g.rtp-bar", (gs) => gs.map((g) => ({ id: Number(g.dataset.stream),
+      cls: g.getAttribute("class"), from: Number(g.dataset.fromMs), to: Number(g.dataset.toMs),
+      x: Number(g.querySelector("rect.bar").getAttribute("x")), w: Number(g.querySelector("rect.bar").getAttribute("width")) })));
+    check(bars.length === md.streams.length, `call ${mc.id}: an RTP bar per stream (${bars.length}/${md.streams.length})`);
+    const tEnd = await page.$eval("#media-bars", (svg) => Number(svg.dataset.tEnd));
+    const plotW = await page.$eval("#media-bars", (svg) => Number(svg.getAttribute("width")) - 270 - 16);
+    for (const st of md.streams) {
+      const b = bars.find((x) => x.id === st.id);
+      const from = Date.parse(st.first_ts) - md.call.start_ms, to = Date.parse(st.last_ts) - md.call.start_ms;
+      const q = (st.mos !== null && st.mos < 3.5) || st.lost_pct >= 5 ? "bad" : (st.mos !== null && st.mos < 4) || st.lost_pct >= 1 ? "warn" : "good";
+      check(b && b.from === from && b.to === to && Math.abs(b.w - Math.max(2, (to - from) / tEnd * plotW)) < 1.5 &&
+            Math.abs(b.x - (270 + from / tEnd * plotW)) < 1.5,
+            `stream ${st.id}: bar from +${from} to +${to} ms drawn at x ${b && b.x}, ${b && b.w} px`);
+      check(b && b.cls.includes("q-" + q), `stream ${st.id}: MOS ${st.mos}, loss ${st.lost_pct}%: bar ${q} (${b && b.cls})`);
+    }
     const mosText = await page.textContent("#call-mos");
     check(mosText.startsWith(Number(md.call.mos).toFixed(2)), `call MOS shown (${mosText})`);
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: path.join(work, "call-media.png"), fullPage: true });
   } else {
     console.log("note: no RTP streams stored (analyze does not store them yet): media checks skipped");
+  }
+
+  // ---- a call put on hold: its re-INVITE's arrow says sendonly; the diff
+  // against the first INVITE of the leg shows the CSeq and the body changed
+  {
+    let hold = null;
+    for (const c of (await api("/calls?outcome=answered&limit=200")).calls) {
+      const cd = await api("/calls/" + c.id);
+      const re = cd.messages.find((m) => m.method === "INVITE" && m.sdp && m.sdp.media.some((x) => x.dir === "sendonly"));
+      if (re) { hold = { cd, re, first: cd.messages.find((m) => m.method === "INVITE" && m.leg === re.leg) }; break; }
+    }
+    if (check(hold !== null, "a call with a re-INVITE to sendonly (hold)")) {
+      await page.goto(base + "/#/call/" + hold.cd.call.id);
+      await page.waitForSelector(`#ladder g.msg[data-n="${hold.re.n}"]`);
+      const note = await page.$eval(`#ladder g.msg[data-n="${hold.re.n}"] text.sdp`, (t) => ({ t: t.textContent, c: t.getAttribute("class") }));
+      check(/sendonly/.test(note.t) && /hold/.test(note.c), `the re-INVITE's arrow: ${JSON.stringify(note)}`);
+      await page.click(`#ladder g.msg[data-n="${hold.first.n}"] rect.hit`);
+      await page.selectOption("#diff-with", String(hold.re.n));
+      await page.waitForSelector("#diff-table tbody tr");
+      const rows = await page.$$eval("#diff-table tbody tr", (rs) => rs.map((r) => [r.dataset.header, r.dataset.kind, r.cells[3].textContent]));
+      check(rows.some(([hd, k]) => hd === "cseq" && k === "changed"), `INVITE vs re-INVITE: CSeq changed (${rows.map((r) => r[0])})`);
+      check(rows.some(([hd, k, b]) => hd === "body" && k === "added" && b === "a=sendonly"), "INVITE vs re-INVITE: a=sendonly added to the body");
+      check(!rows.some(([hd]) => hd === "call-id"), "INVITE vs re-INVITE on one leg: the Call-ID is the same");
+      await page.screenshot({ path: path.join(work, "call-hold-diff.png"), fullPage: false });
+    }
   }
 
   // ---- trunk page
