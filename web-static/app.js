@@ -311,16 +311,25 @@ function kpiTile(t) {
       k("Active", t.active_calls === null ? "–" : t.active_calls)));
 }
 
-function seriesCharts(points, withMos = true) {
+/* The calls of bucket i of a series (the calls page's from/to, UTC). */
+function bucketCalls(series, extra) {
+  const iso = (ms) => new Date(ms).toISOString().replace(/\.000Z$/, "Z");
+  return (i) => {
+    const t = series.points[i].t_ms;
+    location.hash = "#/calls" + qs(Object.assign({ from: iso(t), to: iso(t + series.bucket_s * 1000) }, extra || {}));
+  };
+}
+
+function seriesCharts(points, withMos = true, onBucket = null) {
   const x = points.map((p) => p.t_ms);
   const col = (k) => points.map((p) => p[k]);
   const charts = [
-    tsChart({ title: "Attempts and answered", x, series: [
+    tsChart({ title: "Attempts and answered", x, onBucket, series: [
       { name: "attempts", color: "#2b6cb0", values: col("attempts") },
       { name: "answered", color: "#2f855a", values: col("answered") }] }),
     tsChart({ title: "Concurrent calls (peak per bucket)", x, series: [
       { name: "concurrent", color: "#6b46c1", values: col("concurrent") }] }),
-    tsChart({ title: "Outcomes (final responses)", x, kind: "stacked", series:
+    tsChart({ title: "Outcomes (final responses)", x, kind: "stacked", onBucket, series:
       ["answered", "busy", "cancelled", "rejected", "failed", "timeouts"].map((k) => ({
         name: k, color: OUTCOME_COLORS[k === "timeouts" ? "timeout" : k], values: col(k) })) }),
     tsChart({ title: "ASR (answered / attempts)", x, series: [
@@ -374,7 +383,7 @@ async function pageOverview(params) {
   view(h("h1", {}, "Overview" + (state.site ? " · " + state.site : "")), alertBanner(alerts), bar, ...facts,
     trunks.trunks.length ? h("div", { class: "tiles" }, trunks.trunks.map(kpiTile))
       : h("div", { class: "card muted" }, "No trunks in this database yet."),
-    err, seriesCharts(series.points));
+    err, seriesCharts(series.points, true, bucketCalls(series)));
   if (health.live || active.running) refreshIn(() => pageOverview(params), 10000);
 }
 
@@ -933,7 +942,7 @@ function wavChannels(buf) {
 function drawWave(cv, pcm, frames, rate, msgs, at) {
   const w = cv.width, hgt = cv.height, g = cv.getContext("2d");
   g.clearRect(0, 0, w, hgt);
-  g.fillStyle = "#f4f7fb";
+  g.fillStyle = getComputedStyle(document.documentElement).getPropertyValue("--ladder-bg").trim() || "#f4f7fb";
   g.fillRect(0, 0, w, hgt);
   g.fillStyle = "#2b6cb0";
   const per = frames / w;
@@ -1358,7 +1367,7 @@ async function pageTrunk(id, params) {
       h("div", { class: "card" }, h("h2", {}, "Registrations"), healthTable(d.registrations, "registrations")),
       h("div", { class: "card" }, h("h2", {}, "Keep-alives (OPTIONS)"), healthTable(d.keepalives, "keep-alives"))),
     rangeBar("#/trunk/" + id, params, k, 60), kErr,
-    seriesCharts(k.points));
+    seriesCharts(k.points, true, bucketCalls(k, { trunk: id })));
 }
 
 /* ---- start ---- */

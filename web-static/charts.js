@@ -33,7 +33,7 @@ function fmtClock(ms, spanMs) {
 }
 
 /* opts: {title, series: [{name, color, values: [number|null]}], x: [ms], kind: "line"|"stacked",
- *        yMin, yMax, unit, height, xFmt: (x) => label} -> a .chart card element */
+ *        yMin, yMax, unit, height, xFmt: (x) => label, onBucket: (i) => void} -> a .chart card element */
 function tsChart(opts) {
   const card = document.createElement("div");
   card.className = "card chart";
@@ -115,6 +115,17 @@ function tsChart(opts) {
         });
       }
     }
+  }
+  /* a bucket is clickable when the page says what it opens */
+  if (opts.onBucket) {
+    const cw = (W - L - R) / Math.max(1, (xmax - xmin) / bw + (stacked ? 0 : 1));
+    xs.forEach((x, i) => {
+      const r = svgEl("rect", { class: "bucket-hit", x: sx(x) - cw / 2, y: T, width: cw, height: H - T - B,
+                                "data-i": i, "data-t": x });
+      r.appendChild(svgEl("title", {}, (opts.xFmt ? opts.xFmt(x) : fmtClock(x, x1 - x0)) + ": open the calls of this bucket"));
+      r.addEventListener("click", () => opts.onBucket(i));
+      svg.appendChild(r);
+    });
   }
   card.appendChild(svg);
   const lg = document.createElement("div");

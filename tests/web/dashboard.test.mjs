@@ -171,6 +171,22 @@ try {
     k = await kpiOf(resp);
     check(!k.q.has("from") && !k.q.has("bucket") && k.body.points.length > 1 && k.body.bucket_s < 60,
           `whole capture: automatic ${k.body.bucket_s} s buckets, ${k.body.points.length} points`);
+    // a bucket opens its calls: the busiest one of "Attempts and answered"
+    {
+      const pts = k.body.points, bi = pts.reduce((b, p, i) => (p.attempts > pts[b].attempts ? i : b), 0);
+      await page.waitForSelector(".chart rect.bucket-hit");
+      await page.click(`.chart:first-of-type rect.bucket-hit[data-i="${bi}"]`, { force: true });
+      await waitFor(page, () => location.hash.startsWith("#/calls?"), null, "the bucket's calls");
+      const hq = new URLSearchParams((await page.evaluate(() => location.hash)).split("?")[1]);
+      check(Date.parse(hq.get("from")) === pts[bi].t_ms && Date.parse(hq.get("to")) === pts[bi].t_ms + k.body.bucket_s * 1000,
+            `bucket ${bi} opens the calls from ${hq.get("from")} to ${hq.get("to")}`);
+      const want = (await api("/calls?" + hq.toString() + "&limit=500")).calls.map((c) => c.id).join();
+      await waitValue(page, () => [...document.querySelectorAll("#calls-table tbody tr[data-call]")].map((r) => r.dataset.call).join(), want);
+      const nRows = await page.$$eval("#calls-table tbody tr[data-call]", (rs) => rs.length);
+      check(nRows === pts[bi].attempts && nRows > 0, `the bucket's ${pts[bi].attempts} attempts are ${nRows} calls in the table`);
+      [resp] = await Promise.all([kpiResp(/\/api\/v1\/kpis/), page.goto(base + "/#/overview")]);
+      k = await kpiOf(resp);
+    }
     // custom from/to (UTC): the first two minutes of the series
     await page.waitForSelector('#range-picker button[data-range="custom"]');
     await page.click('#range-picker button[data-range="custom"]');
