@@ -431,6 +431,7 @@ try {
   if (withMedia) {
     const mc = (await api("/calls?sort=mos&order=asc&min_mos=1&limit=1")).calls[0];
     const md = await api("/calls/" + mc.id);
+    await page.goto("about:blank");
     await page.goto(base + "/#/call/" + mc.id);
     await page.waitForSelector("#streams-table tbody tr");
     const srows = await page.$$eval("#streams-table tbody tr", (rs) => rs.map((r) => Number(r.dataset.stream)));
@@ -480,8 +481,11 @@ try {
       if (re) { hold = { cd, re, first: cd.messages.find((m) => m.method === "INVITE" && m.leg === re.leg) }; break; }
     }
     if (check(hold !== null, "a call with a re-INVITE to sendonly (hold)")) {
+      // a fresh load: a hash change alone leaves the previous call's ladder
+      // on screen until this one replaces it
+      await page.goto("about:blank");
       await page.goto(base + "/#/call/" + hold.cd.call.id);
-      await page.waitForSelector(`#ladder g.msg[data-n="${hold.re.n}"]`);
+      await page.waitForSelector(`#ladder g.msg[data-n="${hold.re.n}"] text.sdp`);
       const note = await page.$eval(`#ladder g.msg[data-n="${hold.re.n}"] text.sdp`, (t) => ({ t: t.textContent, c: t.getAttribute("class") }));
       check(/sendonly/.test(note.t) && /hold/.test(note.c), `the re-INVITE's arrow: ${JSON.stringify(note)}`);
       await page.click(`#ladder g.msg[data-n="${hold.first.n}"] rect.hit`);
