@@ -1288,6 +1288,57 @@ static double codec_kbps(const char *name)
     return calls_codec_kbps(CALLS_CODEC_G711);
 }
 
+/* 0/1 columns of a TLS peer or other-flow row as booleans. */
+static void tls_bools(json_t *arr)
+{
+    static const char *const keys[] = { "mtls", "client_cert_requested", "expiry_warning",
+                                        "guessed" };
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o)
+    {
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            json_t *v = json_object_get(o, keys[k]);
+            if (json_is_integer(v))
+                json_object_set_new(o, keys[k], json_boolean(json_integer_value(v) != 0));
+        }
+    }
+}
+
+/* TLS status per peer pair (schema v14): what the handshakes showed. */
+static void h_tls(struct api_call *a)
+{
+    static const char *const P[] = { NULL };
+    if (!params_allow(a, P))
+        return;
+    json_t *peers = json_array();
+    int rc = stq_tls_peers(api_db(a), row_to_array, peers);
+    if (rc != ST_OK) {
+        json_decref(peers);
+        return (void)db_fail(a, rc);
+    }
+    tls_bools(peers);
+    a->json = json_object();
+    json_object_set_new(a->json, "peers", peers);
+}
+
+/* The other flows of the trunk links (nDPI's inventory). */
+static void h_other_flows(struct api_call *a)
+{
+    static const char *const P[] = { NULL };
+    if (!params_allow(a, P))
+        return;
+    json_t *flows = json_array();
+    int rc = stq_other_flows(api_db(a), 0, row_to_array, flows);
+    if (rc != ST_OK) {
+        json_decref(flows);
+        return (void)db_fail(a, rc);
+    }
+    tls_bools(flows);
+    a->json = json_object();
+    json_object_set_new(a->json, "flows", flows);
+}
+
 static void h_trunk(struct api_call *a, int64_t id)
 {
     static const char *const P[] = { NULL };
@@ -1324,8 +1375,16 @@ static void h_trunk(struct api_call *a, int64_t id)
             q, id, json_integer_value(json_object_get(t, "peak_concurrent")), &cap);
     if (rc == ST_OK)
         rc = api_trunk_checklist(q, id, &cl);
+    json_t *tls = json_array(), *other = json_array();
+    if (rc == ST_OK)
+        rc = stq_trunk_tls(q, id, row_to_array, tls);
+    if (rc == ST_OK)
+        rc = stq_other_flows(q, id, row_to_array, other);
     if (rc != ST_OK) {
         json_decref(cap);
+        json_decref(cl);
+        json_decref(tls);
+        json_decref(other);
         json_decref(t);
         json_decref(dirs);
         json_decref(codes);
@@ -1365,6 +1424,14 @@ static void h_trunk(struct api_call *a, int64_t id)
     json_object_set_new(a->json, "keepalives", keep);
     json_object_set_new(a->json, "capacity", cap);
     json_object_set_new(a->json, "checklist", cl);
+    /* the TLS status between the trunk's addresses (the newest pair first;
+     * none: null) and the other flows touching them */
+    tls_bools(tls);
+    tls_bools(other);
+    json_t *t0 = json_array_get(tls, 0);
+    json_object_set(a->json, "tls", t0 ? t0 : json_null());
+    json_object_set_new(a->json, "tls_peers", tls);
+    json_object_set_new(a->json, "other_flows", other);
 }
 
 /* GET /trunks/{id}/checklist: the stored Lync trunk checklist. */
@@ -1666,6 +1733,10 @@ void routes_dispatch(struct api_call *a)
         return h_alerts(a);
     if (n == 1 && strcmp(seg[0], "openapi.json") == 0)
         return h_openapi(a);
+    if (n == 1 && strcmp(seg[0], "tls") == 0)
+        return h_tls(a);
+    if (n == 1 && strcmp(seg[0], "other-flows") == 0)
+        return h_other_flows(a);
     if (n >= 2 && strcmp(seg[0], "calls") == 0) {
         if (!id_of(seg[1], &id))
             return (void)api_error(a, 404, "not_found", "no such call (ids are positive integers)");

@@ -210,7 +210,109 @@ static int totals_row(void *ctx, const struct stq_cell *c, size_t n)
     return 1;
 }
 
+/* ---- TLS peers and other flows ---- */
+
+struct tls_m {
+    struct met_buf *mb;
+    int pass; /* which metric the rows are printed for */
+};
+
+static int tls_row(void *ctx, const struct stq_cell *c, size_t n)
+{
+    struct tls_m *t = ctx;
+    char cl[64], sv[80], lab[200];
+    label(cl, sizeof cl, cell(c, n, "client"));
+    label(sv, sizeof sv, cell(c, n, "server"));
+    snprintf(lab, sizeof lab, "client=\"%s\",server=\"%s\"", cl, sv);
+    const struct stq_cell *st = cell(c, n, "status"), *days = cell(c, n, "cert_days_left");
+    switch (t->pass) {
+    case 0:
+        mb_printf(t->mb, "trunkscope_tls_handshake_ok{%s} %d\n", lab,
+                  st && st->type == STQ_TEXT && st->len == 2 && !memcmp(st->s, "ok", 2));
+        break;
+    case 1:
+        mb_printf(t->mb, "trunkscope_tls_handshakes_total{%s,result=\"established\"} %lld\n", lab,
+                  (long long)ci(cell(c, n, "established")));
+        mb_printf(t->mb, "trunkscope_tls_handshakes_total{%s,result=\"failed\"} %lld\n", lab,
+                  (long long)ci(cell(c, n, "failed")));
+        break;
+    case 2:
+        mb_printf(t->mb, "trunkscope_tls_alerts_total{%s} %lld\n", lab,
+                  (long long)ci(cell(c, n, "alerts")));
+        break;
+    case 3:
+        mb_printf(t->mb, "trunkscope_tls_mtls{%s} %d\n", lab, ci(cell(c, n, "mtls")) != 0);
+        break;
+    case 4:
+        if (days && days->type == STQ_INT)
+            mb_printf(t->mb, "trunkscope_tls_cert_expiry_days{%s} %lld\n", lab, (long long)days->i);
+        break;
+    }
+    return 0;
+}
+
+struct oflow_m {
+    char name[64][80];
+    long long flows[64], bytes[64];
+    size_t n;
+};
+
+static int oflow_row(void *ctx, const struct stq_cell *c, size_t n)
+{
+    struct oflow_m *o = ctx;
+    char p[32], t[8], k[80];
+    label(p, sizeof p, cell(c, n, "protocol"));
+    label(t, sizeof t, cell(c, n, "transport"));
+    snprintf(k, sizeof k, "protocol=\"%s\",transport=\"%s\"", p, t);
+    size_t i = 0;
+    while (i < o->n && strcmp(o->name[i], k) != 0)
+        i++;
+    if (i == o->n) {
+        if (o->n == 64)
+            return 0; /* the first 64 kinds, the largest first */
+        memcpy(o->name[o->n++], k, sizeof k);
+    }
+    o->flows[i] += ci(cell(c, n, "flows"));
+    o->bytes[i] += ci(cell(c, n, "bytes"));
+    return 0;
+}
+
 #define HEAD(name, type, help) mb_printf(&mb, "# HELP " name " " help "\n# TYPE " name " " type "\n")
+
+static void tls_metrics(struct stq *q, struct met_buf *m)
+{
+    struct met_buf mb = *m;
+    static const char *const H[5][3] = {
+        { "trunkscope_tls_handshake_ok", "gauge",
+          "1 when the last TLS handshake between client and server succeeded, 0 when it failed." },
+        { "trunkscope_tls_handshakes_total", "counter", "TLS handshakes by result." },
+        { "trunkscope_tls_alerts_total", "counter", "Plaintext TLS alerts." },
+        { "trunkscope_tls_mtls", "gauge",
+          "1 when the server asked for a client certificate and the client sent one." },
+        { "trunkscope_tls_cert_expiry_days", "gauge",
+          "Whole days until the server certificate expires (warn under 30)." },
+    };
+    for (int pass = 0; pass < 5; pass++) {
+        mb_printf(&mb, "# HELP %s %s\n# TYPE %s %s\n", H[pass][0], H[pass][2], H[pass][0],
+                  H[pass][1]);
+        struct tls_m t = { &mb, pass };
+        (void)stq_tls_peers(q, tls_row, &t);
+    }
+    struct oflow_m *o = calloc(1, sizeof *o);
+    if (o && stq_other_flows(q, 0, oflow_row, o) == ST_OK) {
+        HEAD("trunkscope_other_flows_total", "counter",
+             "Flows that are neither SIP nor RTP, by nDPI's protocol.");
+        for (size_t i = 0; i < o->n; i++)
+            mb_printf(&mb, "trunkscope_other_flows_total{%s} %lld\n", o->name[i], o->flows[i]);
+        HEAD("trunkscope_other_flows_bytes_total", "counter",
+             "Payload bytes of the flows that are neither SIP nor RTP, by protocol.");
+        for (size_t i = 0; i < o->n; i++)
+            mb_printf(&mb, "trunkscope_other_flows_bytes_total{%s} %lld\n", o->name[i],
+                      o->bytes[i]);
+    }
+    free(o);
+    *m = mb;
+}
 
 void routes_metrics(struct api_call *a)
 {
@@ -281,6 +383,7 @@ void routes_metrics(struct api_call *a)
     if (rc == ST_OK)
         rc = stq_alerts(q, 2, 0, TS_API_PAGE_MAX, alert_metric_row, &mb);
     free(m.t);
+    tls_metrics(q, &mb);
 
     struct api_live_stats ls;
     bool live = api_live(a->srv, &ls);

@@ -328,8 +328,11 @@ int cmd_analyze(int argc, char **argv)
             goto out;
         }
     }
-    if (w)
+    if (w) {
         engine_set_sip_hook(e, st_sip_hook, w); /* malformed messages too */
+        engine_set_tls_sink(e, st_tls_sink, w);
+        engine_set_oflow_sink(e, st_oflow_sink, w);
+    }
     if (w || sk.r || sk.cl) {
         engine_set_call_sink(e, sink_call, &sk);
         engine_set_stream_sink(e, sink_stream, &sk);

@@ -666,8 +666,11 @@ int cmd_capture(int argc, char **argv)
     sensor_live_init(&ctx.sl, w);
     if (w || ctx.hep) {
         /* set once, before any thread uses the engine */
-        if (w)
+        if (w) {
             engine_set_call_sink(e, sensor_live_call, &ctx.sl);
+            engine_set_tls_sink(e, st_tls_sink, w);
+            engine_set_oflow_sink(e, st_oflow_sink, w);
+        }
         engine_set_sip_hook(e, cb_sip, &ctx);
     }
     if (a.http) {

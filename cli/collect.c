@@ -399,6 +399,8 @@ int cmd_collect(int argc, char **argv)
         ctx.sl.w = w;
         engine_set_call_sink(ctx.e, sensor_live_call, &ctx.sl);
         engine_set_sip_hook(ctx.e, st_sip_hook, w);
+        engine_set_tls_sink(ctx.e, st_tls_sink, w);
+        engine_set_oflow_sink(ctx.e, st_oflow_sink, w);
         ctx.w = w;
         bool failed;
         ctx.sp = sensor_open_spool(&a.so, PROG, NULL, &failed);

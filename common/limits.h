@@ -467,6 +467,12 @@
 #define TS_API_RATE_BURST 200
 /* Client addresses tracked by the rate limiter (hashed slots; collisions share). */
 #define TS_API_RATE_SLOTS 1024
+/* TLS peer pairs and other flows in one answer (a sensor keeps at most
+ * TS_TLS_MAX_PEERS and TS_OFLOW_MAX_ENTRIES; a database of many runs more). */
+#define TS_API_TLS_ROWS_MAX 4096
+/* TLS connections the store keeps (tls_conns), the newest: a trunk makes a
+ * handful a day; a scan of handshakes must not fill the disk. */
+#define TS_STORE_TLS_CONNS_MAX 100000
 /* pcap exports running at once: each re-reads capture files. */
 #define TS_API_MAX_EXPORTS 2
 /* Static file size (the dashboard's files are tens of KiB). */

@@ -828,6 +828,12 @@ const struct tlspeers *engine_tlspeers(const struct engine *e) { return e->tlspe
 
 const struct oflows *engine_oflows(const struct engine *e) { return e->oflows; }
 
+void engine_set_oflow_sink(struct engine *e, void (*fn)(void *ctx, const struct oflow_done *f),
+                           void *ctx)
+{
+    oflows_set_sink(e->oflows, fn, ctx);
+}
+
 void engine_set_tls_sink(struct engine *e, engine_tls_fn fn, void *ctx)
 {
     e->tls_sink = fn;

@@ -111,7 +111,11 @@ typedef void (*engine_tls_fn)(void *ctx, const struct tlspeer_conn *c);
 void engine_set_tls_sink(struct engine *e, engine_tls_fn fn, void *ctx);
 /* The flows that are neither SIP nor RTP, classified by nDPI (oflows.h). */
 struct oflows;
+struct oflow_done;
 const struct oflows *engine_oflows(const struct engine *e);
+/* Each classified other flow once, when it is forgotten (for the store). */
+void engine_set_oflow_sink(struct engine *e, void (*fn)(void *ctx, const struct oflow_done *f),
+                           void *ctx);
 /* Every finished RTP stream (for the store and the HEP quality reports). */
 struct media_stream;
 void engine_set_stream_sink(struct engine *e,

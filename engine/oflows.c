@@ -26,8 +26,12 @@ struct oflow {
     uint16_t fed;               /* packets given to nDPI */
     struct ndpi_flow_struct *nf; /* NULL once classified */
     int entry;                  /* inventory index once classified, else -1 */
+    bool ours;                  /* nDPI found SIP or RTP: not inventoried */
+    bool guessed;
+    char proto[32], category[24];
     uint64_t first_ns, last_ns;
     uint64_t packets, bytes;    /* before classification */
+    uint64_t all_packets, all_bytes; /* the flow's totals, for the sink */
 };
 
 struct oflows {
@@ -37,8 +41,18 @@ struct oflows {
     struct htab flows;
     struct oflow_entry *e;
     size_t ne;
+    oflows_fn sink;
+    void *sink_ctx;
     uint8_t pkt[40 + 20 + TS_OFLOW_SNAP]; /* the packet handed to nDPI */
 };
+
+void oflows_set_sink(struct oflows *o, oflows_fn fn, void *ctx)
+{
+    if (!o)
+        return;
+    o->sink = fn;
+    o->sink_ctx = ctx;
+}
 
 struct oflows *oflows_new(struct ts_stats *st)
 {
@@ -130,11 +144,15 @@ static void classify(struct oflows *o, struct oflow *f, ndpi_protocol p, bool gi
         p.app_protocol == NDPI_PROTOCOL_RTP || p.app_protocol == NDPI_PROTOCOL_RTCP) {
         /* ours after all (a SIP stream found late by the engine): not inventoried */
         f->entry = -2;
+        f->ours = true;
         TS_INC(o->st, OFLOW_OURS);
         return;
     }
     f->entry = entry_for(o, f, p, guessed);
     struct oflow_entry *x = &o->e[f->entry];
+    memcpy(f->proto, x->proto, sizeof f->proto);
+    memcpy(f->category, x->category, sizeof f->category);
+    f->guessed = guessed;
     x->flows++;
     x->packets += f->packets;
     x->bytes += f->bytes;
@@ -149,6 +167,15 @@ static void flow_drop(struct oflows *o, struct oflow *f)
 {
     if (f->nf)
         classify(o, f, (ndpi_protocol)NDPI_PROTOCOL_NULL, true);
+    if (o->sink && !f->ours) {
+        struct oflow_done d = { .client = f->a[0], .server = f->a[1], .port = f->port[1],
+                                .l4 = f->l4, .guessed = f->guessed, .packets = f->all_packets,
+                                .bytes = f->all_bytes, .first_ns = f->first_ns,
+                                .last_ns = f->last_ns };
+        memcpy(d.proto, f->proto, sizeof d.proto);
+        memcpy(d.category, f->category, sizeof d.category);
+        o->sink(o->sink_ctx, &d);
+    }
     htab_remove(&o->flows, &f->node);
     free(f);
 }
@@ -302,6 +329,8 @@ void oflows_packet(struct oflows *o, const struct pkt_meta *m, const struct tcp_
         htab_insert(&o->flows, &f->node, h);
     }
     f->last_ns = m->ts_ns;
+    f->all_packets++;
+    f->all_bytes += payload.len;
     if (!f->nf) { /* classified: counted in its entry */
         if (f->entry >= 0) {
             struct oflow_entry *x = &o->e[f->entry];

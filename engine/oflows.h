@@ -27,9 +27,25 @@ struct oflow_entry {
     uint64_t first_ns, last_ns;
 };
 
+/* A flow forgotten (idle, evicted, end of input), with its protocol and
+ * totals, for the store. */
+struct oflow_done {
+    struct ts_addr client, server;
+    uint16_t port;
+    uint8_t l4;
+    char proto[32], category[24];
+    bool guessed;
+    uint64_t packets, bytes, first_ns, last_ns;
+};
+
+typedef void (*oflows_fn)(void *ctx, const struct oflow_done *f);
+
 struct oflows;
 
 struct oflows *oflows_new(struct ts_stats *st);
+/* fn sees each classified flow once, when it is forgotten (not the ones
+ * that turned out SIP or RTP). */
+void oflows_set_sink(struct oflows *o, oflows_fn fn, void *ctx);
 void oflows_free(struct oflows *o);
 /* One packet of a flow that is not SIP, RTP or HEP; payload is the
  * transport payload. TCP: the segment's flags, seq and ack. dir: 0 from the

@@ -28,6 +28,8 @@
 
 /* ISO-8601 UTC with milliseconds of a ns column (NULL stays NULL),
  * truncated like the analysis report (no floating-point rounding). */
+#define Q_STR2(x) #x
+#define Q_STR(x) Q_STR2(x)
 #define ISO(x)                                                                                 \
     "(strftime('%Y-%m-%dT%H:%M:%S',(" x ")/1000000000,'unixepoch')||"                          \
     "printf('.%03dZ',(" x ")/1000000%1000))"
@@ -1259,4 +1261,65 @@ int stq_trunk_mos(struct stq *q, stq_row_fn fn, void *ctx)
                   " JOIN legs l ON l.src=t.peer_addr AND l.dst=t.local_addr"
                   " WHERE l.mos IS NOT NULL AND t.local_addr<>t.peer_addr GROUP BY 1, 2",
                   0, fn, ctx, NULL);
+}
+
+/* ---- TLS peers and other flows (schema v14) ---- */
+
+#define TLS_NOW "CAST(strftime('%s','now') AS INTEGER)"
+#define TLS_PEER_COLS                                                                          \
+    "p.id AS id, p.client AS client, CASE WHEN instr(p.server,':')>0 THEN"                     \
+    " '['||p.server||']:'||p.server_port ELSE p.server||':'||p.server_port END AS server,"     \
+    " p.site AS site, p.status AS status, p.version AS version,"                              \
+    " CASE WHEN p.suite IS NULL THEN NULL ELSE printf('0x%04x',p.suite) END AS suite,"        \
+    " p.offered AS offered_versions, p.sni AS sni, p.alpn AS alpn,"                           \
+    " (coalesce(p.cert_requested,0) AND coalesce(p.client_cert,0)) AS mtls,"                  \
+    " coalesce(p.cert_requested,0) AS client_cert_requested, p.conns AS connections,"         \
+    " p.established AS established, p.failed AS failed, p.resumed AS resumed,"                \
+    " p.alerts AS alerts, p.alert_level AS alert_level, p.alert_desc AS alert_description,"   \
+    " p.alert_from AS alert_from, " ISO("p.first_ts") " AS first, " ISO("p.last_ts")          \
+    " AS last, " ISO("p.last_ok_ts") " AS last_ok, " ISO("p.last_fail_ts")                    \
+    " AS last_failure, p.chain_len AS chain_length, p.cert_subject AS cert_subject,"          \
+    " p.cert_issuer AS cert_issuer, p.cert_sans AS cert_sans,"                                \
+    " " ISO("p.cert_not_before*1000000000") " AS cert_not_before,"                            \
+    " " ISO("p.cert_not_after*1000000000") " AS cert_not_after,"                              \
+    " CASE WHEN p.cert_not_after IS NULL THEN NULL WHEN p.cert_not_after>=" TLS_NOW           \
+    " THEN (p.cert_not_after-" TLS_NOW ")/86400 ELSE -((" TLS_NOW "-p.cert_not_after+86399)"  \
+    "/86400) END AS cert_days_left, p.cert_key AS cert_key_type,"                             \
+    " p.cert_key_bits AS cert_key_bits, p.cert_sig AS cert_signature_algorithm,"              \
+    " p.cert_serial AS cert_serial, p.client_cert_subject AS client_cert_subject,"            \
+    " p.client_cert_issuer AS client_cert_issuer,"                                            \
+    " " ISO("p.client_cert_not_after*1000000000") " AS client_cert_not_after,"                \
+    " (p.cert_not_after IS NOT NULL AND p.cert_not_after-" TLS_NOW "<"                        \
+    " 86400*" Q_STR(TS_TLS_EXPIRY_WARN_DAYS) ") AS expiry_warning"
+
+int stq_tls_peers(struct stq *q, stq_row_fn fn, void *ctx)
+{
+    return run_id(q, "SELECT " TLS_PEER_COLS " FROM tls_peers p WHERE :id=:id ORDER BY p.id"
+                     " LIMIT " Q_STR(TS_API_TLS_ROWS_MAX), 0, fn, ctx, NULL);
+}
+
+int stq_trunk_tls(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
+{
+    return run_id(q, "SELECT " TLS_PEER_COLS " FROM trunks t JOIN tls_peers p ON"
+                     " (p.client=t.local_addr AND p.server=t.peer_addr) OR"
+                     " (p.client=t.peer_addr AND p.server=t.local_addr) WHERE t.id=:id"
+                     " ORDER BY p.last_ts DESC LIMIT 16", id, fn, ctx, NULL);
+}
+
+#define OFLOW_COLS                                                                             \
+    "o.client AS client, o.server AS server, o.port AS port, o.transport AS transport,"        \
+    " o.protocol AS protocol, o.category AS category, o.guessed AS guessed, o.flows AS flows," \
+    " o.packets AS packets, o.bytes AS bytes, " ISO("o.first_ts") " AS first, "                \
+    ISO("o.last_ts") " AS last"
+
+int stq_other_flows(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx)
+{
+    if (!trunk_id)
+        return run_id(q, "SELECT " OFLOW_COLS " FROM other_flows o WHERE :id=:id"
+                         " ORDER BY o.bytes DESC LIMIT " Q_STR(TS_API_TLS_ROWS_MAX), 0, fn, ctx,
+                      NULL);
+    return run_id(q, "SELECT " OFLOW_COLS " FROM trunks t JOIN other_flows o ON"
+                     " o.client IN (t.local_addr, t.peer_addr) OR o.server IN (t.local_addr,"
+                     " t.peer_addr) WHERE t.id=:id ORDER BY o.bytes DESC LIMIT 256",
+                  trunk_id, fn, ctx, NULL);
 }

@@ -109,6 +109,17 @@ int stq_call_message_raw(struct stq *q, int64_t id, int64_t n, stq_row_fn fn, vo
 int stq_call_streams(struct stq *q, int64_t id, uint32_t max, stq_row_fn fn, void *ctx);
 int stq_stream_series(struct stq *q, int64_t stream_id, uint32_t max, stq_row_fn fn, void *ctx);
 
+/* ---- TLS and other flows (schema v10) ---- */
+
+/* Every TLS peer pair (at most TS_API_TLS_ROWS_MAX): status, handshake
+ * facts, the server's certificate with its days left counted from now. */
+int stq_tls_peers(struct stq *q, stq_row_fn fn, void *ctx);
+/* The TLS peer pairs between a trunk's two addresses, the newest first. */
+int stq_trunk_tls(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
+/* The other flows (trunk_id 0: all, at most TS_API_TLS_ROWS_MAX, the
+ * largest first; else those touching either of the trunk's addresses). */
+int stq_other_flows(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx);
+
 /* ---- trunks, KPIs, registrations ---- */
 
 int stq_trunks(struct stq *q, stq_row_fn fn, void *ctx);

@@ -882,6 +882,10 @@ bool st_rec_write(struct st_writer *w, struct rec *r)
         return write_capture_end(w, r);
     case REC_SNAP:
         return write_snap(w, &r->u.snap);
+    case REC_TLS:
+        return st_tls_write_conn(w->h, &r->u.tls);
+    case REC_OFLOW:
+        return st_tls_write_flow(w->h, &r->u.oflow);
     }
     return false;
 }

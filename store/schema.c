@@ -305,6 +305,35 @@ static const char SCHEMA_V13[] =
     "CREATE TABLE trunk_checklist(trunk_id INTEGER PRIMARY KEY, status TEXT NOT NULL,"
     " items TEXT NOT NULL, updated INTEGER NOT NULL);";
 
+/* Version 14: TLS seen from outside and the other flows of the trunk links.
+ * tls_peers: one row per (client, server, port), replaced as handshakes
+ * come; tls_conns: one row per connection whose handshake ended (the
+ * newest TS_STORE_TLS_CONNS kept); other_flows: the nDPI inventory, one row
+ * per (client, server, port, transport, protocol). Times are ns, a
+ * certificate's validity seconds since the epoch. */
+static const char SCHEMA_V14[] =
+    "CREATE TABLE tls_peers(id INTEGER PRIMARY KEY, client TEXT NOT NULL, server TEXT NOT NULL,"
+    " server_port INTEGER NOT NULL, site TEXT, status TEXT, version TEXT, suite INTEGER,"
+    " offered TEXT, sni TEXT, alpn TEXT, cert_requested INTEGER, client_cert INTEGER,"
+    " conns INTEGER, established INTEGER, failed INTEGER, resumed INTEGER, alerts INTEGER,"
+    " alert_level TEXT, alert_desc TEXT, alert_from TEXT, first_ts INTEGER, last_ts INTEGER,"
+    " last_ok_ts INTEGER, last_fail_ts INTEGER, chain_len INTEGER,"
+    " cert_subject TEXT, cert_issuer TEXT, cert_sans TEXT, cert_not_before INTEGER,"
+    " cert_not_after INTEGER, cert_key TEXT, cert_key_bits INTEGER, cert_sig TEXT,"
+    " cert_serial TEXT, client_cert_subject TEXT, client_cert_issuer TEXT,"
+    " client_cert_not_after INTEGER, UNIQUE(client, server, server_port));"
+    "CREATE TABLE tls_conns(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, end_ts INTEGER,"
+    " client TEXT, client_port INTEGER, server TEXT, server_port INTEGER, site TEXT,"
+    " state TEXT, version TEXT, suite INTEGER, offered TEXT, sni TEXT, alpn TEXT,"
+    " resumed INTEGER, ems INTEGER, cert_requested INTEGER, client_cert INTEGER,"
+    " alert_desc TEXT, cert_subject TEXT, cert_issuer TEXT, cert_not_after INTEGER);"
+    "CREATE INDEX tls_conns_ts ON tls_conns(ts);"
+    "CREATE TABLE other_flows(id INTEGER PRIMARY KEY, client TEXT NOT NULL,"
+    " server TEXT NOT NULL, port INTEGER NOT NULL, transport TEXT NOT NULL,"
+    " protocol TEXT NOT NULL, category TEXT, guessed INTEGER, flows INTEGER, packets INTEGER,"
+    " bytes INTEGER, first_ts INTEGER, last_ts INTEGER,"
+    " UNIQUE(client, server, port, transport, protocol));";
+
 const char *st_schema_step(int version)
 {
     switch (version) {
@@ -334,6 +363,8 @@ const char *st_schema_step(int version)
         return SCHEMA_V12;
     case 13:
         return SCHEMA_V13;
+    case 14:
+        return SCHEMA_V14;
     default:
         return NULL;
     }

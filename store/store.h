@@ -30,7 +30,7 @@ enum st_err {
 };
 
 /* Schema version written into PRAGMA user_version. */
-#define ST_SCHEMA_VERSION 13
+#define ST_SCHEMA_VERSION 14
 
 struct st_options {
     uint32_t queue_limit;     /* records queued at most; 0 = TS_STORE_QUEUE_MAX */
@@ -119,6 +119,15 @@ void st_calls_sink(void *ctx, const struct calls_call *c);
 void st_writer_stream(struct st_writer *w, const struct media_stream *s);
 /* media_sink_fn adapter: ctx is the st_writer. */
 void st_media_sink(void *ctx, const struct media_stream *s);
+/* A TLS connection whose handshake ended (engine_set_tls_sink): its row in
+ * tls_conns and its peer pair's in tls_peers. Copied. */
+struct tlspeer_conn;
+void st_writer_tls(struct st_writer *w, const struct tlspeer_conn *c);
+void st_tls_sink(void *ctx, const struct tlspeer_conn *c);
+/* A forgotten other flow (engine_set_oflow_sink): added to other_flows. */
+struct oflow_done;
+void st_writer_oflow(struct st_writer *w, const struct oflow_done *f);
+void st_oflow_sink(void *ctx, const struct oflow_done *f);
 /* End of analysis: trunks, KPI buckets, peers, registrations and
  * keepalives, as st_writer_live with every bucket; the live tables are
  * emptied. Blocks until written. */

@@ -356,6 +356,32 @@ void st_writer_stream(struct st_writer *w, const struct media_stream *s)
 
 void st_media_sink(void *ctx, const struct media_stream *s) { st_writer_stream(ctx, s); }
 
+void st_writer_tls(struct st_writer *w, const struct tlspeer_conn *c)
+{
+    if (!w || !c)
+        return;
+    struct rec *r = rec_new(w, REC_TLS, sizeof *r, sizeof *r);
+    if (!r)
+        return;
+    st_tls_rec_of(c, &r->u.tls);
+    enqueue(w, r);
+}
+
+void st_tls_sink(void *ctx, const struct tlspeer_conn *c) { st_writer_tls(ctx, c); }
+
+void st_writer_oflow(struct st_writer *w, const struct oflow_done *f)
+{
+    if (!w || !f)
+        return;
+    struct rec *r = rec_new(w, REC_OFLOW, sizeof *r, sizeof *r);
+    if (!r)
+        return;
+    r->u.oflow = *f;
+    enqueue(w, r);
+}
+
+void st_oflow_sink(void *ctx, const struct oflow_done *f) { st_writer_oflow(ctx, f); }
+
 uint64_t st_capture_begin(struct st_writer *w, const char *path)
 {
     if (!w || !path)

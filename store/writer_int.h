@@ -6,6 +6,7 @@
 #define TS_STORE_WRITER_INT_H
 
 #include "store_int.h"
+#include "tls_rows.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -22,7 +23,7 @@
 #define LINK_IDS 24
 
 enum rec_kind { REC_SIP, REC_CALL, REC_STREAM, REC_CAPTURE_BEGIN, REC_CAPTURE_END,
-                REC_SNAP };
+                REC_SNAP, REC_TLS, REC_OFLOW };
 
 /* A trunk as a snapshot copies it: the summary and its changed buckets. */
 struct snap_trunk {
@@ -93,6 +94,8 @@ struct rec {
             uint64_t id, first_ts, last_ts;
         } capend;
         struct snap snap;
+        struct st_tls_rec tls;    /* store/tls_rows.c */
+        struct oflow_done oflow;
     } u;
 };
 

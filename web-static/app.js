@@ -1328,6 +1328,37 @@ function capacityCard(c) {
             : h("tr", {}, h("td", { colspan: 4, class: "muted" }, "no measured streams")))))));
 }
 
+/* TLS between the trunk's two addresses (without keys: what the handshake
+ * showed) and the other flows crossing its link (nDPI's inventory). */
+function tlsCard(p) {
+  if (!p) return h("div", { class: "card", id: "tls-card" }, h("h2", {}, "TLS"), h("p", { class: "muted" }, "No TLS handshake seen on this trunk."));
+  const warn = p.expiry_warning;
+  const alert = p.alert_description ? `${p.alert_level} ${p.alert_description} from the ${p.alert_from}` : "none";
+  const rows = [
+    ["Status", h("span", { class: "badge " + (p.status === "ok" ? "ok" : "fail"), id: "tls-status" }, p.status)],
+    ["Server", p.server + (p.sni ? ` (SNI ${p.sni})` : "")], ["Client", p.client],
+    ["Version / suite", `${p.version || "?"} · ${p.suite || "?"}`], ["Offered", p.offered_versions || "–"],
+    ["ALPN", p.alpn || "–"], ["MTLS", h("span", { id: "tls-mtls" }, p.mtls ? "yes" : "no")],
+    ["Handshakes", `${p.established} ok, ${p.failed} failed, ${p.resumed} resumed`], ["Last alert", alert],
+    ["Certificate", p.cert_subject || "not seen (TLS 1.3 encrypts it)"], ["Issuer", p.cert_issuer || "–"],
+    ["Expires", p.cert_not_after ? h("span", { id: "tls-expiry", class: warn ? "fail" : "" },
+      `${when(p.cert_not_after)} UTC · ${p.cert_days_left} days` + (warn ? " · expires within 30 days" : "")) : "–"],
+    ["Key", p.cert_key_type ? `${p.cert_key_type} ${p.cert_key_bits} · ${p.cert_signature_algorithm}` : "–"],
+  ];
+  return h("div", { class: "card", id: "tls-card" }, h("h2", {}, "TLS", warn ? h("span", { class: "badge fail", id: "tls-warn" }, "certificate expiring") : null),
+    h("table", { class: "grid" }, h("tbody", {}, rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v))))));
+}
+
+function otherFlowsCard(rows) {
+  const body = rows.length ? h("table", { class: "grid", id: "other-flows" }, h("thead", {}, h("tr", {},
+      ["Client", "Server", "Port", "Transport", "Protocol", "Category", "Flows", "Packets", "Bytes", "Last (UTC)"].map((x) => h("th", {}, x)))),
+    h("tbody", {}, rows.map((r) => h("tr", {}, h("td", {}, r.client), h("td", {}, r.server), h("td", { class: "num" }, r.port),
+      h("td", {}, r.transport), h("td", {}, r.protocol + (r.guessed ? " (by port)" : "")), h("td", {}, r.category || ""),
+      h("td", { class: "num" }, r.flows), h("td", { class: "num" }, r.packets), h("td", { class: "num" }, r.bytes), h("td", {}, when(r.last))))))
+    : h("p", { class: "muted" }, "Nothing but SIP and RTP seen on this trunk's addresses.");
+  return h("div", { class: "card", id: "other-card" }, h("h2", {}, "Other flows on the link"), h("div", { class: "table-wrap" }, body));
+}
+
 async function pageTrunk(id, params) {
   const [d, stats] = await Promise.all([api("/trunks/" + id), api("/stats")]);
   const lastMs = stats.totals.last_call ? Date.parse(stats.totals.last_call) : 0;
@@ -1366,6 +1397,7 @@ async function pageTrunk(id, params) {
     h("div", { class: "row" },
       h("div", { class: "card" }, h("h2", {}, "Registrations"), healthTable(d.registrations, "registrations")),
       h("div", { class: "card" }, h("h2", {}, "Keep-alives (OPTIONS)"), healthTable(d.keepalives, "keep-alives"))),
+    h("div", { class: "row" }, tlsCard(d.tls), otherFlowsCard(d.other_flows || [])),
     rangeBar("#/trunk/" + id, params, k, 60), kErr,
     seriesCharts(k.points, true, bucketCalls(k, { trunk: id })));
 }

@@ -472,6 +472,15 @@ def run_api(cl, sql, db, report_trunks):
     r = cl.json("/api/v1/registrations")
     check(len(r["registrations"]) == sql("SELECT count(*) FROM registrations")[0][0]
           and len(r["keepalives"]) == sql("SELECT count(*) FROM keepalives")[0][0], "registrations")
+    # TLS peers and other flows (the generated capture has neither TLS nor
+    # other flows; tests/realnet/test_realnet_tls.py fills them)
+    r = cl.json("/api/v1/tls")
+    check(len(r["peers"]) == sql("SELECT count(*) FROM tls_peers")[0][0], "TLS peers")
+    r = cl.json("/api/v1/other-flows")
+    check(len(r["flows"]) == sql("SELECT count(*) FROM other_flows")[0][0], "other flows")
+    td = cl.json("/api/v1/trunks/%d" % ref[0][0])
+    check(td["tls"] is None and td["tls_peers"] == [] and isinstance(td["other_flows"], list),
+          "a plaintext trunk: tls null")
 
     st, hd, body = cl.req("GET", "/metrics")
     text = body.decode()

@@ -361,6 +361,8 @@ static void test_upgrade_for_readers(void **state)
                                    "DROP TABLE spool_blocks; DROP TABLE spool_files;" /* v11 */
                                    "ALTER TABLE trunks DROP COLUMN peak_kbps;" /* v12 */
                                    "DROP TABLE trunk_checklist;" /* v13 */
+                                   "DROP TABLE tls_peers; DROP TABLE tls_conns;" /* v14 */
+                                   "DROP TABLE other_flows;"
                                    "PRAGMA user_version=4", err, sizeof err), ST_OK);
     st_db_close(d);
     assert_null(st_db_open(db, true, err, sizeof err)); /* a reader refuses it */
@@ -816,6 +818,8 @@ static void test_links_upgrade(void **state)
                                    "DROP TABLE spool_blocks; DROP TABLE spool_files;" /* v11 */
                                    "ALTER TABLE trunks DROP COLUMN peak_kbps;" /* v12 */
                                    "DROP TABLE trunk_checklist;" /* v13 */
+                                   "DROP TABLE tls_peers; DROP TABLE tls_conns;" /* v14 */
+                                   "DROP TABLE other_flows;"
                                    "PRAGMA user_version=5", err, sizeof err), ST_OK);
     st_db_close(d);
     assert_int_equal(raw_scalar(db, "SELECT count(*) FROM sip_messages WHERE leg_id IS NOT NULL"), 3);

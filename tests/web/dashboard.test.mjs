@@ -517,6 +517,14 @@ try {
   check(capCells["Channels for 0.1 % blocking"] === String(td.capacity.channels_01pct), "channels for 0.1 % blocking");
   const measRows = await page.$$eval("#capacity-measured tbody tr", (rs) => rs.length);
   check(measRows === Math.max(1, td.capacity.measured.length), "measured Layer-2 rate per codec");
+  // the TLS card says what the API says (a plaintext trunk: no handshake)
+  await page.waitForSelector("#tls-card");
+  if (td.tls)
+    check((await page.textContent("#tls-status")) === td.tls.status, "TLS status as the API's");
+  else
+    check((await page.textContent("#tls-card")).includes("No TLS handshake"), "no TLS on a plaintext trunk");
+  check((await page.$$eval("#other-flows tbody tr", (rs) => rs.length)) === td.other_flows.length,
+        "other flows as the API lists them");
   await page.waitForSelector(".chart svg");
   await page.screenshot({ path: path.join(work, "trunk.png"), fullPage: true });
 
