@@ -16,6 +16,7 @@
 #include "../common/hash.h"
 #include "../common/limits.h"
 #include "../common/num.h"
+#include "../crypto/tlskeys.h"
 #include "../engine/engine.h"
 #include "../media/media.h"
 #include "../store/store.h"
@@ -27,6 +28,7 @@
 #include "cli.h"
 #include "opts.h"
 #include "progress.h"
+#include "tlsopt.h"
 #include "report.h"
 
 static void usage(FILE *f)
@@ -44,7 +46,9 @@ static void usage(FILE *f)
                "  --db FILE  store calls, legs and SIP messages in an SQLite database, then\n"
                "             evaluate the alert rules over the stored capture time (--config:\n"
                "             alert.*, notify.*; --no-alerts skips it)\n"
-               "  --serve ADDR:PORT  then serve the database (API and dashboard) until Ctrl-C\n");
+               "  --serve ADDR:PORT  then serve the database (API and dashboard) until Ctrl-C\n"
+               "  --tls-keylog FILE  decrypt SIP over TLS with an NSS key log (SSLKEYLOGFILE)\n"
+               "  --tls-key ADDR:PORT=FILE.pem  the server's RSA key for TLS_RSA_* (repeatable)\n");
 }
 
 static double now_s(void)
@@ -167,13 +171,18 @@ int cmd_analyze(int argc, char **argv)
     bool json = false, lines = false, quiet = false, alerts = true;
     struct engine_config cfg = { .dedup = true, .track_calls = true };
     const char *config_path = NULL, *csv_path = NULL, *db_path = NULL, *serve_addr = NULL;
+    struct tlskeys *tls_keys = NULL; /* --tls-keylog / --tls-key */
+    const char *tls_opt[TS_TLS_RSA_KEYS_MAX + 1];
+    bool tls_log[TS_TLS_RSA_KEYS_MAX + 1];
+    size_t ntls = 0;
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     size_t nfiles = 0;
     int rc = 0;
     if (!files)
         return 2;
     enum { O_JSON = 256, O_JSON_LINES, O_QUIET, O_NO_DEDUP, O_NO_CALLS, O_CONFIG, O_CSV, O_DB,
-           O_SERVE, O_SUMMARY, O_TOP, O_NO_ALERTS };
+           O_SERVE, O_SUMMARY, O_TOP, O_NO_ALERTS,
+           O_TLS_KEYLOG, O_TLS_KEY };
     size_t top = 200; /* rows of the call and stream tables in the text report */
     static const struct option table[] = {
         { "json", no_argument, NULL, O_JSON },
@@ -188,6 +197,8 @@ int cmd_analyze(int argc, char **argv)
         { "no-alerts", no_argument, NULL, O_NO_ALERTS },
         { "summary", no_argument, NULL, O_SUMMARY },
         { "top", required_argument, NULL, O_TOP },
+        { "tls-keylog", required_argument, NULL, O_TLS_KEYLOG },
+        { "tls-key", required_argument, NULL, O_TLS_KEY },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -216,6 +227,17 @@ int cmd_analyze(int argc, char **argv)
             top = (size_t)t;
             break;
         }
+        case O_TLS_KEYLOG:
+        case O_TLS_KEY:
+            /* read after the hash seed is set (the key table is hashed) */
+            if (ntls == sizeof tls_opt / sizeof tls_opt[0]) {
+                fprintf(stderr, "trunkscope analyze: at most %d --tls-key\n", TS_TLS_RSA_KEYS_MAX);
+                free(files);
+                return 2;
+            }
+            tls_log[ntls] = c == O_TLS_KEYLOG;
+            tls_opt[ntls++] = v;
+            break;
         case OPTS_OPERAND: files[nfiles++] = v; break;
         case 'h':
             usage(stdout);
@@ -295,6 +317,17 @@ int cmd_analyze(int argc, char **argv)
     cfg.no_report = streamed;
 
     ts_hash_seed_random();
+    for (size_t i = 0; i < ntls; i++) {
+        if (cli_tls_option(&tls_keys, "trunkscope analyze", tls_log[i], tls_opt[i]) != 0) {
+            tlskeys_free(tls_keys);
+            free(acfg);
+            if (csv)
+                fclose(csv);
+            free(files);
+            return 2;
+        }
+    }
+    cfg.tls_keys = tls_keys;
     struct st_writer *w = NULL;
     if (db_path) {
         char err[512];
@@ -302,6 +335,7 @@ int cmd_analyze(int argc, char **argv)
         if (!w) {
             fprintf(stderr, "trunkscope analyze: %s\n", err);
             free(acfg);
+            tlskeys_free(tls_keys);
             if (csv)
                 fclose(csv);
             free(files);
@@ -458,6 +492,7 @@ out:
     }
     checklist_free(sk.cl);
     engine_free(e);
+    tlskeys_free(tls_keys); /* after the engine, whose decryptors use it */
     free(files);
     /* the alert rules replay a complete store only: after an error (a write
      * refused, an unreadable input) the one line already said what is wrong */

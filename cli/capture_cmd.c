@@ -17,8 +17,10 @@
 #include "../calls/calls.h"
 #include "../capture/live.h"
 #include "../capture/pcapin.h"
+#include "../crypto/tlskeys.h"
 #include "../common/hash.h"
 #include "../common/jsonw.h"
+#include "../common/limits.h"
 #include "../common/log.h"
 #include "../common/num.h"
 #include "../engine/engine.h"
@@ -32,6 +34,7 @@
 #include "opts.h"
 #include "report.h"
 #include "sensor.h"
+#include "tlsopt.h"
 
 #define PROG "trunkscope capture"
 /* Drop counters are logged at most this often, and only when they moved. */
@@ -47,6 +50,9 @@ struct cap_args {
     const char *hep, *hep_key_file, *hep_node_name, *site;
     bool hep_tcp;
     uint32_t hep_node_id;
+    const char *tls_opt[TS_TLS_RSA_KEYS_MAX + 1]; /* --tls-keylog / --tls-key, in order */
+    bool tls_log[TS_TLS_RSA_KEYS_MAX + 1];
+    size_t ntls;
 };
 
 /* State shared with the analysis thread through the live callbacks. */
@@ -125,6 +131,9 @@ static void usage(FILE *f)
             "  --hep-node-id N        HEP capture agent id (default 0)\n"
             "  --hep-node-name NAME   HEP node name (default: the site)\n"
             "  --hep-auth-key-file F  HEP auth key (first line of F)\n"
+            "  --tls-keylog FILE      decrypt SIP over TLS with an NSS key log, read again as\n"
+            "                         it grows (readable by --user after the drop)\n"
+            "  --tls-key ADDR:PORT=FILE.pem  the server's RSA key for TLS_RSA_* (repeatable)\n"
             SENSOR_SPOOL_USAGE
             "SIGINT/SIGTERM stop cleanly; SIGHUP reloads --config and reopens --log.\n",
             TS_LIVE_MAX_IFACES, TS_LIVE_BUFFER_MB_DEFAULT, TS_LIVE_BUFFER_MB_MAX, TS_SNAPLEN,
@@ -147,7 +156,7 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
     a->dedup = true;
     enum { O_JSON = 256, O_NO_PROMISC, O_NO_DEDUP, O_HTTP, O_FILTER, O_BUFFER_MB, O_SNAPLEN,
            O_USER, O_MAX_PACKETS, O_SITE, O_HEP, O_HEP_TRANSPORT, O_HEP_NODE_ID, O_HEP_NODE_NAME,
-           O_HEP_KEY_FILE };
+           O_HEP_KEY_FILE, O_TLS_KEYLOG, O_TLS_KEY };
     static const struct option table[] = {
         { "help", no_argument, NULL, 'h' },
         { "json", no_argument, NULL, O_JSON },
@@ -166,6 +175,8 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
         { "hep-node-id", required_argument, NULL, O_HEP_NODE_ID },
         { "hep-node-name", required_argument, NULL, O_HEP_NODE_NAME },
         { "hep-auth-key-file", required_argument, NULL, O_HEP_KEY_FILE },
+        { "tls-keylog", required_argument, NULL, O_TLS_KEYLOG },
+        { "tls-key", required_argument, NULL, O_TLS_KEY },
         SENSOR_OPTIONS,
         { NULL, 0, NULL, 0 },
     };
@@ -255,6 +266,15 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
             break;
         case O_HEP_KEY_FILE:
             a->hep_key_file = v;
+            break;
+        case O_TLS_KEYLOG:
+        case O_TLS_KEY:
+            if (a->ntls == sizeof a->tls_opt / sizeof a->tls_opt[0]) {
+                fprintf(stderr, PROG ": at most %d --tls-key\n", TS_TLS_RSA_KEYS_MAX);
+                return 2;
+            }
+            a->tls_log[a->ntls] = c == O_TLS_KEYLOG;
+            a->tls_opt[a->ntls++] = v;
             break;
         case O_MAX_PACKETS:
             if (!num_u64(v, 1, UINT64_MAX, &u)) {
@@ -585,6 +605,7 @@ int cmd_capture(int argc, char **argv)
     struct api_server *api = NULL;
     struct cli_alerts *alerts = NULL;
     struct alert_config acfg;
+    struct tlskeys *tls_keys = NULL;
     struct cap_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
 
@@ -595,6 +616,12 @@ int cmd_capture(int argc, char **argv)
     if (sensor_load_config(&a.so, PROG, &ccfg) != 0 ||
         cli_alerts_config(a.so.config, PROG, &acfg) != 0)
         goto out;
+    /* key files are read before privileges are dropped, after the hash
+     * seed is set (the key table is hashed) */
+    ts_hash_seed_random();
+    for (size_t i = 0; i < a.ntls; i++)
+        if (cli_tls_option(&tls_keys, PROG, a.tls_log[i], a.tls_opt[i]) != 0)
+            goto out;
     struct passwd pwbuf, *pw = NULL;
     char pwstore[4096];
     if (a.user) {
@@ -619,9 +646,8 @@ int cmd_capture(int argc, char **argv)
         if (!w)
             goto out;
     }
-    ts_hash_seed_random();
     struct engine_config ecfg = { .dedup = a.dedup, .track_calls = true, .calls_cfg = &ccfg,
-                                  .no_report = !a.json };
+                                  .no_report = !a.json, .tls_keys = tls_keys };
     e = engine_new(&ecfg);
     if (!e) {
         fprintf(stderr, PROG ": out of memory\n");
@@ -849,6 +875,7 @@ out:
     hep_send_free(ctx.hep);
     st_writer_close(w);
     engine_free(e);
+    tlskeys_free(tls_keys);
     free(atomic_exchange(&ctx.pending, NULL));
     log_close();
     return rc;

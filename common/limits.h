@@ -503,6 +503,11 @@
 /* Sessions (ID or ticket -> master secret) kept for resumption within one
  * capture (~100 bytes each), least recently used forgotten first. */
 #define TS_TLS_SESSIONS_MAX 16384
+/* Protected records of one direction held while its keys are not in the
+ * key log yet (a live sensor reads the file as it grows), and for how
+ * long; then the direction is given up (tls.decrypt.no_key). */
+#define TS_TLS_HOLD_BYTES (64u * 1024)
+#define TS_TLS_HOLD_NS (10ull * 1000000000ull)
 
 /* ---- SRTP decryption (crypto/srtpdec.c) ---- */
 /* An SRTP packet opened: an RTP packet of a jumbo frame and its tag. */

@@ -118,6 +118,24 @@
     X(TLS_UNSUPPORTED, "tls.unsupported")                                    \
     X(TLS_HS_OVERSIZE, "tls.handshake_oversize")                             \
     X(TLS_LOST, "tls.framing_lost")                                          \
+    /* TLS decrypted (crypto/tlsdec.c) */                                    \
+    X(TLS_DEC_CONNS, "tls.decrypt.connections")                              \
+    X(TLS_DEC_RECORDS, "tls.decrypt.records")                                \
+    X(TLS_DEC_BYTES, "tls.decrypt.bytes")                                    \
+    X(TLS_DEC_RESUMED, "tls.decrypt.resumed")                                \
+    X(TLS_DEC_INCOMPLETE, "tls.decrypt.incomplete")                          \
+    X(TLS_DEC_NO_HANDSHAKE, "tls.decrypt.no_handshake")                      \
+    X(TLS_DEC_NO_KEY, "tls.decrypt.no_key")                                  \
+    X(TLS_DEC_FORWARD_SECRET, "tls.decrypt.forward_secret")                  \
+    X(TLS_DEC_RSA_MISMATCH, "tls.decrypt.rsa_key_mismatch")                  \
+    X(TLS_DEC_UNSUPPORTED, "tls.decrypt.unsupported")                        \
+    X(TLS_DEC_AUTH_FAILED_CONNS, "tls.decrypt.auth_failed_connections")      \
+    X(TLS_DEC_AUTH_FAILED, "tls.decrypt.auth_failed_records")                \
+    X(TLS_DEC_LOST, "tls.decrypt.lost")                                      \
+    X(TLS_DEC_GAP, "tls.decrypt.gap")                                        \
+    X(TLS_DEC_MALFORMED, "tls.decrypt.malformed")                            \
+    X(TLS_KEYLOG_LINES, "tls.keylog.lines")                                  \
+    X(TLS_KEYLOG_BAD, "tls.keylog.bad_lines")                                \
     /* other flows of the trunk links (engine/oflows.c, nDPI) */              \
     X(OFLOW_FLOWS, "other.flows")                                            \
     X(OFLOW_GUESSED, "other.guessed")                                        \

@@ -40,6 +40,7 @@ struct tlskeys {
     struct rsa_key rsa[TS_TLS_RSA_KEYS_MAX];
     size_t nrsa;
     struct htab sessions;
+    uint8_t scratch[TS_TLS_MAX_RECORD];
 };
 
 struct tlskeys *tlskeys_new(void)
@@ -180,6 +181,11 @@ void tlskeys_refresh(struct tlskeys *k, uint64_t now_ns)
         return;
     k->last_refresh_ns = now_ns;
     keylog_refresh(k->kl);
+}
+
+uint8_t *tlskeys_scratch(struct tlskeys *k)
+{
+    return k->scratch;
 }
 
 const struct keylog *tlskeys_keylog(const struct tlskeys *k)

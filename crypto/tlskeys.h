@@ -40,6 +40,9 @@ bool tlskeys_empty(const struct tlskeys *k);
  * sensor's keys can arrive after their handshake). */
 void tlskeys_refresh(struct tlskeys *k, uint64_t now_ns);
 
+/* TS_TLS_MAX_RECORD bytes where one record at a time is opened (the
+ * analysis thread's; the plaintext is handed on before the next). */
+uint8_t *tlskeys_scratch(struct tlskeys *k);
 const struct keylog *tlskeys_keylog(const struct tlskeys *k);
 /* The premaster secret of an RSA ClientKeyExchange for the server at
  * addr:port: 1 done (48 bytes in pms), 0 no key for that server, -1 the key

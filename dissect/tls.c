@@ -21,7 +21,7 @@ static const uint8_t hrr_random[32] = {
  * AEAD tag (every TLS 1.3 suite's tag is 16 bytes). */
 #define TLS13_ALERT_LEN 19u
 
-enum { EXT_SNI = 0, EXT_ALPN = 16, EXT_EMS = 23, EXT_TICKET = 35, EXT_PSK = 41,
+enum { EXT_SNI = 0, EXT_ALPN = 16, EXT_ETM = 22, EXT_EMS = 23, EXT_TICKET = 35, EXT_PSK = 41,
        EXT_VERSIONS = 43, EXT_RENEG = 65281 };
 
 bool tls_record_plausible(struct bv d)
@@ -190,6 +190,9 @@ static enum tls_result parse_ext(uint16_t type, struct bv e, bool server, struct
                 h->versions[h->nversions++] = v;
         return TLS_OK;
     }
+    case EXT_ETM:
+        h->etm = true;
+        return TLS_OK;
     case EXT_EMS:
         h->ems = true;
         return TLS_OK;

@@ -71,6 +71,7 @@ struct tls_hello {
     struct bv alpn[TS_TLS_MAX_ALPN]; /* ClientHello: offered; ServerHello: one */
     uint8_t nalpn;
     bool ems;                 /* extended_master_secret (RFC 7627) */
+    bool etm;                 /* encrypt_then_mac (RFC 7366) */
     bool ticket_ext;          /* session_ticket extension present */
     struct bv ticket;         /* ...and its (client) content: resumption when non-empty */
     bool psk;                 /* pre_shared_key (TLS 1.3 resumption) */

@@ -14,6 +14,8 @@
 #include "../common/limits.h"
 #include "../dissect/sipframe.h"
 #include "../dissect/tls.h"
+#include "../crypto/tlsdec.h"
+#include "../crypto/tlskeys.h"
 #include "../dissect/hep.h"
 #include "../dissect/rtp.h"
 #include "../dissect/ws.h"
@@ -80,6 +82,9 @@ struct tlsc {
     struct x509_facts cert[2];
     bool have_cert[2], cert_bad[2];
     bool reported;               /* handed to the peer table and the sink */
+    struct tlsdec *dec;          /* with keys: decryption (crypto/tlsdec.c) */
+    struct conn *owner;          /* whose SIP framers take the decrypted bytes */
+    const struct pkt_meta *m;    /* of the segment being fed */
     char site[TS_SITE_LEN];
 };
 
@@ -375,6 +380,9 @@ static void classify(struct engine *e, struct conn *c, const struct pkt_meta *m,
         }
         tls_conn_init(&c->tls->tls);
         c->tls->first_ns = m->ts_ns;
+        c->tls->owner = c;
+        if (e->cfg.tls_keys)
+            c->tls->dec = tlsdec_new(e->cfg.tls_keys, &e->st);
         if (m->site)
             snprintf(c->tls->site, sizeof c->tls->site, "%s", m->site);
         c->kind = CONN_TLS;
@@ -441,6 +449,37 @@ static void tls_report(struct engine *e, struct tlsc *t)
         e->tls_sink(e->tls_sink_ctx, &pc);
 }
 
+/* Decrypted application data: the SIP framer, as for plaintext TCP. */
+struct tls_plain_ctx {
+    struct engine *e;
+    struct tlsc *t;
+};
+
+static void tls_plain(void *ctx, int dir, struct bv plain)
+{
+    struct tls_plain_ctx *pc = ctx;
+    struct emit_ctx ec = { pc->e, pc->t->m };
+    sip_stream_feed(&pc->t->owner->sip[dir], plain, emit_stream_msg, &ec, &pc->e->st);
+}
+
+static void tls_record(void *ctx, struct tls_conn *tc, int dir, uint8_t type, uint16_t version,
+                       struct bv body, uint64_t off)
+{
+    struct tls_plain_ctx pc = { ctx, ts_container_of(tc, struct tlsc, tls) };
+    (void)off;
+    tlsdec_record(pc.t->dec, dir, pc.t->m, type, version, body, tls_plain, &pc);
+}
+
+static void tls_handshake(void *ctx, struct tls_conn *tc, int dir, uint8_t type, struct bv msg,
+                          uint64_t off)
+{
+    struct tlsc *t = ts_container_of(tc, struct tlsc, tls);
+    (void)ctx;
+    (void)type;
+    (void)off;
+    tlsdec_handshake(t->dec, dir, t->m, msg);
+}
+
 static void tls_data(struct engine *e, struct tlsc *t, int dir, const struct pkt_meta *m,
                      struct bv data)
 {
@@ -450,7 +489,14 @@ static void tls_data(struct engine *e, struct tlsc *t, int dir, const struct pkt
     t->port[1 - dir] = m->dport;
     t->last_ns = m->ts_ns;
     struct tls_cb cb = { .ctx = e, .cert = tls_cert };
+    if (t->dec) {
+        cb.want_records = true;
+        cb.record = tls_record;
+        cb.handshake = tls_handshake;
+    }
+    t->m = m;
     tls_conn_feed(&t->tls, dir, data, &cb, &e->st);
+    t->m = NULL;
     if (!t->reported && (t->tls.state == TLS_ST_ESTABLISHED || t->tls.state == TLS_ST_FAILED))
         tls_report(e, t);
 }
@@ -508,8 +554,13 @@ static void tcp_gap(void *ctx, void **user, int dir, uint64_t nbytes)
         return;
     if (c->kind == CONN_SIP)
         sip_stream_gap(&c->sip[dir], &e->st);
-    else if (c->kind == CONN_TLS)
+    else if (c->kind == CONN_TLS) {
         tls_conn_gap(&c->tls->tls, dir);
+        if (c->tls->dec) {
+            tlsdec_gap(c->tls->dec, dir);
+            sip_stream_gap(&c->sip[dir], &e->st);
+        }
+    }
     else if (c->kind == CONN_WS)
         ws_stream_gap(&c->ws[dir]);
 }
@@ -527,6 +578,7 @@ static void tcp_close(void *ctx, void **user)
         tls_conn_close(&t->tls, &e->st);
         if (!t->reported && t->tls.have_ch)
             tls_report(e, t);
+        tlsdec_free(t->dec);
         free(t);
     }
     for (int i = 0; i < 2; i++) {
@@ -649,8 +701,23 @@ void engine_free(struct engine *e)
     free(e);
 }
 
+/* The key log's counters into the engine's (the file is read again as it
+ * grows: a live sensor's keys can arrive after their handshake). */
+static void tls_keys_tick(struct engine *e, uint64_t now)
+{
+    struct keylog_counts kc;
+    if (!e->cfg.tls_keys)
+        return;
+    if (now)
+        tlskeys_refresh(e->cfg.tls_keys, now);
+    keylog_counts(tlskeys_keylog(e->cfg.tls_keys), &kc);
+    e->st.v[TS_TLS_KEYLOG_LINES] = kc.lines;
+    e->st.v[TS_TLS_KEYLOG_BAD] = kc.bad;
+}
+
 static void tick(struct engine *e, uint64_t now)
 {
+    tls_keys_tick(e, now);
     decoder_expire(e->dec, now);
     tcp_reasm_expire(e->tcp, now);
     oflows_expire(e->oflows, now);
@@ -784,6 +851,7 @@ void engine_frame(struct engine *e, const struct ts_frame *f)
 
 void engine_finish(struct engine *e)
 {
+    tls_keys_tick(e, 0);
     tcp_reasm_flush(e->tcp);
     oflows_finish(e->oflows);
     if (e->calls)

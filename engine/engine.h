@@ -21,6 +21,8 @@ struct engine_config {
     const struct calls_config *calls_cfg; /* NULL: defaults */
     bool no_report;       /* a sensor: finished calls and streams go to the sinks
                            * only, none are kept in memory for a final report */
+    struct tlskeys *tls_keys; /* key material to decrypt SIP over TLS (crypto/tlskeys.h),
+                               * owned by the caller, outlives the engine; NULL: none */
 };
 
 struct engine;

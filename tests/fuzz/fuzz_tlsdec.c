@@ -1,10 +1,13 @@
-/* libFuzzer target: the parsers and record opening of crypto/. The first
- * byte picks:
+/* libFuzzer target: the TLS decryption path. The first byte picks:
  *   0: a key log (crypto/keylog.c) fed in pieces, then looked up;
  *   1: an a=crypto value (crypto/sdes.c);
- *   2: one record opened by crypto/tlsrec.c: [u16 suite][u16 version]
- *      [u8 flags][96 bytes of keys][record header and fragment].
- * An opened record is never longer than its fragment. */
+ *   2: a TLS connection: [u16 key log length][key log][records...] where
+ *      each chunk is [u8 dir|gap][u16 len][bytes], framed by dissect/tls.c
+ *      and decrypted by crypto/tlsdec.c with the key log's secrets (the
+ *      seeds are real sessions with their keys, see seeds.py);
+ *   3: one record opened by crypto/tlsrec.c under a suite and version
+ *      chosen by the input.
+ * Decrypted application data must lie within the record it came from. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,9 +17,86 @@
 #include "../../common/limits.h"
 #include "../../crypto/keylog.h"
 #include "../../crypto/sdes.h"
+#include "../../crypto/tlsdec.h"
+#include "../../crypto/tlskeys.h"
 #include "../../crypto/tlsrec.h"
+#include "../../dissect/tls.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static size_t plain_total;
+
+static void on_plain(void *ctx, int dir, struct bv plain)
+{
+    (void)ctx;
+    if (dir < 0 || dir > 1 || plain.len > TS_TLS_MAX_RECORD)
+        abort();
+    plain_total += plain.len;
+}
+
+struct fctx {
+    struct tlsdec *d;
+    struct pkt_meta m;
+};
+
+static void on_record(void *ctx, struct tls_conn *c, int dir, uint8_t type, uint16_t version,
+                      struct bv body, uint64_t off)
+{
+    struct fctx *f = ctx;
+    (void)c;
+    (void)off;
+    tlsdec_record(f->d, dir, &f->m, type, version, body, on_plain, NULL);
+}
+
+static void on_handshake(void *ctx, struct tls_conn *c, int dir, uint8_t type, struct bv msg,
+                         uint64_t off)
+{
+    struct fctx *f = ctx;
+    (void)c;
+    (void)type;
+    (void)off;
+    tlsdec_handshake(f->d, dir, &f->m, msg);
+}
+
+static void session(struct bv in)
+{
+    static struct tlskeys *keys;
+    static struct ts_stats st;
+    uint16_t kl;
+    struct bv log;
+    if (!bv_be16(&in, &kl) || !bv_take(&in, kl, &log))
+        return;
+    /* a fresh key table per input: nothing carries over between inputs */
+    tlskeys_free(keys);
+    keys = tlskeys_new();
+    if (!keys)
+        return;
+    tlskeys_feed_keylog(keys, log);
+    struct fctx f = { .d = tlsdec_new(keys, &st) };
+    f.m.src.family = f.m.dst.family = 4;
+    f.m.sport = 40000;
+    f.m.dport = 5061;
+    struct tls_conn c;
+    tls_conn_init(&c);
+    struct tls_cb cb = { .ctx = &f, .want_records = true, .record = on_record,
+                         .handshake = on_handshake };
+    uint8_t hdr;
+    uint16_t len;
+    struct bv chunk;
+    while (f.d && bv_u8(&in, &hdr) && bv_be16(&in, &len) && bv_take(&in, len, &chunk)) {
+        int dir = hdr & 1;
+        f.m.ts_ns += 1000000;
+        if (hdr & 2) {
+            tls_conn_gap(&c, dir);
+            tlsdec_gap(f.d, dir);
+        }
+        tls_conn_feed(&c, dir, chunk, &cb, &st);
+    }
+    (void)tlsdec_status(f.d);
+    tlsdec_free(f.d);
+    tls_conn_close(&c, &st);
+    tls_conn_cleanup(&c);
+}
 
 static void one_record(struct bv in)
 {
@@ -32,11 +112,11 @@ static void one_record(struct bv in)
     struct tlsrec r = { 0 };
     if (!tlsrec_init(&r, s, (uint16_t)(0x0301 + ver % 4), flags & 1, keys.p, keys.p + 32, keys.p + 48))
         return;
-    static uint8_t out[(16384 + 2048)];
+    static uint8_t out[TS_TLS_MAX_RECORD];
     size_t n = 0;
     uint8_t type;
     struct bv frag = bv_from(in, 5);
-    if (frag.len <= (16384 + 2048) && tlsrec_open(&r, in.p, frag.p, frag.len, out, &n, &type) == TLSREC_OK &&
+    if (frag.len <= TS_TLS_MAX_RECORD && tlsrec_open(&r, in.p, frag.p, frag.len, out, &n, &type) == TLSREC_OK &&
         n > frag.len)
         abort();
     tlsrec_cleanup(&r);
@@ -47,7 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     struct bv in = bv_make(data + 1, size - 1);
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
     case 0: {
         struct keylog *k = keylog_new();
         if (!k)
@@ -69,6 +149,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         break;
     }
+    case 2:
+        session(in);
+        break;
     default:
         one_record(in);
         break;

@@ -20,9 +20,10 @@
           parameter with valid and boundary values;
   tlsdec: [u8 mode] + a key log (mode 0: lines of every label, a bad one),
           an a=crypto value (mode 1: every a=crypto of the captures' SDP and
-          one per suite with lifetime and MKI), or one TLS record with its
-          suite, version and keys (mode 2: records sealed here for every
-          cipher family are not needed: the parser paths are the target);
+          one per suite with lifetime and MKI), a TLS connection with its key
+          log (mode 2: real sessions made here by Python's ssl over memory
+          BIOs, TLS 1.2 GCM, CBC, ChaCha20, RSA key exchange and TLS 1.3),
+          or one TLS record with its suite, version and keys (mode 3);
   audio:  [u8 codec][u8 rate] + [u8 ctl][u8 dt][u16 len][payload] records
           (see fuzz_audio.c): the RTP payloads of the captures' G.711,
           G.722 and G.729 streams (48 packets each, with comfort noise and
@@ -435,35 +436,6 @@ def vq_seeds(pcaps, names, out):
     return n
 
 
-def tlsdec_seeds(pcaps, names, out):
-    n = 0
-    r32 = "0123456789abcdef" * 4
-    log = ("# comment\nCLIENT_RANDOM %s %s\nCLIENT_HANDSHAKE_TRAFFIC_SECRET %s %s\n"
-           "SERVER_TRAFFIC_SECRET_0 %s %s\nEXPORTER_SECRET %s %s\nCLIENT_RANDOM bad\n"
-           % (r32, "ab" * 48, r32, "cd" * 32, r32, "ef" * 48, r32, "01" * 32))
-    seeds = [b"\x00" + bytes.fromhex(r32) + log.encode()]
-    cryptos = set()
-    for name, i, msg in sip_frames(pcaps, names, 200):
-        for m in re.finditer(rb"a=crypto:([^\r\n]*)", msg):
-            cryptos.add(m.group(1))
-    for suite, klen in (("AES_CM_128_HMAC_SHA1_80", 30), ("AES_CM_128_HMAC_SHA1_32", 30),
-                        ("AES_256_CM_HMAC_SHA1_80", 46), ("AEAD_AES_256_GCM", 44)):
-        import base64
-        key = base64.b64encode(bytes(range(klen))).decode()
-        cryptos.add(("1 %s inline:%s|2^31|1:1" % (suite, key)).encode())
-        cryptos.add(("2 %s inline:%s" % (suite, key)).encode())
-    seeds += [b"\x01" + c for c in sorted(cryptos)]
-    for suite, ver in ((0xc02f, 3), (0x002f, 0), (0xc014, 3), (0xcca8, 3), (0x1301, 3), (0xc0ac, 3)):
-        body = bytes(range(64))
-        seeds.append(b"\x02" + struct.pack(">HHB", suite, ver, ver & 1) + bytes(range(96)) +
-                     bytes([23, 3, 3, 0, len(body)]) + body)
-    for k, seed in enumerate(seeds):
-        with open(os.path.join(out, "tlsdec-%d" % k), "wb") as g:
-            g.write(seed)
-        n += 1
-    return n
-
-
 def tcp_payloads(frame, lt):
     """(src, dst, payload) of an IPv4/IPv6 TCP frame (Ethernet, SLL, raw IP)."""
     off = {1: 14, 113: 16, 101: 0, 12: 0, 228: 0, 229: 0}.get(lt)
@@ -579,6 +551,108 @@ def tls_seeds(pcaps, names, out):
             with open(os.path.join(out, f"built-{label}-{flags}-{chunk}"), "wb") as g:
                 g.write(bytes([flags]) + b"".join(tls_seg(d, p, chunk) for d, p in conv))
             n += 1
+    return n
+
+
+def tls_session_seeds():
+    """Real TLS sessions for fuzz_tlsdec (mode 2): Python's ssl (OpenSSL)
+    client and server over memory BIOs with a key log, carrying a SIP
+    message each way; the seed is [2][u16 key log length][key log]
+    [u8 dir][u16 len][bytes]... Also mode 3 seeds: one record each."""
+    import ssl
+    import tempfile
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        key, cert, kl = (os.path.join(tmp, n) for n in ("k.pem", "c.pem", "keys"))
+        r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                            "-out", cert, "-days", "2", "-subj", "/CN=fuzz"], capture_output=True)
+        if r.returncode != 0:
+            return out
+        cases = [("ECDHE-RSA-AES128-GCM-SHA256", ssl.TLSVersion.TLSv1_2),
+                 ("ECDHE-RSA-AES256-SHA384", ssl.TLSVersion.TLSv1_2),
+                 ("ECDHE-RSA-CHACHA20-POLY1305", ssl.TLSVersion.TLSv1_2),
+                 ("AES128-SHA", ssl.TLSVersion.TLSv1_2),
+                 (None, ssl.TLSVersion.TLSv1_3)]
+        sip = (b"OPTIONS sip:fuzz@example.com SIP/2.0\r\nVia: SIP/2.0/TLS 10.0.0.1;branch=z9hG4bK1\r\n"
+               b"Call-ID: fuzz@tls\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")
+        for ciphers, ver in cases:
+            if os.path.exists(kl):
+                os.unlink(kl)
+            sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            sctx.load_cert_chain(cert, key)
+            cctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            cctx.check_hostname = False
+            cctx.verify_mode = ssl.CERT_NONE
+            cctx.keylog_filename = kl
+            cctx.maximum_version = ver
+            cctx.minimum_version = ver
+            if ciphers:
+                cctx.set_ciphers(ciphers)
+                sctx.set_ciphers(ciphers)
+            bio = [ssl.MemoryBIO() for _ in range(4)]  # c->s in/out, s->c
+            c = cctx.wrap_bio(bio[0], bio[1])
+            s = sctx.wrap_bio(bio[2], bio[3], server_side=True)
+            chunks = []
+
+            def pump():
+                for src, dst, d in ((bio[1], bio[2], 0), (bio[3], bio[0], 1)):
+                    data = src.read()
+                    if data:
+                        chunks.append((d, data))
+                        dst.write(data)
+            for _ in range(10):
+                for side in (c, s):
+                    try:
+                        side.do_handshake()
+                    except ssl.SSLWantReadError:
+                        pass
+                pump()
+            try:
+                c.write(sip)
+                pump()
+                s.read(4096)
+                s.write(sip.replace(b"OPTIONS sip", b"SIP/2.0 200 OK\r\nX: sip"))
+                pump()
+                c.read(4096)
+            except ssl.SSLError:
+                continue
+            log = open(kl, "rb").read()
+            seed = bytes([2]) + struct.pack(">H", len(log)) + log
+            for d, data in chunks:
+                for i in range(0, len(data), 60000):
+                    part = data[i:i + 60000]
+                    seed += bytes([d]) + struct.pack(">H", len(part)) + part
+            out.append(seed)
+    return out
+
+
+def tlsdec_seeds(pcaps, names, out):
+    n = 0
+    r32 = "0123456789abcdef" * 4
+    log = ("# comment\nCLIENT_RANDOM %s %s\nCLIENT_HANDSHAKE_TRAFFIC_SECRET %s %s\n"
+           "SERVER_TRAFFIC_SECRET_0 %s %s\nEXPORTER_SECRET %s %s\nCLIENT_RANDOM bad\n"
+           % (r32, "ab" * 48, r32, "cd" * 32, r32, "ef" * 48, r32, "01" * 32))
+    seeds = [b"\x00" + bytes.fromhex(r32) + log.encode()]
+    cryptos = set()
+    for name, i, msg in sip_frames(pcaps, names, 200):
+        for m in re.finditer(rb"a=crypto:([^\r\n]*)", msg):
+            cryptos.add(m.group(1))
+    for suite, klen in (("AES_CM_128_HMAC_SHA1_80", 30), ("AES_CM_128_HMAC_SHA1_32", 30),
+                        ("AES_256_CM_HMAC_SHA1_80", 46), ("AEAD_AES_256_GCM", 44)):
+        import base64
+        key = base64.b64encode(bytes(range(klen))).decode()
+        cryptos.add(("1 %s inline:%s|2^31|1:1" % (suite, key)).encode())
+        cryptos.add(("2 %s inline:%s" % (suite, key)).encode())
+    seeds += [b"\x01" + c for c in sorted(cryptos)]
+    for suite, ver in ((0xc02f, 3), (0x002f, 0), (0xc014, 3), (0xcca8, 3), (0x1301, 3), (0xc0ac, 3)):
+        body = bytes(range(64))
+        seeds.append(b"\x03" + struct.pack(">HHB", suite, ver, ver & 1) + bytes(range(96)) +
+                     bytes([23, 3, 3, 0, len(body)]) + body)
+    seeds += tls_session_seeds()
+    for k, seed in enumerate(seeds):
+        with open(os.path.join(out, "tlsdec-%d" % k), "wb") as g:
+            g.write(seed)
+        n += 1
     return n
 
 
