@@ -305,7 +305,7 @@ static void server_hello(struct tlsdec *d, int dir, struct bv body)
 
 static void client_key_exchange(struct tlsdec *d, int dir, struct bv b)
 {
-    if (dir != d->cdir || !d->sh_seen || d->version == 0x0304 || d->cke_seen)
+    if (dir != d->cdir || !d->sh_seen || !d->suite || d->version == 0x0304 || d->cke_seen)
         return;
     d->cke_seen = true;
     if (d->suite->kx != TLSREC_KX_RSA) {
@@ -604,7 +604,9 @@ void tlsdec_handshake(struct tlsdec *d, int dir, const struct pkt_meta *m, struc
 {
     uint8_t type;
     dir &= 1;
-    if (!bv_peek_u8(msg, 0, &type) || d->d[dir].enc)
+    /* a stopped connection (no key, unsupported suite...) reads no more:
+     * after a refused ServerHello there is no suite to read it with */
+    if (!bv_peek_u8(msg, 0, &type) || d->d[dir].enc || (d->d[0].dead && d->d[1].dead))
         return;
     if (m)
         d->now = m->ts_ns;
