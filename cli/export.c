@@ -93,6 +93,12 @@ static int export_audio(const char *db, int64_t id, const char *leg_s, const cha
            r.rate ? (double)r.frames / r.rate : 0.0, r.rate, to_stdout ? "standard output" : out);
     if (r.srtp_skipped)
         fprintf(sum, "  %llu SRTP packets left out: no keys\n", (unsigned long long)r.srtp_skipped);
+    if (r.srtp_opened || r.srtp_failed)
+        fprintf(sum, "  SRTP: %llu packets decrypted with the SDP's keys, %llu failed to "
+                     "authenticate (wrong key or tampered: left out as silence)\n",
+                (unsigned long long)r.srtp_opened, (unsigned long long)r.srtp_failed);
+    if (r.tones)
+        fprintf(sum, "  %llu DTMF events rendered as tones\n", (unsigned long long)r.tones);
     if (r.cut)
         fprintf(sum, "  cut at %u s\n", TS_AUDIO_MAX_SECONDS);
     return 0;

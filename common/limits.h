@@ -97,6 +97,9 @@
 #define TS_SDP_MAX_MEDIA 16
 /* rtpmap/fmtp entries per m= section. */
 #define TS_SDP_MAX_FORMATS 32
+/* a=crypto values kept per m= section: an offer lists a few suites
+ * (RFC 4568 section 5.1); further lines are ignored */
+#define TS_SDP_MAX_CRYPTO 4
 
 /* ---- RTP / RTCP ---- */
 /* RTCP packets kept per compound datagram (RFC 3550 6.1: SR/RR, SDES, BYE,
@@ -159,6 +162,15 @@
 #define TS_AUDIO_RESYNC_RUN 5u
 /* Comfort noise (RFC 3389) fills at most this long after a SID packet. */
 #define TS_AUDIO_CN_MAX_MS 10000u
+/* SDES keys tried per party of an exported leg: an offer lists a few
+ * suites (RFC 4568 5.1), a re-INVITE may rekey. */
+#define TS_AUDIO_SDES_KEYS 4
+/* SIP messages of a leg read for SDP (keys, telephone-event type) by an
+ * audio export, newest first: the offer, answer and a few re-INVITEs. */
+#define TS_AUDIO_SDP_MSGS 64
+/* Longest DTMF tone rendered (ms): RFC 4733 2.5.1.5 lets an event's
+ * duration grow without end; a phone stops playing long before. */
+#define TS_AUDIO_TONE_MAX_MS 10000u
 
 /* ---- calls (dialogs, legs, correlation, trunks) ---- */
 /* INVITE dialogs (legs) held at once, open or waiting to be emitted; LRU

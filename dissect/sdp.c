@@ -303,6 +303,8 @@ static void sdp_attr(struct sdp *s, struct sdp_media *m, struct bv v)
         m->rtcp_mux = true;
     } else if (id == A_CRYPTO) {
         m->crypto = true;
+        if (m->ncrypto < TS_SDP_MAX_CRYPTO)
+            m->crypto_val[m->ncrypto++] = val;
     } else if (id == A_LABEL) {
         m->label = val;
     }

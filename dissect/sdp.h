@@ -107,6 +107,8 @@ struct sdp_media {
     struct sdp_conn rtcp_conn; /* a=rtcp address, when given */
     bool rtcp_mux;
     bool crypto;            /* a=crypto (SDES-SRTP, RFC 4568) */
+    uint8_t ncrypto;        /* a=crypto values kept (the first TS_SDP_MAX_CRYPTO) */
+    struct bv crypto_val[TS_SDP_MAX_CRYPTO]; /* "1 AES_CM_128_HMAC_SHA1_80 inline:..." */
     bool fingerprint;       /* a=fingerprint here or at session level (DTLS-SRTP) */
     struct bv label;        /* a=label (RFC 4574) */
     int16_t te_pt;          /* telephone-event payload type, -1 when none */

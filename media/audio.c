@@ -6,7 +6,11 @@
  * depth would. A place off by TS_AUDIO_RESYNC_MS (timestamp reset), or off
  * by more than the buffer TS_AUDIO_RESYNC_RUN times in a row (clock
  * drift, a lasting delay change), re-anchors. Comfort noise per RFC 3389 3.1 (level in -dBov) until the next
- * packet. Memory: the kept payloads (TS_AUDIO_MAX_BYTES) and two buffers
+ * packet. A DTMF event (RFC 4733 2.3: its timestamp is the event's start,
+ * its packets are sent as its duration grows) is placed as if it arrived
+ * when it began, and rendered as the ITU-T Q.23 pair of sines for its
+ * longest duration, at the event's volume (-dBm0, split evenly between
+ * the two tones; 0 dBm0 is 3.17 dB under a full-scale sine, ITU-T G.711). Memory: the kept payloads (TS_AUDIO_MAX_BYTES) and two buffers
  * of one packet's samples. */
 #include "audio.h"
 
@@ -22,7 +26,13 @@
 #define NS_PER_S 1000000000ll
 #define CN_PT 13
 
-enum { P_CN = 1, P_OTHER = 2 };
+enum { P_CN = 1, P_OTHER = 2, P_EVENT = 3 };
+
+/* ITU-T Q.23: rows and columns of the keypad, events 0-15 (RFC 4733 3.2) */
+static const uint16_t dtmf_lo[16] = { 941, 697, 697, 697, 770, 770, 770, 852,
+                                      852, 852, 941, 941, 697, 770, 852, 941 };
+static const uint16_t dtmf_hi[16] = { 1336, 1209, 1336, 1477, 1209, 1336, 1477, 1209,
+                                      1336, 1477, 1209, 1477, 1633, 1633, 1633, 1633 };
 
 struct pkt {
     uint64_t arrival_ns;
@@ -32,8 +42,10 @@ struct pkt {
     uint32_t idx;     /* arrival order */
     uint32_t cn_len;  /* comfort noise: samples to fill */
     uint16_t seq;
-    uint8_t kind;     /* 0 audio, P_CN, P_OTHER */
-    uint8_t cn_level;
+    uint8_t kind;     /* 0 audio, P_CN, P_OTHER, P_EVENT */
+    uint8_t cn_level; /* P_CN; P_EVENT: the volume */
+    uint8_t event;    /* P_EVENT: 0-15 */
+    uint32_t ev_len;  /* P_EVENT: the duration so far, in RTP clock units */
 };
 
 struct audio_track {
@@ -42,6 +54,8 @@ struct audio_track {
     void *dec;
     uint32_t clock, native, out_rate, up; /* up = out_rate / native */
     uint8_t pt;
+    bool has_te;
+    uint8_t te_pt;
     uint64_t origin_ns;
     struct pkt *pk;
     size_t n, cap;
@@ -60,6 +74,9 @@ struct audio_track {
     int16_t last;      /* last decoded sample (interpolation history) */
     uint64_t cn_from, cn_to;
     double cn_amp;
+    uint64_t tone_from, tone_to, tone_done; /* the DTMF tone playing, rendered up to tone_done */
+    double tone_amp;
+    uint8_t tone_ev;
     uint32_t rng;
     struct audio_stats st;
 };
@@ -189,6 +206,12 @@ void audio_track_free(struct audio_track *t)
     free(t);
 }
 
+void audio_track_set_events(struct audio_track *t, uint8_t te_pt)
+{
+    t->has_te = true;
+    t->te_pt = te_pt;
+}
+
 bool audio_track_add(struct audio_track *t, const struct audio_rtp *r, struct bv payload)
 {
     t->st.packets++;
@@ -227,6 +250,16 @@ bool audio_track_add(struct audio_track *t, const struct audio_rtp *r, struct bv
     p->off = (uint32_t)t->alen;
     p->len = (uint32_t)payload.len;
     p->kind = r->pt == t->pt ? 0 : r->pt == CN_PT ? P_CN : P_OTHER;
+    uint8_t ev, flags, d0, d1;
+    if (p->kind == P_OTHER && t->has_te && r->pt == t->te_pt && bv_peek_u8(payload, 0, &ev) &&
+        bv_peek_u8(payload, 1, &flags) && bv_peek_u8(payload, 2, &d0) &&
+        bv_peek_u8(payload, 3, &d1) && ev < 16) {
+        /* RFC 4733 2.3: event, E|R|volume, duration */
+        p->kind = P_EVENT;
+        p->event = ev;
+        p->cn_level = flags & 0x3f;
+        p->ev_len = (uint32_t)d0 << 8 | d1;
+    }
     if (p->kind == P_CN) {
         uint8_t lvl = 127;
         if (!bv_peek_u8(payload, 0, &lvl))
@@ -260,6 +293,14 @@ static uint64_t pkt_samples(const struct audio_track *t, const struct pkt *p)
     return s > TS_AUDIO_MAX_PKT_SAMPLES ? TS_AUDIO_MAX_PKT_SAMPLES : s;
 }
 
+/* Output samples of a DTMF event's duration so far, capped. */
+static uint64_t tone_samples(const struct audio_track *t, const struct pkt *p)
+{
+    uint64_t s = (uint64_t)p->ev_len * t->out_rate / t->clock;
+    uint64_t cap = (uint64_t)TS_AUDIO_TONE_MAX_MS * t->out_rate / 1000;
+    return s < cap ? s : cap;
+}
+
 uint64_t audio_track_finish(struct audio_track *t)
 {
     const int64_t jb = (int64_t)TS_AUDIO_JB_MS * 1000000, resync = (int64_t)TS_AUDIO_RESYNC_MS * 1000000;
@@ -275,9 +316,13 @@ uint64_t audio_track_finish(struct audio_track *t)
     for (size_t i = 0; i < t->n; i++) {
         struct pkt *p = &t->pk[i];
         uint32_t ts = (uint32_t)p->ext;
+        /* an event's packet leaves when its duration so far has passed */
+        int64_t arr = (int64_t)p->arrival_ns;
+        if (p->kind == P_EVENT)
+            arr -= (int64_t)p->ev_len * NS_PER_S / (int64_t)t->clock;
         if (i == 0) {
             prev_ext = (int64_t)1 << 32;
-            a_arr = (int64_t)p->arrival_ns;
+            a_arr = arr;
             a_ext = prev_ext;
             eseq = seq_lo = seq_hi = (int64_t)1 << 20;
         } else {
@@ -292,14 +337,14 @@ uint64_t audio_track_finish(struct audio_track *t)
         if (eseq > seq_hi)
             seq_hi = eseq;
         int64_t due = a_arr + (p->ext - a_ext) * NS_PER_S / (int64_t)t->clock;
-        int64_t off = (int64_t)p->arrival_ns - due;
+        int64_t off = arr - due;
         /* off by more than the buffer several times in a row: the clocks
          * drifted apart or the delay changed for good, so start again here
          * as a phone's buffer would; once is jitter (late: dropped) */
         off_run = off > jb || off < -jb ? off_run + 1 : 0;
         if (off > resync || off < -resync || off_run >= TS_AUDIO_RESYNC_RUN) {
             t->st.resyncs++;
-            a_arr = (int64_t)p->arrival_ns;
+            a_arr = arr;
             a_ext = p->ext;
             off_run = 0;
         } else if (off > jb) {
@@ -360,6 +405,8 @@ uint64_t audio_track_finish(struct audio_track *t)
             e = (uint64_t)p->pos + p->cn_len;
         } else if (p->kind == P_OTHER) {
             e = (uint64_t)p->pos;
+        } else if (p->kind == P_EVENT) {
+            e = (uint64_t)p->pos + tone_samples(t, p);
         } else {
             e = (uint64_t)p->pos + pkt_samples(t, p);
         }
@@ -409,9 +456,39 @@ static void cn_fill(struct audio_track *t, uint64_t from, int16_t *out, size_t n
     }
 }
 
+/* The DTMF tone's samples in the window not rendered yet. */
+static void tone_fill(struct audio_track *t, uint64_t from, int16_t *out, size_t n)
+{
+    uint64_t a = t->tone_done > from ? t->tone_done : from;
+    uint64_t b = t->tone_to < from + n ? t->tone_to : from + n;
+    const double w1 = 2.0 * M_PI * dtmf_lo[t->tone_ev] / t->out_rate;
+    const double w2 = 2.0 * M_PI * dtmf_hi[t->tone_ev] / t->out_rate;
+    for (uint64_t i = a; i < b; i++) {
+        double k = (double)(i - t->tone_from);
+        out[i - from] = sat_add(out[i - from], (int32_t)lround(t->tone_amp * (sin(w1 * k) + sin(w2 * k))));
+    }
+    if (b > t->tone_done)
+        t->tone_done = b;
+}
+
 static void decode_one(struct audio_track *t, const struct pkt *p, uint64_t from, int16_t *out,
                        size_t n)
 {
+    if (p->kind == P_EVENT) {
+        /* the packets of one event share its start: each one extends it */
+        if (t->tone_from != (uint64_t)p->pos || t->tone_ev != p->event || !t->tone_to) {
+            t->st.tones++;
+            t->tone_from = t->tone_done = t->tone_to = (uint64_t)p->pos;
+            t->tone_ev = p->event;
+            /* -volume dBm0 in all, half the power in each tone */
+            t->tone_amp = 32767.0 * pow(10.0, (-3.17 - (double)p->cn_level) / 20.0) / sqrt(2.0);
+        }
+        uint64_t e = (uint64_t)p->pos + tone_samples(t, p);
+        if (e > t->tone_to)
+            t->tone_to = e;
+        tone_fill(t, from, out, n);
+        return;
+    }
     if (p->kind == P_OTHER) {
         t->st.events++;
         return;
@@ -477,6 +554,7 @@ void audio_track_render(struct audio_track *t, uint64_t from, int16_t *out, size
     }
     t->pend_at = from + n;
     cn_fill(t, from, out, n);
+    tone_fill(t, from, out, n);
     while (t->cur < t->n && (uint64_t)t->pk[t->cur].pos < from + n) {
         decode_one(t, &t->pk[t->cur], from, out, n);
         t->cur++;

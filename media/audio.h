@@ -2,7 +2,8 @@
  * A-law and mu-law (ITU-T G.711), G.722 (RFC 3551 4.5.2: 16 kHz audio on
  * an 8 kHz RTP clock), G.729 with Annex B SID frames (RFC 3551 4.5.6),
  * Opus (RFC 7587), L16 (RFC 3551 4.5.11), comfort noise (RFC 3389) and
- * telephone-event (RFC 4733, rendered as silence). Packets are placed by
+ * telephone-event (RFC 4733: DTMF events 0-15 rendered as their ITU-T
+ * Q.23 tone pairs at the event's volume, other events as silence). Packets are placed by
  * RTP timestamp, anchored at arrival time, through a fixed de-jitter
  * buffer: lost and late packets leave silence where they belonged, so gaps
  * sound like gaps. One track is one stream (5-tuple + SSRC); the caller
@@ -42,7 +43,8 @@ struct audio_stats {
     uint64_t duplicates;   /* same timestamp and sequence number again */
     uint64_t lost;         /* sequence numbers never seen (between first and last) */
     uint64_t cn;           /* RFC 3389 comfort noise packets */
-    uint64_t events;       /* other payload types (telephone-event, ...): silence */
+    uint64_t events;       /* other payload types, non-DTMF events: silence */
+    uint64_t tones;        /* DTMF events rendered as tones */
     uint64_t bad;          /* the codec refused the payload */
     uint64_t dropped;      /* past TS_AUDIO_MAX_BYTES / _PKTS / _SECONDS */
     uint64_t resyncs;      /* timeline restarted (timestamp jump) */
@@ -58,6 +60,9 @@ struct audio_track;
 struct audio_track *audio_track_new(enum audio_codec c, uint32_t clock, uint8_t pt,
                                     uint32_t out_rate, uint64_t origin_ns);
 void audio_track_free(struct audio_track *t);
+/* Payload type te_pt carries RFC 4733 telephone-events (on the track's
+ * clock): DTMF digits are rendered as tones. Before the first add. */
+void audio_track_set_events(struct audio_track *t, uint8_t te_pt);
 
 /* One RTP packet's fields and payload (copied), packets in arrival order.
  * Returns false only when the packet was not kept (counted). */

@@ -5,8 +5,14 @@
  * INVITE, so a message's time on the ladder is its place in the file.
  * Which party sent a stream comes from the SDP endpoints stored on the leg
  * (RFC 3264: a party receives where its SDP says, so RTP to the caller's
- * endpoint is the callee speaking). SRTP (RFC 3711) payloads go through
- * the caller's unprotect hook; without one they are counted and left out. */
+ * endpoint is the callee speaking). SRTP (RFC 3711): each party's SDES
+ * keys (RFC 4568 a=crypto: the keys a party sends with) come from the
+ * leg's stored SDP, found by the party's media endpoint, and a stream is
+ * opened by crypto/srtpdec with the first key that authenticates one of
+ * its packets; a packet no key opens (wrong key, tampering) is counted and
+ * left out as silence, never decoded as noise. A caller's unprotect hook,
+ * when given, is used instead. The telephone-event payload type (RFC
+ * 4733) each party's SDP gave lets the decoder render DTMF tones. */
 #include "store_int.h"
 
 #include <stdlib.h>
@@ -14,7 +20,11 @@
 
 #include "../capture/decode.h"
 #include "../common/limits.h"
+#include "../crypto/sdes.h"
+#include "../crypto/srtpdec.h"
 #include "../dissect/rtp.h"
+#include "../dissect/sdp.h"
+#include "../dissect/sip.h"
 #include "../media/audio.h"
 #include "../media/media.h"
 
@@ -31,11 +41,23 @@ struct atrack {
     uint32_t clock;
     uint8_t pt;
     struct audio_track *t;
+    struct srtpdec *dec[2 * TS_AUDIO_SDES_KEYS]; /* its sender's keys, then the other's */
+    size_t ndec;
+    int chosen; /* the decoder that authenticated a packet; -1 none yet */
+};
+
+/* What one party's SDP announced: the SDES keys it sends with, its
+ * telephone-event payload type. */
+struct party {
+    struct sdes_key keys[TS_AUDIO_SDES_KEYS];
+    size_t nkeys;
+    int te_pt; /* -1 none */
 };
 
 struct aexp {
     struct atrack tr[TS_AUDIO_MAX_TRACKS];
     size_t ntr;
+    struct party pm[2]; /* caller, callee */
     const struct st_audio_opts *o;
     struct st_audio_result *res;
     uint8_t *clear; /* unprotected packet */
@@ -53,6 +75,39 @@ static bool ep_is(const struct ts_addr *a, uint16_t port, const struct ts_addr *
     return bset && port == bport && ts_addr_eq(a, b);
 }
 
+/* An SRTP packet of track a into x->clear: its length, 0 when no key
+ * opens it (counted). The first decoder that authenticates a packet is
+ * kept for the rest of the stream. */
+static size_t open_srtp(struct aexp *x, struct atrack *a, struct bv payload)
+{
+    if (!a->ndec) {
+        x->res->srtp_skipped++;
+        return 0;
+    }
+    bool replay = false;
+    for (size_t k = 0; k < a->ndec; k++) {
+        size_t i = a->chosen >= 0 ? (size_t)a->chosen : k;
+        struct bv b = payload;
+        size_t out = 0;
+        if (!bv_copy(&b, x->clear, payload.len))
+            return 0;
+        enum srtpdec_result r = srtpdec_rtp(a->dec[i], x->clear, payload.len, &out);
+        if (r == SRTPDEC_OK) {
+            a->chosen = (int)i;
+            x->res->srtp_opened++;
+            return out;
+        }
+        replay = replay || r == SRTPDEC_REPLAY;
+        if (a->chosen >= 0)
+            break;
+    }
+    if (replay)
+        x->res->srtp_replayed++; /* a copy of a packet already placed */
+    else
+        x->res->srtp_failed++;
+    return 0;
+}
+
 static void on_udp(void *ctx, const struct pkt_meta *m, struct bv payload)
 {
     struct aexp *x = ctx;
@@ -67,12 +122,15 @@ static void on_udp(void *ctx, const struct pkt_meta *m, struct bv payload)
         struct bv pkt = payload;
         if (a->srtp) {
             size_t n = 0;
-            if (x->o && x->o->unprotect)
+            if (x->o && x->o->unprotect) {
                 n = x->o->unprotect(x->o->unprotect_ctx, payload, x->clear, UDP_PAYLOAD_SPACE);
-            if (n == 0) {
-                x->res->srtp_skipped++;
-                return;
+                if (n == 0)
+                    x->res->srtp_skipped++;
+            } else if (payload.len <= UDP_PAYLOAD_SPACE) {
+                n = open_srtp(x, a, payload);
             }
+            if (n == 0)
+                return;
             pkt = bv_make(x->clear, n);
         }
         struct rtp_hdr h;
@@ -99,6 +157,69 @@ static void on_frame(void *ctx, const struct ts_frame *f, bool sip)
     struct frames_ctx *fc = ctx;
     if (!sip)
         decoder_frame(fc->dec, f);
+}
+
+/* The leg's SDP bodies, newest first (at most TS_AUDIO_SDP_MSGS): the
+ * a=crypto keys and telephone-event type of each audio section whose
+ * endpoint is the caller's or the callee's media endpoint. */
+static int load_sdp(sqlite3 *h, int64_t leg_id, const struct ts_addr ep[2], const int64_t port[2],
+                    const bool have[2], struct aexp *x)
+{
+    sqlite3_stmt *s = NULL;
+    struct sip_msg *msg = malloc(sizeof *msg);
+    struct sdp *sdp = malloc(sizeof *sdp);
+    int rc = ST_ERR_NOMEM;
+    if (!msg || !sdp)
+        goto out;
+    rc = ST_ERR_SQL;
+    if (sqlite3_prepare_v2(h, "SELECT m.raw FROM sip_links k JOIN sip_messages m ON m.id=k.msg_id"
+                           " WHERE k.leg_id=?1 ORDER BY m.ts DESC, m.id DESC LIMIT ?2",
+                           -1, &s, NULL) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, leg_id);
+    sqlite3_bind_int(s, 2, TS_AUDIO_SDP_MSGS);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const void *raw = sqlite3_column_blob(s, 0);
+        int len = sqlite3_column_bytes(s, 0);
+        if (!raw || len <= 0 || sip_parse(raw, (size_t)len, false, msg) != SIP_OK ||
+            !bv_starts_with(msg->body, "v="))
+            continue;
+        sdp_parse(msg->body, sdp);
+        for (uint8_t i = 0; i < sdp->nmedia; i++) {
+            const struct sdp_media *m = &sdp->media[i];
+            const struct sdp_conn *c = sdp_media_conn(sdp, m);
+            if (m->type != SDP_MEDIA_AUDIO || !c->present || !c->family)
+                continue;
+            struct ts_addr a;
+            memset(&a, 0, sizeof a);
+            a.family = c->family;
+            memcpy(a.a, c->addr, sizeof a.a);
+            for (int p = 0; p < 2; p++) {
+                if (!have[p] || port[p] != m->port || !ts_addr_eq(&a, &ep[p]))
+                    continue;
+                struct party *pm = &x->pm[p];
+                if (pm->te_pt < 0 && m->te_pt >= 0)
+                    pm->te_pt = m->te_pt;
+                for (uint8_t k = 0; k < m->ncrypto && pm->nkeys < TS_AUDIO_SDES_KEYS; k++) {
+                    struct sdes_key key;
+                    if (sdes_parse(m->crypto_val[k], &key) != SDES_OK)
+                        continue;
+                    bool dup = false;
+                    for (size_t j = 0; j < pm->nkeys; j++)
+                        dup = dup || (pm->keys[j].suite == key.suite &&
+                                      !memcmp(pm->keys[j].key, key.key, sizeof key.key));
+                    if (!dup)
+                        pm->keys[pm->nkeys++] = key;
+                }
+            }
+        }
+    }
+    rc = ST_OK;
+out:
+    sqlite3_finalize(s);
+    free(msg);
+    free(sdp);
+    return rc;
 }
 
 /* Call times, the chosen leg and its streams into x. */
@@ -201,10 +322,21 @@ static int load(sqlite3 *h, int64_t call_id, int leg, struct aexp *x, uint64_t *
             a.clock = clock > 0 ? (uint32_t)clock : c == AUDIO_OPUS ? 48000 : native;
             if (c == AUDIO_G722)
                 a.clock = 8000; /* RFC 3551 4.5.2, whatever an SDP claims */
+            a.chosen = -1;
             x->tr[x->ntr++] = a;
         }
         sqlite3_finalize(s);
         s = NULL;
+        const struct ts_addr ep[2] = { caller, callee };
+        const int64_t port[2] = { caller_port, callee_port };
+        const bool have[2] = { has_caller, has_callee };
+        rc = load_sdp(h, leg_id, ep, port, have, x);
+        if (rc == ST_ERR_NOMEM) {
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
+        if (rc != ST_OK)
+            goto sqlerr;
     }
     rc = ST_OK;
     goto out;
@@ -236,6 +368,7 @@ int st_export_audio(const char *db_path, int64_t call_id, int leg, FILE *out,
     x.res = res ? res : &dummy;
     memset(x.res, 0, sizeof *x.res);
     x.res->leg = -1;
+    x.pm[0].te_pt = x.pm[1].te_pt = -1;
 
     rc = st_open_handle(db_path, false, &h, err, errlen);
     if (rc != ST_OK)
@@ -247,11 +380,25 @@ int st_export_audio(const char *db_path, int64_t call_id, int leg, FILE *out,
         goto out;
     x.res->rate = rate;
     for (size_t i = 0; i < x.ntr; i++) {
-        x.tr[i].t = audio_track_new(x.tr[i].codec, x.tr[i].clock, x.tr[i].pt, rate, start);
-        if (!x.tr[i].t) {
+        struct atrack *a = &x.tr[i];
+        a->t = audio_track_new(a->codec, a->clock, a->pt, rate, start);
+        if (!a->t) {
             snprintf(err, errlen, "out of memory");
             rc = ST_ERR_NOMEM;
             goto out;
+        }
+        int te = x.pm[a->party].te_pt >= 0 ? x.pm[a->party].te_pt : x.pm[1 - a->party].te_pt;
+        if (te >= 0 && te != a->pt)
+            audio_track_set_events(a->t, (uint8_t)te);
+        /* the sender's keys first (RFC 4568 6.1), then the other party's in
+         * case the endpoints did not match the SDP (NAT) */
+        for (int p = 0; a->srtp && p < 2; p++) {
+            const struct party *pm = &x.pm[p == 0 ? a->party : 1 - a->party];
+            for (size_t k = 0; k < pm->nkeys && a->ndec < sizeof a->dec / sizeof *a->dec; k++) {
+                struct srtpdec *d = srtpdec_new(&pm->keys[k], a->ssrc);
+                if (d)
+                    a->dec[a->ndec++] = d;
+            }
         }
     }
     x.clear = malloc(UDP_PAYLOAD_SPACE);
@@ -318,6 +465,7 @@ int st_export_audio(const char *db_path, int64_t call_id, int leg, FILE *out,
         x.res->late += as->late;
         x.res->lost += as->lost;
         x.res->bad += as->bad;
+        x.res->tones += as->tones;
         x.res->tracks++;
         x.res->codec[x.tr[i].party] = (int)x.tr[i].codec;
     }
@@ -326,8 +474,11 @@ int st_export_audio(const char *db_path, int64_t call_id, int leg, FILE *out,
         rc = ST_ERR_IO;
     }
 out:
-    for (size_t i = 0; i < x.ntr; i++)
+    for (size_t i = 0; i < x.ntr; i++) {
         audio_track_free(x.tr[i].t);
+        for (size_t k = 0; k < x.tr[i].ndec; k++)
+            srtpdec_free(x.tr[i].dec[k]);
+    }
     decoder_free(dec);
     sqlite3_close(h);
     free(x.clear);

@@ -209,8 +209,9 @@ struct st_export_info {
  * stream: the header first, with the length known from the call's end).
  * Channel 1 the caller's voice, channel 2 the callee's; sample 0 is the
  * call's start. leg: the leg's idx, or -1 for the first leg with streams.
- * unprotect (may be NULL) turns an SRTP packet into RTP: returns the
- * clear packet's length in clear (cap bytes), 0 when it cannot. */
+ * SRTP streams are opened with the SDES keys of the leg's SDP; unprotect
+ * (may be NULL) replaces that: it turns an SRTP packet into RTP, returning
+ * the clear packet's length in clear (cap bytes), 0 when it cannot. */
 struct st_audio_opts {
     size_t (*unprotect)(void *ctx, struct bv srtp, uint8_t *clear, size_t cap);
     void *unprotect_ctx;
@@ -221,7 +222,12 @@ struct st_audio_result {
     uint64_t frames;          /* samples per channel */
     bool cut;                 /* longer than TS_AUDIO_MAX_SECONDS */
     uint32_t streams, streams_skipped, tracks;
-    uint64_t packets, decoded, late, lost, bad, srtp_skipped;
+    uint64_t packets, decoded, late, lost, bad;
+    uint64_t srtp_skipped;    /* SRTP packets of streams with no key in the SDP */
+    uint64_t srtp_opened;     /* SRTP packets a key authenticated and decrypted */
+    uint64_t srtp_failed;     /* SRTP packets no key authenticated: silence */
+    uint64_t srtp_replayed;   /* copies of SRTP packets already opened */
+    uint64_t tones;           /* RFC 4733 DTMF events rendered as tones */
     int codec[2];             /* enum audio_codec per party, 0 none */
 };
 int st_export_audio(const char *db_path, int64_t call_id, int leg, FILE *out,

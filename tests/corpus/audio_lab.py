@@ -8,6 +8,7 @@ make_call(work, codec, ...) -> dict with the capture path, the reference
 PCM (list of ints at the codec's rate), the offset of the first RTP packet
 from the INVITE in samples, the lost packets and the frame length.
 Raises Missing when a tool is absent (the tests then exit 77)."""
+import base64
 import ctypes
 import ctypes.util
 import os
@@ -189,19 +190,48 @@ def sip(start, cid, cseq, method, totag, body=b""):
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def sdp(ip, port, codec):
+def sdp(ip, port, codec, key=None):
+    """key: the 30-byte SDES master key and salt this party sends with
+    (RFC 4568 a=crypto, RTP/SAVP), or None for plain RTP."""
     rtpmap, pt, _, _ = CODECS[codec]
+    crypto = ""
+    if key:
+        crypto = "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s\r\n" % \
+            base64.b64encode(key).decode()
     return ("v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"
-            "m=audio %d RTP/AVP %d 101\r\na=rtpmap:%d %s\r\n"
-            "a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n"
-            % (ip, ip, port, pt, pt, rtpmap)).encode()
+            "m=audio %d %s %d 101\r\na=rtpmap:%d %s\r\n"
+            "a=rtpmap:101 telephone-event/8000\r\n%sa=sendrecv\r\n"
+            % (ip, ip, port, "RTP/SAVP" if key else "RTP/AVP", pt, pt, rtpmap,
+               crypto)).encode()
 
 
-def make_call(work, codec, loss=0.0, callee_tone=False, seed=7, jitter_ms=3.0):
-    """Writes work/call-CODEC.pcap; returns what the test compares against."""
+def protect(helper, key, packets):
+    """The RTP packets protected by libsrtp2 (tests/helpers/srtp_protect)
+    with key, in order."""
+    data = b"".join(struct.pack("!H", len(p)) + p for p in packets)
+    r = subprocess.run([helper, key.hex()], input=data, capture_output=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError("srtp_protect failed: %r" % r.stderr)
+    out, off = [], 0
+    while off + 2 <= len(r.stdout):
+        n = struct.unpack("!H", r.stdout[off:off + 2])[0]
+        out.append(r.stdout[off + 2:off + 2 + n])
+        off += 2 + n
+    if len(out) != len(packets):
+        raise RuntimeError("srtp_protect: %d packets of %d" % (len(out), len(packets)))
+    return out
+
+
+def make_call(work, codec, loss=0.0, callee_tone=False, seed=7, jitter_ms=3.0, srtp=None,
+              tag="", encoded=None):
+    """Writes work/call-CODEC[tag].pcap; returns what the test compares
+    against. srtp: (helper, {"caller": key, "callee": key} the SDPs
+    announce, the same for the keys the packets are protected with).
+    encoded: encode()'s result to send again (sox dithers: two encodings of
+    the same speech differ)."""
     os.makedirs(work, exist_ok=True)
     _, pt, rate, clock = CODECS[codec]
-    frames, ref, pre_skip = encode(work, codec)
+    frames, ref, pre_skip = encoded or encode(work, codec)
     ref_libopus = None
     if codec == "opus":  # the same payload through libopus inside ffmpeg, for comparison
         ref_libopus = s16(run(["ffmpeg", "-v", "error", "-c:a", "libopus", "-i",
@@ -211,9 +241,10 @@ def make_call(work, codec, loss=0.0, callee_tone=False, seed=7, jitter_ms=3.0):
     cid = "audio-%s@test" % codec
     f = [frame(0.0, CALLER, 5060, CALLEE, 5060,
                sip("INVITE sip:bob@%s SIP/2.0" % CALLEE, cid, 1, "INVITE", None,
-                   sdp(CALLER, CPORT, codec))),
+                   sdp(CALLER, CPORT, codec, srtp and srtp[1]["caller"]))),
          frame(0.2, CALLEE, 5060, CALLER, 5060,
-               sip("SIP/2.0 200 OK", cid, 1, "INVITE", "t1", sdp(CALLEE, EPORT, codec))),
+               sip("SIP/2.0 200 OK", cid, 1, "INVITE", "t1",
+                   sdp(CALLEE, EPORT, codec, srtp and srtp[1]["callee"]))),
          frame(0.25, CALLER, 5060, CALLEE, 5060,
                sip("ACK sip:bob@%s SIP/2.0" % CALLEE, cid, 1, "ACK", "t1"))]
     per = clock // 50
@@ -223,23 +254,31 @@ def make_call(work, codec, loss=0.0, callee_tone=False, seed=7, jitter_ms=3.0):
         k = max(1, int(round(n * loss)))
         lost = sorted(rnd.sample(range(1, n - 1), k))
     lset = set(lost)
+    sent = []
     for i, p in enumerate(frames):
         if i in lset:
             continue
         t = RTP_START + 0.02 * i + (rnd.uniform(0, jitter_ms) / 1000 if i else 0)
         hdr = struct.pack("!BBHII", 0x80, (0x80 if i == 0 else 0) | pt, (1000 + i) & 0xFFFF,
                           (0xFFFFF000 + per * i) & 0xFFFFFFFF, 0x5EED0001)
-        f.append(frame(t, CALLER, CPORT, CALLEE, EPORT, hdr + p))
+        sent.append((t, hdr + p))
+    if srtp:
+        sent = list(zip([t for t, _ in sent],
+                        protect(srtp[0], srtp[2]["caller"], [p for _, p in sent])))
+    for t, p in sent:
+        f.append(frame(t, CALLER, CPORT, CALLEE, EPORT, p))
     tone_frames = 0
     if callee_tone and codec == "PCMU":
         tone = os.path.join(work, "tone.ul")
-        run(["sox", "-n", "-r", "8000", "-c", "1", "-t", "ul", tone, "synth", "1", "sine", "440",
+        run(["sox", "-D", "-n", "-r", "8000", "-c", "1", "-t", "ul", tone, "synth", "1", "sine", "440",
              "vol", "0.3"])
         td = open(tone, "rb").read()
-        for i in range(len(td) // 160):
-            t = RTP_START + 1.0 + 0.02 * i
-            hdr = struct.pack("!BBHII", 0x80, pt, i, 160 * i, 0x5EED0002)
-            f.append(frame(t, CALLEE, EPORT, CALLER, CPORT, hdr + td[160 * i:160 * i + 160]))
+        pk = [struct.pack("!BBHII", 0x80, pt, i, 160 * i, 0x5EED0002) + td[160 * i:160 * i + 160]
+              for i in range(len(td) // 160)]
+        if srtp:
+            pk = protect(srtp[0], srtp[2]["callee"], pk)
+        for i, p in enumerate(pk):
+            f.append(frame(RTP_START + 1.0 + 0.02 * i, CALLEE, EPORT, CALLER, CPORT, p))
             tone_frames += 1
     end = RTP_START + 0.02 * n + 0.5
     f.append(frame(end, CALLER, 5060, CALLEE, 5060,
@@ -247,7 +286,7 @@ def make_call(work, codec, loss=0.0, callee_tone=False, seed=7, jitter_ms=3.0):
     f.append(frame(end + 0.05, CALLEE, 5060, CALLER, 5060,
                    sip("SIP/2.0 200 OK", cid, 2, "BYE", "t1")))
     f.sort(key=lambda x: struct.unpack("<II", x[:8]))
-    path = os.path.join(work, "call-%s.pcap" % codec)
+    path = os.path.join(work, "call-%s%s.pcap" % (codec, tag))
     with open(path, "wb") as out:
         out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         for x in f:

@@ -14,11 +14,16 @@ then it holds exactly that second. With 5 % of the packets lost (PCMU and
 G.722), the silent stretches fall exactly on the lost packets' places and
 the rest of the PCMU audio is bit-exact. The WAV lasts from the INVITE to
 the BYE. Refusals: audio off in the configuration, unknown call, bad
---leg. Exits 77 when espeak-ng, sox or ffmpeg is missing."""
+--leg. SRTP: the PCMU call again with both parties' RTP protected by
+libsrtp2 (tests/helpers/srtp_protect) with the keys their SDP announces
+decodes to the plain call's samples exactly; with other keys in the SDP
+every packet fails to authenticate, is counted, and both channels are
+silent. Exits 77 when espeak-ng, sox or ffmpeg is missing."""
 import argparse
 import json
 import math
 import os
+import random
 import re
 import subprocess
 import sys
@@ -231,6 +236,57 @@ def one(a, conf, codec, loss=0.0, tone=False, tag=""):
         api_checks(a, db, conf, out)
 
 
+def srtp(a, conf):
+    """SRTP (RFC 3711) protected by libsrtp2 with the keys each party's SDP
+    announces (RFC 4568 a=crypto): the export opens it with those keys and
+    gives the same samples as the plain call (same speech, jitter and
+    callee tone); with keys in the SDP that are not the ones the packets
+    were protected with, every packet fails to authenticate, is counted and
+    both channels are silent, never noise."""
+    helper = os.path.join(os.path.dirname(a.bin), "tests", "srtp_protect")
+    check(os.access(helper, os.X_OK), f"SRTP sender built: {helper}")
+    if not os.access(helper, os.X_OK):
+        return
+    rnd = random.Random(3711)
+    keys = {p: bytes(rnd.randrange(256) for _ in range(30)) for p in ("caller", "callee")}
+    other = {p: bytes(rnd.randrange(256) for _ in range(30)) for p in ("caller", "callee")}
+    work = os.path.join(a.work, "srtp")
+    os.makedirs(work, exist_ok=True)
+    enc = audio_lab.encode(work, "PCMU")
+    wavs, outs = {}, {}
+    for tag, sr in (("plain", None), ("srtp", (helper, keys, keys)),
+                    ("wrong", (helper, other, keys))):
+        c = audio_lab.make_call(work, "PCMU", callee_tone=True, srtp=sr, tag="-" + tag,
+                                encoded=enc)
+        db = os.path.join(work, tag + ".db")
+        if os.path.exists(db):
+            os.unlink(db)
+        r = subprocess.run([a.bin, "analyze", "--quiet", "--db", db, c["pcap"]],
+                           capture_output=True, text=True)
+        check(r.returncode in (0, 1), f"srtp {tag}: analyze exit {r.returncode}")
+        wavs[tag] = os.path.join(work, tag + ".wav")
+        r = export(a, db, conf, wavs[tag])
+        outs[tag] = r.stdout
+        check(r.returncode == 0, f"srtp {tag}: export exit {r.returncode}: {r.stderr.strip()}")
+        print(f"srtp {tag}: {r.stdout.strip()}")
+    if not all(os.path.exists(w) for w in wavs.values()):
+        return
+    rate, n, (l0, r0) = read_wav(wavs["plain"])
+    _, n1, (l1, r1) = read_wav(wavs["srtp"])
+    _, n2, (l2, r2) = read_wav(wavs["wrong"])
+    npk = c["packets"] + c["tone_frames"]
+    check(any(l0) and any(r0), "plain call: both channels carry audio")
+    check(n1 == n and l1 == l0 and r1 == r0,
+          f"SRTP call decodes to the plain call's samples ({n1} / {n} frames)")
+    m = re.search(r"SRTP: (\d+) packets decrypted with the SDP's keys, (\d+) failed", outs["srtp"])
+    check(m is not None and int(m.group(1)) == npk and int(m.group(2)) == 0,
+          f"SRTP: {npk} packets decrypted, none failed: {outs['srtp']!r}")
+    check(n2 == n and not any(l2) and not any(r2), "wrong key: both channels silent")
+    m = re.search(r"SRTP: (\d+) packets decrypted with the SDP's keys, (\d+) failed", outs["wrong"])
+    check(m is not None and int(m.group(1)) == 0 and int(m.group(2)) == npk,
+          f"wrong key: {npk} packets fail to authenticate: {outs['wrong']!r}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -248,6 +304,7 @@ def main():
         if not a.codec:
             one(a, conf, "PCMU", loss=0.05, tag="-loss")
             one(a, conf, "G722", loss=0.05, tag="-loss")
+            srtp(a, conf)
     except audio_lab.Missing as e:
         print(f"SKIP: {e} is not installed")
         return 77

@@ -2,7 +2,8 @@
  * borders): codec payloads (G.711, G.722, G.729 frame lengths and SID,
  * Opus TOC and frames, L16), comfort noise levels, telephone-event and
  * other payload types, on any timeline (timestamp jumps and wraps,
- * reordering, duplicates, late arrivals). Input: [u8 codec][u8 rate] then
+ * reordering, duplicates, late arrivals). Input: [u8 codec][u8 rate; bit 7:
+ * 101 carries DTMF events rendered as tones] then
  * records [u8 ctl][u8 dt ms][u16 len][payload]; ctl bits 0-1 pick the
  * payload type (the codec's, CN 13, telephone-event 101, another), bit 2
  * repeats the last timestamp, bits 3-4 scale the step, bit 5 skips a
@@ -41,6 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct audio_track *t = audio_track_new(codecs[ci], clock, pts[ci], rate, origin);
     if (!t)
         return 0;
+    if (data[1] & 0x80) /* telephone-events as DTMF tones (RFC 4733) */
+        audio_track_set_events(t, 101);
     struct bv in = bv_make(data + 2, size - 2);
     uint64_t at = origin;
     uint32_t ts = 0xfffff000u;

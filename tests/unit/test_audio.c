@@ -207,6 +207,91 @@ static void test_g729_and_bad(void **state)
     audio_track_free(t);
 }
 
+/* Goertzel power of f Hz in x[0..n) at 8 kHz. */
+static double goertzel(const int16_t *x, size_t n, double f)
+{
+    double w = 2.0 * M_PI * f / 8000.0, c = 2.0 * cos(w), s1 = 0, s2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        double s0 = x[i] + c * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    return s1 * s1 + s2 * s2 - c * s1 * s2;
+}
+
+/* RFC 4733 DTMF: digit 5 (event 5) at -10 dBm0 for 160 ms between silent
+ * PCMU packets, sent as a phone does (a packet each 20 ms with the
+ * duration so far, the end three times) with jitter: the tone is the
+ * ITU-T Q.23 pair 770 + 1336 Hz from the event's timestamp for exactly its
+ * duration, at its level; the audio around it is not moved or dropped; an
+ * event that is not DTMF stays silent. */
+static void test_dtmf(void **state)
+{
+    (void)state;
+    struct audio_track *t = audio_track_new(AUDIO_PCMU, 8000, 0, 8000, T0);
+    assert_non_null(t);
+    audio_track_set_events(t, 101);
+    uint8_t sil[160];
+    memset(sil, 0xff, sizeof sil);
+    uint16_t seq = 100;
+    for (uint32_t i = 0; i < 10; i++) { /* 0..200 ms */
+        struct audio_rtp r = { .arrival_ns = T0 + i * 20 * MS + (i % 3) * MS, .ts = 160 * i,
+                               .seq = seq++, .pt = 0 };
+        assert_true(audio_track_add(t, &r, bv_make(sil, sizeof sil)));
+    }
+    for (uint32_t d = 160; d <= 1280; d += 160) { /* event 5 from ts 1600, 160 ms */
+        for (int rep = 0; rep < (d == 1280 ? 3 : 1); rep++) {
+            uint8_t ev[4] = { 5, (uint8_t)((d == 1280 ? 0x80 : 0) | 10), (uint8_t)(d >> 8),
+                              (uint8_t)d };
+            struct audio_rtp r = { .arrival_ns = T0 + 200 * MS + d / 8 * MS + (d % 3) * MS +
+                                                 (uint64_t)rep * 20 * MS,
+                                   .ts = 1600, .seq = seq++, .pt = 101, .marker = d == 160 };
+            assert_true(audio_track_add(t, &r, bv_make(ev, sizeof ev)));
+        }
+    }
+    for (uint32_t i = 0; i < 10; i++) { /* 360..560 ms */
+        struct audio_rtp r = { .arrival_ns = T0 + 360 * MS + i * 20 * MS + (i % 2) * MS,
+                               .ts = 2880 + 160 * i, .seq = seq++, .pt = 0 };
+        assert_true(audio_track_add(t, &r, bv_make(sil, sizeof sil)));
+    }
+    /* event 16 (flash, not DTMF: RFC 4733 3.2) at 540 ms: silence */
+    uint8_t flash[4] = { 16, 0x80 | 10, 0, 160 };
+    struct audio_rtp fr = { .arrival_ns = T0 + 560 * MS, .ts = 4320, .seq = seq++, .pt = 101 };
+    assert_true(audio_track_add(t, &fr, bv_make(flash, sizeof flash)));
+    uint64_t end = audio_track_finish(t);
+    assert_int_equal(end, 4480);
+    int16_t out[4800] = { 0 };
+    for (uint64_t at = 0; at < 4800; at += 333) /* windows that cut the tone */
+        audio_track_render(t, at, out + at, at + 333 <= 4800 ? 333 : 4800 - at);
+    const struct audio_stats *st = audio_track_stats(t);
+    assert_int_equal(st->late, 0);
+    assert_int_equal(st->resyncs, 0);
+    assert_int_equal(st->tones, 1);
+    for (size_t i = 0; i < 1600; i++)
+        assert_int_equal(out[i], 0);
+    for (size_t i = 2880; i < 4800; i++)
+        assert_int_equal(out[i], 0);
+    assert_true(out[1601] != 0 && out[2879] != 0);
+    const int16_t *tone = out + 1600;
+    double e = 0;
+    for (size_t i = 0; i < 1280; i++)
+        e += (double)tone[i] * tone[i];
+    /* -10 dBm0 over both tones: the power of a sine of peak
+     * 32767 * 10^(-13.17/20) = 7178, rms 5076 */
+    double rms_db = 20.0 * log10(sqrt(e / 1280) / (7178.0 / sqrt(2.0)));
+    assert_true(fabs(rms_db) < 0.2);
+    static const double rows[] = { 697, 770, 852, 941 }, cols[] = { 1209, 1336, 1477, 1633 };
+    double p770 = goertzel(tone, 1280, 770), p1336 = goertzel(tone, 1280, 1336);
+    for (size_t i = 0; i < 4; i++) {
+        if (rows[i] != 770)
+            assert_true(goertzel(tone, 1280, rows[i]) * 100 < p770);
+        if (cols[i] != 1336)
+            assert_true(goertzel(tone, 1280, cols[i]) * 100 < p1336);
+    }
+    assert_true(p770 > 0.5 * p1336 && p1336 > 0.5 * p770);
+    audio_track_free(t);
+}
+
 static void test_wav_header(void **state)
 {
     (void)state;
@@ -227,7 +312,7 @@ int main(void)
         cmocka_unit_test(test_g711_values),  cmocka_unit_test(test_codec_of),
         cmocka_unit_test(test_timeline_loss), cmocka_unit_test(test_resync_and_cn),
         cmocka_unit_test(test_g729_and_bad), cmocka_unit_test(test_wav_header),
-        cmocka_unit_test(test_drift),
+        cmocka_unit_test(test_drift),        cmocka_unit_test(test_dtmf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
