@@ -23,6 +23,7 @@ struct act {
     int rule;
     struct st_alert row;
     bool seen;
+    int64_t sent_wall;  /* wall time it was last posted firing; 0 not by us */
 };
 
 /* trunk health being built by one evaluation */
@@ -55,6 +56,8 @@ struct alert_eval {
     size_t nh;
     uint64_t last_drops;
     bool have_drops;
+    bool replay;        /* alert_eval_replay: past data, nothing to keep alive */
+    int64_t wall;       /* of the run */
     struct alert_eval_stats st;
 };
 
@@ -178,9 +181,10 @@ static char *ev_end(struct ev_text *t)
     return t->buf;
 }
 
-static void notify(struct alert_eval *e, const struct st_alert *r)
+static void notify(struct alert_eval *e, const struct st_alert *r, bool resend)
 {
     struct alert_event ev = {
+        .resend = resend,
         .id = r->id, .rule = r->rule, .severity = r->severity, .state = r->state,
         .scope = r->scope, .target = r->target, .site = r->site, .trunk_id = r->trunk_id,
         .summary = r->summary, .value = r->value, .threshold = r->threshold,
@@ -249,7 +253,8 @@ static int apply(struct alert_eval *e, int ri, struct cand *c, int64_t now)
             e->nact++;
             if (at_once) {
                 e->st.fired++;
-                notify(e, s);
+                notify(e, s, false);
+                a->sent_wall = e->wall;
             }
         }
         s->evidence = NULL;
@@ -287,8 +292,10 @@ static int apply(struct alert_eval *e, int ri, struct cand *c, int64_t now)
         e->st.resolved++;
     }
     rc = st_alerts_put(e->db, s);
-    if (changed)
-        notify(e, s);
+    if (changed) {
+        notify(e, s, false);
+        a->sent_wall = e->wall;
+    }
     s->evidence = NULL;
     if (!strcmp(s->state, "resolved"))
         act_remove(e, i);
@@ -302,7 +309,8 @@ out:
 
 static bool trunk_metric(enum alert_metric m)
 {
-    return m <= AM_NO_RTP || m == AM_CAPACITY || m == AM_DEST_BURST || m == AM_SHORT_CALLS;
+    return m <= AM_NO_RTP || m == AM_CAPACITY || m == AM_DEST_BURST || m == AM_SHORT_CALLS ||
+           m == AM_INTL_ATTEMPTS || m == AM_QUIET_ATTEMPTS;
 }
 
 static double ratio(uint64_t a, uint64_t b)
@@ -465,6 +473,37 @@ static void trunk_cand(struct alert_eval *e, const struct alert_rule *r, const s
             jsonw_kuint(&t.w, "attempts", w->top_dest_attempts);
         }
         break;
+    case AM_INTL_ATTEMPTS:
+        ok = e->cfg.country_code[0] && w->out_attempts >= r->min;
+        v = ok ? (double)w->intl_attempts : 0;
+        snprintf(c->summary, sizeof c->summary,
+                 "%llu of %llu calls out to other countries than +%s in %d min",
+                 (unsigned long long)w->intl_attempts, (unsigned long long)w->out_attempts,
+                 e->cfg.country_code, mins);
+        ids = w->ev[ST_EV_INTL];
+        nids = w->nev[ST_EV_INTL];
+        if (ok && ev_begin(&t, r, v)) {
+            jsonw_kuint(&t.w, "calls_out", w->out_attempts);
+            jsonw_kuint(&t.w, "international", w->intl_attempts);
+            jsonw_kstr(&t.w, "country_code", e->cfg.country_code);
+        }
+        break;
+    case AM_QUIET_ATTEMPTS:
+        ok = e->cfg.quiet_from_h >= 0 && w->out_attempts >= r->min;
+        v = ok ? (double)w->quiet_attempts : 0;
+        snprintf(c->summary, sizeof c->summary,
+                 "%llu calls out between %02d:00 and %02d:00 (UTC%+d min) in %d min",
+                 (unsigned long long)w->quiet_attempts, e->cfg.quiet_from_h, e->cfg.quiet_to_h,
+                 (int)e->cfg.utc_offset_min, mins);
+        ids = w->ev[ST_EV_QUIET];
+        nids = w->nev[ST_EV_QUIET];
+        if (ok && ev_begin(&t, r, v)) {
+            jsonw_kuint(&t.w, "calls_out", w->out_attempts);
+            jsonw_kuint(&t.w, "in_quiet_hours", w->quiet_attempts);
+            jsonw_kint(&t.w, "quiet_from_h", e->cfg.quiet_from_h);
+            jsonw_kint(&t.w, "quiet_to_h", e->cfg.quiet_to_h);
+        }
+        break;
     case AM_SHORT_CALLS:
         ok = w->media_legs >= r->min;
         v = ok ? ratio(w->short_calls, w->media_legs) : 0;
@@ -509,8 +548,14 @@ static int eval_trunks(struct alert_eval *e, int64_t now)
         if (!r0->enabled || !trunk_metric(r0->metric) || window_done(done, ndone, r0->window_ns))
             continue;
         done[ndone++] = r0->window_ns;
-        int rc = st_alerts_trunk_window(e->db, now - r0->window_ns, now, e->cfg.short_call_s,
-                                        e->win, TS_CALLS_MAX_TRUNKS, &e->nwin);
+        struct st_win_opts wo = { .short_s = e->cfg.short_call_s,
+                                  .quiet_from_h = e->cfg.quiet_from_h,
+                                  .quiet_to_h = e->cfg.quiet_to_h,
+                                  .utc_offset_min = e->cfg.utc_offset_min };
+        snprintf(wo.country_code, sizeof wo.country_code, "%s", e->cfg.country_code);
+        snprintf(wo.intl_prefix, sizeof wo.intl_prefix, "%s", e->cfg.intl_prefix);
+        int rc = st_alerts_trunk_window(e->db, now - r0->window_ns, now, &wo, e->win,
+                                        TS_CALLS_MAX_TRUNKS, &e->nwin);
         if (rc != ST_OK)
             return rc;
         for (size_t i = 0; i < e->nwin; i++) {
@@ -781,8 +826,30 @@ static int write_health(struct alert_eval *e, int64_t now)
     return ST_OK;
 }
 
+/* Alertmanager resolves an alert nobody posted again within its
+ * resolve_timeout (5 min by default): a firing one is posted again every
+ * resend_ns of wall time (at once after a restart). */
+static void resend_firing(struct alert_eval *e)
+{
+    if (e->replay || e->cfg.resend_ns <= 0)
+        return;
+    for (size_t i = 0; i < e->nact; i++) {
+        struct act *a = &e->act[i];
+        const struct alert_rule *r = &e->cfg.rules[a->rule];
+        bool ours = r->metric == AM_SENSOR_SILENT ? (e->what & ALERT_EVAL_SENSOR)
+                                                  : (e->what & ALERT_EVAL_DATA);
+        /* another process evaluates the others: it keeps them alive */
+        if (!ours || strcmp(a->row.state, "firing") || e->wall - a->sent_wall < e->cfg.resend_ns)
+            continue;
+        notify(e, &a->row, true);
+        a->sent_wall = e->wall;
+        e->st.resent++;
+    }
+}
+
 int alert_eval_run(struct alert_eval *e, int64_t now_ns, int64_t wall_ns, uint64_t drops)
 {
+    e->wall = wall_ns;
     if (st_alerts_begin(e->db) != ST_OK)
         return ST_ERR_SQL;
     for (size_t i = 0; i < e->nact; i++)
@@ -823,6 +890,7 @@ int alert_eval_run(struct alert_eval *e, int64_t now_ns, int64_t wall_ns, uint64
         rc = st_alerts_commit(e->db);
     else
         st_alerts_commit(e->db);
+    resend_firing(e);
     e->st.runs++;
     return rc;
 }
@@ -850,7 +918,9 @@ int alert_eval_replay(struct alert_eval *e)
     if (span / step > TS_ALERT_MAX_REPLAY_STEPS)
         step = span / TS_ALERT_MAX_REPLAY_STEPS + 1;
     int64_t t0 = dt.first_ns - dt.first_ns % step + step;
+    e->replay = true;
     for (int64_t t = t0; t <= dt.last_ns + step && rc == ST_OK; t += step)
         rc = alert_eval_run(e, t, t, 0);
+    e->replay = false;
     return rc;
 }

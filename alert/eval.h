@@ -40,6 +40,7 @@ int64_t alert_eval_data_now(struct alert_eval *e);
 
 struct alert_eval_stats {
     uint64_t runs, fired, resolved, skipped;
+    uint64_t resent;    /* firing alerts posted to Alertmanager again */
     size_t pending, firing;
 };
 void alert_eval_stats(const struct alert_eval *e, struct alert_eval_stats *out);

@@ -269,11 +269,13 @@ void alert_notify_send(struct alert_notify *n, const struct alert_event *ev)
     if (!n)
         return;
     struct item it = { 0 };
+    if (ev->resend && !n->cfg.alertmanager[0])
+        return; /* the webhook and syslog get transitions only */
     if (n->cfg.alertmanager[0])
         it.am_body = json_text(am_alert, ev, n->cfg.instance);
-    if (n->cfg.webhook[0])
+    if (n->cfg.webhook[0] && !ev->resend)
         it.json_body = json_text(plain_alert, ev, n->cfg.instance);
-    if (n->cfg.syslog) {
+    if (n->cfg.syslog && !ev->resend) {
         size_t cap = 512;
         it.line = malloc(cap);
         if (it.line)

@@ -21,6 +21,8 @@ struct alert_event {
     double value, threshold;
     int64_t started_ns, fired_ns, resolved_ns; /* data time; 0 none */
     const char *evidence;                 /* JSON text or NULL */
+    bool resend;                          /* a firing alert posted again: to
+                                           * Alertmanager only (its resolve_timeout) */
 };
 
 struct alert_notify_stats {

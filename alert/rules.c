@@ -13,7 +13,7 @@ extern const char ts_alert_defaults[];
 static const char *const METRIC[AM_N] = {
     "asr_drop", "ner_drop", "5xx_share", "pdd_p95_ms", "mos", "loss_pct", "no_rtp_share",
     "options_misses", "capacity_use", "capture_drops", "sensor_silent_s", "dest_burst",
-    "short_share",
+    "short_share", "intl_attempts", "quiet_hour_attempts",
 };
 
 const char *alert_metric_name(enum alert_metric m)
@@ -145,6 +145,13 @@ int alert_config_set(struct alert_config *c, const char *key, const char *value,
         c->syslog = value[1] == 'n';
         return 0;
     }
+    if (!strcmp(key, "notify.resend_s")) {
+        uint64_t u;
+        if (!num_u64(value, 0, 86400, &u))
+            return bad(err, errlen, "%s: seconds, 0 (never) to 86400", key);
+        c->resend_ns = (int64_t)u * 1000000000ll;
+        return 0;
+    }
     if (!strcmp(key, "notify.instance")) {
         snprintf(c->instance, sizeof c->instance, "%s", value);
         return 0;
@@ -153,6 +160,40 @@ int alert_config_set(struct alert_config *c, const char *key, const char *value,
         if (!num_double(value, 0, 3600, &c->short_call_s))
             return bad(err, errlen, "%s: seconds, 0..3600", key);
         return 0;
+    }
+    if (!strcmp(key, "alert_quiet_hours")) {
+        /* FROM-TO in whole hours, local time; "off" */
+        uint64_t f, t;
+        char a[8], b[8];
+        const char *dash = strchr(value, '-');
+        if (!strcmp(value, "off")) {
+            c->quiet_from_h = c->quiet_to_h = -1;
+            return 0;
+        }
+        if (!dash || dash == value || (size_t)(dash - value) >= sizeof a || strlen(dash + 1) >= sizeof b)
+            return bad(err, errlen, "%s: FROM-TO hours such as 22-6 (0..23), or off", key);
+        memcpy(a, value, (size_t)(dash - value));
+        a[dash - value] = '\0';
+        snprintf(b, sizeof b, "%s", dash + 1);
+        if (!num_u64(a, 0, 23, &f) || !num_u64(b, 0, 23, &t) || f == t)
+            return bad(err, errlen, "%s: FROM-TO hours such as 22-6 (0..23, FROM not TO), or off",
+                       key);
+        c->quiet_from_h = (int)f;
+        c->quiet_to_h = (int)t;
+        return 0;
+    }
+    if (!strcmp(key, "alert_utc_offset_min")) {
+        int64_t v;
+        if (!num_i64(value, -14 * 60, 14 * 60, &v))
+            return bad(err, errlen, "%s: minutes east of UTC, -840..840", key);
+        c->utc_offset_min = (int32_t)v;
+        return 0;
+    }
+    if (!strcmp(key, "country_code") || !strcmp(key, "intl_prefix")) {
+        /* the calls configuration's keys: read here too, left to it (1) */
+        char *dst = key[0] == 'c' ? c->country_code : c->intl_prefix;
+        snprintf(dst, sizeof c->country_code, "%s", value);
+        return 1;
     }
     if (!strcmp(key, "alert_eval_s")) {
         uint64_t u;
@@ -210,7 +251,10 @@ int alert_config_default(struct alert_config *c)
 {
     memset(c, 0, sizeof *c);
     c->short_call_s = 6;
+    c->quiet_from_h = c->quiet_to_h = -1;
+    snprintf(c->intl_prefix, sizeof c->intl_prefix, "00");
     c->eval_ns = 10ll * 1000000000ll;
+    c->resend_ns = 60ll * 1000000000ll; /* Alertmanager's resolve_timeout is 5 min */
     char err[160];
     const char *p = ts_alert_defaults;
     while (*p) {

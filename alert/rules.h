@@ -24,6 +24,8 @@ enum alert_metric {
     AM_SENSOR_SILENT,  /* seconds since a running sensor's last snapshot */
     AM_DEST_BURST,     /* attempts to the busiest single destination */
     AM_SHORT_CALLS,    /* answered calls shorter than short_call_s / answered */
+    AM_INTL_ATTEMPTS,  /* calls out to other countries (needs country_code) */
+    AM_QUIET_ATTEMPTS, /* calls out begun in the unusual hours (alert_quiet_hours) */
     AM_N
 };
 
@@ -52,7 +54,13 @@ struct alert_config {
     bool syslog;
     char instance[64];       /* the `instance` label (default: the host name) */
     double short_call_s;     /* a call answered for less counts as short */
+    char country_code[8];    /* the calls configuration's: what is international */
+    char intl_prefix[8];
+    int quiet_from_h, quiet_to_h; /* alert_quiet_hours = FROM-TO (local hours); -1 none */
+    int32_t utc_offset_min;  /* alert_utc_offset_min: local time = UTC + this */
     int64_t eval_ns;         /* evaluation period */
+    int64_t resend_ns;       /* firing alerts posted to Alertmanager again this often
+                              * (notify.resend_s; 0: never), before its resolve_timeout */
 };
 
 /* Defaults: the compiled-in rules, no notification, 6-s short calls,

@@ -150,6 +150,10 @@ int api_trunk_capacity(struct stq *q, int64_t id, int64_t peak, json_t **out);
  * each trunk object of trunks (trunk_id: the only one, or 0). */
 int api_alerts_json(struct stq *q, unsigned states, int64_t trunk_id, uint32_t limit, json_t **out);
 int api_trunks_health(struct stq *q, json_t *trunks, int64_t trunk_id);
+/* `health` on each site object of sites (null when none of its trunks was
+ * evaluated): the worst of its trunks' states, their count per state, and
+ * the trunks that are not healthy with their reasons. */
+int api_sites_health(struct stq *q, json_t *sites);
 /* The stored Lync trunk checklist of trunk id: {status, items, updated},
  * status null and items empty when never computed. */
 int api_trunk_checklist(struct stq *q, int64_t id, json_t **out);

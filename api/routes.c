@@ -1271,6 +1271,8 @@ static void h_sites(struct api_call *a)
         return;
     json_t *s = json_array();
     int rc = stq_sites(api_db(a), row_to_array, s);
+    if (rc == ST_OK)
+        rc = api_sites_health(api_db(a), s);
     if (rc != ST_OK) {
         json_decref(s);
         return (void)db_fail(a, rc);

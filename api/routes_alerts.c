@@ -138,3 +138,67 @@ int api_trunk_checklist(struct stq *q, int64_t id, json_t **out)
     *out = o;
     return ST_OK;
 }
+
+/* idle < healthy < degraded < critical < down */
+static int state_rank(const char *s)
+{
+    static const char *const order[] = { "idle", "healthy", "degraded", "critical", "down" };
+    for (int i = 0; i < 5; i++)
+        if (s && !strcmp(s, order[i]))
+            return i;
+    return -1;
+}
+
+static int site_health_row(void *ctx, const struct stq_cell *c, size_t n)
+{
+    json_t *sites = ctx;
+    if (n < 5 || c[0].type != STQ_TEXT || c[3].type != STQ_TEXT)
+        return 0;
+    size_t i;
+    json_t *v, *site = NULL;
+    json_array_foreach(sites, i, v)
+    {
+        const char *nm = json_string_value(json_object_get(v, "site"));
+        if (nm && strlen(nm) == c[0].len && !memcmp(nm, c[0].s, c[0].len)) {
+            site = v;
+            break;
+        }
+    }
+    if (!site)
+        return 0;
+    json_t *h = json_object_get(site, "health");
+    if (!json_is_object(h)) {
+        h = json_object();
+        json_object_set_new(h, "state", json_string("idle"));
+        json_object_set_new(h, "trunks", json_object());
+        json_object_set_new(h, "reasons", json_array());
+        json_object_set_new(site, "health", h);
+    }
+    char st[16];
+    snprintf(st, sizeof st, "%.*s", (int)(c[3].len < 15 ? c[3].len : 15), c[3].s);
+    json_t *counts = json_object_get(h, "trunks");
+    json_object_set_new(counts, st, json_integer(json_integer_value(json_object_get(counts, st)) + 1));
+    if (state_rank(st) > state_rank(json_string_value(json_object_get(h, "state"))))
+        json_object_set_new(h, "state", json_string(st));
+    if (state_rank(st) >= 2) { /* degraded and worse: say which trunk and why */
+        json_t *r = json_object();
+        json_object_set_new(r, "trunk_id", cell_json(&c[1]));
+        json_object_set_new(r, "name", cell_json(&c[2]));
+        json_object_set_new(r, "state", json_string(st));
+        json_t *why = cell_doc(&c[4]);
+        json_object_set_new(r, "reasons", json_is_array(why) ? why : json_array());
+        if (!json_is_array(why))
+            json_decref(why);
+        json_array_append_new(json_object_get(h, "reasons"), r);
+    }
+    return 0;
+}
+
+int api_sites_health(struct stq *q, json_t *sites)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(sites, i, v)
+        json_object_set_new(v, "health", json_null());
+    return stq_site_health(q, site_health_row, sites);
+}

@@ -224,7 +224,7 @@
 #define TS_CHECKLIST_MAX_LEGS 65536
 /* Call ids kept per checklist item as the calls that break it. */
 #define TS_CHECKLIST_CALLS 8
-/* Rules in the configuration (the shipped defaults are 13). */
+/* Rules in the configuration (the shipped defaults are 15). */
 #define TS_ALERT_MAX_RULES 64
 /* Keep-alive peers the evaluator reads (the tracker keeps at most
  * TS_CALLS_MAX_PEERS registrations and keep-alives together). */

@@ -120,13 +120,42 @@ static void bind_win(sqlite3_stmt *s, const char *la, const char *pa, int64_t fr
     sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":to"), to);
 }
 
+/* A dialled number (request URI user, else To) to another country: '+' or
+ * the international prefix, then a country code other than ours. */
+static bool intl_number(const struct st_win_opts *o, const char *n)
+{
+    if (!o->country_code[0] || !n)
+        return false;
+    size_t pl = strlen(o->intl_prefix);
+    if (n[0] == '+')
+        n++;
+    else if (pl && !strncmp(n, o->intl_prefix, pl))
+        n += pl;
+    else
+        return false;
+    if (n[0] < '1' || n[0] > '9')
+        return false;
+    return strncmp(n, o->country_code, strlen(o->country_code)) != 0;
+}
+
+static bool quiet_hour(const struct st_win_opts *o, int64_t ts_ns)
+{
+    if (o->quiet_from_h < 0 || o->quiet_to_h < 0 || o->quiet_from_h == o->quiet_to_h)
+        return false;
+    int64_t s = ts_ns / 1000000000ll + (int64_t)o->utc_offset_min * 60;
+    int h = (int)(((s / 3600) % 24 + 24) % 24);
+    return o->quiet_from_h < o->quiet_to_h ? h >= o->quiet_from_h && h < o->quiet_to_h
+                                           : h >= o->quiet_from_h || h < o->quiet_to_h;
+}
+
 static int trunk_legs(struct st_alerts *a, struct st_trunk_win *w, const char *la, const char *pa,
-                      int64_t from, int64_t to, double short_s)
+                      int64_t from, int64_t to, const struct st_win_opts *o)
 {
     sqlite3_stmt *s = prep(a, "SELECT l.outcome, l.final_status, l.invite_ts,"
                               " coalesce(l.ring_ts, l.answer_ts), l.answer_ts, l.end_ts, l.mos,"
                               " coalesce(l.media_flags,0), l.call_ref,"
-                              " (SELECT max(s.lost_pct) FROM rtp_streams s WHERE s.leg_id=l.id)"
+                              " (SELECT max(s.lost_pct) FROM rtp_streams s WHERE s.leg_id=l.id),"
+                              " l.src=:a, coalesce(nullif(l.ruri,''), l.to_user)"
                               LEGS_OF_TRUNK);
     if (!s)
         return ST_ERR_SQL;
@@ -141,6 +170,17 @@ static int trunk_legs(struct st_alerts *a, struct st_trunk_win *w, const char *l
         bool ans = oc && !strcmp((const char *)oc, "answered");
         int64_t st = col_i(s, 1), call = col_i(s, 8);
         w->attempts++;
+        if (col_i(s, 10)) { /* sent by the trunk's local end: a call out */
+            w->out_attempts++;
+            if (intl_number(o, (const char *)sqlite3_column_text(s, 11))) {
+                w->intl_attempts++;
+                ev_add(w, ST_EV_INTL, call);
+            }
+            if (quiet_hour(o, col_i(s, 2))) {
+                w->quiet_attempts++;
+                ev_add(w, ST_EV_QUIET, call);
+            }
+        }
         if (ans)
             w->answered++;
         if (ans || ner_code(st) || (oc && !strcmp((const char *)oc, "cancelled")))
@@ -179,7 +219,7 @@ static int trunk_legs(struct st_alerts *a, struct st_trunk_win *w, const char *l
                 ev_add(w, ST_EV_NORTP, call);
             }
             if (sqlite3_column_type(s, 5) != SQLITE_NULL && sqlite3_column_type(s, 4) != SQLITE_NULL &&
-                (double)(col_i(s, 5) - col_i(s, 4)) / 1e9 < short_s) {
+                (double)(col_i(s, 5) - col_i(s, 4)) / 1e9 < o->short_s) {
                 w->short_calls++;
                 ev_add(w, ST_EV_SHORT, call);
             }
@@ -230,7 +270,8 @@ static int trunk_legs(struct st_alerts *a, struct st_trunk_win *w, const char *l
     return ST_OK;
 }
 
-int st_alerts_trunk_window(struct st_alerts *a, int64_t from_ns, int64_t to_ns, double short_s,
+int st_alerts_trunk_window(struct st_alerts *a, int64_t from_ns, int64_t to_ns,
+                           const struct st_win_opts *o,
                            struct st_trunk_win *out, size_t max, size_t *n)
 {
     *n = 0;
@@ -249,7 +290,7 @@ int st_alerts_trunk_window(struct st_alerts *a, int64_t from_ns, int64_t to_ns, 
         char la[64], pa[64];
         col_text(t, 3, la, sizeof la);
         col_text(t, 4, pa, sizeof pa);
-        rc = trunk_legs(a, w, la, pa, from_ns, to_ns, short_s);
+        rc = trunk_legs(a, w, la, pa, from_ns, to_ns, o);
         if (rc != ST_OK)
             break;
         (*n)++;

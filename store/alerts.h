@@ -30,7 +30,16 @@ int st_alerts_data_time(struct st_alerts *a, struct st_data_time *out);
 
 /* Call ids kept as evidence per kind of trouble. */
 enum st_ev { ST_EV_FAILED, ST_EV_5XX, ST_EV_SLOW, ST_EV_POOR, ST_EV_NORTP, ST_EV_SHORT,
-             ST_EV_DEST, ST_EV_N };
+             ST_EV_DEST, ST_EV_INTL, ST_EV_QUIET, ST_EV_N };
+
+/* How the window's legs are judged beyond the plain counts. */
+struct st_win_opts {
+    double short_s;             /* an answered call shorter than this counts as short */
+    char country_code[8];       /* ours ("49"); "": international calls are not told */
+    char intl_prefix[8];        /* dialled before a foreign country code ("00") */
+    int quiet_from_h, quiet_to_h; /* unusual hours [from, to) local; -1: none */
+    int32_t utc_offset_min;     /* local time = UTC + this */
+};
 
 /* One trunk over [from, to): legs by their INVITE. */
 struct st_trunk_win {
@@ -41,13 +50,16 @@ struct st_trunk_win {
     double pdd_p95_ms, mos_mean, loss_pct;     /* -1 when no sample */
     uint32_t peak_concurrent;                  /* of the window's minutes */
     uint64_t top_dest_attempts;
+    uint64_t out_attempts;      /* legs the trunk's local end sent */
+    uint64_t intl_attempts;     /* ... to another country (needs country_code) */
+    uint64_t quiet_attempts;    /* ... begun in the unusual hours */
     char top_dest[32];
     int64_t ev[ST_EV_N][TS_ALERT_EVIDENCE_CALLS];
     uint8_t nev[ST_EV_N];
 };
-/* Every trunk with legs in the window, into out (at most max); *n set.
- * short_s: an answered call shorter than this counts as short. */
-int st_alerts_trunk_window(struct st_alerts *a, int64_t from_ns, int64_t to_ns, double short_s,
+/* Every trunk with legs in the window, into out (at most max); *n set. */
+int st_alerts_trunk_window(struct st_alerts *a, int64_t from_ns, int64_t to_ns,
+                           const struct st_win_opts *o,
                            struct st_trunk_win *out, size_t max, size_t *n);
 /* attempts and answered of trunk_id over [from, to) (a baseline). */
 int st_alerts_trunk_counts(struct st_alerts *a, int64_t trunk_id, int64_t from_ns, int64_t to_ns,

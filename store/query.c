@@ -1166,6 +1166,17 @@ int stq_trunk_health(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx)
                   trunk_id, fn, ctx, NULL);
 }
 
+/* Each evaluated trunk of a site with its health (a site's health is its
+ * trunks'). */
+int stq_site_health(struct stq *q, stq_row_fn fn, void *ctx)
+{
+    return run_id(q,
+                  "SELECT t.site AS site, t.id AS trunk_id, t.name AS name, h.state AS state,"
+                  " h.reasons AS reasons FROM trunks t JOIN trunk_health h ON h.trunk_id=t.id"
+                  " WHERE t.site IS NOT NULL AND :id=:id ORDER BY t.site, t.id LIMIT 10000",
+                  0, fn, ctx, NULL);
+}
+
 /* The Lync trunk checklist the analysis stored (schema v13). */
 int stq_trunk_checklist(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx)
 {

@@ -163,6 +163,9 @@ int stq_alert_counts(struct stq *q, stq_row_fn fn, void *ctx);
 /* The evaluator's last health of trunk_id (0: every trunk): state, reasons
  * and metrics (JSON text), data_ts, updated. */
 int stq_trunk_health(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx);
+/* site, trunk_id, name, state, reasons (JSON text) of every evaluated trunk
+ * that has a site. */
+int stq_site_health(struct stq *q, stq_row_fn fn, void *ctx);
 /* status, items (JSON text), updated of a trunk's stored checklist: no row
  * when never computed. */
 int stq_trunk_checklist(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx);

@@ -1359,6 +1359,22 @@ function otherFlowsCard(rows) {
   return h("div", { class: "card", id: "other-card" }, h("h2", {}, "Other flows on the link"), h("div", { class: "table-wrap" }, body));
 }
 
+/* The Lync Server 2013 trunk checklist as analyze --db stored it: each
+ * item's status, what the wire showed, and the calls that break it. */
+function checklistCard(cl) {
+  if (!cl || !cl.status) return h("div", { class: "card", id: "checklist-card" }, h("h2", {}, "Lync 2013 trunk checklist"),
+    h("div", { class: "muted" }, "Not computed (analyze --db writes it)."));
+  return h("div", { class: "card", id: "checklist-card", "data-status": cl.status },
+    h("h2", {}, "Lync 2013 trunk checklist ", h("span", { class: "badge cl " + cl.status.replace("/", "") }, cl.status)),
+    h("div", { class: "table-wrap" }, h("table", { class: "grid", id: "checklist-table" },
+      h("thead", {}, h("tr", {}, ["", "Check", "What the wire showed", "Calls", "Source"].map((x) => h("th", {}, x)))),
+      h("tbody", {}, cl.items.map((it) => h("tr", { "data-item": it.id, "data-status": it.status },
+        h("td", {}, h("span", { class: "badge cl " + it.status.replace("/", "") }, it.status)),
+        h("td", {}, it.title), h("td", {}, it.detail),
+        h("td", {}, it.calls.length ? it.calls.flatMap((id, i) => [i ? " " : "", h("a", { href: "#/call/" + id }, "#" + id)]) : "–"),
+        h("td", { class: "muted" }, it.source)))))));
+}
+
 async function pageTrunk(id, params) {
   const [d, stats] = await Promise.all([api("/trunks/" + id), api("/stats")]);
   const lastMs = stats.totals.last_call ? Date.parse(stats.totals.last_call) : 0;
@@ -1394,6 +1410,7 @@ async function pageTrunk(id, params) {
     healthCard(t.health),
     faultCard(t.id, d.failures),
     capacityCard(d.capacity),
+    checklistCard(d.checklist),
     h("div", { class: "row" },
       h("div", { class: "card" }, h("h2", {}, "Registrations"), healthTable(d.registrations, "registrations")),
       h("div", { class: "card" }, h("h2", {}, "Keep-alives (OPTIONS)"), healthTable(d.keepalives, "keep-alives"))),

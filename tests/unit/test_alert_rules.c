@@ -1,4 +1,4 @@
-/* Alert rules (alert/rules.c): the compiled-in defaults parse into the 13
+/* Alert rules (alert/rules.c): the compiled-in defaults parse into the 15
  * shipped rules, a configuration overrides single keys, turns rules off,
  * adds rules, and bad values are refused with a reason naming the line. */
 #include <setjmp.h>
@@ -26,7 +26,7 @@ static void test_defaults(void **st)
     (void)st;
     struct alert_config c;
     assert_int_equal(alert_config_default(&c), 0);
-    assert_int_equal(c.nrules, 13);
+    assert_int_equal(c.nrules, 15);
     const struct alert_rule *r = rule(&c, "sip_5xx");
     assert_non_null(r);
     assert_int_equal(r->metric, AM_5XX_SHARE);
@@ -62,10 +62,27 @@ static void test_overrides(void **st)
     assert_false(rule(&c, "mos_low")->enabled);
     assert_int_equal(alert_config_set(&c, "alert.my_pdd", "metric pdd_p95_ms threshold 3000 clear 2000",
                                       err, sizeof err), 0);
-    assert_int_equal(c.nrules, 14);
+    assert_int_equal(c.nrules, 16);
     assert_int_equal(rule(&c, "my_pdd")->metric, AM_PDD_P95);
     /* not ours */
     assert_int_equal(alert_config_set(&c, "internal_net", "10.0.0.0/8", err, sizeof err), 1);
+    /* the calls configuration's: read here too, left to it */
+    assert_int_equal(alert_config_set(&c, "country_code", "49", err, sizeof err), 1);
+    assert_string_equal(c.country_code, "49");
+    assert_string_equal(c.intl_prefix, "00");
+    /* unusual hours for fraud_quiet_hours */
+    assert_true(c.quiet_from_h == -1 && c.quiet_to_h == -1);
+    assert_int_equal(alert_config_set(&c, "alert_quiet_hours", "22-6", err, sizeof err), 0);
+    assert_true(c.quiet_from_h == 22 && c.quiet_to_h == 6);
+    assert_int_equal(alert_config_set(&c, "alert_quiet_hours", "6-6", err, sizeof err), -1);
+    assert_int_equal(alert_config_set(&c, "alert_quiet_hours", "22-24", err, sizeof err), -1);
+    assert_int_equal(alert_config_set(&c, "alert_quiet_hours", "-6", err, sizeof err), -1);
+    assert_non_null(strstr(err, "FROM-TO hours"));
+    assert_int_equal(alert_config_set(&c, "alert_quiet_hours", "off", err, sizeof err), 0);
+    assert_true(c.quiet_from_h == -1);
+    assert_int_equal(alert_config_set(&c, "alert_utc_offset_min", "-300", err, sizeof err), 0);
+    assert_int_equal(c.utc_offset_min, -300);
+    assert_int_equal(alert_config_set(&c, "alert_utc_offset_min", "900", err, sizeof err), -1);
     /* bad values, one reason each */
     assert_int_equal(alert_config_set(&c, "alert.new", "threshold 1", err, sizeof err), -1);
     assert_non_null(strstr(err, "needs a metric"));

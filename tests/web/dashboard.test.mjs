@@ -873,6 +873,14 @@ try {
     await page.waitForSelector("#health-card");
     const hc = await page.$eval("#health-card", (c) => c.dataset.health);
     check(hc === sick[0].health.state, `the trunk page shows health ${hc}`);
+    // ... and its Lync trunk checklist card, as the API has it
+    const ck = await api3(`/trunks/${sick[0].id}/checklist`);
+    await page.waitForSelector("#checklist-card");
+    const cst = await page.$eval("#checklist-card", (c) => c.dataset.status || "");
+    const items = await page.$$eval("#checklist-table tbody tr", (rs) => rs.map((r) => [r.dataset.item, r.dataset.status]));
+    check(ck.status && cst === ck.status && items.length === ck.items.length &&
+          items.every((x, i) => x[0] === ck.items[i].id && x[1] === ck.items[i].status),
+          `the trunk page's checklist card shows the API's ${ck.items.length} items (${cst})`);
     await page.screenshot({ path: path.join(work, "alerts.png"), fullPage: true });
   } finally {
     await stopServe(srv3);
