@@ -11,10 +11,10 @@
 #include "../calls/calls.h"
 #include "../common/limits.h"
 #include "../common/num.h"
+#include "../common/opts.h"
 #include "../media/audio.h"
 #include "../store/store.h"
 #include "cli.h"
-#include "opts.h"
 
 static void usage(FILE *f)
 {

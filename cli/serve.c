@@ -15,11 +15,11 @@
 #include "../calls/calls.h"
 #include "../common/hash.h"
 #include "../common/num.h"
+#include "../common/opts.h"
 #include "../net/netaddr.h"
 #include "../alert/eval.h"
 #include "alerting.h"
 #include "cli.h"
-#include "opts.h"
 
 static volatile sig_atomic_t g_stop;
 

@@ -5,10 +5,10 @@
 #include "genint.h"
 
 #include "../common/num.h"
+#include "../common/opts.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,195 +217,154 @@ static bool valid_token(const char *s)
     return true;
 }
 
+/* The option's name as the messages give it: "-o", or the long name. */
+static const char *opt_name(const struct option *table, int c, char *buf, size_t len)
+{
+    for (const struct option *t = table; t->name; t++)
+        if (t->val == c) {
+            snprintf(buf, len, "--%s", t->name);
+            return buf;
+        }
+    return "-o";
+}
+
 enum gen_err gen_parse_args(struct gen_opts *o, int argc, char **argv, char *err, size_t errlen)
 {
     bool have_cps = false, have_conc = false, have_calls = false;
-    /* getopt_long over the table; "name" is the option as the chain below
-     * compares it ("--calls", "-o"), whatever form it was given in */
-    enum { O_FLAG = 256, O_VALUED };
+    enum {
+        O_IPV6 = 256, O_BRANCH, O_GATEWAY, O_NO_REGISTER, O_PRETTY, O_OUT, O_TRUTH,
+        O_CALLS, O_CPS, O_CONCURRENCY, O_DURATION_MEAN, O_MAX_PACKETS, O_SEED, O_START,
+        O_MIX, O_TRANSPORT, O_VLAN, O_DUP_RATE, O_ITSPS, O_INBOUND, O_RETRANS, O_IMPAIR,
+        O_IMPAIRMENTS, O_LOSS, O_JITTER_MS, O_SRTP, O_BYPASS, O_TWIN_RATE, O_CORR,
+        O_CORR_HEADER, O_MAP_503, O_OPTIONS_INTERVAL, O_FAULT_ITSP, O_FAULT_FROM, O_FAULT_TO,
+    };
     static const struct option table[] = {
         { "help", no_argument, NULL, 'h' },
-        { "ipv6", no_argument, NULL, O_FLAG },
-        { "branch", no_argument, NULL, O_FLAG },
-        { "gateway", no_argument, NULL, O_FLAG },
-        { "no-register", no_argument, NULL, O_FLAG },
-        { "pretty", no_argument, NULL, O_FLAG },
-        { "out", required_argument, NULL, O_VALUED },
-        { "truth", required_argument, NULL, O_VALUED },
-        { "calls", required_argument, NULL, O_VALUED },
-        { "cps", required_argument, NULL, O_VALUED },
-        { "concurrency", required_argument, NULL, O_VALUED },
-        { "duration-mean", required_argument, NULL, O_VALUED },
-        { "max-packets", required_argument, NULL, O_VALUED },
-        { "seed", required_argument, NULL, O_VALUED },
-        { "start", required_argument, NULL, O_VALUED },
-        { "mix", required_argument, NULL, O_VALUED },
-        { "transport", required_argument, NULL, O_VALUED },
-        { "vlan", required_argument, NULL, O_VALUED },
-        { "dup-rate", required_argument, NULL, O_VALUED },
-        { "itsps", required_argument, NULL, O_VALUED },
-        { "inbound", required_argument, NULL, O_VALUED },
-        { "retrans", required_argument, NULL, O_VALUED },
-        { "impair", required_argument, NULL, O_VALUED },
-        { "impairments", required_argument, NULL, O_VALUED },
-        { "loss", required_argument, NULL, O_VALUED },
-        { "jitter-ms", required_argument, NULL, O_VALUED },
-        { "srtp", required_argument, NULL, O_VALUED },
-        { "bypass", required_argument, NULL, O_VALUED },
-        { "twin-rate", required_argument, NULL, O_VALUED },
-        { "corr", required_argument, NULL, O_VALUED },
-        { "corr-header", required_argument, NULL, O_VALUED },
-        { "map-503", required_argument, NULL, O_VALUED },
-        { "options-interval", required_argument, NULL, O_VALUED },
-        { "fault-itsp", required_argument, NULL, O_VALUED },
-        { "fault-from", required_argument, NULL, O_VALUED },
-        { "fault-to", required_argument, NULL, O_VALUED },
+        { "ipv6", no_argument, NULL, O_IPV6 },
+        { "branch", no_argument, NULL, O_BRANCH },
+        { "gateway", no_argument, NULL, O_GATEWAY },
+        { "no-register", no_argument, NULL, O_NO_REGISTER },
+        { "pretty", no_argument, NULL, O_PRETTY },
+        { "out", required_argument, NULL, O_OUT },
+        { "truth", required_argument, NULL, O_TRUTH },
+        { "calls", required_argument, NULL, O_CALLS },
+        { "cps", required_argument, NULL, O_CPS },
+        { "concurrency", required_argument, NULL, O_CONCURRENCY },
+        { "duration-mean", required_argument, NULL, O_DURATION_MEAN },
+        { "max-packets", required_argument, NULL, O_MAX_PACKETS },
+        { "seed", required_argument, NULL, O_SEED },
+        { "start", required_argument, NULL, O_START },
+        { "mix", required_argument, NULL, O_MIX },
+        { "transport", required_argument, NULL, O_TRANSPORT },
+        { "vlan", required_argument, NULL, O_VLAN },
+        { "dup-rate", required_argument, NULL, O_DUP_RATE },
+        { "itsps", required_argument, NULL, O_ITSPS },
+        { "inbound", required_argument, NULL, O_INBOUND },
+        { "retrans", required_argument, NULL, O_RETRANS },
+        { "impair", required_argument, NULL, O_IMPAIR },
+        { "impairments", required_argument, NULL, O_IMPAIRMENTS },
+        { "loss", required_argument, NULL, O_LOSS },
+        { "jitter-ms", required_argument, NULL, O_JITTER_MS },
+        { "srtp", required_argument, NULL, O_SRTP },
+        { "bypass", required_argument, NULL, O_BYPASS },
+        { "twin-rate", required_argument, NULL, O_TWIN_RATE },
+        { "corr", required_argument, NULL, O_CORR },
+        { "corr-header", required_argument, NULL, O_CORR_HEADER },
+        { "map-503", required_argument, NULL, O_MAP_503 },
+        { "options-interval", required_argument, NULL, O_OPTIONS_INTERVAL },
+        { "fault-itsp", required_argument, NULL, O_FAULT_ITSP },
+        { "fault-from", required_argument, NULL, O_FAULT_FROM },
+        { "fault-to", required_argument, NULL, O_FAULT_TO },
         { NULL, 0, NULL, 0 },
     };
-    optind = 0; /* glibc: start over for this argv */
-    opterr = 0;
-    for (;;) {
-        int at = optind ? optind : 1;
-        const char *cur = at < argc ? argv[at] : "";
-        char name[40];
-        size_t nl = strncmp(cur, "--", 2) == 0 ? strcspn(cur, "=") : strlen(cur);
-        if (at < argc && nl >= sizeof name) {
-            snprintf(err, errlen, "gen: unknown option '%.40s'", cur);
+    struct opts op = { .prog = "gen", .table = table, .shorts = "ho:", .err = err,
+                       .errlen = errlen };
+    const char *val;
+    for (int c; (c = opts_next(&op, argc, argv, &val)) != OPTS_END;) {
+        if (c == OPTS_ERROR)
             return GEN_EUSAGE;
-        }
-        memcpy(name, cur, nl);
-        name[nl] = 0;
-        if (strcmp(cur, "--") == 0) { /* not an end of options here */
-            snprintf(err, errlen, "gen: unknown option '--'");
+        if (c == OPTS_OPERAND) {
+            snprintf(err, errlen, "gen: %s '%s'",
+                     val[0] == '-' ? "unknown option" : "unexpected argument", val);
             return GEN_EUSAGE;
-        }
-        int li = -1;
-        int c = getopt_long(argc, argv, "-:ho:", table, &li);
-        if (c == -1)
-            break;
-        const char *val = optarg;
-        if (c == 1) {
-            if (val[0] == '-')
-                snprintf(err, errlen, "gen: unknown option '%s'", val);
-            else
-                snprintf(err, errlen, "gen: unexpected argument '%s'", val);
-            return GEN_EUSAGE;
-        }
-        if (c == ':') {
-            snprintf(err, errlen, "gen: option %s needs a value", argv[optind - 1]);
-            return GEN_EUSAGE;
-        }
-        /* a long option must be spelt out: "--seq" is not "--seed" */
-        if (c != '?' && li >= 0 && nl - 2 != strlen(table[li].name))
-            c = '?';
-        if (c == '?' && strcmp(name, "--help") == 0)
-            c = 'h'; /* --help=anything asked for help too */
-        if (c == '?') {
-            bool flag = false;
-            for (const struct option *t = table; t->name; t++)
-                flag = flag || (t->has_arg == no_argument && nl > 2 && !strcmp(name + 2, t->name));
-            if (flag && cur[nl] == '=')
-                snprintf(err, errlen, "gen: option %s takes no value", name);
-            else
-                snprintf(err, errlen, "gen: unknown option '%s'", name);
-            return GEN_EUSAGE;
-        }
-        if (c == 'h') {
-            snprintf(err, errlen, "help");
-            return GEN_EUSAGE;
-        }
-        if (c == 'o')
-            snprintf(name, sizeof name, "-o");
-        else
-            snprintf(name, sizeof name, "--%s", table[li].name);
-#define FLAG(n) (strcmp(name, n) == 0)
-        if (c == O_FLAG) {
-            if (FLAG("--ipv6"))
-                o->ipv6 = true;
-            else if (FLAG("--branch"))
-                o->branch = true;
-            else if (FLAG("--gateway"))
-                o->gateway = true;
-            else if (FLAG("--no-register"))
-                o->registrations = false;
-            else
-                o->pretty = true;
-            continue;
         }
         uint64_t u;
         double d;
-        bool ok = true, known = true;
-        if (FLAG("-o") || FLAG("--out"))
-            ok = *val != 0, o->out_path = val;
-        else if (FLAG("--truth"))
-            ok = *val != 0, o->truth_path = val;
-        else if (FLAG("--calls"))
+        bool ok = true;
+        switch (c) {
+        case 'h':
+            snprintf(err, errlen, "help");
+            return GEN_EUSAGE;
+        case O_IPV6: o->ipv6 = true; break;
+        case O_BRANCH: o->branch = true; break;
+        case O_GATEWAY: o->gateway = true; break;
+        case O_NO_REGISTER: o->registrations = false; break;
+        case O_PRETTY: o->pretty = true; break;
+        case 'o':
+        case O_OUT: ok = *val != 0, o->out_path = val; break;
+        case O_TRUTH: ok = *val != 0, o->truth_path = val; break;
+        case O_CALLS:
             (ok = num_u64(val, 0, 100000000ull, &u)) ? (o->calls = u, have_calls = true) : 0;
-        else if (FLAG("--cps"))
+            break;
+        case O_CPS:
             (ok = num_double(val, 0.001, 100000, &d)) ? (o->cps = d, have_cps = true) : 0;
-        else if (FLAG("--concurrency"))
+            break;
+        case O_CONCURRENCY:
             (ok = num_u64(val, 1, 1000000, &u)) ? (o->concurrency = (uint32_t)u, have_conc = true) : 0;
-        else if (FLAG("--duration-mean"))
+            break;
+        case O_DURATION_MEAN:
             (ok = num_double(val, 1, 86400, &d)) ? (o->duration_mean = d) : 0;
-        else if (FLAG("--max-packets"))
+            break;
+        case O_MAX_PACKETS:
             (ok = num_u64(val, 1, UINT64_MAX / 2, &u)) ? (o->max_packets = u) : 0;
-        else if (FLAG("--seed"))
-            (ok = num_u64(val, 0, UINT64_MAX, &u)) ? (o->seed = u) : 0;
-        else if (FLAG("--start"))
+            break;
+        case O_SEED: (ok = num_u64(val, 0, UINT64_MAX, &u)) ? (o->seed = u) : 0; break;
+        case O_START:
             (ok = num_u64(val, 0, 4000000000ull, &u)) ? (o->start_us = u * 1000000ull) : 0;
-        else if (FLAG("--mix"))
-            ok = parse_mix(o, val);
-        else if (FLAG("--transport")) {
+            break;
+        case O_MIX: ok = parse_mix(o, val); break;
+        case O_TRANSPORT: {
             static const char *const tp[] = { "udp", "tcp", "tls", "mix" };
             int k = find_name(tp, 4, val, strlen(val));
             (ok = k >= 0) ? (o->transport = k) : 0;
-        } else if (FLAG("--vlan"))
-            (ok = num_u64(val, 1, 4094, &u)) ? (o->vlan = (uint16_t)u) : 0;
-        else if (FLAG("--dup-rate"))
-            ok = num_double(val, 0, 1, &o->dup_rate);
-        else if (FLAG("--itsps"))
-            (ok = num_u64(val, 1, 8, &u)) ? (o->itsps = (uint32_t)u) : 0;
-        else if (FLAG("--inbound"))
-            ok = num_double(val, 0, 1, &o->inbound);
-        else if (FLAG("--retrans"))
-            ok = num_double(val, 0, 1, &o->retrans);
-        else if (FLAG("--impair"))
-            ok = num_double(val, 0, 1, &o->impair);
-        else if (FLAG("--impairments"))
-            ok = parse_list(val, gen_imp_names, GEN_IMP_MAX, &o->impair_mask);
-        else if (FLAG("--loss"))
-            ok = num_double(val, 0, 0.5, &o->loss);
-        else if (FLAG("--jitter-ms"))
-            (ok = num_u64(val, 1, 18, &u)) ? (o->jitter_ms = (uint32_t)u) : 0;
-        else if (FLAG("--srtp"))
-            ok = num_double(val, 0, 1, &o->srtp);
-        else if (FLAG("--bypass"))
-            ok = num_double(val, 0, 1, &o->bypass);
-        else if (FLAG("--twin-rate"))
-            ok = num_double(val, 0, 0.5, &o->twin_rate);
-        else if (FLAG("--corr"))
-            ok = parse_corr(o, val);
-        else if (FLAG("--corr-header"))
+            break;
+        }
+        case O_VLAN: (ok = num_u64(val, 1, 4094, &u)) ? (o->vlan = (uint16_t)u) : 0; break;
+        case O_DUP_RATE: ok = num_double(val, 0, 1, &o->dup_rate); break;
+        case O_ITSPS: (ok = num_u64(val, 1, 8, &u)) ? (o->itsps = (uint32_t)u) : 0; break;
+        case O_INBOUND: ok = num_double(val, 0, 1, &o->inbound); break;
+        case O_RETRANS: ok = num_double(val, 0, 1, &o->retrans); break;
+        case O_IMPAIR: ok = num_double(val, 0, 1, &o->impair); break;
+        case O_IMPAIRMENTS: ok = parse_list(val, gen_imp_names, GEN_IMP_MAX, &o->impair_mask); break;
+        case O_LOSS: ok = num_double(val, 0, 0.5, &o->loss); break;
+        case O_JITTER_MS: (ok = num_u64(val, 1, 18, &u)) ? (o->jitter_ms = (uint32_t)u) : 0; break;
+        case O_SRTP: ok = num_double(val, 0, 1, &o->srtp); break;
+        case O_BYPASS: ok = num_double(val, 0, 1, &o->bypass); break;
+        case O_TWIN_RATE: ok = num_double(val, 0, 0.5, &o->twin_rate); break;
+        case O_CORR: ok = parse_corr(o, val); break;
+        case O_CORR_HEADER:
             (ok = valid_token(val)) ? (void)snprintf(o->xcid_name, sizeof o->xcid_name, "%s", val) : (void)0;
-        else if (FLAG("--map-503"))
+            break;
+        case O_MAP_503:
             (ok = num_u64(val, 500, 503, &u) && (u == 500 || u == 503)) ? (o->sbc_map_503 = (uint32_t)u) : 0;
-        else if (FLAG("--options-interval"))
+            break;
+        case O_OPTIONS_INTERVAL:
             (ok = num_u64(val, 1, 3600, &u)) ? (o->options_interval_s = (uint32_t)u) : 0;
-        else if (FLAG("--fault-itsp"))
-            (ok = num_u64(val, 1, 8, &u)) ? (o->fault_itsp = (uint32_t)u) : 0;
-        else if (FLAG("--fault-from"))
+            break;
+        case O_FAULT_ITSP: (ok = num_u64(val, 1, 8, &u)) ? (o->fault_itsp = (uint32_t)u) : 0; break;
+        case O_FAULT_FROM:
             (ok = num_u64(val, 0, 30u * 86400, &u)) ? (o->fault_from_s = (uint32_t)u) : 0;
-        else if (FLAG("--fault-to"))
+            break;
+        case O_FAULT_TO:
             (ok = num_u64(val, 1, 30u * 86400, &u)) ? (o->fault_to_s = (uint32_t)u) : 0;
-        else
-            known = false;
-#undef FLAG
-        if (!known) {
-            snprintf(err, errlen, "gen: unknown option '%s'", name);
-            return GEN_EUSAGE;
+            break;
+        default: /* a table entry without a case: a bug */
+            snprintf(err, errlen, "gen: option %d not handled", c);
+            return GEN_EINTERNAL;
         }
         if (!ok) {
-            snprintf(err, errlen, "gen: bad value '%s' for %s", val, name);
+            char name[32];
+            snprintf(err, errlen, "gen: bad value '%s' for %s", val, opt_name(table, c, name, sizeof name));
             return GEN_EUSAGE;
         }
     }

@@ -369,6 +369,7 @@ static void test_options(void **state)
     assert_int_equal(o.mix[GEN_MIX_ANSWERED], 0);
     OK("-o", "x.pcap", "--vlan", "4093", "--itsps", "7", "--jitter-ms", "17");
     BAD("-o", "x.pcap", "--vlan", "4095");
+    assert_string_equal(err, "gen: bad value '4095' for --vlan");
     BAD("-o", "x.pcap", "--vlan", "0");
     BAD("-o", "x.pcap", "--itsps", "9");
     BAD("-o", "x.pcap", "--jitter-ms", "19");
@@ -378,6 +379,11 @@ static void test_options(void **state)
     BAD("-o", "x.pcap", "--calls", "12x");
     BAD("-o", "x.pcap", "--calls", "-1");
     BAD("-o", "x.pcap", "--calls");
+    assert_string_equal(err, "gen: --calls needs a value"); /* as every command (common/opts) */
+    BAD("-o", "x.pcap", "--see", "3");
+    assert_string_equal(err, "gen: unknown option '--see'"); /* no abbreviations */
+    BAD("-o", "x.pcap", "--", "--calls", "3");
+    assert_string_equal(err, "gen: unknown option '--'");
     BAD("-o", "x.pcap", "--dup-rate", "1.5");
     BAD("-o", "x.pcap", "--mix", "answered=1,nope=2");
     BAD("-o", "x.pcap", "--mix", "answered=0");
@@ -388,7 +394,15 @@ static void test_options(void **state)
     BAD("-o", "x.pcap", "--corr-header", "X CID");
     BAD("-o", "x.pcap", "--map-503", "501");
     BAD("-o", "x.pcap", "--ipv6=yes");
+    assert_string_equal(err, "gen: unknown option '--ipv6=yes'");
     BAD("-o", "x.pcap", "stray");
+    assert_string_equal(err, "gen: unexpected argument 'stray'");
+    BAD("--out=", "--calls", "2");
+    assert_string_equal(err, "gen: bad value '' for --out");
+    OK("--out=y.pcap", "--seed=7", "--ipv6", "--pretty");
+    assert_string_equal(o.out_path, "y.pcap");
+    assert_int_equal(o.seed, 7);
+    assert_true(o.ipv6 && o.pretty);
     OK("-o", "x.pcap", "--corr", "sbc=header,ms=none,branch-sbc=session-id", "--corr-header", "X-Orig-CID");
     assert_int_equal(o.corr[GEN_B2B_SBC], GEN_CORR_HEADER);
     assert_string_equal(o.xcid_name, "X-Orig-CID");

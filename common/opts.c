@@ -3,8 +3,24 @@
  * every command always has. */
 #include "opts.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+/* One message: to o->err when the caller gave a buffer, else a line on stderr. */
+static void say(const struct opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const struct opts *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (o->err && o->errlen) {
+        vsnprintf(o->err, o->errlen, fmt, ap);
+    } else {
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+    }
+    va_end(ap);
+}
 
 int opts_next(struct opts *o, int argc, char **argv, const char **arg)
 {
@@ -19,8 +35,7 @@ int opts_next(struct opts *o, int argc, char **argv, const char **arg)
     int at = optind ? optind : 1;
     const char *cur = at < argc ? argv[at] : "";
     if (strcmp(cur, "--") == 0) { /* no command takes operands that look like options */
-        fprintf(stderr, "%s: unknown option '--'%s\n", o->prog,
-                o->unknown_suffix ? o->unknown_suffix : "");
+        say(o, "%s: unknown option '--'%s", o->prog, o->unknown_suffix ? o->unknown_suffix : "");
         return OPTS_ERROR;
     }
     int li = -1;
@@ -31,7 +46,7 @@ int opts_next(struct opts *o, int argc, char **argv, const char **arg)
     if (c == 1)
         return OPTS_OPERAND;
     if (c == ':') {
-        fprintf(stderr, "%s: %s needs a value\n", o->prog, argv[optind - 1]);
+        say(o, "%s: %s needs a value", o->prog, argv[optind - 1]);
         return OPTS_ERROR;
     }
     /* a long option must be spelt out: "--js" is not "--json" */
@@ -39,8 +54,8 @@ int opts_next(struct opts *o, int argc, char **argv, const char **arg)
         strcspn(cur + 2, "=") != strlen(o->table[li].name))
         c = '?';
     if (c == '?') {
-        fprintf(stderr, "%s: unknown option '%s'%s\n", o->prog, cur,
-                o->unknown_suffix ? o->unknown_suffix : "");
+        say(o, "%s: unknown option '%s'%s", o->prog, cur,
+            o->unknown_suffix ? o->unknown_suffix : "");
         return OPTS_ERROR;
     }
     return c;
