@@ -163,12 +163,6 @@ static bool is_ref(const struct exporter *x, int64_t cap, int64_t frame, int64_t
     return true;
 }
 
-static const char *col_text(sqlite3_stmt *s, int i)
-{
-    const unsigned char *t = sqlite3_column_text(s, i);
-    return t ? (const char *)t : "";
-}
-
 /* Everything the export needs from the database; ST_OK or an error. */
 static int load(sqlite3 *h, int64_t call_id, struct exporter *x, uint64_t *lo, uint64_t *hi,
                 char *err, size_t errlen)
@@ -207,8 +201,8 @@ static int load(sqlite3 *h, int64_t call_id, struct exporter *x, uint64_t *lo, u
     sqlite3_bind_int64(s, 1, call_id);
     while (sqlite3_step(s) == SQLITE_ROW) {
         x->st->legs++;
-        add_ep(x, col_text(s, 0), sqlite3_column_int64(s, 1));
-        add_ep(x, col_text(s, 2), sqlite3_column_int64(s, 3));
+        add_ep(x, st_col_text(s, 0), sqlite3_column_int64(s, 1));
+        add_ep(x, st_col_text(s, 2), sqlite3_column_int64(s, 3));
     }
     sqlite3_finalize(s);
     s = NULL;
@@ -261,7 +255,7 @@ static int load(sqlite3 *h, int64_t call_id, struct exporter *x, uint64_t *lo, u
             rc = ST_ERR_NOT_FOUND;
             goto out;
         }
-        const char *path = col_text(s, 0);
+        const char *path = st_col_text(s, 0);
         struct stat sb;
         if (stat(path, &sb) != 0) {
             snprintf(err, errlen, "%s: capture file is gone", path);

@@ -28,7 +28,6 @@
 #include "../media/audio.h"
 #include "../media/media.h"
 
-#define NS_PER_S 1000000000ull
 #define UDP_PAYLOAD_SPACE 65536 /* the largest UDP payload, once (a clear SRTP packet) */
 
 struct atrack {
@@ -62,12 +61,6 @@ struct aexp {
     struct st_audio_result *res;
     uint8_t *clear; /* unprotected packet */
 };
-
-static const char *col_text(sqlite3_stmt *s, int i)
-{
-    const unsigned char *t = sqlite3_column_text(s, i);
-    return t ? (const char *)t : "";
-}
 
 static bool ep_is(const struct ts_addr *a, uint16_t port, const struct ts_addr *b, int64_t bport,
                   bool bset)
@@ -261,9 +254,9 @@ static int load(sqlite3 *h, int64_t call_id, int leg, struct aexp *x, uint64_t *
             continue;
         leg_id = sqlite3_column_int64(s, 0);
         x->res->leg = (int)idx;
-        has_caller = st_addr_parse(col_text(s, 2), &caller);
+        has_caller = st_addr_parse(st_col_text(s, 2), &caller);
         caller_port = sqlite3_column_int64(s, 3);
-        has_callee = st_addr_parse(col_text(s, 4), &callee);
+        has_callee = st_addr_parse(st_col_text(s, 4), &callee);
         callee_port = sqlite3_column_int64(s, 5);
     }
     sqlite3_finalize(s);
@@ -289,9 +282,9 @@ static int load(sqlite3 *h, int64_t call_id, int leg, struct aexp *x, uint64_t *
             memset(&a, 0, sizeof a);
             int64_t sp = sqlite3_column_int64(s, 1), dp = sqlite3_column_int64(s, 3);
             int64_t pt = sqlite3_column_int64(s, 5), clock = sqlite3_column_int64(s, 7);
-            if (!st_addr_parse(col_text(s, 0), &a.src) || !st_addr_parse(col_text(s, 2), &a.dst) ||
-                sp <= 0 || sp > 65535 || dp <= 0 || dp > 65535 || pt < 0 || pt > 127 ||
-                clock < 0 || clock > 1000000)
+            if (!st_addr_parse(st_col_text(s, 0), &a.src) ||
+                !st_addr_parse(st_col_text(s, 2), &a.dst) || sp <= 0 || sp > 65535 || dp <= 0 ||
+                dp > 65535 || pt < 0 || pt > 127 || clock < 0 || clock > 1000000)
                 continue;
             a.sport = (uint16_t)sp;
             a.dport = (uint16_t)dp;
@@ -299,7 +292,7 @@ static int load(sqlite3 *h, int64_t call_id, int leg, struct aexp *x, uint64_t *
             a.srtp = (sqlite3_column_int64(s, 8) & MEDIA_F_SRTP) != 0;
             uint32_t native = 0;
             enum audio_codec c =
-                audio_codec_of(col_text(s, 6), (uint8_t)pt, (uint32_t)clock, &native);
+                audio_codec_of(st_col_text(s, 6), (uint8_t)pt, (uint32_t)clock, &native);
             if (c == AUDIO_NONE || x->ntr >= TS_AUDIO_MAX_TRACKS) {
                 x->res->streams_skipped++;
                 continue;

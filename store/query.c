@@ -316,6 +316,19 @@ static void bind_list(sqlite3_stmt *s, const char *p, const char *const *v, unsi
     " substr(:nd, -length(l." X "_digits)) = l." X "_digits) OR"                              \
     " substr(l." X "_digits, -length(:nd)) = :nd)))"
 
+/* The digits of d (at most max) reversed into rev, and into end the same
+ * followed by ':' (after '9'): [rev, end) is the range of the reversed
+ * digits' index that ends in d. rev holds max + 1 bytes, end max + 2. */
+static void rev_range(const char *d, size_t max, char *rev, char *end)
+{
+    size_t n = strnlen(d, max);
+    for (size_t i = 0; i < n; i++)
+        rev[i] = end[i] = d[n - 1 - i];
+    rev[n] = '\0';
+    end[n] = ':';
+    end[n + 1] = '\0';
+}
+
 int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, void *ctx,
               struct stq_cursor *next)
 {
@@ -419,15 +432,8 @@ int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, voi
     bind_t(s, ":caller", f->caller);
     bind_t(s, ":callee", f->callee);
     char rev[2][sizeof f->caller], end[2][sizeof f->caller + 1];
-    const char *num[2] = { f->caller, f->callee };
-    for (int k = 0; k < 2; k++) {
-        size_t n = strnlen(num[k], sizeof f->caller - 1);
-        for (size_t i = 0; i < n; i++)
-            rev[k][i] = end[k][i] = num[k][n - 1 - i];
-        rev[k][n] = '\0';
-        end[k][n] = ':'; /* follows '9': the end of the range of that prefix */
-        end[k][n + 1] = '\0';
-    }
+    rev_range(f->caller, sizeof f->caller - 1, rev[0], end[0]);
+    rev_range(f->callee, sizeof f->callee - 1, rev[1], end[1]);
     bind_t(s, ":caller_rev", rev[0]);
     bind_t(s, ":caller_rev_end", end[0]);
     bind_t(s, ":callee_rev", rev[1]);
@@ -447,13 +453,9 @@ int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, voi
     if (f->number_digits[0]) {
         /* the last (up to) 7 digits, reversed, and the end of their range */
         const char *d = f->number_digits;
-        size_t n = strlen(d), k = n < 7 ? n : 7;
+        size_t n = strlen(d);
         char nrev[8], nrend[9];
-        for (size_t i = 0; i < k; i++)
-            nrev[i] = nrend[i] = d[n - 1 - i];
-        nrev[k] = '\0';
-        nrend[k] = ':';
-        nrend[k + 1] = '\0';
+        rev_range(n > 7 ? d + n - 7 : d, 7, nrev, nrend);
         bind_t(s, ":nd", d);
         bind_t(s, ":nrev", nrev);
         bind_t(s, ":nrev_end", nrend);

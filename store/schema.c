@@ -540,6 +540,12 @@ bool st_addr_parse(const char *s, struct ts_addr *out)
     return false;
 }
 
+const char *st_col_text(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? (const char *)t : "";
+}
+
 /* ---- reader / maintenance handle ---- */
 
 int st_db_upgrade(const char *path, char *err, size_t errlen)

@@ -20,5 +20,8 @@ int st_schema_migrate(sqlite3 *h, char *err, size_t errlen);
 /* "1.2.3.4" / "2001:db8::1"; "" for family 0. */
 void st_addr_text(const struct ts_addr *a, char *buf, size_t cap);
 bool st_addr_parse(const char *s, struct ts_addr *out);
+/* Column i of the current row as text, "" for NULL; valid until the next
+ * step, reset or finalize of s. */
+const char *st_col_text(sqlite3_stmt *s, int i);
 
 #endif
