@@ -44,24 +44,26 @@ static size_t l16_count(struct bv p, uint32_t rate)
     return p.len / 2;
 }
 
-static size_t ulaw_decode(void *st, struct bv p, int16_t *out, size_t cap)
+/* One G.711 payload: a sample per byte through the law's expansion. */
+static size_t g711_decode(struct bv p, int16_t *out, size_t cap, int16_t (*expand)(uint8_t))
 {
     size_t n = 0;
     uint8_t b;
-    (void)st;
     while (n < cap && bv_u8(&p, &b))
-        out[n++] = ulaw(b);
+        out[n++] = expand(b);
     return n;
+}
+
+static size_t ulaw_decode(void *st, struct bv p, int16_t *out, size_t cap)
+{
+    (void)st;
+    return g711_decode(p, out, cap, ulaw);
 }
 
 static size_t alaw_decode(void *st, struct bv p, int16_t *out, size_t cap)
 {
-    size_t n = 0;
-    uint8_t b;
     (void)st;
-    while (n < cap && bv_u8(&p, &b))
-        out[n++] = alaw(b);
-    return n;
+    return g711_decode(p, out, cap, alaw);
 }
 
 static size_t l16_decode(void *st, struct bv p, int16_t *out, size_t cap)
