@@ -42,6 +42,24 @@ bool bv_until(struct bv *b, uint8_t c, struct bv *tok)
     return true;
 }
 
+bool bv_word(struct bv *b, struct bv *word)
+{
+    while (b->len && (b->p[0] == ' ' || b->p[0] == '\t')) {
+        b->p++;
+        b->len--;
+    }
+    size_t i = 0;
+    while (i < b->len && b->p[i] != ' ' && b->p[i] != '\t')
+        i++;
+    if (!i)
+        return false;
+    word->p = b->p;
+    word->len = i;
+    b->p += i;
+    b->len -= i;
+    return true;
+}
+
 bool bv_line(struct bv *b, struct bv *line)
 {
     if (!bv_until(b, '\n', line))

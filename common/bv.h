@@ -250,6 +250,10 @@ long bv_find(struct bv b, const void *needle, size_t nlen);
 bool bv_until(struct bv *b, uint8_t c, struct bv *tok);
 /* Next line ending in LF (CR before it removed); false when no LF left. */
 bool bv_line(struct bv *b, struct bv *line);
+/* Next word of a line: spaces and tabs skipped, then *word gets the bytes
+ * up to the next space or tab (or the end) and b moves past them; false
+ * when only spaces and tabs were left. */
+bool bv_word(struct bv *b, struct bv *word);
 bool bv_eq(struct bv b, struct bv c);
 bool bv_eq_cstr(struct bv b, const char *s);
 bool bv_eq_ci(struct bv b, const char *s);          /* ASCII case-insensitive */

@@ -66,34 +66,19 @@ static bool hex_field(struct bv f, uint8_t *out, size_t min, size_t max, size_t 
     return true;
 }
 
-/* Next field separated by spaces or tabs. */
-static bool field(struct bv *b, struct bv *out)
-{
-    while (b->len && (bv_at(*b, 0) == ' ' || bv_at(*b, 0) == '\t'))
-        bv_skip(b, 1);
-    size_t i = 0;
-    while (i < b->len && bv_at(*b, i) != ' ' && bv_at(*b, i) != '\t')
-        i++;
-    if (!i)
-        return false;
-    *out = bv_head(*b, i);
-    bv_skip(b, i);
-    return true;
-}
-
 enum keylog_result keylog_parse_line(struct bv line, struct keylog_line *out)
 {
     line = bv_trim(line);
     if (!line.len || bv_at(line, 0) == '#')
         return KEYLOG_SKIP;
     struct bv name, rnd, sec, extra;
-    if (!field(&line, &name))
+    if (!bv_word(&line, &name))
         return KEYLOG_SKIP;
     int label = -2;
     for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
         if (bv_eq_cstr(name, labels[i].name))
             label = labels[i].label;
-    if (label == -2 || !field(&line, &rnd) || !field(&line, &sec) || field(&line, &extra))
+    if (label == -2 || !bv_word(&line, &rnd) || !bv_word(&line, &sec) || bv_word(&line, &extra))
         return KEYLOG_BAD;
     if (label == -1)
         return KEYLOG_SKIP;

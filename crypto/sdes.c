@@ -62,18 +62,11 @@ static bool b64(struct bv s, uint8_t *out, size_t want)
     return n == want;
 }
 
-/* Next whitespace-separated token. */
+/* Next whitespace-separated token (CR and LF around it go too). */
 static bool token(struct bv *b, struct bv *out)
 {
     *b = bv_trim(*b);
-    size_t i = 0;
-    while (i < b->len && bv_at(*b, i) != ' ' && bv_at(*b, i) != '\t')
-        i++;
-    if (!i)
-        return false;
-    *out = bv_head(*b, i);
-    bv_skip(b, i);
-    return true;
+    return bv_word(b, out);
 }
 
 enum sdes_result sdes_parse(struct bv value, struct sdes_key *out)

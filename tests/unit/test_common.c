@@ -101,6 +101,15 @@ static void test_bv_text(void **state)
     assert_int_equal(bv_find(b, "x\r\n", 3), 5);
     assert_int_equal(bv_find(b, "zz", 2), -1);
     assert_true(bv_eq_cstr(bv_trim(bv_cstr(" \t a b \r\n")), "a b"));
+    /* words: spaces and tabs separate, CR and LF belong to a word */
+    struct bv w = bv_cstr(" \tCLIENT_RANDOM\tab  c\r\n \t"), word;
+    assert_true(bv_word(&w, &word) && bv_eq_cstr(word, "CLIENT_RANDOM"));
+    assert_true(bv_word(&w, &word) && bv_eq_cstr(word, "ab"));
+    assert_true(bv_word(&w, &word) && bv_eq_cstr(word, "c\r\n"));
+    assert_false(bv_word(&w, &word));
+    assert_int_equal(w.len, 0);
+    w = bv_cstr("");
+    assert_false(bv_word(&w, &word));
     uint32_t v;
     assert_true(bv_u32dec(bv_cstr("4294967295"), &v));
     assert_int_equal(v, 4294967295u);
