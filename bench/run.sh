@@ -3,7 +3,9 @@
 # tshark and sngrep, on generated captures at 100 and 10,000 concurrent calls.
 # usage: bench/run.sh [BUILD_DIR]       (default: build-bench beside this file)
 # env:   RUNS=3 (best of), SNGREP_RUNS=1, PACKETS_100=2000000,
-#        PACKETS_10K=4000000, OUT=BUILD_DIR/bench-results.md, SKIP="sngrep tshark store",
+#        PACKETS_10K=4000000, PACKETS_INDEP=3000000 (i10000, bench/indep_pcap.py),
+#        PAIRS=5 (floor/text/--db back-to-back triples on c10000 and i10000),
+#        OUT=BUILD_DIR/bench-results.md, SKIP="sngrep tshark store",
 #        FLAT_PAIRS=9 (back-to-back c100r/c10000 pairs; 0: none);
 #        SKIP may also name "work" (the cachegrind count of instructions) and
 #        "json" (analyze --json and --json-lines beside the text run),
@@ -102,6 +104,16 @@ EOF
 gen c100 100 "${PACKETS_100:-2000000}"
 gen_repeated c100r 100 $((${PACKETS_10K:-4000000} / 100)) 100 --duration-mean 4
 gen c10000 10000 "${PACKETS_10K:-4000000}" --duration-mean 4
+# i10000: a capture our generator did not write (bench/indep_pcap.py, no code
+# shared with gen/): 10,000 calls from four PBXs to one carrier, all up at
+# once after a 2-s ramp, G.711 both ways, 3,000,000 packets.
+pk_i=${PACKETS_INDEP:-3000000}
+if [ ! -s "$data/i10000.pcap" ] || [ "$(cat "$data/i10000.params" 2>/dev/null)" != "indep $pk_i" ]; then
+    echo "bench: writing i10000 (bench/indep_pcap.py)" >&2
+    python3 "$here/indep_pcap.py" "$data/i10000.pcap" --calls 10000 --packets "$pk_i" >/dev/null
+    echo "indep $pk_i" >"$data/i10000.params"
+fi
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # measure N CMD...: best wall time of N runs, the largest peak RSS and the
 # least CPU time (user + system, all threads). Prints "seconds rss_kb cpu_s";
@@ -134,7 +146,7 @@ has_db=no
 declare -A pps
 declare -A rss_of calls_of
 json_ratio=""
-for name in c100 c100r c10000; do
+for name in c100 c100r c10000 i10000; do
     f=$data/$name.pcap
     cat "$f" >/dev/null # warm the page cache: every tool reads from memory
     pk=$(grep -o '"total_packets": *[0-9]*' "$data/$name.truth.json" | grep -o '[0-9]*$')
@@ -201,6 +213,36 @@ if [ "$flat_pairs" -gt 0 ]; then
     flat=$(echo "$ratios" | tr ' ' '\n' | { grep . || true; } | sort -n | awk '{ v[NR] = $1 } END {
         if (NR) printf "%.2f (median of %d back-to-back pairs; range %.2f-%.2f)", v[int((NR + 1) / 2)], NR, v[1], v[NR] }')
 fi
+# Ratios in back-to-back pairs (PAIRS, default 5), CPU time (user + system,
+# both threads) and wall: text run / floor (target 3) and --db / text run
+# (throughput ratio, target 0.6) on c10000 and i10000. A shared host's load
+# falls on both runs of a pair alike; the median of the pairs is the figure.
+pairs_out=""
+pair_runs=${PAIRS:-5}
+median() { tr ' ' '\n' | { grep . || true; } | sort -n | awk '{ v[NR] = $1 } END {
+    if (NR) printf "%.2f (range %.2f-%.2f)", v[int((NR + 1) / 2)], v[1], v[NR] }'; }
+if [ "$pair_runs" -gt 0 ]; then
+    for name in c10000 i10000; do
+        f=$data/$name.pcap
+        echo "bench: pairs on $name ($pair_runs)" >&2
+        fl_cpu="" fl_wall="" db_cpu="" db_wall=""
+        for ((k = 0; k < pair_runs; k++)); do
+            read -r w0 _ c0 <<<"$(measure 1 "$floor" "$f")"
+            read -r w1 _ c1 <<<"$(measure 1 "$ts" analyze "$f")"
+            [ "$w0" = "-" ] || [ "$w1" = "-" ] && continue
+            fl_cpu="$fl_cpu $(awk -v a="$c1" -v b="$c0" 'BEGIN { printf "%.3f", a / b }')"
+            fl_wall="$fl_wall $(awk -v a="$w1" -v b="$w0" 'BEGIN { printf "%.3f", a / b }')"
+            if [ $has_db = yes ]; then
+                read -r w2 _ c2 <<<"$(measure 1 "$ts" analyze --db "$data/bench.db" "$f")"
+                [ "$w2" = "-" ] && continue
+                db_cpu="$db_cpu $(awk -v a="$c1" -v b="$c2" 'BEGIN { printf "%.3f", a / b }')"
+                db_wall="$db_wall $(awk -v a="$w1" -v b="$w2" 'BEGIN { printf "%.3f", a / b }')"
+            fi
+        done
+        pairs_out+="$name: text run / floor: CPU time x$(echo "$fl_cpu" | median), wall x$(echo "$fl_wall" | median); "
+        [ -n "$db_cpu" ] && pairs_out+="--db throughput / text run's: by CPU time $(echo "$db_cpu" | median), by wall $(echo "$db_wall" | median); "
+    done
+fi
 # Work per packet, free of the host's noise: instructions and simulated
 # last-level cache misses (cachegrind, both captures side by side). The
 # caches are given as this host's (32 KB L1, 32 MB 16-way L3, private here
@@ -234,6 +276,7 @@ if [[ $skip != *" work "* ]] && command -v valgrind >/dev/null; then
 fi
 {
     echo
+    [ -n "$pairs_out" ] && { echo "pairs (median of $pair_runs back-to-back pairs): $pairs_out"; echo; }
     [ -n "$flat" ] && { echo "trunkscope flatness, throughput at 10,000 calls against c100r in pairs: $flat"; echo; }
     [ -n "$work" ] && { echo "trunkscope work (cachegrind, both threads): $work"; echo; }
     [ -n "$json_ratio" ] && { echo "streamed report against the text run: $json_ratio"; echo; }
@@ -254,7 +297,10 @@ fi
     echo "off, which trunkscope keeps until the no-BYE timeout (4 h), so its memory is"
     echo "not per call up at once (RSS per call: -)."
     echo
-    echo "trunkscope --db: $has_db; runs: best of $runs (sngrep: $sng_runs); $(nproc) cores; $(uname -r)"
+    echo "trunkscope --db: $has_db; runs: best of $runs (sngrep: $sng_runs); $(nproc) cores; $(uname -r);"
+    echo "load average (1, 5, 15 min) at the start: $load_start, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo
+    echo "i10000 was written by bench/indep_pcap.py, which shares no code with our generator."
     echo
     echo "trunkscope reads the file on a second thread (reading and hashing overlap the"
     echo "analysis): wall time is what the ratios use; CPU s is both threads together."

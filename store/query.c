@@ -732,37 +732,42 @@ int stq_trunk(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
     return rc == ST_OK && rows == 0 ? ST_ERR_NOT_FOUND : rc;
 }
 
-#define TRUNK_LEGS                                                                           \
-    " FROM trunks t JOIN legs l ON (l.src=t.local_addr AND l.dst=t.peer_addr)"               \
-    " OR (l.src=t.peer_addr AND l.dst=t.local_addr) WHERE t.id=:id"
-
-/* One aggregate per direction (a constant, so no sort of the legs to group
- * them); a leg between equal addresses counts once, as inbound. Legs still
- * open when their input ended count apart (in_progress), outside the ratios. */
-#define LEG_ENDED "(l.outcome NOT IN ('in_progress','pending'))"
+/* A trunk's sums come from leg_sums (schema v15: per address pair, day
+ * and leg class, kept by triggers on legs), a few rows per trunk and day
+ * instead of every leg. One aggregate per direction; a leg between equal
+ * addresses counts once, as inbound. Legs still open when their input
+ * ended count apart (in_progress), outside the ratios; an outcome stored
+ * as NULL ('' here) counts in neither, as before. */
+#define LS_ENDED "(s.outcome NOT IN ('in_progress','pending',''))"
+#define LS_OPEN "(s.outcome IN ('in_progress','pending'))"
+#define LS_SUM(cond) "total(CASE WHEN " cond " THEN s.legs END)"
 #define DIR_SUMS                                                                             \
-    " sum(" LEG_ENDED ") AS attempts, sum(NOT " LEG_ENDED ") AS in_progress,"               \
-    " sum(l.outcome='answered') AS answered,"                                                \
-    " sum(l.outcome='busy') AS busy, sum(l.outcome='rejected') AS rejected,"                 \
-    " sum(l.outcome='cancelled') AS cancelled, sum(l.outcome='failed') AS failed,"           \
-    " sum(l.outcome='timeout') AS timeouts,"                                                 \
-    " 1.0*sum(l.outcome='answered')/nullif(sum(" LEG_ENDED "),0) AS asr,"                    \
-    " 1.0*sum(" LEG_ENDED " AND (l.outcome IN ('answered','cancelled') OR l.final_status IN" \
-    " (486,480,487,600,603,404,484)))/nullif(sum(" LEG_ENDED "),0) AS ner,"                  \
-    " avg(CASE WHEN l.outcome='answered' AND l.end_ts>=l.answer_ts THEN"                     \
-    " (l.end_ts-l.answer_ts)/1e9 END) AS acd_s,"                                             \
-    " avg(CASE WHEN coalesce(l.ring_ts,l.answer_ts)>=l.invite_ts THEN"                       \
-    " (coalesce(l.ring_ts,l.answer_ts)-l.invite_ts)/1e6 END) AS pdd_mean_ms"                 \
-    " FROM trunks t JOIN legs l ON "
+    " CAST(" LS_SUM(LS_ENDED) " AS INTEGER) AS attempts,"                                    \
+    " CAST(" LS_SUM(LS_OPEN) " AS INTEGER) AS in_progress,"                                  \
+    " CAST(" LS_SUM("s.outcome='answered'") " AS INTEGER) AS answered,"                      \
+    " CAST(" LS_SUM("s.outcome='busy'") " AS INTEGER) AS busy,"                              \
+    " CAST(" LS_SUM("s.outcome='rejected'") " AS INTEGER) AS rejected,"                      \
+    " CAST(" LS_SUM("s.outcome='cancelled'") " AS INTEGER) AS cancelled,"                    \
+    " CAST(" LS_SUM("s.outcome='failed'") " AS INTEGER) AS failed,"                          \
+    " CAST(" LS_SUM("s.outcome='timeout'") " AS INTEGER) AS timeouts,"                       \
+    " " LS_SUM("s.outcome='answered'") "/nullif(" LS_SUM(LS_ENDED) ",0) AS asr,"             \
+    " " LS_SUM(LS_ENDED " AND (s.outcome IN ('answered','cancelled') OR s.final_status IN"    \
+               " (486,480,487,600,603,404,484))") "/nullif(" LS_SUM(LS_ENDED) ",0) AS ner,"   \
+    " total(s.acd_ns)/1e9/nullif(sum(s.acd_n),0) AS acd_s,"                                 \
+    " total(s.pdd_ns)/1e6/nullif(sum(s.pdd_n),0) AS pdd_mean_ms"                             \
+    " FROM trunks t JOIN leg_sums s ON "
+#define LS_OF_TRUNK                                                                          \
+    " FROM trunks t JOIN leg_sums s ON (s.src=t.local_addr AND s.dst=t.peer_addr)"           \
+    " OR (s.src=t.peer_addr AND s.dst=t.local_addr) WHERE t.id=:id"
 
 int stq_trunk_directions(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
 {
     return run_id(q,
                   "SELECT * FROM ("
                   "SELECT 'inbound' AS direction," DIR_SUMS
-                  "l.src=t.peer_addr AND l.dst=t.local_addr WHERE t.id=:id"
+                  "s.src=t.peer_addr AND s.dst=t.local_addr WHERE t.id=:id"
                   " UNION ALL SELECT 'outbound'," DIR_SUMS
-                  "l.src=t.local_addr AND l.dst=t.peer_addr AND l.src<>t.peer_addr"
+                  "s.src=t.local_addr AND s.dst=t.peer_addr AND s.src<>t.peer_addr"
                   " WHERE t.id=:id) WHERE attempts+in_progress>0 ORDER BY 1",
                   id, fn, ctx, NULL);
 }
@@ -770,36 +775,30 @@ int stq_trunk_directions(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
 int stq_trunk_codes(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
 {
     return run_id(q,
-                  "SELECT l.final_status AS status, count(*) AS count" TRUNK_LEGS
-                  " AND l.final_status IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 600",
+                  "SELECT s.final_status AS status, sum(s.legs) AS count" LS_OF_TRUNK
+                  " AND s.final_status>=0 GROUP BY 1 HAVING count>0 ORDER BY 2 DESC, 1 LIMIT 600",
                   id, fn, ctx, NULL);
 }
 
 int stq_trunk_failures(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
 {
-    /* an answered leg makes its call answered: the leg's own outcome (in
-     * the index) drops them before any call row is read */
+    /* failure_sums (v15): distinct calls per failure kind and address
+     * pair, kept by triggers; an answered leg's call is never in it */
     return run_id(q,
-                  "SELECT c.outcome AS outcome, coalesce(c.failure_side,'none') AS failure_side,"
-                  " l.final_status AS final_status, l.reason AS reason,"
-                  " CASE WHEN l.final_status IS NOT NULL THEN l.dst END AS sender,"
-                  " l.q850 AS q850_cause, l.reason_hdr AS reason_header,"
-                  " count(DISTINCT c.id) AS calls"
-                  " FROM trunks t JOIN legs l ON ((l.src=t.local_addr AND l.dst=t.peer_addr)"
-                  " OR (l.src=t.peer_addr AND l.dst=t.local_addr))"
-                  " AND l.outcome NOT IN ('answered','in_progress','pending')"
-                  " JOIN calls c ON c.id=l.call_ref WHERE t.id=:id"
-                  " GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 8 DESC, 3 LIMIT 200",
+                  "SELECT f.outcome AS outcome, f.side AS failure_side, f.status AS final_status,"
+                  " f.reason AS reason, f.sender AS sender, f.q850 AS q850_cause,"
+                  " f.hdr AS reason_header, sum(f.calls) AS calls"
+                  " FROM trunks t JOIN failure_sums f ON f.a=min(t.local_addr,t.peer_addr)"
+                  " AND f.b=max(t.local_addr,t.peer_addr) WHERE t.id=:id"
+                  " GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING calls>0 ORDER BY 8 DESC, 3 LIMIT 200",
                   id, fn, ctx, NULL);
 }
 
 int stq_trunk_codecs(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
 {
     return run_id(q,
-                  "SELECT CASE WHEN instr(l.callee_codecs,',')>0 THEN"
-                  " substr(l.callee_codecs,1,instr(l.callee_codecs,',')-1)"
-                  " ELSE coalesce(l.callee_codecs,'') END AS codec, count(*) AS count" TRUNK_LEGS
-                  " AND l.outcome='answered' GROUP BY 1 ORDER BY 2 DESC LIMIT 32",
+                  "SELECT s.codec AS codec, sum(s.legs) AS count" LS_OF_TRUNK
+                  " AND s.outcome='answered' GROUP BY 1 HAVING count>0 ORDER BY 2 DESC LIMIT 32",
                   id, fn, ctx, NULL);
 }
 
@@ -814,9 +813,17 @@ int stq_trunk_minutes(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
 
 int stq_trunk_media_rates(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
 {
+    /* the newest answered legs each way: backward walks of
+     * legs(src, dst, outcome, rowid), then the newest of both */
     sqlite3_stmt *s = prep(q,
-                  "WITH tl AS (SELECT l.id AS id" TRUNK_LEGS
-                  " AND l.outcome='answered' ORDER BY l.id DESC LIMIT :lim)"
+                  "WITH tl AS (SELECT id FROM ("
+                  "SELECT * FROM (SELECT l.id AS id FROM trunks t JOIN legs l ON"
+                  " l.src=t.local_addr AND l.dst=t.peer_addr AND l.outcome='answered'"
+                  " WHERE t.id=:id ORDER BY l.id DESC LIMIT :lim) UNION ALL"
+                  " SELECT * FROM (SELECT l.id FROM trunks t JOIN legs l ON"
+                  " l.src=t.peer_addr AND l.dst=t.local_addr AND l.outcome='answered'"
+                  " WHERE t.id=:id AND t.local_addr<>t.peer_addr ORDER BY l.id DESC LIMIT :lim))"
+                  " ORDER BY id DESC LIMIT :lim)"
                   " SELECT coalesce(s.codec,'') AS codec, instr(s.src,':')>0 AS ipv6,"
                   " count(*) AS streams, sum(s.bytes) AS bytes, sum(s.packets) AS packets,"
                   " sum((s.last_ts-s.first_ts)/1e9) AS duration_s"
@@ -1265,14 +1272,13 @@ int stq_spool_summary(struct stq *q, stq_row_fn fn, void *ctx)
 
 int stq_trunk_mos(struct stq *q, stq_row_fn fn, void *ctx)
 {
-    /* index-only on legs(src, dst, mos): both directions of each trunk */
+    /* leg_sums (v15): the MOS sum and count of both directions of each
+     * trunk, handed out as their mean and count */
     return run_id(q,
-                  "SELECT t.id AS trunk_id, l.mos AS mos, count(*) AS n FROM trunks t"
-                  " JOIN legs l ON l.src=t.local_addr AND l.dst=t.peer_addr"
-                  " WHERE l.mos IS NOT NULL AND :id=:id GROUP BY 1, 2"
-                  " UNION ALL SELECT t.id, l.mos, count(*) FROM trunks t"
-                  " JOIN legs l ON l.src=t.peer_addr AND l.dst=t.local_addr"
-                  " WHERE l.mos IS NOT NULL AND t.local_addr<>t.peer_addr GROUP BY 1, 2",
+                  "SELECT t.id AS trunk_id, total(s.mos_sum)/sum(s.mos_n) AS mos,"
+                  " sum(s.mos_n) AS n FROM trunks t JOIN leg_sums s ON"
+                  " (s.src=t.local_addr AND s.dst=t.peer_addr) OR (s.src=t.peer_addr AND"
+                  " s.dst=t.local_addr) WHERE s.mos_n>0 AND :id=:id GROUP BY 1 HAVING n>0",
                   0, fn, ctx, NULL);
 }
 

@@ -580,6 +580,10 @@ def run_search(cl, sql, truth):
         got = [c for c in cl.json("/api/v1/calls?limit=500&" + urllib.parse.urlencode(params))["calls"]]
         check(len(got) >= f["calls"] and all(c["outcome"] == f["outcome"] for c in got),
               "failure row %s: %d calls behind %d" % (params, len(got), f["calls"]))
+    # schema v15: the trunk page reads leg_sums and failure_sums, which the
+    # writer's triggers keep; every figure equals the sums over the legs
+    for (tid,) in sql("SELECT id FROM trunks"):
+        check_trunk_sums(cl, sql, tid)
     addr = sql("SELECT src, sport FROM legs ORDER BY id LIMIT 1")[0]
     ref = sorted(r[0] for r in sql("SELECT DISTINCT call_ref FROM legs WHERE (src=? AND sport=?) OR "
                                    "(dst=? AND dport=?)", addr[0], addr[1], addr[0], addr[1]))
@@ -597,6 +601,57 @@ def run_search(cl, sql, truth):
                 "port=0", "final_status=486,486,486,486,486,486,486,486,486"):
         st, _, _ = cl.req("GET", "/api/v1/calls?" + bad)
         check(st == 400, "%s: 400, got %d" % (bad, st))
+
+
+def check_trunk_sums(cl, sql, tid):
+    """A trunk page's directions, codes, codecs, failures and MOS against the
+    same figures computed from every leg (the queries before schema v15)."""
+    ended = "(l.outcome NOT IN ('in_progress','pending'))"
+    on = ("FROM trunks t JOIN legs l ON (l.src=t.local_addr AND l.dst=t.peer_addr) OR "
+          "(l.src=t.peer_addr AND l.dst=t.local_addr) WHERE t.id=?")
+    dsum = ("sum({e}), sum(NOT {e}), sum(l.outcome='answered'), sum(l.outcome='busy'), "
+            "sum(l.outcome='rejected'), sum(l.outcome='cancelled'), sum(l.outcome='failed'), "
+            "sum(l.outcome='timeout'), 1.0*sum(l.outcome='answered')/nullif(sum({e}),0), "
+            "1.0*sum({e} AND (l.outcome IN ('answered','cancelled') OR l.final_status IN "
+            "(486,480,487,600,603,404,484)))/nullif(sum({e}),0), avg(CASE WHEN l.outcome='answered' "
+            "AND l.end_ts>=l.answer_ts THEN (l.end_ts-l.answer_ts)/1e9 END), avg(CASE WHEN "
+            "coalesce(l.ring_ts,l.answer_ts)>=l.invite_ts THEN (coalesce(l.ring_ts,l.answer_ts)-"
+            "l.invite_ts)/1e6 END) FROM trunks t JOIN legs l ON ").format(e=ended)
+    ref = [r for r in sql("SELECT 'inbound', " + dsum + "l.src=t.peer_addr AND l.dst=t.local_addr WHERE "
+                          "t.id=?1 UNION ALL SELECT 'outbound', " + dsum + "l.src=t.local_addr AND "
+                          "l.dst=t.peer_addr AND l.src<>t.peer_addr WHERE t.id=?1", tid)
+           if (r[1] or 0) + (r[2] or 0) > 0]
+    td = cl.json("/api/v1/trunks/%d" % tid)
+    keys = ("direction", "attempts", "in_progress", "answered", "busy", "rejected", "cancelled", "failed",
+            "timeouts", "asr", "ner", "acd_s", "pdd_mean_ms")
+
+    def same(a, b):
+        if isinstance(a, float) or isinstance(b, float):
+            return a is not None and b is not None and abs(a - b) <= 1e-9 * max(1.0, abs(b))
+        return a == b
+    got = [tuple(d[k] for k in keys) for d in td["directions"]]
+    check(len(got) == len(ref) and all(same(x, y) for g, r in zip(got, ref) for x, y in zip(g, r)),
+          "trunk %d directions from leg_sums %s = from legs %s" % (tid, got, ref))
+    ref = [list(r) for r in sql("SELECT l.final_status, count(*) " + on + " AND l.final_status IS NOT NULL "
+                                "GROUP BY 1 ORDER BY 2 DESC, 1", tid)]
+    check([[c["status"], c["count"]] for c in td["codes"]] == ref, "trunk %d codes" % tid)
+    ref = sorted(tuple(r) for r in sql(
+        "SELECT CASE WHEN instr(l.callee_codecs,',')>0 THEN substr(l.callee_codecs,1,instr(l.callee_codecs,"
+        "',')-1) ELSE coalesce(l.callee_codecs,'') END, count(*) " + on + " AND l.outcome='answered' "
+        "GROUP BY 1", tid))
+    check(sorted((c["codec"], c["count"]) for c in td["codecs"]) == ref, "trunk %d codecs" % tid)
+    ref = sorted(tuple(r) for r in sql(
+        "SELECT c.outcome, coalesce(c.failure_side,'none'), l.final_status, l.reason, CASE WHEN "
+        "l.final_status IS NOT NULL THEN l.dst END, l.q850, l.reason_hdr, count(DISTINCT c.id) FROM trunks t "
+        "JOIN legs l ON ((l.src=t.local_addr AND l.dst=t.peer_addr) OR (l.src=t.peer_addr AND "
+        "l.dst=t.local_addr)) AND l.outcome NOT IN ('answered','in_progress','pending') JOIN calls c ON "
+        "c.id=l.call_ref WHERE t.id=? GROUP BY 1, 2, 3, 4, 5, 6, 7", tid))
+    keys = ("outcome", "failure_side", "final_status", "reason", "sender", "q850_cause", "reason_header", "calls")
+    check(sorted(tuple(f[k] for k in keys) for f in td["failures"]) == ref[:200] or len(ref) > 200,
+          "trunk %d failures from failure_sums = distinct calls over the legs" % tid)
+    mos = sql("SELECT avg(l.mos) " + on, tid)[0][0]
+    got = td["trunk"]["mos"]
+    check((got is None and mos is None) or same(got, mos), "trunk %d MOS %r = %r" % (tid, got, mos))
 
 
 def run_streams(cl, sql, report_streams):

@@ -330,6 +330,26 @@ static int64_t raw_scalar(const char *db, const char *sql)
     return v;
 }
 
+/* Back from v15: its rollups, their triggers and index go. */
+#define V15_DOWN \
+    "DROP TRIGGER leg_sums_ins;" \
+    "DROP TRIGGER leg_sums_del;" \
+    "DROP TRIGGER leg_sums_upd;" \
+    "DROP TRIGGER failure_sums_leg_ins0;" \
+    "DROP TRIGGER failure_sums_leg_ins1;" \
+    "DROP TRIGGER failure_sums_leg_del0;" \
+    "DROP TRIGGER failure_sums_leg_del1;" \
+    "DROP TRIGGER failure_sums_leg_upd0;" \
+    "DROP TRIGGER failure_sums_leg_upd1;" \
+    "DROP TRIGGER failure_sums_leg_upd2;" \
+    "DROP TRIGGER failure_sums_leg_upd3;" \
+    "DROP TRIGGER failure_sums_call_ins0;" \
+    "DROP TRIGGER failure_sums_call_ins1;" \
+    "DROP TRIGGER failure_sums_call_del0;" \
+    "DROP TRIGGER failure_sums_call_upd0;" \
+    "DROP TRIGGER failure_sums_call_upd1;" \
+    "DROP TABLE leg_sums; DROP TABLE failure_sums; DROP INDEX legs_src_dst_outcome;"
+
 /* serve only reads: st_db_upgrade() brings a v4 database (narrow
  * legs_src_dst) to the current schema first, and leaves a current, a newer
  * and an empty file as they are. */
@@ -341,7 +361,7 @@ static void test_upgrade_for_readers(void **state)
     st_writer_close(w);
     assert_int_equal(raw_scalar(db, "SELECT count(*) FROM pragma_index_info('legs_src_dst')"), 10);
     struct st_db *d = st_db_open_raw(db, err, sizeof err);
-    assert_int_equal(st_db_exec(d, "DROP INDEX legs_src_dst;"
+    assert_int_equal(st_db_exec(d, V15_DOWN "DROP INDEX legs_src_dst;"
                                    "CREATE INDEX legs_src_dst ON legs(src, dst, mos);"
                                    "DROP TABLE sip_links;" /* and v6 */
                                    "DROP TABLE live_legs; DROP TABLE live_state;" /* v7 */
@@ -531,6 +551,43 @@ static void test_migrate_v3(void **state)
 
 /* ---- streams and their legs ---- */
 
+/* leg_sums (schema v15, kept by triggers) equals the same sums computed
+ * from the legs now: every group's difference is zero. */
+static void assert_leg_sums(const char *db)
+{
+    assert_int_equal(
+        q(db, "SELECT count(*) FROM (SELECT sum(n) n, sum(a) a, sum(an) an, sum(p) p,"
+              " sum(pn) pn, total(ms) ms, sum(mn) mn FROM ("
+              "SELECT src, dst, day, outcome, final_status, codec, legs n, acd_ns a, acd_n an,"
+              " pdd_ns p, pdd_n pn, mos_sum ms, mos_n mn FROM leg_sums UNION ALL"
+              " SELECT ifnull(src,''), ifnull(dst,''), ifnull(invite_ts,0)/86400000000000,"
+              " ifnull(outcome,''), ifnull(final_status,-1),"
+              " ifnull(substr(callee_codecs,1,instr(callee_codecs||',',',')-1),''), -1,"
+              " -(CASE WHEN outcome='answered' AND end_ts>=answer_ts THEN end_ts-answer_ts"
+              " ELSE 0 END),"
+              " -(CASE WHEN outcome='answered' AND end_ts>=answer_ts THEN 1 ELSE 0 END),"
+              " -(CASE WHEN ifnull(ring_ts,answer_ts)>=invite_ts THEN"
+              " ifnull(ring_ts,answer_ts)-invite_ts ELSE 0 END),"
+              " -(CASE WHEN ifnull(ring_ts,answer_ts)>=invite_ts THEN 1 ELSE 0 END),"
+              " -ifnull(mos,0), -(mos IS NOT NULL)"
+              " FROM legs) GROUP BY src, dst, day, outcome, final_status, codec)"
+              " WHERE n<>0 OR a<>0 OR an<>0 OR p<>0 OR pn<>0 OR mn<>0 OR abs(ms)>1e-9"),
+        0);
+    assert_true(q(db, "SELECT count(*) FROM leg_sums") > 0);
+    /* failure_sums: distinct calls per kind and unordered address pair */
+    assert_int_equal(
+        q(db, "SELECT count(*) FROM (SELECT sum(n) n FROM ("
+              "SELECT a, b, outcome o, side s, status st, reason r, sender se, q850 q, hdr h,"
+              " calls n FROM failure_sums UNION ALL"
+              " SELECT iif(l.src<l.dst,l.src,l.dst), iif(l.src<l.dst,l.dst,l.src), c.outcome,"
+              " ifnull(c.failure_side,'none'), l.final_status, l.reason,"
+              " iif(l.final_status IS NULL, NULL, l.dst), l.q850, l.reason_hdr,"
+              " -count(DISTINCT c.id) FROM legs l, calls c WHERE c.id=l.call_ref AND"
+              " l.outcome NOT IN ('answered','in_progress','pending') GROUP BY 1,2,3,4,5,6,7,8,9)"
+              " GROUP BY a, b, o, s, st, r, se, q, h) WHERE n<>0"),
+        0);
+}
+
 static void test_stream_after_leg(void **state)
 {
     (void)state;
@@ -554,6 +611,7 @@ static void test_stream_after_leg(void **state)
     assert_int_equal(q(db, "SELECT round(mos*10) FROM calls WHERE tracker_id=1"), 32);
     assert_int_equal(q(db, "SELECT count(*) FROM calls WHERE tracker_id=2 AND mos IS NULL"), 1);
     assert_int_equal(q(db, "SELECT count(*) FROM legs WHERE leg_ref=6 AND mos IS NULL"), 1);
+    assert_leg_sums(db);
     /* every field */
     assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams WHERE leg_ref=5 AND src='10.0.0.7' "
                            "AND sport=40000 AND dst='10.0.0.8' AND dport=40002 AND "
@@ -662,6 +720,7 @@ static void test_call_merged(void **state)
     assert_string_equal(got, "outbound");
     assert_int_equal(q(db, "SELECT count(*) FROM calls c JOIN legs l ON l.call_ref=c.id "
                            "WHERE c.tracker_id=3 AND l.leg_ref=13 AND l.idx=0"), 1);
+    assert_leg_sums(db);
 }
 
 static void test_stream_before_leg(void **state)
@@ -798,7 +857,8 @@ static void test_links_upgrade(void **state)
     /* back to v5: the links in the column, no sip_links */
     struct st_db *d = st_db_open_raw(db, err, sizeof err);
     assert_non_null(d);
-    assert_int_equal(st_db_exec(d, "UPDATE sip_messages SET leg_id=(SELECT leg_id FROM sip_links "
+    assert_int_equal(st_db_exec(d, V15_DOWN
+                                   "UPDATE sip_messages SET leg_id=(SELECT leg_id FROM sip_links "
                                    "WHERE msg_id=sip_messages.id);"
                                    "DROP TABLE sip_links;"
                                    "DROP TABLE live_legs; DROP TABLE live_state;" /* v7 */
@@ -933,6 +993,7 @@ static void test_retention_days(void **state)
     assert_int_equal(q(db, "SELECT count(*) FROM legs WHERE call_id LIKE 'old%'"), 0);
     assert_int_equal(q(db, "SELECT count(*) FROM sip_messages"), 5);
     assert_int_equal(q(db, "SELECT count(DISTINCT msg_id) FROM sip_links"), 5);
+    assert_leg_sums(db);
     char ok[16];
     qtext(db, "PRAGMA integrity_check", ok, sizeof ok);
     assert_string_equal(ok, "ok");
@@ -1013,6 +1074,7 @@ static void test_reanalysis(void **state)
     assert_int_not_equal(id3, id1);
     assert_int_equal(q(db, "SELECT count(*) FROM captures"), 2);
     assert_int_equal(q(db, "SELECT count(*) FROM calls"), 4);
+    assert_leg_sums(db);
 }
 
 /* A capture analysed again in the same session takes its rows away,

@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Fill a store database with N calls, fast, for the API load test
+(bench/api_load.sh). The schema is trunkscope's own: `analyze --db` on a
+small generated capture (400 calls over 4 ITSPs and a branch) runs the real
+migrations and writes real rows: calls, legs with their evidence, SIP
+messages with their raw text, RTP streams and their intervals, trunks,
+registrations, keep-alives, topology, KPI minutes. Those calls are the
+templates: the fill copies them in SQL (INSERT ... SELECT over a recursive
+counter, no row passes through Python), call i being template
+hash(i) mod 400, moved to its slot of the time span (N calls spread evenly
+over --days days ending where the generator's captures start,
+1700000000 s), its numbers' last six digits and its Call-IDs made unique.
+Indexes are dropped first and created again at the end from the same SQL
+(sorting once is much faster than growing ten B-trees row by row), so the
+database has exactly the schema store/schema.c creates.
+
+SIP messages, links and RTP streams with intervals are copied for the
+newest --detail calls only (default 200,000): per-call lookups in those
+tables are index probes whose cost grows with the B-tree depth (log n),
+and their full size (about 14 messages of 600 bytes per call) would be
+90 GB at 10 M calls. kpi_minute gets one row per trunk and minute of the
+span (the templates' minutes in turn); alerts 5,000 resolved and 5 firing.
+The rollups that triggers keep on legs and calls (schema v15: leg_sums,
+failure_sums) are not grown row by row either: the fill drops them, sets the
+version back to 14 and lets trunkscope's own migration step build them from
+the filled tables. No ANALYZE: the writer never runs it either.
+
+usage: api_fill.py --bin TRUNKSCOPE --out DB [--calls 10000000] [--days 7]
+                   [--detail 200000]"""
+import argparse
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+T0_S = 1700000000  # where gen's captures start: the fill ends there
+H1 = "(({i} * 2654435761) % 4294967296)"  # Knuth's multiplicative hash
+H2 = "(({i} * 40503 + 977) % 1000003)"
+H3 = "(({i} * 69069 + 12345) % 999983)"
+
+
+def cols(con, table):
+    # stored columns only: generated ones (caller_rev) are computed
+    return [r[1] for r in con.execute("PRAGMA table_xinfo(%s)" % table) if r[6] == 0]
+
+
+def vary(col, v):
+    # the last six characters of a number replaced by v (a 6-digit text)
+    return "CASE WHEN length({c}) >= 8 THEN substr({c}, 1, length({c}) - 6) || {v} ELSE {c} END".format(
+        c=col, v=v)
+
+
+def copy_sql(con, table, src, over):
+    # INSERT INTO table(every stored column) SELECT (override or src.col)
+    cs = cols(con, table)
+    exprs = [over.get(c, "%s.%s" % (src, c)) for c in cs]
+    return "INSERT INTO %s(%s) SELECT %s" % (table, ",".join('"%s"' % c for c in cs), ",".join(exprs))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--calls", type=int, default=10000000)
+    ap.add_argument("--days", type=float, default=7)
+    ap.add_argument("--detail", type=int, default=200000)
+    a = ap.parse_args()
+    for sfx in ("", "-wal", "-shm"):
+        if os.path.exists(a.out + sfx):
+            os.remove(a.out + sfx)
+    t_start = time.time()
+    with tempfile.TemporaryDirectory() as td:
+        pcap = os.path.join(td, "t.pcap")
+        subprocess.run([a.bin, "gen", "-o", pcap, "--calls", "400", "--cps", "4", "--itsps", "4",
+                        "--branch", "--seed", "3", "--impair", "0.1"], check=True, capture_output=True)
+        subprocess.run([a.bin, "analyze", "--quiet", "--db", a.out, pcap], check=True,
+                       capture_output=True)
+    con = sqlite3.connect(a.out, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=OFF")
+    con.execute("PRAGMA cache_size=-262144")  # 256 MB for the index sorts
+    con.execute("PRAGMA temp_store=FILE")
+
+    def x(sql, *args):
+        return con.execute(sql, *args)
+
+    # templates: calls numbered k = 0..T-1 with their legs, messages, streams
+    x("CREATE TEMP TABLE tc AS SELECT row_number() OVER (ORDER BY id) - 1 AS k, * FROM calls")
+    x("CREATE UNIQUE INDEX temp.tc_k ON tc(k)")
+    ntmpl = x("SELECT count(*) FROM tc").fetchone()[0]
+    x("CREATE TEMP TABLE tl AS SELECT tc.k AS k, tc.start AS c0, l.* FROM legs l JOIN tc ON tc.id=l.call_ref")
+    x("CREATE INDEX temp.tl_k ON tl(k, idx)")
+    x("CREATE TEMP TABLE tm AS SELECT tl.k AS k, tl.c0 AS c0, tl.idx AS leg_idx,"
+      " row_number() OVER (PARTITION BY tl.k ORDER BY m.id) - 1 AS seq, m.*"
+      " FROM sip_messages m JOIN sip_links s ON s.msg_id=m.id JOIN tl ON tl.id=s.leg_id")
+    x("CREATE INDEX temp.tm_k ON tm(k, seq)")
+    x("CREATE TEMP TABLE ts AS SELECT tl.k AS k, tl.c0 AS c0, tl.idx AS leg_idx,"
+      " row_number() OVER (PARTITION BY tl.k ORDER BY r.id) - 1 AS seq, r.*"
+      " FROM rtp_streams r JOIN tl ON tl.id=r.leg_id")
+    x("CREATE INDEX temp.ts_k ON ts(k, seq)")
+    x("CREATE TEMP TABLE ti AS SELECT ts.k AS k, ts.c0 AS c0, ts.seq AS sseq, i.* FROM rtp_intervals i"
+      " JOIN ts ON ts.id=i.stream_id")
+    x("CREATE INDEX temp.ti_k ON ti(k, sseq)")
+    mstride = max(1, x("SELECT max(seq) + 1 FROM tm").fetchone()[0] or 1)
+    sstride = max(1, x("SELECT max(seq) + 1 FROM ts").fetchone()[0] or 1)
+    kmin = x("SELECT min(minute) FROM kpi_minute").fetchone()[0]
+    x("CREATE TEMP TABLE tk AS SELECT (minute - %d) / 60000000000 AS m, * FROM kpi_minute" % kmin)
+    kminutes = x("SELECT max(m) + 1 FROM tk").fetchone()[0]
+    # v15 rollups go; trunkscope's migration builds them again at the end
+    if x("PRAGMA user_version").fetchone()[0] >= 15:
+        for (name,) in x("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
+            x('DROP TRIGGER "%s"' % name)
+        x("DROP TABLE leg_sums")
+        x("DROP TABLE failure_sums")
+        x("DROP INDEX legs_src_dst_outcome")
+        x("PRAGMA user_version=14")
+    x("BEGIN")
+    for t in ("rtp_intervals", "rtp_streams", "sip_links", "sip_messages", "legs", "calls", "kpi_minute"):
+        x("DELETE FROM %s" % t)
+    idx = x("SELECT name, sql FROM sqlite_master WHERE type='index' AND sql IS NOT NULL AND tbl_name IN"
+            " ('calls','legs','sip_messages','rtp_streams','kpi_minute')").fetchall()
+    for name, _ in idx:
+        x('DROP INDEX "%s"' % name)
+    x("COMMIT")
+
+    n = a.calls
+    span = int(a.days * 86400 * 10 ** 9)
+    t0 = T0_S * 10 ** 9 - span
+    step = max(1, span // max(1, n))
+    k_of = "(%s %% %d)" % (H1.format(i="i"), ntmpl)
+    chunk = 500000
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        ctr = ("WITH RECURSIVE n(i) AS (SELECT %d UNION ALL SELECT i + 1 FROM n WHERE i < %d),"
+               " x AS (SELECT i, %s AS k, %d + i * %d + (%s %% %d) AS s FROM n) " %
+               (lo, hi - 1, k_of, t0, step, H2.format(i="i"), step))
+        v1 = "printf('%06d', " + H2.format(i="x.i") + " % 1000000)"
+        v2 = "printf('%06d', " + H3.format(i="x.i") + " % 1000000)"
+        sh = "(x.s - tc.start)"
+        x("BEGIN")
+        x(ctr + copy_sql(con, "calls", "tc", {
+            "id": "x.i + 1", "tracker_id": "x.i + 1", "start": "x.s", "end": "tc.\"end\" + " + sh,
+            "caller": vary("tc.caller", v1), "callee": vary("tc.callee", v2)}) +
+          " FROM x CROSS JOIN tc ON tc.k = x.k")
+        shl = "(x.s - tl.c0)"
+        over = {"id": "NULL", "call_ref": "x.i + 1", "call_id": "tl.call_id || '-' || x.i"}
+        for c in ("invite_ts", "prov_ts", "ring_ts", "answer_ts", "end_ts", "bye_ts"):
+            over[c] = "tl.%s + %s" % (c, shl)
+        for c in ("from_user", "ruri", "pai", "caller_digits"):
+            over[c] = vary("tl." + c, v1)
+        for c in ("to_user", "callee_digits"):
+            over[c] = vary("tl." + c, v2)
+        over["ruri"] = vary("tl.ruri", v2)
+        x(ctr + copy_sql(con, "legs", "tl", over) + " FROM x CROSS JOIN tl ON tl.k = x.k")
+        x("COMMIT")
+        print("api_fill: %d calls (%.0f s)" % (hi, time.time() - t_start), file=sys.stderr)
+
+    # the leg index first: the detail copy maps (call, idx) to the new leg id
+    for name, sql in idx:
+        if name == "legs_call":
+            x(sql)
+    d0 = max(0, n - a.detail)
+    mbase, sbase = 1000000, 1000000
+    x("BEGIN")
+    ctr = ("WITH RECURSIVE n(i) AS (SELECT %d UNION ALL SELECT i + 1 FROM n WHERE i < %d),"
+           " x AS (SELECT i, %s AS k, c.start AS s FROM n JOIN calls c ON c.id = n.i + 1) " %
+           (d0, n - 1, k_of))
+    leg_of = "(SELECT l.id FROM legs l WHERE l.call_ref = x.i + 1 AND l.idx = {t}.leg_idx)"
+    mid = "%d + (x.i - %d) * %d + tm.seq" % (mbase, d0, mstride)
+    x(ctr + copy_sql(con, "sip_messages", "tm", {
+        "id": mid, "ts": "tm.ts + (x.s - tm.c0)", "call_id": "tm.call_id || '-' || x.i",
+        "leg_id": "NULL"}) + " FROM x CROSS JOIN tm ON tm.k = x.k")
+    x(ctr + "INSERT INTO sip_links(leg_id, msg_id) SELECT %s, %s FROM x CROSS JOIN tm ON tm.k = x.k" %
+      (leg_of.format(t="tm"), mid))
+    sid = "%d + (x.i - %d) * %d + ts.seq" % (sbase, d0, sstride)
+    x(ctr + copy_sql(con, "rtp_streams", "ts", {
+        "id": sid, "call_ref": "x.i + 1", "leg_id": leg_of.format(t="ts"),
+        "first_ts": "ts.first_ts + (x.s - ts.c0)", "last_ts": "ts.last_ts + (x.s - ts.c0)"}) +
+      " FROM x CROSS JOIN ts ON ts.k = x.k")
+    x(ctr + copy_sql(con, "rtp_intervals", "ti", {
+        "stream_id": "%d + (x.i - %d) * %d + ti.sseq" % (sbase, d0, sstride),
+        "ts": "ti.ts + (x.s - ti.c0)"}) + " FROM x CROSS JOIN ti ON ti.k = x.k")
+    # kpi_minute: every minute of the span, the templates' minutes in turn
+    x("WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < %d) " %
+      (span // (60 * 10 ** 9)) + copy_sql(con, "kpi_minute", "tk", {
+          "minute": "%d + n.i * 60000000000" % (t0 - t0 % (60 * 10 ** 9))}) +
+      " FROM n JOIN tk ON tk.m = n.i %% %d" % kminutes)
+    # alerts: a week of resolved ones and a few firing
+    x("WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 5004)"
+      " INSERT INTO alerts(rule, scope, target, trunk_id, severity, state, value, threshold, started,"
+      " fired, resolved, updated, summary, evidence)"
+      " SELECT CASE i % 3 WHEN 0 THEN 'asr_low' WHEN 1 THEN 'pdd_high' ELSE 'mos_low' END, 'trunk',"
+      " t.local_addr || '-' || t.peer_addr, t.id, CASE WHEN i % 4 = 0 THEN 'critical' ELSE 'warning' END,"
+      " CASE WHEN i >= 5000 THEN 'firing' ELSE 'resolved' END, 0.3, 0.5, {t0} + i * {st},"
+      " {t0} + i * {st} + 60000000000, CASE WHEN i < 5000 THEN {t0} + i * {st} + 600000000000 END,"
+      " {t0} + i * {st} + 600000000000, 'ASR 30 % under 50 %', '{{\"calls\":[1,2,3]}}'"
+      " FROM n JOIN trunks t ON t.id = 1 + i % (SELECT count(*) FROM trunks)".format(
+          t0=t0, st=span // 5005))
+    x("COMMIT")
+    print("api_fill: details of %d calls (%.0f s)" % (n - d0, time.time() - t_start), file=sys.stderr)
+    for name, sql in idx:
+        if name != "legs_call":
+            t = time.time()
+            x(sql)
+            print("api_fill: index %s (%.0f s)" % (name, time.time() - t), file=sys.stderr)
+    x("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    t = time.time()
+    subprocess.run([a.bin, "analyze", "--quiet", "--no-alerts", "--db", a.out, "/dev/null"],
+                   capture_output=True)  # the migrations after 14: the rollups
+    print("api_fill: schema upgraded (%.0f s)" % (time.time() - t), file=sys.stderr)
+    print("api_fill: %s: %d calls in %.0f s, %.0f MiB" % (a.out, n, time.time() - t_start,
+                                                          os.path.getsize(a.out) / 2 ** 20))
+
+
+if __name__ == "__main__":
+    main()
