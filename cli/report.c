@@ -1231,7 +1231,18 @@ void report_call(void *ctx, const struct calls_call *c)
         return;
     }
     p->next = NULL;
+    /* The hold runs from the call's last event, not from the batch's first
+     * frame: a batch can span a long silence (report_tick), and a part held
+     * from before it would be written before a relay learned meanwhile
+     * joins it. */
     p->emitted_ns = r->now_ns;
+    for (unsigned i = 0; i < c->nlegs; i++) {
+        const struct calls_leg *l = &c->legs[i];
+        uint64_t t[] = { l->invite_ns, l->answer_ns, l->end_ns, l->bye_ok_ns, l->err_ns };
+        for (size_t k = 0; k < sizeof t / sizeof t[0]; k++)
+            if (t[k] > p->emitted_ns)
+                p->emitted_ns = t[k];
+    }
     p->c = *c;
     memcpy(p->legs, c->legs, (size_t)c->nlegs * sizeof p->legs[0]);
     p->c.legs = p->legs;
