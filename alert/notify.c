@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/deadline.h"
 #include "../common/jsonw.h"
 
 struct item {
@@ -304,13 +305,7 @@ bool alert_notify_flush(struct alert_notify *n, int timeout_ms)
     if (!n)
         return true;
     struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    ts_deadline(CLOCK_REALTIME, timeout_ms > 0 ? (uint32_t)timeout_ms : 0, &dl);
     pthread_mutex_lock(&n->mu);
     int rc = 0;
     while ((n->n || n->busy) && rc == 0)

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "deadline.h"
+
 /* len's top bit marks a padding record that fills the ring's tail end. */
 #define PAD_FLAG 0x80000000u
 #define MIN_BYTES 4096u
@@ -83,13 +85,7 @@ void queue_bell_ring(struct queue_bell *b)
 bool queue_bell_wait(struct queue_bell *b, uint64_t epoch, uint32_t timeout_ms)
 {
     struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    ts_deadline(CLOCK_MONOTONIC, timeout_ms, &dl);
     bool rung = false;
     pthread_mutex_lock(&b->mu);
     atomic_fetch_add(&b->waiters, 1);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "../common/deadline.h"
 #include "../common/log.h"
 #include "../dissect/sip.h"
 
@@ -114,17 +115,6 @@ static void write_batch(struct st_writer *w, struct rec *list)
     pthread_mutex_unlock(&w->mu);
 }
 
-static void deadline_in(struct timespec *ts, uint32_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 static bool has_sync(const struct st_writer *w)
 {
     for (const struct rec *r = w->head; r; r = r->next)
@@ -141,7 +131,7 @@ static void *writer_main(void *arg)
     for (;;) {
         /* Wait for a full batch, the flush interval, a waiting producer or close. */
         struct timespec dl;
-        deadline_in(&dl, w->retention_more ? 0 : w->opt.flush_ms);
+        ts_deadline(CLOCK_MONOTONIC, w->retention_more ? 0 : w->opt.flush_ms, &dl);
         while (!w->closing && w->qcount < w->opt.batch_records && !has_sync(w)) {
             if (pthread_cond_timedwait(&w->cv, &w->mu, &dl) == ETIMEDOUT)
                 break;

@@ -1,6 +1,7 @@
 /* Tests of the capture -> analysis SPSC ring: FIFO order and contents, the
  * capacity at N-1, N, N+1 records, oversized records, wrap-around with
- * padding, a two-thread stress run, the doorbell. */
+ * padding, a two-thread stress run, the doorbell, and the deadline its
+ * timed wait shares with the store writer and the alert notifier. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../../common/deadline.h"
 #include "../../common/queue.h"
 
 #define HDR sizeof(struct queue_rec)
@@ -238,6 +240,24 @@ static void test_bell(void **state)
     queue_bell_free(NULL);
 }
 
+/* now + ms, carried into the seconds at 999 and 1000 ms. */
+static void test_deadline(void **state)
+{
+    (void)state;
+    static const uint32_t ms[] = { 0, 1, 999, 1000, 1500, 86400000 };
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        struct timespec a, dl, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        ts_deadline(CLOCK_MONOTONIC, ms[i], &dl);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        assert_true(dl.tv_nsec >= 0 && dl.tv_nsec < 1000000000L);
+        int64_t lo = (int64_t)a.tv_sec * 1000000000 + a.tv_nsec + (int64_t)ms[i] * 1000000;
+        int64_t hi = (int64_t)b.tv_sec * 1000000000 + b.tv_nsec + (int64_t)ms[i] * 1000000;
+        int64_t at = (int64_t)dl.tv_sec * 1000000000 + dl.tv_nsec;
+        assert_true(at >= lo && at <= hi);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_wrap_model),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_bell),
+        cmocka_unit_test(test_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
