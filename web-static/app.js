@@ -36,7 +36,69 @@ const num = (v, d = 0) => (v === null || v === undefined ? "–" : Number(v).toF
 const ms = (v) => (v === null || v === undefined ? "–" : Math.round(v) + " ms");
 const secs = (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(1) + " s");
 const bucketText = (b) => (b < 60 ? b + " s" : b < 3600 ? b / 60 + " min" : b / 3600 + " h");
-const when = (iso) => (iso ? iso.replace("T", " ").replace("Z", "") : "–");
+
+/* Times: UTC (the default: carriers and SIP traces speak it) or the
+ * browser's local time, chosen in the header, remembered in localStorage
+ * ("ts-tz") and set by a link's tz=local|utc. Every shown time, the charts'
+ * axes and the from/to inputs follow it; the address bar keeps UTC. */
+const TZ_KEY = "ts-tz";
+const tzLocal = () => document.documentElement.dataset.tz === "local";
+
+/* "UTC", or "local" with the offset at ms (now when absent), e.g. "local, UTC+05:30". */
+function tzLabel(ms) {
+  if (!tzLocal()) return "UTC";
+  const off = -new Date(ms ?? Date.now()).getTimezoneOffset(), a = Math.abs(off);
+  return `local, UTC${off < 0 ? "−" : "+"}${String(Math.floor(a / 60)).padStart(2, "0")}:${String(a % 60).padStart(2, "0")}`;
+}
+
+/* The wall clock of ms in the chosen zone as "YYYY-MM-DDTHH:MM:SS.mmm". */
+function wallClock(ms) {
+  const shift = tzLocal() ? -new Date(ms).getTimezoneOffset() * 60000 : 0;
+  return new Date(ms + shift).toISOString().slice(0, 23);
+}
+
+/* An API time (ISO 8601, UTC) as shown: "YYYY-MM-DD HH:MM:SS" with the
+ * fraction the API gave (milliseconds at most). */
+function when(iso) {
+  if (!iso) return "–";
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return iso;
+  const frac = (/\.(\d+)(Z|[+-]\d\d:?\d\d)?$/.exec(iso) || [])[1] || "";
+  const w = wallClock(t);
+  return w.slice(0, 10) + " " + w.slice(11, 19) + (frac ? "." + w.slice(20, 20 + Math.min(3, frac.length)) : "");
+}
+
+/* A datetime-local input's value for ms or an ISO time, in the chosen zone. */
+function toInput(v) {
+  const t = typeof v === "number" ? v : Date.parse(v || "");
+  return Number.isNaN(t) ? "" : wallClock(t).slice(0, 16);
+}
+
+/* A datetime-local input's value ("YYYY-MM-DDTHH:MM") as the API's UTC time. */
+function fromInput(v) {
+  if (!tzLocal()) return v + ":00Z";
+  const t = new Date(v).getTime(); /* no zone in the text: read as local time */
+  return Number.isNaN(t) ? v + ":00Z" : new Date(t).toISOString().replace(/\.000Z$/, "Z");
+}
+
+function tzApply(tz) {
+  document.documentElement.dataset.tz = tz === "local" ? "local" : "utc";
+  const b = document.getElementById("tz-toggle");
+  if (b) {
+    b.textContent = tzLocal() ? "local time" : "UTC";
+    b.title = `times shown in ${tzLabel()}: click for ${tzLocal() ? "UTC" : "local time"} (remembered)`;
+    b.dataset.tz = document.documentElement.dataset.tz;
+  }
+}
+
+function tzChoose(tz) {
+  try {
+    localStorage.setItem(TZ_KEY, tz);
+  } catch { /* not remembered, still applied */ }
+  tzApply(tz);
+}
+
+tzApply((() => { try { return localStorage.getItem(TZ_KEY); } catch { return null; } })());
 
 class ApiError extends Error {
   constructor(status, body) {
@@ -210,6 +272,7 @@ function route() {
   const [path, query] = hash.split("?");
   const params = Object.fromEntries(new URLSearchParams(query || ""));
   const parts = path.split("/").filter(Boolean);
+  if (params.tz === "local" || params.tz === "utc") tzChoose(params.tz);
   document.title = "trunkscope · " + (TITLES[parts[0]] || "Overview") + (parts[1] ? " " + parts[1] : "");
   document.querySelectorAll("header nav a").forEach((a) =>
     a.classList.toggle("active", a.dataset.nav === (parts[0] === "call" ? "calls" : parts[0] === "trunk" ? "trunks" : parts[0])));
@@ -228,7 +291,8 @@ function route() {
 /* ---- overview ---- */
 
 /* The time-range picker of the overview and trunk pages: a span ending at
- * the newest data (a stored capture may be old), or a custom from/to (UTC),
+ * the newest data (a stored capture may be old), or a custom from/to (in
+ * the chosen zone, sent as UTC),
  * and the bucket: automatic (the API picks a round step giving at most 180
  * points, seconds for a short capture) or chosen. */
 const RANGES = [["all", "Whole capture"], ["15m", "15 min"], ["1h", "1 h"], ["6h", "6 h"], ["24h", "24 h"],
@@ -262,17 +326,16 @@ function rangeBar(base, params, series, minBucket, extra) {
     if (q.range === "all") delete q.range;
     location.hash = base + qs(q);
   };
-  const iso = (ms) => new Date(ms).toISOString().slice(0, 16);
-  const from = h("input", { type: "datetime-local", name: "from", "aria-label": "from (UTC)",
-    value: toIsoInput(params.from) || iso(series.from_ms) });
-  const to = h("input", { type: "datetime-local", name: "to", "aria-label": "to (UTC)",
-    value: toIsoInput(params.to) || iso(series.to_ms) });
+  const from = h("input", { type: "datetime-local", name: "from", "aria-label": `from (${tzLabel()})`,
+    value: toInput(params.from) || toInput(series.from_ms) });
+  const to = h("input", { type: "datetime-local", name: "to", "aria-label": `to (${tzLabel()})`,
+    value: toInput(params.to) || toInput(series.to_ms) });
   const custom = h("form", { class: "range-custom" + (range === "custom" ? "" : " hidden"), id: "range-custom" },
-    h("label", {}, "From (UTC) ", from), h("label", {}, " to ", to), " ",
+    h("label", {}, `From (${tzLabel()}) `, from), h("label", {}, " to ", to), " ",
     h("button", { type: "submit", class: "primary" }, "Apply"));
   custom.addEventListener("submit", (ev) => {
     ev.preventDefault();
-    if (from.value && to.value) go({ range: "custom", from: from.value + ":00Z", to: to.value + ":00Z" });
+    if (from.value && to.value) go({ range: "custom", from: fromInput(from.value), to: fromInput(to.value) });
   });
   const bucket = h("select", { id: "range-bucket", "aria-label": "bucket" },
     h("option", { value: "" }, "auto"),
@@ -285,7 +348,7 @@ function rangeBar(base, params, series, minBucket, extra) {
         "data-range": k, onclick: () => (k === "custom" ? custom.classList.remove("hidden") : go({ range: k })) }, label))),
       h("label", { class: "muted" }, "bucket ", bucket),
       h("span", { class: "muted", id: "range-facts", "data-points": pts, "data-bucket": series.bucket_s },
-        `${when(new Date(series.from_ms).toISOString())} – ${when(new Date(series.to_ms).toISOString())} UTC · ` +
+        `${when(new Date(series.from_ms).toISOString())} – ${when(new Date(series.to_ms).toISOString())} ${tzLabel(series.from_ms)} · ` +
         `${bucketText(series.bucket_s)} buckets · ${pts} point${pts === 1 ? "" : "s"}`),
       h("span", { class: "spacer" }), extra || null),
     custom);
@@ -369,9 +432,9 @@ async function pageOverview(params) {
   const { series, err } = await kpiSeries("/kpis", Object.assign(rangeParams(params, lastMs, 10), { site: state.site }));
   const bar = rangeBar("#/overview", params, series, 10,
     h("span", { class: "muted", id: "overview-facts" }, si
-      ? `site ${si.site} · ${si.calls} calls · ${si.trunks} trunks · ${when(si.first_call)} – ${when(si.last_call)} UTC`
+      ? `site ${si.site} · ${si.calls} calls · ${si.trunks} trunks · ${when(si.first_call)} – ${when(si.last_call)} ${tzLabel()}`
       : `${stats.totals.calls} calls · ${stats.totals.sip_messages} SIP messages · ` +
-        `${when(stats.totals.first_call)} – ${when(stats.totals.last_call)} UTC`));
+        `${when(stats.totals.first_call)} – ${when(stats.totals.last_call)} ${tzLabel()}`));
   const facts = [];
   if (stats.source === "live")
     facts.push(h("div", { class: "card" }, h("h2", {}, "Sensor"), h("dl", { class: "facts" },
@@ -444,7 +507,7 @@ function healthCard(hl) {
       h("dt", {}, "concurrent / channels"), h("dd", {}, `${m.peak_concurrent ?? "–"} / ${m.channels ?? "not configured"}`),
       h("dt", {}, "OPTIONS"), h("dd", {}, o ? `${o.answered}/${o.requests} answered, ${o.misses_in_row} missed in a row` +
         (o.last_answer_age_s !== null ? `, last answer ${num(o.last_answer_age_s)} s ago` : "") : "none seen"),
-      h("dt", {}, "as of"), h("dd", {}, `${when(hl.data_ts)} UTC`)));
+      h("dt", {}, "as of"), h("dd", {}, `${when(hl.data_ts)} ${tzLabel()}`)));
 }
 
 /* ---- calls in progress (a running sensor's last snapshot) ---- */
@@ -458,7 +521,7 @@ function activeSummary(a) {
       h("dt", {}, "calls up"), h("dd", { "data-active": "calls_up" }, a.calls_up ?? "–"),
       h("dt", {}, "legs up / ringing / trying"),
       h("dd", {}, `${a.legs_up ?? "–"} / ${a.legs_ringing ?? "–"} / ${a.legs_trying ?? "–"}`),
-      h("dt", {}, "as of"), h("dd", {}, a.capture_time ? when(a.capture_time) + " UTC" : "–",
+      h("dt", {}, "as of"), h("dd", {}, a.capture_time ? when(a.capture_time) + " " + tzLabel() : "–",
         a.running ? (fresh ? "" : " (sensor silent)") : " (no sensor running)")));
 }
 
@@ -476,7 +539,7 @@ async function pageActive() {
   view(h("div", { class: "toolbar" }, h("h1", {}, "Calls in progress"), h("span", { class: "spacer" }),
     a.calls.length ? csvButton("active-table", "in-progress") : null), activeSummary(a),
     a.calls.length ? h("div", { class: "card scroll" }, h("table", { class: "grid", id: "active-table" },
-      h("thead", {}, h("tr", {}, ["call", "leg", "caller", "callee", "INVITE (UTC)", "up for", "since INVITE",
+      h("thead", {}, h("tr", {}, ["call", "leg", "caller", "callee", `INVITE (${tzLabel()})`, "up for", "since INVITE",
         "addresses", "Call-ID"].map((t) => h("th", {}, t)))), h("tbody", {}, rows)))
       : h("div", { class: "card muted" }, a.running ? "No call in progress." : "No sensor is writing this database."));
   if (a.running) refreshIn(() => pageActive(), 5000);
@@ -487,10 +550,6 @@ async function pageActive() {
 const CALL_FILTERS = ["from", "to", "number", "call_id", "addr", "user_agent", "final_status", "caller", "callee",
                       "trunk", "direction", "outcome", "failure_side", "min_mos", "max_mos", "min_pdd", "sort",
                       "order", "limit"];
-
-function toIsoInput(v) {
-  return v && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(v) ? v.slice(0, 16) : "";
-}
 
 async function pageCalls(params) {
   const trunks = await api("/trunks" + qs({ site: state.site }));
@@ -503,8 +562,8 @@ async function pageCalls(params) {
   const inp = (name, attrs) => h("input", Object.assign({ name, value: params[name] || "" }, attrs));
   const form = h("form", { class: "card", id: "call-filters" },
     h("div", { class: "filters" },
-      h("label", {}, "From (UTC)", inp("from", { type: "datetime-local", value: toIsoInput(params.from) })),
-      h("label", {}, "To (UTC)", inp("to", { type: "datetime-local", value: toIsoInput(params.to) })),
+      h("label", {}, `From (${tzLabel()})`, inp("from", { type: "datetime-local", value: toInput(params.from) })),
+      h("label", {}, `To (${tzLabel()})`, inp("to", { type: "datetime-local", value: toInput(params.to) })),
       h("label", {}, "Number (any format)", inp("number", { placeholder: "+49 30 1234567, 030…, alice" })),
       h("label", {}, "Call-ID (any leg)", inp("call_id", {})),
       h("label", {}, "Address[:port]", inp("addr", { placeholder: "10.0.0.1:5060" })),
@@ -528,7 +587,7 @@ async function pageCalls(params) {
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     const p = {};
-    for (const [k, v] of new FormData(form)) if (v) p[k] = (k === "from" || k === "to") ? v + ":00Z" : v;
+    for (const [k, v] of new FormData(form)) if (v) p[k] = (k === "from" || k === "to") ? fromInput(v) : v;
     if (params.sort) p.sort = params.sort;
     if (params.order) p.order = params.order;
     location.hash = "#/calls" + qs(p);
@@ -580,7 +639,7 @@ async function pageCalls(params) {
     h("span", { class: "spacer" }), csvButton("calls-table", "calls"));
   view(h("h1", {}, "Calls" + (state.site ? " · " + state.site : "")), form, h("div", { class: "card" }, h("div", { class: "table-wrap" },
     h("table", { class: "grid", id: "calls-table" },
-      h("thead", {}, h("tr", {}, sortTh("start", "Start (UTC)"), h("th", {}, "Caller"), h("th", {}, "Callee"),
+      h("thead", {}, h("tr", {}, sortTh("start", `Start (${tzLabel()})`), h("th", {}, "Caller"), h("th", {}, "Callee"),
         h("th", {}, "Direction"), h("th", {}, "Outcome"), h("th", { class: "num" }, "Final"), h("th", {}, "Failed at"),
         sortTh("pdd", "PDD", "num"), sortTh("duration", "Duration", "num"), sortTh("mos", "MOS", "num"),
         h("th", {}, "Audio"), h("th", { class: "num" }, "Legs"))),
@@ -1191,7 +1250,7 @@ async function pageCall(id, params) {
         h("dt", {}, "outcome"), h("dd", { id: "call-outcome" }, c.outcome, c.final_status ? ` (${c.final_status})` : ""),
         h("dt", {}, "failure"), h("dd", {}, c.failure_side === "none" ? "–" : `${c.failure_side}: ${c.failure_detail}`),
         h("dt", {}, "direction"), h("dd", {}, c.direction),
-        h("dt", {}, "start"), h("dd", {}, when(c.start) + " UTC"), h("dt", {}, "end"), h("dd", {}, when(c.end)),
+        h("dt", {}, "start"), h("dd", {}, when(c.start) + " " + tzLabel()), h("dt", {}, "end"), h("dd", {}, when(c.end)),
         h("dt", {}, "PDD"), h("dd", {}, ms(c.pdd_ms)), h("dt", {}, "duration"), h("dd", {}, secs(c.duration_s)),
         h("dt", {}, "MOS"), h("dd", { id: "call-mos", class: c.mos !== null && c.mos < POOR_MOS ? "poor" : "" },
           num(c.mos, 2), c.mos_reason ? h("span", { class: "why" }, " " + (REASON_TEXT[c.mos_reason] || c.mos_reason)) : "",
@@ -1262,7 +1321,7 @@ function codeBars(codes) {
 function healthTable(rows, kind) {
   if (!rows.length) return h("div", { class: "muted" }, `No ${kind} seen for this trunk.`);
   return h("table", { class: "grid" }, h("thead", {}, h("tr", {}, ["Client", "Server", kind === "registrations" ? "AOR" : "",
-    "Attempts", "OK", "Fail", "Timeouts", "RTT mean", "Last", "Last OK (UTC)"].filter((x) => x !== "" || kind === "registrations").map((x) => h("th", {}, x)))),
+    "Attempts", "OK", "Fail", "Timeouts", "RTT mean", "Last", `Last OK (${tzLabel()})`].filter((x) => x !== "" || kind === "registrations").map((x) => h("th", {}, x)))),
     h("tbody", {}, rows.map((r) => h("tr", { class: r.last_status && r.last_status >= 300 ? "fail" : "" },
       h("td", {}, r.client), h("td", {}, r.server), kind === "registrations" ? h("td", {}, r.aor) : null,
       h("td", { class: "num" }, r.attempts), h("td", { class: "num" }, r.successes), h("td", { class: "num" }, r.failures),
@@ -1306,7 +1365,7 @@ function faultCard(tid, rows) {
  * beside the Layer-2 rate measured per codec. */
 function capacityCard(c) {
   const rows = [
-    ["Busy hour", c.busy_hour_start ? `${when(c.busy_hour_start)} UTC` + (c.window_s < 3600 ? ` (capture spans ${num(c.window_s / 60, 0)} min)` : "") : "–"],
+    ["Busy hour", c.busy_hour_start ? `${when(c.busy_hour_start)} ${tzLabel()}` + (c.window_s < 3600 ? ` (capture spans ${num(c.window_s / 60, 0)} min)` : "") : "–"],
     ["Busy-hour traffic", `${num(c.erlangs, 2)} Erlang`],
     ["BHCA", num(c.bhca, 0) + (c.window_s < 3600 ? " (scaled to an hour)" : "")],
     ["Mean holding time", secs(c.mean_holding_s)],
@@ -1342,7 +1401,7 @@ function tlsCard(p) {
     ["Handshakes", `${p.established} ok, ${p.failed} failed, ${p.resumed} resumed`], ["Last alert", alert],
     ["Certificate", p.cert_subject || "not seen (TLS 1.3 encrypts it)"], ["Issuer", p.cert_issuer || "–"],
     ["Expires", p.cert_not_after ? h("span", { id: "tls-expiry", class: warn ? "fail" : "" },
-      `${when(p.cert_not_after)} UTC · ${p.cert_days_left} days` + (warn ? " · expires within 30 days" : "")) : "–"],
+      `${when(p.cert_not_after)} ${tzLabel()} · ${p.cert_days_left} days` + (warn ? " · expires within 30 days" : "")) : "–"],
     ["Key", p.cert_key_type ? `${p.cert_key_type} ${p.cert_key_bits} · ${p.cert_signature_algorithm}` : "–"],
   ];
   return h("div", { class: "card", id: "tls-card" }, h("h2", {}, "TLS", warn ? h("span", { class: "badge fail", id: "tls-warn" }, "certificate expiring") : null),
@@ -1351,7 +1410,7 @@ function tlsCard(p) {
 
 function otherFlowsCard(rows) {
   const body = rows.length ? h("table", { class: "grid", id: "other-flows" }, h("thead", {}, h("tr", {},
-      ["Client", "Server", "Port", "Transport", "Protocol", "Category", "Flows", "Packets", "Bytes", "Last (UTC)"].map((x) => h("th", {}, x)))),
+      ["Client", "Server", "Port", "Transport", "Protocol", "Category", "Flows", "Packets", "Bytes", `Last (${tzLabel()})`].map((x) => h("th", {}, x)))),
     h("tbody", {}, rows.map((r) => h("tr", {}, h("td", {}, r.client), h("td", {}, r.server), h("td", { class: "num" }, r.port),
       h("td", {}, r.transport), h("td", {}, r.protocol + (r.guessed ? " (by port)" : "")), h("td", {}, r.category || ""),
       h("td", { class: "num" }, r.flows), h("td", { class: "num" }, r.packets), h("td", { class: "num" }, r.bytes), h("td", {}, when(r.last))))))
@@ -1392,7 +1451,7 @@ async function pageTrunk(id, params) {
       h("a", { class: "button", id: "failed-calls", href: "#/calls" + qs({ trunk: t.id, outcome: UNSUCCESSFUL }) }, "Failed calls")),
     h("h1", {}, `Trunk ${t.id}: ${t.name} `, h("span", { class: "badge " + t.type }, t.type)),
     h("div", { class: "tiles" }, kpiTile(t),
-      h("div", { class: "tile" }, h("div", { class: "name" }, "Capacity"), h("div", { class: "sub" }, `peak at ${when(t.peak_ts)} UTC`),
+      h("div", { class: "tile" }, h("div", { class: "name" }, "Capacity"), h("div", { class: "sub" }, `peak at ${when(t.peak_ts)} ${tzLabel()}`),
         h("div", { class: "kpis" },
           h("div", { class: "kpi" }, h("div", { class: "v", id: "peak-conc" }, t.peak_concurrent), h("div", { class: "l" }, "peak concurrent")),
           h("div", { class: "kpi" }, h("div", { class: "v" }, num(d.peak_kbps / 1000, 2) + " Mbit/s"), h("div", { class: "l" }, "implied, per direction")),
@@ -1426,6 +1485,10 @@ document.getElementById("auth-form").addEventListener("submit", (ev) => {
   state.token = document.getElementById("auth-token").value.trim();
   sessionStorage.setItem("ts-token", state.token);
   document.getElementById("auth").classList.add("hidden");
+  route();
+});
+document.getElementById("tz-toggle").addEventListener("click", () => {
+  tzChoose(tzLocal() ? "utc" : "local");
   route();
 });
 window.addEventListener("hashchange", route);

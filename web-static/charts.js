@@ -24,11 +24,15 @@ function fmtTick(v) {
   return Number.isInteger(v) ? String(v) : v.toFixed(v < 1 ? 2 : 1);
 }
 
+/* A tick's clock in the dashboard's chosen zone (html data-tz: utc or local);
+ * seconds when the span is short enough for sub-minute buckets. */
 function fmtClock(ms, spanMs) {
-  const d = new Date(ms);
+  const d = new Date(ms), local = document.documentElement.dataset.tz === "local";
   const p = (x) => String(x).padStart(2, "0");
-  const hm = p(d.getUTCHours()) + ":" + p(d.getUTCMinutes());
-  if (spanMs > 2 * 86400000) return p(d.getUTCMonth() + 1) + "-" + p(d.getUTCDate()) + " " + hm;
+  let hm = p(local ? d.getHours() : d.getUTCHours()) + ":" + p(local ? d.getMinutes() : d.getUTCMinutes());
+  if (spanMs <= 10 * 60000) hm += ":" + p(local ? d.getSeconds() : d.getUTCSeconds());
+  if (spanMs > 2 * 86400000)
+    return p((local ? d.getMonth() : d.getUTCMonth()) + 1) + "-" + p(local ? d.getDate() : d.getUTCDate()) + " " + hm;
   return hm;
 }
 
@@ -80,7 +84,7 @@ function tsChart(opts) {
     const i = Math.round((k * (xs.length - 1)) / Math.max(1, nt - 1));
     const anchor = stacked || nt < 2 ? "middle" : k === 0 ? "start" : k === nt - 1 ? "end" : "middle";
     const label = opts.xFmt ? opts.xFmt(xs[i]) : fmtClock(xs[i], x1 - x0);
-    svg.appendChild(svgEl("text", { x: sx(xs[i]), y: H - 6, "text-anchor": anchor }, label));
+    svg.appendChild(svgEl("text", { class: "xtick", x: sx(xs[i]), y: H - 6, "text-anchor": anchor, "data-t": xs[i] }, label));
   }
   svg.appendChild(svgEl("line", { class: "axis", x1: L, x2: W - R, y1: sy(ymin), y2: sy(ymin) }));
   if (stacked) {

@@ -110,6 +110,9 @@ const pct = (v) => (v === null || v === undefined ? "–" : (v * 100).toFixed(1)
 const profile = mkdtempSync(path.join(tmpdir(), "ts-chromium-"));
 const ctx = await pw.chromium.launchPersistentContext(profile, {
   executablePath: chromiumPath, headless: true, viewport: { width: 1440, height: 900 }, acceptDownloads: true,
+  // a zone away from UTC (no summer time: +05:30 all year) so that the
+  // local-time switch visibly moves every clock
+  timezoneId: "Asia/Kolkata",
   args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"],
 });
@@ -208,6 +211,69 @@ try {
     check(Number(k.q.get("to")) - Number(k.q.get("from")) === 3600e3 && k.body.points.length > 1,
           `trunk page, 1 h: ${k.q} -> ${k.body.points.length} points`);
     await page.waitForSelector(".chart svg");
+  }
+
+  // ---- local time or UTC: UTC by default; the header's switch moves every
+  // shown time by the browser's offset (Asia/Kolkata, +05:30: 330 min), the
+  // charts' axes and the range picker's inputs with it; remembered across a
+  // reload; a link's tz=utc sets it back
+  {
+    const KOLKATA_MS = 330 * 60e3;
+    const wall = (t) => Date.parse(t.trim().replace(" ", "T") + "Z"); // a shown clock read as if UTC
+    const c0 = (await api("/calls?limit=25")).calls[0];
+    await page.goto("about:blank");
+    await page.goto(base + "/#/calls?limit=25");
+    await waitValue(page, () => document.querySelector("#calls-table tbody tr[data-call]")?.dataset.call, String(c0.id));
+    const startCell = () => document.querySelector("#calls-table tbody tr[data-call] td").textContent;
+    const utcText = await page.evaluate(startCell);
+    check(wall(utcText) === Date.parse(c0.start) && await page.textContent("#tz-toggle") === "UTC",
+          `UTC by default: call ${c0.id} starts ${utcText} (API ${c0.start})`);
+    await page.click("#tz-toggle");
+    await waitFor(page, () => /local/.test(document.querySelector("#calls-table thead th").textContent), null, "the local-time table");
+    const localText = await page.evaluate(startCell);
+    check(wall(localText) - wall(utcText) === KOLKATA_MS,
+          `local time: ${utcText} -> ${localText}, ${(wall(localText) - wall(utcText)) / 60e3} min (want 330)`);
+    check(/UTC\+05:30/.test(await page.textContent("#calls-table thead th")), "the column names the offset");
+    check(await page.evaluate(() => localStorage.getItem("ts-tz")) === "local", "the choice is kept in localStorage");
+    // the call page's summary and the ladder's clock follow
+    await page.goto(base + "/#/call/" + c0.id);
+    await page.waitForSelector(`#ladder g.msg`);
+    await waitFor(page, (id) => document.querySelector("h1")?.textContent.startsWith("Call " + id + ":"), c0.id, "the call page");
+    const cd0 = await api("/calls/" + c0.id);
+    const ladderClock = await page.$eval('#ladder g.msg[data-i="0"] text.time:nth-of-type(2)', (t) => t.textContent);
+    const m0 = new Date(Date.parse(cd0.messages[0].ts) + KOLKATA_MS).toISOString().slice(11, 23);
+    check(ladderClock.startsWith(m0.slice(0, ladderClock.length)) && ladderClock.length >= 8,
+          `the ladder's first clock ${ladderClock} is the message's local time ${m0}`);
+    // the overview after a reload: still local; the range facts, a chart's
+    // first tick and the custom range's inputs are local; the query is UTC
+    const [kr] = await Promise.all([kpiResp(/\/api\/v1\/kpis/), page.goto(base + "/#/overview")]);
+    const ks = await kpiOf(kr);
+    await page.reload();
+    await page.waitForSelector(".chart svg text.xtick");
+    check(await page.textContent("#tz-toggle") === "local time", "a reload keeps local time");
+    const tick = await page.$eval(".chart svg text.xtick", (t) => ({ t: Number(t.dataset.t), text: t.textContent }));
+    const tickWant = new Date(tick.t + KOLKATA_MS).toISOString().slice(11, 16);
+    check(tick.text.startsWith(tickWant), `a chart's first tick says ${tick.text}, local ${tickWant}`);
+    const facts = await page.textContent("#range-facts");
+    const fromLocal = new Date(ks.body.from_ms + KOLKATA_MS).toISOString().slice(0, 19).replace("T", " ");
+    check(facts.includes(fromLocal) && facts.includes("UTC+05:30"), `range facts in local time: ${facts} (${fromLocal})`);
+    await page.click('#range-picker button[data-range="custom"]');
+    const inFrom = await page.$eval('#range-custom input[name="from"]', (i) => i.value);
+    check(inFrom === new Date(ks.body.from_ms + KOLKATA_MS).toISOString().slice(0, 16),
+          `the custom range opens at the series' start in local time (${inFrom})`);
+    const lf = new Date(ks.body.from_ms + KOLKATA_MS).toISOString().slice(0, 16);
+    const lt = new Date(ks.body.from_ms + KOLKATA_MS + 120e3).toISOString().slice(0, 16);
+    await page.fill('#range-custom input[name="from"]', lf);
+    await page.fill('#range-custom input[name="to"]', lt);
+    const [cr] = await Promise.all([kpiResp(/\/api\/v1\/kpis\?/), page.click('#range-custom button[type="submit"]')]);
+    const ck = await kpiOf(cr);
+    const uf = new Date(Date.parse(lf + ":00Z") - KOLKATA_MS).toISOString().replace(".000Z", "Z");
+    check(ck.q.get("from") === uf, `a local from ${lf} asks the API for ${ck.q.get("from")} (want ${uf})`);
+    // a link with tz=utc: back to UTC, remembered
+    await page.goto(base + "/#/calls?limit=25&tz=utc");
+    await waitFor(page, () => /UTC\)/.test(document.querySelector("#calls-table thead th")?.textContent || ""), null, "UTC again");
+    check(await page.evaluate(startCell) === utcText && await page.evaluate(() => localStorage.getItem("ts-tz")) === "utc",
+          "tz=utc in the address bar sets UTC back (and keeps it)");
   }
 
   // ---- dark mode: the system's preference, then the header's toggle,
