@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""A SIP trunk over TLS made by Kamailio's tls module (issue 26, layer 2),
+decrypted with the server's RSA key. Two network namespaces this test
+creates, one per trunk end; in each, Kamailio (kamailio_tls.cfg) relays
+between SIPp over UDP on the loopback and the other end over TLS 1.2:
+
+  SIPp UAC -udp-> Kamailio A 10.78.0.1 =TLS=> Kamailio B 10.78.0.2:5061 -udp-> SIPp UAS
+
+Calls with different outcomes (answered, busy, not found, unavailable,
+cancelled while ringing) run once per cipher suite with RSA key exchange
+(Kamailio cannot write a key log): AES256-GCM-SHA384 and AES128-SHA256
+(CBC). dumpcap records the TLS link and, as the plaintext reference of the
+same calls, the UDP leg between SIPp and Kamailio A. Checked per suite:
+- the SIP messages trunkscope decrypts with --tls-key (count, per method,
+  per response class) and their Call-IDs equal what tshark decrypts with the
+  same key (-o uat:rsa_keys), every connection decrypted, nothing failing
+  to authenticate, the legs' transport TLS;
+- calls and outcomes equal what trunkscope reads from the plaintext UDP leg,
+  the final codes SIPp's UAC logged, and those Kamailio A logged;
+- without the key the connection still shows its handshake: the server's
+  certificate subject, issuer and notAfter equal `openssl x509` on it (it
+  expires within 30 days: the trunk is warned), the suite equals tshark's,
+  no SIP; with another server's key it is undecrypted as rsa_key_mismatch,
+  with a key for another address as no_key.
+Needs root, kamailio with its tls module, sipp, dumpcap, tshark and
+openssl; exit 77 otherwise."""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "corpus"))
+import netns  # noqa: E402
+from manifest import Checker  # noqa: E402
+from sbc_lab import scenario, wait_log  # noqa: E402
+from test_realnet_tls import iso_epoch, x509_truth  # noqa: E402
+from test_realnet_tlsdec import outcomes, ts_report, ts_sip, tshark_sip  # noqa: E402
+
+A, B = "10.78.0.1", "10.78.0.2"
+UAC_PORT, UAS_PORT = 5070, 5080
+TOOLS = [("kamailio", "kamailio"), ("sipp", "sip-tester"), ("dumpcap", "wireshark-common"),
+         ("tshark", "tshark"), ("openssl", "openssl")]
+# name: tls.cfg cipher_list (TLS 1.2, RSA key exchange) and its IANA name
+SUITES = {"rsa_aes256gcm": ("AES256-GCM-SHA384", "TLS_RSA_WITH_AES_256_GCM_SHA384"),
+          "rsa_aes128cbc_sha256": ("AES128-SHA256", "TLS_RSA_WITH_AES_128_CBC_SHA256")}
+# the UAS's digit (scenarios/carrier_uas.xml) and the final code the caller
+# sees: a proxy passes no 503 on (RFC 3261 16.7 step 6), Kamailio sends 500
+CALLS = [("answered", 0, 200), ("busy", 1, 486), ("answered", 0, 200), ("notfound", 2, 404),
+         ("unavailable", 3, 500), ("cancelled", 5, 487), ("answered", 0, 200)]
+
+
+def tls_module_missing():
+    for d in ("/usr/lib/x86_64-linux-gnu/kamailio/modules", "/usr/lib/kamailio/modules",
+              "/usr/lib64/kamailio/modules"):
+        if os.path.exists(os.path.join(d, "tls.so")):
+            return None
+    return "Kamailio's tls module missing (install kamailio-tls-modules)"
+
+
+def make_certs(work):
+    """A CA and two leaf certificates it signed: (key, cert) per end. B's,
+    the server's, expires in 20 days."""
+    def run(*argv):
+        r = subprocess.run(argv, capture_output=True, text=True)
+        if r.returncode:
+            raise RuntimeError(f"{argv[0]} {argv[1]}: {r.stderr[-300:]}")
+    ca_key, ca = os.path.join(work, "ca.key"), os.path.join(work, "ca.pem")
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-keyout", ca_key,
+        "-out", ca, "-days", "400", "-subj", "/O=Trunk Test/CN=Trunk Test CA")
+    out = {}
+    for name, cn, days in (("a", "sbc-a.kamtls.example", "365"),
+                           ("b", "carrier-b.kamtls.example", "20")):
+        key, csr, crt = (os.path.join(work, f"{name}.{x}") for x in ("key", "csr", "pem"))
+        run("openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+            "-out", csr, "-subj", f"/O=Trunk Test/CN={cn}")
+        run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+            "-CAcreateserial", "-days", days, "-sha256", "-out", crt)
+        os.chmod(key, 0o600)
+        out[name] = (key, crt)
+    return out
+
+
+def render(work, name, subst, src):
+    with open(os.path.join(HERE, src)) as f:
+        text = f.read()
+    for k, v in subst.items():
+        text = text.replace(f"@{k}@", v)
+    path = os.path.join(work, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def uas_scenario(work):
+    """The carrier UAS; its 487 copies three Vias here (two proxies)."""
+    path = scenario(work, "carrier_uas.xml", "uas.xml",
+                    {"PLAY": "", "STOPNOP": "", "MEDIA_PORT": "6000", "NAME": "B",
+                     "SERVER": "KamTLS-UAS", "NUMRE": r"\+4989([0-9])[0-9]+"})
+    with open(path) as f:
+        text = f.read()
+    v2 = re.search(r'<ereg [^>]*occurrence="2"[^>]*/>', text).group(0)
+    text = text.replace(v2, v2 + "\n      " + v2.replace('"2"', '"3"').replace("via2", "via3"))
+    text = text.replace("Via: [$via2]", "Via: [$via2]\n      Via: [$via3]")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def run_suite(lab, work, name, cipher, certs):
+    """One run of the calls over TLS with this suite; returns (TLS pcap,
+    plaintext pcap, SIPp's {Call-ID: final}, Kamailio A's {Call-ID: final})."""
+    d = os.path.join(work, name)
+    os.makedirs(d)
+    kam = netns.tool("kamailio")
+    procs = []
+    pcap, plain = os.path.join(d, "tls.pcapng"), os.path.join(d, "udp.pcapng")
+    for ns, dev, filt, out in (("b", "v1", "tcp", pcap), ("a", "lo", "udp port 5060", plain)):
+        log = os.path.join(d, f"dumpcap-{ns}.log")
+        procs.append(lab.start(ns, ["dumpcap", "-P", "-i", dev, "-f", filt, "-w", out], log=log))
+        if not wait_log(log, r"Capturing on", 15):
+            raise RuntimeError("dumpcap did not start: " + open(log).read()[-300:])
+    kams = {}
+    for ns, addr, nxt in (("a", A, f"sip:{B}:5061;transport=tls"),
+                          ("b", B, f"sip:127.0.0.1:{UAS_PORT}")):
+        key, crt = certs[ns]
+        tcfg = os.path.join(d, f"tls-{ns}.cfg")
+        with open(tcfg, "w") as f:
+            for sec in ("server:default", "client:default"):
+                f.write(f"[{sec}]\nmethod = TLSv1.2\nverify_certificate = no\n"
+                        f"require_certificate = no\nprivate_key = {key}\ncertificate = {crt}\n"
+                        f"cipher_list = {cipher}\n\n")
+        cfg = render(d, f"kamailio-{ns}.cfg", {"ADDR": addr, "NEXT": nxt, "TLSCFG": tcfg},
+                     "kamailio_tls.cfg")
+        log = os.path.join(d, f"kamailio-{ns}.log")
+        kams[ns] = (lab.start(ns, [kam, "-DD", "-E", "-f", cfg, "-w", d, "-m", "64", "-M", "8",
+                                   "-P", os.path.join(d, f"kamailio-{ns}.pid")], log=log), log)
+    uas = lab.start("b", ["sipp", "-sf", uas_scenario(d), "-i", "127.0.0.1", "-p", UAS_PORT,
+                          "-nostdin", "-trace_logs", "-log_file", os.path.join(d, "uas.log")],
+                    log=os.path.join(d, "uas.out"), cwd=d)
+    for ns, (p, log) in kams.items():
+        wait_log(log, r"Listening on", 10)
+    time.sleep(1.0)  # the children open their sockets after the banner
+    for ns, (p, log) in kams.items():
+        if p.poll() is not None:
+            raise RuntimeError(f"kamailio {ns} did not start: " + open(log).read()[-800:])
+    csv = os.path.join(d, "calls.csv")
+    with open(csv, "w") as f:
+        f.write("SEQUENTIAL\n")
+        for i, (case, digit, _) in enumerate(CALLS):
+            f.write(f"+4930555{i:04d};+4989{digit}{i:04d};{1 if case == 'cancelled' else 0};\n")
+    uac_xml = scenario(d, "pbx_uac.xml", "uac.xml",
+                       {"HOLDMIN": 300, "HOLDMAX": 800, "UA": "KamTLS-UAC", "PLAY": "",
+                        "STOPNOP": "", "MEDIA_PORT": "6000"})
+    uac_log = os.path.join(d, "uac.log")
+    r = lab.exec_("a", "sipp", "127.0.0.1:5060", "-sf", uac_xml, "-inf", csv, "-i", "127.0.0.1",
+                  "-p", UAC_PORT, "-m", len(CALLS), "-r", 4, "-l", 10, "-nostdin",
+                  "-timeout", "40s", "-trace_logs", "-log_file", uac_log, check=False,
+                  timeout=60)
+    time.sleep(0.5)
+    for p in (uas, kams["a"][0], kams["b"][0], *procs):
+        lab.stop(p, sig=2)
+    sipp = {}
+    for line in open(uac_log, errors="replace"):
+        f = line.strip().split(";")
+        if len(f) >= 5 and f[0] == "PBX" and f[1] == "END":
+            sipp[f[3]] = int(f[4])
+    kama = {}
+    for m in re.finditer(r"TSKAM final ci=(\S+) code=(\d+) proto=(\w+)",
+                         open(kams["a"][1], errors="replace").read()):
+        kama[m.group(1)] = int(m.group(2))
+    if r.returncode not in (0, 1):
+        raise RuntimeError(f"sipp uac exit {r.returncode}: {r.stderr[-400:]}")
+    return pcap, plain, sipp, kama
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--work", required=True)
+    a = ap.parse_args()
+    why = netns.missing(TOOLS) or tls_module_missing()
+    if why:
+        netns.skip(why)
+    work = os.path.abspath(a.work)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    c = Checker()
+    certs = make_certs(work)
+    runs = {}
+    t0 = time.time()
+    with netns.Lab("tsk") as lab:
+        lab.add("a")
+        lab.add("b")
+        lab.veth("a", "v0", "b", "v1")
+        lab.addr("a", "v0", A + "/24")
+        lab.addr("b", "v1", B + "/24")
+        for name, (cipher, _) in SUITES.items():
+            runs[name] = run_suite(lab, work, name, cipher, certs)
+    print(f"captures made in {time.time() - t0:.1f} s")
+
+    want = {i: code for i, (_, _, code) in enumerate(CALLS)}
+    bkey, bcrt = certs["b"]
+    subj, iss, end = x509_truth(bcrt)
+    for name, (cipher, iana) in SUITES.items():
+        pcap, plain, sipp, kama = runs[name]
+        c.check(sorted(sipp.values()) == sorted(want.values()),
+                f"{name}: SIPp's finals {sorted(sipp.values())} != the plan's {sorted(want.values())}")
+        args = ["--tls-key", f"{B}:5061={bkey}"]
+        rep, err = ts_report(a.bin, pcap, args)
+        n, meth, cls, cids, f = ts_sip(rep)
+        tn, tmeth, tcls, tcids = tshark_sip(pcap, ["-o", f'uat:rsa_keys:"{bkey}",""'])
+        print(f"{name}: {f.get('tls.connections', 0)} TLS connections, "
+              f"trunkscope {n} SIP messages decrypted, tshark {tn}; "
+              f"{len(rep.get('calls', []))} calls; {dict(meth)} {dict(cls)}")
+        c.check(n == tn and n > 0, f"{name}: SIP messages {n} != tshark {tn}")
+        c.check(meth == tmeth, f"{name}: methods {dict(meth)} != tshark {dict(tmeth)}")
+        c.check(cls == tcls, f"{name}: response classes {dict(cls)} != tshark {dict(tcls)}")
+        c.check(cids == tcids == set(sipp), f"{name}: Call-IDs differ from tshark/SIPp "
+                f"({len(cids)}, {len(tcids)}, {len(sipp)})")
+        conns = f.get("tls.connections", 0)
+        c.check(conns >= 1 and f.get("tls.decrypt.connections", 0) == conns,
+                f"{name}: {f.get('tls.decrypt.connections', 0)} of {conns} TLS connections decrypted "
+                f"({ {k: v for k, v in f.items() if k.startswith('tls.')} })")
+        c.check(not f.get("tls.decrypt.auth_failed_records"), f"{name}: records failed to authenticate")
+        tps = {leg.get("transport") for cl in rep.get("calls", []) for leg in cl.get("legs", [])}
+        c.check(tps == {"TLS"}, f"{name}: legs' transport {tps}, not TLS")
+        peers = rep.get("tls_peers", [])
+        c.check([(p.get("version"), p.get("suite_name")) for p in peers] == [("TLS1.2", iana)],
+                f"{name}: TLS peer {[(p.get('version'), p.get('suite_name')) for p in peers]}")
+        # the same calls read in plaintext from the UDP leg, SIPp and Kamailio
+        oc, shape = outcomes(rep)
+        poc, pshape = outcomes(ts_report(a.bin, plain, [])[0])
+        c.check(oc == poc, f"{name}: calls over TLS {sorted(oc.values())} != the plaintext leg's "
+                f"{sorted(poc.values())}")
+        c.check(shape == pshape, f"{name}: outcomes in order {shape} != plaintext {pshape}")
+        c.check({k: v[1] for k, v in oc.items()} == sipp,
+                f"{name}: final codes {sorted(v[1] for v in oc.values())} != SIPp's")
+        c.check(kama == sipp, f"{name}: Kamailio A logged {sorted(kama.values())}, SIPp "
+                f"{sorted(sipp.values())}")
+        c.check(len(oc) == len(CALLS), f"{name}: {len(oc)} calls, not {len(CALLS)}")
+
+        # without the key: the handshake and the certificate, no SIP
+        rep, _ = ts_report(a.bin, pcap, [])
+        n, _, _, _, f = ts_sip(rep)
+        peers = rep.get("tls_peers", [])
+        cert = (peers[0].get("certificate") or {}) if peers else {}
+        c.check(n == 0 and f.get("tls.established", 0) == conns,
+                f"{name}, no key: {n} SIP messages, {f.get('tls.established', 0)} handshakes")
+        c.check(cert.get("subject") == subj and cert.get("issuer") == iss and
+                cert.get("not_after") and iso_epoch(cert["not_after"]) == end,
+                f"{name}, no key: certificate {cert.get('subject')!r} / {cert.get('issuer')!r} / "
+                f"{cert.get('not_after')} != openssl x509 {subj!r} / {iss!r} / {end}")
+        c.check(bool(peers and peers[0].get("expiry_warning")),
+                f"{name}, no key: a certificate expiring in 20 days is not warned")
+        tsuite = subprocess.run(["tshark", "-n", "-r", pcap, "-Y", "tls.handshake.type == 2",
+                                 "-T", "fields", "-e", "tls.handshake.ciphersuite"],
+                                capture_output=True, text=True).stdout.split()
+        c.check(bool(peers) and tsuite and int(tsuite[0], 16) == int(str(peers[0].get("suite")), 16),
+                f"{name}, no key: suite {peers[0].get('suite') if peers else None} != tshark {tsuite}")
+        # another server's key, a key for another address
+        for keyarg, reason in ((f"{B}:5061={certs['a'][0]}", "rsa_key_mismatch"),
+                               (f"10.78.9.9:5061={bkey}", "no_key")):
+            rep, _ = ts_report(a.bin, pcap, ["--tls-key", keyarg])
+            n, _, _, _, f = ts_sip(rep)
+            c.check(n == 0 and f.get(f"tls.decrypt.{reason}", 0) == conns,
+                    f"{name}, {keyarg}: {n} SIP messages, {reason} "
+                    f"{f.get(f'tls.decrypt.{reason}', 0)} of {conns}")
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
