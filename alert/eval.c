@@ -39,6 +39,9 @@ struct health {
     bool has_opt;
     struct st_options_peer opt;
     uint32_t channels;
+    bool has_cert;               /* cert: the soonest to expire of its TLS peers */
+    struct st_tls_cert cert;
+    double cert_days;
 };
 
 struct alert_eval {
@@ -52,6 +55,8 @@ struct alert_eval {
     size_t nwin;
     struct st_options_peer *opt;
     size_t nopt;
+    struct st_tls_cert *cert;
+    size_t ncert;
     struct health *h;
     size_t nh;
     uint64_t last_drops;
@@ -76,7 +81,8 @@ struct alert_eval *alert_eval_new(const struct alert_config *cfg, const char *db
     e->win = calloc(TS_CALLS_MAX_TRUNKS, sizeof *e->win);
     e->opt = calloc(TS_ALERT_MAX_PEERS, sizeof *e->opt);
     e->h = calloc(TS_CALLS_MAX_TRUNKS, sizeof *e->h);
-    if (!e->act || !e->win || !e->opt || !e->h) {
+    e->cert = calloc(TS_ALERT_MAX_CERTS, sizeof *e->cert);
+    if (!e->act || !e->win || !e->opt || !e->h || !e->cert) {
         snprintf(err, errlen, "out of memory");
         alert_eval_free(e);
         return NULL;
@@ -113,6 +119,7 @@ void alert_eval_free(struct alert_eval *e)
     free(e->act);
     free(e->win);
     free(e->opt);
+    free(e->cert);
     free(e->h);
     free(e);
 }
@@ -356,6 +363,19 @@ static struct health *health_of(struct alert_eval *e, int64_t trunk_id)
         if (e->h[i].trunk_id == trunk_id)
             return &e->h[i];
     return NULL;
+}
+
+/* The trunk's health entry, made when missing (NULL when the table is full). */
+static struct health *health_get(struct alert_eval *e, int64_t trunk_id)
+{
+    struct health *hh = health_of(e, trunk_id);
+    if (!hh && e->nh < TS_CALLS_MAX_TRUNKS) {
+        hh = &e->h[e->nh++];
+        memset(hh, 0, sizeof *hh);
+        hh->trunk_id = trunk_id;
+        hh->base_asr = hh->base_ner = -2; /* not computed */
+    }
+    return hh;
 }
 
 static void trunk_cand(struct alert_eval *e, const struct alert_rule *r, const struct st_trunk_win *w,
@@ -617,13 +637,7 @@ static int eval_options(struct alert_eval *e, int64_t now)
         for (size_t i = 0; i < e->nopt; i++) {
             const struct st_options_peer *p = &e->opt[i];
             if (p->trunk_id) {
-                struct health *hh = health_of(e, p->trunk_id);
-                if (!hh && e->nh < TS_CALLS_MAX_TRUNKS) {
-                    hh = &e->h[e->nh++];
-                    memset(hh, 0, sizeof *hh);
-                    hh->trunk_id = p->trunk_id;
-                    hh->base_asr = hh->base_ner = -2;
-                }
+                struct health *hh = health_get(e, p->trunk_id);
                 if (hh && !hh->has_opt) {
                     hh->has_opt = true;
                     hh->opt = *p;
@@ -659,6 +673,82 @@ static int eval_options(struct alert_eval *e, int64_t now)
                         jsonw_real(&t.w, (double)(now - p->last_ok_ns) / 1e9);
                     else
                         jsonw_null(&t.w);
+                    ev_calls(&t, NULL, 0);
+                    c.evidence = ev_end(&t);
+                }
+                rc = apply(e, (int)j, &c, now);
+                if (rc != ST_OK)
+                    return rc;
+            }
+        }
+    }
+    return ST_OK;
+}
+
+static double cert_days(int64_t not_after_s, int64_t now)
+{
+    return ((double)not_after_s * 1e9 - (double)now) / (86400.0 * 1e9);
+}
+
+static void cert_text(const struct st_tls_cert *c, double days, char *out, size_t cap)
+{
+    const char *who = c->client_cert ? "client" : "server";
+    if (days < 0)
+        snprintf(out, cap, "TLS %s certificate of %s>%s:%u (%s) expired %.0f days ago", who,
+                 c->client, c->server, c->port, c->subject, -days);
+    else
+        snprintf(out, cap, "TLS %s certificate of %s>%s:%u (%s) expires in %.0f days", who,
+                 c->client, c->server, c->port, c->subject, days);
+}
+
+/* The certificates the TLS peers of the window showed: days until each
+ * expires (at data time), per (client, server, port) and leaf. */
+static int eval_certs(struct alert_eval *e, int64_t now)
+{
+    int64_t done[TS_ALERT_MAX_RULES];
+    size_t ndone = 0;
+    for (size_t k = 0; k < e->cfg.nrules; k++) {
+        const struct alert_rule *r0 = &e->cfg.rules[k];
+        if (!r0->enabled || r0->metric != AM_CERT_DAYS || window_done(done, ndone, r0->window_ns))
+            continue;
+        done[ndone++] = r0->window_ns;
+        int rc = st_alerts_certs(e->db, now - r0->window_ns, now, e->cert, TS_ALERT_MAX_CERTS,
+                                 &e->ncert);
+        if (rc != ST_OK)
+            return rc;
+        for (size_t i = 0; i < e->ncert; i++) {
+            const struct st_tls_cert *x = &e->cert[i];
+            double days = cert_days(x->not_after_s, now);
+            if (x->trunk_id) {
+                /* rows come soonest-to-expire first: the first is the trunk's */
+                struct health *hh = health_get(e, x->trunk_id);
+                if (hh && !hh->has_cert) {
+                    hh->has_cert = true;
+                    hh->cert = *x;
+                    hh->cert_days = days;
+                }
+            }
+            char target[136];
+            snprintf(target, sizeof target, "%s>%s:%u%s", x->client, x->server, x->port,
+                     x->client_cert ? " client" : "");
+            for (size_t j = k; j < e->cfg.nrules; j++) {
+                const struct alert_rule *r = &e->cfg.rules[j];
+                if (!r->enabled || r->metric != AM_CERT_DAYS || r->window_ns != r0->window_ns)
+                    continue;
+                struct cand c = { .scope = "peer", .target = target, .site = x->site,
+                                  .trunk_id = x->trunk_id, .value = days, .valid = true };
+                cert_text(x, days, c.summary, sizeof c.summary);
+                struct ev_text t;
+                if (ev_begin(&t, r, c.value)) {
+                    jsonw_kstr(&t.w, "client", x->client);
+                    jsonw_kstr(&t.w, "server", x->server);
+                    jsonw_kuint(&t.w, "server_port", x->port);
+                    jsonw_kstr(&t.w, "certificate", x->client_cert ? "client" : "server");
+                    jsonw_kstr(&t.w, "subject", x->subject);
+                    jsonw_kstr(&t.w, "issuer", x->issuer);
+                    jsonw_kstr(&t.w, "sni", x->sni);
+                    jsonw_kint(&t.w, "not_after", x->not_after_s);
+                    jsonw_kreal(&t.w, "days_left", days);
                     ev_calls(&t, NULL, 0);
                     c.evidence = ev_end(&t);
                 }
@@ -727,7 +817,7 @@ static int write_health(struct alert_eval *e, int64_t now)
 {
     for (size_t i = 0; i < e->nh; i++) {
         struct health *hh = &e->h[i];
-        int level = hh->has_traffic || hh->has_opt ? H_HEALTHY : H_IDLE;
+        int level = hh->has_traffic || hh->has_opt || hh->has_cert ? H_HEALTHY : H_IDLE;
         char *rb = NULL, *mb = NULL;
         size_t rl = 0, ml = 0;
         FILE *rf = open_memstream(&rb, &rl), *mf = open_memstream(&mb, &ml);
@@ -776,6 +866,23 @@ static int write_health(struct alert_eval *e, int64_t now)
             jsonw_kstr(&rw, "text", txt);
             jsonw_obj_end(&rw);
         }
+        if (hh->has_cert && hh->cert_days < 30) {
+            /* warning under 30 days, failing once expired (the same limit
+             * as trunkscope_tls_cert_expiry_days on /metrics) */
+            bool expired = hh->cert_days < 0;
+            if (level < (expired ? H_CRITICAL : H_DEGRADED))
+                level = expired ? H_CRITICAL : H_DEGRADED;
+            char txt[256];
+            cert_text(&hh->cert, hh->cert_days, txt, sizeof txt);
+            jsonw_obj_begin(&rw);
+            jsonw_kstr(&rw, "rule", expired ? "cert_expired" : "cert_expiry");
+            jsonw_kstr(&rw, "state", "observed");
+            jsonw_kstr(&rw, "severity", expired ? "critical" : "warning");
+            jsonw_knull(&rw, "alert_id");
+            jsonw_kstr(&rw, "text", txt);
+            jsonw_kreal(&rw, "days_left", floor(hh->cert_days));
+            jsonw_obj_end(&rw);
+        }
         jsonw_arr_end(&rw);
         jsonw_finish(&rw);
         fclose(rf);
@@ -810,6 +917,10 @@ static int write_health(struct alert_eval *e, int64_t now)
         } else {
             jsonw_null(&mw);
         }
+        if (hh->has_cert)
+            jsonw_kreal(&mw, "cert_days_left", floor(hh->cert_days));
+        else
+            jsonw_knull(&mw, "cert_days_left");
         jsonw_obj_end(&mw);
         jsonw_finish(&mw);
         fclose(mf);
@@ -860,6 +971,8 @@ int alert_eval_run(struct alert_eval *e, int64_t now_ns, int64_t wall_ns, uint64
         rc = eval_trunks(e, now_ns);
         if (rc == ST_OK)
             rc = eval_options(e, now_ns);
+        if (rc == ST_OK)
+            rc = eval_certs(e, now_ns);
     }
     if (rc == ST_OK)
         rc = eval_sensor(e, now_ns, wall_ns, drops);

@@ -13,7 +13,7 @@ extern const char ts_alert_defaults[];
 static const char *const METRIC[AM_N] = {
     "asr_drop", "ner_drop", "5xx_share", "pdd_p95_ms", "mos", "loss_pct", "no_rtp_share",
     "options_misses", "capacity_use", "capture_drops", "sensor_silent_s", "dest_burst",
-    "short_share", "intl_attempts", "quiet_hour_attempts",
+    "short_share", "intl_attempts", "quiet_hour_attempts", "cert_days_left",
 };
 
 const char *alert_metric_name(enum alert_metric m)

@@ -26,6 +26,7 @@ enum alert_metric {
     AM_SHORT_CALLS,    /* answered calls shorter than short_call_s / answered */
     AM_INTL_ATTEMPTS,  /* calls out to other countries (needs country_code) */
     AM_QUIET_ATTEMPTS, /* calls out begun in the unusual hours (alert_quiet_hours) */
+    AM_CERT_DAYS,      /* days until a TLS peer's certificate expires (negative: expired) */
     AM_N
 };
 

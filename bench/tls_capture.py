@@ -7,6 +7,9 @@ SDP, ACK, BYE, 200: 7 messages a call), TCP segments of at most 1448 bytes
 with a three-way handshake and FINs, timestamps 1 ms apart.
 
 Usage: tls_capture.py OUT_PREFIX [--conns N] [--calls N] [--tls12 CIPHERS | --tls13]
+                      [--cert-days N] [--start EPOCH_S]
+(--cert-days: the server certificate's validity, 2 by default; --start: the
+capture's first timestamp, 1700000000 by default.)
 Writes OUT_PREFIX-tls.pcap, OUT_PREFIX-tls.keys, OUT_PREFIX-server.pem (the
 server's RSA key), OUT_PREFIX-tcp.pcap and prints the number of SIP messages."""
 import argparse
@@ -19,10 +22,10 @@ import uuid
 
 
 class Pcap:
-    def __init__(self, path):
+    def __init__(self, path, start=1700000000.0):
         self.f = open(path, "wb")
         self.f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
-        self.t = 1700000000.0
+        self.t = start
 
     def frame(self, src, dst, sport, dport, seq, ack, flags, payload=b""):
         tcp = struct.pack(">HHIIBBHHH", sport, dport, seq & 0xffffffff, ack & 0xffffffff,
@@ -99,18 +102,20 @@ def main():
     ap.add_argument("--calls", type=int, default=25)
     ap.add_argument("--tls12")
     ap.add_argument("--tls13", action="store_true")
+    ap.add_argument("--cert-days", type=int, default=2)
+    ap.add_argument("--start", type=float, default=1700000000.0)
     a = ap.parse_args()
     tmp = tempfile.mkdtemp()
     key, cert = a.out + "-server.pem", os.path.join(tmp, "c.pem")
     old = os.umask(0o077)
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-                    "-out", cert, "-days", "2", "-subj", "/CN=bench"], check=True, capture_output=True)
+                    "-out", cert, "-days", str(a.cert_days), "-subj", "/CN=bench"], check=True, capture_output=True)
     os.umask(old)
     keys = a.out + "-tls.keys"
     if os.path.exists(keys):
         os.unlink(keys)
     os.close(os.open(keys, os.O_CREAT | os.O_WRONLY, 0o600))
-    tls, tcp = Pcap(a.out + "-tls.pcap"), Pcap(a.out + "-tcp.pcap")
+    tls, tcp = Pcap(a.out + "-tls.pcap", a.start), Pcap(a.out + "-tcp.pcap", a.start)
     sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     sctx.load_cert_chain(cert, key)
     cctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

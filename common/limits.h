@@ -224,8 +224,11 @@
 #define TS_CHECKLIST_MAX_LEGS 65536
 /* Call ids kept per checklist item as the calls that break it. */
 #define TS_CHECKLIST_CALLS 8
-/* Rules in the configuration (the shipped defaults are 15). */
+/* Rules in the configuration (the shipped defaults are 16). */
 #define TS_ALERT_MAX_RULES 64
+/* Certificates (TLS peer rows) the evaluator reads per window, the soonest
+ * to expire first. */
+#define TS_ALERT_MAX_CERTS 1024
 /* Keep-alive peers the evaluator reads (the tracker keeps at most
  * TS_CALLS_MAX_PEERS registrations and keep-alives together). */
 #define TS_ALERT_MAX_PEERS 4096

@@ -395,6 +395,49 @@ int st_alerts_options(struct st_alerts *a, int64_t from_ns, int64_t to_ns,
     return ST_OK;
 }
 
+int st_alerts_certs(struct st_alerts *a, int64_t from_ns, int64_t to_ns, struct st_tls_cert *out,
+                    size_t max, size_t *n)
+{
+    *n = 0;
+    /* each pair's server leaf and client leaf as two rows; a trunk joins
+     * the pair's two addresses either way round */
+    sqlite3_stmt *s = prep(
+        a, "SELECT c.client, c.server, c.server_port, coalesce(c.site,''), coalesce(c.sni,''),"
+           " c.subj, coalesce(c.iss,''), c.na, c.last_ts, c.cc,"
+           " (SELECT t.id FROM trunks t WHERE (t.local_addr=c.client AND t.peer_addr=c.server)"
+           " OR (t.local_addr=c.server AND t.peer_addr=c.client) ORDER BY t.id LIMIT 1)"
+           " FROM (SELECT client, server, server_port, site, sni, cert_subject AS subj,"
+           " cert_issuer AS iss, cert_not_after AS na, last_ts, 0 AS cc FROM tls_peers"
+           " WHERE cert_not_after IS NOT NULL AND last_ts >= ?1 AND first_ts < ?2"
+           " UNION ALL SELECT client, server, server_port, site, sni, client_cert_subject,"
+           " client_cert_issuer, client_cert_not_after, last_ts, 1 FROM tls_peers"
+           " WHERE client_cert_not_after IS NOT NULL AND last_ts >= ?1 AND first_ts < ?2) c"
+           " ORDER BY c.na, c.client, c.server LIMIT ?3");
+    if (!s)
+        return ST_ERR_SQL;
+    sqlite3_bind_int64(s, 1, from_ns);
+    sqlite3_bind_int64(s, 2, to_ns);
+    sqlite3_bind_int64(s, 3, (int64_t)max);
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW && *n < max) {
+        struct st_tls_cert *x = &out[(*n)++];
+        memset(x, 0, sizeof *x);
+        col_text(s, 0, x->client, sizeof x->client);
+        col_text(s, 1, x->server, sizeof x->server);
+        x->port = (unsigned)col_i(s, 2);
+        col_text(s, 3, x->site, sizeof x->site);
+        col_text(s, 4, x->sni, sizeof x->sni);
+        col_text(s, 5, x->subject, sizeof x->subject);
+        col_text(s, 6, x->issuer, sizeof x->issuer);
+        x->not_after_s = col_i(s, 7);
+        x->last_ns = col_i(s, 8);
+        x->client_cert = col_i(s, 9) != 0;
+        x->trunk_id = col_i(s, 10);
+    }
+    sqlite3_finalize(s);
+    return r == SQLITE_DONE || r == SQLITE_ROW ? ST_OK : ST_ERR_SQL;
+}
+
 static void bind_opt_i(sqlite3_stmt *s, int i, int64_t v)
 {
     if (v)

@@ -79,6 +79,23 @@ struct st_options_peer {
 int st_alerts_options(struct st_alerts *a, int64_t from_ns, int64_t to_ns,
                       struct st_options_peer *out, size_t max, size_t *n);
 
+/* A certificate a TLS peer showed (tls_peers, schema v14): the server's
+ * leaf, or the client's under mutual TLS, of a (client, server, port) pair
+ * seen in [from, to). */
+struct st_tls_cert {
+    int64_t trunk_id;           /* 0 when no trunk joins the two addresses */
+    char client[64], server[64];
+    unsigned port;
+    bool client_cert;           /* the client's certificate, not the server's */
+    char site[32], sni[64], subject[128], issuer[128];
+    int64_t not_after_s;        /* seconds since the epoch */
+    int64_t last_ns;            /* the pair's last handshake */
+};
+/* The certificates of the pairs seen in the window, the soonest to expire
+ * first (at most max). */
+int st_alerts_certs(struct st_alerts *a, int64_t from_ns, int64_t to_ns, struct st_tls_cert *out,
+                    size_t max, size_t *n);
+
 /* One alert as stored; id 0 until inserted. Times ns. */
 struct st_alert {
     int64_t id;

@@ -1,4 +1,4 @@
-/* Alert rules (alert/rules.c): the compiled-in defaults parse into the 15
+/* Alert rules (alert/rules.c): the compiled-in defaults parse into the 16
  * shipped rules, a configuration overrides single keys, turns rules off,
  * adds rules, and bad values are refused with a reason naming the line. */
 #include <setjmp.h>
@@ -26,7 +26,12 @@ static void test_defaults(void **st)
     (void)st;
     struct alert_config c;
     assert_int_equal(alert_config_default(&c), 0);
-    assert_int_equal(c.nrules, 15);
+    const struct alert_rule *r0;
+    assert_int_equal(c.nrules, 16);
+    r0 = rule(&c, "cert_expiring");
+    assert_non_null(r0);
+    assert_int_equal(r0->metric, AM_CERT_DAYS);
+    assert_true(alert_rule_below(r0) && r0->threshold == 30 && r0->clear == 31);
     const struct alert_rule *r = rule(&c, "sip_5xx");
     assert_non_null(r);
     assert_int_equal(r->metric, AM_5XX_SHARE);
@@ -62,7 +67,7 @@ static void test_overrides(void **st)
     assert_false(rule(&c, "mos_low")->enabled);
     assert_int_equal(alert_config_set(&c, "alert.my_pdd", "metric pdd_p95_ms threshold 3000 clear 2000",
                                       err, sizeof err), 0);
-    assert_int_equal(c.nrules, 16);
+    assert_int_equal(c.nrules, 17);
     assert_int_equal(rule(&c, "my_pdd")->metric, AM_PDD_P95);
     /* not ours */
     assert_int_equal(alert_config_set(&c, "internal_net", "10.0.0.0/8", err, sizeof err), 1);
