@@ -690,15 +690,15 @@ static double cert_days(int64_t not_after_s, int64_t now)
     return ((double)not_after_s * 1e9 - (double)now) / (86400.0 * 1e9);
 }
 
+/* A long subject is cut: the text stays within one summary. */
 static void cert_text(const struct st_tls_cert *c, double days, char *out, size_t cap)
 {
     const char *who = c->client_cert ? "client" : "server";
-    if (days < 0)
-        snprintf(out, cap, "TLS %s certificate of %s>%s:%u (%s) expired %.0f days ago", who,
-                 c->client, c->server, c->port, c->subject, -days);
-    else
-        snprintf(out, cap, "TLS %s certificate of %s>%s:%u (%s) expires in %.0f days", who,
-                 c->client, c->server, c->port, c->subject, days);
+    int n = days < 0 ? snprintf(out, cap, "TLS %s certificate of %s>%s:%u (%.60s) expired %.0f days ago",
+                                who, c->client, c->server, c->port, c->subject, -days)
+                     : snprintf(out, cap, "TLS %s certificate of %s>%s:%u (%.60s) expires in %.0f days",
+                                who, c->client, c->server, c->port, c->subject, days);
+    (void)n;
 }
 
 /* The certificates the TLS peers of the window showed: days until each
@@ -729,8 +729,9 @@ static int eval_certs(struct alert_eval *e, int64_t now)
                 }
             }
             char target[136];
-            snprintf(target, sizeof target, "%s>%s:%u%s", x->client, x->server, x->port,
-                     x->client_cert ? " client" : "");
+            if (snprintf(target, sizeof target, "%s>%s:%u%s", x->client, x->server, x->port,
+                         x->client_cert ? " client" : "") >= (int)sizeof target)
+                continue; /* cannot happen: addresses are 45 characters at most */
             for (size_t j = k; j < e->cfg.nrules; j++) {
                 const struct alert_rule *r = &e->cfg.rules[j];
                 if (!r->enabled || r->metric != AM_CERT_DAYS || r->window_ns != r0->window_ns)
