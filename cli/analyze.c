@@ -12,6 +12,7 @@
 #include "../api/api.h"
 #include "../calls/calls.h"
 #include "../capture/pcapin.h"
+#include "../capture/pcapng_secrets.h"
 #include "../capture/readahead.h"
 #include "../common/hash.h"
 #include "../common/limits.h"
@@ -327,6 +328,15 @@ int cmd_analyze(int argc, char **argv)
             return 2;
         }
     }
+    struct pcapng_secrets_counts secrets = { 0 };
+    if (cli_tls_secrets(&tls_keys, "trunkscope analyze", files, nfiles, &secrets) != 0) {
+        tlskeys_free(tls_keys);
+        free(acfg);
+        if (csv)
+            fclose(csv);
+        free(files);
+        return 2;
+    }
     cfg.tls_keys = tls_keys;
     struct st_writer *w = NULL;
     if (db_path) {
@@ -346,6 +356,8 @@ int cmd_analyze(int argc, char **argv)
     struct pcapin *in = pcapin_new();
     char **errors = calloc(nfiles + TS_READ_ERRORS_KEPT + 1, sizeof *errors);
     size_t nerr = 0;
+    if (e)
+        cli_tls_secrets_count(e, &secrets);
     struct sinks sk = { w, NULL, e && engine_calls(e) ? checklist_new() : NULL };
     struct progress *pg = NULL;
     if (!e || !in || !errors || (e && engine_calls(e) && !sk.cl)) {

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../capture/pcapng_secrets.h"
 #include "../crypto/tlskeys.h"
+#include "../engine/engine.h"
 
 int cli_tls_option(struct tlskeys **keys, const char *prog, bool keylog, const char *val)
 {
@@ -27,4 +29,42 @@ int cli_tls_option(struct tlskeys **keys, const char *prog, bool keylog, const c
                 prog, file);
     }
     return 0;
+}
+
+struct secrets_ctx {
+    struct tlskeys **keys;
+    bool oom;
+};
+
+static void secrets_in(void *ctx, struct bv keylog)
+{
+    struct secrets_ctx *x = ctx;
+    if (!*x->keys && !(*x->keys = tlskeys_new())) {
+        x->oom = true;
+        return;
+    }
+    tlskeys_feed_keylog(*x->keys, keylog);
+}
+
+int cli_tls_secrets(struct tlskeys **keys, const char *prog, const char *const *files, size_t n,
+                    struct pcapng_secrets_counts *c)
+{
+    struct secrets_ctx x = { keys, false };
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(files[i], "-") != 0)
+            (void)pcapng_secrets_file(files[i], secrets_in, &x, c); /* errors: pcapin's */
+    if (x.oom) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return 2;
+    }
+    return 0;
+}
+
+void cli_tls_secrets_count(struct engine *e, const struct pcapng_secrets_counts *c)
+{
+    engine_count(e, TS_PCAPNG_SECRETS, c->blocks);
+    engine_count(e, TS_PCAPNG_TRUNCATED, c->truncated);
+    engine_count(e, TS_PCAPNG_MALFORMED, c->malformed);
+    engine_count(e, TS_PCAPNG_SECRETS_UNSUPPORTED, c->unsupported);
+    engine_count(e, TS_PCAPNG_SECRETS_OVER_LIMIT, c->over_limit);
 }

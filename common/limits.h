@@ -513,6 +513,11 @@
 #define TS_TLS_KEYLOG_MAX 65536
 /* A key log line: the longest label, 64 hex digits and 128 of a secret fit. */
 #define TS_TLS_KEYLOG_LINE_MAX 512
+/* Key log bytes taken from the Decryption Secrets Blocks of one pcapng file:
+ * TS_TLS_KEYLOG_MAX TLS 1.3 clients (four ~200-byte lines each) fit; the
+ * file is mapped, not copied, so this bounds the parsing time; more is
+ * skipped and counted (pcapng.secrets_too_large). */
+#define TS_PCAPNG_SECRETS_BYTES_MAX (64u * 1024 * 1024)
 /* --tls-key options (each a server address and port). */
 #define TS_TLS_RSA_KEYS_MAX 64
 /* Sessions (ID or ticket -> master secret) kept for resumption within one

@@ -136,6 +136,12 @@
     X(TLS_DEC_MALFORMED, "tls.decrypt.malformed")                            \
     X(TLS_KEYLOG_LINES, "tls.keylog.lines")                                  \
     X(TLS_KEYLOG_BAD, "tls.keylog.bad_lines")                                \
+    /* pcapng Decryption Secrets Blocks (capture/pcapng_secrets.c) */         \
+    X(PCAPNG_SECRETS, "pcapng.secrets_blocks")                                \
+    X(PCAPNG_TRUNCATED, "pcapng.blocks_truncated")                            \
+    X(PCAPNG_MALFORMED, "pcapng.blocks_malformed")                            \
+    X(PCAPNG_SECRETS_UNSUPPORTED, "pcapng.secrets_unsupported")               \
+    X(PCAPNG_SECRETS_OVER_LIMIT, "pcapng.secrets_too_large")                 \
     /* other flows of the trunk links (engine/oflows.c, nDPI) */              \
     X(OFLOW_FLOWS, "other.flows")                                            \
     X(OFLOW_GUESSED, "other.guessed")                                        \

@@ -861,6 +861,12 @@ void engine_finish(struct engine *e)
 
 const struct ts_stats *engine_stats(const struct engine *e) { return &e->st; }
 
+void engine_count(struct engine *e, enum ts_stat s, uint64_t n)
+{
+    if ((unsigned)s < TS_STAT_MAX)
+        e->st.v[s] += n;
+}
+
 uint64_t engine_method_count(const struct engine *e, enum sip_method m)
 {
     return (unsigned)m < SIP_M_COUNT ? e->methods[m] : 0;

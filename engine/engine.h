@@ -64,6 +64,9 @@ void engine_note_drop(struct engine *e, uint64_t ts_ns, uint64_t count);
 void engine_finish(struct engine *e);
 
 const struct ts_stats *engine_stats(const struct engine *e);
+/* Adds n to one of the engine's counters for what its caller read outside
+ * the packet path (the pcapng secrets found before the analysis). */
+void engine_count(struct engine *e, enum ts_stat s, uint64_t n);
 /* SIP requests per method (SIP_M_UNKNOWN: other methods), responses per class (1..6). */
 uint64_t engine_method_count(const struct engine *e, enum sip_method m);
 uint64_t engine_status_class_count(const struct engine *e, int cls);

@@ -43,6 +43,10 @@
           with a TLS record, and conversations built here (TLS 1.2 with
           certificates and a certificate request, TLS 1.3 with a
           HelloRetryRequest, an alert), whole and cut into small pieces.
+  pcapng: each pcapng capture's head (as for pcap) with Decryption Secrets
+          Blocks put after its first blocks, and files built here: TLS key
+          logs in little- and big-endian sections, a WireGuard secret, a
+          secrets length past its block, a bad trailer, a cut last block.
 With --replay BIN, runs BIN over the seeds and any extra directories."""
 import argparse
 import os
@@ -656,13 +660,61 @@ def tlsdec_seeds(pcaps, names, out):
     return n
 
 
+def pcapng_block(e, btype, body):
+    body += b"\0" * (-len(body) % 4)
+    n = 12 + len(body)
+    return struct.pack(e + "II", btype, n) + body + struct.pack(e + "I", n)
+
+
+def pcapng_dsb(e, stype, secrets, slen=None):
+    return pcapng_block(e, 0x0A, struct.pack(e + "II", stype, len(secrets) if slen is None else slen)
+                        + secrets)
+
+
+def pcapng_seeds(pcaps, names, out):
+    """Seeds for fuzz_pcapng (see the module comment)."""
+    keys = (b"CLIENT_RANDOM " + b"ab" * 32 + b" " + b"cd" * 48 + b"\n"
+            b"CLIENT_TRAFFIC_SECRET_0 " + b"01" * 32 + b" " + b"ef" * 32 + b"\n"
+            b"SERVER_HANDSHAKE_TRAFFIC_SECRET " + b"01" * 32 + b" " + b"ef" * 48)
+    tlsk, wgkl = 0x544C534B, 0x57474B4C
+    files = []
+    for e in "<>":
+        shb = pcapng_block(e, 0x0A0D0D0A, struct.pack(e + "IHHq", 0x1A2B3C4D, 1, 0, -1))
+        idb = pcapng_block(e, 1, struct.pack(e + "HHI", 1, 0, 65535))
+        good = pcapng_dsb(e, tlsk, keys)
+        files.append(shb + idb + good)
+        files.append(shb + good + pcapng_dsb(e, wgkl, b"x" * 44) + idb)
+        files.append(shb + pcapng_dsb(e, tlsk, keys, len(keys) + 9) + good)
+        bad = bytearray(good)
+        bad[-1] ^= 0x40
+        files.append(shb + bytes(bad) + good)
+        files.append(shb + idb + good[:-6])
+        files.append(shb + good + (pcapng_block(">" if e == "<" else "<", 0x0A0D0D0A,
+                                                struct.pack(">IHHq", 0x1A2B3C4D, 1, 0, -1))))
+    n = 0
+    for k, data in enumerate(files):
+        with open(os.path.join(out, "built-%d" % k), "wb") as g:
+            g.write(data)
+        n += 1
+    for name in names:
+        head = file_head(os.path.join(pcaps, name))
+        if head[:4] != b"\x0a\x0d\x0d\x0a" or len(head) < 12:
+            continue
+        e = "<" if head[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
+        shb_len = struct.unpack(e + "I", head[4:8])[0]
+        with open(os.path.join(out, name), "wb") as g:
+            g.write(head[:shb_len] + pcapng_dsb(e, tlsk, keys) + head[shb_len:])
+        n += 1
+    return n
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--target", required=True,
                     choices=["sip", "packet", "sipframe", "sdp", "pcap", "media", "hep", "query", "vq",
-                             "tlsdec", "spool", "tls", "audio"])
+                             "tlsdec", "spool", "tls", "audio", "pcapng"])
     ap.add_argument("--replay")
     ap.add_argument("extra", nargs="*")
     a = ap.parse_args()
@@ -725,6 +777,8 @@ def main():
         n += tls_seeds(pcaps, names, out)
     elif a.target == "audio":
         n += audio_seeds(pcaps, names, out)
+    elif a.target == "pcapng":
+        n += pcapng_seeds(pcaps, names, out)
     elif a.target == "query":
         for i, q in enumerate(QUERIES):
             with open(os.path.join(out, f"q{i:03d}"), "wb") as g:

@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 shared="$here/../../../shared"
 # undefined behaviour is a finding, as in the test build (-fno-sanitize-recover)
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-for t in sip packet sipframe sdp pcap media hep query vq tlsdec spool tls audio; do
+for t in sip packet sipframe sdp pcap media hep query vq tlsdec spool tls audio pcapng; do
     # the SIP parser and the whole packet path get the full time, the others half
     case $t in sip|packet) tsecs=$secs ;; *) tsecs=$(( (secs + 1) / 2 )) ;; esac
     seeds="$build/fuzz-seeds"
