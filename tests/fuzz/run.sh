@@ -2,7 +2,7 @@
 # Fuzz one libFuzzer target for a chosen time, from the seeds extracted from
 # ../shared, the kept regression inputs and its own growing corpus.
 # usage: tests/fuzz/run.sh TARGET SECONDS [BUILD_DIR]
-#   TARGET: sip packet sipframe sdp pcap media hep query vq tlsdec spool tls; BUILD_DIR: a
+#   TARGET: sip packet sipframe sdp pcap media hep query vq tlsdec spool tls audio pcapng; BUILD_DIR: a
 #   -DTS_FUZZ=ON clang build
 #   (default build-fuzz beside the sources). A crash is written to
 #   BUILD_DIR/fuzz-crashes/TARGET-*; minimise it with
