@@ -1487,8 +1487,9 @@ static void h_kpis(struct api_call *a, int64_t trunk_id)
         return (void)api_error(a, 400, "bad_parameter", "to: ISO-8601 time or epoch milliseconds");
     if (to <= from)
         return (void)api_error(a, 400, "bad_parameter", "to must be after from");
-    /* a trunk's series sums its stored minutes; the overview counts calls */
-    int64_t unit = trunk_id ? 60 : 10;
+    /* a trunk's series sums its stored minutes, or under a minute counts
+     * its legs; the overview counts calls */
+    int64_t unit = 10;
     if ((v = param(a, "bucket"))) {
         if (!num_i64(v, unit, 86400, &bucket_s) || bucket_s % unit)
             return (void)api_error(a, 400, "bad_parameter",

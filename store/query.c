@@ -915,8 +915,12 @@ static void sweep_peaks(struct ov_point *p, size_t np, int64_t from, int64_t buc
             p[k].concurrent = level;
 }
 
-static int overview_kpis(struct stq *q, const char *site, int64_t from, int64_t to,
-                         int64_t bucket, stq_row_fn fn, void *ctx)
+/* The series counted from rows (start, end, outcome, pdd_ms, duration_s,
+ * mos): the calls (of a site), or with trunk_id the legs on that trunk
+ * (buckets under the stored minute; a leg counts at its INVITE, as the
+ * minutes do). */
+static int overview_kpis(struct stq *q, const char *site, int64_t trunk_id, int64_t from,
+                         int64_t to, int64_t bucket, stq_row_fn fn, void *ctx)
 {
     size_t np = (size_t)((to - from + bucket - 1) / bucket);
     struct ov_point *p = calloc(np ? np : 1, sizeof *p);
@@ -928,7 +932,18 @@ static int overview_kpis(struct stq *q, const char *site, int64_t from, int64_t 
         goto out;
     }
     sqlite3_stmt *s =
-        site ? prep(q, "SELECT start, coalesce(\"end\",start), outcome, pdd_ms,"
+        trunk_id
+            ? prep(q, "SELECT l.invite_ts, coalesce(l.end_ts,l.invite_ts), l.outcome,"
+                      " CASE WHEN coalesce(l.ring_ts, CASE WHEN l.outcome='answered' THEN"
+                      " l.answer_ts END) >= l.invite_ts THEN (coalesce(l.ring_ts,l.answer_ts)"
+                      " - l.invite_ts)/1000000 END,"
+                      " CASE WHEN l.outcome='answered' AND l.end_ts >= l.answer_ts THEN"
+                      " (l.end_ts - l.answer_ts)/1e9 END, c.mos"
+                      " FROM calls c JOIN legs l ON l.call_ref=c.id JOIN trunks t ON t.id=:id"
+                      " WHERE c.start >= :lo AND c.start < :to AND l.invite_ts < :to AND"
+                      " ((l.src=t.local_addr AND l.dst=t.peer_addr) OR"
+                      " (l.src=t.peer_addr AND l.dst=t.local_addr)) ORDER BY l.invite_ts")
+        : site ? prep(q, "SELECT start, coalesce(\"end\",start), outcome, pdd_ms,"
                        " duration_s, mos FROM calls WHERE site=:site AND start >= :lo"
                        " AND start < :to ORDER BY start")
              : prep(q, "SELECT start, coalesce(\"end\",start), outcome, pdd_ms,"
@@ -938,7 +953,9 @@ static int overview_kpis(struct stq *q, const char *site, int64_t from, int64_t 
         rc = ST_ERR_SQL;
         goto out;
     }
-    if (site)
+    if (trunk_id)
+        bind_i(s, ":id", trunk_id);
+    else if (site)
         bind_t(s, ":site", site);
     bind_i(s, ":lo", from - STQ_MAX_CALL_SPAN_NS);
     bind_i(s, ":to", to);
@@ -967,7 +984,7 @@ static int overview_kpis(struct stq *q, const char *site, int64_t from, int64_t 
             st[ncalls] = t0;
             en[ncalls++] = t1;
         }
-        if (t0 < from)
+        if (t0 < from || t0 >= to)
             continue;
         struct ov_point *pt = &p[(t0 - from) / bucket];
         const char *o = (const char *)sqlite3_column_text(s, 2);
@@ -1042,7 +1059,7 @@ int stq_site_kpis(struct stq *q, const char *site, int64_t from_ns, int64_t to_n
     if (bucket_ns <= 0 || to_ns <= from_ns ||
         (to_ns - from_ns) / bucket_ns >= (int64_t)TS_API_MAX_KPI_POINTS)
         return ST_ERR_SQL;
-    return overview_kpis(q, site, from_ns, to_ns, bucket_ns, fn, ctx);
+    return overview_kpis(q, site, 0, from_ns, to_ns, bucket_ns, fn, ctx);
 }
 
 int stq_site_range(struct stq *q, const char *site, int64_t *first_ns, int64_t *last_ns)
@@ -1066,8 +1083,8 @@ int stq_kpis(struct stq *q, int64_t trunk_id, int64_t from_ns, int64_t to_ns, in
     if (bucket_ns <= 0 || to_ns <= from_ns ||
         (to_ns - from_ns) / bucket_ns >= (int64_t)TS_API_MAX_KPI_POINTS)
         return ST_ERR_SQL; /* the caller validates; never allocate unbounded */
-    if (trunk_id == 0)
-        return overview_kpis(q, NULL, from_ns, to_ns, bucket_ns, fn, ctx);
+    if (trunk_id == 0 || bucket_ns % (60 * NS_PER_S))
+        return overview_kpis(q, NULL, trunk_id, from_ns, to_ns, bucket_ns, fn, ctx);
     sqlite3_stmt *s = prep(
         q, "SELECT :from + ((k.minute - :from) / :b) * :b AS t_ns,"
            " (:from + ((k.minute - :from) / :b) * :b)/1000000 AS t_ms,"

@@ -174,9 +174,11 @@ int stq_kpi_range(struct stq *q, int64_t trunk_id, int64_t *first_ns, int64_t *l
  * range (a value beside enum st_err). */
 #define STQ_ERR_TOO_MANY 64
 
-/* KPI series in buckets of bucket_ns (a multiple of 60 s) over [from, to):
- * trunk_id 0 = all trunks together. MOS is the mean of the calls started in
- * the bucket. */
+/* KPI series in buckets of bucket_ns over [from, to): trunk_id 0 = all
+ * trunks together, counted from the calls. A trunk's series sums its stored
+ * minutes when bucket_ns is a multiple of 60 s, else counts its legs (a
+ * short capture's seconds). MOS is the mean of the calls started in the
+ * bucket. */
 int stq_kpis(struct stq *q, int64_t trunk_id, int64_t from_ns, int64_t to_ns, int64_t bucket_ns,
              stq_row_fn fn, void *ctx);
 /* The overview series (as stq_kpis with trunk_id 0) of the calls of one

@@ -465,8 +465,21 @@ def run_api(cl, sql, db, report_trunks):
           "a short capture gets second buckets (%d points)" % len(auto["points"]))
     check(sum(p["attempts"] for p in auto["points"]) == ncalls, "automatic buckets count every call once")
     check(cl.json("/api/v1/kpis?bucket=30")["bucket_s"] == 30, "bucket=30 for the overview")
-    cl.json("/api/v1/trunks/%d/kpis?bucket=30" % ref[0][0], want=400)  # stored per minute
-    check(cl.json("/api/v1/trunks/%d/kpis" % ref[0][0])["bucket_s"] >= 60, "trunk series: a minute at least")
+    # a trunk's series under a minute counts its legs: per minute, the same
+    # sums as the stored minutes; this short capture gets seconds
+    for tid, att, _ in ref:
+        k30, k60 = (cl.json("/api/v1/trunks/%d/kpis?bucket=%d" % (tid, b)) for b in (30, 60))
+        per_min = {}
+        for p in k30["points"]:
+            m = p["t_ms"] - (p["t_ms"] - k60["from_ms"]) % 60000
+            per_min[m] = [x + y for x, y in zip(per_min.get(m, [0, 0, 0]), (p["attempts"], p["answered"], p["failed"]))]
+        check(k30["bucket_s"] == 30 and all(per_min.get(p["t_ms"], [0, 0, 0]) == [p["attempts"], p["answered"], p["failed"]]
+                                            for p in k60["points"]),
+              "trunk %d: 30 s buckets from its legs sum to its stored minutes" % tid)
+    auto_t = cl.json("/api/v1/trunks/%d/kpis" % ref[0][0])
+    check(auto_t["bucket_s"] < 60 and len(auto_t["points"]) > 3, "trunk series of a short capture: %d s buckets"
+          % auto_t["bucket_s"])
+    cl.json("/api/v1/trunks/%d/kpis?bucket=15" % ref[0][0], want=400)  # a multiple of 10
     cl.json("/api/v1/kpis?bucket=61", want=400)
     cl.json("/api/v1/kpis?bucket=60&from=0&to=%d" % (10 ** 12), want=400)  # too many points
     r = cl.json("/api/v1/registrations")
