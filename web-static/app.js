@@ -163,8 +163,8 @@ function tableCsv(table) {
   return [...table.querySelectorAll("tr")].map((tr) => [...tr.children].map(cell).join(",")).join("\r\n") + "\r\n";
 }
 
-function csvButton(tableId, name) {
-  return h("button", { type: "button", class: "csv", "data-csv": tableId, onclick: () => {
+function csvButton(tableId, name, label) {
+  return h("button", { type: "button", class: "csv", "data-csv": tableId, title: `${name}.csv`, onclick: () => {
     const t = document.getElementById(tableId);
     if (!t) return;
     const url = URL.createObjectURL(new Blob([tableCsv(t)], { type: "text/csv" }));
@@ -173,7 +173,13 @@ function csvButton(tableId, name) {
     a.click();
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 1000);
-  } }, "CSV");
+  } }, label || "CSV");
+}
+
+/* A card's heading with a CSV button per table it holds ([id, file name, label]). */
+function cardHead(title, ...tables) {
+  return h("div", { class: "toolbar" }, h("h2", {}, title), h("span", { class: "spacer" }),
+    tables.map(([id, name, label]) => csvButton(id, name, label)));
 }
 
 function view(...kids) {
@@ -253,7 +259,8 @@ async function refreshStatus() {
   }
 }
 
-const TITLES = { calls: "Calls", call: "Call", trunks: "Trunks", trunk: "Trunk", active: "In progress", alerts: "Alerts" };
+const TITLES = { overview: "Overview", calls: "Calls", call: "Call", trunks: "Trunks", trunk: "Trunk", active: "In progress",
+                 topology: "Topology", alerts: "Alerts" };
 
 /* One keyboard handler for the page shown (the call page's ladder keys);
  * a route change removes it. */
@@ -383,7 +390,9 @@ function bucketCalls(series, extra) {
   };
 }
 
-function seriesCharts(points, withMos = true, onBucket = null) {
+/* The KPI charts of a series; the MOS chart only when some bucket has a MOS,
+ * else the line noMedia says (a trunk or a database without media). */
+function seriesCharts(points, noMedia, onBucket = null) {
   const x = points.map((p) => p.t_ms);
   const col = (k) => points.map((p) => p[k]);
   const charts = [
@@ -401,10 +410,12 @@ function seriesCharts(points, withMos = true, onBucket = null) {
     tsChart({ title: "Post-dial delay (mean)", x, series: [
       { name: "PDD ms", color: "#c05621", values: col("pdd_mean_ms") }] }),
   ];
+  const withMos = points.some((p) => p.mos !== null && p.mos !== undefined);
   if (withMos)
     charts.push(tsChart({ title: "MOS (mean of calls)", x, yMin: 1, yMax: 5, series: [
-      { name: "MOS", color: "#b83280", values: col("mos") }], emptyText: "no MOS stored for this range" }));
-  return h("div", { class: "charts" }, charts);
+      { name: "MOS", color: "#b83280", values: col("mos") }] }));
+  return h("div", { class: "series" }, withMos ? null : h("p", { class: "muted no-media", id: "no-media" }, noMedia),
+    h("div", { class: "charts" }, charts));
 }
 
 /* A KPI series; a range the API refuses (to before from, too many points)
@@ -446,7 +457,9 @@ async function pageOverview(params) {
   view(h("h1", {}, "Overview" + (state.site ? " · " + state.site : "")), alertBanner(alerts), bar, ...facts,
     trunks.trunks.length ? h("div", { class: "tiles" }, trunks.trunks.map(kpiTile))
       : h("div", { class: "card muted" }, "No trunks in this database yet."),
-    err, seriesCharts(series.points, true, bucketCalls(series)));
+    err, seriesCharts(series.points, stats.totals.streams > 0
+      ? "No media in this range (no MOS to chart)." : "No media in this database: SIP only, no RTP stream stored.",
+    bucketCalls(series)));
   if (health.live || active.running) refreshIn(() => pageOverview(params), 10000);
 }
 
@@ -709,11 +722,21 @@ function sdpText(sdp) {
  * address; under each arrow with SDP its summary. */
 function ladder(d, onPick, avail, info) {
   const nodes = ladderColumns(d.nodes, info);
-  const left = 150, top = 76, rowH = 34;
+  const left = 150, top = 76, rowH = 34, mediaH = 36;
   const colW = Math.max(96, Math.min(165, Math.floor((avail - left) / Math.max(1, nodes.length))));
   const t0 = d.messages.length ? d.messages[0].t_ms : 0;
   const W = left + Math.max(1, nodes.length) * colW;
-  const H = top + d.messages.length * rowH + 20;
+  /* rows in time order: the messages, each RTP stream after the last
+   * message sent before its first packet */
+  const media = mediaRows(d, nodes, info);
+  const ys = [], my = new Map();
+  let yy = top, mi = 0;
+  const putMedia = (upTo) => {
+    while (mi < media.length && media[mi].t <= upTo) { my.set(media[mi], yy); yy += mediaH; mi++; }
+  };
+  d.messages.forEach((m) => { putMedia(m.t_ms - 1e-6); ys.push(yy + 12); yy += rowH; });
+  putMedia(Infinity);
+  const H = yy + 20;
   const x = (addr) => left + nodes.indexOf(addr) * colW + colW / 2;
   const svg = svgEl("svg", { class: "ladder", width: W, height: H, viewBox: `0 0 ${W} ${H}`, id: "ladder" });
   const defs = svgEl("defs");
@@ -745,8 +768,9 @@ function ladder(d, onPick, avail, info) {
     svg.appendChild(svgEl("line", { class: "life", x1: x(n), x2: x(n), y1: 62, y2: H - 6 }));
   });
   const seen = new Set();
+  for (const r of media) svg.appendChild(mediaRow(r, my.get(r), x, W));
   d.messages.forEach((m, i) => {
-    const y = top + i * rowH + 12;
+    const y = ys[i];
     const ci = (m.leg || 0) % COLORS.length, color = COLORS[ci];
     /* the same message again on the same leg, same direction: a retransmission */
     const key = [m.leg, m.src, m.dst, m.first_line, m.cseq, m.cseq_method].join("|");
@@ -776,51 +800,83 @@ function ladder(d, onPick, avail, info) {
         (z.srtp ? " SRTP" : "") + "\n  " + z.codecs.join(", ")).join("\n")));
       g.appendChild(t);
     }
-    g.addEventListener("click", () => onPick(i, true));
+    /* shift-click: compare with the message already open */
+    g.addEventListener("click", (ev) => onPick(i, true, ev.shiftKey));
     svg.appendChild(g);
   });
   return svg;
 }
 
-/* RTP under the ladder: a bar per stream over the call's time (first to
- * last packet), coloured by its MOS and loss; the SIP messages as ticks on
- * the same axis. */
-function mediaBars(d, width) {
+/* The ladder column of a media address: the column itself, else the
+ * sender of the SDP that announced it (addr:port, then addr alone), else a
+ * column of the same learned node; null when none. */
+function mediaColumn(addr, port, d, cols, info) {
+  if (cols.includes(addr)) return addr;
+  const by = (exact) => d.messages.find((m) => m.sdp && cols.includes(m.src) &&
+    m.sdp.media.some((z) => z.addr === addr && (!exact || z.port === port)));
+  const m = by(true) || by(false);
+  if (m) return m.src;
+  const k = info(addr).key;
+  return cols.find((c) => info(c).key === k) || null;
+}
+
+const rtcpCount = (r) => (r ? r.sr + r.rr + r.xr + r.sdes + r.bye + r.app + r.feedback : 0);
+
+/* A row per RTP stream: its time (ms from the call's start, as messages'
+ * t_ms), its columns (the leg's ends when the media addresses name none),
+ * its quality class by MOS (4.0, 3.5) and loss (1 %, 5 %). */
+function mediaRows(d, cols, info) {
   const start = d.call.start_ms;
-  const ms = (iso) => (iso ? Date.parse(iso) - start : null);
-  const tEnd = Math.max(1, ...d.messages.map((m) => m.t_ms), ...d.streams.map((s) => ms(s.last_ts) || 0));
-  const left = 270, right = 16, rowH = 22, top = 26;
-  const W = Math.max(left + 200, width), H = top + d.streams.length * rowH + 8;
-  const sx = (t) => left + (Math.max(0, t) / tEnd) * (W - left - right);
-  const svg = svgEl("svg", { class: "media-bars", id: "media-bars", width: W, height: H, viewBox: `0 0 ${W} ${H}`,
-    "data-t-end": tEnd });
-  const step = niceStep(tEnd / 1000, 6);
-  for (let t = 0; t <= tEnd / 1000 + 1e-9; t += step) {
-    svg.appendChild(svgEl("line", { class: "tick", x1: sx(t * 1000), x2: sx(t * 1000), y1: 14, y2: H - 4 }));
-    svg.appendChild(svgEl("text", { class: "axis", x: sx(t * 1000), y: 10, "text-anchor": "middle" }, `+${+t.toFixed(1)} s`));
-  }
-  for (const m of d.messages)
-    svg.appendChild(svgEl("rect", { class: "sip-tick", x: sx(m.t_ms) - 0.5, y: 14, width: 1, height: 7,
-      fill: COLORS[(m.leg || 0) % COLORS.length] }));
-  d.streams.forEach((s, i) => {
-    const y = top + i * rowH;
-    const lossPct = s.lost_pct || 0;
+  return d.streams.map((s) => {
+    const leg = d.legs.find((l) => l.idx === s.leg) || {};
+    let a = mediaColumn(s.src, s.sport, d, cols, info), b = mediaColumn(s.dst, s.dport, d, cols, info);
+    const guessed = !a || !b;
+    if (!a) a = b === leg.src ? leg.dst : leg.src;
+    if (!b) b = a === leg.dst ? leg.src : leg.dst;
+    if (!cols.includes(a)) a = cols[0];
+    if (!cols.includes(b)) b = cols[cols.length - 1];
+    const lossPct = s.lost_pct > 0 ? s.lost_pct : 0;
     const q = (s.mos !== null && s.mos < POOR_MOS) || lossPct >= 5 ? "bad"
       : (s.mos !== null && s.mos < 4.0) || lossPct >= 1 ? "warn" : "good";
-    const a = ms(s.first_ts), b = ms(s.last_ts);
-    const g = svgEl("g", { class: "rtp-bar q-" + q, "data-stream": s.id, "data-from-ms": a, "data-to-ms": b });
-    g.appendChild(svgEl("text", { class: "rtp-label", x: 4, y: y + 13 },
-      `leg ${s.leg ?? "?"} ${s.src}:${s.sport} → ${s.dst}:${s.dport}`.slice(0, 42)));
-    const x0 = sx(a ?? 0), x1 = Math.max(x0 + 2, sx(b ?? a ?? 0));
-    g.appendChild(svgEl("rect", { class: "bar", x: x0, y: y + 3, width: x1 - x0, height: rowH - 8, rx: 3 }));
-    const txt = `${s.codec || "PT " + s.payload_type} · loss ${num(lossPct, 1)}% · MOS ${num(s.mos, 2)}`;
-    g.appendChild(svgEl("text", { class: "rtp-text", x: Math.min(x0 + 4, W - 180), y: y + 13 }, txt));
-    g.appendChild(svgEl("title", {}, `${s.src}:${s.sport} → ${s.dst}:${s.dport} SSRC 0x${(s.ssrc >>> 0).toString(16)}\n` +
-      `${when(s.first_ts)} – ${when(s.last_ts)} (${num(s.duration_s, 1)} s), ${s.packets} packets, ${s.lost} lost\n${txt}` +
-      (detections(s).length ? "\n" + detections(s).join(", ") : "")));
-    svg.appendChild(g);
+    return { s, a, b, q, guessed, lossPct, t: s.first_ts ? Date.parse(s.first_ts) - start : 0,
+             t1: s.last_ts ? Date.parse(s.last_ts) - start : 0 };
+  }).sort((p, r) => p.t - r.t || p.s.id - r.s.id);
+}
+
+/* One stream between its columns: a bar from the media source to its
+ * destination, coloured by quality, labelled with codec, time, loss and
+ * MOS; under it, when the capture has RTCP for it, a thin line with a
+ * mark per report (SR, RR, XR). A click shows the stream's row. */
+function mediaRow(r, y, x, W) {
+  const s = r.s, x1 = x(r.a), x2 = x(r.b);
+  const g = svgEl("g", { class: "rtp q-" + r.q + (r.guessed ? " guessed" : ""), "data-stream": s.id,
+    "data-src-col": r.a, "data-dst-col": r.b, "data-from-ms": r.t, "data-to-ms": r.t1, "data-y": y });
+  const lo = Math.min(x1, x2), hi = x1 === x2 ? x1 + 30 : Math.max(x1, x2);
+  g.appendChild(svgEl("rect", { class: "bar", x: lo, y: y + 12, width: Math.max(2, hi - lo), height: 7, rx: 3 }));
+  const tip = x1 === x2 ? hi : x2, dir = x2 >= x1 ? 1 : -1;
+  g.appendChild(svgEl("path", { class: "head", d: `M${tip} ${y + 15.5} l${-8 * dir} -6 v12 z` }));
+  const txt = `RTP ${s.codec || "PT " + s.payload_type} · ${num(s.duration_s, 1)} s · loss ${num(r.lossPct, 1)}% · MOS ${num(s.mos, 2)}`;
+  g.appendChild(svgEl("text", { class: "rtp-text", x: (lo + hi) / 2, y: y + 9, "text-anchor": "middle" }, txt));
+  const n = rtcpCount(s.rtcp);
+  if (n > 0) {
+    const c = s.rtcp, rg = svgEl("g", { class: "rtcp", "data-stream": s.id, "data-reports": n });
+    rg.appendChild(svgEl("line", { class: "rtcp-line", x1: lo, x2: hi, y1: y + 26, y2: y + 26 }));
+    const marks = Math.min(24, c.sr + c.rr + c.xr || 1);
+    for (let k = 0; k < marks; k++)
+      rg.appendChild(svgEl("rect", { class: "rtcp-mark", x: lo + ((k + 0.5) / marks) * (hi - lo) - 1, y: y + 23, width: 2, height: 6 }));
+    rg.appendChild(svgEl("title", {}, `RTCP: ${c.sr} SR, ${c.rr} RR, ${c.xr} XR, ${c.sdes} SDES` +
+      (c.rtt_ms !== null ? ` · RTT ${num(c.rtt_ms, 1)} ms` : "") + (c.xr_voip ? ` · XR MOS-LQ ${num(c.xr_mos_lq, 2)}` : "") +
+      ` · fraction lost ${num(100 * (c.fraction_lost || 0), 1)}%`));
+    g.appendChild(rg);
+  }
+  g.appendChild(svgEl("title", {}, `${s.src}:${s.sport} → ${s.dst}:${s.dport} SSRC 0x${(s.ssrc >>> 0).toString(16)} · leg ${s.leg ?? "?"}\n` +
+    `${when(s.first_ts)} – ${when(s.last_ts)}, ${s.packets} packets, ${s.lost} lost\n${txt}` +
+    (detections(s).length ? "\n" + detections(s).join(", ") : "") + (r.guessed ? "\n(columns from the leg: no SDP names this address)" : "")));
+  g.addEventListener("click", () => {
+    const row = document.querySelector(`#streams-table tr[data-stream="${s.id}"]`);
+    if (row) row.scrollIntoView({ block: "center", behavior: "instant" });
   });
-  return svg;
+  return g;
 }
 
 /* ---- two messages side by side: what a B2BUA or a re-INVITE changed ---- */
@@ -940,18 +996,24 @@ function streamTable(streams) {
     h("tbody", {}, rows)));
 }
 
-/* Per stream: MOS and jitter/loss per 5-second interval. */
+/* Per stream: MOS and jitter/loss per 5-second interval, each chart only
+ * when its series has a value (no MOS without an audio codec), else a line. */
 function streamCharts(s) {
   const t0 = s.series.length ? s.series[0].t_ms : 0;
   const x = s.series.map((p) => p.t_ms - t0);
   const xFmt = (v) => "+" + Math.round(v / 1000) + " s";
   const name = `leg ${s.leg ?? "?"} · ${s.src}:${s.sport} → ${s.dst}:${s.dport} ${s.codec || ""}`;
-  return h("div", { class: "charts stream-charts", "data-stream": s.id },
-    tsChart({ title: `MOS · ${name}`, x, xFmt, yMin: 1, yMax: 5, height: 160, emptyText: "no MOS (no audio codec)",
-              series: [{ name: "MOS", color: "#b83280", values: s.series.map((p) => p.mos) }] }),
-    tsChart({ title: `Jitter and loss · ${name}`, x, xFmt, height: 160, series: [
+  const has = (k) => s.series.some((p) => p[k] !== null && p[k] !== undefined);
+  const charts = [];
+  if (has("mos"))
+    charts.push(tsChart({ title: `MOS · ${name}`, x, xFmt, yMin: 1, yMax: 5, height: 160,
+      series: [{ name: "MOS", color: "#b83280", values: s.series.map((p) => p.mos) }] }));
+  if (has("jitter_max_ms") || has("lost"))
+    charts.push(tsChart({ title: `Jitter and loss · ${name}`, x, xFmt, height: 160, series: [
       { name: "jitter max (ms)", color: "#2b6cb0", values: s.series.map((p) => p.jitter_max_ms) },
       { name: "lost packets", color: "#c53030", values: s.series.map((p) => p.lost) }] }));
+  return h("div", { class: "charts stream-charts", "data-stream": s.id, "data-charts": charts.length },
+    charts.length ? charts : h("p", { class: "muted" }, `${name}: no quality series (${s.series.length ? "no audio codec" : "too short"}).`));
 }
 
 async function downloadPcap(id, btn) {
@@ -1102,7 +1164,7 @@ async function pageCall(id, params) {
   const trunkList = await api("/trunks").catch(() => null);
   const info = nodeMap(topo, trunkList);
   const c = d.call;
-  const raw = h("pre", { class: "raw", id: "raw" }, "Click a message in the ladder to see its text (↑/↓ move, Enter opens, Esc closes).");
+  const raw = h("pre", { class: "raw", id: "raw" }, "Click a message in the ladder to see its text (↑/↓ move, Enter opens, Esc closes; shift-click a second one to compare).");
   const rawHead = h("div", { class: "muted", id: "raw-head" }, "");
   const audio = audioCard(id, d);
   const texts = new Map();
@@ -1166,9 +1228,16 @@ async function pageCall(id, params) {
   diffWith.addEventListener("change", showDiff);
   /* open: the message's text in the card (a drawer at the bottom of the
    * window when the ladder takes the whole width), in view at once */
-  const pick = async (i, clicked) => {
+  const pick = async (i, clicked, shift) => {
     const m = d.messages[i];
     if (!m) return;
+    if (shift && open >= 0 && open !== i) {
+      document.querySelectorAll("#ladder g.msg.diff-b").forEach((e) => e.classList.remove("diff-b"));
+      gOf(i)?.classList.add("diff-b");
+      diffWith.value = String(m.n);
+      showDiff();
+      return;
+    }
     select(i);
     open = i;
     msgCard.classList.add("open");
@@ -1177,6 +1246,7 @@ async function pageCall(id, params) {
     rawHead.textContent = `#${m.n} · leg ${m.leg} · ${m.src}:${m.sport} → ${m.dst}:${m.dport} ${m.transport} · ${when(m.ts)}`;
     raw.textContent = "loading…";
     if (diffWith.value === String(m.n)) diffWith.value = "";
+    document.querySelectorAll("#ladder g.msg.diff-b").forEach((e) => e.classList.remove("diff-b"));
     try {
       raw.textContent = await textOf(m.n);
     } catch (e) {
@@ -1195,11 +1265,17 @@ async function pageCall(id, params) {
     msgCard.classList.remove("open");
     document.body.classList.remove("msg-open");
     rawHead.textContent = "";
-    raw.textContent = "Click a message in the ladder to see its text (↑/↓ move, Enter opens, Esc closes).";
+    raw.textContent = "Click a message in the ladder to see its text (↑/↓ move, Enter opens, Esc closes; shift-click a second one to compare).";
     diffWith.value = "";
+    document.querySelectorAll("#ladder g.msg.diff-b").forEach((e) => e.classList.remove("diff-b"));
     showDiff();
   };
   closeBtn.addEventListener("click", close);
+  diffWith.addEventListener("change", () => {
+    document.querySelectorAll("#ladder g.msg.diff-b").forEach((e) => e.classList.remove("diff-b"));
+    const b = d.messages.findIndex((x) => String(x.n) === diffWith.value);
+    if (b >= 0) gOf(b)?.classList.add("diff-b");
+  });
   /* keys on the call page: ↑/↓ move the selection, Enter opens, Esc closes */
   onPageKey((ev) => {
     if (ev.key === "Escape" && open >= 0) {
@@ -1207,7 +1283,9 @@ async function pageCall(id, params) {
       close();
       return;
     }
-    if (ev.target.closest && ev.target.closest("input, select, textarea")) return;
+    /* keys typed into a field, or given to the audio player (its arrows
+     * seek) or a button, are theirs */
+    if (ev.target.closest && ev.target.closest("input, select, textarea, audio, video, button, [contenteditable]")) return;
     if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
       ev.preventDefault();
       select(sel < 0 ? 0 : sel + (ev.key === "ArrowDown" ? 1 : -1));
@@ -1235,7 +1313,7 @@ async function pageCall(id, params) {
       [l.user_agent, l.server].filter(Boolean).join(" → "))));
   const streams = d.streams.length
     ? h("div", { id: "streams" }, streamTable(d.streams), d.streams.map(streamCharts))
-    : h("div", { class: "muted" }, "No RTP streams stored for this call.");
+    : h("p", { class: "muted no-media", id: "no-media" }, "No media on this call: no RTP stream stored.");
   /* many nodes: the ladder takes the whole width, the message goes below */
   const mainW = (document.querySelector("main")?.clientWidth || window.innerWidth) - 40 - 36;
   const wide = d.nodes.length > 4 || window.innerWidth <= 1300;
@@ -1273,12 +1351,13 @@ async function pageCall(id, params) {
       h("div", { class: "card" }, h("h2", {}, "SIP ladder"), legend,
         h("div", { class: "ladder-wrap", id: "ladder-wrap", tabindex: 0,
           "aria-label": "SIP ladder: up and down arrows move, Enter opens, Escape closes" }, ladder(d, pick, avail, info)),
-        d.streams.length ? h("div", { class: "media-wrap", id: "media-wrap" },
-          h("div", { class: "muted small" }, "RTP streams over the call's time (first to last packet), coloured by MOS and loss"),
-          mediaBars(d, avail)) : null),
+        d.streams.length ? h("div", { class: "muted small", id: "media-note" },
+          "RTP: a bar per stream from its source to its destination, after the message sent before its first packet, " +
+          "green, amber or red by MOS and loss; RTCP: the thin line under it, a mark per report.") : null),
       msgCard),
-    audio,
-    h("div", { class: "card" }, h("h2", {}, "Media quality"), streams));
+    d.streams.length ? audio : null,
+    h("div", { class: "card" }, cardHead("Media quality", ...(d.streams.length ? [["streams-table", "call-" + c.id + "-streams"]] : [])),
+      streams));
 }
 
 /* ---- trunks ---- */
@@ -1320,7 +1399,7 @@ function codeBars(codes) {
 
 function healthTable(rows, kind) {
   if (!rows.length) return h("div", { class: "muted" }, `No ${kind} seen for this trunk.`);
-  return h("table", { class: "grid" }, h("thead", {}, h("tr", {}, ["Client", "Server", kind === "registrations" ? "AOR" : "",
+  return h("table", { class: "grid", id: kind + "-table" }, h("thead", {}, h("tr", {}, ["Client", "Server", kind === "registrations" ? "AOR" : "",
     "Attempts", "OK", "Fail", "Timeouts", "RTT mean", "Last", `Last OK (${tzLabel()})`].filter((x) => x !== "" || kind === "registrations").map((x) => h("th", {}, x)))),
     h("tbody", {}, rows.map((r) => h("tr", { class: r.last_status && r.last_status >= 300 ? "fail" : "" },
       h("td", {}, r.client), h("td", {}, r.server), kind === "registrations" ? h("td", {}, r.aor) : null,
@@ -1351,7 +1430,8 @@ function faultCard(tid, rows) {
       final_status: r.final_status ?? "none" }, r.calls))));
   if (!rows.length) return h("div", { class: "card", id: "faults" }, h("h2", {}, "Whose fault"), h("p", { class: "muted" }, "No unsuccessful call."));
   return h("div", { class: "card", id: "faults" }, h("div", { class: "toolbar" }, h("h2", {}, "Whose fault"),
-      h("span", { class: "spacer" }), csvButton("fault-codes", "trunk-" + tid + "-failures")),
+      h("span", { class: "spacer" }), csvButton("fault-sides", "trunk-" + tid + "-failure-sides", "CSV by side"),
+      csvButton("fault-codes", "trunk-" + tid + "-failures", "CSV by code")),
     h("div", { class: "row" },
       h("div", { class: "table-wrap", style: null }, h("table", { class: "grid", id: "fault-sides" },
         h("thead", {}, h("tr", {}, h("th", {}, "Failure side"), h("th", {}, "Outcome"), h("th", { class: "num" }, "Calls"))),
@@ -1375,7 +1455,8 @@ function capacityCard(c) {
     ["Guide bandwidth at peak", `${num(c.guide_kbps_peak / 1000, 2)} Mbit/s`],
     ["Guide bandwidth, 1 % / 0.1 % channels", `${num(c.guide_kbps_1pct / 1000, 2)} / ${num(c.guide_kbps_01pct / 1000, 2)} Mbit/s`],
   ];
-  return h("div", { class: "card", id: "capacity-card" }, h("h2", {}, "Capacity planning"),
+  return h("div", { class: "card", id: "capacity-card" }, cardHead("Capacity planning", ["capacity-table", "capacity", "CSV planning"],
+      ["capacity-measured", "capacity-measured", "CSV measured"]),
     h("div", { class: "row" },
       h("table", { class: "grid", id: "capacity-table" }, h("tbody", {}, rows.map(([k, v]) =>
         h("tr", {}, h("th", {}, k), h("td", { class: "num" }, v))))),
@@ -1404,8 +1485,10 @@ function tlsCard(p) {
       `${when(p.cert_not_after)} ${tzLabel()} · ${p.cert_days_left} days` + (warn ? " · expires within 30 days" : "")) : "–"],
     ["Key", p.cert_key_type ? `${p.cert_key_type} ${p.cert_key_bits} · ${p.cert_signature_algorithm}` : "–"],
   ];
-  return h("div", { class: "card", id: "tls-card" }, h("h2", {}, "TLS", warn ? h("span", { class: "badge fail", id: "tls-warn" }, "certificate expiring") : null),
-    h("table", { class: "grid" }, h("tbody", {}, rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v))))));
+  return h("div", { class: "card", id: "tls-card" }, h("div", { class: "toolbar" },
+      h("h2", {}, "TLS", warn ? h("span", { class: "badge fail", id: "tls-warn" }, "certificate expiring") : null),
+      h("span", { class: "spacer" }), csvButton("tls-table", "tls")),
+    h("table", { class: "grid", id: "tls-table" }, h("tbody", {}, rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v))))));
 }
 
 function otherFlowsCard(rows) {
@@ -1415,7 +1498,8 @@ function otherFlowsCard(rows) {
       h("td", {}, r.transport), h("td", {}, r.protocol + (r.guessed ? " (by port)" : "")), h("td", {}, r.category || ""),
       h("td", { class: "num" }, r.flows), h("td", { class: "num" }, r.packets), h("td", { class: "num" }, r.bytes), h("td", {}, when(r.last))))))
     : h("p", { class: "muted" }, "Nothing but SIP and RTP seen on this trunk's addresses.");
-  return h("div", { class: "card", id: "other-card" }, h("h2", {}, "Other flows on the link"), h("div", { class: "table-wrap" }, body));
+  return h("div", { class: "card", id: "other-card" }, cardHead("Other flows on the link", ...(rows.length ? [["other-flows", "other-flows"]] : [])),
+    h("div", { class: "table-wrap" }, body));
 }
 
 /* The Lync Server 2013 trunk checklist as analyze --db stored it: each
@@ -1424,7 +1508,8 @@ function checklistCard(cl) {
   if (!cl || !cl.status) return h("div", { class: "card", id: "checklist-card" }, h("h2", {}, "Lync 2013 trunk checklist"),
     h("div", { class: "muted" }, "Not computed (analyze --db writes it)."));
   return h("div", { class: "card", id: "checklist-card", "data-status": cl.status },
-    h("h2", {}, "Lync 2013 trunk checklist ", h("span", { class: "badge cl " + cl.status.replace("/", "") }, cl.status)),
+    h("div", { class: "toolbar" }, h("h2", {}, "Lync 2013 trunk checklist ", h("span", { class: "badge cl " + cl.status.replace("/", "") }, cl.status)),
+      h("span", { class: "spacer" }), csvButton("checklist-table", "checklist")),
     h("div", { class: "table-wrap" }, h("table", { class: "grid", id: "checklist-table" },
       h("thead", {}, h("tr", {}, ["", "Check", "What the wire showed", "Calls", "Source"].map((x) => h("th", {}, x)))),
       h("tbody", {}, cl.items.map((it) => h("tr", { "data-item": it.id, "data-status": it.status },
@@ -1437,8 +1522,9 @@ function checklistCard(cl) {
 async function pageTrunk(id, params) {
   const [d, stats] = await Promise.all([api("/trunks/" + id), api("/stats")]);
   const lastMs = stats.totals.last_call ? Date.parse(stats.totals.last_call) : 0;
-  /* a trunk's series sums its stored minutes: buckets of a minute at least */
-  const { series: k, err: kErr } = await kpiSeries(`/trunks/${id}/kpis`, rangeParams(params, lastMs, 60));
+  /* a trunk's series sums its stored minutes, or under a minute (a short
+   * capture) the API counts its legs */
+  const { series: k, err: kErr } = await kpiSeries(`/trunks/${id}/kpis`, rangeParams(params, lastMs, 10));
   const t = d.trunk;
   /* the ratios first: at 1,280 px the counts may scroll, the KPIs may not */
   const dirRows = d.directions.map((x) => h("tr", {}, h("td", {}, x.direction), h("td", { class: "num" }, x.attempts),
@@ -1471,11 +1557,15 @@ async function pageTrunk(id, params) {
     capacityCard(d.capacity),
     checklistCard(d.checklist),
     h("div", { class: "row" },
-      h("div", { class: "card" }, h("h2", {}, "Registrations"), healthTable(d.registrations, "registrations")),
-      h("div", { class: "card" }, h("h2", {}, "Keep-alives (OPTIONS)"), healthTable(d.keepalives, "keep-alives"))),
+      h("div", { class: "card" }, cardHead("Registrations", ...(d.registrations.length ? [["registrations-table", "trunk-" + t.id + "-registrations"]] : [])),
+        healthTable(d.registrations, "registrations")),
+      h("div", { class: "card" }, cardHead("Keep-alives (OPTIONS)", ...(d.keepalives.length ? [["keep-alives-table", "trunk-" + t.id + "-keep-alives"]] : [])),
+        healthTable(d.keepalives, "keep-alives"))),
     h("div", { class: "row" }, tlsCard(d.tls), otherFlowsCard(d.other_flows || [])),
-    rangeBar("#/trunk/" + id, params, k, 60), kErr,
-    seriesCharts(k.points, true, bucketCalls(k, { trunk: id })));
+    rangeBar("#/trunk/" + id, params, k, 10), kErr,
+    seriesCharts(k.points, t.mos === null && !d.capacity.measured.length
+      ? "No media on this trunk: no RTP stream with a MOS was stored for its calls." : "No media on this trunk in this range.",
+    bucketCalls(k, { trunk: id })));
 }
 
 /* ---- start ---- */

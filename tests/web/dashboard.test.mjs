@@ -10,7 +10,7 @@
 // duration, a waveform per party, a ladder click seeks to the message; no
 // console errors (CSP included), no request leaves 127.0.0.1. Screenshots go
 // to the work directory.
-// usage: node dashboard.test.mjs --bin TRUNKSCOPE --work DIR [--chromium PATH]
+// usage: node dashboard.test.mjs --bin TRUNKSCOPE --work DIR [--chromium PATH] [--shared DIR]
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, existsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,6 +24,7 @@ const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) =>
 const bin = args.bin;
 const work = args.work || path.join(tmpdir(), "ts-web");
 const chromiumPath = args.chromium || "/usr/bin/chromium";
+const shared = args.shared || path.join(root, "..", "shared"); // the public captures (../shared/pcaps)
 
 let passed = 0, failed = 0;
 function check(cond, what) {
@@ -90,8 +91,9 @@ const base = `http://127.0.0.1:${port}`;
 const api = async (p) => (await fetch(base + "/api/v1" + p)).json();
 // page.waitForFunction evaluates strings, which the dashboard's CSP forbids
 // (as it should): poll from here instead.
+// 30 s: the suite runs beside others on two shared cores
 async function waitFor(page, fn, arg, what) {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 300; i++) {
     if (await page.evaluate(fn, arg).catch(() => false)) return true;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -150,6 +152,9 @@ try {
   if (withMedia) check(trunks.some((t) => t.mos !== null), "a trunk tile shows a MOS");
   const charts = await page.$$eval(".chart h2", (hs) => hs.map((x) => x.textContent));
   check(charts.some((c) => /Concurrent/.test(c)) && charts.some((c) => /Outcomes/.test(c)), "overview charts");
+  // media charts only with media: this capture has RTP, so a MOS chart and no "no media" line
+  check(!withMedia || (charts.some((c) => /^MOS/.test(c)) && await page.$("#no-media") === null),
+        `a database with media: the overview charts MOS (${charts})`);
   await page.screenshot({ path: path.join(work, "overview.png"), fullPage: true });
 
   // ---- the time-range picker: each choice changes the API's query, the
@@ -204,7 +209,16 @@ try {
     // the trunk page: the same picker, minutes at least
     [resp] = await Promise.all([kpiResp(/\/api\/v1\/trunks\/\d+\/kpis/), page.goto(base + "/#/trunk/" + trunks[0].id)]);
     k = await kpiOf(resp);
-    check(k.body.points.length > 1, `trunk page, whole capture: ${k.body.points.length} points of ${k.body.bucket_s} s`);
+    // a capture of minutes: buckets of seconds on the trunk page too (its
+    // legs counted under the stored minute), the picker offering them
+    check(k.body.points.length > 3 && k.body.bucket_s < 60 && !k.q.has("bucket"),
+          `trunk page, whole capture: ${k.body.points.length} points of ${k.body.bucket_s} s`);
+    await waitFor(page, (b) => Number(document.getElementById("range-facts")?.dataset.bucket) === b &&
+                  location.hash.startsWith("#/trunk/"), k.body.bucket_s, "the trunk page's picker");
+    check((await page.$$eval("#range-bucket option", (os) => os.map((o) => o.value))).includes("10"),
+          "the trunk page's picker offers 10 s buckets");
+    const pts = await page.$$eval(".chart:first-of-type svg circle", (cs) => cs.length);
+    check(k.body.points.length > 60 || pts >= 2 * k.body.points.length - 2, `the trunk's attempts chart draws its ${k.body.points.length} points (${pts} dots)`);
     await page.waitForSelector('#range-picker button[data-range="1h"]');
     [resp] = await Promise.all([kpiResp(/\/api\/v1\/trunks\/\d+\/kpis\?/), page.click('#range-picker button[data-range="1h"]')]);
     k = await kpiOf(resp);
@@ -417,6 +431,56 @@ try {
     const codecs = fmts.trim().split(/ +/).map((pt) => (new RegExp("^a=rtpmap:" + pt + " ([^/\\s]+)", "m").exec(au) || [0, STATIC_PT[pt] || "PT " + pt])[1]);
     return { port: Number(port), addr: conn && conn[1], dir, codecs };
   };
+  // RTP and RTCP in the ladder (call detail md, on the page now): a bar per
+  // stream from its source's column to its destination's, after the last
+  // message sent before its first packet, coloured by MOS and loss; the
+  // columns read again here from the messages' raw SDP; an RTCP line under
+  // exactly the streams whose RTCP the API counted
+  async function checkLadderMedia(apiX, md, what) {
+    const cid2 = md.call.id;
+    await waitFor(page, (id) => document.querySelector("h1")?.textContent.startsWith("Call " + id + ":"), cid2, "the call page");
+    await page.waitForSelector("#ladder g.msg");
+    const colX = new Map(await page.$$eval("#ladder text.node", (ts) => ts.map((t) => [t.textContent, Number(t.getAttribute("x"))])));
+    const sdps = [];
+    for (const m of md.messages) if (m.sdp) sdps.push({ src: m.src, sdp: readSdp((await apiX(`/calls/${cid2}/messages/${m.n}`)).text) });
+    const colOf = (addr, port) => (colX.has(addr) ? addr
+      : (sdps.find((x) => x.sdp && x.sdp.addr === addr && x.sdp.port === port && colX.has(x.src)) ||
+         sdps.find((x) => x.sdp && x.sdp.addr === addr && colX.has(x.src)) || {}).src);
+    const bars = await page.$$eval("#ladder g.rtp", (gs) => gs.map((g) => {
+      const r = g.querySelector("rect.bar");
+      return { id: Number(g.dataset.stream), a: g.dataset.srcCol, b: g.dataset.dstCol, cls: g.getAttribute("class"),
+               y: Number(g.dataset.y), lo: Number(r.getAttribute("x")), hi: Number(r.getAttribute("x")) + Number(r.getAttribute("width")),
+               head: g.querySelector("path.head").getAttribute("d") };
+    }));
+    const msgY = new Map(await page.$$eval("#ladder g.msg", (gs) => gs.map((g) =>
+      [Number(g.dataset.n), Number(g.querySelector("rect.hit").getAttribute("y")) + 18])));
+    check(bars.length === md.streams.length && md.streams.length > 0,
+          `${what} call ${cid2}: an RTP bar per stream in the ladder (${bars.length}/${md.streams.length})`);
+    for (const st of md.streams) {
+      const b = bars.find((x) => x.id === st.id);
+      const a = colOf(st.src, st.sport), z = colOf(st.dst, st.dport);
+      if (a && z && a !== z) {
+        const [lo, hi] = [Math.min(colX.get(a), colX.get(z)), Math.max(colX.get(a), colX.get(z))];
+        const tip = Number(/^M([\d.]+)/.exec(b ? b.head : "") ? /^M([\d.]+)/.exec(b.head)[1] : NaN);
+        check(b && b.a === a && b.b === z && Math.abs(b.lo - lo) < 1 && Math.abs(b.hi - hi) < 1 && Math.abs(tip - colX.get(z)) < 1,
+              `${what} stream ${st.id} ${st.src}:${st.sport} → ${st.dst}:${st.dport}: bar from column ${a} to ${z} ` +
+              `(drawn ${b && b.a} → ${b && b.b}, x ${b && b.lo}..${b && b.hi}, head at ${tip})`);
+      } else {
+        check(b && b.cls.includes("guessed") === !(a && z), `${what} stream ${st.id}: no SDP names its addresses, drawn as a guess`);
+      }
+      const from = Date.parse(st.first_ts) - md.call.start_ms;
+      const before = md.messages.filter((m) => m.t_ms < from).pop(), after = md.messages.find((m) => m.t_ms >= from);
+      check(b && (!before || msgY.get(before.n) < b.y) && (!after || b.y < msgY.get(after.n)),
+            `${what} stream ${st.id} (first packet +${from} ms) drawn between message #${before && before.n} and #${after && after.n}`);
+      const q = (st.mos !== null && st.mos < 3.5) || st.lost_pct >= 5 ? "bad" : (st.mos !== null && st.mos < 4) || st.lost_pct >= 1 ? "warn" : "good";
+      check(b && b.cls.includes("q-" + q), `${what} stream ${st.id}: MOS ${st.mos}, loss ${st.lost_pct}%: bar ${q} (${b && b.cls})`);
+    }
+    const rtcp = await page.$$eval("#ladder g.rtcp", (gs) => gs.map((g) => Number(g.dataset.stream)));
+    const withRtcp = md.streams.filter((st) => st.rtcp && ["sr", "rr", "xr", "sdes", "bye", "app", "feedback"].some((k) => st.rtcp[k] > 0)).map((st) => st.id);
+    check(rtcp.sort().join() === withRtcp.sort().join(), `${what} call ${cid2}: an RTCP line for streams ${withRtcp} (drawn: ${rtcp})`);
+    check(await page.$("#media-bars") === null, "no media strip under the ladder any more");
+    return rtcp;
+  }
   const sdpMsgs = detail.messages.filter((m) => m.sdp);
   check(sdpMsgs.length >= 2, `call ${cid}: ${sdpMsgs.length} messages with SDP`);
   for (const m of sdpMsgs.slice(0, 8)) {
@@ -489,6 +553,36 @@ try {
           `diff: headers only in B (${onlyB}) added, only in A (${onlyA}) removed`);
     await page.screenshot({ path: path.join(work, "call-diff.png"), fullPage: false });
     await page.keyboard.press("Escape");
+    // the same by shift-click: open leg 0's INVITE, shift-click leg 1's
+    await waitFor(page, () => !document.getElementById("msg-card").classList.contains("open"), null, "the diff closed");
+    await page.click(`#ladder g.msg[data-n="${inv(0).n}"] rect.hit`);
+    await waitFor(page, (t) => document.getElementById("raw").textContent === t, t0, "leg 0's INVITE open");
+    await page.click(`#ladder g.msg[data-n="${inv(1).n}"] rect.hit`, { modifiers: ["Shift"] });
+    await waitFor(page, () => document.querySelector('#diff-table tr[data-header="call-id"]'), null, "the shift-click diff");
+    const sh = await page.$$eval("#diff-table tbody tr", (rs) => rs.map((r) => ({ h: r.dataset.header, kind: r.dataset.kind,
+      a: r.cells[2].textContent, b: r.cells[3].textContent })));
+    const shCid = sh.find((r) => r.h === "call-id");
+    check(shCid && shCid.a === detail.legs[0].call_id && shCid.b === detail.legs[1].call_id &&
+          JSON.stringify(sh) === JSON.stringify(drows.filter((r) => r.kind !== "same")) &&
+          await page.$eval("#diff-with", (x) => x.value) === String(inv(1).n) &&
+          await page.$(`#ladder g.msg.diff-b[data-n="${inv(1).n}"]`) !== null,
+          `shift-click on leg 1's INVITE compares it with the open one: ${JSON.stringify(shCid)}`);
+    check(await page.evaluate(() => String(window.getSelection())) === "", "a shift-click selects no text");
+    await page.keyboard.press("Escape");
+  }
+  // the ladder's keys leave a focused button (or field, or the audio
+  // player) alone: ArrowDown on the pcap button does not move the selection
+  {
+    await waitFor(page, () => !document.getElementById("msg-card").classList.contains("open"), null, "closed");
+    await page.click('#ladder g.msg[data-i="0"] rect.hit');
+    await page.keyboard.press("Escape");
+    await page.focus("#pcap-btn");
+    await page.keyboard.press("ArrowDown");
+    await page.keyboard.press("ArrowDown");
+    check(await page.evaluate(selI) === 0, `ArrowDown on a focused button leaves the ladder's selection (${await page.evaluate(selI)})`);
+    await page.focus("#ladder-wrap");
+    await page.keyboard.press("ArrowDown");
+    check(await page.evaluate(selI) === 1, "the same key on the ladder moves it");
   }
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(work, "call.png"), fullPage: true });
@@ -511,24 +605,10 @@ try {
       const c = sc.find((x) => x.id === s.id);
       const mosPts = s.series.filter((p) => p.mos !== null).length;
       check(c && c.lines >= (mosPts ? 1 : 0) + 1, `stream ${s.id}: MOS and jitter/loss lines drawn`);
+      check(c && c.titles.some((x) => x.startsWith("MOS")) === (mosPts > 0),
+            `stream ${s.id}: a MOS chart only with MOS points (${mosPts}): ${c && c.titles}`);
     }
-    // RTP bars under the ladder: a bar per stream over its first..last
-    // packet, coloured by MOS and loss
-    const bars = await page.$$eval("#media-bars g.rtp-bar", (gs) => gs.map((g) => ({ id: Number(g.dataset.stream),
-      cls: g.getAttribute("class"), from: Number(g.dataset.fromMs), to: Number(g.dataset.toMs),
-      x: Number(g.querySelector("rect.bar").getAttribute("x")), w: Number(g.querySelector("rect.bar").getAttribute("width")) })));
-    check(bars.length === md.streams.length, `call ${mc.id}: an RTP bar per stream (${bars.length}/${md.streams.length})`);
-    const tEnd = await page.$eval("#media-bars", (svg) => Number(svg.dataset.tEnd));
-    const plotW = await page.$eval("#media-bars", (svg) => Number(svg.getAttribute("width")) - 270 - 16);
-    for (const st of md.streams) {
-      const b = bars.find((x) => x.id === st.id);
-      const from = Date.parse(st.first_ts) - md.call.start_ms, to = Date.parse(st.last_ts) - md.call.start_ms;
-      const q = (st.mos !== null && st.mos < 3.5) || st.lost_pct >= 5 ? "bad" : (st.mos !== null && st.mos < 4) || st.lost_pct >= 1 ? "warn" : "good";
-      check(b && b.from === from && b.to === to && Math.abs(b.w - Math.max(2, (to - from) / tEnd * plotW)) < 1.5 &&
-            Math.abs(b.x - (270 + from / tEnd * plotW)) < 1.5,
-            `stream ${st.id}: bar from +${from} to +${to} ms drawn at x ${b && b.x}, ${b && b.w} px`);
-      check(b && b.cls.includes("q-" + q), `stream ${st.id}: MOS ${st.mos}, loss ${st.lost_pct}%: bar ${q} (${b && b.cls})`);
-    }
+    await checkLadderMedia(api, md, "g.db");
     const mosText = await page.textContent("#call-mos");
     check(mosText.startsWith(Number(md.call.mos).toFixed(2)), `call MOS shown (${mosText})`);
     await page.evaluate(() => window.scrollTo(0, 0));
@@ -592,6 +672,13 @@ try {
   check((await page.$$eval("#other-flows tbody tr", (rs) => rs.length)) === td.other_flows.length,
         "other flows as the API lists them");
   await page.waitForSelector(".chart svg");
+  {
+    const tc = await page.$$eval(".chart h2", (hs) => hs.map((x) => x.textContent));
+    const kp = await api(`/trunks/${tid}/kpis`);
+    const mosPts = kp.points.filter((p) => p.mos !== null).length;
+    check(tc.some((x) => /^MOS/.test(x)) === mosPts > 0 && (await page.$("#no-media") === null) === mosPts > 0,
+          `trunk ${tid}: a MOS chart only with MOS points (${mosPts}): ${tc}`);
+  }
   await page.screenshot({ path: path.join(work, "trunk.png"), fullPage: true });
 
   // ---- search as a ticket reads, at 1,280 px: a number in three written
@@ -655,11 +742,18 @@ try {
   check(rawBox.top >= 0 && rawBox.top < rawBox.h - 40, `clicked message text in the viewport: ${JSON.stringify(rawBox)}`);
   // the status chip on a page opened directly (no overview first)
   const nCalls = (await api("/stats")).totals.calls;
-  for (const hash of ["#/trunk/" + trunks[0].id, "#/calls", "#/call/" + cid, "#/active", "#/trunks"]) {
+  // ... and the page's own title
+  const TITLE = { overview: "Overview", trunk: "Trunk", calls: "Calls", call: "Call", active: "In progress", trunks: "Trunks",
+                  topology: "Topology", alerts: "Alerts" };
+  for (const hash of ["#/trunk/" + trunks[0].id, "#/calls", "#/call/" + cid, "#/active", "#/trunks", "#/overview",
+                      "#/topology", "#/alerts"]) {
     await page.goto("about:blank");
     await page.goto(base + "/" + hash);
     const ok = await waitValue(page, () => document.getElementById("status-text").textContent, `database · ${nCalls} calls`);
     check(ok, `${hash}: status chip says database · ${nCalls} calls`);
+    const [, pg, id] = hash.split("/");
+    const title = await page.title();
+    check(title === `trunkscope · ${TITLE[pg]}${id ? " " + id : ""}`, `${hash}: its own title (${title})`);
   }
   const ft = trunks.map((t) => t.id);
   let faultLinks = 0;
@@ -710,6 +804,28 @@ try {
   await dl.saveAs(csvPath);
   const csv = (await import("node:fs")).readFileSync(csvPath, "utf8").trim().split(/\r\n/);
   check(csv.length === 26 && /^Start/.test(csv[0]), `calls CSV: ${csv.length} lines`);
+  // every table has its CSV (a message diff, a view of two texts, aside):
+  // on a trunk page and a call page with media; the streams' CSV has a line
+  // per stream of the API
+  {
+    const mcid = (await api("/calls?sort=mos&order=asc&min_mos=1&limit=1")).calls[0]?.id;
+    for (const hash of ["#/trunk/" + trunks[0].id, ...(mcid ? ["#/call/" + mcid] : [])]) {
+      await page.goto("about:blank");
+      await page.goto(base + "/" + hash);
+      await page.waitForSelector(hash.startsWith("#/trunk") ? "#capacity-table" : "#streams-table");
+      const miss = await page.$$eval("table.grid", (ts) => ts.filter((t) => t.id !== "diff-table" &&
+        !(t.id && document.querySelector(`button[data-csv="${t.id}"]`))).map((t) => t.id || t.closest(".card")?.id || "?"));
+      check(miss.length === 0, `${hash}: a CSV button for every table (missing: ${miss})`);
+    }
+    if (mcid) {
+      const [sdl] = await Promise.all([page.waitForEvent("download"), page.click('button[data-csv="streams-table"]')]);
+      const sp = path.join(work, "streams.csv");
+      await sdl.saveAs(sp);
+      const lines = (await import("node:fs")).readFileSync(sp, "utf8").trim().split(/\r\n/);
+      const ns = (await api("/calls/" + mcid)).streams.length;
+      check(lines.length === ns + 1 && /^Leg,Stream,SSRC/.test(lines[0]), `streams CSV of call ${mcid}: ${lines.length} lines for ${ns} streams`);
+    }
+  }
   await page.setViewportSize({ width: 1440, height: 900 });
   // ---- topology: a box per node and a line per trunk of /api/v1/topology,
   // the SBC box showing both its addresses; a trunk line opens its page
@@ -790,6 +906,41 @@ try {
     }
   }
 
+  // ---- RTCP in the ladder: heplify's capture of a two-way G.711 call with
+  // 26 RTCP packets (../shared/pcaps); tshark says which streams have RTCP
+  // (RTP port + 1, either direction)
+  const rtcpPcap = path.join(shared, "pcaps", "heplify_rtp_rtcp_sip_ipv4_udp.pcap");
+  if (!existsSync(rtcpPcap)) {
+    console.log("RTCP part skipped: " + rtcpPcap + " missing");
+  } else {
+    const rDb = path.join(work, "rtcp.db");
+    run(["analyze", "--db", rDb, rtcpPcap]);
+    const srv5 = await serve(rDb);
+    try {
+      const base5 = `http://127.0.0.1:${srv5.port}`;
+      const api5 = async (p) => (await fetch(base5 + "/api/v1" + p)).json();
+      const rc = (await api5("/calls")).calls.find((c) => c.mos !== null) || (await api5("/calls")).calls[0];
+      const rd = await api5("/calls/" + rc.id);
+      await page.goto("about:blank");
+      await page.goto(base5 + "/#/call/" + rc.id);
+      const drawn = await checkLadderMedia(api5, rd, "heplify");
+      const ts = spawnSync("tshark", ["-r", rtcpPcap, "-o", "rtcp.heuristic_rtcp:TRUE", "-Y", "rtcp", "-T", "fields",
+        "-e", "ip.src", "-e", "udp.srcport", "-e", "ip.dst", "-e", "udp.dstport"], { encoding: "utf8" });
+      if (ts.status !== 0) {
+        console.log("RTCP tshark comparison skipped: tshark did not run");
+      } else {
+        const flows = new Set(ts.stdout.trim().split("\n").map((l) => l.split("\t").join(" ")));
+        const want = rd.streams.filter((st) => flows.has(`${st.src} ${st.sport + 1} ${st.dst} ${st.dport + 1}`) ||
+          flows.has(`${st.dst} ${st.dport + 1} ${st.src} ${st.sport + 1}`)).map((st) => st.id).sort();
+        check(want.length > 0 && drawn.sort().join() === want.join(),
+              `RTCP drawn for streams ${drawn} = those tshark sees RTCP beside (${want})`);
+      }
+      await page.screenshot({ path: path.join(work, "call-rtcp.png"), fullPage: false });
+    } finally {
+      await stopServe(srv5);
+    }
+  }
+
   // ---- audio: a PCMU call whose caller speaks (espeak-ng) and whose callee
   // sends a 1 s tone; served with audio = on
   const auWork = path.join(work, "audio");
@@ -829,6 +980,14 @@ try {
       await waitFor(page, (t) => Math.abs(document.getElementById("call-audio").currentTime - t) < 0.01,
         bye.t_ms / 1000, "the player at the BYE's time");
       check(true, `a ladder click seeks to the message's time (${bye.t_ms / 1000} s)`);
+      // keys given to the player are the player's: the ladder's selection
+      // and the open message stay
+      const selNow = () => Number(document.querySelector("#ladder g.msg.sel")?.dataset.i ?? -1);
+      const before = await page.evaluate(selNow), head = await page.textContent("#raw-head");
+      await page.focus("#call-audio");
+      for (const k of ["ArrowDown", "ArrowUp", "ArrowUp", "Enter"]) await page.keyboard.press(k);
+      check(await page.evaluate(selNow) === before && await page.textContent("#raw-head") === head,
+            `arrow keys and Enter on the focused player leave the ladder (selection ${before} -> ${await page.evaluate(selNow)})`);
       // the player plays: its position moves
       await page.$eval("#call-audio", (a) => { a.muted = true; a.currentTime = 1; return a.play(); });
       await waitFor(page, () => document.getElementById("call-audio").currentTime > 1.2, null, "playback");
@@ -878,6 +1037,28 @@ try {
         const rows = await page.evaluate(callIds);
         check(rows !== "" && rows === wantCalls.join(), `site ${st.site}: calls table = /calls?site`);
       }
+      // SIP only (HEP carries no RTP here): no empty media chart anywhere,
+      // a line saying there is no media instead
+      check((await api2("/stats")).totals.streams === 0, "the two-site database has no media");
+      await page.goto("about:blank");
+      await page.goto(base2 + "/#/overview");
+      await page.waitForSelector("#no-media");
+      check(!(await page.$$eval(".chart h2", (hs) => hs.some((x) => /MOS/.test(x.textContent)))) &&
+            /No media in this database/.test(await page.textContent("#no-media")), "overview without media: a line, no MOS chart");
+      const t0 = all[0];
+      await page.goto("about:blank");
+      await page.goto(base2 + "/#/trunk/" + t0);
+      await page.waitForSelector(".chart svg");
+      check(!(await page.$$eval(".chart h2", (hs) => hs.some((x) => /MOS/.test(x.textContent)))) &&
+            /No media on this trunk/.test(await page.textContent("#no-media").catch(() => "")),
+            `trunk ${t0} without media: "${await page.textContent("#no-media").catch(() => "")}", no MOS chart`);
+      const c0 = (await api2("/calls?outcome=answered&limit=1")).calls[0] || (await api2("/calls?limit=1")).calls[0];
+      await page.goto("about:blank");
+      await page.goto(base2 + "/#/call/" + c0.id);
+      await page.waitForSelector("#ladder g.msg");
+      check(/No media on this call/.test(await page.textContent("#no-media").catch(() => "")) &&
+            await page.$(".stream-charts") === null && await page.$("#audio-card") === null && await page.$(".chart") === null,
+            `call ${c0.id} (${c0.outcome}) without media: a line, no stream charts, no audio card`);
       await page.goto(base2 + "/#/overview");
       await page.selectOption("#site-select", "");
       await waitValue(page, tileIds, all.join());
