@@ -372,9 +372,9 @@ static void check_kpis(const struct req *r, json_t *j)
     json_int_t to = json_integer_value(json_object_get(j, "to_ms"));
     json_int_t b = json_integer_value(json_object_get(j, "bucket_s"));
     json_t *pts = json_object_get(j, "points");
-    /* the overview counts calls in buckets of 10 s and up; a trunk's
-     * series sums stored minutes */
-    json_int_t unit = strncmp(r->path, "/api/v1/trunks/", 15) == 0 ? 60 : 10;
+    /* buckets of 10 s and up: the overview counts calls, a trunk's series
+     * sums stored minutes or, under a minute, counts its legs */
+    json_int_t unit = 10;
     if (from < 0 || to > MAX_EPOCH_MS + 60000 || to <= from || b < unit || b > 86400 || b % unit ||
         (to - from) / (b * 1000) >= TS_API_MAX_KPI_POINTS || !json_is_array(pts) ||
         json_array_size(pts) > TS_API_MAX_KPI_POINTS)
