@@ -153,14 +153,19 @@ static void put_time(struct jsonw *w, const char *k, uint64_t ns)
     jsonw_strn(w, b, 24);
 }
 
+static void put_real_or_null(struct jsonw *w, const char *k, bool present, double v)
+{
+    jsonw_key(w, k);
+    if (present)
+        jsonw_real(w, v);
+    else
+        jsonw_null(w);
+}
+
 /* Non-negative value, else null ("unknown"). */
 static void put_opt(struct jsonw *w, const char *k, double v)
 {
-    jsonw_key(w, k);
-    if (v < 0)
-        jsonw_null(w);
-    else
-        jsonw_real(w, v);
+    put_real_or_null(w, k, !(v < 0), v);
 }
 
 static void put_int_or_null(struct jsonw *w, const char *k, bool present, int64_t v)
@@ -229,11 +234,8 @@ static void put_leg(struct jsonw *w, const struct calls_leg *l, const struct med
     put_text_or_null(w, "reason_header", l->reason_hdr);
     put_int_or_null(w, "q850_cause", l->q850_cause != 0, l->q850_cause);
     put_text_or_null(w, "ms_diagnostics", l->ms_diag);
-    jsonw_key(w, "hangup_by");
-    if (l->hangup_by)
-        jsonw_str(w, calls_party_name((enum calls_party)l->hangup_by));
-    else
-        jsonw_null(w);
+    jsonw_kstr(w, "hangup_by",
+               l->hangup_by ? calls_party_name((enum calls_party)l->hangup_by) : NULL);
     put_time(w, "invite_ts", l->invite_ns);
     put_time(w, "attempt_ts", l->attempt_ns);
     put_time(w, "ring_ts", l->ring_ns);
@@ -280,11 +282,7 @@ static void put_leg(struct jsonw *w, const struct calls_leg *l, const struct med
     struct media_quality q;
     bool ok = md && media_leg_quality(md, l->leg_ref, &q);
     jsonw_kuint(w, "leg_ref", l->leg_ref);
-    jsonw_key(w, "mos");
-    if (ok && q.mos >= 0)
-        jsonw_real(w, q.mos);
-    else
-        jsonw_null(w);
+    put_real_or_null(w, "mos", ok && q.mos >= 0, q.mos);
     const char *why = ok ? media_reason_name(q.reason) : NULL;
     jsonw_kstr(w, "mos_reason", why); /* NULL writes null */
     bool ow = ok && (q.flags & MEDIA_F_ONE_WAY), na = ok && (q.flags & MEDIA_F_NO_AUDIO);
@@ -313,11 +311,8 @@ static void put_call_fields(struct jsonw *w, const struct calls_call *c, const s
     put_text(w, "callee", c->callee);
     put_text(w, "direction", calls_dir_name((enum calls_dir)c->direction));
     put_text(w, "outcome", calls_outcome_name((enum calls_outcome)c->outcome));
-    jsonw_key(w, "failure_side");
-    if (c->failure_side)
-        jsonw_str(w, calls_side_name((enum calls_side)c->failure_side));
-    else
-        jsonw_null(w);
+    jsonw_kstr(w, "failure_side",
+               c->failure_side ? calls_side_name((enum calls_side)c->failure_side) : NULL);
     put_text_or_null(w, "failure_detail", c->failure_detail);
     jsonw_kbool(w, "no_ack", c->no_ack);
     put_int_or_null(w, "pdd_ms", c->pdd_ms >= 0, c->pdd_ms);
@@ -328,11 +323,7 @@ static void put_call_fields(struct jsonw *w, const struct calls_call *c, const s
     for (unsigned i = 0; i < c->nlegs; i++)
         put_leg(w, &c->legs[i], md, &worst);
     jsonw_arr_end(w);
-    jsonw_key(w, "mos");
-    if (worst.mos >= 0)
-        jsonw_real(w, worst.mos);
-    else
-        jsonw_null(w);
+    put_real_or_null(w, "mos", worst.mos >= 0, worst.mos);
     jsonw_kstr(w, "mos_reason", media_reason_name(worst.reason));
     jsonw_kbool(w, "one_way", worst.one_way);
     jsonw_kbool(w, "no_audio", worst.no_audio);
@@ -352,29 +343,13 @@ static void put_rtcp(struct jsonw *w, const struct media_rtcp *r)
     jsonw_kbool(w, "srtcp", r->srtcp);
     put_text_or_null(w, "cname", r->cname);
     jsonw_kint(w, "report_blocks", r->blocks);
-    jsonw_key(w, "fraction_lost");
-    if (r->blocks)
-        jsonw_real(w, r->fraction_lost);
-    else
-        jsonw_null(w);
-    jsonw_key(w, "fraction_lost_max");
-    if (r->blocks)
-        jsonw_real(w, r->fraction_lost_max);
-    else
-        jsonw_null(w);
+    put_real_or_null(w, "fraction_lost", r->blocks, r->fraction_lost);
+    put_real_or_null(w, "fraction_lost_max", r->blocks, r->fraction_lost_max);
     put_int_or_null(w, "cumulative_lost", r->blocks != 0, r->cum_lost);
     put_opt(w, "jitter_ms", r->jitter_ms);
     jsonw_kint(w, "rtt_samples", r->rtt_n);
-    jsonw_key(w, "rtt_ms");
-    if (r->rtt_n)
-        jsonw_real(w, r->rtt_ms);
-    else
-        jsonw_null(w);
-    jsonw_key(w, "rtt_max_ms");
-    if (r->rtt_n)
-        jsonw_real(w, r->rtt_max_ms);
-    else
-        jsonw_null(w);
+    put_real_or_null(w, "rtt_ms", r->rtt_n, r->rtt_ms);
+    put_real_or_null(w, "rtt_max_ms", r->rtt_n, r->rtt_max_ms);
     jsonw_kbool(w, "xr_voip", r->xr_voip);
     put_opt(w, "xr_mos_lq", r->xr_mos_lq);
     put_opt(w, "xr_r_factor", r->xr_r_factor);
@@ -424,18 +399,10 @@ static void put_stream_fields(struct jsonw *w, const struct media_stream *s, uin
     jsonw_kreal(w, "duration_s", (double)(s->last_ns - s->first_ns) / 1e9);
     put_opt(w, "mos", s->mos);
     jsonw_kstr(w, "mos_reason", media_reason_name(s->mos_reason));
-    jsonw_key(w, "r_factor");
-    if (s->mos >= 0)
-        jsonw_real(w, s->r_factor);
-    else
-        jsonw_null(w);
+    put_real_or_null(w, "r_factor", s->mos >= 0, s->r_factor);
     jsonw_kreal(w, "ppl_pct", s->ppl);
     jsonw_kreal(w, "burst_r", s->burst_r);
-    jsonw_key(w, "delay_ms");
-    if (s->mos >= 0)
-        jsonw_real(w, s->delay_ms);
-    else
-        jsonw_null(w);
+    put_real_or_null(w, "delay_ms", s->mos >= 0, s->delay_ms);
     jsonw_key(w, "flags");
     jsonw_obj_begin(w);
     for (unsigned i = 0; media_flag_name(i); i++)
@@ -732,6 +699,73 @@ static void put_reg_fields(struct jsonw *w, const struct calls_reg *r)
     put_time(w, "last_success", r->last_ok_ns);
 }
 
+/* ---- one record, as a line or an item of the document ---- */
+
+/* Opens one record: with --json-lines, a line of its own (in *line) that
+ * starts with its "type"; with --json, an object in item (a spool's writer
+ * or the document's). Returns the writer to put its fields on. */
+static struct jsonw *rec_begin(const struct report *r, struct jsonw *line, struct jsonw *item,
+                               const char *type)
+{
+    if (r->form != REPORT_JSON_LINES) {
+        jsonw_obj_begin(item);
+        return item;
+    }
+    jsonw_init(line, r->out, false);
+    jsonw_obj_begin(line);
+    jsonw_kstr(line, "type", type);
+    return line;
+}
+
+/* Closes rec_begin()'s record; false when a line could not be written. */
+static bool rec_end(struct report *r, struct jsonw *w)
+{
+    jsonw_obj_end(w);
+    if (r->form != REPORT_JSON_LINES || jsonw_end(w) == JSONW_OK)
+        return true;
+    r->nomem |= ferror(r->out) != 0;
+    return false;
+}
+
+static void write_call(struct report *r, const struct calls_call *c)
+{
+    struct jsonw line;
+    struct jsonw *w = rec_begin(r, &line, &r->wc, "call");
+    put_call_fields(w, c, engine_media(r->e));
+    if (r->form == REPORT_JSON_LINES && c->replaces)
+        jsonw_kuint(w, "replaces", c->replaces);
+    rec_end(r, w);
+}
+
+static void write_stream(struct report *r, const struct media_stream *s, uint64_t call)
+{
+    struct jsonw line;
+    struct jsonw *w = rec_begin(r, &line, &r->ws, "stream");
+    put_stream_fields(w, s, call);
+    rec_end(r, w);
+}
+
+/* Trunk i at the end of the input (doc: the document's writer with --json);
+ * its own kind is "type" in trunks[], "trunk_type" on a line. */
+static void write_trunk(struct report *r, struct jsonw *doc, const struct report_input *in,
+                        size_t i)
+{
+    struct jsonw line;
+    struct jsonw *w = rec_begin(r, &line, doc, "trunk");
+    put_trunk_fields(w, calls_trunk_get(engine_calls(in->engine), i),
+                     r->form == REPORT_JSON_LINES ? "trunk_type" : "type", in->engine);
+    put_checklist(w, in, i);
+    rec_end(r, w);
+}
+
+static void write_registration(struct report *r, struct jsonw *doc, const struct calls_reg *reg)
+{
+    struct jsonw line;
+    struct jsonw *w = rec_begin(r, &line, doc, "registration");
+    put_reg_fields(w, reg);
+    rec_end(r, w);
+}
+
 /* ---- the counters: dotted names as nested objects, in the order a name
  * first appears (what setting them one by one into a JSON tree gives) ---- */
 
@@ -846,11 +880,7 @@ static void put_topology(struct jsonw *w, const struct calls *c)
         jsonw_obj_begin(w);
         jsonw_kuint(w, "id", o->id);
         put_text(w, "role", calls_role_name((enum calls_role)o->role));
-        jsonw_key(w, "side");
-        if (o->side)
-            jsonw_str(w, calls_side_name((enum calls_side)o->side));
-        else
-            jsonw_null(w);
+        jsonw_kstr(w, "side", o->side ? calls_side_name((enum calls_side)o->side) : NULL);
         jsonw_key(w, "addresses");
         jsonw_arr_begin(w);
         for (unsigned k = 0; k < o->naddrs; k++) {
@@ -950,12 +980,8 @@ static void put_special(struct jsonw *w, int id, const struct report_input *in,
         break;
     case K_TRUNKS:
         jsonw_arr_begin(w);
-        for (size_t i = 0; i < calls_trunk_count(c); i++) {
-            jsonw_obj_begin(w);
-            put_trunk_fields(w, calls_trunk_get(c, i), "type", e);
-            put_checklist(w, in, i);
-            jsonw_obj_end(w);
-        }
+        for (size_t i = 0; i < calls_trunk_count(c); i++)
+            write_trunk(r, w, in, i);
         jsonw_arr_end(w);
         break;
     case K_OTHER_FLOWS: {
@@ -978,7 +1004,7 @@ static void put_special(struct jsonw *w, int id, const struct report_input *in,
     case K_REGS:
         jsonw_arr_begin(w);
         for (size_t i = 0; i < calls_reg_count(c); i++)
-            report_put_registration(w, calls_reg_get(c, i));
+            write_registration(r, w, calls_reg_get(c, i));
         jsonw_arr_end(w);
         break;
     case K_TOPOLOGY:
@@ -1094,51 +1120,6 @@ void report_put_registration(struct jsonw *w, const struct calls_reg *r)
 
 /* ---- writing records as they become final ---- */
 
-static void line_begin(struct report *r, struct jsonw *w, const char *type)
-{
-    jsonw_init(w, r->out, false);
-    jsonw_obj_begin(w);
-    jsonw_kstr(w, "type", type);
-}
-
-static bool line_end(struct jsonw *w)
-{
-    jsonw_obj_end(w);
-    return jsonw_end(w) == JSONW_OK;
-}
-
-static void write_call(struct report *r, struct calls_call *c)
-{
-    const struct calls *cs = engine_calls(r->e);
-    const struct media *md = engine_media(r->e);
-    if (cs)
-        calls_classify(cs, c); /* with the SBC addresses learned since it ended */
-    if (r->form == REPORT_JSON_LINES) {
-        struct jsonw w;
-        line_begin(r, &w, "call");
-        put_call_fields(&w, c, md);
-        if (c->replaces)
-            jsonw_kuint(&w, "replaces", c->replaces);
-        if (!line_end(&w))
-            r->nomem |= ferror(r->out) != 0;
-        return;
-    }
-    report_put_call(&r->wc, c, md);
-}
-
-static void write_stream(struct report *r, const struct media_stream *s, uint64_t call)
-{
-    if (r->form == REPORT_JSON_LINES) {
-        struct jsonw w;
-        line_begin(r, &w, "stream");
-        put_stream_fields(&w, s, call);
-        if (!line_end(&w))
-            r->nomem |= ferror(r->out) != 0;
-        return;
-    }
-    report_put_stream(&r->ws, s, call);
-}
-
 /* A call is final once none of its legs has a live stream (their MOS and
  * stream counts are known) and REPORT_HOLD_NS of capture time passed since
  * it ended: RTP that starts late still finds its leg through the SDP
@@ -1175,6 +1156,9 @@ static void pump(struct report *r, bool force)
         struct rp_call *p = r->ch;
         if (!force && !call_final(r, p))
             r->early++;
+        const struct calls *cs = engine_calls(r->e);
+        if (cs)
+            calls_classify(cs, &p->c); /* with the SBC addresses learned since it ended */
         write_call(r, &p->c);
         r->ch = p->next;
         if (!r->ch)
@@ -1363,20 +1347,13 @@ int report_finish(struct report *r, const struct report_input *in)
     const struct calls *c = engine_calls(in->engine);
     struct jsonw w;
     if (r->form == REPORT_JSON_LINES) {
-        for (size_t i = 0; c && i < calls_trunk_count(c); i++) {
-            line_begin(r, &w, "trunk");
-            put_trunk_fields(&w, calls_trunk_get(c, i), "trunk_type", in->engine);
-            put_checklist(&w, in, i);
-            line_end(&w);
-        }
-        for (size_t i = 0; c && i < calls_reg_count(c); i++) {
-            line_begin(r, &w, "registration");
-            put_reg_fields(&w, calls_reg_get(c, i));
-            line_end(&w);
-        }
-        line_begin(r, &w, "summary");
-        put_document_fields(&w, in, r->early, NULL);
-        bool ok = line_end(&w);
+        for (size_t i = 0; c && i < calls_trunk_count(c); i++)
+            write_trunk(r, NULL, in, i);
+        for (size_t i = 0; c && i < calls_reg_count(c); i++)
+            write_registration(r, NULL, calls_reg_get(c, i));
+        struct jsonw *sw = rec_begin(r, &w, NULL, "summary");
+        put_document_fields(sw, in, r->early, NULL);
+        bool ok = rec_end(r, sw);
         return ok && fflush(r->out) == 0 && !ferror(r->out) && !r->nomem ? 0 : -1;
     }
     jsonw_flush(&r->wc);
@@ -1438,7 +1415,7 @@ int report_write_kept(FILE *out, const struct report_input *in)
         const struct calls_call *k = calls_get(c, i);
         for (unsigned l = 0; l < k->nlegs; l++)
             leg_put(r, k->legs[l].leg_ref, k->id);
-        report_put_call(&r->wc, k, md);
+        write_call(r, k);
     }
     for (size_t i = 0; i < media_count(md); i++) {
         const struct media_stream *s = media_get(md, i);
