@@ -3,6 +3,7 @@ rtpengine, dumpcap, tcpreplay): namespaces, veth pairs, bridges and the
 processes started in them, all removed again on exit, even on failure.
 Only the private namespaces created here ever see traffic. Shared by
 tests/corpus and tests/realnet (stdlib only)."""
+import json
 import os
 import shutil
 import signal
@@ -143,3 +144,62 @@ def wait_for(pred, timeout, step=0.1):
             return True
         time.sleep(step)
     return pred()
+
+
+class VethPair(Lab):
+    """Two namespaces (.a, .b: <prefix>a<tag>, <prefix>b<tag>) joined by one
+    veth pair (.va in .a, .vb in .b): a capture replayed out of .va arrives
+    on .vb as on a SPAN port. IPv6 is off (no router solicitations in what
+    is captured), lo is up (a sensor's API listens there)."""
+
+    def __enter__(self):
+        super().__enter__()
+        try:
+            self.a, self.b = self.add("a"), self.add("b")
+            self.va, self.vb = f"{self.prefix}va{self.tag}", f"{self.prefix}vb{self.tag}"
+            self.veth("a", self.va, "b", self.vb)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def replay(self, pcap, pps=None, multiplier=1, background=False, timeout=600):
+        """tcpreplay of pcap out of .va: pps packets a second, or the
+        capture's own timing sped up by multiplier. At a raised priority:
+        on a loaded machine tcpreplay falls seconds behind the capture's
+        timing, and a sensor reads timeouts from packet times. background:
+        the Popen (output discarded); else the finished run."""
+        rate = [f"--pps={pps}"] if pps else [f"--multiplier={multiplier}"]
+        cmd = ["nice", "-n", "-10", "ip", "netns", "exec", self.a, "tcpreplay", "-q",
+               "-i", self.va, *rate, str(pcap)]
+        if background:
+            return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+# Run inside a namespace: GET each path of argv[2:] from argv[1]; prints
+# {path: [status, body]} as JSON.
+_API_CLIENT = r"""
+import json, sys, urllib.error, urllib.request
+out = {}
+for path in sys.argv[2:]:
+    try:
+        with urllib.request.urlopen(sys.argv[1] + path, timeout=10) as r:
+            out[path] = [r.status, json.loads(r.read().decode())]
+    except urllib.error.HTTPError as e:
+        out[path] = [e.code, None]
+    except (OSError, ValueError) as e:
+        out[path] = [0, str(e)]
+print(json.dumps(out))
+"""
+
+
+def api_get(ns, base, paths):
+    """{path: (status, JSON body)} fetched from base inside namespace ns
+    (its loopback is not the root namespace's)."""
+    r = sh("ip", "netns", "exec", ns, sys.executable, "-c", _API_CLIENT, base, *paths,
+           check=False, timeout=120)
+    try:
+        return {k: tuple(v) for k, v in json.loads(r.stdout).items()}
+    except ValueError:
+        return {p: (0, r.stderr.strip()) for p in paths}

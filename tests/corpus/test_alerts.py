@@ -17,15 +17,14 @@ import http.server
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 from manifest import Checker, parse_args
+from serving import Serve, free_port
 
 T0 = 1700000000
 FAULT_FROM, FAULT_TO, LENGTH = 400, 800, 1500
@@ -52,14 +51,6 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *a):
         pass
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def gen(binary, out, fault):
@@ -175,30 +166,16 @@ def main():
         c.check(any("endsAt" not in x for x in am), f"Alertmanager got {r['rule']} firing (no endsAt)")
 
     # the API: /alerts and trunk health
-    sport = free_port()
-    s = subprocess.Popen([a.bin, "serve", "--db", db, "--http", f"127.0.0.1:{sport}"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        doc = None
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{sport}/api/v1/alerts?state=resolved", timeout=5) as r:
-                    doc = json.load(r)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with Serve(a.bin, db) as api:
+        doc = api.wait("/api/v1/alerts?state=resolved")
         c.check(doc is not None and {x["id"] for x in doc["alerts"]} ==
                 {r["id"] for r in rows if r["state"] == "resolved"}, "API lists the resolved alerts")
-        with urllib.request.urlopen(f"http://127.0.0.1:{sport}/api/v1/trunks", timeout=5) as r:
-            trunks = json.load(r)["trunks"]
+        trunks = api.get("/api/v1/trunks", timeout=5)["trunks"]
         c.check(all(t["health"] and t["health"]["state"] in ("healthy", "degraded", "critical", "down", "idle")
                     for t in trunks), "every trunk has a health")
         t2 = [t for t in trunks if t["peer"] == itsp2]
         c.check(t2 and t2[0]["health"]["metrics"]["options"]["misses_in_row"] == 0,
                 "itsp-2's OPTIONS answered in its health")
-    finally:
-        s.terminate()
-        s.wait(timeout=10)
 
     # the same traffic without the fault: nothing fires
     healthy = os.path.join(a.work, "healthy.pcap")

@@ -26,14 +26,7 @@ import threading
 import time
 
 from manifest import Checker, parse_args
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+from serving import free_port
 
 
 def start(binary, args, port, host="127.0.0.1"):

@@ -11,13 +11,11 @@ import datetime
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 from manifest import Checker, parse_args
+from serving import Serve
 
 T0 = 1700000000
 
@@ -34,14 +32,6 @@ def erlang_b_channels(a, p):
         m += 1
         b = a * b / (m + a * b)
     return m
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def main():
@@ -116,26 +106,16 @@ def main():
               f"channels {cap['channels_1pct']} (1 %) / {cap['channels_01pct']} (0.1 %)")
 
     # the API over the database: the same numbers, and measured rates
-    port = free_port()
-    srv = subprocess.Popen([a.bin, "serve", "--db", db, "--http", f"127.0.0.1:{port}"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        trunks = None
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/trunks", timeout=5) as r:
-                    trunks = json.load(r)["trunks"]
-                break
-            except OSError:
-                time.sleep(0.1)
+    with Serve(a.bin, db) as srv:
+        doc = srv.wait("/api/v1/trunks")
+        trunks = doc["trunks"] if doc is not None else None
         c.check(trunks is not None, "serve answers")
         for t in itsp:
             tid = [x["id"] for x in trunks or [] if x["peer"] == t["peer"] and x["local"] == t["local"]]
             c.check(len(tid) == 1, f"trunk {t['name']} in the API")
             if len(tid) != 1:
                 continue
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/trunks/{tid[0]}", timeout=10) as r:
-                api = json.load(r)["capacity"]
+            api = srv.get(f"/api/v1/trunks/{tid[0]}")["capacity"]
             for k in ("busy_hour_attempts", "busy_hour_answered", "channels_1pct", "channels_01pct"):
                 c.check(api[k] == t["capacity"][k], f"API {k} {api[k]} = report {t['capacity'][k]}")
             c.check(api["busy_hour_start"] == t["capacity"]["busy_hour_start"], "API busy hour = report")
@@ -143,9 +123,6 @@ def main():
             g711 = [m for m in api["measured"] if m["codec"] in ("PCMA", "PCMU")]
             c.check(g711 and all(abs(m["l2_kbps"] - 87.2) < 3 for m in g711),
                     f"measured G.711 Layer-2 rate near 87.2 kbit/s ({g711})")
-    finally:
-        srv.terminate()
-        srv.wait(timeout=10)
 
     txt = subprocess.run([a.bin, "analyze", quiet], capture_output=True, text=True, timeout=600).stdout
     c.check("Capacity (busy hour, Erlang B):" in txt, "the text report prints the capacity table")

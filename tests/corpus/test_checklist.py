@@ -16,11 +16,11 @@ import sqlite3
 import struct
 import subprocess
 import sys
-import time
-import urllib.request
+import urllib.error
 import zlib
 
 from manifest import Checker, parse_args
+from serving import Serve
 
 T0 = 1700000000.0
 MS, MS2 = "10.0.0.10", "10.0.0.11"
@@ -321,14 +321,6 @@ NUMBERS = {
 }
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def main():
     a = parse_args()
     c = Checker()
@@ -409,19 +401,8 @@ def main():
     con.close()
     if len(row) == 1:
         tid = row[0][0]
-        port = free_port()
-        srv = subprocess.Popen([a.bin, "serve", "--db", db, "--http", "127.0.0.1:%d" % port],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            body = None
-            for _ in range(100):
-                try:
-                    with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/trunks/%d/checklist"
-                                                % (port, tid), timeout=5) as resp:
-                        body = json.load(resp)
-                    break
-                except OSError:
-                    time.sleep(0.1)
+        with Serve(a.bin, db, stop_timeout=30) as srv:
+            body = srv.wait("/api/v1/trunks/%d/checklist" % tid)
             c.check(body is not None, "API answers")
             if body:
                 it = {x["id"]: x for x in body["items"]}
@@ -431,19 +412,13 @@ def main():
                 c.check(udp_call is not None and it["transport"]["calls"] == [udp_call[0]],
                         "API: the UDP call by its stored id (%s, %s)" % (
                             it["transport"]["calls"], udp_call))
-            with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/trunks/%d" % (port, tid),
-                                        timeout=5) as resp:
-                d = json.load(resp)
+            d = srv.get("/api/v1/trunks/%d" % tid, timeout=5)
             c.check(d["checklist"]["status"] == "fail", "API: the trunk carries its checklist")
             try:
-                urllib.request.urlopen("http://127.0.0.1:%d/api/v1/trunks/999/checklist" % port,
-                                       timeout=5)
+                srv.get("/api/v1/trunks/999/checklist", timeout=5)
                 c.check(False, "API: unknown trunk is 404")
             except urllib.error.HTTPError as e:
                 c.check(e.code == 404, "API: unknown trunk is 404")
-        finally:
-            srv.terminate()
-            srv.wait(timeout=30)
     return c.done()
 
 

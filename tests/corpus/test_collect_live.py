@@ -10,7 +10,6 @@ stop the live state says the collector no longer runs and every call is
 stored."""
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import time
 import urllib.request
 
 from manifest import Checker, parse_args
+from serving import free_port
 from test_hep_collect import Collector, send_hep, sip_messages, wait_accepted
 
 # The generated traffic: 40 calls at 1 per second, 20 s of talk on average.
@@ -30,14 +30,6 @@ LIVE_WAIT_S = 30
 # The sensor holds calls until its topology converged (30 s by default):
 # shortened so that finished calls reach the trunks while the test waits.
 CONF = "internal_net = 10.0.0.0/8\nlearn_hold_s = 5\n"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def up_at(truth, t):

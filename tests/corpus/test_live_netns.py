@@ -30,6 +30,10 @@ import wave
 
 from manifest import Checker, analyze, parse_args
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import netns  # noqa: E402  (tests/netns.py)
+from netns import api_get  # noqa: E402
+
 # Run 1 replays at the capture's own pace (~80 s, ~430 packets/s): the call
 # tracker reads timeouts from packet timing (an SBC's 408 after Timer B), so a
 # compressed timeline would change outcomes.
@@ -61,23 +65,6 @@ TRUNK_1, TRUNK_2 = "203.0.113.1", "203.0.113.2"
 # here; the configured internal_net decides the sides anyway.
 CONF_COMMON = "internal_net = 10.0.0.0/8\nno_final_timeout_s = 70\nlearn_hold_s = 5\n"
 
-# Run inside the sensor's namespace: GET each path of argv[2:] from argv[1];
-# prints {path: [status, body]} as JSON.
-API_CLIENT = r"""
-import json, sys, urllib.error, urllib.request
-out = {}
-for path in sys.argv[2:]:
-    try:
-        with urllib.request.urlopen(sys.argv[1] + path, timeout=10) as r:
-            out[path] = [r.status, json.loads(r.read().decode())]
-    except urllib.error.HTTPError as e:
-        out[path] = [e.code, None]
-    except (OSError, ValueError) as e:
-        out[path] = [0, str(e)]
-print(json.dumps(out))
-"""
-
-
 def sh(*args, check=True, timeout=60):
     return subprocess.run(list(args), capture_output=True, text=True, check=check,
                           timeout=timeout)
@@ -104,16 +91,6 @@ def legs_by_callid(doc):
         for leg in call.get("legs", []):
             out[leg["call_id"]] = call
     return out
-
-
-def api_get(ns, base, paths):
-    """{path: (status, body)} fetched from inside namespace ns."""
-    r = sh("ip", "netns", "exec", ns, sys.executable, "-c", API_CLIENT, base, *paths,
-           check=False, timeout=120)
-    try:
-        return {k: tuple(v) for k, v in json.loads(r.stdout).items()}
-    except ValueError:
-        return {p: (0, r.stderr.strip()) for p in paths}
 
 
 def api_calls(ns, base):
@@ -558,42 +535,6 @@ def trunk_names(doc, db_path):
     return rep, dict(rows)
 
 
-class Netns:
-    """Namespaces tsa<pid>/tsb<pid> with veth tva<pid> <-> tvb<pid>."""
-
-    def __init__(self):
-        tag = str(os.getpid() % 1000000)
-        self.a, self.b = "tsa" + tag, "tsb" + tag
-        self.va, self.vb = "tva" + tag, "tvb" + tag
-        self.made = []
-
-    def __enter__(self):
-        try:
-            return self._make()
-        except BaseException:
-            self.__exit__()
-            raise
-
-    def _make(self):
-        for ns in (self.a, self.b):
-            sh("ip", "netns", "add", ns)
-            self.made.append(ns)
-        sh("ip", "link", "add", self.va, "type", "veth", "peer", "name", self.vb)
-        sh("ip", "link", "set", self.va, "netns", self.a)
-        sh("ip", "link", "set", self.vb, "netns", self.b)
-        for ns, dev in ((self.a, self.va), (self.b, self.vb)):
-            # no IPv6 on the veth: no router solicitations in the counts
-            sh("ip", "netns", "exec", ns, "sysctl", "-qw",
-               f"net.ipv6.conf.{dev}.disable_ipv6=1", check=False)
-            sh("ip", "-n", ns, "link", "set", dev, "up")
-            sh("ip", "-n", ns, "link", "set", "lo", "up")  # the API listens there
-        return self
-
-    def __exit__(self, *exc):
-        for ns in self.made:  # deleting a namespace deletes its veth end
-            sh("ip", "netns", "del", ns, check=False)
-
-
 def start_sensor(a, ns, dev, work, name, extra=()):
     stats = os.path.join(work, name + ".stats.json")
     for p in (stats,):
@@ -607,17 +548,6 @@ def start_sensor(a, ns, dev, work, name, extra=()):
     out.close()
     err.close()
     return p, stats
-
-
-def replay(ns, dev, pcap, pps, background=False, multiplier=1):
-    """pps None: the original timing, sped up by multiplier. At a raised
-    priority: on a loaded machine tcpreplay falls seconds behind the
-    capture's timing, and the sensor reads timeouts from packet times."""
-    rate = [f"--pps={pps}"] if pps else [f"--multiplier={multiplier}"]
-    cmd = ["nice", "-n", "-10", "ip", "netns", "exec", ns, "tcpreplay", "-q", "-i", dev, *rate, pcap]
-    if background:
-        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
 def main():
@@ -656,7 +586,7 @@ def main():
     # cleanup (below) also on SIGTERM, e.g. from a ctest timeout
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     procs = []
-    with Netns() as n:
+    with netns.VethPair("ts") as n:
         try:
             # bad interface or retention value: one line, exit 2
             for bad in (["-i", "nosuchdev0"],
@@ -682,7 +612,7 @@ def main():
                                           "--spool", spool1, "--spool-rotate", "20"])
             procs.append(sensor)
             c.check(wait_file(stats, 20), "sensor came up (stats file written)")
-            rp = replay(n.a, n.va, pcap, None, background=True)
+            rp = n.replay(pcap, background=True)
             procs.append(rp)
             time.sleep(RELOAD_AFTER_S)
             with open(conf, "w") as f:
@@ -778,7 +708,7 @@ def main():
             sensor, stats = start_sensor(a, n.b, n.vb, a.work, "run2", run2_args)
             procs.append(sensor)
             c.check(wait_file(stats, 20), "second sensor came up")
-            rp = replay(n.a, n.va, pcap, None, background=True, multiplier=KILL_MULTIPLIER)
+            rp = n.replay(pcap, background=True, multiplier=KILL_MULTIPLIER)
             procs.append(rp)
             # until a few buckets with calls in them closed, then SIGKILL at once
             seen = {}

@@ -34,6 +34,10 @@ import urllib.request
 
 from manifest import Checker, parse_args
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import netns  # noqa: E402  (tests/netns.py)
+from netns import api_get  # noqa: E402
+
 MB = 1024 * 1024
 # ten minutes of capture time, played ten times faster
 GEN = ["--calls", "120", "--cps", "0.2", "--duration-mean", "20", "--seed", "11"]
@@ -44,23 +48,6 @@ SIZE_CAP_MB = 3
 TMPFS_MB = 8
 FLOOR_MB = 5
 
-# Run inside the sensor's namespace: GET each path of argv[2:] from argv[1];
-# prints {path: [status, body]} as JSON.
-API_CLIENT = r"""
-import json, sys, urllib.error, urllib.request
-out = {}
-for path in sys.argv[2:]:
-    try:
-        with urllib.request.urlopen(sys.argv[1] + path, timeout=10) as r:
-            out[path] = [r.status, json.loads(r.read().decode())]
-    except urllib.error.HTTPError as e:
-        out[path] = [e.code, None]
-    except (OSError, ValueError) as e:
-        out[path] = [0, str(e)]
-print(json.dumps(out))
-"""
-
-
 def sh(*args, check=True, timeout=120):
     return subprocess.run(list(args), capture_output=True, text=True, check=check,
                           timeout=timeout)
@@ -69,38 +56,6 @@ def sh(*args, check=True, timeout=120):
 def skip(reason):
     print(f"skipped: {reason}")
     return 77
-
-
-class Netns:
-    """Namespaces spa<pid>/spb<pid> with veth spva<pid> <-> spvb<pid>."""
-
-    def __init__(self):
-        tag = str(os.getpid() % 100000)
-        self.a, self.b = "spa" + tag, "spb" + tag
-        self.va, self.vb = "spva" + tag, "spvb" + tag
-        self.made = []
-
-    def __enter__(self):
-        try:
-            for ns in (self.a, self.b):
-                sh("ip", "netns", "add", ns)
-                self.made.append(ns)
-            sh("ip", "link", "add", self.va, "type", "veth", "peer", "name", self.vb)
-            sh("ip", "link", "set", self.va, "netns", self.a)
-            sh("ip", "link", "set", self.vb, "netns", self.b)
-            for ns, dev in ((self.a, self.va), (self.b, self.vb)):
-                sh("ip", "netns", "exec", ns, "sysctl", "-qw",
-                   f"net.ipv6.conf.{dev}.disable_ipv6=1", check=False)
-                sh("ip", "-n", ns, "link", "set", dev, "up")
-                sh("ip", "-n", ns, "link", "set", "lo", "up")
-            return self
-        except BaseException:
-            self.__exit__()
-            raise
-
-    def __exit__(self, *exc):
-        for ns in self.made:
-            sh("ip", "netns", "del", ns, check=False)
 
 
 SEQ = re.compile(r"^spool-\d{8}T\d{6}-\d+-(\d+)\.pcap\.zst$")
@@ -149,11 +104,6 @@ def oldest_first(c, what, listings):
     return gone_n
 
 
-def replay(n, pcap):
-    return sh("nice", "-n", "-10", "ip", "netns", "exec", n.a, "tcpreplay", "-q", "-i", n.va,
-              f"--multiplier={MULTIPLIER}", pcap, timeout=900)
-
-
 def fresh(*paths):
     for p in paths:
         shutil.rmtree(p, ignore_errors=True)
@@ -178,16 +128,6 @@ def stop(p):
     except subprocess.TimeoutExpired:
         p.kill()
         return p.wait(timeout=30)
-
-
-def api_get(ns, base, paths):
-    """{path: (status, body)} fetched from inside namespace ns."""
-    r = sh("ip", "netns", "exec", ns, sys.executable, "-c", API_CLIENT, base, *paths,
-           check=False, timeout=120)
-    try:
-        return {k: tuple(v) for k, v in json.loads(r.stdout).items()}
-    except ValueError:
-        return {p: (0, r.stderr.strip()) for p in paths}
 
 
 def db_rows(db, sql):
@@ -241,7 +181,7 @@ def size_cap(c, a, n, pcap, raw_bytes, port):
         smp = Sampler(lambda: listing(spool))
         smp.start()
         t0 = time.time()
-        r = replay(n, pcap)
+        r = n.replay(pcap, multiplier=MULTIPLIER, timeout=900)
         took = time.time() - t0
         time.sleep(3)
         smp.stop()
@@ -371,7 +311,7 @@ def floor(c, a, n, pcap, port):
         c.check(wait_file(stats, 30), "sensor came up on the tmpfs")
         smp = Sampler(sample)
         smp.start()
-        r = replay(n, pcap)
+        r = n.replay(pcap, multiplier=MULTIPLIER, timeout=900)
         time.sleep(3)
         smp.stop()
         c.check(r.returncode == 0, f"tcpreplay: {r.stderr[-300:]}")
@@ -420,7 +360,7 @@ def main():
     raw = os.path.getsize(pcap)
     port = 20000 + os.getpid() % 20000
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    with Netns() as n:
+    with netns.VethPair("sp") as n:
         size_cap(c, a, n, pcap, raw, port)
         floor(c, a, n, pcap, port)
     return c.done()

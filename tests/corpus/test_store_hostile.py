@@ -20,6 +20,7 @@ import time
 import urllib.request
 
 from manifest import Checker, parse_args
+from serving import free_port
 from test_hep_collect import Collector, call_id, hep3, sip_messages
 
 INNER = "TS_STORE_HOSTILE_INNER"
@@ -98,14 +99,6 @@ def t_corrupt(c, a, pcap):
 def mount_tmpfs(path, size):
     os.makedirs(path, exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", path], check=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def get(url):

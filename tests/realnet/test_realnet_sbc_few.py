@@ -46,7 +46,7 @@ import netns  # noqa: E402
 import pcaploss  # noqa: E402
 import sbc_lab  # noqa: E402
 from manifest import Checker  # noqa: E402
-from test_realnet_sbc import EXPECT, check_grouping  # noqa: E402
+from test_realnet_sbc import analyze_json, assert_grouping, check_calls  # noqa: E402
 
 RUNS = ((1, ("answered",)), (2, ("answered", "busy")))
 
@@ -59,22 +59,10 @@ def check_run(c, binary, work, ncalls, mix):
     c.check(not truth["problems"], f"{tag}: testbed: {truth['problems'][:5]}")
     c.check(sorted(tc["scenario"] for tc in calls) == sorted(mix),
             f"{tag}: cases {[tc['scenario'] for tc in calls]}")
-    for tc in calls:
-        codes, nlegs = EXPECT[tc["scenario"]]
-        c.check(tc["complete"] and tc["final_status"] in codes and len(tc["legs"]) == nlegs,
-                f"{tag}: testbed call {tc['id']}: {tc['final_status']}, {len(tc['legs'])} legs")
-    pcap = os.path.join(work, "sbc.pcap")
-    p = subprocess.run([binary, "analyze", "--json", pcap], capture_output=True, text=True,
-                       timeout=300)
-    c.check(p.returncode == 0, f"{tag}: analyze rc {p.returncode}: {p.stderr[-300:]}")
-    try:
-        doc = json.loads(p.stdout)
-    except ValueError:
-        doc = {}
-    fails, summary = check_grouping(truth, doc)
-    print(f"{tag}, no configuration: {summary}", flush=True)
-    for f in fails:
-        c.check(False, f"{tag}: {f}")
+    check_calls(c, calls, f"{tag}: testbed ")
+    rc, doc, err = analyze_json(binary, os.path.join(work, "sbc.pcap"), timeout=300)
+    c.check(rc == 0, f"{tag}: analyze rc {rc}: {err[-300:]}")
+    assert_grouping(c, truth, doc, f"{tag}, no configuration", f"{tag}: ")
     c.check(len(doc.get("calls", [])) == ncalls,
             f"{tag}: {len(doc.get('calls', []))} analyser calls")
     nodes = doc.get("topology", {}).get("nodes", [])
@@ -153,16 +141,8 @@ def check_relink(c, binary, work):
         else:
             ok = ok and mine[0][1] is None
         c.check(ok, f"relink: call {tc['id']} in --json-lines: {mine}")
-    out = subprocess.run([binary, "analyze", "--json", "--config", conf, pcap],
-                         capture_output=True, text=True, timeout=300)
-    try:
-        doc = json.loads(out.stdout)
-    except ValueError:
-        doc = {}
-    fails, summary = check_grouping(truth, doc)
-    print(f"relink, calls emitted as they end: {summary}", flush=True)
-    for f in fails:
-        c.check(False, f"relink --json: {f}")
+    _, doc, _ = analyze_json(binary, pcap, "--config", conf, timeout=300)
+    assert_grouping(c, truth, doc, "relink, calls emitted as they end", "relink --json: ")
     c.check(len(doc.get("calls", [])) == 3, f"relink: {len(doc.get('calls', []))} calls in --json")
     db = os.path.join(work, "late_bye.db")
     if os.path.exists(db):
