@@ -16,9 +16,13 @@ import argparse
 import os
 import ssl
 import struct
-import subprocess
+import sys
 import tempfile
 import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "tests"))
+import tlsmem  # noqa: E402  (tests/tlsmem.py)
 
 
 class Pcap:
@@ -108,20 +112,14 @@ def main():
     tmp = tempfile.mkdtemp()
     key, cert = a.out + "-server.pem", os.path.join(tmp, "c.pem")
     old = os.umask(0o077)
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-                    "-out", cert, "-days", str(a.cert_days), "-subj", "/CN=bench"], check=True, capture_output=True)
+    tlsmem.self_signed(key, cert, "bench", a.cert_days).check_returncode()
     os.umask(old)
     keys = a.out + "-tls.keys"
     if os.path.exists(keys):
         os.unlink(keys)
     os.close(os.open(keys, os.O_CREAT | os.O_WRONLY, 0o600))
     tls, tcp = Pcap(a.out + "-tls.pcap", a.start), Pcap(a.out + "-tcp.pcap", a.start)
-    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    sctx.load_cert_chain(cert, key)
-    cctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    cctx.check_hostname = False
-    cctx.verify_mode = ssl.CERT_NONE
-    cctx.keylog_filename = keys
+    cctx, sctx = tlsmem.contexts(cert, key, keys)
     if a.tls12:
         cctx.maximum_version = ssl.TLSVersion.TLSv1_2
         cctx.set_ciphers(a.tls12)
@@ -131,30 +129,15 @@ def main():
     nmsg, n = 0, 0
     for k in range(a.conns):
         ct, cp = Conn(tls, k), Conn(tcp, k)
-        bio = [ssl.MemoryBIO() for _ in range(4)]
-        c = cctx.wrap_bio(bio[0], bio[1])
-        s = sctx.wrap_bio(bio[2], bio[3], server_side=True)
-
-        def pump():
-            for src, dst, d in ((bio[1], bio[2], 0), (bio[3], bio[0], 1)):
-                data = src.read()
-                if data:
-                    ct.send(d, data)
-                    dst.write(data)
-        for _ in range(6):
-            for side in (c, s):
-                try:
-                    side.do_handshake()
-                except ssl.SSLWantReadError:
-                    pass
-            pump()
+        p = tlsmem.Pair(cctx, sctx, ct.send)
+        p.handshake(6)
         for _ in range(a.calls):
             n += 1
             for d, msg in call_msgs(n):
-                (c if d == 0 else s).write(msg)
-                pump()
-                (s if d == 0 else c).read(len(msg) + 100)
-                pump()
+                (p.c if d == 0 else p.s).write(msg)
+                p.pump()
+                (p.s if d == 0 else p.c).read(len(msg) + 100)
+                p.pump()
                 cp.send(d, msg)
                 nmsg += 1
         ct.close()

@@ -6,27 +6,82 @@
 
 #include <string.h>
 
-static void b_text(sqlite3_stmt *s, int i, const char *t)
+/* Binds a statement's parameters in the order they stand (plain "?"s): the
+ * next one each call, so no number is kept in step with a column list. */
+struct binder {
+    sqlite3_stmt *s;
+    int i; /* the last one bound */
+};
+
+/* NULL or "" binds null. */
+static void b_text(struct binder *b, const char *t)
 {
     if (t && t[0])
-        sqlite3_bind_text(s, i, t, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(b->s, ++b->i, t, -1, SQLITE_TRANSIENT);
     else
-        sqlite3_bind_null(s, i);
+        sqlite3_bind_null(b->s, ++b->i);
 }
 
-static void b_ns(sqlite3_stmt *s, int i, uint64_t ns)
+static void b_int(struct binder *b, int64_t v)
 {
-    if (ns)
-        sqlite3_bind_int64(s, i, (sqlite3_int64)ns);
-    else
-        sqlite3_bind_null(s, i);
+    sqlite3_bind_int64(b->s, ++b->i, v);
 }
 
-static bool step_done(sqlite3_stmt *s)
+/* v, or null when absent. */
+static void b_int_if(struct binder *b, bool present, int64_t v)
 {
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    if (present)
+        b_int(b, v);
+    else
+        sqlite3_bind_null(b->s, ++b->i);
+}
+
+/* A capture time; 0 (none) binds null. */
+static void b_ns(struct binder *b, uint64_t ns)
+{
+    b_int_if(b, ns != 0, (int64_t)ns);
+}
+
+/* n parameters left null. */
+static void b_skip(struct binder *b, int n)
+{
+    b->i += n;
+}
+
+static bool prepare(sqlite3 *h, const char *sql, struct binder *b)
+{
+    b->i = 0;
+    return sqlite3_prepare_v2(h, sql, -1, &b->s, NULL) == SQLITE_OK;
+}
+
+static bool step_done(struct binder *b)
+{
+    int rc = sqlite3_step(b->s);
+    sqlite3_finalize(b->s);
     return rc == SQLITE_DONE;
+}
+
+/* The columns a connection's row and its peer pair's row share, first in
+ * both statements and in this order. */
+#define CONN_COLUMNS                                                                  \
+    "client, server, server_port, site, version, suite, offered, sni, alpn, resumed," \
+    " cert_requested, client_cert"
+#define CONN_PARAMS "?,?,?,?,?,?,?,?,?,?,?,?"
+
+static void bind_conn(struct binder *b, const struct st_tls_conn *c, const char *cl, const char *sv)
+{
+    b_text(b, cl);
+    b_text(b, sv);
+    b_int(b, c->sport);
+    b_text(b, c->site);
+    b_text(b, tls_version_name(c->version));
+    b_int_if(b, c->suite != 0, c->suite);
+    b_text(b, c->offered);
+    b_text(b, c->sni);
+    b_text(b, c->alpn);
+    b_int(b, c->resumed);
+    b_int(b, c->cert_requested);
+    b_int(b, c->client_cert);
 }
 
 /* The peer pair's row: counts added; the facts of this handshake replace the
@@ -35,14 +90,12 @@ static bool step_done(sqlite3_stmt *s)
 static bool write_peer(sqlite3 *h, const struct st_tls_rec *r, const char *cl, const char *sv)
 {
     static const char sql[] =
-        "INSERT INTO tls_peers(client, server, server_port, site, status, version, suite,"
-        " offered, sni, alpn, cert_requested, client_cert, conns, established, failed,"
-        " resumed, alerts, alert_level, alert_desc, alert_from, first_ts, last_ts,"
-        " last_ok_ts, last_fail_ts, chain_len, cert_subject, cert_issuer, cert_sans,"
-        " cert_not_before, cert_not_after, cert_key, cert_key_bits, cert_sig, cert_serial,"
+        "INSERT INTO tls_peers(" CONN_COLUMNS ", status, conns, established, failed,"
+        " alerts, alert_level, alert_desc, alert_from, first_ts, last_ts, last_ok_ts,"
+        " last_fail_ts, chain_len, cert_subject, cert_issuer, cert_sans, cert_not_before,"
+        " cert_not_after, cert_key, cert_key_bits, cert_sig, cert_serial,"
         " client_cert_subject, client_cert_issuer, client_cert_not_after)"
-        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,1,?13,?14,?15,?16,?17,?18,?19,?20,?21,"
-        "?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36)"
+        " VALUES(" CONN_PARAMS ",?,1,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
         " ON CONFLICT(client, server, server_port) DO UPDATE SET"
         " site=coalesce(excluded.site, site),"
         " status=CASE WHEN excluded.status='unknown' THEN status ELSE excluded.status END,"
@@ -71,135 +124,109 @@ static bool write_peer(sqlite3 *h, const struct st_tls_rec *r, const char *cl, c
         " client_cert_subject=coalesce(excluded.client_cert_subject, client_cert_subject),"
         " client_cert_issuer=coalesce(excluded.client_cert_issuer, client_cert_issuer),"
         " client_cert_not_after=coalesce(excluded.client_cert_not_after, client_cert_not_after)";
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(h, sql, -1, &s, NULL) != SQLITE_OK)
+    struct binder b;
+    if (!prepare(h, sql, &b))
         return false;
     const struct st_tls_conn *c = &r->c;
     bool ok = r->established, fail = r->failed;
-    b_text(s, 1, cl);
-    b_text(s, 2, sv);
-    sqlite3_bind_int(s, 3, c->sport);
-    b_text(s, 4, c->site);
-    b_text(s, 5, ok ? "ok" : fail ? "failing" : "unknown");
-    b_text(s, 6, tls_version_name(c->version));
-    if (c->suite)
-        sqlite3_bind_int(s, 7, c->suite);
-    b_text(s, 8, c->offered);
-    b_text(s, 9, c->sni);
-    b_text(s, 10, c->alpn);
-    sqlite3_bind_int(s, 11, c->cert_requested);
-    sqlite3_bind_int(s, 12, c->client_cert);
-    sqlite3_bind_int(s, 13, ok);
-    sqlite3_bind_int(s, 14, fail);
-    sqlite3_bind_int(s, 15, c->resumed);
-    sqlite3_bind_int(s, 16, r->alerts);
+    bind_conn(&b, c, cl, sv);
+    b_text(&b, ok ? "ok" : fail ? "failing" : "unknown");
+    b_int(&b, ok);
+    b_int(&b, fail);
+    b_int(&b, r->alerts);
     if (r->have_alert) {
-        b_text(s, 17, r->alert_level == 2 ? "fatal" : "warning");
-        b_text(s, 18, c->alert);
-        b_text(s, 19, r->alert_from_server ? "server" : "client");
+        b_text(&b, r->alert_level == 2 ? "fatal" : "warning");
+        b_text(&b, c->alert);
+        b_text(&b, r->alert_from_server ? "server" : "client");
+    } else {
+        b_skip(&b, 3);
     }
-    b_ns(s, 20, c->first_ns);
-    b_ns(s, 21, c->last_ns);
-    if (ok)
-        b_ns(s, 22, c->last_ns);
-    if (fail)
-        b_ns(s, 23, c->last_ns);
-    sqlite3_bind_int(s, 24, r->chain_len);
+    b_ns(&b, c->first_ns);
+    b_ns(&b, c->last_ns);
+    b_ns(&b, ok ? c->last_ns : 0);
+    b_ns(&b, fail ? c->last_ns : 0);
+    b_int(&b, r->chain_len);
     if (r->have_cert[0]) {
         const struct x509_facts *f = &r->cert[0];
-        b_text(s, 25, f->subject);
-        b_text(s, 26, f->issuer);
-        b_text(s, 27, f->sans);
-        sqlite3_bind_int64(s, 28, f->not_before);
-        sqlite3_bind_int64(s, 29, f->not_after);
-        b_text(s, 30, f->key_type);
-        sqlite3_bind_int64(s, 31, f->key_bits);
-        b_text(s, 32, f->sig_alg);
-        b_text(s, 33, f->serial);
+        b_text(&b, f->subject);
+        b_text(&b, f->issuer);
+        b_text(&b, f->sans);
+        b_int(&b, f->not_before);
+        b_int(&b, f->not_after);
+        b_text(&b, f->key_type);
+        b_int(&b, f->key_bits);
+        b_text(&b, f->sig_alg);
+        b_text(&b, f->serial);
+    } else {
+        b_skip(&b, 9);
     }
     if (r->have_cert[1]) {
-        b_text(s, 34, r->cert[1].subject);
-        b_text(s, 35, r->cert[1].issuer);
-        sqlite3_bind_int64(s, 36, r->cert[1].not_after);
+        b_text(&b, r->cert[1].subject);
+        b_text(&b, r->cert[1].issuer);
+        b_int(&b, r->cert[1].not_after);
     }
-    return step_done(s);
+    return step_done(&b);
 }
 
 bool st_tls_write_flow(sqlite3 *h, const struct oflow_done *x)
 {
     static const char sql[] =
         "INSERT INTO other_flows(client, server, port, transport, protocol, category, guessed,"
-        " flows, packets, bytes, first_ts, last_ts) VALUES(?1,?2,?3,?4,?5,?6,?7,1,?8,?9,?10,?11)"
+        " flows, packets, bytes, first_ts, last_ts) VALUES(?,?,?,?,?,?,?,1,?,?,?,?)"
         " ON CONFLICT(client, server, port, transport, protocol) DO UPDATE SET"
         " category=excluded.category, guessed=guessed AND excluded.guessed, flows=flows+1,"
         " packets=packets+excluded.packets, bytes=bytes+excluded.bytes,"
         " first_ts=min(first_ts, excluded.first_ts), last_ts=max(last_ts, excluded.last_ts)";
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(h, sql, -1, &s, NULL) != SQLITE_OK)
+    struct binder b;
+    if (!prepare(h, sql, &b))
         return false;
     char c[64], sv[64];
     st_addr_text(&x->client, c, sizeof c);
     st_addr_text(&x->server, sv, sizeof sv);
-    b_text(s, 1, c);
-    b_text(s, 2, sv);
-    sqlite3_bind_int(s, 3, x->port);
-    b_text(s, 4, x->l4 == TS_L4_TCP ? "tcp" : "udp");
-    b_text(s, 5, x->proto[0] ? x->proto : "Unknown");
-    b_text(s, 6, x->category);
-    sqlite3_bind_int(s, 7, x->guessed);
-    sqlite3_bind_int64(s, 8, (sqlite3_int64)x->packets);
-    sqlite3_bind_int64(s, 9, (sqlite3_int64)x->bytes);
-    b_ns(s, 10, x->first_ns);
-    b_ns(s, 11, x->last_ns);
-    return step_done(s);
+    b_text(&b, c);
+    b_text(&b, sv);
+    b_int(&b, x->port);
+    b_text(&b, x->l4 == TS_L4_TCP ? "tcp" : "udp");
+    b_text(&b, x->proto[0] ? x->proto : "Unknown");
+    b_text(&b, x->category);
+    b_int(&b, x->guessed);
+    b_int(&b, (int64_t)x->packets);
+    b_int(&b, (int64_t)x->bytes);
+    b_ns(&b, x->first_ns);
+    b_ns(&b, x->last_ns);
+    return step_done(&b);
 }
 
 bool st_tls_write_conn(sqlite3 *h, const struct st_tls_rec *r)
 {
     const struct st_tls_conn *c = &r->c;
     static const char sql[] =
-        "INSERT INTO tls_conns(ts, end_ts, client, client_port, server, server_port, site,"
-        " state, version, suite, offered, sni, alpn, resumed, ems, cert_requested, client_cert,"
+        "INSERT INTO tls_conns(" CONN_COLUMNS ", client_port, ts, end_ts, state, ems,"
         " alert_desc, cert_subject, cert_issuer, cert_not_after)"
-        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)";
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(h, sql, -1, &s, NULL) != SQLITE_OK)
+        " VALUES(" CONN_PARAMS ",?,?,?,?,?,?,?,?,?)";
+    struct binder b;
+    if (!prepare(h, sql, &b))
         return false;
     char cl[64], sv[64];
     st_addr_text(&c->client, cl, sizeof cl);
     st_addr_text(&c->server, sv, sizeof sv);
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)c->first_ns);
-    b_ns(s, 2, c->last_ns);
-    b_text(s, 3, cl);
-    sqlite3_bind_int(s, 4, c->cport);
-    b_text(s, 5, sv);
-    sqlite3_bind_int(s, 6, c->sport);
-    b_text(s, 7, c->site);
-    b_text(s, 8, c->state);
-    b_text(s, 9, tls_version_name(c->version));
-    if (c->suite)
-        sqlite3_bind_int(s, 10, c->suite);
-    b_text(s, 11, c->offered);
-    b_text(s, 12, c->sni);
-    b_text(s, 13, c->alpn);
-    sqlite3_bind_int(s, 14, c->resumed);
-    sqlite3_bind_int(s, 15, c->ems);
-    sqlite3_bind_int(s, 16, c->cert_requested);
-    sqlite3_bind_int(s, 17, c->client_cert);
-    b_text(s, 18, c->alert);
-    b_text(s, 19, c->cert_subject);
-    b_text(s, 20, c->cert_issuer);
-    if (c->cert_not_after)
-        sqlite3_bind_int64(s, 21, c->cert_not_after);
-    if (!step_done(s))
+    bind_conn(&b, c, cl, sv);
+    b_int(&b, c->cport);
+    b_int(&b, (int64_t)c->first_ns);
+    b_ns(&b, c->last_ns);
+    b_text(&b, c->state);
+    b_int(&b, c->ems);
+    b_text(&b, c->alert);
+    b_text(&b, c->cert_subject);
+    b_text(&b, c->cert_issuer);
+    b_int_if(&b, c->cert_not_after != 0, c->cert_not_after);
+    if (!step_done(&b))
         return false;
     /* the newest TS_STORE_TLS_CONNS_MAX rows are kept */
-    sqlite3_stmt *d;
-    if (sqlite3_prepare_v2(h, "DELETE FROM tls_conns WHERE id <= (SELECT max(id) FROM tls_conns) - ?1",
-                           -1, &d, NULL) != SQLITE_OK)
+    if (!prepare(h, "DELETE FROM tls_conns WHERE id <= (SELECT max(id) FROM tls_conns) - ?", &b))
         return false;
-    sqlite3_bind_int64(d, 1, TS_STORE_TLS_CONNS_MAX);
-    if (!step_done(d))
+    b_int(&b, TS_STORE_TLS_CONNS_MAX);
+    if (!step_done(&b))
         return false;
     return write_peer(h, r, cl, sv);
 }

@@ -565,12 +565,12 @@ def tls_session_seeds():
     [u8 dir][u16 len][bytes]... Also mode 3 seeds: one record each."""
     import ssl
     import tempfile
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import tlsmem  # tests/tlsmem.py
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         key, cert, kl = (os.path.join(tmp, n) for n in ("k.pem", "c.pem", "keys"))
-        r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-                            "-out", cert, "-days", "2", "-subj", "/CN=fuzz"], capture_output=True)
-        if r.returncode != 0:
+        if tlsmem.self_signed(key, cert, "fuzz").returncode != 0:
             return out
         cases = [("ECDHE-RSA-AES128-GCM-SHA256", ssl.TLSVersion.TLSv1_2),
                  ("ECDHE-RSA-AES256-SHA384", ssl.TLSVersion.TLSv1_2),
@@ -582,42 +582,22 @@ def tls_session_seeds():
         for ciphers, ver in cases:
             if os.path.exists(kl):
                 os.unlink(kl)
-            sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            sctx.load_cert_chain(cert, key)
-            cctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            cctx.check_hostname = False
-            cctx.verify_mode = ssl.CERT_NONE
-            cctx.keylog_filename = kl
+            cctx, sctx = tlsmem.contexts(cert, key, kl)
             cctx.maximum_version = ver
             cctx.minimum_version = ver
             if ciphers:
                 cctx.set_ciphers(ciphers)
                 sctx.set_ciphers(ciphers)
-            bio = [ssl.MemoryBIO() for _ in range(4)]  # c->s in/out, s->c
-            c = cctx.wrap_bio(bio[0], bio[1])
-            s = sctx.wrap_bio(bio[2], bio[3], server_side=True)
             chunks = []
-
-            def pump():
-                for src, dst, d in ((bio[1], bio[2], 0), (bio[3], bio[0], 1)):
-                    data = src.read()
-                    if data:
-                        chunks.append((d, data))
-                        dst.write(data)
-            for _ in range(10):
-                for side in (c, s):
-                    try:
-                        side.do_handshake()
-                    except ssl.SSLWantReadError:
-                        pass
-                pump()
+            p = tlsmem.Pair(cctx, sctx, lambda d, data: chunks.append((d, data)))
+            p.handshake(10)
             try:
-                c.write(sip)
-                pump()
-                s.read(4096)
-                s.write(sip.replace(b"OPTIONS sip", b"SIP/2.0 200 OK\r\nX: sip"))
-                pump()
-                c.read(4096)
+                p.c.write(sip)
+                p.pump()
+                p.s.read(4096)
+                p.s.write(sip.replace(b"OPTIONS sip", b"SIP/2.0 200 OK\r\nX: sip"))
+                p.pump()
+                p.c.read(4096)
             except ssl.SSLError:
                 continue
             log = open(kl, "rb").read()

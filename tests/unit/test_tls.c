@@ -196,6 +196,14 @@ static void records(struct wb *out, unsigned type, const uint8_t *p, size_t n, s
     }
 }
 
+/* The handshake messages written in m, as records of at most maxrec bytes
+ * appended to out; m emptied for the next flight. */
+static void hs_records(struct wb *out, struct wb *m, size_t maxrec)
+{
+    records(out, TLS_CT_HANDSHAKE, m->b, m->n, maxrec);
+    m->n = 0;
+}
+
 static void opaque_record(struct wb *out, unsigned type, unsigned len)
 {
     put8(out, type);
@@ -216,13 +224,16 @@ struct conv {
     size_t nseg;
 };
 
-static void conv_add(struct conv *cv, int dir, const struct wb *src)
+/* The records written in src as the next segment, sent in direction dir;
+ * src emptied for the next. */
+static void conv_add(struct conv *cv, int dir, struct wb *src)
 {
     cv->seg[cv->nseg].dir = dir;
     cv->seg[cv->nseg].off = cv->w.n;
     cv->seg[cv->nseg].len = src->n;
     putn(&cv->w, src->b, src->n);
     cv->nseg++;
+    src->n = 0;
 }
 
 struct seen {
@@ -297,27 +308,23 @@ static void build_tls12(struct conv *cv)
                             .alpn2 = "h2", .sid_len = 32, .ems = true, .ticket = true };
     m->n = r->n = 0;
     client_hello(m, &o);
-    records(r, TLS_CT_HANDSHAKE, m->b, m->n, 16384);
+    hs_records(r, m, 16384);
     conv_add(cv, 0, r);
-    m->n = r->n = 0;
     server_hello(m, 0x0303, 0xc02f, 32, true, "sip", false);
     certificate(m, 3, 9000); /* 27 KB: spans records */
     empty_msg(m, TLS_HS_CERTIFICATE_REQUEST, 20);
     empty_msg(m, TLS_HS_SERVER_HELLO_DONE, 0);
-    records(r, TLS_CT_HANDSHAKE, m->b, m->n, 16384);
+    hs_records(r, m, 16384);
     conv_add(cv, 1, r);
-    m->n = r->n = 0;
     certificate(m, 1, 700);
     empty_msg(m, TLS_HS_CLIENT_KEY_EXCHANGE, 66);
-    records(r, TLS_CT_HANDSHAKE, m->b, m->n, 100); /* many small records */
+    hs_records(r, m, 100); /* many small records */
     opaque_record(r, TLS_CT_CCS, 1);
     opaque_record(r, TLS_CT_HANDSHAKE, 40); /* encrypted Finished */
     conv_add(cv, 0, r);
-    r->n = 0;
     opaque_record(r, TLS_CT_CCS, 1);
     opaque_record(r, TLS_CT_HANDSHAKE, 40);
     conv_add(cv, 1, r);
-    r->n = 0;
     opaque_record(r, TLS_CT_APPDATA, 500);
     opaque_record(r, TLS_CT_APPDATA, 300);
     conv_add(cv, 0, r);
@@ -396,29 +403,24 @@ static void test_tls13(void **state)
                             .sid_len = 32, .psk = true };
     m->n = r->n = 0;
     client_hello(m, &o);
-    records(r, TLS_CT_HANDSHAKE, m->b, m->n, 16384);
+    hs_records(r, m, 16384);
     conv_add(cv, 0, r);
-    m->n = r->n = 0;
     server_hello(m, 0x0304, 0x1302, 32, false, NULL, true);
-    records(r, TLS_CT_HANDSHAKE, m->b, m->n, 16384);
+    hs_records(r, m, 16384);
     conv_add(cv, 1, r);
-    m->n = r->n = 0;
     o.sni = "second.example";
     client_hello(m, &o);
-    records(r, TLS_CT_HANDSHAKE, m->b, m->n, 16384);
+    hs_records(r, m, 16384);
     conv_add(cv, 0, r);
-    m->n = r->n = 0;
     server_hello(m, 0x0304, 0x1302, 32, false, NULL, false);
-    records(r, TLS_CT_HANDSHAKE, m->b, m->n, 16384);
+    hs_records(r, m, 16384);
     opaque_record(r, TLS_CT_CCS, 1);
     opaque_record(r, TLS_CT_APPDATA, 2000); /* EncryptedExtensions..Finished */
     conv_add(cv, 1, r);
-    r->n = 0;
     opaque_record(r, TLS_CT_CCS, 1);
     opaque_record(r, TLS_CT_APPDATA, 53); /* Finished */
     opaque_record(r, TLS_CT_APPDATA, 400); /* SIP */
     conv_add(cv, 0, r);
-    r->n = 0;
     opaque_record(r, TLS_CT_APPDATA, 250); /* NewSessionTicket */
     conv_add(cv, 1, r);
     struct seen s;
@@ -441,7 +443,6 @@ static void test_tls13(void **state)
     /* the server answers the client's flight with an alert-sized record
      * only (a rejected client certificate): a failure */
     cv->nseg--;
-    r->n = 0;
     opaque_record(r, TLS_CT_APPDATA, 19);
     conv_add(cv, 1, r);
     run(cv, 0, c, &s, &st);
@@ -466,9 +467,8 @@ static void test_alert_failure(void **state)
     struct hello_opts o = { .nsuites = 2 };
     m->n = r->n = 0;
     client_hello(m, &o);
-    records(r, TLS_CT_HANDSHAKE, m->b, m->n, 16384);
+    hs_records(r, m, 16384);
     conv_add(cv, 0, r);
-    r->n = 0;
     put8(r, TLS_CT_ALERT);
     put16(r, 0x0303);
     put16(r, 2);
@@ -497,6 +497,14 @@ static void test_alert_failure(void **state)
     free(cv);
 }
 
+/* r fed whole, from direction dir, to a fresh connection (no callbacks). */
+static void feed_fresh(struct tls_conn *c, int dir, const struct wb *r, struct ts_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    tls_conn_init(c);
+    tls_conn_feed(c, dir, bv_make(r->b, r->n), NULL, st);
+}
+
 /* Limits: suites kept at N-1, N, N+1; the largest record passes, one more
  * byte loses the framing; a handshake message over TS_TLS_MAX_HS_MSG. */
 static void test_limits(void **state)
@@ -511,10 +519,8 @@ static void test_limits(void **state)
         struct hello_opts o = { .nsuites = n };
         m->n = r->n = 0;
         client_hello(m, &o);
-        records(r, TLS_CT_HANDSHAKE, m->b, m->n, 16384);
-        memset(&st, 0, sizeof st);
-        tls_conn_init(c);
-        tls_conn_feed(c, 0, bv_make(r->b, r->n), NULL, &st);
+        hs_records(r, m, 16384);
+        feed_fresh(c, 0, r, &st);
         assert_int_equal(c->nsuites, n < TS_TLS_MAX_SUITES ? n : TS_TLS_MAX_SUITES);
         assert_int_equal(c->nsuites_total, n);
         tls_conn_close(c, &st);
@@ -528,9 +534,7 @@ static void test_limits(void **state)
         for (size_t k = 0; k < len; k++)
             put8(r, 1);
         opaque_record(r, TLS_CT_APPDATA, 10);
-        memset(&st, 0, sizeof st);
-        tls_conn_init(c);
-        tls_conn_feed(c, 1, bv_make(r->b, r->n), NULL, &st);
+        feed_fresh(c, 1, r, &st);
         if (len <= big) {
             assert_int_equal(c->d[1].records, 2);
             assert_false(c->d[1].lost);
@@ -545,10 +549,8 @@ static void test_limits(void **state)
     for (size_t hl = TS_TLS_MAX_HS_MSG - 5; hl <= TS_TLS_MAX_HS_MSG - 3; hl++) {
         m->n = r->n = 0;
         empty_msg(m, TLS_HS_CERTIFICATE_REQUEST, (unsigned)hl);
-        records(r, TLS_CT_HANDSHAKE, m->b, m->n, 16384);
-        memset(&st, 0, sizeof st);
-        tls_conn_init(c);
-        tls_conn_feed(c, 1, bv_make(r->b, r->n), NULL, &st);
+        hs_records(r, m, 16384);
+        feed_fresh(c, 1, r, &st);
         assert_int_equal(c->cert_requested, hl + 4 <= TS_TLS_MAX_HS_MSG);
         assert_int_equal(st.v[TS_TLS_HS_OVERSIZE], hl + 4 > TS_TLS_MAX_HS_MSG);
         tls_conn_close(c, &st);
