@@ -318,7 +318,8 @@ static int from_captures(struct exporter *x, char *err, size_t errlen)
         cf->frames++;
         if (is_ref(x, cf->id, (int64_t)cf->frames, (int64_t)f.file_off, &bad_off)) {
             x->st->sip_frames++;
-            x->sink(x->sink_ctx, &f, true);
+            if (x->sink)
+                x->sink(x->sink_ctx, &f, true);
             continue;
         }
         export_decode(x, &f);
@@ -332,9 +333,10 @@ out:
     return rc;
 }
 
-int st_export_frames(const char *db_path, int64_t call_id, st_frame_fn fn, void *ctx,
-                     struct st_export_info *info, struct st_export_stats *st, char *err,
-                     size_t errlen)
+/* The call's frames to fn, its media datagrams to media (either NULL). */
+static int export_run(const char *db_path, int64_t call_id, st_frame_fn fn, st_media_fn media,
+                      void *ctx, struct st_export_info *info, struct st_export_stats *st, char *err,
+                      size_t errlen)
 {
     struct st_export_stats dummy;
     struct exporter x;
@@ -347,6 +349,7 @@ int st_export_frames(const char *db_path, int64_t call_id, st_frame_fn fn, void 
     x.st = st ? st : &dummy;
     memset(x.st, 0, sizeof *x.st);
     x.sink = fn;
+    x.media = media;
     x.sink_ctx = ctx;
 
     rc = st_open_handle(db_path, false, &h, err, errlen);
@@ -383,6 +386,19 @@ out:
     free(x.refs);
     free(x.keys);
     return rc;
+}
+
+int st_export_frames(const char *db_path, int64_t call_id, st_frame_fn fn, void *ctx,
+                     struct st_export_info *info, struct st_export_stats *st, char *err,
+                     size_t errlen)
+{
+    return export_run(db_path, call_id, fn, NULL, ctx, info, st, err, errlen);
+}
+
+int st_export_media(const char *db_path, int64_t call_id, st_media_fn fn, void *ctx, char *err,
+                    size_t errlen)
+{
+    return export_run(db_path, call_id, NULL, fn, ctx, NULL, NULL, err, errlen);
 }
 
 int st_export_call(const char *db_path, int64_t call_id, const char *out_path,

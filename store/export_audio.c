@@ -1,6 +1,7 @@
 /* Per-call audio export: the RTP streams the store recorded for one leg
- * of a call, read again from the call's frames (st_export_frames), decoded
- * by media/audio.c and written as a 16-bit stereo WAV: channel 1 the
+ * of a call, taken from the call's media datagrams as the frame export
+ * decodes them (st_export_media: one decode a frame), decoded by
+ * media/audio.c and written as a 16-bit stereo WAV: channel 1 the
  * caller's voice, channel 2 the callee's, sample 0 at the call's first
  * INVITE, so a message's time on the ladder is its place in the file.
  * Which party sent a stream comes from the SDP endpoints stored on the leg
@@ -18,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../capture/decode.h"
 #include "../common/limits.h"
 #include "../crypto/sdes.h"
 #include "../crypto/srtpdec.h"
@@ -101,6 +101,7 @@ static size_t open_srtp(struct aexp *x, struct atrack *a, struct bv payload)
     return 0;
 }
 
+/* A datagram of the call's media (st_export_media) into its track. */
 static void on_udp(void *ctx, const struct pkt_meta *m, struct bv payload)
 {
     struct aexp *x = ctx;
@@ -134,22 +135,6 @@ static void on_udp(void *ctx, const struct pkt_meta *m, struct bv payload)
         audio_track_add(a->t, &r, h.payload);
         return;
     }
-}
-
-static void on_tcp(void *ctx, const struct pkt_meta *m, const struct tcp_seg *seg)
-{
-    (void)ctx, (void)m, (void)seg;
-}
-
-struct frames_ctx {
-    struct decoder *dec;
-};
-
-static void on_frame(void *ctx, const struct ts_frame *f, bool sip)
-{
-    struct frames_ctx *fc = ctx;
-    if (!sip)
-        decoder_frame(fc->dec, f);
 }
 
 /* The leg's SDP bodies, newest first (at most TS_AUDIO_SDP_MSGS): the
@@ -348,15 +333,12 @@ int st_export_audio(const char *db_path, int64_t call_id, int leg, FILE *out,
     struct aexp x;
     struct st_audio_result dummy;
     sqlite3 *h = NULL;
-    struct decoder *dec = NULL;
-    struct ts_stats dst;
     int16_t *mix = NULL, *ch = NULL;
     uint64_t start = 0, end = 0;
     uint32_t rate = 8000;
     int rc;
 
     memset(&x, 0, sizeof x);
-    memset(&dst, 0, sizeof dst);
     x.o = o;
     x.res = res ? res : &dummy;
     memset(x.res, 0, sizeof *x.res);
@@ -395,17 +377,13 @@ int st_export_audio(const char *db_path, int64_t call_id, int leg, FILE *out,
         }
     }
     x.clear = malloc(UDP_PAYLOAD_SPACE);
-    struct decode_cb cb = { .ctx = &x, .udp = on_udp, .tcp = on_tcp };
-    dec = decoder_new(&dst, &cb);
-    if (!dec || !x.clear) {
+    if (!x.clear) {
         snprintf(err, errlen, "out of memory");
         rc = ST_ERR_NOMEM;
         goto out;
     }
-    decoder_set_dedup(dec, false);
     if (x.ntr) {
-        struct frames_ctx fc = { dec };
-        rc = st_export_frames(db_path, call_id, on_frame, &fc, NULL, NULL, err, errlen);
+        rc = st_export_media(db_path, call_id, on_udp, &x, err, errlen);
         if (rc != ST_OK)
             goto out;
     }
@@ -472,7 +450,6 @@ out:
         for (size_t k = 0; k < x.tr[i].ndec; k++)
             srtpdec_free(x.tr[i].dec[k]);
     }
-    decoder_free(dec);
     sqlite3_close(h);
     free(x.clear);
     free(mix);

@@ -52,8 +52,9 @@ struct exporter {
     uint64_t lo, hi;         /* media window */
     struct decoder *dec;
     bool media_hit, sip_hit; /* verdicts of the frame being decoded */
-    st_frame_fn sink;
-    void *sink_ctx;
+    st_frame_fn sink;        /* the call's frames (NULL: none) */
+    st_media_fn media;       /* its media datagrams, as decoded here (NULL: none) */
+    void *sink_ctx;          /* of both */
     struct st_export_stats *st;
 };
 
@@ -66,7 +67,8 @@ int export_key_cmp(const void *a, const void *b);
 bool export_ep_match(const struct exporter *x, const struct ts_addr *a, uint16_t port);
 /* A frame of one of the call's SIP messages (by time and ports). */
 bool export_sip_key(const struct exporter *x, const struct pkt_meta *m);
-/* Decode f; hand it to the sink when it carries the call's SIP or media. */
+/* Decode f; hand it to the sink when it carries the call's SIP or media,
+ * and each media datagram in it to x->media. */
 void export_decode(struct exporter *x, const struct ts_frame *f);
 /* The spool path: the blocks indexed for the call's time range, each frame
  * through export_decode. ST_ERR_GONE when the spool holds none of it. */

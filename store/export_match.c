@@ -18,14 +18,16 @@ bool export_ep_match(const struct exporter *x, const struct ts_addr *a, uint16_t
 static void on_udp(void *ctx, const struct pkt_meta *m, struct bv payload)
 {
     struct exporter *x = ctx;
-    (void)payload;
     if (x->nkeys && export_sip_key(x, m)) {
         x->sip_hit = true;
         return;
     }
-    if (m->l4 == TS_L4_UDP &&
-        (export_ep_match(x, &m->src, m->sport) || export_ep_match(x, &m->dst, m->dport)))
-        x->media_hit = true;
+    if (m->l4 != TS_L4_UDP ||
+        !(export_ep_match(x, &m->src, m->sport) || export_ep_match(x, &m->dst, m->dport)))
+        return;
+    x->media_hit = true;
+    if (x->media && m->ts_ns >= x->lo && m->ts_ns <= x->hi)
+        x->media(x->sink_ctx, m, payload);
 }
 
 static void on_tcp(void *ctx, const struct pkt_meta *m, const struct tcp_seg *seg)
@@ -60,10 +62,12 @@ void export_decode(struct exporter *x, const struct ts_frame *f)
     decoder_frame(x->dec, f);
     if (x->sip_hit) {
         x->st->sip_frames++;
-        x->sink(x->sink_ctx, f, true);
+        if (x->sink)
+            x->sink(x->sink_ctx, f, true);
     } else if (x->media_hit && f->ts_ns >= x->lo && f->ts_ns <= x->hi) {
         x->st->media_frames++;
-        x->sink(x->sink_ctx, f, false);
+        if (x->sink)
+            x->sink(x->sink_ctx, f, false);
     }
 }
 

@@ -237,5 +237,11 @@ int st_export_audio(const char *db_path, int64_t call_id, int leg, FILE *out,
 int st_export_frames(const char *db_path, int64_t call_id, st_frame_fn fn, void *ctx,
                      struct st_export_info *info, struct st_export_stats *st, char *err,
                      size_t errlen);
+/* The UDP datagrams of the call's media in those frames (SDP endpoints,
+ * within the media time range), handed to fn in time order as the one
+ * decode that picked them saw them: what the audio export reads. */
+typedef void (*st_media_fn)(void *ctx, const struct pkt_meta *m, struct bv payload);
+int st_export_media(const char *db_path, int64_t call_id, st_media_fn fn, void *ctx, char *err,
+                    size_t errlen);
 
 #endif
