@@ -26,7 +26,7 @@ version back to 14 and lets trunkscope's own migration step build them from
 the filled tables. No ANALYZE: the writer never runs it either.
 
 usage: api_fill.py --bin TRUNKSCOPE --out DB [--calls 10000000] [--days 7]
-                   [--detail 200000]"""
+                   [--detail 200000] [--cache-mb 1024] [--sort-threads 1]"""
 import argparse
 import os
 import sqlite3
@@ -66,11 +66,17 @@ def main():
     ap.add_argument("--calls", type=int, default=10000000)
     ap.add_argument("--days", type=float, default=7)
     ap.add_argument("--detail", type=int, default=200000)
+    ap.add_argument("--cache-mb", type=int, default=1024)
+    ap.add_argument("--sort-threads", type=int, default=1)
     a = ap.parse_args()
     for sfx in ("", "-wal", "-shm"):
         if os.path.exists(a.out + sfx):
             os.remove(a.out + sfx)
     t_start = time.time()
+
+    def say(what):  # wall and CPU time so far (the CPU is this process's: SQLite runs in it)
+        print("api_fill: %s (%.0f s, %.0f s CPU)" % (what, time.time() - t_start, time.process_time()),
+              file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory() as td:
         pcap = os.path.join(td, "t.pcap")
         subprocess.run([a.bin, "gen", "-o", pcap, "--calls", "400", "--cps", "4", "--itsps", "4",
@@ -78,10 +84,15 @@ def main():
         subprocess.run([a.bin, "analyze", "--quiet", "--db", a.out, pcap], check=True,
                        capture_output=True)
     con = sqlite3.connect(a.out, isolation_level=None)
-    con.execute("PRAGMA journal_mode=WAL")
+    # No journal, no sync, one process: a failed fill is filled again, and
+    # every page is written once (a WAL wrote each twice: log, checkpoint).
+    con.execute("PRAGMA journal_mode=DELETE")
+    con.execute("PRAGMA journal_mode=OFF")
     con.execute("PRAGMA synchronous=OFF")
-    con.execute("PRAGMA cache_size=-262144")  # 256 MB for the index sorts
+    con.execute("PRAGMA locking_mode=EXCLUSIVE")
+    con.execute("PRAGMA cache_size=-%d" % (a.cache_mb * 1024))  # the index sorts' memory
     con.execute("PRAGMA temp_store=FILE")
+    con.execute("PRAGMA threads=%d" % a.sort_threads)  # helper threads of each sort
 
     def x(sql, *args):
         return con.execute(sql, *args)
@@ -134,10 +145,11 @@ def main():
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
         ctr = ("WITH RECURSIVE n(i) AS (SELECT %d UNION ALL SELECT i + 1 FROM n WHERE i < %d),"
-               " x AS (SELECT i, %s AS k, %d + i * %d + (%s %% %d) AS s FROM n) " %
-               (lo, hi - 1, k_of, t0, step, H2.format(i="i"), step))
-        v1 = "printf('%06d', " + H2.format(i="x.i") + " % 1000000)"
-        v2 = "printf('%06d', " + H3.format(i="x.i") + " % 1000000)"
+               " x AS MATERIALIZED (SELECT i, %s AS k, %d + i * %d + (%s %% %d) AS s,"
+               " substr(%d + %s %% 1000000, 2) AS v1, substr(%d + %s %% 1000000, 2) AS v2 FROM n) " %
+               (lo, hi - 1, k_of, t0, step, H2.format(i="i"), step, 10 ** 6, H2.format(i="i"), 10 ** 6,
+                H3.format(i="i")))
+        v1, v2 = "x.v1", "x.v2"  # the call's two 6-digit texts, made once per call
         sh = "(x.s - tc.start)"
         x("BEGIN")
         x(ctr + copy_sql(con, "calls", "tc", {
@@ -155,7 +167,7 @@ def main():
         over["ruri"] = vary("tl.ruri", v2)
         x(ctr + copy_sql(con, "legs", "tl", over) + " FROM x CROSS JOIN tl ON tl.k = x.k")
         x("COMMIT")
-        print("api_fill: %d calls (%.0f s)" % (hi, time.time() - t_start), file=sys.stderr)
+        say("%d calls" % hi)
 
     # the leg index first: the detail copy maps (call, idx) to the new leg id
     for name, sql in idx:
@@ -199,13 +211,14 @@ def main():
       " FROM n JOIN trunks t ON t.id = 1 + i % (SELECT count(*) FROM trunks)".format(
           t0=t0, st=span // 5005))
     x("COMMIT")
-    print("api_fill: details of %d calls (%.0f s)" % (n - d0, time.time() - t_start), file=sys.stderr)
+    say("details of %d calls" % (n - d0))
     for name, sql in idx:
         if name != "legs_call":
-            t = time.time()
             x(sql)
-            print("api_fill: index %s (%.0f s)" % (name, time.time() - t), file=sys.stderr)
-    x("PRAGMA wal_checkpoint(TRUNCATE)")
+            say("index " + name)
+    x("PRAGMA journal_mode=DELETE")
+    x("PRAGMA locking_mode=NORMAL")
+    x("SELECT count(*) FROM trunks")  # releases the exclusive lock
     con.close()
     t = time.time()
     subprocess.run([a.bin, "analyze", "--quiet", "--no-alerts", "--db", a.out, "/dev/null"],

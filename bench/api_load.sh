@@ -8,8 +8,8 @@
 # batches, all along the test. Prints p50 and p99 latency per endpoint.
 # usage: bench/api_load.sh [BUILD_DIR]        (default: build-bench)
 # env:   CALLS=10000000 DAYS=7 DETAIL=200000 (calls with messages and streams),
-#        DB=BUILD_DIR/bench-data/api-CALLS.db (kept and reused; delete it to
-#        fill again), SECONDS=10 (wrk per endpoint), CONNS=4, THREADS=1,
+#        DATA=BUILD_DIR/bench-data (the databases and the writer's capture),
+#        DB=DATA/api-CALLS.db (kept and reused; delete it to fill again), SECONDS=10 (wrk per endpoint), CONNS=4, THREADS=1,
 #        SERVE_THREADS=4, WRITER_CPS=16 (the fill's average call rate: 10 M
 #        calls in a week), ONLY=REGEX (endpoint names to run), OUT=FILE (the
 #        table, also printed)
@@ -31,13 +31,14 @@ if [ ! -x "$build/trunkscope" ]; then
     cmake --build "$build" -j2 --target trunkscope >/dev/null
 fi
 ts=$build/trunkscope
-data=$build/bench-data
+data=${DATA:-$build/bench-data}
 mkdir -p "$data"
 db=${DB:-$data/api-$calls.db}
-stamp="$calls $days $detail $(git -C "$src" log -1 --format=%h -- store/schema.c bench/api_fill.py 2>/dev/null)"
+# a newer schema does not fill again: serve and analyze upgrade the database
+stamp="$calls $days $detail $(git -C "$src" log -1 --format=%h -- bench/api_fill.py 2>/dev/null)"
 if [ ! -s "$db" ] || [ "$(cat "$db.params" 2>/dev/null)" != "$stamp" ]; then
-    echo "api_load: filling $db ($calls calls; at 10 M about 20-60 min on 2 cores)" >&2
-    python3 "$here/api_fill.py" --bin "$ts" --out "$db" --calls "$calls" --days "$days" --detail "$detail"
+    echo "api_load: filling $db ($calls calls: about 2 CPU minutes per million)" >&2
+    nice python3 "$here/api_fill.py" --bin "$ts" --out "$db" --calls "$calls" --days "$days" --detail "$detail"
     echo "$stamp" >"$db.params"
 fi
 "$ts" analyze --quiet --db "$db" --no-alerts /dev/null >/dev/null 2>&1 || true # upgrade the schema

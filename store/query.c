@@ -25,6 +25,14 @@
 #define STQ_SITES_MAX_S "1000"
 /* Columns per row handed to a callback. */
 #define STQ_MAX_COLS 64
+/* A call-list filter on leg columns (final status, address, port, user
+ * agent) either collects the calls of every matching leg first (cheap when
+ * few legs match: an index range, or one scan for a substring) or walks the
+ * calls in list order testing each one's legs (cheap when many match: the
+ * page fills early, and without an index a rare value would scan the whole
+ * table again per page). The newest this-many legs decide: a walk when
+ * more than a page of them match, so a walk reads about as many legs. */
+#define STQ_LEG_SAMPLE 8000
 
 /* ISO-8601 UTC with milliseconds of a ns column (NULL stays NULL),
  * truncated like the analysis report (no floating-point rounding). */
@@ -45,6 +53,7 @@ struct stq {
     unsigned next_evict;
     uint64_t deadline_ns;     /* CLOCK_MONOTONIC; 0: none */
     bool interrupted;
+    enum stq_leg_way leg_way; /* STQ_LEG_AUTO, or a test's choice */
 };
 
 /* SQLite calls this every STQ_PROGRESS_OPS virtual machine steps: a query
@@ -89,6 +98,8 @@ struct stq *stq_open(const char *path, char *err, size_t errlen)
     sqlite3_progress_handler(q->h, STQ_PROGRESS_OPS, progress, q);
     return q;
 }
+
+void stq_set_leg_way(struct stq *q, enum stq_leg_way way) { q->leg_way = way; }
 
 void stq_close(struct stq *q)
 {
@@ -329,6 +340,48 @@ static void rev_range(const char *d, size_t max, char *rev, char *end)
     end[n + 1] = '\0';
 }
 
+/* The values of the leg-column predicates (and of the trunk's addresses). */
+static void bind_leg_cols(sqlite3_stmt *s, const struct stq_call_filter *f, const char *tl,
+                          const char *tp)
+{
+    bind_t(s, ":tl", tl);
+    bind_t(s, ":tp", tp);
+    for (unsigned i = 0; i < f->nfinal_status; i++) {
+        char name[16];
+        snprintf(name, sizeof name, ":fs%u", i);
+        bind_i(s, name, f->final_status[i]);
+    }
+    if (f->addr[0])
+        bind_t(s, ":addr", f->addr);
+    if (f->port)
+        bind_i(s, ":port", f->port);
+    if (f->user_agent)
+        bind_t(s, ":ua", f->user_agent);
+}
+
+/* 1: collect the calls of the legs matching pred (legs l) first; 0: walk
+ * the calls; -1 on error. */
+static int leg_set_first(struct stq *q, const struct stq_call_filter *f, const char *tl,
+                         const char *tp, const char *pred, uint32_t limit)
+{
+    if (q->leg_way != STQ_LEG_AUTO)
+        return q->leg_way == STQ_LEG_SET;
+    char sql[STQ_SQL_MAX];
+    int n = snprintf(sql, sizeof sql, "SELECT count(*) FROM legs l WHERE l.id >"
+                     " (SELECT max(id) FROM legs) - %d AND %s", STQ_LEG_SAMPLE, pred);
+    if (n < 0 || (size_t)n >= sizeof sql)
+        return -1;
+    sqlite3_stmt *s = prep(q, sql);
+    if (!s)
+        return -1;
+    bind_leg_cols(s, f, tl, tp);
+    int rc = -1;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        rc = sqlite3_column_int64(s, 0) <= (int64_t)limit;
+    sqlite3_reset(s);
+    return rc;
+}
+
 int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, void *ctx,
               struct stq_cursor *next)
 {
@@ -373,28 +426,49 @@ int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, voi
                     " l.ruri=:nu COLLATE NOCASE OR l.pai=:nu COLLATE NOCASE)");
     if (f->call_id)
         sb_add(&sb, " AND c.id IN (SELECT l.call_ref FROM legs l WHERE l.call_id=:cid)");
-    if (f->addr[0] && f->port)
-        sb_add(&sb, " AND c.id IN (SELECT l.call_ref FROM legs l WHERE (l.src=:addr AND"
-                    " l.sport=:port) OR (l.dst=:addr AND l.dport=:port))");
-    else if (f->addr[0])
-        sb_add(&sb, " AND c.id IN (SELECT l.call_ref FROM legs l WHERE l.src=:addr"
-                    " UNION SELECT l.call_ref FROM legs l WHERE l.dst=:addr)");
-    else if (f->port)
-        sb_add(&sb, " AND c.id IN (SELECT l.call_ref FROM legs l WHERE l.sport=:port OR"
-                    " l.dport=:port)");
-    if (f->user_agent)
-        sb_add(&sb, " AND c.id IN (SELECT l.call_ref FROM legs l WHERE"
-                    " instr(lower(l.user_agent),lower(:ua))>0 OR"
-                    " instr(lower(l.server),lower(:ua))>0)");
+    /* leg columns: a set of calls when few legs match, else a test per call */
+    struct sqlbuf lp[3];
+    unsigned nlp = 0;
+    if (f->addr[0] || f->port) {
+        struct sqlbuf *b = &lp[nlp++];
+        b->n = 0, b->over = false, b->b[0] = '\0';
+        if (f->addr[0] && f->port)
+            sb_add(b, "((l.src=:addr AND l.sport=:port) OR (l.dst=:addr AND l.dport=:port))");
+        else if (f->addr[0])
+            sb_add(b, "(l.src=:addr OR l.dst=:addr)");
+        else
+            sb_add(b, "(l.sport=:port OR l.dport=:port)");
+    }
+    if (f->user_agent) {
+        struct sqlbuf *b = &lp[nlp++];
+        b->n = 0, b->over = false, b->b[0] = '\0';
+        sb_add(b, "(instr(lower(l.user_agent),lower(:ua))>0 OR instr(lower(l.server),lower(:ua))>0)");
+    }
     if (f->nfinal_status) {
+        struct sqlbuf *b = &lp[nlp++];
         bool none = false;
         for (unsigned i = 0; i < f->nfinal_status; i++)
             none |= f->final_status[i] == 0;
-        sb_add(&sb, " AND c.id IN (SELECT l.call_ref FROM legs l WHERE (1");
-        sb_in(&sb, "l.final_status", "fs", f->nfinal_status);
-        sb_add(&sb, none ? " OR l.final_status IS NULL)" : ")");
+        b->n = 0, b->over = false, b->b[0] = '\0';
+        sb_add(b, "((1");
+        sb_in(b, "l.final_status", "fs", f->nfinal_status);
+        sb_add(b, none ? " OR l.final_status IS NULL)" : ")");
         if (f->trunk_id)
-            sb_add(&sb, " AND " LEG_ON_TRUNK);
+            sb_add(b, " AND " LEG_ON_TRUNK);
+        sb_add(b, ")");
+    }
+    for (unsigned i = 0; i < nlp; i++) {
+        if (lp[i].over)
+            return ST_ERR_SQL;
+        int small = leg_set_first(q, f, tl, tp, lp[i].b, f->limit ? f->limit : 1);
+        if (small < 0)
+            return ST_ERR_SQL;
+        /* the walk names legs(call_ref): without statistics the planner
+         * would take a leg column's index and scan it for every call */
+        sb_add(&sb, small ? " AND c.id IN (SELECT l.call_ref FROM legs l WHERE "
+                          : " AND EXISTS(SELECT 1 FROM legs l INDEXED BY legs_call WHERE"
+                            " l.call_ref=c.id AND ");
+        sb_add(&sb, lp[i].b);
         sb_add(&sb, ")");
     }
     if (f->site)
@@ -438,18 +512,11 @@ int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, voi
     bind_t(s, ":caller_rev_end", end[0]);
     bind_t(s, ":callee_rev", rev[1]);
     bind_t(s, ":callee_rev_end", end[1]);
-    bind_t(s, ":tl", tl);
-    bind_t(s, ":tp", tp);
     if (f->site)
         bind_t(s, ":site", f->site);
     bind_list(s, "dir", f->direction, f->ndirection);
     bind_list(s, "oc", f->outcome, f->noutcome);
     bind_list(s, "fside", f->failure_side, f->nfailure_side);
-    for (unsigned i = 0; i < f->nfinal_status; i++) {
-        char name[16];
-        snprintf(name, sizeof name, ":fs%u", i);
-        bind_i(s, name, f->final_status[i]);
-    }
     if (f->number_digits[0]) {
         /* the last (up to) 7 digits, reversed, and the end of their range */
         const char *d = f->number_digits;
@@ -464,12 +531,7 @@ int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, voi
         bind_t(s, ":nu", f->number_user);
     if (f->call_id)
         bind_t(s, ":cid", f->call_id);
-    if (f->addr[0])
-        bind_t(s, ":addr", f->addr);
-    if (f->port)
-        bind_i(s, ":port", f->port);
-    if (f->user_agent)
-        bind_t(s, ":ua", f->user_agent);
+    bind_leg_cols(s, f, tl, tp);
     bind_d(s, ":min_mos", f->min_mos);
     bind_d(s, ":max_mos", f->max_mos);
     bind_i(s, ":min_pdd", f->min_pdd_ms);

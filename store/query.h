@@ -86,6 +86,12 @@ struct stq_call_filter {
     uint32_t limit;                  /* 1..TS_API_PAGE_MAX */
 };
 
+/* How call-list filters on leg columns run: chosen per request from the
+ * newest legs (AUTO), or, for tests, always collecting the matching legs'
+ * calls first (SET) or always testing each call's legs (WALK). */
+enum stq_leg_way { STQ_LEG_AUTO = 0, STQ_LEG_SET, STQ_LEG_WALK };
+void stq_set_leg_way(struct stq *q, enum stq_leg_way way);
+
 /* Up to f->limit calls, fn per row; next->valid when more rows follow.
  * ST_OK, ST_ERR_NOT_FOUND (unknown trunk_id), ST_ERR_SQL. */
 int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, void *ctx,

@@ -901,6 +901,114 @@ static void test_links_upgrade(void **state)
     stq_close(qy);
 }
 
+/* ---- call-list filters on leg columns ---- */
+
+struct id_sum {
+    int64_t n, sum;
+};
+
+static int sum_ids(void *ctx, const struct stq_cell *c, size_t n)
+{
+    struct id_sum *s = ctx;
+    if (n && c[0].type == STQ_INT) {
+        s->n++;
+        s->sum += c[0].i;
+    }
+    return 0;
+}
+
+/* The calls of a filter, counted and summed, with the matching legs' calls
+ * collected first, every call tested, and the way the query picks. */
+static void leg_filter_case(const char *db, struct stq *qy, struct stq_call_filter *f,
+                            const char *ref_where)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT count(DISTINCT call_ref) FROM legs l WHERE %s", ref_where);
+    int64_t want_n = raw_scalar(db, sql);
+    snprintf(sql, sizeof sql, "SELECT total(DISTINCT call_ref) FROM legs l WHERE %s", ref_where);
+    int64_t want_sum = raw_scalar(db, sql);
+    assert_true(want_n > 0);
+    const enum stq_leg_way way[] = { STQ_LEG_SET, STQ_LEG_WALK, STQ_LEG_AUTO };
+    for (size_t i = 0; i < sizeof way / sizeof way[0]; i++) {
+        stq_set_leg_way(qy, way[i]);
+        struct id_sum got = { 0, 0 };
+        struct stq_cursor next;
+        f->limit = 500;
+        assert_int_equal(stq_calls(qy, f, sum_ids, &got, &next), ST_OK);
+        if (got.n != want_n || got.sum != want_sum)
+            print_error("%s (way %d): %lld calls, want %lld\n", ref_where, (int)way[i],
+                        (long long)got.n, (long long)want_n);
+        assert_int_equal(got.n, want_n);
+        assert_int_equal(got.sum, want_sum);
+        assert_false(next.valid);
+    }
+}
+
+static void test_leg_filters(void **state)
+{
+    (void)state;
+    char db[300], err[256];
+    struct st_writer *w = fresh_writer(db, sizeof db, "legfilter.db");
+    static const uint16_t status[] = { 200, 486, 503, 0, 200, 404 };
+    static const char *const ua[] = { "EdgeSBC/1.2", "PBX 9", "edgesbc-lite", "" };
+    for (uint64_t i = 0; i < 300; i++) {
+        struct calls_leg legs[2];
+        memset(legs, 0, sizeof legs);
+        for (unsigned k = 0; k < 2; k++) {
+            struct calls_leg *l = &legs[k];
+            snprintf(l->call_id, sizeof l->call_id, "lf%llu-%u@x", (unsigned long long)i, k);
+            l->invite_ns = T0 + i * NS + k;
+            l->final_status = status[(i * 7 + k * 3) % 6];
+            l->ev_linked_to = -1;
+            l->src.family = l->dst.family = 4;
+            l->src.a[0] = l->dst.a[0] = 10;
+            l->src.a[3] = (uint8_t)(1 + (i + k) % 5);
+            l->dst.a[3] = (uint8_t)(1 + (i * 3 + k) % 7);
+            l->sport = (uint16_t)(5060 + (i % 3));
+            l->dport = 5060;
+            snprintf(l->user_agent, sizeof l->user_agent, "%s", ua[(i + k) % 4]);
+            snprintf(l->server, sizeof l->server, "%s", ua[(i * 5 + k) % 4]);
+        }
+        struct calls_call c;
+        memset(&c, 0, sizeof c);
+        c.id = i + 1;
+        c.start_ns = T0 + i * NS;
+        c.nlegs = 2;
+        c.legs = legs;
+        st_writer_call(w, &c);
+    }
+    st_writer_close(w);
+    struct stq *qy = stq_open(db, err, sizeof err);
+    assert_non_null(qy);
+    struct stq_call_filter f;
+    memset(&f, 0, sizeof f);
+    f.desc = true;
+    f.final_status[0] = 503;
+    f.final_status[1] = 0;
+    f.nfinal_status = 2;
+    leg_filter_case(db, qy, &f, "l.final_status=503 OR l.final_status IS NULL");
+    memset(&f, 0, sizeof f);
+    snprintf(f.addr, sizeof f.addr, "10.0.0.3");
+    leg_filter_case(db, qy, &f, "l.src='10.0.0.3' OR l.dst='10.0.0.3'");
+    f.port = 5061;
+    leg_filter_case(db, qy, &f, "(l.src='10.0.0.3' AND l.sport=5061) OR (l.dst='10.0.0.3' AND"
+                                " l.dport=5061)");
+    memset(&f, 0, sizeof f);
+    f.port = 5062;
+    leg_filter_case(db, qy, &f, "l.sport=5062 OR l.dport=5062");
+    memset(&f, 0, sizeof f);
+    f.user_agent = "EDGESBC";
+    leg_filter_case(db, qy, &f, "instr(lower(l.user_agent),'edgesbc') OR"
+                                " instr(lower(l.server),'edgesbc')");
+    /* two leg filters at once, each its own way */
+    f.final_status[0] = 486;
+    f.nfinal_status = 1;
+    leg_filter_case(db, qy, &f, "(instr(lower(l.user_agent),'edgesbc') OR"
+                                " instr(lower(l.server),'edgesbc')) AND l.call_ref IN (SELECT"
+                                " call_ref FROM legs WHERE final_status=486)");
+    stq_close(qy);
+}
+
 /* ---- queue and batching ---- */
 
 static void queue_case(uint32_t n, uint64_t expect_dropped)
@@ -1465,6 +1573,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_link_ids_reused),
         cmocka_unit_test(test_metachars),
         cmocka_unit_test(test_live_snapshots),
+        cmocka_unit_test(test_leg_filters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
