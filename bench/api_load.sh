@@ -131,6 +131,7 @@ run active "/active?limit=1"
 run alerts-open "/alerts?state=firing,pending&limit=5"
 run kpis-all "/kpis"
 run kpis-24h "/kpis?from=$day_from&to=$((last_ms + 60000))"
+run kpis-7d "/kpis?from=$((last_ms + 60000 - 7 * 86400000))&to=$((last_ms + 60000))"
 # Calls list and its filters
 run calls "/calls?limit=50"
 run calls-outcome "/calls?outcome=failed&limit=50"
@@ -155,6 +156,7 @@ run call-message "/calls/1/messages/1" "$work/message.lua" "/calls/ID/messages/1
 run trunk "/trunks/$trunk"
 run trunk-kpis-all "/trunks/$trunk/kpis"
 run trunk-kpis-24h "/trunks/$trunk/kpis?from=$day_from&to=$((last_ms + 60000))"
+run checklist "/trunks/$trunk/checklist"
 # Alerts page, sites, topology
 run alerts "/alerts?state=firing,pending,resolved&limit=500"
 run sites "/sites"

@@ -91,6 +91,12 @@ struct stq_call_filter {
  * calls first (SET) or always testing each call's legs (WALK). */
 enum stq_leg_way { STQ_LEG_AUTO = 0, STQ_LEG_SET, STQ_LEG_WALK };
 void stq_set_leg_way(struct stq *q, enum stq_leg_way way);
+/* How the overview series (stq_kpis with trunk 0, stq_site_kpis) runs:
+ * chosen by the calls in the range (AUTO), or, for tests, always a sweep
+ * over the calls (SWEEP: the exact peak of concurrent calls) or always the
+ * per-minute rollup (ROLLUP: the most calls up during a minute). */
+enum stq_series_way { STQ_SERIES_AUTO = 0, STQ_SERIES_SWEEP, STQ_SERIES_ROLLUP };
+void stq_set_series_way(struct stq *q, enum stq_series_way way);
 
 /* Up to f->limit calls, fn per row; next->valid when more rows follow.
  * ST_OK, ST_ERR_NOT_FOUND (unknown trunk_id), ST_ERR_SQL. */

@@ -447,6 +447,79 @@ static const char SCHEMA_V15[] =
     "CREATE TRIGGER failure_sums_call_upd1 AFTER UPDATE OF id, outcome, failure_side ON calls"
     " BEGIN " FS_ADD("NEW.id") " END;";
 
+/* Version 16: what the overview and /stats counted over every call.
+ * call_minutes holds, per minute of a call's start and site ('' for none),
+ * the overview series' sums (calls ended or not, outcomes, PDD, ACD and MOS
+ * sums with counts) and, for its concurrency, how many calls started in the
+ * minute (calls) and how many ended in it (ends, at the minute of
+ * coalesce(end, start)): the calls up at some time of minute m are the
+ * starts up to m less the ends before m. row_counts holds the rows of the
+ * four tables /stats counts. Both are kept by triggers, like v15's. PDD is
+ * an integer sum (exact under any order of adds and removes); durations
+ * and MOS are REAL sums. legs(dst, dport) lets the call list's address
+ * filter find a leg by either end without a scan. On 10 M calls the step
+ * reads every call twice (by start, and sorted by end) and sorts the legs
+ * once for the index. */
+#define CM_OPEN(C) "coalesce(" C ".outcome IN ('in_progress','pending'),0)"
+#define CM_IS(C, O) "coalesce(" C ".outcome='" O "',0)"
+#define CM_ENDED(C, X) "CASE WHEN NOT " CM_OPEN(C) " THEN " X " END"
+#define CM_ANS(C, X) "CASE WHEN " CM_IS(C, "answered") " THEN " X " END"
+#define CM_END_NS(C) "max(coalesce(" C ".\"end\"," C ".start)," C ".start)"
+/* the sums of one call at its start minute, as columns after minute, site;
+ * each term S X ")" with S "(" (add), "-(" (take away) or "sum(" */
+#define CM_SUMS(C, S)                                                                          \
+    S "1), " S "NOT " CM_OPEN(C) "), " S CM_IS(C, "answered") "), " S CM_IS(C, "busy") "), "  \
+    S CM_IS(C, "rejected") "), " S CM_IS(C, "cancelled") "), " S CM_IS(C, "failed") "), "      \
+    S CM_IS(C, "timeout") "), " S "coalesce(" CM_ENDED(C, C ".pdd_ms") ",0)), "               \
+    S CM_ENDED(C, C ".pdd_ms") " IS NOT NULL), " S "coalesce(" CM_ENDED(C, CM_ANS(C, C         \
+    ".duration_s")) ",0)), " S CM_ENDED(C, CM_ANS(C, C ".duration_s")) " IS NOT NULL), "       \
+    S "coalesce(" CM_ENDED(C, C ".mos") ",0)), " S CM_ENDED(C, C ".mos") " IS NOT NULL)"
+#define CM_MINUTE(X) "((" X ")/60000000000*60000000000)"
+#define CM_COLS                                                                                \
+    "minute, site, calls, attempts, answered, busy, rejected, cancelled, failed, timeouts,"    \
+    " pdd_sum, pdd_n, dur_sum, dur_n, mos_sum, mos_n, ends"
+#define CM_ONE(C, S)                                                                           \
+    "INSERT INTO call_minutes(" CM_COLS ") VALUES(" CM_MINUTE(C ".start") ","                 \
+    " coalesce(" C ".site,''), " CM_SUMS(C, S) ", 0) ON CONFLICT DO UPDATE SET"                \
+    " calls=calls+excluded.calls, attempts=attempts+excluded.attempts,"                       \
+    " answered=answered+excluded.answered, busy=busy+excluded.busy,"                          \
+    " rejected=rejected+excluded.rejected, cancelled=cancelled+excluded.cancelled,"           \
+    " failed=failed+excluded.failed, timeouts=timeouts+excluded.timeouts,"                    \
+    " pdd_sum=pdd_sum+excluded.pdd_sum, pdd_n=pdd_n+excluded.pdd_n,"                          \
+    " dur_sum=dur_sum+excluded.dur_sum, dur_n=dur_n+excluded.dur_n,"                          \
+    " mos_sum=mos_sum+excluded.mos_sum, mos_n=mos_n+excluded.mos_n;"                          \
+    "INSERT INTO call_minutes(" CM_COLS ") VALUES(" CM_MINUTE(CM_END_NS(C)) ","               \
+    " coalesce(" C ".site,''), 0,0,0,0,0,0,0,0,0,0,0,0,0,0, " S "1))"                         \
+    " ON CONFLICT DO UPDATE SET ends=ends+excluded.ends;"
+#define RC_TRIGGERS(T)                                                                         \
+    "CREATE TRIGGER row_counts_" T "_ins AFTER INSERT ON " T " BEGIN UPDATE row_counts"       \
+    " SET n=n+1 WHERE tbl='" T "'; END;"                                                       \
+    "CREATE TRIGGER row_counts_" T "_del AFTER DELETE ON " T " BEGIN UPDATE row_counts"       \
+    " SET n=n-1 WHERE tbl='" T "'; END;"
+static const char SCHEMA_V16[] =
+    "CREATE TABLE call_minutes(minute INTEGER NOT NULL, site TEXT NOT NULL,"
+    " calls INTEGER NOT NULL, attempts INTEGER NOT NULL, answered INTEGER NOT NULL,"
+    " busy INTEGER NOT NULL, rejected INTEGER NOT NULL, cancelled INTEGER NOT NULL,"
+    " failed INTEGER NOT NULL, timeouts INTEGER NOT NULL, pdd_sum INTEGER NOT NULL,"
+    " pdd_n INTEGER NOT NULL, dur_sum REAL NOT NULL, dur_n INTEGER NOT NULL,"
+    " mos_sum REAL NOT NULL, mos_n INTEGER NOT NULL, ends INTEGER NOT NULL,"
+    " PRIMARY KEY(minute, site)) WITHOUT ROWID;"
+    "INSERT INTO call_minutes(" CM_COLS ") SELECT " CM_MINUTE("c.start") ", coalesce(c.site,''),"
+    " " CM_SUMS("c", "sum(") ", 0 FROM calls c GROUP BY 1, 2;"
+    "INSERT INTO call_minutes(" CM_COLS ") SELECT " CM_MINUTE(CM_END_NS("c")) ","
+    " coalesce(c.site,''), 0,0,0,0,0,0,0,0,0,0,0,0,0,0, count(*) FROM calls c WHERE true"
+    " GROUP BY 1, 2 ON CONFLICT DO UPDATE SET ends=ends+excluded.ends;"
+    "CREATE TRIGGER call_minutes_ins AFTER INSERT ON calls BEGIN " CM_ONE("NEW", "(") " END;"
+    "CREATE TRIGGER call_minutes_del AFTER DELETE ON calls BEGIN " CM_ONE("OLD", "-(") " END;"
+    "CREATE TRIGGER call_minutes_upd AFTER UPDATE OF start, \"end\", outcome, pdd_ms, duration_s,"
+    " mos, site ON calls BEGIN " CM_ONE("OLD", "-(") " " CM_ONE("NEW", "(") " END;"
+    "CREATE TABLE row_counts(tbl TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO row_counts SELECT 'calls', count(*) FROM calls UNION ALL SELECT 'legs',"
+    " count(*) FROM legs UNION ALL SELECT 'sip_messages', count(*) FROM sip_messages UNION ALL"
+    " SELECT 'rtp_streams', count(*) FROM rtp_streams;"
+    RC_TRIGGERS("calls") RC_TRIGGERS("legs") RC_TRIGGERS("sip_messages") RC_TRIGGERS("rtp_streams")
+    "CREATE INDEX legs_dst ON legs(dst, dport);";
+
 const char *st_schema_step(int version)
 {
     switch (version) {
@@ -480,6 +553,8 @@ const char *st_schema_step(int version)
         return SCHEMA_V14;
     case 15:
         return SCHEMA_V15;
+    case 16:
+        return SCHEMA_V16;
     default:
         return NULL;
     }

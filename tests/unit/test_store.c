@@ -350,6 +350,17 @@ static int64_t raw_scalar(const char *db, const char *sql)
     "DROP TRIGGER failure_sums_call_upd1;" \
     "DROP TABLE leg_sums; DROP TABLE failure_sums; DROP INDEX legs_src_dst_outcome;"
 
+/* Back from v16: the overview's per-minute rollup, the row counts, their
+ * triggers and legs(dst, dport) go. */
+#define V16_DOWN \
+    "DROP TRIGGER call_minutes_ins; DROP TRIGGER call_minutes_del;" \
+    "DROP TRIGGER call_minutes_upd; DROP TABLE call_minutes;" \
+    "DROP TRIGGER row_counts_calls_ins; DROP TRIGGER row_counts_calls_del;" \
+    "DROP TRIGGER row_counts_legs_ins; DROP TRIGGER row_counts_legs_del;" \
+    "DROP TRIGGER row_counts_sip_messages_ins; DROP TRIGGER row_counts_sip_messages_del;" \
+    "DROP TRIGGER row_counts_rtp_streams_ins; DROP TRIGGER row_counts_rtp_streams_del;" \
+    "DROP TABLE row_counts; DROP INDEX legs_dst;"
+
 /* serve only reads: st_db_upgrade() brings a v4 database (narrow
  * legs_src_dst) to the current schema first, and leaves a current, a newer
  * and an empty file as they are. */
@@ -361,7 +372,7 @@ static void test_upgrade_for_readers(void **state)
     st_writer_close(w);
     assert_int_equal(raw_scalar(db, "SELECT count(*) FROM pragma_index_info('legs_src_dst')"), 10);
     struct st_db *d = st_db_open_raw(db, err, sizeof err);
-    assert_int_equal(st_db_exec(d, V15_DOWN "DROP INDEX legs_src_dst;"
+    assert_int_equal(st_db_exec(d, V16_DOWN V15_DOWN "DROP INDEX legs_src_dst;"
                                    "CREATE INDEX legs_src_dst ON legs(src, dst, mos);"
                                    "DROP TABLE sip_links;" /* and v6 */
                                    "DROP TABLE live_legs; DROP TABLE live_state;" /* v7 */
@@ -553,6 +564,44 @@ static void test_migrate_v3(void **state)
 
 /* leg_sums (schema v15, kept by triggers) equals the same sums computed
  * from the legs now: every group's difference is zero. */
+/* call_minutes and row_counts (schema v16, kept by triggers) equal the
+ * same sums and counts over the rows. */
+static void assert_call_minutes(const char *db)
+{
+    assert_int_equal(
+        q(db, "SELECT count(*) FROM (SELECT sum(n) n, sum(at) at, sum(an) an, sum(bu) bu,"
+              " sum(re) re, sum(ca) ca, sum(fa) fa, sum(ti) ti, sum(p) p, sum(pn) pn,"
+              " total(d) d, sum(dn) dn, total(ms) ms, sum(mn) mn, sum(e) e FROM ("
+              "SELECT minute m, site s, calls n, attempts at, answered an, busy bu,"
+              " rejected re, cancelled ca, failed fa, timeouts ti, pdd_sum p, pdd_n pn,"
+              " dur_sum d, dur_n dn, mos_sum ms, mos_n mn, ends e FROM call_minutes UNION ALL"
+              " SELECT start/60000000000*60000000000, ifnull(site,''), -1,"
+              " -(ifnull(outcome,'') NOT IN ('in_progress','pending')),"
+              " -(ifnull(outcome,'')='answered'), -(ifnull(outcome,'')='busy'),"
+              " -(ifnull(outcome,'')='rejected'), -(ifnull(outcome,'')='cancelled'),"
+              " -(ifnull(outcome,'')='failed'), -(ifnull(outcome,'')='timeout'),"
+              " -iif(ifnull(outcome,'') IN ('in_progress','pending'), 0, ifnull(pdd_ms,0)),"
+              " -(ifnull(outcome,'') NOT IN ('in_progress','pending') AND pdd_ms IS NOT NULL),"
+              " -iif(ifnull(outcome,'')='answered', ifnull(duration_s,0), 0),"
+              " -(ifnull(outcome,'')='answered' AND duration_s IS NOT NULL),"
+              " -iif(ifnull(outcome,'') IN ('in_progress','pending'), 0, ifnull(mos,0)),"
+              " -(ifnull(outcome,'') NOT IN ('in_progress','pending') AND mos IS NOT NULL), 0"
+              " FROM calls UNION ALL"
+              " SELECT max(ifnull(\"end\",start),start)/60000000000*60000000000,"
+              " ifnull(site,''), 0,0,0,0,0,0,0,0,0,0,0,0,0,0,-1 FROM calls)"
+              " GROUP BY m, s) WHERE n<>0 OR at<>0 OR an<>0 OR bu<>0 OR re<>0 OR ca<>0 OR"
+              " fa<>0 OR ti<>0 OR p<>0 OR pn<>0 OR abs(d)>1e-6 OR dn<>0 OR abs(ms)>1e-6 OR"
+              " mn<>0 OR e<>0"),
+        0);
+    assert_int_equal(q(db, "SELECT count(*) FROM row_counts WHERE n<>CASE tbl"
+                           " WHEN 'calls' THEN (SELECT count(*) FROM calls)"
+                           " WHEN 'legs' THEN (SELECT count(*) FROM legs)"
+                           " WHEN 'sip_messages' THEN (SELECT count(*) FROM sip_messages)"
+                           " WHEN 'rtp_streams' THEN (SELECT count(*) FROM rtp_streams) END"),
+                     0);
+    assert_int_equal(q(db, "SELECT count(*) FROM row_counts"), 4);
+}
+
 static void assert_leg_sums(const char *db)
 {
     assert_int_equal(
@@ -612,6 +661,7 @@ static void test_stream_after_leg(void **state)
     assert_int_equal(q(db, "SELECT count(*) FROM calls WHERE tracker_id=2 AND mos IS NULL"), 1);
     assert_int_equal(q(db, "SELECT count(*) FROM legs WHERE leg_ref=6 AND mos IS NULL"), 1);
     assert_leg_sums(db);
+    assert_call_minutes(db);
     /* every field */
     assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams WHERE leg_ref=5 AND src='10.0.0.7' "
                            "AND sport=40000 AND dst='10.0.0.8' AND dport=40002 AND "
@@ -721,6 +771,7 @@ static void test_call_merged(void **state)
     assert_int_equal(q(db, "SELECT count(*) FROM calls c JOIN legs l ON l.call_ref=c.id "
                            "WHERE c.tracker_id=3 AND l.leg_ref=13 AND l.idx=0"), 1);
     assert_leg_sums(db);
+    assert_call_minutes(db);
 }
 
 static void test_stream_before_leg(void **state)
@@ -857,7 +908,7 @@ static void test_links_upgrade(void **state)
     /* back to v5: the links in the column, no sip_links */
     struct st_db *d = st_db_open_raw(db, err, sizeof err);
     assert_non_null(d);
-    assert_int_equal(st_db_exec(d, V15_DOWN
+    assert_int_equal(st_db_exec(d, V16_DOWN V15_DOWN
                                    "UPDATE sip_messages SET leg_id=(SELECT leg_id FROM sip_links "
                                    "WHERE msg_id=sip_messages.id);"
                                    "DROP TABLE sip_links;"
@@ -1009,6 +1060,140 @@ static void test_leg_filters(void **state)
     stq_close(qy);
 }
 
+/* ---- the overview series: sweep and per-minute rollup ---- */
+
+#define OV_MAX 256
+struct ov_rows {
+    size_t n;
+    struct stq_cell c[OV_MAX][14];
+};
+
+static int ov_row(void *ctx, const struct stq_cell *c, size_t n)
+{
+    struct ov_rows *r = ctx;
+    assert_int_equal(n, 14);
+    assert_true(r->n < OV_MAX);
+    memcpy(r->c[r->n++], c, sizeof r->c[0]);
+    return 0;
+}
+
+/* The series both ways: the same counts and means; the rollup's
+ * concurrency the most calls up during a minute of the bucket (SQL over
+ * the rows), at least the sweep's peak. */
+static void ov_case(const char *db, struct stq *qy, const char *site, int64_t from, int64_t to,
+                    int64_t bucket)
+{
+    struct ov_rows *sw = calloc(1, sizeof *sw), *ro = calloc(1, sizeof *ro);
+    assert_non_null(sw);
+    assert_non_null(ro);
+    stq_set_series_way(qy, STQ_SERIES_SWEEP);
+    assert_int_equal(site ? stq_site_kpis(qy, site, from, to, bucket, ov_row, sw)
+                          : stq_kpis(qy, 0, from, to, bucket, ov_row, sw), ST_OK);
+    stq_set_series_way(qy, STQ_SERIES_ROLLUP);
+    assert_int_equal(site ? stq_site_kpis(qy, site, from, to, bucket, ov_row, ro)
+                          : stq_kpis(qy, 0, from, to, bucket, ov_row, ro), ST_OK);
+    assert_int_equal(sw->n, ro->n);
+    assert_true(sw->n > 0);
+    int64_t attempts = 0;
+    for (size_t i = 0; i < sw->n; i++) {
+        for (size_t k = 0; k < 14; k++) {
+            const struct stq_cell *a = &sw->c[i][k], *b = &ro->c[i][k];
+            assert_string_equal(a->name, b->name);
+            if (strcmp(a->name, "concurrent") == 0)
+                continue;
+            assert_int_equal(a->type, b->type);
+            if (a->type == STQ_INT)
+                assert_int_equal(a->i, b->i);
+            else if (a->type == STQ_REAL)
+                assert_true(a->d - b->d < 1e-9 * (1 + a->d) && b->d - a->d < 1e-9 * (1 + a->d));
+        }
+        attempts += sw->c[i][1].i;
+        int64_t t = from + (int64_t)i * bucket, e = t + bucket < to ? t + bucket : to;
+        char sql[700];
+        snprintf(sql, sizeof sql,
+                 "WITH RECURSIVE m(x) AS (SELECT %lld UNION ALL SELECT x+60000000000 FROM m"
+                 " WHERE x+60000000000 < %lld) SELECT ifnull(max((SELECT count(*) FROM calls"
+                 " WHERE start/60000000000*60000000000 <= x AND"
+                 " max(ifnull(\"end\",start),start)/60000000000*60000000000 >= x%s%s%s)),0)"
+                 " FROM m",
+                 (long long)(t / 60000000000ll * 60000000000ll), (long long)e,
+                 site ? " AND site='" : "", site ? site : "", site ? "'" : "");
+        int64_t want = q(db, sql);
+        const struct stq_cell *cs = &sw->c[i][12], *cr = &ro->c[i][12];
+        assert_string_equal(cr->name, "concurrent");
+        if (cr->i != want)
+            print_error("bucket %zu: rollup concurrency %lld, want %lld\n", i, (long long)cr->i,
+                        (long long)want);
+        assert_int_equal(cr->i, want);
+        assert_true(cr->i >= cs->i);
+    }
+    assert_true(attempts > 0);
+    stq_set_series_way(qy, STQ_SERIES_AUTO);
+    free(sw);
+    free(ro);
+}
+
+static void test_overview_rollup(void **state)
+{
+    (void)state;
+    char db[300], err[256];
+    struct st_writer *w = fresh_writer(db, sizeof db, "overview.db");
+    static const uint8_t oc[] = { CALLS_ANSWERED, CALLS_BUSY, CALLS_ANSWERED, CALLS_FAILED,
+                                  CALLS_IN_PROGRESS, CALLS_CANCELLED, CALLS_TIMEOUT,
+                                  CALLS_REJECTED, CALLS_ANSWERED };
+    for (uint64_t i = 0; i < 400; i++) {
+        struct calls_leg leg;
+        memset(&leg, 0, sizeof leg);
+        snprintf(leg.call_id, sizeof leg.call_id, "ov%llu@x", (unsigned long long)i);
+        uint64_t start = T0 + i * 7 * NS + (i % 5) * 130 * NS;
+        leg.invite_ns = start;
+        leg.ev_linked_to = -1;
+        leg.outcome = oc[i % 9];
+        if (leg.outcome == CALLS_ANSWERED) {
+            leg.answer_ns = start + 2 * NS;
+            leg.end_ns = start + (20 + i % 200) * NS;
+            leg.final_status = 200;
+        } else if (leg.outcome != CALLS_IN_PROGRESS) {
+            leg.end_ns = start + (i % 3) * NS;
+            leg.final_status = 486;
+        }
+        struct calls_call c;
+        memset(&c, 0, sizeof c);
+        c.id = i + 1;
+        c.start_ns = start;
+        c.outcome = leg.outcome;
+        c.pdd_ms = i % 4 ? (int64_t)(800 + i) : -1;
+        c.duration_s = leg.outcome == CALLS_ANSWERED ? (double)(18 + i % 200) + 0.25 : 0;
+        snprintf(c.site, sizeof c.site, "%s", i % 3 ? "fra" : "ber");
+        c.nlegs = 1;
+        c.legs = &leg;
+        st_writer_call(w, &c);
+    }
+    st_writer_close(w);
+    /* MOS arrives later, a call goes, one is moved: the update and delete
+     * triggers */
+    struct st_db *d = st_db_open_raw(db, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(st_db_exec(d, "UPDATE calls SET mos=3.5+(id%10)/10.0 WHERE id%3=0;"
+                                   "DELETE FROM calls WHERE id IN (7, 8, 200);"
+                                   "UPDATE calls SET start=start+90000000000, site='ber'"
+                                   " WHERE id=11;", err, sizeof err), ST_OK);
+    st_db_close(d);
+    assert_call_minutes(db);
+    int64_t first = q(db, "SELECT min(start) FROM calls"), last = q(db, "SELECT max(start) FROM calls");
+    int64_t m0 = first / 60000000000ll * 60000000000ll, end = last + 120 * (int64_t)NS;
+    struct stq *qy = stq_open(db, err, sizeof err);
+    assert_non_null(qy);
+    ov_case(db, qy, NULL, m0, end, 300 * (int64_t)NS);           /* whole minutes */
+    ov_case(db, qy, NULL, m0 + 17 * (int64_t)NS, end, 300 * (int64_t)NS); /* edges inside */
+    ov_case(db, qy, NULL, m0 + 600 * (int64_t)NS, end - 900 * (int64_t)NS,
+            60 * (int64_t)NS); /* level carried in, calls up at the end */
+    ov_case(db, qy, NULL, m0 + 5 * (int64_t)NS, end, 30 * (int64_t)NS);
+    ov_case(db, qy, "fra", m0, end, 600 * (int64_t)NS);
+    ov_case(db, qy, "ber", m0 + 33 * (int64_t)NS, end, 120 * (int64_t)NS);
+    stq_close(qy);
+}
+
 /* ---- queue and batching ---- */
 
 static void queue_case(uint32_t n, uint64_t expect_dropped)
@@ -1102,6 +1287,7 @@ static void test_retention_days(void **state)
     assert_int_equal(q(db, "SELECT count(*) FROM sip_messages"), 5);
     assert_int_equal(q(db, "SELECT count(DISTINCT msg_id) FROM sip_links"), 5);
     assert_leg_sums(db);
+    assert_call_minutes(db);
     char ok[16];
     qtext(db, "PRAGMA integrity_check", ok, sizeof ok);
     assert_string_equal(ok, "ok");
@@ -1183,6 +1369,7 @@ static void test_reanalysis(void **state)
     assert_int_equal(q(db, "SELECT count(*) FROM captures"), 2);
     assert_int_equal(q(db, "SELECT count(*) FROM calls"), 4);
     assert_leg_sums(db);
+    assert_call_minutes(db);
 }
 
 /* A capture analysed again in the same session takes its rows away,
@@ -1574,6 +1761,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_metachars),
         cmocka_unit_test(test_live_snapshots),
         cmocka_unit_test(test_leg_filters),
+        cmocka_unit_test(test_overview_rollup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
