@@ -341,7 +341,9 @@ int cmd_analyze(int argc, char **argv)
     struct st_writer *w = NULL;
     if (db_path) {
         char err[512];
-        w = st_writer_open(db_path, NULL, err, sizeof err);
+        /* a file waits for the writer rather than losing records */
+        struct st_options so = { .wait_when_full = true };
+        w = st_writer_open(db_path, &so, err, sizeof err);
         if (!w) {
             fprintf(stderr, "trunkscope analyze: %s\n", err);
             free(acfg);

@@ -159,12 +159,23 @@ static bool write_sip(struct st_writer *w, struct rec *r)
     return true;
 }
 
+/* The filter bit of leg_ref, set when set (never cleared: a set bit only
+ * costs the adopting UPDATE that finds nothing). */
+static bool pending_ref(struct st_writer *w, uint64_t leg_ref, bool set)
+{
+    uint64_t h = leg_ref * 0x9e3779b97f4a7c15ull;
+    uint64_t *word = &w->pending_refs[(h >> 32) % PENDING_REF_WORDS], bit = 1ull << (h >> 58);
+    if (set)
+        *word |= bit;
+    return (*word & bit) != 0;
+}
+
 /* Streams that finished before their leg was written join it now; the leg
  * and the call take the worst MOS. */
 static bool adopt_streams(struct st_writer *w, int64_t leg_id, int64_t call_ref,
                           const struct calls_leg *l)
 {
-    if (!l->leg_ref)
+    if (!l->leg_ref || !pending_ref(w, l->leg_ref, false))
         return true;
     sqlite3_stmt *s = w->s[S_ADOPT];
     b_i64(s, 1, leg_id);
@@ -360,6 +371,8 @@ static bool write_stream(struct st_writer *w, struct rec *r)
         b_text(s, 64, why);
     if (!run(w, s))
         return false;
+    if (m->leg_ref && !leg_id)
+        pending_ref(w, m->leg_ref, true);
     int64_t sid = sqlite3_last_insert_rowid(w->h);
     bool ok = true;
     for (uint32_t k = 0; k < m->nseries && m->series; k++) {

@@ -42,6 +42,8 @@ struct st_options {
     const char *sensor;       /* sensor/site name stored with captures; NULL = "" */
     bool log_losses;          /* log records not written (first at once, then at most once
                                * a minute, the rest at close); off: the caller reports them */
+    bool wait_when_full;      /* a full queue makes the producer wait instead of dropping:
+                               * for files, which lose nothing by waiting */
 };
 
 struct st_stats {

@@ -140,6 +140,8 @@ static void *writer_main(void *arg)
         w->head = w->tail = NULL;
         w->qcount = 0;
         w->qbytes = 0;
+        if (w->opt.wait_when_full)
+            pthread_cond_broadcast(&w->done_cv); /* room for a waiting producer */
         bool closing = w->closing;
         pthread_mutex_unlock(&w->mu);
 
@@ -183,6 +185,11 @@ static struct rec *rec_new(struct st_writer *w, enum rec_kind kind, size_t head,
 static bool enqueue(struct st_writer *w, struct rec *r)
 {
     pthread_mutex_lock(&w->mu);
+    while (!r->sync && w->opt.wait_when_full && w->qcount &&
+           (w->qcount >= w->opt.queue_limit || w->qbytes + r->bytes > TS_STORE_QUEUE_BYTES)) {
+        pthread_cond_signal(&w->cv); /* the writer takes the whole queue */
+        pthread_cond_wait(&w->done_cv, &w->mu);
+    }
     if (!r->sync && (w->qcount >= w->opt.queue_limit ||
                      w->qbytes + r->bytes > TS_STORE_QUEUE_BYTES)) {
         w->st.dropped_full++;
