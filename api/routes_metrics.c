@@ -207,6 +207,10 @@ static int totals_row(void *ctx, const struct stq_cell *c, size_t n)
         mb_printf(mb, "# TYPE trunkscope_stored_%s gauge\n", K[k]);
         mb_printf(mb, "trunkscope_stored_%s %lld\n", K[k], (long long)ci(cell(c, n, K[k])));
     }
+    mb_printf(mb, "# HELP trunkscope_srtp_auth_failures SRTP packets that failed to authenticate "
+                  "with their SDP's SDES keys (wrong key, tampering), over the stored streams.\n");
+    mb_printf(mb, "# TYPE trunkscope_srtp_auth_failures gauge\n");
+    mb_printf(mb, "trunkscope_srtp_auth_failures %lld\n", (long long)ci(cell(c, n, "srtp_auth_fail")));
     return 1;
 }
 

@@ -538,5 +538,13 @@
 /* First packets of a stream that get the guesses; after these the key is
  * taken to be wrong (each guess costs one HMAC). */
 #define TS_SRTP_ROC_FIRST_PACKETS 8
+/* SDES keys kept per SDP media endpoint: an offer may list alternatives,
+ * an answer names one; two cover an offer's usual AES_CM_128 _80 and _32. */
+#define TS_MEDIA_SDES_KEYS 2
+/* Streams holding SRTP decryption state at once (libsrtp2 contexts, ~1 KB
+ * once a key authenticated): SRTP on every stream of a full stream table
+ * would cost 100+ MB; the stream that got its state first loses it first
+ * (rtp.srtp_state_evicted) and keeps its header statistics only. */
+#define TS_MEDIA_SRTP_STREAMS_MAX 32768
 
 #endif

@@ -177,6 +177,10 @@
     X(RTP_AGG_EVICTED, "rtp.aggregates_evicted")                             \
     X(RTP_CAPTURE_GAPS, "rtp.capture_gaps")                                  \
     X(RTP_DTMF_EVENTS, "rtp.dtmf_events")                                    \
+    X(RTP_SRTP_DECRYPTED, "rtp.srtp_decrypted")                              \
+    X(RTP_SRTP_AUTH_FAILED, "rtp.srtp_auth_failed")                          \
+    X(RTP_SRTP_REPLAYED, "rtp.srtp_replayed")                                \
+    X(RTP_SRTP_EVICTED, "rtp.srtp_state_evicted")                            \
     X(RTCP_PACKETS, "rtcp.packets")                                          \
     X(RTCP_TRUNCATED, "rtcp.truncated")                                      \
     X(RTCP_MALFORMED, "rtcp.malformed")                                      \
@@ -187,6 +191,8 @@
     X(RTCP_BYE, "rtcp.bye")                                                  \
     X(RTCP_XR, "rtcp.xr")                                                    \
     X(RTCP_SRTCP, "rtcp.srtcp")                                              \
+    X(RTCP_SRTCP_DECRYPTED, "rtcp.srtcp_decrypted")                          \
+    X(RTCP_SRTCP_AUTH_FAILED, "rtcp.srtcp_auth_failed")                      \
     X(RTCP_SOURCES_EVICTED, "rtcp.sources_evicted")                          \
     /* endpoint quality reports (vq-rtcpxr, X-RTP-Stat) */                   \
     X(VQ_REPORTS, "vq.reports")                                              \

@@ -618,6 +618,8 @@ static void hook_sdp(void *ctx, uint64_t leg_ref, const struct sdp *s, enum sdp_
         struct media_sdp_info info;
         media_sdp_info_from(sm, &info);
         media_expect(e->media, &a, sm->port, sm->rtcp_mux, leg_ref, leg_ref, ts, &info);
+        if (info.keys.n)
+            explicit_bzero(&info.keys, sizeof info.keys); /* SDES keys: copied where used */
     }
 }
 

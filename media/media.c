@@ -45,6 +45,7 @@ void media_config_default(struct media_config *cfg)
     *cfg = (struct media_config){
         .idle_ms = 30000, .jb_ms = 60, .expect_idle_ms = 3600000,
         .max_streams = TS_MEDIA_MAX_STREAMS, .max_report = TS_MEDIA_MAX_REPORT_STREAMS,
+        .max_srtp = TS_MEDIA_SRTP_STREAMS_MAX,
         .heuristic = true, .heuristic_confirm = true,
     };
 }
@@ -62,6 +63,8 @@ struct media *media_new(const struct media_config *cfg, struct ts_stats *st)
         media_config_default(&m->cfg);
     if (!m->cfg.max_streams || m->cfg.max_streams > TS_MEDIA_MAX_STREAMS)
         m->cfg.max_streams = TS_MEDIA_MAX_STREAMS;
+    if (!m->cfg.max_srtp || m->cfg.max_srtp > TS_MEDIA_SRTP_STREAMS_MAX)
+        m->cfg.max_srtp = TS_MEDIA_SRTP_STREAMS_MAX;
     if (m->cfg.max_report > TS_MEDIA_MAX_REPORT_STREAMS)
         m->cfg.max_report = TS_MEDIA_MAX_REPORT_STREAMS;
     if (!m->cfg.idle_ms)
@@ -98,12 +101,16 @@ void media_free(struct media *m)
         while ((n = htab_oldest(&m->streams))) {
             struct mstream *s = ts_container_of(n, struct mstream, node);
             htab_remove(&m->streams, n);
+            media_srtp_drop(m, s);
             free(s->rec.series);
             free(s);
         }
         htab_cleanup(&m->streams);
     }
     free_all(&m->flows, offsetof(struct mflow, node));
+    if (m->expect.buckets)
+        while ((n = htab_oldest(&m->expect)))
+            media_expect_drop(m, ts_container_of(n, struct mexpect, node));
     free_all(&m->expect, offsetof(struct mexpect, node));
     free_all(&m->srcs, offsetof(struct msrc, node));
     free_all(&m->aggs, offsetof(struct magg, node));
@@ -112,7 +119,14 @@ void media_free(struct media *m)
         free(m->report[i].series);
     free(m->report);
     free(m->egen);
+    free(m->sx_buf);
     free(m);
+}
+
+void media_set_payload_hook(struct media *m, media_payload_fn fn, void *ctx)
+{
+    m->payload_fn = fn;
+    m->payload_ctx = ctx;
 }
 
 void media_set_sink(struct media *m, media_sink_fn fn, void *ctx)
@@ -204,6 +218,7 @@ static void stream_bind(struct media *m, struct mstream *s, struct mexpect *e, b
     s->egen[1] = m->egen[s->eslot[1]];
     s->pc.pt = -1;        /* the expectation's formats may have changed */
     s->also_dirty = true; /* and the legs naming these endpoints */
+    s->sx_check = (e && e->srtp) || s->sx; /* and the SDES keys */
 }
 
 /* The oldest stream not in use, to make room (see expect_victim). */
@@ -338,8 +353,11 @@ static void leg_also(struct media *m, struct mstream *s, const struct mexpect *x
 
 /* One RTP packet; l: the stream lookup of this packet, done or not (s NULL
  * and h 0: not yet). e, by_src: the expectation found at either end. */
+/* One RTP packet h of len bytes on the wire; pkt: the whole datagram as
+ * captured (empty for a replayed candidate, of which 16 bytes are kept). */
 static void rtp_packet(struct media *m, const struct pkt_meta *pm, const struct rtp_hdr *h,
-                       size_t len, struct mexpect *e, bool by_src, struct slook *l)
+                       struct bv pkt, size_t len, struct mexpect *e, bool by_src,
+                       struct slook *l)
 {
     struct slook own;
     if (!l) {
@@ -352,6 +370,20 @@ static void rtp_packet(struct media *m, const struct pkt_meta *pm, const struct 
     stream_bind(m, s, e, by_src);
     struct media_stream *r = &s->rec;
     uint64_t t = pm->ts_ns;
+
+    /* SRTP with SDES keys: the payload is read only once opened (the
+     * header, in clear, counts either way); without keys as before */
+    if (s->sx_check)
+        media_srtp_bind(m, s, pm);
+    bool readable = !(r->flags & MEDIA_F_SRTP) && pkt.len, failed = false;
+    struct rtp_hdr clear_h;
+    if (s->sx && !h->cut && pkt.len) {
+        struct bv clear;
+        failed = media_srtp_rtp(m, s, pkt, &clear) < 0 || rtp_parse(clear, &clear_h) != RTP_OK;
+        if (!failed)
+            h = &clear_h;
+        readable = !failed;
+    }
 
     /* Codec: the SDP of the endpoint, else the RFC 3551 static table. */
     struct pt_cache *pc = &s->pc;
@@ -421,7 +453,9 @@ static void rtp_packet(struct media *m, const struct pkt_meta *pm, const struct 
     if (!by_src && pc->unlisted)
         r->flags |= MEDIA_F_CODEC_MISMATCH;
 
-    if (event) {
+    if (readable && m->payload_fn)
+        m->payload_fn(m->payload_ctx, r->id, h->seq, h->payload);
+    if (event && !failed) {
         struct rtp_event ev;
         if (rtp_event_parse(h->payload, &ev) == RTP_OK &&
             (!s->have_event || s->last_event_ts != h->ts)) {
@@ -513,7 +547,7 @@ static bool cand_confirm(struct media *m, const struct pkt_meta *pm, const struc
             c->h.payload = bv_make(c->payload, c->plen);
             TS_INC(m->st, RTP_PACKETS);
             TS_INC(m->st, RTP_HEURISTIC);
-            rtp_packet(m, &c->pm, &c->h, c->len, NULL, false, NULL);
+            rtp_packet(m, &c->pm, &c->h, BV_NULL, c->len, NULL, false, NULL);
             free(c);
             return true;
         }
@@ -588,14 +622,14 @@ bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload, ui
                     }
                     TS_INC(m->st, RTP_PACKETS);
                     TS_INC(m->st, RTP_SIGNALLED);
-                    rtp_packet(m, pm, &h, len, s->e, s->by_src, &l);
+                    rtp_packet(m, pm, &h, payload, len, s->e, s->by_src, &l);
                     return true;
                 }
                 if (!m->cfg.heuristic || !rtp_hdr_plausible(&h))
                     return false;
                 TS_INC(m->st, RTP_PACKETS);
                 TS_INC(m->st, RTP_HEURISTIC);
-                rtp_packet(m, pm, &h, len, NULL, false, &l);
+                rtp_packet(m, pm, &h, payload, len, NULL, false, &l);
                 return true;
             }
         }
@@ -631,7 +665,7 @@ bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload, ui
         }
         TS_INC(m->st, RTP_PACKETS);
         TS_INC(m->st, RTP_SIGNALLED);
-        rtp_packet(m, pm, &h, len, e, by_src, looked ? &l : NULL);
+        rtp_packet(m, pm, &h, payload, len, e, by_src, looked ? &l : NULL);
         return true;
     }
     if (!m->cfg.heuristic || stun_message(payload))
@@ -644,7 +678,7 @@ bool media_udp(struct media *m, const struct pkt_meta *pm, struct bv payload, ui
         TS_INC(m->st, RTP_PACKETS);
         TS_INC(m->st, RTP_HEURISTIC);
         /* a confirmed candidate made the stream: look it up again */
-        rtp_packet(m, pm, &h, len, NULL, false, known ? &l : NULL);
+        rtp_packet(m, pm, &h, payload, len, NULL, false, known ? &l : NULL);
         return true;
     }
     /* RTCP multiplexed on an unsignalled stream's ports (RFC 5761), either

@@ -15,6 +15,7 @@
 #include "../common/bv.h"
 #include "../common/limits.h"
 #include "../common/stats.h"
+#include "../crypto/sdes.h"
 
 struct sdp_media;
 
@@ -28,6 +29,8 @@ struct media_config {
     uint32_t max_streams;     /* live streams, <= TS_MEDIA_MAX_STREAMS (tests use small) */
     uint32_t max_report;      /* finished streams kept, <= TS_MEDIA_MAX_REPORT_STREAMS;
                                * 0: none (a sensor: records reach the sink only) */
+    uint32_t max_srtp;        /* streams with SRTP state, <= TS_MEDIA_SRTP_STREAMS_MAX
+                               * (0: that; tests use small) */
     bool heuristic;           /* find unsignalled RTP by header heuristics (true) */
     bool heuristic_confirm;   /* ... only once a second packet continues the first (true);
                                * false: each RTP-looking datagram at once (stream-table
@@ -46,6 +49,13 @@ struct media_codec {
     char name[16];            /* encoding name, "" unknown */
 };
 
+/* The SDES keys (a=crypto, RFC 4568) an endpoint's SDP announced: the keys
+ * its sender encrypts with (section 6.1). */
+struct media_keys {
+    uint8_t n;
+    struct sdes_key k[TS_MEDIA_SDES_KEYS];
+};
+
 struct media_sdp_info {
     uint8_t ncodecs;
     struct media_codec codec[TS_MEDIA_SDP_CODECS]; /* the m= format list */
@@ -53,6 +63,7 @@ struct media_sdp_info {
     bool srtp;                /* RTP/SAVP(F) or a=crypto / fingerprint */
     bool not_rtp;             /* udptl (T.38) or TCP: packets there are not RTP */
     uint16_t rtcp_port;       /* a=rtcp, 0: port + 1 */
+    struct media_keys keys;   /* a=crypto keys that parsed (n 0: none) */
 };
 
 /* Fill info from a parsed m= section (formats, rtpmaps, direction, SRTP). */
@@ -153,6 +164,10 @@ struct media_stream {
     uint64_t call_ref;
     uint32_t dtmf_events;
     char dtmf[MEDIA_DTMF_LEN];
+    /* SRTP opened with the SDP's SDES keys: RTP packets decrypted, and
+     * those that failed to authenticate (wrong key, tampering); both 0
+     * without keys */
+    uint64_t srtp_decrypted, srtp_auth_fail;
     struct media_rtcp rtcp;
     uint32_t nseries;
     struct media_series *series;
@@ -184,6 +199,12 @@ struct media *media_new(const struct media_config *cfg, struct ts_stats *st);
 void media_free(struct media *m);
 /* fn(ctx, stream) for every finished stream; valid during the call only. */
 void media_set_sink(struct media *m, media_sink_fn fn, void *ctx);
+/* fn(ctx, stream id, sequence number, payload) for every RTP packet whose
+ * payload is plaintext: plain RTP, and SRTP once opened with its SDES
+ * keys (a packet that fails to authenticate never gets here); the payload
+ * is valid during the call only. */
+typedef void (*media_payload_fn)(void *ctx, uint64_t stream_id, uint16_t seq, struct bv payload);
+void media_set_payload_hook(struct media *m, media_payload_fn fn, void *ctx);
 
 /* A UDP payload that is not SIP/HEP. Returns true when it was taken as RTP,
  * RTCP or other traffic on an SDP-announced media port. hash: its

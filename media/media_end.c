@@ -188,6 +188,7 @@ void media_stream_end(struct media *m, struct mstream *s, bool evicted)
     media_lg_detach(s);
     media_end_unlink(m, s);
     htab_remove(&m->streams, &s->node);
+    media_srtp_drop(m, s);
     free(s);
 }
 

@@ -15,6 +15,7 @@ void media_expect_drop(struct media *m, struct mexpect *e)
 {
     egen_bump(m, &e->addr, e->port);
     htab_remove(&m->expect, &e->node);
+    media_keys_free(e->keys);
     free(e);
 }
 
@@ -80,6 +81,17 @@ static void expect_put(struct media *m, const struct ts_addr *a, uint16_t port, 
     e->dir = info ? info->dir : 0;
     e->srtp = info && info->srtp;
     e->not_rtp = info && info->not_rtp;
+    /* the keys this endpoint's sender encrypts with (RTP endpoints only:
+     * SRTCP is opened with its RTP stream's) */
+    if (!is_rtcp && info && info->keys.n) {
+        if (!e->keys)
+            e->keys = malloc(sizeof *e->keys);
+        if (e->keys)
+            *e->keys = info->keys;
+    } else if (e->keys) {
+        media_keys_free(e->keys);
+        e->keys = NULL;
+    }
     e->ncodecs = (uint8_t)nc;
     if (nc)
         memcpy(e->codec, info->codec, nc * sizeof e->codec[0]);
@@ -188,5 +200,9 @@ void media_sdp_info_from(const struct sdp_media *sm, struct media_sdp_info *info
                  sm->proto == SDP_PROTO_UDP_TLS_RTP_SAVPF || sm->crypto;
     info->rtcp_port = sm->rtcp_port;
     info->not_rtp = !sdp_proto_is_rtp(sm->proto);
+    for (unsigned i = 0; i < sm->ncrypto && i < TS_SDP_MAX_CRYPTO && info->keys.n < TS_MEDIA_SDES_KEYS;
+         i++)
+        if (sdes_parse(sm->crypto_val[i], &info->keys.k[info->keys.n]) == SDES_OK)
+            info->keys.n++;
 }
 

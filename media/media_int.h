@@ -56,6 +56,8 @@ struct mstream {
      * a packet of a known stream then needs no expectation lookup. */
     uint32_t eslot[2], egen[2]; /* dst, src */
     struct mexpect *e;
+    struct msrtp *sx;         /* SRTP decryption state (media_srtp.c), NULL: none */
+    bool sx_check;            /* the expectations changed: look at the keys again */
     bool by_src, e_valid;
     bool also_dirty;          /* an expectation at either end changed: leg_also again */
     uint8_t side;             /* toward which leg side (see struct magg) */
@@ -140,6 +142,7 @@ struct mexpect {
     uint8_t ncodecs, ncap;    /* codec[] used and allocated */
     uint64_t leg_ref, call_ref, last_ns;
     uint64_t queued_ns;       /* last move to the LRU's young end (see LRU_REQUEUE_NS) */
+    struct media_keys *keys;  /* RTP endpoints' SDES keys, NULL: none (most) */
     struct media_codec codec[];
 };
 
@@ -197,6 +200,12 @@ struct media {
     unsigned gap_i;
     uint64_t last_gap_ns;
     struct mstream *end_head, *end_tail; /* streams of ended legs, by end_ns */
+    media_payload_fn payload_fn;
+    void *payload_ctx;
+    /* streams with SRTP state, in the order they got it (media_srtp.c) */
+    struct msrtp *sx_old, *sx_new;
+    size_t nsx;
+    uint8_t *sx_buf;          /* TS_SRTP_MAX_PACKET: the packet being opened */
     struct rtcp_compound rtcp; /* scratch: large */
 };
 
@@ -378,5 +387,11 @@ bool media_lru_spared(struct htab *t, struct ht_node *n, uint64_t last_ns, uint6
 struct mexpect *media_expect_victim(struct media *m, uint64_t now);
 /* media_rtcp.c */
 void media_rtcp_datagram(struct media *m, const struct pkt_meta *pm, struct bv payload);
+/* media_srtp.c */
+void media_srtp_bind(struct media *m, struct mstream *s, const struct pkt_meta *pm);
+void media_srtp_drop(struct media *m, struct mstream *s);
+int media_srtp_rtp(struct media *m, struct mstream *s, struct bv pkt, struct bv *clear);
+bool media_srtp_rtcp(struct media *m, const struct pkt_meta *pm, struct bv *payload);
+void media_keys_free(struct media_keys *k);
 
 #endif

@@ -82,12 +82,16 @@ void media_rtcp_datagram(struct media *m, const struct pkt_meta *pm, struct bv p
     struct rtcp_compound *c = &m->rtcp;
     uint64_t now = pm->ts_ns;
     TS_INC(m->st, RTCP_PACKETS);
+    /* SRTCP of a stream whose SDES keys are known: parsed opened */
+    bool opened = m->nsx && media_srtp_rtcp(m, pm, &payload);
     switch (rtcp_parse(payload, c)) {
     case RTP_OK: break;
     case RTP_TRUNCATED: TS_INC(m->st, RTCP_TRUNCATED); break;
     case RTP_UNSUPPORTED: TS_INC(m->st, RTCP_UNSUPPORTED); break;
     default: TS_INC(m->st, RTCP_MALFORMED); break;
     }
+    if (opened)
+        c->srtcp = true;
     if (c->srtcp)
         TS_INC(m->st, RTCP_SRTCP);
     for (unsigned i = 0; i < c->npkts && i < TS_RTCP_MAX_PACKETS; i++) {

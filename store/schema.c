@@ -519,6 +519,12 @@ static const char SCHEMA_V16[] =
     " SELECT 'rtp_streams', count(*) FROM rtp_streams;"
     RC_TRIGGERS("calls") RC_TRIGGERS("legs") RC_TRIGGERS("sip_messages") RC_TRIGGERS("rtp_streams")
     "CREATE INDEX legs_dst ON legs(dst, dport);";
+/* SRTP opened with SDES keys per stream; the partial index keeps the
+ * /metrics sum of authentication failures to the few streams that had any. */
+static const char SCHEMA_V17[] =
+    "ALTER TABLE rtp_streams ADD COLUMN srtp_decrypted INTEGER;"
+    "ALTER TABLE rtp_streams ADD COLUMN srtp_auth_fail INTEGER;"
+    "CREATE INDEX rtp_streams_srtp_fail ON rtp_streams(srtp_auth_fail) WHERE srtp_auth_fail>0;";
 
 /* Version 17: less work per leg and call the store writer inserts, with
  * the same rows and sums. (1) v15's failure_sums triggers

@@ -33,7 +33,8 @@ STREAM_KEYS = ["id", "src", "dst", "ssrc", "ssrc_num", "payload_type", "payload_
                "jb_discarded", "min_delta_ms", "mean_delta_ms", "max_delta_ms",
                "jitter_min_ms", "jitter_mean_ms", "jitter_max_ms", "problem", "first_ts",
                "last_ts", "duration_s", "mos", "mos_reason", "r_factor", "ppl_pct", "burst_r", "delay_ms",
-               "flags", "signalled", "call", "leg", "rtcp", "events", "series"]
+               "flags", "signalled", "call", "leg", "rtcp", "events", "srtp_decrypted",
+               "srtp_auth_fail", "series"]
 
 
 def run(binary, args, timeout=600):

@@ -10,7 +10,8 @@
   media:  [u8 ctl][u8 dt][u16 len][payload] records (see fuzz_media.c): runs of
           up to 48 UDP payloads of Ethernet/IPv4/UDP frames that look like RTP
           or RTCP, by flow, with their time steps; and a signalled call (SDP
-          offer on the fuzz target's port, answer, packets both ways, RTCP, end);
+          offer on the fuzz target's port, answer, packets both ways, RTCP, end),
+          also as SRTP with a=crypto keys;
   hep:    [u8 mode] + each HEP packet found in the captures (from "HEP3" to
           the frame's end, at most 24 per capture), and packets built
           here: HEPv3 plain and zlib-compressed, IPv6, auth key, vendor chunk,
@@ -191,7 +192,14 @@ def media_seeds(pcaps, names, out):
     call += [rec(0x60, 50, b""), rec(0x70, 255, b"")]
     with open(os.path.join(out, "signalled-call"), "wb") as g:
         g.write(b"".join(call))
-    return n + 1
+    # the same call as SRTP with SDES keys (the packets do not authenticate:
+    # the stream table's SRTP state and failure path)
+    ssdp = sdp.replace(b"RTP/AVP", b"RTP/SAVP") + (
+        b"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^31|1:1\r\n"
+        b"a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:NzB4NjE0ZTBjNzQxYjA1YTNmMWU4ZjFkMmQ4Yjk0\r\n")
+    with open(os.path.join(out, "signalled-srtp-call"), "wb") as g:
+        g.write(rec(0x40, 0, ssdp) + b"".join(call[1:]))
+    return n + 2
 
 
 AUDIO_CODECS = {0: 0, 8: 1, 9: 2, 18: 3}  # RTP PT -> fuzz_audio.c codec index

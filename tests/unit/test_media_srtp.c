@@ -1,0 +1,292 @@
+/* Unit tests of SRTP in the stream table (media/media_srtp.c): streams
+ * protected here by libsrtp2 itself (the sender's side) with the SDES keys
+ * their SDP announced open to exactly the plaintext payloads (the payload
+ * hook sees them), RFC 4733 events included, for a stream that began three
+ * rollovers before the capture; SRTCP opens too. A wrong key counts an
+ * authentication failure for every packet and no payload comes out; no
+ * keys keep the header statistics as before; the state limit evicts the
+ * oldest at N+1. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <srtp2/srtp.h>
+
+#include "../../media/media.h"
+
+#define MS 1000000ull
+#define T0 (1700000000ull * 1000000000ull)
+
+static struct pkt_meta meta(uint8_t a_last, uint16_t sport, uint8_t b_last, uint16_t dport,
+                            uint64_t ts)
+{
+    struct pkt_meta m;
+    memset(&m, 0, sizeof m);
+    m.ts_ns = ts;
+    m.ipver = 4;
+    m.l4 = 17;
+    m.src.family = m.dst.family = 4;
+    m.src.a[0] = m.dst.a[0] = 10;
+    m.src.a[3] = a_last;
+    m.dst.a[3] = b_last;
+    m.sport = sport;
+    m.dport = dport;
+    return m;
+}
+
+static struct sdes_key key_of(uint8_t seed)
+{
+    struct sdes_key k;
+    memset(&k, 0, sizeof k);
+    k.tag = 1;
+    k.suite = SDES_AES_CM_128_HMAC_SHA1_80;
+    k.key_len = 30;
+    for (int i = 0; i < 30; i++)
+        k.key[i] = (uint8_t)(seed * 7 + i * 13);
+    return k;
+}
+
+static srtp_t sender(const struct sdes_key *k, uint32_t ssrc, uint32_t roc)
+{
+    srtp_policy_t p;
+    memset(&p, 0, sizeof p);
+    srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p.rtp);
+    srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p.rtcp);
+    static uint8_t keybuf[46];
+    memcpy(keybuf, k->key, k->key_len);
+    p.key = keybuf;
+    p.ssrc.type = ssrc_specific;
+    p.ssrc.value = ssrc;
+    p.window_size = 1024;
+    srtp_t s;
+    assert_int_equal(srtp_create(&s, &p), srtp_err_status_ok);
+    if (roc)
+        assert_int_equal(srtp_set_stream_roc(s, ssrc, roc), srtp_err_status_ok);
+    return s;
+}
+
+struct seen {
+    size_t n;
+    uint8_t payload[64][160];
+    size_t len[64];
+};
+
+static void on_payload(void *ctx, uint64_t id, uint16_t seq, struct bv p)
+{
+    (void)id;
+    (void)seq;
+    struct seen *s = ctx;
+    if (s->n < 64 && p.len <= 160) {
+        memcpy(s->payload[s->n], p.p, p.len);
+        s->len[s->n] = p.len;
+    }
+    s->n++;
+}
+
+static const struct ts_addr A = { .family = 4, .a = { 10, 0, 0, 1 } };
+static const struct ts_addr B = { .family = 4, .a = { 10, 0, 0, 2 } };
+
+static void expect(struct media *m, const struct ts_addr *a, uint16_t port, const struct sdes_key *k)
+{
+    struct media_sdp_info info;
+    memset(&info, 0, sizeof info);
+    info.ncodecs = 2;
+    info.codec[0] = (struct media_codec){ 0, 8000, "PCMU" };
+    info.codec[1] = (struct media_codec){ 101, 8000, "telephone-event" };
+    info.srtp = true;
+    if (k) {
+        info.keys.n = 1;
+        info.keys.k[0] = *k;
+    }
+    media_expect(m, a, port, false, 5, 50, T0, &info);
+}
+
+/* Sends n PCMU packets (payload byte j of packet i: i * 31 + j) from A:4000
+ * to B:5000, sequence numbers from seq0, protected with key (NULL: plain),
+ * then a telephone-event '5'; returns the plaintext payloads in plain. */
+static void send_stream(struct media *m, const struct sdes_key *k, uint32_t roc, uint16_t seq0,
+                        size_t n, uint8_t plain[][160])
+{
+    const uint32_t ssrc = 0x5EED0001;
+    srtp_t tx = k ? sender(k, ssrc, roc) : NULL;
+    for (size_t i = 0; i <= n; i++) {
+        uint8_t pkt[256];
+        uint16_t seq = (uint16_t)(seq0 + i);
+        uint32_t ts = 160u * (uint32_t)i;
+        bool ev = i == n;
+        size_t pl = ev ? 4 : 160;
+        uint8_t hdr[12] = { 0x80, ev ? 101 : 0, (uint8_t)(seq >> 8), (uint8_t)seq,
+                            (uint8_t)(ts >> 24), (uint8_t)(ts >> 16), (uint8_t)(ts >> 8), (uint8_t)ts,
+                            0x5E, 0xED, 0x00, 0x01 };
+        memcpy(pkt, hdr, 12);
+        if (ev) {
+            static const uint8_t e5[4] = { 5, 0x8a, 0, 160 };
+            memcpy(pkt + 12, e5, 4);
+        } else {
+            for (size_t j = 0; j < 160; j++)
+                pkt[12 + j] = plain[i][j] = (uint8_t)(i * 31 + j);
+        }
+        int len = (int)(12 + pl);
+        if (tx)
+            assert_int_equal(srtp_protect(tx, pkt, &len), srtp_err_status_ok);
+        struct pkt_meta pm = meta(1, 4000, 2, 5000, T0 + 20 * MS * i);
+        assert_true(media_udp(m, &pm, bv_make(pkt, (size_t)len), 0));
+    }
+    if (tx) { /* SRTCP: a sender report of the same SSRC on the RTCP ports */
+        uint8_t rtcp[128] = { 0x80, 200, 0, 6, 0x5E, 0xED, 0x00, 0x01 };
+        int len = 28;
+        assert_int_equal(srtp_protect_rtcp(tx, rtcp, &len), srtp_err_status_ok);
+        struct pkt_meta pm = meta(1, 4001, 2, 5001, T0 + 20 * MS * n);
+        assert_true(media_udp(m, &pm, bv_make(rtcp, (size_t)len), 0));
+        srtp_dealloc(tx);
+    }
+}
+
+static const struct media_stream *stream_from_a(struct media *m)
+{
+    media_finish(m);
+    for (size_t i = 0; i < media_count(m); i++)
+        if (media_get(m, i)->sport == 4000)
+            return media_get(m, i);
+    fail();
+    return NULL;
+}
+
+static void test_opens(void **state)
+{
+    (void)state;
+    struct ts_stats st = { 0 };
+    struct media *m = media_new(NULL, &st);
+    static struct seen seen;
+    memset(&seen, 0, sizeof seen);
+    media_set_payload_hook(m, on_payload, &seen);
+    struct sdes_key ka = key_of(1), kb = key_of(2);
+    expect(m, &A, 4000, &ka);
+    expect(m, &B, 5000, &kb);
+    static uint8_t plain[40][160];
+    /* three rollovers and a wrap into the capture */
+    send_stream(m, &ka, 3, 65530, 40, plain);
+    const struct media_stream *s = stream_from_a(m);
+    assert_int_equal(s->packets, 41);
+    assert_int_equal(s->srtp_decrypted, 41);
+    assert_int_equal(s->srtp_auth_fail, 0);
+    assert_int_equal(seen.n, 41);
+    for (size_t i = 0; i < 40; i++) {
+        assert_int_equal(seen.len[i], 160);
+        assert_memory_equal(seen.payload[i], plain[i], 160);
+    }
+    assert_int_equal(s->dtmf_events, 1);
+    assert_string_equal(s->dtmf, "5");
+    assert_int_equal(s->lost, 0);
+    assert_true(s->rtcp.srtcp);
+    assert_int_equal(s->rtcp.sr, 1);
+    assert_int_equal(st.v[TS_RTCP_SRTCP_DECRYPTED], 1);
+    assert_int_equal(st.v[TS_RTP_SRTP_DECRYPTED], 41);
+    media_free(m);
+}
+
+/* The SDP's key is not the one the packets were protected with. */
+static void test_wrong_key(void **state)
+{
+    (void)state;
+    struct ts_stats st = { 0 };
+    struct media *m = media_new(NULL, &st);
+    static struct seen seen;
+    memset(&seen, 0, sizeof seen);
+    media_set_payload_hook(m, on_payload, &seen);
+    struct sdes_key ka = key_of(1), other = key_of(9);
+    expect(m, &A, 4000, &other);
+    expect(m, &B, 5000, NULL);
+    static uint8_t plain[30][160];
+    send_stream(m, &ka, 0, 100, 30, plain);
+    const struct media_stream *s = stream_from_a(m);
+    assert_int_equal(s->packets, 31); /* the headers still count */
+    assert_int_equal(s->lost, 0);
+    assert_int_equal(s->srtp_decrypted, 0);
+    assert_int_equal(s->srtp_auth_fail, 31);
+    assert_int_equal(seen.n, 0);        /* no audio */
+    assert_int_equal(s->dtmf_events, 0); /* no event read from ciphertext */
+    assert_int_equal(st.v[TS_RTP_SRTP_AUTH_FAILED], 31);
+    assert_int_equal(st.v[TS_RTCP_SRTCP_AUTH_FAILED], 1);
+    media_free(m);
+}
+
+/* SRTP without keys: header statistics as before, no payload handed on;
+ * plain RTP: every payload handed on, no SRTP counts. */
+static void test_no_keys_and_plain(void **state)
+{
+    (void)state;
+    for (int srtp = 0; srtp < 2; srtp++) {
+        struct media *m = media_new(NULL, NULL);
+        static struct seen seen;
+        memset(&seen, 0, sizeof seen);
+        media_set_payload_hook(m, on_payload, &seen);
+        if (srtp) {
+            expect(m, &A, 4000, NULL);
+            expect(m, &B, 5000, NULL);
+        } else {
+            media_expect(m, &A, 4000, false, 5, 50, T0, NULL);
+            media_expect(m, &B, 5000, false, 5, 50, T0, NULL);
+        }
+        static uint8_t plain[20][160];
+        send_stream(m, NULL, 0, 7, 20, plain);
+        const struct media_stream *s = stream_from_a(m);
+        assert_int_equal(s->packets, 21);
+        assert_int_equal(s->srtp_decrypted + s->srtp_auth_fail, 0);
+        assert_int_equal(seen.n, srtp ? 0 : 21);
+        if (!srtp)
+            assert_memory_equal(seen.payload[3], plain[3], 160);
+        media_free(m);
+    }
+}
+
+/* max_srtp streams hold state: N-1 and N fit, N+1 evicts the oldest. */
+static void test_state_limit(void **state)
+{
+    (void)state;
+    const uint32_t N = 4;
+    for (uint32_t k = N - 1; k <= N + 1; k++) {
+        struct ts_stats st = { 0 };
+        struct media_config c;
+        media_config_default(&c);
+        c.max_srtp = N;
+        struct media *m = media_new(&c, &st);
+        struct sdes_key kb = key_of(2);
+        expect(m, &B, 5000, &kb);
+        for (uint32_t i = 0; i < k; i++) {
+            srtp_t tx = sender(&kb, 0x100 + i, 0);
+            for (int j = 0; j < 2; j++) {
+                uint8_t pkt[64] = { 0x80, 0, 0, (uint8_t)j, 0, 0, 0, (uint8_t)(160 * j), 0, 0, 1,
+                                    (uint8_t)i };
+                int len = 12 + 20;
+                assert_int_equal(srtp_protect(tx, pkt, &len), srtp_err_status_ok);
+                struct pkt_meta pm = meta(1, (uint16_t)(6000 + 2 * i), 2, 5000,
+                                          T0 + MS * (20 * (uint64_t)j + i));
+                assert_true(media_udp(m, &pm, bv_make(pkt, (size_t)len), 0));
+            }
+            srtp_dealloc(tx);
+        }
+        assert_int_equal(st.v[TS_RTP_SRTP_EVICTED], k > N ? 1 : 0);
+        assert_int_equal(st.v[TS_RTP_SRTP_DECRYPTED], 2 * k);
+        assert_int_equal(st.v[TS_RTP_SRTP_AUTH_FAILED], 0);
+        media_free(m);
+    }
+}
+
+int main(void)
+{
+    if (srtp_init() != srtp_err_status_ok)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_opens),
+        cmocka_unit_test(test_wrong_key),
+        cmocka_unit_test(test_no_keys_and_plain),
+        cmocka_unit_test(test_state_limit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
