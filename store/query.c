@@ -28,7 +28,7 @@
 /* Sites listed at most (each a sensor or HEP node of one deployment). */
 #define STQ_SITES_MAX_S "1000"
 /* Columns per row handed to a callback. */
-#define STQ_MAX_COLS 64
+#define STQ_MAX_COLS 80
 /* A call-list filter on leg columns (final status, address, port, user
  * agent) either collects the calls of every matching leg first (cheap when
  * few legs match: an index range, or one scan for a substring) or walks the

@@ -521,7 +521,7 @@ static const char SCHEMA_V16[] =
     "CREATE INDEX legs_dst ON legs(dst, dport);";
 /* SRTP opened with SDES keys per stream; the partial index keeps the
  * /metrics sum of authentication failures to the few streams that had any. */
-static const char SCHEMA_V17[] =
+static const char SCHEMA_V18[] =
     "ALTER TABLE rtp_streams ADD COLUMN srtp_decrypted INTEGER;"
     "ALTER TABLE rtp_streams ADD COLUMN srtp_auth_fail INTEGER;"
     "CREATE INDEX rtp_streams_srtp_fail ON rtp_streams(srtp_auth_fail) WHERE srtp_auth_fail>0;";
@@ -618,6 +618,8 @@ const char *st_schema_step(int version)
         return SCHEMA_V16;
     case 17:
         return SCHEMA_V17;
+    case 18:
+        return SCHEMA_V18;
     default:
         return NULL;
     }

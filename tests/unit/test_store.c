@@ -331,6 +331,10 @@ static int64_t raw_scalar(const char *db, const char *sql)
 }
 
 /* Back from v15: its rollups, their triggers and index go. */
+#define V18_DOWN \
+    "DROP INDEX rtp_streams_srtp_fail;" \
+    "ALTER TABLE rtp_streams DROP COLUMN srtp_decrypted;" \
+    "ALTER TABLE rtp_streams DROP COLUMN srtp_auth_fail;"
 #define V15_DOWN \
     "DROP TRIGGER leg_sums_ins;" \
     "DROP TRIGGER leg_sums_del;" \
@@ -372,7 +376,7 @@ static void test_upgrade_for_readers(void **state)
     st_writer_close(w);
     assert_int_equal(raw_scalar(db, "SELECT count(*) FROM pragma_index_info('legs_src_dst')"), 10);
     struct st_db *d = st_db_open_raw(db, err, sizeof err);
-    assert_int_equal(st_db_exec(d, V16_DOWN V15_DOWN "DROP INDEX legs_src_dst;"
+    assert_int_equal(st_db_exec(d, V18_DOWN V16_DOWN V15_DOWN "DROP INDEX legs_src_dst;"
                                    "CREATE INDEX legs_src_dst ON legs(src, dst, mos);"
                                    "DROP TABLE sip_links;" /* and v6 */
                                    "DROP TABLE live_legs; DROP TABLE live_state;" /* v7 */
@@ -908,7 +912,7 @@ static void test_links_upgrade(void **state)
     /* back to v5: the links in the column, no sip_links */
     struct st_db *d = st_db_open_raw(db, err, sizeof err);
     assert_non_null(d);
-    assert_int_equal(st_db_exec(d, V16_DOWN V15_DOWN
+    assert_int_equal(st_db_exec(d, V18_DOWN V16_DOWN V15_DOWN
                                    "UPDATE sip_messages SET leg_id=(SELECT leg_id FROM sip_links "
                                    "WHERE msg_id=sip_messages.id);"
                                    "DROP TABLE sip_links;"
