@@ -27,7 +27,8 @@ struct tdir {
     uint8_t *hbuf;            /* a handshake message split across records */
     size_t hlen, hcap;
     size_t hskip;             /* bytes left of a handshake message too long to keep */
-    uint8_t *held;            /* protected records waiting for their keys */
+    uint8_t *held;            /* protected records waiting for their keys, each
+                               * after its 4-byte arrival number (big endian) */
     size_t held_len;
     uint64_t held_since;
     struct tlsrec rec;
@@ -475,9 +476,9 @@ static void hs_bytes(struct tlsdec *d, int dir, const struct pkt_meta *m, struct
 
 /* ---- records ---- */
 
-static void hold(struct tdir *t, const uint8_t *hdr, struct bv frag, uint64_t now)
+static void hold(struct tdir *t, uint32_t order, const uint8_t *hdr, struct bv frag, uint64_t now)
 {
-    size_t n = 5 + frag.len;
+    size_t n = 4 + 5 + frag.len;
     if (t->held_len + n > TS_TLS_HOLD_BYTES) {
         t->dead = true; /* keys too late: the direction is given up */
         return;
@@ -490,20 +491,62 @@ static void hold(struct tdir *t, const uint8_t *hdr, struct bv frag, uint64_t no
     if (!t->held_len)
         t->held_since = now;
     t->held = nb;
-    memcpy(t->held + t->held_len, hdr, 5);
-    memcpy(t->held + t->held_len + 5, frag.p, frag.len);
+    uint8_t *e = t->held + t->held_len;
+    e[0] = (uint8_t)(order >> 24);
+    e[1] = (uint8_t)(order >> 16);
+    e[2] = (uint8_t)(order >> 8);
+    e[3] = (uint8_t)order;
+    memcpy(e + 4, hdr, 5);
+    memcpy(e + 9, frag.p, frag.len);
     t->held_len += n;
 }
 
 static void record(struct tlsdec *d, int dir, const struct pkt_meta *m, const uint8_t *hdr,
                    struct bv frag, tlsdec_data_fn fn, void *ctx);
 
+/* The records that waited for keys go first, those of both directions
+ * whose keys are now known merged in the order they came: a request and
+ * its response wait in different directions, and the SIP above must see
+ * them as they were sent (a live sensor's key log grows after the
+ * handshake). A direction still without keys keeps waiting. */
+static void release_held(struct tlsdec *d, const struct pkt_meta *m, tlsdec_data_fn fn, void *ctx)
+{
+    uint8_t *buf[2] = { NULL, NULL };
+    struct bv h[2] = { { 0 }, { 0 } };
+    for (int i = 0; i < 2; i++) {
+        struct tdir *t = &d->d[i];
+        if (!t->held_len || t->dead || (t->waiting && !activate(d, i)))
+            continue;
+        buf[i] = t->held;
+        h[i] = bv_make(t->held, t->held_len);
+        t->held = NULL;
+        t->held_len = 0;
+    }
+    for (;;) {
+        uint32_t o[2];
+        bool has[2] = { bv_peek_be32(h[0], 0, &o[0]), bv_peek_be32(h[1], 0, &o[1]) };
+        if (!has[0] && !has[1])
+            break;
+        int i = !has[0] ? 1 : !has[1] ? 0 : (int32_t)(o[1] - o[0]) < 0;
+        uint16_t rl = 0;
+        struct bv rec;
+        if (!bv_peek_be16(h[i], 4 + 3, &rl) || !bv_skip(&h[i], 4) || !bv_take(&h[i], 5u + rl, &rec)) {
+            h[i].len = 0;
+            continue;
+        }
+        if (!d->d[i].dead)
+            record(d, i, m, rec.p, bv_from(rec, 5), fn, ctx);
+    }
+    free(buf[0]);
+    free(buf[1]);
+}
+
 static void protected_record(struct tlsdec *d, int dir, const struct pkt_meta *m,
                              const uint8_t *hdr, struct bv frag, tlsdec_data_fn fn, void *ctx)
 {
     struct tdir *t = &d->d[dir];
     if (t->waiting && !activate(d, dir)) {
-        hold(t, hdr, frag, d->now);
+        hold(t, (uint32_t)d->records, hdr, frag, d->now);
         if (!t->dead && d->now > t->held_since + TS_TLS_HOLD_NS)
             t->dead = true;
         if (t->dead)
@@ -511,23 +554,10 @@ static void protected_record(struct tlsdec *d, int dir, const struct pkt_meta *m
                                                                                : TLSDEC_LOST);
         return;
     }
-    if (t->held_len) { /* keys arrived: the records that waited go first */
-        uint8_t *held = t->held;
-        size_t len = t->held_len;
-        t->held = NULL;
-        t->held_len = 0;
-        struct bv h = bv_make(held, len);
-        while (h.len >= 5 && !t->dead) {
-            uint16_t rl = 0;
-            struct bv rec, rf;
-            bv_peek_be16(h, 3, &rl);
-            if (!bv_take(&h, 5u + rl, &rec))
-                break;
-            rf = bv_from(rec, 5);
-            record(d, dir, m, rec.p, rf, fn, ctx);
-        }
-        free(held);
-    }
+    if (t->held_len || d->d[!dir].held_len)
+        release_held(d, m, fn, ctx);
+    if (t->dead)
+        return;
     uint8_t *out = tlskeys_scratch(d->keys);
     size_t olen = 0;
     uint8_t type = 0;

@@ -1,30 +1,38 @@
 #!/usr/bin/env python3
 """A SIP trunk over TLS made by Kamailio's tls module (issue 26, layer 2),
-decrypted with the server's RSA key. Two network namespaces this test
-creates, one per trunk end; in each, Kamailio (kamailio_tls.cfg) relays
-between SIPp over UDP on the loopback and the other end over TLS 1.2:
+decrypted. Two network namespaces this test creates, one per trunk end;
+in each, Kamailio (kamailio_tls.cfg) relays between SIPp over UDP on the
+loopback and the other end over TLS:
 
   SIPp UAC -udp-> Kamailio A 10.78.0.1 =TLS=> Kamailio B 10.78.0.2:5061 -udp-> SIPp UAS
 
 Calls with different outcomes (answered, busy, not found, unavailable,
-cancelled while ringing) run once per cipher suite with RSA key exchange
-(Kamailio cannot write a key log): AES256-GCM-SHA384 and AES128-SHA256
-(CBC). dumpcap records the TLS link and, as the plaintext reference of the
-same calls, the UDP leg between SIPp and Kamailio A. Checked per suite:
-- the SIP messages trunkscope decrypts with --tls-key (count, per method,
-  per response class) and their Call-IDs equal what tshark decrypts with the
-  same key (-o uat:rsa_keys), every connection decrypted, nothing failing
-  to authenticate, the legs' transport TLS;
+cancelled while ringing) run once per TLS 1.2 suite with RSA key exchange,
+decrypted with the server's RSA key (Kamailio cannot write a key log):
+AES256-GCM-SHA384 and AES128-SHA256 (CBC). Then Kamailio A's TLS client
+calls a Python ssl UAS (tlssip.py, answering or busy) in place of
+Kamailio B, whose key log decrypts TLS 1.2 ECDHE-RSA-AES128-GCM-SHA256 and
+TLS 1.3. dumpcap records the TLS link and, as the plaintext reference of
+the same calls, the UDP leg between SIPp and Kamailio A. Checked per run:
+- the SIP messages trunkscope decrypts with --tls-key or --tls-keylog
+  (count, per method, per response class) and their Call-IDs equal what
+  tshark decrypts with the same key (-o uat:rsa_keys) or key log
+  (-o tls.keylog_file), every connection decrypted, nothing failing to
+  authenticate, the legs' transport TLS, version and suite as tshark saw;
 - calls and outcomes equal what trunkscope reads from the plaintext UDP leg,
   the final codes SIPp's UAC logged, and those Kamailio A logged;
 - without the key the connection still shows its handshake: the server's
   certificate subject, issuer and notAfter equal `openssl x509` on it (it
   expires within 30 days: the trunk is warned), the suite equals tshark's,
   no SIP; with another server's key it is undecrypted as rsa_key_mismatch,
-  with a key for another address as no_key.
+  with a key for another address as no_key, with the RSA key on an ECDHE
+  connection as forward_secret;
+- the live sensor (`capture --json`) on the TLS link, given the same key or
+  the key log as it grows, decrypts the same messages and calls.
 Needs root, kamailio with its tls module, sipp, dumpcap, tshark and
 openssl; exit 77 otherwise."""
 import argparse
+import json
 import os
 import re
 import shutil
@@ -46,13 +54,28 @@ A, B = "10.78.0.1", "10.78.0.2"
 UAC_PORT, UAS_PORT = 5070, 5080
 TOOLS = [("kamailio", "kamailio"), ("sipp", "sip-tester"), ("dumpcap", "wireshark-common"),
          ("tshark", "tshark"), ("openssl", "openssl")]
-# name: tls.cfg cipher_list (TLS 1.2, RSA key exchange) and its IANA name
-SUITES = {"rsa_aes256gcm": ("AES256-GCM-SHA384", "TLS_RSA_WITH_AES_256_GCM_SHA384"),
-          "rsa_aes128cbc_sha256": ("AES128-SHA256", "TLS_RSA_WITH_AES_128_CBC_SHA256")}
-# the UAS's digit (scenarios/carrier_uas.xml) and the final code the caller
-# sees: a proxy passes no 503 on (RFC 3261 16.7 step 6), Kamailio sends 500
-CALLS = [("answered", 0, 200), ("busy", 1, 486), ("answered", 0, 200), ("notfound", 2, 404),
-         ("unavailable", 3, 500), ("cancelled", 5, 487), ("answered", 0, 200)]
+# the called number (the SIPp UAS's digit, scenarios/carrier_uas.xml) and
+# the final code the caller sees: a proxy passes no 503 on (RFC 3261 16.7
+# step 6), Kamailio sends 500
+CALLS = [("answered", "+49890{i}", 200), ("busy", "+49891{i}", 486),
+         ("answered", "+49890{i}", 200), ("notfound", "+49892{i}", 404),
+         ("unavailable", "+49893{i}", 500), ("cancelled", "+49895{i}", 487),
+         ("answered", "+49890{i}", 200)]
+# tlssip.py's UAS answers, or is busy for a callee "busy..."
+PY_CALLS = [("answered", "+49890{i}", 200), ("busy", "busy{i}", 486),
+            ("answered", "+49890{i}", 200), ("answered", "+49890{i}", 200)]
+# name: (the peer of Kamailio A, Kamailio's tls.cfg method and cipher_list,
+# version and IANA suite expected, the key)
+RUNS = {
+    "rsa_aes256gcm": ("kamailio", "TLSv1.2", "AES256-GCM-SHA384", "TLS1.2",
+                      "TLS_RSA_WITH_AES_256_GCM_SHA384", "rsa"),
+    "rsa_aes128cbc_sha256": ("kamailio", "TLSv1.2", "AES128-SHA256", "TLS1.2",
+                             "TLS_RSA_WITH_AES_128_CBC_SHA256", "rsa"),
+    "ecdhe_aes128gcm_python": ("python", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", "TLS1.2",
+                               "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "keylog"),
+    "tls13_python": ("python", "TLSv1.2+", "HIGH", "TLS1.3", "TLS_AES_256_GCM_SHA384", "keylog"),
+}
+AGENT = os.path.join(HERE, "tlssip.py")
 
 
 def tls_module_missing():
@@ -112,9 +135,12 @@ def uas_scenario(work):
     return path
 
 
-def run_suite(lab, work, name, cipher, certs):
-    """One run of the calls over TLS with this suite; returns (TLS pcap,
-    plaintext pcap, SIPp's {Call-ID: final}, Kamailio A's {Call-ID: final})."""
+def run_suite(lab, work, name, spec, certs, binary):
+    """One run of the calls over TLS; returns (TLS pcap, plaintext pcap,
+    SIPp's {Call-ID: final}, Kamailio A's {Call-ID: final}, the key log,
+    the live sensor's output)."""
+    peer, method, cipher, version, _, key = spec
+    calls = CALLS if peer == "kamailio" else PY_CALLS
     d = os.path.join(work, name)
     os.makedirs(d)
     kam = netns.tool("kamailio")
@@ -125,14 +151,30 @@ def run_suite(lab, work, name, cipher, certs):
         procs.append(lab.start(ns, ["dumpcap", "-P", "-i", dev, "-f", filt, "-w", out], log=log))
         if not wait_log(log, r"Capturing on", 15):
             raise RuntimeError("dumpcap did not start: " + open(log).read()[-300:])
+    # the live sensor beside dumpcap, with the same key; the key log exists
+    # (empty) before it starts and grows as the UAS writes it
+    keylog = None
+    if key == "rsa":
+        keyarg = ["--tls-key", f"{B}:5061={certs['b'][0]}"]
+    else:
+        keylog = os.path.join(d, "uas.keys")
+        os.close(os.open(keylog, os.O_CREAT | os.O_WRONLY, 0o600))
+        keyarg = ["--tls-keylog", keylog]
+    stats, live_out = os.path.join(d, "live.stats"), os.path.join(d, "live.out")
+    live = lab.start("b", [binary, "capture", "-i", "v1", "--json", "--stats-file", stats,
+                           "--log", os.path.join(d, "live.log"), *keyarg], log=live_out)
+    if not netns.wait_for(lambda: os.path.exists(stats), 20):
+        raise RuntimeError("capture did not start: " + open(live_out).read()[-300:])
     kams = {}
-    for ns, addr, nxt in (("a", A, f"sip:{B}:5061;transport=tls"),
-                          ("b", B, f"sip:127.0.0.1:{UAS_PORT}")):
+    ends = [("a", A, f"sip:{B}:5061;transport=tls")]
+    if peer == "kamailio":
+        ends.append(("b", B, f"sip:127.0.0.1:{UAS_PORT}"))
+    for ns, addr, nxt in ends:
         key, crt = certs[ns]
         tcfg = os.path.join(d, f"tls-{ns}.cfg")
         with open(tcfg, "w") as f:
             for sec in ("server:default", "client:default"):
-                f.write(f"[{sec}]\nmethod = TLSv1.2\nverify_certificate = no\n"
+                f.write(f"[{sec}]\nmethod = {method}\nverify_certificate = no\n"
                         f"require_certificate = no\nprivate_key = {key}\ncertificate = {crt}\n"
                         f"cipher_list = {cipher}\n\n")
         cfg = render(d, f"kamailio-{ns}.cfg", {"ADDR": addr, "NEXT": nxt, "TLSCFG": tcfg},
@@ -140,9 +182,19 @@ def run_suite(lab, work, name, cipher, certs):
         log = os.path.join(d, f"kamailio-{ns}.log")
         kams[ns] = (lab.start(ns, [kam, "-DD", "-E", "-f", cfg, "-w", d, "-m", "64", "-M", "8",
                                    "-P", os.path.join(d, f"kamailio-{ns}.pid")], log=log), log)
-    uas = lab.start("b", ["sipp", "-sf", uas_scenario(d), "-i", "127.0.0.1", "-p", UAS_PORT,
-                          "-nostdin", "-trace_logs", "-log_file", os.path.join(d, "uas.log")],
-                    log=os.path.join(d, "uas.out"), cwd=d)
+    uas_log = os.path.join(d, "uas.out")
+    if peer == "kamailio":
+        uas = lab.start("b", ["sipp", "-sf", uas_scenario(d), "-i", "127.0.0.1", "-p", UAS_PORT,
+                              "-nostdin", "-trace_logs", "-log_file", os.path.join(d, "uas.log")],
+                        log=uas_log, cwd=d)
+    else:
+        uas = lab.start("b", [sys.executable, AGENT, "uas", "--listen", f"{B}:5061", "--tls",
+                              certs["b"][1], certs["b"][0], "--keylog", keylog,
+                              "--ring-ms", "300",  # SIPp's UAC wants time to see the 180
+                              *(["--tls12", "--ciphers", cipher] if version == "TLS1.2"
+                                else ["--tls13"])], log=uas_log)
+        if not wait_log(uas_log, "listening", 10):
+            raise RuntimeError("tlssip uas did not start: " + open(uas_log).read()[-300:])
     for ns, (p, log) in kams.items():
         wait_log(log, r"Listening on", 10)
     time.sleep(1.0)  # the children open their sockets after the banner
@@ -152,18 +204,19 @@ def run_suite(lab, work, name, cipher, certs):
     csv = os.path.join(d, "calls.csv")
     with open(csv, "w") as f:
         f.write("SEQUENTIAL\n")
-        for i, (case, digit, _) in enumerate(CALLS):
-            f.write(f"+4930555{i:04d};+4989{digit}{i:04d};{1 if case == 'cancelled' else 0};\n")
+        for i, (case, callee, _) in enumerate(calls):
+            f.write(f"+4930555{i:04d};{callee.format(i=f'{i:04d}')};"
+                    f"{1 if case == 'cancelled' else 0};\n")
     uac_xml = scenario(d, "pbx_uac.xml", "uac.xml",
                        {"HOLDMIN": 300, "HOLDMAX": 800, "UA": "KamTLS-UAC", "PLAY": "",
                         "STOPNOP": "", "MEDIA_PORT": "6000"})
     uac_log = os.path.join(d, "uac.log")
     r = lab.exec_("a", "sipp", "127.0.0.1:5060", "-sf", uac_xml, "-inf", csv, "-i", "127.0.0.1",
-                  "-p", UAC_PORT, "-m", len(CALLS), "-r", 4, "-l", 10, "-nostdin",
+                  "-p", UAC_PORT, "-m", len(calls), "-r", 4, "-l", 10, "-nostdin",
                   "-timeout", "40s", "-trace_logs", "-log_file", uac_log, check=False,
                   timeout=60)
     time.sleep(0.5)
-    for p in (uas, kams["a"][0], kams["b"][0], *procs):
+    for p in (uas, *(k[0] for k in kams.values()), live, *procs):
         lab.stop(p, sig=2)
     sipp = {}
     for line in open(uac_log, errors="replace"):
@@ -176,7 +229,7 @@ def run_suite(lab, work, name, cipher, certs):
         kama[m.group(1)] = int(m.group(2))
     if r.returncode not in (0, 1):
         raise RuntimeError(f"sipp uac exit {r.returncode}: {r.stderr[-400:]}")
-    return pcap, plain, sipp, kama
+    return pcap, plain, sipp, kama, keylog, live_out
 
 
 def main():
@@ -200,21 +253,25 @@ def main():
         lab.veth("a", "v0", "b", "v1")
         lab.addr("a", "v0", A + "/24")
         lab.addr("b", "v1", B + "/24")
-        for name, (cipher, _) in SUITES.items():
-            runs[name] = run_suite(lab, work, name, cipher, certs)
+        for name, spec in RUNS.items():
+            runs[name] = run_suite(lab, work, name, spec, certs, a.bin)
     print(f"captures made in {time.time() - t0:.1f} s")
 
-    want = {i: code for i, (_, _, code) in enumerate(CALLS)}
     bkey, bcrt = certs["b"]
     subj, iss, end = x509_truth(bcrt)
-    for name, (cipher, iana) in SUITES.items():
-        pcap, plain, sipp, kama = runs[name]
-        c.check(sorted(sipp.values()) == sorted(want.values()),
-                f"{name}: SIPp's finals {sorted(sipp.values())} != the plan's {sorted(want.values())}")
-        args = ["--tls-key", f"{B}:5061={bkey}"]
+    for name, (peer, _, _, version, iana, key) in RUNS.items():
+        pcap, plain, sipp, kama, keylog, live_out = runs[name]
+        calls = CALLS if peer == "kamailio" else PY_CALLS
+        want = sorted(code for _, _, code in calls)
+        c.check(sorted(sipp.values()) == want,
+                f"{name}: SIPp's finals {sorted(sipp.values())} != the plan's {want}")
+        if key == "rsa":
+            args, topt = ["--tls-key", f"{B}:5061={bkey}"], ["-o", f'uat:rsa_keys:"{bkey}",""']
+        else:
+            args, topt = ["--tls-keylog", keylog], ["-o", "tls.keylog_file:" + keylog]
         rep, err = ts_report(a.bin, pcap, args)
         n, meth, cls, cids, f = ts_sip(rep)
-        tn, tmeth, tcls, tcids = tshark_sip(pcap, ["-o", f'uat:rsa_keys:"{bkey}",""'])
+        tn, tmeth, tcls, tcids = tshark_sip(pcap, topt)
         print(f"{name}: {f.get('tls.connections', 0)} TLS connections, "
               f"trunkscope {n} SIP messages decrypted, tshark {tn}; "
               f"{len(rep.get('calls', []))} calls; {dict(meth)} {dict(cls)}")
@@ -231,7 +288,7 @@ def main():
         tps = {leg.get("transport") for cl in rep.get("calls", []) for leg in cl.get("legs", [])}
         c.check(tps == {"TLS"}, f"{name}: legs' transport {tps}, not TLS")
         peers = rep.get("tls_peers", [])
-        c.check([(p.get("version"), p.get("suite_name")) for p in peers] == [("TLS1.2", iana)],
+        c.check([(p.get("version"), p.get("suite_name")) for p in peers] == [(version, iana)],
                 f"{name}: TLS peer {[(p.get('version'), p.get('suite_name')) for p in peers]}")
         # the same calls read in plaintext from the UDP leg, SIPp and Kamailio
         oc, shape = outcomes(rep)
@@ -243,7 +300,27 @@ def main():
                 f"{name}: final codes {sorted(v[1] for v in oc.values())} != SIPp's")
         c.check(kama == sipp, f"{name}: Kamailio A logged {sorted(kama.values())}, SIPp "
                 f"{sorted(sipp.values())}")
-        c.check(len(oc) == len(CALLS), f"{name}: {len(oc)} calls, not {len(CALLS)}")
+        c.check(len(oc) == len(calls), f"{name}: {len(oc)} calls, not {len(calls)}")
+        # the live sensor (capture --json) decrypted the same
+        text = open(live_out, errors="replace").read()
+        try:
+            live = json.JSONDecoder().raw_decode(text[text.index("{"):])[0]
+        except ValueError:
+            live = {}
+        ln, lmeth, lcls, lcids, lf = ts_sip(live)
+        c.check((ln, lmeth, lcls, lcids) == (n, meth, cls, cids) and outcomes(live)[0] == oc,
+                f"{name}: capture decrypted {ln} SIP messages, {len(lcids)} Call-IDs, analyze "
+                f"{n}, {len(cids)} ({text[-300:] if not live else ''})")
+        if keylog:
+            secrets = [ln.split()[-1] for ln in open(keylog) if ln.strip() and not ln.startswith("#")]
+            out = json.dumps(rep) + err
+            c.check(secrets and not any(s in out or s.upper() in out for s in secrets),
+                    f"{name}: a secret of the key log appears in the output")
+        if version == "TLS1.3":
+            # no key: nothing to read but the hellos (TLS 1.3 encrypts the certificate)
+            rep, _ = ts_report(a.bin, pcap, [])
+            c.check(ts_sip(rep)[0] == 0, f"{name}, no key: SIP read")
+            continue
 
         # without the key: the handshake and the certificate, no SIP
         rep, _ = ts_report(a.bin, pcap, [])
@@ -263,9 +340,13 @@ def main():
                                 capture_output=True, text=True).stdout.split()
         c.check(bool(peers) and tsuite and int(tsuite[0], 16) == int(str(peers[0].get("suite")), 16),
                 f"{name}, no key: suite {peers[0].get('suite') if peers else None} != tshark {tsuite}")
-        # another server's key, a key for another address
-        for keyarg, reason in ((f"{B}:5061={certs['a'][0]}", "rsa_key_mismatch"),
-                               (f"10.78.9.9:5061={bkey}", "no_key")):
+        # another server's key, a key for another address; the server's RSA
+        # key for an ECDHE connection
+        tries = [(f"{B}:5061={certs['a'][0]}", "rsa_key_mismatch"),
+                 (f"10.78.9.9:5061={bkey}", "no_key")]
+        if key != "rsa":
+            tries = [(f"{B}:5061={bkey}", "forward_secret")]
+        for keyarg, reason in tries:
             rep, _ = ts_report(a.bin, pcap, ["--tls-key", keyarg])
             n, _, _, _, f = ts_sip(rep)
             c.check(n == 0 and f.get(f"tls.decrypt.{reason}", 0) == conns,

@@ -9,7 +9,8 @@ every connection after the first with the first's session (a ticket, or
 the session ID when the server issues no tickets). Prints one JSON line per
 call to stdout (Call-ID and final status) so that the test knows the truth.
 
-Usage: tlssip.py uas --listen ADDR:PORT [--tls CERT KEY] [--tls12] [--ciphers C] [--no-tickets]
+Usage: tlssip.py uas --listen ADDR:PORT [--tls CERT KEY] [--tls12|--tls13] [--ciphers C]
+                 [--no-tickets] [--keylog F] [--ring-ms MS]
        tlssip.py uac --connect ADDR:PORT [--tls] [--keylog F] [--tls12|--tls13]
                  [--ciphers C] [--no-etm] [--conns N] [--calls N] [--resume]
 """
@@ -19,6 +20,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 import uuid
 
 SSL_OP_NO_ENCRYPT_THEN_MAC = 1 << 19
@@ -45,22 +47,32 @@ def read_msg(f):
 
 
 def headers(msg):
+    """(start line, {name: first value}); every Via and Record-Route value,
+    in order, under "via*" and "record-route*" (a response copies them:
+    RFC 3261 8.2.6.2 and 12.1.1, for requests that came through proxies)."""
     lines = msg.decode().split("\r\n")
-    out = {}
+    out = {"via*": [], "record-route*": []}
     for h in lines[1:]:
         if not h:
             break
         k, _, v = h.partition(":")
-        out.setdefault(k.strip().lower(), v.strip())
+        k = k.strip().lower()
+        out.setdefault(k, v.strip())
+        if k + "*" in out:
+            out[k + "*"].append(v.strip())
     return lines[0], out
 
 
-def response(req_hdrs, code, reason, local, body=b"", to_tag=None):
+def response(req_hdrs, code, reason, local, body=b"", to_tag=None, tp="tcp"):
     to = req_hdrs["to"] + (f";tag={to_tag}" if to_tag and "tag=" not in req_hdrs["to"] else "")
+    vias = "".join(f"Via: {v}\r\n" for v in req_hdrs.get("via*") or [req_hdrs["via"]])
     extra = ""
+    if code > 100 and req_hdrs["cseq"].endswith("INVITE"):
+        extra = "".join(f"Record-Route: {v}\r\n" for v in req_hdrs.get("record-route*", []))
     if body:
-        extra = f"Contact: <sip:uas@{local}>\r\nContent-Type: application/sdp\r\n"
-    return (f"SIP/2.0 {code} {reason}\r\nVia: {req_hdrs['via']}\r\nFrom: {req_hdrs['from']}\r\n"
+        extra += (f"Contact: <sip:uas@{local};transport={tp}>\r\n"
+                  "Content-Type: application/sdp\r\n")
+    return (f"SIP/2.0 {code} {reason}\r\n{vias}From: {req_hdrs['from']}\r\n"
             f"To: {to}\r\nCall-ID: {req_hdrs['call-id']}\r\nCSeq: {req_hdrs['cseq']}\r\n"
             f"Server: tlssip-uas\r\n{extra}Content-Length: {len(body)}\r\n\r\n").encode() + body
 
@@ -70,7 +82,7 @@ def sdp(addr, port):
             f"m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n").encode()
 
 
-def serve_conn(conn, local):
+def serve_conn(conn, local, tp, ring_s):
     f = conn.makefile("rb")
     try:
         while True:
@@ -81,15 +93,16 @@ def serve_conn(conn, local):
             method = start.split(" ", 1)[0]
             tag = uuid.uuid4().hex[:8]
             if method == "INVITE":
-                conn.sendall(response(h, 100, "Trying", local))
+                conn.sendall(response(h, 100, "Trying", local, tp=tp))
                 if "sip:busy" in start:
-                    conn.sendall(response(h, 486, "Busy Here", local, to_tag=tag))
+                    conn.sendall(response(h, 486, "Busy Here", local, to_tag=tag, tp=tp))
                 else:
-                    conn.sendall(response(h, 180, "Ringing", local, to_tag=tag))
+                    conn.sendall(response(h, 180, "Ringing", local, to_tag=tag, tp=tp))
+                    time.sleep(ring_s)
                     conn.sendall(response(h, 200, "OK", local, sdp(local.split(":")[0], 40000),
-                                          to_tag=tag))
+                                          to_tag=tag, tp=tp))
             elif method in ("BYE", "OPTIONS"):
-                conn.sendall(response(h, 200, "OK", local, to_tag=tag))
+                conn.sendall(response(h, 200, "OK", local, to_tag=tag, tp=tp))
     except (OSError, ssl.SSLError):
         return
     finally:
@@ -111,6 +124,10 @@ def uas(a):
             ctx.set_ciphers(a.ciphers)
         if a.no_tickets:
             ctx.options |= ssl.OP_NO_TICKET
+        if a.tls13:
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        if a.keylog:
+            ctx.keylog_filename = a.keylog
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((host, int(port)))
@@ -124,7 +141,9 @@ def uas(a):
             except (OSError, ssl.SSLError):
                 c.close()
                 continue
-        threading.Thread(target=serve_conn, args=(c, a.listen), daemon=True).start()
+        threading.Thread(target=serve_conn, args=(c, a.listen, "tls" if ctx else "tcp",
+                                                       a.ring_ms / 1000),
+                         daemon=True).start()
 
 
 def uac(a):
@@ -206,6 +225,9 @@ def main():
     u.add_argument("--tls12", action="store_true")
     u.add_argument("--ciphers")
     u.add_argument("--no-tickets", action="store_true")
+    u.add_argument("--tls13", action="store_true")
+    u.add_argument("--keylog")
+    u.add_argument("--ring-ms", type=int, default=0, help="between 180 and 200")
     c = sub.add_parser("uac")
     c.add_argument("--connect", required=True)
     c.add_argument("--tls", action="store_true")

@@ -4,7 +4,9 @@
  * RFC 8448 section 3 (simple 1-RTT handshake); CBC+HMAC (TLS 1.0 chained
  * IVs, TLS 1.2 explicit IVs, encrypt-then-MAC), GCM, CCM and ChaCha20
  * records sealed here with OpenSSL's EVP and opened by tlsrec; a flipped
- * bit is an authentication failure, never plaintext. */
+ * bit is an authentication failure, never plaintext. The decryptor
+ * (tlsdec) holding both directions' records until the key log has their
+ * keys hands them on in the order they came. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,10 +19,14 @@
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 
 #include "../../common/limits.h"
+#include "../../common/stats.h"
 #include "../../crypto/keylog.h"
+#include "../../crypto/tlsdec.h"
 #include "../../crypto/tlskdf.h"
+#include "../../crypto/tlskeys.h"
 #include "../../crypto/tlsrec.h"
 
 static size_t unhex(const char *s, uint8_t *out, size_t cap)
@@ -426,6 +432,139 @@ static void test_aead_records(void **state)
     assert_null(tlsrec_suite(0x000a)); /* 3DES: not decrypted */
 }
 
+/* ---- the decryptor: records held until the key log has their keys ---- */
+
+struct held_run {
+    char log[256];
+};
+
+static void on_plain(void *ctx, int dir, struct bv plain)
+{
+    struct held_run *r = ctx;
+    size_t n = strlen(r->log);
+    snprintf(r->log + n, sizeof r->log - n, "%s%d:%.*s", n ? " " : "", dir, (int)plain.len,
+             (const char *)plain.p);
+}
+
+/* A TLS 1.2 AES-128-GCM record (RFC 5288): explicit nonce = seq. */
+static size_t seal_gcm(const uint8_t key[16], const uint8_t salt[4], uint64_t seq, uint8_t type,
+                       const uint8_t *msg, size_t ml, uint8_t *body)
+{
+    uint8_t nonce[12], aad[13];
+    memcpy(nonce, salt, 4);
+    for (int i = 0; i < 8; i++)
+        nonce[4 + i] = aad[i] = (uint8_t)(seq >> (56 - 8 * i));
+    aad[8] = type;
+    aad[9] = 3;
+    aad[10] = 3;
+    aad[11] = (uint8_t)(ml >> 8);
+    aad[12] = (uint8_t)ml;
+    memcpy(body, nonce + 4, 8);
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int o = 0;
+    assert_true(EVP_EncryptInit_ex(c, EVP_aes_128_gcm(), NULL, key, nonce));
+    assert_true(EVP_EncryptUpdate(c, NULL, &o, aad, 13));
+    assert_true(EVP_EncryptUpdate(c, body + 8, &o, msg, (int)ml));
+    assert_true(EVP_EncryptFinal_ex(c, body + 8 + ml, &o));
+    assert_true(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, body + 8 + ml));
+    EVP_CIPHER_CTX_free(c);
+    return 8 + ml + 16;
+}
+
+/* A live sensor reads the key log as it grows: the records of both
+ * directions wait for it, then come out in the order they were sent (a
+ * request, its response, the next request...), not one direction first
+ * (found on a Python ssl UAS behind Kamailio, where the live sensor made
+ * the answered call a timeout: its 200 came after its BYE). */
+static void test_tlsdec_held_order(void **state)
+{
+    (void)state;
+    uint8_t cr[32], sr[32], ms[48], kb[40];
+    for (int i = 0; i < 32; i++) {
+        cr[i] = (uint8_t)(0xc0 + i);
+        sr[i] = (uint8_t)(0x50 + i);
+    }
+    for (int i = 0; i < 48; i++)
+        ms[i] = (uint8_t)(0x33 * i + 1);
+    /* key block: the client's and server's keys, then their 4-byte salts
+     * (RFC 5246 6.3, MAC keys empty for AEAD), by OpenSSL's own TLS1-PRF */
+    uint8_t seed[13 + 64];
+    memcpy(seed, "key expansion", 13);
+    memcpy(seed + 13, sr, 32);
+    memcpy(seed + 45, cr, 32);
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "TLS1-PRF", NULL);
+    EVP_KDF_CTX *kc = EVP_KDF_CTX_new(kdf);
+    OSSL_PARAM prm[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET, ms, 48),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, seed, sizeof seed),
+        OSSL_PARAM_construct_end(),
+    };
+    assert_int_equal(EVP_KDF_derive(kc, kb, sizeof kb, prm), 1);
+    EVP_KDF_CTX_free(kc);
+    EVP_KDF_free(kdf);
+
+    struct ts_stats st = { { 0 } };
+    struct tlskeys *keys = tlskeys_new();
+    struct tlsdec *d = tlsdec_new(keys, &st);
+    assert_non_null(d);
+    struct held_run run = { "" };
+    struct pkt_meta m = { .ts_ns = 1000000000ull, .sport = 40000, .dport = 5061 };
+    m.src.family = m.dst.family = 4;
+    /* hellos: TLS 1.2, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, no extensions */
+    uint8_t ch[4 + 2 + 32 + 1 + 4 + 2 + 2] = { 1, 0, 0, 43, 3, 3 };
+    memcpy(ch + 6, cr, 32);
+    memcpy(ch + 38, (const uint8_t[]){ 0, 0, 2, 0xc0, 0x2f, 1, 0, 0, 0 }, 9);
+    uint8_t sh[4 + 2 + 32 + 1 + 2 + 1 + 2] = { 2, 0, 0, 40, 3, 3 };
+    memcpy(sh + 6, sr, 32);
+    memcpy(sh + 38, (const uint8_t[]){ 0, 0xc0, 0x2f, 0, 0, 0 }, 6);
+    tlsdec_handshake(d, 0, &m, bv_make(ch, sizeof ch));
+    tlsdec_handshake(d, 1, &m, bv_make(sh, sizeof sh));
+    static const uint8_t ccs = 1;
+    uint8_t fin[16] = { 20, 0, 0, 12 };
+    uint8_t body[128];
+    uint64_t seq[2] = { 0, 0 };
+    /* each side: ChangeCipherSpec, Finished; then the calls' messages */
+    struct { int dir; uint8_t type; const char *text; } feed[] = {
+        { 0, 20, NULL }, { 0, 22, NULL }, { 1, 20, NULL }, { 1, 22, NULL },
+        { 0, 23, "INVITE1" }, { 1, 23, "200-1" }, { 0, 23, "BYE1" }, { 1, 23, "200-2" },
+    };
+    for (size_t k = 0; k < sizeof feed / sizeof feed[0]; k++) {
+        int dir = feed[k].dir;
+        m.ts_ns += 1000000;
+        if (feed[k].type == 20) {
+            tlsdec_record(d, dir, &m, 20, 0x0303, bv_make(&ccs, 1), on_plain, &run);
+            continue;
+        }
+        const uint8_t *msg = feed[k].text ? (const uint8_t *)feed[k].text : fin;
+        size_t ml = feed[k].text ? strlen(feed[k].text) : sizeof fin;
+        size_t n = seal_gcm(kb + 16 * dir, kb + 32 + 4 * dir, seq[dir]++, feed[k].type, msg, ml, body);
+        tlsdec_record(d, dir, &m, feed[k].type, 0x0303, bv_make(body, n), on_plain, &run);
+    }
+    assert_string_equal(run.log, ""); /* no keys yet: everything waits */
+    char line[200] = "CLIENT_RANDOM ";
+    for (int i = 0; i < 32; i++)
+        snprintf(line + strlen(line), 3, "%02x", cr[i]);
+    strcat(line, " ");
+    for (int i = 0; i < 48; i++)
+        snprintf(line + strlen(line), 3, "%02x", ms[i]);
+    strcat(line, "\n");
+    tlskeys_feed_keylog(keys, bv_cstr(line));
+    m.ts_ns += 1000000000ull;
+    size_t n = seal_gcm(kb, kb + 32, seq[0]++, 23, (const uint8_t *)"INVITE2", 7, body);
+    tlsdec_record(d, 0, &m, 23, 0x0303, bv_make(body, n), on_plain, &run);
+    assert_string_equal(run.log, "0:INVITE1 1:200-1 0:BYE1 1:200-2 0:INVITE2");
+    n = seal_gcm(kb + 16, kb + 36, seq[1]++, 23, (const uint8_t *)"100-3", 5, body);
+    tlsdec_record(d, 1, &m, 23, 0x0303, bv_make(body, n), on_plain, &run);
+    assert_string_equal(run.log, "0:INVITE1 1:200-1 0:BYE1 1:200-2 0:INVITE2 1:100-3");
+    assert_int_equal(tlsdec_status(d), TLSDEC_DECRYPTING);
+    assert_int_equal(st.v[TS_TLS_DEC_RECORDS], 8); /* 2 Finished, 6 messages */
+    assert_int_equal(st.v[TS_TLS_DEC_AUTH_FAILED], 0);
+    tlsdec_free(d);
+    tlskeys_free(keys);
+    assert_int_equal(st.v[TS_TLS_DEC_CONNS], 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_rfc8448),
         cmocka_unit_test(test_cbc_records),
         cmocka_unit_test(test_aead_records),
+        cmocka_unit_test(test_tlsdec_held_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
