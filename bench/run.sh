@@ -10,6 +10,7 @@
 #        SKIP may also name "work" (the cachegrind count of instructions) and
 #        "json" (analyze --json and --json-lines beside the text run),
 #        "soak" (the hour-long soak: SOAK_MIN=60, SOAK_PPS=2000; root, tcpreplay)
+#        and "tls" (SIP over TLS decrypted, bench/tls_bench.sh)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/.." && pwd)
@@ -407,6 +408,12 @@ if [[ "$skip" != *" soak "* ]]; then
     { echo; echo "Soak (${SOAK_MIN:-60} min at ${SOAK_PPS:-2000} packets/s, sensor -> HEP ->"
       echo "collector, exit $rc; 77: skipped):"; echo '```'
       echo "$soak" | grep -v '^t='; echo '```'; } >>"$out.tmp"
+fi
+# SIP over TLS: decrypted SIP messages per second against plaintext TCP and
+# tshark decrypting the same captures (bench/tls_bench.sh).
+if [[ "$skip" != *" tls "* ]]; then
+    echo "bench: tls" >&2
+    { echo; "$here/tls_bench.sh" "$ts" "$data" "$runs"; } >>"$out.tmp"
 fi
 mv "$out.tmp" "$out"
 cat "$out"
