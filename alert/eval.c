@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../store/alerts.h"
 #include "../store/store.h"
@@ -19,10 +20,17 @@
 #define BASELINE_DAYS 7
 #define BASELINE_BEFORE_NS (6ll * 3600 * NS)
 
+/* An alert the evaluator follows. A run changes these in memory while it
+ * reads (no write lock held), then stores the dirty ones in one short write
+ * transaction, then notifies the transitions. */
 struct act {
     int rule;
     struct st_alert row;
     bool seen;
+    bool dirty;         /* changed since it was last stored */
+    bool tell;          /* a transition to notify once stored */
+    bool fresh;         /* inserted by the write in progress (id to undo on rollback) */
+    char *evidence;     /* owned: the evidence to store with it, NULL keeps the stored */
     int64_t sent_wall;  /* wall time it was last posted firing; 0 not by us */
 };
 
@@ -59,6 +67,8 @@ struct alert_eval {
     size_t ncert;
     struct health *h;
     size_t nh;
+    int64_t drop[TS_ALERT_MAX_ACTIVE]; /* pending alerts gone before their `for`: to delete */
+    size_t ndrop;
     uint64_t last_drops;
     bool have_drops;
     bool replay;        /* alert_eval_replay: past data, nothing to keep alive */
@@ -116,6 +126,8 @@ void alert_eval_free(struct alert_eval *e)
     if (!e)
         return;
     st_alerts_close(e->db);
+    for (size_t i = 0; e->act && i < e->nact; i++)
+        free(e->act[i].evidence);
     free(e->act);
     free(e->win);
     free(e->opt);
@@ -214,10 +226,22 @@ struct cand {
 
 static void act_remove(struct alert_eval *e, size_t i)
 {
+    free(e->act[i].evidence);
     e->act[i] = e->act[--e->nact];
 }
 
-static int apply(struct alert_eval *e, int ri, struct cand *c, int64_t now)
+static void act_evidence(struct act *a, struct cand *c)
+{
+    if (!c->evidence)
+        return;
+    free(a->evidence);
+    a->evidence = c->evidence;
+    c->evidence = NULL;
+}
+
+/* One rule's value for one target: moves its alert through the lifecycle,
+ * in memory (stored by store_changes). */
+static void apply(struct alert_eval *e, int ri, struct cand *c, int64_t now)
 {
     const struct alert_rule *r = &e->cfg.rules[ri];
     bool below = alert_rule_below(r);
@@ -225,9 +249,9 @@ static int apply(struct alert_eval *e, int ri, struct cand *c, int64_t now)
     bool clear = !c->valid || (below ? c->value >= r->clear : c->value <= r->clear);
     size_t i = 0;
     while (i < e->nact && !(e->act[i].rule == ri && !strcmp(e->act[i].row.target, c->target) &&
-                            e->act[i].row.trunk_id == c->trunk_id))
+                            e->act[i].row.trunk_id == c->trunk_id &&
+                            strcmp(e->act[i].row.state, "resolved")))
         i++;
-    int rc = ST_OK;
     if (i == e->nact) {
         if (!fire)
             goto out;
@@ -235,10 +259,11 @@ static int apply(struct alert_eval *e, int ri, struct cand *c, int64_t now)
             e->st.skipped++;
             goto out;
         }
-        struct act *a = &e->act[e->nact];
+        struct act *a = &e->act[e->nact++];
         memset(a, 0, sizeof *a);
         a->rule = ri;
         a->seen = true;
+        a->dirty = true;
         struct st_alert *s = &a->row;
         snprintf(s->rule, sizeof s->rule, "%s", r->name);
         snprintf(s->scope, sizeof s->scope, "%s", c->scope);
@@ -254,17 +279,11 @@ static int apply(struct alert_eval *e, int ri, struct cand *c, int64_t now)
         s->value = c->value;
         s->updated = now;
         snprintf(s->summary, sizeof s->summary, "%s", c->summary);
-        s->evidence = c->evidence;
-        rc = st_alerts_put(e->db, s);
-        if (rc == ST_OK) {
-            e->nact++;
-            if (at_once) {
-                e->st.fired++;
-                notify(e, s, false);
-                a->sent_wall = e->wall;
-            }
+        act_evidence(a, c);
+        if (at_once) {
+            e->st.fired++;
+            a->tell = true;
         }
-        s->evidence = NULL;
         goto out;
     }
     struct act *a = &e->act[i];
@@ -272,44 +291,35 @@ static int apply(struct alert_eval *e, int ri, struct cand *c, int64_t now)
     a->seen = true;
     bool pending = !strcmp(s->state, "pending");
     if (pending && !fire) {
-        rc = st_alerts_drop(e->db, s->id);
+        if (s->id && e->ndrop < TS_ALERT_MAX_ACTIVE)
+            e->drop[e->ndrop++] = s->id;
         act_remove(e, i);
         goto out;
     }
-    if (!pending && !clear && !fire && c->valid) {
-        /* between clear and threshold: stays firing (hysteresis); keep the
-         * stored evidence of the moment it crossed, refresh the value */
-    }
+    /* between clear and threshold a firing alert stays firing
+     * (hysteresis), keeping the evidence of the last time it held */
     s->updated = now;
     if (c->valid) {
         s->value = c->value;
         snprintf(s->summary, sizeof s->summary, "%s", c->summary);
     }
-    s->evidence = fire ? c->evidence : NULL; /* the evidence of the last time it held */
-    bool changed = false;
+    if (fire)
+        act_evidence(a, c);
+    a->dirty = true;
     if (pending && now - s->started >= r->for_ns) {
         snprintf(s->state, sizeof s->state, "firing");
         s->fired = now;
-        changed = true;
+        a->tell = true;
         e->st.fired++;
     } else if (!pending && clear) {
         snprintf(s->state, sizeof s->state, "resolved");
         s->resolved = now;
-        changed = true;
+        a->tell = true;
         e->st.resolved++;
     }
-    rc = st_alerts_put(e->db, s);
-    if (changed) {
-        notify(e, s, false);
-        a->sent_wall = e->wall;
-    }
-    s->evidence = NULL;
-    if (!strcmp(s->state, "resolved"))
-        act_remove(e, i);
 out:
     free(c->evidence);
     c->evidence = NULL;
-    return rc;
 }
 
 /* ---- values ---- */
@@ -610,9 +620,7 @@ static int eval_trunks(struct alert_eval *e, int64_t now)
                 struct health tmp = { .trunk_id = w->trunk_id, .base_asr = ba, .base_ner = bn };
                 struct cand c;
                 trunk_cand(e, r, w, &tmp, &c);
-                rc = apply(e, (int)j, &c, now);
-                if (rc != ST_OK)
-                    return rc;
+                apply(e, (int)j, &c, now);
             }
         }
         first = false;
@@ -676,9 +684,7 @@ static int eval_options(struct alert_eval *e, int64_t now)
                     ev_calls(&t, NULL, 0);
                     c.evidence = ev_end(&t);
                 }
-                rc = apply(e, (int)j, &c, now);
-                if (rc != ST_OK)
-                    return rc;
+                apply(e, (int)j, &c, now);
             }
         }
     }
@@ -753,9 +759,7 @@ static int eval_certs(struct alert_eval *e, int64_t now)
                     ev_calls(&t, NULL, 0);
                     c.evidence = ev_end(&t);
                 }
-                rc = apply(e, (int)j, &c, now);
-                if (rc != ST_OK)
-                    return rc;
+                apply(e, (int)j, &c, now);
             }
         }
     }
@@ -795,9 +799,7 @@ static int eval_sensor(struct alert_eval *e, int64_t now, int64_t wall, uint64_t
             ev_calls(&t, NULL, 0);
             c.evidence = ev_end(&t);
         }
-        rc = apply(e, (int)k, &c, now);
-        if (rc != ST_OK)
-            return rc;
+        apply(e, (int)k, &c, now);
     }
     e->have_drops = true;
     e->last_drops = drops;
@@ -836,7 +838,7 @@ static int write_health(struct alert_eval *e, int64_t now)
         jsonw_arr_begin(&rw);
         for (size_t k = 0; k < e->nact; k++) {
             const struct st_alert *a = &e->act[k].row;
-            if (a->trunk_id != hh->trunk_id)
+            if (a->trunk_id != hh->trunk_id || !strcmp(a->state, "resolved"))
                 continue;
             bool firing = !strcmp(a->state, "firing");
             int l = !firing ? H_DEGRADED
@@ -959,16 +961,69 @@ static void resend_firing(struct alert_eval *e)
     }
 }
 
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
+}
+
+/* The run's writes, in one transaction: pending alerts dropped, changed
+ * alerts stored (new ones get their ids), each trunk's health. Nothing is
+ * read here but the rows it writes. On failure everything rolls back and
+ * stays dirty for the next run. */
+static int store_changes(struct alert_eval *e, int64_t now)
+{
+    int rc = st_alerts_begin(e->db);
+    if (rc != ST_OK)
+        return rc;
+    size_t dropped = 0;
+    for (; rc == ST_OK && dropped < e->ndrop; dropped++)
+        rc = st_alerts_drop(e->db, e->drop[dropped]);
+    for (size_t i = 0; rc == ST_OK && i < e->nact; i++) {
+        struct act *a = &e->act[i];
+        if (!a->dirty)
+            continue;
+        a->fresh = a->row.id == 0;
+        a->row.evidence = a->evidence;
+        rc = st_alerts_put(e->db, &a->row);
+        a->row.evidence = NULL;
+    }
+    if (rc == ST_OK && (e->what & ALERT_EVAL_DATA))
+        rc = write_health(e, now);
+    if (rc == ST_OK)
+        rc = st_alerts_commit(e->db);
+    if (rc != ST_OK) {
+        st_alerts_rollback(e->db);
+        for (size_t i = 0; i < e->nact; i++)
+            if (e->act[i].fresh)
+                e->act[i].row.id = 0;
+        return rc;
+    }
+    e->ndrop = 0;
+    for (size_t i = 0; i < e->nact; i++) {
+        struct act *a = &e->act[i];
+        a->fresh = false;
+        if (!a->dirty)
+            continue;
+        a->dirty = false;
+        free(a->evidence);
+        a->evidence = NULL;
+    }
+    return ST_OK;
+}
+
 int alert_eval_run(struct alert_eval *e, int64_t now_ns, int64_t wall_ns, uint64_t drops)
 {
+    int64_t t0 = mono_ns();
     e->wall = wall_ns;
-    if (st_alerts_begin(e->db) != ST_OK)
-        return ST_ERR_SQL;
     for (size_t i = 0; i < e->nact; i++)
         e->act[i].seen = false;
     e->nh = 0;
-    int rc = ST_OK;
-    if (e->what & ALERT_EVAL_DATA) {
+    /* reads: one snapshot, no write lock (WAL: the writer thread and the
+     * API go on); the lifecycle moves in memory */
+    int rc = st_alerts_read_begin(e->db);
+    if (rc == ST_OK && (e->what & ALERT_EVAL_DATA)) {
         rc = eval_trunks(e, now_ns);
         if (rc == ST_OK)
             rc = eval_options(e, now_ns);
@@ -977,6 +1032,7 @@ int alert_eval_run(struct alert_eval *e, int64_t now_ns, int64_t wall_ns, uint64
     }
     if (rc == ST_OK)
         rc = eval_sensor(e, now_ns, wall_ns, drops);
+    st_alerts_read_end(e->db);
     /* a target gone from the data (no legs, no OPTIONS in its window): its
      * condition no longer holds */
     for (size_t i = 0; rc == ST_OK && i < e->nact;) {
@@ -994,16 +1050,33 @@ int alert_eval_run(struct alert_eval *e, int64_t now_ns, int64_t wall_ns, uint64
                           .trunk_id = a->row.trunk_id, .valid = false };
         snprintf(c.summary, sizeof c.summary, "%s", a->row.summary);
         size_t before = e->nact;
-        rc = apply(e, a->rule, &c, now_ns);
+        apply(e, a->rule, &c, now_ns);
         if (e->nact == before)
-            i++; /* still active (cannot happen for !valid, kept for safety) */
+            i++; /* still active, or resolved and waiting to be stored */
     }
-    if (rc == ST_OK && (e->what & ALERT_EVAL_DATA))
-        rc = write_health(e, now_ns);
+    int64_t t1 = mono_ns();
     if (rc == ST_OK)
-        rc = st_alerts_commit(e->db);
-    else
-        st_alerts_commit(e->db);
+        rc = store_changes(e, now_ns);
+    int64_t t2 = mono_ns();
+    e->st.read_ns = t1 - t0;
+    e->st.write_ns = t2 - t1;
+    if (e->st.write_ns > e->st.write_ns_max)
+        e->st.write_ns_max = e->st.write_ns;
+    if (rc == ST_OK) {
+        /* transitions go out once stored (their ids are the rows') */
+        for (size_t i = 0; i < e->nact;) {
+            struct act *a = &e->act[i];
+            if (a->tell) {
+                a->tell = false;
+                notify(e, &a->row, false);
+                a->sent_wall = e->wall;
+            }
+            if (!strcmp(a->row.state, "resolved"))
+                act_remove(e, i);
+            else
+                i++;
+        }
+    }
     resend_firing(e);
     e->st.runs++;
     return rc;

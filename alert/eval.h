@@ -42,6 +42,9 @@ struct alert_eval_stats {
     uint64_t runs, fired, resolved, skipped;
     uint64_t resent;    /* firing alerts posted to Alertmanager again */
     size_t pending, firing;
+    /* the last run: reading (no lock held) and its write transaction, and
+     * the longest write transaction of any run (monotonic ns) */
+    int64_t read_ns, write_ns, write_ns_max;
 };
 void alert_eval_stats(const struct alert_eval *e, struct alert_eval_stats *out);
 

@@ -558,6 +558,24 @@ int st_alerts_commit(struct st_alerts *a)
     return sqlite3_exec(a->h, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? ST_OK : ST_ERR_SQL;
 }
 
+void st_alerts_rollback(struct st_alerts *a)
+{
+    if (!sqlite3_get_autocommit(a->h))
+        sqlite3_exec(a->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int st_alerts_read_begin(struct st_alerts *a)
+{
+    return sqlite3_exec(a->h, "BEGIN DEFERRED", NULL, NULL, NULL) == SQLITE_OK ? ST_OK
+                                                                             : ST_ERR_SQL;
+}
+
+void st_alerts_read_end(struct st_alerts *a)
+{
+    if (!sqlite3_get_autocommit(a->h))
+        sqlite3_exec(a->h, "COMMIT", NULL, NULL, NULL);
+}
+
 int st_alerts_call_ids(struct st_alerts *a, uint64_t newest, const uint64_t *tracker,
                        int64_t *out, size_t n)
 {

@@ -125,8 +125,14 @@ int st_alerts_call_ids(struct st_alerts *a, uint64_t newest, const uint64_t *tra
  * items as JSON text); ST_OK also when no such trunk is stored. */
 int st_alerts_checklist(struct st_alerts *a, const struct ts_addr *local,
                         const struct ts_addr *peer, const char *status, const char *items);
-/* One evaluation's writes in one transaction. */
+/* One evaluation's writes in one transaction (BEGIN IMMEDIATE: the write
+ * lock from the start, so it is held only for the writes). */
 int st_alerts_begin(struct st_alerts *a);
 int st_alerts_commit(struct st_alerts *a);
+void st_alerts_rollback(struct st_alerts *a);
+/* One evaluation's reads in one snapshot: a read transaction, which in WAL
+ * mode blocks no writer. read_end ends it (a no-op without one). */
+int st_alerts_read_begin(struct st_alerts *a);
+void st_alerts_read_end(struct st_alerts *a);
 
 #endif
