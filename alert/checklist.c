@@ -15,6 +15,7 @@
 #include "../calls/calls.h"
 #include "../common/hash.h"
 #include "../common/jsonw.h"
+#include "../media/media.h"
 #include "../store/alerts.h"
 
 #define NS_PER_S 1000000000ull
@@ -119,6 +120,7 @@ struct cl_leg {
     bool have_call, answered, held;
     uint64_t up_ns;             /* answer -> end */
     uint64_t rtp, rtcp;
+    uint64_t seen_ns;           /* data time of its call's end or a stream's last packet */
 };
 
 #define PAIR_SLOTS (2 * TS_CHECKLIST_MAX_PAIRS)
@@ -133,6 +135,7 @@ struct checklist {
     uint32_t *bucket;
     size_t nlegs, oldest;
     uint64_t streams_alone;     /* stream entries evicted before their call came */
+    bool live;                  /* results read while traffic goes on: no settling */
 };
 
 struct checklist *checklist_new(void)
@@ -288,6 +291,24 @@ void checklist_settle(struct checklist *cl)
         leg_drop_oldest(cl);
 }
 
+void checklist_set_live(struct checklist *cl)
+{
+    cl->live = true;
+}
+
+void checklist_settle_before(struct checklist *cl, uint64_t before_ns)
+{
+    /* the ring is in arrival order: its oldest legs are the first done */
+    while (cl->nlegs && cl->legs[cl->oldest].seen_ns < before_ns)
+        leg_drop_oldest(cl);
+}
+
+static void leg_seen(struct cl_leg *l, uint64_t ns)
+{
+    if (ns > l->seen_ns)
+        l->seen_ns = ns;
+}
+
 void checklist_stream(struct checklist *cl, const struct cl_stream *s)
 {
     if (!s->leg_ref)
@@ -295,6 +316,15 @@ void checklist_stream(struct checklist *cl, const struct cl_stream *s)
     struct cl_leg *l = leg_get(cl, s->leg_ref);
     l->rtp += s->packets;
     l->rtcp += s->rtcp;
+    leg_seen(l, s->last_ns);
+}
+
+void checklist_media(struct checklist *cl, const struct media_stream *s)
+{
+    checklist_stream(cl, &(struct cl_stream){
+        .leg_ref = s->leg_ref, .packets = s->packets,
+        .rtcp = (uint64_t)s->rtcp.sr + s->rtcp.rr + s->rtcp.xr + s->rtcp.sdes + s->rtcp.bye,
+        .first_ns = s->first_ns, .last_ns = s->last_ns });
 }
 
 /* ---- calls ---- */
@@ -489,6 +519,7 @@ static void leg_into_pair(struct checklist *cl, struct cl_pair *p, const struct 
         h->answered = answered;
         h->held = l->hold;
         h->up_ns = answered && l->end_ns > l->answer_ns ? l->end_ns - l->answer_ns : 0;
+        leg_seen(h, l->end_ns ? l->end_ns : l->invite_ns);
     }
 }
 
@@ -872,7 +903,8 @@ static void check_peers(struct cl_check *k, const struct checklist *cl, const st
 
 void checklist_trunk(struct checklist *cl, const struct calls *c, size_t i, struct cl_result *out)
 {
-    checklist_settle(cl);
+    if (!cl->live)
+        checklist_settle(cl);
     memset(out, 0, sizeof *out);
     const struct calls_trunk *t = calls_trunk_get(c, i);
     const struct cl_pair *o = pair_find(cl, &t->local, &t->peer);
@@ -981,22 +1013,47 @@ static int64_t map_id(void *ctx, uint64_t tracker_id)
     return -1;
 }
 
-int checklist_store(struct checklist *cl, const struct calls *c, const char *path, char *err,
-                    size_t errlen)
-{
-    struct st_alerts *a = st_alerts_open(path, err, errlen);
-    if (!a)
-        return -1;
-    int rc = st_alerts_begin(a) == ST_OK ? 0 : -1;
-    for (size_t i = 0; rc == 0 && i < calls_trunk_count(c); i++) {
-        const struct calls_trunk *t = calls_trunk_get(c, i);
+struct cl_snapshot {
+    uint64_t emitted;           /* calls the tracker emitted: the store's newest rows */
+    size_t n;
+    struct cl_snap_trunk {
+        struct ts_addr local, peer;
         struct cl_result r;
-        checklist_trunk(cl, c, i, &r);
+    } t[];
+};
+
+struct cl_snapshot *checklist_snapshot(struct checklist *cl, const struct calls *c)
+{
+    size_t n = calls_trunk_count(c);
+    struct cl_snapshot *s = malloc(sizeof *s + n * sizeof s->t[0]);
+    if (!s)
+        return NULL;
+    s->emitted = calls_emitted(c);
+    s->n = n;
+    for (size_t i = 0; i < n; i++) {
+        const struct calls_trunk *t = calls_trunk_get(c, i);
+        s->t[i].local = t->local;
+        s->t[i].peer = t->peer;
+        checklist_trunk(cl, c, i, &s->t[i].r);
+    }
+    return s;
+}
+
+void checklist_snapshot_free(struct cl_snapshot *s)
+{
+    free(s);
+}
+
+int checklist_snapshot_store(const struct cl_snapshot *s, struct st_alerts *a)
+{
+    int rc = st_alerts_begin(a) == ST_OK ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < s->n; i++) {
+        const struct cl_result *r = &s->t[i].r;
         struct id_map m = { .n = 0 };
         for (unsigned k = 0; k < CL_N; k++)
-            for (unsigned j = 0; j < r.check[k].ncalls; j++)
-                m.tracker[m.n++] = r.check[k].calls[j];
-        if (st_alerts_call_ids(a, calls_emitted(c), m.tracker, m.store, m.n) != ST_OK) {
+            for (unsigned j = 0; j < r->check[k].ncalls; j++)
+                m.tracker[m.n++] = r->check[k].calls[j];
+        if (st_alerts_call_ids(a, s->emitted, m.tracker, m.store, m.n) != ST_OK) {
             rc = -1;
             break;
         }
@@ -1009,18 +1066,34 @@ int checklist_store(struct checklist *cl, const struct calls *c, const char *pat
         }
         struct jsonw w;
         jsonw_init(&w, f, false);
-        checklist_json(&w, &r, map_id, &m);
+        checklist_json(&w, r, map_id, &m);
         bool ok = jsonw_finish(&w) == JSONW_OK;
         ok &= fclose(f) == 0;
-        if (!ok || st_alerts_checklist(a, &t->local, &t->peer, checklist_status_name(r.status),
-                                       buf) != ST_OK)
+        if (!ok || st_alerts_checklist(a, &s->t[i].local, &s->t[i].peer,
+                                       checklist_status_name(r->status), buf) != ST_OK)
             rc = -1;
         free(buf);
     }
     if (rc == 0 && st_alerts_commit(a) != ST_OK)
         rc = -1;
     if (rc != 0)
+        st_alerts_rollback(a);
+    return rc;
+}
+
+int checklist_store(struct checklist *cl, const struct calls *c, const char *path, char *err,
+                    size_t errlen)
+{
+    struct cl_snapshot *s = checklist_snapshot(cl, c);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    struct st_alerts *a = st_alerts_open(path, err, errlen);
+    int rc = a ? checklist_snapshot_store(s, a) : -1;
+    if (a && rc != 0)
         snprintf(err, errlen, "%s: cannot store the trunk checklist", path);
     st_alerts_close(a);
+    checklist_snapshot_free(s);
     return rc;
 }

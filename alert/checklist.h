@@ -69,9 +69,18 @@ void checklist_free(struct checklist *cl);
 /* A finished call (any order with its streams). */
 void checklist_call(struct checklist *cl, const struct calls_call *c);
 void checklist_stream(struct checklist *cl, const struct cl_stream *s);
+/* A finished RTP stream of the engine, as checklist_stream takes it. */
+struct media_stream;
+void checklist_media(struct checklist *cl, const struct media_stream *s);
 /* All calls and streams are in (end of input): legs held for their
  * streams are counted. Reading results does it too. */
 void checklist_settle(struct checklist *cl);
+/* Live use (a sensor, a collector): results are read while calls and
+ * streams go on coming, so reading does not settle the legs still held;
+ * checklist_settle_before judges those whose call ended, or whose streams'
+ * last packet came, before before_ns (data time). */
+void checklist_set_live(struct checklist *cl);
+void checklist_settle_before(struct checklist *cl, uint64_t before_ns);
 /* The items of trunk i of c. */
 void checklist_trunk(struct checklist *cl, const struct calls *c, size_t i, struct cl_result *out);
 
@@ -90,6 +99,15 @@ void checklist_json(struct jsonw *w, const struct cl_result *r, cl_map_fn map, v
  * one-line reason in err. */
 int checklist_store(struct checklist *cl, const struct calls *c, const char *path, char *err,
                     size_t errlen);
+/* Every trunk's results, copied (taken on the thread that feeds the
+ * checklist, stored on another); NULL when memory is short. */
+struct cl_snapshot;
+struct st_alerts;
+struct cl_snapshot *checklist_snapshot(struct checklist *cl, const struct calls *c);
+void checklist_snapshot_free(struct cl_snapshot *s); /* NULL ok */
+/* Into table trunk_checklist in one transaction, call ids turned into the
+ * store's (calls not written yet are left out). 0, or -1. */
+int checklist_snapshot_store(const struct cl_snapshot *s, struct st_alerts *a);
 /* Text section for every trunk of c. */
 void checklist_print(FILE *f, struct checklist *cl, const struct calls *c);
 

@@ -140,10 +140,7 @@ static void sink_stream(void *ctx, const struct media_stream *s)
     if (k->r)
         report_stream(k->r, s);
     if (k->cl)
-        checklist_stream(k->cl, &(struct cl_stream){
-            .leg_ref = s->leg_ref, .packets = s->packets,
-            .rtcp = (uint64_t)s->rtcp.sr + s->rtcp.rr + s->rtcp.xr + s->rtcp.sdes + s->rtcp.bye,
-            .first_ns = s->first_ns, .last_ns = s->last_ns });
+        checklist_media(k->cl, s);
 }
 
 static void analyze_batch(struct engine *e, struct st_writer *w, const struct ra_batch *b,

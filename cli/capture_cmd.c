@@ -33,6 +33,7 @@
 #include "../alert/eval.h"
 #include "cli.h"
 #include "report.h"
+#include "checklist_live.h"
 #include "sensor.h"
 #include "tlsopt.h"
 
@@ -361,6 +362,7 @@ static void cb_stream(void *ctx, const struct media_stream *s)
     struct cap_ctx *c = ctx;
     if (c->w)
         st_writer_stream(c->w, s);
+    checklist_live_stream(c->sl.cl, s);
     if (!c->hep)
         return;
     int n = snprintf(c->report, sizeof c->report,
@@ -693,6 +695,7 @@ int cmd_capture(int argc, char **argv)
     if (w || ctx.hep) {
         /* set once, before any thread uses the engine */
         if (w) {
+            ctx.sl.cl = checklist_live_start(a.so.db);
             engine_set_call_sink(e, sensor_live_call, &ctx.sl);
             engine_set_tls_sink(e, st_tls_sink, w);
             engine_set_oflow_sink(e, st_oflow_sink, w);
@@ -835,6 +838,8 @@ int cmd_capture(int argc, char **argv)
     if (w) {
         /* blocks until written, so the calls before it are committed too */
         st_writer_trunks(w, engine_calls(e));
+        checklist_live_stop(ctx.sl.cl, engine_calls(e)); /* beside the trunks just written */
+        ctx.sl.cl = NULL;
         ctx.w = NULL;
         st_writer_close_stats(w, &fss); /* after the last batch: true numbers */
         w = NULL;
@@ -871,6 +876,7 @@ out:
     cli_alerts_stop(alerts);
     api_stop(api);
     live_free(lv);
+    checklist_live_stop(ctx.sl.cl, NULL); /* on an error: the analysis thread ended */
     spool_close(ctx.sp);
     hep_send_free(ctx.hep);
     st_writer_close(w);

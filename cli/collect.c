@@ -28,6 +28,7 @@
 #include "report.h"
 #include "sensor.h"
 #include "../store/spool.h"
+#include "checklist_live.h"
 
 #define PROG "trunkscope collect"
 #define STATS_PERIOD_S 10
@@ -199,6 +200,13 @@ static uint64_t mono_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Finished streams (of RTP the senders forwarded): the trunk checklist's. */
+static void col_stream(void *ctx, const struct media_stream *s)
+{
+    struct col_ctx *c = ctx;
+    checklist_live_stream(c->sl.cl, s);
 }
 
 /* HEP callback: SIP and RTCP into the engine with the sender's site. */
@@ -397,7 +405,9 @@ int cmd_collect(int argc, char **argv)
         if (!w)
             goto out;
         ctx.sl.w = w;
+        ctx.sl.cl = checklist_live_start(a.so.db);
         engine_set_call_sink(ctx.e, sensor_live_call, &ctx.sl);
+        engine_set_stream_sink(ctx.e, col_stream, &ctx);
         engine_set_sip_hook(ctx.e, st_sip_hook, w);
         engine_set_tls_sink(ctx.e, st_tls_sink, w);
         engine_set_oflow_sink(ctx.e, st_oflow_sink, w);
@@ -520,6 +530,8 @@ int cmd_collect(int argc, char **argv)
     bool stored = w != NULL;
     if (w) {
         st_writer_trunks(w, engine_calls(ctx.e));
+        checklist_live_stop(ctx.sl.cl, engine_calls(ctx.e)); /* beside the trunks just written */
+        ctx.sl.cl = NULL;
         ctx.w = NULL;
         st_writer_close_stats(w, &ss); /* after the last batch: what was really stored */
         w = NULL;
@@ -556,6 +568,7 @@ int cmd_collect(int argc, char **argv)
 out:
     cli_alerts_stop(alerts);
     api_stop(api);
+    checklist_live_stop(ctx.sl.cl, NULL);
     spool_close(ctx.sp);
     st_writer_close(w);
     hep_listen_free(l);

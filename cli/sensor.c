@@ -18,6 +18,7 @@
 #include "../engine/engine.h"
 #include "../store/spool.h"
 #include "../store/store.h"
+#include "checklist_live.h"
 
 bool sensor_opt_known(int opt)
 {
@@ -293,6 +294,7 @@ void sensor_live_call(void *ctx, const struct calls_call *c)
         if (c->legs[i].invite_ns && c->legs[i].invite_ns < sl->min_invite_ns)
             sl->min_invite_ns = c->legs[i].invite_ns;
     st_writer_call(sl->w, c);
+    checklist_live_call(sl->cl, c);
 }
 
 void sensor_live_step(struct sensor_live *sl, const struct calls *c, uint64_t now_ns)
@@ -320,6 +322,8 @@ void sensor_live_step(struct sensor_live *sl, const struct calls *c, uint64_t no
         sl->since_ns = bucket;
         sl->min_invite_ns = UINT64_MAX;
     }
+    /* after the trunks' snapshot: the checklist's rows join them */
+    checklist_live_step(sl->cl, c, now_ns, sl->bucket_ns);
     /* the next: at the bucket's end or after the period, whichever comes first */
     uint64_t next = now_ns + SENSOR_SNAP_PERIOD_S * NS_PER_S, end = bucket + sl->bucket_ns;
     sl->next_snap_ns = end < next ? end : next;

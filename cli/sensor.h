@@ -145,8 +145,10 @@ void sensor_stats_commit(FILE *f, const char *tmp, const char *path);
 
 struct calls;
 struct calls_call;
+struct checklist_live;
 struct sensor_live {
     struct st_writer *w;          /* may be NULL: figures only */
+    struct checklist_live *cl;    /* may be NULL: the live trunk checklist */
     uint64_t next_count_ns, next_snap_ns, bucket_ns;
     uint64_t since_ns;            /* buckets from here on may have changed */
     uint64_t min_invite_ns;       /* earliest INVITE of a call emitted since */

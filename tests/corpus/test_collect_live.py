@@ -5,9 +5,14 @@ the truth file has calls up and none answering or ending near it, then
 stops sending. Before the collector stops, its database (read directly,
 read-only) and its API must hold the trunks with attempts, a running live
 state whose calls up are the truth's at that moment, and the answered legs
-listed are those of calls the truth has up. Then the rest is sent; at the
-stop the live state says the collector no longer runs and every call is
-stored."""
+listed are those of calls the truth has up. The Lync trunk checklist is
+computed while it runs: each time a 10-s bucket closes its rows appear in
+trunk_checklist and GET /api/v1/trunks/{id}/checklist, with the calls
+finished so far (the generator signals over UDP: the transport item fails,
+naming stored calls). Then the rest is sent; at the stop the live state
+says the collector no longer runs, every call is stored, and the final
+checklist agrees with analyze --db over the same capture (every item but
+RTCP, which needs the RTP the sender does not forward)."""
 import json
 import os
 import sqlite3
@@ -29,7 +34,8 @@ SLACK_S = 1.0
 LIVE_WAIT_S = 30
 # The sensor holds calls until its topology converged (30 s by default):
 # shortened so that finished calls reach the trunks while the test waits.
-CONF = "internal_net = 10.0.0.0/8\nlearn_hold_s = 5\n"
+# 10-s buckets: the live checklist is computed as each one closes.
+CONF = "internal_net = 10.0.0.0/8\nlearn_hold_s = 5\nbucket_s = 10\n"
 
 
 def up_at(truth, t):
@@ -63,6 +69,12 @@ def db_rows(path, sql):
             db.close()
     except sqlite3.Error:
         return None
+
+
+def cl_items(text):
+    """A stored checklist (its `items` column: {status, items: [...]}) by item id."""
+    d = json.loads(text)
+    return {i["id"]: i for i in (d["items"] if isinstance(d, dict) else d)}
 
 
 def api(port, path):
@@ -147,6 +159,36 @@ def main():
                            f"{[(s, by_cid.get(s)) for s in stray]}")
         calls_up = {by_cid.get(leg.get("call_id")) for leg in up_legs}
         c.check(len(calls_up) == n_up, f"mid-run: the legs up belong to {len(calls_up)} calls, truth {n_up}")
+        # the trunk checklist, computed while it runs
+        end = time.time() + LIVE_WAIT_S
+        cl = None
+        while time.time() < end:
+            cl = db_rows(db, "SELECT k.trunk_id, k.status, k.items, t.attempts FROM trunk_checklist k"
+                             " JOIN trunks t ON t.id=k.trunk_id")
+            if cl and any(cl_items(r[2])["transport"]["evidence"].get("legs", 0) > 0 for r in cl):
+                break
+            time.sleep(0.5)
+        c.check(col.p.poll() is None, "the collector still runs during the checklist checks")
+        c.check(bool(cl), f"mid-run: trunk_checklist rows while it runs: {cl}")
+        live_cl = {}
+        for tid, status, items, _ in cl or []:
+            live_cl[tid] = (status, cl_items(items))
+        busy = [(tid, v) for tid, v in live_cl.items() if v[1]["transport"]["evidence"].get("legs", 0)]
+        c.check(bool(busy) and all(v[1]["transport"]["status"] == "fail" and v[0] == "fail" and
+                                   v[1]["transport"]["evidence"]["udp"] ==
+                                   v[1]["transport"]["evidence"]["legs"] for _, v in busy),
+                f"mid-run: the transport item fails on UDP legs: "
+                f"{[(t, v[0], v[1]['transport']['evidence']) for t, v in busy]}")
+        stored_ids = {r[0] for r in db_rows(db, "SELECT id FROM calls") or []}
+        named = [x for _, v in busy for x in v[1]["transport"]["calls"]]
+        c.check(bool(named) and all(x in stored_ids for x in named),
+                f"mid-run: the calls it names are stored calls: {named}")
+        if busy:
+            tid = busy[0][0]
+            got = api(http, f"/api/v1/trunks/{tid}/checklist") or {}
+            c.check(got.get("trunk_id") == tid and got.get("status") == "fail" and
+                    len(got.get("items", [])) == 10,
+                    f"mid-run: /api/v1/trunks/{tid}/checklist serves it: {str(got)[:300]}")
         # ---- the rest, then the stop
         send_hep(rest, ports[0], pace=0.005)
         wait_accepted(col, len(msgs))
@@ -158,6 +200,29 @@ def main():
     c.check(live == [(0,)], f"after the stop the live state says not running: {live}")
     n = db_rows(db, "SELECT count(*) FROM calls")
     c.check(n == [(len(truth["calls"]),)], f"calls stored {n}, truth {len(truth['calls'])}")
+    # the final checklist: analyze's over the same capture, item by item
+    final = {r[0]: (r[1], cl_items(r[2]))
+             for r in db_rows(db, "SELECT t.peer_addr, k.status, k.items FROM trunk_checklist k"
+                                  " JOIN trunks t ON t.id=k.trunk_id") or []}
+    adb = os.path.join(a.work, "analyze.db")
+    for p in (adb, adb + "-wal", adb + "-shm"):
+        if os.path.exists(p):
+            os.unlink(p)
+    subprocess.run([a.bin, "analyze", "--quiet", "--no-alerts", "--config", conf, "--db", adb, pcap],
+                   capture_output=True, check=True, timeout=300)
+    ref = {r[0]: (r[1], cl_items(r[2]))
+           for r in db_rows(adb, "SELECT t.peer_addr, k.status, k.items FROM trunk_checklist k"
+                                 " JOIN trunks t ON t.id=k.trunk_id") or []}
+    c.check(bool(final) and set(final) == set(ref),
+            f"final checklist for the trunks analyze finds: {sorted(final)} vs {sorted(ref)}")
+    for peer in set(final) & set(ref):
+        for item, want in ref[peer][1].items():
+            if item == "rtcp":
+                continue
+            got = final[peer][1].get(item, {})
+            c.check(got.get("status") == want["status"] and got.get("evidence") == want["evidence"],
+                    f"final checklist {peer} {item}: collect {got.get('status')} "
+                    f"{got.get('evidence')}, analyze {want['status']} {want['evidence']}")
     return c.done()
 
 
