@@ -28,6 +28,9 @@
 #define CL_LYNC_EARLY_DIALOGS 20
 /* RTCP every 5 s (RFC 3550 minimum): a leg up this long must have sent some */
 #define CL_RTCP_MIN_NS (12ull * NS_PER_S)
+/* RTCPActiveCalls / RTCPCallsOnHold: the Mediation Server drops a call
+ * after 30 s without RTCP */
+#define CL_RTCP_GAP_NS (30ull * NS_PER_S)
 
 static const struct {
     const char *id, *title, *source;
@@ -48,7 +51,7 @@ static const struct {
                       "Set-CsTrunkConfiguration -EnableFastFailoverTimer" },
     [CL_EARLY] = { "early_dialogs", "Early dialogs per INVITE within 20",
                    "Set-CsTrunkConfiguration -MaxEarlyDialogs" },
-    [CL_RTCP] = { "rtcp", "RTCP present on active and held calls",
+    [CL_RTCP] = { "rtcp", "RTCP present on active and held calls, never 30 s without",
                   "Set-CsTrunkConfiguration -RTCPActiveCalls, -RTCPCallsOnHold" },
     [CL_BYPASS] = { "media_bypass",
                     "Media bypass: the Mediation Server's SDP carries a client's address",
@@ -108,6 +111,8 @@ struct cl_pair {
     struct cl_ev ruri_plus, ruri_bare, from_plus, from_bare;
     uint64_t rtcp_active_n, rtcp_held_n, no_media;
     struct cl_ev rtcp_active, rtcp_held;
+    struct cl_ev gap_active, gap_held;  /* more than 30 s without RTCP */
+    uint64_t gap_max_ns;
     uint16_t dports[4];         /* the INVITEs' destination ports, first seen */
     uint8_t ndports;
 };
@@ -120,6 +125,7 @@ struct cl_leg {
     bool have_call, answered, held;
     uint64_t up_ns;             /* answer -> end */
     uint64_t rtp, rtcp;
+    uint64_t rtcp_gap_ns;       /* the longest of its streams' */
     uint64_t seen_ns;           /* data time of its call's end or a stream's last packet */
 };
 
@@ -242,14 +248,21 @@ static void leg_judge(struct checklist *cl, const struct cl_leg *l)
         p->no_media++; /* media not captured here (or bypassing this point) */
         return;
     }
+    if (l->rtcp_gap_ns > p->gap_max_ns)
+        p->gap_max_ns = l->rtcp_gap_ns;
+    bool gap = l->rtcp_gap_ns > CL_RTCP_GAP_NS;
     if (l->held) {
         p->rtcp_held_n++;
         if (!l->rtcp)
             ev_add(&p->rtcp_held, l->call_id);
+        if (gap)
+            ev_add(&p->gap_held, l->call_id);
     } else {
         p->rtcp_active_n++;
         if (!l->rtcp)
             ev_add(&p->rtcp_active, l->call_id);
+        if (gap)
+            ev_add(&p->gap_active, l->call_id);
     }
 }
 
@@ -316,7 +329,28 @@ void checklist_stream(struct checklist *cl, const struct cl_stream *s)
     struct cl_leg *l = leg_get(cl, s->leg_ref);
     l->rtp += s->packets;
     l->rtcp += s->rtcp;
+    if (s->rtcp_gap_ns > l->rtcp_gap_ns)
+        l->rtcp_gap_ns = s->rtcp_gap_ns;
     leg_seen(l, s->last_ns);
+}
+
+/* The longest stretch of a stream's life without RTCP from its SSRC: before
+ * the first compound, between two, after the last; all of it without any.
+ * Its life: first RTP packet to the last packet, RTP or RTCP. */
+static uint64_t rtcp_gap(const struct media_stream *s)
+{
+    const struct media_rtcp *r = &s->rtcp;
+    uint64_t start = s->first_ns, end = s->last_ns > r->last_ns ? s->last_ns : r->last_ns;
+    if (!start || end < start)
+        return 0;
+    if (!r->first_ns)
+        return end - start;
+    uint64_t g = r->max_gap_ns;
+    if (r->first_ns > start && r->first_ns - start > g)
+        g = r->first_ns - start;
+    if (end - r->last_ns > g)
+        g = end - r->last_ns;
+    return g;
 }
 
 void checklist_media(struct checklist *cl, const struct media_stream *s)
@@ -324,7 +358,7 @@ void checklist_media(struct checklist *cl, const struct media_stream *s)
     checklist_stream(cl, &(struct cl_stream){
         .leg_ref = s->leg_ref, .packets = s->packets,
         .rtcp = (uint64_t)s->rtcp.sr + s->rtcp.rr + s->rtcp.xr + s->rtcp.sdes + s->rtcp.bye,
-        .first_ns = s->first_ns, .last_ns = s->last_ns });
+        .first_ns = s->first_ns, .last_ns = s->last_ns, .rtcp_gap_ns = rtcp_gap(s) });
 }
 
 /* ---- calls ---- */
@@ -753,24 +787,35 @@ static void check_rtcp(struct cl_check *k, const struct cl_pair *o, const struct
 {
     uint64_t an = o->rtcp_active_n + in->rtcp_active_n, hn = o->rtcp_held_n + in->rtcp_held_n;
     uint64_t am = o->rtcp_active.n + in->rtcp_active.n, hm = o->rtcp_held.n + in->rtcp_held.n;
+    uint64_t ag = o->gap_active.n + in->gap_active.n, hg = o->gap_held.n + in->gap_held.n;
+    uint64_t gmax = o->gap_max_ns > in->gap_max_ns ? o->gap_max_ns : in->gap_max_ns;
     num(k, "active_calls", (double)an);
     num(k, "active_without_rtcp", (double)am);
     num(k, "held_calls", (double)hn);
     num(k, "held_without_rtcp", (double)hm);
     num(k, "answered_without_media", (double)(o->no_media + in->no_media));
+    num(k, "active_gap_over_30s", (double)ag);
+    num(k, "held_gap_over_30s", (double)hg);
+    num(k, "max_gap_s", (double)(gmax / 10000000) / 100.0);
     if (!an && !hn) {
         set(k, CL_NA, "no answered call of 12 s or more with media seen");
-    } else if (am || hm) {
+    } else if (am || hm || ag || hg) {
+        /* no RTCP at all first, then the gaps */
         calls_of(k, &o->rtcp_held);
         calls_of(k, &in->rtcp_held);
         calls_of(k, &o->rtcp_active);
         calls_of(k, &in->rtcp_active);
+        calls_of(k, &o->gap_held);
+        calls_of(k, &in->gap_held);
+        calls_of(k, &o->gap_active);
+        calls_of(k, &in->gap_active);
         set(k, CL_FAIL,
-            "no RTCP on %llu of %llu active and %llu of %llu held calls (Lync may drop them "
-            "after 30 s)",
-            ull(am), ull(an), ull(hm), ull(hn));
+            "no RTCP on %llu of %llu active and %llu of %llu held calls; more than 30 s without "
+            "RTCP in %llu active and %llu held calls (longest %.1f s; Lync drops calls after 30 s)",
+            ull(am), ull(an), ull(hm), ull(hn), ull(ag), ull(hg), (double)gmax / 1e9);
     } else {
-        set(k, CL_PASS, "RTCP on all %llu active and %llu held calls", ull(an), ull(hn));
+        set(k, CL_PASS, "RTCP on all %llu active and %llu held calls, never more than 30 s apart "
+                        "(longest %.1f s)", ull(an), ull(hn), (double)gmax / 1e9);
     }
 }
 

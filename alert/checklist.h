@@ -27,7 +27,8 @@ enum cl_item {
     CL_PAIRS,         /* every (Mediation Server, gateway) pair answers calls */
     CL_FAILOVER,      /* outbound INVITE unanswered 10 s: cancelled, retried */
     CL_EARLY,         /* early dialogs per INVITE <= 20 (MaxEarlyDialogs) */
-    CL_RTCP,          /* RTCP on active and held calls (RTCPActiveCalls, RTCPCallsOnHold) */
+    CL_RTCP,          /* RTCP on active and held calls, never 30 s without (RTCPActiveCalls,
+                       * RTCPCallsOnHold) */
     CL_BYPASS,        /* media bypass: the Mediation Server's SDP names another address */
     CL_PLUS,          /* a leading + the same way on every call (RemovePlusFromUri) */
     CL_PEERS,         /* sources at the Mediation Server that are not its known peers */
@@ -60,6 +61,7 @@ struct cl_stream {
     uint64_t packets;           /* RTP */
     uint64_t rtcp;              /* RTCP packets its SSRC sent */
     uint64_t first_ns, last_ns;
+    uint64_t rtcp_gap_ns;       /* longest stretch of its life without RTCP from it */
 };
 
 struct checklist;

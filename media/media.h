@@ -129,6 +129,9 @@ struct media_rtcp {
     float rtt_ms, rtt_max_ms; /* capture point <-> receiver, from LSR/DLSR */
     bool xr_voip;
     float xr_mos_lq, xr_r_factor; /* < 0 when unavailable */
+    /* compounds this SSRC sent: first and last, and the longest silence
+     * between two (the Lync trunk checklist's 30-s RTCP rule) */
+    uint64_t first_ns, last_ns, max_gap_ns;
 };
 
 #define MEDIA_DTMF_LEN 32

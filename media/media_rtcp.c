@@ -99,6 +99,15 @@ void media_rtcp_datagram(struct media *m, const struct pkt_meta *pm, struct bv p
         struct msrc *src = src_get(m, p->ssrc, now);
         if (!src)
             continue;
+        if (i == 0) { /* the compound's sender */
+            struct media_rtcp *r = &src->r;
+            if (r->first_ns && now > r->last_ns && now - r->last_ns > r->max_gap_ns)
+                r->max_gap_ns = now - r->last_ns;
+            if (!r->first_ns)
+                r->first_ns = now;
+            if (now > r->last_ns)
+                r->last_ns = now;
+        }
         if (c->srtcp)
             src->r.srtcp = true;
         if (c->encrypted) /* only the first header is in clear */

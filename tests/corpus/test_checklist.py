@@ -152,7 +152,9 @@ class Leg:
         self._send(ts, False, ("\r\n".join(h) + "\r\n\r\n").encode() + body)
 
 
-def rtp_flow(cap, t0, t1, src, sport, dst, dport, ssrc, pt=0, rtcp=True):
+def rtp_flow(cap, t0, t1, src, sport, dst, dport, ssrc, pt=0, rtcp=True, pause=None):
+    """RTP every 20 ms from t0 to t1, a sender report every 5 s from t0 + 2.5
+    (none from pause[0] to pause[1] s after t0)."""
     seq, n = 1, 0
     t = t0
     while t < t1:
@@ -165,14 +167,15 @@ def rtp_flow(cap, t0, t1, src, sport, dst, dport, ssrc, pt=0, rtcp=True):
         t = t0 + 2.5
         while t < t1:
             sr = struct.pack("!BBHIIIIII", 0x80, 200, 6, ssrc, int(t) + 2208988800, 0, 0, n, n * 172)
-            cap.udp(t, src, sport + 1, dst, dport + 1, sr)
+            if not pause or not pause[0] <= t - t0 < pause[1]:
+                cap.udp(t, src, sport + 1, dst, dport + 1, sr)
             t += 5.0
 
 
 def call(cap, cid, t, a=MS, b=GW, tp="TCP", codecs=("PCMU", "PCMA", "telephone-event", "CN"),
          srtp=False, ring=1.0, answer=2.0, dur=6.0, status=200, forks=1, media_addr=None,
          media=False, rtcp=True, hold=False, ruri="+493012345678", frm="+494011122233",
-         cancel=None, xcid=None, ap=None, bp=5060, port_base=20000):
+         cancel=None, xcid=None, ap=None, bp=5060, port_base=20000, rtcp_pause=None):
     """An INVITE from a to b and what follows; returns the time it ended."""
     ap = ap or (41000 + zlib.crc32(cid.encode()) % 20000 if tp != "UDP" else 5060)
     L = Leg(cap, cid, a, ap, b, bp, tp, ruri, frm, xcid)
@@ -201,7 +204,9 @@ def call(cap, cid, t, a=MS, b=GW, tp="TCP", codecs=("PCMU", "PCMA", "telephone-e
     end = t + answer + dur
     if media:
         rtp_flow(cap, t + answer + 0.05, end, ma, mport, b, bport, 0x1000 + len(cap.frames), 0, rtcp)
-        rtp_flow(cap, t + answer + 0.06, end, b, bport, ma, mport, 0x2000 + len(cap.frames), 0, rtcp)
+        # the gateway's RTCP may pause (the Mediation Server's goes on)
+        rtp_flow(cap, t + answer + 0.06, end, b, bport, ma, mport, 0x2000 + len(cap.frames), 0, rtcp,
+                 rtcp_pause)
     if hold:
         L.cseq += 1
         L.request(t + answer + 1, "INVITE", sdp(ma, mport, list(codecs), srtp, "sendonly"),
@@ -273,6 +278,17 @@ def scenarios():
     S["rtcp_fail"] = ("rtcp", lambda c: (call(c, "r1", T0, media=True, dur=15),
                       call(c, "norr", T0 + 30, media=True, dur=15, rtcp=False, port_base=30000)),
                       "fail")
+    # ... and never 30 s without: 70-s calls whose gateway stops its RTCP for
+    # 40 s (sender reports at 17.5 s and 62.5 s: a 45-s gap), one active, one
+    # held; their twins send every 5 s
+    S["rtcp_gap_pass"] = ("rtcp", lambda c: (call(c, "long", T0, media=True, dur=70),
+                          call(c, "hlong", T0 + 80, media=True, dur=70, hold=True,
+                               port_base=30000)), "pass")
+    S["rtcp_gap_fail"] = ("rtcp", lambda c: (call(c, "long", T0, media=True, dur=70),
+                          call(c, "gap", T0 + 80, media=True, dur=70, rtcp_pause=(20, 60),
+                               port_base=30000),
+                          call(c, "hgap", T0 + 160, media=True, dur=70, hold=True,
+                               rtcp_pause=(20, 60), port_base=32000)), "fail")
     # media bypass: the Mediation Server's SDP carries a client's address
     S["bypass_pass"] = ("media_bypass", lambda c: calls_ok(c), "pass")
     S["bypass_info"] = ("media_bypass", lambda c: (calls_ok(c, 2),
@@ -297,6 +313,7 @@ def scenarios():
 BREAKERS = {"transport_fail": {"udp1"}, "codecs_fail": {"g729"}, "srtp_fail": {"savp"},
             "pairs_fail": {"mn6", "mn7"}, "failover_warn": {"fo-a"}, "failover_fail": {"slow"},
             "early_fail": {"fork21"}, "rtcp_fail": {"norr"}, "bypass_info": {"byp"},
+            "rtcp_gap_fail": {"gap", "hgap"},
             "plus_fail": {"noplus"}, "peers_fail": {"evil"}}
 
 # numbers each capture must show
@@ -314,6 +331,10 @@ NUMBERS = {
     "rtcp_pass": {"active_calls": 1, "held_calls": 1, "active_without_rtcp": 0,
                   "held_without_rtcp": 0},
     "rtcp_fail": {"active_calls": 2, "active_without_rtcp": 1},
+    "rtcp_gap_pass": {"active_calls": 1, "held_calls": 1, "active_gap_over_30s": 0,
+                      "held_gap_over_30s": 0},
+    "rtcp_gap_fail": {"active_calls": 2, "held_calls": 1, "active_without_rtcp": 0,
+                      "held_without_rtcp": 0, "active_gap_over_30s": 1, "held_gap_over_30s": 1},
     "bypass_info": {"bypassed": 1},
     "plus_fail": {"ruri_plus": 2, "ruri_without_plus": 1},
     "peers_fail": {"unknown_sources": 1, "invites_from_unknown": 1},
@@ -364,6 +385,11 @@ def main():
         for k, v in NUMBERS.get(name, {}).items():
             c.check(got["evidence"].get(k) == v, "%s: %s.%s = %s, want %s" % (
                 name, item, k, got["evidence"].get(k), v))
+        # the longest silence: sender reports 5 s apart, or 45 s across the pause
+        gap_want = {"rtcp_gap_pass": 5.0, "rtcp_gap_fail": 45.0}.get(name)
+        if gap_want is not None:
+            c.check(abs(got["evidence"].get("max_gap_s", -1) - gap_want) <= 0.02,
+                    "%s: max_gap_s %s, want %s" % (name, got["evidence"].get("max_gap_s"), gap_want))
         named = set()
         for cid in got["calls"]:
             named |= ids.get(cid, set())
@@ -375,7 +401,7 @@ def main():
         else:
             c.check(not got["calls"], "%s: a passing item names no call" % name)
         # a passing capture passes everything but what it is about (and n/a)
-        if want == "pass" and name not in ("rtcp_pass",):
+        if want == "pass" and name not in ("rtcp_pass", "rtcp_gap_pass"):
             bad = [k for k, x in items.items() if x["status"] in ("fail", "warn") and k != item]
             c.check(not bad or name.startswith("peers") or name.startswith("pairs"),
                     "%s: other items fail: %s" % (name, bad))
