@@ -564,24 +564,11 @@ static void log_drops(const struct live_stats *s, struct live_stats *logged)
 
 static void reload_config(struct cap_ctx *c, struct live *lv, const char *path)
 {
-    if (log_reopen() != LOG_OK)
-        log_msg(LOG_ERROR, "cannot reopen the log file: %s", strerror(errno));
-    if (!path) {
+    struct calls_config *cfg = sensor_reload_config(path);
+    if (!path)
         log_msg(LOG_INFO, "SIGHUP: log reopened (no --config to reload)");
+    if (!cfg)
         return;
-    }
-    struct calls_config *cfg = malloc(sizeof *cfg);
-    char err[512];
-    if (!cfg) {
-        log_msg(LOG_ERROR, "config reload: out of memory");
-        return;
-    }
-    calls_config_default(cfg);
-    if (calls_config_load(cfg, path, err, sizeof err) != CALLS_OK) {
-        log_msg(LOG_ERROR, "config reload failed, keeping the old one: %s", err);
-        free(cfg);
-        return;
-    }
     free(atomic_exchange(&c->pending, cfg));
     live_request_sync(lv);
 }
@@ -694,12 +681,8 @@ int cmd_capture(int argc, char **argv)
     sensor_live_init(&ctx.sl, w);
     if (w || ctx.hep) {
         /* set once, before any thread uses the engine */
-        if (w) {
-            ctx.sl.cl = checklist_live_start(a.so.db);
-            engine_set_call_sink(e, sensor_live_call, &ctx.sl);
-            engine_set_tls_sink(e, st_tls_sink, w);
-            engine_set_oflow_sink(e, st_oflow_sink, w);
-        }
+        if (w)
+            sensor_live_attach(&ctx.sl, e, w, a.so.db);
         engine_set_sip_hook(e, cb_sip, &ctx);
     }
     if (a.http) {

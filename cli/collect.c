@@ -315,8 +315,7 @@ static void write_stats(const char *path, const struct hep_listen *l, const stru
  * (the sockets keep queueing), so nothing is lost. */
 static void reload(const struct col_args *a, struct col_ctx *c, struct hep_listen *l)
 {
-    if (log_reopen() != LOG_OK)
-        log_msg(LOG_ERROR, "cannot reopen the log file: %s", strerror(errno));
+    struct calls_config *cfg = sensor_reload_config(a->so.config);
     if (a->key_file) {
         char key[TS_HEP_AUTH_KEY_MAX];
         size_t klen;
@@ -326,23 +325,11 @@ static void reload(const struct col_args *a, struct col_ctx *c, struct hep_liste
         else
             hep_listen_set_key(l, bv_make(key, klen));
     }
-    if (!a->so.config) {
+    if (!a->so.config)
         log_msg(LOG_INFO, "SIGHUP: log reopened%s (no --config to reload)",
                 a->key_file ? ", auth key re-read" : "");
+    if (!cfg)
         return;
-    }
-    struct calls_config *cfg = malloc(sizeof *cfg);
-    char err[512];
-    if (!cfg) {
-        log_msg(LOG_ERROR, "config reload: out of memory");
-        return;
-    }
-    calls_config_default(cfg);
-    if (calls_config_load(cfg, a->so.config, err, sizeof err) != CALLS_OK) {
-        log_msg(LOG_ERROR, "config reload failed, keeping the old one: %s", err);
-        free(cfg);
-        return;
-    }
     engine_set_calls_config(c->e, cfg);
     log_msg(LOG_INFO, "config reloaded: %zu trunk names, %zu internal networks, "
                       "%zu correlation headers (applies to new calls)",
@@ -404,13 +391,9 @@ int cmd_collect(int argc, char **argv)
         w = sensor_open_store(&a.so, PROG);
         if (!w)
             goto out;
-        ctx.sl.w = w;
-        ctx.sl.cl = checklist_live_start(a.so.db);
-        engine_set_call_sink(ctx.e, sensor_live_call, &ctx.sl);
+        sensor_live_attach(&ctx.sl, ctx.e, w, a.so.db);
         engine_set_stream_sink(ctx.e, col_stream, &ctx);
         engine_set_sip_hook(ctx.e, st_sip_hook, w);
-        engine_set_tls_sink(ctx.e, st_tls_sink, w);
-        engine_set_oflow_sink(ctx.e, st_oflow_sink, w);
         ctx.w = w;
         bool failed;
         ctx.sp = sensor_open_spool(&a.so, PROG, NULL, &failed);

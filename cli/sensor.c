@@ -244,6 +244,27 @@ struct st_writer *sensor_open_store(const struct sensor_opts *o, const char *pro
     return w;
 }
 
+struct calls_config *sensor_reload_config(const char *path)
+{
+    if (log_reopen() != LOG_OK)
+        log_msg(LOG_ERROR, "cannot reopen the log file: %s", strerror(errno));
+    if (!path)
+        return NULL;
+    struct calls_config *cfg = malloc(sizeof *cfg);
+    char err[512];
+    if (!cfg) {
+        log_msg(LOG_ERROR, "config reload: out of memory");
+        return NULL;
+    }
+    calls_config_default(cfg);
+    if (calls_config_load(cfg, path, err, sizeof err) != CALLS_OK) {
+        log_msg(LOG_ERROR, "config reload failed, keeping the old one: %s", err);
+        free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
 void sensor_block_signals(sigset_t *sigs, bool hup)
 {
     sigemptyset(sigs);
@@ -284,6 +305,16 @@ void sensor_live_init(struct sensor_live *sl, struct st_writer *w)
     sl->rate_t = -1;
     atomic_store(&sl->active_calls, -1);
     atomic_store(&sl->pps_milli, -1);
+}
+
+void sensor_live_attach(struct sensor_live *sl, struct engine *e, struct st_writer *w,
+                        const char *db)
+{
+    sl->w = w;
+    sl->cl = checklist_live_start(db);
+    engine_set_call_sink(e, sensor_live_call, sl);
+    engine_set_tls_sink(e, st_tls_sink, w);
+    engine_set_oflow_sink(e, st_oflow_sink, w);
 }
 
 void sensor_live_call(void *ctx, const struct calls_call *c)

@@ -99,6 +99,10 @@ int sensor_load_config(const struct sensor_opts *o, const char *prog, struct cal
 /* The store writer on --db with the retention options: NULL after a one-line
  * error. */
 struct st_writer *sensor_open_store(const struct sensor_opts *o, const char *prog);
+/* SIGHUP: the log reopened, then path (when given) read into a new
+ * configuration; NULL (logged) when it fails or path is NULL, so that the old
+ * one stays. The caller frees the result. */
+struct calls_config *sensor_reload_config(const char *path);
 
 struct spool;
 /* The spool on --spool (NULL without it, or after a one-line error: *failed). */
@@ -159,6 +163,11 @@ struct sensor_live {
 };
 
 void sensor_live_init(struct sensor_live *sl, struct st_writer *w);
+struct engine;
+/* The engine's finished calls, TLS connections and other flows go to w, and
+ * the calls also to the live checklist on db; set before any thread uses e. */
+void sensor_live_attach(struct sensor_live *sl, struct engine *e, struct st_writer *w,
+                        const char *db);
 /* calls_sink_fn: ctx is the struct sensor_live. */
 void sensor_live_call(void *ctx, const struct calls_call *c);
 void sensor_live_step(struct sensor_live *sl, const struct calls *c, uint64_t now_ns);
