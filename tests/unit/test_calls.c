@@ -426,62 +426,71 @@ static void test_retransmissions(void **state)
     calls_free(c);
 }
 
-/* Each transaction remembers its last TS_CALLS_MAX_FP exact messages: the
- * INVITE sent again after N-1, N and N+1 distinct messages in its
- * transaction is a retransmission only while it is among them. */
-static void test_fingerprint_limit(void **state)
+/* The INVITE sent again after total-1 other messages (fill writes message i)
+ * in a fresh dialog of Call-ID cid: a retransmission while total is within
+ * limit (checked for limit-1, limit and limit+1); check, when given, sees
+ * each run's total and the leg's forks. */
+typedef void (*fill_fn)(struct calls *c, const char *cid, int i);
+static void retrans_after(int limit, const char *cid, fill_fn fill, void (*check)(int total,
+                                                                                 unsigned forks))
 {
-    (void)state;
     const char *A = "10.0.0.1", *B = "198.51.100.7";
     for (int extra = -1; extra <= 1; extra++) {
         struct ts_stats st;
         memset(&st, 0, sizeof st);
         struct calls *c = calls_new(NULL, &st);
-        int total = TS_CALLS_MAX_FP + extra;   /* the INVITE and total-1 responses */
-        TX(c, 0, A, B, .method = "INVITE", .cid = "fpl");
-        for (int i = 1; i < total; i++) {
-            char tag[16];
-            snprintf(tag, sizeof tag, "t%d", i);   /* forks: each a new message */
-            TX(c, (uint64_t)(10 * i), B, A, .status = 183, .cid = "fpl", .ttag = tag);
-        }
-        TX(c, 1000, A, B, .method = "INVITE", .cid = "fpl");   /* Timer A fires */
+        int total = limit + extra;
+        TX(c, 0, A, B, .method = "INVITE", .cid = cid);
+        for (int i = 1; i < total; i++)
+            fill(c, cid, i);
+        TX(c, 1000, A, B, .method = "INVITE", .cid = cid);   /* Timer A fires */
         calls_finish(c);
         const struct calls_call *k = only_call(c);
         unsigned want = extra <= 0 ? 1 : 0;
         assert_int_equal(k->legs[0].retrans, want);
         assert_int_equal(st.v[TS_CALLS_RETRANS], want);
-        assert_int_equal(k->legs[0].forks, total - 1 < TS_CALLS_MAX_FORKS ? total - 1
-                                                                          : TS_CALLS_MAX_FORKS);
+        if (check)
+            check(total, k->legs[0].forks);
         calls_free(c);
     }
 }
 
+static void fill_fork(struct calls *c, const char *cid, int i)
+{
+    char tag[16];
+    snprintf(tag, sizeof tag, "t%d", i);   /* forks: each a new message */
+    TX(c, (uint64_t)(10 * i), "198.51.100.7", "10.0.0.1", .status = 183, .cid = cid, .ttag = tag);
+}
+
+static void check_forks(int total, unsigned forks)
+{
+    assert_int_equal(forks, total - 1 < TS_CALLS_MAX_FORKS ? total - 1 : TS_CALLS_MAX_FORKS);
+}
+
+/* Each transaction remembers its last TS_CALLS_MAX_FP exact messages: the
+ * INVITE sent again after N-1, N and N+1 distinct messages (the INVITE and
+ * its forked 183s) in its transaction is a retransmission only while it is
+ * among them. */
+static void test_fingerprint_limit(void **state)
+{
+    (void)state;
+    retrans_after(TS_CALLS_MAX_FP, "fpl", fill_fork, check_forks);
+}
+
+static void fill_info(struct calls *c, const char *cid, int i)
+{
+    char br[24];
+    snprintf(br, sizeof br, "z9hG4bKi%d", i);
+    TX(c, (uint64_t)(10 * i), "10.0.0.1", "198.51.100.7", .method = "INFO", .cid = cid,
+       .cseq = (unsigned)(1 + i), .branch = br);
+}
+
 /* A dialog remembers its last TS_CALLS_MAX_TXN transactions: the INVITE's
- * retransmission after N-1, N and N+1 transactions in all. */
+ * retransmission after N-1, N and N+1 transactions in all (INFOs). */
 static void test_transaction_limit(void **state)
 {
     (void)state;
-    const char *A = "10.0.0.1", *B = "198.51.100.7";
-    for (int extra = -1; extra <= 1; extra++) {
-        struct ts_stats st;
-        memset(&st, 0, sizeof st);
-        struct calls *c = calls_new(NULL, &st);
-        int total = TS_CALLS_MAX_TXN + extra;   /* the INVITE and total-1 INFOs */
-        TX(c, 0, A, B, .method = "INVITE", .cid = "txl");
-        for (int i = 1; i < total; i++) {
-            char br[24];
-            snprintf(br, sizeof br, "z9hG4bKi%d", i);
-            TX(c, (uint64_t)(10 * i), A, B, .method = "INFO", .cid = "txl",
-               .cseq = (unsigned)(1 + i), .branch = br);
-        }
-        TX(c, 1000, A, B, .method = "INVITE", .cid = "txl");
-        calls_finish(c);
-        const struct calls_call *k = only_call(c);
-        unsigned want = extra <= 0 ? 1 : 0;
-        assert_int_equal(k->legs[0].retrans, want);
-        assert_int_equal(st.v[TS_CALLS_RETRANS], want);
-        calls_free(c);
-    }
+    retrans_after(TS_CALLS_MAX_TXN, "txl", fill_info, NULL);
 }
 
 static struct calls_call sunk;
