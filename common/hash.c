@@ -9,10 +9,17 @@ static uint64_t k0 = 0x736f6d6570736575ull, k1 = 0x646f72616e646f6dull;
 /* the mix's keys, derived from the seed (km odd: the multiply is a bijection) */
 static uint64_t kx = 0x9e3779b97f4a7c15ull, km = 0xbf58476d1ce4e5b9ull;
 
+/* ts_hash_wide's keys */
+static uint64_t kw0 = 0xa0761d6478bd642full, kw1 = 0xe7037ed1a0b428dbull,
+                kw2 = 0x8ebc6af09c88c6e3ull;
+
 static void derive_mix_keys(void)
 {
     kx = ts_hash("mix-x", 5);
     km = ts_hash("mix-m", 5) | 1;
+    kw0 = ts_hash("wide-0", 6);
+    kw1 = ts_hash("wide-1", 6);
+    kw2 = ts_hash("wide-2", 6);
 }
 
 void ts_hash_seed_random(void)
@@ -86,4 +93,30 @@ uint64_t ts_mix64(uint64_t h, uint64_t x)
     h ^= x ^ kx;
     h ^= h >> 29;
     return h * km;
+}
+
+/* The 128-bit product of a and b, its halves folded. */
+static uint64_t fold_mul(uint64_t a, uint64_t b)
+{
+    unsigned __int128 r = (unsigned __int128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+uint64_t ts_hash_wide(uint64_t h, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    uint64_t acc = h ^ kw2, a, b;
+    size_t n = len;
+    for (; n >= 16; n -= 16, p += 16) {
+        memcpy(&a, p, 8); /* little-endian hosts only, as siphash13 */
+        memcpy(&b, p + 8, 8);
+        acc = fold_mul(a ^ kw0 ^ acc, b ^ kw1);
+    }
+    uint8_t last[16] = { 0 };
+    if (n)
+        memcpy(last, p, n);
+    memcpy(&a, last, 8);
+    memcpy(&b, last + 8, 8);
+    acc = fold_mul(a ^ kw0 ^ acc, b ^ kw1 ^ (uint64_t)len);
+    return fold_mul(acc ^ kw2, kw1 | 1);
 }

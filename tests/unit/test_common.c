@@ -163,6 +163,61 @@ static void test_mix64_slots(void **state)
     assert_int_not_equal(ts_mix64(ts_mix64(0, 1), 2), ts_mix64(ts_mix64(0, 5), 2));
 }
 
+/* The wide fold (dedup's payload hash): every bit of every length counts,
+ * trailing zeros and the length count, the running hash and the seed
+ * count, and 200,000 RTP-like payloads (sequence, timestamp, audio) give
+ * 200,000 values. */
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void test_hash_wide(void **state)
+{
+    (void)state;
+    ts_hash_seed_fixed(1, 2);
+    uint8_t buf[200], zero[200];
+    memset(zero, 0, sizeof zero);
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)(i * 37 + 11);
+    for (size_t len = 0; len <= sizeof buf; len++) {
+        uint64_t h = ts_hash_wide(7, buf, len);
+        assert_int_equal(h, ts_hash_wide(7, buf, len));
+        assert_int_not_equal(h, ts_hash_wide(8, buf, len));
+        if (len < sizeof buf)
+            assert_int_not_equal(ts_hash_wide(7, zero, len), ts_hash_wide(7, zero, len + 1));
+        for (size_t i = 0; i < len; i++)
+            for (int bit = 0; bit < 8; bit += 3) {
+                buf[i] ^= (uint8_t)(1u << bit);
+                assert_int_not_equal(h, ts_hash_wide(7, buf, len));
+                buf[i] ^= (uint8_t)(1u << bit);
+            }
+    }
+    uint64_t a = ts_hash_wide(0, buf, 160);
+    ts_hash_seed_fixed(3, 4);
+    assert_int_not_equal(a, ts_hash_wide(0, buf, 160));
+    enum { N = 200000 };
+    uint64_t *v = malloc(N * sizeof *v);
+    assert_non_null(v);
+    uint8_t rtp[172];
+    for (uint32_t k = 0; k < N; k++) { /* distinct: sequence and timestamp */
+        for (size_t i = 0; i < sizeof rtp; i++)
+            rtp[i] = (uint8_t)(0xd5 ^ (i % 3)); /* near-silence */
+        rtp[2] = (uint8_t)(k >> 8);
+        rtp[3] = (uint8_t)k;
+        uint32_t ts = k * 160;
+        memcpy(rtp + 4, &ts, 4);
+        v[k] = ts_hash_wide(0, rtp, sizeof rtp);
+    }
+    qsort(v, N, sizeof *v, cmp_u64);
+    size_t dup = 0;
+    for (size_t k = 1; k < N; k++)
+        dup += v[k] == v[k - 1];
+    free(v);
+    assert_int_equal(dup, 0);
+}
+
 struct ent {
     struct ht_node n;
     int key;
@@ -383,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_bv_text),
         cmocka_unit_test(test_hash_seeded),
         cmocka_unit_test(test_mix64_slots),
+        cmocka_unit_test(test_hash_wide),
         cmocka_unit_test(test_htab_bounded_lru),
         cmocka_unit_test(test_grow),
         cmocka_unit_test(test_utf8_policy),
