@@ -716,14 +716,19 @@ function sdpText(sdp) {
   return parts.join(" ");
 }
 
-/* The ladder fits avail pixels: columns shrink from 165 to 96 px, beyond
- * that its box scrolls sideways. Above each column its node's role and
- * name (one heading over the addresses of a multi-homed node) and the
- * address; under each arrow with SDP its summary. */
+/* The ladder fits avail pixels (its pane's width): the time column and the
+ * node columns shrink (from 165 down to 96 px, 88 in a narrow pane, where
+ * the wall clock moves to the tooltip), beyond that the pane scrolls
+ * sideways. Two SVGs in one box: the node headings (each column's role and
+ * name, one heading over the addresses of a multi-homed node, and the
+ * address), kept at the top of the pane while it scrolls, and the rows;
+ * under each arrow with SDP its summary. */
 function ladder(d, onPick, avail, info) {
   const nodes = ladderColumns(d.nodes, info);
-  const left = 150, top = 76, rowH = 34, mediaH = 36;
-  const colW = Math.max(96, Math.min(165, Math.floor((avail - left) / Math.max(1, nodes.length))));
+  /* narrow: the wide time column and 96-px columns would not fit */
+  const narrow = avail < 150 + 96 * nodes.length;
+  const left = narrow ? 76 : 150, top = 14, headH = 62, rowH = 34, mediaH = 36;
+  const colW = Math.max(narrow ? 88 : 96, Math.min(165, Math.floor((avail - left) / Math.max(1, nodes.length))));
   const t0 = d.messages.length ? d.messages[0].t_ms : 0;
   const W = left + Math.max(1, nodes.length) * colW;
   /* rows in time order: the messages, each RTP stream after the last
@@ -738,7 +743,9 @@ function ladder(d, onPick, avail, info) {
   putMedia(Infinity);
   const H = yy + 20;
   const x = (addr) => left + nodes.indexOf(addr) * colW + colW / 2;
-  const svg = svgEl("svg", { class: "ladder", width: W, height: H, viewBox: `0 0 ${W} ${H}`, id: "ladder" });
+  const box = h("div", { class: "ladder", id: "ladder", "data-col-w": colW, "data-left": left });
+  const head = svgEl("svg", { class: "ladder ladder-head", width: W, height: headH, viewBox: `0 0 ${W} ${headH}` });
+  const svg = svgEl("svg", { class: "ladder ladder-body", width: W, height: H, viewBox: `0 0 ${W} ${H}` });
   const defs = svgEl("defs");
   COLORS.forEach((c, i) => {
     const m = svgEl("marker", { id: "arr" + i, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
@@ -746,6 +753,7 @@ function ladder(d, onPick, avail, info) {
     defs.appendChild(m);
   });
   svg.appendChild(defs);
+  head.appendChild(svgEl("rect", { class: "head-bg", x: 0, y: 0, width: W, height: headH }));
   /* node headings: consecutive columns of one node share one */
   for (let i = 0; i < nodes.length;) {
     const inf = info(nodes[i]);
@@ -760,12 +768,12 @@ function ladder(d, onPick, avail, info) {
     g.appendChild(svgEl("text", { class: "node-role", x: cx, y: 16, "text-anchor": "middle" }, fit(inf.role || "node", 7.4)));
     g.appendChild(svgEl("text", { class: "node-name", x: cx, y: 32, "text-anchor": "middle" }, fit(inf.name || "", 6.2)));
     g.appendChild(svgEl("title", {}, [inf.role, inf.name, inf.node ? inf.node.addresses.join(", ") : nodes[i]].filter(Boolean).join("\n")));
-    svg.appendChild(g);
+    head.appendChild(g);
     i = j;
   }
   nodes.forEach((n) => {
-    svg.appendChild(svgEl("text", { class: "node", x: x(n), y: 56, "text-anchor": "middle", "data-addr": n }, n));
-    svg.appendChild(svgEl("line", { class: "life", x1: x(n), x2: x(n), y1: 62, y2: H - 6 }));
+    head.appendChild(svgEl("text", { class: "node", x: x(n), y: 54, "text-anchor": "middle", "data-addr": n }, n));
+    svg.appendChild(svgEl("line", { class: "life", x1: x(n), x2: x(n), y1: 0, y2: H - 6 }));
   });
   const seen = new Set();
   for (const r of media) svg.appendChild(mediaRow(r, my.get(r), x, W));
@@ -779,7 +787,8 @@ function ladder(d, onPick, avail, info) {
     const g = svgEl("g", { class: "msg" + (retrans ? " retrans" : ""), "data-n": m.n, "data-leg": m.leg, "data-i": i });
     g.appendChild(svgEl("rect", { class: "hit", x: 0, y: y - 18, width: W, height: rowH }));
     g.appendChild(svgEl("text", { class: "time", x: 8, y: y + 3 }, `+${((m.t_ms - t0) / 1000).toFixed(3)} s`));
-    g.appendChild(svgEl("text", { class: "time", x: 78, y: y + 3 }, when(m.ts).slice(11)));
+    if (!narrow) g.appendChild(svgEl("text", { class: "time", x: 78, y: y + 3 }, when(m.ts).slice(11)));
+    else g.appendChild(svgEl("title", {}, when(m.ts)));
     const x1 = x(m.src), x2 = x(m.dst);
     if (x1 === x2) {
       g.appendChild(svgEl("path", { d: `M${x1} ${y - 6} h30 v12 h-28`, fill: "none", stroke: color, "stroke-width": 1.6, "marker-end": `url(#arr${ci})` }));
@@ -804,7 +813,8 @@ function ladder(d, onPick, avail, info) {
     g.addEventListener("click", (ev) => onPick(i, true, ev.shiftKey));
     svg.appendChild(g);
   });
-  return svg;
+  box.append(head, svg);
+  return box;
 }
 
 /* The ladder column of a media address: the column itself, else the
@@ -1157,6 +1167,71 @@ function audioCard(id, d) {
   return card;
 }
 
+/* The call page's two panes: the message pane's width is a CSS variable of
+ * the split (remembered in localStorage as ts-msg-w), clamped so that the
+ * ladder keeps LADDER_MIN px and the text MSG_MIN; the divider moves by
+ * drag or by ←/→ (Shift: larger steps), Home/End go to the limits.
+ * relayout() runs after each change and when the split's width changes;
+ * ladderNeeds: the ladder pane's width at the ladder's widest columns. */
+const MSG_MIN = 280, LADDER_MIN = 240, MSG_KEY = "ts-msg-w";
+
+function paneSplit(split, divider, relayout, ladderNeeds) {
+  const stored = () => { const v = Number(localStorage.getItem(MSG_KEY)); return v > 0 ? v : null; };
+  let want = stored(), shown = -1, lastW = -1;
+  const sideBySide = () => getComputedStyle(divider).display !== "none";
+  const apply = (w, save) => {
+    const total = split.clientWidth - divider.offsetWidth;
+    /* unset: what the ladder does not need at its widest columns, 320 to 520 px */
+    const dflt = Math.round(Math.min(520, Math.max(320, total - ladderNeeds)));
+    const msgW = Math.round(Math.max(MSG_MIN, Math.min(total - LADDER_MIN, w ?? dflt)));
+    if (save) { want = msgW; localStorage.setItem(MSG_KEY, String(msgW)); }
+    split.style.setProperty("--msg-w", msgW + "px");
+    divider.setAttribute("aria-valuemin", MSG_MIN);
+    divider.setAttribute("aria-valuemax", Math.max(MSG_MIN, total - LADDER_MIN));
+    divider.setAttribute("aria-valuenow", msgW);
+    divider.setAttribute("aria-valuetext", `message pane ${msgW} px, ladder ${total - msgW} px`);
+    return msgW;
+  };
+  const layout = (w, save) => {
+    if (!sideBySide()) { if (shown !== 0) { shown = 0; relayout(); } return; }
+    const msgW = apply(w, save);
+    if (msgW !== shown) { shown = msgW; relayout(); }
+  };
+  divider.addEventListener("pointerdown", (ev) => {
+    ev.preventDefault();
+    divider.setPointerCapture(ev.pointerId);
+    divider.classList.add("dragging");
+    const move = (e) => apply(split.getBoundingClientRect().right - e.clientX - divider.offsetWidth / 2, false);
+    const up = (e) => {
+      divider.removeEventListener("pointermove", move);
+      divider.removeEventListener("pointerup", up);
+      divider.removeEventListener("pointercancel", up);
+      divider.classList.remove("dragging");
+      layout(split.getBoundingClientRect().right - e.clientX - divider.offsetWidth / 2, true);
+    };
+    divider.addEventListener("pointermove", move);
+    divider.addEventListener("pointerup", up);
+    divider.addEventListener("pointercancel", up);
+  });
+  divider.addEventListener("keydown", (ev) => {
+    const step = ev.shiftKey ? 120 : 24, now = Number(divider.getAttribute("aria-valuenow")) || 0;
+    const to = { ArrowLeft: now + step, ArrowRight: now - step, Home: 1e9, End: 0 }[ev.key];
+    if (to === undefined) return;
+    ev.preventDefault();
+    ev.stopPropagation(); /* not the ladder's keys */
+    layout(to, true);
+  });
+  const ro = new ResizeObserver(() => {
+    if (!split.isConnected) { ro.disconnect(); return; }
+    if (split.clientWidth === lastW) return;
+    lastW = split.clientWidth;
+    layout(want, false);
+  });
+  ro.observe(split);
+  /* once in the page: the first layout draws the ladder */
+  return () => { lastW = split.clientWidth; layout(want, false); };
+}
+
 async function pageCall(id, params) {
   const d = await api("/calls/" + id);
   /* what the columns are; a database without a topology still draws */
@@ -1183,17 +1258,35 @@ async function pageCall(id, params) {
     h("div", { class: "toolbar" }, h("h2", {}, "Message"), h("span", { class: "spacer" }), diffWith, closeBtn),
     rawHead, raw, diffBox);
   const gOf = (i) => document.querySelector(`#ladder g.msg[data-i="${i}"]`);
-  /* the selected arrow in view inside the ladder's box, above an open drawer */
+  /* the selected arrow in view: inside the ladder's pane (up and down, and
+   * sideways to its span when the pane scrolls), the pane in the window
+   * (above the drawer on a phone) */
   const reveal = (i) => {
     const g = gOf(i), wrap = document.getElementById("ladder-wrap");
     if (!g || !wrap) return;
-    const gr = g.getBoundingClientRect(), wr = wrap.getBoundingClientRect();
-    if (gr.top < wr.top) wrap.scrollTop -= wr.top - gr.top + 8;
-    else if (gr.bottom > wr.bottom) wrap.scrollTop += gr.bottom - wr.bottom + 8;
-    const r = g.getBoundingClientRect();
+    const headH = wrap.querySelector("svg.ladder-head")?.getBoundingClientRect().height || 0;
     const drawer = msgCard.classList.contains("open") && getComputedStyle(msgCard).position === "fixed"
       ? msgCard.getBoundingClientRect().top : innerHeight;
-    if (r.top < 56 || r.bottom > drawer) window.scrollBy({ top: r.top - Math.min(120, drawer / 3), behavior: "instant" });
+    /* the pane itself first: its top under the page's header, its rows above a drawer */
+    const wr0 = wrap.getBoundingClientRect();
+    const floor = getComputedStyle(document.querySelector("header.top")).position === "sticky"
+      ? document.querySelector("header.top").getBoundingClientRect().bottom : 0;
+    if (wr0.top < floor || wr0.bottom > drawer)
+      window.scrollBy({ top: wr0.top - floor - 8, behavior: "instant" });
+    const gr = g.getBoundingClientRect(), wr = wrap.getBoundingClientRect();
+    const viewTop = wr.top + headH, viewBottom = Math.min(wr.top + wrap.clientHeight, drawer);
+    if (gr.top < viewTop) wrap.scrollTop -= viewTop - gr.top + 8;
+    else if (gr.bottom > viewBottom) wrap.scrollTop += gr.bottom - viewBottom + 8;
+    /* sideways: the arrow and its label (the hit row spans the width) */
+    const parts = [...g.querySelectorAll("line, path, text.label")].map((e) => e.getBoundingClientRect());
+    if (parts.length) {
+      const lo = Math.min(...parts.map((r) => r.left)) - 6, hi = Math.max(...parts.map((r) => r.right)) + 6;
+      const inner = wrap.getBoundingClientRect(), l0 = inner.left, r0 = inner.left + wrap.clientWidth;
+      if (hi - lo > r0 - l0 || lo < l0) wrap.scrollLeft -= l0 - lo;
+      else if (hi > r0) wrap.scrollLeft += hi - r0;
+    }
+    const r = g.getBoundingClientRect();
+    if (r.top < floor || r.bottom > drawer) window.scrollBy({ top: r.top - floor - Math.min(120, drawer / 3), behavior: "instant" });
   };
   const select = (i) => {
     if (i < 0 || i >= d.messages.length) return;
@@ -1226,8 +1319,8 @@ async function pageCall(id, params) {
     }
   };
   diffWith.addEventListener("change", showDiff);
-  /* open: the message's text in the card (a drawer at the bottom of the
-   * window when the ladder takes the whole width), in view at once */
+  /* open: the message's text in the pane beside the ladder (a drawer at
+   * the bottom of a phone's window), the arrow in view at once */
   const pick = async (i, clicked, shift) => {
     const m = d.messages[i];
     if (!m) return;
@@ -1254,9 +1347,6 @@ async function pageCall(id, params) {
     }
     if (open !== i) return;
     showDiff();
-    /* beside the ladder the card is sticky; below it, off screen: bring it in */
-    const box = msgCard.getBoundingClientRect();
-    if (box.top < 0 || box.top > window.innerHeight - 80) msgCard.scrollIntoView({ block: "start", behavior: "instant" });
     reveal(i);
     if (clicked) document.getElementById("ladder-wrap")?.focus({ preventScroll: true });
   };
@@ -1314,10 +1404,29 @@ async function pageCall(id, params) {
   const streams = d.streams.length
     ? h("div", { id: "streams" }, streamTable(d.streams), d.streams.map(streamCharts))
     : h("p", { class: "muted no-media", id: "no-media" }, "No media on this call: no RTP stream stored.");
-  /* many nodes: the ladder takes the whole width, the message goes below */
-  const mainW = (document.querySelector("main")?.clientWidth || window.innerWidth) - 40 - 36;
-  const wide = d.nodes.length > 4 || window.innerWidth <= 1300;
-  const avail = wide ? mainW : mainW - 476;
+  /* the ladder and the message side by side at any width but a phone's:
+   * the divider between them moves (drag, or ←/→ when focused) and is
+   * remembered; the ladder is drawn again for its pane's new width */
+  const wrap = h("div", { class: "ladder-wrap", id: "ladder-wrap", tabindex: 0,
+    "aria-label": "SIP ladder: up and down arrows move, Enter opens, Escape closes" });
+  const ladderCard = h("div", { class: "card ladder-card", id: "ladder-card" }, h("h2", {}, "SIP ladder"), legend, wrap,
+    d.streams.length ? h("div", { class: "muted small", id: "media-note" },
+      "RTP: a bar per stream from its source to its destination, after the message sent before its first packet, " +
+      "green, amber or red by MOS and loss; RTCP: the thin line under it, a mark per report.") : null);
+  const divider = h("div", { class: "split-divider", id: "split-divider", role: "separator", tabindex: 0,
+    "aria-orientation": "vertical", "aria-controls": "msg-card", "aria-label": "width of the message pane (←/→)",
+    title: "drag, or ←/→, to share the width between the ladder and the message" });
+  const split = h("div", { class: "split", id: "call-split" }, ladderCard, divider, msgCard);
+  const drawLadder = () => {
+    const keep = { top: wrap.scrollTop };
+    wrap.replaceChildren(ladder(d, pick, Math.max(200, wrap.clientWidth - 2), info));
+    wrap.scrollTop = keep.top;
+    if (sel >= 0) gOf(sel)?.classList.add("sel");
+    const b = d.messages.findIndex((x) => String(x.n) === diffWith.value);
+    if (b >= 0) gOf(b)?.classList.add("diff-b");
+    if (sel >= 0) reveal(sel);
+  };
+  const firstLayout = paneSplit(split, divider, drawLadder, 150 + 112 * ladderColumns(d.nodes, info).length + 36);
   const pcapBtn = h("button", { class: "primary", id: "pcap-btn" }, "Download pcap");
   pcapBtn.addEventListener("click", () => downloadPcap(id, pcapBtn));
   view(
@@ -1347,17 +1456,11 @@ async function pageCall(id, params) {
         "Linked by", "Conf.", "From", "To", "Transport", "Codecs", "MOS", "Reported by endpoints",
         "Call-ID", "User-Agent → Server"].map((t) => h("th", {}, t)))),
         h("tbody", {}, legRows)))),
-    h("div", { class: wide ? "split wide" : "split" },
-      h("div", { class: "card" }, h("h2", {}, "SIP ladder"), legend,
-        h("div", { class: "ladder-wrap", id: "ladder-wrap", tabindex: 0,
-          "aria-label": "SIP ladder: up and down arrows move, Enter opens, Escape closes" }, ladder(d, pick, avail, info)),
-        d.streams.length ? h("div", { class: "muted small", id: "media-note" },
-          "RTP: a bar per stream from its source to its destination, after the message sent before its first packet, " +
-          "green, amber or red by MOS and loss; RTCP: the thin line under it, a mark per report.") : null),
-      msgCard),
+    split,
     d.streams.length ? audio : null,
     h("div", { class: "card" }, cardHead("Media quality", ...(d.streams.length ? [["streams-table", "call-" + c.id + "-streams"]] : [])),
       streams));
+  firstLayout();
 }
 
 /* ---- trunks ---- */

@@ -143,7 +143,127 @@ page.on("request", (r) => {
     problems.push("outside request: " + r.url());
 });
 
+// ---- the message beside the ladder at 1,280, 1,024, 800 and 600 px, on a
+// call of three legs across six addresses (three_legs.py): the message
+// pane right of the ladder pane, both inside the window, showing exactly
+// the clicked message's text; the clicked arrow inside the visible part of
+// the ladder pane (which scrolls inside itself, its node headings staying);
+// keys and the shift-click diff there; the divider moved by keys and by
+// drag, remembered on the next call page
+async function splitPanes() {
+  const tlPcap = path.join(work, "three-legs.pcap"), tlDb = path.join(work, "three-legs.db");
+  const mk = spawnSync("python3", [path.join(here, "three_legs.py"), tlPcap], { encoding: "utf8" });
+  if (!check(mk.status === 0, "three-leg capture: " + (mk.stderr || "").slice(-300))) return;
+  run(["analyze", "--db", tlDb, tlPcap]);
+  const s = await serve(tlDb);
+  try {
+    const b = `http://127.0.0.1:${s.port}`;
+    const apiT = async (p) => (await fetch(b + "/api/v1" + p)).json();
+    const calls = (await apiT("/calls")).calls;
+    const two = calls.find((c) => c.legs === 3 && !c.one_way), oneWay = calls.find((c) => c.legs === 3 && c.one_way);
+    if (!check(two && oneWay, `a two-way and a one-way three-leg call: ${JSON.stringify(calls.map((c) => [c.id, c.legs, c.one_way]))}`)) return;
+    const d = await apiT("/calls/" + two.id);
+    check(d.legs.length === 3 && d.nodes.length >= 6, `call ${two.id}: ${d.legs.length} legs, ${d.nodes.length} nodes`);
+    const textOf = async (m) => (await apiT(`/calls/${two.id}/messages/${m.n}`)).text;
+    // the last message of the far leg (rightmost columns, bottom of the
+    // ladder), the far leg's INVITE, the first message
+    const far = d.messages.filter((m) => m.leg === 2);
+    const targets = [far[far.length - 1], far[0], d.messages[0]];
+    const geometry = (n) => {
+      const R = (e) => { const r = e.getBoundingClientRect(); return { l: r.left, t: r.top, r: r.right, b: r.bottom }; };
+      const wrap = document.getElementById("ladder-wrap"), card = document.getElementById("msg-card");
+      const g = document.querySelector(`#ladder g.msg[data-n="${n}"]`);
+      const arrow = R(g.querySelector("line, path")), label = R(g.querySelector("text.label"));
+      // the node headings: their own SVG (one SVG of old: its first 62 px)
+      const hs = wrap.querySelector("svg.ladder-head"), w = R(wrap);
+      const head = hs ? R(hs) : { t: R(wrap.querySelector("svg")).t, b: R(wrap.querySelector("svg")).t + 62 };
+      const vis = { l: w.l + wrap.clientLeft, t: Math.max(head.b, w.t), r: w.l + wrap.clientLeft + wrap.clientWidth, b: w.t + wrap.clientTop + wrap.clientHeight };
+      const inside = (x) => x.l >= vis.l - 1 && x.r <= vis.r + 1 && x.t >= vis.t - 1 && x.b <= vis.b + 1;
+      const inWin = (x) => x.l >= -1 && x.t >= -1 && x.r <= innerWidth + 1 && x.b <= innerHeight + 1;
+      return { lad: w, msg: R(card), right: R(card).l >= w.r - 1, inWindow: inWin(w) && inWin(R(card)),
+               arrowIn: inside(arrow) && inside(label) && inWin(arrow), headStays: Math.abs(head.t - w.t) <= 2,
+               scroll: [wrap.scrollLeft, wrap.scrollTop], pageW: document.documentElement.scrollWidth, iw: innerWidth };
+    };
+    for (const width of [1280, 1024, 800, 600]) {
+      await page.setViewportSize({ width, height: 800 });
+      await page.goto("about:blank");
+      await page.goto(b + "/#/call/" + two.id);
+      await page.waitForSelector("#ladder g.msg");
+      for (const m of targets) {
+        await page.click(`#ladder g.msg[data-n="${m.n}"] text.label`);
+        const want = await textOf(m);
+        const ok = await waitValue(page, () => document.getElementById("raw").textContent, want);
+        const g = await page.evaluate(geometry, m.n);
+        check(ok, `${width} px: the pane shows exactly message #${m.n}'s text`);
+        check(g.right && g.inWindow && g.pageW <= g.iw,
+              `${width} px, message #${m.n}: the message pane right of the ladder pane, both in the window ${JSON.stringify(g)}`);
+        check(g.arrowIn && g.headStays, `${width} px: the clicked arrow #${m.n} (leg ${m.leg}) in the ladder pane's view, the headings on top ${JSON.stringify(g)}`);
+      }
+      // the keys move the selection, each selected arrow kept in the pane's view
+      await page.focus("#ladder-wrap");
+      let kept = true;
+      for (let i = 0; i < 6; i++) {
+        await page.keyboard.press("ArrowUp");
+        const n = await page.evaluate(() => Number(document.querySelector("#ladder g.msg.sel")?.dataset.n));
+        const g = await page.evaluate(geometry, n);
+        if (!g.arrowIn) { kept = false; console.log(`  ${width} px: #${n} out of view ${JSON.stringify(g)}`); }
+      }
+      check(kept, `${width} px: ArrowUp keeps each selected arrow in the ladder pane's view`);
+      await page.keyboard.press("Enter");
+      const n = await page.evaluate(() => Number(document.querySelector("#ladder g.msg.sel")?.dataset.n));
+      check(await waitValue(page, () => document.getElementById("raw").textContent, await textOf({ n })),
+            `${width} px: Enter opens the selected message #${n} beside the ladder`);
+      if (width === 1280) await page.screenshot({ path: path.join(work, "call-split-1280.png"), fullPage: false });
+      if (width === 800) {
+        await page.screenshot({ path: path.join(work, "call-split-800.png"), fullPage: false });
+        // the shift-click diff: leg 0's INVITE against leg 2's, Call-IDs differ
+        const inv = (leg) => d.messages.find((m) => m.leg === leg && m.method === "INVITE");
+        await page.click(`#ladder g.msg[data-n="${inv(0).n}"] rect.hit`);
+        await waitValue(page, () => document.getElementById("raw").textContent, await textOf(inv(0)));
+        await page.click(`#ladder g.msg[data-n="${inv(2).n}"] text.label`, { modifiers: ["Shift"] });
+        await waitFor(page, () => document.querySelector('#diff-table tr[data-header="call-id"]'), null, "the shift-click diff at 800 px");
+        const row = await page.$eval('#diff-table tr[data-header="call-id"]', (r) => [r.cells[2].textContent, r.cells[3].textContent]);
+        check(row[0] === d.legs[0].call_id && row[1] === d.legs[2].call_id, `800 px: the diff beside the ladder: ${row}`);
+        await page.keyboard.press("Escape");
+      }
+    }
+    // the divider: ←/→ when focused and a drag move it; the width is kept
+    // on the next call page
+    await page.setViewportSize({ width: 1024, height: 800 });
+    await page.goto("about:blank");
+    await page.goto(b + "/#/call/" + two.id);
+    await page.waitForSelector("#ladder g.msg");
+    const cardW = () => Math.round(document.getElementById("msg-card").getBoundingClientRect().width);
+    const w0 = await page.evaluate(cardW);
+    await page.focus("#split-divider");
+    await page.keyboard.press("ArrowLeft");
+    await page.keyboard.press("ArrowLeft");
+    const w1 = await page.evaluate(cardW);
+    check(Math.abs(w1 - w0 - 48) <= 1, `two ← on the divider widen the message pane by 48 px (${w0} -> ${w1})`);
+    const dv = await page.$eval("#split-divider", (e) => e.getBoundingClientRect());
+    await page.mouse.move(dv.x + dv.width / 2, dv.y + 40);
+    await page.mouse.down();
+    await page.mouse.move(dv.x + dv.width / 2 - 60, dv.y + 40, { steps: 4 });
+    await page.mouse.up();
+    const w2 = await page.evaluate(cardW);
+    check(Math.abs(w2 - w1 - 60) <= 2, `a drag of the divider 60 px left widens the pane by as much (${w1} -> ${w2})`);
+    const fits = await page.evaluate(() => document.getElementById("ladder").getBoundingClientRect().width);
+    await page.goto("about:blank");
+    await page.goto(b + "/#/call/" + oneWay.id);
+    await page.waitForSelector("#ladder g.msg");
+    const w3 = await page.evaluate(cardW);
+    check(Math.abs(w3 - w2) <= 1, `the next call page keeps the message pane's width (${w2}, ${w3}); ladder ${Math.round(fits)} px`);
+    await page.evaluate(() => localStorage.removeItem("ts-msg-w"));
+  } finally {
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await stopServe(s);
+  }
+}
+
 try {
+  await splitPanes();
+  // --only split: the section above alone (to try it against another dashboard)
+  if (args.only !== "split") {
   // ---- overview: one tile per trunk showing the API's KPI values
   const trunks = (await api("/trunks")).trunks;
   await page.goto(base + "/#/overview");
@@ -1148,6 +1268,7 @@ try {
     await stopServe(srv3);
   }
 
+  } /* not --only split */
   check(problems.length === 0, "no console errors or outside requests: " + problems.slice(0, 5).join(" | "));
   if (busyRefusals) console.log(`note: ${busyRefusals} requests refused as busy and retried by the page`);
 } catch (e) {
