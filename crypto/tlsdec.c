@@ -28,7 +28,8 @@ struct tdir {
     size_t hlen, hcap;
     size_t hskip;             /* bytes left of a handshake message too long to keep */
     uint8_t *held;            /* protected records waiting for their keys, each
-                               * after its 4-byte arrival number (big endian) */
+                               * after its 4-byte arrival number, 8-byte capture
+                               * time and 8-byte frame number (big endian) */
     size_t held_len;
     uint64_t held_since;
     struct tlsrec rec;
@@ -476,9 +477,18 @@ static void hs_bytes(struct tlsdec *d, int dir, const struct pkt_meta *m, struct
 
 /* ---- records ---- */
 
-static void hold(struct tdir *t, uint32_t order, const uint8_t *hdr, struct bv frag, uint64_t now)
+enum { HELD_HDR = 4 + 8 + 8 }; /* arrival number, capture time, frame number */
+
+static void put_be(uint8_t *p, uint64_t v, int n)
 {
-    size_t n = 4 + 5 + frag.len;
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+}
+
+static void hold(struct tdir *t, uint32_t order, const struct pkt_meta *m, const uint8_t *hdr,
+                 struct bv frag, uint64_t now)
+{
+    size_t n = HELD_HDR + 5 + frag.len;
     if (t->held_len + n > TS_TLS_HOLD_BYTES) {
         t->dead = true; /* keys too late: the direction is given up */
         return;
@@ -492,12 +502,11 @@ static void hold(struct tdir *t, uint32_t order, const uint8_t *hdr, struct bv f
         t->held_since = now;
     t->held = nb;
     uint8_t *e = t->held + t->held_len;
-    e[0] = (uint8_t)(order >> 24);
-    e[1] = (uint8_t)(order >> 16);
-    e[2] = (uint8_t)(order >> 8);
-    e[3] = (uint8_t)order;
-    memcpy(e + 4, hdr, 5);
-    memcpy(e + 9, frag.p, frag.len);
+    put_be(e, order, 4);
+    put_be(e + 4, m ? m->ts_ns : 0, 8);
+    put_be(e + 12, m ? m->frame_no : 0, 8);
+    memcpy(e + HELD_HDR, hdr, 5);
+    memcpy(e + HELD_HDR + 5, frag.p, frag.len);
     t->held_len += n;
 }
 
@@ -508,8 +517,11 @@ static void record(struct tlsdec *d, int dir, const struct pkt_meta *m, const ui
  * whose keys are now known merged in the order they came: a request and
  * its response wait in different directions, and the SIP above must see
  * them as they were sent (a live sensor's key log grows after the
- * handshake). A direction still without keys keeps waiting. */
-static void release_held(struct tlsdec *d, const struct pkt_meta *m, tlsdec_data_fn fn, void *ctx)
+ * handshake). Each keeps the time and frame it was captured with, and the
+ * addresses of its own direction (m is of direction dir, the record that
+ * released them). A direction still without keys keeps waiting. */
+static void release_held(struct tlsdec *d, int dir, const struct pkt_meta *m, tlsdec_data_fn fn,
+                         void *ctx)
 {
     uint8_t *buf[2] = { NULL, NULL };
     struct bv h[2] = { { 0 }, { 0 } };
@@ -529,13 +541,29 @@ static void release_held(struct tlsdec *d, const struct pkt_meta *m, tlsdec_data
             break;
         int i = !has[0] ? 1 : !has[1] ? 0 : (int32_t)(o[1] - o[0]) < 0;
         uint16_t rl = 0;
+        uint32_t t_hi = 0, t_lo = 0, f_hi = 0, f_lo = 0;
         struct bv rec;
-        if (!bv_peek_be16(h[i], 4 + 3, &rl) || !bv_skip(&h[i], 4) || !bv_take(&h[i], 5u + rl, &rec)) {
+        if (!bv_peek_be32(h[i], 4, &t_hi) || !bv_peek_be32(h[i], 8, &t_lo) ||
+            !bv_peek_be32(h[i], 12, &f_hi) || !bv_peek_be32(h[i], 16, &f_lo) ||
+            !bv_peek_be16(h[i], HELD_HDR + 3, &rl) || !bv_skip(&h[i], HELD_HDR) ||
+            !bv_take(&h[i], 5u + rl, &rec)) {
             h[i].len = 0;
             continue;
         }
+        struct pkt_meta hm;
+        if (m) {
+            hm = *m;
+            hm.ts_ns = (uint64_t)t_hi << 32 | t_lo;
+            hm.frame_no = (uint64_t)f_hi << 32 | f_lo;
+            if (i != dir) {
+                hm.src = m->dst;
+                hm.dst = m->src;
+                hm.sport = m->dport;
+                hm.dport = m->sport;
+            }
+        }
         if (!d->d[i].dead)
-            record(d, i, m, rec.p, bv_from(rec, 5), fn, ctx);
+            record(d, i, m ? &hm : NULL, rec.p, bv_from(rec, 5), fn, ctx);
     }
     free(buf[0]);
     free(buf[1]);
@@ -546,7 +574,7 @@ static void protected_record(struct tlsdec *d, int dir, const struct pkt_meta *m
 {
     struct tdir *t = &d->d[dir];
     if (t->waiting && !activate(d, dir)) {
-        hold(t, (uint32_t)d->records, hdr, frag, d->now);
+        hold(t, (uint32_t)d->records, m, hdr, frag, d->now);
         if (!t->dead && d->now > t->held_since + TS_TLS_HOLD_NS)
             t->dead = true;
         if (t->dead)
@@ -555,7 +583,7 @@ static void protected_record(struct tlsdec *d, int dir, const struct pkt_meta *m
         return;
     }
     if (t->held_len || d->d[!dir].held_len)
-        release_held(d, m, fn, ctx);
+        release_held(d, dir, m, fn, ctx);
     if (t->dead)
         return;
     uint8_t *out = tlskeys_scratch(d->keys);
@@ -585,7 +613,7 @@ static void protected_record(struct tlsdec *d, int dir, const struct pkt_meta *m
     if (type == CT_APPDATA) {
         d->st->v[TS_TLS_DEC_BYTES] += olen;
         if (olen && fn)
-            fn(ctx, dir, bv_make(out, olen));
+            fn(ctx, dir, m, bv_make(out, olen));
     } else if (type == CT_HANDSHAKE) {
         hs_bytes(d, dir, m, bv_make(out, olen));
     }

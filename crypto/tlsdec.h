@@ -42,8 +42,11 @@ struct tlsdec *tlsdec_new(struct tlskeys *keys, struct ts_stats *st);
 /* Counts the connection's final status (tls.decrypt.*) and wipes its keys. */
 void tlsdec_free(struct tlsdec *d);
 
-/* Application data of direction dir (the TCP direction). */
-typedef void (*tlsdec_data_fn)(void *ctx, int dir, struct bv plain);
+/* Application data of direction dir (the TCP direction); m is the meta of
+ * the segment that carried its record (a record held for its keys keeps
+ * its own time and frame, and its direction's addresses), NULL when the
+ * caller gave none. */
+typedef void (*tlsdec_data_fn)(void *ctx, int dir, const struct pkt_meta *m, struct bv plain);
 
 /* The connection's records come framed by dissect/tls.c (struct tls_cb):
  * every plaintext handshake message (its 4-byte header included) of TCP

@@ -455,10 +455,10 @@ struct tls_plain_ctx {
     struct tlsc *t;
 };
 
-static void tls_plain(void *ctx, int dir, struct bv plain)
+static void tls_plain(void *ctx, int dir, const struct pkt_meta *m, struct bv plain)
 {
     struct tls_plain_ctx *pc = ctx;
-    struct emit_ctx ec = { pc->e, pc->t->m };
+    struct emit_ctx ec = { pc->e, m ? m : pc->t->m };
     sip_stream_feed(&pc->t->owner->sip[dir], plain, emit_stream_msg, &ec, &pc->e->st);
 }
 

@@ -26,9 +26,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static size_t plain_total;
 
-static void on_plain(void *ctx, int dir, struct bv plain)
+static void on_plain(void *ctx, int dir, const struct pkt_meta *m, struct bv plain)
 {
     (void)ctx;
+    (void)m;
     if (dir < 0 || dir > 1 || plain.len > TS_TLS_MAX_RECORD)
         abort();
     plain_total += plain.len;

@@ -436,14 +436,29 @@ static void test_aead_records(void **state)
 
 struct held_run {
     char log[256];
+    char when[256]; /* each message's ms after 1 s of capture time, its sender's port */
 };
 
-static void on_plain(void *ctx, int dir, struct bv plain)
+static void on_plain(void *ctx, int dir, const struct pkt_meta *m, struct bv plain)
 {
     struct held_run *r = ctx;
     size_t n = strlen(r->log);
     snprintf(r->log + n, sizeof r->log - n, "%s%d:%.*s", n ? " " : "", dir, (int)plain.len,
              (const char *)plain.p);
+    n = strlen(r->when);
+    snprintf(r->when + n, sizeof r->when - n, "%s%llu/%u", n ? " " : "",
+             (unsigned long long)(m->ts_ns / 1000000 - 1000), m->sport);
+}
+
+/* The meta of a segment of direction dir: client 10.0.0.1:40000, server
+ * 10.0.0.2:5061. */
+static void meta_dir(struct pkt_meta *m, int dir)
+{
+    m->src.family = m->dst.family = 4;
+    m->src.a[3] = (uint8_t)(dir ? 2 : 1);
+    m->dst.a[3] = (uint8_t)(dir ? 1 : 2);
+    m->sport = dir ? 5061 : 40000;
+    m->dport = dir ? 40000 : 5061;
 }
 
 /* A TLS 1.2 AES-128-GCM record (RFC 5288): explicit nonce = seq. */
@@ -508,9 +523,9 @@ static void test_tlsdec_held_order(void **state)
     struct tlskeys *keys = tlskeys_new();
     struct tlsdec *d = tlsdec_new(keys, &st);
     assert_non_null(d);
-    struct held_run run = { "" };
-    struct pkt_meta m = { .ts_ns = 1000000000ull, .sport = 40000, .dport = 5061 };
-    m.src.family = m.dst.family = 4;
+    struct held_run run = { "", "" };
+    struct pkt_meta m = { .ts_ns = 1000000000ull };
+    meta_dir(&m, 0);
     /* hellos: TLS 1.2, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, no extensions */
     uint8_t ch[4 + 2 + 32 + 1 + 4 + 2 + 2] = { 1, 0, 0, 43, 3, 3 };
     memcpy(ch + 6, cr, 32);
@@ -532,6 +547,7 @@ static void test_tlsdec_held_order(void **state)
     for (size_t k = 0; k < sizeof feed / sizeof feed[0]; k++) {
         int dir = feed[k].dir;
         m.ts_ns += 1000000;
+        meta_dir(&m, dir);
         if (feed[k].type == 20) {
             tlsdec_record(d, dir, &m, 20, 0x0303, bv_make(&ccs, 1), on_plain, &run);
             continue;
@@ -551,12 +567,19 @@ static void test_tlsdec_held_order(void **state)
     strcat(line, "\n");
     tlskeys_feed_keylog(keys, bv_cstr(line));
     m.ts_ns += 1000000000ull;
+    meta_dir(&m, 0);
     size_t n = seal_gcm(kb, kb + 32, seq[0]++, 23, (const uint8_t *)"INVITE2", 7, body);
     tlsdec_record(d, 0, &m, 23, 0x0303, bv_make(body, n), on_plain, &run);
     assert_string_equal(run.log, "0:INVITE1 1:200-1 0:BYE1 1:200-2 0:INVITE2");
+    /* the held messages keep their own packets' times and senders, not
+     * those of the record that released them (1008 ms, the client's) */
+    assert_string_equal(run.when, "5/40000 6/5061 7/40000 8/5061 1008/40000");
+    m.ts_ns += 1000000;
+    meta_dir(&m, 1);
     n = seal_gcm(kb + 16, kb + 36, seq[1]++, 23, (const uint8_t *)"100-3", 5, body);
     tlsdec_record(d, 1, &m, 23, 0x0303, bv_make(body, n), on_plain, &run);
     assert_string_equal(run.log, "0:INVITE1 1:200-1 0:BYE1 1:200-2 0:INVITE2 1:100-3");
+    assert_string_equal(run.when, "5/40000 6/5061 7/40000 8/5061 1008/40000 1009/5061");
     assert_int_equal(tlsdec_status(d), TLSDEC_DECRYPTING);
     assert_int_equal(st.v[TS_TLS_DEC_RECORDS], 8); /* 2 Finished, 6 messages */
     assert_int_equal(st.v[TS_TLS_DEC_AUTH_FAILED], 0);
