@@ -1216,7 +1216,7 @@ static int overview_kpis(struct stq *q, const char *site, int64_t trunk_id, int6
                       " l.answer_ts END) >= l.invite_ts THEN (coalesce(l.ring_ts,l.answer_ts)"
                       " - l.invite_ts)/1000000 END,"
                       " CASE WHEN l.outcome='answered' AND l.end_ts >= l.answer_ts THEN"
-                      " (l.end_ts - l.answer_ts)/1e9 END, c.mos"
+                      " (l.end_ts - l.answer_ts)/1e9 END, l.mos"
                       " FROM calls c JOIN legs l ON l.call_ref=c.id JOIN trunks t ON t.id=:id"
                       " WHERE c.start >= :lo AND c.start < :to AND l.invite_ts < :to AND"
                       " ((l.src=t.local_addr AND l.dst=t.peer_addr) OR"
@@ -1335,6 +1335,12 @@ int stq_kpis(struct stq *q, int64_t trunk_id, int64_t from_ns, int64_t to_ns, in
         return ST_ERR_SQL; /* the caller validates; never allocate unbounded */
     if (trunk_id == 0 || bucket_ns % (60 * NS_PER_S))
         return overview_kpis(q, NULL, trunk_id, from_ns, to_ns, bucket_ns, fn, ctx);
+    /* the addresses first: a later prep() may evict a cached statement */
+    char tl[64], tp[64];
+    int rc = trunk_addrs(q, trunk_id, tl, tp, sizeof tl);
+    if (rc != ST_OK)
+        return rc == ST_ERR_NOT_FOUND ? ST_OK : rc;
+    /* MOS per bucket: leg_minutes (v19), the trunk's legs both ways */
     sqlite3_stmt *s = prep(
         q, "SELECT :from + ((k.minute - :from) / :b) * :b AS t_ns,"
            " (:from + ((k.minute - :from) / :b) * :b)/1000000 AS t_ms,"
@@ -1347,11 +1353,10 @@ int stq_kpis(struct stq *q, int64_t trunk_id, int64_t from_ns, int64_t to_ns, in
            " AS answer_delay_ms,"
            " CASE WHEN sum(k.dur_n)>0 THEN sum(k.dur_sum_s)/sum(k.dur_n) END AS acd_s,"
            " max(k.peak_concurrent) AS concurrent,"
-           " (SELECT avg(c.mos) FROM calls c WHERE c.start >= :from + ((k.minute - :from) / :b)"
-           " * :b AND c.start < :from + ((k.minute - :from) / :b + 1) * :b AND c.mos IS NOT"
-           " NULL AND EXISTS(SELECT 1 FROM legs l, trunks t WHERE t.id=:id AND"
-           " l.call_ref=c.id AND ((l.src=t.local_addr AND l.dst=t.peer_addr) OR"
-           " (l.src=t.peer_addr AND l.dst=t.local_addr)))) AS mos"
+           " (SELECT total(m.mos_sum)/nullif(total(m.mos_n),0) FROM leg_minutes m"
+           " WHERE ((m.src=:tl AND m.dst=:tp) OR (m.src=:tp AND m.dst=:tl AND :tl<>:tp))"
+           " AND m.minute >= :from + ((k.minute - :from) / :b) * :b"
+           " AND m.minute < :from + ((k.minute - :from) / :b + 1) * :b) AS mos"
            " FROM kpi_minute k WHERE k.trunk_id=:id AND k.minute >= :from AND k.minute < :to"
            " GROUP BY 1 ORDER BY 1");
     if (!s)
@@ -1360,6 +1365,8 @@ int stq_kpis(struct stq *q, int64_t trunk_id, int64_t from_ns, int64_t to_ns, in
     bind_i(s, ":from", from_ns);
     bind_i(s, ":to", to_ns);
     bind_i(s, ":b", bucket_ns);
+    bind_t(s, ":tl", tl);
+    bind_t(s, ":tp", tp);
     /* hand out rows without the internal t_ns column */
     struct stq_cell cells[STQ_MAX_COLS];
     int r;

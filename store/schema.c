@@ -581,6 +581,50 @@ static const char SCHEMA_V17[] =
     "CREATE TRIGGER failure_sums_call_del0 BEFORE DELETE ON calls WHEN " FS_HAS_LEGS("OLD.id")
     " BEGIN " FS_SUB("OLD.id") " END;";
 
+/* Version 19: a trunk's KPI series read the MOS of each bucket from the
+ * calls of the bucket with a leg on the trunk (past the 2-s budget on 1 M
+ * calls). leg_minutes holds, per leg source, destination and minute of the
+ * INVITE, the MOS sum and count of those legs, kept by triggers on legs.
+ * Only a leg with a MOS has a row to touch: an insert (most legs have no
+ * MOS yet) or an UPDATE that leaves the MOS as it was does nothing; the
+ * writer's MOS update of a leg is one upsert of one row; a row goes with
+ * its last leg (retention, re-analysis), so the table is bounded by the
+ * legs kept. */
+#define LM_MINUTE(L) "(" L ".invite_ts/60000000000*60000000000)"
+#define LM_KEYED(L) L ".src IS NOT NULL AND " L ".dst IS NOT NULL AND " L ".invite_ts IS NOT NULL"
+#define LM_HAS(L) L ".mos IS NOT NULL AND " LM_KEYED(L)
+#define LM_SAME_KEY                                                                            \
+    "OLD.src IS NEW.src AND OLD.dst IS NEW.dst AND " LM_MINUTE("OLD") " IS " LM_MINUTE("NEW")
+#define LM_ADD(L, S, N)                                                                        \
+    "INSERT INTO leg_minutes SELECT " L ".src, " L ".dst, " LM_MINUTE(L) ", " S ", " N         \
+    " WHERE " LM_KEYED(L) " ON CONFLICT DO UPDATE SET mos_sum=mos_sum+excluded.mos_sum,"       \
+    " mos_n=mos_n+excluded.mos_n;"
+#define LM_OF(L) " WHERE src=" L ".src AND dst=" L ".dst AND minute=" LM_MINUTE(L)
+#define LM_SUB(L)                                                                              \
+    "UPDATE leg_minutes SET mos_sum=mos_sum-" L ".mos, mos_n=mos_n-1" LM_OF(L) " AND " L        \
+    ".mos IS NOT NULL; DELETE FROM leg_minutes" LM_OF(L) " AND mos_n<=0;"
+static const char SCHEMA_V19[] =
+    "CREATE TABLE leg_minutes(src TEXT NOT NULL, dst TEXT NOT NULL, minute INTEGER NOT NULL,"
+    " mos_sum REAL NOT NULL, mos_n INTEGER NOT NULL,"
+    " PRIMARY KEY(src, dst, minute)) WITHOUT ROWID;"
+    "INSERT INTO leg_minutes SELECT l.src, l.dst, " LM_MINUTE("l") ", total(l.mos), count(*)"
+    " FROM legs l WHERE " LM_HAS("l") " GROUP BY 1, 2, 3;"
+    "CREATE TRIGGER leg_minutes_ins AFTER INSERT ON legs WHEN " LM_HAS("NEW") " BEGIN "
+    LM_ADD("NEW", "NEW.mos", "1") " END;"
+    "CREATE TRIGGER leg_minutes_del AFTER DELETE ON legs WHEN " LM_HAS("OLD") " BEGIN "
+    LM_SUB("OLD") " END;"
+    /* the writer's MOS update: the same row, one upsert of the difference */
+    "CREATE TRIGGER leg_minutes_mos AFTER UPDATE OF mos, src, dst, invite_ts ON legs WHEN"
+    " NEW.mos IS NOT NULL AND OLD.mos IS NOT NEW.mos AND " LM_SAME_KEY " BEGIN "
+    LM_ADD("NEW", "NEW.mos-coalesce(OLD.mos,0)", "(OLD.mos IS NULL)") " END;"
+    /* anything else: out of the old row, into the new one */
+    "CREATE TRIGGER leg_minutes_upd AFTER UPDATE OF mos, src, dst, invite_ts ON legs WHEN"
+    " (OLD.mos IS NOT NULL OR NEW.mos IS NOT NULL) AND NOT (NEW.mos IS NOT NULL AND "
+    LM_SAME_KEY ") AND (OLD.mos IS NOT NEW.mos OR NOT (" LM_SAME_KEY ")) BEGIN "
+    LM_SUB("OLD") " INSERT INTO leg_minutes SELECT NEW.src, NEW.dst, " LM_MINUTE("NEW") ","
+    " NEW.mos, 1 WHERE " LM_HAS("NEW") " ON CONFLICT DO UPDATE SET"
+    " mos_sum=mos_sum+excluded.mos_sum, mos_n=mos_n+1; END;";
+
 const char *st_schema_step(int version)
 {
     switch (version) {
@@ -620,6 +664,8 @@ const char *st_schema_step(int version)
         return SCHEMA_V17;
     case 18:
         return SCHEMA_V18;
+    case 19:
+        return SCHEMA_V19;
     default:
         return NULL;
     }

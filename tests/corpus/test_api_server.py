@@ -476,6 +476,26 @@ def run_api(cl, sql, db, report_trunks):
         check(k30["bucket_s"] == 30 and all(per_min.get(p["t_ms"], [0, 0, 0]) == [p["attempts"], p["answered"], p["failed"]]
                                             for p in k60["points"]),
               "trunk %d: 30 s buckets from its legs sum to its stored minutes" % tid)
+    # a trunk's MOS per bucket: the mean over its legs (both ways) whose
+    # INVITE falls in the bucket, from the rollup for whole minutes and from
+    # the legs under a minute: plain SQL over the legs for both
+    nmos = 0
+    for tid, _, _ in ref:
+        for b in (30, 60, 120):
+            k = cl.json("/api/v1/trunks/%d/kpis?bucket=%d" % (tid, b))
+            want = dict((r[0], r[1]) for r in sql(
+                "SELECT ? + (l.invite_ts - ?) / ? * ?, avg(l.mos) FROM legs l, trunks t WHERE t.id=?"
+                " AND ((l.src=t.local_addr AND l.dst=t.peer_addr) OR (l.src=t.peer_addr AND"
+                " l.dst=t.local_addr)) AND l.mos IS NOT NULL AND l.invite_ts >= ? AND l.invite_ts < ?"
+                " GROUP BY 1", k["from_ms"] * 10 ** 6, k["from_ms"] * 10 ** 6, b * 10 ** 9, b * 10 ** 9,
+                tid, k["from_ms"] * 10 ** 6, k["to_ms"] * 10 ** 6))
+            for p in k["points"]:
+                w = want.get(p["t_ms"] * 10 ** 6)
+                check((w is None and p["mos"] is None) or (w is not None and p["mos"] is not None
+                                                          and abs(w - p["mos"]) < 1e-9),
+                      "trunk %d bucket %d s at %d: MOS %s, legs say %s" % (tid, b, p["t_ms"], p["mos"], w))
+                nmos += p["mos"] is not None
+    check(nmos > 0, "trunk series carry MOS")
     auto_t = cl.json("/api/v1/trunks/%d/kpis" % ref[0][0])
     check(auto_t["bucket_s"] < 60 and len(auto_t["points"]) > 3, "trunk series of a short capture: %d s buckets"
           % auto_t["bucket_s"])

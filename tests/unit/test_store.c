@@ -330,6 +330,10 @@ static int64_t raw_scalar(const char *db, const char *sql)
     return v;
 }
 
+/* Back from v19: the trunk series' MOS rollup and its triggers go. */
+#define V19_DOWN \
+    "DROP TRIGGER leg_minutes_ins; DROP TRIGGER leg_minutes_del;" \
+    "DROP TRIGGER leg_minutes_mos; DROP TRIGGER leg_minutes_upd; DROP TABLE leg_minutes;"
 /* Back from v15: its rollups, their triggers and index go. */
 #define V18_DOWN \
     "DROP INDEX rtp_streams_srtp_fail;" \
@@ -376,7 +380,7 @@ static void test_upgrade_for_readers(void **state)
     st_writer_close(w);
     assert_int_equal(raw_scalar(db, "SELECT count(*) FROM pragma_index_info('legs_src_dst')"), 10);
     struct st_db *d = st_db_open_raw(db, err, sizeof err);
-    assert_int_equal(st_db_exec(d, V18_DOWN V16_DOWN V15_DOWN "DROP INDEX legs_src_dst;"
+    assert_int_equal(st_db_exec(d, V19_DOWN V18_DOWN V16_DOWN V15_DOWN "DROP INDEX legs_src_dst;"
                                    "CREATE INDEX legs_src_dst ON legs(src, dst, mos);"
                                    "DROP TABLE sip_links;" /* and v6 */
                                    "DROP TABLE live_legs; DROP TABLE live_state;" /* v7 */
@@ -627,6 +631,16 @@ static void assert_leg_sums(const char *db)
               " WHERE n<>0 OR a<>0 OR an<>0 OR p<>0 OR pn<>0 OR mn<>0 OR abs(ms)>1e-9"),
         0);
     assert_true(q(db, "SELECT count(*) FROM leg_sums") > 0);
+    /* leg_minutes (v19): the MOS sum and count of the legs with a MOS per
+     * source, destination and minute of the INVITE, no row without one */
+    assert_int_equal(
+        q(db, "SELECT count(*) FROM (SELECT sum(n) n, total(ms) ms, count(*) k FROM ("
+              "SELECT src, dst, minute m, mos_sum ms, mos_n n FROM leg_minutes UNION ALL"
+              " SELECT src, dst, invite_ts/60000000000*60000000000, -mos, -1 FROM legs"
+              " WHERE mos IS NOT NULL AND src IS NOT NULL AND dst IS NOT NULL AND"
+              " invite_ts IS NOT NULL) GROUP BY src, dst, m) WHERE n<>0 OR abs(ms)>1e-9"),
+        0);
+    assert_int_equal(q(db, "SELECT count(*) FROM leg_minutes WHERE mos_n<=0"), 0);
     /* failure_sums: distinct calls per kind and unordered address pair */
     assert_int_equal(
         q(db, "SELECT count(*) FROM (SELECT sum(n) n FROM ("
@@ -703,6 +717,36 @@ static void test_stream_after_leg(void **state)
                            "mos_reason='one_way' AND media_flags=1"), 1);
     assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams WHERE leg_ref=8 AND mos>4.2 AND "
                            "mos_reason IS NULL"), 1);
+    /* leg_minutes (v19) through every kind of leg UPDATE: a MOS lowered,
+     * taken away, a leg moved to another minute and address, one added */
+    char err[256];
+    assert_int_equal(q(db, "SELECT count(*) FROM leg_minutes"), 0); /* no addresses */
+    struct st_db *d = st_db_open_raw(db, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(st_db_exec(d,
+                                "UPDATE legs SET src='10.0.0.1', dst='10.0.0.2';"
+                                "UPDATE legs SET mos=2.5 WHERE leg_ref=5;"
+                                "UPDATE legs SET mos=NULL WHERE leg_ref=8;"
+                                "UPDATE legs SET mos=4.0 WHERE leg_ref=6;"
+                                "UPDATE legs SET invite_ts=invite_ts+120000000000,"
+                                " src='10.9.9.9' WHERE leg_ref=6;"
+                                "UPDATE legs SET mos=mos WHERE leg_ref=5;",
+                                err, sizeof err),
+                     ST_OK);
+    st_db_close(d);
+    assert_int_equal(q(db, "SELECT sum(mos_n) FROM leg_minutes"), 2);
+    assert_int_equal(q(db, "SELECT count(*) FROM leg_minutes WHERE src='10.9.9.9'"), 1);
+    assert_leg_sums(db);
+    /* the v19 step builds the rollup from the rows already stored */
+    char down[512];
+    snprintf(down, sizeof down, "%sPRAGMA user_version=%d", V19_DOWN, ST_SCHEMA_VERSION - 1);
+    d = st_db_open_raw(db, err, sizeof err);
+    assert_int_equal(st_db_exec(d, down, err, sizeof err), ST_OK);
+    st_db_close(d);
+    assert_int_equal(st_db_upgrade(db, err, sizeof err), ST_OK);
+    assert_int_equal(raw_scalar(db, "PRAGMA user_version"), ST_SCHEMA_VERSION);
+    assert_int_equal(q(db, "SELECT sum(mos_n) FROM leg_minutes"), 2);
+    assert_leg_sums(db);
 }
 
 /* A call emitted before now also holds the legs of a call emitted apart
@@ -912,7 +956,7 @@ static void test_links_upgrade(void **state)
     /* back to v5: the links in the column, no sip_links */
     struct st_db *d = st_db_open_raw(db, err, sizeof err);
     assert_non_null(d);
-    assert_int_equal(st_db_exec(d, V18_DOWN V16_DOWN V15_DOWN
+    assert_int_equal(st_db_exec(d, V19_DOWN V18_DOWN V16_DOWN V15_DOWN
                                    "UPDATE sip_messages SET leg_id=(SELECT leg_id FROM sip_links "
                                    "WHERE msg_id=sip_messages.id);"
                                    "DROP TABLE sip_links;"
