@@ -734,6 +734,11 @@ static void h_calls(struct api_call *a)
         json_object_set_new(a->json, "next_cursor", json_null());
     }
     json_object_set_new(a->json, "limit", json_integer(f.limit));
+    /* a port or User-Agent filter reads the newest legs only: say so */
+    json_object_set_new(a->json, "partial", json_boolean(next.partial));
+    json_object_set_new(a->json, "searched_from_ms",
+                        next.partial ? json_integer(next.searched_from_ns / NS_PER_MS)
+                                     : json_null());
 }
 
 /* Messages of a call: rows plus the list of nodes in order of appearance. */

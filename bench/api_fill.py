@@ -20,13 +20,22 @@ tables are index probes whose cost grows with the B-tree depth (log n),
 and their full size (about 14 messages of 600 bytes per call) would be
 90 GB at 10 M calls. kpi_minute gets one row per trunk and minute of the
 span (the templates' minutes in turn); alerts 5,000 resolved and 5 firing.
-The rollups that triggers keep on legs and calls (schema v15: leg_sums,
-failure_sums) are not grown row by row either: the fill drops them, sets the
-version back to 14 and lets trunkscope's own migration step build them from
-the filled tables. No ANALYZE: the writer never runs it either.
+The rollups that triggers keep on legs and calls (schema v15 and later:
+leg_sums, failure_sums, call_minutes, row_counts, leg_minutes) are not grown
+row by row either: the fill takes the template back to schema 14 (UNDO
+below: what each later step adds goes) and lets trunkscope's own migration
+steps build them from the filled tables. No ANALYZE: the writer never runs
+it either. A new schema step that adds something the fill copies (a table,
+an index, a column) needs its line in UNDO.
+
+--finish DB ends a fill whose migrations stopped (a fill by this script
+before UNDO existed ended at schema 15: its v16 step found the template's
+call_minutes): what the template had of the steps after the file's version
+goes, and the migrations run from there.
 
 usage: api_fill.py --bin TRUNKSCOPE --out DB [--calls 10000000] [--days 7]
-                   [--detail 200000] [--cache-mb 1024] [--sort-threads 1]"""
+                   [--detail 200000] [--cache-mb 1024] [--sort-threads 1]
+       api_fill.py --bin TRUNKSCOPE --finish DB"""
 import argparse
 import os
 import sqlite3
@@ -39,6 +48,60 @@ T0_S = 1700000000  # where gen's captures start: the fill ends there
 H1 = "(({i} * 2654435761) % 4294967296)"  # Knuth's multiplicative hash
 H2 = "(({i} * 40503 + 977) % 1000003)"
 H3 = "(({i} * 69069 + 12345) % 999983)"
+
+
+# What schema steps after 14 add, by step: undone in reverse, each only
+# when present, so that the steps run again on the filled rows. (v17
+# re-creates the reversed-digit columns and indexes, and the v15 triggers
+# it replaces are dropped with all triggers: nothing of its own to undo.)
+UNDO = {
+    15: ["DROP TABLE IF EXISTS leg_sums", "DROP TABLE IF EXISTS failure_sums",
+         "DROP INDEX IF EXISTS legs_src_dst_outcome"],
+    16: ["DROP TABLE IF EXISTS call_minutes", "DROP TABLE IF EXISTS row_counts",
+         "DROP INDEX IF EXISTS legs_dst"],
+    18: ["DROP INDEX IF EXISTS rtp_streams_srtp_fail", "column rtp_streams srtp_decrypted",
+         "column rtp_streams srtp_auth_fail"],
+    19: ["DROP TABLE IF EXISTS leg_minutes"],
+}
+
+
+def undo_above(con, version):
+    """Drop what the steps after version made, and set the version to it."""
+    for v in sorted(UNDO, reverse=True):
+        if v <= version:
+            continue
+        for sql in UNDO[v]:
+            if sql.startswith("column "):
+                _, table, col = sql.split()
+                if any(r[1] == col for r in con.execute("PRAGMA table_xinfo(%s)" % table)):
+                    con.execute("ALTER TABLE %s DROP COLUMN %s" % (table, col))
+            else:
+                con.execute(sql)
+    con.execute("PRAGMA user_version=%d" % version)
+
+
+def back_to_14(con):
+    """The template back to 14: every trigger (none before v15) and what
+    the steps after 14 made."""
+    if con.execute("PRAGMA user_version").fetchone()[0] < 15:
+        return
+    for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
+        con.execute('DROP TRIGGER "%s"' % name)
+    undo_above(con, 14)
+
+
+def migrate(binary, db):
+    """trunkscope's own steps from 14 on; their time, and the version reached."""
+    t = time.time()
+    r = subprocess.run([binary, "analyze", "--quiet", "--no-alerts", "--db", db, "/dev/null"],
+                       capture_output=True, text=True)
+    con = sqlite3.connect(db)
+    v = con.execute("PRAGMA user_version").fetchone()[0]
+    con.close()
+    print("api_fill: schema upgraded to %d (%.0f s)" % (v, time.time() - t), file=sys.stderr)
+    if "schema" in r.stderr:  # a failed step: the database is not usable
+        sys.exit("api_fill: " + r.stderr.strip())
+    return v
 
 
 def cols(con, table):
@@ -62,13 +125,28 @@ def copy_sql(con, table, src, over):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out")
+    ap.add_argument("--finish", metavar="DB")
     ap.add_argument("--calls", type=int, default=10000000)
     ap.add_argument("--days", type=float, default=7)
     ap.add_argument("--detail", type=int, default=200000)
     ap.add_argument("--cache-mb", type=int, default=1024)
     ap.add_argument("--sort-threads", type=int, default=1)
     a = ap.parse_args()
+    if a.finish:
+        # the steps up to the file's version ran on the filled rows; what a
+        # later step adds and the file has came from the template
+        con = sqlite3.connect(a.finish, isolation_level=None)
+        t = time.time()
+        v = con.execute("PRAGMA user_version").fetchone()[0]
+        undo_above(con, v)
+        con.close()
+        print("api_fill: %s: the template's rows of steps after %d gone (%.0f s)" %
+              (a.finish, v, time.time() - t), file=sys.stderr)
+        migrate(a.bin, a.finish)
+        return
+    if not a.out:
+        ap.error("--out or --finish")
     for sfx in ("", "-wal", "-shm"):
         if os.path.exists(a.out + sfx):
             os.remove(a.out + sfx)
@@ -119,14 +197,8 @@ def main():
     kmin = x("SELECT min(minute) FROM kpi_minute").fetchone()[0]
     x("CREATE TEMP TABLE tk AS SELECT (minute - %d) / 60000000000 AS m, * FROM kpi_minute" % kmin)
     kminutes = x("SELECT max(m) + 1 FROM tk").fetchone()[0]
-    # v15 rollups go; trunkscope's migration builds them again at the end
-    if x("PRAGMA user_version").fetchone()[0] >= 15:
-        for (name,) in x("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
-            x('DROP TRIGGER "%s"' % name)
-        x("DROP TABLE leg_sums")
-        x("DROP TABLE failure_sums")
-        x("DROP INDEX legs_src_dst_outcome")
-        x("PRAGMA user_version=14")
+    # the rollups (v15 on) go; trunkscope's migrations build them at the end
+    back_to_14(con)
     x("BEGIN")
     for t in ("rtp_intervals", "rtp_streams", "sip_links", "sip_messages", "legs", "calls", "kpi_minute"):
         x("DELETE FROM %s" % t)
@@ -220,10 +292,7 @@ def main():
     x("PRAGMA locking_mode=NORMAL")
     x("SELECT count(*) FROM trunks")  # releases the exclusive lock
     con.close()
-    t = time.time()
-    subprocess.run([a.bin, "analyze", "--quiet", "--no-alerts", "--db", a.out, "/dev/null"],
-                   capture_output=True)  # the migrations after 14: the rollups
-    print("api_fill: schema upgraded (%.0f s)" % (time.time() - t), file=sys.stderr)
+    migrate(a.bin, a.out)  # the migrations after 14: the rollups
     print("api_fill: %s: %d calls in %.0f s, %.0f MiB" % (a.out, n, time.time() - t_start,
                                                           os.path.getsize(a.out) / 2 ** 20))
 

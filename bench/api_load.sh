@@ -12,7 +12,10 @@
 #        DB=DATA/api-CALLS.db (kept and reused; delete it to fill again), SECONDS=10 (wrk per endpoint), CONNS=4, THREADS=1,
 #        SERVE_THREADS=4, WRITER_CPS=16 (the fill's average call rate: 10 M
 #        calls in a week), ONLY=REGEX (endpoint names to run), OUT=FILE (the
-#        table, also printed)
+#        table, also printed), MODE=cpu: no writer and no wrk, but the
+#        server's CPU time per request (its threads' run time from
+#        /proc/PID/task/*/schedstat over REQS=3 sequential requests after one
+#        untimed; independent of the machine's load) and the wall time
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/.." && pwd)
@@ -93,23 +96,51 @@ request = function()
 end
 EOF
 
-# The writer: the capture paced at its own rate into analyze --db.
-python3 "$here/pace.py" "$wcap" | "$ts" analyze --quiet --no-alerts --db "$db" - >/dev/null 2>"$work/writer.err" &
-wr=$!
-n0=$(q "SELECT count(*) FROM calls WHERE id > $last_id")
-sleep 5
-
+mode=${MODE:-load}
 out=${OUT:-$work/table.md}
-{
-    echo "| endpoint | request | req/s | p50 ms | p99 ms | non-2xx |"
-    echo "|---|---|---:|---:|---:|---:|"
-} >"$out"
+if [ "$mode" = cpu ]; then
+    {
+        echo "| endpoint | request | CPU ms | wall ms | status |"
+        echo "|---|---|---:|---:|---:|"
+    } >"$out"
+else
+    # The writer: the capture paced at its own rate into analyze --db.
+    python3 "$here/pace.py" "$wcap" | "$ts" analyze --quiet --no-alerts --db "$db" - >/dev/null 2>"$work/writer.err" &
+    wr=$!
+    n0=$(q "SELECT count(*) FROM calls WHERE id > $last_id")
+    sleep 5
+    {
+        echo "| endpoint | request | req/s | p50 ms | p99 ms | non-2xx |"
+        echo "|---|---|---:|---:|---:|---:|"
+    } >"$out"
+fi
+srv_cpu_ns() { # the server's threads' CPU time so far
+    cat /proc/"$srv"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'
+}
+cpu_run() { # NAME PATH [LUA SHOWN]: CPU and wall ms per request, sequential
+    local path=$2 reqs=${REQS:-3}
+    if [ -n "${3:-}" ]; then # a random-id endpoint: one fixed id of the same range
+        path=${2/\/calls\/1/\/calls\/$((last_id - detail / 4))}
+    fi
+    local st t0 t1 c0 c1
+    st=$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 "$base$path" || true)
+    c0=$(srv_cpu_ns)
+    t0=$(date +%s%N)
+    for _ in $(seq "$reqs"); do
+        curl -s -o /dev/null --max-time 30 "$base$path" || true
+    done
+    t1=$(date +%s%N)
+    c1=$(srv_cpu_ns)
+    echo "| $1 | \`${4:-$2}\` | $(awk -v c=$((c1 - c0)) -v n="$reqs" 'BEGIN { printf "%.1f", c / n / 1e6 }') |" \
+        "$(awk -v c=$((t1 - t0)) -v n="$reqs" 'BEGIN { printf "%.1f", c / n / 1e6 }') | $st |" >>"$out"
+}
 ms() { # wrk's latency (850.00us, 1.20ms, 2.03s) in ms
     awk -v v="$1" 'BEGIN { u = v; sub(/[0-9.]+/, "", u); n = v + 0;
         printf "%.1f", u == "us" ? n / 1000 : u == "s" ? n * 1000 : u == "m" ? n * 60000 : n }'
 }
 run() { # NAME PATH [LUA SHOWN]: with a script, SHOWN is what the table says
     [ -n "${ONLY:-}" ] && ! [[ $1 =~ $ONLY ]] && return
+    [ "$mode" = cpu ] && { cpu_run "$@"; return; }
     local extra=()
     [ -n "${3:-}" ] && extra=(-s "$3")
     echo "api_load: $1" >&2
@@ -147,6 +178,8 @@ run calls-final-status "/calls?final_status=503&limit=50"
 run calls-call-id "/calls?call_id=58df77487f1980f9-1@10.2.0.10-9999999&limit=50"
 run calls-addr "/calls?addr=203.0.113.1&limit=50"
 run calls-user-agent "/calls?user_agent=EdgeSBC&limit=50"
+run calls-user-agent-none "/calls?user_agent=NoSuchAgent&limit=50"
+run calls-port "/calls?port=5999&limit=50"
 run calls-sort-pdd "/calls?sort=pdd&limit=50"
 run calls-sort-mos "/calls?sort=mos&order=asc&limit=50"
 # Call detail
@@ -157,15 +190,18 @@ run trunk "/trunks/$trunk"
 run trunk-kpis-all "/trunks/$trunk/kpis"
 run trunk-kpis-24h "/trunks/$trunk/kpis?from=$day_from&to=$((last_ms + 60000))"
 run checklist "/trunks/$trunk/checklist"
+run registrations "/registrations"
 # Alerts page, sites, topology
 run alerts "/alerts?state=firing,pending,resolved&limit=500"
 run sites "/sites"
 run topology "/topology"
 
-kill "$wr" 2>/dev/null || true
-wait "$wr" 2>/dev/null || true
-wr=""
-n1=$(q "SELECT count(*) FROM calls WHERE id > $last_id")
-echo "api_load: $(q "SELECT count(*) FROM calls") calls; the writer stored $((n1 - n0)) calls during the test" \
-    "(load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+if [ -n "$wr" ]; then
+    kill "$wr" 2>/dev/null || true
+    wait "$wr" 2>/dev/null || true
+    wr=""
+    n1=$(q "SELECT count(*) FROM calls WHERE id > $last_id")
+    echo "api_load: $(q "SELECT count(*) FROM calls") calls; the writer stored $((n1 - n0)) calls during the test" \
+        "(load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+fi
 cat "$out"

@@ -59,6 +59,7 @@ struct stq {
     bool interrupted;
     enum stq_leg_way leg_way; /* STQ_LEG_AUTO, or a test's choice */
     enum stq_series_way series_way; /* STQ_SERIES_AUTO, or a test's */
+    uint32_t leg_scan;        /* 0: TS_API_LEG_SCAN_MAX, or a test's */
 };
 
 /* SQLite calls this every STQ_PROGRESS_OPS virtual machine steps: a query
@@ -107,6 +108,8 @@ struct stq *stq_open(const char *path, char *err, size_t errlen)
 void stq_set_leg_way(struct stq *q, enum stq_leg_way way) { q->leg_way = way; }
 
 void stq_set_series_way(struct stq *q, enum stq_series_way way) { q->series_way = way; }
+
+void stq_set_leg_scan(struct stq *q, uint32_t legs) { q->leg_scan = legs; }
 
 void stq_close(struct stq *q)
 {
@@ -362,8 +365,47 @@ static void bind_leg_cols(sqlite3_stmt *s, const struct stq_call_filter *f, cons
         bind_t(s, ":addr", f->addr);
     if (f->port)
         bind_i(s, ":port", f->port);
-    if (f->user_agent)
-        bind_t(s, ":ua", f->user_agent);
+    if (f->user_agent) {
+        /* a LIKE pattern: the word anywhere, its own % _ \\ escaped (LIKE
+         * ignores ASCII case as lower() did, at a third of the cost) */
+        char pat[2 * 64 + 3];
+        size_t n = 0;
+        pat[n++] = '%';
+        for (const char *c = f->user_agent; *c && n + 3 < sizeof pat; c++) {
+            if (*c == '%' || *c == '_' || *c == '\\')
+                pat[n++] = '\\';
+            pat[n++] = *c;
+        }
+        pat[n++] = '%';
+        pat[n] = '\0';
+        bind_t(s, ":ua", pat);
+    }
+}
+
+/* The oldest leg id a bounded leg scan reads (legs l.id > *floor), and
+ * whether older legs exist; the INVITE time of the first leg read. */
+static int leg_scan_floor(struct stq *q, int64_t *floor, bool *older, int64_t *from_ns)
+{
+    sqlite3_stmt *s = prep(q, "SELECT (SELECT max(id) FROM legs), (SELECT min(id) FROM legs)");
+    if (!s)
+        return ST_ERR_SQL;
+    int64_t max = 0, min = 0;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        max = sqlite3_column_int64(s, 0);
+        min = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_reset(s);
+    *floor = max - (int64_t)(q->leg_scan ? q->leg_scan : TS_API_LEG_SCAN_MAX);
+    *older = min <= *floor;
+    *from_ns = 0;
+    s = prep(q, "SELECT invite_ts FROM legs WHERE id > :f ORDER BY id LIMIT 1");
+    if (!s)
+        return ST_ERR_SQL;
+    bind_i(s, ":f", *floor);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        *from_ns = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return ST_OK;
 }
 
 /* 1: collect the calls of the legs matching pred (legs l) first; 0: walk
@@ -439,6 +481,7 @@ int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, voi
         sb_add(&sb, " AND c.id IN (SELECT l.call_ref FROM legs l WHERE l.call_id=:cid)");
     /* leg columns: a set of calls when few legs match, else a test per call */
     struct sqlbuf lp[3];
+    bool lp_scan[3] = { false, false, false }; /* no index: a bounded scan */
     unsigned nlp = 0;
     if (f->addr[0] || f->port) {
         struct sqlbuf *b = &lp[nlp++];
@@ -447,13 +490,16 @@ int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, voi
             sb_add(b, "((l.src=:addr AND l.sport=:port) OR (l.dst=:addr AND l.dport=:port))");
         else if (f->addr[0])
             sb_add(b, "(l.src=:addr OR l.dst=:addr)");
-        else
+        else {
             sb_add(b, "(l.sport=:port OR l.dport=:port)");
+            lp_scan[nlp - 1] = true;
+        }
     }
     if (f->user_agent) {
         struct sqlbuf *b = &lp[nlp++];
         b->n = 0, b->over = false, b->b[0] = '\0';
-        sb_add(b, "(instr(lower(l.user_agent),lower(:ua))>0 OR instr(lower(l.server),lower(:ua))>0)");
+        sb_add(b, "(l.user_agent LIKE :ua ESCAPE '\\' OR l.server LIKE :ua ESCAPE '\\')");
+        lp_scan[nlp - 1] = true;
     }
     if (f->nfinal_status) {
         struct sqlbuf *b = &lp[nlp++];
@@ -468,6 +514,7 @@ int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, voi
             sb_add(b, " AND " LEG_ON_TRUNK);
         sb_add(b, ")");
     }
+    bool scanned = false; /* a bounded leg scan in the query */
     for (unsigned i = 0; i < nlp; i++) {
         if (lp[i].over)
             return ST_ERR_SQL;
@@ -476,13 +523,24 @@ int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, voi
         if (small < 0)
             return ST_ERR_SQL;
         /* the walk names legs(call_ref): without statistics the planner
-         * would take a leg column's index and scan it for every call */
-        sb_add(&sb, small ? " AND c.id IN (SELECT l.call_ref FROM legs l WHERE "
-                          : " AND EXISTS(SELECT 1 FROM legs l INDEXED BY legs_call WHERE"
-                            " l.call_ref=c.id AND ");
+         * would take a leg column's index and scan it for every call; a
+         * set without an index reads the newest legs only (rowid range) */
+        if (small && lp_scan[i]) {
+            scanned = true;
+            sb_add(&sb, " AND c.id IN (SELECT l.call_ref FROM legs l NOT INDEXED WHERE"
+                        " l.id > :scan_floor AND ");
+        } else {
+            sb_add(&sb, small ? " AND c.id IN (SELECT l.call_ref FROM legs l WHERE "
+                              : " AND EXISTS(SELECT 1 FROM legs l INDEXED BY legs_call WHERE"
+                                " l.call_ref=c.id AND ");
+        }
         sb_add(&sb, lp[i].b);
         sb_add(&sb, ")");
     }
+    int64_t scan_floor = 0, scan_from = 0;
+    bool scan_older = false;
+    if (scanned && leg_scan_floor(q, &scan_floor, &scan_older, &scan_from) != ST_OK)
+        return ST_ERR_SQL;
     if (f->site)
         sb_add(&sb, " AND c.site=:site");
     if (f->ndirection)
@@ -544,6 +602,7 @@ int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, voi
     if (f->call_id)
         bind_t(s, ":cid", f->call_id);
     bind_leg_cols(s, f, tl, tp);
+    bind_i(s, ":scan_floor", scan_floor);
     bind_d(s, ":min_mos", f->min_mos);
     bind_d(s, ":max_mos", f->max_mos);
     bind_i(s, ":min_pdd", f->min_pdd_ms);
@@ -578,6 +637,10 @@ int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, voi
     }
     bool ok = r == SQLITE_ROW || r == SQLITE_DONE;
     sqlite3_reset(s);
+    if (scanned && scan_older && !next->valid) {
+        next->partial = true;
+        next->searched_from_ns = scan_from;
+    }
     return ok ? ST_OK : ST_ERR_SQL;
 }
 
@@ -1340,9 +1403,10 @@ int stq_kpis(struct stq *q, int64_t trunk_id, int64_t from_ns, int64_t to_ns, in
     int rc = trunk_addrs(q, trunk_id, tl, tp, sizeof tl);
     if (rc != ST_OK)
         return rc == ST_ERR_NOT_FOUND ? ST_OK : rc;
-    /* MOS per bucket: leg_minutes (v19), the trunk's legs both ways */
+    /* MOS per bucket: leg_minutes (v19), the trunk's legs both ways, two
+     * key ranges summed per bucket and joined to the minutes' sums */
     sqlite3_stmt *s = prep(
-        q, "SELECT :from + ((k.minute - :from) / :b) * :b AS t_ns,"
+        q, "SELECT k.*, mm.mos AS mos FROM (SELECT :from + ((k.minute - :from) / :b) * :b AS t_ns,"
            " (:from + ((k.minute - :from) / :b) * :b)/1000000 AS t_ms,"
            " sum(k.attempts) AS attempts, sum(k.answered) AS answered, sum(k.busy) AS busy,"
            " sum(k.rejected) AS rejected, sum(k.cancelled) AS cancelled,"
@@ -1352,13 +1416,15 @@ int stq_kpis(struct stq *q, int64_t trunk_id, int64_t from_ns, int64_t to_ns, in
            " CASE WHEN sum(k.ans_n)>0 THEN sum(k.ans_sum_ms)/sum(k.ans_n) END"
            " AS answer_delay_ms,"
            " CASE WHEN sum(k.dur_n)>0 THEN sum(k.dur_sum_s)/sum(k.dur_n) END AS acd_s,"
-           " max(k.peak_concurrent) AS concurrent,"
-           " (SELECT total(m.mos_sum)/nullif(total(m.mos_n),0) FROM leg_minutes m"
-           " WHERE ((m.src=:tl AND m.dst=:tp) OR (m.src=:tp AND m.dst=:tl AND :tl<>:tp))"
-           " AND m.minute >= :from + ((k.minute - :from) / :b) * :b"
-           " AND m.minute < :from + ((k.minute - :from) / :b + 1) * :b) AS mos"
+           " max(k.peak_concurrent) AS concurrent"
            " FROM kpi_minute k WHERE k.trunk_id=:id AND k.minute >= :from AND k.minute < :to"
-           " GROUP BY 1 ORDER BY 1");
+           " GROUP BY 1) k LEFT JOIN (SELECT t, total(s)/nullif(total(n),0) AS mos FROM ("
+           "SELECT :from + ((m.minute - :from) / :b) * :b AS t, m.mos_sum AS s, m.mos_n AS n"
+           " FROM leg_minutes m WHERE m.src=:tl AND m.dst=:tp AND m.minute >= :from"
+           " AND m.minute < :to UNION ALL"
+           " SELECT :from + ((m.minute - :from) / :b) * :b, m.mos_sum, m.mos_n"
+           " FROM leg_minutes m WHERE m.src=:tp AND m.dst=:tl AND :tl<>:tp AND m.minute >= :from"
+           " AND m.minute < :to) GROUP BY t) mm ON mm.t=k.t_ns ORDER BY k.t_ns");
     if (!s)
         return ST_ERR_SQL;
     bind_i(s, ":id", trunk_id);
@@ -1412,18 +1478,26 @@ int stq_keepalives(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx)
 
 /* ---- alerts and trunk health (schema v10) ---- */
 
+/* One state's newest alerts: a backward walk of alerts(state, started). */
+#define ALERTS_OF(BIT, STATE, RANK)                                                           \
+    "SELECT * FROM (SELECT " RANK " AS rk, id, started FROM alerts WHERE :m & " BIT " AND"    \
+    " state='" STATE "' AND (:t=0 OR trunk_id=:t) ORDER BY started DESC, id DESC LIMIT :lim)"
+
 int stq_alerts(struct stq *q, unsigned states, int64_t trunk_id, uint32_t limit, stq_row_fn fn,
                void *ctx)
 {
+    /* firing, pending, then resolved, each the newest first: the page's
+     * ids from one index walk per state (sorting every stored alert and
+     * formatting its times cost 37 ms for 500 of 5,005), then its rows */
     sqlite3_stmt *s = prep(
-        q, "SELECT id AS id, rule AS rule, scope AS scope, target AS target,"
-           " trunk_id AS trunk_id, site AS site, severity AS severity, state AS state,"
-           " value AS value, threshold AS threshold, " ISO("started") " AS started, " ISO(
-               "fired") " AS fired, " ISO("resolved") " AS resolved, " ISO("updated") " AS updated,"
-           " summary AS summary, evidence AS evidence FROM alerts"
-           " WHERE ((:m & 1 AND state='pending') OR (:m & 2 AND state='firing') OR"
-           " (:m & 4 AND state='resolved')) AND (:t=0 OR trunk_id=:t)"
-           " ORDER BY state='firing' DESC, state='pending' DESC, started DESC, id DESC LIMIT :lim");
+        q, "SELECT a.id AS id, a.rule AS rule, a.scope AS scope, a.target AS target,"
+           " a.trunk_id AS trunk_id, a.site AS site, a.severity AS severity, a.state AS state,"
+           " a.value AS value, a.threshold AS threshold, " ISO("a.started") " AS started, " ISO(
+               "a.fired") " AS fired, " ISO("a.resolved") " AS resolved, " ISO("a.updated")
+           " AS updated, a.summary AS summary, a.evidence AS evidence FROM (SELECT * FROM ("
+           ALERTS_OF("2", "firing", "0") " UNION ALL " ALERTS_OF("1", "pending", "1")
+           " UNION ALL " ALERTS_OF("4", "resolved", "2") ") ORDER BY rk, started DESC, id DESC"
+           " LIMIT :lim) x JOIN alerts a ON a.id=x.id ORDER BY x.rk, x.started DESC, x.id DESC");
     if (!s)
         return ST_ERR_SQL;
     bind_i(s, ":m", states);

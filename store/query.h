@@ -47,6 +47,12 @@ struct stq_cursor {
     int64_t key_i;
     double key_d;
     int64_t id;
+    /* set by stq_calls when a filter on a leg column without an index read
+     * only the newest TS_API_LEG_SCAN_MAX legs, older legs exist and the
+     * page is short: calls whose matching legs are all older may be
+     * missing; searched_from_ns is the INVITE time of the oldest leg read */
+    bool partial;
+    int64_t searched_from_ns;
 };
 
 /* Every field is optional (has_* / empty string / 0); strings must already
@@ -91,6 +97,8 @@ struct stq_call_filter {
  * calls first (SET) or always testing each call's legs (WALK). */
 enum stq_leg_way { STQ_LEG_AUTO = 0, STQ_LEG_SET, STQ_LEG_WALK };
 void stq_set_leg_way(struct stq *q, enum stq_leg_way way);
+/* Legs such a filter reads at most (tests; 0: TS_API_LEG_SCAN_MAX). */
+void stq_set_leg_scan(struct stq *q, uint32_t legs);
 /* How the overview series (stq_kpis with trunk 0, stq_site_kpis) runs:
  * chosen by the calls in the range (AUTO), or, for tests, always a sweep
  * over the calls (SWEEP: the exact peak of concurrent calls) or always the

@@ -625,6 +625,26 @@ static const char SCHEMA_V19[] =
     " NEW.mos, 1 WHERE " LM_HAS("NEW") " ON CONFLICT DO UPDATE SET"
     " mos_sum=mos_sum+excluded.mos_sum, mos_n=mos_n+1; END;";
 
+/* Version 20: kpi_minute clustered by its key. A trunk's series and its
+ * capacity figures read all of its minutes (10,080 a week); in a rowid
+ * table those rows lie on pages shared with every other trunk's, one page
+ * per row read through the key's index (14 ms for a week on the loaded
+ * machine): WITHOUT ROWID keeps a trunk's minutes together. The writer
+ * replaces a row per trunk, direction and minute, as before. */
+static const char SCHEMA_V20[] =
+    "CREATE TABLE kpi_minute_v20("
+    " trunk_id INTEGER NOT NULL REFERENCES trunks(id), direction TEXT NOT NULL,"
+    " minute INTEGER NOT NULL, attempts INTEGER, answered INTEGER, busy INTEGER,"
+    " rejected INTEGER, cancelled INTEGER, failed INTEGER, timeouts INTEGER,"
+    " srd_sum_ms REAL, srd_n INTEGER, ans_sum_ms REAL, ans_n INTEGER,"
+    " dur_sum_s REAL, dur_n INTEGER, peak_concurrent INTEGER,"
+    " PRIMARY KEY(trunk_id, minute, direction)) WITHOUT ROWID;"
+    "INSERT INTO kpi_minute_v20 SELECT trunk_id, direction, minute, attempts, answered, busy,"
+    " rejected, cancelled, failed, timeouts, srd_sum_ms, srd_n, ans_sum_ms, ans_n, dur_sum_s,"
+    " dur_n, peak_concurrent FROM kpi_minute;"
+    "DROP TABLE kpi_minute;"
+    "ALTER TABLE kpi_minute_v20 RENAME TO kpi_minute;";
+
 const char *st_schema_step(int version)
 {
     switch (version) {
@@ -666,6 +686,8 @@ const char *st_schema_step(int version)
         return SCHEMA_V18;
     case 19:
         return SCHEMA_V19;
+    case 20:
+        return SCHEMA_V20;
     default:
         return NULL;
     }

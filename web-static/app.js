@@ -649,6 +649,8 @@ async function pageCalls(params) {
     h("button", { id: "next-page", disabled: !data.next_cursor, onclick: () =>
       nav(data.next_cursor, stack.concat([params.cursor || "_"])) }, "Next ›"),
     h("span", { class: "muted" }, `${data.calls.length} calls on this page` + (stack.length ? ` · page ${stack.length + 1}` : "")),
+    data.partial ? h("span", { class: "badge flag", id: "calls-partial" },
+      `partial: legs before ${when(new Date(data.searched_from_ms).toISOString())} not searched`) : "",
     h("span", { class: "spacer" }), csvButton("calls-table", "calls"));
   view(h("h1", {}, "Calls" + (state.site ? " · " + state.site : "")), form, h("div", { class: "card" }, h("div", { class: "table-wrap" },
     h("table", { class: "grid", id: "calls-table" },

@@ -232,6 +232,36 @@ static void test_schema_create(void **state)
                            "'legs_leg_ref','calls_sort_pdd','calls_sort_duration',"
                            "'calls_sort_mos','rtp_streams_pending')"),
                      13);
+    /* v20: kpi_minute clustered by its key; the step keeps a rowid table's
+     * rows (here a v1 table, the version set back to the step before) */
+    assert_int_equal(q(db, "SELECT count(*) FROM sqlite_master WHERE name='kpi_minute' AND"
+                           " sql LIKE '%WITHOUT ROWID'"),
+                     1);
+    struct st_db *d = st_db_open_raw(db, err, sizeof err);
+    assert_non_null(d);
+    int km_step = 2;
+    while (km_step <= ST_SCHEMA_VERSION && !strstr(st_schema_step(km_step), "kpi_minute"))
+        km_step++;
+    char sql[640];
+    snprintf(sql, sizeof sql,
+             "DROP TABLE kpi_minute; CREATE TABLE kpi_minute(trunk_id INTEGER NOT NULL,"
+             " direction TEXT NOT NULL, minute INTEGER NOT NULL, attempts INTEGER,"
+             " answered INTEGER, busy INTEGER, rejected INTEGER, cancelled INTEGER,"
+             " failed INTEGER, timeouts INTEGER, srd_sum_ms REAL, srd_n INTEGER,"
+             " ans_sum_ms REAL, ans_n INTEGER, dur_sum_s REAL, dur_n INTEGER,"
+             " peak_concurrent INTEGER, PRIMARY KEY(trunk_id, minute, direction));"
+             "INSERT INTO kpi_minute(trunk_id, direction, minute, attempts, peak_concurrent)"
+             " VALUES(2, 'in', 60, 5, 3), (1, 'out', 120, 7, 4); PRAGMA user_version=%d",
+             km_step - 1);
+    assert_int_equal(st_db_exec(d, sql, err, sizeof err), ST_OK);
+    st_db_close(d);
+    assert_int_equal(q(db, "PRAGMA user_version"), ST_SCHEMA_VERSION);
+    assert_int_equal(q(db, "SELECT count(*) FROM sqlite_master WHERE name='kpi_minute' AND"
+                           " sql LIKE '%WITHOUT ROWID'"),
+                     1);
+    assert_int_equal(q(db, "SELECT group_concat(trunk_id||direction||minute||attempts||"
+                           "peak_concurrent) = '1out12074,2in6053' FROM kpi_minute"),
+                     1);
     /* gone in v3 (the writer links messages from memory) and v6 (links are
      * rows of sip_links) */
     assert_int_equal(q(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
@@ -739,7 +769,11 @@ static void test_stream_after_leg(void **state)
     assert_leg_sums(db);
     /* the v19 step builds the rollup from the rows already stored */
     char down[512];
-    snprintf(down, sizeof down, "%sPRAGMA user_version=%d", V19_DOWN, ST_SCHEMA_VERSION - 1);
+    int lm_step = 1; /* the step that adds leg_minutes, whatever its number */
+    while (lm_step < ST_SCHEMA_VERSION && !strstr(st_schema_step(lm_step), "TABLE leg_minutes"))
+        lm_step++;
+    assert_true(lm_step < ST_SCHEMA_VERSION + 1 && lm_step > 18);
+    snprintf(down, sizeof down, "%sPRAGMA user_version=%d", V19_DOWN, lm_step - 1);
     d = st_db_open_raw(db, err, sizeof err);
     assert_int_equal(st_db_exec(d, down, err, sizeof err), ST_OK);
     st_db_close(d);
@@ -1105,6 +1139,68 @@ static void test_leg_filters(void **state)
     leg_filter_case(db, qy, &f, "(instr(lower(l.user_agent),'edgesbc') OR"
                                 " instr(lower(l.server),'edgesbc')) AND l.call_ref IN (SELECT"
                                 " call_ref FROM legs WHERE final_status=486)");
+    /* LIKE's wildcards in the word are plain characters: no User-Agent
+     * holds '_' or '%' (unescaped, each would match them all) */
+    static const char *const wild[] = { "_", "%", "\\" };
+    for (size_t i = 0; i < 3; i++) {
+        memset(&f, 0, sizeof f);
+        f.user_agent = wild[i];
+        f.limit = 500;
+        struct id_sum got = { 0, 0 };
+        struct stq_cursor next;
+        stq_set_leg_way(qy, STQ_LEG_SET);
+        assert_int_equal(stq_calls(qy, &f, sum_ids, &got, &next), ST_OK);
+        assert_int_equal(got.n, 0);
+    }
+    /* a port alone and a User-Agent word read the newest legs only (here
+     * 100 of 600): the calls of the matching legs among them, a short page
+     * marked partial from the first leg read; all legs read: not partial */
+    static const char *const scan_ref[] = { "l.sport=5062 OR l.dport=5062",
+                                            "instr(lower(l.user_agent),'edgesbc') OR"
+                                            " instr(lower(l.server),'edgesbc')" };
+    for (size_t i = 0; i < 2; i++) {
+        memset(&f, 0, sizeof f);
+        if (i == 0)
+            f.port = 5062;
+        else
+            f.user_agent = "EdgeSBC";
+        f.limit = 500;
+        f.desc = true;
+        char sql[512];
+        snprintf(sql, sizeof sql, "SELECT count(DISTINCT call_ref) FROM legs l WHERE"
+                 " l.id > (SELECT max(id) FROM legs) - 100 AND (%s)", scan_ref[i]);
+        int64_t want_n = raw_scalar(db, sql);
+        snprintf(sql, sizeof sql, "SELECT total(DISTINCT call_ref) FROM legs l WHERE"
+                 " l.id > (SELECT max(id) FROM legs) - 100 AND (%s)", scan_ref[i]);
+        int64_t want_sum = raw_scalar(db, sql);
+        assert_true(want_n > 0 && want_n < raw_scalar(db, "SELECT count(*) FROM calls"));
+        stq_set_leg_way(qy, STQ_LEG_AUTO);
+        stq_set_leg_scan(qy, 100);
+        struct id_sum got = { 0, 0 };
+        struct stq_cursor next;
+        assert_int_equal(stq_calls(qy, &f, sum_ids, &got, &next), ST_OK);
+        assert_int_equal(got.n, want_n);
+        assert_int_equal(got.sum, want_sum);
+        assert_true(next.partial && !next.valid);
+        assert_int_equal(next.searched_from_ns,
+                         raw_scalar(db, "SELECT invite_ts FROM legs WHERE id > (SELECT max(id)"
+                                        " FROM legs) - 100 ORDER BY id LIMIT 1"));
+        /* a full page is not marked; the next one, short, is (collecting
+         * the legs' calls first: with a page this short, AUTO would walk) */
+        stq_set_leg_way(qy, STQ_LEG_SET);
+        f.limit = (uint32_t)want_n - 1;
+        assert_int_equal(stq_calls(qy, &f, NULL, NULL, &next), ST_OK);
+        assert_true(next.valid && !next.partial);
+        f.after = next;
+        assert_int_equal(stq_calls(qy, &f, NULL, NULL, &next), ST_OK);
+        assert_true(!next.valid && next.partial);
+        memset(&f.after, 0, sizeof f.after);
+        f.limit = 500;
+        stq_set_leg_way(qy, STQ_LEG_AUTO);
+        stq_set_leg_scan(qy, 0);
+        assert_int_equal(stq_calls(qy, &f, NULL, NULL, &next), ST_OK);
+        assert_false(next.partial);
+    }
     stq_close(qy);
 }
 
@@ -1179,6 +1275,62 @@ static void ov_case(const char *db, struct stq *qy, const char *site, int64_t fr
     stq_set_series_way(qy, STQ_SERIES_AUTO);
     free(sw);
     free(ro);
+}
+
+/* ids of rows, comma-separated, as group_concat writes them */
+static int id_list_row(void *ctx, const struct stq_cell *c, size_t n)
+{
+    char *buf = ctx;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(c[i].name, "id")) {
+            size_t len = strlen(buf);
+            snprintf(buf + len, 4096 - len, "%s%lld", len ? "," : "", (long long)c[i].i);
+        }
+    return 0;
+}
+
+/* The alert list (firing, pending, resolved, each the newest first, ties
+ * by id) equals the same order by plain SQL over the rows, for every set
+ * of states, a trunk or none, and limits cutting inside and across states. */
+static void test_alerts_list(void **state)
+{
+    (void)state;
+    char db[300], err[256];
+    struct st_writer *w = fresh_writer(db, sizeof db, "alerts.db");
+    st_writer_close(w);
+    struct st_db *d = st_db_open_raw(db, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(st_db_exec(d,
+                                "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM n"
+                                " WHERE i<89) INSERT INTO alerts(rule, scope, target, trunk_id,"
+                                " severity, state, started, updated, evidence)"
+                                " SELECT 'asr_low', 'trunk', 'x', 1 + i % 3, 'warning',"
+                                " CASE i % 5 WHEN 0 THEN 'firing' WHEN 1 THEN 'pending'"
+                                " ELSE 'resolved' END, 1000 + (i * 7919) % 23, 1, '{}' FROM n",
+                                err, sizeof err),
+                     ST_OK);
+    st_db_close(d);
+    struct stq *qy = stq_open(db, err, sizeof err);
+    assert_non_null(qy);
+    static const uint32_t lim[] = { 1, 7, 20, 500 };
+    for (unsigned m = 1; m < 8; m++)
+        for (int64_t t = 0; t < 3; t += 2)
+            for (unsigned k = 0; k < 4; k++) {
+                char got[4096] = "", want[4096] = "", sql[600];
+                assert_int_equal(stq_alerts(qy, m, t, lim[k], id_list_row, got), ST_OK);
+                snprintf(sql, sizeof sql,
+                         "SELECT group_concat(id) FROM (SELECT id FROM alerts WHERE"
+                         " ((%u & 1 AND state='pending') OR (%u & 2 AND state='firing') OR"
+                         " (%u & 4 AND state='resolved')) AND (%lld=0 OR trunk_id=%lld)"
+                         " ORDER BY state='firing' DESC, state='pending' DESC, started DESC,"
+                         " id DESC LIMIT %u)",
+                         m, m, m, (long long)t, (long long)t, lim[k]);
+                d = st_db_open_raw(db, err, sizeof err);
+                assert_int_equal(st_db_text(d, sql, want, sizeof want), ST_OK);
+                st_db_close(d);
+                assert_string_equal(got, want);
+            }
+    stq_close(qy);
 }
 
 static void test_overview_rollup(void **state)
@@ -1810,6 +1962,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_live_snapshots),
         cmocka_unit_test(test_leg_filters),
         cmocka_unit_test(test_overview_rollup),
+        cmocka_unit_test(test_alerts_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
