@@ -15,22 +15,41 @@
 #define DEDUP_PAYLOAD_BYTES 32
 #define DEDUP_BUCKETS (2u * TS_DEDUP_RING)
 
+/* Entries are named by their insertion number (seq); an entry lives in
+ * slot seq % TS_DEDUP_RING until a newer one takes the slot (seq wraps at
+ * 2^32, a multiple of the ring). A chain links each entry to the one put in
+ * the same bucket before it: the walk stops at the first link that is no
+ * longer alive (all after it are older still), so reusing a slot needs no
+ * unlinking. */
 struct dedup_ent {
     uint64_t fp;
     uint64_t ts;
-    uint32_t next; /* next entry of the bucket chain, index + 1; 0 ends */
+    uint32_t prev; /* seq of the entry put in the same bucket before it */
 };
 
 struct dedup {
     struct dedup_ent ring[TS_DEDUP_RING];
-    uint32_t bucket[DEDUP_BUCKETS]; /* index + 1 of the newest entry; 0 empty */
-    uint32_t head;                  /* slot written next (the oldest when full) */
-    uint32_t count;
+    uint32_t bucket[DEDUP_BUCKETS]; /* seq of the bucket's newest entry */
+    uint32_t seq;                   /* seq of the next entry; starts at 1 */
+    uint32_t count;                 /* entries alive (TS_DEDUP_RING once full) */
 };
+
+/* The entry numbered seq while it is alive (one of the last count put),
+ * else NULL; age is its distance from the newest, 1 for the newest. */
+static const struct dedup_ent *entry(const struct dedup *d, uint32_t seq, uint32_t *age)
+{
+    *age = d->seq - seq;
+    if (*age == 0 || *age > d->count)
+        return NULL;
+    return &d->ring[seq % TS_DEDUP_RING];
+}
 
 struct dedup *dedup_new(void)
 {
-    return calloc(1, sizeof(struct dedup));
+    struct dedup *d = calloc(1, sizeof(struct dedup));
+    if (d)
+        d->seq = 1; /* an unused bucket's 0 names no entry until seq wraps */
+    return d;
 }
 
 void dedup_free(struct dedup *d)
@@ -92,19 +111,6 @@ static bool within(uint64_t a, uint64_t b)
     return (a > b ? a - b : b - a) <= TS_DEDUP_WINDOW_NS;
 }
 
-/* Unlink the entry at slot idx from its bucket chain before reuse. */
-static void unlink_slot(struct dedup *d, uint32_t idx)
-{
-    uint32_t *link = &d->bucket[d->ring[idx].fp % DEDUP_BUCKETS];
-    while (*link) {
-        if (*link == idx + 1) {
-            *link = d->ring[idx].next;
-            return;
-        }
-        link = &d->ring[*link - 1].next;
-    }
-}
-
 void dedup_prefetch(const struct dedup *d, uint64_t fp)
 {
     ts_prefetch(&d->bucket[fp % DEDUP_BUCKETS]);
@@ -112,21 +118,24 @@ void dedup_prefetch(const struct dedup *d, uint64_t fp)
 
 bool dedup_check(struct dedup *d, uint64_t fp, uint64_t ts_ns)
 {
-    uint32_t b = (uint32_t)(fp % DEDUP_BUCKETS);
-    for (uint32_t i = d->bucket[b]; i; i = d->ring[i - 1].next) {
-        const struct dedup_ent *e = &d->ring[i - 1];
+    uint32_t b = (uint32_t)(fp % DEDUP_BUCKETS), age, older;
+    const struct dedup_ent *e = entry(d, d->bucket[b], &age);
+    /* a chain holds at most the ring; each step must go back in time */
+    for (unsigned n = 0; e && n < TS_DEDUP_RING; n++) {
         if (e->fp == fp && within(e->ts, ts_ns))
             return true;
+        uint32_t cur = age;
+        e = entry(d, e->prev, &older);
+        if (older <= cur)
+            break;
+        age = older;
     }
-    uint32_t slot = d->head;
-    if (d->count == TS_DEDUP_RING)
-        unlink_slot(d, slot);
-    else
+    struct dedup_ent *w = &d->ring[d->seq % TS_DEDUP_RING];
+    w->fp = fp;
+    w->ts = ts_ns;
+    w->prev = d->bucket[b];
+    d->bucket[b] = d->seq++;
+    if (d->count < TS_DEDUP_RING)
         d->count++;
-    d->ring[slot].fp = fp;
-    d->ring[slot].ts = ts_ns;
-    d->ring[slot].next = d->bucket[b];
-    d->bucket[b] = slot + 1;
-    d->head = (slot + 1) % TS_DEDUP_RING;
     return false;
 }
