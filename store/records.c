@@ -25,16 +25,17 @@ const char *const st_stmt_sql[S_N] = {
               "cseq,cseq_method,raw,capture_id,frame,file_off) "
               "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [S_CALL] = "INSERT INTO calls(capture_id,tracker_id,start,end,caller,callee,direction,"
-               "outcome,failure_side,failure_detail,pdd_ms,duration_s,mos,legs,site) "
-               "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,NULL,?,?)",
+               "outcome,failure_side,failure_detail,pdd_ms,duration_s,mos,legs,site,"
+               "mos_reason,media_flags) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?16,?13,"
+               "?14,?17,?18)",
     [S_LEG] = "INSERT INTO legs(call_ref,idx,call_id,from_user,to_user,ruri,pai,caller_digits,"
               "callee_digits,invite_ts,prov_ts,ring_ts,answer_ts,end_ts,bye_ts,final_status,"
               "reason,reason_hdr,q850,ms_diag,hangup_by,transport,src,sport,dst,dport,outcome,"
               "ev_type,ev_conf,linked_to,caller_codecs,callee_codecs,caller_media_addr,"
               "caller_media_port,callee_media_addr,callee_media_port,leg_ref,capture_gap,site,"
-              "user_agent,server,endpoint_quality) "
+              "user_agent,server,endpoint_quality,mos,mos_reason,media_flags) "
               "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-              "?,?,?,?,?,?)",
+              "?,?,?,?,?,?,?,?,?)",
     /* Appended in leg order (schema.c, version 6). A message is linked
      * once: the map forgets an id it linked, and links a range once. */
     [S_LINK_ID] = "INSERT OR IGNORE INTO sip_links(leg_id,msg_id) VALUES(?1,?2)",
@@ -187,12 +188,24 @@ static bool adopt_streams(struct st_writer *w, int64_t leg_id, int64_t call_ref,
         return false;
     if (sqlite3_changes(w->h) == 0)
         return true;
+    st_mos_flush(w); /* the call's MOS is read back from its legs */
     s = w->s[S_LEG_MOS_ALL];
     b_i64(s, 1, leg_id);
     bool ok = run(w, s);
     s = w->s[S_CALL_MOS_ALL];
     b_i64(s, 1, call_ref);
     return ok && run(w, s);
+}
+
+/* A MOS taken at insert: mos, mos_reason, media_flags from column i. */
+static void b_mos(sqlite3_stmt *s, int i, const struct mos_pend *p)
+{
+    if (!p || !p->id)
+        return;
+    sqlite3_bind_double(s, i, p->mos);
+    if (p->why)
+        b_text(s, i + 1, p->why);
+    b_i64(s, i + 2, p->flags);
 }
 
 static void b_media(sqlite3_stmt *s, int i, const struct calls_sdp *sdp)
@@ -203,7 +216,8 @@ static void b_media(sqlite3_stmt *s, int i, const struct calls_sdp *sdp)
     }
 }
 
-static bool write_leg(struct st_writer *w, int64_t call_ref, int idx, const struct calls_leg *l)
+static bool write_leg(struct st_writer *w, int64_t call_ref, int idx, const struct calls_leg *l,
+                      const struct mos_pend *mos)
 {
     sqlite3_stmt *s = w->s[S_LEG];
     int i = 1;
@@ -260,6 +274,7 @@ static bool write_leg(struct st_writer *w, int64_t call_ref, int idx, const stru
     size_t ne = calls_epq_json(l, epq, sizeof epq);
     if (ne)
         b_textn(s, i, epq, ne);
+    b_mos(s, i + 1, mos);
     if (!run(w, s))
         return false;
     int64_t leg_id = sqlite3_last_insert_rowid(w->h);
@@ -270,6 +285,195 @@ static void b_opt(sqlite3_stmt *s, int i, bool have, double v)
 {
     if (have)
         sqlite3_bind_double(s, i, v);
+}
+
+/* ---- MOS updates, one per leg and per call in a transaction ----
+ * A leg's MOS is its worst stream's, its call's the worst of its legs'
+ * (S_LEG_MOS, S_CALL_MOS: the lower value wins with its reason, the flags
+ * add up). Each UPDATE also runs the rollup triggers (leg_sums,
+ * call_minutes) twice, so the streams of a transaction are folded first
+ * in the same way and each leg and call is updated once, before COMMIT and
+ * before any statement that reads those columns. The fold keeps the first
+ * stream of the lowest MOS, as the UPDATEs in turn would. */
+
+static bool run_mos(struct st_writer *w, int k, const struct mos_pend *p)
+{
+    sqlite3_stmt *s = w->s[k ? S_CALL_MOS : S_LEG_MOS];
+    b_i64(s, 1, p->id);
+    sqlite3_bind_double(s, 2, p->mos);
+    if (p->why)
+        b_text(s, 3, p->why);
+    b_i64(s, 4, p->flags);
+    return run(w, s);
+}
+
+bool st_mos_flush(struct st_writer *w)
+{
+    bool ok = true;
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; i < w->nmos[k]; i++) { /* in the order they came */
+            struct mos_pend *p = &w->mos[k][w->mos_order[k][i]];
+            ok &= run_mos(w, k, p);
+            p->id = 0;
+        }
+        w->nmos[k] = 0;
+    }
+    return ok;
+}
+
+void st_mos_drop(struct st_writer *w)
+{
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; i < w->nmos[k]; i++)
+            w->mos[k][w->mos_order[k][i]].id = 0;
+        w->nmos[k] = 0;
+    }
+}
+
+/* Fold one stream's MOS into the update held for row id of legs (k 0) or
+ * calls (k 1). Row ids are SQLite's, not the wire's: a plain multiply
+ * spreads them. */
+static bool mos_note(struct st_writer *w, int k, int64_t id, double mos, const char *why,
+                     int64_t flags)
+{
+    bool ok = true;
+    for (;;) {
+        size_t i = (size_t)(((uint64_t)id * 0x9e3779b97f4a7c15ull) >> 54) & (MOS_PEND_SLOTS - 1);
+        struct mos_pend *p;
+        while ((p = &w->mos[k][i])->id && p->id != id)
+            i = (i + 1) & (MOS_PEND_SLOTS - 1);
+        if (p->id) {
+            if (mos < p->mos) {
+                p->mos = mos;
+                p->why = why;
+            }
+            p->flags |= flags;
+            return ok;
+        }
+        if (w->nmos[k] < MOS_PEND_SLOTS / 2) {
+            *p = (struct mos_pend){ id, mos, why, flags };
+            w->mos_order[k][w->nmos[k]++] = (uint16_t)i;
+            return ok;
+        }
+        ok = st_mos_flush(w); /* half full: write them, then hold this one */
+    }
+}
+
+/* ---- a batch's streams by leg_ref ----
+ * Most streams end after their leg, so the leg and its call were inserted
+ * with no MOS and each stream updated both. When the streams come in the
+ * same batch as their call, the leg and the call are inserted with the
+ * fold of those streams instead (the same fold, in the same order, as the
+ * updates would have made), and the streams update nothing. */
+
+static size_t bs_slot(const struct st_writer *w, uint64_t leg_ref)
+{
+    return (size_t)((leg_ref * 0x9e3779b97f4a7c15ull) >> 32) & (w->nbs - 1);
+}
+
+void st_batch_begin(struct st_writer *w, struct rec *list)
+{
+    size_t n = 0;
+    uint32_t seq = 0;
+    for (struct rec *r = list; r; r = r->next) {
+        r->seen = r->mos_done = false;
+        r->bseq = seq++;
+        n += r->kind == REC_STREAM && r->u.stream.leg_ref;
+    }
+    w->bs = NULL;
+    w->nbs = 0;
+    if (!n)
+        return;
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    if (!(w->bs = calloc(cap, sizeof *w->bs)))
+        return; /* no index: the streams update their leg and call */
+    w->nbs = cap;
+    for (struct rec *r = list; r; r = r->next) {
+        if (r->kind != REC_STREAM || !r->u.stream.leg_ref)
+            continue;
+        size_t i = bs_slot(w, r->u.stream.leg_ref);
+        while (w->bs[i])
+            i = (i + 1) & (w->nbs - 1);
+        w->bs[i] = r;
+    }
+}
+
+void st_batch_end(struct st_writer *w)
+{
+    free(w->bs);
+    w->bs = NULL;
+    w->nbs = 0;
+}
+
+/* Streams that follow in the batch with a MOS for their leg. */
+struct later {
+    struct rec *r;
+    unsigned leg;
+    double mos;
+    const char *why;
+    int64_t flags;
+};
+
+static int later_cmp(const void *a, const void *b)
+{
+    uint32_t x = ((const struct later *)a)->r->bseq, y = ((const struct later *)b)->r->bseq;
+    return x < y ? -1 : x > y;
+}
+
+static void fold(struct mos_pend *p, const struct later *l)
+{
+    if (!p->id) {
+        *p = (struct mos_pend){ 1, l->mos, l->why, l->flags };
+        return;
+    }
+    if (l->mos < p->mos) {
+        p->mos = l->mos;
+        p->why = l->why;
+    }
+    p->flags |= l->flags;
+}
+
+/* The MOS call c's legs (leg[i]) and the call (*call) take at insert from
+ * the streams later in the batch, in their order; false (nothing taken)
+ * when a leg has streams stored before it, which it adopts by a query, or
+ * too many streams follow. */
+#define LATER_STREAMS 64
+static bool fold_later(struct st_writer *w, const struct calls_call *c, struct mos_pend *leg,
+                       struct mos_pend *call, struct later *got, size_t *ngot)
+{
+    size_t n = 0;
+    *ngot = 0;
+    if (!w->bs)
+        return false;
+    for (unsigned k = 0; k < c->nlegs; k++) {
+        uint64_t ref = c->legs[k].leg_ref;
+        if (ref && pending_ref(w, ref, false))
+            return false;
+        if (!ref)
+            continue;
+        for (size_t i = bs_slot(w, ref); w->bs[i]; i = (i + 1) & (w->nbs - 1)) {
+            struct rec *r = w->bs[i];
+            if (r->u.stream.leg_ref != ref || r->seen || r->mos_done)
+                continue;
+            uint8_t reason;
+            double mos = media_stream_leg_mos(&r->u.stream, &reason);
+            if (mos < 0)
+                continue; /* no MOS: no update either */
+            if (n == LATER_STREAMS)
+                return false;
+            got[n++] = (struct later){ r, k, mos, media_reason_name(reason),
+                                       r->u.stream.flags & (MEDIA_F_ONE_WAY | MEDIA_F_NO_AUDIO) };
+        }
+    }
+    qsort(got, n, sizeof *got, later_cmp);
+    for (size_t i = 0; i < n; i++) {
+        fold(&leg[got[i].leg], &got[i]);
+        fold(call, &got[i]);
+    }
+    *ngot = n;
+    return true;
 }
 
 static bool write_stream(struct st_writer *w, struct rec *r)
@@ -392,16 +596,10 @@ static bool write_stream(struct st_writer *w, struct rec *r)
     uint8_t reason;
     double leg_mos = media_stream_leg_mos(m, &reason);
     const char *lwhy = media_reason_name(reason);
-    if (leg_id && leg_mos >= 0) { /* worst stream of the leg, worst leg of the call */
-        for (int k = 0; k < 2; k++) {
-            s = w->s[k ? S_CALL_MOS : S_LEG_MOS];
-            b_i64(s, 1, k ? call_ref : leg_id);
-            sqlite3_bind_double(s, 2, leg_mos);
-            if (lwhy)
-                b_text(s, 3, lwhy);
-            b_i64(s, 4, m->flags & (MEDIA_F_ONE_WAY | MEDIA_F_NO_AUDIO));
-            ok &= run(w, s);
-        }
+    if (leg_id && leg_mos >= 0 && !r->mos_done) { /* worst stream of the leg, worst leg of the call */
+        int64_t flags = m->flags & (MEDIA_F_ONE_WAY | MEDIA_F_NO_AUDIO);
+        ok &= mos_note(w, 0, leg_id, leg_mos, lwhy, flags) &&
+              mos_note(w, 1, call_ref, leg_mos, lwhy, flags);
     }
     return ok;
 }
@@ -534,12 +732,19 @@ static bool write_call(struct st_writer *w, struct rec *r)
     b_real(s, 12, c->duration_s);
     b_i64(s, 13, c->nlegs);
     b_site(s, 14, c->site);
+    struct mos_pend leg[TS_CALLS_MAX_LEGS] = { { 0 } }, call = { 0 };
+    struct later got[LATER_STREAMS];
+    size_t ngot;
+    bool pre = fold_later(w, c, leg, &call, got, &ngot);
+    b_mos(s, 16, pre ? &call : NULL);
     if (!run(w, s))
         return false;
+    for (size_t i = 0; i < ngot; i++)
+        got[i].r->mos_done = true;
     int64_t ref = sqlite3_last_insert_rowid(w->h);
     bool ok = true;
     for (size_t i = 0; i < c->nlegs; i++)
-        ok &= write_leg(w, ref, (int)i, &c->legs[i]);
+        ok &= write_leg(w, ref, (int)i, &c->legs[i], pre ? &leg[i] : NULL);
     return ok;
 }
 
@@ -885,6 +1090,11 @@ static bool write_snap(struct st_writer *w, const struct snap *sn)
 
 bool st_rec_write(struct st_writer *w, struct rec *r)
 {
+    /* records that may read, move or delete legs and calls see their MOS */
+    if ((w->nmos[0] || w->nmos[1]) && r->kind != REC_SIP && r->kind != REC_STREAM &&
+        (r->kind != REC_CALL || r->u.call.replaces))
+        st_mos_flush(w);
+    r->seen = true;
     switch (r->kind) {
     case REC_SIP:
         return write_sip(w, r);

@@ -68,6 +68,7 @@ static void write_batch(struct st_writer *w, struct rec *list)
     bool txn = exec(w, "BEGIN IMMEDIATE");
     if (!txn)
         note_reason(w, why, sizeof why);
+    st_batch_begin(w, list);
     for (struct rec *r = list; r; r = r->next) {
         bool done = txn && st_rec_write(w, r);
         if (txn && !done)
@@ -80,11 +81,15 @@ static void write_batch(struct st_writer *w, struct rec *list)
             bad++;
         calls_ok += done && r->kind == REC_CALL;
     }
+    if (txn && !st_mos_flush(w)) /* the records were counted; the reason is kept */
+        note_reason(w, why, sizeof why);
     bool committed = txn && exec(w, "COMMIT");
     if (txn && !committed) {
         note_reason(w, why, sizeof why);
         exec(w, "ROLLBACK");
     }
+    st_mos_drop(w);
+    st_batch_end(w);
     if (!committed)
         st_link_check_ids(w);
     pthread_mutex_lock(&w->mu);

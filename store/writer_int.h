@@ -25,6 +25,18 @@
  * streams waiting, a leg without one finds its bit clear 99.6 % of the
  * time). */
 #define PENDING_REF_WORDS 4096
+/* Slots of the MOS updates a transaction holds per table (a power of two;
+ * flushed when half full, so no eviction): the ids are SQLite's rowids. */
+#define MOS_PEND_SLOTS 1024
+
+/* A leg's or call's worst stream MOS so far in the open transaction, with
+ * its reason and the one-way / no-audio bits (records.c). */
+struct mos_pend {
+    int64_t id; /* 0: free slot */
+    double mos;
+    const char *why; /* static (media_reason_name), NULL: none */
+    int64_t flags;
+};
 
 enum rec_kind { REC_SIP, REC_CALL, REC_STREAM, REC_CAPTURE_BEGIN, REC_CAPTURE_END,
                 REC_SNAP, REC_TLS, REC_OFLOW };
@@ -76,6 +88,9 @@ struct rec {
     uint8_t kind;
     bool sync;            /* the producer waits for done (owned by the producer) */
     bool done;
+    bool seen;            /* writer: handled in this batch (records.c) */
+    bool mos_done;        /* writer: a stream whose MOS its leg and call took at insert */
+    uint32_t bseq;        /* writer: position in its batch */
     size_t bytes;
     union {
         struct {
@@ -167,6 +182,16 @@ struct st_writer {
      * of a hash: a leg whose bit is clear has no stream to adopt (most
      * streams end after their leg), so its UPDATE of rtp_streams is skipped */
     uint64_t pending_refs[PENDING_REF_WORDS];
+    /* MOS updates of the open transaction, one per leg ([0]) and per call
+     * ([1]) however many streams it had, and their order (slot indexes) */
+    struct mos_pend mos[2][MOS_PEND_SLOTS];
+    uint16_t mos_order[2][MOS_PEND_SLOTS / 2];
+    size_t nmos[2];
+    /* The batch's streams by leg_ref (records.c, st_batch_begin): a leg
+     * written in the same batch as its later streams takes their MOS at
+     * insert. Open addressing, nbs slots (a power of two), NULL: free. */
+    struct rec **bs;
+    size_t nbs;
 };
 
 /* Keep SQLite's reason for the failure that just happened (first one of a
@@ -316,6 +341,15 @@ static inline uint64_t leg_last_ns(const struct calls_leg *l)
 
 /* records.c: write one record's rows (writer thread, inside a transaction). */
 bool st_rec_write(struct st_writer *w, struct rec *r);
+/* records.c: run the MOS updates held for the open transaction (before
+ * COMMIT); false when one failed. */
+bool st_mos_flush(struct st_writer *w);
+/* records.c: forget them (after a ROLLBACK). */
+void st_mos_drop(struct st_writer *w);
+/* records.c: index the streams of a batch before it is written, and free
+ * the index after. */
+void st_batch_begin(struct st_writer *w, struct rec *list);
+void st_batch_end(struct st_writer *w);
 
 /* links.c: the message-link map (writer thread only). */
 /* Remember a stored message (row rowid) of a dialog an INVITE started. */

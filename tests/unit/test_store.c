@@ -783,6 +783,47 @@ static void test_stream_after_leg(void **state)
     assert_leg_sums(db);
 }
 
+/* A leg and its call take the worst MOS of the leg's streams, with its
+ * reason and the one-way bit, alike whether the streams come in the same
+ * transaction as the call (taken at insert), in another (one update per
+ * leg and call) or one per transaction (an update per stream). */
+static void test_mos_batches(void **state)
+{
+    (void)state;
+    const uint32_t batch[] = { 1, 2, 3, 0 };
+    char first[1024] = "";
+    for (size_t k = 0; k < sizeof batch / sizeof batch[0]; k++) {
+        char db[300], name[32], err[256], got[1024];
+        snprintf(name, sizeof name, "mosb%zu.db", k);
+        tmp_path(db, sizeof db, name);
+        struct st_options o = { .batch_records = batch[k], .flush_ms = 600000 };
+        struct st_writer *w = st_writer_open(db, &o, err, sizeof err);
+        assert_non_null(w);
+        put_call_ref(w, 1, T0, "m1@x", "100", 5);
+        put_call_ref(w, 2, T0 + NS, "m2@x", "101", 6);
+        put_stream(w, 5, 3.9, 0);
+        put_stream_flags(w, 6, 4.3, 0, MEDIA_F_ONE_WAY); /* 1.0, one_way */
+        put_stream(w, 5, 3.2, 0);                        /* worse: loss */
+        put_stream(w, 5, 3.2, 0);                        /* a tie keeps the first */
+        put_stream(w, 6, 4.2, 0);                        /* better: the leg keeps 1.0 */
+        put_stream(w, 6, -1, 0);                         /* no MOS: nothing */
+        put_call_ref(w, 3, T0 + 2 * NS, "m3@x", "102", 8);
+        put_stream(w, 8, 4.4, 0);
+        st_writer_close(w);
+        qtext(db, "SELECT group_concat(v, ';') FROM (SELECT leg_ref||':'||round(mos,3)||':'||"
+                  "ifnull(mos_reason,'-')||':'||ifnull(media_flags,'-') v FROM legs UNION ALL "
+                  "SELECT tracker_id||'c:'||round(mos,3)||':'||ifnull(mos_reason,'-')||':'||"
+                  "ifnull(media_flags,'-') FROM calls ORDER BY 1)", got, sizeof got);
+        if (!k)
+            snprintf(first, sizeof first, "%s", got);
+        assert_string_equal(got, first);
+        assert_leg_sums(db);
+        assert_call_minutes(db);
+    }
+    assert_string_equal(first, "1c:3.2:loss:0;2c:1.0:one_way:1;3c:4.4:-:0;5:3.2:loss:0;"
+                               "6:1.0:one_way:1;8:4.4:-:0");
+}
+
 /* A call emitted before now also holds the legs of a call emitted apart
  * (calls_call.replaces, a relay learned later): the absorbed call's row
  * goes, its leg and streams move to the kept call, the legs are numbered
@@ -1948,6 +1989,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_migrate_v2),
         cmocka_unit_test(test_migrate_v3),
         cmocka_unit_test(test_stream_after_leg),
+        cmocka_unit_test(test_mos_batches),
         cmocka_unit_test(test_call_merged),
         cmocka_unit_test(test_stream_before_leg),
         cmocka_unit_test(test_message_links),
