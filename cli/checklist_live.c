@@ -10,15 +10,12 @@
 #include "../calls/calls.h"
 #include "../common/log.h"
 #include "../store/alerts.h"
+#include "../store/store.h"
 
 #define NS 1000000000ull
 /* A leg is judged once its call ended and its streams were quiet this long
  * (data time): a stream finishes after its RTP timeout, after the BYE. */
 #define HOLD_NS (60ull * NS)
-/* The storing thread waits this long (wall) after taking results, so the
- * writer thread has written the calls they name. */
-#define STORE_DELAY_MS 1500
-
 struct checklist_live {
     struct checklist *cl;           /* analysis thread */
     uint64_t bucket;                /* the bucket of the last hand-over */
@@ -27,29 +24,46 @@ struct checklist_live {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct cl_snapshot *next;       /* under mu: waiting to be stored */
+    /* The calls a snapshot names are in the writer's queue before it: a
+     * mark queued behind them (st_writer_after) comes back once they are
+     * written. Marks come back in order; next may be stored once marks_done
+     * reaches next_mark. Under mu. */
+    uint64_t marks_sent, marks_done, next_mark;
+    bool orphan;                    /* stopped with marks out: the last one frees */
     bool stop;
     uint64_t stored, failed;
 };
+
+static void destroy(struct checklist_live *l)
+{
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    free(l);
+}
+
+/* The writer thread: the records queued before a mark are written. */
+static void mark_done(void *ctx)
+{
+    struct checklist_live *l = ctx;
+    pthread_mutex_lock(&l->mu);
+    l->marks_done++;
+    bool last = l->orphan && l->marks_done == l->marks_sent;
+    pthread_cond_signal(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    if (last)
+        destroy(l);
+}
 
 static void *run(void *arg)
 {
     struct checklist_live *l = arg;
     pthread_mutex_lock(&l->mu);
     while (!l->stop) {
-        if (!l->next) {
+        /* the calls it names written first (no wall-clock guess) */
+        if (!l->next || l->marks_done < l->next_mark) {
             pthread_cond_wait(&l->cv, &l->mu);
             continue;
         }
-        /* let the writer catch up with the calls the results name */
-        struct timespec dl;
-        clock_gettime(CLOCK_REALTIME, &dl);
-        dl.tv_nsec += (STORE_DELAY_MS % 1000) * 1000000l;
-        dl.tv_sec += STORE_DELAY_MS / 1000 + dl.tv_nsec / 1000000000l;
-        dl.tv_nsec %= 1000000000l;
-        while (!l->stop && pthread_cond_timedwait(&l->cv, &l->mu, &dl) == 0)
-            ;
-        if (l->stop)
-            break;
         struct cl_snapshot *s = l->next;
         l->next = NULL;
         pthread_mutex_unlock(&l->mu);
@@ -89,9 +103,7 @@ struct checklist_live *checklist_live_start(const char *db)
         log_msg(LOG_ERROR, "checklist: cannot start its thread; no live trunk checklist");
         st_alerts_close(l->db);
         checklist_free(l->cl);
-        pthread_mutex_destroy(&l->mu);
-        pthread_cond_destroy(&l->cv);
-        free(l);
+        destroy(l);
         return NULL;
     }
     return l;
@@ -110,8 +122,8 @@ void checklist_live_stream(struct checklist_live *l, const struct media_stream *
     checklist_media(l->cl, s);
 }
 
-void checklist_live_step(struct checklist_live *l, const struct calls *c, uint64_t now_ns,
-                         uint64_t bucket_ns)
+void checklist_live_step(struct checklist_live *l, struct st_writer *w, const struct calls *c,
+                         uint64_t now_ns, uint64_t bucket_ns)
 {
     if (!l || !c || !bucket_ns)
         return;
@@ -131,6 +143,14 @@ void checklist_live_step(struct checklist_live *l, const struct calls *c, uint64
     pthread_mutex_lock(&l->mu);
     struct cl_snapshot *old = l->next;
     l->next = s;
+    /* behind the calls already handed to the writer; without a mark (no
+     * memory) it waits for the next one */
+    if (!w)
+        l->next_mark = l->marks_sent;
+    else if (st_writer_after(w, mark_done, l))
+        l->next_mark = ++l->marks_sent;
+    else
+        l->next_mark = l->marks_sent + 1;
     pthread_cond_signal(&l->cv);
     pthread_mutex_unlock(&l->mu);
     checklist_snapshot_free(old);
@@ -155,7 +175,10 @@ void checklist_live_stop(struct checklist_live *l, const struct calls *c)
     }
     st_alerts_close(l->db);
     checklist_free(l->cl);
-    pthread_mutex_destroy(&l->mu);
-    pthread_cond_destroy(&l->cv);
-    free(l);
+    pthread_mutex_lock(&l->mu);
+    l->orphan = l->marks_done < l->marks_sent; /* the writer still holds marks */
+    bool orphan = l->orphan;
+    pthread_mutex_unlock(&l->mu);
+    if (!orphan)
+        destroy(l);
 }

@@ -21,9 +21,11 @@ void checklist_live_call(struct checklist_live *l, const struct calls_call *c);
 void checklist_live_stream(struct checklist_live *l, const struct media_stream *s);
 /* Analysis thread, at data time now_ns: a new bucket hands the results of
  * every trunk of c to the storing thread (a newer one replaces one not yet
- * stored). */
-void checklist_live_step(struct checklist_live *l, const struct calls *c, uint64_t now_ns,
-                         uint64_t bucket_ns);
+ * stored), which stores them once the writer w has written the calls
+ * queued before (a mark in its queue behind them). */
+struct st_writer;
+void checklist_live_step(struct checklist_live *l, struct st_writer *w, const struct calls *c,
+                         uint64_t now_ns, uint64_t bucket_ns);
 /* After the analysis thread ended and the calls were written: every held
  * leg judged, the final results stored, the thread joined. NULL ok. */
 void checklist_live_stop(struct checklist_live *l, const struct calls *c);

@@ -354,7 +354,7 @@ void sensor_live_step(struct sensor_live *sl, const struct calls *c, uint64_t no
         sl->min_invite_ns = UINT64_MAX;
     }
     /* after the trunks' snapshot: the checklist's rows join them */
-    checklist_live_step(sl->cl, c, now_ns, sl->bucket_ns);
+    checklist_live_step(sl->cl, sl->w, c, now_ns, sl->bucket_ns);
     /* the next: at the bucket's end or after the period, whichever comes first */
     uint64_t next = now_ns + SENSOR_SNAP_PERIOD_S * NS_PER_S, end = bucket + sl->bucket_ns;
     sl->next_snap_ns = end < next ? end : next;

@@ -1092,7 +1092,7 @@ bool st_rec_write(struct st_writer *w, struct rec *r)
 {
     /* records that may read, move or delete legs and calls see their MOS */
     if ((w->nmos[0] || w->nmos[1]) && r->kind != REC_SIP && r->kind != REC_STREAM &&
-        (r->kind != REC_CALL || r->u.call.replaces))
+        r->kind != REC_AFTER && (r->kind != REC_CALL || r->u.call.replaces))
         st_mos_flush(w);
     r->seen = true;
     switch (r->kind) {
@@ -1112,6 +1112,8 @@ bool st_rec_write(struct st_writer *w, struct rec *r)
         return st_tls_write_conn(w->h, &r->u.tls);
     case REC_OFLOW:
         return st_tls_write_flow(w->h, &r->u.oflow);
+    case REC_AFTER:
+        return true;
     }
     return false;
 }

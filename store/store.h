@@ -144,6 +144,12 @@ void st_writer_trunks(struct st_writer *w, const struct calls *c);
  * the same since_ns. */
 bool st_writer_live(struct st_writer *w, const struct calls *c, uint64_t since_ns,
                     uint64_t now_ns);
+/* Queue a mark behind every record queued so far: the writer thread calls
+ * fn(ctx) once those records are committed (or failed), outside any
+ * transaction and before a later st_writer_trunks returns. Never waits,
+ * never dropped, not counted as data; false only when memory is short. */
+typedef void (*st_after_fn)(void *ctx);
+bool st_writer_after(struct st_writer *w, st_after_fn fn, void *ctx);
 /* Counters so far (thread-safe). */
 void st_writer_stats(struct st_writer *w, struct st_stats *out);
 /* "store: 12 queued, 12 written, 0 dropped (queue full), 1 batches, 0 errors" */

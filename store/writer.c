@@ -73,7 +73,7 @@ static void write_batch(struct st_writer *w, struct rec *list)
         bool done = txn && st_rec_write(w, r);
         if (txn && !done)
             note_reason(w, why, sizeof why);
-        if (r->sync) /* control records are not counted as data */
+        if (r->sync || r->kind == REC_AFTER) /* control records are not counted as data */
             continue;
         if (done)
             ok++;
@@ -92,6 +92,10 @@ static void write_batch(struct st_writer *w, struct rec *list)
     st_batch_end(w);
     if (!committed)
         st_link_check_ids(w);
+    /* marks: outside the lock, before a sync record of the batch is done */
+    for (struct rec *r = list; r; r = r->next)
+        if (r->kind == REC_AFTER)
+            r->u.after.fn(r->u.after.ctx);
     pthread_mutex_lock(&w->mu);
     w->st.link_evicted += w->link_evicted;
     w->link_evicted = 0;
@@ -190,12 +194,13 @@ static struct rec *rec_new(struct st_writer *w, enum rec_kind kind, size_t head,
 static bool enqueue(struct st_writer *w, struct rec *r)
 {
     pthread_mutex_lock(&w->mu);
-    while (!r->sync && w->opt.wait_when_full && w->qcount &&
+    bool mark = r->kind == REC_AFTER; /* never waits, never dropped */
+    while (!r->sync && !mark && w->opt.wait_when_full && w->qcount &&
            (w->qcount >= w->opt.queue_limit || w->qbytes + r->bytes > TS_STORE_QUEUE_BYTES)) {
         pthread_cond_signal(&w->cv); /* the writer takes the whole queue */
         pthread_cond_wait(&w->done_cv, &w->mu);
     }
-    if (!r->sync && (w->qcount >= w->opt.queue_limit ||
+    if (!r->sync && !mark && (w->qcount >= w->opt.queue_limit ||
                      w->qbytes + r->bytes > TS_STORE_QUEUE_BYTES)) {
         w->st.dropped_full++;
         pthread_mutex_unlock(&w->mu);
@@ -210,7 +215,7 @@ static bool enqueue(struct st_writer *w, struct rec *r)
     w->tail = r;
     w->qcount++;
     w->qbytes += r->bytes;
-    if (!r->sync)
+    if (!r->sync && !mark)
         w->st.queued++;
     if (r->sync || w->qcount >= w->opt.batch_records)
         pthread_cond_signal(&w->cv);
@@ -534,6 +539,20 @@ void st_writer_trunks(struct st_writer *w, const struct calls *c)
     r->sync = true;
     enqueue(w, r);
     free(r); /* a sync record stays the producer's */
+}
+
+bool st_writer_after(struct st_writer *w, st_after_fn fn, void *ctx)
+{
+    if (!w)
+        return false;
+    struct rec *r = calloc(1, sizeof *r);
+    if (!r)
+        return false;
+    r->kind = REC_AFTER;
+    r->bytes = sizeof *r;
+    r->u.after.fn = fn;
+    r->u.after.ctx = ctx;
+    return enqueue(w, r);
 }
 
 bool st_writer_live(struct st_writer *w, const struct calls *c, uint64_t since_ns,

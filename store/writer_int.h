@@ -39,7 +39,7 @@ struct mos_pend {
 };
 
 enum rec_kind { REC_SIP, REC_CALL, REC_STREAM, REC_CAPTURE_BEGIN, REC_CAPTURE_END,
-                REC_SNAP, REC_TLS, REC_OFLOW };
+                REC_SNAP, REC_TLS, REC_OFLOW, REC_AFTER };
 
 /* A trunk as a snapshot copies it: the summary and its changed buckets. */
 struct snap_trunk {
@@ -109,6 +109,10 @@ struct rec {
             const char *path;
             uint64_t id; /* result */
         } cap;
+        struct {
+            st_after_fn fn;
+            void *ctx;
+        } after; /* REC_AFTER: no row; fn runs once the records before it are done */
         struct {
             uint64_t id, first_ts, last_ts;
         } capend;
