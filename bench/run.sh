@@ -9,7 +9,8 @@
 #        FLAT_PAIRS=9 (back-to-back c100r/c10000 pairs; 0: none);
 #        SKIP may also name "work" (the cachegrind count of instructions) and
 #        "json" (analyze --json and --json-lines beside the text run),
-#        "soak" (the hour-long soak: SOAK_MIN=60, SOAK_PPS=2000; root, tcpreplay)
+#        "soak" (the hour-long soak: SOAK_MIN=60, SOAK_PPS=2000; root, tcpreplay),
+#        "live" (the live sensor's zero-drop rate, bench/live_rate.sh; root)
 #        and "tls" (SIP over TLS decrypted, bench/tls_bench.sh)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -307,84 +308,20 @@ fi
     echo "analysis): wall time is what the ratios use; CPU s is both threads together."
 } >>"$out.tmp"
 # The live rate: `capture` on one end of a veth pair in a network namespace,
-# tcpreplay --preload-pcap on the other, so that the sender can outrun the
-# sensor. First at top speed; if the sensor dropped packets there, a binary
-# search over --pps for the highest rate with no kernel or queue drop (each
-# trial replays LIVE_PACKETS of c100). Beside it, the offline rate of the same
-# file. Root, ip netns and tcpreplay needed; SKIP=live leaves it out.
-live_ns=""
-live_cleanup() {
-    [ -n "$live_ns" ] || return 0
-    for n in $live_ns; do ip netns del "$n" 2>/dev/null || true; done
-    live_ns=""
-}
-# live_trial FILE PPS (0: top speed): prints "sent_pps received drops"
-live_trial() {
-    local f=$1 pps=$2 st=$data/live.stats rate=(--topspeed)
-    [ "$pps" -gt 0 ] && rate=(--pps="$pps")
-    rm -f "$st"
-    ip netns exec "$ns_b" "$ts" capture -i "$vb" --stats-file "$st" --duration 900 \
-        >/dev/null 2>"$data/live.err" &
-    local pid=$! k
-    for ((k = 0; k < 200; k++)); do [ -s "$st" ] && break; sleep 0.1; done
-    local out
-    out=$(ip netns exec "$ns_a" tcpreplay --preload-pcap "${rate[@]}" -i "$va" "$f" 2>&1) || true
-    sleep 2
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    local sent
-    sent=$(echo "$out" | sed -n 's/.*Rated: .*, \([0-9.]*\) pps.*/\1/p' | head -1)
-    python3 - "$st" "${sent:-0}" <<'EOF2'
-import json, sys
-s = json.load(open(sys.argv[1]))
-print("%.0f %d %d" % (float(sys.argv[2]), s.get("received", 0),
-                      s.get("kernel_drops", 0) + s.get("queue_drops", 0)))
-EOF2
-}
-live=""
-if [[ $skip != *" live "* ]] && [ "$(id -u)" = 0 ] && command -v tcpreplay >/dev/null &&
-    ip netns list >/dev/null 2>&1; then
-    echo "bench: live rate (tcpreplay over a veth pair)" >&2
-    ns_a=tsla$$ ns_b=tslb$$ va=tlva$$ vb=tlvb$$
-    trap live_cleanup EXIT
-    ip netns add "$ns_a" && live_ns="$ns_a" && ip netns add "$ns_b" && live_ns="$live_ns $ns_b"
-    ip link add "$va" type veth peer name "$vb"
-    ip link set "$va" netns "$ns_a" && ip link set "$vb" netns "$ns_b"
-    for p in "$ns_a:$va" "$ns_b:$vb"; do
-        ip netns exec "${p%%:*}" sysctl -qw "net.ipv6.conf.${p#*:}.disable_ipv6=1" || true
-        ip -n "${p%%:*}" link set "${p#*:}" up
-    done
-    lf=$data/live.pcap
-    lpk=${LIVE_PACKETS:-1000000}
-    # the first LIVE_PACKETS frames of c100 (24-byte header, then records)
-    python3 - "$data/c100.pcap" "$lf" "$lpk" <<'EOF2'
-import struct, sys
-src, dst, n = open(sys.argv[1], "rb"), open(sys.argv[2], "wb"), int(sys.argv[3])
-dst.write(src.read(24))
-for _ in range(n):
-    h = src.read(16)
-    if len(h) < 16:
-        break
-    dst.write(h + src.read(struct.unpack("<IIII", h)[2]))
-EOF2
-    read -r top got drops <<<"$(live_trial "$lf" 0)"
-    top_drops=$drops
-    read -r off _ _ <<<"$(measure 1 "$ts" analyze "$lf")"
-    offpps=$(awk -v pk="$lpk" -v w="$off" 'BEGIN { printf "%.0f", pk / w }')
-    if [ "$drops" = 0 ] && [ "$got" -ge "$lpk" ]; then
-        live="no drop at tcpreplay's top speed, $top packets/s sent (the sender is the limit); offline on the same $lpk packets: $offpps packets/s"
-    else
-        lo=0 hi=${top%.*}
-        for ((k = 0; k < ${LIVE_STEPS:-6}; k++)); do
-            mid=$(((lo + hi) / 2))
-            read -r _ got drops <<<"$(live_trial "$lf" "$mid")"
-            if [ "$drops" = 0 ] && [ "$got" -ge "$lpk" ]; then lo=$mid; else hi=$mid; fi
-        done
-        live="zero-drop rate $lo packets/s (drops at $hi; top speed $top packets/s sent with $top_drops dropped); offline on the same $lpk packets: $offpps packets/s"
-    fi
-    live_cleanup
-    rm -f "$lf"
-    { echo; echo "Live rate (capture on a veth pair, tcpreplay --preload-pcap): $live"; } >>"$out.tmp"
+# trafgen (or tcpreplay) on the other, the rate ramped until the sensor
+# drops; beside it the offline rate of the same frames (bench/live_rate.sh;
+# root; 77 = skipped). SKIP=live leaves it out.
+if [[ $skip != *" live "* ]]; then
+    echo "bench: live rate (bench/live_rate.sh)" >&2
+    set +e
+    live=$("$here/live_rate.sh" "$ts" "$data/c100.pcap" "$data" 2>"$data/live.log")
+    rc=$?
+    set -e
+    case $rc in
+    0) { echo; echo "Live rate (capture on a veth pair): $live"; } >>"$out.tmp" ;;
+    77) echo "bench: live rate skipped ($(tail -1 "$data/live.log"))" >&2 ;;
+    *) echo "bench: live rate failed: $(tail -1 "$data/live.log")" >&2 ;;
+    esac
 fi
 # Store: SIP messages per second written to SQLite with their raw text, by the
 # store's own benchmark mode (the Release test_store binary).
