@@ -87,8 +87,9 @@ void media_window_close(struct media *m, struct mstream *s)
 
 static void copy_rtcp(struct media *m, struct media_stream *r)
 {
-    uint32_t ssrc = r->ssrc;
-    struct ht_node *n = htab_find(&m->srcs, hash_u32(ssrc), src_eq, &ssrc);
+    struct src_key k; /* its SSRC on its own hop */
+    src_key_make(&k, r->ssrc, &r->src, &r->dst);
+    struct ht_node *n = htab_find(&m->srcs, ts_hash(&k, sizeof k), src_eq, &k);
     r->rtcp.jitter_ms = -1;
     r->rtcp.xr_mos_lq = r->rtcp.xr_r_factor = -1;
     if (!n)

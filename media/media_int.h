@@ -7,6 +7,8 @@
 
 #include "media.h"
 
+#include <string.h>
+
 #include "../common/grow.h"
 #include "../common/hash.h"
 #include "../common/htab.h"
@@ -151,9 +153,19 @@ struct sr_seen {
     uint64_t t_ns;           /* capture time of that SR */
 };
 
+/* An RTCP source: an SSRC on one hop, named by the unordered pair of
+ * addresses its RTCP travels between. A B2BUA that anchors the media often
+ * keeps the SSRC on both of its sides, and each side has its own reports
+ * (keyed by the SSRC alone, both hops' counts were summed into both
+ * streams). Zeroed before it is filled: it is hashed as bytes. */
+struct src_key {
+    uint32_t ssrc;
+    struct ts_addr lo, hi;
+};
+
 struct msrc {
     struct ht_node node;
-    uint32_t ssrc;
+    struct src_key key;
     uint64_t last_ns;
     uint32_t jitter_ts;      /* last reported jitter, timestamp units */
     bool have_jitter;
@@ -299,9 +311,19 @@ static inline bool expect_eq(const struct ht_node *n, const void *key)
     return e->port == k->port && ts_addr_eq(&e->addr, k->a);
 }
 
+static inline void src_key_make(struct src_key *k, uint32_t ssrc, const struct ts_addr *x,
+                                const struct ts_addr *y)
+{
+    memset(k, 0, sizeof *k);
+    k->ssrc = ssrc;
+    bool swap = memcmp(x, y, sizeof *x) > 0;
+    k->lo = swap ? *y : *x;
+    k->hi = swap ? *x : *y;
+}
+
 static inline bool src_eq(const struct ht_node *n, const void *key)
 {
-    return ts_container_of(n, struct msrc, node)->ssrc == *(const uint32_t *)key;
+    return memcmp(&ts_container_of(n, struct msrc, node)->key, key, sizeof(struct src_key)) == 0;
 }
 
 struct agg_key {

@@ -1,6 +1,8 @@
 /* RTCP of the media streams (RFC 3550 6.4-6.6, RFC 3611 4.7, RFC 3711
  * 3.4): per-SSRC sources, report blocks and their round-trip times, SDES
- * CNAMEs; the figures are copied into the stream's record when it ends. */
+ * CNAMEs, per SSRC and hop (the pair of addresses the RTCP travels
+ * between); the figures are copied into the record of the stream of that
+ * SSRC between those addresses when it ends. */
 #include "media_int.h"
 
 #include <stdlib.h>
@@ -8,9 +10,14 @@
 
 /* ---- RTCP ---- */
 
-static struct msrc *src_get(struct media *m, uint32_t ssrc, uint64_t now)
+/* The source of ssrc on the hop between pm's two addresses (its reports
+ * and the reports about it travel both ways on that hop). */
+static struct msrc *src_get(struct media *m, uint32_t ssrc, const struct pkt_meta *pm, uint64_t now)
 {
-    struct ht_node *n = htab_find(&m->srcs, hash_u32(ssrc), src_eq, &ssrc);
+    struct src_key k;
+    src_key_make(&k, ssrc, &pm->src, &pm->dst);
+    uint64_t h = ts_hash(&k, sizeof k);
+    struct ht_node *n = htab_find(&m->srcs, h, src_eq, &k);
     struct msrc *s;
     if (n) {
         s = ts_container_of(n, struct msrc, node);
@@ -25,19 +32,19 @@ static struct msrc *src_get(struct media *m, uint32_t ssrc, uint64_t now)
         s = calloc(1, sizeof *s);
         if (!s)
             return NULL;
-        s->ssrc = ssrc;
+        s->key = k;
         s->r.xr_mos_lq = s->r.xr_r_factor = -1;
-        htab_insert(&m->srcs, &s->node, hash_u32(ssrc));
+        htab_insert(&m->srcs, &s->node, h);
     }
     s->last_ns = now;
     return s;
 }
 
-static void rtcp_blocks(struct media *m, const struct rtcp_pkt *p, uint64_t now)
+static void rtcp_blocks(struct media *m, const struct rtcp_pkt *p, const struct pkt_meta *pm, uint64_t now)
 {
     for (unsigned i = 0; i < p->u.report.nrb && i < RTCP_MAX_RC; i++) {
         const struct rtcp_report_block *b = &p->u.report.rb[i];
-        struct msrc *about = src_get(m, b->ssrc, now);
+        struct msrc *about = src_get(m, b->ssrc, pm, now);
         if (!about)
             continue;
         about->r.blocks++;
@@ -96,7 +103,7 @@ void media_rtcp_datagram(struct media *m, const struct pkt_meta *pm, struct bv p
         TS_INC(m->st, RTCP_SRTCP);
     for (unsigned i = 0; i < c->npkts && i < TS_RTCP_MAX_PACKETS; i++) {
         const struct rtcp_pkt *p = &c->pkts[i];
-        struct msrc *src = src_get(m, p->ssrc, now);
+        struct msrc *src = src_get(m, p->ssrc, pm, now);
         if (!src)
             continue;
         if (i == 0) { /* the compound's sender */
@@ -119,18 +126,18 @@ void media_rtcp_datagram(struct media *m, const struct pkt_meta *pm, struct bv p
             struct sr_seen *sr = &src->srs[src->sr_i++ & 3];
             sr->lsr = (uint32_t)(p->u.report.si.ntp >> 16);
             sr->t_ns = now;
-            rtcp_blocks(m, p, now);
+            rtcp_blocks(m, p, pm, now);
             break;
         }
         case RTCP_RR:
             src->r.rr++;
             TS_INC(m->st, RTCP_RR);
-            rtcp_blocks(m, p, now);
+            rtcp_blocks(m, p, pm, now);
             break;
         case RTCP_SDES:
             TS_INC(m->st, RTCP_SDES);
             for (unsigned j = 0; j < p->u.sdes.nchunks && j < RTCP_MAX_RC; j++) {
-                struct msrc *cs = j ? src_get(m, p->u.sdes.chunk[j].ssrc, now) : src;
+                struct msrc *cs = j ? src_get(m, p->u.sdes.chunk[j].ssrc, pm, now) : src;
                 if (!cs)
                     continue;
                 cs->r.sdes++;
@@ -141,7 +148,7 @@ void media_rtcp_datagram(struct media *m, const struct pkt_meta *pm, struct bv p
         case RTCP_BYE:
             TS_INC(m->st, RTCP_BYE);
             for (unsigned j = 0; j < p->u.bye.nssrc && j < RTCP_MAX_RC; j++) {
-                struct msrc *bs = j ? src_get(m, p->u.bye.ssrc[j], now) : src;
+                struct msrc *bs = j ? src_get(m, p->u.bye.ssrc[j], pm, now) : src;
                 if (bs)
                     bs->r.bye++;
             }
@@ -151,7 +158,7 @@ void media_rtcp_datagram(struct media *m, const struct pkt_meta *pm, struct bv p
             TS_INC(m->st, RTCP_XR);
             if (p->u.xr.has_voip) {
                 const struct rtcp_xr_voip *v = &p->u.xr.voip;
-                struct msrc *about = src_get(m, v->ssrc, now);
+                struct msrc *about = src_get(m, v->ssrc, pm, now);
                 if (about) {
                     about->r.xr_voip = true;
                     about->r.xr_mos_lq = v->mos_lq != 127 ? v->mos_lq / 10.0f : -1.0f;

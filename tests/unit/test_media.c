@@ -1138,6 +1138,45 @@ static void test_two_consistent_packets(void **state)
     media_free(m);
 }
 
+/* One SSRC on two hops (a B2BUA anchoring the media keeps it on both of
+ * its sides): each stream gets its own hop's RTCP, as tshark counts it on
+ * that stream's addresses; keyed by the SSRC alone both streams showed
+ * 3 SR and a report block, the second hop none of its own. */
+static void test_rtcp_per_hop(void **state)
+{
+    (void)state;
+    struct media *m = new_media_eager(0);
+    for (int i = 0; i < 5; i++) {
+        struct pkt_meta h1 = meta(1, 4000, 2, 5000, T0 + 20 * MS * (uint64_t)i);
+        struct pkt_meta h2 = meta(3, 6000, 4, 7000, T0 + 20 * MS * (uint64_t)i + MS);
+        assert_true(send_rtp(m, &h1, 0, i == 0, (uint16_t)(1 + i), 160u * (uint32_t)i, 0xA));
+        assert_true(send_rtp(m, &h2, 0, i == 0, (uint16_t)(1 + i), 160u * (uint32_t)i, 0xA));
+    }
+    /* SR from 0xA: two on the first hop, one on the second, each with a
+     * CNAME; an RR from 0xB about 0xA on the first hop only */
+    const uint8_t sr[40] = { 0x80, 200, 0, 6, 0, 0, 0, 0xA, [28] = 0x81, 202, 0, 2, 0, 0, 0, 0xA, 1, 1, 'a', 0 };
+    const uint8_t rr[32] = { 0x81, 201, 0, 7, 0, 0, 0, 0xB, 0, 0, 0, 0xA, 0x20 };
+    struct pkt_meta c1 = meta(1, 4001, 2, 5001, T0 + 50 * MS), c2 = meta(3, 6001, 4, 7001, T0 + 51 * MS);
+    struct pkt_meta back = meta(2, 5001, 1, 4001, T0 + 60 * MS);
+    assert_true(send_raw(m, &c1, sr, sizeof sr));
+    c1.ts_ns += 10 * MS;
+    assert_true(send_raw(m, &c1, sr, sizeof sr));
+    assert_true(send_raw(m, &c2, sr, sizeof sr));
+    assert_true(send_raw(m, &back, rr, sizeof rr));
+    media_finish(m);
+    assert_int_equal(media_count(m), 2);
+    for (size_t i = 0; i < 2; i++) {
+        const struct media_stream *s = media_get(m, i);
+        bool first = s->src.a[3] == 1;
+        assert_int_equal(s->ssrc, 0xA);
+        assert_int_equal(s->rtcp.sr, first ? 2 : 1);
+        assert_int_equal(s->rtcp.sdes, first ? 2 : 1);
+        assert_int_equal(s->rtcp.blocks, first ? 1 : 0);
+        assert_true(first ? s->rtcp.fraction_lost > 0.124 && s->rtcp.fraction_lost < 0.126 : s->rtcp.fraction_lost == 0);
+    }
+    media_free(m);
+}
+
 /* RTCP multiplexed on an unsignalled RTP stream's ports (RFC 5761) is
  * RTCP: its sender reports reach the stream's record. */
 static void test_unsignalled_rtcp_mux(void **state)
@@ -1186,6 +1225,7 @@ int main(void)
         cmocka_unit_test(test_heuristics_and_hostile),
         cmocka_unit_test(test_bacnet_not_rtp), cmocka_unit_test(test_rtp_on_3478),
         cmocka_unit_test(test_two_consistent_packets), cmocka_unit_test(test_unsignalled_rtcp_mux),
+        cmocka_unit_test(test_rtcp_per_hop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
