@@ -778,7 +778,7 @@ function ladder(d, onPick, avail, info) {
     svg.appendChild(svgEl("line", { class: "life", x1: x(n), x2: x(n), y1: 0, y2: H - 6 }));
   });
   const seen = new Set();
-  for (const r of media) svg.appendChild(mediaRow(r, my.get(r), x, W));
+  for (const r of media) svg.appendChild(r.missing ? missingRow(r, my.get(r), x) : mediaRow(r, my.get(r), x, W));
   d.messages.forEach((m, i) => {
     const y = ys[i];
     const ci = (m.leg || 0) % COLORS.length, color = COLORS[ci];
@@ -839,7 +839,7 @@ const rtcpCount = (r) => (r ? r.sr + r.rr + r.xr + r.sdes + r.bye + r.app + r.fe
  * its quality class by MOS (4.0, 3.5) and loss (1 %, 5 %). */
 function mediaRows(d, cols, info) {
   const start = d.call.start_ms;
-  return d.streams.map((s) => {
+  const rows = d.streams.map((s) => {
     const leg = d.legs.find((l) => l.idx === s.leg) || {};
     let a = mediaColumn(s.src, s.sport, d, cols, info), b = mediaColumn(s.dst, s.dport, d, cols, info);
     const guessed = !a || !b;
@@ -853,6 +853,27 @@ function mediaRows(d, cols, info) {
     return { s, a, b, q, guessed, lossPct, t: s.first_ts ? Date.parse(s.first_ts) - start : 0,
              t1: s.last_ts ? Date.parse(s.last_ts) - start : 0 };
   }).sort((p, r) => p.t - r.t || p.s.id - r.s.id);
+  return rows.flatMap((r) => [r, ...oneWayGaps(d, rows, r)]);
+}
+
+/* One-way audio (the analysis flags the leg or the stream: no RTP the
+ * other way, or nearly none, a NAT or firewall fault): the stream is
+ * marked, and when nothing flows back between its columns a row says so,
+ * drawn as the missing stream's outline. */
+function oneWayGaps(d, rows, r) {
+  const leg = d.legs.find((l) => l.idx === r.s.leg);
+  r.oneWay = !!((leg && leg.one_way) || (r.s.detections && r.s.detections.one_way));
+  if (!r.oneWay || r.a === r.b) return [];
+  const back = rows.filter((o) => o.s.leg === r.s.leg && o.a === r.b && o.b === r.a);
+  if (back.some((o) => o.s.id < r.s.id)) return []; /* the pair is drawn at the first */
+  if (back.length) {
+    /* both ways there, one of them nearly empty (under a twentieth) */
+    const pk = (x) => x.s.packets, most = Math.max(...back.map(pk));
+    back.forEach((o) => { o.nearlyEmpty = pk(o) * 20 < pk(r); });
+    r.nearlyEmpty = pk(r) * 20 < most;
+    return [];
+  }
+  return [{ missing: true, of: r, a: r.b, b: r.a, leg: r.s.leg, t: r.t, t1: r.t1 }];
 }
 
 /* One stream between its columns: a bar from the media source to its
@@ -861,13 +882,14 @@ function mediaRows(d, cols, info) {
  * mark per report (SR, RR, XR). A click shows the stream's row. */
 function mediaRow(r, y, x, W) {
   const s = r.s, x1 = x(r.a), x2 = x(r.b);
-  const g = svgEl("g", { class: "rtp q-" + r.q + (r.guessed ? " guessed" : ""), "data-stream": s.id,
+  const g = svgEl("g", { class: "rtp q-" + r.q + (r.guessed ? " guessed" : "") + (r.oneWay ? " one-way" : ""), "data-stream": s.id,
     "data-src-col": r.a, "data-dst-col": r.b, "data-from-ms": r.t, "data-to-ms": r.t1, "data-y": y });
   const lo = Math.min(x1, x2), hi = x1 === x2 ? x1 + 30 : Math.max(x1, x2);
   g.appendChild(svgEl("rect", { class: "bar", x: lo, y: y + 12, width: Math.max(2, hi - lo), height: 7, rx: 3 }));
   const tip = x1 === x2 ? hi : x2, dir = x2 >= x1 ? 1 : -1;
   g.appendChild(svgEl("path", { class: "head", d: `M${tip} ${y + 15.5} l${-8 * dir} -6 v12 z` }));
-  const txt = `RTP ${s.codec || "PT " + s.payload_type} · ${num(s.duration_s, 1)} s · loss ${num(r.lossPct, 1)}% · MOS ${num(s.mos, 2)}`;
+  const txt = (r.oneWay ? (r.nearlyEmpty ? `one-way audio: only ${s.packets} packets · ` : "one-way audio · ") : "") +
+    `RTP ${s.codec || "PT " + s.payload_type} · ${num(s.duration_s, 1)} s · loss ${num(r.lossPct, 1)}% · MOS ${num(s.mos, 2)}`;
   g.appendChild(svgEl("text", { class: "rtp-text", x: (lo + hi) / 2, y: y + 9, "text-anchor": "middle" }, txt));
   const n = rtcpCount(s.rtcp);
   if (n > 0) {
@@ -888,6 +910,20 @@ function mediaRow(r, y, x, W) {
     const row = document.querySelector(`#streams-table tr[data-stream="${s.id}"]`);
     if (row) row.scrollIntoView({ block: "center", behavior: "instant" });
   });
+  return g;
+}
+
+/* The stream that is not there: a dashed outline from the silent side to
+ * the talking one, "no RTP back". */
+function missingRow(r, y, x) {
+  const x1 = x(r.a), x2 = x(r.b), lo = Math.min(x1, x2), hi = Math.max(x1, x2), dir = x2 >= x1 ? 1 : -1;
+  const g = svgEl("g", { class: "rtp-missing", "data-leg": r.leg, "data-of": r.of.s.id, "data-src-col": r.a, "data-dst-col": r.b });
+  g.appendChild(svgEl("rect", { class: "bar", x: lo, y: y + 12, width: Math.max(2, hi - lo), height: 7, rx: 3 }));
+  g.appendChild(svgEl("path", { class: "head", d: `M${x2} ${y + 15.5} l${-8 * dir} -6 v12 z` }));
+  g.appendChild(svgEl("text", { class: "rtp-text", x: (lo + hi) / 2, y: y + 9, "text-anchor": "middle" },
+    `one-way audio: no RTP ${r.a} → ${r.b}`));
+  g.appendChild(svgEl("title", {}, `leg ${r.leg}: RTP flowed ${r.b} → ${r.a} (${r.of.s.packets} packets) and nothing came back ` +
+    "(a NAT or firewall between them, or a media address in the SDP that does not reach)"));
   return g;
 }
 
@@ -1234,6 +1270,20 @@ function paneSplit(split, divider, relayout, ladderNeeds) {
   return () => { lastW = split.clientWidth; layout(want, false); };
 }
 
+/* The call's audio in a line: one-way (which leg, which way is silent),
+ * no audio, two-way, or no RTP stored. */
+function audioVerdict(d, info) {
+  const c = d.call;
+  if (!d.streams.length) return ["–"];
+  if (c.no_audio) return [h("span", { class: "badge flag", "data-flag": "no_audio" }, "no audio")];
+  if (!c.one_way) return ["both ways"];
+  const rows = mediaRows(d, ladderColumns(d.nodes, info), info);
+  const what = rows.filter((r) => r.missing).map((r) => `leg ${r.leg}: no RTP ${r.a} → ${r.b}`)
+    .concat(rows.filter((r) => !r.missing && r.nearlyEmpty).map((r) => `leg ${r.s.leg}: only ${r.s.packets} packets ${r.a} → ${r.b}`));
+  return [h("span", { class: "badge flag", "data-flag": "one_way" }, "one-way audio"),
+    what.length ? " " + what.join("; ") : " (a direction nearly silent)"];
+}
+
 async function pageCall(id, params) {
   const d = await api("/calls/" + id);
   /* what the columns are; a database without a topology still draws */
@@ -1444,6 +1494,7 @@ async function pageCall(id, params) {
         h("dt", {}, "MOS"), h("dd", { id: "call-mos", class: c.mos !== null && c.mos < POOR_MOS ? "poor" : "" },
           num(c.mos, 2), c.mos_reason ? h("span", { class: "why" }, " " + (REASON_TEXT[c.mos_reason] || c.mos_reason)) : "",
           d.streams.length ? ` (worst of ${d.streams.length} streams)` : ""),
+        h("dt", {}, "audio"), h("dd", { id: "call-audio-way", "data-one-way": c.one_way ? "1" : "0" }, ...audioVerdict(d, info)),
         h("dt", {}, "reported"), h("dd", { id: "call-reported" }, ...(() => {
           const reps = d.legs.flatMap((l) => (l.endpoint_quality || []).map((r) => [r, l]));
           if (!reps.length) return ["–"];
@@ -1504,13 +1555,14 @@ function codeBars(codes) {
 
 function healthTable(rows, kind) {
   if (!rows.length) return h("div", { class: "muted" }, `No ${kind} seen for this trunk.`);
-  return h("table", { class: "grid", id: kind + "-table" }, h("thead", {}, h("tr", {}, ["Client", "Server", kind === "registrations" ? "AOR" : "",
+  /* scrolls inside its half of the row rather than widening the page */
+  return h("div", { class: "table-wrap" }, h("table", { class: "grid", id: kind + "-table" }, h("thead", {}, h("tr", {}, ["Client", "Server", kind === "registrations" ? "AOR" : "",
     "Attempts", "OK", "Fail", "Timeouts", "RTT mean", "Last", `Last OK (${tzLabel()})`].filter((x) => x !== "" || kind === "registrations").map((x) => h("th", {}, x)))),
     h("tbody", {}, rows.map((r) => h("tr", { class: r.last_status && r.last_status >= 300 ? "fail" : "" },
       h("td", {}, r.client), h("td", {}, r.server), kind === "registrations" ? h("td", {}, r.aor) : null,
       h("td", { class: "num" }, r.attempts), h("td", { class: "num" }, r.successes), h("td", { class: "num" }, r.failures),
       h("td", { class: "num" }, r.timeouts), h("td", { class: "num" }, ms(r.rt_mean_ms)),
-      h("td", { class: "num" }, r.last_status ?? "–"), h("td", {}, when(r.last_ok_ts))))));
+      h("td", { class: "num" }, r.last_status ?? "–"), h("td", {}, when(r.last_ok_ts)))))));
 }
 
 /* Whose fault: unsuccessful calls on the trunk by side and outcome, then by
@@ -1662,9 +1714,9 @@ async function pageTrunk(id, params) {
     capacityCard(d.capacity),
     checklistCard(d.checklist),
     h("div", { class: "row" },
-      h("div", { class: "card" }, cardHead("Registrations", ...(d.registrations.length ? [["registrations-table", "trunk-" + t.id + "-registrations"]] : [])),
+      h("div", { class: "card", id: "reg-card" }, cardHead("Registrations", ...(d.registrations.length ? [["registrations-table", "trunk-" + t.id + "-registrations"]] : [])),
         healthTable(d.registrations, "registrations")),
-      h("div", { class: "card" }, cardHead("Keep-alives (OPTIONS)", ...(d.keepalives.length ? [["keep-alives-table", "trunk-" + t.id + "-keep-alives"]] : [])),
+      h("div", { class: "card", id: "ka-card" }, cardHead("Keep-alives (OPTIONS)", ...(d.keepalives.length ? [["keep-alives-table", "trunk-" + t.id + "-keep-alives"]] : [])),
         healthTable(d.keepalives, "keep-alives"))),
     h("div", { class: "row" }, tlsCard(d.tls), otherFlowsCard(d.other_flows || [])),
     rangeBar("#/trunk/" + id, params, k, 10), kErr,

@@ -149,7 +149,8 @@ page.on("request", (r) => {
 // the clicked message's text; the clicked arrow inside the visible part of
 // the ladder pane (which scrolls inside itself, its node headings staying);
 // keys and the shift-click diff there; the divider moved by keys and by
-// drag, remembered on the next call page
+// drag, remembered on the next call page; one-way audio in the ladder and
+// the summary
 async function splitPanes() {
   const tlPcap = path.join(work, "three-legs.pcap"), tlDb = path.join(work, "three-legs.db");
   const mk = spawnSync("python3", [path.join(here, "three_legs.py"), tlPcap], { encoding: "utf8" });
@@ -254,6 +255,26 @@ async function splitPanes() {
     const w3 = await page.evaluate(cardW);
     check(Math.abs(w3 - w2) <= 1, `the next call page keeps the message pane's width (${w2}, ${w3}); ladder ${Math.round(fits)} px`);
     await page.evaluate(() => localStorage.removeItem("ts-msg-w"));
+    // one-way audio (the second call: RTP from the PBX's side on every leg,
+    // nothing back): the summary says so per leg, each leg's stream is
+    // marked and the missing direction drawn from the callee's column to
+    // the caller's; the two-way call has none of it
+    const od = await apiT("/calls/" + oneWay.id);
+    const audio = await page.$eval("#call-audio-way", (e) => ({ flag: e.dataset.oneWay, badge: !!e.querySelector('[data-flag="one_way"]'), text: e.textContent }));
+    check(audio.flag === "1" && audio.badge && od.legs.every((l) => audio.text.includes(`leg ${l.idx}: no RTP ${l.dst} → ${l.src}`)),
+          `call ${oneWay.id}: the summary names the silent direction of each leg (${audio.text})`);
+    const gaps = await page.$$eval("#ladder g.rtp-missing", (gs) => gs.map((g) => [Number(g.dataset.leg), g.dataset.srcCol, g.dataset.dstCol]));
+    check(gaps.length === od.legs.length && od.legs.every((l) => gaps.some(([leg, a, z]) => leg === l.idx && a === l.dst && z === l.src)),
+          `call ${oneWay.id}: a missing-stream row per leg, callee's column to caller's: ${JSON.stringify(gaps)}`);
+    const marked = await page.$$eval("#ladder g.rtp", (gs) => gs.map((g) => g.classList.contains("one-way") && /one-way audio/.test(g.querySelector("text.rtp-text").textContent)));
+    check(marked.length === od.streams.length && marked.every(Boolean), `call ${oneWay.id}: its ${marked.length} streams marked one-way`);
+    await page.screenshot({ path: path.join(work, "call-one-way.png"), fullPage: false });
+    await page.goto("about:blank");
+    await page.goto(b + "/#/call/" + two.id);
+    await page.waitForSelector("#ladder g.rtp");
+    const twoWay = await page.evaluate(() => ({ gaps: document.querySelectorAll("#ladder g.rtp-missing, #ladder g.rtp.one-way").length,
+      text: document.getElementById("call-audio-way").textContent }));
+    check(twoWay.gaps === 0 && twoWay.text === "both ways", `call ${two.id}: two-way, nothing marked (${JSON.stringify(twoWay)})`);
   } finally {
     await page.setViewportSize({ width: 1440, height: 900 });
     await stopServe(s);
@@ -856,6 +877,23 @@ try {
           `second leg's Call-ID ${target.legs[1].call_id} finds call ${target.call.id}: ${ids}`);
     const wide = await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth);
     check(wide, "calls page within 1,280 px");
+  }
+  // every trunk page within 1,280 px, the last column of its checklist,
+  // registrations and keep-alives in view
+  for (const t of trunks) {
+    await page.goto("about:blank");
+    await page.goto(base + "/#/trunk/" + t.id);
+    await page.waitForSelector("#dir-table tbody tr");
+    await page.waitForSelector("#checklist-card");
+    const fitT = await page.evaluate(() => ({ page: document.documentElement.scrollWidth <= innerWidth,
+      cut: ["checklist-table", "registrations-table", "keep-alives-table"].filter((id) => {
+        const tb = document.getElementById(id);
+        if (!tb) return false;
+        const ths = tb.querySelectorAll("thead th"), last = ths[ths.length - 1].getBoundingClientRect();
+        const wrap = tb.closest(".table-wrap, .card").getBoundingClientRect();
+        return last.right > Math.min(wrap.right, innerWidth) + 1;
+      }) }));
+    check(fitT.page && fitT.cut.length === 0, `trunk ${t.id} at 1,280 px: within the window, every column in view ${JSON.stringify(fitT)}`);
   }
   // the failed call with the most legs at 1,280 px: outcome and evidence
   // columns in view, a clicked message's text in the viewport
