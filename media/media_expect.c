@@ -39,11 +39,13 @@ struct mexpect *media_expect_victim(struct media *m, uint64_t now)
     }
 }
 
-static void expect_put(struct media *m, const struct ts_addr *a, uint16_t port, bool is_rtcp,
+/* rtp_port: an RTCP endpoint's RTP port (0: port is RTP). */
+static void expect_put(struct media *m, const struct ts_addr *a, uint16_t port, uint16_t rtp_port,
                        bool mux, uint8_t side, uint64_t leg, uint64_t call, uint64_t now,
                        const struct media_sdp_info *info)
 {
     uint64_t h = hash_ep(a, port);
+    bool is_rtcp = rtp_port != 0;
     unsigned nc = info && !is_rtcp ? info->ncodecs : 0;
     if (nc > TS_MEDIA_SDP_CODECS)
         nc = TS_MEDIA_SDP_CODECS;
@@ -73,6 +75,7 @@ static void expect_put(struct media *m, const struct ts_addr *a, uint16_t port, 
             TS_INC(m->st, RTP_EXPECT);
     }
     e->is_rtcp = is_rtcp;
+    e->rtp_port = rtp_port;
     e->rtcp_mux = mux;
     e->side = side;
     e->leg_ref = leg;
@@ -130,11 +133,11 @@ void media_expect(struct media *m, const struct ts_addr *addr, uint16_t port, bo
         leg->call_ref = call_ref;
     (void)media_agg_get(m, AGG_CALL, call_ref);
     uint8_t side = leg_side(leg, addr, port);
-    expect_put(m, addr, port, false, rtcp_mux, side, leg_ref, call_ref, now_ns, info);
+    expect_put(m, addr, port, 0, rtcp_mux, side, leg_ref, call_ref, now_ns, info);
     if (!rtcp_mux && !(info && info->not_rtp)) {
         uint16_t rp = info && info->rtcp_port ? info->rtcp_port : (uint16_t)(port + 1);
         if (rp && rp != port)
-            expect_put(m, addr, rp, true, false, side, leg_ref, call_ref, now_ns, info);
+            expect_put(m, addr, rp, port, false, side, leg_ref, call_ref, now_ns, info);
     }
 }
 

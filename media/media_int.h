@@ -137,6 +137,7 @@ struct mexpect {
     struct ht_node node;
     struct ts_addr addr;
     uint16_t port;
+    uint16_t rtp_port;        /* an RTCP endpoint's RTP port (a=rtcp, RFC 3605: any port) */
     bool is_rtcp, rtcp_mux;
     uint8_t side;
     uint8_t dir;              /* enum media_dir */

@@ -153,21 +153,36 @@ int media_srtp_rtp(struct media *m, struct mstream *s, struct bv pkt, struct bv 
     return -1;
 }
 
+/* The RTP port of an RTCP endpoint: the one its SDP's a=rtcp (RFC 3605)
+ * belongs to, else the port below (RFC 3550 section 11). */
+static uint16_t rtp_port_of(const struct media *m, const struct ts_addr *a, uint16_t port)
+{
+    const struct mexpect *e = expect_find(m, a, port);
+    return e && e->is_rtcp && e->rtp_port ? e->rtp_port : (uint16_t)(port - 1);
+}
+
 /* The RTP stream an SRTCP packet belongs to: its sender's SSRC on the same
- * ports (RFC 5761 multiplexing) or on the RTP ports below. */
+ * ports (RFC 5761 multiplexing), on the RTP ports the SDP's a=rtcp names,
+ * or on the ports below. */
 static struct mstream *rtcp_stream(struct media *m, const struct pkt_meta *pm, uint32_t ssrc)
 {
     struct five f;
     five_of(pm, &f);
-    for (int k = 0; k < 2; k++) {
+    const uint16_t sp = f.sport, dp = f.dport;
+    const uint16_t ports[3][2] = { { sp, dp },
+                                   { rtp_port_of(m, &pm->src, sp), rtp_port_of(m, &pm->dst, dp) },
+                                   { (uint16_t)(sp - 1), (uint16_t)(dp - 1) } };
+    for (int k = 0; k < 3; k++) {
+        if (k > 0 && (!sp || !dp))
+            break;
+        if (k == 2 && ports[2][0] == ports[1][0] && ports[2][1] == ports[1][1])
+            break; /* no a=rtcp: the ports below were tried */
+        f.sport = ports[k][0];
+        f.dport = ports[k][1];
         struct stream_key key = { &f, ssrc };
         struct ht_node *n = htab_find(&m->streams, hash_stream(&f, ssrc), stream_eq, &key);
         if (n)
             return ts_container_of(n, struct mstream, node);
-        if (!f.sport || !f.dport)
-            break;
-        f.sport--;
-        f.dport--;
     }
     return NULL;
 }

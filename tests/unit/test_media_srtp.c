@@ -4,7 +4,8 @@
  * hook sees them), RFC 4733 events included, for a stream that began three
  * rollovers before the capture; SRTCP opens too. A wrong key counts an
  * authentication failure for every packet and no payload comes out; no
- * keys keep the header statistics as before; the state limit evicts the
+ * keys keep the header statistics as before; SRTCP on the ports a=rtcp
+ * names (RFC 3605) opens; the state limit evicts the
  * oldest at N+1. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -88,13 +89,29 @@ static void on_payload(void *ctx, uint64_t id, uint16_t seq, struct bv p)
     s->n++;
 }
 
+/* Protects the len bytes of pkt (RTP, or RTCP when rtcp) with tx when
+ * given and hands them to m as a datagram from 10.0.0.1:sport to
+ * 10.0.0.2:dport at ts. */
+static void feed(struct media *m, srtp_t tx, bool rtcp, uint8_t *pkt, int len, uint16_t sport,
+                 uint16_t dport, uint64_t ts)
+{
+    if (tx)
+        assert_int_equal(rtcp ? srtp_protect_rtcp(tx, pkt, &len) : srtp_protect(tx, pkt, &len),
+                         srtp_err_status_ok);
+    struct pkt_meta pm = meta(1, sport, 2, dport, ts);
+    assert_true(media_udp(m, &pm, bv_make(pkt, (size_t)len), 0));
+}
+
 static const struct ts_addr A = { .family = 4, .a = { 10, 0, 0, 1 } };
 static const struct ts_addr B = { .family = 4, .a = { 10, 0, 0, 2 } };
 
-static void expect(struct media *m, const struct ts_addr *a, uint16_t port, const struct sdes_key *k)
+/* rtcp_port: the SDP's a=rtcp (0: none, port + 1). */
+static void expect_rtcp(struct media *m, const struct ts_addr *a, uint16_t port,
+                        uint16_t rtcp_port, const struct sdes_key *k)
 {
     struct media_sdp_info info;
     memset(&info, 0, sizeof info);
+    info.rtcp_port = rtcp_port;
     info.ncodecs = 2;
     info.codec[0] = (struct media_codec){ 0, 8000, "PCMU" };
     info.codec[1] = (struct media_codec){ 101, 8000, "telephone-event" };
@@ -106,11 +123,18 @@ static void expect(struct media *m, const struct ts_addr *a, uint16_t port, cons
     media_expect(m, a, port, false, 5, 50, T0, &info);
 }
 
+static void expect(struct media *m, const struct ts_addr *a, uint16_t port, const struct sdes_key *k)
+{
+    expect_rtcp(m, a, port, 0, k);
+}
+
 /* Sends n PCMU packets (payload byte j of packet i: i * 31 + j) from A:4000
  * to B:5000, sequence numbers from seq0, protected with key (NULL: plain),
- * then a telephone-event '5'; returns the plaintext payloads in plain. */
-static void send_stream(struct media *m, const struct sdes_key *k, uint32_t roc, uint16_t seq0,
-                        size_t n, uint8_t plain[][160])
+ * then a telephone-event '5'; returns the plaintext payloads in plain.
+ * With a key, a sender report follows from A:rtcp_a to B:rtcp_b. */
+static void send_stream_rtcp(struct media *m, const struct sdes_key *k, uint32_t roc,
+                             uint16_t seq0, size_t n, uint8_t plain[][160], uint16_t rtcp_a,
+                             uint16_t rtcp_b)
 {
     const uint32_t ssrc = 0x5EED0001;
     srtp_t tx = k ? sender(k, ssrc, roc) : NULL;
@@ -131,20 +155,19 @@ static void send_stream(struct media *m, const struct sdes_key *k, uint32_t roc,
             for (size_t j = 0; j < 160; j++)
                 pkt[12 + j] = plain[i][j] = (uint8_t)(i * 31 + j);
         }
-        int len = (int)(12 + pl);
-        if (tx)
-            assert_int_equal(srtp_protect(tx, pkt, &len), srtp_err_status_ok);
-        struct pkt_meta pm = meta(1, 4000, 2, 5000, T0 + 20 * MS * i);
-        assert_true(media_udp(m, &pm, bv_make(pkt, (size_t)len), 0));
+        feed(m, tx, false, pkt, (int)(12 + pl), 4000, 5000, T0 + 20 * MS * i);
     }
     if (tx) { /* SRTCP: a sender report of the same SSRC on the RTCP ports */
         uint8_t rtcp[128] = { 0x80, 200, 0, 6, 0x5E, 0xED, 0x00, 0x01 };
-        int len = 28;
-        assert_int_equal(srtp_protect_rtcp(tx, rtcp, &len), srtp_err_status_ok);
-        struct pkt_meta pm = meta(1, 4001, 2, 5001, T0 + 20 * MS * n);
-        assert_true(media_udp(m, &pm, bv_make(rtcp, (size_t)len), 0));
+        feed(m, tx, true, rtcp, 28, rtcp_a, rtcp_b, T0 + 20 * MS * n);
         srtp_dealloc(tx);
     }
+}
+
+static void send_stream(struct media *m, const struct sdes_key *k, uint32_t roc, uint16_t seq0,
+                        size_t n, uint8_t plain[][160])
+{
+    send_stream_rtcp(m, k, roc, seq0, n, plain, 4001, 5001);
 }
 
 static const struct media_stream *stream_from_a(struct media *m)
@@ -187,6 +210,27 @@ static void test_opens(void **state)
     assert_int_equal(s->rtcp.sr, 1);
     assert_int_equal(st.v[TS_RTCP_SRTCP_DECRYPTED], 1);
     assert_int_equal(st.v[TS_RTP_SRTP_DECRYPTED], 41);
+    media_free(m);
+}
+
+/* SRTCP on the ports the SDPs' a=rtcp (RFC 3605) name, neither the RTP
+ * ports nor the ones above them: opened with its RTP stream's keys. */
+static void test_srtcp_a_rtcp(void **state)
+{
+    (void)state;
+    struct ts_stats st = { 0 };
+    struct media *m = media_new(NULL, &st);
+    struct sdes_key ka = key_of(1), kb = key_of(2);
+    expect_rtcp(m, &A, 4000, 4011, &ka);
+    expect_rtcp(m, &B, 5000, 5013, &kb);
+    static uint8_t plain[10][160];
+    send_stream_rtcp(m, &ka, 0, 1, 10, plain, 4011, 5013);
+    const struct media_stream *s = stream_from_a(m);
+    assert_int_equal(s->srtp_decrypted, 11);
+    assert_true(s->rtcp.srtcp);
+    assert_int_equal(s->rtcp.sr, 1);
+    assert_int_equal(st.v[TS_RTCP_SRTCP_DECRYPTED], 1);
+    assert_int_equal(st.v[TS_RTCP_SRTCP_AUTH_FAILED], 0);
     media_free(m);
 }
 
@@ -263,11 +307,8 @@ static void test_state_limit(void **state)
             for (int j = 0; j < 2; j++) {
                 uint8_t pkt[64] = { 0x80, 0, 0, (uint8_t)j, 0, 0, 0, (uint8_t)(160 * j), 0, 0, 1,
                                     (uint8_t)i };
-                int len = 12 + 20;
-                assert_int_equal(srtp_protect(tx, pkt, &len), srtp_err_status_ok);
-                struct pkt_meta pm = meta(1, (uint16_t)(6000 + 2 * i), 2, 5000,
-                                          T0 + MS * (20 * (uint64_t)j + i));
-                assert_true(media_udp(m, &pm, bv_make(pkt, (size_t)len), 0));
+                feed(m, tx, false, pkt, 12 + 20, (uint16_t)(6000 + 2 * i), 5000,
+                     T0 + MS * (20 * (uint64_t)j + i));
             }
             srtp_dealloc(tx);
         }
@@ -284,6 +325,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_opens),
+        cmocka_unit_test(test_srtcp_a_rtcp),
         cmocka_unit_test(test_wrong_key),
         cmocka_unit_test(test_no_keys_and_plain),
         cmocka_unit_test(test_state_limit),
