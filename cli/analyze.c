@@ -170,9 +170,7 @@ int cmd_analyze(int argc, char **argv)
     struct engine_config cfg = { .dedup = true, .track_calls = true };
     const char *config_path = NULL, *csv_path = NULL, *db_path = NULL, *serve_addr = NULL;
     struct tlskeys *tls_keys = NULL; /* --tls-keylog / --tls-key */
-    const char *tls_opt[TS_TLS_RSA_KEYS_MAX + 1];
-    bool tls_log[TS_TLS_RSA_KEYS_MAX + 1];
-    size_t ntls = 0;
+    struct cli_tls_opts tls_opts = { .n = 0 };
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     size_t nfiles = 0;
     int rc = 0;
@@ -227,14 +225,10 @@ int cmd_analyze(int argc, char **argv)
         }
         case O_TLS_KEYLOG:
         case O_TLS_KEY:
-            /* read after the hash seed is set (the key table is hashed) */
-            if (ntls == sizeof tls_opt / sizeof tls_opt[0]) {
-                fprintf(stderr, "trunkscope analyze: at most %d --tls-key\n", TS_TLS_RSA_KEYS_MAX);
+            if (cli_tls_opts_add(&tls_opts, "trunkscope analyze", c == O_TLS_KEYLOG, v) != 0) {
                 free(files);
                 return 2;
             }
-            tls_log[ntls] = c == O_TLS_KEYLOG;
-            tls_opt[ntls++] = v;
             break;
         case OPTS_OPERAND: files[nfiles++] = v; break;
         case 'h':
@@ -315,18 +309,9 @@ int cmd_analyze(int argc, char **argv)
     cfg.no_report = streamed;
 
     ts_hash_seed_random();
-    for (size_t i = 0; i < ntls; i++) {
-        if (cli_tls_option(&tls_keys, "trunkscope analyze", tls_log[i], tls_opt[i]) != 0) {
-            tlskeys_free(tls_keys);
-            free(acfg);
-            if (csv)
-                fclose(csv);
-            free(files);
-            return 2;
-        }
-    }
     struct pcapng_secrets_counts secrets = { 0 };
-    if (cli_tls_secrets(&tls_keys, "trunkscope analyze", files, nfiles, &secrets) != 0) {
+    if (cli_tls_opts_load(&tls_opts, &tls_keys, "trunkscope analyze", (const char *const *)files,
+                          nfiles, &secrets) != 0) {
         tlskeys_free(tls_keys);
         free(acfg);
         if (csv)

@@ -51,9 +51,7 @@ struct cap_args {
     const char *hep, *hep_key_file, *hep_node_name, *site;
     bool hep_tcp;
     uint32_t hep_node_id;
-    const char *tls_opt[TS_TLS_RSA_KEYS_MAX + 1]; /* --tls-keylog / --tls-key, in order */
-    bool tls_log[TS_TLS_RSA_KEYS_MAX + 1];
-    size_t ntls;
+    struct cli_tls_opts tls; /* --tls-keylog / --tls-key, in order */
 };
 
 /* State shared with the analysis thread through the live callbacks. */
@@ -270,12 +268,8 @@ static int parse_args(int argc, char **argv, struct cap_args *a)
             break;
         case O_TLS_KEYLOG:
         case O_TLS_KEY:
-            if (a->ntls == sizeof a->tls_opt / sizeof a->tls_opt[0]) {
-                fprintf(stderr, PROG ": at most %d --tls-key\n", TS_TLS_RSA_KEYS_MAX);
+            if (cli_tls_opts_add(&a->tls, PROG, c == O_TLS_KEYLOG, v) != 0)
                 return 2;
-            }
-            a->tls_log[a->ntls] = c == O_TLS_KEYLOG;
-            a->tls_opt[a->ntls++] = v;
             break;
         case O_MAX_PACKETS:
             if (!num_u64(v, 1, UINT64_MAX, &u)) {
@@ -608,9 +602,8 @@ int cmd_capture(int argc, char **argv)
     /* key files are read before privileges are dropped, after the hash
      * seed is set (the key table is hashed) */
     ts_hash_seed_random();
-    for (size_t i = 0; i < a.ntls; i++)
-        if (cli_tls_option(&tls_keys, PROG, a.tls_log[i], a.tls_opt[i]) != 0)
-            goto out;
+    if (cli_tls_opts_load(&a.tls, &tls_keys, PROG, NULL, 0, NULL) != 0)
+        goto out;
     struct passwd pwbuf, *pw = NULL;
     char pwstore[4096];
     if (a.user) {

@@ -9,7 +9,10 @@
 #include "../crypto/tlskeys.h"
 #include "../engine/engine.h"
 
-int cli_tls_option(struct tlskeys **keys, const char *prog, bool keylog, const char *val)
+/* Adds one option's key file to *keys (created on first use). Returns 0,
+ * or 2 after one line on stderr ("PROG: FILE: reason"); a file readable
+ * by group or others earns a one-line warning. */
+static int cli_tls_option(struct tlskeys **keys, const char *prog, bool keylog, const char *val)
 {
     char err[512];
     bool warn = false;
@@ -46,8 +49,12 @@ static void secrets_in(void *ctx, struct bv keylog)
     tlskeys_feed_keylog(*x->keys, keylog);
 }
 
-int cli_tls_secrets(struct tlskeys **keys, const char *prog, const char *const *files, size_t n,
-                    struct pcapng_secrets_counts *c)
+/* The TLS key logs of the input files' pcapng Decryption Secrets Blocks
+ * into *keys (created when one is found), before the analysis; counts in
+ * *c. Standard input is not scanned (it can be read once only). Returns 2
+ * after a line on stderr when out of memory, else 0. */
+static int cli_tls_secrets(struct tlskeys **keys, const char *prog, const char *const *files,
+                           size_t n, struct pcapng_secrets_counts *c)
 {
     struct secrets_ctx x = { keys, false };
     for (size_t i = 0; i < n; i++)
@@ -58,6 +65,26 @@ int cli_tls_secrets(struct tlskeys **keys, const char *prog, const char *const *
         return 2;
     }
     return 0;
+}
+
+int cli_tls_opts_add(struct cli_tls_opts *o, const char *prog, bool keylog, const char *val)
+{
+    if (o->n == sizeof o->val / sizeof o->val[0]) {
+        fprintf(stderr, "%s: at most %d --tls-key\n", prog, TS_TLS_RSA_KEYS_MAX);
+        return 2;
+    }
+    o->keylog[o->n] = keylog;
+    o->val[o->n++] = val;
+    return 0;
+}
+
+int cli_tls_opts_load(const struct cli_tls_opts *o, struct tlskeys **keys, const char *prog,
+                      const char *const *files, size_t n, struct pcapng_secrets_counts *c)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (cli_tls_option(keys, prog, o->keylog[i], o->val[i]) != 0)
+            return 2;
+    return cli_tls_secrets(keys, prog, files, n, c);
 }
 
 void cli_tls_secrets_count(struct engine *e, const struct pcapng_secrets_counts *c)

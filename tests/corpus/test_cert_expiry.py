@@ -25,7 +25,8 @@ from datetime import datetime, timezone
 from manifest import Checker, parse_args
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-GEN = os.path.join(os.path.dirname(os.path.dirname(HERE)), "bench", "tls_capture.py")
+sys.path.insert(0, os.path.dirname(HERE))
+from tlscap import make  # noqa: E402
 DAY = 86400
 
 
@@ -60,9 +61,8 @@ def openssl_not_after(pcap, keys, work):
 
 def run_case(a, c, name, cert_days, start):
     out = os.path.join(a.work, name)
-    r = subprocess.run([sys.executable, GEN, out, "--conns", "2", "--calls", "3", "--tls12",
-                        "ECDHE-RSA-AES128-GCM-SHA256", "--cert-days", str(cert_days),
-                        "--start", str(start)], capture_output=True, text=True, timeout=120)
+    r = make(out, ["--tls12", "ECDHE-RSA-AES128-GCM-SHA256", "--cert-days", str(cert_days),
+                   "--start", str(start)], 2, 3)
     c.check(r.returncode == 0, f"{name}: generator failed: {r.stderr[-300:]}")
     if r.returncode:
         return None

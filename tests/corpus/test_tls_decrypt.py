@@ -19,9 +19,10 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-GEN = os.path.join(os.path.dirname(os.path.dirname(HERE)), "bench", "tls_capture.py")
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
 from manifest import Checker  # noqa: E402
+from tlscap import make, tshark_sip  # noqa: E402
 
 CASES = [("tls12_ecdhe_aes128gcm", ["--tls12", "ECDHE-RSA-AES128-GCM-SHA256"], "keylog"),
          ("tls12_ecdhe_aes256cbc_sha384", ["--tls12", "ECDHE-RSA-AES256-SHA384"], "keylog"),
@@ -30,21 +31,6 @@ CASES = [("tls12_ecdhe_aes128gcm", ["--tls12", "ECDHE-RSA-AES128-GCM-SHA256"], "
          ("tls12_rsa_aes128cbc_sha1", ["--tls12", "AES128-SHA"], "rsa"),
          ("tls12_rsa_aes128cbc_sha256", ["--tls12", "AES128-SHA256"], "rsa"),
          ("tls13", ["--tls13"], "keylog")]
-
-
-def tshark_sip(pcap, opts):
-    p = subprocess.run(["tshark", "-n", "-r", pcap, *opts, "-Y", "sip", "-T", "fields",
-                        "-E", "occurrence=a", "-e", "sip.Call-ID", "-e", "sip.Method",
-                        "-e", "sip.Status-Code"], capture_output=True, text=True, timeout=300)
-    n, meth, cls, cids = 0, collections.Counter(), collections.Counter(), set()
-    for line in p.stdout.splitlines():
-        f = line.split("\t") + ["", "", ""]
-        ids = [x for x in f[0].split(",") if x]
-        n += len(ids)
-        cids.update(ids)
-        meth.update(x for x in f[1].split(",") if x)
-        cls.update(x[0] + "xx" for x in f[2].split(",") if x)
-    return n, meth, cls, cids
 
 
 def report(binary, pcap, args):
@@ -77,8 +63,7 @@ def main():
     c = Checker()
     for name, gen, key in CASES:
         out = os.path.join(a.work, name)
-        r = subprocess.run([sys.executable, GEN, out, "--conns", "3", "--calls", "4", *gen],
-                           capture_output=True, text=True, timeout=120)
+        r = make(out, gen, 3, 4)
         c.check(r.returncode == 0, f"{name}: generator failed: {r.stderr[-300:]}")
         if r.returncode:
             continue

@@ -19,10 +19,11 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-GEN = os.path.join(os.path.dirname(os.path.dirname(HERE)), "bench", "tls_capture.py")
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
 from manifest import Checker  # noqa: E402
-from test_tls_decrypt import report, tshark_sip  # noqa: E402
+from test_tls_decrypt import report  # noqa: E402
+from tlscap import make, tshark_sip  # noqa: E402
 
 CASES = [("tls12_ecdhe_aes128gcm", ["--tls12", "ECDHE-RSA-AES128-GCM-SHA256"]),
          ("tls13", ["--tls13"])]
@@ -66,8 +67,7 @@ def main():
     c = Checker()
     for name, gen in CASES:
         out = os.path.join(a.work, name)
-        r = subprocess.run([sys.executable, GEN, out, "--conns", "3", "--calls", "4", *gen],
-                           capture_output=True, text=True, timeout=120)
+        r = make(out, gen, 3, 4)
         c.check(r.returncode == 0, f"{name}: generator failed: {r.stderr[-300:]}")
         if r.returncode:
             continue

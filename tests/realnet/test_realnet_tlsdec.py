@@ -36,6 +36,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "corpus"))
 import netns  # noqa: E402
 from manifest import Checker  # noqa: E402
 from sbc_lab import wait_log  # noqa: E402
+from tlscap import tshark_sip  # noqa: E402
 
 CLI, SRV = "10.77.0.1", "10.77.0.2"
 AGENT = os.path.join(HERE, "tlssip.py")
@@ -61,25 +62,6 @@ SCENARIOS = {
                                              "rsa", 3),
     "tls13": ([], ["--tls13", "--resume"], "keylog", 3),
 }
-
-
-def tshark_sip(pcap, opts):
-    """(messages, {method: n}, {class: n}, {Call-ID}) as tshark decrypts them."""
-    p = subprocess.run(["tshark", "-n", "-r", pcap, *opts, "-Y", "sip", "-T", "fields",
-                        "-E", "occurrence=a", "-e", "sip.Call-ID", "-e", "sip.Method",
-                        "-e", "sip.Status-Code"],
-                       capture_output=True, text=True, timeout=300)
-    n, meth, cls, cids = 0, collections.Counter(), collections.Counter(), set()
-    for line in p.stdout.splitlines():
-        f = line.split("\t") + ["", "", ""]
-        ids = [x for x in f[0].split(",") if x]
-        n += len(ids)
-        cids.update(ids)
-        for m in (x for x in f[1].split(",") if x):
-            meth[m] += 1
-        for s in (x for x in f[2].split(",") if x):
-            cls[s[0] + "xx"] += 1
-    return n, meth, cls, cids
 
 
 def ts_report(binary, pcap, args):
