@@ -1312,6 +1312,39 @@ static void tls_bools(json_t *arr)
     }
 }
 
+/* A pair's connections by decryption verdict: stored as a JSON object's
+ * text (schema v21), served as the object ({} without keys). */
+static void tls_decrypt_obj(json_t *arr)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o)
+    {
+        json_t *v = json_object_get(o, "decrypt");
+        json_t *d = json_is_string(v) ? json_loads(json_string_value(v), 0, NULL) : NULL;
+        json_object_set_new(o, "decrypt", json_is_object(d) ? d : json_object());
+        if (d && !json_is_object(d))
+            json_decref(d);
+    }
+}
+
+/* GET /tls/connections: the newest connections, each with why it was or
+ * was not decrypted. */
+static void h_tls_conns(struct api_call *a)
+{
+    static const char *const P[] = { NULL };
+    if (!params_allow(a, P))
+        return;
+    json_t *rows = json_array();
+    int rc = stq_tls_conns(api_db(a), row_to_array, rows);
+    if (rc != ST_OK) {
+        json_decref(rows);
+        return (void)db_fail(a, rc);
+    }
+    a->json = json_object();
+    json_object_set_new(a->json, "connections", rows);
+}
+
 /* TLS status per peer pair (schema v14): what the handshakes showed. */
 static void h_tls(struct api_call *a)
 {
@@ -1325,6 +1358,7 @@ static void h_tls(struct api_call *a)
         return (void)db_fail(a, rc);
     }
     tls_bools(peers);
+    tls_decrypt_obj(peers);
     a->json = json_object();
     json_object_set_new(a->json, "peers", peers);
 }
@@ -1434,6 +1468,7 @@ static void h_trunk(struct api_call *a, int64_t id)
     /* the TLS status between the trunk's addresses (the newest pair first;
      * none: null) and the other flows touching them */
     tls_bools(tls);
+    tls_decrypt_obj(tls);
     tls_bools(other);
     json_t *t0 = json_array_get(tls, 0);
     json_object_set(a->json, "tls", t0 ? t0 : json_null());
@@ -1743,6 +1778,8 @@ void routes_dispatch(struct api_call *a)
         return h_openapi(a);
     if (n == 1 && strcmp(seg[0], "tls") == 0)
         return h_tls(a);
+    if (n == 2 && strcmp(seg[0], "tls") == 0 && strcmp(seg[1], "connections") == 0)
+        return h_tls_conns(a);
     if (n == 1 && strcmp(seg[0], "other-flows") == 0)
         return h_other_flows(a);
     if (n >= 2 && strcmp(seg[0], "calls") == 0) {

@@ -251,6 +251,24 @@ static int tls_row(void *ctx, const struct stq_cell *c, size_t n)
         if (days && days->type == STQ_INT)
             mb_printf(t->mb, "trunkscope_tls_cert_expiry_days{%s} %lld\n", lab, (long long)days->i);
         break;
+    case 5: {
+        /* with keys: {"decrypted":3,"no_key":1} (schema v21), at most the
+         * nine verdicts of crypto/tlsdec.h per pair */
+        const struct stq_cell *d = cell(c, n, "decrypt");
+        json_t *o = d && d->type == STQ_TEXT ? json_loadb(d->s, d->len, 0, NULL) : NULL;
+        const char *k;
+        json_t *v;
+        json_object_foreach(o, k, v)
+        {
+            if (!json_is_integer(v) || strlen(k) > 32 ||
+                strspn(k, "abcdefghijklmnopqrstuvwxyz_") != strlen(k))
+                continue; /* only the verdicts' names become labels */
+            mb_printf(t->mb, "trunkscope_tls_decrypt_connections_total{%s,result=\"%s\"} %lld\n",
+                      lab, k, (long long)json_integer_value(v));
+        }
+        json_decref(o);
+        break;
+    }
     }
     return 0;
 }
@@ -286,7 +304,7 @@ static int oflow_row(void *ctx, const struct stq_cell *c, size_t n)
 static void tls_metrics(struct stq *q, struct met_buf *m)
 {
     struct met_buf mb = *m;
-    static const char *const H[5][3] = {
+    static const char *const H[6][3] = {
         { "trunkscope_tls_handshake_ok", "gauge",
           "1 when the last TLS handshake between client and server succeeded, 0 when it failed." },
         { "trunkscope_tls_handshakes_total", "counter", "TLS handshakes by result." },
@@ -295,8 +313,10 @@ static void tls_metrics(struct stq *q, struct met_buf *m)
           "1 when the server asked for a client certificate and the client sent one." },
         { "trunkscope_tls_cert_expiry_days", "gauge",
           "Whole days until the server certificate expires (warn under 30)." },
+        { "trunkscope_tls_decrypt_connections_total", "counter",
+          "TLS connections ended, by why they were or were not decrypted (with keys)." },
     };
-    for (int pass = 0; pass < 5; pass++) {
+    for (int pass = 0; pass < 6; pass++) {
         mb_printf(&mb, "# HELP %s %s\n# TYPE %s %s\n", H[pass][0], H[pass][2], H[pass][0],
                   H[pass][1]);
         struct tls_m t = { &mb, pass };

@@ -11,6 +11,9 @@ struct tlspeers {
     struct tlspeer *p;
     size_t n;
     uint64_t evicted;
+    struct tlspeer_connrec *conns; /* a ring of ended decryptions, allocated on first use */
+    size_t nconns, head;
+    uint64_t conns_dropped;
 };
 
 struct tlspeers *tlspeers_new(void)
@@ -31,6 +34,7 @@ void tlspeers_free(struct tlspeers *t)
     if (!t)
         return;
     free(t->p);
+    free(t->conns);
     free(t);
 }
 
@@ -51,6 +55,41 @@ static void versions_text(const struct tls_conn *c, char *dst, size_t cap)
         n += k;
     }
 }
+
+static void conn_done(struct tlspeers *t, struct tlspeer *p, const struct tlspeer_conn *c)
+{
+    if ((unsigned)c->dec.verdict < TLSDEC_NSTATUS)
+        p->dec[c->dec.verdict]++;
+    if (!t->conns && !(t->conns = calloc(TS_TLS_CONN_LIST_MAX, sizeof *t->conns)))
+        return;
+    struct tlspeer_connrec *r;
+    if (t->nconns == TS_TLS_CONN_LIST_MAX) { /* the oldest gives way */
+        r = &t->conns[t->head];
+        t->head = (t->head + 1) % TS_TLS_CONN_LIST_MAX;
+        t->conns_dropped++;
+    } else {
+        r = &t->conns[(t->head + t->nconns++) % TS_TLS_CONN_LIST_MAX];
+    }
+    r->client = c->client;
+    r->server = c->server;
+    r->cport = c->cport;
+    r->sport = c->sport;
+    r->first_ns = c->first_ns;
+    r->last_ns = c->last_ns;
+    r->version = c->tls->version;
+    r->suite = c->tls->suite;
+    r->state = (uint8_t)c->tls->state;
+    r->dec = c->dec;
+}
+
+size_t tlspeers_conn_count(const struct tlspeers *t) { return t ? t->nconns : 0; }
+
+const struct tlspeer_connrec *tlspeers_conn_get(const struct tlspeers *t, size_t i)
+{
+    return t && i < t->nconns ? &t->conns[(t->head + i) % TS_TLS_CONN_LIST_MAX] : NULL;
+}
+
+uint64_t tlspeers_conns_dropped(const struct tlspeers *t) { return t ? t->conns_dropped : 0; }
 
 void tlspeers_add(struct tlspeers *t, const struct tlspeer_conn *c)
 {
@@ -80,6 +119,10 @@ void tlspeers_add(struct tlspeers *t, const struct tlspeer_conn *c)
         if (c->site)
             snprintf(p->site, sizeof p->site, "%s", c->site);
     }
+    if (c->keys && c->dec_final)
+        conn_done(t, p, c);
+    if (c->again)
+        return;
     const struct tls_conn *tc = c->tls;
     p->conns++;
     if (c->last_ns > p->last_ns)

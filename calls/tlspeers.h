@@ -13,6 +13,7 @@
 
 #include "../capture/packet.h"
 #include "../common/limits.h"
+#include "../crypto/tlsdec.h"
 #include "../crypto/x509.h"
 #include "../dissect/tls.h"
 
@@ -26,6 +27,25 @@ struct tlspeer_conn {
     const struct x509_facts *cert[2]; /* leaf of the server [0] and client [1], or NULL */
     bool cert_bad[2];             /* a certificate was sent that libcrypto could not read */
     const char *site;
+    /* handed over when the handshake ends and, with keys, again when the
+     * connection ends: again, an earlier hand-over gave its handshake (its
+     * row, its pair's handshake counts); dec_final, the decryption's
+     * verdict is final */
+    bool again;
+    bool keys;                    /* keys were given: dec is this connection's decryption */
+    bool dec_final;
+    struct tlsdec_facts dec;
+};
+
+/* One connection whose decryption ended (with keys), as analyze lists
+ * them (tls_connections[]). */
+struct tlspeer_connrec {
+    struct ts_addr client, server;
+    uint16_t cport, sport;
+    uint64_t first_ns, last_ns;
+    uint16_t version, suite;
+    uint8_t state;                /* enum tls_state */
+    struct tlsdec_facts dec;
 };
 
 enum tlspeer_status { TLSPEER_UNKNOWN = 0, TLSPEER_OK, TLSPEER_FAILING };
@@ -51,6 +71,7 @@ struct tlspeer {
     struct x509_facts cert[2];    /* server leaf [0], client leaf [1] */
     uint16_t chain_len;           /* certificates the server sent */
     char site[TS_SITE_LEN];
+    uint32_t dec[TLSDEC_NSTATUS]; /* connections ended, by decryption verdict (with keys) */
 };
 
 struct tlspeers;
@@ -58,8 +79,15 @@ struct tlspeers;
 struct tlspeers *tlspeers_new(void);
 void tlspeers_free(struct tlspeers *t);
 /* Fold one connection's facts into its peer pair (a new entry replaces the
- * least recently seen one when the table is full). */
+ * least recently seen one when the table is full): its handshake on its
+ * first hand-over, its decryption verdict on the final one (also kept in
+ * the list of connections, the newest TS_TLS_CONN_LIST_MAX). */
 void tlspeers_add(struct tlspeers *t, const struct tlspeer_conn *c);
+/* Connections whose decryption ended, oldest first; dropped: how many older
+ * ones the list let go. */
+size_t tlspeers_conn_count(const struct tlspeers *t);
+const struct tlspeer_connrec *tlspeers_conn_get(const struct tlspeers *t, size_t i);
+uint64_t tlspeers_conns_dropped(const struct tlspeers *t);
 size_t tlspeers_count(const struct tlspeers *t);
 /* Entries in first-seen order. */
 const struct tlspeer *tlspeers_get(const struct tlspeers *t, size_t i);

@@ -513,6 +513,36 @@ static void put_cert(struct jsonw *w, const char *k, bool have, const struct x50
     jsonw_obj_end(w);
 }
 
+/* Connections ended by decryption verdict (with keys; {} without). */
+static void put_decrypt_counts(struct jsonw *w, const uint32_t dec[TLSDEC_NSTATUS])
+{
+    jsonw_key(w, "decrypt");
+    jsonw_obj_begin(w);
+    for (int i = 0; i < TLSDEC_NSTATUS; i++)
+        if (dec[i])
+            jsonw_kuint(w, tlsdec_verdict_str((enum tlsdec_status)i), dec[i]);
+    jsonw_obj_end(w);
+}
+
+/* One connection whose decryption ended: its addresses, handshake and
+ * why it was or was not decrypted. */
+static void put_tls_conn_fields(struct jsonw *w, const struct tlspeer_connrec *c)
+{
+    put_addr(w, "client", &c->client, c->cport);
+    put_addr(w, "server", &c->server, c->sport);
+    put_time(w, "first", c->first_ns);
+    put_time(w, "last", c->last_ns);
+    put_text_or_null(w, "version", tls_version_name(c->version));
+    put_text_or_null(w, "suite_name", tls_suite_name(c->suite));
+    put_text(w, "handshake", c->state == TLS_ST_ESTABLISHED ? "established"
+                             : c->state == TLS_ST_FAILED    ? "failed"
+                                                            : "incomplete");
+    put_text(w, "decrypt", tlsdec_verdict_str(c->dec.verdict));
+    jsonw_kuint(w, "decrypt_records", c->dec.records);
+    jsonw_kuint(w, "decrypt_auth_failed", c->dec.auth_failed);
+    jsonw_kuint(w, "decrypt_late", c->dec.late);
+}
+
 /* One peer pair's TLS status; days to expiry count from now_s (the time of
  * the report: the question is whether the trunk breaks soon). */
 static void put_tls_peer_fields(struct jsonw *w, const struct tlspeer *p, int64_t now_s)
@@ -563,6 +593,7 @@ static void put_tls_peer_fields(struct jsonw *w, const struct tlspeer *p, int64_
     int64_t days;
     jsonw_kbool(w, "expiry_warning",
                 tlspeers_days_left(p, now_s, &days) && days < TS_TLS_EXPIRY_WARN_DAYS);
+    put_decrypt_counts(w, p->dec);
 }
 
 /* ---- other flows (nDPI) ---- */
@@ -866,7 +897,7 @@ static void ct_put(struct jsonw *w, const struct ct *t, int i, bool one)
  * ("calls": the calls.* counters) takes its place, as setting keys into a
  * JSON object one by one did. */
 enum { K_LINK_TYPES = 1, K_INPUT_ERRORS, K_ELAPSED, K_STORE, K_CALLS, K_TRUNKS, K_REGS,
-       K_STREAMS, K_TOPOLOGY, K_TLS_PEERS, K_OTHER_FLOWS };
+       K_STREAMS, K_TOPOLOGY, K_TLS_PEERS, K_OTHER_FLOWS, K_TLS_CONNS };
 
 /* The learned topology: nodes (role, side, addresses, how learned, from how
  * many calls) and the trunks between them, each end tied to its node. */
@@ -1003,6 +1034,17 @@ static void put_special(struct jsonw *w, int id, const struct report_input *in,
         jsonw_arr_end(w);
         break;
     }
+    case K_TLS_CONNS: {
+        const struct tlspeers *tp = engine_tlspeers(e);
+        jsonw_arr_begin(w);
+        for (size_t i = 0; i < tlspeers_conn_count(tp); i++) {
+            jsonw_obj_begin(w);
+            put_tls_conn_fields(w, tlspeers_conn_get(tp, i));
+            jsonw_obj_end(w);
+        }
+        jsonw_arr_end(w);
+        break;
+    }
     case K_REGS:
         jsonw_arr_begin(w);
         for (size_t i = 0; i < calls_reg_count(c); i++)
@@ -1071,6 +1113,8 @@ static void put_document_fields(struct jsonw *w, const struct report_input *in, 
         ct_special(t, "store", K_STORE);
     if (r) {
         ct_special(t, "tls_peers", K_TLS_PEERS);
+        if (tlspeers_conn_count(engine_tlspeers(e))) /* with keys */
+            ct_special(t, "tls_connections", K_TLS_CONNS);
         ct_special(t, "other_flows", K_OTHER_FLOWS);
     }
     if (r && engine_calls(e)) {
@@ -1353,6 +1397,12 @@ int report_finish(struct report *r, const struct report_input *in)
             write_trunk(r, NULL, in, i);
         for (size_t i = 0; c && i < calls_reg_count(c); i++)
             write_registration(r, NULL, calls_reg_get(c, i));
+        const struct tlspeers *tp = engine_tlspeers(in->engine);
+        for (size_t i = 0; i < tlspeers_conn_count(tp); i++) {
+            struct jsonw *tw = rec_begin(r, &w, NULL, "tls_connection");
+            put_tls_conn_fields(tw, tlspeers_conn_get(tp, i));
+            rec_end(r, tw);
+        }
         struct jsonw *sw = rec_begin(r, &w, NULL, "summary");
         put_document_fields(sw, in, r->early, NULL);
         bool ok = rec_end(r, sw);

@@ -302,6 +302,10 @@
  * as many as trunks; spoofed handshakes must not grow it (least recently
  * seen replaced). */
 #define TS_TLS_MAX_PEERS 1024
+/* Connections whose decryption ended that analyze lists with their verdict
+ * (tls_connections[], calls/tlspeers.c; the newest kept, about 100 bytes
+ * each): a trunk holds a few connections, a capture of many phones more. */
+#define TS_TLS_CONN_LIST_MAX 100000
 /* A certificate expiring within this many days warns its trunk (what
  * Teams Direct Routing's health dashboard warns at). */
 #define TS_TLS_EXPIRY_WARN_DAYS 30

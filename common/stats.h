@@ -134,6 +134,7 @@
     X(TLS_DEC_LOST, "tls.decrypt.lost")                                      \
     X(TLS_DEC_GAP, "tls.decrypt.gap")                                        \
     X(TLS_DEC_MALFORMED, "tls.decrypt.malformed")                            \
+    X(TLS_DEC_UNLISTED, "tls.decrypt.unlisted")                              \
     X(TLS_KEYLOG_LINES, "tls.keylog.lines")                                  \
     X(TLS_KEYLOG_BAD, "tls.keylog.bad_lines")                                \
     /* pcapng Decryption Secrets Blocks (capture/pcapng_secrets.c) */         \

@@ -63,8 +63,11 @@ struct tlsdec {
     uint16_t srv_port;
     EVP_MD_CTX *th[TH_N];     /* transcript hashes for the extended master secret (RSA) */
     enum tlskdf_hash th_hash;
+    bool rsa_known;           /* an RSA key was given for the server */
     uint64_t now;
     uint64_t records;
+    uint64_t opened, auth_failed, late; /* per connection: see struct tlsdec_facts */
+    bool releasing;           /* records that waited for keys are being opened */
     struct tdir d[2];
 };
 
@@ -76,6 +79,39 @@ static const char *const status_names[TLSDEC_NSTATUS] = {
 const char *tlsdec_status_str(enum tlsdec_status s)
 {
     return (unsigned)s < TLSDEC_NSTATUS ? status_names[s] : "?";
+}
+
+static const char *const verdict_names[TLSDEC_NSTATUS] = {
+    "incomplete", "decrypted", "no_handshake", "no_key", "forward_secret",
+    "rsa_key_mismatch", "unsupported", "auth_failed", "lost",
+};
+
+const char *tlsdec_verdict_str(enum tlsdec_status s)
+{
+    return (unsigned)s < TLSDEC_NSTATUS ? verdict_names[s] : "?";
+}
+
+/* The status as the connection's end counts it. */
+static enum tlsdec_status final_status(const struct tlsdec *d)
+{
+    enum tlsdec_status s = (enum tlsdec_status)d->status;
+    if (s == TLSDEC_HANDSHAKE && (d->d[0].waiting || d->d[1].waiting))
+        s = TLSDEC_NO_KEY; /* ended before its keys were found */
+    if (s == TLSDEC_HANDSHAKE && d->cdir < 0)
+        s = TLSDEC_NO_HANDSHAKE; /* picked up after its ClientHello */
+    /* an RSA key for the server, yet no keys: (EC)DHE or TLS 1.3 */
+    if (s == TLSDEC_NO_KEY && d->rsa_known && d->ms_src == MS_NONE &&
+        (d->version == 0x0304 || (d->suite && d->suite->kx != TLSREC_KX_RSA)))
+        s = TLSDEC_FORWARD_SECRET;
+    return s;
+}
+
+void tlsdec_facts(const struct tlsdec *d, struct tlsdec_facts *out)
+{
+    out->verdict = final_status(d);
+    out->records = d->opened;
+    out->auth_failed = d->auth_failed;
+    out->late = d->late;
 }
 
 struct tlsdec *tlsdec_new(struct tlskeys *keys, struct ts_stats *st)
@@ -109,10 +145,7 @@ void tlsdec_free(struct tlsdec *d)
         [TLSDEC_RSA_MISMATCH] = TS_TLS_DEC_RSA_MISMATCH, [TLSDEC_UNSUPPORTED] = TS_TLS_DEC_UNSUPPORTED,
         [TLSDEC_AUTH_FAILED] = TS_TLS_DEC_AUTH_FAILED_CONNS, [TLSDEC_LOST] = TS_TLS_DEC_LOST,
     };
-    if (d->status == TLSDEC_HANDSHAKE && (d->d[0].waiting || d->d[1].waiting))
-        d->status = TLSDEC_NO_KEY; /* ended before its keys were found */
-    if (d->status == TLSDEC_HANDSHAKE && d->cdir < 0)
-        d->status = TLSDEC_NO_HANDSHAKE; /* picked up after its ClientHello */
+    d->status = (uint8_t)final_status(d);
     if (d->status < TLSDEC_NSTATUS)
         d->st->v[final[d->status]]++;
     for (int i = 0; i < 2; i++)
@@ -252,7 +285,8 @@ static void client_hello(struct tlsdec *d, int dir, const struct pkt_meta *m, st
     d->res_ticket = h.ticket_ext && h.ticket.len &&
                     tlskeys_session_get(d->keys, 1, h.ticket.p, h.ticket.len, d->res_ticket_ms);
     d->res_sid = tlskeys_session_get(d->keys, 0, d->csid, d->csid_len, d->res_sid_ms);
-    if (!d->th[0] && tlskeys_have_rsa(d->keys, &d->srv, d->srv_port)) {
+    d->rsa_known = tlskeys_have_rsa(d->keys, &d->srv, d->srv_port);
+    if (!d->th[0] && d->rsa_known) {
         /* the extended master secret of RSA key exchange hashes the
          * handshake from here; the hash is the suite's, known later */
         for (int i = 0; i < TH_N; i++) {
@@ -562,8 +596,11 @@ static void release_held(struct tlsdec *d, int dir, const struct pkt_meta *m, tl
                 hm.dport = m->sport;
             }
         }
+        bool outer = d->releasing;
+        d->releasing = true;
         if (!d->d[i].dead)
             record(d, i, m ? &hm : NULL, rec.p, bv_from(rec, 5), fn, ctx);
+        d->releasing = outer;
     }
     free(buf[0]);
     free(buf[1]);
@@ -592,6 +629,7 @@ static void protected_record(struct tlsdec *d, int dir, const struct pkt_meta *m
     enum tlsrec_result r = tlsrec_open(&t->rec, hdr, frag.p, frag.len, out, &olen, &type);
     if (r == TLSREC_AUTH) {
         TS_INC(d->st, TLS_DEC_AUTH_FAILED);
+        d->auth_failed++;
         if (d->version == 0x0304 && dir == d->cdir && !t->app && !t->opened) {
             t->rec.seq--; /* 0-RTT data under the early secret: skipped */
             return;
@@ -610,6 +648,9 @@ static void protected_record(struct tlsdec *d, int dir, const struct pkt_meta *m
     }
     t->opened = true;
     TS_INC(d->st, TLS_DEC_RECORDS);
+    d->opened++;
+    if (d->releasing)
+        d->late++;
     if (type == CT_APPDATA) {
         d->st->v[TS_TLS_DEC_BYTES] += olen;
         if (olen && fn)

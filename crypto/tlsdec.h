@@ -60,6 +60,22 @@ void tlsdec_record(struct tlsdec *d, int dir, const struct pkt_meta *m, uint8_t 
 void tlsdec_gap(struct tlsdec *d, int dir);
 
 enum tlsdec_status tlsdec_status(const struct tlsdec *d);
+
+/* What one connection's decryption came to, per connection (the counters
+ * tls.decrypt.* add them up when it ends). */
+struct tlsdec_facts {
+    enum tlsdec_status verdict; /* as it would be counted if the connection ended now:
+                                 * TLSDEC_DECRYPTING is "decrypted", TLSDEC_HANDSHAKE
+                                 * "incomplete" */
+    uint64_t records;           /* records decrypted */
+    uint64_t auth_failed;       /* records that failed to authenticate */
+    uint64_t late;              /* records that waited for their keys, then decrypted */
+};
+void tlsdec_facts(const struct tlsdec *d, struct tlsdec_facts *out);
+/* The verdict's name, as its counter names it: "decrypted", "incomplete",
+ * "no_handshake", "no_key", "forward_secret", "rsa_key_mismatch",
+ * "unsupported", "auth_failed", "lost". */
+const char *tlsdec_verdict_str(enum tlsdec_status s);
 /* Negotiated version (0x0301..0x0304) and cipher suite, 0 until known. */
 uint16_t tlsdec_version(const struct tlsdec *d);
 uint16_t tlsdec_suite(const struct tlsdec *d);

@@ -430,11 +430,13 @@ static void tls_cert(void *ctx, struct tls_conn *tc, bool from_server, unsigned 
 }
 
 /* The handshake ended (or the connection did): into the peer table and
- * to the sink, once. */
-static void tls_report(struct engine *e, struct tlsc *t)
+ * to the sink, once; with keys, again when the connection ends (closed),
+ * with the decryption's verdict. */
+static void tls_report(struct engine *e, struct tlsc *t, bool closed)
 {
-    t->reported = true;
     int cd = t->tls.client_dir >= 0 ? t->tls.client_dir : 0;
+    if (t->tls.client_dir < 0 && is_tls_sip_port(t->port[0]) && !is_tls_sip_port(t->port[1]))
+        cd = 1; /* picked up mid-stream: the SIP-TLS port is the server's */
     struct tlspeer_conn pc = {
         .client = t->addr[cd], .server = t->addr[1 - cd],
         .cport = t->port[cd], .sport = t->port[1 - cd],
@@ -442,9 +444,17 @@ static void tls_report(struct engine *e, struct tlsc *t)
         .cert = { t->have_cert[0] ? &t->cert[0] : NULL, t->have_cert[1] ? &t->cert[1] : NULL },
         .cert_bad = { t->cert_bad[0], t->cert_bad[1] },
         .site = t->site[0] ? t->site : NULL,
+        .again = t->reported, .keys = t->dec != NULL, .dec_final = closed && t->dec,
     };
-    if (e->tlspeers)
+    t->reported = true;
+    if (t->dec)
+        tlsdec_facts(t->dec, &pc.dec);
+    if (e->tlspeers) {
+        uint64_t dropped = tlspeers_conns_dropped(e->tlspeers);
         tlspeers_add(e->tlspeers, &pc);
+        /* older connections the list of verdicts let go */
+        e->st.v[TS_TLS_DEC_UNLISTED] += tlspeers_conns_dropped(e->tlspeers) - dropped;
+    }
     if (e->tls_sink)
         e->tls_sink(e->tls_sink_ctx, &pc);
 }
@@ -498,7 +508,7 @@ static void tls_data(struct engine *e, struct tlsc *t, int dir, const struct pkt
     tls_conn_feed(&t->tls, dir, data, &cb, &e->st);
     t->m = NULL;
     if (!t->reported && (t->tls.state == TLS_ST_ESTABLISHED || t->tls.state == TLS_ST_FAILED))
-        tls_report(e, t);
+        tls_report(e, t, false);
 }
 
 static void tcp_data(void *ctx, void **user, int dir, const struct pkt_meta *m, struct bv data)
@@ -576,8 +586,10 @@ static void tcp_close(void *ctx, void **user)
         if (t->tls.state == TLS_ST_NONE)
             TS_INC(&e->st, TLS_MIDSTREAM);
         tls_conn_close(&t->tls, &e->st);
-        if (!t->reported && t->tls.have_ch)
-            tls_report(e, t);
+        if (t->dec) /* with keys every connection ends with its verdict, mid-stream ones too */
+            tls_report(e, t, true);
+        else if (!t->reported && t->tls.have_ch)
+            tls_report(e, t, false);
         tlsdec_free(t->dec);
         free(t);
     }

@@ -1662,12 +1662,28 @@ int stq_trunk_mos(struct stq *q, stq_row_fn fn, void *ctx)
     " p.client_cert_issuer AS client_cert_issuer,"                                            \
     " " ISO("p.client_cert_not_after*1000000000") " AS client_cert_not_after,"                \
     " (p.cert_not_after IS NOT NULL AND p.cert_not_after-" TLS_NOW "<"                        \
-    " 86400*" Q_STR(TS_TLS_EXPIRY_WARN_DAYS) ") AS expiry_warning"
+    " 86400*" Q_STR(TS_TLS_EXPIRY_WARN_DAYS) ") AS expiry_warning, p.decrypt AS decrypt"
 
 int stq_tls_peers(struct stq *q, stq_row_fn fn, void *ctx)
 {
     return run_id(q, "SELECT " TLS_PEER_COLS " FROM tls_peers p WHERE :id=:id ORDER BY p.id"
                      " LIMIT " Q_STR(TS_API_TLS_ROWS_MAX), 0, fn, ctx, NULL);
+}
+
+int stq_tls_conns(struct stq *q, stq_row_fn fn, void *ctx)
+{
+    return run_id(q, "SELECT c.id AS id, CASE WHEN instr(c.client,':')>0 THEN"
+                     " '['||c.client||']:'||c.client_port ELSE c.client||':'||c.client_port END"
+                     " AS client, CASE WHEN instr(c.server,':')>0 THEN '['||c.server||']:'||"
+                     "c.server_port ELSE c.server||':'||c.server_port END AS server,"
+                     " c.site AS site, " ISO("c.ts") " AS first, " ISO("c.end_ts") " AS handshake_end,"
+                     " c.state AS handshake, c.version AS version,"
+                     " CASE WHEN c.suite IS NULL THEN NULL ELSE printf('0x%04x',c.suite) END"
+                     " AS suite, c.sni AS sni, c.decrypt AS decrypt,"
+                     " c.decrypt_records AS decrypt_records,"
+                     " c.decrypt_auth_failed AS decrypt_auth_failed,"
+                     " c.decrypt_late AS decrypt_late FROM tls_conns c WHERE :id=:id"
+                     " ORDER BY c.id DESC LIMIT " Q_STR(TS_API_TLS_ROWS_MAX), 0, fn, ctx, NULL);
 }
 
 int stq_trunk_tls(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)

@@ -134,6 +134,9 @@ int stq_stream_series(struct stq *q, int64_t stream_id, uint32_t max, stq_row_fn
 /* Every TLS peer pair (at most TS_API_TLS_ROWS_MAX): status, handshake
  * facts, the server's certificate with its days left counted from now. */
 int stq_tls_peers(struct stq *q, stq_row_fn fn, void *ctx);
+/* The newest TLS connections (at most TS_API_TLS_ROWS_MAX, the newest
+ * first): handshake and, with keys, why each was or was not decrypted. */
+int stq_tls_conns(struct stq *q, stq_row_fn fn, void *ctx);
 /* The TLS peer pairs between a trunk's two addresses, the newest first. */
 int stq_trunk_tls(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
 /* The other flows (trunk_id 0: all, at most TS_API_TLS_ROWS_MAX, the

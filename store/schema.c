@@ -526,6 +526,16 @@ static const char SCHEMA_V18[] =
     "ALTER TABLE rtp_streams ADD COLUMN srtp_auth_fail INTEGER;"
     "CREATE INDEX rtp_streams_srtp_fail ON rtp_streams(srtp_auth_fail) WHERE srtp_auth_fail>0;";
 
+/* Why each TLS connection was or was not decrypted (with keys; null
+ * without): its verdict and record counts in tls_conns, the connections
+ * ended per verdict in tls_peers (a JSON object, {"decrypted":3,...}). */
+static const char SCHEMA_V21[] =
+    "ALTER TABLE tls_conns ADD COLUMN decrypt TEXT;"
+    "ALTER TABLE tls_conns ADD COLUMN decrypt_records INTEGER;"
+    "ALTER TABLE tls_conns ADD COLUMN decrypt_auth_failed INTEGER;"
+    "ALTER TABLE tls_conns ADD COLUMN decrypt_late INTEGER;"
+    "ALTER TABLE tls_peers ADD COLUMN decrypt TEXT;";
+
 /* Version 17: less work per leg and call the store writer inserts, with
  * the same rows and sums. (1) v15's failure_sums triggers
  * run only when they can change something: a leg that is answered, in
@@ -688,6 +698,8 @@ const char *st_schema_step(int version)
         return SCHEMA_V19;
     case 20:
         return SCHEMA_V20;
+    case 21:
+        return SCHEMA_V21;
     default:
         return NULL;
     }

@@ -1,5 +1,5 @@
-/* The rows of the TLS and other-flows tables (schema version 14, created in
- * schema.c): the status per TLS peer pair, one row per TLS connection, and
+/* The rows of the TLS and other-flows tables (schema versions 14 and 19,
+ * created in schema.c): the status per TLS peer pair, one row per TLS connection, and
  * the other flows' inventory, written by the writer thread from copies
  * (store/writer.c queues them). */
 #include "tls_rows.h"
@@ -197,19 +197,56 @@ bool st_tls_write_flow(sqlite3 *h, const struct oflow_done *x)
     return step_done(&b);
 }
 
+/* A connection's decryption ended: the verdict on its row (written when its
+ * handshake ended, found by its addresses and first time: tls_conns_ts)
+ * and one more of it in its pair's counts. */
+static bool write_decrypt_end(sqlite3 *h, const struct st_tls_rec *r, const char *cl,
+                              const char *sv)
+{
+    const struct st_tls_conn *c = &r->c;
+    struct binder b;
+    if (!prepare(h, "UPDATE tls_conns SET decrypt=?, decrypt_records=?, decrypt_auth_failed=?,"
+                    " decrypt_late=? WHERE ts=? AND client=?"
+                    " AND client_port=? AND server=? AND server_port=?", &b))
+        return false;
+    b_text(&b, c->decrypt);
+    b_int(&b, (int64_t)c->dec_records);
+    b_int(&b, (int64_t)c->dec_auth_failed);
+    b_int(&b, (int64_t)c->dec_late);
+    b_int(&b, (int64_t)c->first_ns);
+    b_text(&b, cl);
+    b_int(&b, c->cport);
+    b_text(&b, sv);
+    b_int(&b, c->sport);
+    if (!step_done(&b))
+        return false;
+    if (!prepare(h, "UPDATE tls_peers SET decrypt=json_set(coalesce(decrypt,'{}'), '$.'||?1,"
+                    " coalesce(json_extract(decrypt, '$.'||?1), 0)+1)"
+                    " WHERE client=?2 AND server=?3 AND server_port=?4", &b))
+        return false;
+    b_text(&b, c->decrypt);
+    b_text(&b, cl);
+    b_text(&b, sv);
+    b_int(&b, c->sport);
+    return step_done(&b);
+}
+
 bool st_tls_write_conn(sqlite3 *h, const struct st_tls_rec *r)
 {
     const struct st_tls_conn *c = &r->c;
-    static const char sql[] =
-        "INSERT INTO tls_conns(" CONN_COLUMNS ", client_port, ts, end_ts, state, ems,"
-        " alert_desc, cert_subject, cert_issuer, cert_not_after)"
-        " VALUES(" CONN_PARAMS ",?,?,?,?,?,?,?,?,?)";
-    struct binder b;
-    if (!prepare(h, sql, &b))
-        return false;
     char cl[64], sv[64];
     st_addr_text(&c->client, cl, sizeof cl);
     st_addr_text(&c->server, sv, sizeof sv);
+    if (!r->first)
+        return !r->dec_final || !c->decrypt || write_decrypt_end(h, r, cl, sv);
+    static const char sql[] =
+        "INSERT INTO tls_conns(" CONN_COLUMNS ", client_port, ts, end_ts, state, ems,"
+        " alert_desc, cert_subject, cert_issuer, cert_not_after, decrypt, decrypt_records,"
+        " decrypt_auth_failed, decrypt_late)"
+        " VALUES(" CONN_PARAMS ",?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    struct binder b;
+    if (!prepare(h, sql, &b))
+        return false;
     bind_conn(&b, c, cl, sv);
     b_int(&b, c->cport);
     b_int(&b, (int64_t)c->first_ns);
@@ -220,6 +257,10 @@ bool st_tls_write_conn(sqlite3 *h, const struct st_tls_rec *r)
     b_text(&b, c->cert_subject);
     b_text(&b, c->cert_issuer);
     b_int_if(&b, c->cert_not_after != 0, c->cert_not_after);
+    b_text(&b, c->decrypt);
+    b_int_if(&b, c->decrypt != NULL, (int64_t)c->dec_records);
+    b_int_if(&b, c->decrypt != NULL, (int64_t)c->dec_auth_failed);
+    b_int_if(&b, c->decrypt != NULL, (int64_t)c->dec_late);
     if (!step_done(&b))
         return false;
     /* the newest TS_STORE_TLS_CONNS_MAX rows are kept */
@@ -228,7 +269,9 @@ bool st_tls_write_conn(sqlite3 *h, const struct st_tls_rec *r)
     b_int(&b, TS_STORE_TLS_CONNS_MAX);
     if (!step_done(&b))
         return false;
-    return write_peer(h, r, cl, sv);
+    if (!write_peer(h, r, cl, sv))
+        return false;
+    return !r->dec_final || !c->decrypt || write_decrypt_end(h, r, cl, sv);
 }
 
 void st_tls_rec_of(const struct tlspeer_conn *pc, struct st_tls_rec *r)
@@ -277,6 +320,14 @@ void st_tls_rec_of(const struct tlspeer_conn *pc, struct st_tls_rec *r)
     r->alert_level = t->last_alert_level;
     r->alert_from_server = t->last_alert_dir >= 0 && t->last_alert_dir != t->client_dir;
     r->chain_len = t->server_certs;
+    r->first = !pc->again;
+    r->dec_final = pc->dec_final;
+    if (pc->keys) {
+        out->decrypt = tlsdec_verdict_str(pc->dec.verdict);
+        out->dec_records = pc->dec.records;
+        out->dec_auth_failed = pc->dec.auth_failed;
+        out->dec_late = pc->dec.late;
+    }
     for (int i = 0; i < 2; i++)
         if (pc->cert[i]) {
             r->have_cert[i] = true;

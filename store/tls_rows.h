@@ -25,6 +25,8 @@ struct st_tls_conn {
     char alert[32];
     char cert_subject[TS_X509_NAME_MAX + 1], cert_issuer[TS_X509_NAME_MAX + 1];
     int64_t cert_not_after;
+    const char *decrypt;          /* the decryption's verdict (a constant), NULL without keys */
+    uint64_t dec_records, dec_auth_failed, dec_late;
 };
 
 /* What a queued TLS record holds: the connection and what its peer pair's
@@ -37,13 +39,16 @@ struct st_tls_rec {
     uint16_t alerts, chain_len;
     bool have_cert[2];
     struct x509_facts cert[2];    /* server leaf [0], client leaf [1] */
+    bool first;                   /* the connection's first record: its row, its pair's counts */
+    bool dec_final;               /* its decryption ended: the row's verdict, the pair's count */
 };
 
 void st_tls_rec_of(const struct tlspeer_conn *pc, struct st_tls_rec *out);
 /* One connection: its tls_conns row (the newest TS_STORE_TLS_CONNS_MAX
  * kept) and its peer pair's tls_peers row (counts added, the last
  * handshake's facts replacing the earlier ones, a certificate kept until
- * another is seen). false when SQLite refused. */
+ * another is seen) when first; when its decryption ended, the row's
+ * verdict and the pair's count of it. false when SQLite refused. */
 bool st_tls_write_conn(sqlite3 *h, const struct st_tls_rec *r);
 /* One forgotten other flow added to its other_flows row. */
 bool st_tls_write_flow(sqlite3 *h, const struct oflow_done *f);

@@ -1641,6 +1641,8 @@ function tlsCard(p) {
     ["Expires", p.cert_not_after ? h("span", { id: "tls-expiry", class: warn ? "fail" : "" },
       `${when(p.cert_not_after)} ${tzLabel()} · ${p.cert_days_left} days` + (warn ? " · expires within 30 days" : "")) : "–"],
     ["Key", p.cert_key_type ? `${p.cert_key_type} ${p.cert_key_bits} · ${p.cert_signature_algorithm}` : "–"],
+    /* with keys: the connections ended, by why they were or were not decrypted */
+    ["Decryption", h("span", { id: "tls-decrypt" }, Object.entries(p.decrypt || {}).map(([k, n]) => `${n} ${k.replace(/_/g, " ")}`).join(", ") || "no keys given")],
   ];
   return h("div", { class: "card", id: "tls-card" }, h("div", { class: "toolbar" },
       h("h2", {}, "TLS", warn ? h("span", { class: "badge fail", id: "tls-warn" }, "certificate expiring") : null),

@@ -509,6 +509,8 @@ def run_api(cl, sql, db, report_trunks):
     # other flows; tests/realnet/test_realnet_tls.py fills them)
     r = cl.json("/api/v1/tls")
     check(len(r["peers"]) == sql("SELECT count(*) FROM tls_peers")[0][0], "TLS peers")
+    r = cl.json("/api/v1/tls/connections")
+    check(len(r["connections"]) == sql("SELECT count(*) FROM tls_conns")[0][0], "TLS connections")
     r = cl.json("/api/v1/other-flows")
     check(len(r["flows"]) == sql("SELECT count(*) FROM other_flows")[0][0], "other flows")
     td = cl.json("/api/v1/trunks/%d" % ref[0][0])

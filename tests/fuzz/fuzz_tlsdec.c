@@ -25,6 +25,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static size_t plain_total;
+static uint64_t records_fed; /* in this input's session */
 
 static void on_plain(void *ctx, int dir, const struct pkt_meta *m, struct bv plain)
 {
@@ -46,6 +47,7 @@ static void on_record(void *ctx, struct tls_conn *c, int dir, uint8_t type, uint
     struct fctx *f = ctx;
     (void)c;
     (void)off;
+    records_fed++;
     tlsdec_record(f->d, dir, &f->m, type, version, body, on_plain, NULL);
 }
 
@@ -74,6 +76,7 @@ static void session(struct bv in)
         return;
     tlskeys_feed_keylog(keys, log);
     struct fctx f = { .d = tlsdec_new(keys, &st) };
+    records_fed = 0;
     f.m.src.family = f.m.dst.family = 4;
     f.m.sport = 40000;
     f.m.dport = 5061;
@@ -94,6 +97,15 @@ static void session(struct bv in)
         tls_conn_feed(&c, dir, chunk, &cb, &st);
     }
     (void)tlsdec_status(f.d);
+    if (f.d) {
+        /* the per-connection verdict is one of the counted ones, and no
+         * more records are counted decrypted or failed than were fed */
+        struct tlsdec_facts fx;
+        tlsdec_facts(f.d, &fx);
+        if ((unsigned)fx.verdict >= TLSDEC_NSTATUS || fx.late > fx.records ||
+            fx.records + fx.auth_failed > records_fed)
+            abort();
+    }
     tlsdec_free(f.d);
     tls_conn_close(&c, &st);
     tls_conn_cleanup(&c);

@@ -1,7 +1,9 @@
 /* Unit tests for the TLS status per peer pair (calls/tlspeers.c) and the
  * certificate reader's edges (crypto/x509.c): a handshake's facts folded
  * into its pair, status from the last handshake, the table at N-1, N and
- * N+1 pairs (the least recently seen replaced), days to expiry around a
+ * N+1 pairs (the least recently seen replaced), with keys the decryption
+ * verdicts and the list of ended connections (at N-1, N and N+1), days to
+ * expiry around a
  * day's boundaries, and bytes libcrypto refuses. Real certificates are
  * compared with `openssl x509` in tests/realnet/test_realnet_tls.py. */
 #include <setjmp.h>
@@ -105,6 +107,57 @@ static void test_limit(void **state)
     }
 }
 
+/* With keys: each connection's decryption verdict counted on its pair when
+ * it ends, a connection handed over again (its handshake earlier) not
+ * folded twice, and the list of ended connections at N-1, N and N+1 (the
+ * oldest let go). */
+static void test_conn_list(void **state)
+{
+    (void)state;
+    struct tls_conn tc;
+    tls_conn_init(&tc);
+    tc.state = TLS_ST_ESTABLISHED;
+    tc.have_ch = tc.have_sh = true;
+    tc.client_dir = 0;
+    struct tlspeer_conn pc = { .client = v4(1), .server = v4(2), .sport = 5061, .tls = &tc,
+                               .keys = true };
+    struct tlspeers *t = tlspeers_new();
+    assert_non_null(t);
+    tlspeers_add(t, &pc); /* the handshake ended: decryption goes on */
+    assert_int_equal(tlspeers_conn_count(t), 0);
+    pc.again = pc.dec_final = true;
+    pc.dec.verdict = TLSDEC_DECRYPTING;
+    pc.dec.records = 7;
+    tlspeers_add(t, &pc);
+    const struct tlspeer *p = tlspeers_get(t, 0);
+    assert_int_equal(p->conns, 1);
+    assert_int_equal(p->established, 1);
+    assert_int_equal(p->dec[TLSDEC_DECRYPTING], 1);
+    assert_int_equal(tlspeers_conn_count(t), 1);
+    assert_int_equal(tlspeers_conn_get(t, 0)->dec.records, 7);
+    assert_string_equal(tlsdec_verdict_str(tlspeers_conn_get(t, 0)->dec.verdict), "decrypted");
+    tlspeers_free(t);
+    for (uint32_t n = TS_TLS_CONN_LIST_MAX - 1; n <= TS_TLS_CONN_LIST_MAX + 1; n++) {
+        t = tlspeers_new();
+        assert_non_null(t);
+        pc.again = false;
+        pc.dec.verdict = TLSDEC_NO_KEY;
+        for (uint32_t i = 0; i < n; i++) {
+            pc.cport = (uint16_t)i;
+            pc.first_ns = i;
+            tlspeers_add(t, &pc);
+        }
+        size_t kept = n <= TS_TLS_CONN_LIST_MAX ? n : TS_TLS_CONN_LIST_MAX;
+        assert_int_equal(tlspeers_conn_count(t), kept);
+        assert_int_equal(tlspeers_conns_dropped(t), n - kept);
+        assert_int_equal(tlspeers_conn_get(t, 0)->first_ns, n - kept);
+        assert_int_equal(tlspeers_conn_get(t, kept - 1)->first_ns, n - 1);
+        assert_null(tlspeers_conn_get(t, kept));
+        assert_int_equal(tlspeers_get(t, 0)->dec[TLSDEC_NO_KEY], n);
+        tlspeers_free(t);
+    }
+}
+
 static void test_x509_edges(void **state)
 {
     (void)state;
@@ -127,6 +180,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fold),
         cmocka_unit_test(test_limit),
+        cmocka_unit_test(test_conn_list),
         cmocka_unit_test(test_x509_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
