@@ -26,9 +26,15 @@ the same calls, the UDP leg between SIPp and Kamailio A. Checked per run:
   expires within 30 days: the trunk is warned), the suite equals tshark's,
   no SIP; with another server's key it is undecrypted as rsa_key_mismatch,
   with a key for another address as no_key, with the RSA key on an ECDHE
-  connection as forward_secret;
+  connection as forward_secret: each connection so in `analyze --json`
+  (tls_connections[]) and in the rows `analyze --db` stores, the counters
+  the sum of them;
 - the live sensor (`capture --json`) on the TLS link, given the same key or
-  the key log as it grows, decrypts the same messages and calls.
+  the key log as it grows, decrypts the same messages and calls, each
+  connection decrypted;
+- on the Kamailio runs, Kamailio A's siptrace sends every message of each
+  transaction as HEPv3 to `trunkscope collect`: decrypted, the TLS hop's
+  trunk has every call, and the finals equal SIPp's.
 Needs root, kamailio with its tls module, sipp, dumpcap, tshark and
 openssl; exit 77 otherwise."""
 import argparse
@@ -36,6 +42,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -48,7 +55,8 @@ import netns  # noqa: E402
 from manifest import Checker  # noqa: E402
 from sbc_lab import scenario, wait_log  # noqa: E402
 from test_realnet_tls import iso_epoch, x509_truth  # noqa: E402
-from test_realnet_tlsdec import outcomes, ts_report, ts_sip, tshark_sip  # noqa: E402
+from test_realnet_tlsdec import outcomes, ts_report, ts_sip  # noqa: E402
+from tlscap import tshark_sip  # noqa: E402
 
 A, B = "10.78.0.1", "10.78.0.2"
 UAC_PORT, UAS_PORT = 5070, 5080
@@ -76,6 +84,16 @@ RUNS = {
     "tls13_python": ("python", "TLSv1.2+", "HIGH", "TLS1.3", "TLS_AES_256_GCM_SHA384", "keylog"),
 }
 AGENT = os.path.join(HERE, "tlssip.py")
+HEP_PORT = 9060
+# Kamailio A's siptrace: the messages of each transaction it receives and
+# sends (sip_trace_mode("t"), Kamailio 5.6), as HEPv3 to the collector
+# beside it
+TRACE = f"""loadmodule "siptrace.so"
+modparam("siptrace", "duplicate_uri", "sip:127.0.0.1:{HEP_PORT}")
+modparam("siptrace", "hep_mode_on", 1)
+modparam("siptrace", "hep_version", 3)
+modparam("siptrace", "trace_to_database", 0)
+modparam("siptrace", "trace_on", 1)"""
 
 
 def tls_module_missing():
@@ -138,7 +156,7 @@ def uas_scenario(work):
 def run_suite(lab, work, name, spec, certs, binary):
     """One run of the calls over TLS; returns (TLS pcap, plaintext pcap,
     SIPp's {Call-ID: final}, Kamailio A's {Call-ID: final}, the key log,
-    the live sensor's output)."""
+    the live sensor's output, the HEP collector's output or None)."""
     peer, method, cipher, version, _, key = spec
     calls = CALLS if peer == "kamailio" else PY_CALLS
     d = os.path.join(work, name)
@@ -165,6 +183,16 @@ def run_suite(lab, work, name, spec, certs, binary):
                            "--log", os.path.join(d, "live.log"), *keyarg], log=live_out)
     if not netns.wait_for(lambda: os.path.exists(stats), 20):
         raise RuntimeError("capture did not start: " + open(live_out).read()[-300:])
+    # Kamailio A's siptrace (HEP) into a collector, on the Kamailio runs
+    hep_out = None
+    if peer == "kamailio":
+        hep_out = os.path.join(d, "collect.out")
+        hstats = os.path.join(d, "collect.stats")
+        procs.append(lab.start("a", [binary, "collect", "--hep-listen", f"127.0.0.1:{HEP_PORT}",
+                                     "--json", "--stats-file", hstats, "--duration", "300"],
+                               log=hep_out))
+        if not netns.wait_for(lambda: os.path.exists(hstats), 20):
+            raise RuntimeError("collect did not start: " + open(hep_out).read()[-300:])
     kams = {}
     ends = [("a", A, f"sip:{B}:5061;transport=tls")]
     if peer == "kamailio":
@@ -177,7 +205,10 @@ def run_suite(lab, work, name, spec, certs, binary):
                 f.write(f"[{sec}]\nmethod = {method}\nverify_certificate = no\n"
                         f"require_certificate = no\nprivate_key = {key}\ncertificate = {crt}\n"
                         f"cipher_list = {cipher}\n\n")
-        cfg = render(d, f"kamailio-{ns}.cfg", {"ADDR": addr, "NEXT": nxt, "TLSCFG": tcfg},
+        cfg = render(d, f"kamailio-{ns}.cfg", {"ADDR": addr, "NEXT": nxt, "TLSCFG": tcfg,
+                                               "TRACE": TRACE if hep_out and ns == "a" else "",
+                                               "TRACECALL": 'sip_trace_mode("t");'
+                                               if hep_out and ns == "a" else ""},
                      "kamailio_tls.cfg")
         log = os.path.join(d, f"kamailio-{ns}.log")
         kams[ns] = (lab.start(ns, [kam, "-DD", "-E", "-f", cfg, "-w", d, "-m", "64", "-M", "8",
@@ -229,7 +260,7 @@ def run_suite(lab, work, name, spec, certs, binary):
         kama[m.group(1)] = int(m.group(2))
     if r.returncode not in (0, 1):
         raise RuntimeError(f"sipp uac exit {r.returncode}: {r.stderr[-400:]}")
-    return pcap, plain, sipp, kama, keylog, live_out
+    return pcap, plain, sipp, kama, keylog, live_out, hep_out
 
 
 def main():
@@ -260,7 +291,7 @@ def main():
     bkey, bcrt = certs["b"]
     subj, iss, end = x509_truth(bcrt)
     for name, (peer, _, _, version, iana, key) in RUNS.items():
-        pcap, plain, sipp, kama, keylog, live_out = runs[name]
+        pcap, plain, sipp, kama, keylog, live_out, hep_out = runs[name]
         calls = CALLS if peer == "kamailio" else PY_CALLS
         want = sorted(code for _, _, code in calls)
         c.check(sorted(sipp.values()) == want,
@@ -285,6 +316,8 @@ def main():
                 f"{name}: {f.get('tls.decrypt.connections', 0)} of {conns} TLS connections decrypted "
                 f"({ {k: v for k, v in f.items() if k.startswith('tls.')} })")
         c.check(not f.get("tls.decrypt.auth_failed_records"), f"{name}: records failed to authenticate")
+        verdicts = [x.get("decrypt") for x in rep.get("tls_connections", [])]
+        c.check(verdicts == ["decrypted"] * conns, f"{name}: per connection {verdicts}")
         tps = {leg.get("transport") for cl in rep.get("calls", []) for leg in cl.get("legs", [])}
         c.check(tps == {"TLS"}, f"{name}: legs' transport {tps}, not TLS")
         peers = rep.get("tls_peers", [])
@@ -308,9 +341,35 @@ def main():
         except ValueError:
             live = {}
         ln, lmeth, lcls, lcids, lf = ts_sip(live)
+        lconns = live.get("tls_connections", [])
+        print(f"{name}: live sensor per connection {[x.get('decrypt') for x in lconns]}, "
+              f"{sum(x.get('decrypt_late', 0) for x in lconns)} records decrypted after waiting "
+              f"for their keys")
+        c.check([x.get("decrypt") for x in lconns] == ["decrypted"] * conns,
+                f"{name}: live sensor per connection {[x.get('decrypt') for x in lconns]}")
         c.check((ln, lmeth, lcls, lcids) == (n, meth, cls, cids) and outcomes(live)[0] == oc,
                 f"{name}: capture decrypted {ln} SIP messages, {len(lcids)} Call-IDs, analyze "
                 f"{n}, {len(cids)} ({text[-300:] if not live else ''})")
+        if hep_out:
+            # Kamailio's siptrace sends each message decrypted, as its SIP
+            # stack handled it
+            text = open(hep_out, errors="replace").read()
+            try:
+                hep = json.JSONDecoder().raw_decode(text[text.index("{"):])[0]
+            except ValueError:
+                hep = {}
+            # a proxy's two hops share the Call-ID: one leg each call, its
+            # transport the first hop's (UDP from SIPp); the TLS hop shows
+            # as the trunk between A and B
+            ht = [t for t in hep.get("trunks", []) if {t.get("local"), t.get("peer")} == {A, B}]
+            print(f"{name}: HEP from Kamailio's siptrace: {hep.get('sip', {}).get('messages')} "
+                  f"SIP messages, {len(hep.get('calls', []))} calls, the TLS hop's trunk "
+                  f"{[t.get('attempts') for t in ht]} attempts")
+            c.check(len(ht) == 1 and ht[0].get("attempts") == len(calls),
+                    f"{name}: HEP: the TLS hop's trunk {ht} ({text[-300:] if not hep else ''})")
+            hoc = {k: v[1] for k, v in outcomes(hep)[0].items()}
+            c.check(hoc == sipp, f"{name}: HEP final codes {sorted(hoc.values())} != SIPp's "
+                    f"{sorted(sipp.values())}")
         if keylog:
             secrets = [ln.split()[-1] for ln in open(keylog) if ln.strip() and not ln.startswith("#")]
             out = json.dumps(rep) + err
@@ -352,6 +411,17 @@ def main():
             c.check(n == 0 and f.get(f"tls.decrypt.{reason}", 0) == conns,
                     f"{name}, {keyarg}: {n} SIP messages, {reason} "
                     f"{f.get(f'tls.decrypt.{reason}', 0)} of {conns}")
+            # per connection: in the report and in the stored rows
+            verdicts = [x.get("decrypt") for x in rep.get("tls_connections", [])]
+            db = os.path.join(work, f"{name}-{reason}.db")
+            subprocess.run([a.bin, "analyze", "--quiet", "--db", db, "--tls-key", keyarg, pcap],
+                           capture_output=True, check=True, timeout=300)
+            h = sqlite3.connect(db)
+            stored = [r[0] for r in h.execute("SELECT decrypt FROM tls_conns ORDER BY ts")]
+            pair = [json.loads(r[0] or "{}") for r in h.execute("SELECT decrypt FROM tls_peers")]
+            h.close()
+            c.check(verdicts == stored == [reason] * conns and pair == [{reason: conns}],
+                    f"{name}, {keyarg}: per connection {verdicts}, stored {stored} {pair}")
     return c.done()
 
 
