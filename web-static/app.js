@@ -35,6 +35,12 @@ const pct = (v) => (v === null || v === undefined ? "–" : (v * 100).toFixed(1)
 const num = (v, d = 0) => (v === null || v === undefined ? "–" : Number(v).toFixed(d));
 const ms = (v) => (v === null || v === undefined ? "–" : Math.round(v) + " ms");
 const secs = (v) => (v === null || v === undefined ? "–" : Number(v).toFixed(1) + " s");
+// An answered call still up when the input ended: its duration runs to that
+// end, so it is a lower bound.
+const callDur = (c) => (c.outcome === "in_progress" && c.duration_s > 0
+  ? h("span", { class: "still-up", "data-still-up": "1", title: "still up when the input ended: at least this long" },
+      "≥ " + secs(c.duration_s))
+  : secs(c.duration_s));
 const bucketText = (b) => (b < 60 ? b + " s" : b < 3600 ? b / 60 + " min" : b / 3600 + " h");
 
 /* Times: UTC (the default: carriers and SIP traces speak it) or the
@@ -632,7 +638,7 @@ async function pageCalls(params) {
       h("td", { class: "mono" }, when(c.start)), h("td", {}, c.caller || "–"), h("td", {}, c.callee || "–"),
       h("td", {}, c.direction), h("td", { class: "outcome" }, c.outcome), h("td", { class: "num" }, c.final_status ?? "–"),
       h("td", {}, c.failure_side === "none" ? "" : c.failure_side), h("td", { class: "num" }, ms(c.pdd_ms)),
-      h("td", { class: "num" }, secs(c.duration_s)), mosCell(c.mos, c.mos_reason),
+      h("td", { class: "num" }, callDur(c)), mosCell(c.mos, c.mos_reason),
       h("td", {}, [c.one_way ? h("span", { class: "badge flag", "data-flag": "one_way" }, "one-way") : "",
                    c.no_audio ? h("span", { class: "badge flag", "data-flag": "no_audio" }, "no audio") : ""]),
       h("td", { class: "num" }, c.legs));
@@ -1490,7 +1496,7 @@ async function pageCall(id, params) {
         h("dt", {}, "failure"), h("dd", {}, c.failure_side === "none" ? "–" : `${c.failure_side}: ${c.failure_detail}`),
         h("dt", {}, "direction"), h("dd", {}, c.direction),
         h("dt", {}, "start"), h("dd", {}, when(c.start) + " " + tzLabel()), h("dt", {}, "end"), h("dd", {}, when(c.end)),
-        h("dt", {}, "PDD"), h("dd", {}, ms(c.pdd_ms)), h("dt", {}, "duration"), h("dd", {}, secs(c.duration_s)),
+        h("dt", {}, "PDD"), h("dd", {}, ms(c.pdd_ms)), h("dt", {}, "duration"), h("dd", { id: "call-duration" }, callDur(c)),
         h("dt", {}, "MOS"), h("dd", { id: "call-mos", class: c.mos !== null && c.mos < POOR_MOS ? "poor" : "" },
           num(c.mos, 2), c.mos_reason ? h("span", { class: "why" }, " " + (REASON_TEXT[c.mos_reason] || c.mos_reason)) : "",
           d.streams.length ? ` (worst of ${d.streams.length} streams)` : ""),

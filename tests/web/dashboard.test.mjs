@@ -1097,6 +1097,10 @@ try {
       await page.goto("about:blank");
       await page.goto(base5 + "/#/call/" + rc.id);
       const drawn = await checkLadderMedia(api5, rd, "heplify");
+      // the capture ends with this call up: its duration is a lower bound
+      const durTxt = await page.$eval("#call-duration", (e) => e.textContent);
+      check(rd.call.outcome === "in_progress" && durTxt === "≥ " + Number(rd.call.duration_s).toFixed(1) + " s",
+            `call still up at the end: duration shown as a lower bound (${rd.call.outcome}, "${durTxt}")`);
       const ts = spawnSync("tshark", ["-r", rtcpPcap, "-o", "rtcp.heuristic_rtcp:TRUE", "-Y", "rtcp", "-T", "fields",
         "-e", "ip.src", "-e", "udp.srcport", "-e", "ip.dst", "-e", "udp.dstport"], { encoding: "utf8" });
       if (ts.status !== 0) {
@@ -1109,6 +1113,10 @@ try {
               `RTCP drawn for streams ${drawn} = those tshark sees RTCP beside (${want})`);
       }
       await page.screenshot({ path: path.join(work, "call-rtcp.png"), fullPage: false });
+      await page.goto(base5 + "/#/calls");
+      await page.waitForSelector(`tr[data-call="${rc.id}"]`);
+      const rowUp = await page.$eval(`tr[data-call="${rc.id}"]`, (tr) => !!tr.querySelector("[data-still-up]"));
+      check(rd.call.outcome === "in_progress" && rowUp, `call list marks the call still up (${rd.call.outcome})`);
     } finally {
       await stopServe(srv5);
     }
