@@ -1107,6 +1107,24 @@ static void ov_level(struct ov_point *p, size_t np, int64_t from, int64_t bucket
 }
 
 #define NS_PER_MIN (60 * NS_PER_S)
+
+/* *pt += k * x (k 1 or -1) for the sums of the overview series */
+static void ov_sum(struct ov_point *pt, const struct ov_point *x, int k)
+{
+    pt->attempts += k * x->attempts;
+    pt->answered += k * x->answered;
+    pt->busy += k * x->busy;
+    pt->rejected += k * x->rejected;
+    pt->cancelled += k * x->cancelled;
+    pt->failed += k * x->failed;
+    pt->timeouts += k * x->timeouts;
+    pt->pdd_sum += k * x->pdd_sum;
+    pt->pdd_n += k * x->pdd_n;
+    pt->dur_sum += k * x->dur_sum;
+    pt->dur_n += k * x->dur_n;
+    pt->mos_sum += k * x->mos_sum;
+    pt->mos_n += k * x->mos_n;
+}
 #define CM_SITE(x) "(:site IS NULL OR site=:site)" x
 /* The overview series from call_minutes (schema v16). A minute inside one
  * bucket adds its sums; a minute across a bucket's edge (a range that does
@@ -1174,21 +1192,37 @@ static int overview_rollup(struct stq *q, const char *site, int64_t from, int64_
         int64_t a = m < from ? from : m, b = m + NS_PER_MIN < to ? m + NS_PER_MIN : to;
         if (a >= b)
             continue;
-        if ((a - from) / bucket != (b - 1 - from) / bucket || m < from || b < m + NS_PER_MIN) {
-            /* across an edge: this minute's calls one by one */
+        /* the range's own edge, or buckets under a minute (tests): one by one */
+        bool cut = m < from || b < m + NS_PER_MIN || bucket % NS_PER_MIN;
+        if (cut || (a - from) / bucket != (b - 1 - from) / bucket) {
+            /* across an edge: a cut minute's calls one by one; a whole
+             * minute across a bucket's edge e (one: buckets are whole
+             * minutes) reads the calls of its shorter side, and the rest
+             * of the minute's sums go to the other bucket (a range not on
+             * a whole minute crosses an edge in every bucket) */
+            int64_t e = from + (b - 1 - from) / bucket * bucket;
+            bool early = e - a <= b - e;
+            int64_t ra = cut ? a : early ? a : e, rb = cut ? b : early ? e : b;
+            struct ov_point part = { 0 };
             sqlite3_reset(raw);
             if (site)
                 bind_t(raw, ":site", site);
-            bind_i(raw, ":a", a);
-            bind_i(raw, ":b", b);
+            bind_i(raw, ":a", ra);
+            bind_i(raw, ":b", rb);
             int rr;
             while ((rr = sqlite3_step(raw)) == SQLITE_ROW)
-                ov_add_call(&p[(sqlite3_column_int64(raw, 0) - from) / bucket], raw);
+                ov_add_call(cut ? &p[(sqlite3_column_int64(raw, 0) - from) / bucket] : &part,
+                            raw);
             sqlite3_reset(raw);
             if (rr != SQLITE_DONE) {
                 rc = ST_ERR_SQL;
                 break;
             }
+            if (cut)
+                continue;
+            ov_sum(&p[(ra - from) / bucket], &part, 1);
+            ov_sum(&p[((early ? e : a) - from) / bucket], &sum, 1);
+            ov_sum(&p[((early ? e : a) - from) / bucket], &part, -1);
             continue;
         }
         struct ov_point *pt = &p[(a - from) / bucket];
