@@ -113,7 +113,17 @@ class ApiError extends Error {
   }
 }
 
+/* A page's answer that arrived after the user went to another page (or
+ * chose another site): dropped, so a slow earlier page cannot overwrite
+ * the one shown. route() counts pages in state.page. */
+class Stale extends Error {}
+const orNull = (e) => { if (e instanceof Stale) throw e; return null; };
+
+/* opts.anyPage: not the page's own request (the status chip, the site
+ * list), kept whatever page is shown. */
 async function api(path, opts = {}) {
+  const page = state.page;
+  const current = () => { if (!opts.anyPage && page !== state.page) throw new Stale(path); };
   const headers = {};
   if (state.token) headers.Authorization = "Bearer " + state.token;
   let r;
@@ -125,6 +135,7 @@ async function api(path, opts = {}) {
     if ((r.status !== 503 && r.status !== 429) || attempt >= 4) break;
     await new Promise((res) => setTimeout(res, 150 * 2 ** attempt));
   }
+  current();
   if (r.status === 401) {
     askToken();
     throw new ApiError(401, await r.json().catch(() => null));
@@ -134,6 +145,7 @@ async function api(path, opts = {}) {
     return r;
   }
   const body = await r.json().catch(() => null);
+  current();
   if (!r.ok) throw new ApiError(r.status, body);
   return body;
 }
@@ -195,6 +207,7 @@ function view(...kids) {
 }
 
 function showError(e) {
+  if (e instanceof Stale) return;
   refreshStatus();
   view(h("div", { class: "error-box", role: "alert" }, "Could not load: ", e.message || String(e)));
 }
@@ -211,7 +224,7 @@ function qs(params) {
 async function loadSites() {
   const sel = document.getElementById("site-select");
   try {
-    state.sites = (await api("/sites")).sites;
+    state.sites = (await api("/sites", { anyPage: true })).sites;
   } catch {
     state.sites = [];
   }
@@ -253,7 +266,8 @@ function bySite(trunks) {
 async function refreshStatus() {
   try {
     /* one request at a time, after the page's own: the server caps a client's connections */
-    const health = await api("/health"), stats = await api("/stats"), active = await api("/active?limit=1");
+    const o = { anyPage: true };
+    const health = await api("/health", o), stats = await api("/stats", o), active = await api("/active?limit=1", o);
     if (health.live)
       setStatus("live sensor" + (stats.active_calls !== null ? ` · ${stats.active_calls} up` : ""), "live");
     else if (active.running && active.age_s !== null && active.age_s < 60)
@@ -277,6 +291,7 @@ function onPageKey(fn) {
 }
 
 function route() {
+  state.page = (state.page || 0) + 1;
   clearTimeout(state.timer);
   state.timer = null;
   onPageKey(null);
@@ -621,6 +636,7 @@ async function pageCalls(params) {
   try {
     data = await api("/calls" + qs(q));
   } catch (e) {
+    if (e instanceof Stale) throw e;
     view(h("h1", {}, "Calls"), form, h("div", { class: "error-box", role: "alert" }, e.message));
     return;
   }
@@ -1293,8 +1309,8 @@ function audioVerdict(d, info) {
 async function pageCall(id, params) {
   const d = await api("/calls/" + id);
   /* what the columns are; a database without a topology still draws */
-  const topo = await api("/topology").catch(() => null);
-  const trunkList = await api("/trunks").catch(() => null);
+  const topo = await api("/topology").catch(orNull);
+  const trunkList = await api("/trunks").catch(orNull);
   const info = nodeMap(topo, trunkList);
   const c = d.call;
   const raw = h("pre", { class: "raw", id: "raw" }, "Click a message in the ladder to see its text (↑/↓ move, Enter opens, Esc closes; shift-click a second one to compare).");
