@@ -11,6 +11,9 @@ OpenSSL) carrying SIP, and each is analysed with keys that fit or do not:
   unsupported       a suite this tool does not decrypt (Camellia)
   no_handshake      the capture cut after the first connection's handshake
   lost              a segment of one connection missing (editcap)
+  incomplete        the capture ends in the middle of a handshake (its
+                    ClientHello and ServerHello, then nothing), alone and
+                    followed by connections that decrypt (editcap)
 
 For each, the verdict of every connection in `analyze --json`
 (tls_connections[]) and in `--json-lines` (tls_connection lines) is the
@@ -19,7 +22,7 @@ expected one, each verdict's count equals its tls.decrypt.* counter, and
 (tls_conns, read with sqlite3), the same counts per pair (tls_peers), which
 `serve` gives at /api/v1/tls/connections, /api/v1/tls and /metrics
 (trunkscope_tls_decrypt_connections_total). Needs openssl (for the
-generator), editcap; exit 77 otherwise."""
+generator), editcap and tshark; exit 77 otherwise."""
 import argparse
 import collections
 import json
@@ -69,13 +72,32 @@ def bad_keylog(src, dst):
     os.chmod(dst, 0o600)
 
 
+def hello_frames(pcap):
+    """The first TCP connection's ServerHello frame and its last frame, as
+    tshark reads them (the cut points of the incomplete cases)."""
+    p = subprocess.run(["tshark", "-n", "-r", pcap, "-T", "fields", "-e", "frame.number",
+                        "-e", "tcp.stream", "-e", "tls.handshake.type"],
+                       capture_output=True, text=True, timeout=120, check=True)
+    sh = end = 0
+    for line in p.stdout.splitlines():
+        f = (line.split("\t") + ["", "", ""])[:3]
+        if f[1] != "0":
+            continue
+        end = int(f[0])
+        if not sh and "2" in f[2].split(","):
+            sh = int(f[0])
+    if not sh or end <= sh + 1:
+        raise RuntimeError(f"{pcap}: no ServerHello in the first connection")
+    return {"server_hello": sh, "end": end}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
     ap.add_argument("--shared")
     ap.add_argument("--work", required=True)
     a = ap.parse_args()
-    for t in ("openssl", "editcap"):
+    for t in ("openssl", "editcap", "tshark"):
         if not shutil.which(t):
             print(f"skipped: {t} missing")
             return 77
@@ -93,6 +115,15 @@ def main():
     mid, gap = os.path.join(work, "mid.pcap"), os.path.join(work, "gap.pcap")
     subprocess.run(["editcap", "-r", rsa + "-tls.pcap", mid, "12-100000"], check=True)
     subprocess.run(["editcap", rsa + "-tls.pcap", gap, "20"], check=True)
+    # the capture stops after the first connection's ServerHello (frame 5;
+    # its ClientKeyExchange is frame 6): alone, and with the rest of that
+    # connection cut while the two after it stay whole
+    hs = hello_frames(rsa + "-tls.pcap")
+    cut, cut_mixed = os.path.join(work, "cut.pcap"), os.path.join(work, "cut_mixed.pcap")
+    subprocess.run(["editcap", "-r", rsa + "-tls.pcap", cut, f"1-{hs['server_hello']}"],
+                   check=True)
+    subprocess.run(["editcap", rsa + "-tls.pcap", cut_mixed,
+                    f"{hs['server_hello'] + 1}-{hs['end']}"], check=True)
     key = lambda base: ["--tls-key", f"{SERVER}={base}-server.pem"]  # noqa: E731
     # name: (capture, arguments, the verdict of each connection in order)
     cases = {
@@ -109,6 +140,8 @@ def main():
         "unsupported": (cam + "-tls.pcap", key(cam), ["unsupported"] * 3),
         "mid_stream": (mid, key(rsa), ["no_handshake", "decrypted", "decrypted"]),
         "lost": (gap, key(rsa), ["lost", "decrypted", "decrypted"]),
+        "incomplete": (cut, key(rsa), ["incomplete"]),
+        "incomplete_mixed": (cut_mixed, key(rsa), ["incomplete", "decrypted", "decrypted"]),
     }
     for name, (pcap, args, want) in cases.items():
         d = json.loads(analyze(a.bin, pcap, args))
@@ -149,7 +182,7 @@ def main():
                 [(x["decrypt"], x["decrypt_records"], x["decrypt_auth_failed"]) for x in conns],
                 f"{name}: stored {rows} != --json's")
         c.check(pair == [dict(counts)], f"{name}: stored pair counts {pair}")
-        if name not in ("rsa", "lost"):
+        if name not in ("rsa", "lost", "incomplete_mixed"):
             continue  # the API once for a clean and a mixed case
         with Serve(a.bin, db) as srv:
             api = srv.wait("/api/v1/tls/connections")
