@@ -18,6 +18,7 @@
 #include "../common/num.h"
 #include "../common/utf8.h"
 #include "../common/version.h"
+#include "../crypto/tlsdec.h"
 #include "../media/media.h"
 #include "../store/query.h"
 #include "../store/store.h"
@@ -1328,15 +1329,53 @@ static void tls_decrypt_obj(json_t *arr)
     }
 }
 
-/* GET /tls/connections: the newest connections, each with why it was or
- * was not decrypted. */
+static const char *verdict_name(int i) { return tlsdec_verdict_str((enum tlsdec_status)i); }
+
+/* GET /tls/connections?trunk=ID&addr=A[:PORT]&verdict=V,..&from=T&to=T&limit=N:
+ * the newest connections, each with why it was or was not decrypted. */
 static void h_tls_conns(struct api_call *a)
 {
-    static const char *const P[] = { NULL };
+    static const char *const P[] = { "trunk", "addr", "verdict", "from", "to", "limit", NULL };
     if (!params_allow(a, P))
         return;
+    struct stq_tls_filter f;
+    memset(&f, 0, sizeof f);
+    f.limit = TS_API_TLS_ROWS_MAX;
+    const char *v;
+    int64_t i64;
+    if ((v = param(a, "from"))) {
+        if (!parse_time(v, &f.from_ns))
+            return (void)api_error(a, 400, "bad_parameter",
+                                   "from: ISO-8601 time or epoch milliseconds");
+        f.has_from = true;
+    }
+    if ((v = param(a, "to"))) {
+        if (!parse_time(v, &f.to_ns))
+            return (void)api_error(a, 400, "bad_parameter", "to: ISO-8601 time or epoch milliseconds");
+        f.has_to = true;
+    }
+    if (f.has_from && f.has_to && f.to_ns <= f.from_ns)
+        return (void)api_error(a, 400, "bad_parameter", "to must be after from");
+    if ((v = param(a, "trunk")) && !num_i64(v, 1, INT64_MAX, &f.trunk_id))
+        return (void)api_error(a, 400, "bad_parameter", "trunk: a trunk id (positive integer)");
+    if ((v = param(a, "addr")) && !parse_addr(v, f.addr, sizeof f.addr, &f.port))
+        return (void)api_error(a, 400, "bad_parameter",
+                               "addr: an IPv4 or IPv6 address, optionally with :port "
+                               "([v6]:port)");
+    if ((v = param(a, "verdict")) &&
+        !parse_enum_list(v, verdict_name, TLSDEC_NSTATUS, f.verdict, &f.nverdict))
+        return (void)api_error(a, 400, "bad_parameter",
+                               "verdict: a comma-separated list (at most %d) of decrypted, "
+                               "incomplete, no_handshake, no_key, forward_secret, "
+                               "rsa_key_mismatch, unsupported, auth_failed, lost",
+                               TS_API_LIST_MAX);
+    if ((v = param(a, "limit"))) {
+        if (!num_i64(v, 1, TS_API_TLS_ROWS_MAX, &i64))
+            return (void)api_error(a, 400, "bad_parameter", "limit: 1 to %d", TS_API_TLS_ROWS_MAX);
+        f.limit = (uint32_t)i64;
+    }
     json_t *rows = json_array();
-    int rc = stq_tls_conns(api_db(a), row_to_array, rows);
+    int rc = stq_tls_conns(api_db(a), &f, row_to_array, rows);
     if (rc != ST_OK) {
         json_decref(rows);
         return (void)db_fail(a, rc);

@@ -1704,20 +1704,56 @@ int stq_tls_peers(struct stq *q, stq_row_fn fn, void *ctx)
                      " LIMIT " Q_STR(TS_API_TLS_ROWS_MAX), 0, fn, ctx, NULL);
 }
 
-int stq_tls_conns(struct stq *q, stq_row_fn fn, void *ctx)
+int stq_tls_conns(struct stq *q, const struct stq_tls_filter *f, stq_row_fn fn, void *ctx)
 {
-    return run_id(q, "SELECT c.id AS id, CASE WHEN instr(c.client,':')>0 THEN"
-                     " '['||c.client||']:'||c.client_port ELSE c.client||':'||c.client_port END"
-                     " AS client, CASE WHEN instr(c.server,':')>0 THEN '['||c.server||']:'||"
-                     "c.server_port ELSE c.server||':'||c.server_port END AS server,"
-                     " c.site AS site, " ISO("c.ts") " AS first, " ISO("c.end_ts") " AS handshake_end,"
-                     " c.state AS handshake, c.version AS version,"
-                     " CASE WHEN c.suite IS NULL THEN NULL ELSE printf('0x%04x',c.suite) END"
-                     " AS suite, c.sni AS sni, c.decrypt AS decrypt,"
-                     " c.decrypt_records AS decrypt_records,"
-                     " c.decrypt_auth_failed AS decrypt_auth_failed,"
-                     " c.decrypt_late AS decrypt_late FROM tls_conns c WHERE :id=:id"
-                     " ORDER BY c.id DESC LIMIT " Q_STR(TS_API_TLS_ROWS_MAX), 0, fn, ctx, NULL);
+    if (f->trunk_id) {
+        size_t n = 0;
+        int rc = run_id(q, "SELECT 1 FROM trunks WHERE id=:id", f->trunk_id, NULL, NULL, &n);
+        if (rc != ST_OK || n == 0)
+            return rc != ST_OK ? rc : ST_ERR_NOT_FOUND;
+    }
+    _Static_assert(TS_API_LIST_MAX == 8, "one :vN per verdict in the list");
+    /* one statement: an absent filter binds NULL (0 for :nv) and passes */
+    sqlite3_stmt *s = prep(
+        q, "SELECT c.id AS id, CASE WHEN instr(c.client,':')>0 THEN"
+           " '['||c.client||']:'||c.client_port ELSE c.client||':'||c.client_port END"
+           " AS client, CASE WHEN instr(c.server,':')>0 THEN '['||c.server||']:'||"
+           "c.server_port ELSE c.server||':'||c.server_port END AS server,"
+           " c.site AS site, " ISO("c.ts") " AS first, " ISO("c.end_ts") " AS handshake_end,"
+           " c.state AS handshake, c.version AS version,"
+           " CASE WHEN c.suite IS NULL THEN NULL ELSE printf('0x%04x',c.suite) END"
+           " AS suite, c.sni AS sni, c.decrypt AS decrypt,"
+           " c.decrypt_records AS decrypt_records,"
+           " c.decrypt_auth_failed AS decrypt_auth_failed,"
+           " c.decrypt_late AS decrypt_late FROM tls_conns c"
+           " WHERE (:from IS NULL OR c.ts>=:from) AND (:to IS NULL OR c.ts<:to)"
+           " AND (:addr IS NULL OR (c.client=:addr AND :port IN (0,c.client_port))"
+           " OR (c.server=:addr AND :port IN (0,c.server_port)))"
+           " AND (:nv=0 OR c.decrypt IN (:v0,:v1,:v2,:v3,:v4,:v5,:v6,:v7))"
+           " AND (:trunk IS NULL OR EXISTS(SELECT 1 FROM trunks t WHERE t.id=:trunk AND"
+           " ((c.client=t.local_addr AND c.server=t.peer_addr) OR"
+           " (c.client=t.peer_addr AND c.server=t.local_addr))))"
+           " ORDER BY c.id DESC LIMIT :limit");
+    if (!s)
+        return ST_ERR_SQL;
+    if (f->has_from)
+        bind_i(s, ":from", f->from_ns);
+    if (f->has_to)
+        bind_i(s, ":to", f->to_ns);
+    if (f->addr[0])
+        bind_t(s, ":addr", f->addr);
+    bind_i(s, ":port", f->port);
+    bind_i(s, ":nv", f->nverdict);
+    for (unsigned i = 0; i < f->nverdict && i < TS_API_LIST_MAX; i++) {
+        char p[16];
+        snprintf(p, sizeof p, ":v%u", i);
+        bind_t(s, p, f->verdict[i]);
+    }
+    if (f->trunk_id)
+        bind_i(s, ":trunk", f->trunk_id);
+    bind_i(s, ":limit", f->limit && f->limit <= TS_API_TLS_ROWS_MAX ? f->limit
+                                                                    : TS_API_TLS_ROWS_MAX);
+    return run_rows(s, fn, ctx, NULL);
 }
 
 int stq_trunk_tls(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)

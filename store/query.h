@@ -134,9 +134,22 @@ int stq_stream_series(struct stq *q, int64_t stream_id, uint32_t max, stq_row_fn
 /* Every TLS peer pair (at most TS_API_TLS_ROWS_MAX): status, handshake
  * facts, the server's certificate with its days left counted from now. */
 int stq_tls_peers(struct stq *q, stq_row_fn fn, void *ctx);
-/* The newest TLS connections (at most TS_API_TLS_ROWS_MAX, the newest
- * first): handshake and, with keys, why each was or was not decrypted. */
-int stq_tls_conns(struct stq *q, stq_row_fn fn, void *ctx);
+/* Filters of the TLS connection list; every field optional (has_* / ""
+ * / 0 / nverdict 0). Strings validated by the caller, bound. */
+struct stq_tls_filter {
+    bool has_from, has_to;
+    int64_t from_ns, to_ns;           /* first packet within [from, to) */
+    int64_t trunk_id;                 /* between the trunk's two addresses (0: any) */
+    char addr[64];                    /* client or server address ("" any) */
+    int64_t port;                     /* ... on this port (0: any) */
+    const char *verdict[TS_API_LIST_MAX]; /* decryption verdict is one of these */
+    uint8_t nverdict;
+    uint32_t limit;                   /* 1..TS_API_TLS_ROWS_MAX */
+};
+/* The newest TLS connections that pass f (at most f->limit, the newest
+ * first): handshake and, with keys, why each was or was not decrypted.
+ * ST_ERR_NOT_FOUND for an unknown trunk_id. */
+int stq_tls_conns(struct stq *q, const struct stq_tls_filter *f, stq_row_fn fn, void *ctx);
 /* The TLS peer pairs between a trunk's two addresses, the newest first. */
 int stq_trunk_tls(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
 /* The other flows (trunk_id 0: all, at most TS_API_TLS_ROWS_MAX, the
