@@ -13,7 +13,3 @@ const char *ts_addr_str(const struct ts_addr *a, char *buf, unsigned cap)
     return buf;
 }
 
-bool ts_addr_eq(const struct ts_addr *x, const struct ts_addr *y)
-{
-    return x->family == y->family && memcmp(x->a, y->a, 16) == 0;
-}

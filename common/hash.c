@@ -11,7 +11,8 @@ static uint64_t kx = 0x9e3779b97f4a7c15ull, km = 0xbf58476d1ce4e5b9ull;
 
 /* ts_hash_wide's keys */
 static uint64_t kw0 = 0xa0761d6478bd642full, kw1 = 0xe7037ed1a0b428dbull,
-                kw2 = 0x8ebc6af09c88c6e3ull;
+                kw2 = 0x8ebc6af09c88c6e3ull, kw3 = 0x589965cc75374cc3ull,
+                kw4 = 0x1d8e4e27c47d124full;
 
 static void derive_mix_keys(void)
 {
@@ -20,6 +21,8 @@ static void derive_mix_keys(void)
     kw0 = ts_hash("wide-0", 6);
     kw1 = ts_hash("wide-1", 6);
     kw2 = ts_hash("wide-2", 6);
+    kw3 = ts_hash("wide-3", 6);
+    kw4 = ts_hash("wide-4", 6);
 }
 
 void ts_hash_seed_random(void)
@@ -104,19 +107,26 @@ static uint64_t fold_mul(uint64_t a, uint64_t b)
 
 uint64_t ts_hash_wide(uint64_t h, const void *data, size_t len)
 {
+    /* two lanes of 16 bytes, so that two multiplies run at once */
     const uint8_t *p = data;
-    uint64_t acc = h ^ kw2, a, b;
+    uint64_t x = h ^ kw2, y = h ^ kw4, a, b, c, d;
     size_t n = len;
-    for (; n >= 16; n -= 16, p += 16) {
+    for (; n >= 32; n -= 32, p += 32) {
         memcpy(&a, p, 8); /* little-endian hosts only, as siphash13 */
         memcpy(&b, p + 8, 8);
-        acc = fold_mul(a ^ kw0 ^ acc, b ^ kw1);
+        memcpy(&c, p + 16, 8);
+        memcpy(&d, p + 24, 8);
+        x = fold_mul(a ^ kw0 ^ x, b ^ kw1);
+        y = fold_mul(c ^ kw3 ^ y, d ^ kw4);
     }
-    uint8_t last[16] = { 0 };
+    uint8_t last[32] = { 0 };
     if (n)
         memcpy(last, p, n);
     memcpy(&a, last, 8);
     memcpy(&b, last + 8, 8);
-    acc = fold_mul(a ^ kw0 ^ acc, b ^ kw1 ^ (uint64_t)len);
-    return fold_mul(acc ^ kw2, kw1 | 1);
+    memcpy(&c, last + 16, 8);
+    memcpy(&d, last + 24, 8);
+    x = fold_mul(a ^ kw0 ^ x, b ^ kw1 ^ (uint64_t)len);
+    y = fold_mul(c ^ kw3 ^ y, d ^ kw4);
+    return fold_mul(fold_mul(x ^ kw2, y ^ kw4) ^ kw3, kw1 | 1);
 }
