@@ -57,47 +57,74 @@ void dedup_free(struct dedup *d)
     free(d);
 }
 
+/* Up to 8 bytes of b as one word, zero-padded; consumed. Fixed-size copies
+ * only: each is one load from the packet, never a load of bytes stored just
+ * before (a wide load over narrow stores waits for them to retire). */
+static uint64_t take_word(struct bv *b)
+{
+    uint64_t w = 0;
+    if (bv_copy(b, &w, 8))
+        return w;
+    size_t left = b->len;
+    unsigned sh = 0;
+    uint32_t u4;
+    uint16_t u2;
+    uint8_t u1;
+    if ((left & 4) && bv_copy(b, &u4, 4)) {
+        w = u4;
+        sh = 32;
+    }
+    if ((left & 2) && bv_copy(b, &u2, 2)) {
+        w |= (uint64_t)u2 << sh;
+        sh += 16;
+    }
+    if ((left & 1) && bv_copy(b, &u1, 1))
+        w |= (uint64_t)u1 << sh;
+    return w;
+}
+
+/* The IP header bytes that differ between a packet and its SPAN copy, as
+ * masks over the header's first two words (byte order as take_word's). */
+static const uint8_t mask_v4[16] = {
+    0xff, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* DSCP/ECN: remarked on the way */
+    0x00, 0xff, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, /* TTL, checksum: one router hop */
+};
+static const uint8_t mask_v6[16] = {
+    0xf0, 0x0f, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, /* traffic class, hop limit */
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+};
+
 uint64_t dedup_fingerprint(int ipver, struct bv hdr, struct bv payload)
 {
-    /* One hash over [IP header (masked) | first payload bytes | length]:
+    /* One hash over [IP header (masked) | first payload bytes | lengths]:
      * the transport checksum in those bytes covers the rest of the payload. */
-    uint8_t h[60 + DEDUP_PAYLOAD_BYTES + 4];
-    size_t n = hdr.len < 60 ? hdr.len : 60;
-    struct bv tmp = hdr;
+    uint64_t w[60 / 8 + 1 + DEDUP_PAYLOAD_BYTES / 8 + 1];
+    _Static_assert(sizeof w / sizeof w[0] <= TS_HASH_WORDS, "the fingerprint fits ts_hash_words");
+    size_t nw = 0, n = hdr.len < 60 ? hdr.len : 60;
     uint32_t total = (uint32_t)(hdr.len + payload.len);
-
-    if (!bv_copy(&tmp, h, n))
-        n = 0;
-    if (ipver == 4) {
-        if (n > 1)
-            h[1] = 0;          /* DSCP/ECN: remarked on the way */
-        if (n > 8)
-            h[8] = 0;          /* TTL: one router hop between the copies */
-        if (n > 11)
-            h[10] = h[11] = 0; /* checksum follows the TTL */
-    } else {
-        if (n > 1) {
-            h[0] &= 0xf0;      /* traffic class spans bytes 0 and 1 */
-            h[1] &= 0x0f;
-        }
-        if (n > 7)
-            h[7] = 0;          /* hop limit */
-    }
+    struct bv tmp = bv_head(hdr, n);
+    while (tmp.len)
+        w[nw++] = take_word(&tmp);
+    uint64_t m[2];
+    memcpy(m, ipver == 4 ? mask_v4 : mask_v6, sizeof m);
+    for (size_t i = 0; i < 2 && i < nw; i++)
+        w[i] &= m[i];
+    uint8_t proto = 0;
+    if (ipver == 4)
+        (void)bv_peek_u8(hdr, 9, &proto);
+    else
+        (void)bv_peek_u8(hdr, 6, &proto);
     struct bv head = bv_head(payload, DEDUP_PAYLOAD_BYTES);
     size_t pl = head.len;
-    bv_copy(&head, h + n, pl);
-    n += pl;
-    memcpy(h + n, &total, sizeof total);
-    uint64_t fp = ts_hash(h, n + sizeof total);
+    while (head.len)
+        w[nw++] = take_word(&head);
+    /* the lengths make the encoding injective */
+    w[nw++] = (uint64_t)total | (uint64_t)n << 32 | (uint64_t)pl << 48;
+    uint64_t fp = ts_hash_words(w, nw); /* SipHash was 10 % of the samples */
     /* The checksum in those first bytes covers the rest only when there is
      * one: a UDP checksum of zero (optional over IPv4, and what tunnels
      * such as GTP-U or VXLAN send) says nothing, so the whole payload joins. */
     uint16_t ck = 1;
-    uint8_t proto = 0;
-    if (ipver == 4 && n > 9)
-        proto = h[9];
-    else if (ipver == 6 && n > 6)
-        proto = h[6];
     if (proto == 17 && bv_peek_be16(payload, 6, &ck) && ck == 0 &&
         payload.len > DEDUP_PAYLOAD_BYTES) {
         struct bv rest = bv_from(payload, DEDUP_PAYLOAD_BYTES);

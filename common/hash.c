@@ -1,5 +1,6 @@
-/* SipHash-1-3 (Aumasson and Bernstein), seeded once per process; and a
- * keyed multiply mix for slot indexes (see hash.h). */
+/* SipHash-1-3 (Aumasson and Bernstein), seeded once per process; NH and
+ * multiply-add-shift for short keys, a keyed multiply fold for payloads and a
+ * keyed multiply mix for slot indexes (see hash.h for which serves what). */
 #include "hash.h"
 
 #include <string.h>
@@ -14,8 +15,32 @@ static uint64_t kw0 = 0xa0761d6478bd642full, kw1 = 0xe7037ed1a0b428dbull,
                 kw2 = 0x8ebc6af09c88c6e3ull, kw3 = 0x589965cc75374cc3ull,
                 kw4 = 0x1d8e4e27c47d124full;
 
+/* ts_hash_words' keys: NH's, one per word of the longest key and its
+ * length word (rounded up to pairs), and the three 128-bit ones of the
+ * multiply-add-shift */
+#define NH_WORDS ((TS_HASH_WORDS + 2) & ~1u)
+/* fixed defaults until a seed is set (never zero: a zero NH key would let
+ * a zero word erase its partner) */
+#define KD(i) (0x9e3779b97f4a7c15ull * (2 * (i) + 1) ^ 0xd6e8feb86659fd93ull)
+static uint64_t knh[NH_WORDS] = { KD(0), KD(1), KD(2),  KD(3),  KD(4),  KD(5),  KD(6),
+                                  KD(7), KD(8), KD(9), KD(10), KD(11), KD(12), KD(13) };
+_Static_assert(NH_WORDS == 14, "one default per NH key");
+static unsigned __int128 kms[3] = { (unsigned __int128)KD(20) << 64 | KD(21),
+                                    (unsigned __int128)KD(22) << 64 | KD(23),
+                                    (unsigned __int128)KD(24) << 64 | KD(25) };
+
 static void derive_mix_keys(void)
 {
+    for (unsigned i = 0; i < NH_WORDS; i++) {
+        uint8_t t[3] = { 'n', 'h', (uint8_t)i };
+        knh[i] = ts_hash(t, sizeof t);
+    }
+    for (unsigned i = 0; i < 3; i++) {
+        uint8_t t[4] = { 'm', 's', (uint8_t)i, 0 };
+        uint64_t lo = ts_hash(t, sizeof t);
+        t[3] = 1;
+        kms[i] = (unsigned __int128)ts_hash(t, sizeof t) << 64 | lo;
+    }
     kx = ts_hash("mix-x", 5);
     km = ts_hash("mix-m", 5) | 1;
     kw0 = ts_hash("wide-0", 6);
@@ -129,4 +154,19 @@ uint64_t ts_hash_wide(uint64_t h, const void *data, size_t len)
     x = fold_mul(a ^ kw0 ^ x, b ^ kw1 ^ (uint64_t)len);
     y = fold_mul(c ^ kw3 ^ y, d ^ kw4);
     return fold_mul(fold_mul(x ^ kw2, y ^ kw4) ^ kw3, kw1 | 1);
+}
+
+uint64_t ts_hash_words(const uint64_t *w, size_t n)
+{
+    if (n > TS_HASH_WORDS) /* a caller's bug: still a keyed hash */
+        return ts_hash(w, n * sizeof *w);
+    unsigned __int128 acc = 0;
+    size_t i = 0;
+    for (; i + 2 <= n; i += 2)
+        acc += (unsigned __int128)(w[i] + knh[i]) * (w[i + 1] + knh[i + 1]);
+    /* then n, and a zero word when n is even */
+    uint64_t x = i < n ? w[i] : (uint64_t)n, y = i < n ? (uint64_t)n : 0;
+    acc += (unsigned __int128)(x + knh[i]) * (y + knh[i + 1]);
+    unsigned __int128 r = kms[0] + kms[1] * (uint64_t)acc + kms[2] * (uint64_t)(acc >> 64);
+    return (uint64_t)(r >> 64);
 }

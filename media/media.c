@@ -174,9 +174,8 @@ uint64_t media_stream_hash(const struct pkt_meta *pm, struct bv payload)
     if (!bv_peek_u8(payload, 0, &b0) || !bv_peek_u8(payload, 1, &b1) || (b0 >> 6) != 2 ||
         (b1 >= 192 && b1 <= 223) || !bv_skip(&payload, 8) || !bv_be32(&payload, &ssrc))
         return 0;
-    struct five f;
-    five_of(pm, &f);
-    return hash_stream(&f, ssrc); /* a key hashing to 0: not known, hashed again */
+    /* a key hashing to 0: not known, hashed again */
+    return hash_stream_of(&pm->src, pm->sport, &pm->dst, pm->dport, ssrc);
 }
 
 void media_endpoint_slots(const struct pkt_meta *pm, uint32_t slot[2])

@@ -234,37 +234,47 @@ static inline uint64_t hash_ep(const struct ts_addr *a, uint16_t port)
     return ts_hash(k, sizeof k);
 }
 
-/* One hash over both endpoints (and the SSRC for streams): this runs for
- * every RTP packet, so the key is packed (4 address bytes for IPv4: half the
- * SipHash rounds) and hashed once. */
-static inline size_t pack_addr(uint8_t *k, const struct ts_addr *a, uint16_t port)
+/* The words of a flow's key for ts_hash_words (strangers choose these
+ * keys but see no outcome of a lookup: hash.h): IPv4 both ends in 2 words,
+ * else 5; the families, in the ports' word, and the count keep it
+ * injective. Read from the fields, not from a packed copy. */
+static inline size_t flow_words(const struct ts_addr *src, uint16_t sport,
+                                const struct ts_addr *dst, uint16_t dport, uint64_t w[6])
 {
-    size_t n = a->family == 4 ? 4 : 16;
-    k[0] = a->family;
-    memcpy(k + 1, a->a, n);
-    k[n + 1] = (uint8_t)(port >> 8);
-    k[n + 2] = (uint8_t)port;
-    return n + 3;
-}
-
-static inline size_t pack_five(const struct five *f, uint8_t k[42])
-{
-    size_t n = pack_addr(k, &f->src, f->sport);
-    return n + pack_addr(k + n, &f->dst, f->dport);
+    uint64_t ports = (uint64_t)sport | (uint64_t)dport << 16 | (uint64_t)src->family << 32 |
+                     (uint64_t)dst->family << 40;
+    if (src->family == 4 && dst->family == 4) {
+        uint32_t s, d;
+        memcpy(&s, src->a, 4);
+        memcpy(&d, dst->a, 4);
+        w[0] = s | (uint64_t)d << 32;
+        w[1] = ports;
+        return 2;
+    }
+    memcpy(w, src->a, 16);
+    memcpy(w + 2, dst->a, 16);
+    w[4] = ports;
+    return 5;
 }
 
 static inline uint64_t hash_five(const struct five *f)
 {
-    uint8_t k[42];
-    return ts_hash(k, pack_five(f, k));
+    uint64_t w[6];
+    return ts_hash_words(w, flow_words(&f->src, f->sport, &f->dst, f->dport, w));
+}
+
+static inline uint64_t hash_stream_of(const struct ts_addr *src, uint16_t sport,
+                                      const struct ts_addr *dst, uint16_t dport, uint32_t ssrc)
+{
+    uint64_t w[6];
+    size_t n = flow_words(src, sport, dst, dport, w);
+    w[n++] = ssrc;
+    return ts_hash_words(w, n);
 }
 
 static inline uint64_t hash_stream(const struct five *f, uint32_t ssrc)
 {
-    uint8_t k[42];
-    size_t n = pack_five(f, k);
-    memcpy(k + n, &ssrc, sizeof ssrc);
-    return ts_hash(k, n + sizeof ssrc);
+    return hash_stream_of(&f->src, f->sport, &f->dst, f->dport, ssrc);
 }
 
 static inline bool five_eq(const struct five *a, const struct five *b)
@@ -273,7 +283,7 @@ static inline bool five_eq(const struct five *a, const struct five *b)
            ts_addr_eq(&a->dst, &b->dst);
 }
 
-/* The 5-tuple key of a packet (zeroed first: it is hashed as bytes). */
+/* The 5-tuple key of a packet (zeroed first, padding too). */
 static inline void five_of(const struct pkt_meta *pm, struct five *f)
 {
     memset(f, 0, sizeof *f);

@@ -218,6 +218,65 @@ static void test_hash_wide(void **state)
     assert_int_equal(dup, 0);
 }
 
+/* The short-key hash (flows, streams, the duplicate fingerprint): every
+ * bit of every word counts for every count up to TS_HASH_WORDS, the count
+ * counts (trailing zero words too), the seed counts, longer keys are
+ * SipHash's; and 20,000 stream keys (10,000 calls) that differ in a port
+ * and an SSRC only (what a flood looks like) spread over 65,536 buckets as
+ * random values would (a chain of 6 or more has probability about 1e-6 per
+ * bucket), while another seed puts them in unrelated buckets. */
+static void test_hash_words(void **state)
+{
+    (void)state;
+    ts_hash_seed_fixed(1, 2);
+    uint64_t w[TS_HASH_WORDS + 1], zero[TS_HASH_WORDS + 1] = { 0 };
+    for (size_t i = 0; i <= TS_HASH_WORDS; i++)
+        w[i] = 0x9e3779b97f4a7c15ull * (i + 1);
+    for (size_t n = 0; n <= TS_HASH_WORDS; n++) {
+        uint64_t h = ts_hash_words(w, n);
+        assert_int_equal(h, ts_hash_words(w, n));
+        if (n < TS_HASH_WORDS)
+            assert_int_not_equal(ts_hash_words(zero, n), ts_hash_words(zero, n + 1));
+        for (size_t i = 0; i < n; i++)
+            for (int bit = 0; bit < 64; bit++) {
+                w[i] ^= 1ull << bit;
+                assert_int_not_equal(h, ts_hash_words(w, n));
+                w[i] ^= 1ull << bit;
+            }
+    }
+    assert_int_equal(ts_hash_words(w, TS_HASH_WORDS + 1), ts_hash(w, sizeof w));
+    uint64_t a = ts_hash_words(w, 3);
+    ts_hash_seed_fixed(3, 4);
+    assert_int_not_equal(a, ts_hash_words(w, 3));
+
+    enum { N = 20000, SLOTS = 65536 };
+    uint8_t *load = calloc(SLOTS, 1);
+    uint16_t *slot = malloc(N * sizeof *slot);
+    assert_non_null(load);
+    assert_non_null(slot);
+    unsigned max = 0, same = 0;
+    for (int seed = 0; seed < 2; seed++) {
+        ts_hash_seed_fixed(5 + (uint64_t)seed, 6);
+        for (uint32_t k = 0; k < N; k++) { /* 10.0.0.1:P -> 10.0.0.2:P, SSRC k */
+            uint64_t port = 10000 + 2 * (k / 2);
+            uint64_t key[3] = { 0x0200000a0100000aull, port | port << 16 | 4ull << 32 | 4ull << 40,
+                                k };
+            uint16_t b = (uint16_t)ts_hash_words(key, 3);
+            if (seed == 0) {
+                slot[k] = b;
+                if (++load[b] > max)
+                    max = load[b];
+            } else {
+                same += b == slot[k];
+            }
+        }
+    }
+    free(load);
+    free(slot);
+    assert_in_range(max, 1, 5);
+    assert_in_range(same, 0, 10); /* about N / 65,536 by chance */
+}
+
 struct ent {
     struct ht_node n;
     int key;
@@ -439,6 +498,7 @@ int main(void)
         cmocka_unit_test(test_hash_seeded),
         cmocka_unit_test(test_mix64_slots),
         cmocka_unit_test(test_hash_wide),
+        cmocka_unit_test(test_hash_words),
         cmocka_unit_test(test_htab_bounded_lru),
         cmocka_unit_test(test_grow),
         cmocka_unit_test(test_utf8_policy),
