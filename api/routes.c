@@ -111,9 +111,25 @@ static bool db_fail(struct api_call *a, int rc)
     return api_error(a, 500, "internal", "database query failed");
 }
 
+/* The answer {key: rows} of a listing whose query returned rc: rows, now
+ * the answer's, back for finishing touches; on an error rows are freed,
+ * the error answered and NULL returned. */
+static json_t *listing(struct api_call *a, int rc, json_t *rows, const char *key)
+{
+    if (rc != ST_OK) {
+        json_decref(rows);
+        db_fail(a, rc);
+        return NULL;
+    }
+    a->json = json_object();
+    json_object_set_new(a->json, key, rows);
+    return rows;
+}
+
 /* ---- parameters ---- */
 
-/* 400 unless every parameter is one of the NULL-terminated names. */
+/* 400 unless every parameter is one of the NULL-terminated names (NULL:
+ * none is allowed). */
 static bool params_allow(struct api_call *a, const char *const *names)
 {
     for (size_t i = 0; i < a->nparams; i++) {
@@ -229,6 +245,33 @@ static bool parse_time(const char *s, int64_t *ns)
     if (v < 0 || v > MAX_EPOCH_MS)
         return false;
     *ns = v * NS_PER_MS;
+    return true;
+}
+
+/* from and to (ISO-8601 or epoch milliseconds) into *from and *to where
+ * given, has_* saying which (NULL: the caller's *from / *to stand for an
+ * absent one); 400 when one does not parse or to is not after from. */
+static bool param_range(struct api_call *a, int64_t *from, bool *has_from, int64_t *to,
+                        bool *has_to)
+{
+    const char *v;
+    bool hf = false, ht = false;
+    if ((v = param(a, "from"))) {
+        if (!parse_time(v, from))
+            return api_error(a, 400, "bad_parameter", "from: ISO-8601 time or epoch milliseconds");
+        hf = true;
+    }
+    if ((v = param(a, "to"))) {
+        if (!parse_time(v, to))
+            return api_error(a, 400, "bad_parameter", "to: ISO-8601 time or epoch milliseconds");
+        ht = true;
+    }
+    if (has_from)
+        *has_from = hf;
+    if (has_to)
+        *has_to = ht;
+    if ((hf || !has_from) && (ht || !has_to) && *to <= *from)
+        return api_error(a, 400, "bad_parameter", "to must be after from");
     return true;
 }
 
@@ -486,8 +529,7 @@ static bool cursor_decode(const char *in, enum stq_sort sort, bool desc, struct 
 
 static void h_health(struct api_call *a)
 {
-    static const char *const P[] = { NULL };
-    if (!params_allow(a, P))
+    if (!params_allow(a, NULL)) /* takes none */
         return;
     struct api_live_stats ls;
     a->json = json_object();
@@ -525,8 +567,7 @@ static json_t *spool_stats(const struct api_live_stats *ls, json_t *db)
 
 static void h_stats(struct api_call *a)
 {
-    static const char *const P[] = { NULL };
-    if (!params_allow(a, P))
+    if (!params_allow(a, NULL)) /* takes none */
         return;
     struct stq *q = api_db(a);
     json_t *caps = json_array(), *totals = NULL, *spool = NULL;
@@ -583,19 +624,8 @@ static void h_calls(struct api_call *a)
     f.limit = TS_API_PAGE_DEFAULT;
     const char *v;
     int64_t i64;
-    if ((v = param(a, "from"))) {
-        if (!parse_time(v, &f.from_ns))
-            return (void)api_error(a, 400, "bad_parameter",
-                                   "from: ISO-8601 time or epoch milliseconds");
-        f.has_from = true;
-    }
-    if ((v = param(a, "to"))) {
-        if (!parse_time(v, &f.to_ns))
-            return (void)api_error(a, 400, "bad_parameter", "to: ISO-8601 time or epoch milliseconds");
-        f.has_to = true;
-    }
-    if (f.has_from && f.has_to && f.to_ns <= f.from_ns)
-        return (void)api_error(a, 400, "bad_parameter", "to must be after from");
+    if (!param_range(a, &f.from_ns, &f.has_from, &f.to_ns, &f.has_to))
+        return;
     const char *num[2] = { "caller", "callee" };
     char *dst[2] = { f.caller, f.callee };
     for (int k = 0; k < 2; k++) {
@@ -858,8 +888,7 @@ static int stream_row(void *ctx, const struct stq_cell *c, size_t n)
 
 static void h_call(struct api_call *a, int64_t id)
 {
-    static const char *const P[] = { NULL };
-    if (!params_allow(a, P))
+    if (!params_allow(a, NULL)) /* takes none */
         return;
     struct stq *q = api_db(a);
     json_t *call = NULL;
@@ -1011,8 +1040,7 @@ static void h_message(struct api_call *a, int64_t id, int64_t n)
 
 static void h_pcap(struct api_call *a, int64_t id)
 {
-    static const char *const P[] = { NULL };
-    if (!params_allow(a, P))
+    if (!params_allow(a, NULL)) /* takes none */
         return;
     if (stq_call_exists(api_db(a), id) < 0)
         return (void)api_error(a, 404, "not_found", "no such call");
@@ -1225,8 +1253,7 @@ static json_t *node_of(json_t *nodes, const char *addr)
 
 static void h_topology(struct api_call *a)
 {
-    static const char *const P[] = { NULL };
-    if (!params_allow(a, P))
+    if (!params_allow(a, NULL)) /* takes none */
         return;
     struct stq *q = api_db(a);
     json_t *nodes = json_array(), *trunks = json_array();
@@ -1272,19 +1299,13 @@ static void h_topology(struct api_call *a)
 
 static void h_sites(struct api_call *a)
 {
-    static const char *const P[] = { NULL };
-    if (!params_allow(a, P))
+    if (!params_allow(a, NULL)) /* takes none */
         return;
     json_t *s = json_array();
     int rc = stq_sites(api_db(a), row_to_array, s);
     if (rc == ST_OK)
         rc = api_sites_health(api_db(a), s);
-    if (rc != ST_OK) {
-        json_decref(s);
-        return (void)db_fail(a, rc);
-    }
-    a->json = json_object();
-    json_object_set_new(a->json, "sites", s);
+    listing(a, rc, s, "sites");
 }
 
 static double codec_kbps(const char *name)
@@ -1343,19 +1364,8 @@ static void h_tls_conns(struct api_call *a)
     f.limit = TS_API_TLS_ROWS_MAX;
     const char *v;
     int64_t i64;
-    if ((v = param(a, "from"))) {
-        if (!parse_time(v, &f.from_ns))
-            return (void)api_error(a, 400, "bad_parameter",
-                                   "from: ISO-8601 time or epoch milliseconds");
-        f.has_from = true;
-    }
-    if ((v = param(a, "to"))) {
-        if (!parse_time(v, &f.to_ns))
-            return (void)api_error(a, 400, "bad_parameter", "to: ISO-8601 time or epoch milliseconds");
-        f.has_to = true;
-    }
-    if (f.has_from && f.has_to && f.to_ns <= f.from_ns)
-        return (void)api_error(a, 400, "bad_parameter", "to must be after from");
+    if (!param_range(a, &f.from_ns, &f.has_from, &f.to_ns, &f.has_to))
+        return;
     if ((v = param(a, "trunk")) && !num_i64(v, 1, INT64_MAX, &f.trunk_id))
         return (void)api_error(a, 400, "bad_parameter", "trunk: a trunk id (positive integer)");
     if ((v = param(a, "addr")) && !parse_addr(v, f.addr, sizeof f.addr, &f.port))
@@ -1375,54 +1385,34 @@ static void h_tls_conns(struct api_call *a)
         f.limit = (uint32_t)i64;
     }
     json_t *rows = json_array();
-    int rc = stq_tls_conns(api_db(a), &f, row_to_array, rows);
-    if (rc != ST_OK) {
-        json_decref(rows);
-        return (void)db_fail(a, rc);
-    }
-    a->json = json_object();
-    json_object_set_new(a->json, "connections", rows);
+    listing(a, stq_tls_conns(api_db(a), &f, row_to_array, rows), rows, "connections");
 }
 
 /* TLS status per peer pair (schema v14): what the handshakes showed. */
 static void h_tls(struct api_call *a)
 {
-    static const char *const P[] = { NULL };
-    if (!params_allow(a, P))
+    if (!params_allow(a, NULL)) /* takes none */
         return;
     json_t *peers = json_array();
-    int rc = stq_tls_peers(api_db(a), row_to_array, peers);
-    if (rc != ST_OK) {
-        json_decref(peers);
-        return (void)db_fail(a, rc);
+    if (listing(a, stq_tls_peers(api_db(a), row_to_array, peers), peers, "peers")) {
+        tls_bools(peers);
+        tls_decrypt_obj(peers);
     }
-    tls_bools(peers);
-    tls_decrypt_obj(peers);
-    a->json = json_object();
-    json_object_set_new(a->json, "peers", peers);
 }
 
 /* The other flows of the trunk links (nDPI's inventory). */
 static void h_other_flows(struct api_call *a)
 {
-    static const char *const P[] = { NULL };
-    if (!params_allow(a, P))
+    if (!params_allow(a, NULL)) /* takes none */
         return;
     json_t *flows = json_array();
-    int rc = stq_other_flows(api_db(a), 0, row_to_array, flows);
-    if (rc != ST_OK) {
-        json_decref(flows);
-        return (void)db_fail(a, rc);
-    }
-    tls_bools(flows);
-    a->json = json_object();
-    json_object_set_new(a->json, "flows", flows);
+    if (listing(a, stq_other_flows(api_db(a), 0, row_to_array, flows), flows, "flows"))
+        tls_bools(flows);
 }
 
 static void h_trunk(struct api_call *a, int64_t id)
 {
-    static const char *const P[] = { NULL };
-    if (!params_allow(a, P))
+    if (!params_allow(a, NULL)) /* takes none */
         return;
     struct stq *q = api_db(a);
     json_t *t = NULL, *one = json_array();
@@ -1518,8 +1508,7 @@ static void h_trunk(struct api_call *a, int64_t id)
 /* GET /trunks/{id}/checklist: the stored Lync trunk checklist. */
 static void h_checklist(struct api_call *a, int64_t id)
 {
-    static const char *const P[] = { NULL };
-    if (!params_allow(a, P))
+    if (!params_allow(a, NULL)) /* takes none */
         return;
     struct stq *q = api_db(a);
     json_t *t = NULL, *cl = NULL;
@@ -1560,12 +1549,8 @@ static void h_kpis(struct api_call *a, int64_t trunk_id)
     const char *v;
     from = first - first % (60 * NS_PER_S);
     to = last - last % (60 * NS_PER_S) + 60 * NS_PER_S;
-    if ((v = param(a, "from")) && !parse_time(v, &from))
-        return (void)api_error(a, 400, "bad_parameter", "from: ISO-8601 time or epoch milliseconds");
-    if ((v = param(a, "to")) && !parse_time(v, &to))
-        return (void)api_error(a, 400, "bad_parameter", "to: ISO-8601 time or epoch milliseconds");
-    if (to <= from)
-        return (void)api_error(a, 400, "bad_parameter", "to must be after from");
+    if (!param_range(a, &from, NULL, &to, NULL))
+        return;
     /* a trunk's series sums its stored minutes, or under a minute counts
      * its legs; the overview counts calls */
     int64_t unit = 10;
@@ -1612,8 +1597,7 @@ static void h_kpis(struct api_call *a, int64_t trunk_id)
 
 static void h_registrations(struct api_call *a)
 {
-    static const char *const P[] = { NULL };
-    if (!params_allow(a, P))
+    if (!params_allow(a, NULL)) /* takes none */
         return;
     struct stq *q = api_db(a);
     json_t *r = json_array(), *k = json_array();
@@ -1691,8 +1675,7 @@ static void h_active(struct api_call *a)
 
 static void h_openapi(struct api_call *a)
 {
-    static const char *const P[] = { NULL };
-    if (!params_allow(a, P))
+    if (!params_allow(a, NULL)) /* takes none */
         return;
     /* served as the bytes prepared at build time, never parsed here */
     a->body = malloc(openapi_json_len);
@@ -1779,8 +1762,7 @@ void routes_dispatch(struct api_call *a)
 {
     const char *p = a->path;
     if (strcmp(p, "/metrics") == 0) {
-        static const char *const P[] = { NULL };
-        if (params_allow(a, P))
+        if (params_allow(a, NULL))
             routes_metrics(a);
         return;
     }
