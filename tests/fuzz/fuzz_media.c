@@ -20,6 +20,7 @@
 #include "../../dissect/rtp.h"
 #include "../../dissect/sdp.h"
 #include "../../media/media.h"
+#include "../helpers/media_fixture.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -158,17 +159,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         t += dt == 255 ? 35000000000ull : dt * 1000000ull;
         unsigned host = ctl & 3, op = (ctl >> 4) & 7;
         uint64_t leg = 1 + host, call = 1 + (host >> 1);
-        struct pkt_meta pm;
-        memset(&pm, 0, sizeof pm);
-        pm.ts_ns = t;
-        pm.l4 = 17;
-        pm.ipver = 4;
-        pm.src.family = pm.dst.family = 4;
-        pm.src.a[0] = pm.dst.a[0] = 10;
-        pm.src.a[3] = (uint8_t)(1 + host);
-        pm.dst.a[3] = 100;
-        pm.sport = (uint16_t)(4000 + 2 * host);
-        pm.dport = 5000;
+        struct pkt_meta pm = media_meta((uint8_t)(1 + host), (uint16_t)(4000 + 2 * host), 100, 5000, t);
         if (ctl & 0x80)
             pm.cut = 100; /* a header-only capture kept this much */
         if (ctl & 8) {

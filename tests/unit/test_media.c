@@ -12,27 +12,8 @@
 #include "../../common/hash.h"
 #include "../../media/emodel.h"
 #include "../../media/media.h"
+#include "../helpers/media_fixture.h"
 #include "../../media/rtpstat.h"
-
-#define MS 1000000ull
-#define T0 (1700000000ull * 1000000000ull)
-
-static struct pkt_meta meta(uint8_t a_last, uint16_t sport, uint8_t b_last, uint16_t dport,
-                            uint64_t ts)
-{
-    struct pkt_meta m;
-    memset(&m, 0, sizeof m);
-    m.ts_ns = ts;
-    m.ipver = 4;
-    m.l4 = 17;
-    m.src.family = m.dst.family = 4;
-    m.src.a[0] = m.dst.a[0] = 10;
-    m.src.a[3] = a_last;
-    m.dst.a[3] = b_last;
-    m.sport = sport;
-    m.dport = dport;
-    return m;
-}
 
 /* send_rtp() passes the packet's stream hash as its decode would. */
 static bool rtp_with_hash;
@@ -68,7 +49,7 @@ static bool send_rtp(struct media *md, const struct pkt_meta *m, uint8_t pt, boo
 static void send_seqs(struct media *md, const uint16_t *seqs, size_t n, uint32_t ssrc)
 {
     for (size_t i = 0; i < n; i++) {
-        struct pkt_meta m = meta(1, 4000, 2, 5000, T0 + 20 * MS * i);
+        struct pkt_meta m = media_meta(1, 4000, 2, 5000, T0 + 20 * MS * i);
         uint32_t ts = 160u * (uint16_t)(seqs[i] - seqs[0]);
         bool taken = send_rtp(md, &m, 0, false, seqs[i], ts, ssrc);
         assert_true(taken || i == 0); /* the first waits for the second (heuristics) */
@@ -185,7 +166,7 @@ static void test_jitter_known(void **state)
     /* Packet 1 arrives 4 ms late, the others on time: |D| = 4 for packets
      * 1 and 2, so J1 = 4/16 = 0.25, J2 = (15 * 0.25 + 4) / 16 = 0.484375. */
     for (int i = 0; i < 10; i++) {
-        struct pkt_meta pm = meta(1, 4000, 2, 5000, T0 + 20 * MS * i + (i == 1 ? 4 * MS : 0));
+        struct pkt_meta pm = media_meta(1, 4000, 2, 5000, T0 + 20 * MS * i + (i == 1 ? 4 * MS : 0));
         bool taken = send_rtp(m, &pm, 0, false, (uint16_t)(10 + i), 160u * i, 0x5555);
         assert_true(taken || i == 0);
     }
@@ -243,7 +224,7 @@ static double jb_stream_mos(const struct jb_pkt *p, size_t n, uint32_t *discarde
 {
     struct media *m = new_media(0);
     for (size_t i = 0; i < n; i++) {
-        struct pkt_meta pm = meta(1, 4000, 2, 5000, T0 + (uint64_t)(p[i].t_ms * 1e6));
+        struct pkt_meta pm = media_meta(1, 4000, 2, 5000, T0 + (uint64_t)(p[i].t_ms * 1e6));
         bool taken = send_rtp(m, &pm, 0, p[i].marker, p[i].seq, p[i].ts, 0x4242);
         assert_true(taken || i == 0);
     }
@@ -384,7 +365,7 @@ static struct media_stream shaped(int n, int loss_every, int burst, int late_eve
         if (loss_every && (i / (burst ? burst : 1)) % loss_every == 1)
             continue;
         double late = late_every && i % late_every == 3 ? 100.0 : 0;
-        struct pkt_meta pm = meta(1, 4000, 2, 5000, T0 + (uint64_t)((20.0 * i + late) * 1e6));
+        struct pkt_meta pm = media_meta(1, 4000, 2, 5000, T0 + (uint64_t)((20.0 * i + late) * 1e6));
         bool taken = send_rtp(m, &pm, 0, i == 0, (uint16_t)(500 + i), 160u * i, 0x5151);
         assert_true(taken || i == 0);
     }
@@ -444,10 +425,10 @@ static void test_one_way_leg_mos(void **state)
         media_expect(m, &b, 5000, false, 5, 50, T0, NULL);
         media_leg_answered(m, 5, T0);
         for (int i = 0; i < 500; i++) {
-            struct pkt_meta pm = meta(1, 4000, 2, 5000, T0 + 20 * MS * (uint64_t)i);
+            struct pkt_meta pm = media_meta(1, 4000, 2, 5000, T0 + 20 * MS * (uint64_t)i);
             assert_true(send_rtp(m, &pm, 0, i == 0, (uint16_t)i, 160u * i, 0x61));
             if (i < back) {
-                pm = meta(2, 5000, 1, 4000, T0 + 20 * MS * (uint64_t)i + MS);
+                pm = media_meta(2, 5000, 1, 4000, T0 + 20 * MS * (uint64_t)i + MS);
                 assert_true(send_rtp(m, &pm, 0, i == 0, (uint16_t)i, 160u * i, 0x62));
             }
         }
@@ -508,7 +489,7 @@ static void test_ssrc_change(void **state)
 static void add_streams(struct media *m, int n, uint64_t t)
 {
     for (int i = 0; i < n; i++) {
-        struct pkt_meta pm = meta(1, (uint16_t)(10000 + 2 * i), 2, 20000, t + (uint64_t)i * MS);
+        struct pkt_meta pm = media_meta(1, (uint16_t)(10000 + 2 * i), 2, 20000, t + (uint64_t)i * MS);
         assert_true(send_rtp(m, &pm, 8, false, 1, 0, 0x100u + (uint32_t)i));
     }
 }
@@ -524,7 +505,7 @@ static void test_table_limit(void **state)
     add_streams(m, (int)N, T0);   /* the N-1 again plus one new: N */
     assert_int_equal(media_live(m), N);
     assert_int_equal(media_emitted(m), 0);
-    struct pkt_meta pm = meta(1, 30000, 2, 20000, T0 + 100 * MS);
+    struct pkt_meta pm = media_meta(1, 30000, 2, 20000, T0 + 100 * MS);
     assert_true(send_rtp(m, &pm, 8, false, 1, 0, 0xFFFF)); /* N + 1 */
     assert_int_equal(media_live(m), N);
     assert_int_equal(media_emitted(m), 1);
@@ -603,16 +584,16 @@ static void test_lazy_lru(void **state)
     struct media *m = media_new(&c, &st);
     assert_non_null(m);
     /* the oldest stream (0x500) goes on sending, 7 others send once */
-    struct pkt_meta a = meta(3, 4000, 4, 5000, T0);
+    struct pkt_meta a = media_meta(3, 4000, 4, 5000, T0);
     assert_true(send_rtp(m, &a, 8, false, 0, 0, 0x500));
     add_streams(m, (int)N - 1, T0 + MS);
     uint16_t seq = 1;
     for (uint64_t t = T0 + 100 * MS; t <= T0 + 3000 * MS; t += 100 * MS, seq++) {
-        a = meta(3, 4000, 4, 5000, t);
+        a = media_meta(3, 4000, 4, 5000, t);
         assert_true(send_rtp(m, &a, 8, false, seq, 160u * seq, 0x500));
     }
     /* a new stream evicts the oldest one not in use: 0x100, not 0x500 */
-    struct pkt_meta pm = meta(1, 30000, 2, 20000, T0 + 3000 * MS);
+    struct pkt_meta pm = media_meta(1, 30000, 2, 20000, T0 + 3000 * MS);
     assert_true(send_rtp(m, &pm, 8, false, 1, 0, 0xFFFF));
     assert_int_equal(media_count(m), 1);
     assert_int_equal(media_get(m, 0)->ssrc, 0x100);
@@ -623,7 +604,7 @@ static void test_lazy_lru(void **state)
     for (uint64_t s = 4; s <= 100; s++) {
         uint64_t t = T0 + s * 1000 * MS;
         if (s <= 60) {
-            a = meta(3, 4000, 4, 5000, t);
+            a = media_meta(3, 4000, 4, 5000, t);
             assert_true(send_rtp(m, &a, 8, false, seq, 160u * seq, 0x500));
             seq++;
         }
@@ -653,7 +634,7 @@ static void send_sr(struct media *md, uint64_t t, uint32_t ssrc, uint32_t ntp_mi
     /* NTP: seconds = ntp_mid >> 16 in the low half, fraction high half */
     p[10] = (uint8_t)(ntp_mid >> 24); p[11] = (uint8_t)(ntp_mid >> 16);
     p[12] = (uint8_t)(ntp_mid >> 8); p[13] = (uint8_t)ntp_mid;
-    struct pkt_meta pm = meta(1, 4001, 2, 5001, t);
+    struct pkt_meta pm = media_meta(1, 4001, 2, 5001, t);
     assert_true(media_udp(md, &pm, bv_make(p, sizeof p), 0));
 }
 
@@ -668,7 +649,7 @@ static void send_rr(struct media *md, uint64_t t, uint32_t reporter, uint32_t ab
         p[6 + 4 * i] = (uint8_t)(w[i] >> 8);
         p[7 + 4 * i] = (uint8_t)w[i];
     }
-    struct pkt_meta pm = meta(2, 5001, 1, 4001, t);
+    struct pkt_meta pm = media_meta(2, 5001, 1, 4001, t);
     assert_true(media_udp(md, &pm, bv_make(p, sizeof p), 0));
 }
 
@@ -715,7 +696,7 @@ static void test_sdp_expect(void **state)
     info.codec[1] = (struct media_codec){ 101, 8000, "telephone-event" };
     info.srtp = true;
     media_expect(m, &b, 5000, false, 9, 90, T0, &info);
-    struct pkt_meta pm = meta(1, 4000, 2, 5000, T0);
+    struct pkt_meta pm = media_meta(1, 4000, 2, 5000, T0);
     for (int i = 0; i < 5; i++) {
         pm.ts_ns = T0 + 20 * MS * i;
         assert_true(send_rtp(m, &pm, 111, i == 0, (uint16_t)i, 960u * i, 0x77));
@@ -758,7 +739,7 @@ static void test_detections(void **state)
     media_leg_answered(m, 5, T0);
     /* Only a -> b sends, starting 3 s after the answer, until 2 s after BYE. */
     for (int i = 0; i < 100; i++) {
-        struct pkt_meta pm = meta(1, 4000, 2, 5000, T0 + 3000 * MS + 50 * MS * i);
+        struct pkt_meta pm = media_meta(1, 4000, 2, 5000, T0 + 3000 * MS + 50 * MS * i);
         assert_true(send_rtp(m, &pm, 8, false, (uint16_t)i, 400u * i, 0x99));
     }
     media_leg_bye(m, 5, T0 + 3000 * MS + 50 * MS * 60);
@@ -803,9 +784,9 @@ static void test_rtp_after_bye(void **state)
         media_leg_answered(m, 5, T0 + 500 * MS);
         for (int i = 0; i < 300; i++) { /* 6 s of media from 1 s on */
             uint64_t t = T0 + 1000 * MS + 20 * MS * i;
-            struct pkt_meta pm = meta(1, 4000, 2, 5000, t);
+            struct pkt_meta pm = media_meta(1, 4000, 2, 5000, t);
             assert_true(send_rtp(m, &pm, 0, i == 0, (uint16_t)i, 160u * i, 0x77));
-            pm = meta(2, 5000, 1, 4000, t);
+            pm = media_meta(2, 5000, 1, 4000, t);
             assert_true(send_rtp(m, &pm, 0, i == 0, (uint16_t)i, 160u * i, 0x78));
         }
         if (kind == 0) /* answered, no BYE: ended by the session timeout */
@@ -846,8 +827,8 @@ static void test_end_with_leg(void **state)
     media_leg_answered(m, 7, T0);
     for (int i = 0; i < 50; i++) {
         uint64_t t = T0 + 20 * MS * (uint64_t)i;
-        struct pkt_meta ab = meta(1, 4000, 2, 5000, t), ba = meta(2, 5000, 1, 4000, t);
-        struct pkt_meta xc = meta(9, 7000, 3, 6000, t);
+        struct pkt_meta ab = media_meta(1, 4000, 2, 5000, t), ba = media_meta(2, 5000, 1, 4000, t);
+        struct pkt_meta xc = media_meta(9, 7000, 3, 6000, t);
         assert_true(send_rtp(m, &ab, 0, false, (uint16_t)i, 160u * i, 0x1));
         assert_true(send_rtp(m, &ba, 0, false, (uint16_t)i, 160u * i, 0x2));
         assert_true(send_rtp(m, &xc, 0, false, (uint16_t)i, 160u * i, 0x3));
@@ -858,7 +839,7 @@ static void test_end_with_leg(void **state)
     media_leg_ended(m, 7, bye);
     /* Leg 7's stream goes on after its BYE. */
     for (int i = 0; i < 400; i++) {
-        struct pkt_meta xc = meta(9, 7000, 3, 6000, bye + 20 * MS * (uint64_t)i);
+        struct pkt_meta xc = media_meta(9, 7000, 3, 6000, bye + 20 * MS * (uint64_t)i);
         assert_true(send_rtp(m, &xc, 0, false, (uint16_t)(50 + i), 160u * (50u + i), 0x3));
     }
     media_tick(m, bye + 4999 * MS);
@@ -889,7 +870,7 @@ static void test_stream_hash(void **state)
 {
     (void)state;
     struct media *m = new_media_eager(0);
-    struct pkt_meta pm = meta(1, 4000, 2, 5000, T0);
+    struct pkt_meta pm = media_meta(1, 4000, 2, 5000, T0);
     uint8_t p[12] = { 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7 };
     uint64_t h = media_stream_hash(&pm, bv_make(p, sizeof p));
     assert_true(h != 0);
@@ -904,7 +885,7 @@ static void test_stream_hash(void **state)
         assert_true(send_rtp(m, &pm, 0, false, (uint16_t)(2 + i), 160u * (i + 1), 7));
         assert_int_equal(media_live(m), 1);
     }
-    struct pkt_meta other = meta(3, 4002, 2, 5000, T0);
+    struct pkt_meta other = media_meta(3, 4002, 2, 5000, T0);
     rtp_with_hash = true;
     assert_true(send_rtp(m, &other, 0, false, 1, 0, 7));
     rtp_with_hash = false;
@@ -926,8 +907,8 @@ static void bypass_media(struct media *m, uint16_t pa, uint16_t pb, const uint64
             media_expect(m, &b, pb, false, late_leg[i / 10 - 1], 1, t, NULL);
             media_leg_answered(m, late_leg[i / 10 - 1], t);
         }
-        struct pkt_meta ab = meta(1, pa, 2, pb, t);
-        struct pkt_meta ba = meta(2, pb, 1, pa, t + MS);
+        struct pkt_meta ab = media_meta(1, pa, 2, pb, t);
+        struct pkt_meta ba = media_meta(2, pb, 1, pa, t + MS);
         assert_true(send_rtp(m, &ab, 8, false, (uint16_t)i, 160u * i, pa));
         assert_true(send_rtp(m, &ba, 8, false, (uint16_t)i, 160u * i, pb));
     }
@@ -984,13 +965,13 @@ static void test_capture_gap(void **state)
         if (i >= 8 && i < 11)
             continue;
         for (int k = 0; k < 4; k++) {
-            struct pkt_meta pm = meta(1, (uint16_t)(6000 + 2 * k), 2, 7000,
+            struct pkt_meta pm = media_meta(1, (uint16_t)(6000 + 2 * k), 2, 7000,
                                       T0 + 20 * MS * i + (uint64_t)k * 100000);
             assert_true(send_rtp(m, &pm, 8, false, (uint16_t)i, 160u * i, 0x500u + (uint32_t)k));
         }
     }
     /* A fifth, later stream is unaffected; the explicit hint flags it. */
-    struct pkt_meta pm = meta(3, 6100, 2, 7000, T0 + 5000 * MS);
+    struct pkt_meta pm = media_meta(3, 6100, 2, 7000, T0 + 5000 * MS);
     assert_true(send_rtp(m, &pm, 8, false, 1, 0, 0x600));
     media_finish(m);
     assert_int_equal(media_count(m), 5);
@@ -1013,7 +994,7 @@ static void test_heuristics_and_hostile(void **state)
     struct ts_stats st = { { 0 } };
     struct media *m = media_new(NULL, &st);
     /* RTP-looking DNS is left alone. */
-    struct pkt_meta pm = meta(1, 53, 2, 40000, T0);
+    struct pkt_meta pm = media_meta(1, 53, 2, 40000, T0);
     assert_false(send_rtp(m, &pm, 0, false, 1, 0, 1));
     pm.sport = 40001;
     /* RTCP-conflicting PT (marker + 72) is not RTP */
@@ -1074,7 +1055,7 @@ static void test_bacnet_not_rtp(void **state)
                                    0x00, 0x00, 0x3f, 0x00 };
     for (int i = 0; i < 200; i++) {
         uint64_t t = T0 + (uint64_t)i * 500 * MS;
-        struct pkt_meta a = meta(1, 47808, 2, 47808, t), b = meta(2, 47808, 1, 47808, t + MS);
+        struct pkt_meta a = media_meta(1, 47808, 2, 47808, t), b = media_meta(2, 47808, 1, 47808, t + MS);
         uint8_t q[sizeof rp], r[sizeof ack];
         memcpy(q, rp, sizeof q);
         memcpy(r, ack, sizeof r);
@@ -1101,10 +1082,10 @@ static void test_rtp_on_3478(void **state)
     struct media *m = media_new(NULL, &st);
     static const uint8_t stun[20] = { 0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4,
                                       5, 6, 7, 8, 9, 10, 11, 12 };
-    struct pkt_meta s0 = meta(2, 40000, 1, 3478, T0);
+    struct pkt_meta s0 = media_meta(2, 40000, 1, 3478, T0);
     assert_false(send_raw(m, &s0, stun, sizeof stun));
     for (int i = 0; i < 50; i++) {
-        struct pkt_meta pm = meta(1, 3478, 2, 40000, T0 + 20 * MS * (uint64_t)i);
+        struct pkt_meta pm = media_meta(1, 3478, 2, 40000, T0 + 20 * MS * (uint64_t)i);
         bool taken = send_rtp(m, &pm, 0, i == 0, (uint16_t)(700 + i), 160u * i, 0x3478);
         assert_true(i == 0 || taken); /* the first is held until the second confirms it */
     }
@@ -1125,13 +1106,13 @@ static void test_two_consistent_packets(void **state)
 {
     (void)state;
     struct media *m = new_media(0);
-    struct pkt_meta pm = meta(1, 7000, 2, 7002, T0);
+    struct pkt_meta pm = media_meta(1, 7000, 2, 7002, T0);
     assert_false(send_rtp(m, &pm, 0, false, 100, 1000, 0x77));
     pm.ts_ns += 20 * MS;
     assert_false(send_rtp(m, &pm, 0, false, 9100, 1160, 0x77)); /* seq jump */
     pm.ts_ns += 20 * MS;
     assert_false(send_rtp(m, &pm, 8, false, 9101, 1320, 0x77)); /* another PT */
-    pm = meta(3, 7000, 4, 7002, T0);
+    pm = media_meta(3, 7000, 4, 7002, T0);
     assert_false(send_rtp(m, &pm, 0, false, 5, 0, 0x99));
     media_finish(m);
     assert_int_equal(media_count(m), 0);
@@ -1147,8 +1128,8 @@ static void test_rtcp_per_hop(void **state)
     (void)state;
     struct media *m = new_media_eager(0);
     for (int i = 0; i < 5; i++) {
-        struct pkt_meta h1 = meta(1, 4000, 2, 5000, T0 + 20 * MS * (uint64_t)i);
-        struct pkt_meta h2 = meta(3, 6000, 4, 7000, T0 + 20 * MS * (uint64_t)i + MS);
+        struct pkt_meta h1 = media_meta(1, 4000, 2, 5000, T0 + 20 * MS * (uint64_t)i);
+        struct pkt_meta h2 = media_meta(3, 6000, 4, 7000, T0 + 20 * MS * (uint64_t)i + MS);
         assert_true(send_rtp(m, &h1, 0, i == 0, (uint16_t)(1 + i), 160u * (uint32_t)i, 0xA));
         assert_true(send_rtp(m, &h2, 0, i == 0, (uint16_t)(1 + i), 160u * (uint32_t)i, 0xA));
     }
@@ -1156,8 +1137,8 @@ static void test_rtcp_per_hop(void **state)
      * CNAME; an RR from 0xB about 0xA on the first hop only */
     const uint8_t sr[40] = { 0x80, 200, 0, 6, 0, 0, 0, 0xA, [28] = 0x81, 202, 0, 2, 0, 0, 0, 0xA, 1, 1, 'a', 0 };
     const uint8_t rr[32] = { 0x81, 201, 0, 7, 0, 0, 0, 0xB, 0, 0, 0, 0xA, 0x20 };
-    struct pkt_meta c1 = meta(1, 4001, 2, 5001, T0 + 50 * MS), c2 = meta(3, 6001, 4, 7001, T0 + 51 * MS);
-    struct pkt_meta back = meta(2, 5001, 1, 4001, T0 + 60 * MS);
+    struct pkt_meta c1 = media_meta(1, 4001, 2, 5001, T0 + 50 * MS), c2 = media_meta(3, 6001, 4, 7001, T0 + 51 * MS);
+    struct pkt_meta back = media_meta(2, 5001, 1, 4001, T0 + 60 * MS);
     assert_true(send_raw(m, &c1, sr, sizeof sr));
     c1.ts_ns += 10 * MS;
     assert_true(send_raw(m, &c1, sr, sizeof sr));
@@ -1185,7 +1166,7 @@ static void test_unsignalled_rtcp_mux(void **state)
     struct ts_stats st = { { 0 } };
     struct media *m = media_new(NULL, &st);
     for (int i = 0; i < 300; i++) {
-        struct pkt_meta pm = meta(1, 6000, 2, 6100, T0 + 20 * MS * (uint64_t)i);
+        struct pkt_meta pm = media_meta(1, 6000, 2, 6100, T0 + 20 * MS * (uint64_t)i);
         (void)send_rtp(m, &pm, 8, i == 0, (uint16_t)i, 160u * i, 0xABCD);
         if (i % 100 == 50) {
             /* SR from 0xABCD, no report blocks, same 5-tuple */
@@ -1193,7 +1174,7 @@ static void test_unsignalled_rtcp_mux(void **state)
             assert_true(send_raw(m, &pm, sr, sizeof sr));
             /* and an RR back from the receiver about it, reverse 5-tuple */
             uint8_t rr[32] = { 0x81, 201, 0, 7, 0, 0, 0x12, 0x34, 0, 0, 0xAB, 0xCD, 0x01 };
-            struct pkt_meta back = meta(2, 6100, 1, 6000, pm.ts_ns + MS);
+            struct pkt_meta back = media_meta(2, 6100, 1, 6000, pm.ts_ns + MS);
             assert_true(send_raw(m, &back, rr, sizeof rr));
         }
     }

@@ -19,26 +19,7 @@
 #include <srtp2/srtp.h>
 
 #include "../../media/media.h"
-
-#define MS 1000000ull
-#define T0 (1700000000ull * 1000000000ull)
-
-static struct pkt_meta meta(uint8_t a_last, uint16_t sport, uint8_t b_last, uint16_t dport,
-                            uint64_t ts)
-{
-    struct pkt_meta m;
-    memset(&m, 0, sizeof m);
-    m.ts_ns = ts;
-    m.ipver = 4;
-    m.l4 = 17;
-    m.src.family = m.dst.family = 4;
-    m.src.a[0] = m.dst.a[0] = 10;
-    m.src.a[3] = a_last;
-    m.dst.a[3] = b_last;
-    m.sport = sport;
-    m.dport = dport;
-    return m;
-}
+#include "../helpers/media_fixture.h"
 
 static struct sdes_key key_of(uint8_t seed)
 {
@@ -98,7 +79,7 @@ static void feed(struct media *m, srtp_t tx, bool rtcp, uint8_t *pkt, int len, u
     if (tx)
         assert_int_equal(rtcp ? srtp_protect_rtcp(tx, pkt, &len) : srtp_protect(tx, pkt, &len),
                          srtp_err_status_ok);
-    struct pkt_meta pm = meta(1, sport, 2, dport, ts);
+    struct pkt_meta pm = media_meta(1, sport, 2, dport, ts);
     assert_true(media_udp(m, &pm, bv_make(pkt, (size_t)len), 0));
 }
 
@@ -180,17 +161,37 @@ static const struct media_stream *stream_from_a(struct media *m)
     return NULL;
 }
 
+/* A stream table counting into st, its payloads into seen (NULL: no
+ * hook): A:4000 offers SRTP with key ka, B:5000 with kb (NULL: no key),
+ * their SDPs naming RTCP ports rtcp_a and rtcp_b (0: port + 1). */
+static struct media *two_ends(struct ts_stats *st, struct seen *seen, const struct sdes_key *ka,
+                              uint16_t rtcp_a, const struct sdes_key *kb, uint16_t rtcp_b)
+{
+    struct media *m = media_new(NULL, st);
+    if (seen) {
+        memset(seen, 0, sizeof *seen);
+        media_set_payload_hook(m, on_payload, seen);
+    }
+    expect_rtcp(m, &A, 4000, rtcp_a, ka);
+    expect_rtcp(m, &B, 5000, rtcp_b, kb);
+    return m;
+}
+
+/* The stream's one sender report came in SRTCP and opened. */
+static void srtcp_opened(const struct media_stream *s, const struct ts_stats *st)
+{
+    assert_true(s->rtcp.srtcp);
+    assert_int_equal(s->rtcp.sr, 1);
+    assert_int_equal(st->v[TS_RTCP_SRTCP_DECRYPTED], 1);
+}
+
 static void test_opens(void **state)
 {
     (void)state;
     struct ts_stats st = { 0 };
-    struct media *m = media_new(NULL, &st);
     static struct seen seen;
-    memset(&seen, 0, sizeof seen);
-    media_set_payload_hook(m, on_payload, &seen);
     struct sdes_key ka = key_of(1), kb = key_of(2);
-    expect(m, &A, 4000, &ka);
-    expect(m, &B, 5000, &kb);
+    struct media *m = two_ends(&st, &seen, &ka, 0, &kb, 0);
     static uint8_t plain[40][160];
     /* three rollovers and a wrap into the capture */
     send_stream(m, &ka, 3, 65530, 40, plain);
@@ -206,9 +207,7 @@ static void test_opens(void **state)
     assert_int_equal(s->dtmf_events, 1);
     assert_string_equal(s->dtmf, "5");
     assert_int_equal(s->lost, 0);
-    assert_true(s->rtcp.srtcp);
-    assert_int_equal(s->rtcp.sr, 1);
-    assert_int_equal(st.v[TS_RTCP_SRTCP_DECRYPTED], 1);
+    srtcp_opened(s, &st);
     assert_int_equal(st.v[TS_RTP_SRTP_DECRYPTED], 41);
     media_free(m);
 }
@@ -219,17 +218,13 @@ static void test_srtcp_a_rtcp(void **state)
 {
     (void)state;
     struct ts_stats st = { 0 };
-    struct media *m = media_new(NULL, &st);
     struct sdes_key ka = key_of(1), kb = key_of(2);
-    expect_rtcp(m, &A, 4000, 4011, &ka);
-    expect_rtcp(m, &B, 5000, 5013, &kb);
+    struct media *m = two_ends(&st, NULL, &ka, 4011, &kb, 5013);
     static uint8_t plain[10][160];
     send_stream_rtcp(m, &ka, 0, 1, 10, plain, 4011, 5013);
     const struct media_stream *s = stream_from_a(m);
     assert_int_equal(s->srtp_decrypted, 11);
-    assert_true(s->rtcp.srtcp);
-    assert_int_equal(s->rtcp.sr, 1);
-    assert_int_equal(st.v[TS_RTCP_SRTCP_DECRYPTED], 1);
+    srtcp_opened(s, &st);
     assert_int_equal(st.v[TS_RTCP_SRTCP_AUTH_FAILED], 0);
     media_free(m);
 }
@@ -239,13 +234,9 @@ static void test_wrong_key(void **state)
 {
     (void)state;
     struct ts_stats st = { 0 };
-    struct media *m = media_new(NULL, &st);
     static struct seen seen;
-    memset(&seen, 0, sizeof seen);
-    media_set_payload_hook(m, on_payload, &seen);
     struct sdes_key ka = key_of(1), other = key_of(9);
-    expect(m, &A, 4000, &other);
-    expect(m, &B, 5000, NULL);
+    struct media *m = two_ends(&st, &seen, &other, 0, NULL, 0);
     static uint8_t plain[30][160];
     send_stream(m, &ka, 0, 100, 30, plain);
     const struct media_stream *s = stream_from_a(m);
@@ -266,14 +257,14 @@ static void test_no_keys_and_plain(void **state)
 {
     (void)state;
     for (int srtp = 0; srtp < 2; srtp++) {
-        struct media *m = media_new(NULL, NULL);
         static struct seen seen;
-        memset(&seen, 0, sizeof seen);
-        media_set_payload_hook(m, on_payload, &seen);
+        struct media *m;
         if (srtp) {
-            expect(m, &A, 4000, NULL);
-            expect(m, &B, 5000, NULL);
+            m = two_ends(NULL, &seen, NULL, 0, NULL, 0);
         } else {
+            m = media_new(NULL, NULL);
+            memset(&seen, 0, sizeof seen);
+            media_set_payload_hook(m, on_payload, &seen);
             media_expect(m, &A, 4000, false, 5, 50, T0, NULL);
             media_expect(m, &B, 5000, false, 5, 50, T0, NULL);
         }
