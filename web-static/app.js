@@ -743,10 +743,11 @@ function sdpText(sdp) {
 /* The ladder fits avail pixels (its pane's width): the time column and the
  * node columns shrink (from 165 down to 96 px, 88 in a narrow pane, where
  * the wall clock moves to the tooltip), beyond that the pane scrolls
- * sideways. Two SVGs in one box: the node headings (each column's role and
+ * sideways. Three SVGs in one box: the node headings (each column's role and
  * name, one heading over the addresses of a multi-homed node, and the
- * address), kept at the top of the pane while it scrolls, and the rows;
- * under each arrow with SDP its summary. */
+ * address), kept at the top of the pane while it scrolls, the rows (under
+ * each arrow with SDP its summary) and the rows' times, kept at the pane's
+ * left while it scrolls sideways. */
 function ladder(d, onPick, avail, info) {
   const nodes = ladderColumns(d.nodes, info);
   /* narrow: the wide time column and 96-px columns would not fit */
@@ -770,6 +771,9 @@ function ladder(d, onPick, avail, info) {
   const box = h("div", { class: "ladder", id: "ladder", "data-col-w": colW, "data-left": left });
   const head = svgEl("svg", { class: "ladder ladder-head", width: W, height: headH, viewBox: `0 0 ${W} ${headH}` });
   const svg = svgEl("svg", { class: "ladder ladder-body", width: W, height: H, viewBox: `0 0 ${W} ${H}` });
+  const times = svgEl("svg", { class: "ladder ladder-times", id: "ladder-times", width: left, height: H, viewBox: `0 0 ${left} ${H}` });
+  times.appendChild(svgEl("rect", { class: "times-bg", x: 0, y: 0, width: left, height: H }));
+  times.appendChild(svgEl("line", { class: "times-edge", x1: left - 0.5, x2: left - 0.5, y1: 0, y2: H }));
   const defs = svgEl("defs");
   COLORS.forEach((c, i) => {
     const m = svgEl("marker", { id: "arr" + i, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
@@ -800,7 +804,7 @@ function ladder(d, onPick, avail, info) {
     svg.appendChild(svgEl("line", { class: "life", x1: x(n), x2: x(n), y1: 0, y2: H - 6 }));
   });
   const seen = new Set();
-  for (const r of media) svg.appendChild(r.missing ? missingRow(r, my.get(r), x) : mediaRow(r, my.get(r), x, W));
+  for (const r of media) svg.appendChild(r.missing ? missingRow(r, my.get(r), x, left) : mediaRow(r, my.get(r), x, left));
   d.messages.forEach((m, i) => {
     const y = ys[i];
     const ci = (m.leg || 0) % COLORS.length, color = COLORS[ci];
@@ -810,9 +814,13 @@ function ladder(d, onPick, avail, info) {
     seen.add(key);
     const g = svgEl("g", { class: "msg" + (retrans ? " retrans" : ""), "data-n": m.n, "data-leg": m.leg, "data-i": i });
     g.appendChild(svgEl("rect", { class: "hit", x: 0, y: y - 18, width: W, height: rowH }));
-    g.appendChild(svgEl("text", { class: "time", x: 8, y: y + 3 }, `+${((m.t_ms - t0) / 1000).toFixed(3)} s`));
-    if (!narrow) g.appendChild(svgEl("text", { class: "time", x: 78, y: y + 3 }, when(m.ts).slice(11)));
-    else g.appendChild(svgEl("title", {}, when(m.ts)));
+    /* the row's times in the pinned column, selected with the row */
+    const tr = svgEl("g", { class: "time-row", "data-n": m.n, "data-i": i });
+    tr.appendChild(svgEl("rect", { class: "hit", x: 0, y: y - 18, width: left, height: rowH }));
+    tr.appendChild(svgEl("text", { class: "time", x: 8, y: y + 3 }, `+${((m.t_ms - t0) / 1000).toFixed(3)} s`));
+    if (!narrow) tr.appendChild(svgEl("text", { class: "time", x: 78, y: y + 3 }, when(m.ts).slice(11)));
+    else tr.appendChild(svgEl("title", {}, when(m.ts)));
+    times.appendChild(tr);
     const x1 = x(m.src), x2 = x(m.dst);
     if (x1 === x2) {
       g.appendChild(svgEl("path", { d: `M${x1} ${y - 6} h30 v12 h-28`, fill: "none", stroke: color, "stroke-width": 1.6, "marker-end": `url(#arr${ci})` }));
@@ -837,7 +845,10 @@ function ladder(d, onPick, avail, info) {
     g.addEventListener("click", (ev) => onPick(i, true, ev.shiftKey));
     svg.appendChild(g);
   });
-  box.append(head, svg);
+  /* the time column stays at the pane's left edge while it scrolls sideways
+   * (sticky, like the headings at its top); clicks pass to the rows */
+  const rows = h("div", { class: "ladder-rows" }, svg, times);
+  box.append(head, rows);
   return box;
 }
 
@@ -898,11 +909,15 @@ function oneWayGaps(d, rows, r) {
   return [{ missing: true, of: r, a: r.b, b: r.a, leg: r.s.leg, t: r.t, t1: r.t1 }];
 }
 
+/* The centre of a bar's label, moved right when the label would start under
+ * the pinned time column (9.5 px text: about 5.6 px a character). */
+const textX = (lo, hi, txt, left) => Math.max((lo + hi) / 2, left + 4 + (txt.length * 5.6) / 2);
+
 /* One stream between its columns: a bar from the media source to its
  * destination, coloured by quality, labelled with codec, time, loss and
  * MOS; under it, when the capture has RTCP for it, a thin line with a
  * mark per report (SR, RR, XR). A click shows the stream's row. */
-function mediaRow(r, y, x, W) {
+function mediaRow(r, y, x, left) {
   const s = r.s, x1 = x(r.a), x2 = x(r.b);
   const g = svgEl("g", { class: "rtp q-" + r.q + (r.guessed ? " guessed" : "") + (r.oneWay ? " one-way" : ""), "data-stream": s.id,
     "data-src-col": r.a, "data-dst-col": r.b, "data-from-ms": r.t, "data-to-ms": r.t1, "data-y": y });
@@ -912,7 +927,7 @@ function mediaRow(r, y, x, W) {
   g.appendChild(svgEl("path", { class: "head", d: `M${tip} ${y + 15.5} l${-8 * dir} -6 v12 z` }));
   const txt = (r.oneWay ? (r.nearlyEmpty ? `one-way audio: only ${s.packets} packets · ` : "one-way audio · ") : "") +
     `RTP ${s.codec || "PT " + s.payload_type} · ${num(s.duration_s, 1)} s · loss ${num(r.lossPct, 1)}% · MOS ${num(s.mos, 2)}`;
-  g.appendChild(svgEl("text", { class: "rtp-text", x: (lo + hi) / 2, y: y + 9, "text-anchor": "middle" }, txt));
+  g.appendChild(svgEl("text", { class: "rtp-text", x: textX(lo, hi, txt, left), y: y + 9, "text-anchor": "middle" }, txt));
   const n = rtcpCount(s.rtcp);
   if (n > 0) {
     const c = s.rtcp, rg = svgEl("g", { class: "rtcp", "data-stream": s.id, "data-reports": n });
@@ -937,13 +952,13 @@ function mediaRow(r, y, x, W) {
 
 /* The stream that is not there: a dashed outline from the silent side to
  * the talking one, "no RTP back". */
-function missingRow(r, y, x) {
+function missingRow(r, y, x, left) {
   const x1 = x(r.a), x2 = x(r.b), lo = Math.min(x1, x2), hi = Math.max(x1, x2), dir = x2 >= x1 ? 1 : -1;
   const g = svgEl("g", { class: "rtp-missing", "data-leg": r.leg, "data-of": r.of.s.id, "data-src-col": r.a, "data-dst-col": r.b });
   g.appendChild(svgEl("rect", { class: "bar", x: lo, y: y + 12, width: Math.max(2, hi - lo), height: 7, rx: 3 }));
   g.appendChild(svgEl("path", { class: "head", d: `M${x2} ${y + 15.5} l${-8 * dir} -6 v12 z` }));
-  g.appendChild(svgEl("text", { class: "rtp-text", x: (lo + hi) / 2, y: y + 9, "text-anchor": "middle" },
-    `one-way audio: no RTP ${r.a} → ${r.b}`));
+  const txt = `one-way audio: no RTP ${r.a} → ${r.b}`;
+  g.appendChild(svgEl("text", { class: "rtp-text", x: textX(lo, hi, txt, left), y: y + 9, "text-anchor": "middle" }, txt));
   g.appendChild(svgEl("title", {}, `leg ${r.leg}: RTP flowed ${r.b} → ${r.a} (${r.of.s.packets} packets) and nothing came back ` +
     "(a NAT or firewall between them, or a media address in the SDP that does not reach)"));
   return g;
@@ -1355,7 +1370,8 @@ async function pageCall(id, params) {
     const parts = [...g.querySelectorAll("line, path, text.label")].map((e) => e.getBoundingClientRect());
     if (parts.length) {
       const lo = Math.min(...parts.map((r) => r.left)) - 6, hi = Math.max(...parts.map((r) => r.right)) + 6;
-      const inner = wrap.getBoundingClientRect(), l0 = inner.left, r0 = inner.left + wrap.clientWidth;
+      const tcol = wrap.querySelector("svg.ladder-times")?.getBoundingClientRect().width || 0;
+      const inner = wrap.getBoundingClientRect(), l0 = inner.left + tcol, r0 = inner.left + wrap.clientWidth;
       if (hi - lo > r0 - l0 || lo < l0) wrap.scrollLeft -= l0 - lo;
       else if (hi > r0) wrap.scrollLeft += hi - r0;
     }
@@ -1364,10 +1380,11 @@ async function pageCall(id, params) {
   };
   const select = (i) => {
     if (i < 0 || i >= d.messages.length) return;
-    document.querySelectorAll("#ladder g.msg.sel").forEach((e) => e.classList.remove("sel"));
+    document.querySelectorAll("#ladder g.msg.sel, #ladder g.time-row.sel").forEach((e) => e.classList.remove("sel"));
     sel = i;
     const g = gOf(i);
     if (g) g.classList.add("sel");
+    document.querySelector(`#ladder g.time-row[data-i="${i}"]`)?.classList.add("sel");
     reveal(i);
   };
   const showDiff = async () => {
@@ -1495,7 +1512,10 @@ async function pageCall(id, params) {
     const keep = { top: wrap.scrollTop };
     wrap.replaceChildren(ladder(d, pick, Math.max(200, wrap.clientWidth - 2), info));
     wrap.scrollTop = keep.top;
-    if (sel >= 0) gOf(sel)?.classList.add("sel");
+    if (sel >= 0) {
+      gOf(sel)?.classList.add("sel");
+      document.querySelector(`#ladder g.time-row[data-i="${sel}"]`)?.classList.add("sel");
+    }
     const b = d.messages.findIndex((x) => String(x.n) === diffWith.value);
     if (b >= 0) gOf(b)?.classList.add("diff-b");
     if (sel >= 0) reveal(sel);

@@ -11,6 +11,7 @@
 // console errors (CSP included), no request leaves 127.0.0.1. Screenshots go
 // to the work directory.
 // usage: node dashboard.test.mjs --bin TRUNKSCOPE --work DIR [--chromium PATH] [--shared DIR]
+//        [--static DIR (another dashboard's web files)] [--only split]
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, existsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -62,7 +63,7 @@ run(["analyze", "--db", db, pcap]);
 
 // `trunkscope serve` on a database; resolves once it prints its port.
 async function serve(dbPath, extra = []) {
-  const proc = spawn(bin, ["serve", "--db", dbPath, "--http", "127.0.0.1:0", "--static", path.join(root, "web-static"),
+  const proc = spawn(bin, ["serve", "--db", dbPath, "--http", "127.0.0.1:0", "--static", args.static || path.join(root, "web-static"),
                            "--rate", "100000", ...extra], { stdio: ["ignore", "pipe", "pipe"] });
   const s = { proc, err: "" };
   proc.stderr.on("data", (d) => { s.err += d; });
@@ -178,7 +179,9 @@ async function splitPanes() {
       // the node headings: their own SVG (one SVG of old: its first 62 px)
       const hs = wrap.querySelector("svg.ladder-head"), w = R(wrap);
       const head = hs ? R(hs) : { t: R(wrap.querySelector("svg")).t, b: R(wrap.querySelector("svg")).t + 62 };
-      const vis = { l: w.l + wrap.clientLeft, t: Math.max(head.b, w.t), r: w.l + wrap.clientLeft + wrap.clientWidth, b: w.t + wrap.clientTop + wrap.clientHeight };
+      // the pinned time column covers the pane's left strip
+      const tc = wrap.querySelector("svg.ladder-times"), tw = tc ? R(tc).r - R(tc).l : 0;
+      const vis = { l: w.l + wrap.clientLeft + tw, t: Math.max(head.b, w.t), r: w.l + wrap.clientLeft + wrap.clientWidth, b: w.t + wrap.clientTop + wrap.clientHeight };
       const inside = (x) => x.l >= vis.l - 1 && x.r <= vis.r + 1 && x.t >= vis.t - 1 && x.b <= vis.b + 1;
       const inWin = (x) => x.l >= -1 && x.t >= -1 && x.r <= innerWidth + 1 && x.b <= innerHeight + 1;
       return { lad: w, msg: R(card), right: R(card).l >= w.r - 1, inWindow: inWin(w) && inWin(R(card)),
@@ -216,6 +219,20 @@ async function splitPanes() {
             `${width} px: Enter opens the selected message #${n} beside the ladder`);
       if (width === 1280) await page.screenshot({ path: path.join(work, "call-split-1280.png"), fullPage: false });
       if (width === 800) {
+        // the time column stays at the pane's left when the ladder scrolls
+        // sideways (as the node headings stay at its top)
+        const pinned = await page.evaluate(() => {
+          const wrap = document.getElementById("ladder-wrap");
+          wrap.scrollTop = 0;
+          wrap.scrollLeft = wrap.scrollWidth;
+          const w = wrap.getBoundingClientRect(), l = w.left + wrap.clientLeft;
+          const t = [...wrap.querySelectorAll("text.time")].slice(0, 3).map((e) => e.getBoundingClientRect());
+          return { scrolled: wrap.scrollLeft, first: t.map((r) => [Math.round(r.left - l), Math.round(r.right - l)]),
+                   inView: t.length > 0 && t.every((r) => r.left >= l - 1 && r.right <= l + wrap.clientWidth + 1) };
+        });
+        check(pinned.scrolled > 0 && pinned.inView,
+              `800 px: the ladder scrolled ${pinned.scrolled} px sideways keeps its time column in view ${JSON.stringify(pinned)}`);
+        await page.evaluate(() => { document.getElementById("ladder-wrap").scrollLeft = 0; });
         await page.screenshot({ path: path.join(work, "call-split-800.png"), fullPage: false });
         // the shift-click diff: leg 0's INVITE against leg 2's, Call-IDs differ
         const inv = (leg) => d.messages.find((m) => m.leg === leg && m.method === "INVITE");
@@ -410,7 +427,7 @@ try {
     await page.waitForSelector(`#ladder g.msg`);
     await waitFor(page, (id) => document.querySelector("h1")?.textContent.startsWith("Call " + id + ":"), c0.id, "the call page");
     const cd0 = await api("/calls/" + c0.id);
-    const ladderClock = await page.$eval('#ladder g.msg[data-i="0"] text.time:nth-of-type(2)', (t) => t.textContent);
+    const ladderClock = await page.$eval('#ladder g.time-row[data-i="0"] text.time:nth-of-type(2), #ladder g.msg[data-i="0"] text.time:nth-of-type(2)', (t) => t.textContent);
     const m0 = new Date(Date.parse(cd0.messages[0].ts) + KOLKATA_MS).toISOString().slice(11, 23);
     check(ladderClock.startsWith(m0.slice(0, ladderClock.length)) && ladderClock.length >= 8,
           `the ladder's first clock ${ladderClock} is the message's local time ${m0}`);
