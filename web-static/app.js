@@ -382,23 +382,57 @@ function rangeBar(base, params, series, minBucket, extra) {
     custom);
 }
 
+/* One rule for a trunk's figures: each KPI is red past its first limit,
+ * amber past its second (under them; PDD over them), else green. The
+ * tiles' colours, their health word and the topology's lines all follow
+ * it (tileHealth). */
+const KPI_LIMITS = {
+  asr: { label: "ASR", bad: 0.4, warn: 0.55, text: pct },
+  ner: { label: "NER", bad: 0.9, warn: 0.97, text: pct },
+  pdd_mean_ms: { label: "PDD", bad: 4000, warn: 2500, higher: false, text: (v) => ms(v) },
+  mos: { label: "MOS", bad: 3.1, warn: 3.6, text: (v) => num(v, 2) },
+};
+function kpiClass(key, v) {
+  const l = KPI_LIMITS[key];
+  if (v === null || v === undefined) return "";
+  const under = (lim) => (l.higher === false ? v > lim : v < lim);
+  return under(l.bad) ? "bad" : under(l.warn) ? "warn" : "good";
+}
+
+/* A tile's health word: the alert evaluator's (t.health, over its last
+ * window), raised to degraded by an amber figure and to critical by a red
+ * one, so that it never says healthy beside a red figure; the reasons with
+ * it (the evaluator's, then the figures'). */
+const HEALTH_ORDER = ["unknown", "idle", "healthy", "degraded", "critical", "down"];
+function tileHealth(t) {
+  let state = t.health ? t.health.state : "unknown";
+  const reasons = t.health ? t.health.reasons.map((r) => r.text) : [];
+  for (const [key, l] of Object.entries(KPI_LIMITS)) {
+    const c = kpiClass(key, t[key]);
+    if (c !== "bad" && c !== "warn") continue;
+    const want = c === "bad" ? "critical" : "degraded";
+    if (HEALTH_ORDER.indexOf(want) > HEALTH_ORDER.indexOf(state)) state = want;
+    reasons.push(`${l.label} ${l.text(t[key])}: ${c === "bad" ? "red" : "amber"} ${l.higher === false ? "over" : "under"} ` +
+      l.text(c === "bad" ? l.bad : l.warn));
+  }
+  return { state, reasons };
+}
+
 function kpiTile(t) {
-  const cls = (v, bad, warn, higher = true) =>
-    v === null || v === undefined ? "" : (higher ? v < bad : v > bad) ? "bad" : (higher ? v < warn : v > warn) ? "warn" : "good";
   const k = (label, value, c) => h("div", { class: "kpi " + (c || ""), "data-kpi": label.toLowerCase() },
     h("div", { class: "v" }, value), h("div", { class: "l" }, label));
-  const hs = t.health ? t.health.state : "unknown";
-  return h("div", { class: "tile health-" + hs, "data-trunk": t.id, "data-health": hs, onclick: () => (location.hash = "#/trunk/" + t.id),
-    title: t.health && t.health.reasons.length ? t.health.reasons.map((r) => r.text).join("\n") : "" },
+  const hs = t.health ? t.health.state : "unknown", th = tileHealth(t);
+  return h("div", { class: "tile health-" + th.state, "data-trunk": t.id, "data-health": hs, "data-state": th.state,
+    onclick: () => (location.hash = "#/trunk/" + t.id), title: th.reasons.join("\n") },
     h("div", { class: "name" }, t.name || t.peer, " ", h("span", { class: "badge " + t.type }, t.type), " ",
-      h("span", { class: "badge health " + hs }, hs)),
+      h("span", { class: "badge health " + th.state }, th.state)),
     h("div", { class: "sub" }, `${t.local} ⇄ ${t.peer} · ${t.attempts} attempts`),
     h("div", { class: "kpis" },
-      k("ASR", pct(t.asr), cls(t.asr, 0.4, 0.55)),
-      k("NER", pct(t.ner), cls(t.ner, 0.9, 0.97)),
+      k("ASR", pct(t.asr), kpiClass("asr", t.asr)),
+      k("NER", pct(t.ner), kpiClass("ner", t.ner)),
       k("ACD", secs(t.acd_s)),
-      k("PDD", ms(t.pdd_mean_ms), cls(t.pdd_mean_ms, 4000, 2500, false)),
-      k("MOS", num(t.mos, 2), cls(t.mos, 3.1, 3.6)),
+      k("PDD", ms(t.pdd_mean_ms), kpiClass("pdd_mean_ms", t.pdd_mean_ms)),
+      k("MOS", num(t.mos, 2), kpiClass("mos", t.mos)),
       k("Active", t.active_calls === null ? "–" : t.active_calls)));
 }
 

@@ -22,15 +22,13 @@ function svg(tag, attrs, ...kids) {
   return e;
 }
 
-/* good / warn / bad / idle: the alert evaluator's health when it ran,
- * else the same thresholds as the overview tiles */
+/* good / warn / bad / idle: the overview tile's health (app.js tileHealth:
+ * the alert evaluator's, raised by the figures' colours) */
 const HEALTH_CLASS = { healthy: "good", degraded: "warn", critical: "bad", down: "bad", idle: "idle" };
 function trunkHealth(t) {
-  if (t.health && HEALTH_CLASS[t.health.state]) return HEALTH_CLASS[t.health.state];
-  if (!t.attempts) return "idle";
-  if ((t.asr ?? 1) < 0.4 || (t.ner ?? 1) < 0.9) return "bad";
-  if ((t.asr ?? 1) < 0.55 || (t.ner ?? 1) < 0.97) return "warn";
-  return "good";
+  const st = tileHealth(t).state;
+  if (HEALTH_CLASS[st]) return HEALTH_CLASS[st];
+  return t.attempts ? "good" : "idle";
 }
 
 const ROLE_LABEL = { endpoint: "Endpoint", pbx: "PBX", mediation_server: "Mediation Server", sbc: "SBC",

@@ -11,7 +11,7 @@
 // console errors (CSP included), no request leaves 127.0.0.1. Screenshots go
 // to the work directory.
 // usage: node dashboard.test.mjs --bin TRUNKSCOPE --work DIR [--chromium PATH] [--shared DIR]
-//        [--static DIR (another dashboard's web files)] [--only split]
+//        [--static DIR (another dashboard's web files)] [--only split|ui]
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, existsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -298,10 +298,51 @@ async function splitPanes() {
   }
 }
 
+// ---- a tile's health word agrees with its figures' colours: the API's
+// trunks with their figures set (page.route) to a red NER, an amber ASR and
+// all green, each beside an evaluator health of "healthy": the words are
+// critical, degraded and healthy, the border follows the word, the reasons
+// name the figure; on the real database no tile says healthy beside an
+// amber or red figure
+async function tileWords() {
+  const real = (await api("/trunks")).trunks;
+  if (!check(real.length > 0, "trunks to draw tiles of")) return;
+  const green = { asr: 0.8, ner: 0.99, pdd_mean_ms: 900, mos: 4.3 };
+  const set = [Object.assign({}, green, { ner: 0.85 }), Object.assign({}, green, { asr: 0.5 }), green];
+  const fake = real.slice(0, 3).map((t, i) => Object.assign({}, t, set[i],
+    { health: { state: "healthy", reasons: [], window: null } }));
+  const want = ["critical", "degraded", "healthy"].slice(0, fake.length);
+  await page.route("**/api/v1/trunks?*", (r) => r.fulfill({ json: { trunks: fake } }));
+  await page.route("**/api/v1/trunks", (r) => r.fulfill({ json: { trunks: fake } }));
+  try {
+    await page.goto("about:blank");
+    await page.goto(base + "/#/overview");
+    await page.waitForSelector(".tile");
+    const tiles = await page.$$eval(".tile", (ts) => ts.map((t) => ({ id: Number(t.dataset.trunk),
+      word: t.querySelector(".badge.health").textContent, cls: t.className, title: t.title,
+      red: [...t.querySelectorAll(".kpi.bad")].map((k) => k.dataset.kpi),
+      amber: [...t.querySelectorAll(".kpi.warn")].map((k) => k.dataset.kpi) })));
+    check(tiles.map((t) => t.word).join() === want.join(),
+          `tiles with a red NER, an amber ASR, all green, each "healthy" by the evaluator, say ${want}: ${JSON.stringify(tiles)}`);
+    check(tiles.every((t, i) => t.cls.includes("health-" + want[i])), `each tile's border follows its word ${tiles.map((t) => t.cls)}`);
+    check(tiles[0].red.includes("ner") && /NER 85\.0%/.test(tiles[0].title), `the red NER is the reason: ${tiles[0].title}`);
+  } finally {
+    await page.unroute("**/api/v1/trunks?*");
+    await page.unroute("**/api/v1/trunks");
+  }
+  await page.goto("about:blank");
+  await page.goto(base + "/#/overview");
+  await page.waitForSelector(".tile");
+  const mixed = await page.$$eval(".tile", (ts) => ts.filter((t) => t.querySelector(".badge.health").textContent === "healthy" &&
+    t.querySelector(".kpi.bad, .kpi.warn")).map((t) => t.dataset.trunk));
+  check(mixed.length === 0, `no tile says healthy beside an amber or red figure (${mixed})`);
+}
+
 try {
-  await splitPanes();
-  // --only split: the section above alone (to try it against another dashboard)
-  if (args.only !== "split") {
+  // --only split / --only ui: those sections alone (to try them against another dashboard)
+  if (!args.only || args.only === "split") await splitPanes();
+  if (!args.only || args.only === "ui") await tileWords();
+  if (!args.only) {
   // ---- overview: one tile per trunk showing the API's KPI values
   const trunks = (await api("/trunks")).trunks;
   await page.goto(base + "/#/overview");
@@ -1314,14 +1355,15 @@ try {
           `the overview banner shows ${al.active.firing} firing (${JSON.stringify(banner)})`);
     check(banner.cls.includes(al.active.firing_critical ? "bad" : "warn"), "the banner's colour follows the severity");
     const ftrunks = (await api3("/trunks")).trunks;
-    const shown = await page.$$eval(".tile", (ts) => ts.map((t) => [Number(t.dataset.trunk), t.dataset.health, getComputedStyle(t).borderLeftColor]));
+    const shown = await page.$$eval(".tile", (ts) => ts.map((t) => [Number(t.dataset.trunk), t.dataset.health, getComputedStyle(t).borderLeftColor, t.dataset.state]));
     for (const t of ftrunks) {
       const tile = shown.find((x) => x[0] === t.id);
       check(tile && tile[1] === (t.health ? t.health.state : "unknown"), `tile ${t.id}: health ${tile && tile[1]} = API ${t.health && t.health.state}`);
     }
     const sick = ftrunks.filter((t) => t.health && ["critical", "down"].includes(t.health.state));
     check(sick.length > 0, "a trunk is critical or down");
-    const healthy = ftrunks.filter((t) => t.health && t.health.state === "healthy");
+    // (healthy as the tile says it: the evaluator's word raised by the figures' colours)
+    const healthy = ftrunks.filter((t) => shown.find((x) => x[0] === t.id)?.[3] === "healthy");
     if (sick.length && healthy.length) {
       const c1 = shown.find((x) => x[0] === sick[0].id)[2], c2 = shown.find((x) => x[0] === healthy[0].id)[2];
       check(c1 !== c2, `a sick tile is coloured apart from a healthy one (${c1} vs ${c2})`);
@@ -1357,7 +1399,7 @@ try {
     await stopServe(srv3);
   }
 
-  } /* not --only split */
+  } /* not --only */
   check(problems.length === 0, "no console errors or outside requests: " + problems.slice(0, 5).join(" | "));
   if (busyRefusals) console.log(`note: ${busyRefusals} requests refused as busy and retried by the page`);
 } catch (e) {
