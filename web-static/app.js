@@ -158,6 +158,7 @@ function askToken() {
 function setStatus(text, cls) {
   const s = document.getElementById("status");
   s.className = "status " + (cls || "");
+  s.title = text; /* whole, where a narrow header cuts the text short */
   document.getElementById("status-text").textContent = text;
 }
 

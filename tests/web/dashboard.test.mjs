@@ -4,8 +4,9 @@
 // (every message of every leg, raw text on click, fits the page), a call's
 // RTP streams (table and quality charts), the calls table, a trunk page and,
 // on a collector's database of two sites (sites_db.py), the site selector; the
-// topology page against /api/v1/topology (a box per node, a line per trunk,
-// clickable to the trunk page); the call page's audio player on a speech
+// header on one line at 800 to 1,280 px; a tile's health word agreeing with
+// its figures' colours; the topology page against /api/v1/topology (a box
+// per node, a line per trunk, clickable to the trunk page); the call page's audio player on a speech
 // call (tests/corpus/audio_lab.py): the audio element loads the call's
 // duration, a waveform per party, a ladder click seeks to the message; no
 // console errors (CSP included), no request leaves 127.0.0.1. Screenshots go
@@ -298,6 +299,37 @@ async function splitPanes() {
   }
 }
 
+// ---- the header at 800 and 1,024 px (and 1,280): one line of 48 px, every
+// navigation link whole inside the window, no page-wide sideways scroll, on
+// the overview and on a call page
+async function headerFits() {
+  const c = (await api("/calls?limit=1")).calls[0];
+  for (const width of [800, 1024, 1280]) {
+    await page.setViewportSize({ width, height: 800 });
+    for (const hash of ["#/overview", "#/call/" + c.id]) {
+      await page.goto("about:blank");
+      await page.goto(base + "/" + hash);
+      await page.waitForSelector(hash === "#/overview" ? ".tile" : "#ladder g.msg");
+      await waitValue(page, () => /connecting/.test(document.getElementById("status-text").textContent), false);
+      const g = await page.evaluate(() => {
+        const hd = document.querySelector("header.top").getBoundingClientRect();
+        const nav = document.querySelector("header nav").getBoundingClientRect();
+        const links = [...document.querySelectorAll("header nav a")].map((a) => a.getBoundingClientRect());
+        const st = document.getElementById("status").getBoundingClientRect();
+        return { h: Math.round(hd.height), tops: [...new Set(links.map((r) => Math.round(r.top)))],
+                 // inside the window and not cut by the navigation's box
+                 whole: links.every((r) => r.left >= Math.max(0, nav.left - 0.5) && r.right <= Math.min(innerWidth, nav.right + 0.5) && r.width > 20),
+                 status: st.width > 8 && st.right <= innerWidth, pageW: document.documentElement.scrollWidth, iw: innerWidth,
+                 title: document.getElementById("status").title };
+      });
+      check(g.h <= 48 && g.tops.length === 1 && g.whole && g.status && g.pageW <= g.iw && g.title,
+            `${width} px, ${hash}: the header is one line with every link whole ${JSON.stringify(g)}`);
+      if (width === 800 && hash === "#/overview") await page.screenshot({ path: path.join(work, "header-800.png"), fullPage: false });
+    }
+  }
+  await page.setViewportSize({ width: 1440, height: 900 });
+}
+
 // ---- a tile's health word agrees with its figures' colours: the API's
 // trunks with their figures set (page.route) to a red NER, an amber ASR and
 // all green, each beside an evaluator health of "healthy": the words are
@@ -341,7 +373,7 @@ async function tileWords() {
 try {
   // --only split / --only ui: those sections alone (to try them against another dashboard)
   if (!args.only || args.only === "split") await splitPanes();
-  if (!args.only || args.only === "ui") await tileWords();
+  if (!args.only || args.only === "ui") { await headerFits(); await tileWords(); }
   if (!args.only) {
   // ---- overview: one tile per trunk showing the API's KPI values
   const trunks = (await api("/trunks")).trunks;
