@@ -130,6 +130,36 @@ static uint64_t fold_mul(uint64_t a, uint64_t b)
     return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
+/* Up to 8 bytes at p (k of them) as a word, zero-padded: loads of 8, 4, 2
+ * and 1 bytes, never a wide load over bytes just stored byte by byte
+ * (which waits for the stores to retire). */
+static uint64_t load_upto8(const uint8_t *p, size_t k)
+{
+    uint64_t w = 0;
+    if (k >= 8) {
+        memcpy(&w, p, 8);
+        return w;
+    }
+    unsigned sh = 0;
+    if (k & 4) {
+        uint32_t u;
+        memcpy(&u, p, 4);
+        w = u;
+        sh = 32;
+        p += 4;
+    }
+    if (k & 2) {
+        uint16_t u;
+        memcpy(&u, p, 2);
+        w |= (uint64_t)u << sh;
+        sh += 16;
+        p += 2;
+    }
+    if (k & 1)
+        w |= (uint64_t)*p << sh;
+    return w;
+}
+
 uint64_t ts_hash_wide(uint64_t h, const void *data, size_t len)
 {
     /* two lanes of 16 bytes, so that two multiplies run at once */
@@ -144,13 +174,11 @@ uint64_t ts_hash_wide(uint64_t h, const void *data, size_t len)
         x = fold_mul(a ^ kw0 ^ x, b ^ kw1);
         y = fold_mul(c ^ kw3 ^ y, d ^ kw4);
     }
-    uint8_t last[32] = { 0 };
-    if (n)
-        memcpy(last, p, n);
-    memcpy(&a, last, 8);
-    memcpy(&b, last + 8, 8);
-    memcpy(&c, last + 16, 8);
-    memcpy(&d, last + 24, 8);
+    /* the last 0-31 bytes, zero-padded */
+    a = load_upto8(p, n);
+    b = n > 8 ? load_upto8(p + 8, n - 8) : 0;
+    c = n > 16 ? load_upto8(p + 16, n - 16) : 0;
+    d = n > 24 ? load_upto8(p + 24, n - 24) : 0;
     x = fold_mul(a ^ kw0 ^ x, b ^ kw1 ^ (uint64_t)len);
     y = fold_mul(c ^ kw3 ^ y, d ^ kw4);
     return fold_mul(fold_mul(x ^ kw2, y ^ kw4) ^ kw3, kw1 | 1);
