@@ -259,6 +259,12 @@ static size_t match_version(struct bv l, size_t i)
 
 enum sip_start sip_start_line(struct bv buf, bool eol_at_end)
 {
+    /* A start line begins with a token (a method, or SIP/): any other first
+     * byte but a line end says no before the search for the line's end
+     * (an RTP packet's payload, every one of which comes through here) */
+    int c0 = bv_at(buf, 0);
+    if (c0 >= 0 && c0 != '\r' && c0 != '\n' && !is_token(c0))
+        return SIP_START_NO;
     long nl = bv_index(buf, '\n');
     bool complete = nl >= 0 || eol_at_end;
     struct bv l = nl >= 0 ? span(buf, 0, (size_t)nl) : buf;

@@ -231,6 +231,8 @@ static bool only_crlf(struct bv b)
 static bool hep_packet(struct engine *e, const struct pkt_meta *m, struct bv payload)
 {
     bool port = m->sport == 9060 || m->dport == 9060;
+    if (!port && bv_at(payload, 0) != 'H') /* one byte for every RTP packet */
+        return false;
     if (!bv_starts_with(payload, "HEP3") && !(port && hep_looks_like(payload)))
         return false;
     struct hep_msg h;

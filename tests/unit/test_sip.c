@@ -660,6 +660,12 @@ static void test_looks_like(void **st)
     assert_int_equal(sip_start_line(BV_LIT("INVITE sip:a@b SIP/2"), false), SIP_START_MAYBE);
     assert_int_equal(sip_start_line(BV_LIT("INV\x01"), false), SIP_START_NO);
     assert_int_equal(sip_start_line(BV_LIT("SIP/2.0 200 OK\r\n"), false), SIP_START_YES);
+    /* a first byte that no start line has says no at once; line ends do not */
+    assert_int_equal(sip_start_line(BV_LIT("\x80INVITE sip:a@b SIP/2.0\r\n"), true), SIP_START_NO);
+    assert_int_equal(sip_start_line(BV_LIT(" INVITE sip:a@b SIP/2.0\r\n"), false), SIP_START_NO);
+    assert_int_equal(sip_start_line(BV_LIT("\x80"), false), SIP_START_NO);
+    assert_int_equal(sip_start_line(BV_LIT("\r"), false), SIP_START_MAYBE);
+    assert_int_equal(sip_start_line(BV_LIT("\n"), false), SIP_START_NO);
 }
 
 /* Real capture: zeek's long request/response paths, ~9.5 KB messages with ten
