@@ -52,7 +52,8 @@ struct dctx {
     struct decoder *d;
     struct ts_stats *st;
     struct ts_pkt *rec;
-    struct pkt_meta m;
+    struct pkt_meta *m; /* the record's own when decoding ahead: no copy of
+                         * fields just stored (wide loads over them stall) */
     unsigned nest;     /* VLAN tags, PPPoE and tunnels: the loop guard */
     bool vlan_seen;
     bool delivered;
@@ -174,7 +175,7 @@ static bool carries_tunnel(uint8_t proto, struct bv pay)
 
 static bool dup_check(struct dctx *c, uint64_t fp)
 {
-    if (!c->d->dedup_on || !dedup_check(c->d->dedup, fp, c->m.ts_ns))
+    if (!c->d->dedup_on || !dedup_check(c->d->dedup, fp, c->m->ts_ns))
         return false;
     CNT(c, DUPLICATES);
     return true;
@@ -212,7 +213,7 @@ static bool reassemble(struct dctx *c, const struct ipfrag_key *k, uint32_t off,
         return false;
     }
     struct bv whole;
-    if (ipfrag_add(c->d->frag, k, c->m.ts_ns, off, more, data, &whole) != 1)
+    if (ipfrag_add(c->d->frag, k, c->m->ts_ns, off, more, data, &whole) != 1)
         return false;
     size_t n = whole.len;
     if (n > sizeof c->d->scratch) {
@@ -221,7 +222,7 @@ static bool reassemble(struct dctx *c, const struct ipfrag_key *k, uint32_t off,
     }
     bv_copy(&whole, c->d->scratch, n);
     *out = bv_make(c->d->scratch, n);
-    c->m.reassembled = true;
+    c->m->reassembled = true;
     return true;
 }
 
@@ -236,7 +237,7 @@ static void deliver_udp(struct dctx *c, struct bv payload)
     }
     c->delivered = true;
     if (c->d->cb.udp)
-        c->d->cb.udp(c->d->cb.ctx, &c->m, payload);
+        c->d->cb.udp(c->d->cb.ctx, c->m, payload);
 }
 
 static void dec_vxlan(struct dctx *c, struct bv b)
@@ -253,7 +254,7 @@ static void dec_vxlan(struct dctx *c, struct bv b)
     if (!nest_enter(c))
         return;
     CNT(c, TUN_VXLAN);
-    c->m.encap_depth++;
+    c->m->encap_depth++;
     dec_ether(c, bv_from(b, 8));
 }
 
@@ -313,7 +314,7 @@ static void dec_gtpu(struct dctx *c, struct bv b)
     if (!nest_enter(c))
         return;
     CNT(c, TUN_GTPU);
-    c->m.encap_depth++;
+    c->m->encap_depth++;
     if ((v >> 4) == 4)
         dec_ipv4(c, p);
     else
@@ -333,7 +334,7 @@ static void dec_udp(struct dctx *c, struct bv b)
         return;
     }
     struct bv payload;
-    if (c->m.cut && b.len < (size_t)ulen - 8) {
+    if (c->m->cut && b.len < (size_t)ulen - 8) {
         /* a header-only capture: what the snap length kept is handed on
          * with the size of the rest, for RTP statistics from the headers */
         if (dp == VXLAN_PORT || dp == GTPU_PORT) {
@@ -341,14 +342,14 @@ static void dec_udp(struct dctx *c, struct bv b)
             return;
         }
         CNT(c, UDP_SNAPPED);
-        c->m.cut = (uint32_t)((size_t)ulen - 8 - b.len);
+        c->m->cut = (uint32_t)((size_t)ulen - 8 - b.len);
         payload = b;
     } else if (!bv_sub(b, 0, (size_t)ulen - 8, &payload)) {
         /* the IP packet is whole, so the UDP length lies */
         CNT(c, UDP_MALFORMED);
         return;
     } else {
-        c->m.cut = 0;
+        c->m->cut = 0;
     }
     if (dp == VXLAN_PORT) {
         dec_vxlan(c, payload);
@@ -359,9 +360,9 @@ static void dec_udp(struct dctx *c, struct bv b)
         return;
     }
     CNT(c, UDP);
-    c->m.l4 = TS_L4_UDP;
-    c->m.sport = sp;
-    c->m.dport = dp;
+    c->m->l4 = TS_L4_UDP;
+    c->m->sport = sp;
+    c->m->dport = dp;
     deliver_udp(c, payload);
 }
 
@@ -387,9 +388,9 @@ static void dec_tcp(struct dctx *c, struct bv b)
     seg.flags = (uint8_t)(offfl & 0x3f); /* ECE/CWR are not TCP_F_* */
     seg.payload = bv_from(b, hl - 4); /* options skipped */
     CNT(c, TCP);
-    c->m.l4 = TS_L4_TCP;
-    c->m.sport = sp;
-    c->m.dport = dp;
+    c->m->l4 = TS_L4_TCP;
+    c->m->sport = sp;
+    c->m->dport = dp;
     if (c->rec) { /* decoder_packet() delivers it */
         c->rec->next = PKT_TCP;
         c->rec->seg = seg;
@@ -397,7 +398,7 @@ static void dec_tcp(struct dctx *c, struct bv b)
     }
     c->delivered = true;
     if (c->d->cb.tcp)
-        c->d->cb.tcp(c->d->cb.ctx, &c->m, &seg);
+        c->d->cb.tcp(c->d->cb.ctx, c->m, &seg);
 }
 
 /* Common header, then chunks padded to 4 bytes; each DATA chunk's user data
@@ -410,9 +411,9 @@ static void dec_sctp(struct dctx *c, struct bv b)
         return;
     }
     CNT(c, SCTP);
-    c->m.l4 = TS_L4_SCTP;
-    c->m.sport = sp;
-    c->m.dport = dp;
+    c->m->l4 = TS_L4_SCTP;
+    c->m->sport = sp;
+    c->m->dport = dp;
     while (b.len > 0) {
         uint8_t type;
         uint16_t clen;
@@ -507,7 +508,7 @@ static void dec_gre(struct dctx *c, struct bv b)
     if (!nest_enter(c))
         return;
     CNT(c, TUN_GRE);
-    c->m.encap_depth++;
+    c->m->encap_depth++;
     switch (proto) {
     case ETH_IPV4:
         dec_ipv4(c, b);
@@ -548,7 +549,7 @@ static void dec_icmp(struct dctx *c, int ver, struct bv b)
         return;
     }
     struct bv ip = bv_from(b, 8), udp;
-    struct pkt_meta q = c->m;
+    struct pkt_meta q = *c->m;
     size_t hl;
     if (!bv_peek_u8(ip, 0, &vihl) || (vihl >> 4) != ver) {
         CNT(c, ICMP_MALFORMED);
@@ -580,7 +581,7 @@ static void dec_icmp(struct dctx *c, int ver, struct bv b)
     q.l4 = TS_L4_UDP;
     CNT(c, ICMP_UNREACH);
     if (c->d->cb.unreach)
-        c->d->cb.unreach(c->d->cb.ctx, &c->m, &q, code, bv_from(ip, hl + 8));
+        c->d->cb.unreach(c->d->cb.ctx, c->m, &q, code, bv_from(ip, hl + 8));
 }
 
 /* Upper layer of an IP packet (outer_ver tells 6in4 from 6in6). */
@@ -612,7 +613,7 @@ static void dec_ip_payload(struct dctx *c, int outer_ver, uint8_t proto, struct 
             CNT(c, TUN_IP6IN4);
         else
             CNT(c, TUN_IPIP);
-        c->m.encap_depth++;
+        c->m->encap_depth++;
         if (proto == IPP_IPIP)
             dec_ipv4(c, pay);
         else
@@ -671,16 +672,16 @@ static void dec_ipv4(struct dctx *c, struct bv b)
             CNT(c, IPV4_TRUNCATED);
             return;
         }
-        c->m.cut = (uint32_t)(tot - b.len);
+        c->m->cut = (uint32_t)(tot - b.len);
     }
     b = bv_head(b, tot); /* Ethernet padding goes */
     CNT(c, IPV4);
     struct bv hdr, pay;
     bv_take(&b, hl, &hdr);
     pay = b;
-    c->m.ipver = 4;
-    get_addr(hdr, 12, 4, &c->m.src);
-    get_addr(hdr, 16, 4, &c->m.dst);
+    c->m->ipver = 4;
+    get_addr(hdr, 12, 4, &c->m->src);
+    get_addr(hdr, 16, 4, &c->m->dst);
 
     uint32_t off = (uint32_t)(frag & 0x1fff) * 8;
     bool more = (frag & 0x2000) != 0;
@@ -688,7 +689,7 @@ static void dec_ipv4(struct dctx *c, struct bv b)
         if (is_dup(c, 4, hdr, pay))
             return;
         struct ipfrag_key k = { .ipver = 4, .proto = proto, .id = id,
-                                .src = c->m.src, .dst = c->m.dst };
+                                .src = c->m->src, .dst = c->m->dst };
         struct bv whole;
         if (reassemble(c, &k, off, more, pay, 0, &whole))
             dec_ip_payload(c, 4, proto, whole);
@@ -729,13 +730,13 @@ static void dec_ipv6(struct dctx *c, struct bv b)
             CNT(c, IPV6_TRUNCATED);
             return;
         }
-        c->m.cut = (uint32_t)(plen - b.len);
+        c->m->cut = (uint32_t)(plen - b.len);
         pay = b;
     }
     CNT(c, IPV6);
-    c->m.ipver = 6;
-    get_addr(hdr, 8, 16, &c->m.src);
-    get_addr(hdr, 24, 16, &c->m.dst);
+    c->m->ipver = 6;
+    get_addr(hdr, 8, 16, &c->m->src);
+    get_addr(hdr, 24, 16, &c->m->dst);
     dec_ipv6_chain(c, hdr, pay, nh, pay, false, 0);
 }
 
@@ -789,7 +790,7 @@ static void dec_ipv6_chain(struct dctx *c, struct bv hdr, struct bv pay, uint8_t
             if (is_dup(c, 6, hdr, pay))
                 return;
             struct ipfrag_key k = { .ipver = 6, .proto = nxt, .id = id,
-                                    .src = c->m.src, .dst = c->m.dst };
+                                    .src = c->m->src, .dst = c->m->dst };
             if (!reassemble(c, &k, offm & 0xfff8u, (offm & 1) != 0, rest, next, &rest))
                 return;
             reasm = true;
@@ -848,7 +849,7 @@ static void dec_ethertype(struct dctx *c, uint16_t type, struct bv b)
             return;
         if (!c->vlan_seen) {
             c->vlan_seen = true;
-            c->m.vlan = tci & 0x0fff;
+            c->m->vlan = tci & 0x0fff;
         }
         if (tags++ == 0)
             CNT(c, VLAN_TAGGED);
@@ -932,11 +933,13 @@ void decoder_decode(const struct ts_frame *f, struct ts_pkt *p)
     p->stream_hash = p->dialog_hash = 0;
     p->sip = NULL;
     c.rec = p;
-    c.m.ts_ns = f->ts_ns;
-    c.m.frame_no = f->frame_no;
-    c.m.file_idx = f->file_idx;
-    c.m.linktype = f->linktype;
-    c.m.site = f->site;
+    memset(&p->m, 0, sizeof p->m);
+    c.m = &p->m;
+    p->m.ts_ns = f->ts_ns;
+    p->m.frame_no = f->frame_no;
+    p->m.file_idx = f->file_idx;
+    p->m.linktype = f->linktype;
+    p->m.site = f->site;
     c.snapped = f->caplen < f->wirelen;
 
     struct bv b = bv_make(f->data, f->caplen);
@@ -980,7 +983,6 @@ void decoder_decode(const struct ts_frame *f, struct ts_pkt *p)
     }
     if (!p->dedup)
         p->cnt_pre = p->ncnt;
-    p->m = c.m;
     p->nest = (uint8_t)c.nest;
     p->vlan_seen = c.vlan_seen;
     p->snapped = c.snapped;
@@ -992,7 +994,8 @@ void decoder_packet(struct decoder *d, const struct ts_pkt *p)
     memset(&c, 0, sizeof c);
     c.d = d;
     c.st = d->st;
-    c.m = p->m;
+    struct pkt_meta m = p->m; /* inner layers (a reassembled datagram) rewrite it */
+    c.m = &m;
     c.nest = p->nest;
     c.vlan_seen = p->vlan_seen;
     c.snapped = p->snapped;
