@@ -802,6 +802,7 @@ int st_open_handle(const char *path, bool readonly, sqlite3 **out, char *err, si
     int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     flags |= SQLITE_OPEN_NOMUTEX; /* one connection per thread */
     *out = NULL;
+    st_sqlmem_setup();
     if (sqlite3_open_v2(path, &h, flags, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "%s: cannot open database: %s", path,
                  h ? sqlite3_errmsg(h) : "out of memory");
@@ -886,6 +887,7 @@ const char *st_col_text(sqlite3_stmt *s, int i)
 int st_db_upgrade(const char *path, char *err, size_t errlen)
 {
     sqlite3 *h = NULL;
+    st_sqlmem_setup();
     if (sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
         sqlite3_close(h);
         return ST_OK;
@@ -920,6 +922,7 @@ struct st_db *st_db_open_raw(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    st_sqlmem_setup();
     if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
         snprintf(err, errlen, "%s: cannot open database: %s", path,

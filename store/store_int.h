@@ -23,5 +23,13 @@ bool st_addr_parse(const char *s, struct ts_addr *out);
 /* Column i of the current row as text, "" for NULL; valid until the next
  * step, reset or finalize of s. */
 const char *st_col_text(sqlite3_stmt *s, int i);
+/* sqlmem.c: before the process's first connection (every open in store/
+ * calls it), SQLite's memory statistics off and its allocator counted per
+ * thread; st_sqlmem_used() is the bytes SQLite holds now (its own
+ * sqlite3_memory_used() when SQLite was initialised before, and counting
+ * is off: st_sqlmem_counting()). */
+void st_sqlmem_setup(void);
+uint64_t st_sqlmem_used(void);
+bool st_sqlmem_counting(void);
 
 #endif

@@ -572,7 +572,7 @@ void st_writer_stats(struct st_writer *w, struct st_stats *out)
     pthread_mutex_lock(&w->mu);
     *out = w->st;
     pthread_mutex_unlock(&w->mu);
-    out->sqlite_mem = (uint64_t)sqlite3_memory_used();
+    out->sqlite_mem = st_sqlmem_used();
 }
 
 void st_stats_print(FILE *f, const struct st_stats *s)

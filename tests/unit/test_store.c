@@ -1886,6 +1886,47 @@ static int helper_analyze(int argc, char **argv)
     return 0;
 }
 
+/* What SQLite holds (st_stats.sqlite_mem, the stats file's sqlite_kb) is
+ * counted by the store's allocator wrapper with SQLite's own statistics
+ * off: it grows with the writer's page cache as rows are written and with
+ * a reader's cache as it reads, and a reader's close gives its memory back
+ * (a free not counted would leave it there). */
+static void test_sqlite_memory(void **state)
+{
+    (void)state;
+    char db[300], cap[300];
+    struct st_writer *w = fresh_writer(db, sizeof db, "mem.db");
+    fake_capture(cap, sizeof cap, "mem.pcap", "mem");
+    struct st_stats s;
+    st_writer_stats(w, &s);
+    uint64_t open = s.sqlite_mem;
+    assert_true(open > 0);
+    char raw[601], cid[64];
+    memset(raw, 'm', sizeof raw - 1);
+    raw[sizeof raw - 1] = '\0';
+    for (int i = 0; i < 3000; i++) {
+        snprintf(cid, sizeof cid, "mem-%d@x", i / 6);
+        put_sip(w, T0 + (uint64_t)i * NS, cid, raw);
+    }
+    st_capture_begin(w, cap); /* waits until the messages before it are committed */
+    st_writer_stats(w, &s);
+    uint64_t written = s.sqlite_mem;
+    assert_true(written > open + 1024 * 1024); /* 1.8 MB of rows in the writer's cache */
+    char err[256];
+    struct st_db *d = st_db_open(db, true, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(st_db_scalar(d, "SELECT sum(length(raw)) FROM sip_messages", -1),
+                     3000 * 600);
+    st_writer_stats(w, &s);
+    uint64_t reading = s.sqlite_mem;
+    assert_true(reading > written + 1024 * 1024); /* the reader's 2 MB cache, filled */
+    st_db_close(d);
+    st_writer_stats(w, &s);
+    assert_true(s.sqlite_mem + 1024 * 1024 < reading);
+    assert_true(s.sqlite_mem < written + 64 * 1024);
+    st_writer_close(w);
+}
+
 /* Write calls and messages as fast as possible until killed. */
 static int helper_write_forever(char **argv)
 {
@@ -2013,6 +2054,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_leg_filters),
         cmocka_unit_test(test_overview_rollup),
         cmocka_unit_test(test_alerts_list),
+        cmocka_unit_test(test_sqlite_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
