@@ -94,10 +94,10 @@ const char *const st_stmt_sql[S_N] = {
     /* the worst MOS with its reason; the one-way / no-audio bits */
     [S_LEG_MOS] = "UPDATE legs SET mos=min(coalesce(mos,99),?2), mos_reason=CASE WHEN "
                   "?2<coalesce(mos,99) THEN ?3 ELSE mos_reason END, "
-                  "media_flags=coalesce(media_flags,0)|?4 WHERE id=?1",
+                  "media_flags=coalesce(media_flags,0)|?4 WHERE id=?1 RETURNING mos",
     [S_CALL_MOS] = "UPDATE calls SET mos=min(coalesce(mos,99),?2), mos_reason=CASE WHEN "
                    "?2<coalesce(mos,99) THEN ?3 ELSE mos_reason END, "
-                   "media_flags=coalesce(media_flags,0)|?4 WHERE id=?1",
+                   "media_flags=coalesce(media_flags,0)|?4 WHERE id=?1 RETURNING mos",
     [S_ADOPT] = "UPDATE rtp_streams SET leg_id=?1, call_ref=?2 WHERE leg_ref=?3 AND "
                 "leg_id IS NULL AND id>?4",
     /* as media_stream_leg_mos(): a one-way stream gives its leg MOS 1.0 */
@@ -105,17 +105,51 @@ const char *const st_stmt_sql[S_N] = {
                       "WHERE leg_id=?1), mos_reason=(SELECT CASE WHEN flags&1 THEN 'one_way' "
                       "ELSE mos_reason END FROM rtp_streams WHERE leg_id=?1 AND " ST_LEG_MOS
                       " IS NOT NULL ORDER BY " ST_LEG_MOS " LIMIT 1), media_flags=(SELECT "
-                      "max(flags&1)|max(flags&2) FROM rtp_streams WHERE leg_id=?1) WHERE id=?1",
+                      "max(flags&1)|max(flags&2) FROM rtp_streams WHERE leg_id=?1) WHERE id=?1 "
+                      "RETURNING mos",
     [S_CALL_MOS_ALL] = "UPDATE calls SET mos=(SELECT min(mos) FROM legs WHERE call_ref=?1), "
                        "mos_reason=(SELECT mos_reason FROM legs WHERE call_ref=?1 AND mos IS "
                        "NOT NULL ORDER BY mos LIMIT 1), media_flags=(SELECT "
                        "max(coalesce(media_flags,0)&1)|max(coalesce(media_flags,0)&2) FROM legs "
-                       "WHERE call_ref=?1) WHERE id=?1",
+                       "WHERE call_ref=?1) WHERE id=?1 RETURNING mos",
     [S_LIVE_LEG] = "INSERT INTO live_legs(call_key,state,call_id,caller,callee,invite_ts,ring_ts,"
                    "answer_ts,src,sport,dst,dport,transport,site) "
                    "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [S_LIVE_STATE] = "INSERT OR REPLACE INTO live_state(id,updated,capture_ts,calls_up,legs_up,"
                      "legs_ringing,legs_trying,running) VALUES(1,?,?,?,?,?,?,?)",
+    /* the rollups of a batch's inserts (rollup.c; schema.c, version 22) */
+    [S_ROLL_LS] = "INSERT INTO leg_sums VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13) "
+                  "ON CONFLICT DO UPDATE SET legs=legs+excluded.legs,"
+                  "acd_ns=acd_ns+excluded.acd_ns,acd_n=acd_n+excluded.acd_n,"
+                  "pdd_ns=pdd_ns+excluded.pdd_ns,pdd_n=pdd_n+excluded.pdd_n,"
+                  "mos_sum=mos_sum+excluded.mos_sum,mos_n=mos_n+excluded.mos_n",
+    [S_ROLL_LM] = "INSERT INTO leg_minutes VALUES(?1,?2,?3,?4,?5) ON CONFLICT DO UPDATE SET "
+                  "mos_sum=mos_sum+excluded.mos_sum,mos_n=mos_n+excluded.mos_n",
+    [S_ROLL_CM] = "INSERT INTO call_minutes(minute,site,calls,attempts,answered,busy,rejected,"
+                  "cancelled,failed,timeouts,pdd_sum,pdd_n,dur_sum,dur_n,mos_sum,mos_n,ends) "
+                  "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17) "
+                  "ON CONFLICT DO UPDATE SET calls=calls+excluded.calls,"
+                  "attempts=attempts+excluded.attempts,answered=answered+excluded.answered,"
+                  "busy=busy+excluded.busy,rejected=rejected+excluded.rejected,"
+                  "cancelled=cancelled+excluded.cancelled,failed=failed+excluded.failed,"
+                  "timeouts=timeouts+excluded.timeouts,pdd_sum=pdd_sum+excluded.pdd_sum,"
+                  "pdd_n=pdd_n+excluded.pdd_n,dur_sum=dur_sum+excluded.dur_sum,"
+                  "dur_n=dur_n+excluded.dur_n,mos_sum=mos_sum+excluded.mos_sum,"
+                  "mos_n=mos_n+excluded.mos_n,ends=ends+excluded.ends",
+    [S_ROLL_FS_ADD] = "UPDATE failure_sums SET calls=calls+?10 WHERE a IS ?1 AND b IS ?2 AND "
+                      "outcome IS ?3 AND side IS ?4 AND status IS ?5 AND reason IS ?6 AND "
+                      "sender IS ?7 AND q850 IS ?8 AND hdr IS ?9",
+    [S_ROLL_FS_NEW] = "INSERT INTO failure_sums VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+    [S_ROLL_ROWS] = "UPDATE row_counts SET n=n+?2 WHERE tbl=?1",
+    [S_ROLL_ON] = "INSERT INTO rollup_owner(id) VALUES(1)",
+    /* a row's rollup keys and MOS before a MOS update (rollup.c) */
+    [S_ROLL_LEG_OLD] = "SELECT mos, src, dst, invite_ts, outcome, final_status, callee_codecs "
+                       "FROM legs WHERE id=?1",
+    [S_ROLL_CALL_OLD] = "SELECT mos, start, site, outcome FROM calls WHERE id=?1",
+    /* a leg_minutes row whose last MOS went (LM_SUB) */
+    [S_ROLL_LM_GONE] = "DELETE FROM leg_minutes WHERE src=?1 AND dst=?2 AND minute=?3 AND "
+                       "mos_n<=0",
+    [S_ROLL_OFF] = "DELETE FROM rollup_owner",
 };
 
 /* ---- record writers (writer thread, inside a transaction) ---- */
@@ -156,6 +190,7 @@ static bool write_sip(struct st_writer *w, struct rec *r)
     }
     if (!run(w, s))
         return false;
+    st_roll_row(w, ROLL_MESSAGES);
     w->last_msg_id = sqlite3_last_insert_rowid(w->h);
     st_link_note(w, r, w->last_msg_id);
     return true;
@@ -191,10 +226,10 @@ static bool adopt_streams(struct st_writer *w, int64_t leg_id, int64_t call_ref,
     st_mos_flush(w); /* the call's MOS is read back from its legs */
     s = w->s[S_LEG_MOS_ALL];
     b_i64(s, 1, leg_id);
-    bool ok = run(w, s);
+    bool ok = st_roll_mos(w, 0, leg_id, s);
     s = w->s[S_CALL_MOS_ALL];
     b_i64(s, 1, call_ref);
-    return ok && run(w, s);
+    return ok && st_roll_mos(w, 1, call_ref, s);
 }
 
 /* A MOS taken at insert: mos, mos_reason, media_flags from column i. */
@@ -217,7 +252,7 @@ static void b_media(sqlite3_stmt *s, int i, const struct calls_sdp *sdp)
 }
 
 static bool write_leg(struct st_writer *w, int64_t call_ref, int idx, const struct calls_leg *l,
-                      const struct mos_pend *mos)
+                      const struct mos_pend *mos, bool *stored)
 {
     sqlite3_stmt *s = w->s[S_LEG];
     int i = 1;
@@ -277,6 +312,8 @@ static bool write_leg(struct st_writer *w, int64_t call_ref, int idx, const stru
     b_mos(s, i + 1, mos);
     if (!run(w, s))
         return false;
+    st_roll_leg(w, l, mos);
+    *stored = true;
     int64_t leg_id = sqlite3_last_insert_rowid(w->h);
     return st_link_messages(w, leg_id, l) && adopt_streams(w, leg_id, call_ref, l);
 }
@@ -304,7 +341,7 @@ static bool run_mos(struct st_writer *w, int k, const struct mos_pend *p)
     if (p->why)
         b_text(s, 3, p->why);
     b_i64(s, 4, p->flags);
-    return run(w, s);
+    return st_roll_mos(w, k, p->id, s);
 }
 
 bool st_mos_flush(struct st_writer *w)
@@ -578,6 +615,7 @@ static bool write_stream(struct st_writer *w, struct rec *r)
     b_i64(s, 66, (int64_t)m->srtp_auth_fail);
     if (!run(w, s))
         return false;
+    st_roll_row(w, ROLL_STREAMS);
     if (m->leg_ref && !leg_id)
         pending_ref(w, m->leg_ref, true);
     int64_t sid = sqlite3_last_insert_rowid(w->h);
@@ -701,7 +739,7 @@ static bool merge_call(struct st_writer *w, const struct calls_call *c)
     }
     s = w->s[S_CALL_MOS_ALL];
     b_i64(s, 1, keep);
-    return ok & run(w, s);
+    return ok & st_roll_mos(w, 1, keep, s);
 }
 
 static bool write_call(struct st_writer *w, struct rec *r)
@@ -742,9 +780,10 @@ static bool write_call(struct st_writer *w, struct rec *r)
     for (size_t i = 0; i < ngot; i++)
         got[i].r->mos_done = true;
     int64_t ref = sqlite3_last_insert_rowid(w->h);
-    bool ok = true;
+    bool ok = true, stored[TS_CALLS_MAX_LEGS] = { false };
     for (size_t i = 0; i < c->nlegs; i++)
-        ok &= write_leg(w, ref, (int)i, &c->legs[i], pre ? &leg[i] : NULL);
+        ok &= write_leg(w, ref, (int)i, &c->legs[i], pre ? &leg[i] : NULL, &stored[i]);
+    st_roll_call(w, c, end, pre ? &call : NULL, stored);
     return ok;
 }
 
@@ -1094,6 +1133,11 @@ bool st_rec_write(struct st_writer *w, struct rec *r)
     if ((w->nmos[0] || w->nmos[1]) && r->kind != REC_SIP && r->kind != REC_STREAM &&
         r->kind != REC_AFTER && (r->kind != REC_CALL || r->u.call.replaces))
         st_mos_flush(w);
+    /* ... and those that delete or move them find their rollups written:
+     * a trigger that takes a row away may only update an existing one */
+    if ((r->kind == REC_CAPTURE_BEGIN || (r->kind == REC_CALL && r->u.call.replaces)) &&
+        !st_roll_flush(w))
+        w->roll_failed = true;
     r->seen = true;
     switch (r->kind) {
     case REC_SIP:

@@ -655,6 +655,67 @@ static const char SCHEMA_V20[] =
     "DROP TABLE kpi_minute;"
     "ALTER TABLE kpi_minute_v20 RENAME TO kpi_minute;";
 
+/* Version 22: the rollups of the rows the store writer inserts, and of its
+ * MOS updates, are summed in C per batch (rollup.c) instead of per row by
+ * triggers, which cost most of a leg's insert (ten indexes and thirteen
+ * triggers on legs) and of its MOS update. The triggers stay for any other
+ * writer of rows (the sqlite3 shell, a bulk loader) and skip while
+ * rollup_owner holds a row: the writer inserts it after BEGIN and deletes
+ * it before COMMIT, so no other connection ever sees it. An update trigger
+ * skips only a change of the MOS alone (the writer's MOS updates); merged
+ * calls, re-analysis and retention run every update and delete trigger as
+ * before (rollup.c says why that stays right). */
+#define RO_NONE "NOT EXISTS (SELECT 1 FROM rollup_owner)"
+#define RO_HAS "EXISTS (SELECT 1 FROM rollup_owner)"
+#define LS_SAME                                                                                \
+    "OLD.src IS NEW.src AND OLD.dst IS NEW.dst AND OLD.invite_ts IS NEW.invite_ts AND"          \
+    " OLD.ring_ts IS NEW.ring_ts AND OLD.answer_ts IS NEW.answer_ts AND OLD.end_ts IS"          \
+    " NEW.end_ts AND OLD.outcome IS NEW.outcome AND OLD.final_status IS NEW.final_status AND"   \
+    " OLD.callee_codecs IS NEW.callee_codecs"
+#define CM_SAME                                                                                \
+    "OLD.start IS NEW.start AND OLD.\"end\" IS NEW.\"end\" AND OLD.outcome IS NEW.outcome AND"  \
+    " OLD.pdd_ms IS NEW.pdd_ms AND OLD.duration_s IS NEW.duration_s AND OLD.site IS NEW.site"
+#define RC_INS(T)                                                                              \
+    "DROP TRIGGER row_counts_" T "_ins;"                                                       \
+    "CREATE TRIGGER row_counts_" T "_ins AFTER INSERT ON " T " WHEN " RO_NONE " BEGIN"         \
+    " UPDATE row_counts SET n=n+1 WHERE tbl='" T "'; END;"
+static const char SCHEMA_V22[] =
+    "CREATE TABLE IF NOT EXISTS rollup_owner(id INTEGER PRIMARY KEY);"
+    "DROP TRIGGER leg_sums_ins;"
+    "CREATE TRIGGER leg_sums_ins AFTER INSERT ON legs WHEN " RO_NONE " BEGIN " LS_ONE("NEW", "")
+    " END;"
+    "DROP TRIGGER leg_minutes_ins;"
+    "CREATE TRIGGER leg_minutes_ins AFTER INSERT ON legs WHEN " LM_HAS("NEW") " AND " RO_NONE
+    " BEGIN " LM_ADD("NEW", "NEW.mos", "1") " END;"
+    "DROP TRIGGER call_minutes_ins;"
+    "CREATE TRIGGER call_minutes_ins AFTER INSERT ON calls WHEN " RO_NONE " BEGIN "
+    CM_ONE("NEW", "(") " END;"
+    "DROP TRIGGER failure_sums_leg_ins0; DROP TRIGGER failure_sums_leg_ins1;"
+    "CREATE TRIGGER failure_sums_leg_ins0 BEFORE INSERT ON legs WHEN " FS_QUAL("NEW") " AND "
+    RO_NONE " BEGIN " FS_SUB("NEW.call_ref") " END;"
+    "CREATE TRIGGER failure_sums_leg_ins1 AFTER INSERT ON legs WHEN " FS_QUAL("NEW") " AND "
+    RO_NONE " BEGIN " FS_ADD("NEW.call_ref") " END;"
+    RC_INS("calls") RC_INS("legs") RC_INS("sip_messages") RC_INS("rtp_streams")
+    "DROP TRIGGER leg_sums_upd;"
+    "CREATE TRIGGER leg_sums_upd AFTER UPDATE OF src, dst, invite_ts, ring_ts, answer_ts,"
+    " end_ts, outcome, final_status, callee_codecs, mos ON legs WHEN NOT (" LS_SAME " AND "
+    RO_HAS ") BEGIN " LS_ONE("OLD", "-") " " LS_ONE("NEW", "") " END;"
+    "DROP TRIGGER leg_minutes_mos; DROP TRIGGER leg_minutes_upd;"
+    "CREATE TRIGGER leg_minutes_mos AFTER UPDATE OF mos, src, dst, invite_ts ON legs WHEN"
+    " NEW.mos IS NOT NULL AND OLD.mos IS NOT NEW.mos AND " LM_SAME_KEY " AND " RO_NONE " BEGIN "
+    LM_ADD("NEW", "NEW.mos-coalesce(OLD.mos,0)", "(OLD.mos IS NULL)") " END;"
+    "CREATE TRIGGER leg_minutes_upd AFTER UPDATE OF mos, src, dst, invite_ts ON legs WHEN"
+    " (OLD.mos IS NOT NULL OR NEW.mos IS NOT NULL) AND NOT (NEW.mos IS NOT NULL AND "
+    LM_SAME_KEY ") AND (OLD.mos IS NOT NEW.mos OR NOT (" LM_SAME_KEY ")) AND NOT ("
+    LM_SAME_KEY " AND " RO_HAS ") BEGIN "
+    LM_SUB("OLD") " INSERT INTO leg_minutes SELECT NEW.src, NEW.dst, " LM_MINUTE("NEW") ","
+    " NEW.mos, 1 WHERE " LM_HAS("NEW") " ON CONFLICT DO UPDATE SET"
+    " mos_sum=mos_sum+excluded.mos_sum, mos_n=mos_n+1; END;"
+    "DROP TRIGGER call_minutes_upd;"
+    "CREATE TRIGGER call_minutes_upd AFTER UPDATE OF start, \"end\", outcome, pdd_ms, duration_s,"
+    " mos, site ON calls WHEN NOT (" CM_SAME " AND " RO_HAS ") BEGIN " CM_ONE("OLD", "-(") " "
+    CM_ONE("NEW", "(") " END;";
+
 const char *st_schema_step(int version)
 {
     switch (version) {
@@ -700,6 +761,8 @@ const char *st_schema_step(int version)
         return SCHEMA_V20;
     case 21:
         return SCHEMA_V21;
+    case 22:
+        return SCHEMA_V22;
     default:
         return NULL;
     }

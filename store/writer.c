@@ -65,9 +65,17 @@ static void write_batch(struct st_writer *w, struct rec *list)
     uint64_t ok = 0, bad = 0, calls_ok = 0;
     char why[sizeof w->st.last_error] = "";
     w->replaced_pending = 0;
+    w->roll_failed = false;
+    /* rollup_owner's row: the insert triggers leave this transaction's
+     * rows to rollup.c */
     bool txn = exec(w, "BEGIN IMMEDIATE");
-    if (!txn)
+    if (txn && !run(w, w->s[S_ROLL_ON])) {
         note_reason(w, why, sizeof why);
+        exec(w, "ROLLBACK");
+        txn = false;
+    } else if (!txn) {
+        note_reason(w, why, sizeof why);
+    }
     st_batch_begin(w, list);
     for (struct rec *r = list; r; r = r->next) {
         bool done = txn && st_rec_write(w, r);
@@ -83,12 +91,15 @@ static void write_batch(struct st_writer *w, struct rec *list)
     }
     if (txn && !st_mos_flush(w)) /* the records were counted; the reason is kept */
         note_reason(w, why, sizeof why);
-    bool committed = txn && exec(w, "COMMIT");
+    /* rows without their rollups, or the owner's row left behind, never commit */
+    bool roll_ok = txn && st_roll_flush(w) && !w->roll_failed && run(w, w->s[S_ROLL_OFF]);
+    bool committed = roll_ok && exec(w, "COMMIT");
     if (txn && !committed) {
         note_reason(w, why, sizeof why);
         exec(w, "ROLLBACK");
     }
     st_mos_drop(w);
+    st_roll_drop(w->roll);
     st_batch_end(w);
     if (!committed)
         st_link_check_ids(w);
@@ -593,6 +604,7 @@ void st_stats_print(FILE *f, const struct st_stats *s)
 static void writer_destroy(struct st_writer *w)
 {
     st_link_free_all(w);
+    st_roll_free(w->roll);
     for (int i = 0; i < S_N; i++)
         sqlite3_finalize(w->s[i]);
     sqlite3_close(w->h);
@@ -632,7 +644,7 @@ struct st_writer *st_writer_open(const char *path, const struct st_options *opt,
     snprintf(w->sensor, sizeof w->sensor, "%s", w->opt.sensor ? w->opt.sensor : "");
     w->opt.sensor = NULL;
 
-    if (htab_init(&w->links, TS_STORE_LINK_DIALOGS) != 0) {
+    if (htab_init(&w->links, TS_STORE_LINK_DIALOGS) != 0 || !(w->roll = st_roll_new())) {
         snprintf(err, errlen, "out of memory");
         writer_destroy(w);
         return NULL;

@@ -126,8 +126,21 @@ enum stmt_id {
     S_SIP, S_CALL, S_LEG, S_LINK_ID, S_LINK_RANGE, S_CAP_FIND, S_CAP_NEW, S_CAP_REOPEN,
     S_CAP_END, S_TRUNK, S_KPI, S_PEER, S_REG, S_KEEP, S_STREAM, S_IVL, S_LEG_BY_REF,
     S_LEG_MOS, S_CALL_MOS, S_ADOPT, S_LEG_MOS_ALL, S_CALL_MOS_ALL, S_LIVE_LEG, S_LIVE_STATE,
-    S_N
+    S_ROLL_LS, S_ROLL_LM, S_ROLL_CM, S_ROLL_FS_ADD, S_ROLL_FS_NEW, S_ROLL_ROWS, S_ROLL_ON,
+    S_ROLL_OFF, S_ROLL_LEG_OLD, S_ROLL_CALL_OLD, S_ROLL_LM_GONE, S_N
 };
+
+/* Rows of the rollups a window of inserts may add before it is written out
+ * (rollup.c): at most this many legs and calls, whatever the batch size. */
+#define ROLL_SLOTS 2048
+
+/* The rollups of the rows the writer inserts (rollup.c), summed per batch. */
+struct st_roll;
+enum roll_table { ROLL_CALLS, ROLL_LEGS, ROLL_MESSAGES, ROLL_STREAMS, ROLL_TABLES };
+struct st_roll *st_roll_new(void);
+void st_roll_free(struct st_roll *r);
+/* forget what is pending (the transaction rolled back) */
+void st_roll_drop(struct st_roll *r);
 
 /* The SQL of each prepared statement (records.c), prepared at open. */
 extern const char *const st_stmt_sql[S_N];
@@ -196,7 +209,26 @@ struct st_writer {
      * insert. Open addressing, nbs slots (a power of two), NULL: free. */
     struct rec **bs;
     size_t nbs;
+    /* the rollups of this transaction's inserts, not written yet; a failed
+     * write of them rolls the transaction back (the rows would lack them) */
+    struct st_roll *roll;
+    bool roll_failed;
 };
+
+/* A row inserted into one of the tables row_counts counts. */
+void st_roll_row(struct st_writer *w, enum roll_table t);
+/* Leg l inserted with the MOS mos (NULL: none), as bound. */
+void st_roll_leg(struct st_writer *w, const struct calls_leg *l, const struct mos_pend *mos);
+/* Call c inserted with end time end_ns and MOS mos, and those of its legs
+ * whose leg_stored[i] (their failure kinds). */
+void st_roll_call(struct st_writer *w, const struct calls_call *c, uint64_t end_ns,
+                  const struct mos_pend *mos, const bool *leg_stored);
+/* Run upd, a bound UPDATE of the MOS of row id of legs (k 0) or calls (k 1)
+ * returning the new MOS, and add the change to the rollups (the update
+ * triggers leave the writer's MOS updates to this); false on an error. */
+bool st_roll_mos(struct st_writer *w, int k, int64_t id, sqlite3_stmt *upd);
+/* Write the pending sums out (one UPSERT per key); false when SQLite refused one. */
+bool st_roll_flush(struct st_writer *w);
 
 /* Keep SQLite's reason for the failure that just happened (first one of a
  * batch wins: later ones are often its consequence). */
