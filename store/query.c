@@ -940,13 +940,112 @@ int stq_trunk_codecs(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
                   id, fn, ctx, NULL);
 }
 
+static void cell_i(struct stq_cell *c, const char *name, int64_t v)
+{
+    *c = (struct stq_cell){ .name = name, .type = STQ_INT, .i = v };
+}
+
+/* SQL's sum() of a column over some rows, added up in C: the rows of a
+ * trunk's minutes are read once in key order instead of grouped by SQL
+ * (a week is 10,080 rows per direction: most of a trunk page's time went
+ * to SQL's aggregate steps). As SQLite's sum(): NULL when every value was
+ * NULL, an integer when every value was one, else the double sum of all
+ * values in row order from 0.0, so the answers stay the GROUP BY's. */
+struct col_sum {
+    int64_t i;
+    double d;
+    bool any, real;
+};
+
+static void col_add(struct col_sum *c, sqlite3_stmt *s, int k)
+{
+    switch (sqlite3_column_type(s, k)) {
+    case SQLITE_NULL:
+        return;
+    case SQLITE_INTEGER: {
+        int64_t v = sqlite3_column_int64(s, k);
+        c->i += v;
+        c->d += (double)v;
+        break;
+    }
+    default:
+        c->d += sqlite3_column_double(s, k);
+        c->real = true;
+        break;
+    }
+    c->any = true;
+}
+
+static void cell_sum(struct stq_cell *c, const char *name, const struct col_sum *v)
+{
+    if (!v->any)
+        *c = (struct stq_cell){ .name = name, .type = STQ_NULL };
+    else if (v->real)
+        *c = (struct stq_cell){ .name = name, .type = STQ_REAL, .d = v->d };
+    else
+        *c = (struct stq_cell){ .name = name, .type = STQ_INT, .i = v->i };
+}
+
+/* SQL's a/b of two sums, when the count n (a sum too) is above 0: NULL
+ * otherwise or when a is NULL; integer division when both are integers. */
+static void cell_div(struct stq_cell *c, const char *name, const struct col_sum *a,
+                     const struct col_sum *b, const struct col_sum *n)
+{
+    bool pos = n->any && (n->real ? n->d > 0 : n->i > 0);
+    if (!pos || !a->any || !b->any || (!b->real && b->i == 0 && !a->real))
+        *c = (struct stq_cell){ .name = name, .type = STQ_NULL };
+    else if (!a->real && !b->real)
+        *c = (struct stq_cell){ .name = name, .type = STQ_INT, .i = a->i / b->i };
+    else
+        *c = (struct stq_cell){ .name = name,
+                                .type = STQ_REAL,
+                                .d = (a->real ? a->d : (double)a->i) /
+                                     (b->real ? b->d : (double)b->i) };
+}
+
 int stq_trunk_minutes(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
 {
-    return run_id(q,
-                  "SELECT minute AS minute, sum(attempts) AS attempts, sum(answered) AS answered,"
-                  " coalesce(sum(dur_sum_s),0) AS hold_s FROM kpi_minute WHERE trunk_id=:id"
-                  " GROUP BY minute ORDER BY minute",
-                  id, fn, ctx, NULL);
+    /* kpi_minute is clustered by (trunk, minute, direction): the rows of a
+     * minute are adjacent and come in minute order */
+    sqlite3_stmt *s = prep(q, "SELECT minute, attempts, answered, dur_sum_s FROM kpi_minute"
+                              " WHERE trunk_id=:id ORDER BY minute");
+    if (!s)
+        return ST_ERR_SQL;
+    bind_i(s, ":id", id);
+    struct col_sum v[3];
+    int64_t cur = 0;
+    bool have = false, stop = false;
+    int r;
+    for (;;) {
+        r = sqlite3_step(s);
+        int64_t m = r == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+        if (have && (r != SQLITE_ROW || m != cur)) {
+            struct stq_cell c[4];
+            cell_i(&c[0], "minute", cur);
+            cell_sum(&c[1], "attempts", &v[0]);
+            cell_sum(&c[2], "answered", &v[1]);
+            if (v[2].any) /* coalesce(sum(dur_sum_s), 0) */
+                cell_sum(&c[3], "hold_s", &v[2]);
+            else
+                cell_i(&c[3], "hold_s", 0);
+            if (fn(ctx, c, 4) != 0) {
+                stop = true;
+                break;
+            }
+            have = false;
+        }
+        if (r != SQLITE_ROW)
+            break;
+        if (!have) {
+            memset(v, 0, sizeof v);
+            cur = m;
+            have = true;
+        }
+        for (int k = 0; k < 3; k++)
+            col_add(&v[k], s, k + 1);
+    }
+    sqlite3_reset(s);
+    return stop || r == SQLITE_DONE ? ST_OK : ST_ERR_SQL;
 }
 
 int stq_trunk_media_rates(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
@@ -1002,11 +1101,6 @@ struct ov_point {
     double pdd_sum, dur_sum, mos_sum;
     int64_t pdd_n, dur_n, mos_n;
 };
-
-static void cell_i(struct stq_cell *c, const char *name, int64_t v)
-{
-    *c = (struct stq_cell){ .name = name, .type = STQ_INT, .i = v };
-}
 
 static void cell_d(struct stq_cell *c, const char *name, double sum, int64_t n)
 {
@@ -1424,6 +1518,129 @@ int stq_site_range(struct stq *q, const char *site, int64_t *first_ns, int64_t *
     return ST_OK;
 }
 
+/* A trunk's series from its stored minutes: kpi_minute's rows of the range
+ * (in key order: minute, direction) summed per bucket in C, and the MOS per
+ * bucket from leg_minutes (v19), the trunk's legs both ways. The same
+ * rows, sums and types as SQL's GROUP BY of them (col_sum); buckets
+ * without a kpi_minute row are left out, a bucket without MOS rows has a
+ * null MOS. */
+enum { TS_ATT, TS_ANS, TS_BUSY, TS_REJ, TS_CANC, TS_FAIL, TS_TMO, TS_SRD, TS_SRD_N, TS_ANSD,
+       TS_ANSD_N, TS_DUR, TS_DUR_N, TS_COLS };
+
+struct ts_mos {
+    double s, n;
+    bool any;
+};
+
+static int trunk_series(struct stq *q, int64_t trunk_id, const char *tl, const char *tp,
+                        int64_t from, int64_t to, int64_t b, stq_row_fn fn, void *ctx)
+{
+    size_t np = (size_t)((to - from + b - 1) / b);
+    struct ts_mos *mos = calloc(np ? np : 1, sizeof *mos);
+    if (!mos)
+        return ST_ERR_SQL;
+    int rc = ST_OK;
+    /* the MOS sums of the trunk's legs each way (a leg between equal
+     * addresses once) */
+    sqlite3_stmt *s = prep(q, "SELECT minute, mos_sum, mos_n FROM leg_minutes WHERE src=:a"
+                              " AND dst=:b AND minute >= :from AND minute < :to");
+    for (int way = 0; s && way < 2 && rc == ST_OK; way++) {
+        if (way && strcmp(tl, tp) == 0)
+            break;
+        sqlite3_reset(s);
+        bind_t(s, ":a", way ? tp : tl);
+        bind_t(s, ":b", way ? tl : tp);
+        bind_i(s, ":from", from);
+        bind_i(s, ":to", to);
+        int r;
+        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+            size_t k = (size_t)((sqlite3_column_int64(s, 0) - from) / b);
+            if (k >= np)
+                continue;
+            mos[k].s += sqlite3_column_double(s, 1);
+            mos[k].n += sqlite3_column_double(s, 2);
+            mos[k].any = true;
+        }
+        if (r != SQLITE_DONE)
+            rc = ST_ERR_SQL;
+        sqlite3_reset(s);
+    }
+    if (!s)
+        rc = ST_ERR_SQL;
+    s = rc == ST_OK ? prep(q, "SELECT minute, attempts, answered, busy, rejected, cancelled,"
+                              " failed, timeouts, srd_sum_ms, srd_n, ans_sum_ms, ans_n,"
+                              " dur_sum_s, dur_n, peak_concurrent FROM kpi_minute"
+                              " WHERE trunk_id=:id AND minute >= :from AND minute < :to"
+                              " ORDER BY minute")
+                    : NULL;
+    if (!s) {
+        free(mos);
+        return ST_ERR_SQL;
+    }
+    bind_i(s, ":id", trunk_id);
+    bind_i(s, ":from", from);
+    bind_i(s, ":to", to);
+    static const char *const NAMES[] = { "attempts", "answered",  "busy",   "rejected",
+                                         "cancelled", "failed", "timeouts" };
+    struct col_sum v[TS_COLS];
+    int64_t peak = 0, cur = -1;
+    bool have_peak = false, stop = false;
+    int r;
+    for (;;) {
+        r = sqlite3_step(s);
+        int64_t k = r == SQLITE_ROW ? (sqlite3_column_int64(s, 0) - from) / b : -1;
+        if (cur >= 0 && k != cur) {
+            struct stq_cell c[14];
+            int64_t t = from + cur * b;
+            cell_i(&c[0], "t_ms", t / NS_PER_MS);
+            for (int i = TS_ATT; i <= TS_TMO; i++)
+                cell_sum(&c[1 + i], NAMES[i], &v[i]);
+            /* 1.0*sum(answered)/sum(attempts), when attempts > 0 */
+            struct col_sum ans_r = v[TS_ANS];
+            if (ans_r.any && !ans_r.real) {
+                ans_r.real = true;
+                ans_r.d = (double)ans_r.i;
+            }
+            cell_div(&c[8], "asr", &ans_r, &v[TS_ATT], &v[TS_ATT]);
+            cell_div(&c[9], "pdd_mean_ms", &v[TS_SRD], &v[TS_SRD_N], &v[TS_SRD_N]);
+            cell_div(&c[10], "answer_delay_ms", &v[TS_ANSD], &v[TS_ANSD_N], &v[TS_ANSD_N]);
+            cell_div(&c[11], "acd_s", &v[TS_DUR], &v[TS_DUR_N], &v[TS_DUR_N]);
+            if (have_peak)
+                cell_i(&c[12], "concurrent", peak);
+            else
+                c[12] = (struct stq_cell){ .name = "concurrent", .type = STQ_NULL };
+            const struct ts_mos *m = &mos[cur];
+            if (m->any && m->n != 0)
+                c[13] = (struct stq_cell){ .name = "mos", .type = STQ_REAL, .d = m->s / m->n };
+            else
+                c[13] = (struct stq_cell){ .name = "mos", .type = STQ_NULL };
+            if (fn(ctx, c, 14) != 0) {
+                stop = true;
+                break;
+            }
+            cur = -1;
+        }
+        if (r != SQLITE_ROW || k < 0 || (size_t)k >= np)
+            break;
+        if (cur < 0) {
+            memset(v, 0, sizeof v);
+            have_peak = false;
+            cur = k;
+        }
+        for (int i = 0; i < TS_COLS; i++)
+            col_add(&v[i], s, i + 1);
+        if (sqlite3_column_type(s, 14) != SQLITE_NULL) {
+            int64_t p = sqlite3_column_int64(s, 14);
+            if (!have_peak || p > peak)
+                peak = p;
+            have_peak = true;
+        }
+    }
+    sqlite3_reset(s);
+    free(mos);
+    return stop || r == SQLITE_DONE ? ST_OK : ST_ERR_SQL;
+}
+
 int stq_kpis(struct stq *q, int64_t trunk_id, int64_t from_ns, int64_t to_ns, int64_t bucket_ns,
              stq_row_fn fn, void *ctx)
 {
@@ -1437,48 +1654,7 @@ int stq_kpis(struct stq *q, int64_t trunk_id, int64_t from_ns, int64_t to_ns, in
     int rc = trunk_addrs(q, trunk_id, tl, tp, sizeof tl);
     if (rc != ST_OK)
         return rc == ST_ERR_NOT_FOUND ? ST_OK : rc;
-    /* MOS per bucket: leg_minutes (v19), the trunk's legs both ways, two
-     * key ranges summed per bucket and joined to the minutes' sums */
-    sqlite3_stmt *s = prep(
-        q, "SELECT k.*, mm.mos AS mos FROM (SELECT :from + ((k.minute - :from) / :b) * :b AS t_ns,"
-           " (:from + ((k.minute - :from) / :b) * :b)/1000000 AS t_ms,"
-           " sum(k.attempts) AS attempts, sum(k.answered) AS answered, sum(k.busy) AS busy,"
-           " sum(k.rejected) AS rejected, sum(k.cancelled) AS cancelled,"
-           " sum(k.failed) AS failed, sum(k.timeouts) AS timeouts,"
-           " CASE WHEN sum(k.attempts)>0 THEN 1.0*sum(k.answered)/sum(k.attempts) END AS asr,"
-           " CASE WHEN sum(k.srd_n)>0 THEN sum(k.srd_sum_ms)/sum(k.srd_n) END AS pdd_mean_ms,"
-           " CASE WHEN sum(k.ans_n)>0 THEN sum(k.ans_sum_ms)/sum(k.ans_n) END"
-           " AS answer_delay_ms,"
-           " CASE WHEN sum(k.dur_n)>0 THEN sum(k.dur_sum_s)/sum(k.dur_n) END AS acd_s,"
-           " max(k.peak_concurrent) AS concurrent"
-           " FROM kpi_minute k WHERE k.trunk_id=:id AND k.minute >= :from AND k.minute < :to"
-           " GROUP BY 1) k LEFT JOIN (SELECT t, total(s)/nullif(total(n),0) AS mos FROM ("
-           "SELECT :from + ((m.minute - :from) / :b) * :b AS t, m.mos_sum AS s, m.mos_n AS n"
-           " FROM leg_minutes m WHERE m.src=:tl AND m.dst=:tp AND m.minute >= :from"
-           " AND m.minute < :to UNION ALL"
-           " SELECT :from + ((m.minute - :from) / :b) * :b, m.mos_sum, m.mos_n"
-           " FROM leg_minutes m WHERE m.src=:tp AND m.dst=:tl AND :tl<>:tp AND m.minute >= :from"
-           " AND m.minute < :to) GROUP BY t) mm ON mm.t=k.t_ns ORDER BY k.t_ns");
-    if (!s)
-        return ST_ERR_SQL;
-    bind_i(s, ":id", trunk_id);
-    bind_i(s, ":from", from_ns);
-    bind_i(s, ":to", to_ns);
-    bind_i(s, ":b", bucket_ns);
-    bind_t(s, ":tl", tl);
-    bind_t(s, ":tp", tp);
-    /* hand out rows without the internal t_ns column */
-    struct stq_cell cells[STQ_MAX_COLS];
-    int r;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        size_t n = row_cells(s, cells, (size_t)sqlite3_column_count(s));
-        if (n && fn(ctx, cells + 1, n - 1) != 0) {
-            r = SQLITE_DONE;
-            break;
-        }
-    }
-    sqlite3_reset(s);
-    return r == SQLITE_DONE ? ST_OK : ST_ERR_SQL;
+    return trunk_series(q, trunk_id, tl, tp, from_ns, to_ns, bucket_ns, fn, ctx);
 }
 
 #define PEER_OF_TRUNK                                                                        \

@@ -1507,6 +1507,157 @@ static void test_alerts_list(void **state)
     stq_close(qy);
 }
 
+/* ---- a trunk's series and minutes, summed in C: SQL's GROUP BY ---- */
+
+#define TS_MAX 512
+struct ts_rows {
+    size_t n, ncol;
+    struct stq_cell c[TS_MAX][14];
+};
+
+static int ts_row(void *ctx, const struct stq_cell *c, size_t n)
+{
+    struct ts_rows *r = ctx;
+    assert_true(n <= 14 && r->n < TS_MAX);
+    r->ncol = n;
+    memcpy(r->c[r->n++], c, n * sizeof c[0]);
+    return 0;
+}
+
+/* Each row of got is a row of the query ref (its columns named as the
+ * cells, values equal, types too: integer, real or NULL), and ref has as
+ * many rows. */
+static void ts_same(const char *db, const struct ts_rows *got, const char *ref)
+{
+    char sql[8192];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM (%s)", ref);
+    assert_int_equal(raw_scalar(db, sql), (int64_t)got->n);
+    for (size_t i = 0; i < got->n; i++) {
+        int n = snprintf(sql, sizeof sql, "SELECT count(*) FROM (%s) WHERE 1", ref);
+        for (size_t k = 0; k < got->ncol; k++) {
+            const struct stq_cell *c = &got->c[i][k];
+            if (c->type == STQ_INT)
+                n += snprintf(sql + n, sizeof sql - (size_t)n,
+                              " AND typeof(%s)='integer' AND %s=%lld", c->name, c->name,
+                              (long long)c->i);
+            else if (c->type == STQ_REAL)
+                n += snprintf(sql + n, sizeof sql - (size_t)n,
+                              " AND typeof(%s)='real' AND abs(%s-(%.17g))<=1e-12*abs(%s)",
+                              c->name, c->name, c->d, c->name);
+            else
+                n += snprintf(sql + n, sizeof sql - (size_t)n, " AND %s IS NULL", c->name);
+            assert_true(n > 0 && (size_t)n < sizeof sql);
+        }
+        if (raw_scalar(db, sql) != 1)
+            print_error("row %zu not in the reference: %s\n", i, sql);
+        assert_int_equal(raw_scalar(db, sql), 1);
+    }
+}
+
+/* The pre-C statement of a trunk's series (schema v20), as the reference. */
+static void ts_ref(char *buf, size_t cap, int64_t id, const char *tl, const char *tp,
+                   int64_t from, int64_t to, int64_t b)
+{
+    snprintf(buf, cap,
+        "SELECT k.t_ms AS t_ms, k.attempts AS attempts, k.answered AS answered, k.busy AS busy,"
+        " k.rejected AS rejected, k.cancelled AS cancelled, k.failed AS failed,"
+        " k.timeouts AS timeouts, k.asr AS asr, k.pdd_mean_ms AS pdd_mean_ms,"
+        " k.answer_delay_ms AS answer_delay_ms, k.acd_s AS acd_s, k.concurrent AS concurrent,"
+        " mm.mos AS mos FROM (SELECT %1$lld + ((k.minute - %1$lld) / %3$lld) * %3$lld AS t_ns,"
+        " (%1$lld + ((k.minute - %1$lld) / %3$lld) * %3$lld)/1000000 AS t_ms,"
+        " sum(k.attempts) AS attempts, sum(k.answered) AS answered, sum(k.busy) AS busy,"
+        " sum(k.rejected) AS rejected, sum(k.cancelled) AS cancelled,"
+        " sum(k.failed) AS failed, sum(k.timeouts) AS timeouts,"
+        " CASE WHEN sum(k.attempts)>0 THEN 1.0*sum(k.answered)/sum(k.attempts) END AS asr,"
+        " CASE WHEN sum(k.srd_n)>0 THEN sum(k.srd_sum_ms)/sum(k.srd_n) END AS pdd_mean_ms,"
+        " CASE WHEN sum(k.ans_n)>0 THEN sum(k.ans_sum_ms)/sum(k.ans_n) END AS answer_delay_ms,"
+        " CASE WHEN sum(k.dur_n)>0 THEN sum(k.dur_sum_s)/sum(k.dur_n) END AS acd_s,"
+        " max(k.peak_concurrent) AS concurrent"
+        " FROM kpi_minute k WHERE k.trunk_id=%4$lld AND k.minute >= %1$lld AND k.minute < %2$lld"
+        " GROUP BY 1) k LEFT JOIN (SELECT t, total(s)/nullif(total(n),0) AS mos FROM ("
+        "SELECT %1$lld + ((m.minute - %1$lld) / %3$lld) * %3$lld AS t, m.mos_sum AS s, m.mos_n AS n"
+        " FROM leg_minutes m WHERE m.src='%5$s' AND m.dst='%6$s' AND m.minute >= %1$lld"
+        " AND m.minute < %2$lld UNION ALL"
+        " SELECT %1$lld + ((m.minute - %1$lld) / %3$lld) * %3$lld, m.mos_sum, m.mos_n"
+        " FROM leg_minutes m WHERE m.src='%6$s' AND m.dst='%5$s' AND '%5$s'<>'%6$s'"
+        " AND m.minute >= %1$lld AND m.minute < %2$lld) GROUP BY t) mm ON mm.t=k.t_ns",
+        (long long)from, (long long)to, (long long)b, (long long)id, tl, tp);
+}
+
+static void test_trunk_series(void **state)
+{
+    (void)state;
+    char db[300], err[256];
+    struct st_writer *w = fresh_writer(db, sizeof db, "series.db");
+    st_writer_close(w);
+    struct st_db *d = st_db_open_raw(db, err, sizeof err);
+    assert_non_null(d);
+    /* two trunks, one between equal addresses; minutes over 5 hours with
+     * both directions, one, gaps, NULLs and fractional sums; the MOS of
+     * legs each way, some minutes without a kpi row */
+    assert_int_equal(
+        st_db_exec(d,
+                   "INSERT INTO trunks(id, local_addr, peer_addr) VALUES(1,'10.0.0.1','10.0.0.2'),"
+                   " (2,'10.0.0.3','10.0.0.3');"
+                   "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM n WHERE i<299)"
+                   " INSERT INTO kpi_minute SELECT 1 + (i % 7 = 3), d.dir,"
+                   " 1700000000000000000 + i * 60000000000, 3 + i % 5, i % 4,"
+                   " CASE WHEN i % 11 THEN i % 2 END, 0, i % 3, 1, 0,"
+                   " CASE WHEN i % 9 THEN 100.125 * (i % 13) + 0.1 END, i % 13,"
+                   " 50.5 + i / 7.0, i % 4, (i % 4) * 33.3, i % 4, CASE WHEN i % 17 THEN i % 23 END"
+                   " FROM n, (SELECT 'inbound' AS dir UNION ALL SELECT 'outbound') d"
+                   " WHERE i % 10 <> 4 AND NOT (d.dir = 'outbound' AND i % 3 = 0);"
+                   "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM n WHERE i<309)"
+                   " INSERT INTO leg_minutes SELECT p.a, p.b, 1700000000000000000 + i * 60000000000,"
+                   " (3.1 + (i % 10) / 7.0 + p.k * 0.4) * (1 + i % 3), 1 + i % 3 FROM n,"
+                   " (SELECT '10.0.0.1' AS a, '10.0.0.2' AS b, 0 AS k UNION ALL SELECT '10.0.0.2',"
+                   " '10.0.0.1', 1 UNION ALL SELECT '10.0.0.3', '10.0.0.3', 2) p"
+                   " WHERE (i + p.k * 3) % 6 <> 0;",
+                   err, sizeof err),
+        ST_OK);
+    st_db_close(d);
+    struct stq *qy = stq_open(db, err, sizeof err);
+    assert_non_null(qy);
+    struct ts_rows *got = calloc(1, sizeof *got);
+    assert_non_null(got);
+    char ref[6000];
+    size_t rows = 0;
+    static const struct {
+        int64_t from_off, to_off, bucket_s;
+    } cases[] = {
+        { 0, 300 * 60 * (int64_t)NS, 60 },
+        { 0, 300 * 60 * (int64_t)NS, 3600 },
+        { 17123 * (int64_t)NS / 1000, 301 * 60 * (int64_t)NS, 3600 }, /* edges inside minutes */
+        { 61 * 60 * (int64_t)NS + 5, 200 * 60 * (int64_t)NS, 600 },
+        { -3600 * (int64_t)NS, 400 * 60 * (int64_t)NS, 86400 },
+        { 90 * 60 * (int64_t)NS, 91 * 60 * (int64_t)NS, 60 },
+    };
+    for (int64_t id = 1; id <= 2; id++) {
+        const char *tl = id == 1 ? "10.0.0.1" : "10.0.0.3", *tp = id == 1 ? "10.0.0.2" : "10.0.0.3";
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            int64_t from = (int64_t)T0 + cases[i].from_off, to = (int64_t)T0 + cases[i].to_off;
+            int64_t b = cases[i].bucket_s * (int64_t)NS;
+            got->n = 0;
+            assert_int_equal(stq_kpis(qy, id, from, to, b, ts_row, got), ST_OK);
+            assert_true(got->n == 0 || got->ncol == 14);
+            rows += got->n;
+            ts_ref(ref, sizeof ref, id, tl, tp, from, to, b);
+            ts_same(db, got, ref);
+        }
+        got->n = 0;
+        assert_int_equal(stq_trunk_minutes(qy, id, ts_row, got), ST_OK);
+        assert_true(got->n > 10 && got->ncol == 4);
+        snprintf(ref, sizeof ref,
+                 "SELECT minute AS minute, sum(attempts) AS attempts, sum(answered) AS answered,"
+                 " coalesce(sum(dur_sum_s),0) AS hold_s FROM kpi_minute WHERE trunk_id=%lld"
+                 " GROUP BY minute", (long long)id);
+        ts_same(db, got, ref);
+    }
+    assert_true(rows > 300);
+    free(got);
+    stq_close(qy);
+}
+
 static void test_overview_rollup(void **state)
 {
     (void)state;
@@ -2178,6 +2329,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_live_snapshots),
         cmocka_unit_test(test_leg_filters),
         cmocka_unit_test(test_overview_rollup),
+        cmocka_unit_test(test_trunk_series),
         cmocka_unit_test(test_alerts_list),
         cmocka_unit_test(test_sqlite_memory),
         cmocka_unit_test(test_rollups_writer),
