@@ -62,6 +62,11 @@ UNDO = {
     18: ["DROP INDEX IF EXISTS rtp_streams_srtp_fail", "column rtp_streams srtp_decrypted",
          "column rtp_streams srtp_auth_fail"],
     19: ["DROP TABLE IF EXISTS leg_minutes"],
+    21: ["column tls_conns decrypt", "column tls_conns decrypt_records",
+         "column tls_conns decrypt_auth_failed", "column tls_conns decrypt_late",
+         "column tls_peers decrypt"],
+    22: ["DROP TABLE IF EXISTS rollup_owner"],
+    23: ["DROP TABLE IF EXISTS leg_agents", "DROP TABLE IF EXISTS leg_agents_state"],
 }
 
 

@@ -342,6 +342,11 @@
  * rewritten every few seconds): a screenful for people, not a census. The
  * counts in live_state cover every leg. */
 #define TS_STORE_LIVE_LEGS 2000
+/* Distinct User-Agent / Server strings the leg_agents directory keeps
+ * (schema v23; strangers choose them): a deployment has tens to hundreds;
+ * past this the strings seen longest ago go and the call list's
+ * user_agent filter reads legs again for the leg ids they covered. */
+#define TS_STORE_AGENTS_MAX 10000
 
 /* ---- capture spool (store/spool.c) ---- */
 /* Raw pcap bytes per spool block, one zstd frame each: a block is the unit

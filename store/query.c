@@ -435,6 +435,32 @@ static int leg_set_first(struct stq *q, const struct stq_call_filter *f, const c
     return rc;
 }
 
+/* What leg_agents (schema v23) says of a user_agent word: 0 no stored
+ * leg's User-Agent or Server holds it, 1 the legs that may are those of
+ * ids [*lo, *hi], -1 it cannot say (an older schema, strings evicted from
+ * the legs kept, legs written past the table's upto). */
+static int agents_lookup(struct stq *q, const struct stq_call_filter *f, int64_t *lo,
+                         int64_t *hi)
+{
+    sqlite3_stmt *s = prep(q, "SELECT (SELECT count(*) FROM leg_agents WHERE agent LIKE :ua"
+                              " ESCAPE '\\'), (SELECT min(first_leg) FROM leg_agents WHERE agent"
+                              " LIKE :ua ESCAPE '\\'), (SELECT max(last_leg) FROM leg_agents"
+                              " WHERE agent LIKE :ua ESCAPE '\\'), (SELECT max(id) FROM legs) <="
+                              " upto AND evicted_upto < coalesce((SELECT min(id) FROM legs), 0)+1"
+                              " FROM leg_agents_state");
+    if (!s)
+        return -1; /* no such table */
+    bind_leg_cols(s, f, "", "");
+    int rc = -1;
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 3)) {
+        rc = sqlite3_column_int64(s, 0) > 0;
+        *lo = sqlite3_column_int64(s, 1);
+        *hi = sqlite3_column_int64(s, 2);
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
 int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, void *ctx,
               struct stq_cursor *next)
 {
@@ -448,6 +474,11 @@ int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, voi
         if (rc != ST_OK)
             return rc;
     }
+    /* a user_agent word: no leg has it, or the legs that may */
+    int64_t ua_lo = 0, ua_hi = 0;
+    int ua_known = f->user_agent ? agents_lookup(q, f, &ua_lo, &ua_hi) : -1;
+    if (ua_known == 0)
+        return ST_OK;
     sb_add(&sb, "SELECT " CALL_COLS ", c.id AS k_id, ");
     sb_add(&sb, key);
     sb_add(&sb, " AS k_key FROM calls c WHERE 1");
@@ -514,7 +545,7 @@ int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, voi
             sb_add(b, " AND " LEG_ON_TRUNK);
         sb_add(b, ")");
     }
-    bool scanned = false; /* a bounded leg scan in the query */
+    bool scanned = false, port_scan = f->port && !f->addr[0]; /* a bounded leg scan */
     for (unsigned i = 0; i < nlp; i++) {
         if (lp[i].over)
             return ST_ERR_SQL;
@@ -541,6 +572,12 @@ int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, voi
     bool scan_older = false;
     if (scanned && leg_scan_floor(q, &scan_floor, &scan_older, &scan_from) != ST_OK)
         return ST_ERR_SQL;
+    /* the word's legs all within the newest ones read: none older to miss
+     * (a port scan beside it still reads the newest only) */
+    if (scanned && ua_known == 1 && !port_scan && ua_lo - 1 >= scan_floor) {
+        scan_floor = ua_lo - 1;
+        scan_older = false;
+    }
     if (f->site)
         sb_add(&sb, " AND c.site=:site");
     if (f->ndirection)

@@ -315,6 +315,7 @@ static bool write_leg(struct st_writer *w, int64_t call_ref, int idx, const stru
     st_roll_leg(w, l, mos);
     *stored = true;
     int64_t leg_id = sqlite3_last_insert_rowid(w->h);
+    st_agents_note(w, leg_id);
     return st_link_messages(w, leg_id, l) && adopt_streams(w, leg_id, call_ref, l);
 }
 

@@ -716,6 +716,27 @@ static const char SCHEMA_V22[] =
     " mos, site ON calls WHEN NOT (" CM_SAME " AND " RO_HAS ") BEGIN " CM_ONE("OLD", "-(") " "
     CM_ONE("NEW", "(") " END;";
 
+/* Version 23: leg_agents, every User-Agent and Server string of the legs
+ * with the first and last leg id that carried it (agents.c keeps it per
+ * writer transaction). The call list's user_agent filter found a word no
+ * leg has only by reading legs (the newest 50,000, said partial: 32 ms of
+ * CPU at 10 M calls); now it answers from this table, and reads the legs
+ * of a rarer word from its strings' id range only. A leg deleted leaves
+ * its string: the table says where a string may be, the legs are read.
+ * leg_agents_state: the legs up to upto are in it, and none up to
+ * evicted_upto when strings were evicted (ST_AGENTS_EVICT). */
+static const char SCHEMA_V23[] =
+    "CREATE TABLE leg_agents(agent TEXT PRIMARY KEY, first_leg INTEGER NOT NULL,"
+    " last_leg INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX leg_agents_last ON leg_agents(last_leg);"
+    "CREATE TABLE leg_agents_state(id INTEGER PRIMARY KEY CHECK(id=1), upto INTEGER NOT NULL,"
+    " evicted_upto INTEGER NOT NULL);"
+    "INSERT INTO leg_agents_state VALUES(1, (SELECT coalesce(max(id),0) FROM legs), 0);"
+    "INSERT INTO leg_agents SELECT user_agent, id, id FROM legs WHERE user_agent IS NOT NULL "
+    ST_AGENTS_MERGE ";"
+    "INSERT INTO leg_agents SELECT server, id, id FROM legs WHERE server IS NOT NULL "
+    ST_AGENTS_MERGE ";" ST_AGENTS_EVICT;
+
 const char *st_schema_step(int version)
 {
     switch (version) {
@@ -763,6 +784,8 @@ const char *st_schema_step(int version)
         return SCHEMA_V21;
     case 22:
         return SCHEMA_V22;
+    case 23:
+        return SCHEMA_V23;
     default:
         return NULL;
     }

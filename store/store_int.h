@@ -5,7 +5,24 @@
 
 #include <sqlite3.h>
 
+#include "../common/limits.h"
 #include "store.h"
+
+/* leg_agents (schema v23): an INSERT ... SELECT of (string, id, id) rows
+ * adds each string or widens its leg id range; then, past
+ * TS_STORE_AGENTS_MAX strings, those last seen longest ago go and
+ * leg_agents_state.evicted_upto says up to which leg id the table may lack
+ * a string (schema.c's step, agents.c per transaction). */
+#define ST_AGENTS_STR2(x) #x
+#define ST_AGENTS_STR(x) ST_AGENTS_STR2(x)
+#define ST_AGENTS_MERGE                                                                        \
+    "ON CONFLICT DO UPDATE SET first_leg=min(first_leg, excluded.first_leg),"                  \
+    " last_leg=max(last_leg, excluded.last_leg)"
+#define ST_AGENTS_EVICT                                                                        \
+    "UPDATE leg_agents_state SET evicted_upto=max(evicted_upto, (SELECT last_leg FROM"         \
+    " leg_agents ORDER BY last_leg DESC LIMIT 1 OFFSET " ST_AGENTS_STR(TS_STORE_AGENTS_MAX) "))" \
+    " WHERE (SELECT count(*) FROM leg_agents) > " ST_AGENTS_STR(TS_STORE_AGENTS_MAX) ";"       \
+    "DELETE FROM leg_agents WHERE last_leg <= (SELECT evicted_upto FROM leg_agents_state);"
 
 struct st_db {
     sqlite3 *h;

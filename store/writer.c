@@ -93,7 +93,9 @@ static void write_batch(struct st_writer *w, struct rec *list)
         note_reason(w, why, sizeof why);
     /* rows without their rollups, or the owner's row left behind, never commit */
     bool roll_ok = txn && st_roll_flush(w) && !w->roll_failed && run(w, w->s[S_ROLL_OFF]);
-    bool committed = roll_ok && exec(w, "COMMIT");
+    /* nor legs whose User-Agent and Server leg_agents (v23) lacks */
+    bool agents_ok = txn && st_agents_flush(w);
+    bool committed = roll_ok && agents_ok && exec(w, "COMMIT");
     if (txn && !committed) {
         note_reason(w, why, sizeof why);
         exec(w, "ROLLBACK");

@@ -194,6 +194,7 @@ struct st_writer {
                            * map's ids name the rows they were noted for */
     uint64_t link_evicted; /* not yet added to st */
     uint64_t replaced_pending; /* calls deleted in the open transaction */
+    int64_t agents_lo, agents_hi; /* leg ids written in the open transaction */
     bool retention_more;
     /* leg_refs of this session's streams stored before their leg, as bits
      * of a hash: a leg whose bit is clear has no stream to adopt (most
@@ -386,6 +387,12 @@ void st_mos_drop(struct st_writer *w);
  * the index after. */
 void st_batch_begin(struct st_writer *w, struct rec *list);
 void st_batch_end(struct st_writer *w);
+
+/* agents.c: note a leg written (its row id); before COMMIT, add the
+ * User-Agent and Server strings of the transaction's legs to leg_agents
+ * (schema v23). false when that failed. */
+void st_agents_note(struct st_writer *w, int64_t leg_id);
+bool st_agents_flush(struct st_writer *w);
 
 /* links.c: the message-link map (writer thread only). */
 /* Remember a stored message (row rowid) of a dialog an INVITE started. */

@@ -28,6 +28,8 @@
 #include "../../store/query.h"
 #include "../../store/store.h"
 
+#define Q_LIMIT2(x) #x
+#define Q_LIMIT(x) Q_LIMIT2(x)
 #define NS 1000000000ull
 #define T0 (1700000000ull * NS)
 #define T0_TEXT "1700000000000000000"
@@ -78,6 +80,11 @@ static struct st_writer *fresh_writer(char *db, size_t cap, const char *name)
  * recreated keep their names (the earlier steps' undo drops them) and its
  * table stays (the step creates it if missing; the triggers name it). */
 #define VROLL_DOWN ""
+
+/* Undoes schema v23 (the leg_agents directory): every test that sets the
+ * version back runs v23 again. */
+#define V23_DOWN "DROP TABLE leg_agents; DROP TABLE leg_agents_state;"
+
 /* Undoes schema v21 (the TLS decryption verdicts): a test that sets the
  * version back before an earlier step runs v21 again. */
 #define V21_DOWN                                                                              \
@@ -258,7 +265,7 @@ static void test_schema_create(void **state)
         km_step++;
     char sql[1024];
     snprintf(sql, sizeof sql,
-             VROLL_DOWN V21_DOWN "DROP TABLE kpi_minute; CREATE TABLE kpi_minute(trunk_id INTEGER NOT NULL,"
+             V23_DOWN VROLL_DOWN V21_DOWN "DROP TABLE kpi_minute; CREATE TABLE kpi_minute(trunk_id INTEGER NOT NULL,"
              " direction TEXT NOT NULL, minute INTEGER NOT NULL, attempts INTEGER,"
              " answered INTEGER, busy INTEGER, rejected INTEGER, cancelled INTEGER,"
              " failed INTEGER, timeouts INTEGER, srd_sum_ms REAL, srd_n INTEGER,"
@@ -424,7 +431,7 @@ static void test_upgrade_for_readers(void **state)
     st_writer_close(w);
     assert_int_equal(raw_scalar(db, "SELECT count(*) FROM pragma_index_info('legs_src_dst')"), 10);
     struct st_db *d = st_db_open_raw(db, err, sizeof err);
-    assert_int_equal(st_db_exec(d, VROLL_DOWN V19_DOWN V18_DOWN V16_DOWN V15_DOWN "DROP INDEX legs_src_dst;"
+    assert_int_equal(st_db_exec(d, V23_DOWN VROLL_DOWN V19_DOWN V18_DOWN V16_DOWN V15_DOWN "DROP INDEX legs_src_dst;"
                                    "CREATE INDEX legs_src_dst ON legs(src, dst, mos);"
                                    "DROP TABLE sip_links;" /* and v6 */
                                    "DROP TABLE live_legs; DROP TABLE live_state;" /* v7 */
@@ -789,7 +796,7 @@ static void test_stream_after_leg(void **state)
     while (lm_step < ST_SCHEMA_VERSION && !strstr(st_schema_step(lm_step), "TABLE leg_minutes"))
         lm_step++;
     assert_true(lm_step < ST_SCHEMA_VERSION + 1 && lm_step > 18);
-    snprintf(down, sizeof down, "%s%s%sPRAGMA user_version=%d", VROLL_DOWN, V21_DOWN, V19_DOWN,
+    snprintf(down, sizeof down, "%s%s%sPRAGMA user_version=%d", V23_DOWN VROLL_DOWN, V21_DOWN, V19_DOWN,
              lm_step - 1);
     d = st_db_open_raw(db, err, sizeof err);
     assert_int_equal(st_db_exec(d, down, err, sizeof err), ST_OK);
@@ -1164,7 +1171,7 @@ static void test_links_upgrade(void **state)
     /* back to v5: the links in the column, no sip_links */
     struct st_db *d = st_db_open_raw(db, err, sizeof err);
     assert_non_null(d);
-    assert_int_equal(st_db_exec(d, VROLL_DOWN V19_DOWN V18_DOWN V16_DOWN V15_DOWN
+    assert_int_equal(st_db_exec(d, V23_DOWN VROLL_DOWN V19_DOWN V18_DOWN V16_DOWN V15_DOWN
                                    "UPDATE sip_messages SET leg_id=(SELECT leg_id FROM sip_links "
                                    "WHERE msg_id=sip_messages.id);"
                                    "DROP TABLE sip_links;"
@@ -1656,6 +1663,196 @@ static void test_trunk_series(void **state)
     assert_true(rows > 300);
     free(got);
     stq_close(qy);
+}
+
+/* ---- leg_agents (v22): the User-Agent and Server strings of the legs ---- */
+
+/* Every string of the legs with its first and last leg id (plain SQL over
+ * the rows) equals leg_agents when exact; otherwise each leg's strings are
+ * in it with a range holding the leg (legs deleted since). */
+static void assert_leg_agents(const char *db, bool exact)
+{
+    static const char *const cover[] = {
+        "SELECT count(*) FROM legs l WHERE l.user_agent IS NOT NULL AND NOT EXISTS(SELECT 1 FROM"
+        " leg_agents a WHERE a.agent=l.user_agent AND l.id BETWEEN a.first_leg AND a.last_leg)",
+        "SELECT count(*) FROM legs l WHERE l.server IS NOT NULL AND NOT EXISTS(SELECT 1 FROM"
+        " leg_agents a WHERE a.agent=l.server AND l.id BETWEEN a.first_leg AND a.last_leg)",
+    };
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(raw_scalar(db, cover[i]), 0);
+    assert_true(raw_scalar(db, "SELECT upto >= (SELECT coalesce(max(id),0) FROM legs) FROM"
+                               " leg_agents_state") == 1);
+    if (!exact)
+        return;
+    char got[8192], want[8192];
+    qtext(db, "SELECT group_concat(agent||'/'||first_leg||'/'||last_leg, '|') FROM (SELECT *"
+              " FROM leg_agents ORDER BY agent)", got, sizeof got);
+    qtext(db, "SELECT group_concat(a||'/'||lo||'/'||hi, '|') FROM (SELECT a, min(id) AS lo,"
+              " max(id) AS hi FROM (SELECT user_agent AS a, id FROM legs WHERE user_agent IS NOT"
+              " NULL UNION ALL SELECT server, id FROM legs WHERE server IS NOT NULL) GROUP BY a"
+              " ORDER BY a)", want, sizeof want);
+    assert_true(want[0] != '\0');
+    assert_string_equal(got, want);
+}
+
+/* The calls of a user_agent word equal plain SQL over the legs (all of
+ * them: not partial). */
+static void agents_case(const char *db, struct stq *qy, const char *word, bool partial)
+{
+    struct stq_call_filter f;
+    memset(&f, 0, sizeof f);
+    f.user_agent = word;
+    f.limit = 2000;
+    f.desc = true;
+    struct id_sum got = { 0, 0 };
+    struct stq_cursor next;
+    assert_int_equal(stq_calls(qy, &f, sum_ids, &got, &next), ST_OK);
+    assert_int_equal(next.partial, partial);
+    if (partial)
+        return;
+    char sql[600];
+    snprintf(sql, sizeof sql, "SELECT count(DISTINCT call_ref) FROM legs WHERE"
+             " instr(lower(user_agent), lower('%s')) OR instr(lower(server), lower('%s'))",
+             word, word);
+    assert_int_equal(got.n, raw_scalar(db, sql));
+    snprintf(sql, sizeof sql, "SELECT total(DISTINCT call_ref) FROM legs WHERE"
+             " instr(lower(user_agent), lower('%s')) OR instr(lower(server), lower('%s'))",
+             word, word);
+    assert_int_equal(got.sum, raw_scalar(db, sql));
+}
+
+static void agents_write(struct st_writer *w, uint64_t from, uint64_t n, const char *const *ua,
+                         size_t nua)
+{
+    for (uint64_t i = from; i < from + n; i++) {
+        struct calls_leg legs[2];
+        memset(legs, 0, sizeof legs);
+        for (unsigned k = 0; k < 2; k++) {
+            struct calls_leg *l = &legs[k];
+            snprintf(l->call_id, sizeof l->call_id, "ag%llu-%u@x", (unsigned long long)i, k);
+            l->invite_ns = T0 + i * NS + k;
+            l->ev_linked_to = -1;
+            snprintf(l->user_agent, sizeof l->user_agent, "%s", ua[(i + k) % nua]);
+            snprintf(l->server, sizeof l->server, "%s", ua[(i * 3 + k + 1) % nua]);
+        }
+        struct calls_call c;
+        memset(&c, 0, sizeof c);
+        c.id = i + 1;
+        c.start_ns = T0 + i * NS;
+        c.nlegs = 2;
+        c.legs = legs;
+        st_writer_call(w, &c);
+    }
+}
+
+static void test_leg_agents(void **state)
+{
+    (void)state;
+    char db[300], err[256];
+    struct st_writer *w = fresh_writer(db, sizeof db, "agents.db");
+    static const char *const old_ua[] = { "OldPBX 1.0", "EdgeSBC/1.2", "Asterisk 18" };
+    static const char *const new_ua[] = { "EdgeSBC/2.0", "FreeSWITCH", "NewPhone 3",
+                                          "Asterisk 20" };
+    agents_write(w, 0, 300, old_ua, 3);
+    st_writer_close(w);
+    assert_leg_agents(db, true);
+    /* a second writer session, other strings */
+    char err2[256];
+    w = st_writer_open(db, NULL, err2, sizeof err2);
+    assert_non_null(w);
+    agents_write(w, 300, 200, new_ua, 4);
+    st_writer_close(w);
+    assert_leg_agents(db, true);
+    struct stq *qy = stq_open(db, err, sizeof err);
+    assert_non_null(qy);
+    /* read the newest 100 legs at most: a word no leg has is answered whole
+     * from leg_agents (it was partial); one of the newest legs only reads
+     * those; one of old legs too is partial as before */
+    stq_set_leg_way(qy, STQ_LEG_SET);
+    stq_set_leg_scan(qy, 100);
+    agents_case(db, qy, "NoSuchAgent", false);
+    agents_case(db, qy, "OldPBX", true);
+    stq_set_leg_scan(qy, 450);
+    agents_case(db, qy, "FreeSWITCH", false);
+    agents_case(db, qy, "newphone", false);
+    stq_set_leg_scan(qy, 0);
+    static const char *const words[] = { "edgesbc", "asterisk", "oldpbx", "nosuchagent", "1." };
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        for (int way = STQ_LEG_AUTO; way <= STQ_LEG_WALK; way++) {
+            stq_set_leg_way(qy, (enum stq_leg_way)way);
+            agents_case(db, qy, words[i], false);
+        }
+    stq_set_leg_way(qy, STQ_LEG_AUTO);
+    stq_close(qy);
+    /* legs deleted (retention, re-analysis): their strings stay, each
+     * remaining leg still in its range */
+    struct st_db *d = st_db_open_raw(db, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(st_db_exec(d, "DELETE FROM legs WHERE call_ref <= 320 OR call_ref > 480;"
+                                   "DELETE FROM calls WHERE id <= 320 OR id > 480;",
+                                   err, sizeof err),
+                     ST_OK);
+    st_db_close(d);
+    assert_leg_agents(db, false);
+    /* new legs reuse the deleted ids above the newest left: still added */
+    w = st_writer_open(db, NULL, err2, sizeof err2);
+    assert_non_null(w);
+    static const char *const third[] = { "Reused 7" };
+    agents_write(w, 1000, 5, third, 1);
+    st_writer_close(w);
+    assert_leg_agents(db, false);
+    assert_int_equal(raw_scalar(db, "SELECT first_leg FROM leg_agents WHERE agent='Reused 7'"),
+                     raw_scalar(db, "SELECT min(id) FROM legs WHERE user_agent='Reused 7'"));
+    qy = stq_open(db, err, sizeof err);
+    assert_non_null(qy);
+    agents_case(db, qy, "reused", false);
+    agents_case(db, qy, "OldPBX", false);
+    stq_close(qy);
+    /* full: past TS_STORE_AGENTS_MAX strings, the oldest go and the filter
+     * reads legs again (the word of an evicted string still finds its
+     * calls) */
+    d = st_db_open_raw(db, err, sizeof err);
+    assert_non_null(d);
+    char sql[400];
+    snprintf(sql, sizeof sql, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n"
+             " WHERE i < %d) INSERT INTO leg_agents SELECT 'filler '||i, 1, 1 FROM n",
+             TS_STORE_AGENTS_MAX);
+    assert_int_equal(st_db_exec(d, sql, err, sizeof err), ST_OK);
+    st_db_close(d);
+    w = st_writer_open(db, NULL, err2, sizeof err2);
+    assert_non_null(w);
+    agents_write(w, 2000, 3, third, 1);
+    st_writer_close(w);
+    assert_int_equal(raw_scalar(db, "SELECT count(*) <= " Q_LIMIT(TS_STORE_AGENTS_MAX)
+                                    " AND count(*) > 0 FROM leg_agents"), 1);
+    assert_true(raw_scalar(db, "SELECT evicted_upto FROM leg_agents_state") >= 1);
+    assert_int_equal(raw_scalar(db, "SELECT count(*) FROM leg_agents WHERE agent LIKE 'filler%'"),
+                     0);
+    assert_leg_agents(db, false);
+    qy = stq_open(db, err, sizeof err);
+    assert_non_null(qy);
+    agents_case(db, qy, "OldPBX", false);
+    agents_case(db, qy, "NoSuchAgent", false);
+    stq_close(qy);
+}
+
+/* The v22 step builds leg_agents from the legs already stored. */
+static void test_leg_agents_upgrade(void **state)
+{
+    (void)state;
+    char db[300], err[256];
+    struct st_writer *w = fresh_writer(db, sizeof db, "agents_up.db");
+    static const char *const ua[] = { "EdgeSBC/1.2", "PBX 9", "edgesbc-lite", "" };
+    agents_write(w, 0, 200, ua, 4);
+    st_writer_close(w);
+    struct st_db *d = st_db_open_raw(db, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(st_db_exec(d, V23_DOWN "PRAGMA user_version=22", err, sizeof err), ST_OK);
+    st_db_close(d);
+    assert_int_equal(st_db_upgrade(db, err, sizeof err), ST_OK);
+    assert_int_equal(raw_scalar(db, "PRAGMA user_version"), ST_SCHEMA_VERSION);
+    assert_leg_agents(db, true);
+    assert_int_equal(raw_scalar(db, "SELECT evicted_upto FROM leg_agents_state"), 0);
 }
 
 static void test_overview_rollup(void **state)
@@ -2330,6 +2527,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_leg_filters),
         cmocka_unit_test(test_overview_rollup),
         cmocka_unit_test(test_trunk_series),
+        cmocka_unit_test(test_leg_agents),
+        cmocka_unit_test(test_leg_agents_upgrade),
         cmocka_unit_test(test_alerts_list),
         cmocka_unit_test(test_sqlite_memory),
         cmocka_unit_test(test_rollups_writer),
