@@ -562,7 +562,10 @@ static bool flush_fs(struct st_writer *w, struct st_roll *r)
 bool st_roll_flush(struct st_writer *w)
 {
     struct st_roll *r = w->roll;
-    bool ok = flush_ls(w, r) & flush_cm(w, r) & flush_fs(w, r);
+    /* all three run, whatever one answers */
+    bool ok = flush_ls(w, r);
+    ok &= flush_cm(w, r);
+    ok &= flush_fs(w, r);
     for (int t = 0; t < ROLL_TABLES; t++) {
         if (!r->rows[t])
             continue;
