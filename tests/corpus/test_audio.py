@@ -33,17 +33,10 @@ import wave
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import audio_lab  # noqa: E402
+from manifest import Checker  # noqa: E402
 
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+CHECKS = Checker()
+check = CHECKS.check
 
 
 def read_wav(path):
@@ -308,8 +301,7 @@ def main():
     except audio_lab.Missing as e:
         print(f"SKIP: {e} is not installed")
         return 77
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return CHECKS.done()
 
 
 if __name__ == "__main__":

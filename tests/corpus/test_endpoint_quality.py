@@ -21,17 +21,10 @@ import struct
 import subprocess
 import sys
 import urllib.request
+from manifest import Checker
 
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+CHECKS = Checker()
+check = CHECKS.check
 
 
 def ip4(s):
@@ -262,8 +255,8 @@ def main():
     probe = subprocess.run([a.bin, "serve", "--help"], capture_output=True, text=True)
     if probe.returncode != 0:
         print("SKIP: no serve command")
-        print(f"{passed} passed, {failed} failed")
-        return 1 if failed else 77
+        print(f"{CHECKS.passed} passed, {CHECKS.failed} failed")
+        return 1 if CHECKS.failed else 77
     p = subprocess.Popen([a.bin, "serve", "--db", db, "--http", "127.0.0.1:0"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -289,8 +282,7 @@ def main():
             p.wait(timeout=30)
         except subprocess.TimeoutExpired:
             p.kill()
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return CHECKS.done()
 
 
 if __name__ == "__main__":

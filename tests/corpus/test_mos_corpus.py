@@ -20,20 +20,13 @@ import subprocess
 import sys
 
 from test_rtp_tshark import parse_ours, parse_tshark
+from manifest import Checker
 
 RESYNC_CASE = ("heplify_FAX-Call-t38-CA-TDM-SIP-FB-1.pcap",
                ("10.23.1.52", 16756, "10.35.60.100", 15580, 0x17D90134))
 
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+CHECKS = Checker()
+check = CHECKS.check
 
 
 def tshark_times(tshark, path):
@@ -102,8 +95,7 @@ def main():
                   f"and BYEs at {byes}")
     check(RESYNC_CASE in checked, f"{RESYNC_CASE} not among the loss-free G.711 streams")
     print(f"{len(checked)} loss-free G.711 streams checked")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return CHECKS.done()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from manifest import Checker
 
 TOL_MS = 0.01
 
@@ -22,16 +23,8 @@ KNOWN = {
         "image/udptl on port 16756 last, so tshark decodes the RTP that follows as T.38",
 }
 
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+CHECKS = Checker()
+check = CHECKS.check
 
 
 def norm_ip(s):
@@ -158,8 +151,7 @@ def main():
     if not wired:
         print("SKIP: the report has no streams[] (media analysis not wired in)")
     print(f"streams: {exact} of {total} tshark streams agree exactly")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return CHECKS.done()
 
 
 if __name__ == "__main__":

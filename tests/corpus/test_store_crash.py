@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from manifest import Checker
 
 
 def parse_args():
@@ -20,16 +21,6 @@ def parse_args():
     p.add_argument("--shared", required=True)
     p.add_argument("--work", required=True)
     return p.parse_args()
-
-
-class Checker:
-    def __init__(self):
-        self.fail = 0
-
-    def check(self, ok, msg):
-        if not ok:
-            self.fail += 1
-            print("FAIL:", msg)
 
 
 def fresh(db):
@@ -135,8 +126,7 @@ def main():
     c = Checker()
     helper_kills(a, c)
     analyze_kill(a, c)
-    print("FAILED" if c.fail else "OK", f"({c.fail} failures)")
-    return 1 if c.fail else 0
+    return c.done()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from manifest import Checker
 
 
 def parse_args():
@@ -46,16 +47,6 @@ def tshark(pcap, flt, fields):
     if r.returncode != 0:
         raise RuntimeError(f"tshark failed: {r.stderr.strip()[:300]}")
     return [line.split("\t") for line in r.stdout.splitlines() if line]
-
-
-class Checker:
-    def __init__(self):
-        self.fail = 0
-
-    def check(self, ok, msg):
-        if not ok:
-            self.fail += 1
-            print("FAIL:", msg)
 
 
 def media_filter(legs, lo_s, hi_s):
@@ -175,8 +166,7 @@ def main():
     c.check(r.returncode == 2 and r.stderr.strip().count("\n") == 0,
             f"unknown call: rc={r.returncode} err={r.stderr!r}")
     con.close()
-    print("FAILED" if c.fail else "OK", f"({c.fail} failures)")
-    return 1 if c.fail else 0
+    return c.done()
 
 
 if __name__ == "__main__":
