@@ -92,6 +92,13 @@ static void print_text(const struct engine *e, double elapsed)
     }
     printf("distinct call-ids     %llu\n", (unsigned long long)v[TS_SIP_CALL_IDS]);
     printf("encrypted sip flows   %llu\n", (unsigned long long)v[TS_SIP_TLS_FLOWS]);
+    /* SRTP with SDP keys: every RTP packet of such streams is one of these
+     * (or a replay); not tried: the stream's keys had failed long enough */
+    if (v[TS_RTP_SRTP_DECRYPTED] || v[TS_RTP_SRTP_AUTH_FAILED] || v[TS_RTP_SRTP_NOT_TRIED])
+        printf("srtp packets          %llu decrypted, %llu failed authentication, %llu not tried\n",
+               (unsigned long long)v[TS_RTP_SRTP_DECRYPTED],
+               (unsigned long long)v[TS_RTP_SRTP_AUTH_FAILED],
+               (unsigned long long)v[TS_RTP_SRTP_NOT_TRIED]);
     int header = 0;
     for (int i = 0; i < TS_STAT_MAX; i++) {
         const char *name = ts_stat_name((enum ts_stat)i);

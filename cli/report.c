@@ -419,6 +419,7 @@ static void put_stream_fields(struct jsonw *w, const struct media_stream *s, uin
     jsonw_obj_end(w);
     jsonw_kuint(w, "srtp_decrypted", s->srtp_decrypted);
     jsonw_kuint(w, "srtp_auth_fail", s->srtp_auth_fail);
+    jsonw_kuint(w, "srtp_not_tried", s->srtp_not_tried);
     jsonw_key(w, "series");
     jsonw_arr_begin(w);
     for (uint32_t i = 0; i < s->nseries; i++) {

@@ -555,6 +555,19 @@
 /* First packets of a stream that get the guesses; after these the key is
  * taken to be wrong (each guess costs one HMAC). */
 #define TS_SRTP_ROC_FIRST_PACKETS 8
+/* Packets of a stream that fail with every SDES key, in a row, before the
+ * stream stops trying them (rtp.srtp_not_tried): a right key opens the
+ * first packet it meets, and damaged packets seldom reach a capture (UDP
+ * checksums), so 32 in a row (0.64 s of 20 ms audio, four times the ROC
+ * guesses' window) means keys that do not match (a missed rekey, keys an
+ * SBC rewrote, a forked offer); each try costs libsrtp2 a cipher context
+ * and an HMAC per key. */
+#define TS_SRTP_GIVE_UP 32u
+/* A stream that gave up tries one packet in this many (5 s of 20 ms
+ * audio), so keys that start to match later (a late sender switch to an
+ * announced key) are found again; a new a=crypto resets the stream at once.
+ * A count of packets, not time: the cost stays this fraction of them. */
+#define TS_SRTP_RETRY_EVERY 256u
 /* SDES keys kept per SDP media endpoint: an offer may list alternatives,
  * an answer names one; two cover an offer's usual AES_CM_128 _80 and _32. */
 #define TS_MEDIA_SDES_KEYS 2

@@ -180,6 +180,7 @@
     X(RTP_DTMF_EVENTS, "rtp.dtmf_events")                                    \
     X(RTP_SRTP_DECRYPTED, "rtp.srtp_decrypted")                              \
     X(RTP_SRTP_AUTH_FAILED, "rtp.srtp_auth_failed")                          \
+    X(RTP_SRTP_NOT_TRIED, "rtp.srtp_not_tried")                              \
     X(RTP_SRTP_REPLAYED, "rtp.srtp_replayed")                                \
     X(RTP_SRTP_EVICTED, "rtp.srtp_state_evicted")                            \
     X(RTCP_PACKETS, "rtcp.packets")                                          \

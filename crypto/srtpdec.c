@@ -22,6 +22,8 @@ struct srtpdec {
     struct srtpdec_counts n;
 };
 
+static _Thread_local uint64_t tries; /* srtpdec_tries() */
+
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static bool init_ok;
 
@@ -173,6 +175,7 @@ enum srtpdec_result srtpdec_rtp(struct srtpdec *d, uint8_t *pkt, size_t len, siz
     int n = (int)plen;
     memcpy(copy, pkt, plen);
     srtp_err_status_t r = srtp_unprotect(d->s, pkt, &n);
+    tries++;
     /* a stream that began before the capture: try the next rollover
      * counters until one authenticates (each try on the original bytes) */
     for (uint32_t roc = 1; r == srtp_err_status_auth_fail && !d->opened &&
@@ -182,6 +185,7 @@ enum srtpdec_result srtpdec_rtp(struct srtpdec *d, uint8_t *pkt, size_t len, siz
         if (srtp_set_stream_roc(d->s, d->ssrc, roc) != srtp_err_status_ok)
             break;
         r = srtp_unprotect(d->s, pkt, &n);
+        tries++;
     }
     if (r != srtp_err_status_ok) {
         memcpy(pkt, orig, len);
@@ -230,4 +234,9 @@ enum srtpdec_result srtpdec_rtcp(struct srtpdec *d, uint8_t *pkt, size_t len, si
 void srtpdec_counts(const struct srtpdec *d, struct srtpdec_counts *out)
 {
     *out = d->n;
+}
+
+uint64_t srtpdec_tries(void)
+{
+    return tries;
 }

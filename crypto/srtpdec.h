@@ -34,4 +34,8 @@ struct srtpdec_counts {
 };
 void srtpdec_counts(const struct srtpdec *d, struct srtpdec_counts *out);
 
+/* libsrtp2 unprotect calls (RTP, each rollover guess included) made by the
+ * calling thread so far: what opening costs, for tests of the callers. */
+uint64_t srtpdec_tries(void);
+
 #endif

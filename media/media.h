@@ -167,10 +167,11 @@ struct media_stream {
     uint64_t call_ref;
     uint32_t dtmf_events;
     char dtmf[MEDIA_DTMF_LEN];
-    /* SRTP opened with the SDP's SDES keys: RTP packets decrypted, and
-     * those that failed to authenticate (wrong key, tampering); both 0
-     * without keys */
-    uint64_t srtp_decrypted, srtp_auth_fail;
+    /* SRTP opened with the SDP's SDES keys: RTP packets decrypted, those
+     * that failed to authenticate (wrong key, tampering), and those not
+     * tried because every key had failed TS_SRTP_GIVE_UP packets in a row
+     * (one in TS_SRTP_RETRY_EVERY is still tried); all 0 without keys */
+    uint64_t srtp_decrypted, srtp_auth_fail, srtp_not_tried;
     struct media_rtcp rtcp;
     uint32_t nseries;
     struct media_series *series;

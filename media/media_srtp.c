@@ -4,9 +4,13 @@
  * endpoint's (a NAT may hide which is which), and keeps the first that
  * authenticates a packet. Opened payloads go on to what the analysis reads
  * in payloads (RFC 4733 events, the payload hook); a packet that fails is
- * counted per stream and its payload is never read. Only streams whose SDP
- * had keys hold state, so plain RTP pays nothing; at most
- * TS_MEDIA_SRTP_STREAMS_MAX do, the oldest state given up first. */
+ * counted per stream and its payload is never read. A stream whose packets
+ * fail with every key TS_SRTP_GIVE_UP times in a row stops trying them
+ * (each try is a cipher context and an HMAC per key) but for one packet in
+ * TS_SRTP_RETRY_EVERY; the packets left are counted as not tried; a packet
+ * that opens, or new keys, start it over. Only streams whose SDP had keys
+ * hold state, so plain RTP pays nothing; at most TS_MEDIA_SRTP_STREAMS_MAX
+ * do, the oldest state given up first. */
 #include "media_int.h"
 
 #include <stdlib.h>
@@ -20,6 +24,8 @@ struct msrtp {
     struct srtpdec *dec[2 * TS_MEDIA_SDES_KEYS]; /* sender's keys first */
     uint8_t ndec;
     int8_t chosen;  /* the decoder that authenticated a packet; -1 none yet */
+    uint32_t fails; /* packets in a row that failed with every key, to TS_SRTP_GIVE_UP */
+    uint32_t idle;  /* packets not tried since the last try, once given up */
     uint64_t sig;   /* the keys dec[] were made from */
 };
 
@@ -124,6 +130,12 @@ static void choose(struct msrtp *x, size_t i)
 int media_srtp_rtp(struct media *m, struct mstream *s, struct bv pkt, struct bv *clear)
 {
     struct msrtp *x = s->sx;
+    if (x->fails >= TS_SRTP_GIVE_UP && ++x->idle < TS_SRTP_RETRY_EVERY) {
+        s->rec.srtp_not_tried++;
+        TS_INC(m->st, RTP_SRTP_NOT_TRIED);
+        return -1;
+    }
+    x->idle = 0;
     bool replay = false;
     if (pkt.len <= TS_SRTP_MAX_PACKET) {
         for (size_t k = 0; k < x->ndec; k++) {
@@ -134,6 +146,7 @@ int media_srtp_rtp(struct media *m, struct mstream *s, struct bv pkt, struct bv 
             if (r == SRTPDEC_OK) {
                 if (x->chosen < 0)
                     choose(x, i);
+                x->fails = 0;
                 *clear = bv_make(m->sx_buf, out);
                 s->rec.srtp_decrypted++;
                 TS_INC(m->st, RTP_SRTP_DECRYPTED);
@@ -148,6 +161,8 @@ int media_srtp_rtp(struct media *m, struct mstream *s, struct bv pkt, struct bv 
         TS_INC(m->st, RTP_SRTP_REPLAYED);
         return -1;
     }
+    if (x->fails < TS_SRTP_GIVE_UP)
+        x->fails++;
     s->rec.srtp_auth_fail++;
     TS_INC(m->st, RTP_SRTP_AUTH_FAILED);
     return -1;

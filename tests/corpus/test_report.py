@@ -34,7 +34,7 @@ STREAM_KEYS = ["id", "src", "dst", "ssrc", "ssrc_num", "payload_type", "payload_
                "jitter_min_ms", "jitter_mean_ms", "jitter_max_ms", "problem", "first_ts",
                "last_ts", "duration_s", "mos", "mos_reason", "r_factor", "ppl_pct", "burst_r", "delay_ms",
                "flags", "signalled", "call", "leg", "rtcp", "events", "srtp_decrypted",
-               "srtp_auth_fail", "series"]
+               "srtp_auth_fail", "srtp_not_tried", "series"]
 
 
 def run(binary, args, timeout=600):

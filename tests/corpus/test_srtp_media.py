@@ -4,8 +4,10 @@
 (a=crypto, RFC 4568) is analysed with every RTP packet decrypted and none
 failing (srtp_decrypted, srtp_auth_fail per stream in --json, in the
 database, in the API's call detail, rtp.srtp_* counters); with keys in the
-SDP that are not the ones the packets were protected with, every packet
-fails to authenticate, none is decrypted, /metrics sums the failures, and
+SDP that are not the ones the packets were protected with, none is
+decrypted: the first TS_SRTP_GIVE_UP packets and one in TS_SRTP_RETRY_EVERY
+after (common/limits.h) fail to authenticate, the others are counted as not
+tried (srtp_not_tried, rtp.srtp_not_tried), /metrics sums the failures, and
 the header statistics (packets, loss, jitter, MOS) equal the keyed run's;
 the plain call counts nothing. That the opened payloads are exactly the
 plaintext ones is tests/unit/test_media_srtp.c's (libsrtp2 in-process).
@@ -26,6 +28,18 @@ from manifest import Checker  # noqa: E402
 
 HDR = ("packets", "expected", "lost", "duplicates", "out_of_order", "jitter_max_ms",
        "max_delta_ms", "mos", "codec", "ssrc")
+
+
+def limit(name):
+    """A #define of common/limits.h (an unsigned number)."""
+    with open(os.path.join(HERE, "..", "..", "common", "limits.h")) as f:
+        return int(re.search(rf"^#define {name} (\d+)u?$", f.read(), re.M).group(1))
+
+
+def tried(n):
+    """Packets of an n-packet stream whose keys never match that are tried."""
+    give_up, every = limit("TS_SRTP_GIVE_UP"), limit("TS_SRTP_RETRY_EVERY")
+    return n if n <= give_up else give_up + (n - give_up) // every
 
 
 def analyze(binary, pcap, db):
@@ -92,25 +106,29 @@ def main():
         streams[tag] = st
         ctr = rep.get("rtp", {})
         print(f"{tag}: " + ", ".join(f"{s['ssrc']} {s['packets']} packets, decrypted "
-                                     f"{s['srtp_decrypted']}, auth failed {s['srtp_auth_fail']}"
+                                     f"{s['srtp_decrypted']}, auth failed {s['srtp_auth_fail']}, "
+                                     f"not tried {s['srtp_not_tried']}"
                                      for s in st.values()) +
               f"; rtp.srtp_decrypted {ctr.get('srtp_decrypted', 0)}, "
-              f"auth_failed {ctr.get('srtp_auth_failed', 0)}")
+              f"auth_failed {ctr.get('srtp_auth_failed', 0)}, "
+              f"not_tried {ctr.get('srtp_not_tried', 0)}")
         c.check(set(st) == set(npk), f"{tag}: streams {sorted(st)}")
         for ssrc, n in npk.items():
             s = st.get(ssrc)
             if not s:
                 continue
             c.check(s["packets"] == n, f"{tag} {ssrc:#x}: {s['packets']} packets, sent {n}")
-            want = {"plain": (0, 0), "srtp": (n, 0), "wrong": (0, n)}[tag]
-            c.check((s["srtp_decrypted"], s["srtp_auth_fail"]) == want,
-                    f"{tag} {ssrc:#x}: decrypted/failed {s['srtp_decrypted']}/"
-                    f"{s['srtp_auth_fail']}, want {want}")
+            want = {"plain": (0, 0, 0), "srtp": (n, 0, 0),
+                    "wrong": (0, tried(n), n - tried(n))}[tag]
+            got = (s["srtp_decrypted"], s["srtp_auth_fail"], s["srtp_not_tried"])
+            c.check(got == want, f"{tag} {ssrc:#x}: decrypted/failed/not tried {got}, want {want}")
             c.check(s["flags"]["srtp"] == (tag != "plain"), f"{tag} {ssrc:#x}: srtp flag")
         total = sum(npk.values())
-        want = {"plain": (0, 0), "srtp": (total, 0), "wrong": (0, total)}[tag]
-        c.check((ctr.get("srtp_decrypted", 0), ctr.get("srtp_auth_failed", 0)) == want,
-                f"{tag}: rtp counters {ctr}")
+        failed = sum(tried(n) for n in npk.values())
+        want = {"plain": (0, 0, 0), "srtp": (total, 0, 0),
+                "wrong": (0, failed, total - failed)}[tag]
+        c.check((ctr.get("srtp_decrypted", 0), ctr.get("srtp_auth_failed", 0),
+                 ctr.get("srtp_not_tried", 0)) == want, f"{tag}: rtp counters {ctr}")
         # the database and the API say the same
         detail, metrics = serve_get(a.bin, db, ["/api/v1/calls/1", "/metrics"])
         c.check(detail is not None, f"{tag}: serve answered")

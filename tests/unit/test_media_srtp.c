@@ -6,7 +6,11 @@
  * authentication failure for every packet and no payload comes out; no
  * keys keep the header statistics as before; SRTCP on the ports a=rtcp
  * names (RFC 3605) opens; the state limit evicts the
- * oldest at N+1. */
+ * oldest at N+1. Keys that never match cost TS_SRTP_GIVE_UP packets' tries
+ * and one in TS_SRTP_RETRY_EVERY after (libsrtp2 calls counted), the rest
+ * counted as not tried; a new a=crypto, or keys that start to match at a
+ * retry, open every packet from then on; a burst of failures shorter than
+ * the limit stops nothing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +22,8 @@
 
 #include <srtp2/srtp.h>
 
+#include "../../common/limits.h"
+#include "../../crypto/srtpdec.h"
 #include "../../media/media.h"
 #include "../helpers/media_fixture.h"
 
@@ -251,6 +257,154 @@ static void test_wrong_key(void **state)
     media_free(m);
 }
 
+/* PCMU packet i (sequence 1000 + i) of SSRC 0x5EED0001 from A:4000 to
+ * B:5000, protected with tx (NULL: sent as it is, a 10-byte tag of zeros
+ * appended, as a sender whose keys the SDP does not carry); damaged: one
+ * bit of the tag flipped. */
+static void send_one(struct media *m, srtp_t tx, uint32_t i, bool damaged)
+{
+    uint8_t pkt[256] = { 0 };
+    uint16_t seq = (uint16_t)(1000 + i);
+    uint32_t ts = 160u * i;
+    const uint8_t hdr[12] = { 0x80, 0, (uint8_t)(seq >> 8), (uint8_t)seq, (uint8_t)(ts >> 24),
+                              (uint8_t)(ts >> 16), (uint8_t)(ts >> 8), (uint8_t)ts,
+                              0x5E, 0xED, 0x00, 0x01 };
+    memcpy(pkt, hdr, 12);
+    for (size_t j = 0; j < 160; j++)
+        pkt[12 + j] = (uint8_t)(i * 31 + j);
+    int len = 12 + 160;
+    if (tx)
+        assert_int_equal(srtp_protect(tx, pkt, &len), srtp_err_status_ok);
+    else
+        len += 10;
+    if (damaged)
+        pkt[len - 1] ^= 1;
+    struct pkt_meta pm = media_meta(1, 4000, 2, 5000, T0 + 20 * MS * i);
+    assert_true(media_udp(m, &pm, bv_make(pkt, (size_t)len), 0));
+}
+
+/* Packets of a stream tried before it gives up, and after p packets. */
+static uint64_t tried_of(uint64_t p)
+{
+    return p <= TS_SRTP_GIVE_UP ? p : TS_SRTP_GIVE_UP + (p - TS_SRTP_GIVE_UP) / TS_SRTP_RETRY_EVERY;
+}
+
+/* libsrtp2 calls for t packets tried with one key that never matches: the
+ * first TS_SRTP_ROC_FIRST_PACKETS try every rollover guess too. */
+static uint64_t calls_of(uint64_t t)
+{
+    uint64_t g = t < TS_SRTP_ROC_FIRST_PACKETS ? t : TS_SRTP_ROC_FIRST_PACKETS;
+    return g * (TS_SRTP_ROC_GUESS + 1) + (t - g);
+}
+
+/* Keys that never match: the stream gives up after TS_SRTP_GIVE_UP
+ * packets and retries one in TS_SRTP_RETRY_EVERY; the libsrtp2 calls are
+ * those of the packets tried, whatever the stream's length. */
+static void test_gives_up(void **state)
+{
+    (void)state;
+    const uint32_t lens[] = { TS_SRTP_GIVE_UP - 1, TS_SRTP_GIVE_UP, TS_SRTP_GIVE_UP + 1,
+                              TS_SRTP_GIVE_UP + 3 * TS_SRTP_RETRY_EVERY + 10, 20000 };
+    for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+        const uint32_t p = lens[k];
+        struct ts_stats st = { 0 };
+        static struct seen seen;
+        struct sdes_key ka = key_of(1), other = key_of(9);
+        struct media *m = two_ends(&st, &seen, &other, 0, NULL, 0);
+        srtp_t tx = sender(&ka, 0x5EED0001, 0);
+        uint64_t calls0 = srtpdec_tries();
+        for (uint32_t i = 0; i < p; i++)
+            send_one(m, tx, i, false);
+        uint64_t calls = srtpdec_tries() - calls0;
+        srtp_dealloc(tx);
+        const struct media_stream *s = stream_from_a(m);
+        const uint64_t tried = tried_of(p);
+        print_message("%u packets: %llu tried, %llu libsrtp2 calls\n", p,
+                      (unsigned long long)s->srtp_auth_fail, (unsigned long long)calls);
+        assert_int_equal(s->packets, p);
+        assert_int_equal(s->srtp_decrypted, 0);
+        assert_int_equal(s->srtp_auth_fail, tried);
+        assert_int_equal(s->srtp_not_tried, p - tried);
+        assert_int_equal(calls, calls_of(tried));
+        assert_int_equal(st.v[TS_RTP_SRTP_AUTH_FAILED], tried);
+        assert_int_equal(st.v[TS_RTP_SRTP_NOT_TRIED], p - tried);
+        assert_int_equal(seen.n, 0);
+        media_free(m);
+    }
+}
+
+/* The stream gave up on the SDP's wrong key; a re-INVITE's a=crypto with
+ * the right one opens the very next packet and every one after. */
+static void test_rekey_after_give_up(void **state)
+{
+    (void)state;
+    struct ts_stats st = { 0 };
+    static struct seen seen;
+    struct sdes_key ka = key_of(1), other = key_of(9);
+    struct media *m = two_ends(&st, &seen, &other, 0, NULL, 0);
+    srtp_t tx = sender(&ka, 0x5EED0001, 0);
+    const uint32_t before = 100, after = 50;
+    for (uint32_t i = 0; i < before; i++)
+        send_one(m, tx, i, false);
+    expect(m, &A, 4000, &ka); /* the re-INVITE */
+    for (uint32_t i = before; i < before + after; i++)
+        send_one(m, tx, i, false);
+    srtp_dealloc(tx);
+    const struct media_stream *s = stream_from_a(m);
+    assert_int_equal(s->srtp_auth_fail, TS_SRTP_GIVE_UP);
+    assert_int_equal(s->srtp_not_tried, before - TS_SRTP_GIVE_UP);
+    assert_int_equal(s->srtp_decrypted, after);
+    assert_int_equal(seen.n, after);
+    media_free(m);
+}
+
+/* The SDP's key is right but the sender starts with another one (its tags
+ * do not match): after giving up, the retry that meets the SDP's key opens,
+ * and from then on every packet is tried and opened. */
+static void test_retry_finds_key(void **state)
+{
+    (void)state;
+    struct ts_stats st = { 0 };
+    static struct seen seen;
+    struct sdes_key ka = key_of(1);
+    struct media *m = two_ends(&st, &seen, &ka, 0, NULL, 0);
+    srtp_t tx = sender(&ka, 0x5EED0001, 0);
+    const uint32_t wrong = 100, total = 700;
+    for (uint32_t i = 0; i < total; i++)
+        send_one(m, i < wrong ? NULL : tx, i, false);
+    srtp_dealloc(tx);
+    /* the first retry: the packet TS_SRTP_RETRY_EVERY after giving up */
+    const uint32_t retry = TS_SRTP_GIVE_UP + TS_SRTP_RETRY_EVERY - 1;
+    assert_true(retry >= wrong && retry < total);
+    const struct media_stream *s = stream_from_a(m);
+    assert_int_equal(s->srtp_auth_fail, TS_SRTP_GIVE_UP);
+    assert_int_equal(s->srtp_not_tried, retry - TS_SRTP_GIVE_UP);
+    assert_int_equal(s->srtp_decrypted, total - retry);
+    assert_int_equal(st.v[TS_RTP_SRTP_DECRYPTED], total - retry);
+    media_free(m);
+}
+
+/* A good stream with a burst of damaged packets one short of the limit,
+ * then another after a good packet: every packet is tried. */
+static void test_burst_below_limit(void **state)
+{
+    (void)state;
+    struct ts_stats st = { 0 };
+    struct sdes_key ka = key_of(1);
+    struct media *m = two_ends(&st, NULL, &ka, 0, NULL, 0);
+    srtp_t tx = sender(&ka, 0x5EED0001, 0);
+    const uint32_t total = 200, b1 = 10, b2 = 10 + TS_SRTP_GIVE_UP;
+    for (uint32_t i = 0; i < total; i++)
+        send_one(m, tx, i, (i >= b1 && i < b1 + TS_SRTP_GIVE_UP - 1) ||
+                               (i >= b2 && i < b2 + TS_SRTP_GIVE_UP - 1));
+    srtp_dealloc(tx);
+    const struct media_stream *s = stream_from_a(m);
+    assert_int_equal(s->srtp_auth_fail, 2 * (TS_SRTP_GIVE_UP - 1));
+    assert_int_equal(s->srtp_not_tried, 0);
+    assert_int_equal(s->srtp_decrypted, total - 2 * (TS_SRTP_GIVE_UP - 1));
+    media_free(m);
+}
+
 /* SRTP without keys: header statistics as before, no payload handed on;
  * plain RTP: every payload handed on, no SRTP counts. */
 static void test_no_keys_and_plain(void **state)
@@ -272,7 +426,7 @@ static void test_no_keys_and_plain(void **state)
         send_stream(m, NULL, 0, 7, 20, plain);
         const struct media_stream *s = stream_from_a(m);
         assert_int_equal(s->packets, 21);
-        assert_int_equal(s->srtp_decrypted + s->srtp_auth_fail, 0);
+        assert_int_equal(s->srtp_decrypted + s->srtp_auth_fail + s->srtp_not_tried, 0);
         assert_int_equal(seen.n, srtp ? 0 : 21);
         if (!srtp)
             assert_memory_equal(seen.payload[3], plain[3], 160);
@@ -318,6 +472,10 @@ int main(void)
         cmocka_unit_test(test_opens),
         cmocka_unit_test(test_srtcp_a_rtcp),
         cmocka_unit_test(test_wrong_key),
+        cmocka_unit_test(test_gives_up),
+        cmocka_unit_test(test_rekey_after_give_up),
+        cmocka_unit_test(test_retry_finds_key),
+        cmocka_unit_test(test_burst_below_limit),
         cmocka_unit_test(test_no_keys_and_plain),
         cmocka_unit_test(test_state_limit),
     };
