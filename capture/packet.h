@@ -111,6 +111,9 @@ struct ts_pkt {
 
 /* Format "1.2.3.4" or "2001:db8::1" into buf (at least 46 bytes). */
 const char *ts_addr_str(const struct ts_addr *a, char *buf, unsigned cap);
+/* "1.2.3.4:5060" or "[2001:db8::1]:5060" into buf, cut to cap - 1 bytes
+ * like snprintf (80 bytes always hold it). */
+const char *ts_endpoint_str(const struct ts_addr *a, uint16_t port, char *buf, unsigned cap);
 /* Same family and address bytes. Inline, two 8-byte compares: the media
  * and dialog tables compare two addresses per packet. */
 static inline bool ts_addr_eq(const struct ts_addr *x, const struct ts_addr *y)

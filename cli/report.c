@@ -127,26 +127,33 @@ static void put_text_or_null(struct jsonw *w, const char *k, const char *s)
         jsonw_null(w);
 }
 
-/* calls_iso_time()'s text, its date and time part formatted once per
- * second (a report has a dozen times per call, mostly in the same second). */
+/* calls_iso_time()'s text, its date part formatted once per day and the
+ * time of day from the seconds (a report has a dozen times per call, and
+ * they cross seconds often enough for gmtime and snprintf to show). */
 static void put_time(struct jsonw *w, const char *k, uint64_t ns)
 {
-    static _Thread_local uint64_t sec = UINT64_MAX;
+    static _Thread_local uint64_t day = UINT64_MAX;
     static _Thread_local char b[40];
     jsonw_key(w, k);
     if (!ns) {
         jsonw_null(w);
         return;
     }
-    if (ns / 1000000000u != sec) {
+    uint64_t s = ns / 1000000000u;
+    if (s / 86400u != day) {
         calls_iso_time(ns, b, sizeof b);
-        sec = strlen(b) == 24 ? ns / 1000000000u : UINT64_MAX;
-        if (sec == UINT64_MAX) { /* a year beyond four digits: as it is */
+        day = strlen(b) == 24 ? s / 86400u : UINT64_MAX;
+        if (day == UINT64_MAX) { /* a year beyond four digits: as it is */
             jsonw_str(w, b);
             return;
         }
     }
-    unsigned ms = (unsigned)(ns / 1000000u % 1000u);
+    unsigned sd = (unsigned)(s % 86400u), ms = (unsigned)(ns / 1000000u % 1000u);
+    unsigned v[3] = { sd / 3600, sd / 60 % 60, sd % 60 };
+    for (int i = 0; i < 3; i++) { /* "HH:MM:SS" at 11 */
+        b[11 + 3 * i] = (char)('0' + v[i] / 10);
+        b[12 + 3 * i] = (char)('0' + v[i] % 10);
+    }
     b[20] = (char)('0' + ms / 100);
     b[21] = (char)('0' + ms / 10 % 10);
     b[22] = (char)('0' + ms % 10);
@@ -185,13 +192,11 @@ static void put_addr(struct jsonw *w, const char *k, const struct ts_addr *a, ui
         jsonw_null(w);
         return;
     }
-    ts_addr_str(a, b, sizeof b);
     if (!port) {
-        jsonw_str(w, b);
+        jsonw_str(w, ts_addr_str(a, b, sizeof b));
         return;
     }
-    snprintf(out, sizeof out, a->family == 6 ? "[%s]:%u" : "%s:%u", b, port);
-    jsonw_str(w, out);
+    jsonw_str(w, ts_endpoint_str(a, port, out, sizeof out));
 }
 
 static void put_sdp(struct jsonw *w, const char *k, const struct calls_sdp *s)
@@ -363,8 +368,13 @@ static void put_stream_fields(struct jsonw *w, const struct media_stream *s, uin
     jsonw_kuint(w, "id", s->id);
     put_text(w, "src", media_endpoint_str(&s->src, s->sport, b, sizeof b));
     put_text(w, "dst", media_endpoint_str(&s->dst, s->dport, b, sizeof b));
-    snprintf(b, sizeof b, "0x%08X", s->ssrc);
-    put_text(w, "ssrc", b);
+    static const char hex[] = "0123456789ABCDEF"; /* "0x%08X" */
+    b[0] = '0';
+    b[1] = 'x';
+    for (int i = 0; i < 8; i++)
+        b[2 + i] = hex[s->ssrc >> (28 - 4 * i) & 15];
+    jsonw_key(w, "ssrc");
+    jsonw_strn(w, b, 10);
     jsonw_kuint(w, "ssrc_num", s->ssrc);
     jsonw_kint(w, "payload_type", s->pt);
     jsonw_key(w, "payload_types");

@@ -34,18 +34,18 @@ static void put(struct jsonw *w, const char *s, size_t n)
     w->blen += n;
 }
 
-static void newline(struct jsonw *w)
+/* Room for n more bytes at the buffer's end (n well under its size),
+ * flushing first when needed: the common tokens are written in place
+ * rather than through a put() each (a report has millions of items). */
+static inline char *room(struct jsonw *w, size_t n)
 {
-    static const char sp[] = "                                                                ";
-    if (!w->pretty)
-        return;
-    put(w, "\n", 1);
-    size_t n = (size_t)w->depth * 2;
-    put(w, sp, n < sizeof sp - 1 ? n : sizeof sp - 1);
+    if (n > sizeof w->buf - w->blen)
+        jsonw_flush(w);
+    return w->buf + w->blen;
 }
 
 /* Separator and state check before any value; is_key: an object key. */
-static bool pre_item(struct jsonw *w, bool is_key)
+static inline bool pre_item(struct jsonw *w, bool is_key)
 {
     if (w->err != JSONW_OK)
         return false;
@@ -60,11 +60,18 @@ static bool pre_item(struct jsonw *w, bool is_key)
         w->after_key = false;
         return true;
     }
+    /* ",", then with pretty a newline and two spaces per level */
+    char *p = room(w, 2 + 2 * JSONW_MAX_DEPTH);
+    size_t o = 0;
     if (w->has_items[w->depth])
-        put(w, ",", 1);
+        p[o++] = ',';
     w->has_items[w->depth] = true;
-    if (w->depth > 0)
-        newline(w);
+    if (w->pretty && w->depth > 0) {
+        p[o++] = '\n';
+        memset(p + o, ' ', (size_t)w->depth * 2);
+        o += (size_t)w->depth * 2;
+    }
+    w->blen += o;
     return true;
 }
 
@@ -114,9 +121,15 @@ static void close_c(struct jsonw *w, bool obj)
     }
     bool had = w->has_items[w->depth];
     w->depth--;
-    if (had)
-        newline(w);
-    put(w, obj ? "}" : "]", 1);
+    char *p = room(w, 2 + 2 * JSONW_MAX_DEPTH);
+    size_t o = 0;
+    if (had && w->pretty) {
+        p[o++] = '\n';
+        memset(p + o, ' ', (size_t)w->depth * 2);
+        o += (size_t)w->depth * 2;
+    }
+    p[o++] = obj ? '}' : ']';
+    w->blen += o;
 }
 
 void jsonw_obj_begin(struct jsonw *w) { open_c(w, true); }
@@ -124,16 +137,49 @@ void jsonw_obj_end(struct jsonw *w) { close_c(w, true); }
 void jsonw_arr_begin(struct jsonw *w) { open_c(w, false); }
 void jsonw_arr_end(struct jsonw *w) { close_c(w, false); }
 
-static void put_escaped(struct jsonw *w, const char *str, size_t n)
+/* Bytes a JSON string holds as they are: printable ASCII but '"' and '\\'. */
+static inline bool plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/* All 8 bytes of x plain: no byte under 0x20 or from 0x80 up, no '"' or
+ * '\\' (a borrow in the subtraction starts only at a byte under 0x20, so
+ * a flag always means a byte to escape; such a word goes byte by byte). */
+static inline bool plain8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    return !(((x - ones * 0x20) | ((q - ones) & ~q) | ((b - ones) & ~b) | x) & high);
+}
+
+/* The quoted string, then sfx (sl bytes, for a key's ": "). */
+static void put_escaped_sfx(struct jsonw *w, const char *str, size_t n, const char *sfx, size_t sl)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    for (uint64_t x; i + 8 <= n; i += 8) {
+        memcpy(&x, s + i, 8);
+        if (!plain8(x))
+            break;
+    }
+    while (i < n && plain(s[i]))
+        i++;
+    if (i == n && n <= 1024) { /* the usual case: all plain, in one go */
+        char *p = room(w, n + 2 + sl);
+        p[0] = '"';
+        memcpy(p + 1, str, n);
+        p[n + 1] = '"';
+        memcpy(p + n + 2, sfx, sl);
+        w->blen += n + 2 + sl;
+        return;
+    }
     size_t run = 0; /* start of the pending run of plain bytes */
     put(w, "\"", 1);
-    size_t i = 0;
     while (i < n) {
         unsigned char c = s[i];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+        if (plain(c)) {
             i++;
             continue;
         }
@@ -179,14 +225,19 @@ static void put_escaped(struct jsonw *w, const char *str, size_t n)
     }
     put(w, str + run, n - run);
     put(w, "\"", 1);
+    put(w, sfx, sl);
+}
+
+static void put_escaped(struct jsonw *w, const char *str, size_t n)
+{
+    put_escaped_sfx(w, str, n, "", 0);
 }
 
 void jsonw_key(struct jsonw *w, const char *k)
 {
     if (!pre_item(w, true))
         return;
-    put_escaped(w, k, strlen(k));
-    put(w, w->pretty ? ": " : ":", w->pretty ? 2 : 1);
+    put_escaped_sfx(w, k, strlen(k), ": ", w->pretty ? 2 : 1);
     w->after_key = true;
 }
 
@@ -262,6 +313,139 @@ void jsonw_double(struct jsonw *w, double v, int decimals)
     put_raw_value(w, b, n);
 }
 
+__extension__ typedef unsigned __int128 jw_u128;
+
+/* 10^p as a 128-bit integer, p in 0..38. */
+static jw_u128 pow10_128(int p)
+{
+    static const uint64_t t[20] = {
+        1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+        100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull,
+        10000000000000ull, 100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+        100000000000000000ull, 1000000000000000000ull, 10000000000000000000ull,
+    };
+    return p < 20 ? t[p] : (jw_u128)t[19] * t[p - 19];
+}
+
+/* Bits [q, q + 64) of the 192-bit number w (least significant word first). */
+static uint64_t bits_from(const uint64_t w[3], int q)
+{
+    int i = q / 64, s = q % 64;
+    uint64_t lo = i < 3 ? w[i] : 0, hi = i + 1 < 3 ? w[i + 1] : 0;
+    return s ? lo >> s | hi << (64 - s) : lo;
+}
+
+/* Any of the bits [0, q) of w set. */
+static bool bits_below(const uint64_t w[3], int q)
+{
+    for (int j = 0; j < q / 64; j++)
+        if (w[j])
+            return true;
+    return q % 64 && (w[q / 64] & ((1ull << (q % 64)) - 1));
+}
+
+/* The text of jsonw_real() for 1e-22 <= v < 1e17 without printf (whose
+ * multiple-precision "%.17g" was a fifth of the report's cost): v is m * 2^e
+ * exactly, so m * 10^p (192 bits) shifted by -e is v * 10^p, for the p that
+ * leaves 17 digits, with its rounding bits: to nearest, ties to even, as
+ * glibc's printf rounds. The digits then take "%g"'s layout and jansson's
+ * touches. Returns the length written to b (40 bytes), or 0 when v is
+ * outside that range (then printf does it). */
+static size_t real17(double v, char *b)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    int be = (int)(bits >> 52 & 0x7ff);
+    if (be == 0 || be == 0x7ff)
+        return 0; /* subnormal, or not finite */
+    uint64_t m = (bits & ((1ull << 52) - 1)) | 1ull << 52;
+    int e = be - 1075;
+    if (e > 4)
+        return 0; /* v >= 2^57 > 1e17 */
+    /* decimal exponent k = floor(log10(v)), first guessed from the binary
+     * one (log10(2) ~ 78913 / 2^18), then set by the digit count */
+    int eb = be - 1023;
+    int k = eb >= 0 ? (eb * 78913) >> 18 : -((-eb * 78913 + (1 << 18) - 1) >> 18);
+    uint64_t n = 0;
+    for (int tries = 0;; tries++) {
+        int p = 16 - k;
+        if (tries == 3 || p < 0 || p > 38)
+            return 0;
+        jw_u128 pw = pow10_128(p);
+        jw_u128 lo = (jw_u128)m * (uint64_t)pw, hi = (jw_u128)m * (uint64_t)(pw >> 64);
+        jw_u128 mid = (lo >> 64) + (uint64_t)hi;
+        uint64_t w[3] = { (uint64_t)lo, (uint64_t)mid, (uint64_t)((hi >> 64) + (mid >> 64)) };
+        bool up = false;
+        uint64_t fl;
+        if (e >= 0) { /* m * 10^p < 2^64 here: v < 2^57 and p <= 1 */
+            if (w[1] || w[0] >> (63 - e))
+                return 0;
+            fl = w[0] << e;
+        } else {
+            int q = -e;
+            if (q > 190 || bits_from(w, q + 64))
+                return 0;
+            fl = bits_from(w, q);
+            bool half = bits_from(w, q - 1) & 1, more = bits_below(w, q - 1);
+            up = half && (more || (fl & 1));
+        }
+        if (fl < 10000000000000000ull) {
+            k--;
+            continue;
+        }
+        if (fl >= 100000000000000000ull) {
+            k++;
+            continue;
+        }
+        n = fl + up;
+        if (n == 100000000000000000ull) {
+            n = 10000000000000000ull;
+            k++;
+        }
+        break;
+    }
+    char d[17];
+    for (int i = 16; i >= 0; i--) {
+        d[i] = (char)('0' + n % 10);
+        n /= 10;
+    }
+    int nd = 17; /* "%g" drops trailing zeros */
+    while (nd > 1 && d[nd - 1] == '0')
+        nd--;
+    size_t o = 0;
+    if (k < -4) { /* "%g"'s exponent form; k is -5..-22 here */
+        b[o++] = d[0];
+        if (nd > 1) {
+            b[o++] = '.';
+            memcpy(b + o, d + 1, (size_t)nd - 1);
+            o += (size_t)nd - 1;
+        }
+        b[o++] = 'e';
+        b[o++] = '-';
+        if (k <= -10)
+            b[o++] = (char)('0' - k / 10);
+        b[o++] = (char)('0' - k % 10);
+    } else if (k >= 0) {
+        memcpy(b + o, d, (size_t)k + 1);
+        o += (size_t)k + 1;
+        b[o++] = '.';
+        if (nd > k + 1) {
+            memcpy(b + o, d + k + 1, (size_t)(nd - k - 1));
+            o += (size_t)(nd - k - 1);
+        } else {
+            b[o++] = '0'; /* jansson's ".0" on an integral value */
+        }
+    } else {
+        b[o++] = '0';
+        b[o++] = '.';
+        for (int i = -1; i > k; i--)
+            b[o++] = '0';
+        memcpy(b + o, d, (size_t)nd);
+        o += (size_t)nd;
+    }
+    return o;
+}
+
 /* jansson's rendering of a real (what the report always printed): "%.17g",
  * ".0" added when it would read as an integer, no '+' or leading zeros in
  * the exponent. */
@@ -272,6 +456,16 @@ void jsonw_real(struct jsonw *w, double v)
         return;
     }
     char b[40];
+    if (v == 0) {
+        put_raw_value(w, signbit(v) ? "-0.0" : "0.0", signbit(v) ? 4 : 3);
+        return;
+    }
+    size_t fl = real17(v < 0 ? -v : v, b + 1);
+    if (fl) {
+        b[0] = '-';
+        put_raw_value(w, v < 0 ? b : b + 1, (int)(fl + (v < 0)));
+        return;
+    }
     int n = snprintf(b, sizeof b, "%.17g", v);
     if (n <= 0 || (size_t)n + 3 > sizeof b) {
         jsonw_null(w);

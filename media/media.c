@@ -7,6 +7,7 @@
  * leg and call aggregates, media_end.c finishing streams. */
 #include "media_int.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -837,12 +838,6 @@ bool media_call_quality(const struct media *m, uint64_t call_ref, struct media_q
 
 const char *media_endpoint_str(const struct ts_addr *a, uint16_t port, char *buf, size_t cap)
 {
-    char ab[64];
-    ts_addr_str(a, ab, sizeof ab);
-    if (a->family == 6)
-        snprintf(buf, cap, "[%s]:%u", ab, port);
-    else
-        snprintf(buf, cap, "%s:%u", ab, port);
-    return buf;
+    return ts_endpoint_str(a, port, buf, (unsigned)(cap > UINT_MAX ? UINT_MAX : cap));
 }
 

@@ -1,5 +1,6 @@
 /* Unit tests for the byte view, the seeded hash, the bounded table, the
  * UTF-8 policy and the JSON writer's numbers and spliced arrays. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -428,6 +429,81 @@ static void test_jsonw_real_as_jansson(void **state)
     }
 }
 
+/* jsonw_real()'s own digits (printf only outside 1e-22..1e17) against
+ * jansson's "%.17g" on random doubles of every magnitude and on exact
+ * ties: odd m * 2^-j whose decimal value has 18 digits ending in 5, which
+ * round to even. */
+static uint64_t xs_state = 88172645463325252ull;
+static uint64_t xs(void)
+{
+    xs_state ^= xs_state << 13;
+    xs_state ^= xs_state >> 7;
+    xs_state ^= xs_state << 17;
+    return xs_state;
+}
+
+static void real_matches_jansson(double v)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    struct jsonw w;
+    jsonw_init(&w, f, false);
+    jsonw_real(&w, v);
+    assert_int_equal(jsonw_finish(&w), JSONW_OK);
+    fclose(f);
+    json_t *j = json_real(v);
+    char *ref = json_dumps(j, JSON_ENCODE_ANY);
+    assert_non_null(ref);
+    if (len != strlen(ref) + 1 || memcmp(buf, ref, strlen(ref)) != 0)
+        fail_msg("%a: jsonw %.*s, jansson %s", v, (int)len - 1, buf, ref);
+    free(ref);
+    json_decref(j);
+    free(buf);
+}
+
+static void test_jsonw_real_random(void **state)
+{
+    (void)state;
+    int ties = 0;
+    for (int i = 0; i < 120000; i++) {
+        uint64_t r = xs();
+        double v;
+        switch (i % 4) {
+        case 0: /* any finite bits */
+            memcpy(&v, &r, sizeof v);
+            if (!isfinite(v))
+                continue;
+            break;
+        case 1: /* 53 random bits scaled by 2^-150..2^70 */
+            v = ldexp((double)(r >> 11), (int)(xs() % 220) - 203);
+            break;
+        case 2: /* milliseconds, jitters, floats widened */
+            v = (double)(float)((double)(r % 100000000) * 1e-9 * pow(10, (double)(xs() % 8)));
+            break;
+        default: { /* a tie at the 18th digit */
+            int j = 1 + (int)(xs() % 60);
+            double f5 = pow(5, j), lo = ceil(1e17 / f5), hi = floor(1e18 / f5);
+            if (hi < lo || hi > 9e15)
+                continue;
+            uint64_t mm = ((uint64_t)lo + r % ((uint64_t)(hi - lo) + 1)) | 1;
+            if ((double)mm * f5 >= 1e18)
+                continue;
+            v = ldexp((double)mm, -j);
+            ties++;
+        }
+        }
+        real_matches_jansson(r & 1 ? -v : v);
+    }
+    assert_true(ties > 1000);
+    /* ties between two 17-digit values near 1e15 (0.125 apart) */
+    static const double t[] = { 1e15 + 0.25, 1e15 + 0.75, 1e15 + 0.125, 1e15 + 0.375, 1e-22,
+                                9.9999999999999991e-23, 1e17, 99999999999999984.0, 1e16,
+                                1.4210854715202004e-14, 5e-324, 2.2250738585072014e-308 };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        real_matches_jansson(t[i]);
+}
+
 /* Items written at depth 2 into a spool and spliced into an array give the
  * same bytes as writing them in place. */
 static void test_jsonw_splice(void **state)
@@ -503,6 +579,7 @@ int main(void)
         cmocka_unit_test(test_grow),
         cmocka_unit_test(test_utf8_policy),
         cmocka_unit_test(test_jsonw_real_as_jansson),
+        cmocka_unit_test(test_jsonw_real_random),
         cmocka_unit_test(test_jsonw_splice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,6 +2,7 @@
  * type, VLAN/QinQ, every tunnel, IPv4/IPv6 with extension headers and
  * fragments, UDP/TCP/SCTP, truncation at every length, malformed lengths,
  * limits at N-1/N/N+1, and real captures from the shared corpus. */
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1773,6 +1774,40 @@ static void test_snapped(void **state)
     decoder_free(d);
 }
 
+/* ts_addr_str() and ts_endpoint_str() (our own digits) give inet_ntop's
+ * and snprintf's text, also cut short by a small buffer. */
+static void test_addr_text(void **state)
+{
+    (void)state;
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        struct ts_addr a = { .family = i % 5 == 0 ? 6 : 4 };
+        memcpy(a.a, &x, 8);
+        if (a.family == 6)
+            memcpy(a.a + 8, &x, 8);
+        if (i % 7 == 0)
+            memset(a.a, 0, i % 3 == 0 ? 16 : 2); /* zeros: "0.0.x.y", "::" */
+        uint16_t port = (uint16_t)(i % 11 == 0 ? 0 : x >> 48);
+        char ref[80], ab[64], got[80];
+        assert_non_null(inet_ntop(a.family == 6 ? AF_INET6 : AF_INET, a.a, ab, sizeof ab));
+        assert_string_equal(ts_addr_str(&a, got, sizeof got), ab);
+        unsigned cap = (unsigned)(i % 13 == 0 ? x % 20 : sizeof got);
+        snprintf(ref, cap ? cap : 1, a.family == 6 ? "[%s]:%u" : "%s:%u", ab, port);
+        memset(got, 'x', sizeof got);
+        ts_endpoint_str(&a, port, got, cap);
+        if (cap)
+            assert_string_equal(got, ref);
+        else
+            assert_int_equal(got[0], 'x');
+        if (a.family == 4 && strlen(ab) >= 8) { /* too short: empty, as inet_ntop */
+            assert_string_equal(ts_addr_str(&a, got, 8), "");
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1804,6 +1839,7 @@ int main(void)
         cmocka_unit_test(test_icmp_unreach),
         cmocka_unit_test(test_snapped),
         cmocka_unit_test(test_real_files),
+        cmocka_unit_test(test_addr_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
