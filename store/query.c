@@ -1257,6 +1257,26 @@ static void ov_sum(struct ov_point *pt, const struct ov_point *x, int k)
     pt->mos_n += k * x->mos_n;
 }
 #define CM_SITE(x) "(:site IS NULL OR site=:site)" x
+
+/* The calls of [a, b) read one by one by raw (start, 0, outcome, pdd_ms,
+ * duration_s, mos of the calls of :site, or all when site is NULL, with
+ * start in [:a, :b)): each added to its bucket of p, or with p NULL to
+ * *part. */
+static int ov_calls(sqlite3_stmt *raw, const char *site, int64_t a, int64_t b,
+                    struct ov_point *p, int64_t from, int64_t bucket, struct ov_point *part)
+{
+    sqlite3_reset(raw);
+    if (site)
+        bind_t(raw, ":site", site);
+    bind_i(raw, ":a", a);
+    bind_i(raw, ":b", b);
+    int rr;
+    while ((rr = sqlite3_step(raw)) == SQLITE_ROW)
+        ov_add_call(p ? &p[(sqlite3_column_int64(raw, 0) - from) / bucket] : part, raw);
+    sqlite3_reset(raw);
+    return rr == SQLITE_DONE ? ST_OK : ST_ERR_SQL;
+}
+
 /* The overview series from call_minutes (schema v16). A minute inside one
  * bucket adds its sums; a minute across a bucket's edge (a range that does
  * not start on a whole minute) reads its own calls. Concurrency: the calls
@@ -1335,20 +1355,9 @@ static int overview_rollup(struct stq *q, const char *site, int64_t from, int64_
             bool early = e - a <= b - e;
             int64_t ra = cut ? a : early ? a : e, rb = cut ? b : early ? e : b;
             struct ov_point part = { 0 };
-            sqlite3_reset(raw);
-            if (site)
-                bind_t(raw, ":site", site);
-            bind_i(raw, ":a", ra);
-            bind_i(raw, ":b", rb);
-            int rr;
-            while ((rr = sqlite3_step(raw)) == SQLITE_ROW)
-                ov_add_call(cut ? &p[(sqlite3_column_int64(raw, 0) - from) / bucket] : &part,
-                            raw);
-            sqlite3_reset(raw);
-            if (rr != SQLITE_DONE) {
-                rc = ST_ERR_SQL;
+            rc = ov_calls(raw, site, ra, rb, cut ? p : NULL, from, bucket, &part);
+            if (rc != ST_OK)
                 break;
-            }
             if (cut)
                 continue;
             ov_sum(&p[(ra - from) / bucket], &part, 1);
@@ -1356,20 +1365,7 @@ static int overview_rollup(struct stq *q, const char *site, int64_t from, int64_
             ov_sum(&p[((early ? e : a) - from) / bucket], &part, -1);
             continue;
         }
-        struct ov_point *pt = &p[(a - from) / bucket];
-        pt->attempts += sum.attempts;
-        pt->answered += sum.answered;
-        pt->busy += sum.busy;
-        pt->rejected += sum.rejected;
-        pt->cancelled += sum.cancelled;
-        pt->failed += sum.failed;
-        pt->timeouts += sum.timeouts;
-        pt->pdd_sum += sum.pdd_sum;
-        pt->pdd_n += sum.pdd_n;
-        pt->dur_sum += sum.dur_sum;
-        pt->dur_n += sum.dur_n;
-        pt->mos_sum += sum.mos_sum;
-        pt->mos_n += sum.mos_n;
+        ov_sum(&p[(a - from) / bucket], &sum, 1);
     }
     sqlite3_reset(s);
     if (rc == ST_OK && r != SQLITE_DONE)
