@@ -211,6 +211,10 @@ static int totals_row(void *ctx, const struct stq_cell *c, size_t n)
                   "with their SDP's SDES keys (wrong key, tampering), over the stored streams.\n");
     mb_printf(mb, "# TYPE trunkscope_srtp_auth_failures gauge\n");
     mb_printf(mb, "trunkscope_srtp_auth_failures %lld\n", (long long)ci(cell(c, n, "srtp_auth_fail")));
+    mb_printf(mb, "# HELP trunkscope_srtp_not_tried SRTP packets not tried with their SDP's SDES "
+                  "keys because every key had failed many packets in a row, over the stored streams.\n");
+    mb_printf(mb, "# TYPE trunkscope_srtp_not_tried gauge\n");
+    mb_printf(mb, "trunkscope_srtp_not_tried %lld\n", (long long)ci(cell(c, n, "srtp_not_tried")));
     return 1;
 }
 

@@ -67,6 +67,7 @@ UNDO = {
          "column tls_peers decrypt"],
     22: ["DROP TABLE IF EXISTS rollup_owner"],
     23: ["DROP TABLE IF EXISTS leg_agents", "DROP TABLE IF EXISTS leg_agents_state"],
+    24: ["column rtp_streams srtp_not_tried"],
 }
 
 

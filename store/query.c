@@ -815,6 +815,7 @@ int stq_call_streams(struct stq *q, int64_t id, uint32_t max, stq_row_fn fn, voi
            " s.burst_r AS burst_r, s.delay_ms AS delay_ms, s.flags AS flags,"
            " s.signalled AS signalled, s.dtmf_events AS dtmf_events, s.dtmf AS dtmf,"
            " s.srtp_decrypted AS srtp_decrypted, s.srtp_auth_fail AS srtp_auth_fail,"
+           " s.srtp_not_tried AS srtp_not_tried,"
            " s.rtcp_sr AS rtcp_sr, s.rtcp_rr AS rtcp_rr, s.rtcp_sdes AS rtcp_sdes,"
            " s.rtcp_bye AS rtcp_bye, s.rtcp_xr AS rtcp_xr, s.rtcp_app AS rtcp_app,"
            " s.rtcp_feedback AS rtcp_feedback, s.rtcp_srtcp AS rtcp_srtcp,"
@@ -1849,7 +1850,10 @@ int stq_totals(struct stq *q, stq_row_fn fn, void *ctx)
                   " (SELECT n FROM row_counts WHERE tbl='rtp_streams') AS streams,"
                   " (SELECT count(*) FROM captures) AS captures,"
                   " (SELECT coalesce(sum(srtp_auth_fail),0) FROM rtp_streams WHERE"
-                  " srtp_auth_fail>0) AS srtp_auth_fail, " ISO(
+                  " srtp_auth_fail>0) AS srtp_auth_fail,"
+                  /* not tried only after TS_SRTP_GIVE_UP failures: the same rows */
+                  " (SELECT coalesce(sum(srtp_not_tried),0) FROM rtp_streams WHERE"
+                  " srtp_auth_fail>0) AS srtp_not_tried, " ISO(
                       "(SELECT min(start) FROM calls)") " AS first_call, " ISO("(SELECT max(start)"
                                                                              " FROM calls)") " AS"
                   " last_call WHERE :id=:id",

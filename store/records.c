@@ -81,11 +81,11 @@ const char *const st_stmt_sql[S_N] = {
                  "rtcp_report_blocks,rtcp_fraction_lost,rtcp_fraction_lost_max,"
                  "rtcp_cumulative_lost,rtcp_jitter_ms,rtcp_rtt_samples,rtcp_rtt_ms,"
                  "rtcp_rtt_max_ms,rtcp_xr_voip,rtcp_xr_mos_lq,rtcp_xr_r_factor,mos_reason,"
-                 "srtp_decrypted,srtp_auth_fail) VALUES("
+                 "srtp_decrypted,srtp_auth_fail,srtp_not_tried) VALUES("
                  "?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
                  "?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36,?37,?38,"
                  "?39,?40,?41,?42,?43,?44,?45,?46,?47,?48,?49,?50,?51,?52,?53,?54,?55,?56,"
-                 "?57,?58,?59,?60,?61,?62,?63,?64,?65,?66)",
+                 "?57,?58,?59,?60,?61,?62,?63,?64,?65,?66,?67)",
     [S_IVL] = "INSERT OR REPLACE INTO rtp_intervals(stream_id,ts,packets,lost,jitter_max_ms,mos)"
               " VALUES(?,?,?,?,?,?)",
     /* this session's legs only: leg_ref is unique per run, not per database */
@@ -614,6 +614,7 @@ static bool write_stream(struct st_writer *w, struct rec *r)
         b_text(s, 64, why);
     b_i64(s, 65, (int64_t)m->srtp_decrypted);
     b_i64(s, 66, (int64_t)m->srtp_auth_fail);
+    b_i64(s, 67, (int64_t)m->srtp_not_tried);
     if (!run(w, s))
         return false;
     st_roll_row(w, ROLL_STREAMS);

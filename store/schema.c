@@ -737,6 +737,11 @@ static const char SCHEMA_V23[] =
     "INSERT INTO leg_agents SELECT server, id, id FROM legs WHERE server IS NOT NULL "
     ST_AGENTS_MERGE ";" ST_AGENTS_EVICT;
 
+/* Version 24: per stream, the SRTP packets not tried once every key had
+ * failed TS_SRTP_GIVE_UP in a row (media_srtp.c). No index: such a stream
+ * has at least that many failures, so the sums read the v18 index's rows. */
+static const char SCHEMA_V24[] = "ALTER TABLE rtp_streams ADD COLUMN srtp_not_tried INTEGER;";
+
 const char *st_schema_step(int version)
 {
     switch (version) {
@@ -786,6 +791,8 @@ const char *st_schema_step(int version)
         return SCHEMA_V22;
     case 23:
         return SCHEMA_V23;
+    case 24:
+        return SCHEMA_V24;
     default:
         return NULL;
     }

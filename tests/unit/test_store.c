@@ -81,6 +81,10 @@ static struct st_writer *fresh_writer(char *db, size_t cap, const char *name)
  * table stays (the step creates it if missing; the triggers name it). */
 #define VROLL_DOWN ""
 
+/* Undoes schema v24 (the streams' SRTP packets not tried): every test that
+ * sets the version back runs v24 again. */
+#define V24_DOWN "ALTER TABLE rtp_streams DROP COLUMN srtp_not_tried;"
+
 /* Undoes schema v23 (the leg_agents directory): every test that sets the
  * version back runs v23 again. */
 #define V23_DOWN "DROP TABLE leg_agents; DROP TABLE leg_agents_state;"
@@ -265,7 +269,7 @@ static void test_schema_create(void **state)
         km_step++;
     char sql[1024];
     snprintf(sql, sizeof sql,
-             V23_DOWN VROLL_DOWN V21_DOWN "DROP TABLE kpi_minute; CREATE TABLE kpi_minute(trunk_id INTEGER NOT NULL,"
+             V24_DOWN V23_DOWN VROLL_DOWN V21_DOWN "DROP TABLE kpi_minute; CREATE TABLE kpi_minute(trunk_id INTEGER NOT NULL,"
              " direction TEXT NOT NULL, minute INTEGER NOT NULL, attempts INTEGER,"
              " answered INTEGER, busy INTEGER, rejected INTEGER, cancelled INTEGER,"
              " failed INTEGER, timeouts INTEGER, srd_sum_ms REAL, srd_n INTEGER,"
@@ -431,7 +435,7 @@ static void test_upgrade_for_readers(void **state)
     st_writer_close(w);
     assert_int_equal(raw_scalar(db, "SELECT count(*) FROM pragma_index_info('legs_src_dst')"), 10);
     struct st_db *d = st_db_open_raw(db, err, sizeof err);
-    assert_int_equal(st_db_exec(d, V23_DOWN VROLL_DOWN V19_DOWN V18_DOWN V16_DOWN V15_DOWN "DROP INDEX legs_src_dst;"
+    assert_int_equal(st_db_exec(d, V24_DOWN V23_DOWN VROLL_DOWN V19_DOWN V18_DOWN V16_DOWN V15_DOWN "DROP INDEX legs_src_dst;"
                                    "CREATE INDEX legs_src_dst ON legs(src, dst, mos);"
                                    "DROP TABLE sip_links;" /* and v6 */
                                    "DROP TABLE live_legs; DROP TABLE live_state;" /* v7 */
@@ -796,7 +800,7 @@ static void test_stream_after_leg(void **state)
     while (lm_step < ST_SCHEMA_VERSION && !strstr(st_schema_step(lm_step), "TABLE leg_minutes"))
         lm_step++;
     assert_true(lm_step < ST_SCHEMA_VERSION + 1 && lm_step > 18);
-    snprintf(down, sizeof down, "%s%s%sPRAGMA user_version=%d", V23_DOWN VROLL_DOWN, V21_DOWN, V19_DOWN,
+    snprintf(down, sizeof down, "%s%s%sPRAGMA user_version=%d", V24_DOWN V23_DOWN VROLL_DOWN, V21_DOWN, V19_DOWN,
              lm_step - 1);
     d = st_db_open_raw(db, err, sizeof err);
     assert_int_equal(st_db_exec(d, down, err, sizeof err), ST_OK);
@@ -1171,7 +1175,7 @@ static void test_links_upgrade(void **state)
     /* back to v5: the links in the column, no sip_links */
     struct st_db *d = st_db_open_raw(db, err, sizeof err);
     assert_non_null(d);
-    assert_int_equal(st_db_exec(d, V23_DOWN VROLL_DOWN V19_DOWN V18_DOWN V16_DOWN V15_DOWN
+    assert_int_equal(st_db_exec(d, V24_DOWN V23_DOWN VROLL_DOWN V19_DOWN V18_DOWN V16_DOWN V15_DOWN
                                    "UPDATE sip_messages SET leg_id=(SELECT leg_id FROM sip_links "
                                    "WHERE msg_id=sip_messages.id);"
                                    "DROP TABLE sip_links;"
@@ -1847,7 +1851,7 @@ static void test_leg_agents_upgrade(void **state)
     st_writer_close(w);
     struct st_db *d = st_db_open_raw(db, err, sizeof err);
     assert_non_null(d);
-    assert_int_equal(st_db_exec(d, V23_DOWN "PRAGMA user_version=22", err, sizeof err), ST_OK);
+    assert_int_equal(st_db_exec(d, V24_DOWN V23_DOWN "PRAGMA user_version=22", err, sizeof err), ST_OK);
     st_db_close(d);
     assert_int_equal(st_db_upgrade(db, err, sizeof err), ST_OK);
     assert_int_equal(raw_scalar(db, "PRAGMA user_version"), ST_SCHEMA_VERSION);
