@@ -1,16 +1,41 @@
-"""What the TLS decryption tests share: real TLS sessions carrying SIP
-written as captures by bench/tls_capture.py (Python's ssl over memory BIOs,
-see tlsmem.py), and the SIP tshark reads from a capture with the same keys
-as the reference. Used by the corpus tests test_tls_decrypt, test_tls_dsb,
-test_tls_verdicts and test_cert_expiry and the realnet TLS tests; stdlib
-only."""
+"""What the TLS decryption tests share: their preamble (arguments, the
+tools they need, a work folder), real TLS sessions carrying SIP written as
+captures by bench/tls_capture.py (Python's ssl over memory BIOs, see
+tlsmem.py), and the SIP tshark reads from a capture with the same keys as
+the reference. Used by the corpus tests test_tls_decrypt, test_tls_dsb,
+test_tls_verdicts, test_tls_conn_filters, test_hep_tls, test_cert_expiry
+and test_srtp_media and the realnet TLS tests; stdlib only."""
+import argparse
 import collections
 import os
+import shutil
 import subprocess
 import sys
 
 GEN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench",
                    "tls_capture.py")
+
+
+def preamble(tools=(), clean=True):
+    """A corpus test's preamble: --bin, --shared and --work parsed; exit 77
+    (skipped) naming the first of tools that is not installed; the work
+    folder made (emptied first when clean). Returns (args, work folder as
+    an absolute path, a manifest.Checker)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--shared")
+    ap.add_argument("--work", required=True)
+    a = ap.parse_args()
+    for t in tools:
+        if not shutil.which(t):
+            print(f"skipped: {t} missing")
+            sys.exit(77)
+    work = os.path.abspath(a.work)
+    if clean:
+        shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work, exist_ok=True)
+    from manifest import Checker  # tests/corpus: on the path of the tests calling this
+    return a, work, Checker()
 
 
 def make(out, args, conns, calls, timeout=120):
@@ -19,6 +44,14 @@ def make(out, args, conns, calls, timeout=120):
     OUT-server.pem; the CompletedProcess (stdout: the SIP messages sent)."""
     return subprocess.run([sys.executable, GEN, out, "--conns", str(conns), "--calls", str(calls),
                            *args], capture_output=True, text=True, timeout=timeout)
+
+
+def made(out, args, conns=3, calls=2):
+    """make(), raising RuntimeError naming out when the generator fails."""
+    r = make(out, args, conns, calls)
+    if r.returncode:
+        raise RuntimeError(f"{os.path.basename(out)}: generator failed: {r.stderr[-300:]}")
+    return r
 
 
 def tshark_sip(pcap, opts):

@@ -9,10 +9,8 @@ UDP datagrams to port 9060 of a capture: `analyze` reads as many SIP
 messages as tshark decrypts from the TLS capture with its key log, and
 every leg has transport TLS (from its Via) both ways. Needs openssl (for
 the generator) and tshark; exit 77 otherwise."""
-import argparse
 import json
 import os
-import shutil
 import socket
 import struct
 import subprocess
@@ -21,9 +19,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
-from manifest import Checker  # noqa: E402
 from test_hep_collect import chunk  # noqa: E402
-from tlscap import make, tshark_sip  # noqa: E402
+from tlscap import made, preamble, tshark_sip  # noqa: E402
 
 
 def hep3(proto, src, dst, sport, dport, ts_ns, payload):
@@ -60,23 +57,9 @@ def hep_capture(plain, out, proto):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--shared")
-    ap.add_argument("--work", required=True)
-    a = ap.parse_args()
-    for t in ("openssl", "tshark"):
-        if not shutil.which(t):
-            print(f"skipped: {t} missing")
-            return 77
-    work = os.path.abspath(a.work)
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
-    c = Checker()
+    a, work, c = preamble(("openssl", "tshark"))
     base = os.path.join(work, "s")
-    r = make(base, ["--tls12", "ECDHE-RSA-AES128-GCM-SHA256"], 3, 2)
-    if r.returncode:
-        raise RuntimeError(f"generator failed: {r.stderr[-300:]}")
+    made(base, ["--tls12", "ECDHE-RSA-AES128-GCM-SHA256"])
     want, _, _, cids = tshark_sip(base + "-tls.pcap", ["-o", f"tls.keylog_file:{base}-tls.keys"])
     print(f"tshark decrypts {want} SIP messages, {len(cids)} Call-IDs")
     c.check(want > 0, "tshark decrypts SIP from the TLS capture")

@@ -13,7 +13,6 @@ the header statistics (packets, loss, jitter, MOS) equal the keyed run's;
 the plain call counts nothing. That the opened payloads are exactly the
 plaintext ones is tests/unit/test_media_srtp.c's (libsrtp2 in-process).
 Needs sox (speech for the call); exit 77 otherwise."""
-import argparse
 import json
 import os
 import random
@@ -24,8 +23,9 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
 import audio_lab  # noqa: E402
-from manifest import Checker  # noqa: E402
+from tlscap import preamble  # noqa: E402
 
 HDR = ("packets", "expected", "lost", "duplicates", "out_of_order", "jitter_max_ms",
        "max_delta_ms", "mos", "codec", "ssrc")
@@ -74,28 +74,22 @@ def serve_get(binary, db, paths):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--shared")
-    ap.add_argument("--work", required=True)
-    a = ap.parse_args()
+    a, work, c = preamble(clean=False)
     helper = os.path.join(os.path.dirname(a.bin), "tests", "srtp_protect")
     if not os.access(helper, os.X_OK):
         print(f"skipped: {helper} not built")
         return 77
-    os.makedirs(a.work, exist_ok=True)
-    c = Checker()
     rnd = random.Random(3711)
     keys = {p: bytes(rnd.randrange(256) for _ in range(30)) for p in ("caller", "callee")}
     other = {p: bytes(rnd.randrange(256) for _ in range(30)) for p in ("caller", "callee")}
     try:
-        enc = audio_lab.encode(a.work, "PCMU")
+        enc = audio_lab.encode(work, "PCMU")
         runs = {}
         for tag, sr in (("plain", None), ("srtp", (helper, keys, keys)),
                         ("wrong", (helper, other, keys))):
-            call = audio_lab.make_call(a.work, "PCMU", callee_tone=True, srtp=sr, tag="-" + tag,
+            call = audio_lab.make_call(work, "PCMU", callee_tone=True, srtp=sr, tag="-" + tag,
                                        encoded=enc)
-            db = os.path.join(a.work, tag + ".db")
+            db = os.path.join(work, tag + ".db")
             runs[tag] = (call, db, analyze(a.bin, call["pcap"], db))
     except audio_lab.Missing as e:
         print(f"skipped: {e} is not installed")

@@ -9,10 +9,8 @@ is `lost`). The expected rows of every filter are picked in Python from the
 connections `analyze --json` lists (tls_connections[]), not from the
 database. Needs openssl (for the generator), editcap and tcprewrite; exit
 77 otherwise."""
-import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import urllib.error
@@ -21,9 +19,8 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
-from manifest import Checker  # noqa: E402
 from serving import Serve  # noqa: E402
-from tlscap import make  # noqa: E402
+from tlscap import made, preamble  # noqa: E402
 
 HOUR_NS = 3600 * 10**9
 
@@ -37,23 +34,9 @@ def iso_ns(t):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--shared")
-    ap.add_argument("--work", required=True)
-    a = ap.parse_args()
-    for t in ("openssl", "editcap", "tcprewrite"):
-        if not shutil.which(t):
-            print(f"skipped: {t} missing")
-            return 77
-    work = os.path.abspath(a.work)
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
-    c = Checker()
+    a, work, c = preamble(("openssl", "editcap", "tcprewrite"))
     base = os.path.join(work, "rsa")
-    r = make(base, ["--tls12", "AES128-SHA256"], 3, 2)
-    if r.returncode:
-        raise RuntimeError(f"generator failed: {r.stderr[-300:]}")
+    made(base, ["--tls12", "AES128-SHA256"])
     # the copy: frame 20 (in the first connection's records) cut, an hour
     # later, between 10.5.0.1 and 10.5.0.2
     gap, later, moved = (os.path.join(work, x) for x in ("gap.pcap", "later.pcap", "moved.pcap"))

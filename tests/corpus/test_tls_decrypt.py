@@ -10,19 +10,16 @@ methods, response classes and Call-IDs tshark decrypts with the same key
 log or key, and find the calls of the plaintext capture of the same
 traffic. The RSA key of another server decrypts nothing (rsa_key_mismatch).
 Needs tshark and openssl; exit 77 otherwise."""
-import argparse
 import collections
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
-from manifest import Checker  # noqa: E402
-from tlscap import make, tshark_sip  # noqa: E402
+from tlscap import make, preamble, tshark_sip  # noqa: E402
 
 CASES = [("tls12_ecdhe_aes128gcm", ["--tls12", "ECDHE-RSA-AES128-GCM-SHA256"], "keylog"),
          ("tls12_ecdhe_aes256cbc_sha384", ["--tls12", "ECDHE-RSA-AES256-SHA384"], "keylog"),
@@ -49,20 +46,9 @@ def report(binary, pcap, args):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--shared")
-    ap.add_argument("--work", required=True)
-    a = ap.parse_args()
-    for t in ("tshark", "openssl"):
-        if not shutil.which(t):
-            print(f"skipped: {t} missing")
-            return 77
-    shutil.rmtree(a.work, ignore_errors=True)
-    os.makedirs(a.work)
-    c = Checker()
+    a, work, c = preamble(("tshark", "openssl"))
     for name, gen, key in CASES:
-        out = os.path.join(a.work, name)
+        out = os.path.join(work, name)
         r = make(out, gen, 3, 4)
         c.check(r.returncode == 0, f"{name}: generator failed: {r.stderr[-300:]}")
         if r.returncode:
@@ -89,7 +75,7 @@ def main():
                 f"{name}: calls differ from the plaintext capture's")
         c.check({x[2] for x in calls} == {"TLS"}, f"{name}: transports { {x[2] for x in calls} }")
         if key == "rsa":  # the first case's server had another key
-            other = os.path.join(a.work, CASES[0][0] + "-server.pem")
+            other = os.path.join(work, CASES[0][0] + "-server.pem")
             n2, _, _, _, _, tls2, _ = report(a.bin, pcap, ["--tls-key", "10.0.0.2:5061=" + other])
             c.check(n2 == 0 and tls2.get("decrypt", {}).get("rsa_key_mismatch") == 3,
                     f"{name}: another server's key: {n2} messages, {tls2.get('decrypt')}")

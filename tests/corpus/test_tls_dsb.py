@@ -10,10 +10,8 @@ and 1.3. A copy with a WireGuard secret and a block whose secrets length
 runs past it is still decrypted, the two counted. With --db, no secret of
 the key log is in the database, the report or stderr. Needs tshark,
 editcap and openssl; exit 77 otherwise."""
-import argparse
 import json
 import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -21,9 +19,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
-from manifest import Checker  # noqa: E402
 from test_tls_decrypt import report  # noqa: E402
-from tlscap import make, tshark_sip  # noqa: E402
+from tlscap import make, preamble, tshark_sip  # noqa: E402
 
 CASES = [("tls12_ecdhe_aes128gcm", ["--tls12", "ECDHE-RSA-AES128-GCM-SHA256"]),
          ("tls13", ["--tls13"])]
@@ -53,20 +50,9 @@ def with_bad_blocks(src, dst):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--shared")
-    ap.add_argument("--work", required=True)
-    a = ap.parse_args()
-    for t in ("tshark", "editcap", "openssl"):
-        if not shutil.which(t):
-            print(f"skipped: {t} missing")
-            return 77
-    shutil.rmtree(a.work, ignore_errors=True)
-    os.makedirs(a.work)
-    c = Checker()
+    a, work, c = preamble(("tshark", "editcap", "openssl"))
     for name, gen in CASES:
-        out = os.path.join(a.work, name)
+        out = os.path.join(work, name)
         r = make(out, gen, 3, 4)
         c.check(r.returncode == 0, f"{name}: generator failed: {r.stderr[-300:]}")
         if r.returncode:
@@ -112,9 +98,9 @@ def main():
                            timeout=300)
         c.check(p.returncode == 0, f"{name}: analyze --db exit {p.returncode}")
         blobs = [p.stdout, p.stderr]
-        for fn in os.listdir(a.work):
+        for fn in os.listdir(work):
             if fn.startswith(name + ".db"):
-                blobs.append(open(os.path.join(a.work, fn), "rb").read())
+                blobs.append(open(os.path.join(work, fn), "rb").read())
         secrets = []
         for line in open(keys):
             f = line.split()

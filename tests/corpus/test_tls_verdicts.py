@@ -23,11 +23,9 @@ expected one, each verdict's count equals its tls.decrypt.* counter, and
 `serve` gives at /api/v1/tls/connections, /api/v1/tls and /metrics
 (trunkscope_tls_decrypt_connections_total). Needs openssl (for the
 generator), editcap and tshark; exit 77 otherwise."""
-import argparse
 import collections
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -36,9 +34,8 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
-from manifest import Checker  # noqa: E402
 from serving import Serve  # noqa: E402
-from tlscap import make  # noqa: E402
+from tlscap import made, preamble  # noqa: E402
 
 SERVER = "10.0.0.2:5061"
 # the counter of each verdict (tls.decrypt.*)
@@ -47,9 +44,7 @@ COUNTER = {"decrypted": "connections", "auth_failed": "auth_failed_connections"}
 
 def gen(work, name, args):
     out = os.path.join(work, name)
-    r = make(out, args, 3, 2)
-    if r.returncode:
-        raise RuntimeError(f"{name}: generator failed: {r.stderr[-300:]}")
+    made(out, args)
     return out
 
 
@@ -92,19 +87,7 @@ def hello_frames(pcap):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--shared")
-    ap.add_argument("--work", required=True)
-    a = ap.parse_args()
-    for t in ("openssl", "editcap", "tshark"):
-        if not shutil.which(t):
-            print(f"skipped: {t} missing")
-            return 77
-    work = os.path.abspath(a.work)
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
-    c = Checker()
+    a, work, c = preamble(("openssl", "editcap", "tshark"))
     ecdhe = gen(work, "ecdhe", ["--tls12", "ECDHE-RSA-AES128-GCM-SHA256"])
     rsa = gen(work, "rsa", ["--tls12", "AES128-SHA256"])
     tls13 = gen(work, "tls13", ["--tls13"])
