@@ -171,7 +171,8 @@ static void put_escaped_sfx(struct jsonw *w, const char *str, size_t n, const ch
         p[0] = '"';
         memcpy(p + 1, str, n);
         p[n + 1] = '"';
-        memcpy(p + n + 2, sfx, sl);
+        for (size_t j = 0; j < sl; j++)
+            p[n + 2 + j] = sfx[j];
         w->blen += n + 2 + sl;
         return;
     }
@@ -233,11 +234,11 @@ static void put_escaped(struct jsonw *w, const char *str, size_t n)
     put_escaped_sfx(w, str, n, "", 0);
 }
 
-void jsonw_key(struct jsonw *w, const char *k)
+void jsonw_keyn(struct jsonw *w, const char *k, size_t n)
 {
     if (!pre_item(w, true))
         return;
-    put_escaped_sfx(w, k, strlen(k), ": ", w->pretty ? 2 : 1);
+    put_escaped_sfx(w, k, n, ": ", w->pretty ? 2 : 1);
     w->after_key = true;
 }
 
@@ -265,14 +266,26 @@ static void put_raw_value(struct jsonw *w, const char *buf, int n)
         put(w, buf, (size_t)n);
 }
 
+/* "00" to "99": digits two at a time. */
+static const char dec2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                              "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                              "8081828384858687888990919293949596979899";
+
 /* Decimal digits of v, right-aligned ending at end; returns the start
  * (printf's format parsing cost more than the rest of a report). */
 static char *u64_dec(uint64_t v, char *end)
 {
-    do {
-        *--end = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
+    while (v >= 100) {
+        end -= 2;
+        memcpy(end, dec2 + v % 100 * 2, 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        end -= 2;
+        memcpy(end, dec2 + v * 2, 2);
+    } else {
+        *--end = (char)('0' + v);
+    }
     return end;
 }
 
@@ -405,10 +418,7 @@ static size_t real17(double v, char *b)
         break;
     }
     char d[17];
-    for (int i = 16; i >= 0; i--) {
-        d[i] = (char)('0' + n % 10);
-        n /= 10;
-    }
+    u64_dec(n, d + 17); /* n has exactly 17 digits */
     int nd = 17; /* "%g" drops trailing zeros */
     while (nd > 1 && d[nd - 1] == '0')
         nd--;
@@ -498,13 +508,6 @@ void jsonw_bool(struct jsonw *w, bool v)
 
 void jsonw_null(struct jsonw *w) { put_raw_value(w, "null", 4); }
 
-void jsonw_kstr(struct jsonw *w, const char *k, const char *v) { jsonw_key(w, k); jsonw_str(w, v); }
-void jsonw_kint(struct jsonw *w, const char *k, int64_t v) { jsonw_key(w, k); jsonw_int(w, v); }
-void jsonw_kuint(struct jsonw *w, const char *k, uint64_t v) { jsonw_key(w, k); jsonw_uint(w, v); }
-void jsonw_kdouble(struct jsonw *w, const char *k, double v, int d) { jsonw_key(w, k); jsonw_double(w, v, d); }
-void jsonw_kreal(struct jsonw *w, const char *k, double v) { jsonw_key(w, k); jsonw_real(w, v); }
-void jsonw_kbool(struct jsonw *w, const char *k, bool v) { jsonw_key(w, k); jsonw_bool(w, v); }
-void jsonw_knull(struct jsonw *w, const char *k) { jsonw_key(w, k); jsonw_null(w); }
 
 void jsonw_splice(struct jsonw *w, FILE *src)
 {

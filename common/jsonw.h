@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 /* Nesting depth: our documents are shallow; deeper is a programming error. */
 #define JSONW_MAX_DEPTH 32
@@ -39,8 +40,11 @@ void jsonw_obj_begin(struct jsonw *w);
 void jsonw_obj_end(struct jsonw *w);
 void jsonw_arr_begin(struct jsonw *w);
 void jsonw_arr_end(struct jsonw *w);
-/* Object key (NUL-terminated, escaped like a string). */
-void jsonw_key(struct jsonw *w, const char *k);
+/* Object key of n bytes, escaped like a string. */
+void jsonw_keyn(struct jsonw *w, const char *k, size_t n);
+/* Object key (NUL-terminated). Inline, as are the shorthands below, so
+ * that a literal key's length is known where it is written. */
+static inline void jsonw_key(struct jsonw *w, const char *k) { jsonw_keyn(w, k, strlen(k)); }
 /* String value of n bytes (need not be NUL-terminated; may hold NULs). */
 void jsonw_strn(struct jsonw *w, const char *s, size_t n);
 /* NUL-terminated string value; NULL writes null. */
@@ -55,13 +59,41 @@ void jsonw_real(struct jsonw *w, double v);
 void jsonw_bool(struct jsonw *w, bool v);
 void jsonw_null(struct jsonw *w);
 /* Key + value shorthands. */
-void jsonw_kstr(struct jsonw *w, const char *k, const char *v);
-void jsonw_kint(struct jsonw *w, const char *k, int64_t v);
-void jsonw_kuint(struct jsonw *w, const char *k, uint64_t v);
-void jsonw_kdouble(struct jsonw *w, const char *k, double v, int decimals);
-void jsonw_kreal(struct jsonw *w, const char *k, double v);
-void jsonw_kbool(struct jsonw *w, const char *k, bool v);
-void jsonw_knull(struct jsonw *w, const char *k);
+static inline void jsonw_kstr(struct jsonw *w, const char *k, const char *v)
+{
+    jsonw_key(w, k);
+    jsonw_str(w, v);
+}
+static inline void jsonw_kint(struct jsonw *w, const char *k, int64_t v)
+{
+    jsonw_key(w, k);
+    jsonw_int(w, v);
+}
+static inline void jsonw_kuint(struct jsonw *w, const char *k, uint64_t v)
+{
+    jsonw_key(w, k);
+    jsonw_uint(w, v);
+}
+static inline void jsonw_kdouble(struct jsonw *w, const char *k, double v, int decimals)
+{
+    jsonw_key(w, k);
+    jsonw_double(w, v, decimals);
+}
+static inline void jsonw_kreal(struct jsonw *w, const char *k, double v)
+{
+    jsonw_key(w, k);
+    jsonw_real(w, v);
+}
+static inline void jsonw_kbool(struct jsonw *w, const char *k, bool v)
+{
+    jsonw_key(w, k);
+    jsonw_bool(w, v);
+}
+static inline void jsonw_knull(struct jsonw *w, const char *k)
+{
+    jsonw_key(w, k);
+    jsonw_null(w);
+}
 /* Hands the buffered bytes to the FILE (no fflush): before anything else
  * writes to it, or reads what it holds. jsonw_end/finish/splice do it. */
 void jsonw_flush(struct jsonw *w);
