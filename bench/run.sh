@@ -2,11 +2,14 @@
 # Benchmark: trunkscope against the floor (libpcap read + touch every byte),
 # tshark and sngrep, on generated captures at 100 and 10,000 concurrent calls.
 # usage: bench/run.sh [BUILD_DIR]       (default: build-bench beside this file)
-# env:   RUNS=3 (best of), SNGREP_RUNS=1, PACKETS_100=2000000,
+# env:   RUNS=3 (best of), SNGREP_RUNS=1, TSHARK_RUNS=RUNS, DB_RUNS=RUNS,
+#        PACKETS_100=2000000,
 #        PACKETS_10K=4000000, PACKETS_INDEP=3000000 (i10000, bench/indep_pcap.py),
-#        PAIRS=5 (floor/text/--db back-to-back triples on c10000 and i10000),
+#        PAIRS=5 (floor/text/--json/--db back-to-back runs on c10000 and i10000),
 #        OUT=BUILD_DIR/bench-results.md, SKIP="sngrep tshark store",
-#        FLAT_PAIRS=9 (back-to-back c100r/c10000 pairs; 0: none);
+#        FLAT_PAIRS=9 (back-to-back c100r/c10000 pairs; 0: none),
+#        BUDGET=0 (seconds; when set, the flatness pairs and PAIRS stop early
+#        rather than run past it, and the summary says how many ran);
 #        SKIP may also name "work" (the cachegrind count of instructions) and
 #        "json" (analyze --json and --json-lines beside the text run),
 #        "soak" (the hour-long soak: SOAK_MIN=60, SOAK_PPS=2000; root, tcpreplay),
@@ -18,6 +21,16 @@ src=$(cd "$here/.." && pwd)
 build=${1:-$src/build-bench}
 runs=${RUNS:-3}
 sng_runs=${SNGREP_RUNS:-1}
+tsh_runs=${TSHARK_RUNS:-$runs}
+db_runs=${DB_RUNS:-$runs}
+budget=${BUDGET:-0}
+t_start=$(date +%s)
+# within_budget SECONDS_NEXT: true when the next step (about SECONDS_NEXT
+# long, as the last one took) still ends within BUDGET.
+within_budget() {
+    [ "$budget" -gt 0 ] || return 0
+    [ $(($(date +%s) - t_start + $1)) -le "$budget" ]
+}
 out=${OUT:-$build/bench-results.md}
 skip=" ${SKIP:-} "
 
@@ -164,11 +177,11 @@ for name in c100 c100r c10000 i10000; do
         case $t in
         floor) r=$(measure "$runs" "$floor" "$f") ;;
         trunkscope) r=$(measure "$runs" "$ts" analyze "$f") ;;
-        trunkscope-db) r=$(measure "$runs" "$ts" analyze --db "$data/bench.db" "$f") ;;
+        trunkscope-db) r=$(measure "$db_runs" "$ts" analyze --db "$data/bench.db" "$f") ;;
         # the report to /dev/null: what writing it costs us, not the disk
         trunkscope-json) r=$(measure "$runs" "$ts" analyze --json "$f") ;;
         trunkscope-jsonl) r=$(measure "$runs" "$ts" analyze --json-lines "$f") ;;
-        tshark) r=$(measure "$runs" tshark -q -o rtp.heuristic_rtp:TRUE -z rtp,streams -z sip,stat -r "$f") ;;
+        tshark) r=$(measure "$tsh_runs" tshark -q -o rtp.heuristic_rtp:TRUE -z rtp,streams -z sip,stat -r "$f") ;;
         # sngrep without its curses interface (-N), quiet, every packet written
         # to /dev/null: it still parses SIP, builds dialogs and follows RTP.
         sngrep) r=$(measure "$sng_runs" sngrep -N -q -I "$f" -O /dev/null) ;;
@@ -205,43 +218,64 @@ if [ "$flat_pairs" -gt 0 ]; then
     echo "bench: flatness pairs ($flat_pairs)" >&2
     pk_r=$(grep -o '"total_packets": *[0-9]*' "$data/c100r.truth.json" | grep -o '[0-9]*$')
     pk_k=$(grep -o '"total_packets": *[0-9]*' "$data/c10000.truth.json" | grep -o '[0-9]*$')
-    ratios=""
+    ratios="" step=0 flat_note=""
     for ((k = 0; k < flat_pairs; k++)); do
+        within_budget "$step" || { flat_note=" (BUDGET: stopped after $k of $flat_pairs)"; break; }
+        t0=$(date +%s)
         read -r wr _ _ <<<"$(measure 1 "$ts" analyze "$data/c100r.pcap")"
         read -r wk _ _ <<<"$(measure 1 "$ts" analyze "$data/c10000.pcap")"
+        step=$(($(date +%s) - t0))
         [ "$wr" = "-" ] || [ "$wk" = "-" ] && continue
         ratios="$ratios $(awk -v a="$pk_r" -v ta="$wr" -v b="$pk_k" -v tb="$wk" 'BEGIN { printf "%.3f", (b / tb) / (a / ta) }')"
     done
     flat=$(echo "$ratios" | tr ' ' '\n' | { grep . || true; } | sort -n | awk '{ v[NR] = $1 } END {
         if (NR) printf "%.2f (median of %d back-to-back pairs; range %.2f-%.2f)", v[int((NR + 1) / 2)], NR, v[1], v[NR] }')
+    [ -n "$flat" ] && flat+=$flat_note
 fi
-# Ratios in back-to-back pairs (PAIRS, default 5), CPU time (user + system,
-# both threads) and wall: text run / floor (target 3) and --db / text run
-# (throughput ratio, target 0.6) on c10000 and i10000. A shared host's load
-# falls on both runs of a pair alike; the median of the pairs is the figure.
+# Ratios in back-to-back runs (PAIRS, default 5), CPU time (user + system,
+# both threads) and wall: text run / floor (target 3), --json / text run
+# (target 1.3) and --db / text run (throughput ratio, target 0.6) on c10000
+# and i10000. A shared host's load falls on the runs of a round alike; the
+# median of the rounds is the figure.
 pairs_out=""
 pair_runs=${PAIRS:-5}
 median() { tr ' ' '\n' | { grep . || true; } | sort -n | awk '{ v[NR] = $1 } END {
-    if (NR) printf "%.2f (range %.2f-%.2f)", v[int((NR + 1) / 2)], v[1], v[NR] }'; }
+    if (NR) printf "%.2f (range %.2f-%.2f, %d rounds)", v[int((NR + 1) / 2)], v[1], v[NR], NR }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 if [ "$pair_runs" -gt 0 ]; then
-    for name in c10000 i10000; do
+    for name in i10000 c10000; do
         f=$data/$name.pcap
         echo "bench: pairs on $name ($pair_runs)" >&2
-        fl_cpu="" fl_wall="" db_cpu="" db_wall=""
+        fl_cpu="" fl_wall="" db_cpu="" db_wall="" js_cpu="" js_wall="" step=0 note=""
         for ((k = 0; k < pair_runs; k++)); do
+            within_budget "$step" || { note="(BUDGET: stopped after $k of $pair_runs rounds) "; break; }
+            t0=$(date +%s)
             read -r w0 _ c0 <<<"$(measure 1 "$floor" "$f")"
             read -r w1 _ c1 <<<"$(measure 1 "$ts" analyze "$f")"
             [ "$w0" = "-" ] || [ "$w1" = "-" ] && continue
-            fl_cpu="$fl_cpu $(awk -v a="$c1" -v b="$c0" 'BEGIN { printf "%.3f", a / b }')"
-            fl_wall="$fl_wall $(awk -v a="$w1" -v b="$w0" 'BEGIN { printf "%.3f", a / b }')"
+            fl_cpu="$fl_cpu $(ratio "$c1" "$c0")"
+            fl_wall="$fl_wall $(ratio "$w1" "$w0")"
+            if [[ $skip != *" json "* ]]; then
+                read -r w3 _ c3 <<<"$(measure 1 "$ts" analyze --json "$f")"
+                if [ "$w3" != "-" ]; then
+                    js_cpu="$js_cpu $(ratio "$c3" "$c1")"
+                    js_wall="$js_wall $(ratio "$w3" "$w1")"
+                fi
+            fi
             if [ $has_db = yes ]; then
                 read -r w2 _ c2 <<<"$(measure 1 "$ts" analyze --db "$data/bench.db" "$f")"
                 [ "$w2" = "-" ] && continue
-                db_cpu="$db_cpu $(awk -v a="$c1" -v b="$c2" 'BEGIN { printf "%.3f", a / b }')"
-                db_wall="$db_wall $(awk -v a="$w1" -v b="$w2" 'BEGIN { printf "%.3f", a / b }')"
+                db_cpu="$db_cpu $(ratio "$c1" "$c2")"
+                db_wall="$db_wall $(ratio "$w1" "$w2")"
             fi
+            step=$(($(date +%s) - t0))
         done
-        pairs_out+="$name: text run / floor: CPU time x$(echo "$fl_cpu" | median), wall x$(echo "$fl_wall" | median); "
+        if [ -z "$fl_cpu" ]; then
+            pairs_out+="$name: ${note:-no round ran}; "
+            continue
+        fi
+        pairs_out+="$name: ${note}text run / floor: CPU time x$(echo "$fl_cpu" | median), wall x$(echo "$fl_wall" | median); "
+        [ -n "$js_cpu" ] && pairs_out+="--json / text run: CPU time x$(echo "$js_cpu" | median), wall x$(echo "$js_wall" | median); "
         [ -n "$db_cpu" ] && pairs_out+="--db throughput / text run's: by CPU time $(echo "$db_cpu" | median), by wall $(echo "$db_wall" | median); "
     done
 fi
@@ -278,7 +312,7 @@ if [[ $skip != *" work "* ]] && command -v valgrind >/dev/null; then
 fi
 {
     echo
-    [ -n "$pairs_out" ] && { echo "pairs (median of $pair_runs back-to-back pairs): $pairs_out"; echo; }
+    [ -n "$pairs_out" ] && { echo "back-to-back rounds (median of up to $pair_runs): $pairs_out"; echo; }
     [ -n "$flat" ] && { echo "trunkscope flatness, throughput at 10,000 calls against c100r in pairs: $flat"; echo; }
     [ -n "$work" ] && { echo "trunkscope work (cachegrind, both threads): $work"; echo; }
     [ -n "$json_ratio" ] && { echo "streamed report against the text run: $json_ratio"; echo; }
@@ -299,7 +333,8 @@ fi
     echo "off, which trunkscope keeps until the no-BYE timeout (4 h), so its memory is"
     echo "not per call up at once (RSS per call: -)."
     echo
-    echo "trunkscope --db: $has_db; runs: best of $runs (sngrep: $sng_runs); $(nproc) cores; $(uname -r);"
+    echo "trunkscope --db: $has_db; runs: best of $runs (--db: $db_runs, tshark: $tsh_runs, sngrep: $sng_runs); $(nproc) cores; $(uname -r);"
+    echo "the run took $(($(date +%s) - t_start)) s up to here$([ "$budget" -gt 0 ] && echo " (BUDGET $budget s)")"
     echo "load average (1, 5, 15 min) at the start: $load_start, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo
     echo "i10000 was written by bench/indep_pcap.py, which shares no code with our generator."
