@@ -1106,8 +1106,10 @@ int alert_eval_replay(struct alert_eval *e)
         step = span / TS_ALERT_MAX_REPLAY_STEPS + 1;
     int64_t t0 = dt.first_ns - dt.first_ns % step + step;
     e->replay = true;
+    st_alerts_static(e->db, true); /* nothing writes legs meanwhile */
     for (int64_t t = t0; t <= dt.last_ns + step && rc == ST_OK; t += step)
         rc = alert_eval_run(e, t, t, 0);
+    st_alerts_static(e->db, false);
     e->replay = false;
     return rc;
 }

@@ -244,6 +244,10 @@
 /* Evaluations of `analyze --db` over the stored capture time: 8 hours at
  * the 10-s period; longer captures are evaluated at longer steps. */
 #define TS_ALERT_MAX_REPLAY_STEPS 2880
+/* Legs that replay keeps in memory for its trunk windows (about 150 bytes
+ * each: a 600-s window at 200 legs/s); a trunk with more has its windows
+ * queried from the database at each step instead. */
+#define TS_ALERT_REPLAY_LEGS 250000
 /* REGISTER/OPTIONS peers (client, server, method) tracked. */
 #define TS_CALLS_MAX_PEERS 4096
 /* REGISTER/OPTIONS transactions awaiting a final response (LRU eviction). */

@@ -1,16 +1,23 @@
 /* The alert evaluator's reads and writes (store/alerts.h): per-trunk
  * numbers over a window from the stored legs, keep-alives, the data's time
- * range, and the alerts and trunk_health tables (schema v10). */
+ * range, and the alerts and trunk_health tables (schema v10). A replay of
+ * a finished database (st_alerts_static) takes the windows' legs and
+ * OPTIONS messages from memory (alerts_replay.c) instead of querying them
+ * again at every step. */
 #include "alerts.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_int.h"
+#include "alerts_int.h"
 
 struct st_alerts {
     sqlite3 *h;
+    struct st_replay *rp;        /* st_alerts_static: windows kept in memory */
+    bool dt_known;               /* ... and the data time read once */
+    struct st_data_time dt;
+    sqlite3_stmt *counts;        /* counts_sql's, kept: a baseline runs it per trunk and day */
 };
 
 struct st_alerts *st_alerts_open(const char *path, char *err, size_t errlen)
@@ -27,10 +34,19 @@ struct st_alerts *st_alerts_open(const char *path, char *err, size_t errlen)
     return a;
 }
 
+void st_alerts_static(struct st_alerts *a, bool on)
+{
+    st_replay_free(a->rp);
+    a->rp = on ? st_replay_new() : NULL; /* NULL: the queries, as live */
+    a->dt_known = false;
+}
+
 void st_alerts_close(struct st_alerts *a)
 {
     if (!a)
         return;
+    st_replay_free(a->rp);
+    sqlite3_finalize(a->counts);
     sqlite3_close_v2(a->h);
     free(a);
 }
@@ -56,6 +72,10 @@ static int64_t col_i(sqlite3_stmt *s, int i)
 
 int st_alerts_data_time(struct st_alerts *a, struct st_data_time *out)
 {
+    if (a->rp && a->dt_known) {
+        *out = a->dt;
+        return ST_OK;
+    }
     memset(out, 0, sizeof *out);
     sqlite3_stmt *s = prep(a, "SELECT min(invite_ts), max(invite_ts) FROM legs");
     if (!s)
@@ -74,11 +94,10 @@ int st_alerts_data_time(struct st_alerts *a, struct st_data_time *out)
         out->live_capture_ns = col_i(s, 2);
     }
     sqlite3_finalize(s);
+    a->dt = *out;
+    a->dt_known = a->rp != NULL;
     return ST_OK;
 }
-
-/* PDD histogram: 100 ms bins to 60 s, the last open-ended */
-#define PDD_BINS 601
 
 static double p95(const uint32_t *bins, uint64_t n)
 {
@@ -93,21 +112,6 @@ static double p95(const uint32_t *bins, uint64_t n)
     return PDD_BINS * 100.0;
 }
 
-static void ev_add(struct st_trunk_win *w, enum st_ev k, int64_t call)
-{
-    if (!call || w->nev[k] >= TS_ALERT_EVIDENCE_CALLS)
-        return;
-    for (unsigned i = 0; i < w->nev[k]; i++)
-        if (w->ev[k][i] == call)
-            return;
-    w->ev[k][w->nev[k]++] = call;
-}
-
-static bool ner_code(int64_t s)
-{
-    return s == 486 || s == 480 || s == 487 || s == 600 || s == 603 || s == 404 || s == 484;
-}
-
 #define LEGS_OF_TRUNK                                                                         \
     " FROM legs l WHERE ((l.src=:a AND l.dst=:b) OR (l.src=:b AND l.dst=:a))"                  \
     " AND l.invite_ts >= :from AND l.invite_ts < :to"
@@ -120,117 +124,24 @@ static void bind_win(sqlite3_stmt *s, const char *la, const char *pa, int64_t fr
     sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":to"), to);
 }
 
-/* A dialled number (request URI user, else To) to another country: '+' or
- * the international prefix, then a country code other than ours. */
-static bool intl_number(const struct st_win_opts *o, const char *n)
+/* The window's legs from the database: counts, evidence, the busiest
+ * destination. */
+static int legs_sql(struct st_alerts *a, struct st_trunk_win *w, const char *la, const char *pa,
+                    int64_t from, int64_t to, const struct st_win_opts *o, struct win_acc *acc)
 {
-    if (!o->country_code[0] || !n)
-        return false;
-    size_t pl = strlen(o->intl_prefix);
-    if (n[0] == '+')
-        n++;
-    else if (pl && !strncmp(n, o->intl_prefix, pl))
-        n += pl;
-    else
-        return false;
-    if (n[0] < '1' || n[0] > '9')
-        return false;
-    return strncmp(n, o->country_code, strlen(o->country_code)) != 0;
-}
-
-static bool quiet_hour(const struct st_win_opts *o, int64_t ts_ns)
-{
-    if (o->quiet_from_h < 0 || o->quiet_to_h < 0 || o->quiet_from_h == o->quiet_to_h)
-        return false;
-    int64_t s = ts_ns / 1000000000ll + (int64_t)o->utc_offset_min * 60;
-    int h = (int)(((s / 3600) % 24 + 24) % 24);
-    return o->quiet_from_h < o->quiet_to_h ? h >= o->quiet_from_h && h < o->quiet_to_h
-                                           : h >= o->quiet_from_h || h < o->quiet_to_h;
-}
-
-static int trunk_legs(struct st_alerts *a, struct st_trunk_win *w, const char *la, const char *pa,
-                      int64_t from, int64_t to, const struct st_win_opts *o)
-{
-    sqlite3_stmt *s = prep(a, "SELECT l.outcome, l.final_status, l.invite_ts,"
-                              " coalesce(l.ring_ts, l.answer_ts), l.answer_ts, l.end_ts, l.mos,"
-                              " coalesce(l.media_flags,0), l.call_ref,"
-                              " (SELECT max(s.lost_pct) FROM rtp_streams s WHERE s.leg_id=l.id),"
-                              " l.src=:a, coalesce(nullif(l.ruri,''), l.to_user)"
-                              LEGS_OF_TRUNK);
+    sqlite3_stmt *s = prep(a, "SELECT " ST_WIN_LEG_COLS LEGS_OF_TRUNK);
     if (!s)
         return ST_ERR_SQL;
     bind_win(s, la, pa, from, to);
-    uint32_t bins[PDD_BINS] = { 0 };
-    double mos_sum = 0, loss_sum = 0;
     int r;
     while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        const unsigned char *oc = sqlite3_column_text(s, 0);
-        if (oc && (!strcmp((const char *)oc, "in_progress") || !strcmp((const char *)oc, "pending")))
-            continue; /* not ended: outside the ratios, as the trunk page counts */
-        bool ans = oc && !strcmp((const char *)oc, "answered");
-        int64_t st = col_i(s, 1), call = col_i(s, 8);
-        w->attempts++;
-        if (col_i(s, 10)) { /* sent by the trunk's local end: a call out */
-            w->out_attempts++;
-            if (intl_number(o, (const char *)sqlite3_column_text(s, 11))) {
-                w->intl_attempts++;
-                ev_add(w, ST_EV_INTL, call);
-            }
-            if (quiet_hour(o, col_i(s, 2))) {
-                w->quiet_attempts++;
-                ev_add(w, ST_EV_QUIET, call);
-            }
-        }
-        if (ans)
-            w->answered++;
-        if (ans || ner_code(st) || (oc && !strcmp((const char *)oc, "cancelled")))
-            w->ner_ok++;
-        else
-            ev_add(w, ST_EV_FAILED, call);
-        if (st >= 500 && st <= 599) {
-            w->s5xx++;
-            ev_add(w, ST_EV_5XX, call);
-        }
-        if (sqlite3_column_type(s, 3) != SQLITE_NULL) {
-            int64_t d = col_i(s, 3) - col_i(s, 2);
-            if (d >= 0) {
-                int64_t bin = d / 100000000;
-                bins[bin < PDD_BINS - 1 ? bin : PDD_BINS - 1]++;
-                w->pdd_n++;
-                if (d >= 5000000000ll)
-                    ev_add(w, ST_EV_SLOW, call);
-            }
-        }
-        if (sqlite3_column_type(s, 6) != SQLITE_NULL) {
-            double m = sqlite3_column_double(s, 6);
-            mos_sum += m;
-            w->mos_n++;
-            if (m < 3.5)
-                ev_add(w, ST_EV_POOR, call);
-        }
-        if (sqlite3_column_type(s, 9) != SQLITE_NULL) {
-            loss_sum += sqlite3_column_double(s, 9);
-            w->loss_n++;
-        }
-        if (ans) {
-            w->media_legs++;
-            if (col_i(s, 7) & 3) {
-                w->no_rtp++;
-                ev_add(w, ST_EV_NORTP, call);
-            }
-            if (sqlite3_column_type(s, 5) != SQLITE_NULL && sqlite3_column_type(s, 4) != SQLITE_NULL &&
-                (double)(col_i(s, 5) - col_i(s, 4)) / 1e9 < o->short_s) {
-                w->short_calls++;
-                ev_add(w, ST_EV_SHORT, call);
-            }
-        }
+        struct win_leg l;
+        st_win_leg_of_row(s, &l);
+        st_win_add(w, acc, &l, o);
     }
     sqlite3_finalize(s);
     if (r != SQLITE_DONE)
         return ST_ERR_SQL;
-    w->pdd_p95_ms = p95(bins, w->pdd_n);
-    w->mos_mean = w->mos_n ? mos_sum / (double)w->mos_n : -1;
-    w->loss_pct = w->loss_n ? loss_sum / (double)w->loss_n : -1;
     if (!w->attempts)
         return ST_OK; /* nothing in the window: the rest would find nothing either */
 
@@ -254,11 +165,33 @@ static int trunk_legs(struct st_alerts *a, struct st_trunk_win *w, const char *l
         sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":d"), w->top_dest, -1,
                           SQLITE_TRANSIENT);
         while (sqlite3_step(s) == SQLITE_ROW)
-            ev_add(w, ST_EV_DEST, col_i(s, 0));
+            st_win_ev_add(w, ST_EV_DEST, col_i(s, 0));
         sqlite3_finalize(s);
     }
-    s = prep(a, "SELECT max(peak_concurrent) FROM kpi_minute WHERE trunk_id=:id"
-                " AND minute >= :from AND minute < :to");
+    return ST_OK;
+}
+
+static int trunk_legs(struct st_alerts *a, struct st_trunk_win *w, const char *la, const char *pa,
+                      int64_t from, int64_t to, const struct st_win_opts *o)
+{
+    struct win_acc acc;
+    memset(&acc, 0, sizeof acc);
+    int rc = ST_ERR_NOT_FOUND;
+    if (a->rp)
+        rc = st_replay_window(a->rp, a->h, la, pa, from, to, o, w, &acc);
+    if (rc == ST_ERR_NOT_FOUND) {
+        memset(&acc, 0, sizeof acc);
+        rc = legs_sql(a, w, la, pa, from, to, o, &acc);
+    }
+    if (rc != ST_OK)
+        return rc;
+    w->pdd_p95_ms = p95(acc.bins, w->pdd_n);
+    w->mos_mean = w->mos_n ? acc.mos_sum / (double)w->mos_n : -1;
+    w->loss_pct = w->loss_n ? acc.loss_sum / (double)w->loss_n : -1;
+    if (!w->attempts)
+        return ST_OK;
+    sqlite3_stmt *s = prep(a, "SELECT max(peak_concurrent) FROM kpi_minute WHERE trunk_id=:id"
+                              " AND minute >= :from AND minute < :to");
     if (!s)
         return ST_ERR_SQL;
     sqlite3_bind_int64(s, 1, w->trunk_id);
@@ -299,20 +232,22 @@ int st_alerts_trunk_window(struct st_alerts *a, int64_t from_ns, int64_t to_ns,
     return rc != ST_OK ? rc : (r == SQLITE_DONE || r == SQLITE_ROW) ? ST_OK : ST_ERR_SQL;
 }
 
-int st_alerts_trunk_counts(struct st_alerts *a, int64_t trunk_id, int64_t from_ns, int64_t to_ns,
-                           uint64_t *attempts, uint64_t *answered, uint64_t *ner_ok)
+static int counts_sql(struct st_alerts *a, int64_t trunk_id, int64_t from_ns, int64_t to_ns,
+                      uint64_t *attempts, uint64_t *answered, uint64_t *ner_ok)
 {
     *attempts = *answered = *ner_ok = 0;
-    sqlite3_stmt *s = prep(
-        a, "SELECT count(*), coalesce(sum(l.outcome='answered'),0),"
+    if (!a->counts &&
+        sqlite3_prepare_v3(
+            a->h, "SELECT count(*), coalesce(sum(l.outcome='answered'),0),"
            " coalesce(sum(l.outcome IN ('answered','cancelled') OR"
            " l.final_status IN (486,480,487,600,603,404,484)),0)"
            " FROM trunks t JOIN legs l ON ((l.src=t.local_addr AND l.dst=t.peer_addr) OR"
            " (l.src=t.peer_addr AND l.dst=t.local_addr)) WHERE t.id=:id"
            " AND l.invite_ts >= :from AND l.invite_ts < :to"
-           " AND l.outcome NOT IN ('in_progress','pending')");
-    if (!s)
+           " AND l.outcome NOT IN ('in_progress','pending')",
+            -1, SQLITE_PREPARE_PERSISTENT, &a->counts, NULL) != SQLITE_OK)
         return ST_ERR_SQL;
+    sqlite3_stmt *s = a->counts;
     sqlite3_bind_int64(s, 1, trunk_id);
     sqlite3_bind_int64(s, 2, from_ns);
     sqlite3_bind_int64(s, 3, to_ns);
@@ -322,65 +257,107 @@ int st_alerts_trunk_counts(struct st_alerts *a, int64_t trunk_id, int64_t from_n
         *answered = (uint64_t)col_i(s, 1);
         *ner_ok = (uint64_t)col_i(s, 2);
     }
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     return r == SQLITE_ROW ? ST_OK : ST_ERR_SQL;
 }
 
-/* Rows of OPTIONS traffic a window may scan: a flood stops here. */
-#define OPTIONS_ROWS "200000"
+int st_alerts_trunk_counts(struct st_alerts *a, int64_t trunk_id, int64_t from_ns, int64_t to_ns,
+                           uint64_t *attempts, uint64_t *answered, uint64_t *ner_ok)
+{
+    bool hit = false;
+    struct st_replay_counts *m =
+        a->rp ? st_replay_counts_slot(a->rp, trunk_id, from_ns, to_ns, &hit) : NULL;
+    if (!hit) {
+        int rc = counts_sql(a, trunk_id, from_ns, to_ns, attempts, answered, ner_ok);
+        if (m && rc == ST_OK)
+            *m = (struct st_replay_counts){ trunk_id, from_ns, to_ns, *attempts, *answered,
+                                            *ner_ok };
+        else if (m)
+            m->trunk_id = 0;
+        return rc;
+    }
+    /* the data no longer changes: what entered the window, less what left */
+    uint64_t in[3], out[3];
+    int rc = counts_sql(a, trunk_id, m->to, to_ns, &in[0], &in[1], &in[2]);
+    if (rc == ST_OK)
+        rc = counts_sql(a, trunk_id, m->from, from_ns, &out[0], &out[1], &out[2]);
+    if (rc != ST_OK) {
+        m->trunk_id = 0;
+        return rc;
+    }
+    m->attempts += in[0] - out[0];
+    m->answered += in[1] - out[1];
+    m->ner_ok += in[2] - out[2];
+    m->from = from_ns;
+    m->to = to_ns;
+    *attempts = m->attempts;
+    *answered = m->answered;
+    *ner_ok = m->ner_ok;
+    return ST_OK;
+}
+
+static void opt_add(struct st_options_peer *out, size_t max, size_t *n, int64_t to_ns,
+                    const struct opt_msg *m)
+{
+    const char *cl = m->req ? m->src : m->dst, *sv = m->req ? m->dst : m->src;
+    struct st_options_peer *p = NULL;
+    for (size_t i = 0; i < *n && !p; i++)
+        if (!strcmp(out[i].client, cl) && !strcmp(out[i].server, sv))
+            p = &out[i];
+    if (!p) {
+        if (!m->req || *n >= max)
+            return; /* a response to a request before the window */
+        p = &out[(*n)++];
+        memset(p, 0, sizeof *p);
+        snprintf(p->client, sizeof p->client, "%s", cl);
+        snprintf(p->server, sizeof p->server, "%s", sv);
+    }
+    if (m->req) {
+        p->requests++;
+        p->last_req_ns = m->ts;
+        /* the ones still within Timer F at `to` are not missed yet */
+        if (m->ts <= to_ns - 32000000000ll)
+            p->misses_in_row++;
+    } else {
+        p->last_status = m->status;
+        if (m->status < 500) {
+            p->answered++;
+            p->last_ok_ns = m->ts;
+            p->misses_in_row = 0;
+        }
+    }
+}
 
 int st_alerts_options(struct st_alerts *a, int64_t from_ns, int64_t to_ns,
                       struct st_options_peer *out, size_t max, size_t *n)
 {
     *n = 0;
-    sqlite3_stmt *s = prep(a, "SELECT ts, src, dst, method, status FROM sip_messages"
-                              " WHERE ts >= ?1 AND ts < ?2 AND (method='OPTIONS' OR"
-                              " (method IS NULL AND cseq_method='OPTIONS'))"
-                              " ORDER BY ts LIMIT " OPTIONS_ROWS);
-    if (!s)
-        return ST_ERR_SQL;
-    sqlite3_bind_int64(s, 1, from_ns);
-    sqlite3_bind_int64(s, 2, to_ns);
-    int r;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        char src[64], dst[64];
-        col_text(s, 1, src, sizeof src);
-        col_text(s, 2, dst, sizeof dst);
-        bool req = sqlite3_column_type(s, 3) != SQLITE_NULL;
-        const char *cl = req ? src : dst, *sv = req ? dst : src;
-        struct st_options_peer *p = NULL;
-        for (size_t i = 0; i < *n && !p; i++)
-            if (!strcmp(out[i].client, cl) && !strcmp(out[i].server, sv))
-                p = &out[i];
-        if (!p) {
-            if (!req || *n >= max)
-                continue; /* a response to a request before the window */
-            p = &out[(*n)++];
-            memset(p, 0, sizeof *p);
-            snprintf(p->client, sizeof p->client, "%s", cl);
-            snprintf(p->server, sizeof p->server, "%s", sv);
+    const struct opt_msg *v = NULL;
+    size_t nv = 0;
+    int rc = a->rp ? st_replay_options(a->rp, a->h, from_ns, to_ns, &v, &nv) : ST_ERR_NOT_FOUND;
+    if (rc == ST_OK) {
+        for (size_t i = 0; i < nv && i < ST_OPTIONS_ROWS; i++)
+            opt_add(out, max, n, to_ns, &v[i]);
+    } else if (rc == ST_ERR_NOT_FOUND) {
+        sqlite3_stmt *s = prep(a, "SELECT " ST_OPT_COLS " WHERE ts >= ?1 AND ts < ?2 AND "
+                                  ST_OPT_WHERE " ORDER BY ts LIMIT " ST_STR(ST_OPTIONS_ROWS));
+        if (!s)
+            return ST_ERR_SQL;
+        sqlite3_bind_int64(s, 1, from_ns);
+        sqlite3_bind_int64(s, 2, to_ns);
+        int r;
+        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+            struct opt_msg m;
+            st_opt_msg_of_row(s, &m);
+            opt_add(out, max, n, to_ns, &m);
         }
-        int64_t ts = col_i(s, 0);
-        if (req) {
-            p->requests++;
-            p->last_req_ns = ts;
-            /* the ones still within Timer F at `to` are not missed yet */
-            if (ts <= to_ns - 32000000000ll)
-                p->misses_in_row++;
-        } else {
-            int st = (int)col_i(s, 4);
-            p->last_status = st;
-            if (st < 500) {
-                p->answered++;
-                p->last_ok_ns = ts;
-                p->misses_in_row = 0;
-            }
-        }
+        sqlite3_finalize(s);
+        if (r != SQLITE_DONE)
+            return ST_ERR_SQL;
+    } else {
+        return rc;
     }
-    sqlite3_finalize(s);
-    if (r != SQLITE_DONE)
-        return ST_ERR_SQL;
-    s = prep(a, "SELECT id FROM trunks WHERE (local_addr=?1 AND peer_addr=?2) OR"
+    sqlite3_stmt *s = prep(a, "SELECT id FROM trunks WHERE (local_addr=?1 AND peer_addr=?2) OR"
                 " (local_addr=?2 AND peer_addr=?1) LIMIT 1");
     if (!s)
         return ST_ERR_SQL;

@@ -19,6 +19,11 @@ struct st_alerts;
 /* Open (and migrate) path read-write. NULL with a reason in err. */
 struct st_alerts *st_alerts_open(const char *path, char *err, size_t errlen);
 void st_alerts_close(struct st_alerts *a); /* NULL ok */
+/* on: the legs, and so the data time and the trunk windows, will not change
+ * until off (a replay of a finished database): windows that move forward
+ * read only the legs they gain and keep the others in memory; the answers
+ * are the same as the queries'. */
+void st_alerts_static(struct st_alerts *a, bool on);
 
 struct st_data_time {
     int64_t first_ns, last_ns;  /* INVITEs of stored legs; 0 when none */
