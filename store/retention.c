@@ -51,7 +51,8 @@ bool st_retention_step(struct st_writer *w)
         q_i64(w, "SELECT 1 FROM sip_messages WHERE ts < ?1 LIMIT 1", cut, 0) == 0)
         return false;
     int ncalls = 0, nmsgs = 0;
-    bool ok = exec(w, "BEGIN IMMEDIATE") &&
+    /* the delete triggers keep the rollups */
+    bool ok = st_writer_triggers(w, true) && exec(w, "BEGIN IMMEDIATE") &&
               exec(w, "CREATE TEMP TABLE IF NOT EXISTS st_del(id INTEGER PRIMARY KEY);"
                       "DELETE FROM temp.st_del") &&
               exec_bind2(w, "INSERT INTO temp.st_del SELECT id FROM calls WHERE start < ?1 "

@@ -214,6 +214,9 @@ struct st_writer {
      * write of them rolls the transaction back (the rows would lack them) */
     struct st_roll *roll;
     bool roll_failed;
+    /* triggers: may be off (every trigger is one whose skipping the batch
+     * makes up for, writer.c); are off now */
+    bool trig_may_skip, trig_off;
 };
 
 /* A row inserted into one of the tables row_counts counts. */
@@ -402,6 +405,22 @@ bool st_link_messages(struct st_writer *w, int64_t leg_id, const struct calls_le
 /* Forget the map's ids when the newest message row is gone. */
 void st_link_check_ids(struct st_writer *w);
 void st_link_free_all(struct st_writer *w);
+
+/* The schema's triggers on (for deletes, merges, retention) or off (a
+ * batch's inserts and MOS updates, whose rollups rollup.c writes: writer.c
+ * says when); false when SQLite refused. SQLite re-prepares every
+ * statement after a change. */
+static inline bool st_writer_triggers(struct st_writer *w, bool on)
+{
+    if (w->trig_off == !on)
+        return true;
+    int now = -1;
+    if (sqlite3_db_config(w->h, SQLITE_DBCONFIG_ENABLE_TRIGGER, on ? 1 : 0, &now) != SQLITE_OK ||
+        now != (on ? 1 : 0))
+        return false;
+    w->trig_off = !on;
+    return true;
+}
 
 /* retention.c: one deletion transaction; true when more remains. */
 bool st_retention_step(struct st_writer *w);
