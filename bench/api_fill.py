@@ -68,6 +68,8 @@ UNDO = {
     22: ["DROP TABLE IF EXISTS rollup_owner"],
     23: ["DROP TABLE IF EXISTS leg_agents", "DROP TABLE IF EXISTS leg_agents_state"],
     24: ["column rtp_streams srtp_not_tried"],
+    25: ["DROP TABLE IF EXISTS call_seconds", "DROP TABLE IF EXISTS leg_ports",
+         "DROP TABLE IF EXISTS leg_ports_state"],
 }
 
 

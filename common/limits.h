@@ -351,6 +351,11 @@
  * past this the strings seen longest ago go and the call list's
  * user_agent filter reads legs again for the leg ids they covered. */
 #define TS_STORE_AGENTS_MAX 10000
+/* Rows of leg_ports (schema v25): one per port a stored leg used as its
+ * SIP source or destination, so the port space itself bounds it and
+ * nothing is evicted; TS_STORE_PORTS_TOP is the highest port kept. */
+#define TS_STORE_PORTS_MAX 65536
+#define TS_STORE_PORTS_TOP (TS_STORE_PORTS_MAX - 1)
 
 /* ---- capture spool (store/spool.c) ---- */
 /* Raw pcap bytes per spool block, one zstd frame each: a block is the unit

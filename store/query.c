@@ -60,6 +60,7 @@ struct stq {
     enum stq_leg_way leg_way; /* STQ_LEG_AUTO, or a test's choice */
     enum stq_series_way series_way; /* STQ_SERIES_AUTO, or a test's */
     uint32_t leg_scan;        /* 0: TS_API_LEG_SCAN_MAX, or a test's */
+    int64_t port_lo, port_hi; /* the call list's port: leg_ports' id range */
 };
 
 /* SQLite calls this every STQ_PROGRESS_OPS virtual machine steps: a query
@@ -428,6 +429,8 @@ static int leg_set_first(struct stq *q, const struct stq_call_filter *f, const c
     if (!s)
         return -1;
     bind_leg_cols(s, f, tl, tp);
+    bind_i(s, ":plo", q->port_lo);
+    bind_i(s, ":phi", q->port_hi);
     int rc = -1;
     if (sqlite3_step(s) == SQLITE_ROW)
         rc = sqlite3_column_int64(s, 0) <= (int64_t)limit;
@@ -456,6 +459,28 @@ static int agents_lookup(struct stq *q, const struct stq_call_filter *f, int64_t
         rc = sqlite3_column_int64(s, 0) > 0;
         *lo = sqlite3_column_int64(s, 1);
         *hi = sqlite3_column_int64(s, 2);
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+/* What leg_ports (schema v25) says of a port: 1 the legs that may have
+ * used it are those of ids [*lo, *hi] (*lo > *hi: none), -1 it cannot say
+ * (an older schema, legs written past the table's upto). */
+static int ports_lookup(struct stq *q, int64_t port, int64_t *lo, int64_t *hi)
+{
+    sqlite3_stmt *s = prep(q, "SELECT (SELECT first_leg FROM leg_ports WHERE port=:p),"
+                              " (SELECT last_leg FROM leg_ports WHERE port=:p),"
+                              " (SELECT max(id) FROM legs) <= upto FROM leg_ports_state");
+    if (!s)
+        return -1; /* no such table */
+    bind_i(s, ":p", port);
+    int rc = -1;
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 2)) {
+        rc = 1;
+        bool has = sqlite3_column_type(s, 0) != SQLITE_NULL;
+        *lo = has ? sqlite3_column_int64(s, 0) : 1;
+        *hi = has ? sqlite3_column_int64(s, 1) : 0;
     }
     sqlite3_reset(s);
     return rc;
@@ -522,7 +547,12 @@ int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, voi
         else if (f->addr[0])
             sb_add(b, "(l.src=:addr OR l.dst=:addr)");
         else {
-            sb_add(b, "(l.sport=:port OR l.dport=:port)");
+            /* the legs of the port's id range only (leg_ports, v25): the
+             * same legs match, fewer are read */
+            if (ports_lookup(q, f->port, &q->port_lo, &q->port_hi) == 1)
+                sb_add(b, "(l.id BETWEEN :plo AND :phi AND (l.sport=:port OR l.dport=:port))");
+            else
+                sb_add(b, "(l.sport=:port OR l.dport=:port)");
             lp_scan[nlp - 1] = true;
         }
     }
@@ -639,6 +669,8 @@ int stq_calls(struct stq *q, const struct stq_call_filter *f, stq_row_fn fn, voi
     if (f->call_id)
         bind_t(s, ":cid", f->call_id);
     bind_leg_cols(s, f, tl, tp);
+    bind_i(s, ":plo", q->port_lo);
+    bind_i(s, ":phi", q->port_hi);
     bind_i(s, ":scan_floor", scan_floor);
     bind_d(s, ":min_mos", f->min_mos);
     bind_d(s, ":max_mos", f->max_mos);
@@ -1278,12 +1310,46 @@ static int ov_calls(sqlite3_stmt *raw, const char *site, int64_t a, int64_t b,
     return rr == SQLITE_DONE ? ST_OK : ST_ERR_SQL;
 }
 
+/* The sums of the whole seconds [a, b) (call_seconds, schema v25: the
+ * calls of :site, or all) added to *part. */
+static int ov_seconds(sqlite3_stmt *sec, const char *site, int64_t a, int64_t b,
+                      struct ov_point *part)
+{
+    sqlite3_reset(sec);
+    if (site)
+        bind_t(sec, ":site", site);
+    bind_i(sec, ":a", a);
+    bind_i(sec, ":b", b);
+    int rr;
+    while ((rr = sqlite3_step(sec)) == SQLITE_ROW) {
+        part->attempts += sqlite3_column_int64(sec, 0);
+        part->answered += sqlite3_column_int64(sec, 1);
+        part->busy += sqlite3_column_int64(sec, 2);
+        part->rejected += sqlite3_column_int64(sec, 3);
+        part->cancelled += sqlite3_column_int64(sec, 4);
+        part->failed += sqlite3_column_int64(sec, 5);
+        part->timeouts += sqlite3_column_int64(sec, 6);
+        part->pdd_sum += (double)sqlite3_column_int64(sec, 7);
+        part->pdd_n += sqlite3_column_int64(sec, 8);
+        part->dur_sum += sqlite3_column_double(sec, 9);
+        part->dur_n += sqlite3_column_int64(sec, 10);
+        part->mos_sum += sqlite3_column_double(sec, 11);
+        part->mos_n += sqlite3_column_int64(sec, 12);
+    }
+    sqlite3_reset(sec);
+    return rr == SQLITE_DONE ? ST_OK : ST_ERR_SQL;
+}
+
 /* The overview series from call_minutes (schema v16). A minute inside one
  * bucket adds its sums; a minute across a bucket's edge (a range that does
- * not start on a whole minute) reads its own calls. Concurrency: the calls
- * up at some time of a minute (the starts up to it less the ends before
- * it), the most of the bucket's minutes: at least the instantaneous peak
- * the sweep finds, more when calls end and others start in one minute. */
+ * not start on a whole minute) adds the sums of its edge's shorter side,
+ * whole seconds from call_seconds (v25) and the second the edge cuts from
+ * its calls, to one bucket and the rest of its sums to the other (a range
+ * cut inside a minute, or buckets under a minute: its calls one by one).
+ * Concurrency: the calls up at some time of a minute (the starts up to it
+ * less the ends before it), the most of the bucket's minutes: at least the
+ * instantaneous peak the sweep finds, more when calls end and others start
+ * in one minute. */
 static int overview_rollup(struct stq *q, const char *site, int64_t from, int64_t to,
                            int64_t bucket, struct ov_point *p, size_t np)
 {
@@ -1309,6 +1375,11 @@ static int overview_rollup(struct stq *q, const char *site, int64_t from, int64_
                                 " WHERE start >= :a AND start < :b AND " CM_SITE(""));
     if (!s || !raw)
         return ST_ERR_SQL;
+    /* NULL before v25: the edges' calls are read */
+    sqlite3_stmt *sec = prep(q, "SELECT attempts, answered, busy, rejected, cancelled, failed,"
+                                " timeouts, pdd_sum, pdd_n, dur_sum, dur_n, mos_sum, mos_n FROM"
+                                " call_seconds WHERE second >= :a AND second < :b AND "
+                                CM_SITE(""));
     if (site)
         bind_t(s, ":site", site);
     bind_i(s, ":m0", m0);
@@ -1356,7 +1427,18 @@ static int overview_rollup(struct stq *q, const char *site, int64_t from, int64_
             bool early = e - a <= b - e;
             int64_t ra = cut ? a : early ? a : e, rb = cut ? b : early ? e : b;
             struct ov_point part = { 0 };
-            rc = ov_calls(raw, site, ra, rb, cut ? p : NULL, from, bucket, &part);
+            if (cut || !sec) {
+                rc = ov_calls(raw, site, ra, rb, cut ? p : NULL, from, bucket, &part);
+            } else {
+                /* [ra, rb) runs from a whole minute to e or from e: the
+                 * second e cuts by its calls, the whole ones summed */
+                int64_t es = e - e % NS_PER_S, ee = es == e ? e : es + NS_PER_S;
+                int64_t ca = early ? es : e, cb = early ? e : ee;
+                int64_t sa = early ? ra : ee, sb = early ? es : rb;
+                rc = ca < cb ? ov_calls(raw, site, ca, cb, NULL, from, bucket, &part) : ST_OK;
+                if (rc == ST_OK && sa < sb)
+                    rc = ov_seconds(sec, site, sa, sb, &part);
+            }
             if (rc != ST_OK)
                 break;
             if (cut)

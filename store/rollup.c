@@ -1,6 +1,7 @@
 /* The rollups of the rows the store writer inserts, kept in C per batch
  * instead of per row by triggers (schema.c, version 22): leg_sums,
- * leg_minutes, call_minutes, failure_sums and row_counts. Each inserted
+ * leg_minutes, call_minutes, failure_sums and row_counts, and since
+ * version 25 call_seconds (call_minutes' sums per second of the start). Each inserted
  * call and leg adds its contribution, computed from the values it was
  * bound with, as the insert triggers computed it from NEW, to an array;
  * before COMMIT (and before a record that deletes or moves rows) each array
@@ -73,8 +74,9 @@ struct st_roll {
     struct ls_ent ls[ROLL_SLOTS];
     struct lm_ent lm[ROLL_SLOTS];
     struct cm_ent cm[ROLL_SLOTS];
+    struct cm_ent cs[ROLL_SLOTS]; /* call_seconds: key.minute holds the second */
     struct fs_ent fs[ROLL_SLOTS];
-    size_t nls, nlm, ncm, nfs;
+    size_t nls, nlm, ncm, ncs, nfs;
     int64_t rows[ROLL_TABLES];
 };
 
@@ -89,7 +91,7 @@ void st_roll_drop(struct st_roll *r)
 {
     if (!r)
         return;
-    r->nls = r->nlm = r->ncm = r->nfs = 0;
+    r->nls = r->nlm = r->ncm = r->ncs = r->nfs = 0;
     memset(r->rows, 0, sizeof r->rows);
 }
 
@@ -190,7 +192,8 @@ void st_roll_call(struct st_writer *w, const struct calls_call *c, uint64_t end_
                   const struct mos_pend *mos, const bool *leg_stored)
 {
     struct st_roll *r = w->roll;
-    if ((r->ncm + 2 > ROLL_SLOTS || r->nfs + TS_CALLS_MAX_LEGS > ROLL_SLOTS) && !st_roll_flush(w))
+    if ((r->ncm + 2 > ROLL_SLOTS || r->ncs == ROLL_SLOTS || r->nfs + TS_CALLS_MAX_LEGS > ROLL_SLOTS) &&
+        !st_roll_flush(w))
         w->roll_failed = true;
     /* call_minutes (CM_ONE): the start minute's sums, the end minute's end */
     struct cm_ent *e = &r->cm[r->ncm++];
@@ -219,6 +222,10 @@ void st_roll_call(struct st_writer *w, const struct calls_call *c, uint64_t end_
         e->mos_sum = mos->mos;
         e->n[CM_MOS_N] = 1;
     }
+    /* call_seconds (CS_ONE): the same sums at the start's second */
+    struct cm_ent *sec = &r->cs[r->ncs++];
+    *sec = *e;
+    sec->k.minute = start / 1000000000ll * 1000000000ll;
     struct cm_ent *x = &r->cm[r->ncm++];
     memset(x, 0, sizeof *x);
     int64_t end = end_ns ? (int64_t)end_ns : start;
@@ -339,19 +346,22 @@ static bool call_delta(struct st_writer *w, const struct old_row *o, double dm, 
     struct st_roll *r = w->roll;
     if (o->open)
         return true; /* CM_ENDED: an open call's MOS is not summed */
-    if (!o->fits || (r->ncm == ROLL_SLOTS && !st_roll_flush(w)))
+    if (!o->fits || ((r->ncm == ROLL_SLOTS || r->ncs == ROLL_SLOTS) && !st_roll_flush(w)))
         return false;
-    struct cm_ent *e = &r->cm[r->ncm++];
+    struct cm_ent *e = &r->cm[r->ncm];
     memset(e, 0, sizeof *e);
     e->k.minute = o->ts / 60000000000ll * 60000000000ll;
     size_t n = strlen(o->text);
-    if (n >= sizeof e->k.site) {
-        r->ncm--;
+    if (n >= sizeof e->k.site)
         return false;
-    }
     memcpy(e->k.site, o->text, n);
     e->mos_sum = dm;
     e->n[CM_MOS_N] = dn;
+    r->ncm++;
+    /* and at the start's second (call_seconds) */
+    struct cm_ent *sec = &r->cs[r->ncs++];
+    *sec = *e;
+    sec->k.minute = o->ts / 1000000000ll * 1000000000ll;
     return true;
 }
 
@@ -519,6 +529,30 @@ static bool flush_cm(struct st_writer *w, struct st_roll *r)
     return ok;
 }
 
+/* call_seconds: the sums of call_minutes but ends, per second (v25) */
+static bool flush_cs(struct st_writer *w, struct st_roll *r)
+{
+    bool ok = true;
+    size_t n = fold(r->cs, r->ncs, sizeof r->cs[0], sizeof(struct cm_key), cm_cmp, cm_add);
+    for (size_t i = 0; i < n; i++) {
+        const struct cm_ent *e = &r->cs[i];
+        sqlite3_stmt *s = w->s[S_ROLL_CS];
+        b_i64(s, 1, e->k.minute);
+        b_name(s, 2, e->k.site);
+        for (int k = CM_CALLS; k <= CM_TIMEOUTS; k++)
+            b_i64(s, 3 + k, e->n[k]);
+        b_i64(s, 11, e->n[CM_PDD_SUM]);
+        b_i64(s, 12, e->n[CM_PDD_N]);
+        sqlite3_bind_double(s, 13, e->dur_sum);
+        b_i64(s, 14, e->n[CM_DUR_N]);
+        sqlite3_bind_double(s, 15, e->mos_sum);
+        b_i64(s, 16, e->n[CM_MOS_N]);
+        ok &= run(w, s);
+    }
+    r->ncs = 0;
+    return ok;
+}
+
 static void b_fs_key(sqlite3_stmt *s, const struct fs_key *k)
 {
     b_name(s, 1, k->a);
@@ -562,9 +596,10 @@ static bool flush_fs(struct st_writer *w, struct st_roll *r)
 bool st_roll_flush(struct st_writer *w)
 {
     struct st_roll *r = w->roll;
-    /* all three run, whatever one answers */
+    /* all run, whatever one answers */
     bool ok = flush_ls(w, r);
     ok &= flush_cm(w, r);
+    ok &= flush_cs(w, r);
     ok &= flush_fs(w, r);
     for (int t = 0; t < ROLL_TABLES; t++) {
         if (!r->rows[t])

@@ -24,6 +24,10 @@
     " WHERE (SELECT count(*) FROM leg_agents) > " ST_AGENTS_STR(TS_STORE_AGENTS_MAX) ";"       \
     "DELETE FROM leg_agents WHERE last_leg <= (SELECT evicted_upto FROM leg_agents_state);"
 
+/* leg_ports (schema v25): the highest port a row may have (the legs'
+ * ports are 16-bit, so the table has at most TS_STORE_PORTS_MAX rows). */
+#define ST_PORTS_TOP ST_AGENTS_STR(TS_STORE_PORTS_TOP)
+
 struct st_db {
     sqlite3 *h;
 };

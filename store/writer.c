@@ -67,17 +67,18 @@ static const char *const SKIPPABLE[] = {
     /* inserts, while rollup_owner holds a row: their WHEN is false */
     "leg_sums_ins", "leg_minutes_ins", "failure_sums_leg_ins0", "failure_sums_leg_ins1",
     "row_counts_legs_ins", "row_counts_sip_messages_ins", "row_counts_rtp_streams_ins",
-    "row_counts_calls_ins", "call_minutes_ins",
+    "row_counts_calls_ins", "call_minutes_ins", "call_seconds_ins",
     /* a call inserted while no leg names its id (checked per batch: no leg
      * refers past the largest call id) */
     "failure_sums_call_ins0", "failure_sums_call_ins1",
     /* updates: a MOS alone under rollup_owner, or columns a batch never
      * updates with triggers off (call_ref, addresses, outcome, codes) */
-    "leg_sums_upd", "leg_minutes_mos", "leg_minutes_upd", "call_minutes_upd",
+    "leg_sums_upd", "leg_minutes_mos", "leg_minutes_upd", "call_minutes_upd", "call_seconds_upd",
     "failure_sums_leg_upd0", "failure_sums_leg_upd1", "failure_sums_leg_upd2",
     "failure_sums_leg_upd3", "failure_sums_call_upd0", "failure_sums_call_upd1",
     /* deletes: only with triggers on (retention, re-analysis, merges) */
-    "leg_sums_del", "leg_minutes_del", "call_minutes_del", "failure_sums_leg_del0",
+    "leg_sums_del", "leg_minutes_del", "call_minutes_del", "call_seconds_del",
+    "leg_ports_top", "leg_agents_top", "failure_sums_leg_del0",
     "failure_sums_leg_del1", "failure_sums_call_del0",
     "row_counts_calls_del", "row_counts_legs_del", "row_counts_sip_messages_del",
     "row_counts_rtp_streams_del",
@@ -167,8 +168,9 @@ static void write_batch(struct st_writer *w, struct rec *list)
         note_reason(w, why, sizeof why);
     /* rows without their rollups, or the owner's row left behind, never commit */
     bool roll_ok = txn && st_roll_flush(w) && !w->roll_failed && run(w, w->s[S_ROLL_OFF]);
-    /* nor legs whose User-Agent and Server leg_agents (v23) lacks */
-    bool agents_ok = txn && st_agents_flush(w);
+    /* nor legs whose ports leg_ports (v25), or whose User-Agent and Server
+     * leg_agents (v23), lacks */
+    bool agents_ok = txn && st_ports_flush(w) && st_agents_flush(w);
     bool committed = roll_ok && agents_ok && exec(w, "COMMIT");
     if (txn && !committed) {
         note_reason(w, why, sizeof why);

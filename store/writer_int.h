@@ -126,7 +126,7 @@ enum stmt_id {
     S_SIP, S_CALL, S_LEG, S_LINK_ID, S_LINK_RANGE, S_CAP_FIND, S_CAP_NEW, S_CAP_REOPEN,
     S_CAP_END, S_TRUNK, S_KPI, S_PEER, S_REG, S_KEEP, S_STREAM, S_IVL, S_LEG_BY_REF,
     S_LEG_MOS, S_CALL_MOS, S_ADOPT, S_LEG_MOS_ALL, S_CALL_MOS_ALL, S_LIVE_LEG, S_LIVE_STATE,
-    S_ROLL_LS, S_ROLL_LM, S_ROLL_CM, S_ROLL_FS_ADD, S_ROLL_FS_NEW, S_ROLL_ROWS, S_ROLL_ON,
+    S_ROLL_LS, S_ROLL_LM, S_ROLL_CM, S_ROLL_CS, S_ROLL_FS_ADD, S_ROLL_FS_NEW, S_ROLL_ROWS, S_ROLL_ON,
     S_ROLL_OFF, S_ROLL_LEG_OLD, S_ROLL_CALL_OLD, S_ROLL_LM_GONE, S_N
 };
 
@@ -396,6 +396,9 @@ void st_batch_end(struct st_writer *w);
  * (schema v23). false when that failed. */
 void st_agents_note(struct st_writer *w, int64_t leg_id);
 bool st_agents_flush(struct st_writer *w);
+/* ports.c: before COMMIT and before st_agents_flush, add the ports of the
+ * transaction's legs (the range st_agents_note keeps) to leg_ports (v25). */
+bool st_ports_flush(struct st_writer *w);
 
 /* links.c: the message-link map (writer thread only). */
 /* Remember a stored message (row rowid) of a dialog an INVITE started. */

@@ -81,9 +81,16 @@ static struct st_writer *fresh_writer(char *db, size_t cap, const char *name)
  * table stays (the step creates it if missing; the triggers name it). */
 #define VROLL_DOWN ""
 
+/* Undoes schema v25 (call_seconds, the leg_ports directory): every test
+ * that sets the version back runs v25 again. */
+#define V25_DOWN                                                                              \
+    "DROP TRIGGER call_seconds_ins; DROP TRIGGER call_seconds_del;"                          \
+    " DROP TRIGGER call_seconds_upd; DROP TRIGGER leg_ports_top; DROP TRIGGER leg_agents_top;"  \
+    " DROP TABLE call_seconds; DROP TABLE leg_ports; DROP TABLE leg_ports_state;"
+
 /* Undoes schema v24 (the streams' SRTP packets not tried): every test that
  * sets the version back runs v24 again. */
-#define V24_DOWN "ALTER TABLE rtp_streams DROP COLUMN srtp_not_tried;"
+#define V24_DOWN V25_DOWN "ALTER TABLE rtp_streams DROP COLUMN srtp_not_tried;"
 
 /* Undoes schema v23 (the leg_agents directory): every test that sets the
  * version back runs v23 again. */
@@ -267,7 +274,7 @@ static void test_schema_create(void **state)
     int km_step = 2;
     while (km_step <= ST_SCHEMA_VERSION && !strstr(st_schema_step(km_step), "kpi_minute"))
         km_step++;
-    char sql[1024];
+    char sql[2048];
     snprintf(sql, sizeof sql,
              V24_DOWN V23_DOWN VROLL_DOWN V21_DOWN "DROP TABLE kpi_minute; CREATE TABLE kpi_minute(trunk_id INTEGER NOT NULL,"
              " direction TEXT NOT NULL, minute INTEGER NOT NULL, attempts INTEGER,"
@@ -627,10 +634,38 @@ static void test_migrate_v3(void **state)
 
 /* leg_sums (schema v15, kept by triggers) equals the same sums computed
  * from the legs now: every group's difference is zero. */
+/* call_seconds (schema v25: rollup.c for the writer's rows, triggers for
+ * the others) against the same sums over the calls: the (second, site)
+ * groups whose difference is not zero. */
+static int64_t call_seconds_diff(const char *db)
+{
+    return q(db, "SELECT count(*) FROM (SELECT sum(n) n, sum(at) at, sum(an) an, sum(bu) bu,"
+                 " sum(re) re, sum(ca) ca, sum(fa) fa, sum(ti) ti, sum(p) p, sum(pn) pn,"
+                 " total(d) d, sum(dn) dn, total(ms) ms, sum(mn) mn FROM ("
+                 "SELECT second m, site s, calls n, attempts at, answered an, busy bu,"
+                 " rejected re, cancelled ca, failed fa, timeouts ti, pdd_sum p, pdd_n pn,"
+                 " dur_sum d, dur_n dn, mos_sum ms, mos_n mn FROM call_seconds UNION ALL"
+                 " SELECT start/1000000000*1000000000, ifnull(site,''), -1,"
+                 " -(ifnull(outcome,'') NOT IN ('in_progress','pending')),"
+                 " -(ifnull(outcome,'')='answered'), -(ifnull(outcome,'')='busy'),"
+                 " -(ifnull(outcome,'')='rejected'), -(ifnull(outcome,'')='cancelled'),"
+                 " -(ifnull(outcome,'')='failed'), -(ifnull(outcome,'')='timeout'),"
+                 " -iif(ifnull(outcome,'') IN ('in_progress','pending'), 0, ifnull(pdd_ms,0)),"
+                 " -(ifnull(outcome,'') NOT IN ('in_progress','pending') AND pdd_ms IS NOT NULL),"
+                 " -iif(ifnull(outcome,'')='answered', ifnull(duration_s,0), 0),"
+                 " -(ifnull(outcome,'')='answered' AND duration_s IS NOT NULL),"
+                 " -iif(ifnull(outcome,'') IN ('in_progress','pending'), 0, ifnull(mos,0)),"
+                 " -(ifnull(outcome,'') NOT IN ('in_progress','pending') AND mos IS NOT NULL)"
+                 " FROM calls) GROUP BY m, s) WHERE n<>0 OR at<>0 OR an<>0 OR bu<>0 OR re<>0 OR"
+                 " ca<>0 OR fa<>0 OR ti<>0 OR p<>0 OR pn<>0 OR abs(d)>1e-6 OR dn<>0 OR"
+                 " abs(ms)>1e-6 OR mn<>0");
+}
+
 /* call_minutes and row_counts (schema v16, kept by triggers) equal the
- * same sums and counts over the rows. */
+ * same sums and counts over the rows; so does call_seconds (v25). */
 static void assert_call_minutes(const char *db)
 {
+    assert_int_equal(call_seconds_diff(db), 0);
     assert_int_equal(
         q(db, "SELECT count(*) FROM (SELECT sum(n) n, sum(at) at, sum(an) an, sum(bu) bu,"
               " sum(re) re, sum(ca) ca, sum(fa) fa, sum(ti) ti, sum(p) p, sum(pn) pn,"
@@ -795,7 +830,7 @@ static void test_stream_after_leg(void **state)
     assert_int_equal(q(db, "SELECT count(*) FROM leg_minutes WHERE src='10.9.9.9'"), 1);
     assert_leg_sums(db);
     /* the v19 step builds the rollup from the rows already stored */
-    char down[1024];
+    char down[2048];
     int lm_step = 1; /* the step that adds leg_minutes, whatever its number */
     while (lm_step < ST_SCHEMA_VERSION && !strstr(st_schema_step(lm_step), "TABLE leg_minutes"))
         lm_step++;
@@ -947,6 +982,23 @@ static void test_rollups_writer(void **state)
         assert_true(q(db, "SELECT count(*) FROM leg_minutes") > 3);
         assert_true(q(db, "SELECT count(*) FROM legs WHERE mos IS NOT NULL") > (int64_t)n / 3);
         assert_true(q(db, "SELECT count(DISTINCT site) FROM call_minutes") == 3);
+        /* the comparison sees one call's MOS missing from its second (the
+         * delta of a MOS update), and the writer's MOS updates reached
+         * call_seconds: its MOS sums are not what the inserts alone gave */
+        assert_true(q(db, "SELECT count(*) FROM call_seconds WHERE mos_n > 0") > 3);
+        int64_t sec = q(db, "SELECT max(second) FROM call_seconds WHERE mos_n > 0");
+        char tamper[300];
+        for (int k = -1; k <= 1; k += 2) {
+            snprintf(tamper, sizeof tamper,
+                     "UPDATE call_seconds SET mos_sum=mos_sum%+d*0.5, mos_n=mos_n%+d WHERE"
+                     " second=%lld AND site=(SELECT min(site) FROM call_seconds WHERE"
+                     " second=%lld)", k, k, (long long)sec, (long long)sec);
+            struct st_db *t = st_db_open_raw(db, err, sizeof err);
+            assert_non_null(t);
+            assert_int_equal(st_db_exec(t, tamper, err, sizeof err), ST_OK);
+            st_db_close(t);
+            assert_int_equal(call_seconds_diff(db), k < 0 ? 1 : 0);
+        }
         /* the triggers keep another writer's rows */
         struct st_db *d = st_db_open_raw(db, err, sizeof err);
         assert_non_null(d);
@@ -1859,6 +1911,184 @@ static void test_leg_agents_upgrade(void **state)
     assert_int_equal(raw_scalar(db, "SELECT evicted_upto FROM leg_agents_state"), 0);
 }
 
+/* ---- leg_ports (v25): the ports of the legs and their leg id ranges ---- */
+
+/* Every port of the legs with its first and last leg id (plain SQL over
+ * the rows) equals leg_ports when exact; otherwise each leg's ports are in
+ * it with a range holding the leg (legs deleted since). */
+static void assert_leg_ports(const char *db, bool exact)
+{
+    assert_int_equal(raw_scalar(db, "SELECT count(*) FROM legs l WHERE NOT EXISTS(SELECT 1 FROM"
+                                    " leg_ports p WHERE p.port=l.sport AND l.id BETWEEN"
+                                    " p.first_leg AND p.last_leg) OR NOT EXISTS(SELECT 1 FROM"
+                                    " leg_ports p WHERE p.port=l.dport AND l.id BETWEEN"
+                                    " p.first_leg AND p.last_leg)"),
+                     0);
+    assert_true(raw_scalar(db, "SELECT upto >= (SELECT coalesce(max(id),0) FROM legs) FROM"
+                               " leg_ports_state") == 1);
+    if (!exact)
+        return;
+    char got[8192], want[8192];
+    qtext(db, "SELECT group_concat(port||'/'||first_leg||'/'||last_leg, '|') FROM (SELECT *"
+              " FROM leg_ports ORDER BY port)", got, sizeof got);
+    qtext(db, "SELECT group_concat(p||'/'||lo||'/'||hi, '|') FROM (SELECT p, min(id) AS lo,"
+              " max(id) AS hi FROM (SELECT sport AS p, id FROM legs UNION ALL SELECT dport, id"
+              " FROM legs) GROUP BY p ORDER BY p)", want, sizeof want);
+    assert_true(want[0] != '\0');
+    assert_string_equal(got, want);
+}
+
+/* The calls of a port (their count, the sum of their ids, partial) equal
+ * the pre-v25 answer, the same filter with leg_ports set aside (its upto
+ * below the legs: it cannot say), and plain SQL over the legs the filter
+ * reads: the newest scan legs collected first (STQ_LEG_SET), every leg when
+ * the calls are walked (STQ_LEG_WALK). */
+static void ports_case(const char *db, struct stq *qy, int64_t port, uint32_t scan, int way)
+{
+    struct stq_call_filter f;
+    memset(&f, 0, sizeof f);
+    f.port = (uint16_t)port;
+    f.limit = 2000;
+    f.desc = true;
+    stq_set_leg_scan(qy, scan);
+    stq_set_leg_way(qy, (enum stq_leg_way)way);
+    struct id_sum got = { 0, 0 }, old = { 0, 0 };
+    struct stq_cursor next, onext;
+    assert_int_equal(stq_calls(qy, &f, sum_ids, &got, &next), ST_OK);
+    char err[256];
+    struct st_db *d = st_db_open_raw(db, err, sizeof err);
+    assert_non_null(d);
+    int64_t upto = raw_scalar(db, "SELECT upto FROM leg_ports_state");
+    assert_int_equal(st_db_exec(d, "UPDATE leg_ports_state SET upto=-1", err, sizeof err), ST_OK);
+    assert_int_equal(stq_calls(qy, &f, sum_ids, &old, &onext), ST_OK);
+    char sql[400];
+    snprintf(sql, sizeof sql, "UPDATE leg_ports_state SET upto=%lld", (long long)upto);
+    assert_int_equal(st_db_exec(d, sql, err, sizeof err), ST_OK);
+    st_db_close(d);
+    assert_int_equal(got.n, old.n);
+    assert_int_equal(got.sum, old.sum);
+    assert_int_equal(next.partial, onext.partial);
+    assert_int_equal(next.searched_from_ns, onext.searched_from_ns);
+    if (way == STQ_LEG_AUTO)
+        return;
+    uint32_t n = scan ? scan : TS_API_LEG_SCAN_MAX;
+    if (way == STQ_LEG_WALK)
+        n = 2000000000u;
+    snprintf(sql, sizeof sql, "SELECT count(DISTINCT call_ref) FROM legs WHERE id > (SELECT"
+             " max(id) FROM legs) - %u AND (sport=%lld OR dport=%lld)", n, (long long)port,
+             (long long)port);
+    assert_int_equal(got.n, raw_scalar(db, sql));
+    memcpy(sql + 7, "total", 5);
+    assert_int_equal(got.sum, raw_scalar(db, sql));
+    snprintf(sql, sizeof sql, "SELECT %d AND min(id) <= max(id) - %u FROM legs",
+             way == STQ_LEG_SET, n);
+    assert_int_equal(next.partial, raw_scalar(db, sql));
+}
+
+static void ports_write(struct st_writer *w, uint64_t from, uint64_t n, uint16_t base, unsigned mod)
+{
+    for (uint64_t i = from; i < from + n; i++) {
+        struct calls_leg legs[2];
+        memset(legs, 0, sizeof legs);
+        for (unsigned k = 0; k < 2; k++) {
+            struct calls_leg *l = &legs[k];
+            snprintf(l->call_id, sizeof l->call_id, "pt%llu-%u@x", (unsigned long long)i, k);
+            l->invite_ns = T0 + i * NS + k;
+            l->ev_linked_to = -1;
+            l->sport = (uint16_t)(base + (i + k) % mod);
+            l->dport = k ? 5060 : (uint16_t)(base + 100 + i % 3);
+        }
+        struct calls_call c;
+        memset(&c, 0, sizeof c);
+        c.id = i + 1;
+        c.start_ns = T0 + i * NS;
+        c.nlegs = 2;
+        c.legs = legs;
+        st_writer_call(w, &c);
+    }
+}
+
+static void test_leg_ports(void **state)
+{
+    (void)state;
+    char db[300], err[256], err2[256];
+    struct st_writer *w = fresh_writer(db, sizeof db, "ports.db");
+    ports_write(w, 0, 300, 7000, 5); /* old legs: 7000-7004, 7100-7102, 5060 */
+    st_writer_close(w);
+    assert_leg_ports(db, true);
+    w = st_writer_open(db, NULL, err2, sizeof err2);
+    assert_non_null(w);
+    ports_write(w, 300, 200, 8000, 4); /* new legs: 8000-8003, 8100-8102, 5060 */
+    st_writer_close(w);
+    assert_leg_ports(db, true);
+    struct stq *qy = stq_open(db, err, sizeof err);
+    assert_non_null(qy);
+    /* a port no leg has, one of old legs only (outside the legs read, then
+     * inside), one of new legs, one of all legs; each way of reading */
+    static const int64_t ports[] = { 5999, 7003, 8002, 8101, 5060 };
+    static const uint32_t scans[] = { 100, 450, 0 };
+    for (int way = STQ_LEG_AUTO; way <= STQ_LEG_WALK; way++)
+        for (size_t i = 0; i < sizeof ports / sizeof ports[0]; i++)
+            for (size_t k = 0; k < sizeof scans / sizeof scans[0]; k++)
+                ports_case(db, qy, ports[i], scans[k], way);
+    stq_close(qy);
+    /* legs deleted: their ports stay, the answers as before */
+    struct st_db *d = st_db_open_raw(db, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(st_db_exec(d, "DELETE FROM legs WHERE call_ref > 480;"
+                                   "DELETE FROM calls WHERE id > 480;", err, sizeof err),
+                     ST_OK);
+    st_db_close(d);
+    assert_leg_ports(db, false);
+    /* new legs reuse the deleted ids: added; another connection's leg
+     * past upto: the table cannot say, the legs are read as before */
+    w = st_writer_open(db, NULL, err2, sizeof err2);
+    assert_non_null(w);
+    ports_write(w, 1000, 5, 9000, 2);
+    st_writer_close(w);
+    assert_leg_ports(db, false);
+    assert_int_equal(raw_scalar(db, "SELECT first_leg FROM leg_ports WHERE port=9000"),
+                     raw_scalar(db, "SELECT min(id) FROM legs WHERE sport=9000"));
+    d = st_db_open_raw(db, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(st_db_exec(d, "INSERT INTO legs(call_ref,call_id,src,sport,dst,dport,invite_ts)"
+                                   " VALUES(1,'raw@x','10.0.0.1',9500,'10.0.0.2',5060," T0_TEXT ")",
+                                err, sizeof err),
+                     ST_OK);
+    st_db_close(d);
+    qy = stq_open(db, err, sizeof err);
+    assert_non_null(qy);
+    for (size_t i = 0; i < sizeof ports / sizeof ports[0]; i++)
+        ports_case(db, qy, ports[i], 100, STQ_LEG_SET);
+    ports_case(db, qy, 9000, 0, STQ_LEG_SET);
+    ports_case(db, qy, 9500, 0, STQ_LEG_AUTO);
+    ports_case(db, qy, 9500, 0, STQ_LEG_SET);
+    stq_close(qy);
+}
+
+/* The v25 step builds leg_ports and call_seconds from the rows already
+ * stored. */
+static void test_v25_upgrade(void **state)
+{
+    (void)state;
+    char db[300], err[256];
+    struct st_writer *w = fresh_writer(db, sizeof db, "v25_up.db");
+    ports_write(w, 0, 200, 6000, 7);
+    for (uint64_t i = 0; i < 60; i++)
+        put_varied(w, i);
+    st_writer_close(w);
+    struct st_db *d = st_db_open_raw(db, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(st_db_exec(d, "UPDATE calls SET mos=3.25 WHERE id % 4 = 1;"
+                                   V25_DOWN "PRAGMA user_version=24", err, sizeof err), ST_OK);
+    st_db_close(d);
+    assert_int_equal(st_db_upgrade(db, err, sizeof err), ST_OK);
+    assert_int_equal(raw_scalar(db, "PRAGMA user_version"), ST_SCHEMA_VERSION);
+    assert_leg_ports(db, true);
+    assert_true(raw_scalar(db, "SELECT count(*) FROM call_seconds") > 100);
+    assert_int_equal(call_seconds_diff(db), 0);
+}
+
 static void test_overview_rollup(void **state)
 {
     (void)state;
@@ -1871,7 +2101,8 @@ static void test_overview_rollup(void **state)
         struct calls_leg leg;
         memset(&leg, 0, sizeof leg);
         snprintf(leg.call_id, sizeof leg.call_id, "ov%llu@x", (unsigned long long)i);
-        uint64_t start = T0 + i * 7 * NS + (i % 5) * 130 * NS;
+        /* starts inside seconds too: the second an edge cuts has calls */
+        uint64_t start = T0 + i * 7 * NS + (i % 5) * 130 * NS + (i % 4) * NS / 4;
         leg.invite_ns = start;
         leg.ev_linked_to = -1;
         leg.outcome = oc[i % 9];
@@ -1915,6 +2146,11 @@ static void test_overview_rollup(void **state)
     ov_case(db, qy, NULL, m0 + 600 * (int64_t)NS, end - 900 * (int64_t)NS,
             60 * (int64_t)NS); /* level carried in, calls up at the end */
     ov_case(db, qy, NULL, m0 + 5 * (int64_t)NS, end, 30 * (int64_t)NS);
+    /* edges inside a second (call_seconds, v25, and the cut second's
+     * calls): the early side, the late side, a site's */
+    ov_case(db, qy, NULL, m0 + 17 * (int64_t)NS + (int64_t)NS / 2, end, 300 * (int64_t)NS);
+    ov_case(db, qy, NULL, m0 + 43 * (int64_t)NS + 3 * (int64_t)NS / 4, end, 600 * (int64_t)NS);
+    ov_case(db, qy, "fra", m0 + 21 * (int64_t)NS + 1, end, 120 * (int64_t)NS);
     ov_case(db, qy, "fra", m0, end, 600 * (int64_t)NS);
     ov_case(db, qy, "ber", m0 + 33 * (int64_t)NS, end, 120 * (int64_t)NS);
     stq_close(qy);
@@ -2533,6 +2769,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_trunk_series),
         cmocka_unit_test(test_leg_agents),
         cmocka_unit_test(test_leg_agents_upgrade),
+        cmocka_unit_test(test_leg_ports),
+        cmocka_unit_test(test_v25_upgrade),
         cmocka_unit_test(test_alerts_list),
         cmocka_unit_test(test_sqlite_memory),
         cmocka_unit_test(test_rollups_writer),
