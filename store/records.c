@@ -20,6 +20,16 @@
 /* A stream's MOS for its leg (media_stream_leg_mos): 1.0 when one-way. */
 #define ST_LEG_MOS "(CASE WHEN flags&1 THEN 1.0 ELSE mos END)"
 
+/* The upsert of call_minutes and of call_seconds (v25): the sums they share. */
+#define CALL_SUMS_SET                                                                   \
+    "ON CONFLICT DO UPDATE SET calls=calls+excluded.calls,"                              \
+    "attempts=attempts+excluded.attempts,answered=answered+excluded.answered,"           \
+    "busy=busy+excluded.busy,rejected=rejected+excluded.rejected,"                       \
+    "cancelled=cancelled+excluded.cancelled,failed=failed+excluded.failed,"              \
+    "timeouts=timeouts+excluded.timeouts,pdd_sum=pdd_sum+excluded.pdd_sum,"              \
+    "pdd_n=pdd_n+excluded.pdd_n,dur_sum=dur_sum+excluded.dur_sum,"                       \
+    "dur_n=dur_n+excluded.dur_n,mos_sum=mos_sum+excluded.mos_sum,mos_n=mos_n+excluded.mos_n"
+
 const char *const st_stmt_sql[S_N] = {
     [S_SIP] = "INSERT INTO sip_messages(ts,src,sport,dst,dport,transport,call_id,method,status,"
               "cseq,cseq_method,raw,capture_id,frame,file_off) "
@@ -128,25 +138,11 @@ const char *const st_stmt_sql[S_N] = {
     [S_ROLL_CM] = "INSERT INTO call_minutes(minute,site,calls,attempts,answered,busy,rejected,"
                   "cancelled,failed,timeouts,pdd_sum,pdd_n,dur_sum,dur_n,mos_sum,mos_n,ends) "
                   "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17) "
-                  "ON CONFLICT DO UPDATE SET calls=calls+excluded.calls,"
-                  "attempts=attempts+excluded.attempts,answered=answered+excluded.answered,"
-                  "busy=busy+excluded.busy,rejected=rejected+excluded.rejected,"
-                  "cancelled=cancelled+excluded.cancelled,failed=failed+excluded.failed,"
-                  "timeouts=timeouts+excluded.timeouts,pdd_sum=pdd_sum+excluded.pdd_sum,"
-                  "pdd_n=pdd_n+excluded.pdd_n,dur_sum=dur_sum+excluded.dur_sum,"
-                  "dur_n=dur_n+excluded.dur_n,mos_sum=mos_sum+excluded.mos_sum,"
-                  "mos_n=mos_n+excluded.mos_n,ends=ends+excluded.ends",
+                  CALL_SUMS_SET ",ends=ends+excluded.ends",
     [S_ROLL_CS] = "INSERT INTO call_seconds(second,site,calls,attempts,answered,busy,rejected,"
                   "cancelled,failed,timeouts,pdd_sum,pdd_n,dur_sum,dur_n,mos_sum,mos_n) "
                   "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16) "
-                  "ON CONFLICT DO UPDATE SET calls=calls+excluded.calls,"
-                  "attempts=attempts+excluded.attempts,answered=answered+excluded.answered,"
-                  "busy=busy+excluded.busy,rejected=rejected+excluded.rejected,"
-                  "cancelled=cancelled+excluded.cancelled,failed=failed+excluded.failed,"
-                  "timeouts=timeouts+excluded.timeouts,pdd_sum=pdd_sum+excluded.pdd_sum,"
-                  "pdd_n=pdd_n+excluded.pdd_n,dur_sum=dur_sum+excluded.dur_sum,"
-                  "dur_n=dur_n+excluded.dur_n,mos_sum=mos_sum+excluded.mos_sum,"
-                  "mos_n=mos_n+excluded.mos_n",
+                  CALL_SUMS_SET,
     [S_ROLL_FS_ADD] = "UPDATE failure_sums SET calls=calls+?10 WHERE a IS ?1 AND b IS ?2 AND "
                       "outcome IS ?3 AND side IS ?4 AND status IS ?5 AND reason IS ?6 AND "
                       "sender IS ?7 AND q850 IS ?8 AND hdr IS ?9",

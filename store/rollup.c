@@ -505,13 +505,16 @@ static bool flush_ls(struct st_writer *w, struct st_roll *r)
     return ok;
 }
 
-static bool flush_cm(struct st_writer *w, struct st_roll *r)
+/* call_minutes (stmt S_ROLL_CM, with ends) and call_seconds (S_ROLL_CS,
+ * v25: the same sums per second, no ends) */
+static bool flush_calls(struct st_writer *w, struct cm_ent *ents, size_t *nents, int stmt,
+                        bool ends)
 {
     bool ok = true;
-    size_t n = fold(r->cm, r->ncm, sizeof r->cm[0], sizeof(struct cm_key), cm_cmp, cm_add);
+    size_t n = fold(ents, *nents, sizeof ents[0], sizeof(struct cm_key), cm_cmp, cm_add);
     for (size_t i = 0; i < n; i++) {
-        const struct cm_ent *e = &r->cm[i];
-        sqlite3_stmt *s = w->s[S_ROLL_CM];
+        const struct cm_ent *e = &ents[i];
+        sqlite3_stmt *s = w->s[stmt];
         b_i64(s, 1, e->k.minute);
         b_name(s, 2, e->k.site);
         for (int k = CM_CALLS; k <= CM_TIMEOUTS; k++)
@@ -522,34 +525,11 @@ static bool flush_cm(struct st_writer *w, struct st_roll *r)
         b_i64(s, 14, e->n[CM_DUR_N]);
         sqlite3_bind_double(s, 15, e->mos_sum);
         b_i64(s, 16, e->n[CM_MOS_N]);
-        b_i64(s, 17, e->n[CM_ENDS]);
+        if (ends)
+            b_i64(s, 17, e->n[CM_ENDS]);
         ok &= run(w, s);
     }
-    r->ncm = 0;
-    return ok;
-}
-
-/* call_seconds: the sums of call_minutes but ends, per second (v25) */
-static bool flush_cs(struct st_writer *w, struct st_roll *r)
-{
-    bool ok = true;
-    size_t n = fold(r->cs, r->ncs, sizeof r->cs[0], sizeof(struct cm_key), cm_cmp, cm_add);
-    for (size_t i = 0; i < n; i++) {
-        const struct cm_ent *e = &r->cs[i];
-        sqlite3_stmt *s = w->s[S_ROLL_CS];
-        b_i64(s, 1, e->k.minute);
-        b_name(s, 2, e->k.site);
-        for (int k = CM_CALLS; k <= CM_TIMEOUTS; k++)
-            b_i64(s, 3 + k, e->n[k]);
-        b_i64(s, 11, e->n[CM_PDD_SUM]);
-        b_i64(s, 12, e->n[CM_PDD_N]);
-        sqlite3_bind_double(s, 13, e->dur_sum);
-        b_i64(s, 14, e->n[CM_DUR_N]);
-        sqlite3_bind_double(s, 15, e->mos_sum);
-        b_i64(s, 16, e->n[CM_MOS_N]);
-        ok &= run(w, s);
-    }
-    r->ncs = 0;
+    *nents = 0;
     return ok;
 }
 
@@ -598,8 +578,8 @@ bool st_roll_flush(struct st_writer *w)
     struct st_roll *r = w->roll;
     /* all run, whatever one answers */
     bool ok = flush_ls(w, r);
-    ok &= flush_cm(w, r);
-    ok &= flush_cs(w, r);
+    ok &= flush_calls(w, r->cm, &r->ncm, S_ROLL_CM, true);
+    ok &= flush_calls(w, r->cs, &r->ncs, S_ROLL_CS, false);
     ok &= flush_fs(w, r);
     for (int t = 0; t < ROLL_TABLES; t++) {
         if (!r->rows[t])
