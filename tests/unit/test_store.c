@@ -1777,19 +1777,21 @@ static void agents_case(const char *db, struct stq *qy, const char *word, bool p
     assert_int_equal(got.sum, raw_scalar(db, sql));
 }
 
-static void agents_write(struct st_writer *w, uint64_t from, uint64_t n, const char *const *ua,
-                         size_t nua)
+/* Calls i = from..from+n-1 of two legs each, Call-ID "<tag><i>-<k>@x";
+ * fill sets each leg's own fields (k: the leg's index). */
+static void two_leg_calls(struct st_writer *w, uint64_t from, uint64_t n, const char *tag,
+                          void (*fill)(struct calls_leg *l, uint64_t i, unsigned k, const void *ctx),
+                          const void *ctx)
 {
     for (uint64_t i = from; i < from + n; i++) {
         struct calls_leg legs[2];
         memset(legs, 0, sizeof legs);
         for (unsigned k = 0; k < 2; k++) {
             struct calls_leg *l = &legs[k];
-            snprintf(l->call_id, sizeof l->call_id, "ag%llu-%u@x", (unsigned long long)i, k);
+            snprintf(l->call_id, sizeof l->call_id, "%s%llu-%u@x", tag, (unsigned long long)i, k);
             l->invite_ns = T0 + i * NS + k;
             l->ev_linked_to = -1;
-            snprintf(l->user_agent, sizeof l->user_agent, "%s", ua[(i + k) % nua]);
-            snprintf(l->server, sizeof l->server, "%s", ua[(i * 3 + k + 1) % nua]);
+            fill(l, i, k, ctx);
         }
         struct calls_call c;
         memset(&c, 0, sizeof c);
@@ -1799,6 +1801,25 @@ static void agents_write(struct st_writer *w, uint64_t from, uint64_t n, const c
         c.legs = legs;
         st_writer_call(w, &c);
     }
+}
+
+struct agents_set {
+    const char *const *ua;
+    size_t nua;
+};
+
+static void agents_fill(struct calls_leg *l, uint64_t i, unsigned k, const void *ctx)
+{
+    const struct agents_set *a = ctx;
+    snprintf(l->user_agent, sizeof l->user_agent, "%s", a->ua[(i + k) % a->nua]);
+    snprintf(l->server, sizeof l->server, "%s", a->ua[(i * 3 + k + 1) % a->nua]);
+}
+
+static void agents_write(struct st_writer *w, uint64_t from, uint64_t n, const char *const *ua,
+                         size_t nua)
+{
+    const struct agents_set a = { ua, nua };
+    two_leg_calls(w, from, n, "ag", agents_fill, &a);
 }
 
 static void test_leg_agents(void **state)
@@ -1985,27 +2006,22 @@ static void ports_case(const char *db, struct stq *qy, int64_t port, uint32_t sc
     assert_int_equal(next.partial, raw_scalar(db, sql));
 }
 
+struct ports_set {
+    uint16_t base;
+    unsigned mod;
+};
+
+static void ports_fill(struct calls_leg *l, uint64_t i, unsigned k, const void *ctx)
+{
+    const struct ports_set *p = ctx;
+    l->sport = (uint16_t)(p->base + (i + k) % p->mod);
+    l->dport = k ? 5060 : (uint16_t)(p->base + 100 + i % 3);
+}
+
 static void ports_write(struct st_writer *w, uint64_t from, uint64_t n, uint16_t base, unsigned mod)
 {
-    for (uint64_t i = from; i < from + n; i++) {
-        struct calls_leg legs[2];
-        memset(legs, 0, sizeof legs);
-        for (unsigned k = 0; k < 2; k++) {
-            struct calls_leg *l = &legs[k];
-            snprintf(l->call_id, sizeof l->call_id, "pt%llu-%u@x", (unsigned long long)i, k);
-            l->invite_ns = T0 + i * NS + k;
-            l->ev_linked_to = -1;
-            l->sport = (uint16_t)(base + (i + k) % mod);
-            l->dport = k ? 5060 : (uint16_t)(base + 100 + i % 3);
-        }
-        struct calls_call c;
-        memset(&c, 0, sizeof c);
-        c.id = i + 1;
-        c.start_ns = T0 + i * NS;
-        c.nlegs = 2;
-        c.legs = legs;
-        st_writer_call(w, &c);
-    }
+    const struct ports_set p = { base, mod };
+    two_leg_calls(w, from, n, "pt", ports_fill, &p);
 }
 
 static void test_leg_ports(void **state)
