@@ -420,7 +420,10 @@ int cmd_analyze(int argc, char **argv)
     if (total)
         rc = 2;
     readahead_free(ra);
+    /* the calls up at the end share a transaction with their streams */
+    st_writer_hold(w, true);
     engine_finish(e);
+    st_writer_hold(w, false);
     struct st_stats sst = { 0 };
     if (w) {
         st_capture_end(w);

@@ -356,6 +356,13 @@
  * nothing is evicted; TS_STORE_PORTS_TOP is the highest port kept. */
 #define TS_STORE_PORTS_MAX 65536
 #define TS_STORE_PORTS_TOP (TS_STORE_PORTS_MAX - 1)
+/* Records held back at the end of an analysis (st_writer_hold) so that
+ * the calls up when the input ends and their streams, which end after them,
+ * share one transaction and the legs take their MOS at insert instead of by
+ * an UPDATE each: i10000's 10,000 calls and 20,000 streams take 35 MB. Past
+ * either bound what is held goes to the queue and holding starts over. */
+#define TS_STORE_HELD_RECORDS TS_STORE_QUEUE_MAX
+#define TS_STORE_HELD_BYTES (64u * 1024 * 1024)
 
 /* ---- capture spool (store/spool.c) ---- */
 /* Raw pcap bytes per spool block, one zstd frame each: a block is the unit

@@ -150,6 +150,15 @@ bool st_writer_live(struct st_writer *w, const struct calls *c, uint64_t since_n
  * never dropped, not counted as data; false only when memory is short. */
 typedef void (*st_after_fn)(void *ctx);
 bool st_writer_after(struct st_writer *w, st_after_fn fn, void *ctx);
+/* End of the input (on): the records that follow (the calls and streams
+ * that end with the input) wait on the producer's side, in their order,
+ * and go to the queue together when it is turned off (or a bound of
+ * TS_STORE_HELD_* is reached, or a waiting record comes), so that they are
+ * written in one transaction: a call's streams come after the call, which
+ * was written in an earlier transaction, and each made an UPDATE of the
+ * leg's and the call's MOS; in the same transaction the leg and the call
+ * take it at insert. For a producer with wait_when_full. */
+void st_writer_hold(struct st_writer *w, bool on);
 /* Counters so far (thread-safe). */
 void st_writer_stats(struct st_writer *w, struct st_stats *out);
 /* "store: 12 queued, 12 written, 0 dropped (queue full), 1 batches, 0 errors" */

@@ -279,9 +279,77 @@ static struct rec *rec_new(struct st_writer *w, enum rec_kind kind, size_t head,
     return r;
 }
 
+/* Move the held records to the queue in one piece (the writer takes them
+ * into one batch), once the queue has room for them. */
+static void held_splice(struct st_writer *w)
+{
+    if (!w->held_head)
+        return;
+    pthread_mutex_lock(&w->mu);
+    while (w->opt.wait_when_full && w->qcount &&
+           (w->qcount + w->nheld > w->opt.queue_limit ||
+            w->qbytes + w->held_bytes > TS_STORE_QUEUE_BYTES)) {
+        pthread_cond_signal(&w->cv);
+        pthread_cond_wait(&w->done_cv, &w->mu);
+    }
+    if (w->tail)
+        w->tail->next = w->held_head;
+    else
+        w->head = w->held_head;
+    w->tail = w->held_tail;
+    w->qcount += w->nheld;
+    w->qbytes += w->held_bytes;
+    w->st.queued += w->nheld;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    w->held_head = w->held_tail = NULL;
+    w->nheld = w->held_bytes = 0;
+}
+
+/* Hold r (st_writer_hold): the producer's own list, no lock. */
+static bool held_add(struct st_writer *w, struct rec *r)
+{
+    if (!w->holding || r->sync || r->kind == REC_AFTER || r->kind == REC_SNAP)
+        return false;
+    if (w->nheld >= TS_STORE_HELD_RECORDS || w->held_bytes + r->bytes > TS_STORE_HELD_BYTES)
+        held_splice(w);
+    r->next = NULL;
+    if (w->held_tail)
+        w->held_tail->next = r;
+    else
+        w->held_head = r;
+    w->held_tail = r;
+    w->nheld++;
+    w->held_bytes += r->bytes;
+    return true;
+}
+
+void st_writer_hold(struct st_writer *w, bool on)
+{
+    if (!w)
+        return;
+    if (!on)
+        held_splice(w);
+    w->holding = on;
+}
+
+/* The bytes of a record whose union holds a member of member_size, rounded
+ * up for what follows it (align): a call or a stream needs a sixth of the
+ * largest member (a TLS connection's). */
+static size_t rec_head(size_t member_size, size_t align)
+{
+    size_t n = offsetof(struct rec, u) + member_size;
+    if (align < _Alignof(struct rec))
+        align = _Alignof(struct rec);
+    return (n + align - 1) / align * align;
+}
+
 /* Queue a record; false (record freed, counted) when full. */
 static bool enqueue(struct st_writer *w, struct rec *r)
 {
+    if (held_add(w, r))
+        return true;
+    held_splice(w); /* a record that does not wait keeps its place after them */
     pthread_mutex_lock(&w->mu);
     bool mark = r->kind == REC_AFTER; /* never waits, never dropped */
     while (!r->sync && !mark && w->opt.wait_when_full && w->qcount &&
@@ -411,12 +479,12 @@ void st_writer_call(struct st_writer *w, const struct calls_call *c)
     if (!w || !c)
         return;
     size_t n = c->nlegs;
-    size_t sz = sizeof(struct rec) + n * sizeof(struct calls_leg);
-    struct rec *r = rec_new(w, REC_CALL, sizeof *r, sz);
+    size_t head = rec_head(sizeof((struct rec *)0)->u.call, _Alignof(struct calls_leg));
+    struct rec *r = rec_new(w, REC_CALL, head, head + n * sizeof(struct calls_leg));
     if (!r)
         return;
     r->u.call = *c;
-    r->u.call.legs = (struct calls_leg *)(r + 1);
+    r->u.call.legs = (struct calls_leg *)((char *)r + head);
     if (n)
         memcpy(r->u.call.legs, c->legs, n * sizeof(struct calls_leg));
     enqueue(w, r);
@@ -438,13 +506,13 @@ void st_writer_stream(struct st_writer *w, const struct media_stream *s)
     size_t n = s->series ? s->nseries : 0;
     if (n > TS_MEDIA_MAX_SERIES)
         n = TS_MEDIA_MAX_SERIES;
-    size_t sz = sizeof(struct rec) + n * sizeof(struct media_series);
-    struct rec *r = rec_new(w, REC_STREAM, sizeof *r, sz);
+    size_t head = rec_head(sizeof((struct rec *)0)->u.stream, _Alignof(struct media_series));
+    struct rec *r = rec_new(w, REC_STREAM, head, head + n * sizeof(struct media_series));
     if (!r)
         return;
     r->u.stream = *s;
     r->u.stream.nseries = (uint32_t)n;
-    r->u.stream.series = n ? (struct media_series *)(r + 1) : NULL;
+    r->u.stream.series = n ? (struct media_series *)((char *)r + head) : NULL;
     if (n)
         memcpy(r->u.stream.series, s->series, n * sizeof(struct media_series));
     enqueue(w, r);
@@ -764,6 +832,7 @@ void st_writer_close_stats(struct st_writer *w, struct st_stats *out)
 {
     if (!w)
         return;
+    st_writer_hold(w, false);
     if (w->thr_started) {
         pthread_mutex_lock(&w->mu);
         w->closing = true;

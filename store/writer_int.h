@@ -184,6 +184,10 @@ struct st_writer {
     uint64_t first_ts[TS_MAX_INPUT_FILES], last_ts[TS_MAX_INPUT_FILES];
     uint32_t ncaps;
     uint64_t cur_frame_no, cur_file_frame, cur_off;
+    /* records held at the end of the input (st_writer_hold), in order */
+    bool holding;
+    struct rec *held_head, *held_tail;
+    size_t nheld, held_bytes;
 
     /* writer side */
     uint64_t run_capture; /* calls belong to the session's first capture */

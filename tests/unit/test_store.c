@@ -887,6 +887,64 @@ static void test_mos_batches(void **state)
                                "6:1.0:one_way:1;8:4.4:-:0");
 }
 
+/* st_writer_hold: the calls and streams of the end of an input wait and go
+ * to the writer together, in one transaction however small the batches,
+ * with the same rows as without (a call's legs take the MOS of its streams
+ * at insert); a record that must not wait (a snapshot of the trunks) takes
+ * what is held to the queue first, in order. */
+static void test_writer_hold(void **state)
+{
+    (void)state;
+    char db[300], err[256], got[1024];
+    tmp_path(db, sizeof db, "hold.db");
+    /* a queue of one record: without the hold, each is a transaction */
+    struct st_options o = { .batch_records = 1, .flush_ms = 600000, .queue_limit = 1,
+                            .wait_when_full = true };
+    struct st_writer *w = st_writer_open(db, &o, err, sizeof err);
+    assert_non_null(w);
+    struct calls_config cfg;
+    calls_config_default(&cfg);
+    struct calls *c = calls_new(&cfg, NULL);
+    assert_non_null(c);
+    st_writer_hold(w, true);
+    put_call_ref(w, 1, T0, "m1@x", "100", 5);
+    put_call_ref(w, 2, T0 + NS, "m2@x", "101", 6);
+    put_stream(w, 5, 3.9, 0);
+    put_stream_flags(w, 6, 4.3, 0, MEDIA_F_ONE_WAY);
+    put_stream(w, 5, 3.2, 0);
+    put_stream(w, 5, 3.2, 0);
+    put_stream(w, 6, 4.2, 0);
+    put_stream(w, 6, -1, 0);
+    put_call_ref(w, 3, T0 + 2 * NS, "m3@x", "102", 8);
+    put_stream(w, 8, 4.4, 0);
+    st_writer_hold(w, false);
+    st_writer_trunks(w, c); /* waits for all of it */
+    struct st_stats st;
+    st_writer_stats(w, &st);
+    assert_int_equal(st.queued, 10);
+    assert_int_equal(st.written, 10);
+    assert_in_range(st.batches, 1, 2); /* the ten records, and the snapshot with them or not */
+    st_writer_hold(w, true);
+    put_call_ref(w, 4, T0 + 3 * NS, "m4@x", "103", 9);
+    st_writer_trunks(w, c); /* does not wait behind the call: takes it along */
+    st_writer_stats(w, &st);
+    assert_int_equal(st.written, 11);
+    put_stream(w, 9, 2.5, 0); /* held again, written at close */
+    calls_free(c);
+    st_writer_close_stats(w, &st);
+    assert_int_equal(st.written, 12);
+    assert_int_equal(st.errors, 0);
+    qtext(db, "SELECT group_concat(v, ';') FROM (SELECT leg_ref||':'||round(mos,3)||':'||"
+              "ifnull(mos_reason,'-')||':'||ifnull(media_flags,'-') v FROM legs UNION ALL "
+              "SELECT tracker_id||'c:'||round(mos,3)||':'||ifnull(mos_reason,'-')||':'||"
+              "ifnull(media_flags,'-') FROM calls ORDER BY 1)", got, sizeof got);
+    assert_string_equal(got, "1c:3.2:loss:0;2c:1.0:one_way:1;3c:4.4:-:0;4c:2.5:loss:0;5:3.2:loss:0;"
+                             "6:1.0:one_way:1;8:4.4:-:0;9:2.5:loss:0");
+    assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams WHERE leg_id IS NULL"), 0);
+    assert_leg_sums(db);
+    assert_call_minutes(db);
+}
+
 /* Call i of a varied mix: 1-3 legs, every outcome, final status, reason,
  * Reason header and Q.850 cause the failure kinds group by, IPv4 and IPv6
  * and missing addresses, three sites, codecs with and without a comma,
@@ -2768,6 +2826,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_migrate_v3),
         cmocka_unit_test(test_stream_after_leg),
         cmocka_unit_test(test_mos_batches),
+        cmocka_unit_test(test_writer_hold),
         cmocka_unit_test(test_call_merged),
         cmocka_unit_test(test_stream_before_leg),
         cmocka_unit_test(test_message_links),
