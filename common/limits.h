@@ -576,8 +576,8 @@
  * first packet it meets, and damaged packets seldom reach a capture (UDP
  * checksums), so 32 in a row (0.64 s of 20 ms audio, four times the ROC
  * guesses' window) means keys that do not match (a missed rekey, keys an
- * SBC rewrote, a forked offer); each try costs libsrtp2 a cipher context
- * and an HMAC per key. */
+ * SBC rewrote, a forked offer); each try costs an HMAC per key and
+ * rollover guess (crypto/srtpauth.c). */
 #define TS_SRTP_GIVE_UP 32u
 /* A stream that gave up tries one packet in this many (5 s of 20 ms
  * audio), so keys that start to match later (a late sender switch to an

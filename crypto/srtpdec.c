@@ -1,4 +1,5 @@
-/* SRTP/SRTCP opening through libsrtp2 (see srtpdec.h). */
+/* SRTP/SRTCP opening through libsrtp2 (see srtpdec.h); the HMAC-SHA1
+ * suites' tags are checked first by srtpauth.c. */
 #include "srtpdec.h"
 
 #include <pthread.h>
@@ -11,9 +12,12 @@
 #endif
 
 #include "../common/limits.h"
+#include "srtpauth.h"
 
 struct srtpdec {
-    srtp_t s;
+    srtp_t s;               /* with auth: made when a packet first authenticates */
+    struct srtpauth *auth;  /* HMAC-SHA1 suites: tags checked before libsrtp2 */
+    struct sdes_key key;    /* to make s then; wiped once it is made */
     uint32_t ssrc;
     uint8_t mki[4], mki_len;
     uint8_t rtp_tag, rtcp_tag;  /* bytes of tag after the MKI (AEAD: none) */
@@ -73,14 +77,10 @@ static void policy_for(enum sdes_suite s, srtp_crypto_policy_t *p)
     }
 }
 
-struct srtpdec *srtpdec_new(const struct sdes_key *key, uint32_t ssrc)
+/* The libsrtp2 session of d's key; false when libsrtp2 refuses it. */
+static bool make_session(struct srtpdec *d)
 {
-    pthread_once(&init_once, init);
-    if (!init_ok || key->suite == SDES_NONE)
-        return NULL;
-    struct srtpdec *d = calloc(1, sizeof *d);
-    if (!d)
-        return NULL;
+    const struct sdes_key *key = &d->key;
     srtp_policy_t p;
     memset(&p, 0, sizeof p);
     policy_for(key->suite, &p.rtp);
@@ -91,12 +91,28 @@ struct srtpdec *srtpdec_new(const struct sdes_key *key, uint32_t ssrc)
     if (key->suite == SDES_AES_256_CM_HMAC_SHA1_32)
         srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&p.rtcp);
     p.ssrc.type = ssrc_specific;
-    p.ssrc.value = ssrc;
+    p.ssrc.value = d->ssrc;
     p.window_size = 1024;
     p.allow_repeat_tx = 1;
     uint8_t keybuf[46];
     memcpy(keybuf, key->key, key->key_len);
     p.key = keybuf;
+    srtp_err_status_t r = srtp_create(&d->s, &p);
+    explicit_bzero(keybuf, sizeof keybuf);
+    if (r != srtp_err_status_ok)
+        d->s = NULL;
+    return d->s != NULL;
+}
+
+struct srtpdec *srtpdec_new(const struct sdes_key *key, uint32_t ssrc)
+{
+    pthread_once(&init_once, init);
+    if (!init_ok || key->suite == SDES_NONE || key->key_len > sizeof key->key)
+        return NULL;
+    struct srtpdec *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->key = *key;
     /* The MKI is taken out here rather than by libsrtp2, whose unprotect
      * looks for it in SRTCP behind the RTP tag length (wrong for the
      * _32 suites, whose SRTCP tag is 80 bits). One key: its MKI must match. */
@@ -107,10 +123,11 @@ struct srtpdec *srtpdec_new(const struct sdes_key *key, uint32_t ssrc)
     d->rtp_tag = aead ? 0 : short_tag ? 4 : 10;
     d->rtcp_tag = aead ? 0 : 10;
     d->ssrc = ssrc;
-    srtp_err_status_t r = srtp_create(&d->s, &p);
-    memset(keybuf, 0, sizeof keybuf);
-    if (r != srtp_err_status_ok) {
-        free(d);
+    /* A key that never authenticates then never costs a libsrtp2 session
+     * (NSS contexts that live as long as the stream); AEAD: made now. */
+    d->auth = aead ? NULL : srtpauth_new(key);
+    if (!d->auth && !make_session(d)) {
+        srtpdec_free(d);
         return NULL;
     }
     return d;
@@ -120,7 +137,10 @@ void srtpdec_free(struct srtpdec *d)
 {
     if (!d)
         return;
-    srtp_dealloc(d->s); /* libsrtp2 zeroises its key material */
+    if (d->s)
+        srtp_dealloc(d->s); /* libsrtp2 zeroises its key material */
+    srtpauth_free(d->auth);
+    explicit_bzero(&d->key, sizeof d->key);
     free(d);
 }
 
@@ -158,6 +178,36 @@ static enum srtpdec_result verdict(struct srtpdec *d, srtp_err_status_t r)
     }
 }
 
+/* The first packets of a stream whose tags srtpauth checks: the rollover
+ * counter comes from the HMAC alone, and libsrtp2 opens only a packet that
+ * authenticated. libsrtp2 estimates the index from the ROC it is given and
+ * the sequence number (from a ROC above 0 and a sequence number above 2^15
+ * it takes the ROC below), so R is set, then R + 1 (a ROC only moves
+ * forward). */
+static srtp_err_status_t open_checked(struct srtpdec *d, uint8_t *pkt, const uint8_t *copy, size_t plen, int *n)
+{
+    uint32_t guesses = d->tries < TS_SRTP_ROC_FIRST_PACKETS ? TS_SRTP_ROC_GUESS + 1 : 1;
+    int roc = srtpauth_rtp(d->auth, copy, plen, guesses);
+    if (roc < 0)
+        return srtp_err_status_auth_fail;
+    if (!d->s && !make_session(d))
+        return srtp_err_status_fail;
+    srtp_err_status_t r = srtp_err_status_auth_fail;
+    for (uint32_t k = 0; k < 2 && r == srtp_err_status_auth_fail; k++) {
+        memcpy(pkt, copy, plen);
+        *n = (int)plen;
+        if (srtp_set_stream_roc(d->s, d->ssrc, (uint32_t)roc + k) != srtp_err_status_ok)
+            break;
+        r = srtp_unprotect(d->s, pkt, n);
+        tries++;
+    }
+    if (r != srtp_err_status_ok) { /* a fresh session for the next packet */
+        srtp_dealloc(d->s);
+        d->s = NULL;
+    }
+    return r;
+}
+
 enum srtpdec_result srtpdec_rtp(struct srtpdec *d, uint8_t *pkt, size_t len, size_t *out_len)
 {
     if (len < 12 || len > TS_SRTP_MAX_PACKET) {
@@ -174,11 +224,16 @@ enum srtpdec_result srtpdec_rtp(struct srtpdec *d, uint8_t *pkt, size_t len, siz
     }
     int n = (int)plen;
     memcpy(copy, pkt, plen);
-    srtp_err_status_t r = srtp_unprotect(d->s, pkt, &n);
-    tries++;
-    /* a stream that began before the capture: try the next rollover
+    srtp_err_status_t r;
+    if (d->auth && !d->opened) {
+        r = open_checked(d, pkt, copy, plen, &n);
+    } else {
+        r = srtp_unprotect(d->s, pkt, &n);
+        tries++;
+    }
+    /* AEAD, a stream that began before the capture: try the next rollover
      * counters until one authenticates (each try on the original bytes) */
-    for (uint32_t roc = 1; r == srtp_err_status_auth_fail && !d->opened &&
+    for (uint32_t roc = 1; r == srtp_err_status_auth_fail && !d->auth && !d->opened &&
                            d->tries < TS_SRTP_ROC_FIRST_PACKETS && roc <= TS_SRTP_ROC_GUESS; roc++) {
         memcpy(pkt, copy, plen);
         n = (int)plen;
@@ -191,7 +246,8 @@ enum srtpdec_result srtpdec_rtp(struct srtpdec *d, uint8_t *pkt, size_t len, siz
         memcpy(pkt, orig, len);
         if (!d->opened) {
             d->tries++;
-            srtp_set_stream_roc(d->s, d->ssrc, 0);
+            if (d->s && !d->auth)
+                srtp_set_stream_roc(d->s, d->ssrc, 0);
         }
     }
     memset(copy, 0, plen);
@@ -218,6 +274,18 @@ enum srtpdec_result srtpdec_rtcp(struct srtpdec *d, uint8_t *pkt, size_t len, si
         memcpy(pkt, orig, len);
         d->n.auth_failed++;
         return SRTPDEC_AUTH;
+    }
+    if (d->auth && !d->s) { /* no packet authenticated yet: the tag first */
+        if (!srtpauth_rtcp(d->auth, pkt, plen)) {
+            memcpy(pkt, orig, len);
+            d->n.auth_failed++;
+            return SRTPDEC_AUTH;
+        }
+        if (!make_session(d)) {
+            memcpy(pkt, orig, len);
+            d->n.malformed++;
+            return SRTPDEC_MALFORMED;
+        }
     }
     int n = (int)plen;
     srtp_err_status_t r = srtp_unprotect_rtcp(d->s, pkt, &n);

@@ -2,7 +2,9 @@
  * through libsrtp2 (RFC 3711, RFC 6188, RFC 7714). The rollover counter of
  * a stream that started before the capture is estimated: until a first
  * packet authenticates, the next rollover counters are tried (up to
- * TS_SRTP_ROC_GUESS). A packet that fails to authenticate is counted and
+ * TS_SRTP_ROC_GUESS). For the HMAC-SHA1 suites the tags of those first
+ * packets are checked by srtpauth.h, and the libsrtp2 session is made only
+ * when one authenticates. A packet that fails to authenticate is counted and
  * never returned: a wrong key yields no audio, not noise. */
 #ifndef TS_CRYPTO_SRTPDEC_H
 #define TS_CRYPTO_SRTPDEC_H

@@ -6,7 +6,7 @@
  * in payloads (RFC 4733 events, the payload hook); a packet that fails is
  * counted per stream and its payload is never read. A stream whose packets
  * fail with every key TS_SRTP_GIVE_UP times in a row stops trying them
- * (each try is a cipher context and an HMAC per key) but for one packet in
+ * (each try is an HMAC per key and rollover guess) but for one packet in
  * TS_SRTP_RETRY_EVERY; the packets left are counted as not tried; a packet
  * that opens, or new keys, start it over. Only streams whose SDP had keys
  * hold state, so plain RTP pays nothing; at most TS_MEDIA_SRTP_STREAMS_MAX

@@ -1,9 +1,11 @@
 /* Unit tests of SDES (a=crypto) parsing and SRTP/SRTCP opening: packets
  * protected here by libsrtp2 itself (the sender's side) open to exactly
  * the plaintext payload for every suite, with an MKI as Teams sends it and
- * with a stream that began four rollovers before the capture; a wrong key
- * or a flipped bit is counted as an authentication failure and returns
- * nothing. */
+ * with streams that began up to TS_SRTP_ROC_GUESS rollovers before the
+ * capture, at low and high sequence numbers; a wrong key or a flipped bit is
+ * counted as an authentication failure and returns nothing. The tag checks
+ * made before libsrtp2 (srtpauth.c) agree with libsrtp2's own protection on
+ * random keys, lengths, rollover counters and flipped bits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +17,9 @@
 
 #include <srtp2/srtp.h>
 
+#include "../../common/limits.h"
 #include "../../crypto/sdes.h"
+#include "../../crypto/srtpauth.h"
 #include "../../crypto/srtpdec.h"
 
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -227,18 +231,99 @@ static void test_srtp_suites(void **state)
     }
 }
 
-/* A stream that began before the capture: four rollovers in, and the
- * sequence numbers wrap during the capture. */
+/* Streams that began before the capture: four rollovers in with the
+ * sequence numbers wrapping during the capture, none in at a sequence
+ * number above 2^15, three in at a low one, and sixteen in at a high one
+ * (the sender's libsrtp2 estimates the index from both). */
 static void test_srtp_roc_estimated(void **state)
 {
     (void)state;
-    uint8_t key[30];
-    char b64[80], line[200];
-    for (int j = 0; j < 30; j++)
-        key[j] = (uint8_t)(j + 100);
-    to_b64(key, 30, b64);
-    snprintf(line, sizeof line, "1 AES_CM_128_HMAC_SHA1_80 inline:%s", b64);
-    roundtrip(line, 4, 65530);
+    static const struct { const char *suite; size_t len; } s[] = {
+        { "AES_CM_128_HMAC_SHA1_80", 30 }, { "AES_CM_128_HMAC_SHA1_32", 30 },
+        { "AES_256_CM_HMAC_SHA1_80", 46 }, { "AEAD_AES_128_GCM", 28 },
+    };
+    static const struct { uint32_t roc; uint16_t seq; } c[] = {
+        { 4, 65530 }, { 0, 40000 }, { 3, 1000 }, { TS_SRTP_ROC_GUESS, 65000 },
+    };
+    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
+        uint8_t key[46];
+        char b64[80], line[200];
+        for (size_t j = 0; j < s[i].len; j++)
+            key[j] = (uint8_t)(j + 100 + i);
+        to_b64(key, s[i].len, b64);
+        snprintf(line, sizeof line, "1 %s inline:%s", s[i].suite, b64);
+        for (size_t k = 0; k < sizeof c / sizeof c[0]; k++)
+            roundtrip(line, c[k].roc, c[k].seq);
+    }
+}
+
+static uint32_t rnd(uint64_t *x)
+{
+    *x = *x * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(*x >> 33);
+}
+
+/* srtpauth against libsrtp2 protecting: random keys of every HMAC suite,
+ * payloads of 0 to 299 bytes, rollover counters 0 to TS_SRTP_ROC_GUESS and
+ * any sequence number; the ROC found is the sender's, one flipped bit
+ * anywhere (header, payload, tag) or a wrong guess range finds none; SRTCP
+ * likewise. */
+static void test_srtpauth_against_libsrtp(void **state)
+{
+    (void)state;
+    static const struct { enum sdes_suite suite; uint8_t len; } s[] = {
+        { SDES_AES_CM_128_HMAC_SHA1_80, 30 }, { SDES_AES_CM_128_HMAC_SHA1_32, 30 },
+        { SDES_AES_256_CM_HMAC_SHA1_80, 46 }, { SDES_AES_256_CM_HMAC_SHA1_32, 46 },
+    };
+    uint64_t x = 42;
+    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
+        for (int round = 0; round < 60; round++) {
+            struct sdes_key k = { .tag = 1, .suite = s[i].suite, .key_len = s[i].len };
+            for (size_t j = 0; j < k.key_len; j++)
+                k.key[j] = (uint8_t)rnd(&x);
+            const uint32_t ssrc = rnd(&x), roc = rnd(&x) % (TS_SRTP_ROC_GUESS + 1);
+            srtp_t tx = sender(&k, ssrc, roc);
+            struct srtpauth *a = srtpauth_new(&k);
+            assert_non_null(a);
+            uint8_t pkt[400], payload[300];
+            size_t pl = rnd(&x) % 300;
+            for (size_t j = 0; j < pl; j++)
+                payload[j] = (uint8_t)rnd(&x);
+            uint16_t seq = (uint16_t)rnd(&x);
+            int len = (int)rtp_packet(pkt, seq, ssrc, payload, pl);
+            assert_int_equal(srtp_protect(tx, pkt, &len), srtp_err_status_ok);
+            /* libsrtp2's sender may take the ROC below at a high sequence
+             * number (its index estimate): the ROC it used is what it reports */
+            uint32_t used = 0;
+            assert_int_equal(srtp_get_stream_roc(tx, ssrc, &used), srtp_err_status_ok);
+            assert_int_equal(srtpauth_rtp(a, pkt, (size_t)len, TS_SRTP_ROC_GUESS + 1), (int)used);
+            if (used > 0) /* the right ROC is outside the guesses */
+                assert_int_equal(srtpauth_rtp(a, pkt, (size_t)len, used), -1);
+            size_t bit = rnd(&x) % ((size_t)len * 8);
+            pkt[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+            assert_int_equal(srtpauth_rtp(a, pkt, (size_t)len, TS_SRTP_ROC_GUESS + 1), -1);
+            /* SRTCP: a receiver report with one report block */
+            uint8_t rtcp[64] = { 0x81, 201, 0, 7 };
+            for (int j = 0; j < 4; j++)
+                rtcp[4 + j] = (uint8_t)(ssrc >> (24 - 8 * j));
+            for (int j = 8; j < 32; j++)
+                rtcp[j] = (uint8_t)rnd(&x);
+            len = 32;
+            assert_int_equal(srtp_protect_rtcp(tx, rtcp, &len), srtp_err_status_ok);
+            assert_true(srtpauth_rtcp(a, rtcp, (size_t)len));
+            bit = rnd(&x) % ((size_t)len * 8);
+            rtcp[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+            assert_false(srtpauth_rtcp(a, rtcp, (size_t)len));
+            /* too short to hold a header and a tag */
+            assert_int_equal(srtpauth_rtp(a, pkt, 12, TS_SRTP_ROC_GUESS + 1), -1);
+            assert_false(srtpauth_rtcp(a, rtcp, 8));
+            srtpauth_free(a);
+            srtp_dealloc(tx);
+        }
+    }
+    /* AEAD suites: the tag is the cipher's, not checked here */
+    struct sdes_key g = { .tag = 1, .suite = SDES_AEAD_AES_128_GCM, .key_len = 28 };
+    assert_null(srtpauth_new(&g));
 }
 
 int main(void)
@@ -247,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_sdes_parse),
         cmocka_unit_test(test_srtp_suites),
         cmocka_unit_test(test_srtp_roc_estimated),
+        cmocka_unit_test(test_srtpauth_against_libsrtp),
     };
     if (srtp_init() != srtp_err_status_ok) /* the sender's; srtpdec initialises its own */
         return 1;
