@@ -568,9 +568,10 @@
 /* Rollover counters tried for a stream that began before the capture: 16
  * cover 16 x 65536 packets, six hours of 20 ms audio. */
 #define TS_SRTP_ROC_GUESS 16
-/* First packets of a stream that get the guesses; after these the key is
- * taken to be wrong (each guess costs one HMAC). */
-#define TS_SRTP_ROC_FIRST_PACKETS 8
+/* First packets of a stream that get the guesses (each an HMAC): the first
+ * intact packet decides, a second covers a damaged one; after these only
+ * the stream's retries once it gave up (TS_SRTP_RETRY_EVERY) get them. */
+#define TS_SRTP_ROC_FIRST_PACKETS 2
 /* Packets of a stream that fail with every SDES key, in a row, before the
  * stream stops trying them (rtp.srtp_not_tried): a right key opens the
  * first packet it meets, and damaged packets seldom reach a capture (UDP

@@ -186,8 +186,10 @@ static enum srtpdec_result verdict(struct srtpdec *d, srtp_err_status_t r)
  * forward). */
 static srtp_err_status_t open_checked(struct srtpdec *d, uint8_t *pkt, const uint8_t *copy, size_t plen, int *n)
 {
-    uint32_t guesses = d->tries < TS_SRTP_ROC_FIRST_PACKETS ? TS_SRTP_ROC_GUESS + 1 : 1;
-    int roc = srtpauth_rtp(d->auth, copy, plen, guesses);
+    /* every guess on the first packets, and on each retry of a stream
+     * that gave up (media_srtp.c), should its first packets have been damaged */
+    bool guess = d->tries < TS_SRTP_ROC_FIRST_PACKETS || d->tries >= TS_SRTP_GIVE_UP;
+    int roc = srtpauth_rtp(d->auth, copy, plen, guess ? TS_SRTP_ROC_GUESS + 1 : 1);
     if (roc < 0)
         return srtp_err_status_auth_fail;
     if (!d->s && !make_session(d))

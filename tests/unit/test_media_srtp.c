@@ -292,11 +292,13 @@ static uint64_t tried_of(uint64_t p)
 }
 
 /* HMACs for t packets tried with one key that never matches: the first
- * TS_SRTP_ROC_FIRST_PACKETS try every rollover guess too. */
+ * TS_SRTP_ROC_FIRST_PACKETS and the retries after TS_SRTP_GIVE_UP try
+ * every rollover guess, the others one. */
 static uint64_t calls_of(uint64_t t)
 {
     uint64_t g = t < TS_SRTP_ROC_FIRST_PACKETS ? t : TS_SRTP_ROC_FIRST_PACKETS;
-    return g * (TS_SRTP_ROC_GUESS + 1) + (t - g);
+    uint64_t one = (t < TS_SRTP_GIVE_UP ? t : TS_SRTP_GIVE_UP) - g;
+    return (t - one) * (TS_SRTP_ROC_GUESS + 1) + one;
 }
 
 /* Keys that never match: the stream gives up after TS_SRTP_GIVE_UP
@@ -364,28 +366,31 @@ static void test_rekey_after_give_up(void **state)
 
 /* The SDP's key is right but the sender starts with another one (its tags
  * do not match): after giving up, the retry that meets the SDP's key opens,
- * and from then on every packet is tried and opened. */
+ * and from then on every packet is tried and opened; also when the stream
+ * began three rollovers before the capture (the retry guesses them). */
 static void test_retry_finds_key(void **state)
 {
     (void)state;
-    struct ts_stats st = { 0 };
-    static struct seen seen;
-    struct sdes_key ka = key_of(1);
-    struct media *m = two_ends(&st, &seen, &ka, 0, NULL, 0);
-    srtp_t tx = sender(&ka, 0x5EED0001, 0);
-    const uint32_t wrong = 100, total = 700;
-    for (uint32_t i = 0; i < total; i++)
-        send_one(m, i < wrong ? NULL : tx, i, false);
-    srtp_dealloc(tx);
-    /* the first retry: the packet TS_SRTP_RETRY_EVERY after giving up */
-    const uint32_t retry = TS_SRTP_GIVE_UP + TS_SRTP_RETRY_EVERY - 1;
-    assert_true(retry >= wrong && retry < total);
-    const struct media_stream *s = stream_from_a(m);
-    assert_int_equal(s->srtp_auth_fail, TS_SRTP_GIVE_UP);
-    assert_int_equal(s->srtp_not_tried, retry - TS_SRTP_GIVE_UP);
-    assert_int_equal(s->srtp_decrypted, total - retry);
-    assert_int_equal(st.v[TS_RTP_SRTP_DECRYPTED], total - retry);
-    media_free(m);
+    for (uint32_t roc = 0; roc <= 3; roc += 3) {
+        struct ts_stats st = { 0 };
+        static struct seen seen;
+        struct sdes_key ka = key_of(1);
+        struct media *m = two_ends(&st, &seen, &ka, 0, NULL, 0);
+        srtp_t tx = sender(&ka, 0x5EED0001, roc);
+        const uint32_t wrong = 100, total = 700;
+        for (uint32_t i = 0; i < total; i++)
+            send_one(m, i < wrong ? NULL : tx, i, false);
+        srtp_dealloc(tx);
+        /* the first retry: the packet TS_SRTP_RETRY_EVERY after giving up */
+        const uint32_t retry = TS_SRTP_GIVE_UP + TS_SRTP_RETRY_EVERY - 1;
+        assert_true(retry >= wrong && retry < total);
+        const struct media_stream *s = stream_from_a(m);
+        assert_int_equal(s->srtp_auth_fail, TS_SRTP_GIVE_UP);
+        assert_int_equal(s->srtp_not_tried, retry - TS_SRTP_GIVE_UP);
+        assert_int_equal(s->srtp_decrypted, total - retry);
+        assert_int_equal(st.v[TS_RTP_SRTP_DECRYPTED], total - retry);
+        media_free(m);
+    }
 }
 
 /* A good stream with a burst of damaged packets one short of the limit,
