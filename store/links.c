@@ -118,19 +118,29 @@ bool st_link_messages(struct st_writer *w, int64_t leg_id, const struct calls_le
     uint64_t lo = l->invite_ns > LINK_MARGIN_NS ? l->invite_ns - LINK_MARGIN_NS : 0;
     uint64_t hi = leg_last_ns(l) + LINK_MARGIN_NS;
     bool ok = true;
-    uint32_t keep = 0;
+    uint32_t keep = 0, n = 0;
+    int64_t ids[LINK_IDS];
     for (uint32_t k = 0; k < e->nids; k++) {
         if (e->ts[k] < lo || e->ts[k] > hi) { /* another call reusing the Call-ID */
             e->ts[keep] = e->ts[k];
             e->ids[keep++] = e->ids[k];
             continue;
         }
-        sqlite3_stmt *s = w->s[S_LINK_ID];
-        b_i64(s, 1, leg_id);
-        b_i64(s, 2, e->ids[k]);
-        ok &= run(w, s);
+        ids[n++] = e->ids[k];
     }
     e->nids = keep;
+    /* in order, by the largest statement that fits what is left */
+    for (uint32_t k = 0, m; k < n; k += m) {
+        m = LINK_STMT_IDS;
+        while (m > n - k)
+            m /= 2;
+        sqlite3_stmt *s = w->s[m == 8 ? S_LINK_IDS8 : m == 4 ? S_LINK_IDS4 : m == 2 ? S_LINK_IDS2
+                                                                              : S_LINK_ID];
+        b_i64(s, 1, leg_id);
+        for (uint32_t j = 0; j < m; j++)
+            b_i64(s, 2 + (int)j, ids[k + j]);
+        ok &= run(w, s);
+    }
     if (e->overflow) {
         sqlite3_stmt *s = w->s[S_LINK_RANGE];
         b_i64(s, 1, leg_id);

@@ -49,6 +49,12 @@ const char *const st_stmt_sql[S_N] = {
     /* Appended in leg order (schema.c, version 6). A message is linked
      * once: the map forgets an id it linked, and links a range once. */
     [S_LINK_ID] = "INSERT OR IGNORE INTO sip_links(leg_id,msg_id) VALUES(?1,?2)",
+    /* two, four and eight of them in one statement (one step, one cursor) */
+    [S_LINK_IDS2] = "INSERT OR IGNORE INTO sip_links(leg_id,msg_id) VALUES(?1,?2),(?1,?3)",
+    [S_LINK_IDS4] = "INSERT OR IGNORE INTO sip_links(leg_id,msg_id) VALUES(?1,?2),(?1,?3),"
+                    "(?1,?4),(?1,?5)",
+    [S_LINK_IDS8] = "INSERT OR IGNORE INTO sip_links(leg_id,msg_id) VALUES(?1,?2),(?1,?3),"
+                    "(?1,?4),(?1,?5),(?1,?6),(?1,?7),(?1,?8),(?1,?9)",
     [S_LINK_RANGE] = "INSERT OR IGNORE INTO sip_links(leg_id,msg_id) SELECT ?1, id FROM "
                      "sip_messages WHERE id BETWEEN ?5 AND ?6 AND call_id=?2 AND "
                      "ts BETWEEN ?3 AND ?4",
@@ -259,7 +265,7 @@ static void b_media(sqlite3_stmt *s, int i, const struct calls_sdp *sdp)
 }
 
 static bool write_leg(struct st_writer *w, int64_t call_ref, int idx, const struct calls_leg *l,
-                      const struct mos_pend *mos, bool *stored)
+                      const struct mos_pend *mos, bool *stored, int64_t *id)
 {
     sqlite3_stmt *s = w->s[S_LEG];
     int i = 1;
@@ -322,6 +328,7 @@ static bool write_leg(struct st_writer *w, int64_t call_ref, int idx, const stru
     st_roll_leg(w, l, mos);
     *stored = true;
     int64_t leg_id = sqlite3_last_insert_rowid(w->h);
+    *id = leg_id;
     st_agents_note(w, leg_id);
     return st_link_messages(w, leg_id, l) && adopt_streams(w, leg_id, call_ref, l);
 }
@@ -422,6 +429,7 @@ void st_batch_begin(struct st_writer *w, struct rec *list)
     uint32_t seq = 0;
     for (struct rec *r = list; r; r = r->next) {
         r->seen = r->mos_done = false;
+        r->fold_leg = 0;
         r->bseq = seq++;
         n += r->kind == REC_STREAM && r->u.stream.leg_ref;
     }
@@ -527,7 +535,10 @@ static bool write_stream(struct st_writer *w, struct rec *r)
     const struct media_rtcp *rc = &m->rtcp;
     int64_t leg_id = 0, call_ref = 0;
     sqlite3_stmt *s;
-    if (m->leg_ref) {
+    if (r->mos_done && r->fold_leg && r->fold_moves == w->moves) {
+        leg_id = r->fold_leg; /* the leg S_LEG_BY_REF finds: inserted for it in this batch */
+        call_ref = r->fold_call;
+    } else if (m->leg_ref) {
         s = w->s[S_LEG_BY_REF];
         b_i64(s, 1, (int64_t)m->leg_ref);
         b_i64(s, 2, w->leg_floor);
@@ -788,10 +799,15 @@ static bool write_call(struct st_writer *w, struct rec *r)
         return false;
     for (size_t i = 0; i < ngot; i++)
         got[i].r->mos_done = true;
-    int64_t ref = sqlite3_last_insert_rowid(w->h);
+    int64_t ref = sqlite3_last_insert_rowid(w->h), ids[TS_CALLS_MAX_LEGS] = { 0 };
     bool ok = true, stored[TS_CALLS_MAX_LEGS] = { false };
     for (size_t i = 0; i < c->nlegs; i++)
-        ok &= write_leg(w, ref, (int)i, &c->legs[i], pre ? &leg[i] : NULL, &stored[i]);
+        ok &= write_leg(w, ref, (int)i, &c->legs[i], pre ? &leg[i] : NULL, &stored[i], &ids[i]);
+    for (size_t i = 0; i < ngot; i++) { /* the streams need not look their leg up */
+        got[i].r->fold_leg = ids[got[i].leg];
+        got[i].r->fold_call = ref;
+        got[i].r->fold_moves = w->moves;
+    }
     st_roll_call(w, c, end, pre ? &call : NULL, stored);
     return ok;
 }
@@ -1148,6 +1164,7 @@ bool st_rec_write(struct st_writer *w, struct rec *r)
         !st_roll_flush(w))
         w->roll_failed = true;
     r->seen = true;
+    w->moves += r->kind == REC_CAPTURE_BEGIN || (r->kind == REC_CALL && r->u.call.replaces);
     switch (r->kind) {
     case REC_SIP:
         return write_sip(w, r);

@@ -21,6 +21,10 @@
 /* Message row ids a link entry keeps inline; later ones of a long dialog are
  * linked by their row id range (a scan of what was stored meanwhile). */
 #define LINK_IDS 24
+/* Links one statement inserts at most (S_LINK_IDS8; S_LINK_IDS4, S_LINK_IDS2
+ * and S_LINK_ID the rest): a dialog's INVITE transaction and its BYE are
+ * seven messages (three statements instead of seven). */
+#define LINK_STMT_IDS 8
 /* Words of the pending-stream filter (32 KiB, 262,144 bits: with 1,000
  * streams waiting, a leg without one finds its bit clear 99.6 % of the
  * time). */
@@ -91,6 +95,10 @@ struct rec {
     bool seen;            /* writer: handled in this batch (records.c) */
     bool mos_done;        /* writer: a stream whose MOS its leg and call took at insert */
     uint32_t bseq;        /* writer: position in its batch */
+    /* writer: a stream whose leg took its MOS at insert: that leg and its
+     * call, valid while no leg moved since (st_writer.moves is fold_moves) */
+    uint32_t fold_moves;
+    int64_t fold_leg, fold_call;
     size_t bytes;
     union {
         struct {
@@ -123,7 +131,7 @@ struct rec {
 };
 
 enum stmt_id {
-    S_SIP, S_CALL, S_LEG, S_LINK_ID, S_LINK_RANGE, S_CAP_FIND, S_CAP_NEW, S_CAP_REOPEN,
+    S_SIP, S_CALL, S_LEG, S_LINK_ID, S_LINK_IDS2, S_LINK_IDS4, S_LINK_IDS8, S_LINK_RANGE, S_CAP_FIND, S_CAP_NEW, S_CAP_REOPEN,
     S_CAP_END, S_TRUNK, S_KPI, S_PEER, S_REG, S_KEEP, S_STREAM, S_IVL, S_LEG_BY_REF,
     S_LEG_MOS, S_CALL_MOS, S_ADOPT, S_LEG_MOS_ALL, S_CALL_MOS_ALL, S_LIVE_LEG, S_LIVE_STATE,
     S_ROLL_LS, S_ROLL_LM, S_ROLL_CM, S_ROLL_CS, S_ROLL_FS_ADD, S_ROLL_FS_NEW, S_ROLL_ROWS, S_ROLL_ON,
@@ -221,6 +229,8 @@ struct st_writer {
     /* triggers: may be off (every trigger is one whose skipping the batch
      * makes up for, writer.c); are off now */
     bool trig_may_skip, trig_off;
+    /* records written that move or delete legs (merges, re-analysis) */
+    uint32_t moves;
 };
 
 /* A row inserted into one of the tables row_counts counts. */
