@@ -325,9 +325,11 @@ static bool write_leg(struct st_writer *w, int64_t call_ref, int idx, const stru
     b_mos(s, i + 1, mos);
     if (!run(w, s))
         return false;
+    /* before st_roll_leg: writing the sums out when they are full inserts
+     * failure_sums rows, which takes the connection's last rowid */
+    int64_t leg_id = sqlite3_last_insert_rowid(w->h);
     st_roll_leg(w, l, mos);
     *stored = true;
-    int64_t leg_id = sqlite3_last_insert_rowid(w->h);
     *id = leg_id;
     st_agents_note(w, leg_id);
     return st_link_messages(w, leg_id, l) && adopt_streams(w, leg_id, call_ref, l);

@@ -4,8 +4,12 @@
 #include "store_int.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Version 1: the first released layout. Times are ns since the epoch,
  * addresses text, enums their names (stable across builds, readable). */
@@ -957,6 +961,37 @@ static bool open_immutable(const char *path, sqlite3 **h)
     return true;
 }
 
+/* A database file that does not exist yet starts as st_schema_image (the
+ * steps' result, made when the program was built) instead of running the
+ * steps on it: written to a file of its own beside it, synced, and linked
+ * to path only if path still does not exist (link(2) never replaces), so
+ * a concurrent opener sees no file or the whole image. Any failure leaves
+ * path to SQLite and the steps, as before. */
+static void create_from_image(const char *path)
+{
+    struct stat sb;
+    char tmp[4096];
+    if (!st_schema_image_len || !*path || strcmp(path, ":memory:") == 0 ||
+        strncmp(path, "file:", 5) == 0 || lstat(path, &sb) == 0 || errno != ENOENT ||
+        (size_t)snprintf(tmp, sizeof tmp, "%s.new-%ld", path, (long)getpid()) >= sizeof tmp)
+        return;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    size_t done = 0;
+    while (done < st_schema_image_len) {
+        ssize_t n = write(fd, st_schema_image + done, st_schema_image_len - done);
+        if (n <= 0)
+            break;
+        done += (size_t)n;
+    }
+    bool ok = done == st_schema_image_len && fsync(fd) == 0;
+    ok &= close(fd) == 0;
+    if (ok)
+        (void)link(tmp, path); /* EEXIST: someone else's file, left as it is */
+    unlink(tmp);
+}
+
 int st_open_handle(const char *path, bool readonly, sqlite3 **out, char *err, size_t errlen)
 {
     sqlite3 *h = NULL;
@@ -964,6 +999,8 @@ int st_open_handle(const char *path, bool readonly, sqlite3 **out, char *err, si
     flags |= SQLITE_OPEN_NOMUTEX; /* one connection per thread */
     *out = NULL;
     st_sqlmem_setup();
+    if (!readonly)
+        create_from_image(path);
     if (sqlite3_open_v2(path, &h, flags, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "%s: cannot open database: %s", path,
                  h ? sqlite3_errmsg(h) : "out of memory");

@@ -35,6 +35,10 @@ struct st_db {
 /* Open path, set WAL/synchronous/busy timeout and bring the schema to
  * ST_SCHEMA_VERSION (unless readonly). ST_OK, ST_ERR_NEWER, ST_ERR_OPEN. */
 int st_open_handle(const char *path, bool readonly, sqlite3 **out, char *err, size_t errlen);
+/* An empty database at ST_SCHEMA_VERSION, made at build time by the
+ * migration steps (scripts/schema_template.c): a new file starts as it. */
+extern const unsigned char st_schema_image[];
+extern const size_t st_schema_image_len;
 /* Create the schema of one version from scratch (v1 exists for migration
  * tests), or run the forward migrations from the current user_version. */
 int st_schema_migrate(sqlite3 *h, char *err, size_t errlen);

@@ -310,6 +310,51 @@ static void test_schema_create(void **state)
     st_writer_close(w);
 }
 
+/* store/schema.c: the empty database made at build time by the steps */
+extern const unsigned char st_schema_image[];
+extern const size_t st_schema_image_len;
+
+/* A database file that does not exist starts as the image the build made
+ * with the migration steps (scripts/schema_template.c); one that exists,
+ * even empty, runs the steps: the same schema, version and journal mode. */
+static void test_schema_image(void **state)
+{
+    (void)state;
+    char img[300], mig[300], a[16384], b[16384];
+    struct st_writer *w = fresh_writer(img, sizeof img, "image.db");
+    st_writer_close(w);
+    tmp_path(mig, sizeof mig, "migrated.db");
+    FILE *f = fopen(mig, "wb"); /* empty: SQLite's new database, the steps */
+    assert_non_null(f);
+    fclose(f);
+    char err[256];
+    w = st_writer_open(mig, NULL, err, sizeof err);
+    assert_non_null(w);
+    st_writer_close(w);
+    const char *schema = "SELECT group_concat(type||'|'||name||'|'||tbl_name||'|'||"
+                         "coalesce(sql,''), char(10)) FROM (SELECT * FROM sqlite_master "
+                         "ORDER BY name)";
+    qtext(img, schema, a, sizeof a);
+    qtext(mig, schema, b, sizeof b);
+    assert_true(strlen(a) > 10000);
+    assert_string_equal(a, b);
+    assert_int_equal(q(img, "PRAGMA user_version"), ST_SCHEMA_VERSION);
+    qtext(img, "PRAGMA journal_mode", a, sizeof a);
+    assert_string_equal(a, "wal");
+    /* the first one is the image (past the header, which the open changed) */
+    assert_true(st_schema_image_len > 4096);
+    f = fopen(img, "rb");
+    assert_non_null(f);
+    unsigned char *got = malloc(st_schema_image_len);
+    assert_non_null(got);
+    assert_int_equal(fread(got, 1, st_schema_image_len, f), st_schema_image_len);
+    fclose(f);
+    assert_memory_equal(got + 100, st_schema_image + 100, st_schema_image_len - 100);
+    free(got);
+    snprintf(a, sizeof a, "%s.new-%ld", img, (long)getpid()); /* nothing left beside it */
+    assert_int_equal(access(a, F_OK), -1);
+}
+
 static void test_migrate_v1(void **state)
 {
     (void)state;
@@ -1001,6 +1046,44 @@ static void put_varied(struct st_writer *w, uint64_t i)
     st_writer_call(w, &c);
 }
 
+/* A leg inserted when the batch's sums are full, which writes them out
+ * (new failure_sums rows among them) before the leg's id is used for its
+ * links and its streams: the id is the leg's own, not the last row the
+ * sums inserted. One transaction of more legs than the sums hold. */
+static void test_leg_ids_flush(void **state)
+{
+    (void)state;
+    char db[300], err[256], cid[64];
+    tmp_path(db, sizeof db, "legids.db");
+    struct st_options o = { .wait_when_full = true };
+    struct st_writer *w = st_writer_open(db, &o, err, sizeof err);
+    assert_non_null(w);
+    st_writer_hold(w, true);
+    int64_t legs = 0;
+    for (uint64_t i = 0; i < 1500; i++) { /* 1-3 legs each: the legs' sums fill first */
+        uint64_t start = T0 + i * 7 * NS + (i % 5) * 86400 * NS; /* as put_varied */
+        for (unsigned k = 0; k < 1 + i % 3; k++, legs++) {
+            snprintf(cid, sizeof cid, "v%llu-%u@x", (unsigned long long)i, k);
+            put_sip(w, start + k * NS / 100, cid, "INVITE");
+        }
+        put_varied(w, i); /* failure kinds among them: new failure_sums rows */
+        put_stream(w, 10 * i + 1, 4.0, 0);
+    }
+    st_writer_hold(w, false);
+    struct st_stats st;
+    st_writer_close_stats(w, &st);
+    assert_int_equal(st.errors, 0);
+    assert_true(legs > 2048); /* ROLL_SLOTS: the sums of 2,048 legs */
+    assert_int_equal(q(db, "SELECT count(*) FROM legs"), legs);
+    assert_true(q(db, "SELECT count(*) FROM failure_sums") > 0);
+    assert_int_equal(q(db, "SELECT count(*) FROM sip_links k JOIN legs l ON l.id=k.leg_id "
+                           "JOIN sip_messages m ON m.id=k.msg_id WHERE m.call_id=l.call_id"),
+                     legs);
+    assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams s JOIN legs l ON l.id=s.leg_id "
+                           "WHERE l.leg_ref=s.leg_ref AND l.call_ref=s.call_ref"),
+                     1500);
+}
+
 /* The rollups of what the writer inserts (rollup.c: summed per batch, the
  * insert triggers skipped) equal the same sums over the rows, with a
  * transaction per record, small ones, and one of 3,000 calls (more legs
@@ -1033,6 +1116,15 @@ static void test_rollups_writer(void **state)
         }
         st_writer_close(w);
         assert_int_equal(q(db, "SELECT count(*) FROM calls"), (int64_t)n);
+        /* each stream on the leg of its leg_ref and that leg's call, also
+         * a leg written just when the sums were written out on the way
+         * (their INSERT took the connection's last rowid) */
+        assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams s JOIN legs l ON "
+                               "l.id=s.leg_id WHERE l.leg_ref IS NOT s.leg_ref OR "
+                               "l.call_ref IS NOT s.call_ref"),
+                         0);
+        assert_true(q(db, "SELECT count(*) FROM rtp_streams WHERE leg_id IS NOT NULL") >
+                    (int64_t)n / 2);
         assert_leg_sums(db);
         assert_call_minutes(db);
         assert_int_equal(q(db, "SELECT count(*) FROM rollup_owner"), 0);
@@ -2819,6 +2911,7 @@ int main(int argc, char **argv)
         return helper_bench_sip(argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schema_create),
+        cmocka_unit_test(test_schema_image),
         cmocka_unit_test(test_migrate_v1),
         cmocka_unit_test(test_newer_refused),
         cmocka_unit_test(test_upgrade_for_readers),
@@ -2849,6 +2942,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_alerts_list),
         cmocka_unit_test(test_sqlite_memory),
         cmocka_unit_test(test_rollups_writer),
+        cmocka_unit_test(test_leg_ids_flush),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
