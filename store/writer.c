@@ -279,6 +279,17 @@ static struct rec *rec_new(struct st_writer *w, enum rec_kind kind, size_t head,
     return r;
 }
 
+/* Append r to the list head..tail (the queue, or the held records). */
+static void rec_append(struct rec **head, struct rec **tail, struct rec *r)
+{
+    r->next = NULL;
+    if (*tail)
+        (*tail)->next = r;
+    else
+        *head = r;
+    *tail = r;
+}
+
 /* Move the held records to the queue in one piece (the writer takes them
  * into one batch), once the queue has room for them. */
 static void held_splice(struct st_writer *w)
@@ -313,12 +324,7 @@ static bool held_add(struct st_writer *w, struct rec *r)
         return false;
     if (w->nheld >= TS_STORE_HELD_RECORDS || w->held_bytes + r->bytes > TS_STORE_HELD_BYTES)
         held_splice(w);
-    r->next = NULL;
-    if (w->held_tail)
-        w->held_tail->next = r;
-    else
-        w->held_head = r;
-    w->held_tail = r;
+    rec_append(&w->held_head, &w->held_tail, r);
     w->nheld++;
     w->held_bytes += r->bytes;
     return true;
@@ -364,12 +370,7 @@ static bool enqueue(struct st_writer *w, struct rec *r)
         free(r);
         return false;
     }
-    r->next = NULL;
-    if (w->tail)
-        w->tail->next = r;
-    else
-        w->head = r;
-    w->tail = r;
+    rec_append(&w->head, &w->tail, r);
     w->qcount++;
     w->qbytes += r->bytes;
     if (!r->sync && !mark)
