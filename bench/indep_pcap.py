@@ -10,12 +10,57 @@ ACK, SDP per RFC 4566 offering PCMU), ring 0.3-1.2 s, then send RTP (RFC
 3550, 20 ms, 160 bytes) both ways until a BYE / 200 at their end; a call
 lasts until the packet budget is reached, so with CALLS calls up the capture
 is mostly the steady state with all of them up. Deterministic (seeded).
-usage: indep_pcap.py OUT.pcap [--calls 10000] [--packets 3000000] [--ramp 2]"""
+With --srtp HELPER, the SDP offers and answers SDES keys (RFC 4568,
+AES_CM_128_HMAC_SHA1_80) and every RTP packet is protected by HELPER
+(tests/helpers/srtp_protect: libsrtp2 itself, the reference sender).
+usage: indep_pcap.py OUT.pcap [--calls 10000] [--packets 3000000] [--ramp 2]
+                     [--srtp HELPER]"""
 import argparse
+import array
+import base64
 import heapq
 import json
+import os
 import random
 import struct
+import subprocess
+
+SRTP_KEY = bytes(range(7, 37))  # master key and salt, 30 bytes
+
+
+class Protector:
+    """RTP packets are written with room for their tag and kept aside; at
+    the end the helper protects them all in one run (in capture order, as a
+    sender would) and they are written over their places in the capture."""
+
+    TAG = 10
+
+    def __init__(self, helper, out):
+        self.helper = helper
+        self.plain = out + ".rtp"
+        self.f = open(self.plain, "wb")
+        self.offsets = array.array("Q")
+
+    def room(self, pkt):
+        return pkt + bytes(self.TAG)
+
+    def keep(self, offset, pkt):
+        self.offsets.append(offset)
+        self.f.write(struct.pack("!H", len(pkt)) + pkt)
+
+    def finish(self, pcap):
+        self.f.close()
+        with open(self.plain, "rb") as src, open(self.plain + ".srtp", "wb") as dst:
+            if subprocess.run([self.helper, SRTP_KEY.hex()], stdin=src, stdout=dst).returncode != 0:
+                raise SystemExit("indep_pcap: the SRTP helper failed")
+        with open(self.plain + ".srtp", "rb") as src, open(pcap, "r+b") as dst:
+            for off in self.offsets:
+                n = struct.unpack("!H", src.read(2))[0]
+                pkt = src.read(n)
+                dst.seek(off)
+                dst.write(pkt)
+        os.remove(self.plain)
+        os.remove(self.plain + ".srtp")
 
 
 def csum(data):
@@ -36,6 +81,7 @@ class Writer:
         self.f = open(path, "wb")
         self.f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         self.n = 0
+        self.pos = 24
         self.ident = 0
         self.last = 0
 
@@ -50,6 +96,9 @@ class Writer:
         self.last = us
         self.f.write(struct.pack("<IIII", us // 1000000, us % 1000000, len(frame), len(frame)) + frame)
         self.n += 1
+        at = self.pos + 16 + 14 + 20 + 8  # where the UDP payload landed
+        self.pos += 16 + len(frame)
+        return at
 
     def close(self):
         self.f.close()
@@ -74,10 +123,12 @@ def sip(first, call, cseq, method, body=b"", to_tag=True):
     return ("\r\n".join(x for x in lines if x) + "\r\n\r\n").encode() + body
 
 
-def sdp(ip, port, sid):
-    return ("v=0\r\no=- %d 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 0 101\r\n"
-            "a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\na=sendrecv\r\n"
-            % (sid, ip, ip, port)).encode()
+def sdp(ip, port, sid, srtp=False):
+    crypto = ("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s\r\n" % base64.b64encode(SRTP_KEY).decode()
+              if srtp else "")
+    return ("v=0\r\no=- %d 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/%s 0 101\r\n"
+            "a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\na=sendrecv\r\n%s"
+            % (sid, ip, ip, port, "SAVP" if srtp else "AVP", crypto)).encode()
 
 
 def main():
@@ -87,8 +138,16 @@ def main():
     ap.add_argument("--packets", type=int, default=3000000)
     ap.add_argument("--ramp", type=float, default=2.0)
     ap.add_argument("--seed", type=int, default=25)
+    ap.add_argument("--srtp", metavar="HELPER")
     a = ap.parse_args()
     rnd = random.Random(a.seed)
+    prot = Protector(a.srtp, a.out) if a.srtp else None
+    srtp = prot is not None
+
+    def rtp(t, src, sport, dst, dport, pkt):
+        at = w.udp(t, src, sport, dst, dport, prot.room(pkt) if prot else pkt)
+        if prot:
+            prot.keep(at, pkt)
     w = Writer(a.out)
     t0 = 1750000000.0
     # events: (time, seq, kind, call); RTP is emitted per 20-ms tick for
@@ -128,12 +187,12 @@ def main():
                 c = calls[i]
                 c["seq"] = (c["seq"] + 1) & 0xFFFF
                 c["ts"] = (c["ts"] + 160) & 0xFFFFFFFF
-                w.udp(t + (i % 97) * 1e-4, c["ip"], c["port"], CARRIER, c["cport"],
-                      struct.pack("!BBHII", 0x80, 0, c["seq"], c["ts"], c["ssrc"]) + bytes([0xFF]) * 160)
+                rtp(t + (i % 97) * 1e-4, c["ip"], c["port"], CARRIER, c["cport"],
+                    struct.pack("!BBHII", 0x80, 0, c["seq"], c["ts"], c["ssrc"]) + bytes([0xFF]) * 160)
                 c["cseq"] = (c["cseq"] + 1) & 0xFFFF
                 c["cts"] = (c["cts"] + 160) & 0xFFFFFFFF
-                w.udp(t + (i % 89) * 1e-4 + 5e-5, CARRIER, c["cport"], c["ip"], c["port"],
-                      struct.pack("!BBHII", 0x80, 0, c["cseq"], c["cts"], c["cssrc"]) + bytes([0x7F]) * 160)
+                rtp(t + (i % 89) * 1e-4 + 5e-5, CARRIER, c["cport"], c["ip"], c["port"],
+                    struct.pack("!BBHII", 0x80, 0, c["cseq"], c["cts"], c["cssrc"]) + bytes([0x7F]) * 160)
                 spent += 2
             t += tick
             if spent >= rtp_budget and not ending:
@@ -151,14 +210,14 @@ def main():
         if kind == "invite":
             w.udp(te, c["ip"], 5060, CARRIER, 5060,
                   sip("INVITE sip:%s@%s SIP/2.0" % (c["to"], CARRIER), c, 1, "INVITE",
-                      sdp(c["ip"], c["port"], c["id"]), to_tag=False))
+                      sdp(c["ip"], c["port"], c["id"], srtp), to_tag=False))
         elif kind == "trying":
             w.udp(te, CARRIER, 5060, c["ip"], 5060, sip("SIP/2.0 100 Trying", c, 1, "INVITE", to_tag=False))
         elif kind == "ringing":
             w.udp(te, CARRIER, 5060, c["ip"], 5060, sip("SIP/2.0 180 Ringing", c, 1, "INVITE"))
         elif kind == "answer":
             w.udp(te, CARRIER, 5060, c["ip"], 5060,
-                  sip("SIP/2.0 200 OK", c, 1, "INVITE", sdp(CARRIER, c["cport"], c["id"] + 7)))
+                  sip("SIP/2.0 200 OK", c, 1, "INVITE", sdp(CARRIER, c["cport"], c["id"] + 7, srtp)))
             w.udp(te + 0.001, c["ip"], 5060, CARRIER, 5060,
                   sip("ACK sip:%s@%s SIP/2.0" % (c["to"], CARRIER), c, 1, "ACK"))
             if ending:
@@ -170,8 +229,11 @@ def main():
             w.udp(te, c["ip"], 5060, CARRIER, 5060, sip("BYE sip:%s@%s SIP/2.0" % (c["to"], CARRIER), c, 2, "BYE"))
             w.udp(te + 0.003, CARRIER, 5060, c["ip"], 5060, sip("SIP/2.0 200 OK", c, 2, "BYE"))
     w.close()
+    if prot:
+        prot.finish(a.out)
     with open(a.out.rsplit(".", 1)[0] + ".truth.json", "w") as f:  # what bench/run.sh reads
-        json.dump({"totals": {"total_packets": w.n}, "peak": a.calls, "generator": "bench/indep_pcap.py"}, f)
+        json.dump({"totals": {"total_packets": w.n}, "peak": a.calls, "generator": "bench/indep_pcap.py",
+                   "srtp": srtp}, f)
     print("indep_pcap: %s: %d packets, %d calls" % (a.out, w.n, a.calls))
 
 

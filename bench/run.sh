@@ -5,6 +5,7 @@
 # env:   RUNS=3 (best of), SNGREP_RUNS=1, TSHARK_RUNS=RUNS, DB_RUNS=RUNS,
 #        PACKETS_100=2000000,
 #        PACKETS_10K=4000000, PACKETS_INDEP=3000000 (i10000, bench/indep_pcap.py),
+#        PACKETS_SRTP=1000000 (i1000s: the same with SRTP, libsrtp2 the sender),
 #        PAIRS=5 (floor/text/--json/--db back-to-back runs on c10000 and i10000),
 #        OUT=BUILD_DIR/bench-results.md, SKIP="sngrep tshark store",
 #        FLAT_PAIRS=9 (back-to-back c100r/c10000 pairs; 0: none),
@@ -38,9 +39,10 @@ die() { echo "bench: $*" >&2; exit 1; }
 command -v /usr/bin/time >/dev/null || die "/usr/bin/time missing (apt-get install time)"
 
 # A Release build of trunkscope and the floor program.
-if [ ! -x "$build/trunkscope" ] || [ ! -x "$build/bench/ts_floor" ]; then
+if [ ! -x "$build/trunkscope" ] || [ ! -x "$build/bench/ts_floor" ] ||
+    [ ! -x "$build/bench/ts_srtp_protect" ]; then
     cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTS_TESTS=OFF >/dev/null
-    cmake --build "$build" -j2 --target trunkscope ts_floor >/dev/null
+    cmake --build "$build" -j2 --target trunkscope ts_floor ts_srtp_protect >/dev/null
 fi
 grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$build/CMakeCache.txt" ||
     echo "bench: warning: $build is not a Release build" >&2
@@ -128,6 +130,16 @@ if [ ! -s "$data/i10000.pcap" ] || [ "$(cat "$data/i10000.params" 2>/dev/null)" 
     python3 "$here/indep_pcap.py" "$data/i10000.pcap" --calls 10000 --packets "$pk_i" >/dev/null
     echo "indep $pk_i" >"$data/i10000.params"
 fi
+# i1000s: the same script's calls with SDES-SRTP both ways (RFC 4568,
+# AES_CM_128_HMAC_SHA1_80), every RTP packet protected by libsrtp2: what
+# opening SRTP costs. 1,000 calls up, 1,000,000 packets.
+pk_s=${PACKETS_SRTP:-1000000}
+if [ ! -s "$data/i1000s.pcap" ] || [ "$(cat "$data/i1000s.params" 2>/dev/null)" != "indep-srtp $pk_s" ]; then
+    echo "bench: writing i1000s (bench/indep_pcap.py --srtp)" >&2
+    python3 "$here/indep_pcap.py" "$data/i1000s.pcap" --calls 1000 --packets "$pk_s" \
+        --srtp "$build/bench/ts_srtp_protect" >/dev/null
+    echo "indep-srtp $pk_s" >"$data/i1000s.params"
+fi
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # measure N CMD...: best wall time of N runs, the largest peak RSS and the
@@ -161,7 +173,7 @@ has_db=no
 declare -A pps
 declare -A rss_of calls_of
 json_ratio=""
-for name in c100 c100r c10000 i10000; do
+for name in c100 c100r c10000 i10000 i1000s; do
     f=$data/$name.pcap
     cat "$f" >/dev/null # warm the page cache: every tool reads from memory
     pk=$(grep -o '"total_packets": *[0-9]*' "$data/$name.truth.json" | grep -o '[0-9]*$')
@@ -337,7 +349,9 @@ fi
     echo "the run took $(($(date +%s) - t_start)) s up to here$([ "$budget" -gt 0 ] && echo " (BUDGET $budget s)")"
     echo "load average (1, 5, 15 min) at the start: $load_start, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo
-    echo "i10000 was written by bench/indep_pcap.py, which shares no code with our generator."
+    echo "i10000 was written by bench/indep_pcap.py, which shares no code with our generator;"
+    echo "i1000s by the same script with SDES-SRTP, each RTP packet protected by libsrtp2"
+    echo "(the reference implementation), so trunkscope opens real SRTP there."
     echo
     echo "trunkscope reads the file on a second thread (reading and hashing overlap the"
     echo "analysis): wall time is what the ratios use; CPU s is both threads together."

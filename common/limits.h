@@ -568,6 +568,11 @@
 /* Rollover counters tried for a stream that began before the capture: 16
  * cover 16 x 65536 packets, six hours of 20 ms audio. */
 #define TS_SRTP_ROC_GUESS 16
+/* Packet indexes below the highest one opened that the replay check keeps
+ * (RFC 3711 3.3.2; 64 at least): 1,024 (20 s of 20 ms audio) also take
+ * the reordering of captures merged from several taps. Bits, per stream
+ * and key, for SRTP and for SRTCP. */
+#define TS_SRTP_REPLAY_WINDOW 1024u
 /* First packets of a stream that get the guesses (each an HMAC): the first
  * intact packet decides, a second covers a damaged one; after these only
  * the stream's retries once it gave up (TS_SRTP_RETRY_EVERY) get them. */
@@ -588,8 +593,8 @@
 /* SDES keys kept per SDP media endpoint: an offer may list alternatives,
  * an answer names one; two cover an offer's usual AES_CM_128 _80 and _32. */
 #define TS_MEDIA_SDES_KEYS 2
-/* Streams holding SRTP decryption state at once (libsrtp2 contexts, ~1 KB
- * once a key authenticated): SRTP on every stream of a full stream table
+/* Streams holding SRTP decryption state at once (cipher contexts and
+ * replay windows, ~2 KB once a key authenticated): SRTP on every stream of a full stream table
  * would cost 100+ MB; the stream that got its state first loses it first
  * (rtp.srtp_state_evicted) and keeps its header statistics only. */
 #define TS_MEDIA_SRTP_STREAMS_MAX 32768

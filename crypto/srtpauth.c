@@ -1,10 +1,15 @@
-/* SRTP/SRTCP tag checks through libcrypto (see srtpauth.h): RFC 3711
- * sections 4.2 (HMAC-SHA1 over the packet and the ROC) and 4.3 (the
- * AES-CM PRF). No cipher or hash written here: OpenSSL computes them. */
+/* SRTP/SRTCP of the AES-CM/HMAC-SHA1 suites through libcrypto (see
+ * srtpauth.h): RFC 3711 sections 4.1.1 (the counter's IV), 4.2 (HMAC-SHA1
+ * over the packet and the ROC), 4.3 (the AES-CM PRF) and 3.4 (SRTCP's
+ * trailer). No cipher or hash written here: OpenSSL computes them. */
 #include "srtpauth.h"
 
+#include "../common/bv.h"
+
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -13,11 +18,17 @@
 
 enum { SALT_LEN = 14, AUTH_KEY_LEN = 20, RTCP_TAG = 10, RTP_HEADER = 12, RTCP_MIN = 8 + 4 };
 /* key derivation labels (RFC 3711 4.3.1 and 4.3.2) */
-enum { LABEL_RTP_AUTH = 0x01, LABEL_RTCP_AUTH = 0x04 };
+enum {
+    LABEL_RTP_ENC = 0x00, LABEL_RTP_AUTH = 0x01, LABEL_RTP_SALT = 0x02,
+    LABEL_RTCP_ENC = 0x03, LABEL_RTCP_AUTH = 0x04, LABEL_RTCP_SALT = 0x05,
+};
 
 struct srtpauth {
     EVP_MAC_CTX *rtp, *rtcp; /* HMAC-SHA1 keyed with each k_a, copied per packet */
+    EVP_CIPHER_CTX *rtp_c, *rtcp_c; /* AES-CTR keyed with each k_e; the IV set per packet */
+    uint8_t rtp_salt[SALT_LEN], rtcp_salt[SALT_LEN]; /* k_s */
     uint8_t rtp_tag;         /* 10 or 4 bytes; SRTCP's is always 10 (RFC 4568 6.2) */
+    uint8_t mk_len;          /* master (and session) key: 16 or 32 bytes */
 };
 
 static _Thread_local uint64_t checks;
@@ -32,9 +43,11 @@ static void init(void)
 /* PRF_160(k_master, x), x = key_id XOR master salt with key_id = label || r
  * and r = 0 (no key derivation rate): the label lands in the salt's byte 7;
  * AES in counter mode from x * 2^16. */
-static bool derive(const struct sdes_key *k, size_t mk_len, uint8_t label, uint8_t out[AUTH_KEY_LEN])
+static bool derive(const struct sdes_key *k, size_t mk_len, uint8_t label, uint8_t *out, size_t len)
 {
-    uint8_t iv[16] = { 0 }, zero[AUTH_KEY_LEN] = { 0 };
+    uint8_t iv[16] = { 0 }, zero[32] = { 0 };
+    if (len > sizeof zero)
+        return false;
     for (size_t i = 0; i < SALT_LEN; i++)
         iv[i] = k->key[mk_len + i];
     iv[7] ^= label;
@@ -42,7 +55,7 @@ static bool derive(const struct sdes_key *k, size_t mk_len, uint8_t label, uint8
     int n = 0;
     bool ok = c &&
               EVP_EncryptInit_ex2(c, mk_len == 32 ? EVP_aes_256_ctr() : EVP_aes_128_ctr(), k->key, iv, NULL) &&
-              EVP_EncryptUpdate(c, out, &n, zero, AUTH_KEY_LEN) && n == AUTH_KEY_LEN;
+              EVP_EncryptUpdate(c, out, &n, zero, (int)len) && (size_t)n == len;
     EVP_CIPHER_CTX_free(c);
     return ok;
 }
@@ -76,9 +89,10 @@ struct srtpauth *srtpauth_new(const struct sdes_key *k)
     if (!a)
         return NULL;
     a->rtp_tag = tag;
+    a->mk_len = (uint8_t)mk;
     uint8_t ka[AUTH_KEY_LEN];
-    bool ok = derive(k, mk, LABEL_RTP_AUTH, ka) && (a->rtp = keyed(ka)) &&
-              derive(k, mk, LABEL_RTCP_AUTH, ka) && (a->rtcp = keyed(ka));
+    bool ok = derive(k, mk, LABEL_RTP_AUTH, ka, sizeof ka) && (a->rtp = keyed(ka)) &&
+              derive(k, mk, LABEL_RTCP_AUTH, ka, sizeof ka) && (a->rtcp = keyed(ka));
     OPENSSL_cleanse(ka, sizeof ka);
     if (!ok) {
         srtpauth_free(a);
@@ -93,6 +107,9 @@ void srtpauth_free(struct srtpauth *a)
         return;
     EVP_MAC_CTX_free(a->rtp); /* OpenSSL cleanses the HMAC pads it frees */
     EVP_MAC_CTX_free(a->rtcp);
+    EVP_CIPHER_CTX_free(a->rtp_c); /* and the key schedules */
+    EVP_CIPHER_CTX_free(a->rtcp_c);
+    OPENSSL_cleanse(a, sizeof *a);
     free(a);
 }
 
@@ -107,30 +124,34 @@ static bool tag_matches(EVP_MAC_CTX *c, const uint8_t *extra, size_t extra_len, 
            n >= tag_len && CRYPTO_memcmp(mac, tag, tag_len) == 0;
 }
 
-int srtpauth_rtp(struct srtpauth *a, const uint8_t *pkt, size_t len, uint32_t guesses)
+bool srtpauth_rtp(struct srtpauth *a, const uint8_t *pkt, size_t len, uint32_t first,
+                  uint32_t guesses, uint32_t *roc_out)
 {
     if (len < RTP_HEADER + (size_t)a->rtp_tag || !guesses)
-        return -1;
+        return false;
     const size_t body = len - a->rtp_tag;
     EVP_MAC_CTX *c = EVP_MAC_CTX_dup(a->rtp);
     if (!c || !EVP_MAC_update(c, pkt, body)) {
         EVP_MAC_CTX_free(c);
-        return -1;
+        return false;
     }
     /* the packet is hashed once; each guess finishes a copy with its ROC */
-    int found = -1;
-    for (uint32_t roc = 0; roc < guesses && found < 0; roc++) {
-        EVP_MAC_CTX *g = roc + 1 < guesses ? EVP_MAC_CTX_dup(c) : c;
+    int64_t found = -1;
+    for (uint32_t k = 0; k < guesses && found < 0; k++) {
+        const uint32_t roc = first + k; /* wraps as the ROC does */
+        EVP_MAC_CTX *g = k + 1 < guesses ? EVP_MAC_CTX_dup(c) : c;
         if (!g)
             break;
         const uint8_t r[4] = { (uint8_t)(roc >> 24), (uint8_t)(roc >> 16), (uint8_t)(roc >> 8), (uint8_t)roc };
         if (tag_matches(g, r, sizeof r, pkt + body, a->rtp_tag))
-            found = (int)roc;
+            found = k;
         if (g != c)
             EVP_MAC_CTX_free(g);
     }
     EVP_MAC_CTX_free(c);
-    return found;
+    if (found >= 0)
+        *roc_out = first + (uint32_t)found;
+    return found >= 0;
 }
 
 bool srtpauth_rtcp(struct srtpauth *a, const uint8_t *pkt, size_t len)
@@ -141,6 +162,85 @@ bool srtpauth_rtcp(struct srtpauth *a, const uint8_t *pkt, size_t len)
     bool ok = c && EVP_MAC_update(c, pkt, len - RTCP_TAG) && tag_matches(c, NULL, 0, pkt + len - RTCP_TAG, RTCP_TAG);
     EVP_MAC_CTX_free(c);
     return ok;
+}
+
+static EVP_CIPHER_CTX *cipher_of(const struct sdes_key *k, size_t mk_len, uint8_t label)
+{
+    uint8_t ke[32];
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    bool ok = c && derive(k, mk_len, label, ke, mk_len) &&
+              EVP_DecryptInit_ex2(c, mk_len == 32 ? EVP_aes_256_ctr() : EVP_aes_128_ctr(), ke, NULL, NULL);
+    OPENSSL_cleanse(ke, sizeof ke);
+    if (!ok) {
+        EVP_CIPHER_CTX_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+bool srtpauth_cipher(struct srtpauth *a, const struct sdes_key *k)
+{
+    if (a->rtp_c)
+        return true;
+    if (k->key_len != (size_t)a->mk_len + SALT_LEN)
+        return false;
+    a->rtp_c = cipher_of(k, a->mk_len, LABEL_RTP_ENC);
+    a->rtcp_c = cipher_of(k, a->mk_len, LABEL_RTCP_ENC);
+    bool ok = a->rtp_c && a->rtcp_c && derive(k, a->mk_len, LABEL_RTP_SALT, a->rtp_salt, SALT_LEN) &&
+              derive(k, a->mk_len, LABEL_RTCP_SALT, a->rtcp_salt, SALT_LEN);
+    if (!ok) {
+        EVP_CIPHER_CTX_free(a->rtp_c);
+        EVP_CIPHER_CTX_free(a->rtcp_c);
+        a->rtp_c = a->rtcp_c = NULL;
+    }
+    return ok;
+}
+
+/* XORs n bytes at p with the keystream from IV = k_s * 2^16 XOR SSRC * 2^64
+ * XOR i * 2^16, i the 48-bit packet index (RFC 3711 4.1.1). */
+static bool ctr_xor(EVP_CIPHER_CTX *c, const uint8_t salt[SALT_LEN], uint32_t ssrc, uint64_t i,
+                    uint8_t *p, size_t n)
+{
+    uint8_t iv[16] = { 0 };
+    memcpy(iv, salt, SALT_LEN);
+    for (int b = 0; b < 4; b++)
+        iv[4 + b] ^= (uint8_t)(ssrc >> (24 - 8 * b));
+    for (int b = 0; b < 6; b++)
+        iv[8 + b] ^= (uint8_t)(i >> (40 - 8 * b));
+    int out = 0;
+    return EVP_DecryptInit_ex2(c, NULL, NULL, iv, NULL) &&
+           (!n || (n <= INT_MAX && EVP_DecryptUpdate(c, p, &out, p, (int)n) && (size_t)out == n));
+}
+
+bool srtpauth_decrypt_rtp(struct srtpauth *a, uint8_t *pkt, size_t len, uint32_t roc)
+{
+    /* the header stays clear: 12 bytes, the CSRCs, the extension */
+    struct bv b = bv_make(pkt, len);
+    uint8_t v0 = 0;
+    uint16_t seq = 0, xlen = 0;
+    uint32_t ssrc = 0;
+    if (!a->rtp_c || !bv_peek_u8(b, 0, &v0) || !bv_peek_be16(b, 2, &seq) || !bv_peek_be32(b, 8, &ssrc))
+        return false;
+    size_t h = RTP_HEADER + 4u * (v0 & 0x0fu);
+    if (v0 & 0x10u) {
+        if (!bv_peek_be16(b, h + 2, &xlen))
+            return false;
+        h += 4 + 4u * xlen;
+    }
+    if (h > len)
+        return false;
+    return ctr_xor(a->rtp_c, a->rtp_salt, ssrc, (uint64_t)roc << 16 | seq, pkt + h, len - h);
+}
+
+bool srtpauth_decrypt_rtcp(struct srtpauth *a, uint8_t *pkt, size_t len)
+{
+    struct bv b = bv_make(pkt, len);
+    uint32_t ssrc = 0, ei = 0;
+    if (!a->rtcp_c || len < RTCP_MIN || !bv_peek_be32(b, 4, &ssrc) || !bv_peek_be32(b, len - 4, &ei))
+        return false;
+    if (!(ei & 0x80000000u))
+        return true; /* sent in the clear (RFC 3711 3.4: E = 0) */
+    return ctr_xor(a->rtcp_c, a->rtcp_salt, ssrc, ei & 0x7fffffffu, pkt + 8, len - 4 - 8);
 }
 
 uint64_t srtpauth_checks(void)

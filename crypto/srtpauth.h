@@ -1,10 +1,11 @@
-/* SRTP and SRTCP authentication tags checked before libsrtp2 is asked to
- * open a packet (RFC 3711 sections 4.2 and 4.3, RFC 6188): the session
- * authentication keys are derived from the SDES master key and salt with
- * the AES-CM PRF (key derivation rate 0, the only one sdes.h accepts) and
- * the tag is HMAC-SHA1 over the packet and its rollover counter. A key that
- * does not match costs one HMAC per guess here and no libsrtp2 session,
- * whose NSS cipher contexts cost far more. HMAC-SHA1 suites only. */
+/* SRTP and SRTCP of the AES-CM/HMAC-SHA1 suites through libcrypto
+ * (RFC 3711 sections 3.3, 3.4, 4.1.1, 4.2 and 4.3, RFC 6188): the session
+ * keys are derived from the SDES master key and salt with the AES-CM PRF
+ * (key derivation rate 0, the only one sdes.h accepts); the tag is
+ * HMAC-SHA1 over the packet and its rollover counter, and the payload
+ * AES in counter mode. A key that does not match costs one HMAC per guess
+ * and no cipher: the cipher keys are made when a first packet
+ * authenticates. HMAC-SHA1 suites only (AEAD: srtpdec.c's libsrtp2). */
 #ifndef TS_CRYPTO_SRTPAUTH_H
 #define TS_CRYPTO_SRTPAUTH_H
 
@@ -21,12 +22,27 @@ struct srtpauth;
 struct srtpauth *srtpauth_new(const struct sdes_key *key);
 void srtpauth_free(struct srtpauth *a); /* wipes the keys; NULL is fine */
 
-/* The rollover counter among 0..guesses-1 under which the SRTP packet of
- * len bytes (MKI removed, tag last) authenticates; -1 when none does. */
-int srtpauth_rtp(struct srtpauth *a, const uint8_t *pkt, size_t len, uint32_t guesses);
+/* Whether the SRTP packet of len bytes (MKI removed, tag last)
+ * authenticates under one of the rollover counters first..first+guesses-1
+ * (the one found in *roc). */
+bool srtpauth_rtp(struct srtpauth *a, const uint8_t *pkt, size_t len, uint32_t first,
+                  uint32_t guesses, uint32_t *roc);
 /* Whether the SRTCP packet of len bytes (MKI removed, 80-bit tag last)
  * authenticates. */
 bool srtpauth_rtcp(struct srtpauth *a, const uint8_t *pkt, size_t len);
+
+/* Makes the cipher keys of key (the one a was made from): once, when a
+ * first packet authenticated; false when libcrypto refuses. */
+bool srtpauth_cipher(struct srtpauth *a, const struct sdes_key *key);
+
+/* Decrypts in place the SRTP packet of len bytes (header and payload,
+ * tag and MKI removed) under rollover counter roc; false when its header
+ * does not fit in len or the cipher is not made. */
+bool srtpauth_decrypt_rtp(struct srtpauth *a, uint8_t *pkt, size_t len, uint32_t roc);
+/* Decrypts in place the SRTCP packet of len bytes (tag and MKI removed,
+ * E flag and SRTCP index last) when its E flag says it is encrypted; false
+ * when it is too short or the cipher is not made. */
+bool srtpauth_decrypt_rtcp(struct srtpauth *a, uint8_t *pkt, size_t len);
 
 /* HMACs computed by the calling thread so far (one per guess): what a
  * wrong key costs, for tests of the callers. */

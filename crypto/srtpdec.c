@@ -1,5 +1,7 @@
-/* SRTP/SRTCP opening through libsrtp2 (see srtpdec.h); the HMAC-SHA1
- * suites' tags are checked first by srtpauth.c. */
+/* SRTP/SRTCP opening (see srtpdec.h): the AES-CM/HMAC-SHA1 suites through
+ * srtpauth.c (libcrypto), with the packet index estimate and replay check
+ * of RFC 3711 sections 3.3.1, 3.3.2 and appendix A; the AEAD suites
+ * (RFC 7714) through libsrtp2. */
 #include "srtpdec.h"
 
 #include <pthread.h>
@@ -14,10 +16,18 @@
 #include "../common/limits.h"
 #include "srtpauth.h"
 
+/* The indexes opened at and below the highest (RFC 3711 3.3.2). */
+struct replay {
+    uint64_t top; /* the highest index opened */
+    bool any;
+    uint64_t bits[TS_SRTP_REPLAY_WINDOW / 64]; /* index i at bit i mod the window */
+};
+
 struct srtpdec {
-    srtp_t s;               /* with auth: made when a packet first authenticates */
-    struct srtpauth *auth;  /* HMAC-SHA1 suites: tags checked before libsrtp2 */
-    struct sdes_key key;    /* to make s then; wiped once it is made */
+    srtp_t s;               /* AEAD suites */
+    struct srtpauth *auth;  /* HMAC-SHA1 suites: opened through libcrypto */
+    struct sdes_key key;    /* AES-CM: until a packet opens (the cipher keys are made then) */
+    struct replay rtp, rtcp; /* AES-CM: SRTP packet indexes (ROC << 16 | SEQ), SRTCP indexes */
     uint32_t ssrc;
     uint8_t mki[4], mki_len;
     uint8_t rtp_tag, rtcp_tag;  /* bytes of tag after the MKI (AEAD: none) */
@@ -123,13 +133,17 @@ struct srtpdec *srtpdec_new(const struct sdes_key *key, uint32_t ssrc)
     d->rtp_tag = aead ? 0 : short_tag ? 4 : 10;
     d->rtcp_tag = aead ? 0 : 10;
     d->ssrc = ssrc;
-    /* A key that never authenticates then never costs a libsrtp2 session
-     * (NSS contexts that live as long as the stream); AEAD: made now. */
+    /* AES-CM through libcrypto: a key that never authenticates costs HMACs
+     * and no cipher, and an opened packet no per-packet cipher context
+     * (Debian's libsrtp2 makes an NSS one per packet). AEAD: libsrtp2, as
+     * is a key libcrypto refused. */
     d->auth = aead ? NULL : srtpauth_new(key);
     if (!d->auth && !make_session(d)) {
         srtpdec_free(d);
         return NULL;
     }
+    if (!d->auth)
+        explicit_bzero(&d->key, sizeof d->key); /* libsrtp2 has its copy */
     return d;
 }
 
@@ -178,36 +192,73 @@ static enum srtpdec_result verdict(struct srtpdec *d, srtp_err_status_t r)
     }
 }
 
-/* The first packets of a stream whose tags srtpauth checks: the rollover
- * counter comes from the HMAC alone, and libsrtp2 opens only a packet that
- * authenticated. libsrtp2 estimates the index from the ROC it is given and
- * the sequence number (from a ROC above 0 and a sequence number above 2^15
- * it takes the ROC below), so R is set, then R + 1 (a ROC only moves
- * forward). */
-static srtp_err_status_t open_checked(struct srtpdec *d, uint8_t *pkt, const uint8_t *copy, size_t plen, int *n)
+static bool seen(const struct replay *w, uint64_t i)
 {
-    /* every guess on the first packets, and on each retry of a stream
-     * that gave up (media_srtp.c), should its first packets have been damaged */
-    bool guess = d->tries < TS_SRTP_ROC_FIRST_PACKETS || d->tries >= TS_SRTP_GIVE_UP;
-    int roc = srtpauth_rtp(d->auth, copy, plen, guess ? TS_SRTP_ROC_GUESS + 1 : 1);
-    if (roc < 0)
-        return srtp_err_status_auth_fail;
-    if (!d->s && !make_session(d))
-        return srtp_err_status_fail;
-    srtp_err_status_t r = srtp_err_status_auth_fail;
-    for (uint32_t k = 0; k < 2 && r == srtp_err_status_auth_fail; k++) {
-        memcpy(pkt, copy, plen);
-        *n = (int)plen;
-        if (srtp_set_stream_roc(d->s, d->ssrc, (uint32_t)roc + k) != srtp_err_status_ok)
-            break;
-        r = srtp_unprotect(d->s, pkt, n);
-        tries++;
+    return w->any && i <= w->top &&
+           (w->top - i >= TS_SRTP_REPLAY_WINDOW ||
+            w->bits[i % TS_SRTP_REPLAY_WINDOW / 64] >> (i % 64) & 1);
+}
+
+static void mark(struct replay *w, uint64_t i)
+{
+    if (!w->any || i > w->top) {
+        /* the indexes skipped are not opened yet */
+        uint64_t gap = w->any ? i - w->top - 1 : TS_SRTP_REPLAY_WINDOW;
+        if (gap >= TS_SRTP_REPLAY_WINDOW)
+            memset(w->bits, 0, sizeof w->bits);
+        for (uint64_t k = 1; gap < TS_SRTP_REPLAY_WINDOW && k <= gap; k++) {
+            uint64_t j = w->top + k;
+            w->bits[j % TS_SRTP_REPLAY_WINDOW / 64] &= ~(1ull << (j % 64));
+        }
+        w->top = i;
+        w->any = true;
     }
-    if (r != srtp_err_status_ok) { /* a fresh session for the next packet */
-        srtp_dealloc(d->s);
-        d->s = NULL;
+    w->bits[i % TS_SRTP_REPLAY_WINDOW / 64] |= 1ull << (i % 64);
+}
+
+/* The rollover counter of SEQ beside the highest index opened (RFC 3711
+ * appendix A): the one of the sequence numbers nearest to it. */
+static uint32_t roc_estimate(uint64_t top, uint16_t seq)
+{
+    uint32_t roc = (uint32_t)(top >> 16);
+    uint16_t s_l = (uint16_t)top;
+    if (s_l < 32768)
+        return seq - s_l > 32768 ? roc - 1 : roc; /* ROC 0 wraps: never authenticates */
+    return s_l - 32768 > seq ? roc + 1 : roc;
+}
+
+/* An SRTP packet of the AES-CM suites (copy: MKI removed, tag last). Until
+ * one authenticates, the rollover counters from 0 are guessed (the stream
+ * may have begun before the capture); then the estimate's alone. */
+static enum srtpdec_result open_cm(struct srtpdec *d, uint8_t *copy, size_t plen, size_t *out_len)
+{
+    uint16_t seq = (uint16_t)(copy[2] << 8 | copy[3]); /* plen >= 12: checked by the caller */
+    uint32_t first = 0, guesses = 1, roc = 0;
+    if (!d->opened) {
+        /* every guess on the first packets, and on each retry of a stream
+         * that gave up (media_srtp.c), should its first packets have been damaged */
+        bool guess = d->tries < TS_SRTP_ROC_FIRST_PACKETS || d->tries >= TS_SRTP_GIVE_UP;
+        guesses = guess ? TS_SRTP_ROC_GUESS + 1 : 1;
+    } else {
+        first = roc_estimate(d->rtp.top, seq);
+        if (seen(&d->rtp, ((uint64_t)first << 16 | seq) & 0xffffffffffffull)) {
+            d->n.replayed++;
+            return SRTPDEC_REPLAY;
+        }
     }
-    return r;
+    if (!srtpauth_rtp(d->auth, copy, plen, first, guesses, &roc)) {
+        d->n.auth_failed++;
+        return SRTPDEC_AUTH;
+    }
+    if (!srtpauth_cipher(d->auth, &d->key) ||
+        !srtpauth_decrypt_rtp(d->auth, copy, plen - d->rtp_tag, roc)) {
+        d->n.malformed++;
+        return SRTPDEC_MALFORMED;
+    }
+    explicit_bzero(&d->key, sizeof d->key); /* the cipher keys are made */
+    mark(&d->rtp, (uint64_t)roc << 16 | seq);
+    *out_len = plen - d->rtp_tag;
+    return SRTPDEC_OK;
 }
 
 enum srtpdec_result srtpdec_rtp(struct srtpdec *d, uint8_t *pkt, size_t len, size_t *out_len)
@@ -216,50 +267,52 @@ enum srtpdec_result srtpdec_rtp(struct srtpdec *d, uint8_t *pkt, size_t len, siz
         d->n.malformed++;
         return SRTPDEC_MALFORMED;
     }
-    uint8_t copy[TS_SRTP_MAX_PACKET], orig[TS_SRTP_MAX_PACKET];
-    memcpy(orig, pkt, len);
+    uint8_t copy[TS_SRTP_MAX_PACKET];
+    memcpy(copy, pkt, len);
     size_t plen = len;
-    if (!strip_mki(d, pkt, &plen, d->rtp_tag, 12)) {
-        memcpy(pkt, orig, len);
+    if (!strip_mki(d, copy, &plen, d->rtp_tag, 12)) {
         d->n.auth_failed++;
         return SRTPDEC_AUTH;
     }
-    int n = (int)plen;
-    memcpy(copy, pkt, plen);
-    srtp_err_status_t r;
-    if (d->auth && !d->opened) {
-        r = open_checked(d, pkt, copy, plen, &n);
+    enum srtpdec_result v;
+    size_t n_out = 0;
+    if (d->auth) {
+        v = open_cm(d, copy, plen, &n_out);
     } else {
-        r = srtp_unprotect(d->s, pkt, &n);
+        int n = (int)plen;
+        srtp_err_status_t r = srtp_unprotect(d->s, copy, &n);
         tries++;
-    }
-    /* AEAD, a stream that began before the capture: try the next rollover
-     * counters until one authenticates (each try on the original bytes) */
-    for (uint32_t roc = 1; r == srtp_err_status_auth_fail && !d->auth && !d->opened &&
-                           d->tries < TS_SRTP_ROC_FIRST_PACKETS && roc <= TS_SRTP_ROC_GUESS; roc++) {
-        memcpy(pkt, copy, plen);
-        n = (int)plen;
-        if (srtp_set_stream_roc(d->s, d->ssrc, roc) != srtp_err_status_ok)
-            break;
-        r = srtp_unprotect(d->s, pkt, &n);
-        tries++;
-    }
-    if (r != srtp_err_status_ok) {
-        memcpy(pkt, orig, len);
-        if (!d->opened) {
-            d->tries++;
-            if (d->s && !d->auth)
-                srtp_set_stream_roc(d->s, d->ssrc, 0);
+        /* a stream that began before the capture: try the next rollover
+         * counters until one authenticates (each try on the original bytes) */
+        for (uint32_t roc = 1; r == srtp_err_status_auth_fail && !d->opened &&
+                               d->tries < TS_SRTP_ROC_FIRST_PACKETS && roc <= TS_SRTP_ROC_GUESS; roc++) {
+            memcpy(copy, pkt, len);
+            plen = len;
+            strip_mki(d, copy, &plen, d->rtp_tag, 12);
+            n = (int)plen;
+            if (srtp_set_stream_roc(d->s, d->ssrc, roc) != srtp_err_status_ok)
+                break;
+            r = srtp_unprotect(d->s, copy, &n);
+            tries++;
         }
+        if (r != srtp_err_status_ok && !d->opened)
+            srtp_set_stream_roc(d->s, d->ssrc, 0);
+        v = verdict(d, r);
+        n_out = v == SRTPDEC_OK ? (size_t)n : 0;
     }
-    memset(copy, 0, plen);
-    enum srtpdec_result v = verdict(d, r);
     if (v == SRTPDEC_OK) {
+        memcpy(pkt, copy, n_out);
         d->opened = true;
         d->n.rtp_ok++;
-        srtp_get_stream_roc(d->s, d->ssrc, &d->n.roc);
-        *out_len = (size_t)n;
+        if (d->auth)
+            d->n.roc = (uint32_t)(d->rtp.top >> 16);
+        else
+            srtp_get_stream_roc(d->s, d->ssrc, &d->n.roc);
+        *out_len = n_out;
+    } else if (!d->opened) {
+        d->tries++;
     }
+    explicit_bzero(copy, len);
     return v;
 }
 
@@ -269,35 +322,52 @@ enum srtpdec_result srtpdec_rtcp(struct srtpdec *d, uint8_t *pkt, size_t len, si
         d->n.malformed++;
         return SRTPDEC_MALFORMED;
     }
-    uint8_t orig[TS_SRTP_MAX_PACKET];
-    memcpy(orig, pkt, len);
+    uint8_t copy[TS_SRTP_MAX_PACKET];
+    memcpy(copy, pkt, len);
     size_t plen = len;
-    if (!strip_mki(d, pkt, &plen, d->rtcp_tag, 12)) {
-        memcpy(pkt, orig, len);
+    if (!strip_mki(d, copy, &plen, d->rtcp_tag, 12)) {
         d->n.auth_failed++;
         return SRTPDEC_AUTH;
     }
-    if (d->auth && !d->s) { /* no packet authenticated yet: the tag first */
-        if (!srtpauth_rtcp(d->auth, pkt, plen)) {
-            memcpy(pkt, orig, len);
-            d->n.auth_failed++;
-            return SRTPDEC_AUTH;
-        }
-        if (!make_session(d)) {
-            memcpy(pkt, orig, len);
+    enum srtpdec_result v;
+    size_t n_out = 0;
+    if (d->auth) {
+        /* header, payload, E flag and SRTCP index, tag (RFC 3711 3.4) */
+        if (plen < 8 + 4 + (size_t)d->rtcp_tag) {
             d->n.malformed++;
-            return SRTPDEC_MALFORMED;
+            v = SRTPDEC_MALFORMED;
+        } else if (!srtpauth_rtcp(d->auth, copy, plen)) {
+            d->n.auth_failed++;
+            v = SRTPDEC_AUTH;
+        } else {
+            size_t body = plen - d->rtcp_tag;
+            uint64_t idx = ((uint64_t)copy[body - 4] << 24 | (uint64_t)copy[body - 3] << 16 |
+                            (uint64_t)copy[body - 2] << 8 | copy[body - 1]) & 0x7fffffffu;
+            if (seen(&d->rtcp, idx)) {
+                d->n.replayed++;
+                v = SRTPDEC_REPLAY;
+            } else if (!srtpauth_cipher(d->auth, &d->key) ||
+                       !srtpauth_decrypt_rtcp(d->auth, copy, body)) {
+                d->n.malformed++;
+                v = SRTPDEC_MALFORMED;
+            } else {
+                explicit_bzero(&d->key, sizeof d->key);
+                mark(&d->rtcp, idx);
+                n_out = body - 4;
+                v = SRTPDEC_OK;
+            }
         }
+    } else {
+        int n = (int)plen;
+        v = verdict(d, srtp_unprotect_rtcp(d->s, copy, &n));
+        n_out = v == SRTPDEC_OK ? (size_t)n : 0;
     }
-    int n = (int)plen;
-    srtp_err_status_t r = srtp_unprotect_rtcp(d->s, pkt, &n);
-    enum srtpdec_result v = verdict(d, r);
-    if (v != SRTPDEC_OK)
-        memcpy(pkt, orig, len);
     if (v == SRTPDEC_OK) {
+        memcpy(pkt, copy, n_out);
         d->n.rtcp_ok++;
-        *out_len = (size_t)n;
+        *out_len = n_out;
     }
+    explicit_bzero(copy, len);
     return v;
 }
 

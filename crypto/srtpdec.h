@@ -1,11 +1,11 @@
 /* SRTP and SRTCP of one stream (one SSRC) opened with SDES keys (sdes.h)
- * through libsrtp2 (RFC 3711, RFC 6188, RFC 7714). The rollover counter of
- * a stream that started before the capture is estimated: until a first
- * packet authenticates, the next rollover counters are tried (up to
- * TS_SRTP_ROC_GUESS). For the HMAC-SHA1 suites the tags of those first
- * packets are checked by srtpauth.h, and the libsrtp2 session is made only
- * when one authenticates. A packet that fails to authenticate is counted and
- * never returned: a wrong key yields no audio, not noise. */
+ * (RFC 3711, RFC 6188, RFC 7714): the AES-CM/HMAC-SHA1 suites through
+ * libcrypto (srtpauth.h), the AEAD suites through libsrtp2. The rollover
+ * counter of a stream that started before the capture is estimated: until
+ * a first packet authenticates, the next rollover counters are tried (up
+ * to TS_SRTP_ROC_GUESS). A packet that fails to authenticate, or whose
+ * index was opened before (a replay), is counted and never returned: a
+ * wrong key yields no audio, not noise. */
 #ifndef TS_CRYPTO_SRTPDEC_H
 #define TS_CRYPTO_SRTPDEC_H
 
@@ -16,7 +16,7 @@
 
 struct srtpdec;
 
-/* The stream ssrc protected with key; NULL when libsrtp2 refuses it. */
+/* The stream ssrc protected with key; NULL when the key is refused. */
 struct srtpdec *srtpdec_new(const struct sdes_key *key, uint32_t ssrc);
 void srtpdec_free(struct srtpdec *d); /* wipes the keys; NULL is fine */
 
@@ -36,8 +36,9 @@ struct srtpdec_counts {
 };
 void srtpdec_counts(const struct srtpdec *d, struct srtpdec_counts *out);
 
-/* libsrtp2 unprotect calls (RTP, each rollover guess included) made by the
- * calling thread so far: what opening costs, for tests of the callers. */
+/* libsrtp2 unprotect calls (RTP of the AEAD suites, each rollover guess
+ * included) made by the calling thread so far: what opening costs, for
+ * tests of the callers. */
 uint64_t srtpdec_tries(void);
 
 #endif

@@ -1,5 +1,5 @@
 /* SRTP and SRTCP of the stream table opened with the SDES keys of the
- * streams' SDP (RFC 3711, RFC 4568; crypto/srtpdec.c through libsrtp2):
+ * streams' SDP (RFC 3711, RFC 4568; crypto/srtpdec.c):
  * a stream tries the keys its sender's endpoint announced, then the other
  * endpoint's (a NAT may hide which is which), and keeps the first that
  * authenticates a packet. Opened payloads go on to what the analysis reads

@@ -1,7 +1,7 @@
 # Included from tests/CMakeLists.txt: every fuzz target is also built with a
 # plain main() that replays kept inputs and past crashes (tests/fuzz/regress)
 # and seeds extracted from ../shared, under the test build's sanitizers.
-foreach(t sip packet sipframe sdp pcap media hep query vq tlsdec spool tls audio pcapng)
+foreach(t sip packet sipframe sdp pcap media hep query vq tlsdec spool tls audio pcapng srtp)
   add_executable(replay_${t} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_${t}.c
                              ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/replay_main.c)
   target_link_libraries(replay_${t} PRIVATE ${TS_ALL_LIBS} Threads::Threads)

@@ -34,6 +34,10 @@
           message in the captures (inside HEP too), every X-RTP-Stat /
           P-RTP-Stat value, and reports built here (RFC 6035 section 4
           layout, stat headers of several vendors' shapes);
+  srtp:   [u8 suite] + [u8 op][u16 len][packet] records (see fuzz_srtp.c):
+          the RTP and RTCP payloads of the captures' first flows, to be
+          protected by libsrtp2, for each suite, with a sequence number
+          wrap, CSRCs, a header extension, flipped bytes and replays;
   spool:  spool files as a sensor writes them (store/spool.c): each capture's
           first frames as nanosecond pcap records in zstd frames of about
           4 KB (the first with the file header), whole, and cut in the middle
@@ -200,6 +204,45 @@ def media_seeds(pcaps, names, out):
     with open(os.path.join(out, "signalled-srtp-call"), "wb") as g:
         g.write(rec(0x40, 0, ssdp) + b"".join(call[1:]))
     return n + 2
+
+
+def srtp_seeds(pcaps, names, out):
+    """fuzz_srtp inputs: payloads of the captures and RTP built here, each
+    to be protected (op bit 1), some flipped (bit 2), SRTCP (bit 0)."""
+    def r(op, pkt):
+        return struct.pack(">BH", op, len(pkt)) + pkt
+
+    def rtp(seq, cc=0, ext=b"", payload=b"\xd5" * 160):
+        h = struct.pack(">BBHII", 0x80 | (0x10 if ext else 0) | cc, 8, seq & 0xFFFF, seq * 160, 0x5EED5EED)
+        h += bytes(4 * cc)
+        if ext:
+            h += struct.pack(">HH", 0xBEDE, len(ext) // 4) + ext
+        return h + payload
+
+    built = [rtp(65530 + i) for i in range(12)]                      # a wrap
+    built += [rtp(7, cc=2), rtp(8, ext=b"\x10\xff\x00\x00"), rtp(9, cc=15, payload=b"")]
+    rtcp = bytes([0x80, 201, 0, 1]) + struct.pack(">I", 0x5EED5EED)
+    n = 0
+    for suite in range(6):
+        for twice in (0, 8):
+            recs = [r(2, p) for p in built] + [r(6 | (i << 3), built[i]) for i in range(3)]
+            recs += [r(3, rtcp), r(3, rtcp), r(7, rtcp), r(0, built[0])]
+            with open(os.path.join(out, f"built-{suite}-{twice}"), "wb") as g:
+                g.write(bytes([suite | twice]) + b"".join(recs))
+            n += 1
+    for name in names:  # the RTP of each capture's first frames, as they were
+        recs = []
+        for lt, frame in read_frames(os.path.join(pcaps, name)):
+            if (lt == 1 and len(frame) > 54 and frame[12:14] == b"\x08\x00" and frame[14] == 0x45
+                    and frame[23] == 17 and frame[42] >> 6 == 2):
+                recs.append(r(2 | (1 if 200 <= frame[43] <= 207 else 0), frame[42:]))
+            if len(recs) == 24:
+                break
+        if recs:
+            with open(os.path.join(out, name), "wb") as g:
+                g.write(bytes([len(recs) % 6]) + b"".join(recs))
+            n += 1
+    return n
 
 
 AUDIO_CODECS = {0: 0, 8: 1, 9: 2, 18: 3}  # RTP PT -> fuzz_audio.c codec index
@@ -702,7 +745,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--target", required=True,
                     choices=["sip", "packet", "sipframe", "sdp", "pcap", "media", "hep", "query", "vq",
-                             "tlsdec", "spool", "tls", "audio", "pcapng"])
+                             "tlsdec", "spool", "tls", "audio", "pcapng", "srtp"])
     ap.add_argument("--replay")
     ap.add_argument("extra", nargs="*")
     a = ap.parse_args()
@@ -767,6 +810,8 @@ def main():
         n += audio_seeds(pcaps, names, out)
     elif a.target == "pcapng":
         n += pcapng_seeds(pcaps, names, out)
+    elif a.target == "srtp":
+        n += srtp_seeds(pcaps, names, out)
     elif a.target == "query":
         for i, q in enumerate(QUERIES):
             with open(os.path.join(out, f"q{i:03d}"), "wb") as g:

@@ -154,6 +154,11 @@ static size_t rtp_packet(uint8_t *b, uint16_t seq, uint32_t ssrc, uint8_t *paylo
     return 12 + pl;
 }
 
+static size_t tag_of(enum sdes_suite s)
+{
+    return s == SDES_AES_CM_128_HMAC_SHA1_32 || s == SDES_AES_256_CM_HMAC_SHA1_32 ? 4 : 10;
+}
+
 static void roundtrip(const char *line, uint32_t roc, uint16_t seq0)
 {
     struct sdes_key k;
@@ -285,38 +290,74 @@ static void test_srtpauth_against_libsrtp(void **state)
             srtp_t tx = sender(&k, ssrc, roc);
             struct srtpauth *a = srtpauth_new(&k);
             assert_non_null(a);
-            uint8_t pkt[400], payload[300];
+            uint8_t pkt[460], plain[460], payload[300];
             size_t pl = rnd(&x) % 300;
             for (size_t j = 0; j < pl; j++)
                 payload[j] = (uint8_t)rnd(&x);
             uint16_t seq = (uint16_t)rnd(&x);
-            int len = (int)rtp_packet(pkt, seq, ssrc, payload, pl);
+            /* CSRCs and a header extension, clear in SRTP as the 12 bytes */
+            uint8_t cc = (uint8_t)(rnd(&x) % 4), xw = (uint8_t)(rnd(&x) % 3);
+            bool ext = rnd(&x) % 2;
+            size_t h = 12 + 4u * cc + (ext ? 4u + 4u * xw : 0);
+            rtp_packet(pkt, seq, ssrc, payload, 0);
+            pkt[0] = (uint8_t)(0x80 | (ext ? 0x10 : 0) | cc);
+            for (size_t j = 12; j < h; j++)
+                pkt[j] = (uint8_t)rnd(&x);
+            if (ext) {
+                pkt[12 + 4u * cc + 2] = 0;
+                pkt[12 + 4u * cc + 3] = xw;
+            }
+            memcpy(pkt + h, payload, pl);
+            memcpy(plain, pkt, h + pl);
+            int len = (int)(h + pl);
             assert_int_equal(srtp_protect(tx, pkt, &len), srtp_err_status_ok);
             /* libsrtp2's sender may take the ROC below at a high sequence
              * number (its index estimate): the ROC it used is what it reports */
-            uint32_t used = 0;
+            uint32_t used = 0, found = 0;
             assert_int_equal(srtp_get_stream_roc(tx, ssrc, &used), srtp_err_status_ok);
-            assert_int_equal(srtpauth_rtp(a, pkt, (size_t)len, TS_SRTP_ROC_GUESS + 1), (int)used);
+            assert_true(srtpauth_rtp(a, pkt, (size_t)len, 0, TS_SRTP_ROC_GUESS + 1, &found));
+            assert_int_equal(found, used);
+            assert_true(srtpauth_rtp(a, pkt, (size_t)len, used, 1, &found));
             if (used > 0) /* the right ROC is outside the guesses */
-                assert_int_equal(srtpauth_rtp(a, pkt, (size_t)len, used), -1);
+                assert_false(srtpauth_rtp(a, pkt, (size_t)len, 0, used, &found));
+            assert_false(srtpauth_rtp(a, pkt, (size_t)len, used + 1, TS_SRTP_ROC_GUESS, &found));
+            /* the payload opened is the one sent, the header untouched */
+            uint8_t open[460];
+            memcpy(open, pkt, (size_t)len);
+            assert_true(srtpauth_cipher(a, &k));
+            assert_true(srtpauth_decrypt_rtp(a, open, (size_t)len - tag_of(k.suite), used));
+            assert_int_equal((size_t)len - tag_of(k.suite), h + pl);
+            assert_memory_equal(open, plain, h + pl);
+            /* a header that claims more than the packet holds */
+            if (cc) {
+                memcpy(open, pkt, (size_t)len);
+                assert_false(srtpauth_decrypt_rtp(a, open, 12 + 4u * cc - 1, used));
+            }
             size_t bit = rnd(&x) % ((size_t)len * 8);
             pkt[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-            assert_int_equal(srtpauth_rtp(a, pkt, (size_t)len, TS_SRTP_ROC_GUESS + 1), -1);
+            assert_false(srtpauth_rtp(a, pkt, (size_t)len, 0, TS_SRTP_ROC_GUESS + 1, &found));
             /* SRTCP: a receiver report with one report block */
-            uint8_t rtcp[64] = { 0x81, 201, 0, 7 };
+            uint8_t rtcp[64] = { 0x81, 201, 0, 7 }, rtcp_plain[32];
             for (int j = 0; j < 4; j++)
                 rtcp[4 + j] = (uint8_t)(ssrc >> (24 - 8 * j));
             for (int j = 8; j < 32; j++)
                 rtcp[j] = (uint8_t)rnd(&x);
+            memcpy(rtcp_plain, rtcp, 32);
             len = 32;
             assert_int_equal(srtp_protect_rtcp(tx, rtcp, &len), srtp_err_status_ok);
+            assert_int_equal(len, 32 + 4 + 10);
             assert_true(srtpauth_rtcp(a, rtcp, (size_t)len));
+            memcpy(open, rtcp, (size_t)len);
+            assert_true(srtpauth_decrypt_rtcp(a, open, (size_t)len - 10));
+            assert_memory_equal(open, rtcp_plain, 32);
+            assert_true(open[32] & 0x80); /* libsrtp2 encrypts SRTCP */
             bit = rnd(&x) % ((size_t)len * 8);
             rtcp[bit / 8] ^= (uint8_t)(1u << (bit % 8));
             assert_false(srtpauth_rtcp(a, rtcp, (size_t)len));
             /* too short to hold a header and a tag */
-            assert_int_equal(srtpauth_rtp(a, pkt, 12, TS_SRTP_ROC_GUESS + 1), -1);
+            assert_false(srtpauth_rtp(a, pkt, 12, 0, TS_SRTP_ROC_GUESS + 1, &found));
             assert_false(srtpauth_rtcp(a, rtcp, 8));
+            assert_false(srtpauth_decrypt_rtcp(a, rtcp, 11));
             srtpauth_free(a);
             srtp_dealloc(tx);
         }
@@ -326,6 +367,89 @@ static void test_srtpauth_against_libsrtp(void **state)
     assert_null(srtpauth_new(&g));
 }
 
+/* Reordering across a sequence number wrap opens every packet once; a
+ * packet seen before, in the window or below it, is a replay; SRTCP too.
+ * AES-CM (libcrypto) and AEAD (libsrtp2) answer alike. */
+static void test_srtp_replay_reorder(void **state)
+{
+    (void)state;
+    static const struct { enum sdes_suite suite; uint8_t len; } su[] = {
+        { SDES_AES_CM_128_HMAC_SHA1_80, 30 }, { SDES_AES_256_CM_HMAC_SHA1_32, 46 },
+        { SDES_AEAD_AES_128_GCM, 28 },
+    };
+    enum { N = 1200, SEQ0 = 65000 };
+    static uint8_t pkts[N][200];
+    static int lens[N];
+    for (size_t u = 0; u < sizeof su / sizeof su[0]; u++) {
+        struct sdes_key k = { .tag = 1, .suite = su[u].suite, .key_len = su[u].len };
+        for (size_t j = 0; j < k.key_len; j++)
+            k.key[j] = (uint8_t)(j * 7 + u);
+        const uint32_t ssrc = 0xCAFE0000u + (uint32_t)u;
+        srtp_t tx = sender(&k, ssrc, 2);
+        uint8_t payload[160];
+        for (int i = 0; i < N; i++) {
+            for (int j = 0; j < 160; j++)
+                payload[j] = (uint8_t)(i + j);
+            lens[i] = (int)rtp_packet(pkts[i], (uint16_t)(SEQ0 + i), ssrc, payload, 160);
+            assert_int_equal(srtp_protect(tx, pkts[i], &lens[i]), srtp_err_status_ok);
+        }
+        struct srtpdec *rx = srtpdec_new(&k, ssrc);
+        assert_non_null(rx);
+        /* in order, but each pair around the wrap (seq 0 at 536) swapped */
+        for (int i = 0; i < N; i++) {
+            int at = (i >= 501 && i < 581) ? (i % 2 ? i + 1 : i - 1) : i;
+            uint8_t b[200];
+            memcpy(b, pkts[at], (size_t)lens[at]);
+            size_t out = 0;
+            assert_int_equal(srtpdec_rtp(rx, b, (size_t)lens[at], &out), SRTPDEC_OK);
+            assert_int_equal(out, 172);
+            assert_int_equal(b[12], (uint8_t)at);
+            assert_int_equal(b[171], (uint8_t)(at + 159));
+        }
+        struct srtpdec_counts c;
+        srtpdec_counts(rx, &c);
+        assert_int_equal(c.rtp_ok, N);
+        uint32_t sent_roc = 0; /* one wrap past the sender's first index's */
+        assert_int_equal(srtp_get_stream_roc(tx, ssrc, &sent_roc), srtp_err_status_ok);
+        assert_int_equal(c.roc, sent_roc);
+        /* again: in the window, and below it */
+        const int again[] = { N - 1, N - 2, N - 1000, 10, 0 };
+        for (size_t i = 0; i < sizeof again / sizeof again[0]; i++) {
+            uint8_t b[200];
+            int at = again[i];
+            memcpy(b, pkts[at], (size_t)lens[at]);
+            size_t out = 0;
+            assert_int_equal(srtpdec_rtp(rx, b, (size_t)lens[at], &out), SRTPDEC_REPLAY);
+            assert_memory_equal(b, pkts[at], (size_t)lens[at]); /* left as it came */
+        }
+        srtpdec_counts(rx, &c);
+        assert_int_equal(c.replayed, 5);
+        assert_int_equal(c.rtp_ok, N);
+        /* SRTCP: two reports, the first one twice */
+        uint8_t r1[64] = { 0x80, 201, 0, 1 }, r2[64];
+        for (int j = 0; j < 4; j++)
+            r1[4 + j] = (uint8_t)(ssrc >> (24 - 8 * j));
+        memcpy(r2, r1, 8);
+        int l1 = 8, l2 = 8;
+        assert_int_equal(srtp_protect_rtcp(tx, r1, &l1), srtp_err_status_ok);
+        assert_int_equal(srtp_protect_rtcp(tx, r2, &l2), srtp_err_status_ok);
+        uint8_t b[64];
+        size_t out = 0;
+        memcpy(b, r1, (size_t)l1);
+        assert_int_equal(srtpdec_rtcp(rx, b, (size_t)l1, &out), SRTPDEC_OK);
+        assert_int_equal(out, 8);
+        memcpy(b, r2, (size_t)l2);
+        assert_int_equal(srtpdec_rtcp(rx, b, (size_t)l2, &out), SRTPDEC_OK);
+        memcpy(b, r1, (size_t)l1);
+        assert_int_equal(srtpdec_rtcp(rx, b, (size_t)l1, &out), SRTPDEC_REPLAY);
+        srtpdec_counts(rx, &c);
+        assert_int_equal(c.rtcp_ok, 2);
+        assert_int_equal(c.replayed, 6);
+        srtpdec_free(rx);
+        srtp_dealloc(tx);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_srtp_suites),
         cmocka_unit_test(test_srtp_roc_estimated),
         cmocka_unit_test(test_srtpauth_against_libsrtp),
+        cmocka_unit_test(test_srtp_replay_reorder),
     };
     if (srtp_init() != srtp_err_status_ok) /* the sender's; srtpdec initialises its own */
         return 1;
