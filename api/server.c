@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -382,7 +383,9 @@ static void conn_mark(struct api_server *s, struct MHD_Connection *mc, bool done
 
 /* Every 200 ms: connections whose headers are not complete after
  * TS_API_HEADER_DEADLINE_MS are shut down, however slowly they trickle
- * (libmicrohttpd's own timeout restarts with every byte). */
+ * (libmicrohttpd's own timeout restarts with every byte). Not one whose
+ * bytes wait unread in the socket: the delay is then ours (a worker busy
+ * with a long query, a stalled process), not the client's. */
 static void *watchdog_main(void *arg)
 {
     struct api_server *s = arg;
@@ -393,7 +396,9 @@ static void *watchdog_main(void *arg)
         pthread_mutex_lock(&s->conn_mu);
         for (size_t i = 0; i < TS_API_CONN_SLOTS; i++) {
             struct conn_slot *c = &s->conns[i];
-            if (c->fd >= 0 && !c->doomed && c->in_headers && now - c->since_ns > limit) {
+            int unread = 0;
+            if (c->fd >= 0 && !c->doomed && c->in_headers && now - c->since_ns > limit &&
+                !(ioctl(c->fd, FIONREAD, &unread) == 0 && unread > 0)) {
                 conn_doom(c);
                 atomic_fetch_add(&s->header_timeouts, 1);
             }

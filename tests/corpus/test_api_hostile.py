@@ -3,6 +3,8 @@ namespace for IPv6):
 - slowloris: 300 connections trickling one header byte a second (and
   reconnecting when dropped) for 12 s, from the normal client's own address
   and five others; the normal client must be answered within 1 s every time;
+- a stalled server (SIGSTOP past the 5-s header deadline) answers the
+  requests that arrived meanwhile: the deadline is the client's, not ours;
 - DNS rebinding: a foreign Host is refused (421), the bound address,
   localhost and --allowed-host names are served;
 - framing: two Content-Length, any Transfer-Encoding: 400 (a raw NUL never
@@ -19,6 +21,7 @@ import json
 import os
 import ssl
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -159,6 +162,40 @@ def t_slowloris(c, binary, db, work):
                 f"{lo.opened} opened; the longest lived {lo.longest:.1f} s)")
         c.check(p.poll() is None, "slowloris: server alive")
     finally:
+        stop(p)
+
+
+def t_stalled(c, binary, db):
+    """Requests whose headers wait in the socket while the server is stopped
+    past the header deadline are answered, not cut as slowloris."""
+    port = free_port()
+    p = start(binary, ["--db", db, "--http", f"127.0.0.1:{port}"], port)
+    socks = []
+    try:
+        for _ in range(8):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            socks.append(s)
+        time.sleep(0.5)  # accepted: the deadline runs from here
+        os.kill(p.pid, signal.SIGSTOP)
+        for s in socks:
+            s.sendall(f"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                      "Connection: close\r\n\r\n".encode())
+        time.sleep(6.5)
+        os.kill(p.pid, signal.SIGCONT)
+        answered = 0
+        for s in socks:
+            try:
+                answered += s.recv(64).startswith(b"HTTP/1.1 200")
+            except OSError:
+                pass
+        c.check(answered == len(socks),
+                f"stalled server: {answered} of {len(socks)} waiting requests answered")
+        c.check(p.poll() is None, "stalled server: alive")
+    finally:
+        if p.poll() is None:
+            os.kill(p.pid, signal.SIGCONT)
+        for s in socks:
+            s.close()
         stop(p)
 
 
@@ -383,6 +420,8 @@ def main():
     only = os.environ.get("TS_API_HOSTILE_ONLY", "")
     if only in ("", "loris"):
         t_slowloris(c, a.bin, db, a.work)
+    if only in ("", "stall"):
+        t_stalled(c, a.bin, db)
     if only in ("", "host"):
         t_host_framing(c, a.bin, db)
     if only in ("", "tls"):
