@@ -5,6 +5,7 @@
 #include "srtpauth.h"
 
 #include "../common/bv.h"
+#include "../common/limits.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -16,7 +17,10 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-enum { SALT_LEN = 14, AUTH_KEY_LEN = 20, RTCP_TAG = 10, RTP_HEADER = 12, RTCP_MIN = 8 + 4 };
+/* SALT_LEN: the AES-CM suites' master and session salts; the AEAD suites'
+ * are 12 bytes (RFC 7714 8.1), padded with zeros for the PRF. */
+enum { SALT_LEN = 14, GCM_SALT = 12, GCM_TAG = 16, AUTH_KEY_LEN = 20, RTCP_TAG = 10, RTP_HEADER = 12,
+       RTCP_MIN = 8 + 4 };
 /* key derivation labels (RFC 3711 4.3.1 and 4.3.2) */
 enum {
     LABEL_RTP_ENC = 0x00, LABEL_RTP_AUTH = 0x01, LABEL_RTP_SALT = 0x02,
@@ -25,10 +29,11 @@ enum {
 
 struct srtpauth {
     EVP_MAC_CTX *rtp, *rtcp; /* HMAC-SHA1 keyed with each k_a, copied per packet */
-    EVP_CIPHER_CTX *rtp_c, *rtcp_c; /* AES-CTR keyed with each k_e; the IV set per packet */
+    EVP_CIPHER_CTX *rtp_c, *rtcp_c; /* AES-CTR (AEAD: AES-GCM) keyed with each k_e; the IV set per packet */
     uint8_t rtp_salt[SALT_LEN], rtcp_salt[SALT_LEN]; /* k_s */
     uint8_t rtp_tag;         /* 10 or 4 bytes; SRTCP's is always 10 (RFC 4568 6.2) */
     uint8_t mk_len;          /* master (and session) key: 16 or 32 bytes */
+    bool aead;               /* AEAD_AES_128_GCM, AEAD_AES_256_GCM (RFC 7714) */
 };
 
 static _Thread_local uint64_t checks;
@@ -48,7 +53,7 @@ static bool derive(const struct sdes_key *k, size_t mk_len, uint8_t label, uint8
     uint8_t iv[16] = { 0 }, zero[32] = { 0 };
     if (len > sizeof zero)
         return false;
-    for (size_t i = 0; i < SALT_LEN; i++)
+    for (size_t i = 0; i < SALT_LEN && mk_len + i < k->key_len; i++)
         iv[i] = k->key[mk_len + i];
     iv[7] ^= label;
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
@@ -75,14 +80,17 @@ struct srtpauth *srtpauth_new(const struct sdes_key *k)
 {
     size_t mk;
     uint8_t tag;
+    bool aead = false;
     switch (k->suite) {
     case SDES_AES_CM_128_HMAC_SHA1_80: mk = 16, tag = 10; break;
     case SDES_AES_CM_128_HMAC_SHA1_32: mk = 16, tag = 4; break;
     case SDES_AES_256_CM_HMAC_SHA1_80: mk = 32, tag = 10; break;
     case SDES_AES_256_CM_HMAC_SHA1_32: mk = 32, tag = 4; break;
+    case SDES_AEAD_AES_128_GCM: mk = 16, tag = GCM_TAG, aead = true; break;
+    case SDES_AEAD_AES_256_GCM: mk = 32, tag = GCM_TAG, aead = true; break;
     default: return NULL;
     }
-    if (k->key_len != mk + SALT_LEN)
+    if (k->key_len != mk + (aead ? GCM_SALT : SALT_LEN))
         return NULL;
     pthread_once(&once, init);
     struct srtpauth *a = hmac ? calloc(1, sizeof *a) : NULL;
@@ -90,6 +98,14 @@ struct srtpauth *srtpauth_new(const struct sdes_key *k)
         return NULL;
     a->rtp_tag = tag;
     a->mk_len = (uint8_t)mk;
+    a->aead = aead;
+    if (aead) { /* the tag is the cipher's: its keys now */
+        if (!srtpauth_cipher(a, k)) {
+            srtpauth_free(a);
+            return NULL;
+        }
+        return a;
+    }
     uint8_t ka[AUTH_KEY_LEN];
     bool ok = derive(k, mk, LABEL_RTP_AUTH, ka, sizeof ka) && (a->rtp = keyed(ka)) &&
               derive(k, mk, LABEL_RTCP_AUTH, ka, sizeof ka) && (a->rtcp = keyed(ka));
@@ -164,12 +180,13 @@ bool srtpauth_rtcp(struct srtpauth *a, const uint8_t *pkt, size_t len)
     return ok;
 }
 
-static EVP_CIPHER_CTX *cipher_of(const struct sdes_key *k, size_t mk_len, uint8_t label)
+static EVP_CIPHER_CTX *cipher_of(const struct sdes_key *k, size_t mk_len, uint8_t label, bool aead)
 {
     uint8_t ke[32];
+    const EVP_CIPHER *e = aead ? (mk_len == 32 ? EVP_aes_256_gcm() : EVP_aes_128_gcm())
+                               : (mk_len == 32 ? EVP_aes_256_ctr() : EVP_aes_128_ctr());
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    bool ok = c && derive(k, mk_len, label, ke, mk_len) &&
-              EVP_DecryptInit_ex2(c, mk_len == 32 ? EVP_aes_256_ctr() : EVP_aes_128_ctr(), ke, NULL, NULL);
+    bool ok = c && derive(k, mk_len, label, ke, mk_len) && EVP_DecryptInit_ex2(c, e, ke, NULL, NULL);
     OPENSSL_cleanse(ke, sizeof ke);
     if (!ok) {
         EVP_CIPHER_CTX_free(c);
@@ -182,10 +199,10 @@ bool srtpauth_cipher(struct srtpauth *a, const struct sdes_key *k)
 {
     if (a->rtp_c)
         return true;
-    if (k->key_len != (size_t)a->mk_len + SALT_LEN)
+    if (k->key_len != (size_t)a->mk_len + (a->aead ? GCM_SALT : SALT_LEN))
         return false;
-    a->rtp_c = cipher_of(k, a->mk_len, LABEL_RTP_ENC);
-    a->rtcp_c = cipher_of(k, a->mk_len, LABEL_RTCP_ENC);
+    a->rtp_c = cipher_of(k, a->mk_len, LABEL_RTP_ENC, a->aead);
+    a->rtcp_c = cipher_of(k, a->mk_len, LABEL_RTCP_ENC, a->aead);
     bool ok = a->rtp_c && a->rtcp_c && derive(k, a->mk_len, LABEL_RTP_SALT, a->rtp_salt, SALT_LEN) &&
               derive(k, a->mk_len, LABEL_RTCP_SALT, a->rtcp_salt, SALT_LEN);
     if (!ok) {
@@ -212,24 +229,113 @@ static bool ctr_xor(EVP_CIPHER_CTX *c, const uint8_t salt[SALT_LEN], uint32_t ss
            (!n || (n <= INT_MAX && EVP_DecryptUpdate(c, p, &out, p, (int)n) && (size_t)out == n));
 }
 
-bool srtpauth_decrypt_rtp(struct srtpauth *a, uint8_t *pkt, size_t len, uint32_t roc)
+/* The RTP header's length (12 bytes, the CSRCs, the extension), its
+ * sequence number and SSRC; 0 when it does not fit in len. */
+static size_t rtp_header(const uint8_t *pkt, size_t len, uint16_t *seq, uint32_t *ssrc)
 {
-    /* the header stays clear: 12 bytes, the CSRCs, the extension */
     struct bv b = bv_make(pkt, len);
     uint8_t v0 = 0;
-    uint16_t seq = 0, xlen = 0;
-    uint32_t ssrc = 0;
-    if (!a->rtp_c || !bv_peek_u8(b, 0, &v0) || !bv_peek_be16(b, 2, &seq) || !bv_peek_be32(b, 8, &ssrc))
-        return false;
+    uint16_t xlen = 0;
+    if (!bv_peek_u8(b, 0, &v0) || !bv_peek_be16(b, 2, seq) || !bv_peek_be32(b, 8, ssrc))
+        return 0;
     size_t h = RTP_HEADER + 4u * (v0 & 0x0fu);
     if (v0 & 0x10u) {
         if (!bv_peek_be16(b, h + 2, &xlen))
-            return false;
+            return 0;
         h += 4 + 4u * xlen;
     }
-    if (h > len)
+    return h <= len ? h : 0;
+}
+
+bool srtpauth_decrypt_rtp(struct srtpauth *a, uint8_t *pkt, size_t len, uint32_t roc)
+{
+    /* the header stays clear */
+    uint16_t seq = 0;
+    uint32_t ssrc = 0;
+    size_t h = rtp_header(pkt, len, &seq, &ssrc);
+    if (!a->rtp_c || a->aead || !h)
         return false;
     return ctr_xor(a->rtp_c, a->rtp_salt, ssrc, (uint64_t)roc << 16 | seq, pkt + h, len - h);
+}
+
+/* AES-GCM open of n bytes at ct into out under iv (12 bytes) with the
+ * additional data aad1 and aad2 (RFC 7714 sections 8 and 9); false when
+ * the tag does not match. */
+static bool gcm_open(EVP_CIPHER_CTX *c, const uint8_t iv[GCM_SALT], const uint8_t *aad1, size_t n1,
+                     const uint8_t *aad2, size_t n2, const uint8_t *ct, size_t n,
+                     const uint8_t tag[GCM_TAG], uint8_t *out)
+{
+    int o = 0;
+    checks++;
+    return n1 <= INT_MAX && n <= INT_MAX && EVP_DecryptInit_ex2(c, NULL, NULL, iv, NULL) &&
+           EVP_DecryptUpdate(c, NULL, &o, aad1, (int)n1) &&
+           (!n2 || EVP_DecryptUpdate(c, NULL, &o, aad2, (int)n2)) &&
+           (!n || EVP_DecryptUpdate(c, out, &o, ct, (int)n)) &&
+           EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, GCM_TAG, (void *)tag) > 0 &&
+           EVP_DecryptFinal_ex(c, out + n, &o) > 0;
+}
+
+/* The 12-byte IV: two zero bytes, SSRC, four bytes, a 16- or 32-bit count,
+ * XOR the session salt (RFC 7714 8.1 and 9.1). */
+static void gcm_iv(uint8_t iv[GCM_SALT], const uint8_t salt[SALT_LEN], uint32_t ssrc, uint32_t mid,
+                   uint32_t low)
+{
+    const uint8_t b[GCM_SALT] = { 0, 0, (uint8_t)(ssrc >> 24), (uint8_t)(ssrc >> 16), (uint8_t)(ssrc >> 8),
+                                  (uint8_t)ssrc, (uint8_t)(mid >> 24), (uint8_t)(mid >> 16),
+                                  (uint8_t)(mid >> 8), (uint8_t)mid, (uint8_t)(low >> 8), (uint8_t)low };
+    for (int i = 0; i < GCM_SALT; i++)
+        iv[i] = b[i] ^ salt[i];
+}
+
+bool srtpauth_open_aead_rtp(struct srtpauth *a, uint8_t *pkt, size_t len, uint32_t first,
+                            uint32_t guesses, uint32_t *roc_out)
+{
+    uint16_t seq = 0;
+    uint32_t ssrc = 0;
+    size_t h = rtp_header(pkt, len, &seq, &ssrc);
+    if (!a->aead || !a->rtp_c || !h || len - h < GCM_TAG || len > TS_SRTP_MAX_PACKET)
+        return false;
+    const size_t n = len - h - GCM_TAG;
+    uint8_t out[TS_SRTP_MAX_PACKET];
+    for (uint32_t k = 0; k < guesses; k++) {
+        uint8_t iv[GCM_SALT];
+        gcm_iv(iv, a->rtp_salt, ssrc, first + k, seq);
+        if (gcm_open(a->rtp_c, iv, pkt, h, NULL, 0, pkt + h, n, pkt + len - GCM_TAG, out)) {
+            memcpy(pkt + h, out, n);
+            OPENSSL_cleanse(out, n);
+            *roc_out = first + k;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool srtpauth_open_aead_rtcp(struct srtpauth *a, uint8_t *pkt, size_t len)
+{
+    struct bv b = bv_make(pkt, len);
+    uint32_t ssrc = 0, ei = 0;
+    if (!a->aead || !a->rtcp_c || len < 8 + GCM_TAG + 4 || len > TS_SRTP_MAX_PACKET ||
+        !bv_peek_be32(b, 4, &ssrc) || !bv_peek_be32(b, len - 4, &ei))
+        return false;
+    /* header, payload, tag, E flag and SRTCP index; E = 0: all of it is
+     * authenticated data and nothing is encrypted */
+    const bool enc = ei & 0x80000000u;
+    const size_t body = len - 4 - GCM_TAG, clear = enc ? 8 : body;
+    uint8_t iv[GCM_SALT], out[TS_SRTP_MAX_PACKET];
+    gcm_iv(iv, a->rtcp_salt, ssrc, 0, 0);
+    for (int i = 0; i < 4; i++)
+        iv[8 + i] ^= (uint8_t)(ei >> (24 - 8 * i) & (i ? 0xff : 0x7f));
+    if (!gcm_open(a->rtcp_c, iv, pkt, clear, pkt + len - 4, 4, pkt + clear, body - clear,
+                  pkt + body, out))
+        return false;
+    memcpy(pkt + clear, out, body - clear);
+    OPENSSL_cleanse(out, body - clear);
+    return true;
+}
+
+bool srtpauth_aead(const struct srtpauth *a)
+{
+    return a->aead;
 }
 
 bool srtpauth_decrypt_rtcp(struct srtpauth *a, uint8_t *pkt, size_t len)

@@ -1,6 +1,5 @@
 /* SRTP and SRTCP of one stream (one SSRC) opened with SDES keys (sdes.h)
- * (RFC 3711, RFC 6188, RFC 7714): the AES-CM/HMAC-SHA1 suites through
- * libcrypto (srtpauth.h), the AEAD suites through libsrtp2. The rollover
+ * (RFC 3711, RFC 6188, RFC 7714) through libcrypto (srtpauth.h). The rollover
  * counter of a stream that started before the capture is estimated: until
  * a first packet authenticates, the next rollover counters are tried (up
  * to TS_SRTP_ROC_GUESS). A packet that fails to authenticate, or whose
@@ -35,10 +34,5 @@ struct srtpdec_counts {
     uint32_t roc;           /* rollover counter in use */
 };
 void srtpdec_counts(const struct srtpdec *d, struct srtpdec_counts *out);
-
-/* libsrtp2 unprotect calls (RTP of the AEAD suites, each rollover guess
- * included) made by the calling thread so far: what opening costs, for
- * tests of the callers. */
-uint64_t srtpdec_tries(void);
 
 #endif

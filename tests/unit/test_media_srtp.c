@@ -302,7 +302,7 @@ static uint64_t calls_of(uint64_t t)
 }
 
 /* Keys that never match: the stream gives up after TS_SRTP_GIVE_UP
- * packets and retries one in TS_SRTP_RETRY_EVERY; the libsrtp2 calls are
+ * packets and retries one in TS_SRTP_RETRY_EVERY; the HMACs are
  * those of the packets tried, whatever the stream's length. */
 static void test_gives_up(void **state)
 {
@@ -316,22 +316,20 @@ static void test_gives_up(void **state)
         struct sdes_key ka = key_of(1), other = key_of(9);
         struct media *m = two_ends(&st, &seen, &other, 0, NULL, 0);
         srtp_t tx = sender(&ka, 0x5EED0001, 0);
-        uint64_t calls0 = srtpdec_tries(), hmacs0 = srtpauth_checks();
+        uint64_t hmacs0 = srtpauth_checks();
         for (uint32_t i = 0; i < p; i++)
             send_one(m, tx, i, false);
-        uint64_t calls = srtpdec_tries() - calls0, hmacs = srtpauth_checks() - hmacs0;
+        uint64_t hmacs = srtpauth_checks() - hmacs0;
         srtp_dealloc(tx);
         const struct media_stream *s = stream_from_a(m);
         const uint64_t tried = tried_of(p);
-        print_message("%u packets: %llu tried, %llu HMACs, %llu libsrtp2 calls\n", p,
-                      (unsigned long long)s->srtp_auth_fail, (unsigned long long)hmacs,
-                      (unsigned long long)calls);
+        print_message("%u packets: %llu tried, %llu HMACs\n", p,
+                      (unsigned long long)s->srtp_auth_fail, (unsigned long long)hmacs);
         assert_int_equal(s->packets, p);
         assert_int_equal(s->srtp_decrypted, 0);
         assert_int_equal(s->srtp_auth_fail, tried);
         assert_int_equal(s->srtp_not_tried, p - tried);
         assert_int_equal(hmacs, calls_of(tried));
-        assert_int_equal(calls, 0);
         assert_int_equal(st.v[TS_RTP_SRTP_AUTH_FAILED], tried);
         assert_int_equal(st.v[TS_RTP_SRTP_NOT_TRIED], p - tried);
         assert_int_equal(seen.n, 0);

@@ -362,8 +362,14 @@ static void test_srtpauth_against_libsrtp(void **state)
             srtp_dealloc(tx);
         }
     }
-    /* AEAD suites: the tag is the cipher's, not checked here */
+    /* AEAD suites: the tag is the cipher's (srtpauth_open_aead_*), a key of
+     * another length is refused */
     struct sdes_key g = { .tag = 1, .suite = SDES_AEAD_AES_128_GCM, .key_len = 28 };
+    struct srtpauth *ga = srtpauth_new(&g);
+    assert_non_null(ga);
+    assert_true(srtpauth_aead(ga));
+    srtpauth_free(ga);
+    g.key_len = 30;
     assert_null(srtpauth_new(&g));
 }
 
