@@ -383,21 +383,28 @@ static void conn_mark(struct api_server *s, struct MHD_Connection *mc, bool done
 
 /* Every 200 ms: connections whose headers are not complete after
  * TS_API_HEADER_DEADLINE_MS are shut down, however slowly they trickle
- * (libmicrohttpd's own timeout restarts with every byte). Not one whose
- * bytes wait unread in the socket: the delay is then ours (a worker busy
- * with a long query, a stalled process), not the client's. */
+ * (libmicrohttpd's own timeout restarts with every byte). The delay must be
+ * the client's, not ours: not a connection whose bytes wait unread in the
+ * socket (a worker busy with a long query), and a pass that comes late (the
+ * process was stopped or starved) does not count the lost time. */
 static void *watchdog_main(void *arg)
 {
     struct api_server *s = arg;
+    uint64_t last = mono_ns();
     while (!atomic_load(&s->stopping)) {
         struct timespec ts = { 0, 200 * 1000000L };
         nanosleep(&ts, NULL);
         uint64_t now = mono_ns(), limit = (uint64_t)TS_API_HEADER_DEADLINE_MS * 1000000ull;
+        uint64_t late = now - last > 1000000000ull ? now - last : 0;
+        last = now;
         pthread_mutex_lock(&s->conn_mu);
         for (size_t i = 0; i < TS_API_CONN_SLOTS; i++) {
             struct conn_slot *c = &s->conns[i];
+            if (c->fd < 0 || c->doomed || !c->in_headers)
+                continue;
+            c->since_ns += late;
             int unread = 0;
-            if (c->fd >= 0 && !c->doomed && c->in_headers && now - c->since_ns > limit &&
+            if (now - c->since_ns > limit && c->since_ns < now &&
                 !(ioctl(c->fd, FIONREAD, &unread) == 0 && unread > 0)) {
                 conn_doom(c);
                 atomic_fetch_add(&s->header_timeouts, 1);
