@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/bv.h"
 #include "../common/limits.h"
 #include "srtpauth.h"
 
@@ -19,7 +20,7 @@ struct replay {
 struct srtpdec {
     struct srtpauth *auth;
     struct sdes_key key;    /* AES-CM: until a packet opens (the cipher keys are made then) */
-    struct replay rtp, rtcp; /* AES-CM: SRTP packet indexes (ROC << 16 | SEQ), SRTCP indexes */
+    struct replay rtp, rtcp; /* SRTP packet indexes (ROC << 16 | SEQ), SRTCP indexes */
     uint32_t ssrc;
     uint8_t mki[4], mki_len;
     uint8_t rtp_tag, rtcp_tag;  /* bytes of tag after the MKI (AEAD: none, the MKI is last) */
@@ -82,6 +83,14 @@ static bool strip_mki(struct srtpdec *d, uint8_t *pkt, size_t *len, size_t tag, 
 
 enum { AEAD_TAG = 16 }; /* RFC 7714 */
 
+/* The master key once the cipher keys are made: wiped the first time, not
+ * on every packet after. */
+static void forget_key(struct srtpdec *d)
+{
+    if (d->key.key_len)
+        explicit_bzero(&d->key, sizeof d->key);
+}
+
 static bool seen(const struct replay *w, uint64_t i)
 {
     return w->any && i <= w->top &&
@@ -122,7 +131,11 @@ static uint32_t roc_estimate(uint64_t top, uint16_t seq)
  * may have begun before the capture); then the estimate's alone. */
 static enum srtpdec_result open_rtp(struct srtpdec *d, uint8_t *copy, size_t plen, size_t *out_len)
 {
-    uint16_t seq = (uint16_t)(copy[2] << 8 | copy[3]); /* plen >= 12: checked by the caller */
+    uint16_t seq = 0;
+    if (!bv_peek_be16(bv_make(copy, plen), 2, &seq)) {
+        d->n.malformed++;
+        return SRTPDEC_MALFORMED;
+    }
     uint32_t first = 0, guesses = 1, roc = 0;
     if (!d->opened) {
         /* every guess on the first packets, and on each retry of a stream
@@ -152,7 +165,7 @@ static enum srtpdec_result open_rtp(struct srtpdec *d, uint8_t *copy, size_t ple
             d->n.malformed++;
             return SRTPDEC_MALFORMED;
         }
-        explicit_bzero(&d->key, sizeof d->key); /* the cipher keys are made */
+        forget_key(d);
         *out_len = plen - d->rtp_tag;
     }
     mark(&d->rtp, (uint64_t)roc << 16 | seq);
@@ -213,8 +226,9 @@ enum srtpdec_result srtpdec_rtcp(struct srtpdec *d, uint8_t *pkt, size_t len, si
         d->n.auth_failed++;
         v = SRTPDEC_AUTH;
     } else {
-        uint64_t idx = ((uint64_t)copy[body - 4] << 24 | (uint64_t)copy[body - 3] << 16 |
-                        (uint64_t)copy[body - 2] << 8 | copy[body - 1]) & 0x7fffffffu;
+        uint32_t ei = 0; /* body >= 12: checked above */
+        bv_peek_be32(bv_make(copy, body), body - 4, &ei);
+        uint64_t idx = ei & 0x7fffffffu;
         if (seen(&d->rtcp, idx)) {
             d->n.replayed++;
             v = SRTPDEC_REPLAY;
@@ -223,7 +237,7 @@ enum srtpdec_result srtpdec_rtcp(struct srtpdec *d, uint8_t *pkt, size_t len, si
             d->n.malformed++;
             v = SRTPDEC_MALFORMED;
         } else {
-            explicit_bzero(&d->key, sizeof d->key);
+            forget_key(d);
             mark(&d->rtcp, idx);
             n_out = body - tail;
             v = SRTPDEC_OK;
