@@ -28,7 +28,7 @@ enum {
 };
 
 struct srtpauth {
-    EVP_MAC_CTX *rtp, *rtcp; /* HMAC-SHA1 keyed with each k_a, copied per packet */
+    EVP_MAC_CTX *rtp, *rtcp; /* HMAC-SHA1 keyed with each k_a, restarted per packet */
     EVP_CIPHER_CTX *rtp_c, *rtcp_c; /* AES-CTR (AEAD: AES-GCM) keyed with each k_e; the IV set per packet */
     uint8_t rtp_salt[SALT_LEN], rtcp_salt[SALT_LEN]; /* k_s */
     uint8_t rtp_tag;         /* 10 or 4 bytes; SRTCP's is always 10 (RFC 4568 6.2) */
@@ -140,44 +140,40 @@ static bool tag_matches(EVP_MAC_CTX *c, const uint8_t *extra, size_t extra_len, 
            n >= tag_len && CRYPTO_memcmp(mac, tag, tag_len) == 0;
 }
 
+/* c back to its keyed state (no key: HMAC restarts from the pads it kept),
+ * fed data; no allocation per packet. */
+static bool restart(EVP_MAC_CTX *c, const uint8_t *data, size_t len)
+{
+    return EVP_MAC_init(c, NULL, 0, NULL) > 0 && EVP_MAC_update(c, data, len) > 0;
+}
+
 bool srtpauth_rtp(struct srtpauth *a, const uint8_t *pkt, size_t len, uint32_t first,
                   uint32_t guesses, uint32_t *roc_out)
 {
     if (len < RTP_HEADER + (size_t)a->rtp_tag || !guesses)
         return false;
     const size_t body = len - a->rtp_tag;
-    EVP_MAC_CTX *c = EVP_MAC_CTX_dup(a->rtp);
-    if (!c || !EVP_MAC_update(c, pkt, body)) {
-        EVP_MAC_CTX_free(c);
-        return false;
-    }
-    /* the packet is hashed once; each guess finishes a copy with its ROC */
-    int64_t found = -1;
-    for (uint32_t k = 0; k < guesses && found < 0; k++) {
+    /* each guess hashes the packet again: cheaper than a copy of the HMAC
+     * state per guess, and a stream whose ROC is known makes one */
+    for (uint32_t k = 0; k < guesses; k++) {
         const uint32_t roc = first + k; /* wraps as the ROC does */
-        EVP_MAC_CTX *g = k + 1 < guesses ? EVP_MAC_CTX_dup(c) : c;
-        if (!g)
-            break;
         const uint8_t r[4] = { (uint8_t)(roc >> 24), (uint8_t)(roc >> 16), (uint8_t)(roc >> 8), (uint8_t)roc };
-        if (tag_matches(g, r, sizeof r, pkt + body, a->rtp_tag))
-            found = k;
-        if (g != c)
-            EVP_MAC_CTX_free(g);
+        if (!restart(a->rtp, pkt, body))
+            return false;
+        if (tag_matches(a->rtp, r, sizeof r, pkt + body, a->rtp_tag)) {
+            *roc_out = roc;
+            return true;
+        }
     }
-    EVP_MAC_CTX_free(c);
-    if (found >= 0)
-        *roc_out = first + (uint32_t)found;
-    return found >= 0;
+    return false;
 }
 
 bool srtpauth_rtcp(struct srtpauth *a, const uint8_t *pkt, size_t len)
 {
     if (len < RTCP_MIN + RTCP_TAG)
         return false;
-    EVP_MAC_CTX *c = EVP_MAC_CTX_dup(a->rtcp);
-    bool ok = c && EVP_MAC_update(c, pkt, len - RTCP_TAG) && tag_matches(c, NULL, 0, pkt + len - RTCP_TAG, RTCP_TAG);
-    EVP_MAC_CTX_free(c);
-    return ok;
+    return restart(a->rtcp, pkt, len - RTCP_TAG) &&
+           tag_matches(a->rtcp, NULL, 0, pkt + len - RTCP_TAG, RTCP_TAG);
 }
 
 static EVP_CIPHER_CTX *cipher_of(const struct sdes_key *k, size_t mk_len, uint8_t label, bool aead)
