@@ -21,7 +21,6 @@ struct srtpdec {
     struct srtpauth *auth;
     struct sdes_key key;    /* AES-CM: until a packet opens (the cipher keys are made then) */
     struct replay rtp, rtcp; /* SRTP packet indexes (ROC << 16 | SEQ), SRTCP indexes */
-    uint32_t ssrc;
     uint8_t mki[4], mki_len;
     uint8_t rtp_tag, rtcp_tag;  /* bytes of tag after the MKI (AEAD: none, the MKI is last) */
     bool opened;            /* a packet authenticated: the ROC is known */
@@ -29,7 +28,7 @@ struct srtpdec {
     struct srtpdec_counts n;
 };
 
-struct srtpdec *srtpdec_new(const struct sdes_key *key, uint32_t ssrc)
+struct srtpdec *srtpdec_new(const struct sdes_key *key)
 {
     if (key->suite == SDES_NONE || key->key_len > sizeof key->key)
         return NULL;
@@ -45,7 +44,6 @@ struct srtpdec *srtpdec_new(const struct sdes_key *key, uint32_t ssrc)
     bool short_tag = key->suite == SDES_AES_CM_128_HMAC_SHA1_32 || key->suite == SDES_AES_256_CM_HMAC_SHA1_32;
     d->rtp_tag = aead ? 0 : short_tag ? 4 : 10;
     d->rtcp_tag = aead ? 0 : 10;
-    d->ssrc = ssrc;
     d->auth = srtpauth_new(key); /* AES-CM: HMACs until a packet opens, no cipher */
     if (!d->auth) {
         srtpdec_free(d);

@@ -15,8 +15,9 @@
 
 struct srtpdec;
 
-/* The stream ssrc protected with key; NULL when the key is refused. */
-struct srtpdec *srtpdec_new(const struct sdes_key *key, uint32_t ssrc);
+/* One stream's packets protected with key (each packet's own SSRC goes into
+ * its IV); NULL when the key is refused. */
+struct srtpdec *srtpdec_new(const struct sdes_key *key);
 void srtpdec_free(struct srtpdec *d); /* wipes the keys; NULL is fine */
 
 enum srtpdec_result { SRTPDEC_OK = 0, SRTPDEC_AUTH, SRTPDEC_REPLAY, SRTPDEC_MALFORMED };

@@ -98,7 +98,7 @@ void media_srtp_bind(struct media *m, struct mstream *s, const struct pkt_meta *
     const struct media_keys *kk[2] = { a, b };
     for (int j = 0; j < 2; j++)
         for (uint8_t i = 0; kk[j] && i < kk[j]->n && x->ndec < 2 * TS_MEDIA_SDES_KEYS; i++) {
-            struct srtpdec *d = srtpdec_new(&kk[j]->k[i], s->ssrc);
+            struct srtpdec *d = srtpdec_new(&kk[j]->k[i]);
             if (d)
                 x->dec[x->ndec++] = d;
         }

@@ -370,7 +370,7 @@ int st_export_audio(const char *db_path, int64_t call_id, int leg, FILE *out,
         for (int p = 0; a->srtp && p < 2; p++) {
             const struct party *pm = &x.pm[p == 0 ? a->party : 1 - a->party];
             for (size_t k = 0; k < pm->nkeys && a->ndec < sizeof a->dec / sizeof *a->dec; k++) {
-                struct srtpdec *d = srtpdec_new(&pm->keys[k], a->ssrc);
+                struct srtpdec *d = srtpdec_new(&pm->keys[k]);
                 if (d)
                     a->dec[a->ndec++] = d;
             }

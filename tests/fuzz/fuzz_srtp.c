@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <srtp2/srtp.h>
+#include "../helpers/srtp_policy.h"
 
 #include "../../crypto/sdes.h"
 #include "../../crypto/srtpdec.h"
@@ -23,36 +24,6 @@ static const enum sdes_suite SUITES[] = {
     SDES_AES_CM_128_HMAC_SHA1_80, SDES_AES_CM_128_HMAC_SHA1_32, SDES_AES_256_CM_HMAC_SHA1_80,
     SDES_AES_256_CM_HMAC_SHA1_32, SDES_AEAD_AES_128_GCM,        SDES_AEAD_AES_256_GCM,
 };
-
-static void policy(enum sdes_suite s, srtp_policy_t *p)
-{
-    switch (s) {
-    case SDES_AES_CM_128_HMAC_SHA1_32:
-        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&p->rtp);
-        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p->rtcp);
-        break;
-    case SDES_AES_256_CM_HMAC_SHA1_80:
-        srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&p->rtp);
-        srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&p->rtcp);
-        break;
-    case SDES_AES_256_CM_HMAC_SHA1_32:
-        srtp_crypto_policy_set_aes_cm_256_hmac_sha1_32(&p->rtp);
-        srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&p->rtcp);
-        break;
-    case SDES_AEAD_AES_128_GCM:
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&p->rtp);
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&p->rtcp);
-        break;
-    case SDES_AEAD_AES_256_GCM:
-        srtp_crypto_policy_set_aes_gcm_256_16_auth(&p->rtp);
-        srtp_crypto_policy_set_aes_gcm_256_16_auth(&p->rtcp);
-        break;
-    default:
-        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p->rtp);
-        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p->rtcp);
-        break;
-    }
-}
 
 static size_t key_len(enum sdes_suite s)
 {
@@ -84,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         k.key[i] = (uint8_t)(i * 29 + 3);
     srtp_policy_t p;
     memset(&p, 0, sizeof p);
-    policy(suite, &p);
+    srtp_policy_for(suite, &p);
     p.ssrc.type = ssrc_any_outbound;
     p.key = k.key;
     p.window_size = 1024;
@@ -92,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     srtp_t tx;
     if (srtp_create(&tx, &p) != srtp_err_status_ok)
         abort();
-    struct srtpdec *rx = srtpdec_new(&k, SSRC);
+    struct srtpdec *rx = srtpdec_new(&k);
     if (!rx)
         abort();
     size_t at = 1;

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include <srtp2/srtp.h>
+#include "../helpers/srtp_policy.h"
 
 #include "../../common/limits.h"
 #include "../../crypto/sdes.h"
@@ -90,32 +91,7 @@ static srtp_t sender(const struct sdes_key *k, uint32_t ssrc, uint32_t roc)
 {
     srtp_policy_t p;
     memset(&p, 0, sizeof p);
-    switch (k->suite) {
-    case SDES_AES_CM_128_HMAC_SHA1_32:
-        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&p.rtp);
-        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p.rtcp);
-        break;
-    case SDES_AES_256_CM_HMAC_SHA1_80:
-        srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&p.rtp);
-        srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&p.rtcp);
-        break;
-    case SDES_AES_256_CM_HMAC_SHA1_32:
-        srtp_crypto_policy_set_aes_cm_256_hmac_sha1_32(&p.rtp);
-        srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&p.rtcp);
-        break;
-    case SDES_AEAD_AES_128_GCM:
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtp);
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtcp);
-        break;
-    case SDES_AEAD_AES_256_GCM:
-        srtp_crypto_policy_set_aes_gcm_256_16_auth(&p.rtp);
-        srtp_crypto_policy_set_aes_gcm_256_16_auth(&p.rtcp);
-        break;
-    default:
-        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p.rtp);
-        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p.rtcp);
-        break;
-    }
+    srtp_policy_for(k->suite, &p);
     static uint8_t keybuf[46], mki[4];
     memcpy(keybuf, k->key, k->key_len);
     memcpy(mki, k->mki, 4);
@@ -165,10 +141,10 @@ static void roundtrip(const char *line, uint32_t roc, uint16_t seq0)
     assert_int_equal(sdes_parse(bv_cstr(line), &k), SDES_OK);
     const uint32_t ssrc = 0x11223344;
     srtp_t tx = sender(&k, ssrc, roc);
-    struct srtpdec *rx = srtpdec_new(&k, ssrc);
+    struct srtpdec *rx = srtpdec_new(&k);
     struct sdes_key bad = k;
     bad.key[3] ^= 1;
-    struct srtpdec *wrong = srtpdec_new(&bad, ssrc);
+    struct srtpdec *wrong = srtpdec_new(&bad);
     assert_non_null(rx);
     assert_non_null(wrong);
     for (int i = 0; i < 20; i++) {
@@ -399,7 +375,7 @@ static void test_srtp_replay_reorder(void **state)
             lens[i] = (int)rtp_packet(pkts[i], (uint16_t)(SEQ0 + i), ssrc, payload, 160);
             assert_int_equal(srtp_protect(tx, pkts[i], &lens[i]), srtp_err_status_ok);
         }
-        struct srtpdec *rx = srtpdec_new(&k, ssrc);
+        struct srtpdec *rx = srtpdec_new(&k);
         assert_non_null(rx);
         /* in order, but each pair around the wrap (seq 0 at 536) swapped */
         for (int i = 0; i < N; i++) {
