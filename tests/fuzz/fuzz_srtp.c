@@ -36,7 +36,7 @@ static size_t key_len(enum sdes_suite s)
     }
 }
 
-enum { SSRC = 0x5EED5EED, MAX = 1500 };
+enum { MAX = 1500 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
