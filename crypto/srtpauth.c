@@ -19,7 +19,7 @@
 
 /* SALT_LEN: the AES-CM suites' master and session salts; the AEAD suites'
  * are 12 bytes (RFC 7714 8.1), padded with zeros for the PRF. */
-enum { SALT_LEN = 14, GCM_SALT = 12, GCM_TAG = 16, AUTH_KEY_LEN = 20, RTCP_TAG = 10, RTP_HEADER = 12,
+enum { SALT_LEN = 14, GCM_SALT = 12, GCM_TAG = SRTPAUTH_GCM_TAG, AUTH_KEY_LEN = 20, RTCP_TAG = 10, RTP_HEADER = 12,
        RTCP_MIN = 8 + 4 };
 /* key derivation labels (RFC 3711 4.3.1 and 4.3.2) */
 enum {

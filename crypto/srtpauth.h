@@ -15,6 +15,9 @@
 
 #include "sdes.h"
 
+/* Bytes of the AEAD suites' authentication tag (RFC 7714 6, 8). */
+enum { SRTPAUTH_GCM_TAG = 16 };
+
 struct srtpauth;
 
 /* NULL when the suite is not one of the six or libcrypto refuses the key. */

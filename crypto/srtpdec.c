@@ -79,8 +79,6 @@ static bool strip_mki(struct srtpdec *d, uint8_t *pkt, size_t *len, size_t tag, 
     return true;
 }
 
-enum { AEAD_TAG = 16 }; /* RFC 7714 */
-
 /* The master key once the cipher keys are made: wiped the first time, not
  * on every packet after. */
 static void forget_key(struct srtpdec *d)
@@ -152,7 +150,7 @@ static enum srtpdec_result open_rtp(struct srtpdec *d, uint8_t *copy, size_t ple
             d->n.auth_failed++;
             return SRTPDEC_AUTH;
         }
-        *out_len = plen - AEAD_TAG;
+        *out_len = plen - SRTPAUTH_GCM_TAG;
     } else {
         if (!srtpauth_rtp(d->auth, copy, plen, first, guesses, &roc)) {
             d->n.auth_failed++;
@@ -216,8 +214,8 @@ enum srtpdec_result srtpdec_rtcp(struct srtpdec *d, uint8_t *pkt, size_t len, si
     const bool aead = srtpauth_aead(d->auth);
     /* header, payload, E flag and SRTCP index, tag (RFC 3711 3.4); AEAD:
      * header, payload, tag, E flag and index (RFC 7714 9) */
-    const size_t body = plen - (aead ? 0 : d->rtcp_tag), tail = aead ? AEAD_TAG + 4 : 4;
-    if (plen < 8 + 4 + (size_t)(aead ? AEAD_TAG : d->rtcp_tag)) {
+    const size_t body = plen - (aead ? 0 : d->rtcp_tag), tail = aead ? SRTPAUTH_GCM_TAG + 4 : 4;
+    if (plen < 8 + 4 + (size_t)(aead ? SRTPAUTH_GCM_TAG : d->rtcp_tag)) {
         d->n.malformed++;
         v = SRTPDEC_MALFORMED;
     } else if (aead ? !srtpauth_open_aead_rtcp(d->auth, copy, plen) : !srtpauth_rtcp(d->auth, copy, plen)) {
