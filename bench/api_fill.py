@@ -50,6 +50,16 @@ H2 = "(({i} * 40503 + 977) % 1000003)"
 H3 = "(({i} * 69069 + 12345) % 999983)"
 
 
+def rev_short(c):
+    """store/schema.c's ST_REV_SHORT: c's digits reversed (31 at most)."""
+    rv = lambda n: "substr(%s,-%d,1)" % (c, n)
+    four = lambda a: "||".join(rv(n) for n in range(a, a + 4))
+    tail = "||".join(rv(n) for n in (29, 30, 31))
+    for a in (25, 21, 17, 13, 9):
+        tail = "%s||(CASE WHEN length(%s)>%d THEN %s ELSE '' END)" % (four(a), c, a + 3, tail)
+    return "%s||%s||(CASE WHEN length(%s)>8 THEN %s ELSE '' END)" % (four(1), four(5), c, tail)
+
+
 # What schema steps after 14 add, by step: undone in reverse, each only
 # when present, so that the steps run again on the filled rows. (v17
 # re-creates the reversed-digit columns and indexes, and the v15 triggers
@@ -70,6 +80,14 @@ UNDO = {
     24: ["column rtp_streams srtp_not_tried"],
     25: ["DROP TABLE IF EXISTS call_seconds", "DROP TABLE IF EXISTS leg_ports",
          "DROP TABLE IF EXISTS leg_ports_state"],
+    # v26 stores the reversed digits: back to v17's generated columns, which
+    # the copy leaves out and the step fills (one pass over the legs)
+    26: ["DROP INDEX IF EXISTS legs_caller_rev", "DROP INDEX IF EXISTS legs_callee_rev",
+         "column legs caller_rev", "column legs callee_rev"]
+        + ["ALTER TABLE legs ADD COLUMN %s_rev TEXT GENERATED ALWAYS AS (%s) VIRTUAL"
+           % (w, rev_short(w + "_digits")) for w in ("caller", "callee")]
+        + ["CREATE INDEX legs_caller_rev ON legs(caller_rev)",
+           "CREATE INDEX legs_callee_rev ON legs(callee_rev)"],
 }
 
 

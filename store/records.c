@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <string.h>
 #include <unistd.h>
 
 
@@ -43,9 +44,10 @@ const char *const st_stmt_sql[S_N] = {
               "reason,reason_hdr,q850,ms_diag,hangup_by,transport,src,sport,dst,dport,outcome,"
               "ev_type,ev_conf,linked_to,caller_codecs,callee_codecs,caller_media_addr,"
               "caller_media_port,callee_media_addr,callee_media_port,leg_ref,capture_gap,site,"
-              "user_agent,server,endpoint_quality,mos,mos_reason,media_flags) "
+              "user_agent,server,endpoint_quality,mos,mos_reason,media_flags,caller_rev,"
+              "callee_rev) "
               "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-              "?,?,?,?,?,?,?,?,?)",
+              "?,?,?,?,?,?,?,?,?,?,?)",
     /* Appended in leg order (schema.c, version 6). A message is linked
      * once: the map forgets an id it linked, and links a range once. */
     [S_LINK_ID] = "INSERT OR IGNORE INTO sip_links(leg_id,msg_id) VALUES(?1,?2)",
@@ -264,6 +266,16 @@ static void b_media(sqlite3_stmt *s, int i, const struct calls_sdp *sdp)
     }
 }
 
+/* The digits reversed, as schema v26's ST_REV_SHORT gives them: the last
+ * 31 characters (the digits are ASCII: calls_number_norm). */
+static void digits_rev(const char *d, char out[CALLS_DIGITS_LEN])
+{
+    size_t n = strnlen(d, CALLS_DIGITS_LEN - 1);
+    for (size_t i = 0; i < n; i++)
+        out[i] = d[n - 1 - i];
+    out[n] = '\0';
+}
+
 static bool write_leg(struct st_writer *w, int64_t call_ref, int idx, const struct calls_leg *l,
                       const struct mos_pend *mos, bool *stored, int64_t *id)
 {
@@ -322,7 +334,12 @@ static bool write_leg(struct st_writer *w, int64_t call_ref, int idx, const stru
     size_t ne = calls_epq_json(l, epq, sizeof epq);
     if (ne)
         b_textn(s, i, epq, ne);
-    b_mos(s, i + 1, mos);
+    b_mos(s, i + 1, mos); /* mos, mos_reason, media_flags */
+    char rev[2][CALLS_DIGITS_LEN];
+    digits_rev(l->caller_digits, rev[0]);
+    digits_rev(l->callee_digits, rev[1]);
+    b_text(s, i + 4, rev[0]);
+    b_text(s, i + 5, rev[1]);
     if (!run(w, s))
         return false;
     /* before st_roll_leg: writing the sums out when they are full inserts

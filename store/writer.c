@@ -67,7 +67,7 @@ static const char *const SKIPPABLE[] = {
     /* inserts, while rollup_owner holds a row: their WHEN is false */
     "leg_sums_ins", "leg_minutes_ins", "failure_sums_leg_ins0", "failure_sums_leg_ins1",
     "row_counts_legs_ins", "row_counts_sip_messages_ins", "row_counts_rtp_streams_ins",
-    "row_counts_calls_ins", "call_minutes_ins", "call_seconds_ins",
+    "row_counts_calls_ins", "call_minutes_ins", "call_seconds_ins", "legs_rev_ins",
     /* a call inserted while no leg names its id (checked per batch: no leg
      * refers past the largest call id) */
     "failure_sums_call_ins0", "failure_sums_call_ins1",
@@ -76,6 +76,7 @@ static const char *const SKIPPABLE[] = {
     "leg_sums_upd", "leg_minutes_mos", "leg_minutes_upd", "call_minutes_upd", "call_seconds_upd",
     "failure_sums_leg_upd0", "failure_sums_leg_upd1", "failure_sums_leg_upd2",
     "failure_sums_leg_upd3", "failure_sums_call_upd0", "failure_sums_call_upd1",
+    "legs_rev_upd", /* the writer binds the reversed digits and never changes digits */
     /* deletes: only with triggers on (retention, re-analysis, merges) */
     "leg_sums_del", "leg_minutes_del", "call_minutes_del", "call_seconds_del",
     "leg_ports_top", "leg_agents_top", "failure_sums_leg_del0",

@@ -81,10 +81,15 @@ static struct st_writer *fresh_writer(char *db, size_t cap, const char *name)
  * table stays (the step creates it if missing; the triggers name it). */
 #define VROLL_DOWN ""
 
+/* Undoes schema v26's triggers (the reversed digits of other writers'
+ * legs), which name the columns earlier steps drop; the steps from v17 on
+ * take the stored columns as they find them. */
+#define V26_DOWN "DROP TRIGGER legs_rev_ins; DROP TRIGGER legs_rev_upd;"
+
 /* Undoes schema v25 (call_seconds, the leg_ports directory): every test
  * that sets the version back runs v25 again. */
 #define V25_DOWN                                                                              \
-    "DROP TRIGGER call_seconds_ins; DROP TRIGGER call_seconds_del;"                          \
+    V26_DOWN "DROP TRIGGER call_seconds_ins; DROP TRIGGER call_seconds_del;"                          \
     " DROP TRIGGER call_seconds_upd; DROP TRIGGER leg_ports_top; DROP TRIGGER leg_agents_top;"  \
     " DROP TABLE call_seconds; DROP TABLE leg_ports; DROP TABLE leg_ports_state;"
 
@@ -539,8 +544,73 @@ static void test_upgrade_for_readers(void **state)
     assert_int_equal(access(empty, F_OK), -1);
 }
 
+/* Reversed digits (v26): every leg's, whether the writer wrote it (digits
+ * of every length the schema's expression branches on) or another writer
+ * did (trigger), and after its digits change; checked against a reversal
+ * in plain SQL (a recursive CTE), independent of both. */
+#define REV_WRONG(who)                                                                         \
+    "WITH RECURSIVE r(id, s, o) AS (SELECT id, " who "_digits, '' FROM legs WHERE " who         \
+    "_digits IS NOT NULL UNION ALL SELECT id, substr(s, 2), substr(s, 1, 1) || o FROM r"       \
+    " WHERE s <> '') SELECT count(*) FROM legs l JOIN r ON r.id = l.id AND r.s = ''"           \
+    " WHERE l." who "_rev IS NOT r.o"
+static void test_digits_rev(void **state)
+{
+    (void)state;
+    char db[300], err[256], got[64];
+    tmp_path(db, sizeof db, "rev.db");
+    struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
+    assert_non_null(w);
+    static const char *const caller[] = { "", "7", "1234567", "12345678", "123456789",
+                                          "491701234567", "4917012345678", "1234567890123456",
+                                          "12345678901234567", "12345678901234567890",
+                                          "123456789012345678901", "123456789012345678901234",
+                                          "1234567890123456789012345",
+                                          "1234567890123456789012345678",
+                                          "12345678901234567890123456789",
+                                          "1234567890123456789012345678901" };
+    size_t n = sizeof caller / sizeof caller[0];
+    for (size_t i = 0; i < n; i++) {
+        char cid[32];
+        snprintf(cid, sizeof cid, "rev%zu@x", i);
+        put_call_ref(w, 100 + i, T0 + i * NS, cid, caller[i], 500 + i);
+    }
+    st_writer_close(w);
+    assert_int_equal(q(db, "SELECT count(*) FROM legs WHERE caller_rev IS NOT NULL AND "
+                           "callee_rev IS NOT NULL"),
+                     (int64_t)n);
+    assert_int_equal(q(db, REV_WRONG("caller")), 0);
+    assert_int_equal(q(db, REV_WRONG("callee")), 0);
+    qtext(db, "SELECT caller_rev FROM legs WHERE call_id='rev5@x'", got, sizeof got);
+    assert_string_equal(got, "765432107194");
+    /* another writer's leg, then its digits changed: the triggers */
+    struct st_db *d = st_db_open(db, false, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(st_db_exec(d,
+                                "INSERT INTO legs(call_ref,call_id,caller_digits,callee_digits) "
+                                "VALUES(100,'ext@x','12345','987654321');"
+                                "INSERT INTO legs(call_ref,call_id) VALUES(100,'none@x');",
+                                err, sizeof err),
+                     ST_OK);
+    assert_int_equal(st_db_scalar(d, "SELECT count(*) FROM legs WHERE call_id='ext@x' AND "
+                                     "caller_rev='54321' AND callee_rev='123456789'", -1),
+                     1);
+    assert_int_equal(st_db_scalar(d, "SELECT count(*) FROM legs WHERE call_id='none@x' AND "
+                                     "caller_rev IS NULL AND callee_rev IS NULL", -1),
+                     1);
+    assert_int_equal(st_db_exec(d, "UPDATE legs SET callee_digits='4711' WHERE call_id='ext@x'",
+                                err, sizeof err),
+                     ST_OK);
+    assert_int_equal(st_db_scalar(d, "SELECT count(*) FROM legs WHERE callee_rev >= '1174' AND "
+                                     "callee_rev < '1174:'", -1),
+                     1);
+    st_db_close(d);
+    assert_int_equal(q(db, REV_WRONG("caller")), 0);
+    assert_int_equal(q(db, REV_WRONG("callee")), 0);
+}
+
 /* A v2 database with data: v3 adds the media columns, reversed digits of
- * the existing legs (generated), the new indexes; rows survive. */
+ * the existing legs (generated; stored since v26), the new indexes; rows
+ * survive. */
 static void test_migrate_v2(void **state)
 {
     (void)state;
@@ -2916,6 +2986,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_newer_refused),
         cmocka_unit_test(test_upgrade_for_readers),
         cmocka_unit_test(test_migrate_v2),
+        cmocka_unit_test(test_digits_rev),
         cmocka_unit_test(test_migrate_v3),
         cmocka_unit_test(test_stream_after_leg),
         cmocka_unit_test(test_mos_batches),
