@@ -19,7 +19,7 @@
 
 /* SALT_LEN: the AES-CM suites' master and session salts; the AEAD suites'
  * are 12 bytes (RFC 7714 8.1), padded with zeros for the PRF. */
-enum { SALT_LEN = 14, GCM_SALT = 12, GCM_TAG = SRTPAUTH_GCM_TAG, AUTH_KEY_LEN = 20, RTCP_TAG = 10, RTP_HEADER = 12,
+enum { SALT_LEN = 14, GCM_SALT = 12, AUTH_KEY_LEN = 20, RTCP_TAG = 10, RTP_HEADER = 12,
        RTCP_MIN = 8 + 4 };
 /* key derivation labels (RFC 3711 4.3.1 and 4.3.2) */
 enum {
@@ -86,8 +86,8 @@ struct srtpauth *srtpauth_new(const struct sdes_key *k)
     case SDES_AES_CM_128_HMAC_SHA1_32: mk = 16, tag = 4; break;
     case SDES_AES_256_CM_HMAC_SHA1_80: mk = 32, tag = 10; break;
     case SDES_AES_256_CM_HMAC_SHA1_32: mk = 32, tag = 4; break;
-    case SDES_AEAD_AES_128_GCM: mk = 16, tag = GCM_TAG, aead = true; break;
-    case SDES_AEAD_AES_256_GCM: mk = 32, tag = GCM_TAG, aead = true; break;
+    case SDES_AEAD_AES_128_GCM: mk = 16, tag = SRTPAUTH_GCM_TAG, aead = true; break;
+    case SDES_AEAD_AES_256_GCM: mk = 32, tag = SRTPAUTH_GCM_TAG, aead = true; break;
     default: return NULL;
     }
     if (k->key_len != mk + (aead ? GCM_SALT : SALT_LEN))
@@ -259,7 +259,7 @@ bool srtpauth_decrypt_rtp(struct srtpauth *a, uint8_t *pkt, size_t len, uint32_t
  * the tag does not match. */
 static bool gcm_open(EVP_CIPHER_CTX *c, const uint8_t iv[GCM_SALT], const uint8_t *aad1, size_t n1,
                      const uint8_t *aad2, size_t n2, const uint8_t *ct, size_t n,
-                     const uint8_t tag[GCM_TAG], uint8_t *out)
+                     const uint8_t tag[SRTPAUTH_GCM_TAG], uint8_t *out)
 {
     int o = 0;
     checks++;
@@ -267,7 +267,7 @@ static bool gcm_open(EVP_CIPHER_CTX *c, const uint8_t iv[GCM_SALT], const uint8_
            EVP_DecryptUpdate(c, NULL, &o, aad1, (int)n1) &&
            (!n2 || EVP_DecryptUpdate(c, NULL, &o, aad2, (int)n2)) &&
            (!n || EVP_DecryptUpdate(c, out, &o, ct, (int)n)) &&
-           EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, GCM_TAG, (void *)tag) > 0 &&
+           EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, SRTPAUTH_GCM_TAG, (void *)tag) > 0 &&
            EVP_DecryptFinal_ex(c, out + n, &o) > 0;
 }
 
@@ -289,14 +289,14 @@ bool srtpauth_open_aead_rtp(struct srtpauth *a, uint8_t *pkt, size_t len, uint32
     uint16_t seq = 0;
     uint32_t ssrc = 0;
     size_t h = rtp_header(pkt, len, &seq, &ssrc);
-    if (!a->aead || !a->rtp_c || !h || len - h < GCM_TAG || len > TS_SRTP_MAX_PACKET)
+    if (!a->aead || !a->rtp_c || !h || len - h < SRTPAUTH_GCM_TAG || len > TS_SRTP_MAX_PACKET)
         return false;
-    const size_t n = len - h - GCM_TAG;
+    const size_t n = len - h - SRTPAUTH_GCM_TAG;
     uint8_t out[TS_SRTP_MAX_PACKET];
     for (uint32_t k = 0; k < guesses; k++) {
         uint8_t iv[GCM_SALT];
         gcm_iv(iv, a->rtp_salt, ssrc, first + k, seq);
-        if (gcm_open(a->rtp_c, iv, pkt, h, NULL, 0, pkt + h, n, pkt + len - GCM_TAG, out)) {
+        if (gcm_open(a->rtp_c, iv, pkt, h, NULL, 0, pkt + h, n, pkt + len - SRTPAUTH_GCM_TAG, out)) {
             memcpy(pkt + h, out, n);
             OPENSSL_cleanse(out, n);
             *roc_out = first + k;
@@ -310,13 +310,13 @@ bool srtpauth_open_aead_rtcp(struct srtpauth *a, uint8_t *pkt, size_t len)
 {
     struct bv b = bv_make(pkt, len);
     uint32_t ssrc = 0, ei = 0;
-    if (!a->aead || !a->rtcp_c || len < 8 + GCM_TAG + 4 || len > TS_SRTP_MAX_PACKET ||
+    if (!a->aead || !a->rtcp_c || len < 8 + SRTPAUTH_GCM_TAG + 4 || len > TS_SRTP_MAX_PACKET ||
         !bv_peek_be32(b, 4, &ssrc) || !bv_peek_be32(b, len - 4, &ei))
         return false;
     /* header, payload, tag, E flag and SRTCP index; E = 0: all of it is
      * authenticated data and nothing is encrypted */
     const bool enc = ei & 0x80000000u;
-    const size_t body = len - 4 - GCM_TAG, clear = enc ? 8 : body;
+    const size_t body = len - 4 - SRTPAUTH_GCM_TAG, clear = enc ? 8 : body;
     uint8_t iv[GCM_SALT], out[TS_SRTP_MAX_PACKET];
     gcm_iv(iv, a->rtcp_salt, ssrc, 0, 0);
     for (int i = 0; i < 4; i++)

@@ -343,10 +343,8 @@ static void bind_list(sqlite3_stmt *s, const char *p, const char *const *v, unsi
  * digits' index that ends in d. rev holds max + 1 bytes, end max + 2. */
 static void rev_range(const char *d, size_t max, char *rev, char *end)
 {
-    size_t n = strnlen(d, max);
-    for (size_t i = 0; i < n; i++)
-        rev[i] = end[i] = d[n - 1 - i];
-    rev[n] = '\0';
+    size_t n = st_digits_rev(d, max, rev);
+    memcpy(end, rev, n);
     end[n] = ':';
     end[n + 1] = '\0';
 }

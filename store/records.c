@@ -9,7 +9,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <string.h>
 #include <unistd.h>
 
 
@@ -266,16 +265,6 @@ static void b_media(sqlite3_stmt *s, int i, const struct calls_sdp *sdp)
     }
 }
 
-/* The digits reversed, as schema v26's ST_REV_SHORT gives them: the last
- * 31 characters (the digits are ASCII: calls_number_norm). */
-static void digits_rev(const char *d, char out[CALLS_DIGITS_LEN])
-{
-    size_t n = strnlen(d, CALLS_DIGITS_LEN - 1);
-    for (size_t i = 0; i < n; i++)
-        out[i] = d[n - 1 - i];
-    out[n] = '\0';
-}
-
 static bool write_leg(struct st_writer *w, int64_t call_ref, int idx, const struct calls_leg *l,
                       const struct mos_pend *mos, bool *stored, int64_t *id)
 {
@@ -335,9 +324,11 @@ static bool write_leg(struct st_writer *w, int64_t call_ref, int idx, const stru
     if (ne)
         b_textn(s, i, epq, ne);
     b_mos(s, i + 1, mos); /* mos, mos_reason, media_flags */
+    /* as schema v26's ST_REV_SHORT gives them (ASCII digits, 31 at most:
+     * calls_number_norm) */
     char rev[2][CALLS_DIGITS_LEN];
-    digits_rev(l->caller_digits, rev[0]);
-    digits_rev(l->callee_digits, rev[1]);
+    st_digits_rev(l->caller_digits, CALLS_DIGITS_LEN - 1, rev[0]);
+    st_digits_rev(l->callee_digits, CALLS_DIGITS_LEN - 1, rev[1]);
     b_text(s, i + 4, rev[0]);
     b_text(s, i + 5, rev[1]);
     if (!run(w, s))

@@ -825,8 +825,7 @@ static const char SCHEMA_V26[] =
     "DROP INDEX legs_caller_rev; DROP INDEX legs_callee_rev;"
     "ALTER TABLE legs DROP COLUMN caller_rev; ALTER TABLE legs DROP COLUMN callee_rev;"
     "ALTER TABLE legs ADD COLUMN caller_rev TEXT; ALTER TABLE legs ADD COLUMN callee_rev TEXT;"
-    "UPDATE legs SET caller_rev=" ST_REV_SHORT("caller_digits") ", callee_rev="
-    ST_REV_SHORT("callee_digits") " WHERE caller_digits IS NOT NULL OR callee_digits IS NOT NULL;"
+    REV_SET("legs") " WHERE caller_digits IS NOT NULL OR callee_digits IS NOT NULL;"
     "CREATE INDEX legs_caller_rev ON legs(caller_rev);"
     "CREATE INDEX legs_callee_rev ON legs(callee_rev);"
     "CREATE TRIGGER legs_rev_ins AFTER INSERT ON legs WHEN " RO_NONE " BEGIN " REV_SET("NEW")

@@ -4,6 +4,7 @@
 #define TS_STORE_INT_H
 
 #include <sqlite3.h>
+#include <string.h>
 
 #include "../common/limits.h"
 #include "store.h"
@@ -56,5 +57,17 @@ const char *st_col_text(sqlite3_stmt *s, int i);
 void st_sqlmem_setup(void);
 uint64_t st_sqlmem_used(void);
 bool st_sqlmem_counting(void);
+
+/* The first max characters of d reversed into out (max + 1 bytes), as
+ * legs.caller_rev and callee_rev hold a leg's digits (schema v26) and a
+ * search by the last digits looks them up; the length. */
+static inline size_t st_digits_rev(const char *d, size_t max, char *out)
+{
+    size_t n = strnlen(d, max);
+    for (size_t i = 0; i < n; i++)
+        out[i] = d[n - 1 - i];
+    out[n] = '\0';
+    return n;
+}
 
 #endif
