@@ -88,6 +88,7 @@ UNDO = {
            % (w, rev_short(w + "_digits")) for w in ("caller", "callee")]
         + ["CREATE INDEX legs_caller_rev ON legs(caller_rev)",
            "CREATE INDEX legs_callee_rev ON legs(callee_rev)"],
+    27: ["DROP INDEX IF EXISTS sip_messages_options"],
 }
 
 

@@ -339,8 +339,7 @@ int st_alerts_options(struct st_alerts *a, int64_t from_ns, int64_t to_ns,
         for (size_t i = 0; i < nv && i < ST_OPTIONS_ROWS; i++)
             opt_add(out, max, n, to_ns, &v[i]);
     } else if (rc == ST_ERR_NOT_FOUND) {
-        sqlite3_stmt *s = prep(a, "SELECT " ST_OPT_COLS " WHERE ts >= ?1 AND ts < ?2 AND "
-                                  ST_OPT_WHERE " ORDER BY ts LIMIT " ST_STR(ST_OPTIONS_ROWS));
+        sqlite3_stmt *s = prep(a, ST_OPT_LIVE_SQL);
         if (!s)
             return ST_ERR_SQL;
         sqlite3_bind_int64(s, 1, from_ns);

@@ -14,6 +14,22 @@
 #include "../common/limits.h"
 #include "store.h"
 
+/* The alert rules' OPTIONS traffic in [?1, ?2): the live evaluator's query
+ * (ts order, at most ST_OPTIONS_ROWS: a flood stops there) and the replay's
+ * (every row, in (ts, id) order). ST_OPT_WHERE is also the condition of the
+ * partial index sip_messages_options (v27): spelt alike, which is what lets
+ * SQLite use it, so both read the OPTIONS rows only. */
+#define ST_OPT_COLS "ts, src, dst, method, status FROM sip_messages"
+#define ST_OPT_WHERE "(method='OPTIONS' OR (method IS NULL AND cseq_method='OPTIONS'))"
+#define ST_OPTIONS_ROWS 200000
+#define ST_STR2(x) #x
+#define ST_STR(x) ST_STR2(x)
+#define ST_OPT_LIVE_SQL                                                                      \
+    "SELECT " ST_OPT_COLS " WHERE ts >= ?1 AND ts < ?2 AND " ST_OPT_WHERE                    \
+    " ORDER BY ts LIMIT " ST_STR(ST_OPTIONS_ROWS)
+#define ST_OPT_REPLAY_SQL                                                                    \
+    "SELECT " ST_OPT_COLS " WHERE ts >= ?1 AND ts < ?2 AND " ST_OPT_WHERE " ORDER BY ts, id"
+
 struct st_alerts;
 
 /* Open (and migrate) path read-write. NULL with a reason in err. */

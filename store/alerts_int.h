@@ -44,13 +44,7 @@ void st_win_add(struct st_trunk_win *w, struct win_acc *acc, const struct win_le
 void st_win_ev_add(struct st_trunk_win *w, enum st_ev k, int64_t call);
 
 /* An OPTIONS request or its response in a window (st_alerts_options),
- * in ts order. */
-#define ST_OPT_COLS "ts, src, dst, method, status FROM sip_messages"
-#define ST_OPT_WHERE "(method='OPTIONS' OR (method IS NULL AND cseq_method='OPTIONS'))"
-/* Rows of OPTIONS traffic a window may scan: a flood stops here. */
-#define ST_OPTIONS_ROWS 200000
-#define ST_STR2(x) #x
-#define ST_STR(x) ST_STR2(x)
+ * in ts order: read by ST_OPT_LIVE_SQL or ST_OPT_REPLAY_SQL (alerts.h). */
 struct opt_msg {
     int64_t ts;
     char src[64], dst[64];

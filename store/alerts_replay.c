@@ -329,11 +329,8 @@ struct st_replay_counts *st_replay_counts_slot(struct st_replay *r, int64_t trun
 static int opt_load(struct st_replay *r, sqlite3 *h, int64_t from, int64_t to)
 {
     struct ropt *o = &r->opt;
-    if (!o->load &&
-        sqlite3_prepare_v3(h,
-                           "SELECT " ST_OPT_COLS " WHERE ts >= ?1 AND ts < ?2 AND " ST_OPT_WHERE
-                           " ORDER BY ts, id",
-                           -1, SQLITE_PREPARE_PERSISTENT, &o->load, NULL) != SQLITE_OK)
+    if (!o->load && sqlite3_prepare_v3(h, ST_OPT_REPLAY_SQL, -1, SQLITE_PREPARE_PERSISTENT,
+                                       &o->load, NULL) != SQLITE_OK)
         return ST_ERR_SQL;
     sqlite3_bind_int64(o->load, 1, from);
     sqlite3_bind_int64(o->load, 2, to);

@@ -2,6 +2,7 @@
  * forward migration steps (a new database runs every step, so the upgrade
  * path is the tested path); plus the small reader/maintenance API. */
 #include "store_int.h"
+#include "alerts.h" /* ST_OPT_WHERE */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -833,6 +834,14 @@ static const char SCHEMA_V26[] =
     "CREATE TRIGGER legs_rev_upd AFTER UPDATE OF caller_digits, callee_digits ON legs BEGIN "
     REV_SET("NEW") " WHERE id=NEW.id; END;";
 
+/* v27: the OPTIONS messages in an index of their own, partial and covering
+ * what the alert rules read: the options rule read every SIP message of
+ * its window (through sip_messages_ts) at each evaluation, a live sensor's
+ * every 10 s; on c10000, 4 rows of 163,976. */
+static const char SCHEMA_V27[] =
+    "CREATE INDEX sip_messages_options ON sip_messages(ts, id, src, dst, method, status,"
+    " cseq_method) WHERE " ST_OPT_WHERE ";";
+
 const char *st_schema_step(int version)
 {
     switch (version) {
@@ -888,6 +897,8 @@ const char *st_schema_step(int version)
         return SCHEMA_V25;
     case 26:
         return SCHEMA_V26;
+    case 27:
+        return SCHEMA_V27;
     default:
         return NULL;
     }
@@ -1183,6 +1194,27 @@ int64_t st_db_scalar(struct st_db *db, const char *sql, int64_t dflt)
         v = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     return v;
+}
+
+int st_db_plan(struct st_db *db, const char *sql, char *buf, size_t cap)
+{
+    char *x = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", sql);
+    sqlite3_stmt *s = NULL;
+    int rc = ST_ERR_SQL, r = SQLITE_ERROR;
+    size_t n = 0;
+    if (cap)
+        buf[0] = '\0';
+    if (x && sqlite3_prepare_v2(db->h, x, -1, &s, NULL) == SQLITE_OK) {
+        while ((r = sqlite3_step(s)) == SQLITE_ROW && n < cap) {
+            const unsigned char *t = sqlite3_column_text(s, 3);
+            int k = snprintf(buf + n, cap - n, "%s%s", n ? "; " : "", t ? (const char *)t : "");
+            n = k < 0 ? cap : n + (size_t)k;
+        }
+        rc = r == SQLITE_DONE || r == SQLITE_ROW ? ST_OK : ST_ERR_SQL;
+    }
+    sqlite3_finalize(s);
+    sqlite3_free(x);
+    return rc;
 }
 
 int st_db_text(struct st_db *db, const char *sql, char *buf, size_t cap)

@@ -30,7 +30,7 @@ enum st_err {
 };
 
 /* Schema version written into PRAGMA user_version. */
-#define ST_SCHEMA_VERSION 26
+#define ST_SCHEMA_VERSION 27
 
 struct st_options {
     uint32_t queue_limit;     /* records queued at most; 0 = TS_STORE_QUEUE_MAX */
@@ -191,6 +191,9 @@ int st_db_exec(struct st_db *db, const char *sql, char *err, size_t errlen);
 int64_t st_db_scalar(struct st_db *db, const char *sql, int64_t dflt);
 /* First column of the first row as text into buf ("" if none); ST_OK or error. */
 int st_db_text(struct st_db *db, const char *sql, char *buf, size_t cap);
+/* The query plan of one statement (EXPLAIN QUERY PLAN's detail column, one
+ * line per step joined by "; ") into buf; ST_OK or ST_ERR_SQL. */
+int st_db_plan(struct st_db *db, const char *sql, char *buf, size_t cap);
 
 /* ---- export ---- */
 

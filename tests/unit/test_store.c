@@ -25,6 +25,7 @@
 #include "../../dissect/sip.h"
 #include "../../dissect/sipframe.h"
 #include "../../media/media.h"
+#include "../../store/alerts.h"
 #include "../../store/query.h"
 #include "../../store/store.h"
 
@@ -81,10 +82,14 @@ static struct st_writer *fresh_writer(char *db, size_t cap, const char *name)
  * table stays (the step creates it if missing; the triggers name it). */
 #define VROLL_DOWN ""
 
+/* Undoes schema v27 (the OPTIONS messages' partial index), which the
+ * v27 step creates again. */
+#define V27_DOWN "DROP INDEX sip_messages_options;"
+
 /* Undoes schema v26's triggers (the reversed digits of other writers'
  * legs), which name the columns earlier steps drop; the steps from v17 on
  * take the stored columns as they find them. */
-#define V26_DOWN "DROP TRIGGER legs_rev_ins; DROP TRIGGER legs_rev_upd;"
+#define V26_DOWN V27_DOWN "DROP TRIGGER legs_rev_ins; DROP TRIGGER legs_rev_upd;"
 
 /* Undoes schema v25 (call_seconds, the leg_ports directory): every test
  * that sets the version back runs v25 again. */
@@ -606,6 +611,44 @@ static void test_digits_rev(void **state)
     st_db_close(d);
     assert_int_equal(q(db, REV_WRONG("caller")), 0);
     assert_int_equal(q(db, REV_WRONG("callee")), 0);
+}
+
+/* v27: the alert rules' two OPTIONS queries read the partial index
+ * sip_messages_options (no other messages, no sort for the replay's order),
+ * which holds exactly the OPTIONS requests and the responses to them; a
+ * v26 file gains it over the rows it has. */
+#define OPT_COUNT(how) "SELECT count(*) FROM sip_messages " how " WHERE " ST_OPT_WHERE
+static void test_options_index(void **state)
+{
+    (void)state;
+    char db[300], err[256], plan[512];
+    tmp_path(db, sizeof db, "opt.db");
+    struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
+    assert_non_null(w);
+    st_writer_close(w);
+    struct st_db *d = st_db_open(db, false, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(st_db_exec(d,
+                                "INSERT INTO sip_messages(ts,src,dst,method,status,cseq_method) VALUES"
+                                "(1,'a','b','OPTIONS',NULL,'OPTIONS'),(2,'b','a',NULL,200,'OPTIONS'),"
+                                "(3,'a','b','INVITE',NULL,'INVITE'),(4,'b','a',NULL,200,'INVITE'),"
+                                "(5,'c','b','OPTIONS',NULL,'OPTIONS'),(6,'b','c',NULL,404,'OPTIONS'),"
+                                "(7,'a','b','BYE',NULL,'BYE'),(8,'b','a',NULL,200,'BYE'),"
+                                "(9,'a','b',NULL,200,NULL),(10,'a','b','REGISTER',NULL,'OPTIONS')",
+                                err, sizeof err),
+                     ST_OK);
+    assert_int_equal(st_db_scalar(d, OPT_COUNT("INDEXED BY sip_messages_options"), -1), 4);
+    assert_int_equal(st_db_scalar(d, OPT_COUNT("NOT INDEXED"), -1), 4);
+    assert_int_equal(st_db_plan(d, ST_OPT_LIVE_SQL, plan, sizeof plan), ST_OK);
+    assert_non_null(strstr(plan, "COVERING INDEX sip_messages_options"));
+    assert_int_equal(st_db_plan(d, ST_OPT_REPLAY_SQL, plan, sizeof plan), ST_OK);
+    assert_non_null(strstr(plan, "COVERING INDEX sip_messages_options"));
+    assert_null(strstr(plan, "TEMP B-TREE"));
+    /* back to v26, upgraded by the next open */
+    assert_int_equal(st_db_exec(d, V27_DOWN "PRAGMA user_version=26", err, sizeof err), ST_OK);
+    st_db_close(d);
+    assert_int_equal(q(db, "PRAGMA user_version"), ST_SCHEMA_VERSION);
+    assert_int_equal(q(db, OPT_COUNT("INDEXED BY sip_messages_options")), 4);
 }
 
 /* A v2 database with data: v3 adds the media columns, reversed digits of
@@ -2987,6 +3030,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_upgrade_for_readers),
         cmocka_unit_test(test_migrate_v2),
         cmocka_unit_test(test_digits_rev),
+        cmocka_unit_test(test_options_index),
         cmocka_unit_test(test_migrate_v3),
         cmocka_unit_test(test_stream_after_leg),
         cmocka_unit_test(test_mos_batches),
