@@ -1130,6 +1130,14 @@ int checklist_store(struct checklist *cl, const struct calls *c, const char *pat
                     size_t errlen)
 {
     struct cl_snapshot *s = checklist_snapshot(cl, c);
+    int rc = checklist_snapshot_save(s, path, err, errlen);
+    checklist_snapshot_free(s);
+    return rc;
+}
+
+int checklist_snapshot_save(const struct cl_snapshot *s, const char *path, char *err,
+                            size_t errlen)
+{
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -1139,6 +1147,5 @@ int checklist_store(struct checklist *cl, const struct calls *c, const char *pat
     if (a && rc != 0)
         snprintf(err, errlen, "%s: cannot store the trunk checklist", path);
     st_alerts_close(a);
-    checklist_snapshot_free(s);
     return rc;
 }

@@ -110,6 +110,10 @@ void checklist_snapshot_free(struct cl_snapshot *s); /* NULL ok */
 /* Into table trunk_checklist in one transaction, call ids turned into the
  * store's (calls not written yet are left out). 0, or -1. */
 int checklist_snapshot_store(const struct cl_snapshot *s, struct st_alerts *a);
+/* The same into the database at path (checklist_store once the snapshot is
+ * taken): 0, or -1 with a one-line reason in err; s NULL: out of memory. */
+int checklist_snapshot_save(const struct cl_snapshot *s, const char *path, char *err,
+                            size_t errlen);
 /* Text section for every trunk of c. */
 void checklist_print(FILE *f, struct checklist *cl, const struct calls *c);
 

@@ -257,9 +257,22 @@ pair_runs=${PAIRS:-5}
 median() { tr ' ' '\n' | { grep . || true; } | sort -n | awk '{ v[NR] = $1 } END {
     if (NR) printf "%.2f (range %.2f-%.2f, %d rounds)", v[int((NR + 1) / 2)], v[1], v[NR], NR }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+# --db's phases (analyze --timing), the median of the rounds for each
+phases() { awk '{ sub(/^timing: /, ""); n = split($0, p, ", ")
+        for (i = 1; i <= n; i++) { k = split(p[i], w, " "); name = w[1]
+            for (j = 2; j < k - 1; j++) name = name " " w[j]
+            if (!(name in seen)) { seen[name] = 1; order[++m] = name }
+            v[name, ++c[name]] = w[k - 1] } }
+    END { for (o = 1; o <= m; o++) { name = order[o]; nn = c[name]
+            for (i = 1; i <= nn; i++) x[i] = v[name, i]
+            for (i = 2; i <= nn; i++) for (j = i; j > 1 && x[j - 1] > x[j]; j--) { t = x[j]; x[j] = x[j - 1]; x[j - 1] = t }
+            printf "%s%s %.2f", (o > 1 ? ", " : ""), name, x[int((nn + 1) / 2)] } }' "$1"; }
+timing=""
+"$ts" analyze --help 2>&1 | grep -q -- '--timing' && timing=--timing
 if [ "$pair_runs" -gt 0 ]; then
     for name in i10000 c10000 c100r c100; do
         f=$data/$name.pcap
+        rm -f "$data/phases.$name"
         echo "bench: pairs on $name ($pair_runs)" >&2
         fl_cpu="" fl_wall="" db_cpu="" db_wall="" js_cpu="" js_wall="" step=0 note=""
         for ((k = 0; k < pair_runs; k++)); do
@@ -278,8 +291,9 @@ if [ "$pair_runs" -gt 0 ]; then
                 fi
             fi
             if [ $has_db = yes ]; then
-                read -r w2 _ c2 <<<"$(measure 1 "$ts" analyze --db "$data/bench.db" "$f")"
+                read -r w2 _ c2 <<<"$(measure 1 "$ts" analyze $timing --db "$data/bench.db" "$f")"
                 [ "$w2" = "-" ] && continue
+                grep -o 'timing: .*' "$data/err.txt" >>"$data/phases.$name" || true
                 db_cpu="$db_cpu $(ratio "$c1" "$c2")"
                 db_wall="$db_wall $(ratio "$w1" "$w2")"
             fi
@@ -292,6 +306,8 @@ if [ "$pair_runs" -gt 0 ]; then
         pairs_out+="$name: ${note}text run / floor: CPU time x$(echo "$fl_cpu" | median), wall x$(echo "$fl_wall" | median); "
         [ -n "$js_cpu" ] && pairs_out+="--json / text run: CPU time x$(echo "$js_cpu" | median), wall x$(echo "$js_wall" | median); "
         [ -n "$db_cpu" ] && pairs_out+="--db throughput / text run's: by CPU time $(echo "$db_cpu" | median), by wall $(echo "$db_wall" | median); "
+        [ -s "$data/phases.$name" ] && pairs_out+="--db's phases, median s: $(phases "$data/phases.$name"); "
+        rm -f "$data/phases.$name"
     done
 fi
 # Work per packet, free of the host's noise: instructions and simulated

@@ -42,6 +42,7 @@ static void usage(FILE *f)
                "  --json-lines  one JSON object per line: each call, stream, trunk and\n"
                "                registration as it is final, then the summary (\"type\" says which)\n"
                "  --quiet       no progress line on a terminal's stderr\n"
+               "  --timing      the wall time of each phase of the run, one line on stderr\n"
                "  --top N       at most N calls and the N worst streams in the text tables (200)\n"
                "  --summary     the text report without the call and stream tables\n"
                "  --db FILE  store calls, legs and SIP messages in an SQLite database, then\n"
@@ -57,6 +58,34 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* --timing: the wall time of each phase, so that a user (and bench/run.sh)
+ * sees where a run goes: the reading, the end of the input, the store's last
+ * transaction, the report, the last checkpoint, the alert replay. */
+struct phases {
+    double last;
+    size_t n;
+    const char *name[12];
+    double s[12];
+};
+
+static void phase_end(struct phases *p, const char *name)
+{
+    double t = now_s();
+    if (p->n < sizeof p->s / sizeof p->s[0]) {
+        p->name[p->n] = name;
+        p->s[p->n++] = t - p->last;
+    }
+    p->last = t;
+}
+
+static void phases_print(const struct phases *p, double t0)
+{
+    fprintf(stderr, "trunkscope analyze: timing:");
+    for (size_t i = 0; i < p->n; i++)
+        fprintf(stderr, " %s %.3f s,", p->name[i], p->s[i]);
+    fprintf(stderr, " total %.3f s\n", p->last - t0);
 }
 
 static void print_text(const struct engine *e, double elapsed)
@@ -173,7 +202,10 @@ static void analyze_batch(struct engine *e, struct st_writer *w, const struct ra
 
 int cmd_analyze(int argc, char **argv)
 {
-    bool json = false, lines = false, quiet = false, alerts = true;
+    bool json = false, lines = false, quiet = false, alerts = true, timing = false;
+    struct phases ph = { .n = 0 };
+    struct cl_snapshot *cls = NULL; /* the checklist, once the engine is freed */
+    double t0 = 0;
     struct engine_config cfg = { .dedup = true, .track_calls = true };
     const char *config_path = NULL, *csv_path = NULL, *db_path = NULL, *serve_addr = NULL;
     struct tlskeys *tls_keys = NULL; /* --tls-keylog / --tls-key */
@@ -184,13 +216,14 @@ int cmd_analyze(int argc, char **argv)
     if (!files)
         return 2;
     enum { O_JSON = 256, O_JSON_LINES, O_QUIET, O_NO_DEDUP, O_NO_CALLS, O_CONFIG, O_CSV, O_DB,
-           O_SERVE, O_SUMMARY, O_TOP, O_NO_ALERTS,
+           O_SERVE, O_SUMMARY, O_TOP, O_NO_ALERTS, O_TIMING,
            O_TLS_KEYLOG, O_TLS_KEY };
     size_t top = 200; /* rows of the call and stream tables in the text report */
     static const struct option table[] = {
         { "json", no_argument, NULL, O_JSON },
         { "json-lines", no_argument, NULL, O_JSON_LINES },
         { "quiet", no_argument, NULL, O_QUIET },
+        { "timing", no_argument, NULL, O_TIMING },
         { "no-dedup", no_argument, NULL, O_NO_DEDUP },
         { "no-calls", no_argument, NULL, O_NO_CALLS },
         { "config", required_argument, NULL, O_CONFIG },
@@ -212,6 +245,7 @@ int cmd_analyze(int argc, char **argv)
         case O_JSON: json = true; break;
         case O_JSON_LINES: lines = true; break;
         case O_QUIET: quiet = true; break;
+        case O_TIMING: timing = true; break;
         case O_NO_DEDUP: cfg.dedup = false; break;
         case O_NO_CALLS: cfg.track_calls = false; break;
         case O_CONFIG: config_path = v; break;
@@ -395,7 +429,8 @@ int cmd_analyze(int argc, char **argv)
         }
         pg = progress_new(stderr, total);
     }
-    double t0 = now_s();
+    t0 = now_s();
+    ph.last = t0;
     /* the files are read (and each frame's hashes computed) on a second thread */
     struct readahead *ra = readahead_start(in, engine_decode, engine_decode_spare_size(), true);
     if (!ra) {
@@ -408,6 +443,7 @@ int cmd_analyze(int argc, char **argv)
         analyze_batch(e, w, b, pg, sk.r);
     progress_free(pg); /* clears its line */
     pg = NULL;
+    phase_end(&ph, "read and analysis");
     size_t kept, total;
     const char *const *rerr = readahead_errors(ra, &kept, &total);
     for (size_t i = 0; i < kept; i++)
@@ -424,12 +460,20 @@ int cmd_analyze(int argc, char **argv)
     st_writer_hold(w, true);
     engine_finish(e);
     st_writer_hold(w, false);
+    phase_end(&ph, "end of input");
     struct st_stats sst = { 0 };
+    bool text = !json && !lines;
     if (w) {
         st_capture_end(w);
         if (engine_calls(e))
-            st_writer_trunks(w, engine_calls(e)); /* waits: everything before is written */
-        st_writer_stats(w, &sst);
+            st_writer_trunks_queue(w, engine_calls(e));
+        /* the text report is printed while the writer ends its last
+         * transaction; the JSON one carries the store's counts */
+        if (!text) {
+            st_writer_wait(w);
+            st_writer_stats(w, &sst);
+            phase_end(&ph, "store");
+        }
     }
     double elapsed = now_s() - t0;
 
@@ -439,6 +483,7 @@ int cmd_analyze(int argc, char **argv)
             rc = 2;
         }
         csv = NULL;
+        phase_end(&ph, "calls csv");
     }
     if (json || lines) {
         struct report_input ri = { e, (const char *const *)errors, nerr, elapsed,
@@ -447,6 +492,7 @@ int cmd_analyze(int argc, char **argv)
             fprintf(stderr, "trunkscope analyze: cannot write the report\n");
             rc = 2;
         }
+        phase_end(&ph, "report");
     } else {
         print_text(e, elapsed);
         if (engine_calls(e))
@@ -456,8 +502,20 @@ int cmd_analyze(int argc, char **argv)
         media_print(stdout, engine_media(e), top);
         tls_print(stdout, engine_tlspeers(e), (int64_t)time(NULL));
         other_print(stdout, engine_oflows(e));
-        if (w)
+        phase_end(&ph, "report");
+        if (w) {
+            /* the writer holds copies (the records, the trunk snapshot): the
+             * engine is freed while it ends, the checklist kept for after */
+            if (sk.cl)
+                cls = checklist_snapshot(sk.cl, engine_calls(e));
+            engine_free(e);
+            e = NULL;
+            phase_end(&ph, "free");
+            st_writer_wait(w);
+            st_writer_stats(w, &sst);
+            phase_end(&ph, "store");
             st_stats_print(stdout, &sst);
+        }
         if (fflush(stdout) != 0 || ferror(stdout)) { /* a full device, a closed pipe */
             fprintf(stderr, "trunkscope analyze: cannot write the report: %s\n", strerror(errno));
             rc = 2;
@@ -486,25 +544,39 @@ out:
             free(errors[i]);
     free(errors);
     pcapin_free(in);
-    if (w)
+    if (w) {
         st_writer_close(w);
+        phase_end(&ph, "store close");
+    }
     /* the trunk checklist beside the trunks, once the writer put them there */
     if (w && sk.cl && rc == 0) {
         char err[512];
-        if (checklist_store(sk.cl, engine_calls(e), db_path, err, sizeof err) != 0) {
+        if (!cls && e)
+            cls = checklist_snapshot(sk.cl, engine_calls(e));
+        if (checklist_snapshot_save(cls, db_path, err, sizeof err) != 0) {
             fprintf(stderr, "trunkscope analyze: %s\n", err);
             rc = 2;
         }
+        phase_end(&ph, "checklist");
     }
+    checklist_snapshot_free(cls);
     checklist_free(sk.cl);
-    engine_free(e);
+    if (e) {
+        engine_free(e);
+        phase_end(&ph, "free");
+    }
     tlskeys_free(tls_keys); /* after the engine, whose decryptors use it */
     free(files);
     /* the alert rules replay a complete store only: after an error (a write
      * refused, an unreadable input) the one line already said what is wrong */
-    if (w && acfg && rc == 0 && cli_alerts_replay(acfg, db_path, "trunkscope analyze") != 0)
-        rc = 2;
+    if (w && acfg && rc == 0) {
+        if (cli_alerts_replay(acfg, db_path, "trunkscope analyze") != 0)
+            rc = 2;
+        phase_end(&ph, "alerts");
+    }
     free(acfg);
+    if (timing && t0 > 0)
+        phases_print(&ph, t0);
     if (serve_addr && rc == 0) {
         struct api_options o = { .db_path = db_path, .http = serve_addr,
                                  .static_dir = cli_default_static_dir(), .audio = ccfg.audio };

@@ -98,7 +98,8 @@ void st_writer_close_stats(struct st_writer *w, struct st_stats *out);
  * in the same transaction that re-opens it, so nothing is duplicated.
  * Blocks until the writer has done it. Returns the capture id, 0 on error. */
 uint64_t st_capture_begin(struct st_writer *w, const char *path);
-/* End of input: stamps every capture of this session as finished. */
+/* End of input: stamps every capture of this session as finished. Queued:
+ * a later st_writer_trunks, st_writer_wait or close waits for it. */
 void st_capture_end(struct st_writer *w);
 
 /* Each frame, before it is decoded: remembers its per-file frame number and
@@ -134,6 +135,12 @@ void st_oflow_sink(void *ctx, const struct oflow_done *f);
  * keepalives, as st_writer_live with every bucket; the live tables are
  * emptied. Blocks until written. */
 void st_writer_trunks(struct st_writer *w, const struct calls *c);
+/* The same snapshot, copied now but queued without waiting, so that the
+ * caller can print its report while the writer ends; st_writer_wait (or
+ * close) waits for it. */
+void st_writer_trunks_queue(struct st_writer *w, const struct calls *c);
+/* Blocks until every record queued so far is committed (or failed). */
+void st_writer_wait(struct st_writer *w);
 /* A running sensor's state, copied now on the caller's thread and written
  * by the writer in one transaction: every trunk with its KPI buckets that
  * start at or after since_ns (older ones are already stored and did not

@@ -565,13 +565,13 @@ void st_capture_end(struct st_writer *w)
     if (!w)
         return;
     for (uint32_t i = 0; i < w->ncaps; i++) {
-        if (!w->cap_ids[i])
+        struct rec *r;
+        if (!w->cap_ids[i] || !(r = rec_new(w, REC_CAPTURE_END, sizeof *r, sizeof *r)))
             continue;
-        struct rec r = { .kind = REC_CAPTURE_END, .sync = true };
-        r.u.capend.id = w->cap_ids[i];
-        r.u.capend.first_ts = w->first_ts[i];
-        r.u.capend.last_ts = w->last_ts[i];
-        enqueue(w, &r);
+        r->u.capend.id = w->cap_ids[i];
+        r->u.capend.first_ts = w->first_ts[i];
+        r->u.capend.last_ts = w->last_ts[i];
+        enqueue(w, r);
     }
 }
 
@@ -698,6 +698,24 @@ void st_writer_trunks(struct st_writer *w, const struct calls *c)
     r->sync = true;
     enqueue(w, r);
     free(r); /* a sync record stays the producer's */
+}
+
+void st_writer_trunks_queue(struct st_writer *w, const struct calls *c)
+{
+    struct rec *r = w && c ? snap_new(w, c, 0, 0, false) : NULL;
+    if (r)
+        enqueue(w, r);
+}
+
+static void no_op(void *ctx) { (void)ctx; }
+
+void st_writer_wait(struct st_writer *w)
+{
+    if (!w)
+        return;
+    struct rec r = { .kind = REC_AFTER, .sync = true };
+    r.u.after.fn = no_op;
+    enqueue(w, &r);
 }
 
 bool st_writer_after(struct st_writer *w, st_after_fn fn, void *ctx)

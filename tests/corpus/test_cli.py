@@ -135,6 +135,54 @@ def main():
             and "Trunks:" in text, "--summary: counts and trunks, no call or stream rows")
     rc, out, err = run(a.bin, ["analyze", "--top", "0", gen_pcap])
     c.check(rc == 2 and "--top needs a number of rows from 1, not '0'" in err, f"--top 0: {err!r}")
+    # --timing: one line on stderr naming each phase, whose times add up to
+    # the total; with --db the text report is printed while the writer ends
+    # its last transaction, and the store's line waits for it (every record
+    # queued is written, the 12 calls are in the file)
+    phase = re.compile(r"(?:(?P<name>[a-z ]+?) (?P<s>\d+\.\d{3}) s, )")
+    def timing(err):
+        lines = [l for l in err.splitlines() if l.startswith("trunkscope analyze: timing: ")]
+        if len(lines) != 1:
+            return None, None
+        body = lines[0][len("trunkscope analyze: timing: "):]
+        m = re.fullmatch(r"((?:[a-z ]+? \d+\.\d{3} s, )+)total (\d+\.\d{3}) s", body)
+        if not m:
+            return None, None
+        return [(x.group("name"), float(x.group("s"))) for x in phase.finditer(m.group(1))], \
+            float(m.group(2))
+    tdb = os.path.join(a.work, "timing.db")
+    for f in (tdb, tdb + "-wal", tdb + "-shm"):
+        if os.path.exists(f):
+            os.unlink(f)
+    rc, out, err = run(a.bin, ["analyze", "--timing", "--db", tdb, gen_pcap])
+    ph, total = timing(err)
+    names = [n for n, _ in ph] if ph else []
+    c.check(rc == 0 and names == ["read and analysis", "end of input", "report", "free",
+                                  "store", "store close", "checklist", "alerts"],
+            f"--timing --db: rc={rc} phases {names} err={err!r}")
+    c.check(ph is not None and abs(sum(s for _, s in ph) - total) <= 0.001 * len(ph) + 0.001,
+            f"--timing: the phases add up to the total: {ph} {total}")
+    m = re.search(r"^store: (\d+) queued, (\d+) written, 0 dropped", out.decode(), re.M)
+    c.check(m is not None and int(m.group(1)) > 0 and m.group(1) == m.group(2),
+            f"--db text report: every queued record written before the store line: "
+            f"{m.group(0) if m else out[-400:]!r}")
+    try:
+        import sqlite3
+        con = sqlite3.connect(tdb)
+        n = con.execute("SELECT count(*) FROM calls").fetchone()[0]
+        ended = con.execute("SELECT count(*) FROM captures WHERE finished IS NOT NULL AND last_ts IS NOT NULL").fetchone()[0]
+        con.close()
+    except Exception as ex:  # noqa: BLE001 - reported as the check's failure
+        n, ended = repr(ex), None
+    c.check(n == 12 and ended == 1, f"--timing --db: 12 calls and the capture ended in the file: {n}, {ended}")
+    rc, out, err = run(a.bin, ["analyze", "--timing", "--json", gen_pcap])
+    ph, _ = timing(err)
+    c.check(rc == 0 and ph is not None and [n for n, _ in ph] ==
+            ["read and analysis", "end of input", "report", "free"],
+            f"--timing --json: {ph} err={err!r}")
+    rc, out, err = run(a.bin, ["analyze", "--json", gen_pcap])
+    c.check(rc == 0 and "timing" not in err, f"no timing line without --timing: {err!r}")
+
     # gen: bad values and outputs that cannot be written are usage errors like
     # everywhere else: exit 2 and one line naming the cause
     outdir = os.path.join(a.work, "no-such-dir", "g.pcap")
