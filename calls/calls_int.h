@@ -270,6 +270,7 @@ struct relink_ent {
 struct relink {
     struct relink_ent *v;           /* TS_TOPO_RELINK_CALLS, a ring */
     size_t next;                    /* slot the next call takes */
+    uint32_t floor;                 /* no entry's gen is below it (relink_stale) */
 };
 
 struct topo {

@@ -141,6 +141,23 @@ static void merge(struct calls *c, struct relink_ent *X, unsigned xi, struct rel
     ent_free(D);
 }
 
+/* Whether an entry was emitted before the topology's last change. Entries
+ * take topo.gen, which only grows, so the floor found once holds until the
+ * topology changes again: a sensor whose topology is settled pays nothing
+ * per call for the ring (it read every entry, twice, for each call). */
+static bool relink_stale(struct calls *c)
+{
+    struct relink *r = &c->relink;
+    if (r->floor >= c->topo.gen)
+        return false;
+    uint32_t m = c->topo.gen;
+    for (size_t j = 0; j < TS_TOPO_RELINK_CALLS; j++)
+        if (r->v[j].call.legs && r->v[j].gen < m)
+            m = r->v[j].gen;
+    r->floor = m;
+    return m < c->topo.gen;
+}
+
 /* Entry i against the others, as the later call (its first leg continues
  * one of theirs) and as the earlier one; true when it was merged (the
  * merged call sits in the earlier one's slot). */
@@ -148,6 +165,9 @@ static bool relink_one(struct calls *c, size_t i)
 {
     struct relink *r = &c->relink;
     struct relink_ent *E = &r->v[i];
+    /* every pair decided with this topology already (the test below) */
+    if (E->gen >= c->topo.gen && !relink_stale(c))
+        return false;
     uint64_t keep = (uint64_t)TS_TOPO_RELINK_S * NS_PER_S;
     for (int as_later = 1; as_later >= 0; as_later--) {
         struct relink_ent *best = NULL;

@@ -1221,6 +1221,41 @@ static void test_relink_emitted(void **state)
     calls_free(c);
 }
 
+/* The same relay, but the first call's inner leg outlasts the learning: its
+ * outer leg was emitted before the topology knew the SBC, the inner one is
+ * emitted after it, when nothing else changes the topology, and still joins
+ * the outer one (the ring is read for a call emitted after a change while
+ * an entry older than the change is kept). */
+static void test_relink_after_learning(void **state)
+{
+    (void)state;
+    struct calls *c = mk();
+    struct merged_log g = { 0 };
+    calls_set_sink(c, sink_merges, &g);
+    const char *P = "10.1.0.10", *Si = "10.1.0.1", *So = "10.2.0.1", *A = "10.2.0.50";
+    char to[16], c0[8], c1[8];
+    for (int i = 0; i < 3; i++) {
+        uint64_t t = (uint64_t)i * 20000;
+        snprintf(to, sizeof to, "089123400%d", i);
+        snprintf(c0, sizeof c0, "p%d", i);
+        snprintf(c1, sizeof c1, "s%d", i);
+        answered_call(c, t, c0, P, Si, "+49301112222", to, 100, 900, 5000, NULL);
+        if (i > 0)
+            answered_call(c, t + 20, c1, So, A, "0301112222", to, 80, 870, 5310, NULL);
+        else   /* answered, its BYE long after the third call */
+            setup_call(c, t + 20, c1, So, A, "0301112222", to, 80, 870, NULL);
+        for (uint64_t k = 7; k <= 19; k++)
+            calls_tick(c, BASE_NS + (t + k * 1000) * MS);
+    }
+    assert_int_equal(g.merges, 1);   /* p1 and s1, once learned */
+    bye_call(c, 90000, "s0", So, A, "0301112222", "0891234000");
+    calls_tick(c, BASE_NS + 100000 * MS);
+    calls_finish(c);
+    assert_int_equal(g.merges, 2);
+    assert_int_equal(calls_stat(c, TS_CALLS_RELINKED), 2);
+    calls_free(c);
+}
+
 /* ---- the mirror rule: a B2BUA learned from one or two relayed calls ---- */
 
 static const char *MP = "10.1.0.10", *MSi = "10.1.0.1", *MSo = "10.2.0.1", *MA = "10.2.0.50";
@@ -2300,6 +2335,7 @@ int main(void)
         cmocka_unit_test(test_failover_learned),
         cmocka_unit_test(test_topo_site),
         cmocka_unit_test(test_relink_emitted),
+        cmocka_unit_test(test_relink_after_learning),
         cmocka_unit_test(test_mirror_one_call),
         cmocka_unit_test(test_mirror_two_calls),
         cmocka_unit_test(test_mirror_negative),
