@@ -1163,6 +1163,31 @@ static void sink_merges(void *ctx, const struct calls_call *k)
     assert_int_equal(k->legs[1].ev_type, CALLS_EV_TIMING);
 }
 
+/* Call i (0..9) of a relay through a dual-homed SBC (10.1.0.1 in, 10.2.0.1
+ * out), 20 s apart: the outer leg p<i>, 20 ms later the inner one s<i>,
+ * both answered; the inner one's hang-up relayed 300 ms late (not a mirror:
+ * learned at the third call), or none yet (bye_inner false). Then the
+ * clock runs 19 s on. */
+static void relay_late_bye(struct calls *c, int i, bool bye_inner, bool other_caller)
+{
+    uint64_t t = (uint64_t)i * 20000;
+    char to[16], c0[8], c1[8];
+    snprintf(to, sizeof to, "089123400%d", i);
+    snprintf(c0, sizeof c0, "p%d", i);
+    snprintf(c1, sizeof c1, "s%d", i);
+    answered_call(c, t, c0, "10.1.0.10", "10.1.0.1", "+49301112222", to, 100, 900, 5000, NULL);
+    if (bye_inner)
+        answered_call(c, t + 20, c1, "10.2.0.1", "10.2.0.50", "0301112222", to, 80, 870, 5310,
+                      NULL);
+    else
+        setup_call(c, t + 20, c1, "10.2.0.1", "10.2.0.50", "0301112222", to, 80, 870, NULL);
+    if (other_caller)   /* same numbers, another caller, another callee */
+        answered_call(c, t + 40, "h0", "10.1.0.77", "10.1.0.78", "+49301112222", to, 80, 870,
+                      5000, NULL);
+    for (uint64_t k = 7; k <= 19; k++)
+        calls_tick(c, BASE_NS + (t + k * 1000) * MS);
+}
+
 /* A sensor that emits calls as they end: the relay through a dual-homed
  * SBC (private on both sides, no configuration) is learned at its third
  * call, after the first two were emitted as single legs; they are joined
@@ -1177,22 +1202,8 @@ static void test_relink_emitted(void **state)
     struct calls *c = mk();
     struct merged_log g = { 0 };
     calls_set_sink(c, sink_merges, &g);
-    const char *P = "10.1.0.10", *Si = "10.1.0.1", *So = "10.2.0.1", *A = "10.2.0.50",
-               *H = "10.1.0.77";
-    char to[16], c0[8], c1[8];
     for (int i = 0; i < 3; i++) {
-        uint64_t t = (uint64_t)i * 20000;
-        snprintf(to, sizeof to, "089123400%d", i);
-        snprintf(c0, sizeof c0, "p%d", i);
-        snprintf(c1, sizeof c1, "s%d", i);
-        answered_call(c, t, c0, P, Si, "+49301112222", to, 100, 900, 5000, NULL);
-        /* its hang-up relayed 300 ms late: not a mirror, learned at the third call */
-        answered_call(c, t + 20, c1, So, A, "0301112222", to, 80, 870, 5310, NULL);
-        if (i == 0)   /* same numbers, another caller, another callee */
-            answered_call(c, t + 40, "h0", H, "10.1.0.78", "+49301112222", to, 80, 870, 5000,
-                          NULL);
-        for (uint64_t k = 7; k <= 19; k++)
-            calls_tick(c, BASE_NS + (t + k * 1000) * MS);
+        relay_late_bye(c, i, true, i == 0);
         if (i < 2)
             assert_int_equal(calls_count(c), (size_t)(2 * (i + 1) + 1));   /* emitted apart */
     }
@@ -1232,23 +1243,10 @@ static void test_relink_after_learning(void **state)
     struct calls *c = mk();
     struct merged_log g = { 0 };
     calls_set_sink(c, sink_merges, &g);
-    const char *P = "10.1.0.10", *Si = "10.1.0.1", *So = "10.2.0.1", *A = "10.2.0.50";
-    char to[16], c0[8], c1[8];
-    for (int i = 0; i < 3; i++) {
-        uint64_t t = (uint64_t)i * 20000;
-        snprintf(to, sizeof to, "089123400%d", i);
-        snprintf(c0, sizeof c0, "p%d", i);
-        snprintf(c1, sizeof c1, "s%d", i);
-        answered_call(c, t, c0, P, Si, "+49301112222", to, 100, 900, 5000, NULL);
-        if (i > 0)
-            answered_call(c, t + 20, c1, So, A, "0301112222", to, 80, 870, 5310, NULL);
-        else   /* answered, its BYE long after the third call */
-            setup_call(c, t + 20, c1, So, A, "0301112222", to, 80, 870, NULL);
-        for (uint64_t k = 7; k <= 19; k++)
-            calls_tick(c, BASE_NS + (t + k * 1000) * MS);
-    }
+    for (int i = 0; i < 3; i++)   /* s0 answered, its BYE long after the third call */
+        relay_late_bye(c, i, i > 0, false);
     assert_int_equal(g.merges, 1);   /* p1 and s1, once learned */
-    bye_call(c, 90000, "s0", So, A, "0301112222", "0891234000");
+    bye_call(c, 90000, "s0", "10.2.0.1", "10.2.0.50", "0301112222", "0891234000");
     calls_tick(c, BASE_NS + 100000 * MS);
     calls_finish(c);
     assert_int_equal(g.merges, 2);
