@@ -1126,15 +1126,6 @@ int checklist_snapshot_store(const struct cl_snapshot *s, struct st_alerts *a)
     return rc;
 }
 
-int checklist_store(struct checklist *cl, const struct calls *c, const char *path, char *err,
-                    size_t errlen)
-{
-    struct cl_snapshot *s = checklist_snapshot(cl, c);
-    int rc = checklist_snapshot_save(s, path, err, errlen);
-    checklist_snapshot_free(s);
-    return rc;
-}
-
 int checklist_snapshot_save(const struct cl_snapshot *s, const char *path, char *err,
                             size_t errlen)
 {

@@ -96,11 +96,6 @@ const char *checklist_status_name(unsigned st);   /* "pass", "fail", ... */
  * the tracker's ids. */
 typedef int64_t (*cl_map_fn)(void *ctx, uint64_t tracker_id);
 void checklist_json(struct jsonw *w, const struct cl_result *r, cl_map_fn map, void *ctx);
-/* Every trunk's checklist into the database at path (table
- * trunk_checklist), call ids turned into the store's. 0, or -1 with a
- * one-line reason in err. */
-int checklist_store(struct checklist *cl, const struct calls *c, const char *path, char *err,
-                    size_t errlen);
 /* Every trunk's results, copied (taken on the thread that feeds the
  * checklist, stored on another); NULL when memory is short. */
 struct cl_snapshot;
@@ -110,8 +105,8 @@ void checklist_snapshot_free(struct cl_snapshot *s); /* NULL ok */
 /* Into table trunk_checklist in one transaction, call ids turned into the
  * store's (calls not written yet are left out). 0, or -1. */
 int checklist_snapshot_store(const struct cl_snapshot *s, struct st_alerts *a);
-/* The same into the database at path (checklist_store once the snapshot is
- * taken): 0, or -1 with a one-line reason in err; s NULL: out of memory. */
+/* The same into the database at path (its own connection): 0, or -1 with a
+ * one-line reason in err; s NULL: out of memory (the snapshot failed). */
 int checklist_snapshot_save(const struct cl_snapshot *s, const char *path, char *err,
                             size_t errlen);
 /* Text section for every trunk of c. */
