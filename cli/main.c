@@ -4,6 +4,7 @@
 
 #include "../common/version.h"
 #include "cli.h"
+#include "hugepages.h"
 
 static void usage(FILE *f)
 {
@@ -38,6 +39,9 @@ int main(int argc, char **argv)
             printf("trunkscope %s\n", ts_version());
             return 0;
         }
+    /* the packet paths: their tables want huge pages (hugepages.c says why) */
+    if (strcmp(cmd, "analyze") == 0 || strcmp(cmd, "capture") == 0 || strcmp(cmd, "collect") == 0)
+        thp_reexec(argv);
     if (strcmp(cmd, "analyze") == 0)
         return cmd_analyze(argc - 1, argv + 1);
     if (strcmp(cmd, "collect") == 0)

@@ -1,11 +1,13 @@
 """Command-line behaviour of `trunkscope analyze` (and `gen`'s errors): several inputs merged,
 standard input, and clear one-line errors with exit code 2 for bad inputs and
 options, after the good inputs were analysed."""
+import itertools
 import os
 import re
 import socket
 import subprocess
 import sys
+import time
 
 from manifest import Checker, analyze, get, load_manifest, parse_args
 
@@ -211,7 +213,57 @@ def main():
     text = out.decode()
     c.check(rc == 0 and "sip messages          %d" % r1["sip"] in text, "text report: sip messages")
     c.check("distinct call-ids     %d" % r1["call_ids"] in text, "text report: call-ids")
+    huge_pages(a.bin, c)
     return c.done()
+
+
+def running_env(binary, env):
+    """analyze - started with env and held at its input once it runs (its
+    read-ahead thread started): (pid after exec == pid started, its
+    GLIBC_TUNABLES or None, exit code once the input ends)."""
+    p = subprocess.Popen([binary, "analyze", "--quiet", "-"], stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    tun, same = None, False
+    try:
+        p.stdin.write(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
+        p.stdin.flush()
+        end = time.time() + 20
+        while time.time() < end and len(os.listdir(f"/proc/{p.pid}/task")) < 2:
+            time.sleep(0.02)
+        with open(f"/proc/{p.pid}/environ", "rb") as f:
+            items = f.read().split(b"\0")
+        # glibc cuts the value at each ':' in place as it parses it
+        for i, kv in enumerate(items):
+            if kv.startswith(b"GLIBC_TUNABLES="):
+                parts = [kv.split(b"=", 1)[1]]
+                parts += itertools.takewhile(lambda x: x.startswith(b"glibc."), items[i + 1:])
+                tun = b":".join(parts).decode()
+        same = os.path.realpath(f"/proc/{p.pid}/exe") == os.path.realpath(binary)
+    finally:
+        p.stdin.close()
+    return same, tun, p.wait(timeout=60)
+
+
+def huge_pages(binary, c):
+    """The packet paths run with glibc's heap on huge pages when the kernel
+    gives them only on request: the tunable is added once, by exec (the
+    same pid), and a user's own setting of it is left alone."""
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            policy = f.read()
+    except OSError:
+        policy = ""
+    env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+    same, tun, rc = running_env(binary, env)
+    want = "glibc.malloc.hugetlb=1" if "[madvise]" in policy else None
+    c.check(same and rc == 0 and tun == want,
+            f"huge pages ({policy.strip()!r}): GLIBC_TUNABLES={tun!r}, want {want!r}, rc={rc}")
+    same, tun, rc = running_env(binary, {**env, "GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"})
+    c.check(same and rc == 0 and tun == "glibc.malloc.hugetlb=0",
+            f"huge pages turned off by the user stay off: {tun!r}, rc={rc}")
+    same, tun, rc = running_env(binary, {**env, "GLIBC_TUNABLES": "glibc.malloc.perturb=0"})
+    want = "glibc.malloc.perturb=0" + (":glibc.malloc.hugetlb=1" if "[madvise]" in policy else "")
+    c.check(same and rc == 0 and tun == want, f"another tunable kept: {tun!r}, want {want!r}")
 
 
 if __name__ == "__main__":
