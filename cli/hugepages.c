@@ -7,15 +7,20 @@
  * glibc.malloc.hugetlb=1, read once at start: hence the exec. */
 #include "hugepages.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #define THP_TUNABLE "glibc.malloc.hugetlb"
 #define THP_POLICY "/sys/kernel/mm/transparent_hugepage/enabled"
 
-bool thp_tunables(const char *current, const char *policy, char *out, size_t cap)
+/* The GLIBC_TUNABLES value to run with, in out; false when nothing is to
+ * change: the tunable already set either way, another kernel policy, or
+ * no room in out. */
+static bool tunables(const char *current, const char *policy, char *out, size_t cap)
 {
     /* "always [madvise] never": the brackets mark the kernel's choice */
     if (!policy || !strstr(policy, "[madvise]"))
@@ -27,16 +32,20 @@ bool thp_tunables(const char *current, const char *policy, char *out, size_t cap
     return n > 0 && (size_t)n < cap;
 }
 
-void thp_reexec(char **argv)
+void hugepages_reexec(char **argv)
 {
     char policy[128] = "", val[1024];
+    /* setuid or file capabilities: glibc erases the tunable, and the exec
+     * would repeat for ever */
+    if (getauxval(AT_SECURE))
+        return;
     FILE *f = fopen(THP_POLICY, "r");
     if (!f)
         return;
     if (!fgets(policy, sizeof policy, f))
         policy[0] = '\0';
     fclose(f);
-    if (!thp_tunables(getenv("GLIBC_TUNABLES"), policy, val, sizeof val))
+    if (!tunables(getenv("GLIBC_TUNABLES"), policy, val, sizeof val))
         return;
     if (setenv("GLIBC_TUNABLES", val, 1) != 0)
         return;

@@ -4,19 +4,11 @@
 #ifndef TS_CLI_HUGEPAGES_H
 #define TS_CLI_HUGEPAGES_H
 
-#include <stdbool.h>
-#include <stddef.h>
-
-/* The GLIBC_TUNABLES value to run with (current: the environment's, or
- * NULL) when the kernel's policy (the text of
- * /sys/kernel/mm/transparent_hugepage/enabled, or NULL) gives huge pages
- * only to memory that asks for them. false when nothing is to change: the
- * tunable already set either way (the user's choice), another policy, or
- * no room in out. */
-bool thp_tunables(const char *current, const char *policy, char *out, size_t cap);
-
-/* Runs this program again (same argv and pid) with the tunable set when
- * thp_tunables says so; returns when it does not, or when exec fails. */
-void thp_reexec(char **argv);
+/* Runs this program again (same argv and pid) with glibc.malloc.hugetlb=1
+ * added to GLIBC_TUNABLES when the kernel gives huge pages only to memory
+ * that asks (transparent_hugepage/enabled = madvise) and the tunable is
+ * not set either way (the user's choice); returns when it does not (a
+ * setuid or file-capability start too), or when exec fails. */
+void hugepages_reexec(char **argv);
 
 #endif

@@ -41,7 +41,7 @@ int main(int argc, char **argv)
         }
     /* the packet paths: their tables want huge pages (hugepages.c says why) */
     if (strcmp(cmd, "analyze") == 0 || strcmp(cmd, "capture") == 0 || strcmp(cmd, "collect") == 0)
-        thp_reexec(argv);
+        hugepages_reexec(argv);
     if (strcmp(cmd, "analyze") == 0)
         return cmd_analyze(argc - 1, argv + 1);
     if (strcmp(cmd, "collect") == 0)
