@@ -1,4 +1,6 @@
 /* trunkscope command-line entry: dispatches to the subcommands. */
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +23,17 @@ static void usage(FILE *f)
             "'trunkscope --version' (or COMMAND --version) for the version\n");
 }
 
+/* packets: a packet path (analyze, capture, collect) */
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    bool packets;
+} commands[] = {
+    { "analyze", cmd_analyze, true }, { "collect", cmd_collect, true },
+    { "serve", cmd_serve, false },    { "capture", cmd_capture, true },
+    { "export", cmd_export, false },  { "gen", cmd_gen, false },
+};
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -39,21 +52,13 @@ int main(int argc, char **argv)
             printf("trunkscope %s\n", ts_version());
             return 0;
         }
-    /* the packet paths: their tables want huge pages (hugepages.c says why) */
-    if (strcmp(cmd, "analyze") == 0 || strcmp(cmd, "capture") == 0 || strcmp(cmd, "collect") == 0)
-        hugepages_reexec(argv);
-    if (strcmp(cmd, "analyze") == 0)
-        return cmd_analyze(argc - 1, argv + 1);
-    if (strcmp(cmd, "collect") == 0)
-        return cmd_collect(argc - 1, argv + 1);
-    if (strcmp(cmd, "serve") == 0)
-        return cmd_serve(argc - 1, argv + 1);
-    if (strcmp(cmd, "capture") == 0)
-        return cmd_capture(argc - 1, argv + 1);
-    if (strcmp(cmd, "export") == 0)
-        return cmd_export(argc - 1, argv + 1);
-    if (strcmp(cmd, "gen") == 0)
-        return cmd_gen(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(cmd, commands[i].name) != 0)
+            continue;
+        if (commands[i].packets) /* their tables want huge pages (hugepages.c) */
+            hugepages_reexec(argv);
+        return commands[i].run(argc - 1, argv + 1);
+    }
     fprintf(stderr, "trunkscope: unknown command '%s' (try --help)\n", cmd);
     return 2;
 }

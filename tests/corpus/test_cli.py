@@ -221,8 +221,9 @@ def main():
 
 def running_env(binary, env):
     """analyze - started with env and held at its input once it runs (its
-    read-ahead thread started): (pid after exec == pid started, its
-    GLIBC_TUNABLES or None, exit code once the input ends)."""
+    read-ahead thread started): (the process behind the pid started is this
+    binary, after any exec; its GLIBC_TUNABLES or None; exit code once the
+    input ends)."""
     p = subprocess.Popen([binary, "analyze", "--quiet", "-"], stdin=subprocess.PIPE,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     tun, same = None, False
