@@ -77,7 +77,7 @@ int st_alerts_data_time(struct st_alerts *a, struct st_data_time *out)
         return ST_OK;
     }
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *s = prep(a, "SELECT min(invite_ts), max(invite_ts) FROM legs");
+    sqlite3_stmt *s = prep(a, ST_DATA_SPAN_SQL);
     if (!s)
         return ST_ERR_SQL;
     if (sqlite3_step(s) == SQLITE_ROW) {

@@ -651,6 +651,52 @@ static void test_options_index(void **state)
     assert_int_equal(q(db, OPT_COUNT("INDEXED BY sip_messages_options")), 4);
 }
 
+/* The data's first and last INVITE (ST_DATA_SPAN_SQL, read by the alert
+ * evaluator at every run): the min() and max() over all legs, NULL
+ * addresses (which leg_sums keys as '') and NULL times included, found by
+ * seeks per address pair, never a scan of legs. */
+#define SPAN_ALL(f) "SELECT " f "(invite_ts) FROM legs NOT INDEXED"
+static void test_data_span(void **state)
+{
+    (void)state;
+    char db[300], err[256], plan[1024];
+    tmp_path(db, sizeof db, "span.db");
+    struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
+    assert_non_null(w);
+    st_writer_close(w);
+    struct st_alerts *a = st_alerts_open(db, err, sizeof err);
+    assert_non_null(a);
+    struct st_data_time dt;
+    assert_int_equal(st_alerts_data_time(a, &dt), ST_OK);
+    assert_int_equal(dt.first_ns, 0); /* no legs */
+    assert_int_equal(dt.last_ns, 0);
+    struct st_db *d = st_db_open(db, false, err, sizeof err);
+    assert_non_null(d);
+    /* the earliest INVITE on a leg without a source, the latest on one
+     * without a destination; others between, and one without a time */
+    assert_int_equal(st_db_exec(d,
+                                "INSERT INTO calls(id,start,caller,outcome) VALUES(1,5,'a','answered');"
+                                "INSERT INTO legs(call_ref,call_id,src,dst,invite_ts) VALUES"
+                                "(1,'c1','10.0.0.1','10.0.0.2',50),(1,'c2','10.0.0.1','10.0.0.2',70),"
+                                "(1,'c3','10.0.0.2','10.0.0.1',60),(1,'c4',NULL,'10.0.0.2',7),"
+                                "(1,'c5','10.0.0.3',NULL,900),(1,'c6','10.0.0.3','10.0.0.4',NULL),"
+                                "(1,'c7',NULL,NULL,40)",
+                                err, sizeof err),
+                     ST_OK);
+    assert_int_equal(st_db_scalar(d, SPAN_ALL("min"), -1), 7);
+    assert_int_equal(st_db_scalar(d, SPAN_ALL("max"), -1), 900);
+    assert_int_equal(st_db_scalar(d, "SELECT first FROM (" ST_DATA_SPAN_SQL ")", -1), 7);
+    assert_int_equal(st_db_scalar(d, "SELECT last FROM (" ST_DATA_SPAN_SQL ")", -1), 900);
+    assert_int_equal(st_alerts_data_time(a, &dt), ST_OK);
+    assert_int_equal(dt.first_ns, 7);
+    assert_int_equal(dt.last_ns, 900);
+    assert_int_equal(st_db_plan(d, ST_DATA_SPAN_SQL, plan, sizeof plan), ST_OK);
+    assert_non_null(strstr(plan, "SEARCH legs USING COVERING INDEX legs_src_dst_invite"));
+    assert_null(strstr(plan, "SCAN legs"));
+    st_db_close(d);
+    st_alerts_close(a);
+}
+
 /* A v2 database with data: v3 adds the media columns, reversed digits of
  * the existing legs (generated; stored since v26), the new indexes; rows
  * survive. */
@@ -3031,6 +3077,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_migrate_v2),
         cmocka_unit_test(test_digits_rev),
         cmocka_unit_test(test_options_index),
+        cmocka_unit_test(test_data_span),
         cmocka_unit_test(test_migrate_v3),
         cmocka_unit_test(test_stream_after_leg),
         cmocka_unit_test(test_mos_batches),
