@@ -9,7 +9,7 @@
 # usage: bench/api_load.sh [BUILD_DIR]        (default: build-bench)
 # env:   CALLS=10000000 DAYS=7 DETAIL=200000 (calls with messages and streams),
 #        DATA=BUILD_DIR/bench-data (the databases and the writer's capture),
-#        DB=DATA/api-CALLS.db (kept and reused; delete it to fill again), SECONDS=10 (wrk per endpoint), CONNS=4, THREADS=1,
+#        DB=DATA/api-CALLS.db (kept and reused; delete it to fill again), SECONDS_PER=10 (wrk per endpoint), CONNS=4, THREADS=1,
 #        SERVE_THREADS=4, WRITER_CPS=16 (the fill's average call rate: 10 M
 #        calls in a week), ONLY=REGEX (endpoint names to run), OUT=FILE (the
 #        table, also printed), MODE=cpu: no writer and no wrk, but the
@@ -23,7 +23,7 @@ build=${1:-$src/build-bench}
 calls=${CALLS:-10000000}
 days=${DAYS:-7}
 detail=${DETAIL:-200000}
-dur=${SECONDS_PER:-${SECONDS:-10}}
+dur=${SECONDS_PER:-10} # not SECONDS: bash sets that to its own running time
 conns=${CONNS:-4}
 threads=${THREADS:-1}
 cps=${WRITER_CPS:-16}
