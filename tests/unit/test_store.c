@@ -1823,6 +1823,55 @@ static void ov_case(const char *db, struct stq *qy, const char *site, int64_t fr
     free(ro);
 }
 
+/* The overview's own choice: the per-minute rollup when the range (and
+ * the 4 h before it) holds more than 40,000 calls by its stored minutes,
+ * else the sweep of the calls. Minutes without calls behind them tell the
+ * two apart: the rollup counts their attempts, the sweep finds none. The
+ * count stops at the bound, so the sum must go on past the first rows. */
+static int64_t auto_attempts(struct stq *qy, int64_t from, int64_t to)
+{
+    struct ov_rows *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    stq_set_series_way(qy, STQ_SERIES_AUTO);
+    assert_int_equal(stq_kpis(qy, 0, from, to, 3600000000000LL, ov_row, r), ST_OK);
+    int64_t n = 0;
+    for (size_t i = 0; i < r->n; i++)
+        n += r->c[i][1].i;
+    free(r);
+    return n;
+}
+
+#define AUTO_MIN(m, calls)                                                                    \
+    "INSERT INTO call_minutes VALUES(" #m "*60000000000,''," #calls ",1,1,0,0,0,0,0,0,0,0,0,"  \
+    "0,0,0);"
+static void test_series_auto(void **state)
+{
+    (void)state;
+    char db[300], err[256];
+    tmp_path(db, sizeof db, "auto.db");
+    struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
+    assert_non_null(w);
+    st_writer_close(w);
+    struct st_db *d = st_db_open(db, false, err, sizeof err);
+    assert_non_null(d);
+    /* 40,000 calls in three minutes of the first hour, and one more in the
+     * last minute of a later hour */
+    assert_int_equal(st_db_exec(d, AUTO_MIN(1000, 15000) AUTO_MIN(1001, 0) AUTO_MIN(1002, 25000),
+                                err, sizeof err),
+                     ST_OK);
+    struct stq *qy = stq_open(db, err, sizeof err);
+    assert_non_null(qy);
+    int64_t from = 960 * 60000000000LL, to = 1200 * 60000000000LL;
+    assert_int_equal(auto_attempts(qy, from, to), 0); /* 40,000: the sweep */
+    stq_close(qy);
+    assert_int_equal(st_db_exec(d, AUTO_MIN(1199, 1), err, sizeof err), ST_OK);
+    qy = stq_open(db, err, sizeof err);
+    assert_non_null(qy);
+    assert_int_equal(auto_attempts(qy, from, to), 4); /* 40,001: the rollup */
+    stq_close(qy);
+    st_db_close(d);
+}
+
 /* ids of rows, comma-separated, as group_concat writes them */
 static int id_list_row(void *ctx, const struct stq_cell *c, size_t n)
 {
@@ -3078,6 +3127,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_digits_rev),
         cmocka_unit_test(test_options_index),
         cmocka_unit_test(test_data_span),
+        cmocka_unit_test(test_series_auto),
         cmocka_unit_test(test_migrate_v3),
         cmocka_unit_test(test_stream_after_leg),
         cmocka_unit_test(test_mos_batches),
