@@ -83,6 +83,8 @@ trunk=$(q "SELECT t.id FROM trunks t ORDER BY (SELECT count(*) FROM kpi_minute k
 last_id=$(q "SELECT max(id) FROM calls")
 last_ms=$(q "SELECT max(start)/1000000 FROM calls")
 day_from=$((last_ms - 86400000))
+# the dashboard's ranges end with the newest call's minute (web-static/app.js)
+kto=$(((last_ms / 60000 + 1) * 60000))
 cat >"$work/detail.lua" <<EOF
 math.randomseed(7)
 request = function()
@@ -161,8 +163,8 @@ run trunks "/trunks"
 run active "/active?limit=1"
 run alerts-open "/alerts?state=firing,pending&limit=5"
 run kpis-all "/kpis"
-run kpis-24h "/kpis?from=$day_from&to=$((last_ms + 60000))"
-run kpis-7d "/kpis?from=$((last_ms + 60000 - 7 * 86400000))&to=$((last_ms + 60000))"
+run kpis-24h "/kpis?from=$((kto - 86400000))&to=$kto"
+run kpis-7d "/kpis?from=$((kto - 7 * 86400000))&to=$kto"
 # Calls list and its filters
 run calls "/calls?limit=50"
 run calls-outcome "/calls?outcome=failed&limit=50"
@@ -188,7 +190,7 @@ run call-message "/calls/1/messages/1" "$work/message.lua" "/calls/ID/messages/1
 # Trunk page
 run trunk "/trunks/$trunk"
 run trunk-kpis-all "/trunks/$trunk/kpis"
-run trunk-kpis-24h "/trunks/$trunk/kpis?from=$day_from&to=$((last_ms + 60000))"
+run trunk-kpis-24h "/trunks/$trunk/kpis?from=$((kto - 86400000))&to=$kto"
 run checklist "/trunks/$trunk/checklist"
 run registrations "/registrations"
 # Alerts page, sites, topology

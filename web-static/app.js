@@ -337,7 +337,9 @@ function rangeParams(params, lastMs, minBucket) {
     if (params.from) q.from = params.from;
     if (params.to) q.to = params.to;
   } else if (RANGE_MS[range] && lastMs) {
-    q.to = lastMs + 60000;
+    // to the end of the newest call's minute: a range on whole minutes
+    // reads the stored minutes only, none of their calls one by one
+    q.to = Math.floor(lastMs / 60000) * 60000 + 60000;
     q.from = q.to - RANGE_MS[range];
   }
   const b = Number(params.bucket);

@@ -408,10 +408,13 @@ try {
   const kpiResp = (re) => page.waitForResponse((r) => re.test(r.url()), { timeout: 20000 });
   const kpiOf = async (r) => ({ q: new URL(r.url()).searchParams, body: await r.json() });
   {
+    const lastCallMs = Date.parse((await api("/stats")).totals.last_call);
     let [resp] = await Promise.all([kpiResp(/\/api\/v1\/kpis\?/), page.click('#range-picker button[data-range="15m"]')]);
     let k = await kpiOf(resp);
     const span = Number(k.q.get("to")) - Number(k.q.get("from"));
     check(span === 900e3, `15 min asks /kpis for 15 minutes (${k.q})`);
+    check(Number(k.q.get("to")) % 60000 === 0 && Number(k.q.get("to")) - 60000 <= lastCallMs &&
+          lastCallMs < Number(k.q.get("to")), `15 min ends with the newest call's minute (${k.q})`);
     check(k.body.points.length > 1, `15 min: ${k.body.points.length} points (bucket ${k.body.bucket_s} s)`);
     await page.waitForSelector("#range-facts");
     check(await page.$eval("#range-facts", (e) => Number(e.dataset.points)) === k.body.points.length,
