@@ -53,6 +53,17 @@ static void tmp_path(char *buf, size_t cap, const char *name)
     unlink(side);
 }
 
+/* A new database at name in the test's directory, with the current schema
+ * (created by the writer). */
+static void fresh_db(char *buf, size_t cap, const char *name)
+{
+    char err[256];
+    tmp_path(buf, cap, name);
+    struct st_writer *w = st_writer_open(buf, NULL, err, sizeof err);
+    assert_non_null(w);
+    st_writer_close(w);
+}
+
 /* A file NAME in the test directory holding TEXT: the store identifies a
  * capture by path, size, time and first bytes, never reads it as pcap. */
 static void fake_capture(char *path, size_t cap, const char *name, const char *text)
@@ -622,10 +633,7 @@ static void test_options_index(void **state)
 {
     (void)state;
     char db[300], err[256], plan[512];
-    tmp_path(db, sizeof db, "opt.db");
-    struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
-    assert_non_null(w);
-    st_writer_close(w);
+    fresh_db(db, sizeof db, "opt.db");
     struct st_db *d = st_db_open(db, false, err, sizeof err);
     assert_non_null(d);
     assert_int_equal(st_db_exec(d,
@@ -660,10 +668,7 @@ static void test_data_span(void **state)
 {
     (void)state;
     char db[300], err[256], plan[1024];
-    tmp_path(db, sizeof db, "span.db");
-    struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
-    assert_non_null(w);
-    st_writer_close(w);
+    fresh_db(db, sizeof db, "span.db");
     struct st_alerts *a = st_alerts_open(db, err, sizeof err);
     assert_non_null(a);
     struct st_data_time dt;
@@ -1848,10 +1853,7 @@ static void test_series_auto(void **state)
 {
     (void)state;
     char db[300], err[256];
-    tmp_path(db, sizeof db, "auto.db");
-    struct st_writer *w = st_writer_open(db, NULL, err, sizeof err);
-    assert_non_null(w);
-    st_writer_close(w);
+    fresh_db(db, sizeof db, "auto.db");
     struct st_db *d = st_db_open(db, false, err, sizeof err);
     assert_non_null(d);
     /* 40,000 calls in three minutes of the first hour, and one more in the
