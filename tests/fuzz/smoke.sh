@@ -34,15 +34,12 @@ for t in "${targets[@]}"; do
     python3 "$here/seeds.py" --shared "$shared" --out "$seeds" --target "$t" >/dev/null
 done
 declare -A pid_of
-running=0
 for t in "${targets[@]}"; do
-    if [ "$running" -ge "$jobs" ]; then
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
         wait -n || true # each status is read by its pid below
-        running=$((running - 1))
-    fi
+    done
     fuzz "$t" &
     pid_of[$t]=$!
-    running=$((running + 1))
 done
 found=0
 for t in "${targets[@]}"; do
