@@ -1573,6 +1573,10 @@ static void h_kpis(struct api_call *a, int64_t trunk_id)
             }
     }
     int64_t b = bucket_s * NS_PER_S;
+    /* a range left open starts on a multiple of its bucket (the clock's
+     * minutes, hours, days in UTC), which a trunk's hourly rollup answers */
+    if (!param(a, "from") && from > 0)
+        from -= from % b;
     if ((to - from) / b >= (int64_t)TS_API_MAX_KPI_POINTS)
         return (void)api_error(a, 400, "bad_parameter", "at most %d points: widen the bucket",
                                TS_API_MAX_KPI_POINTS);

@@ -493,11 +493,18 @@ static bool flush_ls(struct st_writer *w, struct st_roll *r)
         sqlite3_bind_double(s, 4, e->mos_sum);
         b_i64(s, 5, e->mos_n);
         ok &= run(w, s);
-        if (e->mos_n < 0) { /* a MOS went: LM_SUB's row goes with its last one */
-            s = w->s[S_ROLL_LM_GONE];
+        /* the same into its hour (v28), and out of both when a MOS went:
+         * LM_SUB's row goes with its last one */
+        static const int STEPS[] = { S_ROLL_LH, S_ROLL_LM_GONE, S_ROLL_LH_GONE };
+        for (size_t j = 0; j < 3 && (j == 0 || e->mos_n < 0); j++) {
+            s = w->s[STEPS[j]];
             b_name(s, 1, e->k.src);
             b_name(s, 2, e->k.dst);
             b_i64(s, 3, e->k.minute);
+            if (j == 0) {
+                sqlite3_bind_double(s, 4, e->mos_sum);
+                b_i64(s, 5, e->mos_n);
+            }
             ok &= run(w, s);
         }
     }

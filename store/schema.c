@@ -672,6 +672,16 @@ static const char SCHEMA_V20[] =
  * before (rollup.c says why that stays right). */
 #define RO_NONE "NOT EXISTS (SELECT 1 FROM rollup_owner)"
 #define RO_HAS "EXISTS (SELECT 1 FROM rollup_owner)"
+/* when leg_minutes' triggers (and leg_hours', v28) act: an insert by
+ * another writer; a MOS changed alone; anything else but the writer's MOS
+ * update */
+#define LM_WHEN_INS LM_HAS("NEW") " AND " RO_NONE
+#define LM_WHEN_MOS                                                                            \
+    " NEW.mos IS NOT NULL AND OLD.mos IS NOT NEW.mos AND " LM_SAME_KEY " AND " RO_NONE
+#define LM_WHEN_UPD                                                                            \
+    " (OLD.mos IS NOT NULL OR NEW.mos IS NOT NULL) AND NOT (NEW.mos IS NOT NULL AND "          \
+    LM_SAME_KEY ") AND (OLD.mos IS NOT NEW.mos OR NOT (" LM_SAME_KEY ")) AND NOT ("            \
+    LM_SAME_KEY " AND " RO_HAS ")"
 #define LS_SAME                                                                                \
     "OLD.src IS NEW.src AND OLD.dst IS NEW.dst AND OLD.invite_ts IS NEW.invite_ts AND"          \
     " OLD.ring_ts IS NEW.ring_ts AND OLD.answer_ts IS NEW.answer_ts AND OLD.end_ts IS"          \
@@ -690,7 +700,7 @@ static const char SCHEMA_V22[] =
     "CREATE TRIGGER leg_sums_ins AFTER INSERT ON legs WHEN " RO_NONE " BEGIN " LS_ONE("NEW", "")
     " END;"
     "DROP TRIGGER leg_minutes_ins;"
-    "CREATE TRIGGER leg_minutes_ins AFTER INSERT ON legs WHEN " LM_HAS("NEW") " AND " RO_NONE
+    "CREATE TRIGGER leg_minutes_ins AFTER INSERT ON legs WHEN " LM_WHEN_INS
     " BEGIN " LM_ADD("NEW", "NEW.mos", "1") " END;"
     "DROP TRIGGER call_minutes_ins;"
     "CREATE TRIGGER call_minutes_ins AFTER INSERT ON calls WHEN " RO_NONE " BEGIN "
@@ -707,12 +717,10 @@ static const char SCHEMA_V22[] =
     RO_HAS ") BEGIN " LS_ONE("OLD", "-") " " LS_ONE("NEW", "") " END;"
     "DROP TRIGGER leg_minutes_mos; DROP TRIGGER leg_minutes_upd;"
     "CREATE TRIGGER leg_minutes_mos AFTER UPDATE OF mos, src, dst, invite_ts ON legs WHEN"
-    " NEW.mos IS NOT NULL AND OLD.mos IS NOT NEW.mos AND " LM_SAME_KEY " AND " RO_NONE " BEGIN "
-    LM_ADD("NEW", "NEW.mos-coalesce(OLD.mos,0)", "(OLD.mos IS NULL)") " END;"
+    LM_WHEN_MOS " BEGIN " LM_ADD("NEW", "NEW.mos-coalesce(OLD.mos,0)", "(OLD.mos IS NULL)")
+    " END;"
     "CREATE TRIGGER leg_minutes_upd AFTER UPDATE OF mos, src, dst, invite_ts ON legs WHEN"
-    " (OLD.mos IS NOT NULL OR NEW.mos IS NOT NULL) AND NOT (NEW.mos IS NOT NULL AND "
-    LM_SAME_KEY ") AND (OLD.mos IS NOT NEW.mos OR NOT (" LM_SAME_KEY ")) AND NOT ("
-    LM_SAME_KEY " AND " RO_HAS ") BEGIN "
+    LM_WHEN_UPD " BEGIN "
     LM_SUB("OLD") " INSERT INTO leg_minutes SELECT NEW.src, NEW.dst, " LM_MINUTE("NEW") ","
     " NEW.mos, 1 WHERE " LM_HAS("NEW") " ON CONFLICT DO UPDATE SET"
     " mos_sum=mos_sum+excluded.mos_sum, mos_n=mos_n+1; END;"
@@ -842,6 +850,55 @@ static const char SCHEMA_V27[] =
     "CREATE INDEX sip_messages_options ON sip_messages(ts, id, src, dst, method, status,"
     " cseq_method) WHERE " ST_OPT_WHERE ";";
 
+/* v28: hourly rollups beside the per-minute ones. A trunk's week (the
+ * dashboard's default range, in hour buckets) summed 10,080 kpi_minute
+ * rows and 20,160 leg_minutes rows per request; kpi_hour and leg_hours hold
+ * the same sums per hour, peak_concurrent as the hour's maximum.
+ * - kpi_hour: an hour's row is computed again from its minutes whenever
+ *   one of them is written, replaced or deleted (triggers for every writer;
+ *   the store writer, whose batches run with triggers off, computes the
+ *   hours of the minutes it writes: records.c). No running sums: a
+ *   maximum cannot be taken back.
+ * - leg_hours: triggers on legs beside leg_minutes', under the same
+ *   conditions (LM_WHEN_*); rollup.c writes both. */
+#define HOUR_NS "3600000000000"
+#define KH_COLS                                                                                    "sum(attempts), sum(answered), sum(busy), sum(rejected), sum(cancelled), sum(failed),"         " sum(timeouts), sum(srd_sum_ms), sum(srd_n), sum(ans_sum_ms), sum(ans_n), sum(dur_sum_s),"      " sum(dur_n), max(peak_concurrent)"
+#define KH_SET(L)                                                                                  "DELETE FROM kpi_hour WHERE trunk_id=" L ".trunk_id AND hour=" L ".minute/" HOUR_NS "*"        HOUR_NS " AND direction=" L ".direction;"                                                     "INSERT INTO kpi_hour SELECT trunk_id, direction, " L ".minute/" HOUR_NS "*" HOUR_NS ", "       KH_COLS " FROM kpi_minute WHERE trunk_id=" L ".trunk_id AND direction=" L ".direction AND"     " minute >= " L ".minute/" HOUR_NS "*" HOUR_NS " AND minute < " L ".minute/" HOUR_NS "*"        HOUR_NS "+" HOUR_NS " GROUP BY trunk_id, direction;"
+#define LH_HOUR(L) "(" L ".invite_ts/" HOUR_NS "*" HOUR_NS ")"
+#define LH_ADD(L, S, N)                                                                            "INSERT INTO leg_hours SELECT " L ".src, " L ".dst, " LH_HOUR(L) ", " S ", " N " WHERE "        LM_KEYED(L) " ON CONFLICT DO UPDATE SET mos_sum=mos_sum+excluded.mos_sum,"                      " mos_n=mos_n+excluded.mos_n;"
+#define LH_OF(L) " WHERE src=" L ".src AND dst=" L ".dst AND hour=" LH_HOUR(L)
+#define LH_SUB(L)                                                                                  "UPDATE leg_hours SET mos_sum=mos_sum-" L ".mos, mos_n=mos_n-1" LH_OF(L) " AND " L              ".mos IS NOT NULL; DELETE FROM leg_hours" LH_OF(L) " AND mos_n<=0;"
+static const char SCHEMA_V28[] =
+    "CREATE TABLE kpi_hour("
+    " trunk_id INTEGER NOT NULL REFERENCES trunks(id), direction TEXT NOT NULL,"
+    " hour INTEGER NOT NULL, attempts INTEGER, answered INTEGER, busy INTEGER,"
+    " rejected INTEGER, cancelled INTEGER, failed INTEGER, timeouts INTEGER,"
+    " srd_sum_ms REAL, srd_n INTEGER, ans_sum_ms REAL, ans_n INTEGER,"
+    " dur_sum_s REAL, dur_n INTEGER, peak_concurrent INTEGER,"
+    " PRIMARY KEY(trunk_id, hour, direction)) WITHOUT ROWID;"
+    "INSERT INTO kpi_hour SELECT trunk_id, direction, minute/" HOUR_NS "*" HOUR_NS ", " KH_COLS
+    " FROM kpi_minute GROUP BY 1, 2, 3;"
+    "CREATE TRIGGER kpi_hour_ins AFTER INSERT ON kpi_minute BEGIN " KH_SET("NEW") " END;"
+    "CREATE TRIGGER kpi_hour_del AFTER DELETE ON kpi_minute BEGIN " KH_SET("OLD") " END;"
+    "CREATE TRIGGER kpi_hour_upd AFTER UPDATE ON kpi_minute BEGIN " KH_SET("OLD") KH_SET("NEW")
+    " END;"
+    "CREATE TABLE leg_hours(src TEXT NOT NULL, dst TEXT NOT NULL, hour INTEGER NOT NULL,"
+    " mos_sum REAL NOT NULL, mos_n INTEGER NOT NULL,"
+    " PRIMARY KEY(src, dst, hour)) WITHOUT ROWID;"
+    "INSERT INTO leg_hours SELECT src, dst, minute/" HOUR_NS "*" HOUR_NS ", total(mos_sum),"
+    " sum(mos_n) FROM leg_minutes GROUP BY 1, 2, 3;"
+    "CREATE TRIGGER leg_hours_ins AFTER INSERT ON legs WHEN " LM_WHEN_INS " BEGIN "
+    LH_ADD("NEW", "NEW.mos", "1") " END;"
+    "CREATE TRIGGER leg_hours_del AFTER DELETE ON legs WHEN " LM_HAS("OLD") " BEGIN "
+    LH_SUB("OLD") " END;"
+    "CREATE TRIGGER leg_hours_mos AFTER UPDATE OF mos, src, dst, invite_ts ON legs WHEN"
+    LM_WHEN_MOS " BEGIN " LH_ADD("NEW", "NEW.mos-coalesce(OLD.mos,0)", "(OLD.mos IS NULL)")
+    " END;"
+    "CREATE TRIGGER leg_hours_upd AFTER UPDATE OF mos, src, dst, invite_ts ON legs WHEN"
+    LM_WHEN_UPD " BEGIN " LH_SUB("OLD") " INSERT INTO leg_hours SELECT NEW.src, NEW.dst, "
+    LH_HOUR("NEW") ", NEW.mos, 1 WHERE " LM_HAS("NEW") " ON CONFLICT DO UPDATE SET"
+    " mos_sum=mos_sum+excluded.mos_sum, mos_n=mos_n+1; END;";
+
 const char *st_schema_step(int version)
 {
     switch (version) {
@@ -899,6 +956,8 @@ const char *st_schema_step(int version)
         return SCHEMA_V26;
     case 27:
         return SCHEMA_V27;
+    case 28:
+        return SCHEMA_V28;
     default:
         return NULL;
     }

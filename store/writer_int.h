@@ -18,6 +18,8 @@
 #include "../media/media.h"
 
 #define NS_PER_S 1000000000ull
+/* kpi_hour and leg_hours (schema v28) key an hour by its first ns */
+#define KPI_HOUR_NS (3600 * (int64_t)NS_PER_S)
 /* Message row ids a link entry keeps inline; later ones of a long dialog are
  * linked by their row id range (a scan of what was stored meanwhile). */
 #define LINK_IDS 24
@@ -135,7 +137,8 @@ enum stmt_id {
     S_CAP_END, S_TRUNK, S_KPI, S_PEER, S_REG, S_KEEP, S_STREAM, S_IVL, S_LEG_BY_REF,
     S_LEG_MOS, S_CALL_MOS, S_ADOPT, S_LEG_MOS_ALL, S_CALL_MOS_ALL, S_LIVE_LEG, S_LIVE_STATE,
     S_ROLL_LS, S_ROLL_LM, S_ROLL_CM, S_ROLL_CS, S_ROLL_FS_ADD, S_ROLL_FS_NEW, S_ROLL_ROWS, S_ROLL_ON,
-    S_ROLL_OFF, S_ROLL_LEG_OLD, S_ROLL_CALL_OLD, S_ROLL_LM_GONE, S_N
+    S_ROLL_OFF, S_ROLL_LEG_OLD, S_ROLL_CALL_OLD, S_ROLL_LM_GONE, S_ROLL_LH, S_ROLL_LH_GONE,
+    S_KPI_HOUR, S_N
 };
 
 /* Rows of the rollups a window of inserts may add before it is written out

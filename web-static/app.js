@@ -338,8 +338,11 @@ function rangeParams(params, lastMs, minBucket) {
     if (params.to) q.to = params.to;
   } else if (RANGE_MS[range] && lastMs) {
     // to the end of the newest call's minute: a range on whole minutes
-    // reads the stored minutes only, none of their calls one by one
-    q.to = Math.floor(lastMs / 60000) * 60000 + 60000;
+    // reads the stored minutes only, none of their calls one by one; a
+    // week (hour buckets) to the end of its hour, so that a trunk's
+    // series reads its stored hours
+    const step = RANGE_MS[range] >= RANGE_MS["7d"] ? 3600e3 : 60e3;
+    q.to = Math.floor(lastMs / step) * step + step;
     q.from = q.to - RANGE_MS[range];
   }
   const b = Number(params.bucket);

@@ -93,9 +93,15 @@ static struct st_writer *fresh_writer(char *db, size_t cap, const char *name)
  * table stays (the step creates it if missing; the triggers name it). */
 #define VROLL_DOWN ""
 
+/* Undoes schema v28 (the hourly rollups), which its step builds again. */
+#define V28_DOWN                                                                              \
+    "DROP TRIGGER kpi_hour_ins; DROP TRIGGER kpi_hour_del; DROP TRIGGER kpi_hour_upd;"         \
+    " DROP TRIGGER leg_hours_ins; DROP TRIGGER leg_hours_del; DROP TRIGGER leg_hours_mos;"     \
+    " DROP TRIGGER leg_hours_upd; DROP TABLE kpi_hour; DROP TABLE leg_hours;"
+
 /* Undoes schema v27 (the OPTIONS messages' partial index), which the
  * v27 step creates again. */
-#define V27_DOWN "DROP INDEX sip_messages_options;"
+#define V27_DOWN V28_DOWN "DROP INDEX sip_messages_options;"
 
 /* Undoes schema v26's triggers (the reversed digits of other writers'
  * legs), which name the columns earlier steps drop; the steps from v17 on
@@ -909,6 +915,32 @@ static void assert_call_minutes(const char *db)
     assert_int_equal(q(db, "SELECT count(*) FROM row_counts"), 4);
 }
 
+/* kpi_hour and leg_hours (v28) hold their minutes' sums per hour: the
+ * same rows as a GROUP BY of kpi_minute (peak as the maximum) and of
+ * leg_minutes, no more, no fewer. */
+#define HOUR_OF(c) c "/3600000000000*3600000000000"
+#define KH_SUMS                                                                              \
+    " sum(attempts), sum(answered), sum(busy), sum(rejected), sum(cancelled), sum(failed),"   \
+    " sum(timeouts), sum(srd_sum_ms), sum(srd_n), sum(ans_sum_ms), sum(ans_n), sum(dur_sum_s),"\
+    " sum(dur_n), max(peak_concurrent)"
+#define KH_ROWS                                                                              \
+    "SELECT trunk_id, direction, hour, attempts, answered, busy, rejected, cancelled, failed," \
+    " timeouts, srd_sum_ms, srd_n, ans_sum_ms, ans_n, dur_sum_s, dur_n, peak_concurrent"       \
+    " FROM kpi_hour"
+#define KH_REF "SELECT trunk_id, direction, " HOUR_OF("minute") "," KH_SUMS " FROM kpi_minute GROUP BY 1, 2, 3"
+static void assert_hours(const char *db)
+{
+    assert_int_equal(q(db, "SELECT count(*) FROM (" KH_ROWS " EXCEPT " KH_REF ")"), 0);
+    assert_int_equal(q(db, "SELECT count(*) FROM (" KH_REF " EXCEPT " KH_ROWS ")"), 0);
+    assert_int_equal(
+        q(db, "SELECT count(*) FROM (SELECT sum(n) n, total(ms) ms FROM ("
+              "SELECT src, dst, hour h, mos_sum ms, mos_n n FROM leg_hours UNION ALL"
+              " SELECT src, dst, " HOUR_OF("minute") ", -mos_sum, -mos_n FROM leg_minutes)"
+              " GROUP BY src, dst, h) WHERE n<>0 OR abs(ms)>1e-9"),
+        0);
+    assert_int_equal(q(db, "SELECT count(*) FROM leg_hours WHERE mos_n<=0"), 0);
+}
+
 static void assert_leg_sums(const char *db)
 {
     assert_int_equal(
@@ -940,6 +972,7 @@ static void assert_leg_sums(const char *db)
               " invite_ts IS NOT NULL) GROUP BY src, dst, m) WHERE n<>0 OR abs(ms)>1e-9"),
         0);
     assert_int_equal(q(db, "SELECT count(*) FROM leg_minutes WHERE mos_n<=0"), 0);
+    assert_hours(db);
     /* failure_sums: distinct calls per kind and unordered address pair (a
      * leg without both addresses has no pair) */
     assert_int_equal(
@@ -2032,9 +2065,14 @@ static void test_trunk_series(void **state)
                    " (3.1 + (i % 10) / 7.0 + p.k * 0.4) * (1 + i % 3), 1 + i % 3 FROM n,"
                    " (SELECT '10.0.0.1' AS a, '10.0.0.2' AS b, 0 AS k UNION ALL SELECT '10.0.0.2',"
                    " '10.0.0.1', 1 UNION ALL SELECT '10.0.0.3', '10.0.0.3', 2) p"
-                   " WHERE (i + p.k * 3) % 6 <> 0;",
+                   " WHERE (i + p.k * 3) % 6 <> 0;"
+                   /* the minutes' hours, as the v28 step makes them (kpi_hour
+                    * by its triggers) */
+                   "INSERT INTO leg_hours SELECT src, dst, " HOUR_OF("minute") ", total(mos_sum),"
+                   " sum(mos_n) FROM leg_minutes GROUP BY 1, 2, 3;",
                    err, sizeof err),
         ST_OK);
+    assert_hours(db);
     st_db_close(d);
     struct stq *qy = stq_open(db, err, sizeof err);
     assert_non_null(qy);
@@ -2051,6 +2089,12 @@ static void test_trunk_series(void **state)
         { 61 * 60 * (int64_t)NS + 5, 200 * 60 * (int64_t)NS, 600 },
         { -3600 * (int64_t)NS, 400 * 60 * (int64_t)NS, 86400 },
         { 90 * 60 * (int64_t)NS, 91 * 60 * (int64_t)NS, 60 },
+        /* from an hour (T0 is 800 s past one) in hours: the hours, then the
+         * minutes of the last partial one */
+        { -800 * (int64_t)NS, 300 * 60 * (int64_t)NS, 3600 },
+        { -800 * (int64_t)NS, (5 * 3600 - 800) * (int64_t)NS, 7200 },
+        { -4400 * (int64_t)NS, 301 * 60 * (int64_t)NS + 7, 86400 },
+        { 2800 * (int64_t)NS, 2800 * (int64_t)NS + 60 * (int64_t)NS, 3600 },
     };
     for (int64_t id = 1; id <= 2; id++) {
         const char *tl = id == 1 ? "10.0.0.1" : "10.0.0.3", *tp = id == 1 ? "10.0.0.2" : "10.0.0.3";
@@ -2074,6 +2118,19 @@ static void test_trunk_series(void **state)
         ts_same(db, got, ref);
     }
     assert_true(rows > 300);
+    /* those ranges read kpi_hour: a change there shows in the first point */
+    d = st_db_open_raw(db, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(st_db_exec(d, "UPDATE kpi_hour SET attempts=attempts+1000", err, sizeof err),
+                     ST_OK);
+    st_db_close(d);
+    got->n = 0;
+    assert_int_equal(stq_kpis(qy, 1, (int64_t)T0 - 800 * (int64_t)NS,
+                              (int64_t)T0 + 300 * 60 * (int64_t)NS, 3600 * (int64_t)NS, ts_row,
+                              got),
+                     ST_OK);
+    assert_true(got->n == 6 && got->c[0][1].type == STQ_INT && got->c[0][1].i > 1000);
+    assert_true(got->c[5][1].i < 1000); /* the last, partial hour from its minutes */
     free(got);
     stq_close(qy);
 }
@@ -2592,6 +2649,111 @@ static void test_batch_flush(void **state)
     st_writer_close(w);
 }
 
+/* The hourly rollups (v28) through every change their minutes see from a
+ * writer with triggers on: minutes inserted, replaced with a lower peak
+ * (a maximum taken back), moved to another hour, cut by retention; legs
+ * with a MOS inserted, their MOS changed and taken away, moved across an
+ * hour, deleted. The v28 step builds the same rows from stored minutes. */
+#define H0 "1699999200000000000" /* an hour's first ns */
+#define MIN_NS "60000000000"
+static void test_hour_rollups(void **state)
+{
+    (void)state;
+    char db[300], err[256];
+    fresh_db(db, sizeof db, "hours.db");
+    struct st_db *d = st_db_open_raw(db, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(
+        st_db_exec(d,
+                   "INSERT INTO trunks(id, local_addr, peer_addr) VALUES(1,'10.0.0.1','10.0.0.2'),"
+                   " (2,'10.0.0.3','10.0.0.4');"
+                   "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM n WHERE i<199)"
+                   " INSERT INTO kpi_minute SELECT 1 + i % 2, CASE WHEN i % 3 THEN 'all' ELSE"
+                   " 'inbound' END, " H0 " + i * " MIN_NS ", i % 7, i % 3, CASE WHEN i % 5 THEN"
+                   " 1 END, 0, 1, 0, i % 2, CASE WHEN i % 4 THEN 12.25 * i END, i % 4,"
+                   " 7.5 * i, 1, 0.1 * i, i % 3, CASE WHEN i % 6 THEN i % 29 END FROM n;",
+                   err, sizeof err),
+        ST_OK);
+    assert_int_equal(q(db, "SELECT count(*) FROM kpi_hour"), 16); /* 4 hours, 2 trunks, 2 ways */
+    assert_hours(db);
+    /* the peak of minute 28 of the first hour (28) replaced by 1: the
+     * hour's maximum falls to the next highest (27) */
+    assert_int_equal(q(db, "SELECT peak_concurrent FROM kpi_hour WHERE trunk_id=1 AND"
+                           " direction='all' AND hour=" H0),
+                     28);
+    assert_int_equal(st_db_exec(d,
+                                "INSERT OR REPLACE INTO kpi_minute(trunk_id, direction, minute,"
+                                " attempts, peak_concurrent) VALUES(1, 'all', " H0 " + 28 * "
+                                MIN_NS ", 50, 1)",
+                                err, sizeof err),
+                     ST_OK);
+    assert_int_equal(q(db, "SELECT peak_concurrent FROM kpi_hour WHERE trunk_id=1 AND"
+                           " direction='all' AND hour=" H0),
+                     27);
+    assert_hours(db);
+    assert_int_equal(st_db_exec(d,
+                                "UPDATE kpi_minute SET minute=minute+10800000000000 WHERE"
+                                " trunk_id=2 AND minute=" H0 " + 55 * " MIN_NS ";"
+                                "UPDATE kpi_minute SET attempts=attempts+10 WHERE minute % 7 = 0",
+                                err, sizeof err),
+                     ST_OK);
+    assert_hours(db);
+    /* retention's cut inside the second hour */
+    assert_int_equal(st_db_exec(d,
+                                "DELETE FROM kpi_minute WHERE minute < " H0 " + 90 * " MIN_NS,
+                                err, sizeof err),
+                     ST_OK);
+    assert_int_equal(q(db, "SELECT count(*) FROM kpi_hour WHERE hour=" H0), 0);
+    assert_true(q(db, "SELECT count(*) FROM kpi_hour WHERE hour=" H0 "+3600000000000") > 0);
+    assert_hours(db);
+
+    /* legs with a MOS in two hours, both ways of trunk 1 */
+    assert_int_equal(
+        st_db_exec(d,
+                   "INSERT INTO calls(id,start,caller,outcome) VALUES(1,5,'a','answered');"
+                   "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM n WHERE i<39)"
+                   " INSERT INTO legs(call_ref, call_id, src, dst, invite_ts, mos) SELECT 1,"
+                   " 'c' || i, CASE WHEN i % 2 THEN '10.0.0.1' ELSE '10.0.0.2' END,"
+                   " CASE WHEN i % 2 THEN '10.0.0.2' ELSE '10.0.0.1' END,"
+                   " " H0 " + i * 3 * " MIN_NS ", CASE WHEN i % 5 THEN 3.0 + i / 17.0 END FROM n;",
+                   err, sizeof err),
+        ST_OK);
+    assert_int_equal(q(db, "SELECT count(*) FROM leg_hours"), 4);
+    assert_int_equal(q(db, "SELECT sum(mos_n) FROM leg_hours"), 32);
+    assert_hours(db);
+    assert_int_equal(st_db_exec(d,
+                                "UPDATE legs SET mos=mos-1 WHERE call_id IN ('c1','c2');"
+                                "UPDATE legs SET mos=NULL WHERE call_id='c3';"
+                                "UPDATE legs SET mos=2.5 WHERE call_id='c5';"
+                                "UPDATE legs SET invite_ts=invite_ts+3600000000000 WHERE"
+                                " call_id IN ('c4','c6');"
+                                "UPDATE legs SET src='10.0.0.9' WHERE call_id='c7';",
+                                err, sizeof err),
+                     ST_OK);
+    assert_int_equal(q(db, "SELECT sum(mos_n) FROM leg_hours"), 32); /* one out, one in */
+    assert_hours(db);
+    assert_int_equal(st_db_exec(d, "DELETE FROM legs WHERE call_id < 'c3'", err, sizeof err),
+                     ST_OK);
+    assert_hours(db);
+    assert_int_equal(st_db_exec(d, "DELETE FROM legs", err, sizeof err), ST_OK);
+    assert_int_equal(q(db, "SELECT count(*) FROM leg_hours"), 0);
+    assert_int_equal(q(db, "SELECT count(*) FROM leg_minutes"), 0);
+
+    /* the v28 step over stored minutes */
+    assert_int_equal(st_db_exec(d,
+                                "INSERT INTO leg_minutes VALUES('10.0.0.1','10.0.0.2'," H0
+                                ",7.5,2),('10.0.0.1','10.0.0.2'," H0 "+" MIN_NS ",4.0,1);"
+                                V28_DOWN "PRAGMA user_version=27",
+                                err, sizeof err),
+                     ST_OK);
+    st_db_close(d);
+    assert_int_equal(st_db_upgrade(db, err, sizeof err), ST_OK);
+    assert_int_equal(raw_scalar(db, "PRAGMA user_version"), ST_SCHEMA_VERSION);
+    assert_true(q(db, "SELECT count(*) FROM kpi_hour") > 0);
+    assert_int_equal(q(db, "SELECT mos_n FROM leg_hours WHERE hour=" H0), 3);
+    assert_hours(db);
+}
+
 /* ---- retention ---- */
 
 static void test_retention_days(void **state)
@@ -2857,6 +3019,7 @@ static void test_live_snapshots(void **state)
     assert_true(wait_written(w, n0 + 3, 5000)); /* two calls and the snapshot */
     assert_int_equal(q(db, "SELECT attempts FROM trunks"), 2);
     assert_int_equal(q(db, "SELECT attempts FROM kpi_minute WHERE minute=1700000040000000000"), 2);
+    assert_int_equal(q(db, "SELECT attempts FROM kpi_hour WHERE hour=1699999200000000000"), 2);
     assert_int_equal(q(db, "SELECT count(*) FROM registrations"), 1);
     assert_int_equal(q(db, "SELECT count(*) FROM live_legs"), 2);
     assert_int_equal(q(db, "SELECT count(*) FROM live_legs WHERE state='up' AND call_id='up'"), 1);
@@ -2873,6 +3036,8 @@ static void test_live_snapshots(void **state)
     assert_int_equal(q(db, "SELECT attempts FROM trunks"), 3);
     assert_int_equal(q(db, "SELECT attempts FROM kpi_minute WHERE minute=1700000040000000000"), 2);
     assert_int_equal(q(db, "SELECT sum(attempts) FROM kpi_minute"), 3);
+    assert_int_equal(q(db, "SELECT attempts FROM kpi_hour WHERE hour=1699999200000000000"), 3);
+    assert_hours(db);
     assert_int_equal(q(db, "SELECT count(*) FROM registrations"), 1);
 
     /* stop: everything written, the live tables emptied */
@@ -3126,6 +3291,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_digits_rev),
         cmocka_unit_test(test_options_index),
         cmocka_unit_test(test_data_span),
+        cmocka_unit_test(test_hour_rollups),
         cmocka_unit_test(test_series_auto),
         cmocka_unit_test(test_migrate_v3),
         cmocka_unit_test(test_stream_after_leg),

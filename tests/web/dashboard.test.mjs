@@ -409,8 +409,13 @@ try {
   const kpiOf = async (r) => ({ q: new URL(r.url()).searchParams, body: await r.json() });
   {
     const lastCallMs = Date.parse((await api("/stats")).totals.last_call);
-    let [resp] = await Promise.all([kpiResp(/\/api\/v1\/kpis\?/), page.click('#range-picker button[data-range="15m"]')]);
+    let [resp] = await Promise.all([kpiResp(/\/api\/v1\/kpis\?/), page.click('#range-picker button[data-range="7d"]')]);
     let k = await kpiOf(resp);
+    check(Number(k.q.get("to")) % 3600e3 === 0 && Number(k.q.get("to")) - 3600e3 <= lastCallMs &&
+          lastCallMs < Number(k.q.get("to")) && Number(k.q.get("to")) - Number(k.q.get("from")) === 7 * 86400e3,
+          `7 days end with the newest call's hour (${k.q})`);
+    [resp] = await Promise.all([kpiResp(/\/api\/v1\/kpis\?/), page.click('#range-picker button[data-range="15m"]')]);
+    k = await kpiOf(resp);
     const span = Number(k.q.get("to")) - Number(k.q.get("from"));
     check(span === 900e3, `15 min asks /kpis for 15 minutes (${k.q})`);
     check(Number(k.q.get("to")) % 60000 === 0 && Number(k.q.get("to")) - 60000 <= lastCallMs &&
