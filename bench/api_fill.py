@@ -89,7 +89,8 @@ UNDO = {
         + ["CREATE INDEX legs_caller_rev ON legs(caller_rev)",
            "CREATE INDEX legs_callee_rev ON legs(callee_rev)"],
     27: ["DROP INDEX IF EXISTS sip_messages_options"],
-    28: ["DROP TABLE IF EXISTS kpi_hour", "DROP TABLE IF EXISTS leg_hours"],
+    28: ["DROP TABLE IF EXISTS kpi_hour", "DROP TABLE IF EXISTS leg_hours",
+         "DROP INDEX IF EXISTS rtp_streams_srtp_fail"],
 }
 
 

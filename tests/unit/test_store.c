@@ -97,7 +97,9 @@ static struct st_writer *fresh_writer(char *db, size_t cap, const char *name)
 #define V28_DOWN                                                                              \
     "DROP TRIGGER kpi_hour_ins; DROP TRIGGER kpi_hour_del; DROP TRIGGER kpi_hour_upd;"         \
     " DROP TRIGGER leg_hours_ins; DROP TRIGGER leg_hours_del; DROP TRIGGER leg_hours_mos;"     \
-    " DROP TRIGGER leg_hours_upd; DROP TABLE kpi_hour; DROP TABLE leg_hours;"
+    " DROP TRIGGER leg_hours_upd; DROP TABLE kpi_hour; DROP TABLE leg_hours;"                \
+    " DROP INDEX rtp_streams_srtp_fail; CREATE INDEX rtp_streams_srtp_fail ON"                 \
+    " rtp_streams(srtp_auth_fail) WHERE srtp_auth_fail>0;"
 
 /* Undoes schema v27 (the OPTIONS messages' partial index), which the
  * v27 step creates again. */
@@ -2649,6 +2651,24 @@ static void test_batch_flush(void **state)
     st_writer_close(w);
 }
 
+/* /stats sums the SRTP failures of the failing streams (v28): from the
+ * partial index alone, no table read per stream. */
+static void test_srtp_sums_index(void **state)
+{
+    (void)state;
+    char db[300], err[256], plan[512];
+    fresh_db(db, sizeof db, "srtpsum.db");
+    struct st_db *d = st_db_open(db, false, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(st_db_plan(d,
+                                "SELECT coalesce(sum(srtp_not_tried),0) FROM rtp_streams WHERE"
+                                " srtp_auth_fail>0",
+                                plan, sizeof plan),
+                     ST_OK);
+    assert_non_null(strstr(plan, "COVERING INDEX rtp_streams_srtp_fail"));
+    st_db_close(d);
+}
+
 /* The hourly rollups (v28) through every change their minutes see from a
  * writer with triggers on: minutes inserted, replaced with a lower peak
  * (a maximum taken back), moved to another hour, cut by retention; legs
@@ -3292,6 +3312,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_options_index),
         cmocka_unit_test(test_data_span),
         cmocka_unit_test(test_hour_rollups),
+        cmocka_unit_test(test_srtp_sums_index),
         cmocka_unit_test(test_series_auto),
         cmocka_unit_test(test_migrate_v3),
         cmocka_unit_test(test_stream_after_leg),
