@@ -83,8 +83,10 @@ trunk=$(q "SELECT t.id FROM trunks t ORDER BY (SELECT count(*) FROM kpi_minute k
 last_id=$(q "SELECT max(id) FROM calls")
 last_ms=$(q "SELECT max(start)/1000000 FROM calls")
 day_from=$((last_ms - 86400000))
-# the dashboard's ranges end with the newest call's minute (web-static/app.js)
+# the dashboard's ranges end with the newest call's minute, a week with its
+# hour (web-static/app.js)
 kto=$(((last_ms / 60000 + 1) * 60000))
+hto=$(((last_ms / 3600000 + 1) * 3600000))
 cat >"$work/detail.lua" <<EOF
 math.randomseed(7)
 request = function()
@@ -164,7 +166,7 @@ run active "/active?limit=1"
 run alerts-open "/alerts?state=firing,pending&limit=5"
 run kpis-all "/kpis"
 run kpis-24h "/kpis?from=$((kto - 86400000))&to=$kto"
-run kpis-7d "/kpis?from=$((kto - 7 * 86400000))&to=$kto"
+run kpis-7d "/kpis?from=$((hto - 7 * 86400000))&to=$hto"
 # Calls list and its filters
 run calls "/calls?limit=50"
 run calls-outcome "/calls?outcome=failed&limit=50"
@@ -191,6 +193,7 @@ run call-message "/calls/1/messages/1" "$work/message.lua" "/calls/ID/messages/1
 run trunk "/trunks/$trunk"
 run trunk-kpis-all "/trunks/$trunk/kpis"
 run trunk-kpis-24h "/trunks/$trunk/kpis?from=$((kto - 86400000))&to=$kto"
+run trunk-kpis-7d "/trunks/$trunk/kpis?from=$((hto - 7 * 86400000))&to=$hto"
 run checklist "/trunks/$trunk/checklist"
 run registrations "/registrations"
 # Alerts page, sites, topology
