@@ -1645,7 +1645,9 @@ int stq_site_range(struct stq *q, const char *site, int64_t *first_ns, int64_t *
  * the bucket is hours), the hours before the range's last partial one come
  * from kpi_hour and leg_hours (v28): a week is 168 rows, not 10,080. */
 #define NS_PER_HOUR (3600 * NS_PER_S)
-#define TS_KPI_COLS                                                                               " attempts, answered, busy, rejected, cancelled, failed, timeouts, srd_sum_ms, srd_n,"       " ans_sum_ms, ans_n, dur_sum_s, dur_n, peak_concurrent"
+#define TS_KPI_COLS                                                                             \
+    " attempts, answered, busy, rejected, cancelled, failed, timeouts, srd_sum_ms, srd_n,"      \
+    " ans_sum_ms, ans_n, dur_sum_s, dur_n, peak_concurrent"
 enum { TS_ATT, TS_ANS, TS_BUSY, TS_REJ, TS_CANC, TS_FAIL, TS_TMO, TS_SRD, TS_SRD_N, TS_ANSD,
        TS_ANSD_N, TS_DUR, TS_DUR_N, TS_COLS };
 

@@ -862,12 +862,26 @@ static const char SCHEMA_V27[] =
  * - leg_hours: triggers on legs beside leg_minutes', under the same
  *   conditions (LM_WHEN_*); rollup.c writes both. */
 #define HOUR_NS "3600000000000"
-#define KH_COLS                                                                                    "sum(attempts), sum(answered), sum(busy), sum(rejected), sum(cancelled), sum(failed),"         " sum(timeouts), sum(srd_sum_ms), sum(srd_n), sum(ans_sum_ms), sum(ans_n), sum(dur_sum_s),"      " sum(dur_n), max(peak_concurrent)"
-#define KH_SET(L)                                                                                  "DELETE FROM kpi_hour WHERE trunk_id=" L ".trunk_id AND hour=" L ".minute/" HOUR_NS "*"        HOUR_NS " AND direction=" L ".direction;"                                                     "INSERT INTO kpi_hour SELECT trunk_id, direction, " L ".minute/" HOUR_NS "*" HOUR_NS ", "       KH_COLS " FROM kpi_minute WHERE trunk_id=" L ".trunk_id AND direction=" L ".direction AND"     " minute >= " L ".minute/" HOUR_NS "*" HOUR_NS " AND minute < " L ".minute/" HOUR_NS "*"        HOUR_NS "+" HOUR_NS " GROUP BY trunk_id, direction;"
+#define KH_COLS                                                                                 \
+    "sum(attempts), sum(answered), sum(busy), sum(rejected), sum(cancelled), sum(failed),"      \
+    " sum(timeouts), sum(srd_sum_ms), sum(srd_n), sum(ans_sum_ms), sum(ans_n), sum(dur_sum_s)," \
+    " sum(dur_n), max(peak_concurrent)"
+#define KH_SET(L)                                                                               \
+    "DELETE FROM kpi_hour WHERE trunk_id=" L ".trunk_id AND hour=" L ".minute/" HOUR_NS "*"     \
+    HOUR_NS " AND direction=" L ".direction;"                                                   \
+    "INSERT INTO kpi_hour SELECT trunk_id, direction, " L ".minute/" HOUR_NS "*" HOUR_NS ", "   \
+    KH_COLS " FROM kpi_minute WHERE trunk_id=" L ".trunk_id AND direction=" L ".direction AND"  \
+    " minute >= " L ".minute/" HOUR_NS "*" HOUR_NS " AND minute < " L ".minute/" HOUR_NS "*"    \
+    HOUR_NS "+" HOUR_NS " GROUP BY trunk_id, direction;"
 #define LH_HOUR(L) "(" L ".invite_ts/" HOUR_NS "*" HOUR_NS ")"
-#define LH_ADD(L, S, N)                                                                            "INSERT INTO leg_hours SELECT " L ".src, " L ".dst, " LH_HOUR(L) ", " S ", " N " WHERE "        LM_KEYED(L) " ON CONFLICT DO UPDATE SET mos_sum=mos_sum+excluded.mos_sum,"                      " mos_n=mos_n+excluded.mos_n;"
+#define LH_ADD(L, S, N)                                                                         \
+    "INSERT INTO leg_hours SELECT " L ".src, " L ".dst, " LH_HOUR(L) ", " S ", " N " WHERE "    \
+    LM_KEYED(L) " ON CONFLICT DO UPDATE SET mos_sum=mos_sum+excluded.mos_sum,"                  \
+    " mos_n=mos_n+excluded.mos_n;"
 #define LH_OF(L) " WHERE src=" L ".src AND dst=" L ".dst AND hour=" LH_HOUR(L)
-#define LH_SUB(L)                                                                                  "UPDATE leg_hours SET mos_sum=mos_sum-" L ".mos, mos_n=mos_n-1" LH_OF(L) " AND " L              ".mos IS NOT NULL; DELETE FROM leg_hours" LH_OF(L) " AND mos_n<=0;"
+#define LH_SUB(L)                                                                               \
+    "UPDATE leg_hours SET mos_sum=mos_sum-" L ".mos, mos_n=mos_n-1" LH_OF(L) " AND " L          \
+    ".mos IS NOT NULL; DELETE FROM leg_hours" LH_OF(L) " AND mos_n<=0;"
 static const char SCHEMA_V28[] =
     /* and /stats' sums of SRTP failures from the index alone (the rows'
      * srtp_not_tried was one table read per failing stream) */

@@ -484,9 +484,11 @@ def run_api(cl, sql, db, report_trunks):
         for b in (30, 60, 120, 3600, 86400):
             k = cl.json("/api/v1/trunks/%d/kpis?bucket=%d" % (tid, b))
             # a range left open starts on a multiple of its bucket (UTC)
-            check(k["from_ms"] % (b * 1000) == 0 and all(p["t_ms"] >= k["from_ms"] for p in k["points"])
+            check(k["from_ms"] % (b * 1000) == 0
+                  and all(p["t_ms"] >= k["from_ms"] for p in k["points"])
                   and sum(p["attempts"] for p in k["points"]) == sum(r[1] for r in ref if r[0] == tid),
-                  "trunk %d bucket %d s: from %d on the bucket, every attempt" % (tid, b, k["from_ms"]))
+                  "trunk %d bucket %d s: from %d on the bucket, every attempt"
+                  % (tid, b, k["from_ms"]))
             want = dict((r[0], r[1]) for r in sql(
                 "SELECT ? + (l.invite_ts - ?) / ? * ?, avg(l.mos) FROM legs l, trunks t WHERE t.id=?"
                 " AND ((l.src=t.local_addr AND l.dst=t.peer_addr) OR (l.src=t.peer_addr AND"

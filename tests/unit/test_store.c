@@ -929,7 +929,9 @@ static void assert_call_minutes(const char *db)
     "SELECT trunk_id, direction, hour, attempts, answered, busy, rejected, cancelled, failed," \
     " timeouts, srd_sum_ms, srd_n, ans_sum_ms, ans_n, dur_sum_s, dur_n, peak_concurrent"       \
     " FROM kpi_hour"
-#define KH_REF "SELECT trunk_id, direction, " HOUR_OF("minute") "," KH_SUMS " FROM kpi_minute GROUP BY 1, 2, 3"
+#define KH_REF                                                                               \
+    "SELECT trunk_id, direction, " HOUR_OF("minute") "," KH_SUMS " FROM kpi_minute"            \
+    " GROUP BY 1, 2, 3"
 static void assert_hours(const char *db)
 {
     assert_int_equal(q(db, "SELECT count(*) FROM (" KH_ROWS " EXCEPT " KH_REF ")"), 0);
