@@ -610,14 +610,19 @@ static const char SCHEMA_V17[] =
 #define LM_HAS(L) L ".mos IS NOT NULL AND " LM_KEYED(L)
 #define LM_SAME_KEY                                                                            \
     "OLD.src IS NEW.src AND OLD.dst IS NEW.dst AND " LM_MINUTE("OLD") " IS " LM_MINUTE("NEW")
-#define LM_ADD(L, S, N)                                                                        \
-    "INSERT INTO leg_minutes SELECT " L ".src, " L ".dst, " LM_MINUTE(L) ", " S ", " N         \
-    " WHERE " LM_KEYED(L) " ON CONFLICT DO UPDATE SET mos_sum=mos_sum+excluded.mos_sum,"       \
+/* A MOS sum table T keyed by source, destination and column C = K(L) (the
+ * minute here, the hour in v28): L's MOS added, or taken out with the row
+ * going with its last one. */
+#define LX_ADD(T, K, L, S, N)                                                                  \
+    "INSERT INTO " T " SELECT " L ".src, " L ".dst, " K(L) ", " S ", " N " WHERE " LM_KEYED(L) \
+    " ON CONFLICT DO UPDATE SET mos_sum=mos_sum+excluded.mos_sum,"                             \
     " mos_n=mos_n+excluded.mos_n;"
-#define LM_OF(L) " WHERE src=" L ".src AND dst=" L ".dst AND minute=" LM_MINUTE(L)
-#define LM_SUB(L)                                                                              \
-    "UPDATE leg_minutes SET mos_sum=mos_sum-" L ".mos, mos_n=mos_n-1" LM_OF(L) " AND " L        \
-    ".mos IS NOT NULL; DELETE FROM leg_minutes" LM_OF(L) " AND mos_n<=0;"
+#define LX_OF(C, K, L) " WHERE src=" L ".src AND dst=" L ".dst AND " C "=" K(L)
+#define LX_SUB(T, C, K, L)                                                                     \
+    "UPDATE " T " SET mos_sum=mos_sum-" L ".mos, mos_n=mos_n-1" LX_OF(C, K, L) " AND " L        \
+    ".mos IS NOT NULL; DELETE FROM " T LX_OF(C, K, L) " AND mos_n<=0;"
+#define LM_ADD(L, S, N) LX_ADD("leg_minutes", LM_MINUTE, L, S, N)
+#define LM_SUB(L) LX_SUB("leg_minutes", "minute", LM_MINUTE, L)
 static const char SCHEMA_V19[] =
     "CREATE TABLE leg_minutes(src TEXT NOT NULL, dst TEXT NOT NULL, minute INTEGER NOT NULL,"
     " mos_sum REAL NOT NULL, mos_n INTEGER NOT NULL,"
@@ -874,14 +879,8 @@ static const char SCHEMA_V27[] =
     " minute >= " L ".minute/" HOUR_NS "*" HOUR_NS " AND minute < " L ".minute/" HOUR_NS "*"    \
     HOUR_NS "+" HOUR_NS " GROUP BY trunk_id, direction;"
 #define LH_HOUR(L) "(" L ".invite_ts/" HOUR_NS "*" HOUR_NS ")"
-#define LH_ADD(L, S, N)                                                                         \
-    "INSERT INTO leg_hours SELECT " L ".src, " L ".dst, " LH_HOUR(L) ", " S ", " N " WHERE "    \
-    LM_KEYED(L) " ON CONFLICT DO UPDATE SET mos_sum=mos_sum+excluded.mos_sum,"                  \
-    " mos_n=mos_n+excluded.mos_n;"
-#define LH_OF(L) " WHERE src=" L ".src AND dst=" L ".dst AND hour=" LH_HOUR(L)
-#define LH_SUB(L)                                                                               \
-    "UPDATE leg_hours SET mos_sum=mos_sum-" L ".mos, mos_n=mos_n-1" LH_OF(L) " AND " L          \
-    ".mos IS NOT NULL; DELETE FROM leg_hours" LH_OF(L) " AND mos_n<=0;"
+#define LH_ADD(L, S, N) LX_ADD("leg_hours", LH_HOUR, L, S, N)
+#define LH_SUB(L) LX_SUB("leg_hours", "hour", LH_HOUR, L)
 static const char SCHEMA_V28[] =
     /* and /stats' sums of SRTP failures from the index alone (the rows'
      * srtp_not_tried was one table read per failing stream) */
