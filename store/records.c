@@ -165,19 +165,16 @@ const char *const st_stmt_sql[S_N] = {
                        "mos_n<=0",
     [S_ROLL_OFF] = "DELETE FROM rollup_owner",
     /* leg_minutes' sums per hour (schema v28), written with them */
-    [S_ROLL_LH] = "INSERT INTO leg_hours VALUES(?1,?2,?3/3600000000000*3600000000000,?4,?5) "
+    [S_ROLL_LH] = "INSERT INTO leg_hours VALUES(?1,?2,?3/" ST_HOUR_NS "*" ST_HOUR_NS ",?4,?5) "
                   "ON CONFLICT DO UPDATE SET mos_sum=mos_sum+excluded.mos_sum,"
                   "mos_n=mos_n+excluded.mos_n",
     [S_ROLL_LH_GONE] = "DELETE FROM leg_hours WHERE src=?1 AND dst=?2 AND "
-                       "hour=?3/3600000000000*3600000000000 AND mos_n<=0",
+                       "hour=?3/" ST_HOUR_NS "*" ST_HOUR_NS " AND mos_n<=0",
     /* the hour of a KPI minute just written, from its minutes (v28: what
      * kpi_hour_ins does with triggers on) */
     [S_KPI_HOUR] = "INSERT OR REPLACE INTO kpi_hour SELECT trunk_id, direction, ?3, "
-                   "sum(attempts), sum(answered), sum(busy), sum(rejected), sum(cancelled), "
-                   "sum(failed), sum(timeouts), sum(srd_sum_ms), sum(srd_n), sum(ans_sum_ms), "
-                   "sum(ans_n), sum(dur_sum_s), sum(dur_n), max(peak_concurrent) FROM kpi_minute "
-                   "WHERE trunk_id=?1 AND direction=?2 AND minute >= ?3 AND "
-                   "minute < ?3+3600000000000 GROUP BY trunk_id, direction",
+                   ST_KPI_HOUR_SUMS " FROM kpi_minute WHERE trunk_id=?1 AND direction=?2 AND"
+                   " minute >= ?3 AND minute < ?3+" ST_HOUR_NS " GROUP BY trunk_id, direction",
 };
 
 /* ---- record writers (writer thread, inside a transaction) ---- */

@@ -866,19 +866,14 @@ static const char SCHEMA_V27[] =
  *   maximum cannot be taken back.
  * - leg_hours: triggers on legs beside leg_minutes', under the same
  *   conditions (LM_WHEN_*); rollup.c writes both. */
-#define HOUR_NS "3600000000000"
-#define KH_COLS                                                                                 \
-    "sum(attempts), sum(answered), sum(busy), sum(rejected), sum(cancelled), sum(failed),"      \
-    " sum(timeouts), sum(srd_sum_ms), sum(srd_n), sum(ans_sum_ms), sum(ans_n), sum(dur_sum_s)," \
-    " sum(dur_n), max(peak_concurrent)"
 #define KH_SET(L)                                                                               \
-    "DELETE FROM kpi_hour WHERE trunk_id=" L ".trunk_id AND hour=" L ".minute/" HOUR_NS "*"     \
-    HOUR_NS " AND direction=" L ".direction;"                                                   \
-    "INSERT INTO kpi_hour SELECT trunk_id, direction, " L ".minute/" HOUR_NS "*" HOUR_NS ", "   \
-    KH_COLS " FROM kpi_minute WHERE trunk_id=" L ".trunk_id AND direction=" L ".direction AND"  \
-    " minute >= " L ".minute/" HOUR_NS "*" HOUR_NS " AND minute < " L ".minute/" HOUR_NS "*"    \
-    HOUR_NS "+" HOUR_NS " GROUP BY trunk_id, direction;"
-#define LH_HOUR(L) "(" L ".invite_ts/" HOUR_NS "*" HOUR_NS ")"
+    "DELETE FROM kpi_hour WHERE trunk_id=" L ".trunk_id AND hour=" L ".minute/" ST_HOUR_NS "*"  \
+    ST_HOUR_NS " AND direction=" L ".direction;"                                                \
+    "INSERT INTO kpi_hour SELECT trunk_id, direction, " L ".minute/" ST_HOUR_NS "*" ST_HOUR_NS  \
+    ", " ST_KPI_HOUR_SUMS " FROM kpi_minute WHERE trunk_id=" L ".trunk_id AND direction=" L     \
+    ".direction AND" " minute >= " L ".minute/" ST_HOUR_NS "*" ST_HOUR_NS " AND minute < " L    \
+    ".minute/" ST_HOUR_NS "*" ST_HOUR_NS "+" ST_HOUR_NS " GROUP BY trunk_id, direction;"
+#define LH_HOUR(L) "(" L ".invite_ts/" ST_HOUR_NS "*" ST_HOUR_NS ")"
 #define LH_ADD(L, S, N) LX_ADD("leg_hours", LH_HOUR, L, S, N)
 #define LH_SUB(L) LX_SUB("leg_hours", "hour", LH_HOUR, L)
 static const char SCHEMA_V28[] =
@@ -894,8 +889,8 @@ static const char SCHEMA_V28[] =
     " srd_sum_ms REAL, srd_n INTEGER, ans_sum_ms REAL, ans_n INTEGER,"
     " dur_sum_s REAL, dur_n INTEGER, peak_concurrent INTEGER,"
     " PRIMARY KEY(trunk_id, hour, direction)) WITHOUT ROWID;"
-    "INSERT INTO kpi_hour SELECT trunk_id, direction, minute/" HOUR_NS "*" HOUR_NS ", " KH_COLS
-    " FROM kpi_minute GROUP BY 1, 2, 3;"
+    "INSERT INTO kpi_hour SELECT trunk_id, direction, minute/" ST_HOUR_NS "*" ST_HOUR_NS ", "
+    ST_KPI_HOUR_SUMS " FROM kpi_minute GROUP BY 1, 2, 3;"
     "CREATE TRIGGER kpi_hour_ins AFTER INSERT ON kpi_minute BEGIN " KH_SET("NEW") " END;"
     "CREATE TRIGGER kpi_hour_del AFTER DELETE ON kpi_minute BEGIN " KH_SET("OLD") " END;"
     "CREATE TRIGGER kpi_hour_upd AFTER UPDATE ON kpi_minute BEGIN " KH_SET("OLD") KH_SET("NEW")
@@ -903,7 +898,7 @@ static const char SCHEMA_V28[] =
     "CREATE TABLE leg_hours(src TEXT NOT NULL, dst TEXT NOT NULL, hour INTEGER NOT NULL,"
     " mos_sum REAL NOT NULL, mos_n INTEGER NOT NULL,"
     " PRIMARY KEY(src, dst, hour)) WITHOUT ROWID;"
-    "INSERT INTO leg_hours SELECT src, dst, minute/" HOUR_NS "*" HOUR_NS ", total(mos_sum),"
+    "INSERT INTO leg_hours SELECT src, dst, minute/" ST_HOUR_NS "*" ST_HOUR_NS ", total(mos_sum),"
     " sum(mos_n) FROM leg_minutes GROUP BY 1, 2, 3;"
     "CREATE TRIGGER leg_hours_ins AFTER INSERT ON legs WHEN " LM_WHEN_INS " BEGIN "
     LH_ADD("NEW", "NEW.mos", "1") " END;"
