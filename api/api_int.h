@@ -11,9 +11,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../common/limits.h"
 #include "api.h"
+
+struct jsonw;
+
+/* Digits of a real in a response (jansson's JSON_REAL_PRECISION). */
+#define API_REAL_PRECISION 12
 
 struct MHD_Daemon;
 struct stq;
@@ -104,6 +110,19 @@ struct api_call {
  * handler can `return api_error(...)`. */
 bool api_error(struct api_call *a, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A response written as it is made (a streaming JSON writer into memory)
+ * instead of a jansson tree: for pages of many rows. */
+struct api_out {
+    FILE *f;
+    char *buf;
+    size_t len;
+    struct jsonw *w;
+};
+/* false: out of memory, the 500 answered. */
+bool api_out_begin(struct api_call *a, struct api_out *o);
+/* keep: the body becomes the response; else it is dropped (the handler
+ * answered an error). */
+void api_out_end(struct api_call *a, struct api_out *o, bool keep);
 /* The request's database connection (NULL: 500 already set); given back
  * with api_db_put when the request is done (NULL: nothing). */
 struct stq *api_db(struct api_call *a);
@@ -139,6 +158,9 @@ void routes_metrics(struct api_call *a);
 /* JSON string of database or wire text: UTF-8-checked, invalid bytes and
  * control characters other than CR/LF/TAB become '?' (request.c). */
 json_t *api_jtext(const char *s, size_t len);
+/* The same text through a streaming writer (the same bytes as api_jtext's
+ * string dumped by jansson). */
+void api_wtext(struct jsonw *w, const char *s, size_t len);
 /* The SDP of a raw SIP message as {media: [{type, addr, port, proto, codecs,
  * dir, hold, srtp}], version}; NULL when it carries none (sdp_view.c). */
 json_t *api_sdp_view(const uint8_t *raw, size_t len);
@@ -148,7 +170,8 @@ int api_trunk_capacity(struct stq *q, int64_t id, int64_t peak, json_t **out);
 /* routes_alerts.c: GET /alerts's body (states: bits 1 pending, 2 firing,
  * 4 resolved; trunk_id 0: all); `health` (null when never evaluated) on
  * each trunk object of trunks (trunk_id: the only one, or 0). */
-int api_alerts_json(struct stq *q, unsigned states, int64_t trunk_id, uint32_t limit, json_t **out);
+int api_alerts_write(struct stq *q, unsigned states, int64_t trunk_id, uint32_t limit,
+                     struct jsonw *w);
 int api_trunks_health(struct stq *q, json_t *trunks, int64_t trunk_id);
 /* `health` on each site object of sites (null when none of its trunks was
  * evaluated): the worst of its trunks' states, their count per state, and

@@ -9,38 +9,102 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/jsonw.h"
 #include "../common/utf8.h"
 #include "../store/query.h"
 #include "api_int.h"
+
+/* Control characters other than CR, LF and TAB show as '?'. */
+static bool ctl_shown(unsigned char c)
+{
+    return (c < 0x20 && c != '\r' && c != '\n' && c != '\t') || c == 0x7f;
+}
+
+static bool no_ctl(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (ctl_shown((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+/* A malloc'd copy of s by the program's one UTF-8 policy (common/utf8.h,
+ * as in common/jsonw): valid sequences kept, each invalid byte U+FFFD;
+ * control characters '?'. NULL when out of memory. */
+static char *text_fixed(const char *s, size_t len, size_t *n)
+{
+    char *copy = len <= SIZE_MAX / 3 ? malloc(len * 3 + 1) : NULL;
+    if (!copy)
+        return NULL;
+    *n = utf8_fix(s, len, copy);
+    for (size_t i = 0; i < *n; i++)
+        if (ctl_shown((unsigned char)copy[i]))
+            copy[i] = '?';
+    return copy;
+}
 
 json_t *api_jtext(const char *s, size_t len)
 {
     if (!s)
         return json_string("");
-    /* control characters other than CR, LF and TAB show as '?' */
-    bool clean = true;
-    for (size_t i = 0; i < len && clean; i++) {
-        unsigned char c = (unsigned char)s[i];
-        clean = !(c < 0x20 && c != '\r' && c != '\n' && c != '\t') && c != 0x7f;
-    }
-    if (clean && utf8_valid(s, len)) {
+    if (no_ctl(s, len) && utf8_valid(s, len)) {
         json_t *v = json_stringn(s, len);
         return v ? v : json_string("");
     }
-    /* the program's one UTF-8 policy (common/utf8.h, as in common/jsonw):
-     * valid sequences kept, each invalid byte U+FFFD */
-    char *copy = len <= SIZE_MAX / 3 ? malloc(len * 3 + 1) : NULL;
-    if (!copy)
-        return json_string("");
-    size_t n = utf8_fix(s, len, copy);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)copy[i];
-        if ((c < 0x20 && c != '\r' && c != '\n' && c != '\t') || c == 0x7f)
-            copy[i] = '?';
-    }
-    json_t *v = json_stringn(copy, n);
+    size_t n;
+    char *copy = text_fixed(s, len, &n);
+    json_t *v = copy ? json_stringn(copy, n) : NULL;
     free(copy);
     return v ? v : json_string("");
+}
+
+void api_wtext(struct jsonw *w, const char *s, size_t len)
+{
+    if (!s) {
+        jsonw_strn(w, "", 0);
+        return;
+    }
+    if (no_ctl(s, len)) { /* jsonw fixes UTF-8 by the same policy */
+        jsonw_strn(w, s, len);
+        return;
+    }
+    size_t n;
+    char *copy = text_fixed(s, len, &n);
+    jsonw_strn(w, copy ? copy : "", copy ? n : 0);
+    free(copy);
+}
+
+bool api_out_begin(struct api_call *a, struct api_out *o)
+{
+    *o = (struct api_out){ 0 };
+    o->w = malloc(sizeof *o->w);
+    o->f = o->w ? open_memstream(&o->buf, &o->len) : NULL;
+    if (!o->f) {
+        free(o->w);
+        o->w = NULL;
+        return api_error(a, 500, "internal", "out of memory");
+    }
+    jsonw_init(o->w, o->f, false);
+    return true;
+}
+
+void api_out_end(struct api_call *a, struct api_out *o, bool keep)
+{
+    enum jsonw_err e = keep ? jsonw_finish(o->w) : JSONW_OK;
+    bool ok = fclose(o->f) == 0 && e == JSONW_OK;
+    free(o->w);
+    if (keep && !ok)
+        api_error(a, 500, "internal", "out of memory");
+    if (!keep || !ok) {
+        free(o->buf);
+        return;
+    }
+    if (o->len && o->buf[o->len - 1] == '\n') /* jsonw_end's */
+        o->len--;
+    free(a->body);
+    a->body = o->buf;
+    a->body_len = o->len;
+    a->ctype = "application/json; charset=utf-8";
 }
 
 struct stq *api_db(struct api_call *a)

@@ -1755,11 +1755,14 @@ static void h_alerts(struct api_call *a)
         return (void)api_error(a, 400, "bad_parameter", "trunk: a trunk id (positive integer)");
     if ((v = param(a, "limit")) && !num_i64(v, 1, TS_API_PAGE_MAX, &limit))
         return (void)api_error(a, 400, "bad_parameter", "limit: 1 to %d", TS_API_PAGE_MAX);
-    json_t *out = NULL;
-    int rc = api_alerts_json(api_db(a), states, trunk, (uint32_t)limit, &out);
+    struct stq *q = api_db(a);
+    struct api_out o;
+    if (!q || !api_out_begin(a, &o))
+        return;
+    int rc = api_alerts_write(q, states, trunk, (uint32_t)limit, o.w);
+    api_out_end(a, &o, rc == ST_OK);
     if (rc != ST_OK)
-        return (void)db_fail(a, rc);
-    a->json = out;
+        db_fail(a, rc);
 }
 
 void routes_dispatch(struct api_call *a)

@@ -604,7 +604,7 @@ static enum MHD_Result send_call(struct api_server *s, struct MHD_Connection *c,
 {
     struct MHD_Response *r = NULL;
     if (a->json) {
-        char *txt = json_dumps(a->json, JSON_COMPACT | JSON_REAL_PRECISION(12));
+        char *txt = json_dumps(a->json, JSON_COMPACT | JSON_REAL_PRECISION(API_REAL_PRECISION));
         json_decref(a->json);
         a->json = NULL;
         if (!txt) {

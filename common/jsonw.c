@@ -459,24 +459,12 @@ static size_t real17(double v, char *b)
 /* jansson's rendering of a real (what the report always printed): "%.17g",
  * ".0" added when it would read as an integer, no '+' or leading zeros in
  * the exponent. */
-void jsonw_real(struct jsonw *w, double v)
+/* "%.*g" with jansson's touches: ".0" on an integer, no '+' or leading
+ * zeros in the exponent (v finite). */
+static void put_g(struct jsonw *w, double v, int prec)
 {
-    if (!isfinite(v)) {
-        jsonw_null(w);
-        return;
-    }
     char b[40];
-    if (v == 0) {
-        put_raw_value(w, signbit(v) ? "-0.0" : "0.0", signbit(v) ? 4 : 3);
-        return;
-    }
-    size_t fl = real17(v < 0 ? -v : v, b + 1);
-    if (fl) {
-        b[0] = '-';
-        put_raw_value(w, v < 0 ? b : b + 1, (int)(fl + (v < 0)));
-        return;
-    }
-    int n = snprintf(b, sizeof b, "%.17g", v);
+    int n = snprintf(b, sizeof b, "%.*g", prec, v);
     if (n <= 0 || (size_t)n + 3 > sizeof b) {
         jsonw_null(w);
         return;
@@ -499,6 +487,41 @@ void jsonw_real(struct jsonw *w, double v)
         }
     }
     put_raw_value(w, b, (int)len);
+}
+
+void jsonw_real_prec(struct jsonw *w, double v, int prec)
+{
+    if (!isfinite(v)) {
+        jsonw_null(w);
+        return;
+    }
+    put_g(w, v, prec < 1 ? 1 : prec > 17 ? 17 : prec);
+}
+
+void jsonw_raw(struct jsonw *w, const char *json, size_t n)
+{
+    if (pre_item(w, false))
+        put(w, json, n);
+}
+
+void jsonw_real(struct jsonw *w, double v)
+{
+    if (!isfinite(v)) {
+        jsonw_null(w);
+        return;
+    }
+    char b[40];
+    if (v == 0) {
+        put_raw_value(w, signbit(v) ? "-0.0" : "0.0", signbit(v) ? 4 : 3);
+        return;
+    }
+    size_t fl = real17(v < 0 ? -v : v, b + 1);
+    if (fl) {
+        b[0] = '-';
+        put_raw_value(w, v < 0 ? b : b + 1, (int)(fl + (v < 0)));
+        return;
+    }
+    put_g(w, v, 17);
 }
 
 void jsonw_bool(struct jsonw *w, bool v)

@@ -56,6 +56,11 @@ void jsonw_double(struct jsonw *w, double v, int decimals);
 /* A real as jansson renders it ("%.17g", "1.0" not "1"); NaN and
  * infinities become null. */
 void jsonw_real(struct jsonw *w, double v);
+/* A real as jansson renders it with JSON_REAL_PRECISION(prec) ("%.*g",
+ * prec 1..17), as the API's jansson responses do. */
+void jsonw_real_prec(struct jsonw *w, double v, int prec);
+/* A value already in JSON text (the caller checked it), written as is. */
+void jsonw_raw(struct jsonw *w, const char *json, size_t n);
 void jsonw_bool(struct jsonw *w, bool v);
 void jsonw_null(struct jsonw *w);
 /* Key + value shorthands. */

@@ -847,6 +847,21 @@ def run_sites(binary, db, work, spec):
         "UPDATE trunks SET site=CASE id%2 WHEN 0 THEN 'branch' ELSE 'hq' END;"
         "INSERT INTO trunks(name,local_addr,peer_addr,site) VALUES('odd','192.0.2.7','192.0.2.8',"
         "'x''); DROP TABLE calls;--');")
+    # alerts whose stored text and numbers the list must render by the API's
+    # rules: control bytes '?', invalid UTF-8 U+FFFD, reals to 12 digits,
+    # the evidence as parsed JSON (null when it is not an object or array)
+    odd_alerts = [
+        ("rule\x01a", "trunk", "t\x7f", None, "warning", "firing", 0.1 + 0.2, 1e-7, b"s\xff\xc3(\x00\tok\xe2\x82\xac",
+         '{"calls":[1,2],"ratio":0.30000000000000004,"n":"\\u00e9"}'),
+        ("r2", "peer", "hq", 1, "critical", "pending", None, 12345678901234.5, b"plain", "{\"x\": [1, 2.5e-300 ]}"),
+        ("r3", "trunk", "t", 1, "warning", "resolved", 3.0, -0.0, None, "not json"),
+        ("r4", "trunk", "t", 1, "warning", "resolved", 1e21, 2.0, b"", "42"),
+    ]
+    for i, (rule, scope, target, trunk, sev, state, val, thr, summ, ev) in enumerate(odd_alerts):
+        dst.execute("INSERT INTO alerts(id,rule,scope,target,trunk_id,severity,state,value,threshold,"
+                    "started,updated,summary,evidence) VALUES(?,?,?,?,?,?,?,?,?,?,?,CAST(? AS TEXT),?)",
+                    (900001 + i, rule, scope, target, trunk, sev, state, val, thr, 4102444800000000000 + i,
+                     4102444800000000000 + i, summ, ev))
     dst.commit()
     sql = lambda s, *p: dst.execute(s, p).fetchall()
     srv, port = free_port_server([binary, "serve", "--db", sdb, "--http", "127.0.0.1:0", "--rate", "100000"])
@@ -875,6 +890,31 @@ def run_sites(binary, db, work, spec):
             check(sum(p["attempts"] for p in k["points"]) == len(ref and sql(
                 "SELECT id FROM calls WHERE site=?", site)), "kpis?site=%s counts the site's calls" % site)
         check(sorted(walk(cl, {"site": "nowhere"}, 500)) == [], "an unknown site has no calls")
+        shown = {x["id"]: x for x in cl.json("/api/v1/alerts?limit=500")["alerts"]}
+        fix = lambda b: None if b is None else re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "?",
+                                                     b.decode("utf-8", "replace"))
+        g12 = lambda v: None if v is None else float("%.12g" % v)
+        for i, (rule, scope, target, trunk, sev, state, val, thr, summ, ev) in enumerate(odd_alerts):
+            a = shown.get(900001 + i)
+            if not check(a, "odd alert %d listed" % i):
+                continue
+            try:
+                want_ev = json.loads(ev)
+            except ValueError:
+                want_ev = None
+            if not isinstance(want_ev, (dict, list)):
+                want_ev = None
+            want_ev = json.loads(json.dumps(want_ev), parse_float=lambda x: g12(float(x)))
+            got = (a["rule"], a["target"], a["summary"], a["value"], a["threshold"], a["evidence"],
+                   a["trunk_id"], a["state"])
+            want = (fix(rule.encode()), fix(target.encode()), fix(summ), g12(val), g12(thr), want_ev,
+                    trunk, state)
+            check(got == want, "odd alert %d as stored: %r, want %r" % (i, got, want))
+        st, hd, body = cl.req("GET", "/api/v1/alerts?limit=500")
+        check(st == 200 and hd["content-type"] == "application/json; charset=utf-8"
+              and b"\\u0000" not in body and b"0.30000000000000004" not in body
+              and b'"value":0.3,' in body and b'"threshold":1e-7,' in body and b'"value":1e21,' in body,
+              "alert numbers as jansson dumps them at 12 digits")
         odd = "x'); DROP TABLE calls;--"
         t = cl.json(q("/api/v1/trunks", site=odd))["trunks"]
         check(len(t) == 1 and t[0]["site"] == odd, "a site with quotes is a value, not SQL")

@@ -442,24 +442,37 @@ static uint64_t xs(void)
     return xs_state;
 }
 
-static void real_matches_jansson(double v)
+/* prec 0: jsonw_real() against jansson's default; else jsonw_real_prec()
+ * against JSON_REAL_PRECISION(prec), as the API dumps its reals. */
+static void real_prec_matches_jansson(double v, int prec)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     struct jsonw w;
     jsonw_init(&w, f, false);
-    jsonw_real(&w, v);
+    if (prec)
+        jsonw_real_prec(&w, v, prec);
+    else
+        jsonw_real(&w, v);
     assert_int_equal(jsonw_finish(&w), JSONW_OK);
     fclose(f);
     json_t *j = json_real(v);
-    char *ref = json_dumps(j, JSON_ENCODE_ANY);
+    char *ref = json_dumps(j, JSON_ENCODE_ANY | JSON_REAL_PRECISION(prec));
     assert_non_null(ref);
     if (len != strlen(ref) + 1 || memcmp(buf, ref, strlen(ref)) != 0)
-        fail_msg("%a: jsonw %.*s, jansson %s", v, (int)len - 1, buf, ref);
+        fail_msg("%a (precision %d): jsonw %.*s, jansson %s", v, prec, (int)len - 1, buf, ref);
     free(ref);
     json_decref(j);
     free(buf);
+}
+
+static void real_matches_jansson(double v)
+{
+    real_prec_matches_jansson(v, 0);
+    real_prec_matches_jansson(v, 12);
+    static unsigned k; /* every precision in turn */
+    real_prec_matches_jansson(v, 1 + (int)(k++ % 17));
 }
 
 static void test_jsonw_real_random(void **state)
