@@ -1644,7 +1644,6 @@ int stq_site_range(struct stq *q, const char *site, int64_t *first_ns, int64_t *
  * null MOS. When every bucket is whole hours (the range starts on an hour,
  * the bucket is hours), the hours before the range's last partial one come
  * from kpi_hour and leg_hours (v28): a week is 168 rows, not 10,080. */
-#define NS_PER_HOUR (3600 * NS_PER_S)
 #define TS_KPI_COLS                                                                             \
     " attempts, answered, busy, rejected, cancelled, failed, timeouts, srd_sum_ms, srd_n,"      \
     " ans_sum_ms, ans_n, dur_sum_s, dur_n, peak_concurrent"
@@ -1666,8 +1665,8 @@ static int trunk_series(struct stq *q, int64_t trunk_id, const char *tl, const c
     int rc = ST_OK;
     /* [from, split) from the hours, [split, to) from the minutes */
     int64_t split = from;
-    if (b % NS_PER_HOUR == 0 && from % NS_PER_HOUR == 0 && to - to % NS_PER_HOUR > from)
-        split = to - to % NS_PER_HOUR;
+    if (b % ST_HOUR_NS_N == 0 && from % ST_HOUR_NS_N == 0 && to - to % ST_HOUR_NS_N > from)
+        split = to - to % ST_HOUR_NS_N;
     /* the MOS sums of the trunk's legs each way (a leg between equal
      * addresses once) */
     sqlite3_stmt *s = prep(q, "SELECT hour, mos_sum, mos_n FROM leg_hours WHERE src=:a"
@@ -1948,11 +1947,7 @@ int stq_totals(struct stq *q, stq_row_fn fn, void *ctx)
                   " (SELECT n FROM row_counts WHERE tbl='sip_messages') AS sip_messages,"
                   " (SELECT n FROM row_counts WHERE tbl='rtp_streams') AS streams,"
                   " (SELECT count(*) FROM captures) AS captures,"
-                  " (SELECT coalesce(sum(srtp_auth_fail),0) FROM rtp_streams WHERE"
-                  " srtp_auth_fail>0) AS srtp_auth_fail,"
-                  /* not tried only after TS_SRTP_GIVE_UP failures: the same rows */
-                  " (SELECT coalesce(sum(srtp_not_tried),0) FROM rtp_streams WHERE"
-                  " srtp_auth_fail>0) AS srtp_not_tried, " ISO(
+                  " " STQ_SRTP_SUMS ", " ISO(
                       "(SELECT min(start) FROM calls)") " AS first_call, " ISO("(SELECT max(start)"
                                                                              " FROM calls)") " AS"
                   " last_call WHERE :id=:id",

@@ -243,8 +243,16 @@ int stq_live_legs(struct stq *q, uint32_t max, stq_row_fn fn, void *ctx);
 /* ---- stats and metrics ---- */
 
 int stq_captures(struct stq *q, stq_row_fn fn, void *ctx);
-/* One row: calls, legs, sip_messages, streams, first/last call start. */
+/* One row: calls, legs, sip_messages, streams, captures, the SRTP sums
+ * (STQ_SRTP_SUMS), first/last call start. */
 int stq_totals(struct stq *q, stq_row_fn fn, void *ctx);
+/* stq_totals' SRTP sums, both from the covering index rtp_streams_srtp_fail
+ * (v28; test_store checks the plan of this text). Not tried only after
+ * TS_SRTP_GIVE_UP failures: the same rows. */
+#define STQ_SRTP_SUMS                                                                            \
+    "(SELECT coalesce(sum(srtp_auth_fail),0) FROM rtp_streams WHERE srtp_auth_fail>0)"           \
+    " AS srtp_auth_fail, (SELECT coalesce(sum(srtp_not_tried),0) FROM rtp_streams WHERE"         \
+    " srtp_auth_fail>0) AS srtp_not_tried"
 /* (trunk_id, mos, n): n legs on that trunk had this MOS (the worst stream
  * of the leg); only legs with a MOS. */
 int stq_trunk_mos(struct stq *q, stq_row_fn fn, void *ctx);

@@ -1166,9 +1166,9 @@ static bool write_snap(struct st_writer *w, const struct snap *sn)
             b_i64(s, 17, bk->peak_concurrent);
             ok &= run(w, s);
             /* its hour, once per hour of the trunk's buckets (in order) */
-            int64_t h = (int64_t)bk->start_ns / KPI_HOUR_NS * KPI_HOUR_NS;
+            int64_t h = (int64_t)bk->start_ns / ST_HOUR_NS_N * ST_HOUR_NS_N;
             if (b + 1 == t->b0 + t->nb ||
-                (int64_t)sn->buckets[b + 1].start_ns / KPI_HOUR_NS * KPI_HOUR_NS != h) {
+                (int64_t)sn->buckets[b + 1].start_ns / ST_HOUR_NS_N * ST_HOUR_NS_N != h) {
                 s = w->s[S_KPI_HOUR];
                 b_i64(s, 1, tid);
                 b_text(s, 2, "all");

@@ -18,8 +18,6 @@
 #include "../media/media.h"
 
 #define NS_PER_S 1000000000ull
-/* kpi_hour and leg_hours (schema v28) key an hour by its first ns */
-#define KPI_HOUR_NS (3600 * (int64_t)NS_PER_S)
 /* Message row ids a link entry keeps inline; later ones of a long dialog are
  * linked by their row id range (a scan of what was stored meanwhile). */
 #define LINK_IDS 24
