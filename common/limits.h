@@ -484,6 +484,12 @@
 #define TS_API_MAX_RATE_LEGS 1000
 /* Worker threads (each with its own read-only SQLite connection). */
 #define TS_API_THREADS 4
+/* Page cache of each read-only connection (KiB; SQLite's default is 2,000):
+ * a trunk's page reads about 10 MB of pages (its minutes, its newest legs'
+ * streams) and took 13.6 ms of CPU with this against 15.8 with the
+ * default on 10 M calls. One per API worker thread (TS_API_THREADS by
+ * default). */
+#define TS_API_DB_CACHE_KIB 16384
 /* Open connections in total (beyond it, unfinished ones are evicted). */
 #define TS_API_MAX_CONNS 256
 /* Connections of one client (IPv4 address or IPv6 /64); one more evicts the
