@@ -42,7 +42,9 @@ static void cell_write(struct jsonw *w, const struct stq_cell *c)
 static void doc_write(struct jsonw *w, const struct stq_cell *c)
 {
     json_t *v = cell_doc(c);
-    char *t = json_is_null(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(API_REAL_PRECISION));
+    char *t = json_is_null(v)
+                  ? NULL
+                  : json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(API_REAL_PRECISION));
     json_decref(v);
     if (t)
         jsonw_raw(w, t, strlen(t));

@@ -456,9 +456,6 @@ static size_t real17(double v, char *b)
     return o;
 }
 
-/* jansson's rendering of a real (what the report always printed): "%.17g",
- * ".0" added when it would read as an integer, no '+' or leading zeros in
- * the exponent. */
 /* "%.*g" with jansson's touches: ".0" on an integer, no '+' or leading
  * zeros in the exponent (v finite). */
 static void put_g(struct jsonw *w, double v, int prec)
@@ -504,6 +501,9 @@ void jsonw_raw(struct jsonw *w, const char *json, size_t n)
         put(w, json, n);
 }
 
+/* jansson's rendering of a real (what the report always printed): "%.17g",
+ * ".0" added when it would read as an integer, no '+' or leading zeros in
+ * the exponent. */
 void jsonw_real(struct jsonw *w, double v)
 {
     if (!isfinite(v)) {
