@@ -871,7 +871,7 @@ static const char SCHEMA_V27[] =
     ST_HOUR_NS " AND direction=" L ".direction;"                                                \
     "INSERT INTO kpi_hour SELECT trunk_id, direction, " L ".minute/" ST_HOUR_NS "*" ST_HOUR_NS  \
     ", " ST_KPI_HOUR_SUMS " FROM kpi_minute WHERE trunk_id=" L ".trunk_id AND direction=" L     \
-    ".direction AND" " minute >= " L ".minute/" ST_HOUR_NS "*" ST_HOUR_NS " AND minute < " L    \
+    ".direction AND minute >= " L ".minute/" ST_HOUR_NS "*" ST_HOUR_NS " AND minute < " L      \
     ".minute/" ST_HOUR_NS "*" ST_HOUR_NS "+" ST_HOUR_NS " GROUP BY trunk_id, direction;"
 #define LH_HOUR(L) "(" L ".invite_ts/" ST_HOUR_NS "*" ST_HOUR_NS ")"
 #define LH_ADD(L, S, N) LX_ADD("leg_hours", LH_HOUR, L, S, N)

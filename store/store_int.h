@@ -33,17 +33,18 @@ struct st_db {
     sqlite3 *h;
 };
 
-/* Open path, set WAL/synchronous/busy timeout and bring the schema to
- * ST_SCHEMA_VERSION (unless readonly). ST_OK, ST_ERR_NEWER, ST_ERR_OPEN. */
-/* kpi_hour (schema v28): an hour's ns (a number, and as SQL text) and its row's sums over its
- * kpi_minute rows, for the step's triggers (schema.c) and the writer's
- * S_KPI_HOUR (records.c) alike */
+/* kpi_hour (schema v28): an hour's ns, as a number and as SQL text, and
+ * its row's sums over its kpi_minute rows, for the step's triggers
+ * (schema.c) and the writer's S_KPI_HOUR (records.c) alike */
 #define ST_HOUR_NS_N 3600000000000
 #define ST_HOUR_NS ST_STR(ST_HOUR_NS_N)
 #define ST_KPI_HOUR_SUMS                                                                       \
     "sum(attempts), sum(answered), sum(busy), sum(rejected), sum(cancelled), sum(failed),"     \
     " sum(timeouts), sum(srd_sum_ms), sum(srd_n), sum(ans_sum_ms), sum(ans_n), sum(dur_sum_s),"\
     " sum(dur_n), max(peak_concurrent)"
+
+/* Open path, set WAL/synchronous/busy timeout and bring the schema to
+ * ST_SCHEMA_VERSION (unless readonly). ST_OK, ST_ERR_NEWER, ST_ERR_OPEN. */
 int st_open_handle(const char *path, bool readonly, sqlite3 **out, char *err, size_t errlen);
 /* An empty database at ST_SCHEMA_VERSION, made at build time by the
  * migration steps (scripts/schema_template.c): a new file starts as it. */
