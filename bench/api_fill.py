@@ -91,6 +91,9 @@ UNDO = {
     27: ["DROP INDEX IF EXISTS sip_messages_options"],
     28: ["DROP TABLE IF EXISTS kpi_hour", "DROP TABLE IF EXISTS leg_hours",
          "DROP INDEX IF EXISTS rtp_streams_srtp_fail"],
+    # v29 replaces v3's leg index, which the step drops: back to it
+    29: ["DROP INDEX IF EXISTS rtp_streams_leg_media",
+         "CREATE INDEX IF NOT EXISTS rtp_streams_leg ON rtp_streams(leg_id)"],
 }
 
 

@@ -1117,23 +1117,7 @@ int stq_trunk_minutes(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
 
 int stq_trunk_media_rates(struct stq *q, int64_t id, stq_row_fn fn, void *ctx)
 {
-    /* the newest answered legs each way: backward walks of
-     * legs(src, dst, outcome, rowid), then the newest of both */
-    sqlite3_stmt *s = prep(q,
-                  "WITH tl AS (SELECT id FROM ("
-                  "SELECT * FROM (SELECT l.id AS id FROM trunks t JOIN legs l ON"
-                  " l.src=t.local_addr AND l.dst=t.peer_addr AND l.outcome='answered'"
-                  " WHERE t.id=:id ORDER BY l.id DESC LIMIT :lim) UNION ALL"
-                  " SELECT * FROM (SELECT l.id FROM trunks t JOIN legs l ON"
-                  " l.src=t.peer_addr AND l.dst=t.local_addr AND l.outcome='answered'"
-                  " WHERE t.id=:id AND t.local_addr<>t.peer_addr ORDER BY l.id DESC LIMIT :lim))"
-                  " ORDER BY id DESC LIMIT :lim)"
-                  " SELECT coalesce(s.codec,'') AS codec, instr(s.src,':')>0 AS ipv6,"
-                  " count(*) AS streams, sum(s.bytes) AS bytes, sum(s.packets) AS packets,"
-                  " sum((s.last_ts-s.first_ts)/1e9) AS duration_s"
-                  " FROM tl JOIN rtp_streams s ON s.leg_id=tl.id"
-                  " WHERE s.bytes IS NOT NULL AND s.last_ts-s.first_ts >= 1000000000"
-                  " GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 64");
+    sqlite3_stmt *s = prep(q, STQ_MEDIA_RATES);
     if (!s)
         return ST_ERR_SQL;
     bind_i(s, ":id", id);

@@ -190,6 +190,25 @@ int stq_trunk_minutes(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
  * TS_API_MAX_RATE_LEGS) per codec and address family: codec, ipv6,
  * streams, bytes (RTP), packets, duration_s (streams of 1 s or more). */
 int stq_trunk_media_rates(struct stq *q, int64_t id, stq_row_fn fn, void *ctx);
+/* Its SQL (:id the trunk, :lim the legs): the newest answered legs each
+ * way, backward walks of legs(src, dst, outcome, rowid), then the newest of
+ * both; their streams from the covering index rtp_streams_leg_media alone
+ * (v29; test_store checks the plan of this text). */
+#define STQ_MEDIA_RATES                                                                          \
+    "WITH tl AS (SELECT id FROM ("                                                               \
+    "SELECT * FROM (SELECT l.id AS id FROM trunks t JOIN legs l ON"                              \
+    " l.src=t.local_addr AND l.dst=t.peer_addr AND l.outcome='answered'"                         \
+    " WHERE t.id=:id ORDER BY l.id DESC LIMIT :lim) UNION ALL"                                   \
+    " SELECT * FROM (SELECT l.id FROM trunks t JOIN legs l ON"                                   \
+    " l.src=t.peer_addr AND l.dst=t.local_addr AND l.outcome='answered'"                         \
+    " WHERE t.id=:id AND t.local_addr<>t.peer_addr ORDER BY l.id DESC LIMIT :lim))"              \
+    " ORDER BY id DESC LIMIT :lim)"                                                              \
+    " SELECT coalesce(s.codec,'') AS codec, instr(s.src,':')>0 AS ipv6,"                         \
+    " count(*) AS streams, sum(s.bytes) AS bytes, sum(s.packets) AS packets,"                    \
+    " sum((s.last_ts-s.first_ts)/1e9) AS duration_s"                                             \
+    " FROM tl JOIN rtp_streams s ON s.leg_id=tl.id"                                              \
+    " WHERE s.bytes IS NOT NULL AND s.last_ts-s.first_ts >= 1000000000"                          \
+    " GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 64"
 /* Alerts whose state is in states (bits: 1 pending, 2 firing, 4 resolved),
  * of trunk_id (0: all), firing first, then pending, newest first. */
 int stq_alerts(struct stq *q, unsigned states, int64_t trunk_id, uint32_t limit, stq_row_fn fn,

@@ -912,6 +912,15 @@ static const char SCHEMA_V28[] =
     LH_HOUR("NEW") ", NEW.mos, 1 WHERE " LM_HAS("NEW") " ON CONFLICT DO UPDATE SET"
     " mos_sum=mos_sum+excluded.mos_sum, mos_n=mos_n+1; END;";
 
+/* v29: the media-rates sums of a trunk's page (stq_trunk_media_rates) from
+ * the leg index alone: it read each of the trunk's newest 1000 legs'
+ * streams from the 67-column table, one random page per leg. The other
+ * readers by leg_id take the wider index as they took the old one. */
+static const char SCHEMA_V29[] =
+    "DROP INDEX rtp_streams_leg;"
+    "CREATE INDEX rtp_streams_leg_media ON rtp_streams(leg_id, codec, src, bytes, packets,"
+    " first_ts, last_ts);";
+
 const char *st_schema_step(int version)
 {
     switch (version) {
@@ -971,6 +980,8 @@ const char *st_schema_step(int version)
         return SCHEMA_V27;
     case 28:
         return SCHEMA_V28;
+    case 29:
+        return SCHEMA_V29;
     default:
         return NULL;
     }

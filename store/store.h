@@ -30,7 +30,7 @@ enum st_err {
 };
 
 /* Schema version written into PRAGMA user_version. */
-#define ST_SCHEMA_VERSION 28
+#define ST_SCHEMA_VERSION 29
 
 struct st_options {
     uint32_t queue_limit;     /* records queued at most; 0 = TS_STORE_QUEUE_MAX */

@@ -89,8 +89,13 @@ static void fresh_db(char *buf, size_t cap, const char *name)
  * table stays (the step creates it if missing; the triggers name it). */
 #define VROLL_DOWN ""
 
+/* Undoes schema v29 (the streams' covering leg index): the plain one back. */
+#define V29_DOWN                                                                              \
+    "DROP INDEX rtp_streams_leg_media; CREATE INDEX rtp_streams_leg ON rtp_streams(leg_id);"
+
 /* Undoes schema v28 (the hourly rollups), which its step builds again. */
 #define V28_DOWN                                                                              \
+    V29_DOWN                                                                                  \
     "DROP TRIGGER kpi_hour_ins; DROP TRIGGER kpi_hour_del; DROP TRIGGER kpi_hour_upd;"         \
     " DROP TRIGGER leg_hours_ins; DROP TRIGGER leg_hours_del; DROP TRIGGER leg_hours_mos;"     \
     " DROP TRIGGER leg_hours_upd; DROP TABLE kpi_hour; DROP TABLE leg_hours;"                \
@@ -2667,6 +2672,52 @@ static void test_srtp_sums_index(void **state)
     st_db_close(d);
 }
 
+/* The v29 index's columns, in order (pragma_index_info). */
+#define LEG_MEDIA_COLS "leg_id,codec,src,bytes,packets,first_ts,last_ts"
+#define INDEX_COLS(I)                                                                         \
+    "SELECT group_concat(name) FROM (SELECT name FROM pragma_index_info('" I "') ORDER BY seqno)"
+
+/* A trunk page's media rates (v29): each leg's streams from the covering
+ * index rtp_streams_leg_media, no table read per leg; a v28 file's streams
+ * go into it at the upgrade and the plain leg index goes. */
+static void test_media_rates_index(void **state)
+{
+    (void)state;
+    char db[300], err[256], plan[4096], cols[128];
+    fresh_db(db, sizeof db, "mrates.db");
+    struct st_db *d = st_db_open_raw(db, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(
+        st_db_exec(d,
+                   "INSERT INTO calls(id,start,caller,outcome) VALUES(1,5,'a','answered');"
+                   "INSERT INTO legs(id, call_ref, call_id, src, dst, invite_ts)"
+                   " VALUES(1, 1, 'c1', '10.0.0.1', '10.0.0.2', 5);"
+                   "INSERT INTO rtp_streams(call_ref, leg_id, codec, src, bytes, packets,"
+                   " first_ts, last_ts) VALUES(1, 1, 'PCMA', '10.0.0.1', 1720, 10, 0, 2000000000),"
+                   " (1, NULL, 'PCMU', '10.0.0.2', 172, 1, 0, 0);"
+                   V29_DOWN "PRAGMA user_version=28",
+                   err, sizeof err),
+        ST_OK);
+    assert_int_equal(st_db_text(d, INDEX_COLS("rtp_streams_leg"), cols, sizeof cols), ST_OK);
+    assert_string_equal(cols, "leg_id");
+    st_db_close(d);
+    assert_int_equal(st_db_upgrade(db, err, sizeof err), ST_OK);
+    assert_int_equal(raw_scalar(db, "PRAGMA user_version"), ST_SCHEMA_VERSION);
+    assert_int_equal(q(db, "SELECT count(*) FROM sqlite_master WHERE name='rtp_streams_leg'"), 0);
+    qtext(db, INDEX_COLS("rtp_streams_leg_media"), cols, sizeof cols);
+    assert_string_equal(cols, LEG_MEDIA_COLS);
+    assert_int_equal(q(db, "SELECT count(*) FROM rtp_streams INDEXED BY rtp_streams_leg_media"
+                           " WHERE leg_id=1 AND codec='PCMA' AND bytes=1720"),
+                     1);
+    d = st_db_open(db, true, err, sizeof err);
+    assert_non_null(d);
+    assert_int_equal(st_db_plan(d, STQ_MEDIA_RATES, plan, sizeof plan), ST_OK);
+    assert_non_null(strstr(plan, "SEARCH s USING COVERING INDEX rtp_streams_leg_media (leg_id=?)"));
+    assert_null(strstr(plan, "SCAN s"));
+    assert_null(strstr(plan, "SEARCH s USING INDEX"));
+    st_db_close(d);
+}
+
 /* The hourly rollups (v28) through every change their minutes see from a
  * writer with triggers on: minutes inserted, replaced with a lower peak
  * (a maximum taken back), moved to another hour, cut by retention; legs
@@ -2770,6 +2821,11 @@ static void test_hour_rollups(void **state)
     assert_true(q(db, "SELECT count(*) FROM kpi_hour") > 0);
     assert_int_equal(q(db, "SELECT mos_n FROM leg_hours WHERE hour=" H0), 3);
     assert_hours(db);
+    /* and v29's covering leg index in the old one's place */
+    char cols[128];
+    qtext(db, INDEX_COLS("rtp_streams_leg_media"), cols, sizeof cols);
+    assert_string_equal(cols, LEG_MEDIA_COLS);
+    assert_int_equal(q(db, "SELECT count(*) FROM sqlite_master WHERE name='rtp_streams_leg'"), 0);
 }
 
 /* ---- retention ---- */
@@ -3311,6 +3367,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_data_span),
         cmocka_unit_test(test_hour_rollups),
         cmocka_unit_test(test_srtp_sums_index),
+        cmocka_unit_test(test_media_rates_index),
         cmocka_unit_test(test_series_auto),
         cmocka_unit_test(test_migrate_v3),
         cmocka_unit_test(test_stream_after_leg),
