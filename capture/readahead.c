@@ -51,9 +51,14 @@ static void note_error(struct readahead *r, const char *msg)
     r->total_err++;
 }
 
-/* Copy f into s; false when it does not fit beside the frames already there. */
+/* Copy f into s; false when it does not fit beside the frames already there,
+ * or when every spare is taken: the batch ends there, so that a stretch of
+ * signalling (a burst of call set-ups) is parsed here too, in shorter batches,
+ * rather than by the analysis. */
 static bool put(struct readahead *r, struct ra_slot *s, struct ts_frame f, size_t *used)
 {
+    if (s->b.n && s->spares && s->nspares == TS_READAHEAD_SPARES)
+        return false;
     if (*used + f.caplen > s->cap) {
         if (s->b.n)
             return false;

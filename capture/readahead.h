@@ -16,9 +16,10 @@ struct readahead;
 /* Runs on the reader thread for every frame: decodes it into p (with
  * decoder_decode(), and what else the analysis can take from the frame
  * alone: it must not touch analysis state). spare is a buffer of
- * readahead_start()'s spare_size that lives with the batch (NULL when the
- * batch has used its TS_READAHEAD_SPARES); the function returns true when
- * it kept something there for p to point to. */
+ * readahead_start()'s spare_size that lives with the batch (a batch ends
+ * once its TS_READAHEAD_SPARES are taken, so every frame is offered one);
+ * the function returns true when it kept something there for p to point
+ * to. */
 typedef bool (*readahead_decode_fn)(const struct ts_frame *f, struct ts_pkt *p, void *spare);
 
 struct ra_batch {

@@ -31,8 +31,9 @@
 #define TS_READAHEAD_FRAMES 256
 #define TS_READAHEAD_BYTES (512u * 1024)
 /* Spare buffers per batch for what the reader parses ahead (SIP messages:
- * ~4 % of the frames at 2,500 call attempts a second, ~10 per batch; the
- * rest are parsed by the analysis). 32 x 11 KB per batch. */
+ * ~4 % of the frames at 2,500 call attempts a second, ~10 per batch, but a
+ * burst of set-ups is all SIP: the batch ends when they are taken). 32 x
+ * 11 KB per batch. */
 #define TS_READAHEAD_SPARES 32
 /* Nested encapsulations (VLAN, tunnels) before we stop peeling: a loop guard. */
 #define TS_MAX_ENCAP_DEPTH 8

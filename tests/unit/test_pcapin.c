@@ -498,6 +498,70 @@ static void test_readahead_same_frames(void **state)
     }
 }
 
+/* Frames whose first byte is below 200 want a spare (as a SIP message
+ * does): the tag goes there, p->sip points to it; a frame given none is
+ * marked. */
+static bool decode_spare(const struct ts_frame *f, struct ts_pkt *p, void *spare)
+{
+    memset(p, 0, sizeof *p);
+    if (!f->caplen || f->data[0] >= 200)
+        return false;
+    if (!spare) {
+        p->ncnt = 2; /* left to the analysis */
+        return false;
+    }
+    uint64_t tag = tag_of(f);
+    memcpy(spare, &tag, sizeof tag);
+    p->sip = spare;
+    return true;
+}
+
+/* A long stretch of frames that each want a spare (a burst of call
+ * set-ups): every one gets its own, in batches that end when the spares are
+ * taken, and the spares hold until the batch is given back. */
+static void test_readahead_spares(void **state)
+{
+    (void)state;
+    static struct rec a[RA_N];
+    for (uint32_t i = 0; i < RA_N; i++) /* 300 in a row want one, then 1 in 2 */
+        a[i] = (struct rec){ 1 + i, 0, (uint8_t)(i < 300 ? i % 200 : (i % 2 ? 250 : i % 200)),
+                             64 + i % 50 };
+    write_pcap("ra_spare.pcap", false, a, RA_N);
+    const char *names[] = { "ra_spare.pcap" };
+    for (int threaded = 0; threaded < 2; threaded++) {
+        struct pcapin *in = open_files(names, 1);
+        struct readahead *r = readahead_start(in, decode_spare, 100, threaded);
+        assert_non_null(r);
+        size_t n = 0, wanted = 0;
+        const struct ra_batch *bt;
+        while ((bt = readahead_next(r))) {
+            size_t used = 0;
+            for (size_t i = 0; i < bt->n; i++, n++) {
+                const struct ts_frame *f = &bt->f[i];
+                assert_int_equal(f->frame_no, n + 1);
+                assert_int_not_equal(bt->pkt[i].ncnt, 2);
+                if (f->data[0] >= 200) {
+                    assert_null(bt->pkt[i].sip);
+                    continue;
+                }
+                wanted++;
+                used++;
+                uint64_t tag;
+                assert_non_null(bt->pkt[i].sip);
+                memcpy(&tag, bt->pkt[i].sip, sizeof tag);
+                assert_int_equal(tag, tag_of(f));
+                for (size_t j = 0; j < i; j++)
+                    assert_ptr_not_equal(bt->pkt[j].sip, bt->pkt[i].sip);
+            }
+            assert_true(used <= TS_READAHEAD_SPARES);
+        }
+        assert_int_equal(n, RA_N);
+        assert_int_equal(wanted, 300 + (RA_N - 300) / 2);
+        readahead_free(r);
+        pcapin_free(in);
+    }
+}
+
 /* Stopping early: the reader, blocked on a full ring, is stopped and joined. */
 static void test_readahead_stop_early(void **state)
 {
@@ -530,6 +594,7 @@ int main(void)
         cmocka_unit_test(test_input_limit),
         cmocka_unit_test(test_linktype_names),
         cmocka_unit_test(test_readahead_same_frames),
+        cmocka_unit_test(test_readahead_spares),
         cmocka_unit_test(test_readahead_stop_early),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
