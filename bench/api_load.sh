@@ -28,7 +28,7 @@ conns=${CONNS:-4}
 threads=${THREADS:-1}
 cps=${WRITER_CPS:-16}
 die() { echo "api_load: $*" >&2; exit 1; }
-command -v wrk >/dev/null || die "wrk missing (apt-get install wrk)"
+command -v wrk >/dev/null || die "wrk missing (scripts/setup.sh deps installs it)"
 if [ ! -x "$build/trunkscope" ]; then
     cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTS_TESTS=OFF >/dev/null
     cmake --build "$build" -j2 --target trunkscope >/dev/null

@@ -162,9 +162,6 @@ static bool num_key(const char *k)
     return false;
 }
 
-#define TS_STR_(x) #x
-#define TS_STR(x) TS_STR_(x)
-
 /* File format, one setting per line, '#' comments:
  *   internal_net = 10.0.0.0/8        (repeatable; first use drops the defaults)
  *   corr_header = X-CID              (repeatable; first use drops the defaults)

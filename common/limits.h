@@ -3,6 +3,10 @@
 #ifndef TS_LIMITS_H
 #define TS_LIMITS_H
 
+/* A limit spelt as text, for the SQL and the messages that quote it. */
+#define TS_STR2(x) #x
+#define TS_STR(x) TS_STR2(x)
+
 /* ---- capture ---- */
 /* Snap length for live capture: jumbo frames carry whole SIP messages. */
 #define TS_SNAPLEN 65535

@@ -12,7 +12,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 PKGS=(build-essential cmake pkg-config git
       libpcap-dev libndpi-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev
       libcmocka-dev zlib1g-dev libzstd-dev zstd python3 clang libclang-rt-14-dev tshark
-      tcpreplay netsniff-ng iproute2 chromium kamailio kamailio-tls-modules sip-tester sngrep
+      tcpreplay netsniff-ng wrk iproute2 chromium kamailio kamailio-tls-modules sip-tester sngrep
       rtpengine-daemon wireshark-common nginx-light openssl libssl-dev
       libspandsp-dev libbcg729-dev libopus-dev espeak-ng sox ffmpeg
       libsrtp2-dev libcurl4-openssl-dev prometheus prometheus-alertmanager)

@@ -22,11 +22,9 @@
 #define ST_OPT_COLS "ts, src, dst, method, status FROM sip_messages"
 #define ST_OPT_WHERE "(method='OPTIONS' OR (method IS NULL AND cseq_method='OPTIONS'))"
 #define ST_OPTIONS_ROWS 200000
-#define ST_STR2(x) #x
-#define ST_STR(x) ST_STR2(x)
 #define ST_OPT_LIVE_SQL                                                                      \
     "SELECT " ST_OPT_COLS " WHERE ts >= ?1 AND ts < ?2 AND " ST_OPT_WHERE                    \
-    " ORDER BY ts LIMIT " ST_STR(ST_OPTIONS_ROWS)
+    " ORDER BY ts LIMIT " TS_STR(ST_OPTIONS_ROWS)
 #define ST_OPT_REPLAY_SQL                                                                    \
     "SELECT " ST_OPT_COLS " WHERE ts >= ?1 AND ts < ?2 AND " ST_OPT_WHERE " ORDER BY ts, id"
 

@@ -99,7 +99,7 @@ struct stq *stq_open(const char *path, char *err, size_t errlen)
         return NULL;
     }
     /* defence in depth: this connection can never write */
-    sqlite3_exec(q->h, "PRAGMA query_only=1; PRAGMA cache_size=-" ST_STR(TS_API_DB_CACHE_KIB), NULL,
+    sqlite3_exec(q->h, "PRAGMA query_only=1; PRAGMA cache_size=-" TS_STR(TS_API_DB_CACHE_KIB), NULL,
                  NULL, NULL);
     sqlite3_progress_handler(q->h, STQ_PROGRESS_OPS, progress, q);
     return q;
@@ -1986,12 +1986,12 @@ int stq_trunk_mos(struct stq *q, stq_row_fn fn, void *ctx)
     " p.client_cert_issuer AS client_cert_issuer,"                                            \
     " " ISO("p.client_cert_not_after*1000000000") " AS client_cert_not_after,"                \
     " (p.cert_not_after IS NOT NULL AND p.cert_not_after-" TLS_NOW "<"                        \
-    " 86400*" ST_STR(TS_TLS_EXPIRY_WARN_DAYS) ") AS expiry_warning, p.decrypt AS decrypt"
+    " 86400*" TS_STR(TS_TLS_EXPIRY_WARN_DAYS) ") AS expiry_warning, p.decrypt AS decrypt"
 
 int stq_tls_peers(struct stq *q, stq_row_fn fn, void *ctx)
 {
     return run_id(q, "SELECT " TLS_PEER_COLS " FROM tls_peers p WHERE :id=:id ORDER BY p.id"
-                     " LIMIT " ST_STR(TS_API_TLS_ROWS_MAX), 0, fn, ctx, NULL);
+                     " LIMIT " TS_STR(TS_API_TLS_ROWS_MAX), 0, fn, ctx, NULL);
 }
 
 int stq_tls_conns(struct stq *q, const struct stq_tls_filter *f, stq_row_fn fn, void *ctx)
@@ -2064,7 +2064,7 @@ int stq_other_flows(struct stq *q, int64_t trunk_id, stq_row_fn fn, void *ctx)
 {
     if (!trunk_id)
         return run_id(q, "SELECT " OFLOW_COLS " FROM other_flows o WHERE :id=:id"
-                         " ORDER BY o.bytes DESC LIMIT " ST_STR(TS_API_TLS_ROWS_MAX), 0, fn, ctx,
+                         " ORDER BY o.bytes DESC LIMIT " TS_STR(TS_API_TLS_ROWS_MAX), 0, fn, ctx,
                       NULL);
     return run_id(q, "SELECT " OFLOW_COLS " FROM trunks t JOIN other_flows o ON"
                      " o.client IN (t.local_addr, t.peer_addr) OR o.server IN (t.local_addr,"

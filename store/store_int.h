@@ -14,20 +14,18 @@
  * TS_STORE_AGENTS_MAX strings, those last seen longest ago go and
  * leg_agents_state.evicted_upto says up to which leg id the table may lack
  * a string (schema.c's step, agents.c per transaction). */
-#define ST_STR2(x) #x
-#define ST_STR(x) ST_STR2(x) /* as store/alerts.h spells it */
 #define ST_AGENTS_MERGE                                                                        \
     "ON CONFLICT DO UPDATE SET first_leg=min(first_leg, excluded.first_leg),"                  \
     " last_leg=max(last_leg, excluded.last_leg)"
 #define ST_AGENTS_EVICT                                                                        \
     "UPDATE leg_agents_state SET evicted_upto=max(evicted_upto, (SELECT last_leg FROM"         \
-    " leg_agents ORDER BY last_leg DESC LIMIT 1 OFFSET " ST_STR(TS_STORE_AGENTS_MAX) "))"      \
-    " WHERE (SELECT count(*) FROM leg_agents) > " ST_STR(TS_STORE_AGENTS_MAX) ";"              \
+    " leg_agents ORDER BY last_leg DESC LIMIT 1 OFFSET " TS_STR(TS_STORE_AGENTS_MAX) "))"      \
+    " WHERE (SELECT count(*) FROM leg_agents) > " TS_STR(TS_STORE_AGENTS_MAX) ";"              \
     "DELETE FROM leg_agents WHERE last_leg <= (SELECT evicted_upto FROM leg_agents_state);"
 
 /* leg_ports (schema v25): the highest port a row may have (the legs'
  * ports are 16-bit, so the table has at most TS_STORE_PORTS_MAX rows). */
-#define ST_PORTS_TOP ST_STR(TS_STORE_PORTS_TOP)
+#define ST_PORTS_TOP TS_STR(TS_STORE_PORTS_TOP)
 
 struct st_db {
     sqlite3 *h;
@@ -37,7 +35,7 @@ struct st_db {
  * its row's sums over its kpi_minute rows, for the step's triggers
  * (schema.c) and the writer's S_KPI_HOUR (records.c) alike */
 #define ST_HOUR_NS_N 3600000000000
-#define ST_HOUR_NS ST_STR(ST_HOUR_NS_N)
+#define ST_HOUR_NS TS_STR(ST_HOUR_NS_N)
 #define ST_KPI_HOUR_SUMS                                                                       \
     "sum(attempts), sum(answered), sum(busy), sum(rejected), sum(cancelled), sum(failed),"     \
     " sum(timeouts), sum(srd_sum_ms), sum(srd_n), sum(ans_sum_ms), sum(ans_n), sum(dur_sum_s),"\

@@ -29,8 +29,6 @@
 #include "../../store/query.h"
 #include "../../store/store.h"
 
-#define Q_LIMIT2(x) #x
-#define Q_LIMIT(x) Q_LIMIT2(x)
 #define NS 1000000000ull
 #define T0 (1700000000ull * NS)
 #define T0_TEXT "1700000000000000000"
@@ -2319,7 +2317,7 @@ static void test_leg_agents(void **state)
     assert_non_null(w);
     agents_write(w, 2000, 3, third, 1);
     st_writer_close(w);
-    assert_int_equal(raw_scalar(db, "SELECT count(*) <= " Q_LIMIT(TS_STORE_AGENTS_MAX)
+    assert_int_equal(raw_scalar(db, "SELECT count(*) <= " TS_STR(TS_STORE_AGENTS_MAX)
                                     " AND count(*) > 0 FROM leg_agents"), 1);
     assert_true(raw_scalar(db, "SELECT evicted_upto FROM leg_agents_state") >= 1);
     assert_int_equal(raw_scalar(db, "SELECT count(*) FROM leg_agents WHERE agent LIKE 'filler%'"),
